@@ -1,0 +1,101 @@
+# Postern build.  `make` builds everything under build/; `make test` runs the
+# unit, fuzz and integration suites; `make test SANITIZE=1` does the same with
+# ASan + UBSan under build-san/.  Programs are found by file name prefix, so a
+# new source file needs no edit here.
+
+CC       ?= cc
+SANITIZE ?= 0
+PYTHON   ?= python3
+
+ifeq ($(SANITIZE),1)
+BUILD    := build-san
+OPT      := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+HARDEN   := -fstack-protector-strong
+LDSAN    := -fsanitize=address,undefined
+else
+BUILD    := build
+OPT      := -O2
+HARDEN   := -fstack-protector-strong -D_FORTIFY_SOURCE=3
+LDSAN    :=
+endif
+
+CFLAGS   := -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -g $(OPT) $(HARDEN) -fPIE -Icommon $(EXTRA_CFLAGS)
+LDFLAGS  := -pie -Wl,-z,relro,-z,now $(LDSAN)
+LIBS     := -lssl -lcrypto -lcares -lcdb -lcrypt
+
+# Debian packages the build and the tests need (`make deps`).
+DEPS_PKGS := build-essential libssl-dev libc-ares-dev libcdb-dev libcmocka-dev \
+             libcrypt-dev python3 clang swaks socat openssl
+
+# program = source files (by prefix) -> $(BUILD)/bin/program
+PROGRAMS := master smtpd enqueue qmgr local authd popd postern
+master_SRCS  := $(wildcard master/*.c)
+smtpd_SRCS   := $(wildcard smtpd/*.c)
+enqueue_SRCS := $(wildcard queue/enqueue*.c)
+qmgr_SRCS    := $(wildcard queue/qmgr*.c)
+local_SRCS   := $(wildcard deliver/local*.c)
+authd_SRCS   := $(wildcard auth/authd*.c)
+popd_SRCS    := $(wildcard popd/*.c)
+postern_SRCS := $(wildcard tools/postern*.c)
+
+LIB_SRCS := $(wildcard common/*.c)
+LIB      := $(BUILD)/libpostern.a
+BINS     := $(addprefix $(BUILD)/bin/,$(PROGRAMS))
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNITS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZERS  := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+
+.PHONY: all deps test unit run clean fuzz check-banned
+all: deps $(BINS)
+
+deps:
+	@sh tools/deps.sh $(DEPS_PKGS)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(LIB): $(call obj,$(LIB_SRCS))
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+define program_rule
+$(BUILD)/bin/$(1): $(call obj,$($(1)_SRCS)) $(LIB)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(LDFLAGS) -o $$@ $(call obj,$($(1)_SRCS)) $(LIB) $$(LIBS)
+endef
+$(foreach p,$(PROGRAMS),$(eval $(call program_rule,$(p))))
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LIBS) -lcmocka
+
+# libFuzzer targets need clang; they link the library sources directly so
+# that the whole parser is instrumented.
+FUZZ_CFLAGS := -std=c17 -D_GNU_SOURCE -g -O1 -Icommon -fsanitize=fuzzer,address,undefined
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRCS) $(LIBS)
+
+fuzz: $(FUZZERS)
+
+unit: $(UNITS)
+
+# No strcpy/strcat/sprintf/gets anywhere: see ../shared/STYLE.md.
+check-banned:
+	@! grep -nE '\b(strcpy|strcat|sprintf|vsprintf|gets)\s*\(' $(LIB_SRCS) $(foreach p,$(PROGRAMS),$($(p)_SRCS)) \
+	  || (echo "banned function used" >&2; false)
+
+test: all $(UNITS) $(FUZZERS)
+	@$(PYTHON) tests/run_all.py --build $(BUILD)
+
+run: all
+	@sh tools/run-demo.sh $(BUILD)
+
+clean:
+	rm -rf build build-san
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,399 @@
+/* authd: the password checker of Postern.
+ *
+ * Offers: the authd service (docs/protocols.md): for each `cmd=auth`
+ * record (user, password, service, client) it answers `status=ok` with
+ * the canonical address and the mailbox path from etc/mailboxes.cdb,
+ * `status=fail` (unknown user or wrong password, one answer for both), or
+ * `status=tempfail reason=...`.  Several requests may share a connection.
+ *
+ * Runs as: postern-auth, not chrooted; its working directory is the tree
+ * DIR.  It is the only process that reads etc/users (mode 0640,
+ * root:postern-auth); it also reads etc/mailboxes.cdb.  It writes nothing
+ * but its log.
+ *
+ * Trusts: as root-started, only peers whose SO_PEERCRED uid is root,
+ * postern-smtpd, postern-login or postern-vmail (looked up at start, a
+ * missing name is skipped); in development (not started as root) only
+ * our own uid and root.  Requests are parsed with the bounded record
+ * reader; the users file with passwd_file's limits.  Both files are
+ * stat()ed before each request and re-read when they change (inode,
+ * size, mtime), so `postern user add` takes effect without a reload.
+ *
+ * Fails: a users file that cannot be read or parsed makes every request
+ * a tempfail (logged once per version of the file) rather than falling
+ * back to an older copy: a file the operator just changed must not keep
+ * its old passwords alive.  A bad request ends its connection.  Passwords
+ * are wiped from our buffers after use and never logged; the log line is
+ * `user=U service=S client=C result=ok|fail|tempfail`. */
+#include <errno.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "cdbmap.h"
+#include "config.h"
+#include "daemon.h"
+#include "log.h"
+#include "passwd_file.h"
+#include "record.h"
+#include "sockets.h"
+#include "stream.h"
+
+#define AUTHD_USERS "etc/users"
+#define AUTHD_MAILBOXES "etc/mailboxes.cdb"
+#define AUTHD_ALLOWED_MAX 8
+#define AUTHD_USER_MAX 1024        /* longest user name looked at */
+#define AUTHD_SERVICE_MAX 16
+#define AUTHD_MAILBOX_MAX 1024     /* longest mailbox path answered */
+#define AUTHD_REPLY_MAX 16384
+
+/* A file's identity, to notice that it changed. */
+struct authd_file_id {
+	int present;
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
+};
+
+struct authd {
+	int inetd;
+	uid_t allowed[AUTHD_ALLOWED_MAX];
+	size_t nallowed;
+	struct passwd_file *users;
+	struct authd_file_id users_id;    /* of the table we hold, or of the last failure */
+	struct cdbmap *mailboxes;
+	struct authd_file_id mailboxes_id;
+};
+
+/* ---- who may ask ---- */
+
+static void authd_allow(struct authd *a, uid_t uid)
+{
+	for (size_t i = 0; i < a->nallowed; i++)
+		if (a->allowed[i] == uid)
+			return;
+	if (a->nallowed < AUTHD_ALLOWED_MAX)
+		a->allowed[a->nallowed++] = uid;
+}
+
+/* Before the privilege drop: the uids of our clients. */
+static void authd_allowed_init(struct authd *a)
+{
+	static const char *const clients[] = { "postern-smtpd", "postern-login", "postern-vmail" };
+
+	authd_allow(a, 0);
+	if (getuid() != 0) {
+		authd_allow(a, getuid());   /* development: everything runs as us */
+		return;
+	}
+	for (size_t i = 0; i < sizeof(clients) / sizeof(clients[0]); i++) {
+		struct passwd *pw = getpwnam(clients[i]);
+		if (pw != NULL)
+			authd_allow(a, pw->pw_uid);
+		else
+			log_debug("no user %s: it cannot ask", clients[i]);
+	}
+}
+
+static int authd_peer_ok(const struct authd *a, int fd)
+{
+	pid_t pid;
+	uid_t uid;
+	gid_t gid;
+
+	if (peer_cred(fd, &pid, &uid, &gid) < 0) {
+		/* Not a Unix socket: only a person at a terminal running
+		 * `authd -i` by hand, and only in development. */
+		if (a->inetd && getuid() != 0)
+			return 1;
+		log_warn("cannot read peer credentials: %s", strerror(errno));
+		return 0;
+	}
+	for (size_t i = 0; i < a->nallowed; i++)
+		if (a->allowed[i] == uid)
+			return 1;
+	log_warn("refused peer uid=%lu pid=%ld", (unsigned long)uid, (long)pid);
+	return 0;
+}
+
+/* ---- the files ---- */
+
+/* Identity of path now; present = 0 if it does not exist.  0 or -1. */
+static int authd_file_stat(const char *path, struct authd_file_id *id)
+{
+	struct stat st;
+
+	memset(id, 0, sizeof(*id));
+	if (stat(path, &st) < 0)
+		return errno == ENOENT ? 0 : -1;
+	id->present = 1;
+	id->dev = st.st_dev;
+	id->ino = st.st_ino;
+	id->size = st.st_size;
+	id->mtime = st.st_mtim;
+	return 0;
+}
+
+static int authd_file_same(const struct authd_file_id *x, const struct authd_file_id *y)
+{
+	return x->present == y->present && x->dev == y->dev && x->ino == y->ino &&
+	       x->size == y->size && x->mtime.tv_sec == y->mtime.tv_sec &&
+	       x->mtime.tv_nsec == y->mtime.tv_nsec;
+}
+
+/* Make a->users current.  0, or -1 (the table is unusable now). */
+static int authd_users_refresh(struct authd *a)
+{
+	struct authd_file_id now;
+	struct stat st;
+	const char *error;
+
+	if (authd_file_stat(AUTHD_USERS, &now) < 0) {
+		log_warn("%s: %s", AUTHD_USERS, strerror(errno));
+		return -1;
+	}
+	if (authd_file_same(&now, &a->users_id))
+		return a->users != NULL ? 0 : -1;   /* unchanged: same verdict */
+	passwd_file_free(&a->users);
+	a->users_id = now;
+	if (passwd_file_load(AUTHD_USERS, &a->users, &st, &error) < 0) {
+		log_warn("%s: %s; every login fails temporarily until it is fixed",
+			 AUTHD_USERS, error);
+		return -1;
+	}
+	if ((st.st_mode & S_IROTH) != 0)
+		log_warn("%s is readable by everybody: chmod 0640", AUTHD_USERS);
+	log_info("%s: %zu users", AUTHD_USERS, passwd_file_count(a->users));
+	return 0;
+}
+
+/* Make a->mailboxes current (NULL when the map does not exist). */
+static void authd_mailboxes_refresh(struct authd *a)
+{
+	struct authd_file_id now;
+	const char *error;
+
+	if (authd_file_stat(AUTHD_MAILBOXES, &now) < 0) {
+		log_warn("%s: %s", AUTHD_MAILBOXES, strerror(errno));
+		return;   /* keep what we have */
+	}
+	if (authd_file_same(&now, &a->mailboxes_id))
+		return;
+	cdbmap_close(&a->mailboxes);
+	a->mailboxes_id = now;
+	if (now.present && cdbmap_open(AUTHD_MAILBOXES, &a->mailboxes, &error) < 0)
+		log_warn("%s: %s", AUTHD_MAILBOXES, error);
+}
+
+/* ---- one request ---- */
+
+/* A mailbox path we may hand out: relative, no "." or ".." component,
+ * printable.  The reader (popd) checks again within its own root. */
+static int authd_mailbox_ok(const char *p, size_t len)
+{
+	size_t start = 0;
+
+	if (len == 0 || len > AUTHD_MAILBOX_MAX || p[0] == '/')
+		return 0;
+	for (size_t i = 0; i <= len; i++) {
+		if (i < len && ((unsigned char)p[i] < 0x20 || p[i] == 0x7f))
+			return 0;
+		if (i == len || p[i] == '/') {
+			size_t n = i - start;
+			if ((n == 1 && p[start] == '.') ||
+			    (n == 2 && p[start] == '.' && p[start + 1] == '.'))
+				return 0;
+			start = i + 1;
+		}
+	}
+	return 1;
+}
+
+static int authd_service_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > AUTHD_SERVICE_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9')))
+			return 0;
+	return 1;
+}
+
+/* The password must not outlive the request (record_clear frees but
+ * does not wipe). */
+static void authd_wipe_secrets(struct record *rec)
+{
+	for (size_t i = 0; i < rec->n; i++)
+		if (strcmp(rec->fields[i].key, "password") == 0 && rec->fields[i].value != NULL)
+			explicit_bzero(rec->fields[i].value, rec->fields[i].value_len);
+}
+
+static void authd_put_tempfail(struct buf *out, const char *reason)
+{
+	buf_reset(out);
+	if (record_put_str(out, "status", "tempfail") < 0 ||
+	    record_put_str(out, "reason", reason) < 0 || record_end(out) < 0)
+		log_panic("authd: reply buffer too small");
+}
+
+/* Answer for a user whose password matched. */
+static const char *authd_put_ok(struct authd *a, const char *canon, const char *service,
+				struct buf *out)
+{
+	struct buf mailbox;
+	int found = 0;
+
+	buf_init(&mailbox, AUTHD_MAILBOX_MAX);
+	authd_mailboxes_refresh(a);
+	if (a->mailboxes != NULL)
+		found = cdbmap_lookup(a->mailboxes, canon, strlen(canon), &mailbox);
+	if (found < 0 || (found == 1 && !authd_mailbox_ok(mailbox.data, mailbox.len))) {
+		log_warn("%s: bad or unreadable entry for %s", AUTHD_MAILBOXES, canon);
+		buf_free(&mailbox);
+		authd_put_tempfail(out, "mailbox map error");
+		return "tempfail";
+	}
+	/* SMTP AUTH needs no mailbox; a mail reader does. */
+	if (found == 0 && strcmp(service, "smtp") != 0) {
+		log_warn("%s has no mailbox for %s", AUTHD_MAILBOXES, canon);
+		buf_free(&mailbox);
+		authd_put_tempfail(out, "no mailbox for this user");
+		return "tempfail";
+	}
+	if (record_put_str(out, "status", "ok") < 0 || record_put_str(out, "user", canon) < 0 ||
+	    (found == 1 && record_put(out, "mailbox", mailbox.data, mailbox.len) < 0) ||
+	    record_end(out) < 0)
+		log_panic("authd: reply buffer too small");
+	buf_free(&mailbox);
+	return "ok";
+}
+
+/* Check one request's credentials and write the answer.  Returns the
+ * result word for the log. */
+static const char *authd_check(struct authd *a, const char *user, const char *password,
+			       size_t password_len, const char *service, struct buf *out)
+{
+	const char *canon = NULL;
+	int r;
+
+	if (authd_users_refresh(a) < 0) {
+		authd_put_tempfail(out, "users file unavailable");
+		return "tempfail";
+	}
+	r = passwd_file_verify(a->users, user, strlen(user), password, password_len, &canon);
+	if (r < 0) {
+		authd_put_tempfail(out, "out of memory");
+		return "tempfail";
+	}
+	if (r == 0) {
+		if (record_put_str(out, "status", "fail") < 0 || record_end(out) < 0)
+			log_panic("authd: reply buffer too small");
+		return "fail";
+	}
+	return authd_put_ok(a, canon, service, out);
+}
+
+/* One request record -> one answer.  0, or -1 to end the connection. */
+static int authd_request(struct authd *a, struct record *rec, struct buf *out)
+{
+	const char *cmd = record_get(rec, "cmd");
+	const char *user = record_get(rec, "user");
+	const char *service = record_get(rec, "service");
+	const char *client = record_get(rec, "client");
+	const char *result;
+	size_t password_len = 0;
+	const char *password = NULL;
+
+	for (size_t i = 0; i < rec->n; i++)
+		if (strcmp(rec->fields[i].key, "password") == 0 && password == NULL) {
+			password = rec->fields[i].value;
+			password_len = rec->fields[i].value_len;
+		}
+	if (cmd == NULL || strcmp(cmd, "auth") != 0 || user == NULL || password == NULL ||
+	    service == NULL || !authd_service_ok(service)) {
+		log_warn("malformed request (cmd=%s)", cmd != NULL ? cmd : "none");
+		authd_put_tempfail(out, "malformed request");
+		return -1;
+	}
+	if (strlen(user) > AUTHD_USER_MAX) {
+		if (record_put_str(out, "status", "fail") < 0 || record_end(out) < 0)
+			log_panic("authd: reply buffer too small");
+		result = "fail";
+	} else {
+		result = authd_check(a, user, password, password_len, service, out);
+	}
+	log_info("user=%s service=%s client=%s result=%s", user, service,
+		 client != NULL ? client : "unknown", result);
+	return 0;
+}
+
+static void authd_serve(int in_fd, int out_fd, void *arg)
+{
+	struct authd *a = arg;
+	unsigned long long t = config_time("ipc_timeout");
+	int timeout_ms = t > INT_MAX / 1000 ? INT_MAX : (int)(t * 1000);
+	struct record rec = { 0 };
+	struct stream *s;
+	struct buf out;
+	const char *error;
+
+	if (!authd_peer_ok(a, in_fd))
+		return;
+	s = stream_new(in_fd, out_fd, 1024, timeout_ms);
+	if (s == NULL) {
+		log_warn("out of memory");
+		return;
+	}
+	buf_init(&out, AUTHD_REPLY_MAX);
+	for (;;) {
+		enum stream_status st = record_read(s, &rec, &error);
+		int r;
+		if (st == STREAM_EOF)
+			break;
+		if (st != STREAM_OK) {
+			log_warn("bad request: %s", error);
+			break;
+		}
+		buf_reset(&out);
+		r = authd_request(a, &rec, &out);
+		authd_wipe_secrets(&rec);
+		record_clear(&rec);
+		if (stream_write(s, out.data, out.len) < 0 || stream_flush(s) < 0 || r < 0)
+			break;
+		if (daemon_stopping())
+			break;
+	}
+	authd_wipe_secrets(&rec);
+	record_clear(&rec);
+	buf_free(&out);
+	stream_free(&s);
+}
+
+int main(int argc, char **argv)
+{
+	struct daemon d;
+	static struct authd a;
+
+	daemon_init(&d, "authd", argc, argv);
+	a.inetd = d.inetd;
+	a.users_id.present = -1;       /* matches no real state: load at once */
+	a.mailboxes_id.present = -1;
+	authd_allowed_init(&a);
+	daemon_drop(&d);
+	/* Read the files once now, so that a broken one shows in the log at
+	 * start and not only at the first login. */
+	(void)authd_users_refresh(&a);
+	authd_mailboxes_refresh(&a);
+	daemon_serve(&d, authd_serve, &a);
+	passwd_file_free(&a.users);
+	cdbmap_close(&a.mailboxes);
+	return 0;
+}

@@ -1,0 +1,277 @@
+/* cdbmap: lookup tables in cdb files (tinycdb).
+ *
+ * Offers: cdbmap_compile turns a text map into a cdb file atomically
+ * (dst.tmp.PID, fsync, rename over dst, fsync of the directory), so a
+ * reader sees the old map or the new one, never half of one;
+ * cdbmap_open / cdbmap_lookup / cdbmap_close read it.  A map is opened
+ * once, before chroot, and kept (tinycdb mmaps it).
+ *
+ * Text syntax: `key<white space>value` (value = rest of the line with
+ * white space trimmed, may be empty; a key alone is allowed), `#` comment
+ * lines, blank lines; keys are folded to lower case; a duplicate key, a
+ * line over CDBMAP_LINE_MAX bytes or a key over CDBMAP_KEY_MAX bytes is
+ * an error.  Lookups fold the key to lower case too; a key longer than
+ * CDBMAP_KEY_MAX cannot be in a map and is simply not found.
+ *
+ * Trusts: the text map is the operator's, but is still parsed with hard
+ * limits; the cdb file is our own output (tinycdb checks its offsets).
+ *
+ * Fails: -1 with "file:line: message" (compile) or a message (open) in a
+ * static buffer; on a compile error dst is untouched and the temporary
+ * file removed. */
+#include <cdb.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cdbmap.h"
+#include "stream.h"
+
+#define CDBMAP_LINE_MAX 4096   /* longest text line, LF excluded */
+#define CDBMAP_KEY_MAX 1024
+
+struct cdbmap {
+	int fd;
+	struct cdb cdb;
+};
+
+static char cdbmap_error[4096 + 512];   /* room for a full path + message */
+
+static int cdbmap_fail(const char **error_r, const char *file, size_t line, const char *msg)
+{
+	if (line > 0)
+		snprintf(cdbmap_error, sizeof(cdbmap_error), "%s:%zu: %s", file, line, msg);
+	else
+		snprintf(cdbmap_error, sizeof(cdbmap_error), "%s: %s", file, msg);
+	*error_r = cdbmap_error;
+	return -1;
+}
+
+/* ---- reading ---- */
+
+int cdbmap_open(const char *path, struct cdbmap **map_r, const char **error_r)
+{
+	struct cdbmap *m = calloc(1, sizeof(*m));
+
+	if (m == NULL)
+		return cdbmap_fail(error_r, path, 0, "out of memory");
+	m->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (m->fd < 0) {
+		int e = errno;
+		free(m);
+		return cdbmap_fail(error_r, path, 0, strerror(e));
+	}
+	if (cdb_init(&m->cdb, m->fd) < 0) {
+		close(m->fd);
+		free(m);
+		return cdbmap_fail(error_r, path, 0, "not a valid cdb file");
+	}
+	*map_r = m;
+	return 0;
+}
+
+static void cdbmap_lower(char *dst, const char *src, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char c = src[i];
+		dst[i] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+	}
+}
+
+int cdbmap_lookup(struct cdbmap *map, const char *key, size_t keylen, struct buf *value_r)
+{
+	char folded[CDBMAP_KEY_MAX];
+	const void *v;
+	int r;
+
+	if (keylen > CDBMAP_KEY_MAX)
+		return 0;   /* compile refuses such keys: it cannot be there */
+	cdbmap_lower(folded, key, keylen);
+	r = cdb_find(&map->cdb, folded, (unsigned)keylen);
+	if (r <= 0)
+		return r < 0 ? -1 : 0;
+	v = cdb_get(&map->cdb, cdb_datalen(&map->cdb), cdb_datapos(&map->cdb));
+	if (v == NULL)
+		return -1;
+	return buf_set(value_r, v, cdb_datalen(&map->cdb)) < 0 ? -1 : 1;
+}
+
+void cdbmap_close(struct cdbmap **mapp)
+{
+	struct cdbmap *m = *mapp;
+
+	if (m == NULL)
+		return;
+	cdb_free(&m->cdb);
+	close(m->fd);
+	free(m);
+	*mapp = NULL;
+}
+
+/* ---- compiling ---- */
+
+struct cdbmap_compiler {
+	const char *src;
+	size_t line;
+	struct cdb_make cm;
+	const char **error_r;
+};
+
+static int cdbmap_is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r';
+}
+
+/* One text line without its LF: add `key value` to the cdb. */
+static int cdbmap_compile_line(struct cdbmap_compiler *c, const char *s, size_t n)
+{
+	char key[CDBMAP_KEY_MAX];
+	size_t i = 0, k, v;
+	int r;
+
+	while (i < n && cdbmap_is_space(s[i]))
+		i++;
+	if (i == n || s[i] == '#')
+		return 0;
+	if (memchr(s, '\0', n) != NULL)
+		return cdbmap_fail(c->error_r, c->src, c->line, "NUL byte in line");
+	for (k = i; k < n && !cdbmap_is_space(s[k]); k++)
+		;
+	if (k - i > CDBMAP_KEY_MAX)
+		return cdbmap_fail(c->error_r, c->src, c->line, "key longer than 1024 bytes");
+	cdbmap_lower(key, s + i, k - i);
+	for (v = k; v < n && cdbmap_is_space(s[v]); v++)
+		;
+	while (n > v && cdbmap_is_space(s[n - 1]))
+		n--;
+	r = cdb_make_exists(&c->cm, key, (unsigned)(k - i));
+	if (r > 0)
+		return cdbmap_fail(c->error_r, c->src, c->line, "duplicate key");
+	if (r < 0 || cdb_make_add(&c->cm, key, (unsigned)(k - i), s + v, (unsigned)(n - v)) < 0)
+		return cdbmap_fail(c->error_r, c->src, c->line, strerror(errno));
+	return 0;
+}
+
+/* Read every line of src (fd) into the cdb under construction. */
+static int cdbmap_compile_lines(struct cdbmap_compiler *c, int fd)
+{
+	struct stream *in = stream_new(fd, -1, CDBMAP_LINE_MAX + 1, 0);
+	int r = 0;
+
+	if (in == NULL)
+		return cdbmap_fail(c->error_r, c->src, 0, "out of memory");
+	for (;;) {
+		const char *line;
+		size_t len;
+		enum stream_status st = stream_read_line(in, &line, &len);
+
+		c->line++;
+		if (st == STREAM_TOOLONG) {
+			r = cdbmap_fail(c->error_r, c->src, c->line, "line longer than 4096 bytes");
+			break;
+		}
+		if (st != STREAM_OK && st != STREAM_EOF) {
+			r = cdbmap_fail(c->error_r, c->src, c->line, strerror(errno));
+			break;
+		}
+		if (len > 0 && line[len - 1] == '\n')
+			len--;
+		if (len > 0 && cdbmap_compile_line(c, line, len) < 0) {
+			r = -1;
+			break;
+		}
+		if (st == STREAM_EOF)
+			break;
+	}
+	stream_free(&in);
+	return r;
+}
+
+/* fsync the directory holding path, so that the rename is durable. */
+static int cdbmap_sync_dir(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char dir[4096];
+	int fd, r;
+
+	if (slash == NULL) {
+		dir[0] = '.';
+		dir[1] = '\0';
+	} else {
+		size_t n = slash == path ? 1 : (size_t)(slash - path);
+		if (n >= sizeof(dir)) {
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		memcpy(dir, path, n);
+		dir[n] = '\0';
+	}
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	r = fsync(fd);
+	close(fd);
+	return r;
+}
+
+/* Build the cdb in the open temporary file tfd. */
+static int cdbmap_build(const char *src, int tfd, const char **error_r)
+{
+	struct cdbmap_compiler c = { .src = src, .line = 0, .error_r = error_r };
+	int sfd = open(src, O_RDONLY | O_CLOEXEC);
+	int r;
+
+	if (sfd < 0)
+		return cdbmap_fail(error_r, src, 0, strerror(errno));
+	if (cdb_make_start(&c.cm, tfd) < 0) {
+		close(sfd);
+		return cdbmap_fail(error_r, src, 0, "cannot start cdb");
+	}
+	r = cdbmap_compile_lines(&c, sfd);
+	close(sfd);
+	if (cdb_make_finish(&c.cm) < 0 && r == 0)
+		r = cdbmap_fail(error_r, src, 0, "cannot write cdb");
+	return r;
+}
+
+int cdbmap_compile(const char *src, const char *dst, const char **error_r)
+{
+	char tmp[4096];
+	int n = snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", dst, (long)getpid());
+	int tfd;
+
+	if (n < 0 || (size_t)n >= sizeof(tmp))
+		return cdbmap_fail(error_r, dst, 0, "path too long");
+	unlink(tmp);   /* a leftover of an earlier crash of this same pid */
+	/* Read-write: cdb_make_exists reads back records already flushed. */
+	tfd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (tfd < 0)
+		return cdbmap_fail(error_r, tmp, 0, strerror(errno));
+	if (cdbmap_build(src, tfd, error_r) < 0) {
+		close(tfd);
+		unlink(tmp);
+		return -1;
+	}
+	if (fsync(tfd) < 0) {
+		int e = errno;
+		close(tfd);
+		unlink(tmp);
+		return cdbmap_fail(error_r, tmp, 0, strerror(e));
+	}
+	if (close(tfd) < 0) {
+		int e = errno;
+		unlink(tmp);
+		return cdbmap_fail(error_r, tmp, 0, strerror(e));
+	}
+	if (rename(tmp, dst) < 0) {
+		int e = errno;
+		unlink(tmp);
+		return cdbmap_fail(error_r, dst, 0, strerror(e));
+	}
+	if (cdbmap_sync_dir(dst) < 0)
+		return cdbmap_fail(error_r, dst, 0, "cannot fsync directory");
+	return 0;
+}

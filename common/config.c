@@ -1,0 +1,557 @@
+/* config: postern.conf and the table of every known key.
+ *
+ * Offers: config_load / config_parse read `key = value` text into a
+ * process-wide table; typed getters read it back.  Every key has a type
+ * (string, size, time, bool), a default and a one-line doc, so that a bad
+ * value is refused when the file is loaded, not when the value is first
+ * used hours later, and so that `postern` can write a documented default
+ * file (config_each_default).
+ *
+ * Syntax: `key = value`; `#` starts a comment only as the first non-blank
+ * character of a line; blank lines are ignored; a line starting with
+ * white space continues the previous value (joined with one space); CRLF
+ * line ends are tolerated.  Sizes take k/m/g suffixes (1024-based), times
+ * s/m/h/d/w (none = seconds), booleans yes/no/true/false/1/0.
+ *
+ * Trusts: the file only as far as its syntax; it is bounded (1 MiB, values
+ * 4096 bytes) and parsed with (pointer, length).
+ *
+ * Fails: a parse error leaves the current settings untouched and returns
+ * -1 with "file:LINE: message" in a static buffer.  Asking for a key that
+ * is not in the table, or with the wrong type, is a programming error and
+ * panics.  Pointers returned by config_str stay valid until the next
+ * config_load, config_parse or config_reset. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "config.h"
+#include "log.h"
+
+#define CONFIG_FILE_MAX (1024 * 1024)
+#define CONFIG_VALUE_MAX 4096
+#define CONFIG_KEY_MAX 64
+
+enum config_type { CONFIG_STR, CONFIG_SIZE, CONFIG_TIME, CONFIG_BOOL };
+
+struct config_key {
+	const char *name;
+	enum config_type type;
+	const char *def;
+	const char *doc;
+};
+
+static const struct config_key config_table[] = {
+	{ "myhostname", CONFIG_STR, "",
+	  "Fully qualified name of this mail system, used in greetings and Received headers; empty means the system host name." },
+	{ "program_directory", CONFIG_STR, "",
+	  "Directory holding the Postern programs the master starts; empty means the directory of the running executable." },
+	{ "message_size_limit", CONFIG_SIZE, "10485760",
+	  "Largest message, in bytes, that is accepted for delivery (k/m/g suffixes allowed)." },
+	{ "smtpd_recipient_limit", CONFIG_SIZE, "1000",
+	  "Most recipients the SMTP server accepts for one message." },
+	{ "smtpd_line_limit", CONFIG_SIZE, "4096",
+	  "Longest SMTP command or message text line in bytes, CRLF included." },
+	{ "smtpd_timeout", CONFIG_TIME, "300s",
+	  "How long the SMTP server waits for a client to send or accept data before it disconnects." },
+	{ "smtpd_hard_error_limit", CONFIG_SIZE, "20",
+	  "Errors a client may make in one session before the SMTP server answers 421 and disconnects." },
+	{ "queue_run_delay", CONFIG_TIME, "300s",
+	  "Interval between scans of the queue for deferred mail." },
+	{ "minimal_backoff_time", CONFIG_TIME, "300s",
+	  "Shortest wait before a deferred message is tried again." },
+	{ "maximal_backoff_time", CONFIG_TIME, "4000s",
+	  "Longest wait between two delivery attempts of a deferred message." },
+	{ "maximal_queue_lifetime", CONFIG_TIME, "5d",
+	  "How long an undeliverable message stays in the queue before it is returned to the sender." },
+	{ "qmgr_local_concurrency", CONFIG_SIZE, "10",
+	  "Most deliveries the queue manager runs in parallel through the local delivery agent." },
+	{ "pop3_timeout", CONFIG_TIME, "600s",
+	  "How long the POP3 server waits for a client command before it disconnects." },
+	{ "ipc_timeout", CONFIG_TIME, "60s",
+	  "Limit on any single exchange between two Postern processes." },
+	{ "daemon_idle_timeout", CONFIG_TIME, "100s",
+	  "An idle service process exits after waiting this long for a client." },
+	{ "daemon_max_use", CONFIG_SIZE, "100",
+	  "Clients a service process serves before it exits and the master replaces it." },
+	{ "master_stop_timeout", CONFIG_TIME, "30s",
+	  "How long the master waits for its children to exit on stop before it kills them." },
+};
+
+#define CONFIG_NKEYS (sizeof(config_table) / sizeof(config_table[0]))
+
+/* Current values; NULL means the default. */
+static char *config_values[CONFIG_NKEYS];
+static char config_error[512];
+static char config_hostname[256];
+static char config_progdir[PATH_MAX];
+
+/* ---- the table ---- */
+
+static long config_index(const char *key)
+{
+	for (size_t i = 0; i < CONFIG_NKEYS; i++)
+		if (strcmp(config_table[i].name, key) == 0)
+			return (long)i;
+	return -1;
+}
+
+static long config_index_n(const char *key, size_t len)
+{
+	for (size_t i = 0; i < CONFIG_NKEYS; i++)
+		if (strlen(config_table[i].name) == len &&
+		    memcmp(config_table[i].name, key, len) == 0)
+			return (long)i;
+	return -1;
+}
+
+static size_t config_must_index(const char *key, enum config_type type)
+{
+	long i = config_index(key);
+
+	if (i < 0)
+		log_panic("config: unknown key %s", key);
+	if (config_table[i].type != type)
+		log_panic("config: key %s read with the wrong type", key);
+	return (size_t)i;
+}
+
+static const char *config_raw(size_t i)
+{
+	return config_values[i] != NULL ? config_values[i] : config_table[i].def;
+}
+
+static void config_free_values(char **values)
+{
+	for (size_t i = 0; i < CONFIG_NKEYS; i++) {
+		free(values[i]);
+		values[i] = NULL;
+	}
+}
+
+void config_reset(void)
+{
+	config_free_values(config_values);
+}
+
+/* ---- value syntax ---- */
+
+/* Decimal digits then at most one suffix letter; multiplier from unit(). */
+static int config_parse_number(const char *s, size_t len,
+			       unsigned long long (*unit)(char),
+			       unsigned long long *value_r)
+{
+	unsigned long long v = 0, mul = 1;
+	size_t i = 0;
+
+	if (len == 0 || s[0] < '0' || s[0] > '9')
+		return -1;
+	for (; i < len && s[i] >= '0' && s[i] <= '9'; i++) {
+		if (__builtin_mul_overflow(v, 10ULL, &v) ||
+		    __builtin_add_overflow(v, (unsigned long long)(s[i] - '0'), &v))
+			return -1;
+	}
+	if (i < len) {
+		if (i + 1 != len)
+			return -1;
+		mul = unit(s[i]);
+		if (mul == 0)
+			return -1;
+	}
+	if (__builtin_mul_overflow(v, mul, &v))
+		return -1;
+	*value_r = v;
+	return 0;
+}
+
+static unsigned long long config_size_unit(char c)
+{
+	switch (c) {
+	case 'k': case 'K': return 1024ULL;
+	case 'm': case 'M': return 1024ULL * 1024;
+	case 'g': case 'G': return 1024ULL * 1024 * 1024;
+	default: return 0;
+	}
+}
+
+static unsigned long long config_time_unit(char c)
+{
+	switch (c) {
+	case 's': return 1;
+	case 'm': return 60;
+	case 'h': return 3600;
+	case 'd': return 86400;
+	case 'w': return 7 * 86400;
+	default: return 0;
+	}
+}
+
+static int config_parse_bool(const char *s, size_t len, int *value_r)
+{
+	static const char *const yes[] = { "yes", "true", "1" };
+	static const char *const no[] = { "no", "false", "0" };
+
+	for (size_t i = 0; i < 3; i++) {
+		if (strlen(yes[i]) == len && strncasecmp(s, yes[i], len) == 0) {
+			*value_r = 1;
+			return 0;
+		}
+		if (strlen(no[i]) == len && strncasecmp(s, no[i], len) == 0) {
+			*value_r = 0;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* Whether s is a valid value for key i; *why_r names the expected form. */
+static int config_check_value(size_t i, const char *s, size_t len, const char **why_r)
+{
+	unsigned long long v;
+	int b;
+
+	switch (config_table[i].type) {
+	case CONFIG_STR:
+		return 0;
+	case CONFIG_SIZE:
+		*why_r = "expected a number with optional k/m/g suffix";
+		return config_parse_number(s, len, config_size_unit, &v);
+	case CONFIG_TIME:
+		*why_r = "expected a time with optional s/m/h/d/w suffix";
+		return config_parse_number(s, len, config_time_unit, &v);
+	case CONFIG_BOOL:
+		*why_r = "expected yes or no";
+		return config_parse_bool(s, len, &b);
+	}
+	*why_r = "bad type";
+	return -1;
+}
+
+/* ---- the parser ---- */
+
+struct config_parser {
+	const char *name;
+	char *values[CONFIG_NKEYS];   /* staged values */
+	long cur;                     /* key of the logical line, -1 none */
+	size_t cur_line;              /* its line number */
+	struct buf value;             /* its value so far */
+};
+
+static int config_fail(const struct config_parser *p, size_t line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Record "name:LINE: message"; the message names only our own table
+ * entries, so the error buffer is large enough; the file name is
+ * clipped at worst, which only shortens a diagnostic. */
+static int config_fail(const struct config_parser *p, size_t line, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	snprintf(config_error, sizeof(config_error), "%s:%zu: %s", p->name, line, msg);
+	return -1;
+}
+
+static int config_is_space(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+static void config_trim(const char **s, size_t *len)
+{
+	while (*len > 0 && config_is_space((*s)[0])) {
+		(*s)++;
+		(*len)--;
+	}
+	while (*len > 0 && config_is_space((*s)[*len - 1]))
+		(*len)--;
+}
+
+/* Finish the pending logical line: check its value and stage it. */
+static int config_commit(struct config_parser *p)
+{
+	const char *why = "";
+	size_t i;
+
+	if (p->cur < 0)
+		return 0;
+	i = (size_t)p->cur;
+	p->cur = -1;
+	if (config_check_value(i, buf_cstr(&p->value), p->value.len, &why) < 0)
+		return config_fail(p, p->cur_line, "bad value for %s: %s",
+				   config_table[i].name, why);
+	p->values[i] = strdup(buf_cstr(&p->value));
+	if (p->values[i] == NULL)
+		return config_fail(p, p->cur_line, "%s", "out of memory");
+	return 0;
+}
+
+static int config_add_value(struct config_parser *p, size_t line, const char *s, size_t len)
+{
+	if (buf_append(&p->value, s, len) < 0)
+		return config_fail(p, line, "%s", errno == EMSGSIZE ?
+				   "value too long" : "out of memory");
+	return 0;
+}
+
+static int config_continuation(struct config_parser *p, size_t line, const char *s, size_t len)
+{
+	if (p->cur < 0)
+		return config_fail(p, line, "%s", "continuation line without a key");
+	if (p->value.len > 0 && config_add_value(p, line, " ", 1) < 0)
+		return -1;
+	return config_add_value(p, line, s, len);
+}
+
+static int config_key_ok(const char *s, size_t len)
+{
+	if (len == 0 || len > CONFIG_KEY_MAX)
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
+			return 0;
+	return 1;
+}
+
+static int config_assignment(struct config_parser *p, size_t line, const char *s, size_t len)
+{
+	const char *eq = memchr(s, '=', len);
+	const char *key = s, *val;
+	size_t klen, vlen;
+	char kbuf[CONFIG_KEY_MAX + 1];
+	long i;
+
+	if (eq == NULL)
+		return config_fail(p, line, "%s", "missing '=' in line");
+	klen = (size_t)(eq - s);
+	config_trim(&key, &klen);
+	if (!config_key_ok(key, klen))
+		return config_fail(p, line, "%s", "bad key name");
+	i = config_index_n(key, klen);
+	memcpy(kbuf, key, klen);
+	kbuf[klen] = '\0';
+	if (i < 0)
+		return config_fail(p, line, "unknown key %s", kbuf);
+	if (p->values[i] != NULL)
+		return config_fail(p, line, "duplicate key %s", kbuf);
+	val = eq + 1;
+	vlen = (size_t)(s + len - val);
+	config_trim(&val, &vlen);
+	p->cur = i;
+	p->cur_line = line;
+	buf_reset(&p->value);
+	return config_add_value(p, line, val, vlen);
+}
+
+/* One physical line (without its LF, CR stripped). */
+static int config_line(struct config_parser *p, size_t line, const char *s, size_t len)
+{
+	const char *t = s;
+	size_t tlen = len;
+
+	config_trim(&t, &tlen);
+	if (tlen == 0 || t[0] == '#')
+		return 0;
+	if (memchr(s, '\0', len) != NULL)
+		return config_fail(p, line, "%s", "NUL byte in line");
+	if (config_is_space(s[0]))
+		return config_continuation(p, line, t, tlen);
+	if (config_commit(p) < 0)
+		return -1;
+	return config_assignment(p, line, t, tlen);
+}
+
+static int config_parse_lines(struct config_parser *p, const char *text, size_t len)
+{
+	size_t pos = 0, line = 0;
+
+	while (pos < len) {
+		const char *nl = memchr(text + pos, '\n', len - pos);
+		size_t end = nl != NULL ? (size_t)(nl - text) : len;
+		size_t llen = end - pos;
+
+		line++;
+		if (llen > 0 && text[pos + llen - 1] == '\r')
+			llen--;
+		if (config_line(p, line, text + pos, llen) < 0)
+			return -1;
+		pos = nl != NULL ? end + 1 : len;
+	}
+	return config_commit(p);
+}
+
+int config_parse(const char *name, const char *text, size_t len, const char **error_r)
+{
+	struct config_parser p;
+	int r;
+
+	memset(&p, 0, sizeof(p));
+	p.name = name;
+	p.cur = -1;
+	buf_init(&p.value, CONFIG_VALUE_MAX);
+	if (len > CONFIG_FILE_MAX)
+		r = config_fail(&p, 0, "%s", "file larger than 1 MiB");
+	else
+		r = config_parse_lines(&p, text, len);
+	buf_free(&p.value);
+	if (r < 0) {
+		config_free_values(p.values);
+		*error_r = config_error;
+		return -1;
+	}
+	/* All or nothing: only a fully valid file replaces the settings. */
+	config_reset();
+	memcpy(config_values, p.values, sizeof(config_values));
+	return 0;
+}
+
+/* Read at most CONFIG_FILE_MAX bytes of path into out. */
+static int config_read_file(const char *path, struct buf *out)
+{
+	char chunk[8192];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	for (;;) {
+		n = read(fd, chunk, sizeof(chunk));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		if (buf_append(out, chunk, (size_t)n) < 0)
+			break;
+	}
+	int saved = errno;
+	close(fd);
+	errno = saved;
+	return n == 0 ? 0 : -1;
+}
+
+int config_load(const char *path, const char **error_r)
+{
+	struct buf text;
+	int r;
+
+	buf_init(&text, CONFIG_FILE_MAX);
+	if (config_read_file(path, &text) < 0) {
+		snprintf(config_error, sizeof(config_error), "%s:0: %s", path,
+			 errno == EMSGSIZE ? "file larger than 1 MiB" : strerror(errno));
+		buf_free(&text);
+		*error_r = config_error;
+		return -1;
+	}
+	r = config_parse(path, buf_cstr(&text), text.len, error_r);
+	buf_free(&text);
+	return r;
+}
+
+/* ---- getters ---- */
+
+static const char *config_resolve_hostname(void)
+{
+	if (config_hostname[0] == '\0') {
+		if (gethostname(config_hostname, sizeof(config_hostname)) < 0 ||
+		    memchr(config_hostname, '\0', sizeof(config_hostname)) == NULL)
+			log_fatal("config: cannot determine the host name; set myhostname");
+	}
+	return config_hostname;
+}
+
+static const char *config_resolve_progdir(void)
+{
+	if (config_progdir[0] == '\0') {
+		ssize_t n = readlink("/proc/self/exe", config_progdir, sizeof(config_progdir));
+		char *slash;
+
+		if (n <= 0 || (size_t)n >= sizeof(config_progdir))
+			log_fatal("config: cannot find the program directory; set program_directory");
+		config_progdir[n] = '\0';
+		slash = strrchr(config_progdir, '/');
+		if (slash == NULL)
+			log_fatal("config: odd /proc/self/exe; set program_directory");
+		if (slash == config_progdir)
+			slash[1] = '\0';
+		else
+			*slash = '\0';
+	}
+	return config_progdir;
+}
+
+const char *config_str(const char *key)
+{
+	size_t i = config_must_index(key, CONFIG_STR);
+	const char *v = config_raw(i);
+
+	if (v[0] == '\0' && strcmp(key, "myhostname") == 0)
+		return config_resolve_hostname();
+	if (v[0] == '\0' && strcmp(key, "program_directory") == 0)
+		return config_resolve_progdir();
+	return v;
+}
+
+unsigned long long config_size(const char *key)
+{
+	size_t i = config_must_index(key, CONFIG_SIZE);
+	const char *v = config_raw(i);
+	unsigned long long n;
+
+	if (config_parse_number(v, strlen(v), config_size_unit, &n) < 0)
+		log_panic("config: bad stored value for %s", key);
+	return n;
+}
+
+unsigned long long config_time(const char *key)
+{
+	size_t i = config_must_index(key, CONFIG_TIME);
+	const char *v = config_raw(i);
+	unsigned long long n;
+
+	if (config_parse_number(v, strlen(v), config_time_unit, &n) < 0)
+		log_panic("config: bad stored value for %s", key);
+	return n;
+}
+
+int config_bool(const char *key)
+{
+	size_t i = config_must_index(key, CONFIG_BOOL);
+	const char *v = config_raw(i);
+	int b;
+
+	if (config_parse_bool(v, strlen(v), &b) < 0)
+		log_panic("config: bad stored value for %s", key);
+	return b;
+}
+
+const char *config_default(const char *key)
+{
+	long i = config_index(key);
+
+	return i < 0 ? NULL : config_table[i].def;
+}
+
+void config_each(void (*fn)(const char *key, const char *value, const char *doc, void *arg), void *arg)
+{
+	for (size_t i = 0; i < CONFIG_NKEYS; i++) {
+		const char *v = config_table[i].type == CONFIG_STR ?
+			config_str(config_table[i].name) : config_raw(i);
+		fn(config_table[i].name, v, config_table[i].doc, arg);
+	}
+}
+
+void config_each_default(void (*fn)(const char *key, const char *value, const char *doc, void *arg), void *arg)
+{
+	for (size_t i = 0; i < CONFIG_NKEYS; i++)
+		fn(config_table[i].name, config_table[i].def, config_table[i].doc, arg);
+}

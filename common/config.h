@@ -1,0 +1,37 @@
+/* config: the postern.conf parser and the table of every known key.
+ * Syntax: `key = value` lines, `#` comments, blank lines; a line that
+ * begins with white space continues the previous value.  Unknown keys,
+ * bad values and duplicates are errors reported as "file:line: message".
+ * Values are read once into a process-wide table (config_load) and read
+ * back with the typed getters, which panic on a key missing from the table
+ * (a programming error, not bad input). */
+#ifndef POSTERN_CONFIG_H
+#define POSTERN_CONFIG_H
+
+#include <stddef.h>
+
+/* Load DIR/etc/postern.conf into the process-wide settings; defaults for
+ * absent keys.  0, or -1 with *error_r = "file:line: message" (static). */
+int config_load(const char *path, const char **error_r);
+/* Parse a config text held in memory (used by config_load and the fuzzer). */
+int config_parse(const char *name, const char *text, size_t len, const char **error_r);
+/* String value of a known key (myhostname and program_directory resolve
+ * an empty value).  Valid until the next config_load/parse/reset. */
+const char *config_str(const char *key);
+/* Non-negative integer with optional k/m/g suffix (size keys). */
+unsigned long long config_size(const char *key);
+/* Duration in seconds with optional s/m/h/d suffix. */
+unsigned long long config_time(const char *key);
+/* yes/no value. */
+int config_bool(const char *key);
+/* Reset every key to its default (tests, reload). */
+void config_reset(void);
+/* Call fn for every known key with its current value and doc line. */
+void config_each(void (*fn)(const char *key, const char *value, const char *doc, void *arg), void *arg);
+/* Call fn for every known key with its default value and doc line (for
+ * writing a documented default postern.conf). */
+void config_each_default(void (*fn)(const char *key, const char *value, const char *doc, void *arg), void *arg);
+/* Default value of key as written in the table, or NULL if unknown. */
+const char *config_default(const char *key);
+
+#endif

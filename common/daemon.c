@@ -1,0 +1,288 @@
+/* daemon: the common life of a Postern service process.
+ *
+ * Offers: option parsing (-c DIR/etc, -i, -v), settings and log set-up,
+ * the listener the master passed as fd 3, privilege drop into the
+ * service's user and root, and the accept loop that reports busy/idle to
+ * the master over the status pipe (fd 4).
+ *
+ * Trusts: the environment the master sets (docs/tree.md) and the command
+ * line; both come from root or from the operator.  A process started by
+ * hand without that environment takes its program's defaults from the
+ * table below, so `smtpd -c DIR/etc -i` behaves as under the master.
+ *
+ * Fails: any set-up error is fatal (exit 1, the master restarts us with
+ * backoff).  Errors while serving one client end that client only. */
+#include "daemon.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "privdrop.h"
+#include "sockets.h"
+
+/* Where each program runs when nobody says otherwise (DESIGN.md's table). */
+static const struct daemon_default {
+	const char *program;
+	const char *user;
+	const char *root;
+} daemon_defaults[] = {
+	{ "smtpd", "postern-smtpd", "run/jail" },
+	{ "enqueue", "postern-queue", "queue" },
+	{ "qmgr", "postern-queue", "queue" },
+	{ "local", "postern-vmail", "mail" },
+	{ "authd", "postern-auth", "-" },
+	{ "popd", "postern-vmail", "mail" },
+};
+
+static volatile sig_atomic_t daemon_stop_flag;
+
+static void daemon_on_term(int sig)
+{
+	(void)sig;
+	daemon_stop_flag = 1;
+}
+
+int daemon_stopping(void)
+{
+	return daemon_stop_flag != 0;
+}
+
+int daemon_socket_path(const char *name, char *out, size_t outlen)
+{
+	int n = snprintf(out, outlen, "private/%s", name);
+
+	if (n < 0 || (size_t)n >= outlen)
+		return -1;
+	return 0;
+}
+
+static const struct daemon_default *daemon_default_for(const char *program)
+{
+	for (size_t i = 0; i < sizeof daemon_defaults / sizeof daemon_defaults[0]; i++)
+		if (strcmp(daemon_defaults[i].program, program) == 0)
+			return &daemon_defaults[i];
+	return NULL;
+}
+
+static _Noreturn void daemon_usage(const char *program)
+{
+	fprintf(stderr, "usage: %s -c DIR/etc [-i] [-v] [args]\n", program);
+	exit(2);
+}
+
+/* DIR/etc -> DIR, both absolute. */
+static void daemon_set_dirs(struct daemon *d, const char *etc)
+{
+	char real[PATH_MAX];
+	const char *env_dir = getenv("POSTERN_DIR");
+
+	if (etc == NULL && env_dir != NULL && *env_dir != '\0') {
+		int n = snprintf(d->etc_dir, sizeof d->etc_dir, "%s/etc", env_dir);
+		if (n < 0 || (size_t)n >= sizeof d->etc_dir)
+			log_fatal("POSTERN_DIR too long");
+		etc = d->etc_dir;
+	}
+	if (etc == NULL)
+		daemon_usage(d->program);
+	if (realpath(etc, real) == NULL)
+		log_fatal("%s: %s", etc, strerror(errno));
+	if (strlen(real) >= sizeof d->etc_dir)
+		log_fatal("%s: path too long", real);
+	memcpy(d->etc_dir, real, strlen(real) + 1);
+	if (env_dir != NULL && *env_dir != '\0' && env_dir[0] == '/') {
+		if (strlen(env_dir) >= sizeof d->base_dir)
+			log_fatal("POSTERN_DIR too long");
+		memcpy(d->base_dir, env_dir, strlen(env_dir) + 1);
+	} else {
+		char *slash = strrchr(real, '/');
+		if (slash == NULL)
+			log_fatal("%s: cannot find the tree above it", real);
+		if (slash == real)
+			slash[1] = '\0';
+		else
+			*slash = '\0';
+		memcpy(d->base_dir, real, strlen(real) + 1);
+	}
+}
+
+static void daemon_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = daemon_on_term;   /* no SA_RESTART: a blocked accept returns */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);     /* the master decides how we stop */
+	sigaction(SIGHUP, &sa, NULL);
+}
+
+/* Is fd 3 ours?  systemd's rule: LISTEN_FDS=1 and LISTEN_PID our pid (or unset). */
+static int daemon_listener(void)
+{
+	const char *fds = getenv("LISTEN_FDS");
+	const char *pid = getenv("LISTEN_PID");
+
+	if (fds == NULL || strcmp(fds, "1") != 0)
+		return -1;
+	if (pid != NULL && strtol(pid, NULL, 10) != (long)getpid())
+		return -1;
+	if (fcntl(DAEMON_LISTEN_FD, F_GETFD) < 0)
+		return -1;
+	fd_set_cloexec(DAEMON_LISTEN_FD);
+	return DAEMON_LISTEN_FD;
+}
+
+void daemon_init(struct daemon *d, const char *program, int argc, char **argv)
+{
+	const struct daemon_default *def = daemon_default_for(program);
+	const char *etc = NULL, *error, *env;
+	int opt;
+
+	memset(d, 0, sizeof *d);
+	d->program = program;
+	while ((opt = getopt(argc, argv, "+c:iv")) != -1) {
+		switch (opt) {
+		case 'c': etc = optarg; break;
+		case 'i': d->inetd = 1; break;
+		case 'v': d->verbose = 1; break;
+		default: daemon_usage(program);
+		}
+	}
+	d->argc = argc - optind;
+	d->argv = argv + optind;
+
+	env = getenv("POSTERN_SERVICE");
+	d->service = (env != NULL && *env != '\0') ? env : program;
+	env = getenv("POSTERN_LOG");
+	log_open(d->service, env == NULL || strcmp(env, "syslog") != 0, d->verbose);
+	daemon_set_dirs(d, etc);
+
+	char conf[sizeof d->etc_dir + 16];
+	snprintf(conf, sizeof conf, "%s/postern.conf", d->etc_dir);
+	if (config_load(conf, &error) < 0)
+		log_fatal("%s", error);
+
+	env = getenv("POSTERN_USER");
+	d->user = (env != NULL && *env != '\0') ? env : (def ? def->user : NULL);
+	env = getenv("POSTERN_ROOT");
+	d->root = (env != NULL && *env != '\0') ? env : (def ? def->root : NULL);
+	d->listen_fd = d->inetd ? -1 : daemon_listener();
+	env = getenv("POSTERN_STATUS_FD");
+	d->status_fd = (env != NULL && strcmp(env, "4") == 0 &&
+			fcntl(DAEMON_STATUS_FD, F_GETFD) >= 0) ? DAEMON_STATUS_FD : -1;
+	if (d->status_fd >= 0)
+		fd_set_cloexec(d->status_fd);
+	tzset();                /* read the zone before chroot hides it */
+	(void)config_str("myhostname");   /* resolve while /etc is visible */
+	daemon_signals();
+}
+
+void daemon_drop(struct daemon *d)
+{
+	char dir[sizeof d->base_dir + 256];
+	const char *error;
+	int n;
+
+	if (getuid() == 0 && d->user == NULL)
+		log_fatal("started as root with no user to run as (POSTERN_USER)");
+
+	if (d->root == NULL || strcmp(d->root, "-") == 0) {
+		if (chdir(d->base_dir) < 0)
+			log_fatal("chdir %s: %s", d->base_dir, strerror(errno));
+		if (priv_drop(getuid() == 0 ? d->user : NULL, NULL, &error) < 0)
+			log_fatal("%s", error);
+		return;
+	}
+	if (d->root[0] == '/' || strstr(d->root, "..") != NULL)
+		log_fatal("POSTERN_ROOT %s: must be relative to the tree", d->root);
+	n = snprintf(dir, sizeof dir, "%s/%s", d->base_dir, d->root);
+	if (n < 0 || (size_t)n >= sizeof dir)
+		log_fatal("root directory path too long");
+	if (priv_drop(getuid() == 0 ? d->user : NULL, dir, &error) < 0)
+		log_fatal("%s", error);
+	log_debug("running in %s%s", dir, priv_chrooted() ? " (chroot)" : "");
+}
+
+/* Tell the master whether we hold a client.  A lost report only skews
+ * its spare count; it never stops service. */
+static void daemon_report(const struct daemon *d, int busy)
+{
+	struct { pid_t pid; int busy; } rec = { getpid(), busy };
+
+	if (d->status_fd >= 0 && write(d->status_fd, &rec, sizeof rec) < 0)
+		log_debug("status pipe: %s", strerror(errno));
+}
+
+/* Wait for a client; -1 on idle timeout or stop request. */
+static int daemon_accept(const struct daemon *d, int idle_ms)
+{
+	struct pollfd pfd = { .fd = d->listen_fd, .events = POLLIN };
+
+	for (;;) {
+		if (daemon_stopping())
+			return -1;
+		int r = poll(&pfd, 1, idle_ms);
+		if (r == 0)
+			return -1;
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			log_fatal("poll: %s", strerror(errno));
+		}
+		int fd = accept4(d->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd >= 0)
+			return fd;
+		/* Another process took it, or the client left: wait again. */
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ||
+		    errno == ECONNABORTED || errno == EPROTO)
+			continue;
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+			log_warn("accept: %s", strerror(errno));
+			sleep(1);
+			continue;
+		}
+		log_fatal("accept: %s", strerror(errno));
+	}
+}
+
+void daemon_serve(struct daemon *d, daemon_serve_fn *serve, void *arg)
+{
+	unsigned long long max_use = config_size("daemon_max_use");
+	unsigned long long idle = config_time("daemon_idle_timeout");
+	int idle_ms = idle > INT_MAX / 1000 ? INT_MAX : (int)idle * 1000;
+
+	if (d->inetd) {
+		serve(0, 1, arg);
+		return;
+	}
+	if (d->listen_fd < 0)
+		log_fatal("no listening socket (fd 3, LISTEN_FDS=1): use -i to serve stdin");
+	/* Several processes share the listener: never block in accept. */
+	fd_set_nonblock(d->listen_fd, 1);
+	for (unsigned long long used = 0; max_use == 0 || used < max_use; used++) {
+		int fd = daemon_accept(d, idle_ms);
+		if (fd < 0)
+			break;
+		fd_set_nonblock(fd, 0);
+		daemon_report(d, 1);
+		serve(fd, fd, arg);
+		close(fd);
+		daemon_report(d, 0);
+		if (daemon_stopping())
+			break;
+	}
+}

@@ -1,0 +1,57 @@
+/* daemon: what every Postern service process shares.  Parses the common
+ * command line (-c DIR/etc, -i inetd mode, -v verbose), loads postern.conf,
+ * opens the log, takes the listening socket the master passed as fd 3
+ * (LISTEN_FDS=1), drops privileges into the service's user and root, and
+ * runs the accept loop, telling the master on the status pipe (fd 4) when
+ * it is busy or idle.  SIGTERM makes an idle process exit at once and a
+ * busy one exit after its current client.
+ *
+ * Environment set by the master (all optional when run by hand):
+ *   POSTERN_DIR       the tree (else the parent of -c's directory)
+ *   POSTERN_SERVICE   service name from master.conf (log and title)
+ *   POSTERN_USER      user to drop to (as root)
+ *   POSTERN_ROOT      directory, relative to POSTERN_DIR, to chroot/chdir into
+ *   POSTERN_LOG       "stderr" or "syslog"
+ *   LISTEN_FDS/LISTEN_PID  systemd-style socket activation (fd 3)
+ *   POSTERN_STATUS_FD the status pipe (4) */
+#ifndef POSTERN_DAEMON_H
+#define POSTERN_DAEMON_H
+
+#include <stddef.h>
+
+#define DAEMON_LISTEN_FD 3
+#define DAEMON_STATUS_FD 4
+
+struct daemon {
+	const char *program;   /* program name, e.g. "smtpd" */
+	const char *service;   /* service name from master.conf, or program */
+	char base_dir[4096];   /* the tree DIR, absolute */
+	char etc_dir[4096];    /* DIR/etc, absolute */
+	const char *user;      /* target user or NULL */
+	const char *root;      /* root directory relative to DIR, or NULL */
+	int inetd;             /* -i: serve stdin/stdout once */
+	int verbose;           /* -v */
+	int listen_fd;         /* fd 3 or -1 */
+	int status_fd;         /* fd 4 or -1 */
+	int argc;              /* arguments left after the common options */
+	char **argv;
+};
+
+/* One client: in and out descriptors (equal for a socket), peer text. */
+typedef void daemon_serve_fn(int in_fd, int out_fd, void *arg);
+
+/* Parse options, load config, open the log.  Exits with a message on error. */
+void daemon_init(struct daemon *d, const char *program, int argc, char **argv);
+/* Drop privileges into POSTERN_USER / POSTERN_ROOT (or chdir to DIR when
+ * no root is given).  Call after opening maps; exits on failure. */
+void daemon_drop(struct daemon *d);
+/* Serve clients until told to stop: inetd mode serves fd 0/1 once; else
+ * accept on the listener, one client at a time.  Returns when done. */
+void daemon_serve(struct daemon *d, daemon_serve_fn *serve, void *arg);
+/* Whether SIGTERM has been received (check between units of work). */
+int daemon_stopping(void);
+/* Path of the Unix socket of service name, relative to the process root:
+ * "private/NAME". Fails (-1) if it would not fit. */
+int daemon_socket_path(const char *name, char *out, size_t outlen);
+
+#endif

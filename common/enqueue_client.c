@@ -1,0 +1,284 @@
+/* enqueue_client: the client side of the enqueue protocol.
+ *
+ * Offers: enqueue_begin() connects to the enqueue service at
+ * "private/enqueue" relative to the process root (docs/tree.md) and sends
+ * the envelope record; enqueue_write() buffers message bytes and sends
+ * them as chunks of at most ENQUEUE_CHUNK_MAX bytes, so a message is
+ * never held whole in memory; enqueue_finish() sends the end chunk and
+ * waits for the answer, which enqueue gives only once the queue file is
+ * on stable storage; enqueue_abort() closes without the end chunk, which
+ * makes enqueue discard what it received.
+ *
+ * Trusts: enqueue to tell the truth about the queue file, but not to be
+ * well formed: the answer is read with record_read's limits, the queue ID
+ * must be short and alphanumeric, and the reason text is cleaned of
+ * control bytes before anyone can put it in a protocol reply.
+ *
+ * Fails: every function returns -1 with a static or per-handle message;
+ * a lost connection during the data is remembered and reported by
+ * enqueue_finish as a temporary failure (unless enqueue managed to say
+ * why before it went away).  The caller must ignore SIGPIPE. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "daemon.h"
+#include "enqueue_client.h"
+#include "record.h"
+#include "sockets.h"
+#include "stream.h"
+
+#define ENQUEUE_REASON_MAX 512
+#define ENQUEUE_ANSWER_LINE (RECORD_MAX_VALUE * 3 + 64)   /* %XX escaping triples a value */
+
+static int enqueue_timeout_ms = 60000;
+
+struct enqueue {
+	int fd;
+	struct stream *s;
+	struct buf chunk;     /* data not yet sent as a chunk */
+	struct buf reason;    /* the answer's reason, cleaned */
+	int failed;           /* a write failed: the connection is gone */
+	int finished;         /* the end chunk was sent */
+};
+
+void enqueue_set_timeout(int timeout_ms)
+{
+	enqueue_timeout_ms = timeout_ms;
+}
+
+static struct enqueue *enqueue_new(int fd)
+{
+	struct enqueue *e = calloc(1, sizeof(*e));
+
+	if (e == NULL)
+		return NULL;
+	e->fd = fd;
+	e->s = stream_new(fd, fd, ENQUEUE_ANSWER_LINE, enqueue_timeout_ms);
+	if (e->s == NULL) {
+		free(e);
+		return NULL;
+	}
+	buf_init(&e->chunk, ENQUEUE_CHUNK_MAX);
+	buf_init(&e->reason, ENQUEUE_REASON_MAX);
+	return e;
+}
+
+/* The envelope record (docs/protocols.md, enqueue request). */
+static int enqueue_envelope(struct buf *out, const char *sender, const char *const *rcpts,
+			    size_t n, const char *client, const char *helo, const char *proto)
+{
+	if (record_put_str(out, "sender", sender) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (record_put_str(out, "rcpt", rcpts[i]) < 0)
+			return -1;
+	}
+	if (client != NULL && record_put_str(out, "client", client) < 0)
+		return -1;
+	if (helo != NULL && record_put_str(out, "helo", helo) < 0)
+		return -1;
+	if (proto != NULL && record_put_str(out, "proto", proto) < 0)
+		return -1;
+	return record_end(out);
+}
+
+static int enqueue_connect(const char **error_r)
+{
+	char path[256];
+	int fd;
+
+	if (daemon_socket_path("enqueue", path, sizeof(path)) < 0) {
+		*error_r = "enqueue socket path too long";
+		return -1;
+	}
+	fd = unix_connect(path, enqueue_timeout_ms);
+	if (fd < 0)
+		*error_r = "cannot connect to the enqueue service";
+	return fd;
+}
+
+int enqueue_begin_proto(struct enqueue **e_r, const char *sender, const char *const *rcpts,
+			size_t n, const char *client, const char *helo, const char *proto,
+			const char **error_r)
+{
+	struct buf env;
+	struct enqueue *e;
+	int fd, r;
+
+	*e_r = NULL;
+	if (n == 0 || n > RECORD_MAX_FIELDS - 8) {
+		*error_r = "bad recipient count for enqueue";
+		return -1;
+	}
+	fd = enqueue_connect(error_r);
+	if (fd < 0)
+		return -1;
+	e = enqueue_new(fd);
+	if (e == NULL) {
+		close(fd);
+		*error_r = "out of memory";
+		return -1;
+	}
+	buf_init(&env, (size_t)RECORD_MAX_FIELDS * (RECORD_MAX_VALUE * 3 + 16));
+	r = enqueue_envelope(&env, sender, rcpts, n, client, helo, proto);
+	if (r == 0)
+		r = stream_write(e->s, env.data, env.len);
+	buf_free(&env);
+	if (r < 0) {
+		enqueue_abort(&e);
+		*error_r = "cannot send the envelope to enqueue";
+		return -1;
+	}
+	*e_r = e;
+	return 0;
+}
+
+int enqueue_begin(struct enqueue **e_r, const char *sender, const char *const *rcpts, size_t n,
+		  const char *client, const char *helo, const char **error_r)
+{
+	return enqueue_begin_proto(e_r, sender, rcpts, n, client, helo, NULL, error_r);
+}
+
+/* Send the buffered data as one chunk. */
+static int enqueue_send_chunk(struct enqueue *e)
+{
+	if (e->failed)
+		return -1;
+	if (e->chunk.len == 0)
+		return 0;
+	if (record_write_chunk(e->s, e->chunk.data, e->chunk.len) < 0) {
+		e->failed = 1;
+		return -1;
+	}
+	buf_reset(&e->chunk);
+	return 0;
+}
+
+int enqueue_write(struct enqueue *e, const void *p, size_t n)
+{
+	const char *q = p;
+
+	while (n > 0 && !e->failed) {
+		size_t room = ENQUEUE_CHUNK_MAX - e->chunk.len;
+		size_t take = n < room ? n : room;
+
+		if (buf_append(&e->chunk, q, take) < 0) {
+			e->failed = 1;
+			break;
+		}
+		q += take;
+		n -= take;
+		if (e->chunk.len == ENQUEUE_CHUNK_MAX && enqueue_send_chunk(e) < 0)
+			break;
+	}
+	return e->failed ? -1 : 0;
+}
+
+/* Copy the answer's reason, every control byte made '?', so that it can
+ * go into an SMTP reply or a log line without injecting anything. */
+static void enqueue_set_reason(struct enqueue *e, const char *reason)
+{
+	size_t n = strlen(reason);
+
+	if (n > ENQUEUE_REASON_MAX)
+		n = ENQUEUE_REASON_MAX;   /* a human-readable text: shortening is harmless */
+	buf_reset(&e->reason);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)reason[i];
+		(void)buf_putc(&e->reason, c < 0x20 || c >= 0x7f ? '?' : (char)c);
+	}
+}
+
+/* A queue ID is short and alphanumeric; anything else is a broken peer. */
+static int enqueue_copy_id(const char *id, char *out, size_t outlen)
+{
+	size_t n = strlen(id);
+
+	if (n == 0 || n > ENQUEUE_QUEUE_ID_MAX || n >= outlen)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)id[i];
+		if (!((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')))
+			return -1;
+	}
+	memcpy(out, id, n + 1);
+	return 0;
+}
+
+/* Interpret the answer record. */
+static int enqueue_answer(struct enqueue *e, const struct record *rec, char *queue_id_r,
+			  size_t idlen, int *permanent_r, const char **error_r)
+{
+	const char *status = record_get(rec, "status");
+	const char *reason = record_get(rec, "reason");
+	const char *id = record_get(rec, "queue_id");
+
+	*permanent_r = 0;
+	if (status != NULL && strcmp(status, "ok") == 0) {
+		if (id != NULL && enqueue_copy_id(id, queue_id_r, idlen) == 0)
+			return 0;
+		enqueue_set_reason(e, "enqueue answered ok with a bad queue id");
+	} else if (status != NULL && strcmp(status, "fail") == 0) {
+		*permanent_r = 1;
+		enqueue_set_reason(e, reason != NULL ? reason : "refused by enqueue");
+	} else if (status != NULL && strcmp(status, "tempfail") == 0) {
+		enqueue_set_reason(e, reason != NULL ? reason : "enqueue temporary failure");
+	} else {
+		enqueue_set_reason(e, "malformed answer from enqueue");
+	}
+	*error_r = buf_cstr(&e->reason);
+	return -1;
+}
+
+int enqueue_finish(struct enqueue *e, char *queue_id_r, size_t idlen, int *permanent_r,
+		   const char **error_r)
+{
+	struct record rec = { 0 };
+	const char *err = NULL;
+	enum stream_status st;
+	int r;
+
+	*permanent_r = 0;
+	if (enqueue_send_chunk(e) == 0 && record_write_chunk_end(e->s) == 0 &&
+	    stream_flush(e->s) == 0)
+		e->finished = 1;
+	else
+		e->failed = 1;
+	/* Even after a failed write enqueue may have said why it stopped
+	 * reading (a size limit, a full disk): read what it sent. */
+	st = record_read(e->s, &rec, &err);
+	if (st != STREAM_OK) {
+		record_clear(&rec);
+		enqueue_set_reason(e, e->failed ? "lost connection to enqueue" :
+				   st == STREAM_TIMEOUT ? "timeout waiting for enqueue" :
+				   "no answer from enqueue");
+		*error_r = buf_cstr(&e->reason);
+		return -1;
+	}
+	r = enqueue_answer(e, &rec, queue_id_r, idlen, permanent_r, error_r);
+	record_clear(&rec);
+	if (r == 0 && !e->finished) {
+		/* "ok" without our end chunk cannot be a real commit. */
+		enqueue_set_reason(e, "enqueue answered ok before the end of data");
+		*error_r = buf_cstr(&e->reason);
+		return -1;
+	}
+	return r;
+}
+
+void enqueue_abort(struct enqueue **ep)
+{
+	struct enqueue *e = *ep;
+
+	if (e == NULL)
+		return;
+	*ep = NULL;
+	stream_free(&e->s);
+	close(e->fd);
+	buf_free(&e->chunk);
+	buf_free(&e->reason);
+	free(e);
+}

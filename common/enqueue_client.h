@@ -1,0 +1,38 @@
+/* enqueue_client: the client side of the enqueue protocol
+ * (docs/protocols.md): connect to private/enqueue, send the envelope
+ * record, stream the message as chunks, read the answer.  Used by smtpd,
+ * pickup and local (forwarding). */
+#ifndef POSTERN_ENQUEUE_CLIENT_H
+#define POSTERN_ENQUEUE_CLIENT_H
+
+#include <stddef.h>
+
+#define ENQUEUE_CHUNK_MAX 65536   /* bytes buffered before a chunk is sent */
+#define ENQUEUE_QUEUE_ID_MAX 64   /* longest queue ID we accept from enqueue */
+
+struct enqueue;
+
+/* Connect to private/enqueue (relative to the process root) and send the
+ * envelope; client and helo may be NULL.  0, or -1 with *error_r. */
+int enqueue_begin(struct enqueue **e_r, const char *sender, const char *const *rcpts, size_t n,
+		  const char *client, const char *helo, const char **error_r);
+/* Like enqueue_begin, also naming the protocol ("ESMTP", "SMTP", "local"). */
+int enqueue_begin_proto(struct enqueue **e_r, const char *sender, const char *const *rcpts,
+			size_t n, const char *client, const char *helo, const char *proto,
+			const char **error_r);
+/* Append message bytes (LF line ends, as stored).  0, or -1 when the
+ * connection failed (later writes are ignored; enqueue_finish reports). */
+int enqueue_write(struct enqueue *e, const void *p, size_t n);
+/* Send the end of data and wait for the answer.  0 with the queue ID in
+ * queue_id_r; -1 with *permanent_r (1: enqueue refused, do not retry)
+ * and *error_r (valid until enqueue_abort). */
+int enqueue_finish(struct enqueue *e, char *queue_id_r, size_t idlen, int *permanent_r,
+		   const char **error_r);
+/* Close and free; before enqueue_finish this discards the message
+ * (no end chunk is sent).  *e = NULL; NULL is fine. */
+void enqueue_abort(struct enqueue **e);
+/* Timeout in milliseconds for connect and each exchange (default 60 s;
+ * callers set it from ipc_timeout). */
+void enqueue_set_timeout(int timeout_ms);
+
+#endif

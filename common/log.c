@@ -1,0 +1,177 @@
+/* log: graded diagnostics (info, warn, debug, fatal, panic).
+ *
+ * Offers: one line per event, to syslog (facility LOG_MAIL, opened with
+ * LOG_NDELAY before any chroot so the socket to /dev/log is already
+ * connected) or to stderr as `YYYY-MM-DDTHH:MM:SS service[pid]: text`.
+ * Each stderr line is written with a single write(2), so lines from the
+ * many processes sharing one stderr do not interleave.
+ *
+ * Trusts: the format strings (they are ours); the arguments may carry
+ * anything, including client input, so control characters in the
+ * formatted text are replaced by '?' (a client cannot forge log lines).
+ *
+ * Fails: never.  A message longer than LOG_LINE_MAX is cut and ends in
+ * "...": the log is the one place in Postern where clipping is accepted,
+ * because a diagnostic must never fail.  log_fatal exits 1, log_panic
+ * aborts for a core. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define LOG_LINE_MAX 2000   /* longest message text before clipping */
+
+static char log_service[64] = "postern";
+static int log_to_stderr = 1;
+static int log_is_verbose;
+static int log_syslog_open;
+
+void log_open(const char *service, int to_stderr, int verbose)
+{
+	size_t n = strlen(service);
+
+	/* A service name is ours (master.conf); clipping it only affects
+	 * the log tag. */
+	if (n >= sizeof(log_service))
+		n = sizeof(log_service) - 1;
+	memcpy(log_service, service, n);
+	log_service[n] = '\0';
+	log_to_stderr = to_stderr;
+	log_is_verbose = verbose;
+	if (!to_stderr) {
+		if (log_syslog_open)
+			closelog();
+		openlog(log_service, LOG_NDELAY | LOG_PID, LOG_MAIL);
+		log_syslog_open = 1;
+	}
+}
+
+int log_verbose(void)
+{
+	return log_is_verbose;
+}
+
+/* Replace control bytes so that a message stays one line. */
+static void log_sanitize(char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c < 0x20 || c == 0x7f)
+			s[i] = '?';
+	}
+}
+
+/* Format the message text into msg, clipping with "..." when too long. */
+static size_t log_format(char *msg, size_t size, const char *fmt, va_list ap)
+{
+	int n = vsnprintf(msg, size, fmt, ap);
+	size_t len;
+
+	if (n < 0) {
+		snprintf(msg, size, "(unformattable log message)");
+		return strlen(msg);
+	}
+	len = (size_t)n;
+	if (len >= size) {
+		/* Deliberate clip: see the module comment. */
+		len = size - 1;
+		memcpy(msg + len - 3, "...", 3);
+	}
+	log_sanitize(msg, len);
+	return len;
+}
+
+/* Write one complete line to stderr in a single write(2). */
+static void log_stderr_line(const char *prefix, const char *msg, size_t len)
+{
+	char line[LOG_LINE_MAX + 256];
+	char stamp[32];
+	struct tm tm;
+	time_t now = time(NULL);
+	int n;
+
+	if (localtime_r(&now, &tm) == NULL ||
+	    strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+		snprintf(stamp, sizeof(stamp), "%lld", (long long)now);
+	n = snprintf(line, sizeof(line), "%s %s[%ld]: %s%.*s\n", stamp,
+		     log_service, (long)getpid(), prefix, (int)len, msg);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(line)) {
+		/* Cannot happen with the sizes above; keep the line ending. */
+		n = (int)sizeof(line) - 1;
+		line[n - 1] = '\n';
+	}
+	/* One write: atomic with respect to other writers for a pipe up to
+	 * PIPE_BUF, and never split by us in any case.  Nothing to do if it
+	 * fails: there is nowhere else to report it. */
+	ssize_t w = write(STDERR_FILENO, line, (size_t)n);
+	(void)w;
+}
+
+static void log_emit(int priority, const char *prefix, const char *fmt, va_list ap)
+{
+	char msg[LOG_LINE_MAX + 1];
+	int saved = errno;
+	size_t len = log_format(msg, sizeof(msg), fmt, ap);
+
+	if (log_to_stderr)
+		log_stderr_line(prefix, msg, len);
+	else
+		syslog(priority, "%s%.*s", prefix, (int)len, msg);
+	errno = saved;
+}
+
+void log_info(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_emit(LOG_INFO, "", fmt, ap);
+	va_end(ap);
+}
+
+void log_warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_emit(LOG_WARNING, "warning: ", fmt, ap);
+	va_end(ap);
+}
+
+void log_debug(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!log_is_verbose)
+		return;
+	va_start(ap, fmt);
+	log_emit(LOG_DEBUG, "", fmt, ap);
+	va_end(ap);
+}
+
+void log_fatal(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_emit(LOG_CRIT, "fatal: ", fmt, ap);
+	va_end(ap);
+	exit(1);
+}
+
+void log_panic(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_emit(LOG_CRIT, "panic: ", fmt, ap);
+	va_end(ap);
+	abort();
+}

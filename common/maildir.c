@@ -1,0 +1,519 @@
+/* maildir: durable delivery into a Maildir.
+ *
+ * Offers: maildir_deliver(), which writes `prefix` plus a byte range of a
+ * descriptor (the queue file) to tmp/UNIQUE, fsyncs it, link()s it to
+ * new/UNIQUE,S=..,W=.., removes the tmp/ name and fsyncs new/, so that a
+ * message is visible in new/ only complete and only once it is on stable
+ * storage (DESIGN.md invariants); maildir_create() to make a Maildir and
+ * its missing parents; the errno classification a delivery agent needs to
+ * choose between "deferred" and "failed"; maildir_name_sizes() for
+ * readers of the S=/W= fields.
+ *
+ * Unique names (cr.yp.to/proto/maildir.html, modern form):
+ * SECONDS.M<usec>P<pid>Q<counter>.HOST where HOST is gethostname() with
+ * '/', ':', ',', '\' and bytes outside printable ASCII written as \ooo
+ * octal, so a name can never hold a path separator, an info separator or
+ * a second ",S=".  link() rather than rename() means an existing name is
+ * never overwritten: EEXIST makes a fresh name, at most
+ * MAILDIR_NAME_RETRIES times.
+ *
+ * Trusts: the Maildir path (the caller validated it against the mail
+ * root) and the descriptor; nothing about the data, which is copied
+ * byte for byte in MAILDIR_COPY_BLOCK pieces.  Single-threaded: one static
+ * copy buffer and name counter per process.
+ *
+ * Fails: -1 with errno kept from the failing system call and *error_r
+ * naming the step; a partial tmp/ file is removed.  maildir_error_temporary
+ * says whether to retry: almost everything is temporary, because a bounce
+ * loses a message for good while a deferral only delays it and an operator
+ * can fix disks, quotas, permissions and mounts.  In particular ENOENT is
+ * temporary: a missing mailbox root usually means an unmounted file system
+ * (missing directories below an existing root are created).  Only EFBIG
+ * (the file system can never hold a file this large) is permanent. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "maildir.h"
+
+#define MAILDIR_COPY_BLOCK 65536   /* bytes read from the queue file per pread */
+#define MAILDIR_HOST_MAX 255       /* longest host name we use (before escaping) */
+
+static char maildir_copy_buf[MAILDIR_COPY_BLOCK];
+static char maildir_host[4 * MAILDIR_HOST_MAX + 1];   /* escaped: at most 4 bytes per byte */
+static unsigned long maildir_counter;
+
+/* ---- unique names ---- */
+
+static int maildir_host_byte_plain(unsigned char c)
+{
+	return c > 0x20 && c < 0x7f && c != '/' && c != ':' && c != ',' && c != '\\';
+}
+
+/* The escaped host name, computed once (gethostname works in a chroot). */
+static const char *maildir_hostname(void)
+{
+	char raw[MAILDIR_HOST_MAX + 1];
+	size_t o = 0;
+
+	if (maildir_host[0] != '\0')
+		return maildir_host;
+	if (gethostname(raw, sizeof raw) < 0 || raw[0] == '\0')
+		memcpy(raw, "localhost", sizeof "localhost");
+	raw[MAILDIR_HOST_MAX] = '\0';   /* gethostname need not terminate a clipped name */
+	for (const unsigned char *p = (const unsigned char *)raw; *p != '\0'; p++) {
+		if (maildir_host_byte_plain(*p)) {
+			maildir_host[o++] = (char)*p;
+			continue;
+		}
+		/* sizeof maildir_host covers 4 bytes for each of 255 bytes. */
+		maildir_host[o++] = '\\';
+		maildir_host[o++] = (char)('0' + ((*p >> 6) & 7));
+		maildir_host[o++] = (char)('0' + ((*p >> 3) & 7));
+		maildir_host[o++] = (char)('0' + (*p & 7));
+	}
+	maildir_host[o] = '\0';
+	return maildir_host;
+}
+
+/* A fresh SECONDS.M<usec>P<pid>Q<counter>.HOST; -1 (ENAMETOOLONG) if it
+ * does not fit. */
+static int maildir_unique(char *out, size_t outlen)
+{
+	struct timeval tv;
+	int n;
+
+	gettimeofday(&tv, NULL);
+	maildir_counter++;
+	n = snprintf(out, outlen, "%lld.M%ldP%ldQ%lu.%s", (long long)tv.tv_sec,
+		     (long)tv.tv_usec, (long)getpid(), maildir_counter, maildir_hostname());
+	if (n < 0 || (size_t)n >= outlen) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
+/* BASE,S=size,W=crlf_size */
+static int maildir_final_name(char *out, size_t outlen, const char *base,
+			      unsigned long long s, unsigned long long w)
+{
+	int n = snprintf(out, outlen, "%s,S=%llu,W=%llu", base, s, w);
+
+	if (n < 0 || (size_t)n >= outlen) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- directories ---- */
+
+static void maildir_close_keep_errno(int fd)
+{
+	int saved = errno;
+
+	if (fd >= 0)
+		close(fd);
+	errno = saved;
+}
+
+/* fsync the directory holding path (no trailing '/'), so that an entry
+ * just made in it survives a crash. */
+static int maildir_sync_parent(const char *path)
+{
+	char parent[MAILDIR_PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	size_t n;
+	int fd, r;
+
+	if (slash == NULL) {
+		memcpy(parent, ".", 2);
+	} else {
+		n = slash == path ? 1 : (size_t)(slash - path);
+		if (n >= sizeof parent) {
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		memcpy(parent, path, n);
+		parent[n] = '\0';
+	}
+	fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	r = fsync(fd);
+	maildir_close_keep_errno(fd);
+	return r;
+}
+
+/* mkdir -p path (a writable copy, no trailing '/'), at most
+ * MAILDIR_DEPTH_MAX levels.  The cheap case (exists) costs one mkdir. */
+static int maildir_mkdirs(char *path, size_t len, int depth)
+{
+	char *slash;
+	int r;
+
+	if (mkdir(path, 0700) == 0)
+		return maildir_sync_parent(path);
+	if (errno == EEXIST)
+		return 0;
+	if (errno != ENOENT)
+		return -1;
+	if (depth >= MAILDIR_DEPTH_MAX) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	slash = memrchr(path, '/', len);
+	if (slash == NULL || slash == path)
+		return -1;   /* the root or the current directory is missing: ENOENT */
+	*slash = '\0';
+	r = maildir_mkdirs(path, (size_t)(slash - path), depth + 1);
+	*slash = '/';
+	if (r < 0)
+		return -1;
+	if (mkdir(path, 0700) == 0)
+		return maildir_sync_parent(path);
+	return errno == EEXIST ? 0 : -1;
+}
+
+/* Make tmp/, new/ and cur/ inside the open Maildir dfd. */
+static int maildir_make_subdirs(int dfd)
+{
+	static const char *const subs[] = { "tmp", "new", "cur" };
+	int made = 0;
+
+	for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++) {
+		if (mkdirat(dfd, subs[i], 0700) == 0)
+			made = 1;
+		else if (errno != EEXIST)
+			return -1;
+	}
+	return made ? fsync(dfd) : 0;
+}
+
+int maildir_create(const char *maildir, const char **error_r)
+{
+	char path[MAILDIR_PATH_MAX];
+	size_t len = strlen(maildir);
+	int dfd;
+
+	if (len == 0 || len >= sizeof path) {
+		errno = len == 0 ? EINVAL : ENAMETOOLONG;
+		*error_r = "bad Maildir path";
+		return -1;
+	}
+	memcpy(path, maildir, len + 1);
+	while (len > 1 && path[len - 1] == '/')
+		path[--len] = '\0';
+	if (maildir_mkdirs(path, len, 0) < 0) {
+		*error_r = "cannot create Maildir directory";
+		return -1;
+	}
+	dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		*error_r = "cannot open Maildir directory";
+		return -1;
+	}
+	if (maildir_make_subdirs(dfd) < 0) {
+		maildir_close_keep_errno(dfd);
+		*error_r = "cannot create tmp/, new/ or cur/";
+		return -1;
+	}
+	close(dfd);
+	return 0;
+}
+
+/* Open maildir/tmp and maildir/new; on ENOENT create the Maildir once. */
+static int maildir_open_dirs(const char *maildir, int *tmp_r, int *new_r, const char **error_r)
+{
+	for (int attempt = 0; attempt < 2; attempt++) {
+		int dfd = open(maildir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		int tfd = -1, nfd = -1;
+
+		if (dfd >= 0) {
+			tfd = openat(dfd, "tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			if (tfd >= 0)
+				nfd = openat(dfd, "new", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			maildir_close_keep_errno(dfd);
+		}
+		if (nfd >= 0) {
+			*tmp_r = tfd;
+			*new_r = nfd;
+			return 0;
+		}
+		maildir_close_keep_errno(tfd);
+		if (errno != ENOENT || attempt > 0) {
+			*error_r = "cannot open Maildir";
+			return -1;
+		}
+		if (maildir_create(maildir, error_r) < 0)
+			return -1;
+	}
+	*error_r = "cannot open Maildir";
+	return -1;
+}
+
+/* ---- the copy ---- */
+
+static int maildir_write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -1;
+		if (w == 0) {
+			errno = EIO;
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static unsigned long long maildir_count_lf(const char *p, size_t n)
+{
+	unsigned long long lf = 0;
+	const char *end = p + n;
+
+	while (p < end && (p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+		lf++;
+		p++;
+	}
+	return lf;
+}
+
+/* Write prefix + data[offset, offset+size) to fd, counting LFs for W=. */
+static int maildir_copy(int fd, const struct buf *prefix, int data_fd, off_t offset,
+			off_t size, unsigned long long *lf_r, const char **error_r)
+{
+	unsigned long long lf = 0;
+	off_t done = 0;
+
+	if (prefix != NULL && prefix->len > 0) {
+		if (maildir_write_all(fd, prefix->data, prefix->len) < 0) {
+			*error_r = "cannot write message file";
+			return -1;
+		}
+		lf += maildir_count_lf(prefix->data, prefix->len);
+	}
+	while (done < size) {
+		size_t want = size - done < MAILDIR_COPY_BLOCK ? (size_t)(size - done) : MAILDIR_COPY_BLOCK;
+		ssize_t n = pread(data_fd, maildir_copy_buf, want, offset + done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;
+			*error_r = n == 0 ? "message data ends early" : "cannot read message data";
+			return -1;
+		}
+		lf += maildir_count_lf(maildir_copy_buf, (size_t)n);
+		if (maildir_write_all(fd, maildir_copy_buf, (size_t)n) < 0) {
+			*error_r = "cannot write message file";
+			return -1;
+		}
+		done += n;
+	}
+	*lf_r = lf;
+	return 0;
+}
+
+/* Create tmp/BASE exclusively under a fresh name. */
+static int maildir_tmp_open(int tmp_fd, char *base, size_t baselen, int *fd_r, const char **error_r)
+{
+	for (int i = 0; i < MAILDIR_NAME_RETRIES; i++) {
+		if (maildir_unique(base, baselen) < 0) {
+			*error_r = "file name too long";
+			return -1;
+		}
+		*fd_r = openat(tmp_fd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (*fd_r >= 0)
+			return 0;
+		if (errno != EEXIST)
+			break;
+	}
+	*error_r = "cannot create file in tmp/";
+	return -1;
+}
+
+/* Write and sync tmp/BASE; removes it on failure. */
+static int maildir_tmp_write(int tmp_fd, char *base, size_t baselen, const struct buf *prefix,
+			     int data_fd, off_t offset, off_t size,
+			     unsigned long long *lf_r, const char **error_r)
+{
+	int fd;
+
+	if (maildir_tmp_open(tmp_fd, base, baselen, &fd, error_r) < 0)
+		return -1;
+	if (maildir_copy(fd, prefix, data_fd, offset, size, lf_r, error_r) < 0)
+		goto fail;
+	if (fsync(fd) < 0) {
+		*error_r = "cannot fsync message file";
+		goto fail;
+	}
+	/* close() reports deferred write errors on some file systems (NFS). */
+	if (close(fd) < 0) {
+		fd = -1;
+		*error_r = "cannot close message file";
+		goto fail;
+	}
+	return 0;
+fail:
+	maildir_close_keep_errno(fd);
+	{
+		int saved = errno;
+		unlinkat(tmp_fd, base, 0);
+		errno = saved;
+	}
+	return -1;
+}
+
+/* link tmp/BASE to new/FINAL, making a fresh FINAL on EEXIST. */
+static int maildir_link_new(int tmp_fd, const char *base, int new_fd, unsigned long long s,
+			    unsigned long long w, char *final, size_t finallen, const char **error_r)
+{
+	char fresh[MAILDIR_NAME_MAX];
+	const char *stem = base;
+
+	for (int i = 0; i < MAILDIR_NAME_RETRIES; i++) {
+		if (maildir_final_name(final, finallen, stem, s, w) < 0) {
+			*error_r = "file name too long";
+			return -1;
+		}
+		if (linkat(tmp_fd, base, new_fd, final, 0) == 0)
+			return 0;
+		if (errno != EEXIST)
+			break;
+		if (maildir_unique(fresh, sizeof fresh) < 0) {
+			*error_r = "file name too long";
+			return -1;
+		}
+		stem = fresh;
+	}
+	*error_r = "cannot link message into new/";
+	return -1;
+}
+
+static int maildir_check_args(const struct buf *prefix, off_t offset, off_t size,
+			      const char *name_r, size_t name_len, unsigned long long *s_r)
+{
+	off_t end;
+	unsigned long long s;
+
+	if (offset < 0 || size < 0 || __builtin_add_overflow(offset, size, &end) ||
+	    (name_r != NULL && name_len < MAILDIR_NAME_MAX) ||
+	    __builtin_add_overflow((unsigned long long)size,
+				   (unsigned long long)(prefix != NULL ? prefix->len : 0), &s)) {
+		errno = EINVAL;
+		return -1;
+	}
+	*s_r = s;
+	return 0;
+}
+
+int maildir_deliver(const char *maildir, const struct buf *prefix, int data_fd,
+		    off_t offset, off_t size, char *name_r, size_t name_len,
+		    const char **error_r)
+{
+	char base[MAILDIR_NAME_MAX], final[MAILDIR_NAME_MAX];
+	unsigned long long s, lf;
+	int tmp_fd, new_fd, r = -1;
+
+	if (maildir_check_args(prefix, offset, size, name_r, name_len, &s) < 0) {
+		*error_r = "bad delivery arguments";
+		return -1;
+	}
+	if (maildir_open_dirs(maildir, &tmp_fd, &new_fd, error_r) < 0)
+		return -1;
+	if (maildir_tmp_write(tmp_fd, base, sizeof base, prefix, data_fd, offset, size,
+			      &lf, error_r) < 0)
+		goto out;
+	if (maildir_link_new(tmp_fd, base, new_fd, s, s + lf, final, sizeof final, error_r) < 0) {
+		int saved = errno;
+		unlinkat(tmp_fd, base, 0);
+		errno = saved;
+		goto out;
+	}
+	if (unlinkat(tmp_fd, base, 0) < 0)
+		log_warn("maildir %s: cannot remove tmp/%s: %s", maildir, base, strerror(errno));
+	/* The delivery exists only once new/ is on disk; if that fails, take
+	 * the file back so that a retry cannot make a duplicate. */
+	if (fsync(new_fd) < 0) {
+		int saved = errno;
+		unlinkat(new_fd, final, 0);
+		errno = saved;
+		*error_r = "cannot fsync new/";
+		goto out;
+	}
+	if (name_r != NULL)
+		memcpy(name_r, final, strlen(final) + 1);   /* fits: name_len >= MAILDIR_NAME_MAX */
+	r = 0;
+out:
+	maildir_close_keep_errno(tmp_fd);
+	maildir_close_keep_errno(new_fd);
+	return r;
+}
+
+/* ---- error classes ---- */
+
+int maildir_error_temporary(int err)
+{
+	return err != EFBIG;
+}
+
+const char *maildir_error_dsn(int err)
+{
+	switch (err) {
+	case EDQUOT: return "4.2.2";    /* mailbox full */
+	case ENOSPC: return "4.3.1";    /* mail system full */
+	case EFBIG: return "5.3.4";     /* message too big for system */
+	case EACCES: case EPERM: case EROFS: case ENOTDIR: case ELOOP:
+	case ENAMETOOLONG: case ENOENT:
+		return "4.3.5";         /* system incorrectly configured */
+	default: return "4.3.0";        /* other mail system problem */
+	}
+}
+
+/* ---- reading names ---- */
+
+/* Parse the decimal after "KEY=" at p (end at e) up to ',' or the end. */
+static int maildir_parse_size(const char *p, const char *e, unsigned long long *v_r)
+{
+	unsigned long long v = 0;
+
+	if (p >= e || *p < '0' || *p > '9')
+		return -1;
+	for (; p < e && *p != ','; p++) {
+		if (*p < '0' || *p > '9' || __builtin_mul_overflow(v, 10ULL, &v) ||
+		    __builtin_add_overflow(v, (unsigned long long)(*p - '0'), &v))
+			return -1;
+	}
+	*v_r = v;
+	return 0;
+}
+
+int maildir_name_sizes(const char *name, unsigned long long *s_r, unsigned long long *w_r)
+{
+	const char *colon = strchr(name, ':');
+	const char *e = colon != NULL ? colon : name + strlen(name);
+	const char *p = memchr(name, ',', (size_t)(e - name));
+	int have_s = 0, have_w = 0;
+
+	while (p != NULL && p < e) {
+		if (e - p > 3 && p[1] == 'S' && p[2] == '=')
+			have_s = maildir_parse_size(p + 3, e, s_r) == 0;
+		else if (e - p > 3 && p[1] == 'W' && p[2] == '=')
+			have_w = maildir_parse_size(p + 3, e, w_r) == 0;
+		p = memchr(p + 1, ',', (size_t)(e - p - 1));
+	}
+	return have_s && have_w ? 0 : -1;
+}

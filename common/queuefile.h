@@ -1,0 +1,106 @@
+/* queuefile: the on-disk format of one queued message (docs/queue.md).
+ * A text header of `key=value` lines (record escaping) with a fixed-width
+ * status byte per recipient and a fixed-width attempts counter that can be
+ * overwritten in place, an empty line, then the message bytes.  Writing
+ * goes tmp/ID -> incoming/ID with fsync of file and directory; reading
+ * validates the whole header as untrusted input.  All paths are relative
+ * to the queue directory (the process's root or working directory). */
+#ifndef POSTERN_QUEUEFILE_H
+#define POSTERN_QUEUEFILE_H
+
+#include <stddef.h>
+#include <sys/types.h>
+#include "buf.h"
+
+#define QUEUEFILE_MAGIC "POSTERN-QUEUE 1"
+#define QUEUEFILE_ID_MAX 32              /* longest queue ID */
+#define QUEUEFILE_ADDR_MAX 256           /* longest sender or recipient (decoded) */
+#define QUEUEFILE_INFO_MAX 1024          /* longest client / helo / proto value */
+#define QUEUEFILE_RCPT_MAX 10000         /* most recipients in one file */
+#define QUEUEFILE_HEADER_MAX (1024 * 1024) /* longest header, empty line included */
+#define QUEUEFILE_ATTEMPTS_WIDTH 6       /* digits of attempts=NNNNNN */
+#define QUEUEFILE_ATTEMPTS_MAX 999999
+#define QUEUEFILE_SIZE_WIDTH 20          /* digits of size=NNN... */
+
+/* Recipient states: the one byte overwritten in place. */
+#define QUEUEFILE_PENDING 'P'
+#define QUEUEFILE_DELIVERED 'D'
+#define QUEUEFILE_FAILED 'F'
+
+struct queuefile_rcpt {
+	char *addr;         /* decoded, NUL-terminated */
+	size_t addr_len;
+	char status;        /* QUEUEFILE_PENDING / DELIVERED / FAILED */
+	off_t status_off;   /* file offset of the status byte */
+};
+
+/* A parsed queue file (reader side). */
+struct queuefile {
+	char id[QUEUEFILE_ID_MAX + 1];
+	long long time;     /* arrival, unix seconds */
+	char *sender;       /* "" for <> */
+	size_t sender_len;
+	char *client, *helo, *proto;  /* "" when absent */
+	unsigned attempts;
+	off_t attempts_off; /* file offset of the attempts digits */
+	struct queuefile_rcpt *rcpt;
+	size_t nrcpt;
+	off_t data_offset;  /* first byte of the message */
+	unsigned long long data_size;
+	int fd;             /* open descriptor (queuefile_open), else -1 */
+};
+
+/* The envelope of a message being written (writer side). */
+struct queuefile_env {
+	const char *sender;
+	size_t sender_len;
+	const char *client, *helo, *proto;  /* NULL when unknown */
+	const char *const *rcpt;            /* nrcpt addresses */
+	const size_t *rcpt_len;
+	size_t nrcpt;
+};
+
+/* A message being written into tmp/. */
+struct queuefile_out {
+	char id[QUEUEFILE_ID_MAX + 1];
+	char path[64];      /* "tmp/ID" */
+	int fd;
+	off_t size_off;     /* offset of the size digits */
+	unsigned long long size;  /* message bytes written so far */
+	long long time;
+};
+
+/* Whether s (n bytes) is a well-formed queue ID. */
+int queuefile_id_valid(const char *s, size_t n);
+/* Create tmp/ID with a fresh unique ID. 0, or -1 with *error_r. */
+int queuefile_create(struct queuefile_out *qo, const char **error_r);
+/* Write the header for env (once, right after create). 0 or -1. */
+int queuefile_write_envelope(struct queuefile_out *qo, const struct queuefile_env *env, const char **error_r);
+/* Append n message bytes. 0 or -1. */
+int queuefile_write_data(struct queuefile_out *qo, const void *p, size_t n, const char **error_r);
+/* Record the size, fsync, rename tmp/ID -> incoming/ID, fsync incoming/.
+ * After 0 the message is accepted; the descriptor is closed either way
+ * and on failure the tmp file is removed. */
+int queuefile_commit(struct queuefile_out *qo, const char **error_r);
+/* Give up: close and unlink the tmp file. Safe to call twice. */
+void queuefile_abort(struct queuefile_out *qo);
+
+/* Parse a header held in memory (n bytes from the start of the file; at
+ * least the whole header).  Fills qf (fd = -1, data_size as stored).
+ * 0, or -1 with *error_r.  The fuzz target. */
+int queuefile_parse(const char *p, size_t n, struct queuefile *qf, const char **error_r);
+/* Open path (O_RDWR when writable, else O_RDONLY), read and parse the
+ * header, check that the data fills the rest of the file exactly. */
+int queuefile_open(const char *path, int writable, struct queuefile *qf, const char **error_r);
+/* Durably set recipient i's status (pwrite of one byte, fdatasync). */
+int queuefile_mark(struct queuefile *qf, size_t i, char status, const char **error_r);
+/* Overwrite the attempts counter in place (no sync: it is advisory). */
+int queuefile_set_attempts(struct queuefile *qf, unsigned attempts, const char **error_r);
+/* Recipients still pending. */
+size_t queuefile_pending(const struct queuefile *qf);
+/* Free the parsed data and close the descriptor; reusable after. */
+void queuefile_free(struct queuefile *qf);
+/* Create tmp/ incoming/ active/ deferred/ hold/ if missing (mode 0700). */
+int queuefile_mkdirs(const char **error_r);
+
+#endif

@@ -1,0 +1,254 @@
+/* smtp_cmd: the SMTP command line parser.
+ *
+ * Offers: smtp_cmd_parse() splits one client line into a known verb and
+ * its argument; smtp_cmd_arg_prefix() finds the path after "FROM:" or
+ * "TO:"; smtp_cmd_params() parses the ESMTP parameter list that follows a
+ * path (RFC 5321 4.1.2) into at most a caller-given number of key/value
+ * ranges; smtp_param_size() reads a SIZE value (RFC 1870) without
+ * overflow.
+ *
+ * Trusts: nothing.  The input is raw network bytes; every function takes
+ * (pointer, length), walks forward only, never reads past the length and
+ * never writes through the input.  Results point into the caller's line.
+ *
+ * Fails: with a status or -1 and a static message; the caller turns that
+ * into the protocol's reply.  Nothing here allocates, logs or aborts, so
+ * it can be fuzzed on its own (tests/fuzz/fuzz_smtp_cmd.c). */
+#include <stddef.h>
+#include <string.h>
+#include <strings.h>
+
+#include "smtp_cmd.h"
+
+struct smtp_verb_entry {
+	const char *name;
+	enum smtp_verb verb;
+};
+
+static const struct smtp_verb_entry smtp_verbs[] = {
+	{ "HELO", SMTP_VERB_HELO }, { "EHLO", SMTP_VERB_EHLO },
+	{ "MAIL", SMTP_VERB_MAIL }, { "RCPT", SMTP_VERB_RCPT },
+	{ "DATA", SMTP_VERB_DATA }, { "RSET", SMTP_VERB_RSET },
+	{ "NOOP", SMTP_VERB_NOOP }, { "VRFY", SMTP_VERB_VRFY },
+	{ "EXPN", SMTP_VERB_EXPN }, { "HELP", SMTP_VERB_HELP },
+	{ "QUIT", SMTP_VERB_QUIT },
+};
+
+#define SMTP_NVERBS (sizeof(smtp_verbs) / sizeof(smtp_verbs[0]))
+
+static int smtp_is_alpha(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
+static int smtp_is_digit(unsigned char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* Length of the line without its terminator: one LF, and one CR before
+ * it.  A CR without LF stays in and is refused as a control byte. */
+static size_t smtp_cmd_strip_eol(const char *line, size_t len)
+{
+	if (len > 0 && line[len - 1] == '\n') {
+		len--;
+		if (len > 0 && line[len - 1] == '\r')
+			len--;
+	}
+	return len;
+}
+
+/* RFC 5321 2.3.8 and 4.1.1: a command is printable text; NUL, bare CR,
+ * bare LF and other control bytes have no business in it (and a bare CR
+ * or LF in a command is how response smuggling starts). */
+static int smtp_cmd_has_control(const char *p, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)p[i];
+		if (c < 0x20 || c == 0x7f)
+			return 1;
+	}
+	return 0;
+}
+
+static enum smtp_verb smtp_cmd_lookup(const char *p, size_t len)
+{
+	for (size_t i = 0; i < SMTP_NVERBS; i++) {
+		if (strlen(smtp_verbs[i].name) == len &&
+		    strncasecmp(smtp_verbs[i].name, p, len) == 0)
+			return smtp_verbs[i].verb;
+	}
+	return SMTP_VERB_UNKNOWN;
+}
+
+enum smtp_cmd_status smtp_cmd_parse(const char *line, size_t len, struct smtp_cmd *cmd_r)
+{
+	size_t end = smtp_cmd_strip_eol(line, len);
+	size_t i = 0, v;
+
+	memset(cmd_r, 0, sizeof(*cmd_r));
+	cmd_r->arg = line;
+	if (smtp_cmd_has_control(line, end))
+		return SMTP_CMD_BADCHAR;
+	/* Leading and trailing spaces are tolerated, as most servers do;
+	 * they carry no meaning in RFC 5321's grammar. */
+	while (i < end && line[i] == ' ')
+		i++;
+	while (end > i && line[end - 1] == ' ')
+		end--;
+	if (i == end)
+		return SMTP_CMD_EMPTY;
+	v = i;
+	while (i < end && line[i] != ' ')
+		i++;
+	cmd_r->verb_text = line + v;
+	cmd_r->verb_len = i - v;
+	cmd_r->verb = smtp_cmd_lookup(line + v, i - v);
+	while (i < end && line[i] == ' ')
+		i++;
+	cmd_r->arg = line + i;
+	cmd_r->arg_len = end - i;
+	return SMTP_CMD_OK;
+}
+
+const char *smtp_cmd_verb_name(enum smtp_verb verb)
+{
+	for (size_t i = 0; i < SMTP_NVERBS; i++) {
+		if (smtp_verbs[i].verb == verb)
+			return smtp_verbs[i].name;
+	}
+	return "unknown";
+}
+
+int smtp_cmd_arg_prefix(const char *arg, size_t len, const char *prefix,
+			const char **rest_r, size_t *rest_len_r)
+{
+	size_t plen = strlen(prefix);
+
+	if (len < plen || strncasecmp(arg, prefix, plen) != 0)
+		return 0;
+	*rest_r = arg + plen;
+	*rest_len_r = len - plen;
+	return 1;
+}
+
+/* esmtp-keyword = (ALPHA / DIGIT) *(ALPHA / DIGIT / "-") */
+static size_t smtp_param_keyword(const char *p, size_t len)
+{
+	size_t i = 0;
+
+	if (len == 0 || !(smtp_is_alpha((unsigned char)p[0]) || smtp_is_digit((unsigned char)p[0])))
+		return 0;
+	for (i = 1; i < len; i++) {
+		unsigned char c = (unsigned char)p[i];
+		if (!(smtp_is_alpha(c) || smtp_is_digit(c) || c == '-'))
+			break;
+	}
+	return i;
+}
+
+/* esmtp-value = 1*(%d33-60 / %d62-126): printable ASCII but '='. */
+static size_t smtp_param_value(const char *p, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)p[i];
+		if (c < 33 || c > 126 || c == '=')
+			break;
+	}
+	return i;
+}
+
+/* Parse one "KEY[=VALUE]" at p; returns the bytes used or 0 on error. */
+static size_t smtp_param_one(const char *p, size_t len, struct smtp_param *param,
+			     const char **error_r)
+{
+	size_t k = smtp_param_keyword(p, len), v;
+
+	if (k == 0 || k > SMTP_CMD_MAX_KEYWORD) {
+		*error_r = "bad parameter keyword";
+		return 0;
+	}
+	param->key = p;
+	param->key_len = k;
+	param->value = NULL;
+	param->value_len = 0;
+	if (k == len || p[k] == ' ')
+		return k;
+	if (p[k] != '=') {
+		*error_r = "bad parameter keyword";
+		return 0;
+	}
+	v = smtp_param_value(p + k + 1, len - k - 1);
+	if (v == 0 || (k + 1 + v < len && p[k + 1 + v] != ' ')) {
+		*error_r = "bad parameter value";
+		return 0;
+	}
+	param->value = p + k + 1;
+	param->value_len = v;
+	return k + 1 + v;
+}
+
+int smtp_cmd_params(const char *p, size_t len, struct smtp_param *params, size_t max,
+		    size_t *n_r, const char **error_r)
+{
+	size_t i = 0, n = 0;
+
+	*n_r = 0;
+	while (i < len) {
+		size_t used;
+
+		/* RFC 5321 4.1.2: parameters are separated from the path
+		 * and from each other by SP. */
+		if (p[i] != ' ') {
+			*error_r = "garbage after the address";
+			return -1;
+		}
+		while (i < len && p[i] == ' ')
+			i++;
+		if (i == len)
+			break;
+		if (n == max) {
+			*error_r = "too many parameters";
+			return -1;
+		}
+		used = smtp_param_one(p + i, len - i, &params[n], error_r);
+		if (used == 0)
+			return -1;
+		n++;
+		i += used;
+	}
+	*n_r = n;
+	return 0;
+}
+
+int smtp_param_is(const struct smtp_param *param, const char *name)
+{
+	return strlen(name) == param->key_len &&
+	       strncasecmp(param->key, name, param->key_len) == 0;
+}
+
+int smtp_param_size(const struct smtp_param *param, unsigned long long limit,
+		    unsigned long long *value_r)
+{
+	unsigned long long v = 0;
+	int over = 0;
+
+	if (param->value == NULL || param->value_len == 0)
+		return -1;
+	for (size_t i = 0; i < param->value_len; i++) {
+		unsigned char c = (unsigned char)param->value[i];
+		if (!smtp_is_digit(c))
+			return -1;
+		/* Saturate rather than overflow: anything past the limit
+		 * is answered the same way. */
+		if (!over && (__builtin_mul_overflow(v, 10ULL, &v) ||
+			      __builtin_add_overflow(v, (unsigned long long)(c - '0'), &v)))
+			over = 1;
+	}
+	if (over || v > limit)
+		v = limit == ~0ULL ? limit : limit + 1;
+	*value_r = v;
+	return 0;
+}

@@ -1,0 +1,87 @@
+/* smtp_data: the SMTP DATA state machine.
+ *
+ * Offers: smtp_data_line() takes the message content one line at a time,
+ * exactly as stream_read_line returns it (terminator included), and says
+ * what to store: the line without its CRLF, plus an LF, with one leading
+ * dot removed (RFC 5321 4.5.2 transparency).  It recognises the end of
+ * data only at a line that is exactly ".<CRLF>" following a line that
+ * ended in CRLF (RFC 5321 4.1.1.4), so <LF>.<LF>, <CR>.<CR>, <LF>.<CRLF>
+ * and the like never end the message: the SMTP smuggling attacks of 2023
+ * relied on servers that did.  Any line that ends in a bare LF, and any
+ * CR not followed by LF, sets bare_newline (RFC 5321 2.3.8): the caller
+ * rejects the message once the real end has been read.  The stored size
+ * is counted as it goes.
+ *
+ * Trusts: nothing about the bytes; 8-bit data, NUL included, is passed
+ * through untouched.  The output is always a sub-range of the input line,
+ * so nothing can grow.
+ *
+ * Fails: never; bad input only sets flags for the caller's verdict. */
+#include <stddef.h>
+#include <string.h>
+
+#include "smtp_data.h"
+
+void smtp_data_init(struct smtp_data *sd)
+{
+	memset(sd, 0, sizeof(*sd));
+	/* The DATA command's own CRLF precedes the first line, so an
+	 * immediate ".<CRLF>" is an empty message (RFC 5321 4.1.1.4). */
+	sd->after_crlf = 1;
+}
+
+void smtp_data_toolong(struct smtp_data *sd)
+{
+	sd->too_long = 1;
+	sd->lines++;
+	/* The reader discarded the line through its LF without telling us
+	 * whether a CR came first.  We assume it did: the message is
+	 * rejected anyway, and a compliant client that sent a long CRLF
+	 * line followed by ".<CRLF>" must get its answer rather than hang
+	 * until the timeout. */
+	sd->after_crlf = 1;
+}
+
+/* Whether p[0..len) holds a CR (which, with the LF already cut off, can
+ * only be a bare CR). */
+static int smtp_data_has_cr(const char *p, size_t len)
+{
+	return len > 0 && memchr(p, '\r', len) != NULL;
+}
+
+enum smtp_data_result smtp_data_line(struct smtp_data *sd, const char *line, size_t len,
+				     const char **out_r, size_t *out_len_r, int *add_lf_r)
+{
+	size_t content = len;
+	int crlf = 0, lf = 0;
+
+	if (content > 0 && line[content - 1] == '\n') {
+		lf = 1;
+		content--;
+		if (content > 0 && line[content - 1] == '\r') {
+			crlf = 1;
+			content--;
+		}
+	}
+	/* The end of data: ".<CRLF>" right after a CRLF, nothing else. */
+	if (crlf && sd->after_crlf && content == 1 && line[0] == '.') {
+		*out_r = line;
+		*out_len_r = 0;
+		*add_lf_r = 0;
+		return SMTP_DATA_END;
+	}
+	if ((lf && !crlf) || smtp_data_has_cr(line, content))
+		sd->bare_newline = 1;
+	sd->after_crlf = crlf;
+	sd->lines++;
+	/* RFC 5321 4.5.2: a leading dot was doubled by the client. */
+	if (content > 0 && line[0] == '.') {
+		line++;
+		content--;
+	}
+	*out_r = line;
+	*out_len_r = content;
+	*add_lf_r = lf;
+	sd->size += content + (size_t)lf;
+	return SMTP_DATA_MORE;
+}

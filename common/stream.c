@@ -1,0 +1,406 @@
+/* stream: buffered, bounded line I/O over a pair of descriptors.
+ *
+ * Offers: stream_read_line returns whole lines (LF included) of at most
+ * max_line bytes; an overlong line is discarded through its LF and
+ * reported once as STREAM_TOOLONG, never truncated or split, so a
+ * protocol can answer it with its own error and read the next command.
+ * stream_read_exact reads bulk data into a capped buf.  Output is
+ * buffered (at most STREAM_OUT_MAX bytes, flushed automatically beyond
+ * that) and written completely by stream_flush.
+ *
+ * Trusts: nothing it reads.  Memory is bounded: the input buffer never
+ * exceeds max_line + STREAM_SLACK, the output buffer STREAM_OUT_MAX.
+ *
+ * Fails: every wait is bounded by the timeout (poll before each read and
+ * write; EINTR retried): STREAM_TIMEOUT, or -1 with errno ETIMEDOUT on
+ * the write side.  I/O errors are STREAM_ERROR / -1 with errno.  A
+ * vanished peer never raises SIGPIPE on a socket (send MSG_NOSIGNAL); on
+ * a pipe the process must ignore SIGPIPE (daemon_init does).
+ *
+ * The two raw functions, stream_raw_read and stream_raw_write, are the only
+ * places that touch the descriptors, so that TLS can be slotted in there. */
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "stream.h"
+
+#define STREAM_SLACK 4096            /* read-ahead room beyond one line */
+#define STREAM_OUT_MAX (64 * 1024)   /* output buffered before a flush */
+#define STREAM_IN_INITIAL 8192       /* first input allocation */
+
+struct stream {
+	int rfd, wfd;
+	int wsock;          /* wfd is a socket: use send(MSG_NOSIGNAL) */
+	int timeout_ms;     /* <= 0: wait forever */
+	size_t max_line;
+	char *in;           /* input buffer: unread bytes are in[start, end) */
+	size_t in_cap, start, end;
+	size_t scanned;     /* bytes after start already known to hold no LF */
+	int discarding;     /* inside an overlong line */
+	int eof;            /* the peer closed its side */
+	struct buf out;
+};
+
+static int stream_is_socket(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+struct stream *stream_new(int rfd, int wfd, size_t max_line, int timeout_ms)
+{
+	struct stream *s = calloc(1, sizeof(*s));
+
+	if (s == NULL)
+		return NULL;
+	s->rfd = rfd;
+	s->wfd = wfd;
+	s->wsock = stream_is_socket(wfd);
+	s->timeout_ms = timeout_ms;
+	s->max_line = max_line > 0 ? max_line : 1;
+	buf_init(&s->out, STREAM_OUT_MAX);
+	return s;
+}
+
+void stream_set_timeout(struct stream *s, int timeout_ms)
+{
+	s->timeout_ms = timeout_ms;
+}
+
+void stream_set_max_line(struct stream *s, size_t max_line)
+{
+	s->max_line = max_line > 0 ? max_line : 1;
+}
+
+size_t stream_get_max_line(const struct stream *s)
+{
+	return s->max_line;
+}
+
+int stream_fd(const struct stream *s)
+{
+	return s->rfd;
+}
+
+size_t stream_pending(const struct stream *s)
+{
+	return s->end - s->start;
+}
+
+void stream_free(struct stream **sp)
+{
+	struct stream *s = *sp;
+
+	if (s == NULL)
+		return;
+	buf_free(&s->out);
+	free(s->in);
+	free(s);
+	*sp = NULL;
+}
+
+/* ---- raw I/O: the TLS slot ---- */
+
+/* Wait until fd is ready for events; 0 ready, -1 with errno (ETIMEDOUT). */
+static int stream_wait(const struct stream *s, int fd, short events)
+{
+	struct pollfd pfd = { .fd = fd, .events = events };
+	int r;
+
+	do
+		r = poll(&pfd, 1, s->timeout_ms > 0 ? s->timeout_ms : -1);
+	while (r < 0 && errno == EINTR);
+	if (r == 0) {
+		errno = ETIMEDOUT;
+		return -1;
+	}
+	return r < 0 ? -1 : 0;
+}
+
+/* Read at most n bytes: > 0 bytes, 0 end of file, -1 with errno. */
+static ssize_t stream_raw_read(struct stream *s, void *p, size_t n)
+{
+	for (;;) {
+		ssize_t r;
+
+		if (stream_wait(s, s->rfd, POLLIN) < 0)
+			return -1;
+		r = read(s->rfd, p, n);
+		if (r >= 0)
+			return r;
+		if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK)
+			return -1;
+	}
+}
+
+/* Write at most n bytes: > 0 bytes written, -1 with errno. */
+static ssize_t stream_raw_write(struct stream *s, const void *p, size_t n)
+{
+	for (;;) {
+		ssize_t r;
+
+		if (stream_wait(s, s->wfd, POLLOUT) < 0)
+			return -1;
+		r = s->wsock ? send(s->wfd, p, n, MSG_NOSIGNAL) : write(s->wfd, p, n);
+		if (r > 0)
+			return r;
+		if (r == 0) {
+			errno = EIO;
+			return -1;
+		}
+		if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK)
+			return -1;
+	}
+}
+
+static enum stream_status stream_status_of_errno(void)
+{
+	return errno == ETIMEDOUT ? STREAM_TIMEOUT : STREAM_ERROR;
+}
+
+/* ---- input ---- */
+
+/* Room for the input buffer: a whole line plus read-ahead. */
+static size_t stream_in_limit(const struct stream *s)
+{
+	size_t lim;
+
+	if (__builtin_add_overflow(s->max_line, (size_t)STREAM_SLACK, &lim))
+		lim = s->max_line;
+	return lim;
+}
+
+/* Move unread bytes to the front and make sure there is room to read:
+ * the buffer starts small and doubles, up to a line plus read-ahead. */
+static int stream_make_room(struct stream *s)
+{
+	size_t pending = s->end - s->start, lim = stream_in_limit(s), want;
+	char *p;
+
+	if (s->start > 0) {
+		memmove(s->in, s->in + s->start, pending);
+		s->start = 0;
+		s->end = pending;
+	}
+	if (s->end < s->in_cap)
+		return 0;
+	if (s->in_cap == 0)
+		want = STREAM_IN_INITIAL;
+	else if (__builtin_mul_overflow(s->in_cap, (size_t)2, &want))
+		want = lim;
+	if (want > lim)
+		want = lim;
+	if (want <= s->in_cap) {
+		/* Cannot happen: an unfinished line never exceeds max_line. */
+		errno = ENOBUFS;
+		return -1;
+	}
+	p = realloc(s->in, want);
+	if (p == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	s->in = p;
+	s->in_cap = want;
+	return 0;
+}
+
+/* Read more input into the buffer. */
+static enum stream_status stream_fill(struct stream *s)
+{
+	ssize_t n;
+
+	if (stream_make_room(s) < 0)
+		return STREAM_ERROR;
+	n = stream_raw_read(s, s->in + s->end, s->in_cap - s->end);
+	if (n < 0)
+		return stream_status_of_errno();
+	if (n == 0) {
+		s->eof = 1;
+		return STREAM_EOF;
+	}
+	s->end += (size_t)n;
+	return STREAM_OK;
+}
+
+static void stream_drop(struct stream *s, size_t n)
+{
+	s->start += n;
+	s->scanned = 0;
+}
+
+/* A complete line of len bytes sits at start: hand it out or reject it. */
+static enum stream_status stream_take_line(struct stream *s, size_t len,
+					   const char **line_r, size_t *len_r)
+{
+	const char *line = s->in + s->start;
+
+	stream_drop(s, len);
+	if (s->discarding || len > s->max_line) {
+		s->discarding = 0;
+		return STREAM_TOOLONG;
+	}
+	*line_r = line;
+	*len_r = len;
+	return STREAM_OK;
+}
+
+/* No LF buffered and the peer closed: return what is left. */
+static enum stream_status stream_line_at_eof(struct stream *s, const char **line_r, size_t *len_r)
+{
+	size_t pending = s->end - s->start;
+
+	if (s->discarding) {
+		s->discarding = 0;
+		stream_drop(s, pending);
+		return STREAM_TOOLONG;
+	}
+	*line_r = s->in + s->start;
+	*len_r = pending;
+	stream_drop(s, pending);
+	return STREAM_EOF;
+}
+
+enum stream_status stream_read_line(struct stream *s, const char **line_r, size_t *len_r)
+{
+	*line_r = "";
+	*len_r = 0;
+	for (;;) {
+		size_t pending = s->end - s->start;
+		const char *lf = NULL;
+		enum stream_status st;
+
+		if (pending > s->scanned)
+			lf = memchr(s->in + s->start + s->scanned, '\n', pending - s->scanned);
+		if (lf != NULL)
+			return stream_take_line(s, (size_t)(lf - (s->in + s->start)) + 1, line_r, len_r);
+		s->scanned = pending;
+		if (s->discarding || pending >= s->max_line) {
+			/* Too long already: forget it, keep looking for its end. */
+			s->discarding = 1;
+			stream_drop(s, pending);
+		}
+		if (s->eof)
+			return stream_line_at_eof(s, line_r, len_r);
+		st = stream_fill(s);
+		if (st != STREAM_OK && st != STREAM_EOF)
+			return st;
+	}
+}
+
+/* Move up to n buffered bytes into out (or drop them when out is NULL). */
+static size_t stream_take_buffered(struct stream *s, size_t n, struct buf *out)
+{
+	size_t k = s->end - s->start;
+
+	if (k > n)
+		k = n;
+	if (out != NULL && k > 0)
+		buf_append(out, s->in + s->start, k);   /* room checked by caller */
+	stream_drop(s, k);
+	return k;
+}
+
+/* Read n bytes into out, or drop them when out is NULL. */
+static enum stream_status stream_transfer(struct stream *s, size_t n, struct buf *out)
+{
+	while (n > 0) {
+		enum stream_status st;
+
+		n -= stream_take_buffered(s, n, out);
+		if (n == 0)
+			break;
+		if (s->eof)
+			return STREAM_EOF;
+		st = stream_fill(s);
+		if (st != STREAM_OK && st != STREAM_EOF)
+			return st;
+	}
+	return STREAM_OK;
+}
+
+enum stream_status stream_read_exact(struct stream *s, size_t n, struct buf *out)
+{
+	size_t total;
+	enum stream_status st;
+
+	/* Too much for out: still consume the bytes, so that the stream
+	 * stays in step and the caller can answer with a clean error. */
+	if (__builtin_add_overflow(out->len, n, &total) || total > out->max) {
+		st = stream_transfer(s, n, NULL);
+		return st == STREAM_OK ? STREAM_TOOLONG : st;
+	}
+	return stream_transfer(s, n, out);
+}
+
+/* ---- output ---- */
+
+int stream_flush(struct stream *s)
+{
+	while (s->out.len > 0) {
+		ssize_t n = stream_raw_write(s, s->out.data, s->out.len);
+
+		if (n < 0)
+			return -1;
+		buf_consume(&s->out, (size_t)n);
+	}
+	return 0;
+}
+
+int stream_write(struct stream *s, const void *p, size_t n)
+{
+	const char *c = p;
+
+	while (n > 0) {
+		size_t room = s->out.max - s->out.len;
+
+		if (room == 0) {
+			if (stream_flush(s) < 0)
+				return -1;
+			continue;
+		}
+		if (room > n)
+			room = n;
+		if (buf_append(&s->out, c, room) < 0)
+			return -1;
+		c += room;
+		n -= room;
+	}
+	return 0;
+}
+
+int stream_puts(struct stream *s, const char *str)
+{
+	return stream_write(s, str, strlen(str));
+}
+
+int stream_printf(struct stream *s, const char *fmt, ...)
+{
+	va_list ap, ap2;
+	int n, r;
+
+	va_start(ap, fmt);
+	va_copy(ap2, ap);
+	n = vsnprintf(NULL, 0, fmt, ap2);
+	va_end(ap2);
+	if (n < 0 || (size_t)n > s->out.max) {
+		va_end(ap);
+		errno = n < 0 ? EINVAL : EMSGSIZE;
+		return -1;
+	}
+	if ((size_t)n > s->out.max - s->out.len && stream_flush(s) < 0) {
+		va_end(ap);
+		return -1;
+	}
+	r = buf_vprintf(&s->out, fmt, ap);
+	va_end(ap);
+	return r;
+}

@@ -1,0 +1,54 @@
+/* stream: buffered, bounded line I/O over a descriptor pair.  Reads lines
+ * up to a maximum length with a per-read timeout; an overlong line is
+ * reported (STREAM_TOOLONG, the rest of it discarded up to its LF), never
+ * truncated.  Writes are buffered until stream_flush() or until the output
+ * buffer fills.  Used for every protocol, network and inter-process. */
+#ifndef POSTERN_STREAM_H
+#define POSTERN_STREAM_H
+
+#include <stddef.h>
+#include <sys/types.h>
+#include "buf.h"
+
+enum stream_status {
+	STREAM_OK = 0,
+	STREAM_EOF,      /* peer closed; a partial last line is returned as STREAM_EOF with len_r > 0 */
+	STREAM_TOOLONG,  /* line longer than max_line: discarded through its LF */
+	STREAM_TIMEOUT,  /* no input within the timeout */
+	STREAM_ERROR,    /* read or write error (errno set) */
+};
+
+struct stream;
+
+/* New stream reading rfd and writing wfd (may be equal); lines at most
+ * max_line bytes including the terminator; timeout_ms <= 0 means none. */
+struct stream *stream_new(int rfd, int wfd, size_t max_line, int timeout_ms);
+/* Change the read/write timeout. */
+void stream_set_timeout(struct stream *s, int timeout_ms);
+/* Change the maximum line length. */
+void stream_set_max_line(struct stream *s, size_t max_line);
+/* The current maximum line length (to save and restore it). */
+size_t stream_get_max_line(const struct stream *s);
+/* Read one line; *line_r and *len_r include the terminating LF (and CR if
+ * any).  The pointer is valid until the next read call. */
+enum stream_status stream_read_line(struct stream *s, const char **line_r, size_t *len_r);
+/* Read exactly n bytes, appended to out.  If out's cap would be exceeded
+ * the n bytes are read and dropped and STREAM_TOOLONG is returned (the
+ * stream stays in step); STREAM_EOF if the peer closes first. */
+enum stream_status stream_read_exact(struct stream *s, size_t n, struct buf *out);
+/* Bytes already buffered on the input side (PIPELINING: flush when 0). */
+size_t stream_pending(const struct stream *s);
+/* Queue n bytes for output. 0 or -1. */
+int stream_write(struct stream *s, const void *p, size_t n);
+/* Queue a string. */
+int stream_puts(struct stream *s, const char *str);
+/* Queue printf-formatted output (bounded by the output buffer cap). */
+int stream_printf(struct stream *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Write all queued output, waiting at most the timeout. 0 or -1. */
+int stream_flush(struct stream *s);
+/* The read descriptor (for poll or fd passing). */
+int stream_fd(const struct stream *s);
+/* Flush nothing, free the stream, close neither descriptor; *s = NULL. */
+void stream_free(struct stream **s);
+
+#endif

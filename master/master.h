@@ -1,0 +1,71 @@
+/* master: the supervisor's shared state.  One struct service per line of
+ * master.conf; one struct child per running process. */
+#ifndef POSTERN_MASTER_H
+#define POSTERN_MASTER_H
+
+#include <stddef.h>
+#include <sys/types.h>
+#include <time.h>
+
+#define MASTER_MAX_SERVICES 64
+#define MASTER_MAX_ARGS 16
+
+enum service_type { SERVICE_INET, SERVICE_UNIX };
+
+struct service {
+	char name[33];
+	enum service_type type;
+	char listen[256];
+	char user[33];
+	char root[256];              /* relative to DIR, or "-" */
+	unsigned maxproc;
+	char command[65];
+	char *args[MASTER_MAX_ARGS]; /* extra arguments (owned) */
+	size_t nargs;
+
+	int listen_fd;               /* -1 when not bound */
+	int status_r, status_w;      /* status pipe: children write, we read */
+	unsigned count;              /* live children of this generation */
+	unsigned idle;               /* of them, not serving a client */
+	unsigned crashes;            /* consecutive abnormal exits */
+	double next_spawn;           /* monotonic time before which we wait */
+	int retired;                 /* removed by a reload: no new children */
+};
+
+struct child {
+	pid_t pid;
+	struct service *svc;
+	int busy;
+	int retiring;                /* told to stop: not counted, not restarted */
+	double started;
+	struct child *next;
+};
+
+/* master_conf.c */
+/* Parse master.conf into svcs (at most MASTER_MAX_SERVICES). Count or -1 with *error_r. */
+int master_conf_load(const char *path, struct service *svcs, size_t max, const char **error_r);
+/* Free the parsed arguments of a service. */
+void master_service_clear(struct service *svc);
+
+/* master_service.c */
+/* Bind svc's listener (or adopt old's when the address is unchanged). 0 or -1. */
+int master_service_bind(struct service *svc, const char *base_dir);
+/* Make ROOT/private/NAME links to every unix listener for every root. 0 or -1. */
+int master_service_link(struct service *svcs, size_t n, const char *base_dir);
+/* Start one child of svc. 0 or -1. */
+int master_service_spawn(struct service *svc, const char *base_dir, const char *etc_dir,
+			 const char *program_dir, int foreground, int verbose);
+/* Read busy/idle reports from svc's status pipe. */
+void master_service_status(struct service *svc);
+/* A child ended: update counts, log, schedule a restart with backoff. */
+void master_child_exited(pid_t pid, int status, int stopping);
+/* Find a child by pid, or NULL. */
+struct child *master_child_find(pid_t pid);
+/* Send sig to every child (or only those of svc when svc != NULL); mark them retiring. */
+void master_children_signal(struct service *svc, int sig, int retire);
+/* Number of live children. */
+size_t master_children_count(void);
+/* Monotonic seconds. */
+double master_now(void);
+
+#endif

@@ -1,0 +1,164 @@
+/* master_conf: reads etc/master.conf (docs/tree.md).
+ *
+ * One service per line: name type listen user root maxproc command [args].
+ * `#` starts a comment line.  The file is written by root (postern init or
+ * the operator); it is still parsed strictly, since a typo here decides
+ * which user a network-facing process runs as.  Errors name file:line. */
+#include "master.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+
+#define MASTER_CONF_LINE_MAX 1024
+
+static char master_conf_error[512];
+
+static int master_conf_fail(const char *path, unsigned line, const char *msg, const char **error_r)
+{
+	snprintf(master_conf_error, sizeof master_conf_error, "%s:%u: %s", path, line, msg);
+	*error_r = master_conf_error;
+	return -1;
+}
+
+/* Only [a-z0-9_.-]: names end up in argv[0], paths and log lines. */
+static int master_conf_word_ok(const char *s, const char *extra)
+{
+	if (*s == '\0')
+		return 0;
+	for (; *s != '\0'; s++)
+		if (!islower((unsigned char)*s) && !isdigit((unsigned char)*s) &&
+		    *s != '-' && *s != '_' && strchr(extra, *s) == NULL)
+			return 0;
+	return 1;
+}
+
+static int master_conf_copy(char *dst, size_t dstlen, const char *src)
+{
+	size_t n = strlen(src);
+
+	if (n >= dstlen)
+		return -1;
+	memcpy(dst, src, n + 1);
+	return 0;
+}
+
+static const char *master_conf_fields(struct service *svc, char **f, size_t nf)
+{
+	char *end;
+	unsigned long maxproc;
+
+	if (nf < 7)
+		return "expected: name type listen user root maxproc command [args]";
+	if (nf - 7 > MASTER_MAX_ARGS)
+		return "too many command arguments";
+	if (!master_conf_word_ok(f[0], "") || master_conf_copy(svc->name, sizeof svc->name, f[0]) < 0)
+		return "bad service name (a-z 0-9 - _, at most 32)";
+	if (strcmp(f[1], "inet") == 0)
+		svc->type = SERVICE_INET;
+	else if (strcmp(f[1], "unix") == 0)
+		svc->type = SERVICE_UNIX;
+	else
+		return "type must be inet or unix";
+	if (svc->type == SERVICE_UNIX && !master_conf_word_ok(f[2], "."))
+		return "unix listen must be a socket name (a-z 0-9 - _ .)";
+	if (master_conf_copy(svc->listen, sizeof svc->listen, f[2]) < 0)
+		return "listen address too long";
+	if (!master_conf_word_ok(f[3], "") || master_conf_copy(svc->user, sizeof svc->user, f[3]) < 0)
+		return "bad user name";
+	if (strcmp(f[4], "-") != 0 &&
+	    (f[4][0] == '/' || strstr(f[4], "..") != NULL || !master_conf_word_ok(f[4], "/.")))
+		return "root must be - or a directory relative to the tree";
+	if (master_conf_copy(svc->root, sizeof svc->root, f[4]) < 0)
+		return "root too long";
+	errno = 0;
+	maxproc = strtoul(f[5], &end, 10);
+	if (errno != 0 || *end != '\0' || maxproc < 1 || maxproc > 10000)
+		return "maxproc must be 1..10000";
+	svc->maxproc = (unsigned)maxproc;
+	if (!master_conf_word_ok(f[6], "") || master_conf_copy(svc->command, sizeof svc->command, f[6]) < 0)
+		return "bad command name (a program in program_directory)";
+	for (size_t i = 7; i < nf; i++) {
+		svc->args[svc->nargs] = strdup(f[i]);
+		if (svc->args[svc->nargs] == NULL)
+			return "out of memory";
+		svc->nargs++;
+	}
+	return NULL;
+}
+
+void master_service_clear(struct service *svc)
+{
+	for (size_t i = 0; i < svc->nargs; i++)
+		free(svc->args[i]);
+	svc->nargs = 0;
+}
+
+static int master_conf_line(const char *path, unsigned lineno, char *line,
+			    struct service *svcs, size_t *n, size_t max, const char **error_r)
+{
+	char *f[7 + MASTER_MAX_ARGS + 1], *save = NULL, *tok;
+	size_t nf = 0;
+	const char *msg;
+
+	for (tok = strtok_r(line, " \t\r\n", &save); tok != NULL; tok = strtok_r(NULL, " \t\r\n", &save)) {
+		if (nf == sizeof f / sizeof f[0])
+			return master_conf_fail(path, lineno, "too many fields", error_r);
+		f[nf++] = tok;
+	}
+	if (nf == 0 || f[0][0] == '#')
+		return 0;
+	if (*n == max)
+		return master_conf_fail(path, lineno, "too many services", error_r);
+	struct service *svc = &svcs[*n];
+	memset(svc, 0, sizeof *svc);
+	svc->listen_fd = svc->status_r = svc->status_w = -1;
+	if ((msg = master_conf_fields(svc, f, nf)) != NULL) {
+		master_service_clear(svc);
+		return master_conf_fail(path, lineno, msg, error_r);
+	}
+	for (size_t i = 0; i < *n; i++)
+		if (strcmp(svcs[i].name, svc->name) == 0) {
+			master_service_clear(svc);
+			return master_conf_fail(path, lineno, "duplicate service name", error_r);
+		}
+	(*n)++;
+	return 0;
+}
+
+int master_conf_load(const char *path, struct service *svcs, size_t max, const char **error_r)
+{
+	char line[MASTER_CONF_LINE_MAX + 2];
+	unsigned lineno = 0;
+	size_t n = 0;
+	FILE *fp = fopen(path, "re");
+
+	if (fp == NULL) {
+		snprintf(master_conf_error, sizeof master_conf_error, "%s: %s", path, strerror(errno));
+		*error_r = master_conf_error;
+		return -1;
+	}
+	while (fgets(line, sizeof line, fp) != NULL) {
+		lineno++;
+		if (strchr(line, '\n') == NULL && !feof(fp)) {
+			fclose(fp);
+			for (size_t i = 0; i < n; i++)
+				master_service_clear(&svcs[i]);
+			return master_conf_fail(path, lineno, "line too long", error_r);
+		}
+		if (master_conf_line(path, lineno, line, svcs, &n, max, error_r) < 0) {
+			fclose(fp);
+			for (size_t i = 0; i < n; i++)
+				master_service_clear(&svcs[i]);
+			return -1;
+		}
+	}
+	fclose(fp);
+	if (n == 0)
+		return master_conf_fail(path, lineno, "no services", error_r);
+	return (int)n;
+}

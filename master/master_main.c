@@ -1,0 +1,403 @@
+/* master: the Postern supervisor.
+ *
+ * Runs as root (or as the developer, see DESIGN.md: then every service runs
+ * as that user, nothing is chrooted, and one warning is logged).  Reads
+ * etc/master.conf, binds every listener, starts the services' processes
+ * and keeps them running: one idle process of each service is kept ready,
+ * up to its maxproc; a process that dies abnormally is restarted after an
+ * exponential backoff, with a log line naming its exit status or signal.
+ *
+ * Signals: SIGTERM/SIGINT stop gracefully (children finish their client,
+ * then exit; after master_stop_timeout the rest are killed); SIGHUP
+ * rereads postern.conf and master.conf and replaces every child
+ * gracefully.  A lock on run/master.lock refuses a second master on the
+ * same tree.  The master parses no network input. */
+#include "master.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "sockets.h"
+
+static struct service master_svcs[MASTER_MAX_SERVICES];
+static size_t master_nsvcs;
+static char master_base[PATH_MAX], master_etc[PATH_MAX], master_progdir[PATH_MAX];
+static int master_foreground, master_verbose;
+static int master_sigpipe[2] = { -1, -1 };
+
+static void master_on_signal(int sig)
+{
+	unsigned char b = (unsigned char)sig;
+	int saved = errno;
+
+	if (write(master_sigpipe[1], &b, 1) < 0) {
+		/* pipe full: a signal is already pending, nothing is lost */
+	}
+	errno = saved;
+}
+
+static void master_signals(void)
+{
+	struct sigaction sa;
+
+	if (pipe2(master_sigpipe, O_CLOEXEC | O_NONBLOCK) < 0)
+		log_fatal("pipe: %s", strerror(errno));
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = master_on_signal;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGCHLD, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+}
+
+static void master_paths(const char *etc)
+{
+	char real[PATH_MAX], *slash;
+
+	if (realpath(etc, real) == NULL)
+		log_fatal("%s: %s", etc, strerror(errno));
+	memcpy(master_etc, real, strlen(real) + 1);
+	slash = strrchr(real, '/');
+	if (slash == NULL || slash == real)
+		log_fatal("%s: the configuration must be DIR/etc", real);
+	*slash = '\0';
+	memcpy(master_base, real, strlen(real) + 1);
+}
+
+/* program_directory, or the directory of this binary. */
+static void master_program_dir(void)
+{
+	const char *dir = config_str("program_directory");
+	char self[PATH_MAX];
+	ssize_t n;
+
+	if (dir != NULL && *dir != '\0') {
+		if (strlen(dir) >= sizeof master_progdir)
+			log_fatal("program_directory too long");
+		memcpy(master_progdir, dir, strlen(dir) + 1);
+		return;
+	}
+	n = readlink("/proc/self/exe", self, sizeof self - 1);
+	if (n < 0)
+		log_fatal("/proc/self/exe: %s", strerror(errno));
+	self[n] = '\0';
+	*strrchr(self, '/') = '\0';
+	memcpy(master_progdir, self, strlen(self) + 1);
+}
+
+static void master_load_config(void)
+{
+	char path[PATH_MAX + 32];
+	const char *error;
+
+	snprintf(path, sizeof path, "%s/postern.conf", master_etc);
+	config_reset();
+	if (config_load(path, &error) < 0)
+		log_fatal("%s", error);
+	master_program_dir();
+}
+
+/* The lock file: held for the master's life, so a second one fails. */
+static int master_lock(int report_holder)
+{
+	char path[PATH_MAX + 32];
+	int fd;
+
+	snprintf(path, sizeof path, "%s/run/master.lock", master_base);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		log_fatal("%s: %s", path, strerror(errno));
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno != EWOULDBLOCK)
+			log_fatal("flock %s: %s", path, strerror(errno));
+		if (report_holder)
+			fprintf(stderr, "postern master: another master is running on %s (lock %s held)\n",
+				master_base, path);
+		log_fatal("another master is running on %s", master_base);
+	}
+	return fd;
+}
+
+static void master_write_pid(void)
+{
+	char path[PATH_MAX + 32], tmp[PATH_MAX + 48], text[32];
+	int fd, len = snprintf(text, sizeof text, "%ld\n", (long)getpid());
+
+	snprintf(path, sizeof path, "%s/run/master.pid", master_base);
+	snprintf(tmp, sizeof tmp, "%s/run/master.pid.tmp", master_base);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0 || write(fd, text, (size_t)len) != len || close(fd) < 0 || rename(tmp, path) < 0)
+		log_fatal("%s: %s", path, strerror(errno));
+}
+
+static void master_remove_pid(void)
+{
+	char path[PATH_MAX + 32];
+
+	snprintf(path, sizeof path, "%s/run/master.pid", master_base);
+	unlink(path);
+}
+
+static void master_daemonize(void)
+{
+	pid_t pid = fork();
+
+	if (pid < 0)
+		log_fatal("fork: %s", strerror(errno));
+	if (pid > 0)
+		_exit(0);
+	setsid();
+	int fd = open("/dev/null", O_RDWR);
+	if (fd >= 0) {
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		if (fd > 2)
+			close(fd);
+	}
+}
+
+static struct service *master_find_service(const char *name)
+{
+	for (size_t i = 0; i < master_nsvcs; i++)
+		if (!master_svcs[i].retired && strcmp(master_svcs[i].name, name) == 0)
+			return &master_svcs[i];
+	return NULL;
+}
+
+/* Close a service's descriptors (its children keep their own copies). */
+static void master_service_close(struct service *svc)
+{
+	if (svc->listen_fd >= 0)
+		close(svc->listen_fd);
+	svc->listen_fd = -1;
+}
+
+/* Apply a freshly parsed master.conf: keep listeners whose address is
+ * unchanged, retire the old children, add and remove services. */
+static int master_apply(struct service *fresh, size_t n)
+{
+	for (size_t i = 0; i < master_nsvcs; i++) {
+		struct service *old = &master_svcs[i];
+		int keep = 0;
+		for (size_t k = 0; k < n && !keep; k++)
+			keep = !old->retired && strcmp(fresh[k].name, old->name) == 0;
+		if (!keep && !old->retired) {
+			master_children_signal(old, SIGTERM, 1);
+			master_service_close(old);
+			old->retired = 1;
+			log_info("service %s: removed", old->name);
+		}
+	}
+	for (size_t k = 0; k < n; k++) {
+		struct service *svc = master_find_service(fresh[k].name);
+		if (svc == NULL) {
+			if (master_nsvcs == MASTER_MAX_SERVICES) {
+				log_warn("too many services (including removed ones): restart the master");
+				return -1;
+			}
+			svc = &master_svcs[master_nsvcs++];
+			*svc = fresh[k];
+		} else {
+			int same = svc->type == fresh[k].type && strcmp(svc->listen, fresh[k].listen) == 0;
+			master_children_signal(svc, SIGTERM, 1);
+			if (!same)
+				master_service_close(svc);
+			master_service_clear(svc);
+			int fd = svc->listen_fd, sr = svc->status_r, sw = svc->status_w;
+			*svc = fresh[k];
+			svc->listen_fd = fd;
+			svc->status_r = sr;
+			svc->status_w = sw;
+		}
+		if (svc->listen_fd < 0 && master_service_bind(svc, master_base) < 0)
+			return -1;
+	}
+	return master_service_link(master_svcs, master_nsvcs, master_base);
+}
+
+static int master_read_services(void)
+{
+	static struct service fresh[MASTER_MAX_SERVICES];
+	char path[PATH_MAX + 32];
+	const char *error;
+	int n;
+
+	snprintf(path, sizeof path, "%s/master.conf", master_etc);
+	n = master_conf_load(path, fresh, MASTER_MAX_SERVICES, &error);
+	if (n < 0) {
+		log_warn("%s", error);
+		return -1;
+	}
+	for (int i = 0; i < n; i++) {
+		char prog[PATH_MAX * 2];
+		snprintf(prog, sizeof prog, "%s/%s", master_progdir, fresh[i].command);
+		if (access(prog, X_OK) < 0) {
+			log_warn("service %s: %s: %s", fresh[i].name, prog, strerror(errno));
+			for (int k = 0; k < n; k++)
+				master_service_clear(&fresh[k]);
+			return -1;
+		}
+	}
+	return master_apply(fresh, (size_t)n);
+}
+
+/* Keep one idle process per service, within maxproc and backoff. */
+static void master_fill(double now)
+{
+	for (size_t i = 0; i < master_nsvcs; i++) {
+		struct service *svc = &master_svcs[i];
+		if (svc->retired || svc->listen_fd < 0)
+			continue;
+		if (svc->idle == 0 && svc->count < svc->maxproc && now >= svc->next_spawn)
+			if (master_service_spawn(svc, master_base, master_etc, master_progdir,
+						 master_foreground, master_verbose) < 0)
+				svc->next_spawn = now + 1;
+	}
+}
+
+/* Milliseconds until the next scheduled restart (-1: none). */
+static int master_next_timeout(double now, int stopping, double deadline)
+{
+	double next = -1;
+
+	if (stopping)
+		next = deadline;
+	else
+		for (size_t i = 0; i < master_nsvcs; i++) {
+			const struct service *svc = &master_svcs[i];
+			if (!svc->retired && svc->idle == 0 && svc->count < svc->maxproc &&
+			    svc->next_spawn > now && (next < 0 || svc->next_spawn < next))
+				next = svc->next_spawn;
+		}
+	if (next < 0)
+		return -1;
+	double ms = (next - now) * 1000 + 1;
+	return ms < 0 ? 0 : ms > INT_MAX ? INT_MAX : (int)ms;
+}
+
+static void master_reap(int stopping)
+{
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+		master_child_exited(pid, status, stopping);
+}
+
+static void master_reload(void)
+{
+	log_info("reload: rereading configuration");
+	master_load_config();
+	if (master_read_services() < 0)
+		log_warn("reload failed; the services keep running with their old configuration");
+}
+
+static void master_loop(void)
+{
+	struct pollfd pfd[MASTER_MAX_SERVICES + 1];
+	int stopping = 0;
+	double deadline = 0;
+
+	for (;;) {
+		double now = master_now();
+		if (!stopping)
+			master_fill(now);
+		else if (master_children_count() == 0)
+			return;
+		else if (now >= deadline) {
+			log_warn("stop: %zu processes still running after master_stop_timeout; killing them",
+				 master_children_count());
+			master_children_signal(NULL, SIGKILL, 1);
+			deadline = now + 5;
+		}
+		size_t np = 0;
+		pfd[np++] = (struct pollfd){ .fd = master_sigpipe[0], .events = POLLIN };
+		for (size_t i = 0; i < master_nsvcs; i++)
+			if (master_svcs[i].status_r >= 0)
+				pfd[np++] = (struct pollfd){ .fd = master_svcs[i].status_r, .events = POLLIN };
+		if (poll(pfd, np, master_next_timeout(now, stopping, deadline)) < 0 && errno != EINTR)
+			log_fatal("poll: %s", strerror(errno));
+		for (size_t i = 0; i < master_nsvcs; i++)
+			if (master_svcs[i].status_r >= 0)
+				master_service_status(&master_svcs[i]);
+		unsigned char sigs[64];
+		ssize_t got = read(master_sigpipe[0], sigs, sizeof sigs);
+		for (ssize_t i = 0; i < got; i++) {
+			if (sigs[i] == SIGCHLD)
+				master_reap(stopping);
+			else if ((sigs[i] == SIGTERM || sigs[i] == SIGINT) && !stopping) {
+				log_info("stopping: waiting for the services to finish");
+				stopping = 1;
+				deadline = master_now() + (double)config_time("master_stop_timeout");
+				master_children_signal(NULL, SIGTERM, 1);
+				for (size_t k = 0; k < master_nsvcs; k++)
+					master_service_close(&master_svcs[k]);
+			} else if (sigs[i] == SIGHUP && !stopping)
+				master_reload();
+		}
+		master_reap(stopping);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	const char *etc = NULL;
+	int opt;
+
+	while ((opt = getopt(argc, argv, "c:fv")) != -1) {
+		switch (opt) {
+		case 'c': etc = optarg; break;
+		case 'f': master_foreground = 1; break;
+		case 'v': master_verbose = 1; break;
+		default:
+			fprintf(stderr, "usage: master -c DIR/etc [-f] [-v]\n");
+			return 2;
+		}
+	}
+	if (etc == NULL) {
+		fprintf(stderr, "usage: master -c DIR/etc [-f] [-v]\n");
+		return 2;
+	}
+	log_open("master", 1, master_verbose);
+	master_paths(etc);
+	master_load_config();
+	/* Refuse early, on the terminal, when another master holds the tree. */
+	close(master_lock(1));
+	if (!master_foreground) {
+		log_open("master", 0, master_verbose);
+		master_daemonize();
+	}
+	int lock = master_lock(0);
+	(void)lock;   /* held until exit */
+	if (chdir(master_base) < 0)
+		log_fatal("chdir %s: %s", master_base, strerror(errno));
+	umask(022);
+	if (geteuid() != 0)
+		log_warn("not started as root: every service runs as this user, without chroot");
+	master_signals();
+	if (master_read_services() < 0)
+		log_fatal("cannot start the services");
+	master_write_pid();
+	log_info("started: %zu services, programs in %s", master_nsvcs, master_progdir);
+	master_loop();
+	master_remove_pid();
+	log_info("stopped");
+	return 0;
+}

@@ -1,0 +1,359 @@
+/* master_service: listeners, children and restarts.
+ *
+ * Binds each service's listener itself (children never bind), links every
+ * Unix socket into every service root (docs/tree.md), starts children with
+ * the listener as fd 3 and the status pipe as fd 4, and restarts a child
+ * that died abnormally after an exponential backoff.  Runs as root; parses
+ * nothing from the network: the only input is the status pipe, whose
+ * records are fixed-size and only counted. */
+#include "master.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "sockets.h"
+
+#define MASTER_BACKOFF_MIN 0.25   /* seconds before the first restart */
+#define MASTER_BACKOFF_MAX 60.0
+#define MASTER_STABLE_AFTER 10.0  /* a child that lived this long resets the backoff */
+
+static struct child *master_children;
+
+double master_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Make dir (0750, group postern as root) if it is missing. */
+static int master_private_dir(const char *dir)
+{
+	if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
+		log_warn("mkdir %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (geteuid() == 0) {
+		struct group *gr = getgrnam("postern");
+		if (gr == NULL) {
+			log_warn("group postern does not exist: run postern init as root");
+			return -1;
+		}
+		if (chown(dir, 0, gr->gr_gid) < 0 || chmod(dir, 0750) < 0) {
+			log_warn("%s: %s", dir, strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int master_service_bind(struct service *svc, const char *base_dir)
+{
+	const char *error = NULL;
+	char path[4096];
+
+	if (svc->type == SERVICE_INET) {
+		svc->listen_fd = inet_listen(svc->listen, 511, &error);
+		if (svc->listen_fd < 0) {
+			log_warn("service %s: listen %s: %s", svc->name, svc->listen,
+				 error ? error : strerror(errno));
+			return -1;
+		}
+	} else {
+		int n = snprintf(path, sizeof path, "%s/private", base_dir);
+		if (n < 0 || (size_t)n >= sizeof path || master_private_dir(path) < 0)
+			return -1;
+		n = snprintf(path, sizeof path, "%s/private/%s", base_dir, svc->listen);
+		if (n < 0 || (size_t)n >= sizeof path)
+			return -1;
+		/* The directory, not the socket mode, decides who may connect. */
+		svc->listen_fd = unix_listen(path, 0666, 511);
+		if (svc->listen_fd < 0) {
+			log_warn("service %s: listen %s: %s", svc->name, path, strerror(errno));
+			return -1;
+		}
+	}
+	fd_set_nonblock(svc->listen_fd, 1);
+	if (svc->status_r < 0) {
+		int p[2];
+		if (pipe2(p, O_CLOEXEC) < 0) {
+			log_warn("pipe: %s", strerror(errno));
+			return -1;
+		}
+		svc->status_r = p[0];
+		svc->status_w = p[1];
+		fd_set_nonblock(svc->status_r, 1);
+	}
+	return 0;
+}
+
+/* Link DIR/private/NAME to ROOT/private/NAME. */
+static int master_link_one(const char *base_dir, const char *root, const char *name)
+{
+	char from[4096], to[4096];
+	int n1 = snprintf(from, sizeof from, "%s/private/%s", base_dir, name);
+	int n2 = snprintf(to, sizeof to, "%s/%s/private/%s", base_dir, root, name);
+
+	if (n1 < 0 || n2 < 0 || (size_t)n1 >= sizeof from || (size_t)n2 >= sizeof to) {
+		log_warn("socket path too long for root %s", root);
+		return -1;
+	}
+	if (unlink(to) < 0 && errno != ENOENT) {
+		log_warn("unlink %s: %s", to, strerror(errno));
+		return -1;
+	}
+	if (link(from, to) < 0) {
+		log_warn("link %s -> %s: %s%s", from, to, strerror(errno),
+			 errno == EXDEV ? " (every root must be on the tree's filesystem)" : "");
+		return -1;
+	}
+	return 0;
+}
+
+int master_service_link(struct service *svcs, size_t n, const char *base_dir)
+{
+	char dir[4096];
+
+	for (size_t r = 0; r < n; r++) {
+		const char *root = svcs[r].root;
+		int seen = strcmp(root, "-") == 0 || svcs[r].retired;
+		for (size_t k = 0; k < r && !seen; k++)
+			seen = strcmp(svcs[k].root, root) == 0 && !svcs[k].retired;
+		if (seen)
+			continue;
+		int len = snprintf(dir, sizeof dir, "%s/%s/private", base_dir, root);
+		if (len < 0 || (size_t)len >= sizeof dir || master_private_dir(dir) < 0)
+			return -1;
+		for (size_t s = 0; s < n; s++)
+			if (svcs[s].type == SERVICE_UNIX && !svcs[s].retired &&
+			    master_link_one(base_dir, root, svcs[s].listen) < 0)
+				return -1;
+	}
+	return 0;
+}
+
+/* Environment for a child: nothing inherited but what it needs. */
+static int master_child_env(char **env, size_t max, char store[][4200], const struct service *svc,
+			    const char *base_dir, int foreground)
+{
+	static const char *const pass[] = { "TZ", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS" };
+	size_t n = 0;
+	int len[8];
+
+	len[0] = snprintf(store[0], 4200, "POSTERN_DIR=%s", base_dir);
+	len[1] = snprintf(store[1], 4200, "POSTERN_SERVICE=%s", svc->name);
+	len[2] = snprintf(store[2], 4200, "POSTERN_USER=%s", svc->user);
+	len[3] = snprintf(store[3], 4200, "POSTERN_ROOT=%s", svc->root);
+	len[4] = snprintf(store[4], 4200, "POSTERN_LOG=%s", foreground ? "stderr" : "syslog");
+	len[5] = snprintf(store[5], 4200, "LISTEN_PID=%ld", (long)getpid());
+	for (int i = 0; i < 6; i++) {
+		if (len[i] < 0 || len[i] >= 4200)
+			return -1;
+		env[n++] = store[i];
+	}
+	env[n++] = "LISTEN_FDS=1";
+	env[n++] = "POSTERN_STATUS_FD=4";
+	env[n++] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
+	for (size_t i = 0; i < sizeof pass / sizeof pass[0] && n + 1 < max; i++) {
+		char *v = getenv(pass[i]);
+		int l = v ? snprintf(store[6 + i], 4200, "%s=%s", pass[i], v) : -1;
+		if (l > 0 && l < 4200)
+			env[n++] = store[6 + i];
+	}
+	env[n] = NULL;
+	return 0;
+}
+
+/* In the child, between fork and exec: descriptors, session, exec. */
+static _Noreturn void master_child_exec(struct service *svc, const char *base_dir, const char *etc_dir,
+					const char *program_dir, int foreground, int verbose)
+{
+	char title[64], prog[4200], store[10][4200];
+	char *argv[MASTER_MAX_ARGS + 8], *env[16];
+	size_t n = 0;
+	int devnull;
+	sigset_t none;
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	for (int s = 1; s < NSIG; s++)
+		signal(s, SIG_DFL);
+	setsid();   /* terminal signals go to the master, which stops us in order */
+	if (dup2(svc->listen_fd, 3) < 0 || dup2(svc->status_w, 4) < 0)
+		_exit(127);
+	devnull = open("/dev/null", O_RDWR);
+	if (devnull >= 0 && devnull != 0) {
+		dup2(devnull, 0);
+		if (!foreground)
+			dup2(devnull, 1);
+		if (devnull > 4)
+			close(devnull);
+	}
+	close_range(5, ~0U, 0);
+	snprintf(title, sizeof title, "postern/%s", svc->name);
+	if (snprintf(prog, sizeof prog, "%s/%s", program_dir, svc->command) >= (int)sizeof prog)
+		_exit(127);
+	argv[n++] = title;
+	argv[n++] = "-c";
+	argv[n++] = (char *)etc_dir;
+	if (verbose)
+		argv[n++] = "-v";
+	for (size_t i = 0; i < svc->nargs; i++)
+		argv[n++] = svc->args[i];
+	argv[n] = NULL;
+	if (master_child_env(env, sizeof env / sizeof env[0], store, svc, base_dir, foreground) < 0)
+		_exit(127);
+	execve(prog, argv, env);
+	fprintf(stderr, "postern/%s: exec %s: %s\n", svc->name, prog, strerror(errno));
+	_exit(127);
+}
+
+int master_service_spawn(struct service *svc, const char *base_dir, const char *etc_dir,
+			 const char *program_dir, int foreground, int verbose)
+{
+	struct child *c = calloc(1, sizeof *c);
+	pid_t pid;
+
+	if (c == NULL)
+		return -1;
+	pid = fork();
+	if (pid < 0) {
+		log_warn("service %s: fork: %s", svc->name, strerror(errno));
+		free(c);
+		return -1;
+	}
+	if (pid == 0)
+		master_child_exec(svc, base_dir, etc_dir, program_dir, foreground, verbose);
+	c->pid = pid;
+	c->svc = svc;
+	c->started = master_now();
+	c->next = master_children;
+	master_children = c;
+	svc->count++;
+	svc->idle++;   /* idle until it reports taking a client */
+	log_debug("service %s: started pid %ld", svc->name, (long)pid);
+	return 0;
+}
+
+struct child *master_child_find(pid_t pid)
+{
+	for (struct child *c = master_children; c != NULL; c = c->next)
+		if (c->pid == pid)
+			return c;
+	return NULL;
+}
+
+void master_service_status(struct service *svc)
+{
+	struct { pid_t pid; int busy; } rec;
+
+	while (read(svc->status_r, &rec, sizeof rec) == (ssize_t)sizeof rec) {
+		struct child *c = master_child_find(rec.pid);
+		if (c == NULL || c->svc != svc || c->retiring || c->busy == (rec.busy != 0))
+			continue;
+		c->busy = rec.busy != 0;
+		if (c->busy)
+			svc->idle--;
+		else
+			svc->idle++;
+	}
+}
+
+static void master_child_forget(struct child *gone)
+{
+	for (struct child **pp = &master_children; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == gone) {
+			*pp = gone->next;
+			free(gone);
+			return;
+		}
+}
+
+/* Log how a child ended; returns whether that was abnormal. */
+static int master_child_report(const struct child *c, int status, int stopping)
+{
+	const char *name = c->svc->name;
+
+	if (WIFSIGNALED(status)) {
+		int sig = WTERMSIG(status);
+		if (stopping && (sig == SIGTERM || sig == SIGKILL))
+			return 0;
+		log_warn("service %s: pid %ld killed by signal %d (%s)%s", name, (long)c->pid,
+			 sig, strsignal(sig), WCOREDUMP(status) ? ", core dumped" : "");
+		return 1;
+	}
+	if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
+		log_warn("service %s: pid %ld exit status %d", name, (long)c->pid, WEXITSTATUS(status));
+		return 1;
+	}
+	log_debug("service %s: pid %ld exited", name, (long)c->pid);
+	return 0;
+}
+
+void master_child_exited(pid_t pid, int status, int stopping)
+{
+	struct child *c = master_child_find(pid);
+	struct service *svc;
+
+	if (c == NULL)
+		return;
+	svc = c->svc;
+	int abnormal = master_child_report(c, status, stopping || c->retiring);
+	if (!c->retiring) {
+		svc->count--;
+		if (!c->busy)
+			svc->idle--;
+		double now = master_now();
+		if (abnormal && !stopping) {
+			if (now - c->started >= MASTER_STABLE_AFTER)
+				svc->crashes = 0;
+			double delay = MASTER_BACKOFF_MIN;
+			for (unsigned i = 0; i < svc->crashes && delay < MASTER_BACKOFF_MAX; i++)
+				delay *= 2;
+			if (delay > MASTER_BACKOFF_MAX)
+				delay = MASTER_BACKOFF_MAX;
+			svc->crashes++;
+			svc->next_spawn = now + delay;
+			log_warn("service %s: restarting in %.2f s", svc->name, delay);
+		} else if (!abnormal) {
+			svc->crashes = 0;
+		}
+	}
+	master_child_forget(c);
+}
+
+void master_children_signal(struct service *svc, int sig, int retire)
+{
+	for (struct child *c = master_children; c != NULL; c = c->next) {
+		if (svc != NULL && c->svc != svc)
+			continue;
+		if (retire && !c->retiring) {
+			c->retiring = 1;
+			c->svc->count--;
+			if (!c->busy)
+				c->svc->idle--;
+		}
+		kill(c->pid, sig);
+	}
+}
+
+size_t master_children_count(void)
+{
+	size_t n = 0;
+
+	for (struct child *c = master_children; c != NULL; c = c->next)
+		n++;
+	return n;
+}

@@ -1,0 +1,380 @@
+/* enqueue: the only writer of new queue files.
+ *
+ * Offers: the enqueue service of docs/protocols.md.  A client (smtpd,
+ * pickup, local) sends an envelope record and the message as chunks;
+ * enqueue writes tmp/ID, fsyncs it, renames it into incoming/, fsyncs
+ * incoming/, and only then answers `status=ok queue_id=ID` and pokes qmgr
+ * through private/qmgr.  One connection may carry several messages in
+ * turn.  At start it creates missing queue subdirectories and removes
+ * tmp/ files older than a day (left by a crash; never accepted).
+ *
+ * Runs as: postern-queue, root (chroot or chdir) = DIR/queue.  Reads its
+ * clients' requests; writes tmp/ and incoming/; connects to private/qmgr.
+ *
+ * Trusts: its clients only as far as the protocol: every field is
+ * checked (one sender, 1..smtpd_recipient_limit recipients, lengths, no
+ * control bytes in addresses) and the message size is bounded by
+ * message_size_limit plus ENQUEUE_HEADROOM for the Received header the
+ * client prepends.
+ *
+ * Fails: a refused request gets `status=fail` (do not retry), any local
+ * trouble (disk, I/O) `status=tempfail`; in both cases nothing is left in
+ * the queue.  A client that disconnects or times out before the end of
+ * the data loses its message (the tmp file is removed). */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "config.h"
+#include "daemon.h"
+#include "log.h"
+#include "queuefile.h"
+#include "record.h"
+#include "sockets.h"
+#include "stream.h"
+
+#define ENQUEUE_HEADROOM (64 * 1024)        /* Received header added by the client */
+#define ENQUEUE_CHUNK_BUF (1024 * 1024)     /* largest chunk record.c accepts */
+#define ENQUEUE_LINE_MAX 1024               /* stream default; record_read sets its own */
+#define ENQUEUE_STALE_AGE (24 * 60 * 60)    /* tmp/ files older than this are garbage */
+#define ENQUEUE_POKE_TIMEOUT_MS 1000
+#define ENQUEUE_DRAIN_FACTOR 4              /* refused data read before we hang up */
+
+struct enqueue_ctx {
+	unsigned long long size_limit;  /* message bytes accepted, headroom included */
+	size_t rcpt_limit;
+	int timeout_ms;
+};
+
+/* The outcome of one request. */
+struct enqueue_answer {
+	const char *status;   /* "ok", "tempfail", "fail" */
+	const char *reason;
+};
+
+static void enqueue_set(struct enqueue_answer *a, const char *status, const char *reason)
+{
+	/* The first problem is the one reported. */
+	if (strcmp(a->status, "ok") == 0) {
+		a->status = status;
+		a->reason = reason;
+	}
+}
+
+/* ---- the envelope ---- */
+
+struct enqueue_env {
+	struct queuefile_env qe;
+	const char **rcpt;
+	size_t *rcpt_len;
+};
+
+static int enqueue_addr_ok(const char *a, size_t n)
+{
+	if (n > QUEUEFILE_ADDR_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)a[i];
+
+		if (c < 0x20 || c == 0x7f)   /* would end up in DSN headers */
+			return 0;
+	}
+	return 1;
+}
+
+/* A once-only optional field; *dst keeps the first value. */
+static const char *enqueue_info(const struct record_field *f, const char **dst)
+{
+	if (*dst != NULL)
+		return "duplicate field";
+	if (f->value_len > QUEUEFILE_INFO_MAX || strlen(f->value) != f->value_len)
+		return "field too long";
+	*dst = f->value;
+	return NULL;
+}
+
+/* Check the request record and fill env (pointers into rec).  NULL or
+ * the reason for refusing it. */
+static const char *enqueue_envelope(const struct record *rec, const struct enqueue_ctx *ctx,
+				    struct enqueue_env *env)
+{
+	struct queuefile_env *qe = &env->qe;
+	int nsender = 0;
+	const char *err;
+
+	for (size_t i = 0; i < rec->n; i++) {
+		const struct record_field *f = &rec->fields[i];
+
+		if (strcmp(f->key, "sender") == 0) {
+			if (nsender++ > 0)
+				return "more than one sender";
+			if (!enqueue_addr_ok(f->value, f->value_len))
+				return "bad sender address";
+			qe->sender = f->value;
+			qe->sender_len = f->value_len;
+		} else if (strcmp(f->key, "rcpt") == 0) {
+			if (qe->nrcpt >= ctx->rcpt_limit)
+				return "too many recipients";
+			if (f->value_len == 0 || !enqueue_addr_ok(f->value, f->value_len))
+				return "bad recipient address";
+			env->rcpt[qe->nrcpt] = f->value;
+			env->rcpt_len[qe->nrcpt] = f->value_len;
+			qe->nrcpt++;
+		} else if (strcmp(f->key, "client") == 0) {
+			if ((err = enqueue_info(f, &qe->client)) != NULL)
+				return err;
+		} else if (strcmp(f->key, "helo") == 0) {
+			if ((err = enqueue_info(f, &qe->helo)) != NULL)
+				return err;
+		} else if (strcmp(f->key, "proto") == 0) {
+			if ((err = enqueue_info(f, &qe->proto)) != NULL)
+				return err;
+		} else {
+			/* Unknown fields are for newer clients: ignored. */
+			log_debug("ignoring request field %s", f->key);
+		}
+	}
+	if (nsender == 0)
+		return "no sender";
+	if (qe->nrcpt == 0)
+		return "no recipients";
+	qe->rcpt = env->rcpt;
+	qe->rcpt_len = env->rcpt_len;
+	return NULL;
+}
+
+/* ---- the data ---- */
+
+/* Read chunks to the end of the data, writing them to qo while the
+ * answer is still ok.  Returns 0 at the end chunk, -1 when the stream
+ * broke (client gone, timeout, bad framing: no way to resynchronise). */
+static int enqueue_data(struct stream *s, const struct enqueue_ctx *ctx, struct queuefile_out *qo,
+			int writing, struct enqueue_answer *a, unsigned long long *size_r)
+{
+	unsigned long long total = 0;
+	struct buf chunk;
+	const char *err;
+	int r = -1;
+
+	buf_init(&chunk, ENQUEUE_CHUNK_BUF);
+	for (;;) {
+		size_t n;
+		enum stream_status st;
+
+		buf_reset(&chunk);
+		st = record_read_chunk(s, &chunk, &n);
+		if (st != STREAM_OK) {
+			enqueue_set(a, "tempfail", "data not complete");
+			break;
+		}
+		if (n == 0) {
+			r = 0;
+			break;
+		}
+		total += n;   /* bounded: we stop long before it could wrap */
+		if (total > ctx->size_limit && strcmp(a->status, "ok") == 0)
+			enqueue_set(a, "fail", "message too big");
+		/* Read refused data to its end so the client gets our answer,
+		 * but not forever. */
+		if (total / ENQUEUE_DRAIN_FACTOR > ctx->size_limit) {
+			enqueue_set(a, "fail", "message too big");
+			break;
+		}
+		if (writing && strcmp(a->status, "ok") == 0 &&
+		    queuefile_write_data(qo, chunk.data, n, &err) < 0) {
+			log_warn("%s: %s: %s", qo->id, err, strerror(errno));
+			enqueue_set(a, "tempfail", "queue file write error");
+		}
+	}
+	buf_free(&chunk);
+	*size_r = total;
+	return r;
+}
+
+/* ---- one request ---- */
+
+static void enqueue_reply(struct stream *s, const struct enqueue_answer *a, const char *id)
+{
+	struct buf out;
+
+	buf_init(&out, 8192);
+	if (record_put_str(&out, "status", a->status) == 0 &&
+	    (id == NULL || record_put_str(&out, "queue_id", id) == 0) &&
+	    (a->reason == NULL || record_put_str(&out, "reason", a->reason) == 0) &&
+	    record_end(&out) == 0) {
+		if (stream_write(s, out.data, out.len) < 0 || stream_flush(s) < 0)
+			log_debug("cannot answer client: %s", strerror(errno));
+	}
+	buf_free(&out);
+}
+
+/* Tell qmgr there is new mail.  Only saves latency: qmgr scans anyway. */
+static void enqueue_poke(void)
+{
+	char path[128];
+	int fd;
+
+	if (daemon_socket_path("qmgr", path, sizeof(path)) < 0)
+		return;
+	fd = unix_connect(path, ENQUEUE_POKE_TIMEOUT_MS);
+	if (fd < 0) {
+		log_debug("cannot wake qmgr: %s", strerror(errno));
+		return;
+	}
+	if (send(fd, "wakeup\n", 7, MSG_NOSIGNAL) != 7)
+		log_debug("cannot wake qmgr: %s", strerror(errno));
+	close(fd);
+}
+
+/* Create the queue file for env; on failure the answer says why. */
+static int enqueue_start(struct queuefile_out *qo, const struct enqueue_env *env,
+			 struct enqueue_answer *a)
+{
+	const char *err;
+
+	if (queuefile_create(qo, &err) < 0) {
+		log_warn("%s: %s", err, strerror(errno));
+		enqueue_set(a, "tempfail", "cannot create queue file");
+		return -1;
+	}
+	if (queuefile_write_envelope(qo, &env->qe, &err) < 0) {
+		log_warn("%s: %s", qo->id, err);
+		queuefile_abort(qo);
+		/* Limits were checked already: this is the disk. */
+		enqueue_set(a, "tempfail", "cannot write queue file");
+		return -1;
+	}
+	return 0;
+}
+
+/* Serve one request.  0: go on with the next one; -1: close. */
+static int enqueue_one(struct stream *s, const struct enqueue_ctx *ctx)
+{
+	struct record rec = { 0 };
+	struct enqueue_answer a = { "ok", NULL };
+	struct enqueue_env env = { 0 };
+	const char *rcpt[QUEUEFILE_RCPT_MAX > RECORD_MAX_FIELDS ? RECORD_MAX_FIELDS : QUEUEFILE_RCPT_MAX];
+	size_t rcpt_len[sizeof(rcpt) / sizeof(rcpt[0])];
+	struct queuefile_out qo = { .fd = -1 };
+	unsigned long long size = 0;
+	const char *err = NULL, *reason;
+	enum stream_status st;
+	int writing = 0, r = -1;
+
+	st = record_read(s, &rec, &err);
+	if (st == STREAM_EOF)
+		return -1;
+	if (st != STREAM_OK) {
+		if (st != STREAM_TIMEOUT) {
+			enqueue_set(&a, "fail", err ? err : "bad request");
+			enqueue_reply(s, &a, NULL);
+		}
+		return -1;
+	}
+	env.rcpt = rcpt;
+	env.rcpt_len = rcpt_len;
+	reason = enqueue_envelope(&rec, ctx, &env);
+	if (reason != NULL)
+		enqueue_set(&a, "fail", reason);
+	else
+		writing = enqueue_start(&qo, &env, &a) == 0;
+	if (enqueue_data(s, ctx, &qo, writing, &a, &size) == 0)
+		r = 0;
+	if (writing && strcmp(a.status, "ok") == 0) {
+		if (queuefile_commit(&qo, &err) < 0) {
+			log_warn("%s: %s: %s", qo.id, err, strerror(errno));
+			enqueue_set(&a, "tempfail", "cannot commit queue file");
+		}
+	} else if (writing) {
+		queuefile_abort(&qo);
+	}
+	if (strcmp(a.status, "ok") == 0) {
+		enqueue_reply(s, &a, qo.id);
+		log_info("%s: from=<%s>, size=%llu, nrcpt=%zu", qo.id, env.qe.sender, size, env.qe.nrcpt);
+		enqueue_poke();
+	} else {
+		log_info("refused message: %s (%s)", a.reason, a.status);
+		enqueue_reply(s, &a, NULL);
+	}
+	record_clear(&rec);
+	return r;
+}
+
+static void enqueue_serve(int in_fd, int out_fd, void *arg)
+{
+	const struct enqueue_ctx *ctx = arg;
+	struct stream *s = stream_new(in_fd, out_fd, ENQUEUE_LINE_MAX, ctx->timeout_ms);
+
+	if (s == NULL) {
+		log_warn("out of memory");
+		return;
+	}
+	while (!daemon_stopping() && enqueue_one(s, ctx) == 0)
+		;
+	stream_free(&s);
+}
+
+/* ---- start-up ---- */
+
+/* Remove tmp/ files a crashed enqueue left behind.  They were never
+ * acknowledged, so removing them loses nothing. */
+static void enqueue_clean_tmp(void)
+{
+	DIR *dir = opendir("tmp");
+	time_t limit = time(NULL) - ENQUEUE_STALE_AGE;
+	struct dirent *de;
+
+	if (dir == NULL) {
+		log_warn("cannot open tmp/: %s", strerror(errno));
+		return;
+	}
+	while ((de = readdir(dir)) != NULL) {
+		struct stat st;
+
+		if (de->d_name[0] == '.')
+			continue;
+		if (fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(st.st_mode) || st.st_mtime >= limit)
+			continue;
+		if (unlinkat(dirfd(dir), de->d_name, 0) == 0)
+			log_info("removed stale tmp/%s", de->d_name);
+	}
+	closedir(dir);
+}
+
+static int enqueue_ms(unsigned long long seconds)
+{
+	return seconds > INT_MAX / 1000 ? INT_MAX : (int)seconds * 1000;
+}
+
+int main(int argc, char **argv)
+{
+	struct daemon d;
+	struct enqueue_ctx ctx;
+	unsigned long long limit;
+	const char *err;
+
+	daemon_init(&d, "enqueue", argc, argv);
+	daemon_drop(&d);
+	limit = config_size("smtpd_recipient_limit");
+	ctx.rcpt_limit = limit > RECORD_MAX_FIELDS ? RECORD_MAX_FIELDS : (size_t)limit;
+	if (ctx.rcpt_limit > QUEUEFILE_RCPT_MAX)
+		ctx.rcpt_limit = QUEUEFILE_RCPT_MAX;
+	limit = config_size("message_size_limit");
+	ctx.size_limit = limit > ULLONG_MAX / ENQUEUE_DRAIN_FACTOR - ENQUEUE_HEADROOM
+		? ULLONG_MAX / ENQUEUE_DRAIN_FACTOR : limit + ENQUEUE_HEADROOM;
+	ctx.timeout_ms = enqueue_ms(config_time("ipc_timeout"));
+	if (queuefile_mkdirs(&err) < 0)
+		log_fatal("%s: %s", err, strerror(errno));
+	enqueue_clean_tmp();
+	daemon_serve(&d, enqueue_serve, &ctx);
+	return 0;
+}

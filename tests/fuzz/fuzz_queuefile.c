@@ -1,0 +1,29 @@
+/* libFuzzer target for the queue file header parser (common/queuefile.c):
+ * any input must give a clean success or error, never a crash, a leak or
+ * a read past the input; on success the offsets it reports must lie
+ * inside the header. */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "queuefile.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct queuefile qf;
+	const char *err = NULL;
+
+	if (queuefile_parse((const char *)data, size, &qf, &err) == 0) {
+		if (qf.nrcpt == 0 || (size_t)qf.data_offset > size || qf.attempts_off <= 0 ||
+		    (size_t)qf.attempts_off >= (size_t)qf.data_offset)
+			abort();
+		for (size_t i = 0; i < qf.nrcpt; i++)
+			if ((size_t)qf.rcpt[i].status_off >= (size_t)qf.data_offset ||
+			    data[qf.rcpt[i].status_off] != (uint8_t)qf.rcpt[i].status)
+				abort();
+		queuefile_free(&qf);
+	} else if (err == NULL) {
+		abort();
+	}
+	return 0;
+}

@@ -1,0 +1,623 @@
+"""postern_harness: run a real Postern tree for the integration tests.
+
+A test gets a fresh tree with `self.start_tree()` (PosternTestCase): a temp
+dir under /tmp, `postern init` on a random free port base, users alice and
+bob, and the master started in the foreground as our own child (stdout and
+stderr to DIR/master.log), so that we hold its pid.  The master is always
+stopped at the end (SIGTERM, then SIGKILL and a kill of its children if it
+does not go), also when the test fails or the runner is killed (atexit and
+a SIGTERM handler).  After a success the tree is removed; after a failure it
+is kept, its path and the tail of master.log are printed.
+
+Only the stable operator interface of DESIGN.md is used: `postern init|user
+|start|stop|status`, DIR/run/master.pid, process titles "postern/SERVICE",
+Maildirs at DIR/mail/DOMAIN/LOCALPART/.  Traffic goes to 127.0.0.1 only.
+
+Environment: POSTERN_BUILD is the build directory (absolute; default
+build/ next to this tree).  A build directory ending in "-san" is the
+ASan + UBSan build: deadlines are stretched and master.log is scanned for
+sanitizer reports after each test, which fail that test.
+"""
+
+import atexit
+import email.parser
+import email.policy
+import errno
+import os
+import poplib
+import pwd
+import random
+import re
+import shutil
+import signal
+import smtplib
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCE = os.path.abspath(os.path.join(HERE, "..", ".."))
+BUILD = os.path.abspath(os.environ.get("POSTERN_BUILD") or os.path.join(SOURCE, "build"))
+BIN = os.path.join(BUILD, "bin")
+POSTERN = os.path.join(BIN, "postern")
+SANITIZED = os.path.basename(BUILD.rstrip("/")).endswith("-san")
+# Deadlines are multiplied by this: the sanitizer build is 2-3x slower.
+SCALE = 3.0 if SANITIZED else 1.0
+
+DOMAIN = "example.test"
+HOST = "127.0.0.1"
+PORT_OFFSETS = {"smtp": 25, "submission": 587, "smtps": 465, "pop3": 110,
+                "pop3s": 995, "imap": 143, "imaps": 993}
+SERVICES = ("smtp", "enqueue", "qmgr", "local", "authd", "pop3")
+# DESIGN.md "Processes and privileges": service -> (user, root under DIR or None)
+PRIVILEGES = {
+    "smtp": ("postern-smtpd", "run/jail"),
+    "enqueue": ("postern-queue", "queue"),
+    "qmgr": ("postern-queue", "queue"),
+    "local": ("postern-vmail", "mail"),
+    "authd": ("postern-auth", None),
+    "pop3": ("postern-vmail", "mail"),
+}
+SANITIZER_PATTERNS = (b"AddressSanitizer", b"LeakSanitizer", b"runtime error:")
+
+_live_trees = []          # trees whose master may still run (for atexit)
+_live_lock = threading.Lock()
+
+
+def deadline(seconds):
+    """An absolute time.monotonic() deadline, stretched for the sanitizer build."""
+    return time.monotonic() + seconds * SCALE
+
+
+def is_root():
+    return os.geteuid() == 0
+
+
+def daemon_env():
+    """Environment for postern and the master (and through it the daemons)."""
+    env = dict(os.environ)
+    env.pop("POSTERN_DIR", None)
+    if SANITIZED:
+        # Leak detection does not work across chroot/setuid; the unit tests
+        # keep it.  A UBSan finding stops the process so that it is noticed.
+        env["ASAN_OPTIONS"] = "detect_leaks=0"
+        env["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1"
+    return env
+
+
+# ---------------------------------------------------------------- ports
+
+def port_free(port, host=HOST):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.bind((host, port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+def free_port_base():
+    """A port base N in 20000..60000 with N + every standard port free."""
+    rng = random.SystemRandom()
+    for _ in range(500):
+        base = rng.randrange(20000, 60001)
+        if all(port_free(base + off) for off in PORT_OFFSETS.values()):
+            return base
+    raise RuntimeError("no free port base found")
+
+
+# ---------------------------------------------------------------- /proc
+
+def proc_argv0(pid):
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            raw = f.read()
+    except OSError:
+        return None
+    if not raw:
+        return None
+    return raw.split(b"\0", 1)[0].decode("utf-8", "replace")
+
+
+def proc_status(pid):
+    """/proc/PID/status as a dict of str -> str, or None if gone."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return None
+    out = {}
+    for line in lines:
+        k, _, v = line.partition(":")
+        out[k] = v.strip()
+    return out
+
+
+def proc_ppid(pid):
+    st = proc_status(pid)
+    return int(st["PPid"]) if st and "PPid" in st else None
+
+
+def proc_ids(pid, key):
+    """The four ids of the Uid: or Gid: line (real, effective, saved, fs)."""
+    st = proc_status(pid)
+    if not st or key not in st:
+        return None
+    return [int(x) for x in st[key].split()]
+
+
+def proc_root(pid):
+    try:
+        return os.readlink("/proc/%d/root" % pid)
+    except OSError:
+        return None
+
+
+def title_matches(argv0, service):
+    """argv[0] is "postern/SERVICE" (a title may append ": state")."""
+    if argv0 is None:
+        return False
+    want = "postern/" + service
+    return argv0 == want or argv0.startswith(want + ":") or argv0.startswith(want + " ")
+
+
+def all_pids():
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            yield int(name)
+
+
+def service_pids(master_pid, service):
+    """Pids of the processes of one service whose parent is the master."""
+    out = []
+    for pid in all_pids():
+        if title_matches(proc_argv0(pid), service) and proc_ppid(pid) == master_pid:
+            out.append(pid)
+    return sorted(out)
+
+
+def postern_children(master_pid):
+    """{pid: argv0} of every postern/ process whose parent is the master."""
+    out = {}
+    for pid in all_pids():
+        a0 = proc_argv0(pid)
+        if a0 and a0.startswith("postern/") and proc_ppid(pid) == master_pid:
+            out[pid] = a0
+    return out
+
+
+def pid_alive_as(pid, argv0):
+    """Whether pid still exists and still carries that argv[0] (not reused)."""
+    return proc_argv0(pid) == argv0 and (proc_status(pid) or {}).get("State", "")[:1] != "Z"
+
+
+# ---------------------------------------------------------------- SMTP / POP3
+
+class RawSMTP:
+    """A byte-level SMTP client for what smtplib cannot do (pipelining)."""
+
+    def __init__(self, port, timeout=30):
+        self.sock = socket.create_connection((HOST, port), timeout=timeout * SCALE)
+        self.buf = b""
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def read_line(self):
+        while b"\r\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise EOFError("connection closed; unread: %r" % self.buf)
+            self.buf += chunk
+        line, _, self.buf = self.buf.partition(b"\r\n")
+        return line
+
+    def read_reply(self):
+        """(code, [text lines]) of one possibly multi-line reply."""
+        texts = []
+        while True:
+            line = self.read_line()
+            if len(line) < 3 or not line[:3].isdigit():
+                raise ValueError("malformed reply line %r" % line)
+            texts.append(line[4:])
+            if len(line) == 3 or line[3:4] == b" ":
+                return int(line[:3]), texts
+            if line[3:4] != b"-":
+                raise ValueError("malformed reply line %r" % line)
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+def read_greeting(port, expect, timeout=2.0):
+    """Connect, read the first line; True if it starts with expect."""
+    try:
+        with socket.create_connection((HOST, port), timeout=timeout) as s:
+            s.settimeout(timeout)
+            data = b""
+            while b"\n" not in data and len(data) < 4096:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+            ok = data.startswith(expect)
+            if ok:
+                try:
+                    s.sendall(b"QUIT\r\n")
+                    s.recv(4096)
+                except OSError:
+                    pass
+            return ok
+    except OSError:
+        return False
+
+
+def header_value(msg_bytes, name):
+    """First value of header name in a message (bytes), or None."""
+    head = msg_bytes.split(b"\n\n", 1)[0].split(b"\r\n\r\n", 1)[0]
+    pat = re.compile(rb"^" + re.escape(name.encode()) + rb":[ \t]*(.*?)\r?$", re.I | re.M)
+    m = pat.search(head)
+    return m.group(1).decode("utf-8", "replace") if m else None
+
+
+# ---------------------------------------------------------------- the tree
+
+class Tree:
+    """One Postern tree in a temp dir and (maybe) its running master."""
+
+    def __init__(self, domain=DOMAIN):
+        if not os.access(POSTERN, os.X_OK):
+            raise AssertionError("postern binary missing: %s (build first)" % POSTERN)
+        self.domain = domain
+        self.dir = tempfile.mkdtemp(prefix="postern-it-", dir="/tmp")
+        # The tree must be traversable by the postern-* users (authd works
+        # in DIR itself); mkdtemp makes it 0700.
+        os.chmod(self.dir, 0o755)
+        self.log_path = os.path.join(self.dir, "master.log")
+        self.port_base = None
+        self.master = None        # subprocess.Popen of `postern start -f`
+        self.children_seen = {}   # pid -> argv0 of master children ever seen
+        self.passwords = {}
+        self.log_checked_upto = 0
+
+    # ---- commands
+
+    def run(self, *args, check=True, timeout=60, input=None):
+        """Run `postern ARGS` (with -d DIR where the caller put it)."""
+        cmd = [POSTERN] + list(args)
+        p = subprocess.run(cmd, input=input, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           timeout=timeout * SCALE, env=daemon_env(), stdin=None if input else subprocess.DEVNULL)
+        if check and p.returncode != 0:
+            raise AssertionError("%s exited %d:\n%s" % (" ".join(cmd), p.returncode,
+                                                        p.stdout.decode("utf-8", "replace")))
+        return p
+
+    def init(self, users=("alice", "bob")):
+        self.port_base = free_port_base()
+        self.run("init", "-d", self.dir, "--domain", self.domain,
+                 "--listen", HOST, "--port-base", str(self.port_base))
+        for u in users:
+            pw = "pw-%s-%06d" % (u, random.SystemRandom().randrange(10**6))
+            self.run("user", "add", "-d", self.dir, self.addr(u), pw)
+            self.passwords[u] = pw
+        return self
+
+    def addr(self, user):
+        return "%s@%s" % (user, self.domain)
+
+    def port(self, service):
+        return self.port_base + PORT_OFFSETS[service]
+
+    # ---- master
+
+    def start(self, wait=True):
+        with _live_lock:
+            _live_trees.append(self)
+        logf = open(self.log_path, "ab")
+        try:
+            self.master = subprocess.Popen([POSTERN, "start", "-d", self.dir, "-f"],
+                                           stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
+                                           env=daemon_env(), start_new_session=True)
+        finally:
+            logf.close()
+        if wait:
+            self.wait_ready()
+        return self
+
+    @property
+    def master_pid(self):
+        """The master's pid: our child, or the process it started if
+        `postern start -f` forks the master instead of exec'ing it."""
+        if self.master is None:
+            return None
+        pid = self.pidfile_pid()
+        if pid is not None and pid != self.master.pid and proc_ppid(pid) == self.master.pid:
+            return pid
+        return self.master.pid
+
+    def pidfile_pid(self):
+        try:
+            with open(os.path.join(self.dir, "run", "master.pid")) as f:
+                return int(f.read().strip())
+        except (OSError, ValueError):
+            return None
+
+    def wait_ready(self, seconds=20):
+        """Until SMTP answers 220 and POP3 +OK (or the master dies)."""
+        end = deadline(seconds)
+        smtp_ok = pop_ok = False
+        while time.monotonic() < end:
+            if self.master.poll() is not None:
+                raise AssertionError("master exited with status %s during start-up\n%s"
+                                     % (self.master.returncode, self.log_tail()))
+            smtp_ok = smtp_ok or read_greeting(self.port("smtp"), b"220")
+            pop_ok = pop_ok or read_greeting(self.port("pop3"), b"+OK")
+            if smtp_ok and pop_ok:
+                self.note_children()
+                return
+            time.sleep(0.1)
+        raise AssertionError("not ready after %.0fs: smtp 220 %s, pop3 +OK %s\n%s"
+                             % (seconds * SCALE, smtp_ok, pop_ok, self.log_tail()))
+
+    def note_children(self):
+        if self.master and self.master.poll() is None:
+            self.children_seen.update(postern_children(self.master_pid))
+
+    def pids(self, service):
+        return service_pids(self.master_pid, service)
+
+    def wait_pids(self, service, exclude=(), seconds=10):
+        """Pids of service not in exclude, waiting until there is one."""
+        end = deadline(seconds)
+        while True:
+            pids = [p for p in self.pids(service) if p not in exclude]
+            if pids:
+                self.note_children()
+                return pids
+            if time.monotonic() >= end:
+                return []
+            time.sleep(0.05)
+
+    def stop(self, grace=15):
+        """SIGTERM our master, wait, then SIGKILL it and whatever it left."""
+        if self.master is None:
+            return
+        self.note_children()
+        try:
+            if self.master.poll() is None:
+                try:
+                    os.kill(self.master.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+                try:
+                    self.master.wait(grace * SCALE)
+                except subprocess.TimeoutExpired:
+                    sys.stderr.write("harness: master %d ignored SIGTERM for %.0fs, killing it\n"
+                                     % (self.master.pid, grace * SCALE))
+                    self._kill_group()
+                    self.master.wait(10)
+            # Children that outlived the master (orphans): end them, they are ours.
+            leftovers = [p for p, a0 in self.children_seen.items() if pid_alive_as(p, a0)]
+            if leftovers:
+                time.sleep(2 * SCALE)
+                leftovers = [p for p, a0 in self.children_seen.items() if pid_alive_as(p, a0)]
+            for p in leftovers:
+                sys.stderr.write("harness: killing leftover %s pid %d\n" % (self.children_seen[p], p))
+                try:
+                    os.kill(p, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            self._kill_group()
+        finally:
+            with _live_lock:
+                if self in _live_trees:
+                    _live_trees.remove(self)
+            self.master_exit = self.master.returncode
+            self.master = None
+
+    def _kill_group(self):
+        # start_new_session made the master a group leader: its group is ours.
+        try:
+            os.killpg(self.master.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    # ---- logs
+
+    def log_bytes(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read()
+        except OSError:
+            return b""
+
+    def log_tail(self, n=60):
+        lines = self.log_bytes().decode("utf-8", "replace").splitlines()[-n:]
+        return "---- tail of %s ----\n%s\n---- end ----" % (self.log_path, "\n".join(lines))
+
+    def sanitizer_findings(self):
+        data = self.log_bytes()
+        hits = []
+        for i, line in enumerate(data.splitlines()):
+            if any(p in line for p in SANITIZER_PATTERNS):
+                hits.append("%d: %s" % (i + 1, line.decode("utf-8", "replace")))
+        return hits
+
+    # ---- mailboxes
+
+    def maildir(self, user):
+        return os.path.join(self.dir, "mail", self.domain, user)
+
+    def message_paths(self, user):
+        out = []
+        for sub in ("new", "cur"):
+            d = os.path.join(self.maildir(user), sub)
+            try:
+                names = os.listdir(d)
+            except FileNotFoundError:
+                continue
+            out.extend(os.path.join(d, n) for n in names if not n.startswith("."))
+        return out
+
+    def count(self, user):
+        return len(self.message_paths(user))
+
+    def test_ids(self, user):
+        """{X-Test-Id value: number of copies} in user's Maildir."""
+        ids = {}
+        for path in self.message_paths(user):
+            try:
+                with open(path, "rb") as f:
+                    head = f.read(65536)
+            except FileNotFoundError:
+                continue   # moved new/ -> cur/ meanwhile; seen on the next scan
+            v = header_value(head, "X-Test-Id")
+            if v is not None:
+                ids[v] = ids.get(v, 0) + 1
+        return ids
+
+    def wait_count(self, user, n, seconds=30):
+        """Wait until user's Maildir holds at least n messages; return the count."""
+        end = deadline(seconds)
+        while True:
+            c = self.count(user)
+            if c >= n or time.monotonic() >= end:
+                return c
+            time.sleep(0.1)
+
+    def wait_ids(self, user, wanted, seconds=30):
+        """Wait until every id in wanted is in user's Maildir; return test_ids()."""
+        wanted = set(wanted)
+        end = deadline(seconds)
+        while True:
+            ids = self.test_ids(user)
+            if wanted <= set(ids) or time.monotonic() >= end:
+                return ids
+            time.sleep(0.2)
+
+    # ---- clients
+
+    def smtp(self, timeout=60):
+        s = smtplib.SMTP(HOST, self.port("smtp"), local_hostname="client.example", timeout=timeout * SCALE)
+        s.ehlo()
+        return s
+
+    def pop3(self, user, timeout=60):
+        p = poplib.POP3(HOST, self.port("pop3"), timeout=timeout * SCALE)
+        p.user(self.addr(user))
+        p.pass_(self.passwords[user])
+        return p
+
+    def pop3_retrying(self, user, seconds=20):
+        """Log in over POP3, retrying while a restarted service comes back."""
+        end = deadline(seconds)
+        while True:
+            try:
+                return self.pop3(user)
+            except (OSError, poplib.error_proto, EOFError) as e:
+                if time.monotonic() >= end:
+                    raise AssertionError("POP3 login as %s failed until the deadline: %r" % (user, e))
+                time.sleep(0.3)
+
+    def send(self, rcpt, test_id, body=b"hello\r\n", sender="sender@example.org"):
+        """Send one small message with X-Test-Id over a new SMTP session."""
+        msg = make_message(test_id, sender, rcpt, body)
+        s = self.smtp()
+        try:
+            s.sendmail(sender, [rcpt], msg)
+        finally:
+            try:
+                s.quit()
+            except (smtplib.SMTPException, OSError):
+                pass
+        return msg
+
+    def remove(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def make_message(test_id, sender, rcpt, body, extra_headers=()):
+    """A CRLF message with X-Test-Id as its first header."""
+    head = [b"X-Test-Id: " + test_id.encode(),
+            b"Message-ID: <" + test_id.encode() + b"@client.example>",
+            b"From: <" + sender.encode() + b">",
+            b"To: <" + rcpt.encode() + b">",
+            b"Subject: test " + test_id.encode(),
+            b"Date: Thu, 01 Jan 2026 00:00:00 +0000"]
+    head.extend(extra_headers)
+    return b"\r\n".join(head) + b"\r\n\r\n" + body
+
+
+def _emergency_stop():
+    with _live_lock:
+        trees = list(_live_trees)
+    for t in trees:
+        try:
+            t.stop(grace=5)
+        except Exception as e:  # keep going: every master must be stopped
+            sys.stderr.write("harness: stopping %s: %r\n" % (t.dir, e))
+
+
+atexit.register(_emergency_stop)
+
+
+def _on_sigterm(signum, frame):
+    sys.stderr.write("harness: signal %d, stopping the masters\n" % signum)
+    _emergency_stop()
+    os._exit(128 + signum)
+
+
+if threading.current_thread() is threading.main_thread():
+    for _sig in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(_sig) in (signal.SIG_DFL, None):
+            signal.signal(_sig, _on_sigterm)
+
+
+# ---------------------------------------------------------------- test case
+
+class PosternTestCase(unittest.TestCase):
+    """A TestCase whose trees are stopped, checked and cleaned up."""
+
+    maxDiff = 4000
+
+    def start_tree(self, users=("alice", "bob"), start=True):
+        tree = Tree()
+        self._trees.append(tree)
+        self.addCleanup(self._finish_tree, tree)
+        tree.init(users)
+        if start:
+            tree.start()
+        return tree
+
+    def _finish_tree(self, tree):
+        tree.stop()
+        hits = tree.sanitizer_findings()
+        if hits:
+            raise AssertionError("sanitizer reports in %s:\n%s" % (tree.log_path, "\n".join(hits[:40])))
+
+    def run(self, result=None):
+        if result is None:
+            result = self.defaultTestResult()
+        self._trees = []
+        before = (len(result.failures), len(result.errors), len(getattr(result, "unexpectedSuccesses", [])))
+        try:
+            return super().run(result)
+        finally:
+            after = (len(result.failures), len(result.errors), len(getattr(result, "unexpectedSuccesses", [])))
+            failed = after != before
+            for tree in self._trees:
+                if tree.master is not None:   # cleanup did not run (interrupted)
+                    tree.stop(grace=5)
+                if failed:
+                    sys.stderr.write("\n%s: FAILED, tree kept at %s\n%s\n" % (self.id(), tree.dir, tree.log_tail()))
+                else:
+                    tree.remove()

@@ -1,0 +1,95 @@
+"""The operator commands around the master: start (lock), status, stop,
+config-defaults (DESIGN.md "Operator interface"; issue 2, items 6, 12)."""
+
+import os
+import re
+import signal
+import subprocess
+import time
+import unittest
+
+from postern_harness import (POSTERN, SCALE, SOURCE, PosternTestCase, daemon_env, deadline,
+                             pid_alive_as, postern_children, read_greeting)
+
+
+class MasterControl(PosternTestCase):
+
+    def test_second_master_refused(self):
+        t = self.start_tree()
+        first = t.master_pid
+        started = time.monotonic()
+        p = subprocess.Popen([POSTERN, "start", "-d", t.dir, "-f"], stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=daemon_env(),
+                             start_new_session=True)
+        try:
+            out, _ = p.communicate(timeout=10 * SCALE)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)   # our own second master and its group
+            out, _ = p.communicate(timeout=10)
+            self.fail("a second master on the same tree kept running:\n%s" % out.decode("utf-8", "replace"))
+        elapsed = time.monotonic() - started
+        text = out.decode("utf-8", "replace")
+        self.assertNotEqual(p.returncode, 0, "second master exited 0:\n" + text)
+        self.assertLess(elapsed, 5 * SCALE, "refusal took %.1fs" % elapsed)
+        self.assertRegex(text, r"(?i)lock", "the refusal does not mention the lock:\n" + text)
+        # The first master is undisturbed.
+        self.assertIsNone(t.master.poll(), "the first master exited")
+        self.assertEqual(t.master_pid, first)
+        self.assertEqual(t.pidfile_pid(), first, "run/master.pid was changed by the refused master")
+        self.assertTrue(read_greeting(t.port("smtp"), b"220", timeout=10 * SCALE), "SMTP no longer answers")
+
+    def test_postern_status_and_stop(self):
+        t = self.start_tree()
+        pid = t.master_pid
+        self.assertEqual(t.pidfile_pid(), pid, "run/master.pid")
+
+        st = t.run("status", "-d", t.dir, check=False)
+        out = st.stdout.decode("utf-8", "replace")
+        self.assertEqual(st.returncode, 0, "status of a running master:\n" + out)
+        self.assertRegex(out, r"(?i)\brunning\b", out)
+        self.assertNotRegex(out, r"(?i)not running", out)
+        self.assertRegex(out, r"\b%d\b" % pid, "status does not name the master's pid %d:\n%s" % (pid, out))
+
+        children = postern_children(pid)
+        services = {a0 for a0 in children.values()}
+        for s in ("postern/smtp", "postern/pop3"):
+            self.assertTrue(any(a == s or a.startswith(s + ":") or a.startswith(s + " ") for a in services),
+                            "%s not running before stop: %r" % (s, sorted(services)))
+
+        sp = t.run("stop", "-d", t.dir, check=False, timeout=60)
+        self.assertEqual(sp.returncode, 0, "postern stop:\n" + sp.stdout.decode("utf-8", "replace"))
+        try:
+            rc = t.master.wait(30 * SCALE)
+        except subprocess.TimeoutExpired:
+            self.fail("the master still runs 30s after `postern stop`")
+        self.assertEqual(rc, 0, "the master's exit status after a graceful stop")
+
+        end = deadline(10)
+        while True:
+            left = {p: a0 for p, a0 in children.items() if pid_alive_as(p, a0)}
+            if not left or time.monotonic() >= end:
+                break
+            time.sleep(0.1)
+        self.assertEqual(left, {}, "processes of the master left after stop")
+        self.assertFalse(os.path.exists(os.path.join(t.dir, "run", "master.pid")),
+                         "run/master.pid left behind after stop")
+
+        st = t.run("status", "-d", t.dir, check=False)
+        self.assertNotEqual(st.returncode, 0, "status after stop: " + st.stdout.decode("utf-8", "replace"))
+
+    def test_config_defaults_equal_committed_postern_conf(self):
+        p = subprocess.run([POSTERN, "config-defaults"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, env=daemon_env(), timeout=30 * SCALE)
+        self.assertEqual(p.returncode, 0, "postern config-defaults: " + p.stderr.decode("utf-8", "replace"))
+        with open(os.path.join(SOURCE, "etc", "postern.conf"), "rb") as f:
+            committed = f.read()
+        if p.stdout != committed:
+            import difflib
+            diff = difflib.unified_diff(committed.decode("utf-8", "replace").splitlines(),
+                                        p.stdout.decode("utf-8", "replace").splitlines(),
+                                        "etc/postern.conf", "postern config-defaults", lineterm="")
+            self.fail("etc/postern.conf differs from `postern config-defaults`:\n" + "\n".join(list(diff)[:60]))
+
+
+if __name__ == "__main__":
+    unittest.main()

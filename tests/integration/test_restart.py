@@ -1,0 +1,170 @@
+"""The master restarts a service killed with SIGKILL and no accepted mail is
+lost (issue 2, items 6, 13; DESIGN.md "Invariants")."""
+
+import os
+import re
+import signal
+import smtplib
+import threading
+import time
+import unittest
+
+from postern_harness import SERVICES, PosternTestCase, deadline, make_message
+
+RESTART_SECONDS = 10     # the master restarts with backoff (x SCALE)
+
+
+def kill9(pids):
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+class RestartAfterKill9(PosternTestCase):
+
+    def check_restart(self, service):
+        t = self.start_tree()
+        old = t.wait_pids(service, seconds=5)
+        self.assertTrue(old, "no process postern/%s whose parent is the master %d" % (service, t.master_pid))
+        log_before = len(t.log_bytes())
+        kill9(old)
+
+        new = t.wait_pids(service, exclude=old, seconds=RESTART_SECONDS)
+        self.assertTrue(new, "postern/%s not restarted within %ss after kill -9 of %s"
+                        % (service, RESTART_SECONDS, old))
+        self.assertIsNone(t.master.poll(), "the master itself exited")
+        for pid in old:
+            self.assertNotIn(pid, t.pids(service))
+
+        # Mail keeps flowing: accepted, delivered, readable over POP3.
+        tid = "restart-%s" % service
+        end = deadline(20)
+        while True:
+            try:
+                t.send(t.addr("alice"), tid)
+                break
+            except (smtplib.SMTPException, OSError) as e:
+                # A 4xx while a restarted enqueue comes back is fair; retry.
+                if time.monotonic() >= end:
+                    raise AssertionError("no message accepted after restarting %s: %r" % (service, e))
+                time.sleep(0.5)
+        ids = t.wait_ids("alice", {tid}, seconds=30)
+        self.assertIn(tid, ids, "message sent after restarting %s was not delivered" % service)
+
+        p = t.pop3_retrying("alice", seconds=20)
+        try:
+            count, _ = p.stat()
+            found = False
+            for num in range(1, count + 1):
+                _, lines, _ = p.retr(num)
+                if b"X-Test-Id: " + tid.encode() in lines:
+                    found = True
+            self.assertTrue(found, "message not readable over POP3 after restarting %s" % service)
+        finally:
+            p.quit()
+
+        # Issue 2 item 6: a log line names the exit status or signal.
+        log = t.log_bytes()[log_before:].decode("utf-8", "replace")
+        self.assertRegex(log, r"(?i)(signal\s*[=:]?\s*(9\b|kill)|sig\s*=\s*9\b|sigkill|killed)",
+                         "no log line names the signal that ended %s" % service)
+
+
+def _make_restart_test(service):
+    def test(self):
+        self.check_restart(service)
+    test.__name__ = "test_restart_after_kill9_%s" % service
+    test.__doc__ = "kill -9 of %s: the master restarts it and mail keeps flowing" % service
+    return test
+
+
+for _service in SERVICES:
+    setattr(RestartAfterKill9, "test_restart_after_kill9_%s" % _service, _make_restart_test(_service))
+
+
+class NoLossUnderKills(PosternTestCase):
+
+    MESSAGES = 200
+    SENDERS = 4
+
+    def test_no_loss_when_qmgr_and_local_killed(self):
+        t = self.start_tree()
+        accepted = []            # X-Test-Id of every message answered 250
+        refused = []             # (id, error) of the others
+        lock = threading.Lock()
+        done = threading.Event()
+        kills = {"qmgr": 0, "local": 0}
+        errors = []
+
+        def sender(k):
+            s = None
+            try:
+                for i in range(k, self.MESSAGES, self.SENDERS):
+                    tid = "noloss-%03d" % i
+                    msg = make_message(tid, "noloss@example.org", t.addr("alice"),
+                                       b"message %d\r\n" % i + b"filler line\r\n" * (i % 50))
+                    try:
+                        if s is None:
+                            s = t.smtp()
+                        s.sendmail("noloss@example.org", [t.addr("alice")], msg)
+                        with lock:
+                            accepted.append(tid)
+                    except (smtplib.SMTPException, OSError) as e:
+                        with lock:
+                            refused.append((tid, repr(e)))
+                        try:
+                            if s is not None:
+                                s.close()
+                        except OSError:
+                            pass
+                        s = None
+                if s is not None:
+                    s.quit()
+            except Exception as e:   # reported by the main thread
+                errors.append(repr(e))
+
+        def killer():
+            try:
+                rounds = 0
+                while not done.is_set() and rounds < 4:
+                    for service in ("qmgr", "local"):
+                        if done.wait(0.4):
+                            return
+                        pids = t.pids(service)
+                        if pids:
+                            kill9(pids)
+                            kills[service] += 1
+                    rounds += 1
+            except Exception as e:
+                errors.append(repr(e))
+
+        threads = [threading.Thread(target=sender, args=(k,), daemon=True) for k in range(self.SENDERS)]
+        kt = threading.Thread(target=killer, daemon=True)
+        kt.start()
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join(300)
+        done.set()
+        kt.join(30)
+        self.assertFalse(any(th.is_alive() for th in threads), "sender threads hung")
+        self.assertEqual(errors, [])
+        print("\n  %d accepted, %d refused, kills: %r" % (len(accepted), len(refused), kills))
+        for tid, e in refused[:10]:
+            print("  refused %s: %s" % (tid, e))
+        self.assertGreater(kills["qmgr"] + kills["local"], 0, "nothing was killed")
+        self.assertGreater(len(accepted), 0, "no message was accepted")
+        self.assertEqual(len(set(accepted)), len(accepted))
+
+        ids = t.wait_ids("alice", set(accepted), seconds=90)
+        missing = sorted(set(accepted) - set(ids))
+        dups = {k: v for k, v in ids.items() if v > 1}
+        if dups:
+            print("  %d duplicate deliveries: %r" % (len(dups), sorted(dups.items())[:20]))
+        self.assertEqual(missing, [], "%d messages answered 250 but not delivered" % len(missing))
+        self.assertIsNone(t.master.poll(), "the master itself exited")
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,150 @@
+/* Unit tests for common/buf.c: growth, the hard cap, printf, consume. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "buf.h"
+
+static void test_buf_cstr_of_new_buffer_is_empty(void **state)
+{
+	struct buf b;
+
+	(void)state;
+	buf_init(&b, 16);
+	assert_null(b.data);
+	assert_string_equal(buf_cstr(&b), "");
+	buf_free(&b);
+}
+
+static void test_buf_append_grows_and_terminates(void **state)
+{
+	struct buf b;
+	char big[1000];
+
+	(void)state;
+	memset(big, 'x', sizeof(big));
+	buf_init(&b, 4096);
+	assert_int_equal(buf_append(&b, "abc", 3), 0);
+	assert_int_equal(b.len, 3);
+	assert_int_equal(b.data[3], '\0');
+	assert_int_equal(buf_append(&b, big, sizeof(big)), 0);
+	assert_int_equal(b.len, 1003);
+	assert_int_equal(b.data[1003], '\0');
+	assert_true(b.cap >= 1004);
+	assert_true(b.cap <= 4097);
+	assert_memory_equal(b.data, "abcxxx", 6);
+	buf_free(&b);
+	assert_null(b.data);
+	assert_int_equal(b.max, 4096);
+}
+
+static void test_buf_cap_exceeded_leaves_contents_intact(void **state)
+{
+	struct buf b;
+
+	(void)state;
+	buf_init(&b, 8);
+	assert_int_equal(buf_append_str(&b, "12345"), 0);
+	errno = 0;
+	assert_int_equal(buf_append_str(&b, "6789"), -1);
+	assert_int_equal(errno, EMSGSIZE);
+	assert_int_equal(b.len, 5);
+	assert_string_equal(buf_cstr(&b), "12345");
+	/* Exactly up to the cap is fine. */
+	assert_int_equal(buf_append_str(&b, "678"), 0);
+	assert_string_equal(buf_cstr(&b), "12345678");
+	assert_int_equal(buf_putc(&b, '9'), -1);
+	assert_int_equal(errno, EMSGSIZE);
+	assert_string_equal(buf_cstr(&b), "12345678");
+	buf_free(&b);
+}
+
+static void test_buf_huge_append_overflow_is_refused(void **state)
+{
+	struct buf b;
+
+	(void)state;
+	buf_init(&b, SIZE_MAX);
+	assert_int_equal(buf_append_str(&b, "ab"), 0);
+	errno = 0;
+	assert_int_equal(buf_append(&b, "x", SIZE_MAX - 1), -1);
+	assert_int_equal(errno, EMSGSIZE);
+	assert_string_equal(buf_cstr(&b), "ab");
+	buf_free(&b);
+}
+
+static void test_buf_printf_formats_and_refuses_to_truncate(void **state)
+{
+	struct buf b;
+
+	(void)state;
+	buf_init(&b, 10);
+	assert_int_equal(buf_printf(&b, "%d-%s", 42, "ok"), 0);
+	assert_string_equal(buf_cstr(&b), "42-ok");
+	assert_int_equal(buf_printf(&b, "%s", "too long!"), -1);
+	assert_int_equal(errno, EMSGSIZE);
+	assert_string_equal(buf_cstr(&b), "42-ok");
+	assert_int_equal(buf_printf(&b, "%s", "12345"), 0);
+	assert_string_equal(buf_cstr(&b), "42-ok12345");
+	buf_free(&b);
+}
+
+static void test_buf_set_consume_reset(void **state)
+{
+	struct buf b;
+
+	(void)state;
+	buf_init(&b, 100);
+	assert_int_equal(buf_set(&b, "hello world", 11), 0);
+	buf_consume(&b, 6);
+	assert_string_equal(buf_cstr(&b), "world");
+	assert_int_equal(b.len, 5);
+	/* Setting from our own contents is allowed. */
+	assert_int_equal(buf_set(&b, b.data + 1, 3), 0);
+	assert_string_equal(buf_cstr(&b), "orl");
+	buf_consume(&b, 99);
+	assert_int_equal(b.len, 0);
+	assert_string_equal(buf_cstr(&b), "");
+	assert_int_equal(buf_set(&b, "x", 1), 0);
+	buf_reset(&b);
+	assert_string_equal(buf_cstr(&b), "");
+	assert_int_equal(buf_set(&b, "a\0b", 3), 0);
+	assert_int_equal(b.len, 3);
+	assert_memory_equal(b.data, "a\0b", 4);
+	assert_int_equal(buf_set(&b, "x", 101), -1);
+	assert_int_equal(b.len, 3);
+	buf_free(&b);
+}
+
+static void test_buf_wipe_zeroes_the_allocation(void **state)
+{
+	struct buf b;
+
+	(void)state;
+	buf_init(&b, 100);
+	assert_int_equal(buf_append_str(&b, "secret"), 0);
+	buf_wipe(&b);
+	assert_int_equal(b.len, 0);
+	assert_non_null(b.data);
+	for (size_t i = 0; i < b.cap; i++)
+		assert_int_equal(b.data[i], 0);
+	buf_free(&b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_buf_cstr_of_new_buffer_is_empty),
+		cmocka_unit_test(test_buf_append_grows_and_terminates),
+		cmocka_unit_test(test_buf_cap_exceeded_leaves_contents_intact),
+		cmocka_unit_test(test_buf_huge_append_overflow_is_refused),
+		cmocka_unit_test(test_buf_printf_formats_and_refuses_to_truncate),
+		cmocka_unit_test(test_buf_set_consume_reset),
+		cmocka_unit_test(test_buf_wipe_zeroes_the_allocation),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

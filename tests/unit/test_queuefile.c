@@ -1,0 +1,278 @@
+/* Unit tests for common/queuefile.c: the queue file round trip, durable
+ * status marks, and refusal of damaged files. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "queuefile.h"
+
+static char test_dir[] = "/tmp/test_queuefile.XXXXXX";
+
+static int test_setup(void **state)
+{
+	const char *err;
+
+	(void)state;
+	if (mkdtemp(test_dir) == NULL || chdir(test_dir) < 0)
+		return -1;
+	return queuefile_mkdirs(&err);
+}
+
+static int test_teardown(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	if (chdir("/") < 0)
+		return -1;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", test_dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static size_t test_count(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	size_t n = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+/* Write a message with the given recipients into incoming/; its ID in id. */
+static void test_write(const char *const *rcpt, size_t n, const char *data, char *id)
+{
+	struct queuefile_out qo;
+	size_t lens[8];
+	struct queuefile_env env = {
+		.sender = "alice@example.test", .sender_len = 18,
+		.client = "127.0.0.1", .helo = "client\nevil", .proto = NULL,
+		.rcpt = rcpt, .rcpt_len = lens, .nrcpt = n,
+	};
+	const char *err = NULL;
+
+	for (size_t i = 0; i < n; i++)
+		lens[i] = strlen(rcpt[i]);
+	assert_int_equal(queuefile_create(&qo, &err), 0);
+	assert_true(queuefile_id_valid(qo.id, strlen(qo.id)));
+	assert_int_equal(queuefile_write_envelope(&qo, &env, &err), 0);
+	assert_int_equal(queuefile_write_data(&qo, data, strlen(data), &err), 0);
+	assert_int_equal(queuefile_commit(&qo, &err), 0);
+	memcpy(id, qo.id, strlen(qo.id) + 1);
+}
+
+static void test_round_trip_keeps_envelope_and_data(void **state)
+{
+	const char *rcpt[] = { "bob@example.test", "carol%x=y@example.test" };
+	const char *data = "Subject: hi\n\nbody\n";
+	char id[QUEUEFILE_ID_MAX + 1], path[64], got[64];
+	struct queuefile qf;
+	const char *err = NULL;
+
+	(void)state;
+	test_write(rcpt, 2, data, id);
+	assert_int_equal(test_count("tmp"), 0);
+	snprintf(path, sizeof(path), "incoming/%s", id);
+	assert_int_equal(queuefile_open(path, 0, &qf, &err), 0);
+	assert_string_equal(qf.id, id);
+	assert_string_equal(qf.sender, "alice@example.test");
+	assert_string_equal(qf.client, "127.0.0.1");
+	assert_string_equal(qf.helo, "client\nevil");   /* escaped on disk, decoded back */
+	assert_string_equal(qf.proto, "");
+	assert_int_equal(qf.nrcpt, 2);
+	assert_string_equal(qf.rcpt[0].addr, "bob@example.test");
+	assert_string_equal(qf.rcpt[1].addr, "carol%x=y@example.test");
+	assert_int_equal(qf.rcpt[0].status, QUEUEFILE_PENDING);
+	assert_int_equal(qf.attempts, 0);
+	assert_int_equal(qf.data_size, strlen(data));
+	assert_int_equal(pread(qf.fd, got, sizeof(got), qf.data_offset), (ssize_t)strlen(data));
+	assert_memory_equal(got, data, strlen(data));
+	assert_int_equal(queuefile_pending(&qf), 2);
+	queuefile_free(&qf);
+	assert_int_equal(qf.fd, -1);
+}
+
+static void test_mark_survives_reopen(void **state)
+{
+	const char *rcpt[] = { "a@x.test", "b@x.test", "c@x.test" };
+	char id[QUEUEFILE_ID_MAX + 1], path[64];
+	struct queuefile qf;
+	const char *err = NULL;
+
+	(void)state;
+	test_write(rcpt, 3, "x\n", id);
+	snprintf(path, sizeof(path), "incoming/%s", id);
+	assert_int_equal(queuefile_open(path, 1, &qf, &err), 0);
+	assert_int_equal(queuefile_mark(&qf, 0, QUEUEFILE_DELIVERED, &err), 0);
+	assert_int_equal(queuefile_mark(&qf, 2, QUEUEFILE_FAILED, &err), 0);
+	assert_int_equal(queuefile_set_attempts(&qf, 7, &err), 0);
+	assert_int_equal(queuefile_mark(&qf, 3, QUEUEFILE_DELIVERED, &err), -1);
+	assert_int_equal(queuefile_mark(&qf, 1, 'X', &err), -1);
+	queuefile_free(&qf);
+
+	assert_int_equal(queuefile_open(path, 0, &qf, &err), 0);
+	assert_int_equal(qf.rcpt[0].status, QUEUEFILE_DELIVERED);
+	assert_int_equal(qf.rcpt[1].status, QUEUEFILE_PENDING);
+	assert_int_equal(qf.rcpt[2].status, QUEUEFILE_FAILED);
+	assert_int_equal(qf.attempts, 7);
+	assert_int_equal(queuefile_pending(&qf), 1);
+	queuefile_free(&qf);
+}
+
+static void test_abort_leaves_nothing(void **state)
+{
+	struct queuefile_out qo;
+	const char *err = NULL;
+
+	(void)state;
+	assert_int_equal(queuefile_create(&qo, &err), 0);
+	assert_int_equal(test_count("tmp"), 1);
+	queuefile_abort(&qo);
+	queuefile_abort(&qo);
+	assert_int_equal(test_count("tmp"), 0);
+}
+
+static void test_bad_envelope_refused(void **state)
+{
+	const char *rcpt[] = { "" };
+	size_t len[] = { 0 };
+	struct queuefile_env env = { .sender = "", .sender_len = 0, .rcpt = rcpt,
+				     .rcpt_len = len, .nrcpt = 1 };
+	struct queuefile_out qo;
+	const char *err = NULL;
+
+	(void)state;
+	assert_int_equal(queuefile_create(&qo, &err), 0);
+	assert_int_equal(queuefile_write_envelope(&qo, &env, &err), -1);
+	assert_string_equal(err, "bad recipient");
+	env.nrcpt = 0;
+	assert_int_equal(queuefile_write_envelope(&qo, &env, &err), -1);
+	queuefile_abort(&qo);
+}
+
+static void test_size_mismatch_refused(void **state)
+{
+	const char *rcpt[] = { "a@x.test" };
+	char id[QUEUEFILE_ID_MAX + 1], path[64];
+	struct queuefile qf;
+	const char *err = NULL;
+	int fd;
+
+	(void)state;
+	test_write(rcpt, 1, "data\n", id);
+	snprintf(path, sizeof(path), "incoming/%s", id);
+	fd = open(path, O_WRONLY | O_APPEND);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "!", 1), 1);
+	close(fd);
+	assert_int_equal(queuefile_open(path, 0, &qf, &err), -1);
+	assert_string_equal(err, "message size does not match the file");
+	assert_int_equal(qf.fd, -1);
+}
+
+#define GOOD_HDR "POSTERN-QUEUE 1\nid=ABC1\ntime=5\nsender=\nattempts=000001\n" \
+	"rcpt=Pa@b\nrcpt=Dc%25d@e\nsize=00000000000000000003\n\nhi\n"
+
+static void test_parse_good_header(void **state)
+{
+	struct queuefile qf;
+	const char *err = NULL;
+
+	(void)state;
+	assert_int_equal(queuefile_parse(GOOD_HDR, sizeof(GOOD_HDR) - 1, &qf, &err), 0);
+	assert_string_equal(qf.id, "ABC1");
+	assert_int_equal(qf.time, 5);
+	assert_string_equal(qf.sender, "");
+	assert_int_equal(qf.nrcpt, 2);
+	assert_string_equal(qf.rcpt[1].addr, "c%d@e");
+	assert_int_equal(qf.rcpt[1].status, QUEUEFILE_DELIVERED);
+	assert_memory_equal(GOOD_HDR + qf.rcpt[1].status_off, "D", 1);
+	assert_memory_equal(GOOD_HDR + qf.attempts_off, "000001", 6);
+	assert_int_equal(qf.data_offset, sizeof(GOOD_HDR) - 1 - 3);
+	assert_int_equal(qf.data_size, 3);
+	queuefile_free(&qf);
+}
+
+static void test_parse_refuses_damage(void **state)
+{
+	static const char *const bad[] = {
+		"POSTERN-QUEUE 2\nid=A\ntime=5\nsender=\nattempts=000000\nrcpt=Pa\nsize=00000000000000000000\n\n",
+		"POSTERN-QUEUE 1\nid=A\ntime=5\nsender=\nattempts=000000\nrcpt=Pa\nsize=00000000000000000000\n",
+		"POSTERN-QUEUE 1\nid=A\nid=A\ntime=5\nsender=\nattempts=000000\nrcpt=Pa\nsize=00000000000000000000\n\n",
+		"POSTERN-QUEUE 1\nid=a\ntime=5\nsender=\nattempts=000000\nrcpt=Pa\nsize=00000000000000000000\n\n",
+		"POSTERN-QUEUE 1\nid=A\ntime=5\nsender=\nattempts=00000\nrcpt=Pa\nsize=00000000000000000000\n\n",
+		"POSTERN-QUEUE 1\nid=A\ntime=5\nsender=\nattempts=000000\nrcpt=Xa\nsize=00000000000000000000\n\n",
+		"POSTERN-QUEUE 1\nid=A\ntime=5\nsender=\nattempts=000000\nrcpt=P\nsize=00000000000000000000\n\n",
+		"POSTERN-QUEUE 1\nid=A\ntime=5\nsender=\nattempts=000000\nrcpt=Pa%0\nsize=00000000000000000000\n\n",
+		"POSTERN-QUEUE 1\nid=A\ntime=5\nsender=\nattempts=000000\nrcpt=Pa%00b\nsize=00000000000000000000\n\n",
+		"POSTERN-QUEUE 1\nid=A\ntime=5\nsender=\nattempts=000000\nsize=00000000000000000000\n\n",
+		"POSTERN-QUEUE 1\nid=A\ntime=5\nsender=\nattempts=000000\nrcpt=Pa\n\n",
+		"POSTERN-QUEUE 1\nid=A\ntime=5\nsender=\nattempts=000000\nrcpt=Pa\nsize=99999999999999999999\n\n",
+		"POSTERN-QUEUE 1\nid=A\ntime=5\nsender=\nattempts=000000\nrcpt=Pa\nsize=00000000000000000000\nbogus=1\n\n",
+		"POSTERN-QUEUE 1\nid=A\ntime=5\nsender=\r\nattempts=000000\nrcpt=Pa\nsize=00000000000000000000\n\n",
+		"POSTERN-QUEUE 1\nid=A\ntime=-5\nsender=\nattempts=000000\nrcpt=Pa\nsize=00000000000000000000\n\n",
+		"POSTERN-QUEUE 1\n=A\n\n",
+		"",
+	};
+	struct queuefile qf;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		const char *err = NULL;
+
+		if (queuefile_parse(bad[i], strlen(bad[i]), &qf, &err) != -1)
+			fail_msg("damaged header %zu accepted", i);
+		assert_non_null(err);
+		assert_null(qf.rcpt);
+	}
+}
+
+static void test_parse_refuses_overlong_address(void **state)
+{
+	char hdr[1024];
+	char addr[QUEUEFILE_ADDR_MAX + 2];
+	struct queuefile qf;
+	const char *err = NULL;
+
+	(void)state;
+	memset(addr, 'a', sizeof(addr) - 1);
+	addr[sizeof(addr) - 1] = '\0';
+	snprintf(hdr, sizeof(hdr), "POSTERN-QUEUE 1\nid=A\ntime=5\nsender=\nattempts=000000\n"
+		 "rcpt=P%s\nsize=00000000000000000000\n\n", addr);
+	assert_int_equal(queuefile_parse(hdr, strlen(hdr), &qf, &err), -1);
+	addr[sizeof(addr) - 2] = '\0';   /* exactly the limit */
+	snprintf(hdr, sizeof(hdr), "POSTERN-QUEUE 1\nid=A\ntime=5\nsender=\nattempts=000000\n"
+		 "rcpt=P%s\nsize=00000000000000000000\n\n", addr);
+	assert_int_equal(queuefile_parse(hdr, strlen(hdr), &qf, &err), 0);
+	queuefile_free(&qf);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_round_trip_keeps_envelope_and_data),
+		cmocka_unit_test(test_mark_survives_reopen),
+		cmocka_unit_test(test_abort_leaves_nothing),
+		cmocka_unit_test(test_bad_envelope_refused),
+		cmocka_unit_test(test_size_mismatch_refused),
+		cmocka_unit_test(test_parse_good_header),
+		cmocka_unit_test(test_parse_refuses_damage),
+		cmocka_unit_test(test_parse_refuses_overlong_address),
+	};
+
+	return cmocka_run_group_tests(tests, test_setup, test_teardown);
+}

@@ -1,0 +1,236 @@
+/* Unit tests for common/stream.c: lines, overlong lines, EOF with a
+ * partial line, timeouts, exact reads, buffered writes. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "stream.h"
+
+/* A stream reading what was written into a pipe (then closed). */
+static struct stream *stream_of(const char *data, size_t len, size_t max_line)
+{
+	int p[2];
+
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(write(p[1], data, len), (ssize_t)len);
+	close(p[1]);
+	return stream_new(p[0], -1, max_line, 1000);
+}
+
+static void stream_done(struct stream **s)
+{
+	close(stream_fd(*s));
+	stream_free(s);
+	assert_null(*s);
+}
+
+static void expect_line(struct stream *s, enum stream_status st, const char *text)
+{
+	const char *line;
+	size_t len;
+
+	assert_int_equal(stream_read_line(s, &line, &len), st);
+	assert_int_equal(len, strlen(text));
+	assert_memory_equal(line, text, len);
+}
+
+static void test_stream_reads_lines_with_terminator(void **state)
+{
+	const char *in = "HELO x\r\nMAIL\n\nlast";
+	struct stream *s = stream_of(in, strlen(in), 100);
+
+	(void)state;
+	expect_line(s, STREAM_OK, "HELO x\r\n");
+	expect_line(s, STREAM_OK, "MAIL\n");
+	expect_line(s, STREAM_OK, "\n");
+	expect_line(s, STREAM_EOF, "last");
+	expect_line(s, STREAM_EOF, "");
+	stream_done(&s);
+}
+
+static void test_stream_overlong_line_reported_once_then_next_line_ok(void **state)
+{
+	struct stream *s;
+	char in[30000];
+	size_t n = 0;
+
+	(void)state;
+	memset(in, 'a', 20000);
+	n = 20000;
+	memcpy(in + n, "\nok\n", 4);
+	n += 4;
+	memset(in + n, 'b', 11);   /* 11 + LF = 12 > 10 */
+	n += 11;
+	memcpy(in + n, "\n123456789\n", 11);   /* exactly 10: fits */
+	n += 11;
+	s = stream_of(in, n, 10);
+	expect_line(s, STREAM_TOOLONG, "");
+	expect_line(s, STREAM_OK, "ok\n");
+	expect_line(s, STREAM_TOOLONG, "");
+	expect_line(s, STREAM_OK, "123456789\n");
+	expect_line(s, STREAM_EOF, "");
+	stream_done(&s);
+}
+
+static void test_stream_overlong_partial_line_at_eof(void **state)
+{
+	const char *in = "0123456789abcdef";
+	struct stream *s = stream_of(in, strlen(in), 8);
+
+	(void)state;
+	expect_line(s, STREAM_TOOLONG, "");
+	expect_line(s, STREAM_EOF, "");
+	stream_done(&s);
+}
+
+static void test_stream_timeout_reported(void **state)
+{
+	int p[2];
+	struct stream *s;
+	const char *line;
+	size_t len;
+
+	(void)state;
+	assert_int_equal(pipe(p), 0);
+	s = stream_new(p[0], -1, 100, 50);
+	assert_int_equal(write(p[1], "par", 3), 3);
+	assert_int_equal(stream_read_line(s, &line, &len), STREAM_TIMEOUT);
+	/* The partial line is kept: the rest completes it. */
+	assert_int_equal(write(p[1], "tial\n", 5), 5);
+	expect_line(s, STREAM_OK, "partial\n");
+	close(p[1]);
+	stream_done(&s);
+}
+
+static void test_stream_read_exact_and_cap(void **state)
+{
+	const char *in = "LEN\nhello worldrest\n";
+	struct stream *s = stream_of(in, strlen(in), 100);
+	struct buf b, small;
+
+	(void)state;
+	buf_init(&b, 100);
+	buf_init(&small, 3);
+	expect_line(s, STREAM_OK, "LEN\n");
+	assert_int_equal(stream_pending(s), strlen(in) - 4);
+	assert_int_equal(stream_read_exact(s, 5, &b), STREAM_OK);
+	assert_string_equal(buf_cstr(&b), "hello");
+	/* Too big for the buf: reported, and the bytes are consumed so the
+	 * stream stays in step. */
+	assert_int_equal(stream_read_exact(s, 6, &small), STREAM_TOOLONG);
+	assert_int_equal(small.len, 0);
+	expect_line(s, STREAM_OK, "rest\n");
+	assert_int_equal(stream_read_exact(s, 1, &b), STREAM_EOF);
+	buf_free(&b);
+	buf_free(&small);
+	stream_done(&s);
+}
+
+static void test_stream_read_exact_large_across_reads(void **state)
+{
+	int sv[2];
+	struct stream *s;
+	struct buf b;
+	char *data = malloc(200000);
+	int status;
+
+	(void)state;
+	assert_non_null(data);
+	for (size_t i = 0; i < 200000; i++)
+		data[i] = (char)(i * 7);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	s = stream_new(sv[0], sv[0], 64, 2000);
+	if (fork() == 0) {
+		struct stream *w = stream_new(sv[1], sv[1], 64, 2000);
+		close(sv[0]);
+		stream_write(w, data, 200000);
+		_exit(stream_flush(w) == 0 ? 0 : 1);
+	}
+	close(sv[1]);
+	buf_init(&b, 200000);
+	assert_int_equal(stream_read_exact(s, 200000, &b), STREAM_OK);
+	assert_memory_equal(b.data, data, 200000);
+	assert_true(wait(&status) > 0);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	buf_free(&b);
+	free(data);
+	stream_done(&s);
+}
+
+static void test_stream_write_flush_and_printf(void **state)
+{
+	int p[2];
+	struct stream *s;
+	char got[64];
+
+	(void)state;
+	assert_int_equal(pipe(p), 0);
+	s = stream_new(p[0], p[1], 100, 1000);
+	assert_int_equal(stream_puts(s, "250 "), 0);
+	assert_int_equal(stream_printf(s, "%s %d\r\n", "ok", 7), 0);
+	assert_int_equal(stream_flush(s), 0);
+	assert_int_equal(read(p[0], got, sizeof(got)), 10);
+	assert_memory_equal(got, "250 ok 7\r\n", 10);
+	close(p[1]);
+	stream_done(&s);
+}
+
+static void test_stream_write_to_closed_socket_fails_without_sigpipe(void **state)
+{
+	int sv[2];
+	struct stream *s;
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	close(sv[1]);
+	s = stream_new(sv[0], sv[0], 100, 1000);
+	assert_int_equal(stream_puts(s, "hello\n"), 0);
+	assert_int_equal(stream_flush(s), -1);
+	assert_int_equal(errno, EPIPE);
+	stream_done(&s);
+}
+
+static void test_stream_write_timeout(void **state)
+{
+	int sv[2];
+	struct stream *s;
+	char block[65536];
+	int r = 0;
+
+	(void)state;
+	memset(block, 'x', sizeof(block));
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	s = stream_new(sv[0], sv[0], 100, 50);
+	/* Nobody reads sv[1]: the socket buffer fills, then we time out. */
+	for (int i = 0; i < 100 && r == 0; i++)
+		r = stream_write(s, block, sizeof(block));
+	if (r == 0)
+		r = stream_flush(s);
+	assert_int_equal(r, -1);
+	assert_int_equal(errno, ETIMEDOUT);
+	close(sv[1]);
+	stream_done(&s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_stream_reads_lines_with_terminator),
+		cmocka_unit_test(test_stream_overlong_line_reported_once_then_next_line_ok),
+		cmocka_unit_test(test_stream_overlong_partial_line_at_eof),
+		cmocka_unit_test(test_stream_timeout_reported),
+		cmocka_unit_test(test_stream_read_exact_and_cap),
+		cmocka_unit_test(test_stream_read_exact_large_across_reads),
+		cmocka_unit_test(test_stream_write_flush_and_printf),
+		cmocka_unit_test(test_stream_write_to_closed_socket_fails_without_sigpipe),
+		cmocka_unit_test(test_stream_write_timeout),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

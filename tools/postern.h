@@ -1,0 +1,108 @@
+/* postern: the operator command.  Internal interface between the
+ * tools/postern_*.c modules; nothing here is used outside tools/. */
+#ifndef POSTERN_TOOL_H
+#define POSTERN_TOOL_H
+
+#include <stddef.h>
+#include <sys/types.h>
+#include "buf.h"
+
+/* Exit codes: success, failure, usage error, "not running" (status). */
+#define POSTERN_EXIT_OK 0
+#define POSTERN_EXIT_FAIL 1
+#define POSTERN_EXIT_USAGE 2
+#define POSTERN_EXIT_NOT_RUNNING 3
+
+/* Largest text file (users, mailboxes, domains) the command rewrites. */
+#define POSTERN_FILE_MAX (64UL * 1024 * 1024)
+
+/* Ownership and mode of a file or directory the command creates. */
+struct postern_owner {
+	uid_t uid;     /* (uid_t)-1: leave as created */
+	gid_t gid;     /* (gid_t)-1: leave as created */
+	mode_t mode;
+};
+
+/* ---- postern_main.c ---- */
+/* Print a message prefixed "postern: " to stderr. */
+void postern_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Print the usage text to stderr; returns POSTERN_EXIT_USAGE. */
+int postern_usage(void);
+/* Resolve the tree: dir (may be NULL: POSTERN_DIR) made absolute into
+ * out.  0, or -1 with a message printed; when neither is given it prints
+ * the usage and exits 2. */
+int postern_tree(const char *dir, char *out, size_t outlen);
+
+/* ---- postern_util.c ---- */
+/* snprintf that fails (-1, message printed) instead of truncating. */
+int postern_path(char *out, size_t outlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Read a whole file (at most max bytes) into out. 0, or -1 with errno. */
+int postern_read_file(const char *path, struct buf *out, size_t max);
+/* Replace path atomically with data: temp file, fsync, rename, fsync of
+ * the directory; owner and mode from own.  0, or -1 (message printed). */
+int postern_write_file(const char *path, const void *data, size_t len, const struct postern_owner *own);
+/* mkdir path (existing is fine) and set owner and mode. 0 or -1 (printed). */
+int postern_mkdir(const char *path, const struct postern_owner *own);
+/* Set owner and mode of an existing path. 0 or -1 (printed). */
+int postern_chown(const char *path, const struct postern_owner *own);
+/* uid and gid of a user name, or -1 if unknown. */
+int postern_user_ids(const char *name, uid_t *uid_r, gid_t *gid_r);
+/* gid of a group name, or -1 if unknown. */
+int postern_group_id(const char *name, gid_t *gid_r);
+/* Take an exclusive lock on DIR/etc against concurrent `postern` runs;
+ * returns the descriptor (kept until exit) or -1 (printed). */
+int postern_lock_etc(const char *tree);
+/* The master's pid if DIR/run/master.pid names a live process, else 0. */
+pid_t postern_master_pid(const char *tree);
+/* Tell a running master to reload (SIGHUP); quiet when none runs. */
+void postern_master_reload(const char *tree);
+/* Run argv[0] (absolute path) with argv, no shell; wait.  Its exit
+ * status, or -1 if it could not be run. */
+int postern_run(char *const argv[]);
+/* Compile DIR/etc/NAME into DIR/etc/NAME.cdb. 0 or -1 (printed). */
+int postern_compile_map(const char *tree, const char *name);
+
+/* ---- postern_text.c ---- */
+/* Whether text has a line whose key (first field up to sep or white
+ * space; comments skipped) equals key, ignoring case. */
+int postern_text_find(const struct buf *text, const char *key, char sep);
+/* Copy text without the lines of key into out; the number removed, or -1. */
+int postern_text_remove(struct buf *text, const char *key, char sep, struct buf *out);
+/* Append line and a newline (adding a missing final newline first). 0 or -1. */
+int postern_text_append(struct buf *text, const char *line);
+
+/* ---- postern_user.c ---- */
+/* Add domain to DIR/etc/domains when missing (creating the file) and
+ * recompile domains.cdb.  0 or -1 (printed). */
+int postern_domains_add(const char *tree, const char *domain, int verbose);
+/* Owner and mode of the map files (domains, mailboxes) and of users. */
+void postern_map_owner(struct postern_owner *own_r);
+int postern_users_owner(struct postern_owner *own_r);
+
+/* ---- postern_conf.c ---- */
+/* Append the documented default postern.conf to out; when host and
+ * progdir are not NULL, active lines for myhostname and
+ * program_directory are added after their defaults.  0 or -1. */
+int postern_conf_text(struct buf *out, const char *host, const char *progdir);
+/* Append the documented master.conf for ADDR and port base. 0 or -1. */
+int postern_master_text(struct buf *out, const char *addr, unsigned port_base);
+
+/* ---- postern_tls.c ---- */
+/* Write a self-signed certificate for host to cert_path and its key to
+ * key_path (mode 0600, owner from key_own). 0 or -1 (printed). */
+int postern_tls_selfsigned(const char *host, const char *cert_path, const char *key_path,
+			   const struct postern_owner *cert_own, const struct postern_owner *key_own);
+
+/* ---- commands (argv[0] is the command name) ---- */
+int postern_cmd_init(int argc, char **argv);
+int postern_cmd_user(int argc, char **argv);
+int postern_cmd_start(int argc, char **argv);
+int postern_cmd_stop(int argc, char **argv);
+int postern_cmd_reload(int argc, char **argv);
+int postern_cmd_status(int argc, char **argv);
+int postern_cmd_map(int argc, char **argv);
+int postern_cmd_check(int argc, char **argv);
+int postern_cmd_config_defaults(int argc, char **argv);
+int postern_cmd_master_defaults(int argc, char **argv);
+
+#endif

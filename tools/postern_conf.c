@@ -1,0 +1,206 @@
+/* postern_conf: the documented configuration files `postern init` writes.
+ *
+ * Offers: the text of postern.conf, generated from the key table of
+ * common/config.c (every key: its doc as a comment, its default as a
+ * commented-out line), and the text of master.conf for a listen address
+ * and port base, with every column explained.  The same generators
+ * produce etc/postern.conf and etc/master.conf of the source tree, so the
+ * shipped documentation cannot drift from the code.
+ *
+ * Trusts: the key table (ours); the host name, program directory and
+ * listen address are checked by the caller.
+ *
+ * Fails: -1 when the output buffer cannot grow (no memory). */
+#include <stdio.h>
+#include <string.h>
+
+#include "config.h"
+#include "postern.h"
+
+#define POSTERN_CONF_WIDTH 76   /* wrap doc comments at this column */
+
+static const char postern_conf_header[] =
+	"# postern.conf: settings of the Postern mail system.\n"
+	"#\n"
+	"# Syntax: `key = value`.  A line whose first non-blank character is `#`\n"
+	"# is a comment; a line that begins with white space continues the value\n"
+	"# of the line before.  Sizes take k/m/g suffixes (1024-based), times\n"
+	"# s/m/h/d/w (none: seconds), booleans yes/no.  An unknown key, a bad value\n"
+	"# or a key given twice is an error.\n"
+	"#\n"
+	"# Every key is listed below with its documentation and, commented out,\n"
+	"# its default.  `postern check` validates this file; `postern reload`\n"
+	"# makes the running services read it again.\n";
+
+struct postern_conf_ctx {
+	struct buf *out;
+	const char *host;      /* active myhostname, or NULL */
+	const char *progdir;   /* active program_directory, or NULL */
+	int failed;
+};
+
+/* Append doc as "# " comment lines wrapped at POSTERN_CONF_WIDTH; a word
+ * longer than the width gets a line of its own rather than being cut. */
+static int postern_conf_doc(struct buf *out, const char *doc)
+{
+	const char *p = doc;
+	size_t col = 0;
+
+	while (*p != '\0') {
+		size_t word;
+
+		while (*p == ' ')
+			p++;
+		word = strcspn(p, " ");
+		if (word == 0)
+			break;
+		if (col > 0 && col + 1 + word > POSTERN_CONF_WIDTH) {
+			if (buf_putc(out, '\n') < 0)
+				return -1;
+			col = 0;
+		}
+		if (col == 0) {
+			if (buf_append_str(out, "#") < 0)
+				return -1;
+			col = 1;
+		}
+		if (buf_putc(out, ' ') < 0 || buf_append(out, p, word) < 0)
+			return -1;
+		col += 1 + word;
+		p += word;
+	}
+	return col > 0 ? buf_putc(out, '\n') : 0;
+}
+
+static void postern_conf_key(const char *key, const char *value, const char *doc, void *arg)
+{
+	struct postern_conf_ctx *ctx = arg;
+	const char *active = NULL;
+
+	if (ctx->failed)
+		return;
+	if (strcmp(key, "myhostname") == 0)
+		active = ctx->host;
+	else if (strcmp(key, "program_directory") == 0)
+		active = ctx->progdir;
+	if (buf_putc(ctx->out, '\n') < 0 || postern_conf_doc(ctx->out, doc) < 0 ||
+	    buf_printf(ctx->out, "#%s =%s%s\n", key, value[0] != '\0' ? " " : "", value) < 0 ||
+	    (active != NULL && buf_printf(ctx->out, "%s = %s\n", key, active) < 0))
+		ctx->failed = 1;
+}
+
+int postern_conf_text(struct buf *out, const char *host, const char *progdir)
+{
+	struct postern_conf_ctx ctx = { out, host, progdir, 0 };
+
+	if (buf_append_str(out, postern_conf_header) < 0)
+		return -1;
+	config_each_default(postern_conf_key, &ctx);
+	return ctx.failed ? -1 : 0;
+}
+
+static const char postern_master_header[] =
+	"# master.conf: the services the Postern master starts, one per line.\n"
+	"# Written by `postern init`; `postern check` validates it and\n"
+	"# `postern reload` makes the master read it again.\n"
+	"#\n"
+	"# Columns, separated by white space; `#` starts a comment line:\n"
+	"#   name     the service: its log tag and process title, and for a unix\n"
+	"#            service the socket other services reach it by\n"
+	"#   type     inet (a TCP listener) or unix (a Unix socket)\n"
+	"#   listen   inet: HOST:PORT, or [IPV6]:PORT; unix: the socket's name,\n"
+	"#            bound at DIR/private/NAME and linked into every root's\n"
+	"#            private/ directory\n"
+	"#   user     system user the service runs as when the master is started\n"
+	"#            by root (otherwise everything runs as the invoking user)\n"
+	"#   root     directory, relative to DIR, that the service is chrooted\n"
+	"#            into (only entered when not root); - means DIR itself\n"
+	"#   maxproc  most processes of the service; the master keeps one idle\n"
+	"#            process ready and starts more, up to maxproc, when all are busy\n"
+	"#   command  program in program_directory (postern.conf), run as\n"
+	"#            `command -c DIR/etc [args]` with the listener as fd 3\n"
+	"#\n";
+
+struct postern_service {
+	const char *name, *type, *listen, *user, *root, *maxproc, *command;
+	unsigned port;   /* standard port of an inet service, 0 for unix */
+};
+
+static const struct postern_service postern_services[] = {
+	{ "smtp", "inet", NULL, "postern-smtpd", "run/jail", "100", "smtpd", 25 },
+	{ "enqueue", "unix", "enqueue", "postern-queue", "queue", "20", "enqueue", 0 },
+	{ "qmgr", "unix", "qmgr", "postern-queue", "queue", "1", "qmgr", 0 },
+	{ "local", "unix", "local", "postern-vmail", "mail", "20", "local", 0 },
+	{ "authd", "unix", "authd", "postern-auth", "-", "10", "authd", 0 },
+	{ "pop3", "inet", NULL, "postern-vmail", "mail", "100", "popd", 110 },
+};
+
+static int postern_master_line(struct buf *out, const struct postern_service *s,
+			       const char *addr, unsigned port_base)
+{
+	char listen[128];
+	int n;
+
+	if (s->port == 0)
+		n = snprintf(listen, sizeof(listen), "%s", s->listen);
+	else if (strchr(addr, ':') != NULL)
+		n = snprintf(listen, sizeof(listen), "[%s]:%u", addr, port_base + s->port);
+	else
+		n = snprintf(listen, sizeof(listen), "%s:%u", addr, port_base + s->port);
+	if (n < 0 || (size_t)n >= sizeof(listen))
+		return -1;
+	return buf_printf(out, "%-10s %-5s %-17s %-14s %-9s %-8s %s\n", s->name, s->type,
+			  listen, s->user, s->root, s->maxproc, s->command);
+}
+
+int postern_master_text(struct buf *out, const char *addr, unsigned port_base)
+{
+	if (buf_append_str(out, postern_master_header) < 0 ||
+	    buf_append_str(out, "# name     type  listen            user           "
+			   "root      maxproc  command [args]\n") < 0)
+		return -1;
+	for (size_t i = 0; i < sizeof(postern_services) / sizeof(postern_services[0]); i++)
+		if (postern_master_line(out, &postern_services[i], addr, port_base) < 0)
+			return -1;
+	return 0;
+}
+
+int postern_cmd_config_defaults(int argc, char **argv)
+{
+	struct buf out;
+	int r;
+
+	(void)argv;
+	if (argc != 1)
+		return postern_usage();
+	buf_init(&out, 1024 * 1024);
+	r = postern_conf_text(&out, NULL, NULL);
+	if (r == 0 && (fwrite(out.data, 1, out.len, stdout) != out.len || fflush(stdout) != 0))
+		r = -1;
+	buf_free(&out);
+	if (r < 0) {
+		postern_err("cannot write the default postern.conf");
+		return POSTERN_EXIT_FAIL;
+	}
+	return POSTERN_EXIT_OK;
+}
+
+int postern_cmd_master_defaults(int argc, char **argv)
+{
+	struct buf out;
+	int r;
+
+	(void)argv;
+	if (argc != 1)
+		return postern_usage();
+	buf_init(&out, 64 * 1024);
+	r = postern_master_text(&out, "127.0.0.1", 10000);
+	if (r == 0 && (fwrite(out.data, 1, out.len, stdout) != out.len || fflush(stdout) != 0))
+		r = -1;
+	buf_free(&out);
+	if (r < 0) {
+		postern_err("cannot write the default master.conf");
+		return POSTERN_EXIT_FAIL;
+	}
+	return POSTERN_EXIT_OK;
+}

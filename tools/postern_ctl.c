@@ -1,0 +1,209 @@
+/* postern_ctl: `postern start|stop|reload|status -d DIR`.
+ *
+ * Offers: start runs PROGRAM_DIRECTORY/master -c DIR/etc (program_directory
+ * from postern.conf; empty means beside this binary).  `start -f` execs it
+ * in the foreground, so that Ctrl-C reaches it directly; plain `start`
+ * lets it daemonize and waits (up to 10 s) until DIR/run/master.pid names
+ * a live process.  stop sends SIGTERM and waits until the master is gone
+ * (master_stop_timeout + 5 s); reload sends SIGHUP; status reports.
+ *
+ * Trusts: DIR/run/master.pid only as a number: anything but a plain
+ * decimal pid above 1 counts as "not running", so a bad file can never
+ * make us signal a process group.
+ *
+ * Fails: exit 1 with a message (start that does not come up, stop that
+ * times out, reload without a master); status exits 3 when not running. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "postern.h"
+
+#define POSTERN_START_WAIT_MS 10000
+#define POSTERN_POLL_MS 50
+
+/* Parse [-d DIR] [-f when allowed] and nothing else; the tree goes to
+ * tree.  0, POSTERN_EXIT_USAGE, or POSTERN_EXIT_FAIL. */
+static int postern_ctl_args(int argc, char **argv, int allow_f, int *fg_r, char *tree, size_t len)
+{
+	const char *dir = NULL;
+	int c;
+
+	optind = 0;
+	while ((c = getopt(argc, argv, allow_f ? "d:f" : "d:")) != -1) {
+		if (c == 'd')
+			dir = optarg;
+		else if (c == 'f' && fg_r != NULL)
+			*fg_r = 1;
+		else
+			return POSTERN_EXIT_USAGE;
+	}
+	if (optind != argc)
+		return POSTERN_EXIT_USAGE;
+	return postern_tree(dir, tree, len) < 0 ? POSTERN_EXIT_FAIL : 0;
+}
+
+static void postern_ctl_sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* Load DIR/etc/postern.conf; 0, or -1 with the error printed. */
+static int postern_ctl_config(const char *tree)
+{
+	char path[PATH_MAX];
+	const char *error = "";
+
+	if (postern_path(path, sizeof(path), "%s/etc/postern.conf", tree) < 0)
+		return -1;
+	if (config_load(path, &error) < 0) {
+		postern_err("%s", error);
+		return -1;
+	}
+	return 0;
+}
+
+/* Wait for the daemonizing master: its first process must not fail and
+ * the pid file must come to name a live process. */
+static int postern_ctl_wait_start(const char *tree, pid_t child)
+{
+	int status, reaped = 0;
+
+	for (long waited = 0; waited <= POSTERN_START_WAIT_MS; waited += POSTERN_POLL_MS) {
+		pid_t pid;
+
+		if (!reaped && waitpid(child, &status, WNOHANG) == child) {
+			reaped = 1;
+			if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+				postern_err("the master failed to start (see its messages above)");
+				return POSTERN_EXIT_FAIL;
+			}
+		}
+		pid = postern_master_pid(tree);
+		if (pid != 0) {
+			printf("postern started (pid %ld)\n", (long)pid);
+			return POSTERN_EXIT_OK;
+		}
+		postern_ctl_sleep_ms(POSTERN_POLL_MS);
+	}
+	postern_err("the master did not write %s/run/master.pid within %d s (see the mail log)",
+		    tree, POSTERN_START_WAIT_MS / 1000);
+	return POSTERN_EXIT_FAIL;
+}
+
+int postern_cmd_start(int argc, char **argv)
+{
+	char tree[PATH_MAX], etc[PATH_MAX], master[PATH_MAX];
+	int fg = 0, r = postern_ctl_args(argc, argv, 1, &fg, tree, sizeof(tree));
+	pid_t pid;
+
+	if (r != 0)
+		return r == POSTERN_EXIT_USAGE ? postern_usage() : r;
+	if ((pid = postern_master_pid(tree)) != 0) {
+		fprintf(stderr, "postern is already running (pid %ld)\n", (long)pid);
+		return POSTERN_EXIT_FAIL;
+	}
+	if (postern_ctl_config(tree) < 0 ||
+	    postern_path(etc, sizeof(etc), "%s/etc", tree) < 0 ||
+	    postern_path(master, sizeof(master), "%s/master", config_str("program_directory")) < 0)
+		return POSTERN_EXIT_FAIL;
+	char *args[] = { master, "-c", etc, fg ? "-f" : NULL, NULL };
+	fflush(stdout);
+	if (fg) {
+		execv(master, args);
+		postern_err("cannot run %s: %s", master, strerror(errno));
+		return POSTERN_EXIT_FAIL;
+	}
+	pid = fork();
+	if (pid < 0) {
+		postern_err("fork: %s", strerror(errno));
+		return POSTERN_EXIT_FAIL;
+	}
+	if (pid == 0) {
+		execv(master, args);
+		fprintf(stderr, "postern: cannot run %s: %s\n", master, strerror(errno));
+		_exit(127);
+	}
+	return postern_ctl_wait_start(tree, pid);
+}
+
+int postern_cmd_stop(int argc, char **argv)
+{
+	char tree[PATH_MAX];
+	int r = postern_ctl_args(argc, argv, 0, NULL, tree, sizeof(tree));
+	unsigned long long limit_ms;
+	pid_t pid;
+
+	if (r != 0)
+		return r == POSTERN_EXIT_USAGE ? postern_usage() : r;
+	pid = postern_master_pid(tree);
+	if (pid == 0) {
+		printf("postern is not running\n");
+		return POSTERN_EXIT_OK;
+	}
+	/* A broken postern.conf must not keep us from stopping: the
+	 * default timeout is used then. */
+	(void)postern_ctl_config(tree);
+	limit_ms = (config_time("master_stop_timeout") + 5) * 1000;
+	if (kill(pid, SIGTERM) < 0) {
+		postern_err("cannot signal the master (pid %ld): %s", (long)pid, strerror(errno));
+		return POSTERN_EXIT_FAIL;
+	}
+	for (unsigned long long waited = 0; waited <= limit_ms; waited += POSTERN_POLL_MS) {
+		if (kill(pid, 0) < 0 && errno == ESRCH) {
+			printf("postern stopped\n");
+			return POSTERN_EXIT_OK;
+		}
+		postern_ctl_sleep_ms(POSTERN_POLL_MS);
+	}
+	postern_err("the master (pid %ld) did not stop within %llu s", (long)pid, limit_ms / 1000);
+	return POSTERN_EXIT_FAIL;
+}
+
+int postern_cmd_reload(int argc, char **argv)
+{
+	char tree[PATH_MAX];
+	int r = postern_ctl_args(argc, argv, 0, NULL, tree, sizeof(tree));
+	pid_t pid;
+
+	if (r != 0)
+		return r == POSTERN_EXIT_USAGE ? postern_usage() : r;
+	pid = postern_master_pid(tree);
+	if (pid == 0) {
+		fprintf(stderr, "postern is not running\n");
+		return POSTERN_EXIT_FAIL;
+	}
+	if (kill(pid, SIGHUP) < 0) {
+		postern_err("cannot signal the master (pid %ld): %s", (long)pid, strerror(errno));
+		return POSTERN_EXIT_FAIL;
+	}
+	printf("postern: told the master (pid %ld) to reload\n", (long)pid);
+	return POSTERN_EXIT_OK;
+}
+
+int postern_cmd_status(int argc, char **argv)
+{
+	char tree[PATH_MAX];
+	int r = postern_ctl_args(argc, argv, 0, NULL, tree, sizeof(tree));
+	pid_t pid;
+
+	if (r != 0)
+		return r == POSTERN_EXIT_USAGE ? postern_usage() : r;
+	pid = postern_master_pid(tree);
+	if (pid == 0) {
+		printf("postern is not running\n");
+		return POSTERN_EXIT_NOT_RUNNING;
+	}
+	printf("postern is running (pid %ld)\n", (long)pid);
+	return POSTERN_EXIT_OK;
+}

@@ -1,0 +1,133 @@
+/* postern_main: the `postern` operator command, dispatch and usage.
+ *
+ * Offers: `postern COMMAND [options] [args]` for init, user, start, stop,
+ * reload, status, map and check (docs/operator.md), plus the hidden
+ * `config-defaults` that prints the documented default postern.conf
+ * (etc/postern.conf in the source tree is its output, and a test diffs
+ * the two) and `master-defaults`, the master.conf a non-root init writes
+ * with the default address and port base (etc/master.conf).  The tree is named by -d DIR or the environment variable
+ * POSTERN_DIR and is always made absolute.
+ *
+ * Trusts: its caller, the operator (it is run by hand or by scripts, often
+ * as root).  It never runs a shell and never passes operator input to one.
+ *
+ * Fails: a usage error prints the usage to stderr and exits 2; any other
+ * failure prints "postern: ..." to stderr and exits 1; `status` exits 3
+ * when the master is not running. */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "postern.h"
+
+struct postern_command {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+};
+
+static const struct postern_command postern_commands[] = {
+	{ "init", postern_cmd_init },
+	{ "user", postern_cmd_user },
+	{ "start", postern_cmd_start },
+	{ "stop", postern_cmd_stop },
+	{ "reload", postern_cmd_reload },
+	{ "status", postern_cmd_status },
+	{ "map", postern_cmd_map },
+	{ "check", postern_cmd_check },
+	{ "config-defaults", postern_cmd_config_defaults },
+	{ "master-defaults", postern_cmd_master_defaults },
+};
+
+void postern_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("postern: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int postern_usage(void)
+{
+	fputs("usage: postern init -d DIR [--domain D] [--listen ADDR] [--port-base N] [--force]\n"
+	      "       postern user add|passwd -d DIR ADDRESS [PASSWORD]   (PASSWORD from stdin when omitted)\n"
+	      "       postern user del -d DIR ADDRESS\n"
+	      "       postern user list -d DIR\n"
+	      "       postern start -d DIR [-f]\n"
+	      "       postern stop|reload|status|check -d DIR\n"
+	      "       postern map [-d DIR] FILE\n"
+	      "-d DIR may be replaced by the environment variable POSTERN_DIR.\n",
+	      stderr);
+	return POSTERN_EXIT_USAGE;
+}
+
+/* Drop trailing slashes so that "DIR/etc" is built the same way for
+ * "/srv/mail" and "/srv/mail/"; "/" stays "/". */
+static void postern_strip_slashes(char *path)
+{
+	size_t n = strlen(path);
+
+	while (n > 1 && path[n - 1] == '/')
+		path[--n] = '\0';
+}
+
+int postern_tree(const char *dir, char *out, size_t outlen)
+{
+	char cwd[PATH_MAX];
+	char *real;
+
+	if (dir == NULL || dir[0] == '\0')
+		dir = getenv("POSTERN_DIR");
+	if (dir == NULL || dir[0] == '\0') {
+		/* A missing tree is a usage error: exit 2 like the others. */
+		postern_err("no tree given: use -d DIR or set POSTERN_DIR");
+		exit(postern_usage());
+	}
+	/* An existing tree is named by its real path, so that the paths
+	 * the master and the daemons see are the same ones we write. */
+	real = realpath(dir, NULL);
+	if (real != NULL) {
+		int r = postern_path(out, outlen, "%s", real);
+
+		free(real);
+		return r;
+	}
+	if (dir[0] == '/') {
+		if (postern_path(out, outlen, "%s", dir) < 0)
+			return -1;
+	} else {
+		if (getcwd(cwd, sizeof(cwd)) == NULL) {
+			postern_err("cannot get the current directory: %s", strerror(errno));
+			return -1;
+		}
+		if (postern_path(out, outlen, "%s/%s", cwd, dir) < 0)
+			return -1;
+	}
+	postern_strip_slashes(out);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2)
+		return postern_usage();
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		postern_usage();
+		return POSTERN_EXIT_OK;
+	}
+	/* Files we create get exactly the modes we ask for. */
+	umask(022);
+	for (size_t i = 0; i < sizeof(postern_commands) / sizeof(postern_commands[0]); i++)
+		if (strcmp(argv[1], postern_commands[i].name) == 0)
+			return postern_commands[i].fn(argc - 1, argv + 1);
+	postern_err("unknown command: %s", argv[1]);
+	return postern_usage();
+}

@@ -1,0 +1,321 @@
+/* postern_util: file, process and user helpers of the `postern` command.
+ *
+ * Offers: bounded path formatting, whole-file reads with a cap, atomic
+ * file replacement (temp file, fsync, rename, directory fsync) with an
+ * explicit owner and mode, directory creation, the lock that serialises
+ * concurrent `postern` runs on one tree, the master's pid, and running a
+ * helper program (useradd and friends) with a fixed argv and no shell.
+ *
+ * Trusts: the operator who runs it; the paths it gets are built by the
+ * command itself from the tree name.  Symbolic links are not followed
+ * when files are replaced or ownership is set, so a link planted in the
+ * tree cannot redirect a chown done as root.
+ *
+ * Fails: every function returns -1 (or 0 for "no master") and prints one
+ * "postern: ..." line; nothing exits from here. */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cdbmap.h"
+#include "postern.h"
+
+int postern_path(char *out, size_t outlen, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(out, outlen, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= outlen) {
+		postern_err("path too long (more than %zu bytes)", outlen - 1);
+		return -1;
+	}
+	return 0;
+}
+
+int postern_read_file(const char *path, struct buf *out, size_t max)
+{
+	char chunk[8192];
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	ssize_t n = 0;
+	int saved;
+
+	if (fd < 0)
+		return -1;
+	for (;;) {
+		n = read(fd, chunk, sizeof(chunk));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		if (out->len + (size_t)n > max) {
+			errno = EFBIG;
+			n = -1;
+			break;
+		}
+		if (buf_append(out, chunk, (size_t)n) < 0) {
+			n = -1;
+			break;
+		}
+	}
+	saved = errno;
+	explicit_bzero(chunk, sizeof(chunk));
+	close(fd);
+	errno = saved;
+	return n == 0 ? 0 : -1;
+}
+
+static int postern_write_all(int fd, const char *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* fsync the directory holding path, so that a rename into it survives a
+ * crash. */
+static int postern_sync_parent(const char *path)
+{
+	char dir[PATH_MAX];
+	char *slash;
+	int fd, r;
+
+	if (postern_path(dir, sizeof(dir), "%s", path) < 0)
+		return -1;
+	slash = strrchr(dir, '/');
+	if (slash == NULL)
+		dir[0] = '.', dir[1] = '\0';
+	else if (slash == dir)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	r = fsync(fd);
+	close(fd);
+	return r;
+}
+
+static int postern_fd_owner(int fd, const struct postern_owner *own)
+{
+	if ((own->uid != (uid_t)-1 || own->gid != (gid_t)-1) &&
+	    fchown(fd, own->uid, own->gid) < 0)
+		return -1;
+	return fchmod(fd, own->mode);
+}
+
+int postern_write_file(const char *path, const void *data, size_t len, const struct postern_owner *own)
+{
+	char tmp[PATH_MAX];
+	int fd;
+
+	if (postern_path(tmp, sizeof(tmp), "%s.tmp%ld", path, (long)getpid()) < 0)
+		return -1;
+	/* A temp file left by a crashed run is ours to replace: the etc
+	 * lock keeps two runs apart. */
+	(void)unlink(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		postern_err("cannot create %s: %s", tmp, strerror(errno));
+		return -1;
+	}
+	/* Owner and mode are set before any byte is written, so a secret
+	 * is never readable by others, not even for a moment. */
+	if (postern_fd_owner(fd, own) < 0 || postern_write_all(fd, data, len) < 0 ||
+	    fsync(fd) < 0) {
+		postern_err("cannot write %s: %s", tmp, strerror(errno));
+		close(fd);
+		unlink(tmp);
+		return -1;
+	}
+	if (close(fd) < 0 || rename(tmp, path) < 0) {
+		postern_err("cannot replace %s: %s", path, strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	if (postern_sync_parent(path) < 0) {
+		postern_err("cannot sync the directory of %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int postern_chown(const char *path, const struct postern_owner *own)
+{
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+
+	if (fd < 0) {
+		postern_err("cannot open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (postern_fd_owner(fd, own) < 0) {
+		postern_err("cannot set owner and mode of %s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+int postern_mkdir(const char *path, const struct postern_owner *own)
+{
+	struct stat st;
+
+	if (mkdir(path, 0700) < 0 && errno != EEXIST) {
+		postern_err("cannot create %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (lstat(path, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		postern_err("%s exists and is not a directory", path);
+		return -1;
+	}
+	return postern_chown(path, own);
+}
+
+int postern_user_ids(const char *name, uid_t *uid_r, gid_t *gid_r)
+{
+	struct passwd *pw = getpwnam(name);
+
+	if (pw == NULL)
+		return -1;
+	*uid_r = pw->pw_uid;
+	*gid_r = pw->pw_gid;
+	return 0;
+}
+
+int postern_group_id(const char *name, gid_t *gid_r)
+{
+	struct group *gr = getgrnam(name);
+
+	if (gr == NULL)
+		return -1;
+	*gid_r = gr->gr_gid;
+	return 0;
+}
+
+int postern_lock_etc(const char *tree)
+{
+	char etc[PATH_MAX];
+	int fd;
+
+	if (postern_path(etc, sizeof(etc), "%s/etc", tree) < 0)
+		return -1;
+	/* flock on the directory itself: no lock file to litter etc/. */
+	fd = open(etc, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		postern_err("cannot open %s: %s (is %s a Postern tree? see postern init)",
+			    etc, strerror(errno), tree);
+		return -1;
+	}
+	if (flock(fd, LOCK_EX) < 0) {
+		postern_err("cannot lock %s: %s", etc, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+pid_t postern_master_pid(const char *tree)
+{
+	char path[PATH_MAX];
+	struct buf text;
+	char *end;
+	long pid;
+
+	if (postern_path(path, sizeof(path), "%s/run/master.pid", tree) < 0)
+		return 0;
+	buf_init(&text, 64);
+	if (postern_read_file(path, &text, 32) < 0) {
+		buf_free(&text);
+		return 0;
+	}
+	errno = 0;
+	pid = strtol(buf_cstr(&text), &end, 10);
+	/* Only a plain positive number counts: "0" or "-1" would make
+	 * kill() signal a whole process group. */
+	if (errno != 0 || end == buf_cstr(&text) || (*end != '\0' && *end != '\n') ||
+	    pid <= 1 || pid > INT_MAX) {
+		buf_free(&text);
+		return 0;
+	}
+	buf_free(&text);
+	if (kill((pid_t)pid, 0) < 0 && errno != EPERM)
+		return 0;
+	return (pid_t)pid;
+}
+
+void postern_master_reload(const char *tree)
+{
+	pid_t pid = postern_master_pid(tree);
+
+	if (pid == 0)
+		return;
+	if (kill(pid, SIGHUP) < 0)
+		postern_err("cannot signal the master (pid %ld): %s", (long)pid, strerror(errno));
+	else
+		fprintf(stderr, "postern: told the master (pid %ld) to reload\n", (long)pid);
+}
+
+int postern_run(char *const argv[])
+{
+	pid_t pid = fork();
+	int status;
+
+	if (pid < 0) {
+		postern_err("fork: %s", strerror(errno));
+		return -1;
+	}
+	if (pid == 0) {
+		execv(argv[0], argv);
+		fprintf(stderr, "postern: cannot run %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR) {
+			postern_err("waitpid: %s", strerror(errno));
+			return -1;
+		}
+	}
+	if (!WIFEXITED(status)) {
+		postern_err("%s was killed by signal %d", argv[0], WTERMSIG(status));
+		return -1;
+	}
+	return WEXITSTATUS(status);
+}
+
+int postern_compile_map(const char *tree, const char *name)
+{
+	char src[PATH_MAX], dst[PATH_MAX];
+	const char *error = "";
+
+	if (postern_path(src, sizeof(src), "%s/etc/%s", tree, name) < 0 ||
+	    postern_path(dst, sizeof(dst), "%s/etc/%s.cdb", tree, name) < 0)
+		return -1;
+	if (cdbmap_compile(src, dst, &error) < 0) {
+		postern_err("map %s: %s", src, error);
+		return -1;
+	}
+	return 0;
+}
