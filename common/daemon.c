@@ -187,7 +187,9 @@ void daemon_init(struct daemon *d, const char *program, int argc, char **argv)
 	if (d->status_fd >= 0)
 		fd_set_cloexec(d->status_fd);
 	tzset();                /* read the zone before chroot hides it */
-	(void)config_str("myhostname");   /* resolve while /etc is visible */
+	/* Resolve while /etc and /proc are visible: both are looked up lazily. */
+	(void)config_str("myhostname");
+	(void)config_str("program_directory");
 	daemon_signals();
 }
 

@@ -121,8 +121,10 @@ int record_end(struct buf *out)
 
 void record_clear(struct record *rec)
 {
+	/* Values may be secrets (authd's password field): wipe, then free. */
 	for (size_t i = 0; i < rec->n; i++) {
 		free(rec->fields[i].key);
+		explicit_bzero(rec->fields[i].value, rec->fields[i].value_len);
 		free(rec->fields[i].value);
 	}
 	free(rec->fields);

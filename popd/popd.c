@@ -39,8 +39,6 @@
 #include "sockets.h"
 #include "stream.h"
 
-#define POPD_ERROR_LIMIT_DEFAULT 10      /* until pop3_hard_error_limit exists */
-#define POPD_AUTH_DELAY_DEFAULT 1        /* seconds; until pop3_auth_failure_delay exists */
 #define POPD_USER_MAX 255
 
 enum popd_state { POPD_AUTHORIZATION, POPD_TRANSACTION, POPD_DONE };
@@ -62,36 +60,6 @@ struct popd_session {
 	unsigned long error_limit;
 	unsigned long auth_delay;
 };
-
-/* ---- settings that may not be in the table yet ---- */
-
-struct popd_key_probe {
-	const char *key;
-	int found;
-};
-
-static void popd_key_seen(const char *key, const char *value, const char *doc, void *arg)
-{
-	struct popd_key_probe *p = arg;
-	(void)value;
-	(void)doc;
-	if (strcmp(key, p->key) == 0)
-		p->found = 1;
-}
-
-/* config_size/config_time panic on an unknown key; these two keys are
- * proposed in this issue and may not be in config.c yet.  (The probe
- * walks the defaults: config_each would resolve program_directory, which
- * cannot be done inside the chroot.) */
-static unsigned long long popd_setting(const char *key, int is_time, unsigned long long def)
-{
-	struct popd_key_probe p = { key, 0 };
-
-	config_each_default(popd_key_seen, &p);
-	if (!p.found)
-		return def;
-	return is_time ? config_time(key) : config_size(key);
-}
 
 /* ---- replies ---- */
 
@@ -395,8 +363,8 @@ static void popd_loop(struct popd_session *ps)
 static void popd_limits_init(struct popd_limits *l)
 {
 	unsigned long long t = config_time("pop3_timeout");
-	unsigned long long e = popd_setting("pop3_hard_error_limit", 0, POPD_ERROR_LIMIT_DEFAULT);
-	unsigned long long a = popd_setting("pop3_auth_failure_delay", 1, POPD_AUTH_DELAY_DEFAULT);
+	unsigned long long e = config_size("pop3_hard_error_limit");
+	unsigned long long a = config_time("pop3_auth_failure_delay");
 
 	l->timeout_ms = t > INT_MAX / 1000 ? INT_MAX : (int)(t * 1000);
 	l->error_limit = e == 0 || e > ULONG_MAX ? ULONG_MAX : (unsigned long)e;

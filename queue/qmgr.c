@@ -102,18 +102,6 @@ struct qmgr {
 
 /* ---- settings ---- */
 
-/* Keys that may not be in the table yet (new with the queue): the
- * built-in default applies until common/config.c knows them. */
-static unsigned long long qmgr_conf_time(const char *key, unsigned long long def)
-{
-	return config_default(key) != NULL ? config_time(key) : def;
-}
-
-static unsigned long long qmgr_conf_size(const char *key, unsigned long long def)
-{
-	return config_default(key) != NULL ? config_size(key) : def;
-}
-
 static void qmgr_settings(struct qmgr *q)
 {
 	unsigned long long n;
@@ -132,9 +120,9 @@ static void qmgr_settings(struct qmgr *q)
 		n = QMGR_CONN_MAX;
 	}
 	q->nconn = n == 0 ? 1 : (size_t)n;
-	n = qmgr_conf_size("qmgr_active_limit", 1000);
+	n = config_size("qmgr_active_limit");
 	q->active_limit = n == 0 ? 1 : n > 1000000 ? 1000000 : (size_t)n;
-	q->retry_time = qmgr_conf_time("qmgr_local_retry_time", 10);
+	q->retry_time = config_time("qmgr_local_retry_time");
 	if (q->retry_time == 0)
 		q->retry_time = 1;
 	if (daemon_socket_path("local", q->local_path, sizeof(q->local_path)) < 0)
@@ -686,8 +674,9 @@ static int qmgr_answer(struct qmgr_conn *c, const struct record *rec)
 	}
 	if (reason == NULL)
 		reason = status;
+	/* The agent logs each recipient's outcome; qmgr logs only its own
+	 * decisions (deferral, expiry, removal), so no event is logged twice. */
 	if (strcmp(status, "deferred") == 0) {
-		log_info("%s: to=<%s>, relay=local, status=deferred (%s)", m->id, r->addr, reason);
 		c->answered++;
 		return 0;
 	}
@@ -701,12 +690,8 @@ static int qmgr_answer(struct qmgr_conn *c, const struct record *rec)
 	}
 	/* Durably first: a crash after this line must not repeat the
 	 * delivery, nor lose the failure. */
-	if (queuefile_mark(&m->qf, i, mark, &err) < 0) {
+	if (queuefile_mark(&m->qf, i, mark, &err) < 0)
 		log_warn("%s: %s: %s; <%s> stays pending", m->id, err, strerror(errno), r->addr);
-	} else {
-		log_info("%s: to=<%s>, relay=local, status=%s (%s)", m->id, r->addr,
-			 mark == QUEUEFILE_DELIVERED ? "sent" : "bounced", reason);
-	}
 	c->answered++;
 	return 0;
 }
