@@ -316,7 +316,10 @@ void master_child_exited(pid_t pid, int status, int stopping)
 		if (!c->busy)
 			svc->idle--;
 		double now = master_now();
-		if (abnormal && !stopping) {
+		/* One incident (say kill -9 of every process of a service)
+		 * counts once: deaths while a restart is already scheduled do
+		 * not escalate the backoff. */
+		if (abnormal && !stopping && now >= svc->next_spawn) {
 			if (now - c->started >= MASTER_STABLE_AFTER)
 				svc->crashes = 0;
 			double delay = MASTER_BACKOFF_MIN;

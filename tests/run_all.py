@@ -246,11 +246,17 @@ class CountingResult(unittest.TextTestResult):
 
     def addFailure(self, test, err):
         super().addFailure(test, err)
-        self._set(test, "fail", self._exc_info_to_string(err, test).strip().splitlines()[-1])
+        self._set(test, "fail", self._reason(err))
 
     def addError(self, test, err):
         super().addError(test, err)
-        self._set(test, "fail", self._exc_info_to_string(err, test).strip().splitlines()[-1])
+        self._set(test, "fail", self._reason(err))
+
+    @staticmethod
+    def _reason(err):
+        """First line of the exception: the short why for the summary."""
+        lines = str(err[1]).strip().splitlines()
+        return "%s: %s" % (err[0].__name__, lines[0][:300] if lines else "")
 
     def addSkip(self, test, reason):
         super().addSkip(test, reason)

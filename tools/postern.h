@@ -54,6 +54,8 @@ int postern_group_id(const char *name, gid_t *gid_r);
 int postern_lock_etc(const char *tree);
 /* The master's pid if DIR/run/master.pid names a live process, else 0. */
 pid_t postern_master_pid(const char *tree);
+/* Whether pid names a live process (a zombie, exited but not reaped, is not). */
+int postern_pid_alive(pid_t pid);
 /* Tell a running master to reload (SIGHUP); quiet when none runs. */
 void postern_master_reload(const char *tree);
 /* Run argv[0] (absolute path) with argv, no shell; wait.  Its exit

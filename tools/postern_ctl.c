@@ -160,7 +160,7 @@ int postern_cmd_stop(int argc, char **argv)
 		return POSTERN_EXIT_FAIL;
 	}
 	for (unsigned long long waited = 0; waited <= limit_ms; waited += POSTERN_POLL_MS) {
-		if (kill(pid, 0) < 0 && errno == ESRCH) {
+		if (!postern_pid_alive(pid)) {
 			printf("postern stopped\n");
 			return POSTERN_EXIT_OK;
 		}

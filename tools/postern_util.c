@@ -261,9 +261,29 @@ pid_t postern_master_pid(const char *tree)
 		return 0;
 	}
 	buf_free(&text);
-	if (kill((pid_t)pid, 0) < 0 && errno != EPERM)
+	return postern_pid_alive((pid_t)pid) ? (pid_t)pid : 0;
+}
+
+int postern_pid_alive(pid_t pid)
+{
+	char path[64], stat[256];
+	ssize_t n;
+	int fd;
+
+	if (kill(pid, 0) < 0 && errno != EPERM)
 		return 0;
-	return (pid_t)pid;
+	/* /proc/PID/stat: "pid (comm) S ..."; comm may hold ')' so take the last. */
+	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 1;
+	n = read(fd, stat, sizeof stat - 1);
+	close(fd);
+	if (n <= 0)
+		return 1;
+	stat[n] = '\0';
+	char *paren = strrchr(stat, ')');
+	return !(paren != NULL && paren[1] == ' ' && paren[2] == 'Z');
 }
 
 void postern_master_reload(const char *tree)

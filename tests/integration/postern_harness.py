@@ -20,12 +20,8 @@ sanitizer reports after each test, which fail that test.
 """
 
 import atexit
-import email.parser
-import email.policy
-import errno
 import os
 import poplib
-import pwd
 import random
 import re
 import shutil

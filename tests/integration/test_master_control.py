@@ -2,7 +2,6 @@
 config-defaults (DESIGN.md "Operator interface"; issue 2, items 6, 12)."""
 
 import os
-import re
 import signal
 import subprocess
 import time
@@ -17,22 +16,45 @@ class MasterControl(PosternTestCase):
     def test_second_master_refused(self):
         t = self.start_tree()
         first = t.master_pid
+        rc, text, elapsed = self.second_start(t)
+        self.assertIsNotNone(rc, "a second master on the same tree kept running:\n" + text)
+        self.assertNotEqual(rc, 0, "second master exited 0:\n" + text)
+        self.assertLess(elapsed, 5 * SCALE, "refusal took %.1fs" % elapsed)
+        self.assertRegex(text, r"(?i)(lock|already running)", "the refusal does not say why:\n" + text)
+        self.check_first_master_undisturbed(t, first)
+
+        # Without run/master.pid (deleted by hand, say) the master's own
+        # lock on run/master.lock must refuse it.
+        pidfile = os.path.join(t.dir, "run", "master.pid")
+        os.rename(pidfile, pidfile + ".saved")
+        try:
+            rc, text, elapsed = self.second_start(t)
+        finally:
+            if os.path.exists(pidfile):
+                os.unlink(pidfile)   # written by the second master before it failed
+            os.rename(pidfile + ".saved", pidfile)
+        self.assertIsNotNone(rc, "without run/master.pid a second master kept running:\n" + text)
+        self.assertNotEqual(rc, 0, "second master exited 0:\n" + text)
+        self.assertLess(elapsed, 5 * SCALE, "refusal took %.1fs" % elapsed)
+        self.assertRegex(text, r"(?i)lock", "the refusal does not mention the lock:\n" + text)
+        self.check_first_master_undisturbed(t, first)
+
+    def second_start(self, t):
+        """(exit status or None if it kept running, output, seconds)."""
         started = time.monotonic()
         p = subprocess.Popen([POSTERN, "start", "-d", t.dir, "-f"], stdin=subprocess.DEVNULL,
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=daemon_env(),
                              start_new_session=True)
         try:
             out, _ = p.communicate(timeout=10 * SCALE)
+            rc = p.returncode
         except subprocess.TimeoutExpired:
             os.killpg(p.pid, signal.SIGKILL)   # our own second master and its group
             out, _ = p.communicate(timeout=10)
-            self.fail("a second master on the same tree kept running:\n%s" % out.decode("utf-8", "replace"))
-        elapsed = time.monotonic() - started
-        text = out.decode("utf-8", "replace")
-        self.assertNotEqual(p.returncode, 0, "second master exited 0:\n" + text)
-        self.assertLess(elapsed, 5 * SCALE, "refusal took %.1fs" % elapsed)
-        self.assertRegex(text, r"(?i)lock", "the refusal does not mention the lock:\n" + text)
-        # The first master is undisturbed.
+            rc = None
+        return rc, out.decode("utf-8", "replace"), time.monotonic() - started
+
+    def check_first_master_undisturbed(self, t, first):
         self.assertIsNone(t.master.poll(), "the first master exited")
         self.assertEqual(t.master_pid, first)
         self.assertEqual(t.pidfile_pid(), first, "run/master.pid was changed by the refused master")
@@ -56,12 +78,22 @@ class MasterControl(PosternTestCase):
             self.assertTrue(any(a == s or a.startswith(s + ":") or a.startswith(s + " ") for a in services),
                             "%s not running before stop: %r" % (s, sorted(services)))
 
-        sp = t.run("stop", "-d", t.dir, check=False, timeout=60)
-        self.assertEqual(sp.returncode, 0, "postern stop:\n" + sp.stdout.decode("utf-8", "replace"))
+        # `postern stop` waits until the master is gone; the master is our
+        # child, so reap it meanwhile (else it stays a zombie, "alive").
+        sp = subprocess.Popen([POSTERN, "stop", "-d", t.dir], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, env=daemon_env())
         try:
             rc = t.master.wait(30 * SCALE)
         except subprocess.TimeoutExpired:
-            self.fail("the master still runs 30s after `postern stop`")
+            rc = None
+        try:
+            stop_out, _ = sp.communicate(timeout=60 * SCALE)
+        except subprocess.TimeoutExpired:
+            sp.kill()
+            stop_out, _ = sp.communicate()
+        stop_out = stop_out.decode("utf-8", "replace")
+        self.assertIsNotNone(rc, "the master still runs 30s after `postern stop`:\n" + stop_out)
+        self.assertEqual(sp.returncode, 0, "postern stop:\n" + stop_out)
         self.assertEqual(rc, 0, "the master's exit status after a graceful stop")
 
         end = deadline(10)

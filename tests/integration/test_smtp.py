@@ -124,7 +124,7 @@ class SmtpReceiver(PosternTestCase):
                            timeout=60 * SCALE)
         out = p.stdout.decode("utf-8", "replace")
         self.assertEqual(p.returncode, 0, "swaks failed:\n" + out)
-        self.assertRegex(out, r"<~* 250 ", "swaks transcript lacks a 250 after DATA")
+        self.assertRegex(out, r"(?m)^ *-> \.\r?\n<-+ +250 ", "swaks transcript lacks a 250 after the data")
         ids = t.wait_ids("alice", {"swaks-1"}, seconds=30)
         self.assertEqual(ids.get("swaks-1"), 1, "swaks message in alice's Maildir")
 
