@@ -73,12 +73,18 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LIBS) -lcmocka
 
-# libFuzzer targets need clang; they link the library sources directly so
-# that the whole parser is instrumented.
-FUZZ_CFLAGS := -std=c17 -D_GNU_SOURCE -g -O1 -Icommon -fsanitize=fuzzer,address,undefined
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS)
+# libFuzzer targets need clang; the library is built once more with
+# coverage instrumentation (and ASan + UBSan) so the whole parser is fuzzed.
+FUZZ_CFLAGS := -std=c17 -D_GNU_SOURCE -g -O1 -Icommon -fsanitize=address,undefined
+FUZZ_LIB := $(BUILD)/libpostern-fuzz.a
+$(BUILD)/fuzzobj/%.o: %.c
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRCS) $(LIBS)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+$(FUZZ_LIB): $(patsubst %.c,$(BUILD)/fuzzobj/%.o,$(LIB_SRCS))
+	rm -f $@ && ar rcs $@ $^
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB) $(LIBS)
 
 fuzz: $(FUZZERS)
 
@@ -98,4 +104,4 @@ run: all
 clean:
 	rm -rf build build-san
 
--include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(BUILD)/fuzzobj -name '*.d' 2>/dev/null)

@@ -39,6 +39,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "log.h"
+#include "maildir.h"
 #include "passwd_file.h"
 #include "record.h"
 #include "sockets.h"
@@ -193,28 +194,6 @@ static void authd_mailboxes_refresh(struct authd *a)
 
 /* ---- one request ---- */
 
-/* A mailbox path we may hand out: relative, no "." or ".." component,
- * printable.  The reader (popd) checks again within its own root. */
-static int authd_mailbox_ok(const char *p, size_t len)
-{
-	size_t start = 0;
-
-	if (len == 0 || len > AUTHD_MAILBOX_MAX || p[0] == '/')
-		return 0;
-	for (size_t i = 0; i <= len; i++) {
-		if (i < len && ((unsigned char)p[i] < 0x20 || p[i] == 0x7f))
-			return 0;
-		if (i == len || p[i] == '/') {
-			size_t n = i - start;
-			if ((n == 1 && p[start] == '.') ||
-			    (n == 2 && p[start] == '.' && p[start + 1] == '.'))
-				return 0;
-			start = i + 1;
-		}
-	}
-	return 1;
-}
-
 static int authd_service_ok(const char *s)
 {
 	size_t n = strlen(s);
@@ -255,7 +234,7 @@ static const char *authd_put_ok(struct authd *a, const char *canon, const char *
 	authd_mailboxes_refresh(a);
 	if (a->mailboxes != NULL)
 		found = cdbmap_lookup(a->mailboxes, canon, strlen(canon), &mailbox);
-	if (found < 0 || (found == 1 && !authd_mailbox_ok(mailbox.data, mailbox.len))) {
+	if (found < 0 || (found == 1 && !maildir_path_ok(mailbox.data, mailbox.len))) {
 		log_warn("%s: bad or unreadable entry for %s", AUTHD_MAILBOXES, canon);
 		buf_free(&mailbox);
 		authd_put_tempfail(out, "mailbox map error");

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "cdbmap.h"
+#include "fsutil.h"
 #include "stream.h"
 
 #define CDBMAP_LINE_MAX 4096   /* longest text line, LF excluded */
@@ -190,33 +191,6 @@ static int cdbmap_compile_lines(struct cdbmap_compiler *c, int fd)
 	return r;
 }
 
-/* fsync the directory holding path, so that the rename is durable. */
-static int cdbmap_sync_dir(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	char dir[4096];
-	int fd, r;
-
-	if (slash == NULL) {
-		dir[0] = '.';
-		dir[1] = '\0';
-	} else {
-		size_t n = slash == path ? 1 : (size_t)(slash - path);
-		if (n >= sizeof(dir)) {
-			errno = ENAMETOOLONG;
-			return -1;
-		}
-		memcpy(dir, path, n);
-		dir[n] = '\0';
-	}
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	r = fsync(fd);
-	close(fd);
-	return r;
-}
-
 /* Build the cdb in the open temporary file tfd. */
 static int cdbmap_build(const char *src, int tfd, const char **error_r)
 {
@@ -271,7 +245,7 @@ int cdbmap_compile(const char *src, const char *dst, const char **error_r)
 		unlink(tmp);
 		return cdbmap_fail(error_r, dst, 0, strerror(e));
 	}
-	if (cdbmap_sync_dir(dst) < 0)
+	if (fsync_parent(dst) < 0)
 		return cdbmap_fail(error_r, dst, 0, "cannot fsync directory");
 	return 0;
 }

@@ -33,6 +33,7 @@
 
 #include "buf.h"
 #include "config.h"
+#include "fsutil.h"
 #include "log.h"
 
 #define CONFIG_FILE_MAX (1024 * 1024)
@@ -423,39 +424,15 @@ int config_parse(const char *name, const char *text, size_t len, const char **er
 	return 0;
 }
 
-/* Read at most CONFIG_FILE_MAX bytes of path into out. */
-static int config_read_file(const char *path, struct buf *out)
-{
-	char chunk[8192];
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	for (;;) {
-		n = read(fd, chunk, sizeof(chunk));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		if (buf_append(out, chunk, (size_t)n) < 0)
-			break;
-	}
-	int saved = errno;
-	close(fd);
-	errno = saved;
-	return n == 0 ? 0 : -1;
-}
-
 int config_load(const char *path, const char **error_r)
 {
 	struct buf text;
 	int r;
 
 	buf_init(&text, CONFIG_FILE_MAX);
-	if (config_read_file(path, &text) < 0) {
+	if (file_read_all(path, 0, &text, CONFIG_FILE_MAX) < 0) {
 		snprintf(config_error, sizeof(config_error), "%s:0: %s", path,
-			 errno == EMSGSIZE ? "file larger than 1 MiB" : strerror(errno));
+			 errno == EFBIG || errno == EMSGSIZE ? "file larger than 1 MiB" : strerror(errno));
 		buf_free(&text);
 		*error_r = config_error;
 		return -1;

@@ -41,6 +41,7 @@
 
 #include "log.h"
 #include "maildir.h"
+#include "fsutil.h"
 
 #define MAILDIR_COPY_BLOCK 65536   /* bytes read from the queue file per pread */
 #define MAILDIR_HOST_MAX 255       /* longest host name we use (before escaping) */
@@ -124,34 +125,6 @@ static void maildir_close_keep_errno(int fd)
 	errno = saved;
 }
 
-/* fsync the directory holding path (no trailing '/'), so that an entry
- * just made in it survives a crash. */
-static int maildir_sync_parent(const char *path)
-{
-	char parent[MAILDIR_PATH_MAX];
-	const char *slash = strrchr(path, '/');
-	size_t n;
-	int fd, r;
-
-	if (slash == NULL) {
-		memcpy(parent, ".", 2);
-	} else {
-		n = slash == path ? 1 : (size_t)(slash - path);
-		if (n >= sizeof parent) {
-			errno = ENAMETOOLONG;
-			return -1;
-		}
-		memcpy(parent, path, n);
-		parent[n] = '\0';
-	}
-	fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	r = fsync(fd);
-	maildir_close_keep_errno(fd);
-	return r;
-}
-
 /* mkdir -p path (a writable copy, no trailing '/'), at most
  * MAILDIR_DEPTH_MAX levels.  The cheap case (exists) costs one mkdir. */
 static int maildir_mkdirs(char *path, size_t len, int depth)
@@ -160,7 +133,7 @@ static int maildir_mkdirs(char *path, size_t len, int depth)
 	int r;
 
 	if (mkdir(path, 0700) == 0)
-		return maildir_sync_parent(path);
+		return fsync_parent(path);
 	if (errno == EEXIST)
 		return 0;
 	if (errno != ENOENT)
@@ -178,7 +151,7 @@ static int maildir_mkdirs(char *path, size_t len, int depth)
 	if (r < 0)
 		return -1;
 	if (mkdir(path, 0700) == 0)
-		return maildir_sync_parent(path);
+		return fsync_parent(path);
 	return errno == EEXIST ? 0 : -1;
 }
 
@@ -516,4 +489,28 @@ int maildir_name_sizes(const char *name, unsigned long long *s_r, unsigned long 
 		p = memchr(p + 1, ',', (size_t)(e - p - 1));
 	}
 	return have_s && have_w ? 0 : -1;
+}
+
+int maildir_path_ok(const char *p, size_t len)
+{
+	size_t start = 0;
+
+	if (len == 0 || len >= MAILDIR_PATH_MAX || p[0] == '/')
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f)
+			return 0;
+	while (start < len) {
+		const char *slash = memchr(p + start, '/', len - start);
+		size_t end = slash != NULL ? (size_t)(slash - p) : len;
+		size_t n = end - start;
+
+		if (n == 0 || (n == 1 && p[start] == '.') ||
+		    (n == 2 && p[start] == '.' && p[start + 1] == '.'))
+			return 0;
+		if (start == 0 && n == 7 && memcmp(p, "private", 7) == 0)
+			return 0;   /* mail/private/ holds the service sockets */
+		start = end + 1;
+	}
+	return 1;
 }

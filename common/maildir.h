@@ -38,4 +38,9 @@ const char *maildir_error_dsn(int err);
  * 0 with both found, -1 otherwise. */
 int maildir_name_sizes(const char *name, unsigned long long *s_r, unsigned long long *w_r);
 
+/* Whether p is a Maildir path that may be used below the mail root:
+ * relative, printable, no empty, "." or ".." component (a trailing '/'
+ * aside), not under "private/" (the service sockets). */
+int maildir_path_ok(const char *p, size_t len);
+
 #endif

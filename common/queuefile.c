@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "queuefile.h"
+#include "fsutil.h"
 #include "record.h"
 
 #define QUEUEFILE_READ_STEP 16384
@@ -109,24 +110,6 @@ static int queuefile_rename_new(const char *from, const char *to)
 		return -1;
 	}
 	return 0;
-}
-
-static int queuefile_fsync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int r;
-
-	if (fd < 0)
-		return -1;
-	r = fsync(fd);
-	if (r < 0) {
-		int e = errno;
-
-		close(fd);
-		errno = e;
-		return -1;
-	}
-	return close(fd);
 }
 
 int queuefile_mkdirs(const char **error_r)
@@ -352,7 +335,7 @@ int queuefile_commit(struct queuefile_out *qo, const char **error_r)
 	}
 	/* Without this the rename may not survive a crash, and we are about
 	 * to tell the client that the message is safe. */
-	if (queuefile_fsync_dir("incoming") < 0) {
+	if (fsync_dir("incoming") < 0) {
 		*error_r = "cannot sync incoming/";
 		/* Take it back if we can; if not, qmgr may still deliver it
 		 * and the client's retry makes a duplicate, never a loss. */

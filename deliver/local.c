@@ -160,30 +160,6 @@ static int local_queue_id_ok(const char *id)
 	return 1;
 }
 
-/* A Maildir path from the map: relative, components neither empty (a
- * trailing '/' aside), "." nor "..", not below the socket directory. */
-static int local_path_ok(const char *p, size_t len)
-{
-	size_t start = 0;
-
-	if (len == 0 || len >= MAILDIR_PATH_MAX || p[0] == '/' ||
-	    !local_text_ok(p, len, MAILDIR_PATH_MAX))
-		return 0;
-	while (start < len) {
-		const char *slash = memchr(p + start, '/', len - start);
-		size_t end = slash != NULL ? (size_t)(slash - p) : len;
-		size_t n = end - start;
-
-		if (n == 0 || (n == 1 && p[start] == '.') ||
-		    (n == 2 && p[start] == '.' && p[start + 1] == '.'))
-			return 0;
-		if (start == 0 && n == 7 && memcmp(p, "private", 7) == 0)
-			return 0;   /* mail/private/ holds the service sockets */
-		start = end + 1;
-	}
-	return 1;
-}
-
 /* ---- reading a request ---- */
 
 /* Wait until in_fd is readable. 0, or -1 with *error_r; *stop_r is set
@@ -375,7 +351,7 @@ static int local_lookup(const struct local_ctx *ctx, const struct local_request 
 		local_result_set(r, "failed", "5.1.1", "user unknown");
 		return -1;
 	}
-	if (!local_path_ok(path->data, path->len) || memchr(path->data, '\0', path->len) != NULL) {
+	if (!maildir_path_ok(path->data, path->len) || memchr(path->data, '\0', path->len) != NULL) {
 		log_warn("%s: mailboxes map entry for <%s> is not a relative Maildir path: %s",
 			 q->queue_id, addr->data, path->data);
 		local_result_set(r, "deferred", "4.3.5", "mailbox map entry invalid");

@@ -51,8 +51,5 @@ int popd_msg_open(const struct popd_mailbox *mb, size_t idx);
  * TOP).  Closes fd.  0, or -1 on a read or write error (the reply is
  * then broken and the session must end). */
 int popd_msg_send(int fd, struct stream *s, int top, unsigned long lines);
-/* Whether a Maildir path from authd is acceptable (relative, no "." or
- * ".." components, no control characters, not too long). */
-int popd_mailbox_path_ok(const char *path, size_t len);
 
 #endif

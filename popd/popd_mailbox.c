@@ -12,7 +12,7 @@
  * used instead.  popd_msg_send() streams a message in fixed blocks with
  * LF -> CRLF and dot-stuffing, so memory does not grow with message size.
  *
- * Trusts: the mailbox path only after popd_mailbox_path_ok (relative, no
+ * Trusts: the mailbox path only after maildir_path_ok (relative, no
  * "." / ".." components); everything after that is relative to the
  * Maildir's descriptor (openat/renameat2/unlinkat), and message files are
  * opened with O_NOFOLLOW.  File contents are not parsed beyond counting
@@ -43,26 +43,6 @@
 #define POPD_OUT_BLOCK 16384
 
 /* ---- the path ---- */
-
-int popd_mailbox_path_ok(const char *p, size_t len)
-{
-	size_t start = 0;
-
-	if (len == 0 || len > POPD_MAILBOX_PATH_MAX || p[0] == '/')
-		return 0;
-	for (size_t i = 0; i <= len; i++) {
-		if (i < len && ((unsigned char)p[i] < 0x20 || p[i] == 0x7f))
-			return 0;
-		if (i == len || p[i] == '/') {
-			size_t n = i - start;
-			if ((n == 1 && p[start] == '.') ||
-			    (n == 2 && p[start] == '.' && p[start + 1] == '.'))
-				return 0;
-			start = i + 1;
-		}
-	}
-	return 1;
-}
 
 /* ---- listing ---- */
 
@@ -313,7 +293,7 @@ enum popd_open_result popd_mailbox_open(const char *path, size_t len,
 	int r;
 
 	*mb_r = NULL;
-	if (!popd_mailbox_path_ok(path, len)) {
+	if (!maildir_path_ok(path, len)) {
 		*error_r = "mailbox path leaves the mail root";
 		return POPD_OPEN_BADPATH;
 	}

@@ -36,8 +36,6 @@ int postern_tree(const char *dir, char *out, size_t outlen);
 /* ---- postern_util.c ---- */
 /* snprintf that fails (-1, message printed) instead of truncating. */
 int postern_path(char *out, size_t outlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-/* Read a whole file (at most max bytes) into out. 0, or -1 with errno. */
-int postern_read_file(const char *path, struct buf *out, size_t max);
 /* Replace path atomically with data: temp file, fsync, rename, fsync of
  * the directory; owner and mode from own.  0, or -1 (message printed). */
 int postern_write_file(const char *path, const void *data, size_t len, const struct postern_owner *own);

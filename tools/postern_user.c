@@ -17,6 +17,7 @@
  * never leaves a user who can log in without a mailbox (maildir, then
  * mailboxes, then users; the reverse for del). */
 #include <errno.h>
+#include <fcntl.h>
 #include <crypt.h>
 #include <ftw.h>
 #include <getopt.h>
@@ -28,6 +29,7 @@
 #include <unistd.h>
 
 #include "address.h"
+#include "fsutil.h"
 #include "postern.h"
 
 #define POSTERN_PASSWORD_MAX 1024
@@ -77,7 +79,7 @@ static int postern_user_load(const char *tree, const char *name, struct buf *tex
 
 	if (postern_path(path, sizeof(path), "%s/etc/%s", tree, name) < 0)
 		return -1;
-	if (postern_read_file(path, text, POSTERN_FILE_MAX) < 0 && errno != ENOENT) {
+	if (file_read_all(path, O_NOFOLLOW, text, POSTERN_FILE_MAX) < 0 && errno != ENOENT) {
 		postern_err("cannot read %s: %s", path, strerror(errno));
 		return -1;
 	}

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "cdbmap.h"
+#include "fsutil.h"
 #include "postern.h"
 
 int postern_path(char *out, size_t outlen, const char *fmt, ...)
@@ -46,38 +47,6 @@ int postern_path(char *out, size_t outlen, const char *fmt, ...)
 	return 0;
 }
 
-int postern_read_file(const char *path, struct buf *out, size_t max)
-{
-	char chunk[8192];
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	ssize_t n = 0;
-	int saved;
-
-	if (fd < 0)
-		return -1;
-	for (;;) {
-		n = read(fd, chunk, sizeof(chunk));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		if (out->len + (size_t)n > max) {
-			errno = EFBIG;
-			n = -1;
-			break;
-		}
-		if (buf_append(out, chunk, (size_t)n) < 0) {
-			n = -1;
-			break;
-		}
-	}
-	saved = errno;
-	explicit_bzero(chunk, sizeof(chunk));
-	close(fd);
-	errno = saved;
-	return n == 0 ? 0 : -1;
-}
-
 static int postern_write_all(int fd, const char *p, size_t len)
 {
 	while (len > 0) {
@@ -91,31 +60,6 @@ static int postern_write_all(int fd, const char *p, size_t len)
 		len -= (size_t)n;
 	}
 	return 0;
-}
-
-/* fsync the directory holding path, so that a rename into it survives a
- * crash. */
-static int postern_sync_parent(const char *path)
-{
-	char dir[PATH_MAX];
-	char *slash;
-	int fd, r;
-
-	if (postern_path(dir, sizeof(dir), "%s", path) < 0)
-		return -1;
-	slash = strrchr(dir, '/');
-	if (slash == NULL)
-		dir[0] = '.', dir[1] = '\0';
-	else if (slash == dir)
-		slash[1] = '\0';
-	else
-		*slash = '\0';
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	r = fsync(fd);
-	close(fd);
-	return r;
 }
 
 static int postern_fd_owner(int fd, const struct postern_owner *own)
@@ -155,7 +99,7 @@ int postern_write_file(const char *path, const void *data, size_t len, const str
 		unlink(tmp);
 		return -1;
 	}
-	if (postern_sync_parent(path) < 0) {
+	if (fsync_parent(path) < 0) {
 		postern_err("cannot sync the directory of %s: %s", path, strerror(errno));
 		return -1;
 	}
@@ -247,7 +191,7 @@ pid_t postern_master_pid(const char *tree)
 	if (postern_path(path, sizeof(path), "%s/run/master.pid", tree) < 0)
 		return 0;
 	buf_init(&text, 64);
-	if (postern_read_file(path, &text, 32) < 0) {
+	if (file_read_all(path, O_NOFOLLOW, &text, 32) < 0) {
 		buf_free(&text);
 		return 0;
 	}
