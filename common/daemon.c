@@ -235,9 +235,14 @@ static int daemon_accept(const struct daemon *d, int idle_ms)
 	struct pollfd pfd = { .fd = d->listen_fd, .events = POLLIN };
 
 	for (;;) {
-		if (daemon_stopping())
-			return -1;
-		int r = poll(&pfd, 1, idle_ms);
+		/* Told to stop: still serve a client already waiting in the
+		 * backlog (it was connected; dropping it would fail its mail),
+		 * but wait for no new one. */
+		int r = daemon_stopping() ? 1 : poll(&pfd, 1, idle_ms);
+		if (r == 1 && daemon_stopping()) {
+			int fd = accept4(d->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+			return fd >= 0 ? fd : -1;
+		}
 		if (r == 0)
 			return -1;
 		if (r < 0) {

@@ -65,6 +65,8 @@ struct child *master_child_find(pid_t pid);
 void master_children_signal(struct service *svc, int sig, int retire);
 /* Number of live children. */
 size_t master_children_count(void);
+/* Number of live children of services of one type. */
+size_t master_children_of_type(enum service_type type);
 /* Monotonic seconds. */
 double master_now(void);
 

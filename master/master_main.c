@@ -101,16 +101,20 @@ static void master_program_dir(void)
 	memcpy(master_progdir, self, strlen(self) + 1);
 }
 
-static void master_load_config(void)
+/* Load postern.conf: all or nothing (config_parse), so a broken file
+ * leaves the settings in force.  -1 with a log line on error. */
+static int master_load_config(void)
 {
 	char path[PATH_MAX + 32];
 	const char *error;
 
 	snprintf(path, sizeof path, "%s/postern.conf", master_etc);
-	config_reset();
-	if (config_load(path, &error) < 0)
-		log_fatal("%s", error);
+	if (config_load(path, &error) < 0) {
+		log_warn("%s", error);
+		return -1;
+	}
 	master_program_dir();
+	return 0;
 }
 
 /* The lock file: held for the master's life, so a second one fails. */
@@ -258,7 +262,8 @@ static int master_read_services(void)
 	return master_apply(fresh, (size_t)n);
 }
 
-/* Keep one idle process per service, within maxproc and backoff. */
+/* Keep one idle process per service, within maxproc and backoff.  A
+ * service whose listener is closed (stopping) gets no new process. */
 static void master_fill(double now)
 {
 	for (size_t i = 0; i < master_nsvcs; i++) {
@@ -272,24 +277,33 @@ static void master_fill(double now)
 	}
 }
 
-/* Milliseconds until the next scheduled restart (-1: none). */
+/* Milliseconds until the next scheduled restart or the stop deadline (-1: none). */
 static int master_next_timeout(double now, int stopping, double deadline)
 {
-	double next = -1;
+	double next = stopping ? deadline : -1;
 
-	if (stopping)
-		next = deadline;
-	else
-		for (size_t i = 0; i < master_nsvcs; i++) {
-			const struct service *svc = &master_svcs[i];
-			if (!svc->retired && svc->idle == 0 && svc->count < svc->maxproc &&
-			    svc->next_spawn > now && (next < 0 || svc->next_spawn < next))
-				next = svc->next_spawn;
-		}
+	for (size_t i = 0; i < master_nsvcs; i++) {
+		const struct service *svc = &master_svcs[i];
+		if (!svc->retired && svc->listen_fd >= 0 && svc->idle == 0 &&
+		    svc->count < svc->maxproc && svc->next_spawn > now &&
+		    (next < 0 || svc->next_spawn < next))
+			next = svc->next_spawn;
+	}
 	if (next < 0)
 		return -1;
 	double ms = (next - now) * 1000 + 1;
 	return ms < 0 ? 0 : ms > INT_MAX ? INT_MAX : (int)ms;
+}
+
+/* Stop every service of one type: its children finish their client and
+ * exit, its listener closes. */
+static void master_stop_type(enum service_type type)
+{
+	for (size_t k = 0; k < master_nsvcs; k++)
+		if (master_svcs[k].type == type) {
+			master_children_signal(&master_svcs[k], SIGTERM, 1);
+			master_service_close(&master_svcs[k]);
+		}
 }
 
 static void master_reap(int stopping)
@@ -304,35 +318,47 @@ static void master_reap(int stopping)
 static void master_reload(void)
 {
 	log_info("reload: rereading configuration");
-	master_load_config();
-	if (master_read_services() < 0)
+	if (master_load_config() < 0 || master_read_services() < 0)
 		log_warn("reload failed; the services keep running with their old configuration");
 }
+
+/* Stopping runs in two phases so that nothing accepted is cut off: first
+ * the network-facing (inet) services finish their clients, while the
+ * internal (unix) services they hand mail to keep running and are
+ * restarted if need be; then the internal services stop. */
+enum master_phase { MASTER_RUNNING, MASTER_DRAINING, MASTER_STOPPING };
 
 static void master_loop(void)
 {
 	struct pollfd pfd[MASTER_MAX_SERVICES + 1];
-	int stopping = 0;
+	enum master_phase phase = MASTER_RUNNING;
 	double deadline = 0;
 
 	for (;;) {
 		double now = master_now();
-		if (!stopping)
-			master_fill(now);
-		else if (master_children_count() == 0)
+		if (phase == MASTER_DRAINING && master_children_of_type(SERVICE_INET) == 0) {
+			phase = MASTER_STOPPING;
+			master_stop_type(SERVICE_UNIX);
+		}
+		if (phase == MASTER_STOPPING && master_children_count() == 0)
 			return;
-		else if (now >= deadline) {
+		if (phase != MASTER_RUNNING && now >= deadline) {
 			log_warn("stop: %zu processes still running after master_stop_timeout; killing them",
 				 master_children_count());
+			master_stop_type(SERVICE_UNIX);
 			master_children_signal(NULL, SIGKILL, 1);
+			phase = MASTER_STOPPING;
 			deadline = now + 5;
 		}
+		if (phase != MASTER_STOPPING)
+			master_fill(now);
 		size_t np = 0;
 		pfd[np++] = (struct pollfd){ .fd = master_sigpipe[0], .events = POLLIN };
 		for (size_t i = 0; i < master_nsvcs; i++)
 			if (master_svcs[i].status_r >= 0)
 				pfd[np++] = (struct pollfd){ .fd = master_svcs[i].status_r, .events = POLLIN };
-		if (poll(pfd, np, master_next_timeout(now, stopping, deadline)) < 0 && errno != EINTR)
+		if (poll(pfd, np, master_next_timeout(now, phase != MASTER_RUNNING, deadline)) < 0 &&
+		    errno != EINTR)
 			log_fatal("poll: %s", strerror(errno));
 		for (size_t i = 0; i < master_nsvcs; i++)
 			if (master_svcs[i].status_r >= 0)
@@ -340,19 +366,15 @@ static void master_loop(void)
 		unsigned char sigs[64];
 		ssize_t got = read(master_sigpipe[0], sigs, sizeof sigs);
 		for (ssize_t i = 0; i < got; i++) {
-			if (sigs[i] == SIGCHLD)
-				master_reap(stopping);
-			else if ((sigs[i] == SIGTERM || sigs[i] == SIGINT) && !stopping) {
+			if ((sigs[i] == SIGTERM || sigs[i] == SIGINT) && phase == MASTER_RUNNING) {
 				log_info("stopping: waiting for the services to finish");
-				stopping = 1;
+				phase = MASTER_DRAINING;
 				deadline = master_now() + (double)config_time("master_stop_timeout");
-				master_children_signal(NULL, SIGTERM, 1);
-				for (size_t k = 0; k < master_nsvcs; k++)
-					master_service_close(&master_svcs[k]);
-			} else if (sigs[i] == SIGHUP && !stopping)
+				master_stop_type(SERVICE_INET);
+			} else if (sigs[i] == SIGHUP && phase == MASTER_RUNNING)
 				master_reload();
 		}
-		master_reap(stopping);
+		master_reap(phase == MASTER_STOPPING);
 	}
 }
 
@@ -377,7 +399,8 @@ int main(int argc, char **argv)
 	}
 	log_open("master", 1, master_verbose);
 	master_paths(etc);
-	master_load_config();
+	if (master_load_config() < 0)
+		log_fatal("cannot start with a broken configuration");
 	/* Refuse early, on the terminal, when another master holds the tree. */
 	close(master_lock(1));
 	if (!master_foreground) {

@@ -360,3 +360,13 @@ size_t master_children_count(void)
 		n++;
 	return n;
 }
+
+size_t master_children_of_type(enum service_type type)
+{
+	size_t n = 0;
+
+	for (struct child *c = master_children; c != NULL; c = c->next)
+		if (c->svc->type == type)
+			n++;
+	return n;
+}

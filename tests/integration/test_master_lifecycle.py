@@ -1,0 +1,122 @@
+"""The master's reload and graceful stop (issue 2, item 6): SIGHUP rereads
+the configuration and replaces every child without dropping a session;
+SIGTERM lets a client finish its transaction before the services exit."""
+
+import os
+import signal
+import time
+
+from postern_harness import SCALE, PosternTestCase, RawSMTP, deadline
+
+SERVICES = ("smtp", "enqueue", "qmgr", "local", "authd", "pop3")
+
+
+class MasterLifecycle(PosternTestCase):
+
+    def wait_replaced(self, t, service, old, seconds=15):
+        """Until no pid of old serves service and a new one does."""
+        end = deadline(seconds)
+        while time.monotonic() < end:
+            now = set(t.pids(service))
+            if now and not (now & old):
+                t.note_children()
+                return now
+            time.sleep(0.1)
+        self.fail("service %s not replaced after reload: old %s, now %s\n%s"
+                  % (service, sorted(old), sorted(t.pids(service)), t.log_tail()))
+
+    def test_reload_replaces_every_child_and_mail_still_flows(self):
+        t = self.start_tree()
+        before = {s: set(t.pids(s)) for s in SERVICES}
+        for s in SERVICES:
+            self.assertTrue(before[s], "no %s process before reload" % s)
+        t.run("reload", "-d", t.dir)
+        for s in SERVICES:
+            self.wait_replaced(t, s, before[s])
+        t.send(t.addr("alice"), "after-reload")
+        self.assertIn("after-reload", t.wait_ids("alice", {"after-reload"}))
+        self.assertRegex(t.log_bytes().decode("utf-8", "replace"), r"reload")
+
+    def test_reload_applies_a_changed_setting(self):
+        t = self.start_tree()
+        s = t.smtp()
+        self.assertNotEqual(s.esmtp_features.get("size"), "123456")
+        s.quit()
+        conf = os.path.join(t.dir, "etc", "postern.conf")
+        with open(conf, "a") as f:
+            f.write("\nmessage_size_limit = 123456\n")
+        old = set(t.pids("smtp"))
+        t.run("reload", "-d", t.dir)
+        self.wait_replaced(t, "smtp", old)
+        s = t.smtp()
+        self.assertEqual(s.esmtp_features.get("size"), "123456")
+        s.quit()
+
+    def test_reload_with_a_broken_config_keeps_the_services(self):
+        t = self.start_tree()
+        conf = os.path.join(t.dir, "etc", "master.conf")
+        with open(conf, "a") as f:
+            f.write("\nbroken inet 127.0.0.1:1 nobody - 0 smtpd\n")   # maxproc 0 is invalid
+        old = set(t.pids("smtp"))
+        t.run("reload", "-d", t.dir)
+        end = deadline(5)
+        while time.monotonic() < end and b"reload failed" not in t.log_bytes():
+            time.sleep(0.1)
+        self.assertIn(b"reload failed", t.log_bytes())
+        self.assertEqual(set(t.pids("smtp")), old, "a failed reload must not replace the services")
+        t.send(t.addr("bob"), "after-bad-reload")
+        self.assertIn("after-bad-reload", t.wait_ids("bob", {"after-bad-reload"}))
+
+    def test_reload_with_a_broken_postern_conf_keeps_the_master(self):
+        t = self.start_tree()
+        conf = os.path.join(t.dir, "etc", "postern.conf")
+        with open(conf, "a") as f:
+            f.write("\nno_such_key = 1\n")
+        old = set(t.pids("smtp"))
+        t.run("reload", "-d", t.dir)
+        end = deadline(5)
+        while time.monotonic() < end and b"reload failed" not in t.log_bytes():
+            time.sleep(0.1)
+        self.assertIn(b"no_such_key", t.log_bytes())
+        self.assertIn(b"reload failed", t.log_bytes())
+        self.assertIsNone(t.master.poll(), "the master died on a broken postern.conf")
+        self.assertEqual(set(t.pids("smtp")), old)
+        t.send(t.addr("alice"), "after-bad-conf")
+        self.assertIn("after-bad-conf", t.wait_ids("alice", {"after-bad-conf"}))
+
+    def test_stop_lets_an_open_transaction_finish(self):
+        t = self.start_tree()
+        c = RawSMTP(t.port("smtp"))
+        self.assertEqual(c.read_reply()[0], 220)
+        for cmd, code in ((b"EHLO client.example", 250), (b"MAIL FROM:<s@example.org>", 250),
+                          (b"RCPT TO:<%s>" % t.addr("alice").encode(), 250), (b"DATA", 354)):
+            c.send(cmd + b"\r\n")
+            reply = c.read_reply()
+            self.assertEqual(reply[0], code, (cmd, reply))
+        c.send(b"X-Test-Id: during-stop\r\nSubject: stop\r\n\r\nfirst half\r\n")
+        os.kill(t.master_pid, signal.SIGTERM)
+        time.sleep(0.5 * SCALE)
+        # The busy smtpd (and the enqueue it talks to) keep serving us.
+        c.send(b"second half\r\n.\r\n")
+        reply = c.read_reply()
+        self.assertEqual(reply[0], 250, reply)
+        c.send(b"QUIT\r\n")
+        self.assertEqual(c.read_reply()[0], 221)
+        c.close()
+        t.master.wait(40 * SCALE)
+        self.assertEqual(t.master.returncode, 0, t.log_tail())
+        for s in SERVICES:
+            self.assertEqual(t.pids(s), [], "%s still running after stop" % s)
+        # Accepted before the stop: delivered once the system runs again.
+        t.start()
+        self.assertIn("during-stop", t.wait_ids("alice", {"during-stop"}))
+
+    def test_stop_of_an_idle_system_is_quick(self):
+        t = self.start_tree()
+        started = time.monotonic()
+        os.kill(t.master_pid, signal.SIGTERM)
+        t.master.wait(30 * SCALE)
+        self.assertLess(time.monotonic() - started, 5 * SCALE, t.log_tail())
+        self.assertEqual(t.master.returncode, 0)
+        self.assertFalse(os.path.exists(os.path.join(t.dir, "run", "master.pid")),
+                         "run/master.pid left behind")
