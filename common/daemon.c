@@ -41,11 +41,15 @@ static const struct daemon_default {
 	{ "enqueue", "postern-queue", "queue" },
 	{ "qmgr", "postern-queue", "queue" },
 	{ "local", "postern-vmail", "mail" },
+	{ "remote", "postern-smtp", "run/jail" },
+	{ "pickup", "postern-queue", "queue" },
 	{ "authd", "postern-auth", "-" },
-	{ "popd", "postern-vmail", "mail" },
+	{ "popd", "postern-login", "run/jail" },        /* the POP3 login process */
+	{ "popd-session", "postern-vmail", "mail" },    /* `popd session` */
 };
 
 static volatile sig_atomic_t daemon_stop_flag;
+static int daemon_lifeline_fd = -1;
 
 static void daemon_on_term(int sig)
 {
@@ -53,9 +57,27 @@ static void daemon_on_term(int sig)
 	daemon_stop_flag = 1;
 }
 
+/* The master holds the write end of the lifeline; it is never written,
+ * so readability means EOF: the master is gone. */
+static int daemon_master_gone(void)
+{
+	struct pollfd pfd = { .fd = daemon_lifeline_fd, .events = POLLIN };
+
+	return daemon_lifeline_fd >= 0 && poll(&pfd, 1, 0) == 1;
+}
+
 int daemon_stopping(void)
 {
+	if (!daemon_stop_flag && daemon_master_gone()) {
+		log_warn("the master is gone: exiting");
+		daemon_stop_flag = 1;
+	}
 	return daemon_stop_flag != 0;
+}
+
+int daemon_lifeline(void)
+{
+	return daemon_lifeline_fd;
 }
 
 int daemon_socket_path(const char *name, char *out, size_t outlen)
@@ -186,6 +208,12 @@ void daemon_init(struct daemon *d, const char *program, int argc, char **argv)
 			fcntl(DAEMON_STATUS_FD, F_GETFD) >= 0) ? DAEMON_STATUS_FD : -1;
 	if (d->status_fd >= 0)
 		fd_set_cloexec(d->status_fd);
+	env = getenv("POSTERN_LIFELINE_FD");
+	d->lifeline_fd = (env != NULL && strcmp(env, "5") == 0 &&
+			  fcntl(DAEMON_LIFELINE_FD, F_GETFD) >= 0) ? DAEMON_LIFELINE_FD : -1;
+	if (d->lifeline_fd >= 0)
+		fd_set_cloexec(d->lifeline_fd);
+	daemon_lifeline_fd = d->lifeline_fd;
 	tzset();                /* read the zone before chroot hides it */
 	/* Resolve while /etc and /proc are visible: both are looked up lazily. */
 	(void)config_str("myhostname");
@@ -232,14 +260,17 @@ static void daemon_report(const struct daemon *d, int busy)
 /* Wait for a client; -1 on idle timeout or stop request. */
 static int daemon_accept(const struct daemon *d, int idle_ms)
 {
-	struct pollfd pfd = { .fd = d->listen_fd, .events = POLLIN };
+	struct pollfd pfd[2] = {
+		{ .fd = d->listen_fd, .events = POLLIN },
+		{ .fd = d->lifeline_fd, .events = POLLIN },
+	};
 
 	for (;;) {
 		/* Told to stop: still serve a client already waiting in the
 		 * backlog (it was connected; dropping it would fail its mail),
 		 * but wait for no new one. */
-		int r = daemon_stopping() ? 1 : poll(&pfd, 1, idle_ms);
-		if (r == 1 && daemon_stopping()) {
+		int r = daemon_stopping() ? 1 : poll(pfd, d->lifeline_fd >= 0 ? 2 : 1, idle_ms);
+		if (r >= 1 && daemon_stopping()) {
 			int fd = accept4(d->listen_fd, NULL, NULL, SOCK_CLOEXEC);
 			return fd >= 0 ? fd : -1;
 		}

@@ -13,7 +13,10 @@
  *   POSTERN_ROOT      directory, relative to POSTERN_DIR, to chroot/chdir into
  *   POSTERN_LOG       "stderr" or "syslog"
  *   LISTEN_FDS/LISTEN_PID  systemd-style socket activation (fd 3)
- *   POSTERN_STATUS_FD the status pipe (4) */
+ *   POSTERN_STATUS_FD the status pipe (4)
+ *   POSTERN_LIFELINE_FD  read end of a pipe the master holds open (5): EOF
+ *                     there means the master died, and the process exits
+ *                     after its current client instead of running orphaned */
 #ifndef POSTERN_DAEMON_H
 #define POSTERN_DAEMON_H
 
@@ -21,6 +24,7 @@
 
 #define DAEMON_LISTEN_FD 3
 #define DAEMON_STATUS_FD 4
+#define DAEMON_LIFELINE_FD 5
 
 struct daemon {
 	const char *program;   /* program name, e.g. "smtpd" */
@@ -33,6 +37,7 @@ struct daemon {
 	int verbose;           /* -v */
 	int listen_fd;         /* fd 3 or -1 */
 	int status_fd;         /* fd 4 or -1 */
+	int lifeline_fd;       /* fd 5 or -1 */
 	int argc;              /* arguments left after the common options */
 	char **argv;
 };
@@ -48,8 +53,12 @@ void daemon_drop(struct daemon *d);
 /* Serve clients until told to stop: inetd mode serves fd 0/1 once; else
  * accept on the listener, one client at a time.  Returns when done. */
 void daemon_serve(struct daemon *d, daemon_serve_fn *serve, void *arg);
-/* Whether SIGTERM has been received (check between units of work). */
+/* Whether SIGTERM has been received or the master died (check between
+ * units of work).  A service with its own event loop polls
+ * daemon_lifeline() for input too and then calls daemon_stopping(). */
 int daemon_stopping(void);
+/* The lifeline descriptor to poll (POLLIN/POLLHUP = master gone), or -1. */
+int daemon_lifeline(void);
 /* Path of the Unix socket of service name, relative to the process root:
  * "private/NAME". Fails (-1) if it would not fit. */
 int daemon_socket_path(const char *name, char *out, size_t outlen);

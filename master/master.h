@@ -52,6 +52,8 @@ void master_service_clear(struct service *svc);
 int master_service_bind(struct service *svc, const char *base_dir);
 /* Make ROOT/private/NAME links to every unix listener for every root. 0 or -1. */
 int master_service_link(struct service *svcs, size_t n, const char *base_dir);
+/* Make the lifeline pipe whose read end every child gets as fd 5. 0 or -1. */
+int master_lifeline_init(void);
 /* Start one child of svc. 0 or -1. */
 int master_service_spawn(struct service *svc, const char *base_dir, const char *etc_dir,
 			 const char *program_dir, int foreground, int verbose);

@@ -415,6 +415,8 @@ int main(int argc, char **argv)
 	if (geteuid() != 0)
 		log_warn("not started as root: every service runs as this user, without chroot");
 	master_signals();
+	if (master_lifeline_init() < 0)
+		log_fatal("pipe: %s", strerror(errno));
 	if (master_read_services() < 0)
 		log_fatal("cannot start the services");
 	master_write_pid();

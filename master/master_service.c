@@ -29,6 +29,19 @@
 #define MASTER_STABLE_AFTER 10.0  /* a child that lived this long resets the backoff */
 
 static struct child *master_children;
+static int master_lifeline_read = -1;
+
+int master_lifeline_init(void)
+{
+	int p[2];
+
+	/* The write end stays open, unwritten, in the master alone
+	 * (close-on-exec); children see EOF on the read end when it dies. */
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -1;
+	master_lifeline_read = p[0];
+	return 0;
+}
 
 double master_now(void)
 {
@@ -165,6 +178,7 @@ static int master_child_env(char **env, size_t max, char store[][4200], const st
 	}
 	env[n++] = "LISTEN_FDS=1";
 	env[n++] = "POSTERN_STATUS_FD=4";
+	env[n++] = "POSTERN_LIFELINE_FD=5";
 	env[n++] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
 	for (size_t i = 0; i < sizeof pass / sizeof pass[0] && n + 1 < max; i++) {
 		char *v = getenv(pass[i]);
@@ -191,7 +205,8 @@ static _Noreturn void master_child_exec(struct service *svc, const char *base_di
 	for (int s = 1; s < NSIG; s++)
 		signal(s, SIG_DFL);
 	setsid();   /* terminal signals go to the master, which stops us in order */
-	if (dup2(svc->listen_fd, 3) < 0 || dup2(svc->status_w, 4) < 0)
+	if (dup2(svc->listen_fd, 3) < 0 || dup2(svc->status_w, 4) < 0 ||
+	    dup2(master_lifeline_read, 5) < 0)
 		_exit(127);
 	devnull = open("/dev/null", O_RDWR);
 	if (devnull >= 0 && devnull != 0) {
@@ -201,7 +216,7 @@ static _Noreturn void master_child_exec(struct service *svc, const char *base_di
 		if (devnull > 4)
 			close(devnull);
 	}
-	close_range(5, ~0U, 0);
+	close_range(6, ~0U, 0);
 	snprintf(title, sizeof title, "postern/%s", svc->name);
 	if (snprintf(prog, sizeof prog, "%s/%s", program_dir, svc->command) >= (int)sizeof prog)
 		_exit(127);

@@ -120,3 +120,20 @@ class MasterLifecycle(PosternTestCase):
         self.assertEqual(t.master.returncode, 0)
         self.assertFalse(os.path.exists(os.path.join(t.dir, "run", "master.pid")),
                          "run/master.pid left behind")
+
+    def test_children_exit_when_the_master_is_killed(self):
+        t = self.start_tree()
+        t.note_children()
+        os.kill(t.master_pid, signal.SIGKILL)
+        t.master.wait(10 * SCALE)
+        # Idle services notice at once (the lifeline pipe reaches EOF);
+        # qmgr at its next wake-up, bounded by its timers.
+        end = deadline(15)
+        left = {}
+        while time.monotonic() < end:
+            left = {s: t.pids(s) for s in SERVICES if s != "qmgr" and t.pids(s)}
+            if not left:
+                break
+            time.sleep(0.1)
+        self.assertEqual(left, {}, "orphaned services kept running without their master")
+

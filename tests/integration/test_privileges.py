@@ -7,7 +7,7 @@ import time
 import unittest
 
 from postern_harness import (PRIVILEGES, SERVICES, PosternTestCase, deadline, is_root,
-                             proc_ids, proc_root, proc_status)
+                             postern_children, proc_ids, proc_root, proc_status)
 
 
 def groups_of(pid):
@@ -43,10 +43,19 @@ class Privileges(PosternTestCase):
                                     % (service, pid, gid, pw.pw_gid, user))
                 if groups is not None and 0 in groups and pw.pw_gid != 0:
                     problems.append("%s pid %d keeps supplementary group 0: %r" % (service, pid, groups))
+                allowed = set(os.getgrouplist(user, pw.pw_gid))
+                if groups is not None and not set(groups) <= allowed:
+                    problems.append("%s pid %d: supplementary groups %r, want a subset of %s's %r"
+                                    % (service, pid, groups, user, sorted(allowed)))
                 if want_root is not None:
                     r = proc_root(pid)
                     if r is not None and r != want_root:
                         problems.append("%s pid %d: root %r, want chroot %r" % (service, pid, r, want_root))
+        # Whatever else the master runs (DESIGN.md: only the master keeps root).
+        for pid, argv0 in postern_children(t.master_pid).items():
+            uid = proc_ids(pid, "Uid")
+            if uid is not None and 0 in uid:
+                problems.append("%s pid %d runs with root ids: Uid %r" % (argv0, pid, uid))
         return problems
 
     def test_each_daemon_runs_as_its_user_in_its_root(self):
