@@ -25,18 +25,22 @@ LIBS     := -lssl -lcrypto -lcares -lcdb -lcrypt
 
 # Debian packages the build and the tests need (`make deps`).
 DEPS_PKGS := build-essential libssl-dev libc-ares-dev libcdb-dev libcmocka-dev \
-             libcrypt-dev python3 clang swaks socat openssl
+             libcrypt-dev python3 clang swaks socat openssl postfix dnsmasq-base mutt \
+             curl fetchmail getmail6
 
 # program = source files (by prefix) -> $(BUILD)/bin/program
-PROGRAMS := master smtpd enqueue qmgr local authd popd postern
+PROGRAMS := master smtpd enqueue qmgr local remote authd popd postern pickup sendmail
 master_SRCS  := $(wildcard master/*.c)
 smtpd_SRCS   := $(wildcard smtpd/*.c)
 enqueue_SRCS := $(wildcard queue/enqueue*.c)
 qmgr_SRCS    := $(wildcard queue/qmgr*.c)
 local_SRCS   := $(wildcard deliver/local*.c)
+remote_SRCS  := $(wildcard deliver/remote*.c)
 authd_SRCS   := $(wildcard auth/authd*.c)
 popd_SRCS    := $(wildcard popd/*.c)
 postern_SRCS := $(wildcard tools/postern*.c)
+pickup_SRCS  := $(wildcard queue/pickup*.c)
+sendmail_SRCS := $(wildcard tools/sendmail*.c)
 
 LIB_SRCS := $(wildcard common/*.c)
 LIB      := $(BUILD)/libpostern.a
@@ -49,7 +53,11 @@ FUZZERS  := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
 .PHONY: all deps test unit run clean fuzz check-banned
-all: deps $(BINS)
+all: deps $(BINS) $(BUILD)/bin/mailq
+
+# mailq(1) is sendmail -bp: the same program under a second name.
+$(BUILD)/bin/mailq: $(BUILD)/bin/sendmail
+	ln -sf sendmail $@
 
 deps:
 	@sh tools/deps.sh $(DEPS_PKGS)

@@ -5,11 +5,19 @@
  * the canonical address and the mailbox path from etc/mailboxes.cdb,
  * `status=fail` (unknown user or wrong password, one answer for both), or
  * `status=tempfail reason=...`.  Several requests may share a connection.
+ * `cmd=ticket` checks the same way but answers a one-time ticket instead
+ * of the mailbox (for a login process); `cmd=redeem` turns a ticket into
+ * user and mailbox (for a session process, peer uid postern-vmail only).
+ * Failed logins are counted per client address and per existing user
+ * (authd_state.c, files under run/auth/ shared by all authd processes);
+ * over auth_failure_limit_client / _user the password is not even
+ * tried and the answer says `throttled=yes`.
  *
  * Runs as: postern-auth, not chrooted; its working directory is the tree
  * DIR.  It is the only process that reads etc/users (mode 0640,
- * root:postern-auth); it also reads etc/mailboxes.cdb.  It writes nothing
- * but its log.
+ * root:postern-auth); it also reads etc/mailboxes.cdb.  It writes only
+ * run/auth/ (tickets and failure counters, made 0700 for it at start)
+ * and its log.
  *
  * Trusts: as root-started, only peers whose SO_PEERCRED uid is root,
  * postern-smtpd, postern-login or postern-vmail (looked up at start, a
@@ -34,6 +42,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "authd.h"
 #include "buf.h"
 #include "cdbmap.h"
 #include "config.h"
@@ -66,6 +75,9 @@ struct authd {
 	int inetd;
 	uid_t allowed[AUTHD_ALLOWED_MAX];
 	size_t nallowed;
+	uid_t redeemers[AUTHD_ALLOWED_MAX];  /* may redeem tickets: root, the session user */
+	size_t nredeemers;
+	uid_t peer;                          /* of the current connection */
 	struct passwd_file *users;
 	struct authd_file_id users_id;    /* of the table we hold, or of the last failure */
 	struct cdbmap *mailboxes;
@@ -74,13 +86,26 @@ struct authd {
 
 /* ---- who may ask ---- */
 
+static void authd_uid_add(uid_t *set, size_t *n, uid_t uid)
+{
+	for (size_t i = 0; i < *n; i++)
+		if (set[i] == uid)
+			return;
+	if (*n < AUTHD_ALLOWED_MAX)
+		set[(*n)++] = uid;
+}
+
 static void authd_allow(struct authd *a, uid_t uid)
 {
-	for (size_t i = 0; i < a->nallowed; i++)
-		if (a->allowed[i] == uid)
-			return;
-	if (a->nallowed < AUTHD_ALLOWED_MAX)
-		a->allowed[a->nallowed++] = uid;
+	authd_uid_add(a->allowed, &a->nallowed, uid);
+}
+
+static int authd_uid_in(const uid_t *set, size_t n, uid_t uid)
+{
+	for (size_t i = 0; i < n; i++)
+		if (set[i] == uid)
+			return 1;
+	return 0;
 }
 
 /* Before the privilege drop: the uids of our clients. */
@@ -89,8 +114,10 @@ static void authd_allowed_init(struct authd *a)
 	static const char *const clients[] = { "postern-smtpd", "postern-login", "postern-vmail" };
 
 	authd_allow(a, 0);
+	authd_uid_add(a->redeemers, &a->nredeemers, 0);
 	if (getuid() != 0) {
 		authd_allow(a, getuid());   /* development: everything runs as us */
+		authd_uid_add(a->redeemers, &a->nredeemers, getuid());
 		return;
 	}
 	for (size_t i = 0; i < sizeof(clients) / sizeof(clients[0]); i++) {
@@ -99,10 +126,14 @@ static void authd_allowed_init(struct authd *a)
 			authd_allow(a, pw->pw_uid);
 		else
 			log_debug("no user %s: it cannot ask", clients[i]);
+		/* Only a session process (postern-vmail) turns a ticket into
+		 * a mailbox: a login process must never learn one. */
+		if (pw != NULL && strcmp(clients[i], "postern-vmail") == 0)
+			authd_uid_add(a->redeemers, &a->nredeemers, pw->pw_uid);
 	}
 }
 
-static int authd_peer_ok(const struct authd *a, int fd)
+static int authd_peer_ok(struct authd *a, int fd)
 {
 	pid_t pid;
 	uid_t uid;
@@ -111,14 +142,16 @@ static int authd_peer_ok(const struct authd *a, int fd)
 	if (peer_cred(fd, &pid, &uid, &gid) < 0) {
 		/* Not a Unix socket: only a person at a terminal running
 		 * `authd -i` by hand, and only in development. */
-		if (a->inetd && getuid() != 0)
+		if (a->inetd && getuid() != 0) {
+			a->peer = getuid();
 			return 1;
+		}
 		log_warn("cannot read peer credentials: %s", strerror(errno));
 		return 0;
 	}
-	for (size_t i = 0; i < a->nallowed; i++)
-		if (a->allowed[i] == uid)
-			return 1;
+	a->peer = uid;
+	if (authd_uid_in(a->allowed, a->nallowed, uid))
+		return 1;
 	log_warn("refused peer uid=%lu pid=%ld", (unsigned long)uid, (long)pid);
 	return 0;
 }
@@ -223,28 +256,43 @@ static void authd_put_tempfail(struct buf *out, const char *reason)
 		log_panic("authd: reply buffer too small");
 }
 
-/* Answer for a user whose password matched. */
-static const char *authd_put_ok(struct authd *a, const char *canon, const char *service,
-				struct buf *out)
+/* The mailbox of canon from etc/mailboxes.cdb into mailbox: 1 found, 0
+ * none (a tempfail was written unless service is smtp), -1 a tempfail
+ * was written. */
+static int authd_mailbox(struct authd *a, const char *canon, const char *service,
+			 struct buf *mailbox, struct buf *out)
 {
-	struct buf mailbox;
 	int found = 0;
 
-	buf_init(&mailbox, AUTHD_MAILBOX_MAX);
 	authd_mailboxes_refresh(a);
 	if (a->mailboxes != NULL)
-		found = cdbmap_lookup(a->mailboxes, canon, strlen(canon), &mailbox);
-	if (found < 0 || (found == 1 && !maildir_path_ok(mailbox.data, mailbox.len))) {
+		found = cdbmap_lookup(a->mailboxes, canon, strlen(canon), mailbox);
+	if (found < 0 || (found == 1 && !maildir_path_ok(mailbox->data, mailbox->len))) {
 		log_warn("%s: bad or unreadable entry for %s", AUTHD_MAILBOXES, canon);
-		buf_free(&mailbox);
 		authd_put_tempfail(out, "mailbox map error");
-		return "tempfail";
+		return -1;
 	}
 	/* SMTP AUTH needs no mailbox; a mail reader does. */
 	if (found == 0 && strcmp(service, "smtp") != 0) {
 		log_warn("%s has no mailbox for %s", AUTHD_MAILBOXES, canon);
-		buf_free(&mailbox);
 		authd_put_tempfail(out, "no mailbox for this user");
+		return -1;
+	}
+	return found;
+}
+
+/* Answer for a user whose password matched (cmd=auth) or whose ticket
+ * was redeemed: the canonical address and the mailbox. */
+static const char *authd_put_ok(struct authd *a, const char *canon, const char *service,
+				struct buf *out)
+{
+	struct buf mailbox;
+	int found;
+
+	buf_init(&mailbox, AUTHD_MAILBOX_MAX);
+	found = authd_mailbox(a, canon, service, &mailbox, out);
+	if (found < 0) {
+		buf_free(&mailbox);
 		return "tempfail";
 	}
 	if (record_put_str(out, "status", "ok") < 0 || record_put_str(out, "user", canon) < 0 ||
@@ -255,17 +303,74 @@ static const char *authd_put_ok(struct authd *a, const char *canon, const char *
 	return "ok";
 }
 
+/* cmd=ticket after the password matched: a one-time ticket instead of
+ * the mailbox, which the login process has no business knowing. */
+static const char *authd_put_ticket(struct authd *a, const char *canon, const char *service,
+				    struct buf *out)
+{
+	char ticket[AUTHD_TICKET_HEX + 1];
+	struct buf mailbox;
+	int found;
+
+	buf_init(&mailbox, AUTHD_MAILBOX_MAX);
+	found = authd_mailbox(a, canon, service, &mailbox, out);
+	buf_free(&mailbox);
+	if (found < 0)
+		return "tempfail";
+	if (authd_ticket_issue(canon, service, ticket) < 0) {
+		log_warn("cannot write a ticket in %s: %s", AUTHD_STATE_DIR, strerror(errno));
+		authd_put_tempfail(out, "cannot issue a ticket");
+		return "tempfail";
+	}
+	if (record_put_str(out, "status", "ok") < 0 || record_put_str(out, "user", canon) < 0 ||
+	    record_put_str(out, "ticket", ticket) < 0 || record_end(out) < 0)
+		log_panic("authd: reply buffer too small");
+	explicit_bzero(ticket, sizeof(ticket));
+	return "ok";
+}
+
+static unsigned long authd_limit(const char *key)
+{
+	unsigned long long v = config_size(key);
+	return v == 0 || v > 1000000 ? 1000000 : (unsigned long)v;   /* 0: no limit */
+}
+
+/* status=fail with the failure count the client side turns into a delay,
+ * and throttled=yes once a limit is reached (the client disconnects). */
+static void authd_put_fail(struct buf *out, const struct authd_throttle *t)
+{
+	unsigned long n = t->client > t->user ? t->client : t->user;
+	int over = t->client >= authd_limit("auth_failure_limit_client") ||
+		   t->user >= authd_limit("auth_failure_limit_user");
+
+	if (record_put_str(out, "status", "fail") < 0 || record_put_num(out, "failures", n) < 0 ||
+	    (over && record_put_str(out, "throttled", "yes") < 0) || record_end(out) < 0)
+		log_panic("authd: reply buffer too small");
+}
+
 /* Check one request's credentials and write the answer.  Returns the
  * result word for the log. */
 static const char *authd_check(struct authd *a, const char *user, const char *password,
-			       size_t password_len, const char *service, struct buf *out)
+			       size_t password_len, const char *service, const char *client,
+			       int ticket, struct buf *out)
 {
-	const char *canon = NULL;
+	const char *canon = NULL, *known = NULL;
+	struct authd_throttle t;
 	int r;
 
 	if (authd_users_refresh(a) < 0) {
 		authd_put_tempfail(out, "users file unavailable");
 		return "tempfail";
+	}
+	/* Per-user counters only for users that exist: guessed names must
+	 * not fill run/auth/. */
+	if (passwd_file_lookup(a->users, user, strlen(user), &known) == NULL)
+		known = NULL;
+	authd_throttle_get(client, known, &t);
+	if (t.client >= authd_limit("auth_failure_limit_client") ||
+	    t.user >= authd_limit("auth_failure_limit_user")) {
+		authd_put_fail(out, &t);   /* the password is not even tried */
+		return "throttled";
 	}
 	r = passwd_file_verify(a->users, user, strlen(user), password, password_len, &canon);
 	if (r < 0) {
@@ -273,11 +378,49 @@ static const char *authd_check(struct authd *a, const char *user, const char *pa
 		return "tempfail";
 	}
 	if (r == 0) {
-		if (record_put_str(out, "status", "fail") < 0 || record_end(out) < 0)
-			log_panic("authd: reply buffer too small");
+		authd_throttle_fail(client, known, &t);
+		authd_put_fail(out, &t);
 		return "fail";
 	}
-	return authd_put_ok(a, canon, service, out);
+	authd_throttle_reset(client, canon);
+	return ticket ? authd_put_ticket(a, canon, service, out)
+		      : authd_put_ok(a, canon, service, out);
+}
+
+/* cmd=redeem: a session process turns a ticket into user and mailbox. */
+static int authd_redeem(struct authd *a, const struct record *rec, struct buf *out)
+{
+	const char *ticket = record_get(rec, "ticket");
+	const char *service = record_get(rec, "service");
+	const char *result;
+	struct buf user;
+	int r;
+
+	if (ticket == NULL || service == NULL || !authd_service_ok(service)) {
+		log_warn("malformed redeem request");
+		authd_put_tempfail(out, "malformed request");
+		return -1;
+	}
+	if (!authd_uid_in(a->redeemers, a->nredeemers, a->peer)) {
+		log_warn("redeem refused to peer uid=%lu", (unsigned long)a->peer);
+		authd_put_tempfail(out, "not allowed to redeem");
+		return -1;
+	}
+	buf_init(&user, AUTHD_USER_MAX);
+	r = authd_ticket_redeem(ticket, service, &user);
+	if (r < 0) {
+		authd_put_tempfail(out, "ticket store error");
+		result = "tempfail";
+	} else if (r == 0) {
+		if (record_put_str(out, "status", "fail") < 0 || record_end(out) < 0)
+			log_panic("authd: reply buffer too small");
+		result = "fail";
+	} else {
+		result = authd_put_ok(a, buf_cstr(&user), service, out);
+	}
+	log_info("redeem user=%s service=%s result=%s", r == 1 ? buf_cstr(&user) : "-", service, result);
+	buf_free(&user);
+	return 0;
 }
 
 /* One request record -> one answer.  0, or -1 to end the connection. */
@@ -290,27 +433,30 @@ static int authd_request(struct authd *a, struct record *rec, struct buf *out)
 	const char *result;
 	size_t password_len = 0;
 	const char *password = NULL;
+	int ticket = cmd != NULL && strcmp(cmd, "ticket") == 0;
 
+	if (cmd != NULL && strcmp(cmd, "redeem") == 0)
+		return authd_redeem(a, rec, out);
 	for (size_t i = 0; i < rec->n; i++)
 		if (strcmp(rec->fields[i].key, "password") == 0 && password == NULL) {
 			password = rec->fields[i].value;
 			password_len = rec->fields[i].value_len;
 		}
-	if (cmd == NULL || strcmp(cmd, "auth") != 0 || user == NULL || password == NULL ||
-	    service == NULL || !authd_service_ok(service)) {
+	if (cmd == NULL || (strcmp(cmd, "auth") != 0 && !ticket) || user == NULL ||
+	    password == NULL || service == NULL || !authd_service_ok(service)) {
 		log_warn("malformed request (cmd=%s)", cmd != NULL ? cmd : "none");
 		authd_put_tempfail(out, "malformed request");
 		return -1;
 	}
 	if (strlen(user) > AUTHD_USER_MAX) {
-		if (record_put_str(out, "status", "fail") < 0 || record_end(out) < 0)
-			log_panic("authd: reply buffer too small");
+		struct authd_throttle none = { 0, 0 };
+		authd_put_fail(out, &none);
 		result = "fail";
 	} else {
-		result = authd_check(a, user, password, password_len, service, out);
+		result = authd_check(a, user, password, password_len, service, client, ticket, out);
 	}
-	log_info("user=%s service=%s client=%s result=%s", user, service,
-		 client != NULL ? client : "unknown", result);
+	log_info("user=%s service=%s client=%s result=%s%s", user, service,
+		 client != NULL ? client : "unknown", result, ticket ? " ticket=yes" : "");
 	return 0;
 }
 
@@ -356,6 +502,19 @@ static void authd_serve(int in_fd, int out_fd, void *arg)
 	stream_free(&s);
 }
 
+/* run/auth/ for tickets and counters, owned by the user we become. */
+static void authd_state_setup(const struct daemon *d)
+{
+	struct passwd *pw = NULL;
+
+	if (chdir(d->base_dir) < 0)
+		log_fatal("chdir %s: %s", d->base_dir, strerror(errno));
+	if (getuid() == 0 && d->user != NULL && (pw = getpwnam(d->user)) == NULL)
+		log_fatal("no user %s", d->user);
+	if (authd_state_init(pw ? pw->pw_uid : 0, pw ? pw->pw_gid : 0, pw != NULL) < 0)
+		log_fatal("%s: %s", AUTHD_STATE_DIR, strerror(errno));
+}
+
 int main(int argc, char **argv)
 {
 	struct daemon d;
@@ -366,6 +525,7 @@ int main(int argc, char **argv)
 	a.users_id.present = -1;       /* matches no real state: load at once */
 	a.mailboxes_id.present = -1;
 	authd_allowed_init(&a);
+	authd_state_setup(&d);
 	daemon_drop(&d);
 	/* Read the files once now, so that a broken one shows in the log at
 	 * start and not only at the first login. */

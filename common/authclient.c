@@ -2,7 +2,11 @@
  *
  * Offers: auth_verify() sends one `cmd=auth` record (docs/protocols.md)
  * to private/authd (relative to the process root: every root holds a
- * link to the authd socket) and turns the answer into 1 / 0 / -1.
+ * link to the authd socket) and turns the answer into 1 / 0 / -1;
+ * auth_login_ticket() does the same with `cmd=ticket` for a login
+ * process (a one-time ticket instead of the mailbox, and authd's failure
+ * count for throttling), auth_redeem() turns a ticket back into user and
+ * mailbox for a session process.
  *
  * Trusts: authd for the verdict, but not for the shape of its answer: the
  * record is read with the bounded record reader, an unknown status is a
@@ -68,10 +72,42 @@ static int authclient_send_all(int fd, const char *p, size_t n, int timeout_ms)
 	return 0;
 }
 
-static int authclient_build(struct buf *req, const char *user, const char *password,
-			    const char *service, const char *client)
+/* Connect, send req (wiped afterwards by the caller), read one answer
+ * record into rec.  0, or -1 with *error_r. */
+static int authclient_exchange(const struct buf *req, struct record *rec, const char **error_r)
 {
-	if (record_put_str(req, "cmd", "auth") < 0 ||
+	int timeout_ms = authclient_timeout_ms();
+	char path[256];
+	struct stream *s;
+	const char *err = "";
+	int fd, r;
+
+	if (daemon_socket_path("authd", path, sizeof(path)) < 0)
+		return authclient_temp(error_r, "authd socket path too long");
+	fd = unix_connect(path, timeout_ms);
+	if (fd < 0)
+		return authclient_temp(error_r, "cannot connect to authd");
+	if (authclient_send_all(fd, req->data, req->len, timeout_ms) < 0) {
+		close(fd);
+		return authclient_temp(error_r, "cannot send the request to authd");
+	}
+	s = stream_new(fd, fd, 1024, timeout_ms);
+	if (s == NULL) {
+		close(fd);
+		return authclient_temp(error_r, "out of memory");
+	}
+	r = record_read(s, rec, &err) == STREAM_OK ? 0
+		: authclient_temp(error_r, "no valid answer from authd");
+	stream_free(&s);
+	close(fd);
+	return r;
+}
+
+/* Build a password request for cmd (auth or ticket) into req. 0 or -1. */
+static int authclient_build(struct buf *req, const char *cmd, const char *user,
+			    const char *password, const char *service, const char *client)
+{
+	if (record_put_str(req, "cmd", cmd) < 0 ||
 	    record_put_str(req, "user", user) < 0 ||
 	    record_put_str(req, "password", password) < 0 ||
 	    record_put_str(req, "service", service) < 0 ||
@@ -80,38 +116,39 @@ static int authclient_build(struct buf *req, const char *user, const char *passw
 	return record_end(req);
 }
 
-/* Send the request; the socket fd, or -1 with *error_r. */
-static int authclient_request(const char *user, const char *password, const char *service,
-			      const char *client, int timeout_ms, const char **error_r)
+/* Send a password request and read the answer: 0 or -1 (*error_r).
+ * The request, password included, is wiped before return. */
+static int authclient_password_request(const char *cmd, const char *user, const char *password,
+				       const char *service, const char *client,
+				       struct record *rec, const char **error_r)
 {
-	char path[256];
 	struct buf req;
-	int fd, r;
+	int r;
 
-	if (daemon_socket_path("authd", path, sizeof(path)) < 0)
-		return authclient_temp(error_r, "authd socket path too long");
 	buf_init(&req, AUTHCLIENT_REQUEST_MAX);
-	if (authclient_build(&req, user, password, service, client) < 0) {
-		buf_free(&req);
-		return authclient_temp(error_r, "cannot build the authd request");
-	}
-	fd = unix_connect(path, timeout_ms);
-	if (fd < 0) {
-		buf_free(&req);
-		return authclient_temp(error_r, "cannot connect to authd");
-	}
-	r = authclient_send_all(fd, req.data, req.len, timeout_ms);
+	if (authclient_build(&req, cmd, user, password, service, client) < 0)
+		r = authclient_temp(error_r, "cannot build the authd request");
+	else
+		r = authclient_exchange(&req, rec, error_r);
 	buf_free(&req);   /* wipes the password */
-	if (r < 0) {
-		close(fd);
-		return authclient_temp(error_r, "cannot send the request to authd");
-	}
-	return fd;
+	return r;
 }
 
-/* Interpret the answer record.  1, 0 or -1. */
-static int authclient_answer(const struct record *rec, struct buf *user_r,
-			     struct buf *mailbox_r, const char **error_r)
+/* Copy field key of rec into out (when out is not NULL); a missing or
+ * empty value is an error.  0 or -1. */
+static int authclient_field(const struct record *rec, const char *key, struct buf *out)
+{
+	const char *v = record_get(rec, key);
+
+	if (out == NULL)
+		return 0;
+	if (v == NULL || *v == '\0')
+		return -1;
+	return buf_set(out, v, strlen(v));
+}
+
+/* Interpret the status of an answer: 1 ok, 0 fail, -1 tempfail or junk. */
+static int authclient_status(const struct record *rec, const char **error_r)
 {
 	const char *status = record_get(rec, "status");
 	const char *v;
@@ -128,18 +165,23 @@ static int authclient_answer(const struct record *rec, struct buf *user_r,
 	}
 	if (strcmp(status, "ok") != 0)
 		return authclient_temp(error_r, "authd answer with an unknown status");
-	if (user_r != NULL) {
-		v = record_get(rec, "user");
-		if (v == NULL || buf_set(user_r, v, strlen(v)) < 0)
-			return authclient_temp(error_r, "authd answer: bad user");
-	}
-	if (mailbox_r != NULL) {
-		v = record_get(rec, "mailbox");
-		if (v == NULL || *v == '\0')
-			return authclient_temp(error_r, "authd knows no mailbox for this user");
-		if (buf_set(mailbox_r, v, strlen(v)) < 0)
-			return authclient_temp(error_r, "authd answer: mailbox path too long");
-	}
+	return 1;
+}
+
+/* Interpret the answer record.  1, 0 or -1. */
+static int authclient_answer(const struct record *rec, struct buf *user_r,
+			     struct buf *mailbox_r, const char **error_r)
+{
+	int r = authclient_status(rec, error_r);
+
+	if (r != 1)
+		return r;
+	if (authclient_field(rec, "user", user_r) < 0)
+		return authclient_temp(error_r, "authd answer: bad user");
+	if (mailbox_r != NULL && record_get(rec, "mailbox") == NULL)
+		return authclient_temp(error_r, "authd knows no mailbox for this user");
+	if (authclient_field(rec, "mailbox", mailbox_r) < 0)
+		return authclient_temp(error_r, "authd answer: bad mailbox path");
 	return 1;
 }
 
@@ -147,32 +189,75 @@ int auth_verify_user(const char *user, const char *password, const char *service
 		     const char *client, struct buf *user_r, struct buf *mailbox_r,
 		     const char **error_r)
 {
-	int timeout_ms = authclient_timeout_ms();
 	struct record rec = { 0 };
-	struct stream *s;
-	const char *err = "";
-	int fd, ret;
+	int ret;
 
 	*error_r = "";
 	/* Longer than any account authd holds: a plain rejection, decided
 	 * here so that the record writer never has to refuse it. */
 	if (strlen(user) > AUTHCLIENT_FIELD_MAX || strlen(password) > AUTHCLIENT_FIELD_MAX)
 		return 0;
-	fd = authclient_request(user, password, service, client, timeout_ms, error_r);
-	if (fd < 0)
-		return -1;
-	s = stream_new(fd, fd, 1024, timeout_ms);
-	if (s == NULL) {
-		close(fd);
-		return authclient_temp(error_r, "out of memory");
-	}
-	if (record_read(s, &rec, &err) != STREAM_OK)
-		ret = authclient_temp(error_r, "no valid answer from authd");
-	else
+	ret = authclient_password_request("auth", user, password, service, client, &rec, error_r);
+	if (ret == 0)
 		ret = authclient_answer(&rec, user_r, mailbox_r, error_r);
 	record_clear(&rec);
-	stream_free(&s);
-	close(fd);
+	return ret;
+}
+
+int auth_login_ticket(const char *user, const char *password, const char *service,
+		      const char *client, struct buf *user_r, struct buf *ticket_r,
+		      struct auth_failure *fail_r, const char **error_r)
+{
+	struct record rec = { 0 };
+	unsigned long long n = 0;
+	int ret;
+
+	*error_r = "";
+	memset(fail_r, 0, sizeof(*fail_r));
+	if (strlen(user) > AUTHCLIENT_FIELD_MAX || strlen(password) > AUTHCLIENT_FIELD_MAX)
+		return 0;
+	ret = authclient_password_request("ticket", user, password, service, client, &rec, error_r);
+	if (ret == 0)
+		ret = authclient_status(&rec, error_r);
+	if (ret == 0) {
+		const char *t = record_get(&rec, "throttled");
+		if (record_get_num(&rec, "failures", &n) == 0)
+			fail_r->failures = n > 1000000 ? 1000000 : (unsigned long)n;
+		fail_r->throttled = t != NULL && strcmp(t, "yes") == 0;
+	} else if (ret == 1 && (authclient_field(&rec, "user", user_r) < 0 ||
+				authclient_field(&rec, "ticket", ticket_r) < 0)) {
+		ret = authclient_temp(error_r, "authd answer without user or ticket");
+	}
+	if (ticket_r != NULL && ret != 1)
+		buf_wipe(ticket_r);
+	/* The ticket is a credential too: wipe the record's copy. */
+	for (size_t i = 0; i < rec.n; i++)
+		if (strcmp(rec.fields[i].key, "ticket") == 0)
+			explicit_bzero(rec.fields[i].value, rec.fields[i].value_len);
+	record_clear(&rec);
+	return ret;
+}
+
+int auth_redeem(const char *ticket, const char *service, struct buf *user_r,
+		struct buf *mailbox_r, const char **error_r)
+{
+	struct record rec = { 0 };
+	struct buf req;
+	int ret;
+
+	*error_r = "";
+	if (strlen(ticket) > AUTHCLIENT_FIELD_MAX)
+		return 0;
+	buf_init(&req, AUTHCLIENT_REQUEST_MAX);
+	if (record_put_str(&req, "cmd", "redeem") < 0 || record_put_str(&req, "ticket", ticket) < 0 ||
+	    record_put_str(&req, "service", service) < 0 || record_end(&req) < 0)
+		ret = authclient_temp(error_r, "cannot build the authd request");
+	else
+		ret = authclient_exchange(&req, &rec, error_r);
+	buf_free(&req);
+	if (ret == 0)
+		ret = authclient_answer(&rec, user_r, mailbox_r, error_r);
+	record_clear(&rec);
 	return ret;
 }
 

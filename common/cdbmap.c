@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cdbmap.h"
@@ -248,4 +249,11 @@ int cdbmap_compile(const char *src, const char *dst, const char **error_r)
 	if (fsync_parent(dst) < 0)
 		return cdbmap_fail(error_r, dst, 0, "cannot fsync directory");
 	return 0;
+}
+
+int cdbmap_replaced(const struct cdbmap *map)
+{
+	struct stat st;
+
+	return map != NULL && fstat(map->fd, &st) == 0 && st.st_nlink == 0;
 }

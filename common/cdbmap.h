@@ -16,6 +16,10 @@ int cdbmap_open(const char *path, struct cdbmap **map_r, const char **error_r);
  * over 1024 bytes, which compile refuses), -1 error (value over the
  * buf's cap included). */
 int cdbmap_lookup(struct cdbmap *map, const char *key, size_t keylen, struct buf *value_r);
+/* Whether the file behind map was replaced or removed since it was
+ * opened (no name links to it any more: `postern map` renames a new file
+ * over the old one). */
+int cdbmap_replaced(const struct cdbmap *map);
 /* Close and free; *map = NULL. */
 void cdbmap_close(struct cdbmap **map);
 /* Compile text map src into cdb dst. 0, or -1 with *error_r ("src:line: msg"). */

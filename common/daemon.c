@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cdbmap.h"
 #include "config.h"
 #include "log.h"
 #include "privdrop.h"
@@ -49,6 +50,9 @@ static const struct daemon_default {
 };
 
 static volatile sig_atomic_t daemon_stop_flag;
+#define DAEMON_MAPS_MAX 16
+static struct cdbmap *daemon_maps[DAEMON_MAPS_MAX];
+static size_t daemon_nmaps;
 static int daemon_lifeline_fd = -1;
 
 static void daemon_on_term(int sig)
@@ -247,6 +251,35 @@ void daemon_drop(struct daemon *d)
 	log_debug("running in %s%s", dir, priv_chrooted() ? " (chroot)" : "");
 }
 
+struct cdbmap *daemon_open_map(const struct daemon *d, const char *file, int optional)
+{
+	char path[sizeof d->etc_dir + 256];
+	struct cdbmap *map = NULL;
+	const char *error;
+	int n = snprintf(path, sizeof path, "%s/%s", d->etc_dir, file);
+
+	if (n < 0 || (size_t)n >= sizeof path || file[0] == '/' || strstr(file, "..") != NULL)
+		log_fatal("%s: not a map file name under %s", file, d->etc_dir);
+	if (optional && access(path, F_OK) < 0 && errno == ENOENT) {
+		log_debug("%s: not present, not used", path);
+		return NULL;
+	}
+	if (cdbmap_open(path, &map, &error) < 0)
+		log_fatal("%s", error);
+	if (daemon_nmaps == DAEMON_MAPS_MAX)
+		log_panic("more than %d maps", DAEMON_MAPS_MAX);
+	daemon_maps[daemon_nmaps++] = map;
+	return map;
+}
+
+int daemon_maps_replaced(void)
+{
+	for (size_t i = 0; i < daemon_nmaps; i++)
+		if (cdbmap_replaced(daemon_maps[i]))
+			return 1;
+	return 0;
+}
+
 /* Tell the master whether we hold a client.  A lost report only skews
  * its spare count; it never stops service. */
 static void daemon_report(const struct daemon *d, int busy)
@@ -322,5 +355,9 @@ void daemon_serve(struct daemon *d, daemon_serve_fn *serve, void *arg)
 		daemon_report(d, 0);
 		if (daemon_stopping())
 			break;
+		if (daemon_maps_replaced()) {
+			log_info("a map was replaced: exiting so that a new process reads it");
+			break;
+		}
 	}
 }

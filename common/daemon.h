@@ -59,6 +59,14 @@ void daemon_serve(struct daemon *d, daemon_serve_fn *serve, void *arg);
 int daemon_stopping(void);
 /* The lifeline descriptor to poll (POLLIN/POLLHUP = master gone), or -1. */
 int daemon_lifeline(void);
+/* Open the compiled map DIR/etc/FILE before the privilege drop and watch
+ * it (daemon_maps_replaced).  An optional map that does not exist is
+ * NULL; any other failure is fatal. */
+struct cdbmap *daemon_open_map(const struct daemon *d, const char *file, int optional);
+/* Whether a watched map was replaced on disk.  A chrooted process cannot
+ * reopen it, so it finishes its work and exits, and the master starts one
+ * that reads the new map; daemon_serve does this between clients. */
+int daemon_maps_replaced(void);
 /* Path of the Unix socket of service name, relative to the process root:
  * "private/NAME". Fails (-1) if it would not fit. */
 int daemon_socket_path(const char *name, char *out, size_t outlen);

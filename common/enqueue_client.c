@@ -66,21 +66,33 @@ static struct enqueue *enqueue_new(int fd)
 	return e;
 }
 
-/* The envelope record (docs/protocols.md, enqueue request). */
-static int enqueue_envelope(struct buf *out, const char *sender, const char *const *rcpts,
-			    size_t n, const char *client, const char *helo, const char *proto)
+/* Optional string field: absent when value is NULL. */
+static int enqueue_put_opt(struct buf *out, const char *key, const char *value)
 {
-	if (record_put_str(out, "sender", sender) < 0)
+	return value == NULL ? 0 : record_put_str(out, key, value);
+}
+
+/* The envelope record (docs/protocols.md, enqueue request).  notify and
+ * orcpt follow the rcpt they belong to. */
+static int enqueue_envelope(struct buf *out, const struct enqueue_envelope *env)
+{
+	if (record_put_str(out, "sender", env->sender) < 0)
 		return -1;
-	for (size_t i = 0; i < n; i++) {
-		if (record_put_str(out, "rcpt", rcpts[i]) < 0)
+	for (size_t i = 0; i < env->nrcpt; i++) {
+		const struct enqueue_rcpt *r = &env->rcpts[i];
+
+		if (record_put_str(out, "rcpt", r->addr) < 0 ||
+		    enqueue_put_opt(out, "notify", r->notify) < 0 ||
+		    enqueue_put_opt(out, "orcpt", r->orcpt) < 0)
 			return -1;
 	}
-	if (client != NULL && record_put_str(out, "client", client) < 0)
-		return -1;
-	if (helo != NULL && record_put_str(out, "helo", helo) < 0)
-		return -1;
-	if (proto != NULL && record_put_str(out, "proto", proto) < 0)
+	if (enqueue_put_opt(out, "client", env->client) < 0 ||
+	    enqueue_put_opt(out, "helo", env->helo) < 0 ||
+	    enqueue_put_opt(out, "proto", env->proto) < 0 ||
+	    enqueue_put_opt(out, "ret", env->ret) < 0 ||
+	    enqueue_put_opt(out, "envid", env->envid) < 0 ||
+	    enqueue_put_opt(out, "body", env->body) < 0 ||
+	    (env->smtputf8 && record_put_str(out, "smtputf8", "1") < 0))
 		return -1;
 	return record_end(out);
 }
@@ -100,16 +112,26 @@ static int enqueue_connect(const char **error_r)
 	return fd;
 }
 
-int enqueue_begin_proto(struct enqueue **e_r, const char *sender, const char *const *rcpts,
-			size_t n, const char *client, const char *helo, const char *proto,
-			const char **error_r)
+/* Fields the envelope record will have: enqueue refuses more than
+ * RECORD_MAX_FIELDS, so we never send them. */
+static size_t enqueue_field_count(const struct enqueue_envelope *env)
 {
-	struct buf env;
+	size_t n = 8;   /* sender, client, helo, proto, ret, envid, body, smtputf8 */
+
+	for (size_t i = 0; i < env->nrcpt && n <= RECORD_MAX_FIELDS; i++)
+		n += 1 + (env->rcpts[i].notify != NULL) + (env->rcpts[i].orcpt != NULL);
+	return n;
+}
+
+int enqueue_begin_env(struct enqueue **e_r, const struct enqueue_envelope *env,
+		      const char **error_r)
+{
+	struct buf rec;
 	struct enqueue *e;
 	int fd, r;
 
 	*e_r = NULL;
-	if (n == 0 || n > RECORD_MAX_FIELDS - 8) {
+	if (env->nrcpt == 0 || enqueue_field_count(env) > RECORD_MAX_FIELDS) {
 		*error_r = "bad recipient count for enqueue";
 		return -1;
 	}
@@ -122,11 +144,11 @@ int enqueue_begin_proto(struct enqueue **e_r, const char *sender, const char *co
 		*error_r = "out of memory";
 		return -1;
 	}
-	buf_init(&env, (size_t)RECORD_MAX_FIELDS * (RECORD_MAX_VALUE * 3 + 16));
-	r = enqueue_envelope(&env, sender, rcpts, n, client, helo, proto);
+	buf_init(&rec, (size_t)RECORD_MAX_FIELDS * (RECORD_MAX_VALUE * 3 + 16));
+	r = enqueue_envelope(&rec, env);
 	if (r == 0)
-		r = stream_write(e->s, env.data, env.len);
-	buf_free(&env);
+		r = stream_write(e->s, rec.data, rec.len);
+	buf_free(&rec);
 	if (r < 0) {
 		enqueue_abort(&e);
 		*error_r = "cannot send the envelope to enqueue";
@@ -134,6 +156,33 @@ int enqueue_begin_proto(struct enqueue **e_r, const char *sender, const char *co
 	}
 	*e_r = e;
 	return 0;
+}
+
+int enqueue_begin_proto(struct enqueue **e_r, const char *sender, const char *const *rcpts,
+			size_t n, const char *client, const char *helo, const char *proto,
+			const char **error_r)
+{
+	struct enqueue_envelope env = { .sender = sender, .nrcpt = n, .client = client,
+					.helo = helo, .proto = proto };
+	struct enqueue_rcpt *list;
+	int r;
+
+	*e_r = NULL;
+	if (n == 0 || n > RECORD_MAX_FIELDS - 8) {
+		*error_r = "bad recipient count for enqueue";
+		return -1;
+	}
+	list = calloc(n, sizeof(*list));
+	if (list == NULL) {
+		*error_r = "out of memory";
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++)
+		list[i].addr = rcpts[i];
+	env.rcpts = list;
+	r = enqueue_begin_env(e_r, &env, error_r);
+	free(list);
+	return r;
 }
 
 int enqueue_begin(struct enqueue **e_r, const char *sender, const char *const *rcpts, size_t n,

@@ -16,6 +16,29 @@ struct enqueue;
  * envelope; client and helo may be NULL.  0, or -1 with *error_r. */
 int enqueue_begin(struct enqueue **e_r, const char *sender, const char *const *rcpts, size_t n,
 		  const char *client, const char *helo, const char **error_r);
+/* One recipient with its RFC 3461 parameters (NULL when not given). */
+struct enqueue_rcpt {
+	const char *addr;
+	const char *notify;   /* "NEVER" or a comma list of SUCCESS, FAILURE, DELAY */
+	const char *orcpt;    /* "TYPE;ADDRESS", xtext decoded */
+};
+
+/* A whole envelope as smtpd knows it (docs/protocols.md, enqueue):
+ * NULL / 0 members are left out of the record. */
+struct enqueue_envelope {
+	const char *sender;
+	const struct enqueue_rcpt *rcpts;
+	size_t nrcpt;
+	const char *client, *helo, *proto;
+	const char *ret;      /* RFC 3461 RET: "FULL" or "HDRS" */
+	const char *envid;    /* RFC 3461 ENVID, xtext decoded */
+	const char *body;     /* RFC 6152 BODY: "8BITMIME" or "7BIT" */
+	int smtputf8;         /* RFC 6531 SMTPUTF8 was given on MAIL */
+};
+
+/* Connect and send the envelope env.  0, or -1 with *error_r. */
+int enqueue_begin_env(struct enqueue **e_r, const struct enqueue_envelope *env,
+		      const char **error_r);
 /* Like enqueue_begin, also naming the protocol ("ESMTP", "SMTP", "local"). */
 int enqueue_begin_proto(struct enqueue **e_r, const char *sender, const char *const *rcpts,
 			size_t n, const char *client, const char *helo, const char *proto,

@@ -3,7 +3,8 @@
  * Offers: pop3_cmd_parse() turns one client line into a command id and
  * its arguments: keyword (RFC 1939 section 3: case-insensitive), message
  * numbers and line counts as bounded decimal numbers, the USER name as one
- * token, and the PASS secret as the rest of the line (RFC 1939 section 7:
+ * token, AUTH's mechanism and optional initial response (RFC 5034) as
+ * two tokens, and the PASS secret as the rest of the line (RFC 1939 section 7:
  * "a server may treat spaces in the argument as part of the password").
  *
  * Trusts: nothing.  The line comes straight from the network; it is read
@@ -32,6 +33,7 @@ enum pop3_args {
 	POP3_ARGS_TWO_NUMS,    /* TOP n m */
 	POP3_ARGS_TOKEN,       /* USER name */
 	POP3_ARGS_REST,        /* PASS secret with spaces */
+	POP3_ARGS_TOKENS,      /* AUTH mechanism [initial-response] */
 };
 
 static const struct pop3_keyword {
@@ -51,6 +53,8 @@ static const struct pop3_keyword {
 	{ "TOP", POP3_CMD_TOP, POP3_ARGS_TWO_NUMS },
 	{ "UIDL", POP3_CMD_UIDL, POP3_ARGS_OPT_NUM },
 	{ "CAPA", POP3_CMD_CAPA, POP3_ARGS_NONE },
+	{ "AUTH", POP3_CMD_AUTH, POP3_ARGS_TOKENS },
+	{ "STLS", POP3_CMD_STLS, POP3_ARGS_NONE },
 };
 
 #define POP3_NKEYWORDS (sizeof(pop3_keywords) / sizeof(pop3_keywords[0]))
@@ -174,15 +178,20 @@ static enum pop3_cmd_result pop3_parse_args(const struct pop3_keyword *kw,
 	case POP3_ARGS_NUM: want_min = 1; want_max = 1; break;
 	case POP3_ARGS_TWO_NUMS: want_min = 2; want_max = 2; break;
 	case POP3_ARGS_TOKEN: want_min = 1; want_max = 1; break;
+	case POP3_ARGS_TOKENS: want_min = 1; want_max = 2; break;
 	default: return pop3_syntax(error_r, "Internal error");
 	}
 	if (n < want_min)
 		return pop3_syntax(error_r, "Missing argument");
 	if (n > want_max)
 		return pop3_syntax(error_r, "Too many arguments");
-	if (kw->args == POP3_ARGS_TOKEN) {
+	if (kw->args == POP3_ARGS_TOKEN || kw->args == POP3_ARGS_TOKENS) {
 		cmd->arg = tok[0];
 		cmd->arg_len = tlen[0];
+		if (n == 2) {
+			cmd->arg2 = tok[1];
+			cmd->arg2_len = tlen[1];
+		}
 		return POP3_CMD_OK;
 	}
 	for (size_t i = 0; i < n; i++)

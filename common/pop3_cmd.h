@@ -25,6 +25,8 @@ enum pop3_cmd_id {
 	POP3_CMD_TOP,
 	POP3_CMD_UIDL,
 	POP3_CMD_CAPA,
+	POP3_CMD_AUTH,    /* RFC 5034: AUTH mechanism [initial-response] */
+	POP3_CMD_STLS,    /* RFC 2595 section 4 */
 };
 
 enum pop3_cmd_result {
@@ -37,8 +39,10 @@ struct pop3_cmd {
 	enum pop3_cmd_id id;
 	unsigned int nnum;        /* numeric arguments present (0..2) */
 	unsigned long num[2];     /* LIST/UIDL [n], RETR/DELE n, TOP n m */
-	const char *arg;          /* USER name / PASS secret: points into the line */
+	const char *arg;          /* USER name / PASS secret / AUTH mechanism: points into the line */
 	size_t arg_len;
+	const char *arg2;         /* AUTH initial response, or NULL */
+	size_t arg2_len;
 };
 
 /* Parse one command line (CRLF or LF ending optional).  On POP3_CMD_OK

@@ -1,4 +1,5 @@
-/* queuefile: write, read and update Postern queue files (docs/queue.md).
+/* queuefile: write, read and update Postern queue files (docs/queue.md;
+ * version 2 is written, versions 1 and 2 are read).
  *
  * Offers: queuefile_create/write_envelope/write_data/commit for enqueue
  * (tmp/ID, fsync, rename into incoming/, fsync of incoming/), and
@@ -25,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -218,21 +220,63 @@ static int queuefile_env_check(const struct queuefile_env *env, const char **err
 		*error_r = "bad number of recipients";
 		return -1;
 	}
-	for (size_t i = 0; i < env->nrcpt; i++)
+	for (size_t i = 0; i < env->nrcpt; i++) {
+		const char *o = env->rcpt_orcpt != NULL ? env->rcpt_orcpt[i] : NULL;
+
 		if (env->rcpt_len[i] == 0 ||
-		    !queuefile_value_ok(env->rcpt[i], env->rcpt_len[i], QUEUEFILE_ADDR_MAX)) {
+		    !queuefile_value_ok(env->rcpt[i], env->rcpt_len[i], QUEUEFILE_ADDR_MAX) ||
+		    (o != NULL && !queuefile_orcpt_valid(o, strlen(o)))) {
 			*error_r = "bad recipient";
 			return -1;
 		}
+	}
+	if (env->envid != NULL && !queuefile_envid_valid(env->envid, strlen(env->envid))) {
+		*error_r = "bad envelope ID";
+		return -1;
+	}
 	return 0;
 }
 
-static int queuefile_put_rcpt(struct buf *hdr, struct buf *tmp, const char *addr, size_t len)
+/* rcpt=, then the optional notify= and orcpt= that belong to it. */
+static int queuefile_put_rcpt(struct buf *hdr, struct buf *tmp, const struct queuefile_env *env,
+			      size_t i)
 {
+	char notify[QUEUEFILE_NOTIFY_TEXT_MAX];
+
 	buf_reset(tmp);
-	if (buf_putc(tmp, QUEUEFILE_PENDING) < 0 || buf_append(tmp, addr, len) < 0)
+	if (buf_putc(tmp, QUEUEFILE_PENDING) < 0 || buf_append(tmp, env->rcpt[i], env->rcpt_len[i]) < 0 ||
+	    record_put(hdr, "rcpt", tmp->data, tmp->len) < 0)
 		return -1;
-	return record_put(hdr, "rcpt", tmp->data, tmp->len);
+	if (env->rcpt_notify != NULL && env->rcpt_notify[i] != 0) {
+		queuefile_notify_format(env->rcpt_notify[i], notify, sizeof(notify));
+		if (record_put_str(hdr, "notify", notify) < 0)
+			return -1;
+	}
+	if (env->rcpt_orcpt != NULL && env->rcpt_orcpt[i] != NULL &&
+	    record_put_str(hdr, "orcpt", env->rcpt_orcpt[i]) < 0)
+		return -1;
+	return 0;
+}
+
+static const char *const queuefile_kind_names[] = { "mail", "dsn", "double" };
+
+/* The message-level DSN and MIME fields of version 2 (absent = default). */
+static int queuefile_put_options(struct buf *hdr, const struct queuefile_env *env)
+{
+	if (env->kind != QUEUEFILE_KIND_MAIL &&
+	    record_put_str(hdr, "kind", queuefile_kind_names[env->kind]) < 0)
+		return -1;
+	if (env->ret != QUEUEFILE_RET_DEFAULT &&
+	    record_put_str(hdr, "ret", env->ret == QUEUEFILE_RET_FULL ? "FULL" : "HDRS") < 0)
+		return -1;
+	if (env->envid != NULL && record_put_str(hdr, "envid", env->envid) < 0)
+		return -1;
+	if (env->smtputf8 && record_put_str(hdr, "smtputf8", "1") < 0)
+		return -1;
+	if (env->body != QUEUEFILE_BODY_NONE &&
+	    record_put_str(hdr, "body", env->body == QUEUEFILE_BODY_7BIT ? "7BIT" : "8BITMIME") < 0)
+		return -1;
+	return 0;
 }
 
 /* Build the whole header in memory; size_off_r is the offset of the size
@@ -253,10 +297,12 @@ static int queuefile_build_header(const struct queuefile_out *qo, const struct q
 	    (env->helo && record_put_str(hdr, "helo", env->helo) < 0) ||
 	    (env->proto && record_put_str(hdr, "proto", env->proto) < 0))
 		goto out;
-	if (buf_printf(hdr, "attempts=%0*u\n", QUEUEFILE_ATTEMPTS_WIDTH, 0u) < 0)
+	if ((unsigned)env->kind > QUEUEFILE_KIND_DOUBLE || queuefile_put_options(hdr, env) < 0)
+		goto out;
+	if (buf_printf(hdr, "attempts=%0*u\nwarned=0\n", QUEUEFILE_ATTEMPTS_WIDTH, 0u) < 0)
 		goto out;
 	for (size_t i = 0; i < env->nrcpt; i++)
-		if (queuefile_put_rcpt(hdr, &tmp, env->rcpt[i], env->rcpt_len[i]) < 0)
+		if (queuefile_put_rcpt(hdr, &tmp, env, i) < 0)
 			goto out;
 	*size_off_r = (off_t)hdr->len + 5;   /* after "size=" */
 	if (buf_printf(hdr, "size=%0*llu\n\n", QUEUEFILE_SIZE_WIDTH, 0ull) < 0)
@@ -436,7 +482,9 @@ static int queuefile_digits(const char *p, size_t n, size_t width, unsigned long
 /* Parser state: which single-valued keys were seen. */
 struct queuefile_seen {
 	unsigned id : 1, time : 1, sender : 1, client : 1, helo : 1, proto : 1,
-		 attempts : 1, size : 1;
+		 attempts : 1, size : 1, kind : 1, ret : 1, envid : 1, smtputf8 : 1,
+		 body : 1, warned : 1;
+	size_t notify_for, orcpt_for;   /* 1 + index of the rcpt that has one */
 };
 
 static int queuefile_add_rcpt(struct queuefile *qf, const char *raw, size_t n, off_t off,
@@ -444,8 +492,7 @@ static int queuefile_add_rcpt(struct queuefile *qf, const char *raw, size_t n, o
 {
 	struct queuefile_rcpt *r;
 
-	if (n < 2 || (raw[0] != QUEUEFILE_PENDING && raw[0] != QUEUEFILE_DELIVERED &&
-		      raw[0] != QUEUEFILE_FAILED)) {
+	if (n < 2 || (raw[0] != QUEUEFILE_PENDING && !queuefile_status_final(raw[0]))) {
 		*error_r = "bad recipient line";
 		return -1;
 	}
@@ -474,6 +521,8 @@ static int queuefile_add_rcpt(struct queuefile *qf, const char *raw, size_t n, o
 	}
 	r->status = raw[0];
 	r->status_off = off;
+	r->notify = 0;
+	r->orcpt = NULL;
 	qf->nrcpt++;
 	return 0;
 }
@@ -494,6 +543,102 @@ static int queuefile_set_str(char **dst, size_t *len_r, const char *raw, size_t 
 	return 0;
 }
 
+/* Whether v (n bytes) is exactly the word w. */
+static int queuefile_is(const char *v, size_t n, const char *w)
+{
+	return n == strlen(w) && memcmp(v, w, n) == 0;
+}
+
+/* notify= and orcpt= belong to the rcpt line just before them; each at
+ * most once per recipient. */
+static int queuefile_rcpt_option(struct queuefile *qf, struct queuefile_seen *seen, int orcpt,
+				 const char *v, size_t vlen, const char **error_r)
+{
+	size_t *for_r = orcpt ? &seen->orcpt_for : &seen->notify_for;
+	struct queuefile_rcpt *r;
+	size_t len;
+
+	if (qf->version < 2 || qf->nrcpt == 0 || *for_r == qf->nrcpt) {
+		*error_r = "misplaced recipient option";
+		return -1;
+	}
+	*for_r = qf->nrcpt;
+	r = &qf->rcpt[qf->nrcpt - 1];
+	if (!orcpt) {
+		if (queuefile_notify_parse(v, vlen, &r->notify) < 0) {
+			*error_r = "bad notify value";
+			return -1;
+		}
+		return 0;
+	}
+	r->orcpt = queuefile_unescape(v, vlen, QUEUEFILE_ORCPT_MAX, &len);
+	if (r->orcpt == NULL || !queuefile_orcpt_valid(r->orcpt, len)) {
+		*error_r = "bad orcpt value";
+		return -1;
+	}
+	return 0;
+}
+
+/* The message-level fields of version 2; 1 if key was not one of them. */
+static int queuefile_v2_field(struct queuefile *qf, struct queuefile_seen *seen, const char *key,
+			      size_t klen, const char *v, size_t vlen, off_t voff, const char **error_r)
+{
+	size_t len;
+
+#define QF_KEY(s) (klen == sizeof(s) - 1 && memcmp(key, s, klen) == 0)
+#define QF_ONCE(f) do { if (seen->f) { *error_r = "duplicate header field"; return -1; } seen->f = 1; } while (0)
+#define QF_BAD(msg) do { *error_r = msg; return -1; } while (0)
+	if (QF_KEY("notify") || QF_KEY("orcpt"))
+		return queuefile_rcpt_option(qf, seen, QF_KEY("orcpt"), v, vlen, error_r);
+	if (QF_KEY("kind")) {
+		QF_ONCE(kind);
+		if (queuefile_is(v, vlen, "dsn"))
+			qf->kind = QUEUEFILE_KIND_DSN;
+		else if (queuefile_is(v, vlen, "double"))
+			qf->kind = QUEUEFILE_KIND_DOUBLE;
+		else
+			QF_BAD("bad kind");
+	} else if (QF_KEY("ret")) {
+		QF_ONCE(ret);
+		if (queuefile_is(v, vlen, "FULL"))
+			qf->ret = QUEUEFILE_RET_FULL;
+		else if (queuefile_is(v, vlen, "HDRS"))
+			qf->ret = QUEUEFILE_RET_HDRS;
+		else
+			QF_BAD("bad ret");
+	} else if (QF_KEY("body")) {
+		QF_ONCE(body);
+		if (queuefile_is(v, vlen, "7BIT"))
+			qf->body = QUEUEFILE_BODY_7BIT;
+		else if (queuefile_is(v, vlen, "8BITMIME"))
+			qf->body = QUEUEFILE_BODY_8BITMIME;
+		else
+			QF_BAD("bad body");
+	} else if (QF_KEY("smtputf8")) {
+		QF_ONCE(smtputf8);
+		if (!queuefile_is(v, vlen, "1"))
+			QF_BAD("bad smtputf8");
+		qf->smtputf8 = 1;
+	} else if (QF_KEY("warned")) {
+		QF_ONCE(warned);
+		if (vlen != 1 || (v[0] != '0' && v[0] != '1'))
+			QF_BAD("bad warned");
+		qf->warned = v[0] == '1';
+		qf->warned_off = voff;
+	} else if (QF_KEY("envid")) {
+		QF_ONCE(envid);
+		qf->envid = queuefile_unescape(v, vlen, QUEUEFILE_ENVID_MAX, &len);
+		if (qf->envid == NULL || !queuefile_envid_valid(qf->envid, len))
+			QF_BAD("bad envid");
+	} else {
+		return 1;
+	}
+	return 0;
+#undef QF_KEY
+#undef QF_ONCE
+#undef QF_BAD
+}
+
 /* One `key=value` line whose value starts at file offset voff. */
 static int queuefile_field(struct queuefile *qf, struct queuefile_seen *seen, const char *key,
 			   size_t klen, const char *v, size_t vlen, off_t voff, size_t *alloc,
@@ -505,6 +650,12 @@ static int queuefile_field(struct queuefile *qf, struct queuefile_seen *seen, co
 #define QF_ONCE(f) do { if (seen->f) { *error_r = "duplicate header field"; return -1; } seen->f = 1; } while (0)
 	if (QF_KEY("rcpt"))
 		return queuefile_add_rcpt(qf, v, vlen, voff, alloc, error_r);
+	if (qf->version >= 2) {
+		int r = queuefile_v2_field(qf, seen, key, klen, v, vlen, voff, error_r);
+
+		if (r <= 0)
+			return r;
+	}
 	if (QF_KEY("id")) {
 		QF_ONCE(id);
 		if (!queuefile_id_valid(v, vlen)) {
@@ -569,10 +720,13 @@ static int queuefile_field(struct queuefile *qf, struct queuefile_seen *seen, co
  * checks. */
 static int queuefile_fill_optional(struct queuefile *qf)
 {
-	char **opt[3] = { &qf->client, &qf->helo, &qf->proto };
+	char **opt[4] = { &qf->client, &qf->helo, &qf->proto, &qf->envid };
 
-	for (size_t i = 0; i < 3; i++)
+	for (size_t i = 0; i < 4; i++)
 		if (*opt[i] == NULL && (*opt[i] = calloc(1, 1)) == NULL)
+			return -1;
+	for (size_t i = 0; i < qf->nrcpt; i++)
+		if (qf->rcpt[i].orcpt == NULL && (qf->rcpt[i].orcpt = calloc(1, 1)) == NULL)
 			return -1;
 	return 0;
 }
@@ -608,7 +762,8 @@ static int queuefile_parse_lines(const char *p, size_t n, size_t pos, struct que
 			return -1;
 		pos += len + 1;
 	}
-	if (!seen.id || !seen.time || !seen.sender || !seen.attempts || !seen.size || qf->nrcpt == 0) {
+	if (!seen.id || !seen.time || !seen.sender || !seen.attempts || !seen.size || qf->nrcpt == 0 ||
+	    (qf->version >= 2 && !seen.warned)) {
 		*error_r = "missing header field";
 		return -1;
 	}
@@ -628,8 +783,13 @@ int queuefile_parse(const char *p, size_t n, struct queuefile *qf, const char **
 	qf->fd = -1;
 	if (n > QUEUEFILE_HEADER_MAX)
 		n = QUEUEFILE_HEADER_MAX;   /* the header must end within the limit */
-	if (n < mlen + 1 || memcmp(p, QUEUEFILE_MAGIC, mlen) != 0 || p[mlen] != '\n') {
-		*error_r = "not a Postern queue file (version 1)";
+	/* Both magics have the same length; only the version digit differs. */
+	if (n >= mlen + 1 && memcmp(p, QUEUEFILE_MAGIC, mlen) == 0 && p[mlen] == '\n')
+		qf->version = 2;
+	else if (n >= mlen + 1 && memcmp(p, QUEUEFILE_MAGIC_V1, mlen) == 0 && p[mlen] == '\n')
+		qf->version = 1;
+	else {
+		*error_r = "not a Postern queue file (version 1 or 2)";
 		return -1;
 	}
 	if (queuefile_parse_lines(p, n, mlen + 1, qf, error_r) < 0)
@@ -717,22 +877,160 @@ fail:
 	return -1;
 }
 
-int queuefile_mark(struct queuefile *qf, size_t i, char status, const char **error_r)
+int queuefile_status_final(char status)
 {
-	if (i >= qf->nrcpt || (status != QUEUEFILE_PENDING && status != QUEUEFILE_DELIVERED &&
-			       status != QUEUEFILE_FAILED) || qf->fd < 0) {
+	return status == QUEUEFILE_DELIVERED || status == QUEUEFILE_FAILED ||
+	       status == QUEUEFILE_DELIVERED_REPORTED || status == QUEUEFILE_FAILED_REPORTED;
+}
+
+int queuefile_set_status(struct queuefile *qf, size_t i, char status, const char **error_r)
+{
+	if (i >= qf->nrcpt || (status != QUEUEFILE_PENDING && !queuefile_status_final(status)) ||
+	    qf->fd < 0) {
 		*error_r = "bad recipient status update";
 		return -1;
 	}
 	/* One byte at a fixed offset: either the old or the new value is on
 	 * disk, never a torn record. */
-	if (queuefile_pwrite_all(qf->fd, &status, 1, qf->rcpt[i].status_off) < 0 ||
-	    fdatasync(qf->fd) < 0) {
+	if (queuefile_pwrite_all(qf->fd, &status, 1, qf->rcpt[i].status_off) < 0) {
 		*error_r = "cannot update queue file";
 		return -1;
 	}
 	qf->rcpt[i].status = status;
 	return 0;
+}
+
+int queuefile_sync(struct queuefile *qf, const char **error_r)
+{
+	if (qf->fd < 0 || fdatasync(qf->fd) < 0) {
+		*error_r = "cannot sync queue file";
+		return -1;
+	}
+	return 0;
+}
+
+int queuefile_mark(struct queuefile *qf, size_t i, char status, const char **error_r)
+{
+	char old = i < qf->nrcpt ? qf->rcpt[i].status : 0;
+
+	if (queuefile_set_status(qf, i, status, error_r) < 0)
+		return -1;
+	if (queuefile_sync(qf, error_r) < 0) {
+		qf->rcpt[i].status = old;   /* not known to be on disk */
+		return -1;
+	}
+	return 0;
+}
+
+int queuefile_set_warned(struct queuefile *qf, const char **error_r)
+{
+	if (qf->fd < 0 || qf->warned_off == 0) {
+		*error_r = "no delay warning flag in this queue file";
+		return -1;
+	}
+	if (queuefile_pwrite_all(qf->fd, "1", 1, qf->warned_off) < 0 || fdatasync(qf->fd) < 0) {
+		*error_r = "cannot update queue file";
+		return -1;
+	}
+	qf->warned = 1;
+	return 0;
+}
+
+static const struct {
+	const char *word;
+	unsigned bit;
+} queuefile_notify_words[] = {
+	{ "SUCCESS", QUEUEFILE_NOTIFY_SUCCESS },
+	{ "FAILURE", QUEUEFILE_NOTIFY_FAILURE },
+	{ "DELAY", QUEUEFILE_NOTIFY_DELAY },
+};
+
+/* One NOTIFY keyword (any case, RFC 3461 4.1) to its bit, or 0. */
+static unsigned queuefile_notify_word(const char *s, size_t n)
+{
+	if (n == 5 && strncasecmp(s, "NEVER", 5) == 0)
+		return QUEUEFILE_NOTIFY_NEVER;
+	for (size_t k = 0; k < sizeof(queuefile_notify_words) / sizeof(queuefile_notify_words[0]); k++)
+		if (strlen(queuefile_notify_words[k].word) == n &&
+		    strncasecmp(s, queuefile_notify_words[k].word, n) == 0)
+			return queuefile_notify_words[k].bit;
+	return 0;
+}
+
+int queuefile_notify_parse(const char *s, size_t n, unsigned *bits_r)
+{
+	unsigned bits = 0;
+	size_t pos = 0;
+
+	if (n == 0 || n > QUEUEFILE_NOTIFY_TEXT_MAX)
+		return -1;
+	while (pos <= n) {
+		const char *comma = memchr(s + pos, ',', n - pos);
+		size_t len = comma != NULL ? (size_t)(comma - (s + pos)) : n - pos;
+		unsigned bit = queuefile_notify_word(s + pos, len);
+
+		if (bit == 0 || (bits & bit) != 0)
+			return -1;
+		bits |= bit;
+		pos += len + 1;
+	}
+	/* NEVER must be alone (RFC 3461 4.1). */
+	if ((bits & QUEUEFILE_NOTIFY_NEVER) && bits != QUEUEFILE_NOTIFY_NEVER)
+		return -1;
+	*bits_r = bits;
+	return 0;
+}
+
+void queuefile_notify_format(unsigned bits, char *out, size_t outlen)
+{
+	size_t o = 0;
+
+	if (outlen == 0)
+		return;
+	out[0] = '\0';
+	if (bits & QUEUEFILE_NOTIFY_NEVER) {
+		snprintf(out, outlen, "NEVER");
+		return;
+	}
+	for (size_t k = 0; k < sizeof(queuefile_notify_words) / sizeof(queuefile_notify_words[0]); k++) {
+		int w;
+
+		if (!(bits & queuefile_notify_words[k].bit))
+			continue;
+		w = snprintf(out + o, outlen - o, "%s%s", o ? "," : "", queuefile_notify_words[k].word);
+		if (w < 0 || (size_t)w >= outlen - o)
+			return;
+		o += (size_t)w;
+	}
+}
+
+/* Printable US-ASCII or UTF-8 (bytes >= 0x80), no control bytes. */
+static int queuefile_printable(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c < 0x20 || c == 0x7f)
+			return 0;
+	}
+	return 1;
+}
+
+int queuefile_orcpt_valid(const char *s, size_t n)
+{
+	const char *semi = memchr(s, ';', n);
+
+	/* addr-type ";" xtext (decoded), RFC 3461 4.2. */
+	return n <= QUEUEFILE_ORCPT_MAX && semi != NULL && semi != s && semi != s + n - 1 &&
+	       queuefile_printable(s, n);
+}
+
+int queuefile_envid_valid(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] >= 0x7f)
+			return 0;   /* RFC 3461 4.4: printable US-ASCII */
+	return n > 0 && n <= QUEUEFILE_ENVID_MAX;
 }
 
 int queuefile_set_attempts(struct queuefile *qf, unsigned attempts, const char **error_r)
@@ -766,9 +1064,12 @@ size_t queuefile_pending(const struct queuefile *qf)
 
 void queuefile_free(struct queuefile *qf)
 {
-	for (size_t i = 0; i < qf->nrcpt; i++)
+	for (size_t i = 0; i < qf->nrcpt; i++) {
 		free(qf->rcpt[i].addr);
+		free(qf->rcpt[i].orcpt);
+	}
 	free(qf->rcpt);
+	free(qf->envid);
 	free(qf->sender);
 	free(qf->client);
 	free(qf->helo);

@@ -12,7 +12,8 @@
 #include <sys/types.h>
 #include "buf.h"
 
-#define QUEUEFILE_MAGIC "POSTERN-QUEUE 1"
+#define QUEUEFILE_MAGIC "POSTERN-QUEUE 2"    /* what the writer produces */
+#define QUEUEFILE_MAGIC_V1 "POSTERN-QUEUE 1" /* still read */
 #define QUEUEFILE_ID_MAX 32              /* longest queue ID */
 #define QUEUEFILE_ADDR_MAX 256           /* longest sender or recipient (decoded) */
 #define QUEUEFILE_INFO_MAX 1024          /* longest client / helo / proto value */
@@ -21,17 +22,41 @@
 #define QUEUEFILE_ATTEMPTS_WIDTH 6       /* digits of attempts=NNNNNN */
 #define QUEUEFILE_ATTEMPTS_MAX 999999
 #define QUEUEFILE_SIZE_WIDTH 20          /* digits of size=NNN... */
+#define QUEUEFILE_ENVID_MAX 100          /* RFC 3461 4.4: ENVID at most 100 characters */
+#define QUEUEFILE_ORCPT_MAX 500          /* RFC 3461 4.2: ORCPT at most 500 characters */
 
-/* Recipient states: the one byte overwritten in place. */
+/* Recipient states: the one byte overwritten in place.  D and F are
+ * final results not yet reported to the sender; S and B are the same
+ * results once the delivery status notification (if any was due) is
+ * safely in the queue, so that a restarted qmgr never reports twice. */
 #define QUEUEFILE_PENDING 'P'
 #define QUEUEFILE_DELIVERED 'D'
 #define QUEUEFILE_FAILED 'F'
+#define QUEUEFILE_DELIVERED_REPORTED 'S'
+#define QUEUEFILE_FAILED_REPORTED 'B'
+
+/* NOTIFY (RFC 3461 4.1) as a bit set; 0 = not given (the default). */
+#define QUEUEFILE_NOTIFY_NEVER 1u
+#define QUEUEFILE_NOTIFY_SUCCESS 2u
+#define QUEUEFILE_NOTIFY_FAILURE 4u
+#define QUEUEFILE_NOTIFY_DELAY 8u
+#define QUEUEFILE_NOTIFY_TEXT_MAX 24     /* "SUCCESS,FAILURE,DELAY" + NUL */
+
+/* What a message is: ordinary mail, a notification to a sender (a
+ * bounce), or a notice to the postmaster about a bounce that failed. */
+enum queuefile_kind { QUEUEFILE_KIND_MAIL = 0, QUEUEFILE_KIND_DSN, QUEUEFILE_KIND_DOUBLE };
+/* RET (RFC 3461 4.3); DEFAULT = not given. */
+enum queuefile_ret { QUEUEFILE_RET_DEFAULT = 0, QUEUEFILE_RET_FULL, QUEUEFILE_RET_HDRS };
+/* BODY (RFC 6152); NONE = not given. */
+enum queuefile_body { QUEUEFILE_BODY_NONE = 0, QUEUEFILE_BODY_7BIT, QUEUEFILE_BODY_8BITMIME };
 
 struct queuefile_rcpt {
 	char *addr;         /* decoded, NUL-terminated */
 	size_t addr_len;
-	char status;        /* QUEUEFILE_PENDING / DELIVERED / FAILED */
+	char status;        /* QUEUEFILE_PENDING / DELIVERED / FAILED / ..._REPORTED */
 	off_t status_off;   /* file offset of the status byte */
+	unsigned notify;    /* QUEUEFILE_NOTIFY_* bits, 0 = not given */
+	char *orcpt;        /* ORCPT "TYPE;ADDR" decoded, "" when absent */
 };
 
 /* A parsed queue file (reader side). */
@@ -41,8 +66,16 @@ struct queuefile {
 	char *sender;       /* "" for <> */
 	size_t sender_len;
 	char *client, *helo, *proto;  /* "" when absent */
+	int version;        /* 1 or 2 */
+	enum queuefile_kind kind;
+	enum queuefile_ret ret;
+	enum queuefile_body body;
+	int smtputf8;       /* SMTPUTF8 was given (RFC 6531) */
+	char *envid;        /* ENVID decoded, "" when absent */
 	unsigned attempts;
 	off_t attempts_off; /* file offset of the attempts digits */
+	int warned;         /* a delay warning was sent (version 2) */
+	off_t warned_off;   /* file offset of the warned digit, 0 in version 1 */
 	struct queuefile_rcpt *rcpt;
 	size_t nrcpt;
 	off_t data_offset;  /* first byte of the message */
@@ -58,6 +91,13 @@ struct queuefile_env {
 	const char *const *rcpt;            /* nrcpt addresses */
 	const size_t *rcpt_len;
 	size_t nrcpt;
+	const unsigned *rcpt_notify;        /* NULL, or nrcpt NOTIFY bit sets */
+	const char *const *rcpt_orcpt;      /* NULL, or nrcpt entries (NULL = none) */
+	enum queuefile_kind kind;
+	enum queuefile_ret ret;
+	enum queuefile_body body;
+	int smtputf8;
+	const char *envid;                  /* NULL when not given */
 };
 
 /* A message being written into tmp/. */
@@ -94,6 +134,23 @@ int queuefile_parse(const char *p, size_t n, struct queuefile *qf, const char **
 int queuefile_open(const char *path, int writable, struct queuefile *qf, const char **error_r);
 /* Durably set recipient i's status (pwrite of one byte, fdatasync). */
 int queuefile_mark(struct queuefile *qf, size_t i, char status, const char **error_r);
+/* Set recipient i's status without syncing (follow with queuefile_sync). */
+int queuefile_set_status(struct queuefile *qf, size_t i, char status, const char **error_r);
+/* fdatasync the file (after queuefile_set_status). 0 or -1. */
+int queuefile_sync(struct queuefile *qf, const char **error_r);
+/* Durably record that a delay warning was sent (version 2 only). */
+int queuefile_set_warned(struct queuefile *qf, const char **error_r);
+/* Whether a status byte is final (delivered or failed, reported or not). */
+int queuefile_status_final(char status);
+/* Parse a NOTIFY value ("NEVER" or a comma list of SUCCESS, FAILURE,
+ * DELAY; any case) of n bytes into bits.  0 or -1. */
+int queuefile_notify_parse(const char *s, size_t n, unsigned *bits_r);
+/* Write bits as canonical NOTIFY text into out (QUEUEFILE_NOTIFY_TEXT_MAX). */
+void queuefile_notify_format(unsigned bits, char *out, size_t outlen);
+/* Whether an ORCPT value is acceptable: "TYPE;ADDR", printable, bounded. */
+int queuefile_orcpt_valid(const char *s, size_t n);
+/* Whether an ENVID value is acceptable: printable ASCII, bounded. */
+int queuefile_envid_valid(const char *s, size_t n);
 /* Overwrite the attempts counter in place (no sync: it is advisory). */
 int queuefile_set_attempts(struct queuefile *qf, unsigned attempts, const char **error_r);
 /* Recipients still pending. */

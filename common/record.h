@@ -11,7 +11,7 @@
 #include "buf.h"
 #include "stream.h"
 
-#define RECORD_MAX_FIELDS 2048   /* a request with more fields is refused */
+#define RECORD_MAX_FIELDS 4096   /* a request with more fields is refused: 1000 recipients with NOTIFY and ORCPT fit */
 #define RECORD_MAX_VALUE 4096    /* longest decoded value */
 
 struct record_field {

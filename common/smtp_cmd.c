@@ -5,7 +5,9 @@
  * "TO:"; smtp_cmd_params() parses the ESMTP parameter list that follows a
  * path (RFC 5321 4.1.2) into at most a caller-given number of key/value
  * ranges; smtp_param_size() reads a SIZE value (RFC 1870) without
- * overflow.
+ * overflow.  The value codecs of the extensions: base64 for AUTH
+ * (RFC 4954, strict), the PLAIN message (RFC 4616), xtext for DSN
+ * (RFC 3461 4), NOTIFY lists, and the BDAT argument (RFC 3030).
  *
  * Trusts: nothing.  The input is raw network bytes; every function takes
  * (pointer, length), walks forward only, never reads past the length and
@@ -31,7 +33,8 @@ static const struct smtp_verb_entry smtp_verbs[] = {
 	{ "DATA", SMTP_VERB_DATA }, { "RSET", SMTP_VERB_RSET },
 	{ "NOOP", SMTP_VERB_NOOP }, { "VRFY", SMTP_VERB_VRFY },
 	{ "EXPN", SMTP_VERB_EXPN }, { "HELP", SMTP_VERB_HELP },
-	{ "QUIT", SMTP_VERB_QUIT },
+	{ "QUIT", SMTP_VERB_QUIT }, { "STARTTLS", SMTP_VERB_STARTTLS },
+	{ "AUTH", SMTP_VERB_AUTH }, { "BDAT", SMTP_VERB_BDAT },
 };
 
 #define SMTP_NVERBS (sizeof(smtp_verbs) / sizeof(smtp_verbs[0]))
@@ -250,5 +253,218 @@ int smtp_param_size(const struct smtp_param *param, unsigned long long limit,
 	if (over || v > limit)
 		v = limit == ~0ULL ? limit : limit + 1;
 	*value_r = v;
+	return 0;
+}
+
+/* ---- base64 (RFC 4648 4) ---- */
+
+static const char smtp_b64_alphabet[] =
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+static int smtp_b64_value(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+/* One quantum of four characters; pad = how many '=' end it (only in
+ * the last one).  Appends 3 - pad bytes. */
+static int smtp_b64_quantum(const char *q, int last, struct buf *out)
+{
+	int v[4], pad = 0;
+	unsigned char b[3];
+
+	for (int i = 0; i < 4; i++) {
+		if (q[i] == '=' && last && i >= 2) {
+			pad++;
+			v[i] = 0;
+			continue;
+		}
+		if (pad > 0 || (v[i] = smtp_b64_value((unsigned char)q[i])) < 0)
+			return -1;   /* data after padding, or a stray byte */
+	}
+	b[0] = (unsigned char)(v[0] << 2 | v[1] >> 4);
+	b[1] = (unsigned char)((v[1] & 0x0f) << 4 | v[2] >> 2);
+	b[2] = (unsigned char)((v[2] & 0x03) << 6 | v[3]);
+	/* Canonical encoding only: the bits that padding drops must be 0. */
+	if ((pad == 1 && (v[2] & 0x03) != 0) || (pad == 2 && (v[1] & 0x0f) != 0))
+		return -1;
+	return buf_append(out, b, (size_t)(3 - pad));
+}
+
+int smtp_base64_decode(const char *p, size_t len, struct buf *out)
+{
+	if (len % 4 != 0)
+		return -1;
+	for (size_t i = 0; i < len; i += 4)
+		if (smtp_b64_quantum(p + i, i + 4 == len, out) < 0)
+			return -1;
+	return 0;
+}
+
+int smtp_base64_encode(const void *p, size_t n, struct buf *out)
+{
+	const unsigned char *b = p;
+
+	for (size_t i = 0; i < n; i += 3) {
+		unsigned v = (unsigned)b[i] << 16;
+		size_t rest = n - i;
+		char q[4];
+
+		if (rest > 1)
+			v |= (unsigned)b[i + 1] << 8;
+		if (rest > 2)
+			v |= b[i + 2];
+		q[0] = smtp_b64_alphabet[v >> 18 & 63];
+		q[1] = smtp_b64_alphabet[v >> 12 & 63];
+		q[2] = rest > 1 ? smtp_b64_alphabet[v >> 6 & 63] : '=';
+		q[3] = rest > 2 ? smtp_b64_alphabet[v & 63] : '=';
+		if (buf_append(out, q, 4) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* ---- xtext (RFC 3461 4) ---- */
+
+static int smtp_hex_upper(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int smtp_xtext_decode(const char *p, size_t len, struct buf *out)
+{
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)p[i];
+
+		if (c == '+') {
+			int hi, lo;
+
+			if (len - i < 3 || (hi = smtp_hex_upper((unsigned char)p[i + 1])) < 0 ||
+			    (lo = smtp_hex_upper((unsigned char)p[i + 2])) < 0)
+				return -1;
+			c = (unsigned char)(hi << 4 | lo);
+			i += 2;
+			/* Decoded values go into records and DSNs: printable only. */
+			if (c < 0x20 || c > 0x7e)
+				return -1;
+		} else if (c < 33 || c > 126 || c == '=') {
+			return -1;
+		}
+		if (buf_putc(out, (char)c) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* ---- AUTH PLAIN (RFC 4616 2) ---- */
+
+int smtp_auth_plain_split(const char *msg, size_t len, const char **authz_r, size_t *authz_len_r,
+			  const char **user_r, size_t *user_len_r, const char **pass_r,
+			  size_t *pass_len_r)
+{
+	const char *nul1 = memchr(msg, '\0', len), *nul2;
+
+	if (nul1 == NULL)
+		return -1;
+	nul2 = memchr(nul1 + 1, '\0', len - (size_t)(nul1 + 1 - msg));
+	if (nul2 == NULL || memchr(nul2 + 1, '\0', len - (size_t)(nul2 + 1 - msg)) != NULL)
+		return -1;
+	*authz_r = msg;
+	*authz_len_r = (size_t)(nul1 - msg);
+	*user_r = nul1 + 1;
+	*user_len_r = (size_t)(nul2 - nul1 - 1);
+	*pass_r = nul2 + 1;
+	*pass_len_r = len - (size_t)(nul2 + 1 - msg);
+	return *user_len_r == 0 || *pass_len_r == 0 ? -1 : 0;
+}
+
+/* ---- NOTIFY (RFC 3461 4.1) ---- */
+
+int smtp_notify_parse(const char *p, size_t len, char *out, size_t outlen)
+{
+	static const char *const names[] = { "SUCCESS", "FAILURE", "DELAY" };
+	int seen[3] = { 0, 0, 0 }, never = 0;
+	size_t i = 0, o = 0;
+
+	while (i <= len) {
+		size_t w = i, k;
+
+		while (i < len && p[i] != ',')
+			i++;
+		if (i - w == 5 && strncasecmp(p + w, "NEVER", 5) == 0)
+			never++;
+		else {
+			for (k = 0; k < 3; k++)
+				if (strlen(names[k]) == i - w && strncasecmp(p + w, names[k], i - w) == 0)
+					break;
+			if (k == 3 || seen[k]++)
+				return -1;   /* unknown word, empty item, or repeated */
+		}
+		i++;   /* past the comma (or the end) */
+	}
+	if (never && (never > 1 || seen[0] || seen[1] || seen[2]))
+		return -1;   /* NEVER stands alone */
+	if (never) {
+		if (outlen < 6)
+			return -1;
+		memcpy(out, "NEVER", 6);
+		return 0;
+	}
+	for (size_t k = 0; k < 3; k++) {
+		size_t n = strlen(names[k]);
+
+		if (!seen[k])
+			continue;
+		if (o + n + 2 > outlen)
+			return -1;
+		if (o > 0)
+			out[o++] = ',';
+		memcpy(out + o, names[k], n);
+		o += n;
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+/* ---- BDAT (RFC 3030 2) ---- */
+
+int smtp_bdat_parse(const char *arg, size_t len, unsigned long long *size_r, int *last_r)
+{
+	unsigned long long v = 0;
+	size_t i = 0;
+
+	while (i < len && smtp_is_digit((unsigned char)arg[i])) {
+		if (i == 18)
+			return -1;   /* 10^18 bytes is no chunk; no overflow either */
+		v = v * 10 + (unsigned long long)(arg[i] - '0');
+		i++;
+	}
+	if (i == 0)
+		return -1;
+	*size_r = v;
+	*last_r = 0;
+	if (i == len)
+		return 0;
+	if (arg[i] != ' ')
+		return -1;
+	while (i < len && arg[i] == ' ')
+		i++;
+	if (len - i != 4 || strncasecmp(arg + i, "LAST", 4) != 0)
+		return -1;
+	*last_r = 1;
 	return 0;
 }

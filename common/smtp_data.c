@@ -16,6 +16,10 @@
  * through untouched.  The output is always a sub-range of the input line,
  * so nothing can grow.
  *
+ * smtp_bdat_feed() does the same job for BDAT chunks (RFC 3030), which
+ * carry no dot-stuffing and no end marker: it turns CRLF into LF across
+ * chunk boundaries and flags bare LF and bare CR the same way.
+ *
  * Fails: never; bad input only sets flags for the caller's verdict. */
 #include <stddef.h>
 #include <string.h>
@@ -84,4 +88,48 @@ enum smtp_data_result smtp_data_line(struct smtp_data *sd, const char *line, siz
 	*add_lf_r = lf;
 	sd->size += content + (size_t)lf;
 	return SMTP_DATA_MORE;
+}
+
+void smtp_bdat_init(struct smtp_bdat *b)
+{
+	memset(b, 0, sizeof(*b));
+}
+
+size_t smtp_bdat_feed(struct smtp_bdat *b, const char *p, size_t n, char *out)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		char c = p[i];
+
+		if (b->pending_cr) {
+			b->pending_cr = 0;
+			if (c == '\n') {
+				out[o++] = '\n';   /* CRLF -> LF */
+				continue;
+			}
+			b->bare_newline = 1;   /* CR not followed by LF */
+			out[o++] = '\r';
+		}
+		if (c == '\r') {
+			b->pending_cr = 1;     /* decided by the next byte */
+			continue;
+		}
+		if (c == '\n')
+			b->bare_newline = 1;
+		out[o++] = c;
+	}
+	b->size += o;
+	return o;
+}
+
+size_t smtp_bdat_end(struct smtp_bdat *b, char *out)
+{
+	if (!b->pending_cr)
+		return 0;
+	b->pending_cr = 0;
+	b->bare_newline = 1;
+	out[0] = '\r';
+	b->size++;
+	return 1;
 }

@@ -31,5 +31,22 @@ enum smtp_data_result smtp_data_line(struct smtp_data *sd, const char *line, siz
 				     const char **out_r, size_t *out_len_r, int *add_lf_r);
 /* Note that the reader discarded an overlong line (STREAM_TOOLONG). */
 void smtp_data_toolong(struct smtp_data *sd);
+/* BDAT (RFC 3030): chunk data is raw, with no dot-stuffing and no end
+ * marker; only the CRLF line ends become LF for storage. */
+struct smtp_bdat {
+	int pending_cr;           /* the last chunk ended in CR */
+	int bare_newline;         /* a bare LF or bare CR was seen */
+	unsigned long long size;  /* bytes produced so far */
+};
+
+/* Start a new BDAT message. */
+void smtp_bdat_init(struct smtp_bdat *b);
+/* Convert n bytes of chunk data into out, which must have room for n + 1
+ * bytes (a CR held back from the previous chunk may come out now).
+ * Returns the bytes written. */
+size_t smtp_bdat_feed(struct smtp_bdat *b, const char *p, size_t n, char *out);
+/* After the LAST chunk: a CR still held back is a bare CR; writes it
+ * (at most 1 byte) to out and returns the count. */
+size_t smtp_bdat_end(struct smtp_bdat *b, char *out);
 
 #endif

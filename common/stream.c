@@ -18,7 +18,13 @@
  * a pipe the process must ignore SIGPIPE (daemon_init does).
  *
  * The two raw functions, stream_raw_read and stream_raw_write, are the only
- * places that touch the descriptors, so that TLS can be slotted in there. */
+ * places that touch the descriptors; with TLS active they go through
+ * OpenSSL on non-blocking descriptors, waiting with poll() for whatever
+ * OpenSSL asks for (WANT_READ / WANT_WRITE), so the timeout holds during
+ * handshakes and partial records as well.  stream_start_tls throws away
+ * any input buffered before the handshake: a client that pipelines
+ * plaintext after STARTTLS must not have it executed inside the TLS
+ * session (RFC 3207 4.2, CVE-2011-0411). */
 #include <errno.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -27,9 +33,17 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <arpa/inet.h>
+#include <fcntl.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include "sockets.h"
 #include "stream.h"
+#include "tls.h"
 
 #define STREAM_SLACK 4096            /* read-ahead room beyond one line */
 #define STREAM_OUT_MAX (64 * 1024)   /* output buffered before a flush */
@@ -46,6 +60,8 @@ struct stream {
 	int discarding;     /* inside an overlong line */
 	int eof;            /* the peer closed its side */
 	struct buf out;
+	SSL *ssl;           /* TLS session, NULL for plaintext */
+	size_t tls_discarded;  /* plaintext input thrown away at stream_start_tls */
 };
 
 static int stream_is_socket(int fd)
@@ -101,6 +117,13 @@ void stream_free(struct stream **sp)
 
 	if (s == NULL)
 		return;
+	if (s->ssl != NULL) {
+		/* One non-blocking attempt at close_notify; a peer that is
+		 * gone or slow does not hold us up. */
+		(void)SSL_shutdown(s->ssl);
+		SSL_free(s->ssl);
+		ERR_clear_error();
+	}
 	buf_free(&s->out);
 	free(s->in);
 	free(s);
@@ -125,9 +148,74 @@ static int stream_wait(const struct stream *s, int fd, short events)
 	return r < 0 ? -1 : 0;
 }
 
+/* What OpenSSL wants before an operation can go on: wait for it.  1 to
+ * retry, 0 for a clean end (close_notify), -1 with errno. */
+static int stream_tls_retry(struct stream *s, int r)
+{
+	int e = SSL_get_error(s->ssl, r);
+
+	switch (e) {
+	case SSL_ERROR_WANT_READ:
+		return stream_wait(s, s->rfd, POLLIN) < 0 ? -1 : 1;
+	case SSL_ERROR_WANT_WRITE:
+		return stream_wait(s, s->wfd, POLLOUT) < 0 ? -1 : 1;
+	case SSL_ERROR_ZERO_RETURN:
+		return 0;
+	case SSL_ERROR_SYSCALL:
+		if (errno == EINTR)
+			return 1;
+		if (errno == 0)
+			errno = EPIPE;
+		ERR_clear_error();
+		return -1;
+	default:
+		ERR_clear_error();
+		errno = EPROTO;
+		return -1;
+	}
+}
+
+static ssize_t stream_tls_read(struct stream *s, void *p, size_t n)
+{
+	for (;;) {
+		size_t got = 0;
+		int r;
+
+		errno = 0;
+		r = SSL_read_ex(s->ssl, p, n, &got);
+		if (r == 1)
+			return (ssize_t)got;
+		r = stream_tls_retry(s, r);
+		if (r <= 0)
+			return r;
+	}
+}
+
+static ssize_t stream_tls_write(struct stream *s, const void *p, size_t n)
+{
+	for (;;) {
+		size_t done = 0;
+		int r;
+
+		errno = 0;
+		r = SSL_write_ex(s->ssl, p, n, &done);
+		if (r == 1)
+			return (ssize_t)done;
+		r = stream_tls_retry(s, r);
+		if (r == 0) {
+			errno = EPIPE;   /* the peer closed the TLS session */
+			return -1;
+		}
+		if (r < 0)
+			return -1;
+	}
+}
+
 /* Read at most n bytes: > 0 bytes, 0 end of file, -1 with errno. */
 static ssize_t stream_raw_read(struct stream *s, void *p, size_t n)
 {
+	if (s->ssl != NULL)
+		return stream_tls_read(s, p, n);
 	for (;;) {
 		ssize_t r;
 
@@ -144,6 +232,8 @@ static ssize_t stream_raw_read(struct stream *s, void *p, size_t n)
 /* Write at most n bytes: > 0 bytes written, -1 with errno. */
 static ssize_t stream_raw_write(struct stream *s, const void *p, size_t n)
 {
+	if (s->ssl != NULL)
+		return stream_tls_write(s, p, n);
 	for (;;) {
 		ssize_t r;
 
@@ -403,4 +493,106 @@ int stream_printf(struct stream *s, const char *fmt, ...)
 	r = buf_vprintf(&s->out, fmt, ap);
 	va_end(ap);
 	return r;
+}
+
+/* ---- TLS ---- */
+
+/* Whether name is an IP literal, which RFC 6066 3 keeps out of SNI. */
+static int stream_is_ip_literal(const char *name)
+{
+	unsigned char addr[16];
+
+	return inet_pton(AF_INET, name, addr) == 1 || inet_pton(AF_INET6, name, addr) == 1;
+}
+
+/* The per-connection set-up of a client: SNI and the name to check. */
+static int stream_tls_client_name(SSL *ssl, const char *sni)
+{
+	if (sni == NULL || *sni == '\0')
+		return 0;
+	if (!stream_is_ip_literal(sni) && SSL_set_tlsext_host_name(ssl, sni) != 1)
+		return -1;
+	/* Checked with the chain; with verification off only recorded. */
+	return SSL_set1_host(ssl, sni) == 1 ? 0 : -1;
+}
+
+static int stream_tls_handshake(struct stream *s, int server)
+{
+	for (;;) {
+		int r;
+
+		errno = 0;
+		r = server ? SSL_accept(s->ssl) : SSL_connect(s->ssl);
+		if (r == 1)
+			return 0;
+		r = stream_tls_retry(s, r);
+		if (r <= 0)
+			return -1;
+	}
+}
+
+int stream_start_tls(struct stream *s, SSL_CTX *ctx, int server, const char *sni,
+		     const char **error_r)
+{
+	if (s->ssl != NULL) {
+		*error_r = "TLS is already active";
+		return -1;
+	}
+	if (stream_flush(s) < 0) {
+		*error_r = "cannot write before the TLS handshake";
+		return -1;
+	}
+	/* RFC 3207 4.2 / CVE-2011-0411: plaintext that arrived before the
+	 * handshake is never read as if it came through TLS. */
+	s->tls_discarded = s->end - s->start;
+	stream_drop(s, s->tls_discarded);
+	s->discarding = 0;
+	ERR_clear_error();
+	s->ssl = SSL_new(ctx);
+	if (s->ssl == NULL || SSL_set_rfd(s->ssl, s->rfd) != 1 || SSL_set_wfd(s->ssl, s->wfd) != 1 ||
+	    (!server && stream_tls_client_name(s->ssl, sni) < 0)) {
+		*error_r = tls_last_error("cannot set up TLS");
+		return -1;
+	}
+	/* Non-blocking, so that every wait goes through poll() and its
+	 * timeout; a blocking SSL_read could wait forever on half a record. */
+	if (fd_set_nonblock(s->rfd, 1) < 0 || fd_set_nonblock(s->wfd, 1) < 0) {
+		*error_r = "cannot make the connection non-blocking";
+		return -1;
+	}
+	if (stream_tls_handshake(s, server) < 0) {
+		*error_r = errno == ETIMEDOUT ? "TLS handshake timed out" :
+			tls_last_error("TLS handshake failed");
+		return -1;
+	}
+	return 0;
+}
+
+int stream_tls_active(const struct stream *s)
+{
+	return s->ssl != NULL;
+}
+
+int stream_tls_info(const struct stream *s, const char **proto_r, const char **cipher_r,
+		    int *bits_r)
+{
+	const SSL_CIPHER *c;
+
+	if (s->ssl == NULL || (c = SSL_get_current_cipher(s->ssl)) == NULL)
+		return -1;
+	*proto_r = SSL_get_version(s->ssl);
+	*cipher_r = SSL_CIPHER_get_name(c);
+	*bits_r = SSL_CIPHER_get_bits(c, NULL);
+	return 0;
+}
+
+int stream_tls_peer_verified(const struct stream *s)
+{
+	return s->ssl != NULL && SSL_get0_peer_certificate(s->ssl) != NULL &&
+	       SSL_get_verify_result(s->ssl) == X509_V_OK;
+}
+
+size_t stream_tls_discarded(const struct stream *s)
+{
+	return s->tls_discarded;
 }

@@ -48,7 +48,32 @@ int stream_printf(struct stream *s, const char *fmt, ...) __attribute__((format(
 int stream_flush(struct stream *s);
 /* The read descriptor (for poll or fd passing). */
 int stream_fd(const struct stream *s);
-/* Flush nothing, free the stream, close neither descriptor; *s = NULL. */
+/* Flush nothing, free the stream (and its TLS state, after a best-effort
+ * close_notify), close neither descriptor; *s = NULL. */
 void stream_free(struct stream **s);
+
+/* ---- TLS (contexts: common/tls.h) ---- */
+typedef struct ssl_ctx_st SSL_CTX;
+
+/* Flush pending output, discard every byte of buffered input (RFC 3207
+ * 4.2 and CVE-2011-0411: nothing sent in plaintext may be taken as if it
+ * came through TLS), then run the TLS handshake as server or client
+ * within the stream's timeout.  A client sends sni as server name
+ * (unless it is an IP literal) and checks the certificate against it.
+ * From then on every read and write goes through TLS.  0, or -1 with
+ * *error_r (static text); after a failure the stream is unusable. */
+int stream_start_tls(struct stream *s, SSL_CTX *ctx, int server, const char *sni,
+		     const char **error_r);
+/* Whether TLS is active on the stream. */
+int stream_tls_active(const struct stream *s);
+/* Negotiated protocol ("TLSv1.3"), cipher name and its secret bits; 0, or
+ * -1 when TLS is not active. */
+int stream_tls_info(const struct stream *s, const char **proto_r, const char **cipher_r,
+		    int *bits_r);
+/* Whether the peer presented a certificate that verified, name included
+ * (meaningful on the client side, also with verification off). */
+int stream_tls_peer_verified(const struct stream *s);
+/* Bytes of input that stream_start_tls discarded (for the log). */
+size_t stream_tls_discarded(const struct stream *s);
 
 #endif

@@ -55,27 +55,20 @@
 #include "cdbmap.h"
 #include "config.h"
 #include "daemon.h"
+#include "enqueue_client.h"
 #include "log.h"
 #include "maildir.h"
 #include "record.h"
 #include "sockets.h"
 #include "stream.h"
+#include "local.h"
 
 /* Longest request: every field a recipient of ADDRESS_PATH_MAX octets,
  * each byte escaped (%XX), plus key and LF, with room to spare. */
 #define LOCAL_REQUEST_MAX (RECORD_MAX_FIELDS * (3 * ADDRESS_PATH_MAX + 32))
 #define LOCAL_RECV_BLOCK 8192        /* bytes per fd_recv */
 #define LOCAL_QUEUE_ID_MAX 64        /* longest queue ID accepted */
-#define LOCAL_REASON_MAX 256         /* longest answer reason */
-#define LOCAL_PREFIX_MAX (2 * ADDRESS_PATH_MAX + 64)   /* Return-Path + Delivered-To */
 #define LOCAL_ANSWER_MAX (2 * ADDRESS_PATH_MAX + 3 * LOCAL_REASON_MAX + 128)
-
-struct local_ctx {
-	const struct daemon *d;
-	struct cdbmap *map;
-	int ipc_ms;                  /* ipc_timeout: inside a request, for answers */
-	int idle_ms;                 /* daemon_idle_timeout: between requests */
-};
 
 struct local_conn {
 	int in_fd;
@@ -94,16 +87,10 @@ struct local_request {
 	size_t nrcpt;
 };
 
-struct local_result {
-	const char *status;          /* delivered | deferred | failed */
-	const char *dsn;
-	char reason[LOCAL_REASON_MAX];
-};
-
 /* ---- small things ---- */
 
 /* Seconds from postern.conf to a poll timeout; 0 means none (-1). */
-static int local_ms(unsigned long long seconds)
+int local_ms(unsigned long long seconds)
 {
 	if (seconds == 0)
 		return -1;
@@ -119,16 +106,14 @@ static void local_close(int *fd)
 
 /* Reasons are our own texts plus strerror, far below LOCAL_REASON_MAX;
  * a clip would only shorten a diagnostic, but it is logged, not silent. */
-static void local_result_set(struct local_result *r, const char *status, const char *dsn,
-			     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static void local_result_set(struct local_result *r, const char *status, const char *dsn,
-			     const char *fmt, ...)
+void local_result_set(struct local_result *r, const char *status, const char *dsn,
+		      const char *fmt, ...)
 {
 	va_list ap;
 	int n;
 
 	r->status = status;
-	r->dsn = dsn;
+	snprintf(r->dsn, sizeof r->dsn, "%s", dsn);   /* codes are at most 11 octets */
 	va_start(ap, fmt);
 	n = vsnprintf(r->reason, sizeof r->reason, fmt, ap);
 	va_end(ap);
@@ -328,81 +313,27 @@ static void local_answer_whole(struct local_conn *c, const char *reason)
 static void local_log_result(const char *id, const char *rcpt, const struct local_result *r)
 {
 	if (strcmp(r->status, "delivered") == 0)
-		log_info("%s: to=<%s>, relay=local, status=sent (delivered to maildir)", id, rcpt);
+		log_info("%s: to=<%s>, relay=local, status=sent (%s)", id, rcpt, r->reason);
 	else
 		log_info("%s: to=<%s>, relay=local, dsn=%s, status=%s (%s)", id, rcpt, r->dsn,
 			 strcmp(r->status, "failed") == 0 ? "bounced" : "deferred", r->reason);
 }
 
-/* Map the normalised address to a Maildir path; 0 with *path_r valid,
- * else -1 with the result set. */
-static int local_lookup(const struct local_ctx *ctx, const struct local_request *q,
-			const struct buf *addr, struct buf *path, struct local_result *r)
-{
-	int found = cdbmap_lookup(ctx->map, addr->data, addr->len, path);
-
-	if (found < 0) {
-		log_warn("%s: mailboxes map lookup for <%s> failed: %s", q->queue_id, addr->data,
-			 strerror(errno));
-		local_result_set(r, "deferred", "4.3.0", "mailbox map lookup failed");
-		return -1;
-	}
-	if (found == 0) {
-		local_result_set(r, "failed", "5.1.1", "user unknown");
-		return -1;
-	}
-	if (!maildir_path_ok(path->data, path->len) || memchr(path->data, '\0', path->len) != NULL) {
-		log_warn("%s: mailboxes map entry for <%s> is not a relative Maildir path: %s",
-			 q->queue_id, addr->data, path->data);
-		local_result_set(r, "deferred", "4.3.5", "mailbox map entry invalid");
-		return -1;
-	}
-	return 0;
-}
-
-/* Prepend the envelope headers and write the message into the Maildir. */
-static void local_write(const struct local_request *q, const struct buf *addr,
-			const char *maildir, struct local_result *r)
-{
-	char name[MAILDIR_NAME_MAX];
-	const char *error;
-	struct buf prefix;
-
-	buf_init(&prefix, LOCAL_PREFIX_MAX);
-	if (buf_printf(&prefix, "Return-Path: <%s>\nDelivered-To: %s\n", q->sender, addr->data) < 0) {
-		local_result_set(r, "deferred", "4.3.0", "cannot build delivery headers");
-	} else if (maildir_deliver(maildir, &prefix, q->fd, q->offset, q->size,
-				   name, sizeof name, &error) < 0) {
-		int err = errno;
-		log_warn("%s: maildir %s: %s: %s", q->queue_id, maildir, error, strerror(err));
-		local_result_set(r, maildir_error_temporary(err) ? "deferred" : "failed",
-				 maildir_error_dsn(err), "maildir delivery failed: %s", strerror(err));
-	} else {
-		size_t n = strlen(maildir);
-		log_debug("%s: stored as %s%snew/%s", q->queue_id, maildir,
-			  n > 0 && maildir[n - 1] == '/' ? "" : "/", name);
-		local_result_set(r, "delivered", "2.0.0", "delivered to maildir");
-	}
-	buf_free(&prefix);
-}
-
-static void local_rcpt(const struct local_ctx *ctx, const struct local_request *q,
+static void local_rcpt(const struct local_ctx *ctx, struct local_msg *m,
 		       const char *rcpt, size_t len, struct local_result *r)
 {
-	struct buf addr, path;
+	struct buf addr;
 
 	if (len == 0 || !local_text_ok(rcpt, len, ADDRESS_PATH_MAX)) {
 		local_result_set(r, "failed", "5.1.3", "bad recipient address syntax");
 		return;
 	}
 	buf_init(&addr, ADDRESS_PATH_MAX + 1);
-	buf_init(&path, MAILDIR_PATH_MAX);
 	if (address_normalize(rcpt, len, &addr) < 0)
 		local_result_set(r, "deferred", "4.3.0", "cannot normalise address");
-	else if (local_lookup(ctx, q, &addr, &path, r) == 0)
-		local_write(q, &addr, path.data, r);
+	else if (local_header_loop(m, addr.data, addr.len, r) == 0)
+		local_resolve_deliver(ctx, m, addr.data, addr.len, r);
 	buf_free(&addr);
-	buf_free(&path);
 }
 
 /* ---- one request ---- */
@@ -466,29 +397,125 @@ static int local_request_check(const struct local_ctx *ctx, struct local_request
 	return 0;
 }
 
+/* Recipients whose domain the transport map sends over LMTP: each
+ * destination gets one LMTP transaction for all of its recipients of this
+ * request (RFC 2033 4.2: one reply per accepted recipient after DATA).
+ * done[i] is set for every recipient answered here, result in res[i]. */
+static void local_lmtp_batch(const struct local_ctx *ctx, struct local_request *q,
+			     struct local_msg *m, struct local_result *res, char *done)
+{
+	const struct record_field **rf = calloc(q->nrcpt, sizeof *rf);
+	struct buf *dest = calloc(q->nrcpt, sizeof *dest);
+	const char **addrs = calloc(q->nrcpt, sizeof *addrs);
+	size_t n = 0, *idx = calloc(q->nrcpt, sizeof *idx);
+
+	if (rf == NULL || dest == NULL || addrs == NULL || idx == NULL)
+		goto out;   /* no memory: everything goes the local way, which defers */
+	for (size_t i = 0; i < q->rec.n; i++)
+		if (strcmp(q->rec.fields[i].key, "rcpt") == 0)
+			rf[n++] = &q->rec.fields[i];
+	for (size_t i = 0; i < n; i++) {
+		buf_init(&dest[i], RECORD_MAX_VALUE);
+		if (!local_text_ok(rf[i]->value, rf[i]->value_len, ADDRESS_PATH_MAX) || rf[i]->value_len == 0)
+			continue;
+		int t = local_transport(ctx, rf[i]->value, rf[i]->value_len, &dest[i], &res[i]);
+		if (t < 0)
+			done[i] = 1;          /* map error: res[i] says deferred */
+		else if (t == 0)
+			buf_reset(&dest[i]);
+	}
+	for (size_t i = 0; i < n; i++) {
+		size_t k = 0;
+		if (done[i] || dest[i].len == 0)
+			continue;
+		for (size_t j = i; j < n; j++)
+			if (!done[j] && dest[j].len == dest[i].len &&
+			    memcmp(dest[j].data, dest[i].data, dest[i].len) == 0) {
+				idx[k] = j;
+				addrs[k++] = rf[j]->value;
+			}
+		/* Loops are checked first, as for local recipients. */
+		struct local_result *tmp = calloc(k, sizeof *tmp);
+		const char **send = calloc(k, sizeof *send);
+		size_t ns = 0;
+		if (tmp == NULL || send == NULL) {
+			free(tmp);
+			free(send);
+			break;
+		}
+		for (size_t x = 0; x < k; x++)
+			if (local_header_loop(m, addrs[x], strlen(addrs[x]), &res[idx[x]]))
+				done[idx[x]] = 1;
+			else
+				send[ns++] = addrs[x];
+		if (ns > 0)
+			local_lmtp_deliver(m, dest[i].data, send, ns, tmp);
+		for (size_t x = 0, y = 0; x < k; x++) {
+			if (done[idx[x]])
+				continue;
+			res[idx[x]] = tmp[y++];
+			done[idx[x]] = 1;
+		}
+		free(tmp);
+		free(send);
+	}
+	for (size_t i = 0; i < n; i++)
+		buf_free(&dest[i]);
+out:
+	free(rf);
+	free(dest);
+	free(addrs);
+	free(idx);
+}
+
 /* Deliver to (or defer, on a bad request) each recipient in order. */
 static int local_request_run(const struct local_ctx *ctx, struct local_conn *c,
 			     struct local_request *q)
 {
 	const char *bad = NULL;
-	struct local_result r;
+	struct local_result r, *res = NULL;
+	struct local_msg m = { .queue_id = q->queue_id, .sender = q->sender };
+	char *done = NULL;
+	size_t k = 0;
+	int ret = 0;
 
-	if (local_request_check(ctx, q, &bad) < 0)
+	buf_init(&m.delivered_to, LOCAL_DELIVERED_TO_MAX);
+	if (local_request_check(ctx, q, &bad) < 0) {
 		log_warn("%s: bad request: %s", q->queue_id, bad);
+	} else {
+		m.fd = q->fd;
+		m.offset = q->offset;
+		m.size = q->size;
+		local_header_scan(&m);
+		res = calloc(q->nrcpt, sizeof *res);
+		done = calloc(q->nrcpt, 1);
+		if (res != NULL && done != NULL && ctx->transport != NULL)
+			local_lmtp_batch(ctx, q, &m, res, done);
+	}
 	for (size_t i = 0; i < q->rec.n; i++) {
 		const struct record_field *f = &q->rec.fields[i];
 		if (strcmp(f->key, "rcpt") != 0)
 			continue;
 		if (bad != NULL)
 			local_result_set(&r, "deferred", "4.3.0", "bad request: %s", bad);
+		else if (res == NULL || done == NULL)
+			local_result_set(&r, "deferred", "4.3.0", "out of memory");
+		else if (done[k])
+			r = res[k];
 		else
-			local_rcpt(ctx, q, f->value, f->value_len, &r);
+			local_rcpt(ctx, &m, f->value, f->value_len, &r);
+		k++;
 		local_log_result(q->queue_id, local_text_ok(f->value, f->value_len, ADDRESS_PATH_MAX)
 				 ? f->value : "(invalid)", &r);
-		if (local_answer(c, f->value, f->value_len, &r) < 0)
-			return -1;
+		if (local_answer(c, f->value, f->value_len, &r) < 0) {
+			ret = -1;
+			break;
+		}
 	}
-	return 0;
+	free(res);
+	free(done);
+	buf_free(&m.delivered_to);
+	return ret;
 }
 
 /* Parse c->req[0, end) into q.  0, or -1 with *error_r. */
@@ -566,23 +593,25 @@ static void local_serve(int in_fd, int out_fd, void *arg)
 int main(int argc, char **argv)
 {
 	struct daemon d;
-	struct local_ctx ctx = { .d = &d };
-	char path[sizeof d.etc_dir + 32];
-	const char *error;
-	int n;
+	struct local_ctx ctx = { .d = &d, .command_fd = -1 };
 
 	daemon_init(&d, "local", argc, argv);
 	if (d.argc != 0)
 		log_fatal("unexpected argument: %s", d.argv[0]);
-	n = snprintf(path, sizeof path, "%s/mailboxes.cdb", d.etc_dir);
-	if (n < 0 || (size_t)n >= sizeof path)
-		log_fatal("configuration directory path too long");
-	if (cdbmap_open(path, &ctx.map, &error) < 0)
-		log_fatal("%s: %s", path, error);
+	ctx.map = daemon_open_map(&d, "mailboxes.cdb", 0);
+	ctx.aliases = daemon_open_map(&d, "aliases.cdb", 1);
+	ctx.domains = daemon_open_map(&d, "domains.cdb", 1);
+	ctx.transport = daemon_open_map(&d, "transport.cdb", 1);
 	ctx.ipc_ms = local_ms(config_time("ipc_timeout"));
 	ctx.idle_ms = local_ms(config_time("daemon_idle_timeout"));
+	enqueue_set_timeout(ctx.ipc_ms < 0 ? 0 : ctx.ipc_ms);
+	/* The helper stays outside the chroot, where /bin/sh is. */
+	local_command_start(&ctx);
 	daemon_drop(&d);
 	daemon_serve(&d, local_serve, &ctx);
 	cdbmap_close(&ctx.map);
+	cdbmap_close(&ctx.aliases);
+	cdbmap_close(&ctx.domains);
+	cdbmap_close(&ctx.transport);
 	return 0;
 }

@@ -13,7 +13,9 @@
  *
  * Trusts: its clients only as far as the protocol: every field is
  * checked (one sender, 1..smtpd_recipient_limit recipients, lengths, no
- * control bytes in addresses) and the message size is bounded by
+ * control bytes in addresses; the DSN fields ret, envid, notify, orcpt
+ * and the MIME fields body, smtputf8 of RFC 3461 / 6152 / 6531 are
+ * validated and stored in the queue file) and the message size is bounded by
  * message_size_limit plus ENQUEUE_HEADROOM for the Received header the
  * client prepends.
  *
@@ -27,6 +29,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -75,7 +78,15 @@ struct enqueue_env {
 	struct queuefile_env qe;
 	const char **rcpt;
 	size_t *rcpt_len;
+	unsigned *notify;     /* per recipient, 0 = not given */
+	const char **orcpt;   /* per recipient, NULL = not given */
+	unsigned seen;        /* ENQUEUE_SEEN_* of the once-only DSN fields */
 };
+
+#define ENQUEUE_SEEN_RET 1u
+#define ENQUEUE_SEEN_ENVID 2u
+#define ENQUEUE_SEEN_UTF8 4u
+#define ENQUEUE_SEEN_BODY 8u
 
 static int enqueue_addr_ok(const char *a, size_t n)
 {
@@ -98,6 +109,80 @@ static const char *enqueue_info(const struct record_field *f, const char **dst)
 	if (f->value_len > QUEUEFILE_INFO_MAX || strlen(f->value) != f->value_len)
 		return "field too long";
 	*dst = f->value;
+	return NULL;
+}
+
+/* Whether flag was seen already; marks it. */
+static int enqueue_once(struct enqueue_env *env, unsigned flag)
+{
+	int seen = (env->seen & flag) != 0;
+
+	env->seen |= flag;
+	return seen;
+}
+
+/* The message-level DSN / MIME fields (docs/protocols.md).  NULL, the
+ * reason for refusing the request, or "" when key is not one of them. */
+static const char *enqueue_option(const struct record_field *f, struct enqueue_env *env)
+{
+	struct queuefile_env *qe = &env->qe;
+	const char *v = f->value;
+
+	if (strcmp(f->key, "ret") == 0) {
+		if (enqueue_once(env, ENQUEUE_SEEN_RET))
+			return "duplicate ret";
+		if (strcasecmp(v, "FULL") == 0)
+			qe->ret = QUEUEFILE_RET_FULL;
+		else if (strcasecmp(v, "HDRS") == 0)
+			qe->ret = QUEUEFILE_RET_HDRS;
+		else
+			return "bad ret";
+	} else if (strcmp(f->key, "envid") == 0) {
+		if (enqueue_once(env, ENQUEUE_SEEN_ENVID))
+			return "duplicate envid";
+		if (!queuefile_envid_valid(v, f->value_len))
+			return "bad envid";
+		qe->envid = v;
+	} else if (strcmp(f->key, "smtputf8") == 0) {
+		if (enqueue_once(env, ENQUEUE_SEEN_UTF8))
+			return "duplicate smtputf8";
+		if (strcmp(v, "1") != 0)
+			return "bad smtputf8";
+		qe->smtputf8 = 1;
+	} else if (strcmp(f->key, "body") == 0) {
+		if (enqueue_once(env, ENQUEUE_SEEN_BODY))
+			return "duplicate body";
+		if (strcasecmp(v, "8BITMIME") == 0)
+			qe->body = QUEUEFILE_BODY_8BITMIME;
+		else if (strcasecmp(v, "7BIT") == 0)
+			qe->body = QUEUEFILE_BODY_7BIT;
+		else
+			return "bad body";
+	} else {
+		return "";
+	}
+	return NULL;
+}
+
+/* notify= / orcpt= for the recipient just before them. */
+static const char *enqueue_rcpt_option(const struct record_field *f, struct enqueue_env *env)
+{
+	size_t i = env->qe.nrcpt - 1;
+
+	if (env->qe.nrcpt == 0)
+		return "recipient option before any recipient";
+	if (strcmp(f->key, "notify") == 0) {
+		if (env->notify[i] != 0)
+			return "duplicate notify";
+		if (queuefile_notify_parse(f->value, f->value_len, &env->notify[i]) < 0)
+			return "bad notify";
+		return NULL;
+	}
+	if (env->orcpt[i] != NULL)
+		return "duplicate orcpt";
+	if (strlen(f->value) != f->value_len || !queuefile_orcpt_valid(f->value, f->value_len))
+		return "bad orcpt";
+	env->orcpt[i] = f->value;
 	return NULL;
 }
 
@@ -127,7 +212,12 @@ static const char *enqueue_envelope(const struct record *rec, const struct enque
 				return "bad recipient address";
 			env->rcpt[qe->nrcpt] = f->value;
 			env->rcpt_len[qe->nrcpt] = f->value_len;
+			env->notify[qe->nrcpt] = 0;
+			env->orcpt[qe->nrcpt] = NULL;
 			qe->nrcpt++;
+		} else if (strcmp(f->key, "notify") == 0 || strcmp(f->key, "orcpt") == 0) {
+			if ((err = enqueue_rcpt_option(f, env)) != NULL)
+				return err;
 		} else if (strcmp(f->key, "client") == 0) {
 			if ((err = enqueue_info(f, &qe->client)) != NULL)
 				return err;
@@ -136,6 +226,9 @@ static const char *enqueue_envelope(const struct record *rec, const struct enque
 				return err;
 		} else if (strcmp(f->key, "proto") == 0) {
 			if ((err = enqueue_info(f, &qe->proto)) != NULL)
+				return err;
+		} else if ((err = enqueue_option(f, env)) == NULL || err[0] != '\0') {
+			if (err != NULL)
 				return err;
 		} else {
 			/* Unknown fields are for newer clients: ignored. */
@@ -148,6 +241,8 @@ static const char *enqueue_envelope(const struct record *rec, const struct enque
 		return "no recipients";
 	qe->rcpt = env->rcpt;
 	qe->rcpt_len = env->rcpt_len;
+	qe->rcpt_notify = env->notify;
+	qe->rcpt_orcpt = env->orcpt;
 	return NULL;
 }
 
@@ -263,6 +358,8 @@ static int enqueue_one(struct stream *s, const struct enqueue_ctx *ctx)
 	struct enqueue_env env = { 0 };
 	const char *rcpt[QUEUEFILE_RCPT_MAX > RECORD_MAX_FIELDS ? RECORD_MAX_FIELDS : QUEUEFILE_RCPT_MAX];
 	size_t rcpt_len[sizeof(rcpt) / sizeof(rcpt[0])];
+	unsigned notify[sizeof(rcpt) / sizeof(rcpt[0])];
+	const char *orcpt[sizeof(rcpt) / sizeof(rcpt[0])];
 	struct queuefile_out qo = { .fd = -1 };
 	unsigned long long size = 0;
 	const char *err = NULL, *reason;
@@ -281,6 +378,8 @@ static int enqueue_one(struct stream *s, const struct enqueue_ctx *ctx)
 	}
 	env.rcpt = rcpt;
 	env.rcpt_len = rcpt_len;
+	env.notify = notify;
+	env.orcpt = orcpt;
 	reason = enqueue_envelope(&rec, ctx, &env);
 	if (reason != NULL)
 		enqueue_set(&a, "fail", reason);

@@ -1,32 +1,37 @@
 /* qmgr: the queue manager.  Takes messages from incoming/ (and, when due,
- * deferred/) into active/, hands their pending recipients to the local
- * delivery agent, records every answer durably in the queue file before
- * acting on it, and removes a message only when every recipient is final.
- * Deferred messages are retried with exponential backoff until
- * maximal_queue_lifetime (docs/queue.md has the state machine).
+ * deferred/) into active/, routes their pending recipients to the local
+ * or remote delivery agent (qmgr_deliver.c), records every answer durably
+ * in the queue file before acting on it, reports failures (and requested
+ * successes and delays) to the sender as RFC 3464 notifications
+ * (qmgr_report.c), and removes a message only when every recipient is
+ * final and reported.  Deferred messages are retried with exponential
+ * backoff until maximal_queue_lifetime (docs/queue.md has the state
+ * machine).
  *
  * Runs as: postern-queue, one process (maxproc 1), root = DIR/queue.
  * Reads and renames files in incoming/ active/ deferred/ hold/, writes
- * status bytes in queue files; listens on the trigger socket (fd 3,
- * private/qmgr); connects to private/local and passes it read-only queue
- * file descriptors.
+ * status bytes in queue files and new queue files for notifications
+ * (tmp/ -> incoming/, like enqueue); listens on the trigger socket (fd 3,
+ * private/qmgr); connects to private/local and private/remote and passes
+ * them read-only queue file descriptors.  Opens etc/domains.cdb and reads
+ * etc/domains before the privilege drop.
  *
  * Trusts: queue files only after queuefile_open validated them (a bad one
- * is moved to hold/ and logged); the local agent's answers only as far as
- * the protocol: they must name the recipients in request order, with a
- * known status, within ipc_timeout each.
+ * is moved to hold/ and logged); the agents' answers only as far as the
+ * protocol; the trigger's bytes not at all (a connection is a wakeup,
+ * "flush" asks for a full scan).  Files may disappear under it: the
+ * `postern queue` tool moves or removes them with rename/unlink, and qmgr
+ * forgets a message whose file is gone.
  *
  * Fails: anything wrong with one message or one agent connection defers
- * that message (a broken agent: after qmgr_local_retry_time); nothing is
- * ever removed on an error.  A broken environment (cannot create queue
- * directories, poll fails) is fatal; the master restarts us and the
- * start-up scan resumes whatever was in active/.
+ * that message; nothing is ever removed on an error.  A broken
+ * environment (cannot create queue directories, poll fails) is fatal;
+ * the master restarts us and the start-up scan resumes whatever was in
+ * active/.
  *
- * Event loop: poll() on the trigger socket and the agent connections, with
- * a timeout set by the nearest of: the periodic scan (queue_run_delay),
- * the earliest deferred message due, and agent deadlines.  Nothing
- * busy-polls. */
-#include <dirent.h>
+ * Memory: bounded by qmgr_active_limit messages (each a parsed header);
+ * directories are read with resumable cursors, so 100,000 queued files
+ * cost one readdir pass, never a list in memory. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -37,70 +42,66 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
-#include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "buf.h"
 #include "config.h"
-#include "daemon.h"
+#include "fsutil.h"
 #include "log.h"
-#include "queuefile.h"
-#include "record.h"
+#include "qmgr.h"
 #include "sockets.h"
 
-#define QMGR_CONN_MAX 100                 /* hard cap on qmgr_local_concurrency */
-#define QMGR_ANSWER_MAX (64 * 1024)       /* buffered answer bytes per connection */
-#define QMGR_REQUEST_MAX (4 * 1024 * 1024) /* a request: header fields, escaped */
-#define QMGR_FIRST_SEND 4096              /* bytes sent with the descriptor */
 #define QMGR_TRIGGER_BURST 64             /* trigger connections taken per wakeup */
-#define QMGR_RCPT_BATCH 1000              /* recipients per request (< RECORD_MAX_FIELDS) */
-#define QMGR_NEVER ((time_t)LLONG_MAX)
-
-/* One message in the active set.  Only messages being delivered have
- * their queue file open and parsed; the others are just a name, so the
- * active set costs little memory and no descriptors. */
-struct qmgr_msg {
-	struct qmgr_msg *next;          /* ready list */
-	struct qmgr_msg *all_next;      /* every message in the active set */
-	char id[QUEUEFILE_ID_MAX + 1];
-	char path[64];                  /* "active/ID" */
-	struct queuefile qf;            /* open while in delivery */
-	int requeued;                   /* retried once on a fresh connection */
-	size_t batch_from;              /* first recipient of the next request */
-};
-
-enum qmgr_conn_state { QMGR_FREE, QMGR_IDLE, QMGR_BUSY };
-
-/* One connection to the local agent, one request outstanding at most. */
-struct qmgr_conn {
-	enum qmgr_conn_state state;
-	int fd;
-	int reused;                     /* carried a request before this one */
-	struct qmgr_msg *msg;
-	size_t *idx;                    /* recipient index of each request line */
-	size_t nidx, answered;
-	struct buf out;                 /* request bytes not yet sent */
-	size_t out_off;
-	struct buf in;                  /* answer bytes not yet parsed */
-	time_t deadline;
-	int timeout;                    /* ipc_timeout, seconds */
-};
-
-struct qmgr {
-	struct daemon *d;
-	struct qmgr_conn conns[QMGR_CONN_MAX];
-	size_t nconn;                   /* qmgr_local_concurrency */
-	struct qmgr_msg *ready_head, *ready_tail, *all;
-	size_t nactive, active_limit;
-	time_t next_scan, next_deferred;
-	int want_incoming, want_active;
-	unsigned long long run_delay, min_backoff, max_backoff, lifetime, retry_time;
-	int ipc_timeout;                /* seconds */
-	char local_path[108];
-};
+#define QMGR_HASH_MAX (1u << 20)
 
 /* ---- settings ---- */
+
+static size_t qmgr_capped(const char *key, size_t max)
+{
+	unsigned long long n = config_size(key);
+
+	if (n > max) {
+		log_warn("%s %llu capped at %zu", key, n, max);
+		n = max;
+	}
+	return n == 0 ? 1 : (size_t)n;
+}
+
+/* postmaster for notices about failed bounces: a bare local part is
+ * qualified with the first local domain (etc/domains), else myhostname. */
+static void qmgr_postmaster(struct qmgr *q)
+{
+	const char *v = config_str("bounce_notice_recipient");
+	char path[4200], domain[256] = "";
+	struct buf text;
+	int n;
+
+	buf_init(&text, 1024 * 1024);
+	n = snprintf(path, sizeof(path), "%s/domains", q->d->etc_dir);
+	if (strchr(v, '@') == NULL && n > 0 && (size_t)n < sizeof(path) &&
+	    file_read_all(path, 0, &text, text.max) == 0) {
+		const char *p = buf_cstr(&text);
+
+		while (*p != '\0') {
+			size_t len = strcspn(p, " \t\r\n#");
+
+			if (len > 0 && len < sizeof(domain)) {
+				memcpy(domain, p, len);
+				domain[len] = '\0';
+				break;
+			}
+			p += strcspn(p, "\n");
+			p += *p == '\n';
+		}
+	}
+	buf_free(&text);
+	if (strchr(v, '@') != NULL)
+		n = snprintf(q->postmaster, sizeof(q->postmaster), "%s", v);
+	else
+		n = snprintf(q->postmaster, sizeof(q->postmaster), "%s@%s", v,
+			     domain[0] != '\0' ? domain : q->hostname);
+	if (n < 0 || (size_t)n >= sizeof(q->postmaster))
+		log_fatal("bounce_notice_recipient too long");
+}
 
 static void qmgr_settings(struct qmgr *q)
 {
@@ -112,45 +113,59 @@ static void qmgr_settings(struct qmgr *q)
 	q->min_backoff = config_time("minimal_backoff_time");
 	q->max_backoff = config_time("maximal_backoff_time");
 	q->lifetime = config_time("maximal_queue_lifetime");
+	q->delay_warning = config_time("delay_warning_time");
+	q->bounce_size_limit = config_size("bounce_size_limit");
 	n = config_time("ipc_timeout");
 	q->ipc_timeout = n == 0 ? 1 : n > 86400 ? 86400 : (int)n;
-	n = config_size("qmgr_local_concurrency");
-	if (n > QMGR_CONN_MAX) {
-		log_warn("qmgr_local_concurrency %llu capped at %d", n, QMGR_CONN_MAX);
-		n = QMGR_CONN_MAX;
-	}
-	q->nconn = n == 0 ? 1 : (size_t)n;
-	n = config_size("qmgr_active_limit");
-	q->active_limit = n == 0 ? 1 : n > 1000000 ? 1000000 : (size_t)n;
+	q->active_limit = qmgr_capped("qmgr_active_limit", 1000000);
+	q->dest_limit = qmgr_capped("qmgr_destination_concurrency", QMGR_CONN_MAX);
 	q->retry_time = config_time("qmgr_local_retry_time");
 	if (q->retry_time == 0)
 		q->retry_time = 1;
-	if (daemon_socket_path("local", q->local_path, sizeof(q->local_path)) < 0)
-		log_fatal("local socket path too long");
+	q->hostname = config_str("myhostname");
+	qmgr_postmaster(q);
 }
 
-/* ---- the active set ---- */
+/* ---- the active set: a hash set of IDs, so that a scan of active/
+ * costs O(1) per file whatever the size of the set ---- */
+
+static size_t qmgr_hash(const struct qmgr *q, const char *id)
+{
+	unsigned h = 2166136261u;   /* FNV-1a */
+
+	for (; *id != '\0'; id++)
+		h = (h ^ (unsigned char)*id) * 16777619u;
+	return h & (q->hash_size - 1);
+}
+
+static void qmgr_hash_init(struct qmgr *q)
+{
+	size_t n = 64;
+
+	while (n < q->active_limit * 2 && n < QMGR_HASH_MAX)
+		n *= 2;
+	q->hash = calloc(n, sizeof(*q->hash));
+	if (q->hash == NULL)
+		log_fatal("out of memory");
+	q->hash_size = n;
+}
 
 static int qmgr_known(const struct qmgr *q, const char *id)
 {
-	for (const struct qmgr_msg *m = q->all; m != NULL; m = m->all_next)
+	for (const struct qmgr_msg *m = q->hash[qmgr_hash(q, id)]; m != NULL; m = m->hnext)
 		if (strcmp(m->id, id) == 0)
 			return 1;
 	return 0;
 }
 
-static void qmgr_ready_push(struct qmgr *q, struct qmgr_msg *m, int front)
+static void qmgr_ready_push(struct qmgr *q, struct qmgr_msg *m)
 {
 	m->next = NULL;
-	if (q->ready_head == NULL) {
-		q->ready_head = q->ready_tail = m;
-	} else if (front) {
-		m->next = q->ready_head;
+	if (q->ready_head == NULL)
 		q->ready_head = m;
-	} else {
+	else
 		q->ready_tail->next = m;
-		q->ready_tail = m;
-	}
+	q->ready_tail = m;
 }
 
 static struct qmgr_msg *qmgr_ready_pop(struct qmgr *q)
@@ -166,21 +181,26 @@ static struct qmgr_msg *qmgr_ready_pop(struct qmgr *q)
 	return m;
 }
 
-/* Forget a message (its file has already gone where it belongs). */
-static void qmgr_msg_free(struct qmgr *q, struct qmgr_msg *m)
+void qmgr_msg_free(struct qmgr *q, struct qmgr_msg *m)
 {
-	for (struct qmgr_msg **pp = &q->all; *pp != NULL; pp = &(*pp)->all_next)
+	for (struct qmgr_msg **pp = &q->hash[qmgr_hash(q, m->id)]; *pp != NULL; pp = &(*pp)->hnext)
 		if (*pp == m) {
-			*pp = m->all_next;
+			*pp = m->hnext;
 			break;
 		}
+	if (m->res != NULL)
+		for (size_t i = 0; i < m->qf.nrcpt; i++)
+			free(m->res[i].reason);
+	free(m->res);
 	queuefile_free(&m->qf);
 	free(m);
 	q->nactive--;
+	/* Room again: paused passes may go on. */
+	q->want_incoming |= q->incoming.dp != NULL;
+	q->want_deferred |= q->deferred.dp != NULL;
 }
 
-/* rename that never replaces: two files must never share a name. */
-static int qmgr_move(const char *from, const char *to)
+int qmgr_move(const char *from, const char *to)
 {
 	if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
 		return 0;
@@ -199,6 +219,7 @@ static int qmgr_take(struct qmgr *q, const char *dir, const char *name)
 {
 	struct qmgr_msg *m;
 	char from[512], hold[512];
+	size_t h;
 	int n;
 
 	if (!queuefile_id_valid(name, strlen(name))) {
@@ -230,86 +251,94 @@ static int qmgr_take(struct qmgr *q, const char *dir, const char *name)
 		free(m);
 		return -1;
 	}
-	m->all_next = q->all;
-	q->all = m;
+	h = qmgr_hash(q, m->id);
+	m->hnext = q->hash[h];
+	q->hash[h] = m;
 	q->nactive++;
-	qmgr_ready_push(q, m, 0);
+	qmgr_ready_push(q, m);
 	return 0;
 }
 
 /* ---- scanning ---- */
 
-/* Take messages from dir into the active set while there is room.
- * deferred/: only those whose mtime (next try) has come; the earliest
- * one still waiting sets q->next_deferred.  Returns 1 when it stopped
- * for lack of room with work left, else 0. */
-static int qmgr_scan(struct qmgr *q, const char *dir, time_t now)
+/* Go on with a pass over c->dir (starting one if none is under way),
+ * taking messages while there is room.  deferred/: only those whose mtime
+ * (next try) has come.  Returns 1 when it paused for lack of room (the
+ * cursor keeps its place), 0 when the pass is complete. */
+static int qmgr_scan(struct qmgr *q, struct qmgr_cursor *c, time_t now)
 {
-	int deferred = strcmp(dir, "deferred") == 0, active = strcmp(dir, "active") == 0;
+	int deferred = c == &q->deferred, active = c == &q->active;
 	struct dirent *de;
-	int full = 0;
-	DIR *dp = opendir(dir);
 
-	if (dp == NULL) {
-		log_warn("cannot open %s/: %s", dir, strerror(errno));
-		return 0;
+	if (c->dp == NULL) {
+		c->dp = opendir(c->dir);
+		c->min_due = QMGR_NEVER;
+		c->seen = 0;
+		c->started = now;
+		if (c->dp == NULL) {
+			log_warn("cannot open %s/: %s", c->dir, strerror(errno));
+			return 0;
+		}
 	}
-	if (deferred)
-		q->next_deferred = QMGR_NEVER;
-	while ((de = readdir(dp)) != NULL) {
+	while (q->nactive < q->active_limit && (de = readdir(c->dp)) != NULL) {
 		struct stat st;
 
 		if (de->d_name[0] == '.')
 			continue;
+		c->seen++;
 		if (active && qmgr_known(q, de->d_name))
 			continue;
 		if (deferred) {
-			if (fstatat(dirfd(dp), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			if (fstatat(dirfd(c->dp), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 				continue;
 			if (st.st_mtime > now) {
-				if (st.st_mtime < q->next_deferred)
-					q->next_deferred = st.st_mtime;
+				if (st.st_mtime < c->min_due)
+					c->min_due = st.st_mtime;
 				continue;
 			}
 		}
-		if (q->nactive >= q->active_limit) {
-			full = 1;
-			if (deferred)
-				q->next_deferred = now;   /* due now: retried when room frees */
-			if (!deferred)
-				break;
-			continue;
-		}
-		(void)qmgr_take(q, dir, de->d_name);
+		(void)qmgr_take(q, c->dir, de->d_name);
 	}
-	closedir(dp);
-	return full;
+	if (q->nactive >= q->active_limit)
+		return 1;   /* readdir was not called: nothing skipped */
+	closedir(c->dp);
+	c->dp = NULL;
+	if (deferred) {
+		q->next_deferred = c->min_due;
+		/* One line per pass (every queue_run_delay at most): the
+		 * operator's and bench/queue.sh's view of the queue size. */
+		log_info("deferred/ scanned: %zu messages in %llds, %zu active", c->seen,
+			 (long long)(time(NULL) - c->started), q->nactive);
+	}
+	return 0;
 }
 
-/* Everything the timers and the trigger ask for; never loops: each scan
- * either finds room or leaves a flag that only a freed slot re-arms. */
+/* Everything the timers and the trigger ask for.  While the active set
+ * is full the passes wait where they are; a freed slot re-arms them
+ * (qmgr_msg_free), taking turns so that neither new mail nor retries
+ * starve the other. */
 static void qmgr_scans(struct qmgr *q, time_t now)
 {
-	int room = q->nactive < q->active_limit;
+	struct qmgr_cursor *order[2];
 
 	if (now >= q->next_scan) {
 		log_debug("periodic queue scan");
-		q->want_active = qmgr_scan(q, "active", now);
-		q->want_incoming = qmgr_scan(q, "incoming", now);
-		(void)qmgr_scan(q, "deferred", now);
+		q->want_active = q->want_incoming = q->want_deferred = 1;
 		q->next_scan = now + (time_t)q->run_delay;
-		return;
 	}
-	if (!room)
-		return;
-	/* want_active == 2 (a file we failed to move) waits for the
-	 * periodic scan, so that a persistent error cannot spin. */
+	if (now >= q->next_deferred)
+		q->want_deferred = 1;
 	if (q->want_active == 1)
-		q->want_active = qmgr_scan(q, "active", now);
-	if (q->want_incoming)
-		q->want_incoming = qmgr_scan(q, "incoming", now);
-	if (q->next_deferred <= now && q->nactive < q->active_limit)
-		(void)qmgr_scan(q, "deferred", now);
+		q->want_active = qmgr_scan(q, &q->active, now);
+	q->turn = !q->turn;
+	order[0] = q->turn ? &q->incoming : &q->deferred;
+	order[1] = q->turn ? &q->deferred : &q->incoming;
+	for (size_t k = 0; k < 2; k++) {
+		int *want = order[k] == &q->incoming ? &q->want_incoming : &q->want_deferred;
+
+		if (*want && q->nactive < q->active_limit)
+			*want = qmgr_scan(q, order[k], now);
+	}
 }
 
 /* ---- the end of one delivery attempt ---- */
@@ -329,8 +358,9 @@ static unsigned long long qmgr_backoff(const struct qmgr *q, unsigned attempts)
 
 static void qmgr_remove(struct qmgr *q, struct qmgr_msg *m)
 {
-	/* Every recipient is final on disk: losing this unlink in a crash
-	 * only makes the next qmgr find a finished file and remove it. */
+	/* Every recipient is final and reported on disk: losing this unlink
+	 * in a crash only makes the next qmgr find a finished file and
+	 * remove it. */
 	if (unlink(m->path) < 0 && errno != ENOENT) {
 		log_warn("%s: cannot remove %s: %s", m->id, m->path, strerror(errno));
 		q->want_active = 2;   /* retried by the next periodic scan */
@@ -341,10 +371,13 @@ static void qmgr_remove(struct qmgr *q, struct qmgr_msg *m)
 }
 
 /* Pending recipients of an expired message become failures. */
-static int qmgr_expire(struct qmgr_msg *m)
+static int qmgr_expire(struct qmgr *q, struct qmgr_msg *m, time_t now)
 {
+	char reason[128];
 	const char *err;
 
+	snprintf(reason, sizeof(reason), "message expired after %llu days in the queue",
+		 (unsigned long long)(now - m->qf.time) / 86400);
 	for (size_t i = 0; i < m->qf.nrcpt; i++) {
 		if (m->qf.rcpt[i].status != QUEUEFILE_PENDING)
 			continue;
@@ -352,13 +385,15 @@ static int qmgr_expire(struct qmgr_msg *m)
 			log_warn("%s: %s: %s", m->id, err, strerror(errno));
 			return -1;
 		}
-		log_info("%s: to=<%s>, relay=none, status=bounced (message expired)", m->id,
-			 m->qf.rcpt[i].addr);
+		/* RFC 3463 3.5: X.4.7, delivery time expired. */
+		qmgr_result_set(m, i, "4.4.7", reason, -1);
+		log_info("%s: to=<%s>, relay=none, status=bounced (%s)", m->id, m->qf.rcpt[i].addr, reason);
 	}
+	(void)q;
 	return 0;
 }
 
-static void qmgr_defer(struct qmgr *q, struct qmgr_msg *m, int agent_broke, time_t now)
+static void qmgr_defer(struct qmgr *q, struct qmgr_msg *m, int soon, time_t now)
 {
 	unsigned long long delay;
 	struct timeval tv[2];
@@ -366,8 +401,8 @@ static void qmgr_defer(struct qmgr *q, struct qmgr_msg *m, int agent_broke, time
 	const char *err;
 	time_t due;
 
-	if (agent_broke) {
-		/* The agent, not the destination, failed: the master restarts
+	if (soon) {
+		/* An agent, not the destination, failed: the master restarts
 		 * it, so come back soon and do not count an attempt. */
 		delay = q->retry_time;
 	} else {
@@ -384,410 +419,122 @@ static void qmgr_defer(struct qmgr *q, struct qmgr_msg *m, int agent_broke, time
 		log_warn("%s: cannot set next try time: %s", m->id, strerror(errno));
 	if (snprintf(dest, sizeof(dest), "deferred/%s", m->id) >= (int)sizeof(dest) ||
 	    qmgr_move(m->path, dest) < 0) {
-		log_warn("%s: cannot move to deferred/: %s", m->id, strerror(errno));
-		q->want_active = 2;
+		if (errno == ENOENT) {
+			log_info("%s: moved away during delivery (postern queue)", m->id);
+		} else {
+			log_warn("%s: cannot move to deferred/: %s", m->id, strerror(errno));
+			q->want_active = 2;
+		}
 	} else {
 		log_info("%s: deferred, next try in %llus", m->id, delay);
 		if (due < q->next_deferred)
 			q->next_deferred = due;
+		/* A pass under way may have gone past the name already. */
+		if (due < q->deferred.min_due)
+			q->deferred.min_due = due;
 	}
 	qmgr_msg_free(q, m);
 }
 
-/* An attempt is over: remove, expire, or defer the message. */
-static void qmgr_done(struct qmgr *q, struct qmgr_msg *m, int agent_broke)
+int qmgr_reopen(struct qmgr_msg *m)
+{
+	if (m->qf.fd >= 0)
+		return 0;
+	m->qf.fd = open(m->path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	return m->qf.fd < 0 ? -1 : 0;
+}
+
+void qmgr_done(struct qmgr *q, struct qmgr_msg *m)
 {
 	time_t now = time(NULL);
+	int expired;
 
+	if (qmgr_reopen(m) < 0) {
+		if (errno == ENOENT)
+			log_info("%s: moved away during delivery (postern queue)", m->id);
+		else
+			log_warn("%s: cannot reopen %s: %s", m->id, m->path, strerror(errno));
+		qmgr_msg_free(q, m);
+		return;
+	}
+	expired = now >= m->qf.time && (unsigned long long)(now - m->qf.time) >= q->lifetime;
+	if (queuefile_pending(&m->qf) > 0 && expired && qmgr_expire(q, m, now) < 0) {
+		qmgr_defer(q, m, 1, now);
+		return;
+	}
+	/* Reports first: a message leaves the queue only once every report
+	 * it owes is itself queued. */
+	if (qmgr_report_final(q, m) < 0) {
+		qmgr_defer(q, m, 1, now);
+		return;
+	}
 	if (queuefile_pending(&m->qf) == 0) {
 		qmgr_remove(q, m);
 		return;
 	}
-	if (now >= m->qf.time && (unsigned long long)(now - m->qf.time) >= q->lifetime &&
-	    qmgr_expire(m) == 0) {
-		qmgr_remove(q, m);
-		return;
-	}
-	qmgr_defer(q, m, agent_broke, now);
+	qmgr_report_delay(q, m, now);
+	qmgr_defer(q, m, m->agent_broke && !m->real_deferral && !m->agent_missing, now);
 }
 
-/* Log every recipient still pending as deferred for reason. */
-static void qmgr_log_pending(const struct qmgr_msg *m, size_t from, const size_t *idx, size_t n,
-			     const char *reason)
-{
-	for (size_t k = from; k < n; k++)
-		log_info("%s: to=<%s>, relay=local, status=deferred (%s)", m->id,
-			 m->qf.rcpt[idx[k]].addr, reason);
-}
-
-/* ---- agent connections ---- */
-
-static void qmgr_conn_reset(struct qmgr_conn *c)
-{
-	free(c->idx);
-	c->idx = NULL;
-	c->nidx = c->answered = 0;
-	c->msg = NULL;
-	buf_reset(&c->out);
-	c->out_off = 0;
-	buf_reset(&c->in);
-}
-
-static void qmgr_conn_close(struct qmgr_conn *c)
-{
-	if (c->fd >= 0)
-		close(c->fd);
-	c->fd = -1;
-	c->state = QMGR_FREE;
-	c->reused = 0;
-	qmgr_conn_reset(c);
-}
-
-/* The connection failed during a request: unanswered recipients stay
- * pending.  A reused connection the agent closed before answering
- * anything gets one more chance on a fresh one (the agent may simply
- * have retired it). */
-static void qmgr_conn_broken(struct qmgr *q, struct qmgr_conn *c, const char *why)
-{
-	struct qmgr_msg *m = c->msg;
-
-	if (m != NULL && c->answered == 0 && c->nidx > 0 && c->reused && !m->requeued) {
-		log_debug("%s: agent connection closed (%s), retrying", m->id, why);
-		m->requeued = 1;
-		m->batch_from = c->idx[0];   /* the same batch again */
-		qmgr_ready_push(q, m, 1);
-	} else if (m != NULL) {
-		log_warn("%s: local delivery agent: %s", m->id, why);
-		qmgr_log_pending(m, c->answered, c->idx, c->nidx, "delivery agent failed");
-		qmgr_done(q, m, 1);
-	}
-	c->msg = NULL;
-	qmgr_conn_close(c);
-}
-
-static int qmgr_connect(const struct qmgr *q)
-{
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	size_t n = strlen(q->local_path);
-	int fd;
-
-	if (n >= sizeof(sun.sun_path)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	memcpy(sun.sun_path, q->local_path, n + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	/* A Unix connect completes at once or fails (EAGAIN: backlog full). */
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-		int e = errno;
-
-		close(fd);
-		errno = e;
-		return -1;
-	}
-	return fd;
-}
-
-/* Build the request for the next batch of m's pending recipients
- * (docs/protocols.md, local); batches keep every request under the
- * agent's record field limit. */
-static int qmgr_request(struct qmgr_conn *c, struct qmgr_msg *m)
-{
-	const struct queuefile *qf = &m->qf;
-	struct buf *out = &c->out;
-	size_t i;
-
-	c->idx = calloc(QMGR_RCPT_BATCH, sizeof(*c->idx));
-	if (c->idx == NULL)
-		return -1;
-	if (record_put_str(out, "queue_id", m->id) < 0 ||
-	    record_put(out, "sender", qf->sender, qf->sender_len) < 0 ||
-	    record_put_num(out, "offset", (unsigned long long)qf->data_offset) < 0 ||
-	    record_put_num(out, "size", qf->data_size) < 0)
-		return -1;
-	for (i = m->batch_from; i < qf->nrcpt && c->nidx < QMGR_RCPT_BATCH; i++) {
-		if (qf->rcpt[i].status != QUEUEFILE_PENDING)
-			continue;
-		if (record_put(out, "rcpt", qf->rcpt[i].addr, qf->rcpt[i].addr_len) < 0)
-			return -1;
-		c->idx[c->nidx++] = i;
-	}
-	m->batch_from = i;
-	return record_end(out);
-}
-
-/* Send what is left of the request.  0 or -1 (connection broken). */
-static int qmgr_conn_send(struct qmgr_conn *c)
-{
-	while (c->out_off < c->out.len) {
-		ssize_t w = send(c->fd, c->out.data + c->out_off, c->out.len - c->out_off,
-				 MSG_NOSIGNAL);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
-		}
-		c->out_off += (size_t)w;
-		c->deadline = time(NULL) + c->timeout;
-	}
-	return 0;
-}
-
-/* Open, check and start delivering m on c (connected, idle).  0 when the
- * request is under way, -1 when m was dealt with otherwise. */
-static int qmgr_start(struct qmgr *q, struct qmgr_conn *c, struct qmgr_msg *m)
+/* Parse a message taken from the ready list and queue its jobs. */
+static void qmgr_open(struct qmgr *q, struct qmgr_msg *m)
 {
 	const char *err;
 	char hold[64];
-	int rofd;
-	size_t first;
 
-	if (m->qf.fd >= 0)
-		goto send;   /* the next batch of a message already open */
 	if (queuefile_open(m->path, 1, &m->qf, &err) < 0 ||
 	    (strcmp(m->qf.id, m->id) != 0 && (err = "queue ID does not match the file name"))) {
+		if (access(m->path, F_OK) < 0 && errno == ENOENT) {
+			qmgr_msg_free(q, m);   /* moved away by `postern queue` */
+			return;
+		}
 		queuefile_free(&m->qf);
 		log_warn("%s: damaged queue file: %s; moved to hold/", m->id, err);
 		if (snprintf(hold, sizeof(hold), "hold/%s", m->id) >= (int)sizeof(hold) ||
 		    qmgr_move(m->path, hold) < 0)
 			log_warn("%s: cannot move to hold/: %s", m->id, strerror(errno));
 		qmgr_msg_free(q, m);
-		return -1;
-	}
-	m->batch_from = 0;
-	if (queuefile_pending(&m->qf) == 0) {
-		qmgr_done(q, m, 0);   /* finished before a crash: just remove it */
-		return -1;
-	}
-send:
-	/* The agent gets its own read-only descriptor: it must not be able
-	 * to change the queue file. */
-	rofd = open(m->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (rofd < 0 || qmgr_request(c, m) < 0) {
-		log_warn("%s: cannot prepare delivery request: %s", m->id, strerror(errno));
-		if (rofd >= 0)
-			close(rofd);
-		c->msg = m;
-		qmgr_conn_broken(q, c, "request failed");
-		return -1;
-	}
-	c->msg = m;
-	first = c->out.len < QMGR_FIRST_SEND ? c->out.len : QMGR_FIRST_SEND;
-	if (fd_send(c->fd, rofd, c->out.data, first) < 0) {
-		close(rofd);
-		qmgr_conn_broken(q, c, strerror(errno));
-		return -1;
-	}
-	close(rofd);
-	c->out_off = first;
-	c->state = QMGR_BUSY;
-	c->deadline = time(NULL) + q->ipc_timeout;
-	if (qmgr_conn_send(c) < 0) {
-		qmgr_conn_broken(q, c, strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
-/* A connection for the next request: an idle one, else a new one. */
-static struct qmgr_conn *qmgr_conn_get(struct qmgr *q, const char **why_r)
-{
-	struct qmgr_conn *free_slot = NULL;
-
-	for (size_t i = 0; i < q->nconn; i++) {
-		struct qmgr_conn *c = &q->conns[i];
-
-		if (c->state == QMGR_IDLE) {
-			c->reused = 1;
-			return c;
-		}
-		if (c->state == QMGR_FREE && free_slot == NULL)
-			free_slot = c;
-	}
-	if (free_slot == NULL)
-		return NULL;
-	free_slot->fd = qmgr_connect(q);
-	if (free_slot->fd < 0) {
-		*why_r = strerror(errno);
-		return NULL;
-	}
-	free_slot->state = QMGR_IDLE;
-	free_slot->reused = 0;
-	return free_slot;
-}
-
-/* Start as many ready messages as there are connections for. */
-static void qmgr_dispatch(struct qmgr *q)
-{
-	while (q->ready_head != NULL) {
-		const char *why = NULL;
-		struct qmgr_conn *c = qmgr_conn_get(q, &why);
-		struct qmgr_msg *m;
-
-		if (c == NULL && why == NULL)
-			return;   /* all connections busy */
-		m = qmgr_ready_pop(q);
-		if (c == NULL) {
-			const char *err;
-
-			/* No agent to talk to: defer soon; the master restarts it. */
-			log_warn("%s: cannot connect to local delivery agent: %s", m->id, why);
-			if (m->qf.fd < 0 && queuefile_open(m->path, 1, &m->qf, &err) < 0) {
-				q->want_active = 2;
-				log_warn("%s: %s", m->id, err);
-				qmgr_msg_free(q, m);
-				continue;
-			}
-			for (size_t i = 0; i < m->qf.nrcpt; i++)
-				if (m->qf.rcpt[i].status == QUEUEFILE_PENDING)
-					log_info("%s: to=<%s>, relay=local, status=deferred "
-						 "(delivery agent unavailable)", m->id, m->qf.rcpt[i].addr);
-			qmgr_done(q, m, 1);
-			continue;
-		}
-		(void)qmgr_start(q, c, m);
-	}
-}
-
-/* Act on one answer record for the next recipient of c's request. */
-static int qmgr_answer(struct qmgr_conn *c, const struct record *rec)
-{
-	struct qmgr_msg *m = c->msg;
-	size_t i = c->idx[c->answered];
-	const struct queuefile_rcpt *r = &m->qf.rcpt[i];
-	const char *rcpt = record_get(rec, "rcpt"), *status = record_get(rec, "status");
-	const char *reason = record_get(rec, "reason"), *err;
-	char mark;
-
-	if (rcpt == NULL && status != NULL && strcmp(status, "deferred") == 0) {
-		/* docs/protocols.md: the agent refused the whole request. */
-		log_warn("%s: local delivery agent refused the request: %s", m->id,
-			 reason != NULL ? reason : "no reason");
-		return -1;
-	}
-	if (rcpt == NULL || strcmp(rcpt, r->addr) != 0 || status == NULL) {
-		log_warn("%s: agent answer does not match recipient <%s>", m->id, r->addr);
-		return -1;
-	}
-	if (reason == NULL)
-		reason = status;
-	/* The agent logs each recipient's outcome; qmgr logs only its own
-	 * decisions (deferral, expiry, removal), so no event is logged twice. */
-	if (strcmp(status, "deferred") == 0) {
-		c->answered++;
-		return 0;
-	}
-	if (strcmp(status, "delivered") == 0)
-		mark = QUEUEFILE_DELIVERED;
-	else if (strcmp(status, "failed") == 0)
-		mark = QUEUEFILE_FAILED;
-	else {
-		log_warn("%s: agent answer with unknown status", m->id);
-		return -1;
-	}
-	/* Durably first: a crash after this line must not repeat the
-	 * delivery, nor lose the failure. */
-	if (queuefile_mark(&m->qf, i, mark, &err) < 0)
-		log_warn("%s: %s: %s; <%s> stays pending", m->id, err, strerror(errno), r->addr);
-	c->answered++;
-	return 0;
-}
-
-/* Whether m has pending recipients not yet in any request this attempt. */
-static int qmgr_more(const struct qmgr_msg *m)
-{
-	for (size_t i = m->batch_from; i < m->qf.nrcpt; i++)
-		if (m->qf.rcpt[i].status == QUEUEFILE_PENDING)
-			return 1;
-	return 0;
-}
-
-/* Parse every complete answer record in c->in.  0, or -1 on a protocol
- * error. */
-static int qmgr_conn_parse(struct qmgr *q, struct qmgr_conn *c)
-{
-	for (;;) {
-		struct record rec = { 0 };
-		const char *end, *err = NULL;
-		size_t n, used;
-		int r;
-
-		if (c->in.len == 0)
-			return 0;
-		if (c->msg == NULL || c->answered >= c->nidx || c->in.data[0] == '\n')
-			return -1;   /* an answer nobody asked for, or an empty one */
-		end = memmem(c->in.data, c->in.len, "\n\n", 2);
-		if (end == NULL)
-			return 0;
-		n = (size_t)(end - c->in.data) + 2;
-		r = record_parse(c->in.data, n, &rec, &used, &err);
-		if (r == 0)
-			r = qmgr_answer(c, &rec);
-		record_clear(&rec);
-		if (r < 0)
-			return -1;
-		buf_consume(&c->in, n);
-		c->deadline = time(NULL) + q->ipc_timeout;
-		if (c->answered == c->nidx) {
-			struct qmgr_msg *m = c->msg;
-
-			if (c->in.len != 0)
-				return -1;
-			c->msg = NULL;
-			qmgr_conn_reset(c);
-			c->state = QMGR_IDLE;
-			if (qmgr_more(m))
-				qmgr_ready_push(q, m, 1);   /* next batch, same attempt */
-			else
-				qmgr_done(q, m, 0);
-			return 0;
-		}
-	}
-}
-
-static void qmgr_conn_readable(struct qmgr *q, struct qmgr_conn *c)
-{
-	char tmp[4096];
-	size_t room = c->in.max - c->in.len;
-	ssize_t r;
-
-	if (c->state == QMGR_IDLE) {
-		/* The agent closed (or talked out of turn): drop it. */
-		qmgr_conn_close(c);
 		return;
 	}
-	if (room == 0) {
-		qmgr_conn_broken(q, c, "answer too long");
+	m->parsed = 1;
+	m->res = calloc(m->qf.nrcpt, sizeof(*m->res));
+	if (m->res == NULL) {
+		log_warn("%s: out of memory", m->id);
+		qmgr_defer(q, m, 1, time(NULL));
 		return;
 	}
-	r = recv(c->fd, tmp, room < sizeof(tmp) ? room : sizeof(tmp), 0);
-	if (r < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
-		return;
-	if (r <= 0) {
-		qmgr_conn_broken(q, c, r == 0 ? "connection closed" : strerror(errno));
+	if (qmgr_route(q, m) == 0) {
+		qmgr_done(q, m);   /* nothing pending: finished before a crash */
 		return;
 	}
-	if (buf_append(&c->in, tmp, (size_t)r) < 0 || qmgr_conn_parse(q, c) < 0)
-		qmgr_conn_broken(q, c, "protocol error");
+	/* The descriptor is reopened when a job starts: 1000 active
+	 * messages must not hold 1000 descriptors. */
+	close(m->qf.fd);
+	m->qf.fd = -1;
 }
 
 /* ---- the trigger ---- */
 
-/* Any connection to the trigger socket means "look at incoming/"; the
- * content does not matter, so it is read only to be polite. */
+/* Any connection to the trigger socket means "look at incoming/"; one
+ * that says "flush" (postern queue flush) asks for a full scan now. */
 static void qmgr_trigger(struct qmgr *q)
 {
 	for (int i = 0; i < QMGR_TRIGGER_BURST; i++) {
 		char tmp[64];
-		int fd = accept4(q->d->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		ssize_t r;
+		int fd = accept4(q->d->listen_fd, NULL, NULL, SOCK_CLOEXEC);
 
 		if (fd < 0)
 			return;
-		if (recv(fd, tmp, sizeof(tmp), 0) < 0 && errno != EAGAIN)
-			log_debug("trigger: %s", strerror(errno));
+		/* The client writes at once and closes; a short wait keeps a
+		 * slow one from holding the loop. */
+		(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO,
+				 &(struct timeval){ .tv_sec = 0, .tv_usec = 100000 }, sizeof(struct timeval));
+		r = recv(fd, tmp, sizeof(tmp) - 1, 0);
+		if (r > 0 && (size_t)r >= 5 && memcmp(tmp, "flush", 5) == 0) {
+			log_info("flush requested");
+			q->next_scan = 0;
+		}
 		close(fd);
 		q->want_incoming = 1;
 	}
@@ -795,22 +542,20 @@ static void qmgr_trigger(struct qmgr *q)
 
 /* ---- the loop ---- */
 
-static time_t qmgr_min(time_t a, time_t b)
-{
-	return a < b ? a : b;
-}
-
 static int qmgr_poll_timeout(const struct qmgr *q, time_t now)
 {
-	time_t t = q->next_scan;
+	time_t t = q->next_scan, c = qmgr_conn_deadline(q);
 	long long ms;
 
-	if (q->nactive < q->active_limit)
-		t = qmgr_min(t, q->next_deferred);
-	for (size_t i = 0; i < q->nconn; i++)
-		if (q->conns[i].state == QMGR_BUSY)
-			t = qmgr_min(t, q->conns[i].deadline);
-	if (t <= now)
+	if (q->draining)
+		return 200;   /* only answers matter now; look again soon */
+
+	if (q->nactive < q->active_limit && q->next_deferred < t)
+		t = q->next_deferred;
+	if (c < t)
+		t = c;
+	if (t <= now || (q->nactive < q->active_limit && (q->want_incoming || q->want_deferred)) ||
+	    q->ready_head != NULL)
 		return 0;
 	ms = ((long long)t - (long long)now) * 1000;
 	return ms > INT_MAX ? INT_MAX : (int)ms;
@@ -819,52 +564,52 @@ static int qmgr_poll_timeout(const struct qmgr *q, time_t now)
 /* One round: wait for something, then handle it. */
 static void qmgr_wait(struct qmgr *q)
 {
-	struct pollfd pfd[QMGR_CONN_MAX + 1];
-	struct qmgr_conn *map[QMGR_CONN_MAX + 1];
+	struct pollfd pfd[QMGR_NTRANSPORT * QMGR_CONN_MAX + 1];
+	struct qmgr_conn *map[QMGR_NTRANSPORT * QMGR_CONN_MAX + 1];
 	size_t n = 0;
-	time_t now = time(NULL);
 	int r;
 
 	if (q->d->listen_fd >= 0) {
 		pfd[n] = (struct pollfd){ .fd = q->d->listen_fd, .events = POLLIN };
 		map[n++] = NULL;
 	}
-	for (size_t i = 0; i < q->nconn; i++) {
-		struct qmgr_conn *c = &q->conns[i];
-
-		if (c->state == QMGR_FREE)
-			continue;
-		pfd[n] = (struct pollfd){ .fd = c->fd, .events = POLLIN };
-		if (c->state == QMGR_BUSY && c->out_off < c->out.len)
-			pfd[n].events |= POLLOUT;
-		map[n++] = c;
-	}
-	r = poll(pfd, n, qmgr_poll_timeout(q, now));
+	n += qmgr_poll_fill(q, pfd + n, map + n, sizeof(pfd) / sizeof(pfd[0]) - n);
+	r = poll(pfd, n, qmgr_poll_timeout(q, time(NULL)));
 	if (r < 0) {
 		if (errno == EINTR)
 			return;
 		log_fatal("poll: %s", strerror(errno));
 	}
 	for (size_t k = 0; k < n && r > 0; k++) {
-		struct qmgr_conn *c = map[k];
-
 		if (pfd[k].revents == 0)
 			continue;
-		if (c == NULL) {
+		if (map[k] == NULL)
 			qmgr_trigger(q);
-			continue;
-		}
-		if ((pfd[k].revents & POLLOUT) && c->state == QMGR_BUSY && qmgr_conn_send(c) < 0) {
-			qmgr_conn_broken(q, c, strerror(errno));
-			continue;
-		}
-		if (pfd[k].revents & (POLLIN | POLLHUP | POLLERR))
-			qmgr_conn_readable(q, c);
+		else
+			qmgr_conn_event(q, map[k], pfd[k].revents);
 	}
-	now = time(NULL);
-	for (size_t i = 0; i < q->nconn; i++)
-		if (q->conns[i].state == QMGR_BUSY && q->conns[i].deadline <= now)
-			qmgr_conn_broken(q, &q->conns[i], "timeout");
+	qmgr_conn_timeouts(q, time(NULL));
+}
+
+/* `postern map` and `postern user` replace domains.cdb by rename.  We
+ * cannot open the new one from inside the chroot, so we let the
+ * deliveries in flight finish and exit; the master starts a fresh qmgr,
+ * which resumes active/. */
+static void qmgr_check_maps(struct qmgr *q)
+{
+	if (q->draining || !daemon_maps_replaced())
+		return;
+	log_info("etc/domains.cdb was replaced: restarting to read it");
+	q->draining = 1;
+}
+
+static int qmgr_busy(const struct qmgr *q)
+{
+	for (int k = 0; k < QMGR_NTRANSPORT; k++)
+		for (size_t i = 0; i < q->transports[k].nconn; i++)
+			if (q->transports[k].conns[i].state == QMGR_BUSY)
+				return 1;
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -874,15 +619,16 @@ int main(int argc, char **argv)
 	const char *err;
 
 	daemon_init(&d, "qmgr", argc, argv);
-	daemon_drop(&d);
 	q.d = &d;
+	/* Without the map every recipient is delivered locally. */
+	q.domains = daemon_open_map(&d, "domains.cdb", 1);
 	qmgr_settings(&q);
-	for (size_t i = 0; i < QMGR_CONN_MAX; i++) {
-		q.conns[i].fd = -1;
-		q.conns[i].timeout = q.ipc_timeout;
-		buf_init(&q.conns[i].out, QMGR_REQUEST_MAX);
-		buf_init(&q.conns[i].in, QMGR_ANSWER_MAX);
-	}
+	daemon_drop(&d);
+	qmgr_hash_init(&q);
+	qmgr_transports_init(&q);
+	q.active.dir = "active";
+	q.incoming.dir = "incoming";
+	q.deferred.dir = "deferred";
 	if (queuefile_mkdirs(&err) < 0)
 		log_fatal("%s: %s", err, strerror(errno));
 	if (d.listen_fd >= 0)
@@ -892,19 +638,23 @@ int main(int argc, char **argv)
 	/* Start-up: whatever a crashed qmgr left in active/ comes first. */
 	q.next_scan = 0;
 	q.next_deferred = QMGR_NEVER;
-	while (!daemon_stopping()) {
-		qmgr_scans(&q, time(NULL));
-		qmgr_dispatch(&q);
+	while (!daemon_stopping() && !(q.draining && !qmgr_busy(&q))) {
+		qmgr_check_maps(&q);
+		if (!q.draining) {
+			qmgr_scans(&q, time(NULL));
+			while (q.ready_head != NULL)
+				qmgr_open(&q, qmgr_ready_pop(&q));
+			qmgr_dispatch(&q);
+		}
 		qmgr_wait(&q);
 	}
 	/* In-flight deliveries stay in active/: the next qmgr resumes them. */
-	for (size_t i = 0; i < QMGR_CONN_MAX; i++) {
-		qmgr_conn_close(&q.conns[i]);
-		buf_free(&q.conns[i].out);
-		buf_free(&q.conns[i].in);
-	}
-	while (q.all != NULL)
-		qmgr_msg_free(&q, q.all);
+	qmgr_transports_close(&q);
+	for (size_t h = 0; h < q.hash_size; h++)
+		while (q.hash[h] != NULL)
+			qmgr_msg_free(&q, q.hash[h]);
+	free(q.hash);
+	cdbmap_close(&q.domains);
 	log_info("stopped");
 	return 0;
 }

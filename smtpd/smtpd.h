@@ -1,31 +1,74 @@
 /* smtpd: the SMTP receiver's shared state.  One struct smtpd_ctx per
- * process (settings and maps, read before privileges are dropped), one
- * struct smtpd_session per client connection. */
+ * process (settings, maps, TLS context, read before privileges are
+ * dropped), one struct smtpd_session per client connection. */
 #ifndef POSTERN_SMTPD_H
 #define POSTERN_SMTPD_H
 
 #include <stddef.h>
+#include <time.h>
 
 #include "buf.h"
 #include "cdbmap.h"
+#include "recipient.h"
 #include "smtp_cmd.h"
 #include "stream.h"
+#include "tls.h"
 
 #define SMTPD_HELO_MAX 255       /* RFC 5321 4.5.3.1.2: a domain is at most 255 octets */
 #define SMTPD_CLIENT_MAX 64
 #define SMTPD_REPLY_MAX 1024     /* one formatted reply line */
+#define SMTPD_ENVID_MAX 100      /* RFC 3461 4.4: ENVID at most 100 characters */
+#define SMTPD_ORCPT_MAX 500      /* RFC 3461 4.2: ORCPT at most 500 characters */
+#define SMTPD_AUTH_USER_MAX 256
+#define SMTPD_MYNETWORKS_MAX 256 /* CIDR blocks in mynetworks */
+
+enum smtpd_mode {
+	SMTPD_MODE_SMTP,         /* 25: MX, STARTTLS offered, no AUTH */
+	SMTPD_MODE_SUBMISSION,   /* 587: STARTTLS, then AUTH, required for MAIL (RFC 6409) */
+	SMTPD_MODE_SMTPS,        /* 465: implicit TLS (RFC 8314), AUTH required */
+};
+
+struct smtpd_net {               /* one mynetworks block */
+	int family;              /* AF_INET or AF_INET6 */
+	unsigned char addr[16];
+	unsigned prefix;
+};
 
 struct smtpd_ctx {
+	enum smtpd_mode mode;
 	struct cdbmap *domains;          /* etc/domains.cdb: local domains */
 	struct cdbmap *mailboxes;        /* etc/mailboxes.cdb: local addresses */
+	struct cdbmap *aliases;          /* etc/aliases.cdb, or NULL */
+	struct cdbmap *transport;        /* etc/transport.cdb, or NULL */
+	struct recipient_maps recipients; /* the three above, for recipient_lookup */
+	struct cdbmap *sender_logins;    /* smtpd_sender_login_maps, or NULL */
 	char first_domain[256];          /* first line of etc/domains, "" if none */
 	const char *hostname;            /* myhostname */
+	SSL_CTX *tls;                    /* server context, NULL: no TLS */
+	struct smtpd_net *mynetworks;
+	size_t nmynetworks;
+	int conn_fd;                     /* per-IP session slots (smtpd_limit.c), -1: none */
 	unsigned long long size_limit;   /* message_size_limit; 0 = none (RFC 1870) */
 	unsigned long long rcpt_limit;   /* smtpd_recipient_limit */
 	unsigned long long error_limit;  /* smtpd_hard_error_limit */
+	unsigned long long header_limit; /* smtpd_header_size_limit */
+	unsigned long long session_limit;/* smtpd_session_time_limit, seconds; 0 = none */
+	unsigned long long conn_limit;   /* smtpd_client_connection_limit; 0 = none */
+	unsigned long long auth_fail_limit;
+	unsigned auth_fail_delay;        /* seconds */
 	size_t line_limit;               /* smtpd_line_limit, CRLF included */
 	int timeout_ms;                  /* smtpd_timeout */
+	int forbid_bare_newline;
+	int received_tls, received_auth;
 };
+
+struct smtpd_rcpt {
+	char *addr;                      /* normalised */
+	char *notify;                    /* RFC 3461 NOTIFY, canonical, or NULL */
+	char *orcpt;                     /* RFC 3461 ORCPT "type;addr" decoded, or NULL */
+};
+
+struct smtpd_msg;
 
 struct smtpd_session {
 	const struct smtpd_ctx *ctx;
@@ -33,11 +76,24 @@ struct smtpd_session {
 	char client[SMTPD_CLIENT_MAX];   /* peer address for logs and Received */
 	struct buf helo;                 /* HELO/EHLO argument, empty before */
 	int esmtp;                       /* greeted with EHLO */
+	int tls;                         /* TLS active on the stream */
+	char tls_desc[160];              /* "TLSv1.3 with cipher X (256/256 bits)" */
+	struct buf auth_user;            /* authenticated login, empty before */
+	unsigned long long auth_failures;
+	/* the transaction */
 	int in_mail;                     /* MAIL accepted, transaction open */
 	struct buf sender;               /* envelope sender, "" for <> */
-	char **rcpts;                    /* accepted recipients (normalised) */
+	int smtputf8;                    /* RFC 6531 SMTPUTF8 on MAIL */
+	char body[16];                   /* RFC 6152 BODY value, "" if none */
+	char ret[8];                     /* RFC 3461 RET value, "" if none */
+	struct buf envid;                /* RFC 3461 ENVID, decoded */
+	struct smtpd_rcpt *rcpts;        /* accepted recipients */
 	size_t nrcpt;
 	size_t rcpt_alloc;
+	size_t rcpt_fields;              /* enqueue record fields the recipients take */
+	struct smtpd_msg *msg;           /* message being received (BDAT), or NULL */
+	/* the session */
+	struct timespec started;
 	unsigned long long errors;       /* error replies so far (hard limit) */
 	int done;                        /* end the session after this reply */
 	const char *verb;                /* command being answered, for reject logs */
@@ -52,8 +108,33 @@ void smtpd_serve(int in_fd, int out_fd, void *arg);
  * logged as rejects. */
 void smtpd_reply(struct smtpd_session *ss, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-/* Forget the current transaction (sender and recipients); HELO stays. */
+/* Forget the current transaction (sender, recipients, a message being
+ * received); HELO, TLS and AUTH stay. */
 void smtpd_reset(struct smtpd_session *ss);
+/* Set the stream timeout for the next read from smtpd_timeout and what
+ * is left of smtpd_session_time_limit.  -1 (after a 421, session done)
+ * when the session time is up. */
+int smtpd_arm_timeout(struct smtpd_session *ss);
+/* Whether AUTH is offered now: submission or SMTPS, over TLS. */
+int smtpd_auth_offered(const struct smtpd_session *ss);
+
+/* smtpd_auth.c */
+/* AUTH (RFC 4954): PLAIN and LOGIN, checked by authd; failure throttling. */
+void smtpd_cmd_auth(struct smtpd_session *ss, const struct smtp_cmd *cmd);
+
+/* smtpd_policy.c */
+/* Parse mynetworks into ctx; exits with a message on a bad entry. */
+void smtpd_policy_init(struct smtpd_ctx *ctx);
+/* Whether the client address (text) lies in mynetworks. */
+int smtpd_policy_mynetworks(const struct smtpd_ctx *ctx, const char *client);
+/* Whether the authenticated user may use sender as MAIL FROM: 1 yes,
+ * 0 no, -1 map lookup failure. */
+int smtpd_policy_sender_owned(const struct smtpd_ctx *ctx, const char *user, const char *sender);
+/* Take one of the client IP's session slots: 1 taken (or no limit),
+ * 0 when all smtpd_client_connection_limit slots are in use. */
+int smtpd_limit_acquire(const struct smtpd_ctx *ctx, const char *client, long long *slot_r);
+/* Give the slot back (slot from smtpd_limit_acquire; -1 is ignored). */
+void smtpd_limit_release(const struct smtpd_ctx *ctx, long long slot);
 
 /* smtpd_rcpt.c */
 /* RCPT TO: parse, apply the recipient policy, add to the transaction. */
@@ -62,5 +143,9 @@ void smtpd_cmd_rcpt(struct smtpd_session *ss, const struct smtp_cmd *cmd);
 /* smtpd_data.c */
 /* DATA: stream the message to enqueue and answer only after it did. */
 void smtpd_cmd_data(struct smtpd_session *ss, const struct smtp_cmd *cmd);
+/* BDAT (RFC 3030): one chunk; the LAST one is answered like DATA's end. */
+void smtpd_cmd_bdat(struct smtpd_session *ss, const struct smtp_cmd *cmd);
+/* Drop a message being received (no end chunk reaches enqueue). */
+void smtpd_msg_discard(struct smtpd_session *ss);
 
 #endif

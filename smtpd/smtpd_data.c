@@ -1,19 +1,27 @@
-/* smtpd_data: the DATA command (RFC 5321 4.1.1.4).
+/* smtpd_data: the message content, by DATA (RFC 5321 4.1.1.4) or by BDAT
+ * chunks (RFC 3030).
  *
- * Offers: smtpd_cmd_data() opens the enqueue connection (before the 354,
- * so that a broken queue is a clean 451 the client can retry), writes our
- * Received header (RFC 5321 4.4), then streams the message line by line
- * through the common/smtp_data.c state machine (CRLF to LF, dot
- * unstuffing, end only at <CRLF>.<CRLF>) into enqueue without holding it
- * in memory, and answers 250 only after enqueue said the message is on
- * stable storage.
+ * Offers: smtpd_cmd_data() and smtpd_cmd_bdat().  Both open the enqueue
+ * connection first (before the 354 / on the first chunk, so that a broken
+ * queue is a clean 451 the client can retry) with the whole envelope,
+ * DSN fields included (docs/protocols.md), then pass the content, with
+ * CRLF turned into LF, through one path (smtpd_msg_put): the header
+ * section is held in memory, at most smtpd_header_size_limit bytes, until
+ * its end is seen; then our Received header (RFC 5321 4.4), the client's
+ * header and, on submission, a Message-ID and Date if it had none
+ * (RFC 6409 8) go to enqueue, and the body streams after it without being
+ * held.  250 comes only after enqueue said the message is on stable
+ * storage.
  *
- * A message with a bare LF or bare CR (550 5.5.2, RFC 5321 2.3.8), an
- * overlong line (500 5.5.2) or more than message_size_limit bytes
- * (552 5.3.4) is read to its real end and then refused; the enqueue
- * connection is closed without its end chunk, so enqueue discards what
- * it got.  We never guess an end of data, which is what keeps SMTP
- * smuggling out.
+ * DATA goes through the common/smtp_data.c state machine: end only at
+ * <CRLF>.<CRLF>, dot unstuffing.  A message with a bare LF or bare CR
+ * (550 5.5.2, RFC 5321 2.3.8, unless smtpd_forbid_bare_newline = no), an
+ * overlong line (500 5.5.2), a header over its limit or more than
+ * message_size_limit bytes (552 5.3.4) is read to its real end and then
+ * refused; the enqueue connection is closed without its end chunk, so
+ * enqueue discards what it got.  We never guess an end of data, which is
+ * what keeps SMTP smuggling out.  A BDAT chunk is always read whole, also
+ * when it is refused, so the next command is where the client says.
  *
  * Trusts: enqueue's answer (cleaned by enqueue_client); nothing in the
  * message.  Message content is never logged.
@@ -22,7 +30,10 @@
  * DATA) or ended (after the data); client gone or silent: the message is
  * discarded and the session ends (421 4.4.2 on a timeout). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include "buf.h"
@@ -32,15 +43,43 @@
 #include "smtpd.h"
 #include "stream.h"
 
-#define SMTPD_RECEIVED_MAX 2048   /* HELO 255 + host + address 256 + date */
+#define SMTPD_RECEIVED_MAX 4096   /* HELO 255 + host + address + TLS + user + date */
+#define SMTPD_BDAT_PIECE 65536    /* chunk bytes read and converted at a time */
+#define SMTPD_LOG_RCPTS 5         /* recipients named in the message log line */
 
 struct smtpd_msg {
 	struct enqueue *e;
-	struct smtp_data sd;
+	struct smtp_data sd;          /* DATA state */
+	struct smtp_bdat bd;          /* BDAT state */
+	int bdat;                     /* received by BDAT */
+	struct buf hdr;               /* the header section, until it ends */
+	size_t line_start;            /* offset in hdr of the current line */
+	int hdr_done;                 /* header flushed; the rest streams */
+	int hdr_too_big;
+	int has_msgid, has_date;
+	unsigned long long size;      /* content bytes seen (LF line ends) */
 	unsigned long long written;   /* bytes handed to enqueue */
 	int oversize;                 /* over message_size_limit: stop forwarding */
 	int write_failed;             /* enqueue went away during the data */
+	int failed;                   /* refused already (BDAT): discard the rest */
+	struct buf piece;             /* BDAT: chunk bytes being read */
+	char conv[SMTPD_BDAT_PIECE + 1];
 };
+
+void smtpd_msg_discard(struct smtpd_session *ss)
+{
+	struct smtpd_msg *m = ss->msg;
+
+	if (m == NULL)
+		return;
+	enqueue_abort(&m->e);
+	buf_free(&m->hdr);
+	buf_free(&m->piece);
+	free(m);
+	ss->msg = NULL;
+}
+
+/* ---- the trace header and submission fields ---- */
 
 /* RFC 5322 3.3 date-time, local time with a numeric zone. */
 static int smtpd_date(char *out, size_t outlen)
@@ -53,22 +92,67 @@ static int smtpd_date(char *out, size_t outlen)
 	return strftime(out, outlen, "%a, %d %b %Y %H:%M:%S %z", &tm) == 0 ? -1 : 0;
 }
 
+/* RFC 3848 / RFC 6531 4.3 protocol names: ESMTP, ESMTPS, ESMTPA,
+ * ESMTPSA, and UTF8SMTP... when the transaction used SMTPUTF8. */
+static const char *smtpd_proto(const struct smtpd_session *ss)
+{
+	static char proto[16];
+	const char *base = !ss->esmtp ? "SMTP" : ss->smtputf8 ? "UTF8SMTP" : "ESMTP";
+
+	if (!ss->esmtp)
+		return base;
+	if (snprintf(proto, sizeof(proto), "%s%s%s", base, ss->tls ? "S" : "",
+		     ss->auth_user.len > 0 ? "A" : "") >= (int)sizeof(proto))
+		return base;
+	return proto;
+}
+
 /* RFC 5321 4.4: the trace header we prepend.  "for" names the recipient
  * only when there is exactly one, so as not to disclose Bcc lists. */
 static int smtpd_received(const struct smtpd_session *ss, struct buf *out)
 {
+	const struct smtpd_ctx *ctx = ss->ctx;
 	char date[64];
 
 	if (smtpd_date(date, sizeof(date)) < 0)
 		return -1;
-	if (buf_printf(out, "Received: from %s ([%s])\n\tby %s (Postern) with %s",
-		       buf_cstr(&ss->helo), ss->client, ss->ctx->hostname,
-		       ss->esmtp ? "ESMTP" : "SMTP") < 0)
+	if (buf_printf(out, "Received: from %s ([%s])", buf_cstr(&ss->helo), ss->client) < 0)
+		return -1;
+	if (ss->tls && ctx->received_tls && buf_printf(out, "\n\t(using %s)", ss->tls_desc) < 0)
+		return -1;
+	if (ss->auth_user.len > 0 && ctx->received_auth &&
+	    buf_printf(out, "\n\t(Authenticated sender: %s)", buf_cstr(&ss->auth_user)) < 0)
+		return -1;
+	if (buf_printf(out, "\n\tby %s (Postern) with %s", ctx->hostname, smtpd_proto(ss)) < 0)
 		return -1;
 	if (ss->nrcpt == 1)
-		return buf_printf(out, "\n\tfor <%s>; %s\n", ss->rcpts[0], date);
+		return buf_printf(out, "\n\tfor <%s>; %s\n", ss->rcpts[0].addr, date);
 	return buf_printf(out, ";\n\t%s\n", date);
 }
+
+/* RFC 6409 8.3: Message-ID and Date a submission server may add. */
+static int smtpd_submission_fields(const struct smtpd_session *ss, const struct smtpd_msg *m,
+				   struct buf *out)
+{
+	char date[64];
+	unsigned long long rnd = 0;
+
+	if (ss->ctx->mode == SMTPD_MODE_SMTP)
+		return 0;
+	if (!m->has_msgid) {
+		if (getrandom(&rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+			return -1;
+		if (buf_printf(out, "Message-ID: <%llx.%016llx@%s>\n", (unsigned long long)time(NULL),
+			       rnd, ss->ctx->hostname) < 0)
+			return -1;
+	}
+	if (!m->has_date && (smtpd_date(date, sizeof(date)) < 0 ||
+			     buf_printf(out, "Date: %s\n", date) < 0))
+		return -1;
+	return 0;
+}
+
+/* ---- content to enqueue ---- */
 
 static void smtpd_msg_write(struct smtpd_msg *m, const void *p, size_t n)
 {
@@ -80,20 +164,222 @@ static void smtpd_msg_write(struct smtpd_msg *m, const void *p, size_t n)
 		m->written += n;
 }
 
-/* Store one content line unless the message is already doomed. */
-static void smtpd_msg_line(const struct smtpd_session *ss, struct smtpd_msg *m,
-			   const char *p, size_t n, int add_lf)
+/* Whether the header line at p (n bytes, LF included) names field. */
+static int smtpd_field_is(const char *p, size_t n, const char *field)
+{
+	size_t f = strlen(field);
+
+	return n > f && strncasecmp(p, field, f) == 0 && p[f] == ':';
+}
+
+/* Is the completed line at p (n bytes, with its LF) part of the header?
+ * A field (name of printable characters, then ':') or a continuation;
+ * an empty line or anything else begins the body (RFC 5322 2.2, 3.5). */
+static int smtpd_header_line(const char *p, size_t n, int first)
+{
+	size_t i = 0;
+
+	if (n <= 1)
+		return 0;
+	if (p[0] == ' ' || p[0] == '\t')
+		return !first;
+	while (i < n && (unsigned char)p[i] > 32 && (unsigned char)p[i] < 127 && p[i] != ':')
+		i++;
+	return i > 0 && i < n && p[i] == ':';
+}
+
+/* The header is complete (its first len bytes of hdr): send Received,
+ * header, added fields, then whatever of hdr follows it (body). */
+static void smtpd_msg_flush_header(struct smtpd_session *ss, struct smtpd_msg *m, size_t len)
+{
+	struct buf add;
+
+	m->hdr_done = 1;
+	buf_init(&add, SMTPD_RECEIVED_MAX);
+	if (smtpd_received(ss, &add) < 0)
+		log_warn("cannot format the Received header for %s", ss->client);
+	smtpd_msg_write(m, add.data, add.len);
+	smtpd_msg_write(m, m->hdr.data, len);
+	buf_reset(&add);
+	if (len > 0 && m->hdr.data[len - 1] != '\n')
+		(void)buf_putc(&add, '\n');   /* an unterminated last header line */
+	if (smtpd_submission_fields(ss, m, &add) < 0)
+		log_warn("cannot add Message-ID/Date for %s", ss->client);
+	smtpd_msg_write(m, add.data, add.len);
+	buf_free(&add);
+	smtpd_msg_write(m, m->hdr.data + len, m->hdr.len - len);
+	buf_free(&m->hdr);
+}
+
+/* Look at the line that just ended in hdr; flush when it ends the header. */
+static void smtpd_msg_header_line(struct smtpd_session *ss, struct smtpd_msg *m)
+{
+	const char *line = m->hdr.data + m->line_start;
+	size_t n = m->hdr.len - m->line_start;
+
+	if (!smtpd_header_line(line, n, m->line_start == 0)) {
+		smtpd_msg_flush_header(ss, m, m->line_start);
+		return;
+	}
+	if (smtpd_field_is(line, n, "Message-ID"))
+		m->has_msgid = 1;
+	else if (smtpd_field_is(line, n, "Date"))
+		m->has_date = 1;
+	m->line_start = m->hdr.len;
+}
+
+/* Collect header bytes; returns the bytes of p taken (the rest is body). */
+static size_t smtpd_msg_header(struct smtpd_session *ss, struct smtpd_msg *m,
+			       const char *p, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n && !m->hdr_done) {
+		const char *lf = memchr(p + i, '\n', n - i);
+		size_t take = lf != NULL ? (size_t)(lf - (p + i)) + 1 : n - i;
+
+		if (buf_append(&m->hdr, p + i, take) < 0) {
+			m->hdr_too_big = 1;   /* refused at the end; nothing more stored */
+			return n;
+		}
+		i += take;
+		if (lf != NULL)
+			smtpd_msg_header_line(ss, m);
+	}
+	return i;
+}
+
+/* Store content bytes unless the message is already doomed. */
+static void smtpd_msg_put(struct smtpd_session *ss, struct smtpd_msg *m, const char *p, size_t n)
 {
 	unsigned long long limit = ss->ctx->size_limit;
+	size_t used = 0;
 
-	if (limit != 0 && m->sd.size > limit)
+	m->size += n;
+	if (limit != 0 && m->size > limit)
 		m->oversize = 1;
-	if (m->oversize || m->sd.bare_newline || m->sd.too_long)
+	if (m->oversize || m->hdr_too_big || m->sd.too_long ||
+	    (ss->ctx->forbid_bare_newline && (m->sd.bare_newline || m->bd.bare_newline)))
 		return;
-	smtpd_msg_write(m, p, n);
-	if (add_lf)
-		smtpd_msg_write(m, "\n", 1);
+	if (!m->hdr_done)
+		used = smtpd_msg_header(ss, m, p, n);
+	if (m->hdr_done && !m->hdr_too_big)
+		smtpd_msg_write(m, p + used, n - used);
 }
+
+/* ---- opening and finishing ---- */
+
+/* Connect to enqueue with the envelope.  -1 after a 451. */
+static int smtpd_msg_open(struct smtpd_session *ss, int bdat)
+{
+	struct enqueue_envelope env;
+	struct enqueue_rcpt *list;
+	struct smtpd_msg *m;
+	const char *err;
+	int r;
+
+	m = calloc(1, sizeof(*m));
+	list = calloc(ss->nrcpt, sizeof(*list));
+	if (m == NULL || list == NULL) {
+		free(m);
+		free(list);
+		smtpd_reply(ss, "451 4.3.0 Error: out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < ss->nrcpt; i++) {
+		list[i].addr = ss->rcpts[i].addr;
+		list[i].notify = ss->rcpts[i].notify;
+		list[i].orcpt = ss->rcpts[i].orcpt;
+	}
+	memset(&env, 0, sizeof(env));
+	env.sender = buf_cstr(&ss->sender);
+	env.rcpts = list;
+	env.nrcpt = ss->nrcpt;
+	env.client = ss->client;
+	env.helo = buf_cstr(&ss->helo);
+	env.proto = smtpd_proto(ss);
+	env.ret = ss->ret[0] != '\0' ? ss->ret : NULL;
+	env.envid = ss->envid.len > 0 ? buf_cstr(&ss->envid) : NULL;
+	env.body = ss->body[0] != '\0' ? ss->body : NULL;
+	env.smtputf8 = ss->smtputf8;
+	r = enqueue_begin_env(&m->e, &env, &err);
+	free(list);
+	if (r < 0) {
+		free(m);
+		log_warn("cannot start the message from %s: %s", ss->client, err);
+		smtpd_reply(ss, "451 4.3.0 Error: queue file write error");
+		return -1;
+	}
+	m->bdat = bdat;
+	smtp_data_init(&m->sd);
+	smtp_bdat_init(&m->bd);
+	buf_init(&m->hdr, (size_t)ss->ctx->header_limit);
+	buf_init(&m->piece, SMTPD_BDAT_PIECE);
+	ss->msg = m;
+	return 0;
+}
+
+/* The message log line: who, what, how, and the result. */
+static void smtpd_msg_log(const struct smtpd_session *ss, const struct smtpd_msg *m, const char *id)
+{
+	char to[SMTPD_LOG_RCPTS * (256 + 4) + 16];
+	size_t o = 0;
+
+	to[0] = '\0';
+	for (size_t i = 0; i < ss->nrcpt && i < SMTPD_LOG_RCPTS; i++) {
+		int n = snprintf(to + o, sizeof(to) - o, "%s<%s>", i ? "," : "", ss->rcpts[i].addr);
+		if (n < 0 || (size_t)n >= sizeof(to) - o)
+			break;
+		o += (size_t)n;
+	}
+	if (ss->nrcpt > SMTPD_LOG_RCPTS && o + 4 < sizeof(to))
+		memcpy(to + o, ",...", 5);
+	log_info("%s: client=%s, helo=%s, from=<%s>, to=%s, nrcpt=%zu, size=%llu, proto=%s, "
+		 "tls=%s, auth=%s, result=queued", id, ss->client, buf_cstr(&ss->helo),
+		 buf_cstr(&ss->sender), to, ss->nrcpt, m->written, smtpd_proto(ss),
+		 ss->tls ? ss->tls_desc : "no", ss->auth_user.len > 0 ? buf_cstr(&ss->auth_user) : "no");
+}
+
+/* After the end of data: our verdict, or enqueue's. */
+static void smtpd_msg_verdict(struct smtpd_session *ss, struct smtpd_msg *m)
+{
+	char id[ENQUEUE_QUEUE_ID_MAX + 1];
+	const char *err;
+	int permanent;
+
+	if (ss->ctx->forbid_bare_newline && (m->sd.bare_newline || m->bd.bare_newline)) {
+		smtpd_reply(ss, "550 5.5.2 Message contains bare newline (RFC 5321 2.3.8)");
+		return;
+	}
+	if (m->sd.too_long) {
+		smtpd_reply(ss, "500 5.5.2 Line too long");
+		return;
+	}
+	if (m->oversize) {
+		smtpd_reply(ss, "552 5.3.4 Message size exceeds fixed limit");
+		return;
+	}
+	if (m->hdr_too_big) {
+		smtpd_reply(ss, "552 5.3.4 Message header size exceeds limit");
+		return;
+	}
+	if (!m->hdr_done)
+		smtpd_msg_flush_header(ss, m, m->hdr.len);   /* all header, no body */
+	/* The invariant of DESIGN.md: no 250 before enqueue has answered. */
+	if (enqueue_finish(m->e, id, sizeof(id), &permanent, &err) < 0) {
+		log_warn("enqueue failed for the message from %s: %s", ss->client, err);
+		if (permanent)
+			smtpd_reply(ss, "554 5.3.0 Error: %s", err);
+		else
+			smtpd_reply(ss, "451 4.3.0 Error: queue file write error");
+		return;
+	}
+	smtpd_msg_log(ss, m, id);
+	ss->messages++;
+	smtpd_reply(ss, "250 2.0.0 Ok: queued as %s", id);
+}
+
+/* ---- DATA ---- */
 
 /* Read the content through its end.  0 at the end of data; -1 when the
  * session is over (client gone, or timeout answered with 421). */
@@ -103,12 +389,17 @@ static int smtpd_data_read(struct smtpd_session *ss, struct smtpd_msg *m)
 		const char *line, *out;
 		size_t len, out_len;
 		int add_lf;
-		enum stream_status st = stream_read_line(ss->s, &line, &len);
+		enum stream_status st;
 
+		if (smtpd_arm_timeout(ss) < 0)
+			return -1;
+		st = stream_read_line(ss->s, &line, &len);
 		if (st == STREAM_OK) {
 			if (smtp_data_line(&m->sd, line, len, &out, &out_len, &add_lf) == SMTP_DATA_END)
 				return 0;
-			smtpd_msg_line(ss, m, out, out_len, add_lf);
+			smtpd_msg_put(ss, m, out, out_len);
+			if (add_lf)
+				smtpd_msg_put(ss, m, "\n", 1);
 		} else if (st == STREAM_TOOLONG) {
 			smtp_data_toolong(&m->sd);
 		} else if (st == STREAM_TIMEOUT) {
@@ -124,74 +415,14 @@ static int smtpd_data_read(struct smtpd_session *ss, struct smtpd_msg *m)
 	}
 }
 
-/* After the end of data: enqueue's verdict, or ours. */
-static void smtpd_data_verdict(struct smtpd_session *ss, struct smtpd_msg *m)
-{
-	char id[ENQUEUE_QUEUE_ID_MAX + 1];
-	const char *err;
-	int permanent;
-
-	if (m->sd.bare_newline) {
-		smtpd_reply(ss, "550 5.5.2 Message contains bare newline (RFC 5321 2.3.8)");
-		return;
-	}
-	if (m->sd.too_long) {
-		smtpd_reply(ss, "500 5.5.2 Line too long");
-		return;
-	}
-	if (m->oversize) {
-		smtpd_reply(ss, "552 5.3.4 Message size exceeds fixed limit");
-		return;
-	}
-	/* The invariant of DESIGN.md: no 250 before enqueue has answered. */
-	if (enqueue_finish(m->e, id, sizeof(id), &permanent, &err) < 0) {
-		log_warn("enqueue failed for the message from %s: %s", ss->client, err);
-		if (permanent)
-			smtpd_reply(ss, "554 5.3.0 Error: %s", err);
-		else
-			smtpd_reply(ss, "451 4.3.0 Error: queue file write error");
-		return;
-	}
-	log_info("%s: client=%s, helo=%s, from=<%s>, nrcpt=%zu, size=%llu", id, ss->client,
-		 buf_cstr(&ss->helo), buf_cstr(&ss->sender), ss->nrcpt, m->written);
-	ss->messages++;
-	smtpd_reply(ss, "250 2.0.0 Ok: queued as %s", id);
-}
-
-/* Open enqueue and write the Received header.  -1 after a 451. */
-static int smtpd_data_open(struct smtpd_session *ss, struct smtpd_msg *m)
-{
-	struct buf hdr;
-	const char *err;
-	int r;
-
-	r = enqueue_begin_proto(&m->e, buf_cstr(&ss->sender), (const char *const *)ss->rcpts,
-				ss->nrcpt, ss->client, buf_cstr(&ss->helo),
-				ss->esmtp ? "ESMTP" : "SMTP", &err);
-	if (r < 0) {
-		log_warn("cannot start the message from %s: %s", ss->client, err);
-		smtpd_reply(ss, "451 4.3.0 Error: queue file write error");
-		return -1;
-	}
-	buf_init(&hdr, SMTPD_RECEIVED_MAX);
-	if (smtpd_received(ss, &hdr) < 0) {
-		buf_free(&hdr);
-		enqueue_abort(&m->e);
-		log_warn("cannot format the Received header for %s", ss->client);
-		smtpd_reply(ss, "451 4.3.0 Error: local error in processing");
-		return -1;
-	}
-	smtpd_msg_write(m, hdr.data, hdr.len);
-	buf_free(&hdr);
-	return 0;
-}
-
 void smtpd_cmd_data(struct smtpd_session *ss, const struct smtp_cmd *cmd)
 {
-	struct smtpd_msg m;
-
 	if (!ss->in_mail) {
 		smtpd_reply(ss, "503 5.5.1 Error: need MAIL command");
+		return;
+	}
+	if (ss->msg != NULL) {
+		smtpd_reply(ss, "503 5.5.1 Error: DATA after BDAT (RFC 3030 2)");
 		return;
 	}
 	if (ss->nrcpt == 0) {
@@ -202,22 +433,102 @@ void smtpd_cmd_data(struct smtpd_session *ss, const struct smtp_cmd *cmd)
 		smtpd_reply(ss, "501 5.5.4 Syntax: DATA");
 		return;
 	}
-	memset(&m, 0, sizeof(m));
-	smtp_data_init(&m.sd);
-	if (smtpd_data_open(ss, &m) < 0)
+	if (smtpd_msg_open(ss, 0) < 0)
 		return;
 	smtpd_reply(ss, "354 End data with <CR><LF>.<CR><LF>");
 	/* RFC 2920 3.1: DATA ends a pipelined group; the client waits. */
 	if (stream_flush(ss->s) < 0) {
-		enqueue_abort(&m.e);
 		ss->done = 1;
+		smtpd_reset(ss);
 		return;
 	}
-	if (smtpd_data_read(ss, &m) == 0) {
-		smtpd_data_verdict(ss, &m);
-		smtpd_reset(ss);
+	if (smtpd_data_read(ss, ss->msg) == 0) {
+		smtpd_msg_verdict(ss, ss->msg);
 		if (stream_flush(ss->s) < 0)
 			ss->done = 1;
 	}
-	enqueue_abort(&m.e);
+	smtpd_reset(ss);
+}
+
+/* ---- BDAT ---- */
+
+/* Read n chunk bytes; store them when m is not NULL.  0, or -1 when
+ * the session is over. */
+static int smtpd_bdat_read(struct smtpd_session *ss, struct smtpd_msg *m, unsigned long long n)
+{
+	struct buf sink;
+
+	buf_init(&sink, SMTPD_BDAT_PIECE);
+	while (n > 0) {
+		size_t piece = n > SMTPD_BDAT_PIECE ? SMTPD_BDAT_PIECE : (size_t)n;
+		struct buf *into = m != NULL ? &m->piece : &sink;
+		enum stream_status st;
+
+		if (smtpd_arm_timeout(ss) < 0) {
+			buf_free(&sink);
+			return -1;
+		}
+		buf_reset(into);
+		st = stream_read_exact(ss->s, piece, into);
+		if (st != STREAM_OK) {
+			if (st == STREAM_TIMEOUT)
+				smtpd_reply(ss, "421 4.4.2 %s Error: timeout exceeded", ss->ctx->hostname);
+			else
+				log_info("lost connection after BDAT from %s", ss->client);
+			ss->done = 1;
+			buf_free(&sink);
+			return -1;
+		}
+		if (m != NULL)
+			smtpd_msg_put(ss, m, m->conv, smtp_bdat_feed(&m->bd, into->data, piece, m->conv));
+		n -= piece;
+	}
+	buf_free(&sink);
+	return 0;
+}
+
+/* Whether a BDAT may carry message data now; else the reply for it. */
+static const char *smtpd_bdat_refusal(const struct smtpd_session *ss)
+{
+	if (!ss->in_mail)
+		return "503 5.5.1 Error: need MAIL command";
+	if (ss->nrcpt == 0)
+		return "503 5.5.1 Error: need RCPT command";
+	return NULL;
+}
+
+void smtpd_cmd_bdat(struct smtpd_session *ss, const struct smtp_cmd *cmd)
+{
+	unsigned long long size;
+	const char *refusal;
+	int last;
+
+	if (smtp_bdat_parse(cmd->arg, cmd->arg_len, &size, &last) < 0) {
+		/* Without a size we cannot find the next command: end here. */
+		smtpd_reply(ss, "501 5.5.4 Syntax: BDAT chunk-size [LAST]");
+		ss->done = 1;
+		return;
+	}
+	refusal = smtpd_bdat_refusal(ss);
+	if (refusal == NULL && ss->msg == NULL && smtpd_msg_open(ss, 1) < 0) {
+		smtpd_reset(ss);
+		refusal = "";   /* 451 already sent */
+	}
+	if (refusal != NULL) {
+		/* RFC 3030 2: the chunk is read and dropped all the same. */
+		if (smtpd_bdat_read(ss, NULL, size) == 0 && refusal[0] != '\0')
+			smtpd_reply(ss, "%s", refusal);
+		return;
+	}
+	if (smtpd_bdat_read(ss, ss->msg, size) < 0) {
+		smtpd_reset(ss);
+		return;
+	}
+	if (!last) {
+		smtpd_reply(ss, "250 2.0.0 Ok: %llu octets received", size);
+		return;
+	}
+	smtpd_msg_put(ss, ss->msg, ss->msg->conv, smtp_bdat_end(&ss->msg->bd, ss->msg->conv));
+	smtpd_msg_verdict(ss, ss->msg);
+	smtpd_reset(ss);
 }

@@ -1,17 +1,23 @@
-/* smtpd: the SMTP receiver (RFC 5321, with PIPELINING, SIZE, 8BITMIME
- * and ENHANCEDSTATUSCODES).
+/* smtpd: the SMTP receiver (RFC 5321, with PIPELINING, SIZE, 8BITMIME,
+ * ENHANCEDSTATUSCODES, STARTTLS, AUTH, SMTPUTF8, CHUNKING and DSN).
  *
- * Offers: `smtpd -c DIR/etc [-i] [-v]`.  Under the master it accepts
- * clients on the listener (fd 3) one at a time; with -i it serves one
- * session on stdin/stdout.  Each accepted message is streamed to the
- * enqueue service and acknowledged only once enqueue has it on stable
- * storage.
+ * Offers: `smtpd -c DIR/etc [-i] [-v] [smtp|submission|smtps]`.  The
+ * mode word selects the service: smtp (port 25, the default: an MX,
+ * STARTTLS offered, no AUTH, mail only for local domains unless the
+ * client is in mynetworks), submission (587, RFC 6409: AUTH offered only
+ * after STARTTLS and required for MAIL) or smtps (465, RFC 8314: TLS from
+ * the first byte, AUTH required).  Under the master it accepts clients
+ * on the listener (fd 3) one at a time; with -i it serves one session on
+ * stdin/stdout.  Each accepted message is streamed to the enqueue service
+ * and acknowledged only once enqueue has it on stable storage.
  *
  * Runs as: postern-smtpd, chrooted into the empty run/jail (docs/tree.md).
- * Reads: etc/postern.conf, etc/domains, etc/domains.cdb and
- * etc/mailboxes.cdb, all opened before privileges are dropped.  Writes:
- * nothing but its client connection and the enqueue socket
- * (private/enqueue inside its root).
+ * Reads: etc/postern.conf, etc/domains, etc/domains.cdb,
+ * etc/mailboxes.cdb, the smtpd_sender_login_maps map, and the TLS
+ * certificate and key, all opened before privileges are dropped; it also
+ * opens DIR/run/smtpd.sessions for the per-client session slots (locks
+ * only, never written).  Writes: nothing but its client connection and
+ * the enqueue and authd sockets (private/ inside its root).
  *
  * Trusts: the configuration and maps (root's); nothing a client sends.
  *
@@ -24,6 +30,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+
 #include "cdbmap.h"
 #include "config.h"
 #include "daemon.h"
@@ -31,25 +41,12 @@
 #include "log.h"
 #include "record.h"
 #include "smtpd.h"
+#include "tls.h"
 
 /* Seconds from the config as milliseconds for poll(), saturated. */
 static int smtpd_ms(unsigned long long seconds)
 {
 	return seconds > INT_MAX / 1000 ? INT_MAX : (int)seconds * 1000;
-}
-
-static struct cdbmap *smtpd_open_map(const struct daemon *d, const char *name)
-{
-	char path[sizeof(d->etc_dir) + 32];
-	struct cdbmap *map;
-	const char *err;
-	int n = snprintf(path, sizeof(path), "%s/%s", d->etc_dir, name);
-
-	if (n < 0 || (size_t)n >= sizeof(path))
-		log_fatal("%s/%s: path too long", d->etc_dir, name);
-	if (cdbmap_open(path, &map, &err) < 0)
-		log_fatal("%s: %s", path, err);
-	return map;
 }
 
 /* The first domain named in etc/domains, for the bare <postmaster> of
@@ -86,11 +83,95 @@ static void smtpd_first_domain(const struct daemon *d, char *out, size_t outlen)
 	fclose(fp);
 }
 
+/* The optional mode word of the command line (master.conf args). */
+static enum smtpd_mode smtpd_mode_arg(const struct daemon *d)
+{
+	if (d->argc == 0 || strcmp(d->argv[0], "smtp") == 0)
+		return SMTPD_MODE_SMTP;
+	if (d->argc == 1 && strcmp(d->argv[0], "submission") == 0)
+		return SMTPD_MODE_SUBMISSION;
+	if (d->argc == 1 && strcmp(d->argv[0], "smtps") == 0)
+		return SMTPD_MODE_SMTPS;
+	log_fatal("usage: smtpd -c DIR/etc [-i] [-v] [smtp|submission|smtps]");
+}
+
+/* The TLS context.  Submission and SMTPS cannot work without it; the MX
+ * can, it then offers no STARTTLS (and says so once). */
+static void smtpd_tls_init(struct smtpd_ctx *ctx, const struct daemon *d)
+{
+	const char *err;
+
+	ctx->tls = tls_server_ctx_config(d->etc_dir, &err);
+	if (ctx->tls != NULL)
+		return;
+	if (ctx->mode != SMTPD_MODE_SMTP)
+		log_fatal("%s", err);
+	log_warn("STARTTLS disabled: %s", err);
+}
+
+/* The lock file of the per-client session slots (smtpd_policy.c). */
+static void smtpd_limit_init(struct smtpd_ctx *ctx, const struct daemon *d)
+{
+	char path[sizeof(d->base_dir) + 32];
+	int n = snprintf(path, sizeof(path), "%s/run/smtpd.sessions", d->base_dir);
+
+	ctx->conn_fd = -1;
+	if (ctx->conn_limit == 0)
+		return;
+	if (ctx->conn_limit > 4096)
+		log_fatal("smtpd_client_connection_limit must be at most 4096");
+	if (n < 0 || (size_t)n >= sizeof(path))
+		log_fatal("%s/run: path too long", d->base_dir);
+	ctx->conn_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (ctx->conn_fd < 0)
+		log_warn("%s: %s; smtpd_client_connection_limit is not enforced", path, strerror(errno));
+}
+
+static void smtpd_maps_init(struct smtpd_ctx *ctx, const struct daemon *d)
+{
+	const char *logins = config_str("smtpd_sender_login_maps");
+
+	ctx->domains = daemon_open_map(d, "domains.cdb", 0);
+	ctx->mailboxes = daemon_open_map(d, "mailboxes.cdb", 0);
+	ctx->aliases = daemon_open_map(d, "aliases.cdb", 1);
+	ctx->transport = daemon_open_map(d, "transport.cdb", 1);
+	ctx->recipients = (struct recipient_maps){
+		.mailboxes = ctx->mailboxes, .aliases = ctx->aliases, .transport = ctx->transport,
+		.delimiters = config_str("recipient_delimiter"),
+	};
+	smtpd_first_domain(d, ctx->first_domain, sizeof(ctx->first_domain));
+	if (logins[0] != '\0') {
+		if (logins[0] == '/' || strstr(logins, "..") != NULL)
+			log_fatal("smtpd_sender_login_maps: must be a map file relative to %s", d->etc_dir);
+		ctx->sender_logins = daemon_open_map(d, logins, 0);
+	}
+}
+
+/* The limits of item 5 of the issue, each a postern.conf key. */
+static void smtpd_limits_init(struct smtpd_ctx *ctx)
+{
+	unsigned long long delay = config_time("smtpd_auth_failure_delay");
+
+	ctx->header_limit = config_size("smtpd_header_size_limit");
+	if (ctx->header_limit < 1024 || ctx->header_limit > 64ULL * 1024 * 1024)
+		log_fatal("smtpd_header_size_limit must be between 1k and 64m");
+	ctx->session_limit = config_time("smtpd_session_time_limit");
+	ctx->conn_limit = config_size("smtpd_client_connection_limit");
+	ctx->auth_fail_limit = config_size("smtpd_auth_failure_limit");
+	if (delay > 60)
+		log_fatal("smtpd_auth_failure_delay must be at most 60s");
+	ctx->auth_fail_delay = (unsigned)delay;
+	ctx->forbid_bare_newline = config_bool("smtpd_forbid_bare_newline");
+	ctx->received_tls = config_bool("smtpd_received_tls");
+	ctx->received_auth = config_bool("smtpd_received_auth");
+}
+
 static void smtpd_ctx_init(struct smtpd_ctx *ctx, const struct daemon *d)
 {
 	unsigned long long line = config_size("smtpd_line_limit");
 
 	memset(ctx, 0, sizeof(*ctx));
+	ctx->mode = smtpd_mode_arg(d);
 	ctx->hostname = config_str("myhostname");
 	/* It goes into every reply; a reply line must stay bounded. */
 	if (strlen(ctx->hostname) > 255 || strpbrk(ctx->hostname, " \t\r\n") != NULL)
@@ -108,9 +189,11 @@ static void smtpd_ctx_init(struct smtpd_ctx *ctx, const struct daemon *d)
 	ctx->line_limit = (size_t)line;
 	ctx->timeout_ms = smtpd_ms(config_time("smtpd_timeout"));
 	enqueue_set_timeout(smtpd_ms(config_time("ipc_timeout")));
-	ctx->domains = smtpd_open_map(d, "domains.cdb");
-	ctx->mailboxes = smtpd_open_map(d, "mailboxes.cdb");
-	smtpd_first_domain(d, ctx->first_domain, sizeof(ctx->first_domain));
+	smtpd_limits_init(ctx);
+	smtpd_maps_init(ctx, d);
+	smtpd_policy_init(ctx);
+	smtpd_tls_init(ctx, d);
+	smtpd_limit_init(ctx, d);
 }
 
 int main(int argc, char **argv)
@@ -124,5 +207,12 @@ int main(int argc, char **argv)
 	daemon_serve(&d, smtpd_serve, &ctx);
 	cdbmap_close(&ctx.domains);
 	cdbmap_close(&ctx.mailboxes);
+	cdbmap_close(&ctx.aliases);
+	cdbmap_close(&ctx.transport);
+	cdbmap_close(&ctx.sender_logins);
+	tls_ctx_free(&ctx.tls);
+	free(ctx.mynetworks);
+	if (ctx.conn_fd >= 0)
+		close(ctx.conn_fd);
 	return 0;
 }

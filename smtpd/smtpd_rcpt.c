@@ -1,19 +1,24 @@
-/* smtpd_rcpt: RCPT TO and the recipient policy of the skeleton.
+/* smtpd_rcpt: RCPT TO, its DSN parameters and the recipient policy.
  *
- * Offers: smtpd_cmd_rcpt() parses the forward-path (RFC 5321 4.1.1.3),
- * decides whether we take mail for it and adds it to the transaction.
- * Policy: a recipient in a domain of etc/domains.cdb must be a key of
- * etc/mailboxes.cdb (550 5.1.1 otherwise); any other domain is refused
- * (554 5.7.1: this skeleton never relays).  The bare <postmaster> of
- * RFC 5321 4.5.1 means postmaster@ the first local domain, and is taken
- * only when that address exists.
+ * Offers: smtpd_cmd_rcpt() parses the forward-path (RFC 5321 4.1.1.3)
+ * and its NOTIFY and ORCPT parameters (RFC 3461 4.1, 4.2), decides
+ * whether we take mail for it and adds it to the transaction.  Policy: a
+ * recipient in a domain of etc/domains.cdb must resolve the way local
+ * delivery resolves it (mailboxes, aliases, +extensions, catch-all, LMTP
+ * domains: common/recipient.h; 550 5.1.1 otherwise); any other domain is relayed
+ * only for an authenticated client or one in mynetworks, else refused
+ * with 554 5.7.1 (no open relay).  The bare <postmaster> of RFC 5321
+ * 4.5.1 means postmaster@ the first local domain, and is taken only when
+ * that address exists.  A UTF-8 address needs SMTPUTF8 on MAIL
+ * (553 5.6.7, RFC 6531 3.5).
  *
  * Trusts: the maps (written by the operator through `postern map`);
  * nothing about the client's text, which goes through the address parser
  * before any lookup.
  *
  * Fails: a map read error is a temporary 451 4.3.0 (the client retries);
- * the recipient count is bounded by smtpd_recipient_limit (452 4.5.3). */
+ * the recipient count is bounded by smtpd_recipient_limit and by the
+ * fields an enqueue record may carry (452 4.5.3). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +27,7 @@
 #include "address.h"
 #include "cdbmap.h"
 #include "log.h"
+#include "record.h"
 #include "smtp_cmd.h"
 #include "smtpd.h"
 
@@ -58,11 +64,18 @@ static enum smtpd_rcpt_verdict smtpd_rcpt_policy(const struct smtpd_ctx *ctx,
 		return SMTPD_RCPT_TEMP;
 	if (r == 0)
 		return SMTPD_RCPT_RELAY;
-	/* cdbmap folds the key to lower case, as `postern map` stored it. */
-	r = smtpd_map_has(ctx->mailboxes, addr, len);
-	if (r < 0)
+	/* The rules local delivery resolves by: mailboxes, aliases,
+	 * +extensions, catch-all, LMTP domains (common/recipient.h). */
+	const char *why;
+	switch (recipient_lookup(&ctx->recipients, addr, len, &why)) {
+	case RECIPIENT_KNOWN:
+		return SMTPD_RCPT_OK;
+	case RECIPIENT_UNKNOWN:
+		return SMTPD_RCPT_UNKNOWN;
+	default:
+		log_warn("recipient lookup for <%.*s>: %s", (int)len, addr, why);
 		return SMTPD_RCPT_TEMP;
-	return r == 1 ? SMTPD_RCPT_OK : SMTPD_RCPT_UNKNOWN;
+	}
 }
 
 /* "<postmaster>" (any case, leading spaces allowed): RFC 5321 4.1.1.3
@@ -80,30 +93,40 @@ static size_t smtpd_rcpt_is_postmaster(const char *p, size_t len)
 	return i + sizeof(pm) - 1;
 }
 
-/* Append a recipient to the transaction; -1 on memory exhaustion. */
-static int smtpd_rcpt_add(struct smtpd_session *ss, const char *addr, size_t len)
+/* Append a recipient to the transaction; -1 on memory exhaustion or
+ * when the limit is reached.  Takes the DSN strings (freed on failure). */
+static int smtpd_rcpt_add(struct smtpd_session *ss, const char *addr, size_t len,
+			  char *notify, char *orcpt)
 {
-	char *copy;
+	struct smtpd_rcpt *r;
 
 	if (ss->nrcpt == ss->rcpt_alloc) {
 		size_t n = ss->rcpt_alloc ? ss->rcpt_alloc * 2 : 8;
-		char **p;
+		struct smtpd_rcpt *p;
 
 		if (n > ss->ctx->rcpt_limit)
 			n = (size_t)ss->ctx->rcpt_limit;
 		if (n <= ss->nrcpt || n > SIZE_MAX / sizeof(*p))
-			return -1;
+			goto fail;
 		p = realloc(ss->rcpts, n * sizeof(*p));
 		if (p == NULL)
-			return -1;
+			goto fail;
 		ss->rcpts = p;
 		ss->rcpt_alloc = n;
 	}
-	copy = strndup(addr, len);
-	if (copy == NULL)
-		return -1;
-	ss->rcpts[ss->nrcpt++] = copy;
+	r = &ss->rcpts[ss->nrcpt];
+	r->addr = strndup(addr, len);
+	if (r->addr == NULL)
+		goto fail;
+	r->notify = notify;
+	r->orcpt = orcpt;
+	ss->nrcpt++;
+	ss->rcpt_fields += 1 + (notify != NULL) + (orcpt != NULL);
 	return 0;
+fail:
+	free(notify);
+	free(orcpt);
+	return -1;
 }
 
 /* Parse the forward-path into norm (domain folded to lower case).  On
@@ -124,17 +147,53 @@ static int smtpd_rcpt_parse(struct smtpd_session *ss, const char *p, size_t len,
 	}
 	buf_init(&addr, ADDRESS_PATH_MAX);
 	/* RFC 5321 4.1.1.3: the empty path <> is not a recipient. */
-	if (address_parse_path(p, len, 0, 0, &addr, used_r, &err) < 0 || *used_r > len ||
+	if (address_parse_path(p, len, 0, 1, &addr, used_r, &err) < 0 || *used_r > len ||
 	    addr.len == 0 || address_normalize(buf_cstr(&addr), addr.len, norm) < 0) {
 		smtpd_reply(ss, "501 5.1.3 Bad recipient address syntax");
 		r = -1;
+	} else if (!ss->smtputf8) {
+		for (size_t i = 0; i < addr.len && r == 0; i++)
+			if ((unsigned char)addr.data[i] >= 0x80) {
+				smtpd_reply(ss, "553 5.6.7 Non-ASCII recipient address needs SMTPUTF8");
+				r = -1;
+			}
 	}
 	buf_free(&addr);
 	return r;
 }
 
-/* ESMTP parameters on RCPT: we support none (RFC 5321 4.1.1.11: 555). */
-static int smtpd_rcpt_params(struct smtpd_session *ss, const char *p, size_t len)
+struct smtpd_dsn {
+	char notify[32];          /* canonical NOTIFY, "" if none */
+	struct buf orcpt;         /* "type;decoded-address", empty if none */
+};
+
+/* RFC 3461 4.2: ORCPT=addr-type;xtext.  The type is an atom; the
+ * address is decoded and must be printable. */
+static int smtpd_orcpt_parse(const struct smtp_param *pa, struct buf *out)
+{
+	const char *semi;
+	size_t tlen;
+
+	if (pa->value == NULL || out->len > 0 ||
+	    (semi = memchr(pa->value, ';', pa->value_len)) == NULL)
+		return -1;
+	tlen = (size_t)(semi - pa->value);
+	if (tlen == 0 || tlen > 32 || semi + 1 == pa->value + pa->value_len)
+		return -1;
+	for (size_t i = 0; i < tlen; i++) {
+		unsigned char c = (unsigned char)pa->value[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-'))
+			return -1;
+	}
+	if (buf_append(out, pa->value, tlen + 1) < 0)
+		return -1;
+	return smtp_xtext_decode(semi + 1, pa->value_len - tlen - 1, out);
+}
+
+/* ESMTP parameters on RCPT: NOTIFY and ORCPT (RFC 3461); anything else
+ * is 555 (RFC 5321 4.1.1.11).  0, or -1 after a reply. */
+static int smtpd_rcpt_params(struct smtpd_session *ss, const char *p, size_t len,
+			     struct smtpd_dsn *dsn)
 {
 	struct smtp_param params[SMTP_CMD_MAX_PARAMS];
 	const char *err;
@@ -144,24 +203,62 @@ static int smtpd_rcpt_params(struct smtpd_session *ss, const char *p, size_t len
 		smtpd_reply(ss, "501 5.5.4 Syntax error in parameters: %s", err);
 		return -1;
 	}
-	if (n > 0) {
-		smtpd_reply(ss, "555 5.5.4 Unsupported option: %.*s",
-			    (int)params[0].key_len, params[0].key);
+	for (size_t i = 0; i < n; i++) {
+		const struct smtp_param *pa = &params[i];
+
+		if (smtp_param_is(pa, "NOTIFY")) {
+			if (dsn->notify[0] != '\0' || pa->value == NULL ||
+			    smtp_notify_parse(pa->value, pa->value_len, dsn->notify, sizeof(dsn->notify)) < 0) {
+				smtpd_reply(ss, "501 5.5.4 Bad NOTIFY parameter (RFC 3461 4.1)");
+				return -1;
+			}
+		} else if (smtp_param_is(pa, "ORCPT")) {
+			if (smtpd_orcpt_parse(pa, &dsn->orcpt) < 0) {
+				smtpd_reply(ss, "501 5.5.4 Bad ORCPT parameter (RFC 3461 4.2)");
+				return -1;
+			}
+		} else {
+			smtpd_reply(ss, "555 5.5.4 Unsupported option: %.*s",
+				    (int)pa->key_len, pa->key);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Duplicate the DSN values for the transaction (NULL when absent). */
+static int smtpd_dsn_take(const struct smtpd_dsn *dsn, char **notify_r, char **orcpt_r)
+{
+	*notify_r = dsn->notify[0] != '\0' ? strdup(dsn->notify) : NULL;
+	*orcpt_r = dsn->orcpt.len > 0 ? strdup(buf_cstr(&dsn->orcpt)) : NULL;
+	if ((dsn->notify[0] != '\0' && *notify_r == NULL) || (dsn->orcpt.len > 0 && *orcpt_r == NULL)) {
+		free(*notify_r);
+		free(*orcpt_r);
 		return -1;
 	}
 	return 0;
 }
 
+/* A non-local recipient: allowed for AUTH and mynetworks clients only. */
+static int smtpd_rcpt_may_relay(const struct smtpd_session *ss)
+{
+	return ss->auth_user.len > 0 || smtpd_policy_mynetworks(ss->ctx, ss->client);
+}
+
 /* Answer a parsed recipient according to the policy. */
 static void smtpd_rcpt_decide(struct smtpd_session *ss, const struct buf *norm,
-			      const char *shown)
+			      const char *shown, const struct smtpd_dsn *dsn)
 {
 	enum smtpd_rcpt_verdict v = norm->len == 0 ? SMTPD_RCPT_UNKNOWN :
 		smtpd_rcpt_policy(ss->ctx, norm->data, norm->len);
+	char *notify, *orcpt;
 
+	if (v == SMTPD_RCPT_RELAY && norm->len > 0 && smtpd_rcpt_may_relay(ss))
+		v = SMTPD_RCPT_OK;
 	switch (v) {
 	case SMTPD_RCPT_OK:
-		if (smtpd_rcpt_add(ss, norm->data, norm->len) < 0) {
+		if (smtpd_dsn_take(dsn, &notify, &orcpt) < 0 ||
+		    smtpd_rcpt_add(ss, norm->data, norm->len, notify, orcpt) < 0) {
 			smtpd_reply(ss, "452 4.5.3 Error: too many recipients");
 			return;
 		}
@@ -181,27 +278,42 @@ static void smtpd_rcpt_decide(struct smtpd_session *ss, const struct buf *norm,
 	}
 }
 
+/* Room for one more recipient: the configured limit, and the fields of
+ * the enqueue record (three per recipient at most, eight for the rest). */
+static int smtpd_rcpt_room(const struct smtpd_session *ss)
+{
+	return ss->nrcpt < ss->ctx->rcpt_limit && ss->rcpt_fields + 3 + 8 <= RECORD_MAX_FIELDS;
+}
+
 void smtpd_cmd_rcpt(struct smtpd_session *ss, const struct smtp_cmd *cmd)
 {
 	const char *rest;
 	size_t rest_len, used;
 	struct buf norm;
+	struct smtpd_dsn dsn;
 
 	if (!ss->in_mail) {
 		smtpd_reply(ss, "503 5.5.1 Error: need MAIL command");
+		return;
+	}
+	if (ss->msg != NULL) {
+		smtpd_reply(ss, "503 5.5.1 Error: message data already started");
 		return;
 	}
 	if (!smtp_cmd_arg_prefix(cmd->arg, cmd->arg_len, "TO:", &rest, &rest_len)) {
 		smtpd_reply(ss, "501 5.5.4 Syntax: RCPT TO:<address>");
 		return;
 	}
-	if (ss->nrcpt >= ss->ctx->rcpt_limit) {
+	if (!smtpd_rcpt_room(ss)) {
 		smtpd_reply(ss, "452 4.5.3 Error: too many recipients");
 		return;
 	}
 	buf_init(&norm, ADDRESS_PATH_MAX);
+	memset(&dsn, 0, sizeof(dsn));
+	buf_init(&dsn.orcpt, SMTPD_ORCPT_MAX);
 	if (smtpd_rcpt_parse(ss, rest, rest_len, &norm, &used) == 0 &&
-	    smtpd_rcpt_params(ss, rest + used, rest_len - used) == 0)
-		smtpd_rcpt_decide(ss, &norm, norm.len > 0 ? buf_cstr(&norm) : "postmaster");
+	    smtpd_rcpt_params(ss, rest + used, rest_len - used, &dsn) == 0)
+		smtpd_rcpt_decide(ss, &norm, norm.len > 0 ? buf_cstr(&norm) : "postmaster", &dsn);
 	buf_free(&norm);
+	buf_free(&dsn.orcpt);
 }

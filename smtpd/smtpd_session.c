@@ -1,10 +1,19 @@
 /* smtpd_session: one SMTP session (RFC 5321), command by command.
  *
- * Offers: smtpd_serve(), the daemon_serve_fn of smtpd: greeting, the
- * command loop with HELO, EHLO, MAIL, RSET, NOOP, VRFY, EXPN, HELP and
- * QUIT handled here (RCPT in smtpd_rcpt.c, DATA in smtpd_data.c), the
- * reply writer, and the session limits: line length (500 5.5.2), idle
- * time (421 4.4.2), error count (421 4.7.0).
+ * Offers: smtpd_serve(), the daemon_serve_fn of smtpd: the session slot
+ * of the client address (421 4.7.0 over smtpd_client_connection_limit),
+ * TLS from the first byte for SMTPS, the greeting, the command loop with
+ * HELO, EHLO, MAIL, RSET, NOOP, VRFY, EXPN, HELP, STARTTLS and QUIT
+ * handled here (RCPT in smtpd_rcpt.c, DATA and BDAT in smtpd_data.c, AUTH
+ * in smtpd_auth.c), the reply writer, and the session limits: line length
+ * (500 5.5.2), idle time (421 4.4.2), session time (421 4.4.2), error
+ * count (421 4.7.0).
+ *
+ * STARTTLS (RFC 3207): input the client pipelined after the command is
+ * thrown away unread by stream_start_tls (CVE-2011-0411), and everything
+ * learnt before the handshake (HELO, transaction) is forgotten (4.2).
+ * On submission, MAIL needs TLS and then AUTH (530 5.7.0); the sender
+ * must be the user's own (553 5.7.1, smtpd_policy.c).
  *
  * PIPELINING (RFC 2920): replies are queued in the output stream and
  * flushed only when no more client input is buffered, before we block for
@@ -18,6 +27,7 @@
  * Fails: bad input becomes the protocol's reply; a lost client ends the
  * session quietly (logged), never the process. */
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +42,45 @@
 #include "stream.h"
 
 #define SMTPD_SENDER_MAX ADDRESS_PATH_MAX
+
+static const char *smtpd_mode_name(enum smtpd_mode m)
+{
+	return m == SMTPD_MODE_SUBMISSION ? "submission" : m == SMTPD_MODE_SMTPS ? "smtps" : "smtp";
+}
+
+int smtpd_auth_offered(const struct smtpd_session *ss)
+{
+	return ss->ctx->mode != SMTPD_MODE_SMTP && ss->tls;
+}
+
+static long long smtpd_elapsed_ms(const struct smtpd_session *ss)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (long long)(now.tv_sec - ss->started.tv_sec) * 1000 +
+	       (now.tv_nsec - ss->started.tv_nsec) / 1000000;
+}
+
+int smtpd_arm_timeout(struct smtpd_session *ss)
+{
+	const struct smtpd_ctx *ctx = ss->ctx;
+	long long left;
+
+	if (ctx->session_limit == 0) {
+		stream_set_timeout(ss->s, ctx->timeout_ms);
+		return 0;
+	}
+	left = (long long)(ctx->session_limit > LLONG_MAX / 1000 ? LLONG_MAX / 1000 :
+			   ctx->session_limit) * 1000 - smtpd_elapsed_ms(ss);
+	if (left <= 0) {
+		smtpd_reply(ss, "421 4.4.2 %s Error: session time limit exceeded", ctx->hostname);
+		ss->done = 1;
+		return -1;
+	}
+	stream_set_timeout(ss->s, left < ctx->timeout_ms ? (int)left : ctx->timeout_ms);
+	return 0;
+}
 
 void smtpd_reply(struct smtpd_session *ss, const char *fmt, ...)
 {
@@ -56,10 +105,19 @@ void smtpd_reply(struct smtpd_session *ss, const char *fmt, ...)
 
 void smtpd_reset(struct smtpd_session *ss)
 {
-	for (size_t i = 0; i < ss->nrcpt; i++)
-		free(ss->rcpts[i]);
+	smtpd_msg_discard(ss);
+	for (size_t i = 0; i < ss->nrcpt; i++) {
+		free(ss->rcpts[i].addr);
+		free(ss->rcpts[i].notify);
+		free(ss->rcpts[i].orcpt);
+	}
 	ss->nrcpt = 0;
+	ss->rcpt_fields = 0;
 	buf_reset(&ss->sender);
+	buf_reset(&ss->envid);
+	ss->smtputf8 = 0;
+	ss->body[0] = '\0';
+	ss->ret[0] = '\0';
 	ss->in_mail = 0;
 }
 
@@ -100,13 +158,90 @@ static void smtpd_cmd_helo(struct smtpd_session *ss, const struct smtp_cmd *cmd,
 	smtpd_reply(ss, "250-PIPELINING");
 	smtpd_reply(ss, "250-SIZE %llu", ctx->size_limit);
 	smtpd_reply(ss, "250-VRFY");
+	if (ctx->tls != NULL && !ss->tls)
+		smtpd_reply(ss, "250-STARTTLS");
+	if (smtpd_auth_offered(ss) && ss->auth_user.len == 0)
+		smtpd_reply(ss, "250-AUTH PLAIN LOGIN");
 	smtpd_reply(ss, "250-8BITMIME");
 	smtpd_reply(ss, "250-ENHANCEDSTATUSCODES");
+	smtpd_reply(ss, "250-DSN");
+	smtpd_reply(ss, "250-SMTPUTF8");
+	smtpd_reply(ss, "250-CHUNKING");
 	smtpd_reply(ss, "250 HELP");
 }
 
-/* The ESMTP parameters of MAIL FROM (RFC 1870 SIZE, RFC 6152 BODY).
- * 0 when acceptable, else -1 after replying. */
+/* RFC 1870 SIZE: checked against the limit at MAIL already. */
+static int smtpd_param_size(struct smtpd_session *ss, const struct smtp_param *pa)
+{
+	unsigned long long size, limit = ss->ctx->size_limit;
+
+	if (smtp_param_size(pa, limit ? limit : ~0ULL, &size) < 0) {
+		smtpd_reply(ss, "501 5.5.4 Bad SIZE parameter value");
+		return -1;
+	}
+	if (limit != 0 && size > limit) {
+		smtpd_reply(ss, "552 5.3.4 Message size exceeds fixed limit");
+		return -1;
+	}
+	return 0;
+}
+
+/* Whether a parameter's value is one of two words (any case); the
+ * matching word is copied to out. */
+static int smtpd_param_word(const struct smtp_param *pa, const char *a, const char *b,
+			    char *out, size_t outlen)
+{
+	const char *words[2] = { a, b };
+
+	for (int i = 0; i < 2; i++) {
+		size_t n = strlen(words[i]);
+
+		if (pa->value != NULL && pa->value_len == n && n < outlen &&
+		    strncasecmp(pa->value, words[i], n) == 0) {
+			memcpy(out, words[i], n + 1);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* One MAIL parameter.  0 when acceptable, else -1 after replying. */
+static int smtpd_mail_param(struct smtpd_session *ss, const struct smtp_param *pa)
+{
+	if (smtp_param_is(pa, "SIZE"))
+		return smtpd_param_size(ss, pa);
+	if (smtp_param_is(pa, "BODY")) {
+		if (smtpd_param_word(pa, "7BIT", "8BITMIME", ss->body, sizeof(ss->body)))
+			return 0;
+		smtpd_reply(ss, "501 5.5.4 Unsupported BODY parameter value");
+		return -1;
+	}
+	if (smtp_param_is(pa, "SMTPUTF8") && pa->value == NULL) {
+		ss->smtputf8 = 1;   /* RFC 6531 3.4 */
+		return 0;
+	}
+	if (smtp_param_is(pa, "RET")) {
+		if (ss->ret[0] == '\0' && smtpd_param_word(pa, "FULL", "HDRS", ss->ret, sizeof(ss->ret)))
+			return 0;
+		smtpd_reply(ss, "501 5.5.4 Bad RET parameter (RFC 3461 4.3)");
+		return -1;
+	}
+	if (smtp_param_is(pa, "ENVID")) {
+		/* Given once; the buffer's cap is RFC 3461's 100 characters. */
+		if (ss->envid.len == 0 && pa->value != NULL &&
+		    smtp_xtext_decode(pa->value, pa->value_len, &ss->envid) == 0 && ss->envid.len > 0)
+			return 0;
+		smtpd_reply(ss, "501 5.5.4 Bad ENVID parameter (RFC 3461 4.4)");
+		return -1;
+	}
+	if (smtp_param_is(pa, "AUTH") && pa->value != NULL)
+		return 0;   /* RFC 4954 5: we do not trust other servers' claims; ignored */
+	/* RFC 5321 4.1.1.11: 555 for parameters not recognised. */
+	smtpd_reply(ss, "555 5.5.4 Unsupported option: %.*s", (int)pa->key_len, pa->key);
+	return -1;
+}
+
+/* The ESMTP parameters of MAIL FROM.  0 when acceptable, else -1. */
 static int smtpd_mail_params(struct smtpd_session *ss, const char *p, size_t len)
 {
 	struct smtp_param params[SMTP_CMD_MAX_PARAMS];
@@ -117,40 +252,74 @@ static int smtpd_mail_params(struct smtpd_session *ss, const char *p, size_t len
 		smtpd_reply(ss, "501 5.5.4 Syntax error in parameters: %s", err);
 		return -1;
 	}
-	for (size_t i = 0; i < n; i++) {
-		const struct smtp_param *pa = &params[i];
-		unsigned long long size;
-		unsigned long long limit = ss->ctx->size_limit;
-
-		if (smtp_param_is(pa, "SIZE")) {
-			if (smtp_param_size(pa, limit ? limit : ~0ULL, &size) < 0) {
-				smtpd_reply(ss, "501 5.5.4 Bad SIZE parameter value");
-				return -1;
-			}
-			if (limit != 0 && size > limit) {
-				smtpd_reply(ss, "552 5.3.4 Message size exceeds fixed limit");
-				return -1;
-			}
-		} else if (smtp_param_is(pa, "BODY")) {
-			if (pa->value == NULL ||
-			    !((pa->value_len == 4 && strncasecmp(pa->value, "7BIT", 4) == 0) ||
-			      (pa->value_len == 8 && strncasecmp(pa->value, "8BITMIME", 8) == 0))) {
-				smtpd_reply(ss, "501 5.5.4 Unsupported BODY parameter value");
-				return -1;
-			}
-		} else {
-			/* RFC 5321 4.1.1.11: 555 for parameters not recognised. */
-			smtpd_reply(ss, "555 5.5.4 Unsupported option: %.*s",
-				    (int)pa->key_len, pa->key);
+	for (size_t i = 0; i < n; i++)
+		if (smtpd_mail_param(ss, &params[i]) < 0)
 			return -1;
-		}
+	return 0;
+}
+
+/* Whether MAIL may start at all in this mode (RFC 6409 4, RFC 3207 4). */
+static int smtpd_mail_allowed(struct smtpd_session *ss)
+{
+	if (ss->ctx->mode == SMTPD_MODE_SMTP)
+		return 1;
+	if (!ss->tls) {
+		smtpd_reply(ss, "530 5.7.0 Must issue a STARTTLS command first");
+		return 0;
 	}
+	if (ss->auth_user.len == 0) {
+		smtpd_reply(ss, "530 5.7.0 Authentication required");
+		return 0;
+	}
+	return 1;
+}
+
+/* On submission the authenticated user must own the sender. */
+static int smtpd_mail_sender_ok(struct smtpd_session *ss, const char *sender)
+{
+	int r;
+
+	if (ss->ctx->mode == SMTPD_MODE_SMTP)
+		return 1;
+	r = smtpd_policy_sender_owned(ss->ctx, buf_cstr(&ss->auth_user), sender);
+	if (r < 0) {
+		smtpd_reply(ss, "451 4.3.0 <%s>: Temporary lookup failure", sender);
+		return 0;
+	}
+	if (r == 0) {
+		smtpd_reply(ss, "553 5.7.1 <%s>: Sender address rejected: not owned by user %s",
+			    sender, buf_cstr(&ss->auth_user));
+		return 0;
+	}
+	return 1;
+}
+
+/* Parse the reverse-path; an address that is only valid as UTF-8 gets
+ * RFC 6531 3.5's 553 5.6.7 unless SMTPUTF8 is coming.  -1 after a reply. */
+static int smtpd_mail_path(struct smtpd_session *ss, const char *p, size_t len,
+			   struct buf *addr, size_t *used_r)
+{
+	const char *err;
+
+	if (address_parse_path(p, len, 1, 1, addr, used_r, &err) < 0 || *used_r > len) {
+		smtpd_reply(ss, "501 5.1.3 Bad sender address syntax");
+		return -1;
+	}
+	return 0;
+}
+
+/* Whether bytes hold anything but ASCII. */
+static int smtpd_non_ascii(const char *p, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)p[i] >= 0x80)
+			return 1;
 	return 0;
 }
 
 static void smtpd_cmd_mail(struct smtpd_session *ss, const struct smtp_cmd *cmd)
 {
-	const char *rest, *err;
+	const char *rest;
 	size_t rest_len, used;
 	struct buf addr;
 
@@ -162,27 +331,84 @@ static void smtpd_cmd_mail(struct smtpd_session *ss, const struct smtp_cmd *cmd)
 		smtpd_reply(ss, "503 5.5.1 Error: nested MAIL command");
 		return;
 	}
+	if (!smtpd_mail_allowed(ss))
+		return;
 	if (!smtp_cmd_arg_prefix(cmd->arg, cmd->arg_len, "FROM:", &rest, &rest_len)) {
 		smtpd_reply(ss, "501 5.5.4 Syntax: MAIL FROM:<address>");
 		return;
 	}
 	buf_init(&addr, SMTPD_SENDER_MAX);
-	if (address_parse_path(rest, rest_len, 1, 0, &addr, &used, &err) < 0) {
-		smtpd_reply(ss, "501 5.1.3 Bad sender address syntax");
+	if (smtpd_mail_path(ss, rest, rest_len, &addr, &used) < 0) {
 		buf_free(&addr);
 		return;
 	}
-	if (used > rest_len)
-		log_panic("smtpd: address parser consumed past its input");
-	if (smtpd_mail_params(ss, rest + used, rest_len - used) == 0) {
-		if (buf_set(&ss->sender, addr.data != NULL ? addr.data : "", addr.len) < 0)
-			smtpd_reply(ss, "501 5.1.3 Bad sender address syntax");
-		else {
-			ss->in_mail = 1;
-			smtpd_reply(ss, "250 2.1.0 Ok");
-		}
+	if (smtpd_mail_params(ss, rest + used, rest_len - used) < 0) {
+		smtpd_reset(ss);
+	} else if (!ss->smtputf8 && smtpd_non_ascii(addr.data, addr.len)) {
+		smtpd_reply(ss, "553 5.6.7 Non-ASCII sender address needs SMTPUTF8");
+		smtpd_reset(ss);
+	} else if (buf_set(&ss->sender, addr.data != NULL ? addr.data : "", addr.len) < 0) {
+		smtpd_reply(ss, "501 5.1.3 Bad sender address syntax");
+		smtpd_reset(ss);
+	} else if (!smtpd_mail_sender_ok(ss, buf_cstr(&ss->sender))) {
+		smtpd_reset(ss);
+	} else {
+		ss->in_mail = 1;
+		smtpd_reply(ss, "250 2.1.0 Ok");
 	}
 	buf_free(&addr);
+}
+
+/* RFC 3207 4: after the handshake the session starts over. */
+static void smtpd_after_tls(struct smtpd_session *ss)
+{
+	const char *proto, *cipher;
+	int bits;
+
+	ss->tls = 1;
+	smtpd_reset(ss);
+	buf_reset(&ss->helo);
+	ss->esmtp = 0;
+	if (stream_tls_info(ss->s, &proto, &cipher, &bits) < 0 ||
+	    snprintf(ss->tls_desc, sizeof(ss->tls_desc), "%s with cipher %s (%d/%d bits)",
+		     proto, cipher, bits, bits) >= (int)sizeof(ss->tls_desc))
+		memcpy(ss->tls_desc, "TLS", 4);
+}
+
+/* Run the handshake; on failure the session is over (the stream holds
+ * half a TLS state, nothing more can be said in plaintext). */
+static int smtpd_tls_handshake(struct smtpd_session *ss)
+{
+	const char *err;
+
+	if (stream_start_tls(ss->s, ss->ctx->tls, 1, NULL, &err) < 0) {
+		log_info("TLS handshake failed with %s: %s", ss->client, err);
+		ss->done = 1;
+		return -1;
+	}
+	if (stream_tls_discarded(ss->s) > 0)
+		log_warn("%s: discarded %zu bytes of plaintext pipelined after STARTTLS",
+			 ss->client, stream_tls_discarded(ss->s));
+	smtpd_after_tls(ss);
+	return 0;
+}
+
+static void smtpd_cmd_starttls(struct smtpd_session *ss, const struct smtp_cmd *cmd)
+{
+	if (ss->ctx->tls == NULL) {
+		smtpd_reply(ss, "502 5.5.1 Error: command not implemented");
+		return;
+	}
+	if (ss->tls) {
+		smtpd_reply(ss, "503 5.5.1 Error: TLS already active");
+		return;
+	}
+	if (cmd->arg_len > 0) {
+		smtpd_reply(ss, "501 5.5.4 Syntax: STARTTLS");
+		return;
+	}
+	smtpd_reply(ss, "220 2.0.0 Ready to start TLS");
+	(void)smtpd_tls_handshake(ss);
 }
 
 static void smtpd_cmd_simple(struct smtpd_session *ss, const struct smtp_cmd *cmd)
@@ -211,7 +437,7 @@ static void smtpd_cmd_simple(struct smtpd_session *ss, const struct smtp_cmd *cm
 		smtpd_reply(ss, "502 5.5.1 Error: command not implemented");
 		return;
 	case SMTP_VERB_HELP:
-		smtpd_reply(ss, "214 2.0.0 Commands: HELO EHLO MAIL RCPT DATA RSET NOOP VRFY QUIT HELP");
+		smtpd_reply(ss, "214 2.0.0 Commands: HELO EHLO STARTTLS AUTH MAIL RCPT DATA BDAT RSET NOOP VRFY QUIT HELP");
 		return;
 	case SMTP_VERB_QUIT:
 		smtpd_reply(ss, "221 2.0.0 Bye");
@@ -244,6 +470,9 @@ static void smtpd_command(struct smtpd_session *ss, const char *line, size_t len
 	case SMTP_VERB_MAIL: smtpd_cmd_mail(ss, &cmd); break;
 	case SMTP_VERB_RCPT: smtpd_cmd_rcpt(ss, &cmd); break;
 	case SMTP_VERB_DATA: smtpd_cmd_data(ss, &cmd); break;
+	case SMTP_VERB_BDAT: smtpd_cmd_bdat(ss, &cmd); break;
+	case SMTP_VERB_AUTH: smtpd_cmd_auth(ss, &cmd); break;
+	case SMTP_VERB_STARTTLS: smtpd_cmd_starttls(ss, &cmd); break;
 	default: smtpd_cmd_simple(ss, &cmd); break;
 	}
 }
@@ -263,6 +492,8 @@ static void smtpd_loop(struct smtpd_session *ss)
 			log_info("lost connection after %s from %s", ss->verb != NULL ? ss->verb : "CONNECT", ss->client);
 			return;
 		}
+		if (smtpd_arm_timeout(ss) < 0)
+			break;
 		st = stream_read_line(ss->s, &line, &len);
 		if (st == STREAM_OK) {
 			smtpd_command(ss, line, len);
@@ -295,31 +526,73 @@ static void smtpd_session_free(struct smtpd_session *ss)
 	ss->rcpts = NULL;
 	buf_free(&ss->helo);
 	buf_free(&ss->sender);
+	buf_free(&ss->envid);
+	buf_free(&ss->auth_user);
 	stream_free(&ss->s);
+}
+
+/* Greet (after the SMTPS handshake) and run the command loop. */
+static void smtpd_session_run(struct smtpd_session *ss)
+{
+	const struct smtpd_ctx *ctx = ss->ctx;
+
+	if (ctx->mode == SMTPD_MODE_SMTPS && smtpd_tls_handshake(ss) < 0)
+		return;
+	/* RFC 5321 4.2: the greeting carries no enhanced code (RFC 2034 3). */
+	smtpd_reply(ss, "220 %s ESMTP Postern", ctx->hostname);
+	smtpd_loop(ss);
+}
+
+static void smtpd_session_log(const struct smtpd_session *ss)
+{
+	log_info("disconnect from %s service=%s helo=<%s> tls=%s auth=%s commands=%lu errors=%llu "
+		 "messages=%lu rcpts=%lu seconds=%lld", ss->client, smtpd_mode_name(ss->ctx->mode),
+		 buf_cstr(&ss->helo), ss->tls ? ss->tls_desc : "no",
+		 ss->auth_user.len > 0 ? buf_cstr(&ss->auth_user) : "no", ss->commands, ss->errors,
+		 ss->messages, ss->rcpts_total, smtpd_elapsed_ms(ss) / 1000);
+}
+
+/* Over the per-client limit: one 421 in plaintext (for SMTPS the client
+ * sees a failed handshake, which is all RFC 8314 leaves us). */
+static void smtpd_refuse_busy(struct smtpd_session *ss)
+{
+	log_info("reject: connect from %s: too many sessions from this address (limit %llu)",
+		 ss->client, ss->ctx->conn_limit);
+	if (ss->ctx->mode != SMTPD_MODE_SMTPS) {
+		(void)stream_printf(ss->s, "421 4.7.0 %s Error: too many connections from %s\r\n",
+				    ss->ctx->hostname, ss->client);
+		(void)stream_flush(ss->s);
+	}
 }
 
 void smtpd_serve(int in_fd, int out_fd, void *arg)
 {
 	const struct smtpd_ctx *ctx = arg;
 	struct smtpd_session ss;
+	long long slot = -1;
+	int have_addr;
 
 	memset(&ss, 0, sizeof(ss));
 	ss.ctx = ctx;
+	clock_gettime(CLOCK_MONOTONIC, &ss.started);
 	buf_init(&ss.helo, SMTPD_HELO_MAX);
 	buf_init(&ss.sender, SMTPD_SENDER_MAX);
-	if (peer_addr(in_fd, ss.client, sizeof(ss.client)) < 0 &&
-	    snprintf(ss.client, sizeof(ss.client), "%s", "stdin") < 0)
+	buf_init(&ss.envid, SMTPD_ENVID_MAX);
+	buf_init(&ss.auth_user, SMTPD_AUTH_USER_MAX);
+	have_addr = peer_addr(in_fd, ss.client, sizeof(ss.client)) == 0;
+	if (!have_addr && snprintf(ss.client, sizeof(ss.client), "%s", "stdin") < 0)
 		ss.client[0] = '\0';
 	ss.s = stream_new(in_fd, out_fd, ctx->line_limit, ctx->timeout_ms);
 	if (ss.s == NULL) {
 		log_warn("out of memory for the session with %s", ss.client);
 		return;
 	}
-	log_info("connect from %s", ss.client);
-	/* RFC 5321 4.2: the greeting carries no enhanced code (RFC 2034 3). */
-	smtpd_reply(&ss, "220 %s ESMTP Postern", ctx->hostname);
-	smtpd_loop(&ss);
-	log_info("disconnect from %s commands=%lu errors=%llu messages=%lu rcpts=%lu",
-		 ss.client, ss.commands, ss.errors, ss.messages, ss.rcpts_total);
+	log_info("connect from %s service=%s", ss.client, smtpd_mode_name(ctx->mode));
+	if (have_addr && !smtpd_limit_acquire(ctx, ss.client, &slot))
+		smtpd_refuse_busy(&ss);
+	else
+		smtpd_session_run(&ss);
+	smtpd_limit_release(ctx, slot);
+	smtpd_session_log(&ss);
 	smtpd_session_free(&ss);
 }

@@ -12,6 +12,9 @@ done
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "deps: installing$missing" >&2
     export DEBIAN_FRONTEND=noninteractive
+    # postfix (for its smtp-sink test peer) must not set up a system MTA.
+    echo 'postfix postfix/main_mailer_type select No configuration' \
+        | debconf-set-selections 2>/dev/null || true
     apt-get update -qq >/dev/null 2>&1 || true
     apt-get install -y -qq --no-install-recommends $missing >/dev/null || {
         echo "deps: apt-get install$missing failed" >&2; exit 1; }

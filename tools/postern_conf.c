@@ -128,11 +128,17 @@ struct postern_service {
 
 static const struct postern_service postern_services[] = {
 	{ "smtp", "inet", NULL, "postern-smtpd", "run/jail", "100", "smtpd", 25 },
+	{ "submission", "inet", NULL, "postern-smtpd", "run/jail", "100", "smtpd submission", 587 },
+	{ "smtps", "inet", NULL, "postern-smtpd", "run/jail", "100", "smtpd smtps", 465 },
 	{ "enqueue", "unix", "enqueue", "postern-queue", "queue", "20", "enqueue", 0 },
 	{ "qmgr", "unix", "qmgr", "postern-queue", "queue", "1", "qmgr", 0 },
 	{ "local", "unix", "local", "postern-vmail", "mail", "20", "local", 0 },
+	{ "remote", "unix", "remote", "postern-smtp", "run/jail", "20", "remote", 0 },
+	{ "pickup", "unix", "pickup", "postern-queue", "queue", "10", "pickup", 0 },
 	{ "authd", "unix", "authd", "postern-auth", "-", "10", "authd", 0 },
-	{ "pop3", "inet", NULL, "postern-vmail", "mail", "100", "popd", 110 },
+	{ "pop3", "inet", NULL, "postern-login", "run/jail", "100", "popd", 110 },
+	{ "pop3s", "inet", NULL, "postern-login", "run/jail", "100", "popd tls", 995 },
+	{ "pop3-session", "unix", "pop3-session", "postern-vmail", "mail", "100", "popd session", 0 },
 };
 
 static int postern_master_line(struct buf *out, const struct postern_service *s,

@@ -435,7 +435,8 @@ static int postern_init_dirs(const struct postern_init *in)
 	    postern_init_mkdir(in, "mail/private", &in->private_own) < 0 ||
 	    postern_init_mkdir(in, "run", &in->dir_own) < 0 ||
 	    postern_init_mkdir(in, "run/jail", &in->dir_own) < 0 ||
-	    postern_init_mkdir(in, "run/jail/private", &in->private_own) < 0)
+	    postern_init_mkdir(in, "run/jail/private", &in->private_own) < 0 ||
+	    postern_init_mkdir(in, "public", &in->dir_own) < 0)
 		return -1;
 	for (size_t i = 0; i < sizeof(queue_dirs) / sizeof(queue_dirs[0]); i++)
 		if (postern_init_mkdir(in, queue_dirs[i], &in->queue_own) < 0)
@@ -487,6 +488,57 @@ static int postern_init_table(const struct postern_init *in, const char *rel,
 	return postern_init_write(in, rel, &empty, own);
 }
 
+/* A text map rel holding only the comment text, unless it exists. */
+static int postern_init_commented(const struct postern_init *in, const char *rel, const char *text,
+				  size_t len, const struct postern_owner *own)
+{
+	char path[PATH_MAX];
+	struct buf b;
+	int r;
+
+	if (postern_path(path, sizeof(path), "%s/%s", in->tree, rel) < 0)
+		return -1;
+	if (access(path, F_OK) == 0)
+		return 0;
+	buf_init(&b, len + 1);
+	r = buf_append(&b, text, len) < 0 ? -1 : postern_init_write(in, rel, &b, own);
+	buf_free(&b);
+	return r;
+}
+
+/* etc/aliases with its syntax explained, unless it exists (docs/operator.md). */
+static int postern_init_aliases(const struct postern_init *in, const struct postern_owner *own)
+{
+	static const char text[] =
+		"# aliases: where local delivery sends mail for an address; compile with\n"
+		"# `postern map -d DIR aliases` after editing (docs/operator.md, Aliases).\n"
+		"#   KEY TARGET, TARGET, ...\n"
+		"# KEY: local@domain, a bare local part (every local domain), or @domain\n"
+		"# (catch-all for addresses that are neither aliases nor mailboxes).\n"
+		"# TARGET: local@domain (forwarded through the queue when the domain is\n"
+		"# not local), a bare local part (same domain), or \"|command\" (run by\n"
+		"# /bin/sh as local_command_user, the message on stdin).\n"
+		"# postmaster of every local domain must reach someone, for example:\n"
+		"# postmaster  admin@example.org\n";
+
+	return postern_init_commented(in, "etc/aliases", text, sizeof text - 1, own);
+}
+
+/* etc/transport with its syntax explained, unless it exists (docs/operator.md). */
+static int postern_init_transport(const struct postern_init *in, const struct postern_owner *own)
+{
+	static const char text[] =
+		"# transport: domains whose mail local delivery hands to an LMTP server\n"
+		"# (RFC 2033) instead of Maildirs; compile with `postern map -d DIR transport`\n"
+		"# (docs/operator.md, LMTP).  The domain must also be in etc/domains.\n"
+		"#   DOMAIN  lmtp:HOST:PORT       numeric IPv4 address, or [IPv6]:PORT\n"
+		"#   DOMAIN  lmtp:unix:PATH       PATH relative to DIR/mail (local's root)\n"
+		"#   DOMAIN  local                Maildirs (the default)\n"
+		"# example.org  lmtp:127.0.0.1:24\n";
+
+	return postern_init_commented(in, "etc/transport", text, sizeof text - 1, own);
+}
+
 static int postern_init_tables(const struct postern_init *in)
 {
 	struct postern_owner users_own, map_own;
@@ -496,6 +548,10 @@ static int postern_init_tables(const struct postern_init *in)
 	postern_map_owner(&map_own);
 	if (postern_init_table(in, "etc/users", &users_own) < 0 ||
 	    postern_init_table(in, "etc/mailboxes", &map_own) < 0 ||
+	    postern_init_aliases(in, &map_own) < 0 ||
+	    postern_compile_map(in->tree, "aliases") < 0 ||
+	    postern_init_transport(in, &map_own) < 0 ||
+	    postern_compile_map(in->tree, "transport") < 0 ||
 	    postern_domains_add(in->tree, in->domain, 0) < 0 ||
 	    postern_compile_map(in->tree, "mailboxes") < 0)
 		return -1;

@@ -39,6 +39,7 @@ static const struct postern_command postern_commands[] = {
 	{ "status", postern_cmd_status },
 	{ "map", postern_cmd_map },
 	{ "check", postern_cmd_check },
+	{ "queue", postern_cmd_queue },
 	{ "config-defaults", postern_cmd_config_defaults },
 	{ "master-defaults", postern_cmd_master_defaults },
 };
@@ -63,6 +64,7 @@ int postern_usage(void)
 	      "       postern start -d DIR [-f]\n"
 	      "       postern stop|reload|status|check -d DIR\n"
 	      "       postern map [-d DIR] FILE\n"
+	      "       postern queue [-d DIR] list [--json] | show|delete|hold|release|requeue ID | flush\n"
 	      "-d DIR may be replaced by the environment variable POSTERN_DIR.\n",
 	      stderr);
 	return POSTERN_EXIT_USAGE;

@@ -1,7 +1,8 @@
 /* libFuzzer target for the queue file header parser (common/queuefile.c):
  * any input must give a clean success or error, never a crash, a leak or
  * a read past the input; on success the offsets it reports must lie
- * inside the header. */
+ * inside the header (status bytes, attempts, the version 2 delay flag)
+ * and every optional string must be filled in. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -17,6 +18,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (qf.nrcpt == 0 || (size_t)qf.data_offset > size || qf.attempts_off <= 0 ||
 		    (size_t)qf.attempts_off >= (size_t)qf.data_offset)
 			abort();
+		/* Version 2: the delay flag is one digit inside the header. */
+		if (qf.version == 2 && ((size_t)qf.warned_off >= (size_t)qf.data_offset ||
+					data[qf.warned_off] != (uint8_t)('0' + qf.warned)))
+			abort();
+		if (qf.envid == NULL)
+			abort();
+		for (size_t i = 0; i < qf.nrcpt; i++)
+			if (qf.rcpt[i].orcpt == NULL)
+				abort();
 		for (size_t i = 0; i < qf.nrcpt; i++)
 			if ((size_t)qf.rcpt[i].status_off >= (size_t)qf.data_offset ||
 			    data[qf.rcpt[i].status_off] != (uint8_t)qf.rcpt[i].status)

@@ -48,15 +48,21 @@ DOMAIN = "example.test"
 HOST = "127.0.0.1"
 PORT_OFFSETS = {"smtp": 25, "submission": 587, "smtps": 465, "pop3": 110,
                 "pop3s": 995, "imap": 143, "imaps": 993}
-SERVICES = ("smtp", "enqueue", "qmgr", "local", "authd", "pop3")
+SERVICES = ("smtp", "submission", "smtps", "enqueue", "qmgr", "local", "authd", "pop3", "pop3s", "pop3-session",
+            "pickup")
 # DESIGN.md "Processes and privileges": service -> (user, root under DIR or None)
 PRIVILEGES = {
     "smtp": ("postern-smtpd", "run/jail"),
+    "submission": ("postern-smtpd", "run/jail"),
+    "smtps": ("postern-smtpd", "run/jail"),
     "enqueue": ("postern-queue", "queue"),
     "qmgr": ("postern-queue", "queue"),
     "local": ("postern-vmail", "mail"),
+    "pickup": ("postern-queue", "queue"),
     "authd": ("postern-auth", None),
-    "pop3": ("postern-vmail", "mail"),
+    "pop3": ("postern-login", "run/jail"),          # the POP3 login process
+    "pop3s": ("postern-login", "run/jail"),
+    "pop3-session": ("postern-vmail", "mail"),      # the POP3 session process
 }
 SANITIZER_PATTERNS = (b"AddressSanitizer", b"LeakSanitizer", b"runtime error:")
 
@@ -355,8 +361,8 @@ class Tree:
             if self.master.poll() is not None:
                 raise AssertionError("master exited with status %s during start-up\n%s"
                                      % (self.master.returncode, self.log_tail()))
-            smtp_ok = smtp_ok or read_greeting(self.port("smtp"), b"220")
-            pop_ok = pop_ok or read_greeting(self.port("pop3"), b"+OK")
+            smtp_ok = smtp_ok or read_greeting(self.port("smtp"), b"220", timeout=2.0 * SCALE)
+            pop_ok = pop_ok or read_greeting(self.port("pop3"), b"+OK", timeout=2.0 * SCALE)
             if smtp_ok and pop_ok:
                 self.note_children()
                 return
@@ -369,6 +375,12 @@ class Tree:
             self.children_seen.update(postern_children(self.master_pid))
 
     def pids(self, service):
+        if self.master is not None and self.master.poll() is not None:
+            # The master has exited: its children, if any are left, are
+            # orphans whose parent is no longer the master.  Report those
+            # seen earlier that still live, so that "none left" can fail.
+            return sorted(p for p, a0 in self.children_seen.items()
+                          if title_matches(a0, service) and pid_alive_as(p, a0))
         return service_pids(self.master_pid, service)
 
     def wait_pids(self, service, exclude=(), seconds=10):
@@ -536,6 +548,76 @@ class Tree:
             except (smtplib.SMTPException, OSError):
                 pass
         return msg
+
+    def set_conf(self, **settings):
+        """Append `key = value` lines to etc/postern.conf (before start)."""
+        with open(os.path.join(self.dir, "etc", "postern.conf"), "a") as f:
+            for k, v in settings.items():
+                f.write("%s = %s\n" % (k, v))
+
+    def cert_path(self):
+        """The self-signed certificate `postern init` made (a CA file for clients)."""
+        return os.path.join(self.dir, "etc", "tls", "cert.pem")
+
+    def submission(self, user=None, timeout=60):
+        """smtplib session on the submission port after STARTTLS (and AUTH
+        as user when given)."""
+        import ssl
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        s = smtplib.SMTP(HOST, self.port("submission"), local_hostname="client.example",
+                         timeout=timeout * SCALE)
+        s.starttls(context=ctx)
+        s.ehlo()
+        if user is not None:
+            s.login(self.addr(user), self.passwords[user])
+        return s
+
+    # ---- queue helpers (tests/integration/test_queue_*.py)
+
+    def drop_service(self, name):
+        """Remove service name from etc/master.conf (before start)."""
+        path = os.path.join(self.dir, "etc", "master.conf")
+        with open(path) as f:
+            lines = f.read().splitlines(True)
+        with open(path, "w") as f:
+            f.writelines(l for l in lines if l.split()[:1] != [name])
+
+    def enqueue_raw(self, fields, data, timeout=30):
+        """Speak the enqueue protocol (docs/protocols.md) on DIR/private/enqueue:
+        fields is a list of (key, value); returns the answer as a dict."""
+        def esc(v):
+            out = []
+            for ch in v.encode("utf-8"):
+                out.append("%%%02X" % ch if ch < 0x20 or ch == 0x7f or ch == 0x25 else chr(ch))
+            return "".join(out)
+        req = "".join("%s=%s\n" % (k, esc(v)) for k, v in fields) + "\n"
+        body = req.encode("latin-1") + b"%d\n" % len(data) + data + b"0\n"
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(timeout * SCALE)
+        try:
+            s.connect(os.path.join(self.dir, "private", "enqueue"))
+            s.sendall(body)
+            buf = b""
+            while b"\n\n" not in buf:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                buf += chunk
+        finally:
+            s.close()
+        answer = {}
+        for line in buf.split(b"\n\n", 1)[0].decode("utf-8", "replace").splitlines():
+            k, _, v = line.partition("=")
+            answer[k] = v
+        return answer
+
+    def queue_json(self):
+        """`postern queue list --json` as Python data."""
+        import json
+        p = self.run("queue", "-d", self.dir, "list", "--json")
+        return json.loads(p.stdout.decode("utf-8"))
 
     def remove(self):
         shutil.rmtree(self.dir, ignore_errors=True)

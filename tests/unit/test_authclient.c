@@ -206,6 +206,73 @@ static void test_overlong_credentials_are_rejected_locally(void **state)
 	free(big);
 }
 
+static void test_ticket_ok_returns_ticket_not_mailbox(void **state)
+{
+	pid_t pid = fake_authd("status=ok\nuser=alice@example.test\nticket=00ff\n\n");
+	struct buf user, ticket;
+	struct auth_failure fail;
+	const char *err = NULL;
+	char req[8192];
+	(void)state;
+
+	buf_init(&user, 256);
+	buf_init(&ticket, 128);
+	assert_int_equal(auth_login_ticket("Alice@example.test", "pw", "pop3", "192.0.2.7",
+					   &user, &ticket, &fail, &err), 1);
+	assert_string_equal(buf_cstr(&user), "alice@example.test");
+	assert_string_equal(buf_cstr(&ticket), "00ff");
+	reap(pid);
+	read_request(req, sizeof(req));
+	assert_string_equal(req, "cmd=ticket\nuser=Alice@example.test\npassword=pw\n"
+			    "service=pop3\nclient=192.0.2.7\n\n");
+	buf_free(&user);
+	buf_free(&ticket);
+}
+
+static void test_ticket_fail_reports_failures_and_throttling(void **state)
+{
+	pid_t pid = fake_authd("status=fail\nfailures=7\nthrottled=yes\n\n");
+	struct buf user, ticket;
+	struct auth_failure fail;
+	const char *err = NULL;
+	(void)state;
+
+	buf_init(&user, 256);
+	buf_init(&ticket, 128);
+	assert_int_equal(auth_login_ticket("a@b", "x", "pop3", NULL, &user, &ticket, &fail, &err), 0);
+	assert_int_equal(fail.failures, 7);
+	assert_int_equal(fail.throttled, 1);
+	assert_int_equal(ticket.len, 0);
+	reap(pid);
+	pid = fake_authd("status=ok\nuser=a@b\n\n");   /* no ticket: not usable */
+	assert_int_equal(auth_login_ticket("a@b", "x", "pop3", NULL, &user, &ticket, &fail, &err), -1);
+	reap(pid);
+	buf_free(&user);
+	buf_free(&ticket);
+}
+
+static void test_redeem_returns_user_and_mailbox(void **state)
+{
+	pid_t pid = fake_authd("status=ok\nuser=alice@example.test\nmailbox=example.test/alice/\n\n");
+	struct buf user, mailbox;
+	const char *err = NULL;
+	char req[8192];
+	(void)state;
+
+	buf_init(&user, 256);
+	buf_init(&mailbox, 1024);
+	assert_int_equal(auth_redeem("abcd", "pop3", &user, &mailbox, &err), 1);
+	assert_string_equal(buf_cstr(&mailbox), "example.test/alice/");
+	reap(pid);
+	read_request(req, sizeof(req));
+	assert_string_equal(req, "cmd=redeem\nticket=abcd\nservice=pop3\n\n");
+	pid = fake_authd("status=fail\n\n");
+	assert_int_equal(auth_redeem("abcd", "pop3", &user, &mailbox, &err), 0);
+	reap(pid);
+	buf_free(&user);
+	buf_free(&mailbox);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -217,6 +284,9 @@ int main(void)
 		cmocka_unit_test(test_garbage_answer_is_temporary),
 		cmocka_unit_test(test_no_authd_is_temporary),
 		cmocka_unit_test(test_overlong_credentials_are_rejected_locally),
+		cmocka_unit_test(test_ticket_ok_returns_ticket_not_mailbox),
+		cmocka_unit_test(test_ticket_fail_reports_failures_and_throttling),
+		cmocka_unit_test(test_redeem_returns_user_and_mailbox),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

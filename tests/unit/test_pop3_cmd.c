@@ -36,7 +36,7 @@ static void test_unknown_command_is_unknown(void **state)
 	(void)state;
 
 	assert_int_equal(parse("APOP a b\r\n", &cmd, &err), POP3_CMD_UNKNOWN);
-	assert_int_equal(parse("STLS\r\n", &cmd, &err), POP3_CMD_UNKNOWN);
+	assert_int_equal(parse("XTND x\r\n", &cmd, &err), POP3_CMD_UNKNOWN);
 	assert_int_equal(parse("STATS\r\n", &cmd, &err), POP3_CMD_UNKNOWN);
 	assert_int_equal(parse("ST\r\n", &cmd, &err), POP3_CMD_UNKNOWN);
 	assert_int_equal(parse("\r\n", &cmd, &err), POP3_CMD_UNKNOWN);
@@ -171,6 +171,38 @@ static void test_names_for_logs(void **state)
 	assert_string_equal(pop3_cmd_name(POP3_CMD_TOP), "TOP");
 }
 
+static void test_auth_takes_mechanism_and_optional_initial_response(void **state)
+{
+	struct pop3_cmd cmd;
+	const char *err;
+	(void)state;
+
+	assert_int_equal(parse("AUTH PLAIN\r\n", &cmd, &err), POP3_CMD_OK);
+	assert_int_equal(cmd.id, POP3_CMD_AUTH);
+	assert_int_equal(cmd.arg_len, 5);
+	assert_memory_equal(cmd.arg, "PLAIN", 5);
+	assert_null(cmd.arg2);
+	assert_int_equal(parse("auth PLAIN AGFsaWNlAHB3\r\n", &cmd, &err), POP3_CMD_OK);
+	assert_int_equal(cmd.arg2_len, 12);
+	assert_memory_equal(cmd.arg2, "AGFsaWNlAHB3", 12);
+	assert_int_equal(parse("AUTH PLAIN = \r\n", &cmd, &err), POP3_CMD_OK);   /* RFC 5034: "=" is empty */
+	assert_int_equal(cmd.arg2_len, 1);
+	assert_int_equal(parse("AUTH\r\n", &cmd, &err), POP3_CMD_SYNTAX);
+	assert_int_equal(parse("AUTH PLAIN a b\r\n", &cmd, &err), POP3_CMD_SYNTAX);
+}
+
+static void test_stls_takes_no_argument(void **state)
+{
+	struct pop3_cmd cmd;
+	const char *err;
+	(void)state;
+
+	assert_int_equal(parse("STLS\r\n", &cmd, &err), POP3_CMD_OK);
+	assert_int_equal(cmd.id, POP3_CMD_STLS);
+	assert_int_equal(parse("STLS x\r\n", &cmd, &err), POP3_CMD_SYNTAX);
+	assert_string_equal(pop3_cmd_name(POP3_CMD_STLS), "STLS");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -185,6 +217,8 @@ int main(void)
 		cmocka_unit_test(test_control_characters_are_refused),
 		cmocka_unit_test(test_parser_never_reads_past_length),
 		cmocka_unit_test(test_names_for_logs),
+		cmocka_unit_test(test_auth_takes_mechanism_and_optional_initial_response),
+		cmocka_unit_test(test_stls_takes_no_argument),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

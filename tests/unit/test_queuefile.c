@@ -261,6 +261,132 @@ static void test_parse_refuses_overlong_address(void **state)
 	queuefile_free(&qf);
 }
 
+
+/* Version 2: the DSN and MIME fields of RFC 3461 / 6152 / 6531 travel
+ * through the file, each per-recipient option with its recipient. */
+static void test_v2_round_trip_keeps_dsn_fields(void **state)
+{
+	const char *rcpt[] = { "a@x.test", "b@x.test", "c@x.test" };
+	size_t lens[3] = { 8, 8, 8 };
+	unsigned notify[3] = { QUEUEFILE_NOTIFY_NEVER, 0,
+			       QUEUEFILE_NOTIFY_SUCCESS | QUEUEFILE_NOTIFY_DELAY };
+	const char *orcpt[3] = { NULL, "rfc822;B@X.test", "rfc822;c@x.test" };
+	struct queuefile_env env = {
+		.sender = "s@x.test", .sender_len = 8, .rcpt = rcpt, .rcpt_len = lens, .nrcpt = 3,
+		.rcpt_notify = notify, .rcpt_orcpt = orcpt, .kind = QUEUEFILE_KIND_DSN,
+		.ret = QUEUEFILE_RET_HDRS, .body = QUEUEFILE_BODY_8BITMIME, .smtputf8 = 1,
+		.envid = "QQ314159",
+	};
+	struct queuefile_out qo;
+	struct queuefile qf;
+	char path[64];
+	const char *err = NULL;
+
+	(void)state;
+	assert_int_equal(queuefile_create(&qo, &err), 0);
+	assert_int_equal(queuefile_write_envelope(&qo, &env, &err), 0);
+	assert_int_equal(queuefile_write_data(&qo, "x\n", 2, &err), 0);
+	assert_int_equal(queuefile_commit(&qo, &err), 0);
+	snprintf(path, sizeof(path), "incoming/%s", qo.id);
+	assert_int_equal(queuefile_open(path, 1, &qf, &err), 0);
+	assert_int_equal(qf.version, 2);
+	assert_int_equal(qf.kind, QUEUEFILE_KIND_DSN);
+	assert_int_equal(qf.ret, QUEUEFILE_RET_HDRS);
+	assert_int_equal(qf.body, QUEUEFILE_BODY_8BITMIME);
+	assert_int_equal(qf.smtputf8, 1);
+	assert_string_equal(qf.envid, "QQ314159");
+	assert_int_equal(qf.rcpt[0].notify, QUEUEFILE_NOTIFY_NEVER);
+	assert_int_equal(qf.rcpt[1].notify, 0);
+	assert_int_equal(qf.rcpt[2].notify, QUEUEFILE_NOTIFY_SUCCESS | QUEUEFILE_NOTIFY_DELAY);
+	assert_string_equal(qf.rcpt[0].orcpt, "");
+	assert_string_equal(qf.rcpt[1].orcpt, "rfc822;B@X.test");
+	assert_int_equal(qf.warned, 0);
+	/* The reported states and the delay flag are written in place. */
+	assert_int_equal(queuefile_set_status(&qf, 0, QUEUEFILE_FAILED_REPORTED, &err), 0);
+	assert_int_equal(queuefile_set_status(&qf, 1, QUEUEFILE_DELIVERED_REPORTED, &err), 0);
+	assert_int_equal(queuefile_sync(&qf, &err), 0);
+	assert_int_equal(queuefile_set_warned(&qf, &err), 0);
+	queuefile_free(&qf);
+	assert_int_equal(queuefile_open(path, 0, &qf, &err), 0);
+	assert_int_equal(qf.rcpt[0].status, QUEUEFILE_FAILED_REPORTED);
+	assert_int_equal(qf.rcpt[1].status, QUEUEFILE_DELIVERED_REPORTED);
+	assert_int_equal(qf.warned, 1);
+	assert_int_equal(queuefile_pending(&qf), 1);
+	queuefile_free(&qf);
+}
+
+static void test_version_1_still_read(void **state)
+{
+	struct queuefile qf;
+	const char *err = NULL;
+
+	(void)state;
+	assert_int_equal(queuefile_parse(GOOD_HDR, sizeof(GOOD_HDR) - 1, &qf, &err), 0);
+	assert_int_equal(qf.version, 1);
+	assert_int_equal(qf.warned_off, 0);
+	assert_string_equal(qf.envid, "");
+	assert_string_equal(qf.rcpt[0].orcpt, "");
+	queuefile_free(&qf);
+}
+
+#define V2_HEAD "POSTERN-QUEUE 2\nid=A\ntime=5\nsender=\n"
+#define V2_TAIL "size=00000000000000000000\n\n"
+
+static void test_v2_parse_refuses_misplaced_options(void **state)
+{
+	static const char *const bad[] = {
+		V2_HEAD "attempts=000000\nrcpt=Pa\n" V2_TAIL,                       /* no warned */
+		V2_HEAD "attempts=000000\nwarned=0\nnotify=NEVER\nrcpt=Pa\n" V2_TAIL, /* before rcpt */
+		V2_HEAD "attempts=000000\nwarned=0\nrcpt=Pa\nnotify=NEVER\nnotify=NEVER\n" V2_TAIL,
+		V2_HEAD "attempts=000000\nwarned=0\nrcpt=Pa\nnotify=NEVER,SUCCESS\n" V2_TAIL,
+		V2_HEAD "attempts=000000\nwarned=0\nrcpt=Pa\nnotify=SOMETIMES\n" V2_TAIL,
+		V2_HEAD "attempts=000000\nwarned=0\nrcpt=Pa\norcpt=rfc822\n" V2_TAIL,
+		V2_HEAD "attempts=000000\nwarned=0\nrcpt=Pa\norcpt=x;a\norcpt=x;b\n" V2_TAIL,
+		V2_HEAD "attempts=000000\nwarned=2\nrcpt=Pa\n" V2_TAIL,
+		V2_HEAD "ret=SOME\nattempts=000000\nwarned=0\nrcpt=Pa\n" V2_TAIL,
+		V2_HEAD "kind=spam\nattempts=000000\nwarned=0\nrcpt=Pa\n" V2_TAIL,
+		V2_HEAD "envid=a%01b\nattempts=000000\nwarned=0\nrcpt=Pa\n" V2_TAIL,
+		"POSTERN-QUEUE 1\nid=A\ntime=5\nsender=\nattempts=000000\nrcpt=Pa\nnotify=NEVER\n" V2_TAIL,
+		"POSTERN-QUEUE 1\nid=A\ntime=5\nsender=\nattempts=000000\nwarned=0\nrcpt=Pa\n" V2_TAIL,
+	};
+	struct queuefile qf;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		const char *err = NULL;
+
+		if (queuefile_parse(bad[i], strlen(bad[i]), &qf, &err) != -1)
+			fail_msg("bad version 2 header %zu accepted", i);
+		assert_non_null(err);
+	}
+	assert_int_equal(queuefile_parse(V2_HEAD "attempts=000000\nwarned=1\nrcpt=Ba\nnotify=failure,delay\n"
+					 "orcpt=rfc822;a\nrcpt=Sb\n" V2_TAIL,
+					 strlen(V2_HEAD "attempts=000000\nwarned=1\nrcpt=Ba\nnotify=failure,delay\n"
+						"orcpt=rfc822;a\nrcpt=Sb\n" V2_TAIL), &qf, &(const char *){ NULL }), 0);
+	assert_int_equal(qf.rcpt[0].notify, QUEUEFILE_NOTIFY_FAILURE | QUEUEFILE_NOTIFY_DELAY);
+	assert_int_equal(qf.rcpt[1].notify, 0);
+	assert_int_equal(qf.warned, 1);
+	queuefile_free(&qf);
+}
+
+static void test_notify_text_round_trip(void **state)
+{
+	char out[QUEUEFILE_NOTIFY_TEXT_MAX];
+	unsigned bits;
+
+	(void)state;
+	assert_int_equal(queuefile_notify_parse("delay,Success", 13, &bits), 0);
+	queuefile_notify_format(bits, out, sizeof(out));
+	assert_string_equal(out, "SUCCESS,DELAY");
+	assert_int_equal(queuefile_notify_parse("NEVER", 5, &bits), 0);
+	queuefile_notify_format(bits, out, sizeof(out));
+	assert_string_equal(out, "NEVER");
+	assert_int_equal(queuefile_notify_parse("", 0, &bits), -1);
+	assert_int_equal(queuefile_notify_parse("SUCCESS,", 8, &bits), -1);
+	assert_int_equal(queuefile_notify_parse("SUCCESS,SUCCESS", 15, &bits), -1);
+	assert_int_equal(queuefile_notify_parse("NEVER,DELAY", 11, &bits), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -272,6 +398,10 @@ int main(void)
 		cmocka_unit_test(test_parse_good_header),
 		cmocka_unit_test(test_parse_refuses_damage),
 		cmocka_unit_test(test_parse_refuses_overlong_address),
+		cmocka_unit_test(test_v2_round_trip_keeps_dsn_fields),
+		cmocka_unit_test(test_version_1_still_read),
+		cmocka_unit_test(test_v2_parse_refuses_misplaced_options),
+		cmocka_unit_test(test_notify_text_round_trip),
 	};
 
 	return cmocka_run_group_tests(tests, test_setup, test_teardown);

@@ -1,5 +1,6 @@
 /* Unit tests for common/smtp_cmd.c: verbs, arguments, line ends, control
- * bytes, MAIL/RCPT parameter lists and their bounds, SIZE values. */
+ * bytes, MAIL/RCPT parameter lists and their bounds, SIZE values, and the
+ * extension codecs: base64, PLAIN, xtext, NOTIFY, the BDAT argument. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -41,7 +42,7 @@ static void test_unknown_verb_is_ok_but_unknown(void **state)
 	struct smtp_cmd c;
 	(void)state;
 
-	assert_int_equal(parse("BDAT 100 LAST\r\n", &c), SMTP_CMD_OK);
+	assert_int_equal(parse("ETRN example.test\r\n", &c), SMTP_CMD_OK);
 	assert_int_equal(c.verb, SMTP_VERB_UNKNOWN);
 	assert_int_equal(parse("MAILX FROM:<a@b>\r\n", &c), SMTP_CMD_OK);
 	assert_int_equal(c.verb, SMTP_VERB_UNKNOWN);
@@ -169,6 +170,160 @@ static void test_size_value(void **state)
 	assert_int_equal(smtp_param_size(&p[0], 5000, &v), -1);
 }
 
+/* ---- extension value codecs ---- */
+
+static void test_new_verbs_known(void **state)
+{
+	struct smtp_cmd c;
+	(void)state;
+
+	assert_int_equal(parse("starttls\r\n", &c), SMTP_CMD_OK);
+	assert_int_equal(c.verb, SMTP_VERB_STARTTLS);
+	assert_int_equal(parse("AUTH PLAIN AGEAYg==\r\n", &c), SMTP_CMD_OK);
+	assert_int_equal(c.verb, SMTP_VERB_AUTH);
+	assert_arg(&c, "PLAIN AGEAYg==");
+	assert_int_equal(parse("BDAT 10 LAST\r\n", &c), SMTP_CMD_OK);
+	assert_int_equal(c.verb, SMTP_VERB_BDAT);
+}
+
+static int b64(const char *in, struct buf *out)
+{
+	buf_reset(out);
+	return smtp_base64_decode(in, strlen(in), out);
+}
+
+static void test_base64_strict(void **state)
+{
+	struct buf out;
+	(void)state;
+
+	buf_init(&out, 64);
+	assert_int_equal(b64("", &out), 0);
+	assert_int_equal(out.len, 0);
+	assert_int_equal(b64("AGFsaWNlAHB3", &out), 0);
+	assert_int_equal(out.len, 9);
+	assert_memory_equal(out.data, "\0alice\0pw", 9);
+	assert_int_equal(b64("YQ==", &out), 0);
+	assert_string_equal(buf_cstr(&out), "a");
+	assert_int_equal(b64("YWI=", &out), 0);
+	assert_string_equal(buf_cstr(&out), "ab");
+	assert_int_equal(b64("YQ=", &out), -1);      /* length */
+	assert_int_equal(b64("Y===", &out), -1);     /* too much padding */
+	assert_int_equal(b64("YQ==YQ==", &out), -1); /* padding inside */
+	assert_int_equal(b64("YR==", &out), -1);     /* non-canonical bits */
+	assert_int_equal(b64("YW J", &out), -1);     /* space */
+	assert_int_equal(b64("=AAA", &out), -1);
+	buf_free(&out);
+	buf_init(&out, 2);                           /* the cap holds */
+	assert_int_equal(b64("YWJj", &out), -1);
+	buf_free(&out);
+}
+
+static void test_base64_roundtrip(void **state)
+{
+	unsigned char raw[64];
+	struct buf enc, dec;
+	(void)state;
+
+	for (size_t n = 0; n < sizeof(raw); n++) {
+		for (size_t i = 0; i < n; i++)
+			raw[i] = (unsigned char)(i * 37 + n);
+		buf_init(&enc, 256);
+		buf_init(&dec, 256);
+		assert_int_equal(smtp_base64_encode(raw, n, &enc), 0);
+		assert_int_equal(enc.len % 4, 0);
+		assert_int_equal(smtp_base64_decode(enc.data, enc.len, &dec), 0);
+		assert_int_equal(dec.len, n);
+		if (n > 0)
+			assert_memory_equal(dec.data, raw, n);
+		buf_free(&enc);
+		buf_free(&dec);
+	}
+}
+
+static void test_xtext_decode(void **state)
+{
+	struct buf out;
+	(void)state;
+
+	buf_init(&out, 16);
+	assert_int_equal(smtp_xtext_decode("a+2Bb+3Dc", 9, &out), 0);
+	assert_string_equal(buf_cstr(&out), "a+b=c");
+	buf_reset(&out);
+	assert_int_equal(smtp_xtext_decode("a+2b", 4, &out), -1);   /* lower-case hex */
+	assert_int_equal(smtp_xtext_decode("a+2", 3, &out), -1);    /* short escape */
+	assert_int_equal(smtp_xtext_decode("a=b", 3, &out), -1);
+	assert_int_equal(smtp_xtext_decode("+0A", 3, &out), -1);    /* decoded control byte */
+	assert_int_equal(smtp_xtext_decode("a b", 3, &out), -1);
+	buf_reset(&out);
+	assert_int_equal(smtp_xtext_decode("0123456789abcdefX", 17, &out), -1);   /* cap */
+	buf_free(&out);
+}
+
+static void test_auth_plain_split(void **state)
+{
+	const char *az, *u, *pw;
+	size_t azl, ul, pwl;
+	(void)state;
+
+	assert_int_equal(smtp_auth_plain_split("\0alice\0secret", 13, &az, &azl, &u, &ul, &pw, &pwl), 0);
+	assert_int_equal(azl, 0);
+	assert_int_equal(ul, 5);
+	assert_memory_equal(u, "alice", 5);
+	assert_int_equal(pwl, 6);
+	assert_memory_equal(pw, "secret", 6);
+	assert_int_equal(smtp_auth_plain_split("bob\0alice\0x", 11, &az, &azl, &u, &ul, &pw, &pwl), 0);
+	assert_int_equal(azl, 3);
+	assert_int_equal(smtp_auth_plain_split("alice\0secret", 12, &az, &azl, &u, &ul, &pw, &pwl), -1);
+	assert_int_equal(smtp_auth_plain_split("\0alice\0se\0cret", 14, &az, &azl, &u, &ul, &pw, &pwl), -1);
+	assert_int_equal(smtp_auth_plain_split("\0\0secret", 8, &az, &azl, &u, &ul, &pw, &pwl), -1);
+	assert_int_equal(smtp_auth_plain_split("\0alice\0", 7, &az, &azl, &u, &ul, &pw, &pwl), -1);
+}
+
+static int notify(const char *in, char *out)
+{
+	return smtp_notify_parse(in, strlen(in), out, 32);
+}
+
+static void test_notify_values(void **state)
+{
+	char out[32];
+	(void)state;
+
+	assert_int_equal(notify("never", out), 0);
+	assert_string_equal(out, "NEVER");
+	assert_int_equal(notify("delay,Success", out), 0);
+	assert_string_equal(out, "SUCCESS,DELAY");
+	assert_int_equal(notify("FAILURE,DELAY,SUCCESS", out), 0);
+	assert_string_equal(out, "SUCCESS,FAILURE,DELAY");
+	assert_int_equal(notify("NEVER,SUCCESS", out), -1);
+	assert_int_equal(notify("SUCCESS,SUCCESS", out), -1);
+	assert_int_equal(notify("SUCCESS,", out), -1);
+	assert_int_equal(notify("", out), -1);
+	assert_int_equal(notify("SOMETIMES", out), -1);
+	assert_int_equal(smtp_notify_parse("SUCCESS", 7, out, 4), -1);   /* output bound */
+}
+
+static void test_bdat_argument(void **state)
+{
+	unsigned long long n;
+	int last;
+	(void)state;
+
+	assert_int_equal(smtp_bdat_parse("0", 1, &n, &last), 0);
+	assert_true(n == 0 && last == 0);
+	assert_int_equal(smtp_bdat_parse("1234 LAST", 9, &n, &last), 0);
+	assert_true(n == 1234 && last == 1);
+	assert_int_equal(smtp_bdat_parse("12 last", 7, &n, &last), 0);
+	assert_int_equal(last, 1);
+	assert_int_equal(smtp_bdat_parse("999999999999999999", 18, &n, &last), 0);
+	assert_int_equal(smtp_bdat_parse("1000000000000000000", 19, &n, &last), -1);
+	assert_int_equal(smtp_bdat_parse("", 0, &n, &last), -1);
+	assert_int_equal(smtp_bdat_parse("-1", 2, &n, &last), -1);
+	assert_int_equal(smtp_bdat_parse("12 FIRST", 8, &n, &last), -1);
+	assert_int_equal(smtp_bdat_parse("12LAST", 6, &n, &last), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -181,6 +336,13 @@ int main(void)
 		cmocka_unit_test(test_params_bad_syntax),
 		cmocka_unit_test(test_params_count_is_bounded),
 		cmocka_unit_test(test_size_value),
+		cmocka_unit_test(test_new_verbs_known),
+		cmocka_unit_test(test_base64_strict),
+		cmocka_unit_test(test_base64_roundtrip),
+		cmocka_unit_test(test_xtext_decode),
+		cmocka_unit_test(test_auth_plain_split),
+		cmocka_unit_test(test_notify_values),
+		cmocka_unit_test(test_bdat_argument),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -271,6 +271,53 @@ static void test_big_message_byte_exact(void **state)
 	free(got);
 }
 
+/* ---- BDAT ---- */
+
+static size_t bdat(struct smtp_bdat *b, const char *in, char *out)
+{
+	return smtp_bdat_feed(b, in, strlen(in), out);
+}
+
+static void test_bdat_crlf_to_lf_across_chunks(void **state)
+{
+	struct smtp_bdat b;
+	char out[64];
+	size_t n;
+	(void)state;
+
+	smtp_bdat_init(&b);
+	n = bdat(&b, "a\r\nb\r", out);
+	assert_int_equal(n, 3);
+	assert_memory_equal(out, "a\nb", 3);      /* the CR is held back */
+	n = bdat(&b, "\n.c\r\n", out);
+	assert_int_equal(n, 4);
+	assert_memory_equal(out, "\n.c\n", 4);     /* no dot unstuffing in BDAT */
+	assert_int_equal(smtp_bdat_end(&b, out), 0);
+	assert_false(b.bare_newline);
+	assert_int_equal(b.size, 7);
+}
+
+static void test_bdat_bare_lf_and_cr_flagged(void **state)
+{
+	struct smtp_bdat b;
+	char out[64];
+	(void)state;
+
+	smtp_bdat_init(&b);
+	bdat(&b, "a\nb", out);
+	assert_true(b.bare_newline);
+	smtp_bdat_init(&b);
+	assert_int_equal(bdat(&b, "a\rb", out), 3);
+	assert_memory_equal(out, "a\rb", 3);
+	assert_true(b.bare_newline);
+	smtp_bdat_init(&b);
+	assert_int_equal(bdat(&b, "end\r", out), 3);
+	assert_false(b.bare_newline);
+	assert_int_equal(smtp_bdat_end(&b, out), 1);   /* a final lone CR */
+	assert_int_equal(out[0], '\r');
+	assert_true(b.bare_newline);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -287,6 +334,8 @@ int main(void)
 		cmocka_unit_test(test_size_counts_stored_bytes),
 		cmocka_unit_test(test_overlong_line_flagged_end_still_found),
 		cmocka_unit_test(test_big_message_byte_exact),
+		cmocka_unit_test(test_bdat_crlf_to_lf_across_chunks),
+		cmocka_unit_test(test_bdat_bare_lf_and_cr_flagged),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,379 @@
+/* agent: reading delivery requests and writing answers, for every
+ * delivery agent (local, remote).  docs/protocols.md, "local".
+ *
+ * Offers: agent_read() reads one request with fd_recv() in blocks into a
+ * bounded buffer (AGENT_REQUEST_MAX) until its empty line, keeping at
+ * most one descriptor from any of those reads (the stream module cannot
+ * receive descriptors), parses it with record_parse() and checks the
+ * fields every agent needs: queue_id, sender, offset and size against
+ * fstat of a regular file.  agent_answer() writes one answer record.
+ * The protocol is lock-step: a client sends the next request only after
+ * the last answer of the previous one, so bytes after a request's empty
+ * line are a protocol error that ends the connection.
+ *
+ * Trusts: the client (qmgr) only as far as the protocol: every field is
+ * validated (queue ID characters, a sender without control bytes and at
+ * most ADDRESS_PATH_MAX octets, the data range inside the file).  In
+ * standalone mode queue_file=PATH is opened read-only as given.
+ *
+ * Fails: a request that cannot be parsed, has no rcpt or breaks
+ * lock-step gets one record without rcpt (status=deferred dsn=4.3.0) and
+ * agent_read returns -1; a request with unusable fields is returned with
+ * q->bad set so the agent defers each recipient; timeouts and I/O errors
+ * end the connection (the client defers what was not answered). */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "daemon.h"
+#include "log.h"
+#include "sockets.h"
+#include "stream.h"
+
+#define AGENT_RECV_BLOCK 8192        /* bytes per fd_recv */
+#define AGENT_ANSWER_MAX (2 * ADDRESS_PATH_MAX + 3 * AGENT_REASON_MAX + 128)
+
+struct agent_conn {
+	int in_fd;
+	int plain;                   /* in_fd is no socket: read(2), no descriptors */
+	int standalone;
+	int ipc_ms, idle_ms;
+	struct stream *out;
+	struct buf req;              /* the request being read */
+	size_t scanned;              /* bytes of req searched for the empty line */
+};
+
+static void agent_close(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+int agent_text_ok(const char *s, size_t len, size_t max)
+{
+	if (len > max)
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return 0;
+	return 1;
+}
+
+static int agent_queue_id_ok(const char *id)
+{
+	size_t n = strlen(id);
+
+	if (n == 0 || n > AGENT_QUEUE_ID_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'A' && id[i] <= 'Z') ||
+		      (id[i] >= 'a' && id[i] <= 'z')))
+			return 0;
+	return 1;
+}
+
+struct agent_conn *agent_conn_new(int in_fd, int out_fd, int standalone, int ipc_ms, int idle_ms)
+{
+	struct agent_conn *c = calloc(1, sizeof *c);
+	struct stat st;
+
+	if (c == NULL)
+		return NULL;
+	c->in_fd = in_fd;
+	c->standalone = standalone;
+	c->ipc_ms = ipc_ms;
+	c->idle_ms = idle_ms;
+	/* Standalone input may be a pipe or a file: plain reads, no descriptors. */
+	c->plain = fstat(in_fd, &st) == 0 && !S_ISSOCK(st.st_mode);
+	c->out = stream_new(in_fd, out_fd, RECORD_MAX_VALUE, ipc_ms);
+	if (c->out == NULL) {
+		free(c);
+		return NULL;
+	}
+	buf_init(&c->req, AGENT_REQUEST_MAX);
+	return c;
+}
+
+void agent_conn_free(struct agent_conn **c)
+{
+	if (*c == NULL)
+		return;
+	buf_free(&(*c)->req);
+	stream_free(&(*c)->out);
+	free(*c);
+	*c = NULL;
+}
+
+/* ---- reading a request ---- */
+
+int agent_wait_input(struct agent_conn *c, int ms)
+{
+	struct pollfd pfd = { .fd = c->in_fd, .events = POLLIN };
+
+	for (;;) {
+		int r = poll(&pfd, 1, ms);
+		if (r > 0)
+			return 1;
+		if (r == 0)
+			return 0;
+		if (errno != EINTR || daemon_stopping())
+			return -1;
+	}
+}
+
+/* One read of at most n bytes; a descriptor, if any, in *fd_r. */
+static ssize_t agent_recv(struct agent_conn *c, char *p, size_t n, int *fd_r)
+{
+	ssize_t r;
+
+	*fd_r = -1;
+	if (!c->plain)
+		return fd_recv(c->in_fd, p, n, fd_r);
+	do
+		r = read(c->in_fd, p, n);
+	while (r < 0 && errno == EINTR);
+	return r;
+}
+
+/* Whether req holds a complete record; its length (empty line
+ * included) in *end_r.  Searches each byte once. */
+static int agent_find_end(struct agent_conn *c, size_t *end_r)
+{
+	size_t from = c->scanned > 0 ? c->scanned - 1 : 0;
+	const char *hit;
+
+	if (c->req.len > 0 && c->req.data[0] == '\n') {
+		*end_r = 1;
+		return 1;
+	}
+	hit = c->req.len > from ? memmem(c->req.data + from, c->req.len - from, "\n\n", 2) : NULL;
+	c->scanned = c->req.len;
+	if (hit == NULL)
+		return 0;
+	*end_r = (size_t)(hit - c->req.data) + 2;
+	return 1;
+}
+
+/* Take one more block of input into req, keeping at most one descriptor.
+ * 1 data, 0 end of input, -1 error. */
+static int agent_read_block(struct agent_conn *c, int *fd_r, const char **error_r)
+{
+	char block[AGENT_RECV_BLOCK];
+	int fd;
+	ssize_t n = agent_recv(c, block, sizeof block, &fd);
+
+	if (n < 0) {
+		*error_r = "cannot read request";
+		return -1;
+	}
+	if (fd >= 0 && *fd_r >= 0) {
+		close(fd);
+		*error_r = "more than one descriptor in a request";
+		return -1;
+	}
+	if (fd >= 0)
+		*fd_r = fd;
+	if (n == 0)
+		return 0;
+	if (buf_append(&c->req, block, (size_t)n) < 0) {
+		*error_r = errno == EMSGSIZE ? "request too long" : "out of memory";
+		return -1;
+	}
+	return 1;
+}
+
+/* Read one request into c->req.  1 read (length in *end_r, descriptor in
+ * *fd_r or -1), 0 clean end of input, -1 error (*error_r, no descriptor). */
+static int agent_read_raw(struct agent_conn *c, size_t *end_r, int *fd_r, const char **error_r)
+{
+	*fd_r = -1;
+	buf_reset(&c->req);
+	c->scanned = 0;
+	while (!agent_find_end(c, end_r)) {
+		int first = c->req.len == 0 && *fd_r < 0;
+		int w = agent_wait_input(c, first ? c->idle_ms : c->ipc_ms);
+		int r;
+		if (w <= 0) {
+			*error_r = w == 0 ? "timeout reading request" : "stopping";
+			agent_close(fd_r);
+			return first ? 0 : -1;   /* idle or stopping between requests: done */
+		}
+		r = agent_read_block(c, fd_r, error_r);
+		if (r == 0 && c->req.len == 0 && *fd_r < 0)
+			return 0;
+		if (r <= 0) {
+			if (r == 0)
+				*error_r = "connection closed inside a request";
+			agent_close(fd_r);
+			return -1;
+		}
+	}
+	return 1;
+}
+
+/* ---- answers ---- */
+
+static int agent_send(struct agent_conn *c, const struct buf *b)
+{
+	if (stream_write(c->out, b->data, b->len) < 0 || stream_flush(c->out) < 0) {
+		log_warn("cannot write answer: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int agent_answer(struct agent_conn *c, const char *rcpt, size_t rcpt_len, const char *status,
+		 const char *dsn, const char *reason)
+{
+	struct buf b;
+	int ret = -1;
+
+	buf_init(&b, AGENT_ANSWER_MAX);
+	if (record_put(&b, "rcpt", rcpt, rcpt_len) == 0 &&
+	    record_put_str(&b, "status", status) == 0 &&
+	    record_put_str(&b, "dsn", dsn) == 0 &&
+	    record_put_str(&b, "reason", reason) == 0 &&
+	    record_end(&b) == 0)
+		ret = agent_send(c, &b);
+	else
+		log_warn("cannot format answer: %s", strerror(errno));
+	buf_free(&b);
+	return ret;
+}
+
+/* The answer to a request without usable recipients: no rcpt field. */
+static void agent_answer_whole(struct agent_conn *c, const char *reason)
+{
+	struct buf b;
+
+	buf_init(&b, AGENT_ANSWER_MAX);
+	if (record_put_str(&b, "status", "deferred") == 0 &&
+	    record_put_str(&b, "dsn", "4.3.0") == 0 &&
+	    record_put_str(&b, "reason", reason) == 0 && record_end(&b) == 0)
+		(void)agent_send(c, &b);
+	buf_free(&b);
+}
+
+/* ---- checking a request ---- */
+
+/* The queue file: the passed descriptor or, standalone, queue_file=PATH. */
+static int agent_queue_file(struct agent_conn *c, struct agent_request *q, const char **error_r)
+{
+	const char *path = record_get(&q->rec, "queue_file");
+
+	if (q->fd >= 0 && path != NULL) {
+		*error_r = "both a descriptor and queue_file";
+		return -1;
+	}
+	if (q->fd >= 0)
+		return 0;
+	if (path == NULL || !c->standalone) {
+		*error_r = path == NULL ? "no queue file descriptor" : "queue_file only in standalone mode";
+		return -1;
+	}
+	q->fd = open(path, O_RDONLY | O_NOCTTY | O_CLOEXEC);
+	if (q->fd < 0) {
+		log_warn("%s: open %s: %s", q->queue_id, path, strerror(errno));
+		*error_r = "cannot open queue_file";
+		return -1;
+	}
+	return 0;
+}
+
+/* Fields and data range.  0, or -1 with *error_r. */
+static int agent_request_check(struct agent_conn *c, struct agent_request *q, const char **error_r)
+{
+	unsigned long long off, size, end;
+	struct stat st;
+
+	if (q->sender == NULL || !agent_text_ok(q->sender, strlen(q->sender), ADDRESS_PATH_MAX)) {
+		*error_r = "missing or bad sender";
+		return -1;
+	}
+	if (record_get_num(&q->rec, "offset", &off) < 0 || record_get_num(&q->rec, "size", &size) < 0 ||
+	    __builtin_add_overflow(off, size, &end) || end > (unsigned long long)LLONG_MAX) {
+		*error_r = "missing or bad offset or size";
+		return -1;
+	}
+	if (agent_queue_file(c, q, error_r) < 0)
+		return -1;
+	if (fstat(q->fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		*error_r = "queue file is not a regular file";
+		return -1;
+	}
+	if (end > (unsigned long long)st.st_size) {
+		log_warn("%s: queue file has %lld bytes, request needs %llu", q->queue_id,
+			 (long long)st.st_size, end);
+		*error_r = "queue file shorter than expected";
+		return -1;
+	}
+	q->offset = (off_t)off;
+	q->size = (off_t)size;
+	return 0;
+}
+
+/* Parse c->req[0, end) into q.  0, or -1 with *error_r. */
+static int agent_parse(struct agent_conn *c, size_t end, struct agent_request *q, const char **error_r)
+{
+	size_t used;
+
+	if (record_parse(c->req.data, end, &q->rec, &used, error_r) < 0)
+		return -1;
+	for (size_t i = 0; i < q->rec.n; i++)
+		q->nrcpt += strcmp(q->rec.fields[i].key, "rcpt") == 0;
+	q->queue_id = record_get(&q->rec, "queue_id");
+	q->sender = record_get(&q->rec, "sender");
+	if (q->nrcpt == 0) {
+		*error_r = "request without recipients";
+		return -1;
+	}
+	if (q->queue_id == NULL || !agent_queue_id_ok(q->queue_id)) {
+		*error_r = "missing or bad queue_id";
+		return -1;
+	}
+	return 0;
+}
+
+void agent_request_clear(struct agent_request *q)
+{
+	agent_close(&q->fd);
+	record_clear(&q->rec);
+	q->queue_id = q->sender = q->bad = NULL;
+	q->offset = q->size = 0;
+	q->nrcpt = 0;
+}
+
+int agent_read(struct agent_conn *c, struct agent_request *q)
+{
+	const char *error = "";
+	size_t end;
+	int r;
+
+	agent_request_clear(q);
+	r = agent_read_raw(c, &end, &q->fd, &error);
+	if (r <= 0) {
+		if (r < 0)
+			log_warn("%s", error);
+		return r;
+	}
+	if (c->req.len > end && !c->standalone) {
+		log_warn("data after a request: the client must wait for the answers");
+		agent_answer_whole(c, "protocol error: data after the request");
+		return -1;
+	}
+	if (agent_parse(c, end, q, &error) < 0) {
+		log_warn("bad request: %s", error);
+		agent_answer_whole(c, error);
+		return -1;
+	}
+	if (agent_request_check(c, q, &q->bad) < 0)
+		log_warn("%s: bad request: %s", q->queue_id, q->bad);
+	return 1;
+}

@@ -1,0 +1,78 @@
+/* local_forward: forwarding to addresses outside the local domains.
+ *
+ * Offers: local_forward(), which submits the message once more through
+ * the enqueue service (private/enqueue inside the mail root, linked there
+ * by the master) for all forwarded targets of one recipient, with the
+ * envelope sender kept (as Postfix does for aliases) and
+ * `Delivered-To: RCPT` prepended, so that the copy is recognised as a
+ * loop if it ever comes back to RCPT (local_header.c).
+ *
+ * Trusts: enqueue's answer (common/enqueue_client checks its form).
+ *
+ * Fails: enqueue tempfail or an unreachable enqueue -> deferred 4.3.0;
+ * a refusal (e.g. too big) -> failed 5.3.0; a short queue file ->
+ * deferred 4.3.0.  Nothing is acknowledged before enqueue answered ok. */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "address.h"
+#include "enqueue_client.h"
+#include "local.h"
+#include "log.h"
+
+#define LOCAL_FORWARD_BLOCK 65536
+
+static int local_forward_copy(struct enqueue *e, const struct local_msg *m, const char *via)
+{
+	static char block[LOCAL_FORWARD_BLOCK];
+	struct buf head;
+	off_t done = 0;
+	int r;
+
+	buf_init(&head, ADDRESS_PATH_MAX + 32);
+	r = buf_printf(&head, "Delivered-To: %s\n", via) < 0 ? -1 : enqueue_write(e, head.data, head.len);
+	buf_free(&head);
+	while (r == 0 && done < m->size) {
+		size_t want = m->size - done < (off_t)sizeof block ? (size_t)(m->size - done) : sizeof block;
+		ssize_t n = pread(m->fd, block, want, m->offset + done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		r = enqueue_write(e, block, (size_t)n);
+		done += n;
+	}
+	return r;
+}
+
+void local_forward(const struct local_msg *m, const char *via, const char *const *rcpts,
+		   size_t n, struct local_result *r)
+{
+	char id[ENQUEUE_QUEUE_ID_MAX + 1];
+	struct enqueue *e = NULL;
+	const char *error;
+	int permanent = 0;
+
+	if (enqueue_begin_proto(&e, m->sender, rcpts, n, NULL, NULL, "local", &error) < 0) {
+		log_warn("%s: forward for %s: %s", m->queue_id, via, error);
+		local_result_set(r, "deferred", "4.3.0", "cannot forward: %s", error);
+		return;
+	}
+	if (local_forward_copy(e, m, via) < 0) {
+		enqueue_abort(&e);
+		local_result_set(r, "deferred", "4.3.0", "cannot forward: message copy failed");
+		return;
+	}
+	if (enqueue_finish(e, id, sizeof id, &permanent, &error) < 0) {
+		log_warn("%s: forward for %s: %s", m->queue_id, via, error);
+		local_result_set(r, permanent ? "failed" : "deferred", permanent ? "5.3.0" : "4.3.0",
+				 "forwarding refused: %s", error);
+		enqueue_abort(&e);
+		return;
+	}
+	enqueue_abort(&e);
+	log_info("%s: forwarded for <%s> to %zu address%s as %s", m->queue_id, via, n,
+		 n == 1 ? "" : "es", id);
+	local_result_set(r, "delivered", "2.0.0", "forwarded as %s", id);
+}

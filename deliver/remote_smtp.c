@@ -1,0 +1,701 @@
+/* remote_smtp: the SMTP client conversation with one server.
+ *
+ * Offers: remote_smtp_open (connect with a timeout, greeting, EHLO with
+ * HELO fallback, STARTTLS per TLS policy, AUTH PLAIN/LOGIN to a relay),
+ * remote_smtp_deliver (one transaction: MAIL FROM with SIZE, BODY,
+ * SMTPUTF8 and DSN parameters when the server offers them, RCPT TO per
+ * recipient pipelined (RFC 2920) in windows of REMOTE_PIPELINE_WINDOW
+ * when offered, DATA with LF -> CRLF and dot-stuffing, RFC 5321 4.5.2),
+ * RSET for reuse and QUIT.  Every wait has its own timeout from
+ * postern.conf, after RFC 5321 4.5.3.2.
+ *
+ * Trusts: nothing the server says: replies go through common/smtp_reply
+ * (bounded lines and text); a reply that breaks the grammar ends the
+ * session like a lost connection.  Envelope data was validated by the
+ * agent (no control bytes can reach a command line).
+ *
+ * Fails: per recipient, as the server answers: RCPT 4xx defers only that
+ * recipient and 5xx fails only that one; the answer to DATA and to the
+ * final dot applies to every accepted recipient.  Anything that breaks
+ * the session before the data was accepted (connect, timeout, greeting,
+ * EHLO, MAIL 4xx, a lost connection) is REMOTE_TRY_NEXT: the caller
+ * tries the next server for the recipients without a final answer.  A
+ * lost connection after the data was sent defers the accepted
+ * recipients (the message may arrive twice; it is never lost). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "remote.h"
+#include "sockets.h"
+#include "tls.h"
+
+#define REMOTE_LINE_MAX 4096          /* longest reply line accepted (RFC 5321 4.5.3.1.5: 512) */
+#define REMOTE_REPLY_SHOWN 300        /* reply text kept in a reason */
+#define REMOTE_CMD_MAX (2 * ADDRESS_PATH_MAX + 1200)   /* MAIL/RCPT with parameters */
+#define REMOTE_DATA_BLOCK 65536       /* bytes per pread of the message */
+#define REMOTE_CRED_MAX 1024          /* user:password from the map */
+
+/* ---- small things ---- */
+
+static void remote_reason(char *out, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void remote_reason(char *out, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(out, len, fmt, ap);   /* a diagnostic: cutting it short is harmless */
+	va_end(ap);
+}
+
+/* The session's last reply as "host X said: CODE text (in reply to CMD)". */
+static void remote_said(const struct remote_session *s, const char *cmd, char *out, size_t len)
+{
+	struct buf b;
+
+	buf_init(&b, REMOTE_REPLY_SHOWN + 32);
+	if (smtp_reply_summary(&s->reply, &b, REMOTE_REPLY_SHOWN) < 0)
+		buf_set(&b, "(reply too long)", 16);
+	remote_reason(out, len, "host %s said: %s (in reply to %s)", s->target.text, buf_cstr(&b), cmd);
+	buf_free(&b);
+}
+
+/* The status to report for the last reply: its enhanced code when its
+ * class agrees with the reply code, else X.0.0 (RFC 3463 3.1). */
+static const char *remote_reply_dsn(const struct remote_session *s)
+{
+	if (s->reply.enh[0] != '\0' && s->reply.enh[0] - '0' == s->reply.code / 100)
+		return s->reply.enh;
+	return s->reply.code >= 500 ? "5.0.0" : "4.0.0";
+}
+
+static void remote_session_free(struct remote_session **sp)
+{
+	struct remote_session *s = *sp;
+
+	if (s == NULL)
+		return;
+	stream_free(&s->s);
+	if (s->fd >= 0)
+		close(s->fd);
+	if (s->slot_fd >= 0)
+		close(s->slot_fd);
+	smtp_reply_free(&s->reply);
+	free(s);
+	*sp = NULL;
+}
+
+/* Read one reply within ms.  Its code, or -1 with *error_r. */
+static int remote_read_reply(struct remote_session *s, int ms, const char **error_r)
+{
+	stream_set_timeout(s->s, ms);
+	smtp_reply_reset(&s->reply);
+	for (;;) {
+		const char *line;
+		size_t len;
+		enum stream_status st = stream_read_line(s->s, &line, &len);
+		int r;
+		if (st != STREAM_OK) {
+			*error_r = st == STREAM_TIMEOUT ? "timeout" : st == STREAM_TOOLONG ? "reply line too long"
+				   : st == STREAM_EOF ? "lost connection" : "read error";
+			return -1;
+		}
+		r = smtp_reply_line(&s->reply, line, len, error_r);
+		if (r < 0)
+			return -1;
+		if (r == 1)
+			return s->reply.code;
+	}
+}
+
+static int remote_send(struct remote_session *s, int ms, const char *cmd, int flush)
+{
+	stream_set_timeout(s->s, ms);
+	if (stream_puts(s->s, cmd) < 0 || stream_puts(s->s, "\r\n") < 0)
+		return -1;
+	return flush ? stream_flush(s->s) : 0;
+}
+
+/* Send cmd and read its reply: the code, or -1 with reason set. */
+static int remote_command(struct remote_session *s, int ms, const char *cmd, const char *what,
+			  char *reason, size_t rlen)
+{
+	const char *error;
+	int code;
+
+	if (remote_send(s, ms, cmd, 1) < 0) {
+		remote_reason(reason, rlen, "lost connection with %s while sending %s", s->target.text, what);
+		return -1;
+	}
+	code = remote_read_reply(s, ms, &error);
+	if (code < 0)
+		remote_reason(reason, rlen, "%s with %s while receiving the reply to %s", error,
+			      s->target.text, what);
+	return code;
+}
+
+/* ---- connecting ---- */
+
+/* TCP connect within ms.  fd, or -1 with errno. */
+static int remote_connect(const struct remote_target *t, int ms)
+{
+	int fd = socket(t->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	struct pollfd pfd;
+	int err = 0, r;
+	socklen_t elen = sizeof err;
+
+	if (fd < 0)
+		return -1;
+	if (connect(fd, (const struct sockaddr *)&t->addr, t->addr_len) < 0) {
+		if (errno != EINPROGRESS)
+			goto fail;
+		pfd = (struct pollfd){ .fd = fd, .events = POLLOUT };
+		do
+			r = poll(&pfd, 1, ms);
+		while (r < 0 && errno == EINTR);
+		if (r == 0) {
+			errno = ETIMEDOUT;
+			goto fail;
+		}
+		if (r < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0)
+			goto fail;
+		if (err != 0) {
+			errno = err;
+			goto fail;
+		}
+	}
+	if (fd_set_nonblock(fd, 0) < 0)
+		goto fail;
+	return fd;
+fail:
+	err = errno;
+	close(fd);
+	errno = err;
+	return -1;
+}
+
+/* EHLO, or HELO when EHLO is refused with 5xx (RFC 5321 3.2).  0 or -1. */
+static int remote_hello(struct remote_ctx *ctx, struct remote_session *s, char *reason, size_t rlen)
+{
+	char cmd[DNS_NAME_MAX + 16];
+	int code;
+
+	snprintf(cmd, sizeof cmd, "EHLO %s", ctx->conf.helo_name);
+	code = remote_command(s, ctx->conf.helo_ms, cmd, "EHLO", reason, rlen);
+	if (code < 0)
+		return -1;
+	if (code / 100 == 2) {
+		smtp_reply_ehlo(&s->reply, &s->ext);
+		return 0;
+	}
+	if (code / 100 != 5) {
+		remote_said(s, "EHLO", reason, rlen);
+		return -1;
+	}
+	memset(&s->ext, 0, sizeof s->ext);
+	snprintf(cmd, sizeof cmd, "HELO %s", ctx->conf.helo_name);
+	code = remote_command(s, ctx->conf.helo_ms, cmd, "HELO", reason, rlen);
+	if (code < 0)
+		return -1;
+	if (code / 100 != 2) {
+		remote_said(s, "HELO", reason, rlen);
+		return -1;
+	}
+	return 0;
+}
+
+/* STARTTLS per policy (RFC 3207).  0 go on (TLS or, under may, plain), -1 fail. */
+static int remote_starttls(struct remote_ctx *ctx, const struct remote_dest *dest,
+			   struct remote_session *s, char *reason, size_t rlen, const char **dsn_r)
+{
+	int required = dest->tls >= REMOTE_TLS_ENCRYPT;
+	const char *error;
+	SSL_CTX *tls;
+	int code;
+
+	if (dest->tls == REMOTE_TLS_NONE || (!s->ext.starttls && !required))
+		return 0;
+	*dsn_r = "4.7.4";
+	if (!s->ext.starttls) {
+		remote_reason(reason, rlen, "TLS is required, but was not offered by host %s", s->target.text);
+		return -1;
+	}
+	code = remote_command(s, ctx->conf.starttls_ms, "STARTTLS", "STARTTLS", reason, rlen);
+	if (code < 0)
+		return -1;
+	if (code != 220) {
+		if (!required)
+			return 0;   /* opportunistic: go on in plaintext (RFC 7435) */
+		remote_said(s, "STARTTLS", reason, rlen);
+		return -1;
+	}
+	stream_set_timeout(s->s, ctx->conf.starttls_ms);
+	tls = dest->tls == REMOTE_TLS_VERIFY ? ctx->tls_ctx_verify : ctx->tls_ctx_any;
+	if (tls == NULL)
+		error = "no TLS client context (see the log at start)";
+	if (tls == NULL || stream_start_tls(s->s, tls, 0, s->target.host, &error) < 0) {
+		*dsn_r = dest->tls == REMOTE_TLS_VERIFY ? "4.7.5" : "4.7.4";
+		remote_reason(reason, rlen, "TLS handshake with %s failed: %s%s", s->target.text, error,
+			      dest->tls == REMOTE_TLS_VERIFY ? " (policy verify: certificate chain and name checked)" : "");
+		return -1;
+	}
+	s->tls = 1;
+	{
+		const char *proto = "?", *cipher = "?";
+		int bits = 0;
+		stream_tls_info(s->s, &proto, &cipher, &bits);
+		log_info("%s TLS connection established: %s with cipher %s (%d bits), certificate %s",
+			 s->target.text, proto, cipher, bits,
+			 stream_tls_peer_verified(s->s) ? "verified" : "not verified");
+	}
+	/* RFC 3207 4.2: forget what was learned before TLS, say EHLO again. */
+	if (remote_hello(ctx, s, reason, rlen) < 0)
+		return -1;
+	return 0;
+}
+
+/* Base64 (RFC 4648 4) of n bytes into out.  0 or -1. */
+static int remote_base64(const unsigned char *p, size_t n, struct buf *out)
+{
+	static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+	for (size_t i = 0; i < n; i += 3) {
+		unsigned v = (unsigned)p[i] << 16 | (i + 1 < n ? (unsigned)p[i + 1] << 8 : 0) |
+			     (i + 2 < n ? p[i + 2] : 0);
+		char q[4] = { tab[v >> 18 & 63], tab[v >> 12 & 63],
+			      i + 1 < n ? tab[v >> 6 & 63] : '=', i + 2 < n ? tab[v & 63] : '=' };
+		if (buf_append(out, q, 4) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* One AUTH exchange step: send base64 of (p, n) as a line, read a reply. */
+static int remote_auth_step(struct remote_ctx *ctx, struct remote_session *s, const char *prefix,
+			    const char *p, size_t n, char *reason, size_t rlen)
+{
+	struct buf line;
+	int code = -1;
+
+	buf_init(&line, 2 * REMOTE_CRED_MAX + 64);
+	if (buf_append_str(&line, prefix) == 0 && remote_base64((const unsigned char *)p, n, &line) == 0)
+		code = remote_command(s, ctx->conf.helo_ms, line.data, "AUTH", reason, rlen);
+	buf_free(&line);
+	return code;
+}
+
+/* AUTH with the relay's credentials (RFC 4954; PLAIN RFC 4616, else LOGIN).
+ * 0 (done or nothing to do), -1 fail. */
+static int remote_auth(struct remote_ctx *ctx, const struct remote_dest *dest, struct remote_session *s,
+		       char *reason, size_t rlen, const char **dsn_r)
+{
+	struct buf cred, msg;
+	const char *colon;
+	int found, code = -1;
+
+	if (!dest->relay || ctx->auth_map == NULL)
+		return 0;
+	buf_init(&cred, REMOTE_CRED_MAX);
+	found = cdbmap_lookup(ctx->auth_map, ctx->relayhost, strlen(ctx->relayhost), &cred);
+	if (found == 0)
+		found = cdbmap_lookup(ctx->auth_map, dest->name, strlen(dest->name), &cred);
+	*dsn_r = "4.7.0";
+	if (found <= 0 || (colon = memchr(cred.data, ':', cred.len)) == NULL) {
+		if (found != 0)
+			log_warn("relay password map: no usable user:password for %s", ctx->relayhost);
+		buf_free(&cred);
+		return found == 0 ? 0 : -1;
+	}
+	buf_init(&msg, 2 * REMOTE_CRED_MAX);
+	if (!s->tls && !ctx->conf.auth_plaintext) {
+		remote_reason(reason, rlen, "not sending credentials to %s without TLS (remote_auth_plaintext = no)",
+			      s->target.text);
+	} else if (s->ext.auth_plain) {
+		size_t ul = (size_t)(colon - cred.data);
+		/* authzid NUL authcid NUL password */
+		if (buf_putc(&msg, '\0') == 0 && buf_append(&msg, cred.data, ul) == 0 && buf_putc(&msg, '\0') == 0 &&
+		    buf_append(&msg, colon + 1, cred.len - ul - 1) == 0)
+			code = remote_auth_step(ctx, s, "AUTH PLAIN ", msg.data, msg.len, reason, rlen);
+	} else if (s->ext.auth_login) {
+		code = remote_command(s, ctx->conf.helo_ms, "AUTH LOGIN", "AUTH", reason, rlen);
+		if (code == 334)
+			code = remote_auth_step(ctx, s, "", cred.data, (size_t)(colon - cred.data), reason, rlen);
+		if (code == 334)
+			code = remote_auth_step(ctx, s, "", colon + 1, cred.len - (size_t)(colon - cred.data) - 1,
+						reason, rlen);
+	} else {
+		remote_reason(reason, rlen, "host %s offers no AUTH mechanism we use (PLAIN, LOGIN)", s->target.text);
+	}
+	buf_free(&msg);   /* wiped */
+	buf_free(&cred);  /* wiped: it held the password */
+	/* RFC 4954 6 says 235; any 2xx is taken, as some servers answer 250. */
+	if (code / 100 == 2)
+		return 0;
+	if (code > 0)
+		remote_said(s, "AUTH", reason, rlen);
+	return -1;
+}
+
+int remote_smtp_open(struct remote_ctx *ctx, const struct remote_dest *dest,
+		     const struct remote_target *target, struct remote_session **sess_r,
+		     char *reason, size_t rlen, const char **dsn_r)
+{
+	struct remote_session *s = calloc(1, sizeof *s);
+	const char *error;
+	int code;
+
+	*sess_r = NULL;
+	*dsn_r = "4.4.1";
+	if (s == NULL) {
+		remote_reason(reason, rlen, "out of memory");
+		return -1;
+	}
+	s->slot_fd = -1;
+	s->target = *target;
+	smtp_reply_init(&s->reply);
+	snprintf(s->dest_key, sizeof s->dest_key, "%s", dest->key);
+	s->fd = remote_connect(target, ctx->conf.connect_ms);
+	if (s->fd < 0) {
+		remote_reason(reason, rlen, "connect to %s: %s", target->text, strerror(errno));
+		goto fail;
+	}
+	s->s = stream_new(s->fd, s->fd, REMOTE_LINE_MAX, ctx->conf.greeting_ms);
+	if (s->s == NULL) {
+		remote_reason(reason, rlen, "out of memory");
+		goto fail;
+	}
+	*dsn_r = "4.4.2";
+	code = remote_read_reply(s, ctx->conf.greeting_ms, &error);
+	if (code < 0) {
+		remote_reason(reason, rlen, "%s with %s while receiving the initial server greeting", error,
+			      target->text);
+		goto fail;
+	}
+	if (code / 100 != 2) {
+		/* 4xx and 5xx greetings both move on to the next server. */
+		remote_said(s, "the initial server greeting", reason, rlen);
+		goto fail;
+	}
+	if (remote_hello(ctx, s, reason, rlen) < 0 || remote_starttls(ctx, dest, s, reason, rlen, dsn_r) < 0 ||
+	    remote_auth(ctx, dest, s, reason, rlen, dsn_r) < 0)
+		goto fail;
+	clock_gettime(CLOCK_MONOTONIC, &s->idle_since);
+	*sess_r = s;
+	return 0;
+fail:
+	remote_session_free(&s);
+	return -1;
+}
+
+/* ---- one transaction ---- */
+
+/* Append xtext (RFC 3461 4) of a decoded value. */
+static int remote_xtext(struct buf *b, const char *v)
+{
+	for (; *v != '\0'; v++) {
+		unsigned char c = (unsigned char)*v;
+		if ((c < 33 || c > 126 || c == '+' || c == '=') ? buf_printf(b, "+%02X", c) < 0 : buf_putc(b, (char)c) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int remote_mail_cmd(const struct remote_session *s, const struct remote_msg *m, struct buf *b)
+{
+	if (buf_printf(b, "MAIL FROM:<%s>", m->q->sender) < 0)
+		return -1;
+	if (s->ext.size && buf_printf(b, " SIZE=%llu", m->smtp_size) < 0)   /* RFC 1870 */
+		return -1;
+	if (s->ext.eightbitmime && m->eightbit && buf_append_str(b, " BODY=8BITMIME") < 0)  /* RFC 6152 */
+		return -1;
+	if (s->ext.smtputf8 && m->smtputf8 && buf_append_str(b, " SMTPUTF8") < 0)   /* RFC 6531 */
+		return -1;
+	if (s->ext.dsn && m->ret != NULL && buf_printf(b, " RET=%s", strcasecmp(m->ret, "hdrs") == 0 ? "HDRS" : "FULL") < 0)
+		return -1;
+	if (s->ext.dsn && m->envid != NULL && (buf_append_str(b, " ENVID=") < 0 || remote_xtext(b, m->envid) < 0))
+		return -1;
+	return 0;
+}
+
+static int remote_rcpt_cmd(const struct remote_session *s, const struct remote_rcpt *rc, struct buf *b)
+{
+	if (buf_append_str(b, "RCPT TO:<") < 0 || buf_append(b, rc->addr, rc->len) < 0 || buf_putc(b, '>') < 0)
+		return -1;
+	if (s->ext.dsn && rc->notify != NULL && buf_printf(b, " NOTIFY=%s", rc->notify) < 0)   /* RFC 3461 4.1 */
+		return -1;
+	if (s->ext.dsn && rc->orcpt != NULL && (buf_append_str(b, " ORCPT=") < 0 || remote_xtext(b, rc->orcpt) < 0))
+		return -1;
+	return 0;
+}
+
+/* Send one built command (no flush). */
+static int remote_queue_cmd(struct remote_session *s, int ms, struct buf *b)
+{
+	int r = remote_send(s, ms, buf_cstr(b), 0);
+
+	buf_reset(b);
+	return r;
+}
+
+/* The message, LF -> CRLF, a leading '.' doubled (RFC 5321 4.5.2), ended by ".". */
+static int remote_send_data(struct remote_ctx *ctx, struct remote_session *s, const struct remote_msg *m)
+{
+	static char block[REMOTE_DATA_BLOCK];
+	const struct agent_request *q = m->q;
+	int bol = 1;
+	char prev = '\n';
+	off_t done = 0;
+
+	stream_set_timeout(s->s, ctx->conf.data_block_ms);
+	while (done < q->size) {
+		size_t want = (size_t)(q->size - done) < sizeof block ? (size_t)(q->size - done) : sizeof block;
+		ssize_t r = pread(q->fd, block, want, q->offset + done);
+		size_t from = 0;
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -2;   /* our own file failed: not the server's fault */
+		for (size_t i = 0; i < (size_t)r; i++) {
+			if (bol && block[i] == '.' && (stream_write(s->s, block + from, i - from) < 0 ||
+						       stream_puts(s->s, ".") < 0))
+				return -1;
+			if (bol && block[i] == '.')
+				from = i;
+			bol = block[i] == '\n';
+			if (bol && (i > 0 ? block[i - 1] : prev) != '\r') {
+				if (stream_write(s->s, block + from, i - from) < 0 || stream_puts(s->s, "\r\n") < 0)
+					return -1;
+				from = i + 1;
+			}
+		}
+		if (stream_write(s->s, block + from, (size_t)r - from) < 0)
+			return -1;
+		prev = block[r - 1];
+		done += r;
+	}
+	if ((!bol && stream_puts(s->s, "\r\n") < 0) || stream_puts(s->s, ".\r\n") < 0)
+		return -1;
+	return stream_flush(s->s);
+}
+
+/* Mark the accepted recipients with one answer. */
+static void remote_accepted_all(struct remote_rcpt *rc, size_t n, const char *status, const char *dsn,
+				const char *reason)
+{
+	for (size_t i = 0; i < n; i++)
+		if (rc[i].accepted && !rc[i].done)
+			remote_rcpt_set(&rc[i], status, dsn, "%s", reason);
+}
+
+/* Forget the accepted marks of a broken transaction: those recipients
+ * go to the next server. */
+static void remote_unaccept(struct remote_rcpt *rc, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		rc[i].accepted = 0;
+}
+
+/* Checks before MAIL: what the server cannot take is a permanent fact. */
+static int remote_precheck(const struct remote_session *s, const struct remote_msg *m,
+			   struct remote_rcpt *rc, size_t n)
+{
+	char why[AGENT_REASON_MAX];
+
+	if (m->smtputf8 && !s->ext.smtputf8) {
+		/* RFC 6531 3.4: never downgrade silently. */
+		snprintf(why, sizeof why, "SMTPUTF8 is required, but was not offered by host %s", s->target.text);
+		for (size_t i = 0; i < n; i++)
+			if (!rc[i].done)
+				remote_rcpt_set(&rc[i], "failed", "5.6.7", "%s", why);
+		return -1;
+	}
+	if (s->ext.size && s->ext.size_max > 0 && m->smtp_size > s->ext.size_max) {
+		snprintf(why, sizeof why, "message size %llu exceeds size limit %llu of server %s",
+			 m->smtp_size, s->ext.size_max, s->target.text);
+		for (size_t i = 0; i < n; i++)
+			if (!rc[i].done)
+				remote_rcpt_set(&rc[i], "failed", "5.3.4", "%s", why);
+		return -1;
+	}
+	return 0;
+}
+
+/* Send MAIL and RCPTs (pipelined in windows when offered) and read their
+ * replies.  1 MAIL accepted, 0 MAIL refused with 5xx (recipients failed),
+ * -1 the session broke or MAIL got 4xx (reason set). */
+static int remote_envelope(struct remote_ctx *ctx, struct remote_session *s, const struct remote_msg *m,
+			   struct remote_rcpt *rc, size_t n, char *reason, size_t rlen)
+{
+	size_t window = s->ext.pipelining ? REMOTE_PIPELINE_WINDOW : 1;
+	char why[AGENT_REASON_MAX];
+	struct buf cmd;
+	int mail_code = 0, ret = 1;
+	const char *error;
+	size_t i = 0;
+
+	buf_init(&cmd, REMOTE_CMD_MAX);
+	if (remote_mail_cmd(s, m, &cmd) < 0 || remote_queue_cmd(s, ctx->conf.mail_ms, &cmd) < 0)
+		goto lost;
+	/* Each round: queue up to window commands, flush, read the replies;
+	 * the first round carries MAIL (alone without PIPELINING). */
+	for (int first = 1; first || i < n; first = 0) {
+		size_t sent[REMOTE_PIPELINE_WINDOW], k = 0, limit = first ? window - 1 : window;
+		for (; i < n && k < limit; i++) {
+			if (rc[i].done)
+				continue;
+			if (remote_rcpt_cmd(s, &rc[i], &cmd) < 0 || remote_queue_cmd(s, ctx->conf.rcpt_ms, &cmd) < 0)
+				goto lost;
+			sent[k++] = i;
+		}
+		if (stream_flush(s->s) < 0)
+			goto lost;
+		if (first) {
+			mail_code = remote_read_reply(s, ctx->conf.mail_ms, &error);
+			if (mail_code < 0)
+				goto broke;
+			if (mail_code / 100 != 2) {
+				remote_said(s, "MAIL FROM command", reason, rlen);
+				ret = mail_code / 100 == 5 ? 0 : -1;
+			}
+		}
+		for (size_t j = 0; j < k; j++) {
+			struct remote_rcpt *r = &rc[sent[j]];
+			int code = remote_read_reply(s, ctx->conf.rcpt_ms, &error);
+			if (code < 0)
+				goto broke;
+			if (ret != 1)
+				continue;   /* pipelined after a refused MAIL: read and dropped */
+			if (code / 100 == 2) {
+				r->accepted = 1;
+				continue;
+			}
+			remote_said(s, "RCPT TO command", why, sizeof why);
+			remote_rcpt_set(r, code / 100 == 5 ? "failed" : "deferred", remote_reply_dsn(s), "%s", why);
+		}
+		if (ret != 1)
+			break;
+	}
+	if (ret == 0) {
+		for (size_t j = 0; j < n; j++)
+			if (!rc[j].done)
+				remote_rcpt_set(&rc[j], "failed", remote_reply_dsn(s), "%s", reason);
+	}
+	buf_free(&cmd);
+	return ret;
+lost:
+	remote_reason(reason, rlen, "lost connection with %s while sending the envelope", s->target.text);
+	buf_free(&cmd);
+	return -1;
+broke:
+	remote_reason(reason, rlen, "%s with %s while receiving the envelope replies", error, s->target.text);
+	buf_free(&cmd);
+	return -1;
+}
+
+/* DATA, the message and the final dot.  DONE in every case but a lost
+ * session before the data was offered (NEXT). */
+static enum remote_try remote_data(struct remote_ctx *ctx, struct remote_session **sp, const struct remote_msg *m,
+				   struct remote_rcpt *rc, size_t n, char *reason, size_t rlen, int *reusable)
+{
+	struct remote_session *s = *sp;
+	const char *error;
+	int code = remote_command(s, ctx->conf.data_init_ms, "DATA", "DATA command", reason, rlen);
+	int r;
+
+	if (code < 0)
+		return REMOTE_TRY_NEXT;
+	if (code != 354) {
+		remote_said(s, "DATA command", reason, rlen);
+		remote_accepted_all(rc, n, code / 100 == 5 ? "failed" : "deferred", remote_reply_dsn(s), reason);
+		return REMOTE_TRY_DONE;
+	}
+	r = remote_send_data(ctx, s, m);
+	if (r < 0) {
+		*reusable = 0;
+		if (r == -2)
+			remote_reason(reason, rlen, "cannot read the queue file");
+		else
+			remote_reason(reason, rlen, "lost connection with %s while sending message content",
+				      s->target.text);
+		remote_accepted_all(rc, n, "deferred", r == -2 ? "4.3.0" : "4.4.2", reason);
+		return REMOTE_TRY_DONE;
+	}
+	code = remote_read_reply(s, ctx->conf.data_done_ms, &error);
+	if (code < 0) {
+		*reusable = 0;
+		/* The server may have the message: deferring may duplicate, never lose. */
+		remote_reason(reason, rlen, "%s with %s while receiving the reply to end of data "
+			      "(the message may be delivered twice)", error, s->target.text);
+		remote_accepted_all(rc, n, "deferred", "4.4.2", reason);
+		return REMOTE_TRY_DONE;
+	}
+	remote_said(s, "end of DATA command", reason, rlen);
+	remote_accepted_all(rc, n, code / 100 == 2 ? "delivered" : code / 100 == 5 ? "failed" : "deferred",
+			    code / 100 == 2 ? "2.0.0" : remote_reply_dsn(s), reason);
+	return REMOTE_TRY_DONE;
+}
+
+enum remote_try remote_smtp_deliver(struct remote_ctx *ctx, struct remote_session **sp,
+				    const struct remote_msg *m, struct remote_rcpt *rc, size_t n,
+				    char *reason, size_t rlen)
+{
+	struct remote_session *s = *sp;
+	int env, reusable = 1, any = 0;
+	enum remote_try t;
+
+	remote_unaccept(rc, n);
+	if (remote_precheck(s, m, rc, n) < 0)
+		return REMOTE_TRY_DONE;
+	env = remote_envelope(ctx, s, m, rc, n, reason, rlen);
+	if (env < 0) {
+		remote_unaccept(rc, n);
+		remote_smtp_close(ctx, sp, 1);
+		return REMOTE_TRY_NEXT;
+	}
+	for (size_t i = 0; i < n; i++)
+		any |= rc[i].accepted && !rc[i].done;
+	if (env == 0 || !any) {
+		/* Nothing to send: end the transaction so the session can be reused. */
+		if (remote_smtp_rset(ctx, s) < 0)
+			remote_smtp_close(ctx, sp, 0);
+		else
+			s->messages++;
+		return REMOTE_TRY_DONE;
+	}
+	t = remote_data(ctx, sp, m, rc, n, reason, rlen, &reusable);
+	if (t == REMOTE_TRY_NEXT) {
+		remote_unaccept(rc, n);
+		remote_smtp_close(ctx, sp, 0);
+		return t;
+	}
+	s->messages++;
+	if (!reusable)
+		remote_smtp_close(ctx, sp, 0);
+	return t;
+}
+
+int remote_smtp_rset(struct remote_ctx *ctx, struct remote_session *s)
+{
+	char reason[AGENT_REASON_MAX];
+
+	return remote_command(s, ctx->conf.rset_ms, "RSET", "RSET", reason, sizeof reason) / 100 == 2 ? 0 : -1;
+}
+
+void remote_smtp_close(struct remote_ctx *ctx, struct remote_session **sp, int quit)
+{
+	char reason[AGENT_REASON_MAX];
+
+	if (*sp == NULL)
+		return;
+	if (quit && (*sp)->s != NULL)
+		(void)remote_command(*sp, ctx->conf.quit_ms, "QUIT", "QUIT", reason, sizeof reason);
+	remote_session_free(sp);
+}

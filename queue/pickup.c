@@ -1,0 +1,382 @@
+/* pickup: local submission (docs/protocols.md "pickup").
+ *
+ * Offers: the server side of the pickup protocol.  The sendmail(1)
+ * front-end connects to DIR/public/pickup (a world-reachable link to
+ * this service's socket, made here at start) and sends a record with
+ * the recipients (`rcpt`, one or more), optionally `sender` (the -f
+ * address, empty for <>) and `full_name` (-F), followed by the message
+ * as chunks.  pickup learns who submits from SO_PEERCRED (no setuid
+ * binary anywhere): the user's login name from /etc/passwd (opened
+ * before the chroot) makes the default sender LOGIN@pickup_sender_domain
+ * (myhostname when empty).  It prepends a Received header, adds Date,
+ * Message-ID and From when the message has none (RFC 5322 3.6: Date and
+ * From are required), and hands the result to enqueue (enqueue_client).
+ * The answer is the enqueue answer: status=ok queue_id=ID, or
+ * status=tempfail|fail reason=TEXT.
+ *
+ * Runs as postern-queue with its root at DIR/queue (chrooted as root).
+ * Reads /etc/passwd through a descriptor opened before the drop; writes
+ * nothing but the enqueue request.  Before the drop (as root) it makes
+ * DIR/public/ (0755) and links its listening socket there.
+ *
+ * Trusts: nobody it talks to: every local user may connect.  Fields are
+ * checked (addresses with address_validate, at most
+ * smtpd_recipient_limit recipients, full name without control bytes),
+ * the message is bounded by message_size_limit and each read by
+ * ipc_timeout.  A user may name any sender with -f, as with Postfix;
+ * the Received header and the log record the real uid.
+ *
+ * Fails: a bad request gets status=fail and the connection is closed;
+ * an enqueue failure is passed on (tempfail or fail). */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "address.h"
+#include "buf.h"
+#include "config.h"
+#include "daemon.h"
+#include "enqueue_client.h"
+#include "log.h"
+#include "record.h"
+#include "sockets.h"
+#include "stream.h"
+
+#define PICKUP_PASSWD_MAX (4 * 1024 * 1024)   /* largest /etc/passwd read */
+#define PICKUP_LOGIN_MAX 64                   /* longest login name used */
+#define PICKUP_NAME_MAX 256                   /* longest -F full name */
+#define PICKUP_LINE_MAX (3 * RECORD_MAX_VALUE + 64)
+#define PICKUP_HEADERS_MAX 2048               /* extra header bytes we write */
+
+struct pickup_ctx {
+	int passwd_fd;
+	int ipc_ms;
+	unsigned long long size_limit, rcpt_limit;
+};
+
+/* ---- the public link ---- */
+
+/* Link the listener (fd 3) at DIR/public/NAME, replacing an old link
+ * atomically, so that every local user can reach it. */
+static void pickup_link_public(const struct daemon *d)
+{
+	struct sockaddr_un sun;
+	socklen_t len = sizeof sun;
+	char dir[sizeof d->base_dir + 16], to[sizeof dir + 128], tmp[sizeof to + 32];
+	const char *name;
+
+	if (d->listen_fd < 0 || getsockname(d->listen_fd, (struct sockaddr *)&sun, &len) < 0 ||
+	    sun.sun_family != AF_UNIX || sun.sun_path[0] != '/')
+		return;   /* standalone, or not a path socket: nothing to publish */
+	name = strrchr(sun.sun_path, '/') + 1;
+	if (snprintf(dir, sizeof dir, "%s/public", d->base_dir) >= (int)sizeof dir ||
+	    snprintf(to, sizeof to, "%s/%s", dir, name) >= (int)sizeof to ||
+	    snprintf(tmp, sizeof tmp, "%s.%ld", to, (long)getpid()) >= (int)sizeof tmp)
+		log_fatal("public socket path too long");
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		log_fatal("mkdir %s: %s", dir, strerror(errno));
+	unlink(tmp);
+	if (link(sun.sun_path, tmp) < 0 || rename(tmp, to) < 0) {
+		log_warn("cannot publish %s as %s: %s", sun.sun_path, to, strerror(errno));
+		unlink(tmp);
+	}
+}
+
+/* ---- who is it ---- */
+
+/* The login name of uid from /etc/passwd (re-read each time: users come
+ * and go).  0 with name_r, or -1. */
+static int pickup_login(const struct pickup_ctx *ctx, uid_t uid, char *name_r, size_t len)
+{
+	struct buf pw;
+	size_t pos = 0;
+	int r = -1;
+
+	buf_init(&pw, PICKUP_PASSWD_MAX);
+	for (;;) {
+		char block[16384];
+		ssize_t n = pread(ctx->passwd_fd, block, sizeof block, (off_t)pw.len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0 || buf_append(&pw, block, (size_t)n) < 0)
+			break;
+	}
+	while (r < 0 && pos < pw.len) {
+		char *nl = memchr(pw.data + pos, '\n', pw.len - pos);
+		size_t end = nl != NULL ? (size_t)(nl - pw.data) : pw.len;
+		char *c1 = memchr(pw.data + pos, ':', end - pos);
+		char *c2 = c1 != NULL ? memchr(c1 + 1, ':', (size_t)(pw.data + end - c1 - 1)) : NULL;
+		if (c2 != NULL && (size_t)(c1 - (pw.data + pos)) < len && c1 > pw.data + pos) {
+			char *e;
+			unsigned long v = strtoul(c2 + 1, &e, 10);
+			if (e != c2 + 1 && *e == ':' && v == (unsigned long)uid) {
+				memcpy(name_r, pw.data + pos, (size_t)(c1 - (pw.data + pos)));
+				name_r[c1 - (pw.data + pos)] = '\0';
+				r = 0;
+			}
+		}
+		pos = end + 1;
+	}
+	buf_free(&pw);
+	for (size_t i = 0; r == 0 && name_r[i] != '\0'; i++)
+		if (!((name_r[i] >= 'a' && name_r[i] <= 'z') || (name_r[i] >= 'A' && name_r[i] <= 'Z') ||
+		      (name_r[i] >= '0' && name_r[i] <= '9') || strchr("._-", name_r[i])))
+			r = -1;   /* not usable as a local part as it is */
+	return r;
+}
+
+/* ---- headers ---- */
+
+/* Whether the header section of msg has a field name (case-insensitive). */
+static int pickup_has_header(const struct buf *msg, const char *name)
+{
+	size_t pos = 0, k = strlen(name);
+
+	while (pos < msg->len && msg->data[pos] != '\n') {
+		const char *nl = memchr(msg->data + pos, '\n', msg->len - pos);
+		size_t end = nl != NULL ? (size_t)(nl - msg->data) : msg->len;
+		if (end - pos > k && msg->data[pos + k] == ':' && strncasecmp(msg->data + pos, name, k) == 0)
+			return 1;
+		pos = end + 1;
+	}
+	return 0;
+}
+
+/* Whether the message starts with a header field ("name:"). */
+static int pickup_starts_with_header(const struct buf *msg)
+{
+	for (size_t i = 0; i < msg->len; i++) {
+		char c = msg->data[i];
+		if (c == ':')
+			return i > 0;
+		if (c <= ' ' || c == 0x7f)
+			return 0;
+	}
+	return 0;
+}
+
+static int pickup_headers(struct buf *h, const struct buf *msg, const char *sender,
+			  const char *full_name, const char *login, uid_t uid, const char *qid_hint)
+{
+	char date[64];
+	time_t now = time(NULL);
+	struct tm tm;
+	const char *host = config_str("myhostname");
+	int r = 0;
+
+	(void)qid_hint;
+	localtime_r(&now, &tm);
+	strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S %z", &tm);
+	/* RFC 5321 4.4: the trace header of this hop. */
+	r |= buf_printf(h, "Received: by %s (Postern pickup, from userid %lu);\n\t%s\n",
+			host, (unsigned long)uid, date);
+	if (!pickup_has_header(msg, "date"))
+		r |= buf_printf(h, "Date: %s\n", date);
+	if (!pickup_has_header(msg, "message-id"))
+		r |= buf_printf(h, "Message-ID: <%lld.%ld.%s@%s>\n", (long long)now, (long)getpid(), login, host);
+	if (!pickup_has_header(msg, "from")) {
+		if (full_name[0] != '\0')
+			r |= buf_printf(h, "From: \"%s\" <%s>\n", full_name, sender);
+		else
+			r |= buf_printf(h, "From: <%s>\n", sender);
+	}
+	if (!pickup_starts_with_header(msg))
+		r |= buf_putc(h, '\n');   /* body only: close the header we made */
+	return r < 0 ? -1 : 0;
+}
+
+/* ---- one submission ---- */
+
+struct pickup_answer {
+	const char *status;
+	char reason[256];
+	char id[ENQUEUE_QUEUE_ID_MAX + 1];
+};
+
+static int pickup_read_data(const struct pickup_ctx *ctx, struct stream *s, struct buf *msg,
+			    struct pickup_answer *a)
+{
+	for (;;) {
+		size_t n;
+		enum stream_status st = record_read_chunk(s, msg, &n);
+		if (st == STREAM_TOOLONG) {
+			snprintf(a->reason, sizeof a->reason, "message too big (limit %llu bytes)", ctx->size_limit);
+			a->status = "fail";
+			return -1;
+		}
+		if (st != STREAM_OK) {
+			a->status = "fail";
+			snprintf(a->reason, sizeof a->reason, "message data not complete");
+			return -1;
+		}
+		if (n == 0)
+			return 0;
+	}
+}
+
+/* Check the envelope fields; rcpts filled. */
+static int pickup_envelope(const struct pickup_ctx *ctx, const struct record *rec,
+			   const char **rcpts, size_t *n_r, const char **full_name_r,
+			   struct pickup_answer *a)
+{
+	const char *error;
+	size_t n = 0;
+
+	*full_name_r = "";
+	for (size_t i = 0; i < rec->n; i++) {
+		const struct record_field *f = &rec->fields[i];
+		if (strcmp(f->key, "rcpt") == 0) {
+			if (n >= ctx->rcpt_limit || address_validate(f->value, f->value_len, 1, &error) < 0) {
+				snprintf(a->reason, sizeof a->reason, n >= ctx->rcpt_limit ?
+					 "too many recipients" : "bad recipient %.200s", f->value);
+				return -1;
+			}
+			rcpts[n++] = f->value;
+		} else if (strcmp(f->key, "sender") == 0 && f->value_len > 0 &&
+			   address_validate(f->value, f->value_len, 1, &error) < 0) {
+			snprintf(a->reason, sizeof a->reason, "bad sender %.200s", f->value);
+			return -1;
+		} else if (strcmp(f->key, "full_name") == 0) {
+			if (f->value_len > PICKUP_NAME_MAX || strpbrk(f->value, "\"\\") != NULL) {
+				snprintf(a->reason, sizeof a->reason, "bad full name");
+				return -1;
+			}
+			*full_name_r = f->value;   /* record values carry no control bytes unescaped */
+			for (size_t k = 0; k < f->value_len; k++)
+				if ((unsigned char)f->value[k] < 0x20 || f->value[k] == 0x7f) {
+					snprintf(a->reason, sizeof a->reason, "bad full name");
+					return -1;
+				}
+		}
+	}
+	if (n == 0) {
+		snprintf(a->reason, sizeof a->reason, "no recipients");
+		return -1;
+	}
+	*n_r = n;
+	return 0;
+}
+
+static void pickup_enqueue(const char *sender, const char *const *rcpts, size_t n,
+			   const struct buf *head, const struct buf *msg, struct pickup_answer *a)
+{
+	struct enqueue *e = NULL;
+	const char *error;
+	int permanent = 0;
+
+	if (enqueue_begin_proto(&e, sender, rcpts, n, "localhost", NULL, "local", &error) < 0 ||
+	    enqueue_write(e, head->data, head->len) < 0 || enqueue_write(e, msg->data, msg->len) < 0 ||
+	    enqueue_finish(e, a->id, sizeof a->id, &permanent, &error) < 0) {
+		a->status = permanent ? "fail" : "tempfail";
+		snprintf(a->reason, sizeof a->reason, "%s", error);
+	} else {
+		a->status = "ok";
+	}
+	enqueue_abort(&e);
+}
+
+static void pickup_submit(const struct pickup_ctx *ctx, int fd, struct stream *s,
+			  const struct record *rec, struct pickup_answer *a)
+{
+	const char **rcpts = calloc(ctx->rcpt_limit + 1, sizeof *rcpts);
+	char login[PICKUP_LOGIN_MAX + 1], sender_buf[ADDRESS_PATH_MAX + 1];
+	const char *full_name, *sender = record_get(rec, "sender"), *dom;
+	struct buf msg, head;
+	uid_t uid;
+	pid_t pid;
+	gid_t gid;
+	size_t n = 0;
+
+	buf_init(&msg, ctx->size_limit);
+	buf_init(&head, PICKUP_HEADERS_MAX);
+	a->status = "fail";
+	if (rcpts == NULL || peer_cred(fd, &pid, &uid, &gid) < 0) {
+		a->status = "tempfail";
+		snprintf(a->reason, sizeof a->reason, "cannot identify the submitting user");
+	} else if (pickup_envelope(ctx, rec, rcpts, &n, &full_name, a) == 0 &&
+		   pickup_read_data(ctx, s, &msg, a) == 0) {
+		if (pickup_login(ctx, uid, login, sizeof login) < 0)
+			snprintf(login, sizeof login, "uid%lu", (unsigned long)uid);
+		dom = config_str("pickup_sender_domain");
+		if (dom[0] == '\0')
+			dom = config_str("myhostname");
+		if (sender == NULL) {
+			snprintf(sender_buf, sizeof sender_buf, "%s@%s", login, dom);
+			sender = sender_buf;
+		}
+		if (pickup_headers(&head, &msg, sender[0] != '\0' ? sender : "MAILER-DAEMON",
+				   full_name, login, uid, NULL) < 0)
+			snprintf(a->reason, sizeof a->reason, "cannot build headers");
+		else
+			pickup_enqueue(sender, rcpts, n, &head, &msg, a);
+		if (strcmp(a->status, "ok") == 0)
+			log_info("%s: uid=%lu user=%s from=<%s> nrcpt=%zu size=%zu", a->id, (unsigned long)uid,
+				 login, sender, n, msg.len);
+		else
+			log_info("uid=%lu user=%s from=<%s>: %s (%s)", (unsigned long)uid, login, sender,
+				 a->status, a->reason);
+	}
+	free(rcpts);
+	buf_free(&msg);
+	buf_free(&head);
+}
+
+static void pickup_serve(int in_fd, int out_fd, void *arg)
+{
+	const struct pickup_ctx *ctx = arg;
+	struct stream *s = stream_new(in_fd, out_fd, PICKUP_LINE_MAX, ctx->ipc_ms);
+	struct pickup_answer a = { .status = "fail" };
+	struct record rec = { 0 };
+	const char *error;
+	struct buf out;
+
+	if (s == NULL)
+		return;
+	if (record_read(s, &rec, &error) != STREAM_OK)
+		snprintf(a.reason, sizeof a.reason, "bad request");
+	else
+		pickup_submit(ctx, in_fd, s, &rec, &a);
+	buf_init(&out, 1024);
+	if (record_put_str(&out, "status", a.status) == 0 &&
+	    (strcmp(a.status, "ok") == 0 ? record_put_str(&out, "queue_id", a.id)
+	     : record_put_str(&out, "reason", a.reason)) == 0 && record_end(&out) == 0 &&
+	    stream_write(s, out.data, out.len) == 0)
+		(void)stream_flush(s);
+	buf_free(&out);
+	record_clear(&rec);
+	stream_free(&s);
+}
+
+int main(int argc, char **argv)
+{
+	struct daemon d;
+	struct pickup_ctx ctx;
+	unsigned long long t = 0;
+
+	daemon_init(&d, "pickup", argc, argv);
+	if (d.argc != 0)
+		log_fatal("unexpected argument: %s", d.argv[0]);
+	ctx.passwd_fd = open("/etc/passwd", O_RDONLY | O_CLOEXEC);
+	if (ctx.passwd_fd < 0)
+		log_fatal("/etc/passwd: %s", strerror(errno));
+	t = config_time("ipc_timeout");
+	ctx.ipc_ms = t == 0 ? -1 : t > INT_MAX / 1000 ? INT_MAX : (int)t * 1000;
+	ctx.size_limit = config_size("message_size_limit");
+	ctx.rcpt_limit = config_size("smtpd_recipient_limit");
+	if (ctx.rcpt_limit == 0 || ctx.rcpt_limit >= RECORD_MAX_FIELDS)
+		ctx.rcpt_limit = RECORD_MAX_FIELDS - 1;
+	enqueue_set_timeout(ctx.ipc_ms < 0 ? 0 : ctx.ipc_ms);
+	pickup_link_public(&d);
+	daemon_drop(&d);
+	daemon_serve(&d, pickup_serve, &ctx);
+	return 0;
+}

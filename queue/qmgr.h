@@ -1,0 +1,173 @@
+/* qmgr: the queue manager's internal interface between qmgr.c (the
+ * active set, scans, the end of an attempt, the loop), qmgr_deliver.c
+ * (transports, destinations, jobs, agent connections) and qmgr_report.c
+ * (delivery status notifications).  Nothing here is used outside queue/. */
+#ifndef POSTERN_QMGR_H
+#define POSTERN_QMGR_H
+
+#include <dirent.h>
+#include <limits.h>
+#include <poll.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "buf.h"
+#include "cdbmap.h"
+#include "daemon.h"
+#include "queuefile.h"
+#include "record.h"
+
+#define QMGR_CONN_MAX 100                 /* hard cap on a transport's concurrency */
+/* Recipients per request: each may bring rcpt, notify and orcpt fields,
+ * and a request must stay within RECORD_MAX_FIELDS (4096): 1360. */
+#define QMGR_RCPT_BATCH ((RECORD_MAX_FIELDS - 16) / 3)
+#define QMGR_NEVER ((time_t)LLONG_MAX)
+#define QMGR_NTRANSPORT 2
+#define QMGR_REASON_MAX 1024              /* longest agent reason kept for a report */
+
+enum qmgr_transport_id { QMGR_LOCAL = 0, QMGR_REMOTE = 1 };
+
+/* What an agent said about one recipient in this attempt (for reports). */
+struct qmgr_result {
+	char dsn[16];                   /* "5.1.1"; "" = no answer this attempt */
+	char *reason;                   /* NULL = none */
+	time_t when;
+	int transport;
+};
+
+/* One message in the active set.  Parsed (qf) once it leaves the ready
+ * list; its descriptor is open only while jobs are in flight. */
+struct qmgr_msg {
+	struct qmgr_msg *hnext;         /* hash chain of the active set */
+	struct qmgr_msg *next;          /* ready list */
+	char id[QUEUEFILE_ID_MAX + 1];
+	char path[64];                  /* "active/ID" */
+	int parsed;
+	struct queuefile qf;
+	struct qmgr_result *res;        /* nrcpt entries once parsed */
+	size_t jobs_left;               /* jobs queued or in flight */
+	size_t inflight;                /* jobs in flight (descriptor needed) */
+	int agent_broke;                /* an agent failed (not the destination) */
+	int agent_missing;              /* a transport's socket does not exist */
+	int real_deferral;              /* a destination deferred */
+};
+
+struct qmgr_dest;
+
+/* Up to QMGR_RCPT_BATCH recipients of one message for one destination. */
+struct qmgr_job {
+	struct qmgr_job *next;
+	struct qmgr_msg *msg;
+	struct qmgr_dest *dest;
+	size_t *idx;                    /* recipient indices in m->qf */
+	size_t n, alloc;
+	int requeued;                   /* retried once on a fresh connection */
+};
+
+struct qmgr_transport;
+
+/* A transport + domain with its queue of jobs and its concurrency. */
+struct qmgr_dest {
+	struct qmgr_dest *hnext;
+	struct qmgr_dest *rr_next;      /* the transport's round robin */
+	int in_rr;
+	struct qmgr_transport *t;
+	char *domain;
+	size_t busy;                    /* jobs in flight */
+	struct qmgr_job *head, *tail;
+};
+
+enum qmgr_conn_state { QMGR_FREE, QMGR_IDLE, QMGR_BUSY };
+
+/* One connection to an agent, one request outstanding at most. */
+struct qmgr_conn {
+	enum qmgr_conn_state state;
+	int fd;
+	int reused;                     /* carried a request before this one */
+	struct qmgr_job *job;
+	size_t answered;
+	struct buf out;                 /* request bytes not yet sent */
+	size_t out_off;
+	struct buf in;                  /* answer bytes not yet parsed */
+	time_t deadline;
+};
+
+struct qmgr_transport {
+	const char *name;               /* "local", "remote" (also the service) */
+	int id;
+	char path[108];                 /* "private/NAME" */
+	struct qmgr_conn conns[QMGR_CONN_MAX];
+	size_t nconn;
+	struct qmgr_dest *rr_head, *rr_tail;
+};
+
+/* A resumable pass over one queue directory. */
+struct qmgr_cursor {
+	const char *dir;
+	DIR *dp;                        /* open while a pass is under way */
+	time_t min_due;                 /* deferred/: earliest mtime still to come */
+	size_t seen;                    /* entries read in this pass */
+	time_t started;
+};
+
+struct qmgr {
+	struct daemon *d;
+	struct qmgr_transport transports[QMGR_NTRANSPORT];
+	struct qmgr_msg **hash;         /* the active set by ID */
+	size_t hash_size;               /* a power of two */
+	struct qmgr_dest **dhash;       /* destinations by transport + domain */
+	size_t dhash_size;
+	struct qmgr_msg *ready_head, *ready_tail;
+	size_t nactive, active_limit, dest_limit;
+	struct qmgr_cursor active, incoming, deferred;
+	time_t next_scan, next_deferred;
+	int want_incoming, want_active, want_deferred, turn;
+	unsigned long long run_delay, min_backoff, max_backoff, lifetime, retry_time;
+	unsigned long long delay_warning, bounce_size_limit;
+	int ipc_timeout;                /* seconds */
+	struct cdbmap *domains;         /* local domains; NULL: everything is local */
+	int draining;                   /* the map changed: finish in-flight jobs, exit */
+	const char *hostname;
+	char postmaster[QUEUEFILE_ADDR_MAX + 1];
+};
+
+/* ---- qmgr.c ---- */
+/* An attempt is over for m (no job left): report, remove, expire or defer. */
+void qmgr_done(struct qmgr *q, struct qmgr_msg *m);
+/* Forget m (its file is wherever it belongs). */
+void qmgr_msg_free(struct qmgr *q, struct qmgr_msg *m);
+/* Open m's descriptor again if it is closed (O_RDWR). 0 or -1 (errno). */
+int qmgr_reopen(struct qmgr_msg *m);
+/* rename that never replaces an existing name. 0 or -1 (errno). */
+int qmgr_move(const char *from, const char *to);
+
+/* ---- qmgr_deliver.c ---- */
+/* Set up the transports from the settings (before the loop). */
+void qmgr_transports_init(struct qmgr *q);
+/* Split m's pending recipients into jobs on their destinations' queues.
+ * Returns the number of jobs made (0: nothing pending). */
+size_t qmgr_route(struct qmgr *q, struct qmgr_msg *m);
+/* Start queued jobs on free connections, within every limit. */
+void qmgr_dispatch(struct qmgr *q);
+/* Add the agent connections to pfd/map (at most max); their count. */
+size_t qmgr_poll_fill(struct qmgr *q, struct pollfd *pfd, struct qmgr_conn **map, size_t max);
+/* Handle poll events of a connection. */
+void qmgr_conn_event(struct qmgr *q, struct qmgr_conn *c, short revents);
+/* Earliest deadline of a busy connection (QMGR_NEVER if none). */
+time_t qmgr_conn_deadline(const struct qmgr *q);
+/* Break off every busy connection whose deadline has passed. */
+void qmgr_conn_timeouts(struct qmgr *q, time_t now);
+/* Close every connection (at exit). */
+void qmgr_transports_close(struct qmgr *q);
+/* Record an agent's answer about recipient i of m. */
+void qmgr_result_set(struct qmgr_msg *m, size_t i, const char *dsn, const char *reason, int transport);
+
+/* ---- qmgr_report.c ---- */
+/* Write the delivery status notifications m's final recipients call for
+ * (failures, NOTIFY=SUCCESS deliveries) and mark them reported.  0, or
+ * -1 when a report could not be queued (m must then stay queued). */
+int qmgr_report_final(struct qmgr *q, struct qmgr_msg *m);
+/* Send a delay warning for m if one is due and none was sent. */
+void qmgr_report_delay(struct qmgr *q, struct qmgr_msg *m, time_t now);
+
+#endif

@@ -1,0 +1,254 @@
+/* smtpd_policy: who may relay, who may use which sender, and how many
+ * sessions one client address may hold.
+ *
+ * Offers: smtpd_policy_init() reads `mynetworks` (CIDR blocks, IPv4 and
+ * IPv6, `[v6]/n` accepted as Postfix writes it) and
+ * smtpd_policy_mynetworks() matches a client address against them (an
+ * IPv4-mapped IPv6 client counts as IPv4).  smtpd_policy_sender_owned()
+ * is the submission rule of RFC 6409 6.1: an authenticated user may use
+ * their own address, or an address (or @domain) that the
+ * smtpd_sender_login_maps cdb map lists them for.
+ *
+ * Session slots per client IP (smtpd_limit_*): every smtpd process,
+ * whatever its service, opens the same lock file DIR/run/smtpd.sessions
+ * before it drops privileges.  A session takes a slot by locking one byte
+ * with an open-file-description lock (F_OFD_SETLK, non-blocking) at
+ * offset H * 4096 + k, where H is a 40-bit hash of the client address
+ * and k < smtpd_client_connection_limit; when every k is held by other
+ * processes the client already has the limit.  The kernel drops a lock
+ * when its process dies, so a crashed smtpd can never leak a slot, and
+ * nothing is ever written to the file.  Two addresses with the same
+ * 40-bit hash would share slots; that costs at worst an early 421.
+ *
+ * Trusts: the configuration (root's) and the maps; the client address
+ * text comes from getpeername, not from the client.
+ *
+ * Fails: a bad mynetworks entry is fatal at start; a map read error is
+ * -1 for the caller to answer with a 4xx. */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "address.h"
+#include "config.h"
+#include "log.h"
+#include "smtpd.h"
+
+#define SMTPD_SLOT_STRIDE 4096ULL   /* bytes per client hash: limit at most this */
+
+/* Parse "addr[/prefix]" (IPv6 optionally in brackets) into net. */
+static int smtpd_net_parse(const char *p, size_t len, struct smtpd_net *net)
+{
+	char text[INET6_ADDRSTRLEN + 8];
+	const char *slash = memchr(p, '/', len);
+	size_t alen = slash != NULL ? (size_t)(slash - p) : len;
+	unsigned long prefix;
+	char *end;
+
+	if (alen >= 2 && p[0] == '[' && p[alen - 1] == ']') {
+		p++;
+		alen -= 2;
+	}
+	if (alen == 0 || alen >= sizeof(text))
+		return -1;
+	memcpy(text, p, alen);
+	text[alen] = '\0';
+	memset(net, 0, sizeof(*net));
+	if (inet_pton(AF_INET, text, net->addr) == 1)
+		net->family = AF_INET;
+	else if (inet_pton(AF_INET6, text, net->addr) == 1)
+		net->family = AF_INET6;
+	else
+		return -1;
+	net->prefix = net->family == AF_INET ? 32 : 128;
+	if (slash == NULL)
+		return 0;
+	/* The item is NUL-terminated (smtpd_policy_init copies it). */
+	if (!isdigit((unsigned char)slash[1]))
+		return -1;
+	errno = 0;
+	prefix = strtoul(slash + 1, &end, 10);
+	if (errno != 0 || *end != '\0' || prefix > net->prefix)
+		return -1;
+	net->prefix = (unsigned)prefix;
+	return 0;
+}
+
+void smtpd_policy_init(struct smtpd_ctx *ctx)
+{
+	const char *v = config_str("mynetworks");
+	size_t i = 0, len = strlen(v);
+
+	ctx->mynetworks = calloc(SMTPD_MYNETWORKS_MAX, sizeof(*ctx->mynetworks));
+	if (ctx->mynetworks == NULL)
+		log_fatal("out of memory");
+	while (i < len) {
+		size_t w;
+		char item[128];
+
+		while (i < len && (v[i] == ' ' || v[i] == ',' || v[i] == '\t'))
+			i++;
+		w = i;
+		while (i < len && v[i] != ' ' && v[i] != ',' && v[i] != '\t')
+			i++;
+		if (i == w)
+			break;
+		if (i - w >= sizeof(item))
+			log_fatal("mynetworks: entry too long");
+		memcpy(item, v + w, i - w);
+		item[i - w] = '\0';
+		if (ctx->nmynetworks == SMTPD_MYNETWORKS_MAX)
+			log_fatal("mynetworks: more than %d entries", SMTPD_MYNETWORKS_MAX);
+		if (smtpd_net_parse(item, i - w, &ctx->mynetworks[ctx->nmynetworks]) < 0)
+			log_fatal("mynetworks: bad network \"%s\" (expected ADDRESS[/PREFIX])", item);
+		ctx->nmynetworks++;
+	}
+}
+
+static int smtpd_net_match(const struct smtpd_net *net, int family, const unsigned char *addr)
+{
+	unsigned full = net->prefix / 8, bits = net->prefix % 8;
+
+	if (net->family != family)
+		return 0;
+	if (memcmp(net->addr, addr, full) != 0)
+		return 0;
+	if (bits == 0)
+		return 1;
+	unsigned char mask = (unsigned char)(0xff << (8 - bits));
+	return (net->addr[full] & mask) == (addr[full] & mask);
+}
+
+int smtpd_policy_mynetworks(const struct smtpd_ctx *ctx, const char *client)
+{
+	static const unsigned char v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	unsigned char addr[16];
+	int family;
+
+	if (ctx->nmynetworks == 0)
+		return 0;
+	if (inet_pton(AF_INET, client, addr) == 1)
+		family = AF_INET;
+	else if (inet_pton(AF_INET6, client, addr) == 1) {
+		family = AF_INET6;
+		if (memcmp(addr, v4mapped, sizeof(v4mapped)) == 0) {
+			memmove(addr, addr + 12, 4);
+			family = AF_INET;
+		}
+	} else
+		return 0;
+	for (size_t i = 0; i < ctx->nmynetworks; i++)
+		if (smtpd_net_match(&ctx->mynetworks[i], family, addr))
+			return 1;
+	return 0;
+}
+
+/* Whether the map's value for key lists user (space/comma separated). */
+static int smtpd_map_lists(struct cdbmap *map, const char *key, const char *user)
+{
+	struct buf value;
+	size_t ulen = strlen(user);
+	int r;
+
+	buf_init(&value, 65536);
+	r = cdbmap_lookup(map, key, strlen(key), &value);
+	if (r == 1) {
+		const char *v = buf_cstr(&value);
+		size_t i = 0;
+
+		r = 0;
+		while (v[i] != '\0' && r == 0) {
+			size_t w;
+
+			while (v[i] == ' ' || v[i] == ',' || v[i] == '\t')
+				i++;
+			w = strcspn(v + i, " ,\t");
+			if (w == ulen && w > 0 && strncasecmp(v + i, user, ulen) == 0)
+				r = 1;
+			i += w;
+		}
+	}
+	buf_free(&value);
+	return r;
+}
+
+int smtpd_policy_sender_owned(const struct smtpd_ctx *ctx, const char *user, const char *sender)
+{
+	long at;
+	int r;
+
+	if (sender[0] == '\0')
+		return 0;   /* <> is nobody's address: bounces come from the queue */
+	if (strcasecmp(sender, user) == 0)
+		return 1;
+	if (ctx->sender_logins == NULL)
+		return 0;
+	r = smtpd_map_lists(ctx->sender_logins, sender, user);
+	if (r != 0)
+		return r;
+	at = address_at(sender, strlen(sender));
+	if (at < 0)
+		return 0;
+	return smtpd_map_lists(ctx->sender_logins, sender + at, user);   /* "@domain" */
+}
+
+/* ---- session slots per client address ---- */
+
+/* FNV-1a, 64 bits, folded to 40: spreads addresses over the file. */
+static unsigned long long smtpd_limit_hash(const char *client)
+{
+	unsigned long long h = 1469598103934665603ULL;
+
+	for (const unsigned char *p = (const unsigned char *)client; *p != '\0'; p++) {
+		h ^= *p;
+		h *= 1099511628211ULL;
+	}
+	return (h ^ (h >> 40)) & ((1ULL << 40) - 1);
+}
+
+static int smtpd_limit_lock(int fd, long long off, short type)
+{
+	struct flock fl;
+
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = type;
+	fl.l_whence = SEEK_SET;
+	fl.l_start = (off_t)off;
+	fl.l_len = 1;
+	return fcntl(fd, F_OFD_SETLK, &fl);
+}
+
+int smtpd_limit_acquire(const struct smtpd_ctx *ctx, const char *client, long long *slot_r)
+{
+	long long base;
+
+	*slot_r = -1;
+	if (ctx->conn_fd < 0 || ctx->conn_limit == 0)
+		return 1;
+	base = (long long)(smtpd_limit_hash(client) * SMTPD_SLOT_STRIDE);
+	for (unsigned long long k = 0; k < ctx->conn_limit; k++) {
+		if (smtpd_limit_lock(ctx->conn_fd, base + (long long)k, F_WRLCK) == 0) {
+			*slot_r = base + (long long)k;
+			return 1;
+		}
+		if (errno != EAGAIN && errno != EACCES) {
+			/* Locks do not work here: better no limit than no service. */
+			log_warn("session slot lock: %s", strerror(errno));
+			return 1;
+		}
+	}
+	return 0;
+}
+
+void smtpd_limit_release(const struct smtpd_ctx *ctx, long long slot)
+{
+	if (slot >= 0 && smtpd_limit_lock(ctx->conn_fd, slot, F_UNLCK) < 0)
+		log_warn("session slot unlock: %s", strerror(errno));
+}

@@ -1,0 +1,380 @@
+"""Queue manager: delivery status notifications (RFC 3464), NOTIFY / RET /
+ENVID / ORCPT, the null sender, delay warnings, expiry, routing to the
+remote transport, and the `postern queue` command.
+
+Messages are injected with the enqueue protocol itself (DIR/private/enqueue),
+so that the DSN fields do not depend on the SMTP server.  Mail to a domain
+that is not local goes to the `remote` transport; instead of the real agent
+these tests bind a fake one (FakeRemote) at DIR/queue/private/remote, the
+path qmgr connects to inside its root, after removing the `remote` service
+from master.conf so that the master does not own that name.
+"""
+
+import os
+import re
+import socket
+import threading
+import time
+import unittest
+
+from postern_harness import PosternTestCase, deadline, is_root
+
+SENDER = "alice@example.test"
+
+
+def unescape(v):
+    return re.sub(r"%([0-9A-F]{2})", lambda m: chr(int(m.group(1), 16)), v)
+
+
+class FakeRemote:
+    """A remote delivery agent speaking docs/protocols.md "local": reads a
+    request record with the queue file descriptor, answers per recipient
+    from policy(rcpt) -> (status, dsn, reason)."""
+
+    def __init__(self, tree, policy):
+        self.path = os.path.join(tree.dir, "queue", "private", "remote")
+        self.policy = policy
+        self.requests = []          # (fields, message bytes)
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        if os.path.exists(self.path):
+            os.unlink(self.path)
+        self.sock.bind(self.path)
+        os.chmod(self.path, 0o777)   # qmgr runs as postern-queue under root
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.stopping = False
+        self.thread = threading.Thread(target=self.loop, daemon=True)
+        self.thread.start()
+
+    def loop(self):
+        while not self.stopping:
+            try:
+                conn, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            threading.Thread(target=self.serve, args=(conn,), daemon=True).start()
+
+    def serve(self, conn):
+        conn.settimeout(10)
+        buf, fd = b"", None
+        try:
+            while True:
+                while b"\n\n" not in buf:
+                    data, fds, _, _ = socket.recv_fds(conn, 65536, 4)
+                    if not data:
+                        return
+                    buf += data
+                    for f in fds:
+                        if fd is None:
+                            fd = f
+                        else:
+                            os.close(f)
+                rec, buf = buf.split(b"\n\n", 1)
+                fields = []
+                for line in rec.decode("utf-8").split("\n"):
+                    k, _, v = line.partition("=")
+                    fields.append((k, unescape(v)))
+                f = dict(fields)
+                msg = os.pread(fd, int(f["size"]), int(f["offset"]))
+                os.close(fd)
+                fd = None
+                self.requests.append((fields, msg))
+                out = b""
+                for k, v in fields:
+                    if k == "rcpt":
+                        status, dsn, reason = self.policy(v)
+                        out += ("rcpt=%s\nstatus=%s\ndsn=%s\nreason=%s\n\n"
+                                % (v, status, dsn, reason)).encode()
+                conn.sendall(out)
+        except (OSError, KeyError, ValueError):
+            return
+        finally:
+            conn.close()
+
+    def stop(self):
+        self.stopping = True
+        self.sock.close()
+        self.thread.join(5)
+
+
+def remote_policy(rcpt):
+    if rcpt.startswith("gone@"):
+        return "failed", "5.1.1", "550 5.1.1 <%s>: no such user here" % rcpt
+    return "delivered", "2.0.0", "250 2.0.0 ok"
+
+
+class QueueDsn(PosternTestCase):
+
+    def tree(self, **conf):
+        t = self.start_tree(start=False)
+        t.drop_service("remote")
+        base = {"qmgr_local_retry_time": "1s", "minimal_backoff_time": "1s",
+                "maximal_backoff_time": "2s", "queue_run_delay": "5s"}
+        base.update(conf)
+        t.set_conf(**base)
+        t.start()
+        return t
+
+    def enqueue(self, tree, rcpts, sender=SENDER, extra=(), body=None, test_id="q"):
+        fields = [("sender", sender)]
+        for r in rcpts:
+            if isinstance(r, tuple):
+                fields.append(("rcpt", r[0]))
+                fields.extend(r[1])
+            else:
+                fields.append(("rcpt", r))
+        fields.extend(extra)
+        data = body or ("X-Test-Id: %s\nSubject: test %s\nFrom: <%s>\n\nbody of %s\n"
+                        % (test_id, test_id, sender, test_id)).encode()
+        answer = {}
+        for attempt in range(5):
+            # A reload restarts the services: a connection may be cut
+            # before the answer (nothing was accepted then), so try again.
+            try:
+                answer = tree.enqueue_raw(fields, data)
+                break
+            except (ConnectionError, FileNotFoundError):
+                time.sleep(0.5)
+        self.assertEqual(answer.get("status"), "ok", answer)
+        return answer["queue_id"]
+
+    def wait_reports(self, tree, user, n, seconds=30):
+        """The messages in user's Maildir that are reports, at least n."""
+        end = deadline(seconds)
+        while True:
+            reports = []
+            for p in tree.message_paths(user):
+                try:
+                    with open(p, "rb") as f:
+                        data = f.read()
+                except FileNotFoundError:
+                    continue
+                if b"multipart/report" in data:
+                    reports.append(data.decode("utf-8", "replace"))
+            if len(reports) >= n or time.monotonic() >= end:
+                return reports
+            time.sleep(0.2)
+
+    def wait_queue_empty(self, tree, seconds=30):
+        end = deadline(seconds)
+        while True:
+            q = tree.queue_json()
+            if not q or time.monotonic() >= end:
+                return q
+            time.sleep(0.3)
+
+    # ---- reports to the sender
+
+    def test_bounce_reaches_sender_with_dsn_fields(self):
+        t = self.tree()
+        qid = self.enqueue(t, [("nosuch@example.test", [("notify", "FAILURE"),
+                                                        ("orcpt", "rfc822;NoSuch@Example.test")]),
+                               ("bob@example.test", [("notify", "SUCCESS,FAILURE")])],
+                           extra=[("envid", "ENV-42"), ("ret", "HDRS")], test_id="b1")
+        reports = self.wait_reports(t, "alice", 1)
+        self.assertEqual(len(reports), 1, t.log_tail())
+        r = reports[0]
+        self.assertIn("Return-Path: <>", r)
+        self.assertIn("Subject: Undelivered Mail Returned to Sender", r)
+        self.assertIn("Content-Type: multipart/report; report-type=delivery-status;", r)
+        self.assertIn("Content-Type: message/delivery-status", r)
+        self.assertRegex(r, r"Reporting-MTA: dns; \S+")
+        self.assertIn("X-Postern-Queue-ID: %s" % qid, r)
+        self.assertIn("Original-Envelope-Id: ENV-42", r)
+        self.assertRegex(r, r"Arrival-Date: \w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d \+0000")
+        self.assertIn("Final-Recipient: rfc822; nosuch@example.test\n"
+                      "Original-Recipient: rfc822;NoSuch@Example.test\n"
+                      "Action: failed\nStatus: 5.1.1\nDiagnostic-Code: X-Postern; ", r)
+        self.assertRegex(r, r"Last-Attempt-Date: \w{3}, ")
+        # NOTIFY=SUCCESS: bob's delivery is in the same report.
+        self.assertIn("Final-Recipient: rfc822; bob@example.test\nAction: delivered\nStatus: 2.0.0", r)
+        # RET=HDRS: the header of the original, not its body.
+        self.assertIn("Content-Type: text/rfc822-headers", r)
+        self.assertIn("X-Test-Id: b1", r)
+        self.assertNotIn("body of b1", r)
+        self.assertEqual(t.test_ids("bob").get("b1"), 1)
+        self.assertEqual(self.wait_queue_empty(t), [])
+
+    def test_full_message_returned_by_default_and_never_means_none(self):
+        t = self.tree()
+        self.enqueue(t, [("nosuch@example.test", [("notify", "NEVER")])], test_id="n1")
+        self.enqueue(t, ["nosuch2@example.test"], test_id="f1")
+        reports = self.wait_reports(t, "alice", 1)
+        self.assertEqual(self.wait_queue_empty(t), [])
+        time.sleep(0.5)
+        reports = self.wait_reports(t, "alice", 2, seconds=1)
+        self.assertEqual(len(reports), 1, "NOTIFY=NEVER must not produce a report")
+        r = reports[0]
+        self.assertIn("Final-Recipient: rfc822; nosuch2@example.test", r)
+        self.assertNotIn("nosuch@example.test", r)
+        self.assertIn("Content-Type: message/rfc822", r)
+        self.assertIn("body of f1", r)
+
+    def test_null_sender_failure_goes_to_postmaster_once(self):
+        t = self.tree(bounce_notice_recipient="bob@example.test")
+        self.enqueue(t, ["nosuch@example.test"], sender="", test_id="z1")
+        reports = self.wait_reports(t, "bob", 1)
+        self.assertEqual(len(reports), 1, t.log_tail())
+        self.assertIn("Subject: Undeliverable delivery status notification", reports[0])
+        self.assertIn("Final-Recipient: rfc822; nosuch@example.test", reports[0])
+        self.assertEqual(self.wait_queue_empty(t), [])
+        self.assertEqual(self.wait_reports(t, "alice", 1, seconds=0.5), [])
+
+    def test_undeliverable_postmaster_notice_is_dropped_with_a_log_line(self):
+        t = self.tree(bounce_notice_recipient="nobody@example.test")
+        self.enqueue(t, ["nosuch@example.test"], sender="", test_id="z2")
+        end = deadline(30)
+        while b"postmaster undeliverable; dropped" not in t.log_bytes() and time.monotonic() < end:
+            time.sleep(0.2)
+        self.assertIn(b"to=<nobody@example.test>, notice to the postmaster undeliverable; dropped",
+                      t.log_bytes())
+        self.assertEqual(self.wait_queue_empty(t), [])
+
+    # ---- deferral: delay warnings and expiry
+
+    def test_delay_warning_then_expiry_bounce(self):
+        # No remote agent: mail for other domains is deferred, then expires.
+        t = self.tree(delay_warning_time="1s", maximal_queue_lifetime="4s")
+        qid = self.enqueue(t, ["someone@elsewhere.test"], test_id="d1")
+        reports = self.wait_reports(t, "alice", 2, seconds=40)
+        self.assertEqual(len(reports), 2, t.log_tail())
+        delayed = [r for r in reports if "Action: delayed" in r]
+        failed = [r for r in reports if "Action: failed" in r]
+        self.assertEqual(len(delayed), 1)
+        self.assertEqual(len(failed), 1)
+        self.assertIn("Subject: Delayed Mail (still being retried)", delayed[0])
+        self.assertIn("Will-Retry-Until:", delayed[0])
+        self.assertIn("Status: 4.4.7", failed[0])
+        self.assertIn("X-Postern-Queue-ID: %s" % qid, failed[0])
+        self.assertEqual(self.wait_queue_empty(t), [])
+
+    # ---- routing to the remote transport
+
+    def test_remote_transport_gets_request_with_dsn_fields(self):
+        t = self.tree()
+        fake = FakeRemote(t, remote_policy)
+        self.addCleanup(fake.stop)
+        self.enqueue(t, [("x@remote.test", [("notify", "SUCCESS,DELAY"), ("orcpt", "rfc822;x@remote.test")]),
+                         ("gone@remote.test", []), "y@other.test", "bob@example.test"],
+                     extra=[("envid", "E1"), ("ret", "FULL"), ("body", "8BITMIME"), ("smtputf8", "1")],
+                     test_id="r1")
+        # gone@ fails: a report to alice; x@ with NOTIFY=SUCCESS: in it too.
+        reports = self.wait_reports(t, "alice", 1)
+        self.assertEqual(len(reports), 1, t.log_tail())
+        self.assertIn("Final-Recipient: rfc822; gone@remote.test\nAction: failed\nStatus: 5.1.1\n"
+                      "Diagnostic-Code: smtp; 550 5.1.1 <gone@remote.test>: no such user here", reports[0])
+        self.assertIn("Final-Recipient: rfc822; x@remote.test\nOriginal-Recipient: rfc822;x@remote.test\n"
+                      "Action: delivered", reports[0])
+        self.assertEqual(t.test_ids("bob").get("r1"), 1)
+        # One request per destination domain, each with the message's fields.
+        by_domain = {}
+        for fields, msg in fake.requests:
+            rcpts = [v for k, v in fields if k == "rcpt"]
+            by_domain.setdefault(rcpts[0].split("@")[1], []).append((fields, msg))
+            self.assertIn(b"X-Test-Id: r1", msg)
+            f = dict(fields)
+            self.assertEqual((f["envid"], f["ret"], f["body"], f["smtputf8"], f["sender"]),
+                             ("E1", "FULL", "8BITMIME", "1", SENDER))
+        self.assertEqual(sorted(by_domain), ["other.test", "remote.test"])
+        fields = by_domain["remote.test"][0][0]
+        self.assertEqual([(k, v) for k, v in fields if k in ("rcpt", "notify", "orcpt")],
+                         [("rcpt", "x@remote.test"), ("notify", "SUCCESS,DELAY"),
+                          ("orcpt", "rfc822;x@remote.test"), ("rcpt", "gone@remote.test")])
+        self.assertEqual(self.wait_queue_empty(t), [])
+
+    def test_new_local_domain_is_routed_locally_after_user_add(self):
+        # qmgr holds domains.cdb from before its chroot: when `postern user
+        # add` replaces the map, qmgr restarts (the master's reload, or qmgr
+        # itself noticing the replaced file) and routes the new domain to
+        # local, not to the (missing) remote agent.
+        t = self.tree(minimal_backoff_time="300s", maximal_backoff_time="300s")
+        self.enqueue(t, ["bob@example.test"], test_id="a0")
+        self.assertEqual(t.wait_ids("bob", ["a0"]).get("a0"), 1)
+        t.run("user", "add", "-d", t.dir, "carol@newdomain.test", "pw-carol-1")
+        self.enqueue(t, ["carol@newdomain.test"], test_id="a1")
+        end = deadline(30)
+        got = []
+        while time.monotonic() < end:
+            got = os.listdir(os.path.join(t.dir, "mail", "newdomain.test", "carol", "new"))
+            if got:
+                break
+            time.sleep(0.2)
+        self.assertEqual(len(got), 1, t.log_tail())
+
+    def test_missing_remote_agent_defers_then_flush_delivers(self):
+        t = self.tree(minimal_backoff_time="300s", maximal_backoff_time="300s")
+        qid = self.enqueue(t, ["x@remote.test", "bob@example.test"], test_id="m1")
+        end = deadline(20)
+        while time.monotonic() < end:
+            q = t.queue_json()
+            if q and q[0]["state"] == "deferred":
+                break
+            time.sleep(0.2)
+        self.assertEqual(len(q), 1, q)
+        self.assertEqual(q[0]["id"], qid)
+        self.assertEqual(q[0]["state"], "deferred")
+        self.assertGreater(q[0]["next_try"], time.time() + 100)
+        self.assertEqual({r["address"]: r["status"] for r in q[0]["recipients"]},
+                         {"x@remote.test": "pending", "bob@example.test": "delivered"})
+        self.assertEqual(t.test_ids("bob").get("m1"), 1)
+        fake = FakeRemote(t, remote_policy)
+        self.addCleanup(fake.stop)
+        out = t.run("queue", "-d", t.dir, "flush").stdout.decode()
+        self.assertIn("1 deferred message due now", out)
+        self.assertEqual(self.wait_queue_empty(t), [])
+        self.assertEqual([v for k, v in fake.requests[0][0] if k == "rcpt"], ["x@remote.test"])
+
+    # ---- the operator's command
+
+    def test_queue_command_list_show_hold_release_requeue_delete(self):
+        t = self.tree(minimal_backoff_time="300s", maximal_backoff_time="300s")
+        qid = self.enqueue(t, ["x@remote.test"], test_id="h1")
+        end = deadline(20)
+        while t.queue_json()[0]["state"] != "deferred" and time.monotonic() < end:
+            time.sleep(0.2)
+        text = t.run("queue", "-d", t.dir, "list").stdout.decode()
+        self.assertRegex(text, r"%s\s+deferred\s+\d+\s+[\d-]+ [\d:]+\s+<%s>" % (qid, SENDER))
+        self.assertIn("pending   <x@remote.test>", text)
+        self.assertIn("1 message.", text)
+        show = t.run("queue", "-d", t.dir, "show", qid).stdout.decode()
+        self.assertIn("sender: <%s>" % SENDER, show)
+        self.assertIn("recipient: <x@remote.test> pending", show)
+        self.assertIn("X-Test-Id: h1\n", show)
+        self.assertIn("body of h1", show)
+
+        self.assertIn("on hold", t.run("queue", "-d", t.dir, "hold", qid).stdout.decode())
+        self.assertEqual(t.queue_json()[0]["state"], "hold")
+        # flush does not touch held mail
+        t.run("queue", "-d", t.dir, "flush")
+        time.sleep(0.5)
+        self.assertEqual(t.queue_json()[0]["state"], "hold")
+        self.assertIn("released", t.run("queue", "-d", t.dir, "release", qid).stdout.decode())
+        end = deadline(20)
+        while True:
+            q = t.queue_json()
+            if (q[0]["state"] == "deferred" and q[0]["attempts"] >= 2) or time.monotonic() >= end:
+                break
+            time.sleep(0.2)
+        self.assertEqual((q[0]["state"], q[0]["attempts"]), ("deferred", 2))
+        self.assertIn("requeued", t.run("queue", "-d", t.dir, "requeue", qid).stdout.decode())
+        end = deadline(20)
+        while True:
+            q = t.queue_json()
+            if (q[0]["state"] == "deferred" and q[0]["attempts"] == 1) or time.monotonic() >= end:
+                break
+            time.sleep(0.2)
+        self.assertEqual((q[0]["state"], q[0]["attempts"]), ("deferred", 1))
+        self.assertIn("deleted", t.run("queue", "-d", t.dir, "delete", qid).stdout.decode())
+        self.assertEqual(t.queue_json(), [])
+        p = t.run("queue", "-d", t.dir, "show", qid, check=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn(b"no such message", p.stdout)
+        self.assertIn(b"The queue is empty.", t.run("queue", "-d", t.dir, "list").stdout)
+        p = t.run("queue", "-d", t.dir, "bogus", check=False)
+        self.assertEqual(p.returncode, 2)
+
+
+if __name__ == "__main__":
+    unittest.main()

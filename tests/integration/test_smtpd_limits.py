@@ -1,0 +1,230 @@
+"""smtpd: every limit answered with its reply, relay control, and SMTP
+smuggling attempts (issue 3, items 4-6, 8), with raw sockets, smtplib and
+swaks; 50 concurrent sessions."""
+
+import shutil
+import smtplib
+import subprocess
+import threading
+import time
+
+from postern_harness import HOST, SCALE, PosternTestCase, RawSMTP, make_message
+
+
+class SmtpdLimits(PosternTestCase):
+
+    def tree_with(self, **conf):
+        t = self.start_tree(start=False)
+        t.set_conf(**conf)
+        t.start()
+        return t
+
+    def session(self, t, service="smtp"):
+        c = RawSMTP(t.port(service))
+        self.addCleanup(c.close)
+        self.assertEqual(c.read_reply()[0], 220)
+        c.send(b"EHLO client.example\r\n")
+        self.assertEqual(c.read_reply()[0], 250)
+        return c
+
+    def cmd(self, c, line):
+        c.send(line + b"\r\n")
+        return c.read_reply()
+
+    def assertCode(self, reply, code, enhanced):
+        self.assertEqual(reply[0], code, reply)
+        self.assertTrue(reply[1][-1].startswith(enhanced.encode() + b" "), reply)
+
+    def test_size_limit_at_mail_and_after_data_552(self):
+        t = self.tree_with(message_size_limit="2000")
+        c = self.session(t)
+        self.assertCode(self.cmd(c, b"MAIL FROM:<a@example.org> SIZE=5000"), 552, "5.3.4")
+        self.assertEqual(self.cmd(c, b"MAIL FROM:<a@example.org>")[0], 250)
+        self.assertEqual(self.cmd(c, b"RCPT TO:<%s>" % t.addr("alice").encode())[0], 250)
+        self.assertEqual(self.cmd(c, b"DATA")[0], 354)
+        c.send(b"Subject: big\r\n\r\n" + b"x" * 70 + b"\r\n" + (b"y" * 70 + b"\r\n") * 50 + b".\r\n")
+        self.assertCode(c.read_reply(), 552, "5.3.4")
+        self.assertEqual(self.cmd(c, b"NOOP")[0], 250, "session goes on")
+
+    def test_recipient_limit_452(self):
+        t = self.tree_with(smtpd_recipient_limit="2")
+        c = self.session(t)
+        self.assertEqual(self.cmd(c, b"MAIL FROM:<a@example.org>")[0], 250)
+        for u in ("alice", "bob"):
+            self.assertEqual(self.cmd(c, b"RCPT TO:<%s>" % t.addr(u).encode())[0], 250)
+        self.assertCode(self.cmd(c, b"RCPT TO:<%s>" % t.addr("alice").encode()), 452, "4.5.3")
+
+    def test_overlong_command_and_text_lines_500_5_5_2(self):
+        t = self.tree_with(smtpd_line_limit="1000")
+        c = self.session(t)
+        self.assertCode(self.cmd(c, b"NOOP " + b"a" * 1200), 500, "5.5.2")
+        self.assertEqual(self.cmd(c, b"MAIL FROM:<a@example.org>")[0], 250)
+        self.assertEqual(self.cmd(c, b"RCPT TO:<%s>" % t.addr("alice").encode())[0], 250)
+        self.assertEqual(self.cmd(c, b"DATA")[0], 354)
+        c.send(b"Subject: long\r\n\r\n" + b"z" * 1500 + b"\r\n.\r\n")
+        self.assertCode(c.read_reply(), 500, "5.5.2")
+        self.assertEqual(self.cmd(c, b"NOOP")[0], 250)
+
+    def test_header_size_limit_552(self):
+        t = self.tree_with(smtpd_header_size_limit="2k")
+        c = self.session(t)
+        for body, want in ((b"X-Big: " + b"h" * 60 + b"\r\n", 552), (b"", 250)):
+            self.assertEqual(self.cmd(c, b"MAIL FROM:<a@example.org>")[0], 250)
+            self.assertEqual(self.cmd(c, b"RCPT TO:<%s>" % t.addr("alice").encode())[0], 250)
+            self.assertEqual(self.cmd(c, b"DATA")[0], 354)
+            head = b"X-Test-Id: hdr-%d\r\n" % want + body * 40
+            c.send(head + b"\r\n" + b"body line that is long enough\r\n" * 200 + b".\r\n")
+            reply = c.read_reply()
+            self.assertEqual(reply[0], want, reply)
+            if want == 552:
+                self.assertTrue(reply[1][-1].startswith(b"5.3.4 "))
+        self.assertEqual(t.wait_ids("alice", {"hdr-250"}), {"hdr-250": 1})
+
+    def test_too_many_errors_421_4_7_0(self):
+        t = self.tree_with(smtpd_hard_error_limit="3")
+        c = self.session(t)
+        self.assertCode(self.cmd(c, b"BOGUS"), 500, "5.5.2")
+        self.assertCode(self.cmd(c, b"MAIL FROM:<not an address>"), 501, "5.1.3")
+        c.send(b"RCPT TO:<x@example.test>\r\n")
+        self.assertCode(c.read_reply(), 503, "5.5.1")
+        self.assertCode(c.read_reply(), 421, "4.7.0")
+        with self.assertRaises(EOFError):
+            c.read_reply()
+
+    def test_idle_timeout_421_4_4_2(self):
+        t = self.tree_with(smtpd_timeout="1s")
+        c = self.session(t)
+        started = time.monotonic()
+        self.assertCode(c.read_reply(), 421, "4.4.2")
+        self.assertLess(time.monotonic() - started, 10 * SCALE)
+
+    def test_session_time_limit_421_4_4_2(self):
+        t = self.tree_with(smtpd_session_time_limit="2s")
+        c = self.session(t)
+        end = time.monotonic() + 15 * SCALE
+        while time.monotonic() < end:
+            reply = self.cmd(c, b"NOOP")
+            if reply[0] != 250:
+                break
+            time.sleep(0.3)
+        self.assertCode(reply, 421, "4.4.2")
+
+    def test_sessions_per_client_ip_limited_421_4_7_0(self):
+        t = self.tree_with(smtpd_client_connection_limit="2")
+        first = self.session(t)
+        self.session(t, "submission")   # the limit spans the services
+        c = RawSMTP(t.port("smtp"))
+        try:
+            self.assertCode(c.read_reply(), 421, "4.7.0")
+        finally:
+            c.close()
+        first.send(b"QUIT\r\n")
+        self.assertEqual(first.read_reply()[0], 221)
+        end = time.monotonic() + 10 * SCALE
+        while True:   # the slot comes back once that session has ended
+            c = RawSMTP(t.port("smtp"))
+            code = c.read_reply()[0]
+            c.close()
+            if code == 220 or time.monotonic() > end:
+                break
+            time.sleep(0.1)
+        self.assertEqual(code, 220)
+
+    def test_mynetworks_may_relay_others_may_not(self):
+        t = self.tree_with(mynetworks="10.0.0.0/8, 127.0.0.0/8 [::1]/128")
+        c = self.session(t)
+        self.assertEqual(self.cmd(c, b"MAIL FROM:<a@example.org>")[0], 250)
+        self.assertEqual(self.cmd(c, b"RCPT TO:<someone@elsewhere.example>")[0], 250)
+        t2 = self.tree_with(mynetworks="10.0.0.0/8")
+        c2 = self.session(t2)
+        self.assertEqual(self.cmd(c2, b"MAIL FROM:<a@example.org>")[0], 250)
+        self.assertCode(self.cmd(c2, b"RCPT TO:<someone@elsewhere.example>"), 554, "5.7.1")
+
+    def smuggle(self, t, c, test_id):
+        """DATA with an <LF>.<LF> 'end' and a second transaction after it."""
+        self.assertEqual(self.cmd(c, b"MAIL FROM:<a@example.org>")[0], 250)
+        self.assertEqual(self.cmd(c, b"RCPT TO:<%s>" % t.addr("alice").encode())[0], 250)
+        self.assertEqual(self.cmd(c, b"DATA")[0], 354)
+        c.send(b"X-Test-Id: " + test_id + b"\r\n\r\nfirst\r\n"
+               b"\n.\n"
+               b"MAIL FROM:<evil@example.org>\n"
+               b"RCPT TO:<" + t.addr("bob").encode() + b">\n"
+               b"DATA\n"
+               b"X-Test-Id: smuggled\n\nevil\n"
+               b"\r\n.\r\n")
+        return c.read_reply()
+
+    def test_lf_dot_lf_smuggling_refused_550_5_5_2(self):
+        t = self.start_tree()
+        c = self.session(t)
+        self.assertCode(self.smuggle(t, c, b"smug-1"), 550, "5.5.2")
+        self.assertEqual(self.cmd(c, b"NOOP")[0], 250, "exactly one reply for the whole attempt")
+        c.send(b"QUIT\r\n")
+        self.assertEqual(c.read_reply()[0], 221)
+        time.sleep(1)
+        self.assertEqual(t.count("alice") + t.count("bob"), 0)
+
+    def test_bare_lf_allowed_by_config_still_never_ends_data(self):
+        t = self.tree_with(smtpd_forbid_bare_newline="no")
+        c = self.session(t)
+        reply = self.smuggle(t, c, b"smug-2")
+        self.assertEqual(reply[0], 250, reply)
+        self.assertEqual(self.cmd(c, b"NOOP")[0], 250)
+        self.assertEqual(t.wait_ids("alice", {"smug-2"}), {"smug-2": 1})
+        time.sleep(0.5)
+        self.assertEqual(t.count("bob"), 0, "the smuggled message was delivered")
+
+    def test_bare_cr_refused(self):
+        t = self.start_tree()
+        c = self.session(t)
+        self.assertEqual(self.cmd(c, b"MAIL FROM:<a@example.org>")[0], 250)
+        self.assertEqual(self.cmd(c, b"RCPT TO:<%s>" % t.addr("alice").encode())[0], 250)
+        self.assertEqual(self.cmd(c, b"DATA")[0], 354)
+        c.send(b"Subject: cr\r\n\r\nline\r.\r\nmore\r\n.\r\n")
+        self.assertCode(c.read_reply(), 550, "5.5.2")
+
+    def test_swaks_pipelined_transaction(self):
+        exe = shutil.which("swaks")
+        if exe is None:
+            self.skipTest("swaks not installed (Debian package swaks)")
+        t = self.start_tree()
+        p = subprocess.run([exe, "--server", HOST, "--port", str(t.port("smtp")), "--pipeline",
+                            "--from", "p@example.org", "--to", t.addr("alice") + "," + t.addr("bob"),
+                            "--header", "X-Test-Id: swaks-pipe", "--timeout", "30"],
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           timeout=60 * SCALE)
+        out = p.stdout.decode("utf-8", "replace")
+        self.assertEqual(p.returncode, 0, out)
+        self.assertIn("PIPELINING", out)
+        for u in ("alice", "bob"):
+            self.assertEqual(t.wait_ids(u, {"swaks-pipe"}), {"swaks-pipe": 1})
+
+    def test_50_concurrent_sessions_all_delivered(self):
+        t = self.start_tree()
+        n = 50
+        results = [None] * n
+        ready = threading.Barrier(n)
+
+        def one(i):
+            try:
+                s = smtplib.SMTP(HOST, t.port("smtp"), local_hostname="client.example", timeout=120 * SCALE)
+                try:
+                    s.ehlo()
+                    ready.wait(60 * SCALE)   # all 50 sessions open at once
+                    s.sendmail("c@example.org", [t.addr("alice")],
+                               make_message("conc-%d" % i, "c@example.org", t.addr("alice"), b"x\r\n"))
+                    results[i] = "ok"
+                finally:
+                    s.quit()
+            except Exception as e:  # reported below
+                results[i] = repr(e)
+
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join(180 * SCALE)
+        self.assertEqual([r for r in results if r != "ok"], [])
+        wanted = {"conc-%d" % i for i in range(n)}
+        ids = t.wait_ids("alice", wanted, seconds=60)
+        self.assertEqual({k: v for k, v in ids.items() if k in wanted}, {k: 1 for k in wanted})

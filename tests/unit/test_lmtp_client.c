@@ -1,0 +1,199 @@
+/* Unit tests for common/lmtp_client.c: destinations of the transport map
+ * (host:port, [v6]:port, unix:path, defaults and refusals), and one whole
+ * transaction against a scripted server on a Unix socket: per-recipient
+ * replies after DATA, dot-stuffing and CRLF on the wire. */
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "lmtp_client.h"
+#include "sockets.h"
+
+static int parse(const char *s, struct lmtp_dest *d)
+{
+	const char *error;
+
+	return lmtp_dest_parse(s, strlen(s), d, &error);
+}
+
+static void test_lmtp_dest_inet(void **state)
+{
+	struct lmtp_dest d;
+	char text[200];
+
+	(void)state;
+	assert_int_equal(parse("127.0.0.1:2424", &d), 0);
+	assert_false(d.is_unix);
+	assert_string_equal(d.host, "127.0.0.1");
+	assert_int_equal(d.port, 2424);
+	assert_int_equal(parse("10.0.0.1", &d), 0);
+	assert_int_equal(d.port, LMTP_DEFAULT_PORT);
+	assert_int_equal(parse("[::1]:25", &d), 0);
+	assert_string_equal(d.host, "::1");
+	assert_int_equal(d.port, 25);
+	lmtp_dest_text(&d, text, sizeof text);
+	assert_string_equal(text, "[::1]:25");
+}
+
+static void test_lmtp_dest_unix(void **state)
+{
+	struct lmtp_dest d;
+
+	(void)state;
+	assert_int_equal(parse("unix:private/dovecot-lmtp", &d), 0);
+	assert_true(d.is_unix);
+	assert_string_equal(d.path, "private/dovecot-lmtp");
+}
+
+static void test_lmtp_dest_refusals(void **state)
+{
+	struct lmtp_dest d;
+	char longpath[200];
+
+	(void)state;
+	assert_int_equal(parse("mail.example.org:24", &d), -1);   /* no DNS in local */
+	assert_int_equal(parse("127.0.0.1:0", &d), -1);
+	assert_int_equal(parse("127.0.0.1:65536", &d), -1);
+	assert_int_equal(parse("127.0.0.1:", &d), -1);
+	assert_int_equal(parse("[::1", &d), -1);
+	assert_int_equal(parse("[::1]x", &d), -1);
+	assert_int_equal(parse("[127.0.0.1]:24", &d), -1);
+	assert_int_equal(parse("", &d), -1);
+	assert_int_equal(parse("unix:", &d), -1);
+	assert_int_equal(parse("unix:a b", &d), -1);
+	memset(longpath, 'a', sizeof longpath - 1);
+	memcpy(longpath, "unix:", 5);
+	longpath[sizeof longpath - 1] = '\0';
+	assert_int_equal(parse(longpath, &d), -1);
+}
+
+/* A scripted LMTP server: answers, then writes what it read to out_fd. */
+static void serve(int lfd, int out_fd)
+{
+	int c = accept(lfd, NULL, NULL);
+	char buf[8192];
+	size_t got = 0;
+	ssize_t n;
+	const char *script[] = { "220 hi\r\n", "250 ok\r\n", "250 ok\r\n", "250 ok\r\n", "550 5.1.1 no\r\n",
+				 "250 ok\r\n", "354 go\r\n" };
+	size_t step = 0;
+
+	if (c < 0)
+		_exit(1);
+	if (write(c, script[step], strlen(script[step])) < 0)
+		_exit(1);
+	step++;
+	while ((n = read(c, buf + got, sizeof buf - got - 1)) > 0) {
+		size_t lines = 0;
+		got += (size_t)n;
+		buf[got] = '\0';
+		for (size_t i = 0; i < got; i++)
+			lines += buf[i] == '\n';
+		/* LHLO, MAIL, 3 RCPT, DATA: one reply per command line. */
+		while (step < 7 && step <= lines) {
+			if (write(c, script[step], strlen(script[step])) < 0)
+				_exit(1);
+			step++;
+		}
+		if (strstr(buf, "\r\n.\r\n") != NULL && step == 7) {
+			/* Two accepted recipients: two replies after the dot. */
+			if (write(c, "250 2.0.0 a\r\n452 4.2.2 full\r\n", 29) < 0)
+				_exit(1);
+			step++;
+		}
+		if (strstr(buf, "QUIT\r\n") != NULL)
+			break;
+	}
+	if (write(out_fd, buf, got) < 0)
+		_exit(1);
+	_exit(0);
+}
+
+static void test_lmtp_deliver_per_recipient(void **state)
+{
+	char dir[] = "/tmp/test_lmtp_XXXXXX", path[128], msgpath[128], dest[160], wire[8192];
+	const char *rcpts[] = { "a@x", "b@x", "c@x" };
+	struct lmtp_answer ans[3];
+	struct lmtp_dest d;
+	int pipefd[2], lfd, mfd;
+	const char msg[] = "Subject: t\n\n.dot\nend";
+	pid_t pid;
+	ssize_t n;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/lmtp", dir);
+	snprintf(msgpath, sizeof msgpath, "%s/msg", dir);
+	lfd = unix_listen(path, 0600, 1);
+	assert_true(lfd >= 0);
+	assert_int_equal(pipe(pipefd), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		serve(lfd, pipefd[1]);
+	close(pipefd[1]);
+	mfd = open(msgpath, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	assert_int_equal(write(mfd, "XX", 2), 2);
+	assert_int_equal(write(mfd, msg, sizeof msg - 1), (ssize_t)sizeof msg - 1);
+	snprintf(dest, sizeof dest, "unix:%s", path);
+	assert_int_equal(parse(dest, &d), 0);
+	/* The path is taken relative to the caller's root: here "/". */
+	assert_int_equal(chdir("/"), 0);
+	struct lmtp_msg m = { .sender = "s@x", .helo = "me", .fd = mfd, .offset = 2,
+			      .size = (off_t)sizeof msg - 1, .timeout_ms = 5000 };
+	lmtp_deliver(&d, &m, rcpts, 3, ans);
+	n = read(pipefd[0], wire, sizeof wire - 1);
+	assert_true(n > 0);
+	wire[n] = '\0';
+	waitpid(pid, NULL, 0);
+	assert_int_equal(ans[0].status, LMTP_DELIVERED);
+	assert_int_equal(ans[1].status, LMTP_FAILED);
+	assert_string_equal(ans[1].dsn, "5.1.1");
+	assert_int_equal(ans[2].status, LMTP_DEFERRED);
+	assert_string_equal(ans[2].dsn, "4.2.2");
+	assert_non_null(strstr(wire, "LHLO me\r\nMAIL FROM:<s@x>\r\nRCPT TO:<a@x>\r\n"));
+	assert_non_null(strstr(wire, "DATA\r\nSubject: t\r\n\r\n..dot\r\nend\r\n.\r\nQUIT\r\n"));
+	close(mfd);
+	close(lfd);
+	unlink(path);
+	unlink(msgpath);
+	rmdir(dir);
+}
+
+static void test_lmtp_deliver_refused_connection_defers_all(void **state)
+{
+	const char *rcpts[] = { "a@x", "b@x" };
+	struct lmtp_answer ans[2];
+	struct lmtp_dest d = { .is_unix = 1 };
+	struct lmtp_msg m = { .sender = "", .helo = "me", .fd = -1, .timeout_ms = 1000 };
+
+	(void)state;
+	snprintf(d.path, sizeof d.path, "/nonexistent/lmtp.sock");
+	lmtp_deliver(&d, &m, rcpts, 2, ans);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(ans[i].status, LMTP_DEFERRED);
+		assert_string_equal(ans[i].dsn, "4.4.1");
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_lmtp_dest_inet),
+		cmocka_unit_test(test_lmtp_dest_unix),
+		cmocka_unit_test(test_lmtp_dest_refusals),
+		cmocka_unit_test(test_lmtp_deliver_per_recipient),
+		cmocka_unit_test(test_lmtp_deliver_refused_connection_defers_all),
+	};
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
