@@ -201,7 +201,10 @@ static int agent_read_raw(struct agent_conn *c, size_t *end_r, int *fd_r, const 
 		int w = agent_wait_input(c, first ? c->idle_ms : c->ipc_ms);
 		int r;
 		if (w <= 0) {
-			*error_r = w == 0 ? "timeout reading request" : "stopping";
+			if (w == 0)
+				*error_r = "timeout reading request";
+			else
+				*error_r = daemon_stopping() ? "stopping" : "poll failed";
 			agent_close(fd_r);
 			return first ? 0 : -1;   /* idle or stopping between requests: done */
 		}

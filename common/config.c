@@ -21,6 +21,7 @@
  * is not in the table, or with the wrong type, is a programming error and
  * panics.  Pointers returned by config_str stay valid until the next
  * config_load, config_parse or config_reset. */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -663,4 +664,17 @@ void config_each_default(void (*fn)(const char *key, const char *value, const ch
 {
 	for (size_t i = 0; i < CONFIG_NKEYS; i++)
 		fn(config_table[i].name, config_table[i].def, config_table[i].doc, arg);
+}
+
+/* Only [a-z0-9_-] plus extra: master.cf names end up in argv[0], paths
+ * and log lines. */
+int config_word_ok(const char *s, const char *extra)
+{
+	if (*s == '\0')
+		return 0;
+	for (; *s != '\0'; s++)
+		if (!islower((unsigned char)*s) && !isdigit((unsigned char)*s) &&
+		    *s != '-' && *s != '_' && strchr(extra, *s) == NULL)
+			return 0;
+	return 1;
 }

@@ -33,5 +33,8 @@ void config_each(void (*fn)(const char *key, const char *value, const char *doc,
 void config_each_default(void (*fn)(const char *key, const char *value, const char *doc, void *arg), void *arg);
 /* Default value of key as written in the table, or NULL if unknown. */
 const char *config_default(const char *key);
+/* Whether s is a non-empty word of [a-z0-9_-] and the octets in extra:
+ * the rule for master.cf names, users and paths (master and postern check). */
+int config_word_ok(const char *s, const char *extra);
 
 #endif

@@ -3,7 +3,7 @@
  * Offers the fsync-the-directory step that every atomic "write a temp
  * file, fsync, rename or link" sequence ends with (queue files, Maildir
  * deliveries, compiled maps, the operator tool's files), and a bounded
- * read of a small file.  Trusts nothing about the paths beyond that they
+ * read of a small file or of a descriptor to its end.  Trusts nothing about the paths beyond that they
  * are NUL-terminated; fails with -1 and errno, never silently. */
 #include "fsutil.h"
 
@@ -45,16 +45,13 @@ int fsync_parent(const char *path)
 	return fsync_dir(dir);
 }
 
-int file_read_all(const char *path, int flags, struct buf *out, size_t max)
+int fd_read_all(int fd, struct buf *out, size_t max)
 {
 	char chunk[8192];
-	int fd = open(path, O_RDONLY | O_CLOEXEC | flags);
 	ssize_t n = 0;
 	size_t total = 0;
 	int saved;
 
-	if (fd < 0)
-		return -1;
 	for (;;) {
 		n = read(fd, chunk, sizeof chunk);
 		if (n < 0 && errno == EINTR)
@@ -73,7 +70,20 @@ int file_read_all(const char *path, int flags, struct buf *out, size_t max)
 	}
 	saved = errno;
 	explicit_bzero(chunk, sizeof chunk);
-	close(fd);
 	errno = saved;
 	return n == 0 ? 0 : -1;
+}
+
+int file_read_all(const char *path, int flags, struct buf *out, size_t max)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | flags);
+	int ret, saved;
+
+	if (fd < 0)
+		return -1;
+	ret = fd_read_all(fd, out, max);
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return ret;
 }

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "fsutil.h"
 #include "passwd_file.h"
 
 /* Used when the file has no usable hash to mimic: a fixed yescrypt
@@ -217,23 +218,6 @@ int passwd_file_parse(const char *text, size_t len, struct passwd_file **pf_r,
 	return 0;
 }
 
-static int passwd_read_fd(int fd, struct buf *b)
-{
-	char block[65536];
-
-	for (;;) {
-		ssize_t r = read(fd, block, sizeof(block));
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -1;
-		if (r == 0)
-			return 0;
-		if (buf_append(b, block, (size_t)r) < 0)
-			return -1;
-	}
-}
-
 int passwd_file_load(const char *path, struct passwd_file **pf_r,
 		     struct stat *st_r, const char **error_r)
 {
@@ -258,9 +242,9 @@ int passwd_file_load(const char *path, struct passwd_file **pf_r,
 		return -1;
 	}
 	buf_init(&b, PASSWD_FILE_MAX);
-	if (passwd_read_fd(fd, &b) < 0) {
+	if (fd_read_all(fd, &b, PASSWD_FILE_MAX) < 0) {
 		snprintf(passwd_error, sizeof(passwd_error), "%s: %s", path,
-			 errno == EMSGSIZE ? "file too large" : strerror(errno));
+			 errno == EFBIG || errno == EMSGSIZE ? "file too large" : strerror(errno));
 		close(fd);
 		buf_free(&b);
 		*error_r = passwd_error;

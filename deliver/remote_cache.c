@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hash.h"
 #include "log.h"
 #include "remote.h"
 
@@ -117,14 +118,10 @@ void remote_cache_flush(struct remote_ctx *ctx)
 /* FNV-1a, 64 bits: names a slot; collisions only make two destinations share a bound. */
 static unsigned long long remote_hash(const char *a, const char *b)
 {
-	unsigned long long h = 1469598103934665603ULL;
+	unsigned long long h = hash_fnv64_str(HASH_FNV64_INIT, a);
 
-	for (const char *p = a; *p != '\0'; p++)
-		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-	h = (h ^ '\n') * 1099511628211ULL;
-	for (const char *p = b; *p != '\0'; p++)
-		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-	return h;
+	h = hash_fnv64_byte(h, '\n');   /* a separator: ("ab", "c") is not ("a", "bc") */
+	return hash_fnv64_str(h, b);
 }
 
 /* Bind slot i of the destination: fd, -1 taken, -2 error. */

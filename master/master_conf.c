@@ -6,13 +6,13 @@
  * which user a network-facing process runs as.  Errors name file:line. */
 #include "master.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "buf.h"
+#include "config.h"
 
 #define MASTER_CONF_LINE_MAX 1024
 
@@ -23,18 +23,6 @@ static int master_conf_fail(const char *path, unsigned line, const char *msg, co
 	snprintf(master_conf_error, sizeof master_conf_error, "%s:%u: %s", path, line, msg);
 	*error_r = master_conf_error;
 	return -1;
-}
-
-/* Only [a-z0-9_.-]: names end up in argv[0], paths and log lines. */
-static int master_conf_word_ok(const char *s, const char *extra)
-{
-	if (*s == '\0')
-		return 0;
-	for (; *s != '\0'; s++)
-		if (!islower((unsigned char)*s) && !isdigit((unsigned char)*s) &&
-		    *s != '-' && *s != '_' && strchr(extra, *s) == NULL)
-			return 0;
-	return 1;
 }
 
 static int master_conf_copy(char *dst, size_t dstlen, const char *src)
@@ -56,7 +44,7 @@ static const char *master_conf_fields(struct service *svc, char **f, size_t nf)
 		return "expected: name type listen user root maxproc command [args]";
 	if (nf - 7 > MASTER_MAX_ARGS)
 		return "too many command arguments";
-	if (!master_conf_word_ok(f[0], "") || master_conf_copy(svc->name, sizeof svc->name, f[0]) < 0)
+	if (!config_word_ok(f[0], "") || master_conf_copy(svc->name, sizeof svc->name, f[0]) < 0)
 		return "bad service name (a-z 0-9 - _, at most 32)";
 	if (strcmp(f[1], "inet") == 0)
 		svc->type = SERVICE_INET;
@@ -64,14 +52,14 @@ static const char *master_conf_fields(struct service *svc, char **f, size_t nf)
 		svc->type = SERVICE_UNIX;
 	else
 		return "type must be inet or unix";
-	if (svc->type == SERVICE_UNIX && !master_conf_word_ok(f[2], "."))
+	if (svc->type == SERVICE_UNIX && !config_word_ok(f[2], "."))
 		return "unix listen must be a socket name (a-z 0-9 - _ .)";
 	if (master_conf_copy(svc->listen, sizeof svc->listen, f[2]) < 0)
 		return "listen address too long";
-	if (!master_conf_word_ok(f[3], "") || master_conf_copy(svc->user, sizeof svc->user, f[3]) < 0)
+	if (!config_word_ok(f[3], "") || master_conf_copy(svc->user, sizeof svc->user, f[3]) < 0)
 		return "bad user name";
 	if (strcmp(f[4], "-") != 0 &&
-	    (f[4][0] == '/' || strstr(f[4], "..") != NULL || !master_conf_word_ok(f[4], "/.")))
+	    (f[4][0] == '/' || strstr(f[4], "..") != NULL || !config_word_ok(f[4], "/.")))
 		return "root must be - or a directory relative to the tree";
 	if (master_conf_copy(svc->root, sizeof svc->root, f[4]) < 0)
 		return "root too long";
@@ -80,7 +68,7 @@ static const char *master_conf_fields(struct service *svc, char **f, size_t nf)
 	if (errno != 0 || *end != '\0' || maxproc < 1 || maxproc > 10000)
 		return "maxproc must be 1..10000";
 	svc->maxproc = (unsigned)maxproc;
-	if (!master_conf_word_ok(f[6], "") || master_conf_copy(svc->command, sizeof svc->command, f[6]) < 0)
+	if (!config_word_ok(f[6], "") || master_conf_copy(svc->command, sizeof svc->command, f[6]) < 0)
 		return "bad command name (a program in program_directory)";
 	for (size_t i = 7; i < nf; i++) {
 		svc->args[svc->nargs] = strdup(f[i]);

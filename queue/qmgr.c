@@ -46,6 +46,7 @@
 
 #include "config.h"
 #include "fsutil.h"
+#include "hash.h"
 #include "log.h"
 #include "qmgr.h"
 #include "sockets.h"
@@ -131,11 +132,7 @@ static void qmgr_settings(struct qmgr *q)
 
 static size_t qmgr_hash(const struct qmgr *q, const char *id)
 {
-	unsigned h = 2166136261u;   /* FNV-1a */
-
-	for (; *id != '\0'; id++)
-		h = (h ^ (unsigned char)*id) * 16777619u;
-	return h & (q->hash_size - 1);
+	return hash_fnv32_str(HASH_FNV32_INIT, id) & (q->hash_size - 1);
 }
 
 static void qmgr_hash_init(struct qmgr *q)

@@ -33,6 +33,7 @@
 
 #include "address.h"
 #include "config.h"
+#include "hash.h"
 #include "log.h"
 #include "qmgr.h"
 #include "record.h"
@@ -93,11 +94,7 @@ void qmgr_result_set(struct qmgr_msg *m, size_t i, const char *dsn, const char *
 
 static size_t qmgr_dhash(const struct qmgr *q, int t, const char *domain)
 {
-	unsigned h = 2166136261u ^ (unsigned)t;
-
-	for (; *domain != '\0'; domain++)
-		h = (h ^ (unsigned char)*domain) * 16777619u;
-	return h & (q->dhash_size - 1);
+	return hash_fnv32_str(HASH_FNV32_INIT ^ (uint32_t)t, domain) & (q->dhash_size - 1);
 }
 
 static struct qmgr_dest *qmgr_dest_get(struct qmgr *q, struct qmgr_transport *t, const char *domain)

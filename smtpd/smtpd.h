@@ -117,6 +117,10 @@ void smtpd_reset(struct smtpd_session *ss);
 int smtpd_arm_timeout(struct smtpd_session *ss);
 /* Whether AUTH is offered now: submission or SMTPS, over TLS. */
 int smtpd_auth_offered(const struct smtpd_session *ss);
+/* Parse the ESMTP parameters of MAIL or RCPT (count in *n_r); 0, or -1
+ * after a 501 reply (RFC 5321 4.1.1.11 leaves the meaning to each verb). */
+int smtpd_params(struct smtpd_session *ss, const char *p, size_t len,
+		 struct smtp_param params[SMTP_CMD_MAX_PARAMS], size_t *n_r);
 
 /* smtpd_auth.c */
 /* AUTH (RFC 4954): PLAIN and LOGIN, checked by authd; failure throttling. */

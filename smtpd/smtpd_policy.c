@@ -38,6 +38,7 @@
 
 #include "address.h"
 #include "config.h"
+#include "hash.h"
 #include "log.h"
 #include "smtpd.h"
 
@@ -204,12 +205,8 @@ int smtpd_policy_sender_owned(const struct smtpd_ctx *ctx, const char *user, con
 /* FNV-1a, 64 bits, folded to 40: spreads addresses over the file. */
 static unsigned long long smtpd_limit_hash(const char *client)
 {
-	unsigned long long h = 1469598103934665603ULL;
+	unsigned long long h = hash_fnv64_str(HASH_FNV64_INIT, client);
 
-	for (const unsigned char *p = (const unsigned char *)client; *p != '\0'; p++) {
-		h ^= *p;
-		h *= 1099511628211ULL;
-	}
 	return (h ^ (h >> 40)) & ((1ULL << 40) - 1);
 }
 

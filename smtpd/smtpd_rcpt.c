@@ -196,13 +196,10 @@ static int smtpd_rcpt_params(struct smtpd_session *ss, const char *p, size_t len
 			     struct smtpd_dsn *dsn)
 {
 	struct smtp_param params[SMTP_CMD_MAX_PARAMS];
-	const char *err;
 	size_t n;
 
-	if (smtp_cmd_params(p, len, params, SMTP_CMD_MAX_PARAMS, &n, &err) < 0) {
-		smtpd_reply(ss, "501 5.5.4 Syntax error in parameters: %s", err);
+	if (smtpd_params(ss, p, len, params, &n) < 0)
 		return -1;
-	}
 	for (size_t i = 0; i < n; i++) {
 		const struct smtp_param *pa = &params[i];
 

@@ -241,17 +241,26 @@ static int smtpd_mail_param(struct smtpd_session *ss, const struct smtp_param *p
 	return -1;
 }
 
+int smtpd_params(struct smtpd_session *ss, const char *p, size_t len,
+		 struct smtp_param params[SMTP_CMD_MAX_PARAMS], size_t *n_r)
+{
+	const char *err;
+
+	if (smtp_cmd_params(p, len, params, SMTP_CMD_MAX_PARAMS, n_r, &err) < 0) {
+		smtpd_reply(ss, "501 5.5.4 Syntax error in parameters: %s", err);
+		return -1;
+	}
+	return 0;
+}
+
 /* The ESMTP parameters of MAIL FROM.  0 when acceptable, else -1. */
 static int smtpd_mail_params(struct smtpd_session *ss, const char *p, size_t len)
 {
 	struct smtp_param params[SMTP_CMD_MAX_PARAMS];
-	const char *err;
 	size_t n;
 
-	if (smtp_cmd_params(p, len, params, SMTP_CMD_MAX_PARAMS, &n, &err) < 0) {
-		smtpd_reply(ss, "501 5.5.4 Syntax error in parameters: %s", err);
+	if (smtpd_params(ss, p, len, params, &n) < 0)
 		return -1;
-	}
 	for (size_t i = 0; i < n; i++)
 		if (smtpd_mail_param(ss, &params[i]) < 0)
 			return -1;

@@ -58,6 +58,30 @@ static void postern_ctl_sleep_ms(long ms)
 		;
 }
 
+/* The arguments of stop, reload and status (-d DIR only) and the
+ * master's pid in *pid_r (0: not running; each command says that its own
+ * way).  0, or the exit code to return (usage printed). */
+static int postern_ctl_master(int argc, char **argv, char *tree, size_t len, pid_t *pid_r)
+{
+	int r = postern_ctl_args(argc, argv, 0, NULL, tree, len);
+
+	*pid_r = 0;
+	if (r != 0)
+		return r == POSTERN_EXIT_USAGE ? postern_usage() : r;
+	*pid_r = postern_master_pid(tree);
+	return 0;
+}
+
+/* Send sig to the master; 0, or -1 with the error printed. */
+static int postern_ctl_signal(pid_t pid, int sig)
+{
+	if (kill(pid, sig) < 0) {
+		postern_err("cannot signal the master (pid %ld): %s", (long)pid, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 /* Load DIR/etc/postern.conf; 0, or -1 with the error printed. */
 static int postern_ctl_config(const char *tree)
 {
@@ -140,13 +164,12 @@ int postern_cmd_start(int argc, char **argv)
 int postern_cmd_stop(int argc, char **argv)
 {
 	char tree[PATH_MAX];
-	int r = postern_ctl_args(argc, argv, 0, NULL, tree, sizeof(tree));
 	unsigned long long limit_ms;
 	pid_t pid;
+	int r = postern_ctl_master(argc, argv, tree, sizeof(tree), &pid);
 
 	if (r != 0)
-		return r == POSTERN_EXIT_USAGE ? postern_usage() : r;
-	pid = postern_master_pid(tree);
+		return r;
 	if (pid == 0) {
 		printf("postern is not running\n");
 		return POSTERN_EXIT_OK;
@@ -155,10 +178,8 @@ int postern_cmd_stop(int argc, char **argv)
 	 * default timeout is used then. */
 	(void)postern_ctl_config(tree);
 	limit_ms = (config_time("master_stop_timeout") + 5) * 1000;
-	if (kill(pid, SIGTERM) < 0) {
-		postern_err("cannot signal the master (pid %ld): %s", (long)pid, strerror(errno));
+	if (postern_ctl_signal(pid, SIGTERM) < 0)
 		return POSTERN_EXIT_FAIL;
-	}
 	for (unsigned long long waited = 0; waited <= limit_ms; waited += POSTERN_POLL_MS) {
 		if (!postern_pid_alive(pid)) {
 			printf("postern stopped\n");
@@ -173,20 +194,17 @@ int postern_cmd_stop(int argc, char **argv)
 int postern_cmd_reload(int argc, char **argv)
 {
 	char tree[PATH_MAX];
-	int r = postern_ctl_args(argc, argv, 0, NULL, tree, sizeof(tree));
 	pid_t pid;
+	int r = postern_ctl_master(argc, argv, tree, sizeof(tree), &pid);
 
 	if (r != 0)
-		return r == POSTERN_EXIT_USAGE ? postern_usage() : r;
-	pid = postern_master_pid(tree);
+		return r;
 	if (pid == 0) {
 		fprintf(stderr, "postern is not running\n");
 		return POSTERN_EXIT_FAIL;
 	}
-	if (kill(pid, SIGHUP) < 0) {
-		postern_err("cannot signal the master (pid %ld): %s", (long)pid, strerror(errno));
+	if (postern_ctl_signal(pid, SIGHUP) < 0)
 		return POSTERN_EXIT_FAIL;
-	}
 	printf("postern: told the master (pid %ld) to reload\n", (long)pid);
 	return POSTERN_EXIT_OK;
 }
@@ -194,12 +212,11 @@ int postern_cmd_reload(int argc, char **argv)
 int postern_cmd_status(int argc, char **argv)
 {
 	char tree[PATH_MAX];
-	int r = postern_ctl_args(argc, argv, 0, NULL, tree, sizeof(tree));
 	pid_t pid;
+	int r = postern_ctl_master(argc, argv, tree, sizeof(tree), &pid);
 
 	if (r != 0)
-		return r == POSTERN_EXIT_USAGE ? postern_usage() : r;
-	pid = postern_master_pid(tree);
+		return r;
 	if (pid == 0) {
 		printf("postern is not running\n");
 		return POSTERN_EXIT_NOT_RUNNING;

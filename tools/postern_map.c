@@ -13,7 +13,6 @@
  * Fails: map exits 1 with "file:line: message"; check prints
  * "postern: check: ..." per problem and exits 1 if there was any. */
 #include <arpa/inet.h>
-#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -89,17 +88,6 @@ static void postern_check_fail(struct postern_check *ck, const char *fmt, ...)
 	ck->errors++;
 }
 
-static int postern_check_word(const char *s, const char *extra)
-{
-	if (*s == '\0')
-		return 0;
-	for (; *s != '\0'; s++)
-		if (!islower((unsigned char)*s) && !isdigit((unsigned char)*s) &&
-		    *s != '-' && *s != '_' && strchr(extra, *s) == NULL)
-			return 0;
-	return 1;
-}
-
 /* "host:port" or "[v6]:port" with a numeric address and port 1..65535. */
 static int postern_check_inet(const char *listen)
 {
@@ -143,20 +131,20 @@ static const char *postern_check_service(const struct postern_check *ck, char **
 
 	if (nf < 7)
 		return "expected: name type listen user root maxproc command [args]";
-	if (!postern_check_word(f[0], "") || strlen(f[0]) > 32)
+	if (!config_word_ok(f[0], "") || strlen(f[0]) > 32)
 		return "bad service name (a-z 0-9 - _, at most 32)";
 	if (strcmp(f[1], "inet") != 0 && strcmp(f[1], "unix") != 0)
 		return "type must be inet or unix";
 	if (strcmp(f[1], "inet") == 0 && postern_check_inet(f[2]) < 0)
 		return "inet listen must be ADDRESS:PORT or [IPV6]:PORT";
-	if (strcmp(f[1], "unix") == 0 && !postern_check_word(f[2], "."))
+	if (strcmp(f[1], "unix") == 0 && !config_word_ok(f[2], "."))
 		return "unix listen must be a socket name (a-z 0-9 - _ .)";
-	if (!postern_check_word(f[3], ""))
+	if (!config_word_ok(f[3], ""))
 		return "bad user name";
 	if (geteuid() == 0 && postern_user_ids(f[3], &uid, &gid) < 0)
 		return "no such system user (postern init as root creates them)";
 	if (strcmp(f[4], "-") != 0 &&
-	    (f[4][0] == '/' || strstr(f[4], "..") != NULL || !postern_check_word(f[4], "/.")))
+	    (f[4][0] == '/' || strstr(f[4], "..") != NULL || !config_word_ok(f[4], "/.")))
 		return "root must be - or a directory relative to the tree";
 	if (strcmp(f[4], "-") != 0 &&
 	    (snprintf(path, sizeof(path), "%s/%s", ck->tree, f[4]) >= (int)sizeof(path) ||
@@ -166,7 +154,7 @@ static const char *postern_check_service(const struct postern_check *ck, char **
 	maxproc = strtoul(f[5], &end, 10);
 	if (errno != 0 || end == f[5] || *end != '\0' || maxproc < 1 || maxproc > 10000)
 		return "maxproc must be 1..10000";
-	if (!postern_check_word(f[6], "."))
+	if (!config_word_ok(f[6], "."))
 		return "bad command name (a program in program_directory)";
 	if (snprintf(path, sizeof(path), "%s/%s", config_str("program_directory"), f[6]) >= (int)sizeof(path) ||
 	    access(path, X_OK) < 0)

@@ -519,6 +519,25 @@ class Tree:
         s.ehlo()
         return s
 
+    def smtp_send(self, s, sender, rcpts, msg, timeout=60):
+        """Send msg on the session s (a new one when s is None), for tests
+        that send many messages while services are killed.  Returns
+        (session, None) after a 250, or (None, exception) after a refusal
+        or a broken session, which is closed quietly, so that the next
+        message opens a fresh one."""
+        try:
+            if s is None:
+                s = self.smtp(timeout=timeout)
+            s.sendmail(sender, rcpts, msg)
+            return s, None
+        except (smtplib.SMTPException, OSError, EOFError) as e:
+            try:
+                if s is not None:
+                    s.close()
+            except OSError:
+                pass
+            return None, e
+
     def pop3(self, user, timeout=60):
         p = poplib.POP3(HOST, self.port("pop3"), timeout=timeout * SCALE)
         p.user(self.addr(user))

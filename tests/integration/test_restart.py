@@ -127,21 +127,12 @@ class NoLossUnderKills(PosternTestCase):
                     tid = "noloss-%03d" % i
                     msg = make_message(tid, "noloss@example.org", t.addr("alice"),
                                        b"message %d\r\n" % i + b"filler line\r\n" * (i % 50))
-                    try:
-                        if s is None:
-                            s = t.smtp()
-                        s.sendmail("noloss@example.org", [t.addr("alice")], msg)
-                        with lock:
+                    s, e = t.smtp_send(s, "noloss@example.org", [t.addr("alice")], msg)
+                    with lock:
+                        if e is None:
                             accepted.append(tid)
-                    except (smtplib.SMTPException, OSError) as e:
-                        with lock:
+                        else:
                             refused.append((tid, repr(e)))
-                        try:
-                            if s is not None:
-                                s.close()
-                        except OSError:
-                            pass
-                        s = None
                 if s is not None:
                     s.quit()
             except Exception as e:   # reported by the main thread

@@ -179,6 +179,19 @@ static void test_config_each_lists_every_key_with_doc(void **state)
 	assert_int_equal(n, d);
 }
 
+static void test_config_word_ok_takes_only_lower_digits_dash_underscore_and_extra(void **state)
+{
+	(void)state;
+	assert_true(config_word_ok("smtp-in_2", ""));
+	assert_false(config_word_ok("", ""));
+	assert_false(config_word_ok("Smtp", ""));
+	assert_false(config_word_ok("a.b", ""));
+	assert_true(config_word_ok("a.b", "."));
+	assert_false(config_word_ok("a/b", "."));
+	assert_true(config_word_ok("run/a.b", "/."));
+	assert_false(config_word_ok("a b", "/."));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -191,6 +204,7 @@ int main(void)
 		cmocka_unit_test(test_config_hostname_and_progdir_resolve),
 		cmocka_unit_test(test_config_load_file),
 		cmocka_unit_test(test_config_each_lists_every_key_with_doc),
+		cmocka_unit_test(test_config_word_ok_takes_only_lower_digits_dash_underscore_and_extra),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
