@@ -206,7 +206,7 @@ static const struct config_key config_table[] = {
 	{ "alias_expansion_limit", CONFIG_SIZE, "1000",
 	  "Most targets (mailboxes, forwards, commands) one recipient may expand to through aliases; more is refused with 5.3.0." },
 	{ "mailbox_quota", CONFIG_SIZE, "0",
-	  "Largest size in bytes of one Maildir++ mailbox, all folders counted, kept in its maildirsize file (k/m/g suffixes); 0 means no quota." },
+	  "Largest size in bytes of one Maildir++ mailbox, all folders counted, kept in its maildirsize file (k/m/g suffixes); 0 means no quota.  A mailbox listed in the map etc/quota (ADDRESS SIZE) has that quota instead." },
 	{ "mailbox_quota_action", CONFIG_STR, "defer",
 	  "What local delivery does with a message that does not fit the quota: defer (4.2.2, retried until the queue lifetime ends) or bounce (5.2.2)." },
 	{ "local_command_user", CONFIG_STR, "nobody",
@@ -609,6 +609,11 @@ const char *config_str(const char *key)
 	if (v[0] == '\0' && strcmp(key, "program_directory") == 0)
 		return config_resolve_progdir();
 	return v;
+}
+
+int config_parse_size(const char *s, size_t len, unsigned long long *value_r)
+{
+	return config_parse_number(s, len, config_size_unit, value_r);
 }
 
 unsigned long long config_size(const char *key)

@@ -20,6 +20,9 @@ int config_parse(const char *name, const char *text, size_t len, const char **er
 const char *config_str(const char *key);
 /* Non-negative integer with optional k/m/g suffix (size keys). */
 unsigned long long config_size(const char *key);
+/* Parse a size as postern.conf writes it (digits, optional k/m/g, 1024-based)
+ * from (s, len), for other files that hold sizes. 0, or -1 if malformed or too big. */
+int config_parse_size(const char *s, size_t len, unsigned long long *value_r);
 /* Duration in seconds with optional s/m/h/d suffix. */
 unsigned long long config_time(const char *key);
 /* yes/no value. */

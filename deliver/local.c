@@ -259,6 +259,7 @@ int main(int argc, char **argv)
 	ctx.aliases = daemon_open_map(&d, "aliases.cdb", 1);
 	ctx.domains = daemon_open_map(&d, "domains.cdb", 1);
 	ctx.transport = daemon_open_map(&d, "transport.cdb", 1);
+	ctx.quota = daemon_open_map(&d, "quota.cdb", 1);
 	ctx.ipc_ms = local_ms(config_time("ipc_timeout"));
 	ctx.idle_ms = local_ms(config_time("daemon_idle_timeout"));
 	enqueue_set_timeout(ctx.ipc_ms < 0 ? 0 : ctx.ipc_ms);
@@ -270,5 +271,6 @@ int main(int argc, char **argv)
 	cdbmap_close(&ctx.aliases);
 	cdbmap_close(&ctx.domains);
 	cdbmap_close(&ctx.transport);
+	cdbmap_close(&ctx.quota);
 	return 0;
 }

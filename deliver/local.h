@@ -24,6 +24,7 @@ struct local_ctx {
 	struct cdbmap *aliases;      /* aliases.cdb, or NULL */
 	struct cdbmap *domains;      /* domains.cdb, or NULL */
 	struct cdbmap *transport;    /* transport.cdb, or NULL */
+	struct cdbmap *quota;        /* quota.cdb (per-mailbox quotas), or NULL */
 	int ipc_ms;                  /* ipc_timeout: inside a request, for answers */
 	int idle_ms;                 /* daemon_idle_timeout: between requests */
 	int command_fd;              /* socket to the command helper, or -1 */
@@ -64,11 +65,15 @@ void local_header_scan(struct local_msg *m);
 int local_header_loop(const struct local_msg *m, const char *addr, size_t len,
 		      struct local_result *r);
 
-/* Before delivering size bytes into the Maildir at path: 0 fits (or no
- * quota), -1 over quota or error with r set. */
-int local_quota_check(const char *maildir, unsigned long long size, struct local_result *r);
+/* The quota of the mailbox whose mailboxes-map key is addr: its entry in
+ * etc/quota, else mailbox_quota (0 = none). */
+unsigned long long local_quota_of(const struct local_ctx *ctx, const char *addr);
+/* Before delivering size bytes into the Maildir at path with the given
+ * quota: 0 fits (or no quota), -1 over quota or error with r set. */
+int local_quota_check(const char *maildir, unsigned long long quota, unsigned long long size,
+		      struct local_result *r);
 /* After a delivery of size bytes: account for it in maildirsize. */
-void local_quota_add(const char *maildir, unsigned long long size);
+void local_quota_add(const char *maildir, unsigned long long quota, unsigned long long size);
 
 /* Enqueue the message again for the n addresses (forwarding), with
  * "Delivered-To: via" prepended, sender preserved. */

@@ -3,8 +3,10 @@
  * Offers: local_quota_check() before a delivery and local_quota_add()
  * after one, using the Maildir++ `maildirsize` file in the Maildir: its
  * first line is the quota ("NNNS"), each further line "BYTES COUNT" a
- * change in usage; usage is the sum.  The quota is mailbox_quota from
- * postern.conf (0: no quota, maildirsize is then left alone).  The file
+ * change in usage; usage is the sum.  The quota of a mailbox is its entry
+ * in the optional map etc/quota (`ADDRESS SIZE`, the address as in
+ * etc/mailboxes, SIZE with k/m/g like postern.conf), else mailbox_quota
+ * from postern.conf (0: no quota, maildirsize is then left alone).  The file
  * is rebuilt from the Maildir (the S= of each file name in cur/ and new/
  * of INBOX and of every .folder, stat() where a name has none) when it
  * is missing, larger than LOCAL_QUOTA_FILE_MAX (the Maildir++ rule of
@@ -28,6 +30,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cdbmap.h"
 #include "config.h"
 #include "local.h"
 #include "log.h"
@@ -166,9 +169,29 @@ static int local_quota_read(const char *maildir, unsigned long long quota, struc
 	return 0;
 }
 
-int local_quota_check(const char *maildir, unsigned long long size, struct local_result *r)
+unsigned long long local_quota_of(const struct local_ctx *ctx, const char *addr)
 {
 	unsigned long long quota = config_size("mailbox_quota");
+	struct buf value;
+
+	if (ctx->quota == NULL)
+		return quota;
+	buf_init(&value, 64);
+	int found = cdbmap_lookup(ctx->quota, addr, strlen(addr), &value);
+	if (found < 0)
+		log_warn("quota map lookup for <%s> failed; using mailbox_quota", addr);
+	else if (found > 0 && config_parse_size(value.data, value.len, &quota) < 0) {
+		log_warn("quota map entry for <%s> is not a size: %s; using mailbox_quota",
+			 addr, buf_cstr(&value));
+		quota = config_size("mailbox_quota");
+	}
+	buf_free(&value);
+	return quota;
+}
+
+int local_quota_check(const char *maildir, unsigned long long quota, unsigned long long size,
+		      struct local_result *r)
+{
 	struct local_usage u;
 	struct stat st;
 
@@ -189,12 +212,12 @@ int local_quota_check(const char *maildir, unsigned long long size, struct local
 	return -1;
 }
 
-void local_quota_add(const char *maildir, unsigned long long size)
+void local_quota_add(const char *maildir, unsigned long long quota, unsigned long long size)
 {
 	char path[MAILDIR_PATH_MAX + 16], line[64];
 	int fd, n;
 
-	if (config_size("mailbox_quota") == 0)
+	if (quota == 0)
 		return;
 	local_quota_path(path, sizeof path, maildir, "maildirsize");
 	fd = open(path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);

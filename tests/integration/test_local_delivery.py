@@ -146,6 +146,22 @@ class TestQuota(LocalCase):
             self.assertEqual(f.readline(), "4096S\n")
         self.assertEqual(t.test_ids("bob"), {"q-small": 1})
 
+    def test_per_mailbox_quota_overrides_the_default(self):
+        # No default quota; bob alone is limited by etc/quota.
+        t = self.start_tree(start=False)
+        with open(os.path.join(t.dir, "etc", "quota"), "w") as f:
+            f.write("bob@example.test 2k\n")
+        t.run("map", "-d", t.dir, "quota")
+        with open(os.path.join(t.dir, "etc", "postern.conf"), "a") as f:
+            f.write("mailbox_quota_action = bounce\n")
+        t.start()
+        big = (b"w" * 70 + b"\r\n") * 40            # ~2.9 KB: over bob's 2k
+        submit(t, "alice@example.test", "pq-alice", body=big)
+        submit(t, "bob@example.test", "pq-bob", body=big)
+        self.wait_log(t, r"to=<bob@example\.test>, relay=local, dsn=5\.2\.2, status=bounced \(mailbox full \(quota 2048")
+        self.assertIn("pq-alice", t.wait_ids("alice", {"pq-alice"}))
+        self.assertNotIn("pq-bob", t.test_ids("bob"))
+
     def test_over_quota_defers_by_default(self):
         t = self.tree_with(conf="mailbox_quota = 1k\n")
         submit(t, "bob@example.test", "q-defer", body=(b"z" * 70 + b"\r\n") * 30)
