@@ -7,7 +7,10 @@
  * `status=tempfail reason=...`.  Several requests may share a connection.
  * `cmd=ticket` checks the same way but answers a one-time ticket instead
  * of the mailbox (for a login process); `cmd=redeem` turns a ticket into
- * user and mailbox (for a session process, peer uid postern-vmail only).
+ * user and mailbox (for a session process).  Each command has its one
+ * caller: `auth` postern-smtpd, `ticket` postern-login, `redeem`
+ * postern-vmail (and root for all); a login process must never learn a
+ * mailbox path, so it may not use `auth`.
  * Failed logins are counted per client address and per existing user
  * (authd_state.c, files under run/auth/ shared by all authd processes);
  * over auth_failure_limit_client / _user the password is not even
@@ -21,8 +24,10 @@
  *
  * Trusts: as root-started, only peers whose SO_PEERCRED uid is root,
  * postern-smtpd, postern-login or postern-vmail (looked up at start, a
- * missing name is skipped); in development (not started as root) only
- * our own uid and root.  Requests are parsed with the bounded record
+ * missing name is skipped; daemon_serve refuses the others before we see
+ * them), and each only for its own command (authd_callers); in
+ * development (not started as root) only our own uid and root, for every
+ * command.  Requests are parsed with the bounded record
  * reader; the users file with passwd_file's limits.  Both files are
  * stat()ed before each request and re-read when they change (inode,
  * size, mtime), so `postern user add` takes effect without a reload.
@@ -71,12 +76,21 @@ struct authd_file_id {
 	struct timespec mtime;
 };
 
+/* The commands, and the one user (besides root) who may send each. */
+enum authd_cmd { AUTHD_CMD_AUTH, AUTHD_CMD_TICKET, AUTHD_CMD_REDEEM, AUTHD_NCMD };
+static const struct {
+	const char *cmd;
+	const char *user;
+} authd_callers[AUTHD_NCMD] = {
+	[AUTHD_CMD_AUTH] = { "auth", "postern-smtpd" },      /* SMTP AUTH: no mailbox needed, but given */
+	[AUTHD_CMD_TICKET] = { "ticket", "postern-login" },  /* a login process: a ticket, never a mailbox */
+	[AUTHD_CMD_REDEEM] = { "redeem", "postern-vmail" },  /* a session process: the mailbox */
+};
+
 struct authd {
 	int inetd;
-	uid_t allowed[AUTHD_ALLOWED_MAX];
-	size_t nallowed;
-	uid_t redeemers[AUTHD_ALLOWED_MAX];  /* may redeem tickets: root, the session user */
-	size_t nredeemers;
+	uid_t allowed[AUTHD_NCMD][AUTHD_ALLOWED_MAX];   /* per command: who may send it */
+	size_t nallowed[AUTHD_NCMD];
 	uid_t peer;                          /* of the current connection */
 	struct passwd_file *users;
 	struct authd_file_id users_id;    /* of the table we hold, or of the last failure */
@@ -95,9 +109,9 @@ static void authd_uid_add(uid_t *set, size_t *n, uid_t uid)
 		set[(*n)++] = uid;
 }
 
-static void authd_allow(struct authd *a, uid_t uid)
+static void authd_allow(struct authd *a, enum authd_cmd cmd, uid_t uid)
 {
-	authd_uid_add(a->allowed, &a->nallowed, uid);
+	authd_uid_add(a->allowed[cmd], &a->nallowed[cmd], uid);
 }
 
 static int authd_uid_in(const uid_t *set, size_t n, uid_t uid)
@@ -108,29 +122,48 @@ static int authd_uid_in(const uid_t *set, size_t n, uid_t uid)
 	return 0;
 }
 
-/* Before the privilege drop: the uids of our clients. */
+/* Before the privilege drop: the uids of our clients, per command. */
 static void authd_allowed_init(struct authd *a)
 {
-	static const char *const clients[] = { "postern-smtpd", "postern-login", "postern-vmail" };
-
-	authd_allow(a, 0);
-	authd_uid_add(a->redeemers, &a->nredeemers, 0);
-	if (getuid() != 0) {
-		authd_allow(a, getuid());   /* development: everything runs as us */
-		authd_uid_add(a->redeemers, &a->nredeemers, getuid());
-		return;
-	}
-	for (size_t i = 0; i < sizeof(clients) / sizeof(clients[0]); i++) {
-		struct passwd *pw = getpwnam(clients[i]);
+	for (int cmd = 0; cmd < AUTHD_NCMD; cmd++) {
+		authd_allow(a, cmd, 0);
+		if (getuid() != 0) {
+			authd_allow(a, cmd, getuid());   /* development: everything runs as us */
+			continue;
+		}
+		struct passwd *pw = getpwnam(authd_callers[cmd].user);
 		if (pw != NULL)
-			authd_allow(a, pw->pw_uid);
+			authd_allow(a, cmd, pw->pw_uid);
 		else
-			log_debug("no user %s: it cannot ask", clients[i]);
-		/* Only a session process (postern-vmail) turns a ticket into
-		 * a mailbox: a login process must never learn one. */
-		if (pw != NULL && strcmp(clients[i], "postern-vmail") == 0)
-			authd_uid_add(a->redeemers, &a->nredeemers, pw->pw_uid);
+			log_debug("no user %s: it cannot send cmd=%s", authd_callers[cmd].user,
+				  authd_callers[cmd].cmd);
 	}
+}
+
+/* Whether uid may send at least one command. */
+static int authd_caller_any(const struct authd *a, uid_t uid)
+{
+	for (int cmd = 0; cmd < AUTHD_NCMD; cmd++)
+		if (authd_uid_in(a->allowed[cmd], a->nallowed[cmd], uid))
+			return 1;
+	return 0;
+}
+
+static void authd_put_tempfail(struct buf *out, const char *reason);
+
+/* Whether the current peer may send cmd; if not, the answer is a
+ * tempfail and the connection ends (the caller returns -1). */
+static int authd_cmd_ok(const struct authd *a, enum authd_cmd cmd, struct buf *out)
+{
+	char reason[64];
+
+	if (authd_uid_in(a->allowed[cmd], a->nallowed[cmd], a->peer))
+		return 1;
+	log_warn("cmd=%s refused to peer uid=%lu", authd_callers[cmd].cmd, (unsigned long)a->peer);
+	snprintf(reason, sizeof(reason), "not allowed to %s", cmd == AUTHD_CMD_AUTH ? "authenticate"
+		 : cmd == AUTHD_CMD_TICKET ? "ask for a ticket" : "redeem");
+	authd_put_tempfail(out, reason);
+	return 0;
 }
 
 static int authd_peer_ok(struct authd *a, int fd)
@@ -150,7 +183,7 @@ static int authd_peer_ok(struct authd *a, int fd)
 		return 0;
 	}
 	a->peer = uid;
-	if (authd_uid_in(a->allowed, a->nallowed, uid))
+	if (authd_caller_any(a, uid))
 		return 1;
 	log_warn("refused peer uid=%lu pid=%ld", (unsigned long)uid, (long)pid);
 	return 0;
@@ -401,11 +434,8 @@ static int authd_redeem(struct authd *a, const struct record *rec, struct buf *o
 		authd_put_tempfail(out, "malformed request");
 		return -1;
 	}
-	if (!authd_uid_in(a->redeemers, a->nredeemers, a->peer)) {
-		log_warn("redeem refused to peer uid=%lu", (unsigned long)a->peer);
-		authd_put_tempfail(out, "not allowed to redeem");
+	if (!authd_cmd_ok(a, AUTHD_CMD_REDEEM, out))
 		return -1;
-	}
 	buf_init(&user, AUTHD_USER_MAX);
 	r = authd_ticket_redeem(ticket, service, &user);
 	if (r < 0) {
@@ -448,6 +478,10 @@ static int authd_request(struct authd *a, struct record *rec, struct buf *out)
 		authd_put_tempfail(out, "malformed request");
 		return -1;
 	}
+	/* Checked after the syntax, before the password is looked at: a
+	 * caller learns nothing from a command that is not its own. */
+	if (!authd_cmd_ok(a, ticket ? AUTHD_CMD_TICKET : AUTHD_CMD_AUTH, out))
+		return -1;
 	if (strlen(user) > AUTHD_USER_MAX) {
 		struct authd_throttle none = { 0, 0 };
 		authd_put_fail(out, &none);

@@ -11,9 +11,11 @@
  * the last answer of the previous one, so bytes after a request's empty
  * line are a protocol error that ends the connection.
  *
- * Trusts: the client (qmgr) only as far as the protocol: every field is
- * validated (queue ID characters, a sender without control bytes and at
- * most ADDRESS_PATH_MAX octets, the data range inside the file).  In
+ * Trusts: the client (qmgr; daemon_serve has checked with SO_PEERCRED
+ * that it runs as postern-queue or root) only as far as the protocol:
+ * every field is validated (queue ID characters, a sender without
+ * control bytes and at most ADDRESS_PATH_MAX octets, the data range
+ * inside the file).  In
  * standalone mode queue_file=PATH is opened read-only as given.
  *
  * Fails: a request that cannot be parsed, has no rcpt or breaks

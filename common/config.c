@@ -2,7 +2,8 @@
  *
  * Offers: config_load / config_parse read `key = value` text into a
  * process-wide table; typed getters read it back.  Every key has a type
- * (string, size, time, bool), a default and a one-line doc, so that a bad
+ * (string, size, time, bool), a default and a one-line doc (and a size
+ * key may have a smallest value, config_minimum), so that a bad
  * value is refused when the file is loaded, not when the value is first
  * used hours later, and so that `postern` can write a documented default
  * file (config_each_default).
@@ -56,7 +57,7 @@ static const struct config_key config_table[] = {
 	{ "program_directory", CONFIG_STR, "",
 	  "Directory holding the Postern programs the master starts; empty means the directory of the running executable." },
 	{ "message_size_limit", CONFIG_SIZE, "10485760",
-	  "Largest message, in bytes, that is accepted for delivery (k/m/g suffixes allowed)." },
+	  "Largest message, in bytes, that is accepted for delivery (k/m/g suffixes allowed); must be at least 1, there is no unlimited." },
 	{ "smtpd_recipient_limit", CONFIG_SIZE, "1000",
 	  "Most recipients the SMTP server accepts for one message." },
 	{ "smtpd_line_limit", CONFIG_SIZE, "4096",
@@ -134,7 +135,7 @@ static const struct config_key config_table[] = {
 	{ "ipc_timeout", CONFIG_TIME, "60s",
 	  "Limit on any single exchange between two Postern processes." },
 	{ "daemon_idle_timeout", CONFIG_TIME, "100s",
-	  "An idle service process exits after waiting this long for a client." },
+	  "An idle service process exits after waiting this long for a client; 0 means it waits for ever." },
 	{ "daemon_max_use", CONFIG_SIZE, "100",
 	  "Clients a service process serves before it exits and the master replaces it." },
 	{ "master_stop_timeout", CONFIG_TIME, "30s",
@@ -220,6 +221,15 @@ static const struct config_key config_table[] = {
 };
 
 #define CONFIG_NKEYS (sizeof(config_table) / sizeof(config_table[0]))
+
+/* Size keys with a smallest value: every limit is explicit (DESIGN.md,
+ * Invariants), so these have no "0 means unlimited". */
+static const struct {
+	const char *name;
+	unsigned long long min;
+} config_minimum[] = {
+	{ "message_size_limit", 1 },
+};
 
 /* Current values; NULL means the default. */
 static char *config_values[CONFIG_NKEYS];
@@ -348,6 +358,7 @@ static int config_parse_bool(const char *s, size_t len, int *value_r)
 /* Whether s is a valid value for key i; *why_r names the expected form. */
 static int config_check_value(size_t i, const char *s, size_t len, const char **why_r)
 {
+	static char why[64];
 	unsigned long long v;
 	int b;
 
@@ -356,7 +367,17 @@ static int config_check_value(size_t i, const char *s, size_t len, const char **
 		return 0;
 	case CONFIG_SIZE:
 		*why_r = "expected a number with optional k/m/g suffix";
-		return config_parse_number(s, len, config_size_unit, &v);
+		if (config_parse_number(s, len, config_size_unit, &v) < 0)
+			return -1;
+		for (size_t k = 0; k < sizeof config_minimum / sizeof config_minimum[0]; k++) {
+			if (strcmp(config_minimum[k].name, config_table[i].name) == 0 &&
+			    v < config_minimum[k].min) {
+				snprintf(why, sizeof why, "must be at least %llu", config_minimum[k].min);
+				*why_r = why;
+				return -1;
+			}
+		}
+		return 0;
 	case CONFIG_TIME:
 		*why_r = "expected a time with optional s/m/h/d/w suffix";
 		return config_parse_number(s, len, config_time_unit, &v);

@@ -9,6 +9,11 @@
  * line; both come from root or from the operator.  A process started by
  * hand without that environment takes its program's defaults from the
  * table below, so `smtpd -c DIR/etc -i` behaves as under the master.
+ * Peers on a Unix listener are not trusted to be who they should be:
+ * each accepted connection's SO_PEERCRED uid must be one of the
+ * program's callers (the same table; root always, in development our
+ * own uid), else it is closed unanswered and logged (daemon_peer_ok).
+ * inetd mode (-i) is not checked: whoever runs it holds our input.
  *
  * Fails: any set-up error is fatal (exit 1, the master restarts us with
  * backoff).  Errors while serving one client end that client only. */
@@ -18,6 +23,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,21 +38,35 @@
 #include "privdrop.h"
 #include "sockets.h"
 
-/* Where each program runs when nobody says otherwise (DESIGN.md's table). */
+/* Where each program runs when nobody says otherwise (DESIGN.md's table),
+ * and who may connect to its Unix listener: the users of the processes
+ * that DESIGN.md lets talk to it.  Root is always let in, and in
+ * development (not started as root) our own uid, since everything runs
+ * as that.  "anyone" is for listeners that are not ours to guard: the
+ * network (smtpd, popd, which see TCP peers) and pickup, which every
+ * local user may reach and which identifies its peer itself.  A program
+ * missing here lets in root (and in development our own uid) only. */
+#define DAEMON_ANYONE 1
 static const struct daemon_default {
 	const char *program;
 	const char *user;
 	const char *root;
+	int anyone;                  /* DAEMON_ANYONE: no caller check */
+	const char *callers[4];      /* else these users may connect */
 } daemon_defaults[] = {
-	{ "smtpd", "postern-smtpd", "run/jail" },
-	{ "enqueue", "postern-queue", "queue" },
-	{ "qmgr", "postern-queue", "queue" },
-	{ "local", "postern-vmail", "mail" },
-	{ "remote", "postern-smtp", "run/jail" },
-	{ "pickup", "postern-queue", "queue" },
-	{ "authd", "postern-auth", "-" },
-	{ "popd", "postern-login", "run/jail" },        /* the POP3 login process */
-	{ "popd-session", "postern-vmail", "mail" },    /* `popd session` */
+	{ "smtpd", "postern-smtpd", "run/jail", DAEMON_ANYONE, { NULL } },
+	/* smtpd submits, pickup passes on local submissions, local forwards */
+	{ "enqueue", "postern-queue", "queue", 0, { "postern-smtpd", "postern-queue", "postern-vmail" } },
+	/* the trigger: enqueue (postern queue flush runs as root) */
+	{ "qmgr", "postern-queue", "queue", 0, { "postern-queue" } },
+	{ "local", "postern-vmail", "mail", 0, { "postern-queue" } },      /* qmgr */
+	{ "remote", "postern-smtp", "run/jail", 0, { "postern-queue" } },  /* qmgr */
+	{ "pickup", "postern-queue", "queue", DAEMON_ANYONE, { NULL } },
+	/* smtpd (auth), login (ticket), session (redeem); authd checks
+	 * each command against its own caller too */
+	{ "authd", "postern-auth", "-", 0, { "postern-smtpd", "postern-login", "postern-vmail" } },
+	{ "popd", "postern-login", "run/jail", DAEMON_ANYONE, { NULL } },  /* the POP3 login process */
+	{ "popd-session", "postern-vmail", "mail", 0, { "postern-login" } }, /* `popd session` */
 };
 
 static volatile sig_atomic_t daemon_stop_flag;
@@ -172,6 +192,64 @@ static int daemon_listener(void)
 	return DAEMON_LISTEN_FD;
 }
 
+static void daemon_caller_add(struct daemon *d, uid_t uid)
+{
+	for (size_t i = 0; i < d->ncallers; i++)
+		if (d->callers[i] == uid)
+			return;
+	if (d->ncallers == DAEMON_CALLERS_MAX)
+		log_panic("more than %d callers", DAEMON_CALLERS_MAX);
+	d->callers[d->ncallers++] = uid;
+}
+
+/* Before the chroot hides /etc/passwd: the uids that may connect to a
+ * Unix listener (the table above). */
+static void daemon_callers_init(struct daemon *d, const struct daemon_default *def)
+{
+	int domain = 0;
+	socklen_t len = sizeof domain;
+
+	if (d->listen_fd < 0 ||
+	    getsockopt(d->listen_fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0 ||
+	    domain != AF_UNIX || (def != NULL && def->anyone))
+		return;   /* TCP peers have no uid; "anyone" needs no list */
+	d->check_callers = 1;
+	daemon_caller_add(d, 0);
+	if (getuid() != 0) {
+		daemon_caller_add(d, getuid());   /* development: everything runs as us */
+		return;
+	}
+	for (size_t i = 0; def != NULL && i < sizeof def->callers / sizeof def->callers[0] &&
+			   def->callers[i] != NULL; i++) {
+		struct passwd *pw = getpwnam(def->callers[i]);
+		if (pw == NULL) {
+			log_debug("no user %s: it cannot connect", def->callers[i]);
+			continue;
+		}
+		daemon_caller_add(d, pw->pw_uid);
+	}
+}
+
+int daemon_peer_ok(const struct daemon *d, int fd)
+{
+	pid_t pid;
+	uid_t uid;
+	gid_t gid;
+
+	if (!d->check_callers)
+		return 1;
+	if (peer_cred(fd, &pid, &uid, &gid) < 0) {
+		log_warn("refused a peer: cannot read its credentials: %s", strerror(errno));
+		return 0;
+	}
+	for (size_t i = 0; i < d->ncallers; i++)
+		if (d->callers[i] == uid)
+			return 1;
+	log_warn("refused peer pid=%ld uid=%lu: not a caller of %s", (long)pid,
+		 (unsigned long)uid, d->service);
+	return 0;
+}
+
 void daemon_init(struct daemon *d, const char *program, int argc, char **argv)
 {
 	const struct daemon_default *def = daemon_default_for(program);
@@ -218,6 +296,7 @@ void daemon_init(struct daemon *d, const char *program, int argc, char **argv)
 	if (d->lifeline_fd >= 0)
 		fd_set_cloexec(d->lifeline_fd);
 	daemon_lifeline_fd = d->lifeline_fd;
+	daemon_callers_init(d, def);
 	tzset();                /* read the zone before chroot hides it */
 	/* Resolve while /etc and /proc are visible: both are looked up lazily. */
 	(void)config_str("myhostname");
@@ -334,7 +413,10 @@ void daemon_serve(struct daemon *d, daemon_serve_fn *serve, void *arg)
 {
 	unsigned long long max_use = config_size("daemon_max_use");
 	unsigned long long idle = config_time("daemon_idle_timeout");
-	int idle_ms = idle > INT_MAX / 1000 ? INT_MAX : (int)idle * 1000;
+	/* 0: wait for clients for ever (a poll timeout of 0 would make the
+	 * process exit at once and the master restart it in a loop). */
+	int idle_ms = idle == 0 ? -1 : idle > INT_MAX / 1000 ? INT_MAX : (int)idle * 1000;
+	unsigned long long used = 0;
 
 	if (d->inetd) {
 		serve(0, 1, arg);
@@ -344,10 +426,18 @@ void daemon_serve(struct daemon *d, daemon_serve_fn *serve, void *arg)
 		log_fatal("no listening socket (fd 3, LISTEN_FDS=1): use -i to serve stdin");
 	/* Several processes share the listener: never block in accept. */
 	fd_set_nonblock(d->listen_fd, 1);
-	for (unsigned long long used = 0; max_use == 0 || used < max_use; used++) {
+	while (max_use == 0 || used < max_use) {
 		int fd = daemon_accept(d, idle_ms);
 		if (fd < 0)
 			break;
+		/* A peer that may not call us gets no byte and no busy report. */
+		if (!daemon_peer_ok(d, fd)) {
+			close(fd);
+			if (daemon_stopping())
+				break;
+			continue;
+		}
+		used++;
 		fd_set_nonblock(fd, 0);
 		daemon_report(d, 1);
 		serve(fd, fd, arg);

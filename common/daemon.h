@@ -21,8 +21,10 @@
 #define POSTERN_DAEMON_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #define DAEMON_LISTEN_FD 3
+#define DAEMON_CALLERS_MAX 8   /* uids that may connect, root and our own included */
 #define DAEMON_STATUS_FD 4
 #define DAEMON_LIFELINE_FD 5
 
@@ -38,6 +40,9 @@ struct daemon {
 	int listen_fd;         /* fd 3 or -1 */
 	int status_fd;         /* fd 4 or -1 */
 	int lifeline_fd;       /* fd 5 or -1 */
+	int check_callers;     /* the listener is a Unix socket whose callers are checked */
+	uid_t callers[DAEMON_CALLERS_MAX];   /* uids daemon_peer_ok lets in */
+	size_t ncallers;
 	int argc;              /* arguments left after the common options */
 	char **argv;
 };
@@ -53,6 +58,12 @@ void daemon_drop(struct daemon *d);
 /* Serve clients until told to stop: inetd mode serves fd 0/1 once; else
  * accept on the listener, one client at a time.  Returns when done. */
 void daemon_serve(struct daemon *d, daemon_serve_fn *serve, void *arg);
+/* Whether the peer of fd, accepted on our listener, may call us: root,
+ * the users of our program's callers table (docs/tree.md), in development
+ * our own uid; a program whose listener is not a Unix socket, or whose
+ * table says anyone, takes every peer.  1 ok, 0 refused (logged as a
+ * warning with the peer's pid and uid; the caller closes fd). */
+int daemon_peer_ok(const struct daemon *d, int fd);
 /* Whether SIGTERM has been received or the master died (check between
  * units of work).  A service with its own event loop polls
  * daemon_lifeline() for input too and then calls daemon_stopping(). */

@@ -2,8 +2,9 @@
  *
  * Offers: lmtp_dest_parse() for the destinations of the transport map
  * and lmtp_deliver(), one lock-step transaction: greeting, LHLO, MAIL
- * FROM, RCPT TO per recipient, DATA, the message (LF -> CRLF, a leading
- * '.' doubled: RFC 5321 4.5.2), the final dot, then one reply per
+ * FROM, RCPT TO per recipient, DATA, the message (every LF, CRLF and
+ * bare CR as CRLF, a leading '.' doubled: RFC 5321 4.5.2, smtp_data.h),
+ * the final dot, then one reply per
  * recipient that RCPT accepted, in RCPT order (RFC 2033 4.2), and QUIT.
  * Pipelining is not used: it saves round trips only, and lock-step makes
  * the mapping of replies to recipients obvious.
@@ -35,6 +36,7 @@
 
 #include "buf.h"
 #include "lmtp_client.h"
+#include "smtp_data.h"
 #include "sockets.h"
 #include "stream.h"
 
@@ -320,50 +322,30 @@ static int lmtp_command(struct lmtp_session *ls, const char *cmd, const char *wh
 
 /* ---- the message ---- */
 
-/* Write [from, to) of block, then extra (NULL for none).  0 or -1. */
-static int lmtp_put(struct lmtp_session *ls, const char *from, const char *to, const char *extra)
-{
-	if (to > from && stream_write(ls->s, from, (size_t)(to - from)) < 0)
-		return -1;
-	return extra == NULL ? 0 : stream_puts(ls->s, extra);
-}
-
-/* The message with CRLF line ends and dot-stuffing (RFC 5321 4.5.2), and
- * the final dot.  0, -1 connection lost, -2 the queue file failed. */
+/* The message in DATA wire form (smtp_dot_feed: CRLF line ends, a bare
+ * CR or LF included, and dot-stuffing, RFC 5321 4.5.2), and the final
+ * dot.  0, -1 connection lost, -2 the queue file failed. */
 static int lmtp_send_data(struct lmtp_session *ls)
 {
 	static char block[LMTP_BLOCK];
+	static char wire[SMTP_DOT_ROOM(LMTP_BLOCK)];
 	const struct lmtp_msg *m = ls->m;
-	char prev = '\n';              /* the byte before the current one */
+	struct smtp_dot dot;
 	off_t done = 0;
 
+	smtp_dot_init(&dot);
 	while (done < m->size) {
 		size_t want = (size_t)(m->size - done) < sizeof block ? (size_t)(m->size - done) : sizeof block;
 		ssize_t r = pread(m->fd, block, want, m->offset + done);
-		const char *from = block;
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
 			return -2;
-		for (ssize_t i = 0; i < r; i++) {
-			char c = block[i];
-			if (prev == '\n' && c == '.') {
-				if (lmtp_put(ls, from, block + i, ".") < 0)
-					return -1;
-				from = block + i;          /* the '.' itself follows */
-			} else if (c == '\n' && prev != '\r') {
-				if (lmtp_put(ls, from, block + i, "\r\n") < 0)
-					return -1;
-				from = block + i + 1;
-			}
-			prev = c;
-		}
-		if (lmtp_put(ls, from, block + r, NULL) < 0)
+		if (stream_write(ls->s, wire, smtp_dot_feed(&dot, block, (size_t)r, wire)) < 0)
 			return -1;
 		done += r;
 	}
-	/* A last line without LF still needs its CRLF before the dot. */
-	if (lmtp_put(ls, NULL, NULL, prev == '\n' ? ".\r\n" : "\r\n.\r\n") < 0)
+	if (stream_write(ls->s, wire, smtp_dot_end(&dot, wire)) < 0)
 		return -1;
 	return stream_flush(ls->s) < 0 ? -1 : 0;
 }

@@ -20,6 +20,13 @@
  * carry no dot-stuffing and no end marker: it turns CRLF into LF across
  * chunk boundaries and flags bare LF and bare CR the same way.
  *
+ * smtp_dot_feed() is the other direction, for our SMTP and LMTP clients:
+ * stored content (LF or CRLF line ends) becomes the DATA wire form.
+ * Every line end goes out as CRLF: a bare LF and a bare CR alike, so no
+ * bare CR or LF we relay can be read as a line end (or an end of data)
+ * by one server and not by the next; a leading dot, also after a bare
+ * CR, is doubled.  smtp_dot_end() ends the last line and adds ".<CRLF>".
+ *
  * Fails: never; bad input only sets flags for the caller's verdict. */
 #include <stddef.h>
 #include <string.h>
@@ -34,16 +41,15 @@ void smtp_data_init(struct smtp_data *sd)
 	sd->after_crlf = 1;
 }
 
-void smtp_data_toolong(struct smtp_data *sd)
+void smtp_data_toolong(struct smtp_data *sd, int crlf)
 {
 	sd->too_long = 1;
 	sd->lines++;
-	/* The reader discarded the line through its LF without telling us
-	 * whether a CR came first.  We assume it did: the message is
-	 * rejected anyway, and a compliant client that sent a long CRLF
-	 * line followed by ".<CRLF>" must get its answer rather than hang
-	 * until the timeout. */
-	sd->after_crlf = 1;
+	/* Never assumed: after "<long line><LF>", ".<CRLF>" is not the end
+	 * for a relay that passed the bare LF through, so it is not for us
+	 * either, or what follows would run as commands (SMTP smuggling).
+	 * The reader tells us how the discarded line ended. */
+	sd->after_crlf = crlf;
 }
 
 /* Whether p[0..len) holds a CR (which, with the LF already cut off, can
@@ -132,4 +138,58 @@ size_t smtp_bdat_end(struct smtp_bdat *b, char *out)
 	out[0] = '\r';
 	b->size++;
 	return 1;
+}
+
+void smtp_dot_init(struct smtp_dot *d)
+{
+	d->bol = 1;
+	d->cr = 0;
+}
+
+size_t smtp_dot_feed(struct smtp_dot *d, const char *p, size_t n, char *out)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		char c = p[i];
+
+		if (d->cr) {
+			/* CRLF, or a bare CR that ends its line all the same. */
+			d->cr = 0;
+			out[o++] = '\r';
+			out[o++] = '\n';
+			d->bol = 1;
+			if (c == '\n')
+				continue;
+		}
+		if (c == '\r') {
+			d->cr = 1;            /* decided by the next byte */
+			continue;
+		}
+		if (c == '\n') {
+			out[o++] = '\r';      /* bare LF -> CRLF */
+			out[o++] = '\n';
+			d->bol = 1;
+			continue;
+		}
+		if (d->bol && c == '.')
+			out[o++] = '.';       /* RFC 5321 4.5.2: transparency */
+		out[o++] = c;
+		d->bol = 0;
+	}
+	return o;
+}
+
+size_t smtp_dot_end(struct smtp_dot *d, char *out)
+{
+	size_t o = 0;
+
+	if (d->cr || !d->bol) {
+		out[o++] = '\r';      /* the last line, unterminated or bare CR */
+		out[o++] = '\n';
+	}
+	memcpy(out + o, ".\r\n", 3);
+	d->cr = 0;
+	d->bol = 1;
+	return o + 3;
 }

@@ -3,7 +3,8 @@
  * stream_read_line, it gives the bytes to store for each (CRLF becomes
  * LF, one leading dot is removed), recognises the end of data only at
  * <CRLF>.<CRLF>, flags any bare LF or bare CR, and counts the stored
- * size.  Pure: no allocation, no I/O. */
+ * size.  smtp_bdat_* does the same for BDAT chunks, smtp_dot_* the
+ * reverse (client side).  Pure: no allocation, no I/O. */
 #ifndef POSTERN_SMTP_DATA_H
 #define POSTERN_SMTP_DATA_H
 
@@ -29,8 +30,10 @@ void smtp_data_init(struct smtp_data *sd);
  * terminator) followed by an LF when *add_lf_r is 1. */
 enum smtp_data_result smtp_data_line(struct smtp_data *sd, const char *line, size_t len,
 				     const char **out_r, size_t *out_len_r, int *add_lf_r);
-/* Note that the reader discarded an overlong line (STREAM_TOOLONG). */
-void smtp_data_toolong(struct smtp_data *sd);
+/* Note that the reader discarded an overlong line (STREAM_TOOLONG);
+ * crlf says whether it ended in CRLF (stream_toolong_crlf), which decides
+ * whether a following ".<CRLF>" ends the data. */
+void smtp_data_toolong(struct smtp_data *sd, int crlf);
 /* BDAT (RFC 3030): chunk data is raw, with no dot-stuffing and no end
  * marker; only the CRLF line ends become LF for storage. */
 struct smtp_bdat {
@@ -48,5 +51,24 @@ size_t smtp_bdat_feed(struct smtp_bdat *b, const char *p, size_t n, char *out);
 /* After the LAST chunk: a CR still held back is a bare CR; writes it
  * (at most 1 byte) to out and returns the count. */
 size_t smtp_bdat_end(struct smtp_bdat *b, char *out);
+
+/* The client side of DATA (remote and LMTP delivery): stored content to
+ * wire form.  Every LF, CRLF and bare CR becomes CRLF; a dot that begins
+ * a line is doubled (RFC 5321 4.5.2). */
+struct smtp_dot {
+	int bol;                  /* the next byte begins a line */
+	int cr;                   /* a CR is held until the next byte */
+};
+
+/* Start a message. */
+void smtp_dot_init(struct smtp_dot *d);
+/* Convert n bytes into out, which must have room for SMTP_DOT_ROOM(n)
+ * bytes.  Returns the bytes written. */
+size_t smtp_dot_feed(struct smtp_dot *d, const char *p, size_t n, char *out);
+/* Worst case of smtp_dot_feed: a held CR's CRLF plus a doubled dot. */
+#define SMTP_DOT_ROOM(n) (2 * (size_t)(n) + 2)
+/* After the last byte: end the last line if needed, then ".<CRLF>"; out
+ * needs room for 5 bytes.  Returns the bytes written. */
+size_t smtp_dot_end(struct smtp_dot *d, char *out);
 
 #endif

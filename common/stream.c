@@ -4,12 +4,18 @@
  * max_line bytes; an overlong line is discarded through its LF and
  * reported once as STREAM_TOOLONG, never truncated or split, so a
  * protocol can answer it with its own error and read the next command.
+ * Whether that discarded line ended in CRLF or a bare LF is remembered
+ * across reads (stream_toolong_crlf): the SMTP DATA state machine must
+ * know it, or "<long line><LF>.<CRLF>" could end a message that the
+ * sending relay thinks goes on (SMTP smuggling).
  * stream_read_exact reads bulk data into a capped buf.  Output is
  * buffered (at most STREAM_OUT_MAX bytes, flushed automatically beyond
  * that) and written completely by stream_flush.
  *
  * Trusts: nothing it reads.  Memory is bounded: the input buffer never
  * exceeds max_line + STREAM_SLACK, the output buffer STREAM_OUT_MAX.
+ * Input may hold passwords (AUTH, PASS): a buffer is wiped before it is
+ * freed or moved by growth.
  *
  * Fails: every wait is bounded by the timeout (poll before each read and
  * write; EINTR retried): STREAM_TIMEOUT, or -1 with errno ETIMEDOUT on
@@ -58,6 +64,8 @@ struct stream {
 	size_t in_cap, start, end;
 	size_t scanned;     /* bytes after start already known to hold no LF */
 	int discarding;     /* inside an overlong line */
+	int discard_cr;     /* the last byte discarded so far was a CR */
+	int toolong_crlf;   /* the last STREAM_TOOLONG line ended in CRLF */
 	int eof;            /* the peer closed its side */
 	struct buf out;
 	SSL *ssl;           /* TLS session, NULL for plaintext */
@@ -111,6 +119,24 @@ size_t stream_pending(const struct stream *s)
 	return s->end - s->start;
 }
 
+size_t stream_tls_pending(const struct stream *s)
+{
+	size_t n = s->end - s->start;
+	int ssl_n;
+
+	/* Bytes OpenSSL has decrypted but not handed over are invisible to
+	 * poll() on the socket: count them, or a reader would wait forever
+	 * for input it already has. */
+	if (s->ssl != NULL && (ssl_n = SSL_pending(s->ssl)) > 0)
+		n += (size_t)ssl_n;
+	return n;
+}
+
+int stream_toolong_crlf(const struct stream *s)
+{
+	return s->toolong_crlf;
+}
+
 void stream_free(struct stream **sp)
 {
 	struct stream *s = *sp;
@@ -124,7 +150,9 @@ void stream_free(struct stream **sp)
 		SSL_free(s->ssl);
 		ERR_clear_error();
 	}
-	buf_free(&s->out);
+	buf_free(&s->out);   /* wipes */
+	if (s->in != NULL)
+		explicit_bzero(s->in, s->in_cap);   /* it may have held a password */
 	free(s->in);
 	free(s);
 	*sp = NULL;
@@ -293,10 +321,16 @@ static int stream_make_room(struct stream *s)
 		errno = ENOBUFS;
 		return -1;
 	}
-	p = realloc(s->in, want);
+	/* Not realloc: the old block may hold a password and must be wiped. */
+	p = malloc(want);
 	if (p == NULL) {
 		errno = ENOMEM;
 		return -1;
+	}
+	if (s->in != NULL) {
+		memcpy(p, s->in, s->end);
+		explicit_bzero(s->in, s->in_cap);
+		free(s->in);
 	}
 	s->in = p;
 	s->in_cap = want;
@@ -335,7 +369,11 @@ static enum stream_status stream_take_line(struct stream *s, size_t len,
 
 	stream_drop(s, len);
 	if (s->discarding || len > s->max_line) {
+		/* The byte before the LF: in this piece, or, when the LF came
+		 * first, the last one already discarded. */
+		s->toolong_crlf = len >= 2 ? line[len - 2] == '\r' : s->discarding && s->discard_cr;
 		s->discarding = 0;
+		s->discard_cr = 0;
 		return STREAM_TOOLONG;
 	}
 	*line_r = line;
@@ -350,6 +388,8 @@ static enum stream_status stream_line_at_eof(struct stream *s, const char **line
 
 	if (s->discarding) {
 		s->discarding = 0;
+		s->discard_cr = 0;
+		s->toolong_crlf = 0;   /* no line end at all */
 		stream_drop(s, pending);
 		return STREAM_TOOLONG;
 	}
@@ -374,8 +414,11 @@ enum stream_status stream_read_line(struct stream *s, const char **line_r, size_
 			return stream_take_line(s, (size_t)(lf - (s->in + s->start)) + 1, line_r, len_r);
 		s->scanned = pending;
 		if (s->discarding || pending >= s->max_line) {
-			/* Too long already: forget it, keep looking for its end. */
+			/* Too long already: forget it, keep looking for its end,
+			 * remembering whether a CR may be waiting for its LF. */
 			s->discarding = 1;
+			if (pending > 0)
+				s->discard_cr = s->in[s->start + pending - 1] == '\r';
 			stream_drop(s, pending);
 		}
 		if (s->eof)
@@ -547,6 +590,7 @@ int stream_start_tls(struct stream *s, SSL_CTX *ctx, int server, const char *sni
 	s->tls_discarded = s->end - s->start;
 	stream_drop(s, s->tls_discarded);
 	s->discarding = 0;
+	s->discard_cr = 0;
 	ERR_clear_error();
 	s->ssl = SSL_new(ctx);
 	if (s->ssl == NULL || SSL_set_rfd(s->ssl, s->rfd) != 1 || SSL_set_wfd(s->ssl, s->wfd) != 1 ||

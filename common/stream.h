@@ -38,6 +38,13 @@ enum stream_status stream_read_line(struct stream *s, const char **line_r, size_
 enum stream_status stream_read_exact(struct stream *s, size_t n, struct buf *out);
 /* Bytes already buffered on the input side (PIPELINING: flush when 0). */
 size_t stream_pending(const struct stream *s);
+/* Input readable without waiting: stream_pending plus, with TLS, what
+ * OpenSSL has decrypted but not handed over (poll() cannot see that).
+ * Check it before polling the descriptor. */
+size_t stream_tls_pending(const struct stream *s);
+/* Whether the line last reported as STREAM_TOOLONG ended in CRLF (its CR
+ * and LF may have arrived in different reads); 0 for a bare LF or none. */
+int stream_toolong_crlf(const struct stream *s);
 /* Queue n bytes for output. 0 or -1. */
 int stream_write(struct stream *s, const void *p, size_t n);
 /* Queue a string. */

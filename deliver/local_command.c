@@ -151,7 +151,7 @@ struct local_cmd_job {
 static _Noreturn void local_cmd_exec(const struct local_cmd_job *j, int in_fd, int out_fd)
 {
 	static char env_store[LOCAL_CMD_ENV_MAX][ADDRESS_PATH_MAX + 32];
-	char *envp[LOCAL_CMD_ENV_MAX + 1], clean[ADDRESS_PATH_MAX + 1];
+	char *envp[LOCAL_CMD_ENV_MAX + 1], clean[ADDRESS_PATH_MAX + 1], dom[ADDRESS_PATH_MAX + 1];
 	const char *at = strrchr(j->rcpt, '@');
 	size_t n = 0;
 	char *argv[] = { "sh", "-c", (char *)j->cmd, NULL };
@@ -167,7 +167,9 @@ static _Noreturn void local_cmd_exec(const struct local_cmd_job *j, int in_fd, i
 	snprintf(env_store[n], sizeof env_store[n], "SENDER=%s", clean), n++;
 	local_cmd_clean(clean, sizeof clean, j->rcpt);
 	snprintf(env_store[n], sizeof env_store[n], "RECIPIENT=%s", clean), n++;
-	snprintf(env_store[n], sizeof env_store[n], "DOMAIN=%s", at != NULL ? at + 1 : ""), n++;
+	/* The domain is envelope data like the rest: cleaned, never raw. */
+	local_cmd_clean(dom, sizeof dom, at != NULL ? at + 1 : "");
+	snprintf(env_store[n], sizeof env_store[n], "DOMAIN=%s", dom), n++;
 	if (at != NULL)
 		clean[at - j->rcpt < (long)sizeof clean ? at - j->rcpt : 0] = '\0';
 	snprintf(env_store[n], sizeof env_store[n], "LOCAL=%s", clean), n++;

@@ -5,7 +5,8 @@
  * remote_smtp_deliver (one transaction: MAIL FROM with SIZE, BODY,
  * SMTPUTF8 and DSN parameters when the server offers them, RCPT TO per
  * recipient pipelined (RFC 2920) in windows of REMOTE_PIPELINE_WINDOW
- * when offered, DATA with LF -> CRLF and dot-stuffing, RFC 5321 4.5.2),
+ * when offered, DATA with every LF, CRLF and bare CR sent as CRLF and
+ * dot-stuffing (RFC 5321 4.5.2, smtp_dot_feed),
  * RSET for reuse and QUIT.  Every wait has its own timeout from
  * postern.conf, after RFC 5321 4.5.3.2.
  *
@@ -35,6 +36,7 @@
 
 #include "log.h"
 #include "remote.h"
+#include "smtp_data.h"
 #include "sockets.h"
 #include "tls.h"
 
@@ -445,43 +447,31 @@ static int remote_queue_cmd(struct remote_session *s, int ms, struct buf *b)
 	return r;
 }
 
-/* The message, LF -> CRLF, a leading '.' doubled (RFC 5321 4.5.2), ended by ".". */
+/* The message in DATA wire form (smtp_dot_feed: every LF, CRLF and bare
+ * CR goes out as CRLF, so no bare CR reaches the next server, and a
+ * leading '.' is doubled, RFC 5321 4.5.2), ended by ".". */
 static int remote_send_data(struct remote_ctx *ctx, struct remote_session *s, const struct remote_msg *m)
 {
 	static char block[REMOTE_DATA_BLOCK];
+	static char wire[SMTP_DOT_ROOM(REMOTE_DATA_BLOCK)];
 	const struct agent_request *q = m->q;
-	int bol = 1;
-	char prev = '\n';
+	struct smtp_dot dot;
 	off_t done = 0;
 
 	stream_set_timeout(s->s, ctx->conf.data_block_ms);
+	smtp_dot_init(&dot);
 	while (done < q->size) {
 		size_t want = (size_t)(q->size - done) < sizeof block ? (size_t)(q->size - done) : sizeof block;
 		ssize_t r = pread(q->fd, block, want, q->offset + done);
-		size_t from = 0;
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
 			return -2;   /* our own file failed: not the server's fault */
-		for (size_t i = 0; i < (size_t)r; i++) {
-			if (bol && block[i] == '.' && (stream_write(s->s, block + from, i - from) < 0 ||
-						       stream_puts(s->s, ".") < 0))
-				return -1;
-			if (bol && block[i] == '.')
-				from = i;
-			bol = block[i] == '\n';
-			if (bol && (i > 0 ? block[i - 1] : prev) != '\r') {
-				if (stream_write(s->s, block + from, i - from) < 0 || stream_puts(s->s, "\r\n") < 0)
-					return -1;
-				from = i + 1;
-			}
-		}
-		if (stream_write(s->s, block + from, (size_t)r - from) < 0)
+		if (stream_write(s->s, wire, smtp_dot_feed(&dot, block, (size_t)r, wire)) < 0)
 			return -1;
-		prev = block[r - 1];
 		done += r;
 	}
-	if ((!bol && stream_puts(s->s, "\r\n") < 0) || stream_puts(s->s, ".\r\n") < 0)
+	if (stream_write(s->s, wire, smtp_dot_end(&dot, wire)) < 0)
 		return -1;
 	return stream_flush(s->s);
 }

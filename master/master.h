@@ -50,7 +50,8 @@ void master_service_clear(struct service *svc);
 /* master_service.c */
 /* Bind svc's listener (or adopt old's when the address is unchanged). 0 or -1. */
 int master_service_bind(struct service *svc, const char *base_dir);
-/* Make ROOT/private/NAME links to every unix listener for every root. 0 or -1. */
+/* Link into each root's private/ the unix listeners its processes use,
+ * and remove the others'. 0 or -1. */
 int master_service_link(struct service *svcs, size_t n, const char *base_dir);
 /* Make the lifeline pipe whose read end every child gets as fd 5. 0 or -1. */
 int master_lifeline_init(void);

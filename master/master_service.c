@@ -1,7 +1,8 @@
 /* master_service: listeners, children and restarts.
  *
- * Binds each service's listener itself (children never bind), links every
- * Unix socket into every service root (docs/tree.md), starts children with
+ * Binds each service's listener itself (children never bind), links into
+ * each service root the Unix sockets that the processes in that root
+ * connect to, and only those (master_uses, docs/tree.md), starts children with
  * the listener as fd 3 and the status pipe as fd 4, and restarts a child
  * that died abnormally after an exponential backoff.  Runs as root; parses
  * nothing from the network: the only input is the status pipe, whose
@@ -135,6 +136,71 @@ static int master_link_one(const char *base_dir, const char *root, const char *n
 	return 0;
 }
 
+/* The service sockets each program connects to (DESIGN.md, "may talk
+ * to"; common/daemon.c's callers table is the other side of the same
+ * rule).  A root gets links only to the sockets some process in it uses,
+ * so a compromised smtpd finds no private/local in run/jail to try.  A
+ * program missing here (an operator's own command) gets no links. */
+static const struct master_use {
+	const char *command;
+	const char *arg;            /* first argument that selects the entry, or NULL */
+	const char *sockets[3];
+} master_uses[] = {
+	{ "smtpd", NULL, { "enqueue", "authd", NULL } },
+	{ "popd", "session", { "authd", NULL, NULL } },          /* redeem */
+	{ "popd", NULL, { "authd", "pop3-session", NULL } },     /* the login process */
+	{ "enqueue", NULL, { "qmgr", NULL, NULL } },
+	{ "qmgr", NULL, { "local", "remote", NULL } },
+	{ "pickup", NULL, { "enqueue", NULL, NULL } },
+	{ "local", NULL, { "enqueue", NULL, NULL } },            /* forwarding */
+	{ "remote", NULL, { NULL, NULL, NULL } },
+	{ "authd", NULL, { NULL, NULL, NULL } },
+};
+
+static const struct master_use *master_use_of(const struct service *svc)
+{
+	for (size_t i = 0; i < sizeof master_uses / sizeof master_uses[0]; i++) {
+		const struct master_use *u = &master_uses[i];
+		if (strcmp(u->command, svc->command) != 0)
+			continue;
+		if (u->arg == NULL || (svc->nargs > 0 && strcmp(u->arg, svc->args[0]) == 0))
+			return u;
+	}
+	return NULL;
+}
+
+/* Whether a process of some live service in root connects to socket name. */
+static int master_root_uses(const struct service *svcs, size_t n, const char *root, const char *name)
+{
+	for (size_t s = 0; s < n; s++) {
+		const struct master_use *u;
+		if (svcs[s].retired || strcmp(svcs[s].root, root) != 0 || (u = master_use_of(&svcs[s])) == NULL)
+			continue;
+		for (size_t k = 0; k < sizeof u->sockets / sizeof u->sockets[0] && u->sockets[k] != NULL; k++)
+			if (strcmp(u->sockets[k], name) == 0)
+				return 1;
+	}
+	return 0;
+}
+
+/* Remove ROOT/private/NAME: a socket of ours that root's processes do
+ * not use (left by an older master.conf or master). */
+static int master_unlink_one(const char *base_dir, const char *root, const char *name)
+{
+	char to[4096];
+	int n = snprintf(to, sizeof to, "%s/%s/private/%s", base_dir, root, name);
+
+	if (n < 0 || (size_t)n >= sizeof to) {
+		log_warn("socket path too long for root %s", root);
+		return -1;
+	}
+	if (unlink(to) < 0 && errno != ENOENT) {
+		log_warn("unlink %s: %s", to, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 int master_service_link(struct service *svcs, size_t n, const char *base_dir)
 {
 	char dir[4096];
@@ -149,8 +215,15 @@ int master_service_link(struct service *svcs, size_t n, const char *base_dir)
 		int len = snprintf(dir, sizeof dir, "%s/%s/private", base_dir, root);
 		if (len < 0 || (size_t)len >= sizeof dir || master_private_dir(dir) < 0)
 			return -1;
+		/* Unlinks first: a retired service may share a name with a live one. */
+		for (size_t s = 0; s < n; s++)
+			if (svcs[s].type == SERVICE_UNIX &&
+			    (svcs[s].retired || !master_root_uses(svcs, n, root, svcs[s].listen)) &&
+			    master_unlink_one(base_dir, root, svcs[s].listen) < 0)
+				return -1;
 		for (size_t s = 0; s < n; s++)
 			if (svcs[s].type == SERVICE_UNIX && !svcs[s].retired &&
+			    master_root_uses(svcs, n, root, svcs[s].listen) &&
 			    master_link_one(base_dir, root, svcs[s].listen) < 0)
 				return -1;
 	}

@@ -90,8 +90,8 @@ static int popd_plaintext_ok(const struct popd_login *pl)
 {
 	if (stream_tls_active(pl->s) || pl->l->plaintext == POPD_PLAIN_YES)
 		return 1;
-	return pl->l->plaintext == POPD_PLAIN_LOOPBACK &&
-	       (popd_addr_loopback(pl->client) || strcmp(pl->client, "unknown") == 0);
+	/* An address we could not learn ("unknown") is not loopback. */
+	return pl->l->plaintext == POPD_PLAIN_LOOPBACK && popd_addr_loopback(pl->client);
 }
 
 static void popd_login_capa(struct popd_login *pl)
@@ -119,12 +119,15 @@ static void popd_login_proxy(struct popd_login *pl, int sp)
 	stream_set_max_line(pl->s, POPD_PROXY_BLOCK);
 	for (;;) {
 		struct pollfd p[2] = { { .fd = pl->fd, .events = POLLIN }, { .fd = sp, .events = POLLIN } };
-		int r = stream_pending(pl->s) > 0 ? 1 : poll(p, 2, pl->l->timeout_ms);
+		/* Input OpenSSL has already decrypted is invisible to poll():
+		 * a pipelined burst would wait for a byte the client never sends. */
+		int ready = stream_tls_pending(pl->s) > 0;
+		int r = ready ? 1 : poll(p, 2, pl->l->timeout_ms);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
 			break;   /* the session has its own timeout; this is the backstop */
-		if (stream_pending(pl->s) > 0 || (p[0].revents & (POLLIN | POLLHUP | POLLERR))) {
+		if (ready || (p[0].revents & (POLLIN | POLLHUP | POLLERR))) {
 			const char *line;
 			size_t len;
 			enum stream_status st = stream_read_line(pl->s, &line, &len);

@@ -15,7 +15,8 @@
  * its working directory in) DIR/mail.  It never listens on the network
  * and never sees a password: the ticket is all it gets.
  *
- * Trusts: the login process only for the client stream and the client
+ * Trusts: the login process (daemon_serve lets in only postern-login
+ * and root, by SO_PEERCRED) only for the client stream and the client
  * address (for logs); the user and mailbox come from authd.  The handoff
  * record is bounded (POPD_HANDOFF_MAX, one descriptor); client lines go
  * through the bounded stream reader (POP3_CMD_LINE_MAX) and pop3_cmd.c.

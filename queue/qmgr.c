@@ -19,7 +19,8 @@
  * Trusts: queue files only after queuefile_open validated them (a bad one
  * is moved to hold/ and logged); the agents' answers only as far as the
  * protocol; the trigger's bytes not at all (a connection is a wakeup,
- * "flush" asks for a full scan).  Files may disappear under it: the
+ * "flush" asks for a full scan), and its peer only when SO_PEERCRED says
+ * postern-queue or root (daemon_peer_ok).  Files may disappear under it: the
  * `postern queue` tool moves or removes them with rename/unlink, and qmgr
  * forgets a message whose file is gone.
  *
@@ -523,6 +524,12 @@ static void qmgr_trigger(struct qmgr *q)
 
 		if (fd < 0)
 			return;
+		/* Only enqueue's user (and root: postern queue flush) may
+		 * poke us; anyone else is closed unread and logged. */
+		if (!daemon_peer_ok(q->d, fd)) {
+			close(fd);
+			continue;
+		}
 		/* The client writes at once and closes; a short wait keeps a
 		 * slow one from holding the loop. */
 		(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO,

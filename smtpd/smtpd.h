@@ -48,7 +48,7 @@ struct smtpd_ctx {
 	struct smtpd_net *mynetworks;
 	size_t nmynetworks;
 	int conn_fd;                     /* per-IP session slots (smtpd_limit.c), -1: none */
-	unsigned long long size_limit;   /* message_size_limit; 0 = none (RFC 1870) */
+	unsigned long long size_limit;   /* message_size_limit, >= 1 (config.c refuses 0) */
 	unsigned long long rcpt_limit;   /* smtpd_recipient_limit */
 	unsigned long long error_limit;  /* smtpd_hard_error_limit */
 	unsigned long long header_limit; /* smtpd_header_size_limit */

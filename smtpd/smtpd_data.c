@@ -196,15 +196,20 @@ static void smtpd_msg_flush_header(struct smtpd_session *ss, struct smtpd_msg *m
 
 	m->hdr_done = 1;
 	buf_init(&add, SMTPD_RECEIVED_MAX);
-	if (smtpd_received(ss, &add) < 0)
+	if (smtpd_received(ss, &add) < 0) {
+		/* Never half a header: what was formatted is dropped. */
 		log_warn("cannot format the Received header for %s", ss->client);
+		buf_reset(&add);
+	}
 	smtpd_msg_write(m, add.data, add.len);
 	smtpd_msg_write(m, m->hdr.data, len);
-	buf_reset(&add);
 	if (len > 0 && m->hdr.data[len - 1] != '\n')
-		(void)buf_putc(&add, '\n');   /* an unterminated last header line */
-	if (smtpd_submission_fields(ss, m, &add) < 0)
+		smtpd_msg_write(m, "\n", 1);   /* an unterminated last header line */
+	buf_reset(&add);
+	if (smtpd_submission_fields(ss, m, &add) < 0) {
 		log_warn("cannot add Message-ID/Date for %s", ss->client);
+		buf_reset(&add);
+	}
 	smtpd_msg_write(m, add.data, add.len);
 	buf_free(&add);
 	smtpd_msg_write(m, m->hdr.data + len, m->hdr.len - len);
@@ -256,7 +261,7 @@ static void smtpd_msg_put(struct smtpd_session *ss, struct smtpd_msg *m, const c
 	size_t used = 0;
 
 	m->size += n;
-	if (limit != 0 && m->size > limit)
+	if (m->size > limit)
 		m->oversize = 1;
 	if (m->oversize || m->hdr_too_big || m->sd.too_long ||
 	    (ss->ctx->forbid_bare_newline && (m->sd.bare_newline || m->bd.bare_newline)))
@@ -401,7 +406,7 @@ static int smtpd_data_read(struct smtpd_session *ss, struct smtpd_msg *m)
 			if (add_lf)
 				smtpd_msg_put(ss, m, "\n", 1);
 		} else if (st == STREAM_TOOLONG) {
-			smtp_data_toolong(&m->sd);
+			smtp_data_toolong(&m->sd, stream_toolong_crlf(ss->s));
 		} else if (st == STREAM_TIMEOUT) {
 			smtpd_reply(ss, "421 4.4.2 %s Error: timeout exceeded", ss->ctx->hostname);
 			ss->done = 1;

@@ -177,6 +177,10 @@ static void smtpd_ctx_init(struct smtpd_ctx *ctx, const struct daemon *d)
 	if (strlen(ctx->hostname) > 255 || strpbrk(ctx->hostname, " \t\r\n") != NULL)
 		log_fatal("myhostname must be one word of at most 255 bytes");
 	ctx->size_limit = config_size("message_size_limit");
+	/* Every limit is explicit: 0 is no "unlimited" (config.c refuses it
+	 * at load; this keeps SIZE 0 from ever being advertised). */
+	if (ctx->size_limit == 0)
+		log_fatal("message_size_limit must be at least 1");
 	ctx->rcpt_limit = config_size("smtpd_recipient_limit");
 	/* Every recipient is one field of the enqueue record. */
 	if (ctx->rcpt_limit > RECORD_MAX_FIELDS - 8)

@@ -175,11 +175,11 @@ static int smtpd_param_size(struct smtpd_session *ss, const struct smtp_param *p
 {
 	unsigned long long size, limit = ss->ctx->size_limit;
 
-	if (smtp_param_size(pa, limit ? limit : ~0ULL, &size) < 0) {
+	if (smtp_param_size(pa, limit, &size) < 0) {
 		smtpd_reply(ss, "501 5.5.4 Bad SIZE parameter value");
 		return -1;
 	}
-	if (limit != 0 && size > limit) {
+	if (size > limit) {
 		smtpd_reply(ss, "552 5.3.4 Message size exceeds fixed limit");
 		return -1;
 	}

@@ -28,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		int add;
 
 		if (len == 1 && in[pos] == (char)0xff) {
-			smtp_data_toolong(&sd);
+			smtp_data_toolong(&sd, 1);   /* an overlong CRLF line */
 			prev_crlf = 1;
 			pos += len;
 			continue;

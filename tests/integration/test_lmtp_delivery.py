@@ -217,6 +217,21 @@ class TestLmtpDelivery(LmtpCase):
         self.assertIn(b"\r\nfirst\r\n..hidden dot line\r\n...two dots\r\n..\r\nlast line without newline\r\n", data)
         self.assertIn(b"X-Test-Id: dots\r\n", data)
 
+    def test_bare_cr_goes_out_as_crlf_and_is_dot_stuffed(self):
+        # Review finding 3: a bare CR in a queued message (pickup takes
+        # them) must never reach the wire; it ends its line, and a dot
+        # after it is doubled like any leading dot.
+        server = LmtpServer()
+        self.addCleanup(server.close)
+        t = self.lmtp_tree(server.server_address[1])
+        body = b"one\rtwo\n.three\r.four\r\nend\r"
+        submit(t, ["ok3@lmtp.test"], b"Subject: cr\nX-Test-Id: bare-cr\n\n" + body)
+        self.wait_for(lambda: self.delivered_to(server, "ok3@lmtp.test"), "the LMTP transaction", t)
+        data = self.delivered_to(server, "ok3@lmtp.test")[0]["data"]
+        self.assertNotRegex(data, rb"\r(?!\n)", "a bare CR went over the wire")
+        self.assertNotRegex(data, rb"[^\r]\n", "a bare LF went over the wire")
+        self.assertIn(b"\r\none\r\ntwo\r\n..three\r\n..four\r\nend\r\n", data)
+
     def test_deferred_while_target_down_then_delivered(self):
         port = free_port()
         t = self.lmtp_tree(port)

@@ -52,6 +52,22 @@ class MasterLifecycle(PosternTestCase):
         self.assertEqual(s.esmtp_features.get("size"), "123456")
         s.quit()
 
+    def test_idle_timeout_zero_means_processes_wait_for_ever(self):
+        # 0 once made every service poll(..., 0), exit at once and be
+        # restarted in a loop.
+        t = self.start_tree(start=False)
+        t.set_conf(daemon_idle_timeout="0")
+        t.start()
+        time.sleep(0.5 * SCALE)   # spares started for the readiness probes
+        before = {s: set(t.pids(s)) for s in SERVICES}
+        time.sleep(3 * SCALE)
+        after = {s: set(t.pids(s)) for s in SERVICES}
+        for s in SERVICES:
+            self.assertTrue(before[s], "no %s process\n%s" % (s, t.log_tail()))
+            self.assertLessEqual(before[s], after[s], "%s processes exited while idle" % s)
+        t.send(t.addr("alice"), "idle-zero")
+        self.assertIn("idle-zero", t.wait_ids("alice", {"idle-zero"}))
+
     def test_reload_with_a_broken_config_keeps_the_services(self):
         t = self.start_tree()
         conf = os.path.join(t.dir, "etc", "master.conf")

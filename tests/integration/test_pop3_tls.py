@@ -2,13 +2,16 @@
 TLS on pop3s (port base + 995), with poplib and curl; the login process
 keeps TLS and proxies the session's bytes."""
 
+import os
 import poplib
 import shutil
+import socket
 import ssl
 import subprocess
+import time
 import unittest
 
-from postern_harness import HOST, SCALE, PosternTestCase
+from postern_harness import BIN, HOST, SCALE, PosternTestCase, daemon_env
 from test_pop3_commands import RawPOP3
 
 
@@ -76,6 +79,57 @@ class Pop3Tls(PosternTestCase):
         _, lines, _ = p.retr(2)
         self.assertIn(b"X-Test-Id: t2", lines)
         p.quit()
+
+    def test_pop3s_long_pipelined_burst_completes_promptly(self):
+        # Review finding 4: bytes OpenSSL has decrypted but not handed over
+        # are invisible to poll(); the proxy must not wait on the socket
+        # while it holds them.  One TLS record of ~10 KB of commands, with
+        # line ends at every read size the login's buffer may have, so a
+        # read ends exactly at a line end with the rest still in OpenSSL.
+        t = self.start_with_mail()
+        s = tls_context(t).wrap_socket(socket.create_connection((HOST, t.port("pop3s")),
+                                                                timeout=30 * SCALE))
+        self.addCleanup(s.close)
+        f = s.makefile("rb")
+        self.assertTrue(f.readline().startswith(b"+OK"))
+        for cmd in (b"USER " + t.addr("alice").encode(), b"PASS " + t.passwords["alice"].encode()):
+            s.sendall(cmd + b"\r\n")
+            self.assertTrue(f.readline().startswith(b"+OK"))
+        burst, n = b"", 0
+        for boundary in (4096, 4351, 6144, 8192, 8702, 10240):
+            gap = boundary - len(burst)
+            while gap > 0:
+                # "UIDL 1" is 8 bytes; leading zeros make a line longer.
+                take = gap if gap < 16 else 8
+                burst += b"UIDL " + b"0" * (take - 8) + b"1\r\n"
+                gap -= take
+                n += 1
+            self.assertEqual(len(burst), boundary)
+        s.settimeout(15 * SCALE)
+        start = time.monotonic()
+        s.sendall(burst)                      # < 16 KB: one TLS record
+        for i in range(n):
+            line = f.readline()
+            self.assertTrue(line.startswith(b"+OK 1 "), "reply %d of %d: %r" % (i + 1, n, line))
+        self.assertLess(time.monotonic() - start, 10 * SCALE)
+        s.sendall(b"QUIT\r\n")
+        self.assertTrue(f.readline().startswith(b"+OK"))
+
+    def test_unknown_client_address_is_not_loopback(self):
+        # Review finding 8: when the peer address cannot be learnt (here:
+        # stdin is a pipe), plaintext login is not allowed as if loopback.
+        t = self.start_tree()
+        p = subprocess.run([os.path.join(BIN, "popd"), "-c", os.path.join(t.dir, "etc"), "-i"],
+                           input=b"CAPA\r\nUSER " + t.addr("alice").encode() + b"\r\nQUIT\r\n",
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=daemon_env(),
+                           timeout=30 * SCALE)
+        lines = p.stdout.split(b"\r\n")
+        self.assertTrue(lines[0].startswith(b"+OK"), p.stdout + p.stderr)
+        capa = lines[1:lines.index(b".")]
+        self.assertNotIn(b"USER", capa)
+        self.assertNotIn(b"SASL PLAIN", capa)
+        user = lines[lines.index(b".") + 1]
+        self.assertTrue(user.startswith(b"-ERR"), p.stdout)
 
     def test_stls_refused_twice_and_plain_bytes_before_tls_are_dropped(self):
         t = self.start_with_mail()

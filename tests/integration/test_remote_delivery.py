@@ -18,6 +18,7 @@ import socket
 import struct
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 
@@ -174,6 +175,76 @@ class Sink:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
+
+
+class RawDataSink:
+    """A minimal SMTP server on HOST:PORT that keeps the raw DATA bytes
+    (through the final <CRLF>.<CRLF>) of every transaction."""
+
+    def __init__(self, host, port):
+        self.data = []
+        self.srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.srv.bind((host, port))
+        self.srv.listen(5)
+        self.srv.settimeout(0.2)
+        self.stopping = False
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        while not self.stopping:
+            try:
+                c, _ = self.srv.accept()
+            except (socket.timeout, OSError):
+                continue
+            try:
+                self.session(c)
+            except (OSError, EOFError):
+                pass
+            finally:
+                c.close()
+
+    def session(self, c):
+        c.settimeout(30)
+        buf = b""
+
+        def line():
+            nonlocal buf
+            while b"\n" not in buf:
+                chunk = c.recv(65536)
+                if not chunk:
+                    raise EOFError
+                buf += chunk
+            ln, _, buf = buf.partition(b"\n")
+            return ln.rstrip(b"\r").upper()
+
+        c.sendall(b"220 raw.sink ESMTP\r\n")
+        while True:
+            verb = line()[:4]
+            if verb == b"EHLO":
+                c.sendall(b"250-raw.sink\r\n250 8BITMIME\r\n")
+            elif verb == b"DATA":
+                c.sendall(b"354 go\r\n")
+                while b"\r\n.\r\n" not in b"\r\n" + buf:
+                    chunk = c.recv(65536)
+                    if not chunk:
+                        raise EOFError
+                    buf += chunk
+                end = (b"\r\n" + buf).index(b"\r\n.\r\n") + 3
+                self.data.append(buf[:end])
+                buf = buf[end:]
+                c.sendall(b"250 2.0.0 queued\r\n")
+            elif verb == b"QUIT":
+                c.sendall(b"221 bye\r\n")
+                return
+            else:
+                c.sendall(b"250 ok\r\n")
+
+    def stop(self):
+        self.stopping = True
+        self.thread.join(5)
+        self.srv.close()
 
 
 # ---------------------------------------------------------------- the agent
@@ -444,6 +515,22 @@ class RemoteDeliveryTest(PosternTestCase):
         # LF line ends): unchanged dots prove the agent stuffed them.
         self.assertTrue(data.endswith(b"\nSubject: dots\n\n.leading dot\n..two\nlast line without newline\n\n")
                         or data.endswith(b"\nSubject: dots\n\n.leading dot\n..two\nlast line without newline\n"), data)
+
+    def test_bare_cr_goes_out_as_crlf_and_is_dot_stuffed(self):
+        # Review finding 3: a bare CR in a queued message is never sent as
+        # is: it ends its line (CRLF), and a dot after it is doubled.
+        sink = RawDataSink(SINK_A, self.port)
+        self.addCleanup(sink.stop)
+        t = self.sender_tree()
+        body = b"Subject: cr\n\none\rtwo\n.three\r.four\r\nMAIL FROM:<x@y>\rend\r"
+        ans = t.deliver(["u@pref.test"], body=body)
+        self.assertEqual(ans[0]["status"], "delivered", ans)
+        self.assertEqual(len(sink.data), 1, sink.data)
+        wire = sink.data[0]
+        self.assertNotRegex(wire, rb"\r(?!\n)", "a bare CR went over the wire")
+        self.assertNotRegex(wire, rb"[^\r]\n", "a bare LF went over the wire")
+        self.assertEqual(wire, b"Subject: cr\r\n\r\none\r\ntwo\r\n..three\r\n..four\r\n"
+                               b"MAIL FROM:<x@y>\r\nend\r\n.\r\n")
 
     # ---- relayhost
 

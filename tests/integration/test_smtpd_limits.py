@@ -2,13 +2,14 @@
 smuggling attempts (issue 3, items 4-6, 8), with raw sockets, smtplib and
 swaks; 50 concurrent sessions."""
 
+import os
 import shutil
 import smtplib
 import subprocess
 import threading
 import time
 
-from postern_harness import HOST, SCALE, PosternTestCase, RawSMTP, make_message
+from postern_harness import BIN, HOST, SCALE, PosternTestCase, RawSMTP, daemon_env, make_message
 
 
 class SmtpdLimits(PosternTestCase):
@@ -173,6 +174,58 @@ class SmtpdLimits(PosternTestCase):
         self.assertEqual(t.wait_ids("alice", {"smug-2"}), {"smug-2": 1})
         time.sleep(0.5)
         self.assertEqual(t.count("bob"), 0, "the smuggled message was delivered")
+
+    def test_overlong_line_then_lf_dot_crlf_does_not_end_data(self):
+        # Review finding 2: "<long line><LF>.<CRLF>" is no end of data for
+        # a relay that passed it through, so what follows must stay data,
+        # never run as commands.
+        t = self.tree_with(smtpd_line_limit="1000")
+        c = self.session(t)
+        self.assertEqual(self.cmd(c, b"MAIL FROM:<a@example.org>")[0], 250)
+        self.assertEqual(self.cmd(c, b"RCPT TO:<%s>" % t.addr("alice").encode())[0], 250)
+        self.assertEqual(self.cmd(c, b"DATA")[0], 354)
+        c.send(b"X-Test-Id: smug-long\r\n\r\n" + b"z" * 1500 + b"\n.\r\n"
+               b"MAIL FROM:<evil@example.org>\r\n"
+               b"RCPT TO:<" + t.addr("bob").encode() + b">\r\n"
+               b"DATA\r\n"
+               b"X-Test-Id: smuggled\r\n\r\nevil\r\n"
+               b".\r\n")
+        self.assertCode(c.read_reply(), 500, "5.5.2")
+        # The very next reply is QUIT's: no MAIL, RCPT or DATA was run.
+        c.send(b"QUIT\r\n")
+        self.assertEqual(c.read_reply()[0], 221)
+        time.sleep(1)
+        self.assertEqual(t.count("alice") + t.count("bob"), 0)
+        self.assertNotIn(b"evil@example.org", t.log_bytes())
+
+    def test_overlong_crlf_line_then_dot_ends_data_500(self):
+        t = self.tree_with(smtpd_line_limit="1000")
+        c = self.session(t)
+        self.assertEqual(self.cmd(c, b"MAIL FROM:<a@example.org>")[0], 250)
+        self.assertEqual(self.cmd(c, b"RCPT TO:<%s>" % t.addr("alice").encode())[0], 250)
+        self.assertEqual(self.cmd(c, b"DATA")[0], 354)
+        # CR and LF in different TCP segments.
+        c.send(b"Subject: long\r\n\r\n" + b"z" * 5000 + b"\r")
+        time.sleep(0.3)
+        c.send(b"\n.\r\n")
+        self.assertCode(c.read_reply(), 500, "5.5.2")
+        self.assertEqual(self.cmd(c, b"NOOP")[0], 250)
+
+    def test_message_size_limit_0_refused_by_check_and_smtpd(self):
+        # Review finding 5: every limit explicit, 0 is no "unlimited".
+        t = self.start_tree(start=False)
+        self.assertEqual(t.run("check", "-d", t.dir).returncode, 0)
+        t.set_conf(message_size_limit="0")
+        p = t.run("check", "-d", t.dir, check=False)
+        out = p.stdout.decode("utf-8", "replace")
+        self.assertNotEqual(p.returncode, 0, out)
+        self.assertIn("message_size_limit: must be at least 1", out)
+        p = subprocess.run([os.path.join(BIN, "smtpd"), "-c", os.path.join(t.dir, "etc"), "-i"],
+                           input=b"EHLO x\r\nQUIT\r\n", stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           env=daemon_env(), timeout=30 * SCALE)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertNotIn(b"SIZE 0", p.stdout)
+        self.assertIn(b"message_size_limit: must be at least 1", p.stderr)
 
     def test_bare_cr_refused(self):
         t = self.start_tree()

@@ -8,9 +8,11 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "smtp_data.h"
+#include "stream.h"
 
 struct run {
 	char out[4096];
@@ -203,10 +205,100 @@ static void test_overlong_line_flagged_end_still_found(void **state)
 
 	smtp_data_init(&sd);
 	assert_int_equal(smtp_data_line(&sd, "a\r\n", 3, &o, &olen, &lf), SMTP_DATA_MORE);
-	smtp_data_toolong(&sd);
+	smtp_data_toolong(&sd, 1);
 	assert_true(sd.too_long);
 	assert_false(sd.bare_newline);
 	assert_int_equal(smtp_data_line(&sd, ".\r\n", 3, &o, &olen, &lf), SMTP_DATA_END);
+}
+
+static void test_overlong_bare_lf_line_then_dot_crlf_does_not_end(void **state)
+{
+	struct smtp_data sd;
+	const char *o;
+	size_t olen;
+	int lf;
+	(void)state;
+
+	/* <long line><LF>.<CRLF>: not an end for a relay that passed the
+	 * bare LF through, so not for us (review finding 2). */
+	smtp_data_init(&sd);
+	smtp_data_toolong(&sd, 0);
+	assert_true(sd.too_long);
+	assert_int_equal(smtp_data_line(&sd, ".\r\n", 3, &o, &olen, &lf), SMTP_DATA_MORE);
+	assert_int_equal(smtp_data_line(&sd, "MAIL FROM:<a@b.example>\r\n", 25, &o, &olen, &lf),
+			 SMTP_DATA_MORE);
+	assert_int_equal(smtp_data_line(&sd, ".\r\n", 3, &o, &olen, &lf), SMTP_DATA_END);
+}
+
+/* What smtpd does: lines from a stream (max_line bytes) through the DATA
+ * machine.  Returns the input bytes consumed up to the end of data, or
+ * -1 when the input ran out first. */
+static long stream_data_end(const char *in, size_t n, size_t max_line)
+{
+	struct smtp_data sd;
+	struct stream *s;
+	long consumed = 0, r = -1;
+	int p[2];
+
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(write(p[1], in, n), (ssize_t)n);
+	close(p[1]);
+	s = stream_new(p[0], -1, max_line, 1000);
+	assert_non_null(s);
+	smtp_data_init(&sd);
+	for (;;) {
+		const char *line, *o;
+		size_t len, olen;
+		int add_lf;
+		enum stream_status st = stream_read_line(s, &line, &len);
+
+		if (st == STREAM_TOOLONG) {
+			smtp_data_toolong(&sd, stream_toolong_crlf(s));
+			continue;
+		}
+		if (st != STREAM_OK)
+			break;
+		consumed += (long)len;
+		if (smtp_data_line(&sd, line, len, &o, &olen, &add_lf) == SMTP_DATA_END) {
+			r = consumed;
+			break;
+		}
+	}
+	stream_free(&s);
+	close(p[0]);
+	return r;
+}
+
+static void test_stream_overlong_lf_line_smuggling_not_ended(void **state)
+{
+	static const char tail[] = "\n.\r\nMAIL FROM:<evil@example.org>\r\nRCPT TO:<victim@example.org>\r\n"
+				   "DATA\r\nsmuggled\r\n.\r\n";
+	static const char smuggled[] = "MAIL FROM:<evil@example.org>\r\nRCPT TO:<victim@example.org>\r\n"
+				       "DATA\r\nsmuggled\r\n.\r\n";
+	char in[20000];
+	(void)state;
+
+	/* Overlong lines of many lengths, so that the LF falls at the start,
+	 * middle and end of the reader's buffer. */
+	for (size_t len = 1000; len < 9000; len += 97) {
+		memset(in, 'x', len);
+		memcpy(in + len, tail, sizeof tail - 1);
+		/* The end is the last ".<CRLF>", after the "commands". */
+		assert_int_equal(stream_data_end(in, len + sizeof tail - 1, 1000),
+				 (long)(sizeof ".\r\n" - 1 + sizeof smuggled - 1));
+	}
+}
+
+static void test_stream_overlong_crlf_line_then_dot_ends(void **state)
+{
+	char in[20000];
+	(void)state;
+
+	for (size_t len = 1000; len < 9000; len += 89) {
+		memset(in, 'x', len);
+		memcpy(in + len, "\r\n.\r\nQUIT\r\n", 11);
+		assert_int_equal(stream_data_end(in, len + 11, 1000), 3);
+	}
 }
 
 static void test_big_message_byte_exact(void **state)
@@ -271,6 +363,78 @@ static void test_big_message_byte_exact(void **state)
 	free(got);
 }
 
+/* ---- the client side: smtp_dot ---- */
+
+/* Feed in as pieces of at most step bytes, then end; the wire form. */
+static size_t dot(const char *in, size_t step, char *out)
+{
+	struct smtp_dot d;
+	size_t n = strlen(in), o = 0;
+
+	smtp_dot_init(&d);
+	for (size_t i = 0; i < n; i += step) {
+		size_t k = n - i < step ? n - i : step;
+		o += smtp_dot_feed(&d, in + i, k, out + o);
+		assert_true(o <= 2 * (i + k) + 2);   /* SMTP_DOT_ROOM holds */
+	}
+	o += smtp_dot_end(&d, out + o);
+	out[o] = '\0';
+	return o;
+}
+
+static void assert_dot(const char *in, const char *want)
+{
+	char out[512];
+
+	/* The same wire form however the input is split. */
+	for (size_t step = 1; step <= strlen(in) + 1; step++) {
+		size_t n = dot(in, step, out);
+		assert_int_equal(n, strlen(want));
+		assert_string_equal(out, want);
+	}
+}
+
+static void test_dot_lf_and_crlf_become_crlf(void **state)
+{
+	(void)state;
+	assert_dot("a\nb\r\nc\n", "a\r\nb\r\nc\r\n.\r\n");
+	assert_dot("", ".\r\n");
+	assert_dot("no end", "no end\r\n.\r\n");
+}
+
+static void test_dot_bare_cr_becomes_crlf(void **state)
+{
+	(void)state;
+	/* Review finding 3: no bare CR on the wire, ever. */
+	assert_dot("a\rb\r\n", "a\r\nb\r\n.\r\n");
+	assert_dot("a\r\r\nb\n", "a\r\n\r\nb\r\n.\r\n");
+	assert_dot("end\r", "end\r\n.\r\n");
+	assert_dot("\n\r.\r\n", "\r\n\r\n..\r\n.\r\n");
+}
+
+static void test_dot_leading_dots_doubled(void **state)
+{
+	(void)state;
+	assert_dot(".a\n..b\nc.d\n.\n", "..a\r\n...b\r\nc.d\r\n..\r\n.\r\n");
+	/* A dot after a bare CR begins a line too: smuggling "\r.\r\n". */
+	assert_dot("x\r.\r\nMAIL FROM:<a@b>\r\n", "x\r\n..\r\nMAIL FROM:<a@b>\r\n.\r\n");
+}
+
+static void test_dot_round_trip_through_smtp_data(void **state)
+{
+	static const char in[] = "Subject: x\n\n.\r.\n\r\n.\nend\rX";
+	char wire[256];
+	struct run r;
+	(void)state;
+
+	dot(in, 3, wire);
+	feed_str(wire, &r);
+	assert_true(r.ended);
+	assert_int_equal(r.consumed, strlen(wire));
+	assert_false(r.sd.bare_newline);
+	assert_out(&r, "Subject: x\n\n.\n.\n\n.\nend\nX\n");
+}
+
 /* ---- BDAT ---- */
 
 static size_t bdat(struct smtp_bdat *b, const char *in, char *out)
@@ -333,6 +497,13 @@ int main(void)
 		cmocka_unit_test(test_eight_bit_and_nul_pass),
 		cmocka_unit_test(test_size_counts_stored_bytes),
 		cmocka_unit_test(test_overlong_line_flagged_end_still_found),
+		cmocka_unit_test(test_overlong_bare_lf_line_then_dot_crlf_does_not_end),
+		cmocka_unit_test(test_stream_overlong_lf_line_smuggling_not_ended),
+		cmocka_unit_test(test_stream_overlong_crlf_line_then_dot_ends),
+		cmocka_unit_test(test_dot_lf_and_crlf_become_crlf),
+		cmocka_unit_test(test_dot_bare_cr_becomes_crlf),
+		cmocka_unit_test(test_dot_leading_dots_doubled),
+		cmocka_unit_test(test_dot_round_trip_through_smtp_data),
 		cmocka_unit_test(test_big_message_byte_exact),
 		cmocka_unit_test(test_bdat_crlf_to_lf_across_chunks),
 		cmocka_unit_test(test_bdat_bare_lf_and_cr_flagged),

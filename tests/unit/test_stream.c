@@ -79,6 +79,47 @@ static void test_stream_overlong_line_reported_once_then_next_line_ok(void **sta
 	stream_done(&s);
 }
 
+/* A len-byte overlong line ended by CRLF or a bare LF, a short line, and
+ * an overlong line with a bare CR inside and a bare LF at its end. */
+static void check_overlong_end(size_t len, int crlf)
+{
+	static char in[20000];
+	struct stream *s;
+	size_t n = len;
+
+	memset(in, 'a', len);
+	if (crlf)
+		in[n++] = '\r';
+	memcpy(in + n, "\nok\r\nb\r", 7);
+	n += 7;
+	memset(in + n, 'c', 20);
+	n += 20;
+	in[n++] = '\n';
+	s = stream_of(in, n, 10);
+	expect_line(s, STREAM_TOOLONG, "");
+	assert_int_equal(stream_toolong_crlf(s), crlf);
+	expect_line(s, STREAM_OK, "ok\r\n");
+	expect_line(s, STREAM_TOOLONG, "");
+	assert_int_equal(stream_toolong_crlf(s), 0);
+	expect_line(s, STREAM_EOF, "");
+	stream_done(&s);
+}
+
+/* Review finding 2: how a discarded line ended is reported, also when
+ * its CR and LF arrive in different reads. */
+static void test_stream_overlong_line_reports_crlf_or_bare_lf(void **state)
+{
+	/* Around the reader's buffer sizes, so that CR and LF get split. */
+	static const size_t ranges[][2] = { { 11, 100 }, { 4000, 4300 }, { 8000, 8400 } };
+	(void)state;
+
+	for (size_t r = 0; r < sizeof ranges / sizeof ranges[0]; r++)
+		for (size_t len = ranges[r][0]; len < ranges[r][1]; len++) {
+			check_overlong_end(len, 0);
+			check_overlong_end(len, 1);
+		}
+}
+
 static void test_stream_overlong_partial_line_at_eof(void **state)
 {
 	const char *in = "0123456789abcdef";
@@ -224,6 +265,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_stream_reads_lines_with_terminator),
 		cmocka_unit_test(test_stream_overlong_line_reported_once_then_next_line_ok),
+		cmocka_unit_test(test_stream_overlong_line_reports_crlf_or_bare_lf),
 		cmocka_unit_test(test_stream_overlong_partial_line_at_eof),
 		cmocka_unit_test(test_stream_timeout_reported),
 		cmocka_unit_test(test_stream_read_exact_and_cap),

@@ -1,0 +1,244 @@
+/* Unit tests for common/daemon.c: who may connect to a service's Unix
+ * listener (daemon_peer_ok and the callers daemon_init resolves). */
+#include <errno.h>
+#include <pwd.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "daemon.h"
+#include "sockets.h"
+
+static char tmpdir[64];
+static char etc[128];
+
+static int setup_tree(void **state)
+{
+	char path[192];
+	FILE *f;
+
+	(void)state;
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_daemon_XXXXXX");
+	if (mkdtemp(tmpdir) == NULL)
+		return -1;
+	snprintf(etc, sizeof(etc), "%s/etc", tmpdir);
+	snprintf(path, sizeof(path), "%s/postern.conf", etc);
+	if (mkdir(etc, 0755) < 0 || (f = fopen(path, "w")) == NULL)
+		return -1;
+	fclose(f);
+	unsetenv("POSTERN_DIR");
+	unsetenv("POSTERN_SERVICE");
+	unsetenv("POSTERN_USER");
+	unsetenv("POSTERN_ROOT");
+	unsetenv("LISTEN_PID");
+	return 0;
+}
+
+static int remove_tree(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* daemon_init for program with listener (or none: -1) as fd 3. */
+static void init_with_listener(struct daemon *d, const char *program, int listener)
+{
+	char *argv[] = { (char *)program, "-c", etc, NULL };
+
+	if (listener >= 0) {
+		assert_int_equal(dup2(listener, DAEMON_LISTEN_FD), DAEMON_LISTEN_FD);
+		setenv("LISTEN_FDS", "1", 1);
+	} else {
+		close(DAEMON_LISTEN_FD);
+		unsetenv("LISTEN_FDS");
+	}
+	optind = 0;   /* glibc: start getopt afresh */
+	daemon_init(d, program, 3, argv);
+}
+
+static int has_uid(const struct daemon *d, uid_t uid)
+{
+	for (size_t i = 0; i < d->ncallers; i++)
+		if (d->callers[i] == uid)
+			return 1;
+	return 0;
+}
+
+static void test_unchecked_daemon_takes_any_peer(void **state)
+{
+	struct daemon d;
+	int p[2];
+
+	(void)state;
+	memset(&d, 0, sizeof(d));
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(daemon_peer_ok(&d, p[0]), 1);
+	close(p[0]);
+	close(p[1]);
+}
+
+static void test_peer_in_callers_is_let_in(void **state)
+{
+	struct daemon d;
+	int sv[2];
+
+	(void)state;
+	memset(&d, 0, sizeof(d));
+	d.service = "test";
+	d.check_callers = 1;
+	d.callers[d.ncallers++] = getuid();
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	assert_int_equal(daemon_peer_ok(&d, sv[0]), 1);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+static void test_peer_not_in_callers_is_refused(void **state)
+{
+	struct daemon d;
+	int sv[2];
+
+	(void)state;
+	memset(&d, 0, sizeof(d));
+	d.service = "test";
+	d.check_callers = 1;
+	d.callers[d.ncallers++] = getuid() + 4242;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	assert_int_equal(daemon_peer_ok(&d, sv[0]), 0);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+static void test_peer_without_credentials_is_refused(void **state)
+{
+	struct daemon d;
+	int p[2];
+
+	(void)state;
+	memset(&d, 0, sizeof(d));
+	d.service = "test";
+	d.check_callers = 1;
+	d.callers[d.ncallers++] = getuid();
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(daemon_peer_ok(&d, p[0]), 0);
+	close(p[0]);
+	close(p[1]);
+}
+
+static void test_unix_listener_of_local_lets_in_root_and_qmgr_only(void **state)
+{
+	char path[192];
+	struct daemon d;
+	struct passwd *pw;
+	int lfd;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/local.sock", tmpdir);
+	lfd = unix_listen(path, 0600, 4);
+	assert_true(lfd >= 0);
+	init_with_listener(&d, "local", lfd);
+	assert_int_equal(d.check_callers, 1);
+	assert_true(has_uid(&d, 0));
+	if (getuid() != 0) {
+		/* development: our own uid and root, nobody else */
+		assert_true(has_uid(&d, getuid()));
+		assert_int_equal(d.ncallers, 2);
+	} else {
+		pw = getpwnam("postern-queue");
+		assert_int_equal(d.ncallers, pw != NULL ? 2 : 1);
+		if (pw != NULL)
+			assert_true(has_uid(&d, pw->pw_uid));
+		pw = getpwnam("postern-smtpd");
+		if (pw != NULL)
+			assert_false(has_uid(&d, pw->pw_uid));
+	}
+	close(lfd);
+	unlink(path);
+}
+
+static void test_pickup_and_smtpd_take_anyone(void **state)
+{
+	char path[192];
+	struct daemon d;
+	int lfd;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/pickup.sock", tmpdir);
+	lfd = unix_listen(path, 0600, 4);
+	assert_true(lfd >= 0);
+	init_with_listener(&d, "pickup", lfd);
+	assert_int_equal(d.check_callers, 0);
+	init_with_listener(&d, "smtpd", lfd);
+	assert_int_equal(d.check_callers, 0);
+	close(lfd);
+	unlink(path);
+}
+
+static void test_unknown_program_lets_in_root_only(void **state)
+{
+	char path[192];
+	struct daemon d;
+	int lfd;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/other.sock", tmpdir);
+	lfd = unix_listen(path, 0600, 4);
+	assert_true(lfd >= 0);
+	init_with_listener(&d, "no-such-program", lfd);
+	assert_int_equal(d.check_callers, 1);
+	assert_true(has_uid(&d, 0));
+	assert_int_equal(d.ncallers, getuid() == 0 ? 1 : 2);
+	close(lfd);
+	unlink(path);
+}
+
+static void test_tcp_listener_is_not_checked(void **state)
+{
+	const char *error = NULL;
+	struct daemon d;
+	int lfd;
+
+	(void)state;
+	lfd = inet_listen("127.0.0.1:0", 4, &error);
+	assert_true(lfd >= 0);
+	init_with_listener(&d, "enqueue", lfd);
+	assert_int_equal(d.check_callers, 0);
+	close(lfd);
+}
+
+static void test_no_listener_is_not_checked(void **state)
+{
+	struct daemon d;
+
+	(void)state;
+	init_with_listener(&d, "enqueue", -1);
+	assert_int_equal(d.listen_fd, -1);
+	assert_int_equal(d.check_callers, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_unchecked_daemon_takes_any_peer),
+		cmocka_unit_test(test_peer_in_callers_is_let_in),
+		cmocka_unit_test(test_peer_not_in_callers_is_refused),
+		cmocka_unit_test(test_peer_without_credentials_is_refused),
+		cmocka_unit_test(test_unix_listener_of_local_lets_in_root_and_qmgr_only),
+		cmocka_unit_test(test_pickup_and_smtpd_take_anyone),
+		cmocka_unit_test(test_unknown_program_lets_in_root_only),
+		cmocka_unit_test(test_tcp_listener_is_not_checked),
+		cmocka_unit_test(test_no_listener_is_not_checked),
+	};
+
+	return cmocka_run_group_tests(tests, setup_tree, remove_tree);
+}
