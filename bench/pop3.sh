@@ -52,12 +52,16 @@ chmod 755 "$DIR"
 PORT_BASE=$(( 20000 + $$ % 30000 ))
 WORK=$(mktemp -d /tmp/postern-bench-pop3-work.XXXXXX)
 
+PEERS_UP=0
 cleanup() {
 	"$POSTERN" stop -d "$DIR" >/dev/null 2>&1 || true
+	# Only what this run brought up is taken down again.
+	[ "$PEERS_UP" = 1 ] && "$PEERS/down.sh" "$PEERS_STATE" >/dev/null 2>&1
 	[ "$KEEP" = 1 ] && echo "Postern tree kept at $DIR" || rm -rf "$DIR"
 	rm -rf "$WORK"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 # ---- the mailbox, made once
 
@@ -92,8 +96,9 @@ n = 0
 for entry in listing:
     p.retr(int(entry.split()[0]))
     n += 1
+rss2 = subprocess.run(["sh", "-c", rss_cmd], stdout=subprocess.PIPE).stdout.decode().strip() or "0"
 p.quit()
-print("%d %.3f %s" % (n, time.monotonic() - start, rss))
+print("%d %.3f %s %s" % (n, time.monotonic() - start, rss, rss2))
 EOF
 
 # VmRSS (kB) of the largest process whose comm is $1 and that has $2 open.
@@ -126,11 +131,14 @@ P_WARM=$(run_client $((PORT_BASE + 110)) alice@example.test "$PW" "$(rss_of popd
 
 # ---- Dovecot
 
-D_COLD="- - -"
-D_WARM="- - -"
+D_COLD="- - - -"
+D_WARM="- - - -"
 if [ "$SKIP_PEER" = 0 ]; then
 	[ -n "$PEERS" ] || { echo "../shared/peers not found (use -s to skip Dovecot)" >&2; exit 1; }
-	[ -f "$PEERS_STATE/READY" ] || "$PEERS/up.sh" "$PEERS_STATE" >/dev/null
+	if [ ! -f "$PEERS_STATE/READY" ]; then
+		PEERS_UP=1
+		"$PEERS/up.sh" "$PEERS_STATE" >/dev/null
+	fi
 	eval "$("$PEERS/env.sh")"
 	DMD="$PEERS_STATE/mail/alice/Maildir"
 	OWNER=$(stat -c %u:%g "$DMD" 2>/dev/null || stat -c %u:%g "$PEERS_STATE/mail")
@@ -142,28 +150,38 @@ if [ "$SKIP_PEER" = 0 ]; then
 fi
 
 # ---- report
+BENCH_CMD="sh bench/pop3.sh -b $BUILD -n $COUNT -l $SIZE"
+BENCH_DATE=$(date -u +%Y-%m-%d)
+BENCH_MACHINE="$(nproc) CPUs, $(awk '/MemTotal/ { printf "%.0f GB", $2 / 1048576 }' /proc/meminfo) RAM, Linux $(uname -r)"
+export BENCH_CMD BENCH_DATE BENCH_MACHINE
 
 report() {
 	python3 - "$COUNT" "$SIZE" "$P_COLD" "$P_WARM" "$D_COLD" "$D_WARM" <<'EOF'
 import sys
 count, size = sys.argv[1], sys.argv[2]
 def parse(s):
-    n, t, rss = s.split()
-    return (None, None, None) if n == "-" else (int(n), float(t), int(rss))
+    n, t, rss, rss2 = s.split()
+    return (None, None, None, None) if n == "-" else (int(n), float(t), int(rss), int(rss2))
 pc, pw, dc, dw = (parse(a) for a in sys.argv[3:7])
 def rate(r):
     return "%.0f" % (r[0] / r[1]) if r[0] else "-"
 def ratio(a, b):
     return "%.2f" % ((a[0] / a[1]) / (b[0] / b[1])) if a[0] and b[0] else "-"
+import os, subprocess
 print("## POP3\n")
+print("`%s` (as root) on %s; %s." % (os.environ["BENCH_CMD"], os.environ["BENCH_DATE"], os.environ["BENCH_MACHINE"]))
 print("%s messages of about %s bytes, every one RETRieved in one session (Python poplib, loopback)." % (count, size))
 print("cold = first session after the mail arrived (each server indexes it), warm = the next.\n")
-print("| server | cold msg/s | warm msg/s | session RSS (kB) |")
-print("|---|---|---|---|")
-print("| Postern | %s | %s | %s |" % (rate(pc), rate(pw), pw[2]))
-print("| Dovecot | %s | %s | %s |" % (rate(dc), rate(dw), dw[2] if dw[0] else "-"))
-print("| Postern / Dovecot | %s | %s | %s |" % (ratio(pc, dc), ratio(pw, dw),
-      "%.2f" % (pw[2] / dw[2]) if dw[0] and dw[2] else "-"))
+print("Session RSS: VmRSS of the process serving the logged-in session (Postern: pop3-session,")
+print("Dovecot: pop3), read after PASS and again after the last RETR (warm session).\n")
+print("| server | cold msg/s | warm msg/s | session RSS after login (kB) | after all RETRs (kB) |")
+print("|---|---|---|---|---|")
+print("| Postern | %s | %s | %s | %s |" % (rate(pc), rate(pw), pw[2], pw[3]))
+print("| Dovecot | %s | %s | %s | %s |" % (rate(dc), rate(dw), dw[2] if dw[0] else "-", dw[3] if dw[0] else "-"))
+print("| Postern / Dovecot | %s | %s | %s | %s |" % (ratio(pc, dc), ratio(pw, dw),
+      "%.2f" % (pw[2] / dw[2]) if dw[0] and dw[2] else "-",
+      "%.2f" % (pw[3] / dw[3]) if dw[0] and dw[3] else "-"))
+print("\nmsg/s ratio above 1: Postern faster; RSS ratio below 1: Postern smaller.")
 EOF
 }
 report

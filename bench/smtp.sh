@@ -54,12 +54,17 @@ chmod 755 "$DIR"
 PORT_BASE=$(( 20000 + $$ % 30000 ))
 RESULTS=$(mktemp /tmp/postern-bench-smtp-results.XXXXXX)
 
+PEERS_UP=0
 cleanup() {
 	"$POSTERN" stop -d "$DIR" >/dev/null 2>&1 || true
+	[ "$PEERS_UP" = 1 ] && "$PEERS/down.sh" "$PEERS_STATE" >/dev/null 2>&1
 	[ "$KEEP" = 1 ] && echo "Postern tree kept at $DIR" || rm -rf "$DIR"
 	rm -f "$RESULTS"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+# A signal ends the run (the EXIT trap cleans up); sh would otherwise
+# resume the script after the handler.
+trap 'exit 130' INT TERM
 
 now() { date +%s.%N; }
 elapsed() { echo "$1 $2" | awk '{ printf "%.2f", $2 - $1 }'; }
@@ -131,6 +136,7 @@ run_system postern "127.0.0.1:$(( PORT_BASE + 25 ))" "$DIR/mail/example.test/ali
 POSTFIX_RSS="-"
 if [ "$SKIP_PEER" = 0 ]; then
 	[ -n "$PEERS" ] || { echo "../shared/peers not found" >&2; exit 1; }
+	PEERS_UP=1
 	"$PEERS/up.sh" "$PEERS_STATE" >/dev/null
 	# shellcheck disable=SC1091
 	eval "$("$PEERS/env.sh")"
@@ -139,13 +145,15 @@ if [ "$SKIP_PEER" = 0 ]; then
 	RCPT=$USER1
 	run_system postfix "$MAIL_HOST:$SMTP_PORT" "$PEERS_STATE/mail/${USER1%%@*}/Maildir"
 	"$PEERS/down.sh" "$PEERS_STATE" >/dev/null
+	PEERS_UP=0
 fi
 
 # ---- report
 report() {
 	echo "## SMTP"
 	echo
-	echo "\`sh bench/smtp.sh -b $BUILD -n $COUNT -c \"$CONCURRENCY\" -l $SIZE\` on $(date -u +%Y-%m-%d), $(nproc) CPUs."
+	echo "\`sh bench/smtp.sh -b $BUILD -n $COUNT -c \"$CONCURRENCY\" -l $SIZE\` (as root) on $(date -u +%Y-%m-%d);"
+	echo "$(nproc) CPUs, $(awk '/MemTotal/ { printf "%.0f GB", $2 / 1048576 }' /proc/meminfo) RAM, Linux $(uname -r), $(df -T "$DIR" | awk 'NR == 2 { print $2 }') file system."
 	echo "smtp-source, one message per connection, loopback; Postern: Maildir delivery by local;"
 	echo "Postfix: the reference system of ../shared/peers (virtual(8) into a Maildir)."
 	echo

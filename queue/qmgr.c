@@ -262,7 +262,8 @@ static int qmgr_take(struct qmgr *q, const char *dir, const char *name)
 /* Go on with a pass over c->dir (starting one if none is under way),
  * taking messages while there is room.  deferred/: only those whose mtime
  * (next try) has come.  Returns 1 when it paused for lack of room (the
- * cursor keeps its place), 0 when the pass is complete. */
+ * cursor keeps its place) or when incoming/ needs another pass (a trigger
+ * came during this one), 0 when the pass is complete. */
 static int qmgr_scan(struct qmgr *q, struct qmgr_cursor *c, time_t now)
 {
 	int deferred = c == &q->deferred, active = c == &q->active;
@@ -273,6 +274,7 @@ static int qmgr_scan(struct qmgr *q, struct qmgr_cursor *c, time_t now)
 		c->min_due = QMGR_NEVER;
 		c->seen = 0;
 		c->started = now;
+		c->triggers = q->triggers;
 		if (c->dp == NULL) {
 			log_warn("cannot open %s/: %s", c->dir, strerror(errno));
 			return 0;
@@ -301,6 +303,12 @@ static int qmgr_scan(struct qmgr *q, struct qmgr_cursor *c, time_t now)
 		return 1;   /* readdir was not called: nothing skipped */
 	closedir(c->dp);
 	c->dp = NULL;
+	/* A file renamed into incoming/ after opendir may or may not be
+	 * returned by this readdir stream (ext4 returns entries in hash
+	 * order): if enqueue triggered us during the pass, look again, or
+	 * that mail would wait for the periodic scan (queue_run_delay). */
+	if (c == &q->incoming && c->triggers != q->triggers)
+		return 1;
 	if (deferred) {
 		q->next_deferred = c->min_due;
 		/* One line per pass (every queue_run_delay at most): the
@@ -541,6 +549,7 @@ static void qmgr_trigger(struct qmgr *q)
 		}
 		close(fd);
 		q->want_incoming = 1;
+		q->triggers++;
 	}
 }
 

@@ -108,6 +108,7 @@ struct qmgr_cursor {
 	time_t min_due;                 /* deferred/: earliest mtime still to come */
 	size_t seen;                    /* entries read in this pass */
 	time_t started;
+	unsigned long triggers;         /* incoming/: q->triggers when this pass began */
 };
 
 struct qmgr {
@@ -122,6 +123,7 @@ struct qmgr {
 	struct qmgr_cursor active, incoming, deferred;
 	time_t next_scan, next_deferred;
 	int want_incoming, want_active, want_deferred, turn;
+	unsigned long triggers;         /* trigger connections taken so far */
 	unsigned long long run_delay, min_backoff, max_backoff, lifetime, retry_time;
 	unsigned long long delay_warning, bounce_size_limit;
 	int ipc_timeout;                /* seconds */
