@@ -218,6 +218,8 @@ static const struct config_key config_table[] = {
 	  "Limit on connecting to an LMTP server named in the transport map and on each of its replies." },
 	{ "pickup_sender_domain", CONFIG_STR, "",
 	  "Domain of the default sender user@DOMAIN that pickup gives mail submitted by a local user through sendmail; empty means myhostname." },
+	{ "mailq_restrict", CONFIG_BOOL, "no",
+	  "Whether only root and the queue owner may list the queue through pickup (mailq, sendmail -bp); no lets every local user see every queued message's envelope, as Postfix does." },
 };
 
 #define CONFIG_NKEYS (sizeof(config_table) / sizeof(config_table[0]))

@@ -151,7 +151,7 @@ static const struct master_use {
 	{ "popd", NULL, { "authd", "pop3-session", NULL } },     /* the login process */
 	{ "enqueue", NULL, { "qmgr", NULL, NULL } },
 	{ "qmgr", NULL, { "local", "remote", NULL } },
-	{ "pickup", NULL, { "enqueue", NULL, NULL } },
+	{ "pickup", NULL, { "enqueue", "qmgr", NULL } },          /* qmgr: cmd=flush */
 	{ "local", NULL, { "enqueue", NULL, NULL } },            /* forwarding */
 	{ "remote", NULL, { NULL, NULL, NULL } },
 	{ "authd", NULL, { NULL, NULL, NULL } },

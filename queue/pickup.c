@@ -14,9 +14,17 @@
  * The answer is the enqueue answer: status=ok queue_id=ID, or
  * status=tempfail|fail reason=TEXT.
  *
+ * It is also the mailq service (Postfix's showq): a request record
+ * cmd=list is answered with one record per queued message (common/mailq.c,
+ * at most MAILQ_LIST_MAX) and then status=ok count=N [truncated=yes];
+ * with mailq_restrict = yes only root and the queue owner may list.
+ * cmd=flush, from root or the queue owner only, makes the deferred
+ * messages due and pokes qmgr (private/qmgr) as `postern queue flush` does.
+ *
  * Runs as postern-queue with its root at DIR/queue (chrooted as root).
- * Reads /etc/passwd through a descriptor opened before the drop; writes
- * nothing but the enqueue request.  Before the drop (as root) it makes
+ * Reads /etc/passwd through a descriptor opened before the drop, and the
+ * queue files (read-only) for cmd=list; writes nothing but the enqueue
+ * request and, for cmd=flush, the mtimes of deferred/ files.  Before the drop (as root) it makes
  * DIR/public/ (0755) and links its listening socket there.
  *
  * Trusts: nobody it talks to: every local user may connect.  Fields are
@@ -47,6 +55,7 @@
 #include "daemon.h"
 #include "enqueue_client.h"
 #include "log.h"
+#include "mailq.h"
 #include "record.h"
 #include "sockets.h"
 #include "stream.h"
@@ -61,6 +70,7 @@ struct pickup_ctx {
 	int passwd_fd;
 	int ipc_ms;
 	unsigned long long size_limit, rcpt_limit;
+	int mailq_restrict;   /* cmd=list only for root and the queue owner */
 };
 
 /* ---- the public link ---- */
@@ -200,6 +210,8 @@ struct pickup_answer {
 	const char *status;
 	char reason[256];
 	char id[ENQUEUE_QUEUE_ID_MAX + 1];
+	unsigned long count;        /* cmd=list: messages listed; cmd=flush: made due */
+	int truncated;              /* cmd=list: more than MAILQ_LIST_MAX */
 };
 
 static int pickup_read_data(const struct pickup_ctx *ctx, struct stream *s, struct buf *msg,
@@ -330,26 +342,133 @@ static void pickup_submit(const struct pickup_ctx *ctx, int fd, struct stream *s
 	buf_free(&head);
 }
 
+/* ---- cmd=list and cmd=flush ---- */
+
+struct pickup_listing {
+	struct stream *s;
+	struct buf out;
+	int failed;
+};
+
+/* One message of the listing as one record, written as it is found:
+ * the memory used does not grow with the queue. */
+static int pickup_list_one(const struct mailq_entry *e, void *arg)
+{
+	struct pickup_listing *l = arg;
+
+	l->out.len = 0;
+	if (mailq_put(&l->out, e) < 0 || stream_write(l->s, l->out.data, l->out.len) < 0) {
+		l->failed = 1;
+		return 1;
+	}
+	return 0;
+}
+
+/* The operator's rights: root, or the user the queue belongs to (the
+ * user pickup runs as). */
+static int pickup_is_operator(uid_t uid)
+{
+	return uid == 0 || uid == geteuid();
+}
+
+static void pickup_list(const struct pickup_ctx *ctx, struct stream *s, uid_t uid,
+			struct pickup_answer *a)
+{
+	struct pickup_listing l = { .s = s };
+	const char *error;
+	long n;
+	int truncated = 0;
+
+	if (ctx->mailq_restrict && !pickup_is_operator(uid)) {
+		snprintf(a->reason, sizeof a->reason, "the queue listing is restricted to the mail system's operators");
+		log_info("uid=%lu: queue listing refused (mailq_restrict)", (unsigned long)uid);
+		return;
+	}
+	buf_init(&l.out, MAILQ_RCPT_MAX * (3 * QUEUEFILE_ADDR_MAX + 32) + 4096);
+	n = mailq_walk(MAILQ_LIST_MAX, pickup_list_one, &l, &truncated, &error);
+	buf_free(&l.out);
+	if (n < 0) {
+		a->status = "tempfail";
+		snprintf(a->reason, sizeof a->reason, "cannot read the queue: %s", error);
+		log_warn("queue listing for uid=%lu: %s", (unsigned long)uid, a->reason);
+	} else if (l.failed) {
+		a->status = "tempfail";
+		snprintf(a->reason, sizeof a->reason, "listing not sent");
+	} else {
+		a->status = "ok";
+		a->count = (unsigned long)n;
+		a->truncated = truncated;
+	}
+}
+
+static void pickup_flush(struct pickup_answer *a, uid_t uid)
+{
+	long n;
+
+	if (!pickup_is_operator(uid)) {
+		snprintf(a->reason, sizeof a->reason, "only root and the queue owner may flush the queue");
+		log_info("uid=%lu: flush refused", (unsigned long)uid);
+		return;
+	}
+	n = mailq_flush_deferred();
+	if (n < 0 || mailq_poke("flush") == -2) {
+		a->status = "tempfail";
+		snprintf(a->reason, sizeof a->reason, "cannot flush the queue: %s", strerror(errno));
+		return;
+	}
+	log_info("uid=%lu: flush: %ld deferred messages due now", (unsigned long)uid, n);
+	a->status = "ok";
+	a->count = (unsigned long)n;
+}
+
+/* A request with cmd=: list or flush. */
+static void pickup_command(const struct pickup_ctx *ctx, int fd, struct stream *s, const char *cmd,
+			   struct pickup_answer *a)
+{
+	uid_t uid;
+	pid_t pid;
+	gid_t gid;
+
+	a->status = "fail";
+	if (peer_cred(fd, &pid, &uid, &gid) < 0) {
+		a->status = "tempfail";
+		snprintf(a->reason, sizeof a->reason, "cannot identify the user");
+	} else if (strcmp(cmd, "list") == 0) {
+		pickup_list(ctx, s, uid, a);
+	} else if (strcmp(cmd, "flush") == 0) {
+		pickup_flush(a, uid);
+	} else {
+		snprintf(a->reason, sizeof a->reason, "unknown command");
+	}
+}
+
 static void pickup_serve(int in_fd, int out_fd, void *arg)
 {
 	const struct pickup_ctx *ctx = arg;
 	struct stream *s = stream_new(in_fd, out_fd, PICKUP_LINE_MAX, ctx->ipc_ms);
 	struct pickup_answer a = { .status = "fail" };
 	struct record rec = { 0 };
-	const char *error;
+	const char *error, *cmd = NULL;
 	struct buf out;
+	int r;
 
 	if (s == NULL)
 		return;
 	if (record_read(s, &rec, &error) != STREAM_OK)
 		snprintf(a.reason, sizeof a.reason, "bad request");
+	else if ((cmd = record_get(&rec, "cmd")) != NULL)
+		pickup_command(ctx, in_fd, s, cmd, &a);
 	else
 		pickup_submit(ctx, in_fd, s, &rec, &a);
 	buf_init(&out, 1024);
-	if (record_put_str(&out, "status", a.status) == 0 &&
-	    (strcmp(a.status, "ok") == 0 ? record_put_str(&out, "queue_id", a.id)
-	     : record_put_str(&out, "reason", a.reason)) == 0 && record_end(&out) == 0 &&
-	    stream_write(s, out.data, out.len) == 0)
+	if (strcmp(a.status, "ok") != 0)
+		r = record_put_str(&out, "status", a.status) | record_put_str(&out, "reason", a.reason);
+	else if (cmd != NULL)
+		r = record_put_str(&out, "status", "ok") | record_put_num(&out, "count", a.count) |
+		    (a.truncated ? record_put_str(&out, "truncated", "yes") : 0);
+	else
+		r = record_put_str(&out, "status", "ok") | record_put_str(&out, "queue_id", a.id);
+	if (r == 0 && record_end(&out) == 0 && stream_write(s, out.data, out.len) == 0)
 		(void)stream_flush(s);
 	buf_free(&out);
 	record_clear(&rec);
@@ -372,6 +491,7 @@ int main(int argc, char **argv)
 	ctx.ipc_ms = t == 0 ? -1 : t > INT_MAX / 1000 ? INT_MAX : (int)t * 1000;
 	ctx.size_limit = config_size("message_size_limit");
 	ctx.rcpt_limit = config_size("smtpd_recipient_limit");
+	ctx.mailq_restrict = config_bool("mailq_restrict");
 	if (ctx.rcpt_limit == 0 || ctx.rcpt_limit >= RECORD_MAX_FIELDS)
 		ctx.rcpt_limit = RECORD_MAX_FIELDS - 1;
 	enqueue_set_timeout(ctx.ipc_ms < 0 ? 0 : ctx.ipc_ms);

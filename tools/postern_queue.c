@@ -23,24 +23,18 @@
  * (common/queuefile.c parses them); a damaged one is listed with its error.
  *
  * Fails: exit 1 with a message (unknown ID, permission, I/O); 2 on usage. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/time.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "fsutil.h"
+#include "mailq.h"
 #include "postern.h"
 #include "queuefile.h"
-#include "sockets.h"
-
-#define POSTERN_QUEUE_POKE_MS 1000
 
 static const char *const postern_queue_dirs[] = { "incoming", "active", "deferred", "hold" };
 #define POSTERN_QUEUE_NDIRS (sizeof(postern_queue_dirs) / sizeof(postern_queue_dirs[0]))
@@ -58,15 +52,8 @@ static int postern_queue_usage(void)
 /* Tell qmgr to look (what = "wakeup" or "flush"); quiet when it is not running. */
 static void postern_queue_poke(const char *what)
 {
-	char line[16];
-	int fd = unix_connect("private/qmgr", POSTERN_QUEUE_POKE_MS);
-	int n = snprintf(line, sizeof(line), "%s\n", what);
-
-	if (fd < 0)
-		return;
-	if (n > 0 && send(fd, line, (size_t)n, MSG_NOSIGNAL) < 0)
+	if (mailq_poke(what) == -2)
 		postern_err("cannot wake qmgr: %s", strerror(errno));
-	close(fd);
 }
 
 /* The directory holding ID, or NULL. */
@@ -127,15 +114,6 @@ static int postern_queue_enter(const char *tree)
 
 /* ---- list ---- */
 
-static const char *postern_queue_status_word(char s)
-{
-	switch (s) {
-	case QUEUEFILE_PENDING: return "pending";
-	case QUEUEFILE_DELIVERED: case QUEUEFILE_DELIVERED_REPORTED: return "delivered";
-	default: return "failed";
-	}
-}
-
 /* A JSON string (RFC 8259 7): quotes, backslash and control bytes escaped. */
 static void postern_queue_json_str(const char *s)
 {
@@ -153,112 +131,67 @@ static void postern_queue_json_str(const char *s)
 	putchar('"');
 }
 
-static void postern_queue_time(long long t, char *out, size_t len)
+static void postern_queue_json(const struct mailq_entry *e)
 {
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	if (localtime_r(&tt, &tm) == NULL || strftime(out, len, "%Y-%m-%d %H:%M:%S", &tm) == 0)
-		snprintf(out, len, "%lld", t);
-}
-
-static void postern_queue_text(const char *dir, const struct queuefile *qf, const struct stat *st)
-{
-	char when[64], next[64];
-
-	postern_queue_time(qf->time, when, sizeof(when));
-	printf("%-20s %-9s %10llu  %s  <%s>%s\n", qf->id, dir, qf->data_size, when, qf->sender,
-	       qf->kind == QUEUEFILE_KIND_MAIL ? "" : " (notification)");
-	if (strcmp(dir, "deferred") == 0) {
-		postern_queue_time((long long)st->st_mtime, next, sizeof(next));
-		printf("    attempts %u, next try %s\n", qf->attempts, next);
+	printf("{\"id\":\"%s\",\"state\":\"%s\",", e->id, e->state);
+	if (e->error != NULL) {
+		printf("\"error\":");
+		postern_queue_json_str(e->error);
+		printf("}");
+		return;
 	}
-	for (size_t i = 0; i < qf->nrcpt; i++)
-		printf("    %-9s <%s>\n", postern_queue_status_word(qf->rcpt[i].status), qf->rcpt[i].addr);
-}
-
-static void postern_queue_json(const char *dir, const struct queuefile *qf, const struct stat *st)
-{
-	static const char *const kinds[] = { "mail", "dsn", "double" };
-
-	printf("{\"id\":\"%s\",\"state\":\"%s\",\"size\":%llu,\"arrival\":%lld,\"sender\":", qf->id, dir,
-	       qf->data_size, qf->time);
-	postern_queue_json_str(qf->sender);
-	printf(",\"kind\":\"%s\",\"attempts\":%u,\"next_try\":", kinds[qf->kind], qf->attempts);
-	if (strcmp(dir, "deferred") == 0)
-		printf("%lld", (long long)st->st_mtime);
+	printf("\"size\":%llu,\"arrival\":%lld,\"sender\":", e->size, e->arrival);
+	postern_queue_json_str(e->sender);
+	printf(",\"kind\":\"%s\",\"attempts\":%u,\"next_try\":", mailq_kind_word(e->kind), e->attempts);
+	if (strcmp(e->state, "deferred") == 0)
+		printf("%lld", e->next_try);
 	else
 		printf("null");
 	printf(",\"recipients\":[");
-	for (size_t i = 0; i < qf->nrcpt; i++) {
+	for (size_t i = 0; i < e->nrcpt; i++) {
 		printf("%s{\"address\":", i ? "," : "");
-		postern_queue_json_str(qf->rcpt[i].addr);
-		printf(",\"status\":\"%s\"}", postern_queue_status_word(qf->rcpt[i].status));
+		postern_queue_json_str(e->rcpt[i].addr);
+		printf(",\"status\":\"%s\"}", e->rcpt[i].status);
 	}
 	printf("]}");
 }
 
-/* One entry of the listing; *count_r counts what was printed. */
-static void postern_queue_list_one(const char *dir, const char *name, int json, size_t *count_r)
-{
-	char path[64];
-	struct queuefile qf;
-	struct stat st;
-	const char *err;
+struct postern_queue_listing {
+	int json;
+	size_t count;
+};
 
-	if (!queuefile_id_valid(name, strlen(name)))
-		return;
-	if (postern_path(path, sizeof(path), "%s/%s", dir, name) < 0)
-		return;
-	if (queuefile_open(path, 0, &qf, &err) < 0) {
-		if (errno == ENOENT)
-			return;   /* moved on while we looked: listed where it went, or gone */
-		if (json) {
-			printf("%s{\"id\":\"%s\",\"state\":\"%s\",\"error\":", *count_r ? ",\n" : "", name, dir);
-			postern_queue_json_str(err);
-			printf("}");
-		} else {
-			printf("%-20s %-9s damaged: %s\n", name, dir, err);
-		}
-		(*count_r)++;
-		return;
-	}
-	if (fstat(qf.fd, &st) < 0)
-		memset(&st, 0, sizeof(st));
-	if (json) {
-		printf("%s", *count_r ? ",\n" : "");
-		postern_queue_json(dir, &qf, &st);
+static int postern_queue_list_one(const struct mailq_entry *e, void *arg)
+{
+	struct postern_queue_listing *l = arg;
+
+	if (l->json) {
+		printf("%s", l->count ? ",\n" : "");
+		postern_queue_json(e);
 	} else {
-		postern_queue_text(dir, &qf, &st);
+		mailq_text(stdout, e);
 	}
-	(*count_r)++;
-	queuefile_free(&qf);
+	l->count++;
+	return 0;
 }
 
 static int postern_queue_list(int json)
 {
-	size_t count = 0;
+	struct postern_queue_listing l = { .json = json };
+	const char *err;
+	int truncated;
 
 	if (json)
 		printf("[");
-	for (size_t i = 0; i < POSTERN_QUEUE_NDIRS; i++) {
-		DIR *dp = opendir(postern_queue_dirs[i]);
-		struct dirent *de;
-
-		if (dp == NULL) {
-			postern_err("%s: %s", postern_queue_dirs[i], strerror(errno));
-			return POSTERN_EXIT_FAIL;
-		}
-		while ((de = readdir(dp)) != NULL)
-			postern_queue_list_one(postern_queue_dirs[i], de->d_name, json, &count);
-		closedir(dp);
+	if (mailq_walk(0, postern_queue_list_one, &l, &truncated, &err) < 0) {
+		fflush(stdout);
+		postern_err("cannot read the queue: %s", err);
+		return POSTERN_EXIT_FAIL;
 	}
 	if (json)
 		printf("]\n");
-	else if (count == 0)
-		printf("The queue is empty.\n");
 	else
-		printf("%zu message%s.\n", count, count == 1 ? "" : "s");
+		mailq_text_end(stdout, l.count, 0);
 	return POSTERN_EXIT_OK;
 }
 
@@ -289,7 +222,7 @@ static int postern_queue_show(const char *id, const char *dir)
 
 		queuefile_notify_format(qf.rcpt[i].notify, notify, sizeof(notify));
 		printf("recipient: <%s> %s%s%s%s%s\n", qf.rcpt[i].addr,
-		       postern_queue_status_word(qf.rcpt[i].status), notify[0] ? " notify=" : "", notify,
+		       mailq_status_word(qf.rcpt[i].status), notify[0] ? " notify=" : "", notify,
 		       qf.rcpt[i].orcpt[0] ? " orcpt=" : "", qf.rcpt[i].orcpt);
 	}
 	printf("\n");
@@ -399,24 +332,14 @@ static int postern_queue_one(const char *cmd, const char *id)
 /* flush: every deferred message is due now; then a full scan. */
 static int postern_queue_flush(void)
 {
-	DIR *dp = opendir("deferred");
-	struct dirent *de;
-	size_t n = 0;
+	long n = mailq_flush_deferred();
 
-	if (dp == NULL) {
+	if (n < 0) {
 		postern_err("deferred: %s", strerror(errno));
 		return POSTERN_EXIT_FAIL;
 	}
-	while ((de = readdir(dp)) != NULL) {
-		if (!queuefile_id_valid(de->d_name, strlen(de->d_name)))
-			continue;
-		/* NULL times = now; a file qmgr took meanwhile is simply gone. */
-		if (utimensat(dirfd(dp), de->d_name, NULL, AT_SYMLINK_NOFOLLOW) == 0)
-			n++;
-	}
-	closedir(dp);
 	postern_queue_poke("flush");
-	printf("%zu deferred message%s due now\n", n, n == 1 ? "" : "s");
+	printf("%ld deferred message%s due now\n", n, n == 1 ? "" : "s");
 	return POSTERN_EXIT_OK;
 }
 

@@ -7,8 +7,11 @@
  *     header to the recipients and removes the Bcc lines, and hands it
  *     to pickup through DIR/public/pickup.  Other -o options, -v, -B,
  *     -N, -R, -odi, -odb and -bm are accepted and ignored.
- *   sendmail -bp, or the name mailq: list the queue (`postern queue list`).
- *   sendmail -q: flush the queue (`postern queue flush`).
+ *   sendmail -bp, or the name mailq: list the queue.  Root and the queue
+ *     owner run `postern queue list`; anyone else asks pickup (cmd=list),
+ *     which lists every user's messages unless mailq_restrict = yes.
+ *   sendmail -q: flush the queue: `postern queue flush` for root and the
+ *     queue owner; anyone else asks pickup, which refuses (exit 69).
  *   sendmail -bs: an SMTP dialogue on stdin/stdout (RFC 5321 subset:
  *     EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP, VRFY, QUIT); each
  *     message is handed to pickup like the other modes, so the user is
@@ -20,8 +23,9 @@
  *
  * Trusts: nothing it reads; it runs as the invoking user with no
  * privilege (no setuid or setgid bit): pickup learns who it is from
- * SO_PEERCRED.  -bp and -q run the postern command from the same
- * directory as this program, which needs the rights of the queue owner.
+ * SO_PEERCRED.  When the caller may read DIR/queue, -bp and -q run the
+ * postern command from the same directory as this program; otherwise
+ * pickup answers them (it runs as the queue owner).
  *
  * Fails: exit codes per sysexits(3): 0 queued, 64 usage, 65 bad
  * message or address, 69 refused by pickup, 75 temporary failure (the
@@ -38,6 +42,7 @@
 #include "address.h"
 #include "buf.h"
 #include "config.h"
+#include "mailq.h"
 #include "record.h"
 #include "smtp_cmd.h"
 #include "sockets.h"
@@ -493,13 +498,12 @@ static int sendmail_bs(struct sendmail *sm)
 
 /* ---- -bp and -q ---- */
 
-static _Noreturn void sendmail_postern(const struct sendmail *sm, const char *argv0, const char *what)
+static _Noreturn void sendmail_postern(const struct sendmail *sm, const char *what)
 {
 	char self[PATH_MAX], prog[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
 	char *slash;
 
-	(void)argv0;
 	if (n <= 0)
 		sendmail_die(EX_TEMPFAIL_, "%s", "cannot find the postern program");
 	self[n] = '\0';
@@ -509,6 +513,102 @@ static _Noreturn void sendmail_postern(const struct sendmail *sm, const char *ar
 		sendmail_die(EX_TEMPFAIL_, "%s", "path too long");
 	execl(prog, "postern", "queue", "-d", sm->dir, what, (char *)NULL);
 	sendmail_die(EX_TEMPFAIL_, "cannot run postern: %s", strerror(errno));
+}
+
+/* Whether we may work on DIR/queue ourselves (root, or its owner). */
+static int sendmail_queue_owner(const struct sendmail *sm)
+{
+	char path[PATH_MAX];
+
+	if (snprintf(path, sizeof path, "%s/queue/incoming", sm->dir) >= (int)sizeof path)
+		return 0;
+	return access(path, R_OK | X_OK) == 0;
+}
+
+/* Print one listing record; 0, or -1 when it is not one. */
+static int sendmail_list_entry(const struct record *rec)
+{
+	struct mailq_entry e;
+	const char *error;
+
+	if (mailq_get(rec, &e, &error) < 0) {
+		fprintf(stderr, "sendmail: bad answer from pickup: %s\n", error);
+		return -1;
+	}
+	mailq_text(stdout, &e);
+	mailq_entry_free(&e);
+	return 0;
+}
+
+/* -bp or -q through pickup (cmd=list or cmd=flush): for users who may
+ * not read the queue themselves.  The exit code. */
+static int sendmail_ask_pickup(const struct sendmail *sm, const char *cmd)
+{
+	char path[PATH_MAX];
+	struct record rec = { 0 };
+	const char *error, *status = NULL, *v;
+	unsigned long long count = 0;
+	size_t listed = 0;
+	struct stream *s;
+	struct buf req;
+	int fd, code = EX_TEMPFAIL_;
+
+	if (snprintf(path, sizeof path, "%s/public/pickup", sm->dir) >= (int)sizeof path)
+		sendmail_die(EX_USAGE_, "%s", "tree path too long");
+	fd = unix_connect(path, SENDMAIL_TIMEOUT_MS);
+	if (fd < 0) {
+		fprintf(stderr, "sendmail: cannot reach the mail system at %s (is it running?)\n", path);
+		return EX_TEMPFAIL_;
+	}
+	s = stream_new(fd, fd, RECORD_MAX_VALUE * 3 + 64, SENDMAIL_TIMEOUT_MS);
+	buf_init(&req, 256);
+	if (s == NULL || record_put_str(&req, "cmd", cmd) < 0 || record_end(&req) < 0)
+		sendmail_die(EX_TEMPFAIL_, "%s", "out of memory");
+	if (stream_write(s, req.data, req.len) < 0 || stream_flush(s) < 0) {
+		fprintf(stderr, "sendmail: lost the connection to pickup\n");
+		goto done;
+	}
+	/* Message records, then the answer (status=...); at most
+	 * MAILQ_LIST_MAX of them, whatever the other side sends. */
+	for (;;) {
+		if (record_read(s, &rec, &error) != STREAM_OK) {
+			fprintf(stderr, "sendmail: lost the connection to pickup\n");
+			goto done;
+		}
+		if ((status = record_get(&rec, "status")) != NULL)
+			break;
+		if (listed >= MAILQ_LIST_MAX || sendmail_list_entry(&rec) < 0)
+			goto done;
+		listed++;
+	}
+	if (strcmp(status, "ok") == 0) {
+		(void)record_get_num(&rec, "count", &count);
+		if (strcmp(cmd, "list") == 0)
+			mailq_text_end(stdout, listed, record_get(&rec, "truncated") != NULL);
+		else
+			printf("%llu deferred message%s due now\n", count, count == 1 ? "" : "s");
+		code = EX_OK_;
+	} else {
+		v = record_get(&rec, "reason");
+		fprintf(stderr, "sendmail: %s: %s\n", strcmp(status, "fail") == 0 ? "refused" :
+			"temporary failure", v != NULL ? v : "no reason given");
+		code = strcmp(status, "fail") == 0 ? EX_UNAVAILABLE_ : EX_TEMPFAIL_;
+	}
+done:
+	fflush(stdout);
+	record_clear(&rec);
+	buf_free(&req);
+	stream_free(&s);
+	close(fd);
+	return code;
+}
+
+/* -bp / mailq and -q: by ourselves when the queue is ours, else through pickup. */
+static int sendmail_queue_command(const struct sendmail *sm, const char *what)
+{
+	if (sendmail_queue_owner(sm))
+		sendmail_postern(sm, what);
+	return sendmail_ask_pickup(sm, what);
 }
 
 /* ---- options ---- */
@@ -571,9 +671,9 @@ int main(int argc, char **argv)
 	sendmail_options(&sm, argc, argv, &first);
 	base = base != NULL ? base + 1 : argv[0];
 	if (strcmp(base, "mailq") == 0 || sm.list)
-		sendmail_postern(&sm, argv[0], "list");
+		return sendmail_queue_command(&sm, "list");
 	if (sm.flush)
-		sendmail_postern(&sm, argv[0], "flush");
+		return sendmail_queue_command(&sm, "flush");
 	if (sm.smtp)
 		return sendmail_bs(&sm);
 	for (int i = first; i < argc; i++)
