@@ -229,6 +229,20 @@ static void sendmail_read(const struct sendmail *sm, struct buf *msg)
 	stream_free(&in);
 }
 
+/* Connect to pickup's public socket (DIR/public/pickup; path_r holds it
+ * for messages).  The fd, or -1 after saying why on stderr. */
+static int sendmail_pickup_connect(const struct sendmail *sm, char *path_r, size_t len)
+{
+	int fd;
+
+	if (snprintf(path_r, len, "%s/public/pickup", sm->dir) >= (int)len)
+		sendmail_die(EX_USAGE_, "%s", "tree path too long");
+	fd = unix_connect(path_r, SENDMAIL_TIMEOUT_MS);
+	if (fd < 0)
+		fprintf(stderr, "sendmail: cannot reach the mail system at %s (is it running?)\n", path_r);
+	return fd;
+}
+
 /* ---- talking to pickup ---- */
 
 static int sendmail_submit(const struct sendmail *sm, const struct buf *msg)
@@ -240,13 +254,9 @@ static int sendmail_submit(const struct sendmail *sm, const struct buf *msg)
 	struct buf req;
 	int fd, code = EX_TEMPFAIL_;
 
-	if (snprintf(path, sizeof path, "%s/public/pickup", sm->dir) >= (int)sizeof path)
-		sendmail_die(EX_USAGE_, "%s", "tree path too long");
-	fd = unix_connect(path, SENDMAIL_TIMEOUT_MS);
-	if (fd < 0) {
-		fprintf(stderr, "sendmail: cannot reach the mail system at %s (is it running?)\n", path);
+	fd = sendmail_pickup_connect(sm, path, sizeof path);
+	if (fd < 0)
 		return EX_TEMPFAIL_;
-	}
 	s = stream_new(fd, fd, RECORD_MAX_VALUE * 3 + 64, SENDMAIL_TIMEOUT_MS);
 	buf_init(&req, RECORD_MAX_FIELDS * (3 * ADDRESS_PATH_MAX + 32));
 	if (s == NULL)
@@ -553,13 +563,9 @@ static int sendmail_ask_pickup(const struct sendmail *sm, const char *cmd)
 	struct buf req;
 	int fd, code = EX_TEMPFAIL_;
 
-	if (snprintf(path, sizeof path, "%s/public/pickup", sm->dir) >= (int)sizeof path)
-		sendmail_die(EX_USAGE_, "%s", "tree path too long");
-	fd = unix_connect(path, SENDMAIL_TIMEOUT_MS);
-	if (fd < 0) {
-		fprintf(stderr, "sendmail: cannot reach the mail system at %s (is it running?)\n", path);
+	fd = sendmail_pickup_connect(sm, path, sizeof path);
+	if (fd < 0)
 		return EX_TEMPFAIL_;
-	}
 	s = stream_new(fd, fd, RECORD_MAX_VALUE * 3 + 64, SENDMAIL_TIMEOUT_MS);
 	buf_init(&req, 256);
 	if (s == NULL || record_put_str(&req, "cmd", cmd) < 0 || record_end(&req) < 0)
