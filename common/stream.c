@@ -119,6 +119,11 @@ size_t stream_pending(const struct stream *s)
 	return s->end - s->start;
 }
 
+const char *stream_peek(const struct stream *s)
+{
+	return s->in != NULL ? s->in + s->start : "";
+}
+
 size_t stream_tls_pending(const struct stream *s)
 {
 	size_t n = s->end - s->start;

@@ -36,6 +36,8 @@ enum stream_status stream_read_line(struct stream *s, const char **line_r, size_
  * the n bytes are read and dropped and STREAM_TOOLONG is returned (the
  * stream stays in step); STREAM_EOF if the peer closes first. */
 enum stream_status stream_read_exact(struct stream *s, size_t n, struct buf *out);
+/* The input already buffered: stream_pending() bytes, valid until the next read. */
+const char *stream_peek(const struct stream *s);
 /* Bytes already buffered on the input side (PIPELINING: flush when 0). */
 size_t stream_pending(const struct stream *s);
 /* Input readable without waiting: stream_pending plus, with TLS, what

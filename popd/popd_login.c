@@ -108,14 +108,56 @@ static void popd_login_capa(struct popd_login *pl)
 
 /* ---- handing the client to the session service ---- */
 
+/* Session -> client: one block from sp, written out over TLS. 0, or -1
+ * when either side is done. */
+static int popd_login_to_client(struct popd_login *pl, int sp, char *block)
+{
+	ssize_t n = read(sp, block, POPD_PROXY_BLOCK);
+
+	if (n <= 0 || stream_write(pl->s, block, (size_t)n) < 0 || stream_flush(pl->s) < 0)
+		return -1;
+	return 0;
+}
+
+/* Client -> session: send all of out to sp.  Never block on sp alone:
+ * while the session cannot take more input it may be waiting for us to
+ * take its replies (a pipelining client fills both directions at once),
+ * so replies are forwarded while we wait.  0 or -1. */
+static int popd_login_to_session(struct popd_login *pl, int sp, char *block,
+				 const char *out, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = send(sp, out, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n > 0) {
+			out += n;
+			len -= (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			return -1;
+		struct pollfd p = { .fd = sp, .events = POLLIN | POLLOUT };
+		int r = poll(&p, 1, pl->l->timeout_ms);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		if ((p.revents & (POLLIN | POLLHUP | POLLERR)) && !(p.revents & POLLOUT) &&
+		    popd_login_to_client(pl, sp, block) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 /* Pump bytes between the TLS stream and sp until either side ends. */
 static void popd_login_proxy(struct popd_login *pl, int sp)
 {
 	char *block = malloc(POPD_PROXY_BLOCK);
 	size_t saved = stream_get_max_line(pl->s);
+	struct buf out;
 
 	if (block == NULL)
 		return;
+	buf_init(&out, POPD_PROXY_BLOCK * 2);
 	stream_set_max_line(pl->s, POPD_PROXY_BLOCK);
 	for (;;) {
 		struct pollfd p[2] = { { .fd = pl->fd, .events = POLLIN }, { .fd = sp, .events = POLLIN } };
@@ -128,23 +170,30 @@ static void popd_login_proxy(struct popd_login *pl, int sp)
 		if (r <= 0)
 			break;   /* the session has its own timeout; this is the backstop */
 		if (ready || (p[0].revents & (POLLIN | POLLHUP | POLLERR))) {
-			const char *line;
-			size_t len;
-			enum stream_status st = stream_read_line(pl->s, &line, &len);
-			if ((st == STREAM_OK || st == STREAM_EOF) && len > 0 &&
-			    send(sp, line, len, MSG_NOSIGNAL) != (ssize_t)len)
+			/* Every complete line already here goes in one send: one
+			 * small send per line would only multiply the work. */
+			enum stream_status st;
+			buf_reset(&out);
+			do {
+				const char *line;
+				size_t len;
+				st = stream_read_line(pl->s, &line, &len);
+				if ((st == STREAM_OK || st == STREAM_EOF) && len > 0 &&
+				    buf_append(&out, line, len) < 0)
+					st = STREAM_ERROR;
+			} while (st == STREAM_OK && out.len < POPD_PROXY_BLOCK &&
+				 stream_pending(pl->s) > 0 && memchr(stream_peek(pl->s), '\n', stream_pending(pl->s)));
+			if (out.len > 0 && popd_login_to_session(pl, sp, block, out.data, out.len) < 0)
 				break;
 			if (st != STREAM_OK)
 				break;
 			continue;
 		}
-		if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
-			ssize_t n = read(sp, block, POPD_PROXY_BLOCK);
-			if (n <= 0 || stream_write(pl->s, block, (size_t)n) < 0 || stream_flush(pl->s) < 0)
-				break;
-		}
+		if ((p[1].revents & (POLLIN | POLLHUP | POLLERR)) && popd_login_to_client(pl, sp, block) < 0)
+			break;
 	}
 	stream_set_max_line(pl->s, saved);
+	buf_free(&out);
 	free(block);
 }
 
