@@ -26,7 +26,10 @@ LIBS     := -lssl -lcrypto -lcares -lcdb -lcrypt
 # Debian packages the build and the tests need (`make deps`).
 DEPS_PKGS := build-essential libssl-dev libc-ares-dev libcdb-dev libcmocka-dev \
              libcrypt-dev python3 clang swaks socat openssl postfix dnsmasq-base mutt \
-             curl fetchmail getmail6
+             curl fetchmail getmail6 libnet-ssleay-perl libclang-rt-dev iproute2
+# (installed without recommends: swaks needs libnet-ssleay-perl for TLS, the
+# fuzz targets need clang's libFuzzer runtime from libclang-rt-dev, the
+# two-host remote test needs ip from iproute2)
 
 # program = source files (by prefix) -> $(BUILD)/bin/program
 PROGRAMS := master smtpd enqueue qmgr local remote authd popd postern pickup sendmail
