@@ -186,16 +186,6 @@ EOF
 }
 report
 if [ -n "$OUT" ]; then
-	NEW=$(report)
-	python3 - "$OUT" "$NEW" <<'EOF'
-import re, sys
-path, section = sys.argv[1], sys.argv[2].rstrip("\n") + "\n"
-try:
-    text = open(path).read()
-except FileNotFoundError:
-    text = "# Benchmark results\n"
-pat = re.compile(r"^## POP3\n.*?(?=^## |\Z)", re.S | re.M)
-text = pat.sub(section + "\n", text) if pat.search(text) else text.rstrip("\n") + "\n\n" + section
-open(path, "w").write(text)
-EOF
+	report > "$DIR/section"
+	python3 "$SRC/bench/put_section.py" "$OUT" "$DIR/section"
 fi

@@ -261,16 +261,6 @@ report() {
 report
 if [ -n "$OUT" ]; then
 	report > "$DIR/section"
-	python3 - "$OUT" "$DIR/section" <<'PYEOF'
-import re, sys
-path, section = sys.argv[1], open(sys.argv[2]).read().rstrip("\n") + "\n"
-try:
-    text = open(path).read()
-except FileNotFoundError:
-    text = "# Benchmark results\n"
-pat = re.compile(r"^## Queue\n.*?(?=^## |\Z)", re.S | re.M)
-text = pat.sub(lambda m: section + "\n", text) if pat.search(text) else text.rstrip("\n") + "\n\n" + section
-open(path, "w").write(text)
-PYEOF
+	python3 "$SRC/bench/put_section.py" "$OUT" "$DIR/section"
 	echo "written to $OUT"
 fi

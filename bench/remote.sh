@@ -290,17 +290,6 @@ report
 if [ -n "$OUT" ]; then
 	NEW=$WORK/section
 	report >"$NEW"
-	python3 - "$OUT" "$NEW" <<'EOF'
-import re, sys
-path, section = sys.argv[1], open(sys.argv[2]).read().rstrip("\n") + "\n"
-try:
-    text = open(path).read()
-except FileNotFoundError:
-    text = "# Benchmark results\n"
-title = section.splitlines()[0]
-pat = re.compile("^" + re.escape(title) + r"\n.*?(?=^## |\Z)", re.S | re.M)
-text = pat.sub(lambda m: section + "\n", text) if pat.search(text) else text.rstrip("\n") + "\n\n" + section
-open(path, "w").write(text)
-EOF
+	python3 "$HERE/bench/put_section.py" "$OUT" "$NEW"
 	echo "written to $OUT"
 fi

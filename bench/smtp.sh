@@ -175,17 +175,7 @@ report() {
 }
 report
 if [ -n "$OUT" ]; then
-	tmp=$(mktemp)
-	report > "$tmp"
-	if [ -f "$OUT" ] && grep -q '^## SMTP$' "$OUT"; then
-		# Replace the old section (up to the next "## " heading).
-		awk -v new="$tmp" '
-			/^## SMTP$/ { while ((getline l < new) > 0) print l; skip = 1; next }
-			skip && /^## / { skip = 0 }
-			!skip { print }' "$OUT" > "$OUT.new" && mv "$OUT.new" "$OUT"
-	else
-		{ [ -f "$OUT" ] && echo; cat "$tmp"; } >> "$OUT"
-	fi
-	rm -f "$tmp"
+	report > "$DIR/section"
+	python3 "$SRC/bench/put_section.py" "$OUT" "$DIR/section"
 	echo "written to $OUT"
 fi
