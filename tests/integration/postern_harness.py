@@ -618,19 +618,9 @@ class Tree:
         try:
             s.connect(os.path.join(self.dir, "private", "enqueue"))
             s.sendall(body)
-            buf = b""
-            while b"\n\n" not in buf:
-                chunk = s.recv(4096)
-                if not chunk:
-                    break
-                buf += chunk
+            return read_record(s)
         finally:
             s.close()
-        answer = {}
-        for line in buf.split(b"\n\n", 1)[0].decode("utf-8", "replace").splitlines():
-            k, _, v = line.partition("=")
-            answer[k] = v
-        return answer
 
     def queue_json(self):
         """`postern queue list --json` as Python data."""
@@ -640,6 +630,30 @@ class Tree:
 
     def remove(self):
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def parse_record(block):
+    """One record's `key=value` lines (bytes or str, docs/protocols.md) as a
+    dict: the first value of each key, still %XX-escaped."""
+    if isinstance(block, bytes):
+        block = block.decode("utf-8", "replace")
+    answer = {}
+    for line in block.split("\n\n", 1)[0].splitlines():
+        k, _, v = line.partition("=")
+        answer.setdefault(k, v)
+    return answer
+
+
+def read_record(sock):
+    """Read one record from a connected socket, up to its empty line (or
+    the end), as parse_record gives it."""
+    buf = b""
+    while b"\n\n" not in buf:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        buf += chunk
+    return parse_record(buf)
 
 
 def make_message(test_id, sender, rcpt, body, extra_headers=()):

@@ -15,7 +15,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from postern_harness import BIN, PosternTestCase, daemon_env, deadline, is_root  # noqa: E402
+from postern_harness import BIN, PosternTestCase, daemon_env, deadline, is_root, parse_record  # noqa: E402
 
 SENDMAIL = os.path.join(BIN, "sendmail")
 MAILQ = os.path.join(BIN, "mailq")
@@ -127,11 +127,7 @@ class TestMailq(PosternTestCase):
                 buf += chunk
         finally:
             s.close()
-        recs = []
-        for block in buf.decode().split("\n\n"):
-            if block:
-                recs.append(dict(line.split("=", 1) for line in block.splitlines()))
-        return recs
+        return [parse_record(block) for block in buf.decode().split("\n\n") if block]
 
 
 if __name__ == "__main__":

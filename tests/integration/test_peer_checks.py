@@ -15,7 +15,7 @@ import time
 import traceback
 import unittest
 
-from postern_harness import DOMAIN, PosternTestCase, deadline, is_root
+from postern_harness import DOMAIN, PosternTestCase, deadline, is_root, read_record
 
 RECV_TIMEOUT = 10.0   # a service that let us in would wait longer than this for a request
 
@@ -57,16 +57,7 @@ def exchange(path, request):
     try:
         s.connect(path)
         s.sendall(request)
-        buf = b""
-        while b"\n\n" not in buf:
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            buf += chunk
-        answer = {}
-        for line in buf.split(b"\n\n", 1)[0].decode("utf-8", "replace").splitlines():
-            k, _, v = line.partition("=")
-            answer[k] = v
+        answer = read_record(s)
         s.shutdown(socket.SHUT_WR)
         try:
             closed = s.recv(1) == b""
