@@ -2,7 +2,11 @@
  *
  * Offers: cdbmap_compile turns a text map into a cdb file atomically
  * (dst.tmp.PID, fsync, rename over dst, fsync of the directory), so a
- * reader sees the old map or the new one, never half of one;
+ * reader sees the old map or the new one, never half of one; the
+ * cdbmap_writer_* calls do the same for a caller with its own source
+ * syntax (common/alias_file for etc/aliases).  The new file takes the
+ * owner, group and mode of its source, as Postfix's postmap does, so
+ * that a map kept 0600 stays 0600 (mode 0644 when there is no source).
  * cdbmap_open / cdbmap_lookup / cdbmap_close read it.  A map is opened
  * once, before chroot, and kept (tinycdb mmaps it).
  *
@@ -22,6 +26,7 @@
 #include <cdb.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +38,6 @@
 #include "stream.h"
 
 #define CDBMAP_LINE_MAX 4096   /* longest text line, LF excluded */
-#define CDBMAP_KEY_MAX 1024
 
 struct cdbmap {
 	int fd;
@@ -113,12 +117,138 @@ void cdbmap_close(struct cdbmap **mapp)
 	*mapp = NULL;
 }
 
-/* ---- compiling ---- */
+/* ---- writing ---- */
+
+struct cdbmap_writer {
+	char tmp[4096], dst[4096];
+	int fd;
+	struct cdb_make cm;
+};
+
+/* The new map takes the owner, group and mode of its source (as postmap
+ * does): a map the operator keeps 0600 must not become readable by
+ * everyone when it is compiled.  Root must manage the owner; anyone
+ * else keeps their own when the kernel refuses (the file is theirs). */
+static const char *cdbmap_take_owner(int fd, const struct stat *like)
+{
+	if (like == NULL)
+		return fchmod(fd, 0644) < 0 ? strerror(errno) : NULL;
+	if (fchown(fd, like->st_uid, like->st_gid) < 0) {
+		if (geteuid() == 0)
+			return "cannot give the map the owner of its source";
+		if (fchown(fd, (uid_t)-1, like->st_gid) < 0)
+			errno = 0;   /* not our group: the file stays wholly ours */
+	}
+	/* After fchown, which may clear set-id bits; no exec bits on data. */
+	return fchmod(fd, like->st_mode & 0666) < 0 ? strerror(errno) : NULL;
+}
+
+int cdbmap_writer_start(const char *dst, const struct stat *like, struct cdbmap_writer **w_r,
+			const char **error_r)
+{
+	struct cdbmap_writer *w = calloc(1, sizeof(*w));
+	const char *why;
+	int n;
+
+	if (w == NULL)
+		return cdbmap_fail(error_r, dst, 0, "out of memory");
+	n = snprintf(w->tmp, sizeof(w->tmp), "%s.tmp.%ld", dst, (long)getpid());
+	if (n < 0 || (size_t)n >= sizeof(w->tmp) || strlen(dst) >= sizeof(w->dst)) {
+		free(w);
+		return cdbmap_fail(error_r, dst, 0, "path too long");
+	}
+	memcpy(w->dst, dst, strlen(dst) + 1);
+	unlink(w->tmp);   /* a leftover of an earlier crash of this same pid */
+	/* Read-write: cdb_make_exists reads back records already flushed.
+	 * 0600 until cdbmap_take_owner gives it the source's mode. */
+	w->fd = open(w->tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (w->fd < 0) {
+		int e = errno;
+		free(w);
+		return cdbmap_fail(error_r, dst, 0, strerror(e));
+	}
+	why = cdbmap_take_owner(w->fd, like);
+	if (why == NULL && cdb_make_start(&w->cm, w->fd) < 0)
+		why = "cannot start cdb";
+	if (why != NULL) {
+		cdbmap_writer_abort(&w);
+		return cdbmap_fail(error_r, dst, 0, why);
+	}
+	*w_r = w;
+	return 0;
+}
+
+int cdbmap_writer_add(struct cdbmap_writer *w, const char *key, size_t keylen,
+		      const char *value, size_t valuelen, const char **error_r)
+{
+	char folded[CDBMAP_KEY_MAX];
+	int r;
+
+	if (keylen > CDBMAP_KEY_MAX) {
+		*error_r = "key longer than 1024 bytes";
+		return -1;
+	}
+	if (valuelen > UINT_MAX / 2) {
+		*error_r = "value too long";
+		return -1;
+	}
+	cdbmap_lower(folded, key, keylen);
+	r = cdb_make_exists(&w->cm, folded, (unsigned)keylen);
+	if (r > 0) {
+		*error_r = "duplicate key";
+		return -1;
+	}
+	if (r < 0 || cdb_make_add(&w->cm, folded, (unsigned)keylen, value, (unsigned)valuelen) < 0) {
+		*error_r = strerror(errno);
+		return -1;
+	}
+	return 0;
+}
+
+void cdbmap_writer_abort(struct cdbmap_writer **wp)
+{
+	struct cdbmap_writer *w = *wp;
+
+	if (w == NULL)
+		return;
+	close(w->fd);
+	unlink(w->tmp);
+	free(w);
+	*wp = NULL;
+}
+
+int cdbmap_writer_commit(struct cdbmap_writer **wp, const char **error_r)
+{
+	struct cdbmap_writer *w = *wp;
+	char dst[sizeof(w->dst)];
+	int fd = w->fd;
+
+	memcpy(dst, w->dst, sizeof(dst));
+	if (cdb_make_finish(&w->cm) < 0) {
+		cdbmap_writer_abort(wp);
+		return cdbmap_fail(error_r, dst, 0, "cannot write cdb");
+	}
+	if (fsync(fd) < 0 || rename(w->tmp, dst) < 0) {
+		int e = errno;
+		cdbmap_writer_abort(wp);
+		return cdbmap_fail(error_r, dst, 0, strerror(e));
+	}
+	w->fd = -1;
+	free(w);
+	*wp = NULL;
+	if (close(fd) < 0)
+		return cdbmap_fail(error_r, dst, 0, strerror(errno));
+	if (fsync_parent(dst) < 0)
+		return cdbmap_fail(error_r, dst, 0, "cannot fsync directory");
+	return 0;
+}
+
+/* ---- compiling text maps ---- */
 
 struct cdbmap_compiler {
 	const char *src;
 	size_t line;
-	struct cdb_make cm;
+	struct cdbmap_writer *w;
 	const char **error_r;
 };
 
@@ -130,9 +260,8 @@ static int cdbmap_is_space(char c)
 /* One text line without its LF: add `key value` to the cdb. */
 static int cdbmap_compile_line(struct cdbmap_compiler *c, const char *s, size_t n)
 {
-	char key[CDBMAP_KEY_MAX];
+	const char *why;
 	size_t i = 0, k, v;
-	int r;
 
 	while (i < n && cdbmap_is_space(s[i]))
 		i++;
@@ -142,18 +271,12 @@ static int cdbmap_compile_line(struct cdbmap_compiler *c, const char *s, size_t 
 		return cdbmap_fail(c->error_r, c->src, c->line, "NUL byte in line");
 	for (k = i; k < n && !cdbmap_is_space(s[k]); k++)
 		;
-	if (k - i > CDBMAP_KEY_MAX)
-		return cdbmap_fail(c->error_r, c->src, c->line, "key longer than 1024 bytes");
-	cdbmap_lower(key, s + i, k - i);
 	for (v = k; v < n && cdbmap_is_space(s[v]); v++)
 		;
 	while (n > v && cdbmap_is_space(s[n - 1]))
 		n--;
-	r = cdb_make_exists(&c->cm, key, (unsigned)(k - i));
-	if (r > 0)
-		return cdbmap_fail(c->error_r, c->src, c->line, "duplicate key");
-	if (r < 0 || cdb_make_add(&c->cm, key, (unsigned)(k - i), s + v, (unsigned)(n - v)) < 0)
-		return cdbmap_fail(c->error_r, c->src, c->line, strerror(errno));
+	if (cdbmap_writer_add(c->w, s + i, k - i, s + v, n - v, &why) < 0)
+		return cdbmap_fail(c->error_r, c->src, c->line, why);
 	return 0;
 }
 
@@ -192,63 +315,30 @@ static int cdbmap_compile_lines(struct cdbmap_compiler *c, int fd)
 	return r;
 }
 
-/* Build the cdb in the open temporary file tfd. */
-static int cdbmap_build(const char *src, int tfd, const char **error_r)
+int cdbmap_compile(const char *src, const char *dst, const char **error_r)
 {
 	struct cdbmap_compiler c = { .src = src, .line = 0, .error_r = error_r };
+	struct stat st;
 	int sfd = open(src, O_RDONLY | O_CLOEXEC);
-	int r;
 
 	if (sfd < 0)
 		return cdbmap_fail(error_r, src, 0, strerror(errno));
-	if (cdb_make_start(&c.cm, tfd) < 0) {
+	if (fstat(sfd, &st) < 0) {
+		int e = errno;
 		close(sfd);
-		return cdbmap_fail(error_r, src, 0, "cannot start cdb");
+		return cdbmap_fail(error_r, src, 0, strerror(e));
 	}
-	r = cdbmap_compile_lines(&c, sfd);
-	close(sfd);
-	if (cdb_make_finish(&c.cm) < 0 && r == 0)
-		r = cdbmap_fail(error_r, src, 0, "cannot write cdb");
-	return r;
-}
-
-int cdbmap_compile(const char *src, const char *dst, const char **error_r)
-{
-	char tmp[4096];
-	int n = snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", dst, (long)getpid());
-	int tfd;
-
-	if (n < 0 || (size_t)n >= sizeof(tmp))
-		return cdbmap_fail(error_r, dst, 0, "path too long");
-	unlink(tmp);   /* a leftover of an earlier crash of this same pid */
-	/* Read-write: cdb_make_exists reads back records already flushed. */
-	tfd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (tfd < 0)
-		return cdbmap_fail(error_r, tmp, 0, strerror(errno));
-	if (cdbmap_build(src, tfd, error_r) < 0) {
-		close(tfd);
-		unlink(tmp);
+	if (cdbmap_writer_start(dst, &st, &c.w, error_r) < 0) {
+		close(sfd);
 		return -1;
 	}
-	if (fsync(tfd) < 0) {
-		int e = errno;
-		close(tfd);
-		unlink(tmp);
-		return cdbmap_fail(error_r, tmp, 0, strerror(e));
+	if (cdbmap_compile_lines(&c, sfd) < 0) {
+		close(sfd);
+		cdbmap_writer_abort(&c.w);
+		return -1;
 	}
-	if (close(tfd) < 0) {
-		int e = errno;
-		unlink(tmp);
-		return cdbmap_fail(error_r, tmp, 0, strerror(e));
-	}
-	if (rename(tmp, dst) < 0) {
-		int e = errno;
-		unlink(tmp);
-		return cdbmap_fail(error_r, dst, 0, strerror(e));
-	}
-	if (fsync_parent(dst) < 0)
-		return cdbmap_fail(error_r, dst, 0, "cannot fsync directory");
-	return 0;
+	close(sfd);
+	return cdbmap_writer_commit(&c.w, error_r);
 }
 
 int cdbmap_replaced(const struct cdbmap *map)

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -155,12 +156,44 @@ static void test_cdbmap_open_errors(void **state)
 	assert_int_equal(cdbmap_compile(missing, dst, &error), -1);
 }
 
+/* The cdb takes its source's owner, group and mode, like postmap's: a
+ * chmod 0600 of a map holding secrets survives the next compile. */
+static void test_cdbmap_compile_takes_source_owner_and_mode(void **state)
+{
+	const char *error = NULL;
+	struct stat st;
+
+	(void)state;
+	write_src("k v\n", 4);
+	assert_int_equal(chmod(src, 0600), 0);
+	assert_int_equal(cdbmap_compile(src, dst, &error), 0);
+	assert_int_equal(stat(dst, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_int_equal(chmod(dst, 0644), 0);   /* a stale wider cdb is narrowed again */
+	assert_int_equal(chmod(src, 0640), 0);
+	assert_int_equal(cdbmap_compile(src, dst, &error), 0);
+	assert_int_equal(stat(dst, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0640);
+	assert_int_equal(chmod(src, 0755), 0);   /* no exec bits on data */
+	assert_int_equal(cdbmap_compile(src, dst, &error), 0);
+	assert_int_equal(stat(dst, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0644);
+	if (geteuid() == 0) {
+		assert_int_equal(chown(src, 65534, 65534), 0);
+		assert_int_equal(cdbmap_compile(src, dst, &error), 0);
+		assert_int_equal(stat(dst, &st), 0);
+		assert_int_equal(st.st_uid, 65534);
+		assert_int_equal(st.st_gid, 65534);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cdbmap_compile_and_lookup),
 		cmocka_unit_test(test_cdbmap_errors_keep_old_map),
 		cmocka_unit_test(test_cdbmap_open_errors),
+		cmocka_unit_test(test_cdbmap_compile_takes_source_owner_and_mode),
 	};
 	return cmocka_run_group_tests(tests, setup_dir, remove_dir);
 }
