@@ -4,8 +4,12 @@
  * quotes, trims white space, unquotes a fully quoted target and
  * classifies each target as a command (`|...`) or an address (validated
  * with common/address as a mailbox, or as a local part when it has no
- * '@').  File targets (`/path`) and `:include:` are refused: Postern's
- * local agent only writes Maildirs.
+ * '@').  File targets (`/path`) are refused: Postern's local agent only
+ * writes Maildirs; `:include:` is refused here because `postern map`
+ * expands it when it compiles etc/aliases (common/alias_file), so a
+ * value in aliases.cdb never holds one.  alias_target_span() and
+ * alias_target_parse() are the same steps for one target, for
+ * common/alias_file.
  *
  * Trusts: nothing.  The map is operator-written, but a bad line must
  * become a clear error for that recipient (deferred, logged), never a
@@ -37,9 +41,7 @@ static int alias_clean(const char *p, size_t n)
 	return 1;
 }
 
-/* End of the target starting at p (the first comma outside quotes, or
- * end); -1 for an unterminated quote. */
-static long alias_target_end(const char *p, size_t n)
+long alias_target_span(const char *p, size_t n)
 {
 	int quoted = 0;
 
@@ -87,6 +89,23 @@ static int alias_fully_quoted(const char *p, size_t n)
 	return i == n - 1;
 }
 
+/* Whether an address target has white space outside double quotes:
+ * `alice bob` is two targets that lack their comma, not one address. */
+static int alias_unquoted_space(const char *p, size_t n)
+{
+	int quoted = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (quoted && p[i] == '\\')
+			i++;
+		else if (p[i] == '"')
+			quoted = !quoted;
+		else if (!quoted && alias_space(p[i]))
+			return 1;
+	}
+	return 0;
+}
+
 static int alias_check_address(const char *p, size_t n, int *qualified_r, const char **error_r)
 {
 	char tmp[ADDRESS_PATH_MAX + 32];
@@ -106,6 +125,10 @@ static int alias_check_address(const char *p, size_t n, int *qualified_r, const 
 
 static int alias_classify(const char *p, size_t n, struct alias_target *t, const char **error_r)
 {
+	if (n > 0 && p[0] != '|' && alias_unquoted_space(p, n)) {
+		*error_r = "white space inside a target (a missing comma?)";
+		return -1;
+	}
 	if (!alias_clean(p, n)) {
 		*error_r = "control byte in target";
 		return -1;
@@ -118,15 +141,21 @@ static int alias_classify(const char *p, size_t n, struct alias_target *t, const
 		t->kind = ALIAS_COMMAND;
 		return 0;
 	}
-	if (n > 0 && (p[0] == '/' || p[0] == ':')) {
-		*error_r = "file and :include: targets are not supported";
+	if (n > 0 && p[0] == '/') {
+		*error_r = "file targets (/path) are not supported: local delivers to Maildirs";
+		return -1;
+	}
+	if (n > 0 && p[0] == ':') {
+		/* postern map expands :include: (common/alias_file); one here
+		 * comes from a map compiled some other way. */
+		*error_r = ":include: here: compile etc/aliases with postern map";
 		return -1;
 	}
 	t->kind = ALIAS_ADDRESS;
 	return alias_check_address(p, n, &t->qualified, error_r);
 }
 
-static int alias_add(struct alias_list *list, const char *p, size_t n, const char **error_r)
+int alias_target_parse(const char *p, size_t n, struct alias_target *t_r, const char **error_r)
 {
 	struct alias_target t = { 0 };
 	struct buf text;
@@ -160,7 +189,7 @@ static int alias_add(struct alias_list *list, const char *p, size_t n, const cha
 	}
 	memcpy(t.text, text.data + skip, t.len + 1);
 	buf_free(&text);
-	list->t[list->n++] = t;
+	*t_r = t;
 	return 0;
 }
 
@@ -180,7 +209,7 @@ int alias_parse(const char *value, size_t len, struct alias_list *list, const ch
 		return -1;
 	}
 	for (;;) {
-		long end = alias_target_end(value + pos, len - pos);
+		long end = alias_target_span(value + pos, len - pos);
 		size_t a = pos, b;
 
 		if (end < 0) {
@@ -196,8 +225,9 @@ int alias_parse(const char *value, size_t len, struct alias_list *list, const ch
 			*error_r = "too many targets";
 			goto fail;
 		}
-		if (alias_add(list, value + a, b - a, error_r) < 0)
+		if (alias_target_parse(value + a, b - a, &list->t[list->n], error_r) < 0)
 			goto fail;
+		list->n++;
 		pos += (size_t)end;
 		if (pos >= len)
 			break;

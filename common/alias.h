@@ -4,7 +4,8 @@
  * the recipient's domain) or `|command` (a shell command the operator
  * wrote).  A target may be enclosed in double quotes to hold commas, with
  * `\"` and `\\` escapes inside.  Takes (pointer, length); every count and
- * length is bounded. */
+ * length is bounded.  The file around the values (etc/aliases in
+ * aliases(5) form) is common/alias_file. */
 #ifndef POSTERN_ALIAS_H
 #define POSTERN_ALIAS_H
 
@@ -12,7 +13,7 @@
 
 #define ALIAS_TARGETS_MAX 1000     /* most targets in one value */
 #define ALIAS_COMMAND_MAX 1024     /* longest command, '|' excluded */
-#define ALIAS_VALUE_MAX 4096       /* longest value (the text map's line limit) */
+#define ALIAS_VALUE_MAX 65536      /* longest value (one entry with its continuation lines and includes) */
 
 enum alias_kind {
 	ALIAS_ADDRESS,    /* local@domain, or a bare local part */
@@ -36,5 +37,11 @@ struct alias_list {
 int alias_parse(const char *value, size_t len, struct alias_list *list, const char **error_r);
 /* Free the targets; the list is empty and reusable after. */
 void alias_list_free(struct alias_list *list);
+/* Length of the target at the start of p (up to the first comma outside
+ * double quotes, or n); -1 for an unterminated quote. */
+long alias_target_span(const char *p, size_t n);
+/* Parse one trimmed target as written (quotes included) into *t_r, whose
+ * text is malloc'ed (the caller frees it). 0, or -1 with a static *error_r. */
+int alias_target_parse(const char *p, size_t n, struct alias_target *t_r, const char **error_r);
 
 #endif

@@ -131,6 +131,16 @@ static void test_target_count_limit(void **state)
 	}
 }
 
+/* What postern map reports for a line must be what local would say. */
+static void test_refusal_reasons_of_aliases5_mistakes(void **state)
+{
+	(void)state;
+	parse_bad("alice bob", "white space inside a target (a missing comma?)");
+	parse_bad("alice@example.test\tbob@example.test", "white space inside a target (a missing comma?)");
+	parse_bad(":include:/etc/list", ":include: here: compile etc/aliases with postern map");
+	parse_bad("/var/mail/x", "file targets (/path) are not supported: local delivers to Maildirs");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -140,6 +150,7 @@ int main(void)
 		cmocka_unit_test(test_quoted_local_part_address),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_target_count_limit),
+		cmocka_unit_test(test_refusal_reasons_of_aliases5_mistakes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
