@@ -56,10 +56,11 @@ FUZZERS  := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
 .PHONY: all deps test unit run clean fuzz check-banned
-all: deps $(BINS) $(BUILD)/bin/mailq
+all: deps $(BINS) $(BUILD)/bin/mailq $(BUILD)/bin/newaliases
 
-# mailq(1) is sendmail -bp: the same program under a second name.
-$(BUILD)/bin/mailq: $(BUILD)/bin/sendmail
+# mailq(1) is sendmail -bp and newaliases(1) is sendmail -bi: the same
+# program under other names.
+$(BUILD)/bin/mailq $(BUILD)/bin/newaliases: $(BUILD)/bin/sendmail
 	ln -sf sendmail $@
 
 deps:

@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <sys/types.h>
+#include <time.h>
 #include "buf.h"
 
 /* Exit codes: success, failure, usage error, "not running" (status). */
@@ -59,6 +60,12 @@ void postern_master_reload(const char *tree);
 /* Run argv[0] (absolute path) with argv, no shell; wait.  Its exit
  * status, or -1 if it could not be run. */
 int postern_run(char *const argv[]);
+/* Compile the text map src into the cdb dst: aliases(5) syntax when
+ * src is named `aliases` (common/alias_file), else `key value` lines
+ * (common/cdbmap); dst takes src's owner, group and mode.  newest_r (may
+ * be NULL): latest mtime of src and the files it includes.  0, or -1
+ * with *error_r ("src:line: reason"); nothing printed. */
+int postern_map_compile(const char *src, const char *dst, time_t *newest_r, const char **error_r);
 /* Compile DIR/etc/NAME into DIR/etc/NAME.cdb. 0 or -1 (printed). */
 int postern_compile_map(const char *tree, const char *name);
 

@@ -511,15 +511,22 @@ static int postern_init_aliases(const struct postern_init *in, const struct post
 {
 	static const char text[] =
 		"# aliases: where local delivery sends mail for an address; compile with\n"
-		"# `postern map -d DIR aliases` after editing (docs/operator.md, Aliases).\n"
-		"#   KEY TARGET, TARGET, ...\n"
+		"# `postern map -d DIR aliases` (or `newaliases -C DIR`) after editing\n"
+		"# (docs/operator.md, Aliases).  aliases(5) form, as in Postfix or sendmail:\n"
+		"#   KEY: TARGET, TARGET, ...\n"
+		"# A line starting with a space or tab continues the one above (end the\n"
+		"# line above or start this one with a comma).  `KEY TARGET, ...` without\n"
+		"# the colon is read too.\n"
 		"# KEY: local@domain, a bare local part (every local domain), or @domain\n"
 		"# (catch-all for addresses that are neither aliases nor mailboxes).\n"
 		"# TARGET: local@domain (forwarded through the queue when the domain is\n"
-		"# not local), a bare local part (same domain), or \"|command\" (run by\n"
-		"# /bin/sh as local_command_user, the message on stdin).\n"
+		"# not local), a bare local part (same domain), \"|command\" (run by\n"
+		"# /bin/sh as local_command_user, the message on stdin), or\n"
+		"# :include:/path/to/list (addresses listed in that file, read when the\n"
+		"# map is compiled: run postern map again after editing the list).\n"
+		"# postern map refuses, with file:line, a line it cannot read.\n"
 		"# postmaster of every local domain must reach someone, for example:\n"
-		"# postmaster  admin@example.org\n";
+		"# postmaster: admin@example.org\n";
 
 	return postern_init_commented(in, "etc/aliases", text, sizeof text - 1, own);
 }

@@ -1,17 +1,24 @@
 /* postern_map: `postern map [-d DIR] FILE` and `postern check -d DIR`.
  *
- * Offers: map compiles a text map to FILE.cdb (cdbmap_compile); a bare
+ * Offers: map compiles a text map to FILE.cdb (postern_map_compile: a
+ * file named `aliases` in aliases(5) syntax, any other as `key value`
+ * lines; the .cdb takes the source's owner, group and mode); a bare
  * FILE name (no '/') is taken from DIR/etc when a tree is given by -d or
  * POSTERN_DIR, and a running master is then told to reload.  check loads
  * postern.conf, checks master.conf line by line (the rules the master
- * applies), test-compiles every map, parses etc/users, and looks for the
- * directories of docs/tree.md; it prints every problem, not only the first.
+ * applies), test-compiles every map Postern reads (domains, mailboxes,
+ * aliases, transport, quota and the maps named by postern.conf), warns
+ * about a stale .cdb and about a map readable by others that holds
+ * passwords (remote_auth_map) or whose source is not, parses etc/users,
+ * and looks for the directories of docs/tree.md; it prints every
+ * problem, not only the first.
  *
  * Trusts: nothing in the files; they are only parsed.  check writes no
  * file of the tree: test compiles go to a temporary .cdb that is removed.
  *
  * Fails: map exits 1 with "file:line: message"; check prints
- * "postern: check: ..." per problem and exits 1 if there was any. */
+ * "postern: check: ..." per problem and exits 1 if there was any
+ * ("postern: check: warning: ..." lines do not change the exit code). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
@@ -23,7 +30,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cdbmap.h"
 #include "config.h"
 #include "passwd_file.h"
 #include "postern.h"
@@ -57,7 +63,7 @@ int postern_cmd_map(int argc, char **argv)
 		return POSTERN_EXIT_FAIL;
 	if (postern_path(dst, sizeof(dst), "%s.cdb", src) < 0)
 		return POSTERN_EXIT_FAIL;
-	if (cdbmap_compile(src, dst, &error) < 0) {
+	if (postern_map_compile(src, dst, NULL, &error) < 0) {
 		postern_err("%s", error);
 		return POSTERN_EXIT_FAIL;
 	}
@@ -218,31 +224,88 @@ static void postern_check_master(struct postern_check *ck)
 		postern_check_fail(ck, "%s: no services", path);
 }
 
-/* Compile etc/NAME to a temporary cdb, then remove it; warn when the
- * real NAME.cdb is missing or older than NAME. */
-static void postern_check_map(struct postern_check *ck, const char *name, int optional)
+static void postern_check_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void postern_check_warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("postern: check: warning: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/* A map must not be readable by others when it holds secrets, nor when
+ * its operator kept the source from them (a .cdb compiled before
+ * `postern map` copied the source's mode may still be 0644). */
+static void postern_check_map_mode(const char *src, const struct stat *s_src, const char *cdb,
+				   const struct stat *s_cdb, int secret)
+{
+	unsigned m_src = (unsigned)(s_src->st_mode & 07777), m_cdb = (unsigned)(s_cdb->st_mode & 07777);
+
+	if (secret && (s_src->st_mode & S_IROTH))
+		postern_check_warn("%s holds passwords and is readable by others (mode %04o): chmod 600 it, "
+				   "then postern map gives %s the same mode", src, m_src, cdb);
+	else if (!(s_src->st_mode & S_IROTH) && (s_cdb->st_mode & S_IROTH))
+		postern_check_warn("%s is readable by others (mode %04o) but its source %s is not (mode %04o)%s: "
+				   "run postern map, which gives it the source's mode", cdb, m_cdb, src, m_src,
+				   secret ? " and it holds passwords" : "");
+}
+
+/* Compile map NAME (absolute, or relative to DIR/etc; "" = not
+ * configured) to a temporary cdb beside it, then remove that; warn when
+ * the real NAME.cdb is missing, older than NAME or a file it includes,
+ * or readable by others when it should not be. */
+static void postern_check_map(struct postern_check *ck, const char *name, int optional, int secret)
 {
 	char src[PATH_MAX], tmp[PATH_MAX], cdb[PATH_MAX];
 	struct stat s_src, s_cdb;
-	const char *error = "";
+	const char *error = "", *base;
+	time_t newest = 0;
 
-	if (postern_path(src, sizeof(src), "%s/etc/%s", ck->tree, name) < 0 ||
-	    postern_path(tmp, sizeof(tmp), "%s/etc/.check-%s.%ld.cdb", ck->tree, name, (long)getpid()) < 0 ||
-	    postern_path(cdb, sizeof(cdb), "%s/etc/%s.cdb", ck->tree, name) < 0)
+	if (name[0] == '\0')
+		return;
+	if (postern_path(src, sizeof(src), "%s%s%s", name[0] == '/' ? "" : ck->tree,
+			 name[0] == '/' ? "" : "/etc/", name) < 0)
+		return;
+	base = strrchr(src, '/') + 1;
+	if (postern_path(tmp, sizeof(tmp), "%.*s.check-%s.%ld.cdb", (int)(base - src), src, base,
+			 (long)getpid()) < 0 ||
+	    postern_path(cdb, sizeof(cdb), "%s.cdb", src) < 0)
 		return;
 	if (stat(src, &s_src) < 0) {
-		if (!optional)
+		if (!optional || errno != ENOENT)
 			postern_check_fail(ck, "%s: %s", src, strerror(errno));
 		return;
 	}
-	if (cdbmap_compile(src, tmp, &error) < 0)
+	if (postern_map_compile(src, tmp, &newest, &error) < 0)
 		postern_check_fail(ck, "%s", error);
 	unlink(tmp);
-	if (stat(cdb, &s_cdb) < 0)
+	if (stat(cdb, &s_cdb) < 0) {
 		postern_check_fail(ck, "%s is missing: run postern map -d %s %s", cdb, ck->tree, name);
-	else if (s_cdb.st_mtime < s_src.st_mtime)
-		fprintf(stderr, "postern: check: warning: %s is older than %s: run postern map -d %s %s\n",
-			cdb, src, ck->tree, name);
+		return;
+	}
+	if (s_cdb.st_mtime < (newest > s_src.st_mtime ? newest : s_src.st_mtime))
+		postern_check_warn("%s is older than %s%s: run postern map -d %s %s", cdb, src,
+				   newest > s_src.st_mtime ? " or a file it includes" : "", ck->tree, name);
+	postern_check_map_mode(src, &s_src, cdb, &s_cdb, secret);
+}
+
+/* smtpd_sender_login_maps names the .cdb itself: its source is the name
+ * without ".cdb". */
+static void postern_check_sender_logins(struct postern_check *ck)
+{
+	const char *v = config_str("smtpd_sender_login_maps");
+	char name[PATH_MAX];
+	size_t n = strlen(v);
+
+	if (n > 4 && strcmp(v + n - 4, ".cdb") == 0 && n - 4 < sizeof(name)) {
+		memcpy(name, v, n - 4);
+		name[n - 4] = '\0';
+		postern_check_map(ck, name, 1, 0);
+	}
 }
 
 static void postern_check_users(struct postern_check *ck)
@@ -304,9 +367,14 @@ int postern_cmd_check(int argc, char **argv)
 	if (config_load(conf, &error) < 0)
 		postern_check_fail(&ck, "%s", error);
 	postern_check_master(&ck);
-	postern_check_map(&ck, "domains", 0);
-	postern_check_map(&ck, "mailboxes", 0);
-	postern_check_map(&ck, "aliases", 1);
+	postern_check_map(&ck, "domains", 0, 0);
+	postern_check_map(&ck, "mailboxes", 0, 0);
+	postern_check_map(&ck, "aliases", 1, 0);
+	postern_check_map(&ck, "transport", 1, 0);
+	postern_check_map(&ck, "quota", 1, 0);
+	postern_check_map(&ck, config_str("remote_tls_policy_map"), 1, 0);
+	postern_check_map(&ck, config_str("remote_auth_map"), 1, 1);
+	postern_check_sender_logins(&ck);
 	postern_check_users(&ck);
 	postern_check_dirs(&ck);
 	return ck.errors > 0 ? POSTERN_EXIT_FAIL : POSTERN_EXIT_OK;

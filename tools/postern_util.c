@@ -28,6 +28,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "alias_file.h"
 #include "cdbmap.h"
 #include "fsutil.h"
 #include "postern.h"
@@ -269,6 +270,23 @@ int postern_run(char *const argv[])
 	return WEXITSTATUS(status);
 }
 
+int postern_map_compile(const char *src, const char *dst, time_t *newest_r, const char **error_r)
+{
+	const char *base = strrchr(src, '/');
+	struct stat st;
+
+	base = base != NULL ? base + 1 : src;
+	/* The aliases map has a syntax of its own (aliases(5)); it is known
+	 * by its name, as local and smtpd know aliases.cdb by name. */
+	if (strcmp(base, "aliases") == 0)
+		return alias_file_compile(src, dst, newest_r, error_r);
+	if (cdbmap_compile(src, dst, error_r) < 0)
+		return -1;
+	if (newest_r != NULL)
+		*newest_r = stat(src, &st) == 0 ? st.st_mtime : 0;
+	return 0;
+}
+
 int postern_compile_map(const char *tree, const char *name)
 {
 	char src[PATH_MAX], dst[PATH_MAX];
@@ -277,8 +295,8 @@ int postern_compile_map(const char *tree, const char *name)
 	if (postern_path(src, sizeof(src), "%s/etc/%s", tree, name) < 0 ||
 	    postern_path(dst, sizeof(dst), "%s/etc/%s.cdb", tree, name) < 0)
 		return -1;
-	if (cdbmap_compile(src, dst, &error) < 0) {
-		postern_err("map %s: %s", src, error);
+	if (postern_map_compile(src, dst, NULL, &error) < 0) {
+		postern_err("%s", error);
 		return -1;
 	}
 	return 0;

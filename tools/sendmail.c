@@ -1,4 +1,4 @@
-/* sendmail: the sendmail(1) and mailq(1) front-ends of Postern.
+/* sendmail: the sendmail(1), mailq(1) and newaliases(1) front-ends of Postern.
  *
  * Offers: what mail programs expect of /usr/sbin/sendmail.
  *   sendmail [-t] [-i|-oi] [-f SENDER|-r SENDER] [-F NAME] [-C DIR] [RCPT...]
@@ -12,6 +12,10 @@
  *     which lists every user's messages unless mailq_restrict = yes.
  *   sendmail -q: flush the queue: `postern queue flush` for root and the
  *     queue owner; anyone else asks pickup, which refuses (exit 69).
+ *   sendmail -bi (or -I), or the name newaliases: rebuild the aliases
+ *     map, as Postfix's do: runs `postern map -d DIR aliases` as the
+ *     caller (so only who may write DIR/etc succeeds), with its output
+ *     and exit status.
  *   sendmail -bs: an SMTP dialogue on stdin/stdout (RFC 5321 subset:
  *     EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP, VRFY, QUIT); each
  *     message is handed to pickup like the other modes, so the user is
@@ -57,7 +61,7 @@ enum { EX_OK_ = 0, EX_USAGE_ = 64, EX_DATAERR_ = 65, EX_UNAVAILABLE_ = 69, EX_IO
 
 struct sendmail {
 	const char *dir, *sender, *full_name;
-	int extract, dot_ends, list, flush, smtp;
+	int extract, dot_ends, list, flush, smtp, newaliases;
 	const char *rcpt[SENDMAIL_RCPT_MAX];
 	char *owned[SENDMAIL_RCPT_MAX];
 	size_t nrcpt;
@@ -508,7 +512,8 @@ static int sendmail_bs(struct sendmail *sm)
 
 /* ---- -bp and -q ---- */
 
-static _Noreturn void sendmail_postern(const struct sendmail *sm, const char *what)
+/* Run `postern CMD -d DIR ARG` from the directory of this program. */
+static _Noreturn void sendmail_postern(const struct sendmail *sm, const char *cmd, const char *arg)
 {
 	char self[PATH_MAX], prog[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
@@ -521,7 +526,7 @@ static _Noreturn void sendmail_postern(const struct sendmail *sm, const char *wh
 	*slash = '\0';
 	if (snprintf(prog, sizeof prog, "%s/postern", self) >= (int)sizeof prog)
 		sendmail_die(EX_TEMPFAIL_, "%s", "path too long");
-	execl(prog, "postern", "queue", "-d", sm->dir, what, (char *)NULL);
+	execl(prog, "postern", cmd, "-d", sm->dir, arg, (char *)NULL);
 	sendmail_die(EX_TEMPFAIL_, "cannot run postern: %s", strerror(errno));
 }
 
@@ -613,7 +618,7 @@ done:
 static int sendmail_queue_command(const struct sendmail *sm, const char *what)
 {
 	if (sendmail_queue_owner(sm))
-		sendmail_postern(sm, what);
+		sendmail_postern(sm, "queue", what);
 	return sendmail_ask_pickup(sm, what);
 }
 
@@ -657,6 +662,8 @@ static void sendmail_options(struct sendmail *sm, int argc, char **argv, int *fi
 			(void)SENDMAIL_ARG(a);
 		else if (strcmp(a, "-bs") == 0)
 			sm->smtp = 1;
+		else if (strcmp(a, "-bi") == 0 || strcmp(a, "-I") == 0)
+			sm->newaliases = 1;
 		else
 			sendmail_die(EX_USAGE_, "unknown option %s", a);
 	}
@@ -678,6 +685,8 @@ int main(int argc, char **argv)
 	base = base != NULL ? base + 1 : argv[0];
 	if (strcmp(base, "mailq") == 0 || sm.list)
 		return sendmail_queue_command(&sm, "list");
+	if (strcmp(base, "newaliases") == 0 || sm.newaliases)
+		sendmail_postern(&sm, "map", "aliases");
 	if (sm.flush)
 		return sendmail_queue_command(&sm, "flush");
 	if (sm.smtp)
