@@ -122,6 +122,7 @@ void cdbmap_close(struct cdbmap **mapp)
 struct cdbmap_writer {
 	char tmp[4096], dst[4096];
 	int fd;
+	int started;   /* cm holds memory until cdb_make_finish */
 	struct cdb_make cm;
 };
 
@@ -170,6 +171,7 @@ int cdbmap_writer_start(const char *dst, const struct stat *like, struct cdbmap_
 	why = cdbmap_take_owner(w->fd, like);
 	if (why == NULL && cdb_make_start(&w->cm, w->fd) < 0)
 		why = "cannot start cdb";
+	w->started = why == NULL;
 	if (why != NULL) {
 		cdbmap_writer_abort(&w);
 		return cdbmap_fail(error_r, dst, 0, why);
@@ -211,6 +213,8 @@ void cdbmap_writer_abort(struct cdbmap_writer **wp)
 
 	if (w == NULL)
 		return;
+	if (w->started)
+		(void)cdb_make_finish(&w->cm);   /* frees its tables; the file goes anyway */
 	close(w->fd);
 	unlink(w->tmp);
 	free(w);
@@ -224,6 +228,7 @@ int cdbmap_writer_commit(struct cdbmap_writer **wp, const char **error_r)
 	int fd = w->fd;
 
 	memcpy(dst, w->dst, sizeof(dst));
+	w->started = 0;
 	if (cdb_make_finish(&w->cm) < 0) {
 		cdbmap_writer_abort(wp);
 		return cdbmap_fail(error_r, dst, 0, "cannot write cdb");
