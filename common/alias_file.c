@@ -173,6 +173,27 @@ static int alias_file_append(struct alias_file_parser *p, const char *t, size_t 
 	return 0;
 }
 
+/* The line at *pos of text (len bytes), without its LF and a CR before
+ * it, in *s_r / *n_r; *pos moves past it.  -1 (reported at the line
+ * being counted) for a line over the limit or one holding a NUL. */
+static int alias_file_next_line(struct alias_file_parser *p, const char *text, size_t len, size_t *pos,
+				const char **s_r, size_t *n_r)
+{
+	const char *s = text + *pos, *nl = memchr(s, '\n', len - *pos);
+	size_t n = nl != NULL ? (size_t)(nl - s) : len - *pos;
+
+	*pos += n + (nl != NULL);
+	if (n > 0 && s[n - 1] == '\r')
+		n--;
+	*s_r = s;
+	*n_r = n;
+	if (n > ALIAS_FILE_LINE_MAX)
+		return alias_file_fail(p, "line longer than %d bytes", ALIAS_FILE_LINE_MAX);
+	if (memchr(s, '\0', n) != NULL)
+		return alias_file_fail(p, "NUL byte in line");
+	return 0;
+}
+
 /* The lines of an included file, each a list of targets. */
 static int alias_file_include_text(struct alias_file_parser *p, const struct buf *text)
 {
@@ -180,17 +201,12 @@ static int alias_file_include_text(struct alias_file_parser *p, const struct buf
 
 	p->inc_line = 0;
 	while (pos < text->len) {
-		const char *s = text->data + pos, *nl = memchr(s, '\n', text->len - pos);
-		size_t n = nl != NULL ? (size_t)(nl - s) : text->len - pos;
+		const char *s;
+		size_t n;
 
-		pos += n + (nl != NULL);
 		p->inc_line++;
-		if (n > 0 && s[n - 1] == '\r')
-			n--;
-		if (n > ALIAS_FILE_LINE_MAX)
-			return alias_file_fail(p, "line longer than %d bytes", ALIAS_FILE_LINE_MAX);
-		if (memchr(s, '\0', n) != NULL)
-			return alias_file_fail(p, "NUL byte in line");
+		if (alias_file_next_line(p, text->data, text->len, &pos, &s, &n) < 0)
+			return -1;
 		alias_file_trim(&s, &n);
 		if (n == 0 || s[0] == '#')
 			continue;
@@ -367,12 +383,6 @@ static int alias_file_line(struct alias_file_parser *p, const char *s, size_t n)
 {
 	size_t i = 0;
 
-	if (n > 0 && s[n - 1] == '\r')
-		n--;
-	if (n > ALIAS_FILE_LINE_MAX)
-		return alias_file_fail(p, "line longer than %d bytes", ALIAS_FILE_LINE_MAX);
-	if (memchr(s, '\0', n) != NULL)
-		return alias_file_fail(p, "NUL byte in line");
 	while (i < n && alias_file_space(s[i]))
 		i++;
 	if (i == n || s[i] == '#')
@@ -400,12 +410,13 @@ int alias_file_parse(const char *text, size_t len, const struct alias_file_hooks
 	buf_init(&p.key, ADDRESS_PATH_MAX);
 	buf_init(&p.value, ALIAS_VALUE_MAX);
 	while (pos < len && r == 0) {
-		const char *s = text + pos, *nl = memchr(s, '\n', len - pos);
-		size_t n = nl != NULL ? (size_t)(nl - s) : len - pos;
+		const char *s;
+		size_t n;
 
-		pos += n + (nl != NULL);
 		p.line++;
-		r = alias_file_line(&p, s, n);
+		r = alias_file_next_line(&p, text, len, &pos, &s, &n);
+		if (r == 0)
+			r = alias_file_line(&p, s, n);
 	}
 	if (r == 0)
 		r = alias_file_finish(&p);

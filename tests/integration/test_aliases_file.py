@@ -145,12 +145,16 @@ class TestNewaliases(AliasesCase):
 
 class TestMapModes(AliasesCase):
 
-    def test_compiled_map_keeps_source_owner_and_mode(self):
-        t = self.start_tree(start=False)
+    def relay_passwords(self, t, mode):
         src = os.path.join(t.dir, "etc", "relay_passwords")
         with open(src, "w") as f:
             f.write("[smtp.example.net]:587 user:secret\n")
-        os.chmod(src, 0o600)
+        os.chmod(src, mode)
+        return src
+
+    def test_compiled_map_keeps_source_owner_and_mode(self):
+        t = self.start_tree(start=False)
+        src = self.relay_passwords(t, 0o600)
         owner = (os.getuid(), os.getgid())
         if is_root():
             owner = (0, pwd.getpwnam("postern-smtp").pw_gid)
@@ -168,10 +172,7 @@ class TestMapModes(AliasesCase):
 
     def test_check_warns_when_a_password_map_is_readable_by_others(self):
         t = self.start_tree(start=False)
-        src = os.path.join(t.dir, "etc", "relay_passwords")
-        with open(src, "w") as f:
-            f.write("[smtp.example.net]:587 user:secret\n")
-        os.chmod(src, 0o644)
+        src = self.relay_passwords(t, 0o644)
         t.run("map", "-d", t.dir, "relay_passwords")
         out = t.run("check", "-d", t.dir).stdout.decode()
         self.assertIn("warning: %s holds passwords and is readable by others (mode 0644)" % src, out)
