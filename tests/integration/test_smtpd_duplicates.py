@@ -4,11 +4,10 @@ as its unquoted form (RFC 5321 4.1.2), and every duplicate ESMTP
 parameter on MAIL or RCPT is answered 501 (issue 9, item 11)."""
 
 import os
-import smtplib
 import subprocess
 import time
 
-from postern_harness import BIN, HOST, PosternTestCase, RawSMTP, daemon_env, deadline, make_message
+from postern_harness import BIN, PosternTestCase, daemon_env, deadline, make_message
 
 SENDER = "sender@example.org"
 
@@ -24,16 +23,10 @@ class SmtpdDuplicates(PosternTestCase):
             time.sleep(0.1)
 
     def session(self, t):
-        c = RawSMTP(t.port("smtp"))
-        self.addCleanup(c.close)
-        self.assertEqual(c.read_reply()[0], 220)
-        c.send(b"EHLO client.example\r\n")
-        self.assertEqual(c.read_reply()[0], 250)
-        return c
-
-    def cmd(self, c, line):
-        c.send(line + b"\r\n")
-        return c.read_reply()
+        """An smtplib session after EHLO (s.docmd sends one raw command)."""
+        s = t.smtp(timeout=120)
+        self.addCleanup(s.close)
+        return s
 
     def test_same_recipient_1000_times_and_variants_delivered_once(self):
         t = self.start_tree()
@@ -41,15 +34,13 @@ class SmtpdDuplicates(PosternTestCase):
         variants = ["BOB@%s" % t.domain, "bob@%s" % t.domain.upper(), "@x.test:" + bob,
                     "@x.test,@y.test:BoB@%s" % t.domain.title(), '"bob"@%s' % t.domain,
                     '"\\b\\o\\b"@%s' % t.domain]
-        s = smtplib.SMTP(HOST, t.port("smtp"), local_hostname="client.example", timeout=120)
-        self.addCleanup(s.close)
-        s.ehlo()
+        s = self.session(t)
         self.assertEqual(s.mail(SENDER)[0], 250)
         for i in range(1000):
             code, text = s.rcpt(bob)
             self.assertEqual(code, 250, (i, text))
         for v in variants:
-            # smtplib adds the brackets; a source route goes inside them.
+            # smtplib would quote these itself; a source route goes inside the brackets.
             code, text = s.docmd("RCPT TO:<%s>" % v)
             self.assertEqual(code, 250, (v, text))
         self.assertEqual(s.rcpt("alice@%s" % t.domain.upper())[0], 250)
@@ -60,36 +51,30 @@ class SmtpdDuplicates(PosternTestCase):
         self.wait_queue_empty(t)
         self.assertEqual(t.test_ids("bob"), {"dup-1000": 1})
         self.assertEqual(t.test_ids("alice"), {"dup-1000": 1})
-        log = t.log_bytes()
-        self.assertIn(b"nrcpt=2,", log, "one queue entry per distinct recipient")
+        self.assertIn(b"nrcpt=2,", t.log_bytes(), "one queue entry per distinct recipient")
 
     def test_quoted_local_part_is_the_unquoted_mailbox(self):
         t = self.start_tree()
-        c = self.session(t)
-        self.assertEqual(self.cmd(c, b"MAIL FROM:<%s>" % SENDER.encode())[0], 250)
-        reply = self.cmd(c, b'RCPT TO:<"bob"@%s>' % t.domain.encode())
+        s = self.session(t)
+        self.assertEqual(s.mail(SENDER)[0], 250)
+        reply = s.docmd('RCPT TO:<"bob"@%s>' % t.domain)
         self.assertEqual(reply[0], 250, reply)
-        self.assertEqual(self.cmd(c, b"DATA")[0], 354)
-        c.send(make_message("quoted-1", SENDER, "bob", b"hi\r\n") + b"\r\n.\r\n")
-        self.assertEqual(c.read_reply()[0], 250)
+        self.assertEqual(s.data(make_message("quoted-1", SENDER, "bob", b"hi\r\n"))[0], 250)
         self.assertEqual(t.wait_ids("bob", {"quoted-1"}), {"quoted-1": 1})
         # A quoted local part that is no dot-string stays what it is: unknown.
-        self.assertEqual(self.cmd(c, b"MAIL FROM:<%s>" % SENDER.encode())[0], 250)
-        self.assertEqual(self.cmd(c, b'RCPT TO:<"bob smith"@%s>' % t.domain.encode())[0], 550)
+        self.assertEqual(s.mail(SENDER)[0], 250)
+        self.assertEqual(s.docmd('RCPT TO:<"bob smith"@%s>' % t.domain)[0], 550)
 
     def test_duplicate_dsn_requests_merged(self):
         """NOTIFY=NEVER then NOTIFY=SUCCESS for the same mailbox: one
         delivery and one success notice (the requests are merged)."""
         t = self.start_tree()
         alice, bob = t.addr("alice"), t.addr("bob")
-        c = self.session(t)
-        self.assertEqual(self.cmd(c, b"MAIL FROM:<%s>" % alice.encode())[0], 250)
-        self.assertEqual(self.cmd(c, b"RCPT TO:<%s> NOTIFY=NEVER" % bob.encode())[0], 250)
-        self.assertEqual(self.cmd(c, b"RCPT TO:<BOB@%s> NOTIFY=SUCCESS ORCPT=rfc822;x+40y"
-                                  % t.domain.encode())[0], 250)
-        self.assertEqual(self.cmd(c, b"DATA")[0], 354)
-        c.send(make_message("dsn-merge", alice, bob, b"hi\r\n") + b"\r\n.\r\n")
-        self.assertEqual(c.read_reply()[0], 250)
+        s = self.session(t)
+        self.assertEqual(s.mail(alice)[0], 250)
+        self.assertEqual(s.docmd("RCPT TO:<%s> NOTIFY=NEVER" % bob)[0], 250)
+        self.assertEqual(s.docmd("RCPT TO:<BOB@%s> NOTIFY=SUCCESS ORCPT=rfc822;x+40y" % t.domain)[0], 250)
+        self.assertEqual(s.data(make_message("dsn-merge", alice, bob, b"hi\r\n"))[0], 250)
         self.assertEqual(t.wait_ids("bob", {"dsn-merge"}), {"dsn-merge": 1})
         self.assertEqual(t.wait_count("alice", 1), 1)
         self.wait_queue_empty(t)
@@ -103,12 +88,12 @@ class SmtpdDuplicates(PosternTestCase):
         t = self.start_tree(start=False)
         t.set_conf(smtpd_recipient_limit="2")
         t.start()
-        c = self.session(t)
-        self.assertEqual(self.cmd(c, b"MAIL FROM:<%s>" % SENDER.encode())[0], 250)
+        s = self.session(t)
+        self.assertEqual(s.mail(SENDER)[0], 250)
         for _ in range(5):
-            self.assertEqual(self.cmd(c, b"RCPT TO:<%s>" % t.addr("bob").encode())[0], 250)
-        self.assertEqual(self.cmd(c, b"RCPT TO:<%s>" % t.addr("alice").encode())[0], 250)
-        reply = self.cmd(c, b"RCPT TO:<postmaster@%s>" % t.domain.encode())
+            self.assertEqual(s.rcpt(t.addr("bob"))[0], 250)
+        self.assertEqual(s.rcpt(t.addr("alice"))[0], 250)
+        reply = s.rcpt("postmaster@" + t.domain)
         self.assertEqual(reply[0], 452, reply)
 
     def test_sendmail_duplicate_recipients_delivered_once(self):
@@ -128,17 +113,16 @@ class SmtpdDuplicates(PosternTestCase):
 
     def test_every_duplicate_parameter_501(self):
         t = self.start_tree()
-        c = self.session(t)
-        bob = t.addr("bob").encode()
-        for params in (b"BODY=8BITMIME BODY=7BIT", b"SIZE=1 SIZE=2", b"SMTPUTF8 SMTPUTF8",
-                       b"body=7bit BODY=7BIT", b"RET=HDRS RET=FULL", b"ENVID=a ENVID=b",
-                       b"AUTH=<> AUTH=<>"):
-            reply = self.cmd(c, b"MAIL FROM:<a@example.org> " + params)
+        s = self.session(t)
+        bob = t.addr("bob")
+        for params in ("BODY=8BITMIME BODY=7BIT", "SIZE=1 SIZE=2", "SMTPUTF8 SMTPUTF8",
+                       "body=7bit BODY=7BIT", "RET=HDRS RET=FULL", "ENVID=a ENVID=b", "AUTH=<> AUTH=<>"):
+            reply = s.docmd("MAIL FROM:<a@example.org> " + params)
             self.assertEqual(reply[0], 501, (params, reply))
-            self.assertTrue(reply[1][-1].startswith(b"5.5.4 "), reply)
-        self.assertEqual(self.cmd(c, b"MAIL FROM:<a@example.org> BODY=8BITMIME SIZE=10 SMTPUTF8")[0], 250)
-        for params in (b"NOTIFY=NEVER NOTIFY=NEVER", b"ORCPT=rfc822;a@b ORCPT=rfc822;a@b",
-                       b"notify=SUCCESS NOTIFY=FAILURE"):
-            reply = self.cmd(c, b"RCPT TO:<%s> %s" % (bob, params))
+            self.assertTrue(reply[1].startswith(b"5.5.4 "), reply)
+        self.assertEqual(s.docmd("MAIL FROM:<a@example.org> BODY=8BITMIME SIZE=10 SMTPUTF8")[0], 250)
+        for params in ("NOTIFY=NEVER NOTIFY=NEVER", "ORCPT=rfc822;a@b ORCPT=rfc822;a@b",
+                       "notify=SUCCESS NOTIFY=FAILURE"):
+            reply = s.docmd("RCPT TO:<%s> %s" % (bob, params))
             self.assertEqual(reply[0], 501, (params, reply))
-        self.assertEqual(self.cmd(c, b"RCPT TO:<%s> NOTIFY=NEVER ORCPT=rfc822;a@b" % bob)[0], 250)
+        self.assertEqual(s.docmd("RCPT TO:<%s> NOTIFY=NEVER ORCPT=rfc822;a@b" % bob)[0], 250)
