@@ -36,12 +36,18 @@ static size_t master_nsvcs;
 static char master_base[PATH_MAX], master_etc[PATH_MAX], master_progdir[PATH_MAX];
 static int master_foreground, master_verbose;
 static int master_sigpipe[2] = { -1, -1 };
+static pid_t master_pid;
 
 static void master_on_signal(int sig)
 {
 	unsigned char b = (unsigned char)sig;
 	int saved = errno;
 
+	/* Only the master itself: signals are blocked in a child until it
+	 * drops these handlers (master_service_spawn), and this check is
+	 * the second guard of the shared pipe. */
+	if (getpid() != master_pid)
+		return;
 	if (write(master_sigpipe[1], &b, 1) < 0) {
 		/* pipe full: a signal is already pending, nothing is lost */
 	}
@@ -52,6 +58,7 @@ static void master_signals(void)
 {
 	struct sigaction sa;
 
+	master_pid = getpid();
 	if (pipe2(master_sigpipe, O_CLOEXEC | O_NONBLOCK) < 0)
 		log_fatal("pipe: %s", strerror(errno));
 	memset(&sa, 0, sizeof sa);

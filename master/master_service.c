@@ -273,10 +273,14 @@ static _Noreturn void master_child_exec(struct service *svc, const char *base_di
 	int devnull;
 	sigset_t none;
 
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* Every signal is still blocked (master_service_spawn): the
+	 * master's handlers go first, so a signal meant for this child
+	 * (say the SIGTERM of a second reload) stays pending until it
+	 * acts by default, and never reaches the master's signal pipe. */
 	for (int s = 1; s < NSIG; s++)
 		signal(s, SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
 	setsid();   /* terminal signals go to the master, which stops us in order */
 	if (dup2(svc->listen_fd, 3) < 0 || dup2(svc->status_w, 4) < 0 ||
 	    dup2(master_lifeline_read, 5) < 0)
@@ -314,16 +318,25 @@ int master_service_spawn(struct service *svc, const char *base_dir, const char *
 	struct child *c = calloc(1, sizeof *c);
 	pid_t pid;
 
+	sigset_t all, old;
+
 	if (c == NULL)
 		return -1;
+	/* Until the child has reset the master's handlers, no signal may
+	 * run them in it: they would write into the master's signal pipe,
+	 * which the child shares, and the master would act on a signal
+	 * sent to the child (a stop, for a SIGTERM), while the child lost it. */
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
 	pid = fork();
+	if (pid == 0)
+		master_child_exec(svc, base_dir, etc_dir, program_dir, foreground, verbose);
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (pid < 0) {
 		log_warn("service %s: fork: %s", svc->name, strerror(errno));
 		free(c);
 		return -1;
 	}
-	if (pid == 0)
-		master_child_exec(svc, base_dir, etc_dir, program_dir, foreground, verbose);
 	c->pid = pid;
 	c->svc = svc;
 	c->started = master_now();
