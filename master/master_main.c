@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "config_snapshot.h"
 #include "log.h"
 #include "sockets.h"
 
@@ -35,6 +36,7 @@ static struct service master_svcs[MASTER_MAX_SERVICES];
 static size_t master_nsvcs;
 static char master_base[PATH_MAX], master_etc[PATH_MAX], master_progdir[PATH_MAX];
 static int master_foreground, master_verbose;
+static int master_conf_fd = -1;     /* the accepted postern.conf (config_snapshot) */
 static int master_sigpipe[2] = { -1, -1 };
 static pid_t master_pid;
 
@@ -109,17 +111,22 @@ static void master_program_dir(void)
 }
 
 /* Load postern.conf: all or nothing (config_parse), so a broken file
- * leaves the settings in force.  -1 with a log line on error. */
+ * leaves the settings in force, and the snapshot that children read
+ * replaced only by a valid one.  -1 with a log line on error. */
 static int master_load_config(void)
 {
 	char path[PATH_MAX + 32];
 	const char *error;
+	int fd;
 
 	snprintf(path, sizeof path, "%s/postern.conf", master_etc);
-	if (config_load(path, &error) < 0) {
+	if (config_snapshot_load(path, &fd, &error) < 0) {
 		log_warn("%s", error);
 		return -1;
 	}
+	if (master_conf_fd >= 0)
+		close(master_conf_fd);   /* children keep their own copies */
+	master_conf_fd = fd;
 	master_program_dir();
 	return 0;
 }
@@ -278,7 +285,7 @@ static void master_fill(double now)
 		if (svc->retired || svc->listen_fd < 0)
 			continue;
 		if (svc->idle == 0 && svc->count < svc->maxproc && now >= svc->next_spawn)
-			if (master_service_spawn(svc, master_base, master_etc, master_progdir,
+			if (master_service_spawn(svc, master_base, master_etc, master_progdir, master_conf_fd,
 						 master_foreground, master_verbose) < 0)
 				svc->next_spawn = now + 1;
 	}

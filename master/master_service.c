@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "config_snapshot.h"
 #include "log.h"
 #include "sockets.h"
 
@@ -252,6 +253,7 @@ static int master_child_env(char **env, size_t max, char store[][4200], const st
 	env[n++] = "LISTEN_FDS=1";
 	env[n++] = "POSTERN_STATUS_FD=4";
 	env[n++] = "POSTERN_LIFELINE_FD=5";
+	env[n++] = CONFIG_SNAPSHOT_ENV "=6";
 	env[n++] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
 	for (size_t i = 0; i < sizeof pass / sizeof pass[0] && n + 1 < max; i++) {
 		char *v = getenv(pass[i]);
@@ -265,7 +267,7 @@ static int master_child_env(char **env, size_t max, char store[][4200], const st
 
 /* In the child, between fork and exec: descriptors, session, exec. */
 static _Noreturn void master_child_exec(struct service *svc, const char *base_dir, const char *etc_dir,
-					const char *program_dir, int foreground, int verbose)
+					const char *program_dir, int conf_fd, int foreground, int verbose)
 {
 	char title[64], prog[4200], store[10][4200];
 	char *argv[MASTER_MAX_ARGS + 8], *env[16];
@@ -282,18 +284,25 @@ static _Noreturn void master_child_exec(struct service *svc, const char *base_di
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	setsid();   /* terminal signals go to the master, which stops us in order */
-	if (dup2(svc->listen_fd, 3) < 0 || dup2(svc->status_w, 4) < 0 ||
-	    dup2(master_lifeline_read, 5) < 0)
-		_exit(127);
+	/* fds 3-6: the listener, the status pipe, the lifeline, the
+	 * settings.  Each is first copied above them, so that moving one
+	 * into place cannot close another that happens to sit there. */
+	int from[4] = { svc->listen_fd, svc->status_w, master_lifeline_read, conf_fd }, high[4];
+	for (int i = 0; i < 4; i++)
+		if ((high[i] = fcntl(from[i], F_DUPFD_CLOEXEC, 10)) < 0)
+			_exit(127);
+	for (int i = 0; i < 4; i++)
+		if (dup2(high[i], 3 + i) < 0)
+			_exit(127);
 	devnull = open("/dev/null", O_RDWR);
 	if (devnull >= 0 && devnull != 0) {
 		dup2(devnull, 0);
 		if (!foreground)
 			dup2(devnull, 1);
-		if (devnull > 4)
+		if (devnull > CONFIG_SNAPSHOT_FD)
 			close(devnull);
 	}
-	close_range(6, ~0U, 0);
+	close_range(CONFIG_SNAPSHOT_FD + 1, ~0U, 0);
 	snprintf(title, sizeof title, "postern/%s", svc->name);
 	if (snprintf(prog, sizeof prog, "%s/%s", program_dir, svc->command) >= (int)sizeof prog)
 		_exit(127);
@@ -313,7 +322,7 @@ static _Noreturn void master_child_exec(struct service *svc, const char *base_di
 }
 
 int master_service_spawn(struct service *svc, const char *base_dir, const char *etc_dir,
-			 const char *program_dir, int foreground, int verbose)
+			 const char *program_dir, int conf_fd, int foreground, int verbose)
 {
 	struct child *c = calloc(1, sizeof *c);
 	pid_t pid;
@@ -330,7 +339,7 @@ int master_service_spawn(struct service *svc, const char *base_dir, const char *
 	sigprocmask(SIG_BLOCK, &all, &old);
 	pid = fork();
 	if (pid == 0)
-		master_child_exec(svc, base_dir, etc_dir, program_dir, foreground, verbose);
+		master_child_exec(svc, base_dir, etc_dir, program_dir, conf_fd, foreground, verbose);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (pid < 0) {
 		log_warn("service %s: fork: %s", svc->name, strerror(errno));

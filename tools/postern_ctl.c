@@ -5,14 +5,16 @@
  * in the foreground, so that Ctrl-C reaches it directly; plain `start`
  * lets it daemonize and waits (up to 10 s) until DIR/run/master.pid names
  * a live process.  stop sends SIGTERM and waits until the master is gone
- * (master_stop_timeout + 5 s); reload sends SIGHUP; status reports.
+ * (master_stop_timeout + 5 s); reload checks postern.conf, then sends
+ * SIGHUP (a broken file is reported with its line and not sent); status reports.
  *
  * Trusts: DIR/run/master.pid only as a number: anything but a plain
  * decimal pid above 1 counts as "not running", so a bad file can never
  * make us signal a process group.
  *
  * Fails: exit 1 with a message (start that does not come up, stop that
- * times out, reload without a master); status exits 3 when not running. */
+ * times out, reload without a master or with a broken postern.conf);
+ * status exits 3 when not running. */
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -201,6 +203,17 @@ int postern_cmd_reload(int argc, char **argv)
 		return r;
 	if (pid == 0) {
 		fprintf(stderr, "postern is not running\n");
+		return POSTERN_EXIT_FAIL;
+	}
+	/* The master would refuse a broken file too (and log why); saying
+	 * so here, with the line, is what the operator needs to see. */
+	char conf[PATH_MAX];
+	const char *error;
+	if (postern_path(conf, sizeof(conf), "%s/etc/postern.conf", tree) < 0)
+		return POSTERN_EXIT_FAIL;
+	if (config_load(conf, &error) < 0) {
+		postern_err("%s", error);
+		postern_err("not reloaded: the services keep the configuration they run with");
 		return POSTERN_EXIT_FAIL;
 	}
 	if (postern_ctl_signal(pid, SIGHUP) < 0)
