@@ -40,6 +40,10 @@ static int master_conf_fd = -1;     /* the accepted postern.conf (config_snapsho
 static int master_sigpipe[2] = { -1, -1 };
 static pid_t master_pid;
 
+/* Which signals arrived; the pipe only wakes the loop, so a full pipe
+ * (a storm of SIGCHLD) can never lose a SIGTERM. */
+static volatile sig_atomic_t master_pending[NSIG];
+
 static void master_on_signal(int sig)
 {
 	unsigned char b = (unsigned char)sig;
@@ -50,10 +54,20 @@ static void master_on_signal(int sig)
 	 * the second guard of the shared pipe. */
 	if (getpid() != master_pid)
 		return;
+	master_pending[sig] = 1;
 	if (write(master_sigpipe[1], &b, 1) < 0) {
-		/* pipe full: a signal is already pending, nothing is lost */
+		/* pipe full: the loop is woken already, the flag is set */
 	}
 	errno = saved;
+}
+
+/* Whether sig arrived since the last call (and forget it). */
+static int master_took(int sig)
+{
+	if (!master_pending[sig])
+		return 0;
+	master_pending[sig] = 0;
+	return 1;
 }
 
 static void master_signals(void)
@@ -377,16 +391,19 @@ static void master_loop(void)
 		for (size_t i = 0; i < master_nsvcs; i++)
 			if (master_svcs[i].status_r >= 0)
 				master_service_status(&master_svcs[i]);
-		unsigned char sigs[64];
-		ssize_t got = read(master_sigpipe[0], sigs, sizeof sigs);
-		for (ssize_t i = 0; i < got; i++) {
-			if ((sigs[i] == SIGTERM || sigs[i] == SIGINT) && phase == MASTER_RUNNING) {
-				log_info("stopping: waiting for the services to finish");
-				phase = MASTER_DRAINING;
-				deadline = master_now() + (double)config_time("master_stop_timeout");
-				master_stop_type(SERVICE_INET);
-			} else if (sigs[i] == SIGHUP && phase == MASTER_RUNNING)
-				master_reload();
+		unsigned char sigs[256];
+		while (read(master_sigpipe[0], sigs, sizeof sigs) == (ssize_t)sizeof sigs)
+			;
+		int stop = master_took(SIGTERM) | master_took(SIGINT);
+		int reload = master_took(SIGHUP);
+		master_took(SIGCHLD);   /* reaped below in any case */
+		if (stop && phase == MASTER_RUNNING) {
+			log_info("stopping: waiting for the services to finish");
+			phase = MASTER_DRAINING;
+			deadline = master_now() + (double)config_time("master_stop_timeout");
+			master_stop_type(SERVICE_INET);
+		} else if (reload && phase == MASTER_RUNNING) {
+			master_reload();
 		}
 		master_reap(phase == MASTER_STOPPING);
 	}
