@@ -165,8 +165,9 @@ static int master_log_apply(int at_start)
 	if (*value != '\0')
 		return master_log_use_file(value);
 	/* Empty: syslog, or stderr in the foreground, as before log_file.
-	 * A pipe made earlier stays: processes that started before this
-	 * reload may still write a last line into it. */
+	 * A pipe and file opened earlier stay: processes that started
+	 * before this reload may still write a last line into the pipe,
+	 * and it goes to that file. */
 	master_log_dest = MASTER_LOG_DEFAULT;
 	log_open("master", master_log_fg, master_log_verbose);
 	return 0;
