@@ -289,6 +289,11 @@ void daemon_init(struct daemon *d, const char *program, int argc, char **argv)
 	d->service = (env != NULL && *env != '\0') ? env : program;
 	env = getenv("POSTERN_LOG");
 	log_open(d->service, env == NULL || strcmp(env, "syslog") != 0, d->verbose);
+	/* log_file: stderr is the master's log pipe (or its stderr); it
+	 * stays open through chroot and privilege drop, and the master
+	 * reopens the file behind it (docs/master.md, "Log file"). */
+	if (env != NULL && strcmp(env, "file") == 0)
+		log_to_fd(STDERR_FILENO);
 	daemon_set_dirs(d, etc);
 
 	char conf[sizeof d->etc_dir + 16];

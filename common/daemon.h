@@ -12,7 +12,9 @@
  *   POSTERN_SERVICE   service name from master.conf (log and title)
  *   POSTERN_USER      user to drop to (as root)
  *   POSTERN_ROOT      directory, relative to POSTERN_DIR, to chroot/chdir into
- *   POSTERN_LOG       "stderr" or "syslog"
+ *   POSTERN_LOG       "stderr", "syslog", or "file": lines in the log file
+ *                     format to fd 2, which the master made its log pipe
+ *                     (log_file in postern.conf)
  *   LISTEN_FDS/LISTEN_PID  systemd-style socket activation (fd 3)
  *   POSTERN_STATUS_FD the status pipe (4)
  *   POSTERN_LIFELINE_FD  read end of a pipe the master holds open (5): EOF

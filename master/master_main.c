@@ -9,9 +9,10 @@
  *
  * Signals: SIGTERM/SIGINT stop gracefully (children finish their client,
  * then exit; after master_stop_timeout the rest are killed); SIGHUP
- * rereads postern.conf and master.conf and replaces every child
- * gracefully.  A lock on run/master.lock refuses a second master on the
- * same tree.  The master parses no network input. */
+ * rereads postern.conf and master.conf, reopens log_file (master_log.c)
+ * and replaces every child gracefully.  A lock on run/master.lock
+ * refuses a second master on the same tree.  The master parses no
+ * network input. */
 #include "master.h"
 
 #include <errno.h>
@@ -30,6 +31,7 @@
 #include "config.h"
 #include "config_snapshot.h"
 #include "log.h"
+#include "master_log.h"
 #include "sockets.h"
 
 static struct service master_svcs[MASTER_MAX_SERVICES];
@@ -346,7 +348,9 @@ static void master_reap(int stopping)
 static void master_reload(void)
 {
 	log_info("reload: rereading configuration");
-	if (master_load_config() < 0 || master_read_services() < 0)
+	int config_ok = master_load_config() == 0;
+	master_log_reopen();   /* logrotate: also when the edited file is refused */
+	if (!config_ok || master_read_services() < 0)
 		log_warn("reload failed; the services keep running with their old configuration");
 }
 
@@ -358,7 +362,7 @@ enum master_phase { MASTER_RUNNING, MASTER_DRAINING, MASTER_STOPPING };
 
 static void master_loop(void)
 {
-	struct pollfd pfd[MASTER_MAX_SERVICES + 1];
+	struct pollfd pfd[MASTER_MAX_SERVICES + 2];
 	enum master_phase phase = MASTER_RUNNING;
 	double deadline = 0;
 
@@ -382,12 +386,15 @@ static void master_loop(void)
 			master_fill(now);
 		size_t np = 0;
 		pfd[np++] = (struct pollfd){ .fd = master_sigpipe[0], .events = POLLIN };
+		if (master_log_pipe() >= 0)
+			pfd[np++] = (struct pollfd){ .fd = master_log_pipe(), .events = POLLIN };
 		for (size_t i = 0; i < master_nsvcs; i++)
 			if (master_svcs[i].status_r >= 0)
 				pfd[np++] = (struct pollfd){ .fd = master_svcs[i].status_r, .events = POLLIN };
 		if (poll(pfd, np, master_next_timeout(now, phase != MASTER_RUNNING, deadline)) < 0 &&
 		    errno != EINTR)
 			log_fatal("poll: %s", strerror(errno));
+		master_log_drain();
 		for (size_t i = 0; i < master_nsvcs; i++)
 			if (master_svcs[i].status_r >= 0)
 				master_service_status(&master_svcs[i]);
@@ -434,10 +441,10 @@ int main(int argc, char **argv)
 		log_fatal("cannot start with a broken configuration");
 	/* Refuse early, on the terminal, when another master holds the tree. */
 	close(master_lock(1));
-	if (!master_foreground) {
-		log_open("master", 0, master_verbose);
+	if (master_log_open(master_base, master_foreground, master_verbose) < 0)
+		log_fatal("cannot open the log (log_file in postern.conf)");
+	if (!master_foreground)
 		master_daemonize();
-	}
 	int lock = master_lock(0);
 	(void)lock;   /* held until exit */
 	if (chdir(master_base) < 0)
@@ -453,6 +460,7 @@ int main(int argc, char **argv)
 	master_write_pid();
 	log_info("started: %zu services, programs in %s", master_nsvcs, master_progdir);
 	master_loop();
+	master_log_drain();   /* the last lines of the children */
 	master_remove_pid();
 	log_info("stopped");
 	return 0;

@@ -3,7 +3,8 @@
  * Binds each service's listener itself (children never bind), links into
  * each service root the Unix sockets that the processes in that root
  * connect to, and only those (master_uses, docs/tree.md), starts children with
- * the listener as fd 3 and the status pipe as fd 4, and restarts a child
+ * the listener as fd 3 and the status pipe as fd 4 (and with log_file the
+ * log pipe as stderr, master_log.c), and restarts a child
  * that died abnormally after an exponential backoff.  Runs as root; parses
  * nothing from the network: the only input is the status pipe, whose
  * records are fixed-size and only counted. */
@@ -24,6 +25,7 @@
 #include "config.h"
 #include "config_snapshot.h"
 #include "log.h"
+#include "master_log.h"
 #include "sockets.h"
 
 #define MASTER_BACKOFF_MIN 0.25   /* seconds before the first restart */
@@ -243,7 +245,7 @@ static int master_child_env(char **env, size_t max, char store[][4200], const st
 	len[1] = snprintf(store[1], 4200, "POSTERN_SERVICE=%s", svc->name);
 	len[2] = snprintf(store[2], 4200, "POSTERN_USER=%s", svc->user);
 	len[3] = snprintf(store[3], 4200, "POSTERN_ROOT=%s", svc->root);
-	len[4] = snprintf(store[4], 4200, "POSTERN_LOG=%s", foreground ? "stderr" : "syslog");
+	len[4] = snprintf(store[4], 4200, "POSTERN_LOG=%s", master_log_mode(foreground));
 	len[5] = snprintf(store[5], 4200, "LISTEN_PID=%ld", (long)getpid());
 	for (int i = 0; i < 6; i++) {
 		if (len[i] < 0 || len[i] >= 4200)
@@ -284,6 +286,7 @@ static _Noreturn void master_child_exec(struct service *svc, const char *base_di
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	setsid();   /* terminal signals go to the master, which stops us in order */
+	master_log_child();   /* stderr: the log pipe with log_file; first, as its fd may be 3-6 */
 	/* fds 3-6: the listener, the status pipe, the lifeline, the
 	 * settings.  Each is first copied above them, so that moving one
 	 * into place cannot close another that happens to sit there. */
