@@ -142,6 +142,8 @@ static const struct config_key config_table[] = {
 	  "Clients a service process serves before it exits and the master replaces it." },
 	{ "master_stop_timeout", CONFIG_TIME, "30s",
 	  "How long the master waits for its children to exit on stop before it kills them." },
+	{ "log_file", CONFIG_STR, "",
+	  "Where every Postern process logs: empty means syslog (mail facility; stderr with start -f); a path (relative to DIR) makes the master append each line, in the format syslog daemons write (Mmm dd hh:mm:ss host postern/SERVICE[pid]: text), to that file, reopened on SIGHUP (postern reload) for log rotation; - means the master's stderr." },
 	{ "relayhost", CONFIG_STR, "",
 	  "Send all non-local mail through this server instead of the recipients' MX hosts: host (its MX records are looked up), [host] (its addresses only), either with :port; empty means deliver directly." },
 	{ "dns_servers", CONFIG_STR, "",

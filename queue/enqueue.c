@@ -480,7 +480,10 @@ static void enqueue_serve(int in_fd, int out_fd, void *arg)
 		log_warn("out of memory");
 		return;
 	}
-	while (!daemon_stopping() && enqueue_one(s, ctx) == 0)
+	/* The first message always: a client accepted while we were told
+	 * to stop was taken from the backlog to be served (daemon_accept),
+	 * and closing it unanswered fails a message its sender has sent. */
+	while (enqueue_one(s, ctx) == 0 && !daemon_stopping())
 		;
 	stream_free(&s);
 }
