@@ -11,8 +11,9 @@
  *     continuation lines (a comma must end the line above or start the
  *     continuation line: `alice` + `  bob` lacks one and is an error);
  *   - KEY is local@domain, a bare local part or @domain, each validated
- *     as common/address does; anything else (`<bob>`, `a b`, `:x`) is an
- *     error, never a key;
+ *     as common/address does and stored in address_normalize's canonical
+ *     form (`"bob"@d` is `bob@d`), the form recipients are looked up in;
+ *     anything else (`<bob>`, `a b`, `:x`) is an error, never a key;
  *   - a target is what common/alias reads (an address, a local part,
  *     `|command` or `"|command"`), or `:include:PATH`, replaced by the
  *     targets listed in PATH (one or more per line, commas between them,
@@ -155,6 +156,26 @@ static const char *alias_file_key_check(const char *k, size_t n)
 	if (address_validate(tmp, n + sizeof "@localhost" - 1, 1, &why) < 0)
 		return "key is not an address, a local part or @domain";
 	return NULL;
+}
+
+/* The key in the canonical form lookups use (common/address
+ * address_normalize: "bob"@d is bob@d), so that a quoted key is found. */
+static int alias_file_key_canonical(const char *k, size_t n, struct buf *out)
+{
+	char tmp[ADDRESS_PATH_MAX + 32];
+	size_t suffix = sizeof "@localhost" - 1;
+
+	if (k[0] == '@')
+		return buf_set(out, k, n);
+	if (address_at(k, n) >= 0)
+		return address_normalize(k, n, out);
+	memcpy(tmp, k, n);   /* a bare local part: n <= ADDRESS_PATH_MAX */
+	memcpy(tmp + n, "@localhost", suffix);
+	if (address_normalize(tmp, n + suffix, out) < 0 || out->len < suffix)
+		return -1;
+	out->len -= suffix;
+	out->data[out->len] = '\0';
+	return 0;
 }
 
 /* ---- targets ---- */
@@ -370,8 +391,8 @@ static int alias_file_entry(struct alias_file_parser *p, const char *s, size_t n
 		     strncasecmp(s + rest, ALIAS_INCLUDE_PREFIX, ALIAS_INCLUDE_PREFIX_LEN) != 0))
 			rest++;
 	}
-	if (buf_set(&p->key, s, k) < 0)
-		return alias_file_fail(p, "out of memory");
+	if (alias_file_key_canonical(s, k, &p->key) < 0)
+		return alias_file_fail(p, "cannot put the key in canonical form: %.*s", (int)(k > 300 ? 300 : k), s);
 	p->entry_line = p->line;
 	p->ntargets = 0;
 	p->comma_open = 1;
