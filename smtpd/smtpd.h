@@ -45,6 +45,7 @@ struct smtpd_ctx {
 	char first_domain[256];          /* first line of etc/domains, "" if none */
 	const char *hostname;            /* myhostname */
 	SSL_CTX *tls;                    /* server context, NULL: no TLS */
+	int tls_handshake_ms;            /* tls_handshake_timeout, whole handshake; 0: none */
 	struct smtpd_net *mynetworks;
 	size_t nmynetworks;
 	int conn_fd;                     /* per-IP session slots (smtpd_limit.c), -1: none */

@@ -101,6 +101,7 @@ static void smtpd_tls_init(struct smtpd_ctx *ctx, const struct daemon *d)
 {
 	const char *err;
 
+	ctx->tls_handshake_ms = tls_handshake_ms();
 	ctx->tls = tls_server_ctx_config(d->etc_dir, &err);
 	if (ctx->tls != NULL)
 		return;
