@@ -234,13 +234,14 @@ static const struct config_key config_table[] = {
 
 #define CONFIG_NKEYS (sizeof(config_table) / sizeof(config_table[0]))
 
-/* Size keys with a smallest value: every limit is explicit (DESIGN.md,
- * Invariants), so these have no "0 means unlimited". */
+/* Size and time keys with a smallest value: every limit is explicit
+ * (DESIGN.md, Invariants), so these have no "0 means unlimited". */
 static const struct {
 	const char *name;
 	unsigned long long min;
 } config_minimum[] = {
 	{ "message_size_limit", 1 },
+	{ "lmtp_verify_timeout", 1 },   /* seconds: a probe with no bound would hold an SMTP client */
 };
 
 /* Current values; NULL means the default. */
@@ -367,6 +368,20 @@ static int config_parse_bool(const char *s, size_t len, int *value_r)
 	return -1;
 }
 
+/* 0, or -1 with *why_r (in why) when key has a smallest value above v. */
+static int config_check_minimum(const char *key, unsigned long long v, char *why, size_t whylen,
+				const char **why_r)
+{
+	for (size_t k = 0; k < sizeof config_minimum / sizeof config_minimum[0]; k++) {
+		if (strcmp(config_minimum[k].name, key) == 0 && v < config_minimum[k].min) {
+			snprintf(why, whylen, "must be at least %llu", config_minimum[k].min);
+			*why_r = why;
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* Whether s is a valid value for key i; *why_r names the expected form. */
 static int config_check_value(size_t i, const char *s, size_t len, const char **why_r)
 {
@@ -381,18 +396,12 @@ static int config_check_value(size_t i, const char *s, size_t len, const char **
 		*why_r = "expected a number with optional k/m/g suffix";
 		if (config_parse_number(s, len, config_size_unit, &v) < 0)
 			return -1;
-		for (size_t k = 0; k < sizeof config_minimum / sizeof config_minimum[0]; k++) {
-			if (strcmp(config_minimum[k].name, config_table[i].name) == 0 &&
-			    v < config_minimum[k].min) {
-				snprintf(why, sizeof why, "must be at least %llu", config_minimum[k].min);
-				*why_r = why;
-				return -1;
-			}
-		}
-		return 0;
+		return config_check_minimum(config_table[i].name, v, why, sizeof why, why_r);
 	case CONFIG_TIME:
 		*why_r = "expected a time with optional s/m/h/d/w suffix";
-		return config_parse_number(s, len, config_time_unit, &v);
+		if (config_parse_number(s, len, config_time_unit, &v) < 0)
+			return -1;
+		return config_check_minimum(config_table[i].name, v, why, sizeof why, why_r);
 	case CONFIG_BOOL:
 		*why_r = "expected yes or no";
 		return config_parse_bool(s, len, &b);
