@@ -152,10 +152,8 @@ static void verify_addr(const struct verify_ctx *ctx, const char *addr, struct v
 	} else if (t == 0) {
 		/* Not ours to verify: local delivery decides, as before. */
 		verify_set(r, "ok", "2.0.0", "not an LMTP domain");
-	} else if (buf_append(&dest, "", 1) < 0) {
-		verify_set(r, "tempfail", "4.3.0", "out of memory");
 	} else {
-		verify_lmtp(ctx, dest.data, norm.data, r);
+		verify_lmtp(ctx, buf_cstr(&dest), buf_cstr(&norm), r);
 	}
 out:
 	buf_free(&norm);
