@@ -32,13 +32,14 @@ DEPS_PKGS := build-essential libssl-dev libc-ares-dev libcdb-dev libcmocka-dev \
 # two-host remote test needs ip from iproute2)
 
 # program = source files (by prefix) -> $(BUILD)/bin/program
-PROGRAMS := master smtpd enqueue qmgr local remote authd popd postern pickup sendmail
+PROGRAMS := master smtpd enqueue qmgr local remote verify authd popd postern pickup sendmail
 master_SRCS  := $(wildcard master/*.c)
 smtpd_SRCS   := $(wildcard smtpd/*.c)
 enqueue_SRCS := $(wildcard queue/enqueue*.c)
 qmgr_SRCS    := $(wildcard queue/qmgr*.c)
 local_SRCS   := $(wildcard deliver/local*.c)
 remote_SRCS  := $(wildcard deliver/remote*.c)
+verify_SRCS  := $(wildcard deliver/verify*.c)
 authd_SRCS   := $(wildcard auth/authd*.c)
 popd_SRCS    := $(wildcard popd/*.c)
 postern_SRCS := $(wildcard tools/postern*.c)

@@ -57,7 +57,6 @@
 #include "passwd_file.h"
 #include "record.h"
 #include "sockets.h"
-#include "stream.h"
 
 #define AUTHD_USERS "etc/users"
 #define AUTHD_MAILBOXES "etc/mailboxes.cdb"
@@ -494,46 +493,23 @@ static int authd_request(struct authd *a, struct record *rec, struct buf *out)
 	return 0;
 }
 
+static int authd_answer(void *arg, struct record *rec, struct buf *out)
+{
+	int r = authd_request(arg, rec, out);
+
+	authd_wipe_secrets(rec);
+	return r;
+}
+
 static void authd_serve(int in_fd, int out_fd, void *arg)
 {
 	struct authd *a = arg;
 	unsigned long long t = config_time("ipc_timeout");
 	int timeout_ms = t > INT_MAX / 1000 ? INT_MAX : (int)(t * 1000);
-	struct record rec = { 0 };
-	struct stream *s;
-	struct buf out;
-	const char *error;
 
 	if (!authd_peer_ok(a, in_fd))
 		return;
-	s = stream_new(in_fd, out_fd, 1024, timeout_ms);
-	if (s == NULL) {
-		log_warn("out of memory");
-		return;
-	}
-	buf_init(&out, AUTHD_REPLY_MAX);
-	for (;;) {
-		enum stream_status st = record_read(s, &rec, &error);
-		int r;
-		if (st == STREAM_EOF)
-			break;
-		if (st != STREAM_OK) {
-			log_warn("bad request: %s", error);
-			break;
-		}
-		buf_reset(&out);
-		r = authd_request(a, &rec, &out);
-		authd_wipe_secrets(&rec);
-		record_clear(&rec);
-		if (stream_write(s, out.data, out.len) < 0 || stream_flush(s) < 0 || r < 0)
-			break;
-		if (daemon_stopping())
-			break;
-	}
-	authd_wipe_secrets(&rec);
-	record_clear(&rec);
-	buf_free(&out);
-	stream_free(&s);
+	daemon_serve_records(in_fd, out_fd, timeout_ms, AUTHD_REPLY_MAX, authd_answer, a);
 }
 
 /* run/auth/ for tickets and counters, owned by the user we become. */

@@ -19,20 +19,14 @@
  * module in a buffer that is not wiped: the request is built in a buf,
  * written with send(2) directly (not through a stream whose buffer we
  * could not wipe) and erased with buf_free. */
-#include <errno.h>
 #include <limits.h>
-#include <poll.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "authclient.h"
 #include "config.h"
 #include "daemon.h"
 #include "record.h"
-#include "sockets.h"
-#include "stream.h"
 
 #define AUTHCLIENT_REQUEST_MAX (16 * 1024)  /* five fields, escaped */
 #define AUTHCLIENT_FIELD_MAX 1024            /* longest user/password we send */
@@ -51,56 +45,24 @@ static int authclient_temp(const char **error_r, const char *msg)
 	return -1;
 }
 
-/* Write all of p, each wait bounded by timeout_ms.  0 or -1. */
-static int authclient_send_all(int fd, const char *p, size_t n, int timeout_ms)
-{
-	while (n > 0) {
-		struct pollfd pfd = { .fd = fd, .events = POLLOUT };
-		int r = poll(&pfd, 1, timeout_ms);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return -1;
-		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-		if (w < 0 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* Connect, send req (wiped afterwards by the caller), read one answer
  * record into rec.  0, or -1 with *error_r. */
 static int authclient_exchange(const struct buf *req, struct record *rec, const char **error_r)
 {
-	int timeout_ms = authclient_timeout_ms();
 	char path[256];
-	struct stream *s;
-	const char *err = "";
-	int fd, r;
 
 	if (daemon_socket_path("authd", path, sizeof(path)) < 0)
 		return authclient_temp(error_r, "authd socket path too long");
-	fd = unix_connect(path, timeout_ms);
-	if (fd < 0)
+	switch (record_call(path, req, authclient_timeout_ms(), rec)) {
+	case RECORD_CALL_OK:
+		return 0;
+	case RECORD_CALL_CONNECT:
 		return authclient_temp(error_r, "cannot connect to authd");
-	if (authclient_send_all(fd, req->data, req->len, timeout_ms) < 0) {
-		close(fd);
+	case RECORD_CALL_SEND:
 		return authclient_temp(error_r, "cannot send the request to authd");
+	default:
+		return authclient_temp(error_r, "no valid answer from authd");
 	}
-	s = stream_new(fd, fd, 1024, timeout_ms);
-	if (s == NULL) {
-		close(fd);
-		return authclient_temp(error_r, "out of memory");
-	}
-	r = record_read(s, rec, &err) == STREAM_OK ? 0
-		: authclient_temp(error_r, "no valid answer from authd");
-	stream_free(&s);
-	close(fd);
-	return r;
 }
 
 /* Build a password request for cmd (auth or ticket) into req. 0 or -1. */

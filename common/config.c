@@ -70,6 +70,8 @@ static const struct config_key config_table[] = {
 	  "PEM certificate chain of the TLS servers (SMTP STARTTLS and SMTPS); a relative path is taken from DIR/etc; read before privileges are dropped, again when the master replaces its children (reload)." },
 	{ "tls_key_file", CONFIG_STR, "tls/key.pem",
 	  "PEM private key matching tls_cert_file; a relative path is taken from DIR/etc; it may be readable by root only." },
+	{ "tls_handshake_timeout", CONFIG_TIME, "10s",
+	  "Longest time one TLS handshake may take as a whole, on every TLS port (SMTPS, SMTP STARTTLS, POP3S, POP3 STLS) and for the remote delivery agent's STARTTLS; a peer that has not finished it by then is disconnected and logged, so a stalled handshake cannot hold a process for smtpd_timeout or pop3_timeout (0 = only those per-read timeouts)." },
 	{ "mynetworks", CONFIG_STR, "",
 	  "Client networks trusted to relay mail to any domain without authentication, as CIDR blocks separated by spaces or commas (e.g. 127.0.0.0/8 ::1/128); empty means none." },
 	{ "smtpd_sender_login_maps", CONFIG_STR, "",
@@ -169,7 +171,7 @@ static const struct config_key config_table[] = {
 	{ "remote_helo_timeout", CONFIG_TIME, "300s",
 	  "How long the remote delivery agent waits for the reply to EHLO, HELO and AUTH." },
 	{ "remote_starttls_timeout", CONFIG_TIME, "300s",
-	  "How long the remote delivery agent waits for the reply to STARTTLS and for each step of the TLS handshake." },
+	  "How long the remote delivery agent waits for the reply to STARTTLS and for each step of the TLS handshake (the whole handshake: tls_handshake_timeout)." },
 	{ "remote_mail_timeout", CONFIG_TIME, "300s",
 	  "How long the remote delivery agent waits for the reply to MAIL FROM (RFC 5321 4.5.3.2.2: 5 minutes)." },
 	{ "remote_rcpt_timeout", CONFIG_TIME, "300s",
@@ -220,6 +222,14 @@ static const struct config_key config_table[] = {
 	  "Longest run of one |command alias target; after it the command's process group is killed and the delivery deferred." },
 	{ "lmtp_timeout", CONFIG_TIME, "300s",
 	  "Limit on connecting to an LMTP server named in the transport map and on each of its replies." },
+	{ "lmtp_verify_recipients", CONFIG_BOOL, "yes",
+	  "Verify each recipient of a domain that etc/transport sends over LMTP when the SMTP client names it (RCPT), by asking the LMTP server through the verify service (LHLO, MAIL FROM:<>, RCPT TO, QUIT; no mail is sent): one it refuses gets 550, one it cannot answer for now 450/451, so that mail to unknown users is never accepted and then bounced to a possibly forged sender; no accepts every recipient of those domains and leaves the answer to delivery." },
+	{ "lmtp_verify_timeout", CONFIG_TIME, "10s",
+	  "Longest time one verification probe may take, connect to RCPT reply (at least 1s); a server that has not answered by then makes the recipient a temporary 451 4.4.2, and the SMTP client tries again later." },
+	{ "lmtp_verify_positive_ttl", CONFIG_TIME, "1h",
+	  "How long the answer of an LMTP server that took a recipient is remembered (DIR/run/verify.cache) and given without a new probe; 0 asks every time." },
+	{ "lmtp_verify_negative_ttl", CONFIG_TIME, "10m",
+	  "How long the answer of an LMTP server that refused a recipient (5xx) is remembered; 0 asks every time.  Temporary answers are never remembered." },
 	{ "pickup_sender_domain", CONFIG_STR, "",
 	  "Domain of the default sender user@DOMAIN that pickup gives mail submitted by a local user through sendmail; empty means myhostname." },
 	{ "mailq_restrict", CONFIG_BOOL, "no",
@@ -228,13 +238,14 @@ static const struct config_key config_table[] = {
 
 #define CONFIG_NKEYS (sizeof(config_table) / sizeof(config_table[0]))
 
-/* Size keys with a smallest value: every limit is explicit (DESIGN.md,
- * Invariants), so these have no "0 means unlimited". */
+/* Size and time keys with a smallest value: every limit is explicit
+ * (DESIGN.md, Invariants), so these have no "0 means unlimited". */
 static const struct {
 	const char *name;
 	unsigned long long min;
 } config_minimum[] = {
 	{ "message_size_limit", 1 },
+	{ "lmtp_verify_timeout", 1 },   /* seconds: a probe with no bound would hold an SMTP client */
 };
 
 /* Current values; NULL means the default. */
@@ -361,6 +372,20 @@ static int config_parse_bool(const char *s, size_t len, int *value_r)
 	return -1;
 }
 
+/* 0, or -1 with *why_r (in why) when key has a smallest value above v. */
+static int config_check_minimum(const char *key, unsigned long long v, char *why, size_t whylen,
+				const char **why_r)
+{
+	for (size_t k = 0; k < sizeof config_minimum / sizeof config_minimum[0]; k++) {
+		if (strcmp(config_minimum[k].name, key) == 0 && v < config_minimum[k].min) {
+			snprintf(why, whylen, "must be at least %llu", config_minimum[k].min);
+			*why_r = why;
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* Whether s is a valid value for key i; *why_r names the expected form. */
 static int config_check_value(size_t i, const char *s, size_t len, const char **why_r)
 {
@@ -375,18 +400,12 @@ static int config_check_value(size_t i, const char *s, size_t len, const char **
 		*why_r = "expected a number with optional k/m/g suffix";
 		if (config_parse_number(s, len, config_size_unit, &v) < 0)
 			return -1;
-		for (size_t k = 0; k < sizeof config_minimum / sizeof config_minimum[0]; k++) {
-			if (strcmp(config_minimum[k].name, config_table[i].name) == 0 &&
-			    v < config_minimum[k].min) {
-				snprintf(why, sizeof why, "must be at least %llu", config_minimum[k].min);
-				*why_r = why;
-				return -1;
-			}
-		}
-		return 0;
+		return config_check_minimum(config_table[i].name, v, why, sizeof why, why_r);
 	case CONFIG_TIME:
 		*why_r = "expected a time with optional s/m/h/d/w suffix";
-		return config_parse_number(s, len, config_time_unit, &v);
+		if (config_parse_number(s, len, config_time_unit, &v) < 0)
+			return -1;
+		return config_check_minimum(config_table[i].name, v, why, sizeof why, why_r);
 	case CONFIG_BOOL:
 		*why_r = "expected yes or no";
 		return config_parse_bool(s, len, &b);

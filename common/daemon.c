@@ -37,7 +37,9 @@
 #include "config_snapshot.h"
 #include "log.h"
 #include "privdrop.h"
+#include "record.h"
 #include "sockets.h"
+#include "stream.h"
 
 /* Where each program runs when nobody says otherwise (DESIGN.md's table),
  * and who may connect to its Unix listener: the users of the processes
@@ -62,6 +64,7 @@ static const struct daemon_default {
 	{ "qmgr", "postern-queue", "queue", 0, { "postern-queue" } },
 	{ "local", "postern-vmail", "mail", 0, { "postern-queue" } },      /* qmgr */
 	{ "remote", "postern-smtp", "run/jail", 0, { "postern-queue" } },  /* qmgr */
+	{ "verify", "postern-vmail", "mail", 0, { "postern-smtpd" } },     /* RCPT checks */
 	{ "pickup", "postern-queue", "queue", DAEMON_ANYONE, { NULL } },
 	/* smtpd (auth), login (ticket), session (redeem); authd checks
 	 * each command against its own caller too */
@@ -471,4 +474,38 @@ void daemon_serve(struct daemon *d, daemon_serve_fn *serve, void *arg)
 			break;
 		}
 	}
+}
+
+void daemon_serve_records(int in_fd, int out_fd, int timeout_ms, size_t answer_max,
+			  daemon_answer_fn *answer, void *arg)
+{
+	struct record rec = { 0 };
+	struct stream *s = stream_new(in_fd, out_fd, 1024, timeout_ms);
+	struct buf out;
+	const char *error;
+
+	if (s == NULL) {
+		log_warn("out of memory");
+		return;
+	}
+	buf_init(&out, answer_max);
+	for (;;) {
+		enum stream_status st = record_read(s, &rec, &error);
+		int r;
+		if (st == STREAM_EOF)
+			break;
+		if (st != STREAM_OK) {
+			log_warn("bad request: %s", error);
+			break;
+		}
+		buf_reset(&out);
+		r = answer(arg, &rec, &out);
+		record_clear(&rec);   /* wipes: a value may be a password */
+		if (stream_write(s, out.data, out.len) < 0 || stream_flush(s) < 0 || r < 0 ||
+		    daemon_stopping())
+			break;
+	}
+	record_clear(&rec);
+	buf_free(&out);
+	stream_free(&s);
 }

@@ -70,6 +70,18 @@ void daemon_serve(struct daemon *d, daemon_serve_fn *serve, void *arg);
  * table says anyone, takes every peer.  1 ok, 0 refused (logged as a
  * warning with the peer's pid and uid; the caller closes fd). */
 int daemon_peer_ok(const struct daemon *d, int fd);
+struct record;
+struct buf;
+/* Answer one request record into answer (a record); 0 to go on, -1 to
+ * end the connection after this answer. */
+typedef int daemon_answer_fn(void *arg, struct record *req, struct buf *answer);
+/* Serve one client of a record service (docs/protocols.md): read
+ * request records from in_fd and write answer()'s record for each to
+ * out_fd, until the client closes, a request is malformed (logged),
+ * answer() says -1, or the process is stopping.  Every wait within
+ * timeout_ms; answers at most answer_max bytes; requests are wiped. */
+void daemon_serve_records(int in_fd, int out_fd, int timeout_ms, size_t answer_max,
+			  daemon_answer_fn *answer, void *arg);
 /* Whether SIGTERM has been received or the master died (check between
  * units of work).  A service with its own event loop polls
  * daemon_lifeline() for input too and then calls daemon_stopping(). */

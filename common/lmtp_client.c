@@ -9,6 +9,11 @@
  * Pipelining is not used: it saves round trips only, and lock-step makes
  * the mapping of replies to recipients obvious.
  *
+ * lmtp_probe() asks the same way whether the server would take one
+ * recipient, without sending mail: LHLO, MAIL FROM:<>, RCPT TO, QUIT,
+ * the whole exchange within its timeout (the verify service answers an
+ * SMTP client waiting at RCPT, issue 9 item 9).
+ *
  * Trusts: nothing the server says: replies go through common/smtp_reply
  * (bounded lines, lines per reply and text), a malformed one ends the
  * session like a lost connection.  The caller validated the envelope
@@ -32,6 +37,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -462,41 +468,96 @@ static void lmtp_data(struct lmtp_session *ls, size_t n, struct lmtp_answer *ans
 	}
 }
 
+static long long lmtp_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Connect, read the greeting and say LHLO, within ls->m->timeout_ms for
+ * the connect and each reply; with whole_ms > 0 everything from the
+ * connect on ends within whole_ms as well.  0, or -1 with *fail set. */
+static int lmtp_session_start(struct lmtp_session *ls, const struct lmtp_dest *d, int whole_ms,
+			      struct lmtp_answer *fail)
+{
+	long long start = lmtp_now_ms();
+
+	lmtp_dest_text(d, ls->where, sizeof ls->where);
+	smtp_reply_init(&ls->reply);
+	ls->fd = lmtp_connect(d, ls->m->timeout_ms);
+	if (ls->fd < 0) {
+		lmtp_set(fail, LMTP_DEFERRED, "4.4.1", "lmtp %s: connect: %s", ls->where, strerror(errno));
+		return -1;
+	}
+	ls->s = stream_new(ls->fd, ls->fd, LMTP_LINE_MAX, ls->m->timeout_ms);
+	if (ls->s == NULL) {
+		lmtp_set(fail, LMTP_DEFERRED, "4.3.0", "lmtp %s: out of memory", ls->where);
+		return -1;
+	}
+	if (whole_ms > 0) {
+		long long left = whole_ms - (lmtp_now_ms() - start);
+		stream_set_deadline(ls->s, left > 0 ? (int)left : 1);
+	}
+	return lmtp_open(ls, fail);
+}
+
+/* QUIT (a courtesy: its answer changes nothing) and free the session. */
+static void lmtp_session_end(struct lmtp_session *ls)
+{
+	if (ls->s != NULL && !ls->broken) {
+		const char *error;
+		stream_set_timeout(ls->s, LMTP_QUIT_MS);
+		if (stream_puts(ls->s, "QUIT\r\n") == 0 && stream_flush(ls->s) == 0)
+			(void)lmtp_read_reply(ls, &error);
+	}
+	stream_free(&ls->s);
+	if (ls->fd >= 0)
+		close(ls->fd);
+	ls->fd = -1;
+	smtp_reply_free(&ls->reply);
+}
+
 void lmtp_deliver(const struct lmtp_dest *d, const struct lmtp_msg *m, const char *const *rcpts,
 		  size_t n, struct lmtp_answer *answers)
 {
 	struct lmtp_session ls = { .m = m, .fd = -1 };
 	struct lmtp_answer fail;
 	char *accepted = NULL;
-	long k;
 
 	lmtp_dest_text(d, ls.where, sizeof ls.where);
 	lmtp_set(&fail, LMTP_DEFERRED, "4.3.0", "lmtp %s: out of memory", ls.where);
 	lmtp_set_rest(answers, NULL, 0, n, &fail);
 	if (n == 0 || (accepted = calloc(n, 1)) == NULL)
 		return;
-	smtp_reply_init(&ls.reply);
-	ls.fd = lmtp_connect(d, m->timeout_ms);
-	if (ls.fd < 0) {
-		lmtp_set(&fail, LMTP_DEFERRED, "4.4.1", "lmtp %s: connect: %s", ls.where, strerror(errno));
+	if (lmtp_session_start(&ls, d, 0, &fail) < 0)
 		lmtp_set_rest(answers, NULL, 0, n, &fail);
-	} else if ((ls.s = stream_new(ls.fd, ls.fd, LMTP_LINE_MAX, m->timeout_ms)) == NULL) {
-		/* answers say out of memory */
-	} else if (lmtp_open(&ls, &fail) < 0) {
-		lmtp_set_rest(answers, NULL, 0, n, &fail);
-	} else if ((k = lmtp_envelope(&ls, rcpts, n, answers, accepted)) > 0) {
+	else if (lmtp_envelope(&ls, rcpts, n, answers, accepted) > 0)
 		lmtp_data(&ls, n, answers, accepted);
-	}
-	if (ls.s != NULL && !ls.broken) {
-		/* QUIT is a courtesy; its answer changes nothing. */
-		const char *error;
-		stream_set_timeout(ls.s, LMTP_QUIT_MS);
-		if (stream_puts(ls.s, "QUIT\r\n") == 0 && stream_flush(ls.s) == 0)
-			(void)lmtp_read_reply(&ls, &error);
-	}
-	stream_free(&ls.s);
-	if (ls.fd >= 0)
-		close(ls.fd);
-	smtp_reply_free(&ls.reply);
+	lmtp_session_end(&ls);
 	free(accepted);
+}
+
+void lmtp_probe(const struct lmtp_dest *d, const char *helo, const char *rcpt, int timeout_ms,
+		struct lmtp_answer *a)
+{
+	/* MAIL FROM:<>: a probe must never cause a bounce (RFC 5321 4.5.5). */
+	struct lmtp_msg m = { .sender = "", .helo = helo, .fd = -1, .timeout_ms = timeout_ms };
+	struct lmtp_session ls = { .m = &m, .fd = -1 };
+	char accepted = 0;
+	long k;
+
+	if (lmtp_session_start(&ls, d, timeout_ms, a) == 0) {
+		k = lmtp_envelope(&ls, &rcpt, 1, a, &accepted);
+		if (k == 1) {
+			/* lmtp_envelope waits for DATA; for us RCPT's 2xx is all. */
+			lmtp_from_reply(&ls, a, "RCPT TO");
+		} else if (k < 0 && a->status == LMTP_FAILED) {
+			/* MAIL FROM:<> refused: the server's policy, not a verdict
+			 * on the recipient. */
+			lmtp_defer(a);
+		}
+	}
+	lmtp_session_end(&ls);
 }

@@ -47,5 +47,13 @@ void lmtp_dest_text(const struct lmtp_dest *d, char *out, size_t outlen);
 /* Deliver m to the n recipients at d; answers[i] is recipient i's result. */
 void lmtp_deliver(const struct lmtp_dest *d, const struct lmtp_msg *m, const char *const *rcpts,
 		  size_t n, struct lmtp_answer *answers);
+/* Ask d whether it would take rcpt, sending no mail: LHLO helo, MAIL
+ * FROM:<>, RCPT TO:<rcpt>, QUIT, all within timeout_ms (<= 0: none).
+ * *a: LMTP_DELIVERED for a 2xx to RCPT, LMTP_FAILED for a 5xx to RCPT
+ * (the server's code and words), LMTP_DEFERRED for a 4xx to RCPT or when
+ * the server could not be asked (4.4.x: connect, timeout, lost
+ * connection, a refused greeting, LHLO or MAIL). */
+void lmtp_probe(const struct lmtp_dest *d, const char *helo, const char *rcpt, int timeout_ms,
+		struct lmtp_answer *a);
 
 #endif

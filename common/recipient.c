@@ -4,8 +4,9 @@
  * (the one place where local@domain, base and +tag are cut apart, used by
  * local delivery too) and recipient_transport() for etc/transport.  The
  * lookup order mirrors deliver/local_resolve.c: a domain the transport
- * map sends over LMTP accepts every local part (the LMTP server answers
- * per recipient after DATA, and a 5xx there becomes a bounce); otherwise
+ * map sends over LMTP is RECIPIENT_LMTP whatever the local part (only
+ * the LMTP server knows its users: smtpd asks it through the verify
+ * service, or with lmtp_verify_recipients = no takes every one); otherwise
  * the aliases map (address, bare local part, base address, bare base),
  * the mailboxes map (address, base address), the catch-all `@domain`,
  * and finally postmaster, which RFC 5321 4.5.1 requires to exist (local
@@ -157,7 +158,7 @@ int recipient_lookup(const struct recipient_maps *m, const char *addr, size_t le
 	r = recipient_transport(m, p.domain, strlen(p.domain), &dest, error_r);
 	buf_free(&dest);
 	if (r != 0)
-		return r > 0 ? RECIPIENT_KNOWN : RECIPIENT_ERROR;
+		return r > 0 ? RECIPIENT_LMTP : RECIPIENT_ERROR;
 	r = recipient_alias(m, a, &p, error_r);
 	if (r == 0)
 		r = recipient_has(m->mailboxes, a, error_r, "mailboxes map lookup failed");

@@ -34,6 +34,7 @@ enum recipient_status {
 	RECIPIENT_ERROR = -1,         /* a map could not be read: answer 4xx */
 	RECIPIENT_UNKNOWN = 0,        /* 550 5.1.1 */
 	RECIPIENT_KNOWN = 1,
+	RECIPIENT_LMTP = 2,           /* an LMTP domain: only its server knows (verify) */
 };
 
 /* Split addr (len bytes, local@domain) into p; the extension starts at
@@ -41,8 +42,8 @@ enum recipient_status {
  * part, never at its first octet).  0, or -1 for no '@' or too long. */
 int recipient_split(const char *addr, size_t len, const char *delimiters, struct recipient_parts *p);
 /* Whether addr, an address in a local domain (the caller checked
- * etc/domains), is known: a transport map LMTP domain (the server
- * decides), an alias of the address, its bare local part, its base
+ * etc/domains), is known: RECIPIENT_LMTP for a domain the transport map
+ * sends over LMTP (the server decides); else RECIPIENT_KNOWN for an alias of the address, its bare local part, its base
  * address or bare base (+tag removed), a mailbox of the address or its
  * base, the catch-all @domain, or postmaster (RFC 5321 4.5.1).  Returns
  * an enum recipient_status; on error *error_r says why. */

@@ -5,7 +5,8 @@
  * %XX, upper-case hex) so that no value can end a line or a record, a
  * stream reader and an in-memory parser for `key=value` records ended by
  * an empty line, and the chunked framing of bulk data (`N\n` + N bytes,
- * `0\n` at the end).
+ * `0\n` at the end).  record_call() is the client side of a one-request
+ * service (authd, verify): connect, send, read one answer record.
  *
  * Trusts: nothing it reads.  Keys must match [a-z0-9_]{1,64}; a value
  * holding a raw control byte (a CR included: writers escape it) or a bad
@@ -18,11 +19,15 @@
  * output buffer as it was; readers return an error status with a static
  * message in *error_r. */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "record.h"
+#include "sockets.h"
 
 #define RECORD_KEY_MAX 64
 #define RECORD_CHUNK_MAX (1024 * 1024)
@@ -412,4 +417,55 @@ enum stream_status record_read_chunk(struct stream *in, struct buf *data, size_t
 	if (n == 0)
 		return STREAM_OK;
 	return stream_read_exact(in, n, data);
+}
+
+/* ---- one request, one answer ---- */
+
+/* Write all of p with send(2), each wait bounded by timeout_ms. 0 or -1. */
+static int record_send_all(int fd, const char *p, size_t n, int timeout_ms)
+{
+	while (n > 0) {
+		struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+		int r = poll(&pfd, 1, timeout_ms);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+		if (w < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+enum record_call_status record_call(const char *path, const struct buf *req, int timeout_ms,
+				    struct record *rec)
+{
+	struct stream *s;
+	const char *err;
+	int fd = unix_connect(path, timeout_ms), saved;
+	enum record_call_status r;
+
+	if (fd < 0)
+		return RECORD_CALL_CONNECT;
+	if (record_send_all(fd, req->data, req->len, timeout_ms) < 0) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return RECORD_CALL_SEND;
+	}
+	s = stream_new(fd, fd, 1024, timeout_ms);
+	if (s == NULL) {
+		close(fd);
+		errno = ENOMEM;
+		return RECORD_CALL_ANSWER;
+	}
+	r = record_read(s, rec, &err) == STREAM_OK ? RECORD_CALL_OK : RECORD_CALL_ANSWER;
+	stream_free(&s);
+	close(fd);
+	return r;
 }

@@ -49,6 +49,18 @@ void record_clear(struct record *rec);
 /* Write one data chunk header + bytes to a stream (n > 0; data over 1 MiB
  * is split into several chunks).  The caller flushes. */
 int record_write_chunk(struct stream *out, const void *p, size_t n);
+enum record_call_status {
+	RECORD_CALL_OK = 0,
+	RECORD_CALL_CONNECT,     /* no connection (errno: ENOENT no such socket, ...) */
+	RECORD_CALL_SEND,        /* the request could not be sent */
+	RECORD_CALL_ANSWER,      /* no valid answer record within the timeout */
+};
+/* One exchange on a new connection to the Unix socket at path: send req
+ * whole with send(2) (no copy stays in a stream buffer, so the caller
+ * can wipe req), read one answer record into rec, close; every wait
+ * within timeout_ms.  RECORD_CALL_OK, or the step that failed. */
+enum record_call_status record_call(const char *path, const struct buf *req, int timeout_ms,
+				    struct record *rec);
 /* Write the terminating zero chunk. */
 int record_write_chunk_end(struct stream *out);
 /* Read one chunk appending to data; *n_r is its size (0 = end).  Fails

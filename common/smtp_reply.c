@@ -73,6 +73,11 @@ static size_t smtp_reply_enh_len(const char *p, size_t n, int first_digit)
 	return i;
 }
 
+int smtp_enhanced_code_ok(const char *p, size_t n)
+{
+	return n > 0 && smtp_reply_enh_len(p, n, p[0]) == n;
+}
+
 static int smtp_reply_code_of(const char *line, size_t len)
 {
 	if (len < 3 || line[0] < '2' || line[0] > '5' || line[1] < '0' || line[1] > '5' ||

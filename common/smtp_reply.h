@@ -51,5 +51,8 @@ void smtp_reply_ehlo(const struct smtp_reply *r, struct smtp_ext *ext);
 /* Append "CODE [ENH] text" on one line, control bytes and non-ASCII as
  * '?', line breaks as spaces, at most max bytes of text (marked "..."). */
 int smtp_reply_summary(const struct smtp_reply *r, struct buf *out, size_t max);
+/* Whether p[0..n) is exactly an RFC 3463 enhanced status code: class 2,
+ * 4 or 5, then two numbers of 1-3 digits ("5.1.1"). */
+int smtp_enhanced_code_ok(const char *p, size_t n);
 
 #endif

@@ -30,7 +30,14 @@
  * handshakes and partial records as well.  stream_start_tls throws away
  * any input buffered before the handshake: a client that pipelines
  * plaintext after STARTTLS must not have it executed inside the TLS
- * session (RFC 3207 4.2, CVE-2011-0411). */
+ * session (RFC 3207 4.2, CVE-2011-0411).
+ *
+ * Besides the per-wait timeout a stream may carry a deadline
+ * (stream_set_deadline): every wait ends by then, so that a peer which
+ * trickles a byte now and then cannot stretch a bounded exchange.  The
+ * TLS handshake always runs under one (its handshake_ms): a client that
+ * sends half a ClientHello and stops would otherwise hold the process
+ * for the whole session timeout. */
 #include <errno.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -39,6 +46,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -59,6 +67,7 @@ struct stream {
 	int rfd, wfd;
 	int wsock;          /* wfd is a socket: use send(MSG_NOSIGNAL) */
 	int timeout_ms;     /* <= 0: wait forever */
+	long long deadline; /* CLOCK_MONOTONIC ms that ends every wait; 0: none */
 	size_t max_line;
 	char *in;           /* input buffer: unread bytes are in[start, end) */
 	size_t in_cap, start, end;
@@ -97,6 +106,20 @@ struct stream *stream_new(int rfd, int wfd, size_t max_line, int timeout_ms)
 void stream_set_timeout(struct stream *s, int timeout_ms)
 {
 	s->timeout_ms = timeout_ms;
+}
+
+static long long stream_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void stream_set_deadline(struct stream *s, int ms)
+{
+	/* now >= 0 and ms > 0: a set deadline is never the 0 of "none". */
+	s->deadline = ms > 0 ? stream_now_ms() + ms : 0;
 }
 
 void stream_set_max_line(struct stream *s, size_t max_line)
@@ -165,15 +188,31 @@ void stream_free(struct stream **sp)
 
 /* ---- raw I/O: the TLS slot ---- */
 
+/* How long the next poll may wait: the timeout, cut to what is left
+ * before the deadline.  -1 forever, 0 the deadline has passed. */
+static int stream_wait_ms(const struct stream *s)
+{
+	int ms = s->timeout_ms > 0 ? s->timeout_ms : -1;
+	long long left;
+
+	if (s->deadline == 0)
+		return ms;
+	left = s->deadline - stream_now_ms();
+	if (left <= 0)
+		return 0;
+	return ms < 0 || left < ms ? (int)left : ms;
+}
+
 /* Wait until fd is ready for events; 0 ready, -1 with errno (ETIMEDOUT). */
 static int stream_wait(const struct stream *s, int fd, short events)
 {
 	struct pollfd pfd = { .fd = fd, .events = events };
 	int r;
 
-	do
-		r = poll(&pfd, 1, s->timeout_ms > 0 ? s->timeout_ms : -1);
-	while (r < 0 && errno == EINTR);
+	do {
+		int ms = stream_wait_ms(s);
+		r = ms == 0 ? 0 : poll(&pfd, 1, ms);
+	} while (r < 0 && errno == EINTR);
 	if (r == 0) {
 		errno = ETIMEDOUT;
 		return -1;
@@ -580,8 +619,11 @@ static int stream_tls_handshake(struct stream *s, int server)
 }
 
 int stream_start_tls(struct stream *s, SSL_CTX *ctx, int server, const char *sni,
-		     const char **error_r)
+		     int handshake_ms, const char **error_r)
 {
+	long long saved;
+	int r;
+
 	if (s->ssl != NULL) {
 		*error_r = "TLS is already active";
 		return -1;
@@ -609,7 +651,17 @@ int stream_start_tls(struct stream *s, SSL_CTX *ctx, int server, const char *sni
 		*error_r = "cannot make the connection non-blocking";
 		return -1;
 	}
-	if (stream_tls_handshake(s, server) < 0) {
+	/* The handshake as a whole within handshake_ms (and within an
+	 * earlier deadline of the caller's, if that comes first). */
+	saved = s->deadline;
+	if (handshake_ms > 0) {
+		stream_set_deadline(s, handshake_ms);
+		if (saved != 0 && saved < s->deadline)
+			s->deadline = saved;
+	}
+	r = stream_tls_handshake(s, server);
+	s->deadline = saved;
+	if (r < 0) {
 		*error_r = errno == ETIMEDOUT ? "TLS handshake timed out" :
 			tls_last_error("TLS handshake failed");
 		return -1;

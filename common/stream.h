@@ -25,6 +25,10 @@ struct stream;
 struct stream *stream_new(int rfd, int wfd, size_t max_line, int timeout_ms);
 /* Change the read/write timeout. */
 void stream_set_timeout(struct stream *s, int timeout_ms);
+/* From now on every wait ends at the latest ms milliseconds from now
+ * (STREAM_TIMEOUT / ETIMEDOUT), whatever the per-wait timeout; a peer
+ * sending a byte now and then cannot stretch it.  ms <= 0: no deadline. */
+void stream_set_deadline(struct stream *s, int ms);
 /* Change the maximum line length. */
 void stream_set_max_line(struct stream *s, size_t max_line);
 /* The current maximum line length (to save and restore it). */
@@ -66,13 +70,16 @@ typedef struct ssl_ctx_st SSL_CTX;
 
 /* Flush pending output, discard every byte of buffered input (RFC 3207
  * 4.2 and CVE-2011-0411: nothing sent in plaintext may be taken as if it
- * came through TLS), then run the TLS handshake as server or client
- * within the stream's timeout.  A client sends sni as server name
- * (unless it is an IP literal) and checks the certificate against it.
- * From then on every read and write goes through TLS.  0, or -1 with
- * *error_r (static text); after a failure the stream is unusable. */
+ * came through TLS), then run the TLS handshake as server or client:
+ * each wait within the stream's timeout, the whole handshake within
+ * handshake_ms (<= 0: no such bound; tls_handshake_ms() gives the
+ * configured one).  A client sends sni as server name (unless it is an
+ * IP literal) and checks the certificate against it.  From then on every
+ * read and write goes through TLS.  0, or -1 with *error_r (static text,
+ * "TLS handshake timed out" when a bound was hit); after a failure the
+ * stream is unusable. */
 int stream_start_tls(struct stream *s, SSL_CTX *ctx, int server, const char *sni,
-		     const char **error_r);
+		     int handshake_ms, const char **error_r);
 /* Whether TLS is active on the stream. */
 int stream_tls_active(const struct stream *s);
 /* Negotiated protocol ("TLSv1.3"), cipher name and its secret bits; 0, or

@@ -4,7 +4,9 @@
  * context from a PEM certificate chain and key; tls_client_ctx() a
  * client context that either verifies the peer (chain + host name) or
  * takes any certificate (opportunistic TLS, RFC 7435).  Connections are
- * run by common/stream.c (stream_start_tls).  Every context has the same
+ * run by common/stream.c (stream_start_tls), each handshake within
+ * tls_handshake_ms() as a whole (tls_handshake_timeout: a peer that
+ * stalls mid-handshake must not hold a process for a session timeout).  Every context has the same
  * policy, Mozilla's "intermediate" profile (version 5.7): TLS 1.2 and 1.3
  * only (RFC 8996 retired the older ones), ECDHE/DHE key exchange with
  * AEAD ciphers, groups X25519, P-256, P-384; no compression (CRIME), no
@@ -16,6 +18,7 @@
  *
  * Fails: constructors return NULL with a static error text that includes
  * OpenSSL's reason; nothing here exits or logs, the caller decides. */
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -173,6 +176,15 @@ SSL_CTX *tls_client_ctx(int verify, const char *ca_file, const char **error_r)
 	}
 	SSL_CTX_set_verify(ctx, verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);
 	return ctx;
+}
+
+int tls_handshake_ms(void)
+{
+	unsigned long long t = config_time("tls_handshake_timeout");
+
+	if (t == 0)
+		return 0;
+	return t > INT_MAX / 1000 ? INT_MAX : (int)(t * 1000);
 }
 
 void tls_ctx_free(SSL_CTX **ctx)

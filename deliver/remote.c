@@ -132,6 +132,7 @@ static void remote_conf_load(struct remote_ctx *ctx, const struct daemon *d)
 	c->rset_ms = remote_ms("remote_rset_timeout");
 	c->quit_ms = remote_ms("remote_quit_timeout");
 	c->starttls_ms = remote_ms("remote_starttls_timeout");
+	c->tls_handshake_ms = tls_handshake_ms();
 	c->auth_plaintext = config_bool("remote_auth_plaintext");
 	c->reuse_ms = config_time("remote_connection_reuse_time") == 0 ? 0
 		      : remote_ms("remote_connection_reuse_time");

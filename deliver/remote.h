@@ -32,6 +32,7 @@ struct remote_conf {
 	unsigned port;                   /* remote_smtp_port */
 	int connect_ms, greeting_ms, helo_ms, mail_ms, rcpt_ms;
 	int data_init_ms, data_block_ms, data_done_ms, rset_ms, quit_ms, starttls_ms;
+	int tls_handshake_ms;            /* tls_handshake_timeout: a whole handshake, 0: none */
 	int auth_plaintext;              /* AUTH without TLS allowed */
 	int reuse_ms;                    /* idle time a session is kept, 0: no reuse */
 	unsigned reuse_limit;            /* messages per session */

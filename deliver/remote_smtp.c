@@ -243,7 +243,7 @@ static int remote_starttls(struct remote_ctx *ctx, const struct remote_dest *des
 	tls = dest->tls == REMOTE_TLS_VERIFY ? ctx->tls_ctx_verify : ctx->tls_ctx_any;
 	if (tls == NULL)
 		error = "no TLS client context (see the log at start)";
-	if (tls == NULL || stream_start_tls(s->s, tls, 0, s->target.host, &error) < 0) {
+	if (tls == NULL || stream_start_tls(s->s, tls, 0, s->target.host, ctx->conf.tls_handshake_ms, &error) < 0) {
 		*dsn_r = dest->tls == REMOTE_TLS_VERIFY ? "4.7.5" : "4.7.4";
 		remote_reason(reason, rlen, "TLS handshake with %s failed: %s%s", s->target.text, error,
 			      dest->tls == REMOTE_TLS_VERIFY ? " (policy verify: certificate chain and name checked)" : "");

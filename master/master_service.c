@@ -149,7 +149,7 @@ static const struct master_use {
 	const char *arg;            /* first argument that selects the entry, or NULL */
 	const char *sockets[3];
 } master_uses[] = {
-	{ "smtpd", NULL, { "enqueue", "authd", NULL } },
+	{ "smtpd", NULL, { "enqueue", "authd", "verify" } },    /* verify: RCPT of LMTP domains */
 	{ "popd", "session", { "authd", NULL, NULL } },          /* redeem */
 	{ "popd", NULL, { "authd", "pop3-session", NULL } },     /* the login process */
 	{ "enqueue", NULL, { "qmgr", NULL, NULL } },
@@ -157,6 +157,7 @@ static const struct master_use {
 	{ "pickup", NULL, { "enqueue", "qmgr", NULL } },          /* qmgr: cmd=flush */
 	{ "local", NULL, { "enqueue", NULL, NULL } },            /* forwarding */
 	{ "remote", NULL, { NULL, NULL, NULL } },
+	{ "verify", NULL, { NULL, NULL, NULL } },                /* LMTP servers only */
 	{ "authd", NULL, { NULL, NULL, NULL } },
 };
 

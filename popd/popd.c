@@ -97,6 +97,7 @@ int main(int argc, char **argv)
 	limits.implicit_tls = strcmp(role, "tls") == 0;
 	/* The key is readable by root only: load it before the drop. */
 	limits.tls = tls_server_ctx_config(d.etc_dir, &error);
+	limits.tls_handshake_ms = tls_handshake_ms();
 	if (limits.tls == NULL && limits.implicit_tls)
 		log_fatal("pop3s needs TLS: %s", error);
 	if (limits.tls == NULL)

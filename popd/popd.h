@@ -33,6 +33,7 @@ struct popd_limits {
 	int plaintext;                  /* POPD_PLAIN_* */
 	int implicit_tls;               /* pop3s: TLS from the first byte */
 	SSL_CTX *tls;                   /* NULL: no STLS, no pop3s */
+	int tls_handshake_ms;           /* tls_handshake_timeout, whole handshake; 0: none */
 };
 
 enum { POPD_PLAIN_NO, POPD_PLAIN_LOOPBACK, POPD_PLAIN_YES };

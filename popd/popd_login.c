@@ -23,6 +23,8 @@
  * pop3_plaintext_auth allows them (default: from loopback only).
  *
  * Fails: protocol errors are -ERR replies with RFC 2449/3206 codes.  A
+ * TLS handshake (pop3s, STLS) not done within tls_handshake_timeout ends
+ * the connection, logged; a stalled one would hold the process.  A
  * failed login waits pop3_auth_failure_delay, doubled for each failure
  * authd has counted for the client address or the user (up to
  * pop3_auth_failure_delay_max); when authd says a limit is reached the
@@ -488,7 +490,7 @@ static void popd_login_stls(struct popd_login *pl)
 		return;
 	}
 	popd_login_reply(pl, "+OK Begin TLS negotiation");
-	if (stream_start_tls(pl->s, pl->l->tls, 1, NULL, &error) < 0) {
+	if (stream_start_tls(pl->s, pl->l->tls, 1, NULL, pl->l->tls_handshake_ms, &error) < 0) {
 		log_info("client=%s: STLS failed: %s", pl->client, error);
 		pl->done = 1;
 		return;
@@ -573,7 +575,7 @@ void popd_login_serve(int in_fd, int out_fd, void *arg)
 		log_warn("out of memory");
 		return;
 	}
-	if (pl.l->implicit_tls && stream_start_tls(pl.s, pl.l->tls, 1, NULL, &error) < 0) {
+	if (pl.l->implicit_tls && stream_start_tls(pl.s, pl.l->tls, 1, NULL, pl.l->tls_handshake_ms, &error) < 0) {
 		log_info("client=%s: TLS handshake failed: %s", pl.client, error);
 	} else {
 		popd_login_reply(&pl, "+OK Postern POP3 ready");

@@ -45,6 +45,7 @@ struct smtpd_ctx {
 	char first_domain[256];          /* first line of etc/domains, "" if none */
 	const char *hostname;            /* myhostname */
 	SSL_CTX *tls;                    /* server context, NULL: no TLS */
+	int tls_handshake_ms;            /* tls_handshake_timeout, whole handshake; 0: none */
 	struct smtpd_net *mynetworks;
 	size_t nmynetworks;
 	struct smtpd_net *limit_exceptions; /* smtpd_client_limit_exceptions, $mynetworks expanded */
@@ -62,6 +63,8 @@ struct smtpd_ctx {
 	int timeout_ms;                  /* smtpd_timeout */
 	int forbid_bare_newline;
 	int received_tls, received_auth;
+	int lmtp_verify;                 /* lmtp_verify_recipients */
+	int verify_ms;                   /* wait for the verify service: its probe + ipc_timeout */
 };
 
 struct smtpd_rcpt {
@@ -148,6 +151,12 @@ void smtpd_limit_release(const struct smtpd_ctx *ctx, long long slot);
 /* smtpd_rcpt.c */
 /* RCPT TO: parse, apply the recipient policy, add to the transaction. */
 void smtpd_cmd_rcpt(struct smtpd_session *ss, const struct smtp_cmd *cmd);
+
+/* smtpd_verify.c */
+/* A recipient of an LMTP domain (addr normalised, shown as in replies):
+ * 1 the LMTP server takes it (or it is not to be verified), 0 after a
+ * 550 / 450 / 451 reply (docs/operator.md, "LMTP"). */
+int smtpd_verify_rcpt(struct smtpd_session *ss, const char *addr, size_t len, const char *shown);
 
 /* smtpd_data.c */
 /* DATA: stream the message to enqueue and answer only after it did. */

@@ -17,7 +17,7 @@
  * certificate and key, all opened before privileges are dropped; it also
  * opens DIR/run/smtpd.sessions for the per-client session slots (locks
  * only, never written).  Writes: nothing but its client connection and
- * the enqueue and authd sockets (private/ inside its root).
+ * the enqueue, authd and verify sockets (private/ inside its root).
  *
  * Trusts: the configuration and maps (root's); nothing a client sends.
  *
@@ -101,6 +101,7 @@ static void smtpd_tls_init(struct smtpd_ctx *ctx, const struct daemon *d)
 {
 	const char *err;
 
+	ctx->tls_handshake_ms = tls_handshake_ms();
 	ctx->tls = tls_server_ctx_config(d->etc_dir, &err);
 	if (ctx->tls != NULL)
 		return;
@@ -150,7 +151,7 @@ static void smtpd_maps_init(struct smtpd_ctx *ctx, const struct daemon *d)
 /* The limits of item 5 of the issue, each a postern.conf key. */
 static void smtpd_limits_init(struct smtpd_ctx *ctx)
 {
-	unsigned long long delay = config_time("smtpd_auth_failure_delay");
+	unsigned long long delay = config_time("smtpd_auth_failure_delay"), wait;
 
 	ctx->header_limit = config_size("smtpd_header_size_limit");
 	if (ctx->header_limit < 1024 || ctx->header_limit > 64ULL * 1024 * 1024)
@@ -164,6 +165,11 @@ static void smtpd_limits_init(struct smtpd_ctx *ctx)
 	ctx->forbid_bare_newline = config_bool("smtpd_forbid_bare_newline");
 	ctx->received_tls = config_bool("smtpd_received_tls");
 	ctx->received_auth = config_bool("smtpd_received_auth");
+	ctx->lmtp_verify = config_bool("lmtp_verify_recipients");
+	/* verify answers within its probe's bound; ipc_timeout on top. */
+	if (__builtin_add_overflow(config_time("lmtp_verify_timeout"), config_time("ipc_timeout"), &wait))
+		wait = ULLONG_MAX;
+	ctx->verify_ms = smtpd_ms(wait);
 }
 
 static void smtpd_ctx_init(struct smtpd_ctx *ctx, const struct daemon *d)

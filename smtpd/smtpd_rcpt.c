@@ -4,8 +4,10 @@
  * and its NOTIFY and ORCPT parameters (RFC 3461 4.1, 4.2), decides
  * whether we take mail for it and adds it to the transaction.  Policy: a
  * recipient in a domain of etc/domains.cdb must resolve the way local
- * delivery resolves it (mailboxes, aliases, +extensions, catch-all, LMTP
- * domains: common/recipient.h; 550 5.1.1 otherwise); any other domain is relayed
+ * delivery resolves it (mailboxes, aliases, +extensions, catch-all:
+ * common/recipient.h; 550 5.1.1 otherwise), and one of a domain delivered
+ * over LMTP must be known to the LMTP server (smtpd_verify.c, through the
+ * verify service: 550, or 450/451 while it cannot say); any other domain is relayed
  * only for an authenticated client or one in mynetworks, else refused
  * with 554 5.7.1 (no open relay).  The bare <postmaster> of RFC 5321
  * 4.5.1 means postmaster@ the first local domain, and is taken only when
@@ -41,6 +43,8 @@ enum smtpd_rcpt_verdict {
 	SMTPD_RCPT_UNKNOWN,   /* local domain, no such mailbox */
 	SMTPD_RCPT_RELAY,     /* not a local domain */
 	SMTPD_RCPT_TEMP,      /* lookup failed */
+	SMTPD_RCPT_LMTP,      /* an LMTP domain: its server decides (smtpd_verify.c) */
+	SMTPD_RCPT_ANSWERED,  /* refused, the reply sent */
 };
 
 /* Whether the map has key: 1, 0, or -1 on a read error. */
@@ -77,6 +81,8 @@ static enum smtpd_rcpt_verdict smtpd_rcpt_policy(const struct smtpd_ctx *ctx,
 		return SMTPD_RCPT_OK;
 	case RECIPIENT_UNKNOWN:
 		return SMTPD_RCPT_UNKNOWN;
+	case RECIPIENT_LMTP:
+		return SMTPD_RCPT_LMTP;
 	default:
 		log_warn("recipient lookup for <%.*s>: %s", (int)len, addr, why);
 		return SMTPD_RCPT_TEMP;
@@ -322,6 +328,8 @@ static void smtpd_rcpt_decide(struct smtpd_session *ss, const struct buf *norm,
 
 	if (v == SMTPD_RCPT_RELAY && norm->len > 0 && smtpd_rcpt_may_relay(ss))
 		v = SMTPD_RCPT_OK;
+	if (v == SMTPD_RCPT_LMTP)
+		v = smtpd_verify_rcpt(ss, norm->data, norm->len, shown) ? SMTPD_RCPT_OK : SMTPD_RCPT_ANSWERED;
 	switch (v) {
 	case SMTPD_RCPT_OK:
 		if (smtpd_rcpt_take(ss, norm, dsn, local) < 0) {
@@ -340,6 +348,9 @@ static void smtpd_rcpt_decide(struct smtpd_session *ss, const struct buf *norm,
 	case SMTPD_RCPT_TEMP:
 		log_warn("recipient lookup failed for <%s>", shown);
 		smtpd_reply(ss, "451 4.3.0 <%s>: Temporary lookup failure", shown);
+		return;
+	case SMTPD_RCPT_LMTP:         /* decided above */
+	case SMTPD_RCPT_ANSWERED:
 		return;
 	}
 }

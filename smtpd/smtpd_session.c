@@ -9,7 +9,9 @@
  * handled here (RCPT in smtpd_rcpt.c, DATA and BDAT in smtpd_data.c, AUTH
  * in smtpd_auth.c), the reply writer, and the session limits: line length
  * (500 5.5.2), idle time (421 4.4.2), session time (421 4.4.2), error
- * count (421 4.7.0).
+ * count (421 4.7.0), and the TLS handshake as a whole within
+ * tls_handshake_timeout (then the connection is closed: a client that
+ * stalls mid-handshake must not hold the process for smtpd_timeout).
  *
  * STARTTLS (RFC 3207): input the client pipelined after the command is
  * thrown away unread by stream_start_tls (CVE-2011-0411), and everything
@@ -402,7 +404,7 @@ static int smtpd_tls_handshake(struct smtpd_session *ss)
 {
 	const char *err;
 
-	if (stream_start_tls(ss->s, ss->ctx->tls, 1, NULL, &err) < 0) {
+	if (stream_start_tls(ss->s, ss->ctx->tls, 1, NULL, ss->ctx->tls_handshake_ms, &err) < 0) {
 		log_info("TLS handshake failed with %s: %s", ss->client, err);
 		ss->done = 1;
 		return -1;

@@ -134,6 +134,7 @@ static const struct postern_service postern_services[] = {
 	{ "qmgr", "unix", "qmgr", "postern-queue", "queue", "1", "qmgr", 0 },
 	{ "local", "unix", "local", "postern-vmail", "mail", "20", "local", 0 },
 	{ "remote", "unix", "remote", "postern-smtp", "run/jail", "20", "remote", 0 },
+	{ "verify", "unix", "verify", "postern-vmail", "mail", "20", "verify", 0 },
 	{ "pickup", "unix", "pickup", "postern-queue", "queue", "10", "pickup", 0 },
 	{ "authd", "unix", "authd", "postern-auth", "-", "10", "authd", 0 },
 	{ "pop3", "inet", NULL, "postern-login", "run/jail", "100", "popd", 110 },

@@ -49,7 +49,7 @@ HOST = "127.0.0.1"
 PORT_OFFSETS = {"smtp": 25, "submission": 587, "smtps": 465, "pop3": 110,
                 "pop3s": 995, "imap": 143, "imaps": 993}
 SERVICES = ("smtp", "submission", "smtps", "enqueue", "qmgr", "local", "authd", "pop3", "pop3s", "pop3-session",
-            "pickup")
+            "pickup", "verify")
 # DESIGN.md "Processes and privileges": service -> (user, root under DIR or None)
 PRIVILEGES = {
     "smtp": ("postern-smtpd", "run/jail"),
@@ -63,6 +63,7 @@ PRIVILEGES = {
     "pop3": ("postern-login", "run/jail"),          # the POP3 login process
     "pop3s": ("postern-login", "run/jail"),
     "pop3-session": ("postern-vmail", "mail"),      # the POP3 session process
+    "verify": ("postern-vmail", "mail"),            # RCPT checks of LMTP domains
 }
 SANITIZER_PATTERNS = (b"AddressSanitizer", b"LeakSanitizer", b"runtime error:")
 

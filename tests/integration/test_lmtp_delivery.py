@@ -32,6 +32,14 @@ class LmtpRecorder:
         self.lock = threading.Lock()
         self.transactions = []
         self.later_seen = set()
+        self.connections = 0
+        self.rcpts = []          # every RCPT: (MAIL FROM address, rcpt, reply code)
+
+    def rcpt_answer(self, rcpt):
+        """(accepted, reply) at RCPT."""
+        if rcpt.lower().startswith("norcpt"):
+            return False, b"550 5.1.1 unknown at RCPT\r\n"
+        return True, b"250 2.1.5 ok\r\n"
 
     def answer(self, rcpt):
         local = rcpt.split("@", 1)[0].lower()
@@ -61,6 +69,8 @@ class LmtpHandler(socketserver.StreamRequestHandler):
 
     def handle(self):
         rec = self.server.recorder
+        with rec.lock:
+            rec.connections += 1
         try:
             self.reply(b"220 lmtp.example LMTP ready\r\n")
             mail, rcpts = None, []
@@ -75,11 +85,12 @@ class LmtpHandler(socketserver.StreamRequestHandler):
                     self.reply(b"250 2.1.0 ok\r\n")
                 elif verb == "RCPT":
                     r = re.search(r"<(.*?)>", cmd).group(1)
-                    if r.lower().startswith("norcpt"):
-                        self.reply(b"550 5.1.1 unknown at RCPT\r\n")
-                    else:
+                    accepted, text = rec.rcpt_answer(r)
+                    with rec.lock:
+                        rec.rcpts.append((mail, r, int(text[:3])))
+                    if accepted:
                         rcpts.append(r)
-                        self.reply(b"250 2.1.5 ok\r\n")
+                    self.reply(text)
                 elif verb == "DATA":
                     self.reply(b"354 go ahead\r\n")
                     data = b""
@@ -138,8 +149,9 @@ def submit(t, rcpts, raw, sender="sender@example.org"):
 
 class LmtpCase(PosternTestCase):
 
-    def lmtp_tree(self, port):
-        """A tree whose domain lmtp.test goes to 127.0.0.1:port, retrying fast."""
+    def lmtp_tree(self, port, **conf):
+        """A tree whose domain lmtp.test goes to 127.0.0.1:port, retrying fast
+        (conf: more postern.conf settings)."""
         t = self.start_tree(start=False)
         with open(os.path.join(t.dir, "etc", "domains"), "a") as f:
             f.write(LMTP_DOMAIN + "\n")
@@ -148,7 +160,7 @@ class LmtpCase(PosternTestCase):
             f.write("%s  lmtp:%s:%d\n" % (LMTP_DOMAIN, HOST, port))
         t.run("map", "-d", t.dir, "transport")
         t.set_conf(minimal_backoff_time="1s", maximal_backoff_time="2s", queue_run_delay="1s",
-                   lmtp_timeout="10s")
+                   lmtp_timeout="10s", **conf)
         t.start()
         return t
 

@@ -87,6 +87,20 @@ static void test_config_size_suffixes(void **state)
 			   "t.conf:1: bad value for message_size_limit: expected a number with optional k/m/g suffix");
 }
 
+static void test_config_time_minimum(void **state)
+{
+	const char *error = NULL;
+
+	(void)state;
+	/* A verification probe with no bound would hold an SMTP client. */
+	assert_parse_error("lmtp_verify_timeout = 0\n",
+			   "t.conf:1: bad value for lmtp_verify_timeout: must be at least 1");
+	assert_int_equal(parse("lmtp_verify_timeout = 1s\n", &error), 0);
+	assert_int_equal(config_time("lmtp_verify_timeout"), 1);
+	/* Time keys without a minimum still take 0. */
+	assert_int_equal(parse("tls_handshake_timeout = 0\n", &error), 0);
+}
+
 static void test_config_errors_carry_file_and_line(void **state)
 {
 	(void)state;
@@ -203,6 +217,7 @@ int main(void)
 		cmocka_unit_test(test_config_value_too_long),
 		cmocka_unit_test(test_config_hostname_and_progdir_resolve),
 		cmocka_unit_test(test_config_load_file),
+		cmocka_unit_test(test_config_time_minimum),
 		cmocka_unit_test(test_config_each_lists_every_key_with_doc),
 		cmocka_unit_test(test_config_word_ok_takes_only_lower_digits_dash_underscore_and_extra),
 	};

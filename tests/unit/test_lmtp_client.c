@@ -1,7 +1,8 @@
 /* Unit tests for common/lmtp_client.c: destinations of the transport map
  * (host:port, [v6]:port, unix:path, defaults and refusals), and one whole
  * transaction against a scripted server on a Unix socket: per-recipient
- * replies after DATA, dot-stuffing and CRLF on the wire. */
+ * replies after DATA, dot-stuffing and CRLF on the wire; and the
+ * recipient probe (lmtp_probe) against scripted servers. */
 #include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -12,6 +13,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -185,6 +187,163 @@ static void test_lmtp_deliver_refused_connection_defers_all(void **state)
 	}
 }
 
+/* ---- lmtp_probe ---- */
+
+/* A server that sends replies[0] at once and replies[i] after the i-th
+ * line it reads, each delay_ms late; then writes what it read to out_fd. */
+static _Noreturn void serve_script(int lfd, int out_fd, const char *const *replies, size_t n,
+				   int delay_ms)
+{
+	int c = accept(lfd, NULL, NULL);
+	char buf[4096];
+	size_t got = 0, step = 0, lines = 0;
+	ssize_t r;
+
+	if (c < 0 || write(c, replies[0], strlen(replies[0])) < 0)
+		_exit(1);
+	step = 1;
+	while (got < sizeof buf - 1 && (r = read(c, buf + got, sizeof buf - 1 - got)) > 0) {
+		for (ssize_t i = 0; i < r; i++)
+			lines += buf[got + (size_t)i] == '\n';
+		got += (size_t)r;
+		while (step < n && step <= lines) {
+			usleep((useconds_t)delay_ms * 1000);
+			if (write(c, replies[step], strlen(replies[step])) < 0)
+				break;
+			step++;
+		}
+	}
+	if (write(out_fd, buf, got) < 0)
+		_exit(1);
+	_exit(0);
+}
+
+struct probe_run {
+	struct lmtp_answer a;
+	char wire[4096];
+	long long ms;               /* how long lmtp_probe took */
+};
+
+static long long probe_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Probe rcpt "a@x" against a scripted server. */
+static void probe_against(const char *const *replies, size_t n, int delay_ms, int timeout_ms,
+			  struct probe_run *pr)
+{
+	char dir[] = "/tmp/test_lmtp_XXXXXX", path[64];
+	struct lmtp_dest d = { .is_unix = 1 };
+	int pipefd[2], lfd;
+	pid_t pid;
+	ssize_t got;
+	long long t0;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/lmtp", dir);
+	lfd = unix_listen(path, 0600, 1);
+	assert_true(lfd >= 0);
+	assert_int_equal(pipe(pipefd), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		serve_script(lfd, pipefd[1], replies, n, delay_ms);
+	close(pipefd[1]);
+	assert_int_equal(chdir("/"), 0);
+	snprintf(d.path, sizeof d.path, "%s", path);
+	t0 = probe_now_ms();
+	lmtp_probe(&d, "me", "a@x", timeout_ms, &pr->a);
+	pr->ms = probe_now_ms() - t0;
+	got = read(pipefd[0], pr->wire, sizeof pr->wire - 1);
+	pr->wire[got > 0 ? got : 0] = '\0';
+	close(pipefd[0]);
+	waitpid(pid, NULL, 0);
+	close(lfd);
+	unlink(path);
+	rmdir(dir);
+}
+
+/* Probe a server that takes LHLO and MAIL and answers RCPT with reply. */
+static void probe_rcpt_reply(const char *reply, struct probe_run *pr)
+{
+	const char *const replies[] = { "220 hi\r\n", "250 ok\r\n", "250 2.1.0 ok\r\n", reply,
+					"221 bye\r\n" };
+
+	probe_against(replies, 5, 0, 5000, pr);
+}
+
+static void test_lmtp_probe_known_recipient_sends_no_mail(void **state)
+{
+	struct probe_run pr;
+
+	(void)state;
+	probe_rcpt_reply("250 2.1.5 ok\r\n", &pr);
+	assert_int_equal(pr.a.status, LMTP_DELIVERED);
+	assert_string_equal(pr.a.dsn, "2.1.5");
+	/* The null sender, one RCPT, and no DATA. */
+	assert_string_equal(pr.wire, "LHLO me\r\nMAIL FROM:<>\r\nRCPT TO:<a@x>\r\nQUIT\r\n");
+}
+
+static void test_lmtp_probe_unknown_recipient_fails_with_the_server_code(void **state)
+{
+	struct probe_run pr;
+
+	(void)state;
+	probe_rcpt_reply("550 5.1.1 <a@x> no such user\r\n", &pr);
+	assert_int_equal(pr.a.status, LMTP_FAILED);
+	assert_string_equal(pr.a.dsn, "5.1.1");
+	assert_non_null(strstr(pr.a.reason, "no such user"));
+}
+
+static void test_lmtp_probe_temporary_answers_defer(void **state)
+{
+	/* A refused MAIL FROM:<> is the server's policy, not a verdict on
+	 * the recipient: never a 5xx for it. */
+	const char *const mail_5xx[] = { "220 hi\r\n", "250 ok\r\n", "550 5.7.1 no null sender\r\n",
+					 "221 bye\r\n" };
+	struct probe_run pr;
+
+	(void)state;
+	probe_rcpt_reply("450 4.2.1 try later\r\n", &pr);
+	assert_int_equal(pr.a.status, LMTP_DEFERRED);
+	assert_string_equal(pr.a.dsn, "4.2.1");
+	probe_against(mail_5xx, 4, 0, 5000, &pr);
+	assert_int_equal(pr.a.status, LMTP_DEFERRED);
+	assert_int_equal(pr.a.dsn[0], '4');
+}
+
+static void test_lmtp_probe_ends_within_its_timeout_as_a_whole(void **state)
+{
+	/* Each reply 250 ms late: every one within the 600 ms timeout, the
+	 * four together not. */
+	const char *const replies[] = { "220 hi\r\n", "250 ok\r\n", "250 ok\r\n",
+					"250 ok\r\n", "221 bye\r\n" };
+	struct probe_run pr;
+
+	(void)state;
+	probe_against(replies, 5, 250, 600, &pr);
+	assert_int_equal(pr.a.status, LMTP_DEFERRED);
+	assert_string_equal(pr.a.dsn, "4.4.2");
+	assert_non_null(strstr(pr.a.reason, "timeout"));
+	assert_true(pr.ms < 1200);
+}
+
+static void test_lmtp_probe_unreachable_defers(void **state)
+{
+	struct lmtp_dest d = { .is_unix = 1 };
+	struct lmtp_answer a;
+
+	(void)state;
+	snprintf(d.path, sizeof d.path, "/nonexistent/lmtp.sock");
+	lmtp_probe(&d, "me", "a@x", 1000, &a);
+	assert_int_equal(a.status, LMTP_DEFERRED);
+	assert_string_equal(a.dsn, "4.4.1");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -193,6 +352,11 @@ int main(void)
 		cmocka_unit_test(test_lmtp_dest_refusals),
 		cmocka_unit_test(test_lmtp_deliver_per_recipient),
 		cmocka_unit_test(test_lmtp_deliver_refused_connection_defers_all),
+		cmocka_unit_test(test_lmtp_probe_known_recipient_sends_no_mail),
+		cmocka_unit_test(test_lmtp_probe_unknown_recipient_fails_with_the_server_code),
+		cmocka_unit_test(test_lmtp_probe_temporary_answers_defer),
+		cmocka_unit_test(test_lmtp_probe_ends_within_its_timeout_as_a_whole),
+		cmocka_unit_test(test_lmtp_probe_unreachable_defers),
 	};
 	signal(SIGPIPE, SIG_IGN);
 	return cmocka_run_group_tests(tests, NULL, NULL);

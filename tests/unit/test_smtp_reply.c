@@ -204,6 +204,21 @@ static void test_summary_is_one_printable_line(void **state)
 	smtp_reply_free(&r);
 }
 
+static void test_enhanced_code_ok_takes_exact_codes_only(void **state)
+{
+	static const char *const good[] = { "2.0.0", "4.4.1", "5.1.1", "5.7.999", "4.999.0" };
+	static const char *const bad[] = { "", "5", "5.1", "3.1.1", "5.1.1 ", "5.01.1", "5.1234.1",
+					   "5.1.a", "x.1.1", "5..1" };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+		assert_true(smtp_enhanced_code_ok(good[i], strlen(good[i])));
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		assert_false(smtp_enhanced_code_ok(bad[i], strlen(bad[i])));
+	/* (pointer, length): what follows the length is not looked at. */
+	assert_true(smtp_enhanced_code_ok("5.1.1 text", 5));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -220,6 +235,7 @@ int main(void)
 		cmocka_unit_test(test_ehlo_name_line_is_no_keyword),
 		cmocka_unit_test(test_ehlo_size_overflow_is_ignored),
 		cmocka_unit_test(test_summary_is_one_printable_line),
+		cmocka_unit_test(test_enhanced_code_ok_takes_exact_codes_only),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

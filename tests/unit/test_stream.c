@@ -150,6 +150,44 @@ static void test_stream_timeout_reported(void **state)
 	stream_done(&s);
 }
 
+/* A deadline ends a read whose per-wait timeout was never reached:
+ * a writer trickling a byte every 30 ms (timeout 1 s) is cut off at
+ * 200 ms, and stream_set_deadline(s, 0) removes the bound again. */
+static void test_stream_deadline_ends_a_trickle(void **state)
+{
+	int p[2], status;
+	struct stream *s;
+	const char *line;
+	size_t len;
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(pipe(p), 0);
+	s = stream_new(p[0], -1, 1000, 1000);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(p[0]);
+		for (int i = 0; i < 40; i++) {
+			if (write(p[1], "x", 1) != 1)
+				_exit(1);
+			usleep(30 * 1000);
+		}
+		_exit(write(p[1], "\n", 1) == 1 ? 0 : 1);
+	}
+	close(p[1]);
+	stream_set_deadline(s, 200);
+	assert_int_equal(stream_read_line(s, &line, &len), STREAM_TIMEOUT);
+	/* Without the deadline the rest of the line arrives within the
+	 * per-wait timeout. */
+	stream_set_deadline(s, 0);
+	assert_int_equal(stream_read_line(s, &line, &len), STREAM_OK);
+	assert_int_equal(len, 41);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	stream_done(&s);
+}
+
 static void test_stream_read_exact_and_cap(void **state)
 {
 	const char *in = "LEN\nhello worldrest\n";
@@ -268,6 +306,7 @@ int main(void)
 		cmocka_unit_test(test_stream_overlong_line_reports_crlf_or_bare_lf),
 		cmocka_unit_test(test_stream_overlong_partial_line_at_eof),
 		cmocka_unit_test(test_stream_timeout_reported),
+		cmocka_unit_test(test_stream_deadline_ends_a_trickle),
 		cmocka_unit_test(test_stream_read_exact_and_cap),
 		cmocka_unit_test(test_stream_read_exact_large_across_reads),
 		cmocka_unit_test(test_stream_write_flush_and_printf),

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -154,7 +155,7 @@ static void test_tls_conf_path_relative_and_absolute(void **state)
 /* Child: serve TLS on fd.  Reads plaintext lines first until "STARTTLS",
  * answers "220", starts TLS, reports how much it discarded, then echoes
  * one line with "echo: " in front. */
-static _Noreturn void run_server(int fd, int timeout_ms)
+static _Noreturn void run_server(int fd, int timeout_ms, int handshake_ms)
 {
 	const char *err, *line;
 	size_t len;
@@ -166,7 +167,7 @@ static _Noreturn void run_server(int fd, int timeout_ms)
 	if (stream_read_line(s, &line, &len) != STREAM_OK || len < 8 || memcmp(line, "STARTTLS", 8) != 0)
 		_exit(11);
 	stream_puts(s, "220 go\r\n");
-	if (stream_start_tls(s, ctx, 1, NULL, &err) < 0) {
+	if (stream_start_tls(s, ctx, 1, NULL, handshake_ms, &err) < 0) {
 		if (getenv("TEST_TLS_DEBUG") != NULL)
 			fprintf(stderr, "server: %s\n", err);
 		_exit(12);
@@ -189,7 +190,7 @@ struct tls_pair {
 	struct stream *s;
 };
 
-static void pair_start(struct tls_pair *p, int server_timeout_ms)
+static void pair_start_bounded(struct tls_pair *p, int server_timeout_ms, int handshake_ms)
 {
 	int sv[2];
 
@@ -198,12 +199,17 @@ static void pair_start(struct tls_pair *p, int server_timeout_ms)
 	assert_true(p->pid >= 0);
 	if (p->pid == 0) {
 		close(sv[0]);
-		run_server(sv[1], server_timeout_ms);
+		run_server(sv[1], server_timeout_ms, handshake_ms);
 	}
 	close(sv[1]);
 	p->fd = sv[0];
 	p->s = stream_new(p->fd, p->fd, 1000, 5000);
 	assert_non_null(p->s);
+}
+
+static void pair_start(struct tls_pair *p, int server_timeout_ms)
+{
+	pair_start_bounded(p, server_timeout_ms, 0);
 }
 
 static int pair_end(struct tls_pair *p)
@@ -235,7 +241,7 @@ static int client_starttls(struct tls_pair *p, SSL_CTX *ctx, const char *name,
 	stream_puts(p->s, extra);
 	assert_int_equal(stream_flush(p->s), 0);
 	expect(p->s, "220 go\r\n");
-	return stream_start_tls(p->s, ctx, 0, name, err);
+	return stream_start_tls(p->s, ctx, 0, name, 0, err);
 }
 
 static void test_tls_handshake_verified_echo(void **state)
@@ -359,6 +365,57 @@ static void test_tls_handshake_times_out_on_silent_peer(void **state)
 	close(p.fd);
 }
 
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Issue 9 item 10: the start of a ClientHello, then a byte now and then,
+ * each well within the per-read timeout: only the bound on the whole
+ * handshake ends it. */
+static void test_tls_handshake_bound_holds_against_a_trickling_peer(void **state)
+{
+	/* A TLS record header (handshake, 512 bytes follow) and the
+	 * ClientHello type: a real start that never completes. */
+	static const unsigned char hello[] = { 0x16, 0x03, 0x01, 0x02, 0x00, 0x01 };
+	struct tls_pair p;
+	long long start, waited = -1;
+	int status = 0;
+
+	(void)state;
+	pair_start_bounded(&p, 5000, 400);
+	stream_puts(p.s, "STARTTLS\r\n");
+	assert_int_equal(stream_flush(p.s), 0);
+	expect(p.s, "220 go\r\n");
+	start = now_ms();
+	assert_int_equal(write(p.fd, hello, sizeof(hello)), (ssize_t)sizeof(hello));
+	for (int i = 0; i < 40; i++) {
+		/* One byte every 100 ms, until the server has given up. */
+		if (waitpid(p.pid, &status, WNOHANG) == p.pid) {
+			waited = now_ms() - start;
+			break;
+		}
+		(void)send(p.fd, "\0", 1, MSG_NOSIGNAL);
+		usleep(100 * 1000);
+	}
+	if (waited < 0) {
+		alarm(10);
+		assert_int_equal(waitpid(p.pid, &status, 0), p.pid);
+		alarm(0);
+		waited = now_ms() - start;
+	}
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 12);
+	/* 400 ms bound; the per-read timeout (5 s) never came near. */
+	assert_true(waited >= 350);
+	assert_true(waited < 3000);
+	stream_free(&p.s);
+	close(p.fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -372,6 +429,7 @@ int main(void)
 		cmocka_unit_test(test_tls_unverified_peer_taken_without_verify),
 		cmocka_unit_test(test_tls_old_protocol_refused),
 		cmocka_unit_test(test_tls_handshake_times_out_on_silent_peer),
+		cmocka_unit_test(test_tls_handshake_bound_holds_against_a_trickling_peer),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
