@@ -25,7 +25,7 @@ queue_run_delay, 300 s).
 """
 
 import re
-import socket
+import socketserver
 import sys
 import threading
 import time
@@ -39,7 +39,33 @@ FOREIGN = "nobody@far-away.test"
 BOUNCE_DEADLINE = 20
 
 
-class FakeSmarthost:
+class SmarthostSession(socketserver.StreamRequestHandler):
+    """One SMTP session with the fake smarthost (self.server)."""
+
+    def handle(self):
+        srv, errors = self.server, 0
+        self.connection.settimeout(120)
+        with srv.lock:
+            srv.sessions += 1
+        try:
+            self.wfile.write(b"220 smarthost.test ESMTP fake\r\n")
+            for line in self.rfile:
+                reply = srv.answer(line.rstrip(b"\r\n"))
+                if reply is None:
+                    self.wfile.write(b"221 2.0.0 Bye\r\n")
+                    return
+                self.wfile.write(reply)
+                errors += reply[:1] in (b"4", b"5")
+                if errors >= srv.error_limit:
+                    with srv.lock:
+                        srv.hangups += 1
+                    self.wfile.write(b"421 4.7.0 smarthost.test Error: too many errors\r\n")
+                    return
+        except OSError:
+            return
+
+
+class FakeSmarthost(socketserver.ThreadingTCPServer):
     """SMTP on SMARTHOST:ephemeral port, refusing every recipient with
     550 5.1.1.  Like Postfix's and Postern's smtpd (smtpd_hard_error_limit,
     20 by default in both), it counts the refusals of a session and after
@@ -47,94 +73,46 @@ class FakeSmarthost:
     agent reuses for many bounces ends right after a 550.  Counts
     sessions and refused recipients."""
 
+    daemon_threads = True
+    allow_reuse_address = True
+
     def __init__(self, host=SMARTHOST, error_limit=20):
+        super().__init__((host, 0), SmarthostSession)
+        self.host, self.port = self.server_address
         self.error_limit = error_limit
-        self.srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.srv.bind((host, 0))
-        self.srv.listen(64)
-        self.host, self.port = self.srv.getsockname()
         self.lock = threading.Lock()
         self.sessions = 0
         self.hangups = 0        # sessions ended by the error limit
         self.rcpts = []
-        self.stopping = False
-        self.conns = []
-        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread = threading.Thread(target=self.serve_forever, daemon=True)
         self.thread.start()
 
-    def serve(self):
-        while not self.stopping:
-            try:
-                c, _ = self.srv.accept()
-            except OSError:
-                return
+    def answer(self, line):
+        """The reply to one command line, or None for QUIT."""
+        verb = line[:4].upper()
+        if verb in (b"EHLO", b"LHLO"):
+            return b"250-smarthost.test\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 ENHANCEDSTATUSCODES\r\n"
+        if verb == b"HELO":
+            return b"250 smarthost.test\r\n"
+        if verb == b"MAIL":
+            return b"250 2.1.0 Ok\r\n"
+        if verb == b"RCPT":
+            m = re.search(rb"<([^>]*)>", line)
+            addr = m.group(1) if m else b""
             with self.lock:
-                self.sessions += 1
-                self.conns.append(c)
-            threading.Thread(target=self.session, args=(c,), daemon=True).start()
-
-    def session(self, c):
-        buf, errors = b"", 0
-        try:
-            c.settimeout(120)
-            c.sendall(b"220 smarthost.test ESMTP fake\r\n")
-            while True:
-                while b"\n" not in buf:
-                    chunk = c.recv(65536)
-                    if not chunk:
-                        return
-                    buf += chunk
-                line, _, buf = buf.partition(b"\n")
-                line = line.rstrip(b"\r")
-                verb = line[:4].upper()
-                if verb in (b"EHLO", b"LHLO"):
-                    reply = b"250-smarthost.test\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 ENHANCEDSTATUSCODES\r\n"
-                elif verb == b"HELO":
-                    reply = b"250 smarthost.test\r\n"
-                elif verb == b"MAIL":
-                    reply = b"250 2.1.0 Ok\r\n"
-                elif verb == b"RCPT":
-                    m = re.search(rb"<([^>]*)>", line)
-                    with self.lock:
-                        self.rcpts.append(m.group(1).decode("utf-8", "replace") if m else "")
-                    reply = b"550 5.1.1 <%s>: Recipient address rejected: User unknown\r\n" % (
-                        m.group(1) if m else b"")
-                elif verb == b"DATA":
-                    reply = b"554 5.5.1 Error: no valid recipients\r\n"
-                elif verb in (b"RSET", b"NOOP"):
-                    reply = b"250 2.0.0 Ok\r\n"
-                elif verb == b"QUIT":
-                    c.sendall(b"221 2.0.0 Bye\r\n")
-                    return
-                else:
-                    reply = b"502 5.5.2 Error: command not recognized\r\n"
-                c.sendall(reply)
-                errors += reply[:1] in (b"4", b"5")
-                if errors >= self.error_limit:
-                    with self.lock:
-                        self.hangups += 1
-                    c.sendall(b"421 4.7.0 smarthost.test Error: too many errors\r\n")
-                    return
-        except OSError:
-            return
-        finally:
-            c.close()
+                self.rcpts.append(addr.decode("utf-8", "replace"))
+            return b"550 5.1.1 <%s>: Recipient address rejected: User unknown\r\n" % addr
+        if verb == b"DATA":
+            return b"554 5.5.1 Error: no valid recipients\r\n"
+        if verb in (b"RSET", b"NOOP"):
+            return b"250 2.0.0 Ok\r\n"
+        if verb == b"QUIT":
+            return None
+        return b"502 5.5.2 Error: command not recognized\r\n"
 
     def stop(self):
-        self.stopping = True
-        try:
-            self.srv.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        self.srv.close()
-        with self.lock:
-            for c in self.conns:
-                try:
-                    c.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-        self.thread.join(5)
+        self.shutdown()
+        self.server_close()
 
 
 class Maildrop:
@@ -148,19 +126,19 @@ class Maildrop:
         self.seen = {}          # test id -> [monotonic time first seen, copies]
         self.others = []        # messages that are not a bounce of ours
         self.errors = []
-        self.stopping = False
-        self.thread = threading.Thread(target=self.loop, daemon=True)
-        self.thread.start()
+        self.done = threading.Event()
+        self.reader = threading.Thread(target=self.read_until_done, daemon=True)
+        self.reader.start()
 
-    def loop(self):
-        while not self.stopping:
+    def read_until_done(self):
+        # A fresh POP3 session every 50 ms: each sees what local has
+        # delivered since the last one.
+        while not self.done.wait(0.05):
             try:
                 self.poll_once()
             except Exception as e:   # keep reading; report at the end
                 with self.cond:
                     self.errors.append(repr(e))
-                time.sleep(0.2)
-            time.sleep(0.05)
 
     def poll_once(self):
         p = self.tree.pop3(self.user, timeout=30)
@@ -196,8 +174,8 @@ class Maildrop:
             return self.seen.get(tid)
 
     def stop(self):
-        self.stopping = True
-        self.thread.join(60 * SCALE)
+        self.done.set()
+        self.reader.join(60 * SCALE)
 
 
 class BounceRepeat(PosternTestCase):
