@@ -89,7 +89,12 @@ class MasterLifecycle(PosternTestCase):
         with open(conf, "a") as f:
             f.write("\nno_such_key = 1\n")
         old = set(t.pids("smtp"))
-        t.run("reload", "-d", t.dir)
+        # postern reload names the line and does not signal; the master,
+        # told directly, refuses the file as well.
+        p = t.run("reload", "-d", t.dir, check=False)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertRegex(p.stdout.decode(), r"postern\.conf:\d+: .*no_such_key")
+        os.kill(t.master_pid, signal.SIGHUP)
         end = deadline(5)
         while time.monotonic() < end and b"reload failed" not in t.log_bytes():
             time.sleep(0.1)
