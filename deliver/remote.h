@@ -133,9 +133,12 @@ int remote_smtp_open(struct remote_ctx *ctx, const struct remote_dest *dest,
 		     const struct remote_target *target, struct remote_session **sess_r,
 		     char *reason, size_t reason_len, const char **dsn_r);
 /* One transaction on an open session.  REMOTE_TRY_DONE: every rc has a
- * final result; REMOTE_TRY_NEXT: the session broke before the data was
- * accepted (reason set, session closed and freed, rc[i] without a 5xx
- * answer left pending for the next server). */
+ * final result, and *sess is NULL when the session cannot carry another
+ * transaction (closed and freed: RSET refused, the server hung up after
+ * its last answer, the data or its reply lost); REMOTE_TRY_NEXT: the
+ * session broke before the data was accepted (reason set, session closed
+ * and freed, rc[i] without a 5xx answer left pending for the next
+ * server). */
 enum remote_try remote_smtp_deliver(struct remote_ctx *ctx, struct remote_session **sess,
 				    const struct remote_msg *msg, struct remote_rcpt *rc, size_t n,
 				    char *reason, size_t reason_len);
@@ -147,7 +150,8 @@ void remote_smtp_close(struct remote_ctx *ctx, struct remote_session **sess, int
 /* ---- remote_cache.c ---- */
 /* An idle session for dest key, or NULL.  Expired ones are closed. */
 struct remote_session *remote_cache_take(struct remote_ctx *ctx, const char *key);
-/* Keep a session for reuse (or close it when reuse is off or full). */
+/* Keep a session for reuse (or close it when reuse is off or full);
+ * NULL (a session remote_smtp_deliver closed) is nothing to keep. */
 void remote_cache_put(struct remote_ctx *ctx, struct remote_session *sess);
 /* Close sessions idle longer than allowed; ms until the next expiry, -1 none. */
 int remote_cache_expire(struct remote_ctx *ctx);

@@ -67,6 +67,11 @@ void remote_cache_put(struct remote_ctx *ctx, struct remote_session *s)
 {
 	size_t limit = ctx->conf.cache_limit < REMOTE_CACHE_MAX ? ctx->conf.cache_limit : REMOTE_CACHE_MAX;
 
+	/* A transaction can end with the session gone (the server said 421
+	 * or hung up after refusing the last recipient): its answers are
+	 * still final and must reach qmgr, so this is no error. */
+	if (s == NULL)
+		return;
 	if (ctx->conf.reuse_ms <= 0 || limit == 0 || s->messages >= ctx->conf.reuse_limit ||
 	    ctx->standalone) {
 		remote_smtp_close(ctx, &s, 1);

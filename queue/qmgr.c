@@ -198,6 +198,12 @@ void qmgr_msg_free(struct qmgr *q, struct qmgr_msg *m)
 	q->want_deferred |= q->deferred.dp != NULL;
 }
 
+void qmgr_incoming_arrived(struct qmgr *q)
+{
+	q->want_incoming = 1;
+	q->arrivals++;
+}
+
 int qmgr_move(const char *from, const char *to)
 {
 	if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
@@ -274,7 +280,7 @@ static int qmgr_scan(struct qmgr *q, struct qmgr_cursor *c, time_t now)
 		c->min_due = QMGR_NEVER;
 		c->seen = 0;
 		c->started = now;
-		c->triggers = q->triggers;
+		c->arrivals = q->arrivals;
 		if (c->dp == NULL) {
 			log_warn("cannot open %s/: %s", c->dir, strerror(errno));
 			return 0;
@@ -305,9 +311,10 @@ static int qmgr_scan(struct qmgr *q, struct qmgr_cursor *c, time_t now)
 	c->dp = NULL;
 	/* A file renamed into incoming/ after opendir may or may not be
 	 * returned by this readdir stream (ext4 returns entries in hash
-	 * order): if enqueue triggered us during the pass, look again, or
-	 * that mail would wait for the periodic scan (queue_run_delay). */
-	if (c == &q->incoming && c->triggers != q->triggers)
+	 * order, and glibc reads them ahead in blocks): if enqueue triggered
+	 * us, or we queued a report, during the pass, look again, or that
+	 * mail would wait for the periodic scan (queue_run_delay). */
+	if (c == &q->incoming && c->arrivals != q->arrivals)
 		return 1;
 	if (deferred) {
 		q->next_deferred = c->min_due;
@@ -548,8 +555,7 @@ static void qmgr_trigger(struct qmgr *q)
 			q->next_scan = 0;
 		}
 		close(fd);
-		q->want_incoming = 1;
-		q->triggers++;
+		qmgr_incoming_arrived(q);
 	}
 }
 

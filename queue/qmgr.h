@@ -108,7 +108,7 @@ struct qmgr_cursor {
 	time_t min_due;                 /* deferred/: earliest mtime still to come */
 	size_t seen;                    /* entries read in this pass */
 	time_t started;
-	unsigned long triggers;         /* incoming/: q->triggers when this pass began */
+	unsigned long arrivals;         /* incoming/: q->arrivals when this pass began */
 };
 
 struct qmgr {
@@ -123,7 +123,7 @@ struct qmgr {
 	struct qmgr_cursor active, incoming, deferred;
 	time_t next_scan, next_deferred;
 	int want_incoming, want_active, want_deferred, turn;
-	unsigned long triggers;         /* trigger connections taken so far */
+	unsigned long arrivals;         /* news of files in incoming/: triggers taken, reports written */
 	unsigned long long run_delay, min_backoff, max_backoff, lifetime, retry_time;
 	unsigned long long delay_warning, bounce_size_limit;
 	int ipc_timeout;                /* seconds */
@@ -140,6 +140,9 @@ void qmgr_done(struct qmgr *q, struct qmgr_msg *m);
 void qmgr_msg_free(struct qmgr *q, struct qmgr_msg *m);
 /* Open m's descriptor again if it is closed (O_RDWR). 0 or -1 (errno). */
 int qmgr_reopen(struct qmgr_msg *m);
+/* A file was put into incoming/ (by enqueue, or a report by us): look,
+ * and look again if a pass under way may have missed it. */
+void qmgr_incoming_arrived(struct qmgr *q);
 /* rename that never replaces an existing name. 0 or -1 (errno). */
 int qmgr_move(const char *from, const char *to);
 

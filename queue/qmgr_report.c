@@ -139,7 +139,9 @@ static int qmgr_inject(struct qmgr *q, const char *to, enum queuefile_kind kind,
 		return -1;
 	}
 	memcpy(id_r, qo.id, sizeof(qo.id));
-	q->want_incoming = 1;
+	/* Like a trigger: a pass over incoming/ paused while the active set
+	 * is full has read past this name and would not see it. */
+	qmgr_incoming_arrived(q);
 	return 0;
 }
 
