@@ -18,6 +18,9 @@ Suites, in order:
 The last line printed is exactly "N passed, N failed, N skipped" (CI reads
 it).  The exit status is 0 only when nothing failed and something passed.
 
+POSTERN_TEST_TIMEOUT_SCALE (default 1) stretches every deadline of the
+integration tests, for a slow or busy machine (postern_harness.py).
+
 A build directory whose name ends in "-san" is the ASan + UBSan build:
 unit tests keep leak detection; the daemons of the integration tests run
 with detect_leaks=0 (it cannot work across chroot and setuid), and their
