@@ -4,8 +4,12 @@
  * (section 4.1.2: Path = "<" [ A-d-l ":" ] Mailbox ">", the source route
  * accepted and dropped per appendix C), address_validate for a bare
  * mailbox, address_at (the '@' that separates local part and domain) and
- * address_normalize (domain folded to lower case; the local part is left
- * alone, since only the receiving system may interpret it).
+ * address_normalize, the canonical form recipients are compared in:
+ * domain folded to lower case, a quoted local part written without its
+ * quotes when it is also a Dot-string (RFC 5321 4.1.2) and with minimal
+ * escaping otherwise; the case of the local part is left alone, since
+ * only the receiving system may interpret it.  (A source route never
+ * gets that far: address_parse_path drops it.)
  *
  * Grammar enforced: Local-part = Dot-string / Quoted-string (at most 64
  * octets); Domain = sub-domain *("." sub-domain), each a letter-digit-
@@ -404,16 +408,67 @@ long address_at(const char *addr, size_t len)
 	return at;
 }
 
+/* Whether s (n bytes) is a Dot-string: atoms of atext (or octets of
+ * UTF-8, which the parser checked when it took the address) joined by
+ * single dots. */
+static int addr_is_dot_string(const char *s, size_t n)
+{
+	if (n == 0 || s[0] == '.' || s[n - 1] == '.')
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '.' ? s[i + 1] == '.' : c < 0x80 && !addr_is_atext(c))
+			return 0;
+	}
+	return 1;
+}
+
+/* The local part addr[0..at) in canonical form into out: a quoted
+ * string whose content is a Dot-string loses its quotes (RFC 5321 4.1.2:
+ * "bob" and bob are the same mailbox), any other quoted string keeps
+ * them with only '"' and '\' escaped.  Anything else, or a quoted
+ * string that is not well formed, is copied as it is.  The result is
+ * never longer than the input. */
+static int addr_local_canonical(const char *addr, size_t at, struct buf *out)
+{
+	char text[ADDRESS_PATH_MAX];
+	size_t n = 0;
+
+	if (at < 2 || addr[0] != '"' || addr[at - 1] != '"' || at > sizeof(text))
+		return buf_set(out, addr, at);
+	for (size_t i = 1; i < at - 1; i++) {
+		if (addr[i] == '"')
+			return buf_set(out, addr, at);   /* not one quoted string */
+		if (addr[i] == '\\' && ++i == at - 1)
+			return buf_set(out, addr, at);   /* the closing quote is escaped */
+		text[n++] = addr[i];
+	}
+	if (addr_is_dot_string(text, n))
+		return buf_set(out, text, n);
+	if (buf_set(out, "\"", 1) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (((text[i] == '"' || text[i] == '\\') && buf_append(out, "\\", 1) < 0) ||
+		    buf_append(out, text + i, 1) < 0)
+			return -1;
+	return buf_append(out, "\"", 1);
+}
+
 int address_normalize(const char *addr, size_t len, struct buf *out)
 {
 	long at = address_at(addr, len);
+	size_t dom;
 
-	if (buf_set(out, addr, len) < 0)
-		return -1;
 	if (at < 0)
-		return 0;
+		return buf_set(out, addr, len);
+	if (addr_local_canonical(addr, (size_t)at, out) < 0)
+		return -1;
+	dom = out->len;
+	if (buf_append(out, addr + at, len - (size_t)at) < 0)
+		return -1;
 	/* RFC 5321 2.4: domains are case-insensitive, local parts are not. */
-	for (size_t i = (size_t)at + 1; i < len; i++) {
+	for (size_t i = dom + 1; i < out->len; i++) {
 		char c = out->data[i];
 		if (c >= 'A' && c <= 'Z')
 			out->data[i] = (char)(c - 'A' + 'a');

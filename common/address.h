@@ -24,7 +24,10 @@ int address_validate(const char *addr, size_t len, int utf8, const char **error_
 /* Offset of the '@' separating local part and domain (the last one
  * outside quotes), or -1. */
 long address_at(const char *addr, size_t len);
-/* Copy addr into out with the domain folded to lower case. */
+/* Copy addr into out in canonical form: the domain folded to lower
+ * case, a quoted local part unquoted when it is a Dot-string ("bob" ->
+ * bob), other quoted local parts with only '"' and '\' escaped.  Never
+ * longer than addr.  0, or -1 when out's cap is too small. */
 int address_normalize(const char *addr, size_t len, struct buf *out);
 
 #endif

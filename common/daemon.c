@@ -34,6 +34,7 @@
 
 #include "cdbmap.h"
 #include "config.h"
+#include "config_snapshot.h"
 #include "log.h"
 #include "privdrop.h"
 #include "sockets.h"
@@ -162,6 +163,21 @@ static void daemon_set_dirs(struct daemon *d, const char *etc)
 	}
 }
 
+/* The settings the master last accepted (its snapshot on fd 6), or the
+ * file itself when we were started by hand.  The snapshot is closed once
+ * read: nothing after this needs it. */
+static int daemon_load_config(const char *conf, const char **error_r)
+{
+	const char *env = getenv(CONFIG_SNAPSHOT_ENV);
+	int r;
+
+	if (env == NULL || strcmp(env, "6") != 0 || fcntl(CONFIG_SNAPSHOT_FD, F_GETFD) < 0)
+		return config_load(conf, error_r);
+	r = config_snapshot_read(CONFIG_SNAPSHOT_FD, conf, error_r);
+	close(CONFIG_SNAPSHOT_FD);
+	return r;
+}
+
 static void daemon_signals(void)
 {
 	struct sigaction sa;
@@ -273,11 +289,16 @@ void daemon_init(struct daemon *d, const char *program, int argc, char **argv)
 	d->service = (env != NULL && *env != '\0') ? env : program;
 	env = getenv("POSTERN_LOG");
 	log_open(d->service, env == NULL || strcmp(env, "syslog") != 0, d->verbose);
+	/* log_file: stderr is the master's log pipe (or its stderr); it
+	 * stays open through chroot and privilege drop, and the master
+	 * reopens the file behind it (docs/master.md, "Log file"). */
+	if (env != NULL && strcmp(env, "file") == 0)
+		log_to_fd(STDERR_FILENO);
 	daemon_set_dirs(d, etc);
 
 	char conf[sizeof d->etc_dir + 16];
 	snprintf(conf, sizeof conf, "%s/postern.conf", d->etc_dir);
-	if (config_load(conf, &error) < 0)
+	if (daemon_load_config(conf, &error) < 0)
 		log_fatal("%s", error);
 
 	env = getenv("POSTERN_USER");

@@ -1,5 +1,6 @@
 /* daemon: what every Postern service process shares.  Parses the common
- * command line (-c DIR/etc, -i inetd mode, -v verbose), loads postern.conf,
+ * command line (-c DIR/etc, -i inetd mode, -v verbose), loads postern.conf
+ * (the master's snapshot of it when there is one),
  * opens the log, takes the listening socket the master passed as fd 3
  * (LISTEN_FDS=1), drops privileges into the service's user and root, and
  * runs the accept loop, telling the master on the status pipe (fd 4) when
@@ -11,12 +12,17 @@
  *   POSTERN_SERVICE   service name from master.conf (log and title)
  *   POSTERN_USER      user to drop to (as root)
  *   POSTERN_ROOT      directory, relative to POSTERN_DIR, to chroot/chdir into
- *   POSTERN_LOG       "stderr" or "syslog"
+ *   POSTERN_LOG       "stderr", "syslog", or "file": lines in the log file
+ *                     format to fd 2, which the master made its log pipe
+ *                     (log_file in postern.conf)
  *   LISTEN_FDS/LISTEN_PID  systemd-style socket activation (fd 3)
  *   POSTERN_STATUS_FD the status pipe (4)
  *   POSTERN_LIFELINE_FD  read end of a pipe the master holds open (5): EOF
  *                     there means the master died, and the process exits
- *                     after its current client instead of running orphaned */
+ *                     after its current client instead of running orphaned
+ *   POSTERN_CONF_FD   the postern.conf the master last accepted, a sealed
+ *                     memfd (6, common/config_snapshot.h): read instead of
+ *                     the file, which may have been edited since */
 #ifndef POSTERN_DAEMON_H
 #define POSTERN_DAEMON_H
 

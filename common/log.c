@@ -2,9 +2,13 @@
  *
  * Offers: one line per event, to syslog (facility LOG_MAIL, opened with
  * LOG_NDELAY before any chroot so the socket to /dev/log is already
- * connected) or to stderr as `YYYY-MM-DDTHH:MM:SS service[pid]: text`.
- * Each stderr line is written with a single write(2), so lines from the
- * many processes sharing one stderr do not interleave.
+ * connected), to stderr as `YYYY-MM-DDTHH:MM:SS service[pid]: text`, or
+ * (log_to_fd, for log_file in postern.conf) to a descriptor in the
+ * format syslog daemons write to files, so that tools made for mail logs
+ * read it: `Mmm dd hh:mm:ss host postern/service[pid]: text`.  Each
+ * stderr or descriptor line is written with a single write(2), so lines
+ * from the many processes sharing one stderr, pipe or O_APPEND file do
+ * not interleave (a line is far below PIPE_BUF).
  *
  * Trusts: the format strings (they are ours); the arguments may carry
  * anything, including client input, so control characters in the
@@ -15,6 +19,7 @@
  * because a diagnostic must never fail.  log_fatal exits 1, log_panic
  * aborts for a core. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +35,8 @@ static char log_service[64] = "postern";
 static int log_to_stderr = 1;
 static int log_is_verbose;
 static int log_syslog_open;
+static int log_fd = -1;              /* log_to_fd: file-format lines go here */
+static char log_host[HOST_NAME_MAX + 1] = "localhost";
 
 void log_open(const char *service, int to_stderr, int verbose)
 {
@@ -43,12 +50,42 @@ void log_open(const char *service, int to_stderr, int verbose)
 	log_service[n] = '\0';
 	log_to_stderr = to_stderr;
 	log_is_verbose = verbose;
+	log_fd = -1;
 	if (!to_stderr) {
 		if (log_syslog_open)
 			closelog();
 		openlog(log_service, LOG_NDELAY | LOG_PID, LOG_MAIL);
 		log_syslog_open = 1;
 	}
+}
+
+/* The host name as syslog daemons write it: the first label, printable. */
+static void log_set_host(void)
+{
+	char name[HOST_NAME_MAX + 1];
+	size_t n = 0;
+
+	if (gethostname(name, sizeof(name)) == 0) {
+		name[sizeof(name) - 1] = '\0';
+		while (name[n] != '\0' && name[n] != '.') {
+			unsigned char c = (unsigned char)name[n];
+			name[n] = (c <= 0x20 || c >= 0x7f) ? '?' : name[n];
+			n++;
+		}
+	}
+	if (n == 0) {
+		memcpy(log_host, "localhost", sizeof("localhost"));
+		return;
+	}
+	memcpy(log_host, name, n);
+	log_host[n] = '\0';
+}
+
+void log_to_fd(int fd)
+{
+	log_fd = fd;
+	if (fd >= 0)
+		log_set_host();
 }
 
 int log_verbose(void)
@@ -114,13 +151,53 @@ static void log_stderr_line(const char *prefix, const char *msg, size_t len)
 	(void)w;
 }
 
+size_t log_file_line(char *out, size_t size, const struct tm *tm, const char *host,
+		     const char *service, long pid, const char *prefix, const char *text, size_t len)
+{
+	static const char months[12][4] = {
+		"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+		"Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+	};
+	/* RFC 3164's TIMESTAMP (day padded with a space), in English
+	 * whatever the locale, as syslog daemons write it. */
+	int mon = tm->tm_mon >= 0 && tm->tm_mon < 12 ? tm->tm_mon : 0;
+	int n = snprintf(out, size, "%s %2d %02d:%02d:%02d %s postern/%s[%ld]: %s%.*s\n",
+			 months[mon], tm->tm_mday, tm->tm_hour, tm->tm_min, tm->tm_sec,
+			 host, service, pid, prefix, (int)len, text);
+
+	if (n < 0 || (size_t)n >= size)
+		return 0;
+	return (size_t)n;
+}
+
+/* Write one complete file-format line to log_fd in a single write(2). */
+static void log_fd_line(const char *prefix, const char *msg, size_t len)
+{
+	char line[LOG_LINE_MAX + 512];
+	struct tm tm;
+	time_t now = time(NULL);
+	size_t n;
+
+	if (localtime_r(&now, &tm) == NULL)
+		memset(&tm, 0, sizeof(tm));
+	n = log_file_line(line, sizeof(line), &tm, log_host, log_service, (long)getpid(),
+			  prefix, msg, len);
+	if (n == 0)
+		return;   /* cannot happen: the host and service names are bounded */
+	/* Nothing to do if it fails: there is nowhere else to report it. */
+	ssize_t w = write(log_fd, line, n);
+	(void)w;
+}
+
 static void log_emit(int priority, const char *prefix, const char *fmt, va_list ap)
 {
 	char msg[LOG_LINE_MAX + 1];
 	int saved = errno;
 	size_t len = log_format(msg, sizeof(msg), fmt, ap);
 
-	if (log_to_stderr)
+	if (log_fd >= 0)
+		log_fd_line(prefix, msg, len);
+	else if (log_to_stderr)
 		log_stderr_line(prefix, msg, len);
 	else
 		syslog(priority, "%s%.*s", prefix, (int)len, msg);

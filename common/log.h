@@ -1,16 +1,28 @@
 /* log: diagnostics, graded as Postfix does.  info/warn for events, fatal
  * for a broken environment (exit 1, the master restarts us), panic for a
  * broken invariant (abort, core).  Events about a message are one line
- * `QUEUEID: key=value, key=value`.  Output goes to syslog (mail facility)
- * or, in the foreground, to stderr as `TIME service[pid]: text`. */
+ * `QUEUEID: key=value, key=value`.  Output goes to syslog (mail facility),
+ * in the foreground to stderr as `TIME service[pid]: text`, or with
+ * log_file set to a descriptor as `Mmm dd hh:mm:ss host postern/service[pid]: text`. */
 #ifndef POSTERN_LOG_H
 #define POSTERN_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
+#include <time.h>
 
 /* Open the log under the given service name; to_stderr selects stderr
  * over syslog; verbose enables log_debug.  Call before chroot. */
 void log_open(const char *service, int to_stderr, int verbose);
+/* From now on write every line to fd in the file format above, one
+ * write(2) each (log_file); -1 goes back to what log_open chose, and so
+ * does the next log_open. */
+void log_to_fd(int fd);
+/* Format one file-format line (with its newline) into out: the text of
+ * len bytes after prefix, stamped with tm, host, service and pid.  Its
+ * length, or 0 if it does not fit in size. */
+size_t log_file_line(char *out, size_t size, const struct tm *tm, const char *host,
+		     const char *service, long pid, const char *prefix, const char *text, size_t len);
 /* Informational event. */
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Something is wrong but we go on. */

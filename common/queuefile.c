@@ -1004,6 +1004,18 @@ void queuefile_notify_format(unsigned bits, char *out, size_t outlen)
 	}
 }
 
+unsigned queuefile_notify_merge(unsigned a, unsigned b)
+{
+	/* Not given means what qmgr does by default: FAILURE,DELAY. */
+	const unsigned dflt = QUEUEFILE_NOTIFY_FAILURE | QUEUEFILE_NOTIFY_DELAY;
+
+	if (a == b || (b & QUEUEFILE_NOTIFY_NEVER))
+		return a;
+	if (a & QUEUEFILE_NOTIFY_NEVER)
+		return b;
+	return (a != 0 ? a : dflt) | (b != 0 ? b : dflt);
+}
+
 /* Printable US-ASCII or UTF-8 (bytes >= 0x80), no control bytes. */
 static int queuefile_printable(const char *s, size_t n)
 {

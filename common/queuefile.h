@@ -147,6 +147,11 @@ int queuefile_status_final(char status);
 int queuefile_notify_parse(const char *s, size_t n, unsigned *bits_r);
 /* Write bits as canonical NOTIFY text into out (QUEUEFILE_NOTIFY_TEXT_MAX). */
 void queuefile_notify_format(unsigned bits, char *out, size_t outlen);
+/* NOTIFY for one recipient named twice with NOTIFY a and b (bits, 0 =
+ * not given): every notice either asked for, so NEVER yields to the
+ * other request and "not given" counts as FAILURE,DELAY once merged
+ * with a different request. */
+unsigned queuefile_notify_merge(unsigned a, unsigned b);
 /* Whether an ORCPT value is acceptable: "TYPE;ADDR", printable, bounded. */
 int queuefile_orcpt_valid(const char *s, size_t n);
 /* Whether an ENVID value is acceptable: printable ASCII, bounded. */

@@ -12,6 +12,8 @@
  * defers it with a warning when it resolves nowhere, never loses it).
  * An alias is known even if its targets are not: local decides those
  * after the message was accepted, like Postfix's alias check.
+ * recipient_same_mailbox() tells whether two spellings of a local
+ * recipient reach the same place, so that smtpd stores it once.
  *
  * Trusts: the maps are the operator's; addresses are taken as (pointer,
  * length), bounded by ADDRESS_PATH_MAX.  Map values are not parsed here
@@ -168,4 +170,33 @@ int recipient_lookup(const struct recipient_maps *m, const char *addr, size_t le
 	if (r == 0 && strcasecmp(p.local, "postmaster") == 0)
 		r = 1;
 	return r < 0 ? RECIPIENT_ERROR : r > 0 ? RECIPIENT_KNOWN : RECIPIENT_UNKNOWN;
+}
+
+int recipient_same_mailbox(const struct recipient_maps *m, const char *a, size_t alen,
+			   const char *b, size_t blen)
+{
+	struct recipient_parts pa, pb;
+	struct buf dest;
+	const char *error;
+	int lmtp;
+
+	if (alen != blen || strncasecmp(a, b, alen) != 0)
+		return 0;
+	if (memcmp(a, b, alen) == 0)
+		return 1;
+	/* Only local delivery folds case (its maps do); an LMTP server
+	 * decides for itself, and an unreadable transport map keeps the
+	 * two apart (one copy too many, never one too few). */
+	if (recipient_split(a, alen, m->delimiters, &pa) < 0 ||
+	    recipient_split(b, blen, m->delimiters, &pb) < 0)
+		return 0;
+	buf_init(&dest, RECIPIENT_TRANSPORT_MAX);
+	lmtp = recipient_transport(m, pa.domain, strlen(pa.domain), &dest, &error);
+	buf_free(&dest);
+	if (lmtp != 0)
+		return 0;
+	/* The +tag names a Maildir++ folder, where case counts. */
+	if ((pa.tag == NULL) != (pb.tag == NULL) || (pa.tag != NULL && strcmp(pa.tag, pb.tag) != 0))
+		return 0;
+	return 1;
 }

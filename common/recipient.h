@@ -47,6 +47,13 @@ int recipient_split(const char *addr, size_t len, const char *delimiters, struct
  * base, the catch-all @domain, or postmaster (RFC 5321 4.5.1).  Returns
  * an enum recipient_status; on error *error_r says why. */
 int recipient_lookup(const struct recipient_maps *m, const char *addr, size_t len, const char **error_r);
+/* Whether a and b, recipients in canonical form (address_normalize) in
+ * a local domain (the caller checked etc/domains), name the same place:
+ * equal, or - for a domain local delivers (not LMTP) - equal but for the
+ * ASCII case of the local part before the extension, since the maps
+ * fold case and the +tag names a folder.  1 or 0 (0 on a map error). */
+int recipient_same_mailbox(const struct recipient_maps *m, const char *a, size_t alen,
+			   const char *b, size_t blen);
 /* The transport of domain: 1 LMTP with the destination (text after
  * "lmtp:") in dest_r, 0 local (no entry, or "local"), -1 with *error_r
  * (map read error, errno EIO; or a value that is neither, errno EINVAL). */

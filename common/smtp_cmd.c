@@ -4,7 +4,7 @@
  * its argument; smtp_cmd_arg_prefix() finds the path after "FROM:" or
  * "TO:"; smtp_cmd_params() parses the ESMTP parameter list that follows a
  * path (RFC 5321 4.1.2) into at most a caller-given number of key/value
- * ranges; smtp_param_size() reads a SIZE value (RFC 1870) without
+ * ranges, each keyword at most once (any case); smtp_param_size() reads a SIZE value (RFC 1870) without
  * overflow.  The value codecs of the extensions: base64 for AUTH
  * (RFC 4954, strict), the PLAIN message (RFC 4616), xtext for DSN
  * (RFC 3461 4), NOTIFY lists, and the BDAT argument (RFC 3030).
@@ -219,6 +219,15 @@ int smtp_cmd_params(const char *p, size_t len, struct smtp_param *params, size_t
 		used = smtp_param_one(p + i, len - i, &params[n], error_r);
 		if (used == 0)
 			return -1;
+		/* A keyword given twice has no defined meaning in any
+		 * extension (RFC 1870, 3461, 6152, 6531): refused, never
+		 * "the first" or "the last" wins. */
+		for (size_t k = 0; k < n; k++)
+			if (params[k].key_len == params[n].key_len &&
+			    strncasecmp(params[k].key, params[n].key, params[n].key_len) == 0) {
+				*error_r = "duplicate parameter";
+				return -1;
+			}
 		n++;
 		i += used;
 	}

@@ -65,8 +65,8 @@ int smtp_cmd_arg_prefix(const char *arg, size_t len, const char *prefix,
 			const char **rest_r, size_t *rest_len_r);
 /* Parse the parameter list after a path: " KEY[=VALUE]" separated by
  * spaces (RFC 5321 4.1.2 Mail-parameters).  0 with up to max params in
- * params[] and their count in *n_r; -1 with *error_r on bad syntax or
- * more than max parameters. */
+ * params[] and their count in *n_r; -1 with *error_r on bad syntax,
+ * more than max parameters, or a keyword given twice (any case). */
 int smtp_cmd_params(const char *p, size_t len, struct smtp_param *params, size_t max,
 		    size_t *n_r, const char **error_r);
 /* Whether a parameter's key equals name (case-insensitive). */

@@ -55,9 +55,9 @@ int master_service_bind(struct service *svc, const char *base_dir);
 int master_service_link(struct service *svcs, size_t n, const char *base_dir);
 /* Make the lifeline pipe whose read end every child gets as fd 5. 0 or -1. */
 int master_lifeline_init(void);
-/* Start one child of svc. 0 or -1. */
+/* Start one child of svc, with the postern.conf snapshot conf_fd as its fd 6. 0 or -1. */
 int master_service_spawn(struct service *svc, const char *base_dir, const char *etc_dir,
-			 const char *program_dir, int foreground, int verbose);
+			 const char *program_dir, int conf_fd, int foreground, int verbose);
 /* Read busy/idle reports from svc's status pipe. */
 void master_service_status(struct service *svc);
 /* A child ended: update counts, log, schedule a restart with backoff. */

@@ -9,9 +9,10 @@
  *
  * Signals: SIGTERM/SIGINT stop gracefully (children finish their client,
  * then exit; after master_stop_timeout the rest are killed); SIGHUP
- * rereads postern.conf and master.conf and replaces every child
- * gracefully.  A lock on run/master.lock refuses a second master on the
- * same tree.  The master parses no network input. */
+ * rereads postern.conf and master.conf, reopens log_file (master_log.c)
+ * and replaces every child gracefully.  A lock on run/master.lock
+ * refuses a second master on the same tree.  The master parses no
+ * network input. */
 #include "master.h"
 
 #include <errno.h>
@@ -28,30 +29,54 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "config_snapshot.h"
 #include "log.h"
+#include "master_log.h"
 #include "sockets.h"
 
 static struct service master_svcs[MASTER_MAX_SERVICES];
 static size_t master_nsvcs;
 static char master_base[PATH_MAX], master_etc[PATH_MAX], master_progdir[PATH_MAX];
 static int master_foreground, master_verbose;
+static int master_conf_fd = -1;     /* the accepted postern.conf (config_snapshot) */
 static int master_sigpipe[2] = { -1, -1 };
+static pid_t master_pid;
+
+/* Which signals arrived; the pipe only wakes the loop, so a full pipe
+ * (a storm of SIGCHLD) can never lose a SIGTERM. */
+static volatile sig_atomic_t master_pending[NSIG];
 
 static void master_on_signal(int sig)
 {
 	unsigned char b = (unsigned char)sig;
 	int saved = errno;
 
+	/* Only the master itself: signals are blocked in a child until it
+	 * drops these handlers (master_service_spawn), and this check is
+	 * the second guard of the shared pipe. */
+	if (getpid() != master_pid)
+		return;
+	master_pending[sig] = 1;
 	if (write(master_sigpipe[1], &b, 1) < 0) {
-		/* pipe full: a signal is already pending, nothing is lost */
+		/* pipe full: the loop is woken already, the flag is set */
 	}
 	errno = saved;
+}
+
+/* Whether sig arrived since the last call (and forget it). */
+static int master_took(int sig)
+{
+	if (!master_pending[sig])
+		return 0;
+	master_pending[sig] = 0;
+	return 1;
 }
 
 static void master_signals(void)
 {
 	struct sigaction sa;
 
+	master_pid = getpid();
 	if (pipe2(master_sigpipe, O_CLOEXEC | O_NONBLOCK) < 0)
 		log_fatal("pipe: %s", strerror(errno));
 	memset(&sa, 0, sizeof sa);
@@ -102,17 +127,22 @@ static void master_program_dir(void)
 }
 
 /* Load postern.conf: all or nothing (config_parse), so a broken file
- * leaves the settings in force.  -1 with a log line on error. */
+ * leaves the settings in force, and the snapshot that children read
+ * replaced only by a valid one.  -1 with a log line on error. */
 static int master_load_config(void)
 {
 	char path[PATH_MAX + 32];
 	const char *error;
+	int fd;
 
 	snprintf(path, sizeof path, "%s/postern.conf", master_etc);
-	if (config_load(path, &error) < 0) {
+	if (config_snapshot_load(path, &fd, &error) < 0) {
 		log_warn("%s", error);
 		return -1;
 	}
+	if (master_conf_fd >= 0)
+		close(master_conf_fd);   /* children keep their own copies */
+	master_conf_fd = fd;
 	master_program_dir();
 	return 0;
 }
@@ -271,7 +301,7 @@ static void master_fill(double now)
 		if (svc->retired || svc->listen_fd < 0)
 			continue;
 		if (svc->idle == 0 && svc->count < svc->maxproc && now >= svc->next_spawn)
-			if (master_service_spawn(svc, master_base, master_etc, master_progdir,
+			if (master_service_spawn(svc, master_base, master_etc, master_progdir, master_conf_fd,
 						 master_foreground, master_verbose) < 0)
 				svc->next_spawn = now + 1;
 	}
@@ -318,7 +348,9 @@ static void master_reap(int stopping)
 static void master_reload(void)
 {
 	log_info("reload: rereading configuration");
-	if (master_load_config() < 0 || master_read_services() < 0)
+	int config_ok = master_load_config() == 0;
+	master_log_reopen();   /* logrotate: also when the edited file is refused */
+	if (!config_ok || master_read_services() < 0)
 		log_warn("reload failed; the services keep running with their old configuration");
 }
 
@@ -330,7 +362,7 @@ enum master_phase { MASTER_RUNNING, MASTER_DRAINING, MASTER_STOPPING };
 
 static void master_loop(void)
 {
-	struct pollfd pfd[MASTER_MAX_SERVICES + 1];
+	struct pollfd pfd[MASTER_MAX_SERVICES + 2];
 	enum master_phase phase = MASTER_RUNNING;
 	double deadline = 0;
 
@@ -354,25 +386,31 @@ static void master_loop(void)
 			master_fill(now);
 		size_t np = 0;
 		pfd[np++] = (struct pollfd){ .fd = master_sigpipe[0], .events = POLLIN };
+		if (master_log_pipe() >= 0)
+			pfd[np++] = (struct pollfd){ .fd = master_log_pipe(), .events = POLLIN };
 		for (size_t i = 0; i < master_nsvcs; i++)
 			if (master_svcs[i].status_r >= 0)
 				pfd[np++] = (struct pollfd){ .fd = master_svcs[i].status_r, .events = POLLIN };
 		if (poll(pfd, np, master_next_timeout(now, phase != MASTER_RUNNING, deadline)) < 0 &&
 		    errno != EINTR)
 			log_fatal("poll: %s", strerror(errno));
+		master_log_drain();
 		for (size_t i = 0; i < master_nsvcs; i++)
 			if (master_svcs[i].status_r >= 0)
 				master_service_status(&master_svcs[i]);
-		unsigned char sigs[64];
-		ssize_t got = read(master_sigpipe[0], sigs, sizeof sigs);
-		for (ssize_t i = 0; i < got; i++) {
-			if ((sigs[i] == SIGTERM || sigs[i] == SIGINT) && phase == MASTER_RUNNING) {
-				log_info("stopping: waiting for the services to finish");
-				phase = MASTER_DRAINING;
-				deadline = master_now() + (double)config_time("master_stop_timeout");
-				master_stop_type(SERVICE_INET);
-			} else if (sigs[i] == SIGHUP && phase == MASTER_RUNNING)
-				master_reload();
+		unsigned char sigs[256];
+		while (read(master_sigpipe[0], sigs, sizeof sigs) == (ssize_t)sizeof sigs)
+			;
+		int stop = master_took(SIGTERM) | master_took(SIGINT);
+		int reload = master_took(SIGHUP);
+		master_took(SIGCHLD);   /* reaped below in any case */
+		if (stop && phase == MASTER_RUNNING) {
+			log_info("stopping: waiting for the services to finish");
+			phase = MASTER_DRAINING;
+			deadline = master_now() + (double)config_time("master_stop_timeout");
+			master_stop_type(SERVICE_INET);
+		} else if (reload && phase == MASTER_RUNNING) {
+			master_reload();
 		}
 		master_reap(phase == MASTER_STOPPING);
 	}
@@ -403,10 +441,10 @@ int main(int argc, char **argv)
 		log_fatal("cannot start with a broken configuration");
 	/* Refuse early, on the terminal, when another master holds the tree. */
 	close(master_lock(1));
-	if (!master_foreground) {
-		log_open("master", 0, master_verbose);
+	if (master_log_open(master_base, master_foreground, master_verbose) < 0)
+		log_fatal("cannot open the log (log_file in postern.conf)");
+	if (!master_foreground)
 		master_daemonize();
-	}
 	int lock = master_lock(0);
 	(void)lock;   /* held until exit */
 	if (chdir(master_base) < 0)
@@ -422,6 +460,7 @@ int main(int argc, char **argv)
 	master_write_pid();
 	log_info("started: %zu services, programs in %s", master_nsvcs, master_progdir);
 	master_loop();
+	master_log_drain();   /* the last lines of the children */
 	master_remove_pid();
 	log_info("stopped");
 	return 0;

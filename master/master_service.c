@@ -3,7 +3,8 @@
  * Binds each service's listener itself (children never bind), links into
  * each service root the Unix sockets that the processes in that root
  * connect to, and only those (master_uses, docs/tree.md), starts children with
- * the listener as fd 3 and the status pipe as fd 4, and restarts a child
+ * the listener as fd 3 and the status pipe as fd 4 (and with log_file the
+ * log pipe as stderr, master_log.c), and restarts a child
  * that died abnormally after an exponential backoff.  Runs as root; parses
  * nothing from the network: the only input is the status pipe, whose
  * records are fixed-size and only counted. */
@@ -22,7 +23,9 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "config_snapshot.h"
 #include "log.h"
+#include "master_log.h"
 #include "sockets.h"
 
 #define MASTER_BACKOFF_MIN 0.25   /* seconds before the first restart */
@@ -242,7 +245,7 @@ static int master_child_env(char **env, size_t max, char store[][4200], const st
 	len[1] = snprintf(store[1], 4200, "POSTERN_SERVICE=%s", svc->name);
 	len[2] = snprintf(store[2], 4200, "POSTERN_USER=%s", svc->user);
 	len[3] = snprintf(store[3], 4200, "POSTERN_ROOT=%s", svc->root);
-	len[4] = snprintf(store[4], 4200, "POSTERN_LOG=%s", foreground ? "stderr" : "syslog");
+	len[4] = snprintf(store[4], 4200, "POSTERN_LOG=%s", master_log_mode(foreground));
 	len[5] = snprintf(store[5], 4200, "LISTEN_PID=%ld", (long)getpid());
 	for (int i = 0; i < 6; i++) {
 		if (len[i] < 0 || len[i] >= 4200)
@@ -252,6 +255,7 @@ static int master_child_env(char **env, size_t max, char store[][4200], const st
 	env[n++] = "LISTEN_FDS=1";
 	env[n++] = "POSTERN_STATUS_FD=4";
 	env[n++] = "POSTERN_LIFELINE_FD=5";
+	env[n++] = CONFIG_SNAPSHOT_ENV "=6";
 	env[n++] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
 	for (size_t i = 0; i < sizeof pass / sizeof pass[0] && n + 1 < max; i++) {
 		char *v = getenv(pass[i]);
@@ -265,7 +269,7 @@ static int master_child_env(char **env, size_t max, char store[][4200], const st
 
 /* In the child, between fork and exec: descriptors, session, exec. */
 static _Noreturn void master_child_exec(struct service *svc, const char *base_dir, const char *etc_dir,
-					const char *program_dir, int foreground, int verbose)
+					const char *program_dir, int conf_fd, int foreground, int verbose)
 {
 	char title[64], prog[4200], store[10][4200];
 	char *argv[MASTER_MAX_ARGS + 8], *env[16];
@@ -273,23 +277,35 @@ static _Noreturn void master_child_exec(struct service *svc, const char *base_di
 	int devnull;
 	sigset_t none;
 
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* Every signal is still blocked (master_service_spawn): the
+	 * master's handlers go first, so a signal meant for this child
+	 * (say the SIGTERM of a second reload) stays pending until it
+	 * acts by default, and never reaches the master's signal pipe. */
 	for (int s = 1; s < NSIG; s++)
 		signal(s, SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
 	setsid();   /* terminal signals go to the master, which stops us in order */
-	if (dup2(svc->listen_fd, 3) < 0 || dup2(svc->status_w, 4) < 0 ||
-	    dup2(master_lifeline_read, 5) < 0)
-		_exit(127);
+	master_log_child();   /* stderr: the log pipe with log_file; first, as its fd may be 3-6 */
+	/* fds 3-6: the listener, the status pipe, the lifeline, the
+	 * settings.  Each is first copied above them, so that moving one
+	 * into place cannot close another that happens to sit there. */
+	int from[4] = { svc->listen_fd, svc->status_w, master_lifeline_read, conf_fd }, high[4];
+	for (int i = 0; i < 4; i++)
+		if ((high[i] = fcntl(from[i], F_DUPFD_CLOEXEC, 10)) < 0)
+			_exit(127);
+	for (int i = 0; i < 4; i++)
+		if (dup2(high[i], 3 + i) < 0)
+			_exit(127);
 	devnull = open("/dev/null", O_RDWR);
 	if (devnull >= 0 && devnull != 0) {
 		dup2(devnull, 0);
 		if (!foreground)
 			dup2(devnull, 1);
-		if (devnull > 4)
+		if (devnull > CONFIG_SNAPSHOT_FD)
 			close(devnull);
 	}
-	close_range(6, ~0U, 0);
+	close_range(CONFIG_SNAPSHOT_FD + 1, ~0U, 0);
 	snprintf(title, sizeof title, "postern/%s", svc->name);
 	if (snprintf(prog, sizeof prog, "%s/%s", program_dir, svc->command) >= (int)sizeof prog)
 		_exit(127);
@@ -309,21 +325,30 @@ static _Noreturn void master_child_exec(struct service *svc, const char *base_di
 }
 
 int master_service_spawn(struct service *svc, const char *base_dir, const char *etc_dir,
-			 const char *program_dir, int foreground, int verbose)
+			 const char *program_dir, int conf_fd, int foreground, int verbose)
 {
 	struct child *c = calloc(1, sizeof *c);
 	pid_t pid;
 
+	sigset_t all, old;
+
 	if (c == NULL)
 		return -1;
+	/* Until the child has reset the master's handlers, no signal may
+	 * run them in it: they would write into the master's signal pipe,
+	 * which the child shares, and the master would act on a signal
+	 * sent to the child (a stop, for a SIGTERM), while the child lost it. */
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
 	pid = fork();
+	if (pid == 0)
+		master_child_exec(svc, base_dir, etc_dir, program_dir, conf_fd, foreground, verbose);
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (pid < 0) {
 		log_warn("service %s: fork: %s", svc->name, strerror(errno));
 		free(c);
 		return -1;
 	}
-	if (pid == 0)
-		master_child_exec(svc, base_dir, etc_dir, program_dir, foreground, verbose);
 	c->pid = pid;
 	c->svc = svc;
 	c->started = master_now();

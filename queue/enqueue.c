@@ -15,7 +15,8 @@
  * checked (one sender, 1..smtpd_recipient_limit recipients, lengths, no
  * control bytes in addresses; the DSN fields ret, envid, notify, orcpt
  * and the MIME fields body, smtputf8 of RFC 3461 / 6152 / 6531 are
- * validated and stored in the queue file) and the message size is bounded by
+ * validated and stored in the queue file; a recipient named twice is
+ * stored once, its DSN requests merged) and the message size is bounded by
  * message_size_limit plus ENQUEUE_HEADROOM for the Received header the
  * client prepends.
  *
@@ -27,7 +28,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
@@ -35,9 +38,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "address.h"
 #include "buf.h"
 #include "config.h"
 #include "daemon.h"
+#include "hash.h"
 #include "log.h"
 #include "queuefile.h"
 #include "record.h"
@@ -246,6 +251,63 @@ static const char *enqueue_envelope(const struct record *rec, const struct enque
 	return NULL;
 }
 
+/* Keep each recipient once (issue 9 item 8), whoever the client:
+ * recipients are compared in address_normalize's canonical form (domain
+ * case, quoting).  The case of a local part counts here, since enqueue
+ * cannot tell a local domain; smtpd, which can, has folded those
+ * already.  A duplicate's NOTIFY merges into the first occurrence
+ * (queuefile_notify_merge), whose ORCPT, or else the first one given,
+ * stays.  -1 when out of memory. */
+static int enqueue_dedup(struct enqueue_env *env)
+{
+	struct queuefile_env *qe = &env->qe;
+	size_t n = 0, slot = QUEUEFILE_ADDR_MAX + 1;
+	char *text = malloc(qe->nrcpt * slot);
+	size_t *len = calloc(qe->nrcpt, sizeof(*len));
+	uint64_t *hash = calloc(qe->nrcpt, sizeof(*hash));
+	struct buf norm;
+	int r = -1;
+
+	buf_init(&norm, slot);
+	if (text == NULL || len == NULL || hash == NULL)
+		goto out;
+	for (size_t i = 0; i < qe->nrcpt; i++) {
+		size_t k;
+
+		/* Checked by enqueue_addr_ok: never longer than a slot. */
+		if (address_normalize(env->rcpt[i], env->rcpt_len[i], &norm) < 0)
+			log_panic("enqueue: canonical address longer than its source");
+		hash[n] = HASH_FNV64_INIT;
+		for (size_t c = 0; c < norm.len; c++)
+			hash[n] = hash_fnv64_byte(hash[n], (unsigned char)norm.data[c]);
+		for (k = 0; k < n; k++)
+			if (hash[k] == hash[n] && len[k] == norm.len &&
+			    memcmp(text + k * slot, norm.data, norm.len) == 0)
+				break;
+		if (k < n) {
+			env->notify[k] = queuefile_notify_merge(env->notify[k], env->notify[i]);
+			if (env->orcpt[k] == NULL)
+				env->orcpt[k] = env->orcpt[i];
+			continue;
+		}
+		memcpy(text + n * slot, norm.data, norm.len);
+		len[n] = norm.len;
+		env->rcpt[n] = env->rcpt[i];
+		env->rcpt_len[n] = env->rcpt_len[i];
+		env->notify[n] = env->notify[i];
+		env->orcpt[n] = env->orcpt[i];
+		n++;
+	}
+	qe->nrcpt = n;
+	r = 0;
+out:
+	buf_free(&norm);
+	free(text);
+	free(len);
+	free(hash);
+	return r;
+}
+
 /* ---- the data ---- */
 
 /* Read chunks to the end of the data, writing them to qo while the
@@ -383,6 +445,8 @@ static int enqueue_one(struct stream *s, const struct enqueue_ctx *ctx)
 	reason = enqueue_envelope(&rec, ctx, &env);
 	if (reason != NULL)
 		enqueue_set(&a, "fail", reason);
+	else if (enqueue_dedup(&env) < 0)
+		enqueue_set(&a, "tempfail", "out of memory");
 	else
 		writing = enqueue_start(&qo, &env, &a) == 0;
 	if (enqueue_data(s, ctx, &qo, writing, &a, &size) == 0)
@@ -416,7 +480,10 @@ static void enqueue_serve(int in_fd, int out_fd, void *arg)
 		log_warn("out of memory");
 		return;
 	}
-	while (!daemon_stopping() && enqueue_one(s, ctx) == 0)
+	/* The first message always: a client accepted while we were told
+	 * to stop was taken from the backlog to be served (daemon_accept),
+	 * and closing it unanswered fails a message its sender has sent. */
+	while (enqueue_one(s, ctx) == 0 && !daemon_stopping())
 		;
 	stream_free(&s);
 }

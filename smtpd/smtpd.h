@@ -20,7 +20,7 @@
 #define SMTPD_ENVID_MAX 100      /* RFC 3461 4.4: ENVID at most 100 characters */
 #define SMTPD_ORCPT_MAX 500      /* RFC 3461 4.2: ORCPT at most 500 characters */
 #define SMTPD_AUTH_USER_MAX 256
-#define SMTPD_MYNETWORKS_MAX 256 /* CIDR blocks in mynetworks */
+#define SMTPD_MYNETWORKS_MAX 256 /* CIDR blocks in mynetworks and in the limit exceptions */
 
 enum smtpd_mode {
 	SMTPD_MODE_SMTP,         /* 25: MX, STARTTLS offered, no AUTH */
@@ -47,6 +47,8 @@ struct smtpd_ctx {
 	SSL_CTX *tls;                    /* server context, NULL: no TLS */
 	struct smtpd_net *mynetworks;
 	size_t nmynetworks;
+	struct smtpd_net *limit_exceptions; /* smtpd_client_limit_exceptions, $mynetworks expanded */
+	size_t nlimit_exceptions;
 	int conn_fd;                     /* per-IP session slots (smtpd_limit.c), -1: none */
 	unsigned long long size_limit;   /* message_size_limit, >= 1 (config.c refuses 0) */
 	unsigned long long rcpt_limit;   /* smtpd_recipient_limit */
@@ -96,6 +98,7 @@ struct smtpd_session {
 	struct timespec started;
 	unsigned long long errors;       /* error replies so far (hard limit) */
 	int done;                        /* end the session after this reply */
+	long long slot;                  /* session slot held (smtpd_limit_acquire), -1: none */
 	const char *verb;                /* command being answered, for reject logs */
 	/* counters for the disconnect log line */
 	unsigned long commands, messages, rcpts_total;
@@ -127,15 +130,17 @@ int smtpd_params(struct smtpd_session *ss, const char *p, size_t len,
 void smtpd_cmd_auth(struct smtpd_session *ss, const struct smtp_cmd *cmd);
 
 /* smtpd_policy.c */
-/* Parse mynetworks into ctx; exits with a message on a bad entry. */
+/* Parse mynetworks and smtpd_client_limit_exceptions into ctx; exits
+ * with a message on a bad entry. */
 void smtpd_policy_init(struct smtpd_ctx *ctx);
 /* Whether the client address (text) lies in mynetworks. */
 int smtpd_policy_mynetworks(const struct smtpd_ctx *ctx, const char *client);
 /* Whether the authenticated user may use sender as MAIL FROM: 1 yes,
  * 0 no, -1 map lookup failure. */
 int smtpd_policy_sender_owned(const struct smtpd_ctx *ctx, const char *user, const char *sender);
-/* Take one of the client IP's session slots: 1 taken (or no limit),
- * 0 when all smtpd_client_connection_limit slots are in use. */
+/* Take one of the client IP's session slots: 1 taken (or no limit, or
+ * the client is exempt: *slot_r = -1), 0 when all
+ * smtpd_client_connection_limit slots are in use. */
 int smtpd_limit_acquire(const struct smtpd_ctx *ctx, const char *client, long long *slot_r);
 /* Give the slot back (slot from smtpd_limit_acquire; -1 is ignored). */
 void smtpd_limit_release(const struct smtpd_ctx *ctx, long long slot);

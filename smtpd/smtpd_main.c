@@ -216,6 +216,7 @@ int main(int argc, char **argv)
 	cdbmap_close(&ctx.sender_logins);
 	tls_ctx_free(&ctx.tls);
 	free(ctx.mynetworks);
+	free(ctx.limit_exceptions);
 	if (ctx.conn_fd >= 0)
 		close(ctx.conn_fd);
 	return 0;

@@ -3,13 +3,18 @@
  *
  * Offers: smtpd_policy_init() reads `mynetworks` (CIDR blocks, IPv4 and
  * IPv6, `[v6]/n` accepted as Postfix writes it) and
+ * `smtpd_client_limit_exceptions` (the same, plus `$mynetworks`), and
  * smtpd_policy_mynetworks() matches a client address against them (an
  * IPv4-mapped IPv6 client counts as IPv4).  smtpd_policy_sender_owned()
  * is the submission rule of RFC 6409 6.1: an authenticated user may use
  * their own address, or an address (or @domain) that the
  * smtpd_sender_login_maps cdb map lists them for.
  *
- * Session slots per client IP (smtpd_limit_*): every smtpd process,
+ * Session slots per client IP (smtpd_limit_*): a client in
+ * smtpd_client_limit_exceptions (CIDR blocks; `$mynetworks`, the
+ * default, stands for the mynetworks blocks, as Postfix exempts
+ * $mynetworks from its per-client limits) takes no slot at all.  For
+ * the others every smtpd process,
  * whatever its service, opens the same lock file DIR/run/smtpd.sessions
  * before it drops privileges.  A session takes a slot by locking one byte
  * with an open-file-description lock (F_OFD_SETLK, non-blocking) at
@@ -23,7 +28,7 @@
  * Trusts: the configuration (root's) and the maps; the client address
  * text comes from getpeername, not from the client.
  *
- * Fails: a bad mynetworks entry is fatal at start; a map read error is
+ * Fails: a bad entry in either list is fatal at start; a map read error is
  * -1 for the caller to answer with a 4xx. */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -82,13 +87,17 @@ static int smtpd_net_parse(const char *p, size_t len, struct smtpd_net *net)
 	return 0;
 }
 
-void smtpd_policy_init(struct smtpd_ctx *ctx)
+/* Parse the list v of setting key (CIDR blocks separated by spaces or
+ * commas) into a new array; with mine, the word $mynetworks stands for
+ * the blocks of mine (n_mine of them).  Exits with a message on a bad
+ * entry. */
+static struct smtpd_net *smtpd_netlist_parse(const char *key, const char *v,
+					     const struct smtpd_net *mine, size_t n_mine, size_t *n_r)
 {
-	const char *v = config_str("mynetworks");
-	size_t i = 0, len = strlen(v);
+	struct smtpd_net *nets = calloc(SMTPD_MYNETWORKS_MAX, sizeof(*nets));
+	size_t i = 0, n = 0, len = strlen(v);
 
-	ctx->mynetworks = calloc(SMTPD_MYNETWORKS_MAX, sizeof(*ctx->mynetworks));
-	if (ctx->mynetworks == NULL)
+	if (nets == NULL)
 		log_fatal("out of memory");
 	while (i < len) {
 		size_t w;
@@ -102,15 +111,35 @@ void smtpd_policy_init(struct smtpd_ctx *ctx)
 		if (i == w)
 			break;
 		if (i - w >= sizeof(item))
-			log_fatal("mynetworks: entry too long");
+			log_fatal("%s: entry too long", key);
 		memcpy(item, v + w, i - w);
 		item[i - w] = '\0';
-		if (ctx->nmynetworks == SMTPD_MYNETWORKS_MAX)
-			log_fatal("mynetworks: more than %d entries", SMTPD_MYNETWORKS_MAX);
-		if (smtpd_net_parse(item, i - w, &ctx->mynetworks[ctx->nmynetworks]) < 0)
-			log_fatal("mynetworks: bad network \"%s\" (expected ADDRESS[/PREFIX])", item);
-		ctx->nmynetworks++;
+		if (mine != NULL && strcmp(item, "$mynetworks") == 0) {
+			if (n_mine > SMTPD_MYNETWORKS_MAX - n)
+				log_fatal("%s: more than %d entries", key, SMTPD_MYNETWORKS_MAX);
+			memcpy(nets + n, mine, n_mine * sizeof(*nets));
+			n += n_mine;
+			continue;
+		}
+		if (n == SMTPD_MYNETWORKS_MAX)
+			log_fatal("%s: more than %d entries", key, SMTPD_MYNETWORKS_MAX);
+		if (smtpd_net_parse(item, i - w, &nets[n]) < 0)
+			log_fatal("%s: bad network \"%s\" (expected ADDRESS[/PREFIX]%s)", key, item,
+				  mine != NULL ? " or $mynetworks" : "");
+		n++;
 	}
+	*n_r = n;
+	return nets;
+}
+
+void smtpd_policy_init(struct smtpd_ctx *ctx)
+{
+	ctx->mynetworks = smtpd_netlist_parse("mynetworks", config_str("mynetworks"), NULL, 0,
+					      &ctx->nmynetworks);
+	ctx->limit_exceptions = smtpd_netlist_parse("smtpd_client_limit_exceptions",
+						    config_str("smtpd_client_limit_exceptions"),
+						    ctx->mynetworks, ctx->nmynetworks,
+						    &ctx->nlimit_exceptions);
 }
 
 static int smtpd_net_match(const struct smtpd_net *net, int family, const unsigned char *addr)
@@ -127,13 +156,14 @@ static int smtpd_net_match(const struct smtpd_net *net, int family, const unsign
 	return (net->addr[full] & mask) == (addr[full] & mask);
 }
 
-int smtpd_policy_mynetworks(const struct smtpd_ctx *ctx, const char *client)
+/* Whether the client address (text) lies in one of the n nets. */
+static int smtpd_netlist_match(const struct smtpd_net *nets, size_t n, const char *client)
 {
 	static const unsigned char v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
 	unsigned char addr[16];
 	int family;
 
-	if (ctx->nmynetworks == 0)
+	if (n == 0)
 		return 0;
 	if (inet_pton(AF_INET, client, addr) == 1)
 		family = AF_INET;
@@ -145,10 +175,15 @@ int smtpd_policy_mynetworks(const struct smtpd_ctx *ctx, const char *client)
 		}
 	} else
 		return 0;
-	for (size_t i = 0; i < ctx->nmynetworks; i++)
-		if (smtpd_net_match(&ctx->mynetworks[i], family, addr))
+	for (size_t i = 0; i < n; i++)
+		if (smtpd_net_match(&nets[i], family, addr))
 			return 1;
 	return 0;
+}
+
+int smtpd_policy_mynetworks(const struct smtpd_ctx *ctx, const char *client)
+{
+	return smtpd_netlist_match(ctx->mynetworks, ctx->nmynetworks, client);
 }
 
 /* Whether the map's value for key lists user (space/comma separated). */
@@ -227,7 +262,8 @@ int smtpd_limit_acquire(const struct smtpd_ctx *ctx, const char *client, long lo
 	long long base;
 
 	*slot_r = -1;
-	if (ctx->conn_fd < 0 || ctx->conn_limit == 0)
+	if (ctx->conn_fd < 0 || ctx->conn_limit == 0 ||
+	    smtpd_netlist_match(ctx->limit_exceptions, ctx->nlimit_exceptions, client))
 		return 1;
 	base = (long long)(smtpd_limit_hash(client) * SMTPD_SLOT_STRIDE);
 	for (unsigned long long k = 0; k < ctx->conn_limit; k++) {

@@ -10,7 +10,11 @@
  * with 554 5.7.1 (no open relay).  The bare <postmaster> of RFC 5321
  * 4.5.1 means postmaster@ the first local domain, and is taken only when
  * that address exists.  A UTF-8 address needs SMTPUTF8 on MAIL
- * (553 5.6.7, RFC 6531 3.5).
+ * (553 5.6.7, RFC 6531 3.5).  A recipient named again (after
+ * address_normalize: domain case, quoting, source route; for a local
+ * domain also the case of the local part, as the maps fold it) gets its
+ * 250 but is stored once, its DSN requests merged; only distinct
+ * recipients count against smtpd_recipient_limit.
  *
  * Trusts: the maps (written by the operator through `postern map`);
  * nothing about the client's text, which goes through the address parser
@@ -27,6 +31,7 @@
 #include "address.h"
 #include "cdbmap.h"
 #include "log.h"
+#include "queuefile.h"
 #include "record.h"
 #include "smtp_cmd.h"
 #include "smtpd.h"
@@ -236,6 +241,71 @@ static int smtpd_dsn_take(const struct smtpd_dsn *dsn, char **notify_r, char **o
 	return 0;
 }
 
+/* The recipient of the transaction that addr (canonical) names again,
+ * or NULL: the same bytes, or for a local domain the same mailbox as
+ * local delivery resolves it (common/recipient.h). */
+static struct smtpd_rcpt *smtpd_rcpt_find(const struct smtpd_session *ss, const char *addr,
+					  size_t len, int local)
+{
+	for (size_t i = 0; i < ss->nrcpt; i++) {
+		const char *a = ss->rcpts[i].addr;
+
+		if (strlen(a) != len)
+			continue;
+		if (memcmp(a, addr, len) == 0 ||
+		    (local && recipient_same_mailbox(&ss->ctx->recipients, a, len, addr, len)))
+			return &ss->rcpts[i];
+	}
+	return NULL;
+}
+
+/* A recipient named again: RFC 3461 lets us keep one delivery with
+ * every notice either RCPT asked for (NOTIFY merged as
+ * queuefile_notify_merge does) and the first ORCPT given.  -1 on
+ * memory exhaustion. */
+static int smtpd_rcpt_merge(struct smtpd_session *ss, struct smtpd_rcpt *r, const struct smtpd_dsn *dsn)
+{
+	if (dsn->notify[0] != '\0') {
+		unsigned had = 0, more = 0;
+		char text[QUEUEFILE_NOTIFY_TEXT_MAX];
+		char *copy = NULL;
+
+		if ((r->notify != NULL && queuefile_notify_parse(r->notify, strlen(r->notify), &had) < 0) ||
+		    queuefile_notify_parse(dsn->notify, strlen(dsn->notify), &more) < 0)
+			log_panic("smtpd: NOTIFY not canonical after smtp_notify_parse");
+		queuefile_notify_format(queuefile_notify_merge(had, more), text, sizeof(text));
+		if (text[0] != '\0' && (copy = strdup(text)) == NULL)
+			return -1;
+		if (copy != NULL && r->notify == NULL)
+			ss->rcpt_fields++;   /* a merge never drops a NOTIFY */
+		free(r->notify);
+		r->notify = copy;
+	}
+	if (r->orcpt == NULL && dsn->orcpt.len > 0) {
+		if ((r->orcpt = strdup(buf_cstr(&dsn->orcpt))) == NULL)
+			return -1;
+		ss->rcpt_fields++;
+	}
+	return 0;
+}
+
+/* Add an accepted recipient, or merge it into the one it duplicates
+ * (issue 9 item 8: a recipient named many times is stored once; only
+ * distinct recipients count against smtpd_recipient_limit).  -1 when
+ * there is no room or memory. */
+static int smtpd_rcpt_take(struct smtpd_session *ss, const struct buf *norm,
+			   const struct smtpd_dsn *dsn, int local)
+{
+	struct smtpd_rcpt *dup = smtpd_rcpt_find(ss, norm->data, norm->len, local);
+	char *notify, *orcpt;
+
+	if (dup != NULL)
+		return smtpd_rcpt_merge(ss, dup, dsn);
+	if (smtpd_dsn_take(dsn, &notify, &orcpt) < 0)
+		return -1;
+	return smtpd_rcpt_add(ss, norm->data, norm->len, notify, orcpt);
+}
+
 /* A non-local recipient: allowed for AUTH and mynetworks clients only. */
 static int smtpd_rcpt_may_relay(const struct smtpd_session *ss)
 {
@@ -248,14 +318,13 @@ static void smtpd_rcpt_decide(struct smtpd_session *ss, const struct buf *norm,
 {
 	enum smtpd_rcpt_verdict v = norm->len == 0 ? SMTPD_RCPT_UNKNOWN :
 		smtpd_rcpt_policy(ss->ctx, norm->data, norm->len);
-	char *notify, *orcpt;
+	int local = v == SMTPD_RCPT_OK;   /* a local domain, as opposed to relayed */
 
 	if (v == SMTPD_RCPT_RELAY && norm->len > 0 && smtpd_rcpt_may_relay(ss))
 		v = SMTPD_RCPT_OK;
 	switch (v) {
 	case SMTPD_RCPT_OK:
-		if (smtpd_dsn_take(dsn, &notify, &orcpt) < 0 ||
-		    smtpd_rcpt_add(ss, norm->data, norm->len, notify, orcpt) < 0) {
+		if (smtpd_rcpt_take(ss, norm, dsn, local) < 0) {
 			smtpd_reply(ss, "452 4.5.3 Error: too many recipients");
 			return;
 		}

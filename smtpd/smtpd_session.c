@@ -1,7 +1,9 @@
 /* smtpd_session: one SMTP session (RFC 5321), command by command.
  *
  * Offers: smtpd_serve(), the daemon_serve_fn of smtpd: the session slot
- * of the client address (421 4.7.0 over smtpd_client_connection_limit),
+ * of the client address (421 4.7.0 over smtpd_client_connection_limit;
+ * given back at QUIT or as soon as the client is gone, before the last
+ * reply is flushed and long before the session is cleaned up),
  * TLS from the first byte for SMTPS, the greeting, the command loop with
  * HELO, EHLO, MAIL, RSET, NOOP, VRFY, EXPN, HELP, STARTTLS and QUIT
  * handled here (RCPT in smtpd_rcpt.c, DATA and BDAT in smtpd_data.c, AUTH
@@ -51,6 +53,16 @@ static const char *smtpd_mode_name(enum smtpd_mode m)
 int smtpd_auth_offered(const struct smtpd_session *ss)
 {
 	return ss->ctx->mode != SMTPD_MODE_SMTP && ss->tls;
+}
+
+/* The session is over for the client (QUIT, gone, or our last reply
+ * queued): give its slot back now, before that reply is flushed, so a
+ * client that reconnects the moment it reads it never finds the old
+ * session still counted.  Idempotent. */
+static void smtpd_slot_release(struct smtpd_session *ss)
+{
+	smtpd_limit_release(ss->ctx, ss->slot);
+	ss->slot = -1;
 }
 
 static long long smtpd_elapsed_ms(const struct smtpd_session *ss)
@@ -449,6 +461,7 @@ static void smtpd_cmd_simple(struct smtpd_session *ss, const struct smtp_cmd *cm
 		smtpd_reply(ss, "214 2.0.0 Commands: HELO EHLO STARTTLS AUTH MAIL RCPT DATA BDAT RSET NOOP VRFY QUIT HELP");
 		return;
 	case SMTP_VERB_QUIT:
+		smtpd_slot_release(ss);
 		smtpd_reply(ss, "221 2.0.0 Bye");
 		ss->done = 1;
 		return;
@@ -498,6 +511,7 @@ static void smtpd_loop(struct smtpd_session *ss)
 
 		/* RFC 2920 3.2: flush only when the client waits for us. */
 		if (stream_pending(ss->s) == 0 && stream_flush(ss->s) < 0) {
+			smtpd_slot_release(ss);
 			log_info("lost connection after %s from %s", ss->verb != NULL ? ss->verb : "CONNECT", ss->client);
 			return;
 		}
@@ -515,6 +529,7 @@ static void smtpd_loop(struct smtpd_session *ss)
 		} else {
 			/* EOF (with or without a partial line) or a read error:
 			 * the client is gone, there is nobody to answer. */
+			smtpd_slot_release(ss);
 			if (ss->verb == NULL || strcmp(ss->verb, "QUIT") != 0)
 				log_info("lost connection after %s from %s",
 					 ss->verb != NULL ? ss->verb : "CONNECT", ss->client);
@@ -525,6 +540,7 @@ static void smtpd_loop(struct smtpd_session *ss)
 			ss->done = 1;
 		}
 	}
+	smtpd_slot_release(ss);
 	(void)stream_flush(ss->s);
 }
 
@@ -578,11 +594,11 @@ void smtpd_serve(int in_fd, int out_fd, void *arg)
 {
 	const struct smtpd_ctx *ctx = arg;
 	struct smtpd_session ss;
-	long long slot = -1;
 	int have_addr;
 
 	memset(&ss, 0, sizeof(ss));
 	ss.ctx = ctx;
+	ss.slot = -1;
 	clock_gettime(CLOCK_MONOTONIC, &ss.started);
 	buf_init(&ss.helo, SMTPD_HELO_MAX);
 	buf_init(&ss.sender, SMTPD_SENDER_MAX);
@@ -597,11 +613,11 @@ void smtpd_serve(int in_fd, int out_fd, void *arg)
 		return;
 	}
 	log_info("connect from %s service=%s", ss.client, smtpd_mode_name(ctx->mode));
-	if (have_addr && !smtpd_limit_acquire(ctx, ss.client, &slot))
+	if (have_addr && !smtpd_limit_acquire(ctx, ss.client, &ss.slot))
 		smtpd_refuse_busy(&ss);
 	else
 		smtpd_session_run(&ss);
-	smtpd_limit_release(ctx, slot);
+	smtpd_slot_release(&ss);   /* when the session ended before its loop */
 	smtpd_session_log(&ss);
 	smtpd_session_free(&ss);
 }

@@ -4,21 +4,28 @@
  * from postern.conf; empty means beside this binary).  `start -f` execs it
  * in the foreground, so that Ctrl-C reaches it directly; plain `start`
  * lets it daemonize and waits (up to 10 s) until DIR/run/master.pid names
- * a live process.  stop sends SIGTERM and waits until the master is gone
- * (master_stop_timeout + 5 s); reload sends SIGHUP; status reports.
+ * a live process.  Start says where the log goes (log_file, syslog) and
+ * warns when it would go nowhere: syslog chosen and no daemon listening
+ * on /dev/log, as in minimal containers.  stop sends SIGTERM and waits
+ * until the master is gone (master_stop_timeout + 5 s); reload checks
+ * postern.conf, then sends SIGHUP (a broken file is reported with its
+ * line and not sent); status reports.
  *
  * Trusts: DIR/run/master.pid only as a number: anything but a plain
  * decimal pid above 1 counts as "not running", so a bad file can never
  * make us signal a process group.
  *
  * Fails: exit 1 with a message (start that does not come up, stop that
- * times out, reload without a master); status exits 3 when not running. */
+ * times out, reload without a master or with a broken postern.conf);
+ * status exits 3 when not running. */
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -97,6 +104,41 @@ static int postern_ctl_config(const char *tree)
 	return 0;
 }
 
+/* Whether a syslog daemon takes messages at /dev/log (a socket left by
+ * a daemon that is gone refuses the connection). */
+static int postern_ctl_syslog_listens(void)
+{
+	static const int types[] = { SOCK_DGRAM, SOCK_STREAM };
+	struct sockaddr_un sun = { .sun_family = AF_UNIX, .sun_path = "/dev/log" };
+
+	for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+		int fd = socket(AF_UNIX, types[i] | SOCK_CLOEXEC, 0);
+		int ok = fd >= 0 && connect(fd, (struct sockaddr *)&sun, sizeof sun) == 0;
+		if (fd >= 0)
+			close(fd);
+		if (ok)
+			return 1;
+	}
+	return 0;
+}
+
+/* Where the log of the mail system goes, said before the master starts
+ * (on stderr, which `start -f` leaves to the master). */
+static void postern_ctl_log_notice(const char *tree, int fg)
+{
+	const char *file = config_str("log_file");
+
+	if (strcmp(file, "-") == 0)
+		fprintf(stderr, "postern: logging to stderr (log_file = -)\n");
+	else if (*file == '/')
+		fprintf(stderr, "postern: logging to %s\n", file);
+	else if (*file != '\0')
+		fprintf(stderr, "postern: logging to %s/%s\n", tree, file);
+	else if (!fg && !postern_ctl_syslog_listens())
+		fprintf(stderr, "postern: warning: no syslog daemon at /dev/log: the mail system's log is"
+			" lost; set log_file in %s/etc/postern.conf (a file, or - for stderr)\n", tree);
+}
+
 /* Wait for the daemonizing master: its first process must not fail and
  * the pid file must come to name a live process. */
 static int postern_ctl_wait_start(const char *tree, pid_t child)
@@ -142,6 +184,7 @@ int postern_cmd_start(int argc, char **argv)
 	    postern_path(master, sizeof(master), "%s/master", config_str("program_directory")) < 0)
 		return POSTERN_EXIT_FAIL;
 	char *args[] = { master, "-c", etc, fg ? "-f" : NULL, NULL };
+	postern_ctl_log_notice(tree, fg);
 	fflush(stdout);
 	if (fg) {
 		execv(master, args);
@@ -201,6 +244,17 @@ int postern_cmd_reload(int argc, char **argv)
 		return r;
 	if (pid == 0) {
 		fprintf(stderr, "postern is not running\n");
+		return POSTERN_EXIT_FAIL;
+	}
+	/* The master would refuse a broken file too (and log why); saying
+	 * so here, with the line, is what the operator needs to see. */
+	char conf[PATH_MAX];
+	const char *error;
+	if (postern_path(conf, sizeof(conf), "%s/etc/postern.conf", tree) < 0)
+		return POSTERN_EXIT_FAIL;
+	if (config_load(conf, &error) < 0) {
+		postern_err("%s", error);
+		postern_err("not reloaded: the services keep the configuration they run with");
 		return POSTERN_EXIT_FAIL;
 	}
 	if (postern_ctl_signal(pid, SIGHUP) < 0)

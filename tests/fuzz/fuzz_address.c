@@ -1,6 +1,7 @@
 /* libFuzzer target for common/address.c: address_parse_path (both empty
  * modes, ASCII and UTF-8) and address_validate on the same input; every
- * accepted path must also validate as a mailbox. */
+ * accepted path must also validate as a mailbox, and address_normalize
+ * must give a form no longer than its input that it leaves unchanged. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +34,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	(void)address_validate(s, size, 1, &error);
 	(void)address_at(s, size);
-	(void)address_normalize(s, size, &norm);
+	if (address_normalize(s, size, &norm) == 0) {
+		struct buf again;
+
+		/* The canonical form is never longer, and canonical already. */
+		if (norm.len > size)
+			abort();
+		buf_init(&again, 1024);
+		if (address_normalize(norm.data != NULL ? norm.data : "", norm.len, &again) != 0 ||
+		    again.len != norm.len || (norm.len > 0 && memcmp(again.data, norm.data, norm.len) != 0))
+			abort();
+		buf_free(&again);
+	}
 	buf_free(&addr);
 	buf_free(&norm);
 	free(s);

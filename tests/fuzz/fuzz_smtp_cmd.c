@@ -1,9 +1,11 @@
 /* libFuzzer target for common/smtp_cmd.c: any bytes as one command line,
  * then, for MAIL/RCPT, the parameter parser on the argument.  Checks
- * that every result stays inside the input. */
+ * that every result stays inside the input and that an accepted list
+ * has no keyword twice. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <strings.h>
 
 #include "smtp_cmd.h"
 
@@ -35,6 +37,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	for (size_t i = 0; i < n; i++) {
 		fuzz_check_in(params[i].key, params[i].key_len, line, size);
+		/* Accepted lists never name a keyword twice (any case). */
+		for (size_t k = 0; k < i; k++)
+			if (params[k].key_len == params[i].key_len &&
+			    strncasecmp(params[k].key, params[i].key, params[i].key_len) == 0)
+				abort();
 		if (params[i].value != NULL)
 			fuzz_check_in(params[i].value, params[i].value_len, line, size);
 		if (smtp_param_size(&params[i], 1000000, &v) == 0 && v > 1000001)

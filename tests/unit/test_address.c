@@ -187,6 +187,63 @@ static void test_address_at_and_normalize(void **state)
 	buf_free(&out);
 }
 
+/* Issue 9 item 8: the canonical form recipients are compared in. */
+static void test_address_normalize_canonical(void **state)
+{
+	static const struct { const char *in, *out; } cases[] = {
+		{ "\"bob\"@Example.TEST", "bob@example.test" },
+		{ "\"b\\o\\b\"@example.test", "bob@example.test" },        /* quoted pairs */
+		{ "\"john.doe\"@x.y", "john.doe@x.y" },
+		{ "\"bob+tag\"@x.y", "bob+tag@x.y" },
+		{ "\"Bob\"@x.y", "Bob@x.y" },                              /* case kept */
+		{ "\"bob smith\"@x.y", "\"bob smith\"@x.y" },              /* not a dot-string */
+		{ "\"bob\\ smith\"@x.y", "\"bob smith\"@x.y" },            /* needless escape dropped */
+		{ "\"a\\\"b\"@x.y", "\"a\\\"b\"@x.y" },                    /* needed escape kept */
+		{ "\"a\\\\b\"@x.y", "\"a\\\\b\"@x.y" },
+		{ "\".bob\"@x.y", "\".bob\"@x.y" },
+		{ "\"bob.\"@x.y", "\"bob.\"@x.y" },
+		{ "\"b..b\"@x.y", "\"b..b\"@x.y" },
+		{ "\"\"@x.y", "\"\"@x.y" },
+		{ "\"\xc3\xa9\"@x.y", "\xc3\xa9@x.y" },                    /* SMTPUTF8 atext */
+		{ "bob@[IPv6:::1]", "bob@[ipv6:::1]" },
+		{ "\"a\"\"b\"@x.y", "\"a\"\"b\"@x.y" },                    /* not one quoted string */
+	};
+	struct buf out;
+
+	(void)state;
+	buf_init(&out, 300);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(address_normalize(cases[i].in, strlen(cases[i].in), &out), 0);
+		assert_string_equal(buf_cstr(&out), cases[i].out);
+		assert_true(out.len <= strlen(cases[i].in));
+	}
+	buf_free(&out);
+}
+
+/* The source route never reaches the canonical form: every path form
+ * of one mailbox normalises to the same bytes. */
+static void test_address_path_variants_same_canonical(void **state)
+{
+	static const char *const paths[] = {
+		"<bob@example.test>", "<bob@EXAMPLE.TEST>", "<@x.test:bob@example.test>",
+		"<@x.test,@y.test:bob@Example.Test>", "<\"bob\"@example.test>", " <\"\\bob\"@example.test>",
+	};
+	struct buf addr, norm;
+	const char *err;
+	size_t used;
+
+	(void)state;
+	buf_init(&addr, ADDRESS_PATH_MAX);
+	buf_init(&norm, ADDRESS_PATH_MAX);
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		assert_int_equal(address_parse_path(paths[i], strlen(paths[i]), 0, 0, &addr, &used, &err), 0);
+		assert_int_equal(address_normalize(addr.data, addr.len, &norm), 0);
+		assert_string_equal(buf_cstr(&norm), "bob@example.test");
+	}
+	buf_free(&addr);
+	buf_free(&norm);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -196,6 +253,8 @@ int main(void)
 		cmocka_unit_test(test_address_never_reads_past_length),
 		cmocka_unit_test(test_address_validate),
 		cmocka_unit_test(test_address_at_and_normalize),
+		cmocka_unit_test(test_address_normalize_canonical),
+		cmocka_unit_test(test_address_path_variants_same_canonical),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,5 +1,5 @@
 /* Unit tests for common/log.c: stderr line format, grading, clipping,
- * control characters, fatal and panic. */
+ * control characters, fatal and panic; the log_file line format. */
 #include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -167,6 +167,118 @@ static void test_log_panic_aborts(void **state)
 	assert_int_equal(WTERMSIG(status), SIGABRT);
 }
 
+/* log_file lines: RFC 3164 stamp (day padded with a space), host,
+ * postern/SERVICE[pid], the grade prefix, the text, a newline. */
+static void test_log_file_line_format(void **state)
+{
+	struct tm tm = { .tm_year = 126, .tm_mon = 0, .tm_mday = 5, .tm_hour = 7,
+			 .tm_min = 8, .tm_sec = 9 };
+	char out[256];
+	size_t n;
+
+	(void)state;
+	n = log_file_line(out, sizeof(out), &tm, "mx1", "smtp", 123, "warning: ", "disk full", 9);
+	assert_string_equal(out, "Jan  5 07:08:09 mx1 postern/smtp[123]: warning: disk full\n");
+	assert_int_equal(n, strlen(out));
+	tm.tm_mon = 11;
+	tm.tm_mday = 31;
+	tm.tm_hour = 23;
+	n = log_file_line(out, sizeof(out), &tm, "mx1", "pop3-session", 4194304, "", "abcdef", 3);
+	assert_string_equal(out, "Dec 31 23:08:09 mx1 postern/pop3-session[4194304]: abc\n");
+	assert_int_equal(n, strlen(out));
+}
+
+static void test_log_file_line_too_long_is_refused(void **state)
+{
+	struct tm tm = { .tm_mon = 2, .tm_mday = 1 };
+	char out[40];
+
+	(void)state;
+	assert_int_equal(log_file_line(out, sizeof(out), &tm, "mx1", "smtp", 1, "", "0123456789", 10), 0);
+	assert_int_equal(log_file_line(out, sizeof(out), &tm, "h", "s", 1, "", "x", 1), 34);
+	assert_string_equal(out, "Mar  1 00:00:00 h postern/s[1]: x\n");
+}
+
+static int file_fd = -1;
+static void emit_to_fd(void)
+{
+	log_to_fd(file_fd);
+	log_warn("x\ny %d", 7);
+	log_info("second");
+	log_to_fd(-1);
+	log_info("back to stderr");
+}
+
+/* "Mmm dd hh:mm:ss " */
+static void assert_file_stamp(const char *s)
+{
+	static const char *const months = "JanFebMarAprMayJunJulAugSepOctNovDec";
+	const char *pat = "Mmm Dd dd:dd:dd ";
+	char mon[4] = { s[0], s[1], s[2], '\0' };
+
+	assert_non_null(strstr(months, mon));
+	assert_int_equal((strstr(months, mon) - months) % 3, 0);
+	for (size_t i = 3; pat[i] != '\0'; i++) {
+		if (pat[i] == 'd')
+			assert_true(s[i] >= '0' && s[i] <= '9');
+		else if (pat[i] == 'D')
+			assert_true(s[i] == ' ' || (s[i] >= '1' && s[i] <= '3'));
+		else
+			assert_int_equal(s[i], pat[i]);
+	}
+}
+
+/* log_to_fd: every line goes to the descriptor, whole, in the file
+ * format with the short host name; -1 returns to stderr. */
+static void test_log_to_fd_writes_file_format_lines(void **state)
+{
+	char host[256], expect[512], got[1024], *dot, *out;
+	FILE *tmp = tmpfile();
+	size_t n;
+
+	(void)state;
+	assert_non_null(tmp);
+	assert_int_equal(gethostname(host, sizeof(host)), 0);
+	host[sizeof(host) - 1] = '\0';
+	if ((dot = strchr(host, '.')) != NULL)
+		*dot = '\0';
+	file_fd = fileno(tmp);
+	log_open("smtp", 1, 0);
+	out = capture(emit_to_fd);
+	assert_timestamp(out);
+	assert_non_null(strstr(out, "]: back to stderr\n"));
+
+	rewind(tmp);
+	n = fread(got, 1, sizeof(got) - 1, tmp);
+	got[n] = '\0';
+	fclose(tmp);
+	assert_file_stamp(got);
+	snprintf(expect, sizeof(expect), " %s postern/smtp[%ld]: warning: x?y 7\n", host, (long)getpid());
+	assert_memory_equal(got + 15, expect, strlen(expect));
+	char *second = got + 15 + strlen(expect);
+	assert_file_stamp(second);
+	snprintf(expect, sizeof(expect), " %s postern/smtp[%ld]: second\n", host, (long)getpid());
+	assert_string_equal(second + 15, expect);
+}
+
+/* log_open goes back to stderr or syslog: a daemon that reopens its log
+ * does not keep writing to an old descriptor. */
+static void test_log_open_forgets_the_fd(void **state)
+{
+	FILE *tmp = tmpfile();
+	char *out;
+
+	(void)state;
+	assert_non_null(tmp);
+	log_to_fd(fileno(tmp));
+	log_open("svc", 1, 0);
+	out = capture(emit_info);
+	assert_non_null(strstr(out, "svc["));
+	fseek(tmp, 0, SEEK_END);
+	assert_int_equal(ftell(tmp), 0);
+	fclose(tmp);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -177,6 +289,10 @@ int main(void)
 		cmocka_unit_test(test_log_control_characters_cannot_forge_lines),
 		cmocka_unit_test(test_log_fatal_exits_1),
 		cmocka_unit_test(test_log_panic_aborts),
+		cmocka_unit_test(test_log_file_line_format),
+		cmocka_unit_test(test_log_file_line_too_long_is_refused),
+		cmocka_unit_test(test_log_to_fd_writes_file_format_lines),
+		cmocka_unit_test(test_log_open_forgets_the_fd),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

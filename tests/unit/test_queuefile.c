@@ -387,6 +387,29 @@ static void test_notify_text_round_trip(void **state)
 	assert_int_equal(queuefile_notify_parse("NEVER,DELAY", 11, &bits), -1);
 }
 
+/* Issue 9 item 8: NOTIFY of a recipient named twice is the union of
+ * what both asked for (RFC 3461 4.1 keeps NEVER alone). */
+static void test_notify_merge(void **state)
+{
+	const unsigned N = QUEUEFILE_NOTIFY_NEVER, S = QUEUEFILE_NOTIFY_SUCCESS,
+		F = QUEUEFILE_NOTIFY_FAILURE, D = QUEUEFILE_NOTIFY_DELAY;
+	static const struct { unsigned a, b, want; } cases[] = {
+		{ 0, 0, 0 }, { N, N, N }, { S, S, S },
+		{ N, S, S }, { N, 0, 0 }, { N, F | D, F | D },
+		{ 0, S, S | F | D }, { S, F, S | F }, { D, S | F, S | F | D },
+		{ 0, F | D, F | D }, { 0, F, F | D },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		unsigned ab = queuefile_notify_merge(cases[i].a, cases[i].b);
+
+		assert_int_equal(ab, cases[i].want);
+		assert_int_equal(queuefile_notify_merge(cases[i].b, cases[i].a), cases[i].want);
+		assert_true(!(ab & N) || ab == N);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -402,6 +425,7 @@ int main(void)
 		cmocka_unit_test(test_version_1_still_read),
 		cmocka_unit_test(test_v2_parse_refuses_misplaced_options),
 		cmocka_unit_test(test_notify_text_round_trip),
+		cmocka_unit_test(test_notify_merge),
 	};
 
 	return cmocka_run_group_tests(tests, test_setup, test_teardown);

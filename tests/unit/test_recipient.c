@@ -175,6 +175,34 @@ static void test_recipient_transport_values(void **state)
 	buf_free(&d);
 }
 
+/* Issue 9 item 8: spellings of one local mailbox are one recipient. */
+static void test_recipient_same_mailbox(void **state)
+{
+	static const struct { const char *a, *b; int same; } cases[] = {
+		{ "bob@example.org", "bob@example.org", 1 },
+		{ "bob@example.org", "BOB@example.org", 1 },
+		{ "Bob+news@example.org", "bOB+news@example.org", 1 },
+		{ "bob+News@example.org", "bob+news@example.org", 0 },   /* folder names keep case */
+		{ "bob+news@example.org", "bob@example.org", 0 },
+		{ "bob+x@example.org", "bob-x@example.org", 0 },
+		{ "bob@example.org", "bobb@example.org", 0 },
+		{ "alice@example.org", "bob@example.org", 0 },
+		{ "bob@lmtp.example", "BOB@lmtp.example", 0 },          /* the LMTP server decides */
+		{ "bob@lmtp.example", "bob@lmtp.example", 1 },
+		{ "bob@broken.example", "BOB@broken.example", 0 },      /* bad transport entry */
+		{ "\"a b\"@example.org", "\"A B\"@example.org", 1 },
+		{ "noat", "NOAT", 0 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *a = cases[i].a, *b = cases[i].b;
+
+		assert_int_equal(recipient_same_mailbox(&maps, a, strlen(a), b, strlen(b)), cases[i].same);
+		assert_int_equal(recipient_same_mailbox(&maps, b, strlen(b), a, strlen(a)), cases[i].same);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -186,6 +214,7 @@ int main(void)
 		cmocka_unit_test(test_recipient_lmtp_domain_accepts_everyone),
 		cmocka_unit_test(test_recipient_without_maps_knows_only_postmaster),
 		cmocka_unit_test(test_recipient_transport_values),
+		cmocka_unit_test(test_recipient_same_mailbox),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

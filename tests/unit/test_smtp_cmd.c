@@ -149,6 +149,28 @@ static void test_params_count_is_bounded(void **state)
 	assert_int_equal(n, 4);
 }
 
+/* Issue 9 item 11: every keyword at most once, whatever its case. */
+static void test_params_duplicate_refused(void **state)
+{
+	static const char *const dups[] = {
+		" BODY=8BITMIME BODY=7BIT", " SIZE=1 SIZE=2", " SMTPUTF8 SMTPUTF8",
+		" body=7bit BODY=7BIT", " RET=HDRS SIZE=1 ret=FULL", " NOTIFY=NEVER NOTIFY=NEVER",
+		" ORCPT=rfc822;a@b ORCPT=rfc822;a@b", " A B C D E F G H I J K L M N O a",
+	};
+	struct smtp_param p[SMTP_CMD_MAX_PARAMS];
+	const char *err = NULL;
+	size_t n;
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(dups) / sizeof(dups[0]); i++) {
+		assert_int_equal(smtp_cmd_params(dups[i], strlen(dups[i]), p, SMTP_CMD_MAX_PARAMS, &n, &err), -1);
+		assert_string_equal(err, "duplicate parameter");
+	}
+	/* A keyword that is a prefix of another is no duplicate. */
+	assert_int_equal(params(" SMTPUTF8 SMTPUTF SMTP=1", p, SMTP_CMD_MAX_PARAMS, &n), 0);
+	assert_int_equal(n, 3);
+}
+
 static void test_size_value(void **state)
 {
 	struct smtp_param p[2];
@@ -335,6 +357,7 @@ int main(void)
 		cmocka_unit_test(test_params_parse),
 		cmocka_unit_test(test_params_bad_syntax),
 		cmocka_unit_test(test_params_count_is_bounded),
+		cmocka_unit_test(test_params_duplicate_refused),
 		cmocka_unit_test(test_size_value),
 		cmocka_unit_test(test_new_verbs_known),
 		cmocka_unit_test(test_base64_strict),
