@@ -26,10 +26,12 @@ LIBS     := -lssl -lcrypto -lcares -lcdb -lcrypt
 # Debian packages the build and the tests need (`make deps`).
 DEPS_PKGS := build-essential libssl-dev libc-ares-dev libcdb-dev libcmocka-dev \
              libcrypt-dev python3 clang swaks socat openssl postfix dnsmasq-base mutt \
-             curl fetchmail getmail6 libnet-ssleay-perl libclang-rt-dev iproute2
+             curl fetchmail getmail6 libnet-ssleay-perl libclang-rt-dev iproute2 stress-ng
 # (installed without recommends: swaks needs libnet-ssleay-perl for TLS, the
 # fuzz targets need clang's libFuzzer runtime from libclang-rt-dev, the
-# two-host remote test needs ip from iproute2)
+# two-host remote test needs ip from iproute2; stress-ng keeps the cores
+# busy to check that the suite passes on a loaded machine:
+# `stress-ng --cpu 2 & make test`)
 
 # program = source files (by prefix) -> $(BUILD)/bin/program
 PROGRAMS := master smtpd enqueue qmgr local remote verify authd popd postern pickup sendmail

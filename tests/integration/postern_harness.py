@@ -17,6 +17,27 @@ Environment: POSTERN_BUILD is the build directory (absolute; default
 build/ next to this tree).  A build directory ending in "-san" is the
 ASan + UBSan build: deadlines are stretched and master.log is scanned for
 sanitizer reports after each test, which fail that test.
+POSTERN_TEST_TIMEOUT_SCALE (a number, default 1) stretches every deadline
+further, for a slow or busy machine.
+
+Waiting: a test never sleeps for a fixed time and never waits N seconds
+to see that nothing happened.  It waits for the event itself with
+wait_for() (one deadline helper: a predicate, a deadline in seconds that
+SCALE stretches, and what is awaited, named in the failure), usually
+through Tree.wait_log() (a master.log line, after a mark), wait_ids(),
+wait_count() or a queue state.  To show that something did NOT happen, a
+test waits for a later event that proves the system has gone past the
+point where it would have happened (the smtpd session's `disconnect`
+line with messages=N, qmgr's `deferred/ scanned` line after a flush, an
+empty queue), then looks once.  A test that asserts a duration says its
+margin: what the behaviour needs and how much slack the bound leaves.
+
+Other users: a program a test runs as another user (nobody) must be
+readable and executable by that user along its whole path, which the
+checkout need not be (a clone under /root or in a mktemp -d directory is
+0700).  Tree.bin_for_others() copies the programs into a directory of the
+tree with modes 0755, and every test that changes user runs them from
+there (as_user() gives the subprocess arguments, with cwd "/").
 """
 
 import atexit
@@ -41,8 +62,24 @@ BUILD = os.path.abspath(os.environ.get("POSTERN_BUILD") or os.path.join(SOURCE, 
 BIN = os.path.join(BUILD, "bin")
 POSTERN = os.path.join(BIN, "postern")
 SANITIZED = os.path.basename(BUILD.rstrip("/")).endswith("-san")
-# Deadlines are multiplied by this: the sanitizer build is 2-3x slower.
-SCALE = 3.0 if SANITIZED else 1.0
+
+
+def _timeout_scale():
+    raw = os.environ.get("POSTERN_TEST_TIMEOUT_SCALE", "").strip()
+    if not raw:
+        return 1.0
+    try:
+        v = float(raw)
+    except ValueError:
+        v = 0.0
+    if not v > 0:
+        raise RuntimeError("POSTERN_TEST_TIMEOUT_SCALE=%r: want a number above 0" % raw)
+    return v
+
+
+# Deadlines are multiplied by this: POSTERN_TEST_TIMEOUT_SCALE (a slow or
+# busy machine), times 3 for the sanitizer build (2-3x slower).
+SCALE = _timeout_scale() * (3.0 if SANITIZED else 1.0)
 
 DOMAIN = "example.test"
 HOST = "127.0.0.1"
@@ -72,8 +109,50 @@ _live_lock = threading.Lock()
 
 
 def deadline(seconds):
-    """An absolute time.monotonic() deadline, stretched for the sanitizer build."""
+    """An absolute time.monotonic() deadline, stretched by SCALE."""
     return time.monotonic() + seconds * SCALE
+
+
+class _Unset:
+    def __repr__(self):
+        return "nothing yet"
+
+
+def wait_for(predicate, seconds, what, detail=None, ignore=(), interval=0.05, fail=True):
+    """Call predicate() until it returns a true value, and return that value.
+
+    The one deadline of the suite: seconds (stretched by SCALE) from now.
+    At the deadline, raise AssertionError "timed out after Ns waiting for
+    WHAT" with the last value (or the last exception of a type in ignore,
+    which count as "not yet") and detail() when given, e.g. a log tail;
+    with fail=False return the last (false) value instead, for a caller
+    that asserts it with its own message.  predicate is always called at
+    least once, and once more at the deadline."""
+    limit = seconds * SCALE
+    end = time.monotonic() + limit
+    last = _Unset()
+    while True:
+        final = time.monotonic() >= end
+        try:
+            last = predicate()
+            if last:
+                return last
+        except ignore as e:
+            last = e
+        if final:
+            break
+        time.sleep(max(0.0, min(interval, end - time.monotonic())))
+    if not fail:
+        return None if isinstance(last, (_Unset, BaseException)) else last
+    msg = "timed out after %.1fs waiting for %s (last: %s)" % (limit, what, _short(last))
+    if detail is not None:
+        msg += "\n" + str(detail() if callable(detail) else detail)
+    raise AssertionError(msg)
+
+
+def _short(value, n=300):
+    text = repr(value)
+    return text if len(text) <= n else text[:n] + "..."
 
 
 def is_root():
@@ -241,6 +320,33 @@ class RawSMTP:
             pass
 
 
+def _tcp_rx_queue(local, remote):
+    """Bytes waiting in the receive queue of the IPv4 TCP socket bound to
+    local and connected to remote ((host, port) pairs), from
+    /proc/net/tcp; None if there is no such socket."""
+    def hexaddr(addr):
+        host, port = addr
+        return "%08X:%04X" % (int.from_bytes(socket.inet_aton(host), sys.byteorder), port)
+    want = (hexaddr(local), hexaddr(remote))
+    with open("/proc/net/tcp") as f:
+        next(f)
+        for line in f:
+            fields = line.split()
+            if (fields[1], fields[2]) == want:
+                return int(fields[4].split(":")[1], 16)
+    return None
+
+
+def wait_peer_read(sock, seconds=10):
+    """Wait until the server end of our loopback TCP connection sock has
+    read every byte we sent (its receive queue is empty): a test that
+    needs two writes to reach the server as two reads sends the second
+    only then."""
+    ours, theirs = sock.getsockname(), sock.getpeername()
+    wait_for(lambda: _tcp_rx_queue(theirs, ours) == 0, seconds,
+             "the server to read what we sent (receive queue of %s:%d)" % theirs)
+
+
 def read_greeting(port, expect, timeout=2.0):
     """Connect, read the first line; True if it starts with expect."""
     try:
@@ -285,6 +391,10 @@ class Tree:
         # The tree must be traversable by the postern-* users (authd works
         # in DIR itself); mkdtemp makes it 0700.
         os.chmod(self.dir, 0o755)
+        blocked = unreachable_by_others(self.dir)
+        if blocked:
+            raise AssertionError("%s: the postern-* users cannot reach it: %s is mode %o"
+                                 % (self.dir, blocked, os.stat(blocked).st_mode & 0o7777))
         self.log_path = os.path.join(self.dir, "master.log")
         self.port_base = None
         self.master = None        # subprocess.Popen of `postern start -f`
@@ -356,20 +466,19 @@ class Tree:
 
     def wait_ready(self, seconds=20):
         """Until SMTP answers 220 and POP3 +OK (or the master dies)."""
-        end = deadline(seconds)
-        smtp_ok = pop_ok = False
-        while time.monotonic() < end:
+        ok = {"smtp 220": False, "pop3 +OK": False}
+
+        def ready():
             if self.master.poll() is not None:
                 raise AssertionError("master exited with status %s during start-up\n%s"
                                      % (self.master.returncode, self.log_tail()))
-            smtp_ok = smtp_ok or read_greeting(self.port("smtp"), b"220", timeout=2.0 * SCALE)
-            pop_ok = pop_ok or read_greeting(self.port("pop3"), b"+OK", timeout=2.0 * SCALE)
-            if smtp_ok and pop_ok:
-                self.note_children()
-                return
-            time.sleep(0.1)
-        raise AssertionError("not ready after %.0fs: smtp 220 %s, pop3 +OK %s\n%s"
-                             % (seconds * SCALE, smtp_ok, pop_ok, self.log_tail()))
+            ok["smtp 220"] = ok["smtp 220"] or read_greeting(self.port("smtp"), b"220", timeout=2.0 * SCALE)
+            ok["pop3 +OK"] = ok["pop3 +OK"] or read_greeting(self.port("pop3"), b"+OK", timeout=2.0 * SCALE)
+            return all(ok.values())
+
+        wait_for(ready, seconds, "the tree to answer", interval=0.1,
+                 detail=lambda: "%r\n%s" % (ok, self.log_tail()))
+        self.note_children()
 
     def note_children(self):
         if self.master and self.master.poll() is None:
@@ -385,16 +494,13 @@ class Tree:
         return service_pids(self.master_pid, service)
 
     def wait_pids(self, service, exclude=(), seconds=10):
-        """Pids of service not in exclude, waiting until there is one."""
-        end = deadline(seconds)
-        while True:
-            pids = [p for p in self.pids(service) if p not in exclude]
-            if pids:
-                self.note_children()
-                return pids
-            if time.monotonic() >= end:
-                return []
-            time.sleep(0.05)
+        """Pids of service not in exclude, waiting until there is one
+        ([] at the deadline: the caller asserts)."""
+        pids = wait_for(lambda: [p for p in self.pids(service) if p not in exclude], seconds,
+                        "a process of %s" % service, fail=False)
+        if pids:
+            self.note_children()
+        return pids or []
 
     def stop(self, grace=15):
         """SIGTERM our master, wait, then SIGKILL it and whatever it left."""
@@ -414,11 +520,11 @@ class Tree:
                                      % (self.master.pid, grace * SCALE))
                     self._kill_group()
                     self.master.wait(10)
-            # Children that outlived the master (orphans): end them, they are ours.
+            # Children that outlived the master (orphans): give them a
+            # moment to notice (the lifeline pipe), then end them, they are ours.
+            wait_for(lambda: not [p for p, a0 in self.children_seen.items() if pid_alive_as(p, a0)],
+                     2, "the master's children to exit", fail=False)
             leftovers = [p for p, a0 in self.children_seen.items() if pid_alive_as(p, a0)]
-            if leftovers:
-                time.sleep(2 * SCALE)
-                leftovers = [p for p, a0 in self.children_seen.items() if pid_alive_as(p, a0)]
             for p in leftovers:
                 sys.stderr.write("harness: killing leftover %s pid %d\n" % (self.children_seen[p], p))
                 try:
@@ -448,6 +554,21 @@ class Tree:
                 return f.read()
         except OSError:
             return b""
+
+    def log_mark(self):
+        """The current end of master.log: give it to wait_log(after=) to
+        wait for a line written after this point."""
+        return len(self.log_bytes())
+
+    def log_text(self, after=0):
+        return self.log_bytes()[after:].decode("utf-8", "replace")
+
+    def wait_log(self, pattern, seconds=30, after=0, what=None):
+        """Wait until master.log (from byte offset after) matches pattern
+        (a str regex, re.M); return the match.  Fails with the log tail."""
+        pat = re.compile(pattern, re.M)
+        return wait_for(lambda: pat.search(self.log_text(after)), seconds,
+                        what or "a log line matching %r" % pattern, detail=self.log_tail, interval=0.1)
 
     def log_tail(self, n=60):
         lines = self.log_bytes().decode("utf-8", "replace").splitlines()[-n:]
@@ -495,23 +616,18 @@ class Tree:
         return ids
 
     def wait_count(self, user, n, seconds=30):
-        """Wait until user's Maildir holds at least n messages; return the count."""
-        end = deadline(seconds)
-        while True:
-            c = self.count(user)
-            if c >= n or time.monotonic() >= end:
-                return c
-            time.sleep(0.1)
+        """Wait until user's Maildir holds at least n messages; return the
+        count (lower at the deadline: the caller asserts)."""
+        wait_for(lambda: self.count(user) >= n, seconds, "%d messages for %s" % (n, user), fail=False)
+        return self.count(user)
 
     def wait_ids(self, user, wanted, seconds=30):
-        """Wait until every id in wanted is in user's Maildir; return test_ids()."""
+        """Wait until every id in wanted is in user's Maildir; return
+        test_ids() (without some at the deadline: the caller asserts)."""
         wanted = set(wanted)
-        end = deadline(seconds)
-        while True:
-            ids = self.test_ids(user)
-            if wanted <= set(ids) or time.monotonic() >= end:
-                return ids
-            time.sleep(0.2)
+        wait_for(lambda: wanted <= set(self.test_ids(user)), seconds,
+                 "messages %s for %s" % (sorted(wanted)[:5], user), interval=0.2, fail=False)
+        return self.test_ids(user)
 
     # ---- clients
 
@@ -547,14 +663,8 @@ class Tree:
 
     def pop3_retrying(self, user, seconds=20):
         """Log in over POP3, retrying while a restarted service comes back."""
-        end = deadline(seconds)
-        while True:
-            try:
-                return self.pop3(user)
-            except (OSError, poplib.error_proto, EOFError) as e:
-                if time.monotonic() >= end:
-                    raise AssertionError("POP3 login as %s failed until the deadline: %r" % (user, e))
-                time.sleep(0.3)
+        return wait_for(lambda: self.pop3(user), seconds, "a POP3 login as %s" % user,
+                        ignore=(OSError, poplib.error_proto, EOFError), interval=0.2)
 
     def send(self, rcpt, test_id, body=b"hello\r\n", sender="sender@example.org"):
         """Send one small message with X-Test-Id over a new SMTP session."""
@@ -629,8 +739,63 @@ class Tree:
         p = self.run("queue", "-d", self.dir, "list", "--json")
         return json.loads(p.stdout.decode("utf-8"))
 
+    def wait_queue(self, predicate, seconds=30, what="a queue state"):
+        """Wait until predicate(queue_json()) is true; return that queue."""
+        seen = []
+
+        def check():
+            seen[:] = [self.queue_json()]
+            return predicate(seen[0])
+        wait_for(check, seconds, what, detail=lambda: "queue: %r\n%s" % (seen[:1], self.log_tail()),
+                 interval=0.2)
+        return seen[0]
+
+    # ---- programs run as another user
+
+    def bin_for_others(self):
+        """A directory of this tree holding copies of sendmail (with mailq
+        beside it) and postern, modes 0755 all the way down from /, for
+        tests that run them as another user: the build directory may lie
+        where that user cannot go (a checkout under /root, or in a 0700
+        mktemp -d directory)."""
+        d = os.path.join(self.dir, "bin-others")
+        if not os.path.isdir(d):
+            os.mkdir(d)
+            os.chmod(d, 0o755)
+            for name in ("sendmail", "postern"):
+                shutil.copy(os.path.join(BIN, name), os.path.join(d, name))
+                os.chmod(os.path.join(d, name), 0o755)
+            os.symlink("sendmail", os.path.join(d, "mailq"))   # mailq(1) is sendmail -bp
+        blocked = unreachable_by_others(d)
+        if blocked:
+            raise AssertionError("%s: others cannot reach it: %s is mode %o"
+                                 % (d, blocked, os.stat(blocked).st_mode & 0o7777))
+        return d
+
     def remove(self):
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def unreachable_by_others(path):
+    """The first directory on the way to path that a user other than its
+    owner and group cannot enter (no o+x), or None."""
+    path = os.path.abspath(path)
+    parts = path.split(os.sep)
+    for i in range(2, len(parts) + 1):
+        d = os.sep.join(parts[:i]) or os.sep
+        if os.path.isdir(d) and not os.stat(d).st_mode & 0o001:
+            return d
+    return None
+
+
+def as_user(name):
+    """subprocess.run/Popen arguments that run the command as user name
+    (its uid and primary gid, no supplementary groups) from "/", so that
+    neither the checkout nor the runner's cwd need be reachable by it.
+    Run programs from Tree.bin_for_others()."""
+    import pwd
+    pw = pwd.getpwnam(name)
+    return dict(user=pw.pw_uid, group=pw.pw_gid, extra_groups=[], cwd="/")
 
 
 def parse_record(block):

@@ -6,9 +6,8 @@ the file.  `postern check` and `postern reload` name the bad line."""
 
 import os
 import signal
-import time
 
-from postern_harness import PosternTestCase, deadline
+from postern_harness import PosternTestCase, wait_for
 
 RESTARTED = ("smtp", "enqueue", "qmgr", "local", "authd", "pop3", "pop3-session")
 
@@ -63,13 +62,8 @@ class ConfigSnapshot(PosternTestCase):
         # The reload accepts the file; new processes then use it.
         old = set(t.pids("smtp"))
         t.run("reload", "-d", t.dir)
-        end = deadline(30)
-        while True:
-            pids = set(t.pids("smtp"))
-            if pids and not pids & old:
-                break
-            self.assertLess(time.monotonic(), end, "smtp not replaced\n" + t.log_tail())
-            time.sleep(0.05)
+        wait_for(lambda: set(t.pids("smtp")) and not set(t.pids("smtp")) & old, 30, "smtp replaced by the reload",
+                 detail=t.log_tail)
         s = t.smtp()
         self.assertEqual(s.esmtp_features.get("size"), "123456")
         s.quit()

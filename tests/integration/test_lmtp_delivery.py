@@ -17,10 +17,9 @@ import socketserver
 import subprocess
 import sys
 import threading
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from postern_harness import BIN, HOST, PosternTestCase, daemon_env, deadline  # noqa: E402
+from postern_harness import BIN, HOST, PosternTestCase, daemon_env, wait_for  # noqa: E402
 
 LMTP_DOMAIN = "lmtp.test"
 
@@ -165,12 +164,7 @@ class LmtpCase(PosternTestCase):
         return t
 
     def wait_for(self, cond, what, t, seconds=30):
-        end = deadline(seconds)
-        while time.monotonic() < end:
-            if cond():
-                return
-            time.sleep(0.1)
-        self.fail("timed out waiting for %s\n%s" % (what, t.log_tail()))
+        return wait_for(cond, seconds, what, detail=t.log_tail, interval=0.1)
 
     def log_has(self, t, pattern):
         return re.search(pattern.encode(), t.log_bytes()) is not None
@@ -194,8 +188,8 @@ class TestLmtpDelivery(LmtpCase):
             "reject1 bounced", t)
         self.wait_for(lambda: self.log_has(t, r"to=<norcpt1@lmtp\.test>, relay=local, dsn=5\.1\.1, status=bounced"),
                       "norcpt1 bounced", t)
-        self.assertTrue(self.log_has(t, r"to=<later1@lmtp\.test>, relay=local, dsn=4\.2\.2, status=deferred"))
-        self.assertTrue(self.log_has(t, r"to=<ok1@lmtp\.test>, relay=local, status=sent \(lmtp "))
+        t.wait_log(r"to=<later1@lmtp\.test>, relay=local, dsn=4\.2\.2, status=deferred")
+        t.wait_log(r"to=<ok1@lmtp\.test>, relay=local, status=sent \(lmtp ")
         # 452 is retried, and the retry carries later1 alone.
         self.wait_for(lambda: len(self.delivered_to(server, "later1@lmtp.test")) >= 2, "the retry of later1", t)
         retry = self.delivered_to(server, "later1@lmtp.test")[-1]

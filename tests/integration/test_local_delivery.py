@@ -10,15 +10,13 @@ recipient: smtpd's RCPT check is not under test here.
 """
 
 import os
-import re
 import subprocess
 import stat
 import sys
-import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from postern_harness import BIN, PosternTestCase, daemon_env, deadline, is_root, make_message  # noqa: E402
+from postern_harness import BIN, PosternTestCase, daemon_env, is_root, make_message, wait_for  # noqa: E402
 
 
 def submit(t, rcpt, test_id, body=b"hello\n", sender="sender@example.org", raw=None):
@@ -47,13 +45,7 @@ class LocalCase(PosternTestCase):
         return t
 
     def wait_log(self, t, pattern, seconds=30):
-        pat = re.compile(pattern.encode())
-        end = deadline(seconds)
-        while time.monotonic() < end:
-            if pat.search(t.log_bytes()):
-                return
-            time.sleep(0.2)
-        self.fail("no log line matching %r; log tail:\n%s" % (pattern, t.log_tail()))
+        return t.wait_log(pattern, seconds)
 
     def folder_files(self, t, user, folder):
         d = os.path.join(t.maildir(user), "." + folder, "new")
@@ -124,10 +116,8 @@ class TestPlusAddressing(LocalCase):
         submit(t, "alice+lists@example.test", "plus-folder")
         submit(t, "alice+other@example.test", "plus-inbox")
         t.wait_ids("alice", {"plus-inbox"})
-        end = deadline(20)
-        while not self.folder_files(t, "alice", "lists") and time.monotonic() < end:
-            time.sleep(0.2)
-        files = self.folder_files(t, "alice", "lists")
+        files = wait_for(lambda: self.folder_files(t, "alice", "lists"), 20, "a message in alice's .lists",
+                         detail=t.log_tail)
         self.assertEqual(len(files), 1)
         msg = open(os.path.join(folder, "new", files[0]), "rb").read()
         self.assertIn(b"X-Test-Id: plus-folder", msg)
@@ -185,9 +175,6 @@ class TestCommand(LocalCase):
         t.run("map", "-d", t.dir, "aliases")
         t.start()
         submit(t, "archive@example.test", "cmd-1", sender="o'brien&co@example.org")
-        end = deadline(20)
-        while not os.path.exists(os.path.join(d, "env")) and time.monotonic() < end:
-            time.sleep(0.2)
         self.wait_log(t, r"to=<archive@example\.test>, relay=local, status=sent \(delivered to command")
         msg = open(os.path.join(d, "msg"), "rb").read()
         self.assertIn(b"X-Test-Id: cmd-1", msg)

@@ -16,11 +16,11 @@ import signal
 import smtplib
 import socket
 import subprocess
-import time
 import unittest
 
+import postern_harness
 from postern_harness import (POSTERN, SANITIZER_PATTERNS, SCALE, PosternTestCase, Tree, daemon_env,
-                             deadline, make_message, pid_alive_as, postern_children, read_greeting)
+                             make_message, pid_alive_as, postern_children, read_greeting)
 
 MONTHS = "Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec"
 HOST = socket.gethostname().split(".")[0]
@@ -33,13 +33,9 @@ MESSAGE_SERVICES = ("smtp", "enqueue", "qmgr", "local")
 
 
 def wait_for(check, seconds):
-    """check() until it returns something true, under one deadline."""
-    end = deadline(seconds)
-    while True:
-        value = check()
-        if value or time.monotonic() >= end:
-            return value
-        time.sleep(0.05)
+    """check() until it returns something true, under the harness's one
+    deadline; its last value at the deadline (the caller asserts)."""
+    return postern_harness.wait_for(check, seconds, "a log state", fail=False)
 
 
 def read_lines(path):

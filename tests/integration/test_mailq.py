@@ -7,26 +7,17 @@ for root and the queue owner only.
 """
 
 import os
-import pwd
 import socket
 import subprocess
 import sys
-import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from postern_harness import BIN, PosternTestCase, daemon_env, deadline, is_root, parse_record  # noqa: E402
+from postern_harness import BIN, PosternTestCase, as_user, daemon_env, is_root, parse_record  # noqa: E402
 
 SENDMAIL = os.path.join(BIN, "sendmail")
 MAILQ = os.path.join(BIN, "mailq")
 SENDER = "carol@example.org"
-
-
-def become_nobody():
-    nobody = pwd.getpwnam("nobody")
-    os.setgroups([])
-    os.setgid(nobody.pw_gid)
-    os.setuid(nobody.pw_uid)
 
 
 @unittest.skipUnless(is_root(), "needs root to run commands as nobody")
@@ -44,11 +35,8 @@ class TestMailq(PosternTestCase):
                            input=b"Subject: held\nX-Test-Id: mq-1\n\nhello\n", env=self.env(t),
                            timeout=60, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         self.assertEqual(p.returncode, 0, p.stdout)
-        end = deadline(20)
-        q = t.queue_json()
-        while (not q or q[0]["state"] not in ("deferred", "hold")) and time.monotonic() < end:
-            time.sleep(0.2)
-            q = t.queue_json()
+        q = t.wait_queue(lambda q: q and q[0]["state"] in ("deferred", "hold"), 20,
+                         "the message deferred (no local agent)")
         self.assertEqual(len(q), 1, q)
         qid = q[0]["id"]
         t.run("queue", "-d", t.dir, "hold", qid)
@@ -61,9 +49,10 @@ class TestMailq(PosternTestCase):
         return env
 
     def as_nobody(self, t, argv):
+        # The copy in the tree: nobody may not reach the build directory.
+        argv = [os.path.join(t.bin_for_others(), os.path.basename(argv[0]))] + list(argv[1:])
         return subprocess.run(argv, env=self.env(t), timeout=60, stdin=subprocess.DEVNULL,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              preexec_fn=become_nobody, cwd="/")
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, **as_user("nobody"))
 
     def test_nobody_lists_the_queue_through_pickup(self):
         t, qid = self.held_tree()

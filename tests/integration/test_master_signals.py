@@ -13,7 +13,7 @@ import smtplib
 import threading
 import time
 
-from postern_harness import HOST, SCALE, PosternTestCase, deadline, make_message
+from postern_harness import HOST, SCALE, PosternTestCase, make_message, wait_for
 
 
 class Traffic:
@@ -75,12 +75,8 @@ class MasterSignals(PosternTestCase):
         self.assertNotIn(b"stopping:", t.log_bytes(), "the master began to stop\n" + t.log_tail())
 
     def wait_log_count(self, t, needle, n, seconds):
-        end = deadline(seconds)
-        while t.log_bytes().count(needle) < n:
-            if time.monotonic() >= end:
-                self.fail("%d x %r not logged within %.0fs (saw %d)\n%s"
-                          % (n, needle, seconds * SCALE, t.log_bytes().count(needle), t.log_tail()))
-            time.sleep(0.02)
+        wait_for(lambda: t.log_bytes().count(needle) >= n, seconds, "%d x %r in the log" % (n, needle),
+                 detail=lambda: "saw %d\n%s" % (t.log_bytes().count(needle), t.log_tail()), interval=0.02)
 
     def test_fifty_reloads_under_traffic_lose_nothing(self):
         t = self.start_tree()
@@ -102,11 +98,10 @@ class MasterSignals(PosternTestCase):
                     self.wait_log_count(t, reloads, before + 1, 30)
             self.assert_master_runs(t)
             # Traffic goes on after the last reload, through new children.
-            end = deadline(30)
             base = dict(traffic.sessions)
-            while (traffic.sessions["smtp"] < base["smtp"] + 3 or traffic.sessions["pop3"] < base["pop3"] + 3):
-                self.assertLess(time.monotonic(), end, "no sessions served after the reloads\n" + t.log_tail())
-                time.sleep(0.05)
+            wait_for(lambda: (traffic.sessions["smtp"] >= base["smtp"] + 3
+                              and traffic.sessions["pop3"] >= base["pop3"] + 3), 30,
+                     "3 SMTP and 3 POP3 sessions served after the reloads", detail=t.log_tail)
         self.assert_master_runs(t)
         self.assertEqual(traffic.errors, [], "clients were refused or dropped during reloads")
         self.assertGreater(len(traffic.accepted), 0)
@@ -138,13 +133,14 @@ class MasterSignals(PosternTestCase):
             t.start(wait=False)
             # As soon as the master has written its pid: children are
             # being forked at that moment.
-            end = deadline(20)
-            while t.pidfile_pid() is None:
-                self.assertLess(time.monotonic(), end, "no master.pid\n" + t.log_tail())
+            def pid_written():
                 self.assertIsNone(t.master.poll(), t.log_tail())
-                time.sleep(0.005)
+                return t.pidfile_pid() is not None
+            wait_for(pid_written, 20, "run/master.pid", detail=t.log_tail, interval=0.005)
             started = time.monotonic()
             os.kill(t.master_pid, signal.SIGTERM)
+            # Margin: as in the test above, 10 s (x SCALE) against well
+            # under a second, far below master_stop_timeout (30 s).
             t.master.wait(60 * SCALE)
             self.assertLess(time.monotonic() - started, 10 * SCALE, t.log_tail())
             self.assertEqual(t.master.returncode, 0, t.log_tail())

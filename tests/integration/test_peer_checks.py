@@ -11,13 +11,14 @@ import os
 import pwd
 import re
 import socket
-import time
 import traceback
 import unittest
 
-from postern_harness import DOMAIN, PosternTestCase, deadline, is_root, read_record
+from postern_harness import DOMAIN, SCALE, PosternTestCase, is_root, read_record, wait_for
 
-RECV_TIMEOUT = 10.0   # a service that let us in would wait longer than this for a request
+# A refused caller is closed at once; a service that let us in waits
+# ipc_timeout (longer than this) for the rest of a request.
+RECV_TIMEOUT = 10.0 * SCALE
 
 
 def closed_unanswered(path, request):
@@ -121,13 +122,10 @@ class PeerChecks(PosternTestCase):
                 self.skipTest("system user %s missing (postern init creates it as root)" % user)
 
     def wait_log(self, t, pattern, seconds=10):
-        """Wait until master.log matches pattern (bytes regex); the match."""
-        end = deadline(seconds)
-        while True:
-            m = re.search(pattern, t.log_bytes())
-            if m or time.monotonic() >= end:
-                return m
-            time.sleep(0.1)
+        """Wait until master.log matches pattern (bytes regex); the match
+        (None at the deadline: the caller asserts)."""
+        return wait_for(lambda: re.search(pattern, t.log_bytes()), seconds, "a log line", fail=False,
+                        interval=0.1)
 
     def test_smtpd_user_is_refused_by_local_remote_qmgr_and_pop3_session(self):
         t = self.start_tree()

@@ -82,7 +82,8 @@ class Pop3Clients(PosternTestCase):
             for root, dirs, files in os.walk(work):
                 for n in [root] + [os.path.join(root, x) for x in dirs + files]:
                     os.chown(n, nobody.pw_uid, nobody.pw_gid)
-            kw = dict(user=nobody.pw_uid, group=nobody.pw_gid, extra_groups=[])
+            # cwd: the runner's (the checkout) may be closed to nobody.
+            kw = dict(user=nobody.pw_uid, group=nobody.pw_gid, extra_groups=[], cwd=work)
         p = subprocess.run(["getmail", "--getmaildir", work, "--rcfile", rc],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60 * SCALE,
                            env=dict(os.environ, HOME=work), **kw)

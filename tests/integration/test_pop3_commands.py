@@ -6,7 +6,6 @@ login -> session handoff."""
 import base64
 import poplib
 import socket
-import time
 import unittest
 
 from postern_harness import HOST, SCALE, PosternTestCase, deadline
@@ -119,7 +118,7 @@ class Pop3Commands(PosternTestCase):
         p.sock.shutdown(socket.SHUT_RDWR)                  # dropped: no QUIT
         p.file.close()
         p.sock.close()
-        time.sleep(0.3 * SCALE)
+        t.wait_log(r"pop3-session\[\d+\]: logout user=alice@")   # the session saw the drop
         p = t.pop3_retrying("alice")
         self.assertEqual(p.stat()[0], 1)
         p.quit()

@@ -6,10 +6,9 @@ password file open, while a client is logged in."""
 import os
 import poplib
 import pwd
-import time
 import unittest
 
-from postern_harness import HOST, SCALE, PosternTestCase, deadline, is_root, proc_ids, proc_root
+from postern_harness import HOST, SCALE, PosternTestCase, is_root, proc_ids, proc_root, wait_for
 
 
 def open_files(pid):
@@ -35,9 +34,9 @@ class Pop3Privsep(PosternTestCase):
         pids = t.pids(service)
         self.assertTrue(pids, "no postern/%s process" % service)
         for pid in pids:
-            end = deadline(5)
-            while proc_ids(pid, "Uid") == [0, 0, 0, 0] and time.monotonic() < end:
-                time.sleep(0.05)                           # still dropping privileges
+            # A process forked a moment ago may still be dropping privileges.
+            wait_for(lambda: proc_ids(pid, "Uid") != [0, 0, 0, 0], 5, "%s pid %d to drop root" % (service, pid),
+                     fail=False)
             self.assertEqual(proc_ids(pid, "Uid"), [pw.pw_uid] * 4, "%s pid %d" % (service, pid))
             self.assertEqual(proc_ids(pid, "Gid"), [pw.pw_gid] * 4, "%s pid %d" % (service, pid))
             self.assertEqual(proc_root(pid), want_root, "%s pid %d chroot" % (service, pid))

@@ -3,11 +3,10 @@ table "Processes and privileges" says (read from /proc)."""
 
 import os
 import pwd
-import time
 import unittest
 
-from postern_harness import (PRIVILEGES, SERVICES, PosternTestCase, deadline, is_root,
-                             postern_children, proc_ids, proc_root, proc_status)
+from postern_harness import (PRIVILEGES, SERVICES, PosternTestCase, is_root, postern_children, proc_ids,
+                             proc_root, proc_status, wait_for)
 
 
 def groups_of(pid):
@@ -69,13 +68,9 @@ class Privileges(PosternTestCase):
             except KeyError:
                 self.fail("system user %s missing (postern init creates it as root)" % user)
         # A freshly forked child is root until it drops; look again briefly.
-        end = deadline(5)
-        while True:
-            problems = self.observe(t)
-            if not problems or time.monotonic() >= end:
-                break
-            time.sleep(0.2)
-        self.assertEqual(problems, [])
+        wait_for(lambda: not self.observe(t), 5, "every daemon as its user in its root", fail=False,
+                 interval=0.2)
+        self.assertEqual(self.observe(t), [])
 
 
 if __name__ == "__main__":

@@ -105,10 +105,7 @@ class QueueCrash(PosternTestCase):
         self.assertGreater(len(accepted), MESSAGES // 4, "too few messages accepted to mean anything")
         self.assertGreater(sum(kills.values()), 0, "nothing was killed")
         # Everything accepted also leaves the queue.
-        end = deadline(60)
-        while t.queue_json() and time.monotonic() < end:
-            time.sleep(0.5)
-        self.assertEqual(t.queue_json(), [])
+        t.wait_queue(lambda q: q == [], 60, "an empty queue")
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ import threading
 import time
 import unittest
 
-from postern_harness import PosternTestCase, deadline, is_root
+from postern_harness import PosternTestCase, is_root, wait_for
 
 SENDER = "alice@example.test"
 
@@ -128,42 +128,39 @@ class QueueDsn(PosternTestCase):
         fields.extend(extra)
         data = body or ("X-Test-Id: %s\nSubject: test %s\nFrom: <%s>\n\nbody of %s\n"
                         % (test_id, test_id, sender, test_id)).encode()
-        answer = {}
-        for attempt in range(5):
-            # A reload restarts the services: a connection may be cut
-            # before the answer (nothing was accepted then), so try again.
-            try:
-                answer = tree.enqueue_raw(fields, data)
-                break
-            except (ConnectionError, FileNotFoundError):
-                time.sleep(0.5)
+        # A reload restarts the services: a connection may be cut
+        # before the answer (nothing was accepted then), so try again.
+        answer = wait_for(lambda: tree.enqueue_raw(fields, data), 10, "an answer from enqueue",
+                          ignore=(ConnectionError, FileNotFoundError), interval=0.2)
         self.assertEqual(answer.get("status"), "ok", answer)
         return answer["queue_id"]
 
+    def reports(self, tree, user):
+        """The messages in user's Maildir that are reports."""
+        reports = []
+        for p in tree.message_paths(user):
+            try:
+                with open(p, "rb") as f:
+                    data = f.read()
+            except FileNotFoundError:
+                continue
+            if b"multipart/report" in data:
+                reports.append(data.decode("utf-8", "replace"))
+        return reports
+
     def wait_reports(self, tree, user, n, seconds=30):
-        """The messages in user's Maildir that are reports, at least n."""
-        end = deadline(seconds)
-        while True:
-            reports = []
-            for p in tree.message_paths(user):
-                try:
-                    with open(p, "rb") as f:
-                        data = f.read()
-                except FileNotFoundError:
-                    continue
-                if b"multipart/report" in data:
-                    reports.append(data.decode("utf-8", "replace"))
-            if len(reports) >= n or time.monotonic() >= end:
-                return reports
-            time.sleep(0.2)
+        """The messages in user's Maildir that are reports, at least n
+        (fewer at the deadline: the caller asserts)."""
+        wait_for(lambda: len(self.reports(tree, user)) >= n, seconds, "%d reports for %s" % (n, user),
+                 fail=False, interval=0.2)
+        return self.reports(tree, user)
 
     def wait_queue_empty(self, tree, seconds=30):
-        end = deadline(seconds)
-        while True:
-            q = tree.queue_json()
-            if not q or time.monotonic() >= end:
-                return q
-            time.sleep(0.3)
+        """The queue once empty ([]); what is left at the deadline.  An
+        empty queue also means that every report qmgr queued has been
+        delivered: qmgr queues a report before it removes the message."""
+        wait_for(lambda: not tree.queue_json(), seconds, "an empty queue", fail=False, interval=0.3)
+        return tree.queue_json()
 
     # ---- reports to the sender
 
@@ -202,9 +199,10 @@ class QueueDsn(PosternTestCase):
         self.enqueue(t, [("nosuch@example.test", [("notify", "NEVER")])], test_id="n1")
         self.enqueue(t, ["nosuch2@example.test"], test_id="f1")
         reports = self.wait_reports(t, "alice", 1)
+        # Both messages gone from the queue: any report for n1 would be
+        # delivered by now (see wait_queue_empty).
         self.assertEqual(self.wait_queue_empty(t), [])
-        time.sleep(0.5)
-        reports = self.wait_reports(t, "alice", 2, seconds=1)
+        reports = self.reports(t, "alice")
         self.assertEqual(len(reports), 1, "NOTIFY=NEVER must not produce a report")
         r = reports[0]
         self.assertIn("Final-Recipient: rfc822; nosuch2@example.test", r)
@@ -220,16 +218,12 @@ class QueueDsn(PosternTestCase):
         self.assertIn("Subject: Undeliverable delivery status notification", reports[0])
         self.assertIn("Final-Recipient: rfc822; nosuch@example.test", reports[0])
         self.assertEqual(self.wait_queue_empty(t), [])
-        self.assertEqual(self.wait_reports(t, "alice", 1, seconds=0.5), [])
+        self.assertEqual(self.reports(t, "alice"), [])   # nothing to the null sender's "owner"
 
     def test_undeliverable_postmaster_notice_is_dropped_with_a_log_line(self):
         t = self.tree(bounce_notice_recipient="nobody@example.test")
         self.enqueue(t, ["nosuch@example.test"], sender="", test_id="z2")
-        end = deadline(30)
-        while b"postmaster undeliverable; dropped" not in t.log_bytes() and time.monotonic() < end:
-            time.sleep(0.2)
-        self.assertIn(b"to=<nobody@example.test>, notice to the postmaster undeliverable; dropped",
-                      t.log_bytes())
+        t.wait_log(r"to=<nobody@example\.test>, notice to the postmaster undeliverable; dropped")
         self.assertEqual(self.wait_queue_empty(t), [])
 
     # ---- deferral: delay warnings and expiry
@@ -294,24 +288,14 @@ class QueueDsn(PosternTestCase):
         self.assertEqual(t.wait_ids("bob", ["a0"]).get("a0"), 1)
         t.run("user", "add", "-d", t.dir, "carol@newdomain.test", "pw-carol-1")
         self.enqueue(t, ["carol@newdomain.test"], test_id="a1")
-        end = deadline(30)
-        got = []
-        while time.monotonic() < end:
-            got = os.listdir(os.path.join(t.dir, "mail", "newdomain.test", "carol", "new"))
-            if got:
-                break
-            time.sleep(0.2)
+        got = wait_for(lambda: os.listdir(os.path.join(t.dir, "mail", "newdomain.test", "carol", "new")), 30,
+                       "carol's message", detail=t.log_tail, ignore=(FileNotFoundError,), interval=0.2)
         self.assertEqual(len(got), 1, t.log_tail())
 
     def test_missing_remote_agent_defers_then_flush_delivers(self):
         t = self.tree(minimal_backoff_time="300s", maximal_backoff_time="300s")
         qid = self.enqueue(t, ["x@remote.test", "bob@example.test"], test_id="m1")
-        end = deadline(20)
-        while time.monotonic() < end:
-            q = t.queue_json()
-            if q and q[0]["state"] == "deferred":
-                break
-            time.sleep(0.2)
+        q = t.wait_queue(lambda q: q and q[0]["state"] == "deferred", 20, "the message deferred")
         self.assertEqual(len(q), 1, q)
         self.assertEqual(q[0]["id"], qid)
         self.assertEqual(q[0]["state"], "deferred")
@@ -331,9 +315,7 @@ class QueueDsn(PosternTestCase):
     def test_queue_command_list_show_hold_release_requeue_delete(self):
         t = self.tree(minimal_backoff_time="300s", maximal_backoff_time="300s")
         qid = self.enqueue(t, ["x@remote.test"], test_id="h1")
-        end = deadline(20)
-        while t.queue_json()[0]["state"] != "deferred" and time.monotonic() < end:
-            time.sleep(0.2)
+        t.wait_queue(lambda q: q and q[0]["state"] == "deferred", 20, "the message deferred")
         text = t.run("queue", "-d", t.dir, "list").stdout.decode()
         self.assertRegex(text, r"%s\s+deferred\s+\d+\s+[\d-]+ [\d:]+\s+<%s>" % (qid, SENDER))
         self.assertIn("pending   <x@remote.test>", text)
@@ -346,25 +328,19 @@ class QueueDsn(PosternTestCase):
 
         self.assertIn("on hold", t.run("queue", "-d", t.dir, "hold", qid).stdout.decode())
         self.assertEqual(t.queue_json()[0]["state"], "hold")
-        # flush does not touch held mail
+        # flush does not touch held mail: once qmgr has scanned deferred/
+        # for the flush, the message is still on hold.
+        mark = t.log_mark()
         t.run("queue", "-d", t.dir, "flush")
-        time.sleep(0.5)
+        t.wait_log(r"qmgr\[\d+\]: flush requested\n(?:.*\n)*?.*qmgr\[\d+\]: deferred/ scanned:", after=mark)
         self.assertEqual(t.queue_json()[0]["state"], "hold")
         self.assertIn("released", t.run("queue", "-d", t.dir, "release", qid).stdout.decode())
-        end = deadline(20)
-        while True:
-            q = t.queue_json()
-            if (q[0]["state"] == "deferred" and q[0]["attempts"] >= 2) or time.monotonic() >= end:
-                break
-            time.sleep(0.2)
+        q = t.wait_queue(lambda q: q[0]["state"] == "deferred" and q[0]["attempts"] >= 2, 20,
+                         "a second attempt after release")
         self.assertEqual((q[0]["state"], q[0]["attempts"]), ("deferred", 2))
         self.assertIn("requeued", t.run("queue", "-d", t.dir, "requeue", qid).stdout.decode())
-        end = deadline(20)
-        while True:
-            q = t.queue_json()
-            if (q[0]["state"] == "deferred" and q[0]["attempts"] == 1) or time.monotonic() >= end:
-                break
-            time.sleep(0.2)
+        q = t.wait_queue(lambda q: q[0]["state"] == "deferred" and q[0]["attempts"] == 1, 20,
+                         "one attempt after requeue")
         self.assertEqual((q[0]["state"], q[0]["attempts"]), ("deferred", 1))
         self.assertIn("deleted", t.run("queue", "-d", t.dir, "delete", qid).stdout.decode())
         self.assertEqual(t.queue_json(), [])

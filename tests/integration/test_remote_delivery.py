@@ -19,11 +19,10 @@ import struct
 import subprocess
 import tempfile
 import threading
-import time
 import unittest
 
-from postern_harness import (BIN, SCALE, PosternTestCase, Tree, daemon_env, deadline,
-                             is_root, make_message)
+from postern_harness import (BIN, SCALE, PosternTestCase, Tree, daemon_env, is_root,
+                             make_message, wait_for)
 
 REMOTE = os.path.join(BIN, "remote")
 DNSMASQ = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
@@ -100,14 +99,12 @@ class Dnsmasq:
         self.netns = netns
 
     def wait(self, probe):
-        end = deadline(10)
-        while time.monotonic() < end:
+        def answers():
             if self.proc.poll() is not None:
                 raise AssertionError("dnsmasq exited: %s" % open(self.log).read()[-2000:])
-            if self.netns is not None or dns_query(self.port, probe) is not None:
-                return self
-            time.sleep(0.1)
-        raise AssertionError("dnsmasq does not answer")
+            return self.netns is not None or dns_query(self.port, probe) is not None
+        wait_for(answers, 10, "dnsmasq to answer for %s" % probe, interval=0.1)
+        return self
 
     def stop(self):
         if self.proc.poll() is None:
@@ -134,16 +131,12 @@ class Sink:
         with open(self.log, "ab") as f:
             self.proc = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL, start_new_session=True)
-        end = deadline(10)
-        while time.monotonic() < end:
+        def listening():
             if self.proc.poll() is not None:
                 raise AssertionError("smtp-sink exited: %s" % self.text()[-2000:])
-            try:
-                socket.create_connection((host, port), timeout=1).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise AssertionError("smtp-sink does not listen on %s:%d" % (host, port))
+            socket.create_connection((host, port), timeout=1).close()
+            return True
+        wait_for(listening, 10, "smtp-sink to listen on %s:%d" % (host, port), ignore=(OSError,))
 
     def text(self):
         try:
@@ -507,10 +500,7 @@ class RemoteDeliveryTest(PosternTestCase):
         body = b"Subject: dots\n\n.leading dot\n..two\nlast line without newline"
         ans = t.deliver(["u@pref.test"], body=body)
         self.assertEqual(ans[0]["status"], "delivered", ans)
-        end = deadline(5)
-        while not s.messages() and time.monotonic() < end:
-            time.sleep(0.05)
-        data = open(s.messages()[0], "rb").read()
+        data = open(wait_for(s.messages, 5, "smtp-sink's dump of the message")[0], "rb").read()
         # The dump holds the message as received, dot-stuffing removed (and
         # LF line ends): unchanged dots prove the agent stuffed them.
         self.assertTrue(data.endswith(b"\nSubject: dots\n\n.leading dot\n..two\nlast line without newline\n\n")
@@ -564,9 +554,7 @@ class RemoteDeliveryTest(PosternTestCase):
         t = self.sender_tree(remote_connection_reuse_time="10s")
         t.tree.start()
         sock_path = os.path.join(t.dir, "private", "remote")
-        end = deadline(10)
-        while not os.path.exists(sock_path) and time.monotonic() < end:
-            time.sleep(0.05)
+        wait_for(lambda: os.path.exists(sock_path), 10, "the master to bind %s" % sock_path)
         c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         c.settimeout(60 * SCALE)
         c.connect(sock_path)

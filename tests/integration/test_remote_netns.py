@@ -13,10 +13,9 @@ import os
 import shutil
 import signal
 import subprocess
-import time
 import unittest
 
-from postern_harness import POSTERN, SCALE, Tree, daemon_env, deadline, is_root
+from postern_harness import POSTERN, SCALE, Tree, daemon_env, is_root, wait_for
 import test_remote_delivery as rd
 
 
@@ -87,14 +86,10 @@ class RemoteAcrossNamespacesTest(unittest.TestCase):
         return p
 
     def wait_port(self, ns, host, port, seconds=20):
-        end = deadline(seconds)
         probe = "import socket; socket.create_connection((%r, %d), timeout=1).close()" % (host, port)
-        while time.monotonic() < end:
-            if subprocess.run(["ip", "netns", "exec", ns, "python3", "-c", probe],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0:
-                return
-            time.sleep(0.2)
-        raise AssertionError("nothing listens on %s:%d in %s" % (host, port, ns))
+        wait_for(lambda: subprocess.run(["ip", "netns", "exec", ns, "python3", "-c", probe],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0,
+                 seconds, "something listening on %s:%d in %s" % (host, port, ns), interval=0.2)
 
     def test_mail_from_host_a_reaches_host_b_through_mx(self):
         # Host B: Postern for b.test on IP_B:25, and the DNS server.

@@ -6,11 +6,10 @@ import pwd
 import signal
 import smtplib
 import threading
-import time
 import unittest
 
-from postern_harness import (PRIVILEGES, SCALE, SERVICES, PosternTestCase, deadline, is_root,
-                             make_message, proc_ids)
+from postern_harness import (PRIVILEGES, SCALE, SERVICES, PosternTestCase, is_root, make_message, proc_ids,
+                             wait_for)
 
 RESTART_SECONDS = 10     # the master restarts with backoff (x SCALE)
 
@@ -52,27 +51,18 @@ class RestartAfterKill9(PosternTestCase):
         if is_root():
             # The restarted child drops privileges like the first one did.
             want = pwd.getpwnam(PRIVILEGES[service][0]).pw_uid
-            end = deadline(5)
-            while True:
+
+            def bad():
                 uids = {pid: proc_ids(pid, "Uid") for pid in t.pids(service)}
-                bad = {pid: u for pid, u in uids.items() if u is not None and u != [want] * 4}
-                if not bad or time.monotonic() >= end:
-                    break
-                time.sleep(0.1)
-            self.assertEqual(bad, {}, "restarted postern/%s not running as uid %d" % (service, want))
+                return {pid: u for pid, u in uids.items() if u is not None and u != [want] * 4}
+            wait_for(lambda: not bad(), 5, "postern/%s to drop privileges" % service, fail=False, interval=0.1)
+            self.assertEqual(bad(), {}, "restarted postern/%s not running as uid %d" % (service, want))
 
         # Mail keeps flowing: accepted, delivered, readable over POP3.
         tid = "restart-%s" % service
-        end = deadline(20)
-        while True:
-            try:
-                t.send(t.addr("alice"), tid)
-                break
-            except (smtplib.SMTPException, OSError) as e:
-                # A 4xx while a restarted enqueue comes back is fair; retry.
-                if time.monotonic() >= end:
-                    raise AssertionError("no message accepted after restarting %s: %r" % (service, e))
-                time.sleep(0.5)
+        # A 4xx while a restarted enqueue comes back is fair; retry.
+        wait_for(lambda: t.send(t.addr("alice"), tid), 20, "a message accepted after restarting %s" % service,
+                 ignore=(smtplib.SMTPException, OSError), interval=0.5)
         ids = t.wait_ids("alice", {tid}, seconds=30)
         self.assertIn(tid, ids, "message sent after restarting %s was not delivered" % service)
 
@@ -114,7 +104,7 @@ class NoLossUnderKills(PosternTestCase):
         t = self.start_tree()
         accepted = []            # X-Test-Id of every message answered 250
         refused = []             # (id, error) of the others
-        lock = threading.Lock()
+        lock = threading.Condition()   # notified at each answer, for the killer
         done = threading.Event()
         kills = {"qmgr": 0, "local": 0}
         depths = []              # (service, messages in the queue) at each kill
@@ -133,6 +123,7 @@ class NoLossUnderKills(PosternTestCase):
                             accepted.append(tid)
                         else:
                             refused.append((tid, repr(e)))
+                        lock.notify_all()
                 if s is not None:
                     s.quit()
             except Exception as e:   # reported by the main thread
@@ -146,20 +137,18 @@ class NoLossUnderKills(PosternTestCase):
             try:
                 while plan and not done.is_set():
                     with lock:
-                        n_acc = len(accepted) + len(refused)
-                    if n_acc >= plan[0][0]:
-                        service = plan[0][1]
-                        pids = t.pids(service)
-                        if pids:      # else it is being restarted: wait for it
-                            depth = queue_depth(t)
-                            kill9(pids)
-                            kills[service] += 1
-                            depths.append((service, depth))
-                            plan.pop(0)
-                        else:
-                            time.sleep(0.01)
-                    else:
-                        time.sleep(0.002)
+                        # Woken by each answer; the timeout only rechecks done.
+                        if not lock.wait_for(lambda: len(accepted) + len(refused) >= plan[0][0], 1.0):
+                            continue
+                    service = plan[0][1]
+                    # Being restarted after the last kill: wait for it.
+                    pids = t.wait_pids(service, seconds=RESTART_SECONDS)
+                    if pids:
+                        depth = queue_depth(t)
+                        kill9(pids)
+                        kills[service] += 1
+                        depths.append((service, depth))
+                        plan.pop(0)
             except Exception as e:
                 errors.append(repr(e))
 

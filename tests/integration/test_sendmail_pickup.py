@@ -13,7 +13,7 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from postern_harness import BIN, PosternTestCase, daemon_env, header_value, is_root  # noqa: E402
+from postern_harness import BIN, PosternTestCase, as_user, daemon_env, header_value, is_root  # noqa: E402
 
 SENDMAIL = os.path.join(BIN, "sendmail")
 
@@ -79,16 +79,11 @@ class TestSendmail(PosternTestCase):
     def test_ordinary_user_is_the_default_sender(self):
         t = self.start_tree()
         nobody = pwd.getpwnam("nobody")
-
-        def become_nobody():
-            os.setgroups([])
-            os.setgid(nobody.pw_gid)
-            os.setuid(nobody.pw_uid)
-
-        p = subprocess.run([SENDMAIL, "-F", "No Body", "alice@example.test"],
+        # The copy in the tree: nobody may not reach the build directory.
+        p = subprocess.run([os.path.join(t.bin_for_others(), "sendmail"), "-F", "No Body", "alice@example.test"],
                            input=b"X-Test-Id: nb-1\nSubject: from nobody\n\nhi\n", env=self.env(t),
                            timeout=60, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                           preexec_fn=become_nobody, cwd="/")
+                           **as_user("nobody"))
         self.assertEqual(p.returncode, 0, p.stdout)
         data = self.only_message(t, "alice", "nb-1")
         host = header_value(data, "Return-Path")

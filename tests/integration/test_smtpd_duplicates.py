@@ -5,9 +5,8 @@ parameter on MAIL or RCPT is answered 501 (issue 9, item 11)."""
 
 import os
 import subprocess
-import time
 
-from postern_harness import BIN, PosternTestCase, daemon_env, deadline, make_message
+from postern_harness import BIN, PosternTestCase, daemon_env, make_message
 
 SENDER = "sender@example.org"
 
@@ -16,11 +15,7 @@ class SmtpdDuplicates(PosternTestCase):
 
     def wait_queue_empty(self, t, seconds=60):
         """Every accepted message has its final result (nothing queued)."""
-        end = deadline(seconds)
-        while t.queue_json():
-            if time.monotonic() >= end:
-                self.fail("queue not empty by the deadline: %r" % t.queue_json())
-            time.sleep(0.1)
+        t.wait_queue(lambda q: q == [], seconds, "an empty queue")
 
     def session(self, t):
         """An smtplib session after EHLO (s.docmd sends one raw command)."""

@@ -9,7 +9,8 @@ import subprocess
 import threading
 import time
 
-from postern_harness import BIN, HOST, SCALE, PosternTestCase, RawSMTP, daemon_env, make_message
+from postern_harness import (BIN, HOST, SCALE, PosternTestCase, RawSMTP, daemon_env, make_message,
+                             wait_for, wait_peer_read)
 
 
 class SmtpdLimits(PosternTestCase):
@@ -35,6 +36,15 @@ class SmtpdLimits(PosternTestCase):
     def assertCode(self, reply, code, enhanced):
         self.assertEqual(reply[0], code, reply)
         self.assertTrue(reply[1][-1].startswith(enhanced.encode() + b" "), reply)
+
+    def messages_of_session(self, t, after=0):
+        """After QUIT: wait for smtpd's disconnect line of the session
+        that said EHLO client.example and return its messages= count.
+        smtpd answers 250 only once enqueue has the message, so once the
+        session has ended, what it queued is all it will ever queue."""
+        m = t.wait_log(r"disconnect from \S+ service=smtp helo=<client\.example> .*\bmessages=(\d+)",
+                       after=after)
+        return int(m.group(1))
 
     def test_size_limit_at_mail_and_after_data_552(self):
         t = self.tree_with(message_size_limit="2000")
@@ -97,18 +107,19 @@ class SmtpdLimits(PosternTestCase):
         c = self.session(t)
         started = time.monotonic()
         self.assertCode(c.read_reply(), 421, "4.4.2")
+        # Margin: the timeout is 1 s; the bound leaves 9 s (x SCALE) for a
+        # busy machine, and still fails a timeout that is not applied.
         self.assertLess(time.monotonic() - started, 10 * SCALE)
 
     def test_session_time_limit_421_4_4_2(self):
         t = self.tree_with(smtpd_session_time_limit="2s")
         c = self.session(t)
-        end = time.monotonic() + 15 * SCALE
-        while time.monotonic() < end:
-            reply = self.cmd(c, b"NOOP")
-            if reply[0] != 250:
-                break
-            time.sleep(0.3)
-        self.assertCode(reply, 421, "4.4.2")
+        # A NOOP now and then until the 2 s limit ends the session: 15 s
+        # (x SCALE) leaves 13 s of margin for a busy machine.
+        replies = []
+        wait_for(lambda: replies.append(self.cmd(c, b"NOOP")) or replies[-1][0] != 250, 15,
+                 "smtpd_session_time_limit (2s) to end the session", interval=0.3)
+        self.assertCode(replies[-1], 421, "4.4.2")
 
     def test_sessions_per_client_ip_limited_421_4_7_0(self):
         t = self.tree_with(smtpd_client_connection_limit="2")
@@ -121,15 +132,15 @@ class SmtpdLimits(PosternTestCase):
             c.close()
         first.send(b"QUIT\r\n")
         self.assertEqual(first.read_reply()[0], 221)
-        end = time.monotonic() + 10 * SCALE
-        while True:   # the slot comes back once that session has ended
+
+        def greeting():
             c = RawSMTP(t.port("smtp"))
-            code = c.read_reply()[0]
-            c.close()
-            if code == 220 or time.monotonic() > end:
-                break
-            time.sleep(0.1)
-        self.assertEqual(code, 220)
+            try:
+                return c.read_reply()[0]
+            finally:
+                c.close()
+        # The slot comes back once that session has ended.
+        wait_for(lambda: greeting() == 220, 10, "a 220 once the first session has ended", interval=0.1)
 
     def test_mynetworks_may_relay_others_may_not(self):
         t = self.tree_with(mynetworks="10.0.0.0/8, 127.0.0.0/8 [::1]/128")
@@ -162,7 +173,8 @@ class SmtpdLimits(PosternTestCase):
         self.assertEqual(self.cmd(c, b"NOOP")[0], 250, "exactly one reply for the whole attempt")
         c.send(b"QUIT\r\n")
         self.assertEqual(c.read_reply()[0], 221)
-        time.sleep(1)
+        self.assertEqual(self.messages_of_session(t), 0, "a message was queued")
+        self.assertEqual(t.queue_json(), [])
         self.assertEqual(t.count("alice") + t.count("bob"), 0)
 
     def test_bare_lf_allowed_by_config_still_never_ends_data(self):
@@ -171,8 +183,11 @@ class SmtpdLimits(PosternTestCase):
         reply = self.smuggle(t, c, b"smug-2")
         self.assertEqual(reply[0], 250, reply)
         self.assertEqual(self.cmd(c, b"NOOP")[0], 250)
+        c.send(b"QUIT\r\n")
+        self.assertEqual(c.read_reply()[0], 221)
+        self.assertEqual(self.messages_of_session(t), 1, "the smuggled transaction was run")
         self.assertEqual(t.wait_ids("alice", {"smug-2"}), {"smug-2": 1})
-        time.sleep(0.5)
+        t.wait_queue(lambda q: q == [], what="an empty queue (the one message delivered)")
         self.assertEqual(t.count("bob"), 0, "the smuggled message was delivered")
 
     def test_overlong_line_then_lf_dot_crlf_does_not_end_data(self):
@@ -194,7 +209,8 @@ class SmtpdLimits(PosternTestCase):
         # The very next reply is QUIT's: no MAIL, RCPT or DATA was run.
         c.send(b"QUIT\r\n")
         self.assertEqual(c.read_reply()[0], 221)
-        time.sleep(1)
+        self.assertEqual(self.messages_of_session(t), 0, "a message was queued")
+        self.assertEqual(t.queue_json(), [])
         self.assertEqual(t.count("alice") + t.count("bob"), 0)
         self.assertNotIn(b"evil@example.org", t.log_bytes())
 
@@ -204,9 +220,10 @@ class SmtpdLimits(PosternTestCase):
         self.assertEqual(self.cmd(c, b"MAIL FROM:<a@example.org>")[0], 250)
         self.assertEqual(self.cmd(c, b"RCPT TO:<%s>" % t.addr("alice").encode())[0], 250)
         self.assertEqual(self.cmd(c, b"DATA")[0], 354)
-        # CR and LF in different TCP segments.
+        # CR and LF in different reads of smtpd: the LF goes out only
+        # once smtpd has read everything up to the CR.
         c.send(b"Subject: long\r\n\r\n" + b"z" * 5000 + b"\r")
-        time.sleep(0.3)
+        wait_peer_read(c.sock)
         c.send(b"\n.\r\n")
         self.assertCode(c.read_reply(), 500, "5.5.2")
         self.assertEqual(self.cmd(c, b"NOOP")[0], 250)

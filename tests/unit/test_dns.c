@@ -241,12 +241,22 @@ static int dnsmasq_setup(void **state)
 	snprintf(servers, sizeof servers, "127.0.0.1:%d", dnsmasq_port);
 	if (dns_open(servers, 500, 2, &dns, &err) != 0)
 		return -1;
-	/* Wait until it answers (at most ~5 s). */
-	for (int i = 0; i < 50; i++) {
+	/* Wait until it answers: it starts in milliseconds, but a busy
+	 * machine may take seconds; 30 s tells slow from broken. */
+	struct timespec now, end;
+
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	end.tv_sec += 30;
+	do {
 		if (dns_lookup_mx(dns, "multi.test", &l, &err) == DNS_OK)
 			return 0;
+		if (waitpid(dnsmasq_pid, NULL, WNOHANG) == dnsmasq_pid) {
+			dnsmasq_pid = -1;   /* it exited: no use waiting */
+			return -1;
+		}
 		usleep(100000);
-	}
+		clock_gettime(CLOCK_MONOTONIC, &now);
+	} while (now.tv_sec < end.tv_sec || (now.tv_sec == end.tv_sec && now.tv_nsec < end.tv_nsec));
 	return -1;
 }
 
