@@ -517,30 +517,26 @@ static int mh_word(struct mh_lex *lx, struct buf *out)
 	return 1;
 }
 
-/* A phrase (display name): words joined by one space, '.' kept (obs-phrase). */
+/* A phrase (display name): words and '.' (obs-phrase) as written, any
+ * run of white space and comments between them as one space. */
 static void mh_phrase(struct mh_lex *lx, struct buf *out)
 {
-	int after_dot = 0;
-
 	buf_reset(out);
 	for (;;) {
-		size_t mark;
+		size_t mark = out->len, before = lx->i;
 		mh_cfws(lx, 0);
+		if (out->len > 0 && lx->i > before && buf_putc(out, ' ') < 0)
+			lx->failed = 1;
 		if (lx->i < lx->n && lx->s[lx->i] == '.') {
 			if (buf_putc(out, '.') < 0)
 				lx->failed = 1;
 			lx->i++;
-			after_dot = 1;
 			continue;
 		}
-		mark = out->len;
-		if (out->len > 0 && !after_dot && buf_putc(out, ' ') < 0)
-			lx->failed = 1;
 		if (!mh_word(lx, out)) {
 			mh_buf_truncate(out, mark);
 			return;
 		}
-		after_dot = 0;
 	}
 }
 
