@@ -593,36 +593,14 @@ static int imap_binary_part(const struct mime_message *msg, const unsigned int *
 	return *cte_r == MIME_CTE_UNKNOWN ? IMAP_SECTION_UNKNOWN_CTE : IMAP_SECTION_OK;
 }
 
-int imap_binary_decode(const struct mime_message *msg, const unsigned int *path, size_t depth,
-		       struct buf *out)
+/* Decode BINARY[path] into out, or only count its bytes (out NULL). */
+static int imap_binary(const struct mime_message *msg, const unsigned int *path, size_t depth,
+		       struct buf *out, size_t *size_r)
 {
 	const struct mime_part *part;
 	enum mime_cte cte;
-	int rc = imap_binary_part(msg, path, depth, &part, &cte);
-
-	if (rc != IMAP_SECTION_OK)
-		return rc;
-	if (cte == MIME_CTE_IDENTITY) {
-		struct imap_section sec = { path, depth, IMAP_SECTION_BODY, NULL, 0 };
-		struct imap_section_data d;
-		if ((rc = imap_section_resolve(msg, &sec, &d)) != IMAP_SECTION_OK)
-			return rc;
-		rc = imap_section_write(msg, &d, 0, d.wire_size, out) < 0 ? IMAP_SECTION_TOO_BIG : IMAP_SECTION_OK;
-		imap_section_data_free(&d);
-		return rc;
-	}
-	if (cte == MIME_CTE_BASE64)
-		rc = mime_base64_decode(msg->data + part->body.offset, part->body.size, out);
-	else
-		rc = mime_qp_decode(msg->data + part->body.offset, part->body.size, out);
-	return rc < 0 ? IMAP_SECTION_TOO_BIG : IMAP_SECTION_OK;
-}
-
-int imap_binary_size(const struct mime_message *msg, const unsigned int *path, size_t depth,
-		     size_t *size_r)
-{
-	const struct mime_part *part;
-	enum mime_cte cte;
+	const char *body;
+	size_t body_len, before = out != NULL ? out->len : 0;
 	int rc = imap_binary_part(msg, path, depth, &part, &cte);
 
 	*size_r = 0;
@@ -634,12 +612,33 @@ int imap_binary_size(const struct mime_message *msg, const unsigned int *path, s
 		if ((rc = imap_section_resolve(msg, &sec, &d)) != IMAP_SECTION_OK)
 			return rc;
 		*size_r = d.wire_size;
+		if (out != NULL && imap_section_write(msg, &d, 0, d.wire_size, out) < 0)
+			rc = IMAP_SECTION_TOO_BIG;
 		imap_section_data_free(&d);
+		return rc;
+	}
+	body = msg->data + part->body.offset;
+	body_len = part->body.size;
+	if (out == NULL) {
+		*size_r = cte == MIME_CTE_BASE64 ? mime_base64_decoded_size(body, body_len)
+			: mime_qp_decoded_size(body, body_len);
 		return IMAP_SECTION_OK;
 	}
-	if (cte == MIME_CTE_BASE64)
-		*size_r = mime_base64_decoded_size(msg->data + part->body.offset, part->body.size);
-	else
-		*size_r = mime_qp_decoded_size(msg->data + part->body.offset, part->body.size);
-	return IMAP_SECTION_OK;
+	rc = cte == MIME_CTE_BASE64 ? mime_base64_decode(body, body_len, out) : mime_qp_decode(body, body_len, out);
+	*size_r = out->len - before;
+	return rc < 0 ? IMAP_SECTION_TOO_BIG : IMAP_SECTION_OK;
+}
+
+int imap_binary_decode(const struct mime_message *msg, const unsigned int *path, size_t depth,
+		       struct buf *out)
+{
+	size_t size;
+
+	return imap_binary(msg, path, depth, out, &size);
+}
+
+int imap_binary_size(const struct mime_message *msg, const unsigned int *path, size_t depth,
+		     size_t *size_r)
+{
+	return imap_binary(msg, path, depth, NULL, size_r);
 }

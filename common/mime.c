@@ -389,21 +389,29 @@ static int mime_hex(int c)
 	return -1;
 }
 
-/* Append the %XX-decoded value to out. */
-static int mime_pct_decode(const char *v, size_t n, struct buf *out)
+int mime_hex_unescape(const char *p, size_t n, char esc, int underscore_space, struct buf *out)
 {
+	char chunk[256];
+	size_t k = 0;
+
 	for (size_t i = 0; i < n; i++) {
 		int h, l;
-		char c = v[i];
-		if (c == '%' && i + 2 < n && (h = mime_hex((unsigned char)v[i + 1])) >= 0 &&
-		    (l = mime_hex((unsigned char)v[i + 2])) >= 0) {
+		char c = p[i];
+		if (c == esc && i + 2 < n && (h = mime_hex((unsigned char)p[i + 1])) >= 0 &&
+		    (l = mime_hex((unsigned char)p[i + 2])) >= 0) {
 			c = (char)(h << 4 | l);
 			i += 2;
+		} else if (c == '_' && underscore_space) {
+			c = ' ';
 		}
-		if (buf_putc(out, c) < 0)
-			return -1;
+		chunk[k++] = c;
+		if (k == sizeof(chunk)) {
+			if (buf_append(out, chunk, k) < 0)
+				return -1;
+			k = 0;
+		}
 	}
-	return 0;
+	return k > 0 ? buf_append(out, chunk, k) : 0;
 }
 
 /* RFC 2231 7 attribute-char: what may stay unencoded in the fallback. */
@@ -432,23 +440,25 @@ static int mime_rfc2231_merge(struct mime_parser *p, unsigned int n, unsigned in
 	size_t charset_len = 0, lang_len = 0;
 	int ok = 1;
 
+	const struct mime_raw_param *secs[MIME_MAX_PARAMS];
+
 	buf_reset(&p->tmp);
 	buf_reset(&p->conv);
 	*keep_star_r = 0;
-	for (int sec = 0; ok; sec++) {
-		const struct mime_raw_param *rp = NULL;
-		for (unsigned int j = first; j < n; j++) {
-			struct mime_raw_param *q = &p->raw[j];
-			if (!mime_raw_in_group(q, name, name_len))
-				continue;
-			if (q->section == sec || (sec == 0 && q->section < 0)) {
-				if (rp == NULL)
-					rp = q;
-				q->used = 1;
-			}
-		}
-		if (rp == NULL)
-			break;
+	/* one pass: the first raw parameter of each section; the single
+	 * form "name*=" stands for section 0 when it comes first */
+	memset(secs, 0, sizeof(secs));
+	for (unsigned int j = first; j < n; j++) {
+		struct mime_raw_param *q = &p->raw[j];
+		unsigned int sec = q->section < 0 ? 0 : (unsigned int)q->section;
+		if (!mime_raw_in_group(q, name, name_len))
+			continue;
+		q->used = 1;
+		if (secs[sec] == NULL)
+			secs[sec] = q;
+	}
+	for (unsigned int sec = 0; sec < MIME_MAX_PARAMS && secs[sec] != NULL && ok; sec++) {
+		const struct mime_raw_param *rp = secs[sec];
 		const char *v = rp->value;
 		size_t vlen = rp->value_len;
 		if (sec == 0) {
@@ -466,15 +476,12 @@ static int mime_rfc2231_merge(struct mime_parser *p, unsigned int n, unsigned in
 				}
 			}
 		}
-		if (rp->ext ? mime_pct_decode(v, vlen, &p->tmp) < 0 : buf_append(&p->tmp, v, vlen) < 0)
+		if (rp->ext ? mime_hex_unescape(v, vlen, '%', 0, &p->tmp) < 0 : buf_append(&p->tmp, v, vlen) < 0)
 			ok = 0;
 		if (rp->section < 0)
 			break;   /* the single-section form name*= */
 	}
-	/* mark the rest of the group used: sections after a gap are dropped */
-	for (unsigned int j = first; j < n; j++)
-		if (mime_raw_in_group(&p->raw[j], name, name_len))
-			p->raw[j].used = 1;
+	/* sections after a gap are dropped (they are marked used above) */
 	if (r0 == NULL || !ok)
 		return -1;
 	if (charset_len == 0) {
@@ -908,7 +915,7 @@ static void mime_header_line(struct mime_parser *p, const char *line, size_t n, 
 /* No boundary can end the current part: count the rest. */
 static void mime_count_rest(struct mime_parser *p)
 {
-	const char *s = p->s, *end = p->s + p->len, *at = p->s + p->cur.off, *nl;
+	const char *end = p->s + p->len, *at = p->s + p->cur.off, *nl;
 	size_t lf = 0, bare = 0;
 
 	while (at < end && (nl = memchr(at, '\n', (size_t)(end - at))) != NULL) {
@@ -917,7 +924,6 @@ static void mime_count_rest(struct mime_parser *p)
 		bare += !(nl > at && nl[-1] == '\r');
 		at = nl + 1;
 	}
-	(void)s;
 	p->cur.off = p->len;
 	p->cur.lf += lf;
 	p->cur.bare += bare;

@@ -122,6 +122,11 @@ int mime_qp_decode(const char *p, size_t len, struct buf *out);
 /* The number of bytes mime_qp_decode would append. */
 size_t mime_qp_decoded_size(const char *p, size_t len);
 
+/* Append p with every esc + two hex digits decoded (RFC 2231 '%',
+ * RFC 2047 Q '='), and '_' as a space when underscore_space (RFC 2047
+ * 4.2); a bad escape stays as it is.  0 or -1 (out's cap). */
+int mime_hex_unescape(const char *p, size_t n, char esc, int underscore_space, struct buf *out);
+
 /* Initialise an empty arena. */
 void mime_arena_init(struct mime_arena *a);
 /* n bytes aligned for any object, or NULL (ENOMEM / overflow). */

@@ -287,6 +287,10 @@ struct mh_word {
 	size_t end;            /* position after "?=" */
 };
 
+/* Longest encoded word looked for.  RFC 2047 2 says 75; mailers write
+ * longer ones, but a bound keeps text full of "=?" linear. */
+#define MH_MAX_WORD 256
+
 /* An encoded word "=?charset?enc?text?=" at p[i]. */
 static int mh_word_at(const char *p, size_t len, size_t i, struct mh_word *w)
 {
@@ -294,6 +298,8 @@ static int mh_word_at(const char *p, size_t len, size_t i, struct mh_word *w)
 
 	if (len - i < 8 || p[i] != '=' || p[i + 1] != '?')
 		return 0;
+	if (len - i > MH_MAX_WORD)
+		len = i + MH_MAX_WORD;
 	w->charset = p + j;
 	while (j < len && p[j] != '?' && p[j] > 0x20 && p[j] < 0x7f && p[j] != '(' && p[j] != ')')
 		j++;
@@ -326,36 +332,12 @@ static int mh_word_at(const char *p, size_t len, size_t i, struct mh_word *w)
 	return 1;
 }
 
-static int mh_hex(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Append the bytes of one word's text. */
 static int mh_word_bytes(const struct mh_word *w, struct buf *out)
 {
 	if (w->enc == 'B')
 		return mime_base64_decode(w->text, w->text_len, out);
-	for (size_t i = 0; i < w->text_len; i++) {
-		char c = w->text[i];
-		int h, l;
-		if (c == '_')
-			c = ' ';
-		else if (c == '=' && i + 2 < w->text_len && (h = mh_hex((unsigned char)w->text[i + 1])) >= 0 &&
-			 (l = mh_hex((unsigned char)w->text[i + 2])) >= 0) {
-			c = (char)(h << 4 | l);
-			i += 2;
-		}
-		if (buf_putc(out, c) < 0)
-			return -1;
-	}
-	return 0;
+	return mime_hex_unescape(w->text, w->text_len, '=', 1, out);
 }
 
 struct mh_run {
@@ -441,7 +423,7 @@ struct mh_lex {
 	const char *s;
 	size_t n, i;
 	struct mime_arena *arena;
-	struct buf a, b;        /* scratch for words */
+	struct buf route, mailbox, host;  /* one address, reused */
 	struct buf comment;     /* the last comment skipped, when asked for */
 	int failed;
 };
@@ -540,6 +522,23 @@ static void mh_phrase(struct mh_lex *lx, struct buf *out)
 	}
 }
 
+/* From an opening '[' or '"' past its closer (quoted-pairs kept), the
+ * bytes as written appended to out unless it is NULL. */
+static void mh_copy_delimited(struct mh_lex *lx, char close, struct buf *out)
+{
+	size_t start = lx->i++;
+
+	while (lx->i < lx->n && lx->s[lx->i] != close) {
+		if (lx->s[lx->i] == '\\' && lx->i + 1 < lx->n)
+			lx->i++;
+		lx->i++;
+	}
+	if (lx->i < lx->n)
+		lx->i++;
+	if (out != NULL && buf_append(out, lx->s + start, lx->i - start) < 0)
+		lx->failed = 1;
+}
+
 /* local-part "@" domain, written without CFWS into mailbox and host
  * (host->len == 0 and no '@': no domain). */
 static void mh_addr_spec(struct mh_lex *lx, struct buf *mailbox, struct buf *host, int *at_r)
@@ -570,16 +569,7 @@ static void mh_addr_spec(struct mh_lex *lx, struct buf *mailbox, struct buf *hos
 	lx->i++;
 	mh_cfws(lx, 0);
 	if (lx->i < lx->n && lx->s[lx->i] == '[') {
-		size_t start = lx->i;
-		while (lx->i < lx->n && lx->s[lx->i] != ']') {
-			if (lx->s[lx->i] == '\\' && lx->i + 1 < lx->n)
-				lx->i++;
-			lx->i++;
-		}
-		if (lx->i < lx->n)
-			lx->i++;
-		if (buf_append(host, lx->s + start, lx->i - start) < 0)
-			lx->failed = 1;
+		mh_copy_delimited(lx, ']', host);
 		return;
 	}
 	for (;;) {
@@ -634,13 +624,7 @@ static void mh_route(struct mh_lex *lx, struct buf *route)
 			if (lx->i > start && buf_append(route, lx->s + start, lx->i - start) < 0)
 				lx->failed = 1;
 			if (lx->i < lx->n && lx->s[lx->i] == '[') {
-				size_t st = lx->i;
-				while (lx->i < lx->n && lx->s[lx->i] != ']')
-					lx->i++;
-				if (lx->i < lx->n)
-					lx->i++;
-				if (buf_append(route, lx->s + st, lx->i - st) < 0)
-					lx->failed = 1;
+				mh_copy_delimited(lx, ']', route);
 				continue;
 			}
 			break;
@@ -700,14 +684,7 @@ static void mh_skip_junk(struct mh_lex *lx)
 	while (lx->i < lx->n && lx->s[lx->i] != ',' && lx->s[lx->i] != ';') {
 		char c = lx->s[lx->i];
 		if (c == '"') {
-			lx->i++;
-			while (lx->i < lx->n && lx->s[lx->i] != '"') {
-				if (lx->s[lx->i] == '\\' && lx->i + 1 < lx->n)
-					lx->i++;
-				lx->i++;
-			}
-			if (lx->i < lx->n)
-				lx->i++;
+			mh_copy_delimited(lx, '"', NULL);
 		} else if (c == '(') {
 			mh_cfws(lx, 0);
 		} else {
@@ -719,19 +696,16 @@ static void mh_skip_junk(struct mh_lex *lx)
 /* One mailbox (name-addr or addr-spec) at the current position. */
 static void mh_mailbox(struct mh_lex *lx, struct mime_address_list *list, struct buf *name, int have_name)
 {
-	struct buf route, mailbox, host;
 	struct mime_address a;
 	int angle = lx->i < lx->n && lx->s[lx->i] == '<', at;
 	size_t start = lx->i;
 
-	buf_init(&route, lx->n + 1);
-	buf_init(&mailbox, lx->n + 1);
-	buf_init(&host, lx->n + 1);
+	buf_reset(&lx->route);
 	if (angle) {
 		lx->i++;
-		mh_route(lx, &route);
+		mh_route(lx, &lx->route);
 	}
-	mh_addr_spec(lx, &mailbox, &host, &at);
+	mh_addr_spec(lx, &lx->mailbox, &lx->host, &at);
 	if (angle) {
 		mh_cfws(lx, 0);
 		if (lx->i < lx->n && lx->s[lx->i] == '>')
@@ -745,15 +719,12 @@ static void mh_mailbox(struct mh_lex *lx, struct mime_address_list *list, struct
 			lx->failed = 1;
 	}
 	a.name = mh_str(lx, name, 1);
-	a.route = mh_str(lx, &route, 1);
-	a.mailbox = mailbox.len > 0 ? mh_str(lx, &mailbox, 0) : mh_lit("MISSING_MAILBOX");
-	a.host = host.len > 0 ? mh_str(lx, &host, 0) : mh_lit("MISSING_DOMAIN");
+	a.route = mh_str(lx, &lx->route, 1);
+	a.mailbox = lx->mailbox.len > 0 ? mh_str(lx, &lx->mailbox, 0) : mh_lit("MISSING_MAILBOX");
+	a.host = lx->host.len > 0 ? mh_str(lx, &lx->host, 0) : mh_lit("MISSING_DOMAIN");
 	if (lx->i == start)
 		lx->i++;   /* nothing parsed: a stray character */
 	mh_add(lx, list, a);
-	buf_free(&route);
-	buf_free(&mailbox);
-	buf_free(&host);
 }
 
 int mime_address_list_parse(const char *p, size_t len, struct mime_arena *arena,
@@ -769,6 +740,9 @@ int mime_address_list_parse(const char *p, size_t len, struct mime_arena *arena,
 	lx.n = len;
 	lx.arena = arena;
 	buf_init(&lx.comment, len + 1);
+	buf_init(&lx.route, len + 1);
+	buf_init(&lx.mailbox, len + 1);
+	buf_init(&lx.host, len + 1);
 	buf_init(&phrase, len + 1);
 	while (!lx.failed) {
 		size_t save;
@@ -811,6 +785,9 @@ int mime_address_list_parse(const char *p, size_t len, struct mime_arena *arena,
 	if (in_group && !lx.failed)
 		mh_add(&lx, list, end_marker);
 	buf_free(&lx.comment);
+	buf_free(&lx.route);
+	buf_free(&lx.mailbox);
+	buf_free(&lx.host);
 	buf_free(&phrase);
 	if (lx.failed) {
 		errno = ENOMEM;

@@ -283,6 +283,23 @@ static void test_mime_header_dates(void **state)
 	}
 }
 
+static void test_mime_header_overlong_word_kept(void **state)
+{
+	struct buf in, out;
+
+	(void)state;
+	buf_init(&in, 1000);
+	buf_init(&out, 1000);
+	assert_int_equal(buf_append_str(&in, "=?utf-8?q?"), 0);
+	for (int i = 0; i < 300; i++)
+		assert_int_equal(buf_putc(&in, 'a'), 0);
+	assert_int_equal(buf_append_str(&in, "?="), 0);
+	assert_int_equal(mime_decode_words(in.data, in.len, &out), 0);
+	assert_string_equal(buf_cstr(&out), buf_cstr(&in));
+	buf_free(&in);
+	buf_free(&out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -291,6 +308,7 @@ int main(void)
 		cmocka_unit_test(test_mime_header_unfold),
 		cmocka_unit_test(test_mime_header_charsets),
 		cmocka_unit_test(test_mime_header_decode_words),
+		cmocka_unit_test(test_mime_header_overlong_word_kept),
 		cmocka_unit_test(test_mime_header_address_lists),
 		cmocka_unit_test(test_mime_header_address_limit_and_append),
 		cmocka_unit_test(test_mime_header_dates),
