@@ -23,23 +23,32 @@
  *    not be parsed (limits) shows an all-NIL envelope and an empty
  *    text/plain body.  message/global is a message only with
  *    IMAP_MIME_GLOBAL (IMAP4rev2), a basic part otherwise.
- *  - imap_section_resolve: the ranges of BODY[section] (RFC 3501
- *    6.4.5): part paths walk into message/rfc822 parts as Dovecot does
- *    (a message part's number leads to its message's parts, or to its
- *    body when that is not multipart); HEADER.FIELDS[.NOT] return the
- *    fields in message order, each with its continuation lines, then
- *    the blank line.  imap_section_write sends any window of a section
- *    with bare LFs as CRLF, without copying the message.
+ *  - imap_mime_section_resolve: the ranges of BODY[section] (RFC 3501
+ *    6.4.5), walked as Dovecot walks part paths: in a multipart the n-th
+ *    child; in any other part only 1 (the part itself), followed by more
+ *    numbers only in a message part, whose message they then walk.  The
+ *    section spec has the fields of imap_fetch.h's struct imap_section
+ *    (the command parser's), so imapd copies them over.  HEADER.FIELDS
+ *    and .NOT return the fields in message order, each with its
+ *    continuation lines, then always the blank line (Dovecot leaves it
+ *    out of .NOT when the header has none).  A part that does not exist
+ *    (IMAP_MIME_NO_PART) or HEADER/TEXT of a part that is no message
+ *    (IMAP_MIME_NOT_MESSAGE) are errors here; Dovecot answers both with
+ *    an empty string, and imapd should too.  imap_mime_data_write sends
+ *    any window of a section with bare LFs as CRLF (RFC 3501 <partial>),
+ *    without copying the message.
  *  - imap_binary_decode / imap_binary_size: BINARY[] and BINARY.SIZE[]
  *    (RFC 3516): base64 and quoted-printable undone, identity encodings
- *    sent as they are (in wire form), unknown ones refused.
- *
+ *    sent as they are (in wire form), unknown ones refused
+ *    (IMAP_MIME_UNKNOWN_CTE).  BINARY[] of the whole message is BODY[]
+ *    (Dovecot rewrites every part to binary there).
+
  * Trusts: the tree from mime_parse (offsets within the message) and the
  * header bytes (parsed as untrusted).  Recursion over the tree is
  * bounded by MIME_MAX_DEPTH.
  *
  * Fails: -1 when the output buffer reaches its cap or memory runs out;
- * section lookups return an IMAP_SECTION_* code for the caller's reply. */
+ * section lookups return an IMAP_MIME_* code for the caller's reply. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -360,36 +369,36 @@ int imap_bodystructure_write(struct buf *out, const struct mime_message *msg, in
  * the part itself and may be followed by more numbers only in a
  * message part, whose message they then walk.  *empty_r = 1: the empty
  * part shown in a multipart without children. */
-static int imap_path_part(const struct mime_message *msg, const unsigned int *path, size_t depth,
+static int imap_path_part(const struct mime_message *msg, const uint32_t *parts, unsigned int nparts,
 			  const struct mime_part **part_r, int *empty_r)
 {
 	const struct mime_part *part = msg->root;
 
 	*empty_r = 0;
-	for (size_t k = 0; k < depth; k++) {
-		unsigned int n = path[k];
-		int more = k + 1 < depth;
+	for (unsigned int k = 0; k < nparts; k++) {
+		uint32_t n = parts[k];
+		int more = k + 1 < nparts;
 		if (part->flags & MIME_PART_MULTIPART) {
 			if (part->children == NULL && n == 1 && !more) {
 				*empty_r = 1;
 				break;
 			}
 			if ((part = mime_part_child(part, n)) == NULL)
-				return IMAP_SECTION_NO_PART;
+				return IMAP_MIME_NO_PART;
 		} else if (n != 1 || (more && !(part->flags & MIME_PART_MESSAGE))) {
-			return IMAP_SECTION_NO_PART;
+			return IMAP_MIME_NO_PART;
 		}
 		if (more && (part->flags & MIME_PART_MESSAGE)) {
 			if (part->children == NULL)
-				return IMAP_SECTION_NO_PART;
+				return IMAP_MIME_NO_PART;
 			part = part->children;
 		}
 	}
 	*part_r = part;
-	return IMAP_SECTION_OK;
+	return IMAP_MIME_OK;
 }
 
-static int imap_range_add(struct imap_section_data *d, size_t offset, size_t size, size_t wire)
+static int imap_range_add(struct imap_mime_data *d, size_t offset, size_t size, size_t wire)
 {
 	if (size == 0)
 		return 0;
@@ -399,7 +408,7 @@ static int imap_range_add(struct imap_section_data *d, size_t offset, size_t siz
 	} else {
 		if (d->n == d->cap) {
 			size_t cap = d->cap ? d->cap * 2 : 4;
-			struct imap_range *r = realloc(d->ranges, cap * sizeof(*r));
+			struct imap_mime_range *r = realloc(d->ranges, cap * sizeof(*r));
 			if (r == NULL)
 				return -1;
 			d->ranges = r;
@@ -414,7 +423,7 @@ static int imap_range_add(struct imap_section_data *d, size_t offset, size_t siz
 	return 0;
 }
 
-static int imap_region_add(struct imap_section_data *d, const struct mime_region *r)
+static int imap_region_add(struct imap_mime_data *d, const struct mime_region *r)
 {
 	return imap_range_add(d, r->offset, r->size, r->wire_size);
 }
@@ -437,7 +446,7 @@ static size_t imap_wire_size(const char *p, size_t n)
 }
 
 static int imap_header_fields(const struct mime_message *msg, const struct mime_region *h,
-			      const struct imap_section *sec, int not, struct imap_section_data *d)
+			      const struct imap_mime_section *sec, int not, struct imap_mime_data *d)
 {
 	struct mime_header_iter it;
 	struct mime_field f;
@@ -447,65 +456,65 @@ static int imap_header_fields(const struct mime_message *msg, const struct mime_
 	mime_header_iter_init(&it, hp, h->size);
 	while (mime_header_next(&it, &f)) {
 		int match = 0;
-		for (size_t i = 0; i < sec->n_fields && !match; i++)
-			match = f.name.len > 0 && mime_field_is(&f.name, sec->fields[i].p, sec->fields[i].len);
+		for (unsigned int i = 0; i < sec->nfields && !match; i++)
+			match = f.name.len > 0 && mime_field_is(&f.name, sec->fields[i], strlen(sec->fields[i]));
 		if (match == not)
 			continue;
 		if (imap_range_add(d, h->offset + f.offset, f.size, imap_wire_size(hp + f.offset, f.size)) < 0)
-			return IMAP_SECTION_NOMEM;
+			return IMAP_MIME_NOMEM;
 		last_terminated = f.terminated;
 	}
 	d->crlf_after = last_terminated ? 1 : 2;
 	d->wire_size += 2 * d->crlf_after;
-	return IMAP_SECTION_OK;
+	return IMAP_MIME_OK;
 }
 
-int imap_section_resolve(const struct mime_message *msg, const struct imap_section *sec,
-			 struct imap_section_data *d)
+int imap_mime_section_resolve(const struct mime_message *msg, const struct imap_mime_section *sec,
+			 struct imap_mime_data *d)
 {
 	const struct mime_part *part, *m;
 	int empty, rc;
 
 	memset(d, 0, sizeof(*d));
-	if ((rc = imap_path_part(msg, sec->path, sec->depth, &part, &empty)) != IMAP_SECTION_OK)
+	if ((rc = imap_path_part(msg, sec->parts, sec->nparts, &part, &empty)) != IMAP_MIME_OK)
 		return rc;
-	if (sec->depth > 0)
+	if (sec->nparts > 0)
 		d->part = empty ? NULL : part;
-	if (sec->kind == IMAP_SECTION_BODY || sec->kind == IMAP_SECTION_MIME) {
-		if (sec->depth == 0 && sec->kind == IMAP_SECTION_MIME)
-			return IMAP_SECTION_NO_PART;   /* MIME needs a part number */
+	if (sec->text == IMAP_MIME_WHOLE || sec->text == IMAP_MIME_MIME) {
+		if (sec->nparts == 0 && sec->text == IMAP_MIME_MIME)
+			return IMAP_MIME_NO_PART;   /* MIME needs a part number */
 		if (empty)
-			return IMAP_SECTION_OK;
-		if (sec->depth == 0) {
+			return IMAP_MIME_OK;
+		if (sec->nparts == 0) {
 			rc = imap_region_add(d, &part->header) < 0 || imap_region_add(d, &part->body) < 0;
 		} else {
-			rc = imap_region_add(d, sec->kind == IMAP_SECTION_MIME ? &part->header : &part->body) < 0;
+			rc = imap_region_add(d, sec->text == IMAP_MIME_MIME ? &part->header : &part->body) < 0;
 		}
-		return rc ? IMAP_SECTION_NOMEM : IMAP_SECTION_OK;
+		return rc ? IMAP_MIME_NOMEM : IMAP_MIME_OK;
 	}
 	/* HEADER, HEADER.FIELDS[.NOT], TEXT: of the message, or of a message part's message */
-	if (sec->depth == 0) {
+	if (sec->nparts == 0) {
 		m = part;
 	} else {
 		if (empty || !(part->flags & MIME_PART_MESSAGE))
-			return IMAP_SECTION_NOT_MESSAGE;
+			return IMAP_MIME_NOT_MESSAGE;
 		if ((m = part->children) == NULL)
-			return IMAP_SECTION_OK;   /* a message part not parsed (limits): empty */
+			return IMAP_MIME_OK;   /* a message part not parsed (limits): empty */
 	}
-	switch (sec->kind) {
-	case IMAP_SECTION_HEADER:
-		return imap_region_add(d, &m->header) < 0 ? IMAP_SECTION_NOMEM : IMAP_SECTION_OK;
-	case IMAP_SECTION_TEXT:
-		return imap_region_add(d, &m->body) < 0 ? IMAP_SECTION_NOMEM : IMAP_SECTION_OK;
-	case IMAP_SECTION_HEADER_FIELDS:
-	case IMAP_SECTION_HEADER_FIELDS_NOT:
-		return imap_header_fields(msg, &m->header, sec, sec->kind == IMAP_SECTION_HEADER_FIELDS_NOT, d);
+	switch (sec->text) {
+	case IMAP_MIME_HEADER:
+		return imap_region_add(d, &m->header) < 0 ? IMAP_MIME_NOMEM : IMAP_MIME_OK;
+	case IMAP_MIME_TEXT:
+		return imap_region_add(d, &m->body) < 0 ? IMAP_MIME_NOMEM : IMAP_MIME_OK;
+	case IMAP_MIME_HEADER_FIELDS:
+	case IMAP_MIME_HEADER_FIELDS_NOT:
+		return imap_header_fields(msg, &m->header, sec, sec->text == IMAP_MIME_HEADER_FIELDS_NOT, d);
 	default:
-		return IMAP_SECTION_NO_PART;
+		return IMAP_MIME_NO_PART;
 	}
 }
 
-void imap_section_data_free(struct imap_section_data *d)
+void imap_mime_data_free(struct imap_mime_data *d)
 {
 	free(d->ranges);
 	memset(d, 0, sizeof(*d));
@@ -534,7 +543,7 @@ static void win_emit(struct imap_window *w, const char *p, size_t n)
 }
 
 /* Emit one range in wire form. */
-static void win_range(struct imap_window *w, const char *data, const struct imap_range *r)
+static void win_range(struct imap_window *w, const char *data, const struct imap_mime_range *r)
 {
 	const char *p = data + r->offset;
 	size_t n = r->size, i = 0;
@@ -560,7 +569,7 @@ static void win_range(struct imap_window *w, const char *data, const struct imap
 	}
 }
 
-int imap_section_write(const struct mime_message *msg, const struct imap_section_data *d,
+int imap_mime_data_write(const struct mime_message *msg, const struct imap_mime_data *d,
 		       size_t start, size_t len, struct buf *out)
 {
 	struct imap_window w = { out, start, len, 0 };
@@ -576,7 +585,7 @@ int imap_section_write(const struct mime_message *msg, const struct imap_section
 
 /* The body of path to decode; *part_r NULL for the whole message or the
  * empty part. */
-static int imap_binary_part(const struct mime_message *msg, const unsigned int *path, size_t depth,
+static int imap_binary_part(const struct mime_message *msg, const uint32_t *parts, unsigned int nparts,
 			    const struct mime_part **part_r, enum mime_cte *cte_r)
 {
 	const struct mime_part *part;
@@ -584,37 +593,37 @@ static int imap_binary_part(const struct mime_message *msg, const unsigned int *
 
 	*part_r = NULL;
 	*cte_r = MIME_CTE_IDENTITY;
-	if ((rc = imap_path_part(msg, path, depth, &part, &empty)) != IMAP_SECTION_OK)
+	if ((rc = imap_path_part(msg, parts, nparts, &part, &empty)) != IMAP_MIME_OK)
 		return rc;
-	if (depth == 0 || empty)
-		return IMAP_SECTION_OK;
+	if (nparts == 0 || empty)
+		return IMAP_MIME_OK;
 	*part_r = part;
 	*cte_r = mime_cte_of(&part->encoding);
-	return *cte_r == MIME_CTE_UNKNOWN ? IMAP_SECTION_UNKNOWN_CTE : IMAP_SECTION_OK;
+	return *cte_r == MIME_CTE_UNKNOWN ? IMAP_MIME_UNKNOWN_CTE : IMAP_MIME_OK;
 }
 
 /* Decode BINARY[path] into out, or only count its bytes (out NULL). */
-static int imap_binary(const struct mime_message *msg, const unsigned int *path, size_t depth,
+static int imap_binary(const struct mime_message *msg, const uint32_t *parts, unsigned int nparts,
 		       struct buf *out, size_t *size_r)
 {
 	const struct mime_part *part;
 	enum mime_cte cte;
 	const char *body;
 	size_t body_len, before = out != NULL ? out->len : 0;
-	int rc = imap_binary_part(msg, path, depth, &part, &cte);
+	int rc = imap_binary_part(msg, parts, nparts, &part, &cte);
 
 	*size_r = 0;
-	if (rc != IMAP_SECTION_OK)
+	if (rc != IMAP_MIME_OK)
 		return rc;
 	if (cte == MIME_CTE_IDENTITY) {
-		struct imap_section sec = { path, depth, IMAP_SECTION_BODY, NULL, 0 };
-		struct imap_section_data d;
-		if ((rc = imap_section_resolve(msg, &sec, &d)) != IMAP_SECTION_OK)
+		struct imap_mime_section sec = { parts, nparts, IMAP_MIME_WHOLE, NULL, 0 };
+		struct imap_mime_data d;
+		if ((rc = imap_mime_section_resolve(msg, &sec, &d)) != IMAP_MIME_OK)
 			return rc;
 		*size_r = d.wire_size;
-		if (out != NULL && imap_section_write(msg, &d, 0, d.wire_size, out) < 0)
-			rc = IMAP_SECTION_TOO_BIG;
-		imap_section_data_free(&d);
+		if (out != NULL && imap_mime_data_write(msg, &d, 0, d.wire_size, out) < 0)
+			rc = IMAP_MIME_TOO_BIG;
+		imap_mime_data_free(&d);
 		return rc;
 	}
 	body = msg->data + part->body.offset;
@@ -622,23 +631,23 @@ static int imap_binary(const struct mime_message *msg, const unsigned int *path,
 	if (out == NULL) {
 		*size_r = cte == MIME_CTE_BASE64 ? mime_base64_decoded_size(body, body_len)
 			: mime_qp_decoded_size(body, body_len);
-		return IMAP_SECTION_OK;
+		return IMAP_MIME_OK;
 	}
 	rc = cte == MIME_CTE_BASE64 ? mime_base64_decode(body, body_len, out) : mime_qp_decode(body, body_len, out);
 	*size_r = out->len - before;
-	return rc < 0 ? IMAP_SECTION_TOO_BIG : IMAP_SECTION_OK;
+	return rc < 0 ? IMAP_MIME_TOO_BIG : IMAP_MIME_OK;
 }
 
-int imap_binary_decode(const struct mime_message *msg, const unsigned int *path, size_t depth,
+int imap_binary_decode(const struct mime_message *msg, const uint32_t *parts, unsigned int nparts,
 		       struct buf *out)
 {
 	size_t size;
 
-	return imap_binary(msg, path, depth, out, &size);
+	return imap_binary(msg, parts, nparts, out, &size);
 }
 
-int imap_binary_size(const struct mime_message *msg, const unsigned int *path, size_t depth,
+int imap_binary_size(const struct mime_message *msg, const uint32_t *parts, unsigned int nparts,
 		     size_t *size_r)
 {
-	return imap_binary(msg, path, depth, NULL, size_r);
+	return imap_binary(msg, parts, nparts, NULL, size_r);
 }

@@ -5,6 +5,7 @@
 #define POSTERN_IMAP_MIME_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "buf.h"
 #include "imap_string.h"
@@ -20,64 +21,64 @@ int imap_envelope_write(struct buf *out, const char *header, size_t len, unsigne
 int imap_bodystructure_write(struct buf *out, const struct mime_message *msg, int extended,
 			     unsigned int flags);
 
-enum imap_section_kind {
-	IMAP_SECTION_BODY,               /* BODY[] or BODY[1.2]: the part's body */
-	IMAP_SECTION_HEADER,
-	IMAP_SECTION_HEADER_FIELDS,
-	IMAP_SECTION_HEADER_FIELDS_NOT,
-	IMAP_SECTION_TEXT,
-	IMAP_SECTION_MIME,
+enum imap_mime_text {
+	IMAP_MIME_WHOLE,               /* BODY[] or BODY[1.2]: the part's body */
+	IMAP_MIME_HEADER,
+	IMAP_MIME_HEADER_FIELDS,
+	IMAP_MIME_HEADER_FIELDS_NOT,
+	IMAP_MIME_TEXT,
+	IMAP_MIME_MIME,
 };
 
-/* A section spec as the command parser found it. */
-struct imap_section {
-	const unsigned int *path;        /* part numbers (each >= 1) */
-	size_t depth;                    /* 0 = the whole message */
-	enum imap_section_kind kind;
-	const struct mime_str *fields;   /* HEADER.FIELDS[.NOT] names */
-	size_t n_fields;
+/* A section spec (fields as imap_fetch.h's struct imap_section has them). */
+struct imap_mime_section {
+	const uint32_t *parts;           /* part path, each >= 1 */
+	unsigned int nparts;             /* 0 = the whole message */
+	enum imap_mime_text text;
+	const char *const *fields;       /* HEADER.FIELDS[.NOT] names */
+	unsigned int nfields;
 };
 
 /* A run of the stored message and its wire size (bare LF as CRLF). */
-struct imap_range {
+struct imap_mime_range {
 	size_t offset, size, wire_size;
 };
 
 /* What a section is: ranges of the stored message in order, then
  * crlf_after times CRLF; wire_size is the literal's length. */
-struct imap_section_data {
-	struct imap_range *ranges;
+struct imap_mime_data {
+	struct imap_mime_range *ranges;
 	size_t n, cap;
 	unsigned int crlf_after;
 	size_t wire_size;
 	const struct mime_part *part;    /* the part the path named (NULL: whole message or none) */
 };
 
-/* Results of imap_section_resolve and imap_binary_decode. */
-#define IMAP_SECTION_OK 0
-#define IMAP_SECTION_NO_PART (-1)      /* no such part (Dovecot then sends an empty string) */
-#define IMAP_SECTION_NOT_MESSAGE (-2)  /* HEADER/TEXT of a part that is not message/rfc822 */
-#define IMAP_SECTION_NOMEM (-3)
-#define IMAP_SECTION_UNKNOWN_CTE (-4)  /* BINARY of a part in an unknown encoding (RFC 3516 UNKNOWN-CTE) */
-#define IMAP_SECTION_TOO_BIG (-5)      /* the decoded part passed out's cap */
+/* Results of imap_mime_section_resolve and imap_binary_decode. */
+#define IMAP_MIME_OK 0
+#define IMAP_MIME_NO_PART (-1)      /* no such part (Dovecot then sends an empty string) */
+#define IMAP_MIME_NOT_MESSAGE (-2)  /* HEADER/TEXT of a part that is not message/rfc822 */
+#define IMAP_MIME_NOMEM (-3)
+#define IMAP_MIME_UNKNOWN_CTE (-4)  /* BINARY of a part in an unknown encoding (RFC 3516 UNKNOWN-CTE) */
+#define IMAP_MIME_TOO_BIG (-5)      /* the decoded part passed out's cap */
 
-/* Find the byte ranges of a section.  IMAP_SECTION_OK with *d filled
- * (free it with imap_section_data_free), or an IMAP_SECTION_* error. */
-int imap_section_resolve(const struct mime_message *msg, const struct imap_section *sec,
-			 struct imap_section_data *d);
+/* Find the byte ranges of a section.  IMAP_MIME_OK with *d filled
+ * (free it with imap_mime_data_free), or an IMAP_MIME_* error. */
+int imap_mime_section_resolve(const struct mime_message *msg, const struct imap_mime_section *sec,
+			 struct imap_mime_data *d);
 /* Free the ranges of a section (d may be zeroed or resolved). */
-void imap_section_data_free(struct imap_section_data *d);
+void imap_mime_data_free(struct imap_mime_data *d);
 /* Append wire bytes [start, start + len) of a section (clamped at its
  * end; RFC 3501 <partial>).  0 or -1 (out's cap). */
-int imap_section_write(const struct mime_message *msg, const struct imap_section_data *d,
+int imap_mime_data_write(const struct mime_message *msg, const struct imap_mime_data *d,
 		       size_t start, size_t len, struct buf *out);
-/* BINARY[path]: the part's body with its Content-Transfer-Encoding
- * undone, appended to out (depth 0: the whole message, as BODY[]).
- * IMAP_SECTION_OK or an IMAP_SECTION_* error. */
-int imap_binary_decode(const struct mime_message *msg, const unsigned int *path, size_t depth,
+/* BINARY[parts]: the part's body with its Content-Transfer-Encoding
+ * undone, appended to out (nparts 0: the whole message, as BODY[]).
+ * IMAP_MIME_OK or an IMAP_MIME_* error. */
+int imap_binary_decode(const struct mime_message *msg, const uint32_t *parts, unsigned int nparts,
 		       struct buf *out);
-/* BINARY.SIZE[path] into *size_r; IMAP_SECTION_OK or an error. */
-int imap_binary_size(const struct mime_message *msg, const unsigned int *path, size_t depth,
+/* BINARY.SIZE[parts] into *size_r; IMAP_MIME_OK or an error. */
+int imap_binary_size(const struct mime_message *msg, const uint32_t *parts, unsigned int nparts,
 		     size_t *size_r);
 
 #endif

@@ -14,6 +14,7 @@
  *
  * Trusts: nothing; (pointer, length) input.  Fails: -1 only when the
  * output buffer reaches its cap. */
+#include <stdint.h>
 #include <string.h>
 
 #include "imap_string.h"
@@ -45,7 +46,8 @@ enum imap_str_form imap_string_form(const char *p, size_t n, int allow_atom, uns
 			continue;
 		}
 		if (c >= 0x80 && (flags & IMAP_STR_UTF8) != 0) {
-			size_t l = utf8_seq_len(s + i, n - i);
+			uint32_t cp;
+			size_t l = utf8_decode(s + i, n - i, &cp);
 			if (l > 0) {
 				i += l;
 				continue;

@@ -198,16 +198,24 @@ static void mh_buf_truncate(struct buf *b, size_t len)
 /* One-byte charsets: latin1 (cp1252 = 0) or windows-1252 (cp1252 = 1). */
 static int mh_single_byte(const char *p, size_t n, int cp1252, struct buf *out)
 {
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)p[i];
-		unsigned int cp = c;
-		char enc[4];
-		size_t l;
+	size_t i = 0;
 
-		if (cp1252 && c >= 0x80 && c < 0xa0 && (cp = mh_cp1252[c - 0x80]) == 0)
+	while (i < n) {
+		size_t run = 0;
+		unsigned char c;
+		uint32_t cp;
+
+		while (i + run < n && (unsigned char)p[i + run] < 0x80)
+			run++;   /* ASCII runs as they are */
+		if (run > 0 && buf_append(out, p + i, run) < 0)
 			return -1;
-		l = utf8_encode(cp, enc);
-		if (buf_append(out, enc, l) < 0)
+		if ((i += run) == n)
+			break;
+		c = (unsigned char)p[i++];
+		cp = c;
+		if (cp1252 && c < 0xa0 && (cp = mh_cp1252[c - 0x80]) == 0)
+			return -1;
+		if (utf8_encode(cp, out) < 0)
 			return -1;
 	}
 	return 0;

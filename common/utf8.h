@@ -1,17 +1,22 @@
-/* utf8: UTF-8 well-formedness (RFC 3629), shared by the MIME and IMAP
- * code.  See utf8.c. */
+/* utf8: decoding, validating and encoding UTF-8 (RFC 3629): no overlong
+ * forms, no surrogates, nothing above U+10FFFF.  Pure functions over
+ * (pointer, length). */
 #ifndef POSTERN_UTF8_H
 #define POSTERN_UTF8_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
-/* Length (2-4) of the well-formed non-ASCII sequence at s (at most n
- * bytes), or 0 when it is malformed or s[0] is ASCII. */
-size_t utf8_seq_len(const unsigned char *s, size_t n);
-/* Whether p[0..n) is well-formed UTF-8 (NUL and other ASCII included). */
-int utf8_valid(const char *p, size_t n);
-/* Append the UTF-8 form of code point cp (at most U+10FFFF, no
- * surrogates) to out[0..4); returns the length, 0 when cp is invalid. */
-size_t utf8_encode(unsigned int cp, char out[4]);
+#include "buf.h"
+
+/* Length (1 to 4) of the well-formed character at s (n bytes there),
+ * its code point in *cp_r; 0 when malformed or n is 0. */
+size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp_r);
+/* True when all n bytes at s are well-formed UTF-8. */
+bool utf8_valid(const void *s, size_t n);
+/* Append the encoding of cp; -1 with errno EINVAL for a surrogate or a
+ * value above U+10FFFF, or the buf_append error. */
+int utf8_encode(uint32_t cp, struct buf *out);
 
 #endif

@@ -116,36 +116,36 @@ static void envelopes(const struct mime_message *m, const struct mime_part *p, s
 		envelopes(m, c, out);
 }
 
-static void sections(const struct mime_message *m, const unsigned int *path, size_t depth, struct buf *out)
+static void sections(const struct mime_message *m, const uint32_t *path, unsigned int depth, struct buf *out)
 {
-	static const struct mime_str fields[] = { { "Subject", 7 }, { "content-type", 12 }, { "X", 1 } };
+	static const char *const fields[] = { "Subject", "content-type", "X" };
 	size_t bsize;
 
-	for (int kind = IMAP_SECTION_BODY; kind <= IMAP_SECTION_MIME; kind++) {
-		struct imap_section sec = { path, depth, (enum imap_section_kind)kind, fields, 3 };
-		struct imap_section_data d;
-		if (imap_section_resolve(m, &sec, &d) != IMAP_SECTION_OK) {
-			imap_section_data_free(&d);
+	for (int text = IMAP_MIME_WHOLE; text <= IMAP_MIME_MIME; text++) {
+		struct imap_mime_section sec = { path, depth, (enum imap_mime_text)text, fields, 3 };
+		struct imap_mime_data d;
+		if (imap_mime_section_resolve(m, &sec, &d) != IMAP_MIME_OK) {
+			imap_mime_data_free(&d);
 			continue;
 		}
 		buf_reset(out);
-		if (imap_section_write(m, &d, 0, (size_t)-1, out) < 0 || out->len != d.wire_size)
+		if (imap_mime_data_write(m, &d, 0, (size_t)-1, out) < 0 || out->len != d.wire_size)
 			abort();
 		if (d.wire_size > 2) {
 			/* a window: the same bytes as the middle of the whole */
 			struct buf w;
 			size_t start = d.wire_size / 3, len = d.wire_size / 2;
 			buf_init(&w, 1 << 24);
-			if (imap_section_write(m, &d, start, len, &w) < 0 || w.len != len ||
+			if (imap_mime_data_write(m, &d, start, len, &w) < 0 || w.len != len ||
 			    memcmp(w.data, out->data + start, len) != 0)
 				abort();
 			buf_free(&w);
 		}
-		imap_section_data_free(&d);
+		imap_mime_data_free(&d);
 	}
 	buf_reset(out);
-	if (imap_binary_decode(m, path, depth, out) == IMAP_SECTION_OK &&
-	    (imap_binary_size(m, path, depth, &bsize) != IMAP_SECTION_OK || bsize != out->len))
+	if (imap_binary_decode(m, path, depth, out) == IMAP_MIME_OK &&
+	    (imap_binary_size(m, path, depth, &bsize) != IMAP_MIME_OK || bsize != out->len))
 		abort();
 }
 
@@ -156,7 +156,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct mime_message *m;
 	const char *error;
 	struct buf out;
-	unsigned int path[3];
+	uint32_t path[3];
 
 	if (s == NULL)
 		return 0;

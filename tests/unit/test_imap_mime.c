@@ -10,6 +10,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -848,36 +849,41 @@ static const char *golden_message(const char *name)
 	return NULL;
 }
 
-/* Parse "1.2.HEADER.FIELDS (A B)" into sec. */
-static void parse_spec(const char *s, unsigned int *path, struct mime_str *fields, struct imap_section *sec)
+/* Parse "1.2.HEADER.FIELDS (A B)" into sec (names copied into names[]). */
+static void parse_spec(const char *s, uint32_t *parts, char names[][32], const char **fields,
+		       struct imap_mime_section *sec)
 {
 	memset(sec, 0, sizeof(*sec));
-	sec->path = path;
+	sec->parts = parts;
 	sec->fields = fields;
 	while (*s >= '0' && *s <= '9') {
-		path[sec->depth++] = (unsigned int)strtoul(s, (char **)&s, 10);
+		parts[sec->nparts++] = (uint32_t)strtoul(s, (char **)&s, 10);
 		if (*s == '.')
 			s++;
 	}
 	if (strncmp(s, "HEADER.FIELDS.NOT", 17) == 0)
-		sec->kind = IMAP_SECTION_HEADER_FIELDS_NOT;
+		sec->text = IMAP_MIME_HEADER_FIELDS_NOT;
 	else if (strncmp(s, "HEADER.FIELDS", 13) == 0)
-		sec->kind = IMAP_SECTION_HEADER_FIELDS;
+		sec->text = IMAP_MIME_HEADER_FIELDS;
 	else if (strncmp(s, "HEADER", 6) == 0)
-		sec->kind = IMAP_SECTION_HEADER;
+		sec->text = IMAP_MIME_HEADER;
 	else if (strncmp(s, "TEXT", 4) == 0)
-		sec->kind = IMAP_SECTION_TEXT;
+		sec->text = IMAP_MIME_TEXT;
 	else if (strncmp(s, "MIME", 4) == 0)
-		sec->kind = IMAP_SECTION_MIME;
+		sec->text = IMAP_MIME_MIME;
 	else
-		sec->kind = IMAP_SECTION_BODY;
+		sec->text = IMAP_MIME_WHOLE;
 	s = strchr(s, '(');
 	while (s != NULL && *++s != '\0' && *s != ')') {
-		fields[sec->n_fields].p = s;
-		while (*s != ' ' && *s != ')')
-			s++;
-		fields[sec->n_fields].len = (size_t)(s - fields[sec->n_fields].p);
-		sec->n_fields++;
+		size_t n = 0;
+		while (s[n] != ' ' && s[n] != ')')
+			n++;
+		assert_true(n < 32);
+		memcpy(names[sec->nfields], s, n);
+		names[sec->nfields][n] = '\0';
+		fields[sec->nfields] = names[sec->nfields];
+		sec->nfields++;
+		s += n;
 		if (*s == ')')
 			break;
 	}
@@ -888,20 +894,21 @@ static void parse_spec(const char *s, unsigned int *path, struct mime_str *field
 static void fetch_section(const char *msg, const char *spec, struct buf *out, int *rc_r)
 {
 	struct mime_message *m;
-	struct imap_section sec;
-	struct imap_section_data d;
-	unsigned int path[16];
-	struct mime_str fields[16];
+	struct imap_mime_section sec;
+	struct imap_mime_data d;
+	uint32_t parts[16];
+	char names[16][32];
+	const char *fields[16];
 	const char *error;
 
 	assert_int_equal(mime_parse(msg, strlen(msg), &m, &error), 0);
-	parse_spec(spec, path, fields, &sec);
-	*rc_r = imap_section_resolve(m, &sec, &d);
-	if (*rc_r == IMAP_SECTION_OK) {
-		assert_int_equal(imap_section_write(m, &d, 0, d.wire_size + 10, out), 0);
+	parse_spec(spec, parts, names, fields, &sec);
+	*rc_r = imap_mime_section_resolve(m, &sec, &d);
+	if (*rc_r == IMAP_MIME_OK) {
+		assert_int_equal(imap_mime_data_write(m, &d, 0, d.wire_size + 10, out), 0);
 		assert_int_equal(out->len, d.wire_size);
 	}
-	imap_section_data_free(&d);
+	imap_mime_data_free(&d);
 	mime_message_free(&m);
 }
 
@@ -915,7 +922,7 @@ static void test_imap_mime_sections_as_dovecot(void **state)
 
 		buf_init(&out, 1 << 20);
 		fetch_section(golden_message(c->message_name), c->spec, &out, &rc);
-		if (rc != IMAP_SECTION_OK && rc != IMAP_SECTION_NO_PART && rc != IMAP_SECTION_NOT_MESSAGE)
+		if (rc != IMAP_MIME_OK && rc != IMAP_MIME_NO_PART && rc != IMAP_MIME_NOT_MESSAGE)
 			fail_msg("%s [%s]: error %d", c->message_name, c->spec, rc);
 		if (strcmp(buf_cstr(&out), c->expected) != 0)
 			fail_msg("%s [%s]:\n got  %s\n want %s", c->message_name, c->spec, buf_cstr(&out), c->expected);
@@ -931,19 +938,19 @@ static void test_imap_mime_section_errors(void **state)
 	(void)state;
 	buf_init(&out, 1 << 16);
 	fetch_section(golden_message("simple"), "2", &out, &rc);
-	assert_int_equal(rc, IMAP_SECTION_NO_PART);
+	assert_int_equal(rc, IMAP_MIME_NO_PART);
 	fetch_section(golden_message("simple"), "1.1", &out, &rc);
-	assert_int_equal(rc, IMAP_SECTION_NO_PART);
+	assert_int_equal(rc, IMAP_MIME_NO_PART);
 	fetch_section(golden_message("mixed_nested"), "5", &out, &rc);
-	assert_int_equal(rc, IMAP_SECTION_NO_PART);
+	assert_int_equal(rc, IMAP_MIME_NO_PART);
 	fetch_section(golden_message("mixed_nested"), "0", &out, &rc);
-	assert_int_equal(rc, IMAP_SECTION_NO_PART);
+	assert_int_equal(rc, IMAP_MIME_NO_PART);
 	fetch_section(golden_message("mixed_nested"), "MIME", &out, &rc);
-	assert_int_equal(rc, IMAP_SECTION_NO_PART);
+	assert_int_equal(rc, IMAP_MIME_NO_PART);
 	fetch_section(golden_message("mixed_nested"), "2.HEADER", &out, &rc);
-	assert_int_equal(rc, IMAP_SECTION_NOT_MESSAGE);
+	assert_int_equal(rc, IMAP_MIME_NOT_MESSAGE);
 	fetch_section(golden_message("mixed_nested"), "1.TEXT", &out, &rc);
-	assert_int_equal(rc, IMAP_SECTION_NOT_MESSAGE);
+	assert_int_equal(rc, IMAP_MIME_NOT_MESSAGE);
 	assert_int_equal(out.len, 0);
 	buf_free(&out);
 }
@@ -975,30 +982,30 @@ static void test_imap_mime_partial_windows(void **state)
 {
 	const char *msg = golden_message("mixed_nested");
 	struct mime_message *m;
-	struct imap_section sec = { NULL, 0, IMAP_SECTION_BODY, NULL, 0 };
-	struct imap_section_data d;
+	struct imap_mime_section sec = { NULL, 0, IMAP_MIME_WHOLE, NULL, 0 };
+	struct imap_mime_data d;
 	struct buf whole, part;
 	const char *error;
 
 	(void)state;
 	assert_int_equal(mime_parse(msg, strlen(msg), &m, &error), 0);
-	assert_int_equal(imap_section_resolve(m, &sec, &d), IMAP_SECTION_OK);
+	assert_int_equal(imap_mime_section_resolve(m, &sec, &d), IMAP_MIME_OK);
 	buf_init(&whole, 1 << 20);
 	buf_init(&part, 1 << 20);
-	assert_int_equal(imap_section_write(m, &d, 0, d.wire_size, &whole), 0);
+	assert_int_equal(imap_mime_data_write(m, &d, 0, d.wire_size, &whole), 0);
 	/* every window, including ones that start or end between CR and LF */
 	for (size_t start = 0; start <= d.wire_size + 1; start += 7) {
 		for (size_t len = 0; len < 40; len += 3) {
 			size_t want = start >= d.wire_size ? 0 : (len < d.wire_size - start ? len : d.wire_size - start);
 			buf_reset(&part);
-			assert_int_equal(imap_section_write(m, &d, start, len, &part), 0);
+			assert_int_equal(imap_mime_data_write(m, &d, start, len, &part), 0);
 			assert_int_equal(part.len, want);
 			assert_memory_equal(part.data ? part.data : "", whole.data + (want ? start : 0), want);
 		}
 	}
 	buf_free(&whole);
 	buf_free(&part);
-	imap_section_data_free(&d);
+	imap_mime_data_free(&d);
 	mime_message_free(&m);
 }
 
@@ -1008,25 +1015,25 @@ static void test_imap_mime_binary(void **state)
 	struct mime_message *m;
 	struct buf out;
 	const char *error;
-	unsigned int path[2] = { 1, 0 };
+	uint32_t path[2] = { 1, 0 };
 	size_t size;
 
 	(void)state;
 	assert_int_equal(mime_parse(msg, strlen(msg), &m, &error), 0);
 	buf_init(&out, 1 << 16);
 	/* Dovecot: BINARY[1] ~{7} "Grüße", BINARY[2] ~{15} "<p>Grüße</p>\n" */
-	assert_int_equal(imap_binary_decode(m, path, 1, &out), IMAP_SECTION_OK);
+	assert_int_equal(imap_binary_decode(m, path, 1, &out), IMAP_MIME_OK);
 	assert_string_equal(buf_cstr(&out), "Gr\xc3\xbc\xc3\x9f" "e");
-	assert_int_equal(imap_binary_size(m, path, 1, &size), IMAP_SECTION_OK);
+	assert_int_equal(imap_binary_size(m, path, 1, &size), IMAP_MIME_OK);
 	assert_int_equal(size, 7);
 	path[0] = 2;
 	buf_reset(&out);
-	assert_int_equal(imap_binary_decode(m, path, 1, &out), IMAP_SECTION_OK);
+	assert_int_equal(imap_binary_decode(m, path, 1, &out), IMAP_MIME_OK);
 	assert_string_equal(buf_cstr(&out), "<p>Gr\xc3\xbc\xc3\x9f" "e</p>\n");
-	assert_int_equal(imap_binary_size(m, path, 1, &size), IMAP_SECTION_OK);
+	assert_int_equal(imap_binary_size(m, path, 1, &size), IMAP_MIME_OK);
 	assert_int_equal(size, 15);
 	path[0] = 3;
-	assert_int_equal(imap_binary_decode(m, path, 1, &out), IMAP_SECTION_NO_PART);
+	assert_int_equal(imap_binary_decode(m, path, 1, &out), IMAP_MIME_NO_PART);
 	mime_message_free(&m);
 
 	/* Dovecot: "softbreak = done\r\nhard\r\n" */
@@ -1034,27 +1041,27 @@ static void test_imap_mime_binary(void **state)
 	assert_int_equal(mime_parse(msg, strlen(msg), &m, &error), 0);
 	path[0] = 1;
 	buf_reset(&out);
-	assert_int_equal(imap_binary_decode(m, path, 1, &out), IMAP_SECTION_OK);
+	assert_int_equal(imap_binary_decode(m, path, 1, &out), IMAP_MIME_OK);
 	assert_string_equal(buf_cstr(&out), "softbreak = done\r\nhard\r\n");
-	assert_int_equal(imap_binary_size(m, path, 1, &size), IMAP_SECTION_OK);
+	assert_int_equal(imap_binary_size(m, path, 1, &size), IMAP_MIME_OK);
 	assert_int_equal(size, 24);
 	mime_message_free(&m);
 
 	/* an encoding nobody knows: RFC 3516 UNKNOWN-CTE */
 	msg = "Content-Transfer-Encoding: x-uuencode\n\nbegin 644 x\n";
 	assert_int_equal(mime_parse(msg, strlen(msg), &m, &error), 0);
-	assert_int_equal(imap_binary_decode(m, path, 1, &out), IMAP_SECTION_UNKNOWN_CTE);
-	assert_int_equal(imap_binary_size(m, path, 1, &size), IMAP_SECTION_UNKNOWN_CTE);
+	assert_int_equal(imap_binary_decode(m, path, 1, &out), IMAP_MIME_UNKNOWN_CTE);
+	assert_int_equal(imap_binary_size(m, path, 1, &size), IMAP_MIME_UNKNOWN_CTE);
 	mime_message_free(&m);
 
 	/* identity encodings come out in wire form; BINARY[] is BODY[] */
 	msg = "Subject: x\n\na\nb\n";
 	assert_int_equal(mime_parse(msg, strlen(msg), &m, &error), 0);
 	buf_reset(&out);
-	assert_int_equal(imap_binary_decode(m, path, 1, &out), IMAP_SECTION_OK);
+	assert_int_equal(imap_binary_decode(m, path, 1, &out), IMAP_MIME_OK);
 	assert_string_equal(buf_cstr(&out), "a\r\nb\r\n");
 	buf_reset(&out);
-	assert_int_equal(imap_binary_decode(m, path, 0, &out), IMAP_SECTION_OK);
+	assert_int_equal(imap_binary_decode(m, path, 0, &out), IMAP_MIME_OK);
 	assert_string_equal(buf_cstr(&out), "Subject: x\r\n\r\na\r\nb\r\n");
 	mime_message_free(&m);
 	buf_free(&out);
