@@ -741,17 +741,22 @@ int mime_address_list_parse(const char *p, size_t len, struct mime_arena *arena,
 	struct mh_lex lx;
 	struct mime_address end_marker = { { NULL, 0 }, { NULL, 0 }, { NULL, 0 }, { NULL, 0 } };
 	struct buf phrase;
+	size_t cap;
 	int in_group = 0;
 
 	memset(&lx, 0, sizeof(lx));
 	lx.s = p;
 	lx.n = len;
 	lx.arena = arena;
-	buf_init(&lx.comment, len + 1);
-	buf_init(&lx.route, len + 1);
-	buf_init(&lx.mailbox, len + 1);
-	buf_init(&lx.host, len + 1);
-	buf_init(&phrase, len + 1);
+	/* Nothing built from the field is longer than it, but a route:
+	 * "@a@b" is written "@a,@b", at most twice the field. */
+	if (__builtin_mul_overflow(len, 2, &cap) || __builtin_add_overflow(cap, 16, &cap))
+		cap = SIZE_MAX;
+	buf_init(&lx.comment, cap);
+	buf_init(&lx.route, cap);
+	buf_init(&lx.mailbox, cap);
+	buf_init(&lx.host, cap);
+	buf_init(&phrase, cap);
 	while (!lx.failed) {
 		size_t save;
 
