@@ -109,8 +109,9 @@ static void envelopes(const struct mime_message *m, const struct mime_part *p, s
 {
 	if (p->flags & MIME_PART_EMBEDDED) {
 		buf_reset(out);
-		if (imap_envelope_write(out, m->data + p->header.offset, p->header.size, IMAP_STR_UTF8) == 0)
-			check_list(out->data, out->len);
+		if (imap_envelope_write(out, m->data + p->header.offset, p->header.size, IMAP_STR_UTF8) != 0)
+			abort();
+		check_list(out->data, out->len);
 	}
 	for (const struct mime_part *c = p->children; c != NULL; c = c->next)
 		envelopes(m, c, out);
