@@ -24,56 +24,51 @@
  * same way.  Part paths are bounded by IMAP_SECTION_PARTS_MAX, every
  * number by its grammar's width. */
 #include <string.h>
-#include <strings.h>
 
 #include "imap_fetch.h"
 #include "imap_types.h"
 
-static const struct {
-	const char *name;
-	unsigned int items;
-} fetch_simple[] = {
-	{ "FLAGS", IMAP_FETCH_FLAGS },
-	{ "INTERNALDATE", IMAP_FETCH_INTERNALDATE },
-	{ "RFC822.SIZE", IMAP_FETCH_RFC822_SIZE },
-	{ "ENVELOPE", IMAP_FETCH_ENVELOPE },
-	{ "BODY", IMAP_FETCH_BODY },
-	{ "BODYSTRUCTURE", IMAP_FETCH_BODYSTRUCTURE },
-	{ "UID", IMAP_FETCH_UID },
-	{ "RFC822", IMAP_FETCH_RFC822 },
-	{ "RFC822.HEADER", IMAP_FETCH_RFC822_HEADER },
-	{ "RFC822.TEXT", IMAP_FETCH_RFC822_TEXT },
-	{ "MODSEQ", IMAP_FETCH_MODSEQ },
+/* Simple items; extra: the item sets \Seen. */
+static const struct imap_word fetch_simple[] = {
+	IMAP_WORD("FLAGS", IMAP_FETCH_FLAGS, 0),
+	IMAP_WORD("UID", IMAP_FETCH_UID, 0),
+	IMAP_WORD("RFC822.SIZE", IMAP_FETCH_RFC822_SIZE, 0),
+	IMAP_WORD("INTERNALDATE", IMAP_FETCH_INTERNALDATE, 0),
+	IMAP_WORD("ENVELOPE", IMAP_FETCH_ENVELOPE, 0),
+	IMAP_WORD("BODYSTRUCTURE", IMAP_FETCH_BODYSTRUCTURE, 0),
+	IMAP_WORD("BODY", IMAP_FETCH_BODY, 0),
+	IMAP_WORD("MODSEQ", IMAP_FETCH_MODSEQ, 0),
+	IMAP_WORD("RFC822", IMAP_FETCH_RFC822, 1),
+	IMAP_WORD("RFC822.HEADER", IMAP_FETCH_RFC822_HEADER, 0),
+	IMAP_WORD("RFC822.TEXT", IMAP_FETCH_RFC822_TEXT, 1),
 };
 
-static const struct {
-	const char *name;
-	unsigned int items;
-} fetch_macros[] = {
-	{ "ALL", IMAP_FETCH_FLAGS | IMAP_FETCH_INTERNALDATE | IMAP_FETCH_RFC822_SIZE | IMAP_FETCH_ENVELOPE },
-	{ "FAST", IMAP_FETCH_FLAGS | IMAP_FETCH_INTERNALDATE | IMAP_FETCH_RFC822_SIZE },
-	{ "FULL", IMAP_FETCH_FLAGS | IMAP_FETCH_INTERNALDATE | IMAP_FETCH_RFC822_SIZE | IMAP_FETCH_ENVELOPE |
-		  IMAP_FETCH_BODY },
+static const struct imap_word fetch_macros[] = {
+	IMAP_WORD("ALL", IMAP_FETCH_FLAGS | IMAP_FETCH_INTERNALDATE | IMAP_FETCH_RFC822_SIZE | IMAP_FETCH_ENVELOPE, 0),
+	IMAP_WORD("FAST", IMAP_FETCH_FLAGS | IMAP_FETCH_INTERNALDATE | IMAP_FETCH_RFC822_SIZE, 0),
+	IMAP_WORD("FULL", IMAP_FETCH_FLAGS | IMAP_FETCH_INTERNALDATE | IMAP_FETCH_RFC822_SIZE | IMAP_FETCH_ENVELOPE |
+		  IMAP_FETCH_BODY, 0),
 };
 
-static const struct {
-	const char *name;
-	enum imap_section_kind kind;
-	bool peek;
-} fetch_section_names[] = {
-	{ "BODY", IMAP_SECTION_BODY, false },
-	{ "BODY.PEEK", IMAP_SECTION_BODY, true },
-	{ "BINARY", IMAP_SECTION_BINARY, false },
-	{ "BINARY.PEEK", IMAP_SECTION_BINARY, true },
-	{ "BINARY.SIZE", IMAP_SECTION_BINARY_SIZE, true },
+/* Section names; extra: PEEK. */
+static const struct imap_word fetch_section_names[] = {
+	IMAP_WORD("BODY.PEEK", IMAP_SECTION_BODY, 1),
+	IMAP_WORD("BODY", IMAP_SECTION_BODY, 0),
+	IMAP_WORD("BINARY.PEEK", IMAP_SECTION_BINARY, 1),
+	IMAP_WORD("BINARY", IMAP_SECTION_BINARY, 0),
+	IMAP_WORD("BINARY.SIZE", IMAP_SECTION_BINARY_SIZE, 1),
+};
+
+/* Section texts; extra: needs a part number before it. */
+static const struct imap_word section_texts[] = {
+	IMAP_WORD("HEADER", IMAP_SECTION_HEADER, 0),
+	IMAP_WORD("HEADER.FIELDS", IMAP_SECTION_HEADER_FIELDS, 0),
+	IMAP_WORD("HEADER.FIELDS.NOT", IMAP_SECTION_HEADER_FIELDS_NOT, 0),
+	IMAP_WORD("TEXT", IMAP_SECTION_TEXT, 0),
+	IMAP_WORD("MIME", IMAP_SECTION_MIME, 1),
 };
 
 #define NELEM(x) (sizeof(x) / sizeof((x)[0]))
-
-static bool word_is(const char *s, size_t len, const char *word)
-{
-	return strlen(word) == len && strncasecmp(s, word, len) == 0;
-}
 
 /* RFC 5322 3.6.8: field-name = 1*ftext, ftext = %d33-57 / %d59-126. */
 static bool field_name_ok(const char *s, size_t len)
@@ -117,20 +112,13 @@ static int section_fields(const struct imap_arg *list, struct arena *a, struct i
 /* The text after the part path: HEADER, HEADER.FIELDS[.NOT], TEXT, MIME. */
 static int section_text(const char *s, size_t len, struct imap_section *sec, const char **error_r)
 {
-	if (word_is(s, len, "HEADER"))
-		sec->text = IMAP_SECTION_HEADER;
-	else if (word_is(s, len, "HEADER.FIELDS"))
-		sec->text = IMAP_SECTION_HEADER_FIELDS;
-	else if (word_is(s, len, "HEADER.FIELDS.NOT"))
-		sec->text = IMAP_SECTION_HEADER_FIELDS_NOT;
-	else if (word_is(s, len, "TEXT"))
-		sec->text = IMAP_SECTION_TEXT;
-	else if (word_is(s, len, "MIME") && sec->nparts > 0)
-		sec->text = IMAP_SECTION_MIME;
-	else {
+	const struct imap_word *w = imap_word_find(s, len, section_texts, NELEM(section_texts));
+
+	if (w == NULL || (w->extra && sec->nparts == 0)) {
 		*error_r = "Invalid section";
 		return -1;
 	}
+	sec->text = (enum imap_section_text)w->value;
 	return 0;
 }
 
@@ -203,18 +191,16 @@ static int section_partial(const char *s, size_t len, struct imap_section *sec, 
 static int fetch_section(const struct imap_arg *att, struct arena *a, struct imap_section *sec,
 			 const char **error_r)
 {
-	size_t k;
+	const struct imap_word *w = imap_word_find(att->text, att->len, fetch_section_names,
+						   NELEM(fetch_section_names));
 
 	memset(sec, 0, sizeof(*sec));
-	for (k = 0; k < NELEM(fetch_section_names); k++)
-		if (word_is(att->text, att->len, fetch_section_names[k].name))
-			break;
-	if (k == NELEM(fetch_section_names)) {
+	if (w == NULL) {
 		*error_r = "Invalid fetch attribute";
 		return -1;
 	}
-	sec->kind = fetch_section_names[k].kind;
-	sec->peek = fetch_section_names[k].peek;
+	sec->kind = (enum imap_section_kind)w->value;
+	sec->peek = w->extra != 0;
 	if (att->count > 0) {
 		const struct imap_arg *spec = &att->items[0];
 
@@ -238,32 +224,36 @@ static int fetch_section(const struct imap_arg *att, struct arena *a, struct ima
 	return section_partial(att->suffix, att->suffix_len, sec, error_r);
 }
 
+static int fetch_section_att(const struct imap_arg *att, struct arena *a, struct imap_fetch *r,
+			     struct imap_section *sections, const char **error_r)
+{
+	struct imap_section *sec = &sections[r->nsections];
+
+	if (fetch_section(att, a, sec, error_r) < 0)
+		return -1;
+	r->nsections++;
+	if (!sec->peek)
+		r->sets_seen = true;
+	return 0;
+}
+
 /* One fetch-att that is not a macro. */
 static int fetch_att(const struct imap_arg *att, struct arena *a, struct imap_fetch *r,
 		     struct imap_section *sections, const char **error_r)
 {
-	if (att->type == IMAP_ARG_SECTION) {
-		struct imap_section *sec = &sections[r->nsections];
+	const struct imap_word *w;
 
-		if (fetch_section(att, a, sec, error_r) < 0)
-			return -1;
-		r->nsections++;
-		if (!sec->peek)
-			r->sets_seen = true;
-		return 0;
+	if (att->type == IMAP_ARG_SECTION)
+		return fetch_section_att(att, a, r, sections, error_r);
+	w = imap_arg_word(att, fetch_simple, NELEM(fetch_simple));
+	if (w == NULL) {
+		*error_r = "Invalid fetch attribute";
+		return -1;
 	}
-	if (att->type == IMAP_ARG_ATOM) {
-		for (size_t k = 0; k < NELEM(fetch_simple); k++) {
-			if (word_is(att->text, att->len, fetch_simple[k].name)) {
-				r->items |= fetch_simple[k].items;
-				if (fetch_simple[k].items & (IMAP_FETCH_RFC822 | IMAP_FETCH_RFC822_TEXT))
-					r->sets_seen = true;
-				return 0;
-			}
-		}
-	}
-	*error_r = "Invalid fetch attribute";
-	return -1;
+	r->items |= w->value;
+	if (w->extra)
+		r->sets_seen = true;
+	return 0;
 }
 
 int imap_fetch_parse(const struct imap_arg *att, struct arena *a, struct imap_fetch *r,
@@ -272,15 +262,12 @@ int imap_fetch_parse(const struct imap_arg *att, struct arena *a, struct imap_fe
 	const struct imap_arg *items = att;
 	unsigned int n = 1, nsec = 0;
 	struct imap_section *sections = NULL;
+	const struct imap_word *macro = imap_arg_word(att, fetch_macros, NELEM(fetch_macros));
 
 	memset(r, 0, sizeof(*r));
-	if (att->type == IMAP_ARG_ATOM) {
-		for (size_t k = 0; k < NELEM(fetch_macros); k++) {
-			if (word_is(att->text, att->len, fetch_macros[k].name)) {
-				r->items = fetch_macros[k].items;
-				return 0;
-			}
-		}
+	if (macro != NULL) {
+		r->items = macro->value;
+		return 0;
 	}
 	if (att->type == IMAP_ARG_LIST) {
 		if (att->count == 0) {

@@ -24,7 +24,6 @@
  * unbounded: counts come from the parser's limits, and the ID, keyword,
  * range and nesting limits are its own. */
 #include <string.h>
-#include <strings.h>
 
 #include "imap_grammar.h"
 
@@ -232,17 +231,14 @@ static int g_select(struct grammar_ctx *c, const struct imap_arg *args, unsigned
 	return 0;
 }
 
-static const struct {
-	const char *name;
-	unsigned int bit;
-} use_attrs[] = {
-	{ "\\All", IMAP_USE_ALL },
-	{ "\\Archive", IMAP_USE_ARCHIVE },
-	{ "\\Drafts", IMAP_USE_DRAFTS },
-	{ "\\Flagged", IMAP_USE_FLAGGED },
-	{ "\\Junk", IMAP_USE_JUNK },
-	{ "\\Sent", IMAP_USE_SENT },
-	{ "\\Trash", IMAP_USE_TRASH },
+static const struct imap_word use_attrs[] = {
+	IMAP_WORD("\\All", IMAP_USE_ALL, 0),
+	IMAP_WORD("\\Archive", IMAP_USE_ARCHIVE, 0),
+	IMAP_WORD("\\Drafts", IMAP_USE_DRAFTS, 0),
+	IMAP_WORD("\\Flagged", IMAP_USE_FLAGGED, 0),
+	IMAP_WORD("\\Junk", IMAP_USE_JUNK, 0),
+	IMAP_WORD("\\Sent", IMAP_USE_SENT, 0),
+	IMAP_WORD("\\Trash", IMAP_USE_TRASH, 0),
 };
 
 static int g_create(struct grammar_ctx *c, const struct imap_arg *args, unsigned int n)
@@ -262,15 +258,11 @@ static int g_create(struct grammar_ctx *c, const struct imap_arg *args, unsigned
 	    p->items[1].type != IMAP_ARG_LIST)
 		return g_fail(c, "Unknown CREATE parameter");
 	for (unsigned int k = 0; k < p->items[1].count; k++) {
-		const struct imap_arg *u = &p->items[1].items[k];
-		size_t i;
+		const struct imap_word *w = imap_arg_word(&p->items[1].items[k], use_attrs, NELEM(use_attrs));
 
-		for (i = 0; i < NELEM(use_attrs); i++)
-			if (imap_arg_is_atom(u, use_attrs[i].name))
-				break;
-		if (i == NELEM(use_attrs))
+		if (w == NULL)
 			return g_fail(c, "Unknown special-use attribute");
-		cr->use |= use_attrs[i].bit;
+		cr->use |= w->value;
 	}
 	return 0;
 }
@@ -291,20 +283,46 @@ static int g_rename(struct grammar_ctx *c, const struct imap_arg *args, unsigned
 	return g_mailbox(c, &args[1], &c->cmd->u.rename.to);
 }
 
-static const struct {
-	const char *name;
-	unsigned int bit;
-} status_atts[] = {
-	{ "MESSAGES", IMAP_STATUS_MESSAGES },
-	{ "UIDNEXT", IMAP_STATUS_UIDNEXT },
-	{ "UIDVALIDITY", IMAP_STATUS_UIDVALIDITY },
-	{ "UNSEEN", IMAP_STATUS_UNSEEN },
-	{ "DELETED", IMAP_STATUS_DELETED },
-	{ "SIZE", IMAP_STATUS_SIZE },
-	{ "RECENT", IMAP_STATUS_RECENT },
-	{ "HIGHESTMODSEQ", IMAP_STATUS_HIGHESTMODSEQ },
-	{ "APPENDLIMIT", IMAP_STATUS_APPENDLIMIT },
+static const struct imap_word status_atts[] = {
+	IMAP_WORD("MESSAGES", IMAP_STATUS_MESSAGES, 0),
+	IMAP_WORD("UIDNEXT", IMAP_STATUS_UIDNEXT, 0),
+	IMAP_WORD("UIDVALIDITY", IMAP_STATUS_UIDVALIDITY, 0),
+	IMAP_WORD("UNSEEN", IMAP_STATUS_UNSEEN, 0),
+	IMAP_WORD("DELETED", IMAP_STATUS_DELETED, 0),
+	IMAP_WORD("SIZE", IMAP_STATUS_SIZE, 0),
+	IMAP_WORD("RECENT", IMAP_STATUS_RECENT, 0),
+	IMAP_WORD("HIGHESTMODSEQ", IMAP_STATUS_HIGHESTMODSEQ, 0),
+	IMAP_WORD("APPENDLIMIT", IMAP_STATUS_APPENDLIMIT, 0),
 };
+
+/* LIST selection options (RFC 5258 3.1, RFC 6154 5.1). */
+static const struct imap_word list_select_opts[] = {
+	IMAP_WORD("SUBSCRIBED", IMAP_LIST_SEL_SUBSCRIBED, 0),
+	IMAP_WORD("REMOTE", IMAP_LIST_SEL_REMOTE, 0),
+	IMAP_WORD("RECURSIVEMATCH", IMAP_LIST_SEL_RECURSIVEMATCH, 0),
+	IMAP_WORD("SPECIAL-USE", IMAP_LIST_SEL_SPECIAL_USE, 0),
+};
+
+/* LIST return options (RFC 5258 3.2, RFC 6154 5.2, RFC 5819). */
+static const struct imap_word list_return_opts[] = {
+	IMAP_WORD("SUBSCRIBED", IMAP_LIST_RET_SUBSCRIBED, 0),
+	IMAP_WORD("CHILDREN", IMAP_LIST_RET_CHILDREN, 0),
+	IMAP_WORD("SPECIAL-USE", IMAP_LIST_RET_SPECIAL_USE, 0),
+	IMAP_WORD("STATUS", IMAP_LIST_RET_STATUS, 0),
+};
+
+/* Set the bits of the words of list l found in table; -1 at an unknown one. */
+static int g_word_bits(const struct imap_arg *l, const struct imap_word *table, size_t n, unsigned int *bits)
+{
+	for (unsigned int k = 0; k < l->count; k++) {
+		const struct imap_word *w = imap_arg_word(&l->items[k], table, n);
+
+		if (w == NULL)
+			return -1;
+		*bits |= w->value;
+	}
+	return 0;
+}
 
 /* "(" status-att *(SP status-att) ")" */
 static int g_status_items(struct grammar_ctx *c, const struct imap_arg *l, unsigned int *items_r)
@@ -312,16 +330,8 @@ static int g_status_items(struct grammar_ctx *c, const struct imap_arg *l, unsig
 	if (l->type != IMAP_ARG_LIST || l->count == 0)
 		return g_fail(c, "STATUS needs a list of items");
 	*items_r = 0;
-	for (unsigned int k = 0; k < l->count; k++) {
-		size_t i;
-
-		for (i = 0; i < NELEM(status_atts); i++)
-			if (imap_arg_is_atom(&l->items[k], status_atts[i].name))
-				break;
-		if (i == NELEM(status_atts))
-			return g_fail(c, "Unknown STATUS item");
-		*items_r |= status_atts[i].bit;
-	}
+	if (g_word_bits(l, status_atts, NELEM(status_atts), items_r) < 0)
+		return g_fail(c, "Unknown STATUS item");
 	return 0;
 }
 
@@ -334,23 +344,10 @@ static int g_status(struct grammar_ctx *c, const struct imap_arg *args, unsigned
 	return g_status_items(c, &args[1], &c->cmd->u.status.items);
 }
 
-/* LIST selection options (RFC 5258 3.1, RFC 6154 5.1). */
 static int g_list_select(struct grammar_ctx *c, const struct imap_arg *l, struct imap_list *li)
 {
-	for (unsigned int k = 0; k < l->count; k++) {
-		const struct imap_arg *o = &l->items[k];
-
-		if (imap_arg_is_atom(o, "SUBSCRIBED"))
-			li->select |= IMAP_LIST_SEL_SUBSCRIBED;
-		else if (imap_arg_is_atom(o, "REMOTE"))
-			li->select |= IMAP_LIST_SEL_REMOTE;
-		else if (imap_arg_is_atom(o, "RECURSIVEMATCH"))
-			li->select |= IMAP_LIST_SEL_RECURSIVEMATCH;
-		else if (imap_arg_is_atom(o, "SPECIAL-USE"))
-			li->select |= IMAP_LIST_SEL_SPECIAL_USE;
-		else
-			return g_fail(c, "Unknown LIST selection option");
-	}
+	if (g_word_bits(l, list_select_opts, NELEM(list_select_opts), &li->select) < 0)
+		return g_fail(c, "Unknown LIST selection option");
 	/* RFC 5258 3.1: RECURSIVEMATCH needs another selection option
 	 * (REMOTE does not count). */
 	if ((li->select & IMAP_LIST_SEL_RECURSIVEMATCH) &&
@@ -359,28 +356,23 @@ static int g_list_select(struct grammar_ctx *c, const struct imap_arg *l, struct
 	return 0;
 }
 
-/* LIST return options (RFC 5258 3.2, RFC 6154 5.2, RFC 5819). */
 static int g_list_return(struct grammar_ctx *c, const struct imap_arg *l, struct imap_list *li)
 {
 	if (l->type != IMAP_ARG_LIST)
 		return g_fail(c, "RETURN needs a list");
 	for (unsigned int k = 0; k < l->count; k++) {
-		const struct imap_arg *o = &l->items[k];
+		const struct imap_word *w = imap_arg_word(&l->items[k], list_return_opts, NELEM(list_return_opts));
 
-		if (imap_arg_is_atom(o, "SUBSCRIBED")) {
-			li->ret |= IMAP_LIST_RET_SUBSCRIBED;
-		} else if (imap_arg_is_atom(o, "CHILDREN")) {
-			li->ret |= IMAP_LIST_RET_CHILDREN;
-		} else if (imap_arg_is_atom(o, "SPECIAL-USE")) {
-			li->ret |= IMAP_LIST_RET_SPECIAL_USE;
-		} else if (imap_arg_is_atom(o, "STATUS") && k + 1 < l->count &&
-			   !(li->ret & IMAP_LIST_RET_STATUS)) {
-			li->ret |= IMAP_LIST_RET_STATUS;
+		if (w == NULL)
+			return g_fail(c, "Unknown LIST return option");
+		if (w->value == IMAP_LIST_RET_STATUS) {
+			/* RFC 5819: STATUS (items), once. */
+			if (k + 1 == l->count || (li->ret & IMAP_LIST_RET_STATUS))
+				return g_fail(c, "Invalid RETURN STATUS option");
 			if (g_status_items(c, &l->items[++k], &li->status_items) < 0)
 				return -1;
-		} else {
-			return g_fail(c, "Unknown LIST return option");
 		}
+		li->ret |= w->value;
 	}
 	return 0;
 }
@@ -540,9 +532,9 @@ static int g_store_item(struct grammar_ctx *c, const struct imap_arg *a, struct 
 		t++;
 		len--;
 	}
-	if (len == 12 && strncasecmp(t, "FLAGS.SILENT", 12) == 0)
+	if (imap_word_eq(t, len, "FLAGS.SILENT", 12))
 		s->silent = true;
-	else if (len != 5 || strncasecmp(t, "FLAGS", 5) != 0)
+	else if (!imap_word_eq(t, len, "FLAGS", 5))
 		return g_fail(c, "Invalid STORE data item");
 	return 0;
 }
@@ -593,53 +585,57 @@ static int g_copy(struct grammar_ctx *c, const struct imap_arg *args, unsigned i
 
 /* ------------------------------------------------------------ table */
 
+#define CMD(name, id, uid, states, fn) { name, sizeof(name) - 1, id, uid, states, fn }
 #define ANY (IMAP_STATE_NOT_AUTH | IMAP_STATE_AUTH | IMAP_STATE_SELECTED)
 #define AUTHED (IMAP_STATE_AUTH | IMAP_STATE_SELECTED)
 
 static const struct grammar_command {
 	const char *name;
+	size_t len;
 	enum imap_cmd_id id;
 	bool uid;                         /* may follow UID */
 	unsigned int states;
 	grammar_fn *parse;
 } commands[] = {
-	{ "CAPABILITY", IMAP_CMD_CAPABILITY, false, ANY, g_none },
-	{ "NOOP", IMAP_CMD_NOOP, false, ANY, g_none },
-	{ "LOGOUT", IMAP_CMD_LOGOUT, false, ANY, g_none },
-	{ "STARTTLS", IMAP_CMD_STARTTLS, false, IMAP_STATE_NOT_AUTH, g_none },
-	{ "AUTHENTICATE", IMAP_CMD_AUTHENTICATE, false, IMAP_STATE_NOT_AUTH, g_authenticate },
-	{ "LOGIN", IMAP_CMD_LOGIN, false, IMAP_STATE_NOT_AUTH, g_login },
-	{ "ENABLE", IMAP_CMD_ENABLE, false, IMAP_STATE_AUTH, g_enable },
-	{ "ID", IMAP_CMD_ID, false, ANY, g_id },
-	{ "SELECT", IMAP_CMD_SELECT, false, AUTHED, g_select },
-	{ "EXAMINE", IMAP_CMD_EXAMINE, false, AUTHED, g_select },
-	{ "CREATE", IMAP_CMD_CREATE, false, AUTHED, g_create },
-	{ "DELETE", IMAP_CMD_DELETE, false, AUTHED, g_one_mailbox },
-	{ "RENAME", IMAP_CMD_RENAME, false, AUTHED, g_rename },
-	{ "SUBSCRIBE", IMAP_CMD_SUBSCRIBE, false, AUTHED, g_one_mailbox },
-	{ "UNSUBSCRIBE", IMAP_CMD_UNSUBSCRIBE, false, AUTHED, g_one_mailbox },
-	{ "LIST", IMAP_CMD_LIST, false, AUTHED, g_list },
-	{ "LSUB", IMAP_CMD_LSUB, false, AUTHED, g_lsub },
-	{ "NAMESPACE", IMAP_CMD_NAMESPACE, false, AUTHED, g_none },
-	{ "STATUS", IMAP_CMD_STATUS, false, AUTHED, g_status },
-	{ "APPEND", IMAP_CMD_APPEND, false, AUTHED, g_append },
-	{ "IDLE", IMAP_CMD_IDLE, false, AUTHED, g_none },
-	{ "CHECK", IMAP_CMD_CHECK, false, IMAP_STATE_SELECTED, g_none },
-	{ "CLOSE", IMAP_CMD_CLOSE, false, IMAP_STATE_SELECTED, g_none },
-	{ "UNSELECT", IMAP_CMD_UNSELECT, false, IMAP_STATE_SELECTED, g_none },
-	{ "EXPUNGE", IMAP_CMD_EXPUNGE, true, IMAP_STATE_SELECTED, g_expunge },
-	{ "SEARCH", IMAP_CMD_SEARCH, true, IMAP_STATE_SELECTED, g_search },
-	{ "FETCH", IMAP_CMD_FETCH, true, IMAP_STATE_SELECTED, g_fetch },
-	{ "STORE", IMAP_CMD_STORE, true, IMAP_STATE_SELECTED, g_store },
-	{ "COPY", IMAP_CMD_COPY, true, IMAP_STATE_SELECTED, g_copy },
-	{ "MOVE", IMAP_CMD_MOVE, true, IMAP_STATE_SELECTED, g_copy },
+	CMD("CAPABILITY", IMAP_CMD_CAPABILITY, false, ANY, g_none),
+	CMD("NOOP", IMAP_CMD_NOOP, false, ANY, g_none),
+	CMD("LOGOUT", IMAP_CMD_LOGOUT, false, ANY, g_none),
+	CMD("STARTTLS", IMAP_CMD_STARTTLS, false, IMAP_STATE_NOT_AUTH, g_none),
+	CMD("AUTHENTICATE", IMAP_CMD_AUTHENTICATE, false, IMAP_STATE_NOT_AUTH, g_authenticate),
+	CMD("LOGIN", IMAP_CMD_LOGIN, false, IMAP_STATE_NOT_AUTH, g_login),
+	CMD("ENABLE", IMAP_CMD_ENABLE, false, IMAP_STATE_AUTH, g_enable),
+	CMD("ID", IMAP_CMD_ID, false, ANY, g_id),
+	CMD("SELECT", IMAP_CMD_SELECT, false, AUTHED, g_select),
+	CMD("EXAMINE", IMAP_CMD_EXAMINE, false, AUTHED, g_select),
+	CMD("CREATE", IMAP_CMD_CREATE, false, AUTHED, g_create),
+	CMD("DELETE", IMAP_CMD_DELETE, false, AUTHED, g_one_mailbox),
+	CMD("RENAME", IMAP_CMD_RENAME, false, AUTHED, g_rename),
+	CMD("SUBSCRIBE", IMAP_CMD_SUBSCRIBE, false, AUTHED, g_one_mailbox),
+	CMD("UNSUBSCRIBE", IMAP_CMD_UNSUBSCRIBE, false, AUTHED, g_one_mailbox),
+	CMD("LIST", IMAP_CMD_LIST, false, AUTHED, g_list),
+	CMD("LSUB", IMAP_CMD_LSUB, false, AUTHED, g_lsub),
+	CMD("NAMESPACE", IMAP_CMD_NAMESPACE, false, AUTHED, g_none),
+	CMD("STATUS", IMAP_CMD_STATUS, false, AUTHED, g_status),
+	CMD("APPEND", IMAP_CMD_APPEND, false, AUTHED, g_append),
+	CMD("IDLE", IMAP_CMD_IDLE, false, AUTHED, g_none),
+	CMD("CHECK", IMAP_CMD_CHECK, false, IMAP_STATE_SELECTED, g_none),
+	CMD("CLOSE", IMAP_CMD_CLOSE, false, IMAP_STATE_SELECTED, g_none),
+	CMD("UNSELECT", IMAP_CMD_UNSELECT, false, IMAP_STATE_SELECTED, g_none),
+	CMD("EXPUNGE", IMAP_CMD_EXPUNGE, true, IMAP_STATE_SELECTED, g_expunge),
+	CMD("SEARCH", IMAP_CMD_SEARCH, true, IMAP_STATE_SELECTED, g_search),
+	CMD("FETCH", IMAP_CMD_FETCH, true, IMAP_STATE_SELECTED, g_fetch),
+	CMD("STORE", IMAP_CMD_STORE, true, IMAP_STATE_SELECTED, g_store),
+	CMD("COPY", IMAP_CMD_COPY, true, IMAP_STATE_SELECTED, g_copy),
+	CMD("MOVE", IMAP_CMD_MOVE, true, IMAP_STATE_SELECTED, g_copy),
 };
 
 /* The table row of an upper-case command name, or NULL. */
 static const struct grammar_command *grammar_lookup(const char *name, bool uid)
 {
+	size_t len = strlen(name);
+
 	for (size_t k = 0; k < NELEM(commands); k++)
-		if (strcmp(commands[k].name, name) == 0)
+		if (commands[k].len == len && memcmp(commands[k].name, name, len) == 0)
 			return uid && !commands[k].uid ? NULL : &commands[k];
 	return NULL;
 }

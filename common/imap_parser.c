@@ -75,28 +75,23 @@
 #include "buf.h"
 #include "imap_parser.h"
 
-#define CC_ATOM   1   /* ATOM-CHAR */
-#define CC_TOKEN  2   /* ATOM-CHAR, "%" and "*" */
-#define CC_TAG    4   /* ASTRING-CHAR except "+" */
-#define CC_QUOTED 8   /* a byte that stands for itself in a quoted string */
-
-static const unsigned char imap_cc[256] = {
-	0, 8, 8, 8, 8, 8, 8, 8, 8, 8, 0, 8, 8, 0, 8, 8,
-	8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8,
-	8, 15, 0, 15, 15, 10, 15, 15, 8, 8, 10, 11, 15, 15, 15, 15,
-	15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15,
-	15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15,
-	15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 0, 12, 15, 15,
-	15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15,
-	15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 8, 15, 15, 15, 8,
-	8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8,
-	8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8,
-	8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8,
-	8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8,
-	8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8,
-	8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8,
-	8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8,
-	8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8,
+const unsigned char imap_char_class[256] = {
+	0x00, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x00, 0x08, 0x08, 0x00, 0x08, 0x08,
+	0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08,
+	0x08, 0xff, 0x00, 0xff, 0xff, 0xea, 0xff, 0xff, 0x08, 0x08, 0xea, 0xfb, 0xff, 0xff, 0xff, 0xff,
+	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x9f, 0x00, 0xbc, 0xff, 0xff,
+	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x08, 0xff, 0xff, 0xff, 0x08,
+	0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08,
+	0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08,
+	0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08,
+	0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08,
+	0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08,
+	0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08,
+	0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08,
+	0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08, 0x08,
 };
 
 enum imap_state {
@@ -399,16 +394,26 @@ static const struct imap_arg *pend_take(struct imap_parser *p, unsigned int star
 	return items;
 }
 
-/* Finish the token in tok as an argument of the given type. */
-static enum imap_parse_event token_push(struct imap_parser *p, enum imap_arg_type type)
+static enum imap_parse_event tok_append(struct imap_parser *p, const unsigned char *s, size_t n)
+{
+	if (buf_append(&p->tok, s, n) < 0)
+		return fail(p, "Command line too long");
+	return IMAP_PARSE_MORE;
+}
+
+/* Finish a token (s, n) as an argument of the given type: from the input
+ * directly when it lay in one chunk, else from tok. */
+static enum imap_parse_event token_push(struct imap_parser *p, enum imap_arg_type type,
+					const unsigned char *s, size_t n)
 {
 	struct imap_arg a = { .type = type, .flags = p->tok_flags };
 
-	a.text = arena_strndup(&p->arena, p->tok.data != NULL ? p->tok.data : "", p->tok.len);
+	a.text = arena_strndup(&p->arena, s, n);
 	if (a.text == NULL)
 		return fail(p, "Command too large");
-	a.len = p->tok.len;
-	if (type == IMAP_ARG_ATOM && a.len == 3 && strncasecmp(a.text, "NIL", 3) == 0)
+	a.len = n;
+	if (type == IMAP_ARG_ATOM && n == 3 && (a.text[0] | 0x20) == 'n' && (a.text[1] | 0x20) == 'i' &&
+	    (a.text[2] | 0x20) == 'l')
 		a.type = IMAP_ARG_NIL;
 	if (pend_push(p, &a) < 0)
 		return fail(p, "Too many arguments");
@@ -418,11 +423,17 @@ static enum imap_parse_event token_push(struct imap_parser *p, enum imap_arg_typ
 	return IMAP_PARSE_MORE;
 }
 
-static enum imap_parse_event tok_append(struct imap_parser *p, const unsigned char *s, size_t n)
+/* Finish the token gathered so far plus (s, n) of the current chunk. */
+static enum imap_parse_event token_finish(struct imap_parser *p, enum imap_arg_type type,
+					  const unsigned char *s, size_t n)
 {
-	if (buf_append(&p->tok, s, n) < 0)
-		return fail(p, "Command line too long");
-	return IMAP_PARSE_MORE;
+	enum imap_parse_event ev;
+
+	if (p->tok.len == 0)
+		return token_push(p, type, s, n);
+	if ((ev = tok_append(p, s, n)) != IMAP_PARSE_MORE)
+		return ev;
+	return token_push(p, type, (const unsigned char *)p->tok.data, p->tok.len);
 }
 
 static enum imap_parse_event frame_open(struct imap_parser *p, enum imap_arg_type type)
@@ -533,7 +544,7 @@ static enum imap_parse_event st_tag(struct imap_parser *p, const unsigned char *
 {
 	size_t i = *ip, start = i;
 
-	while (i < end && (imap_cc[s[i]] & CC_TAG))
+	while (i < end && (imap_char_class[s[i]] & IMAP_CC_TAG))
 		i++;
 	if (i - start > IMAP_TAG_MAX - p->tag_len) {
 		*ip = start;
@@ -582,7 +593,7 @@ static enum imap_parse_event st_name(struct imap_parser *p, const unsigned char 
 	size_t i = *ip;
 	enum imap_parse_event ev;
 
-	while (i < end && (imap_cc[s[i]] & CC_ATOM)) {
+	while (i < end && (imap_char_class[s[i]] & IMAP_CC_ATOM)) {
 		if (p->name_len >= IMAP_NAME_MAX) {
 			*ip = i;
 			return fail(p, "Unknown command");
@@ -670,7 +681,7 @@ static enum imap_parse_event st_arg(struct imap_parser *p, const unsigned char *
 		p->state = ST_ATOM;
 		return tok_append(p, &c, 1);
 	default:
-		if ((imap_cc[c] & CC_TOKEN) || c == ']') {
+		if ((imap_char_class[c] & IMAP_CC_TOKEN) || c == ']') {
 			p->state = ST_ATOM;
 			return IMAP_PARSE_MORE;
 		}
@@ -680,27 +691,27 @@ static enum imap_parse_event st_arg(struct imap_parser *p, const unsigned char *
 
 static enum imap_parse_event st_atom(struct imap_parser *p, const unsigned char *s, size_t end, size_t *ip)
 {
+	unsigned char mask = p->sections > 0 ? IMAP_CC_SCAN_SEC : IMAP_CC_SCAN_TOP;
 	size_t i = *ip, start = i;
 	enum imap_parse_event ev;
 
 	/* The scan stops at "[" (an ATOM-CHAR) so that a section can start. */
-	while (i < end && (((imap_cc[s[i]] & CC_TOKEN) && s[i] != '[') ||
-			   (s[i] == ']' && p->sections == 0)))
+	while (i < end && (imap_char_class[s[i]] & mask))
 		i++;
 	*ip = i;
-	if (i > start && (ev = tok_append(p, s + start, i - start)) != IMAP_PARSE_MORE) {
-		*ip = start;
-		return ev;
-	}
-	if (i == end)
-		return IMAP_PARSE_MORE;
-	if (s[i] == '[') {
+	if (i == end || s[i] == '[') {
+		if (i > start && (ev = tok_append(p, s + start, i - start)) != IMAP_PARSE_MORE) {
+			*ip = start;
+			return ev;
+		}
+		if (i == end)
+			return IMAP_PARSE_MORE;
 		*ip = i + 1;
 		if (p->fetch_mode && p->sections == 0 && is_section_name(&p->tok))
 			return frame_open(p, IMAP_ARG_SECTION);
 		return tok_append(p, s + i, 1);
 	}
-	return token_push(p, IMAP_ARG_ATOM);
+	return token_finish(p, IMAP_ARG_ATOM, s + start, i - start);
 }
 
 static enum imap_parse_event st_quoted(struct imap_parser *p, const unsigned char *s, size_t end, size_t *ip)
@@ -708,22 +719,23 @@ static enum imap_parse_event st_quoted(struct imap_parser *p, const unsigned cha
 	size_t i = *ip, start = i;
 	enum imap_parse_event ev;
 
-	while (i < end && (imap_cc[s[i]] & CC_QUOTED)) {
+	while (i < end && (imap_char_class[s[i]] & IMAP_CC_QUOTED)) {
 		if (s[i] >= 0x80)
 			p->tok_flags |= IMAP_ARG_F_8BIT;
 		i++;
+	}
+	*ip = i;
+	if (i < end && s[i] == '"') {
+		*ip = i + 1;
+		return token_finish(p, IMAP_ARG_QUOTED, s + start, i - start);
 	}
 	if (i > start && (ev = tok_append(p, s + start, i - start)) != IMAP_PARSE_MORE) {
 		*ip = start;
 		return ev;
 	}
-	*ip = i;
 	if (i == end)
 		return IMAP_PARSE_MORE;
 	switch (s[i]) {
-	case '"':
-		*ip = i + 1;
-		return token_push(p, IMAP_ARG_QUOTED);
 	case '\\':
 		*ip = i + 1;
 		p->state = ST_QUOTED_ESC;
@@ -1080,7 +1092,7 @@ static enum imap_parse_event st_suffix(struct imap_parser *p, const unsigned cha
 	size_t i = *ip, start = i;
 	enum imap_parse_event ev;
 
-	while (i < end && (imap_cc[s[i]] & CC_ATOM))
+	while (i < end && (imap_char_class[s[i]] & IMAP_CC_ATOM))
 		i++;
 	*ip = i;
 	if (i > start && (ev = tok_append(p, s + start, i - start)) != IMAP_PARSE_MORE) {

@@ -30,6 +30,18 @@
 #define IMAP_LITERAL_MEM_MAX_DEFAULT 65536
 #define IMAP_MEM_MAX_DEFAULT (8u << 20)
 
+/* IMAP character classes (RFC 9051 section 9), bits of imap_char_class[]. */
+#define IMAP_CC_ATOM     0x01   /* ATOM-CHAR */
+#define IMAP_CC_TOKEN    0x02   /* ATOM-CHAR, "%", "*": what may start an atom argument */
+#define IMAP_CC_TAG      0x04   /* ASTRING-CHAR except "+" */
+#define IMAP_CC_QUOTED   0x08   /* a byte that stands for itself in a quoted string */
+#define IMAP_CC_ASTRING  0x10   /* ASTRING-CHAR: ATOM-CHAR or "]" */
+#define IMAP_CC_SCAN_TOP 0x20   /* atom body outside a section: TOKEN and "]", not "[" */
+#define IMAP_CC_SCAN_SEC 0x40   /* atom body inside a section: TOKEN, not "[" */
+#define IMAP_CC_LIST     0x80   /* list-char: ATOM-CHAR, "%", "*", "]" */
+/* The class bits of every byte. */
+extern const unsigned char imap_char_class[256];
+
 struct imap_parser_limits {
 	size_t line_max;          /* bytes of a command outside its literals, line ends included */
 	unsigned int args_max;    /* argument nodes of one command, lists included */

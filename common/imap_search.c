@@ -28,7 +28,6 @@
  * Fails: -1 with a static reason for a tagged BAD; whether a CHARSET is
  * supported (NO [BADCHARSET]) is for the server to say. */
 #include <string.h>
-#include <strings.h>
 
 #include "imap_search.h"
 
@@ -46,49 +45,46 @@ enum search_arg {
 	SA_OR,
 };
 
-static const struct {
-	const char *name;
-	enum imap_search_key key;
-	enum search_arg arg;
-} search_keys[] = {
-	{ "ALL", IMAP_SEARCH_ALL, SA_NONE },
-	{ "ANSWERED", IMAP_SEARCH_ANSWERED, SA_NONE },
-	{ "DELETED", IMAP_SEARCH_DELETED, SA_NONE },
-	{ "DRAFT", IMAP_SEARCH_DRAFT, SA_NONE },
-	{ "FLAGGED", IMAP_SEARCH_FLAGGED, SA_NONE },
-	{ "SEEN", IMAP_SEARCH_SEEN, SA_NONE },
-	{ "RECENT", IMAP_SEARCH_RECENT, SA_NONE },
-	{ "NEW", IMAP_SEARCH_NEW, SA_NONE },
-	{ "OLD", IMAP_SEARCH_OLD, SA_NONE },
-	{ "UNANSWERED", IMAP_SEARCH_UNANSWERED, SA_NONE },
-	{ "UNDELETED", IMAP_SEARCH_UNDELETED, SA_NONE },
-	{ "UNDRAFT", IMAP_SEARCH_UNDRAFT, SA_NONE },
-	{ "UNFLAGGED", IMAP_SEARCH_UNFLAGGED, SA_NONE },
-	{ "UNSEEN", IMAP_SEARCH_UNSEEN, SA_NONE },
-	{ "KEYWORD", IMAP_SEARCH_KEYWORD, SA_KEYWORD },
-	{ "UNKEYWORD", IMAP_SEARCH_UNKEYWORD, SA_KEYWORD },
-	{ "BCC", IMAP_SEARCH_BCC, SA_STRING },
-	{ "BODY", IMAP_SEARCH_BODY, SA_STRING },
-	{ "CC", IMAP_SEARCH_CC, SA_STRING },
-	{ "FROM", IMAP_SEARCH_FROM, SA_STRING },
-	{ "SUBJECT", IMAP_SEARCH_SUBJECT, SA_STRING },
-	{ "TEXT", IMAP_SEARCH_TEXT, SA_STRING },
-	{ "TO", IMAP_SEARCH_TO, SA_STRING },
-	{ "HEADER", IMAP_SEARCH_HEADER, SA_HEADER },
-	{ "BEFORE", IMAP_SEARCH_BEFORE, SA_DATE },
-	{ "ON", IMAP_SEARCH_ON, SA_DATE },
-	{ "SINCE", IMAP_SEARCH_SINCE, SA_DATE },
-	{ "SENTBEFORE", IMAP_SEARCH_SENTBEFORE, SA_DATE },
-	{ "SENTON", IMAP_SEARCH_SENTON, SA_DATE },
-	{ "SENTSINCE", IMAP_SEARCH_SENTSINCE, SA_DATE },
-	{ "LARGER", IMAP_SEARCH_LARGER, SA_NUMBER64 },
-	{ "SMALLER", IMAP_SEARCH_SMALLER, SA_NUMBER64 },
-	{ "OLDER", IMAP_SEARCH_OLDER, SA_NZ_NUMBER },
-	{ "YOUNGER", IMAP_SEARCH_YOUNGER, SA_NZ_NUMBER },
-	{ "MODSEQ", IMAP_SEARCH_MODSEQ, SA_MODSEQ },
-	{ "UID", IMAP_SEARCH_UID, SA_UIDSET },
-	{ "NOT", IMAP_SEARCH_NOT, SA_NOT },
-	{ "OR", IMAP_SEARCH_OR, SA_OR },
+/* Search keys; extra: the argument they take. */
+static const struct imap_word search_keys[] = {
+	IMAP_WORD("ALL", IMAP_SEARCH_ALL, SA_NONE),
+	IMAP_WORD("ANSWERED", IMAP_SEARCH_ANSWERED, SA_NONE),
+	IMAP_WORD("DELETED", IMAP_SEARCH_DELETED, SA_NONE),
+	IMAP_WORD("DRAFT", IMAP_SEARCH_DRAFT, SA_NONE),
+	IMAP_WORD("FLAGGED", IMAP_SEARCH_FLAGGED, SA_NONE),
+	IMAP_WORD("SEEN", IMAP_SEARCH_SEEN, SA_NONE),
+	IMAP_WORD("RECENT", IMAP_SEARCH_RECENT, SA_NONE),
+	IMAP_WORD("NEW", IMAP_SEARCH_NEW, SA_NONE),
+	IMAP_WORD("OLD", IMAP_SEARCH_OLD, SA_NONE),
+	IMAP_WORD("UNANSWERED", IMAP_SEARCH_UNANSWERED, SA_NONE),
+	IMAP_WORD("UNDELETED", IMAP_SEARCH_UNDELETED, SA_NONE),
+	IMAP_WORD("UNDRAFT", IMAP_SEARCH_UNDRAFT, SA_NONE),
+	IMAP_WORD("UNFLAGGED", IMAP_SEARCH_UNFLAGGED, SA_NONE),
+	IMAP_WORD("UNSEEN", IMAP_SEARCH_UNSEEN, SA_NONE),
+	IMAP_WORD("KEYWORD", IMAP_SEARCH_KEYWORD, SA_KEYWORD),
+	IMAP_WORD("UNKEYWORD", IMAP_SEARCH_UNKEYWORD, SA_KEYWORD),
+	IMAP_WORD("BCC", IMAP_SEARCH_BCC, SA_STRING),
+	IMAP_WORD("BODY", IMAP_SEARCH_BODY, SA_STRING),
+	IMAP_WORD("CC", IMAP_SEARCH_CC, SA_STRING),
+	IMAP_WORD("FROM", IMAP_SEARCH_FROM, SA_STRING),
+	IMAP_WORD("SUBJECT", IMAP_SEARCH_SUBJECT, SA_STRING),
+	IMAP_WORD("TEXT", IMAP_SEARCH_TEXT, SA_STRING),
+	IMAP_WORD("TO", IMAP_SEARCH_TO, SA_STRING),
+	IMAP_WORD("HEADER", IMAP_SEARCH_HEADER, SA_HEADER),
+	IMAP_WORD("BEFORE", IMAP_SEARCH_BEFORE, SA_DATE),
+	IMAP_WORD("ON", IMAP_SEARCH_ON, SA_DATE),
+	IMAP_WORD("SINCE", IMAP_SEARCH_SINCE, SA_DATE),
+	IMAP_WORD("SENTBEFORE", IMAP_SEARCH_SENTBEFORE, SA_DATE),
+	IMAP_WORD("SENTON", IMAP_SEARCH_SENTON, SA_DATE),
+	IMAP_WORD("SENTSINCE", IMAP_SEARCH_SENTSINCE, SA_DATE),
+	IMAP_WORD("LARGER", IMAP_SEARCH_LARGER, SA_NUMBER64),
+	IMAP_WORD("SMALLER", IMAP_SEARCH_SMALLER, SA_NUMBER64),
+	IMAP_WORD("OLDER", IMAP_SEARCH_OLDER, SA_NZ_NUMBER),
+	IMAP_WORD("YOUNGER", IMAP_SEARCH_YOUNGER, SA_NZ_NUMBER),
+	IMAP_WORD("MODSEQ", IMAP_SEARCH_MODSEQ, SA_MODSEQ),
+	IMAP_WORD("UID", IMAP_SEARCH_UID, SA_UIDSET),
+	IMAP_WORD("NOT", IMAP_SEARCH_NOT, SA_NOT),
+	IMAP_WORD("OR", IMAP_SEARCH_OR, SA_OR),
 };
 
 #define NELEM(x) (sizeof(x) / sizeof((x)[0]))
@@ -217,6 +213,7 @@ static int search_key(struct search_ctx *c, const struct imap_arg *args, unsigne
 		      unsigned int *pos, unsigned int depth, struct imap_search_node *n)
 {
 	const struct imap_arg *k = &args[*pos];
+	const struct imap_word *w;
 
 	if (depth >= IMAP_SEARCH_DEPTH_MAX)
 		return search_fail(c, "Search program nested too deeply");
@@ -244,41 +241,33 @@ static int search_key(struct search_ctx *c, const struct imap_arg *args, unsigne
 		c->s->uses_saved |= n->set.saved;
 		return 0;
 	}
-	for (size_t i = 0; i < NELEM(search_keys); i++) {
-		if (imap_arg_is_atom(k, search_keys[i].name)) {
-			n->key = search_keys[i].key;
-			return search_key_arg(c, search_keys[i].arg, args, count, pos, depth, n);
-		}
-	}
-	return search_fail(c, "Unknown search key");
+	w = imap_arg_word(k, search_keys, NELEM(search_keys));
+	if (w == NULL)
+		return search_fail(c, "Unknown search key");
+	n->key = (enum imap_search_key)w->value;
+	return search_key_arg(c, (enum search_arg)w->extra, args, count, pos, depth, n);
 }
 
 /* RETURN "(" [ret *(SP ret)] ")" */
 static int search_return(struct search_ctx *c, const struct imap_arg *list)
 {
-	static const struct {
-		const char *name;
-		unsigned int bit;
-	} rets[] = {
-		{ "MIN", IMAP_SEARCH_RETURN_MIN },
-		{ "MAX", IMAP_SEARCH_RETURN_MAX },
-		{ "ALL", IMAP_SEARCH_RETURN_ALL },
-		{ "COUNT", IMAP_SEARCH_RETURN_COUNT },
-		{ "SAVE", IMAP_SEARCH_RETURN_SAVE },
+	static const struct imap_word rets[] = {
+		IMAP_WORD("MIN", IMAP_SEARCH_RETURN_MIN, 0),
+		IMAP_WORD("MAX", IMAP_SEARCH_RETURN_MAX, 0),
+		IMAP_WORD("ALL", IMAP_SEARCH_RETURN_ALL, 0),
+		IMAP_WORD("COUNT", IMAP_SEARCH_RETURN_COUNT, 0),
+		IMAP_WORD("SAVE", IMAP_SEARCH_RETURN_SAVE, 0),
 	};
 
 	if (list->type != IMAP_ARG_LIST)
 		return search_fail(c, "RETURN needs a list");
 	c->s->esearch = true;
 	for (unsigned int k = 0; k < list->count; k++) {
-		size_t i;
+		const struct imap_word *w = imap_arg_word(&list->items[k], rets, NELEM(rets));
 
-		for (i = 0; i < NELEM(rets); i++)
-			if (imap_arg_is_atom(&list->items[k], rets[i].name))
-				break;
-		if (i == NELEM(rets))
+		if (w == NULL)
 			return search_fail(c, "Unknown RETURN option");
-		c->s->ret |= rets[i].bit;
+		c->s->ret |= w->value;
 	}
 	/* RFC 4731 3.1: RETURN () is RETURN (ALL). */
 	if (list->count == 0)

@@ -26,7 +26,6 @@
  * allocation failure in the arena is reported the same way. */
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "buf.h"
 #include "imap_types.h"
@@ -35,21 +34,12 @@
 
 /* ------------------------------------------------------------ strings */
 
-/* ASTRING-CHAR: ATOM-CHAR or "]". */
-static bool astring_char(unsigned char c)
+/* True when all len (>= 1) bytes at s are of the class. */
+static bool all_of_class(const char *s, size_t len, unsigned char cls)
 {
-	return c > 0x20 && c < 0x7f && c != '(' && c != ')' && c != '{' && c != '"' && c != '\\' &&
-	       c != '%' && c != '*';
-}
-
-static bool atom_all(const char *s, size_t len, bool allow_bracket)
-{
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (!astring_char(c) || (c == ']' && !allow_bracket))
+	for (size_t i = 0; i < len; i++)
+		if (!(imap_char_class[(unsigned char)s[i]] & cls))
 			return false;
-	}
 	return len > 0;
 }
 
@@ -57,7 +47,7 @@ const char *imap_arg_astring(const struct imap_arg *a, size_t *len_r)
 {
 	switch (a->type) {
 	case IMAP_ARG_ATOM:
-		if (!atom_all(a->text, a->len, true))
+		if (!all_of_class(a->text, a->len, IMAP_CC_ASTRING))
 			return NULL;
 		break;
 	case IMAP_ARG_NIL:
@@ -91,17 +81,39 @@ const char *imap_arg_nstring(const struct imap_arg *a, size_t *len_r, bool *nil_
 	return imap_arg_string(a, len_r);
 }
 
-bool imap_arg_is_atom(const struct imap_arg *a, const char *word)
+static unsigned char ascii_lower(unsigned char c)
 {
-	size_t n = strlen(word);
+	return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c;
+}
 
-	return (a->type == IMAP_ARG_ATOM || a->type == IMAP_ARG_NIL) && a->len == n &&
-	       strncasecmp(a->text, word, n) == 0;
+bool imap_word_eq(const char *s, size_t len, const char *word, size_t wlen)
+{
+	if (len != wlen)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (ascii_lower((unsigned char)s[i]) != ascii_lower((unsigned char)word[i]))
+			return false;
+	return true;
+}
+
+const struct imap_word *imap_word_find(const char *s, size_t len, const struct imap_word *table, size_t n)
+{
+	for (size_t k = 0; k < n; k++)
+		if (imap_word_eq(s, len, table[k].name, table[k].len))
+			return &table[k];
+	return NULL;
+}
+
+const struct imap_word *imap_arg_word(const struct imap_arg *a, const struct imap_word *table, size_t n)
+{
+	if (a->type != IMAP_ARG_ATOM && a->type != IMAP_ARG_NIL)
+		return NULL;
+	return imap_word_find(a->text, a->len, table, n);
 }
 
 bool imap_arg_is_strict_atom(const struct imap_arg *a)
 {
-	return (a->type == IMAP_ARG_ATOM || a->type == IMAP_ARG_NIL) && atom_all(a->text, a->len, false);
+	return (a->type == IMAP_ARG_ATOM || a->type == IMAP_ARG_NIL) && all_of_class(a->text, a->len, IMAP_CC_ATOM);
 }
 
 /* ------------------------------------------------------------ numbers */
@@ -304,8 +316,10 @@ uint32_t imap_seqset_highest(const struct imap_seqset *set)
 
 /* ------------------------------------------------------------ dates */
 
-static const char *const imap_months[12] = {
-	"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+static const struct imap_word imap_months[12] = {
+	IMAP_WORD("Jan", 1, 0), IMAP_WORD("Feb", 2, 0), IMAP_WORD("Mar", 3, 0), IMAP_WORD("Apr", 4, 0),
+	IMAP_WORD("May", 5, 0), IMAP_WORD("Jun", 6, 0), IMAP_WORD("Jul", 7, 0), IMAP_WORD("Aug", 8, 0),
+	IMAP_WORD("Sep", 9, 0), IMAP_WORD("Oct", 10, 0), IMAP_WORD("Nov", 11, 0), IMAP_WORD("Dec", 12, 0),
 };
 
 int64_t imap_days_from_civil(int year, int month, int day)
@@ -346,12 +360,11 @@ static int digits(const char *s, size_t n, int *r)
 /* "Mon-yyyy" at s (8 bytes) after the day and its "-". */
 static int month_year(const char *s, struct imap_date *d)
 {
-	d->month = 0;
-	for (int m = 0; m < 12; m++)
-		if (strncasecmp(s, imap_months[m], 3) == 0)
-			d->month = m + 1;
-	if (d->month == 0 || s[3] != '-' || digits(s + 4, 4, &d->year) < 0)
+	const struct imap_word *m = imap_word_find(s, 3, imap_months, 12);
+
+	if (m == NULL || s[3] != '-' || digits(s + 4, 4, &d->year) < 0)
 		return -1;
+	d->month = (int)m->value;
 	if (d->day < 1 || d->day > days_in_month(d->year, d->month))
 		return -1;
 	d->days = imap_days_from_civil(d->year, d->month, d->day);
@@ -398,25 +411,21 @@ int imap_arg_date_time(const struct imap_arg *a, int64_t *time_r, int *zone_r)
 
 /* ------------------------------------------------------------ flags */
 
-static const struct {
-	const char *name;
-	unsigned int bit;
-} imap_system_flags[] = {
-	{ "\\Answered", IMAP_FLAG_ANSWERED },
-	{ "\\Flagged", IMAP_FLAG_FLAGGED },
-	{ "\\Deleted", IMAP_FLAG_DELETED },
-	{ "\\Seen", IMAP_FLAG_SEEN },
-	{ "\\Draft", IMAP_FLAG_DRAFT },
-	{ "\\Recent", IMAP_FLAG_RECENT },
+static const struct imap_word imap_system_flags[] = {
+	IMAP_WORD("\\Answered", IMAP_FLAG_ANSWERED, 0),
+	IMAP_WORD("\\Flagged", IMAP_FLAG_FLAGGED, 0),
+	IMAP_WORD("\\Deleted", IMAP_FLAG_DELETED, 0),
+	IMAP_WORD("\\Seen", IMAP_FLAG_SEEN, 0),
+	IMAP_WORD("\\Draft", IMAP_FLAG_DRAFT, 0),
+	IMAP_WORD("\\Recent", IMAP_FLAG_RECENT, 0),
 };
 
 unsigned int imap_flag_system(const char *name, size_t len)
 {
-	for (size_t k = 0; k < sizeof(imap_system_flags) / sizeof(imap_system_flags[0]); k++)
-		if (strlen(imap_system_flags[k].name) == len &&
-		    strncasecmp(imap_system_flags[k].name, name, len) == 0)
-			return imap_system_flags[k].bit;
-	return 0;
+	const struct imap_word *w = imap_word_find(name, len, imap_system_flags,
+						   sizeof(imap_system_flags) / sizeof(imap_system_flags[0]));
+
+	return w != NULL ? w->value : 0;
 }
 
 int imap_flags_parse(const struct imap_arg *items, unsigned int n, struct arena *a,
@@ -526,7 +535,7 @@ int imap_arg_mailbox(const struct imap_arg *arg, bool utf8, struct arena *a, con
 		*error_r = "Invalid mailbox name";
 		return -1;
 	}
-	if (len == 5 && strncasecmp(s, "INBOX", 5) == 0) {
+	if (imap_word_eq(s, len, "INBOX", 5)) {
 		*name_r = "INBOX";
 		return 0;
 	}
@@ -541,13 +550,9 @@ int imap_arg_list_mailbox(const struct imap_arg *arg, bool utf8, struct arena *a
 
 	/* list-char = ATOM-CHAR / list-wildcards / resp-specials */
 	if (arg->type == IMAP_ARG_ATOM) {
-		for (size_t i = 0; i < arg->len; i++) {
-			unsigned char c = (unsigned char)arg->text[i];
-
-			if (!astring_char(c) && c != '%' && c != '*') {
-				*error_r = "Invalid mailbox pattern";
-				return -1;
-			}
+		if (!all_of_class(arg->text, arg->len, IMAP_CC_LIST)) {
+			*error_r = "Invalid mailbox pattern";
+			return -1;
 		}
 		s = arg->text;
 		len = arg->len;

@@ -31,8 +31,28 @@ const char *imap_arg_astring(const struct imap_arg *a, size_t *len_r);
 const char *imap_arg_string(const struct imap_arg *a, size_t *len_r);
 /* An nstring: NIL gives "" with *nil_r set; else as imap_arg_string. */
 const char *imap_arg_nstring(const struct imap_arg *a, size_t *len_r, bool *nil_r);
+/* True when (s, len) is the word (wlen bytes), ASCII case-insensitive
+ * (no locale: IMAP keywords are ASCII). */
+bool imap_word_eq(const char *s, size_t len, const char *word, size_t wlen);
 /* True when a is the atom word (ASCII case-insensitive). */
-bool imap_arg_is_atom(const struct imap_arg *a, const char *word);
+static inline bool imap_arg_is_atom(const struct imap_arg *a, const char *word)
+{
+	return (a->type == IMAP_ARG_ATOM || a->type == IMAP_ARG_NIL) &&
+	       imap_word_eq(a->text, a->len, word, __builtin_strlen(word));
+}
+
+/* One row of a keyword table: the word, its length, what it stands for. */
+struct imap_word {
+	const char *name;
+	size_t len;
+	unsigned int value;
+	unsigned int extra;
+};
+#define IMAP_WORD(name, value, extra) { name, sizeof(name) - 1, value, extra }
+/* The row of table (n rows) whose word is (s, len), or NULL. */
+const struct imap_word *imap_word_find(const char *s, size_t len, const struct imap_word *table, size_t n);
+/* The same for an atom argument; NULL when a is no atom. */
+const struct imap_word *imap_arg_word(const struct imap_arg *a, const struct imap_word *table, size_t n);
 /* True when a is an atom made only of ATOM-CHARs (no "%", "*", "]"). */
 bool imap_arg_is_strict_atom(const struct imap_arg *a);
 
