@@ -93,24 +93,12 @@ static void *arena_take(struct arena *a, size_t size, size_t align)
 		c->used += need;
 		return c->data + c->used - size;
 	}
-	if (size > a->chunk_size / 2) {
-		/* A chunk of its own, linked after the current one so that
-		 * the current one keeps serving small requests. */
-		if (arena_charge(a, size) < 0)
-			return NULL;
-		c = arena_chunk_new(size);
-		if (c == NULL) {
-			a->used -= size;
-			return NULL;
-		}
-		c->used = size;
-		c->next = a->cur->next;
-		a->cur->next = c;
-		return c->data;
-	}
+	/* A request larger than half a chunk gets a chunk of its own, linked
+	 * after the current one so that the current one keeps serving small
+	 * requests; otherwise a new ordinary chunk becomes the current one. */
 	if (arena_charge(a, size) < 0)
 		return NULL;
-	c = arena_chunk_new(a->chunk_size);
+	c = arena_chunk_new(size > a->chunk_size / 2 ? size : a->chunk_size);
 	if (c == NULL) {
 		a->used -= size;
 		return NULL;
@@ -118,7 +106,8 @@ static void *arena_take(struct arena *a, size_t size, size_t align)
 	c->used = size;
 	c->next = a->cur->next;
 	a->cur->next = c;
-	a->cur = c;
+	if (size <= a->chunk_size / 2)
+		a->cur = c;
 	return c->data;
 }
 

@@ -657,18 +657,23 @@ int imap_command_parse(const struct imap_cmd *cmd, const struct imap_grammar_opt
 	return gc->parse(&c, cmd->args, cmd->count);
 }
 
-enum imap_literal_use imap_grammar_literal_use(const struct imap_literal_info *info)
+enum imap_literal_action imap_grammar_literal_action(const struct imap_literal_info *info,
+						     struct imap_parse_error *refusal_r)
 {
 	const struct grammar_command *gc = grammar_lookup(info->name, info->uid);
 
-	if (gc == NULL)
-		return IMAP_LITERAL_USE_UNKNOWN;
+	if (gc == NULL) {
+		refusal_r->kind = IMAP_REPLY_BAD;
+		refusal_r->code = NULL;
+		refusal_r->text = "Unknown command";
+		return IMAP_LITERAL_REFUSE;
+	}
 	/* APPEND mailbox [flags] [date-time] literal ...: every top-level
 	 * literal after the mailbox name is a message (date-time is quoted
 	 * only, flags are in a list). */
 	if (gc->id == IMAP_CMD_APPEND && info->depth == 0 && info->index >= 1)
-		return IMAP_LITERAL_USE_MESSAGE;
-	return IMAP_LITERAL_USE_STRING;
+		return IMAP_LITERAL_SINK;
+	return IMAP_LITERAL_MEMORY;
 }
 
 unsigned int imap_command_states(enum imap_cmd_id id)

@@ -192,19 +192,17 @@ struct imap_grammar_opts {
 	bool utf8_names;                  /* mailbox names are UTF-8 (IMAP4rev2 or UTF8=ACCEPT enabled) */
 };
 
-/* What a literal will be, for the parser's literal policy. */
-enum imap_literal_use {
-	IMAP_LITERAL_USE_STRING,          /* keep in memory */
-	IMAP_LITERAL_USE_MESSAGE,         /* an APPEND message: stream it to the store */
-	IMAP_LITERAL_USE_UNKNOWN,         /* the command is unknown: refuse with BAD */
-};
-
 /* Turn a parsed command into a typed one in the arena a.  0, or -1 with
  * *error_r: the text of a tagged BAD ("Unknown command" included). */
 int imap_command_parse(const struct imap_cmd *cmd, const struct imap_grammar_opts *opts, struct arena *a,
 		       struct imap_command *r, const char **error_r);
-/* Classify a literal by where it stands (see imap_literal_policy_fn). */
-enum imap_literal_use imap_grammar_literal_use(const struct imap_literal_info *info);
+/* The core of a literal policy (imap_literal_policy_fn): IMAP_LITERAL_SINK
+ * for an APPEND message (the caller then supplies the sink, e.g. a
+ * Maildir tmp file), IMAP_LITERAL_REFUSE with *refusal_r (BAD Unknown
+ * command) when the command is unknown, so the client never sends the
+ * literal, and IMAP_LITERAL_MEMORY for every other string. */
+enum imap_literal_action imap_grammar_literal_action(const struct imap_literal_info *info,
+						     struct imap_parse_error *refusal_r);
 /* The IMAP_STATE_* in which a command may be given. */
 unsigned int imap_command_states(enum imap_cmd_id id);
 /* The command's name, upper case, for logs ("FETCH"). */

@@ -151,8 +151,10 @@ void imap_parser_set_literal_policy(struct imap_parser *p, imap_literal_policy_f
 /* Switch LITERAL+ (true) and LITERAL- (false) for later literals. */
 void imap_parser_set_literal_plus(struct imap_parser *p, bool literal_plus);
 /* Parse up to len bytes; *consumed_r says how many were used.  Stops at
- * each event; the unconsumed rest must be fed again.  What an event
- * returns stays valid until the next call. */
+ * each event; the unconsumed rest must be fed again (after STARTTLS the
+ * caller drops it instead: bytes sent before the TLS handshake must not
+ * become commands).  What an event returns stays valid until the next
+ * call. */
 enum imap_parse_event imap_parser_feed(struct imap_parser *p, const void *data, size_t len,
 				       size_t *consumed_r);
 /* The command of the last IMAP_PARSE_COMMAND event. */

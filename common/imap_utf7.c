@@ -28,17 +28,9 @@ static const char utf7_b64[] =
 
 static int utf7_b64_value(unsigned char c)
 {
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == ',')
-		return 63;
-	return -1;
+	const char *p = c != '\0' ? memchr(utf7_b64, c, 64) : NULL;
+
+	return p != NULL ? (int)(p - utf7_b64) : -1;
 }
 
 /* Shifted-run state of the encoder. */

@@ -65,21 +65,15 @@ static enum imap_literal_action fuzz_policy(void *ctx, const struct imap_literal
 		return IMAP_LITERAL_REFUSE;
 	}
 	if (c->policy == 1) {
-		switch (imap_grammar_literal_use(info)) {
-		case IMAP_LITERAL_USE_MESSAGE:
+		enum imap_literal_action action = imap_grammar_literal_action(info, refusal_r);
+
+		if (action == IMAP_LITERAL_SINK) {
 			/* Per literal, so that chunking cannot change the outcome. */
 			c->sink_bytes = 0;
 			sink_r->write = fuzz_sink_write;
 			sink_r->ctx = c;
-			return IMAP_LITERAL_SINK;
-		case IMAP_LITERAL_USE_UNKNOWN:
-			refusal_r->kind = IMAP_REPLY_BAD;
-			refusal_r->code = NULL;
-			refusal_r->text = "Unknown command";
-			return IMAP_LITERAL_REFUSE;
-		default:
-			break;
 		}
+		return action;
 	}
 	return IMAP_LITERAL_MEMORY;
 }

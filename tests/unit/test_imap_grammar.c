@@ -357,20 +357,14 @@ static int discard_write(void *ctx, const unsigned char *data, size_t len)
 static enum imap_literal_action stream_messages(void *ctx, const struct imap_literal_info *info,
 						struct imap_literal_sink *sink_r, struct imap_parse_error *refusal_r)
 {
+	enum imap_literal_action action = imap_grammar_literal_action(info, refusal_r);
+
 	(void)ctx;
-	switch (imap_grammar_literal_use(info)) {
-	case IMAP_LITERAL_USE_MESSAGE:
+	if (action == IMAP_LITERAL_SINK) {
 		sink_r->write = discard_write;
 		sink_r->ctx = NULL;
-		return IMAP_LITERAL_SINK;
-	case IMAP_LITERAL_USE_UNKNOWN:
-		refusal_r->kind = IMAP_REPLY_BAD;
-		refusal_r->code = NULL;
-		refusal_r->text = "Unknown command";
-		return IMAP_LITERAL_REFUSE;
-	default:
-		return IMAP_LITERAL_MEMORY;
 	}
+	return action;
 }
 
 /* Parse one command line and render its typed form (or the error). */
@@ -857,25 +851,29 @@ static void test_search_depth_is_bounded(void **state)
 	buf_free(&in);
 }
 
-static void test_literal_use_classification(void **state)
+static void test_literal_action_by_position(void **state)
 {
 	struct imap_literal_info info = { .tag = "a", .name = "APPEND", .index = 1 };
+	struct imap_parse_error refusal = { 0 };
 	(void)state;
 
-	assert_int_equal(imap_grammar_literal_use(&info), IMAP_LITERAL_USE_MESSAGE);
+	assert_int_equal(imap_grammar_literal_action(&info, &refusal), IMAP_LITERAL_SINK);
 	info.index = 0;           /* the mailbox name */
-	assert_int_equal(imap_grammar_literal_use(&info), IMAP_LITERAL_USE_STRING);
+	assert_int_equal(imap_grammar_literal_action(&info, &refusal), IMAP_LITERAL_MEMORY);
 	info.index = 2;
 	info.depth = 1;           /* inside a list (CATENATE) */
-	assert_int_equal(imap_grammar_literal_use(&info), IMAP_LITERAL_USE_STRING);
+	assert_int_equal(imap_grammar_literal_action(&info, &refusal), IMAP_LITERAL_MEMORY);
 	info.name = "LOGIN";
 	info.depth = 0;
-	assert_int_equal(imap_grammar_literal_use(&info), IMAP_LITERAL_USE_STRING);
+	assert_int_equal(imap_grammar_literal_action(&info, &refusal), IMAP_LITERAL_MEMORY);
+	assert_null(refusal.text);
 	info.name = "XFOO";
-	assert_int_equal(imap_grammar_literal_use(&info), IMAP_LITERAL_USE_UNKNOWN);
+	assert_int_equal(imap_grammar_literal_action(&info, &refusal), IMAP_LITERAL_REFUSE);
+	assert_int_equal(refusal.kind, IMAP_REPLY_BAD);
+	assert_string_equal(refusal.text, "Unknown command");
 	info.name = "APPEND";
 	info.uid = true;          /* UID APPEND does not exist */
-	assert_int_equal(imap_grammar_literal_use(&info), IMAP_LITERAL_USE_UNKNOWN);
+	assert_int_equal(imap_grammar_literal_action(&info, &refusal), IMAP_LITERAL_REFUSE);
 }
 
 static void test_command_states_and_names(void **state)
@@ -904,7 +902,7 @@ int main(void)
 		cmocka_unit_test(test_store_copy_move),
 		cmocka_unit_test(test_search),
 		cmocka_unit_test(test_search_depth_is_bounded),
-		cmocka_unit_test(test_literal_use_classification),
+		cmocka_unit_test(test_literal_action_by_position),
 		cmocka_unit_test(test_command_states_and_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
