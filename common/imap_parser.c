@@ -493,8 +493,13 @@ static enum imap_parse_event command_done(struct imap_parser *p)
 	p->cmd.name = p->name;
 	p->cmd.uid = p->uid;
 	p->cmd.args = pend_take(p, 0, &p->cmd.count);
-	if (p->cmd.count > 0 && p->cmd.args == NULL)
-		return fail(p, "Command too large");
+	if (p->cmd.count > 0 && p->cmd.args == NULL) {
+		/* The line end is consumed: the next byte starts a command. */
+		enum imap_parse_event ev = fail(p, "Command too large");
+
+		p->state = ST_START;
+		return ev;
+	}
 	p->state = ST_START;
 	p->reset_pending = true;
 	return IMAP_PARSE_COMMAND;

@@ -655,6 +655,47 @@ static void test_literal_minus(void **state)
 	free(in);
 }
 
+static void test_arena_cap_refuses_command_and_recovers(void **state)
+{
+	struct imap_parser_limits l;
+	struct buf in;
+	(void)state;
+
+	imap_parser_limits_default(&l);
+	l.mem_max = 1024;
+	buf_init(&in, 1 << 20);
+	buf_append_str(&in, "a X");
+	for (int k = 0; k < 100; k++)
+		buf_append_str(&in, " abcdefgh");
+	buf_append_str(&in, "\r\nb NOOP\r\n");
+	{
+		char *got = transcript_with(&l, NULL, in.data, in.len);
+
+		assert_string_equal(got, "ERR a BAD Command too large\nCMD b NOOP\n");
+		free(got);
+	}
+	buf_free(&in);
+	/* The tokens fit, the final argument array does not: the failure
+	 * comes after the line end was read, and the next line is still a
+	 * command of its own. */
+	l.mem_max = 200;
+	expect_with(&l, NULL, "a X 1 2 3 4 5 6 7 8 9 10\r\nb NOOP\r\n", "ERR a BAD Command too large\nCMD b NOOP\n");
+}
+
+static void test_literal_minus_switched_at_run_time(void **state)
+{
+	struct imap_parser *p = parser_with(NULL, NULL);
+	const char *in = "a X {4097+}\r\n";
+	size_t used;
+	(void)state;
+
+	imap_parser_set_literal_plus(p, false);
+	assert_int_equal(imap_parser_feed(p, in, strlen(in), &used), IMAP_PARSE_ERROR);
+	assert_int_equal(imap_parser_error(p)->kind, IMAP_REPLY_BAD);
+	assert_string_equal(imap_parser_error(p)->code, "TOOBIG");
+	imap_parser_free(&p);
+}
+
 /* ------------------------------------------------------------ sinks */
 
 static void test_append_literal_streams_to_sink(void **state)
@@ -876,6 +917,8 @@ int main(void)
 		cmocka_unit_test(test_argument_count_and_depth_limits),
 		cmocka_unit_test(test_literal_size_limits),
 		cmocka_unit_test(test_literal_minus),
+		cmocka_unit_test(test_arena_cap_refuses_command_and_recovers),
+		cmocka_unit_test(test_literal_minus_switched_at_run_time),
 		cmocka_unit_test(test_append_literal_streams_to_sink),
 		cmocka_unit_test(test_sink_failure_is_flagged_and_stream_stays_in_step),
 		cmocka_unit_test(test_policy_refusal),
