@@ -79,10 +79,26 @@ static struct cdbmap *daemon_maps[DAEMON_MAPS_MAX];
 static size_t daemon_nmaps;
 static int daemon_lifeline_fd = -1;
 
+/* Written once by the SIGTERM handler: a SIGTERM that arrives after a
+ * loop checked daemon_stopping() but before it entered poll() still
+ * wakes that poll (daemon_stop_fd), instead of waiting for its timeout. */
+static int daemon_stop_pipe[2] = { -1, -1 };
+
 static void daemon_on_term(int sig)
 {
+	int saved = errno;
+
 	(void)sig;
 	daemon_stop_flag = 1;
+	if (daemon_stop_pipe[1] >= 0 && write(daemon_stop_pipe[1], "", 1) < 0) {
+		/* full: it is readable already */
+	}
+	errno = saved;
+}
+
+int daemon_stop_fd(void)
+{
+	return daemon_stop_pipe[0];
 }
 
 /* The master holds the write end of the lifeline; it is never written,
@@ -185,6 +201,8 @@ static void daemon_signals(void)
 {
 	struct sigaction sa;
 
+	if (pipe2(daemon_stop_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+		log_fatal("pipe: %s", strerror(errno));
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = daemon_on_term;   /* no SA_RESTART: a blocked accept returns */
 	sigemptyset(&sa.sa_mask);
@@ -396,8 +414,9 @@ static void daemon_report(const struct daemon *d, int busy)
 /* Wait for a client; -1 on idle timeout or stop request. */
 static int daemon_accept(const struct daemon *d, int idle_ms)
 {
-	struct pollfd pfd[2] = {
+	struct pollfd pfd[3] = {
 		{ .fd = d->listen_fd, .events = POLLIN },
+		{ .fd = daemon_stop_fd(), .events = POLLIN },   /* -1 is ignored by poll */
 		{ .fd = d->lifeline_fd, .events = POLLIN },
 	};
 
@@ -405,7 +424,7 @@ static int daemon_accept(const struct daemon *d, int idle_ms)
 		/* Told to stop: still serve a client already waiting in the
 		 * backlog (it was connected; dropping it would fail its mail),
 		 * but wait for no new one. */
-		int r = daemon_stopping() ? 1 : poll(pfd, d->lifeline_fd >= 0 ? 2 : 1, idle_ms);
+		int r = daemon_stopping() ? 1 : poll(pfd, d->lifeline_fd >= 0 ? 3 : 2, idle_ms);
 		if (r >= 1 && daemon_stopping()) {
 			int fd = accept4(d->listen_fd, NULL, NULL, SOCK_CLOEXEC);
 			return fd >= 0 ? fd : -1;

@@ -88,6 +88,9 @@ void daemon_serve_records(int in_fd, int out_fd, int timeout_ms, size_t answer_m
 int daemon_stopping(void);
 /* The lifeline descriptor to poll (POLLIN/POLLHUP = master gone), or -1. */
 int daemon_lifeline(void);
+/* Readable once SIGTERM has arrived (-1 before daemon_init): put it in a
+ * poll set so that a stop request cannot slip in before the poll. */
+int daemon_stop_fd(void);
 /* Open the compiled map DIR/etc/FILE before the privilege drop and watch
  * it (daemon_maps_replaced).  An optional map that does not exist is
  * NULL; any other failure is fatal. */

@@ -127,15 +127,34 @@ static int master_link_one(const char *base_dir, const char *root, const char *n
 		log_warn("socket path too long for root %s", root);
 		return -1;
 	}
-	if (unlink(to) < 0 && errno != ENOENT) {
-		log_warn("unlink %s: %s", to, strerror(errno));
+	/* A new link under a temporary name, renamed over the old one: a
+	 * client connecting during a reload always finds the socket (an
+	 * unlink first left a moment of ENOENT, which qmgr took for a
+	 * missing agent and deferred mail for queue_run_delay). */
+	char tmp[4096 + 32];
+	int n3 = snprintf(tmp, sizeof tmp, "%s.new.%ld", to, (long)getpid());
+	if (n3 < 0 || (size_t)n3 >= sizeof tmp) {
+		log_warn("socket path too long for root %s", root);
 		return -1;
 	}
-	if (link(from, to) < 0) {
-		log_warn("link %s -> %s: %s%s", from, to, strerror(errno),
+	if (unlink(tmp) < 0 && errno != ENOENT) {
+		log_warn("unlink %s: %s", tmp, strerror(errno));
+		return -1;
+	}
+	if (link(from, tmp) < 0) {
+		log_warn("link %s -> %s: %s%s", from, tmp, strerror(errno),
 			 errno == EXDEV ? " (every root must be on the tree's filesystem)" : "");
 		return -1;
 	}
+	if (rename(tmp, to) < 0) {
+		log_warn("rename %s -> %s: %s", tmp, to, strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	/* Both names for one socket (an unchanged listener): rename(2) then
+	 * does nothing and leaves the temporary name behind. */
+	if (unlink(tmp) < 0 && errno != ENOENT)
+		log_warn("unlink %s: %s", tmp, strerror(errno));
 	return 0;
 }
 

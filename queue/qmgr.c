@@ -583,8 +583,8 @@ static int qmgr_poll_timeout(const struct qmgr *q, time_t now)
 /* One round: wait for something, then handle it. */
 static void qmgr_wait(struct qmgr *q)
 {
-	struct pollfd pfd[QMGR_NTRANSPORT * QMGR_CONN_MAX + 1];
-	struct qmgr_conn *map[QMGR_NTRANSPORT * QMGR_CONN_MAX + 1];
+	struct pollfd pfd[QMGR_NTRANSPORT * QMGR_CONN_MAX + 2];
+	struct qmgr_conn *map[QMGR_NTRANSPORT * QMGR_CONN_MAX + 2];
 	size_t n = 0;
 	int r;
 
@@ -592,6 +592,9 @@ static void qmgr_wait(struct qmgr *q)
 		pfd[n] = (struct pollfd){ .fd = q->d->listen_fd, .events = POLLIN };
 		map[n++] = NULL;
 	}
+	/* A SIGTERM just before poll() must not wait for the timeout. */
+	pfd[n] = (struct pollfd){ .fd = daemon_stop_fd(), .events = POLLIN };
+	map[n++] = NULL;
 	n += qmgr_poll_fill(q, pfd + n, map + n, sizeof(pfd) / sizeof(pfd[0]) - n);
 	r = poll(pfd, n, qmgr_poll_timeout(q, time(NULL)));
 	if (r < 0) {
@@ -600,8 +603,8 @@ static void qmgr_wait(struct qmgr *q)
 		log_fatal("poll: %s", strerror(errno));
 	}
 	for (size_t k = 0; k < n && r > 0; k++) {
-		if (pfd[k].revents == 0)
-			continue;
+		if (pfd[k].revents == 0 || pfd[k].fd == daemon_stop_fd())
+			continue;   /* the stop: the main loop sees daemon_stopping() */
 		if (map[k] == NULL)
 			qmgr_trigger(q);
 		else

@@ -161,3 +161,33 @@ class MasterSignals(PosternTestCase):
         t.send(t.addr("alice"), "after-kills")
         self.assertIn("after-kills", t.wait_ids("alice", {"after-kills"}))
         self.assert_master_runs(t)
+
+    def test_socket_links_never_vanish_during_reloads(self):
+        # qmgr connects to queue/private/local and remote; a link that is
+        # missing for a moment during a reload deferred mail for
+        # queue_run_delay.  The link is now replaced by a rename.
+        t = self.start_tree()
+        links = [os.path.join(t.dir, "queue", "private", name) for name in ("local", "qmgr")]
+        stop = threading.Event()
+        missing = []
+
+        def watch():
+            while not stop.is_set():
+                for path in links:
+                    if not os.path.exists(path):
+                        missing.append(path)
+
+        th = threading.Thread(target=watch, daemon=True)
+        th.start()
+        reloads = b"reload: rereading configuration"
+        try:
+            for i in range(20):
+                before = t.log_bytes().count(reloads)
+                os.kill(t.master_pid, signal.SIGHUP)
+                self.wait_log_count(t, reloads, before + 1, 30)
+        finally:
+            stop.set()
+            th.join(30)
+        self.assertEqual(missing[:5], [], "socket links missing during reloads")
+        self.assertEqual([n for n in os.listdir(os.path.join(t.dir, "queue", "private")) if ".new." in n], [],
+                         "temporary link names left behind")
