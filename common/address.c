@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "address.h"
+#include "utf8.h"
 
 struct addr_parser {
 	const char *s;
@@ -67,34 +68,6 @@ static int addr_is_atext(int c)
 		(c > 0 && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
 }
 
-/* Length of the well-formed UTF-8 sequence at s (at most n bytes) that
- * encodes a non-ASCII character, or 0 when it is malformed. */
-static size_t addr_utf8_len(const unsigned char *s, size_t n)
-{
-	size_t need;
-	unsigned int cp, min;
-
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		need = 2; cp = s[0] & 0x1f; min = 0x80;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		need = 3; cp = s[0] & 0x0f; min = 0x800;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		need = 4; cp = s[0] & 0x07; min = 0x10000;
-	} else {
-		return 0;
-	}
-	if (n < need)
-		return 0;
-	for (size_t i = 1; i < need; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return need;
-}
-
 /* Accept one UTF-8 character at the cursor when allowed; 1 taken, 0 not
  * UTF-8 here, -1 malformed. */
 static int addr_take_utf8(struct addr_parser *p)
@@ -105,7 +78,8 @@ static int addr_take_utf8(struct addr_parser *p)
 		return 0;
 	if (!p->utf8)
 		return addr_fail(p, "non-ASCII character in address (SMTPUTF8 not in use)");
-	n = addr_utf8_len((const unsigned char *)p->s + p->pos, p->len - p->pos);
+	uint32_t cp;
+	n = utf8_decode((const unsigned char *)p->s + p->pos, p->len - p->pos, &cp);   /* >= 2 here */
 	if (n == 0)
 		return addr_fail(p, "malformed UTF-8 in address");
 	p->pos += n;
