@@ -636,6 +636,17 @@ class Tree:
         s.ehlo()
         return s
 
+    def wait_smtp_size(self, size, seconds=30):
+        """Until a new SMTP session advertises SIZE size.  After a reload a
+        spare forked just before it may still serve one client from the
+        backlog with the old settings, so one session proves nothing."""
+        def advertised():
+            s = self.smtp()
+            value = s.esmtp_features.get("size")
+            s.quit()
+            return value == size
+        wait_for(advertised, seconds, "an smtpd advertising SIZE %s" % size, detail=self.log_tail)
+
     def smtp_send(self, s, sender, rcpts, msg, timeout=60):
         """Send msg on the session s (a new one when s is None), for tests
         that send many messages while services are killed.  Returns

@@ -30,7 +30,7 @@ import sys
 import threading
 import time
 
-from postern_harness import SCALE, PosternTestCase, deadline, header_value, make_message
+from postern_harness import SCALE, PosternTestCase, deadline, header_value, make_message, wait_for
 
 SMARTHOST = "127.0.0.23"
 FOREIGN = "nobody@far-away.test"
@@ -292,10 +292,8 @@ class BounceRepeat(PosternTestCase):
         # Exactly once: when the queue is empty every report there will
         # be is in the maildrop; one more read after the reader stopped
         # sees the last of them (and any second copy).
-        end = deadline(BOUNCE_DEADLINE)
-        while self.tree.queue_json() and time.monotonic() < end:
-            time.sleep(0.1)
-        self.assertEqual(self.tree.queue_json(), [], "queue not empty")
+        wait_for(lambda: self.tree.queue_json() == [], BOUNCE_DEADLINE, "an empty queue",
+                 detail=self.tree.log_tail)
         self.drop.stop()
         self.drop.poll_once()
         with self.drop.cond:

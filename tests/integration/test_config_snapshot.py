@@ -7,7 +7,7 @@ the file.  `postern check` and `postern reload` name the bad line."""
 import os
 import signal
 
-from postern_harness import PosternTestCase, wait_for
+from postern_harness import PosternTestCase
 
 RESTARTED = ("smtp", "enqueue", "qmgr", "local", "authd", "pop3", "pop3-session")
 
@@ -64,14 +64,7 @@ class ConfigSnapshot(PosternTestCase):
         # serve a client already in the listener's backlog, so ask new
         # sessions until one comes from the new generation.
         t.run("reload", "-d", t.dir)
-
-        def size_now():
-            s = t.smtp()
-            size = s.esmtp_features.get("size")
-            s.quit()
-            return size == "123456"
-
-        wait_for(size_now, 30, "an smtpd with the reloaded message_size_limit", detail=t.log_tail)
+        t.wait_smtp_size("123456")
 
     def test_check_and_reload_name_the_bad_line(self):
         t = self.start_tree()

@@ -46,16 +46,7 @@ class MasterLifecycle(PosternTestCase):
         old = set(t.pids("smtp"))
         t.run("reload", "-d", t.dir)
         self.wait_replaced(t, "smtp", old)
-
-        # A spare forked just before the reload may still take one client
-        # from the backlog with the old settings: ask until the new ones answer.
-        def size_now():
-            s = t.smtp()
-            size = s.esmtp_features.get("size")
-            s.quit()
-            return size == "123456"
-
-        wait_for(size_now, 30, "an smtpd with the reloaded message_size_limit", detail=t.log_tail)
+        t.wait_smtp_size("123456")
 
     def test_idle_timeout_zero_means_processes_wait_for_ever(self):
         # 0 once made every service poll(..., 0), exit at once and be

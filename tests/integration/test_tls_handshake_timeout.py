@@ -18,7 +18,7 @@ import ssl
 import time
 import unittest
 
-from postern_harness import HOST, SCALE, PosternTestCase, deadline
+from postern_harness import HOST, SCALE, PosternTestCase, wait_for
 
 HANDSHAKE_S = 2
 # Generous for a busy machine, and still far below smtpd_timeout (300 s)
@@ -125,12 +125,8 @@ class TlsHandshakeTimeout(PosternTestCase):
         self.wait_log(t, log_pattern)
 
     def wait_log(self, t, pattern):
-        end = deadline(10)
-        while time.monotonic() < end:
-            if re.search(pattern.encode(), t.log_bytes()):
-                return
-            time.sleep(0.1)
-        self.fail("no log line %r\n%s" % (pattern, t.log_tail()))
+        wait_for(lambda: re.search(pattern.encode(), t.log_bytes()), 10, "log line %r" % pattern,
+                 detail=t.log_tail)
 
     def smtps_served(self, t):
         s = smtplib.SMTP_SSL(HOST, t.port("smtps"), local_hostname="client.example",
