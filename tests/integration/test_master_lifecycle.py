@@ -79,7 +79,8 @@ class MasterLifecycle(PosternTestCase):
         old = set(t.pids("smtp"))
         t.run("reload", "-d", t.dir)
         t.wait_log(r"reload failed", seconds=5)
-        self.assertEqual(set(t.pids("smtp")), old, "a failed reload must not replace the services")
+        # A spare may have been added meanwhile; none may have been replaced.
+        self.assertLessEqual(old, set(t.pids("smtp")), "a failed reload must not replace the services")
         t.send(t.addr("bob"), "after-bad-reload")
         self.assertIn("after-bad-reload", t.wait_ids("bob", {"after-bad-reload"}))
 
@@ -98,7 +99,11 @@ class MasterLifecycle(PosternTestCase):
         t.wait_log(r"reload failed", seconds=5)
         self.assertIn(b"no_such_key", t.log_bytes())
         self.assertIsNone(t.master.poll(), "the master died on a broken postern.conf")
-        self.assertEqual(set(t.pids("smtp")), old)
+        # Nothing was replaced: every process of before still serves.  (A
+        # spare may have been added since: the start-up probe's session
+        # made one process busy for a moment, and the master keeps an idle
+        # one ready.)
+        self.assertLessEqual(old, set(t.pids("smtp")))
         t.send(t.addr("alice"), "after-bad-conf")
         self.assertIn("after-bad-conf", t.wait_ids("alice", {"after-bad-conf"}))
 
