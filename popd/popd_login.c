@@ -18,7 +18,8 @@
  *
  * Trusts: nothing from the client: lines through the bounded stream
  * reader (POP3_CMD_LINE_MAX; a SASL response up to
- * POPD_SASL_LINE_MAX) and pop3_cmd.c; base64 is checked strictly.
+ * POPD_SASL_LINE_MAX) and pop3_cmd.c; SASL responses are decoded and
+ * checked by common/sasl.c.
  * Plaintext logins are refused on an unencrypted connection unless
  * pop3_plaintext_auth allows them (default: from loopback only).
  *
@@ -32,7 +33,6 @@
  * authd or the session service cannot be reached the client gets
  * [SYS/TEMP] and may try again. */
 #include <errno.h>
-#include <openssl/evp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,11 +47,11 @@
 #include "pop3_cmd.h"
 #include "popd.h"
 #include "record.h"
+#include "sasl.h"
 #include "sockets.h"
 #include "stream.h"
 
 #define POPD_SASL_LINE_MAX 2048     /* RFC 5034 section 4: responses may exceed 255 */
-#define POPD_SECRET_MAX 1024        /* longest password taken */
 #define POPD_PROXY_BLOCK 16384
 #define POPD_TICKET_MAX 128
 
@@ -377,64 +377,31 @@ static void popd_login_pass_cmd(struct popd_login *pl, const struct pop3_cmd *cm
 	buf_reset(&pl->user);
 }
 
-/* Strict base64 (RFC 4648 section 4, padding required) into out
- * (outlen >= 3 * len / 4 + 1).  Decoded length, or -1. */
-static long popd_base64(const char *in, size_t len, unsigned char *out, size_t outlen)
+/* RFC 4616 PLAIN: decoded and checked by common/sasl.c; logs in when
+ * well-formed.  initial: the response came with the command. */
+static void popd_login_plain(struct popd_login *pl, const char *b64, size_t len, int initial)
 {
-	size_t pad = 0;
-	int n;
+	struct buf msg, user, pass;
+	enum sasl_status st;
 
-	if (len % 4 != 0 || len / 4 * 3 >= outlen || len > POPD_SASL_LINE_MAX)
-		return -1;
-	for (size_t i = 0; i < len; i++) {
-		char c = in[i];
-		int ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-			 c == '+' || c == '/';
-		if (c == '=' && i >= len - 2 && (i == len - 1 || in[len - 1] == '='))
-			pad++;
-		else if (!ok)
-			return -1;
-	}
-	if (len == 0)
-		return 0;
-	n = EVP_DecodeBlock(out, (const unsigned char *)in, (int)len);
-	if (n < 0 || (size_t)n < pad)
-		return -1;
-	return n - (long)pad;
-}
-
-/* RFC 4616: [authzid] NUL authcid NUL passwd.  Logs in when well-formed. */
-static void popd_login_plain(struct popd_login *pl, const char *b64, size_t len)
-{
-	unsigned char dec[POPD_SASL_LINE_MAX];
-	long n = len == 1 && b64[0] == '=' ? 0 : popd_base64(b64, len, dec, sizeof(dec) - 1);
-	const char *authz, *authc, *pass;
-	size_t zl, cl;
-
-	if (n < 0) {
+	buf_init(&msg, SASL_MESSAGE_MAX);
+	buf_init(&user, SASL_USER_MAX);
+	buf_init(&pass, SASL_PASSWORD_MAX);
+	st = initial ? sasl_initial_decode(b64, len, &msg) : sasl_response_decode(b64, len, &msg);
+	if (st == SASL_CANCEL) {
+		popd_login_error(pl, "Authentication cancelled");   /* RFC 5034 section 4 */
+	} else if (st != SASL_OK) {
 		popd_login_error(pl, "Invalid base64");
-		return;
-	}
-	dec[n] = '\0';
-	authz = (const char *)dec;
-	zl = strnlen(authz, (size_t)n);
-	authc = authz + zl + 1;
-	if (zl >= (size_t)n || (cl = strnlen(authc, (size_t)n - zl - 1)) >= (size_t)n - zl - 1) {
-		explicit_bzero(dec, sizeof(dec));
+	} else if ((st = sasl_plain_parse(msg.data, msg.len, &user, &pass)) == SASL_BAD) {
 		popd_login_error(pl, "Malformed PLAIN response");
-		return;
-	}
-	pass = authc + cl + 1;
-	/* No proxy logins: an authorization identity must be the user. */
-	if (memchr(pass, '\0', (size_t)n - zl - cl - 2) != NULL ||
-	    (zl > 0 && strcmp(authz, authc) != 0) || cl == 0 || cl > POPD_USER_MAX ||
-	    strlen(pass) > POPD_SECRET_MAX) {
-		explicit_bzero(dec, sizeof(dec));
+	} else if (st != SASL_OK) {
 		popd_login_error(pl, "[AUTH] Invalid credentials");
-		return;
+	} else {
+		popd_login_try(pl, buf_cstr(&user), buf_cstr(&pass));
 	}
-	popd_login_try(pl, authc, pass);
-	explicit_bzero(dec, sizeof(dec));
+	buf_free(&msg);   /* wipes */
+	buf_free(&user);
+	buf_free(&pass);
 }
 
 /* RFC 5034 AUTH PLAIN [initial-response]; otherwise "+ " and one line. */
@@ -445,14 +412,14 @@ static void popd_login_auth(struct popd_login *pl, const struct pop3_cmd *cmd)
 	size_t len;
 	enum stream_status st;
 
-	if (cmd->arg_len != 5 || strncasecmp(cmd->arg, "PLAIN", 5) != 0) {
+	if (sasl_mech_parse(cmd->arg, cmd->arg_len) != SASL_MECH_PLAIN) {
 		popd_login_error(pl, "Unsupported authentication mechanism");
 		return;
 	}
 	if (popd_login_plain_refused(pl))
 		return;
 	if (cmd->arg2 != NULL) {
-		popd_login_plain(pl, cmd->arg2, cmd->arg2_len);
+		popd_login_plain(pl, cmd->arg2, cmd->arg2_len, 1);
 		return;
 	}
 	stream_puts(pl->s, "+ \r\n");
@@ -471,13 +438,7 @@ static void popd_login_auth(struct popd_login *pl, const struct pop3_cmd *cmd)
 		pl->done = 1;
 		return;
 	}
-	while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-		len--;
-	if (len == 1 && line[0] == '*') {
-		popd_login_error(pl, "Authentication cancelled");   /* RFC 5034 section 4 */
-		return;
-	}
-	popd_login_plain(pl, line, len);
+	popd_login_plain(pl, line, len, 0);
 }
 
 /* RFC 2595 section 4 STLS. */
