@@ -35,32 +35,14 @@ static int popd_ms(unsigned long long seconds)
 static void popd_limits_init(struct popd_limits *l)
 {
 	unsigned long long e = config_size("pop3_hard_error_limit");
-	unsigned long long a = config_time("pop3_auth_failure_delay");
-	unsigned long long m = config_time("pop3_auth_failure_delay_max");
-	const char *plain = config_str("pop3_plaintext_auth");
+	const char *error;
 
 	memset(l, 0, sizeof(*l));
 	l->timeout_ms = popd_ms(config_time("pop3_timeout"));
 	l->ipc_timeout_ms = popd_ms(config_time("ipc_timeout"));
 	l->error_limit = e == 0 || e > ULONG_MAX ? ULONG_MAX : (unsigned long)e;
-	l->auth_delay = a > 60 ? 60 : (unsigned long)a;   /* a delay is not a hang */
-	l->auth_delay_max = m > 60 ? 60 : (unsigned long)m;
-	if (l->auth_delay_max < l->auth_delay)
-		l->auth_delay_max = l->auth_delay;
-	if (strcmp(plain, "yes") == 0)
-		l->plaintext = POPD_PLAIN_YES;
-	else if (strcmp(plain, "no") == 0)
-		l->plaintext = POPD_PLAIN_NO;
-	else if (strcmp(plain, "loopback") == 0)
-		l->plaintext = POPD_PLAIN_LOOPBACK;
-	else
-		log_fatal("pop3_plaintext_auth = %s: must be loopback, yes or no", plain);
-}
-
-int popd_addr_loopback(const char *addr)
-{
-	return strncmp(addr, "127.", 4) == 0 || strcmp(addr, "::1") == 0 ||
-	       strncmp(addr, "::ffff:127.", 11) == 0;
+	if (login_policy_init(&l->policy, "pop3", &error) < 0)
+		log_fatal("%s", error);
 }
 
 /* The role from the first argument after the common options. */

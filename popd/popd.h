@@ -11,6 +11,7 @@
 #define POSTERN_POPD_H
 
 #include <stddef.h>
+#include "login_policy.h"
 #include "mailbox_store.h"
 #include "stream.h"
 
@@ -26,17 +27,13 @@
 /* Settings read once at start (popd.c). */
 struct popd_limits {
 	unsigned long error_limit;
-	unsigned long auth_delay;       /* first failed-login delay, seconds */
-	unsigned long auth_delay_max;
+	struct login_policy policy;     /* pop3_plaintext_auth, pop3_auth_failure_delay(_max) */
 	int timeout_ms;
 	int ipc_timeout_ms;
-	int plaintext;                  /* POPD_PLAIN_* */
 	int implicit_tls;               /* pop3s: TLS from the first byte */
 	SSL_CTX *tls;                   /* NULL: no STLS, no pop3s */
 	int tls_handshake_ms;           /* tls_handshake_timeout, whole handshake; 0: none */
 };
-
-enum { POPD_PLAIN_NO, POPD_PLAIN_LOOPBACK, POPD_PLAIN_YES };
 
 struct popd_mailbox {
 	struct mbox *store;          /* messages sorted by UID */
@@ -78,7 +75,5 @@ int popd_msg_send(int fd, struct stream *s, int top, unsigned long lines);
 void popd_login_serve(int in_fd, int out_fd, void *limits);
 /* The session process: one handoff from a login process (daemon_serve_fn). */
 void popd_session_serve(int in_fd, int out_fd, void *limits);
-/* Whether a printable peer address is a loopback address. */
-int popd_addr_loopback(const char *addr);
 
 #endif

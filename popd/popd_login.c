@@ -90,10 +90,7 @@ static void popd_login_error(struct popd_login *pl, const char *text)
 /* Whether USER/PASS and AUTH PLAIN may be used on this connection. */
 static int popd_plaintext_ok(const struct popd_login *pl)
 {
-	if (stream_tls_active(pl->s) || pl->l->plaintext == POPD_PLAIN_YES)
-		return 1;
-	/* An address we could not learn ("unknown") is not loopback. */
-	return pl->l->plaintext == POPD_PLAIN_LOOPBACK && popd_addr_loopback(pl->client);
+	return login_plaintext_ok(&pl->l->policy, stream_tls_active(pl->s), pl->client);
 }
 
 static void popd_login_capa(struct popd_login *pl)
@@ -286,17 +283,6 @@ out:
 
 /* ---- logging in ---- */
 
-/* Seconds to wait after the n-th failure: the base delay doubled per
- * earlier failure, capped. */
-static unsigned long popd_login_delay(const struct popd_limits *l, unsigned long n)
-{
-	unsigned long d = l->auth_delay;
-
-	for (unsigned long i = 1; i < n && d < l->auth_delay_max; i++)
-		d *= 2;
-	return d > l->auth_delay_max ? l->auth_delay_max : d;
-}
-
 /* Check user + password with authd and, when good, hand the client to
  * the session (which answers +OK).  Wipes nothing of the caller's. */
 static void popd_login_try(struct popd_login *pl, const char *user, const char *secret)
@@ -316,10 +302,9 @@ static void popd_login_try(struct popd_login *pl, const char *user, const char *
 			popd_login_error(pl, "[SYS/TEMP] Mailbox service unavailable, try again later");
 		}
 	} else if (r == 0) {
-		unsigned long delay = popd_login_delay(pl->l, fail.failures);
 		log_info("login failed user=%s client=%s failures=%lu%s", user, pl->client,
 			 fail.failures, fail.throttled ? " throttled" : "");
-		sleep((unsigned int)delay);   /* RFC 3206 [AUTH]; slows guessing */
+		login_failure_wait(&pl->l->policy, fail.failures);   /* slows guessing */
 		if (fail.throttled) {
 			popd_login_reply(pl, "-ERR [AUTH] Too many failed logins, try again later");
 			pl->done = 1;
