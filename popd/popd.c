@@ -24,6 +24,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "log.h"
+#include "login_proxy.h"
 #include "popd.h"
 #include "tls.h"
 
@@ -43,6 +44,14 @@ static void popd_limits_init(struct popd_limits *l)
 	l->error_limit = e == 0 || e > ULONG_MAX ? ULONG_MAX : (unsigned long)e;
 	if (login_policy_init(&l->policy, "pop3", &error) < 0)
 		log_fatal("%s", error);
+}
+
+/* login_proxy_limit, at least 1. */
+static size_t popd_proxy_limit(void)
+{
+	unsigned long long n = config_size("login_proxy_limit");
+
+	return n == 0 ? 1 : n > 100000 ? 100000 : (size_t)n;
 }
 
 /* The role from the first argument after the common options. */
@@ -65,6 +74,7 @@ int main(int argc, char **argv)
 	const char *role = popd_role(argc, argv);
 	int session = strcmp(role, "session") == 0;
 	struct daemon d;
+	struct daemon_holder holder;
 	const char *error;
 
 	/* The two roles have different defaults (daemon.c's table) when run
@@ -85,7 +95,15 @@ int main(int argc, char **argv)
 	if (limits.tls == NULL)
 		log_warn("no TLS, STLS not offered: %s", error);
 	daemon_drop(&d);
-	daemon_serve(&d, popd_login_serve, &limits);
+	/* The relay thread starts after the drop: it never runs as root. */
+	limits.proxies = login_proxies_new(popd_proxy_limit(), &error);
+	if (limits.proxies == NULL)
+		log_fatal("TLS relay: %s", error);
+	/* The session ends an idle client first (pop3_timeout) and says so. */
+	limits.proxy_idle_ms = limits.timeout_ms > INT_MAX - 60000 ? INT_MAX : limits.timeout_ms + 60000;
+	login_proxies_holder(limits.proxies, &holder);
+	daemon_serve_holding(&d, popd_login_serve, &limits, &holder);
+	login_proxies_free(&limits.proxies);
 	tls_ctx_free(&limits.tls);
 	return 0;
 }

@@ -2,7 +2,8 @@
  *   popd_login.c    the login process (postern-login, chrooted to the
  *                   empty run/jail): TLS, CAPA, USER/PASS, AUTH PLAIN,
  *                   STLS; asks authd for a ticket and hands the client
- *                   to the session service
+ *                   to the session service (common/login_handoff.c),
+ *                   relaying TLS on its relay thread (common/login_proxy.c)
  *   popd_session.c  the session process (postern-vmail, mail root):
  *                   redeems the ticket, serves the TRANSACTION state
  *   popd_mailbox.c  the maildrop over the mailbox store (session side)
@@ -21,8 +22,6 @@
 #define POPD_USER_MAX 255
 #define POPD_LOCK_NAME "postern-pop3.lock"
 #define POPD_SESSION_SERVICE "pop3-session"   /* private/NAME of the session service */
-#define POPD_PENDING_MAX 4096       /* pipelined client bytes a login may pass on */
-#define POPD_HANDOFF_MAX (3 * POPD_PENDING_MAX + 1024)  /* the handoff record, escaped */
 
 /* Settings read once at start (popd.c). */
 struct popd_limits {
@@ -33,6 +32,8 @@ struct popd_limits {
 	int implicit_tls;               /* pop3s: TLS from the first byte */
 	SSL_CTX *tls;                   /* NULL: no STLS, no pop3s */
 	int tls_handshake_ms;           /* tls_handshake_timeout, whole handshake; 0: none */
+	struct login_proxies *proxies;  /* the login's TLS relay (common/login_proxy.h) */
+	int proxy_idle_ms;              /* a relay's idle limit: pop3_timeout and a minute */
 };
 
 struct popd_mailbox {

@@ -6,10 +6,14 @@
  * (RFC 5034, RFC 4616), and QUIT.  Credentials go to authd as
  * `cmd=ticket`; on success authd answers a one-time ticket, and the
  * client is handed to the session service (private/pop3-session) with
- * the ticket: the plain client socket itself, or, when this process
- * terminates TLS, its own end of a socketpair, after which it pumps
- * bytes between the TLS stream and the socketpair until either side
- * closes.  Then it is free for the next client (daemon_serve).
+ * the ticket (common/login_handoff.c): the plain client socket itself,
+ * or, when this process terminates TLS, its own end of a socketpair,
+ * which the process's relay thread (common/login_proxy.c) joins to the
+ * TLS session until either side closes.  The main thread is then free
+ * for the next client (daemon_serve_holding): one login process relays
+ * up to login_proxy_limit TLS sessions at once.  The shared policy
+ * (plaintext, failed-login delay) is common/login_policy.c's, the SASL
+ * decoding common/sasl.c's.
  *
  * Runs as: postern-login, chrooted into the empty run/jail, which holds
  * only the links private/authd and private/pop3-session.  It never sees
@@ -32,34 +36,28 @@
  * client is told [AUTH] and disconnected.  Every failure is logged.  If
  * authd or the session service cannot be reached the client gets
  * [SYS/TEMP] and may try again. */
-#include <errno.h>
-#include <poll.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
+#include <strings.h>
 
 #include "authclient.h"
 #include "buf.h"
-#include "daemon.h"
 #include "log.h"
+#include "login_handoff.h"
+#include "login_policy.h"
 #include "pop3_cmd.h"
 #include "popd.h"
-#include "record.h"
 #include "sasl.h"
 #include "sockets.h"
 #include "stream.h"
 
 #define POPD_SASL_LINE_MAX 2048     /* RFC 5034 section 4: responses may exceed 255 */
-#define POPD_PROXY_BLOCK 16384
-#define POPD_TICKET_MAX 128
 
 struct popd_login {
 	const struct popd_limits *l;
 	struct stream *s;
-	int fd;                       /* the client socket */
-	char client[64];
+	int rfd, wfd;                 /* the client's descriptors (equal for a socket) */
+	char client[LOGIN_CLIENT_MAX];
 	struct buf user;              /* from USER */
 	unsigned long errors;
 	int done;
@@ -107,178 +105,23 @@ static void popd_login_capa(struct popd_login *pl)
 
 /* ---- handing the client to the session service ---- */
 
-/* Session -> client: one block from sp, written out over TLS. 0, or -1
- * when either side is done. */
-static int popd_login_to_client(struct popd_login *pl, int sp, char *block)
-{
-	ssize_t n = read(sp, block, POPD_PROXY_BLOCK);
-
-	if (n <= 0 || stream_write(pl->s, block, (size_t)n) < 0 || stream_flush(pl->s) < 0)
-		return -1;
-	return 0;
-}
-
-/* Client -> session: send all of out to sp.  Never block on sp alone:
- * while the session cannot take more input it may be waiting for us to
- * take its replies (a pipelining client fills both directions at once),
- * so replies are forwarded while we wait.  0 or -1. */
-static int popd_login_to_session(struct popd_login *pl, int sp, char *block,
-				 const char *out, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = send(sp, out, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n > 0) {
-			out += n;
-			len -= (size_t)n;
-			continue;
-		}
-		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-			return -1;
-		struct pollfd p = { .fd = sp, .events = POLLIN | POLLOUT };
-		int r = poll(&p, 1, pl->l->timeout_ms);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return -1;
-		if ((p.revents & (POLLIN | POLLHUP | POLLERR)) && !(p.revents & POLLOUT) &&
-		    popd_login_to_client(pl, sp, block) < 0)
-			return -1;
-	}
-	return 0;
-}
-
-/* Pump bytes between the TLS stream and sp until either side ends. */
-static void popd_login_proxy(struct popd_login *pl, int sp)
-{
-	char *block = malloc(POPD_PROXY_BLOCK);
-	size_t saved = stream_get_max_line(pl->s);
-	struct buf out;
-
-	if (block == NULL)
-		return;
-	buf_init(&out, POPD_PROXY_BLOCK * 2);
-	stream_set_max_line(pl->s, POPD_PROXY_BLOCK);
-	for (;;) {
-		struct pollfd p[2] = { { .fd = pl->fd, .events = POLLIN }, { .fd = sp, .events = POLLIN } };
-		/* Input OpenSSL has already decrypted is invisible to poll():
-		 * a pipelined burst would wait for a byte the client never sends. */
-		int ready = stream_tls_pending(pl->s) > 0;
-		int r = ready ? 1 : poll(p, 2, pl->l->timeout_ms);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;   /* the session has its own timeout; this is the backstop */
-		if (ready || (p[0].revents & (POLLIN | POLLHUP | POLLERR))) {
-			/* Every complete line already here goes in one send: one
-			 * small send per line would only multiply the work. */
-			enum stream_status st;
-			buf_reset(&out);
-			do {
-				const char *line;
-				size_t len;
-				st = stream_read_line(pl->s, &line, &len);
-				if ((st == STREAM_OK || st == STREAM_EOF) && len > 0 &&
-				    buf_append(&out, line, len) < 0)
-					st = STREAM_ERROR;
-			} while (st == STREAM_OK && out.len < POPD_PROXY_BLOCK &&
-				 stream_pending(pl->s) > 0 && memchr(stream_peek(pl->s), '\n', stream_pending(pl->s)));
-			if (out.len > 0 && popd_login_to_session(pl, sp, block, out.data, out.len) < 0)
-				break;
-			if (st != STREAM_OK)
-				break;
-			continue;
-		}
-		if ((p[1].revents & (POLLIN | POLLHUP | POLLERR)) && popd_login_to_client(pl, sp, block) < 0)
-			break;
-	}
-	stream_set_max_line(pl->s, saved);
-	buf_free(&out);
-	free(block);
-}
-
-/* The handoff record: ticket, client, and the plain client bytes this
- * process already read past the login command. 0 or -1. */
-static int popd_login_record(struct popd_login *pl, const struct buf *ticket,
-			     const struct buf *pending, struct buf *out)
-{
-	if (record_put(out, "ticket", ticket->data, ticket->len) < 0 ||
-	    record_put_str(out, "client", pl->client) < 0 ||
-	    record_put_str(out, "tls", stream_tls_active(pl->s) ? "yes" : "no") < 0 ||
-	    (pending->len > 0 && record_put(out, "pending", pending->data, pending->len) < 0))
-		return -1;
-	return record_end(out);
-}
-
-/* Send the record with fd to the session service and wait for its
- * status=ok.  0 or -1. */
-static int popd_login_pass(struct popd_login *pl, const struct buf *rec, int fd)
-{
-	char path[256];
-	struct record ans = { 0 };
-	struct stream *s;
-	const char *error, *status;
-	int conn, r = -1;
-
-	if (daemon_socket_path(POPD_SESSION_SERVICE, path, sizeof(path)) < 0)
-		return -1;
-	conn = unix_connect(path, pl->l->ipc_timeout_ms);
-	if (conn < 0) {
-		log_warn("client=%s: cannot reach %s: %s", pl->client, path, strerror(errno));
-		return -1;
-	}
-	if (fd_send(conn, fd, rec->data, rec->len) == 0 &&
-	    (s = stream_new(conn, conn, 1024, pl->l->ipc_timeout_ms)) != NULL) {
-		if (record_read(s, &ans, &error) == STREAM_OK &&
-		    (status = record_get(&ans, "status")) != NULL && strcmp(status, "ok") == 0)
-			r = 0;
-		stream_free(&s);
-	}
-	if (r < 0)
-		log_warn("client=%s: the session service did not take the client", pl->client);
-	record_clear(&ans);
-	close(conn);
-	return r;
-}
-
-/* Hand the client over.  0: the session has it (and, with TLS, we have
- * pumped until the end); -1: the client is still ours. */
+/* Hand the client over (common/login_handoff.c).  0: the session has it
+ * (with TLS our relay thread keeps the TLS session); -1: still ours. */
 static int popd_login_handoff(struct popd_login *pl, const struct buf *ticket)
 {
-	struct buf pending, rec;
-	int sp[2] = { -1, -1 }, tls = stream_tls_active(pl->s), r = -1;
-	size_t n = stream_pending(pl->s);
+	struct login_handoff h = {
+		.service = POPD_SESSION_SERVICE,
+		.ticket = ticket,
+		.client = pl->client,
+		.ipc_timeout_ms = pl->l->ipc_timeout_ms,
+		.proxies = pl->l->proxies,
+		.proxy_idle_ms = pl->l->proxy_idle_ms,
+	};
 
-	buf_init(&pending, POPD_PENDING_MAX);
-	buf_init(&rec, POPD_HANDOFF_MAX);
-	if (stream_flush(pl->s) < 0 || n > POPD_PENDING_MAX ||
-	    (n > 0 && stream_read_exact(pl->s, n, &pending) != STREAM_OK))
-		goto out;
-	if (tls && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
-		goto out;
-	/* With TLS the pipelined bytes travel through the socketpair. */
-	if (tls && pending.len > 0 && send(sp[0], pending.data, pending.len, MSG_NOSIGNAL) != (ssize_t)pending.len)
-		goto out;
-	if (tls)
-		buf_reset(&pending);
-	if (popd_login_record(pl, ticket, &pending, &rec) < 0 ||
-	    popd_login_pass(pl, &rec, tls ? sp[1] : pl->fd) < 0)
-		goto out;
-	r = 0;
+	if (login_handoff_send(pl->s, pl->rfd, pl->wfd, &h) < 0)
+		return -1;
 	pl->handed_off = 1;
-	if (tls) {
-		close(sp[1]);
-		sp[1] = -1;
-		popd_login_proxy(pl, sp[0]);
-	}
-out:
-	if (sp[0] >= 0)
-		close(sp[0]);
-	if (sp[1] >= 0)
-		close(sp[1]);
-	buf_wipe(&rec);
-	buf_free(&rec);
-	buf_free(&pending);
-	return r;
+	return 0;
 }
 
 /* ---- logging in ---- */
@@ -293,7 +136,7 @@ static void popd_login_try(struct popd_login *pl, const char *user, const char *
 	int r;
 
 	buf_init(&canon, POPD_USER_MAX);
-	buf_init(&ticket, POPD_TICKET_MAX);
+	buf_init(&ticket, LOGIN_TICKET_MAX);
 	r = auth_login_ticket(user, secret, "pop3", pl->client, &canon, &ticket, &fail, &error);
 	if (r == 1) {
 		if (popd_login_handoff(pl, &ticket) == 0) {
@@ -512,7 +355,8 @@ void popd_login_serve(int in_fd, int out_fd, void *arg)
 
 	memset(&pl, 0, sizeof(pl));
 	pl.l = arg;
-	pl.fd = in_fd;
+	pl.rfd = in_fd;
+	pl.wfd = out_fd;
 	if (peer_addr(in_fd, pl.client, sizeof(pl.client)) < 0)
 		snprintf(pl.client, sizeof(pl.client), "%s", "unknown");
 	buf_init(&pl.user, POPD_USER_MAX);
