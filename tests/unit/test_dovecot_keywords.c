@@ -99,7 +99,7 @@ static void test_dovecot_keywords_add(void **state)
 	static const char gap[] = "0 A\n2 C\n";
 	struct dovecot_keywords kw;
 	const char *err = NULL;
-	char letter = 0, name[8];
+	char letter = 0, name[16];
 	struct buf b;
 
 	(void)state;
