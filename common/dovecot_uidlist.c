@@ -123,15 +123,15 @@ int dovecot_uidlist_field(const char *fields, size_t len, char key, const char *
 	return 0;
 }
 
+/* The GUID's digits, as written. */
+static const char uidlist_hex[] = "0123456789abcdef";
+
+/* The value of the hex digit c (either case), or -1. */
 static int uidlist_hex_digit(unsigned char c)
 {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
+	const char *d = c != '\0' ? strchr(uidlist_hex, c >= 'A' && c <= 'F' ? c + ('a' - 'A') : c) : NULL;
+
+	return d != NULL ? (int)(d - uidlist_hex) : -1;
 }
 
 static int uidlist_guid_parse(const char *s, size_t len, unsigned char guid[DOVECOT_GUID_SIZE])
@@ -463,7 +463,6 @@ static int uidlist_line_end(struct buf *b, size_t old)
 
 int dovecot_uidlist_write_header(struct buf *b, const struct dovecot_uidlist_header *h)
 {
-	static const char hex[] = "0123456789abcdef";
 	size_t old = b->len;
 
 	if (h->uidvalidity == 0 || h->nextuid == 0) {
@@ -475,8 +474,8 @@ int dovecot_uidlist_write_header(struct buf *b, const struct dovecot_uidlist_hea
 	if (h->has_guid) {
 		char g[2 * DOVECOT_GUID_SIZE];
 		for (size_t i = 0; i < DOVECOT_GUID_SIZE; i++) {
-			g[2 * i] = hex[h->guid[i] >> 4];
-			g[2 * i + 1] = hex[h->guid[i] & 15];
+			g[2 * i] = uidlist_hex[h->guid[i] >> 4];
+			g[2 * i + 1] = uidlist_hex[h->guid[i] & 15];
 		}
 		if (buf_append(b, " G", 2) < 0 || buf_append(b, g, sizeof(g)) < 0)
 			return uidlist_write_failed(b, old);
