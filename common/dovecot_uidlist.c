@@ -18,8 +18,8 @@
  *   key byte followed by its value, separated by spaces, in any order:
  *   V the UIDVALIDITY, N the next UID, G the 128-bit mailbox GUID in hex.
  *   Dovecot keeps fields it does not know through a rewrite (we do too:
- *   hdr.fields) and writes V N G in that order.  V or N missing or 0 makes
- *   Dovecot drop the file as broken (and give new UIDs): an error here.
+ *   hdr.fields) and writes V N G in that order.  V or N missing or 0 is a
+ *   broken header to Dovecot: an error here.
  * - Every other line is a record: the UID, a space, fields (key 'A'-'Z'
  *   and a value, no spaces), then a field starting with ':' whose rest of
  *   the line is the file name.  Known record keys: W the virtual size
@@ -54,7 +54,11 @@
  * field bytes printable ASCII, record keys 'A'-'Z' (Dovecot drops other
  * fields with a warning), no NUL/CR in names, a header without "3 " is
  * refused (versions 1 and 2, Courier's and Dovecot 1.0's, are not read:
- * Dovecot 2.3 rewrites them as version 3 on first use).
+ * Dovecot 2.3 reads version 1 and rewrites it as version 3 on first use).
+ * Dovecot, at a bad record line, logs "Broken file", keeps the records
+ * before it and gives the rest new UIDs; here the whole parse fails, and
+ * ul->end (the start of the bad line) lets a caller that wants Dovecot's
+ * behaviour parse p[0, ul->end) again.
  *
  * Trusts: nothing in the text; every count and length is bounded by the
  * DOVECOT_UIDLIST_* limits.  Parsers take (pointer, length) and never read

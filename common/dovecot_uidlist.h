@@ -58,7 +58,7 @@ struct dovecot_uidlist {
 	size_t n;
 	uint32_t nextuid;   /* the next UID to give: max(hdr.nextuid, last UID + 1); 0 if neither */
 	size_t end;         /* bytes parsed: the end of the last complete line (on failure: the
-			     * start of the bad line) */
+			     * start of the bad line; what is before it parses) */
 };
 
 /* Parse a whole dovecot-uidlist held in p[0, len): the header line, then
