@@ -112,5 +112,6 @@ int postern_cmd_check(int argc, char **argv);
 int postern_cmd_queue(int argc, char **argv);
 int postern_cmd_config_defaults(int argc, char **argv);
 int postern_cmd_master_defaults(int argc, char **argv);
+int postern_cmd_services(int argc, char **argv);
 
 #endif
