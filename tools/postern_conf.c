@@ -160,39 +160,21 @@ int postern_master_text(struct buf *out, const char *addr, unsigned port_base)
 int postern_cmd_config_defaults(int argc, char **argv)
 {
 	struct buf out;
-	int r;
 
 	(void)argv;
 	if (argc != 1)
 		return postern_usage();
 	buf_init(&out, 1024 * 1024);
-	r = postern_conf_text(&out, NULL, NULL);
-	if (r == 0 && (fwrite(out.data, 1, out.len, stdout) != out.len || fflush(stdout) != 0))
-		r = -1;
-	buf_free(&out);
-	if (r < 0) {
-		postern_err("cannot write the default postern.conf");
-		return POSTERN_EXIT_FAIL;
-	}
-	return POSTERN_EXIT_OK;
+	return postern_print(&out, postern_conf_text(&out, NULL, NULL), "the default postern.conf");
 }
 
 int postern_cmd_master_defaults(int argc, char **argv)
 {
 	struct buf out;
-	int r;
 
 	(void)argv;
 	if (argc != 1)
 		return postern_usage();
 	buf_init(&out, 64 * 1024);
-	r = postern_master_text(&out, "127.0.0.1", 10000);
-	if (r == 0 && (fwrite(out.data, 1, out.len, stdout) != out.len || fflush(stdout) != 0))
-		r = -1;
-	buf_free(&out);
-	if (r < 0) {
-		postern_err("cannot write the default master.conf");
-		return POSTERN_EXIT_FAIL;
-	}
-	return POSTERN_EXIT_OK;
+	return postern_print(&out, postern_master_text(&out, "127.0.0.1", 10000), "the default master.conf");
 }

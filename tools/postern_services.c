@@ -68,12 +68,5 @@ int postern_cmd_services(int argc, char **argv)
 		r = -1;
 	for (size_t i = 0; r == 0 && service_table_get(i) != NULL; i++)
 		r = postern_services_row(&out, service_table_get(i));
-	if (r == 0 && (fwrite(out.data, 1, out.len, stdout) != out.len || fflush(stdout) != 0))
-		r = -1;
-	buf_free(&out);
-	if (r < 0) {
-		postern_err("cannot write the service table");
-		return POSTERN_EXIT_FAIL;
-	}
-	return POSTERN_EXIT_OK;
+	return postern_print(&out, r, "the service table");
 }

@@ -80,6 +80,40 @@ static int has_uid(const struct daemon *d, uid_t uid)
 	return 0;
 }
 
+/* Callers are checked, and are root and user only (in development: root
+ * and our own uid); other, a system user that must not call, is out. */
+static void assert_root_and_one_caller(const struct daemon *d, const char *user, const char *other)
+{
+	struct passwd *pw;
+
+	assert_int_equal(d->check_callers, 1);
+	assert_true(has_uid(d, 0));
+	if (getuid() != 0) {
+		/* development: our own uid and root, nobody else */
+		assert_true(has_uid(d, getuid()));
+		assert_int_equal(d->ncallers, 2);
+		return;
+	}
+	pw = getpwnam(user);
+	assert_int_equal(d->ncallers, pw != NULL ? 2 : 1);
+	if (pw != NULL)
+		assert_true(has_uid(d, pw->pw_uid));
+	pw = getpwnam(other);
+	if (pw != NULL)
+		assert_false(has_uid(d, pw->pw_uid));
+}
+
+/* A Unix listener at tmpdir/name; fd. */
+static int listen_in_tree(const char *name, char *path, size_t pathlen)
+{
+	int lfd;
+
+	snprintf(path, pathlen, "%s/%s", tmpdir, name);
+	lfd = unix_listen(path, 0600, 4);
+	assert_true(lfd >= 0);
+	return lfd;
+}
+
 static void test_unchecked_daemon_takes_any_peer(void **state)
 {
 	struct daemon d;
@@ -145,29 +179,12 @@ static void test_unix_listener_of_local_lets_in_root_and_qmgr_only(void **state)
 {
 	char path[192];
 	struct daemon d;
-	struct passwd *pw;
 	int lfd;
 
 	(void)state;
-	snprintf(path, sizeof(path), "%s/local.sock", tmpdir);
-	lfd = unix_listen(path, 0600, 4);
-	assert_true(lfd >= 0);
+	lfd = listen_in_tree("local.sock", path, sizeof(path));
 	init_with_listener(&d, "local", lfd);
-	assert_int_equal(d.check_callers, 1);
-	assert_true(has_uid(&d, 0));
-	if (getuid() != 0) {
-		/* development: our own uid and root, nobody else */
-		assert_true(has_uid(&d, getuid()));
-		assert_int_equal(d.ncallers, 2);
-	} else {
-		pw = getpwnam("postern-queue");
-		assert_int_equal(d.ncallers, pw != NULL ? 2 : 1);
-		if (pw != NULL)
-			assert_true(has_uid(&d, pw->pw_uid));
-		pw = getpwnam("postern-smtpd");
-		if (pw != NULL)
-			assert_false(has_uid(&d, pw->pw_uid));
-	}
+	assert_root_and_one_caller(&d, "postern-queue", "postern-smtpd");
 	close(lfd);
 	unlink(path);
 }
@@ -179,9 +196,7 @@ static void test_pickup_and_smtpd_take_anyone(void **state)
 	int lfd;
 
 	(void)state;
-	snprintf(path, sizeof(path), "%s/pickup.sock", tmpdir);
-	lfd = unix_listen(path, 0600, 4);
-	assert_true(lfd >= 0);
+	lfd = listen_in_tree("pickup.sock", path, sizeof(path));
 	init_with_listener(&d, "pickup", lfd);
 	assert_int_equal(d.check_callers, 0);
 	init_with_listener(&d, "smtpd", lfd);
@@ -197,9 +212,7 @@ static void test_unknown_program_lets_in_root_only(void **state)
 	int lfd;
 
 	(void)state;
-	snprintf(path, sizeof(path), "%s/other.sock", tmpdir);
-	lfd = unix_listen(path, 0600, 4);
-	assert_true(lfd >= 0);
+	lfd = listen_in_tree("other.sock", path, sizeof(path));
 	init_with_listener(&d, "no-such-program", lfd);
 	assert_int_equal(d.check_callers, 1);
 	assert_true(has_uid(&d, 0));
@@ -239,29 +252,16 @@ static void test_popd_session_role_lets_in_the_login_user_only(void **state)
 {
 	char path[192];
 	struct daemon d;
-	struct passwd *pw;
 	int lfd;
 
 	(void)state;
-	snprintf(path, sizeof(path), "%s/session.sock", tmpdir);
-	lfd = unix_listen(path, 0600, 4);
-	assert_true(lfd >= 0);
+	lfd = listen_in_tree("session.sock", path, sizeof(path));
 	init_with_role(&d, "popd", "session", lfd);
 	assert_string_equal(d.service, "pop3-session");
 	assert_string_equal(d.user, "postern-vmail");
 	assert_string_equal(d.root, "mail");
 	assert_int_equal(d.argc, 1);   /* the role stays an argument (d.argv points into argv) */
-	assert_int_equal(d.check_callers, 1);
-	assert_true(has_uid(&d, 0));
-	if (getuid() == 0) {
-		pw = getpwnam("postern-login");
-		assert_int_equal(d.ncallers, pw != NULL ? 2 : 1);
-		if (pw != NULL)
-			assert_true(has_uid(&d, pw->pw_uid));
-		pw = getpwnam("postern-smtpd");
-		if (pw != NULL)
-			assert_false(has_uid(&d, pw->pw_uid));
-	}
+	assert_root_and_one_caller(&d, "postern-login", "postern-smtpd");
 	init_with_role(&d, "popd", "tls", lfd);
 	assert_string_equal(d.service, "pop3s");
 	assert_string_equal(d.user, "postern-login");
@@ -284,9 +284,7 @@ static void test_authd_lets_in_smtpd_login_and_session_users(void **state)
 	int lfd;
 
 	(void)state;
-	snprintf(path, sizeof(path), "%s/authd.sock", tmpdir);
-	lfd = unix_listen(path, 0600, 4);
-	assert_true(lfd >= 0);
+	lfd = listen_in_tree("authd.sock", path, sizeof(path));
 	init_with_listener(&d, "authd", lfd);
 	assert_string_equal(d.service, "authd");
 	assert_int_equal(d.check_callers, 1);
