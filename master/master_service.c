@@ -163,7 +163,9 @@ static int master_link_one(const char *base_dir, const char *root, const char *n
 /* The row of the service table a master.conf line runs (its command
  * and first argument), whose uses say which sockets its processes
  * connect to; NULL for a command the table does not know (an operator's
- * own program), which gets no links. */
+ * own program), which gets no links.  A root gets links only to the
+ * sockets some process in it uses, so a compromised smtpd finds no
+ * private/local in run/jail to try. */
 static const struct service_entry *master_use_of(const struct service *svc)
 {
 	return service_table_for_command(svc->command, svc->nargs > 0 ? svc->args[0] : NULL);
