@@ -26,10 +26,14 @@ LIBS     := -lssl -lcrypto -lcares -lcdb -lcrypt -pthread
 # Debian packages the build and the tests need (`make deps`).
 DEPS_PKGS := build-essential libssl-dev libc-ares-dev libcdb-dev libcmocka-dev \
              libcrypt-dev python3 clang swaks socat openssl postfix dnsmasq-base mutt \
-             curl fetchmail getmail6 libnet-ssleay-perl libclang-rt-dev iproute2 stress-ng
+             curl fetchmail getmail6 libnet-ssleay-perl libclang-rt-dev iproute2 stress-ng \
+             dovecot-imapd
 # (installed without recommends: swaks needs libnet-ssleay-perl for TLS, the
 # fuzz targets need clang's libFuzzer runtime from libclang-rt-dev, the
-# two-host remote test needs ip from iproute2; stress-ng keeps the cores
+# two-host remote test needs ip from iproute2; dovecot-imapd (with
+# dovecot-core: /usr/sbin/dovecot and /usr/lib/dovecot/imap) is the peer of
+# the Dovecot format and swap tests, run privately, never as the system's
+# IMAP server; stress-ng keeps the cores
 # busy to check that the suite passes on a loaded machine:
 # `stress-ng --cpu 2 & make test`)
 
@@ -53,6 +57,9 @@ LIB      := $(BUILD)/libpostern.a
 BINS     := $(addprefix $(BUILD)/bin/,$(PROGRAMS))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNITS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+# Test programs the integration tests run (not tests themselves).
+HELPER_SRCS := $(wildcard tests/helpers/*.c)
+HELPERS  := $(patsubst tests/helpers/%.c,$(BUILD)/tests/helpers/%,$(HELPER_SRCS))
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZERS  := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 
@@ -88,6 +95,10 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LIBS) -lcmocka
 
+$(BUILD)/tests/helpers/%: tests/helpers/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LIBS)
+
 # libFuzzer targets need clang; the library is built once more with
 # coverage instrumentation (and ASan + UBSan) so the whole parser is fuzzed.
 FUZZ_CFLAGS := -std=c17 -D_GNU_SOURCE -g -O1 -Icommon -fsanitize=address,undefined
@@ -103,14 +114,14 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB)
 
 fuzz: $(FUZZERS)
 
-unit: $(UNITS)
+unit: $(UNITS) $(HELPERS)
 
 # No strcpy/strcat/sprintf/gets anywhere: see ../shared/STYLE.md.
 check-banned:
 	@! grep -nE '\b(strcpy|strcat|sprintf|vsprintf|gets)\s*\(' $(LIB_SRCS) $(foreach p,$(PROGRAMS),$($(p)_SRCS)) \
 	  || (echo "banned function used" >&2; false)
 
-test: all $(UNITS) $(FUZZERS)
+test: all $(UNITS) $(HELPERS) $(FUZZERS)
 	@$(PYTHON) tests/run_all.py --build $(BUILD)
 
 run: all

@@ -178,6 +178,14 @@ void buf_reset(struct buf *b)
 		b->data[0] = '\0';
 }
 
+void buf_truncate(struct buf *b, size_t len)
+{
+	if (len >= b->len)
+		return;
+	b->len = len;
+	b->data[len] = '\0';   /* len < b->len, so data is allocated */
+}
+
 const char *buf_cstr(const struct buf *b)
 {
 	return b->data != NULL ? b->data : "";

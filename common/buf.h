@@ -33,6 +33,9 @@ int buf_set(struct buf *b, const void *p, size_t n);
 void buf_consume(struct buf *b, size_t n);
 /* Set len to 0, keeping the allocation. */
 void buf_reset(struct buf *b);
+/* Cut the contents back to len bytes (len > b->len leaves them); errno is
+ * kept, so a writer can undo a partial append after a failure. */
+void buf_truncate(struct buf *b, size_t len);
 /* The contents as a C string ("" when empty; never NULL). */
 const char *buf_cstr(const struct buf *b);
 /* Wipe the contents with explicit_bzero (for secrets), keeping the allocation. */

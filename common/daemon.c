@@ -11,12 +11,15 @@
  *
  * Trusts: the environment the master sets (docs/tree.md) and the command
  * line; both come from root or from the operator.  A process started by
- * hand without that environment takes its program's defaults from the
- * table below, so `smtpd -c DIR/etc -i` behaves as under the master.
- * Peers on a Unix listener are not trusted to be who they should be:
- * each accepted connection's SO_PEERCRED uid must be one of the
- * program's callers (the same table; root always, in development our
- * own uid), else it is closed unanswered and logged (daemon_peer_ok).
+ * hand without that environment takes its service's name, user and root
+ * from the service table (common/service_table.c: the row of its program
+ * and role argument), so `smtpd -c DIR/etc -i` behaves as under the
+ * master.  Peers on a Unix listener are not trusted to be who they
+ * should be: each accepted connection's SO_PEERCRED uid must be one of
+ * the service's callers (the users of the services whose row uses it;
+ * root always, in development our own uid), else it is closed
+ * unanswered and logged (daemon_peer_ok).  A program with no row lets
+ * in root (and in development our own uid) only.
  * inetd mode (-i) is not checked: whoever runs it holds our input.
  *
  * Fails: any set-up error is fatal (exit 1, the master restarts us with
@@ -42,40 +45,9 @@
 #include "log.h"
 #include "privdrop.h"
 #include "record.h"
+#include "service_table.h"
 #include "sockets.h"
 #include "stream.h"
-
-/* Where each program runs when nobody says otherwise (DESIGN.md's table),
- * and who may connect to its Unix listener: the users of the processes
- * that DESIGN.md lets talk to it.  Root is always let in, and in
- * development (not started as root) our own uid, since everything runs
- * as that.  "anyone" is for listeners that are not ours to guard: the
- * network (smtpd, popd, which see TCP peers) and pickup, which every
- * local user may reach and which identifies its peer itself.  A program
- * missing here lets in root (and in development our own uid) only. */
-#define DAEMON_ANYONE 1
-static const struct daemon_default {
-	const char *program;
-	const char *user;
-	const char *root;
-	int anyone;                  /* DAEMON_ANYONE: no caller check */
-	const char *callers[4];      /* else these users may connect */
-} daemon_defaults[] = {
-	{ "smtpd", "postern-smtpd", "run/jail", DAEMON_ANYONE, { NULL } },
-	/* smtpd submits, pickup passes on local submissions, local forwards */
-	{ "enqueue", "postern-queue", "queue", 0, { "postern-smtpd", "postern-queue", "postern-vmail" } },
-	/* the trigger: enqueue (postern queue flush runs as root) */
-	{ "qmgr", "postern-queue", "queue", 0, { "postern-queue" } },
-	{ "local", "postern-vmail", "mail", 0, { "postern-queue" } },      /* qmgr */
-	{ "remote", "postern-smtp", "run/jail", 0, { "postern-queue" } },  /* qmgr */
-	{ "verify", "postern-vmail", "mail", 0, { "postern-smtpd" } },     /* RCPT checks */
-	{ "pickup", "postern-queue", "queue", DAEMON_ANYONE, { NULL } },
-	/* smtpd (auth), login (ticket), session (redeem); authd checks
-	 * each command against its own caller too */
-	{ "authd", "postern-auth", "-", 0, { "postern-smtpd", "postern-login", "postern-vmail" } },
-	{ "popd", "postern-login", "run/jail", DAEMON_ANYONE, { NULL } },  /* the POP3 login process */
-	{ "popd-session", "postern-vmail", "mail", 0, { "postern-login" } }, /* `popd session` */
-};
 
 static volatile sig_atomic_t daemon_stop_flag;
 #define DAEMON_MAPS_MAX 16
@@ -135,14 +107,6 @@ int daemon_socket_path(const char *name, char *out, size_t outlen)
 	if (n < 0 || (size_t)n >= outlen)
 		return -1;
 	return 0;
-}
-
-static const struct daemon_default *daemon_default_for(const char *program)
-{
-	for (size_t i = 0; i < sizeof daemon_defaults / sizeof daemon_defaults[0]; i++)
-		if (strcmp(daemon_defaults[i].program, program) == 0)
-			return &daemon_defaults[i];
-	return NULL;
 }
 
 static _Noreturn void daemon_usage(const char *program)
@@ -244,27 +208,34 @@ static void daemon_caller_add(struct daemon *d, uid_t uid)
 }
 
 /* Before the chroot hides /etc/passwd: the uids that may connect to a
- * Unix listener (the table above). */
-static void daemon_callers_init(struct daemon *d, const struct daemon_default *def)
+ * Unix listener, the users of the services that use ours
+ * (service_table_callers).  A network service's row (smtpd, popd: TCP
+ * peers have no uid) and pickup's (open to anyone, it identifies its
+ * peer itself) check nobody, even on a Unix listener. */
+static void daemon_callers_init(struct daemon *d, const struct service_entry *def)
 {
+	const char *users[DAEMON_CALLERS_MAX];
+	size_t n;
 	int domain = 0;
 	socklen_t len = sizeof domain;
 
 	if (d->listen_fd < 0 ||
 	    getsockopt(d->listen_fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0 ||
-	    domain != AF_UNIX || (def != NULL && def->anyone))
-		return;   /* TCP peers have no uid; "anyone" needs no list */
+	    domain != AF_UNIX || (def != NULL && !service_table_checks_callers(def)))
+		return;
 	d->check_callers = 1;
 	daemon_caller_add(d, 0);
 	if (getuid() != 0) {
 		daemon_caller_add(d, getuid());   /* development: everything runs as us */
 		return;
 	}
-	for (size_t i = 0; def != NULL && i < sizeof def->callers / sizeof def->callers[0] &&
-			   def->callers[i] != NULL; i++) {
-		struct passwd *pw = getpwnam(def->callers[i]);
+	n = def != NULL ? service_table_callers(def, users, DAEMON_CALLERS_MAX) : 0;
+	if (n > DAEMON_CALLERS_MAX)
+		log_panic("service %s: more than %d callers", def->name, DAEMON_CALLERS_MAX);
+	for (size_t i = 0; i < n; i++) {
+		struct passwd *pw = getpwnam(users[i]);
 		if (pw == NULL) {
-			log_debug("no user %s: it cannot connect", def->callers[i]);
+			log_debug("no user %s: it cannot connect", users[i]);
 			continue;
 		}
 		daemon_caller_add(d, pw->pw_uid);
@@ -293,7 +264,7 @@ int daemon_peer_ok(const struct daemon *d, int fd)
 
 void daemon_init(struct daemon *d, const char *program, int argc, char **argv)
 {
-	const struct daemon_default *def = daemon_default_for(program);
+	const struct service_entry *def;
 	const char *etc = NULL, *error, *env;
 	int opt;
 
@@ -309,9 +280,11 @@ void daemon_init(struct daemon *d, const char *program, int argc, char **argv)
 	}
 	d->argc = argc - optind;
 	d->argv = argv + optind;
+	/* Our row: defaults when run by hand, and our callers. */
+	def = service_table_for_command(program, d->argc > 0 ? d->argv[0] : NULL);
 
 	env = getenv("POSTERN_SERVICE");
-	d->service = (env != NULL && *env != '\0') ? env : program;
+	d->service = (env != NULL && *env != '\0') ? env : def != NULL ? def->name : program;
 	env = getenv("POSTERN_LOG");
 	log_open(d->service, env == NULL || strcmp(env, "syslog") != 0, d->verbose);
 	/* log_file: stderr is the master's log pipe (or its stderr); it

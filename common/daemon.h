@@ -9,7 +9,9 @@
  *
  * Environment set by the master (all optional when run by hand):
  *   POSTERN_DIR       the tree (else the parent of -c's directory)
- *   POSTERN_SERVICE   service name from master.conf (log and title)
+ *   POSTERN_SERVICE   service name from master.conf (log and title); by
+ *                     hand, the name of the program's row in the
+ *                     service table (common/service_table.h)
  *   POSTERN_USER      user to drop to (as root)
  *   POSTERN_ROOT      directory, relative to POSTERN_DIR, to chroot/chdir into
  *   POSTERN_LOG       "stderr", "syslog", or "file": lines in the log file
@@ -56,7 +58,10 @@ struct daemon {
 /* One client: in and out descriptors (equal for a socket), peer text. */
 typedef void daemon_serve_fn(int in_fd, int out_fd, void *arg);
 
-/* Parse options, load config, open the log.  Exits with a message on error. */
+/* Parse options, load config, open the log.  program is the command of
+ * master.conf; with the first argument after the options it selects the
+ * service table row that gives the defaults and the callers.  Exits with
+ * a message on error. */
 void daemon_init(struct daemon *d, const char *program, int argc, char **argv);
 /* Drop privileges into POSTERN_USER / POSTERN_ROOT (or chdir to DIR when
  * no root is given).  Call after opening maps; exits on failure. */
@@ -82,9 +87,9 @@ struct daemon_holder {
 void daemon_serve_holding(struct daemon *d, daemon_serve_fn *serve, void *arg,
 			  const struct daemon_holder *h);
 /* Whether the peer of fd, accepted on our listener, may call us: root,
- * the users of our program's callers table (docs/tree.md), in development
- * our own uid; a program whose listener is not a Unix socket, or whose
- * table says anyone, takes every peer.  1 ok, 0 refused (logged as a
+ * the users of the services that use ours (service_table_callers,
+ * docs/tree.md), in development our own uid; a program whose listener is
+ * not a Unix socket, or whose row is inet or open to anyone, takes every peer.  1 ok, 0 refused (logged as a
  * warning with the peer's pid and uid; the caller closes fd). */
 int daemon_peer_ok(const struct daemon *d, int fd);
 struct record;

@@ -1,92 +1,165 @@
-/* mailbox_store: the mailbox store of the readers (POP3 now, IMAP next).
+/* mailbox_store: the mailbox store of the readers (POP3 and IMAP).
  * A folder is one Maildir directory (INBOX, or a Maildir++ ".Name"
- * subfolder).  Beside new/ cur/ tmp/ the store keeps:
- *   postern-uidlist       UIDVALIDITY, UIDNEXT and base name -> UID
- *                         (rewritten crash-safely: temp file, fsync, rename)
- *   postern-index         per UID: size, CRLF size, internal date, header
- *                         size and body lines (a cache: parsed once)
- *   postern-uidlist.lock  flock()ed while the two files are read and written
- * See docs/mailbox-store.md for the formats and the locking argument. */
+ * subfolder).  Beside new/ cur/ tmp/ the store keeps, per folder:
+ *   dovecot-uidlist     UIDVALIDITY and base name -> UID, in Dovecot's
+ *                       version 3 format (common/dovecot_uidlist.c), so
+ *                       Dovecot and Postern can serve the same tree
+ *   dovecot-keywords    keyword names of the Maildir letters a..z
+ *   postern-index       an append-only log of fixed records: per UID its
+ *                       sizes, date, flags and MODSEQ; expunges (kept for
+ *                       QRESYNC's VANISHED); directory stamps; \Recent
+ *   postern-store.lock  flock()ed: exclusive to change, shared to read
+ * and, per user (the INBOX directory), postern-uidvalidity.  See
+ * docs/mailbox-store.md for the formats and the locking argument. */
 #ifndef POSTERN_MAILBOX_STORE_H
 #define POSTERN_MAILBOX_STORE_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
-#define MBOX_UIDLIST_NAME "postern-uidlist"
 #define MBOX_INDEX_NAME "postern-index"
-#define MBOX_LOCK_NAME "postern-uidlist.lock"
-#define MBOX_MESSAGES_MAX 1000000          /* most messages one folder may list */
+#define MBOX_LOCK_NAME "postern-store.lock"
+#define MBOX_UIDVALIDITY_NAME "postern-uidvalidity"
+#define MBOX_MESSAGES_MAX 1000000          /* most messages one folder lists (more: mb->overflow) */
 #define MBOX_BASE_MAX 255                  /* longest message base name (NAME_MAX) */
-#define MBOX_FLAGS_MAX 26                  /* Maildir info flags: one letter each */
 #define MBOX_PATH_MAX 1024                 /* longest folder path */
-#define MBOX_FILE_MAX (MBOX_MESSAGES_MAX * 300ULL)  /* bound on uidlist/index file size */
+#define MBOX_EXPUNGED_MAX 100000           /* expunged UIDs remembered for VANISHED */
+#define MBOX_INDEX_MAX (64ULL * 8 * MBOX_MESSAGES_MAX)  /* bound on postern-index */
+
+/* System flags (IMAP) and their Maildir info letters. */
+#define MBOX_SEEN     (1u << 0)   /* S */
+#define MBOX_ANSWERED (1u << 1)   /* R */
+#define MBOX_FLAGGED  (1u << 2)   /* F */
+#define MBOX_DELETED  (1u << 3)   /* T */
+#define MBOX_DRAFT    (1u << 4)   /* D */
+#define MBOX_SYSTEM_FLAGS 0x1fu
+#define MBOX_KEYWORD(i) (1u << (5 + (i)))  /* keyword i = Maildir letter 'a' + i, i < 26 */
+#define MBOX_KEYWORDS_MAX 26
 
 /* Options of mbox_open / mbox_sync. */
-#define MBOX_MOVE_NEW 1    /* move new/ messages into cur/ (the reader has seen them) */
-#define MBOX_CREATE 2      /* create a missing Maildir */
-#define MBOX_NO_SYNC 4     /* mbox_open: open only; the caller syncs when ready */
+#define MBOX_CREATE 2        /* create a missing Maildir */
+#define MBOX_NO_SYNC 4       /* mbox_open: open only; the caller syncs when ready */
+#define MBOX_CLAIM_RECENT 8  /* this session takes \Recent for messages no session saw yet */
 
 struct mbox_msg {
 	uint32_t uid;
-	char *name;                    /* "cur/BASE[:2,FLAGS]" or "new/BASE", relative to the folder */
-	size_t base_len;               /* BASE is name + 4, base_len bytes */
+	uint32_t flags;                /* MBOX_SEEN.. and MBOX_KEYWORD(i) */
+	uint32_t other;                /* other upper-case info letters kept as found: bit c-'A' */
+	unsigned recent : 1;           /* \Recent in this session */
+	unsigned dup : 1;              /* another file in the folder has the same base name */
+	uint64_t modseq;               /* RFC 7162: the last change of this message */
+	const char *base;              /* base name (file name up to ':'), in mb's arena */
+	size_t base_len;
 	unsigned long long size;       /* octets on disk */
-	unsigned long long vsize;      /* octets with every LF sent as CRLF (RFC 1939 LIST, RFC 3501 RFC822.SIZE) */
-	long long date;                /* internal date: the file's mtime when first seen */
+	unsigned long long vsize;      /* octets with every bare LF sent as CRLF (POP3 LIST, RFC822.SIZE) */
+	long long date;                /* internal date: mtime when first seen (may be < 0) */
 	unsigned long long hdr_size;   /* header octets, through the empty line */
 	unsigned long long body_lines; /* lines after the header */
-	char flags[MBOX_FLAGS_MAX + 1];/* Maildir info letters (after ":2,") */
 };
+
+/* What one sync found changed, for IMAP's untagged replies.  Arrays are
+ * valid until the next sync or close. */
+struct mbox_changes {
+	uint32_t *expunged;            /* UIDs gone since the last sync, ascending */
+	size_t n_expunged;
+	uint32_t *flagged;             /* UIDs whose flags changed (still present), ascending */
+	size_t n_flagged;
+	size_t first_new;              /* msgs[first_new..n) are new since the last sync */
+	int keywords_changed;          /* a keyword name was added */
+};
+
+struct mbox_state;                 /* private to mailbox_store_*.c */
 
 struct mbox {
-	int dirfd;                     /* the folder directory */
-	char path[MBOX_PATH_MAX + 1];  /* the folder, relative to the mail root */
+	int dirfd;                     /* the folder directory: every access goes through it */
+	char path[MBOX_PATH_MAX + 1];  /* the folder, as opened (for log lines only) */
 	uint32_t uidvalidity;
 	uint32_t uidnext;
+	uint64_t highestmodseq;
 	struct mbox_msg *msgs;         /* sorted by UID */
 	size_t n;
-};
-
-/* One parsed UID list (for the reader and its fuzzer). */
-struct mbox_uidlist_entry {
-	uint32_t uid;
-	const char *base;              /* points into the parsed text */
-	size_t base_len;
-};
-struct mbox_uidlist {
-	uint32_t uidvalidity;
-	uint32_t uidnext;
-	struct mbox_uidlist_entry *e;  /* UIDs strictly ascending, each < uidnext */
-	size_t n;
+	const char *keywords[MBOX_KEYWORDS_MAX];  /* names of letters a..z (NULL: unused) */
+	int overflow;                  /* more than MBOX_MESSAGES_MAX files: the rest are not listed */
+	struct mbox_changes changes;   /* of the last sync */
+	struct mbox_state *st;
 };
 
 /* Open the folder at path (relative to the current directory, checked
  * with maildir_path_ok) and sync it (mbox_sync).  0, or -1 with *error_r
  * (static) and errno. */
 int mbox_open(const char *path, size_t len, int options, struct mbox **mb_r, const char **error_r);
-/* Under the folder lock: read the UID list and index, scan new/ (moving
- * it to cur/ with MBOX_MOVE_NEW) and cur/, give every unknown message
- * the next UID, drop vanished ones, measure unmeasured ones, write back
- * what changed, and refresh mb->msgs.  0, or -1 with *error_r. */
+/* Bring mb up to date: read what other sessions logged, pick up new
+ * mail (moved from new/ to cur/, given the next UIDs, measured once),
+ * and notice changes made by other programs (a directory rescan only
+ * when new/ or cur/ changed).  mb->changes says what changed.  0, or -1
+ * with *error_r. */
 int mbox_sync(struct mbox *mb, int options, const char **error_r);
 /* Free everything; *mb = NULL. */
 void mbox_close(struct mbox **mb);
-/* Open message idx read-only; if its file was renamed (flags changed,
- * moved to cur/) it is looked up again by base name.  fd or -1. */
+
+/* Open message idx read-only (O_NONBLOCK, regular files only); a file
+ * renamed by another program is looked up again by base name.  fd, or
+ * -1 with errno (ENOENT: the message is gone). */
 int mbox_msg_open(struct mbox *mb, size_t idx);
-/* Remove message idx from disk (its UID is dropped at the next sync and
- * never reused).  0 (also when it was already gone) or -1. */
+/* Remove message idx (every file with its base name) and log the
+ * expunge.  0 (also when it was already gone) or -1 with errno. */
 int mbox_msg_remove(struct mbox *mb, size_t idx);
+/* Replace the flags of message idx (MBOX_SYSTEM_FLAGS and keywords):
+ * renames its file and logs the change with a new MODSEQ.  0 or -1. */
+int mbox_msg_set_flags(struct mbox *mb, size_t idx, uint32_t flags);
+/* The keyword bit of name (case-insensitive, RFC 3501), adding it to
+ * dovecot-keywords when create is set and a letter is free.  0 with
+ * *bit_r, -1 (ENOSPC: all 26 letters used; ENOENT: unknown). */
+int mbox_keyword(struct mbox *mb, const char *name, size_t len, int create, uint32_t *bit_r);
 /* Index of the message with uid, or -1. */
 long mbox_find_uid(const struct mbox *mb, uint32_t uid);
-
-/* Parse a UID list file held in memory.  ul->e is allocated (free with
- * mbox_uidlist_free).  0, or -1 with *error_r (static). */
-int mbox_uidlist_parse(const char *p, size_t len, struct mbox_uidlist *ul, const char **error_r);
-/* Free what mbox_uidlist_parse allocated. */
-void mbox_uidlist_free(struct mbox_uidlist *ul);
+/* Expunged UIDs with a MODSEQ above modseq (QRESYNC VANISHED), ascending,
+ * into a malloc()ed array.  0, 1 when the store no longer remembers
+ * back that far (the caller reports every UID it cannot see), -1. */
+int mbox_expunged_since(struct mbox *mb, uint64_t modseq, uint32_t **uids_r, size_t *n_r);
+/* The Maildir info letters of flags/other into out (>= 64 bytes), sorted. */
+size_t mbox_info_letters(uint32_t flags, uint32_t other, char *out);
+/* Parse info letters (after ":2,") into flags and other. */
+void mbox_info_parse(const char *p, size_t len, uint32_t *flags_r, uint32_t *other_r);
 /* Whether b (len bytes) is a usable message base name. */
 int mbox_base_ok(const char *b, size_t len);
+
+/* The index log, exposed for its fuzzer and unit test: parse a whole
+ * postern-index file image into records (see mailbox_store_index.c). */
+struct mbox_index_rec {
+	uint8_t type;
+	uint8_t state;                    /* MBOX_STATE_DUP */
+	uint32_t uid;
+	uint64_t modseq;
+	uint32_t flags, other;
+	unsigned long long size, vsize, hdr_size, body_lines;
+	long long date;
+	long long new_stamp, cur_stamp;   /* STAMP: directory mtimes in ns */
+	uint32_t stamp_verified;          /* STAMP: bit 0 new/, bit 1 cur/ settled when scanned */
+};
+#define MBOX_STATE_DUP 1      /* more files than one carry the message's base name */
+#define MBOX_STATE_BITS 1
+#define MBOX_REC_MSG 1       /* a message: its measurements and flags */
+#define MBOX_REC_FLAGS 2     /* new flags of uid */
+#define MBOX_REC_EXPUNGE 3   /* uid is gone */
+#define MBOX_REC_STAMP 4     /* new/ and cur/ as last scanned */
+#define MBOX_REC_RECENT 5    /* UIDs below uid were shown as \Recent to some session */
+#define MBOX_REC_SIZE 64
+#define MBOX_INDEX_HDR_SIZE 64
+struct mbox_index_hdr {
+	uint32_t uidvalidity;         /* of the dovecot-uidlist the log belongs to */
+	uint64_t modseq_base;         /* MODSEQs given out are above this */
+	uint64_t expunge_floor;       /* expunges up to this MODSEQ are forgotten */
+};
+/* 0 when p starts with a valid index header (decoded into h), else -1. */
+int mbox_index_header_parse(const unsigned char *p, size_t len, struct mbox_index_hdr *h);
+/* Encode h into out[MBOX_INDEX_HDR_SIZE]. */
+void mbox_index_header_encode(const struct mbox_index_hdr *h, unsigned char *out);
+/* Decode one record of MBOX_REC_SIZE bytes.  0, or -1 for a record no
+ * writer makes (unknown type, UID 0, a flag outside the known bits). */
+int mbox_index_rec_decode(const unsigned char *p, struct mbox_index_rec *r);
+/* Encode r into out[MBOX_REC_SIZE]. */
+void mbox_index_rec_encode(const struct mbox_index_rec *r, unsigned char *out);
 
 #endif

@@ -2,7 +2,8 @@
  *
  * Binds each service's listener itself (children never bind), links into
  * each service root the Unix sockets that the processes in that root
- * connect to, and only those (master_uses, docs/tree.md), starts children with
+ * connect to, and only those (the uses of their rows in the service
+ * table, common/service_table.c; docs/tree.md), starts children with
  * the listener as fd 3 and the status pipe as fd 4 (and with log_file the
  * log pipe as stderr, master_log.c), and restarts a child
  * that died abnormally after an exponential backoff.  Runs as root; parses
@@ -26,6 +27,7 @@
 #include "config_snapshot.h"
 #include "log.h"
 #include "master_log.h"
+#include "service_table.h"
 #include "sockets.h"
 
 #define MASTER_BACKOFF_MIN 0.25   /* seconds before the first restart */
@@ -158,50 +160,26 @@ static int master_link_one(const char *base_dir, const char *root, const char *n
 	return 0;
 }
 
-/* The service sockets each program connects to (DESIGN.md, "may talk
- * to"; common/daemon.c's callers table is the other side of the same
- * rule).  A root gets links only to the sockets some process in it uses,
- * so a compromised smtpd finds no private/local in run/jail to try.  A
- * program missing here (an operator's own command) gets no links. */
-static const struct master_use {
-	const char *command;
-	const char *arg;            /* first argument that selects the entry, or NULL */
-	const char *sockets[3];
-} master_uses[] = {
-	{ "smtpd", NULL, { "enqueue", "authd", "verify" } },    /* verify: RCPT of LMTP domains */
-	{ "popd", "session", { "authd", NULL, NULL } },          /* redeem */
-	{ "popd", NULL, { "authd", "pop3-session", NULL } },     /* the login process */
-	{ "enqueue", NULL, { "qmgr", NULL, NULL } },
-	{ "qmgr", NULL, { "local", "remote", NULL } },
-	{ "pickup", NULL, { "enqueue", "qmgr", NULL } },          /* qmgr: cmd=flush */
-	{ "local", NULL, { "enqueue", NULL, NULL } },            /* forwarding */
-	{ "remote", NULL, { NULL, NULL, NULL } },
-	{ "verify", NULL, { NULL, NULL, NULL } },                /* LMTP servers only */
-	{ "authd", NULL, { NULL, NULL, NULL } },
-};
-
-static const struct master_use *master_use_of(const struct service *svc)
+/* The row of the service table a master.conf line runs (its command
+ * and first argument), whose uses say which sockets its processes
+ * connect to; NULL for a command the table does not know (an operator's
+ * own program), which gets no links.  A root gets links only to the
+ * sockets some process in it uses, so a compromised smtpd finds no
+ * private/local in run/jail to try. */
+static const struct service_entry *master_use_of(const struct service *svc)
 {
-	for (size_t i = 0; i < sizeof master_uses / sizeof master_uses[0]; i++) {
-		const struct master_use *u = &master_uses[i];
-		if (strcmp(u->command, svc->command) != 0)
-			continue;
-		if (u->arg == NULL || (svc->nargs > 0 && strcmp(u->arg, svc->args[0]) == 0))
-			return u;
-	}
-	return NULL;
+	return service_table_for_command(svc->command, svc->nargs > 0 ? svc->args[0] : NULL);
 }
 
 /* Whether a process of some live service in root connects to socket name. */
 static int master_root_uses(const struct service *svcs, size_t n, const char *root, const char *name)
 {
 	for (size_t s = 0; s < n; s++) {
-		const struct master_use *u;
+		const struct service_entry *u;
 		if (svcs[s].retired || strcmp(svcs[s].root, root) != 0 || (u = master_use_of(&svcs[s])) == NULL)
 			continue;
-		for (size_t k = 0; k < sizeof u->sockets / sizeof u->sockets[0] && u->sockets[k] != NULL; k++)
-			if (strcmp(u->sockets[k], name) == 0)
-				return 1;
+		if (service_table_uses(u, name))
+			return 1;
 	}
 	return 0;
 }

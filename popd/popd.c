@@ -54,32 +54,20 @@ static size_t popd_proxy_limit(void)
 	return n == 0 ? 1 : n > 100000 ? 100000 : (size_t)n;
 }
 
-/* The role from the first argument after the common options. */
-static const char *popd_role(int argc, char **argv)
-{
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "-c") == 0) {
-			i++;
-			continue;
-		}
-		if (argv[i][0] != '-')
-			return argv[i];
-	}
-	return "";
-}
-
 int main(int argc, char **argv)
 {
 	static struct popd_limits limits;
-	const char *role = popd_role(argc, argv);
-	int session = strcmp(role, "session") == 0;
 	struct daemon d;
 	struct daemon_holder holder;
-	const char *error;
+	const char *error, *role;
+	int session;
 
-	/* The two roles have different defaults (daemon.c's table) when run
-	 * by hand: login in run/jail as postern-login, session in mail/. */
-	daemon_init(&d, session ? "popd-session" : "popd", argc, argv);
+	/* The role is the first argument; daemon_init takes the same one to
+	 * find our row of the service table (the defaults when run by hand:
+	 * login in run/jail as postern-login, session in mail/). */
+	daemon_init(&d, "popd", argc, argv);
+	role = d.argc > 0 ? d.argv[0] : "";
+	session = strcmp(role, "session") == 0;
 	popd_limits_init(&limits);
 	if (session) {
 		daemon_drop(&d);

@@ -85,7 +85,7 @@ enum popd_open_result popd_mailbox_open(const char *path, size_t len,
 	/* RFC 1939 section 5: the listing is fixed for the session.  New
 	 * mail is moved to cur/ (the Maildir rule for a reader that has seen
 	 * it) and gets its UID now. */
-	if (mbox_sync(mb->store, MBOX_MOVE_NEW, error_r) < 0) {
+	if (mbox_sync(mb->store, 0, error_r) < 0) {
 		popd_mailbox_close(&mb);
 		return POPD_OPEN_FAIL;
 	}
@@ -127,7 +127,7 @@ size_t popd_mailbox_expunge(struct popd_mailbox *mb)
 		if (!mb->deleted[i])
 			continue;
 		if (mbox_msg_remove(mb->store, i) < 0) {
-			log_warn("%s: cannot remove %s: %s", mb->store->path, mb->store->msgs[i].name,
+			log_warn("%s: cannot remove UID %u: %s", mb->store->path, mb->store->msgs[i].uid,
 				 strerror(errno));
 			failed++;
 		}
@@ -162,6 +162,7 @@ struct popd_sender {
 	char out[POPD_OUT_BLOCK];
 	size_t olen;
 	int bol;                   /* at the beginning of a line */
+	char last;                 /* the last byte of the file sent (a CR before LF: CRLF kept) */
 	int in_header;             /* TOP: the empty line is still ahead */
 	int top;
 	unsigned long lines_left;  /* TOP: body lines still to send */
@@ -188,10 +189,13 @@ static int popd_out(struct popd_sender *ps, const char *p, size_t n)
 
 /* At the start of a line beginning with byte c: TOP accounting and
  * RFC 1939 section 3 byte-stuffing of a leading '.'. */
-static int popd_line_start(struct popd_sender *ps, char c)
+static int popd_line_start(struct popd_sender *ps, const char *p, const char *end)
 {
-	if (ps->top && ps->in_header && c == '\n') {
-		ps->in_header = 0;   /* this empty line ends the header */
+	char c = *p;
+	/* The empty line ends the header, stored as LF or as CRLF (a CR
+	 * at the end of a block: decided when the next block comes). */
+	if (ps->top && ps->in_header && (c == '\n' || (c == '\r' && p + 1 < end && p[1] == '\n'))) {
+		ps->in_header = 0;
 		return 0;
 	}
 	if (ps->top && !ps->in_header) {
@@ -212,17 +216,24 @@ static int popd_block(struct popd_sender *ps, const char *p, size_t n)
 	while (p < end && !ps->done) {
 		const char *lf;
 		if (ps->bol) {
-			if (popd_line_start(ps, *p) < 0)
+			if (popd_line_start(ps, p, end) < 0)
 				return -1;
 			if (ps->done)
 				break;
 			ps->bol = 0;
 		}
 		lf = memchr(p, '\n', (size_t)(end - p));
-		if (lf == NULL)
+		if (lf == NULL) {
+			ps->last = end[-1];
 			return popd_out(ps, p, (size_t)(end - p));
-		if (popd_out(ps, p, (size_t)(lf - p)) < 0 || popd_out(ps, "\r\n", 2) < 0)
+		}
+		/* Only a bare LF gains a CR: a line stored with CRLF goes out
+		 * as it is, not as CR CR LF. */
+		char before = lf > p ? lf[-1] : ps->last;
+		if (popd_out(ps, p, (size_t)(lf - p)) < 0 ||
+		    popd_out(ps, before == '\r' ? "\n" : "\r\n", before == '\r' ? 1 : 2) < 0)
 			return -1;
+		ps->last = '\n';
 		ps->bol = 1;
 		p = lf + 1;
 	}
@@ -264,8 +275,10 @@ int popd_msg_send(int fd, struct stream *s, int top, unsigned long lines)
 		log_warn("message read error: %s", strerror(errno));
 		return -1;
 	}
-	/* A last line without LF still ends with CRLF before the final dot. */
-	if ((!ps.bol && !ps.done && popd_out(&ps, "\r\n", 2) < 0) ||
+	/* A last line without LF still ends with CRLF before the final dot
+	 * (a final CR gets its LF). */
+	if ((!ps.bol && !ps.done &&
+	     popd_out(&ps, ps.last == '\r' ? "\n" : "\r\n", ps.last == '\r' ? 1 : 2) < 0) ||
 	    popd_out(&ps, ".\r\n", 3) < 0 ||
 	    (ps.olen > 0 && stream_write(s, ps.out, ps.olen) < 0))
 		return -1;

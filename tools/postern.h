@@ -35,6 +35,9 @@ int postern_usage(void);
 int postern_tree(const char *dir, char *out, size_t outlen);
 
 /* ---- postern_util.c ---- */
+/* Print out to stdout unless r (how making it went) is -1, and free it;
+ * the exit code, with "cannot write WHAT" printed on failure. */
+int postern_print(struct buf *out, int r, const char *what);
 /* snprintf that fails (-1, message printed) instead of truncating. */
 int postern_path(char *out, size_t outlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Replace path atomically with data: temp file, fsync, rename, fsync of
@@ -112,5 +115,6 @@ int postern_cmd_check(int argc, char **argv);
 int postern_cmd_queue(int argc, char **argv);
 int postern_cmd_config_defaults(int argc, char **argv);
 int postern_cmd_master_defaults(int argc, char **argv);
+int postern_cmd_services(int argc, char **argv);
 
 #endif

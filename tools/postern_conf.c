@@ -3,7 +3,8 @@
  * Offers: the text of postern.conf, generated from the key table of
  * common/config.c (every key: its doc as a comment, its default as a
  * commented-out line), and the text of master.conf for a listen address
- * and port base, with every column explained.  The same generators
+ * and port base, with every column explained, one line per row of the
+ * service table (common/service_table.c).  The same generators
  * produce etc/postern.conf and etc/master.conf of the source tree, so the
  * shipped documentation cannot drift from the code.
  *
@@ -16,6 +17,7 @@
 
 #include "config.h"
 #include "postern.h"
+#include "service_table.h"
 
 #define POSTERN_CONF_WIDTH 76   /* wrap doc comments at this column */
 
@@ -121,43 +123,26 @@ static const char postern_master_header[] =
 	"#            `command -c DIR/etc [args]` with the listener as fd 3\n"
 	"#\n";
 
-struct postern_service {
-	const char *name, *type, *listen, *user, *root, *maxproc, *command;
-	unsigned port;   /* standard port of an inet service, 0 for unix */
-};
-
-static const struct postern_service postern_services[] = {
-	{ "smtp", "inet", NULL, "postern-smtpd", "run/jail", "100", "smtpd", 25 },
-	{ "submission", "inet", NULL, "postern-smtpd", "run/jail", "100", "smtpd submission", 587 },
-	{ "smtps", "inet", NULL, "postern-smtpd", "run/jail", "100", "smtpd smtps", 465 },
-	{ "enqueue", "unix", "enqueue", "postern-queue", "queue", "20", "enqueue", 0 },
-	{ "qmgr", "unix", "qmgr", "postern-queue", "queue", "1", "qmgr", 0 },
-	{ "local", "unix", "local", "postern-vmail", "mail", "20", "local", 0 },
-	{ "remote", "unix", "remote", "postern-smtp", "run/jail", "20", "remote", 0 },
-	{ "verify", "unix", "verify", "postern-vmail", "mail", "20", "verify", 0 },
-	{ "pickup", "unix", "pickup", "postern-queue", "queue", "10", "pickup", 0 },
-	{ "authd", "unix", "authd", "postern-auth", "-", "10", "authd", 0 },
-	{ "pop3", "inet", NULL, "postern-login", "run/jail", "100", "popd", 110 },
-	{ "pop3s", "inet", NULL, "postern-login", "run/jail", "100", "popd tls", 995 },
-	{ "pop3-session", "unix", "pop3-session", "postern-vmail", "mail", "100", "popd session", 0 },
-};
-
-static int postern_master_line(struct buf *out, const struct postern_service *s,
+/* One line of master.conf for a row of the service table. */
+static int postern_master_line(struct buf *out, const struct service_entry *s,
 			       const char *addr, unsigned port_base)
 {
-	char listen[128];
-	int n;
+	char listen[128], command[128];
+	int n, m;
 
-	if (s->port == 0)
-		n = snprintf(listen, sizeof(listen), "%s", s->listen);
+	if (s->kind == SERVICE_KIND_UNIX)
+		n = snprintf(listen, sizeof(listen), "%s", s->name);
 	else if (strchr(addr, ':') != NULL)
 		n = snprintf(listen, sizeof(listen), "[%s]:%u", addr, port_base + s->port);
 	else
 		n = snprintf(listen, sizeof(listen), "%s:%u", addr, port_base + s->port);
-	if (n < 0 || (size_t)n >= sizeof(listen))
+	m = snprintf(command, sizeof(command), "%s%s%s", s->command, s->args != NULL ? " " : "",
+		     s->args != NULL ? s->args : "");
+	if (n < 0 || (size_t)n >= sizeof(listen) || m < 0 || (size_t)m >= sizeof(command))
 		return -1;
-	return buf_printf(out, "%-10s %-5s %-17s %-14s %-9s %-8s %s\n", s->name, s->type,
-			  listen, s->user, s->root, s->maxproc, s->command);
+	return buf_printf(out, "%-10s %-5s %-17s %-14s %-9s %-8u %s\n", s->name,
+			  s->kind == SERVICE_KIND_INET ? "inet" : "unix", listen, s->user, s->root,
+			  s->maxproc, command);
 }
 
 int postern_master_text(struct buf *out, const char *addr, unsigned port_base)
@@ -166,8 +151,8 @@ int postern_master_text(struct buf *out, const char *addr, unsigned port_base)
 	    buf_append_str(out, "# name     type  listen            user           "
 			   "root      maxproc  command [args]\n") < 0)
 		return -1;
-	for (size_t i = 0; i < sizeof(postern_services) / sizeof(postern_services[0]); i++)
-		if (postern_master_line(out, &postern_services[i], addr, port_base) < 0)
+	for (size_t i = 0; service_table_get(i) != NULL; i++)
+		if (postern_master_line(out, service_table_get(i), addr, port_base) < 0)
 			return -1;
 	return 0;
 }
@@ -175,39 +160,21 @@ int postern_master_text(struct buf *out, const char *addr, unsigned port_base)
 int postern_cmd_config_defaults(int argc, char **argv)
 {
 	struct buf out;
-	int r;
 
 	(void)argv;
 	if (argc != 1)
 		return postern_usage();
 	buf_init(&out, 1024 * 1024);
-	r = postern_conf_text(&out, NULL, NULL);
-	if (r == 0 && (fwrite(out.data, 1, out.len, stdout) != out.len || fflush(stdout) != 0))
-		r = -1;
-	buf_free(&out);
-	if (r < 0) {
-		postern_err("cannot write the default postern.conf");
-		return POSTERN_EXIT_FAIL;
-	}
-	return POSTERN_EXIT_OK;
+	return postern_print(&out, postern_conf_text(&out, NULL, NULL), "the default postern.conf");
 }
 
 int postern_cmd_master_defaults(int argc, char **argv)
 {
 	struct buf out;
-	int r;
 
 	(void)argv;
 	if (argc != 1)
 		return postern_usage();
 	buf_init(&out, 64 * 1024);
-	r = postern_master_text(&out, "127.0.0.1", 10000);
-	if (r == 0 && (fwrite(out.data, 1, out.len, stdout) != out.len || fflush(stdout) != 0))
-		r = -1;
-	buf_free(&out);
-	if (r < 0) {
-		postern_err("cannot write the default master.conf");
-		return POSTERN_EXIT_FAIL;
-	}
-	return POSTERN_EXIT_OK;
+	return postern_print(&out, postern_master_text(&out, "127.0.0.1", 10000), "the default master.conf");
 }

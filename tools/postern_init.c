@@ -6,9 +6,9 @@
  * tables, domains with D, their compiled .cdb, a self-signed certificate,
  * and the directories private/, queue/, mail/, run/ with their owners and
  * modes.  As root it first creates the group `postern` and the system
- * users of docs/tree.md when missing (useradd/groupadd/usermod run with a
- * fixed argv, no shell) and makes the tree root-owned with the service
- * users owning only what they write.  As another user every file is that
+ * users (those of common/service_table.c) when missing
+ * (useradd/groupadd/usermod run with a fixed argv, no shell) and makes
+ * the tree root-owned with the service users owning only what they write.  As another user every file is that
  * user's, with the same modes.
  *
  * Trusts: the operator's arguments, after checking them: the listen
@@ -33,14 +33,12 @@
 
 #include "cdbmap.h"
 #include "postern.h"
+#include "service_table.h"
 
 #define POSTERN_HIGHEST_PORT 993   /* imaps: the highest standard port (DESIGN) */
 
-/* System users of docs/tree.md; all are members of the group postern. */
-static const char *const postern_sysusers[] = {
-	"postern-smtpd", "postern-queue", "postern-vmail",
-	"postern-auth", "postern-login", "postern-smtp",
-};
+/* Most system users: the distinct users of the service table. */
+#define POSTERN_SYSUSERS_MAX 16
 
 struct postern_init {
 	const char *dir;
@@ -351,13 +349,21 @@ static int postern_init_usermod(const char *user)
 
 static int postern_init_sysusers(void)
 {
+	/* The users of the service table (docs/tree.md); all are members
+	 * of the group postern. */
+	const char *users[POSTERN_SYSUSERS_MAX];
+	size_t n = service_table_users(users, POSTERN_SYSUSERS_MAX);
 	uid_t uid;
 	gid_t gid;
 
+	if (n > POSTERN_SYSUSERS_MAX) {
+		postern_err("more than %d system users in the service table", POSTERN_SYSUSERS_MAX);
+		return -1;
+	}
 	if (postern_init_group() < 0)
 		return -1;
-	for (size_t i = 0; i < sizeof(postern_sysusers) / sizeof(postern_sysusers[0]); i++) {
-		const char *u = postern_sysusers[i];
+	for (size_t i = 0; i < n; i++) {
+		const char *u = users[i];
 
 		if (postern_user_ids(u, &uid, &gid) < 0) {
 			if (postern_init_useradd(u) < 0)

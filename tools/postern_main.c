@@ -4,9 +4,11 @@
  * reload, status, map and check (docs/operator.md), plus the hidden
  * `config-defaults` that prints the documented default postern.conf
  * (etc/postern.conf in the source tree is its output, and a test diffs
- * the two) and `master-defaults`, the master.conf a non-root init writes
- * with the default address and port base (etc/master.conf).  The tree is named by -d DIR or the environment variable
- * POSTERN_DIR and is always made absolute.
+ * the two), `master-defaults`, the master.conf a non-root init writes
+ * with the default address and port base (etc/master.conf), and
+ * `services`, the service table (common/service_table.c) as the tests
+ * read it (tools/postern_services.c).  The tree is named by -d DIR or
+ * the environment variable POSTERN_DIR and is always made absolute.
  *
  * Trusts: its caller, the operator (it is run by hand or by scripts, often
  * as root).  It never runs a shell and never passes operator input to one.
@@ -42,6 +44,7 @@ static const struct postern_command postern_commands[] = {
 	{ "queue", postern_cmd_queue },
 	{ "config-defaults", postern_cmd_config_defaults },
 	{ "master-defaults", postern_cmd_master_defaults },
+	{ "services", postern_cmd_services },
 };
 
 void postern_err(const char *fmt, ...)

@@ -3,8 +3,9 @@
  * Offers: bounded path formatting, whole-file reads with a cap, atomic
  * file replacement (temp file, fsync, rename, directory fsync) with an
  * explicit owner and mode, directory creation, the lock that serialises
- * concurrent `postern` runs on one tree, the master's pid, and running a
- * helper program (useradd and friends) with a fixed argv and no shell.
+ * concurrent `postern` runs on one tree, the master's pid, running a
+ * helper program (useradd and friends) with a fixed argv and no shell,
+ * and printing a generated text.
  *
  * Trusts: the operator who runs it; the paths it gets are built by the
  * command itself from the tree name.  Symbolic links are not followed
@@ -32,6 +33,18 @@
 #include "cdbmap.h"
 #include "fsutil.h"
 #include "postern.h"
+
+int postern_print(struct buf *out, int r, const char *what)
+{
+	if (r == 0 && (fwrite(out->data, 1, out->len, stdout) != out->len || fflush(stdout) != 0))
+		r = -1;
+	buf_free(out);
+	if (r < 0) {
+		postern_err("cannot write %s", what);
+		return POSTERN_EXIT_FAIL;
+	}
+	return POSTERN_EXIT_OK;
+}
 
 int postern_path(char *out, size_t outlen, const char *fmt, ...)
 {

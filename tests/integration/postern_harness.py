@@ -12,6 +12,8 @@ is kept, its path and the tail of master.log are printed.
 Only the stable operator interface of DESIGN.md is used: `postern init|user
 |start|stop|status`, DIR/run/master.pid, process titles "postern/SERVICE",
 Maildirs at DIR/mail/DOMAIN/LOCALPART/.  Traffic goes to 127.0.0.1 only.
+The services (SERVICES, PRIVILEGES, PORT_OFFSETS) are read once, at
+import, from the service table through the hidden `postern services`.
 
 Environment: POSTERN_BUILD is the build directory (absolute; default
 build/ next to this tree).  A build directory ending in "-san" is the
@@ -83,25 +85,6 @@ SCALE = _timeout_scale() * (3.0 if SANITIZED else 1.0)
 
 DOMAIN = "example.test"
 HOST = "127.0.0.1"
-PORT_OFFSETS = {"smtp": 25, "submission": 587, "smtps": 465, "pop3": 110,
-                "pop3s": 995, "imap": 143, "imaps": 993}
-SERVICES = ("smtp", "submission", "smtps", "enqueue", "qmgr", "local", "authd", "pop3", "pop3s", "pop3-session",
-            "pickup", "verify")
-# DESIGN.md "Processes and privileges": service -> (user, root under DIR or None)
-PRIVILEGES = {
-    "smtp": ("postern-smtpd", "run/jail"),
-    "submission": ("postern-smtpd", "run/jail"),
-    "smtps": ("postern-smtpd", "run/jail"),
-    "enqueue": ("postern-queue", "queue"),
-    "qmgr": ("postern-queue", "queue"),
-    "local": ("postern-vmail", "mail"),
-    "pickup": ("postern-queue", "queue"),
-    "authd": ("postern-auth", None),
-    "pop3": ("postern-login", "run/jail"),          # the POP3 login process
-    "pop3s": ("postern-login", "run/jail"),
-    "pop3-session": ("postern-vmail", "mail"),      # the POP3 session process
-    "verify": ("postern-vmail", "mail"),            # RCPT checks of LMTP domains
-}
 SANITIZER_PATTERNS = (b"AddressSanitizer", b"LeakSanitizer", b"runtime error:")
 
 _live_trees = []          # trees whose master may still run (for atexit)
@@ -169,6 +152,47 @@ def daemon_env():
         env["ASAN_OPTIONS"] = "detect_leaks=0"
         env["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1"
     return env
+
+
+# ---------------------------------------------------------------- services
+
+def service_table():
+    """The service table (common/service_table.c), as the hidden `postern
+    services` prints it (tools/postern_services.c): a list of dicts with
+    name, type ("inet"/"unix"), port (int or None), user, root ("-" for
+    DIR), maxproc (int), command, args (list), uses (list) and callers
+    (list of users, root included, or None for anyone), in master.conf
+    order."""
+    try:
+        p = subprocess.run([POSTERN, "services"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           env=daemon_env(), timeout=60, check=True)
+    except (OSError, subprocess.SubprocessError) as e:
+        raise RuntimeError("cannot read the service table from %s services (build first): %s"
+                           % (POSTERN, e)) from e
+    rows = []
+    for line in p.stdout.decode().splitlines():
+        if not line or line.startswith("#"):
+            continue
+        f = line.split("\t")
+        if len(f) != 10:
+            raise RuntimeError("%s services: not 10 tab-separated fields: %r" % (POSTERN, line))
+        rows.append({"name": f[0], "type": f[1], "port": None if f[2] == "-" else int(f[2]),
+                     "user": f[3], "root": f[4], "maxproc": int(f[5]), "command": f[6],
+                     "args": [] if f[7] == "-" else f[7].split(" "),
+                     "uses": [] if f[8] == "-" else f[8].split(","),
+                     "callers": None if f[9] == "*" else f[9].split(",")})
+    if not rows:
+        raise RuntimeError("%s services printed no service" % POSTERN)
+    return rows
+
+
+SERVICE_TABLE = service_table()
+# Every service of the default master.conf, each with at least one process.
+SERVICES = tuple(row["name"] for row in SERVICE_TABLE)
+# DESIGN.md "Processes and privileges": service -> (user, root under DIR or None)
+PRIVILEGES = {row["name"]: (row["user"], None if row["root"] == "-" else row["root"]) for row in SERVICE_TABLE}
+# inet service -> its standard port; it listens on the port base plus it.
+PORT_OFFSETS = {row["name"]: row["port"] for row in SERVICE_TABLE if row["type"] == "inet"}
 
 
 # ---------------------------------------------------------------- ports

@@ -14,7 +14,7 @@ import socket
 import traceback
 import unittest
 
-from postern_harness import DOMAIN, SCALE, PosternTestCase, is_root, read_record, wait_for
+from postern_harness import DOMAIN, SCALE, SERVICE_TABLE, PosternTestCase, is_root, read_record, wait_for
 
 # A refused caller is closed at once; a service that let us in waits
 # ipc_timeout (longer than this) for the rest of a request.
@@ -211,6 +211,41 @@ class PeerChecks(PosternTestCase):
         }
         got = {root: sorted(os.listdir(os.path.join(t.dir, root, "private"))) for root in want}
         self.assertEqual(got, want)
+
+    def test_every_system_user_is_refused_by_the_sockets_it_does_not_use(self):
+        # The callers each daemon derives from the service table (`postern
+        # services`): every system user tries every checked unix socket
+        # that no service of its own uses, and each closes it unanswered.
+        t = self.start_tree()
+        users = []
+        for row in SERVICE_TABLE:
+            if row["user"] not in users:
+                users.append(row["user"])
+        checked = {row["name"]: row["callers"] for row in SERVICE_TABLE
+                   if row["type"] == "unix" and row["callers"] is not None}
+        tried = 0
+        for user in users:
+            try:
+                uid = pwd.getpwnam(user).pw_uid
+            except KeyError:
+                self.fail("system user %s missing (postern init creates it as root)" % user)
+            names = sorted(name for name, callers in checked.items() if user not in callers)
+            sockets = {name: os.path.join(t.dir, "private", name) for name in names}
+
+            def attempt():
+                return {name: closed_unanswered(sockets[name], b"\n") for name in names}
+
+            pid, results = run_as(user, attempt)
+            self.assertEqual(results, {name: "closed" for name in names}, user)
+            for name in names:
+                self.assertIsNotNone(
+                    self.wait_log(t, rb"%s\[\d+\]: warning: refused peer pid=%d uid=%d: not a caller of %s"
+                                  % (re.escape(name.encode()), pid, uid, re.escape(name.encode()))),
+                    "no warning from %s about %s (pid %d uid %d) in master.log:\n%s"
+                    % (name, user, pid, uid, t.log_tail()))
+            tried += len(names)
+        # postern-smtp and postern-auth call nothing: refused everywhere.
+        self.assertGreaterEqual(tried, 2 * len(checked))
 
 
 if __name__ == "__main__":

@@ -135,6 +135,25 @@ static void test_buf_wipe_zeroes_the_allocation(void **state)
 	buf_free(&b);
 }
 
+static void test_buf_truncate_cuts_back_and_keeps_errno(void **state)
+{
+	struct buf b;
+
+	(void)state;
+	buf_init(&b, 64);
+	buf_truncate(&b, 0);   /* nothing allocated yet: nothing to do */
+	assert_int_equal(b.len, 0);
+	assert_int_equal(buf_append_str(&b, "hello world"), 0);
+	buf_truncate(&b, 20);  /* past the end: unchanged */
+	assert_string_equal(buf_cstr(&b), "hello world");
+	errno = EMSGSIZE;
+	buf_truncate(&b, 5);
+	assert_int_equal(errno, EMSGSIZE);
+	assert_int_equal(b.len, 5);
+	assert_string_equal(buf_cstr(&b), "hello");
+	buf_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -145,6 +164,7 @@ int main(void)
 		cmocka_unit_test(test_buf_printf_formats_and_refuses_to_truncate),
 		cmocka_unit_test(test_buf_set_consume_reset),
 		cmocka_unit_test(test_buf_wipe_zeroes_the_allocation),
+		cmocka_unit_test(test_buf_truncate_cuts_back_and_keeps_errno),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -50,10 +50,10 @@ static int remove_tree(void **state)
 	return system(cmd) == 0 ? 0 : -1;
 }
 
-/* daemon_init for program with listener (or none: -1) as fd 3. */
-static void init_with_listener(struct daemon *d, const char *program, int listener)
+/* daemon_init for `program -c etc [role]` with listener (or none: -1) as fd 3. */
+static void init_with_role(struct daemon *d, const char *program, const char *role, int listener)
 {
-	char *argv[] = { (char *)program, "-c", etc, NULL };
+	char *argv[] = { (char *)program, "-c", etc, (char *)role, NULL };
 
 	if (listener >= 0) {
 		assert_int_equal(dup2(listener, DAEMON_LISTEN_FD), DAEMON_LISTEN_FD);
@@ -63,7 +63,13 @@ static void init_with_listener(struct daemon *d, const char *program, int listen
 		unsetenv("LISTEN_FDS");
 	}
 	optind = 0;   /* glibc: start getopt afresh */
-	daemon_init(d, program, 3, argv);
+	daemon_init(d, program, role != NULL ? 4 : 3, argv);
+}
+
+/* daemon_init for program with listener (or none: -1) as fd 3. */
+static void init_with_listener(struct daemon *d, const char *program, int listener)
+{
+	init_with_role(d, program, NULL, listener);
 }
 
 static int has_uid(const struct daemon *d, uid_t uid)
@@ -72,6 +78,40 @@ static int has_uid(const struct daemon *d, uid_t uid)
 		if (d->callers[i] == uid)
 			return 1;
 	return 0;
+}
+
+/* Callers are checked, and are root and user only (in development: root
+ * and our own uid); other, a system user that must not call, is out. */
+static void assert_root_and_one_caller(const struct daemon *d, const char *user, const char *other)
+{
+	struct passwd *pw;
+
+	assert_int_equal(d->check_callers, 1);
+	assert_true(has_uid(d, 0));
+	if (getuid() != 0) {
+		/* development: our own uid and root, nobody else */
+		assert_true(has_uid(d, getuid()));
+		assert_int_equal(d->ncallers, 2);
+		return;
+	}
+	pw = getpwnam(user);
+	assert_int_equal(d->ncallers, pw != NULL ? 2 : 1);
+	if (pw != NULL)
+		assert_true(has_uid(d, pw->pw_uid));
+	pw = getpwnam(other);
+	if (pw != NULL)
+		assert_false(has_uid(d, pw->pw_uid));
+}
+
+/* A Unix listener at tmpdir/name; fd. */
+static int listen_in_tree(const char *name, char *path, size_t pathlen)
+{
+	int lfd;
+
+	snprintf(path, pathlen, "%s/%s", tmpdir, name);
+	lfd = unix_listen(path, 0600, 4);
+	assert_true(lfd >= 0);
+	return lfd;
 }
 
 static void test_unchecked_daemon_takes_any_peer(void **state)
@@ -139,29 +179,12 @@ static void test_unix_listener_of_local_lets_in_root_and_qmgr_only(void **state)
 {
 	char path[192];
 	struct daemon d;
-	struct passwd *pw;
 	int lfd;
 
 	(void)state;
-	snprintf(path, sizeof(path), "%s/local.sock", tmpdir);
-	lfd = unix_listen(path, 0600, 4);
-	assert_true(lfd >= 0);
+	lfd = listen_in_tree("local.sock", path, sizeof(path));
 	init_with_listener(&d, "local", lfd);
-	assert_int_equal(d.check_callers, 1);
-	assert_true(has_uid(&d, 0));
-	if (getuid() != 0) {
-		/* development: our own uid and root, nobody else */
-		assert_true(has_uid(&d, getuid()));
-		assert_int_equal(d.ncallers, 2);
-	} else {
-		pw = getpwnam("postern-queue");
-		assert_int_equal(d.ncallers, pw != NULL ? 2 : 1);
-		if (pw != NULL)
-			assert_true(has_uid(&d, pw->pw_uid));
-		pw = getpwnam("postern-smtpd");
-		if (pw != NULL)
-			assert_false(has_uid(&d, pw->pw_uid));
-	}
+	assert_root_and_one_caller(&d, "postern-queue", "postern-smtpd");
 	close(lfd);
 	unlink(path);
 }
@@ -173,9 +196,7 @@ static void test_pickup_and_smtpd_take_anyone(void **state)
 	int lfd;
 
 	(void)state;
-	snprintf(path, sizeof(path), "%s/pickup.sock", tmpdir);
-	lfd = unix_listen(path, 0600, 4);
-	assert_true(lfd >= 0);
+	lfd = listen_in_tree("pickup.sock", path, sizeof(path));
 	init_with_listener(&d, "pickup", lfd);
 	assert_int_equal(d.check_callers, 0);
 	init_with_listener(&d, "smtpd", lfd);
@@ -191,9 +212,7 @@ static void test_unknown_program_lets_in_root_only(void **state)
 	int lfd;
 
 	(void)state;
-	snprintf(path, sizeof(path), "%s/other.sock", tmpdir);
-	lfd = unix_listen(path, 0600, 4);
-	assert_true(lfd >= 0);
+	lfd = listen_in_tree("other.sock", path, sizeof(path));
 	init_with_listener(&d, "no-such-program", lfd);
 	assert_int_equal(d.check_callers, 1);
 	assert_true(has_uid(&d, 0));
@@ -226,6 +245,63 @@ static void test_no_listener_is_not_checked(void **state)
 	assert_int_equal(d.check_callers, 0);
 }
 
+/* The role argument selects the row of the service table: `popd
+ * session` is the unix service pop3-session, called by the login
+ * processes only; `popd` is the network-facing login process. */
+static void test_popd_session_role_lets_in_the_login_user_only(void **state)
+{
+	char path[192];
+	struct daemon d;
+	int lfd;
+
+	(void)state;
+	lfd = listen_in_tree("session.sock", path, sizeof(path));
+	init_with_role(&d, "popd", "session", lfd);
+	assert_string_equal(d.service, "pop3-session");
+	assert_string_equal(d.user, "postern-vmail");
+	assert_string_equal(d.root, "mail");
+	assert_int_equal(d.argc, 1);   /* the role stays an argument (d.argv points into argv) */
+	assert_root_and_one_caller(&d, "postern-login", "postern-smtpd");
+	init_with_role(&d, "popd", "tls", lfd);
+	assert_string_equal(d.service, "pop3s");
+	assert_string_equal(d.user, "postern-login");
+	assert_string_equal(d.root, "run/jail");
+	assert_int_equal(d.check_callers, 0);
+	init_with_listener(&d, "popd", lfd);
+	assert_string_equal(d.service, "pop3");
+	assert_int_equal(d.check_callers, 0);
+	close(lfd);
+	unlink(path);
+}
+
+/* authd's callers are derived from three rows of three users. */
+static void test_authd_lets_in_smtpd_login_and_session_users(void **state)
+{
+	static const char *const users[] = { "postern-smtpd", "postern-login", "postern-vmail" };
+	char path[192];
+	struct daemon d;
+	size_t want = 1;
+	int lfd;
+
+	(void)state;
+	lfd = listen_in_tree("authd.sock", path, sizeof(path));
+	init_with_listener(&d, "authd", lfd);
+	assert_string_equal(d.service, "authd");
+	assert_int_equal(d.check_callers, 1);
+	if (getuid() == 0) {
+		for (size_t i = 0; i < sizeof(users) / sizeof(users[0]); i++) {
+			struct passwd *pw = getpwnam(users[i]);
+			if (pw != NULL) {
+				assert_true(has_uid(&d, pw->pw_uid));
+				want++;
+			}
+		}
+		assert_int_equal(d.ncallers, want);
+	}
+	close(lfd);
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -238,6 +314,8 @@ int main(void)
 		cmocka_unit_test(test_unknown_program_lets_in_root_only),
 		cmocka_unit_test(test_tcp_listener_is_not_checked),
 		cmocka_unit_test(test_no_listener_is_not_checked),
+		cmocka_unit_test(test_popd_session_role_lets_in_the_login_user_only),
+		cmocka_unit_test(test_authd_lets_in_smtpd_login_and_session_users),
 	};
 
 	return cmocka_run_group_tests(tests, setup_tree, remove_tree);

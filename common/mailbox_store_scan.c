@@ -1,0 +1,360 @@
+/* mailbox_store_scan: the store's view of message files.
+ *
+ * Offers: Maildir info letters <-> flags, message file names, directory
+ * scans of new/ and cur/, directory stamps, and the one measurement of
+ * a message (sizes, header size, body lines) made when the store first
+ * sees it.
+ *
+ * Trusts: nothing in the folder.  Scans list regular files only (a
+ * FIFO, device or symlink is skipped, so nothing can make a scan block
+ * while it holds the folder lock), names must be printable base names
+ * (mbox_base_ok).  Messages are opened O_NOFOLLOW | O_NONBLOCK relative
+ * to the folder's descriptor and checked to be regular files before
+ * they are read.
+ *
+ * Fails: -1 with errno; a scan that cannot list a directory fails
+ * (the caller does not take "unreadable" for "empty"). */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "mailbox_store_int.h"
+
+#define MBOX_READ_BLOCK 65536
+
+/* The system flags in Maildir letter order. */
+static const struct { char letter; uint32_t flag; } mbox_system_letters[] = {
+	{ 'D', MBOX_DRAFT }, { 'F', MBOX_FLAGGED }, { 'R', MBOX_ANSWERED },
+	{ 'S', MBOX_SEEN }, { 'T', MBOX_DELETED },
+};
+
+int mbox_base_ok(const char *b, size_t len)
+{
+	if (len == 0 || len > MBOX_BASE_MAX || b[0] == '.')
+		return 0;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)b[i];
+		if (c < 0x21 || c > 0x7e || c == '/' || c == ':')
+			return 0;
+	}
+	return 1;
+}
+
+void mbox_info_parse(const char *p, size_t len, uint32_t *flags_r, uint32_t *other_r)
+{
+	uint32_t flags = 0, other = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		char c = p[i];
+		if (c >= 'a' && c <= 'z') {
+			flags |= MBOX_KEYWORD(c - 'a');
+			continue;
+		}
+		if (c < 'A' || c > 'Z')
+			continue;   /* not a flag letter: not kept */
+		int sys = 0;
+		for (size_t j = 0; j < sizeof(mbox_system_letters) / sizeof(mbox_system_letters[0]); j++)
+			if (mbox_system_letters[j].letter == c) {
+				flags |= mbox_system_letters[j].flag;
+				sys = 1;
+			}
+		if (!sys)
+			other |= 1u << (c - 'A');
+	}
+	*flags_r = flags;
+	*other_r = other;
+}
+
+size_t mbox_info_letters(uint32_t flags, uint32_t other, char *out)
+{
+	size_t n = 0;
+
+	/* ASCII order, as the Maildir specification asks: capitals, then
+	 * the keyword letters. */
+	for (char c = 'A'; c <= 'Z'; c++) {
+		int set = (other & (1u << (c - 'A'))) != 0;
+		for (size_t j = 0; j < sizeof(mbox_system_letters) / sizeof(mbox_system_letters[0]); j++)
+			if (mbox_system_letters[j].letter == c && (flags & mbox_system_letters[j].flag) != 0)
+				set = 1;
+		if (set)
+			out[n++] = c;
+	}
+	for (int i = 0; i < MBOX_KEYWORDS_MAX; i++)
+		if ((flags & MBOX_KEYWORD(i)) != 0)
+			out[n++] = (char)('a' + i);
+	out[n] = '\0';
+	return n;
+}
+
+int mbox_msg_path(const struct mbox_msg *m, char *out, size_t outlen)
+{
+	char letters[64];
+	int n;
+
+	mbox_info_letters(m->flags, m->other, letters);
+	n = snprintf(out, outlen, "cur/%.*s:2,%s", (int)m->base_len, m->base, letters);
+	if (n < 0 || (size_t)n >= outlen) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- scans ---- */
+
+static int mbox_scan_add(struct mbox_scan *sc, const char *sub, const char *name)
+{
+	const char *colon = strchr(name, ':');
+	size_t base_len = colon != NULL ? (size_t)(colon - name) : strlen(name);
+	struct mbox_file *f;
+
+	if (!mbox_base_ok(name, base_len))
+		return 0;   /* not a message file we can name */
+	if (sc->n == MBOX_MESSAGES_MAX) {
+		sc->overflow = 1;
+		return 0;
+	}
+	if (sc->n == sc->alloc) {
+		size_t na = sc->alloc == 0 ? 64 : sc->alloc * 2;
+		struct mbox_file *nf = reallocarray(sc->f, na, sizeof(*nf));
+		if (nf == NULL)
+			return -1;
+		sc->f = nf;
+		sc->alloc = na;
+	}
+	f = &sc->f[sc->n];
+	memset(f, 0, sizeof(*f));
+	if (asprintf(&f->name, "%s/%s", sub, name) < 0)
+		return -1;
+	f->base_len = base_len;
+	if (colon != NULL && strncmp(colon, ":2,", 3) == 0) {
+		f->has_info = 1;
+		mbox_info_parse(colon + 3, strlen(colon + 3), &f->flags, &f->other);
+	}
+	sc->n++;
+	return 0;
+}
+
+int mbox_scan_dir(struct mbox *mb, const char *sub, struct mbox_scan *sc)
+{
+	int fd = openat(mb->dirfd, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct dirent *de;
+	DIR *d;
+
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -1;
+	d = fdopendir(fd);
+	if (d == NULL) {
+		close(fd);
+		return -1;
+	}
+	for (;;) {
+		errno = 0;
+		if ((de = readdir(d)) == NULL)
+			break;
+		const char *name = de->d_name;
+		if (name[0] == '.')
+			continue;
+		if (de->d_type == DT_UNKNOWN) {
+			struct stat sb;
+			if (fstatat(fd, name, &sb, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(sb.st_mode))
+				continue;
+		} else if (de->d_type != DT_REG) {
+			continue;   /* a FIFO, device, link or directory is no message */
+		}
+		if (mbox_scan_add(sc, sub, name) < 0) {
+			closedir(d);
+			return -1;
+		}
+	}
+	int e = errno;
+	closedir(d);
+	errno = e;
+	return e != 0 ? -1 : 0;
+}
+
+void mbox_scan_free(struct mbox_scan *sc)
+{
+	for (size_t i = 0; i < sc->n; i++)
+		free(sc->f[i].name);
+	free(sc->f);
+	memset(sc, 0, sizeof(*sc));
+}
+
+static int mbox_file_base_cmp(const void *a, const void *b)
+{
+	const struct mbox_file *x = a, *y = b;
+	size_t n = x->base_len < y->base_len ? x->base_len : y->base_len;
+	int c = memcmp(x->name + 4, y->name + 4, n);
+	if (c != 0)
+		return c;
+	if (x->base_len != y->base_len)
+		return x->base_len < y->base_len ? -1 : 1;
+	return memcmp(x->name, y->name, 3);   /* cur/ before new/ */
+}
+
+void mbox_scan_sort_base(struct mbox_scan *sc)
+{
+	if (sc->n > 1)
+		qsort(sc->f, sc->n, sizeof(sc->f[0]), mbox_file_base_cmp);
+}
+
+int mbox_find_base(struct mbox *mb, const char *base, size_t len, struct mbox_scan *sc)
+{
+	struct mbox_scan all = { 0 };
+	int r = 0;
+
+	memset(sc, 0, sizeof(*sc));
+	if (mbox_scan_dir(mb, "cur", &all) < 0 || mbox_scan_dir(mb, "new", &all) < 0) {
+		int e = errno;
+		mbox_scan_free(&all);
+		errno = e;
+		return -1;
+	}
+	for (size_t i = 0; i < all.n; i++) {
+		if (all.f[i].base_len != len || memcmp(all.f[i].name + 4, base, len) != 0)
+			continue;
+		if (sc->n == sc->alloc) {
+			size_t na = sc->alloc == 0 ? 4 : sc->alloc * 2;
+			struct mbox_file *nf = reallocarray(sc->f, na, sizeof(*nf));
+			if (nf == NULL) {
+				r = -1;
+				break;
+			}
+			sc->f = nf;
+			sc->alloc = na;
+		}
+		sc->f[sc->n++] = all.f[i];
+		all.f[i].name = NULL;
+	}
+	mbox_scan_free(&all);
+	return r;
+}
+
+long long mbox_dir_stamp(struct mbox *mb, const char *sub)
+{
+	struct stat sb;
+
+	if (fstatat(mb->dirfd, sub, &sb, AT_SYMLINK_NOFOLLOW) < 0)
+		return -1;
+	return (long long)sb.st_mtim.tv_sec * 1000000000LL + sb.st_mtim.tv_nsec;
+}
+
+/* ---- arrival order ---- */
+
+/* SECONDS, then ".M" USECONDS when present (0 for another shape). */
+static void mbox_name_time(const char *p, size_t len, unsigned long long *sec_r,
+			   unsigned long long *usec_r)
+{
+	size_t i = 0, j;
+
+	*sec_r = *usec_r = 0;
+	for (; i < len && i < 19 && p[i] >= '0' && p[i] <= '9'; i++)
+		*sec_r = *sec_r * 10 + (unsigned long long)(p[i] - '0');
+	if (i + 1 < len && p[i] == '.' && p[i + 1] == 'M')
+		for (j = i + 2; j < len && j < i + 2 + 9 && p[j] >= '0' && p[j] <= '9'; j++)
+			*usec_r = *usec_r * 10 + (unsigned long long)(p[j] - '0');
+}
+
+int mbox_base_time_cmp(const char *a, size_t alen, const char *b, size_t blen)
+{
+	unsigned long long as, au, bs, bu;
+	size_t n = alen < blen ? alen : blen;
+	int c;
+
+	mbox_name_time(a, alen, &as, &au);
+	mbox_name_time(b, blen, &bs, &bu);
+	if (as != bs)
+		return as < bs ? -1 : 1;
+	if (au != bu)
+		return au < bu ? -1 : 1;
+	c = memcmp(a, b, n);
+	return c != 0 ? c : (alen > blen) - (alen < blen);
+}
+
+/* ---- measuring a message (the one parse) ---- */
+
+struct mbox_measure {
+	unsigned long long size, bare_lfs, hdr_size, body_lines;
+	unsigned long long line_len;   /* bytes of the current line so far */
+	int in_header;
+	char last;                     /* the byte before, across blocks */
+};
+
+static void mbox_measure_block(struct mbox_measure *m, const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char c = p[i];
+		m->size++;
+		if (c != '\n') {
+			m->line_len++;
+			m->last = c;
+			continue;
+		}
+		/* A line already ending in CRLF goes out as it is: only a
+		 * bare LF gains a CR. */
+		int crlf = m->last == '\r';
+		if (!crlf)
+			m->bare_lfs++;
+		if (m->in_header && m->line_len == (unsigned long long)crlf) {
+			m->in_header = 0;       /* the empty line ends the header */
+			m->hdr_size = m->size;
+		} else if (!m->in_header) {
+			m->body_lines++;
+		}
+		m->line_len = 0;
+		m->last = c;
+	}
+}
+
+int mbox_measure(struct mbox *mb, const char *name, struct mbox_index_rec *r)
+{
+	struct mbox_measure m = { .in_header = 1, .last = '\n' };
+	struct stat st;
+	char *block;
+	int fd, ret = -1;
+
+	fd = openat(mb->dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		errno = ENOENT;   /* not a message: as if it were gone */
+		return -1;
+	}
+	if ((block = malloc(MBOX_READ_BLOCK)) == NULL) {
+		close(fd);
+		return -1;
+	}
+	for (;;) {
+		ssize_t n = read(fd, block, MBOX_READ_BLOCK);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			goto out;
+		if (n == 0)
+			break;
+		mbox_measure_block(&m, block, (size_t)n);   /* m.last carries across blocks */
+	}
+	if (m.in_header)
+		m.hdr_size = m.size;
+	else if (m.last != '\n')
+		m.body_lines++;           /* a last line without LF */
+	r->size = m.size;
+	/* Every bare LF goes out as CRLF, and a missing final line end is
+	 * supplied (only the LF after a final CR). */
+	r->vsize = m.size + m.bare_lfs + (m.last != '\n' ? (m.last == '\r' ? 1 : 2) : 0);
+	r->hdr_size = m.hdr_size;
+	r->body_lines = m.body_lines;
+	r->date = (long long)st.st_mtim.tv_sec;
+	ret = 0;
+out:
+	free(block);
+	close(fd);
+	return ret;
+}

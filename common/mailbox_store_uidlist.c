@@ -1,0 +1,497 @@
+/* mailbox_store_uidlist: the store's use of dovecot-uidlist,
+ * dovecot-keywords and the per-user UIDVALIDITY counter.
+ *
+ * Offers: reading the UID list whole or only its appended tail, appending
+ * records (one write and fdatasync before any session shows the UIDs),
+ * creating a list for a new UIDVALIDITY, rewriting it without the
+ * records of gone messages, base name and UID lookups; reading and
+ * extending the keyword names.  The formats are Dovecot's
+ * (common/dovecot_uidlist.c, common/dovecot_keywords.c), so Dovecot and
+ * Postern can serve one tree in turn.
+ *
+ * UIDVALIDITY: a new folder (or one whose list is lost) takes the next
+ * value of postern-uidvalidity in the user's INBOX directory, under an
+ * flock: the time, or one more than the last value given when that is
+ * not smaller, so a folder deleted and made again within one second
+ * still gets a new UIDVALIDITY (RFC 9051 2.3.1.1).
+ *
+ * Trusts: nothing in the files (bounded, parsed with length, a damaged
+ * list is logged and replaced by a new UIDVALIDITY: clients then resync,
+ * nothing is lost).  Fails: -1 with errno. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "dovecot_keywords.h"
+#include "dovecot_uidlist.h"
+#include "fsutil.h"
+#include "log.h"
+#include "mailbox_store_int.h"
+
+#define MBOX_UIDLIST_TMP "dovecot-uidlist.postern-tmp"
+#define MBOX_KEYWORDS_TMP "dovecot-keywords.postern-tmp"
+#define MBOX_UIDLIST_FILE_MAX ((size_t)DOVECOT_UIDLIST_RECORDS_MAX * 320)
+
+/* ---- reading ---- */
+
+static int mbox_ul_add(struct mbox *mb, uint32_t uid, const char *base, size_t len)
+{
+	struct mbox_state *st = mb->st;
+	char *copy;
+
+	if (st->ul_n == st->ul_alloc) {
+		size_t na = st->ul_alloc == 0 ? 64 : st->ul_alloc * 2;
+		struct mbox_ul_entry *p = reallocarray(st->ul, na, sizeof(*p));
+		if (p == NULL)
+			return -1;
+		st->ul = p;
+		st->ul_alloc = na;
+	}
+	if ((copy = arena_strndup(&st->names, base, len)) == NULL)
+		return -1;
+	st->ul[st->ul_n++] = (struct mbox_ul_entry){ uid, copy, len };
+	if (uid >= mb->uidnext)
+		mb->uidnext = uid + 1;
+	return 0;
+}
+
+/* Read [off, end) of fd into b. */
+static int mbox_read_range(int fd, off_t off, off_t end, struct buf *b)
+{
+	while (off < end) {
+		char chunk[65536];
+		size_t want = (size_t)(end - off) < sizeof(chunk) ? (size_t)(end - off) : sizeof(chunk);
+		ssize_t n = pread(fd, chunk, want, off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			break;
+		if (buf_append(b, chunk, (size_t)n) < 0)
+			return -1;
+		off += n;
+	}
+	return 0;
+}
+
+int mbox_ul_read(struct mbox *mb, int *full_r)
+{
+	struct mbox_state *st = mb->st;
+	struct dovecot_uidlist ul = { 0 };
+	struct stat sb;
+	struct buf b;
+	const char *err = NULL;
+	int fd, r = -1, tail;
+
+	fd = openat(mb->dirfd, MBOX_UIDLIST_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		if (errno != ENOENT)
+			return -1;
+		st->ul_pos.known = 0;
+		return 1;
+	}
+	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+		close(fd);
+		errno = EINVAL;
+		return -1;
+	}
+	if ((unsigned long long)sb.st_size > MBOX_UIDLIST_FILE_MAX) {
+		close(fd);
+		log_warn("%s/%s: larger than %zu bytes: starting a new UIDVALIDITY", mb->path,
+			 MBOX_UIDLIST_FILE, MBOX_UIDLIST_FILE_MAX);
+		return 1;
+	}
+	tail = st->ul_pos.known && st->ul_pos.dev == sb.st_dev && st->ul_pos.ino == sb.st_ino;
+	if (tail && sb.st_size <= st->ul_pos.off) {
+		close(fd);
+		return 0;   /* nothing appended */
+	}
+	buf_init(&b, MBOX_UIDLIST_FILE_MAX);
+	if (mbox_read_range(fd, tail ? st->ul_pos.off : 0, sb.st_size, &b) < 0)
+		goto out;
+	if (tail) {
+		uint32_t last = st->ul_n > 0 ? st->ul[st->ul_n - 1].uid : 0;
+		if (dovecot_uidlist_parse_tail(b.data != NULL ? b.data : "", b.len, last, &ul, &err) < 0) {
+			log_warn("%s/%s: %s: starting a new UIDVALIDITY", mb->path, MBOX_UIDLIST_FILE, err);
+			r = 1;
+			goto out;
+		}
+	} else {
+		if (dovecot_uidlist_parse(b.data != NULL ? b.data : "", b.len, &ul, &err) < 0) {
+			log_warn("%s/%s: %s: starting a new UIDVALIDITY", mb->path, MBOX_UIDLIST_FILE, err);
+			r = 1;
+			goto out;
+		}
+		*full_r = 1;
+		st->ul_n = st->ul_sorted_n = 0;
+		if (st->in_sync)
+			arena_reset(&st->names);   /* the view is rebuilt by this sync */
+		mb->uidvalidity = ul.hdr.uidvalidity;
+		mb->uidnext = 1;
+		st->ul_pos = (struct mbox_filepos){ sb.st_dev, sb.st_ino, 0, 1 };
+	}
+	for (size_t i = 0; i < ul.n; i++)
+		if (mbox_ul_add(mb, ul.recs[i].uid, ul.recs[i].name, ul.recs[i].base_len) < 0)
+			goto out;
+	if (ul.nextuid > mb->uidnext)
+		mb->uidnext = ul.nextuid;
+	st->ul_pos.off += (off_t)ul.end;
+	r = 0;
+out:
+	dovecot_uidlist_free(&ul);
+	buf_free(&b);
+	close(fd);
+	return r;
+}
+
+/* ---- lookups ---- */
+
+static struct mbox_state *mbox_sort_st;   /* qsort has no context argument */
+
+static int mbox_ul_base_cmp(const void *a, const void *b)
+{
+	const struct mbox_ul_entry *x = &mbox_sort_st->ul[*(const size_t *)a];
+	const struct mbox_ul_entry *y = &mbox_sort_st->ul[*(const size_t *)b];
+	size_t n = x->base_len < y->base_len ? x->base_len : y->base_len;
+	int c = memcmp(x->base, y->base, n);
+	return c != 0 ? c : (x->base_len > y->base_len) - (x->base_len < y->base_len);
+}
+
+const struct mbox_ul_entry *mbox_ul_find_base(struct mbox *mb, const char *base, size_t len)
+{
+	struct mbox_state *st = mb->st;
+	const struct mbox_ul_entry *hit = NULL;
+
+	if (st->ul_sorted_n != st->ul_n) {
+		size_t *p = reallocarray(st->ul_sorted, st->ul_n > 0 ? st->ul_n : 1, sizeof(*p));
+		if (p == NULL)
+			return NULL;
+		st->ul_sorted = p;
+		for (size_t i = 0; i < st->ul_n; i++)
+			p[i] = i;
+		mbox_sort_st = st;
+		if (st->ul_n > 1)
+			qsort(p, st->ul_n, sizeof(*p), mbox_ul_base_cmp);
+		st->ul_sorted_n = st->ul_n;
+	}
+	size_t lo = 0, hi = st->ul_sorted_n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct mbox_ul_entry *e = &st->ul[st->ul_sorted[mid]];
+		size_t n = e->base_len < len ? e->base_len : len;
+		int c = memcmp(e->base, base, n);
+		if (c == 0)
+			c = (e->base_len > len) - (e->base_len < len);
+		if (c == 0) {
+			/* Several records of one base name (a file that came
+			 * back): the highest UID speaks for it. */
+			hit = e;
+			lo = mid + 1;
+		} else if (c < 0) {
+			lo = mid + 1;
+		} else {
+			hi = mid;
+		}
+	}
+	return hit;
+}
+
+const struct mbox_ul_entry *mbox_ul_find_uid(const struct mbox_state *st, uint32_t uid)
+{
+	size_t lo = 0, hi = st->ul_n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (st->ul[mid].uid == uid)
+			return &st->ul[mid];
+		if (st->ul[mid].uid < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/* ---- writing ---- */
+
+static int mbox_write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static int mbox_ul_record(struct buf *b, uint32_t uid, const char *base, size_t len)
+{
+	struct dovecot_uidlist_rec r = { .uid = uid, .name = base, .name_len = len, .base_len = len };
+	return dovecot_uidlist_write_record(b, &r);
+}
+
+int mbox_ul_append(struct mbox *mb, const struct mbox_ul_entry *e, size_t n)
+{
+	struct mbox_state *st = mb->st;
+	struct stat sb;
+	struct buf b;
+	int fd, r = -1;
+
+	if (n == 0)
+		return 0;
+	buf_init(&b, MBOX_UIDLIST_FILE_MAX);
+	for (size_t i = 0; i < n; i++)
+		if (mbox_ul_record(&b, e[i].uid, e[i].base, e[i].base_len) < 0) {
+			buf_free(&b);
+			return -1;
+		}
+	fd = openat(mb->dirfd, MBOX_UIDLIST_FILE, O_WRONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0 || fstat(fd, &sb) < 0)
+		goto out;
+	if (!S_ISREG(sb.st_mode) || !st->ul_pos.known || sb.st_dev != st->ul_pos.dev ||
+	    sb.st_ino != st->ul_pos.ino || sb.st_size < st->ul_pos.off) {
+		errno = ESTALE;   /* the caller read the list under this lock first */
+		goto out;
+	}
+	/* A line a crashed writer left half written is cut first. */
+	if (sb.st_size != st->ul_pos.off && ftruncate(fd, st->ul_pos.off) < 0)
+		goto out;
+	if (lseek(fd, st->ul_pos.off, SEEK_SET) < 0 || mbox_write_all(fd, b.data, b.len) < 0 ||
+	    fdatasync(fd) < 0)
+		goto out;
+	st->ul_pos.off += (off_t)b.len;
+	r = 0;
+	for (size_t i = 0; i < n && r == 0; i++)
+		r = mbox_ul_add(mb, e[i].uid, e[i].base, e[i].base_len);
+out:
+	if (fd >= 0)
+		close(fd);
+	buf_free(&b);
+	return r;
+}
+
+/* Write a whole list (header + the records of keep) in place of the old
+ * one: temp file, fsync, rename, fsync of the folder. */
+static int mbox_ul_replace(struct mbox *mb, const struct dovecot_uidlist_header *h,
+			   const struct mbox_ul_entry *keep, size_t n)
+{
+	struct mbox_state *st = mb->st;
+	struct stat sb;
+	struct buf b;
+	int fd = -1, r = -1;
+
+	buf_init(&b, MBOX_UIDLIST_FILE_MAX);
+	if (dovecot_uidlist_write_header(&b, h) < 0)
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		if (mbox_ul_record(&b, keep[i].uid, keep[i].base, keep[i].base_len) < 0)
+			goto out;
+	fd = openat(mb->dirfd, MBOX_UIDLIST_TMP, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		goto out;
+	if (mbox_write_all(fd, b.data, b.len) < 0 || fsync(fd) < 0 || fstat(fd, &sb) < 0 ||
+	    renameat(mb->dirfd, MBOX_UIDLIST_TMP, mb->dirfd, MBOX_UIDLIST_FILE) < 0 ||
+	    fsync(mb->dirfd) < 0) {
+		int e = errno;
+		unlinkat(mb->dirfd, MBOX_UIDLIST_TMP, 0);
+		errno = e;
+		goto out;
+	}
+	st->ul_pos = (struct mbox_filepos){ sb.st_dev, sb.st_ino, (off_t)b.len, 1 };
+	r = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	buf_free(&b);
+	return r;
+}
+
+/* The user's INBOX directory: the folder itself, or its parent for a
+ * Maildir++ subfolder (".Name"). */
+static int mbox_root_fd(struct mbox *mb)
+{
+	const char *slash = strrchr(mb->path, '/');
+	const char *last = slash != NULL ? slash + 1 : mb->path;
+
+	if (last[0] == '.' && last[1] != '\0')
+		return openat(mb->dirfd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return fcntl(mb->dirfd, F_DUPFD_CLOEXEC, 0);
+}
+
+int mbox_ul_create(struct mbox *mb)
+{
+	struct mbox_state *st = mb->st;
+	struct dovecot_uidlist_header h = { 0 };
+	int root = mbox_root_fd(mb), r;
+
+	if (root < 0)
+		return -1;
+	r = mbox_uidvalidity_next(root, &h.uidvalidity);
+	close(root);
+	if (r < 0 || dovecot_uidlist_guid_new(h.guid) < 0)
+		return -1;
+	h.has_guid = 1;
+	h.nextuid = 1;
+	if (mbox_ul_replace(mb, &h, NULL, 0) < 0)
+		return -1;
+	st->ul_n = st->ul_sorted_n = 0;
+	mb->uidvalidity = h.uidvalidity;
+	mb->uidnext = 1;
+	return 0;
+}
+
+int mbox_ul_compact_maybe(struct mbox *mb)
+{
+	struct mbox_state *st = mb->st;
+	struct dovecot_uidlist_header h = { .uidvalidity = mb->uidvalidity, .nextuid = mb->uidnext };
+	size_t keep = 0;
+
+	if (st->ul_n <= 2 * st->im_n + MBOX_COMPACT_SLACK)
+		return 0;
+	if (dovecot_uidlist_guid_new(h.guid) == 0)
+		h.has_guid = 1;
+	struct mbox_ul_entry *k = calloc(st->im_n + 1, sizeof(*k));
+	if (k == NULL)
+		return -1;
+	for (size_t i = 0; i < st->ul_n; i++)
+		if (mbox_index_find(st, st->ul[i].uid) != NULL)
+			k[keep++] = st->ul[i];
+	int r = mbox_ul_replace(mb, &h, k, keep);
+	if (r == 0) {
+		memcpy(st->ul, k, keep * sizeof(*k));   /* names stay in the arena */
+		st->ul_n = keep;
+		st->ul_sorted_n = (size_t)-1;
+	}
+	free(k);
+	return r;
+}
+
+/* ---- keywords ---- */
+
+static void mbox_kw_publish(struct mbox *mb)
+{
+	for (int i = 0; i < MBOX_KEYWORDS_MAX; i++)
+		mb->keywords[i] = dovecot_keywords_name(&mb->st->kw, (char)('a' + i), NULL);
+}
+
+int mbox_kw_read(struct mbox *mb)
+{
+	struct mbox_state *st = mb->st;
+	struct stat sb;
+	struct buf b;
+	const char *err;
+	int fd;
+
+	fd = openat(mb->dirfd, MBOX_KEYWORDS_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		if (errno != ENOENT)
+			return -1;
+		dovecot_keywords_init(&st->kw);
+		st->kw_size = -1;
+		mbox_kw_publish(mb);
+		return 0;
+	}
+	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+		close(fd);
+		errno = EINVAL;
+		return -1;
+	}
+	if (sb.st_size == st->kw_size && sb.st_mtim.tv_sec == st->kw_mtime.tv_sec &&
+	    sb.st_mtim.tv_nsec == st->kw_mtime.tv_nsec && sb.st_ino == st->kw_ino) {
+		close(fd);
+		return 0;
+	}
+	buf_init(&b, DOVECOT_KEYWORDS_FILE_MAX);
+	if (fd_read_all(fd, &b, DOVECOT_KEYWORDS_FILE_MAX) < 0 ||
+	    dovecot_keywords_parse(b.data != NULL ? b.data : "", b.len, &st->kw, &err) < 0) {
+		log_warn("%s/%s: unusable, keyword letters keep no names: %s", mb->path,
+			 MBOX_KEYWORDS_FILE, b.len > DOVECOT_KEYWORDS_FILE_MAX ? "too large" : err);
+		dovecot_keywords_init(&st->kw);
+	}
+	close(fd);
+	buf_free(&b);
+	st->kw_size = sb.st_size;
+	st->kw_mtime = sb.st_mtim;
+	st->kw_ino = sb.st_ino;
+	mbox_kw_publish(mb);
+	mb->st->kw_changed = 1;
+	return 0;
+}
+
+int mbox_kw_add(struct mbox *mb, const char *name, size_t len, int *index_r)
+{
+	struct mbox_state *st = mb->st;
+	struct buf b;
+	char letter;
+	const char *err;
+	int fd, r = -1;
+
+	int added = dovecot_keywords_add(&st->kw, name, len, &letter, &err);
+	if (added < 0) {
+		errno = ENOSPC;
+		return -1;
+	}
+	*index_r = letter - 'a';
+	if (added == 0)
+		return 0;
+	buf_init(&b, DOVECOT_KEYWORDS_FILE_MAX);
+	fd = openat(mb->dirfd, MBOX_KEYWORDS_TMP, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd >= 0 && dovecot_keywords_write(&st->kw, &b) == 0 && mbox_write_all(fd, b.data, b.len) == 0 &&
+	    fsync(fd) == 0 && renameat(mb->dirfd, MBOX_KEYWORDS_TMP, mb->dirfd, MBOX_KEYWORDS_FILE) == 0)
+		r = 0;
+	if (fd >= 0)
+		close(fd);
+	if (r < 0) {
+		unlinkat(mb->dirfd, MBOX_KEYWORDS_TMP, 0);
+		st->kw_size = -2;   /* reread next time */
+	}
+	buf_free(&b);
+	mbox_kw_publish(mb);
+	return r;
+}
+
+/* ---- UIDVALIDITY ---- */
+
+int mbox_uidvalidity_next(int root_fd, uint32_t *v_r)
+{
+	char text[32];
+	unsigned long long last = 0;
+	int fd = openat(root_fd, MBOX_UIDVALIDITY_NAME, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	while (flock(fd, LOCK_EX) < 0)
+		if (errno != EINTR) {
+			close(fd);
+			return -1;
+		}
+	n = pread(fd, text, sizeof(text) - 1, 0);
+	if (n > 0) {
+		text[n] = '\0';
+		last = strtoull(text, NULL, 10);   /* a damaged file counts as 0: time goes on */
+	}
+	unsigned long long now = (unsigned long long)time(NULL), v = now > last ? now : last + 1;
+	if (v == 0 || v > UINT32_MAX)
+		v = 1;   /* after 2106, or a wrapped counter: RFC 9051 only needs a change */
+	int len = snprintf(text, sizeof(text), "%llu\n", v);
+	if (pwrite(fd, text, (size_t)len, 0) != len || ftruncate(fd, len) < 0 || fdatasync(fd) < 0) {
+		close(fd);
+		return -1;
+	}
+	close(fd);   /* releases the lock */
+	*v_r = (uint32_t)v;
+	return 0;
+}
