@@ -112,6 +112,8 @@ int mbox_msg_set_flags(struct mbox *mb, size_t idx, uint32_t flags);
  * dovecot-keywords when create is set and a letter is free.  0 with
  * *bit_r, -1 (ENOSPC: all 26 letters used; ENOENT: unknown). */
 int mbox_keyword(struct mbox *mb, const char *name, size_t len, int create, uint32_t *bit_r);
+/* The lowest UID no session has taken \Recent for yet (STATUS RECENT). */
+uint32_t mbox_recent_from(const struct mbox *mb);
 /* Index of the message with uid, or -1. */
 long mbox_find_uid(const struct mbox *mb, uint32_t uid);
 /* Expunged UIDs with a MODSEQ above modseq (QRESYNC VANISHED), ascending,

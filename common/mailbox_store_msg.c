@@ -283,3 +283,8 @@ int mbox_expunged_since(struct mbox *mb, uint64_t modseq, uint32_t **uids_r, siz
 	*n_r = n;
 	return modseq < st->ex_floor ? 1 : 0;
 }
+
+uint32_t mbox_recent_from(const struct mbox *mb)
+{
+	return mb->st->recent_hw > 0 ? mb->st->recent_hw : 1;
+}

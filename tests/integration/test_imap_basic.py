@@ -1,0 +1,109 @@
+"""IMAP (issue 10) with Python's imaplib: login (LOGIN, AUTHENTICATE
+PLAIN), the LOGINDISABLED policy, SELECT / EXAMINE with their untagged
+data, STORE of flags and keywords, EXPUNGE seen by a second session,
+NOOP reporting a delivery, LIST / STATUS / CREATE / RENAME / DELETE /
+SUBSCRIBE, and the same UIDs POP3 shows."""
+
+import imaplib
+import re
+
+from postern_harness import HOST, SCALE, PosternTestCase
+
+
+def imap(t, user="alice"):
+    c = imaplib.IMAP4(HOST, t.port("imap"), timeout=30 * SCALE)
+    c.login(t.addr(user), t.passwords[user])
+    return c
+
+
+class ImapBasic(PosternTestCase):
+
+    def deliver(self, t, user, ids):
+        for i in ids:
+            t.send(t.addr(user), i)
+        t.wait_ids(user, set(ids))
+
+    def test_greeting_capability_and_logins(self):
+        t = self.start_tree()
+        c = imaplib.IMAP4(HOST, t.port("imap"), timeout=30 * SCALE)
+        self.assertIn("IMAP4REV2", c.capabilities)
+        self.assertIn("AUTH=PLAIN", c.capabilities)      # loopback: plaintext allowed
+        self.assertIn("STARTTLS", c.capabilities)
+        typ, _ = c.login(t.addr("alice"), t.passwords["alice"])
+        self.assertEqual(typ, "OK")
+        typ, data = c.capability()
+        self.assertNotIn(b"LOGINDISABLED", data[0])
+        c.logout()
+        # AUTHENTICATE PLAIN (imaplib sends the response after "+").
+        c = imaplib.IMAP4(HOST, t.port("imap"), timeout=30 * SCALE)
+        user, pw = t.addr("bob"), t.passwords["bob"]
+        typ, _ = c.authenticate("PLAIN", lambda _: ("\0%s\0%s" % (user, pw)).encode())
+        self.assertEqual(typ, "OK")
+        c.logout()
+        c = imaplib.IMAP4(HOST, t.port("imap"), timeout=30 * SCALE)
+        with self.assertRaises(imaplib.IMAP4.error):
+            c.login(t.addr("alice"), "wrong password")
+        c.logout()
+
+    def test_select_store_expunge_and_a_second_session(self):
+        t = self.start_tree()
+        self.deliver(t, "alice", ["m1", "m2", "m3"])
+        a, b = imap(t), imap(t)
+        typ, data = a.select("INBOX")
+        self.assertEqual((typ, data), ("OK", [b"3"]))
+        uidvalidity = int(a.untagged_responses["UIDVALIDITY"][0])
+        b.select("INBOX")
+        typ, data = a.store("1:2", "+FLAGS", r"(\Seen $Forwarded)")
+        self.assertEqual(typ, "OK")
+        self.assertIn(b"$Forwarded", data[0])
+        a.store("2", "+FLAGS", r"(\Deleted)")
+        typ, data = a.expunge()
+        self.assertEqual(data, [b"2"])
+        # The other session hears of the expunge and the flags at NOOP.
+        b.noop()
+        self.assertEqual(b.untagged_responses.get("EXPUNGE"), [b"2"])
+        fetches = b.untagged_responses.get("FETCH", [])
+        self.assertTrue(any(f.startswith(b"1 (UID 1 FLAGS (") and b"$Forwarded" in f for f in fetches), fetches)
+        # A delivery shows at the next NOOP.
+        self.deliver(t, "alice", ["m4"])
+        a.noop()
+        self.assertEqual(a.untagged_responses.get("EXISTS", [None])[-1], b"3")
+        # EXAMINE is read-only.
+        typ, data = b.select("INBOX", readonly=True)
+        typ, data = b.store("1", "+FLAGS", r"(\Flagged)")
+        self.assertEqual(typ, "NO")
+        # POP3 sees the same UIDs (UIDL is UIDVALIDITY-UID).
+        a.logout()
+        b.logout()
+        p = t.pop3("alice")
+        _, listing, _ = p.uidl()
+        uidls = [l.split()[1].decode() for l in listing]
+        self.assertEqual(uidls, ["%d-%d" % (uidvalidity, u) for u in (1, 3, 4)])
+        p.quit()
+
+    def test_mailbox_commands(self):
+        t = self.start_tree()
+        self.deliver(t, "alice", ["x1"])
+        c = imap(t)
+        self.assertEqual(c.create("Archive")[0], "OK")
+        self.assertEqual(c.create("Archive.2026")[0], "OK")
+        self.assertEqual(c.create("Archive")[0], "NO")
+        typ, data = c.list()
+        names = [re.sub(rb'.*"\." ', b"", l) for l in data]
+        self.assertEqual(sorted(names), [b"Archive", b"Archive.2026", b"INBOX"])
+        self.assertTrue(any(b"\\HasChildren" in l and l.endswith(b" Archive") for l in data))
+        typ, data = c.status("INBOX", "(MESSAGES UIDNEXT UNSEEN)")
+        self.assertEqual(typ, "OK")
+        self.assertIn(b"MESSAGES 1", data[0])
+        self.assertEqual(c.rename("Archive", "Old")[0], "OK")
+        typ, data = c.list("\"\"", "*")
+        names = sorted(re.sub(rb'.*"\." ', b"", l) for l in data)
+        self.assertEqual(names, [b"INBOX", b"Old", b"Old.2026"])
+        self.assertEqual(c.delete("Old")[0], "NO")              # has children
+        self.assertEqual(c.delete("Old.2026")[0], "OK")
+        self.assertEqual(c.subscribe("Old")[0], "OK")
+        typ, data = c.lsub()
+        self.assertEqual([re.sub(rb'.*"\." ', b"", l) for l in data], [b"Old"])
+        self.assertEqual(c.select("Old")[0], "OK")
+        self.assertEqual(c.select("Nope")[0], "NO")
+        c.logout()
