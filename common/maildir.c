@@ -101,6 +101,11 @@ static int maildir_unique(char *out, size_t outlen)
 	return 0;
 }
 
+int maildir_unique_name(char *out, size_t outlen)
+{
+	return maildir_unique(out, outlen);
+}
+
 /* BASE,S=size,W=crlf_size */
 static int maildir_final_name(char *out, size_t outlen, const char *base,
 			      unsigned long long s, unsigned long long w)

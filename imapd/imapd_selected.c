@@ -199,8 +199,8 @@ void imapd_send_updates(struct imapd_session *ss, bool expunges_allowed)
 
 /* The view indexes named by set (sequence numbers or UIDs), ascending,
  * into a malloc()ed array.  0, or -1 after a reply. */
-static int imapd_resolve(struct imapd_session *ss, const char *tag, const struct imap_seqset *set, bool uid,
-			 size_t **idx_r, size_t *n_r)
+int imapd_resolve(struct imapd_session *ss, const char *tag, const struct imap_seqset *set, bool uid,
+		  size_t **idx_r, size_t *n_r)
 {
 	struct mbox *mb = ss->mb;
 	struct imap_seqset r;
@@ -230,10 +230,8 @@ static int imapd_resolve(struct imapd_session *ss, const char *tag, const struct
 
 /* ---- STORE ---- */
 
-/* The store bits of a flag list; keywords are created as needed.  0, or
- * -1 after a reply. */
-static int imapd_flag_bits(struct imapd_session *ss, const char *tag, const struct imap_flags *f, bool create,
-			   uint32_t *bits_r)
+int imapd_flag_bits(struct imapd_session *ss, const char *tag, const struct imap_flags *f, struct mbox *mb,
+		    bool create, uint32_t *bits_r)
 {
 	uint32_t bits = 0;
 
@@ -242,7 +240,7 @@ static int imapd_flag_bits(struct imapd_session *ss, const char *tag, const stru
 			bits |= imapd_system_flags[i].store;
 	for (unsigned int k = 0; k < f->nkeywords; k++) {
 		uint32_t bit;
-		if (mbox_keyword(ss->mb, f->keywords[k], strlen(f->keywords[k]), create, &bit) < 0) {
+		if (mbox_keyword(mb, f->keywords[k], strlen(f->keywords[k]), create, &bit) < 0) {
 			if (errno == ENOENT)
 				continue;   /* removing a keyword nobody has */
 			imapd_tagged(ss, tag, errno == ENOSPC ? "NO [LIMIT] Too many keywords in this mailbox"
@@ -267,7 +265,7 @@ void imapd_cmd_store(struct imapd_session *ss, const struct imap_command *c)
 	}
 	if (imapd_resolve(ss, c->tag, &st->set, c->uid, &idx, &n) < 0)
 		return;
-	if (imapd_flag_bits(ss, c->tag, &st->flags, st->op != IMAP_STORE_REMOVE, &bits) < 0) {
+	if (imapd_flag_bits(ss, c->tag, &st->flags, ss->mb, st->op != IMAP_STORE_REMOVE, &bits) < 0) {
 		free(idx);
 		return;
 	}

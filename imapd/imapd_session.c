@@ -120,6 +120,9 @@ static void session_dispatch(struct imapd_session *ss, const struct imap_command
 	case IMAP_CMD_STORE: imapd_cmd_store(ss, c); break;
 	case IMAP_CMD_FETCH: imapd_cmd_fetch(ss, c); break;
 	case IMAP_CMD_SEARCH: imapd_cmd_search(ss, c); break;
+	case IMAP_CMD_APPEND: imapd_cmd_append(ss, c); break;
+	case IMAP_CMD_COPY: imapd_cmd_copy(ss, c, false); break;
+	case IMAP_CMD_MOVE: imapd_cmd_copy(ss, c, true); break;
 	case IMAP_CMD_LOGIN:
 	case IMAP_CMD_AUTHENTICATE:
 		imapd_bad(ss, c->tag, "Already logged in");
@@ -142,14 +145,17 @@ static void session_command(struct imapd_session *ss)
 	unsigned int state = ss->mb != NULL ? IMAP_STATE_SELECTED : IMAP_STATE_AUTH;
 
 	if (imap_command_parse(cmd, &opts, imap_parser_arena(ss->p), &c, &error) < 0) {
+		imapd_literal_abandon();
 		imapd_bad(ss, cmd->tag, error);
 		return;
 	}
 	if ((imap_command_states(c.id) & state) == 0) {
+		imapd_literal_abandon();
 		imapd_bad(ss, c.tag, ss->mb != NULL ? "Not allowed now" : "No mailbox selected");
 		return;
 	}
 	session_dispatch(ss, &c);
+	imapd_literal_abandon();   /* what the command did not take */
 }
 
 static void session_loop(struct imapd_session *ss)
@@ -160,6 +166,7 @@ static void session_loop(struct imapd_session *ss)
 			session_command(ss);
 			break;
 		case IMAPD_EV_ERROR:
+			imapd_literal_abandon();
 			ss->errors++;
 			imapd_reply_parse_error(ss->s, imap_parser_error(ss->p));
 			if (ss->errors >= ss->l->error_limit) {
@@ -226,7 +233,9 @@ void imapd_session_serve(int conn, int out_fd, void *arg)
 	buf_init(&ss.user, IMAPD_USER_MAX);
 	imapd_parser_limits(l, &pl);
 	const char *tag = record_get(&c.rec, "tag");
-	if ((ss.p = imap_parser_new(&pl)) == NULL) {
+	if ((ss.p = imap_parser_new(&pl)) != NULL)
+		imap_parser_set_literal_policy(ss.p, imapd_literal_policy, &ss);
+	if (ss.p == NULL) {
 		log_warn("out of memory");
 	} else if (tag == NULL || tag[0] == '\0') {
 		log_warn("client=%s: hand-off without a tag", ss.client);
@@ -236,6 +245,7 @@ void imapd_session_serve(int conn, int out_fd, void *arg)
 		log_info("logout user=%s client=%s", buf_cstr(&ss.user), ss.client);
 	}
 	stream_flush(ss.s);
+	imapd_literal_abandon();
 	imapd_unselect(&ss);
 	imap_parser_free(&ss.p);
 	buf_free(&ss.user);

@@ -58,7 +58,24 @@ void imapd_cmd_expunge(struct imapd_session *ss, const struct imap_command *c);
 void imapd_cmd_store(struct imapd_session *ss, const struct imap_command *c);
 void imapd_cmd_fetch(struct imapd_session *ss, const struct imap_command *c);
 void imapd_cmd_search(struct imapd_session *ss, const struct imap_command *c);
+/* The view indexes named by set (sequence numbers or UIDs), ascending,
+ * into a malloc()ed array.  0, or -1 after a reply. */
+int imapd_resolve(struct imapd_session *ss, const char *tag, const struct imap_seqset *set, bool uid,
+		  size_t **idx_r, size_t *n_r);
+/* The store bits of a flag list for folder mb; keywords are created
+ * there when create is set.  0, or -1 after a reply. */
+int imapd_flag_bits(struct imapd_session *ss, const char *tag, const struct imap_flags *f, struct mbox *mb,
+		    bool create, uint32_t *bits_r);
 /* Close the selected folder without expunging. */
 void imapd_unselect(struct imapd_session *ss);
+
+/* ---- APPEND, COPY, MOVE (imapd_append.c) ---- */
+/* The parser's literal policy: APPEND messages go to temp files. */
+enum imap_literal_action imapd_literal_policy(void *ctx, const struct imap_literal_info *info,
+					      struct imap_literal_sink *sink_r, struct imap_parse_error *refusal_r);
+/* Remove the temp files of a command that ended without using them. */
+void imapd_literal_abandon(void);
+void imapd_cmd_append(struct imapd_session *ss, const struct imap_command *c);
+void imapd_cmd_copy(struct imapd_session *ss, const struct imap_command *c, bool move);
 
 #endif

@@ -107,3 +107,35 @@ class ImapBasic(PosternTestCase):
         self.assertEqual(c.select("Old")[0], "OK")
         self.assertEqual(c.select("Nope")[0], "NO")
         c.logout()
+
+    def test_append_copy_move_with_uidplus(self):
+        t = self.start_tree()
+        self.deliver(t, "alice", ["first"])
+        c = imap(t)
+        c.create("Saved")
+        msg = b"From: a@example.org\r\nSubject: appended\r\nX-Test-Id: app1\r\n\r\nbody line\r\n"
+        typ, data = c.append("INBOX", r"(\Seen $Label1)", imaplib.Time2Internaldate(1700000000), msg)
+        self.assertEqual(typ, "OK")
+        m = re.search(rb"APPENDUID (\d+) (\d+)", data[0])
+        self.assertIsNotNone(m, data)
+        self.assertEqual(int(m.group(2)), 2)
+        typ, data = c.append("Nope", None, None, msg)
+        self.assertEqual(typ, "NO")
+        self.assertIn(b"[TRYCREATE]", data[0])
+        # Stored with LF line ends, as delivered mail is; the store counts CRLF.
+        stored = [p for p in t.message_paths("alice") if "app1" in open(p, "rb").read().decode("latin-1")]
+        self.assertEqual(len(stored), 1)
+        self.assertNotIn(b"\r\n", open(stored[0], "rb").read())
+        c.select("INBOX")
+        typ, data = c._simple_command("UID", "COPY", "1:*", "Saved")   # the tagged text
+        self.assertEqual(typ, "OK")
+        self.assertRegex(data[0], rb"COPYUID \d+ 1,2 1,2")
+        typ, data = c._simple_command("UID", "MOVE", "1", "Saved")
+        self.assertEqual(typ, "OK")
+        self.assertRegex(c.untagged_responses.get("OK", [b""])[-1], rb"COPYUID \d+ 1 3")
+        self.assertEqual(c.untagged_responses.get("EXPUNGE"), [b"1"])
+        typ, data = c.status("Saved", "(MESSAGES UIDNEXT)")
+        self.assertIn(b"MESSAGES 3 UIDNEXT 4", data[0])
+        typ, data = c.status("INBOX", "(MESSAGES)")
+        self.assertIn(b"MESSAGES 1", data[0])
+        c.logout()
