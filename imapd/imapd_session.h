@@ -69,6 +69,9 @@ int imapd_flag_bits(struct imapd_session *ss, const char *tag, const struct imap
 /* Close the selected folder without expunging. */
 void imapd_unselect(struct imapd_session *ss);
 
+/* ---- IDLE (imapd_idle.c) ---- */
+void imapd_cmd_idle(struct imapd_session *ss, const struct imap_command *c);
+
 /* ---- APPEND, COPY, MOVE (imapd_append.c) ---- */
 /* The parser's literal policy: APPEND messages go to temp files. */
 enum imap_literal_action imapd_literal_policy(void *ctx, const struct imap_literal_info *info,

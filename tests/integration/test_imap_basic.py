@@ -5,6 +5,7 @@ NOOP reporting a delivery, LIST / STATUS / CREATE / RENAME / DELETE /
 SUBSCRIBE, and the same UIDs POP3 shows."""
 
 import imaplib
+import socket
 import re
 
 from postern_harness import HOST, SCALE, PosternTestCase
@@ -139,3 +140,42 @@ class ImapBasic(PosternTestCase):
         typ, data = c.status("INBOX", "(MESSAGES)")
         self.assertIn(b"MESSAGES 1", data[0])
         c.logout()
+
+    def test_idle_sees_a_delivery_and_another_sessions_expunge(self):
+        t = self.start_tree()
+        self.deliver(t, "alice", ["i1", "i2"])
+        s = socket.create_connection((HOST, t.port("imap")), timeout=30 * SCALE)
+        f = s.makefile("rb")
+
+        def line():
+            l = f.readline()
+            if not l:
+                raise EOFError("server closed")
+            return l
+
+        def until(pred, what):
+            while True:
+                l = line()
+                if pred(l):
+                    return l
+
+        line()                                                   # greeting
+        s.sendall(b"a LOGIN %s %s\r\n" % (t.addr("alice").encode(), t.passwords["alice"].encode()))
+        until(lambda l: l.startswith(b"a "), "login")
+        s.sendall(b"b SELECT INBOX\r\n")
+        until(lambda l: l.startswith(b"b OK"), "select")
+        s.sendall(b"c IDLE\r\n")
+        until(lambda l: l.startswith(b"+ "), "continuation")
+        t.send(t.addr("alice"), "i3")                            # a delivery
+        self.assertEqual(until(lambda l: l.endswith(b"EXISTS\r\n"), "EXISTS"), b"* 3 EXISTS\r\n")
+        other = imap(t)
+        other.select("INBOX")
+        other.store("1", "+FLAGS", r"(\Deleted)")
+        other.expunge()
+        other.logout()
+        self.assertEqual(until(lambda l: l.endswith(b"EXPUNGE\r\n"), "EXPUNGE"), b"* 1 EXPUNGE\r\n")
+        s.sendall(b"DONE\r\n")
+        self.assertTrue(until(lambda l: l.startswith(b"c "), "IDLE end").startswith(b"c OK"))
+        s.sendall(b"d LOGOUT\r\n")
+        until(lambda l: l.startswith(b"d "), "logout")
+        s.close()
