@@ -592,3 +592,46 @@ void imapd_cmd_subscribe(struct imapd_session *ss, const struct imap_command *c,
 	buf_free(&subs);
 	buf_free(&disk);
 }
+
+void imapd_mailbox_autocreate(struct imapd_session *ss)
+{
+	struct buf subs;
+	int subs_ok = imapd_subs_read(ss, &subs) == 0;
+	struct buf add;
+	char inbox[IMAPD_FOLDER_PATH_MAX + 8];
+	struct stat isb;
+	const char *ierr;
+
+	/* A user who never got mail has no Maildir yet. */
+	if ((size_t)snprintf(inbox, sizeof(inbox), "%s/cur", ss->root) < sizeof(inbox) &&
+	    stat(inbox, &isb) < 0 && maildir_create(ss->root, &ierr) < 0)
+		log_warn("user=%s %s: %s: %s", buf_cstr(&ss->user), ss->root, ierr, strerror(errno));
+	buf_init(&add, 256);
+	for (size_t u = 0; u < sizeof(imapd_special_use) / sizeof(imapd_special_use[0]); u++) {
+		char path[IMAPD_FOLDER_PATH_MAX + 64];
+		const char *error;
+		struct stat sb;
+		int n = snprintf(path, sizeof(path), "%s/.%s", ss->root, imapd_special_use[u].name);
+		if (n < 0 || (size_t)n >= sizeof(path) || stat(path, &sb) == 0)
+			continue;
+		if (maildir_create(path, &error) < 0) {
+			log_warn("user=%s %s: %s: %s", buf_cstr(&ss->user), path, error, strerror(errno));
+			continue;
+		}
+		if (subs_ok && !imapd_subscribed(&subs, imapd_special_use[u].name))
+			buf_printf(&add, "%s\n", imapd_special_use[u].name);
+	}
+	if (subs_ok && add.len > 0) {
+		char path[IMAPD_FOLDER_PATH_MAX + 64];
+		if (imapd_root_file(ss, IMAPD_SUBSCRIPTIONS, path, sizeof(path)) == 0) {
+			int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
+			if (fd < 0 || write(fd, add.data, add.len) != (ssize_t)add.len)
+				log_warn("user=%s %s: %s", buf_cstr(&ss->user), path, strerror(errno));
+			if (fd >= 0)
+				close(fd);
+		}
+	}
+	buf_free(&add);
+	if (subs_ok)
+		buf_free(&subs);
+}

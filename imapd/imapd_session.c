@@ -212,6 +212,7 @@ static int session_start(struct imapd_session *ss, struct login_session_client *
 	}
 	memcpy(ss->root, mailbox.data, mailbox.len + 1);
 	buf_free(&mailbox);
+	imapd_mailbox_autocreate(ss);
 	imapd_tagged(ss, tag, "OK [CAPABILITY %s] Logged in", imapd_capabilities_session());
 	log_info("login user=%s client=%s%s", buf_cstr(&ss->user), ss->client, c->tls ? " tls" : "");
 	return 0;

@@ -40,6 +40,9 @@ void imapd_bad(struct imapd_session *ss, const char *tag, const char *text);
  * UTF-8 under IMAP4rev2) into path.  0, or -1 with *why_r for a NO. */
 int imapd_mailbox_path(struct imapd_session *ss, const char *name, char *path, size_t pathlen,
 		       const char **why_r);
+/* Create the special-use folders (RFC 6154: Sent, Drafts, Trash, Junk,
+ * Archive) that are missing, subscribed, as a new user's clients expect. */
+void imapd_mailbox_autocreate(struct imapd_session *ss);
 void imapd_cmd_list(struct imapd_session *ss, const struct imap_command *c);
 void imapd_cmd_status(struct imapd_session *ss, const struct imap_command *c);
 void imapd_cmd_create(struct imapd_session *ss, const struct imap_command *c);
