@@ -339,15 +339,3 @@ void imapd_cmd_close(struct imapd_session *ss, const struct imap_command *c, boo
 	imapd_unselect(ss);
 	imapd_tagged(ss, c->tag, "OK %s completed", expunge ? "CLOSE" : "UNSELECT");
 }
-
-/* ---- FETCH and SEARCH (the renderer and the evaluator come next) ---- */
-
-void imapd_cmd_fetch(struct imapd_session *ss, const struct imap_command *c)
-{
-	imapd_tagged(ss, c->tag, "NO FETCH is not supported yet");
-}
-
-void imapd_cmd_search(struct imapd_session *ss, const struct imap_command *c)
-{
-	imapd_tagged(ss, c->tag, "NO SEARCH is not supported yet");
-}
