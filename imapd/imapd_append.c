@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fsutil.h"
 #include "imapd_session.h"
 #include "log.h"
 
@@ -47,14 +48,7 @@ static struct imapd_appends imapd_appends = { .inbox_fd = -1 };
 
 static int imapd_sink_out(struct imapd_sink *k, const char *p, size_t n)
 {
-	while (n > 0) {
-		ssize_t w = write(k->fd, p, n);
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
+	return fd_write_all(k->fd, p, n);
 }
 
 /* Write a chunk, CRLF as LF (a CR at a chunk's end waits for the next). */
