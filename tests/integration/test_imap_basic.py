@@ -233,3 +233,28 @@ class ImapBasic(PosternTestCase):
         self.assertEqual(typ, "OK")
         self.assertRegex(c.untagged_responses["ESEARCH"][-1], rb'\(TAG "[A-Z0-9]+"\) UID ALL 2$')
         c.logout()
+
+    def test_limits_have_their_replies_and_the_session_survives(self):
+        t = self.start_tree(start=False)
+        t.set_conf(message_size_limit="100000", imap_line_limit="8192", imap_hard_error_limit="3")
+        t.start()
+        s = socket.create_connection((HOST, t.port("imap")), timeout=30 * SCALE)
+        f = s.makefile("rb")
+        f.readline()
+        s.sendall(b"a LOGIN %s %s\r\n" % (t.addr("alice").encode(), t.passwords["alice"].encode()))
+        self.assertTrue(f.readline().startswith(b"a OK"))
+        # A literal above message_size_limit is refused before it is sent.
+        s.sendall(b"b APPEND INBOX {200000}\r\n")
+        reply = f.readline()
+        self.assertRegex(reply, rb"^b NO \[TOOBIG\]")
+        # A command line above imap_line_limit: BAD, and the session goes on.
+        s.sendall(b"c NOOP " + b"x" * 9000 + b"\r\n")
+        self.assertRegex(f.readline(), rb"^(c|\*) BAD")
+        s.sendall(b"d NOOP\r\n")
+        self.assertTrue(f.readline().startswith(b"d OK"))
+        # imap_hard_error_limit BADs end the session with BYE.
+        s.sendall(b"e FOO\r\nf FOO\r\ng FOO\r\n")
+        lines = [f.readline() for _ in range(4)]
+        self.assertTrue(any(l.startswith(b"* BYE") for l in lines), lines)
+        self.assertEqual(f.readline(), b"")
+        s.close()
