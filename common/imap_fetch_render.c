@@ -370,6 +370,19 @@ static void mime_section(const struct imap_section *s, struct imap_mime_section 
 	}
 }
 
+/* Write the item's name (the section's, or name); false when the
+ * section cannot be rendered (an error is set). */
+static bool section_start(struct render *r, const struct imap_section *s, const char *name)
+{
+	if (name != NULL)
+		item(r, name);
+	else
+		render_section_name(r, s);
+	if (r->rc == IMAP_FETCH_RENDER_OK && r->mime == NULL)
+		r->rc = IMAP_FETCH_RENDER_NO_DATA;
+	return r->rc == IMAP_FETCH_RENDER_OK;
+}
+
 /* The literal of BODY[section]<partial> (also RFC822.*: name given). */
 static void render_body(struct render *r, const struct imap_section *s, const char *name)
 {
@@ -378,16 +391,8 @@ static void render_body(struct render *r, const struct imap_section *s, const ch
 	size_t start, len, at;
 	int rc;
 
-	if (name != NULL)
-		item(r, name);
-	else
-		render_section_name(r, s);
-	if (r->rc != IMAP_FETCH_RENDER_OK)
+	if (!section_start(r, s, name))
 		return;
-	if (r->mime == NULL) {
-		r->rc = IMAP_FETCH_RENDER_NO_DATA;
-		return;
-	}
 	mime_section(s, &ms);
 	rc = imap_mime_section_resolve(r->mime, &ms, &d);
 	if (rc == IMAP_MIME_NOMEM) {
@@ -415,13 +420,8 @@ static void render_binary(struct render *r, const struct imap_section *s)
 	size_t start, len, size;
 	int rc;
 
-	render_section_name(r, s);
-	if (r->rc != IMAP_FETCH_RENDER_OK)
+	if (!section_start(r, s, NULL))
 		return;
-	if (r->mime == NULL) {
-		r->rc = IMAP_FETCH_RENDER_NO_DATA;
-		return;
-	}
 	if (s->kind == IMAP_SECTION_BINARY_SIZE) {
 		rc = imap_binary_size(r->mime, s->parts, s->nparts, &size);
 		if (rc == IMAP_MIME_NO_PART)
