@@ -482,6 +482,47 @@ void imapd_cmd_delete(struct imapd_session *ss, const struct imap_command *c)
 	imapd_tagged(ss, c->tag, "OK DELETE completed");
 }
 
+/* RFC 9051 6.3.6: renaming INBOX moves every message in it to a new
+ * mailbox of the new name and leaves INBOX empty (its own children stay). */
+static void imapd_rename_inbox(struct imapd_session *ss, const struct imap_command *c)
+{
+	char tpath[IMAPD_FOLDER_PATH_MAX];
+	const char *why, *error;
+	struct mbox *inbox = NULL, *dst = NULL;
+	struct stat sb;
+	size_t failed = 0;
+
+	if (imapd_is_inbox(c->u.rename.to) || imapd_mailbox_path(ss, c->u.rename.to, tpath, sizeof(tpath), &why) < 0) {
+		imapd_tagged(ss, c->tag, "NO %s", imapd_is_inbox(c->u.rename.to) ? "[ALREADYEXISTS] INBOX exists" : why);
+		return;
+	}
+	if (stat(tpath, &sb) == 0) {
+		imapd_tagged(ss, c->tag, "NO [ALREADYEXISTS] The new name exists");
+		return;
+	}
+	if (maildir_create(tpath, &error) < 0 || mbox_open(tpath, strlen(tpath), 0, &dst, &error) < 0 ||
+	    mbox_open(ss->root, strlen(ss->root), 0, &inbox, &error) < 0) {
+		log_warn("user=%s rename INBOX: %s: %s", buf_cstr(&ss->user), error, strerror(errno));
+		mbox_close(&dst);
+		imapd_tagged(ss, c->tag, "NO [SERVERBUG] Cannot rename INBOX");
+		return;
+	}
+	for (size_t i = 0; i < inbox->n; i++) {
+		uint32_t uid;
+		if (mbox_copy(inbox, i, dst, 1, &uid, &error) < 0) {
+			log_warn("user=%s rename INBOX: UID %u: %s", buf_cstr(&ss->user), inbox->msgs[i].uid, error);
+			failed++;
+		}
+	}
+	mbox_close(&inbox);
+	mbox_close(&dst);
+	imapd_send_updates(ss, true);
+	if (failed > 0)
+		imapd_tagged(ss, c->tag, "NO [SERVERBUG] Some messages stayed in INBOX");
+	else
+		imapd_tagged(ss, c->tag, "OK RENAME completed");
+}
+
 void imapd_cmd_rename(struct imapd_session *ss, const struct imap_command *c)
 {
 	const char *why;
@@ -491,7 +532,7 @@ void imapd_cmd_rename(struct imapd_session *ss, const struct imap_command *c)
 	char fpath[IMAPD_FOLDER_PATH_MAX], tpath[IMAPD_FOLDER_PATH_MAX];
 
 	if (imapd_is_inbox(c->u.rename.from)) {
-		imapd_tagged(ss, c->tag, "NO [CANNOT] Renaming INBOX is not supported yet");
+		imapd_rename_inbox(ss, c);
 		return;
 	}
 	buf_init(&from, IMAPD_NAME_MAX * 4);

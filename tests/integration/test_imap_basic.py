@@ -258,3 +258,16 @@ class ImapBasic(PosternTestCase):
         self.assertTrue(any(l.startswith(b"* BYE") for l in lines), lines)
         self.assertEqual(f.readline(), b"")
         s.close()
+
+    def test_rename_inbox_moves_its_messages(self):
+        t = self.start_tree()
+        self.deliver(t, "alice", ["r1", "r2"])
+        c = imap(t)
+        self.assertEqual(c.rename("INBOX", "Before"), ("OK", [b"RENAME completed"]))
+        self.assertIn(b"MESSAGES 0", c.status("INBOX", "(MESSAGES)")[1][0])
+        self.assertIn(b"MESSAGES 2", c.status("Before", "(MESSAGES)")[1][0])
+        c.select("Before")
+        typ, data = c.fetch("1:2", "(BODY.PEEK[HEADER.FIELDS (X-TEST-ID)])")
+        ids = sorted(d[1].strip() for d in data if isinstance(d, tuple))
+        self.assertEqual(ids, [b"X-Test-Id: r1", b"X-Test-Id: r2"])
+        c.logout()
