@@ -26,6 +26,7 @@
 #include "imapd.h"
 #include "log.h"
 #include "login_proxy.h"
+#include "session_slots.h"
 #include "tls.h"
 
 static int imapd_ms(unsigned long long seconds)
@@ -47,6 +48,9 @@ static void imapd_limits_init(struct imapd_limits *l)
 	/* At least what RFC 7162 section 4 asks for; at most 16 MB. */
 	l->line_max = line < 8192 ? 8192 : line > (16u << 20) ? (16u << 20) : (size_t)line;
 	l->literal_max = config_size("message_size_limit");
+	l->user_sessions = config_size("imap_user_session_limit");
+	l->client_sessions = config_size("imap_client_session_limit");
+	l->slots_fd = -1;
 	if (login_policy_init(&l->policy, "imap", &error) < 0)
 		log_fatal("%s", error);
 }
@@ -80,6 +84,11 @@ int main(int argc, char **argv)
 	role = d.argc > 0 ? d.argv[0] : "";
 	imapd_limits_init(&limits);
 	if (strcmp(role, "session") == 0) {
+		/* The slot file is root's: opened before the drop. */
+		char path[sizeof(d.base_dir) + 32];
+		if ((limits.user_sessions > 0 || limits.client_sessions > 0) &&
+		    (size_t)snprintf(path, sizeof(path), "%s/run/imap.sessions", d.base_dir) < sizeof(path))
+			limits.slots_fd = session_slots_open(path, "imap_user_session_limit and imap_client_session_limit");
 		daemon_drop(&d);
 		daemon_serve(&d, imapd_session_serve, &limits);
 		return 0;

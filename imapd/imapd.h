@@ -42,6 +42,9 @@ struct imapd_limits {
 	int ipc_timeout_ms;
 	size_t line_max;               /* imap_line_limit */
 	uint64_t literal_max;          /* message_size_limit */
+	unsigned long long user_sessions;   /* imap_user_session_limit (0: none) */
+	unsigned long long client_sessions; /* imap_client_session_limit (0: none) */
+	int slots_fd;                  /* DIR/run/imap.sessions (common/session_slots.c), or -1 */
 	struct login_policy policy;
 	int implicit_tls;              /* imaps: TLS from the first byte */
 	SSL_CTX *tls;                  /* NULL: no STARTTLS, no imaps */

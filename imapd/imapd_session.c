@@ -33,6 +33,7 @@
 #include "log.h"
 #include "login_handoff.h"
 #include "maildir.h"
+#include "session_slots.h"
 
 /* ---- replies ---- */
 
@@ -212,6 +213,18 @@ static int session_start(struct imapd_session *ss, struct login_session_client *
 	}
 	memcpy(ss->root, mailbox.data, mailbox.len + 1);
 	buf_free(&mailbox);
+	/* Sessions per user and per client address, across processes. */
+	char key[IMAPD_USER_MAX + 16];
+	snprintf(key, sizeof(key), "user %s", buf_cstr(&ss->user));
+	int user_ok = session_slots_acquire(ss->l->slots_fd, key, ss->l->user_sessions, &ss->user_slot);
+	snprintf(key, sizeof(key), "client %s", ss->client);
+	if (!user_ok || !session_slots_acquire(ss->l->slots_fd, key, ss->l->client_sessions, &ss->client_slot)) {
+		log_info("user=%s client=%s: too many sessions of the %s", buf_cstr(&ss->user), ss->client,
+			 user_ok ? "client address" : "user");
+		imapd_tagged(ss, tag, "NO [LIMIT] Too many sessions for this %s", user_ok ? "address" : "user");
+		stream_puts(ss->s, "* BYE Closing connection\r\n");
+		return -1;
+	}
 	imapd_mailbox_autocreate(ss);
 	imapd_tagged(ss, tag, "OK [CAPABILITY %s] Logged in", imapd_capabilities_session());
 	log_info("login user=%s client=%s%s", buf_cstr(&ss->user), ss->client, c->tls ? " tls" : "");
@@ -230,6 +243,7 @@ void imapd_session_serve(int conn, int out_fd, void *arg)
 		return;
 	memset(&ss, 0, sizeof(ss));
 	ss.l = l;
+	ss.user_slot = ss.client_slot = -1;
 	ss.s = c.s;
 	snprintf(ss.client, sizeof(ss.client), "%s", c.client);
 	buf_init(&ss.user, IMAPD_USER_MAX);
@@ -250,6 +264,8 @@ void imapd_session_serve(int conn, int out_fd, void *arg)
 	imapd_literal_abandon();
 	imapd_unselect(&ss);
 	imap_parser_free(&ss.p);
+	session_slots_release(l->slots_fd, ss.user_slot);
+	session_slots_release(l->slots_fd, ss.client_slot);
 	buf_free(&ss.user);
 	login_handoff_done(&c);
 }

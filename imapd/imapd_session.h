@@ -21,6 +21,7 @@ struct imapd_session {
 	bool rev2;                       /* ENABLE IMAP4rev2 */
 	unsigned long errors;
 	int done;
+	long long user_slot, client_slot;/* common/session_slots.c, -1: none */
 
 	/* The selected folder (NULL: authenticated state). */
 	struct mbox *mb;

@@ -271,3 +271,17 @@ class ImapBasic(PosternTestCase):
         ids = sorted(d[1].strip() for d in data if isinstance(d, tuple))
         self.assertEqual(ids, [b"X-Test-Id: r1", b"X-Test-Id: r2"])
         c.logout()
+
+    def test_sessions_per_user_are_limited_across_processes(self):
+        t = self.start_tree(start=False)
+        t.set_conf(imap_user_session_limit="2")
+        t.start()
+        a, b = imap(t), imap(t)
+        c = imaplib.IMAP4(HOST, t.port("imap"), timeout=30 * SCALE)
+        with self.assertRaisesRegex(imaplib.IMAP4.error, r"\[LIMIT\]"):
+            c.login(t.addr("alice"), t.passwords["alice"])
+        self.assertEqual(imap(t, "bob").logout()[0], "BYE")      # another user is not counted
+        a.logout()
+        # A slot given back is free again (the session process lives on).
+        self.assertEqual(imap(t).select("INBOX")[0], "OK")
+        b.logout()
