@@ -20,14 +20,13 @@
  *
  * Exit status 0, or 1 with a message on stderr. */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "arena.h"
 #include "buf.h"
+#include "fsutil.h"
 #include "imap_parser.h"
 #include "imap_search.h"
 #include "imap_search_eval.h"
@@ -55,19 +54,9 @@ __attribute__((noreturn)) static void die(const char *what, const char *detail)
 
 static void read_file(const char *path, struct buf *b)
 {
-	char chunk[65536];
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		die(path, strerror(errno));
 	buf_init(b, FILE_MAX);
-	while ((n = read(fd, chunk, sizeof(chunk))) > 0)
-		if (buf_append(b, chunk, (size_t)n) < 0)
-			die(path, strerror(errno));
-	if (n < 0)
+	if (file_read_all(path, 0, b, FILE_MAX) < 0)
 		die(path, strerror(errno));
-	close(fd);
 }
 
 /* The next line of b from *pos (without its line end), or NULL. */

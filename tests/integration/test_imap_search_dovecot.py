@@ -35,9 +35,7 @@ import datetime
 import os
 import pwd
 import re
-import shutil
 import subprocess
-import tempfile
 import time
 import unittest
 
@@ -435,14 +433,7 @@ class SearchAgainstDovecot(unittest.TestCase):
     maxDiff = 6000
 
     def setUp(self):
-        why = dovecot_peer.unavailable()
-        if why:
-            self.skipTest(why)
-        if not os.access(HELPER, os.X_OK):
-            self.fail("%s is not built (make unit)" % HELPER)
-        self.top = tempfile.mkdtemp(prefix="test_imap_search_dovecot.")
-        self.addCleanup(shutil.rmtree, self.top, True)
-        os.chmod(self.top, 0o711)
+        self.top = dovecot_peer.test_dir(self, "test_imap_search_dovecot.", HELPER)
         pw = pwd.getpwnam(OWNER)
         self.maildir = os.path.join(self.top, "Maildir")
         for sub in ("", "cur", "new", "tmp"):

@@ -162,15 +162,35 @@ struct run_opts {
 	int eager;                /* give data up front instead of load */
 };
 
-/* Run program over the mailbox: "1 3", "" for none, or "ERR n reason". */
-static char *run_with(const char *program, const struct run_opts *o)
+/* Parse "A SEARCH <program>\r\n" into *s; free *p_r after. */
+static void parse_program(const char *program, struct imap_parser **p_r, struct imap_search *s)
 {
 	struct imap_parser_limits l;
-	struct imap_parser *p;
-	struct buf line, out;
+	struct buf line;
 	size_t used;
 	enum imap_parse_event e;
 	const struct imap_cmd *cmd;
+	const char *err;
+
+	imap_parser_limits_default(&l);
+	*p_r = imap_parser_new(&l);
+	assert_non_null(*p_r);
+	buf_init(&line, 1 << 20);
+	buf_printf(&line, "A SEARCH %s\r\n", program);
+	e = imap_parser_feed(*p_r, line.data, line.len, &used);
+	if (e != IMAP_PARSE_COMMAND)
+		fail_msg("parser: %d for %s", (int)e, program);
+	cmd = imap_parser_command(*p_r);
+	if (imap_search_parse(cmd->args, cmd->count, imap_parser_arena(*p_r), s, &err) < 0)
+		fail_msg("imap_search_parse: %s for %s", err, program);
+	buf_free(&line);
+}
+
+/* Run program over the mailbox: "1 3", "" for none, or "ERR n reason". */
+static char *run_with(const char *program, const struct run_opts *o)
+{
+	struct imap_parser *p;
+	struct buf out;
 	struct imap_search s;
 	struct imap_search_env env = { NMSG, NMSG * 10, o->saved, o->now, o->zone };
 	struct imap_search_eval *ev;
@@ -178,18 +198,8 @@ static char *run_with(const char *program, const struct run_opts *o)
 	char *res;
 	int rc;
 
-	imap_parser_limits_default(&l);
-	p = imap_parser_new(&l);
-	assert_non_null(p);
-	buf_init(&line, 1 << 20);
 	buf_init(&out, 1 << 20);
-	buf_printf(&line, "A SEARCH %s\r\n", program);
-	e = imap_parser_feed(p, line.data, line.len, &used);
-	if (e != IMAP_PARSE_COMMAND)
-		fail_msg("parser: %d for %s", (int)e, program);
-	cmd = imap_parser_command(p);
-	if (imap_search_parse(cmd->args, cmd->count, imap_parser_arena(p), &s, &err) < 0)
-		fail_msg("imap_search_parse: %s for %s", err, program);
+	parse_program(program, &p, &s);
 	rc = imap_search_eval_new(&s, &env, &ev, &err);
 	if (rc != 0) {
 		buf_printf(&out, "ERR %d %s", rc, err);
@@ -224,7 +234,6 @@ static char *run_with(const char *program, const struct run_opts *o)
 		assert_null(ev);
 	}
 	res = strdup(buf_cstr(&out));
-	buf_free(&line);
 	buf_free(&out);
 	imap_parser_free(&p);
 	return res;
@@ -637,26 +646,15 @@ static void test_needs_says_what_a_program_reads(void **state)
 		{ "OR SUBJECT a (SEEN BODY x)", IMAP_SEARCH_NEED_FULL },
 		{ "NOT TEXT x", IMAP_SEARCH_NEED_FULL },
 	};
-	struct imap_parser_limits l;
 
 	(void)state;
-	imap_parser_limits_default(&l);
 	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
-		struct imap_parser *p = imap_parser_new(&l);
-		struct buf line;
-		size_t used;
-		const struct imap_cmd *cmd;
+		struct imap_parser *p;
 		struct imap_search s;
-		const char *err;
 
-		buf_init(&line, 4096);
-		buf_printf(&line, "A SEARCH %s\r\n", cases[k].program);
-		assert_int_equal(imap_parser_feed(p, line.data, line.len, &used), IMAP_PARSE_COMMAND);
-		cmd = imap_parser_command(p);
-		assert_int_equal(imap_search_parse(cmd->args, cmd->count, imap_parser_arena(p), &s, &err), 0);
+		parse_program(cases[k].program, &p, &s);
 		if (imap_search_needs(&s) != cases[k].need)
 			fail_msg("%s: need %d, want %d", cases[k].program, (int)imap_search_needs(&s), (int)cases[k].need);
-		buf_free(&line);
 		imap_parser_free(&p);
 	}
 }
