@@ -401,6 +401,15 @@ static void test_older_and_younger_are_complements(void **state)
 	CHECK_OPTS(&o, "OLDER 4000000000", "");
 }
 
+static void test_older_and_younger_near_the_end_of_time_do_not_overflow(void **state)
+{
+	struct run_opts o = { 0, INT64_MIN + 5, NULL, 0 };
+
+	(void)state;
+	CHECK_OPTS(&o, "OLDER 100", "");
+	CHECK_OPTS(&o, "YOUNGER 100", "1 2 3 4 5");
+}
+
 static void test_sent_dates_use_the_date_field_in_its_own_zone(void **state)
 {
 	struct run_opts utc = { 0, JAN1, NULL, 0 };
@@ -746,6 +755,7 @@ int main(void)
 		cmocka_unit_test(test_saved_result_in_both_set_positions),
 		cmocka_unit_test(test_internal_dates_in_the_server_zone),
 		cmocka_unit_test(test_older_and_younger_are_complements),
+		cmocka_unit_test(test_older_and_younger_near_the_end_of_time_do_not_overflow),
 		cmocka_unit_test(test_sent_dates_use_the_date_field_in_its_own_zone),
 		cmocka_unit_test(test_sent_dates_without_a_usable_date_field_use_the_internal_date),
 		cmocka_unit_test(test_subject_decodes_encoded_words_and_white_space),
