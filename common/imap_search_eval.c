@@ -838,6 +838,14 @@ static int ev_eval_strings(struct imap_search_eval *ev, const struct ev_node *n)
 	}
 }
 
+/* now - seconds (at most 2^32), saturated. */
+static int64_t ev_ago(int64_t now, uint64_t seconds)
+{
+	int64_t t;
+
+	return __builtin_sub_overflow(now, (int64_t)seconds, &t) ? INT64_MIN : t;
+}
+
 static int ev_eval_dates(struct imap_search_eval *ev, const struct ev_node *n)
 {
 	const struct imap_search_msg *m = ev->msg;
@@ -851,9 +859,9 @@ static int ev_eval_dates(struct imap_search_eval *ev, const struct ev_node *n)
 	case IMAP_SEARCH_SINCE:
 		return ev_floor_days(m->internal_date, ev->zone) >= n->days;
 	case IMAP_SEARCH_OLDER:
-		return m->internal_date < ev->now - (int64_t)n->number;
+		return m->internal_date < ev_ago(ev->now, n->number);
 	case IMAP_SEARCH_YOUNGER:
-		return m->internal_date >= ev->now - (int64_t)n->number;
+		return m->internal_date >= ev_ago(ev->now, n->number);
 	default:
 		break;
 	}

@@ -61,6 +61,14 @@ def fold(c):
     return ascii_fold(s)
 
 
+def print_array(decl, items, fmt, per_line):
+    print("%s[%d] = {" % (decl, len(items)))
+    for i in range(0, len(items), per_line):
+        print("\t" + " ".join(fmt % x for x in items[i:i + per_line]))
+    print("};")
+    print()
+
+
 def main():
     entries, pool, index = [], [], {}
     for lo, hi in RANGES:
@@ -91,17 +99,9 @@ def main():
     print("\tuint8_t len;")
     print("};")
     print()
-    print("static const uint16_t fold_pool[%d] = {" % len(pool))
-    for i in range(0, len(pool), 10):
-        print("\t" + " ".join("0x%04x," % x for x in pool[i:i + 10]))
-    print("};")
-    print()
+    print_array("static const uint16_t fold_pool", pool, "0x%04x,", 10)
     print("/* Sorted by cp. */")
-    print("static const struct search_fold fold_table[%d] = {" % len(entries))
-    for i in range(0, len(entries), 4):
-        print("\t" + " ".join("{0x%04x, %d, %d}," % e for e in entries[i:i + 4]))
-    print("};")
-    print()
+    print_array("static const struct search_fold fold_table", entries, "{0x%04x, %d, %d},", 4)
     print("#endif")
 
 

@@ -80,6 +80,21 @@ def unavailable():
     return None
 
 
+def test_dir(test, prefix, helper=None):
+    """For a unittest.TestCase's setUp: skip the test when no peer can run
+    here, fail it when helper (a test program) is not built; return a new
+    temp dir, searchable by the mail user (0711), removed at cleanup."""
+    why = unavailable()
+    if why:
+        test.skipTest(why)
+    if helper is not None and not os.access(helper, os.X_OK):
+        test.fail("%s is not built (make unit)" % helper)
+    top = tempfile.mkdtemp(prefix=prefix)
+    test.addCleanup(shutil.rmtree, top, True)
+    os.chmod(top, 0o711)   # the mail processes run as the Maildir's owner
+    return top
+
+
 def _free_port():
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:

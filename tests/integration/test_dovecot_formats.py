@@ -14,9 +14,7 @@ import json
 import os
 import pwd
 import re
-import shutil
 import subprocess
-import tempfile
 import unittest
 
 import dovecot_peer
@@ -53,14 +51,7 @@ class DovecotFormats(unittest.TestCase):
     maxDiff = 4000
 
     def setUp(self):
-        why = dovecot_peer.unavailable()
-        if why:
-            self.skipTest(why)
-        if not os.access(HELPER, os.X_OK):
-            self.fail("%s is not built (make unit)" % HELPER)
-        self.top = tempfile.mkdtemp(prefix="test_dovecot_formats.")
-        self.addCleanup(shutil.rmtree, self.top, True)
-        os.chmod(self.top, 0o711)   # the mail processes run as OWNER
+        self.top = dovecot_peer.test_dir(self, "test_dovecot_formats.", HELPER)
         pw = pwd.getpwnam(OWNER)
         self.ids = (pw.pw_uid, pw.pw_gid)
         self.maildir = os.path.join(self.top, "Maildir")

@@ -162,15 +162,35 @@ struct run_opts {
 	int eager;                /* give data up front instead of load */
 };
 
-/* Run program over the mailbox: "1 3", "" for none, or "ERR n reason". */
-static char *run_with(const char *program, const struct run_opts *o)
+/* Parse "A SEARCH <program>\r\n" into *s; free *p_r after. */
+static void parse_program(const char *program, struct imap_parser **p_r, struct imap_search *s)
 {
 	struct imap_parser_limits l;
-	struct imap_parser *p;
-	struct buf line, out;
+	struct buf line;
 	size_t used;
 	enum imap_parse_event e;
 	const struct imap_cmd *cmd;
+	const char *err;
+
+	imap_parser_limits_default(&l);
+	*p_r = imap_parser_new(&l);
+	assert_non_null(*p_r);
+	buf_init(&line, 1 << 20);
+	buf_printf(&line, "A SEARCH %s\r\n", program);
+	e = imap_parser_feed(*p_r, line.data, line.len, &used);
+	if (e != IMAP_PARSE_COMMAND)
+		fail_msg("parser: %d for %s", (int)e, program);
+	cmd = imap_parser_command(*p_r);
+	if (imap_search_parse(cmd->args, cmd->count, imap_parser_arena(*p_r), s, &err) < 0)
+		fail_msg("imap_search_parse: %s for %s", err, program);
+	buf_free(&line);
+}
+
+/* Run program over the mailbox: "1 3", "" for none, or "ERR n reason". */
+static char *run_with(const char *program, const struct run_opts *o)
+{
+	struct imap_parser *p;
+	struct buf out;
 	struct imap_search s;
 	struct imap_search_env env = { NMSG, NMSG * 10, o->saved, o->now, o->zone };
 	struct imap_search_eval *ev;
@@ -178,18 +198,8 @@ static char *run_with(const char *program, const struct run_opts *o)
 	char *res;
 	int rc;
 
-	imap_parser_limits_default(&l);
-	p = imap_parser_new(&l);
-	assert_non_null(p);
-	buf_init(&line, 1 << 20);
 	buf_init(&out, 1 << 20);
-	buf_printf(&line, "A SEARCH %s\r\n", program);
-	e = imap_parser_feed(p, line.data, line.len, &used);
-	if (e != IMAP_PARSE_COMMAND)
-		fail_msg("parser: %d for %s", (int)e, program);
-	cmd = imap_parser_command(p);
-	if (imap_search_parse(cmd->args, cmd->count, imap_parser_arena(p), &s, &err) < 0)
-		fail_msg("imap_search_parse: %s for %s", err, program);
+	parse_program(program, &p, &s);
 	rc = imap_search_eval_new(&s, &env, &ev, &err);
 	if (rc != 0) {
 		buf_printf(&out, "ERR %d %s", rc, err);
@@ -224,7 +234,6 @@ static char *run_with(const char *program, const struct run_opts *o)
 		assert_null(ev);
 	}
 	res = strdup(buf_cstr(&out));
-	buf_free(&line);
 	buf_free(&out);
 	imap_parser_free(&p);
 	return res;
@@ -390,6 +399,15 @@ static void test_older_and_younger_are_complements(void **state)
 	CHECK_OPTS(&o, "YOUNGER 86400", "2 3");
 	CHECK_OPTS(&o, "YOUNGER 1", "3");
 	CHECK_OPTS(&o, "OLDER 4000000000", "");
+}
+
+static void test_older_and_younger_near_the_end_of_time_do_not_overflow(void **state)
+{
+	struct run_opts o = { 0, INT64_MIN + 5, NULL, 0 };
+
+	(void)state;
+	CHECK_OPTS(&o, "OLDER 100", "");
+	CHECK_OPTS(&o, "YOUNGER 100", "1 2 3 4 5");
 }
 
 static void test_sent_dates_use_the_date_field_in_its_own_zone(void **state)
@@ -637,26 +655,15 @@ static void test_needs_says_what_a_program_reads(void **state)
 		{ "OR SUBJECT a (SEEN BODY x)", IMAP_SEARCH_NEED_FULL },
 		{ "NOT TEXT x", IMAP_SEARCH_NEED_FULL },
 	};
-	struct imap_parser_limits l;
 
 	(void)state;
-	imap_parser_limits_default(&l);
 	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
-		struct imap_parser *p = imap_parser_new(&l);
-		struct buf line;
-		size_t used;
-		const struct imap_cmd *cmd;
+		struct imap_parser *p;
 		struct imap_search s;
-		const char *err;
 
-		buf_init(&line, 4096);
-		buf_printf(&line, "A SEARCH %s\r\n", cases[k].program);
-		assert_int_equal(imap_parser_feed(p, line.data, line.len, &used), IMAP_PARSE_COMMAND);
-		cmd = imap_parser_command(p);
-		assert_int_equal(imap_search_parse(cmd->args, cmd->count, imap_parser_arena(p), &s, &err), 0);
+		parse_program(cases[k].program, &p, &s);
 		if (imap_search_needs(&s) != cases[k].need)
 			fail_msg("%s: need %d, want %d", cases[k].program, (int)imap_search_needs(&s), (int)cases[k].need);
-		buf_free(&line);
 		imap_parser_free(&p);
 	}
 }
@@ -748,6 +755,7 @@ int main(void)
 		cmocka_unit_test(test_saved_result_in_both_set_positions),
 		cmocka_unit_test(test_internal_dates_in_the_server_zone),
 		cmocka_unit_test(test_older_and_younger_are_complements),
+		cmocka_unit_test(test_older_and_younger_near_the_end_of_time_do_not_overflow),
 		cmocka_unit_test(test_sent_dates_use_the_date_field_in_its_own_zone),
 		cmocka_unit_test(test_sent_dates_without_a_usable_date_field_use_the_internal_date),
 		cmocka_unit_test(test_subject_decodes_encoded_words_and_white_space),
