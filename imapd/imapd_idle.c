@@ -85,7 +85,7 @@ void imapd_cmd_idle(struct imapd_session *ss, const struct imap_command *c)
 			ss->done = 1;
 			break;
 		}
-		if (stream_tls_pending(ss->s) == 0) {
+		if (stream_pending(ss->s) == 0) {   /* else a buffered line (DONE) is read first */
 			struct pollfd pfd[2] = { { .fd = stream_fd(ss->s), .events = POLLIN },
 						 { .fd = wfd, .events = POLLIN } };
 			long long left = deadline - imapd_now_ms();
