@@ -9,6 +9,7 @@
 
 #include "arena.h"
 #include "dovecot_keywords.h"
+#include "dovecot_uidlist.h"
 #include "mailbox_store.h"
 
 #define MBOX_UIDLIST_FILE "dovecot-uidlist"
@@ -51,7 +52,8 @@ struct mbox_state {
 	size_t ul_n, ul_alloc;
 	size_t *ul_sorted;             /* indexes of ul by base name (mbox_ul_find_base) */
 	size_t ul_sorted_n;
-	char ul_guid[33];
+	unsigned char ul_guid[DOVECOT_GUID_SIZE];  /* G of the list: the folder's mailbox GUID, */
+	int ul_has_guid;               /* kept through a rewrite (Dovecot's STATUS X-GUID) */
 
 	struct mbox_filepos idx_pos;   /* postern-index */
 	struct mbox_index_hdr hdr;     /* of the log read */

@@ -439,7 +439,10 @@ int mbox_sync(struct mbox *mb, int options, const char **error_r)
 	st->in_sync = 1;
 
 	st->claim_from = st->claim_to = 0;
-	memset(&mb->changes, 0, sizeof(mb->changes));
+	/* Counts only: the arrays are reused (mbox_close frees them). */
+	mb->changes.n_expunged = mb->changes.n_flagged = 0;
+	mb->changes.first_new = mb->n;
+	mb->changes.keywords_changed = 0;
 	if (mbox_lock(mb, LOCK_SH) < 0)
 		return mbox_fail(error_r, "cannot lock the folder");
 	r = mbox_sync_quick(mb, options, &full, error_r);

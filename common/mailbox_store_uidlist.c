@@ -136,6 +136,8 @@ int mbox_ul_read(struct mbox *mb, int *full_r)
 			arena_reset(&st->names);   /* the view is rebuilt by this sync */
 		mb->uidvalidity = ul.hdr.uidvalidity;
 		mb->uidnext = 1;
+		memcpy(st->ul_guid, ul.hdr.guid, sizeof(st->ul_guid));
+		st->ul_has_guid = ul.hdr.has_guid;
 		st->ul_pos = (struct mbox_filepos){ sb.st_dev, sb.st_ino, 0, 1 };
 	}
 	for (size_t i = 0; i < ul.n; i++)
@@ -347,6 +349,8 @@ int mbox_ul_create(struct mbox *mb)
 	if (mbox_ul_replace(mb, &h, NULL, 0) < 0)
 		return -1;
 	st->ul_n = st->ul_sorted_n = 0;
+	memcpy(st->ul_guid, h.guid, sizeof(st->ul_guid));
+	st->ul_has_guid = 1;
 	mb->uidvalidity = h.uidvalidity;
 	mb->uidnext = 1;
 	return 0;
@@ -360,8 +364,13 @@ int mbox_ul_compact_maybe(struct mbox *mb)
 
 	if (st->ul_n <= 2 * st->im_n + MBOX_COMPACT_SLACK)
 		return 0;
-	if (dovecot_uidlist_guid_new(h.guid) == 0)
+	/* The GUID names the folder (Dovecot's mailbox GUID): a rewrite keeps it. */
+	if (st->ul_has_guid) {
+		memcpy(h.guid, st->ul_guid, sizeof(h.guid));
 		h.has_guid = 1;
+	} else if (dovecot_uidlist_guid_new(h.guid) == 0) {
+		h.has_guid = 1;
+	}
 	struct mbox_ul_entry *k = calloc(st->im_n + 1, sizeof(*k));
 	if (k == NULL)
 		return -1;
@@ -373,6 +382,8 @@ int mbox_ul_compact_maybe(struct mbox *mb)
 		memcpy(st->ul, k, keep * sizeof(*k));   /* names stay in the arena */
 		st->ul_n = keep;
 		st->ul_sorted_n = (size_t)-1;
+		memcpy(st->ul_guid, h.guid, sizeof(st->ul_guid));
+		st->ul_has_guid = h.has_guid;
 	}
 	free(k);
 	return r;

@@ -32,6 +32,7 @@
 #include "buf.h"
 #include "dovecot_keywords.h"
 #include "dovecot_uidlist.h"
+#include "helper_json.h"
 
 #define FILE_MAX ((size_t)256 << 20)
 
@@ -71,22 +72,6 @@ static void write_file(const char *path, const struct buf *b)
 	    rename(buf_cstr(&tmp), path) < 0)
 		die(path, strerror(errno));
 	buf_free(&tmp);
-}
-
-/* Append s[0, n) as a JSON string. */
-static void json_str(struct buf *o, const char *s, size_t n)
-{
-	buf_putc(o, '"');
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c == '"' || c == '\\')
-			buf_printf(o, "\\%c", c);
-		else if (c < 0x20 || c >= 0x7f)
-			buf_printf(o, "\\u%04x", c);
-		else
-			buf_putc(o, (char)c);
-	}
-	buf_putc(o, '"');
 }
 
 static void json_opt_u64(struct buf *o, const char *key, int has, unsigned long long v)

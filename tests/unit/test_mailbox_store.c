@@ -15,6 +15,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -636,6 +637,58 @@ static void test_concurrent_processes_assign_each_uid_once(void **state)
 	mbox_close(&mb);
 }
 
+/* A rewrite of dovecot-uidlist (most records dead) keeps the folder's
+ * mailbox GUID, the G field Dovecot reports as STATUS X-GUID: it named
+ * a new random one, so a folder Postern compacted was another folder to
+ * Dovecot (tests/integration/test_dovecot_swap.py). */
+static void test_uidlist_rewrite_keeps_the_guid(void **state)
+{
+	static const char header[] = "3 V123 N1 G00112233445566778899aabbccddeeff\n";
+	struct timespec old[2];
+	struct mbox *mb;
+	const char *err = NULL;
+	char name[64], path[128], text[256];
+	enum { N = 1010 };   /* dead records: more than MBOX_COMPACT_SLACK + 2 * live */
+	(void)state;
+
+	make_maildir("gu");
+	FILE *f = fopen("gu/dovecot-uidlist", "w");
+	assert_non_null(f);
+	fputs(header, f);
+	assert_int_equal(fclose(f), 0);
+	for (int i = 0; i < N; i++) {
+		snprintf(name, sizeof(name), "1000.M%dP1.h", i);
+		deliver("gu", name, "x\n");
+	}
+	assert_int_equal(mbox_open("gu", 2, 0, &mb, &err), 0);
+	assert_int_equal(mb->n, N);
+	mbox_close(&mb);
+	/* Another program removes all but the last: once the directories
+	 * are old enough to trust a scan, the sync logs the expunges and
+	 * rewrites the list. */
+	for (int i = 0; i < N - 1; i++) {
+		snprintf(path, sizeof(path), "gu/cur/1000.M%dP1.h:2,", i);
+		assert_int_equal(unlink(path), 0);
+	}
+	clock_gettime(CLOCK_REALTIME, &old[0]);
+	old[0].tv_sec -= 10;
+	old[1] = old[0];
+	assert_int_equal(utimensat(AT_FDCWD, "gu/cur", old, 0), 0);
+	assert_int_equal(utimensat(AT_FDCWD, "gu/new", old, 0), 0);
+	assert_int_equal(mbox_open("gu", 2, 0, &mb, &err), 0);
+	assert_int_equal(mb->n, 1);
+	assert_int_equal(mb->uidvalidity, 123);
+	mbox_close(&mb);
+	f = fopen("gu/dovecot-uidlist", "r");
+	assert_non_null(f);
+	assert_non_null(fgets(text, sizeof(text), f));
+	assert_string_equal(text, "3 V123 N1011 G00112233445566778899aabbccddeeff\n");
+	assert_non_null(fgets(text, sizeof(text), f));
+	assert_string_equal(text, "1010 :1000.M1009P1.h\n");
+	assert_null(fgets(text, sizeof(text), f));
+	fclose(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -658,6 +711,7 @@ int main(void)
 		cmocka_unit_test(test_duplicate_base_names_do_not_resurrect),
 		cmocka_unit_test(test_renames_during_scans_keep_the_uid),
 		cmocka_unit_test(test_concurrent_processes_assign_each_uid_once),
+		cmocka_unit_test(test_uidlist_rewrite_keeps_the_guid),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
