@@ -338,6 +338,74 @@ static void test_relay_idle_limit_ends_it(void **state)
 	login_proxies_free(&set);
 }
 
+/* The child: told to go with the number of bytes to expect, read to EOF. */
+static int client_reads_late(struct stream *s, int go)
+{
+	struct buf in;
+	size_t total = 0, expect;
+
+	if (read(go, &expect, sizeof(expect)) != (ssize_t)sizeof(expect))
+		return 60;
+	buf_init(&in, 65536);
+	for (;;) {
+		enum stream_status st;
+		buf_reset(&in);
+		st = stream_read_exact(s, 1024, &in);
+		total += in.len;
+		if (st != STREAM_OK)
+			break;
+	}
+	buf_free(&in);
+	return total == expect ? 0 : 61;
+}
+
+static double cpu_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* The session has said all and gone while its last bytes wait for a
+ * client that does not read: the relay waits without spinning on the
+ * closed side, then delivers every byte and the end. */
+static void test_relay_waits_quietly_for_a_slow_client(void **state)
+{
+	struct login_proxies *set;
+	static unsigned char block[1024];
+	struct relay r;
+	size_t sent = 0;
+	double cpu;
+	(void)state;
+
+	set = relay_start(&r, 4, 60000, client_reads_late);
+	memset(block, 'z', sizeof(block));
+	assert_int_equal(fcntl(r.session, F_SETFL, O_NONBLOCK), 0);
+	/* Until the relay takes no more: the client's buffers are full. */
+	for (int quiet = 0; quiet < 20;) {
+		ssize_t k = write(r.session, block, sizeof(block));
+		if (k == (ssize_t)sizeof(block)) {
+			sent += sizeof(block);
+			quiet = 0;
+		} else {
+			assert_true(k < 0 && errno == EAGAIN);
+			poll(NULL, 0, 10);
+			quiet++;
+		}
+	}
+	close(r.session);
+	r.session = -1;
+	cpu = cpu_seconds();
+	poll(NULL, 0, 500);
+	assert_true(cpu_seconds() - cpu < 0.2);
+	assert_int_equal(login_proxies_count(set), 1);
+	assert_int_equal(write(r.go, &sent, sizeof(sent)), (ssize_t)sizeof(sent));
+	assert_int_equal(relay_end(&r), 0);
+	wait_count(set, 0);
+	login_proxies_free(&set);
+}
+
 static void test_relay_set_full_takes_nothing(void **state)
 {
 	struct login_proxies *set;
@@ -367,6 +435,7 @@ int main(void)
 		cmocka_unit_test(test_relay_bulk_both_ways_with_back_pressure),
 		cmocka_unit_test(test_relay_client_end_reaches_the_session),
 		cmocka_unit_test(test_relay_idle_limit_ends_it),
+		cmocka_unit_test(test_relay_waits_quietly_for_a_slow_client),
 		cmocka_unit_test(test_relay_set_full_takes_nothing),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
