@@ -21,7 +21,7 @@ endif
 
 CFLAGS   := -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -g $(OPT) $(HARDEN) -fPIE -Icommon $(EXTRA_CFLAGS)
 LDFLAGS  := -pie -Wl,-z,relro,-z,now $(LDSAN)
-LIBS     := -lssl -lcrypto -lcares -lcdb -lcrypt
+LIBS     := -lssl -lcrypto -lcares -lcdb -lcrypt -pthread
 
 # Debian packages the build and the tests need (`make deps`).
 DEPS_PKGS := build-essential libssl-dev libc-ares-dev libcdb-dev libcmocka-dev \

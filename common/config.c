@@ -128,6 +128,8 @@ static const struct config_key config_table[] = {
 	  "The POP3 failed-login delay doubles with each failure authd has counted for the client address or user, up to this (at most 60s)." },
 	{ "pop3_plaintext_auth", CONFIG_STR, "loopback",
 	  "When POP3 accepts USER/PASS and AUTH PLAIN: loopback (over TLS, or from a loopback address), yes (always), no (only over TLS); otherwise the commands get -ERR [AUTH] and CAPA does not offer them." },
+	{ "login_proxy_limit", CONFIG_SIZE, "256",
+	  "Most TLS clients one POP3 login process (pop3s, or pop3 after STLS) relays at once between their TLS session and their session process after login; each costs two descriptors and, while data flows, up to 32 KB.  With this many the process takes no new client and the master starts another one, up to the service's maxproc (1 to 100000; 0 means 1).  A relay ends when either side closes or after pop3_timeout and a minute without a byte either way." },
 	{ "auth_ticket_lifetime", CONFIG_TIME, "30s",
 	  "How long a one-time login ticket that authd gives a login process stays valid before a session process redeems it (at most 1h)." },
 	{ "auth_failure_window", CONFIG_TIME, "15m",

@@ -3,7 +3,11 @@
  * Offers: option parsing (-c DIR/etc, -i, -v), settings and log set-up,
  * the listener the master passed as fd 3, privilege drop into the
  * service's user and root, and the accept loop that reports busy/idle to
- * the master over the status pipe (fd 4).
+ * the master over the status pipe (fd 4); daemon_serve_holding is that
+ * loop for a process that keeps serving clients on a thread of its own
+ * after serve() returned (a login process's TLS relay): idle while it
+ * waits for a client, busy while its holder is full or once it takes no
+ * more clients, until the last held client has ended.
  *
  * Trusts: the environment the master sets (docs/tree.md) and the command
  * line; both come from root or from the operator.  A process started by
@@ -384,20 +388,22 @@ static void daemon_report(const struct daemon *d, int busy)
 		log_debug("status pipe: %s", strerror(errno));
 }
 
-/* Wait for a client; -1 on idle timeout or stop request. */
-static int daemon_accept(const struct daemon *d, int idle_ms)
+/* Wait for a client; -1 on idle timeout or stop request, -2 when
+ * wake_fd (a holder's, or -1) became readable. */
+static int daemon_accept(const struct daemon *d, int idle_ms, int wake_fd)
 {
-	struct pollfd pfd[3] = {
+	struct pollfd pfd[4] = {
 		{ .fd = d->listen_fd, .events = POLLIN },
 		{ .fd = daemon_stop_fd(), .events = POLLIN },   /* -1 is ignored by poll */
 		{ .fd = d->lifeline_fd, .events = POLLIN },
+		{ .fd = wake_fd, .events = POLLIN },
 	};
 
 	for (;;) {
 		/* Told to stop: still serve a client already waiting in the
 		 * backlog (it was connected; dropping it would fail its mail),
 		 * but wait for no new one. */
-		int r = daemon_stopping() ? 1 : poll(pfd, d->lifeline_fd >= 0 ? 3 : 2, idle_ms);
+		int r = daemon_stopping() ? 1 : poll(pfd, 4, idle_ms);
 		if (r >= 1 && daemon_stopping()) {
 			int fd = accept4(d->listen_fd, NULL, NULL, SOCK_CLOEXEC);
 			return fd >= 0 ? fd : -1;
@@ -409,6 +415,8 @@ static int daemon_accept(const struct daemon *d, int idle_ms)
 				continue;
 			log_fatal("poll: %s", strerror(errno));
 		}
+		if (pfd[3].revents != 0 && pfd[0].revents == 0)
+			return -2;
 		int fd = accept4(d->listen_fd, NULL, NULL, SOCK_CLOEXEC);
 		if (fd >= 0)
 			return fd;
@@ -425,7 +433,54 @@ static int daemon_accept(const struct daemon *d, int idle_ms)
 	}
 }
 
+/* A holder at its max: busy for the master until a held client ends.
+ * 0 when there is room again, -1 when told to stop meanwhile. */
+static int daemon_hold_full(const struct daemon *d, const struct daemon_holder *h)
+{
+	struct pollfd pfd[3] = {
+		{ .fd = h->wake_fd, .events = POLLIN },
+		{ .fd = daemon_stop_fd(), .events = POLLIN },
+		{ .fd = d->lifeline_fd, .events = POLLIN },
+	};
+	int r = 0;
+
+	daemon_report(d, 1);
+	while (h->held(h->arg) >= h->max) {
+		if (daemon_stopping()) {
+			r = -1;
+			break;
+		}
+		if (poll(pfd, 3, -1) < 0 && errno != EINTR)
+			log_fatal("poll: %s", strerror(errno));
+	}
+	if (r == 0)
+		daemon_report(d, 0);
+	return r;
+}
+
+/* Done taking clients: busy for the master (it starts another process)
+ * while the held ones finish, however long they last. */
+static void daemon_hold_drain(const struct daemon *d, const struct daemon_holder *h)
+{
+	struct pollfd pfd = { .fd = h != NULL ? h->wake_fd : -1, .events = POLLIN };
+	size_t n = h != NULL ? h->held(h->arg) : 0;
+
+	if (n == 0)
+		return;
+	log_debug("taking no new client; %zu held", n);
+	daemon_report(d, 1);
+	while (h->held(h->arg) > 0)
+		if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
+			log_fatal("poll: %s", strerror(errno));
+}
+
 void daemon_serve(struct daemon *d, daemon_serve_fn *serve, void *arg)
+{
+	daemon_serve_holding(d, serve, arg, NULL);
+}
+
+void daemon_serve_holding(struct daemon *d, daemon_serve_fn *serve, void *arg,
+			  const struct daemon_holder *h)
 {
 	unsigned long long max_use = config_size("daemon_max_use");
 	unsigned long long idle = config_time("daemon_idle_timeout");
@@ -436,6 +491,7 @@ void daemon_serve(struct daemon *d, daemon_serve_fn *serve, void *arg)
 
 	if (d->inetd) {
 		serve(0, 1, arg);
+		daemon_hold_drain(d, h);
 		return;
 	}
 	if (d->listen_fd < 0)
@@ -443,7 +499,16 @@ void daemon_serve(struct daemon *d, daemon_serve_fn *serve, void *arg)
 	/* Several processes share the listener: never block in accept. */
 	fd_set_nonblock(d->listen_fd, 1);
 	while (max_use == 0 || used < max_use) {
-		int fd = daemon_accept(d, idle_ms);
+		size_t held = h != NULL ? h->held(h->arg) : 0;
+		if (h != NULL && held >= h->max) {
+			if (daemon_hold_full(d, h) < 0)
+				break;
+			continue;
+		}
+		/* Holding clients is not idle: no idle exit. */
+		int fd = daemon_accept(d, held > 0 ? -1 : idle_ms, h != NULL ? h->wake_fd : -1);
+		if (fd == -2)
+			continue;
 		if (fd < 0)
 			break;
 		/* A peer that may not call us gets no byte and no busy report. */
@@ -466,6 +531,7 @@ void daemon_serve(struct daemon *d, daemon_serve_fn *serve, void *arg)
 			break;
 		}
 	}
+	daemon_hold_drain(d, h);
 }
 
 void daemon_serve_records(int in_fd, int out_fd, int timeout_ms, size_t answer_max,

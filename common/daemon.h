@@ -69,6 +69,23 @@ void daemon_drop(struct daemon *d);
 /* Serve clients until told to stop: inetd mode serves fd 0/1 once; else
  * accept on the listener, one client at a time.  Returns when done. */
 void daemon_serve(struct daemon *d, daemon_serve_fn *serve, void *arg);
+/* A process that goes on serving clients after serve() has returned, on
+ * a thread of its own: a login process relaying the TLS sessions it has
+ * handed to their session processes (common/login_proxy.h). */
+struct daemon_holder {
+	size_t (*held)(void *arg);   /* clients held now; drains wake_fd */
+	int wake_fd;                 /* readable when a held client has ended */
+	size_t max;                  /* take no new client while held() >= max */
+	void *arg;
+};
+/* daemon_serve for such a process.  Waiting for a client it is idle for
+ * the master even while it holds some; with max held it takes none and
+ * reports busy (the master starts another process) until one ends; it
+ * does not exit idle while it holds any; and when it is done (stop,
+ * daemon_max_use, inetd mode) it reports busy and returns only once it
+ * holds none. */
+void daemon_serve_holding(struct daemon *d, daemon_serve_fn *serve, void *arg,
+			  const struct daemon_holder *h);
 /* Whether the peer of fd, accepted on our listener, may call us: root,
  * the users of the services that use ours (service_table_callers,
  * docs/tree.md), in development our own uid; a program whose listener is

@@ -73,6 +73,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base64.h"
 #include "mime.h"
 #include "mime_header.h"
 
@@ -1083,18 +1084,6 @@ enum mime_cte mime_cte_of(const struct mime_str *e)
 	return MIME_CTE_UNKNOWN;
 }
 
-static const signed char mime_b64[256] = {
-	['A'] = 1, ['B'] = 2, ['C'] = 3, ['D'] = 4, ['E'] = 5, ['F'] = 6, ['G'] = 7, ['H'] = 8,
-	['I'] = 9, ['J'] = 10, ['K'] = 11, ['L'] = 12, ['M'] = 13, ['N'] = 14, ['O'] = 15,
-	['P'] = 16, ['Q'] = 17, ['R'] = 18, ['S'] = 19, ['T'] = 20, ['U'] = 21, ['V'] = 22,
-	['W'] = 23, ['X'] = 24, ['Y'] = 25, ['Z'] = 26, ['a'] = 27, ['b'] = 28, ['c'] = 29,
-	['d'] = 30, ['e'] = 31, ['f'] = 32, ['g'] = 33, ['h'] = 34, ['i'] = 35, ['j'] = 36,
-	['k'] = 37, ['l'] = 38, ['m'] = 39, ['n'] = 40, ['o'] = 41, ['p'] = 42, ['q'] = 43,
-	['r'] = 44, ['s'] = 45, ['t'] = 46, ['u'] = 47, ['v'] = 48, ['w'] = 49, ['x'] = 50,
-	['y'] = 51, ['z'] = 52, ['0'] = 53, ['1'] = 54, ['2'] = 55, ['3'] = 56, ['4'] = 57,
-	['5'] = 58, ['6'] = 59, ['7'] = 60, ['8'] = 61, ['9'] = 62, ['+'] = 63, ['/'] = 64,
-};   /* value + 1; 0 = not in the alphabet */
-
 /* Where decoded bytes go: appended to out in chunks, or only counted
  * when out is NULL. */
 struct mime_sink {
@@ -1127,12 +1116,12 @@ static void mime_base64_run(const char *p, size_t len, struct mime_sink *sk)
 	unsigned int acc = 0, have = 0;
 
 	for (size_t i = 0; i < len && !sk->failed; i++) {
-		int v = mime_b64[(unsigned char)p[i]];
+		int v = base64_values[(unsigned char)p[i]];
 		if (p[i] == '=')
 			break;
-		if (v == 0)
-			continue;
-		acc = acc << 6 | (unsigned int)(v - 1);
+		if (v < 0)
+			continue;   /* RFC 2045 6.8: bytes outside the alphabet are ignored */
+		acc = acc << 6 | (unsigned int)v;
 		if (++have == 4) {
 			mime_sink_put(sk, (char)(acc >> 16));
 			mime_sink_put(sk, (char)(acc >> 8));

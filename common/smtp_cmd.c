@@ -5,9 +5,10 @@
  * "TO:"; smtp_cmd_params() parses the ESMTP parameter list that follows a
  * path (RFC 5321 4.1.2) into at most a caller-given number of key/value
  * ranges, each keyword at most once (any case); smtp_param_size() reads a SIZE value (RFC 1870) without
- * overflow.  The value codecs of the extensions: base64 for AUTH
- * (RFC 4954, strict), the PLAIN message (RFC 4616), xtext for DSN
- * (RFC 3461 4), NOTIFY lists, and the BDAT argument (RFC 3030).
+ * overflow.  The value codecs of the extensions: xtext for DSN
+ * (RFC 3461 4), NOTIFY lists, and the BDAT argument (RFC 3030).  (AUTH's
+ * base64 and PLAIN message are common/sasl.c's, shared with POP3 and
+ * IMAP.)
  *
  * Trusts: nothing.  The input is raw network bytes; every function takes
  * (pointer, length), walks forward only, never reads past the length and
@@ -265,84 +266,6 @@ int smtp_param_size(const struct smtp_param *param, unsigned long long limit,
 	return 0;
 }
 
-/* ---- base64 (RFC 4648 4) ---- */
-
-static const char smtp_b64_alphabet[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static int smtp_b64_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-/* One quantum of four characters; pad = how many '=' end it (only in
- * the last one).  Appends 3 - pad bytes. */
-static int smtp_b64_quantum(const char *q, int last, struct buf *out)
-{
-	int v[4], pad = 0;
-	unsigned char b[3];
-
-	for (int i = 0; i < 4; i++) {
-		if (q[i] == '=' && last && i >= 2) {
-			pad++;
-			v[i] = 0;
-			continue;
-		}
-		if (pad > 0 || (v[i] = smtp_b64_value((unsigned char)q[i])) < 0)
-			return -1;   /* data after padding, or a stray byte */
-	}
-	b[0] = (unsigned char)(v[0] << 2 | v[1] >> 4);
-	b[1] = (unsigned char)((v[1] & 0x0f) << 4 | v[2] >> 2);
-	b[2] = (unsigned char)((v[2] & 0x03) << 6 | v[3]);
-	/* Canonical encoding only: the bits that padding drops must be 0. */
-	if ((pad == 1 && (v[2] & 0x03) != 0) || (pad == 2 && (v[1] & 0x0f) != 0))
-		return -1;
-	return buf_append(out, b, (size_t)(3 - pad));
-}
-
-int smtp_base64_decode(const char *p, size_t len, struct buf *out)
-{
-	if (len % 4 != 0)
-		return -1;
-	for (size_t i = 0; i < len; i += 4)
-		if (smtp_b64_quantum(p + i, i + 4 == len, out) < 0)
-			return -1;
-	return 0;
-}
-
-int smtp_base64_encode(const void *p, size_t n, struct buf *out)
-{
-	const unsigned char *b = p;
-
-	for (size_t i = 0; i < n; i += 3) {
-		unsigned v = (unsigned)b[i] << 16;
-		size_t rest = n - i;
-		char q[4];
-
-		if (rest > 1)
-			v |= (unsigned)b[i + 1] << 8;
-		if (rest > 2)
-			v |= b[i + 2];
-		q[0] = smtp_b64_alphabet[v >> 18 & 63];
-		q[1] = smtp_b64_alphabet[v >> 12 & 63];
-		q[2] = rest > 1 ? smtp_b64_alphabet[v >> 6 & 63] : '=';
-		q[3] = rest > 2 ? smtp_b64_alphabet[v & 63] : '=';
-		if (buf_append(out, q, 4) < 0)
-			return -1;
-	}
-	return 0;
-}
-
 /* ---- xtext (RFC 3461 4) ---- */
 
 static int smtp_hex_upper(unsigned char c)
@@ -377,28 +300,6 @@ int smtp_xtext_decode(const char *p, size_t len, struct buf *out)
 			return -1;
 	}
 	return 0;
-}
-
-/* ---- AUTH PLAIN (RFC 4616 2) ---- */
-
-int smtp_auth_plain_split(const char *msg, size_t len, const char **authz_r, size_t *authz_len_r,
-			  const char **user_r, size_t *user_len_r, const char **pass_r,
-			  size_t *pass_len_r)
-{
-	const char *nul1 = memchr(msg, '\0', len), *nul2;
-
-	if (nul1 == NULL)
-		return -1;
-	nul2 = memchr(nul1 + 1, '\0', len - (size_t)(nul1 + 1 - msg));
-	if (nul2 == NULL || memchr(nul2 + 1, '\0', len - (size_t)(nul2 + 1 - msg)) != NULL)
-		return -1;
-	*authz_r = msg;
-	*authz_len_r = (size_t)(nul1 - msg);
-	*user_r = nul1 + 1;
-	*user_len_r = (size_t)(nul2 - nul1 - 1);
-	*pass_r = nul2 + 1;
-	*pass_len_r = len - (size_t)(nul2 + 1 - msg);
-	return *user_len_r == 0 || *pass_len_r == 0 ? -1 : 0;
 }
 
 /* ---- NOTIFY (RFC 3461 4.1) ---- */

@@ -75,22 +75,10 @@ int smtp_param_is(const struct smtp_param *param, const char *name);
  * *value_r = limit + 1 (no overflow).  0, or -1 when not a number. */
 int smtp_param_size(const struct smtp_param *param, unsigned long long limit,
 		    unsigned long long *value_r);
-/* Decode strict base64 (RFC 4648 4, padding required, no white space)
- * and append to out (whose cap bounds the result).  0, or -1 on bad
- * input or when out would overflow its cap. */
-int smtp_base64_decode(const char *p, size_t len, struct buf *out);
-/* Encode n bytes as base64 and append to out. 0 or -1 (cap). */
-int smtp_base64_encode(const void *p, size_t n, struct buf *out);
 /* Decode RFC 3461 4 xtext ("+XX" hex escapes, characters 33-126 but
  * "+" and "=") and append to out.  The result must be printable ASCII
  * (a decoded control byte is refused).  0, or -1. */
 int smtp_xtext_decode(const char *p, size_t len, struct buf *out);
-/* Split a decoded RFC 4616 PLAIN message authzid NUL authcid NUL passwd.
- * Every part points into msg.  0, or -1 when it has not exactly two NULs
- * or the user or password is empty. */
-int smtp_auth_plain_split(const char *msg, size_t len, const char **authz_r, size_t *authz_len_r,
-			  const char **user_r, size_t *user_len_r, const char **pass_r,
-			  size_t *pass_len_r);
 /* RFC 3461 4.1 NOTIFY value: "NEVER", or a comma list of SUCCESS,
  * FAILURE, DELAY (each at most once, any case).  Writes the canonical
  * upper-case form (in SUCCESS,FAILURE,DELAY order) to out.  0, or -1. */

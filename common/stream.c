@@ -8,7 +8,12 @@
  * across reads (stream_toolong_crlf): the SMTP DATA state machine must
  * know it, or "<long line><LF>.<CRLF>" could end a message that the
  * sending relay thinks goes on (SMTP smuggling).
- * stream_read_exact reads bulk data into a capped buf.  Output is
+ * stream_read_exact reads bulk data into a capped buf.  When a client
+ * moves from one process to another (a login process to its session,
+ * common/login_handoff.c), the bytes it read ahead (stream_peek) go
+ * along, and stream_preload makes them the first input of the new
+ * stream, so they are read once, in order, by the same line reader;
+ * stream_tls_detach gives the TLS session to the login's proxy.  Output is
  * buffered (at most STREAM_OUT_MAX bytes, flushed automatically beyond
  * that) and written completely by stream_flush.
  *
@@ -145,19 +150,6 @@ size_t stream_pending(const struct stream *s)
 const char *stream_peek(const struct stream *s)
 {
 	return s->in != NULL ? s->in + s->start : "";
-}
-
-size_t stream_tls_pending(const struct stream *s)
-{
-	size_t n = s->end - s->start;
-	int ssl_n;
-
-	/* Bytes OpenSSL has decrypted but not handed over are invisible to
-	 * poll() on the socket: count them, or a reader would wait forever
-	 * for input it already has. */
-	if (s->ssl != NULL && (ssl_n = SSL_pending(s->ssl)) > 0)
-		n += (size_t)ssl_n;
-	return n;
 }
 
 int stream_toolong_crlf(const struct stream *s)
@@ -518,6 +510,25 @@ enum stream_status stream_read_exact(struct stream *s, size_t n, struct buf *out
 	return stream_transfer(s, n, out);
 }
 
+int stream_preload(struct stream *s, const void *p, size_t n)
+{
+	if (s->in != NULL || s->eof || s->ssl != NULL)
+		return -1;
+	if (n == 0)
+		return 0;
+	/* Room for the bytes, however many; later growth is bounded as
+	 * usual (stream_make_room), and line reads consume them first. */
+	s->in = malloc(n > STREAM_IN_INITIAL ? n : STREAM_IN_INITIAL);
+	if (s->in == NULL)
+		return -1;
+	s->in_cap = n > STREAM_IN_INITIAL ? n : STREAM_IN_INITIAL;
+	memcpy(s->in, p, n);
+	s->start = 0;
+	s->end = n;
+	s->scanned = 0;
+	return 0;
+}
+
 /* ---- output ---- */
 
 int stream_flush(struct stream *s)
@@ -696,4 +707,12 @@ int stream_tls_peer_verified(const struct stream *s)
 size_t stream_tls_discarded(const struct stream *s)
 {
 	return s->tls_discarded;
+}
+
+SSL *stream_tls_detach(struct stream *s)
+{
+	SSL *ssl = s->ssl;
+
+	s->ssl = NULL;
+	return ssl;
 }

@@ -44,10 +44,10 @@ enum stream_status stream_read_exact(struct stream *s, size_t n, struct buf *out
 const char *stream_peek(const struct stream *s);
 /* Bytes already buffered on the input side (PIPELINING: flush when 0). */
 size_t stream_pending(const struct stream *s);
-/* Input readable without waiting: stream_pending plus, with TLS, what
- * OpenSSL has decrypted but not handed over (poll() cannot see that).
- * Check it before polling the descriptor. */
-size_t stream_tls_pending(const struct stream *s);
+/* Make n bytes the first input of a stream that has read nothing yet, as
+ * if they had come from its descriptor (what another process had already
+ * read from it: login_handoff).  0, or -1 (not a fresh stream, no memory). */
+int stream_preload(struct stream *s, const void *p, size_t n);
 /* Whether the line last reported as STREAM_TOOLONG ended in CRLF (its CR
  * and LF may have arrived in different reads); 0 for a bare LF or none. */
 int stream_toolong_crlf(const struct stream *s);
@@ -91,5 +91,12 @@ int stream_tls_info(const struct stream *s, const char **proto_r, const char **c
 int stream_tls_peer_verified(const struct stream *s);
 /* Bytes of input that stream_start_tls discarded (for the log). */
 size_t stream_tls_discarded(const struct stream *s);
+typedef struct ssl_st SSL;
+/* Give the TLS session to another owner (common/login_proxy.c), which
+ * then reads and writes the descriptors through it; the stream forgets
+ * it (stream_free sends no close_notify).  Flush the output and take the
+ * input (stream_peek) first: what the stream holds stays there.
+ * NULL when TLS is not active. */
+SSL *stream_tls_detach(struct stream *s);
 
 #endif

@@ -24,6 +24,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "log.h"
+#include "login_proxy.h"
 #include "popd.h"
 #include "tls.h"
 
@@ -35,38 +36,29 @@ static int popd_ms(unsigned long long seconds)
 static void popd_limits_init(struct popd_limits *l)
 {
 	unsigned long long e = config_size("pop3_hard_error_limit");
-	unsigned long long a = config_time("pop3_auth_failure_delay");
-	unsigned long long m = config_time("pop3_auth_failure_delay_max");
-	const char *plain = config_str("pop3_plaintext_auth");
+	const char *error;
 
 	memset(l, 0, sizeof(*l));
 	l->timeout_ms = popd_ms(config_time("pop3_timeout"));
 	l->ipc_timeout_ms = popd_ms(config_time("ipc_timeout"));
 	l->error_limit = e == 0 || e > ULONG_MAX ? ULONG_MAX : (unsigned long)e;
-	l->auth_delay = a > 60 ? 60 : (unsigned long)a;   /* a delay is not a hang */
-	l->auth_delay_max = m > 60 ? 60 : (unsigned long)m;
-	if (l->auth_delay_max < l->auth_delay)
-		l->auth_delay_max = l->auth_delay;
-	if (strcmp(plain, "yes") == 0)
-		l->plaintext = POPD_PLAIN_YES;
-	else if (strcmp(plain, "no") == 0)
-		l->plaintext = POPD_PLAIN_NO;
-	else if (strcmp(plain, "loopback") == 0)
-		l->plaintext = POPD_PLAIN_LOOPBACK;
-	else
-		log_fatal("pop3_plaintext_auth = %s: must be loopback, yes or no", plain);
+	if (login_policy_init(&l->policy, "pop3", &error) < 0)
+		log_fatal("%s", error);
 }
 
-int popd_addr_loopback(const char *addr)
+/* login_proxy_limit, at least 1. */
+static size_t popd_proxy_limit(void)
 {
-	return strncmp(addr, "127.", 4) == 0 || strcmp(addr, "::1") == 0 ||
-	       strncmp(addr, "::ffff:127.", 11) == 0;
+	unsigned long long n = config_size("login_proxy_limit");
+
+	return n == 0 ? 1 : n > 100000 ? 100000 : (size_t)n;
 }
 
 int main(int argc, char **argv)
 {
 	static struct popd_limits limits;
 	struct daemon d;
+	struct daemon_holder holder;
 	const char *error, *role;
 	int session;
 
@@ -91,7 +83,15 @@ int main(int argc, char **argv)
 	if (limits.tls == NULL)
 		log_warn("no TLS, STLS not offered: %s", error);
 	daemon_drop(&d);
-	daemon_serve(&d, popd_login_serve, &limits);
+	/* The relay thread starts after the drop: it never runs as root. */
+	limits.proxies = login_proxies_new(popd_proxy_limit(), &error);
+	if (limits.proxies == NULL)
+		log_fatal("TLS relay: %s", error);
+	/* The session ends an idle client first (pop3_timeout) and says so. */
+	limits.proxy_idle_ms = limits.timeout_ms > INT_MAX - 60000 ? INT_MAX : limits.timeout_ms + 60000;
+	login_proxies_holder(limits.proxies, &holder);
+	daemon_serve_holding(&d, popd_login_serve, &limits, &holder);
+	login_proxies_free(&limits.proxies);
 	tls_ctx_free(&limits.tls);
 	return 0;
 }

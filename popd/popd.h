@@ -2,7 +2,8 @@
  *   popd_login.c    the login process (postern-login, chrooted to the
  *                   empty run/jail): TLS, CAPA, USER/PASS, AUTH PLAIN,
  *                   STLS; asks authd for a ticket and hands the client
- *                   to the session service
+ *                   to the session service (common/login_handoff.c),
+ *                   relaying TLS on its relay thread (common/login_proxy.c)
  *   popd_session.c  the session process (postern-vmail, mail root):
  *                   redeems the ticket, serves the TRANSACTION state
  *   popd_mailbox.c  the maildrop over the mailbox store (session side)
@@ -11,6 +12,7 @@
 #define POSTERN_POPD_H
 
 #include <stddef.h>
+#include "login_policy.h"
 #include "mailbox_store.h"
 #include "stream.h"
 
@@ -20,23 +22,19 @@
 #define POPD_USER_MAX 255
 #define POPD_LOCK_NAME "postern-pop3.lock"
 #define POPD_SESSION_SERVICE "pop3-session"   /* private/NAME of the session service */
-#define POPD_PENDING_MAX 4096       /* pipelined client bytes a login may pass on */
-#define POPD_HANDOFF_MAX (3 * POPD_PENDING_MAX + 1024)  /* the handoff record, escaped */
 
 /* Settings read once at start (popd.c). */
 struct popd_limits {
 	unsigned long error_limit;
-	unsigned long auth_delay;       /* first failed-login delay, seconds */
-	unsigned long auth_delay_max;
+	struct login_policy policy;     /* pop3_plaintext_auth, pop3_auth_failure_delay(_max) */
 	int timeout_ms;
 	int ipc_timeout_ms;
-	int plaintext;                  /* POPD_PLAIN_* */
 	int implicit_tls;               /* pop3s: TLS from the first byte */
 	SSL_CTX *tls;                   /* NULL: no STLS, no pop3s */
 	int tls_handshake_ms;           /* tls_handshake_timeout, whole handshake; 0: none */
+	struct login_proxies *proxies;  /* the login's TLS relay (common/login_proxy.h) */
+	int proxy_idle_ms;              /* a relay's idle limit: pop3_timeout and a minute */
 };
-
-enum { POPD_PLAIN_NO, POPD_PLAIN_LOOPBACK, POPD_PLAIN_YES };
 
 struct popd_mailbox {
 	struct mbox *store;          /* messages sorted by UID */
@@ -78,7 +76,5 @@ int popd_msg_send(int fd, struct stream *s, int top, unsigned long lines);
 void popd_login_serve(int in_fd, int out_fd, void *limits);
 /* The session process: one handoff from a login process (daemon_serve_fn). */
 void popd_session_serve(int in_fd, int out_fd, void *limits);
-/* Whether a printable peer address is a loopback address. */
-int popd_addr_loopback(const char *addr);
 
 #endif

@@ -6,10 +6,14 @@
  * (RFC 5034, RFC 4616), and QUIT.  Credentials go to authd as
  * `cmd=ticket`; on success authd answers a one-time ticket, and the
  * client is handed to the session service (private/pop3-session) with
- * the ticket: the plain client socket itself, or, when this process
- * terminates TLS, its own end of a socketpair, after which it pumps
- * bytes between the TLS stream and the socketpair until either side
- * closes.  Then it is free for the next client (daemon_serve).
+ * the ticket (common/login_handoff.c): the plain client socket itself,
+ * or, when this process terminates TLS, its own end of a socketpair,
+ * which the process's relay thread (common/login_proxy.c) joins to the
+ * TLS session until either side closes.  The main thread is then free
+ * for the next client (daemon_serve_holding): one login process relays
+ * up to login_proxy_limit TLS sessions at once.  The shared policy
+ * (plaintext, failed-login delay) is common/login_policy.c's, the SASL
+ * decoding common/sasl.c's.
  *
  * Runs as: postern-login, chrooted into the empty run/jail, which holds
  * only the links private/authd and private/pop3-session.  It never sees
@@ -18,7 +22,8 @@
  *
  * Trusts: nothing from the client: lines through the bounded stream
  * reader (POP3_CMD_LINE_MAX; a SASL response up to
- * POPD_SASL_LINE_MAX) and pop3_cmd.c; base64 is checked strictly.
+ * POPD_SASL_LINE_MAX) and pop3_cmd.c; SASL responses are decoded and
+ * checked by common/sasl.c.
  * Plaintext logins are refused on an unencrypted connection unless
  * pop3_plaintext_auth allows them (default: from loopback only).
  *
@@ -31,35 +36,27 @@
  * client is told [AUTH] and disconnected.  Every failure is logged.  If
  * authd or the session service cannot be reached the client gets
  * [SYS/TEMP] and may try again. */
-#include <errno.h>
-#include <openssl/evp.h>
-#include <poll.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "authclient.h"
 #include "buf.h"
-#include "daemon.h"
 #include "log.h"
+#include "login_handoff.h"
+#include "login_policy.h"
 #include "pop3_cmd.h"
 #include "popd.h"
-#include "record.h"
+#include "sasl.h"
 #include "sockets.h"
 #include "stream.h"
 
 #define POPD_SASL_LINE_MAX 2048     /* RFC 5034 section 4: responses may exceed 255 */
-#define POPD_SECRET_MAX 1024        /* longest password taken */
-#define POPD_PROXY_BLOCK 16384
-#define POPD_TICKET_MAX 128
 
 struct popd_login {
 	const struct popd_limits *l;
 	struct stream *s;
-	int fd;                       /* the client socket */
-	char client[64];
+	int rfd, wfd;                 /* the client's descriptors (equal for a socket) */
+	char client[LOGIN_CLIENT_MAX];
 	struct buf user;              /* from USER */
 	unsigned long errors;
 	int done;
@@ -90,10 +87,7 @@ static void popd_login_error(struct popd_login *pl, const char *text)
 /* Whether USER/PASS and AUTH PLAIN may be used on this connection. */
 static int popd_plaintext_ok(const struct popd_login *pl)
 {
-	if (stream_tls_active(pl->s) || pl->l->plaintext == POPD_PLAIN_YES)
-		return 1;
-	/* An address we could not learn ("unknown") is not loopback. */
-	return pl->l->plaintext == POPD_PLAIN_LOOPBACK && popd_addr_loopback(pl->client);
+	return login_plaintext_ok(&pl->l->policy, stream_tls_active(pl->s), pl->client);
 }
 
 static void popd_login_capa(struct popd_login *pl)
@@ -110,192 +104,26 @@ static void popd_login_capa(struct popd_login *pl)
 
 /* ---- handing the client to the session service ---- */
 
-/* Session -> client: one block from sp, written out over TLS. 0, or -1
- * when either side is done. */
-static int popd_login_to_client(struct popd_login *pl, int sp, char *block)
-{
-	ssize_t n = read(sp, block, POPD_PROXY_BLOCK);
-
-	if (n <= 0 || stream_write(pl->s, block, (size_t)n) < 0 || stream_flush(pl->s) < 0)
-		return -1;
-	return 0;
-}
-
-/* Client -> session: send all of out to sp.  Never block on sp alone:
- * while the session cannot take more input it may be waiting for us to
- * take its replies (a pipelining client fills both directions at once),
- * so replies are forwarded while we wait.  0 or -1. */
-static int popd_login_to_session(struct popd_login *pl, int sp, char *block,
-				 const char *out, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = send(sp, out, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n > 0) {
-			out += n;
-			len -= (size_t)n;
-			continue;
-		}
-		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-			return -1;
-		struct pollfd p = { .fd = sp, .events = POLLIN | POLLOUT };
-		int r = poll(&p, 1, pl->l->timeout_ms);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return -1;
-		if ((p.revents & (POLLIN | POLLHUP | POLLERR)) && !(p.revents & POLLOUT) &&
-		    popd_login_to_client(pl, sp, block) < 0)
-			return -1;
-	}
-	return 0;
-}
-
-/* Pump bytes between the TLS stream and sp until either side ends. */
-static void popd_login_proxy(struct popd_login *pl, int sp)
-{
-	char *block = malloc(POPD_PROXY_BLOCK);
-	size_t saved = stream_get_max_line(pl->s);
-	struct buf out;
-
-	if (block == NULL)
-		return;
-	buf_init(&out, POPD_PROXY_BLOCK * 2);
-	stream_set_max_line(pl->s, POPD_PROXY_BLOCK);
-	for (;;) {
-		struct pollfd p[2] = { { .fd = pl->fd, .events = POLLIN }, { .fd = sp, .events = POLLIN } };
-		/* Input OpenSSL has already decrypted is invisible to poll():
-		 * a pipelined burst would wait for a byte the client never sends. */
-		int ready = stream_tls_pending(pl->s) > 0;
-		int r = ready ? 1 : poll(p, 2, pl->l->timeout_ms);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;   /* the session has its own timeout; this is the backstop */
-		if (ready || (p[0].revents & (POLLIN | POLLHUP | POLLERR))) {
-			/* Every complete line already here goes in one send: one
-			 * small send per line would only multiply the work. */
-			enum stream_status st;
-			buf_reset(&out);
-			do {
-				const char *line;
-				size_t len;
-				st = stream_read_line(pl->s, &line, &len);
-				if ((st == STREAM_OK || st == STREAM_EOF) && len > 0 &&
-				    buf_append(&out, line, len) < 0)
-					st = STREAM_ERROR;
-			} while (st == STREAM_OK && out.len < POPD_PROXY_BLOCK &&
-				 stream_pending(pl->s) > 0 && memchr(stream_peek(pl->s), '\n', stream_pending(pl->s)));
-			if (out.len > 0 && popd_login_to_session(pl, sp, block, out.data, out.len) < 0)
-				break;
-			if (st != STREAM_OK)
-				break;
-			continue;
-		}
-		if ((p[1].revents & (POLLIN | POLLHUP | POLLERR)) && popd_login_to_client(pl, sp, block) < 0)
-			break;
-	}
-	stream_set_max_line(pl->s, saved);
-	buf_free(&out);
-	free(block);
-}
-
-/* The handoff record: ticket, client, and the plain client bytes this
- * process already read past the login command. 0 or -1. */
-static int popd_login_record(struct popd_login *pl, const struct buf *ticket,
-			     const struct buf *pending, struct buf *out)
-{
-	if (record_put(out, "ticket", ticket->data, ticket->len) < 0 ||
-	    record_put_str(out, "client", pl->client) < 0 ||
-	    record_put_str(out, "tls", stream_tls_active(pl->s) ? "yes" : "no") < 0 ||
-	    (pending->len > 0 && record_put(out, "pending", pending->data, pending->len) < 0))
-		return -1;
-	return record_end(out);
-}
-
-/* Send the record with fd to the session service and wait for its
- * status=ok.  0 or -1. */
-static int popd_login_pass(struct popd_login *pl, const struct buf *rec, int fd)
-{
-	char path[256];
-	struct record ans = { 0 };
-	struct stream *s;
-	const char *error, *status;
-	int conn, r = -1;
-
-	if (daemon_socket_path(POPD_SESSION_SERVICE, path, sizeof(path)) < 0)
-		return -1;
-	conn = unix_connect(path, pl->l->ipc_timeout_ms);
-	if (conn < 0) {
-		log_warn("client=%s: cannot reach %s: %s", pl->client, path, strerror(errno));
-		return -1;
-	}
-	if (fd_send(conn, fd, rec->data, rec->len) == 0 &&
-	    (s = stream_new(conn, conn, 1024, pl->l->ipc_timeout_ms)) != NULL) {
-		if (record_read(s, &ans, &error) == STREAM_OK &&
-		    (status = record_get(&ans, "status")) != NULL && strcmp(status, "ok") == 0)
-			r = 0;
-		stream_free(&s);
-	}
-	if (r < 0)
-		log_warn("client=%s: the session service did not take the client", pl->client);
-	record_clear(&ans);
-	close(conn);
-	return r;
-}
-
-/* Hand the client over.  0: the session has it (and, with TLS, we have
- * pumped until the end); -1: the client is still ours. */
+/* Hand the client over (common/login_handoff.c).  0: the session has it
+ * (with TLS our relay thread keeps the TLS session); -1: still ours. */
 static int popd_login_handoff(struct popd_login *pl, const struct buf *ticket)
 {
-	struct buf pending, rec;
-	int sp[2] = { -1, -1 }, tls = stream_tls_active(pl->s), r = -1;
-	size_t n = stream_pending(pl->s);
+	struct login_handoff h = {
+		.service = POPD_SESSION_SERVICE,
+		.ticket = ticket,
+		.client = pl->client,
+		.ipc_timeout_ms = pl->l->ipc_timeout_ms,
+		.proxies = pl->l->proxies,
+		.proxy_idle_ms = pl->l->proxy_idle_ms,
+	};
 
-	buf_init(&pending, POPD_PENDING_MAX);
-	buf_init(&rec, POPD_HANDOFF_MAX);
-	if (stream_flush(pl->s) < 0 || n > POPD_PENDING_MAX ||
-	    (n > 0 && stream_read_exact(pl->s, n, &pending) != STREAM_OK))
-		goto out;
-	if (tls && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
-		goto out;
-	/* With TLS the pipelined bytes travel through the socketpair. */
-	if (tls && pending.len > 0 && send(sp[0], pending.data, pending.len, MSG_NOSIGNAL) != (ssize_t)pending.len)
-		goto out;
-	if (tls)
-		buf_reset(&pending);
-	if (popd_login_record(pl, ticket, &pending, &rec) < 0 ||
-	    popd_login_pass(pl, &rec, tls ? sp[1] : pl->fd) < 0)
-		goto out;
-	r = 0;
+	if (login_handoff_send(pl->s, pl->rfd, pl->wfd, &h) < 0)
+		return -1;
 	pl->handed_off = 1;
-	if (tls) {
-		close(sp[1]);
-		sp[1] = -1;
-		popd_login_proxy(pl, sp[0]);
-	}
-out:
-	if (sp[0] >= 0)
-		close(sp[0]);
-	if (sp[1] >= 0)
-		close(sp[1]);
-	buf_wipe(&rec);
-	buf_free(&rec);
-	buf_free(&pending);
-	return r;
+	return 0;
 }
 
 /* ---- logging in ---- */
-
-/* Seconds to wait after the n-th failure: the base delay doubled per
- * earlier failure, capped. */
-static unsigned long popd_login_delay(const struct popd_limits *l, unsigned long n)
-{
-	unsigned long d = l->auth_delay;
-
-	for (unsigned long i = 1; i < n && d < l->auth_delay_max; i++)
-		d *= 2;
-	return d > l->auth_delay_max ? l->auth_delay_max : d;
-}
 
 /* Check user + password with authd and, when good, hand the client to
  * the session (which answers +OK).  Wipes nothing of the caller's. */
@@ -307,7 +135,7 @@ static void popd_login_try(struct popd_login *pl, const char *user, const char *
 	int r;
 
 	buf_init(&canon, POPD_USER_MAX);
-	buf_init(&ticket, POPD_TICKET_MAX);
+	buf_init(&ticket, LOGIN_TICKET_MAX);
 	r = auth_login_ticket(user, secret, "pop3", pl->client, &canon, &ticket, &fail, &error);
 	if (r == 1) {
 		if (popd_login_handoff(pl, &ticket) == 0) {
@@ -316,10 +144,9 @@ static void popd_login_try(struct popd_login *pl, const char *user, const char *
 			popd_login_error(pl, "[SYS/TEMP] Mailbox service unavailable, try again later");
 		}
 	} else if (r == 0) {
-		unsigned long delay = popd_login_delay(pl->l, fail.failures);
 		log_info("login failed user=%s client=%s failures=%lu%s", user, pl->client,
 			 fail.failures, fail.throttled ? " throttled" : "");
-		sleep((unsigned int)delay);   /* RFC 3206 [AUTH]; slows guessing */
+		login_failure_wait(&pl->l->policy, fail.failures);   /* slows guessing */
 		if (fail.throttled) {
 			popd_login_reply(pl, "-ERR [AUTH] Too many failed logins, try again later");
 			pl->done = 1;
@@ -377,64 +204,31 @@ static void popd_login_pass_cmd(struct popd_login *pl, const struct pop3_cmd *cm
 	buf_reset(&pl->user);
 }
 
-/* Strict base64 (RFC 4648 section 4, padding required) into out
- * (outlen >= 3 * len / 4 + 1).  Decoded length, or -1. */
-static long popd_base64(const char *in, size_t len, unsigned char *out, size_t outlen)
+/* RFC 4616 PLAIN: decoded and checked by common/sasl.c; logs in when
+ * well-formed.  initial: the response came with the command. */
+static void popd_login_plain(struct popd_login *pl, const char *b64, size_t len, int initial)
 {
-	size_t pad = 0;
-	int n;
+	struct buf msg, user, pass;
+	enum sasl_status st;
 
-	if (len % 4 != 0 || len / 4 * 3 >= outlen || len > POPD_SASL_LINE_MAX)
-		return -1;
-	for (size_t i = 0; i < len; i++) {
-		char c = in[i];
-		int ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-			 c == '+' || c == '/';
-		if (c == '=' && i >= len - 2 && (i == len - 1 || in[len - 1] == '='))
-			pad++;
-		else if (!ok)
-			return -1;
-	}
-	if (len == 0)
-		return 0;
-	n = EVP_DecodeBlock(out, (const unsigned char *)in, (int)len);
-	if (n < 0 || (size_t)n < pad)
-		return -1;
-	return n - (long)pad;
-}
-
-/* RFC 4616: [authzid] NUL authcid NUL passwd.  Logs in when well-formed. */
-static void popd_login_plain(struct popd_login *pl, const char *b64, size_t len)
-{
-	unsigned char dec[POPD_SASL_LINE_MAX];
-	long n = len == 1 && b64[0] == '=' ? 0 : popd_base64(b64, len, dec, sizeof(dec) - 1);
-	const char *authz, *authc, *pass;
-	size_t zl, cl;
-
-	if (n < 0) {
+	buf_init(&msg, SASL_MESSAGE_MAX);
+	buf_init(&user, SASL_USER_MAX);
+	buf_init(&pass, SASL_PASSWORD_MAX);
+	st = initial ? sasl_initial_decode(b64, len, &msg) : sasl_response_decode(b64, len, &msg);
+	if (st == SASL_CANCEL) {
+		popd_login_error(pl, "Authentication cancelled");   /* RFC 5034 section 4 */
+	} else if (st != SASL_OK) {
 		popd_login_error(pl, "Invalid base64");
-		return;
-	}
-	dec[n] = '\0';
-	authz = (const char *)dec;
-	zl = strnlen(authz, (size_t)n);
-	authc = authz + zl + 1;
-	if (zl >= (size_t)n || (cl = strnlen(authc, (size_t)n - zl - 1)) >= (size_t)n - zl - 1) {
-		explicit_bzero(dec, sizeof(dec));
+	} else if ((st = sasl_plain_parse(msg.data, msg.len, &user, &pass)) == SASL_BAD) {
 		popd_login_error(pl, "Malformed PLAIN response");
-		return;
-	}
-	pass = authc + cl + 1;
-	/* No proxy logins: an authorization identity must be the user. */
-	if (memchr(pass, '\0', (size_t)n - zl - cl - 2) != NULL ||
-	    (zl > 0 && strcmp(authz, authc) != 0) || cl == 0 || cl > POPD_USER_MAX ||
-	    strlen(pass) > POPD_SECRET_MAX) {
-		explicit_bzero(dec, sizeof(dec));
+	} else if (st != SASL_OK) {
 		popd_login_error(pl, "[AUTH] Invalid credentials");
-		return;
+	} else {
+		popd_login_try(pl, buf_cstr(&user), buf_cstr(&pass));
 	}
-	popd_login_try(pl, authc, pass);
-	explicit_bzero(dec, sizeof(dec));
+	buf_free(&msg);   /* wipes */
+	buf_free(&user);
+	buf_free(&pass);
 }
 
 /* RFC 5034 AUTH PLAIN [initial-response]; otherwise "+ " and one line. */
@@ -445,14 +239,14 @@ static void popd_login_auth(struct popd_login *pl, const struct pop3_cmd *cmd)
 	size_t len;
 	enum stream_status st;
 
-	if (cmd->arg_len != 5 || strncasecmp(cmd->arg, "PLAIN", 5) != 0) {
+	if (sasl_mech_parse(cmd->arg, cmd->arg_len) != SASL_MECH_PLAIN) {
 		popd_login_error(pl, "Unsupported authentication mechanism");
 		return;
 	}
 	if (popd_login_plain_refused(pl))
 		return;
 	if (cmd->arg2 != NULL) {
-		popd_login_plain(pl, cmd->arg2, cmd->arg2_len);
+		popd_login_plain(pl, cmd->arg2, cmd->arg2_len, 1);
 		return;
 	}
 	stream_puts(pl->s, "+ \r\n");
@@ -471,13 +265,7 @@ static void popd_login_auth(struct popd_login *pl, const struct pop3_cmd *cmd)
 		pl->done = 1;
 		return;
 	}
-	while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-		len--;
-	if (len == 1 && line[0] == '*') {
-		popd_login_error(pl, "Authentication cancelled");   /* RFC 5034 section 4 */
-		return;
-	}
-	popd_login_plain(pl, line, len);
+	popd_login_plain(pl, line, len, 0);
 }
 
 /* RFC 2595 section 4 STLS. */
@@ -566,7 +354,8 @@ void popd_login_serve(int in_fd, int out_fd, void *arg)
 
 	memset(&pl, 0, sizeof(pl));
 	pl.l = arg;
-	pl.fd = in_fd;
+	pl.rfd = in_fd;
+	pl.wfd = out_fd;
 	if (peer_addr(in_fd, pl.client, sizeof(pl.client)) < 0)
 		snprintf(pl.client, sizeof(pl.client), "%s", "unknown");
 	buf_init(&pl.user, POPD_USER_MAX);

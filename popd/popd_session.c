@@ -1,11 +1,11 @@
 /* popd_session: the POP3 session process (TRANSACTION and UPDATE state).
  *
- * Offers: the unix service pop3-session.  A login process connects,
- * passes the client stream (SCM_RIGHTS) with a handoff record
- * (docs/protocols.md "pop3-session"): the one-time ticket authd gave it,
- * the client address, and the client bytes it had already read past the
- * login command (PIPELINING).  We answer `status=ok` once we hold the
- * client, redeem the ticket with authd (which tells us the user and the
+ * Offers: the unix service pop3-session.  A login process connects and
+ * hands the client over (common/login_handoff.c, docs/protocols.md
+ * "Login hand-off"): the client stream, the one-time ticket authd gave
+ * it, the client address, and the client bytes it had already read past
+ * the login command (PIPELINING), which our stream reads first.  Once we
+ * hold the client we redeem the ticket with authd (which tells us the user and the
  * mailbox), open the maildrop and answer the login command's +OK
  * ourselves; then STAT, LIST, UIDL, RETR, TOP, DELE, RSET, NOOP, CAPA
  * and QUIT (RFC 1939).  Replies are flushed only when no further command
@@ -17,8 +17,8 @@
  *
  * Trusts: the login process (daemon_serve lets in only postern-login
  * and root, by SO_PEERCRED) only for the client stream and the client
- * address (for logs); the user and mailbox come from authd.  The handoff
- * record is bounded (POPD_HANDOFF_MAX, one descriptor); client lines go
+ * address (for logs); the user and mailbox come from authd.  The hand-off
+ * record is bounded (LOGIN_HANDOFF_MAX, one descriptor); client lines go
  * through the bounded stream reader (POP3_CMD_LINE_MAX) and pop3_cmd.c.
  * Limits: pop3_timeout per command, pop3_hard_error_limit errors.
  *
@@ -27,33 +27,26 @@
  * connection.  A timeout, a dropped connection or a broken reply ends
  * the session without deleting anything (RFC 1939 section 6: only QUIT
  * enters the UPDATE state). */
-#include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "authclient.h"
 #include "buf.h"
+#include "login_handoff.h"
 #include "log.h"
 #include "pop3_cmd.h"
 #include "popd.h"
-#include "record.h"
-#include "sockets.h"
 #include "stream.h"
 
 struct popd_session {
 	struct stream *s;
-	char client[64];
+	char client[LOGIN_CLIENT_MAX];
 	struct buf user;              /* canonical address from authd */
 	struct popd_mailbox *mb;
 	unsigned long errors;
 	unsigned long error_limit;
 	int done;
-	struct buf pre;               /* pipelined bytes the login had read */
-	struct buf line;              /* a line assembled from pre + stream */
 };
 
 /* ---- replies ---- */
@@ -237,37 +230,6 @@ static void popd_command(struct popd_session *ps, const char *line, size_t len)
 	}
 }
 
-/* ---- input: what the login passed on first, then the stream ---- */
-
-static enum stream_status popd_read_line(struct popd_session *ps, const char **line_r, size_t *len_r)
-{
-	const char *lf, *l;
-	size_t n;
-	enum stream_status st;
-
-	if (ps->pre.len == 0)
-		return stream_read_line(ps->s, line_r, len_r);
-	lf = memchr(ps->pre.data, '\n', ps->pre.len);
-	if (lf != NULL) {
-		n = (size_t)(lf - ps->pre.data) + 1;
-		st = n > POP3_CMD_LINE_MAX || buf_set(&ps->line, ps->pre.data, n) < 0
-			? STREAM_TOOLONG : STREAM_OK;
-		buf_consume(&ps->pre, n);
-	} else {
-		/* A partial line: the rest comes from the client. */
-		st = stream_read_line(ps->s, &l, &n);
-		if (st != STREAM_OK && !(st == STREAM_EOF && n > 0))
-			return st;
-		if (buf_set(&ps->line, ps->pre.data, ps->pre.len) < 0 || buf_append(&ps->line, l, n) < 0 ||
-		    ps->line.len > POP3_CMD_LINE_MAX)
-			st = STREAM_TOOLONG;
-		buf_reset(&ps->pre);
-	}
-	*line_r = ps->line.data;
-	*len_r = ps->line.len;
-	return st;
-}
-
 /* Read and answer commands until QUIT, an error limit, a timeout or EOF. */
 static void popd_loop(struct popd_session *ps)
 {
@@ -277,9 +239,9 @@ static void popd_loop(struct popd_session *ps)
 		enum stream_status st;
 
 		/* PIPELINING: answer a batch of commands with one write. */
-		if (ps->pre.len == 0 && stream_pending(ps->s) == 0 && stream_flush(ps->s) < 0)
+		if (stream_pending(ps->s) == 0 && stream_flush(ps->s) < 0)
 			return;
-		st = popd_read_line(ps, &line, &len);
+		st = stream_read_line(ps->s, &line, &len);
 		if (st == STREAM_OK) {
 			popd_command(ps, line, len);
 		} else if (st == STREAM_TOOLONG) {
@@ -295,44 +257,7 @@ static void popd_loop(struct popd_session *ps)
 	stream_flush(ps->s);
 }
 
-/* ---- the handoff ---- */
-
-/* Read the handoff record and its one descriptor from conn.  0 with
- * *fd_r, or -1 (nothing to close). */
-static int popd_handoff_read(int conn, int timeout_ms, struct record *rec, int *fd_r)
-{
-	static char in[POPD_HANDOFF_MAX];
-	size_t n = 0, used;
-	const char *error;
-
-	*fd_r = -1;
-	while (n < sizeof(in)) {
-		struct pollfd pfd = { .fd = conn, .events = POLLIN };
-		int fd = -1;
-		ssize_t r;
-		if (poll(&pfd, 1, timeout_ms) <= 0)
-			break;
-		r = fd_recv(conn, in + n, sizeof(in) - n, &fd);
-		if (fd >= 0 && *fd_r >= 0) {
-			close(fd);   /* one descriptor per handoff */
-			break;
-		}
-		if (fd >= 0)
-			*fd_r = fd;
-		if (r <= 0)
-			break;
-		n += (size_t)r;
-		if (n >= 2 && in[n - 1] == '\n' && in[n - 2] == '\n') {
-			if (*fd_r >= 0 && record_parse(in, n, rec, &used, &error) == 0 && used == n)
-				return 0;
-			break;
-		}
-	}
-	if (*fd_r >= 0)
-		close(*fd_r);
-	*fd_r = -1;
-	return -1;
-}
+/* ---- the session ---- */
 
 /* Redeem the ticket and open the maildrop; the login command's reply.
  * 0 when the session may go on. */
@@ -368,61 +293,33 @@ static int popd_session_start(struct popd_session *ps, char *ticket)
 	return 0;
 }
 
-static void popd_session_run(const struct popd_limits *l, int cfd, struct record *rec)
+static void popd_session_run(const struct popd_limits *l, struct login_session_client *c)
 {
-	const char *client = record_get(rec, "client");
-	char *ticket = (char *)record_get(rec, "ticket");
 	struct popd_session ps;
 
 	memset(&ps, 0, sizeof(ps));
 	ps.error_limit = l->error_limit;
-	snprintf(ps.client, sizeof(ps.client), "%s", client != NULL ? client : "unknown");
+	ps.s = c->s;
+	memcpy(ps.client, c->client, sizeof(ps.client));
 	buf_init(&ps.user, POPD_USER_MAX);
-	buf_init(&ps.pre, POPD_PENDING_MAX);
-	buf_init(&ps.line, POP3_CMD_LINE_MAX * 2);
-	for (size_t i = 0; i < rec->n; i++)
-		if (strcmp(rec->fields[i].key, "pending") == 0 &&
-		    buf_set(&ps.pre, rec->fields[i].value, rec->fields[i].value_len) < 0)
-			ticket = NULL;   /* more than a login may pass on */
-	ps.s = stream_new(cfd, cfd, POP3_CMD_LINE_MAX, l->timeout_ms);
-	if (ps.s == NULL) {
-		log_warn("out of memory");
-	} else if (ticket == NULL) {
-		log_warn("client=%s: handoff without a ticket", ps.client);
-		popd_reply(&ps, "-ERR [SYS/TEMP] Login failed, try again later");
-	} else if (popd_session_start(&ps, ticket) == 0) {
+	if (popd_session_start(&ps, c->ticket) == 0) {
 		popd_loop(&ps);
 		log_info("logout user=%s client=%s", buf_cstr(&ps.user), ps.client);
 	}
-	if (ps.s != NULL)
-		stream_flush(ps.s);
+	stream_flush(ps.s);
 	popd_mailbox_close(&ps.mb);
 	buf_free(&ps.user);
-	buf_free(&ps.pre);
-	buf_free(&ps.line);
-	stream_free(&ps.s);
 }
 
 void popd_session_serve(int conn, int out_fd, void *arg)
 {
 	const struct popd_limits *l = arg;
-	static const char ok[] = "status=ok\n\n";
-	struct record rec = { 0 };
-	int cfd;
+	struct login_session_client c;
 
 	(void)out_fd;
-	if (popd_handoff_read(conn, l->ipc_timeout_ms, &rec, &cfd) < 0) {
-		log_warn("malformed handoff from a login process");
-		record_clear(&rec);
+	/* The login's read-ahead comes first through c.s (PIPELINING). */
+	if (login_handoff_receive(conn, l->ipc_timeout_ms, POP3_CMD_LINE_MAX, l->timeout_ms, &c) < 0)
 		return;
-	}
-	/* The client is ours now: the login process may go. */
-	if (send(conn, ok, sizeof(ok) - 1, MSG_NOSIGNAL) < 0)
-		log_debug("handoff answer: %s", strerror(errno));
-	popd_session_run(l, cfd, &rec);
-	close(cfd);
-	for (size_t i = 0; i < rec.n; i++)
-		if (strcmp(rec.fields[i].key, "ticket") == 0)
-			explicit_bzero(rec.fields[i].value, rec.fields[i].value_len);
-	record_clear(&rec);
+	popd_session_run(l, &c);
+	login_handoff_done(&c);
 }

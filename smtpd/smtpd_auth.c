@@ -18,19 +18,30 @@
  *
  * Fails: authd unreachable: 454 4.7.0 (the client may retry later). */
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
 #include "authclient.h"
 #include "buf.h"
 #include "log.h"
+#include "sasl.h"
 #include "smtp_cmd.h"
 #include "smtpd.h"
 #include "stream.h"
 
-#define SMTPD_AUTH_DECODED_MAX 2048   /* decoded response: user + password + authzid */
+enum smtpd_auth_step { SMTPD_AUTH_GOT, SMTPD_AUTH_CANCEL, SMTPD_AUTH_BAD, SMTPD_AUTH_REFUSED,
+		       SMTPD_AUTH_GONE };
 
-enum smtpd_auth_step { SMTPD_AUTH_GOT, SMTPD_AUTH_CANCEL, SMTPD_AUTH_BAD, SMTPD_AUTH_GONE };
+/* common/sasl.c's verdict as a step of the exchange. */
+static enum smtpd_auth_step smtpd_auth_step_of(enum sasl_status st)
+{
+	switch (st) {
+	case SASL_OK: return SMTPD_AUTH_GOT;
+	case SASL_CANCEL: return SMTPD_AUTH_CANCEL;
+	case SASL_REFUSED: return SMTPD_AUTH_REFUSED;
+	case SASL_BAD:
+	default: return SMTPD_AUTH_BAD;
+	}
+}
 
 /* Ask the client for one response (334 + base64 challenge) and decode
  * it into out. */
@@ -40,6 +51,7 @@ static enum smtpd_auth_step smtpd_auth_ask(struct smtpd_session *ss, const char 
 	const char *line;
 	size_t len;
 	enum stream_status st;
+	enum smtpd_auth_step r;
 
 	smtpd_reply(ss, "334 %s", challenge);
 	if (stream_flush(ss->s) < 0 || smtpd_arm_timeout(ss) < 0)
@@ -55,44 +67,33 @@ static enum smtpd_auth_step smtpd_auth_ask(struct smtpd_session *ss, const char 
 		ss->done = 1;
 		return SMTPD_AUTH_GONE;
 	}
-	if (len > 0 && line[len - 1] == '\n')
-		len--;
-	if (len > 0 && line[len - 1] == '\r')
-		len--;
-	if (len == 1 && line[0] == '*') {
+	r = smtpd_auth_step_of(sasl_response_decode(line, len, out));
+	if (r == SMTPD_AUTH_CANCEL)
 		smtpd_reply(ss, "501 5.7.0 Authentication aborted");   /* RFC 4954 4 */
-		return SMTPD_AUTH_CANCEL;
-	}
-	return smtp_base64_decode(line, len, out) == 0 ? SMTPD_AUTH_GOT : SMTPD_AUTH_BAD;
+	return r;
 }
 
-/* The initial response, if any: "=" is an empty one (RFC 4954 4). */
-static enum smtpd_auth_step smtpd_auth_initial(const char *p, size_t len, struct buf *out)
+/* The initial response, if any ("=" is an empty one), else one asked for. */
+static enum smtpd_auth_step smtpd_auth_first(struct smtpd_session *ss, const char *ir, size_t ir_len,
+					     const char *challenge, struct buf *out)
 {
-	if (len == 1 && p[0] == '=')
-		return SMTPD_AUTH_GOT;
-	return smtp_base64_decode(p, len, out) == 0 ? SMTPD_AUTH_GOT : SMTPD_AUTH_BAD;
+	if (ir == NULL)
+		return smtpd_auth_ask(ss, challenge, out);
+	return smtpd_auth_step_of(sasl_initial_decode(ir, ir_len, out));
 }
 
-/* RFC 4616: one message authzid NUL authcid NUL passwd; an authzid
- * other than the user itself is not granted. */
+/* RFC 4616: one message authzid NUL authcid NUL passwd (common/sasl.c
+ * checks it; an authzid other than the user itself is refused). */
 static enum smtpd_auth_step smtpd_auth_plain(struct smtpd_session *ss, const char *ir, size_t ir_len,
 					     struct buf *user, struct buf *pass)
 {
 	struct buf msg;
-	const char *authz, *u, *pw;
-	size_t authz_len, u_len, pw_len;
 	enum smtpd_auth_step r;
 
-	buf_init(&msg, SMTPD_AUTH_DECODED_MAX);
-	r = ir != NULL ? smtpd_auth_initial(ir, ir_len, &msg) : smtpd_auth_ask(ss, "", &msg);
-	if (r == SMTPD_AUTH_GOT) {
-		if (smtp_auth_plain_split(msg.data != NULL ? msg.data : "", msg.len, &authz, &authz_len,
-					  &u, &u_len, &pw, &pw_len) < 0 ||
-		    (authz_len > 0 && (authz_len != u_len || strncasecmp(authz, u, u_len) != 0)) ||
-		    buf_set(user, u, u_len) < 0 || buf_set(pass, pw, pw_len) < 0)
-			r = SMTPD_AUTH_BAD;
-	}
+	buf_init(&msg, SASL_MESSAGE_MAX);
+	r = smtpd_auth_first(ss, ir, ir_len, "", &msg);
+	if (r == SMTPD_AUTH_GOT)
+		r = smtpd_auth_step_of(sasl_plain_parse(msg.data, msg.len, user, pass));
 	buf_free(&msg);   /* wipes */
 	return r;
 }
@@ -103,20 +104,13 @@ static enum smtpd_auth_step smtpd_auth_login(struct smtpd_session *ss, const cha
 {
 	enum smtpd_auth_step r;
 
-	r = ir != NULL ? smtpd_auth_initial(ir, ir_len, user) :
-		smtpd_auth_ask(ss, "VXNlcm5hbWU6", user);          /* "Username:" */
+	r = smtpd_auth_first(ss, ir, ir_len, SASL_LOGIN_USER_PROMPT, user);
 	if (r != SMTPD_AUTH_GOT)
 		return r;
-	r = smtpd_auth_ask(ss, "UGFzc3dvcmQ6", pass);             /* "Password:" */
-	if (r == SMTPD_AUTH_GOT && (user->len == 0 || pass->len == 0))
-		r = SMTPD_AUTH_BAD;
+	r = smtpd_auth_ask(ss, SASL_LOGIN_PASSWORD_PROMPT, pass);
+	if (r == SMTPD_AUTH_GOT)
+		r = smtpd_auth_step_of(sasl_login_check(user, pass));
 	return r;
-}
-
-/* A NUL inside a name or password cannot reach authd's C strings. */
-static int smtpd_auth_clean(const struct buf *b)
-{
-	return b->len > 0 && memchr(b->data, '\0', b->len) == NULL;
 }
 
 static void smtpd_auth_failed(struct smtpd_session *ss)
@@ -186,6 +180,7 @@ void smtpd_cmd_auth(struct smtpd_session *ss, const struct smtp_cmd *cmd)
 	size_t mech_len = cmd->arg_len, ir_len = 0;
 	struct buf user, pass;
 	enum smtpd_auth_step r;
+	enum sasl_mech mech_id;
 
 	if (smtpd_auth_allowed(ss) < 0)
 		return;
@@ -195,11 +190,12 @@ void smtpd_cmd_auth(struct smtpd_session *ss, const struct smtp_cmd *cmd)
 		ir_len = mech_len - (size_t)(ir - mech);
 		mech_len = (size_t)(sp - mech);
 	}
-	buf_init(&user, SMTPD_AUTH_USER_MAX);
-	buf_init(&pass, SMTPD_AUTH_DECODED_MAX);
-	if (mech_len == 5 && strncasecmp(mech, "PLAIN", 5) == 0)
+	buf_init(&user, SASL_MESSAGE_MAX);
+	buf_init(&pass, SASL_MESSAGE_MAX);
+	mech_id = sasl_mech_parse(mech, mech_len);
+	if (mech_id == SASL_MECH_PLAIN)
 		r = smtpd_auth_plain(ss, ir, ir_len, &user, &pass);
-	else if (mech_len == 5 && strncasecmp(mech, "LOGIN", 5) == 0)
+	else if (mech_id == SASL_MECH_LOGIN)
 		r = smtpd_auth_login(ss, ir, ir_len, &user, &pass);
 	else {
 		smtpd_reply(ss, "504 5.5.4 Error: unsupported authentication mechanism");
@@ -208,10 +204,9 @@ void smtpd_cmd_auth(struct smtpd_session *ss, const struct smtp_cmd *cmd)
 	if (r == SMTPD_AUTH_BAD) {
 		smtpd_reply(ss, "501 5.5.2 Error: malformed authentication response");
 	} else if (r == SMTPD_AUTH_GOT) {
-		if (smtpd_auth_clean(&user) && smtpd_auth_clean(&pass))
-			smtpd_auth_check(ss, &user, &pass);
-		else
-			smtpd_auth_failed(ss);
+		smtpd_auth_check(ss, &user, &pass);
+	} else if (r == SMTPD_AUTH_REFUSED) {
+		smtpd_auth_failed(ss);
 	}
 	buf_free(&user);   /* wipes */
 	buf_free(&pass);

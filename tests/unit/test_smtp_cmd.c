@@ -1,6 +1,6 @@
 /* Unit tests for common/smtp_cmd.c: verbs, arguments, line ends, control
  * bytes, MAIL/RCPT parameter lists and their bounds, SIZE values, and the
- * extension codecs: base64, PLAIN, xtext, NOTIFY, the BDAT argument. */
+ * extension codecs: xtext, NOTIFY, the BDAT argument. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -208,61 +208,6 @@ static void test_new_verbs_known(void **state)
 	assert_int_equal(c.verb, SMTP_VERB_BDAT);
 }
 
-static int b64(const char *in, struct buf *out)
-{
-	buf_reset(out);
-	return smtp_base64_decode(in, strlen(in), out);
-}
-
-static void test_base64_strict(void **state)
-{
-	struct buf out;
-	(void)state;
-
-	buf_init(&out, 64);
-	assert_int_equal(b64("", &out), 0);
-	assert_int_equal(out.len, 0);
-	assert_int_equal(b64("AGFsaWNlAHB3", &out), 0);
-	assert_int_equal(out.len, 9);
-	assert_memory_equal(out.data, "\0alice\0pw", 9);
-	assert_int_equal(b64("YQ==", &out), 0);
-	assert_string_equal(buf_cstr(&out), "a");
-	assert_int_equal(b64("YWI=", &out), 0);
-	assert_string_equal(buf_cstr(&out), "ab");
-	assert_int_equal(b64("YQ=", &out), -1);      /* length */
-	assert_int_equal(b64("Y===", &out), -1);     /* too much padding */
-	assert_int_equal(b64("YQ==YQ==", &out), -1); /* padding inside */
-	assert_int_equal(b64("YR==", &out), -1);     /* non-canonical bits */
-	assert_int_equal(b64("YW J", &out), -1);     /* space */
-	assert_int_equal(b64("=AAA", &out), -1);
-	buf_free(&out);
-	buf_init(&out, 2);                           /* the cap holds */
-	assert_int_equal(b64("YWJj", &out), -1);
-	buf_free(&out);
-}
-
-static void test_base64_roundtrip(void **state)
-{
-	unsigned char raw[64];
-	struct buf enc, dec;
-	(void)state;
-
-	for (size_t n = 0; n < sizeof(raw); n++) {
-		for (size_t i = 0; i < n; i++)
-			raw[i] = (unsigned char)(i * 37 + n);
-		buf_init(&enc, 256);
-		buf_init(&dec, 256);
-		assert_int_equal(smtp_base64_encode(raw, n, &enc), 0);
-		assert_int_equal(enc.len % 4, 0);
-		assert_int_equal(smtp_base64_decode(enc.data, enc.len, &dec), 0);
-		assert_int_equal(dec.len, n);
-		if (n > 0)
-			assert_memory_equal(dec.data, raw, n);
-		buf_free(&enc);
-		buf_free(&dec);
-	}
-}
-
 static void test_xtext_decode(void **state)
 {
 	struct buf out;
@@ -280,26 +225,6 @@ static void test_xtext_decode(void **state)
 	buf_reset(&out);
 	assert_int_equal(smtp_xtext_decode("0123456789abcdefX", 17, &out), -1);   /* cap */
 	buf_free(&out);
-}
-
-static void test_auth_plain_split(void **state)
-{
-	const char *az, *u, *pw;
-	size_t azl, ul, pwl;
-	(void)state;
-
-	assert_int_equal(smtp_auth_plain_split("\0alice\0secret", 13, &az, &azl, &u, &ul, &pw, &pwl), 0);
-	assert_int_equal(azl, 0);
-	assert_int_equal(ul, 5);
-	assert_memory_equal(u, "alice", 5);
-	assert_int_equal(pwl, 6);
-	assert_memory_equal(pw, "secret", 6);
-	assert_int_equal(smtp_auth_plain_split("bob\0alice\0x", 11, &az, &azl, &u, &ul, &pw, &pwl), 0);
-	assert_int_equal(azl, 3);
-	assert_int_equal(smtp_auth_plain_split("alice\0secret", 12, &az, &azl, &u, &ul, &pw, &pwl), -1);
-	assert_int_equal(smtp_auth_plain_split("\0alice\0se\0cret", 14, &az, &azl, &u, &ul, &pw, &pwl), -1);
-	assert_int_equal(smtp_auth_plain_split("\0\0secret", 8, &az, &azl, &u, &ul, &pw, &pwl), -1);
-	assert_int_equal(smtp_auth_plain_split("\0alice\0", 7, &az, &azl, &u, &ul, &pw, &pwl), -1);
 }
 
 static int notify(const char *in, char *out)
@@ -360,10 +285,7 @@ int main(void)
 		cmocka_unit_test(test_params_duplicate_refused),
 		cmocka_unit_test(test_size_value),
 		cmocka_unit_test(test_new_verbs_known),
-		cmocka_unit_test(test_base64_strict),
-		cmocka_unit_test(test_base64_roundtrip),
 		cmocka_unit_test(test_xtext_decode),
-		cmocka_unit_test(test_auth_plain_split),
 		cmocka_unit_test(test_notify_values),
 		cmocka_unit_test(test_bdat_argument),
 	};

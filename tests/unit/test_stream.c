@@ -298,6 +298,68 @@ static void test_stream_write_timeout(void **state)
 	stream_done(&s);
 }
 
+/* A client moving between processes: what one stream read ahead is
+ * read first, once, by the next. */
+static void test_stream_read_ahead_then_preload_reads_it_once(void **state)
+{
+	struct stream *s = stream_of("PASS x\r\nSTAT\r\nLI", 16, 64);
+	struct stream *t;
+	struct buf all;
+	(void)state;
+
+	expect_line(s, STREAM_OK, "PASS x\r\n");
+	assert_int_equal(stream_pending(s), 8);
+	buf_init(&all, 64);
+	assert_int_equal(buf_set(&all, stream_peek(s), stream_pending(s)), 0);
+	stream_done(&s);
+
+	/* The next process: the preloaded bytes, then its descriptor's. */
+	t = stream_of("ST 1\r\nQUIT\r\n", 12, 64);
+	assert_int_equal(stream_preload(t, all.data, all.len), 0);
+	assert_int_equal(stream_preload(t, "x", 1), -1);         /* only on a fresh stream */
+	expect_line(t, STREAM_OK, "STAT\r\n");
+	expect_line(t, STREAM_OK, "LIST 1\r\n");
+	expect_line(t, STREAM_OK, "QUIT\r\n");
+	expect_line(t, STREAM_EOF, "");
+	stream_done(&t);
+	buf_free(&all);
+}
+
+/* More preloaded than one line and its read-ahead: still every line,
+ * and an overlong one is reported as from the descriptor. */
+static void test_stream_preload_larger_than_the_line_buffer(void **state)
+{
+	char big[9000];
+	struct stream *t;
+	size_t n = 0;
+	(void)state;
+
+	while (n + 6 <= 4000) {
+		memcpy(big + n, "NOOP\r\n", 6);
+		n += 6;
+	}
+	memset(big + n, 'x', 5000);
+	n += 5000;
+	memcpy(big + n, "\r\n", 2);
+	n += 2;
+	t = stream_of("QUIT\r\n", 6, 64);
+	assert_int_equal(stream_preload(t, big, n), 0);
+	for (size_t i = 0; i + 6 <= 4000; i += 6)
+		expect_line(t, STREAM_OK, "NOOP\r\n");
+	expect_line(t, STREAM_TOOLONG, "");
+	expect_line(t, STREAM_OK, "QUIT\r\n");
+	stream_done(&t);
+}
+
+static void test_stream_tls_detach_without_tls_is_null(void **state)
+{
+	struct stream *s = stream_of("", 0, 64);
+	(void)state;
+
+	assert_null(stream_tls_detach(s));
+	stream_done(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -312,6 +374,9 @@ int main(void)
 		cmocka_unit_test(test_stream_write_flush_and_printf),
 		cmocka_unit_test(test_stream_write_to_closed_socket_fails_without_sigpipe),
 		cmocka_unit_test(test_stream_write_timeout),
+		cmocka_unit_test(test_stream_read_ahead_then_preload_reads_it_once),
+		cmocka_unit_test(test_stream_preload_larger_than_the_line_buffer),
+		cmocka_unit_test(test_stream_tls_detach_without_tls_is_null),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
