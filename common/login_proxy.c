@@ -303,7 +303,10 @@ static int login_proxy_ready(struct login_proxy *x)
 }
 
 /* Its three pollfds: client read side, client write side (-1 when the
- * same descriptor), session. */
+ * same descriptor), session.  A descriptor it waits on for nothing is
+ * left out (-1): poll() reports a hang-up whatever the events, and a
+ * closed side would wake the thread for ever (a session that has ended
+ * while its last bytes still go out to a slow client). */
 static void login_proxy_events(const struct login_proxy *x, struct pollfd *pfd)
 {
 	short cr = 0, cw = 0, s = 0;
@@ -327,13 +330,12 @@ static void login_proxy_events(const struct login_proxy *x, struct pollfd *pfd)
 	if (x->up.len > 0)
 		s |= POLLOUT;
 	if (x->crfd == x->cwfd) {
-		pfd[0] = (struct pollfd){ .fd = x->crfd, .events = (short)(cr | cw) };
-		pfd[1] = (struct pollfd){ .fd = -1 };
-	} else {
-		pfd[0] = (struct pollfd){ .fd = x->crfd, .events = cr };
-		pfd[1] = (struct pollfd){ .fd = x->cwfd, .events = cw };
+		cr = (short)(cr | cw);
+		cw = 0;
 	}
-	pfd[2] = (struct pollfd){ .fd = x->sfd, .events = s };
+	pfd[0] = (struct pollfd){ .fd = cr != 0 ? x->crfd : -1, .events = cr };
+	pfd[1] = (struct pollfd){ .fd = cw != 0 ? x->cwfd : -1, .events = cw };
+	pfd[2] = (struct pollfd){ .fd = s != 0 ? x->sfd : -1, .events = s };
 }
 
 static void login_proxy_close(struct login_proxies *p, struct login_proxy *x, const char *why)

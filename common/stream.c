@@ -152,19 +152,6 @@ const char *stream_peek(const struct stream *s)
 	return s->in != NULL ? s->in + s->start : "";
 }
 
-size_t stream_tls_pending(const struct stream *s)
-{
-	size_t n = s->end - s->start;
-	int ssl_n;
-
-	/* Bytes OpenSSL has decrypted but not handed over are invisible to
-	 * poll() on the socket: count them, or a reader would wait forever
-	 * for input it already has. */
-	if (s->ssl != NULL && (ssl_n = SSL_pending(s->ssl)) > 0)
-		n += (size_t)ssl_n;
-	return n;
-}
-
 int stream_toolong_crlf(const struct stream *s)
 {
 	return s->toolong_crlf;

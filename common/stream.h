@@ -55,10 +55,6 @@ size_t stream_pending(const struct stream *s);
  * if they had come from its descriptor (what another process had already
  * read from it: login_handoff).  0, or -1 (not a fresh stream, no memory). */
 int stream_preload(struct stream *s, const void *p, size_t n);
-/* Input readable without waiting: stream_pending plus, with TLS, what
- * OpenSSL has decrypted but not handed over (poll() cannot see that).
- * Check it before polling the descriptor. */
-size_t stream_tls_pending(const struct stream *s);
 /* Whether the line last reported as STREAM_TOOLONG ended in CRLF (its CR
  * and LF may have arrived in different reads); 0 for a bare LF or none. */
 int stream_toolong_crlf(const struct stream *s);

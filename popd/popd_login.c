@@ -38,7 +38,6 @@
  * [SYS/TEMP] and may try again. */
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 
 #include "authclient.h"
 #include "buf.h"

@@ -77,10 +77,14 @@ static long long now_ms(void)
 }
 
 /* One relayed client: the child is the TLS client on a[0]; the relay has
- * the server side of a[1] and b[0]; the test is the session on b[1]. */
+ * the server side of a[1] and b[0]; the test is the session on b[1].
+ * The child is forked before the relay set starts its thread: a child
+ * forked from a threaded process could find a lock held for ever. */
 struct relay {
 	pid_t child;
+	int login;       /* a[1] */
 	int session;     /* b[1] */
+	int session_far; /* b[0] */
 	int go;          /* write a byte: the child goes on */
 };
 
@@ -100,12 +104,9 @@ static _Noreturn void run_client(int fd, int go, client_fn *fn)
 	_exit(r);
 }
 
-static void relay_start(struct relay *r, struct login_proxies *set, int idle_ms, client_fn *fn)
+static void relay_fork(struct relay *r, client_fn *fn)
 {
 	int a[2], b[2], g[2];
-	struct stream *s;
-	const char *err;
-	SSL *ssl;
 
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, a), 0);
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, b), 0);
@@ -122,15 +123,37 @@ static void relay_start(struct relay *r, struct login_proxies *set, int idle_ms,
 	close(a[0]);
 	close(g[0]);
 	r->go = g[1];
-	s = stream_new(a[1], a[1], 1000, 10000);
+	r->login = a[1];
+	r->session = b[1];
+	r->session_far = b[0];
+}
+
+/* The login's side: the TLS handshake, then the relay takes over. */
+static void relay_attach(struct relay *r, struct login_proxies *set, int idle_ms)
+{
+	struct stream *s = stream_new(r->login, r->login, 1000, 10000);
+	const char *err;
+	SSL *ssl;
+
 	assert_non_null(s);
 	assert_int_equal(stream_start_tls(s, server_ctx, 1, NULL, 10000, &err), 0);
 	ssl = stream_tls_detach(s);
 	assert_non_null(ssl);
 	stream_free(&s);
-	assert_int_equal(login_proxies_add(set, ssl, a[1], a[1], b[0], idle_ms, "test"), 0);
-	close(a[1]);   /* the relay has its own */
-	r->session = b[1];
+	assert_int_equal(login_proxies_add(set, ssl, r->login, r->login, r->session_far, idle_ms, "test"), 0);
+	close(r->login);   /* the relay has its own */
+}
+
+static struct login_proxies *relay_start(struct relay *r, size_t max, int idle_ms, client_fn *fn)
+{
+	const char *err;
+	struct login_proxies *set;
+
+	relay_fork(r, fn);
+	set = login_proxies_new(max, &err);
+	assert_non_null(set);
+	relay_attach(r, set, idle_ms);
+	return set;
 }
 
 static int relay_end(struct relay *r)
@@ -212,16 +235,14 @@ static int client_bulk(struct stream *s, int go)
 
 static void test_relay_bulk_both_ways_with_back_pressure(void **state)
 {
-	const char *err;
-	struct login_proxies *set = login_proxies_new(4, &err);
+	struct login_proxies *set;
 	unsigned char *p = malloc(BULK);
 	struct relay r;
 	size_t sent = 0;
 	(void)state;
 
-	assert_non_null(set);
 	assert_non_null(p);
-	relay_start(&r, set, 60000, client_bulk);
+	set = relay_start(&r, 4, 60000, client_bulk);
 	assert_int_equal(login_proxies_count(set), 1);
 	/* Up: megabytes without a line end arrive whole and in order. */
 	assert_int_equal(read_all(r.session, p, BULK), BULK);
@@ -270,14 +291,12 @@ static int client_says_bye(struct stream *s, int go)
 
 static void test_relay_client_end_reaches_the_session(void **state)
 {
-	const char *err;
-	struct login_proxies *set = login_proxies_new(4, &err);
+	struct login_proxies *set;
 	unsigned char buf[64];
 	struct relay r;
 	(void)state;
 
-	assert_non_null(set);
-	relay_start(&r, set, 60000, client_says_bye);
+	set = relay_start(&r, 4, 60000, client_says_bye);
 	assert_int_equal(read_all(r.session, buf, sizeof(buf)), 6);   /* the line, then EOF */
 	assert_memory_equal(buf, "QUIT\r\n", 6);
 	/* The session's last words may still go out; then it closes. */
@@ -305,15 +324,13 @@ static int client_idles(struct stream *s, int go)
 
 static void test_relay_idle_limit_ends_it(void **state)
 {
-	const char *err;
-	struct login_proxies *set = login_proxies_new(4, &err);
+	struct login_proxies *set;
 	unsigned char buf[8];
 	struct relay r;
 	long long start = now_ms();
 	(void)state;
 
-	assert_non_null(set);
-	relay_start(&r, set, 300, client_idles);
+	set = relay_start(&r, 4, 300, client_idles);
 	wait_count(set, 0);
 	assert_true(now_ms() - start >= 250);
 	assert_int_equal(read_all(r.session, buf, sizeof(buf)), 0);   /* the session reads EOF */
@@ -321,18 +338,84 @@ static void test_relay_idle_limit_ends_it(void **state)
 	login_proxies_free(&set);
 }
 
+/* The child: told to go with the number of bytes to expect, read to EOF. */
+static int client_reads_late(struct stream *s, int go)
+{
+	struct buf in;
+	size_t total = 0, expect;
+
+	if (read(go, &expect, sizeof(expect)) != (ssize_t)sizeof(expect))
+		return 60;
+	buf_init(&in, 65536);
+	for (;;) {
+		enum stream_status st;
+		buf_reset(&in);
+		st = stream_read_exact(s, 1024, &in);
+		total += in.len;
+		if (st != STREAM_OK)
+			break;
+	}
+	buf_free(&in);
+	return total == expect ? 0 : 61;
+}
+
+static double cpu_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* The session has said all and gone while its last bytes wait for a
+ * client that does not read: the relay waits without spinning on the
+ * closed side, then delivers every byte and the end. */
+static void test_relay_waits_quietly_for_a_slow_client(void **state)
+{
+	struct login_proxies *set;
+	static unsigned char block[1024];
+	struct relay r;
+	size_t sent = 0;
+	double cpu;
+	(void)state;
+
+	set = relay_start(&r, 4, 60000, client_reads_late);
+	memset(block, 'z', sizeof(block));
+	assert_int_equal(fcntl(r.session, F_SETFL, O_NONBLOCK), 0);
+	/* Until the relay takes no more: the client's buffers are full. */
+	for (int quiet = 0; quiet < 20;) {
+		ssize_t k = write(r.session, block, sizeof(block));
+		if (k == (ssize_t)sizeof(block)) {
+			sent += sizeof(block);
+			quiet = 0;
+		} else {
+			assert_true(k < 0 && errno == EAGAIN);
+			poll(NULL, 0, 10);
+			quiet++;
+		}
+	}
+	close(r.session);
+	r.session = -1;
+	cpu = cpu_seconds();
+	poll(NULL, 0, 500);
+	assert_true(cpu_seconds() - cpu < 0.2);
+	assert_int_equal(login_proxies_count(set), 1);
+	assert_int_equal(write(r.go, &sent, sizeof(sent)), (ssize_t)sizeof(sent));
+	assert_int_equal(relay_end(&r), 0);
+	wait_count(set, 0);
+	login_proxies_free(&set);
+}
+
 static void test_relay_set_full_takes_nothing(void **state)
 {
-	const char *err;
-	struct login_proxies *set = login_proxies_new(1, &err);
+	struct login_proxies *set;
 	SSL *ssl = SSL_new(server_ctx);
 	int b[2];
 	struct relay r;
 	(void)state;
 
-	assert_non_null(set);
 	assert_non_null(ssl);
-	relay_start(&r, set, 60000, client_idles);
+	set = relay_start(&r, 1, 60000, client_idles);
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, b), 0);
 	assert_int_equal(login_proxies_add(set, ssl, b[0], b[0], b[1], 1000, "second"), -1);
 	SSL_free(ssl);              /* still ours */
@@ -352,6 +435,7 @@ int main(void)
 		cmocka_unit_test(test_relay_bulk_both_ways_with_back_pressure),
 		cmocka_unit_test(test_relay_client_end_reaches_the_session),
 		cmocka_unit_test(test_relay_idle_limit_ends_it),
+		cmocka_unit_test(test_relay_waits_quietly_for_a_slow_client),
 		cmocka_unit_test(test_relay_set_full_takes_nothing),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
