@@ -32,7 +32,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "authclient.h"
 #include "buf.h"
 #include "imapd.h"
 #include "imapd_io.h"
@@ -124,35 +123,30 @@ static int login_handoff(struct imapd_login *il, const char *tag, const struct b
  * session (which answers the tagged OK). */
 static void login_try(struct imapd_login *il, const char *tag, const char *user, const char *secret)
 {
-	struct buf canon, ticket;
-	struct auth_failure fail;
-	const char *error = "";
-	int r;
+	struct buf ticket;
 
-	buf_init(&canon, IMAPD_USER_MAX);
 	buf_init(&ticket, LOGIN_TICKET_MAX);
-	r = auth_login_ticket(user, secret, "imap", il->client, &canon, &ticket, &fail, &error);
-	if (r == 1) {
+	switch (login_authenticate(&il->l->policy, "imap", user, secret, il->client, &ticket)) {
+	case LOGIN_OK:
 		if (login_handoff(il, tag, &ticket) == 0)
 			il->done = 1;
 		else
 			login_tagged(il, tag, "NO [UNAVAILABLE] Mailbox service unavailable, try again later");
-	} else if (r == 0) {
-		log_info("login failed user=%s client=%s failures=%lu%s", user, il->client,
-			 fail.failures, fail.throttled ? " throttled" : "");
-		login_failure_wait(&il->l->policy, fail.failures);   /* slows guessing */
+		break;
+	case LOGIN_THROTTLED:
 		login_tagged(il, tag, "NO [AUTHENTICATIONFAILED] Invalid credentials");
-		if (fail.throttled) {
-			stream_puts(il->s, "* BYE Too many failed logins, try again later\r\n");
-			il->done = 1;
-		}
-	} else {
-		log_warn("user=%s client=%s: %s", user, il->client, error);
+		stream_puts(il->s, "* BYE Too many failed logins, try again later\r\n");
+		il->done = 1;
+		break;
+	case LOGIN_FAILED:
+		login_tagged(il, tag, "NO [AUTHENTICATIONFAILED] Invalid credentials");
+		break;
+	case LOGIN_TEMPFAIL:
 		login_tagged(il, tag, "NO [UNAVAILABLE] Authentication service unavailable, try again later");
+		break;
 	}
 	buf_wipe(&ticket);
 	buf_free(&ticket);
-	buf_free(&canon);
 }
 
 static int login_plain_refused(struct imapd_login *il, const char *tag)
@@ -207,7 +201,7 @@ static int login_sasl_line(struct imapd_login *il, const char *challenge, struct
 	return 0;
 }
 
-static void login_authenticate(struct imapd_login *il, const char *tag, const struct imap_authenticate *a)
+static void login_sasl_authenticate(struct imapd_login *il, const char *tag, const struct imap_authenticate *a)
 {
 	enum sasl_mech mech = sasl_mech_parse(a->mechanism, strlen(a->mechanism));
 	struct buf msg, user, pass;
@@ -321,7 +315,7 @@ static void login_command(struct imapd_login *il)
 		imap_parser_forget(il->p);
 		break;
 	case IMAP_CMD_AUTHENTICATE:
-		login_authenticate(il, c.tag, &c.u.auth);
+		login_sasl_authenticate(il, c.tag, &c.u.auth);
 		imap_parser_forget(il->p);
 		break;
 	default:

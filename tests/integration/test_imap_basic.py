@@ -285,3 +285,18 @@ class ImapBasic(PosternTestCase):
         # A slot given back is free again (the session process lives on).
         self.assertEqual(imap(t).select("INBOX")[0], "OK")
         b.logout()
+
+    def test_failed_logins_are_throttled_through_authd(self):
+        t = self.start_tree(start=False)
+        t.set_conf(auth_failure_limit_client="2", imap_auth_failure_delay="0", imap_auth_failure_delay_max="0")
+        t.start()
+        c = imaplib.IMAP4(HOST, t.port("imap"), timeout=30 * SCALE)
+        for _ in range(2):
+            with self.assertRaisesRegex(imaplib.IMAP4.error, "AUTHENTICATIONFAILED"):
+                c.login(t.addr("alice"), "wrong")
+        # At the limit: refused without a password check, then BYE.
+        with self.assertRaises((imaplib.IMAP4.error, imaplib.IMAP4.abort)):
+            c.login(t.addr("alice"), t.passwords["alice"])
+        t.wait_log(r"login failed user=alice@\S+ client=127\.0\.0\.1 failures=\d+ throttled")
+        with self.assertRaises((imaplib.IMAP4.abort, OSError, EOFError)):
+            c.noop()
