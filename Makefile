@@ -38,7 +38,7 @@ DEPS_PKGS := build-essential libssl-dev libc-ares-dev libcdb-dev libcmocka-dev \
 # `stress-ng --cpu 2 & make test`)
 
 # program = source files (by prefix) -> $(BUILD)/bin/program
-PROGRAMS := master smtpd enqueue qmgr local remote verify authd popd postern pickup sendmail
+PROGRAMS := master smtpd enqueue qmgr local remote verify authd popd imapd postern pickup sendmail
 master_SRCS  := $(wildcard master/*.c)
 smtpd_SRCS   := $(wildcard smtpd/*.c)
 enqueue_SRCS := $(wildcard queue/enqueue*.c)
@@ -48,6 +48,7 @@ remote_SRCS  := $(wildcard deliver/remote*.c)
 verify_SRCS  := $(wildcard deliver/verify*.c)
 authd_SRCS   := $(wildcard auth/authd*.c)
 popd_SRCS    := $(wildcard popd/*.c)
+imapd_SRCS   := $(wildcard imapd/*.c)
 postern_SRCS := $(wildcard tools/postern*.c)
 pickup_SRCS  := $(wildcard queue/pickup*.c)
 sendmail_SRCS := $(wildcard tools/sendmail*.c)

@@ -10,6 +10,9 @@
 int fsync_dir(const char *dir);
 /* fsync the directory holding path ("." for a bare name). 0 or -1 (errno). */
 int fsync_parent(const char *path);
+/* write(2) all n bytes of p, retrying after EINTR and short writes; a
+ * write of 0 bytes is EIO.  0 or -1 (errno). */
+int fd_write_all(int fd, const void *p, size_t n);
 /* Append what fd yields until end of file to out; more than max bytes
  * fails with EFBIG.  The stack copy is wiped.  0 or -1 (errno). */
 int fd_read_all(int fd, struct buf *out, size_t max);

@@ -19,6 +19,9 @@
 #include <time.h>
 
 #include "config.h"
+#include "authclient.h"
+#include "sasl.h"
+#include "log.h"
 #include "login_policy.h"
 
 /* PROTO_NAME, read as a time.  -1 if the name would not fit. */
@@ -93,4 +96,29 @@ void login_failure_wait(const struct login_policy *p, unsigned long failures)
 
 	/* A signal (SIGTERM) cuts the wait short: the process is stopping. */
 	(void)nanosleep(&ts, NULL);
+}
+
+enum login_result login_authenticate(const struct login_policy *p, const char *service, const char *user,
+				     const char *secret, const char *client, struct buf *ticket)
+{
+	struct buf canon;
+	struct auth_failure fail;
+	const char *error = "";
+	enum login_result res;
+
+	buf_init(&canon, SASL_USER_MAX + 1);
+	int r = auth_login_ticket(user, secret, service, client, &canon, ticket, &fail, &error);
+	if (r == 1) {
+		res = LOGIN_OK;
+	} else if (r == 0) {
+		log_info("login failed user=%s client=%s failures=%lu%s", user, client, fail.failures,
+			 fail.throttled ? " throttled" : "");
+		login_failure_wait(p, fail.failures);
+		res = fail.throttled ? LOGIN_THROTTLED : LOGIN_FAILED;
+	} else {
+		log_warn("user=%s client=%s: %s", user, client, error);
+		res = LOGIN_TEMPFAIL;
+	}
+	buf_free(&canon);
+	return res;
 }

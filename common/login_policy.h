@@ -7,6 +7,8 @@
 #ifndef POSTERN_LOGIN_POLICY_H
 #define POSTERN_LOGIN_POLICY_H
 
+#include "buf.h"
+
 #define LOGIN_DELAY_CEILING 60   /* seconds: a delay is not a hang */
 
 enum login_plaintext { LOGIN_PLAINTEXT_NO, LOGIN_PLAINTEXT_LOOPBACK, LOGIN_PLAINTEXT_YES };
@@ -30,6 +32,18 @@ int login_plaintext_ok(const struct login_policy *p, int tls, const char *client
 unsigned long login_failure_delay(const struct login_policy *p, unsigned long failures);
 /* Wait login_failure_delay() seconds (a signal ends the wait early). */
 void login_failure_wait(const struct login_policy *p, unsigned long failures);
+enum login_result {
+	LOGIN_OK,          /* a ticket for the session service */
+	LOGIN_FAILED,      /* wrong credentials: logged, and the delay waited */
+	LOGIN_THROTTLED,   /* as FAILED, and authd's limit is reached: disconnect */
+	LOGIN_TEMPFAIL,    /* authd could not be asked: logged */
+};
+/* The one login step of every login process: ask authd for a ticket
+ * (cmd=ticket) for user and secret on service ("pop3", "imap") from
+ * client; a failure is logged and waits the failed-login delay, which
+ * slows guessing.  The ticket goes to ticket (LOGIN_TICKET_MAX). */
+enum login_result login_authenticate(const struct login_policy *p, const char *service, const char *user,
+				     const char *secret, const char *client, struct buf *ticket);
 /* Whether a printable peer address is a loopback address; "unknown" is not. */
 int login_addr_loopback(const char *addr);
 

@@ -112,6 +112,24 @@ int mbox_msg_set_flags(struct mbox *mb, size_t idx, uint32_t flags);
  * dovecot-keywords when create is set and a letter is free.  0 with
  * *bit_r, -1 (ENOSPC: all 26 letters used; ENOENT: unknown). */
 int mbox_keyword(struct mbox *mb, const char *name, size_t len, int create, uint32_t *bit_r);
+/* A new file in the folder's tmp/ for a message to append: fd, with its
+ * name ("tmp/BASE") in name (>= MBOX_BASE_MAX + 8 bytes).  -1 (errno). */
+int mbox_tmp_create(struct mbox *mb, char *name, size_t len);
+/* Take tmp/BASE (written and fsynced by the caller) into the folder with
+ * flags and internal date (< 0: the file's own), and give it a UID at
+ * once (APPENDUID, RFC 4315).  0 with *uid_r, or -1 with *error_r (the
+ * temp file is then removed). */
+int mbox_append_tmp(struct mbox *mb, const char *tmpname, uint32_t flags, long long date,
+		    uint32_t *uid_r, const char **error_r);
+/* Copy (hard link) or, with move, move (rename) message idx of src into
+ * dst, where it gets a UID at once (COPYUID).  Keywords are carried by
+ * name.  A move logs the expunge in src.  A move is atomic as a reader
+ * sees it: the file is in one folder or the other, never in neither.
+ * 0 with *uid_r, or -1 with *error_r. */
+int mbox_copy(struct mbox *src, size_t idx, struct mbox *dst, int move, uint32_t *uid_r,
+	      const char **error_r);
+/* The lowest UID no session has taken \Recent for yet (STATUS RECENT). */
+uint32_t mbox_recent_from(const struct mbox *mb);
 /* Index of the message with uid, or -1. */
 long mbox_find_uid(const struct mbox *mb, uint32_t uid);
 /* Expunged UIDs with a MODSEQ above modseq (QRESYNC VANISHED), ascending,

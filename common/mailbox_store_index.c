@@ -32,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fsutil.h"
 #include "mailbox_store_int.h"
 
 #define MBOX_INDEX_MAGIC "POSTERN-INDEX\0\0\0"   /* 16 bytes */
@@ -415,21 +416,6 @@ uint64_t mbox_index_next_modseq(const struct mbox *mb)
 	return mb->highestmodseq + 1;
 }
 
-static int mbox_write_full(int fd, const void *p, size_t n)
-{
-	size_t off = 0;
-
-	while (off < n) {
-		ssize_t w = write(fd, (const char *)p + off, n - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		off += (size_t)w;
-	}
-	return 0;
-}
-
 int mbox_index_append(struct mbox *mb, const struct mbox_index_rec *recs, size_t n)
 {
 	struct mbox_state *st = mb->st;
@@ -455,7 +441,7 @@ int mbox_index_append(struct mbox *mb, const struct mbox_index_rec *recs, size_t
 	if (sb.st_size != st->idx_pos.off && ftruncate(fd, st->idx_pos.off) < 0)
 		goto out;
 	if (lseek(fd, st->idx_pos.off, SEEK_SET) < 0 ||
-	    mbox_write_full(fd, out, n * MBOX_REC_SIZE) < 0)
+	    fd_write_all(fd, out, n * MBOX_REC_SIZE) < 0)
 		goto out;
 	r = 0;
 	for (size_t i = 0; i < n && r == 0; i++)
@@ -484,10 +470,10 @@ static int mbox_index_replace(struct mbox *mb, const struct mbox_index_hdr *h,
 	if (fd < 0)
 		return -1;
 	mbox_index_header_encode(h, hdr);
-	ok = mbox_write_full(fd, hdr, sizeof(hdr)) == 0;
+	ok = fd_write_all(fd, hdr, sizeof(hdr)) == 0;
 	for (size_t i = 0; ok && i < n; i++) {
 		mbox_index_rec_encode(&recs[i], rec);
-		ok = mbox_write_full(fd, rec, sizeof(rec)) == 0;
+		ok = fd_write_all(fd, rec, sizeof(rec)) == 0;
 	}
 	if (!ok || fstat(fd, &sb) < 0 || close(fd) < 0 ||
 	    renameat(mb->dirfd, MBOX_INDEX_TMP, mb->dirfd, MBOX_INDEX_NAME) < 0) {

@@ -134,6 +134,8 @@ struct mbox_scan {
 	size_t n, alloc;
 	int overflow;
 };
+/* Append a copy of *f (its name pointer as it is) to sc. 0 or -1. */
+int mbox_scan_push(struct mbox_scan *sc, const struct mbox_file *f);
 /* Append the regular files of sub ("new" or "cur") to sc. 0 or -1. */
 int mbox_scan_dir(struct mbox *mb, const char *sub, struct mbox_scan *sc);
 void mbox_scan_free(struct mbox_scan *sc);

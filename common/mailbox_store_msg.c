@@ -24,10 +24,12 @@
 #include <strings.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "mailbox_store_int.h"
+#include "maildir.h"
 
 /* Take the exclusive lock and read what others appended. */
 static int mbox_change_begin(struct mbox *mb)
@@ -282,4 +284,182 @@ int mbox_expunged_since(struct mbox *mb, uint64_t modseq, uint32_t **uids_r, siz
 	*uids_r = u;
 	*n_r = n;
 	return modseq < st->ex_floor ? 1 : 0;
+}
+
+uint32_t mbox_recent_from(const struct mbox *mb)
+{
+	return mb->st->recent_hw > 0 ? mb->st->recent_hw : 1;
+}
+
+/* ---- adding messages ---- */
+
+int mbox_tmp_create(struct mbox *mb, char *name, size_t len)
+{
+	char base[MBOX_BASE_MAX + 1];
+
+	if (maildir_unique_name(base, sizeof(base)) < 0)
+		return -1;
+	if ((size_t)snprintf(name, len, "tmp/%s", base) >= len) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return openat(mb->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+}
+
+/* Log the file cur/NAME (base_len bytes of base) as a new message and
+ * find its UID.  Under the exclusive lock. */
+static int mbox_take_file(struct mbox *mb, const char *name, size_t base_len, uint32_t flags,
+			  uint32_t *uid_r, const char **error_r)
+{
+	struct mbox_file f = { .name = (char *)name, .base_len = base_len, .flags = flags, .has_info = 1 };
+	const struct mbox_ul_entry *e;
+
+	if (mbox_add_files(mb, &f, 1, error_r) < 0)
+		return -1;
+	e = mbox_ul_find_base(mb, name + 4, base_len);
+	if (e == NULL || mbox_index_find(mb->st, e->uid) == NULL) {
+		*error_r = "the message vanished";
+		errno = ENOENT;
+		return -1;
+	}
+	*uid_r = e->uid;
+	return 0;
+}
+
+int mbox_append_tmp(struct mbox *mb, const char *tmpname, uint32_t flags, long long date,
+		    uint32_t *uid_r, const char **error_r)
+{
+	char to[MBOX_BASE_MAX + 80];
+	struct mbox_msg want = { .flags = flags };
+	int r;
+
+	if (strncmp(tmpname, "tmp/", 4) != 0 || !mbox_base_ok(tmpname + 4, strlen(tmpname + 4))) {
+		*error_r = "bad temp file name";
+		errno = EINVAL;
+		return -1;
+	}
+	want.base = tmpname + 4;
+	want.base_len = strlen(tmpname + 4);
+	if (date >= 0) {
+		struct timespec ts[2] = { { (time_t)date, 0 }, { (time_t)date, 0 } };
+		if (utimensat(mb->dirfd, tmpname, ts, AT_SYMLINK_NOFOLLOW) < 0) {
+			*error_r = "cannot set the internal date";
+			goto fail;
+		}
+	}
+	if (mbox_msg_path(&want, to, sizeof(to)) < 0 || mbox_change_begin(mb) < 0) {
+		*error_r = "cannot lock the folder";
+		goto fail;
+	}
+	long long cur0 = mbox_dir_stamp(mb, "cur");
+	if (renameat2(mb->dirfd, tmpname, mb->dirfd, to, RENAME_NOREPLACE) < 0) {
+		*error_r = "cannot move the message into cur/";
+		mbox_change_end(mb, -1);
+		goto fail;
+	}
+	r = mbox_take_file(mb, to, want.base_len, flags, uid_r, error_r);
+	if (r == 0 && mbox_stamp_own_change(mb, cur0) < 0)
+		log_warn("%s: cannot write the index: %s", mb->path, strerror(errno));
+	return mbox_change_end(mb, r);
+fail:;
+	int e = errno;
+	unlinkat(mb->dirfd, tmpname, 0);
+	errno = e;
+	return -1;
+}
+
+/* The flags of message m of src as dst's bits (keywords by name). */
+static int mbox_flags_for(struct mbox *src, const struct mbox_msg *m, struct mbox *dst, uint32_t *flags_r)
+{
+	uint32_t flags = m->flags & MBOX_SYSTEM_FLAGS;
+
+	for (int k = 0; k < MBOX_KEYWORDS_MAX; k++) {
+		uint32_t bit;
+		const char *name = src->keywords[k];
+		if ((m->flags & MBOX_KEYWORD(k)) == 0 || name == NULL)
+			continue;
+		if (mbox_keyword(dst, name, strlen(name), 1, &bit) < 0) {
+			if (errno == ENOSPC)
+				continue;   /* dst has no letter left: the keyword stays behind */
+			return -1;
+		}
+		flags |= bit;
+	}
+	*flags_r = flags;
+	return 0;
+}
+
+int mbox_copy(struct mbox *src, size_t idx, struct mbox *dst, int move, uint32_t *uid_r,
+	      const char **error_r)
+{
+	char from[MBOX_BASE_MAX + 80], to[MBOX_BASE_MAX + 80], base[MBOX_BASE_MAX + 1];
+	struct mbox_msg want = { 0 };
+	struct mbox_scan sc = { 0 };
+	int r = -1;
+
+	if (idx >= src->n) {
+		errno = EINVAL;
+		*error_r = "no such message";
+		return -1;
+	}
+	const struct mbox_msg *m = &src->msgs[idx];
+	if (mbox_flags_for(src, m, dst, &want.flags) < 0) {
+		*error_r = "cannot add a keyword";
+		return -1;
+	}
+	/* A copy is a new message, with a new base name; a move keeps its
+	 * own unless the destination knows it already. */
+	if (!move || mbox_ul_find_base(dst, m->base, m->base_len) != NULL) {
+		if (maildir_unique_name(base, sizeof(base)) < 0) {
+			*error_r = "name too long";
+			return -1;
+		}
+	} else {
+		snprintf(base, sizeof(base), "%.*s", (int)m->base_len, m->base);
+	}
+	want.base = base;
+	want.base_len = strlen(base);
+	if (mbox_msg_path(m, from, sizeof(from)) < 0 || mbox_msg_path(&want, to, sizeof(to)) < 0) {
+		*error_r = "name too long";
+		return -1;
+	}
+	long long src_cur0 = mbox_dir_stamp(src, "cur");
+	if (mbox_change_begin(dst) < 0) {
+		*error_r = "cannot lock the destination";
+		return -1;
+	}
+	long long cur0 = mbox_dir_stamp(dst, "cur");
+	for (int attempt = 0; attempt < 2; attempt++) {
+		r = move ? renameat2(src->dirfd, from, dst->dirfd, to, RENAME_NOREPLACE)
+			 : linkat(src->dirfd, from, dst->dirfd, to, 0);
+		if (r == 0 || errno != ENOENT || attempt > 0)
+			break;
+		/* Renamed meanwhile (flags changed by another session): look
+		 * it up by base name and try once more. */
+		if (mbox_locate(src, m->base, m->base_len, &sc) < 0)
+			break;
+		snprintf(from, sizeof(from), "%s", sc.f[0].name);
+		mbox_scan_free(&sc);
+	}
+	if (r < 0) {
+		*error_r = errno == ENOENT ? "the message is gone" : "cannot link the message";
+		return mbox_change_end(dst, -1);
+	}
+	r = mbox_take_file(dst, to, want.base_len, want.flags, uid_r, error_r);
+	if (r == 0 && mbox_stamp_own_change(dst, cur0) < 0)
+		log_warn("%s: cannot write the index: %s", dst->path, strerror(errno));
+	mbox_change_end(dst, r);
+	if (r < 0 || !move)
+		return r;
+	/* The source forgets it (the file is gone from it already). */
+	if (mbox_change_begin(src) == 0) {
+		if (mbox_index_find(src->st, m->uid) != NULL) {
+			struct mbox_index_rec rec = { .type = MBOX_REC_EXPUNGE, .uid = m->uid,
+						      .modseq = mbox_index_next_modseq(src) };
+			if (mbox_index_append(src, &rec, 1) < 0 || mbox_stamp_own_change(src, src_cur0) < 0)
+				log_warn("%s: cannot write the index: %s", src->path, strerror(errno));
+		}
+		mbox_change_end(src, 0);
+	}
+	return 0;
 }

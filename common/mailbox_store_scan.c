@@ -107,18 +107,8 @@ int mbox_msg_path(const struct mbox_msg *m, char *out, size_t outlen)
 
 /* ---- scans ---- */
 
-static int mbox_scan_add(struct mbox_scan *sc, const char *sub, const char *name)
+int mbox_scan_push(struct mbox_scan *sc, const struct mbox_file *f)
 {
-	const char *colon = strchr(name, ':');
-	size_t base_len = colon != NULL ? (size_t)(colon - name) : strlen(name);
-	struct mbox_file *f;
-
-	if (!mbox_base_ok(name, base_len))
-		return 0;   /* not a message file we can name */
-	if (sc->n == MBOX_MESSAGES_MAX) {
-		sc->overflow = 1;
-		return 0;
-	}
 	if (sc->n == sc->alloc) {
 		size_t na = sc->alloc == 0 ? 64 : sc->alloc * 2;
 		struct mbox_file *nf = reallocarray(sc->f, na, sizeof(*nf));
@@ -127,16 +117,32 @@ static int mbox_scan_add(struct mbox_scan *sc, const char *sub, const char *name
 		sc->f = nf;
 		sc->alloc = na;
 	}
-	f = &sc->f[sc->n];
-	memset(f, 0, sizeof(*f));
-	if (asprintf(&f->name, "%s/%s", sub, name) < 0)
-		return -1;
-	f->base_len = base_len;
-	if (colon != NULL && strncmp(colon, ":2,", 3) == 0) {
-		f->has_info = 1;
-		mbox_info_parse(colon + 3, strlen(colon + 3), &f->flags, &f->other);
+	sc->f[sc->n++] = *f;
+	return 0;
+}
+
+static int mbox_scan_add(struct mbox_scan *sc, const char *sub, const char *name)
+{
+	const char *colon = strchr(name, ':');
+	size_t base_len = colon != NULL ? (size_t)(colon - name) : strlen(name);
+
+	if (!mbox_base_ok(name, base_len))
+		return 0;   /* not a message file we can name */
+	if (sc->n == MBOX_MESSAGES_MAX) {
+		sc->overflow = 1;
+		return 0;
 	}
-	sc->n++;
+	struct mbox_file f = { .base_len = base_len };
+	if (asprintf(&f.name, "%s/%s", sub, name) < 0)
+		return -1;
+	if (colon != NULL && strncmp(colon, ":2,", 3) == 0) {
+		f.has_info = 1;
+		mbox_info_parse(colon + 3, strlen(colon + 3), &f.flags, &f.other);
+	}
+	if (mbox_scan_push(sc, &f) < 0) {
+		free(f.name);
+		return -1;
+	}
 	return 0;
 }
 
@@ -219,17 +225,10 @@ int mbox_find_base(struct mbox *mb, const char *base, size_t len, struct mbox_sc
 	for (size_t i = 0; i < all.n; i++) {
 		if (all.f[i].base_len != len || memcmp(all.f[i].name + 4, base, len) != 0)
 			continue;
-		if (sc->n == sc->alloc) {
-			size_t na = sc->alloc == 0 ? 4 : sc->alloc * 2;
-			struct mbox_file *nf = reallocarray(sc->f, na, sizeof(*nf));
-			if (nf == NULL) {
-				r = -1;
-				break;
-			}
-			sc->f = nf;
-			sc->alloc = na;
+		if (mbox_scan_push(sc, &all.f[i]) < 0) {
+			r = -1;
+			break;
 		}
-		sc->f[sc->n++] = all.f[i];
 		all.f[i].name = NULL;
 	}
 	mbox_scan_free(&all);

@@ -202,17 +202,10 @@ static int mbox_sync_new(struct mbox *mb, const char **error_r)
 		const struct mbox_ul_entry *e = mbox_ul_find_base(mb, f->name + 4, f->base_len);
 		if (e != NULL && mbox_index_find(mb->st, e->uid) != NULL)
 			continue;   /* known already */
-		if (add.n == add.alloc) {
-			size_t na = add.alloc == 0 ? 16 : add.alloc * 2;
-			struct mbox_file *p = reallocarray(add.f, na, sizeof(*p));
-			if (p == NULL) {
-				mbox_fail(error_r, "out of memory");
-				goto out;
-			}
-			add.f = p;
-			add.alloc = na;
+		if (mbox_scan_push(&add, f) < 0) {   /* borrows the name: sc still owns it */
+			mbox_fail(error_r, "out of memory");
+			goto out;
 		}
-		add.f[add.n++] = *f;   /* borrows the name: sc still owns it */
 	}
 	r = mbox_add_files(mb, add.f, add.n, error_r);
 out:
@@ -259,17 +252,10 @@ static int mbox_sync_cur(struct mbox *mb, long long new0, long long cur0, long l
 		const struct mbox_ul_entry *e = mbox_ul_find_base(mb, f->name + 4, f->base_len);
 		struct mbox_idx_msg *m = e != NULL ? mbox_index_find(st, e->uid) : NULL;
 		if (m == NULL) {
-			if (add.n == add.alloc) {
-				size_t na = add.alloc == 0 ? 16 : add.alloc * 2;
-				struct mbox_file *p = reallocarray(add.f, na, sizeof(*p));
-				if (p == NULL) {
-					mbox_fail(error_r, "out of memory");
-					goto out;
-				}
-				add.f = p;
-				add.alloc = na;
+			if (mbox_scan_push(&add, f) < 0) {   /* borrows the name: sc still owns it */
+				mbox_fail(error_r, "out of memory");
+				goto out;
 			}
-			add.f[add.n++] = *f;   /* borrows the name: sc still owns it */
 			continue;
 		}
 		seen[m - st->im] = 1;

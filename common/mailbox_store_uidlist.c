@@ -224,20 +224,6 @@ const struct mbox_ul_entry *mbox_ul_find_uid(const struct mbox_state *st, uint32
 
 /* ---- writing ---- */
 
-static int mbox_write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 static int mbox_ul_record(struct buf *b, uint32_t uid, const char *base, size_t len)
 {
 	struct dovecot_uidlist_rec r = { .uid = uid, .name = base, .name_len = len, .base_len = len };
@@ -270,7 +256,7 @@ int mbox_ul_append(struct mbox *mb, const struct mbox_ul_entry *e, size_t n)
 	/* A line a crashed writer left half written is cut first. */
 	if (sb.st_size != st->ul_pos.off && ftruncate(fd, st->ul_pos.off) < 0)
 		goto out;
-	if (lseek(fd, st->ul_pos.off, SEEK_SET) < 0 || mbox_write_all(fd, b.data, b.len) < 0 ||
+	if (lseek(fd, st->ul_pos.off, SEEK_SET) < 0 || fd_write_all(fd, b.data, b.len) < 0 ||
 	    fdatasync(fd) < 0)
 		goto out;
 	st->ul_pos.off += (off_t)b.len;
@@ -303,7 +289,7 @@ static int mbox_ul_replace(struct mbox *mb, const struct dovecot_uidlist_header 
 	fd = openat(mb->dirfd, MBOX_UIDLIST_TMP, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		goto out;
-	if (mbox_write_all(fd, b.data, b.len) < 0 || fsync(fd) < 0 || fstat(fd, &sb) < 0 ||
+	if (fd_write_all(fd, b.data, b.len) < 0 || fsync(fd) < 0 || fstat(fd, &sb) < 0 ||
 	    renameat(mb->dirfd, MBOX_UIDLIST_TMP, mb->dirfd, MBOX_UIDLIST_FILE) < 0 ||
 	    fsync(mb->dirfd) < 0) {
 		int e = errno;
@@ -459,7 +445,7 @@ int mbox_kw_add(struct mbox *mb, const char *name, size_t len, int *index_r)
 		return 0;
 	buf_init(&b, DOVECOT_KEYWORDS_FILE_MAX);
 	fd = openat(mb->dirfd, MBOX_KEYWORDS_TMP, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd >= 0 && dovecot_keywords_write(&st->kw, &b) == 0 && mbox_write_all(fd, b.data, b.len) == 0 &&
+	if (fd >= 0 && dovecot_keywords_write(&st->kw, &b) == 0 && fd_write_all(fd, b.data, b.len) == 0 &&
 	    fsync(fd) == 0 && renameat(mb->dirfd, MBOX_KEYWORDS_TMP, mb->dirfd, MBOX_KEYWORDS_FILE) == 0)
 		r = 0;
 	if (fd >= 0)

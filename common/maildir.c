@@ -101,6 +101,11 @@ static int maildir_unique(char *out, size_t outlen)
 	return 0;
 }
 
+int maildir_unique_name(char *out, size_t outlen)
+{
+	return maildir_unique(out, outlen);
+}
+
 /* BASE,S=size,W=crlf_size */
 static int maildir_final_name(char *out, size_t outlen, const char *base,
 			      unsigned long long s, unsigned long long w)
@@ -234,23 +239,6 @@ static int maildir_open_dirs(const char *maildir, int *tmp_r, int *new_r, const 
 
 /* ---- the copy ---- */
 
-static int maildir_write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -1;
-		if (w == 0) {
-			errno = EIO;
-			return -1;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
 
 static unsigned long long maildir_count_lf(const char *p, size_t n)
 {
@@ -272,7 +260,7 @@ static int maildir_copy(int fd, const struct buf *prefix, int data_fd, off_t off
 	off_t done = 0;
 
 	if (prefix != NULL && prefix->len > 0) {
-		if (maildir_write_all(fd, prefix->data, prefix->len) < 0) {
+		if (fd_write_all(fd, prefix->data, prefix->len) < 0) {
 			*error_r = "cannot write message file";
 			return -1;
 		}
@@ -290,7 +278,7 @@ static int maildir_copy(int fd, const struct buf *prefix, int data_fd, off_t off
 			return -1;
 		}
 		lf += maildir_count_lf(maildir_copy_buf, (size_t)n);
-		if (maildir_write_all(fd, maildir_copy_buf, (size_t)n) < 0) {
+		if (fd_write_all(fd, maildir_copy_buf, (size_t)n) < 0) {
 			*error_r = "cannot write message file";
 			return -1;
 		}

@@ -29,6 +29,9 @@ int maildir_create(const char *maildir, const char **error_r);
 int maildir_deliver(const char *maildir, const struct buf *prefix, int data_fd,
 		    off_t offset, off_t size, char *name_r, size_t name_len,
 		    const char **error_r);
+/* A fresh unique base name SECONDS.M<usec>P<pid>Q<counter>.HOST (the
+ * shape maildir_deliver uses) into out.  0, or -1 (ENAMETOOLONG). */
+int maildir_unique_name(char *out, size_t outlen);
 /* Whether a maildir_deliver errno is worth retrying later (1) or means the
  * message can never be delivered there (0). */
 int maildir_error_temporary(int err);

@@ -55,25 +55,6 @@ int queuefile_id_valid(const char *s, size_t n)
 	return 1;
 }
 
-/* write(2) all of n bytes, retrying on EINTR and short writes. */
-static int queuefile_write_all(int fd, const void *p, size_t n)
-{
-	const char *c = p;
-
-	while (n > 0) {
-		ssize_t w = write(fd, c, n);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		c += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* pwrite(2) exactly n bytes at off. */
 static int queuefile_pwrite_all(int fd, const void *p, size_t n, off_t off)
 {
@@ -325,7 +306,7 @@ int queuefile_write_envelope(struct queuefile_out *qo, const struct queuefile_en
 		*error_r = errno == EMSGSIZE ? "queue file header too long" : "out of memory";
 		goto out;
 	}
-	if (queuefile_write_all(qo->fd, hdr.data, hdr.len) < 0) {
+	if (fd_write_all(qo->fd, hdr.data, hdr.len) < 0) {
 		*error_r = "cannot write queue file";
 		goto out;
 	}
@@ -341,7 +322,7 @@ int queuefile_write_data(struct queuefile_out *qo, const void *p, size_t n, cons
 		*error_r = "message too big";
 		return -1;
 	}
-	if (queuefile_write_all(qo->fd, p, n) < 0) {
+	if (fd_write_all(qo->fd, p, n) < 0) {
 		*error_r = "cannot write queue file";
 		return -1;
 	}

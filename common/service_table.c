@@ -25,8 +25,7 @@
 #include <string.h>
 
 /* DESIGN.md's "Processes and privileges", in the order of master.conf.
- * IMAP adds rows imap (143), imaps (993) and imap-session shaped as the
- * pop3 rows are. */
+ * IMAP's rows are shaped as the POP3 rows are. */
 static const struct service_entry service_rows[] = {
 	/* SMTP, submission, SMTPS: submit to enqueue, authenticate through
 	 * authd, verify recipients of LMTP domains at RCPT time. */
@@ -60,6 +59,14 @@ static const struct service_entry service_rows[] = {
 	  { "authd", "pop3-session" } },
 	/* the mailbox of one user: redeems the ticket with authd */
 	{ "pop3-session", SERVICE_KIND_UNIX, 0, "postern-vmail", "mail", 100, "popd", "session", 0,
+	  { "authd" } },
+	/* IMAP login processes, as for POP3 */
+	{ "imap", SERVICE_KIND_INET, 143, "postern-login", "run/jail", 100, "imapd", NULL, 0,
+	  { "authd", "imap-session" } },
+	{ "imaps", SERVICE_KIND_INET, 993, "postern-login", "run/jail", 100, "imapd", "tls", 0,
+	  { "authd", "imap-session" } },
+	/* the mailboxes of one user */
+	{ "imap-session", SERVICE_KIND_UNIX, 0, "postern-vmail", "mail", 500, "imapd", "session", 0,
 	  { "authd" } },
 };
 

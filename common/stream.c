@@ -510,6 +510,31 @@ enum stream_status stream_read_exact(struct stream *s, size_t n, struct buf *out
 	return stream_transfer(s, n, out);
 }
 
+enum stream_status stream_read_some(struct stream *s, const char **p_r, size_t *len_r)
+{
+	*p_r = "";
+	*len_r = 0;
+	if (s->end == s->start) {
+		if (s->eof)
+			return STREAM_EOF;
+		s->start = s->end = 0;   /* all consumed: room at the front again */
+		s->scanned = 0;
+		enum stream_status st = stream_fill(s);
+		if (st != STREAM_OK)
+			return st;
+	}
+	*p_r = s->in + s->start;
+	*len_r = s->end - s->start;
+	return STREAM_OK;
+}
+
+void stream_consume(struct stream *s, size_t n)
+{
+	size_t k = s->end - s->start;
+
+	stream_drop(s, n < k ? n : k);
+}
+
 int stream_preload(struct stream *s, const void *p, size_t n)
 {
 	if (s->in != NULL || s->eof || s->ssl != NULL)

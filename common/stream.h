@@ -40,6 +40,13 @@ enum stream_status stream_read_line(struct stream *s, const char **line_r, size_
  * the n bytes are read and dropped and STREAM_TOOLONG is returned (the
  * stream stays in step); STREAM_EOF if the peer closes first. */
 enum stream_status stream_read_exact(struct stream *s, size_t n, struct buf *out);
+/* The buffered input, waiting (within the timeout) for at least one byte
+ * when none is buffered: *p_r, *len_r valid until the next read.  Bytes
+ * stay buffered until stream_consume() takes them, so a byte parser (an
+ * IMAP literal has no line end) may use part and see the rest again. */
+enum stream_status stream_read_some(struct stream *s, const char **p_r, size_t *len_r);
+/* Drop the first n buffered bytes (after stream_read_some). */
+void stream_consume(struct stream *s, size_t n);
 /* The input already buffered: stream_pending() bytes, valid until the next read. */
 const char *stream_peek(const struct stream *s);
 /* Bytes already buffered on the input side (PIPELINING: flush when 0). */

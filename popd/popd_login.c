@@ -39,7 +39,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "authclient.h"
 #include "buf.h"
 #include "log.h"
 #include "login_handoff.h"
@@ -129,37 +128,29 @@ static int popd_login_handoff(struct popd_login *pl, const struct buf *ticket)
  * the session (which answers +OK).  Wipes nothing of the caller's. */
 static void popd_login_try(struct popd_login *pl, const char *user, const char *secret)
 {
-	struct buf canon, ticket;
-	struct auth_failure fail;
-	const char *error = "";
-	int r;
+	struct buf ticket;
 
-	buf_init(&canon, POPD_USER_MAX);
 	buf_init(&ticket, LOGIN_TICKET_MAX);
-	r = auth_login_ticket(user, secret, "pop3", pl->client, &canon, &ticket, &fail, &error);
-	if (r == 1) {
-		if (popd_login_handoff(pl, &ticket) == 0) {
+	switch (login_authenticate(&pl->l->policy, "pop3", user, secret, pl->client, &ticket)) {
+	case LOGIN_OK:
+		if (popd_login_handoff(pl, &ticket) == 0)
 			pl->done = 1;
-		} else {
+		else
 			popd_login_error(pl, "[SYS/TEMP] Mailbox service unavailable, try again later");
-		}
-	} else if (r == 0) {
-		log_info("login failed user=%s client=%s failures=%lu%s", user, pl->client,
-			 fail.failures, fail.throttled ? " throttled" : "");
-		login_failure_wait(&pl->l->policy, fail.failures);   /* slows guessing */
-		if (fail.throttled) {
-			popd_login_reply(pl, "-ERR [AUTH] Too many failed logins, try again later");
-			pl->done = 1;
-		} else {
-			popd_login_error(pl, "[AUTH] Invalid credentials");
-		}
-	} else {
-		log_warn("user=%s client=%s: %s", user, pl->client, error);
+		break;
+	case LOGIN_THROTTLED:
+		popd_login_reply(pl, "-ERR [AUTH] Too many failed logins, try again later");
+		pl->done = 1;
+		break;
+	case LOGIN_FAILED:
+		popd_login_error(pl, "[AUTH] Invalid credentials");
+		break;
+	case LOGIN_TEMPFAIL:
 		popd_login_error(pl, "[SYS/TEMP] Authentication service unavailable, try again later");
+		break;
 	}
 	buf_wipe(&ticket);
 	buf_free(&ticket);
-	buf_free(&canon);
 }
 
 static int popd_login_plain_refused(struct popd_login *pl)

@@ -40,6 +40,7 @@
 #include "enqueue_client.h"
 #include "log.h"
 #include "record.h"
+#include "session_slots.h"
 #include "smtpd.h"
 #include "tls.h"
 
@@ -123,9 +124,7 @@ static void smtpd_limit_init(struct smtpd_ctx *ctx, const struct daemon *d)
 		log_fatal("smtpd_client_connection_limit must be at most 4096");
 	if (n < 0 || (size_t)n >= sizeof(path))
 		log_fatal("%s/run: path too long", d->base_dir);
-	ctx->conn_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (ctx->conn_fd < 0)
-		log_warn("%s: %s; smtpd_client_connection_limit is not enforced", path, strerror(errno));
+	ctx->conn_fd = session_slots_open(path, "smtpd_client_connection_limit");
 }
 
 static void smtpd_maps_init(struct smtpd_ctx *ctx, const struct daemon *d)

@@ -14,16 +14,11 @@
  * smtpd_client_limit_exceptions (CIDR blocks; `$mynetworks`, the
  * default, stands for the mynetworks blocks, as Postfix exempts
  * $mynetworks from its per-client limits) takes no slot at all.  For
- * the others every smtpd process,
- * whatever its service, opens the same lock file DIR/run/smtpd.sessions
- * before it drops privileges.  A session takes a slot by locking one byte
- * with an open-file-description lock (F_OFD_SETLK, non-blocking) at
- * offset H * 4096 + k, where H is a 40-bit hash of the client address
- * and k < smtpd_client_connection_limit; when every k is held by other
- * processes the client already has the limit.  The kernel drops a lock
- * when its process dies, so a crashed smtpd can never leak a slot, and
- * nothing is ever written to the file.  Two addresses with the same
- * 40-bit hash would share slots; that costs at worst an early 421.
+ * the others every smtpd process, whatever its service, opens the same
+ * lock file DIR/run/smtpd.sessions before it drops privileges and takes
+ * one of smtpd_client_connection_limit slots of the client's address
+ * (common/session_slots.c: byte-range locks that die with the process);
+ * when all are held the client already has the limit.
  *
  * Trusts: the configuration (root's) and the maps; the client address
  * text comes from getpeername, not from the client.
@@ -43,11 +38,10 @@
 
 #include "address.h"
 #include "config.h"
-#include "hash.h"
 #include "log.h"
+#include "session_slots.h"
 #include "smtpd.h"
 
-#define SMTPD_SLOT_STRIDE 4096ULL   /* bytes per client hash: limit at most this */
 
 /* Parse "addr[/prefix]" (IPv6 optionally in brackets) into net. */
 static int smtpd_net_parse(const char *p, size_t len, struct smtpd_net *net)
@@ -235,53 +229,17 @@ int smtpd_policy_sender_owned(const struct smtpd_ctx *ctx, const char *user, con
 	return smtpd_map_lists(ctx->sender_logins, sender + at, user);   /* "@domain" */
 }
 
-/* ---- session slots per client address ---- */
-
-/* FNV-1a, 64 bits, folded to 40: spreads addresses over the file. */
-static unsigned long long smtpd_limit_hash(const char *client)
-{
-	unsigned long long h = hash_fnv64_str(HASH_FNV64_INIT, client);
-
-	return (h ^ (h >> 40)) & ((1ULL << 40) - 1);
-}
-
-static int smtpd_limit_lock(int fd, long long off, short type)
-{
-	struct flock fl;
-
-	memset(&fl, 0, sizeof(fl));
-	fl.l_type = type;
-	fl.l_whence = SEEK_SET;
-	fl.l_start = (off_t)off;
-	fl.l_len = 1;
-	return fcntl(fd, F_OFD_SETLK, &fl);
-}
+/* ---- session slots per client address (common/session_slots.c) ---- */
 
 int smtpd_limit_acquire(const struct smtpd_ctx *ctx, const char *client, long long *slot_r)
 {
-	long long base;
-
 	*slot_r = -1;
-	if (ctx->conn_fd < 0 || ctx->conn_limit == 0 ||
-	    smtpd_netlist_match(ctx->limit_exceptions, ctx->nlimit_exceptions, client))
+	if (smtpd_netlist_match(ctx->limit_exceptions, ctx->nlimit_exceptions, client))
 		return 1;
-	base = (long long)(smtpd_limit_hash(client) * SMTPD_SLOT_STRIDE);
-	for (unsigned long long k = 0; k < ctx->conn_limit; k++) {
-		if (smtpd_limit_lock(ctx->conn_fd, base + (long long)k, F_WRLCK) == 0) {
-			*slot_r = base + (long long)k;
-			return 1;
-		}
-		if (errno != EAGAIN && errno != EACCES) {
-			/* Locks do not work here: better no limit than no service. */
-			log_warn("session slot lock: %s", strerror(errno));
-			return 1;
-		}
-	}
-	return 0;
+	return session_slots_acquire(ctx->conn_fd, client, ctx->conn_limit, slot_r);
 }
 
 void smtpd_limit_release(const struct smtpd_ctx *ctx, long long slot)
 {
-	if (slot >= 0 && smtpd_limit_lock(ctx->conn_fd, slot, F_UNLCK) < 0)
-		log_warn("session slot unlock: %s", strerror(errno));
+	session_slots_release(ctx->conn_fd, slot);
 }

@@ -559,6 +559,57 @@ static void test_renames_during_scans_keep_the_uid(void **state)
 	mbox_close(&mb);
 }
 
+static void test_append_copy_and_move(void **state)
+{
+	struct mbox *a, *b, *reader;
+	const char *err = NULL;
+	char name[300];
+	uint32_t uid = 0, kw;
+	(void)state;
+
+	make_maildir("ap");
+	make_maildir("ap/.Other");
+	deliver("ap", "100.A.h", "S: one\n\nx\n");
+	assert_int_equal(mbox_open("ap", 2, 0, &a, &err), 0);
+	assert_int_equal(mbox_open("ap/.Other", 9, 0, &b, &err), 0);
+	assert_int_equal(mbox_open("ap/.Other", 9, 0, &reader, &err), 0);
+	/* APPEND: a temp file, taken in with flags and a date. */
+	int fd = mbox_tmp_create(a, name, sizeof(name));
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "S: two\n\ny\n", 10), 10);
+	close(fd);
+	assert_int_equal(mbox_append_tmp(a, name, MBOX_SEEN | MBOX_DRAFT, 1000000000LL, &uid, &err), 0);
+	assert_int_equal(uid, 2);
+	assert_int_equal(mbox_sync(a, 0, &err), 0);
+	assert_int_equal(a->n, 2);
+	assert_int_equal(a->msgs[1].flags, MBOX_SEEN | MBOX_DRAFT);
+	assert_int_equal(a->msgs[1].date, 1000000000LL);
+	assert_int_equal(a->msgs[1].size, 10);
+	/* COPY keeps flags and keywords (by name). */
+	assert_int_equal(mbox_keyword(a, "Junk", 4, 1, &kw), 0);
+	assert_int_equal(mbox_msg_set_flags(a, 0, MBOX_FLAGGED | kw), 0);
+	assert_int_equal(mbox_copy(a, 0, b, 0, &uid, &err), 0);
+	assert_int_equal(uid, 1);
+	assert_int_equal(mbox_sync(b, 0, &err), 0);
+	assert_int_equal(b->n, 1);
+	uint32_t junk;
+	assert_int_equal(mbox_keyword(b, "junk", 4, 0, &junk), 0);
+	assert_int_equal(b->msgs[0].flags, MBOX_FLAGGED | junk);
+	/* MOVE: gone from the source, in the destination, seen by a reader. */
+	assert_int_equal(mbox_copy(a, 1, b, 1, &uid, &err), 0);
+	assert_int_equal(uid, 2);
+	assert_int_equal(mbox_sync(a, 0, &err), 0);
+	assert_int_equal(a->n, 1);
+	assert_int_equal(a->changes.n_expunged, 1);
+	assert_int_equal(mbox_sync(reader, 0, &err), 0);
+	assert_int_equal(reader->n, 2);
+	assert_int_equal(reader->msgs[1].uid, 2);
+	assert_int_equal(reader->msgs[1].flags, MBOX_SEEN | MBOX_DRAFT);
+	mbox_close(&a);
+	mbox_close(&b);
+	mbox_close(&reader);
+}
+
 #define CONC_PROCS 4
 #define CONC_ROUNDS 25
 
@@ -710,6 +761,7 @@ int main(void)
 		cmocka_unit_test(test_every_info_letter_is_kept),
 		cmocka_unit_test(test_duplicate_base_names_do_not_resurrect),
 		cmocka_unit_test(test_renames_during_scans_keep_the_uid),
+		cmocka_unit_test(test_append_copy_and_move),
 		cmocka_unit_test(test_concurrent_processes_assign_each_uid_once),
 		cmocka_unit_test(test_uidlist_rewrite_keeps_the_guid),
 	};

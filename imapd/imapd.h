@@ -1,0 +1,64 @@
+/* imapd: the IMAP server (RFC 9051 IMAP4rev2 and RFC 3501 IMAP4rev1),
+ * split in two as popd is:
+ *   imapd_login.c    the login process (postern-login, chrooted to the
+ *                    empty run/jail): greeting, CAPABILITY, STARTTLS,
+ *                    LOGIN, AUTHENTICATE PLAIN/LOGIN (SASL-IR), ID; asks
+ *                    authd for a ticket and hands the client to the
+ *                    session service imap-session (common/login_handoff.c)
+ *   imapd_session.c  the session process (postern-vmail, mail root):
+ *                    redeems the ticket, reads commands (imap_parser,
+ *                    imap_grammar) and answers the authenticated and
+ *                    selected states
+ *   imapd_mailbox.c  mailbox names <-> Maildir++ folders, LIST, STATUS
+ *   imapd_selected.c SELECT/EXAMINE and what works on the selected
+ *                    folder: untagged updates, STORE, EXPUNGE, CLOSE
+ *   imapd.c          main: which of the two this process is */
+#ifndef POSTERN_IMAPD_H
+#define POSTERN_IMAPD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "imap_grammar.h"
+#include "imap_parser.h"
+#include "login_policy.h"
+#include "mailbox_store.h"
+#include "stream.h"
+
+#define IMAPD_SESSION_SERVICE "imap-session"   /* private/NAME of the session service */
+#define IMAPD_USER_MAX 255
+#define IMAPD_MAILBOX_PATH_MAX 1024            /* longest mailbox path from authd */
+#define IMAPD_READ_BLOCK 65536                 /* output flushed in blocks of about this */
+
+typedef struct ssl_ctx_st SSL_CTX;
+struct login_proxies;
+
+/* Settings read once at start (imapd.c). */
+struct imapd_limits {
+	unsigned long error_limit;     /* imap_hard_error_limit (ULONG_MAX: none) */
+	int timeout_ms;                /* imap_timeout: commands and IDLE */
+	int login_timeout_ms;          /* imap_login_timeout */
+	int ipc_timeout_ms;
+	size_t line_max;               /* imap_line_limit */
+	uint64_t literal_max;          /* message_size_limit */
+	unsigned long long user_sessions;   /* imap_user_session_limit (0: none) */
+	unsigned long long client_sessions; /* imap_client_session_limit (0: none) */
+	int slots_fd;                  /* DIR/run/imap.sessions (common/session_slots.c), or -1 */
+	struct login_policy policy;
+	int implicit_tls;              /* imaps: TLS from the first byte */
+	SSL_CTX *tls;                  /* NULL: no STARTTLS, no imaps */
+	int tls_handshake_ms;
+	struct login_proxies *proxies; /* the TLS relay of a login process */
+	int proxy_idle_ms;
+};
+
+/* Fill the parser limits from l. */
+void imapd_parser_limits(const struct imapd_limits *l, struct imap_parser_limits *pl);
+
+/* The login process: one client from accept to hand-off (daemon_serve_fn). */
+void imapd_login_serve(int in_fd, int out_fd, void *limits);
+/* The session process: one hand-off from a login process (daemon_serve_fn). */
+void imapd_session_serve(int in_fd, int out_fd, void *limits);
+
+#endif

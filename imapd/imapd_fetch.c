@@ -1,0 +1,273 @@
+/* imapd_fetch: FETCH and SEARCH of the selected folder.
+ *
+ * Offers: imapd_cmd_fetch gathers, per message, what the request needs
+ * (imap_fetch_render_needs: metadata only, the header, or the whole
+ * message), reads it from the Maildir file with every bare LF made CRLF
+ * (the form IMAP's sizes and offsets are in), sets \Seen where a
+ * non-PEEK item asks for it, and sends what common/imap_fetch_render.c
+ * writes.  imapd_cmd_search compiles the program once
+ * (common/imap_search_eval.c), loads a message's bytes only when a key
+ * needs them, and answers SEARCH (IMAP4rev1) or ESEARCH (IMAP4rev2, or
+ * RETURN given: RFC 4731 MIN, MAX, COUNT, ALL).
+ *
+ * Trusts: the view for what exists; message files only through the
+ * store (regular files, O_NOFOLLOW) and up to message_size_limit plus
+ * its line ends.  Fails: a message whose file is gone gets no FETCH
+ * response and the command ends NO (RFC 9051 7.5.1 allows it); memory
+ * or size limits are NO [LIMIT] / [SERVERBUG]. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "imap_fetch_render.h"
+#include "imap_search_eval.h"
+#include "imapd_session.h"
+#include "log.h"
+
+/* Flags of m as IMAP_FLAG_* bits, and its keyword names into kw. */
+static unsigned int imapd_msg_flags(const struct imapd_session *ss, const struct mbox_msg *m,
+				    const char **kw, unsigned int *nkw)
+{
+	static const struct { uint32_t store; unsigned int imap; } map[] = {
+		{ MBOX_ANSWERED, IMAP_FLAG_ANSWERED }, { MBOX_FLAGGED, IMAP_FLAG_FLAGGED },
+		{ MBOX_DELETED, IMAP_FLAG_DELETED }, { MBOX_SEEN, IMAP_FLAG_SEEN }, { MBOX_DRAFT, IMAP_FLAG_DRAFT },
+	};
+	unsigned int f = m->recent ? IMAP_FLAG_RECENT : 0;
+
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if ((m->flags & map[i].store) != 0)
+			f |= map[i].imap;
+	*nkw = 0;
+	for (int k = 0; k < MBOX_KEYWORDS_MAX; k++)
+		if ((m->flags & MBOX_KEYWORD(k)) != 0 && ss->mb->keywords[k] != NULL)
+			kw[(*nkw)++] = ss->mb->keywords[k];
+	return f;
+}
+
+/* Read message idx into out with every bare LF as CRLF; only the header
+ * when header_only.  0, or -1 with errno (ENOENT: gone). */
+int imapd_msg_read(struct imapd_session *ss, size_t idx, int header_only, struct buf *out)
+{
+	const struct mbox_msg *m = &ss->mb->msgs[idx];
+	unsigned long long want = header_only ? m->hdr_size : m->size;
+	char block[65536];
+	char last = '\n';
+	int fd = mbox_msg_open(ss->mb, idx);
+
+	buf_reset(out);
+	if (fd < 0)
+		return -1;
+	while (want > 0) {
+		ssize_t n = read(fd, block, want < sizeof(block) ? (size_t)want : sizeof(block));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;   /* shorter than measured: what is there */
+		want -= (unsigned long long)n;
+		const char *p = block, *end = block + n, *run = block;
+		for (; p < end; p++) {
+			if (*p == '\n' && (p > block ? p[-1] : last) != '\r') {
+				if (buf_append(out, run, (size_t)(p - run)) < 0 || buf_append(out, "\r\n", 2) < 0)
+					goto fail;
+				run = p + 1;
+			}
+		}
+		if (buf_append(out, run, (size_t)(end - run)) < 0)
+			goto fail;
+		last = end[-1];
+	}
+	close(fd);
+	return 0;
+fail:;
+	int e = errno;
+	close(fd);
+	errno = e;
+	return -1;
+}
+
+void imapd_cmd_fetch(struct imapd_session *ss, const struct imap_command *c)
+{
+	const struct imap_fetch *f = &c->u.fetch.fetch;
+	struct imap_fetch_render_opts opts = {
+		.flags = (ss->rev2 ? IMAP_FETCH_R_REV2 : 0) | (c->uid ? IMAP_FETCH_R_UID : 0),
+		.max = (size_t)(2 * ss->l->literal_max + 65536),
+	};
+	enum imap_fetch_need need = imap_fetch_render_needs(f, 0);
+	size_t *idx, n, gone = 0;
+	struct buf data, out;
+	int failed = 0;
+
+	if (imapd_resolve(ss, c->tag, &c->u.fetch.set, c->uid, &idx, &n) < 0)
+		return;
+	buf_init(&data, (size_t)(2 * ss->l->literal_max + 65536));
+	buf_init(&out, opts.max + 4096);
+	for (size_t i = 0; i < n && !failed; i++) {
+		struct mbox_msg *m = &ss->mb->msgs[idx[i]];
+		const char *kw[MBOX_KEYWORDS_MAX];
+		struct imap_fetch_msg fm = { .seq = (uint32_t)(idx[i] + 1), .uid = m->uid };
+		bool seen_set = false;
+
+		if (need != IMAP_FETCH_NEED_NONE &&
+		    imapd_msg_read(ss, idx[i], need == IMAP_FETCH_NEED_HEADER, &data) < 0) {
+			if (errno != ENOENT)
+				log_warn("user=%s %s: UID %u: %s", buf_cstr(&ss->user), ss->mb->path, m->uid,
+					 strerror(errno));
+			gone++;
+			continue;
+		}
+		fm.flags = imapd_msg_flags(ss, m, kw, &fm.nkeywords);
+		if (imap_fetch_render_sets_seen(f, fm.flags, ss->readonly)) {
+			if (mbox_msg_set_flags(ss->mb, idx[i], m->flags | MBOX_SEEN) == 0) {
+				fm.flags |= IMAP_FLAG_SEEN;
+				seen_set = true;
+			}
+		}
+		fm.keywords = kw;
+		fm.modseq = m->modseq;
+		fm.size = m->vsize;
+		fm.internal_date = m->date;
+		fm.seen_set = seen_set;
+		fm.data = need != IMAP_FETCH_NEED_NONE ? buf_cstr(&data) : NULL;
+		fm.len = need != IMAP_FETCH_NEED_NONE ? data.len : 0;
+		buf_reset(&out);
+		switch (imap_fetch_render(&out, f, &fm, &opts)) {
+		case IMAP_FETCH_RENDER_OK:
+			stream_write(ss->s, out.data, out.len);
+			break;
+		case IMAP_FETCH_RENDER_UNKNOWN_CTE:
+			imapd_tagged(ss, c->tag, "NO [UNKNOWN-CTE] Cannot decode this part");
+			failed = 1;
+			break;
+		case IMAP_FETCH_RENDER_TOO_BIG:
+			imapd_tagged(ss, c->tag, "NO [LIMIT] Response too large");
+			failed = 1;
+			break;
+		default:
+			imapd_tagged(ss, c->tag, "NO [SERVERBUG] Cannot render the message");
+			failed = 1;
+			break;
+		}
+	}
+	free(idx);
+	buf_free(&data);
+	buf_free(&out);
+	if (failed)
+		return;
+	imapd_send_updates(ss, c->uid);
+	if (gone > 0)
+		imapd_tagged(ss, c->tag, "NO Some messages were expunged meanwhile");
+	else
+		imapd_tagged(ss, c->tag, "OK FETCH completed");
+}
+
+/* ---- SEARCH ---- */
+
+struct imapd_search_load {
+	struct imapd_session *ss;
+	size_t idx;
+	struct buf *data;
+};
+
+static int imapd_search_load(void *ctx, enum imap_search_need need, const char **data_r, size_t *len_r)
+{
+	struct imapd_search_load *l = ctx;
+
+	if (imapd_msg_read(l->ss, l->idx, need == IMAP_SEARCH_NEED_HEADER, l->data) < 0)
+		return -1;
+	*data_r = buf_cstr(l->data);
+	*len_r = l->data->len;
+	return 0;
+}
+
+/* Append "n" or "a:b" ranges of the sorted numbers v to out. */
+static void imapd_put_set(struct buf *out, const uint32_t *v, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+		while (j + 1 < n && v[j + 1] == v[j] + 1)
+			j++;
+		buf_printf(out, "%s%u", i > 0 ? "," : "", v[i]);
+		if (j > i)
+			buf_printf(out, ":%u", v[j]);
+		i = j + 1;
+	}
+}
+
+void imapd_cmd_search(struct imapd_session *ss, const struct imap_command *c)
+{
+	const struct imap_search *s = &c->u.search;
+	struct mbox *mb = ss->mb;
+	struct imap_search_env env = {
+		.max_seq = (uint32_t)ss->shown,
+		.max_uid = mb->n > 0 ? mb->msgs[mb->n - 1].uid : 0,
+		.now = (int64_t)time(NULL),
+	};
+	struct imap_search_eval *ev = NULL;
+	const char *error;
+	struct buf data, out;
+	uint32_t *hits;
+	size_t nh = 0;
+
+	int r = imap_search_eval_new(s, &env, &ev, &error);
+	if (r == IMAP_SEARCH_EVAL_BADCHARSET) {
+		imapd_tagged(ss, c->tag, "NO [BADCHARSET (%s)] Unknown charset", IMAP_SEARCH_CHARSETS);
+		return;
+	}
+	if (r == IMAP_SEARCH_EVAL_BADSTRING) {
+		imapd_bad(ss, c->tag, error);
+		return;
+	}
+	if (r != 0 || (hits = calloc(ss->shown + 1, sizeof(*hits))) == NULL) {
+		imap_search_eval_free(&ev);
+		imapd_tagged(ss, c->tag, "NO [SERVERBUG] Out of memory");
+		return;
+	}
+	buf_init(&data, (size_t)(2 * ss->l->literal_max + 65536));
+	for (size_t i = 0; i < ss->shown && i < mb->n; i++) {
+		const struct mbox_msg *m = &mb->msgs[i];
+		const char *kw[MBOX_KEYWORDS_MAX];
+		struct imapd_search_load load = { ss, i, &data };
+		struct imap_search_msg sm = { .seq = (uint32_t)(i + 1), .uid = m->uid, .modseq = m->modseq,
+					      .size = m->vsize, .internal_date = m->date,
+					      .load = imapd_search_load, .load_ctx = &load };
+		sm.flags = imapd_msg_flags(ss, m, kw, &sm.nkeywords);
+		sm.keywords = kw;
+		int match = imap_search_eval_match(ev, &sm, &error);
+		if (match > 0)
+			hits[nh++] = c->uid ? m->uid : (uint32_t)(i + 1);
+		/* A message that cannot be read (gone meanwhile) matches no text key. */
+	}
+	imap_search_eval_free(&ev);
+	buf_free(&data);
+	buf_init(&out, 64 + 11 * (nh + 4));
+	if (s->esearch || ss->rev2) {
+		/* RFC 4731 / RFC 9051 7.3.4; RETURN () means ALL. */
+		unsigned int ret = s->esearch ? s->ret : IMAP_SEARCH_RETURN_ALL;
+		if (ret == 0)
+			ret = IMAP_SEARCH_RETURN_ALL;
+		buf_printf(&out, "* ESEARCH (TAG \"%s\")%s", c->tag, c->uid ? " UID" : "");
+		if ((ret & IMAP_SEARCH_RETURN_MIN) && nh > 0)
+			buf_printf(&out, " MIN %u", hits[0]);
+		if ((ret & IMAP_SEARCH_RETURN_MAX) && nh > 0)
+			buf_printf(&out, " MAX %u", hits[nh - 1]);
+		if (ret & IMAP_SEARCH_RETURN_COUNT)
+			buf_printf(&out, " COUNT %zu", nh);
+		if ((ret & IMAP_SEARCH_RETURN_ALL) && nh > 0) {
+			buf_append_str(&out, " ALL ");
+			imapd_put_set(&out, hits, nh);
+		}
+	} else {
+		buf_append_str(&out, "* SEARCH");
+		for (size_t i = 0; i < nh; i++)
+			buf_printf(&out, " %u", hits[i]);
+	}
+	buf_append_str(&out, "\r\n");
+	stream_write(ss->s, out.data, out.len);
+	buf_free(&out);
+	free(hits);
+	imapd_send_updates(ss, c->uid);
+	imapd_tagged(ss, c->tag, "OK SEARCH completed");
+}

@@ -1,0 +1,678 @@
+/* imapd_mailbox: mailbox names and the commands on mailboxes as a whole:
+ * LIST, LSUB, STATUS, CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE.
+ *
+ * Offers: the user's Maildir is INBOX; every other mailbox is a
+ * Maildir++ folder ".NAME" in it, with "." as the hierarchy separator
+ * (Dovecot's default for Maildir++, so a tree keeps its names when the
+ * operator swaps servers).  Names are stored in modified UTF-7 (RFC 3501
+ * 5.1.3) as Dovecot stores them; an IMAP4rev2 session sees and gives
+ * UTF-8 (RFC 9051 5.1).  Subscriptions are the lines of the file
+ * `subscriptions` in INBOX.  The special-use folders (RFC 6154) are
+ * known by name: Sent, Drafts, Trash, Junk, Archive.
+ *
+ * Trusts: nothing in a name: it must convert strictly, and may not hold
+ * "/", an empty level, or start a level with "." (so a name never leaves
+ * the user's Maildir); at most IMAPD_NAME_MAX bytes.
+ *
+ * Fails: NO with a response code (NONEXISTENT, ALREADYEXISTS, CANNOT,
+ * HASCHILDREN, SERVERBUG), logged when the system failed. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fsutil.h"
+#include "imap_string.h"
+#include "imap_utf7.h"
+#include "imapd_session.h"
+#include "log.h"
+#include "maildir.h"
+
+#define IMAPD_SUBSCRIPTIONS "subscriptions"
+#define IMAPD_FOLDERS_MAX 10000          /* folders one LIST reads */
+#define IMAPD_SUBSCRIPTIONS_MAX (1u << 20)
+
+static const struct { const char *name, *use; } imapd_special_use[] = {
+	{ "Sent", "\\Sent" }, { "Drafts", "\\Drafts" }, { "Trash", "\\Trash" },
+	{ "Junk", "\\Junk" }, { "Archive", "\\Archive" },
+};
+
+static int imapd_is_inbox(const char *name)
+{
+	return strcasecmp(name, "INBOX") == 0;
+}
+
+/* The stored (modified UTF-7) form of a client's name into out. */
+static int imapd_disk_name(struct imapd_session *ss, const char *name, struct buf *out, const char **why_r)
+{
+	const char *err;
+	struct buf check;
+	size_t len = strlen(name);
+
+	buf_reset(out);
+	if (len == 0 || len > IMAPD_NAME_MAX) {
+		*why_r = "[CANNOT] Invalid mailbox name";
+		return -1;
+	}
+	if (ss->rev2) {
+		if (imap_utf8_to_utf7(name, len, out, &err) < 0) {
+			*why_r = "[CANNOT] Invalid mailbox name";
+			return -1;
+		}
+	} else {
+		buf_init(&check, IMAPD_NAME_MAX * 4);
+		int ok = imap_utf7_to_utf8(name, len, &check, &err) == 0 && buf_set(out, name, len) == 0;
+		buf_free(&check);
+		if (!ok) {
+			*why_r = "[CANNOT] Invalid mailbox name (modified UTF-7)";
+			return -1;
+		}
+	}
+	const char *p = out->data;
+	for (size_t i = 0; i < out->len; i++) {
+		/* No "/", no empty level, no level starting with ".". */
+		if (p[i] == '/' || (unsigned char)p[i] < 0x20 || p[i] == 0x7f ||
+		    (p[i] == IMAPD_HIERARCHY_SEP && (i == 0 || i + 1 == out->len || p[i + 1] == IMAPD_HIERARCHY_SEP))) {
+			*why_r = "[CANNOT] Invalid mailbox name";
+			return -1;
+		}
+	}
+	if (out->len > 5 && strncasecmp(out->data, "INBOX", 5) == 0 && out->data[5] == IMAPD_HIERARCHY_SEP) {
+		*why_r = "[CANNOT] Mailboxes below INBOX are not supported";
+		return -1;
+	}
+	return 0;
+}
+
+int imapd_mailbox_path(struct imapd_session *ss, const char *name, char *path, size_t pathlen,
+		       const char **why_r)
+{
+	struct buf disk;
+	int n;
+
+	if (imapd_is_inbox(name)) {
+		n = snprintf(path, pathlen, "%s", ss->root);
+		return n < 0 || (size_t)n >= pathlen ? (*why_r = "[CANNOT] Name too long", -1) : 0;
+	}
+	buf_init(&disk, IMAPD_NAME_MAX * 4);
+	if (imapd_disk_name(ss, name, &disk, why_r) < 0) {
+		buf_free(&disk);
+		return -1;
+	}
+	n = snprintf(path, pathlen, "%s/.%s", ss->root, buf_cstr(&disk));
+	buf_free(&disk);
+	if (n < 0 || (size_t)n >= pathlen) {
+		*why_r = "[CANNOT] Name too long";
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- the folder list ---- */
+
+struct imapd_folders {
+	char **name;          /* stored names (after the leading "."), sorted */
+	size_t n;
+};
+
+static int imapd_name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void imapd_folders_free(struct imapd_folders *f)
+{
+	for (size_t i = 0; i < f->n; i++)
+		free(f->name[i]);
+	free(f->name);
+	memset(f, 0, sizeof(*f));
+}
+
+/* The Maildir++ folders of the user: ".NAME" directories with a cur/. */
+static int imapd_folders_read(struct imapd_session *ss, struct imapd_folders *f)
+{
+	DIR *d = opendir(ss->root);
+	struct dirent *de;
+
+	memset(f, 0, sizeof(*f));
+	if (d == NULL)
+		return errno == ENOENT ? 0 : -1;
+	while ((de = readdir(d)) != NULL && f->n < IMAPD_FOLDERS_MAX) {
+		struct stat sb;
+		char cur[IMAPD_FOLDER_PATH_MAX];
+		if (de->d_name[0] != '.' || de->d_name[1] == '\0' || de->d_name[1] == '.' ||
+		    (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN))
+			continue;
+		if ((size_t)snprintf(cur, sizeof(cur), "%s/%s/cur", ss->root, de->d_name) >= sizeof(cur) ||
+		    stat(cur, &sb) < 0 || !S_ISDIR(sb.st_mode))
+			continue;
+		char **p = reallocarray(f->name, f->n + 1, sizeof(*p));
+		if (p == NULL || (p[f->n] = strdup(de->d_name + 1)) == NULL) {
+			if (p != NULL)
+				f->name = p;
+			closedir(d);
+			return -1;
+		}
+		f->name = p;
+		f->n++;
+	}
+	closedir(d);
+	if (f->n > 1)
+		qsort(f->name, f->n, sizeof(f->name[0]), imapd_name_cmp);
+	return 0;
+}
+
+static int imapd_has_children(const struct imapd_folders *f, const char *name)
+{
+	size_t len = strlen(name);
+
+	for (size_t i = 0; i < f->n; i++)
+		if (strncmp(f->name[i], name, len) == 0 && f->name[i][len] == IMAPD_HIERARCHY_SEP)
+			return 1;
+	return 0;
+}
+
+/* RFC 9051 6.3.9: "*" matches anything, "%" anything but the separator. */
+static int imapd_match(const char *pat, const char *name)
+{
+	for (; *pat != '\0'; pat++, name++) {
+		if (*pat == '*' || *pat == '%') {
+			for (const char *n = name;; n++) {
+				if (imapd_match(pat + 1, n))
+					return 1;
+				if (*n == '\0' || (*pat == '%' && *n == IMAPD_HIERARCHY_SEP))
+					return 0;
+			}
+		}
+		if (*name != *pat)
+			return 0;
+	}
+	return *name == '\0';
+}
+
+/* ---- subscriptions ---- */
+
+/* root/name into out; -1 when it does not fit. */
+static int imapd_root_file(const struct imapd_session *ss, const char *name, char *out, size_t outlen)
+{
+	int n = snprintf(out, outlen, "%s/%s", ss->root, name);
+	return n < 0 || (size_t)n >= outlen ? -1 : 0;
+}
+
+static int imapd_subs_read(struct imapd_session *ss, struct buf *b)
+{
+	char path[IMAPD_FOLDER_PATH_MAX + 64];
+
+	buf_init(b, IMAPD_SUBSCRIPTIONS_MAX);
+	if (imapd_root_file(ss, IMAPD_SUBSCRIPTIONS, path, sizeof(path)) < 0)
+		return -1;
+	if (file_read_all(path, O_NOFOLLOW, b, IMAPD_SUBSCRIPTIONS_MAX) < 0 && errno != ENOENT)
+		return -1;
+	return 0;
+}
+
+static int imapd_subscribed(const struct buf *subs, const char *disk)
+{
+	size_t len = strlen(disk);
+	const char *p = subs->data, *end = subs->data + subs->len;
+
+	while (p != NULL && p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t l = nl != NULL ? (size_t)(nl - p) : (size_t)(end - p);
+		if (l == len && memcmp(p, disk, len) == 0)
+			return 1;
+		p = nl != NULL ? nl + 1 : NULL;
+	}
+	return 0;
+}
+
+/* ---- LIST / LSUB ---- */
+
+/* One LIST line for stored name disk ("INBOX" for INBOX). */
+static void imapd_list_line(struct imapd_session *ss, const char *cmd, const char *disk, const char *attrs)
+{
+	struct buf out, utf8;
+	const char *err;
+
+	buf_init(&out, IMAPD_NAME_MAX * 8);
+	buf_init(&utf8, IMAPD_NAME_MAX * 4);
+	const char *shown = disk;
+	if (ss->rev2 && imap_utf7_to_utf8(disk, strlen(disk), &utf8, &err) == 0)
+		shown = buf_cstr(&utf8);
+	if (buf_printf(&out, "* %s (%s) \"%c\" ", cmd, attrs, IMAPD_HIERARCHY_SEP) == 0 &&
+	    imap_write_astring(&out, shown, strlen(shown), ss->rev2 ? IMAP_STR_UTF8 : 0) == 0 &&
+	    buf_append(&out, "\r\n", 2) == 0)
+		stream_write(ss->s, out.data, out.len);
+	buf_free(&out);
+	buf_free(&utf8);
+}
+
+void imapd_cmd_list(struct imapd_session *ss, const struct imap_command *c)
+{
+	const struct imap_list *l = &c->u.list;
+	bool lsub = c->id == IMAP_CMD_LSUB;
+	bool only_subscribed = lsub || (l->select & IMAP_LIST_SEL_SUBSCRIBED) != 0;
+	bool show_subscribed = !lsub && ((l->ret & IMAP_LIST_RET_SUBSCRIBED) != 0 || only_subscribed);
+	const char *cmd = lsub ? "LSUB" : "LIST";
+	struct imapd_folders f;
+	struct buf subs, pattern;
+
+	if (l->npatterns == 1 && l->patterns[0][0] == '\0' && !lsub) {
+		/* RFC 9051 6.3.9: the hierarchy delimiter and root. */
+		stream_printf(ss->s, "* LIST (\\Noselect) \"%c\" \"\"\r\n", IMAPD_HIERARCHY_SEP);
+		imapd_tagged(ss, c->tag, "OK LIST completed");
+		return;
+	}
+	if (imapd_folders_read(ss, &f) < 0 || imapd_subs_read(ss, &subs) < 0) {
+		log_warn("user=%s %s: %s", buf_cstr(&ss->user), ss->root, strerror(errno));
+		imapd_folders_free(&f);
+		imapd_tagged(ss, c->tag, "NO [SERVERBUG] Cannot list the mailboxes");
+		return;
+	}
+	buf_init(&pattern, IMAPD_NAME_MAX * 8);
+	for (unsigned int pi = 0; pi < l->npatterns; pi++) {
+		const char *err;
+		buf_reset(&pattern);
+		/* The reference is prefixed to the pattern (RFC 9051 6.3.9);
+		 * both in the stored (modified UTF-7) form. */
+		struct buf joined;
+		buf_init(&joined, IMAPD_NAME_MAX * 4);
+		buf_printf(&joined, "%s%s", l->reference != NULL ? l->reference : "", l->patterns[pi]);
+		if (ss->rev2)
+			imap_utf8_to_utf7(joined.data != NULL ? joined.data : "", joined.len, &pattern, &err);
+		else
+			buf_set(&pattern, joined.data, joined.len);
+		buf_free(&joined);
+		const char *pat = buf_cstr(&pattern);
+		/* INBOX is matched without regard to case. */
+		char inbox_pat[16];
+		snprintf(inbox_pat, sizeof(inbox_pat), "%.5s", pat);
+		if (imapd_match(pat, "INBOX") || (strcasecmp(inbox_pat, "INBOX") == 0 && pat[5] == '\0')) {
+			int sub = imapd_subscribed(&subs, "INBOX");
+			if (!only_subscribed || sub) {
+				char attrs[128];
+				snprintf(attrs, sizeof(attrs), "%s%s", imapd_has_children(&f, "INBOX") ? "\\HasChildren" : "\\HasNoChildren",
+					 show_subscribed && sub ? " \\Subscribed" : "");
+				imapd_list_line(ss, cmd, "INBOX", attrs);
+			}
+		}
+		for (size_t i = 0; i < f.n; i++) {
+			if (!imapd_match(pat, f.name[i]))
+				continue;
+			int sub = imapd_subscribed(&subs, f.name[i]);
+			if (only_subscribed && !sub)
+				continue;
+			char attrs[160];
+			const char *use = "";
+			for (size_t u = 0; u < sizeof(imapd_special_use) / sizeof(imapd_special_use[0]); u++)
+				if (strcmp(f.name[i], imapd_special_use[u].name) == 0)
+					use = imapd_special_use[u].use;
+			snprintf(attrs, sizeof(attrs), "%s%s%s%s", imapd_has_children(&f, f.name[i]) ? "\\HasChildren" : "\\HasNoChildren",
+				 show_subscribed && sub ? " \\Subscribed" : "", use[0] != '\0' ? " " : "", use);
+			imapd_list_line(ss, cmd, f.name[i], attrs);
+		}
+	}
+	buf_free(&pattern);
+	buf_free(&subs);
+	imapd_folders_free(&f);
+	imapd_tagged(ss, c->tag, "OK %s completed", cmd);
+}
+
+/* ---- STATUS ---- */
+
+void imapd_cmd_status(struct imapd_session *ss, const struct imap_command *c)
+{
+	char path[IMAPD_FOLDER_PATH_MAX];
+	const char *why, *error;
+	struct mbox *mb = NULL;
+	unsigned int items = c->u.status.items;
+
+	if (imapd_mailbox_path(ss, c->u.status.mailbox, path, sizeof(path), &why) < 0) {
+		imapd_tagged(ss, c->tag, "NO %s", why);
+		return;
+	}
+	if (mbox_open(path, strlen(path), 0, &mb, &error) < 0) {
+		imapd_tagged(ss, c->tag, errno == ENOENT ? "NO [NONEXISTENT] No such mailbox"
+							 : "NO [SERVERBUG] Cannot open the mailbox");
+		return;
+	}
+	size_t unseen = 0, deleted = 0, recent = 0;
+	unsigned long long size = 0;
+	uint32_t recent_from = mbox_recent_from(mb);
+	for (size_t i = 0; i < mb->n; i++) {
+		unseen += (mb->msgs[i].flags & MBOX_SEEN) == 0;
+		deleted += (mb->msgs[i].flags & MBOX_DELETED) != 0;
+		recent += mb->msgs[i].uid >= recent_from;
+		size += mb->msgs[i].vsize;
+	}
+	struct buf out;
+	buf_init(&out, IMAPD_NAME_MAX * 8 + 512);
+	buf_append_str(&out, "* STATUS ");
+	imap_write_astring(&out, c->u.status.mailbox, strlen(c->u.status.mailbox), ss->rev2 ? IMAP_STR_UTF8 : 0);
+	buf_append_str(&out, " (");
+	const char *sep = "";
+#define IMAPD_STATUS_ITEM(bit, fmt, value) \
+	if ((items & (bit)) != 0) { buf_printf(&out, "%s" fmt, sep, value); sep = " "; }
+	IMAPD_STATUS_ITEM(IMAP_STATUS_MESSAGES, "MESSAGES %zu", mb->n)
+	IMAPD_STATUS_ITEM(IMAP_STATUS_RECENT, "RECENT %zu", recent)
+	IMAPD_STATUS_ITEM(IMAP_STATUS_UIDNEXT, "UIDNEXT %u", mb->uidnext)
+	IMAPD_STATUS_ITEM(IMAP_STATUS_UIDVALIDITY, "UIDVALIDITY %u", mb->uidvalidity)
+	IMAPD_STATUS_ITEM(IMAP_STATUS_UNSEEN, "UNSEEN %zu", unseen)
+	IMAPD_STATUS_ITEM(IMAP_STATUS_DELETED, "DELETED %zu", deleted)
+	IMAPD_STATUS_ITEM(IMAP_STATUS_SIZE, "SIZE %llu", size)
+	IMAPD_STATUS_ITEM(IMAP_STATUS_HIGHESTMODSEQ, "HIGHESTMODSEQ %llu", (unsigned long long)mb->highestmodseq)
+#undef IMAPD_STATUS_ITEM
+	buf_append_str(&out, ")\r\n");
+	stream_write(ss->s, out.data, out.len);
+	buf_free(&out);
+	mbox_close(&mb);
+	imapd_tagged(ss, c->tag, "OK STATUS completed");
+}
+
+/* ---- CREATE, DELETE, RENAME ---- */
+
+void imapd_cmd_create(struct imapd_session *ss, const struct imap_command *c)
+{
+	char path[IMAPD_FOLDER_PATH_MAX];
+	const char *why, *error;
+	struct stat sb;
+	char name[IMAPD_NAME_MAX + 2];
+
+	/* A trailing separator only says a hierarchy is meant (RFC 9051 6.3.4). */
+	snprintf(name, sizeof(name), "%s", c->u.create.mailbox);
+	size_t len = strlen(name);
+	if (len > 1 && name[len - 1] == IMAPD_HIERARCHY_SEP)
+		name[len - 1] = '\0';
+	if (imapd_is_inbox(name) || imapd_mailbox_path(ss, name, path, sizeof(path), &why) < 0) {
+		imapd_tagged(ss, c->tag, "NO %s", imapd_is_inbox(name) ? "[ALREADYEXISTS] INBOX exists" : why);
+		return;
+	}
+	if (stat(path, &sb) == 0) {
+		imapd_tagged(ss, c->tag, "NO [ALREADYEXISTS] Mailbox exists");
+		return;
+	}
+	if (maildir_create(path, &error) < 0) {
+		log_warn("user=%s %s: %s: %s", buf_cstr(&ss->user), path, error, strerror(errno));
+		imapd_tagged(ss, c->tag, "NO [SERVERBUG] Cannot create the mailbox");
+		return;
+	}
+	imapd_tagged(ss, c->tag, "OK CREATE completed");
+}
+
+/* Remove the files of dir (not recursing further), then dir. */
+static int imapd_rmdir_flat(int parent, const char *dir)
+{
+	int fd = openat(parent, dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	DIR *d;
+	struct dirent *de;
+
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -1;
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (unlinkat(fd, de->d_name, 0) < 0 && errno != ENOENT) {
+			if (errno == EISDIR && (strcmp(de->d_name, "cur") == 0 || strcmp(de->d_name, "new") == 0 ||
+						strcmp(de->d_name, "tmp") == 0)) {
+				if (imapd_rmdir_flat(fd, de->d_name) == 0)
+					continue;
+			}
+			closedir(d);
+			return -1;
+		}
+	}
+	closedir(d);
+	return unlinkat(parent, dir, AT_REMOVEDIR) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+void imapd_cmd_delete(struct imapd_session *ss, const struct imap_command *c)
+{
+	char path[IMAPD_FOLDER_PATH_MAX];
+	const char *why;
+	struct imapd_folders f;
+	struct buf disk;
+	struct stat sb;
+
+	if (imapd_is_inbox(c->u.mailbox)) {
+		imapd_tagged(ss, c->tag, "NO [CANNOT] INBOX cannot be deleted");
+		return;
+	}
+	buf_init(&disk, IMAPD_NAME_MAX * 4);
+	if (imapd_disk_name(ss, c->u.mailbox, &disk, &why) < 0 ||
+	    imapd_mailbox_path(ss, c->u.mailbox, path, sizeof(path), &why) < 0) {
+		buf_free(&disk);
+		imapd_tagged(ss, c->tag, "NO %s", why);
+		return;
+	}
+	if (stat(path, &sb) < 0) {
+		buf_free(&disk);
+		imapd_tagged(ss, c->tag, "NO [NONEXISTENT] No such mailbox");
+		return;
+	}
+	if (imapd_folders_read(ss, &f) == 0 && imapd_has_children(&f, buf_cstr(&disk))) {
+		imapd_folders_free(&f);
+		buf_free(&disk);
+		imapd_tagged(ss, c->tag, "NO [HASCHILDREN] Delete the mailboxes below it first");
+		return;
+	}
+	imapd_folders_free(&f);
+	if (ss->mb != NULL && strcmp(ss->mb->path, path) == 0)
+		imapd_unselect(ss);
+	char sub[IMAPD_NAME_MAX * 4 + 2];
+	snprintf(sub, sizeof(sub), ".%s", buf_cstr(&disk));
+	buf_free(&disk);
+	int rootfd = open(ss->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0 || imapd_rmdir_flat(rootfd, sub) < 0) {
+		log_warn("user=%s %s: cannot delete: %s", buf_cstr(&ss->user), path, strerror(errno));
+		if (rootfd >= 0)
+			close(rootfd);
+		imapd_tagged(ss, c->tag, "NO [SERVERBUG] Cannot delete the mailbox");
+		return;
+	}
+	close(rootfd);
+	imapd_tagged(ss, c->tag, "OK DELETE completed");
+}
+
+/* RFC 9051 6.3.6: renaming INBOX moves every message in it to a new
+ * mailbox of the new name and leaves INBOX empty (its own children stay). */
+static void imapd_rename_inbox(struct imapd_session *ss, const struct imap_command *c)
+{
+	char tpath[IMAPD_FOLDER_PATH_MAX];
+	const char *why, *error;
+	struct mbox *inbox = NULL, *dst = NULL;
+	struct stat sb;
+	size_t failed = 0;
+
+	if (imapd_is_inbox(c->u.rename.to) || imapd_mailbox_path(ss, c->u.rename.to, tpath, sizeof(tpath), &why) < 0) {
+		imapd_tagged(ss, c->tag, "NO %s", imapd_is_inbox(c->u.rename.to) ? "[ALREADYEXISTS] INBOX exists" : why);
+		return;
+	}
+	if (stat(tpath, &sb) == 0) {
+		imapd_tagged(ss, c->tag, "NO [ALREADYEXISTS] The new name exists");
+		return;
+	}
+	if (maildir_create(tpath, &error) < 0 || mbox_open(tpath, strlen(tpath), 0, &dst, &error) < 0 ||
+	    mbox_open(ss->root, strlen(ss->root), 0, &inbox, &error) < 0) {
+		log_warn("user=%s rename INBOX: %s: %s", buf_cstr(&ss->user), error, strerror(errno));
+		mbox_close(&dst);
+		imapd_tagged(ss, c->tag, "NO [SERVERBUG] Cannot rename INBOX");
+		return;
+	}
+	for (size_t i = 0; i < inbox->n; i++) {
+		uint32_t uid;
+		if (mbox_copy(inbox, i, dst, 1, &uid, &error) < 0) {
+			log_warn("user=%s rename INBOX: UID %u: %s", buf_cstr(&ss->user), inbox->msgs[i].uid, error);
+			failed++;
+		}
+	}
+	mbox_close(&inbox);
+	mbox_close(&dst);
+	imapd_send_updates(ss, true);
+	if (failed > 0)
+		imapd_tagged(ss, c->tag, "NO [SERVERBUG] Some messages stayed in INBOX");
+	else
+		imapd_tagged(ss, c->tag, "OK RENAME completed");
+}
+
+void imapd_cmd_rename(struct imapd_session *ss, const struct imap_command *c)
+{
+	const char *why;
+	struct buf from, to;
+	struct imapd_folders f;
+	struct stat sb;
+	char fpath[IMAPD_FOLDER_PATH_MAX], tpath[IMAPD_FOLDER_PATH_MAX];
+
+	if (imapd_is_inbox(c->u.rename.from)) {
+		imapd_rename_inbox(ss, c);
+		return;
+	}
+	buf_init(&from, IMAPD_NAME_MAX * 4);
+	buf_init(&to, IMAPD_NAME_MAX * 4);
+	if (imapd_disk_name(ss, c->u.rename.from, &from, &why) < 0 ||
+	    (!imapd_is_inbox(c->u.rename.to) && imapd_disk_name(ss, c->u.rename.to, &to, &why) < 0) ||
+	    imapd_mailbox_path(ss, c->u.rename.from, fpath, sizeof(fpath), &why) < 0 ||
+	    imapd_mailbox_path(ss, c->u.rename.to, tpath, sizeof(tpath), &why) < 0) {
+		imapd_tagged(ss, c->tag, "NO %s", why);
+		goto out;
+	}
+	if (stat(fpath, &sb) < 0) {
+		imapd_tagged(ss, c->tag, "NO [NONEXISTENT] No such mailbox");
+		goto out;
+	}
+	if (imapd_is_inbox(c->u.rename.to) || stat(tpath, &sb) == 0) {
+		imapd_tagged(ss, c->tag, "NO [ALREADYEXISTS] The new name exists");
+		goto out;
+	}
+	/* The mailbox and every one below it (".from.x" -> ".to.x"). */
+	if (imapd_folders_read(ss, &f) < 0) {
+		imapd_tagged(ss, c->tag, "NO [SERVERBUG] Cannot list the mailboxes");
+		goto out;
+	}
+	int rootfd = open(ss->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC), failed = rootfd < 0;
+	for (size_t i = 0; !failed && i < f.n; i++) {
+		const char *n = f.name[i];
+		if (strncmp(n, from.data, from.len) != 0 || (n[from.len] != '\0' && n[from.len] != IMAPD_HIERARCHY_SEP))
+			continue;
+		char a[IMAPD_FOLDER_PATH_MAX], b[IMAPD_FOLDER_PATH_MAX];
+		snprintf(a, sizeof(a), ".%s", n);
+		if ((size_t)snprintf(b, sizeof(b), ".%s%s", buf_cstr(&to), n + from.len) >= sizeof(b) ||
+		    renameat2(rootfd, a, rootfd, b, RENAME_NOREPLACE) < 0) {
+			log_warn("user=%s: rename %s to %s: %s", buf_cstr(&ss->user), a, b, strerror(errno));
+			failed = 1;
+		}
+	}
+	if (rootfd >= 0)
+		close(rootfd);
+	imapd_folders_free(&f);
+	if (failed)
+		imapd_tagged(ss, c->tag, "NO [SERVERBUG] Cannot rename the mailbox");
+	else
+		imapd_tagged(ss, c->tag, "OK RENAME completed");
+out:
+	buf_free(&from);
+	buf_free(&to);
+}
+
+/* ---- SUBSCRIBE, UNSUBSCRIBE ---- */
+
+void imapd_cmd_subscribe(struct imapd_session *ss, const struct imap_command *c, bool on)
+{
+	struct buf subs, disk, out;
+	const char *why;
+	char path[IMAPD_FOLDER_PATH_MAX + 64], tmp[IMAPD_FOLDER_PATH_MAX + 64];
+
+	buf_init(&disk, IMAPD_NAME_MAX * 4);
+	if (imapd_is_inbox(c->u.mailbox))
+		buf_set(&disk, "INBOX", 5);
+	else if (imapd_disk_name(ss, c->u.mailbox, &disk, &why) < 0) {
+		buf_free(&disk);
+		imapd_tagged(ss, c->tag, "NO %s", why);
+		return;
+	}
+	if (imapd_subs_read(ss, &subs) < 0) {
+		buf_free(&disk);
+		imapd_tagged(ss, c->tag, "NO [SERVERBUG] Cannot read the subscriptions");
+		return;
+	}
+	buf_init(&out, IMAPD_SUBSCRIPTIONS_MAX);
+	/* Every line but this name, then the name when subscribing. */
+	const char *p = subs.data, *end = subs.data + subs.len;
+	while (p != NULL && p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t l = nl != NULL ? (size_t)(nl - p) : (size_t)(end - p);
+		if (l > 0 && !(l == disk.len && memcmp(p, disk.data, l) == 0)) {
+			buf_append(&out, p, l);
+			buf_putc(&out, '\n');
+		}
+		p = nl != NULL ? nl + 1 : NULL;
+	}
+	int r = on ? buf_append(&out, disk.data, disk.len) | buf_putc(&out, '\n') : 0;
+	if (r == 0 && (imapd_root_file(ss, IMAPD_SUBSCRIPTIONS, path, sizeof(path)) < 0 ||
+		       imapd_root_file(ss, IMAPD_SUBSCRIPTIONS ".tmp", tmp, sizeof(tmp)) < 0))
+		r = -1;
+	int fd = r == 0 ? open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600) : -1;
+	int ok = fd >= 0 && (out.len == 0 || write(fd, out.data, out.len) == (ssize_t)out.len) && fsync(fd) == 0;
+	if (fd >= 0 && close(fd) < 0)
+		ok = 0;
+	if (!ok || rename(tmp, path) < 0) {
+		log_warn("user=%s %s: %s", buf_cstr(&ss->user), path, strerror(errno));
+		imapd_tagged(ss, c->tag, "NO [SERVERBUG] Cannot write the subscriptions");
+	} else {
+		imapd_tagged(ss, c->tag, "OK %s completed", on ? "SUBSCRIBE" : "UNSUBSCRIBE");
+	}
+	buf_free(&out);
+	buf_free(&subs);
+	buf_free(&disk);
+}
+
+void imapd_mailbox_autocreate(struct imapd_session *ss)
+{
+	struct buf subs;
+	int subs_ok = imapd_subs_read(ss, &subs) == 0;
+	struct buf add;
+	char inbox[IMAPD_FOLDER_PATH_MAX + 8];
+	struct stat isb;
+	const char *ierr;
+
+	/* A user who never got mail has no Maildir yet. */
+	if ((size_t)snprintf(inbox, sizeof(inbox), "%s/cur", ss->root) < sizeof(inbox) &&
+	    stat(inbox, &isb) < 0 && maildir_create(ss->root, &ierr) < 0)
+		log_warn("user=%s %s: %s: %s", buf_cstr(&ss->user), ss->root, ierr, strerror(errno));
+	buf_init(&add, 256);
+	for (size_t u = 0; u < sizeof(imapd_special_use) / sizeof(imapd_special_use[0]); u++) {
+		char path[IMAPD_FOLDER_PATH_MAX + 64];
+		const char *error;
+		struct stat sb;
+		int n = snprintf(path, sizeof(path), "%s/.%s", ss->root, imapd_special_use[u].name);
+		if (n < 0 || (size_t)n >= sizeof(path) || stat(path, &sb) == 0)
+			continue;
+		if (maildir_create(path, &error) < 0) {
+			log_warn("user=%s %s: %s: %s", buf_cstr(&ss->user), path, error, strerror(errno));
+			continue;
+		}
+		if (subs_ok && !imapd_subscribed(&subs, imapd_special_use[u].name))
+			buf_printf(&add, "%s\n", imapd_special_use[u].name);
+	}
+	if (subs_ok && add.len > 0) {
+		char path[IMAPD_FOLDER_PATH_MAX + 64];
+		if (imapd_root_file(ss, IMAPD_SUBSCRIPTIONS, path, sizeof(path)) == 0) {
+			int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
+			if (fd < 0 || write(fd, add.data, add.len) != (ssize_t)add.len)
+				log_warn("user=%s %s: %s", buf_cstr(&ss->user), path, strerror(errno));
+			if (fd >= 0)
+				close(fd);
+		}
+	}
+	buf_free(&add);
+	if (subs_ok)
+		buf_free(&subs);
+}

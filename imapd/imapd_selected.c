@@ -1,0 +1,341 @@
+/* imapd_selected: SELECT and EXAMINE, and what works on the selected
+ * folder: the untagged updates other sessions' changes call for, STORE,
+ * EXPUNGE, CLOSE and UNSELECT.
+ *
+ * Offers: see imapd_session.h.  The session's view of the folder is the
+ * store's (mb->msgs, in UID order, so sequence number = index + 1).  It
+ * changes only at mbox_sync, which this module calls where RFC 9051 7.5.1
+ * allows EXPUNGE responses: never during FETCH, STORE or SEARCH by
+ * sequence number, so sequence numbers never shift under a client.
+ * Expunges are reported in ascending UID order, each with the sequence
+ * number the message has at that moment.
+ *
+ * Trusts: the typed commands (common/imap_grammar.c); sequence sets are
+ * resolved against the view, never trusted as indexes.
+ *
+ * Fails: a store error is NO [SERVERBUG] for that command, logged; the
+ * session goes on. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "imapd_session.h"
+#include "log.h"
+
+/* ---- flags ---- */
+
+static const struct { uint32_t store; unsigned int imap; const char *name; } imapd_system_flags[] = {
+	{ MBOX_ANSWERED, IMAP_FLAG_ANSWERED, "\\Answered" },
+	{ MBOX_FLAGGED, IMAP_FLAG_FLAGGED, "\\Flagged" },
+	{ MBOX_DELETED, IMAP_FLAG_DELETED, "\\Deleted" },
+	{ MBOX_SEEN, IMAP_FLAG_SEEN, "\\Seen" },
+	{ MBOX_DRAFT, IMAP_FLAG_DRAFT, "\\Draft" },
+};
+#define IMAPD_NSYSTEM (sizeof(imapd_system_flags) / sizeof(imapd_system_flags[0]))
+
+/* "(\Seen $Label)" of message m into the stream. */
+static void imapd_put_flags(struct imapd_session *ss, const struct mbox_msg *m)
+{
+	const char *sep = "";
+
+	stream_puts(ss->s, "(");
+	for (size_t i = 0; i < IMAPD_NSYSTEM; i++)
+		if ((m->flags & imapd_system_flags[i].store) != 0) {
+			stream_printf(ss->s, "%s%s", sep, imapd_system_flags[i].name);
+			sep = " ";
+		}
+	if (m->recent) {
+		stream_printf(ss->s, "%s\\Recent", sep);
+		sep = " ";
+	}
+	for (int k = 0; k < MBOX_KEYWORDS_MAX; k++)
+		if ((m->flags & MBOX_KEYWORD(k)) != 0 && ss->mb->keywords[k] != NULL) {
+			stream_printf(ss->s, "%s%s", sep, ss->mb->keywords[k]);
+			sep = " ";
+		}
+	stream_puts(ss->s, ")");
+}
+
+static void imapd_put_flag_list(struct imapd_session *ss)
+{
+	stream_puts(ss->s, "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft");
+	for (int k = 0; k < MBOX_KEYWORDS_MAX; k++)
+		if (ss->mb->keywords[k] != NULL)
+			stream_printf(ss->s, " %s", ss->mb->keywords[k]);
+	stream_puts(ss->s, ")\r\n");
+	if (ss->readonly)
+		stream_puts(ss->s, "* OK [PERMANENTFLAGS ()] Read-only mailbox\r\n");
+	else
+		stream_puts(ss->s, "* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)] "
+			    "Flags permitted\r\n");
+}
+
+static void imapd_put_fetch_flags(struct imapd_session *ss, size_t idx)
+{
+	const struct mbox_msg *m = &ss->mb->msgs[idx];
+
+	stream_printf(ss->s, "* %zu FETCH (UID %u FLAGS ", idx + 1, m->uid);
+	imapd_put_flags(ss, m);
+	stream_puts(ss->s, ")\r\n");
+}
+
+/* ---- selecting ---- */
+
+void imapd_unselect(struct imapd_session *ss)
+{
+	mbox_close(&ss->mb);
+	ss->selected[0] = '\0';
+	ss->shown = 0;
+}
+
+static size_t imapd_count_recent(const struct mbox *mb)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < mb->n; i++)
+		n += mb->msgs[i].recent;
+	return n;
+}
+
+void imapd_cmd_select(struct imapd_session *ss, const struct imap_command *c)
+{
+	char path[IMAPD_FOLDER_PATH_MAX];
+	const char *why, *error;
+	bool examine = c->id == IMAP_CMD_EXAMINE;
+
+	if (ss->mb != NULL) {
+		imapd_unselect(ss);
+		if (ss->rev2)
+			stream_puts(ss->s, "* OK [CLOSED] Previous mailbox closed\r\n");   /* RFC 9051 7.1 */
+	}
+	if (imapd_mailbox_path(ss, c->u.select.mailbox, path, sizeof(path), &why) < 0) {
+		imapd_tagged(ss, c->tag, "NO %s", why);
+		return;
+	}
+	if (mbox_open(path, strlen(path), examine ? 0 : MBOX_CLAIM_RECENT, &ss->mb, &error) < 0) {
+		if (errno == ENOENT)
+			imapd_tagged(ss, c->tag, "NO [NONEXISTENT] No such mailbox");
+		else {
+			log_warn("user=%s %s: %s: %s", buf_cstr(&ss->user), path, error, strerror(errno));
+			imapd_tagged(ss, c->tag, "NO [SERVERBUG] Cannot open the mailbox");
+		}
+		return;
+	}
+	ss->readonly = examine;
+	snprintf(ss->selected, sizeof(ss->selected), "%s", c->u.select.mailbox);
+	ss->shown = ss->mb->n;
+	imapd_put_flag_list(ss);
+	stream_printf(ss->s, "* %zu EXISTS\r\n", ss->mb->n);
+	if (!ss->rev2) {
+		/* IMAP4rev1 only (RFC 3501 6.3.1): RECENT and the first unseen. */
+		stream_printf(ss->s, "* %zu RECENT\r\n", imapd_count_recent(ss->mb));
+		for (size_t i = 0; i < ss->mb->n; i++)
+			if ((ss->mb->msgs[i].flags & MBOX_SEEN) == 0) {
+				stream_printf(ss->s, "* OK [UNSEEN %zu] First unseen\r\n", i + 1);
+				break;
+			}
+	} else {
+		stream_printf(ss->s, "* LIST () \"%c\" ", IMAPD_HIERARCHY_SEP);
+		stream_printf(ss->s, "\"%s\"\r\n", c->u.select.mailbox);
+	}
+	stream_printf(ss->s, "* OK [UIDVALIDITY %u] UIDs valid\r\n", ss->mb->uidvalidity);
+	stream_printf(ss->s, "* OK [UIDNEXT %u] Predicted next UID\r\n", ss->mb->uidnext);
+	if (ss->mb->overflow)
+		stream_printf(ss->s, "* NO [ALERT] More than %d messages: not all are shown\r\n", MBOX_MESSAGES_MAX);
+	imapd_tagged(ss, c->tag, "OK [%s] %s completed", examine ? "READ-ONLY" : "READ-WRITE",
+		     examine ? "EXAMINE" : "SELECT");
+}
+
+/* ---- updates ---- */
+
+/* Messages of the view with a UID below uid. */
+static size_t imapd_count_below(const struct mbox *mb, uint32_t uid)
+{
+	size_t lo = 0, hi = mb->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (mb->msgs[mid].uid < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+void imapd_send_updates(struct imapd_session *ss, bool expunges_allowed)
+{
+	const char *error;
+	struct mbox *mb = ss->mb;
+
+	if (mb == NULL || !expunges_allowed)
+		return;
+	if (mbox_sync(mb, ss->readonly ? 0 : MBOX_CLAIM_RECENT, &error) < 0) {
+		log_warn("user=%s %s: %s", buf_cstr(&ss->user), mb->path, error);
+		return;
+	}
+	/* Ascending UIDs: each one's number is counted in the new view, to
+	 * which every earlier EXPUNGE has already brought the client. */
+	for (size_t k = 0; k < mb->changes.n_expunged; k++)
+		stream_printf(ss->s, "* %zu EXPUNGE\r\n", imapd_count_below(mb, mb->changes.expunged[k]) + 1);
+	ss->shown -= mb->changes.n_expunged <= ss->shown ? mb->changes.n_expunged : ss->shown;
+	if (mb->changes.keywords_changed)
+		imapd_put_flag_list(ss);
+	if (mb->n != ss->shown) {
+		stream_printf(ss->s, "* %zu EXISTS\r\n", mb->n);
+		if (!ss->rev2)
+			stream_printf(ss->s, "* %zu RECENT\r\n", imapd_count_recent(mb));
+		ss->shown = mb->n;
+	}
+	for (size_t k = 0; k < mb->changes.n_flagged; k++) {
+		long idx = mbox_find_uid(mb, mb->changes.flagged[k]);
+		if (idx >= 0 && (size_t)idx < mb->changes.first_new)
+			imapd_put_fetch_flags(ss, (size_t)idx);
+	}
+}
+
+/* ---- message sets ---- */
+
+/* The view indexes named by set (sequence numbers or UIDs), ascending,
+ * into a malloc()ed array.  0, or -1 after a reply. */
+int imapd_resolve(struct imapd_session *ss, const char *tag, const struct imap_seqset *set, bool uid,
+		  size_t **idx_r, size_t *n_r)
+{
+	struct mbox *mb = ss->mb;
+	struct imap_seqset r;
+	size_t n = 0, *idx;
+
+	*idx_r = NULL;
+	*n_r = 0;
+	if (set->saved)
+		return 0;   /* RFC 5182 2.1: no result saved (this server saves none yet) is empty */
+	uint32_t max = uid ? (mb->n > 0 ? mb->msgs[mb->n - 1].uid : 0) : (uint32_t)ss->shown;
+	if (!uid && imap_seqset_highest(set) > ss->shown) {
+		imapd_bad(ss, tag, "Invalid message sequence number");
+		return -1;
+	}
+	if (imap_seqset_resolve(set, max, imap_parser_arena(ss->p), &r) < 0 ||
+	    (idx = calloc(ss->shown > 0 ? ss->shown : 1, sizeof(*idx))) == NULL) {
+		imapd_tagged(ss, tag, "NO [SERVERBUG] Out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < ss->shown && i < mb->n; i++)
+		if (imap_seqset_contains(&r, uid ? mb->msgs[i].uid : (uint32_t)(i + 1)))
+			idx[n++] = i;
+	*idx_r = idx;
+	*n_r = n;
+	return 0;
+}
+
+/* ---- STORE ---- */
+
+int imapd_flag_bits(struct imapd_session *ss, const char *tag, const struct imap_flags *f, struct mbox *mb,
+		    bool create, uint32_t *bits_r)
+{
+	uint32_t bits = 0;
+
+	for (size_t i = 0; i < IMAPD_NSYSTEM; i++)
+		if ((f->system & imapd_system_flags[i].imap) != 0)
+			bits |= imapd_system_flags[i].store;
+	for (unsigned int k = 0; k < f->nkeywords; k++) {
+		uint32_t bit;
+		if (mbox_keyword(mb, f->keywords[k], strlen(f->keywords[k]), create, &bit) < 0) {
+			if (errno == ENOENT)
+				continue;   /* removing a keyword nobody has */
+			imapd_tagged(ss, tag, errno == ENOSPC ? "NO [LIMIT] Too many keywords in this mailbox"
+							     : "NO [SERVERBUG] Cannot add the keyword");
+			return -1;
+		}
+		bits |= bit;
+	}
+	*bits_r = bits;
+	return 0;
+}
+
+void imapd_cmd_store(struct imapd_session *ss, const struct imap_command *c)
+{
+	const struct imap_store *st = &c->u.store;
+	size_t *idx, n, failed = 0;
+	uint32_t bits;
+
+	if (ss->readonly) {
+		imapd_tagged(ss, c->tag, "NO [READ-ONLY] Mailbox is read-only");
+		return;
+	}
+	if (imapd_resolve(ss, c->tag, &st->set, c->uid, &idx, &n) < 0)
+		return;
+	if (imapd_flag_bits(ss, c->tag, &st->flags, ss->mb, st->op != IMAP_STORE_REMOVE, &bits) < 0) {
+		free(idx);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct mbox_msg *m = &ss->mb->msgs[idx[i]];
+		uint32_t want = st->op == IMAP_STORE_SET ? bits
+				: st->op == IMAP_STORE_ADD ? (m->flags | bits) : (m->flags & ~bits);
+		if (want != m->flags && mbox_msg_set_flags(ss->mb, idx[i], want) < 0) {
+			if (errno != ENOENT)
+				log_warn("user=%s %s: UID %u: %s", buf_cstr(&ss->user), ss->mb->path, m->uid,
+					 strerror(errno));
+			failed++;
+			continue;
+		}
+		if (!st->silent)
+			imapd_put_fetch_flags(ss, idx[i]);
+	}
+	free(idx);
+	imapd_send_updates(ss, c->uid);
+	if (failed > 0)
+		imapd_tagged(ss, c->tag, "NO Some messages could not be changed (expunged meanwhile?)");
+	else
+		imapd_tagged(ss, c->tag, "OK STORE completed");
+}
+
+/* ---- EXPUNGE, CLOSE, UNSELECT ---- */
+
+/* Remove the \Deleted messages (of uids when given).  The number that
+ * could not be removed. */
+static size_t imapd_expunge_deleted(struct imapd_session *ss, const struct imap_seqset *uids)
+{
+	struct imap_seqset r;
+	size_t failed = 0;
+	struct mbox *mb = ss->mb;
+
+	if (uids != NULL && imap_seqset_resolve(uids, mb->n > 0 ? mb->msgs[mb->n - 1].uid : 0,
+						imap_parser_arena(ss->p), &r) < 0)
+		return 1;
+	for (size_t i = 0; i < mb->n; i++) {
+		if ((mb->msgs[i].flags & MBOX_DELETED) == 0 ||
+		    (uids != NULL && !imap_seqset_contains(&r, mb->msgs[i].uid)))
+			continue;
+		if (mbox_msg_remove(mb, i) < 0) {
+			log_warn("user=%s %s: cannot expunge UID %u: %s", buf_cstr(&ss->user), mb->path,
+				 mb->msgs[i].uid, strerror(errno));
+			failed++;
+		}
+	}
+	return failed;
+}
+
+void imapd_cmd_expunge(struct imapd_session *ss, const struct imap_command *c)
+{
+	if (ss->readonly) {
+		imapd_tagged(ss, c->tag, "NO [READ-ONLY] Mailbox is read-only");
+		return;
+	}
+	size_t failed = imapd_expunge_deleted(ss, c->uid ? &c->u.expunge : NULL);
+	imapd_send_updates(ss, true);
+	if (failed > 0)
+		imapd_tagged(ss, c->tag, "NO [SERVERBUG] Some messages could not be expunged");
+	else
+		imapd_tagged(ss, c->tag, "OK EXPUNGE completed");
+}
+
+void imapd_cmd_close(struct imapd_session *ss, const struct imap_command *c, bool expunge)
+{
+	/* CLOSE expunges silently (RFC 9051 6.4.1); UNSELECT does not. */
+	if (expunge && !ss->readonly)
+		imapd_expunge_deleted(ss, NULL);
+	imapd_unselect(ss);
+	imapd_tagged(ss, c->tag, "OK %s completed", expunge ? "CLOSE" : "UNSELECT");
+}

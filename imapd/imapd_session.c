@@ -1,0 +1,271 @@
+/* imapd_session: the IMAP session process (authenticated and selected
+ * states).
+ *
+ * Offers: the unix service imap-session.  A login process connects and
+ * passes the client stream with a hand-off record (common/login_handoff.c:
+ * the one-time ticket, the client address, the client bytes it had read
+ * past the login command, and the login command's tag).  We redeem the
+ * ticket with authd (which names the user and the Maildir), answer the
+ * login command's tagged OK with our capabilities, and serve commands
+ * until LOGOUT, imap_timeout of silence, or imap_hard_error_limit BADs.
+ * Replies are flushed only when no further command is buffered.
+ *
+ * Runs as: postern-vmail in the mail root, like the local delivery
+ * agent.  It never listens on the network and never sees a password.
+ *
+ * Trusts: the login process (only postern-login and root may connect,
+ * by SO_PEERCRED) for the client stream and address; the user and the
+ * Maildir come from authd.  Commands go through the bounded parser and
+ * the typed grammar (common/imap_parser.c, imap_grammar.c).
+ *
+ * Fails: a ticket that does not redeem is NO [UNAVAILABLE] and BYE;
+ * store errors are NO [SERVERBUG] or [UNAVAILABLE] for one command; a
+ * dropped connection ends the session (nothing is expunged that was not
+ * asked for). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "authclient.h"
+#include "imapd_io.h"
+#include "imapd_session.h"
+#include "log.h"
+#include "login_handoff.h"
+#include "maildir.h"
+#include "session_slots.h"
+
+/* ---- replies ---- */
+
+void imapd_tagged(struct imapd_session *ss, const char *tag, const char *fmt, ...)
+{
+	va_list ap;
+	char text[1024];
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	stream_printf(ss->s, "%s %s\r\n", tag, text);
+}
+
+void imapd_bad(struct imapd_session *ss, const char *tag, const char *text)
+{
+	ss->errors++;
+	stream_printf(ss->s, "%s BAD %s\r\n", tag != NULL ? tag : "*", text);
+	if (ss->errors >= ss->l->error_limit) {
+		stream_puts(ss->s, "* BYE Too many errors, closing connection\r\n");
+		log_info("user=%s client=%s: too many errors", buf_cstr(&ss->user), ss->client);
+		ss->done = 1;
+	}
+}
+
+/* ---- commands of any state ---- */
+
+static void session_enable(struct imapd_session *ss, const struct imap_command *c)
+{
+	char enabled[64] = "";
+
+	for (unsigned int i = 0; i < c->u.enable.count; i++)
+		if (strcasecmp(c->u.enable.names[i], "IMAP4rev2") == 0 && !ss->rev2) {
+			ss->rev2 = true;   /* RFC 9051 6.3.1 */
+			snprintf(enabled, sizeof(enabled), " IMAP4rev2");
+		}
+	/* RFC 5161 3.1: only what was newly enabled, possibly nothing. */
+	stream_printf(ss->s, "* ENABLED%s\r\n", enabled);
+	imapd_tagged(ss, c->tag, "OK ENABLE completed");
+}
+
+static void session_namespace(struct imapd_session *ss, const struct imap_command *c)
+{
+	/* One personal namespace (RFC 2342): INBOX and its Maildir++ children. */
+	stream_printf(ss->s, "* NAMESPACE ((\"\" \"%c\")) NIL NIL\r\n", IMAPD_HIERARCHY_SEP);
+	imapd_tagged(ss, c->tag, "OK NAMESPACE completed");
+}
+
+static void session_dispatch(struct imapd_session *ss, const struct imap_command *c)
+{
+	switch (c->id) {
+	case IMAP_CMD_CAPABILITY:
+		stream_printf(ss->s, "* CAPABILITY %s\r\n", imapd_capabilities_session());
+		imapd_tagged(ss, c->tag, "OK CAPABILITY completed");
+		break;
+	case IMAP_CMD_NOOP:
+	case IMAP_CMD_CHECK:
+		imapd_send_updates(ss, true);
+		imapd_tagged(ss, c->tag, "OK %s completed", imap_command_name(c->id));
+		break;
+	case IMAP_CMD_LOGOUT:
+		stream_puts(ss->s, "* BYE Postern IMAP server signing off\r\n");
+		imapd_tagged(ss, c->tag, "OK LOGOUT completed");
+		ss->done = 1;
+		break;
+	case IMAP_CMD_ID:
+		stream_puts(ss->s, "* ID (\"name\" \"Postern\")\r\n");
+		imapd_tagged(ss, c->tag, "OK ID completed");
+		break;
+	case IMAP_CMD_ENABLE: session_enable(ss, c); break;
+	case IMAP_CMD_NAMESPACE: session_namespace(ss, c); break;
+	case IMAP_CMD_SELECT:
+	case IMAP_CMD_EXAMINE: imapd_cmd_select(ss, c); break;
+	case IMAP_CMD_LIST:
+	case IMAP_CMD_LSUB: imapd_cmd_list(ss, c); break;
+	case IMAP_CMD_STATUS: imapd_cmd_status(ss, c); break;
+	case IMAP_CMD_CREATE: imapd_cmd_create(ss, c); break;
+	case IMAP_CMD_DELETE: imapd_cmd_delete(ss, c); break;
+	case IMAP_CMD_RENAME: imapd_cmd_rename(ss, c); break;
+	case IMAP_CMD_SUBSCRIBE: imapd_cmd_subscribe(ss, c, true); break;
+	case IMAP_CMD_UNSUBSCRIBE: imapd_cmd_subscribe(ss, c, false); break;
+	case IMAP_CMD_CLOSE: imapd_cmd_close(ss, c, true); break;
+	case IMAP_CMD_UNSELECT: imapd_cmd_close(ss, c, false); break;
+	case IMAP_CMD_EXPUNGE: imapd_cmd_expunge(ss, c); break;
+	case IMAP_CMD_STORE: imapd_cmd_store(ss, c); break;
+	case IMAP_CMD_FETCH: imapd_cmd_fetch(ss, c); break;
+	case IMAP_CMD_SEARCH: imapd_cmd_search(ss, c); break;
+	case IMAP_CMD_APPEND: imapd_cmd_append(ss, c); break;
+	case IMAP_CMD_IDLE: imapd_cmd_idle(ss, c); break;
+	case IMAP_CMD_COPY: imapd_cmd_copy(ss, c, false); break;
+	case IMAP_CMD_MOVE: imapd_cmd_copy(ss, c, true); break;
+	case IMAP_CMD_LOGIN:
+	case IMAP_CMD_AUTHENTICATE:
+		imapd_bad(ss, c->tag, "Already logged in");
+		break;
+	case IMAP_CMD_STARTTLS:
+		imapd_bad(ss, c->tag, "STARTTLS only before login");
+		break;
+	default:
+		imapd_tagged(ss, c->tag, "NO %s is not supported yet", imap_command_name(c->id));
+		break;
+	}
+}
+
+static void session_command(struct imapd_session *ss)
+{
+	const struct imap_cmd *cmd = imap_parser_command(ss->p);
+	struct imap_grammar_opts opts = { .utf8_names = ss->rev2 };
+	struct imap_command c;
+	const char *error;
+	unsigned int state = ss->mb != NULL ? IMAP_STATE_SELECTED : IMAP_STATE_AUTH;
+
+	if (imap_command_parse(cmd, &opts, imap_parser_arena(ss->p), &c, &error) < 0) {
+		imapd_literal_abandon();
+		imapd_bad(ss, cmd->tag, error);
+		return;
+	}
+	if ((imap_command_states(c.id) & state) == 0) {
+		imapd_literal_abandon();
+		imapd_bad(ss, c.tag, ss->mb != NULL ? "Not allowed now" : "No mailbox selected");
+		return;
+	}
+	session_dispatch(ss, &c);
+	imapd_literal_abandon();   /* what the command did not take */
+}
+
+static void session_loop(struct imapd_session *ss)
+{
+	while (!ss->done) {
+		switch (imapd_read_event(ss->s, ss->p)) {
+		case IMAPD_EV_COMMAND:
+			session_command(ss);
+			break;
+		case IMAPD_EV_ERROR:
+			imapd_literal_abandon();
+			ss->errors++;
+			imapd_reply_parse_error(ss->s, imap_parser_error(ss->p));
+			if (ss->errors >= ss->l->error_limit) {
+				stream_puts(ss->s, "* BYE Too many errors, closing connection\r\n");
+				ss->done = 1;
+			}
+			break;
+		case IMAPD_EV_TIMEOUT:
+			stream_puts(ss->s, "* BYE Autologout: idle for too long\r\n");
+			log_info("user=%s client=%s: timeout", buf_cstr(&ss->user), ss->client);
+			ss->done = 1;
+			break;
+		case IMAPD_EV_LINE:
+		case IMAPD_EV_CLOSED:
+			ss->done = 1;
+			break;
+		}
+	}
+	stream_flush(ss->s);
+}
+
+/* ---- start ---- */
+
+/* Redeem the ticket; the login command's tagged reply.  0 to go on. */
+static int session_start(struct imapd_session *ss, struct login_session_client *c, const char *tag)
+{
+	struct buf mailbox;
+	const char *error = "";
+	int r;
+
+	buf_init(&mailbox, IMAPD_MAILBOX_PATH_MAX);
+	r = auth_redeem(c->ticket, "imap", &ss->user, &mailbox, &error);
+	explicit_bzero(c->ticket, sizeof(c->ticket));
+	while (r == 1 && mailbox.len > 1 && mailbox.data[mailbox.len - 1] == '/')
+		mailbox.data[--mailbox.len] = '\0';
+	if (r != 1 || !maildir_path_ok(mailbox.data, mailbox.len) || mailbox.len >= sizeof(ss->root) - 256) {
+		log_warn("client=%s: ticket not redeemed: %s", ss->client, r == 0 ? "refused" : r < 0 ? error : "bad mailbox");
+		imapd_tagged(ss, tag, "NO [UNAVAILABLE] Login failed, try again later");
+		stream_puts(ss->s, "* BYE Closing connection\r\n");
+		buf_free(&mailbox);
+		return -1;
+	}
+	memcpy(ss->root, mailbox.data, mailbox.len + 1);
+	buf_free(&mailbox);
+	/* Sessions per user and per client address, across processes. */
+	char key[IMAPD_USER_MAX + 16];
+	snprintf(key, sizeof(key), "user %s", buf_cstr(&ss->user));
+	int user_ok = session_slots_acquire(ss->l->slots_fd, key, ss->l->user_sessions, &ss->user_slot);
+	snprintf(key, sizeof(key), "client %s", ss->client);
+	if (!user_ok || !session_slots_acquire(ss->l->slots_fd, key, ss->l->client_sessions, &ss->client_slot)) {
+		log_info("user=%s client=%s: too many sessions of the %s", buf_cstr(&ss->user), ss->client,
+			 user_ok ? "client address" : "user");
+		imapd_tagged(ss, tag, "NO [LIMIT] Too many sessions for this %s", user_ok ? "address" : "user");
+		stream_puts(ss->s, "* BYE Closing connection\r\n");
+		return -1;
+	}
+	imapd_mailbox_autocreate(ss);
+	imapd_tagged(ss, tag, "OK [CAPABILITY %s] Logged in", imapd_capabilities_session());
+	log_info("login user=%s client=%s%s", buf_cstr(&ss->user), ss->client, c->tls ? " tls" : "");
+	return 0;
+}
+
+void imapd_session_serve(int conn, int out_fd, void *arg)
+{
+	const struct imapd_limits *l = arg;
+	struct login_session_client c;
+	struct imap_parser_limits pl;
+	struct imapd_session ss;
+
+	(void)out_fd;
+	if (login_handoff_receive(conn, l->ipc_timeout_ms, l->line_max, l->timeout_ms, &c) < 0)
+		return;
+	memset(&ss, 0, sizeof(ss));
+	ss.l = l;
+	ss.user_slot = ss.client_slot = -1;
+	ss.s = c.s;
+	snprintf(ss.client, sizeof(ss.client), "%s", c.client);
+	buf_init(&ss.user, IMAPD_USER_MAX);
+	imapd_parser_limits(l, &pl);
+	const char *tag = record_get(&c.rec, "tag");
+	if ((ss.p = imap_parser_new(&pl)) != NULL)
+		imap_parser_set_literal_policy(ss.p, imapd_literal_policy, &ss);
+	if (ss.p == NULL) {
+		log_warn("out of memory");
+	} else if (tag == NULL || tag[0] == '\0') {
+		log_warn("client=%s: hand-off without a tag", ss.client);
+		stream_puts(ss.s, "* BYE Login failed, try again later\r\n");
+	} else if (session_start(&ss, &c, tag) == 0) {
+		session_loop(&ss);
+		log_info("logout user=%s client=%s", buf_cstr(&ss.user), ss.client);
+	}
+	stream_flush(ss.s);
+	imapd_literal_abandon();
+	imapd_unselect(&ss);
+	imap_parser_free(&ss.p);
+	session_slots_release(l->slots_fd, ss.user_slot);
+	session_slots_release(l->slots_fd, ss.client_slot);
+	buf_free(&ss.user);
+	login_handoff_done(&c);
+}

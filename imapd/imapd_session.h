@@ -1,0 +1,88 @@
+/* imapd_session: what the parts of the session process share (the
+ * session's state, replies).  Not seen by the login process. */
+#ifndef POSTERN_IMAPD_SESSION_H
+#define POSTERN_IMAPD_SESSION_H
+
+#include <stdbool.h>
+
+#include "imapd.h"
+
+#define IMAPD_FOLDER_PATH_MAX 1024   /* "DOMAIN/USER/.Name" below the mail root */
+#define IMAPD_NAME_MAX 512           /* longest mailbox name, as IMAP sees it */
+#define IMAPD_HIERARCHY_SEP '.'      /* Maildir++'s (and Dovecot's default for it) */
+
+struct imapd_session {
+	const struct imapd_limits *l;
+	struct stream *s;
+	struct imap_parser *p;
+	char client[64];
+	struct buf user;                 /* canonical address from authd */
+	char root[IMAPD_FOLDER_PATH_MAX];/* the user's Maildir (INBOX), relative to the mail root */
+	bool rev2;                       /* ENABLE IMAP4rev2 */
+	unsigned long errors;
+	int done;
+	long long user_slot, client_slot;/* common/session_slots.c, -1: none */
+
+	/* The selected folder (NULL: authenticated state). */
+	struct mbox *mb;
+	bool readonly;                   /* EXAMINE */
+	char selected[IMAPD_NAME_MAX + 1];
+	size_t shown;                    /* messages the client knows of (EXISTS) */
+};
+
+/* ---- replies (imapd_session.c) ---- */
+void imapd_tagged(struct imapd_session *ss, const char *tag, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* A BAD that counts against imap_hard_error_limit. */
+void imapd_bad(struct imapd_session *ss, const char *tag, const char *text);
+
+/* ---- mailbox names (imapd_mailbox.c) ---- */
+/* The folder directory of an IMAP mailbox name (modified UTF-7, or
+ * UTF-8 under IMAP4rev2) into path.  0, or -1 with *why_r for a NO. */
+int imapd_mailbox_path(struct imapd_session *ss, const char *name, char *path, size_t pathlen,
+		       const char **why_r);
+/* Create the special-use folders (RFC 6154: Sent, Drafts, Trash, Junk,
+ * Archive) that are missing, subscribed, as a new user's clients expect. */
+void imapd_mailbox_autocreate(struct imapd_session *ss);
+void imapd_cmd_list(struct imapd_session *ss, const struct imap_command *c);
+void imapd_cmd_status(struct imapd_session *ss, const struct imap_command *c);
+void imapd_cmd_create(struct imapd_session *ss, const struct imap_command *c);
+void imapd_cmd_delete(struct imapd_session *ss, const struct imap_command *c);
+void imapd_cmd_rename(struct imapd_session *ss, const struct imap_command *c);
+void imapd_cmd_subscribe(struct imapd_session *ss, const struct imap_command *c, bool on);
+
+/* ---- the selected state (imapd_selected.c) ---- */
+void imapd_cmd_select(struct imapd_session *ss, const struct imap_command *c);
+/* Sync the selected folder and send what changed (EXPUNGE, EXISTS,
+ * FETCH FLAGS), where the RFC allows it (expunges: not after FETCH,
+ * STORE or SEARCH without UID). */
+void imapd_send_updates(struct imapd_session *ss, bool expunges_allowed);
+void imapd_cmd_close(struct imapd_session *ss, const struct imap_command *c, bool expunge);
+void imapd_cmd_expunge(struct imapd_session *ss, const struct imap_command *c);
+void imapd_cmd_store(struct imapd_session *ss, const struct imap_command *c);
+void imapd_cmd_fetch(struct imapd_session *ss, const struct imap_command *c);
+void imapd_cmd_search(struct imapd_session *ss, const struct imap_command *c);
+/* The view indexes named by set (sequence numbers or UIDs), ascending,
+ * into a malloc()ed array.  0, or -1 after a reply. */
+int imapd_resolve(struct imapd_session *ss, const char *tag, const struct imap_seqset *set, bool uid,
+		  size_t **idx_r, size_t *n_r);
+/* The store bits of a flag list for folder mb; keywords are created
+ * there when create is set.  0, or -1 after a reply. */
+int imapd_flag_bits(struct imapd_session *ss, const char *tag, const struct imap_flags *f, struct mbox *mb,
+		    bool create, uint32_t *bits_r);
+/* Close the selected folder without expunging. */
+void imapd_unselect(struct imapd_session *ss);
+
+/* ---- IDLE (imapd_idle.c) ---- */
+void imapd_cmd_idle(struct imapd_session *ss, const struct imap_command *c);
+
+/* ---- APPEND, COPY, MOVE (imapd_append.c) ---- */
+/* The parser's literal policy: APPEND messages go to temp files. */
+enum imap_literal_action imapd_literal_policy(void *ctx, const struct imap_literal_info *info,
+					      struct imap_literal_sink *sink_r, struct imap_parse_error *refusal_r);
+/* Remove the temp files of a command that ended without using them. */
+void imapd_literal_abandon(void);
+void imapd_cmd_append(struct imapd_session *ss, const struct imap_command *c);
+void imapd_cmd_copy(struct imapd_session *ss, const struct imap_command *c, bool move);
+
+#endif
