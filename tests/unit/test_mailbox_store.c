@@ -740,6 +740,42 @@ static void test_uidlist_rewrite_keeps_the_guid(void **state)
 	fclose(f);
 }
 
+/* The measurement reads 64 KB blocks: a CR LF and the header's empty
+ * line split across two blocks count as at any other place. */
+static void test_line_ends_across_read_blocks(void **state)
+{
+	static char text[65536 + 64];
+	struct mbox *mb;
+	const char *err = NULL;
+	size_t n;
+	(void)state;
+
+	make_maildir("lb");
+	/* A header line whose CR is the last byte of the first block. */
+	n = (size_t)snprintf(text, sizeof(text), "S: ");
+	memset(text + n, 'x', 65532);
+	n += 65532;
+	snprintf(text + n, sizeof(text) - n, "\r\n\r\nbody\nbare\r\n");
+	deliver("lb", "50.B.h", text);
+	/* The empty line's CR last in the first block, its LF first in the next. */
+	n = (size_t)snprintf(text, sizeof(text), "S: ");
+	memset(text + n, 'x', 65531);
+	n += 65531;
+	snprintf(text + n, sizeof(text) - n, "\n\r\na\n");
+	deliver("lb", "51.B.h", text);
+	assert_int_equal(mbox_open("lb", 2, 0, &mb, &err), 0);
+	assert_int_equal(mb->n, 2);
+	assert_int_equal(mb->msgs[0].size, 65550);
+	assert_int_equal(mb->msgs[0].vsize, 65551);      /* only "body\n" is a bare LF */
+	assert_int_equal(mb->msgs[0].hdr_size, 65539);
+	assert_int_equal(mb->msgs[0].body_lines, 2);
+	assert_int_equal(mb->msgs[1].size, 65539);
+	assert_int_equal(mb->msgs[1].vsize, 65541);
+	assert_int_equal(mb->msgs[1].hdr_size, 65537);
+	assert_int_equal(mb->msgs[1].body_lines, 1);
+	mbox_close(&mb);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -764,6 +800,7 @@ int main(void)
 		cmocka_unit_test(test_append_copy_and_move),
 		cmocka_unit_test(test_concurrent_processes_assign_each_uid_once),
 		cmocka_unit_test(test_uidlist_rewrite_keeps_the_guid),
+		cmocka_unit_test(test_line_ends_across_read_blocks),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
