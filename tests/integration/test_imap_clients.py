@@ -9,17 +9,34 @@ delete (the server is emptied)."""
 
 import imaplib
 import os
-import pwd
 import re
 import shutil
 import subprocess
 import unittest
 
 from postern_harness import HOST, SCALE, PosternTestCase, header_value
+from test_pop3_clients import count_ids, run_getmail
 
 
-def test_ids_in(data):
-    return sorted(m.decode() for m in re.findall(rb"^X-Test-Id: (\S+)", data, re.M))
+def server_flags(t, box="INBOX", user="alice"):
+    """{X-Test-Id: set of flags but \\Recent} of a folder on the server, read
+    under EXAMINE (no side effects); None when it cannot be selected."""
+    c = imaplib.IMAP4(HOST, t.port("imap"), timeout=30 * SCALE)
+    try:
+        c.login(t.addr(user), t.passwords[user])
+        typ, data = c.select(box, readonly=True)
+        if typ != "OK":
+            return None
+        if data[0] == b"0":
+            return {}
+        out = {}
+        for item in c.fetch("1:*", "(FLAGS BODY.PEEK[HEADER.FIELDS (X-Test-Id)])")[1]:
+            if isinstance(item, tuple):
+                flags = re.search(rb"FLAGS \(([^)]*)\)", item[0]).group(1).split()
+                out[header_value(item[1], "X-Test-Id")] = {f.decode() for f in flags} - {"\\Recent"}
+        return out
+    finally:
+        c.logout()
 
 
 class ImapClients(PosternTestCase):
@@ -36,21 +53,9 @@ class ImapClients(PosternTestCase):
         return c
 
     def server_box(self, t, box="INBOX"):
-        """{X-Test-Id: set of flags} of a folder (EXAMINE: no side effects)."""
-        c = self.imap(t)
-        try:
-            typ, data = c.select(box, readonly=True)
-            self.assertEqual(typ, "OK", data)
-            if data[0] == b"0":
-                return {}
-            out = {}
-            for item in c.fetch("1:*", "(FLAGS BODY.PEEK[HEADER.FIELDS (X-Test-Id)])")[1]:
-                if isinstance(item, tuple):
-                    flags = re.search(rb"FLAGS \(([^)]*)\)", item[0]).group(1).split()
-                    out[header_value(item[1], "X-Test-Id")] = {f.decode() for f in flags} - {"\\Recent"}
-            return out
-        finally:
-            c.logout()
+        flags = server_flags(t, box)
+        self.assertIsNotNone(flags, "no folder %s" % box)
+        return flags
 
     def uid_of(self, t, tid, box="INBOX"):
         c = self.imap(t)
@@ -106,7 +111,7 @@ class ImapClients(PosternTestCase):
         uid1 = self.uid_of(t, "c1")
         self.assertEqual(self.server_box(t), {"c1": set(), "c2": set()})
         msg = self.curl(t, plain + "INBOX;UID=%d" % uid1)
-        self.assertEqual(test_ids_in(msg), ["c1"])
+        self.assertEqual(count_ids(msg), ["c1"])
         self.assertTrue(msg.endswith(b"\r\n\r\nhello\r\n"), msg)
         self.assertEqual(self.server_box(t), {"c1": {"\\Seen"}, "c2": set()})
         # A section of the other one over imaps; a UID that does not exist
@@ -148,7 +153,7 @@ class ImapClients(PosternTestCase):
         self.assertIn(p.returncode, (0, 1), p.stdout.decode("utf-8", "replace"))
         try:
             with open(os.path.join(work, "fetched"), "rb") as f:
-                return test_ids_in(f.read())
+                return count_ids(f.read())
         except FileNotFoundError:
             return []
 
@@ -190,24 +195,7 @@ class ImapClients(PosternTestCase):
                     "[options]\nread_all = false\ndelete = %s\nverbose = 0\n"
                     % (retriever, HOST, server, t.addr("alice"), t.passwords["alice"],
                        "".join('"%s", ' % m for m in mailboxes), dest, "true" if delete else "false"))
-        # getmail refuses to deliver as root: run it as nobody, owning work/.
-        kw = {}
-        if os.geteuid() == 0:
-            nobody = pwd.getpwnam("nobody")
-            for root, dirs, files in os.walk(work):
-                for n in [root] + [os.path.join(root, x) for x in dirs + files]:
-                    os.chown(n, nobody.pw_uid, nobody.pw_gid)
-            kw = dict(user=nobody.pw_uid, group=nobody.pw_gid, extra_groups=[], cwd=work)
-        p = subprocess.run(["getmail", "--getmaildir", work, "--rcfile", rc],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60 * SCALE,
-                           env=dict(os.environ, HOME=work), **kw)
-        self.assertEqual(p.returncode, 0, p.stdout.decode("utf-8", "replace"))
-        ids = []
-        for sub in ("new", "cur"):
-            for name in os.listdir(os.path.join(dest, sub)):
-                with open(os.path.join(dest, sub, name), "rb") as f:
-                    ids += test_ids_in(f.read())
-        return sorted(ids)
+        return run_getmail(self, work, rc, dest)
 
     def test_getmail_imaps_two_folders_kept_then_imap_with_delete(self):
         if shutil.which("getmail") is None:

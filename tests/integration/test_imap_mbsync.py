@@ -15,6 +15,7 @@ import subprocess
 import unittest
 
 from postern_harness import HOST, SCALE, PosternTestCase, header_value
+from test_imap_clients import server_flags
 
 
 def mbsync_version():
@@ -71,25 +72,9 @@ class ImapMbsync(PosternTestCase):
         return p.stdout.decode("utf-8", "replace")
 
     def server_box(self, t, box):
-        """{X-Test-Id: set of flags} of a folder on the server (EXAMINE: no side effects)."""
-        c = imaplib.IMAP4(HOST, t.port("imap"), timeout=30 * SCALE)
-        try:
-            c.login(t.addr("alice"), t.passwords["alice"])
-            typ, data = c.select(box, readonly=True)
-            self.assertEqual(typ, "OK", data)
-            if data[0] == b"0":
-                return {}
-            typ, data = c.fetch("1:*", "(FLAGS BODY.PEEK[HEADER.FIELDS (X-Test-Id)])")
-            self.assertEqual(typ, "OK", data)
-            out = {}
-            for item in data:
-                if not isinstance(item, tuple):
-                    continue
-                flags = re.search(rb"FLAGS \(([^)]*)\)", item[0]).group(1).split()
-                out[header_value(item[1], "X-Test-Id")] = {f.decode() for f in flags} - {"\\Recent"}
-            return out
-        finally:
-            c.logout()
+        flags = server_flags(t, box)
+        self.assertIsNotNone(flags, "no folder %s" % box)
+        return flags
 
     def two_way(self, tls):
         t = self.start_tree()

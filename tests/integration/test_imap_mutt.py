@@ -7,14 +7,14 @@ for with tmux capture-pane under the harness's deadline.  The tmux
 server has its own socket in the test's directory and is killed in
 cleanup, failed test or not."""
 
-import imaplib
 import os
 import re
 import shutil
 import subprocess
 import unittest
 
-from postern_harness import HOST, SCALE, PosternTestCase, header_value, wait_for
+from postern_harness import HOST, SCALE, PosternTestCase, wait_for
+from test_imap_clients import server_flags
 
 
 class Tmux:
@@ -52,28 +52,9 @@ class ImapMutt(PosternTestCase):
             if shutil.which(prog) is None:
                 self.skipTest("%s is not installed (Debian package %s)" % (prog, pkg))
 
-    def server_flags(self, t, box):
-        """{X-Test-Id: set of flags} of a folder on the server (EXAMINE)."""
-        c = imaplib.IMAP4(HOST, t.port("imap"), timeout=30 * SCALE)
-        try:
-            c.login(t.addr("alice"), t.passwords["alice"])
-            typ, data = c.select(box, readonly=True)
-            if typ != "OK":
-                return None
-            if data[0] == b"0":
-                return {}
-            out = {}
-            for item in c.fetch("1:*", "(FLAGS BODY.PEEK[HEADER.FIELDS (X-Test-Id)])")[1]:
-                if isinstance(item, tuple):
-                    flags = re.search(rb"FLAGS \(([^)]*)\)", item[0]).group(1).split()
-                    out[header_value(item[1], "X-Test-Id")] = {f.decode() for f in flags} - {"\\Recent"}
-            return out
-        finally:
-            c.logout()
-
     def wait_server(self, t, box, expected, what):
-        return wait_for(lambda: self.server_flags(t, box) == expected, 20, what,
-                        detail=lambda: "server: %r\nscreen:\n%s" % (self.server_flags(t, box), self.tmux.screen()),
+        return wait_for(lambda: server_flags(t, box) == expected, 20, what,
+                        detail=lambda: "server: %r\nscreen:\n%s" % (server_flags(t, box), self.tmux.screen()),
                         interval=0.2)
 
     def wait_screen(self, pred, what):
@@ -109,7 +90,7 @@ class ImapMutt(PosternTestCase):
         self.addCleanup(self.tmux.kill)
         self.tmux.start("HOME=%s mutt -n -F %s; echo $? > %s; sleep 600" % (work, rc, status))
         self.wait_screen(lambda s: "=INBOX" in s and len(re.findall(r"test mu\d", s)) == 3, "mutt's index of INBOX")
-        self.assertEqual(self.server_flags(t, "INBOX"), {"mu1": set(), "mu2": set(), "mu3": set()})
+        self.assertEqual(server_flags(t, "INBOX"), {"mu1": set(), "mu2": set(), "mu3": set()})
 
         # Read mu1: the pager shows its body; \Seen reaches the server at
         # the next mailbox sync ($).
@@ -137,8 +118,8 @@ class ImapMutt(PosternTestCase):
                  detail=lambda: self.tmux.screen())
         with open(status) as f:
             self.assertEqual(f.read().strip(), "0", self.tmux.screen())
-        self.assertEqual(self.server_flags(t, "INBOX"), {"mu1": {"\\Seen"}, "mu2": {"\\Flagged"}})
-        self.assertEqual(self.server_flags(t, "Kept"), {"mu3": set()})
+        self.assertEqual(server_flags(t, "INBOX"), {"mu1": {"\\Seen"}, "mu2": {"\\Flagged"}})
+        self.assertEqual(server_flags(t, "Kept"), {"mu3": set()})
         self.assertEqual(sorted(t.test_ids("alice")), ["mu1", "mu2"])
 
 

@@ -18,6 +18,30 @@ def count_ids(data):
     return sorted(m.decode() for m in re.findall(rb"^X-Test-Id: (\S+)", data, re.M))
 
 
+def run_getmail(test, work, rc, dest):
+    """Run getmail6 with the rcfile rc, test asserting it succeeds, and
+    return the sorted X-Test-Ids in the Maildir dest.  getmail refuses to
+    deliver as root: then it runs as nobody, owning work/ (dest inside)."""
+    kw = {}
+    if os.geteuid() == 0:
+        nobody = pwd.getpwnam("nobody")
+        for root, dirs, files in os.walk(work):
+            for n in [root] + [os.path.join(root, x) for x in dirs + files]:
+                os.chown(n, nobody.pw_uid, nobody.pw_gid)
+        # cwd: the runner's (the checkout) may be closed to nobody.
+        kw = dict(user=nobody.pw_uid, group=nobody.pw_gid, extra_groups=[], cwd=work)
+    p = subprocess.run(["getmail", "--getmaildir", work, "--rcfile", rc],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60 * SCALE,
+                       env=dict(os.environ, HOME=work), **kw)
+    test.assertEqual(p.returncode, 0, p.stdout.decode("utf-8", "replace"))
+    ids = []
+    for sub in ("new", "cur"):
+        for name in os.listdir(os.path.join(dest, sub)):
+            with open(os.path.join(dest, sub, name), "rb") as f:
+                ids += count_ids(f.read())
+    return sorted(ids)
+
+
 class Pop3Clients(PosternTestCase):
 
     def deliver(self, t, ids):
@@ -75,25 +99,7 @@ class Pop3Clients(PosternTestCase):
                     "[options]\nread_all = false\ndelete = %s\nverbose = 0\n"
                     % (HOST, t.port("pop3"), t.addr("alice"), t.passwords["alice"], dest,
                        "true" if delete else "false"))
-        # getmail refuses to deliver as root: run it as nobody, owning work/.
-        kw = {}
-        if os.geteuid() == 0:
-            nobody = pwd.getpwnam("nobody")
-            for root, dirs, files in os.walk(work):
-                for n in [root] + [os.path.join(root, x) for x in dirs + files]:
-                    os.chown(n, nobody.pw_uid, nobody.pw_gid)
-            # cwd: the runner's (the checkout) may be closed to nobody.
-            kw = dict(user=nobody.pw_uid, group=nobody.pw_gid, extra_groups=[], cwd=work)
-        p = subprocess.run(["getmail", "--getmaildir", work, "--rcfile", rc],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60 * SCALE,
-                           env=dict(os.environ, HOME=work), **kw)
-        self.assertEqual(p.returncode, 0, p.stdout.decode("utf-8", "replace"))
-        ids = []
-        for sub in ("new", "cur"):
-            for name in os.listdir(os.path.join(dest, sub)):
-                with open(os.path.join(dest, sub, name), "rb") as f:
-                    ids += count_ids(f.read())
-        return sorted(ids)
+        return run_getmail(self, work, rc, dest)
 
     def test_getmail_keeps_then_deletes(self):
         if shutil.which("getmail") is None:
