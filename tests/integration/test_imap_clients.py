@@ -15,7 +15,7 @@ import subprocess
 import unittest
 
 from postern_harness import HOST, SCALE, PosternTestCase, header_value
-from test_pop3_clients import count_ids, run_getmail
+from test_pop3_clients import count_ids, run_fetchmail, run_getmail
 
 
 def server_flags(t, box="INBOX", user="alice"):
@@ -137,25 +137,7 @@ class ImapClients(PosternTestCase):
     # ---- fetchmail
 
     def fetchmail(self, t, work, keep):
-        rc = os.path.join(work, "fetchmailrc")
-        with open(rc, "w") as f:
-            f.write('set no syslog\nset idfile "%s/ids"\n'
-                    'poll %s service %d protocol imap\n'
-                    '  user "%s" password "%s" is root here\n'
-                    "  %s sslproto ''\n"
-                    '  mda "/usr/bin/tee -a %s/fetched"\n'
-                    % (work, HOST, t.port("imap"), t.addr("alice"), t.passwords["alice"],
-                       "keep" if keep else "no keep fetchall", work))
-        os.chmod(rc, 0o600)
-        p = subprocess.run(["fetchmail", "-f", rc, "--nodetach"], env=dict(os.environ, FETCHMAILHOME=work),
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60 * SCALE)
-        # 0: mail fetched, 1: no mail; anything else is an error.
-        self.assertIn(p.returncode, (0, 1), p.stdout.decode("utf-8", "replace"))
-        try:
-            with open(os.path.join(work, "fetched"), "rb") as f:
-                return count_ids(f.read())
-        except FileNotFoundError:
-            return []
+        return run_fetchmail(self, t, work, "imap", t.port("imap"), "keep" if keep else "no keep fetchall")
 
     def test_fetchmail_keep_fetches_unseen_then_no_keep_expunges(self):
         if shutil.which("fetchmail") is None:
