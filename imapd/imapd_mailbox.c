@@ -252,6 +252,35 @@ static void imapd_list_line(struct imapd_session *ss, const char *cmd, const cha
 	buf_free(&utf8);
 }
 
+/* RFC 9051 6.3.9: a pattern ending in "%" also returns the levels of
+ * hierarchy that match it; a level with no folder of its own (Maildir++
+ * has ".A.B" without ".A" after CREATE A.B, or from another program) as
+ * \Noselect.  Called for each folder f->name[i] in order: a level is
+ * shown once, with the first folder below it (the names below a level
+ * are adjacent in the sorted list). */
+static void imapd_list_levels(struct imapd_session *ss, const char *cmd, const struct imapd_folders *f, size_t i,
+			      const char *pat, bool show_subscribed, const struct buf *subs)
+{
+	const char *name = f->name[i];
+	char level[IMAPD_FOLDER_PATH_MAX];
+
+	for (const char *sep = strchr(name, IMAPD_HIERARCHY_SEP); sep != NULL;
+	     sep = strchr(sep + 1, IMAPD_HIERARCHY_SEP)) {
+		size_t len = (size_t)(sep - name);
+		const char *key = level;
+		if (len >= sizeof(level))
+			break;
+		memcpy(level, name, len);
+		level[len] = '\0';
+		if ((i > 0 && strncmp(f->name[i - 1], name, len + 1) == 0) || imapd_is_inbox(level) ||
+		    !imapd_match(pat, level) ||
+		    bsearch(&key, f->name, f->n, sizeof(f->name[0]), imapd_name_cmp) != NULL)
+			continue;
+		imapd_list_line(ss, cmd, level, show_subscribed && imapd_subscribed(subs, level)
+						    ? "\\Noselect \\HasChildren \\Subscribed" : "\\Noselect \\HasChildren");
+	}
+}
+
 void imapd_cmd_list(struct imapd_session *ss, const struct imap_command *c)
 {
 	const struct imap_list *l = &c->u.list;
@@ -301,7 +330,10 @@ void imapd_cmd_list(struct imapd_session *ss, const struct imap_command *c)
 				imapd_list_line(ss, cmd, "INBOX", attrs);
 			}
 		}
+		bool levels = !only_subscribed && pattern.len > 0 && pat[pattern.len - 1] == '%';
 		for (size_t i = 0; i < f.n; i++) {
+			if (levels)
+				imapd_list_levels(ss, cmd, &f, i, pat, show_subscribed, &subs);
 			if (!imapd_match(pat, f.name[i]))
 				continue;
 			int sub = imapd_subscribed(&subs, f.name[i]);

@@ -610,6 +610,56 @@ static void test_append_copy_and_move(void **state)
 	mbox_close(&reader);
 }
 
+static void test_cache_keeps_texts_and_survives_damage(void **state)
+{
+	struct mbox *a, *b;
+	const char *err = NULL;
+	struct buf out;
+	(void)state;
+
+	make_maildir("ca");
+	deliver("ca", "200.C.h", "x\n");
+	assert_int_equal(mbox_open("ca", 2, 0, &a, &err), 0);
+	assert_int_equal(mbox_open("ca", 2, 0, &b, &err), 0);
+	buf_init(&out, 1 << 20);
+	assert_int_equal(mbox_cache_get(a, 1, 0, &out), 0);
+	assert_int_equal(mbox_cache_put(a, 1, 0, "(\"envelope\")", 12), 0);
+	assert_int_equal(mbox_cache_put(a, 1, 2, "(\"structure\")", 13), 0);
+	/* Another session sees what the first cached. */
+	assert_int_equal(mbox_cache_get(b, 1, 2, &out), 1);
+	assert_memory_equal(out.data, "(\"structure\")", 13);
+	buf_reset(&out);
+	assert_int_equal(mbox_cache_get(b, 1, 1, &out), 0);
+	/* A torn record at the end is not taken; the ones before it are. */
+	FILE *f = fopen("ca/postern-cache", "a");
+	assert_non_null(f);
+	fputs("\x01\x00\x00\x00\x01\x00\x00\x00\xff\x00\x00\x00half", f);
+	fclose(f);
+	struct mbox *c;
+	assert_int_equal(mbox_open("ca", 2, 0, &c, &err), 0);
+	assert_int_equal(mbox_cache_get(c, 1, 0, &out), 1);
+	assert_memory_equal(out.data, "(\"envelope\")", 12);
+	buf_reset(&out);
+	assert_int_equal(mbox_cache_get(c, 1, 1, &out), 0);
+	/* A cache of another UIDVALIDITY is not used, and is started again. */
+	f = fopen("ca/postern-cache", "r+");
+	assert_non_null(f);
+	fseek(f, 20, SEEK_SET);
+	fputc(0x5a, f);
+	fclose(f);
+	struct mbox *d;
+	assert_int_equal(mbox_open("ca", 2, 0, &d, &err), 0);
+	assert_int_equal(mbox_cache_get(d, 1, 0, &out), 0);
+	assert_int_equal(mbox_cache_put(d, 1, 0, "(\"again\")", 9), 0);
+	assert_int_equal(mbox_cache_get(d, 1, 0, &out), 1);
+	assert_memory_equal(out.data, "(\"again\")", 9);
+	buf_free(&out);
+	mbox_close(&a);
+	mbox_close(&b);
+	mbox_close(&c);
+	mbox_close(&d);
+}
+
 #define CONC_PROCS 4
 #define CONC_ROUNDS 25
 
@@ -762,6 +812,7 @@ int main(void)
 		cmocka_unit_test(test_duplicate_base_names_do_not_resurrect),
 		cmocka_unit_test(test_renames_during_scans_keep_the_uid),
 		cmocka_unit_test(test_append_copy_and_move),
+		cmocka_unit_test(test_cache_keeps_texts_and_survives_damage),
 		cmocka_unit_test(test_concurrent_processes_assign_each_uid_once),
 		cmocka_unit_test(test_uidlist_rewrite_keeps_the_guid),
 	};
