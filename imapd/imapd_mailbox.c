@@ -118,6 +118,7 @@ int imapd_mailbox_path(struct imapd_session *ss, const char *name, char *path, s
 struct imapd_folders {
 	char **name;          /* stored names (after the leading "."), sorted */
 	size_t n;
+	int truncated;        /* more than IMAPD_FOLDERS_MAX: the rest are left out */
 };
 
 static int imapd_name_cmp(const void *a, const void *b)
@@ -142,7 +143,11 @@ static int imapd_folders_read(struct imapd_session *ss, struct imapd_folders *f)
 	memset(f, 0, sizeof(*f));
 	if (d == NULL)
 		return errno == ENOENT ? 0 : -1;
-	while ((de = readdir(d)) != NULL && f->n < IMAPD_FOLDERS_MAX) {
+	while ((de = readdir(d)) != NULL) {
+		if (f->n == IMAPD_FOLDERS_MAX) {
+			f->truncated = 1;
+			break;
+		}
 		struct stat sb;
 		char cur[IMAPD_FOLDER_PATH_MAX];
 		if (de->d_name[0] != '.' || de->d_name[1] == '\0' || de->d_name[1] == '.' ||
@@ -303,6 +308,11 @@ void imapd_cmd_list(struct imapd_session *ss, const struct imap_command *c)
 		imapd_tagged(ss, c->tag, "NO [SERVERBUG] Cannot list the mailboxes");
 		return;
 	}
+	if (f.truncated) {
+		log_warn("user=%s: more than %d mailboxes: LIST leaves the rest out", buf_cstr(&ss->user),
+			 IMAPD_FOLDERS_MAX);
+		stream_printf(ss->s, "* NO [LIMIT] More than %d mailboxes: not all are listed\r\n", IMAPD_FOLDERS_MAX);
+	}
 	buf_init(&pattern, IMAPD_NAME_MAX * 8);
 	for (unsigned int pi = 0; pi < l->npatterns; pi++) {
 		const char *err;
@@ -398,6 +408,7 @@ void imapd_cmd_status(struct imapd_session *ss, const struct imap_command *c)
 	IMAPD_STATUS_ITEM(IMAP_STATUS_DELETED, "DELETED %zu", deleted)
 	IMAPD_STATUS_ITEM(IMAP_STATUS_SIZE, "SIZE %llu", size)
 	IMAPD_STATUS_ITEM(IMAP_STATUS_HIGHESTMODSEQ, "HIGHESTMODSEQ %llu", (unsigned long long)mb->highestmodseq)
+	IMAPD_STATUS_ITEM(IMAP_STATUS_APPENDLIMIT, "APPENDLIMIT %llu", (unsigned long long)ss->l->literal_max)
 #undef IMAPD_STATUS_ITEM
 	buf_append_str(&out, ")\r\n");
 	stream_write(ss->s, out.data, out.len);

@@ -105,6 +105,14 @@ class ImapBasic(PosternTestCase):
         typ, data = c.status("INBOX", "(MESSAGES UIDNEXT UNSEEN)")
         self.assertEqual(typ, "OK")
         self.assertIn(b"MESSAGES 1", data[0])
+        # RFC 8438 STATUS=SIZE and RFC 7889 APPENDLIMIT (= message_size_limit).
+        caps = c.capability()[1][0].split()
+        self.assertIn(b"STATUS=SIZE", caps)
+        self.assertIn(b"APPENDLIMIT=10485760", caps)
+        typ, data = c.status("INBOX", "(SIZE APPENDLIMIT)")
+        size = os.path.getsize(t.message_paths("alice")[0])
+        self.assertRegex(data[0], rb"SIZE (\d+) APPENDLIMIT 10485760")
+        self.assertGreater(int(re.search(rb"SIZE (\d+)", data[0]).group(1)), size)   # CRLF counted
         self.assertEqual(c.rename("Projects", "Old")[0], "OK")
         typ, data = c.list('""', "Old*")
         names = sorted(re.sub(rb'.*"\." ', b"", l) for l in data)
