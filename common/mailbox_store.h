@@ -83,6 +83,7 @@ struct mbox {
 	size_t n;
 	const char *keywords[MBOX_KEYWORDS_MAX];  /* names of letters a..z (NULL: unused) */
 	int overflow;                  /* more than MBOX_MESSAGES_MAX files: the rest are not listed */
+	unsigned long dir_scans;       /* directories this mbox has read (for tests and benchmarks) */
 	struct mbox_changes changes;   /* of the last sync */
 	struct mbox_state *st;
 };

@@ -660,6 +660,48 @@ static void test_cache_keeps_texts_and_survives_damage(void **state)
 	mbox_close(&d);
 }
 
+/* A folder that did not change is confirmed without reading a directory;
+ * a delivery costs a look at new/ only. */
+static void test_unchanged_folder_is_not_scanned(void **state)
+{
+	struct mbox *mb;
+	const char *err = NULL;
+	struct timespec past[2] = { { 0, UTIME_OMIT }, { 0, 0 } };
+	(void)state;
+
+	make_maildir("ns");
+	for (int i = 0; i < 3; i++) {
+		char p[64];
+		snprintf(p, sizeof(p), "ns/cur/%d.S.h:2,S", 300 + i);
+		FILE *f = fopen(p, "w");
+		assert_non_null(f);
+		fputs("x\n", f);
+		fclose(f);
+	}
+	past[1].tv_sec = time(NULL) - 10;   /* settled: no change can hide in the stamp */
+	assert_int_equal(utimensat(AT_FDCWD, "ns/cur", past, 0), 0);
+	assert_int_equal(utimensat(AT_FDCWD, "ns/new", past, 0), 0);
+	assert_int_equal(mbox_open("ns", 2, 0, &mb, &err), 0);
+	assert_int_equal(mb->n, 3);
+	unsigned long scans = mb->dir_scans;
+	assert_true(scans >= 2);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(mbox_sync(mb, 0, &err), 0);
+	assert_int_equal(mb->dir_scans, scans);
+	/* Another session that opens it reads no directory either. */
+	struct mbox *other;
+	assert_int_equal(mbox_open("ns", 2, 0, &other, &err), 0);
+	assert_int_equal(other->dir_scans, 0);
+	assert_int_equal(other->n, 3);
+	mbox_close(&other);
+	/* A delivery: new/ is read, cur/ is not. */
+	deliver("ns", "400.S.h", "y\n");
+	assert_int_equal(mbox_sync(mb, 0, &err), 0);
+	assert_int_equal(mb->n, 4);
+	assert_int_equal(mb->dir_scans, scans + 1);
+	mbox_close(&mb);
+}
+
 #define CONC_PROCS 4
 #define CONC_ROUNDS 25
 
@@ -813,6 +855,7 @@ int main(void)
 		cmocka_unit_test(test_renames_during_scans_keep_the_uid),
 		cmocka_unit_test(test_append_copy_and_move),
 		cmocka_unit_test(test_cache_keeps_texts_and_survives_damage),
+		cmocka_unit_test(test_unchanged_folder_is_not_scanned),
 		cmocka_unit_test(test_concurrent_processes_assign_each_uid_once),
 		cmocka_unit_test(test_uidlist_rewrite_keeps_the_guid),
 	};
