@@ -236,6 +236,31 @@ static void render_internaldate(struct render *r)
 	     (zone < 0 ? -zone : zone) / 60, (zone < 0 ? -zone : zone) % 60);
 }
 
+/* The string flags of imap_mime's writers under render flags. */
+static unsigned int render_strflags(unsigned int flags)
+{
+	if (flags & IMAP_FETCH_R_REV2)
+		return IMAP_STR_UTF8 | IMAP_MIME_GLOBAL;
+	if (flags & IMAP_FETCH_R_UTF8)
+		return IMAP_STR_UTF8;
+	return 0;
+}
+
+unsigned int imap_fetch_render_form(unsigned int flags)
+{
+	return flags & IMAP_FETCH_R_REV2 ? 2 : flags & IMAP_FETCH_R_UTF8 ? 1 : 0;
+}
+
+int imap_fetch_render_structure(struct buf *out, int which, const struct mime_message *mime, unsigned int flags)
+{
+	const struct mime_part *root = mime->root;
+
+	if (which < 0)
+		return imap_envelope_write(out, mime->data + root->header.offset, root->header.size,
+					   render_strflags(flags));
+	return imap_bodystructure_write(out, mime, which, render_strflags(flags));
+}
+
 /* ENVELOPE, BODY or BODYSTRUCTURE: the cached text, or computed. */
 static void render_structure(struct render *r, const char *name, const char *cached, size_t cached_len,
 			     int which)
@@ -530,10 +555,7 @@ int imap_fetch_render(struct buf *out, const struct imap_fetch *f, const struct 
 	r.mime = m->mime;
 	r.flags = opts->flags;
 	r.first = true;
-	if (r.flags & IMAP_FETCH_R_REV2)
-		r.strflags = IMAP_STR_UTF8 | IMAP_MIME_GLOBAL;
-	else if (r.flags & IMAP_FETCH_R_UTF8)
-		r.strflags = IMAP_STR_UTF8;
+	r.strflags = render_strflags(r.flags);
 	if (r.mime == NULL && m->data != NULL &&
 	    imap_fetch_render_needs(f, cached) != IMAP_FETCH_NEED_NONE) {
 		const char *error;

@@ -67,6 +67,14 @@ enum imap_fetch_need imap_fetch_render_needs(const struct imap_fetch *f, unsigne
  * item without PEEK, a read-write mailbox, \Seen not set yet.  The
  * session then sets it (and the MODSEQ) and renders with seen_set. */
 bool imap_fetch_render_sets_seen(const struct imap_fetch *f, unsigned int flags, bool read_only);
+/* The form of the ENVELOPE, BODY and BODYSTRUCTURE texts under render
+ * flags: 0 IMAP4rev1, 1 UTF-8, 2 IMAP4rev2.  Texts of one form may be
+ * cached and given back as struct imap_fetch_msg's cached texts. */
+unsigned int imap_fetch_render_form(unsigned int flags);
+/* Append the ENVELOPE (which < 0), BODY (0) or BODYSTRUCTURE (1) text of
+ * a parsed message as imap_fetch_render writes it under render flags.
+ * 0 or -1 (out's cap, ENOMEM). */
+int imap_fetch_render_structure(struct buf *out, int which, const struct mime_message *mime, unsigned int flags);
 /* Append the FETCH response of m for f to out.  IMAP_FETCH_RENDER_OK,
  * or an IMAP_FETCH_RENDER_* error with out as it was. */
 int imap_fetch_render(struct buf *out, const struct imap_fetch *f, const struct imap_fetch_msg *m,

@@ -18,6 +18,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "buf.h"
+
 #define MBOX_INDEX_NAME "postern-index"
 #define MBOX_LOCK_NAME "postern-store.lock"
 #define MBOX_UIDVALIDITY_NAME "postern-uidvalidity"
@@ -81,6 +83,7 @@ struct mbox {
 	size_t n;
 	const char *keywords[MBOX_KEYWORDS_MAX];  /* names of letters a..z (NULL: unused) */
 	int overflow;                  /* more than MBOX_MESSAGES_MAX files: the rest are not listed */
+	unsigned long dir_scans;       /* directories this mbox has read (for tests and benchmarks) */
 	struct mbox_changes changes;   /* of the last sync */
 	struct mbox_state *st;
 };
@@ -128,6 +131,19 @@ int mbox_append_tmp(struct mbox *mb, const char *tmpname, uint32_t flags, long l
  * 0 with *uid_r, or -1 with *error_r. */
 int mbox_copy(struct mbox *src, size_t idx, struct mbox *dst, int move, uint32_t *uid_r,
 	      const char **error_r);
+/* The folder's cache of parsed texts (postern-cache): kinds are the
+ * caller's (imapd: ENVELOPE, BODY, BODYSTRUCTURE in three forms each). */
+#define MBOX_CACHE_KINDS 16
+/* Append the cached text of uid and kind to out: 1, or 0 when not cached. */
+int mbox_cache_get(struct mbox *mb, uint32_t uid, uint32_t kind, struct buf *out);
+/* Cache a text (one append).  0 or -1 (then simply not cached). */
+int mbox_cache_put(struct mbox *mb, uint32_t uid, uint32_t kind, const char *text, size_t len);
+/* The cache file's reader, for its fuzzer: each record's UID, kind and
+ * text offset and length, in order.  0 with *end_r (the bytes of whole,
+ * intact records), or -1 when the header is not this UIDVALIDITY's. */
+int mbox_cache_parse(const unsigned char *p, size_t len, uint32_t uidvalidity,
+		     int (*each)(void *ctx, uint32_t uid, uint32_t kind, size_t off, uint32_t tlen), void *ctx,
+		     size_t *end_r);
 /* The lowest UID no session has taken \Recent for yet (STATUS RECENT). */
 uint32_t mbox_recent_from(const struct mbox *mb);
 /* Index of the message with uid, or -1. */

@@ -76,6 +76,7 @@ struct mbox_state {
 	int in_sync;                   /* inside mbox_sync: the view is rebuilt after a full read */
 
 	size_t view_alloc;             /* slots allocated in mb->msgs */
+	struct mbox_cache *cache;      /* postern-cache's index (mailbox_store_cache.c), or NULL */
 	int pending_full;              /* a whole file was reread outside mbox_sync */
 	/* Changes folded since the last view refresh (become mb->changes). */
 	uint32_t *chg_exp, *chg_flag;
@@ -153,6 +154,10 @@ int mbox_msg_path(const struct mbox_msg *m, char *out, size_t outlen);
 /* Find the files of base in cur/ and new/ (a directory scan).  0 with
  * the matches in sc (possibly none), -1 on a real error (errno). */
 int mbox_find_base(struct mbox *mb, const char *base, size_t len, struct mbox_scan *sc);
+
+/* ---- mailbox_store_cache.c ---- */
+struct mbox_cache;
+void mbox_cache_free(struct mbox_state *st);
 
 /* ---- mailbox_store_sync.c ---- */
 /* Read what others appended (under a lock): *full_r when a whole file

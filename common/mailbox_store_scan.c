@@ -154,6 +154,7 @@ int mbox_scan_dir(struct mbox *mb, const char *sub, struct mbox_scan *sc)
 
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -1;
+	mb->dir_scans++;
 	d = fdopendir(fd);
 	if (d == NULL) {
 		close(fd);

@@ -516,6 +516,7 @@ void mbox_close(struct mbox **mbp)
 		struct mbox_state *st = mb->st;
 		if (st->lockfd >= 0)
 			close(st->lockfd);
+		mbox_cache_free(st);
 		arena_free(&st->names);
 		free(st->ul);
 		free(st->ul_sorted);

@@ -24,6 +24,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "imapd.h"
+#include "imapd_io.h"
 #include "log.h"
 #include "login_proxy.h"
 #include "session_slots.h"
@@ -53,6 +54,7 @@ static void imapd_limits_init(struct imapd_limits *l)
 	l->slots_fd = -1;
 	if (login_policy_init(&l->policy, "imap", &error) < 0)
 		log_fatal("%s", error);
+	imapd_capabilities_init(l->literal_max);
 }
 
 void imapd_parser_limits(const struct imapd_limits *l, struct imap_parser_limits *pl)

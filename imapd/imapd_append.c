@@ -16,7 +16,10 @@
  * message_size_limit, else NO [TOOBIG] before the client sends it).
  * Fails: NO [TRYCREATE] for a missing target, NO [SERVERBUG] for a
  * store error (logged); a partly done MULTIAPPEND keeps what it took
- * (each message is appended on its own). */
+ * (each message is appended on its own).  A COPY that fails for one
+ * message takes back the copies it made (RFC 9051 6.4.7: the target as
+ * it was), and says NO [EXPUNGEISSUED] (RFC 5530) when the message was
+ * expunged by another session meanwhile, which is no server fault. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -219,9 +222,43 @@ void imapd_cmd_append(struct imapd_session *ss, const struct imap_command *c)
 	buf_free(&uids);
 }
 
+/* Whether message idx was expunged (its file removed) by another
+ * session or program since the last sync. */
+static bool imapd_msg_gone(struct mbox *mb, size_t idx)
+{
+	int fd = mbox_msg_open(mb, idx);
+
+	if (fd >= 0)
+		close(fd);
+	return fd < 0 && errno == ENOENT;
+}
+
+/* RFC 9051 6.4.7: a COPY that fails leaves the target as it was, so
+ * the n copies it made (their UIDs in the target) are removed again. */
+static void imapd_copy_undo(struct imapd_session *ss, struct mbox *dst, const uint32_t *uids, size_t n)
+{
+	const char *error;
+
+	if (n == 0)
+		return;
+	if (mbox_sync(dst, 0, &error) < 0) {
+		log_warn("user=%s %s: cannot take back a failed COPY: %s: %s", buf_cstr(&ss->user), dst->path, error,
+			 strerror(errno));
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		long idx = mbox_find_uid(dst, uids[i]);
+		if (idx >= 0 && mbox_msg_remove(dst, (size_t)idx) < 0)
+			log_warn("user=%s %s: cannot take back UID %u of a failed COPY: %s", buf_cstr(&ss->user),
+				 dst->path, uids[i], strerror(errno));
+	}
+}
+
 void imapd_cmd_copy(struct imapd_session *ss, const struct imap_command *c, bool move)
 {
-	size_t *idx, n, failed = 0;
+	size_t *idx, n, failed = 0, copied = 0;
+	bool all_gone = true;          /* every failure: the source message was expunged meanwhile */
+	uint32_t *uids;
 	struct mbox *dst;
 	struct buf from, to;
 
@@ -231,7 +268,13 @@ void imapd_cmd_copy(struct imapd_session *ss, const struct imap_command *c, bool
 	}
 	if (imapd_resolve(ss, c->tag, &c->u.copy.set, c->uid, &idx, &n) < 0)
 		return;
+	if ((uids = calloc(n > 0 ? n : 1, sizeof(*uids))) == NULL) {
+		free(idx);
+		imapd_tagged(ss, c->tag, "NO [SERVERBUG] Out of memory");
+		return;
+	}
 	if ((dst = imapd_target(ss, c->tag, c->u.copy.mailbox)) == NULL) {
+		free(uids);
 		free(idx);
 		return;
 	}
@@ -241,19 +284,31 @@ void imapd_cmd_copy(struct imapd_session *ss, const struct imap_command *c, bool
 		uint32_t uid;
 		const char *error;
 		if (mbox_copy(ss->mb, idx[i], dst, move, &uid, &error) < 0) {
-			log_warn("user=%s %s: %s UID %u: %s", buf_cstr(&ss->user), dst->path, move ? "move" : "copy",
-				 ss->mb->msgs[idx[i]].uid, error);
+			if (!imapd_msg_gone(ss->mb, idx[i])) {
+				log_warn("user=%s %s: %s UID %u: %s", buf_cstr(&ss->user), dst->path,
+					 move ? "move" : "copy", ss->mb->msgs[idx[i]].uid, error);
+				all_gone = false;
+			}
 			failed++;
+			if (!move)
+				break;   /* taken back below: no use copying more */
 			continue;
 		}
+		uids[copied++] = uid;
 		buf_printf(&from, "%s%u", from.len > 0 ? "," : "", ss->mb->msgs[idx[i]].uid);
 		buf_printf(&to, "%s%u", to.len > 0 ? "," : "", uid);
 	}
+	const char *why = all_gone ? "[EXPUNGEISSUED] Some of the messages were expunged meanwhile"
+			  : move ? "[SERVERBUG] Some messages could not be moved"
+				 : "[SERVERBUG] Some messages could not be copied";
+	if (failed > 0 && !move)
+		imapd_copy_undo(ss, dst, uids, copied);
 	uint32_t uidvalidity = dst->uidvalidity;
 	mbox_close(&dst);
+	free(uids);
 	free(idx);
 	if (failed > 0 && !move) {
-		imapd_tagged(ss, c->tag, "NO [SERVERBUG] Some messages could not be copied");
+		imapd_tagged(ss, c->tag, "NO %s", why);
 	} else if (move) {
 		/* RFC 6851 3.3: COPYUID untagged, then the expunges. */
 		if (to.len > 0)
@@ -261,7 +316,7 @@ void imapd_cmd_copy(struct imapd_session *ss, const struct imap_command *c, bool
 				      buf_cstr(&to));
 		imapd_send_updates(ss, true);
 		if (failed > 0)
-			imapd_tagged(ss, c->tag, "NO [SERVERBUG] Some messages could not be moved");
+			imapd_tagged(ss, c->tag, "NO %s", why);
 		else
 			imapd_tagged(ss, c->tag, "OK MOVE completed");
 	} else if (to.len == 0) {

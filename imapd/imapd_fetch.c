@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "imap_fetch_render.h"
+#include "mime.h"
 #include "imap_search_eval.h"
 #include "imapd_session.h"
 #include "log.h"
@@ -92,6 +93,72 @@ fail:;
 	return -1;
 }
 
+/* ---- the structure cache (the store's postern-cache) ---- */
+
+#define IMAPD_STRUCTURE_ITEMS (IMAP_FETCH_ENVELOPE | IMAP_FETCH_BODY | IMAP_FETCH_BODYSTRUCTURE)
+#define IMAPD_STRUCTURE_MAX (1u << 20)   /* longest cached text (the store's bound) */
+
+static const unsigned int imapd_structure_item[3] = { IMAP_FETCH_ENVELOPE, IMAP_FETCH_BODY,
+						       IMAP_FETCH_BODYSTRUCTURE };
+
+/* Cache kind of text k (0 ENVELOPE, 1 BODY, 2 BODYSTRUCTURE) in a form. */
+static uint32_t imapd_structure_kind(int k, unsigned int form)
+{
+	return (uint32_t)(k * 3) + form;
+}
+
+/* Fetch the wanted texts from the cache into texts[]; the items found. */
+static unsigned int imapd_structure_cached(struct imapd_session *ss, uint32_t uid, const struct imap_fetch *f,
+					   unsigned int flags, struct buf *texts)
+{
+	unsigned int found = 0, form = imap_fetch_render_form(flags);
+
+	for (int k = 0; k < 3; k++) {
+		buf_reset(&texts[k]);
+		if ((f->items & imapd_structure_item[k]) != 0 &&
+		    mbox_cache_get(ss->mb, uid, imapd_structure_kind(k, form), &texts[k]) == 1)
+			found |= imapd_structure_item[k];
+	}
+	return found;
+}
+
+/* Parse the message once, make the missing texts, cache them. 0, or -1. */
+static int imapd_structure_fill(struct imapd_session *ss, uint32_t uid, const struct imap_fetch *f,
+				unsigned int flags, const struct buf *data, int whole, unsigned int cached,
+				struct buf *texts, struct mime_message **mime_r)
+{
+	const char *error;
+	unsigned int form = imap_fetch_render_form(flags);
+
+	if (mime_parse(data->data != NULL ? data->data : "", data->len, mime_r, &error) < 0)
+		return -1;
+	for (int k = 0; k < 3; k++) {
+		if ((f->items & imapd_structure_item[k]) == 0 || (cached & imapd_structure_item[k]) != 0 ||
+		    (k > 0 && !whole))
+			continue;   /* BODY and BODYSTRUCTURE need the whole message */
+		buf_reset(&texts[k]);
+		if (imap_fetch_render_structure(&texts[k], k == 0 ? -1 : k - 1, *mime_r, flags) < 0) {
+			buf_reset(&texts[k]);
+			continue;
+		}
+		mbox_cache_put(ss->mb, uid, imapd_structure_kind(k, form), texts[k].data, texts[k].len);
+	}
+	return 0;
+}
+
+/* Hand the texts at hand to the renderer. */
+static void imapd_structure_give(const struct imap_fetch *f, struct buf *texts, struct imap_fetch_msg *fm)
+{
+	const char **p[3] = { &fm->envelope, &fm->body, &fm->bodystructure };
+	size_t *l[3] = { &fm->envelope_len, &fm->body_len, &fm->bodystructure_len };
+
+	for (int k = 0; k < 3; k++)
+		if ((f->items & imapd_structure_item[k]) != 0 && texts[k].len > 0) {
+			*p[k] = texts[k].data;
+			*l[k] = texts[k].len;
+		}
+}
+
 void imapd_cmd_fetch(struct imapd_session *ss, const struct imap_command *c)
 {
 	const struct imap_fetch *f = &c->u.fetch.fetch;
@@ -99,7 +166,7 @@ void imapd_cmd_fetch(struct imapd_session *ss, const struct imap_command *c)
 		.flags = (ss->rev2 ? IMAP_FETCH_R_REV2 : 0) | (c->uid ? IMAP_FETCH_R_UID : 0),
 		.max = (size_t)(2 * ss->l->literal_max + 65536),
 	};
-	enum imap_fetch_need need = imap_fetch_render_needs(f, 0);
+	enum imap_fetch_need need;
 	size_t *idx, n, gone = 0;
 	struct buf data, out;
 	int failed = 0;
@@ -108,12 +175,18 @@ void imapd_cmd_fetch(struct imapd_session *ss, const struct imap_command *c)
 		return;
 	buf_init(&data, (size_t)(2 * ss->l->literal_max + 65536));
 	buf_init(&out, opts.max + 4096);
+	struct buf texts[3];   /* ENVELOPE, BODY, BODYSTRUCTURE of the message at hand */
+	for (int k = 0; k < 3; k++)
+		buf_init(&texts[k], IMAPD_STRUCTURE_MAX);
 	for (size_t i = 0; i < n && !failed; i++) {
 		struct mbox_msg *m = &ss->mb->msgs[idx[i]];
 		const char *kw[MBOX_KEYWORDS_MAX];
 		struct imap_fetch_msg fm = { .seq = (uint32_t)(idx[i] + 1), .uid = m->uid };
+		struct mime_message *mime = NULL;
 		bool seen_set = false;
 
+		unsigned int cached = imapd_structure_cached(ss, m->uid, f, opts.flags, texts);
+		need = imap_fetch_render_needs(f, cached);
 		if (need != IMAP_FETCH_NEED_NONE &&
 		    imapd_msg_read(ss, idx[i], need == IMAP_FETCH_NEED_HEADER, &data) < 0) {
 			if (errno != ENOENT)
@@ -122,6 +195,14 @@ void imapd_cmd_fetch(struct imapd_session *ss, const struct imap_command *c)
 			gone++;
 			continue;
 		}
+		/* The structure texts not cached yet: parsed now, once for all
+		 * sessions. */
+		if ((f->items & IMAPD_STRUCTURE_ITEMS & ~cached) != 0 && need != IMAP_FETCH_NEED_NONE &&
+		    imapd_structure_fill(ss, m->uid, f, opts.flags, &data, need == IMAP_FETCH_NEED_MESSAGE,
+					 cached, texts, &mime) < 0)
+			mime = NULL;   /* the renderer parses it itself */
+		imapd_structure_give(f, texts, &fm);
+		fm.mime = mime;
 		fm.flags = imapd_msg_flags(ss, m, kw, &fm.nkeywords);
 		if (imap_fetch_render_sets_seen(f, fm.flags, ss->readonly)) {
 			if (mbox_msg_set_flags(ss->mb, idx[i], m->flags | MBOX_SEEN) == 0) {
@@ -137,7 +218,9 @@ void imapd_cmd_fetch(struct imapd_session *ss, const struct imap_command *c)
 		fm.data = need != IMAP_FETCH_NEED_NONE ? buf_cstr(&data) : NULL;
 		fm.len = need != IMAP_FETCH_NEED_NONE ? data.len : 0;
 		buf_reset(&out);
-		switch (imap_fetch_render(&out, f, &fm, &opts)) {
+		int rc = imap_fetch_render(&out, f, &fm, &opts);
+		mime_message_free(&mime);
+		switch (rc) {
 		case IMAP_FETCH_RENDER_OK:
 			stream_write(ss->s, out.data, out.len);
 			break;
@@ -158,6 +241,8 @@ void imapd_cmd_fetch(struct imapd_session *ss, const struct imap_command *c)
 	free(idx);
 	buf_free(&data);
 	buf_free(&out);
+	for (int k = 0; k < 3; k++)
+		buf_free(&texts[k]);
 	if (failed)
 		return;
 	imapd_send_updates(ss, c->uid);

@@ -12,6 +12,7 @@
  * Trusts: nothing from the client: the parser bounds lines, literals
  * and memory.  Fails: a stream status other than STREAM_OK ends the
  * caller's loop. */
+#include <stdio.h>
 #include <string.h>
 
 #include "imapd_io.h"
@@ -63,14 +64,24 @@ void imapd_reply_parse_error(struct stream *s, const struct imap_parse_error *e)
  * process announces the same so that clients need not ask again. */
 #define IMAPD_CAPS_SESSION "IMAP4rev1 IMAP4rev2 LITERAL+ ENABLE ID IDLE NAMESPACE UNSELECT UIDPLUS MOVE MULTIAPPEND CHILDREN SPECIAL-USE ESEARCH BINARY"
 
+static char imapd_caps[sizeof(IMAPD_CAPS_SESSION) + 64] = IMAPD_CAPS_SESSION;
+
+void imapd_capabilities_init(unsigned long long appendlimit)
+{
+	/* RFC 8438 STATUS=SIZE; RFC 7889 APPENDLIMIT: message_size_limit,
+	 * the same for every mailbox. */
+	snprintf(imapd_caps, sizeof(imapd_caps), "%s STATUS=SIZE APPENDLIMIT=%llu", IMAPD_CAPS_SESSION,
+		 appendlimit);
+}
+
 const char *imapd_capabilities_session(void)
 {
-	return IMAPD_CAPS_SESSION;
+	return imapd_caps;
 }
 
 int imapd_capabilities_login(struct buf *out, int starttls, int plaintext_ok)
 {
 	buf_reset(out);
-	return buf_printf(out, "%s SASL-IR%s%s", IMAPD_CAPS_SESSION, starttls ? " STARTTLS" : "",
+	return buf_printf(out, "%s SASL-IR%s%s", imapd_caps, starttls ? " STARTTLS" : "",
 			  plaintext_ok ? " AUTH=PLAIN AUTH=LOGIN" : " LOGINDISABLED");
 }

@@ -118,6 +118,7 @@ int imapd_mailbox_path(struct imapd_session *ss, const char *name, char *path, s
 struct imapd_folders {
 	char **name;          /* stored names (after the leading "."), sorted */
 	size_t n;
+	int truncated;        /* more than IMAPD_FOLDERS_MAX: the rest are left out */
 };
 
 static int imapd_name_cmp(const void *a, const void *b)
@@ -142,7 +143,11 @@ static int imapd_folders_read(struct imapd_session *ss, struct imapd_folders *f)
 	memset(f, 0, sizeof(*f));
 	if (d == NULL)
 		return errno == ENOENT ? 0 : -1;
-	while ((de = readdir(d)) != NULL && f->n < IMAPD_FOLDERS_MAX) {
+	while ((de = readdir(d)) != NULL) {
+		if (f->n == IMAPD_FOLDERS_MAX) {
+			f->truncated = 1;
+			break;
+		}
 		struct stat sb;
 		char cur[IMAPD_FOLDER_PATH_MAX];
 		if (de->d_name[0] != '.' || de->d_name[1] == '\0' || de->d_name[1] == '.' ||
@@ -252,6 +257,35 @@ static void imapd_list_line(struct imapd_session *ss, const char *cmd, const cha
 	buf_free(&utf8);
 }
 
+/* RFC 9051 6.3.9: a pattern ending in "%" also returns the levels of
+ * hierarchy that match it; a level with no folder of its own (Maildir++
+ * has ".A.B" without ".A" after CREATE A.B, or from another program) as
+ * \Noselect.  Called for each folder f->name[i] in order: a level is
+ * shown once, with the first folder below it (the names below a level
+ * are adjacent in the sorted list). */
+static void imapd_list_levels(struct imapd_session *ss, const char *cmd, const struct imapd_folders *f, size_t i,
+			      const char *pat, bool show_subscribed, const struct buf *subs)
+{
+	const char *name = f->name[i];
+	char level[IMAPD_FOLDER_PATH_MAX];
+
+	for (const char *sep = strchr(name, IMAPD_HIERARCHY_SEP); sep != NULL;
+	     sep = strchr(sep + 1, IMAPD_HIERARCHY_SEP)) {
+		size_t len = (size_t)(sep - name);
+		const char *key = level;
+		if (len >= sizeof(level))
+			break;
+		memcpy(level, name, len);
+		level[len] = '\0';
+		if ((i > 0 && strncmp(f->name[i - 1], name, len + 1) == 0) || imapd_is_inbox(level) ||
+		    !imapd_match(pat, level) ||
+		    bsearch(&key, f->name, f->n, sizeof(f->name[0]), imapd_name_cmp) != NULL)
+			continue;
+		imapd_list_line(ss, cmd, level, show_subscribed && imapd_subscribed(subs, level)
+						    ? "\\Noselect \\HasChildren \\Subscribed" : "\\Noselect \\HasChildren");
+	}
+}
+
 void imapd_cmd_list(struct imapd_session *ss, const struct imap_command *c)
 {
 	const struct imap_list *l = &c->u.list;
@@ -273,6 +307,11 @@ void imapd_cmd_list(struct imapd_session *ss, const struct imap_command *c)
 		imapd_folders_free(&f);
 		imapd_tagged(ss, c->tag, "NO [SERVERBUG] Cannot list the mailboxes");
 		return;
+	}
+	if (f.truncated) {
+		log_warn("user=%s: more than %d mailboxes: LIST leaves the rest out", buf_cstr(&ss->user),
+			 IMAPD_FOLDERS_MAX);
+		stream_printf(ss->s, "* NO [LIMIT] More than %d mailboxes: not all are listed\r\n", IMAPD_FOLDERS_MAX);
 	}
 	buf_init(&pattern, IMAPD_NAME_MAX * 8);
 	for (unsigned int pi = 0; pi < l->npatterns; pi++) {
@@ -301,7 +340,10 @@ void imapd_cmd_list(struct imapd_session *ss, const struct imap_command *c)
 				imapd_list_line(ss, cmd, "INBOX", attrs);
 			}
 		}
+		bool levels = !only_subscribed && pattern.len > 0 && pat[pattern.len - 1] == '%';
 		for (size_t i = 0; i < f.n; i++) {
+			if (levels)
+				imapd_list_levels(ss, cmd, &f, i, pat, show_subscribed, &subs);
 			if (!imapd_match(pat, f.name[i]))
 				continue;
 			int sub = imapd_subscribed(&subs, f.name[i]);
@@ -366,6 +408,7 @@ void imapd_cmd_status(struct imapd_session *ss, const struct imap_command *c)
 	IMAPD_STATUS_ITEM(IMAP_STATUS_DELETED, "DELETED %zu", deleted)
 	IMAPD_STATUS_ITEM(IMAP_STATUS_SIZE, "SIZE %llu", size)
 	IMAPD_STATUS_ITEM(IMAP_STATUS_HIGHESTMODSEQ, "HIGHESTMODSEQ %llu", (unsigned long long)mb->highestmodseq)
+	IMAPD_STATUS_ITEM(IMAP_STATUS_APPENDLIMIT, "APPENDLIMIT %llu", (unsigned long long)ss->l->literal_max)
 #undef IMAPD_STATUS_ITEM
 	buf_append_str(&out, ")\r\n");
 	stream_write(ss->s, out.data, out.len);

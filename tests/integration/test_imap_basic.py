@@ -5,6 +5,7 @@ NOOP reporting a delivery, LIST / STATUS / CREATE / RENAME / DELETE /
 SUBSCRIBE, and the same UIDs POP3 shows."""
 
 import imaplib
+import os
 import socket
 import re
 
@@ -104,6 +105,14 @@ class ImapBasic(PosternTestCase):
         typ, data = c.status("INBOX", "(MESSAGES UIDNEXT UNSEEN)")
         self.assertEqual(typ, "OK")
         self.assertIn(b"MESSAGES 1", data[0])
+        # RFC 8438 STATUS=SIZE and RFC 7889 APPENDLIMIT (= message_size_limit).
+        caps = c.capability()[1][0].split()
+        self.assertIn(b"STATUS=SIZE", caps)
+        self.assertIn(b"APPENDLIMIT=10485760", caps)
+        typ, data = c.status("INBOX", "(SIZE APPENDLIMIT)")
+        size = os.path.getsize(t.message_paths("alice")[0])
+        self.assertRegex(data[0], rb"SIZE (\d+) APPENDLIMIT 10485760")
+        self.assertGreater(int(re.search(rb"SIZE (\d+)", data[0]).group(1)), size)   # CRLF counted
         self.assertEqual(c.rename("Projects", "Old")[0], "OK")
         typ, data = c.list('""', "Old*")
         names = sorted(re.sub(rb'.*"\." ', b"", l) for l in data)
@@ -300,3 +309,34 @@ class ImapBasic(PosternTestCase):
         t.wait_log(r"login failed user=alice@\S+ client=127\.0\.0\.1 failures=\d+ throttled")
         with self.assertRaises((imaplib.IMAP4.abort, OSError, EOFError)):
             c.noop()
+
+    def test_structure_texts_are_parsed_once_and_shared(self):
+        t = self.start_tree()
+        t.send(t.addr("alice"), "c1", body=b"plain body\r\n")
+        t.wait_ids("alice", {"c1"})
+        a = imap(t)
+        a.select("INBOX")
+        first = a.fetch("1", "(ENVELOPE BODYSTRUCTURE)")[1][0]
+        self.assertIn(b"ENVELOPE (", first)
+        # Change the stored Subject behind the server's back (same length):
+        # what is read from the file shows it; ENVELOPE, parsed once and
+        # cached for every session, does not.
+        path = t.message_paths("alice")[0]
+        raw = open(path, "rb").read()
+        m = re.search(rb"\nSubject: (\S+)", raw)
+        self.assertIsNotNone(m, raw[:300])
+        old = m.group(1)
+        new = bytes(c ^ 1 if 0x41 <= c <= 0x7a and chr(c ^ 1).isalpha() else c for c in old)
+        self.assertNotEqual(old, new)
+        with open(path, "r+b") as f:
+            f.write(raw[:m.start(1)] + new + raw[m.end(1):])
+        b = imap(t)
+        b.select("INBOX")
+        header = b.fetch("1", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")[1][0][1]
+        self.assertIn(new, header)
+        again = b.fetch("1", "(ENVELOPE BODYSTRUCTURE)")[1][0]
+        self.assertEqual(again, first)
+        self.assertIn(old, again)
+        self.assertTrue(os.path.exists(os.path.join(t.maildir("alice"), "postern-cache")))
+        a.logout()
+        b.logout()

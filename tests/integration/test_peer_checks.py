@@ -205,7 +205,7 @@ class PeerChecks(PosternTestCase):
     def test_each_root_holds_only_the_sockets_its_processes_use(self):
         t = self.start_tree()
         want = {
-            "run/jail": ["authd", "enqueue", "pop3-session", "verify"],   # verify: smtpd's RCPT checks
+            "run/jail": ["authd", "enqueue", "imap-session", "pop3-session", "verify"],   # verify: smtpd's RCPT checks
             "queue": ["enqueue", "local", "qmgr", "remote"],
             "mail": ["authd", "enqueue"],
         }

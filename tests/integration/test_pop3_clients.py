@@ -18,6 +18,56 @@ def count_ids(data):
     return sorted(m.decode() for m in re.findall(rb"^X-Test-Id: (\S+)", data, re.M))
 
 
+def run_fetchmail(test, t, work, protocol, port, options):
+    """Run fetchmail once for alice over protocol ("pop3 uidl", "imap") on
+    port with the poll options (keep...), delivering to work/fetched,
+    test asserting it succeeds; return the sorted X-Test-Ids of all that
+    work/fetched holds so far."""
+    rc = os.path.join(work, "fetchmailrc")
+    with open(rc, "w") as f:
+        f.write('set no syslog\nset idfile "%s/ids"\n'
+                'poll %s service %d protocol %s\n'
+                '  user "%s" password "%s" is root here\n'
+                "  %s sslproto ''\n"
+                '  mda "/usr/bin/tee -a %s/fetched"\n'
+                % (work, HOST, port, protocol, t.addr("alice"), t.passwords["alice"], options, work))
+    os.chmod(rc, 0o600)
+    env = dict(os.environ, FETCHMAILHOME=work)
+    p = subprocess.run(["fetchmail", "-f", rc, "--nodetach"], env=env, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=60 * SCALE)
+    # 0: mail fetched, 1: no mail; anything else is an error.
+    test.assertIn(p.returncode, (0, 1), p.stdout.decode("utf-8", "replace"))
+    try:
+        with open(os.path.join(work, "fetched"), "rb") as f:
+            return count_ids(f.read())
+    except FileNotFoundError:
+        return []
+
+
+def run_getmail(test, work, rc, dest):
+    """Run getmail6 with the rcfile rc, test asserting it succeeds, and
+    return the sorted X-Test-Ids in the Maildir dest.  getmail refuses to
+    deliver as root: then it runs as nobody, owning work/ (dest inside)."""
+    kw = {}
+    if os.geteuid() == 0:
+        nobody = pwd.getpwnam("nobody")
+        for root, dirs, files in os.walk(work):
+            for n in [root] + [os.path.join(root, x) for x in dirs + files]:
+                os.chown(n, nobody.pw_uid, nobody.pw_gid)
+        # cwd: the runner's (the checkout) may be closed to nobody.
+        kw = dict(user=nobody.pw_uid, group=nobody.pw_gid, extra_groups=[], cwd=work)
+    p = subprocess.run(["getmail", "--getmaildir", work, "--rcfile", rc],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60 * SCALE,
+                       env=dict(os.environ, HOME=work), **kw)
+    test.assertEqual(p.returncode, 0, p.stdout.decode("utf-8", "replace"))
+    ids = []
+    for sub in ("new", "cur"):
+        for name in os.listdir(os.path.join(dest, sub)):
+            with open(os.path.join(dest, sub, name), "rb") as f:
+                ids += count_ids(f.read())
+    return sorted(ids)
+
+
 class Pop3Clients(PosternTestCase):
 
     def deliver(self, t, ids):
@@ -29,25 +79,7 @@ class Pop3Clients(PosternTestCase):
     # ---- fetchmail
 
     def fetchmail(self, t, work):
-        rc = os.path.join(work, "fetchmailrc")
-        with open(rc, "w") as f:
-            f.write('set no syslog\nset idfile "%s/ids"\n'
-                    'poll %s service %d protocol pop3 uidl\n'
-                    '  user "%s" password "%s" is root here\n'
-                    "  keep sslproto ''\n"
-                    '  mda "/usr/bin/tee -a %s/fetched"\n'
-                    % (work, HOST, t.port("pop3"), t.addr("alice"), t.passwords["alice"], work))
-        os.chmod(rc, 0o600)
-        env = dict(os.environ, FETCHMAILHOME=work)
-        p = subprocess.run(["fetchmail", "-f", rc, "--nodetach"], env=env, stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, timeout=60 * SCALE)
-        # 0: mail fetched, 1: no mail; anything else is an error.
-        self.assertIn(p.returncode, (0, 1), p.stdout.decode("utf-8", "replace"))
-        try:
-            with open(os.path.join(work, "fetched"), "rb") as f:
-                return count_ids(f.read())
-        except FileNotFoundError:
-            return []
+        return run_fetchmail(self, t, work, "pop3 uidl", t.port("pop3"), "keep")
 
     def test_fetchmail_keep_uidl_fetches_only_new_mail(self):
         if shutil.which("fetchmail") is None:
@@ -75,25 +107,7 @@ class Pop3Clients(PosternTestCase):
                     "[options]\nread_all = false\ndelete = %s\nverbose = 0\n"
                     % (HOST, t.port("pop3"), t.addr("alice"), t.passwords["alice"], dest,
                        "true" if delete else "false"))
-        # getmail refuses to deliver as root: run it as nobody, owning work/.
-        kw = {}
-        if os.geteuid() == 0:
-            nobody = pwd.getpwnam("nobody")
-            for root, dirs, files in os.walk(work):
-                for n in [root] + [os.path.join(root, x) for x in dirs + files]:
-                    os.chown(n, nobody.pw_uid, nobody.pw_gid)
-            # cwd: the runner's (the checkout) may be closed to nobody.
-            kw = dict(user=nobody.pw_uid, group=nobody.pw_gid, extra_groups=[], cwd=work)
-        p = subprocess.run(["getmail", "--getmaildir", work, "--rcfile", rc],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60 * SCALE,
-                           env=dict(os.environ, HOME=work), **kw)
-        self.assertEqual(p.returncode, 0, p.stdout.decode("utf-8", "replace"))
-        ids = []
-        for sub in ("new", "cur"):
-            for name in os.listdir(os.path.join(dest, sub)):
-                with open(os.path.join(dest, sub, name), "rb") as f:
-                    ids += count_ids(f.read())
-        return sorted(ids)
+        return run_getmail(self, work, rc, dest)
 
     def test_getmail_keeps_then_deletes(self):
         if shutil.which("getmail") is None:

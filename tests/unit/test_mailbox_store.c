@@ -610,6 +610,98 @@ static void test_append_copy_and_move(void **state)
 	mbox_close(&reader);
 }
 
+static void test_cache_keeps_texts_and_survives_damage(void **state)
+{
+	struct mbox *a, *b;
+	const char *err = NULL;
+	struct buf out;
+	(void)state;
+
+	make_maildir("ca");
+	deliver("ca", "200.C.h", "x\n");
+	assert_int_equal(mbox_open("ca", 2, 0, &a, &err), 0);
+	assert_int_equal(mbox_open("ca", 2, 0, &b, &err), 0);
+	buf_init(&out, 1 << 20);
+	assert_int_equal(mbox_cache_get(a, 1, 0, &out), 0);
+	assert_int_equal(mbox_cache_put(a, 1, 0, "(\"envelope\")", 12), 0);
+	assert_int_equal(mbox_cache_put(a, 1, 2, "(\"structure\")", 13), 0);
+	/* Another session sees what the first cached. */
+	assert_int_equal(mbox_cache_get(b, 1, 2, &out), 1);
+	assert_memory_equal(out.data, "(\"structure\")", 13);
+	buf_reset(&out);
+	assert_int_equal(mbox_cache_get(b, 1, 1, &out), 0);
+	/* A torn record at the end is not taken; the ones before it are. */
+	FILE *f = fopen("ca/postern-cache", "a");
+	assert_non_null(f);
+	fputs("\x01\x00\x00\x00\x01\x00\x00\x00\xff\x00\x00\x00half", f);
+	fclose(f);
+	struct mbox *c;
+	assert_int_equal(mbox_open("ca", 2, 0, &c, &err), 0);
+	assert_int_equal(mbox_cache_get(c, 1, 0, &out), 1);
+	assert_memory_equal(out.data, "(\"envelope\")", 12);
+	buf_reset(&out);
+	assert_int_equal(mbox_cache_get(c, 1, 1, &out), 0);
+	/* A cache of another UIDVALIDITY is not used, and is started again. */
+	f = fopen("ca/postern-cache", "r+");
+	assert_non_null(f);
+	fseek(f, 20, SEEK_SET);
+	fputc(0x5a, f);
+	fclose(f);
+	struct mbox *d;
+	assert_int_equal(mbox_open("ca", 2, 0, &d, &err), 0);
+	assert_int_equal(mbox_cache_get(d, 1, 0, &out), 0);
+	assert_int_equal(mbox_cache_put(d, 1, 0, "(\"again\")", 9), 0);
+	assert_int_equal(mbox_cache_get(d, 1, 0, &out), 1);
+	assert_memory_equal(out.data, "(\"again\")", 9);
+	buf_free(&out);
+	mbox_close(&a);
+	mbox_close(&b);
+	mbox_close(&c);
+	mbox_close(&d);
+}
+
+/* A folder that did not change is confirmed without reading a directory;
+ * a delivery costs a look at new/ only. */
+static void test_unchanged_folder_is_not_scanned(void **state)
+{
+	struct mbox *mb;
+	const char *err = NULL;
+	struct timespec past[2] = { { 0, UTIME_OMIT }, { 0, 0 } };
+	(void)state;
+
+	make_maildir("ns");
+	for (int i = 0; i < 3; i++) {
+		char p[64];
+		snprintf(p, sizeof(p), "ns/cur/%d.S.h:2,S", 300 + i);
+		FILE *f = fopen(p, "w");
+		assert_non_null(f);
+		fputs("x\n", f);
+		fclose(f);
+	}
+	past[1].tv_sec = time(NULL) - 10;   /* settled: no change can hide in the stamp */
+	assert_int_equal(utimensat(AT_FDCWD, "ns/cur", past, 0), 0);
+	assert_int_equal(utimensat(AT_FDCWD, "ns/new", past, 0), 0);
+	assert_int_equal(mbox_open("ns", 2, 0, &mb, &err), 0);
+	assert_int_equal(mb->n, 3);
+	unsigned long scans = mb->dir_scans;
+	assert_true(scans >= 2);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(mbox_sync(mb, 0, &err), 0);
+	assert_int_equal(mb->dir_scans, scans);
+	/* Another session that opens it reads no directory either. */
+	struct mbox *other;
+	assert_int_equal(mbox_open("ns", 2, 0, &other, &err), 0);
+	assert_int_equal(other->dir_scans, 0);
+	assert_int_equal(other->n, 3);
+	mbox_close(&other);
+	/* A delivery: new/ is read, cur/ is not. */
+	deliver("ns", "400.S.h", "y\n");
+	assert_int_equal(mbox_sync(mb, 0, &err), 0);
+	assert_int_equal(mb->n, 4);
+	assert_int_equal(mb->dir_scans, scans + 1);
+	mbox_close(&mb);
+}
+
 #define CONC_PROCS 4
 #define CONC_ROUNDS 25
 
@@ -798,6 +890,8 @@ int main(void)
 		cmocka_unit_test(test_duplicate_base_names_do_not_resurrect),
 		cmocka_unit_test(test_renames_during_scans_keep_the_uid),
 		cmocka_unit_test(test_append_copy_and_move),
+		cmocka_unit_test(test_cache_keeps_texts_and_survives_damage),
+		cmocka_unit_test(test_unchanged_folder_is_not_scanned),
 		cmocka_unit_test(test_concurrent_processes_assign_each_uid_once),
 		cmocka_unit_test(test_uidlist_rewrite_keeps_the_guid),
 		cmocka_unit_test(test_line_ends_across_read_blocks),

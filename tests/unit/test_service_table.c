@@ -76,7 +76,7 @@ static void test_table_is_consistent(void **state)
 		assert_false(service_table_uses(e, e->name));
 		assert_false(e->anyone && e->kind != SERVICE_KIND_UNIX);
 	}
-	assert_int_equal(rows, 13);
+	assert_int_equal(rows, 16);
 	assert_null(service_table_get(rows));
 }
 
@@ -92,12 +92,13 @@ static void test_callers_of_each_unix_service(void **state)
 	assert_callers("verify", "postern-smtpd");                                /* RCPT of LMTP domains */
 	assert_callers("authd", "postern-login,postern-smtpd,postern-vmail");     /* login, smtpd, session */
 	assert_callers("pop3-session", "postern-login");                          /* the login process */
+	assert_callers("imap-session", "postern-login");                          /* the login process */
 }
 
 static void test_every_unix_service_is_listed_here(void **state)
 {
 	static const char *const checked[] = { "enqueue", "qmgr", "local", "remote", "verify",
-					       "authd", "pop3-session", "pickup" };
+					       "authd", "pop3-session", "imap-session", "pickup" };
 	size_t unix_rows = 0;
 
 	(void)state;
@@ -117,7 +118,8 @@ static void test_every_unix_service_is_listed_here(void **state)
 
 static void test_network_services_and_pickup_check_no_caller(void **state)
 {
-	static const char *const open[] = { "smtp", "submission", "smtps", "pop3", "pop3s", "pickup" };
+	static const char *const open[] = { "smtp", "submission", "smtps", "pop3", "pop3s", "imap", "imaps",
+					    "pickup" };
 
 	(void)state;
 	for (size_t i = 0; i < sizeof open / sizeof open[0]; i++) {
@@ -173,7 +175,7 @@ static void test_links_of_every_root(void **state)
 
 	(void)state;
 	root_links("run/jail", got, sizeof got);
-	assert_string_equal(got, "authd,enqueue,pop3-session,verify");
+	assert_string_equal(got, "authd,enqueue,imap-session,pop3-session,verify");
 	root_links("queue", got, sizeof got);
 	assert_string_equal(got, "enqueue,local,qmgr,remote");
 	root_links("mail", got, sizeof got);
@@ -213,6 +215,9 @@ static void test_row_of_command_and_role(void **state)
 	assert_row("popd", "tls", "pop3s");
 	assert_row("popd", "session", "pop3-session");
 	assert_row("popd", "sessionx", "pop3");
+	assert_row("imapd", NULL, "imap");
+	assert_row("imapd", "tls", "imaps");
+	assert_row("imapd", "session", "imap-session");
 	assert_row("enqueue", NULL, "enqueue");
 	assert_row("authd", NULL, "authd");
 	assert_row("no-such-program", NULL, NULL);
@@ -235,11 +240,12 @@ static void test_users_are_the_six_system_users(void **state)
 	assert_int_equal(service_table_users(users, 2), 6);
 }
 
-/* DESIGN.md's operator interface: N + 25, 587, 465, 110, 995. */
+/* DESIGN.md's operator interface: N + 25, 587, 465, 110, 995, 143, 993. */
 static void test_inet_ports(void **state)
 {
 	static const struct { const char *name; unsigned port; } want[] = {
 		{ "smtp", 25 }, { "submission", 587 }, { "smtps", 465 }, { "pop3", 110 }, { "pop3s", 995 },
+		{ "imap", 143 }, { "imaps", 993 },
 	};
 	size_t inet = 0;
 

@@ -1,0 +1,295 @@
+/* mailbox_store_cache: postern-cache, the folder's cache of what IMAP
+ * would otherwise parse a message again for: its ENVELOPE, BODY and
+ * BODYSTRUCTURE texts, in each of the forms a session may need (IMAP4rev1,
+ * UTF-8, IMAP4rev2).  Filled on first use, so a message is parsed at most
+ * once for them, whichever session asks.
+ *
+ * Format: a 32-byte header ("POSTERN-CACHE", version, the UIDVALIDITY
+ * the texts belong to), then records: UID, kind, length, an FNV-1a
+ * checksum of the text (all 32-bit little-endian), the text.  Records are
+ * appended with O_APPEND in one write() each, so concurrent writers do
+ * not interleave; a reader takes only whole records whose checksum holds
+ * and stops at the first that does not (a torn tail, or damage: the rest
+ * is filled again on use).  A cache of another UIDVALIDITY, or one larger
+ * than MBOX_CACHE_FILE_MAX, is replaced by an empty one.  The session
+ * keeps only an index (UID and kind -> offset) and reads texts with
+ * pread().
+ *
+ * Trusts: nothing in the file (bounded record sizes, checksums);
+ * mbox_cache_parse is fuzzed by tests/fuzz/fuzz_store_cache.c.
+ * Fails: the cache is only a cache: every error means "not cached". */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fsutil.h"
+#include "mailbox_store_int.h"
+
+#define MBOX_CACHE_NAME "postern-cache"
+#define MBOX_CACHE_MAGIC "POSTERN-CACHE\0\0\0"   /* 16 bytes */
+#define MBOX_CACHE_HDR 32
+#define MBOX_CACHE_REC 16
+#define MBOX_CACHE_TEXT_MAX (1u << 20)          /* longest cached text */
+#define MBOX_CACHE_FILE_MAX (512ULL << 20)      /* larger: started again */
+
+struct mbox_cache_slot {
+	uint32_t uid;          /* 0: empty */
+	uint32_t kind;
+	off_t off;             /* of the text */
+	uint32_t len;
+};
+
+struct mbox_cache {
+	dev_t dev;
+	ino_t ino;
+	off_t off;             /* bytes indexed */
+	struct mbox_cache_slot *slot;
+	size_t nslots, used;   /* open addressing, power of two */
+};
+
+static void put32(unsigned char *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint32_t get32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint32_t mbox_cache_sum(const unsigned char *p, size_t n)
+{
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 16777619u;
+	return h;
+}
+
+int mbox_cache_parse(const unsigned char *p, size_t len, uint32_t uidvalidity,
+		     int (*each)(void *ctx, uint32_t uid, uint32_t kind, size_t off, uint32_t tlen), void *ctx,
+		     size_t *end_r)
+{
+	size_t off = MBOX_CACHE_HDR;
+
+	*end_r = 0;
+	if (len < MBOX_CACHE_HDR || memcmp(p, MBOX_CACHE_MAGIC, 16) != 0 || get32(p + 16) != 1 ||
+	    get32(p + 20) != uidvalidity)
+		return -1;
+	while (len - off >= MBOX_CACHE_REC) {
+		uint32_t uid = get32(p + off), kind = get32(p + off + 4), tlen = get32(p + off + 8);
+		if (uid == 0 || kind >= MBOX_CACHE_KINDS || tlen > MBOX_CACHE_TEXT_MAX ||
+		    len - off - MBOX_CACHE_REC < tlen ||
+		    mbox_cache_sum(p + off + MBOX_CACHE_REC, tlen) != get32(p + off + 12))
+			break;
+		if (each != NULL && each(ctx, uid, kind, off + MBOX_CACHE_REC, tlen) < 0)
+			return -1;
+		off += MBOX_CACHE_REC + tlen;
+	}
+	*end_r = off;
+	return 0;
+}
+
+/* ---- the index ---- */
+
+static size_t mbox_cache_hash(uint32_t uid, uint32_t kind, size_t mask)
+{
+	uint64_t h = ((uint64_t)uid << 4 | kind) * 0x9e3779b97f4a7c15ULL;
+	return (size_t)(h >> 17) & mask;
+}
+
+struct mbox_cache_indexer {
+	struct mbox_cache *c;
+	off_t base;            /* file offset of the parsed buffer's byte 0 */
+};
+
+static int mbox_cache_index(void *ctx, uint32_t uid, uint32_t kind, size_t boff, uint32_t len)
+{
+	struct mbox_cache_indexer *ix = ctx;
+	struct mbox_cache *c = ix->c;
+	off_t off = ix->base + (off_t)boff;
+
+	if ((c->used + 1) * 2 > c->nslots) {
+		size_t n = c->nslots == 0 ? 1024 : c->nslots * 2;
+		struct mbox_cache_slot *s = calloc(n, sizeof(*s));
+		if (s == NULL)
+			return -1;
+		for (size_t i = 0; i < c->nslots; i++) {
+			if (c->slot[i].uid == 0)
+				continue;
+			size_t j = mbox_cache_hash(c->slot[i].uid, c->slot[i].kind, n - 1);
+			while (s[j].uid != 0)
+				j = (j + 1) & (n - 1);
+			s[j] = c->slot[i];
+		}
+		free(c->slot);
+		c->slot = s;
+		c->nslots = n;
+	}
+	size_t j = mbox_cache_hash(uid, kind, c->nslots - 1);
+	while (c->slot[j].uid != 0 && !(c->slot[j].uid == uid && c->slot[j].kind == kind))
+		j = (j + 1) & (c->nslots - 1);
+	if (c->slot[j].uid == 0)
+		c->used++;
+	c->slot[j] = (struct mbox_cache_slot){ uid, kind, off, len };
+	return 0;
+}
+
+static void mbox_cache_reset(struct mbox_cache *c)
+{
+	free(c->slot);
+	memset(c, 0, sizeof(*c));
+}
+
+void mbox_cache_free(struct mbox_state *st)
+{
+	if (st->cache != NULL) {
+		mbox_cache_reset(st->cache);
+		free(st->cache);
+		st->cache = NULL;
+	}
+}
+
+/* Index what was appended since the last look (all of a new file).  The
+ * tail is parsed behind a copy of the header, so one parser serves both. */
+static int mbox_cache_refresh(struct mbox *mb, int fd, const struct stat *sb)
+{
+	struct mbox_cache *c = mb->st->cache;
+	size_t end, got = 0;
+
+	if (c->dev != sb->st_dev || c->ino != sb->st_ino) {
+		mbox_cache_reset(c);
+		c->dev = sb->st_dev;
+		c->ino = sb->st_ino;
+	}
+	if (sb->st_size <= c->off)
+		return 0;
+	off_t from = c->off;                          /* 0, or just after a record */
+	size_t pre = from > 0 ? MBOX_CACHE_HDR : 0;   /* the fake header */
+	size_t n = (size_t)(sb->st_size - from);
+	unsigned char *p = malloc(pre + n);
+	if (p == NULL)
+		return -1;
+	if (pre > 0) {
+		memcpy(p, MBOX_CACHE_MAGIC, 16);
+		put32(p + 16, 1);
+		put32(p + 20, mb->uidvalidity);
+		memset(p + 24, 0, 8);
+	}
+	while (got < n) {
+		ssize_t r = pread(fd, p + pre + got, n - got, from + (off_t)got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	struct mbox_cache_indexer ix = { c, from - (off_t)pre };
+	int r = mbox_cache_parse(p, pre + got, mb->uidvalidity, mbox_cache_index, &ix, &end);
+	free(p);
+	if (r < 0)
+		return -1;
+	c->off = from + (off_t)(end - pre);
+	return 0;
+}
+
+/* The cache file, opened and indexed up to date: fd, or -1 (not there:
+ * nothing cached; or unusable). */
+static int mbox_cache_open(struct mbox *mb, int create, int again)
+{
+	struct mbox_state *st = mb->st;
+	struct stat sb;
+	int fd;
+
+	if (st->cache == NULL && (st->cache = calloc(1, sizeof(*st->cache))) == NULL)
+		return -1;
+	fd = openat(mb->dirfd, MBOX_CACHE_NAME, O_RDWR | O_APPEND | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0 && errno == ENOENT && create) {
+		unsigned char hdr[MBOX_CACHE_HDR] = { 0 };
+		memcpy(hdr, MBOX_CACHE_MAGIC, 16);
+		put32(hdr + 16, 1);
+		put32(hdr + 20, mb->uidvalidity);
+		/* Made whole under a temp name, then linked in: never seen half made. */
+		char tmp[64];
+		snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", MBOX_CACHE_NAME, (long)getpid());
+		int t = openat(mb->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (t >= 0) {
+			int ok = fd_write_all(t, hdr, sizeof(hdr)) == 0;
+			close(t);
+			if (ok && linkat(mb->dirfd, tmp, mb->dirfd, MBOX_CACHE_NAME, 0) < 0 && errno != EEXIST)
+				ok = 0;   /* EEXIST: another session made it first, as good */
+			unlinkat(mb->dirfd, tmp, 0);
+		}
+		fd = openat(mb->dirfd, MBOX_CACHE_NAME, O_RDWR | O_APPEND | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	}
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+		close(fd);
+		return -1;
+	}
+	if ((unsigned long long)sb.st_size > MBOX_CACHE_FILE_MAX || mbox_cache_refresh(mb, fd, &sb) < 0) {
+		/* Another folder's (an old UIDVALIDITY), damaged at its head, or
+		 * too big: start again empty. */
+		close(fd);
+		mbox_cache_reset(st->cache);
+		if (!create || !again || unlinkat(mb->dirfd, MBOX_CACHE_NAME, 0) < 0)
+			return -1;
+		return mbox_cache_open(mb, 1, 0);
+	}
+	return fd;
+}
+
+int mbox_cache_get(struct mbox *mb, uint32_t uid, uint32_t kind, struct buf *out)
+{
+	int fd = mbox_cache_open(mb, 0, 0), found = 0;
+	struct mbox_cache *c = mb->st->cache;
+
+	if (fd < 0)
+		return 0;
+	if (c->nslots > 0) {
+		size_t j = mbox_cache_hash(uid, kind, c->nslots - 1);
+		while (c->slot[j].uid != 0 && !(c->slot[j].uid == uid && c->slot[j].kind == kind))
+			j = (j + 1) & (c->nslots - 1);
+		if (c->slot[j].uid != 0) {
+			size_t old = out->len;
+			char *tmp = malloc(c->slot[j].len + 1);
+			if (tmp != NULL && pread(fd, tmp, c->slot[j].len, c->slot[j].off) == (ssize_t)c->slot[j].len &&
+			    buf_append(out, tmp, c->slot[j].len) == 0)
+				found = 1;
+			else
+				out->len = old;
+			free(tmp);
+		}
+	}
+	close(fd);
+	return found;
+}
+
+int mbox_cache_put(struct mbox *mb, uint32_t uid, uint32_t kind, const char *text, size_t len)
+{
+	unsigned char *rec;
+	int fd, r = -1;
+
+	if (uid == 0 || kind >= MBOX_CACHE_KINDS || len > MBOX_CACHE_TEXT_MAX)
+		return -1;
+	if ((fd = mbox_cache_open(mb, 1, 1)) < 0)
+		return -1;
+	if ((rec = malloc(MBOX_CACHE_REC + len)) != NULL) {
+		put32(rec, uid);
+		put32(rec + 4, kind);
+		put32(rec + 8, (uint32_t)len);
+		memcpy(rec + MBOX_CACHE_REC, text, len);
+		put32(rec + 12, mbox_cache_sum(rec + MBOX_CACHE_REC, len));
+		/* One write with O_APPEND: records of concurrent writers never mix. */
+		r = fd_write_all(fd, rec, MBOX_CACHE_REC + len);
+		free(rec);
+	}
+	close(fd);
+	return r;
+}
