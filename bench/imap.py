@@ -127,7 +127,7 @@ class Client:
         """Read until a line starting with tag + ' ' (None: any one line);
         the server sends nothing after it."""
         want = None if tag is None else tag.encode() + b" "
-        r, prev = Reply(), b""
+        r, prev, small = Reply(), b"", bytearray()
         buf, view, mark = self.buf, self.view, b" FETCH ("
         while True:
             n = self.s.recv_into(view)
@@ -135,13 +135,18 @@ class Client:
                 raise RuntimeError("connection closed after %d bytes: %r" % (r.size, prev))
             if r.size == 0:
                 r.head = bytes(view[:min(n, self.KEEP)])
+            if r.size + n <= self.KEEP:
+                small += view[:n]       # a short reply is kept whole, however it was split
             r.size += n
             r.fetches += buf.count(mark, 0, n) + (prev[-7:] + bytes(view[:7])).count(mark)
             if buf[n - 2:n] == b"\r\n":
                 k = buf.rfind(b"\r\n", max(0, n - self.KEEP), n - 2)
                 last = bytes(view[k + 2:n]) if k >= 0 else (prev + bytes(view[:n])).rsplit(b"\r\n", 2)[-2]
                 if want is None or last.startswith(want):
-                    r.tail = (prev + bytes(view[max(0, n - self.KEEP):n]))[-self.KEEP:]
+                    if r.size <= self.KEEP:
+                        r.head = r.tail = bytes(small)
+                    else:
+                        r.tail = (prev + bytes(view[max(0, n - self.KEEP):n]))[-self.KEEP:]
                     return r
             prev = bytes(view[max(0, n - 512):n])
 
