@@ -586,6 +586,8 @@ def main():
         args.build, args.n, args.big, args.repeat, "" if args.word == "quokka" else " -w " + args.word,
         "" if args.only == "fetch,search,select,idle" else " --only " + args.only,
         " -s" if args.skip_dovecot else "", " -o " + args.out if args.out else "")
+    if args.data:
+        args.command += " --data " + args.data
     git = lambda *c: subprocess.run(["git", "-C", SOURCE] + list(c), stdout=subprocess.PIPE, text=True).stdout
     args.commit = git("rev-parse", "--short", "HEAD").strip()
     args.dirty = bool(git("status", "--porcelain", "--untracked-files=no").strip())
