@@ -6,7 +6,6 @@ BODY[HEADER] ends at the empty line even when that line is split across
 two blocks.  SEARCH reads the same way."""
 
 import imaplib
-import os
 import re
 
 from postern_harness import HOST, SCALE, PosternTestCase
@@ -30,15 +29,6 @@ def first_difference(got, want):
 
 class ImapFetchLineEnds(PosternTestCase):
 
-    def place(self, t, user, name, data):
-        md = t.maildir(user)
-        st = os.stat(md)
-        path = os.path.join(md, "tmp", name)
-        with open(path, "wb") as f:
-            f.write(data)
-        os.chown(path, st.st_uid, st.st_gid)
-        os.rename(path, os.path.join(md, "new", name))
-
     def test_line_ends_across_read_blocks(self):
         t = self.start_tree()
         t.send(t.addr("alice"), "first")            # makes the Maildir
@@ -53,8 +43,8 @@ class ImapFetchLineEnds(PosternTestCase):
         top += b"z" * (BLOCK - len(top) - 2) + b"\n"
         two = top + b"\r\nbody line\n"
         self.assertEqual(two[BLOCK - 1:BLOCK + 1], b"\r\n")
-        self.place(t, "alice", "2000000001.M1P1.elsewhere", one)
-        self.place(t, "alice", "2000000002.M1P1.elsewhere", two)
+        t.place_message("alice", "2000000001.M1P1.elsewhere", one)
+        t.place_message("alice", "2000000002.M1P1.elsewhere", two)
         c = imaplib.IMAP4(HOST, t.port("imap"), timeout=30 * SCALE)
         c.login(t.addr("alice"), t.passwords["alice"])
         self.assertEqual(c.select("INBOX"), ("OK", [b"3"]))
