@@ -13,7 +13,9 @@
  * is filled again on use).  A cache of another UIDVALIDITY, or one larger
  * than MBOX_CACHE_FILE_MAX, is replaced by an empty one.  The session
  * keeps only an index (UID and kind -> offset) and reads texts with
- * pread().
+ * pread() through one descriptor of the file, kept open: each use
+ * looks the name up (fstatat) and opens it again only when the name
+ * is another file now.
  *
  * Trusts: nothing in the file (bounded record sizes, checksums);
  * mbox_cache_parse is fuzzed by tests/fuzz/fuzz_store_cache.c.
@@ -44,6 +46,7 @@ struct mbox_cache_slot {
 };
 
 struct mbox_cache {
+	int fd;                /* the file indexed (dev, ino), kept open; -1: none */
 	dev_t dev;
 	ino_t ino;
 	off_t off;             /* bytes indexed */
@@ -142,8 +145,11 @@ static int mbox_cache_index(void *ctx, uint32_t uid, uint32_t kind, size_t boff,
 
 static void mbox_cache_reset(struct mbox_cache *c)
 {
+	if (c->fd >= 0)
+		close(c->fd);
 	free(c->slot);
 	memset(c, 0, sizeof(*c));
+	c->fd = -1;
 }
 
 void mbox_cache_free(struct mbox_state *st)
@@ -198,16 +204,25 @@ static int mbox_cache_refresh(struct mbox *mb, int fd, const struct stat *sb)
 	return 0;
 }
 
-/* The cache file, opened and indexed up to date: fd, or -1 (not there:
- * nothing cached; or unusable). */
+/* The cache file, opened and indexed up to date: fd (the cache's own:
+ * not to be closed), or -1 (not there: nothing cached; or unusable). */
 static int mbox_cache_open(struct mbox *mb, int create, int again)
 {
 	struct mbox_state *st = mb->st;
 	struct stat sb;
 	int fd;
 
-	if (st->cache == NULL && (st->cache = calloc(1, sizeof(*st->cache))) == NULL)
-		return -1;
+	if (st->cache == NULL) {
+		if ((st->cache = calloc(1, sizeof(*st->cache))) == NULL)
+			return -1;
+		st->cache->fd = -1;
+	}
+	/* Still the file we hold open (a FETCH asks once or more per
+	 * message): one lookup instead of open, fstat and close. */
+	if (st->cache->fd >= 0 && fstatat(mb->dirfd, MBOX_CACHE_NAME, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISREG(sb.st_mode) && sb.st_dev == st->cache->dev && sb.st_ino == st->cache->ino &&
+	    (unsigned long long)sb.st_size <= MBOX_CACHE_FILE_MAX && mbox_cache_refresh(mb, st->cache->fd, &sb) == 0)
+		return st->cache->fd;
 	fd = openat(mb->dirfd, MBOX_CACHE_NAME, O_RDWR | O_APPEND | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0 && errno == ENOENT && create) {
 		unsigned char hdr[MBOX_CACHE_HDR] = { 0 };
@@ -242,6 +257,9 @@ static int mbox_cache_open(struct mbox *mb, int create, int again)
 			return -1;
 		return mbox_cache_open(mb, 1, 0);
 	}
+	if (st->cache->fd >= 0 && st->cache->fd != fd)
+		close(st->cache->fd);
+	st->cache->fd = fd;   /* refresh set dev and ino to this file's */
 	return fd;
 }
 
@@ -267,7 +285,6 @@ int mbox_cache_get(struct mbox *mb, uint32_t uid, uint32_t kind, struct buf *out
 			free(tmp);
 		}
 	}
-	close(fd);
 	return found;
 }
 
@@ -290,6 +307,5 @@ int mbox_cache_put(struct mbox *mb, uint32_t uid, uint32_t kind, const char *tex
 		r = fd_write_all(fd, rec, MBOX_CACHE_REC + len);
 		free(rec);
 	}
-	close(fd);
 	return r;
 }

@@ -68,13 +68,17 @@ int imapd_msg_read(struct imapd_session *ss, size_t idx, int header_only, struct
 		if (n <= 0)
 			break;   /* shorter than measured: what is there */
 		want -= (unsigned long long)n;
+		/* memchr to each LF, not a test of every byte: every FETCH
+		 * of a body or of ENVELOPE/BODYSTRUCTURE and every SEARCH of
+		 * the text comes through here. */
 		const char *p = block, *end = block + n, *run = block;
-		for (; p < end; p++) {
-			if (*p == '\n' && (p > block ? p[-1] : last) != '\r') {
+		while ((p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+			if ((p > block ? p[-1] : last) != '\r') {
 				if (buf_append(out, run, (size_t)(p - run)) < 0 || buf_append(out, "\r\n", 2) < 0)
 					goto fail;
 				run = p + 1;
 			}
+			p++;
 		}
 		if (buf_append(out, run, (size_t)(end - run)) < 0)
 			goto fail;

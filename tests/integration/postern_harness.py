@@ -611,6 +611,17 @@ class Tree:
     def maildir(self, user):
         return os.path.join(self.dir, "mail", self.domain, user)
 
+    def place_message(self, user, name, data):
+        """Put a message file into user's new/ (which must exist) as another
+        program would: written in tmp/, owned like the Maildir, renamed."""
+        md = self.maildir(user)
+        st = os.stat(md)
+        path = os.path.join(md, "tmp", name)
+        with open(path, "wb") as f:
+            f.write(data)
+        os.chown(path, st.st_uid, st.st_gid)
+        os.rename(path, os.path.join(md, "new", name))
+
     def message_paths(self, user):
         out = []
         for sub in ("new", "cur"):

@@ -3,23 +3,11 @@ Maildir filled by Dovecot, a migration tool or an IMAP APPEND): each line
 goes out with exactly one CRLF, never CR CR LF, LIST gives the octets
 RETR sends, and TOP finds the empty line that ends a CRLF header."""
 
-import os
-
 from postern_harness import PosternTestCase
 from test_pop3_commands import RawPOP3
 
 
 class Pop3StoredCrlf(PosternTestCase):
-
-    def place(self, t, user, name, data):
-        """Put a message file into user's new/ as another program would."""
-        md = t.maildir(user)
-        st = os.stat(md)
-        path = os.path.join(md, "tmp", name)
-        with open(path, "wb") as f:
-            f.write(data)
-        os.chown(path, st.st_uid, st.st_gid)
-        os.rename(path, os.path.join(md, "new", name))
 
     def test_crlf_lines_are_sent_once_and_sized_right(self):
         t = self.start_tree()
@@ -27,7 +15,7 @@ class Pop3StoredCrlf(PosternTestCase):
         t.wait_ids("alice", {"first"})
         stored = (b"Subject: crlf\r\nX-Test-Id: crlf\r\n\r\nline one\r\n"
                   b".dot line\r\nbare lf\nlast without end\r")
-        self.place(t, "alice", "2000000000.M1P1.elsewhere", stored)
+        t.place_message("alice", "2000000000.M1P1.elsewhere", stored)
         c = RawPOP3(t.port("pop3"))
         self.assertTrue(c.line().startswith(b"+OK"))
         for cmd in (b"USER " + t.addr("alice").encode(), b"PASS " + t.passwords["alice"].encode()):

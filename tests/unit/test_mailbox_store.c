@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -660,6 +661,63 @@ static void test_cache_keeps_texts_and_survives_damage(void **state)
 	mbox_close(&d);
 }
 
+static int open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0;
+
+	assert_non_null(d);
+	while (readdir(d) != NULL)
+		n++;
+	closedir(d);
+	return n;
+}
+
+/* A session keeps one descriptor of postern-cache for its lookups (a
+ * FETCH of 5,000 structures opened and closed the file 10,000 times),
+ * and still sees what other sessions append and a file put in its
+ * place. */
+static void test_cache_descriptor_is_kept_and_follows_the_file(void **state)
+{
+	struct mbox *a, *b;
+	const char *err = NULL;
+	struct buf out;
+	(void)state;
+
+	make_maildir("cf");
+	deliver("cf", "300.C.h", "x\n");
+	int start = open_fds();
+	assert_int_equal(mbox_open("cf", 2, 0, &a, &err), 0);
+	assert_int_equal(mbox_open("cf", 2, 0, &b, &err), 0);
+	buf_init(&out, 1 << 20);
+	assert_int_equal(mbox_cache_put(b, 1, 0, "(\"one\")", 7), 0);
+	int before = open_fds();
+	assert_int_equal(mbox_cache_get(a, 1, 0, &out), 1);
+	assert_int_equal(open_fds(), before + 1);       /* kept */
+	for (int i = 0; i < 100; i++) {
+		buf_reset(&out);
+		assert_int_equal(mbox_cache_get(a, 1, 0, &out), 1);
+		assert_int_equal(mbox_cache_get(a, 1, 1, &out), 0);
+	}
+	assert_int_equal(open_fds(), before + 1);       /* one, not one per look */
+	/* Appended by another session: found through the kept descriptor. */
+	assert_int_equal(mbox_cache_put(b, 1, 2, "(\"two\")", 7), 0);
+	buf_reset(&out);
+	assert_int_equal(mbox_cache_get(a, 1, 2, &out), 1);
+	assert_memory_equal(out.data, "(\"two\")", 7);
+	/* Another file in its place: the next look reads that one. */
+	assert_int_equal(unlink("cf/postern-cache"), 0);
+	assert_int_equal(mbox_cache_put(b, 1, 0, "(\"new\")", 7), 0);
+	buf_reset(&out);
+	assert_int_equal(mbox_cache_get(a, 1, 0, &out), 1);
+	assert_memory_equal(out.data, "(\"new\")", 7);
+	assert_int_equal(mbox_cache_get(a, 1, 2, &out), 0);
+	buf_free(&out);
+	mbox_close(&a);
+	mbox_close(&b);
+	assert_int_equal(open_fds(), start);             /* nothing leaked */
+}
+
 /* A folder that did not change is confirmed without reading a directory;
  * a delivery costs a look at new/ only. */
 static void test_unchanged_folder_is_not_scanned(void **state)
@@ -832,6 +890,42 @@ static void test_uidlist_rewrite_keeps_the_guid(void **state)
 	fclose(f);
 }
 
+/* The measurement reads 64 KB blocks: a CR LF and the header's empty
+ * line split across two blocks count as at any other place. */
+static void test_line_ends_across_read_blocks(void **state)
+{
+	static char text[65536 + 64];
+	struct mbox *mb;
+	const char *err = NULL;
+	size_t n;
+	(void)state;
+
+	make_maildir("lb");
+	/* A header line whose CR is the last byte of the first block. */
+	n = (size_t)snprintf(text, sizeof(text), "S: ");
+	memset(text + n, 'x', 65532);
+	n += 65532;
+	snprintf(text + n, sizeof(text) - n, "\r\n\r\nbody\nbare\r\n");
+	deliver("lb", "50.B.h", text);
+	/* The empty line's CR last in the first block, its LF first in the next. */
+	n = (size_t)snprintf(text, sizeof(text), "S: ");
+	memset(text + n, 'x', 65531);
+	n += 65531;
+	snprintf(text + n, sizeof(text) - n, "\n\r\na\n");
+	deliver("lb", "51.B.h", text);
+	assert_int_equal(mbox_open("lb", 2, 0, &mb, &err), 0);
+	assert_int_equal(mb->n, 2);
+	assert_int_equal(mb->msgs[0].size, 65550);
+	assert_int_equal(mb->msgs[0].vsize, 65551);      /* only "body\n" is a bare LF */
+	assert_int_equal(mb->msgs[0].hdr_size, 65539);
+	assert_int_equal(mb->msgs[0].body_lines, 2);
+	assert_int_equal(mb->msgs[1].size, 65539);
+	assert_int_equal(mb->msgs[1].vsize, 65541);
+	assert_int_equal(mb->msgs[1].hdr_size, 65537);
+	assert_int_equal(mb->msgs[1].body_lines, 1);
+	mbox_close(&mb);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -858,6 +952,8 @@ int main(void)
 		cmocka_unit_test(test_unchanged_folder_is_not_scanned),
 		cmocka_unit_test(test_concurrent_processes_assign_each_uid_once),
 		cmocka_unit_test(test_uidlist_rewrite_keeps_the_guid),
+		cmocka_unit_test(test_line_ends_across_read_blocks),
+		cmocka_unit_test(test_cache_descriptor_is_kept_and_follows_the_file),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
