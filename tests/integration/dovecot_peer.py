@@ -52,7 +52,7 @@ import tempfile
 import threading
 import time
 
-from postern_harness import HOST, deadline, wait_for
+from postern_harness import HOST, wait_for
 
 DOVECOT = "/usr/sbin/dovecot"                 # dovecot-core
 DOVECOT_IMAP = "/usr/lib/dovecot/imap"        # dovecot-imapd
@@ -265,17 +265,15 @@ service imap-login {{
         left of the group, then reap the master."""
         if self.proc is None:
             return
-        end = deadline(STOP_SECONDS)
-        while time.monotonic() < end and not (self._exited() and not self._group()):
-            time.sleep(0.05)
-        for _ in range(100):
-            if self._exited() and not self._group():
-                break
+        gone = lambda: self._exited() and not self._group()
+        if not wait_for(gone, STOP_SECONDS, "the Dovecot peer to exit", fail=False):
+            # What is left of the peer's own session only: SIGKILL, and
+            # wait for that under the same kind of deadline.
             try:
-                os.killpg(self.proc.pid, signal.SIGKILL)   # the peer's own session only
+                os.killpg(self.proc.pid, signal.SIGKILL)
             except ProcessLookupError:
-                break
-            time.sleep(0.05)
+                pass
+            wait_for(gone, STOP_SECONDS, "the Dovecot peer to die", fail=False)
         self.proc.wait()
 
     def stop(self, keep=False):
