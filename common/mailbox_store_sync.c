@@ -302,12 +302,22 @@ out:
 
 /* ---- the sync ---- */
 
-/* Whether directory sub (stamp now) must be scanned. */
-static int mbox_needs_scan(long long now_stamp, long long recorded, int verified, long long now_ns)
+/* Whether directory sub (stamp now) must be scanned.  An unsettled
+ * stamp may hide a change made within the same clock tick as the one it
+ * records.  In new/ that is a delivery, which must show at once (a
+ * client that was told "delivered" looks right away), and new/ holds
+ * few files: it is scanned until its stamp settles.  In cur/ only
+ * programs other than Postern make changes the index does not log, and
+ * a rescan costs a readdir of the whole folder: it waits until the
+ * stamp has settled, then verifies it once. */
+static int mbox_needs_scan(long long now_stamp, long long recorded, int verified, long long now_ns,
+			   int is_new)
 {
 	if (now_stamp < 0 || now_stamp != recorded)
 		return 1;
-	return !verified && now_ns - recorded >= MBOX_STAMP_SETTLE_NS;
+	if (verified)
+		return 0;
+	return is_new || now_ns - recorded >= MBOX_STAMP_SETTLE_NS;
 }
 
 /* Read what others appended.  *missing_r when a file must be (re)made. */
@@ -358,8 +368,8 @@ static int mbox_sync_work(struct mbox *mb, int options, int *full_r, const char 
 	}
 	long long now = mbox_now_ns();
 	long long new0 = mbox_dir_stamp(mb, "new"), cur0 = mbox_dir_stamp(mb, "cur");
-	int scan_new = mbox_needs_scan(new0, st->new_stamp, st->stamp_verified & 1, now);
-	int scan_cur = mbox_needs_scan(cur0, st->cur_stamp, st->stamp_verified & 2, now);
+	int scan_new = mbox_needs_scan(new0, st->new_stamp, st->stamp_verified & 1, now, 1);
+	int scan_cur = mbox_needs_scan(cur0, st->cur_stamp, st->stamp_verified & 2, now, 0);
 	if (scan_new && mbox_sync_new(mb, error_r) < 0)
 		return -1;
 	/* Moving new/ files changed cur/: its stamp then says nothing about
@@ -411,8 +421,8 @@ static int mbox_sync_quick(struct mbox *mb, int options, int *full_r, const char
 	if (missing)
 		return 1;
 	long long now = mbox_now_ns();
-	if (mbox_needs_scan(mbox_dir_stamp(mb, "new"), st->new_stamp, st->stamp_verified & 1, now) ||
-	    mbox_needs_scan(mbox_dir_stamp(mb, "cur"), st->cur_stamp, st->stamp_verified & 2, now))
+	if (mbox_needs_scan(mbox_dir_stamp(mb, "new"), st->new_stamp, st->stamp_verified & 1, now, 1) ||
+	    mbox_needs_scan(mbox_dir_stamp(mb, "cur"), st->cur_stamp, st->stamp_verified & 2, now, 0))
 		return 1;
 	return (options & MBOX_CLAIM_RECENT) != 0 && st->recent_hw < mb->uidnext;
 }
