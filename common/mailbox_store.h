@@ -29,6 +29,10 @@
 #define MBOX_EXPUNGED_MAX 100000           /* expunged UIDs remembered for VANISHED */
 #define MBOX_INDEX_MAX (64ULL * 8 * MBOX_MESSAGES_MAX)  /* bound on postern-index */
 
+/* The message cap in force: MBOX_MESSAGES_MAX, lowered only by tests
+ * (a million files make too slow a test). */
+extern size_t mbox_messages_max;
+
 /* System flags (IMAP) and their Maildir info letters. */
 #define MBOX_SEEN     (1u << 0)   /* S */
 #define MBOX_ANSWERED (1u << 1)   /* R */
@@ -84,6 +88,7 @@ struct mbox {
 	const char *keywords[MBOX_KEYWORDS_MAX];  /* names of letters a..z (NULL: unused) */
 	int overflow;                  /* more than MBOX_MESSAGES_MAX files: the rest are not listed */
 	unsigned long dir_scans;       /* directories this mbox has read (for tests and benchmarks) */
+	unsigned long cache_compactions;   /* postern-cache rewrites this mbox made (for tests) */
 	struct mbox_changes changes;   /* of the last sync */
 	struct mbox_state *st;
 };

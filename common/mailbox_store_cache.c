@@ -11,7 +11,20 @@
  * not interleave; a reader takes only whole records whose checksum holds
  * and stops at the first that does not (a torn tail, or damage: the rest
  * is filled again on use).  A cache of another UIDVALIDITY, or one larger
- * than MBOX_CACHE_FILE_MAX, is replaced by an empty one.  The session
+ * than MBOX_CACHE_FILE_MAX, is replaced by an empty one.
+ *
+ * Compaction: records of expunged messages, and the older of two records
+ * for one text (two sessions filled it at once), are dead.  When a
+ * session indexes the file first, and each time the file has grown by a
+ * quarter since, it counts them; when more than half the file is dead
+ * (and at least MBOX_CACHE_COMPACT_SLACK), it writes the live records to
+ * a temp file and renames it over the cache.  A session still reading
+ * the old file keeps its descriptor and moves to the new file at its
+ * next use; a record appended to the old file meanwhile is lost, which
+ * costs one parse.  A put that would take the file past
+ * MBOX_CACHE_FILE_MAX compacts first and is refused if that is not
+ * enough: the cache never grows without bound nor starts over while it
+ * is in use.  The session
  * keeps only an index (UID and kind -> offset) and reads texts with
  * pread() through one descriptor of the file, kept open: each use
  * looks the name up (fstatat) and opens it again only when the name
@@ -37,6 +50,8 @@
 #define MBOX_CACHE_REC 16
 #define MBOX_CACHE_TEXT_MAX (1u << 20)          /* longest cached text */
 #define MBOX_CACHE_FILE_MAX (512ULL << 20)      /* larger: started again */
+#define MBOX_CACHE_COMPACT_SLACK (1u << 20)     /* dead bytes worth a rewrite */
+#define MBOX_CACHE_COPY_BLOCK (1u << 20)        /* compaction writes this much at once */
 
 struct mbox_cache_slot {
 	uint32_t uid;          /* 0: empty */
@@ -50,6 +65,7 @@ struct mbox_cache {
 	dev_t dev;
 	ino_t ino;
 	off_t off;             /* bytes indexed */
+	off_t next_check;      /* count dead records when off reaches this */
 	struct mbox_cache_slot *slot;
 	size_t nslots, used;   /* open addressing, power of two */
 };
@@ -63,6 +79,14 @@ static void put32(unsigned char *p, uint32_t v)
 static uint32_t get32(const unsigned char *p)
 {
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void mbox_cache_header(unsigned char *hdr, uint32_t uidvalidity)
+{
+	memcpy(hdr, MBOX_CACHE_MAGIC, 16);
+	put32(hdr + 16, 1);
+	put32(hdr + 20, uidvalidity);
+	memset(hdr + 24, 0, MBOX_CACHE_HDR - 24);
 }
 
 static uint32_t mbox_cache_sum(const unsigned char *p, size_t n)
@@ -181,12 +205,8 @@ static int mbox_cache_refresh(struct mbox *mb, int fd, const struct stat *sb)
 	unsigned char *p = malloc(pre + n);
 	if (p == NULL)
 		return -1;
-	if (pre > 0) {
-		memcpy(p, MBOX_CACHE_MAGIC, 16);
-		put32(p + 16, 1);
-		put32(p + 20, mb->uidvalidity);
-		memset(p + 24, 0, 8);
-	}
+	if (pre > 0)
+		mbox_cache_header(p, mb->uidvalidity);
 	while (got < n) {
 		ssize_t r = pread(fd, p + pre + got, n - got, from + (off_t)got);
 		if (r < 0 && errno == EINTR)
@@ -202,6 +222,97 @@ static int mbox_cache_refresh(struct mbox *mb, int fd, const struct stat *sb)
 		return -1;
 	c->off = from + (off_t)(end - pre);
 	return 0;
+}
+
+/* ---- compaction ---- */
+
+/* Whether uid's texts are still of use: the message is in the view, or
+ * is newer than the view knows. */
+static int mbox_cache_live(const struct mbox *mb, uint32_t uid)
+{
+	return uid >= mb->uidnext || mbox_find_uid(mb, uid) >= 0;
+}
+
+/* Bytes of the records the index holds for live messages. */
+static unsigned long long mbox_cache_live_bytes(const struct mbox *mb)
+{
+	const struct mbox_cache *c = mb->st->cache;
+	unsigned long long live = 0;
+
+	for (size_t i = 0; i < c->nslots; i++)
+		if (c->slot[i].uid != 0 && mbox_cache_live(mb, c->slot[i].uid))
+			live += MBOX_CACHE_REC + c->slot[i].len;
+	return live;
+}
+
+/* Copy the live records of fd (indexed) into tmp, a new file. */
+static int mbox_cache_copy_live(struct mbox *mb, int fd, int tmp)
+{
+	const struct mbox_cache *c = mb->st->cache;
+	size_t cap = MBOX_CACHE_COPY_BLOCK + MBOX_CACHE_REC + MBOX_CACHE_TEXT_MAX, used = MBOX_CACHE_HDR;
+	unsigned char *block = malloc(cap);
+	int r = 0;
+
+	if (block == NULL)
+		return -1;
+	mbox_cache_header(block, mb->uidvalidity);
+	for (size_t i = 0; r == 0 && i < c->nslots; i++) {
+		const struct mbox_cache_slot *sl = &c->slot[i];
+		size_t n = MBOX_CACHE_REC + sl->len;
+		if (sl->uid == 0 || !mbox_cache_live(mb, sl->uid))
+			continue;
+		/* The record as it is, its header with it (the checksum holds). */
+		if (pread(fd, block + used, n, sl->off - MBOX_CACHE_REC) != (ssize_t)n)
+			r = -1;
+		used += n;
+		if (r == 0 && used >= MBOX_CACHE_COPY_BLOCK) {
+			r = fd_write_all(tmp, block, used);
+			used = 0;
+		}
+	}
+	if (r == 0 && used > 0)
+		r = fd_write_all(tmp, block, used);
+	free(block);
+	return r;
+}
+
+/* Rewrite the cache with only its live records, when enough is dead.
+ * The session forgets its index: its next use reads the new file. */
+static void mbox_cache_compact_maybe(struct mbox *mb, int fd, int force)
+{
+	struct mbox_cache *c = mb->st->cache;
+	unsigned long long total = (unsigned long long)c->off - MBOX_CACHE_HDR;
+	unsigned long long dead = total - mbox_cache_live_bytes(mb);
+	char tmp[64];
+
+	c->next_check = c->off + c->off / 4;
+	if (dead < MBOX_CACHE_COMPACT_SLACK || (!force && dead * 2 <= total))
+		return;
+	snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", MBOX_CACHE_NAME, (long)getpid());
+	int t = openat(mb->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (t < 0)
+		return;
+	int ok = mbox_cache_copy_live(mb, fd, t) == 0;
+	close(t);
+	if (ok && renameat(mb->dirfd, tmp, mb->dirfd, MBOX_CACHE_NAME) == 0) {
+		mb->cache_compactions++;
+		mbox_cache_reset(c);
+		return;
+	}
+	unlinkat(mb->dirfd, tmp, 0);
+}
+
+static int mbox_cache_open(struct mbox *mb, int create, int again);
+
+/* fd, indexed; or, if a compaction due now replaced the file, the new one. */
+static int mbox_cache_checked(struct mbox *mb, int fd, int create, int again)
+{
+	struct mbox_cache *c = mb->st->cache;
+
+	if (c->off < c->next_check)
+		return fd;
+	mbox_cache_compact_maybe(mb, fd, 0);
+	return c->fd >= 0 ? fd : mbox_cache_open(mb, create, again);
 }
 
 /* The cache file, opened and indexed up to date: fd (the cache's own:
@@ -222,13 +333,11 @@ static int mbox_cache_open(struct mbox *mb, int create, int again)
 	if (st->cache->fd >= 0 && fstatat(mb->dirfd, MBOX_CACHE_NAME, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
 	    S_ISREG(sb.st_mode) && sb.st_dev == st->cache->dev && sb.st_ino == st->cache->ino &&
 	    (unsigned long long)sb.st_size <= MBOX_CACHE_FILE_MAX && mbox_cache_refresh(mb, st->cache->fd, &sb) == 0)
-		return st->cache->fd;
+		return mbox_cache_checked(mb, st->cache->fd, create, again);
 	fd = openat(mb->dirfd, MBOX_CACHE_NAME, O_RDWR | O_APPEND | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0 && errno == ENOENT && create) {
-		unsigned char hdr[MBOX_CACHE_HDR] = { 0 };
-		memcpy(hdr, MBOX_CACHE_MAGIC, 16);
-		put32(hdr + 16, 1);
-		put32(hdr + 20, mb->uidvalidity);
+		unsigned char hdr[MBOX_CACHE_HDR];
+		mbox_cache_header(hdr, mb->uidvalidity);
 		/* Made whole under a temp name, then linked in: never seen half made. */
 		char tmp[64];
 		snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", MBOX_CACHE_NAME, (long)getpid());
@@ -260,7 +369,7 @@ static int mbox_cache_open(struct mbox *mb, int create, int again)
 	if (st->cache->fd >= 0 && st->cache->fd != fd)
 		close(st->cache->fd);
 	st->cache->fd = fd;   /* refresh set dev and ino to this file's */
-	return fd;
+	return mbox_cache_checked(mb, fd, create, again);
 }
 
 int mbox_cache_get(struct mbox *mb, uint32_t uid, uint32_t kind, struct buf *out)
@@ -297,6 +406,12 @@ int mbox_cache_put(struct mbox *mb, uint32_t uid, uint32_t kind, const char *tex
 		return -1;
 	if ((fd = mbox_cache_open(mb, 1, 1)) < 0)
 		return -1;
+	if ((unsigned long long)mb->st->cache->off + MBOX_CACHE_REC + len > MBOX_CACHE_FILE_MAX) {
+		mbox_cache_compact_maybe(mb, fd, 1);
+		if ((fd = mbox_cache_open(mb, 1, 1)) < 0 ||
+		    (unsigned long long)mb->st->cache->off + MBOX_CACHE_REC + len > MBOX_CACHE_FILE_MAX)
+			return -1;   /* full of live texts: this one stays uncached */
+	}
 	if ((rec = malloc(MBOX_CACHE_REC + len)) != NULL) {
 		put32(rec, uid);
 		put32(rec + 4, kind);

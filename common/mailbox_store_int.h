@@ -65,6 +65,7 @@ struct mbox_state {
 	uint64_t ex_floor;             /* expunges with modseq <= this are forgotten */
 	long long new_stamp, cur_stamp;/* directories as last scanned (ns), -1 unknown */
 	int stamp_verified;            /* bit 0 new/, bit 1 cur/ */
+	int scan_overflow;             /* the last scan of cur/ found more than mbox_messages_max files */
 	uint32_t recent_hw;            /* UIDs below were \Recent to some session */
 	uint32_t claim_from, claim_to; /* this sync claimed \Recent for [from, to) */
 

@@ -128,7 +128,7 @@ static int mbox_scan_add(struct mbox_scan *sc, const char *sub, const char *name
 
 	if (!mbox_base_ok(name, base_len))
 		return 0;   /* not a message file we can name */
-	if (sc->n == MBOX_MESSAGES_MAX) {
+	if (sc->n >= mbox_messages_max) {
 		sc->overflow = 1;
 		return 0;
 	}

@@ -232,9 +232,9 @@ static int mbox_sync_cur(struct mbox *mb, long long new0, long long cur0, long l
 		mbox_fail(error_r, "cannot list the Maildir");
 		goto out;
 	}
-	mb->overflow = sc.overflow;
+	st->scan_overflow = sc.overflow;
 	if (sc.overflow)
-		log_warn("%s: more than %d messages: the rest are not listed", mb->path, MBOX_MESSAGES_MAX);
+		log_warn("%s: more than %zu messages: the rest are not listed", mb->path, mbox_messages_max);
 	mbox_scan_sort_base(&sc);
 	if ((recs = calloc(st->im_n + sc.n + 1, sizeof(*recs))) == NULL ||
 	    (seen = calloc(st->im_n + 1, 1)) == NULL) {
@@ -280,7 +280,7 @@ static int mbox_sync_cur(struct mbox *mb, long long new0, long long cur0, long l
 	 * the directories have settled (their stamps stay unsettled). */
 	long long new1 = mbox_dir_stamp(mb, "new"), cur1 = mbox_dir_stamp(mb, "cur");
 	long long newest = new0 > cur0 ? new0 : cur0;
-	int stable = new1 == new0 && cur1 == cur0 && new0 >= 0 && cur0 >= 0 &&
+	int stable = !sc.overflow && new1 == new0 && cur1 == cur0 && new0 >= 0 && cur0 >= 0 &&
 		     now - newest >= MBOX_STAMP_SETTLE_NS;
 	for (size_t i = 0; stable && i < st->im_n; i++)
 		if (!seen[i])

@@ -19,6 +19,8 @@
 
 #include "mailbox_store_int.h"
 
+size_t mbox_messages_max = MBOX_MESSAGES_MAX;
+
 static int mbox_uid_cmp(const void *a, const void *b)
 {
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
@@ -90,7 +92,8 @@ static int mbox_view_append(struct mbox *mb, struct mbox_msg **msgs, size_t *n, 
 			hi = mid;
 	}
 	mb->changes.first_new = *n;
-	for (size_t j = lo; j < st->im_n && *n < MBOX_MESSAGES_MAX; j++) {
+	size_t j = lo;
+	for (; j < st->im_n && *n < mbox_messages_max; j++) {
 		if (*n == *alloc) {
 			size_t na = *alloc == 0 ? 64 : *alloc * 2;
 			struct mbox_msg *p = reallocarray(*msgs, na, sizeof(*p));
@@ -106,6 +109,9 @@ static int mbox_view_append(struct mbox *mb, struct mbox_msg **msgs, size_t *n, 
 		m->recent = m->uid >= st->claim_from && m->uid < st->claim_to;
 		(*n)++;
 	}
+	/* Messages past the cap wait until some are expunged; the session
+	 * says so (IMAP ALERT) rather than cut silently. */
+	mb->overflow = j < st->im_n || st->scan_overflow;
 	return 0;
 }
 

@@ -661,6 +661,126 @@ static void test_cache_keeps_texts_and_survives_damage(void **state)
 	mbox_close(&d);
 }
 
+/* Records of expunged messages, and superseded ones, are dropped by a
+ * rewrite once they are most of the file; the texts of the messages
+ * left stay, for a new session and for one that held the old file. */
+static void test_cache_is_compacted_when_mostly_dead(void **state)
+{
+	enum { N = 40, GONE = 30, TEXT = 60000 };
+	struct mbox *a, *b;
+	const char *err = NULL;
+	struct buf out;
+	struct stat sb;
+	char name[64], *text = malloc(TEXT);
+	(void)state;
+
+	assert_non_null(text);
+	make_maildir("cc");
+	for (int i = 0; i < N; i++) {
+		snprintf(name, sizeof(name), "%d.C%d.h", 500 + i, i);
+		deliver("cc", name, "x\n");
+	}
+	assert_int_equal(mbox_open("cc", 2, 0, &a, &err), 0);
+	assert_int_equal(a->n, N);
+	for (int i = 0; i < N; i++) {
+		memset(text, 'a' + i % 26, TEXT);
+		assert_int_equal(mbox_cache_put(a, (uint32_t)(i + 1), 0, text, TEXT), 0);
+	}
+	assert_int_equal(mbox_cache_put(a, N, 0, "(\"last\")", 8), 0);   /* supersedes one */
+	assert_int_equal(a->cache_compactions, 0);   /* nothing dead yet */
+	for (int i = 0; i < GONE; i++) {
+		assert_int_equal(mbox_msg_remove(a, 0), 0);
+		assert_int_equal(mbox_sync(a, 0, &err), 0);
+	}
+	assert_int_equal(a->n, N - GONE);
+	assert_int_equal(stat("cc/postern-cache", &sb), 0);
+	long long before = (long long)sb.st_size;
+	/* A new session looks first: most of the file is dead, it is rewritten. */
+	buf_init(&out, 1 << 20);
+	assert_int_equal(mbox_open("cc", 2, 0, &b, &err), 0);
+	assert_int_equal(mbox_cache_get(b, GONE + 1, 0, &out), 1);
+	assert_int_equal(b->cache_compactions, 1);
+	assert_int_equal(stat("cc/postern-cache", &sb), 0);
+	assert_true((long long)sb.st_size < before / 3);
+	assert_int_equal(out.len, TEXT);
+	assert_int_equal(out.data[0], 'a' + GONE % 26);
+	buf_reset(&out);
+	assert_int_equal(mbox_cache_get(b, 1, 0, &out), 0);       /* expunged: gone */
+	assert_int_equal(mbox_cache_get(b, N, 0, &out), 1);       /* the newer record */
+	assert_int_equal(out.len, 8);
+	/* The session that held the old file reads the new one. */
+	for (int i = GONE; i < N - 1; i++) {
+		buf_reset(&out);
+		assert_int_equal(mbox_cache_get(a, (uint32_t)(i + 1), 0, &out), 1);
+		assert_int_equal(out.len, TEXT);
+		assert_int_equal(out.data[TEXT - 1], 'a' + i % 26);
+	}
+	/* Nothing more to drop: no second rewrite. */
+	assert_int_equal(a->cache_compactions + b->cache_compactions, 1);
+	buf_free(&out);
+	free(text);
+	mbox_close(&a);
+	mbox_close(&b);
+}
+
+static int count_files(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+/* Past the message cap a folder lists the first messages and says so
+ * (mb->overflow: IMAP sends an ALERT); the rest keep their files, are
+ * never taken as expunged, and show once there is room. */
+static void test_message_cap_is_told_and_loses_nothing(void **state)
+{
+	struct mbox *mb;
+	const char *err = NULL;
+	char name[64];
+	(void)state;
+
+	make_maildir("cap");
+	for (int i = 0; i < 8; i++) {
+		snprintf(name, sizeof(name), "%d.K%d.h", 700 + i, i);
+		deliver("cap", name, "x\n");
+	}
+	mbox_messages_max = 5;
+	assert_int_equal(mbox_open("cap", 3, 0, &mb, &err), 0);
+	assert_int_equal(mb->n, 5);
+	assert_true(mb->overflow);
+	assert_int_equal(count_files("cap/new") + count_files("cap/cur"), 8);
+	/* Later syncs, with cur/ rescanned, keep every UID. */
+	for (int round = 0; round < 3; round++) {
+		struct timespec past[2] = { { 1000000000, 0 }, { 1000000000, 0 } };
+		assert_int_equal(utimensat(AT_FDCWD, "cap/cur", past, 0), 0);
+		assert_int_equal(mbox_sync(mb, 0, &err), 0);
+		assert_int_equal(mb->changes.n_expunged, 0);
+		assert_int_equal(mb->n, 5);
+		for (size_t i = 0; i < mb->n; i++)
+			assert_int_equal(mb->msgs[i].uid, i + 1);
+	}
+	assert_int_equal(count_files("cap/new") + count_files("cap/cur"), 8);
+	/* Room made: the rest show, none lost. */
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(mbox_msg_remove(mb, 0), 0);
+		assert_int_equal(mbox_sync(mb, 0, &err), 0);
+	}
+	mbox_close(&mb);
+	assert_int_equal(mbox_open("cap", 3, 0, &mb, &err), 0);
+	assert_int_equal(mb->n, 5);
+	assert_false(mb->overflow);
+	assert_int_equal(count_files("cap/new") + count_files("cap/cur"), 5);
+	mbox_messages_max = MBOX_MESSAGES_MAX;
+	mbox_close(&mb);
+}
+
 static int open_fds(void)
 {
 	DIR *d = opendir("/proc/self/fd");
@@ -954,6 +1074,8 @@ int main(void)
 		cmocka_unit_test(test_uidlist_rewrite_keeps_the_guid),
 		cmocka_unit_test(test_line_ends_across_read_blocks),
 		cmocka_unit_test(test_cache_descriptor_is_kept_and_follows_the_file),
+		cmocka_unit_test(test_cache_is_compacted_when_mostly_dead),
+		cmocka_unit_test(test_message_cap_is_told_and_loses_nothing),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
