@@ -101,6 +101,26 @@ static int login_handoff_pass(const struct login_handoff *h, const struct buf *r
 	return r;
 }
 
+struct stream *login_client_open(int rfd, int wfd, size_t line_max, int timeout_ms, SSL_CTX *implicit_tls,
+				 int handshake_ms, char *client, size_t client_len)
+{
+	struct stream *s;
+	const char *error;
+
+	if (peer_addr(rfd, client, client_len) < 0)
+		snprintf(client, client_len, "%s", "unknown");
+	s = stream_new(rfd, wfd, line_max, timeout_ms);
+	if (s == NULL) {
+		log_warn("out of memory");
+		return NULL;
+	}
+	if (implicit_tls != NULL && stream_start_tls(s, implicit_tls, 1, NULL, handshake_ms, &error) < 0) {
+		log_info("client=%s: TLS handshake failed: %s", client, error);
+		stream_free(&s);
+	}
+	return s;
+}
+
 int login_handoff_send(struct stream *s, int rfd, int wfd, const struct login_handoff *h)
 {
 	int tls = stream_tls_active(s), sp[2] = { -1, -1 }, r = -1;

@@ -37,6 +37,13 @@ struct login_handoff {
 	int proxy_idle_ms;            /* the relay's idle limit (login_proxies_add) */
 };
 
+/* Login side, first: the client's address into client (for logs;
+ * "unknown") and its stream, after the TLS handshake when the port
+ * speaks TLS from the first byte (implicit_tls non-NULL: 993, 995).
+ * NULL when there is no one to serve (logged). */
+struct stream *login_client_open(int rfd, int wfd, size_t line_max, int timeout_ms, SSL_CTX *implicit_tls,
+				 int handshake_ms, char *client, size_t client_len);
+
 /* Login side: hand the client of s (descriptors rfd, wfd; equal for a
  * socket) to the session service.  Flushes s first.  0: the session has
  * the client; with TLS the session is detached from s and relayed by

@@ -361,24 +361,20 @@ void imapd_login_serve(int in_fd, int out_fd, void *arg)
 	struct imapd_login il;
 	struct imap_parser_limits pl;
 	struct buf caps;
-	const char *error;
 
 	memset(&il, 0, sizeof(il));
 	il.l = arg;
 	il.rfd = in_fd;
 	il.wfd = out_fd;
-	if (peer_addr(in_fd, il.client, sizeof(il.client)) < 0)
-		snprintf(il.client, sizeof(il.client), "%s", "unknown");
 	imapd_parser_limits(il.l, &pl);
-	il.s = stream_new(in_fd, out_fd, il.l->line_max, il.l->login_timeout_ms);
+	il.s = login_client_open(in_fd, out_fd, il.l->line_max, il.l->login_timeout_ms,
+				 il.l->implicit_tls ? il.l->tls : NULL, il.l->tls_handshake_ms, il.client,
+				 sizeof(il.client));
 	il.p = imap_parser_new(&pl);
 	buf_init(&caps, 1024);
-	if (il.s == NULL || il.p == NULL) {
+	if (il.p == NULL)
 		log_warn("out of memory");
-	} else if (il.l->implicit_tls &&
-		   stream_start_tls(il.s, il.l->tls, 1, NULL, il.l->tls_handshake_ms, &error) < 0) {
-		log_info("client=%s: TLS handshake failed: %s", il.client, error);
-	} else {
+	if (il.s != NULL && il.p != NULL) {
 		imapd_capabilities_login(&caps, login_starttls_possible(&il), login_plaintext_allowed(&il));
 		stream_printf(il.s, "* OK [CAPABILITY %s] Postern IMAP ready\r\n", buf_cstr(&caps));
 		login_loop(&il);

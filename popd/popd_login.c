@@ -341,23 +341,16 @@ static void popd_login_loop(struct popd_login *pl)
 void popd_login_serve(int in_fd, int out_fd, void *arg)
 {
 	struct popd_login pl;
-	const char *error;
 
 	memset(&pl, 0, sizeof(pl));
 	pl.l = arg;
 	pl.rfd = in_fd;
 	pl.wfd = out_fd;
-	if (peer_addr(in_fd, pl.client, sizeof(pl.client)) < 0)
-		snprintf(pl.client, sizeof(pl.client), "%s", "unknown");
 	buf_init(&pl.user, POPD_USER_MAX);
-	pl.s = stream_new(in_fd, out_fd, POP3_CMD_LINE_MAX, pl.l->timeout_ms);
-	if (pl.s == NULL) {
-		log_warn("out of memory");
-		return;
-	}
-	if (pl.l->implicit_tls && stream_start_tls(pl.s, pl.l->tls, 1, NULL, pl.l->tls_handshake_ms, &error) < 0) {
-		log_info("client=%s: TLS handshake failed: %s", pl.client, error);
-	} else {
+	pl.s = login_client_open(in_fd, out_fd, POP3_CMD_LINE_MAX, pl.l->timeout_ms,
+				 pl.l->implicit_tls ? pl.l->tls : NULL, pl.l->tls_handshake_ms, pl.client,
+				 sizeof(pl.client));
+	if (pl.s != NULL) {
 		popd_login_reply(&pl, "+OK Postern POP3 ready");
 		popd_login_loop(&pl);
 	}

@@ -265,6 +265,54 @@ def proc_root(pid):
         return None
 
 
+def open_files(pid):
+    """What the descriptors of pid name ([] when it is gone)."""
+    out = []
+    try:
+        names = os.listdir("/proc/%d/fd" % pid)
+    except OSError:
+        return out
+    for n in names:
+        try:
+            out.append(os.readlink("/proc/%d/fd/%s" % (pid, n)))
+        except OSError:
+            pass
+    return out
+
+
+def check_privsep(test, t, service, user, root):
+    """Every process of service runs as user (all four uids and gids),
+    chrooted into root (relative to the tree), without the password file
+    open: read from /proc, so the caller must be root.  Their pids."""
+    import pwd
+    pw = pwd.getpwnam(user)
+    want_root = os.path.realpath(os.path.join(t.dir, root))
+    users_file = os.path.realpath(os.path.join(t.dir, "etc", "users"))
+    pids = t.pids(service)
+    test.assertTrue(pids, "no postern/%s process" % service)
+    for pid in pids:
+        # A process forked a moment ago may still be dropping privileges.
+        wait_for(lambda: proc_ids(pid, "Uid") != [0, 0, 0, 0], 5, "%s pid %d to drop root" % (service, pid),
+                 fail=False)
+        test.assertEqual(proc_ids(pid, "Uid"), [pw.pw_uid] * 4, "%s pid %d" % (service, pid))
+        test.assertEqual(proc_ids(pid, "Gid"), [pw.pw_gid] * 4, "%s pid %d" % (service, pid))
+        test.assertEqual(proc_root(pid), want_root, "%s pid %d chroot" % (service, pid))
+        files = open_files(pid)
+        test.assertFalse([f for f in files if f.endswith("/etc/users") or f == users_file],
+                         "%s pid %d has the password file open: %r" % (service, pid, files))
+    return pids
+
+
+def check_one_session_holds(test, folder, sessions, logins):
+    """Exactly one of the session pids has something under folder open,
+    and none of the login pids has."""
+    folder = os.path.realpath(folder)
+    holders = [pid for pid in sessions if any(f.startswith(folder) for f in open_files(pid))]
+    test.assertEqual(len(holders), 1, "exactly one session process has %s open" % folder)
+    for pid in logins:
+        test.assertFalse([f for f in open_files(pid) if f.startswith(folder)], "login pid %d" % pid)
+
+
 def title_matches(argv0, service):
     """argv[0] is "postern/SERVICE" (a title may append ": state")."""
     if argv0 is None:
@@ -663,6 +711,15 @@ class Tree:
         wait_for(lambda: wanted <= set(self.test_ids(user)), seconds,
                  "messages %s for %s" % (sorted(wanted)[:5], user), interval=0.2, fail=False)
         return self.test_ids(user)
+
+    def deliver_ids(self, user, ids, seconds=30):
+        """Send one message per test id to user over SMTP and wait until
+        all are in the Maildir (AssertionError at the deadline)."""
+        for i in ids:
+            self.send(self.addr(user), i)
+        wanted = set(ids)
+        wait_for(lambda: wanted <= set(self.test_ids(user)), seconds,
+                 "messages %s for %s" % (sorted(wanted)[:5], user), interval=0.2)
 
     # ---- clients
 

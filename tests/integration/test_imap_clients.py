@@ -41,12 +41,6 @@ def server_flags(t, box="INBOX", user="alice"):
 
 class ImapClients(PosternTestCase):
 
-    def deliver(self, t, ids):
-        for i in ids:
-            t.send(t.addr("alice"), i)
-        got = t.wait_ids("alice", ids)
-        self.assertTrue(set(ids) <= set(got), got)
-
     def imap(self, t):
         c = imaplib.IMAP4(HOST, t.port("imap"), timeout=30 * SCALE)
         c.login(t.addr("alice"), t.passwords["alice"])
@@ -85,8 +79,8 @@ class ImapClients(PosternTestCase):
 
     def test_curl_imap_and_imaps(self):
         t = self.start_tree()
-        self.deliver(t, ["c1"])
-        self.deliver(t, ["c2"])
+        t.deliver_ids("alice", ["c1"])
+        t.deliver_ids("alice", ["c2"])
         c = self.imap(t)
         self.assertEqual(c.create("Lists.curl")[0], "OK")
         typ, data = c.select("INBOX", readonly=True)
@@ -145,11 +139,11 @@ class ImapClients(PosternTestCase):
         t = self.start_tree()
         work = os.path.join(t.dir, "fetchmail")
         os.mkdir(work, 0o700)
-        self.deliver(t, ["f1", "f2"])
+        t.deliver_ids("alice", ["f1", "f2"])
         self.assertEqual(self.fetchmail(t, work, keep=True), ["f1", "f2"])
         self.assertEqual(self.server_box(t), {"f1": {"\\Seen"}, "f2": {"\\Seen"}})
         self.assertEqual(self.fetchmail(t, work, keep=True), ["f1", "f2"])          # nothing unseen
-        self.deliver(t, ["f3"])
+        t.deliver_ids("alice", ["f3"])
         self.assertEqual(self.fetchmail(t, work, keep=True), ["f1", "f2", "f3"])    # only f3 added
         self.assertEqual(t.count("alice"), 3)
         # Without keep, everything (fetchall: seen or not) is fetched and
@@ -183,7 +177,7 @@ class ImapClients(PosternTestCase):
         if shutil.which("getmail") is None:
             self.skipTest("getmail6 is not installed (Debian package getmail6)")
         t = self.start_tree()
-        self.deliver(t, ["g1", "g2"])
+        t.deliver_ids("alice", ["g1", "g2"])
         c = self.imap(t)
         self.assertEqual(c.create("Lists")[0], "OK")
         msg = b"From: a@example.org\r\nSubject: list\r\nX-Test-Id: l1\r\n\r\nlist mail\r\n"
@@ -194,7 +188,7 @@ class ImapClients(PosternTestCase):
         ssl = "SimpleIMAPSSLRetriever"
         self.assertEqual(self.getmail(t, work, ssl, False, ("INBOX", "Lists")), ["g1", "g2", "l1"])
         self.assertEqual(self.getmail(t, work, ssl, False, ("INBOX", "Lists")), ["g1", "g2", "l1"])  # nothing new
-        self.deliver(t, ["g3"])
+        t.deliver_ids("alice", ["g3"])
         self.assertEqual(self.getmail(t, work, ssl, False, ("INBOX", "Lists")), ["g1", "g2", "g3", "l1"])
         self.assertEqual(sorted(self.server_box(t)), ["g1", "g2", "g3"])        # kept
         work2 = os.path.join(t.dir, "getmail2")

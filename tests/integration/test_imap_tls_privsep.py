@@ -8,11 +8,9 @@ password file open."""
 
 import imaplib
 import os
-import re
 import unittest
 
-from postern_harness import HOST, SCALE, PosternTestCase, is_root
-from test_pop3_privsep import Pop3Privsep, open_files
+from postern_harness import HOST, SCALE, PosternTestCase, check_one_session_holds, check_privsep, is_root
 from test_pop3_tls import tls_context
 
 
@@ -61,15 +59,10 @@ class ImapTlsPrivsep(PosternTestCase):
         c = imaplib.IMAP4_SSL(HOST, t.port("imaps"), ssl_context=tls_context(t), timeout=30 * SCALE)
         c.login(t.addr("alice"), t.passwords["alice"])
         self.assertEqual(c.select("INBOX"), ("OK", [b"1"]))
-        checker = Pop3Privsep("test_login_in_jail_as_postern_login_session_as_vmail")
-        checker.check(t, "imap", "postern-login", "run/jail")
-        logins = checker.check(t, "imaps", "postern-login", "run/jail")
-        sessions = checker.check(t, "imap-session", "postern-vmail", "mail")
-        maildir = os.path.realpath(t.maildir("alice"))
-        holders = [pid for pid in sessions if any(f.startswith(maildir) for f in open_files(pid))]
-        self.assertEqual(len(holders), 1, "exactly one session process has alice's folder open")
-        for pid in logins:
-            self.assertFalse([f for f in open_files(pid) if f.startswith(maildir)])
+        logins = check_privsep(self, t, "imap", "postern-login", "run/jail")
+        logins += check_privsep(self, t, "imaps", "postern-login", "run/jail")
+        sessions = check_privsep(self, t, "imap-session", "postern-vmail", "mail")
+        check_one_session_holds(self, t.maildir("alice"), sessions, logins)
         c.logout()
 
 

@@ -70,12 +70,6 @@ def run_getmail(test, work, rc, dest):
 
 class Pop3Clients(PosternTestCase):
 
-    def deliver(self, t, ids):
-        for i in ids:
-            t.send(t.addr("alice"), i)
-        got = t.wait_ids("alice", ids)
-        self.assertTrue(set(ids) <= set(got), got)
-
     # ---- fetchmail
 
     def fetchmail(self, t, work):
@@ -87,10 +81,10 @@ class Pop3Clients(PosternTestCase):
         t = self.start_tree()
         work = os.path.join(t.dir, "fetchmail")
         os.mkdir(work, 0o700)
-        self.deliver(t, ["f1", "f2"])
+        t.deliver_ids("alice", ["f1", "f2"])
         self.assertEqual(self.fetchmail(t, work), ["f1", "f2"])
         self.assertEqual(self.fetchmail(t, work), ["f1", "f2"])          # nothing new
-        self.deliver(t, ["f3"])
+        t.deliver_ids("alice", ["f3"])
         self.assertEqual(self.fetchmail(t, work), ["f1", "f2", "f3"])    # only f3 added
         self.assertEqual(t.count("alice"), 3)                            # kept on the server
 
@@ -115,10 +109,10 @@ class Pop3Clients(PosternTestCase):
         t = self.start_tree()
         work = os.path.join(t.dir, "getmail")
         os.mkdir(work, 0o700)
-        self.deliver(t, ["g1", "g2"])
+        t.deliver_ids("alice", ["g1", "g2"])
         self.assertEqual(self.getmail(t, work, False), ["g1", "g2"])
         self.assertEqual(self.getmail(t, work, False), ["g1", "g2"])     # UIDL: nothing new
-        self.deliver(t, ["g3"])
+        t.deliver_ids("alice", ["g3"])
         self.assertEqual(self.getmail(t, work, False), ["g1", "g2", "g3"])
         self.assertEqual(t.count("alice"), 3)
         work2 = os.path.join(t.dir, "getmail2")
@@ -133,7 +127,7 @@ class Pop3Clients(PosternTestCase):
         if curl is None:
             self.skipTest("curl is not installed (Debian package curl)")
         t = self.start_tree()
-        self.deliver(t, ["k1", "k2"])
+        t.deliver_ids("alice", ["k1", "k2"])
         user = "%s:%s" % (t.addr("alice"), t.passwords["alice"])
         base = "pop3://%s:%d/" % (HOST, t.port("pop3"))
 
