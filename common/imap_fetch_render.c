@@ -506,7 +506,9 @@ static void render_items(struct render *r)
 	const struct imap_fetch_msg *m = r->m;
 	unsigned int items = f->items;
 
-	if ((items & IMAP_FETCH_UID) || (r->flags & IMAP_FETCH_R_UID)) {
+	/* RFC 7162 3.1: under CONDSTORE an implicit \Seen brings UID and MODSEQ. */
+	if ((items & IMAP_FETCH_UID) || (r->flags & IMAP_FETCH_R_UID) ||
+	    (m->seen_set && (r->flags & IMAP_FETCH_R_CONDSTORE))) {
 		item(r, "UID ");
 		putf(r, "%u", (unsigned int)m->uid);
 	}

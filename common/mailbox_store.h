@@ -116,6 +116,11 @@ int mbox_msg_remove(struct mbox *mb, size_t idx);
 /* Replace the flags of message idx (MBOX_SYSTEM_FLAGS and keywords):
  * renames its file and logs the change with a new MODSEQ.  0 or -1. */
 int mbox_msg_set_flags(struct mbox *mb, size_t idx, uint32_t flags);
+/* The same only if the message's MODSEQ, as the folder has it now (other
+ * sessions' changes included), is at most unchangedsince (RFC 7162
+ * STORE UNCHANGEDSINCE); checked and changed under one lock.  0, 1 when
+ * it was modified since (nothing changed), or -1. */
+int mbox_msg_set_flags_if(struct mbox *mb, size_t idx, uint32_t flags, uint64_t unchangedsince);
 /* The keyword bit of name (case-insensitive, RFC 3501), adding it to
  * dovecot-keywords when create is set and a letter is free.  0 with
  * *bit_r, -1 (ENOSPC: all 26 letters used; ENOENT: unknown). */

@@ -131,6 +131,11 @@ int mbox_msg_open(struct mbox *mb, size_t idx)
 
 int mbox_msg_set_flags(struct mbox *mb, size_t idx, uint32_t flags)
 {
+	return mbox_msg_set_flags_if(mb, idx, flags, UINT64_MAX);
+}
+
+int mbox_msg_set_flags_if(struct mbox *mb, size_t idx, uint32_t flags, uint64_t unchangedsince)
+{
 	char from[MBOX_BASE_MAX + 64], to[MBOX_BASE_MAX + 64];
 	struct mbox_index_rec rec;
 	struct mbox_idx_msg *im;
@@ -152,6 +157,8 @@ int mbox_msg_set_flags(struct mbox *mb, size_t idx, uint32_t flags)
 		errno = ENOENT;
 		return mbox_change_end(mb, -1);
 	}
+	if (rec.modseq > unchangedsince)
+		return mbox_change_end(mb, 1);
 	if (rec.flags == flags) {
 		m->flags = flags;
 		m->modseq = rec.modseq;

@@ -162,17 +162,29 @@ static void imapd_structure_give(const struct imap_fetch *f, struct buf *texts, 
 void imapd_cmd_fetch(struct imapd_session *ss, const struct imap_command *c)
 {
 	const struct imap_fetch *f = &c->u.fetch.fetch;
-	struct imap_fetch_render_opts opts = {
-		.flags = (ss->rev2 ? IMAP_FETCH_R_REV2 : 0) | (c->uid ? IMAP_FETCH_R_UID : 0),
-		.max = (size_t)(2 * ss->l->literal_max + 65536),
-	};
 	enum imap_fetch_need need;
 	size_t *idx, n, gone = 0;
 	struct buf data, out;
 	int failed = 0;
 
+	if (f->vanished && !ss->qresync) {
+		imapd_bad(ss, c->tag, "VANISHED needs QRESYNC enabled");   /* RFC 7162 3.2.6 */
+		return;
+	}
+	if ((f->items & IMAP_FETCH_MODSEQ) != 0 || f->changedsince_set)
+		imapd_condstore_enable(ss);
+	struct imap_fetch_render_opts opts = {
+		.flags = (ss->rev2 ? IMAP_FETCH_R_REV2 : 0) | (c->uid ? IMAP_FETCH_R_UID : 0) |
+			 (ss->condstore ? IMAP_FETCH_R_CONDSTORE : 0),
+		.max = (size_t)(2 * ss->l->literal_max + 65536),
+	};
 	if (imapd_resolve(ss, c->tag, &c->u.fetch.set, c->uid, &idx, &n) < 0)
 		return;
+	if (f->vanished && imapd_fetch_vanished(ss, &c->u.fetch.set, f->changedsince) < 0) {
+		free(idx);
+		imapd_tagged(ss, c->tag, "NO [SERVERBUG] Out of memory");
+		return;
+	}
 	buf_init(&data, (size_t)(2 * ss->l->literal_max + 65536));
 	buf_init(&out, opts.max + 4096);
 	struct buf texts[3];   /* ENVELOPE, BODY, BODYSTRUCTURE of the message at hand */
@@ -185,6 +197,8 @@ void imapd_cmd_fetch(struct imapd_session *ss, const struct imap_command *c)
 		struct mime_message *mime = NULL;
 		bool seen_set = false;
 
+		if (f->changedsince_set && m->modseq <= f->changedsince)
+			continue;   /* RFC 7162 3.1.4.1: only what changed since */
 		unsigned int cached = imapd_structure_cached(ss, m->uid, f, opts.flags, texts);
 		need = imap_fetch_render_needs(f, cached);
 		if (need != IMAP_FETCH_NEED_NONE &&
@@ -271,20 +285,6 @@ static int imapd_search_load(void *ctx, enum imap_search_need need, const char *
 	return 0;
 }
 
-/* Append "n" or "a:b" ranges of the sorted numbers v to out. */
-static void imapd_put_set(struct buf *out, const uint32_t *v, size_t n)
-{
-	for (size_t i = 0; i < n;) {
-		size_t j = i;
-		while (j + 1 < n && v[j + 1] == v[j] + 1)
-			j++;
-		buf_printf(out, "%s%u", i > 0 ? "," : "", v[i]);
-		if (j > i)
-			buf_printf(out, ":%u", v[j]);
-		i = j + 1;
-	}
-}
-
 void imapd_cmd_search(struct imapd_session *ss, const struct imap_command *c)
 {
 	const struct imap_search *s = &c->u.search;
@@ -299,7 +299,10 @@ void imapd_cmd_search(struct imapd_session *ss, const struct imap_command *c)
 	struct buf data, out;
 	uint32_t *hits;
 	size_t nh = 0;
+	uint64_t top_modseq = 0;   /* of the messages found (RFC 7162 3.1.5) */
 
+	if (s->uses_modseq)
+		imapd_condstore_enable(ss);
 	int r = imap_search_eval_new(s, &env, &ev, &error);
 	if (r == IMAP_SEARCH_EVAL_BADCHARSET) {
 		imapd_tagged(ss, c->tag, "NO [BADCHARSET (%s)] Unknown charset", IMAP_SEARCH_CHARSETS);
@@ -325,8 +328,11 @@ void imapd_cmd_search(struct imapd_session *ss, const struct imap_command *c)
 		sm.flags = imapd_msg_flags(ss, m, kw, &sm.nkeywords);
 		sm.keywords = kw;
 		int match = imap_search_eval_match(ev, &sm, &error);
-		if (match > 0)
+		if (match > 0) {
 			hits[nh++] = c->uid ? m->uid : (uint32_t)(i + 1);
+			if (m->modseq > top_modseq)
+				top_modseq = m->modseq;
+		}
 		/* A message that cannot be read (gone meanwhile) matches no text key. */
 	}
 	imap_search_eval_free(&ev);
@@ -346,12 +352,16 @@ void imapd_cmd_search(struct imapd_session *ss, const struct imap_command *c)
 			buf_printf(&out, " COUNT %zu", nh);
 		if ((ret & IMAP_SEARCH_RETURN_ALL) && nh > 0) {
 			buf_append_str(&out, " ALL ");
-			imapd_put_set(&out, hits, nh);
+			imapd_put_uid_set(&out, hits, nh);
 		}
+		if (s->uses_modseq && nh > 0)
+			buf_printf(&out, " MODSEQ %llu", (unsigned long long)top_modseq);
 	} else {
 		buf_append_str(&out, "* SEARCH");
 		for (size_t i = 0; i < nh; i++)
 			buf_printf(&out, " %u", hits[i]);
+		if (s->uses_modseq && nh > 0)
+			buf_printf(&out, " (MODSEQ %llu)", (unsigned long long)top_modseq);
 	}
 	buf_append_str(&out, "\r\n");
 	stream_write(ss->s, out.data, out.len);

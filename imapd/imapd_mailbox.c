@@ -374,6 +374,9 @@ void imapd_cmd_status(struct imapd_session *ss, const struct imap_command *c)
 	struct mbox *mb = NULL;
 	unsigned int items = c->u.status.items;
 
+	if ((items & IMAP_STATUS_HIGHESTMODSEQ) != 0)
+		imapd_condstore_enable(ss);   /* RFC 7162 3.1 */
+
 	if (imapd_mailbox_path(ss, c->u.status.mailbox, path, sizeof(path), &why) < 0) {
 		imapd_tagged(ss, c->tag, "NO %s", why);
 		return;

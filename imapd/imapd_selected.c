@@ -71,12 +71,14 @@ static void imapd_put_flag_list(struct imapd_session *ss)
 			    "Flags permitted\r\n");
 }
 
-static void imapd_put_fetch_flags(struct imapd_session *ss, size_t idx)
+void imapd_put_fetch_flags(struct imapd_session *ss, size_t idx)
 {
 	const struct mbox_msg *m = &ss->mb->msgs[idx];
 
 	stream_printf(ss->s, "* %zu FETCH (UID %u FLAGS ", idx + 1, m->uid);
 	imapd_put_flags(ss, m);
+	if (ss->condstore)
+		stream_printf(ss->s, " MODSEQ (%llu)", (unsigned long long)m->modseq);
 	stream_puts(ss->s, ")\r\n");
 }
 
@@ -104,11 +106,18 @@ void imapd_cmd_select(struct imapd_session *ss, const struct imap_command *c)
 	const char *why, *error;
 	bool examine = c->id == IMAP_CMD_EXAMINE;
 
+	if (c->u.select.qresync && !ss->qresync) {
+		imapd_bad(ss, c->tag, "QRESYNC is not enabled");   /* RFC 7162 3.2.5 */
+		return;
+	}
 	if (ss->mb != NULL) {
 		imapd_unselect(ss);
-		if (ss->rev2)
-			stream_puts(ss->s, "* OK [CLOSED] Previous mailbox closed\r\n");   /* RFC 9051 7.1 */
+		/* RFC 9051 7.1; RFC 7162 3.2.11 for QRESYNC clients of IMAP4rev1. */
+		if (ss->rev2 || ss->qresync)
+			stream_puts(ss->s, "* OK [CLOSED] Previous mailbox closed\r\n");
 	}
+	if (c->u.select.condstore || c->u.select.qresync)
+		imapd_condstore_enable(ss);
 	if (imapd_mailbox_path(ss, c->u.select.mailbox, path, sizeof(path), &why) < 0) {
 		imapd_tagged(ss, c->tag, "NO %s", why);
 		return;
@@ -141,8 +150,12 @@ void imapd_cmd_select(struct imapd_session *ss, const struct imap_command *c)
 	}
 	stream_printf(ss->s, "* OK [UIDVALIDITY %u] UIDs valid\r\n", ss->mb->uidvalidity);
 	stream_printf(ss->s, "* OK [UIDNEXT %u] Predicted next UID\r\n", ss->mb->uidnext);
+	/* Every folder keeps MODSEQs: HIGHESTMODSEQ on every SELECT (RFC 7162 3.1.2.1). */
+	stream_printf(ss->s, "* OK [HIGHESTMODSEQ %llu] Highest\r\n", (unsigned long long)ss->mb->highestmodseq);
 	if (ss->mb->overflow)
-		stream_printf(ss->s, "* NO [ALERT] More than %d messages: not all are shown\r\n", MBOX_MESSAGES_MAX);
+		stream_printf(ss->s, "* NO [ALERT] More than %zu messages: not all are shown\r\n", mbox_messages_max);
+	if (c->u.select.qresync && imapd_qresync_select(ss, &c->u.select) < 0)
+		log_warn("user=%s %s: out of memory for QRESYNC", buf_cstr(&ss->user), path);
 	imapd_tagged(ss, c->tag, "OK [%s] %s completed", examine ? "READ-ONLY" : "READ-WRITE",
 		     examine ? "EXAMINE" : "SELECT");
 }
@@ -176,9 +189,13 @@ void imapd_send_updates(struct imapd_session *ss, bool expunges_allowed)
 		return;
 	}
 	/* Ascending UIDs: each one's number is counted in the new view, to
-	 * which every earlier EXPUNGE has already brought the client. */
-	for (size_t k = 0; k < mb->changes.n_expunged; k++)
-		stream_printf(ss->s, "* %zu EXPUNGE\r\n", imapd_count_below(mb, mb->changes.expunged[k]) + 1);
+	 * which every earlier EXPUNGE has already brought the client.  A
+	 * QRESYNC client is told the UIDs instead (RFC 7162 3.2.10). */
+	if (ss->qresync)
+		imapd_put_vanished(ss, mb->changes.expunged, mb->changes.n_expunged);
+	else
+		for (size_t k = 0; k < mb->changes.n_expunged; k++)
+			stream_printf(ss->s, "* %zu EXPUNGE\r\n", imapd_count_below(mb, mb->changes.expunged[k]) + 1);
 	ss->shown -= mb->changes.n_expunged <= ss->shown ? mb->changes.n_expunged : ss->shown;
 	if (mb->changes.keywords_changed)
 		imapd_put_flag_list(ss);
@@ -256,16 +273,21 @@ int imapd_flag_bits(struct imapd_session *ss, const char *tag, const struct imap
 void imapd_cmd_store(struct imapd_session *ss, const struct imap_command *c)
 {
 	const struct imap_store *st = &c->u.store;
-	size_t *idx, n, failed = 0;
-	uint32_t bits;
+	size_t *idx, n, failed = 0, nmod = 0;
+	uint32_t bits, *modified = NULL;   /* failed UNCHANGEDSINCE (RFC 7162 3.1.3) */
 
 	if (ss->readonly) {
 		imapd_tagged(ss, c->tag, "NO [READ-ONLY] Mailbox is read-only");
 		return;
 	}
+	if (st->unchangedsince_set)
+		imapd_condstore_enable(ss);
 	if (imapd_resolve(ss, c->tag, &st->set, c->uid, &idx, &n) < 0)
 		return;
-	if (imapd_flag_bits(ss, c->tag, &st->flags, ss->mb, st->op != IMAP_STORE_REMOVE, &bits) < 0) {
+	if (imapd_flag_bits(ss, c->tag, &st->flags, ss->mb, st->op != IMAP_STORE_REMOVE, &bits) < 0 ||
+	    (st->unchangedsince_set && (modified = calloc(n + 1, sizeof(*modified))) == NULL)) {
+		if (st->unchangedsince_set && modified == NULL)
+			imapd_tagged(ss, c->tag, "NO [SERVERBUG] Out of memory");
 		free(idx);
 		return;
 	}
@@ -273,7 +295,15 @@ void imapd_cmd_store(struct imapd_session *ss, const struct imap_command *c)
 		struct mbox_msg *m = &ss->mb->msgs[idx[i]];
 		uint32_t want = st->op == IMAP_STORE_SET ? bits
 				: st->op == IMAP_STORE_ADD ? (m->flags | bits) : (m->flags & ~bits);
-		if (want != m->flags && mbox_msg_set_flags(ss->mb, idx[i], want) < 0) {
+		/* With UNCHANGEDSINCE the MODSEQ is checked even when the flags
+		 * would stay as they are (0 always fails: RFC 7162 3.1.3). */
+		int r = st->unchangedsince_set ? mbox_msg_set_flags_if(ss->mb, idx[i], want, st->unchangedsince)
+			: want != m->flags ? mbox_msg_set_flags(ss->mb, idx[i], want) : 0;
+		if (r > 0) {
+			modified[nmod++] = c->uid ? m->uid : (uint32_t)(idx[i] + 1);
+			continue;
+		}
+		if (r < 0) {
 			if (errno != ENOENT)
 				log_warn("user=%s %s: UID %u: %s", buf_cstr(&ss->user), ss->mb->path, m->uid,
 					 strerror(errno));
@@ -282,13 +312,23 @@ void imapd_cmd_store(struct imapd_session *ss, const struct imap_command *c)
 		}
 		if (!st->silent)
 			imapd_put_fetch_flags(ss, idx[i]);
+		else if (ss->condstore)   /* the new MODSEQ even so (RFC 7162 3.1.3's example) */
+			stream_printf(ss->s, "* %zu FETCH (UID %u MODSEQ (%llu))\r\n", idx[i] + 1, m->uid,
+				      (unsigned long long)m->modseq);
 	}
 	free(idx);
 	imapd_send_updates(ss, c->uid);
 	if (failed > 0)
 		imapd_tagged(ss, c->tag, "NO Some messages could not be changed (expunged meanwhile?)");
-	else
+	else if (nmod > 0) {
+		struct buf set;
+		buf_init(&set, (size_t)-1);
+		imapd_put_uid_set(&set, modified, nmod);
+		imapd_tagged(ss, c->tag, "OK [MODIFIED %s] Conditional STORE failed", buf_cstr(&set));
+		buf_free(&set);
+	} else
 		imapd_tagged(ss, c->tag, "OK STORE completed");
+	free(modified);
 }
 
 /* ---- EXPUNGE, CLOSE, UNSELECT ---- */

@@ -63,15 +63,26 @@ void imapd_bad(struct imapd_session *ss, const char *tag, const char *text)
 
 static void session_enable(struct imapd_session *ss, const struct imap_command *c)
 {
-	char enabled[64] = "";
+	struct buf enabled;
 
-	for (unsigned int i = 0; i < c->u.enable.count; i++)
-		if (strcasecmp(c->u.enable.names[i], "IMAP4rev2") == 0 && !ss->rev2) {
-			ss->rev2 = true;   /* RFC 9051 6.3.1 */
-			snprintf(enabled, sizeof(enabled), " IMAP4rev2");
-		}
+	buf_init(&enabled, 128);
+	for (unsigned int i = 0; i < c->u.enable.count; i++) {
+		const char *name = c->u.enable.names[i];
+		bool *flag = strcasecmp(name, "IMAP4rev2") == 0 ? &ss->rev2         /* RFC 9051 6.3.1 */
+			     : strcasecmp(name, "CONDSTORE") == 0 ? &ss->condstore  /* RFC 7162 3.1 */
+			     : strcasecmp(name, "QRESYNC") == 0 ? &ss->qresync      /* RFC 7162 3.2.3 */
+			     : NULL;
+		if (flag == NULL || *flag)
+			continue;
+		*flag = true;
+		buf_printf(&enabled, " %s", flag == &ss->rev2 ? "IMAP4rev2" : flag == &ss->condstore ? "CONDSTORE"
+										   : "QRESYNC");
+	}
+	if (ss->qresync)
+		ss->condstore = true;   /* QRESYNC implies CONDSTORE (RFC 7162 3.2.3) */
 	/* RFC 5161 3.1: only what was newly enabled, possibly nothing. */
-	stream_printf(ss->s, "* ENABLED%s\r\n", enabled);
+	stream_printf(ss->s, "* ENABLED%s\r\n", buf_cstr(&enabled));
+	buf_free(&enabled);
 	imapd_tagged(ss, c->tag, "OK ENABLE completed");
 }
 

@@ -19,6 +19,8 @@ struct imapd_session {
 	struct buf user;                 /* canonical address from authd */
 	char root[IMAPD_FOLDER_PATH_MAX];/* the user's Maildir (INBOX), relative to the mail root */
 	bool rev2;                       /* ENABLE IMAP4rev2 */
+	bool condstore;                  /* CONDSTORE enabled (RFC 7162 3.1): MODSEQ in every FETCH */
+	bool qresync;                    /* ENABLE QRESYNC (RFC 7162 3.2): VANISHED, not EXPUNGE */
 	unsigned long errors;
 	int done;
 	long long user_slot, client_slot;/* common/session_slots.c, -1: none */
@@ -72,6 +74,23 @@ int imapd_flag_bits(struct imapd_session *ss, const char *tag, const struct imap
 		    bool create, uint32_t *bits_r);
 /* Close the selected folder without expunging. */
 void imapd_unselect(struct imapd_session *ss);
+
+/* "* n FETCH (UID u FLAGS (...))" of view index idx, with MODSEQ once
+ * CONDSTORE is enabled (RFC 7162 3.1). */
+void imapd_put_fetch_flags(struct imapd_session *ss, size_t idx);
+
+/* ---- CONDSTORE and QRESYNC (imapd_condstore.c) ---- */
+/* A CONDSTORE enabling command was given (RFC 7162 3.1). */
+void imapd_condstore_enable(struct imapd_session *ss);
+/* After SELECT/EXAMINE (QRESYNC (...)): VANISHED (EARLIER) and the FETCH
+ * of what changed since the client's MODSEQ.  0, or -1 (no memory). */
+int imapd_qresync_select(struct imapd_session *ss, const struct imap_select *sel);
+/* Append the sorted numbers v to out as a sequence set ("1:3,7"). */
+void imapd_put_uid_set(struct buf *out, const uint32_t *v, size_t n);
+/* "* VANISHED uids" for expunges told to a QRESYNC client (sorted). */
+void imapd_put_vanished(struct imapd_session *ss, const uint32_t *uids, size_t n);
+/* UID FETCH (CHANGEDSINCE n VANISHED): VANISHED (EARLIER) of uids. */
+int imapd_fetch_vanished(struct imapd_session *ss, const struct imap_seqset *uids, uint64_t changedsince);
 
 /* ---- IDLE (imapd_idle.c) ---- */
 void imapd_cmd_idle(struct imapd_session *ss, const struct imap_command *c);
