@@ -14,7 +14,9 @@
  * resolved against the view, never trusted as indexes.
  *
  * Fails: a store error is NO [SERVERBUG] for that command, logged; the
- * session goes on. */
+ * session goes on.  A message expunged by another session (or whose file
+ * another program removed) that the client was not told of yet is no
+ * server error: EXPUNGEISSUED (RFC 5530), see imapd_cmd_store. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -253,11 +255,19 @@ int imapd_flag_bits(struct imapd_session *ss, const char *tag, const struct imap
 	return 0;
 }
 
+bool imapd_expunges_told(const struct imapd_session *ss, const uint32_t *uids, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (mbox_find_uid(ss->mb, uids[i]) >= 0)
+			return false;
+	return true;
+}
+
 void imapd_cmd_store(struct imapd_session *ss, const struct imap_command *c)
 {
 	const struct imap_store *st = &c->u.store;
-	size_t *idx, n, failed = 0;
-	uint32_t bits;
+	size_t *idx, n, n_gone = 0, failed = 0;
+	uint32_t bits, add, remove, *gone;
 
 	if (ss->readonly) {
 		imapd_tagged(ss, c->tag, "NO [READ-ONLY] Mailbox is read-only");
@@ -265,19 +275,29 @@ void imapd_cmd_store(struct imapd_session *ss, const struct imap_command *c)
 	}
 	if (imapd_resolve(ss, c->tag, &st->set, c->uid, &idx, &n) < 0)
 		return;
+	if ((gone = calloc(n > 0 ? n : 1, sizeof(*gone))) == NULL) {
+		free(idx);
+		imapd_tagged(ss, c->tag, "NO [SERVERBUG] Out of memory");
+		return;
+	}
 	if (imapd_flag_bits(ss, c->tag, &st->flags, ss->mb, st->op != IMAP_STORE_REMOVE, &bits) < 0) {
+		free(gone);
 		free(idx);
 		return;
 	}
+	add = st->op == IMAP_STORE_REMOVE ? 0 : bits;
+	remove = st->op == IMAP_STORE_SET ? UINT32_MAX : st->op == IMAP_STORE_REMOVE ? bits : 0;
 	for (size_t i = 0; i < n; i++) {
-		struct mbox_msg *m = &ss->mb->msgs[idx[i]];
-		uint32_t want = st->op == IMAP_STORE_SET ? bits
-				: st->op == IMAP_STORE_ADD ? (m->flags | bits) : (m->flags & ~bits);
-		if (want != m->flags && mbox_msg_set_flags(ss->mb, idx[i], want) < 0) {
-			if (errno != ENOENT)
-				log_warn("user=%s %s: UID %u: %s", buf_cstr(&ss->user), ss->mb->path, m->uid,
-					 strerror(errno));
-			failed++;
+		/* The store checks each message is there even when its flags
+		 * stay as they are: a gone message gets no FETCH. */
+		if (mbox_msg_update_flags(ss->mb, idx[i], add, remove) < 0) {
+			if (errno == ENOENT) {
+				gone[n_gone++] = ss->mb->msgs[idx[i]].uid;
+			} else {
+				log_warn("user=%s %s: UID %u: %s", buf_cstr(&ss->user), ss->mb->path,
+					 ss->mb->msgs[idx[i]].uid, strerror(errno));
+				failed++;
+			}
 			continue;
 		}
 		if (!st->silent)
@@ -285,10 +305,26 @@ void imapd_cmd_store(struct imapd_session *ss, const struct imap_command *c)
 	}
 	free(idx);
 	imapd_send_updates(ss, c->uid);
+	/* Messages expunged meanwhile (by another session or program) are
+	 * left out.  RFC 2180 4.2 says how to answer: with .SILENT, OK
+	 * (4.2.1); without, NO, after the FETCHes of the others (4.2.2,
+	 * 4.2.3), since the client asked to see flags it will not get.  A
+	 * UID STORE whose reply told those EXPUNGEs named UIDs that no
+	 * longer exist, which is no error (RFC 9051 6.4.9).  Either way the
+	 * reply carries EXPUNGEISSUED (RFC 9051 7.1, RFC 5530 3): the client
+	 * may want a NOOP, which tells it the EXPUNGEs.  (Dovecot 2.3 keeps
+	 * a ghost of the message in its index and answers OK with a FETCH
+	 * of flags that were never stored; with no ghost to change, Postern
+	 * says what happened.) */
 	if (failed > 0)
-		imapd_tagged(ss, c->tag, "NO Some messages could not be changed (expunged meanwhile?)");
+		imapd_tagged(ss, c->tag, "NO [SERVERBUG] Some flags could not be changed");
+	else if (n_gone > 0 && !st->silent && !imapd_expunges_told(ss, gone, n_gone))
+		imapd_tagged(ss, c->tag, "NO [EXPUNGEISSUED] Some of the messages were expunged meanwhile");
+	else if (n_gone > 0)
+		imapd_tagged(ss, c->tag, "OK [EXPUNGEISSUED] STORE completed; some messages were expunged meanwhile");
 	else
 		imapd_tagged(ss, c->tag, "OK STORE completed");
+	free(gone);
 }
 
 /* ---- EXPUNGE, CLOSE, UNSELECT ---- */
