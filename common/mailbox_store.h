@@ -113,14 +113,21 @@ int mbox_msg_open(struct mbox *mb, size_t idx);
 /* Remove message idx (every file with its base name) and log the
  * expunge.  0 (also when it was already gone) or -1 with errno. */
 int mbox_msg_remove(struct mbox *mb, size_t idx);
-/* Replace the flags of message idx (MBOX_SYSTEM_FLAGS and keywords):
- * renames its file and logs the change with a new MODSEQ.  0 or -1. */
-int mbox_msg_set_flags(struct mbox *mb, size_t idx, uint32_t flags);
+/* Change the flags of message idx as they are stored now (not as the
+ * view last saw them): (current & ~remove) | add, system flags and
+ * keywords.  Renames its file and logs the change with a new MODSEQ
+ * when they differ; the view's flags become the result.  0, or -1 with
+ * errno (ENOENT: the message is gone -- expunged by another session, or
+ * its file removed by another program -- also when nothing changed). */
+int mbox_msg_update_flags(struct mbox *mb, size_t idx, uint32_t add, uint32_t remove);
 /* The same only if the message's MODSEQ, as the folder has it now (other
  * sessions' changes included), is at most unchangedsince (RFC 7162
  * STORE UNCHANGEDSINCE); checked and changed under one lock.  0, 1 when
- * it was modified since (nothing changed), or -1. */
-int mbox_msg_set_flags_if(struct mbox *mb, size_t idx, uint32_t flags, uint64_t unchangedsince);
+ * it was modified since (nothing changed), or -1 as above. */
+int mbox_msg_update_flags_if(struct mbox *mb, size_t idx, uint32_t add, uint32_t remove,
+			     uint64_t unchangedsince);
+/* Replace the flags of message idx: mbox_msg_update_flags(flags, all). */
+int mbox_msg_set_flags(struct mbox *mb, size_t idx, uint32_t flags);
 /* The keyword bit of name (case-insensitive, RFC 3501), adding it to
  * dovecot-keywords when create is set and a letter is free.  0 with
  * *bit_r, -1 (ENOSPC: all 26 letters used; ENOENT: unknown). */
@@ -134,13 +141,23 @@ int mbox_tmp_create(struct mbox *mb, char *name, size_t len);
  * temp file is then removed). */
 int mbox_append_tmp(struct mbox *mb, const char *tmpname, uint32_t flags, long long date,
 		    uint32_t *uid_r, const char **error_r);
-/* Copy (hard link) or, with move, move (rename) message idx of src into
- * dst, where it gets a UID at once (COPYUID).  Keywords are carried by
- * name.  A move logs the expunge in src.  A move is atomic as a reader
- * sees it: the file is in one folder or the other, never in neither.
- * 0 with *uid_r, or -1 with *error_r. */
-int mbox_copy(struct mbox *src, size_t idx, struct mbox *dst, int move, uint32_t *uid_r,
-	      const char **error_r);
+/* COPY (RFC 9051 6.4.7) of messages idx[0..n) of src (view indexes)
+ * into dst, all or none: each is hard-linked into dst under a new name
+ * and gets a UID there at once (uids_r[i], for COPYUID); keywords are
+ * carried by name.  When one cannot be copied, the copies made are
+ * removed again: -1 with *failed_r (its position in idx), *error_r and
+ * errno; dst is as it was.  0 when all were copied. */
+int mbox_copy_set(struct mbox *src, const size_t *idx, size_t n, struct mbox *dst, uint32_t *uids_r,
+		  size_t *failed_r, const char **error_r);
+/* MOVE (RFC 6851): mbox_copy_set, then the sources are removed (their
+ * expunges logged, seen at src's next sync).  -1 as mbox_copy_set:
+ * nothing moved.  Else the number of messages that did not move: a
+ * message whose source could not be removed loses its copy again and
+ * stays where it was (uids_r[i] = 0), so no message is in both folders
+ * nor in neither; only when its copy cannot be taken back either is it
+ * in both (logged; uids_r[i] kept).  0: every message moved. */
+long mbox_move_set(struct mbox *src, const size_t *idx, size_t n, struct mbox *dst, uint32_t *uids_r,
+		   size_t *failed_r, const char **error_r);
 /* The folder's cache of parsed texts (postern-cache): kinds are the
  * caller's (imapd: ENVELOPE, BODY, BODYSTRUCTURE in three forms each). */
 #define MBOX_CACHE_KINDS 16

@@ -156,6 +156,22 @@ int mbox_msg_path(const struct mbox_msg *m, char *out, size_t outlen);
  * the matches in sc (possibly none), -1 on a real error (errno). */
 int mbox_find_base(struct mbox *mb, const char *base, size_t len, struct mbox_scan *sc);
 
+/* ---- mailbox_store_msg.c ---- */
+/* Take the exclusive lock and read what others appended.  0 or -1. */
+int mbox_change_begin(struct mbox *mb);
+/* Release the lock taken by mbox_change_begin; returns r, errno kept. */
+int mbox_change_end(struct mbox *mb, int r);
+/* The files of a base name found by scanning (under the folder lock).
+ * 0 with at least one in sc, or -1 (ENOENT: none). */
+int mbox_locate(struct mbox *mb, const char *base, size_t len, struct mbox_scan *sc);
+/* Remove the message uid (every file of its base name) and log the
+ * expunge; needs no view.  0 (also when already gone) or -1 (errno). */
+int mbox_remove_uid(struct mbox *mb, uint32_t uid);
+/* Log the file cur/NAME (base_len bytes of base) as a new message and
+ * find its UID.  Under the exclusive lock.  0, or -1 with *error_r. */
+int mbox_take_file(struct mbox *mb, const char *name, size_t base_len, uint32_t flags,
+		   uint32_t *uid_r, const char **error_r);
+
 /* ---- mailbox_store_cache.c ---- */
 struct mbox_cache;
 void mbox_cache_free(struct mbox_state *st);

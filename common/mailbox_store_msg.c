@@ -1,12 +1,16 @@
 /* mailbox_store_msg: what a session does to one message: open it, set
- * its flags, remove it; keywords; the expunges remembered for VANISHED.
+ * its flags, remove it; keywords; the expunges remembered for VANISHED;
+ * APPEND.  (COPY and MOVE: mailbox_store_copy.c.)
  *
  * Offers: see mailbox_store.h.  Every change takes the exclusive folder
  * lock, reads what others appended first (so the change applies to the
  * current state, not the session's view), renames or unlinks the file,
  * and logs the change with a new MODSEQ.  The session's own view is
  * updated at once for flags (its STORE reply shows them); expunges reach
- * the view at the next mbox_sync, as IMAP wants.
+ * the view at the next mbox_sync, as IMAP wants.  A flag change that
+ * renames nothing still checks that the message is there: a message
+ * another session expunged, or whose file another program removed, is
+ * ENOENT, never a change that seems to have worked.
  *
  * A file not under its expected name (another program renamed it) is
  * looked up again by base name under the folder lock; a lookup that
@@ -31,8 +35,7 @@
 #include "mailbox_store_int.h"
 #include "maildir.h"
 
-/* Take the exclusive lock and read what others appended. */
-static int mbox_change_begin(struct mbox *mb)
+int mbox_change_begin(struct mbox *mb)
 {
 	const char *err;
 	int full = 0, missing = 0;
@@ -49,7 +52,7 @@ static int mbox_change_begin(struct mbox *mb)
 	return 0;
 }
 
-static int mbox_change_end(struct mbox *mb, int r)
+int mbox_change_end(struct mbox *mb, int r)
 {
 	int e = errno;
 
@@ -73,8 +76,7 @@ static int mbox_rec_path(struct mbox *mb, const struct mbox_index_rec *rec, char
 	return mbox_msg_path(&m, out, len);
 }
 
-/* The files of a base name found by scanning (under the folder lock). */
-static int mbox_locate(struct mbox *mb, const char *base, size_t len, struct mbox_scan *sc)
+int mbox_locate(struct mbox *mb, const char *base, size_t len, struct mbox_scan *sc)
 {
 	if (mbox_find_base(mb, base, len, sc) < 0)
 		return -1;
@@ -129,12 +131,30 @@ int mbox_msg_open(struct mbox *mb, size_t idx)
 	return fd;
 }
 
-int mbox_msg_set_flags(struct mbox *mb, size_t idx, uint32_t flags)
+/* Whether a file of the message of rec (base name in ue) is in the
+ * folder, under the folder lock.  0, or -1 (ENOENT: there is none). */
+static int mbox_rec_present(struct mbox *mb, const struct mbox_index_rec *rec, const struct mbox_ul_entry *ue)
 {
-	return mbox_msg_set_flags_if(mb, idx, flags, UINT64_MAX);
+	char name[MBOX_BASE_MAX + 64];
+	struct mbox_scan sc;
+	struct stat sb;
+
+	if (mbox_rec_path(mb, rec, name, sizeof(name)) < 0)
+		return -1;
+	if (fstatat(mb->dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0)
+		return 0;
+	if (errno != ENOENT || mbox_locate(mb, ue->base, ue->base_len, &sc) < 0)
+		return -1;
+	mbox_scan_free(&sc);
+	return 0;
 }
 
-int mbox_msg_set_flags_if(struct mbox *mb, size_t idx, uint32_t flags, uint64_t unchangedsince)
+int mbox_msg_update_flags(struct mbox *mb, size_t idx, uint32_t add, uint32_t remove)
+{
+	return mbox_msg_update_flags_if(mb, idx, add, remove, UINT64_MAX);
+}
+
+int mbox_msg_update_flags_if(struct mbox *mb, size_t idx, uint32_t add, uint32_t remove, uint64_t unchangedsince)
 {
 	char from[MBOX_BASE_MAX + 64], to[MBOX_BASE_MAX + 64];
 	struct mbox_index_rec rec;
@@ -159,7 +179,12 @@ int mbox_msg_set_flags_if(struct mbox *mb, size_t idx, uint32_t flags, uint64_t 
 	}
 	if (rec.modseq > unchangedsince)
 		return mbox_change_end(mb, 1);
+	/* On the flags as stored now: another session's change since this
+	 * view's last sync is kept, not undone. */
+	uint32_t flags = (rec.flags & ~remove) | add;
 	if (rec.flags == flags) {
+		if (mbox_rec_present(mb, &rec, ue) < 0)
+			return mbox_change_end(mb, -1);
 		m->flags = flags;
 		m->modseq = rec.modseq;
 		return mbox_change_end(mb, 0);
@@ -190,23 +215,23 @@ int mbox_msg_set_flags_if(struct mbox *mb, size_t idx, uint32_t flags, uint64_t 
 	return mbox_change_end(mb, 0);
 }
 
-int mbox_msg_remove(struct mbox *mb, size_t idx)
+int mbox_msg_set_flags(struct mbox *mb, size_t idx, uint32_t flags)
+{
+	return mbox_msg_update_flags(mb, idx, flags, UINT32_MAX);
+}
+
+int mbox_remove_uid(struct mbox *mb, uint32_t uid)
 {
 	char name[MBOX_BASE_MAX + 64];
 	struct mbox_idx_msg *im;
 	struct mbox_scan sc = { 0 };
 	int removed = 0;
 
-	if (idx >= mb->n) {
-		errno = EINVAL;
-		return -1;
-	}
-	const struct mbox_msg *m = &mb->msgs[idx];
 	if (mbox_change_begin(mb) < 0)
 		return -1;
-	if ((im = mbox_index_find(mb->st, m->uid)) == NULL)
+	if ((im = mbox_index_find(mb->st, uid)) == NULL)
 		return mbox_change_end(mb, 0);   /* expunged by another session */
-	const struct mbox_ul_entry *ue = mbox_ul_find_uid(mb->st, m->uid);
+	const struct mbox_ul_entry *ue = mbox_ul_find_uid(mb->st, uid);
 	if (ue == NULL)
 		return mbox_change_end(mb, 0);
 	long long cur0 = mbox_dir_stamp(mb, "cur");
@@ -229,13 +254,22 @@ int mbox_msg_remove(struct mbox *mb, size_t idx)
 		}
 		mbox_scan_free(&sc);
 	}
-	struct mbox_index_rec rec = { .type = MBOX_REC_EXPUNGE, .uid = m->uid,
+	struct mbox_index_rec rec = { .type = MBOX_REC_EXPUNGE, .uid = uid,
 				      .modseq = mbox_index_next_modseq(mb) };
 	if (mbox_index_append(mb, &rec, 1) < 0)
 		return mbox_change_end(mb, -1);
 	if (mbox_stamp_own_change(mb, cur0) < 0)
 		log_warn("%s: cannot write the index: %s", mb->path, strerror(errno));
 	return mbox_change_end(mb, 0);
+}
+
+int mbox_msg_remove(struct mbox *mb, size_t idx)
+{
+	if (idx >= mb->n) {
+		errno = EINVAL;
+		return -1;
+	}
+	return mbox_remove_uid(mb, mb->msgs[idx].uid);
 }
 
 static int mbox_keyword_lookup(const struct mbox *mb, const char *name, size_t len)
@@ -313,10 +347,8 @@ int mbox_tmp_create(struct mbox *mb, char *name, size_t len)
 	return openat(mb->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
 }
 
-/* Log the file cur/NAME (base_len bytes of base) as a new message and
- * find its UID.  Under the exclusive lock. */
-static int mbox_take_file(struct mbox *mb, const char *name, size_t base_len, uint32_t flags,
-			  uint32_t *uid_r, const char **error_r)
+int mbox_take_file(struct mbox *mb, const char *name, size_t base_len, uint32_t flags,
+		   uint32_t *uid_r, const char **error_r)
 {
 	struct mbox_file f = { .name = (char *)name, .base_len = base_len, .flags = flags, .has_info = 1 };
 	const struct mbox_ul_entry *e;
@@ -373,100 +405,4 @@ fail:;
 	unlinkat(mb->dirfd, tmpname, 0);
 	errno = e;
 	return -1;
-}
-
-/* The flags of message m of src as dst's bits (keywords by name). */
-static int mbox_flags_for(struct mbox *src, const struct mbox_msg *m, struct mbox *dst, uint32_t *flags_r)
-{
-	uint32_t flags = m->flags & MBOX_SYSTEM_FLAGS;
-
-	for (int k = 0; k < MBOX_KEYWORDS_MAX; k++) {
-		uint32_t bit;
-		const char *name = src->keywords[k];
-		if ((m->flags & MBOX_KEYWORD(k)) == 0 || name == NULL)
-			continue;
-		if (mbox_keyword(dst, name, strlen(name), 1, &bit) < 0) {
-			if (errno == ENOSPC)
-				continue;   /* dst has no letter left: the keyword stays behind */
-			return -1;
-		}
-		flags |= bit;
-	}
-	*flags_r = flags;
-	return 0;
-}
-
-int mbox_copy(struct mbox *src, size_t idx, struct mbox *dst, int move, uint32_t *uid_r,
-	      const char **error_r)
-{
-	char from[MBOX_BASE_MAX + 80], to[MBOX_BASE_MAX + 80], base[MBOX_BASE_MAX + 1];
-	struct mbox_msg want = { 0 };
-	struct mbox_scan sc = { 0 };
-	int r = -1;
-
-	if (idx >= src->n) {
-		errno = EINVAL;
-		*error_r = "no such message";
-		return -1;
-	}
-	const struct mbox_msg *m = &src->msgs[idx];
-	if (mbox_flags_for(src, m, dst, &want.flags) < 0) {
-		*error_r = "cannot add a keyword";
-		return -1;
-	}
-	/* A copy is a new message, with a new base name; a move keeps its
-	 * own unless the destination knows it already. */
-	if (!move || mbox_ul_find_base(dst, m->base, m->base_len) != NULL) {
-		if (maildir_unique_name(base, sizeof(base)) < 0) {
-			*error_r = "name too long";
-			return -1;
-		}
-	} else {
-		snprintf(base, sizeof(base), "%.*s", (int)m->base_len, m->base);
-	}
-	want.base = base;
-	want.base_len = strlen(base);
-	if (mbox_msg_path(m, from, sizeof(from)) < 0 || mbox_msg_path(&want, to, sizeof(to)) < 0) {
-		*error_r = "name too long";
-		return -1;
-	}
-	long long src_cur0 = mbox_dir_stamp(src, "cur");
-	if (mbox_change_begin(dst) < 0) {
-		*error_r = "cannot lock the destination";
-		return -1;
-	}
-	long long cur0 = mbox_dir_stamp(dst, "cur");
-	for (int attempt = 0; attempt < 2; attempt++) {
-		r = move ? renameat2(src->dirfd, from, dst->dirfd, to, RENAME_NOREPLACE)
-			 : linkat(src->dirfd, from, dst->dirfd, to, 0);
-		if (r == 0 || errno != ENOENT || attempt > 0)
-			break;
-		/* Renamed meanwhile (flags changed by another session): look
-		 * it up by base name and try once more. */
-		if (mbox_locate(src, m->base, m->base_len, &sc) < 0)
-			break;
-		snprintf(from, sizeof(from), "%s", sc.f[0].name);
-		mbox_scan_free(&sc);
-	}
-	if (r < 0) {
-		*error_r = errno == ENOENT ? "the message is gone" : "cannot link the message";
-		return mbox_change_end(dst, -1);
-	}
-	r = mbox_take_file(dst, to, want.base_len, want.flags, uid_r, error_r);
-	if (r == 0 && mbox_stamp_own_change(dst, cur0) < 0)
-		log_warn("%s: cannot write the index: %s", dst->path, strerror(errno));
-	mbox_change_end(dst, r);
-	if (r < 0 || !move)
-		return r;
-	/* The source forgets it (the file is gone from it already). */
-	if (mbox_change_begin(src) == 0) {
-		if (mbox_index_find(src->st, m->uid) != NULL) {
-			struct mbox_index_rec rec = { .type = MBOX_REC_EXPUNGE, .uid = m->uid,
-						      .modseq = mbox_index_next_modseq(src) };
-			if (mbox_index_append(src, &rec, 1) < 0 || mbox_stamp_own_change(src, src_cur0) < 0)
-				log_warn("%s: cannot write the index: %s", src->path, strerror(errno));
-		}
-		mbox_change_end(src, 0);
-	}
-	return 0;
 }

@@ -9,17 +9,21 @@
  * of a user lives on one file system) and taken in by the store, which
  * gives each its UID at once.  A command that fails or is refused leaves
  * no file behind.  COPY links each message file into the target; MOVE
- * renames it there and logs the expunge in the source (the store's
- * mbox_copy), then reports the EXPUNGEs.
+ * does the same and then removes the sources (the store's mbox_copy_set
+ * and mbox_move_set), then reports COPYUID and the EXPUNGEs.
  *
  * Trusts: the literal's size was checked by the parser (at most
  * message_size_limit, else NO [TOOBIG] before the client sends it).
  * Fails: NO [TRYCREATE] for a missing target, NO [SERVERBUG] for a
  * store error (logged); a partly done MULTIAPPEND keeps what it took
- * (each message is appended on its own).  A COPY that fails for one
- * message takes back the copies it made (RFC 9051 6.4.7: the target as
- * it was), and says NO [EXPUNGEISSUED] (RFC 5530) when the message was
- * expunged by another session meanwhile, which is no server fault. */
+ * (each message is appended on its own).  A COPY or MOVE that cannot
+ * copy one message takes back the copies it made (RFC 9051 6.4.7: the
+ * target as it was; for MOVE also the source untouched), and says
+ * NO [EXPUNGEISSUED] (RFC 5530) when the message was expunged by another
+ * session meanwhile, which is no server fault.  A MOVE whose sources
+ * cannot all be removed keeps those messages where they were (their
+ * copies taken back: RFC 6851 3.1, none in both folders), reports the
+ * others as moved and says NO [SERVERBUG]. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -233,34 +237,14 @@ static bool imapd_msg_gone(struct mbox *mb, size_t idx)
 	return fd < 0 && errno == ENOENT;
 }
 
-/* RFC 9051 6.4.7: a COPY that fails leaves the target as it was, so
- * the n copies it made (their UIDs in the target) are removed again. */
-static void imapd_copy_undo(struct imapd_session *ss, struct mbox *dst, const uint32_t *uids, size_t n)
-{
-	const char *error;
-
-	if (n == 0)
-		return;
-	if (mbox_sync(dst, 0, &error) < 0) {
-		log_warn("user=%s %s: cannot take back a failed COPY: %s: %s", buf_cstr(&ss->user), dst->path, error,
-			 strerror(errno));
-		return;
-	}
-	for (size_t i = 0; i < n; i++) {
-		long idx = mbox_find_uid(dst, uids[i]);
-		if (idx >= 0 && mbox_msg_remove(dst, (size_t)idx) < 0)
-			log_warn("user=%s %s: cannot take back UID %u of a failed COPY: %s", buf_cstr(&ss->user),
-				 dst->path, uids[i], strerror(errno));
-	}
-}
-
 void imapd_cmd_copy(struct imapd_session *ss, const struct imap_command *c, bool move)
 {
-	size_t *idx, n, failed = 0, copied = 0;
-	bool all_gone = true;          /* every failure: the source message was expunged meanwhile */
+	size_t *idx, n, failed = 0;
+	const char *error = "";
 	uint32_t *uids;
 	struct mbox *dst;
 	struct buf from, to;
+	long r;
 
 	if (move && ss->readonly) {
 		imapd_tagged(ss, c->tag, "NO [READ-ONLY] Mailbox is read-only");
@@ -278,45 +262,41 @@ void imapd_cmd_copy(struct imapd_session *ss, const struct imap_command *c, bool
 		free(idx);
 		return;
 	}
+	r = move ? mbox_move_set(ss->mb, idx, n, dst, uids, &failed, &error)
+		 : mbox_copy_set(ss->mb, idx, n, dst, uids, &failed, &error);
+	int e = errno;
+	bool gone = r < 0 && imapd_msg_gone(ss->mb, idx[failed]);
+	if (r < 0 && !gone)
+		log_warn("user=%s %s: %s UID %u: %s: %s", buf_cstr(&ss->user), dst->path, move ? "move" : "copy",
+			 ss->mb->msgs[idx[failed]].uid, error, strerror(e));
 	buf_init(&from, 16 * (n + 1));
 	buf_init(&to, 16 * (n + 1));
-	for (size_t i = 0; i < n; i++) {
-		uint32_t uid;
-		const char *error;
-		if (mbox_copy(ss->mb, idx[i], dst, move, &uid, &error) < 0) {
-			if (!imapd_msg_gone(ss->mb, idx[i])) {
-				log_warn("user=%s %s: %s UID %u: %s", buf_cstr(&ss->user), dst->path,
-					 move ? "move" : "copy", ss->mb->msgs[idx[i]].uid, error);
-				all_gone = false;
-			}
-			failed++;
-			if (!move)
-				break;   /* taken back below: no use copying more */
-			continue;
-		}
-		uids[copied++] = uid;
+	for (size_t i = 0; i < n && r >= 0; i++) {
+		if (uids[i] == 0)
+			continue;   /* a MOVE that left this one where it was */
 		buf_printf(&from, "%s%u", from.len > 0 ? "," : "", ss->mb->msgs[idx[i]].uid);
-		buf_printf(&to, "%s%u", to.len > 0 ? "," : "", uid);
+		buf_printf(&to, "%s%u", to.len > 0 ? "," : "", uids[i]);
 	}
-	const char *why = all_gone ? "[EXPUNGEISSUED] Some of the messages were expunged meanwhile"
-			  : move ? "[SERVERBUG] Some messages could not be moved"
-				 : "[SERVERBUG] Some messages could not be copied";
-	if (failed > 0 && !move)
-		imapd_copy_undo(ss, dst, uids, copied);
 	uint32_t uidvalidity = dst->uidvalidity;
 	mbox_close(&dst);
 	free(uids);
 	free(idx);
-	if (failed > 0 && !move) {
-		imapd_tagged(ss, c->tag, "NO %s", why);
+	if (r < 0) {
+		/* Nothing was copied or moved.  The EXPUNGE that explains an
+		 * EXPUNGEISSUED may be told now (RFC 9051 7.5.1). */
+		if (gone)
+			imapd_send_updates(ss, true);
+		imapd_tagged(ss, c->tag, "NO %s", gone ? "[EXPUNGEISSUED] Some of the messages were expunged meanwhile"
+						: move ? "[SERVERBUG] Cannot move the messages"
+						       : "[SERVERBUG] Cannot copy the messages");
 	} else if (move) {
 		/* RFC 6851 3.3: COPYUID untagged, then the expunges. */
 		if (to.len > 0)
 			stream_printf(ss->s, "* OK [COPYUID %u %s %s] Moved\r\n", uidvalidity, buf_cstr(&from),
 				      buf_cstr(&to));
 		imapd_send_updates(ss, true);
-		if (failed > 0)
-			imapd_tagged(ss, c->tag, "NO %s", why);
+		if (r > 0)
+			imapd_tagged(ss, c->tag, "NO [SERVERBUG] %ld of the messages could not be moved and stay here", r);
 		else
 			imapd_tagged(ss, c->tag, "OK MOVE completed");
 	} else if (to.len == 0) {

@@ -12,9 +12,16 @@
  *
  * Trusts: the view for what exists; message files only through the
  * store (regular files, O_NOFOLLOW) and up to message_size_limit plus
- * its line ends.  Fails: a message whose file is gone gets no FETCH
- * response and the command ends NO (RFC 9051 7.5.1 allows it); memory
- * or size limits are NO [LIMIT] / [SERVERBUG]. */
+ * its line ends.  Fails: a message whose file is gone (expunged by
+ * another session or program, the EXPUNGE not told yet) gets no FETCH
+ * response when its data needs the file, and the command ends
+ * NO [EXPUNGEISSUED] (RFC 2180 4.1.2, RFC 5530 3), or OK [EXPUNGEISSUED]
+ * for a UID FETCH whose reply told the EXPUNGEs (a UID that no longer
+ * exists is no error, RFC 9051 6.4.9); what the view holds (FLAGS, UID,
+ * sizes) is still answered.  (Dovecot 2.3 sends such a message with
+ * its body NIL, RFC 2180 4.1.3, and OK: data that is not the message's.)
+ * A file that cannot be read for another reason is NO [SERVERBUG];
+ * memory or size limits NO [LIMIT]. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -163,7 +170,8 @@ void imapd_cmd_fetch(struct imapd_session *ss, const struct imap_command *c)
 {
 	const struct imap_fetch *f = &c->u.fetch.fetch;
 	enum imap_fetch_need need;
-	size_t *idx, n, gone = 0;
+	size_t *idx, n, n_gone = 0, unreadable = 0;
+	uint32_t *gone;
 	struct buf data, out;
 	int failed = 0;
 
@@ -180,7 +188,9 @@ void imapd_cmd_fetch(struct imapd_session *ss, const struct imap_command *c)
 	};
 	if (imapd_resolve(ss, c->tag, &c->u.fetch.set, c->uid, &idx, &n) < 0)
 		return;
-	if (f->vanished && imapd_fetch_vanished(ss, &c->u.fetch.set, f->changedsince) < 0) {
+	if ((gone = calloc(n > 0 ? n : 1, sizeof(*gone))) == NULL ||
+	    (f->vanished && imapd_fetch_vanished(ss, &c->u.fetch.set, f->changedsince) < 0)) {
+		free(gone);
 		free(idx);
 		imapd_tagged(ss, c->tag, "NO [SERVERBUG] Out of memory");
 		return;
@@ -203,10 +213,13 @@ void imapd_cmd_fetch(struct imapd_session *ss, const struct imap_command *c)
 		need = imap_fetch_render_needs(f, cached);
 		if (need != IMAP_FETCH_NEED_NONE &&
 		    imapd_msg_read(ss, idx[i], need == IMAP_FETCH_NEED_HEADER, &data) < 0) {
-			if (errno != ENOENT)
+			if (errno == ENOENT) {
+				gone[n_gone++] = m->uid;
+			} else {
 				log_warn("user=%s %s: UID %u: %s", buf_cstr(&ss->user), ss->mb->path, m->uid,
 					 strerror(errno));
-			gone++;
+				unreadable++;
+			}
 			continue;
 		}
 		/* The structure texts not cached yet: parsed now, once for all
@@ -219,7 +232,7 @@ void imapd_cmd_fetch(struct imapd_session *ss, const struct imap_command *c)
 		fm.mime = mime;
 		fm.flags = imapd_msg_flags(ss, m, kw, &fm.nkeywords);
 		if (imap_fetch_render_sets_seen(f, fm.flags, ss->readonly)) {
-			if (mbox_msg_set_flags(ss->mb, idx[i], m->flags | MBOX_SEEN) == 0) {
+			if (mbox_msg_update_flags(ss->mb, idx[i], MBOX_SEEN, 0) == 0) {
 				fm.flags |= IMAP_FLAG_SEEN;
 				seen_set = true;
 			}
@@ -257,13 +270,20 @@ void imapd_cmd_fetch(struct imapd_session *ss, const struct imap_command *c)
 	buf_free(&out);
 	for (int k = 0; k < 3; k++)
 		buf_free(&texts[k]);
-	if (failed)
+	if (failed) {
+		free(gone);
 		return;
+	}
 	imapd_send_updates(ss, c->uid);
-	if (gone > 0)
-		imapd_tagged(ss, c->tag, "NO Some messages were expunged meanwhile");
+	if (unreadable > 0)
+		imapd_tagged(ss, c->tag, "NO [SERVERBUG] Some messages could not be read");
+	else if (n_gone > 0 && !imapd_expunges_told(ss, gone, n_gone))
+		imapd_tagged(ss, c->tag, "NO [EXPUNGEISSUED] Some of the messages were expunged meanwhile");
+	else if (n_gone > 0)
+		imapd_tagged(ss, c->tag, "OK [EXPUNGEISSUED] FETCH completed; some messages were expunged meanwhile");
 	else
 		imapd_tagged(ss, c->tag, "OK FETCH completed");
+	free(gone);
 }
 
 /* ---- SEARCH ---- */

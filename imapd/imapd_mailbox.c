@@ -553,17 +553,27 @@ static void imapd_rename_inbox(struct imapd_session *ss, const struct imap_comma
 		imapd_tagged(ss, c->tag, "NO [SERVERBUG] Cannot rename INBOX");
 		return;
 	}
-	for (size_t i = 0; i < inbox->n; i++) {
-		uint32_t uid;
-		if (mbox_copy(inbox, i, dst, 1, &uid, &error) < 0) {
-			log_warn("user=%s rename INBOX: UID %u: %s", buf_cstr(&ss->user), inbox->msgs[i].uid, error);
-			failed++;
-		}
+	/* One MOVE of every message: all or none, but for messages whose
+	 * source cannot be removed, which stay (mbox_move_set). */
+	size_t *idx = calloc(inbox->n > 0 ? inbox->n : 1, sizeof(*idx));
+	uint32_t *uids = calloc(inbox->n > 0 ? inbox->n : 1, sizeof(*uids));
+	long stayed = -1;
+	if (idx != NULL && uids != NULL) {
+		for (size_t i = 0; i < inbox->n; i++)
+			idx[i] = i;
+		stayed = mbox_move_set(inbox, idx, inbox->n, dst, uids, &failed, &error);
+		if (stayed < 0)
+			log_warn("user=%s rename INBOX: UID %u: %s: %s", buf_cstr(&ss->user), inbox->msgs[failed].uid,
+				 error, strerror(errno));
 	}
+	free(idx);
+	free(uids);
 	mbox_close(&inbox);
 	mbox_close(&dst);
 	imapd_send_updates(ss, true);
-	if (failed > 0)
+	if (stayed < 0)
+		imapd_tagged(ss, c->tag, "NO [SERVERBUG] Cannot move the messages of INBOX");
+	else if (stayed > 0)
 		imapd_tagged(ss, c->tag, "NO [SERVERBUG] Some messages stayed in INBOX");
 	else
 		imapd_tagged(ss, c->tag, "OK RENAME completed");

@@ -14,7 +14,9 @@
  * resolved against the view, never trusted as indexes.
  *
  * Fails: a store error is NO [SERVERBUG] for that command, logged; the
- * session goes on. */
+ * session goes on.  A message expunged by another session (or whose file
+ * another program removed) that the client was not told of yet is no
+ * server error: EXPUNGEISSUED (RFC 5530), see imapd_cmd_store. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -270,11 +272,20 @@ int imapd_flag_bits(struct imapd_session *ss, const char *tag, const struct imap
 	return 0;
 }
 
+bool imapd_expunges_told(const struct imapd_session *ss, const uint32_t *uids, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (mbox_find_uid(ss->mb, uids[i]) >= 0)
+			return false;
+	return true;
+}
+
 void imapd_cmd_store(struct imapd_session *ss, const struct imap_command *c)
 {
 	const struct imap_store *st = &c->u.store;
-	size_t *idx, n, failed = 0, nmod = 0;
-	uint32_t bits, *modified = NULL;   /* failed UNCHANGEDSINCE (RFC 7162 3.1.3) */
+	size_t *idx, n, n_gone = 0, failed = 0, nmod = 0;
+	uint32_t bits, add, remove, *gone, *modified;   /* modified: failed UNCHANGEDSINCE (RFC 7162 3.1.3) */
+	uint64_t since = st->unchangedsince_set ? st->unchangedsince : UINT64_MAX;
 
 	if (ss->readonly) {
 		imapd_tagged(ss, c->tag, "NO [READ-ONLY] Mailbox is read-only");
@@ -284,30 +295,35 @@ void imapd_cmd_store(struct imapd_session *ss, const struct imap_command *c)
 		imapd_condstore_enable(ss);
 	if (imapd_resolve(ss, c->tag, &st->set, c->uid, &idx, &n) < 0)
 		return;
-	if (imapd_flag_bits(ss, c->tag, &st->flags, ss->mb, st->op != IMAP_STORE_REMOVE, &bits) < 0 ||
-	    (st->unchangedsince_set && (modified = calloc(n + 1, sizeof(*modified))) == NULL)) {
-		if (st->unchangedsince_set && modified == NULL)
-			imapd_tagged(ss, c->tag, "NO [SERVERBUG] Out of memory");
-		free(idx);
-		return;
+	gone = calloc(n > 0 ? n : 1, sizeof(*gone));
+	modified = calloc(n > 0 ? n : 1, sizeof(*modified));
+	if (gone == NULL || modified == NULL) {
+		imapd_tagged(ss, c->tag, "NO [SERVERBUG] Out of memory");
+		goto out;
 	}
+	if (imapd_flag_bits(ss, c->tag, &st->flags, ss->mb, st->op != IMAP_STORE_REMOVE, &bits) < 0)
+		goto out;
+	add = st->op == IMAP_STORE_REMOVE ? 0 : bits;
+	remove = st->op == IMAP_STORE_SET ? UINT32_MAX : st->op == IMAP_STORE_REMOVE ? bits : 0;
 	for (size_t i = 0; i < n; i++) {
-		struct mbox_msg *m = &ss->mb->msgs[idx[i]];
-		uint32_t want = st->op == IMAP_STORE_SET ? bits
-				: st->op == IMAP_STORE_ADD ? (m->flags | bits) : (m->flags & ~bits);
-		/* With UNCHANGEDSINCE the MODSEQ is checked even when the flags
-		 * would stay as they are (0 always fails: RFC 7162 3.1.3). */
-		int r = st->unchangedsince_set ? mbox_msg_set_flags_if(ss->mb, idx[i], want, st->unchangedsince)
-			: want != m->flags ? mbox_msg_set_flags(ss->mb, idx[i], want) : 0;
+		const struct mbox_msg *m = &ss->mb->msgs[idx[i]];
+		/* The store checks each message is there even when its flags
+		 * stay as they are: a gone message gets no FETCH.  With
+		 * UNCHANGEDSINCE the MODSEQ is checked even then (0 always
+		 * fails: RFC 7162 3.1.3). */
+		int r = mbox_msg_update_flags_if(ss->mb, idx[i], add, remove, since);
 		if (r > 0) {
 			modified[nmod++] = c->uid ? m->uid : (uint32_t)(idx[i] + 1);
 			continue;
 		}
 		if (r < 0) {
-			if (errno != ENOENT)
+			if (errno == ENOENT) {
+				gone[n_gone++] = m->uid;
+			} else {
 				log_warn("user=%s %s: UID %u: %s", buf_cstr(&ss->user), ss->mb->path, m->uid,
 					 strerror(errno));
-			failed++;
+				failed++;
+			}
 			continue;
 		}
 		if (!st->silent)
@@ -316,18 +332,36 @@ void imapd_cmd_store(struct imapd_session *ss, const struct imap_command *c)
 			stream_printf(ss->s, "* %zu FETCH (UID %u MODSEQ (%llu))\r\n", idx[i] + 1, m->uid,
 				      (unsigned long long)m->modseq);
 	}
-	free(idx);
 	imapd_send_updates(ss, c->uid);
-	if (failed > 0)
-		imapd_tagged(ss, c->tag, "NO Some messages could not be changed (expunged meanwhile?)");
-	else if (nmod > 0) {
+	/* Messages expunged meanwhile (by another session or program) are
+	 * left out.  RFC 2180 4.2 says how to answer: with .SILENT, OK
+	 * (4.2.1); without, NO, after the FETCHes of the others (4.2.2,
+	 * 4.2.3), since the client asked to see flags it will not get.  A
+	 * UID STORE whose reply told those EXPUNGEs named UIDs that no
+	 * longer exist, which is no error (RFC 9051 6.4.9).  Either way the
+	 * reply carries EXPUNGEISSUED (RFC 9051 7.1, RFC 5530 3): the client
+	 * may want a NOOP, which tells it the EXPUNGEs.  (Dovecot 2.3 keeps
+	 * a ghost of the message in its index and answers OK with a FETCH
+	 * of flags that were never stored; with no ghost to change, Postern
+	 * says what happened.) */
+	if (failed > 0) {
+		imapd_tagged(ss, c->tag, "NO [SERVERBUG] Some flags could not be changed");
+	} else if (n_gone > 0 && !st->silent && !imapd_expunges_told(ss, gone, n_gone)) {
+		imapd_tagged(ss, c->tag, "NO [EXPUNGEISSUED] Some of the messages were expunged meanwhile");
+	} else if (n_gone > 0) {
+		imapd_tagged(ss, c->tag, "OK [EXPUNGEISSUED] STORE completed; some messages were expunged meanwhile");
+	} else if (nmod > 0) {
 		struct buf set;
 		buf_init(&set, (size_t)-1);
 		imapd_put_uid_set(&set, modified, nmod);
 		imapd_tagged(ss, c->tag, "OK [MODIFIED %s] Conditional STORE failed", buf_cstr(&set));
 		buf_free(&set);
-	} else
+	} else {
 		imapd_tagged(ss, c->tag, "OK STORE completed");
+	}
+out:
+	free(idx);
+	free(gone);
 	free(modified);
 }
 

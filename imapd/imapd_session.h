@@ -59,6 +59,8 @@ void imapd_cmd_select(struct imapd_session *ss, const struct imap_command *c);
  * FETCH FLAGS), where the RFC allows it (expunges: not after FETCH,
  * STORE or SEARCH without UID). */
 void imapd_send_updates(struct imapd_session *ss, bool expunges_allowed);
+/* Whether none of uids is in the view any more: their EXPUNGEs were told. */
+bool imapd_expunges_told(const struct imapd_session *ss, const uint32_t *uids, size_t n);
 void imapd_cmd_close(struct imapd_session *ss, const struct imap_command *c, bool expunge);
 void imapd_cmd_expunge(struct imapd_session *ss, const struct imap_command *c);
 void imapd_cmd_store(struct imapd_session *ss, const struct imap_command *c);

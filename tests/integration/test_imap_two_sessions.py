@@ -5,7 +5,15 @@ that stay put until the EXPUNGE is told (RFC 9051 7.5.1: none during
 FETCH, STORE or SEARCH), then renumber; and a COPY naming a message
 another session expunged, which must fail whole (RFC 9051 6.4.7: the
 target as it was before) with [EXPUNGEISSUED] (RFC 5530), not copy the
-rest and say [SERVERBUG]."""
+rest and say [SERVERBUG].
+
+Also a message expunged by another session (or its file removed by
+another program) and not told yet: STORE gives it no FETCH and says
+[EXPUNGEISSUED] (NO, or OK with .SILENT or once a UID STORE told the
+EXPUNGE: RFC 2180 4.2), FETCH of its text says NO [EXPUNGEISSUED], the
+next NOOP tells the EXPUNGE; and MOVE (RFC 6851 3.1), which moves
+nothing when one message is gone, and keeps a message whose source
+cannot be removed where it was, with no copy of it left behind."""
 
 import imaplib
 import os
@@ -13,7 +21,7 @@ import re
 import socket
 import unittest
 
-from postern_harness import HOST, SCALE, PosternTestCase
+from postern_harness import HOST, SCALE, PosternTestCase, wait_for
 
 
 class Session:
@@ -143,6 +151,192 @@ class ImapTwoSessions(PosternTestCase):
                          [b"X-Test-Id: x1", b"X-Test-Id: x2"])
         c.logout()
         self.assertNotIn("copy UID", t.log_text())            # not logged as a server failure
+
+    # ---- STORE and FETCH naming a message gone from the disk ----
+
+    def expunge_in_a(self, a, seq):
+        a.ok("STORE %d +FLAGS.SILENT (\\Deleted)" % seq)
+        self.assertEqual(a.ok("EXPUNGE"), [b"* %d EXPUNGE\r\n" % seq])
+
+    def test_store_naming_an_expunged_message_says_expungeissued(self):
+        t = self.start_tree()
+        a, b = self.setup_folder(t, ["s1", "s2", "s3"])
+        b.ok("STORE 2 +FLAGS.SILENT (\\Seen)")          # b's view: 2 is \Seen
+        self.expunge_in_a(a, 2)
+        # RFC 2180 4.2.3: the others get their flags and a FETCH each, the
+        # gone one gets neither, and the tagged reply is NO [EXPUNGEISSUED];
+        # no EXPUNGE during STORE (RFC 9051 7.5.1).
+        out = b.cmd("STORE 1:3 +FLAGS (\\Flagged)")
+        self.assertRegex(out[-1], rb"^t\d+ NO \[EXPUNGEISSUED\] ")
+        self.assertEqual([l[:9] for l in out[:-1]], [b"* 1 FETCH", b"* 3 FETCH"], out)
+        # Already \Seen in b's view: nothing to rename, yet the message is
+        # gone and must not be answered as if it were there (RFC 2180 4.2.2).
+        out = b.cmd("STORE 2 +FLAGS (\\Seen)")
+        self.assertEqual(len(out), 1, out)
+        self.assertRegex(out[-1], rb"^t\d+ NO \[EXPUNGEISSUED\] ")
+        # .SILENT: OK, with the code (RFC 2180 4.2.1).
+        out = b.cmd("STORE 1:3 +FLAGS.SILENT (\\Answered)")
+        self.assertEqual(len(out), 1, out)
+        self.assertRegex(out[-1], rb"^t\d+ OK \[EXPUNGEISSUED\] ")
+        # The session goes on; the next command that may tell it does.
+        out = b.ok("NOOP")
+        self.assertIn(b"* 2 EXPUNGE\r\n", out)
+        out = b.ok("FETCH 1:* (UID FLAGS)")
+        self.assertEqual(len(out), 2, out)
+        for l, uid in zip(out, (1, 3)):
+            self.assertRegex(l, rb"^\* \d FETCH \(UID %d FLAGS \(" % uid)
+            self.assertEqual(sorted(re.search(rb"FLAGS \(([^)]*)\)", l).group(1).split()),
+                             [b"\\Answered", b"\\Flagged"])
+        self.assertEqual(sorted(ids_by_uid(a).values()), ["s1", "s3"])   # nothing lost
+        self.assertNotIn("UID 2", t.log_text())             # an expunge is no server failure
+
+    def test_uid_store_naming_an_expunged_message_tells_the_expunge(self):
+        t = self.start_tree()
+        a, b = self.setup_folder(t, ["u1", "u2", "u3"])
+        self.expunge_in_a(a, 2)
+        # UID STORE may tell the EXPUNGE (RFC 9051 7.5.1); once told, UID 2
+        # no longer exists, which is no error (RFC 9051 6.4.9).
+        out = b.cmd("UID STORE 1:3 +FLAGS (\\Flagged)")
+        self.assertEqual([l for l in out if b" FETCH " in l],
+                         [b"* 1 FETCH (UID 1 FLAGS (\\Flagged))\r\n", b"* 3 FETCH (UID 3 FLAGS (\\Flagged))\r\n"])
+        self.assertIn(b"* 2 EXPUNGE\r\n", out)
+        self.assertLess(out.index(b"* 3 FETCH (UID 3 FLAGS (\\Flagged))\r\n"), out.index(b"* 2 EXPUNGE\r\n"))
+        self.assertRegex(out[-1], rb"^t\d+ OK \[EXPUNGEISSUED\] ")
+        self.assertEqual(b.ok("FETCH 1:* (UID)"), [b"* 1 FETCH (UID 1)\r\n", b"* 2 FETCH (UID 3)\r\n"])
+
+    def test_store_on_a_file_another_program_removed(self):
+        t = self.start_tree()
+        a, b = self.setup_folder(t, ["r1", "r2"])
+        cur = os.path.join(t.maildir("alice"), "cur")
+        gone = [n for n in os.listdir(cur) if n.startswith(self.base_of(t, a, 2))]
+        self.assertEqual(len(gone), 1, os.listdir(cur))
+        os.unlink(os.path.join(cur, gone[0]))              # a mail client working on the Maildir
+        out = b.cmd("STORE 2 +FLAGS (\\Flagged)")
+        self.assertEqual(len(out), 1, out)
+        self.assertRegex(out[-1], rb"^t\d+ NO \[EXPUNGEISSUED\] ")
+        out = b.cmd("STORE 1 +FLAGS (\\Flagged)")
+        self.assertRegex(out[-1], rb"^t\d+ OK ")
+        # The store decides "gone" once the directories settled: a later
+        # NOOP tells it, and the session goes on.
+        wait_for(lambda: b"* 2 EXPUNGE\r\n" in b.ok("NOOP"), 15, "the EXPUNGE of the removed file")
+        self.assertEqual(b.ok("FETCH 1:* (UID FLAGS)"), [b"* 1 FETCH (UID 1 FLAGS (\\Flagged))\r\n"])
+
+    def base_of(self, t, session, uid):
+        """The Maildir base name of UID uid (the store's dovecot-uidlist)."""
+        with open(os.path.join(t.maildir("alice"), "dovecot-uidlist")) as f:
+            for line in f.read().splitlines()[1:]:
+                u, _, rest = line.partition(" ")
+                if int(u) == uid:
+                    return rest.split(":", 1)[1]
+        self.fail("UID %d not in dovecot-uidlist" % uid)
+
+    def test_fetch_of_a_body_whose_file_is_gone(self):
+        t = self.start_tree()
+        a, b = self.setup_folder(t, ["f1", "f2", "f3"])
+        self.expunge_in_a(a, 2)
+        out = b.cmd("FETCH 2 (BODY[])")
+        self.assertEqual(len(out), 1, out)
+        self.assertRegex(out[-1], rb"^t\d+ NO \[EXPUNGEISSUED\] ")
+        out = b.cmd("FETCH 1:3 (UID BODY.PEEK[HEADER.FIELDS (X-Test-Id)])")
+        self.assertRegex(out[-1], rb"^t\d+ NO \[EXPUNGEISSUED\] ")
+        data = b"".join(out)
+        self.assertEqual(re.findall(rb"X-Test-Id: (\S+)", data), [b"f1", b"f3"])
+        self.assertFalse([l for l in out if l.endswith(b"EXPUNGE\r\n")], out)
+        # What the view knows without the file is still answered (RFC 2180 4.1).
+        self.assertEqual(b.ok("FETCH 2 (UID)"), [b"* 2 FETCH (UID 2)\r\n"])
+        self.assertIn(b"* 2 EXPUNGE\r\n", b.ok("NOOP"))
+        self.assertEqual(b.ok("FETCH 1:* (UID)"), [b"* 1 FETCH (UID 1)\r\n", b"* 2 FETCH (UID 3)\r\n"])
+
+    def test_uid_fetch_of_an_expunged_message_tells_the_expunge(self):
+        t = self.start_tree()
+        a, b = self.setup_folder(t, ["g1", "g2"])
+        self.expunge_in_a(a, 2)
+        out = b.cmd("UID FETCH 1:2 (BODY.PEEK[HEADER.FIELDS (X-Test-Id)])")
+        self.assertEqual(re.findall(rb"X-Test-Id: (\S+)", b"".join(out)), [b"g1"])
+        self.assertIn(b"* 2 EXPUNGE\r\n", out)
+        # Told in this reply: UID 2 no longer exists, no error (RFC 9051 6.4.9).
+        self.assertRegex(out[-1], rb"^t\d+ OK \[EXPUNGEISSUED\] ")
+        self.assertEqual(b.ok("FETCH 1:* (UID)"), [b"* 1 FETCH (UID 1)\r\n"])
+
+    # ---- MOVE: every message moved, or none ----
+
+    def test_move_naming_an_expunged_message_moves_nothing(self):
+        t = self.start_tree()
+        a, b = self.setup_folder(t, ["m1", "m2", "m3"])
+        a.ok("CREATE Dest")
+        self.expunge_in_a(a, 3)
+        out = b.cmd("MOVE 1:3 Dest")
+        self.assertRegex(out[-1], rb"^t\d+ NO \[EXPUNGEISSUED\]")
+        self.assertFalse([l for l in out if b"COPYUID" in l], out)
+        self.assertEqual([l for l in out if l.endswith(b"EXPUNGE\r\n")], [b"* 3 EXPUNGE\r\n"])
+        self.assertEqual(a.ok("STATUS Dest (MESSAGES)"), [b"* STATUS Dest (MESSAGES 0)\r\n"])
+        dest = os.path.join(t.maildir("alice"), ".Dest")
+        self.assertEqual(os.listdir(os.path.join(dest, "cur")) + os.listdir(os.path.join(dest, "new")), [])
+        self.assertEqual(ids_by_uid(b), {1: "m1", 2: "m2"})
+        out = b.cmd("MOVE 1:2 Dest")                        # now they all exist
+        self.assertRegex(out[-1], rb"^t\d+ OK ")
+        self.assertIn(b"* OK [COPYUID ", b"".join(out))
+        self.assertEqual(ids_by_uid(b), {})
+
+    def test_move_whose_sources_cannot_be_removed_leaves_them_and_no_copies(self):
+        t = self.start_tree()
+        a, b = self.setup_folder(t, ["w1", "w2"])
+        a.ok("CREATE Dest")
+        cur = os.path.join(t.maildir("alice"), "cur")
+        mode = os.stat(cur).st_mode & 0o7777
+        os.chmod(cur, 0o555)                                 # the copies can be made, the sources not removed
+        self.addCleanup(os.chmod, cur, mode)
+        before = t.log_text()
+        out = b.cmd("MOVE 1:2 Dest")
+        self.assertRegex(out[-1], rb"^t\d+ NO \[SERVERBUG\] ")
+        self.assertFalse([l for l in out if b"COPYUID" in l or l.endswith(b"EXPUNGE\r\n")], out)
+        # Every message where it was, none in Dest: no loss, no duplicate.
+        self.assertEqual(a.ok("STATUS Dest (MESSAGES)"), [b"* STATUS Dest (MESSAGES 0)\r\n"])
+        dest = os.path.join(t.maildir("alice"), ".Dest")
+        self.assertEqual(os.listdir(os.path.join(dest, "cur")) + os.listdir(os.path.join(dest, "new")), [])
+        self.assertEqual(ids_by_uid(b), {1: "w1", 2: "w2"})
+        self.assertRegex(t.log_text()[len(before):], r"cannot move UID 1 to .*Permission denied")   # said why
+        os.chmod(cur, mode)
+        out = b.cmd("MOVE 1:2 Dest")
+        self.assertRegex(out[-1], rb"^t\d+ OK ")
+        self.assertEqual(ids_by_uid(b), {})
+        c = Session(t)
+        self.addCleanup(c.close)
+        c.ok("EXAMINE Dest")
+        self.assertEqual(sorted(ids_by_uid(c).values()), ["w1", "w2"])
+
+    def test_move_keeps_a_message_whose_source_cannot_be_removed(self):
+        if os.geteuid() != 0:
+            self.skipTest("needs a file of another user than the session's")
+        t = self.start_tree()
+        a, b = self.setup_folder(t, ["k1", "k2"])
+        a.ok("CREATE Dest")
+        cur = os.path.join(t.maildir("alice"), "cur")
+        st = os.stat(cur)
+        keep = [n for n in os.listdir(cur) if n.startswith(self.base_of(t, a, 2))]
+        self.assertEqual(len(keep), 1, os.listdir(cur))
+        # Message 2's file is root's in a sticky cur/ that is not the
+        # session's: it can be linked (mode 0666) but not removed.
+        os.chown(os.path.join(cur, keep[0]), 0, 0)
+        os.chmod(os.path.join(cur, keep[0]), 0o666)
+        os.chown(cur, 0, 0)
+        os.chmod(cur, 0o1777)
+        self.addCleanup(os.chmod, cur, st.st_mode & 0o7777)
+        self.addCleanup(os.chown, cur, st.st_uid, st.st_gid)
+        out = b.cmd("MOVE 1:2 Dest")
+        # Message 1 moved (COPYUID, EXPUNGE); message 2 stays, no copy of
+        # it in Dest (RFC 6851 3.1: moved or unaffected, never in both).
+        self.assertRegex(out[0], rb"^\* OK \[COPYUID \d+ 1 1\] ")
+        self.assertEqual(out[1:-1], [b"* 1 EXPUNGE\r\n"])
+        self.assertRegex(out[-1], rb"^t\d+ NO \[SERVERBUG\] ")
+        self.assertEqual(ids_by_uid(b), {2: "k2"})
+        dest = os.path.join(t.maildir("alice"), ".Dest")
+        self.assertEqual(len(os.listdir(os.path.join(dest, "cur"))), 1)
+        c = Session(t)
+        self.addCleanup(c.close)
+        c.ok("EXAMINE Dest")
+        self.assertEqual(ids_by_uid(c), {1: "k1"})
+        self.assertIn("cannot move UID 2 to", t.log_text())
 
 if __name__ == "__main__":
     unittest.main()

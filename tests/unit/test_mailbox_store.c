@@ -12,6 +12,8 @@
 #include <string.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -589,7 +591,8 @@ static void test_append_copy_and_move(void **state)
 	/* COPY keeps flags and keywords (by name). */
 	assert_int_equal(mbox_keyword(a, "Junk", 4, 1, &kw), 0);
 	assert_int_equal(mbox_msg_set_flags(a, 0, MBOX_FLAGGED | kw), 0);
-	assert_int_equal(mbox_copy(a, 0, b, 0, &uid, &err), 0);
+	size_t zero = 0, one = 1, failed = 99;
+	assert_int_equal(mbox_copy_set(a, &zero, 1, b, &uid, &failed, &err), 0);
 	assert_int_equal(uid, 1);
 	assert_int_equal(mbox_sync(b, 0, &err), 0);
 	assert_int_equal(b->n, 1);
@@ -597,7 +600,7 @@ static void test_append_copy_and_move(void **state)
 	assert_int_equal(mbox_keyword(b, "junk", 4, 0, &junk), 0);
 	assert_int_equal(b->msgs[0].flags, MBOX_FLAGGED | junk);
 	/* MOVE: gone from the source, in the destination, seen by a reader. */
-	assert_int_equal(mbox_copy(a, 1, b, 1, &uid, &err), 0);
+	assert_int_equal(mbox_move_set(a, &one, 1, b, &uid, &failed, &err), 0);
 	assert_int_equal(uid, 2);
 	assert_int_equal(mbox_sync(a, 0, &err), 0);
 	assert_int_equal(a->n, 1);
@@ -609,6 +612,232 @@ static void test_append_copy_and_move(void **state)
 	mbox_close(&a);
 	mbox_close(&b);
 	mbox_close(&reader);
+}
+
+/* Files in a directory (not . and ..); the first one's name into first. */
+static int count_files(const char *dir, char *first, size_t len)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		if (n++ == 0 && first != NULL)
+			snprintf(first, len, "%s", e->d_name);
+	}
+	closedir(d);
+	return n;
+}
+
+/* Defect: a STORE that changed nothing answered for a message another
+ * session had expunged (or whose file another program had removed), and
+ * +FLAGS worked on the session's stale view of the flags. */
+static void test_flags_of_a_gone_message_are_enoent(void **state)
+{
+	struct mbox *a, *b;
+	const char *err = NULL;
+	(void)state;
+
+	make_maildir("gf");
+	deliver("gf", "300.G.h", "S: 1\n\nx\n");
+	deliver("gf", "301.G.h", "S: 2\n\ny\n");
+	deliver("gf", "302.G.h", "S: 3\n\nz\n");
+	assert_int_equal(mbox_open("gf", 2, 0, &a, &err), 0);
+	assert_int_equal(mbox_open("gf", 2, 0, &b, &err), 0);
+	assert_int_equal(mbox_msg_update_flags(b, 0, MBOX_SEEN, 0), 0);
+	/* Expunged by a: b's view still has it, \Seen. */
+	assert_int_equal(mbox_msg_remove(a, 0), 0);
+	errno = 0;
+	assert_int_equal(mbox_msg_update_flags(b, 0, MBOX_SEEN, 0), -1);   /* nothing to rename */
+	assert_int_equal(errno, ENOENT);
+	errno = 0;
+	assert_int_equal(mbox_msg_set_flags(b, 0, MBOX_FLAGGED), -1);
+	assert_int_equal(errno, ENOENT);
+	/* Removed by another program: the index still lists it. */
+	assert_int_equal(unlink("gf/cur/301.G.h:2,"), 0);
+	errno = 0;
+	assert_int_equal(mbox_msg_update_flags(b, 1, 0, 0), -1);
+	assert_int_equal(errno, ENOENT);
+	errno = 0;
+	assert_int_equal(mbox_msg_update_flags(b, 1, MBOX_ANSWERED, 0), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_false(exists("gf/cur/301.G.h:2,R"));
+	/* +FLAGS on the flags as stored, not as b last saw them. */
+	assert_int_equal(mbox_msg_update_flags(a, 2, MBOX_FLAGGED, 0), 0);
+	assert_int_equal(b->msgs[2].flags, 0);
+	assert_int_equal(mbox_msg_update_flags(b, 2, MBOX_SEEN, 0), 0);
+	assert_int_equal(b->msgs[2].flags, MBOX_SEEN | MBOX_FLAGGED);
+	assert_true(exists("gf/cur/302.G.h:2,FS"));
+	assert_int_equal(mbox_msg_update_flags(b, 2, 0, MBOX_FLAGGED), 0);
+	assert_int_equal(b->msgs[2].flags, MBOX_SEEN);
+	assert_true(exists("gf/cur/302.G.h:2,S"));
+	/* And the sync tells b both are gone. */
+	assert_int_equal(mbox_sync(b, 0, &err), 0);
+	assert_true(b->changes.n_expunged >= 1);   /* the other program's removal may wait for a settled scan */
+	assert_int_equal(b->changes.expunged[0], 1);
+	mbox_close(&a);
+	mbox_close(&b);
+}
+
+/* COPY and MOVE of a set that names a message gone from the disk: no
+ * copy stays in the target, no source is touched. */
+static void test_copy_and_move_sets_are_all_or_none(void **state)
+{
+	struct mbox *src, *dst;
+	const char *err = NULL;
+	size_t idx[3] = { 0, 1, 2 }, failed = 99;
+	uint32_t uids[3] = { 7, 7, 7 };
+	(void)state;
+
+	make_maildir("an");
+	make_maildir("an/.Dst");
+	deliver("an", "400.A.h", "S: 1\n\nx\n");
+	deliver("an", "401.A.h", "S: 2\n\ny\n");
+	deliver("an", "402.A.h", "S: 3\n\nz\n");
+	assert_int_equal(mbox_open("an", 2, 0, &src, &err), 0);
+	assert_int_equal(mbox_open("an/.Dst", 7, 0, &dst, &err), 0);
+	assert_int_equal(unlink("an/cur/402.A.h:2,"), 0);     /* expunged behind the view */
+	errno = 0;
+	assert_int_equal(mbox_copy_set(src, idx, 3, dst, uids, &failed, &err), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(failed, 2);
+	assert_int_equal(uids[0], 0);
+	assert_int_equal(uids[1], 0);
+	assert_int_equal(count_files("an/.Dst/cur", NULL, 0), 0);
+	failed = 99;
+	assert_int_equal(mbox_move_set(src, idx, 3, dst, uids, &failed, &err), -1);
+	assert_int_equal(failed, 2);
+	assert_int_equal(count_files("an/.Dst/cur", NULL, 0), 0);
+	assert_true(exists("an/cur/400.A.h:2,"));
+	assert_true(exists("an/cur/401.A.h:2,"));
+	assert_int_equal(mbox_sync(dst, 0, &err), 0);
+	assert_int_equal(dst->n, 0);
+	/* The two that exist move; the source forgets them, nothing is left behind. */
+	assert_int_equal(mbox_move_set(src, idx, 2, dst, uids, &failed, &err), 0);
+	assert_true(uids[0] != 0 && uids[1] != 0);
+	assert_int_equal(count_files("an/.Dst/cur", NULL, 0), 2);
+	assert_false(exists("an/cur/400.A.h:2,"));
+	assert_false(exists("an/cur/401.A.h:2,"));
+	assert_int_equal(mbox_sync(dst, 0, &err), 0);
+	assert_int_equal(dst->n, 2);
+	assert_int_equal(mbox_sync(src, 0, &err), 0);
+	assert_int_equal(src->changes.n_expunged, 2);
+	mbox_close(&src);
+	mbox_close(&dst);
+}
+
+/* A copy whose UID cannot be written leaves no file in the target, which
+ * a later sync would take in as a message nobody asked for. */
+static void test_failed_copy_leaves_no_file(void **state)
+{
+	struct mbox *src, *dst;
+	const char *err = NULL;
+	size_t idx = 0, failed = 99;
+	uint32_t uid = 0;
+	struct rlimit old, low;
+	struct stat sb;
+	(void)state;
+
+	make_maildir("fc");
+	make_maildir("fc/.Dst");
+	deliver("fc", "500.F.h", "S: 1\n\nx\n");
+	assert_int_equal(mbox_open("fc", 2, 0, &src, &err), 0);
+	assert_int_equal(mbox_open("fc/.Dst", 7, 0, &dst, &err), 0);
+	assert_int_equal(stat("fc/.Dst/dovecot-uidlist", &sb), 0);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	low = old;
+	low.rlim_cur = (rlim_t)sb.st_size;   /* the target's UID list may not grow */
+	signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &low), 0);
+	int r = (int)mbox_move_set(src, &idx, 1, dst, &uid, &failed, &err);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	assert_int_equal(r, -1);
+	assert_int_equal(failed, 0);
+	assert_int_equal(count_files("fc/.Dst/cur", NULL, 0), 0);
+	assert_true(exists("fc/cur/500.F.h:2,"));
+	assert_int_equal(mbox_sync(dst, 0, &err), 0);
+	assert_int_equal(dst->n, 0);
+	assert_int_equal(mbox_sync(src, 0, &err), 0);
+	assert_int_equal(src->n, 1);
+	assert_int_equal(src->changes.n_expunged, 0);
+	mbox_close(&src);
+	mbox_close(&dst);
+}
+
+/* The MOVE of the last test, run as an ordinary user: message 1's source
+ * can be removed, message 2's cannot (another user's file in a sticky
+ * directory).  0, or the number of the check that failed. */
+static int move_child(void)
+{
+	struct mbox *src, *dst;
+	const char *err = NULL;
+	size_t idx[2] = { 0, 1 }, failed = 99;
+	uint32_t uids[2] = { 0, 0 };
+	struct passwd *pw = getpwnam("nobody");
+
+	if (pw == NULL || setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0)
+		return 1;
+	if (mbox_open("mv", 2, 0, &src, &err) < 0 || mbox_open("mv/.Dst", 7, 0, &dst, &err) < 0)
+		return 2;
+	if (mbox_move_set(src, idx, 2, dst, uids, &failed, &err) != 1)
+		return 3;
+	if (uids[0] == 0 || uids[1] != 0)
+		return 4;
+	if (mbox_sync(src, 0, &err) < 0 || src->n != 1 || src->msgs[0].uid != 2)
+		return 5;
+	if (mbox_sync(dst, 0, &err) < 0 || dst->n != 1 || dst->msgs[0].uid != uids[0])
+		return 6;
+	mbox_close(&src);
+	mbox_close(&dst);
+	return 0;
+}
+
+/* Defect: a MOVE did not say what happened to a message whose source
+ * could not be removed.  Now it stays where it was and its copy is
+ * taken back: in one folder, never both or neither. */
+static void test_move_keeps_a_message_whose_source_cannot_go(void **state)
+{
+	struct mbox *src;
+	const char *err = NULL;
+	char name[300], path[400], text[64];
+	int status;
+	(void)state;
+
+	if (geteuid() != 0)
+		skip();   /* needs a file of another user */
+	struct passwd *pw = getpwnam("nobody");
+	assert_non_null(pw);
+	make_maildir("mv");
+	make_maildir("mv/.Dst");
+	deliver("mv", "600.M.h", "S: moves\n\nx\n");
+	deliver("mv", "601.M.h", "S: stays\n\ny\n");
+	assert_int_equal(mbox_open("mv", 2, 0, &src, &err), 0);   /* into cur/, UIDs 1 and 2 */
+	mbox_close(&src);
+	assert_int_equal(system("chown -R nobody: mv"), 0);
+	assert_int_equal(chmod(test_dir, 0711), 0);
+	assert_int_equal(chown("mv/cur/601.M.h:2,", 0, 0), 0);
+	assert_int_equal(chmod("mv/cur/601.M.h:2,", 0666), 0);  /* linkable (protected_hardlinks), not removable: */
+	assert_int_equal(chown("mv/cur", 0, 0), 0);
+	assert_int_equal(chmod("mv/cur", 01777), 0);            /* sticky, not the mover's */
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(move_child());
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(count_files("mv/cur", name, sizeof(name)), 1);
+	assert_string_equal(name, "601.M.h:2,");
+	assert_int_equal(count_files("mv/.Dst/cur", name, sizeof(name)), 1);
+	snprintf(path, sizeof(path), "mv/.Dst/cur/%s", name);
+	FILE *f = fopen(path, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(text, sizeof(text), f));
+	fclose(f);
+	assert_string_equal(text, "S: moves\n");
 }
 
 static void test_cache_keeps_texts_and_survives_damage(void **state)
@@ -723,19 +952,6 @@ static void test_cache_is_compacted_when_mostly_dead(void **state)
 	mbox_close(&b);
 }
 
-static int count_files(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	int n = 0;
-
-	assert_non_null(d);
-	while ((e = readdir(d)) != NULL)
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n;
-}
-
 /* Past the message cap a folder lists the first messages and says so
  * (mb->overflow: IMAP sends an ALERT); the rest keep their files, are
  * never taken as expunged, and show once there is room. */
@@ -755,7 +971,7 @@ static void test_message_cap_is_told_and_loses_nothing(void **state)
 	assert_int_equal(mbox_open("cap", 3, 0, &mb, &err), 0);
 	assert_int_equal(mb->n, 5);
 	assert_true(mb->overflow);
-	assert_int_equal(count_files("cap/new") + count_files("cap/cur"), 8);
+	assert_int_equal(count_files("cap/new", NULL, 0) + count_files("cap/cur", NULL, 0), 8);
 	/* Later syncs, with cur/ rescanned, keep every UID. */
 	for (int round = 0; round < 3; round++) {
 		struct timespec past[2] = { { 1000000000, 0 }, { 1000000000, 0 } };
@@ -766,7 +982,7 @@ static void test_message_cap_is_told_and_loses_nothing(void **state)
 		for (size_t i = 0; i < mb->n; i++)
 			assert_int_equal(mb->msgs[i].uid, i + 1);
 	}
-	assert_int_equal(count_files("cap/new") + count_files("cap/cur"), 8);
+	assert_int_equal(count_files("cap/new", NULL, 0) + count_files("cap/cur", NULL, 0), 8);
 	/* Room made: the rest show, none lost. */
 	for (int i = 0; i < 3; i++) {
 		assert_int_equal(mbox_msg_remove(mb, 0), 0);
@@ -776,7 +992,7 @@ static void test_message_cap_is_told_and_loses_nothing(void **state)
 	assert_int_equal(mbox_open("cap", 3, 0, &mb, &err), 0);
 	assert_int_equal(mb->n, 5);
 	assert_false(mb->overflow);
-	assert_int_equal(count_files("cap/new") + count_files("cap/cur"), 5);
+	assert_int_equal(count_files("cap/new", NULL, 0) + count_files("cap/cur", NULL, 0), 5);
 	mbox_messages_max = MBOX_MESSAGES_MAX;
 	mbox_close(&mb);
 }
@@ -1064,6 +1280,10 @@ int main(void)
 		cmocka_unit_test(test_renamed_open_folder_keeps_its_uids),
 		cmocka_unit_test(test_remove_fails_loudly_when_lookup_fails),
 		cmocka_unit_test(test_failed_uidlist_write_changes_nothing),
+		cmocka_unit_test(test_flags_of_a_gone_message_are_enoent),
+		cmocka_unit_test(test_copy_and_move_sets_are_all_or_none),
+		cmocka_unit_test(test_failed_copy_leaves_no_file),
+		cmocka_unit_test(test_move_keeps_a_message_whose_source_cannot_go),
 		cmocka_unit_test(test_every_info_letter_is_kept),
 		cmocka_unit_test(test_duplicate_base_names_do_not_resurrect),
 		cmocka_unit_test(test_renames_during_scans_keep_the_uid),
