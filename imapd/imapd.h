@@ -12,6 +12,8 @@
  *   imapd_mailbox.c  mailbox names <-> Maildir++ folders, LIST, STATUS
  *   imapd_selected.c SELECT/EXAMINE and what works on the selected
  *                    folder: untagged updates, STORE, EXPUNGE, CLOSE
+ *   imapd_condstore.c CONDSTORE and QRESYNC (RFC 7162): enabling,
+ *                    VANISHED, the QRESYNC answer of SELECT
  *   imapd.c          main: which of the two this process is */
 #ifndef POSTERN_IMAPD_H
 #define POSTERN_IMAPD_H
