@@ -305,6 +305,37 @@ static int imapd_search_load(void *ctx, enum imap_search_need need, const char *
 	return 0;
 }
 
+/* Save the result (numbers, or UIDs when uid) as UIDs: all of it, or
+ * with MIN or MAX (and not ALL or COUNT) only those (RFC 5182 2.4). */
+static void imapd_search_save(struct imapd_session *ss, bool uid, const uint32_t *hits, size_t nh,
+			      unsigned int ret)
+{
+	uint32_t *uids = NULL, ends[2];
+	const uint32_t *v = hits;
+	size_t k = 0;
+
+	if (!uid) {
+		if ((uids = calloc(nh > 0 ? nh : 1, sizeof(*uids))) == NULL) {
+			imapd_save_result(ss, NULL, 0);
+			return;
+		}
+		for (size_t i = 0; i < nh; i++)
+			uids[i] = ss->mb->msgs[hits[i] - 1].uid;   /* ascending as the numbers are */
+		v = uids;
+	}
+	if ((ret & (IMAP_SEARCH_RETURN_ALL | IMAP_SEARCH_RETURN_COUNT)) == 0 &&
+	    (ret & (IMAP_SEARCH_RETURN_MIN | IMAP_SEARCH_RETURN_MAX)) != 0 && nh > 0) {
+		if (ret & IMAP_SEARCH_RETURN_MIN)
+			ends[k++] = v[0];
+		if ((ret & IMAP_SEARCH_RETURN_MAX) && (k == 0 || v[nh - 1] != ends[0]))
+			ends[k++] = v[nh - 1];
+		imapd_save_result(ss, ends, k);
+	} else {
+		imapd_save_result(ss, v, nh);
+	}
+	free(uids);
+}
+
 void imapd_cmd_search(struct imapd_session *ss, const struct imap_command *c)
 {
 	const struct imap_search *s = &c->u.search;
@@ -312,6 +343,7 @@ void imapd_cmd_search(struct imapd_session *ss, const struct imap_command *c)
 	struct imap_search_env env = {
 		.max_seq = (uint32_t)ss->shown,
 		.max_uid = mb->n > 0 ? mb->msgs[mb->n - 1].uid : 0,
+		.saved = ss->saved.count > 0 ? &ss->saved : NULL,
 		.now = (int64_t)time(NULL),
 	};
 	struct imap_search_eval *ev = NULL;
@@ -323,7 +355,10 @@ void imapd_cmd_search(struct imapd_session *ss, const struct imap_command *c)
 
 	if (s->uses_modseq)
 		imapd_condstore_enable(ss);
-	int r = imap_search_eval_new(s, &env, &ev, &error);
+	int r = imap_search_eval_new(s, &env, &ev, &error);   /* copies "$" */
+	/* A SEARCH that fails leaves "$" empty (RFC 5182 2.1). */
+	if (s->esearch && (s->ret & IMAP_SEARCH_RETURN_SAVE) != 0)
+		imapd_save_result(ss, NULL, 0);
 	if (r == IMAP_SEARCH_EVAL_BADCHARSET) {
 		imapd_tagged(ss, c->tag, "NO [BADCHARSET (%s)] Unknown charset", IMAP_SEARCH_CHARSETS);
 		return;
@@ -357,12 +392,16 @@ void imapd_cmd_search(struct imapd_session *ss, const struct imap_command *c)
 	}
 	imap_search_eval_free(&ev);
 	buf_free(&data);
+	unsigned int ret = s->esearch ? s->ret : IMAP_SEARCH_RETURN_ALL;
+	if (ret == 0)
+		ret = IMAP_SEARCH_RETURN_ALL;   /* RETURN () means ALL */
+	if (ret & IMAP_SEARCH_RETURN_SAVE)
+		imapd_search_save(ss, c->uid, hits, nh, ret);
 	buf_init(&out, 64 + 11 * (nh + 4));
-	if (s->esearch || ss->rev2) {
-		/* RFC 4731 / RFC 9051 7.3.4; RETURN () means ALL. */
-		unsigned int ret = s->esearch ? s->ret : IMAP_SEARCH_RETURN_ALL;
-		if (ret == 0)
-			ret = IMAP_SEARCH_RETURN_ALL;
+	if (ret == IMAP_SEARCH_RETURN_SAVE) {
+		/* SAVE alone: no ESEARCH response (RFC 5182 2.1). */
+	} else if (s->esearch || ss->rev2) {
+		/* RFC 4731 / RFC 9051 7.3.4. */
 		buf_printf(&out, "* ESEARCH (TAG \"%s\")%s", c->tag, c->uid ? " UID" : "");
 		if ((ret & IMAP_SEARCH_RETURN_MIN) && nh > 0)
 			buf_printf(&out, " MIN %u", hits[0]);

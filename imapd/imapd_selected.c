@@ -91,6 +91,28 @@ void imapd_unselect(struct imapd_session *ss)
 	mbox_close(&ss->mb);
 	ss->selected[0] = '\0';
 	ss->shown = 0;
+	imapd_save_result(ss, NULL, 0);   /* "$" is empty in the next folder (RFC 5182 2.1) */
+}
+
+void imapd_save_result(struct imapd_session *ss, const uint32_t *v, size_t n)
+{
+	struct imap_seq_range *r = n > 0 ? calloc(n, sizeof(*r)) : NULL;
+	unsigned int count = 0;
+
+	free(ss->saved.ranges);
+	ss->saved.ranges = NULL;
+	ss->saved.count = 0;
+	if (r == NULL)
+		return;   /* nothing saved, or no memory: "$" is empty */
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+		while (j + 1 < n && v[j + 1] == v[j] + 1)
+			j++;
+		r[count++] = (struct imap_seq_range){ v[i], v[j] };
+		i = j + 1;
+	}
+	ss->saved.ranges = r;
+	ss->saved.count = count;
 }
 
 static size_t imapd_count_recent(const struct mbox *mb)
@@ -227,8 +249,19 @@ int imapd_resolve(struct imapd_session *ss, const char *tag, const struct imap_s
 
 	*idx_r = NULL;
 	*n_r = 0;
-	if (set->saved)
-		return 0;   /* RFC 5182 2.1: no result saved (this server saves none yet) is empty */
+	if (set->saved) {
+		/* RFC 5182 2.1: the saved UIDs that are still in the view. */
+		if ((idx = calloc(ss->shown > 0 ? ss->shown : 1, sizeof(*idx))) == NULL) {
+			imapd_tagged(ss, tag, "NO [SERVERBUG] Out of memory");
+			return -1;
+		}
+		for (size_t i = 0; i < ss->shown && i < mb->n; i++)
+			if (ss->saved.count > 0 && imap_seqset_contains(&ss->saved, mb->msgs[i].uid))
+				idx[n++] = i;
+		*idx_r = idx;
+		*n_r = n;
+		return 0;
+	}
 	uint32_t max = uid ? (mb->n > 0 ? mb->msgs[mb->n - 1].uid : 0) : (uint32_t)ss->shown;
 	if (!uid && imap_seqset_highest(set) > ss->shown) {
 		imapd_bad(ss, tag, "Invalid message sequence number");

@@ -30,6 +30,7 @@ struct imapd_session {
 	bool readonly;                   /* EXAMINE */
 	char selected[IMAPD_NAME_MAX + 1];
 	size_t shown;                    /* messages the client knows of (EXISTS) */
+	struct imap_seqset saved;        /* SEARCH RETURN (SAVE) (RFC 5182): UIDs, ranges malloc()ed */
 };
 
 /* ---- replies (imapd_session.c) ---- */
@@ -76,6 +77,8 @@ int imapd_flag_bits(struct imapd_session *ss, const char *tag, const struct imap
 		    bool create, uint32_t *bits_r);
 /* Close the selected folder without expunging. */
 void imapd_unselect(struct imapd_session *ss);
+/* Replace the saved search result ("$") by the sorted UIDs v. */
+void imapd_save_result(struct imapd_session *ss, const uint32_t *v, size_t n);
 
 /* "* n FETCH (UID u FLAGS (...))" of view index idx, with MODSEQ once
  * CONDSTORE is enabled (RFC 7162 3.1). */
