@@ -4,7 +4,8 @@
  * (RFC 9051 section 9, RFC 3516 section 6, RFC 7162 section 7):
  *   fetch-att    ENVELOPE / FLAGS / INTERNALDATE / RFC822 / RFC822.HEADER
  *                / RFC822.SIZE / RFC822.TEXT / BODY / BODYSTRUCTURE / UID
- *                / MODSEQ / BODY[.PEEK] section [partial]
+ *                / MODSEQ / PREVIEW ["(" "LAZY" ")"]
+ *                / BODY[.PEEK] section [partial]
  *                / BINARY[.PEEK] section-binary [partial]
  *                / BINARY.SIZE section-binary
  *   macros       ALL, FAST, FULL (only on their own, never in a list)
@@ -38,6 +39,7 @@ static const struct imap_word fetch_simple[] = {
 	IMAP_WORD("BODYSTRUCTURE", IMAP_FETCH_BODYSTRUCTURE, 0),
 	IMAP_WORD("BODY", IMAP_FETCH_BODY, 0),
 	IMAP_WORD("MODSEQ", IMAP_FETCH_MODSEQ, 0),
+	IMAP_WORD("PREVIEW", IMAP_FETCH_PREVIEW, 0),
 	IMAP_WORD("RFC822", IMAP_FETCH_RFC822, 1),
 	IMAP_WORD("RFC822.HEADER", IMAP_FETCH_RFC822_HEADER, 0),
 	IMAP_WORD("RFC822.TEXT", IMAP_FETCH_RFC822_TEXT, 1),
@@ -287,9 +289,24 @@ int imap_fetch_parse(const struct imap_arg *att, struct arena *a, struct imap_fe
 			return -1;
 		}
 	}
-	for (unsigned int k = 0; k < n; k++)
+	for (unsigned int k = 0; k < n; k++) {
 		if (fetch_att(&items[k], a, r, sections, error_r) < 0)
 			return -1;
+		/* PREVIEW's modifiers follow it as a list: only LAZY exists. */
+		if (imap_arg_is_atom(&items[k], "PREVIEW") && k + 1 < n && items[k + 1].type == IMAP_ARG_LIST) {
+			const struct imap_arg *mods = &items[++k];
+			for (unsigned int j = 0; j < mods->count; j++)
+				if (!imap_arg_is_atom(&mods->items[j], "LAZY")) {
+					*error_r = "Invalid PREVIEW modifier";
+					return -1;
+				}
+			if (mods->count == 0) {
+				*error_r = "Invalid PREVIEW modifier";
+				return -1;
+			}
+			r->preview_lazy = true;
+		}
+	}
 	r->sections = sections;
 	return 0;
 }

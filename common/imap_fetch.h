@@ -23,6 +23,7 @@
 #define IMAP_FETCH_RFC822_HEADER (1u << 8)   /* like BODY.PEEK[HEADER] */
 #define IMAP_FETCH_RFC822_TEXT   (1u << 9)   /* like BODY[TEXT], sets \Seen */
 #define IMAP_FETCH_MODSEQ        (1u << 10)  /* RFC 7162 */
+#define IMAP_FETCH_PREVIEW       (1u << 11)  /* RFC 8970 */
 
 /* Deepest part path in a section ("1.2.3" has 3). */
 #define IMAP_SECTION_PARTS_MAX 64
@@ -62,6 +63,7 @@ struct imap_fetch {
 	bool changedsince_set;            /* CHANGEDSINCE modifier (RFC 7162 3.1.4.1) */
 	uint64_t changedsince;
 	bool vanished;                    /* VANISHED modifier (RFC 7162 3.2.6) */
+	bool preview_lazy;                /* PREVIEW (LAZY) (RFC 8970 3.1) */
 };
 
 /* Read the fetch-att argument of FETCH: ALL, FAST, FULL, one item, or a

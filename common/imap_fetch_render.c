@@ -63,6 +63,7 @@
 
 #include "imap_fetch_render.h"
 #include "imap_mime.h"
+#include "imap_preview.h"
 #include "imap_string.h"
 #include "imap_types.h"
 
@@ -91,7 +92,8 @@ enum imap_fetch_need imap_fetch_render_needs(const struct imap_fetch *f, unsigne
 	enum imap_fetch_need need = IMAP_FETCH_NEED_NONE;
 	unsigned int items = f->items & ~cached;
 
-	if (items & (IMAP_FETCH_BODY | IMAP_FETCH_BODYSTRUCTURE | IMAP_FETCH_RFC822 | IMAP_FETCH_RFC822_TEXT))
+	if (items & (IMAP_FETCH_BODY | IMAP_FETCH_BODYSTRUCTURE | IMAP_FETCH_RFC822 | IMAP_FETCH_RFC822_TEXT |
+		     IMAP_FETCH_PREVIEW))
 		return IMAP_FETCH_NEED_MESSAGE;
 	if (items & (IMAP_FETCH_ENVELOPE | IMAP_FETCH_RFC822_HEADER))
 		need = IMAP_FETCH_NEED_HEADER;
@@ -139,6 +141,13 @@ static void putf(struct render *r, const char *fmt, ...)
 	if (buf_vprintf(r->out, fmt, ap) < 0)
 		fail_errno(r);
 	va_end(ap);
+}
+
+/* A string in the form its bytes allow (quoted, or a literal). */
+static void render_string(struct render *r, const char *p, size_t n)
+{
+	if (r->rc == IMAP_FETCH_RENDER_OK && imap_write_string(r->out, p, n, r->strflags & IMAP_STR_UTF8) < 0)
+		fail_errno(r);
 }
 
 /* The separator before every item but the first. */
@@ -498,6 +507,25 @@ static void render_rfc822(struct render *r, const char *name, enum imap_section_
 	render_body(r, &s, name);
 }
 
+/* PREVIEW (RFC 8970): the given text, or one made from the message. */
+static void render_preview(struct render *r)
+{
+	const struct imap_fetch_msg *m = r->m;
+	struct buf made;
+
+	item(r, "PREVIEW ");
+	if (m->preview != NULL) {
+		render_string(r, m->preview, m->preview_len);
+		return;
+	}
+	buf_init(&made, 8 * IMAP_PREVIEW_CHARS);
+	if (imap_preview_make(m->data, m->data != NULL ? m->len : 0, r->mime, &made) < 0)
+		r->rc = IMAP_FETCH_RENDER_NOMEM;
+	else
+		render_string(r, made.data != NULL ? made.data : "", made.len);
+	buf_free(&made);
+}
+
 /* ---- the response ---- */
 
 static void render_items(struct render *r)
@@ -531,6 +559,8 @@ static void render_items(struct render *r)
 		render_structure(r, "BODY ", m->body, m->body_len, 0);
 	if (items & IMAP_FETCH_BODYSTRUCTURE)
 		render_structure(r, "BODYSTRUCTURE ", m->bodystructure, m->bodystructure_len, 1);
+	if (items & IMAP_FETCH_PREVIEW)
+		render_preview(r);
 	if (items & IMAP_FETCH_RFC822_HEADER)
 		render_rfc822(r, "RFC822.HEADER", IMAP_SECTION_HEADER);
 	if (items & IMAP_FETCH_RFC822_TEXT)
@@ -548,7 +578,7 @@ int imap_fetch_render(struct buf *out, const struct imap_fetch *f, const struct 
 	struct mime_message *parsed = NULL;
 	size_t start = out->len, saved_max = out->max, limit;
 	unsigned int cached = (m->envelope ? IMAP_FETCH_ENVELOPE : 0) | (m->body ? IMAP_FETCH_BODY : 0) |
-		(m->bodystructure ? IMAP_FETCH_BODYSTRUCTURE : 0);
+		(m->bodystructure ? IMAP_FETCH_BODYSTRUCTURE : 0) | (m->preview ? IMAP_FETCH_PREVIEW : 0);
 
 	memset(&r, 0, sizeof(r));
 	r.out = out;

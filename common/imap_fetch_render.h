@@ -51,6 +51,8 @@ struct imap_fetch_msg {
 	 * must see them (rev2 and UTF-8 change them), or NULL. */
 	const char *envelope, *body, *bodystructure;
 	size_t envelope_len, body_len, bodystructure_len;
+	const char *preview;           /* PREVIEW text (UTF-8), or NULL: made here from the message */
+	size_t preview_len;
 };
 
 /* Results of imap_fetch_render. */

@@ -714,28 +714,10 @@ static const struct mime_part *ev_next_part(const struct mime_part *p)
  * from its charset (or as it is when that fails). */
 static int ev_part_text(struct imap_search_eval *ev, const struct mime_part *part, struct buf *out)
 {
-	const char *p = ev->data + part->body.offset, *cs;
-	size_t n = part->body.size, cs_len;
-	enum mime_cte cte = mime_cte_of(&part->encoding);
-
-	if (cte == MIME_CTE_BASE64 || cte == MIME_CTE_QP) {
-		buf_reset(&ev->tmp1);
-		if ((cte == MIME_CTE_BASE64 ? mime_base64_decode(p, n, &ev->tmp1) : mime_qp_decode(p, n, &ev->tmp1)) < 0)
-			return -1;
-		p = ev->tmp1.data != NULL ? ev->tmp1.data : "";
-		n = ev->tmp1.len;
-	}
-	cs = mime_part_charset(part, &cs_len);
-	if (cs != NULL) {
-		buf_reset(&ev->tmp2);
-		if (mime_charset_to_utf8(cs, cs_len, p, n, &ev->tmp2) == 0) {
-			p = ev->tmp2.data != NULL ? ev->tmp2.data : "";
-			n = ev->tmp2.len;
-		}
-	}
-	if (buf_putc(out, '\0') < 0)
+	buf_reset(&ev->tmp2);
+	if (mime_part_text(ev->data, ev->len, part, part->body.size, &ev->tmp1, &ev->tmp2) < 0 || buf_putc(out, '\0') < 0)
 		return -1;
-	return imap_search_fold(p, n, out);
+	return imap_search_fold(ev->tmp2.data != NULL ? ev->tmp2.data : "", ev->tmp2.len, out);
 }
 
 /* BODY's text: every text/ and message/ leaf. */

@@ -122,6 +122,14 @@ int mime_qp_decode(const char *p, size_t len, struct buf *out);
 /* The number of bytes mime_qp_decode would append. */
 size_t mime_qp_decoded_size(const char *p, size_t len);
 
+/* Append the text of leaf part (of message msg, msg_len bytes of it) as
+ * UTF-8: the first max_in bytes of its body with the transfer encoding
+ * undone, converted from its charset (kept as they are when that
+ * fails).  tmp is scratch.  0 or -1 (memory, out's cap).  In
+ * mime_text.c. */
+int mime_part_text(const char *msg, size_t msg_len, const struct mime_part *part, size_t max_in,
+		   struct buf *tmp, struct buf *out);
+
 /* Append p with every esc + two hex digits decoded (RFC 2231 '%',
  * RFC 2047 Q '='), and '_' as a space when underscore_space (RFC 2047
  * 4.2); a bad escape stays as it is.  0 or -1 (out's cap). */

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "imap_fetch_render.h"
+#include "imap_preview.h"
 #include "mime.h"
 #include "imap_search_eval.h"
 #include "imapd_session.h"
@@ -102,16 +103,19 @@ fail:;
 
 /* ---- the structure cache (the store's postern-cache) ---- */
 
-#define IMAPD_STRUCTURE_ITEMS (IMAP_FETCH_ENVELOPE | IMAP_FETCH_BODY | IMAP_FETCH_BODYSTRUCTURE)
+#define IMAPD_STRUCTURE_ITEMS (IMAP_FETCH_ENVELOPE | IMAP_FETCH_BODY | IMAP_FETCH_BODYSTRUCTURE | IMAP_FETCH_PREVIEW)
 #define IMAPD_STRUCTURE_MAX (1u << 20)   /* longest cached text (the store's bound) */
+#define IMAPD_TEXTS 4                    /* ENVELOPE, BODY, BODYSTRUCTURE, PREVIEW */
+#define IMAPD_PREVIEW 3
 
-static const unsigned int imapd_structure_item[3] = { IMAP_FETCH_ENVELOPE, IMAP_FETCH_BODY,
-						       IMAP_FETCH_BODYSTRUCTURE };
+static const unsigned int imapd_structure_item[IMAPD_TEXTS] = { IMAP_FETCH_ENVELOPE, IMAP_FETCH_BODY,
+								 IMAP_FETCH_BODYSTRUCTURE, IMAP_FETCH_PREVIEW };
 
-/* Cache kind of text k (0 ENVELOPE, 1 BODY, 2 BODYSTRUCTURE) in a form. */
+/* Cache kind of text k (0 ENVELOPE, 1 BODY, 2 BODYSTRUCTURE: one per
+ * form; 3 PREVIEW, UTF-8 in every form). */
 static uint32_t imapd_structure_kind(int k, unsigned int form)
 {
-	return (uint32_t)(k * 3) + form;
+	return k == IMAPD_PREVIEW ? 9 : (uint32_t)(k * 3) + form;
 }
 
 /* Fetch the wanted texts from the cache into texts[]; the items found. */
@@ -120,7 +124,7 @@ static unsigned int imapd_structure_cached(struct imapd_session *ss, uint32_t ui
 {
 	unsigned int found = 0, form = imap_fetch_render_form(flags);
 
-	for (int k = 0; k < 3; k++) {
+	for (int k = 0; k < IMAPD_TEXTS; k++) {
 		buf_reset(&texts[k]);
 		if ((f->items & imapd_structure_item[k]) != 0 &&
 		    mbox_cache_get(ss->mb, uid, imapd_structure_kind(k, form), &texts[k]) == 1)
@@ -139,12 +143,14 @@ static int imapd_structure_fill(struct imapd_session *ss, uint32_t uid, const st
 
 	if (mime_parse(data->data != NULL ? data->data : "", data->len, mime_r, &error) < 0)
 		return -1;
-	for (int k = 0; k < 3; k++) {
+	for (int k = 0; k < IMAPD_TEXTS; k++) {
 		if ((f->items & imapd_structure_item[k]) == 0 || (cached & imapd_structure_item[k]) != 0 ||
 		    (k > 0 && !whole))
-			continue;   /* BODY and BODYSTRUCTURE need the whole message */
+			continue;   /* BODY, BODYSTRUCTURE and PREVIEW need the whole message */
 		buf_reset(&texts[k]);
-		if (imap_fetch_render_structure(&texts[k], k == 0 ? -1 : k - 1, *mime_r, flags) < 0) {
+		int r = k == IMAPD_PREVIEW ? imap_preview_make(data->data, data->len, *mime_r, &texts[k])
+			: imap_fetch_render_structure(&texts[k], k == 0 ? -1 : k - 1, *mime_r, flags);
+		if (r < 0) {
 			buf_reset(&texts[k]);
 			continue;
 		}
@@ -156,12 +162,12 @@ static int imapd_structure_fill(struct imapd_session *ss, uint32_t uid, const st
 /* Hand the texts at hand to the renderer. */
 static void imapd_structure_give(const struct imap_fetch *f, struct buf *texts, struct imap_fetch_msg *fm)
 {
-	const char **p[3] = { &fm->envelope, &fm->body, &fm->bodystructure };
-	size_t *l[3] = { &fm->envelope_len, &fm->body_len, &fm->bodystructure_len };
+	const char **p[IMAPD_TEXTS] = { &fm->envelope, &fm->body, &fm->bodystructure, &fm->preview };
+	size_t *l[IMAPD_TEXTS] = { &fm->envelope_len, &fm->body_len, &fm->bodystructure_len, &fm->preview_len };
 
-	for (int k = 0; k < 3; k++)
-		if ((f->items & imapd_structure_item[k]) != 0 && texts[k].len > 0) {
-			*p[k] = texts[k].data;
+	for (int k = 0; k < IMAPD_TEXTS; k++)
+		if ((f->items & imapd_structure_item[k]) != 0 && (texts[k].len > 0 || k == IMAPD_PREVIEW)) {
+			*p[k] = texts[k].data != NULL ? texts[k].data : "";   /* a preview may be empty */
 			*l[k] = texts[k].len;
 		}
 }
@@ -197,8 +203,8 @@ void imapd_cmd_fetch(struct imapd_session *ss, const struct imap_command *c)
 	}
 	buf_init(&data, (size_t)(2 * ss->l->literal_max + 65536));
 	buf_init(&out, opts.max + 4096);
-	struct buf texts[3];   /* ENVELOPE, BODY, BODYSTRUCTURE of the message at hand */
-	for (int k = 0; k < 3; k++)
+	struct buf texts[IMAPD_TEXTS];   /* ENVELOPE, BODY, BODYSTRUCTURE, PREVIEW of the message at hand */
+	for (int k = 0; k < IMAPD_TEXTS; k++)
 		buf_init(&texts[k], IMAPD_STRUCTURE_MAX);
 	for (size_t i = 0; i < n && !failed; i++) {
 		struct mbox_msg *m = &ss->mb->msgs[idx[i]];
@@ -268,7 +274,7 @@ void imapd_cmd_fetch(struct imapd_session *ss, const struct imap_command *c)
 	free(idx);
 	buf_free(&data);
 	buf_free(&out);
-	for (int k = 0; k < 3; k++)
+	for (int k = 0; k < IMAPD_TEXTS; k++)
 		buf_free(&texts[k]);
 	if (failed) {
 		free(gone);

@@ -1,7 +1,7 @@
 /* libFuzzer target for common/imap_fetch_render.c: random message bytes
  * rendered for a few fixed FETCH requests (simple items, structures,
  * sections of nested parts, HEADER.FIELDS, BINARY and BINARY.SIZE, the
- * RFC822 items), with options and partial windows taken from the first
+ * RFC822 items, PREVIEW), with options and partial windows taken from the first
  * input bytes.  Every response must be one "* N FETCH (...)\r\n" whose
  * literals hold exactly the announced bytes and no NUL outside a
  * literal8, within the max; with a max one byte short of it the render
@@ -31,6 +31,7 @@ static const char *const specs[] = {
 	" BODY.PEEK[2.HEADER.FIELDS (Content-Type)] BODY.PEEK[1.HEADER.FIELDS.NOT (X)])",
 	"(BINARY.PEEK[] BINARY.PEEK[1] BINARY.PEEK[1.1] BINARY.PEEK[2] BINARY.PEEK[2.2] BINARY.PEEK[3])",
 	"(BINARY.SIZE[] BINARY.SIZE[1] BINARY.SIZE[1.1] BINARY.SIZE[2] BINARY.SIZE[2.1.1])",
+	"(UID PREVIEW (LAZY))",
 };
 #define NSPECS (sizeof(specs) / sizeof(specs[0]))
 
