@@ -348,10 +348,10 @@ static int g_list_select(struct grammar_ctx *c, const struct imap_arg *l, struct
 {
 	if (g_word_bits(l, list_select_opts, NELEM(list_select_opts), &li->select) < 0)
 		return g_fail(c, "Unknown LIST selection option");
-	/* RFC 5258 3.1: RECURSIVEMATCH needs another selection option
-	 * (REMOTE does not count). */
-	if ((li->select & IMAP_LIST_SEL_RECURSIVEMATCH) &&
-	    !(li->select & (IMAP_LIST_SEL_SUBSCRIBED | IMAP_LIST_SEL_SPECIAL_USE)))
+	/* RFC 5258 3.1 and 6: RECURSIVEMATCH needs a base option, SUBSCRIBED;
+	 * REMOTE does not count, nor does SPECIAL-USE (RFC 6154 6: a
+	 * list-select-independent-opt). */
+	if ((li->select & IMAP_LIST_SEL_RECURSIVEMATCH) && !(li->select & IMAP_LIST_SEL_SUBSCRIBED))
 		return g_fail(c, "RECURSIVEMATCH needs another selection option");
 	return 0;
 }

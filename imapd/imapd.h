@@ -9,7 +9,9 @@
  *                    redeems the ticket, reads commands (imap_parser,
  *                    imap_grammar) and answers the authenticated and
  *                    selected states
- *   imapd_mailbox.c  mailbox names <-> Maildir++ folders, LIST, STATUS
+ *   imapd_mailbox.c  mailbox names <-> Maildir++ folders, STATUS, CREATE,
+ *                    DELETE, RENAME, SUBSCRIBE
+ *   imapd_list.c     LIST and LSUB (selection: common/imap_list.c)
  *   imapd_selected.c SELECT/EXAMINE and what works on the selected
  *                    folder: untagged updates, STORE, EXPUNGE, CLOSE
  *   imapd_condstore.c CONDSTORE and QRESYNC (RFC 7162): enabling,

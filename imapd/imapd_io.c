@@ -61,8 +61,10 @@ void imapd_reply_parse_error(struct stream *s, const struct imap_parse_error *e)
 }
 
 /* What the session offers once logged in (RFC 9051 6.1.1); the login
- * process announces the same so that clients need not ask again. */
-#define IMAPD_CAPS_SESSION "IMAP4rev1 IMAP4rev2 LITERAL+ ENABLE ID IDLE NAMESPACE UNSELECT UIDPLUS MOVE MULTIAPPEND CHILDREN SPECIAL-USE ESEARCH SEARCHRES WITHIN BINARY CONDSTORE QRESYNC PREVIEW"
+ * process announces the same so that clients need not ask again.
+ * LIST-EXTENDED (RFC 5258) and LIST-STATUS (RFC 5819) are part of
+ * IMAP4rev2, announced for IMAP4rev1 clients. */
+#define IMAPD_CAPS_SESSION "IMAP4rev1 IMAP4rev2 LITERAL+ ENABLE ID IDLE NAMESPACE UNSELECT UIDPLUS MOVE MULTIAPPEND CHILDREN LIST-EXTENDED LIST-STATUS SPECIAL-USE ESEARCH SEARCHRES WITHIN BINARY CONDSTORE QRESYNC PREVIEW"
 
 static char imapd_caps[sizeof(IMAPD_CAPS_SESSION) + 64] = IMAPD_CAPS_SESSION;
 

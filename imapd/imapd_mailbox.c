@@ -1,5 +1,6 @@
 /* imapd_mailbox: mailbox names and the commands on mailboxes as a whole:
- * LIST, LSUB, STATUS, CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE.
+ * STATUS, CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE; the folder list
+ * and the subscriptions that LIST and LSUB (imapd_list.c) read.
  *
  * Offers: the user's Maildir is INBOX; every other mailbox is a
  * Maildir++ folder ".NAME" in it, with "." as the hierarchy separator
@@ -34,13 +35,20 @@
 #include "maildir.h"
 
 #define IMAPD_SUBSCRIPTIONS "subscriptions"
-#define IMAPD_FOLDERS_MAX 10000          /* folders one LIST reads */
 #define IMAPD_SUBSCRIPTIONS_MAX (1u << 20)
 
 static const struct { const char *name, *use; } imapd_special_use[] = {
 	{ "Sent", "\\Sent" }, { "Drafts", "\\Drafts" }, { "Trash", "\\Trash" },
 	{ "Junk", "\\Junk" }, { "Archive", "\\Archive" },
 };
+
+const char *imapd_special_use_of(const char *disk)
+{
+	for (size_t u = 0; u < sizeof(imapd_special_use) / sizeof(imapd_special_use[0]); u++)
+		if (strcmp(disk, imapd_special_use[u].name) == 0)
+			return imapd_special_use[u].use;
+	return NULL;
+}
 
 static int imapd_is_inbox(const char *name)
 {
@@ -115,18 +123,12 @@ int imapd_mailbox_path(struct imapd_session *ss, const char *name, char *path, s
 
 /* ---- the folder list ---- */
 
-struct imapd_folders {
-	char **name;          /* stored names (after the leading "."), sorted */
-	size_t n;
-	int truncated;        /* more than IMAPD_FOLDERS_MAX: the rest are left out */
-};
-
 static int imapd_name_cmp(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static void imapd_folders_free(struct imapd_folders *f)
+void imapd_folders_free(struct imapd_folders *f)
 {
 	for (size_t i = 0; i < f->n; i++)
 		free(f->name[i]);
@@ -134,8 +136,7 @@ static void imapd_folders_free(struct imapd_folders *f)
 	memset(f, 0, sizeof(*f));
 }
 
-/* The Maildir++ folders of the user: ".NAME" directories with a cur/. */
-static int imapd_folders_read(struct imapd_session *ss, struct imapd_folders *f)
+int imapd_folders_read(struct imapd_session *ss, struct imapd_folders *f)
 {
 	DIR *d = opendir(ss->root);
 	struct dirent *de;
@@ -182,24 +183,6 @@ static int imapd_has_children(const struct imapd_folders *f, const char *name)
 	return 0;
 }
 
-/* RFC 9051 6.3.9: "*" matches anything, "%" anything but the separator. */
-static int imapd_match(const char *pat, const char *name)
-{
-	for (; *pat != '\0'; pat++, name++) {
-		if (*pat == '*' || *pat == '%') {
-			for (const char *n = name;; n++) {
-				if (imapd_match(pat + 1, n))
-					return 1;
-				if (*n == '\0' || (*pat == '%' && *n == IMAPD_HIERARCHY_SEP))
-					return 0;
-			}
-		}
-		if (*name != *pat)
-			return 0;
-	}
-	return *name == '\0';
-}
-
 /* ---- subscriptions ---- */
 
 /* root/name into out; -1 when it does not fit. */
@@ -209,7 +192,7 @@ static int imapd_root_file(const struct imapd_session *ss, const char *name, cha
 	return n < 0 || (size_t)n >= outlen ? -1 : 0;
 }
 
-static int imapd_subs_read(struct imapd_session *ss, struct buf *b)
+int imapd_subs_read(struct imapd_session *ss, struct buf *b)
 {
 	char path[IMAPD_FOLDER_PATH_MAX + 64];
 
@@ -236,156 +219,17 @@ static int imapd_subscribed(const struct buf *subs, const char *disk)
 	return 0;
 }
 
-/* ---- LIST / LSUB ---- */
-
-/* One LIST line for stored name disk ("INBOX" for INBOX). */
-static void imapd_list_line(struct imapd_session *ss, const char *cmd, const char *disk, const char *attrs)
-{
-	struct buf out, utf8;
-	const char *err;
-
-	buf_init(&out, IMAPD_NAME_MAX * 8);
-	buf_init(&utf8, IMAPD_NAME_MAX * 4);
-	const char *shown = disk;
-	if (ss->rev2 && imap_utf7_to_utf8(disk, strlen(disk), &utf8, &err) == 0)
-		shown = buf_cstr(&utf8);
-	if (buf_printf(&out, "* %s (%s) \"%c\" ", cmd, attrs, IMAPD_HIERARCHY_SEP) == 0 &&
-	    imap_write_astring(&out, shown, strlen(shown), ss->rev2 ? IMAP_STR_UTF8 : 0) == 0 &&
-	    buf_append(&out, "\r\n", 2) == 0)
-		stream_write(ss->s, out.data, out.len);
-	buf_free(&out);
-	buf_free(&utf8);
-}
-
-/* RFC 9051 6.3.9: a pattern ending in "%" also returns the levels of
- * hierarchy that match it; a level with no folder of its own (Maildir++
- * has ".A.B" without ".A" after CREATE A.B, or from another program) as
- * \Noselect.  Called for each folder f->name[i] in order: a level is
- * shown once, with the first folder below it (the names below a level
- * are adjacent in the sorted list). */
-static void imapd_list_levels(struct imapd_session *ss, const char *cmd, const struct imapd_folders *f, size_t i,
-			      const char *pat, bool show_subscribed, const struct buf *subs)
-{
-	const char *name = f->name[i];
-	char level[IMAPD_FOLDER_PATH_MAX];
-
-	for (const char *sep = strchr(name, IMAPD_HIERARCHY_SEP); sep != NULL;
-	     sep = strchr(sep + 1, IMAPD_HIERARCHY_SEP)) {
-		size_t len = (size_t)(sep - name);
-		const char *key = level;
-		if (len >= sizeof(level))
-			break;
-		memcpy(level, name, len);
-		level[len] = '\0';
-		if ((i > 0 && strncmp(f->name[i - 1], name, len + 1) == 0) || imapd_is_inbox(level) ||
-		    !imapd_match(pat, level) ||
-		    bsearch(&key, f->name, f->n, sizeof(f->name[0]), imapd_name_cmp) != NULL)
-			continue;
-		imapd_list_line(ss, cmd, level, show_subscribed && imapd_subscribed(subs, level)
-						    ? "\\Noselect \\HasChildren \\Subscribed" : "\\Noselect \\HasChildren");
-	}
-}
-
-void imapd_cmd_list(struct imapd_session *ss, const struct imap_command *c)
-{
-	const struct imap_list *l = &c->u.list;
-	bool lsub = c->id == IMAP_CMD_LSUB;
-	bool only_subscribed = lsub || (l->select & IMAP_LIST_SEL_SUBSCRIBED) != 0;
-	bool show_subscribed = !lsub && ((l->ret & IMAP_LIST_RET_SUBSCRIBED) != 0 || only_subscribed);
-	const char *cmd = lsub ? "LSUB" : "LIST";
-	struct imapd_folders f;
-	struct buf subs, pattern;
-
-	if (l->npatterns == 1 && l->patterns[0][0] == '\0' && !lsub) {
-		/* RFC 9051 6.3.9: the hierarchy delimiter and root. */
-		stream_printf(ss->s, "* LIST (\\Noselect) \"%c\" \"\"\r\n", IMAPD_HIERARCHY_SEP);
-		imapd_tagged(ss, c->tag, "OK LIST completed");
-		return;
-	}
-	if (imapd_folders_read(ss, &f) < 0 || imapd_subs_read(ss, &subs) < 0) {
-		log_warn("user=%s %s: %s", buf_cstr(&ss->user), ss->root, strerror(errno));
-		imapd_folders_free(&f);
-		imapd_tagged(ss, c->tag, "NO [SERVERBUG] Cannot list the mailboxes");
-		return;
-	}
-	if (f.truncated) {
-		log_warn("user=%s: more than %d mailboxes: LIST leaves the rest out", buf_cstr(&ss->user),
-			 IMAPD_FOLDERS_MAX);
-		stream_printf(ss->s, "* NO [LIMIT] More than %d mailboxes: not all are listed\r\n", IMAPD_FOLDERS_MAX);
-	}
-	buf_init(&pattern, IMAPD_NAME_MAX * 8);
-	for (unsigned int pi = 0; pi < l->npatterns; pi++) {
-		const char *err;
-		buf_reset(&pattern);
-		/* The reference is prefixed to the pattern (RFC 9051 6.3.9);
-		 * both in the stored (modified UTF-7) form. */
-		struct buf joined;
-		buf_init(&joined, IMAPD_NAME_MAX * 4);
-		buf_printf(&joined, "%s%s", l->reference != NULL ? l->reference : "", l->patterns[pi]);
-		if (ss->rev2)
-			imap_utf8_to_utf7(joined.data != NULL ? joined.data : "", joined.len, &pattern, &err);
-		else
-			buf_set(&pattern, joined.data, joined.len);
-		buf_free(&joined);
-		const char *pat = buf_cstr(&pattern);
-		/* INBOX is matched without regard to case. */
-		char inbox_pat[16];
-		snprintf(inbox_pat, sizeof(inbox_pat), "%.5s", pat);
-		if (imapd_match(pat, "INBOX") || (strcasecmp(inbox_pat, "INBOX") == 0 && pat[5] == '\0')) {
-			int sub = imapd_subscribed(&subs, "INBOX");
-			if (!only_subscribed || sub) {
-				char attrs[128];
-				snprintf(attrs, sizeof(attrs), "%s%s", imapd_has_children(&f, "INBOX") ? "\\HasChildren" : "\\HasNoChildren",
-					 show_subscribed && sub ? " \\Subscribed" : "");
-				imapd_list_line(ss, cmd, "INBOX", attrs);
-			}
-		}
-		bool levels = !only_subscribed && pattern.len > 0 && pat[pattern.len - 1] == '%';
-		for (size_t i = 0; i < f.n; i++) {
-			if (levels)
-				imapd_list_levels(ss, cmd, &f, i, pat, show_subscribed, &subs);
-			if (!imapd_match(pat, f.name[i]))
-				continue;
-			int sub = imapd_subscribed(&subs, f.name[i]);
-			if (only_subscribed && !sub)
-				continue;
-			char attrs[160];
-			const char *use = "";
-			for (size_t u = 0; u < sizeof(imapd_special_use) / sizeof(imapd_special_use[0]); u++)
-				if (strcmp(f.name[i], imapd_special_use[u].name) == 0)
-					use = imapd_special_use[u].use;
-			snprintf(attrs, sizeof(attrs), "%s%s%s%s", imapd_has_children(&f, f.name[i]) ? "\\HasChildren" : "\\HasNoChildren",
-				 show_subscribed && sub ? " \\Subscribed" : "", use[0] != '\0' ? " " : "", use);
-			imapd_list_line(ss, cmd, f.name[i], attrs);
-		}
-	}
-	buf_free(&pattern);
-	buf_free(&subs);
-	imapd_folders_free(&f);
-	imapd_tagged(ss, c->tag, "OK %s completed", cmd);
-}
-
 /* ---- STATUS ---- */
 
-void imapd_cmd_status(struct imapd_session *ss, const struct imap_command *c)
+int imapd_status_send(struct imapd_session *ss, const char *name, const char *path, unsigned int items)
 {
-	char path[IMAPD_FOLDER_PATH_MAX];
-	const char *why, *error;
+	const char *error;
 	struct mbox *mb = NULL;
-	unsigned int items = c->u.status.items;
 
 	if ((items & IMAP_STATUS_HIGHESTMODSEQ) != 0)
-		imapd_condstore_enable(ss);   /* RFC 7162 3.1 */
-
-	if (imapd_mailbox_path(ss, c->u.status.mailbox, path, sizeof(path), &why) < 0) {
-		imapd_tagged(ss, c->tag, "NO %s", why);
-		return;
-	}
-	if (mbox_open(path, strlen(path), 0, &mb, &error) < 0) {
-		imapd_tagged(ss, c->tag, errno == ENOENT ? "NO [NONEXISTENT] No such mailbox"
-							 : "NO [SERVERBUG] Cannot open the mailbox");
-		return;
-	}
+		imapd_condstore_enable(ss);   /* RFC 7162 3.1 (LIST-STATUS too) */
+	if (mbox_open(path, strlen(path), 0, &mb, &error) < 0)
+		return -1;
 	size_t unseen = 0, deleted = 0, recent = 0;
 	unsigned long long size = 0;
 	uint32_t recent_from = mbox_recent_from(mb);
@@ -398,7 +242,7 @@ void imapd_cmd_status(struct imapd_session *ss, const struct imap_command *c)
 	struct buf out;
 	buf_init(&out, IMAPD_NAME_MAX * 8 + 512);
 	buf_append_str(&out, "* STATUS ");
-	imap_write_astring(&out, c->u.status.mailbox, strlen(c->u.status.mailbox), ss->rev2 ? IMAP_STR_UTF8 : 0);
+	imap_write_astring(&out, name, strlen(name), ss->rev2 ? IMAP_STR_UTF8 : 0);
 	buf_append_str(&out, " (");
 	const char *sep = "";
 #define IMAPD_STATUS_ITEM(bit, fmt, value) \
@@ -417,6 +261,23 @@ void imapd_cmd_status(struct imapd_session *ss, const struct imap_command *c)
 	stream_write(ss->s, out.data, out.len);
 	buf_free(&out);
 	mbox_close(&mb);
+	return 0;
+}
+
+void imapd_cmd_status(struct imapd_session *ss, const struct imap_command *c)
+{
+	char path[IMAPD_FOLDER_PATH_MAX];
+	const char *why;
+
+	if (imapd_mailbox_path(ss, c->u.status.mailbox, path, sizeof(path), &why) < 0) {
+		imapd_tagged(ss, c->tag, "NO %s", why);
+		return;
+	}
+	if (imapd_status_send(ss, c->u.status.mailbox, path, c->u.status.items) < 0) {
+		imapd_tagged(ss, c->tag, errno == ENOENT ? "NO [NONEXISTENT] No such mailbox"
+							 : "NO [SERVERBUG] Cannot open the mailbox");
+		return;
+	}
 	imapd_tagged(ss, c->tag, "OK STATUS completed");
 }
 

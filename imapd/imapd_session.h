@@ -10,6 +10,7 @@
 #define IMAPD_FOLDER_PATH_MAX 1024   /* "DOMAIN/USER/.Name" below the mail root */
 #define IMAPD_NAME_MAX 512           /* longest mailbox name, as IMAP sees it */
 #define IMAPD_HIERARCHY_SEP '.'      /* Maildir++'s (and Dovecot's default for it) */
+#define IMAPD_FOLDERS_MAX 10000      /* folders (and subscriptions) one LIST reads */
 
 struct imapd_session {
 	const struct imapd_limits *l;
@@ -47,12 +48,32 @@ int imapd_mailbox_path(struct imapd_session *ss, const char *name, char *path, s
 /* Create the special-use folders (RFC 6154: Sent, Drafts, Trash, Junk,
  * Archive) that are missing, subscribed, as a new user's clients expect. */
 void imapd_mailbox_autocreate(struct imapd_session *ss);
-void imapd_cmd_list(struct imapd_session *ss, const struct imap_command *c);
+/* The special-use attribute ("\\Sent") of a stored name, or NULL. */
+const char *imapd_special_use_of(const char *disk);
+
+struct imapd_folders {
+	char **name;          /* stored names (after the leading "."), sorted */
+	size_t n;
+	int truncated;        /* more than IMAPD_FOLDERS_MAX: the rest are left out */
+};
+/* The Maildir++ folders of the user: ".NAME" directories with a cur/.
+ * 0, or -1 with errno. */
+int imapd_folders_read(struct imapd_session *ss, struct imapd_folders *f);
+void imapd_folders_free(struct imapd_folders *f);
+/* The subscriptions file (one stored name a line) into b, initialised
+ * here; empty when there is none.  0, or -1 with errno. */
+int imapd_subs_read(struct imapd_session *ss, struct buf *b);
+/* One STATUS response for the folder at path, shown as name (the client's
+ * form).  0, or -1 with errno (ENOENT: no such mailbox). */
+int imapd_status_send(struct imapd_session *ss, const char *name, const char *path, unsigned int items);
 void imapd_cmd_status(struct imapd_session *ss, const struct imap_command *c);
 void imapd_cmd_create(struct imapd_session *ss, const struct imap_command *c);
 void imapd_cmd_delete(struct imapd_session *ss, const struct imap_command *c);
 void imapd_cmd_rename(struct imapd_session *ss, const struct imap_command *c);
 void imapd_cmd_subscribe(struct imapd_session *ss, const struct imap_command *c, bool on);
+
+/* ---- LIST, LSUB (imapd_list.c) ---- */
+void imapd_cmd_list(struct imapd_session *ss, const struct imap_command *c);
 
 /* ---- the selected state (imapd_selected.c) ---- */
 void imapd_cmd_select(struct imapd_session *ss, const struct imap_command *c);

@@ -24,7 +24,8 @@ Dovecot treats a loopback client as secured, so LOGIN / AUTHENTICATE PLAIN
 work there in plaintext (and nowhere else).  mail_location is
 maildir:MAILDIR (with :INDEX=DIR when index_dir is given: Dovecot's
 dovecot.index* files elsewhere, the Maildir and its dovecot-uidlist /
-dovecot-keywords in place).
+dovecot-keywords in place).  extra_conf is appended to dovecot.conf as
+given (e.g. a namespace with special_use mailboxes).
 
 Users: the master starts as root (tests run as root) and serves mail as
 the Maildir's owner, which must not be root (Dovecot refuses UID 0), and
@@ -114,7 +115,8 @@ def _greeting(port):
 
 
 class DovecotPeer:
-    def __init__(self, maildir, user="alice", password="secret", uid=None, gid=None, index_dir=None):
+    def __init__(self, maildir, user="alice", password="secret", uid=None, gid=None, index_dir=None,
+                 extra_conf=""):
         self.maildir = os.path.abspath(maildir)
         st = os.stat(self.maildir)
         self.uid = st.st_uid if uid is None else uid
@@ -125,6 +127,7 @@ class DovecotPeer:
         self.user = user
         self.password = password
         self.index_dir = index_dir
+        self.extra_conf = extra_conf
         self.dir = None
         self.port = None
         self.proc = None
@@ -163,7 +166,7 @@ service imap-login {{
     port = 0
   }}
 }}
-""".format(d=d, host=HOST, port=self.port, location=location)
+""".format(d=d, host=HOST, port=self.port, location=location) + self.extra_conf
 
     def _write_files(self):
         for sub in ("run", "state"):

@@ -556,6 +556,12 @@ static const struct gcase list_cases[] = {
 	GC("a LIST (RECURSIVEMATCH) \"\" \"%\"\r\n", "BAD RECURSIVEMATCH needs another selection option"),
 	GC("a LIST (REMOTE RECURSIVEMATCH) \"\" \"%\"\r\n", "BAD RECURSIVEMATCH needs another selection option"),
 	GC("a LIST () \"\" \"%\"\r\n", "LIST ref=\"\" pat=\"%\" ext sel=[] ret=[]"),
+	/* RFC 6154 6: SPECIAL-USE is an independent option, no base for RECURSIVEMATCH. */
+	GC("a LIST (SPECIAL-USE RECURSIVEMATCH) \"\" \"%\"\r\n", "BAD RECURSIVEMATCH needs another selection option"),
+	GC("a LIST (SUBSCRIBED SPECIAL-USE RECURSIVEMATCH) \"\" \"%\"\r\n",
+	  "LIST ref=\"\" pat=\"%\" ext sel=[SUBSCRIBED RECURSIVEMATCH SPECIAL-USE] ret=[]"),
+	GC("a LIST (REMOTE SUBSCRIBED RECURSIVEMATCH) \"\" \"%\"\r\n",
+	  "LIST ref=\"\" pat=\"%\" ext sel=[SUBSCRIBED REMOTE RECURSIVEMATCH] ret=[]"),
 	GC("t1 LIST (SPECIAL-USE) \"\" \"*\"\r\n", "LIST ref=\"\" pat=\"*\" ext sel=[SPECIAL-USE] ret=[]"),
 	GC("A01 LIST \"\" % RETURN (STATUS (MESSAGES UNSEEN))\r\n",
 	  "LIST ref=\"\" pat=\"%\" ext sel=[] ret=[STATUS][MESSAGES UNSEEN]"),
