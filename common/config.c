@@ -163,7 +163,7 @@ static const struct config_key config_table[] = {
 	{ "daemon_max_use", CONFIG_SIZE, "100",
 	  "Clients a service process serves before it exits and the master replaces it." },
 	{ "master_stop_timeout", CONFIG_TIME, "30s",
-	  "How long the master waits for its children to exit on stop before it kills them." },
+	  "How long the master waits for its children to exit on stop before it kills them.  Idle IMAP and POP3 sessions do not count: they are told at once and end with their protocol's goodbye; this bounds clients in the middle of a command." },
 	{ "log_file", CONFIG_STR, "",
 	  "Where every Postern process logs: empty means syslog (mail facility; stderr with start -f); a path (relative to DIR) makes the master append each line, in the format syslog daemons write (Mmm dd hh:mm:ss host postern/SERVICE[pid]: text), to that file, reopened on SIGHUP (postern reload) for log rotation; - means the master's stderr." },
 	{ "relayhost", CONFIG_STR, "",

@@ -77,6 +77,53 @@ int daemon_stop_fd(void)
 	return daemon_stop_pipe[0];
 }
 
+/* SIGUSR1: the master stops the system.  Unlike SIGTERM, which also
+ * retires a process at a reload (its sessions may run on), it means a
+ * long-lived session (IMAP, POP3) must end now, at its next point where
+ * nothing is half done, rather than when its client leaves. */
+static volatile sig_atomic_t daemon_hurry_flag;
+static int daemon_hurry_pipe[2] = { -1, -1 };
+
+static void daemon_on_hurry(int sig)
+{
+	int saved = errno;
+
+	(void)sig;
+	daemon_hurry_flag = 1;
+	if (daemon_hurry_pipe[1] >= 0 && write(daemon_hurry_pipe[1], "", 1) < 0) {
+		/* full: it is readable already */
+	}
+	errno = saved;
+}
+
+int daemon_hurrying(void)
+{
+	return daemon_hurry_flag != 0;
+}
+
+int daemon_hurry_fd(void)
+{
+	return daemon_hurry_pipe[0];
+}
+
+int daemon_wait_input(int fd, int timeout_ms)
+{
+	struct pollfd pfd[2] = { { .fd = fd, .events = POLLIN }, { .fd = daemon_hurry_pipe[0], .events = POLLIN } };
+
+	for (;;) {
+		if (daemon_hurry_flag)
+			return -1;
+		int n = poll(pfd, 2, timeout_ms);
+		if (n < 0 && errno == EINTR)
+			continue;   /* the flag says whether it was SIGUSR1 */
+		if (n < 0 || (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) != 0)
+			return 1;   /* input, or an error the read will tell */
+		if (pfd[1].revents != 0)
+			return -1;
+		return 0;
+	}
+}
+
 /* The master holds the write end of the lifeline; it is never written,
  * so readability means EOF: the master is gone. */
 static int daemon_master_gone(void)
@@ -169,12 +216,15 @@ static void daemon_signals(void)
 {
 	struct sigaction sa;
 
-	if (pipe2(daemon_stop_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+	if (pipe2(daemon_stop_pipe, O_CLOEXEC | O_NONBLOCK) < 0 ||
+	    pipe2(daemon_hurry_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
 		log_fatal("pipe: %s", strerror(errno));
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = daemon_on_term;   /* no SA_RESTART: a blocked accept returns */
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_handler = daemon_on_hurry;
+	sigaction(SIGUSR1, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);     /* the master decides how we stop */

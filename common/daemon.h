@@ -113,6 +113,16 @@ int daemon_lifeline(void);
 /* Readable once SIGTERM has arrived (-1 before daemon_init): put it in a
  * poll set so that a stop request cannot slip in before the poll. */
 int daemon_stop_fd(void);
+/* Whether the master told this process the system stops (SIGUSR1):
+ * long-lived sessions end at their next safe point (a client not in the
+ * middle of a command gets its protocol's goodbye). */
+int daemon_hurrying(void);
+/* A descriptor that becomes readable at that moment (-1 before
+ * daemon_main set it up), for a caller's own poll(). */
+int daemon_hurry_fd(void);
+/* Wait until fd is readable (1: input, or an error the read will tell),
+ * timeout_ms passes (0; negative: no limit) or the stop comes (-1). */
+int daemon_wait_input(int fd, int timeout_ms);
 /* Open the compiled map DIR/etc/FILE before the privilege drop and watch
  * it (daemon_maps_replaced).  An optional map that does not exist is
  * NULL; any other failure is fatal. */

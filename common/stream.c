@@ -180,9 +180,7 @@ void stream_free(struct stream **sp)
 
 /* ---- raw I/O: the TLS slot ---- */
 
-/* How long the next poll may wait: the timeout, cut to what is left
- * before the deadline.  -1 forever, 0 the deadline has passed. */
-static int stream_wait_ms(const struct stream *s)
+int stream_wait_ms(const struct stream *s)
 {
 	int ms = s->timeout_ms > 0 ? s->timeout_ms : -1;
 	long long left;

@@ -29,6 +29,9 @@ void stream_set_timeout(struct stream *s, int timeout_ms);
  * (STREAM_TIMEOUT / ETIMEDOUT), whatever the per-wait timeout; a peer
  * sending a byte now and then cannot stretch it.  ms <= 0: no deadline. */
 void stream_set_deadline(struct stream *s, int ms);
+/* How long the next wait may last: the timeout, cut to what is left
+ * before the deadline.  -1 forever, 0 the deadline has passed. */
+int stream_wait_ms(const struct stream *s);
 /* Change the maximum line length. */
 void stream_set_max_line(struct stream *s, size_t max_line);
 /* The current maximum line length (to save and restore it). */

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "imapd_io.h"
+#include "daemon.h"
 #include "imapd_session.h"
 #include "log.h"
 
@@ -86,7 +87,8 @@ void imapd_cmd_idle(struct imapd_session *ss, const struct imap_command *c)
 			break;
 		}
 		if (stream_pending(ss->s) == 0) {   /* else a buffered line (DONE) is read first */
-			struct pollfd pfd[2] = { { .fd = stream_fd(ss->s), .events = POLLIN },
+			struct pollfd pfd[3] = { { .fd = stream_fd(ss->s), .events = POLLIN },
+						 { .fd = daemon_hurry_fd(), .events = POLLIN },
 						 { .fd = wfd, .events = POLLIN } };
 			long long left = deadline - imapd_now_ms();
 			if (left <= 0) {
@@ -97,8 +99,13 @@ void imapd_cmd_idle(struct imapd_session *ss, const struct imap_command *c)
 			int wait = left > INT32_MAX ? INT32_MAX : (int)left;
 			if (wfd < 0 && ss->mb != NULL && wait > IMAPD_IDLE_POLL_MS)
 				wait = IMAPD_IDLE_POLL_MS;
-			int n = poll(pfd, wfd >= 0 ? 2 : 1, wait);
+			int n = poll(pfd, wfd >= 0 ? 3 : 2, wait);
 			if (n < 0 && errno != EINTR) {
+				ss->done = 1;
+				break;
+			}
+			if (daemon_hurrying()) {   /* the system stops: IDLE ends with the session */
+				stream_puts(ss->s, "* BYE Server shutting down\r\n");
 				ss->done = 1;
 				break;
 			}
@@ -121,6 +128,8 @@ void imapd_cmd_idle(struct imapd_session *ss, const struct imap_command *c)
 		}
 		if (ev == IMAPD_EV_TIMEOUT)
 			stream_puts(ss->s, "* BYE Autologout: idle for too long\r\n");
+		else if (ev == IMAPD_EV_SHUTDOWN)
+			stream_puts(ss->s, "* BYE Server shutting down\r\n");
 		ss->done = 1;
 		break;
 	}

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "daemon.h"
 #include "imapd_io.h"
 
 enum imapd_event imapd_read_event(struct stream *s, struct imap_parser *p)
@@ -26,6 +27,16 @@ enum imapd_event imapd_read_event(struct stream *s, struct imap_parser *p)
 
 		if (stream_pending(s) == 0 && stream_flush(s) < 0)
 			return IMAPD_EV_CLOSED;
+		/* Between commands, the wait also ends when the system stops
+		 * (a session must not hold the stop up for its idle client).
+		 * Not over TLS: the library may hold input the fd does not show. */
+		if (stream_pending(s) == 0 && imap_parser_idle(p) && !stream_tls_active(s)) {
+			int w = daemon_wait_input(stream_fd(s), stream_wait_ms(s));
+			if (w < 0)
+				return IMAPD_EV_SHUTDOWN;
+			if (w == 0)
+				return IMAPD_EV_TIMEOUT;
+		}
 		st = stream_read_some(s, &data, &len);
 		if (st == STREAM_TIMEOUT)
 			return IMAPD_EV_TIMEOUT;

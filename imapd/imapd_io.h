@@ -13,6 +13,7 @@ enum imapd_event {
 	IMAPD_EV_ERROR,     /* imap_parser_error(): answer it (imapd_reply_parse_error) */
 	IMAPD_EV_TIMEOUT,   /* nothing from the client within the timeout */
 	IMAPD_EV_CLOSED,    /* the client left, or a read or write failed */
+	IMAPD_EV_SHUTDOWN,  /* the system stops (daemon_hurrying) and no command is half read */
 };
 
 /* The next event from the client (flushing replies before waiting). */

@@ -346,6 +346,10 @@ static void login_loop(struct imapd_login *il)
 			log_info("client=%s: timeout before login", il->client);
 			il->done = 1;
 			break;
+		case IMAPD_EV_SHUTDOWN:
+			stream_puts(il->s, "* BYE Server shutting down\r\n");
+			il->done = 1;
+			break;
 		case IMAPD_EV_LINE:
 		case IMAPD_EV_CLOSED:
 			il->done = 1;

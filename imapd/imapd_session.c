@@ -192,6 +192,11 @@ static void session_loop(struct imapd_session *ss)
 			log_info("user=%s client=%s: timeout", buf_cstr(&ss->user), ss->client);
 			ss->done = 1;
 			break;
+		case IMAPD_EV_SHUTDOWN:
+			stream_puts(ss->s, "* BYE Server shutting down\r\n");
+			log_info("user=%s client=%s: ended: the system stops", buf_cstr(&ss->user), ss->client);
+			ss->done = 1;
+			break;
 		case IMAPD_EV_LINE:
 		case IMAPD_EV_CLOSED:
 			ss->done = 1;

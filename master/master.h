@@ -66,6 +66,9 @@ void master_child_exited(pid_t pid, int status, int stopping);
 struct child *master_child_find(pid_t pid);
 /* Send sig to every child (or only those of svc when svc != NULL); mark them retiring. */
 void master_children_signal(struct service *svc, int sig, int retire);
+/* The system stops: tell every child serving a client, and each that
+ * starts serving one from now on, to end its session now (SIGUSR1). */
+void master_children_hurry(void);
 /* Number of live children. */
 size_t master_children_count(void);
 /* Number of live children of services of one type. */

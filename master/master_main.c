@@ -8,7 +8,8 @@
  * exponential backoff, with a log line naming its exit status or signal.
  *
  * Signals: SIGTERM/SIGINT stop gracefully (children finish their client,
- * then exit; after master_stop_timeout the rest are killed); SIGHUP
+ * then exit; long-lived IMAP and POP3 sessions are told, by SIGUSR1, to
+ * end at once; after master_stop_timeout the rest are killed); SIGHUP
  * rereads postern.conf and master.conf, reopens log_file (master_log.c)
  * and replaces every child gracefully.  A lock on run/master.lock
  * refuses a second master on the same tree.  The master parses no
@@ -408,6 +409,7 @@ static void master_loop(void)
 			log_info("stopping: waiting for the services to finish");
 			phase = MASTER_DRAINING;
 			deadline = master_now() + (double)config_time("master_stop_timeout");
+			master_children_hurry();
 			master_stop_type(SERVICE_INET);
 		} else if (reload && phase == MASTER_RUNNING) {
 			master_reload();

@@ -366,6 +366,11 @@ struct child *master_child_find(pid_t pid)
 	return NULL;
 }
 
+/* Set once the system stops: every child serving a client, now or
+ * later, is told so (SIGUSR1, common/daemon.c) and ends a long-lived
+ * session (IMAP, POP3) at once instead of when its client leaves. */
+static int master_hurry;
+
 void master_service_status(struct service *svc)
 {
 	struct { pid_t pid; int busy; } rec;
@@ -379,7 +384,19 @@ void master_service_status(struct service *svc)
 			svc->idle--;
 		else
 			svc->idle++;
+		if (c->busy && master_hurry)
+			kill(c->pid, SIGUSR1);
 	}
+}
+
+void master_children_hurry(void)
+{
+	master_hurry = 1;
+	/* Busy or retiring: running daemon code, so SIGUSR1 is handled
+	 * (a child still starting would die of it). */
+	for (struct child *c = master_children; c != NULL; c = c->next)
+		if (c->busy || c->retiring)
+			kill(c->pid, SIGUSR1);
 }
 
 static void master_child_forget(struct child *gone)
@@ -399,7 +416,7 @@ static int master_child_report(const struct child *c, int status, int stopping)
 
 	if (WIFSIGNALED(status)) {
 		int sig = WTERMSIG(status);
-		if (stopping && (sig == SIGTERM || sig == SIGKILL))
+		if (stopping && (sig == SIGTERM || sig == SIGKILL || sig == SIGUSR1))
 			return 0;
 		log_warn("service %s: pid %ld killed by signal %d (%s)%s", name, (long)c->pid,
 			 sig, strsignal(sig), WCOREDUMP(status) ? ", core dumped" : "");

@@ -34,6 +34,7 @@
 #include "authclient.h"
 #include "buf.h"
 #include "login_handoff.h"
+#include "daemon.h"
 #include "log.h"
 #include "pop3_cmd.h"
 #include "popd.h"
@@ -241,7 +242,17 @@ static void popd_loop(struct popd_session *ps)
 		/* PIPELINING: answer a batch of commands with one write. */
 		if (stream_pending(ps->s) == 0 && stream_flush(ps->s) < 0)
 			return;
-		st = stream_read_line(ps->s, &line, &len);
+		/* Between commands the wait also ends when the system stops:
+		 * the session must not hold the stop up for an idle client.  As
+		 * for a client that left, nothing is deleted (RFC 1939 6). */
+		int w = stream_pending(ps->s) == 0 && !stream_tls_active(ps->s)
+			? daemon_wait_input(stream_fd(ps->s), stream_wait_ms(ps->s)) : 1;
+		if (w < 0) {
+			popd_reply(ps, "-ERR [SYS/TEMP] Server shutting down, nothing was deleted");
+			log_info("user=%s client=%s: ended: the system stops", buf_cstr(&ps->user), ps->client);
+			break;
+		}
+		st = w == 0 ? STREAM_TIMEOUT : stream_read_line(ps->s, &line, &len);
 		if (st == STREAM_OK) {
 			popd_command(ps, line, len);
 		} else if (st == STREAM_TOOLONG) {

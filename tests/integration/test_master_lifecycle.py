@@ -1,12 +1,17 @@
 """The master's reload and graceful stop (issue 2, item 6): SIGHUP rereads
 the configuration and replaces every child without dropping a session;
-SIGTERM lets a client finish its transaction before the services exit."""
+SIGTERM lets a client finish its transaction before the services exit,
+and ends idle IMAP and POP3 sessions at once with their goodbye."""
 
+import imaplib
 import os
+import poplib
 import signal
 import time
 
-from postern_harness import SCALE, PosternTestCase, RawSMTP, wait_for
+from postern_harness import HOST, SCALE, PosternTestCase, RawSMTP, wait_for
+from test_imap_two_sessions import Session
+from test_pop3_tls import tls_context
 
 SERVICES = ("smtp", "enqueue", "qmgr", "local", "authd", "pop3")
 
@@ -153,6 +158,42 @@ class MasterLifecycle(PosternTestCase):
         self.assertEqual(t.master.returncode, 0)
         self.assertFalse(os.path.exists(os.path.join(t.dir, "run", "master.pid")),
                          "run/master.pid left behind")
+
+    def test_stop_ends_idle_imap_and_pop3_sessions_with_a_goodbye(self):
+        # Logged-in clients that send nothing (IDLE, a selected folder, a
+        # POP3 maildrop, one over TLS through the login relay) must not
+        # hold a stop up until master_stop_timeout: each gets its
+        # protocol's goodbye at once, nothing half done is cut.
+        t = self.start_tree(start=False)
+        t.set_conf(master_stop_timeout="300s")
+        t.start()
+        t.deliver_ids("alice", ["s1"])
+        idle = Session(t)
+        idle.ok("SELECT INBOX")
+        idle.s.sendall(b"i1 IDLE\r\n")
+        self.assertTrue(idle.line().startswith(b"+"))
+        selected = Session(t)
+        selected.ok("SELECT INBOX")
+        tls = imaplib.IMAP4_SSL(HOST, t.port("imaps"), ssl_context=tls_context(t), timeout=30 * SCALE)
+        tls.login(t.addr("alice"), t.passwords["alice"])
+        pop = poplib.POP3(HOST, t.port("pop3"), timeout=30 * SCALE)
+        pop.user(t.addr("bob"))
+        pop.pass_(t.passwords["bob"])
+        started = time.monotonic()
+        os.kill(t.master_pid, signal.SIGTERM)
+        wait_for(lambda: t.master.poll() is not None, 60, "the master to exit with sessions open",
+                 detail=t.log_tail, interval=0.05)
+        took = time.monotonic() - started
+        self.assertLess(took, 30 * SCALE, "the stop took %.1fs\n%s" % (took, t.log_tail()))
+        self.assertNotIn("killing them", t.log_text())
+        self.assertEqual(idle.line(), b"* BYE Server shutting down\r\n")
+        self.assertEqual(selected.line(), b"* BYE Server shutting down\r\n")
+        self.assertIn(b"BYE Server shutting down", tls.readline())
+        self.assertTrue(pop.file.readline().startswith(b"-ERR [SYS/TEMP] Server shutting down"))
+        for c in (idle, selected):
+            c.s.close()
+        tls.shutdown()
+        pop.close()
 
     def test_children_exit_when_the_master_is_killed(self):
         t = self.start_tree()
