@@ -437,7 +437,20 @@ static int g_lsub(struct grammar_ctx *c, const struct imap_arg *args, unsigned i
 	return g_patterns(c, &args[1], li);
 }
 
-/* One append-message: [flag-list] [date-time] (literal / literal8). */
+static bool g_is_literal(const struct imap_arg *a)
+{
+	return a->type == IMAP_ARG_LITERAL || a->type == IMAP_ARG_STREAM;
+}
+
+/* RFC 6855 4: "UTF8" SP "(" literal8 ")" at args[i] (a literal taken too). */
+static bool g_is_utf8_data(const struct imap_arg *args, unsigned int n, unsigned int i)
+{
+	return i + 1 < n && imap_arg_is_atom(&args[i], "UTF8") && args[i + 1].type == IMAP_ARG_LIST &&
+	       args[i + 1].count == 1 && g_is_literal(&args[i + 1].items[0]);
+}
+
+/* One append-message: [flag-list] [date-time] (literal / literal8 /
+ * UTF8 (literal8) of RFC 6855). */
 static int g_append_msg(struct grammar_ctx *c, const struct imap_arg *args, unsigned int n, unsigned int *pos,
 			struct imap_append_msg *m)
 {
@@ -449,9 +462,14 @@ static int g_append_msg(struct grammar_ctx *c, const struct imap_arg *args, unsi
 			return g_fail(c, "Invalid date-time");
 		m->has_date = true;
 	}
-	if (*pos >= n || (args[*pos].type != IMAP_ARG_LITERAL && args[*pos].type != IMAP_ARG_STREAM))
+	if (*pos < n && g_is_utf8_data(args, n, *pos)) {
+		m->data = &args[*pos + 1].items[0];
+		*pos += 2;
+	} else if (*pos < n && g_is_literal(&args[*pos])) {
+		m->data = &args[(*pos)++];
+	} else {
 		return g_fail(c, "APPEND needs the message as a literal");
-	m->data = &args[(*pos)++];
+	}
 	m->binary = (m->data->flags & IMAP_ARG_F_BINARY) != 0;
 	/* RFC 9051 section 9: a literal is CHAR8 (no NUL); literal8 may hold NUL. */
 	if ((m->data->flags & IMAP_ARG_F_NUL) && !m->binary)
@@ -470,7 +488,7 @@ static int g_append(struct grammar_ctx *c, const struct imap_arg *args, unsigned
 	if (g_mailbox(c, &args[0], &ap->mailbox) < 0)
 		return -1;
 	for (unsigned int k = 1; k < n; k++)
-		if (args[k].type == IMAP_ARG_LITERAL || args[k].type == IMAP_ARG_STREAM)
+		if (g_is_literal(&args[k]) || g_is_utf8_data(args, n, k))
 			nmsg++;
 	if (nmsg == 0)
 		return g_fail(c, "APPEND needs the message as a literal");
@@ -668,10 +686,10 @@ enum imap_literal_action imap_grammar_literal_action(const struct imap_literal_i
 		refusal_r->text = "Unknown command";
 		return IMAP_LITERAL_REFUSE;
 	}
-	/* APPEND mailbox [flags] [date-time] literal ...: every top-level
-	 * literal after the mailbox name is a message (date-time is quoted
-	 * only, flags are in a list). */
-	if (gc->id == IMAP_CMD_APPEND && info->depth == 0 && info->index >= 1)
+	/* APPEND mailbox [flags] [date-time] literal ...: every literal after
+	 * the mailbox name is a message, at the top level or in RFC 6855's
+	 * UTF8 (literal8) (date-time is quoted only, flags are atoms). */
+	if (gc->id == IMAP_CMD_APPEND && info->depth <= 1 && info->index >= 1)
 		return IMAP_LITERAL_SINK;
 	return IMAP_LITERAL_MEMORY;
 }

@@ -188,7 +188,8 @@ void imapd_cmd_fetch(struct imapd_session *ss, const struct imap_command *c)
 	if ((f->items & IMAP_FETCH_MODSEQ) != 0 || f->changedsince_set)
 		imapd_condstore_enable(ss);
 	struct imap_fetch_render_opts opts = {
-		.flags = (ss->rev2 ? IMAP_FETCH_R_REV2 : 0) | (c->uid ? IMAP_FETCH_R_UID : 0) |
+		.flags = (ss->rev2 ? IMAP_FETCH_R_REV2 : 0) | (ss->utf8 ? IMAP_FETCH_R_UTF8 : 0) |
+			 (c->uid ? IMAP_FETCH_R_UID : 0) |
 			 (ss->condstore ? IMAP_FETCH_R_CONDSTORE : 0),
 		.max = (size_t)(2 * ss->l->literal_max + 65536),
 	};

@@ -58,7 +58,7 @@ static void imapd_list_emit(void *ctx, const struct imap_list_reply *r)
 	if (buf_set(&o->name, r->name, r->len) < 0)
 		return;
 	const char *shown = buf_cstr(&o->name);
-	if (ss->rev2 && imap_utf7_to_utf8(o->name.data, o->name.len, &o->shown, &err) == 0)
+	if (imapd_utf8(ss) && imap_utf7_to_utf8(o->name.data, o->name.len, &o->shown, &err) == 0)
 		shown = buf_cstr(&o->shown);
 	buf_printf(&o->line, "* %s (", o->cmd);
 	for (size_t i = 0; i < sizeof(attrs) / sizeof(attrs[0]); i++)
@@ -69,7 +69,7 @@ static void imapd_list_emit(void *ctx, const struct imap_list_reply *r)
 	if (r->use != NULL)
 		buf_printf(&o->line, "%s%s", sep, r->use);
 	buf_printf(&o->line, ") \"%c\" ", IMAPD_HIERARCHY_SEP);
-	imap_write_astring(&o->line, shown, strlen(shown), ss->rev2 ? IMAP_STR_UTF8 : 0);
+	imap_write_astring(&o->line, shown, strlen(shown), imapd_utf8(ss) ? IMAP_STR_UTF8 : 0);
 	if (r->attrs & IMAP_LIST_CHILDINFO)
 		buf_append_str(&o->line, " (\"CHILDINFO\" (\"SUBSCRIBED\"))");
 	if (buf_append(&o->line, "\r\n", 2) < 0)
@@ -88,7 +88,7 @@ static void imapd_list_emit(void *ctx, const struct imap_list_reply *r)
 }
 
 /* The patterns, reference prefixed, in the stored form, compiled. */
-static int imapd_list_patterns(struct imapd_session *ss, const struct imap_list *l,
+static int imapd_list_patterns(const struct imap_list *l,
 			       struct imap_list_pattern **pats, size_t *n_r)
 {
 	struct buf joined, stored;
@@ -108,8 +108,9 @@ static int imapd_list_patterns(struct imapd_session *ss, const struct imap_list 
 		/* RFC 9051 6.3.9: the reference is prefixed to the pattern. */
 		if (buf_printf(&joined, "%s%s", l->reference != NULL ? l->reference : "", l->patterns[i]) < 0)
 			continue;
-		if (ss->rev2 ? imap_utf8_to_utf7(joined.data, joined.len, &stored, &err) < 0
-			     : buf_set(&stored, joined.data, joined.len) < 0)
+		/* Patterns come in UTF-8 from the grammar; folders are stored
+		 * in modified UTF-7. */
+		if (imap_utf8_to_utf7(joined.data, joined.len, &stored, &err) < 0)
 			continue;
 		r = imap_list_pattern_compile(stored.data, stored.len, IMAPD_HIERARCHY_SEP, &pats[*n_r]);
 		if (r == 0)
@@ -206,7 +207,7 @@ void imapd_cmd_list(struct imapd_session *ss, const struct imap_command *c)
 		return;
 	}
 	buf_init(&subs, 0);
-	failed = imapd_list_patterns(ss, l, pats, &npats) < 0;
+	failed = imapd_list_patterns(l, pats, &npats) < 0;
 	if (!failed && (imapd_folders_read(ss, &f) < 0 || imapd_subs_read(ss, &subs) < 0)) {
 		log_warn("user=%s %s: %s", buf_cstr(&ss->user), ss->root, strerror(errno));
 		failed = 1;

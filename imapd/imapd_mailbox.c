@@ -55,31 +55,20 @@ static int imapd_is_inbox(const char *name)
 	return strcasecmp(name, "INBOX") == 0;
 }
 
-/* The stored (modified UTF-7) form of a client's name into out. */
+/* The stored (modified UTF-7) form of a client's name into out.  The
+ * grammar hands every name over in UTF-8, whatever the client sent:
+ * modified UTF-7 (IMAP4rev1) decoded, or UTF-8 (IMAP4rev2, UTF8=ACCEPT)
+ * checked. */
 static int imapd_disk_name(struct imapd_session *ss, const char *name, struct buf *out, const char **why_r)
 {
 	const char *err;
-	struct buf check;
 	size_t len = strlen(name);
 
+	(void)ss;
 	buf_reset(out);
-	if (len == 0 || len > IMAPD_NAME_MAX) {
+	if (len == 0 || len > IMAPD_NAME_MAX || imap_utf8_to_utf7(name, len, out, &err) < 0) {
 		*why_r = "[CANNOT] Invalid mailbox name";
 		return -1;
-	}
-	if (ss->rev2) {
-		if (imap_utf8_to_utf7(name, len, out, &err) < 0) {
-			*why_r = "[CANNOT] Invalid mailbox name";
-			return -1;
-		}
-	} else {
-		buf_init(&check, IMAPD_NAME_MAX * 4);
-		int ok = imap_utf7_to_utf8(name, len, &check, &err) == 0 && buf_set(out, name, len) == 0;
-		buf_free(&check);
-		if (!ok) {
-			*why_r = "[CANNOT] Invalid mailbox name (modified UTF-7)";
-			return -1;
-		}
 	}
 	const char *p = out->data;
 	for (size_t i = 0; i < out->len; i++) {
@@ -242,7 +231,7 @@ int imapd_status_send(struct imapd_session *ss, const char *name, const char *pa
 	struct buf out;
 	buf_init(&out, IMAPD_NAME_MAX * 8 + 512);
 	buf_append_str(&out, "* STATUS ");
-	imap_write_astring(&out, name, strlen(name), ss->rev2 ? IMAP_STR_UTF8 : 0);
+	imap_write_astring(&out, name, strlen(name), imapd_utf8(ss) ? IMAP_STR_UTF8 : 0);
 	buf_append_str(&out, " (");
 	const char *sep = "";
 #define IMAPD_STATUS_ITEM(bit, fmt, value) \
@@ -273,7 +262,16 @@ void imapd_cmd_status(struct imapd_session *ss, const struct imap_command *c)
 		imapd_tagged(ss, c->tag, "NO %s", why);
 		return;
 	}
-	if (imapd_status_send(ss, c->u.status.mailbox, path, c->u.status.items) < 0) {
+	/* The name as the client writes names (given to us in UTF-8). */
+	struct buf shown;
+	const char *err;
+	buf_init(&shown, IMAPD_NAME_MAX * 4);
+	if (!imapd_utf8(ss) && imap_utf8_to_utf7(c->u.status.mailbox, strlen(c->u.status.mailbox), &shown, &err) < 0)
+		buf_reset(&shown);
+	int r = imapd_status_send(ss, shown.len > 0 ? buf_cstr(&shown) : c->u.status.mailbox, path,
+				  c->u.status.items);
+	buf_free(&shown);
+	if (r < 0) {
 		imapd_tagged(ss, c->tag, errno == ENOENT ? "NO [NONEXISTENT] No such mailbox"
 							 : "NO [SERVERBUG] Cannot open the mailbox");
 		return;

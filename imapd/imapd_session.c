@@ -71,12 +71,13 @@ static void session_enable(struct imapd_session *ss, const struct imap_command *
 		bool *flag = strcasecmp(name, "IMAP4rev2") == 0 ? &ss->rev2         /* RFC 9051 6.3.1 */
 			     : strcasecmp(name, "CONDSTORE") == 0 ? &ss->condstore  /* RFC 7162 3.1 */
 			     : strcasecmp(name, "QRESYNC") == 0 ? &ss->qresync      /* RFC 7162 3.2.3 */
+			     : strcasecmp(name, "UTF8=ACCEPT") == 0 ? &ss->utf8     /* RFC 6855 3 */
 			     : NULL;
 		if (flag == NULL || *flag)
 			continue;
 		*flag = true;
 		buf_printf(&enabled, " %s", flag == &ss->rev2 ? "IMAP4rev2" : flag == &ss->condstore ? "CONDSTORE"
-										   : "QRESYNC");
+					    : flag == &ss->qresync ? "QRESYNC" : "UTF8=ACCEPT");
 	}
 	if (ss->qresync)
 		ss->condstore = true;   /* QRESYNC implies CONDSTORE (RFC 7162 3.2.3) */
@@ -152,7 +153,7 @@ static void session_dispatch(struct imapd_session *ss, const struct imap_command
 static void session_command(struct imapd_session *ss)
 {
 	const struct imap_cmd *cmd = imap_parser_command(ss->p);
-	struct imap_grammar_opts opts = { .utf8_names = ss->rev2 };
+	struct imap_grammar_opts opts = { .utf8_names = imapd_utf8(ss) };
 	struct imap_command c;
 	const char *error;
 	unsigned int state = ss->mb != NULL ? IMAP_STATE_SELECTED : IMAP_STATE_AUTH;

@@ -22,6 +22,7 @@ struct imapd_session {
 	bool rev2;                       /* ENABLE IMAP4rev2 */
 	bool condstore;                  /* CONDSTORE enabled (RFC 7162 3.1): MODSEQ in every FETCH */
 	bool qresync;                    /* ENABLE QRESYNC (RFC 7162 3.2): VANISHED, not EXPUNGE */
+	bool utf8;                       /* ENABLE UTF8=ACCEPT (RFC 6855): UTF-8 names and strings */
 	unsigned long errors;
 	int done;
 	long long user_slot, client_slot;/* common/session_slots.c, -1: none */
@@ -33,6 +34,13 @@ struct imapd_session {
 	size_t shown;                    /* messages the client knows of (EXISTS) */
 	struct imap_seqset saved;        /* SEARCH RETURN (SAVE) (RFC 5182): UIDs, ranges malloc()ed */
 };
+
+/* Mailbox names and quoted strings in UTF-8 (IMAP4rev2 or UTF8=ACCEPT),
+ * else modified UTF-7 names and ASCII strings. */
+static inline bool imapd_utf8(const struct imapd_session *ss)
+{
+	return ss->rev2 || ss->utf8;
+}
 
 /* ---- replies (imapd_session.c) ---- */
 void imapd_tagged(struct imapd_session *ss, const char *tag, const char *fmt, ...)

@@ -588,6 +588,10 @@ static const struct gcase append_cases[] = {
 	GC("a APPEND INBOX {2}\r\nab\r\n", "APPEND \"INBOX\" {[] 2}"),
 	GC("a APPEND INBOX () {2}\r\nab\r\n", "APPEND \"INBOX\" {[] 2}"),
 	GC_NUL("a APPEND INBOX ~{3}\r\na\0b\r\n", "APPEND \"INBOX\" {[] binary 3}"),
+	/* RFC 6855 4: UTF8 (literal8), alone and in MULTIAPPEND */
+	GC("a APPEND INBOX (\\Seen) UTF8 (~{3}\r\nabc)\r\n", "APPEND \"INBOX\" {[\\Seen] binary 3}"),
+	GC("a APPEND INBOX UTF8 (~{1+}\r\nx) {2+}\r\nyz\r\n", "APPEND \"INBOX\" {[] binary 1} {[] 2}"),
+	GC("a APPEND INBOX UTF8 ({1}\r\nx {1}\r\ny)\r\n", "BAD APPEND needs the message as a literal"),
 	/* MULTIAPPEND shape (RFC 3502) */
 	GC("a APPEND Drafts (\\Draft) {2+}\r\nab (\\Seen) {3+}\r\ncde\r\n",
 	  "APPEND \"Drafts\" {[\\Draft] 2} {[\\Seen] 3}"),
@@ -867,7 +871,9 @@ static void test_literal_action_by_position(void **state)
 	info.index = 0;           /* the mailbox name */
 	assert_int_equal(imap_grammar_literal_action(&info, &refusal), IMAP_LITERAL_MEMORY);
 	info.index = 2;
-	info.depth = 1;           /* inside a list (CATENATE) */
+	info.depth = 1;           /* inside a list: RFC 6855's UTF8 (literal8) */
+	assert_int_equal(imap_grammar_literal_action(&info, &refusal), IMAP_LITERAL_SINK);
+	info.depth = 2;           /* deeper: never a message */
 	assert_int_equal(imap_grammar_literal_action(&info, &refusal), IMAP_LITERAL_MEMORY);
 	info.name = "LOGIN";
 	info.depth = 0;
