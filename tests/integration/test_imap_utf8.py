@@ -45,6 +45,13 @@ class ImapUtf8Accept(PosternTestCase):
         b.ok('SELECT "%s"' % UTF7)
         env = b"".join(b.ok("FETCH 1 (ENVELOPE)"))
         self.assertFalse(re.search(rb"[\x80-\xff]", env.split(b"{")[0]), env)
+        # Such a client makes and renames folders in modified UTF-7 (a
+        # name it sent was once decoded twice and refused); STATUS echoes
+        # the name in its own form.
+        b.ok('CREATE "Caf&AOk-"')
+        b.ok('RENAME "Caf&AOk-" "Caf&AOk-s"')
+        self.assertIn(b'* STATUS Caf&AOk-s (MESSAGES 0)', b"".join(b.ok('STATUS "Caf&AOk-s" (MESSAGES)')))
+        self.assertIn("Caf\u00e9s".encode(), b"".join(a.ok('LIST "" "Caf*"')))
 
 
 if __name__ == "__main__":
