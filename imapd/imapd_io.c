@@ -62,7 +62,7 @@ void imapd_reply_parse_error(struct stream *s, const struct imap_parse_error *e)
 
 /* What the session offers once logged in (RFC 9051 6.1.1); the login
  * process announces the same so that clients need not ask again. */
-#define IMAPD_CAPS_SESSION "IMAP4rev1 IMAP4rev2 LITERAL+ ENABLE ID IDLE NAMESPACE UNSELECT UIDPLUS MOVE MULTIAPPEND CHILDREN SPECIAL-USE ESEARCH SEARCHRES BINARY CONDSTORE QRESYNC"
+#define IMAPD_CAPS_SESSION "IMAP4rev1 IMAP4rev2 LITERAL+ ENABLE ID IDLE NAMESPACE UNSELECT UIDPLUS MOVE MULTIAPPEND CHILDREN SPECIAL-USE ESEARCH SEARCHRES BINARY CONDSTORE QRESYNC COMPRESS=DEFLATE"
 
 static char imapd_caps[sizeof(IMAPD_CAPS_SESSION) + 64] = IMAPD_CAPS_SESSION;
 
