@@ -136,6 +136,16 @@ static int g_enable(struct grammar_ctx *c, const struct imap_arg *args, unsigned
 	return 0;
 }
 
+/* RFC 4978 5: "COMPRESS" SP algorithm; which algorithms are known is the
+ * server's business (BAD for the others, RFC 4978 3). */
+static int g_compress(struct grammar_ctx *c, const struct imap_arg *args, unsigned int n)
+{
+	if (n != 1 || !imap_arg_is_strict_atom(&args[0]))
+		return g_fail(c, "COMPRESS needs a mechanism");
+	c->cmd->u.mechanism = args[0].text;
+	return 0;
+}
+
 static int g_id(struct grammar_ctx *c, const struct imap_arg *args, unsigned int n)
 {
 	struct imap_id_pair *pairs;
@@ -623,6 +633,7 @@ static const struct grammar_command {
 	CMD("LOGIN", IMAP_CMD_LOGIN, false, IMAP_STATE_NOT_AUTH, g_login),
 	CMD("ENABLE", IMAP_CMD_ENABLE, false, IMAP_STATE_AUTH, g_enable),
 	CMD("ID", IMAP_CMD_ID, false, ANY, g_id),
+	CMD("COMPRESS", IMAP_CMD_COMPRESS, false, AUTHED, g_compress),
 	CMD("SELECT", IMAP_CMD_SELECT, false, AUTHED, g_select),
 	CMD("EXAMINE", IMAP_CMD_EXAMINE, false, AUTHED, g_select),
 	CMD("CREATE", IMAP_CMD_CREATE, false, AUTHED, g_create),

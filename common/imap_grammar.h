@@ -2,7 +2,7 @@
  * extensions Postern's imapd offers: LITERAL+/-, ENABLE, ID, IDLE,
  * UIDPLUS, MOVE, UNSELECT, NAMESPACE, LIST-EXTENDED, SPECIAL-USE,
  * ESEARCH, SEARCHRES, SASL-IR, BINARY, STATUS=SIZE, APPENDLIMIT,
- * MULTIAPPEND shapes, and the CONDSTORE / QRESYNC shapes for later).
+ * MULTIAPPEND shapes, COMPRESS, and the CONDSTORE / QRESYNC shapes for later).
  * Turns a command from imap_parser into a struct imap_command, or a
  * reason for a tagged BAD; says which literals are APPEND messages so
  * that the server can stream them.  No I/O. */
@@ -32,6 +32,7 @@ enum imap_cmd_id {
 	IMAP_CMD_STATUS, IMAP_CMD_APPEND, IMAP_CMD_IDLE,
 	IMAP_CMD_CHECK, IMAP_CMD_CLOSE, IMAP_CMD_UNSELECT, IMAP_CMD_EXPUNGE,
 	IMAP_CMD_SEARCH, IMAP_CMD_FETCH, IMAP_CMD_STORE, IMAP_CMD_COPY, IMAP_CMD_MOVE,
+	IMAP_CMD_COMPRESS,
 };
 
 /* Session states a command is valid in (RFC 9051 section 3). */
@@ -175,6 +176,7 @@ struct imap_command {
 		struct imap_id id;
 		struct imap_select select;        /* SELECT, EXAMINE */
 		const char *mailbox;              /* DELETE, SUBSCRIBE, UNSUBSCRIBE */
+		const char *mechanism;            /* COMPRESS (RFC 4978), as sent */
 		struct imap_create create;
 		struct imap_rename rename;
 		struct imap_list list;            /* LIST, LSUB */

@@ -42,10 +42,21 @@
  * trickles a byte now and then cannot stretch a bounded exchange.  The
  * TLS handshake always runs under one (its handshake_ms): a client that
  * sends half a ClientHello and stops would otherwise hold the process
- * for the whole session timeout. */
+ * for the whole session timeout.
+ *
+ * Compression (IMAP COMPRESS=DEFLATE, RFC 4978; stream_start_deflate)
+ * sits between the buffers and the raw functions, above TLS: reads
+ * inflate into the input buffer's room only (common/stream_deflate.c),
+ * so the line and read-ahead bounds hold for inflated bytes as for plain
+ * ones; stream_flush ends a burst with a sync flush of the compressor,
+ * the automatic flush of a full output buffer does not.  The input
+ * buffered at the switch, which the client sent after COMPRESS, is
+ * inflated, not read as plain text.  Corrupt compressed input is
+ * STREAM_ERROR with errno EBADMSG (stream_deflate_failure says why). */
 #include <errno.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +73,7 @@
 
 #include "sockets.h"
 #include "stream.h"
+#include "stream_deflate.h"
 #include "tls.h"
 
 #define STREAM_SLACK 4096            /* read-ahead room beyond one line */
@@ -84,6 +96,7 @@ struct stream {
 	struct buf out;
 	SSL *ssl;           /* TLS session, NULL for plaintext */
 	size_t tls_discarded;  /* plaintext input thrown away at stream_start_tls */
+	struct stream_deflate *z;  /* COMPRESS=DEFLATE, NULL when off */
 };
 
 static int stream_is_socket(int fd)
@@ -142,8 +155,15 @@ int stream_fd(const struct stream *s)
 	return s->rfd;
 }
 
-size_t stream_pending(const struct stream *s)
+static enum stream_status stream_inflate_buffered(struct stream *s);
+
+size_t stream_pending(struct stream *s)
 {
+	/* Compressed input already here counts by what it inflates to,
+	 * which only inflating tells: 0 must mean that a read would wait
+	 * for the peer (the caller flushes then, or polls the descriptor). */
+	if (s->end == s->start && s->z != NULL && stream_deflate_in_ready(s->z))
+		(void)stream_inflate_buffered(s);   /* an error shows at the next read */
 	return s->end - s->start;
 }
 
@@ -170,6 +190,7 @@ void stream_free(struct stream **sp)
 		SSL_free(s->ssl);
 		ERR_clear_error();
 	}
+	stream_deflate_free(&s->z);
 	buf_free(&s->out);   /* wipes */
 	if (s->in != NULL)
 		explicit_bzero(s->in, s->in_cap);   /* it may have held a password */
@@ -371,6 +392,66 @@ static int stream_make_room(struct stream *s)
 	return 0;
 }
 
+/* ---- the deflate layer (RFC 4978): between the buffers and raw I/O ---- */
+
+/* Inflate what is buffered into the input buffer, reading nothing:
+ * STREAM_OK with bytes or none, STREAM_EOF at the end of the peer's
+ * deflate stream, STREAM_ERROR (EBADMSG) for corrupt input.  Room comes
+ * from the usual bounds (stream_make_room): an inflated line or literal
+ * is held to the same limits as a plain one. */
+static enum stream_status stream_inflate_buffered(struct stream *s)
+{
+	enum stream_deflate_status st;
+	size_t made;
+
+	/* Append behind the last line handed out while there is room, so
+	 * that it stays readable in the common case (see stream_pending). */
+	if ((s->in == NULL || s->end == s->in_cap) && stream_make_room(s) < 0)
+		return STREAM_ERROR;
+	st = stream_deflate_inflate(s->z, s->in + s->end, s->in_cap - s->end, &made);
+	s->end += made;
+	if (st == STREAM_DEFLATE_CORRUPT) {
+		errno = EBADMSG;
+		return STREAM_ERROR;
+	}
+	if (st == STREAM_DEFLATE_END) {
+		s->eof = 1;
+		return STREAM_EOF;
+	}
+	return STREAM_OK;
+}
+
+/* stream_fill under compression: inflate, reading compressed input from
+ * the descriptor only when what is buffered gives nothing. */
+static enum stream_status stream_fill_inflate(struct stream *s)
+{
+	for (;;) {
+		size_t before = s->end, room;
+		enum stream_status st = stream_inflate_buffered(s);
+		void *p;
+		ssize_t n;
+
+		if (s->end > before)
+			return STREAM_OK;
+		if (st != STREAM_OK)
+			return st;
+		stream_deflate_in_room(s->z, &p, &room);
+		if (room == 0) {
+			/* Cannot happen: an inflate with room to write takes all input. */
+			errno = ENOBUFS;
+			return STREAM_ERROR;
+		}
+		n = stream_raw_read(s, p, room);
+		if (n < 0)
+			return stream_status_of_errno();
+		if (n == 0) {
+			s->eof = 1;
+			return STREAM_EOF;
+		}
+		stream_deflate_in_added(s->z, (size_t)n);
+	}
+}
+
 /* Read more input into the buffer. */
 static enum stream_status stream_fill(struct stream *s)
 {
@@ -378,6 +459,8 @@ static enum stream_status stream_fill(struct stream *s)
 
 	if (stream_make_room(s) < 0)
 		return STREAM_ERROR;
+	if (s->z != NULL)
+		return stream_fill_inflate(s);
 	n = stream_raw_read(s, s->in + s->end, s->in_cap - s->end);
 	if (n < 0)
 		return stream_status_of_errno();
@@ -535,7 +618,7 @@ void stream_consume(struct stream *s, size_t n)
 
 int stream_preload(struct stream *s, const void *p, size_t n)
 {
-	if (s->in != NULL || s->eof || s->ssl != NULL)
+	if (s->in != NULL || s->eof || s->ssl != NULL || s->z != NULL)
 		return -1;
 	if (n == 0)
 		return 0;
@@ -554,8 +637,34 @@ int stream_preload(struct stream *s, const void *p, size_t n)
 
 /* ---- output ---- */
 
-int stream_flush(struct stream *s)
+/* Write all of p (the deflate layer's emit). */
+static int stream_write_all(void *ctx, const void *p, size_t n)
 {
+	struct stream *s = ctx;
+	const char *c = p;
+
+	while (n > 0) {
+		ssize_t w = stream_raw_write(s, c, n);
+
+		if (w < 0)
+			return -1;
+		c += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Write the queued output.  Under compression a burst's end (sync: every
+ * stream_flush) flushes the compressor too (RFC 4978 4); making room in
+ * the middle of a burst does not, which keeps the ratio of a large FETCH. */
+static int stream_send(struct stream *s, bool sync)
+{
+	if (s->z != NULL) {
+		int r = stream_deflate_out(s->z, s->out.data, s->out.len, sync, stream_write_all, s);
+
+		buf_consume(&s->out, s->out.len);   /* after a failure the stream is dead anyway */
+		return r;
+	}
 	while (s->out.len > 0) {
 		ssize_t n = stream_raw_write(s, s->out.data, s->out.len);
 
@@ -566,6 +675,11 @@ int stream_flush(struct stream *s)
 	return 0;
 }
 
+int stream_flush(struct stream *s)
+{
+	return stream_send(s, true);
+}
+
 int stream_write(struct stream *s, const void *p, size_t n)
 {
 	const char *c = p;
@@ -574,7 +688,7 @@ int stream_write(struct stream *s, const void *p, size_t n)
 		size_t room = s->out.max - s->out.len;
 
 		if (room == 0) {
-			if (stream_flush(s) < 0)
+			if (stream_send(s, false) < 0)
 				return -1;
 			continue;
 		}
@@ -607,7 +721,7 @@ int stream_printf(struct stream *s, const char *fmt, ...)
 		errno = n < 0 ? EINVAL : EMSGSIZE;
 		return -1;
 	}
-	if ((size_t)n > s->out.max - s->out.len && stream_flush(s) < 0) {
+	if ((size_t)n > s->out.max - s->out.len && stream_send(s, false) < 0) {
 		va_end(ap);
 		return -1;
 	}
@@ -660,6 +774,11 @@ int stream_start_tls(struct stream *s, SSL_CTX *ctx, int server, const char *sni
 
 	if (s->ssl != NULL) {
 		*error_r = "TLS is already active";
+		return -1;
+	}
+	if (s->z != NULL) {
+		/* RFC 4978 3: TLS goes below compression, never inside it. */
+		*error_r = "TLS cannot start inside compression";
 		return -1;
 	}
 	if (stream_flush(s) < 0) {
@@ -738,4 +857,44 @@ SSL *stream_tls_detach(struct stream *s)
 
 	s->ssl = NULL;
 	return ssl;
+}
+
+/* ---- compression (common/stream_deflate.c) ---- */
+
+int stream_start_deflate(struct stream *s, struct stream_deflate **zp)
+{
+	size_t ahead;
+
+	if (s->z != NULL) {
+		errno = EALREADY;
+		return -1;
+	}
+	/* RFC 4978 3: what is queued (the tagged OK) goes out as it is;
+	 * compression starts right after it. */
+	if (stream_flush(s) < 0)
+		return -1;
+	/* What the client sent after its COMPRESS command is compressed
+	 * already: it goes back in front of the inflater. */
+	ahead = s->end - s->start;
+	if (ahead > 0 && stream_deflate_in_put(*zp, s->in + s->start, ahead) < 0)
+		return -1;
+	if (s->in != NULL)
+		explicit_bzero(s->in, s->in_cap);
+	s->start = s->end = 0;
+	s->scanned = 0;
+	s->discarding = 0;
+	s->discard_cr = 0;
+	s->z = *zp;
+	*zp = NULL;
+	return 0;
+}
+
+int stream_deflate_active(const struct stream *s)
+{
+	return s->z != NULL;
+}
+
+const char *stream_deflate_failure(const struct stream *s)
+{
+	return s->z != NULL ? stream_deflate_error(s->z) : NULL;
 }

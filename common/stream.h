@@ -52,8 +52,10 @@ enum stream_status stream_read_some(struct stream *s, const char **p_r, size_t *
 void stream_consume(struct stream *s, size_t n);
 /* The input already buffered: stream_pending() bytes, valid until the next read. */
 const char *stream_peek(const struct stream *s);
-/* Bytes already buffered on the input side (PIPELINING: flush when 0). */
-size_t stream_pending(const struct stream *s);
+/* Bytes already buffered on the input side (PIPELINING: flush when 0).
+ * Under compression buffered compressed input is inflated to count it,
+ * which may reuse the memory of a line stream_read_line returned. */
+size_t stream_pending(struct stream *s);
 /* Make n bytes the first input of a stream that has read nothing yet, as
  * if they had come from its descriptor (what another process had already
  * read from it: login_handoff).  0, or -1 (not a fresh stream, no memory). */
@@ -108,5 +110,19 @@ typedef struct ssl_st SSL;
  * input (stream_peek) first: what the stream holds stays there.
  * NULL when TLS is not active. */
 SSL *stream_tls_detach(struct stream *s);
+
+/* ---- compression (RFC 4978 COMPRESS=DEFLATE; common/stream_deflate.h) ---- */
+struct stream_deflate;
+
+/* Flush what is queued as it is (the tagged OK), then compress every
+ * later write and inflate every later read, the input already buffered
+ * (sent after the COMPRESS command) included.  Takes *zp (*zp = NULL)
+ * on success.  0, or -1 with errno (EALREADY when already on); after a
+ * failure the peer may already compress: end the session. */
+int stream_start_deflate(struct stream *s, struct stream_deflate **zp);
+/* Whether compression is on. */
+int stream_deflate_active(const struct stream *s);
+/* Why the compressed input was refused (reads then fail with EBADMSG), or NULL. */
+const char *stream_deflate_failure(const struct stream *s);
 
 #endif

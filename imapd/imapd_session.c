@@ -9,6 +9,9 @@
  * login command's tagged OK with our capabilities, and serve commands
  * until LOGOUT, imap_timeout of silence, or imap_hard_error_limit BADs.
  * Replies are flushed only when no further command is buffered.
+ * COMPRESS DEFLATE (RFC 4978) compresses the client stream from the
+ * tagged OK on (common/stream.c, stream_deflate.c): inside the TLS that
+ * the login process terminates, as the RFC orders the layers.
  *
  * Runs as: postern-vmail in the mail root, like the local delivery
  * agent.  It never listens on the network and never sees a password.
@@ -21,7 +24,8 @@
  * Fails: a ticket that does not redeem is NO [UNAVAILABLE] and BYE;
  * store errors are NO [SERVERBUG] or [UNAVAILABLE] for one command; a
  * dropped connection ends the session (nothing is expunged that was not
- * asked for). */
+ * asked for), so does corrupt compressed input (BYE, logged). */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +38,7 @@
 #include "login_handoff.h"
 #include "maildir.h"
 #include "session_slots.h"
+#include "stream_deflate.h"
 
 /* ---- replies ---- */
 
@@ -94,6 +99,38 @@ static void session_namespace(struct imapd_session *ss, const struct imap_comman
 	imapd_tagged(ss, c->tag, "OK NAMESPACE completed");
 }
 
+/* RFC 4978 3: COMPRESS DEFLATE.  The tagged OK goes out uncompressed,
+ * everything after it both ways is compressed, the bytes the client
+ * pipelined behind the command included (stream_start_deflate). */
+static void session_compress(struct imapd_session *ss, const struct imap_command *c)
+{
+	struct stream_deflate *z;
+
+	if (strcasecmp(c->u.mechanism, "DEFLATE") != 0) {
+		imapd_bad(ss, c->tag, "Unknown compression mechanism");
+		return;
+	}
+	if (stream_deflate_active(ss->s)) {
+		imapd_tagged(ss, c->tag, "NO [COMPRESSIONACTIVE] DEFLATE is active already");
+		return;
+	}
+	/* Its memory first: once OK is sent there is no way back. */
+	if ((z = stream_deflate_new()) == NULL) {
+		log_warn("user=%s client=%s: COMPRESS: out of memory", buf_cstr(&ss->user), ss->client);
+		imapd_tagged(ss, c->tag, "NO [SERVERBUG] Cannot compress now");
+		return;
+	}
+	imapd_tagged(ss, c->tag, "OK DEFLATE active");
+	if (stream_start_deflate(ss->s, &z) < 0) {
+		/* The client compresses from now on: we cannot follow. */
+		log_warn("user=%s client=%s: COMPRESS: %s", buf_cstr(&ss->user), ss->client, strerror(errno));
+		stream_deflate_free(&z);
+		ss->done = 1;
+		return;
+	}
+	log_info("user=%s client=%s: compression on (DEFLATE)", buf_cstr(&ss->user), ss->client);
+}
+
 static void session_dispatch(struct imapd_session *ss, const struct imap_command *c)
 {
 	switch (c->id) {
@@ -117,6 +154,7 @@ static void session_dispatch(struct imapd_session *ss, const struct imap_command
 		break;
 	case IMAP_CMD_ENABLE: session_enable(ss, c); break;
 	case IMAP_CMD_NAMESPACE: session_namespace(ss, c); break;
+	case IMAP_CMD_COMPRESS: session_compress(ss, c); break;
 	case IMAP_CMD_SELECT:
 	case IMAP_CMD_EXAMINE: imapd_cmd_select(ss, c); break;
 	case IMAP_CMD_LIST:
@@ -203,6 +241,12 @@ static void session_loop(struct imapd_session *ss)
 			ss->done = 1;
 			break;
 		}
+	}
+	if (stream_deflate_failure(ss->s) != NULL) {
+		/* Our side of the compression is whole: the client can read why. */
+		log_info("user=%s client=%s: compressed input refused: %s", buf_cstr(&ss->user), ss->client,
+			 stream_deflate_failure(ss->s));
+		stream_puts(ss->s, "* BYE Compressed input is corrupt\r\n");
 	}
 	stream_flush(ss->s);
 }

@@ -5,7 +5,9 @@ loopback.  Local flag changes (a file renamed to :2,S and :2,F) and a
 local move between folders reach the server (checked with imaplib:
 FLAGS, and the moved message gone from INBOX and present in the
 folder); a flag change, an expunge and a delivery on the server reach
-the local Maildir at the next sync."""
+the local Maildir at the next sync.  mbsync 1.4 negotiates
+COMPRESS=DEFLATE whenever the server offers it, so these syncs run
+compressed (test_imap_compress checks that it asks)."""
 
 import imaplib
 import os
@@ -38,32 +40,35 @@ def local_box(path):
     return out
 
 
+def mbsync_config(t, work, tls):
+    """An mbsyncrc syncing INBOX and Work of alice (imaps or plaintext imap)
+    both ways with a local Maildir under work; (its path, the Maildir)."""
+    local = os.path.join(work, "mail")
+    os.makedirs(local)
+    # isync 1.5 renamed SSLType to TLSType.
+    tls_key = "TLSType" if mbsync_version() >= (1, 5) else "SSLType"
+    if tls:
+        security = "%s IMAPS\nCertificateFile %s\n" % (tls_key, t.cert_path())
+    else:
+        security = "%s None\n" % tls_key
+    rc = os.path.join(work, "mbsyncrc")
+    with open(rc, "w") as f:
+        f.write("IMAPAccount postern\nHost %s\nPort %d\nUser %s\nPass %s\n%s\n"
+                "IMAPStore far\nAccount postern\n\n"
+                "MaildirStore near\nPath %s/\nInbox %s/INBOX\nSubFolders Verbatim\n\n"
+                "Channel both\nFar :far:\nNear :near:\nPatterns INBOX Work\n"
+                "Create Both\nExpunge Both\nSyncState *\n"
+                % (HOST, t.port("imaps" if tls else "imap"), t.addr("alice"), t.passwords["alice"],
+                   security, local, local))
+    os.chmod(rc, 0o600)
+    return rc, local
+
+
 class ImapMbsync(PosternTestCase):
 
     def setUp(self):
         if shutil.which("mbsync") is None:
             self.skipTest("mbsync is not installed (Debian package isync)")
-
-    def write_config(self, t, work, tls):
-        local = os.path.join(work, "mail")
-        os.makedirs(local)
-        # isync 1.5 renamed SSLType to TLSType.
-        tls_key = "TLSType" if mbsync_version() >= (1, 5) else "SSLType"
-        if tls:
-            security = "%s IMAPS\nCertificateFile %s\n" % (tls_key, t.cert_path())
-        else:
-            security = "%s None\n" % tls_key
-        rc = os.path.join(work, "mbsyncrc")
-        with open(rc, "w") as f:
-            f.write("IMAPAccount postern\nHost %s\nPort %d\nUser %s\nPass %s\n%s\n"
-                    "IMAPStore far\nAccount postern\n\n"
-                    "MaildirStore near\nPath %s/\nInbox %s/INBOX\nSubFolders Verbatim\n\n"
-                    "Channel both\nFar :far:\nNear :near:\nPatterns INBOX Work\n"
-                    "Create Both\nExpunge Both\nSyncState *\n"
-                    % (HOST, t.port("imaps" if tls else "imap"), t.addr("alice"), t.passwords["alice"],
-                       security, local, local))
-        os.chmod(rc, 0o600)
-        return rc, local
 
     def sync(self, work, rc):
         p = subprocess.run(["mbsync", "-V", "-c", rc, "both"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -90,7 +95,7 @@ class ImapMbsync(PosternTestCase):
 
         work = os.path.join(t.dir, "mbsync")
         os.mkdir(work, 0o700)
-        rc, local = self.write_config(t, work, tls)
+        rc, local = mbsync_config(t, work, tls)
         inbox, folder = os.path.join(local, "INBOX"), os.path.join(local, "Work")
 
         # 1. Pull: everything arrives, with the server's flags.

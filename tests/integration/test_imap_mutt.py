@@ -45,31 +45,11 @@ class Tmux:
                        stderr=subprocess.DEVNULL, timeout=30)
 
 
-class ImapMutt(PosternTestCase):
+class Mutt:
+    """mutt on alice's INBOX over imaps, in a private tmux killed at the
+    test's cleanup; extra is appended to its muttrc."""
 
-    def setUp(self):
-        for prog, pkg in (("mutt", "mutt"), ("tmux", "tmux")):
-            if shutil.which(prog) is None:
-                self.skipTest("%s is not installed (Debian package %s)" % (prog, pkg))
-
-    def wait_server(self, t, box, expected, what):
-        return wait_for(lambda: server_flags(t, box) == expected, 20, what,
-                        detail=lambda: "server: %r\nscreen:\n%s" % (server_flags(t, box), self.tmux.screen()),
-                        interval=0.2)
-
-    def wait_screen(self, pred, what):
-        return wait_for(lambda: pred(self.tmux.screen()), 20, what, detail=lambda: self.tmux.screen())
-
-    def index_number(self, tid):
-        """The message number mutt's index shows for subject 'test TID'."""
-        pat = re.compile(r"^\s*(\d+) .*test %s\s*$" % tid, re.M)
-        return self.wait_screen(lambda s: pat.search(s), "%s in the index" % tid).group(1)
-
-    def test_read_flag_and_save_to_a_folder_over_imaps(self):
-        t = self.start_tree()
-        for i in ("mu1", "mu2", "mu3"):
-            t.send(t.addr("alice"), i, body=("body of %s\r\n" % i).encode())
-        t.wait_ids("alice", {"mu1", "mu2", "mu3"})
+    def __init__(self, test, t, extra=""):
         work = os.path.join(t.dir, "mutt")
         os.mkdir(work, 0o700)
         rc = os.path.join(work, "muttrc")
@@ -82,42 +62,88 @@ class ImapMutt(PosternTestCase):
                     'unset header_cache\nunset message_cachedir\nset record = ""\nset postponed = ""\n'
                     "set mail_check = 1\nset timeout = 1\nset delete = yes\nset confirmcreate = no\n"
                     "set confirmappend = no\nset move = no\nset mark_old = no\nset sort = mailbox-order\n"
-                    "set wait_key = no\nset pager_stop = yes\n"
-                    % (t.addr("alice"), t.passwords["alice"], HOST, t.port("imaps"), t.cert_path(), t.cert_path()))
+                    "set wait_key = no\nset pager_stop = yes\n%s"
+                    % (t.addr("alice"), t.passwords["alice"], HOST, t.port("imaps"), t.cert_path(), t.cert_path(),
+                       extra))
         os.chmod(rc, 0o600)
-        status = os.path.join(work, "exit-status")
+        self.status = os.path.join(work, "exit-status")
         self.tmux = Tmux(os.path.join(work, "tmux.sock"))
-        self.addCleanup(self.tmux.kill)
-        self.tmux.start("HOME=%s mutt -n -F %s; echo $? > %s; sleep 600" % (work, rc, status))
-        self.wait_screen(lambda s: "=INBOX" in s and len(re.findall(r"test mu\d", s)) == 3, "mutt's index of INBOX")
+        test.addCleanup(self.tmux.kill)
+        self.tmux.start("HOME=%s mutt -n -F %s; echo $? > %s; sleep 600" % (work, rc, self.status))
+
+    def keys(self, *keys):
+        self.tmux.keys(*keys)
+
+    def screen(self):
+        return self.tmux.screen()
+
+    def wait_screen(self, pred, what):
+        return wait_for(lambda: pred(self.tmux.screen()), 20, what, detail=lambda: self.tmux.screen())
+
+    def index_number(self, tid):
+        """The message number mutt's index shows for subject 'test TID'."""
+        pat = re.compile(r"^\s*(\d+) .*test %s\s*$" % tid, re.M)
+        return self.wait_screen(lambda s: pat.search(s), "%s in the index" % tid).group(1)
+
+    def wait_exit(self):
+        """mutt's exit status, once it quit."""
+        wait_for(lambda: os.path.exists(self.status) and open(self.status).read().strip(), 20, "mutt to quit",
+                 detail=lambda: self.tmux.screen())
+        with open(self.status) as f:
+            return f.read().strip()
+
+
+def mutt_missing():
+    """Why mutt cannot be driven here, or None."""
+    for prog, pkg in (("mutt", "mutt"), ("tmux", "tmux")):
+        if shutil.which(prog) is None:
+            return "%s is not installed (Debian package %s)" % (prog, pkg)
+    return None
+
+
+class ImapMutt(PosternTestCase):
+
+    def setUp(self):
+        if mutt_missing():
+            self.skipTest(mutt_missing())
+
+    def wait_server(self, t, box, expected, what):
+        return wait_for(lambda: server_flags(t, box) == expected, 20, what,
+                        detail=lambda: "server: %r\nscreen:\n%s" % (server_flags(t, box), self.mutt.screen()),
+                        interval=0.2)
+
+    def test_read_flag_and_save_to_a_folder_over_imaps(self):
+        t = self.start_tree()
+        for i in ("mu1", "mu2", "mu3"):
+            t.send(t.addr("alice"), i, body=("body of %s\r\n" % i).encode())
+        t.wait_ids("alice", {"mu1", "mu2", "mu3"})
+        self.mutt = m = Mutt(self, t)
+        m.wait_screen(lambda s: "=INBOX" in s and len(re.findall(r"test mu\d", s)) == 3, "mutt's index of INBOX")
         self.assertEqual(server_flags(t, "INBOX"), {"mu1": set(), "mu2": set(), "mu3": set()})
 
         # Read mu1: the pager shows its body; \Seen reaches the server at
         # the next mailbox sync ($).
-        self.tmux.keys(self.index_number("mu1"), "Enter")
-        self.tmux.keys("Enter")
-        self.wait_screen(lambda s: "body of mu1" in s, "the pager with mu1")
-        self.tmux.keys("i")
-        self.wait_screen(lambda s: "=INBOX" in s and "body of mu1" not in s, "back in the index")
-        self.tmux.keys("$")
+        m.keys(m.index_number("mu1"), "Enter")
+        m.keys("Enter")
+        m.wait_screen(lambda s: "body of mu1" in s, "the pager with mu1")
+        m.keys("i")
+        m.wait_screen(lambda s: "=INBOX" in s and "body of mu1" not in s, "back in the index")
+        m.keys("$")
         self.wait_server(t, "INBOX", {"mu1": {"\\Seen"}, "mu2": set(), "mu3": set()}, "\\Seen on mu1")
 
         # Flag mu2.
-        self.tmux.keys(self.index_number("mu2"), "Enter")
-        self.tmux.keys("F", "$")
+        m.keys(m.index_number("mu2"), "Enter")
+        m.keys("F", "$")
         self.wait_server(t, "INBOX", {"mu1": {"\\Seen"}, "mu2": {"\\Flagged"}, "mu3": set()}, "\\Flagged on mu2")
 
         # Save mu3 to Kept, which does not exist yet, then quit.
-        self.tmux.keys(self.index_number("mu3"), "Enter")
-        self.tmux.keys("s")
-        self.wait_screen(lambda s: "Save to mailbox" in s, "the save prompt")
-        self.tmux.keys("C-u", "=Kept", "Enter")
+        m.keys(m.index_number("mu3"), "Enter")
+        m.keys("s")
+        m.wait_screen(lambda s: "Save to mailbox" in s, "the save prompt")
+        m.keys("C-u", "=Kept", "Enter")
         self.wait_server(t, "Kept", {"mu3": set()}, "mu3 copied to Kept")
-        self.tmux.keys("q")
-        wait_for(lambda: os.path.exists(status) and open(status).read().strip(), 20, "mutt to quit",
-                 detail=lambda: self.tmux.screen())
-        with open(status) as f:
-            self.assertEqual(f.read().strip(), "0", self.tmux.screen())
+        m.keys("q")
+        self.assertEqual(m.wait_exit(), "0", m.screen())
         self.assertEqual(server_flags(t, "INBOX"), {"mu1": {"\\Seen"}, "mu2": {"\\Flagged"}})
         self.assertEqual(server_flags(t, "Kept"), {"mu3": set()})
         self.assertEqual(sorted(t.test_ids("alice")), ["mu1", "mu2"])

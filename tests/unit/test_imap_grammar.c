@@ -253,6 +253,9 @@ static void render(struct buf *o, const struct imap_command *c)
 		for (unsigned int k = 0; k < c->u.enable.count; k++)
 			buf_printf(o, " %s", c->u.enable.names[k]);
 		break;
+	case IMAP_CMD_COMPRESS:
+		buf_printf(o, " %s", c->u.mechanism);
+		break;
 	case IMAP_CMD_ID:
 		for (unsigned int k = 0; k < c->u.id.count; k++) {
 			buf_putc(o, ' ');
@@ -481,6 +484,12 @@ static const struct gcase auth_cases[] = {
 	GC("a ENABLE IMAP4rev2 CONDSTORE QRESYNC UTF8=ACCEPT\r\n", "ENABLE IMAP4rev2 CONDSTORE QRESYNC UTF8=ACCEPT"),
 	GC("a ENABLE\r\n", "BAD ENABLE needs a capability"),
 	GC("a ENABLE \"X\"\r\n", "BAD Invalid capability name"),
+	/* RFC 4978: the mechanism as sent; the server judges it */
+	GC("a COMPRESS DEFLATE\r\n", "COMPRESS DEFLATE"),
+	GC("a compress deflate\r\n", "COMPRESS deflate"),
+	GC("a COMPRESS\r\n", "BAD COMPRESS needs a mechanism"),
+	GC("a COMPRESS DEFLATE X\r\n", "BAD COMPRESS needs a mechanism"),
+	GC("a COMPRESS \"DEFLATE\"\r\n", "BAD COMPRESS needs a mechanism"),
 	/* RFC 2971 */
 	GC("a023 ID (\"name\" \"sodr\" \"version\" \"19.34\" \"vendor\" \"Pink Floyd Music Limited\")\r\n",
 	  "ID \"name\"=\"sodr\" \"version\"=\"19.34\" \"vendor\"=\"Pink Floyd Music Limited\""),
@@ -895,6 +904,7 @@ static void test_command_states_and_names(void **state)
 	assert_int_equal(imap_command_states(IMAP_CMD_FETCH), IMAP_STATE_SELECTED);
 	assert_int_equal(imap_command_states(IMAP_CMD_SELECT), IMAP_STATE_AUTH | IMAP_STATE_SELECTED);
 	assert_int_equal(imap_command_states(IMAP_CMD_ENABLE), IMAP_STATE_AUTH);
+	assert_int_equal(imap_command_states(IMAP_CMD_COMPRESS), IMAP_STATE_AUTH | IMAP_STATE_SELECTED);
 	assert_int_equal(imap_command_states(IMAP_CMD_NOOP),
 			 IMAP_STATE_NOT_AUTH | IMAP_STATE_AUTH | IMAP_STATE_SELECTED);
 	assert_string_equal(imap_command_name(IMAP_CMD_UNSELECT), "UNSELECT");
