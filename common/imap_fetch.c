@@ -4,7 +4,7 @@
  * (RFC 9051 section 9, RFC 3516 section 6, RFC 7162 section 7):
  *   fetch-att    ENVELOPE / FLAGS / INTERNALDATE / RFC822 / RFC822.HEADER
  *                / RFC822.SIZE / RFC822.TEXT / BODY / BODYSTRUCTURE / UID
- *                / MODSEQ / PREVIEW ["(" "LAZY" ")"]
+ *                / MODSEQ / PREVIEW ["(" "LAZY" ")"] / EMAILID / THREADID
  *                / BODY[.PEEK] section [partial]
  *                / BINARY[.PEEK] section-binary [partial]
  *                / BINARY.SIZE section-binary
@@ -40,6 +40,8 @@ static const struct imap_word fetch_simple[] = {
 	IMAP_WORD("BODY", IMAP_FETCH_BODY, 0),
 	IMAP_WORD("MODSEQ", IMAP_FETCH_MODSEQ, 0),
 	IMAP_WORD("PREVIEW", IMAP_FETCH_PREVIEW, 0),
+	IMAP_WORD("EMAILID", IMAP_FETCH_EMAILID, 0),
+	IMAP_WORD("THREADID", IMAP_FETCH_THREADID, 0),
 	IMAP_WORD("RFC822", IMAP_FETCH_RFC822, 1),
 	IMAP_WORD("RFC822.HEADER", IMAP_FETCH_RFC822_HEADER, 0),
 	IMAP_WORD("RFC822.TEXT", IMAP_FETCH_RFC822_TEXT, 1),

@@ -24,6 +24,8 @@
 #define IMAP_FETCH_RFC822_TEXT   (1u << 9)   /* like BODY[TEXT], sets \Seen */
 #define IMAP_FETCH_MODSEQ        (1u << 10)  /* RFC 7162 */
 #define IMAP_FETCH_PREVIEW       (1u << 11)  /* RFC 8970 */
+#define IMAP_FETCH_EMAILID       (1u << 12)  /* RFC 8474 */
+#define IMAP_FETCH_THREADID      (1u << 13)  /* RFC 8474 */
 
 /* Deepest part path in a section ("1.2.3" has 3). */
 #define IMAP_SECTION_PARTS_MAX 64

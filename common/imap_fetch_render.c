@@ -549,6 +549,14 @@ static void render_items(struct render *r)
 	}
 	if (items & IMAP_FETCH_INTERNALDATE)
 		render_internaldate(r);
+	if (items & IMAP_FETCH_EMAILID) {
+		item(r, "EMAILID ");
+		putf(r, "(E%016llx)", (unsigned long long)m->emailid);
+	}
+	if (items & IMAP_FETCH_THREADID) {
+		item(r, "THREADID ");
+		put(r, "NIL", 3);   /* RFC 8474 5.2: no threads kept */
+	}
 	if (items & IMAP_FETCH_RFC822_SIZE) {
 		item(r, "RFC822.SIZE ");
 		putf(r, "%llu", (unsigned long long)m->size);

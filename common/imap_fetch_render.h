@@ -40,6 +40,7 @@ struct imap_fetch_msg {
 	const char *const *keywords;   /* keyword names (atoms; others are not sent) */
 	unsigned int nkeywords;
 	uint64_t modseq;
+	uint64_t emailid;              /* RFC 8474 EMAILID ("E" and 16 hex digits) */
 	uint64_t size;                 /* RFC822.SIZE: octets with CRLF line ends */
 	int64_t internal_date;         /* seconds since the epoch */
 	int zone;                      /* of INTERNALDATE, minutes east of UTC */

@@ -104,6 +104,7 @@ struct imap_rename {
 #define IMAP_STATUS_RECENT        (1u << 6)   /* RFC 3501 */
 #define IMAP_STATUS_HIGHESTMODSEQ (1u << 7)   /* RFC 7162 */
 #define IMAP_STATUS_APPENDLIMIT   (1u << 8)   /* RFC 7889 */
+#define IMAP_STATUS_MAILBOXID     (1u << 9)   /* RFC 8474 */
 
 struct imap_status {
 	const char *mailbox;

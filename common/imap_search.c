@@ -63,6 +63,8 @@ static const struct imap_word search_keys[] = {
 	IMAP_WORD("UNSEEN", IMAP_SEARCH_UNSEEN, SA_NONE),
 	IMAP_WORD("KEYWORD", IMAP_SEARCH_KEYWORD, SA_KEYWORD),
 	IMAP_WORD("UNKEYWORD", IMAP_SEARCH_UNKEYWORD, SA_KEYWORD),
+	IMAP_WORD("EMAILID", IMAP_SEARCH_EMAILID, SA_KEYWORD),     /* objectid: an atom too */
+	IMAP_WORD("THREADID", IMAP_SEARCH_THREADID, SA_KEYWORD),
 	IMAP_WORD("BCC", IMAP_SEARCH_BCC, SA_STRING),
 	IMAP_WORD("BODY", IMAP_SEARCH_BODY, SA_STRING),
 	IMAP_WORD("CC", IMAP_SEARCH_CC, SA_STRING),
@@ -170,6 +172,8 @@ static int search_key_arg(struct search_ctx *c, enum search_arg kind, const stru
 			return search_fail(c, "Invalid keyword");
 		n->str = v->text;
 		n->len = v->len;
+		if (n->key == IMAP_SEARCH_EMAILID || n->key == IMAP_SEARCH_THREADID)
+			c->s->uses_objectid = true;
 		return 0;
 	case SA_HEADER:
 		n->field = imap_arg_astring(v, &flen);

@@ -24,6 +24,8 @@ enum imap_search_key {
 	IMAP_SEARCH_UNSEEN,
 	/* str: a keyword */
 	IMAP_SEARCH_KEYWORD, IMAP_SEARCH_UNKEYWORD,
+	/* str: an objectid (RFC 8474 6) */
+	IMAP_SEARCH_EMAILID, IMAP_SEARCH_THREADID,
 	/* str: a string to find */
 	IMAP_SEARCH_BCC, IMAP_SEARCH_BODY, IMAP_SEARCH_CC, IMAP_SEARCH_FROM, IMAP_SEARCH_SUBJECT,
 	IMAP_SEARCH_TEXT, IMAP_SEARCH_TO,
@@ -72,6 +74,7 @@ struct imap_search {
 	unsigned int ret;                 /* IMAP_SEARCH_RETURN_*; RETURN () means ALL */
 	bool uses_saved;                  /* a "$" occurs in the program */
 	bool uses_modseq;                 /* a MODSEQ key occurs (CONDSTORE) */
+	bool uses_objectid;               /* an EMAILID or THREADID key occurs (RFC 8474) */
 	struct imap_search_node root;     /* IMAP_SEARCH_AND of the top-level keys */
 };
 

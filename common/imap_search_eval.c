@@ -71,6 +71,7 @@
  * decoded text of one message passes 8 times its size plus 64 KiB (never
  * for real mail: decoding shrinks or at most triples it). */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -318,6 +319,8 @@ static int ev_compile_node(struct ev_compile *c, const struct imap_search_node *
 	switch (n->key) {
 	case IMAP_SEARCH_KEYWORD:
 	case IMAP_SEARCH_UNKEYWORD:
+	case IMAP_SEARCH_EMAILID:
+	case IMAP_SEARCH_THREADID:
 		out->str = arena_strndup(&c->ev->arena, n->str, n->len);
 		out->len = n->len;
 		return out->str != NULL ? 0 : ev_fail(c, IMAP_SEARCH_EVAL_NOMEM, "Out of memory");
@@ -899,6 +902,12 @@ static int ev_eval(struct imap_search_eval *ev, const struct ev_node *n)
 	case IMAP_SEARCH_LARGER:     return m->size > n->number;
 	case IMAP_SEARCH_SMALLER:    return m->size < n->number;
 	case IMAP_SEARCH_MODSEQ:     return m->modseq >= n->number;
+	case IMAP_SEARCH_EMAILID: {  /* objectids are case-sensitive (RFC 8474 4) */
+		char id[24];
+		int l = snprintf(id, sizeof(id), "E%016llx", (unsigned long long)m->emailid);
+		return m->emailid != 0 && (size_t)l == n->len && memcmp(id, n->str, n->len) == 0;
+	}
+	case IMAP_SEARCH_THREADID:   return 0;   /* no message has one (THREADID NIL) */
 	case IMAP_SEARCH_UID:
 		return imap_seqset_contains(n->saved ? &ev->saved : &n->set, m->uid);
 	case IMAP_SEARCH_SEQSET:

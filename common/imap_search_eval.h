@@ -43,6 +43,7 @@ struct imap_search_msg {
 	const char *const *keywords;      /* keyword names (compared ASCII case-insensitively) */
 	unsigned int nkeywords;
 	uint64_t modseq;
+	uint64_t emailid;                 /* RFC 8474, "E" and 16 hex digits; 0: none */
 	uint64_t size;                    /* RFC822.SIZE */
 	int64_t internal_date;            /* seconds since the epoch */
 	const char *data;                 /* the message (LF or CRLF line ends), its header only

@@ -173,6 +173,15 @@ int mbox_cache_parse(const unsigned char *p, size_t len, uint32_t uidvalidity,
 		     size_t *end_r);
 /* The lowest UID no session has taken \Recent for yet (STATUS RECENT). */
 uint32_t mbox_recent_from(const struct mbox *mb);
+/* MAILBOXID of the folder (RFC 8474): "F" and the mailbox GUID of its
+ * dovecot-uidlist (Dovecot's too), which moves with the folder at a
+ * RENAME; "V" and the UIDVALIDITY for a list without one.  Into out
+ * (>= 40 bytes). */
+void mbox_mailboxid(const struct mbox *mb, char *out, size_t len);
+/* EMAILID of message idx (RFC 8474): the same for every copy of it, in
+ * any folder, also after a move; written as "E" and 16 hex digits.  0
+ * for an index out of range. */
+uint64_t mbox_msg_emailid(const struct mbox *mb, size_t idx);
 /* Index of the message with uid, or -1. */
 long mbox_find_uid(const struct mbox *mb, uint32_t uid);
 /* Expunged UIDs with a MODSEQ above modseq (QRESYNC VANISHED), ascending,

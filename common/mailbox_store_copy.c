@@ -102,7 +102,8 @@ static int mbox_copy_one(struct mbox *src, size_t idx, struct mbox *dst, uint32_
 		*error_r = errno == ENOENT ? "the message is gone" : "cannot link the message";
 		return mbox_change_end(dst, -1);
 	}
-	r = mbox_take_file(dst, to, want.base_len, want.flags, uid_r, error_r);
+	/* The copy is the same message (RFC 8474 EMAILID). */
+	r = mbox_take_file(dst, to, want.base_len, want.flags, mbox_msg_emailid(src, idx), uid_r, error_r);
 	if (r < 0) {
 		/* Not logged as a message: a later sync must not take the
 		 * link in as one.  It is a second name of the source's file,

@@ -22,6 +22,7 @@ struct mbox_ul_entry {
 	uint32_t uid;
 	const char *base;              /* in st->names */
 	size_t base_len;
+	uint64_t emailid;              /* from the record's G field; 0: none (then the base name's) */
 };
 
 /* Per-UID state folded from the index log. */
@@ -130,6 +131,7 @@ struct mbox_file {
 	size_t base_len;               /* base = name + 4 */
 	uint32_t flags, other;         /* from the info after ":2," */
 	int has_info;                  /* the name has ":2," */
+	uint64_t emailid;              /* a copy's EMAILID (its source's), 0 for a new message */
 };
 struct mbox_scan {
 	struct mbox_file *f;
@@ -169,7 +171,9 @@ int mbox_locate(struct mbox *mb, const char *base, size_t len, struct mbox_scan 
 int mbox_remove_uid(struct mbox *mb, uint32_t uid);
 /* Log the file cur/NAME (base_len bytes of base) as a new message and
  * find its UID.  Under the exclusive lock.  0, or -1 with *error_r. */
-int mbox_take_file(struct mbox *mb, const char *name, size_t base_len, uint32_t flags,
+/* The EMAILID a G field value or base name gives (FNV-1a, never 0). */
+uint64_t mbox_emailid_hash(const char *p, size_t n);
+int mbox_take_file(struct mbox *mb, const char *name, size_t base_len, uint32_t flags, uint64_t emailid,
 		   uint32_t *uid_r, const char **error_r);
 
 /* ---- mailbox_store_cache.c ---- */

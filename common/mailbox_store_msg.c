@@ -327,6 +327,48 @@ int mbox_expunged_since(struct mbox *mb, uint64_t modseq, uint32_t **uids_r, siz
 	return modseq < st->ex_floor ? 1 : 0;
 }
 
+uint64_t mbox_emailid_hash(const char *p, size_t n)
+{
+	uint64_t h = 14695981039346656037ULL;   /* FNV-1a */
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)p[i]) * 1099511628211ULL;
+	return h != 0 ? h : 1;
+}
+
+void mbox_mailboxid(const struct mbox *mb, char *out, size_t len)
+{
+	const struct mbox_state *st = mb->st;
+	size_t k = 0;
+
+	if (!st->ul_has_guid) {
+		snprintf(out, len, "V%u", mb->uidvalidity);
+		return;
+	}
+	if (len > 0)
+		out[k++] = 'F';
+	for (int i = 0; i < DOVECOT_GUID_SIZE && k + 2 < len; i++) {
+		out[k++] = "0123456789abcdef"[st->ul_guid[i] >> 4];
+		out[k++] = "0123456789abcdef"[st->ul_guid[i] & 15];
+	}
+	if (len > 0)
+		out[k < len ? k : len - 1] = '\0';
+}
+
+uint64_t mbox_msg_emailid(const struct mbox *mb, size_t idx)
+{
+	const struct mbox_msg *m;
+	const struct mbox_ul_entry *e;
+
+	if (idx >= mb->n)
+		return 0;
+	m = &mb->msgs[idx];
+	e = mbox_ul_find_uid(mb->st, m->uid);
+	if (e != NULL && e->emailid != 0)
+		return e->emailid;
+	return mbox_emailid_hash(m->base, m->base_len);
+}
+
 uint32_t mbox_recent_from(const struct mbox *mb)
 {
 	return mb->st->recent_hw > 0 ? mb->st->recent_hw : 1;
@@ -347,10 +389,11 @@ int mbox_tmp_create(struct mbox *mb, char *name, size_t len)
 	return openat(mb->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
 }
 
-int mbox_take_file(struct mbox *mb, const char *name, size_t base_len, uint32_t flags,
+int mbox_take_file(struct mbox *mb, const char *name, size_t base_len, uint32_t flags, uint64_t emailid,
 		   uint32_t *uid_r, const char **error_r)
 {
-	struct mbox_file f = { .name = (char *)name, .base_len = base_len, .flags = flags, .has_info = 1 };
+	struct mbox_file f = { .name = (char *)name, .base_len = base_len, .flags = flags, .has_info = 1,
+			       .emailid = emailid };
 	const struct mbox_ul_entry *e;
 
 	if (mbox_add_files(mb, &f, 1, error_r) < 0)
@@ -396,7 +439,7 @@ int mbox_append_tmp(struct mbox *mb, const char *tmpname, uint32_t flags, long l
 		mbox_change_end(mb, -1);
 		goto fail;
 	}
-	r = mbox_take_file(mb, to, want.base_len, flags, uid_r, error_r);
+	r = mbox_take_file(mb, to, want.base_len, flags, 0, uid_r, error_r);
 	if (r == 0 && mbox_stamp_own_change(mb, cur0) < 0)
 		log_warn("%s: cannot write the index: %s", mb->path, strerror(errno));
 	return mbox_change_end(mb, r);

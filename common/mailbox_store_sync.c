@@ -151,7 +151,7 @@ int mbox_add_files(struct mbox *mb, struct mbox_file *f, size_t n, const char **
 			goto out;
 		}
 		rec->uid = uidnext++;
-		ue[nu++] = (struct mbox_ul_entry){ rec->uid, fi->name + 4, fi->base_len };
+		ue[nu++] = (struct mbox_ul_entry){ rec->uid, fi->name + 4, fi->base_len, fi->emailid };
 	}
 	/* The UID list is on disk before any session can show the UIDs. */
 	if (mbox_ul_append(mb, ue, nu) < 0) {

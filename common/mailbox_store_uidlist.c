@@ -41,7 +41,28 @@
 
 /* ---- reading ---- */
 
-static int mbox_ul_add(struct mbox *mb, uint32_t uid, const char *base, size_t len)
+/* EMAILID (RFC 8474) of a record's G field: Postern writes "E" and 16
+ * hex digits (a copy keeps its source's); another GUID (Dovecot's) is
+ * hashed, as a base name is. */
+static uint64_t mbox_ul_emailid(const struct dovecot_uidlist_rec *rec)
+{
+	const char *v;
+	size_t n;
+	uint64_t id = 0;
+
+	if (rec->fields == NULL || dovecot_uidlist_field(rec->fields, rec->fields_len, 'G', &v, &n) != 1 || n == 0)
+		return 0;
+	if (n == 17 && v[0] == 'E') {
+		size_t i = 1;
+		for (; i < n && ((v[i] >= '0' && v[i] <= '9') || (v[i] >= 'a' && v[i] <= 'f')); i++)
+			id = id << 4 | (uint64_t)(v[i] <= '9' ? v[i] - '0' : v[i] - 'a' + 10);
+		if (i == n && id != 0)
+			return id;
+	}
+	return mbox_emailid_hash(v, n);
+}
+
+static int mbox_ul_add(struct mbox *mb, uint32_t uid, const char *base, size_t len, uint64_t emailid)
 {
 	struct mbox_state *st = mb->st;
 	char *copy;
@@ -56,7 +77,7 @@ static int mbox_ul_add(struct mbox *mb, uint32_t uid, const char *base, size_t l
 	}
 	if ((copy = arena_strndup(&st->names, base, len)) == NULL)
 		return -1;
-	st->ul[st->ul_n++] = (struct mbox_ul_entry){ uid, copy, len };
+	st->ul[st->ul_n++] = (struct mbox_ul_entry){ uid, copy, len, emailid };
 	if (uid >= mb->uidnext)
 		mb->uidnext = uid + 1;
 	return 0;
@@ -141,7 +162,7 @@ int mbox_ul_read(struct mbox *mb, int *full_r)
 		st->ul_pos = (struct mbox_filepos){ sb.st_dev, sb.st_ino, 0, 1 };
 	}
 	for (size_t i = 0; i < ul.n; i++)
-		if (mbox_ul_add(mb, ul.recs[i].uid, ul.recs[i].name, ul.recs[i].base_len) < 0)
+		if (mbox_ul_add(mb, ul.recs[i].uid, ul.recs[i].name, ul.recs[i].base_len, mbox_ul_emailid(&ul.recs[i])) < 0)
 			goto out;
 	if (ul.nextuid > mb->uidnext)
 		mb->uidnext = ul.nextuid;
@@ -224,9 +245,19 @@ const struct mbox_ul_entry *mbox_ul_find_uid(const struct mbox_state *st, uint32
 
 /* ---- writing ---- */
 
-static int mbox_ul_record(struct buf *b, uint32_t uid, const char *base, size_t len)
+/* One record; a message with its own EMAILID (a copy) keeps it in the
+ * G field, where Dovecot keeps a message's GUID, so a rewrite of the
+ * list keeps it too. */
+static int mbox_ul_record(struct buf *b, const struct mbox_ul_entry *e)
 {
-	struct dovecot_uidlist_rec r = { .uid = uid, .name = base, .name_len = len, .base_len = len };
+	char g[32];
+	struct dovecot_uidlist_rec r = { .uid = e->uid, .name = e->base, .name_len = e->base_len,
+					 .base_len = e->base_len };
+
+	if (e->emailid != 0) {
+		r.fields = g;
+		r.fields_len = (size_t)snprintf(g, sizeof(g), "GE%016llx", (unsigned long long)e->emailid);
+	}
 	return dovecot_uidlist_write_record(b, &r);
 }
 
@@ -241,7 +272,7 @@ int mbox_ul_append(struct mbox *mb, const struct mbox_ul_entry *e, size_t n)
 		return 0;
 	buf_init(&b, MBOX_UIDLIST_FILE_MAX);
 	for (size_t i = 0; i < n; i++)
-		if (mbox_ul_record(&b, e[i].uid, e[i].base, e[i].base_len) < 0) {
+		if (mbox_ul_record(&b, &e[i]) < 0) {
 			buf_free(&b);
 			return -1;
 		}
@@ -262,7 +293,7 @@ int mbox_ul_append(struct mbox *mb, const struct mbox_ul_entry *e, size_t n)
 	st->ul_pos.off += (off_t)b.len;
 	r = 0;
 	for (size_t i = 0; i < n && r == 0; i++)
-		r = mbox_ul_add(mb, e[i].uid, e[i].base, e[i].base_len);
+		r = mbox_ul_add(mb, e[i].uid, e[i].base, e[i].base_len, e[i].emailid);
 out:
 	if (fd >= 0)
 		close(fd);
@@ -284,7 +315,7 @@ static int mbox_ul_replace(struct mbox *mb, const struct dovecot_uidlist_header 
 	if (dovecot_uidlist_write_header(&b, h) < 0)
 		goto out;
 	for (size_t i = 0; i < n; i++)
-		if (mbox_ul_record(&b, keep[i].uid, keep[i].base, keep[i].base_len) < 0)
+		if (mbox_ul_record(&b, &keep[i]) < 0)
 			goto out;
 	fd = openat(mb->dirfd, MBOX_UIDLIST_TMP, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)

@@ -246,6 +246,7 @@ void imapd_cmd_fetch(struct imapd_session *ss, const struct imap_command *c)
 		}
 		fm.keywords = kw;
 		fm.modseq = m->modseq;
+		fm.emailid = (f->items & IMAP_FETCH_EMAILID) != 0 ? mbox_msg_emailid(ss->mb, idx[i]) : 0;
 		fm.size = m->vsize;
 		fm.internal_date = m->date;
 		fm.seen_set = seen_set;
@@ -385,6 +386,7 @@ void imapd_cmd_search(struct imapd_session *ss, const struct imap_command *c)
 		const char *kw[MBOX_KEYWORDS_MAX];
 		struct imapd_search_load load = { ss, i, &data };
 		struct imap_search_msg sm = { .seq = (uint32_t)(i + 1), .uid = m->uid, .modseq = m->modseq,
+					      .emailid = s->uses_objectid ? mbox_msg_emailid(mb, i) : 0,
 					      .size = m->vsize, .internal_date = m->date,
 					      .load = imapd_search_load, .load_ctx = &load };
 		sm.flags = imapd_msg_flags(ss, m, kw, &sm.nkeywords);

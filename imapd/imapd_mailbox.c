@@ -245,6 +245,9 @@ int imapd_status_send(struct imapd_session *ss, const char *name, const char *pa
 	IMAPD_STATUS_ITEM(IMAP_STATUS_SIZE, "SIZE %llu", size)
 	IMAPD_STATUS_ITEM(IMAP_STATUS_HIGHESTMODSEQ, "HIGHESTMODSEQ %llu", (unsigned long long)mb->highestmodseq)
 	IMAPD_STATUS_ITEM(IMAP_STATUS_APPENDLIMIT, "APPENDLIMIT %llu", (unsigned long long)ss->l->literal_max)
+	char mailboxid[48];
+	mbox_mailboxid(mb, mailboxid, sizeof(mailboxid));
+	IMAPD_STATUS_ITEM(IMAP_STATUS_MAILBOXID, "MAILBOXID (%s)", mailboxid)
 #undef IMAPD_STATUS_ITEM
 	buf_append_str(&out, ")\r\n");
 	stream_write(ss->s, out.data, out.len);
@@ -304,6 +307,15 @@ void imapd_cmd_create(struct imapd_session *ss, const struct imap_command *c)
 	if (maildir_create(path, &error) < 0) {
 		log_warn("user=%s %s: %s: %s", buf_cstr(&ss->user), path, error, strerror(errno));
 		imapd_tagged(ss, c->tag, "NO [SERVERBUG] Cannot create the mailbox");
+		return;
+	}
+	/* RFC 8474 4.1: the new folder's MAILBOXID (its UID list, made now). */
+	struct mbox *mb;
+	if (mbox_open(path, strlen(path), 0, &mb, &error) == 0) {
+		char mailboxid[48];
+		mbox_mailboxid(mb, mailboxid, sizeof(mailboxid));
+		mbox_close(&mb);
+		imapd_tagged(ss, c->tag, "OK [MAILBOXID (%s)] CREATE completed", mailboxid);
 		return;
 	}
 	imapd_tagged(ss, c->tag, "OK CREATE completed");

@@ -176,6 +176,9 @@ void imapd_cmd_select(struct imapd_session *ss, const struct imap_command *c)
 	stream_printf(ss->s, "* OK [UIDNEXT %u] Predicted next UID\r\n", ss->mb->uidnext);
 	/* Every folder keeps MODSEQs: HIGHESTMODSEQ on every SELECT (RFC 7162 3.1.2.1). */
 	stream_printf(ss->s, "* OK [HIGHESTMODSEQ %llu] Highest\r\n", (unsigned long long)ss->mb->highestmodseq);
+	char mailboxid[48];
+	mbox_mailboxid(ss->mb, mailboxid, sizeof(mailboxid));
+	stream_printf(ss->s, "* OK [MAILBOXID (%s)] Ok\r\n", mailboxid);   /* RFC 8474 4.2 */
 	if (ss->mb->overflow)
 		stream_printf(ss->s, "* NO [ALERT] More than %zu messages: not all are shown\r\n", mbox_messages_max);
 	if (c->u.select.qresync && imapd_qresync_select(ss, &c->u.select) < 0)

@@ -132,7 +132,8 @@ static void r_fetch(struct buf *o, const struct imap_fetch *f)
 
 static const char *const search_names[] = {
 	"ALL", "ANSWERED", "DELETED", "DRAFT", "FLAGGED", "SEEN", "RECENT", "NEW", "OLD", "UNANSWERED",
-	"UNDELETED", "UNDRAFT", "UNFLAGGED", "UNSEEN", "KEYWORD", "UNKEYWORD", "BCC", "BODY", "CC", "FROM",
+	"UNDELETED", "UNDRAFT", "UNFLAGGED", "UNSEEN", "KEYWORD", "UNKEYWORD", "EMAILID", "THREADID", "BCC", "BODY",
+	"CC", "FROM",
 	"SUBJECT", "TEXT", "TO", "HEADER", "BEFORE", "ON", "SINCE", "SENTBEFORE", "SENTON", "SENTSINCE",
 	"LARGER", "SMALLER", "OLDER", "YOUNGER", "MODSEQ", "UID", "SEQSET", "NOT", "OR", "AND",
 };
@@ -144,7 +145,8 @@ static void r_search(struct buf *o, const struct imap_search_node *n)
 	case IMAP_SEARCH_HEADER:
 		buf_printf(o, " %s", n->field);
 		/* fall through */
-	case IMAP_SEARCH_KEYWORD: case IMAP_SEARCH_UNKEYWORD: case IMAP_SEARCH_BCC: case IMAP_SEARCH_BODY:
+	case IMAP_SEARCH_KEYWORD: case IMAP_SEARCH_UNKEYWORD: case IMAP_SEARCH_EMAILID: case IMAP_SEARCH_THREADID:
+	case IMAP_SEARCH_BCC: case IMAP_SEARCH_BODY:
 	case IMAP_SEARCH_CC: case IMAP_SEARCH_FROM: case IMAP_SEARCH_SUBJECT: case IMAP_SEARCH_TEXT:
 	case IMAP_SEARCH_TO:
 		buf_putc(o, ' ');
