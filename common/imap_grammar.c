@@ -13,6 +13,8 @@
  *   [RETURN (opts)] (RFC 5258, RFC 6154, RFC 5819); STATUS mailbox
  *   (items); APPEND mailbox 1*([flags] [date-time] literal / literal8)
  *   (RFC 3502 shape, RFC 3516); FETCH (imap_fetch); SEARCH (imap_search);
+ *   SORT [RETURN (opts)] (criteria) charset keys (RFC 5256, RFC 5267;
+ *   imap_sort, imap_search); THREAD algorithm charset keys (RFC 5256);
  *   STORE set [(UNCHANGEDSINCE n)] [+-]FLAGS[.SILENT] flags; COPY / MOVE
  *   (RFC 6851); UID EXPUNGE (RFC 4315); the rest take no arguments.
  * Mailbox names are decoded (imap_types) to UTF-8; an unknown command, or
@@ -533,6 +535,42 @@ static int g_search(struct grammar_ctx *c, const struct imap_arg *args, unsigned
 	return imap_search_parse(args, n, c->a, &c->cmd->u.search, c->error_r);
 }
 
+/* sort = ["UID" SP] "SORT" [SP "RETURN" SP "(" ... ")"] SP sort-criteria
+ *        SP charset 1*(SP search-key)   (RFC 5256 5, RFC 5267 3.2) */
+static int g_sort(struct grammar_ctx *c, const struct imap_arg *args, unsigned int n)
+{
+	struct imap_sort_cmd *s = &c->cmd->u.sort;
+	unsigned int pos = 0;
+
+	if (n > 1 && imap_arg_is_atom(&args[0], "RETURN")) {
+		if (imap_search_parse_return(&args[1], &s->search, c->error_r) < 0)
+			return -1;
+		pos = 2;
+	}
+	if (pos >= n)
+		return g_fail(c, "SORT needs sort criteria, a charset and search keys");
+	if (imap_sort_criteria_parse(&args[pos], c->a, &s->crit, &s->ncrit, c->error_r) < 0)
+		return -1;
+	pos++;
+	return imap_search_parse_criteria(args + pos, n - pos, c->a, &s->search, c->error_r);
+}
+
+/* thread = ["UID" SP] "THREAD" SP thread-alg SP charset 1*(SP search-key) */
+static int g_thread(struct grammar_ctx *c, const struct imap_arg *args, unsigned int n)
+{
+	struct imap_thread_cmd *t = &c->cmd->u.thread;
+
+	if (n < 1)
+		return g_fail(c, "THREAD needs an algorithm, a charset and search keys");
+	if (imap_arg_is_atom(&args[0], "ORDEREDSUBJECT"))
+		t->alg = IMAP_THREAD_ORDEREDSUBJECT;
+	else if (imap_arg_is_atom(&args[0], "REFERENCES"))
+		t->alg = IMAP_THREAD_REFERENCES;
+	else
+		return g_fail(c, "Unknown THREAD algorithm");
+	return imap_search_parse_criteria(args + 1, n - 1, c->a, &t->search, c->error_r);
+}
+
 static int g_fetch(struct grammar_ctx *c, const struct imap_arg *args, unsigned int n)
 {
 	struct imap_fetch_cmd *f = &c->cmd->u.fetch;
@@ -657,6 +695,8 @@ static const struct grammar_command {
 	CMD("STORE", IMAP_CMD_STORE, true, IMAP_STATE_SELECTED, g_store),
 	CMD("COPY", IMAP_CMD_COPY, true, IMAP_STATE_SELECTED, g_copy),
 	CMD("MOVE", IMAP_CMD_MOVE, true, IMAP_STATE_SELECTED, g_copy),
+	CMD("SORT", IMAP_CMD_SORT, true, IMAP_STATE_SELECTED, g_sort),
+	CMD("THREAD", IMAP_CMD_THREAD, true, IMAP_STATE_SELECTED, g_thread),
 };
 
 /* The table row of an upper-case command name, or NULL. */

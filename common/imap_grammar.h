@@ -2,7 +2,8 @@
  * extensions Postern's imapd offers: LITERAL+/-, ENABLE, ID, IDLE,
  * UIDPLUS, MOVE, UNSELECT, NAMESPACE, LIST-EXTENDED, SPECIAL-USE,
  * ESEARCH, SEARCHRES, SASL-IR, BINARY, STATUS=SIZE, APPENDLIMIT,
- * MULTIAPPEND shapes, COMPRESS, and the CONDSTORE / QRESYNC shapes for later).
+ * SORT, ESORT, SORT=DISPLAY, THREAD, MULTIAPPEND shapes, COMPRESS, and
+ * the CONDSTORE / QRESYNC shapes for later).
  * Turns a command from imap_parser into a struct imap_command, or a
  * reason for a tagged BAD; says which literals are APPEND messages so
  * that the server can stream them.  No I/O. */
@@ -16,6 +17,8 @@
 #include "imap_fetch.h"
 #include "imap_parser.h"
 #include "imap_search.h"
+#include "imap_sort.h"
+#include "imap_thread.h"
 #include "imap_types.h"
 
 /* RFC 2971 3.3: at most 30 pairs, fields of 30 octets, values of 1024. */
@@ -32,7 +35,7 @@ enum imap_cmd_id {
 	IMAP_CMD_STATUS, IMAP_CMD_APPEND, IMAP_CMD_IDLE,
 	IMAP_CMD_CHECK, IMAP_CMD_CLOSE, IMAP_CMD_UNSELECT, IMAP_CMD_EXPUNGE,
 	IMAP_CMD_SEARCH, IMAP_CMD_FETCH, IMAP_CMD_STORE, IMAP_CMD_COPY, IMAP_CMD_MOVE,
-	IMAP_CMD_COMPRESS,
+	IMAP_CMD_COMPRESS, IMAP_CMD_SORT, IMAP_CMD_THREAD,
 };
 
 /* Session states a command is valid in (RFC 9051 section 3). */
@@ -166,6 +169,19 @@ struct imap_copy {
 	const char *mailbox;
 };
 
+/* SORT (RFC 5256, RFC 5267 RETURN, RFC 5957 DISPLAY*). */
+struct imap_sort_cmd {
+	const struct imap_sort_criterion *crit;
+	unsigned int ncrit;
+	struct imap_search search;        /* esearch and ret: RETURN (ESORT) */
+};
+
+/* THREAD (RFC 5256). */
+struct imap_thread_cmd {
+	enum imap_thread_alg alg;
+	struct imap_search search;
+};
+
 struct imap_command {
 	enum imap_cmd_id id;
 	const char *tag;
@@ -188,6 +204,8 @@ struct imap_command {
 		struct imap_fetch_cmd fetch;
 		struct imap_store store;
 		struct imap_copy copy;            /* COPY, MOVE */
+		struct imap_sort_cmd sort;
+		struct imap_thread_cmd thread;
 	} u;
 };
 

@@ -25,6 +25,10 @@
  * bounded by IMAP_SEARCH_DEPTH_MAX, so no program can exhaust the stack;
  * the node count is bounded by the parser's argument limit.
  *
+ * SORT and THREAD (RFC 5256) take the same keys after a charset that is
+ * not optional there (imap_search_parse_criteria), SORT also RETURN
+ * (RFC 5267 ESORT: imap_search_parse_return).
+ *
  * Fails: -1 with a static reason for a tagged BAD; whether a CHARSET is
  * supported (NO [BADCHARSET]) is for the server to say. */
 #include <string.h>
@@ -277,6 +281,27 @@ static int search_return(struct search_ctx *c, const struct imap_arg *list)
 	if (list->count == 0)
 		c->s->ret = IMAP_SEARCH_RETURN_ALL;
 	return 0;
+}
+
+int imap_search_parse_return(const struct imap_arg *list, struct imap_search *r, const char **error_r)
+{
+	struct search_ctx c = { NULL, r, error_r };
+
+	return search_return(&c, list);
+}
+
+int imap_search_parse_criteria(const struct imap_arg *args, unsigned int count, struct arena *a,
+			       struct imap_search *r, const char **error_r)
+{
+	struct search_ctx c = { a, r, error_r };
+	unsigned int pos = 1;
+	size_t len;
+
+	if (count < 1 || (r->charset = imap_arg_astring(&args[0], &len)) == NULL)
+		return search_fail(&c, "Missing or invalid charset");
+	if (count < 2)
+		return search_fail(&c, "Missing search key");
+	return search_and(&c, args, count, &pos, 0, &r->root);
 }
 
 int imap_search_parse(const struct imap_arg *args, unsigned int count, struct arena *a,

@@ -83,4 +83,11 @@ struct imap_search {
 int imap_search_parse(const struct imap_arg *args, unsigned int count, struct arena *a,
 		      struct imap_search *r, const char **error_r);
 
+/* SORT's and THREAD's search-criteria (RFC 5256): charset SP key *(SP key),
+ * into r (not cleared first: RETURN may be there).  0, or -1 with *error_r. */
+int imap_search_parse_criteria(const struct imap_arg *args, unsigned int count, struct arena *a,
+			       struct imap_search *r, const char **error_r);
+/* The list after RETURN (RFC 4731, RFC 5267) into r.  0, or -1 with *error_r. */
+int imap_search_parse_return(const struct imap_arg *list, struct imap_search *r, const char **error_r);
+
 #endif

@@ -648,7 +648,9 @@ static int ev_match_header(struct imap_search_eval *ev, const char *name, size_t
 			return 1;
 		if (ev_form(ev, e, form) < 0)
 			return -1;
-		if (memmem(ev->fields_text.data + e->off[form], e->len[form], n->str, n->len) != NULL)
+		/* An empty value holds no needle (and its buffer may be NULL). */
+		if (e->len[form] > 0 &&
+		    memmem(ev->fields_text.data + e->off[form], e->len[form], n->str, n->len) != NULL)
 			return 1;
 	}
 	return 0;

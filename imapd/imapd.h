@@ -14,6 +14,8 @@
  *   imapd_list.c     LIST and LSUB (selection: common/imap_list.c)
  *   imapd_selected.c SELECT/EXAMINE and what works on the selected
  *                    folder: untagged updates, STORE, EXPUNGE, CLOSE
+ *   imapd_fetch.c    FETCH, SEARCH, and the search SORT and THREAD share
+ *   imapd_sort.c     SORT (RFC 5256, ESORT of RFC 5267) and THREAD
  *   imapd_condstore.c CONDSTORE and QRESYNC (RFC 7162): enabling,
  *                    VANISHED, the QRESYNC answer of SELECT
  *   imapd.c          main: which of the two this process is */

@@ -5,10 +5,11 @@
  * message), reads it from the Maildir file with every bare LF made CRLF
  * (the form IMAP's sizes and offsets are in), sets \Seen where a
  * non-PEEK item asks for it, and sends what common/imap_fetch_render.c
- * writes.  imapd_cmd_search compiles the program once
+ * writes.  imapd_search_matches compiles a program once
  * (common/imap_search_eval.c), loads a message's bytes only when a key
- * needs them, and answers SEARCH (IMAP4rev1) or ESEARCH (IMAP4rev2, or
- * RETURN given: RFC 4731 MIN, MAX, COUNT, ALL).
+ * needs them, and gives the messages found (SEARCH, SORT and THREAD
+ * search alike); imapd_cmd_search answers SEARCH (IMAP4rev1) or ESEARCH
+ * (IMAP4rev2, or RETURN given: RFC 4731 MIN, MAX, COUNT, ALL).
  *
  * Trusts: the view for what exists; message files only through the
  * store (regular files, O_NOFOLLOW) and up to message_size_limit plus
@@ -344,9 +345,9 @@ static void imapd_search_save(struct imapd_session *ss, bool uid, const uint32_t
 	free(uids);
 }
 
-void imapd_cmd_search(struct imapd_session *ss, const struct imap_command *c)
+int imapd_search_matches(struct imapd_session *ss, const char *tag, const struct imap_search *s,
+			 size_t **idx_r, size_t *n_r, uint64_t *modseq_r)
 {
-	const struct imap_search *s = &c->u.search;
 	struct mbox *mb = ss->mb;
 	struct imap_search_env env = {
 		.max_seq = (uint32_t)ss->shown,
@@ -356,9 +357,8 @@ void imapd_cmd_search(struct imapd_session *ss, const struct imap_command *c)
 	};
 	struct imap_search_eval *ev = NULL;
 	const char *error;
-	struct buf data, out;
-	uint32_t *hits;
-	size_t nh = 0;
+	struct buf data;
+	size_t *idx, n = 0;
 	uint64_t top_modseq = 0;   /* of the messages found (RFC 7162 3.1.5) */
 
 	if (s->uses_modseq)
@@ -368,17 +368,17 @@ void imapd_cmd_search(struct imapd_session *ss, const struct imap_command *c)
 	if (s->esearch && (s->ret & IMAP_SEARCH_RETURN_SAVE) != 0)
 		imapd_save_result(ss, NULL, 0);
 	if (r == IMAP_SEARCH_EVAL_BADCHARSET) {
-		imapd_tagged(ss, c->tag, "NO [BADCHARSET (%s)] Unknown charset", IMAP_SEARCH_CHARSETS);
-		return;
+		imapd_tagged(ss, tag, "NO [BADCHARSET (%s)] Unknown charset", IMAP_SEARCH_CHARSETS);
+		return -1;
 	}
 	if (r == IMAP_SEARCH_EVAL_BADSTRING) {
-		imapd_bad(ss, c->tag, error);
-		return;
+		imapd_bad(ss, tag, error);
+		return -1;
 	}
-	if (r != 0 || (hits = calloc(ss->shown + 1, sizeof(*hits))) == NULL) {
+	if (r != 0 || (idx = calloc(ss->shown + 1, sizeof(*idx))) == NULL) {
 		imap_search_eval_free(&ev);
-		imapd_tagged(ss, c->tag, "NO [SERVERBUG] Out of memory");
-		return;
+		imapd_tagged(ss, tag, "NO [SERVERBUG] Out of memory");
+		return -1;
 	}
 	buf_init(&data, (size_t)(2 * ss->l->literal_max + 65536));
 	for (size_t i = 0; i < ss->shown && i < mb->n; i++) {
@@ -391,9 +391,8 @@ void imapd_cmd_search(struct imapd_session *ss, const struct imap_command *c)
 					      .load = imapd_search_load, .load_ctx = &load };
 		sm.flags = imapd_msg_flags(ss, m, kw, &sm.nkeywords);
 		sm.keywords = kw;
-		int match = imap_search_eval_match(ev, &sm, &error);
-		if (match > 0) {
-			hits[nh++] = c->uid ? m->uid : (uint32_t)(i + 1);
+		if (imap_search_eval_match(ev, &sm, &error) > 0) {
+			idx[n++] = i;
 			if (m->modseq > top_modseq)
 				top_modseq = m->modseq;
 		}
@@ -401,6 +400,31 @@ void imapd_cmd_search(struct imapd_session *ss, const struct imap_command *c)
 	}
 	imap_search_eval_free(&ev);
 	buf_free(&data);
+	*idx_r = idx;
+	*n_r = n;
+	*modseq_r = top_modseq;
+	return 0;
+}
+
+void imapd_cmd_search(struct imapd_session *ss, const struct imap_command *c)
+{
+	const struct imap_search *s = &c->u.search;
+	struct buf out;
+	uint32_t *hits;
+	size_t *idx, nh = 0;
+	uint64_t top_modseq;
+
+	if (imapd_search_matches(ss, c->tag, s, &idx, &nh, &top_modseq) < 0)
+		return;
+	/* numbers or UIDs, ascending as the view is */
+	if ((hits = calloc(nh + 1, sizeof(*hits))) == NULL) {
+		free(idx);
+		imapd_tagged(ss, c->tag, "NO [SERVERBUG] Out of memory");
+		return;
+	}
+	for (size_t i = 0; i < nh; i++)
+		hits[i] = c->uid ? ss->mb->msgs[idx[i]].uid : (uint32_t)(idx[i] + 1);
+	free(idx);
 	unsigned int ret = s->esearch ? s->ret : IMAP_SEARCH_RETURN_ALL;
 	if (ret == 0)
 		ret = IMAP_SEARCH_RETURN_ALL;   /* RETURN () means ALL */

@@ -171,6 +171,8 @@ static void session_dispatch(struct imapd_session *ss, const struct imap_command
 	case IMAP_CMD_STORE: imapd_cmd_store(ss, c); break;
 	case IMAP_CMD_FETCH: imapd_cmd_fetch(ss, c); break;
 	case IMAP_CMD_SEARCH: imapd_cmd_search(ss, c); break;
+	case IMAP_CMD_SORT: imapd_cmd_sort(ss, c); break;
+	case IMAP_CMD_THREAD: imapd_cmd_thread(ss, c); break;
 	case IMAP_CMD_APPEND: imapd_cmd_append(ss, c); break;
 	case IMAP_CMD_IDLE: imapd_cmd_idle(ss, c); break;
 	case IMAP_CMD_COPY: imapd_cmd_copy(ss, c, false); break;

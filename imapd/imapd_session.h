@@ -94,8 +94,16 @@ bool imapd_expunges_told(const struct imapd_session *ss, const uint32_t *uids, s
 void imapd_cmd_close(struct imapd_session *ss, const struct imap_command *c, bool expunge);
 void imapd_cmd_expunge(struct imapd_session *ss, const struct imap_command *c);
 void imapd_cmd_store(struct imapd_session *ss, const struct imap_command *c);
+/* Read message idx of the view into out with every bare LF as CRLF; only
+ * the header when header_only.  0, or -1 with errno (ENOENT: gone). */
+int imapd_msg_read(struct imapd_session *ss, size_t idx, int header_only, struct buf *out);
 void imapd_cmd_fetch(struct imapd_session *ss, const struct imap_command *c);
 void imapd_cmd_search(struct imapd_session *ss, const struct imap_command *c);
+/* The view indexes of the messages s finds, ascending, into a malloc()ed
+ * array, and the highest MODSEQ among them; "$" emptied first when s has
+ * RETURN (SAVE).  0, or -1 after a reply (BADCHARSET, BAD, no memory). */
+int imapd_search_matches(struct imapd_session *ss, const char *tag, const struct imap_search *s,
+			 size_t **idx_r, size_t *n_r, uint64_t *modseq_r);
 /* The view indexes named by set (sequence numbers or UIDs), ascending,
  * into a malloc()ed array.  0, or -1 after a reply. */
 int imapd_resolve(struct imapd_session *ss, const char *tag, const struct imap_seqset *set, bool uid,
@@ -125,6 +133,10 @@ void imapd_put_uid_set(struct buf *out, const uint32_t *v, size_t n);
 void imapd_put_vanished(struct imapd_session *ss, const uint32_t *uids, size_t n);
 /* UID FETCH (CHANGEDSINCE n VANISHED): VANISHED (EARLIER) of uids. */
 int imapd_fetch_vanished(struct imapd_session *ss, const struct imap_seqset *uids, uint64_t changedsince);
+
+/* ---- SORT and THREAD (imapd_sort.c) ---- */
+void imapd_cmd_sort(struct imapd_session *ss, const struct imap_command *c);
+void imapd_cmd_thread(struct imapd_session *ss, const struct imap_command *c);
 
 /* ---- IDLE (imapd_idle.c) ---- */
 void imapd_cmd_idle(struct imapd_session *ss, const struct imap_command *c);
