@@ -60,16 +60,22 @@ static int daemon_lifeline_fd = -1;
  * wakes that poll (daemon_stop_fd), instead of waiting for its timeout. */
 static int daemon_stop_pipe[2] = { -1, -1 };
 
-static void daemon_on_term(int sig)
+/* What a signal handler does: set its flag, make its pipe readable. */
+static void daemon_signal_noted(volatile sig_atomic_t *flag, int wfd)
 {
 	int saved = errno;
 
-	(void)sig;
-	daemon_stop_flag = 1;
-	if (daemon_stop_pipe[1] >= 0 && write(daemon_stop_pipe[1], "", 1) < 0) {
+	*flag = 1;
+	if (wfd >= 0 && write(wfd, "", 1) < 0) {
 		/* full: it is readable already */
 	}
 	errno = saved;
+}
+
+static void daemon_on_term(int sig)
+{
+	(void)sig;
+	daemon_signal_noted(&daemon_stop_flag, daemon_stop_pipe[1]);
 }
 
 int daemon_stop_fd(void)
@@ -86,14 +92,8 @@ static int daemon_hurry_pipe[2] = { -1, -1 };
 
 static void daemon_on_hurry(int sig)
 {
-	int saved = errno;
-
 	(void)sig;
-	daemon_hurry_flag = 1;
-	if (daemon_hurry_pipe[1] >= 0 && write(daemon_hurry_pipe[1], "", 1) < 0) {
-		/* full: it is readable already */
-	}
-	errno = saved;
+	daemon_signal_noted(&daemon_hurry_flag, daemon_hurry_pipe[1]);
 }
 
 int daemon_hurrying(void)
