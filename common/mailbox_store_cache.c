@@ -416,7 +416,8 @@ int mbox_cache_put(struct mbox *mb, uint32_t uid, uint32_t kind, const char *tex
 		put32(rec, uid);
 		put32(rec + 4, kind);
 		put32(rec + 8, (uint32_t)len);
-		memcpy(rec + MBOX_CACHE_REC, text, len);
+		if (len > 0)   /* an empty text (a preview of nothing) may be NULL */
+			memcpy(rec + MBOX_CACHE_REC, text, len);
 		put32(rec + 12, mbox_cache_sum(rec + MBOX_CACHE_REC, len));
 		/* One write with O_APPEND: records of concurrent writers never mix. */
 		r = fd_write_all(fd, rec, MBOX_CACHE_REC + len);
