@@ -16,7 +16,9 @@
  *   SORT [RETURN (opts)] (criteria) charset keys (RFC 5256, RFC 5267;
  *   imap_sort, imap_search); THREAD algorithm charset keys (RFC 5256);
  *   STORE set [(UNCHANGEDSINCE n)] [+-]FLAGS[.SILENT] flags; COPY / MOVE
- *   (RFC 6851); UID EXPUNGE (RFC 4315); the rest take no arguments.
+ *   (RFC 6851); UID EXPUNGE (RFC 4315); GETQUOTA root, GETQUOTAROOT
+ *   mailbox, SETQUOTA root (resource limit ...) (RFC 9208, at most
+ *   IMAP_QUOTA_LIMITS_MAX pairs); the rest take no arguments.
  * Mailbox names are decoded (imap_types) to UTF-8; an unknown command, or
  * UID before one that does not take it, is "Unknown command".
  *
@@ -306,6 +308,7 @@ static const struct imap_word status_atts[] = {
 	IMAP_WORD("HIGHESTMODSEQ", IMAP_STATUS_HIGHESTMODSEQ, 0),
 	IMAP_WORD("APPENDLIMIT", IMAP_STATUS_APPENDLIMIT, 0),
 	IMAP_WORD("MAILBOXID", IMAP_STATUS_MAILBOXID, 0),
+	IMAP_WORD("DELETED-STORAGE", IMAP_STATUS_DELETED_STORAGE, 0),
 };
 
 /* LIST selection options (RFC 5258 3.1, RFC 6154 5.1). */
@@ -518,6 +521,46 @@ static int g_append(struct grammar_ctx *c, const struct imap_arg *args, unsigned
 	return 0;
 }
 
+/* RFC 9208 4.1.1: "GETQUOTA" SP quota-root-name (an astring) */
+static int g_getquota(struct grammar_ctx *c, const struct imap_arg *args, unsigned int n)
+{
+	size_t len;
+
+	if (n != 1 || (c->cmd->u.quota_root = imap_arg_astring(&args[0], &len)) == NULL)
+		return g_fail(c, "GETQUOTA needs a quota root name");
+	return 0;
+}
+
+/* RFC 9208 4.1.3: "SETQUOTA" SP quota-root-name SP "(" [resource-name
+ * SP resource-limit *(SP resource-name SP resource-limit)] ")" */
+static int g_setquota(struct grammar_ctx *c, const struct imap_arg *args, unsigned int n)
+{
+	struct imap_setquota *sq = &c->cmd->u.setquota;
+	struct imap_quota_limit *limits;
+	const struct imap_arg *l;
+	size_t len;
+
+	if (n != 2 || (sq->root = imap_arg_astring(&args[0], &len)) == NULL || args[1].type != IMAP_ARG_LIST)
+		return g_fail(c, "SETQUOTA needs a quota root name and a list of limits");
+	l = &args[1];
+	if (l->count % 2 != 0 || l->count / 2 > IMAP_QUOTA_LIMITS_MAX)
+		return g_fail(c, "Invalid SETQUOTA limit list");
+	if (l->count == 0)
+		return 0;
+	limits = arena_alloc(c->a, (size_t)l->count / 2 * sizeof(*limits));
+	if (limits == NULL)
+		return g_fail(c, "Command too large");
+	for (unsigned int k = 0; k < l->count; k += 2) {
+		if (!imap_arg_is_strict_atom(&l->items[k]) ||
+		    imap_arg_number(&l->items[k + 1], IMAP_NUMBER64_MAX, false, &limits[k / 2].limit) < 0)
+			return g_fail(c, "Invalid SETQUOTA resource limit");
+		limits[k / 2].resource = l->items[k].text;
+	}
+	sq->limits = limits;
+	sq->count = l->count / 2;
+	return 0;
+}
+
 /* ------------------------------------------------------------ selected */
 
 static int g_expunge(struct grammar_ctx *c, const struct imap_arg *args, unsigned int n)
@@ -686,6 +729,9 @@ static const struct grammar_command {
 	CMD("STATUS", IMAP_CMD_STATUS, false, AUTHED, g_status),
 	CMD("APPEND", IMAP_CMD_APPEND, false, AUTHED, g_append),
 	CMD("IDLE", IMAP_CMD_IDLE, false, AUTHED, g_none),
+	CMD("GETQUOTA", IMAP_CMD_GETQUOTA, false, AUTHED, g_getquota),
+	CMD("GETQUOTAROOT", IMAP_CMD_GETQUOTAROOT, false, AUTHED, g_one_mailbox),
+	CMD("SETQUOTA", IMAP_CMD_SETQUOTA, false, AUTHED, g_setquota),
 	CMD("CHECK", IMAP_CMD_CHECK, false, IMAP_STATE_SELECTED, g_none),
 	CMD("CLOSE", IMAP_CMD_CLOSE, false, IMAP_STATE_SELECTED, g_none),
 	CMD("UNSELECT", IMAP_CMD_UNSELECT, false, IMAP_STATE_SELECTED, g_none),

@@ -2,8 +2,8 @@
  * extensions Postern's imapd offers: LITERAL+/-, ENABLE, ID, IDLE,
  * UIDPLUS, MOVE, UNSELECT, NAMESPACE, LIST-EXTENDED, SPECIAL-USE,
  * ESEARCH, SEARCHRES, SASL-IR, BINARY, STATUS=SIZE, APPENDLIMIT,
- * SORT, ESORT, SORT=DISPLAY, THREAD, MULTIAPPEND shapes, COMPRESS, and
- * the CONDSTORE / QRESYNC shapes for later).
+ * SORT, ESORT, SORT=DISPLAY, THREAD, MULTIAPPEND shapes, COMPRESS, QUOTA
+ * (RFC 9208), and the CONDSTORE / QRESYNC shapes for later).
  * Turns a command from imap_parser into a struct imap_command, or a
  * reason for a tagged BAD; says which literals are APPEND messages so
  * that the server can stream them.  No I/O. */
@@ -33,6 +33,7 @@ enum imap_cmd_id {
 	IMAP_CMD_SELECT, IMAP_CMD_EXAMINE, IMAP_CMD_CREATE, IMAP_CMD_DELETE, IMAP_CMD_RENAME,
 	IMAP_CMD_SUBSCRIBE, IMAP_CMD_UNSUBSCRIBE, IMAP_CMD_LIST, IMAP_CMD_LSUB, IMAP_CMD_NAMESPACE,
 	IMAP_CMD_STATUS, IMAP_CMD_APPEND, IMAP_CMD_IDLE,
+	IMAP_CMD_GETQUOTA, IMAP_CMD_GETQUOTAROOT, IMAP_CMD_SETQUOTA,   /* RFC 9208 */
 	IMAP_CMD_CHECK, IMAP_CMD_CLOSE, IMAP_CMD_UNSELECT, IMAP_CMD_EXPUNGE,
 	IMAP_CMD_SEARCH, IMAP_CMD_FETCH, IMAP_CMD_STORE, IMAP_CMD_COPY, IMAP_CMD_MOVE,
 	IMAP_CMD_COMPRESS, IMAP_CMD_SORT, IMAP_CMD_THREAD,
@@ -108,6 +109,7 @@ struct imap_rename {
 #define IMAP_STATUS_HIGHESTMODSEQ (1u << 7)   /* RFC 7162 */
 #define IMAP_STATUS_APPENDLIMIT   (1u << 8)   /* RFC 7889 */
 #define IMAP_STATUS_MAILBOXID     (1u << 9)   /* RFC 8474 */
+#define IMAP_STATUS_DELETED_STORAGE (1u << 10) /* RFC 9208 */
 
 struct imap_status {
 	const char *mailbox;
@@ -182,6 +184,19 @@ struct imap_thread_cmd {
 	struct imap_search search;
 };
 
+/* SETQUOTA (RFC 9208 4.1.3): a quota root and its new limits. */
+#define IMAP_QUOTA_LIMITS_MAX 16          /* resource limits one SETQUOTA may name */
+struct imap_quota_limit {
+	const char *resource;             /* atom, as sent */
+	uint64_t limit;                   /* number64 */
+};
+
+struct imap_setquota {
+	const char *root;                 /* astring */
+	unsigned int count;
+	const struct imap_quota_limit *limits;
+};
+
 struct imap_command {
 	enum imap_cmd_id id;
 	const char *tag;
@@ -192,7 +207,9 @@ struct imap_command {
 		struct imap_names enable;
 		struct imap_id id;
 		struct imap_select select;        /* SELECT, EXAMINE */
-		const char *mailbox;              /* DELETE, SUBSCRIBE, UNSUBSCRIBE */
+		const char *mailbox;              /* DELETE, SUBSCRIBE, UNSUBSCRIBE, GETQUOTAROOT */
+		const char *quota_root;           /* GETQUOTA (astring, RFC 9208) */
+		struct imap_setquota setquota;
 		const char *mechanism;            /* COMPRESS (RFC 4978), as sent */
 		struct imap_create create;
 		struct imap_rename rename;

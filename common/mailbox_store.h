@@ -113,6 +113,10 @@ int mbox_msg_open(struct mbox *mb, size_t idx);
 /* Remove message idx (every file with its base name) and log the
  * expunge.  0 (also when it was already gone) or -1 with errno. */
 int mbox_msg_remove(struct mbox *mb, size_t idx);
+/* The same, saying in *removed_r whether this call removed a file of the
+ * message (1) or it was gone already (0; another session or program
+ * took it): for accounting such as the Maildir++ quota. */
+int mbox_msg_expunge(struct mbox *mb, size_t idx, int *removed_r);
 /* Change the flags of message idx as they are stored now (not as the
  * view last saw them): (current & ~remove) | add, system flags and
  * keywords.  Renames its file and logs the change with a new MODSEQ

@@ -122,7 +122,7 @@ static int mbox_copy_one(struct mbox *src, size_t idx, struct mbox *dst, uint32_
 static void mbox_copies_take_back(struct mbox *dst, const uint32_t *uids, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		if (uids[i] != 0 && mbox_remove_uid(dst, uids[i]) < 0)
+		if (uids[i] != 0 && mbox_remove_uid(dst, uids[i], NULL) < 0)
 			log_warn("%s: cannot take back UID %u of a failed copy: %s", dst->path, uids[i],
 				 strerror(errno));
 }
@@ -170,7 +170,7 @@ static int mbox_move_source(struct mbox *src, size_t idx, struct mbox *dst, uint
 	}
 	close(fd);
 	log_warn("%s: cannot move UID %u to %s: cannot remove it: %s", src->path, src_uid, dst->path, strerror(e));
-	if (mbox_remove_uid(dst, *uid) == 0) {
+	if (mbox_remove_uid(dst, *uid, NULL) == 0) {
 		*uid = 0;
 		return -1;
 	}

@@ -167,8 +167,9 @@ int mbox_change_end(struct mbox *mb, int r);
  * 0 with at least one in sc, or -1 (ENOENT: none). */
 int mbox_locate(struct mbox *mb, const char *base, size_t len, struct mbox_scan *sc);
 /* Remove the message uid (every file of its base name) and log the
- * expunge; needs no view.  0 (also when already gone) or -1 (errno). */
-int mbox_remove_uid(struct mbox *mb, uint32_t uid);
+ * expunge; needs no view.  0 (also when already gone; *removed_r, when
+ * not NULL, says whether a file was removed) or -1 (errno). */
+int mbox_remove_uid(struct mbox *mb, uint32_t uid, int *removed_r);
 /* Log the file cur/NAME (base_len bytes of base) as a new message and
  * find its UID.  Under the exclusive lock.  0, or -1 with *error_r. */
 /* The EMAILID a G field value or base name gives (FNV-1a, never 0). */

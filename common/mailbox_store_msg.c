@@ -220,13 +220,15 @@ int mbox_msg_set_flags(struct mbox *mb, size_t idx, uint32_t flags)
 	return mbox_msg_update_flags(mb, idx, flags, UINT32_MAX);
 }
 
-int mbox_remove_uid(struct mbox *mb, uint32_t uid)
+int mbox_remove_uid(struct mbox *mb, uint32_t uid, int *removed_r)
 {
 	char name[MBOX_BASE_MAX + 64];
 	struct mbox_idx_msg *im;
 	struct mbox_scan sc = { 0 };
 	int removed = 0;
 
+	if (removed_r != NULL)
+		*removed_r = 0;
 	if (mbox_change_begin(mb) < 0)
 		return -1;
 	if ((im = mbox_index_find(mb->st, uid)) == NULL)
@@ -247,13 +249,17 @@ int mbox_remove_uid(struct mbox *mb, uint32_t uid)
 		if (mbox_find_base(mb, ue->base, ue->base_len, &sc) < 0)
 			return mbox_change_end(mb, -1);
 		for (size_t i = 0; i < sc.n; i++) {
-			if (unlinkat(mb->dirfd, sc.f[i].name, 0) < 0 && errno != ENOENT) {
+			if (unlinkat(mb->dirfd, sc.f[i].name, 0) == 0)
+				removed = 1;
+			else if (errno != ENOENT) {
 				mbox_scan_free(&sc);
 				return mbox_change_end(mb, -1);
 			}
 		}
 		mbox_scan_free(&sc);
 	}
+	if (removed_r != NULL)
+		*removed_r = removed;
 	struct mbox_index_rec rec = { .type = MBOX_REC_EXPUNGE, .uid = uid,
 				      .modseq = mbox_index_next_modseq(mb) };
 	if (mbox_index_append(mb, &rec, 1) < 0)
@@ -263,13 +269,20 @@ int mbox_remove_uid(struct mbox *mb, uint32_t uid)
 	return mbox_change_end(mb, 0);
 }
 
-int mbox_msg_remove(struct mbox *mb, size_t idx)
+int mbox_msg_expunge(struct mbox *mb, size_t idx, int *removed_r)
 {
+	if (removed_r != NULL)
+		*removed_r = 0;
 	if (idx >= mb->n) {
 		errno = EINVAL;
 		return -1;
 	}
-	return mbox_remove_uid(mb, mb->msgs[idx].uid);
+	return mbox_remove_uid(mb, mb->msgs[idx].uid, removed_r);
+}
+
+int mbox_msg_remove(struct mbox *mb, size_t idx)
+{
+	return mbox_msg_expunge(mb, idx, NULL);
 }
 
 static int mbox_keyword_lookup(const struct mbox *mb, const char *name, size_t len)

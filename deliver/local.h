@@ -2,9 +2,10 @@
  * (deliver/local*.c).  local.c speaks the protocol; local_resolve.c maps
  * a recipient to its targets (aliases, mailboxes, plus-addressing,
  * catch-all) and delivers them; local_header.c scans the message header
- * for loops; local_quota.c keeps Maildir++ quotas; local_forward.c
- * re-enters the queue; local_command.c runs alias commands in a helper
- * process; local_lmtp.c sends mail over LMTP per the transport map. */
+ * for loops; local_quota.c applies Maildir++ quotas (the maildirsize
+ * file is common/maildir_quota.c); local_forward.c re-enters the queue;
+ * local_command.c runs alias commands in a helper process; local_lmtp.c
+ * sends mail over LMTP per the transport map. */
 #ifndef POSTERN_LOCAL_H
 #define POSTERN_LOCAL_H
 
@@ -13,6 +14,7 @@
 
 #include "buf.h"
 #include "cdbmap.h"
+#include "maildir_quota.h"
 
 #define LOCAL_REASON_MAX 256         /* longest answer reason */
 #define LOCAL_DELIVERED_TO_MAX 65536 /* Delivered-To values kept per message */
@@ -66,14 +68,14 @@ int local_header_loop(const struct local_msg *m, const char *addr, size_t len,
 		      struct local_result *r);
 
 /* The quota of the mailbox whose mailboxes-map key is addr: its entry in
- * etc/quota, else mailbox_quota (0 = none). */
-unsigned long long local_quota_of(const struct local_ctx *ctx, const char *addr);
-/* Before delivering size bytes into the Maildir at path with the given
- * quota: 0 fits (or no quota), -1 over quota or error with r set. */
-int local_quota_check(const char *maildir, unsigned long long quota, unsigned long long size,
+ * etc/quota, else mailbox_quota and mailbox_quota_messages. */
+void local_quota_of(const struct local_ctx *ctx, const char *addr, struct maildir_quota *q_r);
+/* Before delivering one message of size bytes into the Maildir at path
+ * under quota q: 0 fits (or no quota), -1 over quota with r set. */
+int local_quota_check(const char *maildir, const struct maildir_quota *q, unsigned long long size,
 		      struct local_result *r);
 /* After a delivery of size bytes: account for it in maildirsize. */
-void local_quota_add(const char *maildir, unsigned long long quota, unsigned long long size);
+void local_quota_add(const char *maildir, const struct maildir_quota *q, unsigned long long size);
 
 /* Enqueue the message again for the n addresses (forwarding), with
  * "Delivered-To: via" prepended, sender preserved. */

@@ -53,7 +53,7 @@ struct local_target {
 	char addr[ADDRESS_PATH_MAX + 1];   /* mailbox / forward address; alias key for commands */
 	char *text;                        /* Maildir path, or the command */
 	size_t root_len;                   /* mailbox: the Maildir part of text (before a folder) */
-	unsigned long long quota;          /* mailbox: its quota in bytes, 0 = none */
+	struct maildir_quota quota;        /* mailbox: its quota (0s: none) */
 };
 
 struct local_expansion {
@@ -246,7 +246,7 @@ static int local_try_mailbox(struct local_expansion *e, const char *key, const c
 			found = -1;
 		else if (e->n > before) {
 			e->t[before].root_len = root_len;
-			e->t[before].quota = local_quota_of(e->ctx, key);
+			local_quota_of(e->ctx, key, &e->t[before].quota);
 		}
 	}
 	buf_free(&path);
@@ -319,7 +319,7 @@ static void local_mailbox(const struct local_msg *m, const struct local_target *
 	buf_init(&prefix, LOCAL_PREFIX_MAX);
 	if (buf_printf(&prefix, "Return-Path: <%s>\nDelivered-To: %s\n", m->sender, t->addr) < 0) {
 		local_result_set(r, "deferred", "4.3.0", "cannot build delivery headers");
-	} else if (local_quota_check(root, t->quota, (unsigned long long)m->size + prefix.len, r) < 0) {
+	} else if (local_quota_check(root, &t->quota, (unsigned long long)m->size + prefix.len, r) < 0) {
 		/* r says why */
 	} else if (maildir_deliver(t->text, &prefix, m->fd, m->offset, m->size,
 				   name, sizeof name, &error) < 0) {
@@ -329,7 +329,7 @@ static void local_mailbox(const struct local_msg *m, const struct local_target *
 				 maildir_error_dsn(err), "maildir delivery failed: %s", strerror(err));
 	} else {
 		log_debug("%s: stored as %s/new/%s", m->queue_id, t->text, name);
-		local_quota_add(root, t->quota, (unsigned long long)m->size + prefix.len);
+		local_quota_add(root, &t->quota, (unsigned long long)m->size + prefix.len);
 		local_result_set(r, "delivered", "2.0.0", "delivered to maildir");
 	}
 	buf_free(&prefix);

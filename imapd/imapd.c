@@ -11,7 +11,8 @@
  * the TLS key (read before the drop) and nothing else; it reaches only
  * private/authd and private/imap-session.  Session: postern-vmail in the
  * mail root, reading and writing Maildirs; it reaches only private/authd
- * (to redeem tickets).  Neither ever opens etc/users.
+ * (to redeem tickets), and reads etc/quota.cdb (opened before the drop).
+ * Neither ever opens etc/users.
  *
  * Trusts: see the modules.  Fails: a broken environment (no TLS key for
  * imaps) is fatal at start; everything else ends one client. */
@@ -91,6 +92,9 @@ int main(int argc, char **argv)
 		if ((limits.user_sessions > 0 || limits.client_sessions > 0) &&
 		    (size_t)snprintf(path, sizeof(path), "%s/run/imap.sessions", d.base_dir) < sizeof(path))
 			limits.slots_fd = session_slots_open(path, "imap_user_session_limit and imap_client_session_limit");
+		/* The quota map is outside the mail root: opened before the drop,
+		 * as local delivery does (a replaced map ends the process). */
+		limits.quota_map = daemon_open_map(&d, "quota.cdb", 1);
 		daemon_drop(&d);
 		daemon_serve(&d, imapd_session_serve, &limits);
 		return 0;

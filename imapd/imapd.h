@@ -18,6 +18,7 @@
  *   imapd_sort.c     SORT (RFC 5256, ESORT of RFC 5267) and THREAD
  *   imapd_condstore.c CONDSTORE and QRESYNC (RFC 7162): enabling,
  *                    VANISHED, the QRESYNC answer of SELECT
+ *   imapd_quota.c    QUOTA (RFC 9208) over the Maildir++ quota
  *   imapd.c          main: which of the two this process is */
 #ifndef POSTERN_IMAPD_H
 #define POSTERN_IMAPD_H
@@ -38,6 +39,7 @@
 #define IMAPD_READ_BLOCK 65536                 /* output flushed in blocks of about this */
 
 typedef struct ssl_ctx_st SSL_CTX;
+struct cdbmap;
 struct login_proxies;
 
 /* Settings read once at start (imapd.c). */
@@ -57,6 +59,7 @@ struct imapd_limits {
 	int tls_handshake_ms;
 	struct login_proxies *proxies; /* the TLS relay of a login process */
 	int proxy_idle_ms;
+	struct cdbmap *quota_map;      /* session: etc/quota.cdb (opened before the chroot), or NULL */
 };
 
 /* Fill the parser limits from l. */

@@ -20,7 +20,10 @@
  * copy one message takes back the copies it made (RFC 9051 6.4.7: the
  * target as it was; for MOVE also the source untouched), and says
  * NO [EXPUNGEISSUED] (RFC 5530) when the message was expunged by another
- * session meanwhile, which is no server fault.  A MOVE whose sources
+ * session meanwhile, which is no server fault.  APPEND and COPY that
+ * would exceed the user's quota store nothing and say NO [OVERQUOTA]
+ * (imapd_quota.c), also for the whole of a MULTIAPPEND; what they store
+ * is added to maildirsize.  A MOVE whose sources
  * cannot all be removed keeps those messages where they were (their
  * copies taken back: RFC 6851 3.1, none in both folders), reports the
  * others as moved and says NO [SERVERBUG]. */
@@ -177,6 +180,7 @@ void imapd_cmd_append(struct imapd_session *ss, const struct imap_command *c)
 	struct mbox *mb;
 	struct buf uids;
 	unsigned int done = 0;
+	unsigned long long size[IMAPD_APPEND_MAX], total = 0, stored = 0;
 
 	if (ap->count != a->n) {
 		imapd_appends_clear();
@@ -185,6 +189,19 @@ void imapd_cmd_append(struct imapd_session *ss, const struct imap_command *c)
 	}
 	if ((mb = imapd_target(ss, c->tag, ap->mailbox)) == NULL) {
 		imapd_appends_clear();
+		return;
+	}
+	/* The quota is checked for all the messages at once, before any is
+	 * taken: a MULTIAPPEND over quota stores none (RFC 9208 OVERQUOTA). */
+	for (unsigned int i = 0; i < ap->count; i++) {
+		struct stat st;
+		size[i] = a->sink[i].fd >= 0 && fstat(a->sink[i].fd, &st) == 0 ? (unsigned long long)st.st_size : 0;
+		size[i] += a->sink[i].cr != 0;   /* the last CR, written below */
+		total += size[i];
+	}
+	if (imapd_quota_reserve(ss, c->tag, total, ap->count) < 0) {
+		imapd_appends_clear();
+		mbox_close(&mb);
 		return;
 	}
 	buf_init(&uids, 16 * IMAPD_APPEND_MAX);
@@ -201,6 +218,7 @@ void imapd_cmd_append(struct imapd_session *ss, const struct imap_command *c)
 		k->fd = -1;
 		if (imapd_flag_bits(ss, c->tag, &m->flags, mb, true, &flags) < 0) {
 			imapd_appends_clear();
+			imapd_quota_account(ss, (long long)stored, done);
 			mbox_close(&mb);
 			buf_free(&uids);
 			return;   /* replied */
@@ -213,11 +231,13 @@ void imapd_cmd_append(struct imapd_session *ss, const struct imap_command *c)
 		}
 		k->name[0] = '\0';   /* taken */
 		buf_printf(&uids, "%s%u", done > 0 ? "," : "", uid);
+		stored += size[i];
 		done++;
 	}
 	uint32_t uidvalidity = mb->uidvalidity;
 	mbox_close(&mb);
 	imapd_appends_clear();
+	imapd_quota_account(ss, (long long)stored, done);
 	imapd_send_updates(ss, true);
 	if (done < ap->count)
 		imapd_tagged(ss, c->tag, "NO [SERVERBUG] Cannot store the message");
@@ -262,9 +282,22 @@ void imapd_cmd_copy(struct imapd_session *ss, const struct imap_command *c, bool
 		free(idx);
 		return;
 	}
+	/* A COPY adds to the quota; a MOVE stays in the user's one quota
+	 * root and changes nothing. */
+	unsigned long long bytes = 0;
+	for (size_t i = 0; i < n && !move; i++)
+		bytes += ss->mb->msgs[idx[i]].size;
+	if (!move && n > 0 && imapd_quota_reserve(ss, c->tag, bytes, n) < 0) {
+		mbox_close(&dst);
+		free(uids);
+		free(idx);
+		return;
+	}
 	r = move ? mbox_move_set(ss->mb, idx, n, dst, uids, &failed, &error)
 		 : mbox_copy_set(ss->mb, idx, n, dst, uids, &failed, &error);
 	int e = errno;
+	if (!move && r == 0)
+		imapd_quota_account(ss, (long long)bytes, (long long)n);
 	bool gone = r < 0 && imapd_msg_gone(ss->mb, idx[failed]);
 	if (r < 0 && !gone)
 		log_warn("user=%s %s: %s UID %u: %s: %s", buf_cstr(&ss->user), dst->path, move ? "move" : "copy",

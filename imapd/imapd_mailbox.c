@@ -33,6 +33,7 @@
 #include "imapd_session.h"
 #include "log.h"
 #include "maildir.h"
+#include "maildir_quota.h"
 
 #define IMAPD_SUBSCRIPTIONS "subscriptions"
 #define IMAPD_SUBSCRIPTIONS_MAX (1u << 20)
@@ -220,11 +221,12 @@ int imapd_status_send(struct imapd_session *ss, const char *name, const char *pa
 	if (mbox_open(path, strlen(path), 0, &mb, &error) < 0)
 		return -1;
 	size_t unseen = 0, deleted = 0, recent = 0;
-	unsigned long long size = 0;
+	unsigned long long size = 0, deleted_size = 0;
 	uint32_t recent_from = mbox_recent_from(mb);
 	for (size_t i = 0; i < mb->n; i++) {
 		unseen += (mb->msgs[i].flags & MBOX_SEEN) == 0;
 		deleted += (mb->msgs[i].flags & MBOX_DELETED) != 0;
+		deleted_size += (mb->msgs[i].flags & MBOX_DELETED) != 0 ? mb->msgs[i].size : 0;
 		recent += mb->msgs[i].uid >= recent_from;
 		size += mb->msgs[i].vsize;
 	}
@@ -242,6 +244,8 @@ int imapd_status_send(struct imapd_session *ss, const char *name, const char *pa
 	IMAPD_STATUS_ITEM(IMAP_STATUS_UIDVALIDITY, "UIDVALIDITY %u", mb->uidvalidity)
 	IMAPD_STATUS_ITEM(IMAP_STATUS_UNSEEN, "UNSEEN %zu", unseen)
 	IMAPD_STATUS_ITEM(IMAP_STATUS_DELETED, "DELETED %zu", deleted)
+	/* RFC 9208 DELETED-STORAGE: what EXPUNGE would free, in STORAGE's units of 1024 octets. */
+	IMAPD_STATUS_ITEM(IMAP_STATUS_DELETED_STORAGE, "DELETED-STORAGE %llu", deleted_size / 1024 + (deleted_size % 1024 != 0))
 	IMAPD_STATUS_ITEM(IMAP_STATUS_SIZE, "SIZE %llu", size)
 	IMAPD_STATUS_ITEM(IMAP_STATUS_HIGHESTMODSEQ, "HIGHESTMODSEQ %llu", (unsigned long long)mb->highestmodseq)
 	IMAPD_STATUS_ITEM(IMAP_STATUS_APPENDLIMIT, "APPENDLIMIT %llu", (unsigned long long)ss->l->literal_max)
@@ -387,6 +391,9 @@ void imapd_cmd_delete(struct imapd_session *ss, const struct imap_command *c)
 	char sub[IMAPD_NAME_MAX * 4 + 2];
 	snprintf(sub, sizeof(sub), ".%s", buf_cstr(&disk));
 	buf_free(&disk);
+	/* Its messages leave the quota (a failed delete is found by the next rebuild). */
+	struct maildir_usage gone = { 0, 0 };
+	maildir_quota_scan_folder(path, &gone);
 	int rootfd = open(ss->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (rootfd < 0 || imapd_rmdir_flat(rootfd, sub) < 0) {
 		log_warn("user=%s %s: cannot delete: %s", buf_cstr(&ss->user), path, strerror(errno));
@@ -396,6 +403,7 @@ void imapd_cmd_delete(struct imapd_session *ss, const struct imap_command *c)
 		return;
 	}
 	close(rootfd);
+	imapd_quota_account(ss, -(long long)gone.bytes, -(long long)gone.count);
 	imapd_tagged(ss, c->tag, "OK DELETE completed");
 }
 

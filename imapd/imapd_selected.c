@@ -410,6 +410,7 @@ static size_t imapd_expunge_deleted(struct imapd_session *ss, const struct imap_
 	struct imap_seqset r;
 	size_t failed = 0;
 	struct mbox *mb = ss->mb;
+	long long bytes = 0, count = 0;
 
 	if (uids != NULL && imap_seqset_resolve(uids, mb->n > 0 ? mb->msgs[mb->n - 1].uid : 0,
 						imap_parser_arena(ss->p), &r) < 0)
@@ -418,12 +419,18 @@ static size_t imapd_expunge_deleted(struct imapd_session *ss, const struct imap_
 		if ((mb->msgs[i].flags & MBOX_DELETED) == 0 ||
 		    (uids != NULL && !imap_seqset_contains(&r, mb->msgs[i].uid)))
 			continue;
-		if (mbox_msg_remove(mb, i) < 0) {
+		int removed;
+		if (mbox_msg_expunge(mb, i, &removed) < 0) {
 			log_warn("user=%s %s: cannot expunge UID %u: %s", buf_cstr(&ss->user), mb->path,
 				 mb->msgs[i].uid, strerror(errno));
 			failed++;
+		} else if (removed) {
+			/* Not what another session removed first: it counts its own. */
+			bytes += (long long)mb->msgs[i].size;
+			count++;
 		}
 	}
+	imapd_quota_account(ss, -bytes, -count);
 	return failed;
 }
 

@@ -177,6 +177,9 @@ static void session_dispatch(struct imapd_session *ss, const struct imap_command
 	case IMAP_CMD_IDLE: imapd_cmd_idle(ss, c); break;
 	case IMAP_CMD_COPY: imapd_cmd_copy(ss, c, false); break;
 	case IMAP_CMD_MOVE: imapd_cmd_copy(ss, c, true); break;
+	case IMAP_CMD_GETQUOTAROOT: imapd_cmd_getquotaroot(ss, c); break;
+	case IMAP_CMD_GETQUOTA: imapd_cmd_getquota(ss, c); break;
+	case IMAP_CMD_SETQUOTA: imapd_cmd_setquota(ss, c); break;
 	case IMAP_CMD_LOGIN:
 	case IMAP_CMD_AUTHENTICATE:
 		imapd_bad(ss, c->tag, "Already logged in");

@@ -150,4 +150,16 @@ void imapd_literal_abandon(void);
 void imapd_cmd_append(struct imapd_session *ss, const struct imap_command *c);
 void imapd_cmd_copy(struct imapd_session *ss, const struct imap_command *c, bool move);
 
+/* ---- QUOTA, RFC 9208 (imapd_quota.c) ---- */
+void imapd_cmd_getquotaroot(struct imapd_session *ss, const struct imap_command *c);
+void imapd_cmd_getquota(struct imapd_session *ss, const struct imap_command *c);
+void imapd_cmd_setquota(struct imapd_session *ss, const struct imap_command *c);
+/* Before storing count messages of bytes octets: 0 when they fit the
+ * user's quota (or there is none), -1 after NO [OVERQUOTA]. */
+int imapd_quota_reserve(struct imapd_session *ss, const char *tag, unsigned long long bytes,
+			unsigned long long count);
+/* After messages were stored (positive) or removed (negative): their
+ * delta line in maildirsize, when the user has a quota. */
+void imapd_quota_account(struct imapd_session *ss, long long bytes, long long count);
+
 #endif

@@ -9,6 +9,8 @@
  * UIDL is UIDVALIDITY-UID: stable across sessions and deliveries, shared
  * with IMAP.  popd_msg_send() streams a message in fixed blocks with
  * LF -> CRLF and dot-stuffing, so memory does not grow with message size.
+ * Messages removed at QUIT are taken off the Maildir++ quota's
+ * maildirsize when the mailbox has one (common/maildir_quota.c).
  *
  * Trusts: the mailbox path only after maildir_path_ok; the store opens
  * everything relative to the Maildir's descriptor with O_NOFOLLOW.  File
@@ -33,6 +35,7 @@
 
 #include "log.h"
 #include "maildir.h"
+#include "maildir_quota.h"
 #include "popd.h"
 
 #define POPD_READ_BLOCK 65536
@@ -122,16 +125,24 @@ void popd_mailbox_close(struct popd_mailbox **mbp)
 size_t popd_mailbox_expunge(struct popd_mailbox *mb)
 {
 	size_t failed = 0;
+	long long bytes = 0, count = 0;
 
 	for (size_t i = 0; i < mb->n; i++) {
+		int removed;
 		if (!mb->deleted[i])
 			continue;
-		if (mbox_msg_remove(mb->store, i) < 0) {
+		if (mbox_msg_expunge(mb->store, i, &removed) < 0) {
 			log_warn("%s: cannot remove UID %u: %s", mb->store->path, mb->store->msgs[i].uid,
 				 strerror(errno));
 			failed++;
+		} else if (removed) {
+			bytes += (long long)mb->store->msgs[i].size;
+			count++;
 		}
 	}
+	/* The Maildir++ quota's negative line, when the mailbox has one. */
+	if (maildir_quota_add(mb->store->path, -bytes, -count) < 0)
+		log_warn("%s: cannot update %s: %s", mb->store->path, MAILDIR_QUOTA_FILE, strerror(errno));
 	return failed;
 }
 

@@ -146,6 +146,20 @@ static uint64_t typed(struct imap_parser *p, const struct imap_cmd *cmd, bool ut
 					abort();
 		}
 	}
+	if (tc.id == IMAP_CMD_SETQUOTA) {
+		/* RFC 9208: the limits are bounded and each names a resource. */
+		if (tc.u.setquota.root == NULL || tc.u.setquota.count > IMAP_QUOTA_LIMITS_MAX ||
+		    (tc.u.setquota.count > 0 && tc.u.setquota.limits == NULL))
+			abort();
+		for (unsigned int k = 0; k < tc.u.setquota.count; k++) {
+			if (tc.u.setquota.limits[k].resource == NULL || tc.u.setquota.limits[k].limit > IMAP_NUMBER64_MAX)
+				abort();
+			h = mix_bytes(h, tc.u.setquota.limits[k].resource, strlen(tc.u.setquota.limits[k].resource));
+			h = mix(h, tc.u.setquota.limits[k].limit);
+		}
+	}
+	if (tc.id == IMAP_CMD_GETQUOTA && tc.u.quota_root == NULL)
+		abort();
 	return mix(h, tc.id);
 }
 

@@ -91,7 +91,8 @@ static void r_flags(struct buf *o, const struct imap_flags *f)
 }
 
 static const char *const status_names[] = { "MESSAGES", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "DELETED",
-					    "SIZE", "RECENT", "HIGHESTMODSEQ", "APPENDLIMIT" };
+					    "SIZE", "RECENT", "HIGHESTMODSEQ", "APPENDLIMIT", "MAILBOXID", "DELETED-STORAGE" };
+#define STATUS_NAMES (sizeof(status_names) / sizeof(status_names[0]))
 static const char *const fetch_names[] = { "FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE", "BODY",
 					   "BODYSTRUCTURE", "UID", "RFC822", "RFC822.HEADER", "RFC822.TEXT",
 					   "MODSEQ" };
@@ -197,7 +198,7 @@ static void r_list(struct buf *o, const struct imap_list *l)
 		buf_append_str(o, " ret=");
 		r_bits(o, l->ret, ret, 4);
 		if (l->ret & IMAP_LIST_RET_STATUS)
-			r_bits(o, l->status_items, status_names, 9);
+			r_bits(o, l->status_items, status_names, STATUS_NAMES);
 	}
 }
 
@@ -296,10 +297,25 @@ static void render(struct buf *o, const struct imap_command *c)
 		buf_putc(o, ' ');
 		r_cstr(o, c->u.status.mailbox);
 		buf_putc(o, ' ');
-		r_bits(o, c->u.status.items, status_names, 9);
+		r_bits(o, c->u.status.items, status_names, STATUS_NAMES);
 		break;
 	case IMAP_CMD_APPEND:
 		r_append(o, &c->u.append);
+		break;
+	case IMAP_CMD_GETQUOTAROOT:
+		buf_putc(o, ' ');
+		r_cstr(o, c->u.mailbox);
+		break;
+	case IMAP_CMD_GETQUOTA:
+		buf_putc(o, ' ');
+		r_cstr(o, c->u.quota_root);
+		break;
+	case IMAP_CMD_SETQUOTA:
+		buf_putc(o, ' ');
+		r_cstr(o, c->u.setquota.root);
+		for (unsigned int k = 0; k < c->u.setquota.count; k++)
+			buf_printf(o, " %s=%llu", c->u.setquota.limits[k].resource,
+				   (unsigned long long)c->u.setquota.limits[k].limit);
 		break;
 	case IMAP_CMD_EXPUNGE:
 		if (c->uid) {
@@ -543,6 +559,41 @@ static const struct gcase mailbox_cases[] = {
 	  "STATUS \"x\" [DELETED SIZE HIGHESTMODSEQ APPENDLIMIT]"),
 	GC("a STATUS x ()\r\n", "BAD STATUS needs a list of items"),
 	GC("a STATUS x (BOGUS)\r\n", "BAD Unknown STATUS item"),
+	/* RFC 9208: DELETED-STORAGE */
+	GC("a STATUS INBOX (MESSAGES DELETED DELETED-STORAGE)\r\n",
+	  "STATUS \"INBOX\" [MESSAGES DELETED DELETED-STORAGE]"),
+	GC("a STATUS INBOX (deleted-storage)\r\n", "STATUS \"INBOX\" [DELETED-STORAGE]"),
+};
+
+/* RFC 9208 4.1: GETQUOTAROOT, GETQUOTA, SETQUOTA (the RFC's examples). */
+static const struct gcase quota_cases[] = {
+	GC("A003 GETQUOTAROOT INBOX\r\n", "GETQUOTAROOT \"INBOX\""),
+	GC("A003 getquotaroot inbox\r\n", "GETQUOTAROOT \"INBOX\""),
+	GC("a GETQUOTAROOT \"Entw&APw-rfe\"\r\n", "GETQUOTAROOT \"Entw\\xc3\\xbcrfe\""),
+	GC("a GETQUOTAROOT comp.mail.mime\r\n", "GETQUOTAROOT \"comp.mail.mime\""),
+	GC("a GETQUOTAROOT\r\n", "BAD Command needs one mailbox name"),
+	GC("a GETQUOTAROOT INBOX Sent\r\n", "BAD Command needs one mailbox name"),
+	GC("a GETQUOTAROOT a*b\r\n", "BAD Invalid mailbox name"),
+	GC("G0001 GETQUOTA \"!partition/sda4\"\r\n", "GETQUOTA \"!partition/sda4\""),
+	GC("a GETQUOTA \"\"\r\n", "GETQUOTA \"\""),
+	GC("a GETQUOTA {0+}\r\n\r\n", "GETQUOTA \"\""),
+	GC("a GETQUOTA \"User quota\"\r\n", "GETQUOTA \"User quota\""),
+	GC("a GETQUOTA\r\n", "BAD GETQUOTA needs a quota root name"),
+	GC("a GETQUOTA \"\" \"\"\r\n", "BAD GETQUOTA needs a quota root name"),
+	GC("a GETQUOTA (x)\r\n", "BAD GETQUOTA needs a quota root name"),
+	GC("S0000 SETQUOTA \"User Quota\" (STORAGE 510)\r\n", "SETQUOTA \"User Quota\" STORAGE=510"),
+	GC("a SETQUOTA \"\" (STORAGE 512 MESSAGE 9223372036854775807)\r\n",
+	  "SETQUOTA \"\" STORAGE=512 MESSAGE=9223372036854775807"),
+	GC("a SETQUOTA \"\" ()\r\n", "SETQUOTA \"\""),
+	GC("a SETQUOTA \"\" (STORAGE 9223372036854775808)\r\n", "BAD Invalid SETQUOTA resource limit"),
+	GC("a SETQUOTA \"\" (STORAGE)\r\n", "BAD Invalid SETQUOTA limit list"),
+	GC("a SETQUOTA \"\" (STORAGE x)\r\n", "BAD Invalid SETQUOTA resource limit"),
+	GC("a SETQUOTA \"\" (\"STORAGE\" 1)\r\n", "BAD Invalid SETQUOTA resource limit"),
+	GC("a SETQUOTA \"\" STORAGE 1\r\n", "BAD SETQUOTA needs a quota root name and a list of limits"),
+	GC("a SETQUOTA \"\"\r\n", "BAD SETQUOTA needs a quota root name and a list of limits"),
+	GC("a SETQUOTA \"\" (A 1 B 2 C 3 D 4 E 5 F 6 G 7 H 8 I 9 J 10 K 11 L 12 M 13 N 14 O 15 P 16 Q 17)\r\n",
+	  "BAD Invalid SETQUOTA limit list"),
+	GC("a UID GETQUOTA \"\"\r\n", "BAD Unknown command"),
 };
 
 static const struct gcase utf8_cases[] = {
@@ -826,6 +877,12 @@ static void test_fetch(void **state)
 	RUN(fetch_cases, false);
 }
 
+static void test_quota_commands(void **state)
+{
+	(void)state;
+	RUN(quota_cases, false);
+}
+
 static void test_store_copy_move(void **state)
 {
 	(void)state;
@@ -910,6 +967,10 @@ static void test_command_states_and_names(void **state)
 	assert_int_equal(imap_command_states(IMAP_CMD_NOOP),
 			 IMAP_STATE_NOT_AUTH | IMAP_STATE_AUTH | IMAP_STATE_SELECTED);
 	assert_string_equal(imap_command_name(IMAP_CMD_UNSELECT), "UNSELECT");
+	assert_int_equal(imap_command_states(IMAP_CMD_GETQUOTAROOT), IMAP_STATE_AUTH | IMAP_STATE_SELECTED);
+	assert_int_equal(imap_command_states(IMAP_CMD_GETQUOTA), IMAP_STATE_AUTH | IMAP_STATE_SELECTED);
+	assert_int_equal(imap_command_states(IMAP_CMD_SETQUOTA), IMAP_STATE_AUTH | IMAP_STATE_SELECTED);
+	assert_string_equal(imap_command_name(IMAP_CMD_GETQUOTAROOT), "GETQUOTAROOT");
 }
 
 int main(void)
@@ -924,6 +985,7 @@ int main(void)
 		cmocka_unit_test(test_append_literal_kept_in_memory_also_parses),
 		cmocka_unit_test(test_fetch),
 		cmocka_unit_test(test_store_copy_move),
+		cmocka_unit_test(test_quota_commands),
 		cmocka_unit_test(test_search),
 		cmocka_unit_test(test_search_depth_is_bounded),
 		cmocka_unit_test(test_literal_action_by_position),
