@@ -47,7 +47,9 @@ static void imapd_put_flags(struct imapd_session *ss, const struct mbox_msg *m)
 			stream_printf(ss->s, "%s%s", sep, imapd_system_flags[i].name);
 			sep = " ";
 		}
-	if (m->recent) {
+	/* IMAP4rev2 has no \Recent (RFC 9051 Appendix E), as FETCH FLAGS
+	 * (common/imap_fetch_render.c) already knows. */
+	if (m->recent && !ss->rev2) {
 		stream_printf(ss->s, "%s\\Recent", sep);
 		sep = " ";
 	}

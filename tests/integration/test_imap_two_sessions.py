@@ -152,6 +152,31 @@ class ImapTwoSessions(PosternTestCase):
         c.logout()
         self.assertNotIn("copy UID", t.log_text())            # not logged as a server failure
 
+    def test_imap4rev2_session_is_never_told_recent(self):
+        # RFC 9051 Appendix E: IMAP4rev2 has no \Recent.  FETCH FLAGS left
+        # it out, but a STORE's FETCH and the FETCH of another session's
+        # change showed it: a flag that came and went.
+        t = self.start_tree()
+        for i in ("v1", "v2"):
+            t.deliver_ids("alice", [i])
+        a, b = Session(t), Session(t)
+        self.addCleanup(a.close)
+        self.addCleanup(b.close)
+        self.assertIn(b"* ENABLED IMAP4rev2\r\n", a.ok("ENABLE IMAP4rev2"))
+        a.ok("SELECT INBOX")                               # claims \Recent for both
+        b.ok("SELECT INBOX")
+        self.assertEqual(a.ok("FETCH 1:2 (UID FLAGS)"),
+                         [b"* 1 FETCH (UID 1 FLAGS ())\r\n", b"* 2 FETCH (UID 2 FLAGS ())\r\n"])
+        self.assertEqual(a.ok("STORE 1 +FLAGS (\\Flagged)"), [b"* 1 FETCH (UID 1 FLAGS (\\Flagged))\r\n"])
+        b.ok("STORE 2 +FLAGS.SILENT (\\Answered)")
+        self.assertEqual(a.ok("NOOP"), [b"* 2 FETCH (UID 2 FLAGS (\\Answered))\r\n"])
+        # An IMAP4rev1 session still has it.
+        c = Session(t)
+        self.addCleanup(c.close)
+        t.deliver_ids("alice", ["v3"])
+        c.ok("SELECT INBOX")
+        self.assertEqual(c.ok("STORE 3 +FLAGS (\\Seen)"), [b"* 3 FETCH (UID 3 FLAGS (\\Seen \\Recent))\r\n"])
+
     # ---- STORE and FETCH naming a message gone from the disk ----
 
     def expunge_in_a(self, a, seq):
