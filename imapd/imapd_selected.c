@@ -342,6 +342,7 @@ void imapd_cmd_store(struct imapd_session *ss, const struct imap_command *c)
 	remove = st->op == IMAP_STORE_SET ? UINT32_MAX : st->op == IMAP_STORE_REMOVE ? bits : 0;
 	for (size_t i = 0; i < n; i++) {
 		const struct mbox_msg *m = &ss->mb->msgs[idx[i]];
+		uint32_t told = (m->flags & ~remove) | add;   /* what the client expects now */
 		/* The store checks each message is there even when its flags
 		 * stay as they are: a gone message gets no FETCH.  With
 		 * UNCHANGEDSINCE the MODSEQ is checked even then (0 always
@@ -361,7 +362,10 @@ void imapd_cmd_store(struct imapd_session *ss, const struct imap_command *c)
 			}
 			continue;
 		}
-		if (!st->silent)
+		/* The change is made to the flags as stored, and the view now
+		 * holds them: another session's change the client was not told
+		 * yet is told here, .SILENT or not (RFC 9051 6.4.6), or never. */
+		if (!st->silent || m->flags != told)
 			imapd_put_fetch_flags(ss, idx[i]);
 		else if (ss->condstore)   /* the new MODSEQ even so (RFC 7162 3.1.3's example) */
 			stream_printf(ss->s, "* %zu FETCH (UID %u MODSEQ (%llu))\r\n", idx[i] + 1, m->uid,

@@ -177,6 +177,28 @@ class ImapTwoSessions(PosternTestCase):
         c.ok("SELECT INBOX")
         self.assertEqual(c.ok("STORE 3 +FLAGS (\\Seen)"), [b"* 3 FETCH (UID 3 FLAGS (\\Seen \\Recent))\r\n"])
 
+    def test_silent_store_and_seen_fetch_tell_another_sessions_change(self):
+        # A change is made to the flags as stored, and the session's view
+        # takes them: another session's change it was not told yet must be
+        # told then (RFC 9051 6.4.6: .SILENT or not, a change from an
+        # external source is sent), else the client never learns it.
+        t = self.start_tree()
+        a, b = self.setup_folder(t, ["w1", "w2"])
+        b.ok("FETCH 1:2 (FLAGS)")
+        a.ok("STORE 1:2 +FLAGS.SILENT (\\Flagged)")
+        out = b.ok("STORE 1 +FLAGS.SILENT ($Work)")
+        self.assertEqual([l for l in out if b" FETCH " in l], [b"* 1 FETCH (UID 1 FLAGS (\\Flagged $Work))\r\n"])
+        # Setting \Seen by FETCH BODY[] shows the flags as stored.
+        out = b.ok("FETCH 2 (BODY[])")
+        self.assertRegex(out[0], rb"^\* 2 FETCH \(FLAGS \(\\Flagged \\Seen\) BODY\[\] \{\d+\}\r\n$")
+        out = b.ok("NOOP")                                  # nothing left untold
+        self.assertEqual([l for l in out if b" FETCH " in l], [], out)
+        # What the client was told is what the server has.
+        self.assertEqual(b.ok("FETCH 1:2 (FLAGS)"), [b"* 1 FETCH (FLAGS (\\Flagged $Work))\r\n",
+                                                     b"* 2 FETCH (FLAGS (\\Flagged \\Seen))\r\n"])
+        # Without another session's change, .SILENT stays silent.
+        self.assertEqual(b.ok("STORE 1 -FLAGS.SILENT ($Work)"), [])
+
     # ---- STORE and FETCH naming a message gone from the disk ----
 
     def expunge_in_a(self, a, seq):
