@@ -143,8 +143,8 @@ int mbox_append_tmp(struct mbox *mb, const char *tmpname, uint32_t flags, long l
 		    uint32_t *uid_r, const char **error_r);
 /* COPY (RFC 9051 6.4.7) of messages idx[0..n) of src (view indexes)
  * into dst, all or none: each is hard-linked into dst under a new name
- * and gets a UID there at once (uids_r[i], for COPYUID); keywords are
- * carried by name.  When one cannot be copied, the copies made are
+ * and gets a UID there at once (uids_r[i], for COPYUID), with its flags
+ * as stored now (not as src's view has them), keywords by name.  When one cannot be copied, the copies made are
  * removed again: -1 with *failed_r (its position in idx), *error_r and
  * errno; dst is as it was.  0 when all were copied. */
 int mbox_copy_set(struct mbox *src, const size_t *idx, size_t n, struct mbox *dst, uint32_t *uids_r,

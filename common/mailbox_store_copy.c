@@ -3,7 +3,9 @@
  *
  * Offers: mbox_copy_set, mbox_move_set (mailbox_store.h).  A copy is a
  * hard link of the message file, under a new base name, in the target's
- * cur/, given a UID in the target at once (COPYUID).  A MOVE is the
+ * cur/, given a UID in the target at once (COPYUID) and the flags the
+ * message has as stored then (not as the session last saw them: a MOVE
+ * must not undo another session's change).  A MOVE is the
  * copies and then the removal of the sources -- not a rename per message
  * -- so that it can be taken back whole while no source is touched:
  *   1. every message is linked into the target; when one cannot be (it
@@ -26,11 +28,44 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "mailbox_store_int.h"
 #include "maildir.h"
+
+/* Message m of src with its flags as stored now, read under src's
+ * shared lock: what other sessions changed since src's last sync
+ * included, so that a copy carries the message's flags and a MOVE does
+ * not undo a change made before it.  0, or -1 with errno (ENOENT:
+ * expunged meanwhile). */
+static int mbox_stored_flags(struct mbox *src, const struct mbox_msg *m, struct mbox_msg *cur)
+{
+	const struct mbox_idx_msg *im;
+	const char *err;
+	int full = 0, missing = 0, r = -1;
+
+	*cur = *m;
+	if (mbox_lock(src, LOCK_SH) < 0)
+		return -1;
+	if (mbox_read_tails(src, &full, &missing, &err) < 0) {
+		/* errno says why */
+	} else if (missing) {
+		errno = ESTALE;
+	} else if ((im = mbox_index_find(src->st, m->uid)) == NULL) {
+		errno = ENOENT;
+	} else {
+		cur->flags = im->rec.flags;
+		cur->other = im->rec.other;
+		r = 0;
+	}
+	src->st->pending_full |= full;
+	int e = errno;
+	mbox_unlock(src);
+	errno = e;
+	return r;
+}
 
 /* The flags of message m of src as dst's bits (keywords by name). */
 static int mbox_flags_for(struct mbox *src, const struct mbox_msg *m, struct mbox *dst, uint32_t *flags_r)
@@ -67,7 +102,12 @@ static int mbox_copy_one(struct mbox *src, size_t idx, struct mbox *dst, uint32_
 		*error_r = "no such message";
 		return -1;
 	}
-	const struct mbox_msg *m = &src->msgs[idx];
+	struct mbox_msg cur;
+	const struct mbox_msg *m = &cur;
+	if (mbox_stored_flags(src, &src->msgs[idx], &cur) < 0) {
+		*error_r = errno == ENOENT ? "the message is gone" : "cannot read the source's flags";
+		return -1;
+	}
 	if (mbox_flags_for(src, m, dst, &want.flags) < 0) {
 		*error_r = "cannot add a keyword";
 		return -1;

@@ -614,6 +614,41 @@ static void test_append_copy_and_move(void **state)
 	mbox_close(&reader);
 }
 
+/* Defect: COPY and MOVE carried the flags as the copying session's view
+ * last saw them, so a copy lacked a flag another session had set, and
+ * a MOVE brought back one another session had cleared. */
+static void test_copy_carries_the_flags_as_stored(void **state)
+{
+	struct mbox *a, *other, *dst;
+	const char *err = NULL;
+	uint32_t uids[2] = { 0, 0 }, junk, dst_junk;
+	size_t idx[2] = { 0, 1 }, failed = 99;
+	(void)state;
+
+	make_maildir("cf");
+	make_maildir("cf/.Dst");
+	deliver("cf", "100.A.h", "S: one\n\nx\n");
+	deliver("cf", "101.A.h", "S: two\n\ny\n");
+	assert_int_equal(mbox_open("cf", 2, 0, &other, &err), 0);
+	assert_int_equal(mbox_msg_set_flags(other, 1, MBOX_SEEN | MBOX_ANSWERED), 0);
+	assert_int_equal(mbox_open("cf", 2, 0, &a, &err), 0);       /* a's view: 2 is \Seen \Answered */
+	assert_int_equal(a->msgs[1].flags, MBOX_SEEN | MBOX_ANSWERED);
+	/* Another session changes both after a's last sync. */
+	assert_int_equal(mbox_keyword(other, "Junk", 4, 1, &junk), 0);
+	assert_int_equal(mbox_msg_set_flags(other, 0, MBOX_FLAGGED | junk), 0);
+	assert_int_equal(mbox_msg_set_flags(other, 1, MBOX_ANSWERED), 0);
+	assert_int_equal(mbox_open("cf/.Dst", 7, 0, &dst, &err), 0);
+	assert_int_equal(mbox_move_set(a, idx, 2, dst, uids, &failed, &err), 0);
+	assert_int_equal(mbox_sync(dst, 0, &err), 0);
+	assert_int_equal(dst->n, 2);
+	assert_int_equal(mbox_keyword(dst, "junk", 4, 0, &dst_junk), 0);
+	assert_int_equal(dst->msgs[0].flags, MBOX_FLAGGED | dst_junk);
+	assert_int_equal(dst->msgs[1].flags, MBOX_ANSWERED);
+	mbox_close(&a);
+	mbox_close(&other);
+	mbox_close(&dst);
+}
+
 /* Files in a directory (not . and ..); the first one's name into first. */
 static int count_files(const char *dir, char *first, size_t len)
 {
@@ -1288,6 +1323,7 @@ int main(void)
 		cmocka_unit_test(test_duplicate_base_names_do_not_resurrect),
 		cmocka_unit_test(test_renames_during_scans_keep_the_uid),
 		cmocka_unit_test(test_append_copy_and_move),
+		cmocka_unit_test(test_copy_carries_the_flags_as_stored),
 		cmocka_unit_test(test_cache_keeps_texts_and_survives_damage),
 		cmocka_unit_test(test_unchanged_folder_is_not_scanned),
 		cmocka_unit_test(test_concurrent_processes_assign_each_uid_once),
