@@ -113,6 +113,11 @@ int mbox_msg_open(struct mbox *mb, size_t idx);
 /* Remove message idx (every file with its base name) and log the
  * expunge.  0 (also when it was already gone) or -1 with errno. */
 int mbox_msg_remove(struct mbox *mb, size_t idx);
+/* The same only if its flags as stored now (not as the view has them)
+ * include all of flags (IMAP EXPUNGE: \Deleted), checked and removed
+ * under one lock.  1 removed, 0 not (already gone, or a flag not set:
+ * another session cleared it), or -1 with errno. */
+int mbox_msg_remove_if(struct mbox *mb, size_t idx, uint32_t flags);
 /* Change the flags of message idx as they are stored now (not as the
  * view last saw them): (current & ~remove) | add, system flags and
  * keywords.  Renames its file and logs the change with a new MODSEQ

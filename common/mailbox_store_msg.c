@@ -220,7 +220,9 @@ int mbox_msg_set_flags(struct mbox *mb, size_t idx, uint32_t flags)
 	return mbox_msg_update_flags(mb, idx, flags, UINT32_MAX);
 }
 
-int mbox_remove_uid(struct mbox *mb, uint32_t uid)
+/* Remove uid if its flags as stored now include all of require.  1
+ * removed, 0 not there (or require not set), -1 with errno. */
+static int mbox_remove_uid_if(struct mbox *mb, uint32_t uid, uint32_t require)
 {
 	char name[MBOX_BASE_MAX + 64];
 	struct mbox_idx_msg *im;
@@ -231,6 +233,8 @@ int mbox_remove_uid(struct mbox *mb, uint32_t uid)
 		return -1;
 	if ((im = mbox_index_find(mb->st, uid)) == NULL)
 		return mbox_change_end(mb, 0);   /* expunged by another session */
+	if ((im->rec.flags & require) != require)
+		return mbox_change_end(mb, 0);   /* e.g. \Deleted cleared by another session */
 	const struct mbox_ul_entry *ue = mbox_ul_find_uid(mb->st, uid);
 	if (ue == NULL)
 		return mbox_change_end(mb, 0);
@@ -260,7 +264,12 @@ int mbox_remove_uid(struct mbox *mb, uint32_t uid)
 		return mbox_change_end(mb, -1);
 	if (mbox_stamp_own_change(mb, cur0) < 0)
 		log_warn("%s: cannot write the index: %s", mb->path, strerror(errno));
-	return mbox_change_end(mb, 0);
+	return mbox_change_end(mb, 1);
+}
+
+int mbox_remove_uid(struct mbox *mb, uint32_t uid)
+{
+	return mbox_remove_uid_if(mb, uid, 0) < 0 ? -1 : 0;
 }
 
 int mbox_msg_remove(struct mbox *mb, size_t idx)
@@ -270,6 +279,15 @@ int mbox_msg_remove(struct mbox *mb, size_t idx)
 		return -1;
 	}
 	return mbox_remove_uid(mb, mb->msgs[idx].uid);
+}
+
+int mbox_msg_remove_if(struct mbox *mb, size_t idx, uint32_t flags)
+{
+	if (idx >= mb->n) {
+		errno = EINVAL;
+		return -1;
+	}
+	return mbox_remove_uid_if(mb, mb->msgs[idx].uid, flags);
 }
 
 static int mbox_keyword_lookup(const struct mbox *mb, const char *name, size_t len)

@@ -406,8 +406,12 @@ out:
 
 /* ---- EXPUNGE, CLOSE, UNSELECT ---- */
 
-/* Remove the \Deleted messages (of uids when given).  The number that
- * could not be removed. */
+/* Remove the \Deleted messages (of uids when given): those with the flag
+ * as stored now (RFC 9051 6.4.3), not as the session last saw them.  The
+ * caller has brought the view up to date (another session's \Deleted
+ * counts), and each removal checks the flag again under the folder lock
+ * (one another session cleared does not).  The number that could not
+ * be removed. */
 static size_t imapd_expunge_deleted(struct imapd_session *ss, const struct imap_seqset *uids)
 {
 	struct imap_seqset r;
@@ -421,7 +425,7 @@ static size_t imapd_expunge_deleted(struct imapd_session *ss, const struct imap_
 		if ((mb->msgs[i].flags & MBOX_DELETED) == 0 ||
 		    (uids != NULL && !imap_seqset_contains(&r, mb->msgs[i].uid)))
 			continue;
-		if (mbox_msg_remove(mb, i) < 0) {
+		if (mbox_msg_remove_if(mb, i, MBOX_DELETED) < 0) {
 			log_warn("user=%s %s: cannot expunge UID %u: %s", buf_cstr(&ss->user), mb->path,
 				 mb->msgs[i].uid, strerror(errno));
 			failed++;
@@ -436,6 +440,7 @@ void imapd_cmd_expunge(struct imapd_session *ss, const struct imap_command *c)
 		imapd_tagged(ss, c->tag, "NO [READ-ONLY] Mailbox is read-only");
 		return;
 	}
+	imapd_send_updates(ss, true);   /* the flags as they are now */
 	size_t failed = imapd_expunge_deleted(ss, c->uid ? &c->u.expunge : NULL);
 	imapd_send_updates(ss, true);
 	if (failed > 0)
@@ -446,9 +451,14 @@ void imapd_cmd_expunge(struct imapd_session *ss, const struct imap_command *c)
 
 void imapd_cmd_close(struct imapd_session *ss, const struct imap_command *c, bool expunge)
 {
-	/* CLOSE expunges silently (RFC 9051 6.4.1); UNSELECT does not. */
-	if (expunge && !ss->readonly)
+	/* CLOSE expunges silently (RFC 9051 6.4.1); UNSELECT does not.  The
+	 * view is synced without telling (nor claiming \Recent). */
+	if (expunge && !ss->readonly) {
+		const char *error;
+		if (mbox_sync(ss->mb, 0, &error) < 0)
+			log_warn("user=%s %s: %s", buf_cstr(&ss->user), ss->mb->path, error);
 		imapd_expunge_deleted(ss, NULL);
+	}
 	imapd_unselect(ss);
 	imapd_tagged(ss, c->tag, "OK %s completed", expunge ? "CLOSE" : "UNSELECT");
 }

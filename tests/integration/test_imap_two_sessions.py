@@ -199,6 +199,29 @@ class ImapTwoSessions(PosternTestCase):
         # Without another session's change, .SILENT stays silent.
         self.assertEqual(b.ok("STORE 1 -FLAGS.SILENT ($Work)"), [])
 
+    def test_expunge_goes_by_the_deleted_flag_as_stored(self):
+        # RFC 9051 6.4.3: EXPUNGE removes the messages that have \Deleted
+        # -- as they are, not as the session last saw them: one another
+        # session marked is removed, one it unmarked stays.
+        t = self.start_tree()
+        a, b = self.setup_folder(t, ["e1", "e2", "e3"])
+        b.ok("STORE 2 +FLAGS.SILENT (\\Deleted)")          # b's view: 2 is \Deleted
+        a.ok("STORE 2 -FLAGS.SILENT (\\Deleted)")          # undeleted again
+        a.ok("STORE 1 +FLAGS.SILENT (\\Deleted)")          # b not told yet
+        out = b.ok("EXPUNGE")
+        self.assertIn(b"* 1 EXPUNGE\r\n", out)
+        self.assertEqual([l for l in out if l.endswith(b"EXPUNGE\r\n")], [b"* 1 EXPUNGE\r\n"], out)
+        self.assertEqual(ids_by_uid(a), {2: "e2", 3: "e3"})
+        self.assertEqual(b.ok("FETCH 1:* (UID FLAGS)"), [b"* 1 FETCH (UID 2 FLAGS ())\r\n",
+                                                        b"* 2 FETCH (UID 3 FLAGS ())\r\n"])
+        # CLOSE too (it tells nothing).
+        b.ok("STORE 1 +FLAGS.SILENT (\\Deleted)")          # UID 2
+        a.ok("NOOP")
+        a.ok("STORE 1 -FLAGS.SILENT (\\Deleted)")
+        a.ok("STORE 2 +FLAGS.SILENT (\\Deleted)")          # UID 3
+        self.assertEqual(b.ok("CLOSE"), [])
+        self.assertEqual(ids_by_uid(a), {2: "e2"})
+
     # ---- STORE and FETCH naming a message gone from the disk ----
 
     def expunge_in_a(self, a, seq):

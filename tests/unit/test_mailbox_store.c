@@ -649,6 +649,35 @@ static void test_copy_carries_the_flags_as_stored(void **state)
 	mbox_close(&dst);
 }
 
+/* Defect: EXPUNGE removed what the session's view had as \Deleted, also
+ * after another session had cleared the flag. */
+static void test_remove_if_goes_by_the_stored_flags(void **state)
+{
+	struct mbox *a, *other;
+	const char *err = NULL;
+	(void)state;
+
+	make_maildir("ri");
+	deliver("ri", "100.A.h", "S: one\n\nx\n");
+	assert_int_equal(mbox_open("ri", 2, 0, &a, &err), 0);
+	assert_int_equal(mbox_open("ri", 2, 0, &other, &err), 0);
+	assert_int_equal(mbox_msg_set_flags(a, 0, MBOX_DELETED), 0);
+	assert_int_equal(mbox_sync(other, 0, &err), 0);
+	assert_int_equal(mbox_msg_set_flags(other, 0, 0), 0);       /* undeleted behind a's back */
+	assert_int_equal(a->msgs[0].flags, MBOX_DELETED);
+	assert_int_equal(mbox_msg_remove_if(a, 0, MBOX_DELETED), 0);
+	assert_int_equal(mbox_sync(a, 0, &err), 0);
+	assert_int_equal(a->n, 1);
+	assert_int_equal(a->changes.n_expunged, 0);
+	assert_int_equal(mbox_msg_set_flags(other, 0, MBOX_DELETED | MBOX_SEEN), 0);
+	assert_int_equal(mbox_msg_remove_if(a, 0, MBOX_DELETED), 1);
+	assert_int_equal(mbox_msg_remove_if(a, 0, MBOX_DELETED), 0);  /* gone: nothing to do */
+	assert_int_equal(mbox_sync(a, 0, &err), 0);
+	assert_int_equal(a->n, 0);
+	mbox_close(&a);
+	mbox_close(&other);
+}
+
 /* Files in a directory (not . and ..); the first one's name into first. */
 static int count_files(const char *dir, char *first, size_t len)
 {
@@ -1324,6 +1353,7 @@ int main(void)
 		cmocka_unit_test(test_renames_during_scans_keep_the_uid),
 		cmocka_unit_test(test_append_copy_and_move),
 		cmocka_unit_test(test_copy_carries_the_flags_as_stored),
+		cmocka_unit_test(test_remove_if_goes_by_the_stored_flags),
 		cmocka_unit_test(test_cache_keeps_texts_and_survives_damage),
 		cmocka_unit_test(test_unchanged_folder_is_not_scanned),
 		cmocka_unit_test(test_concurrent_processes_assign_each_uid_once),
