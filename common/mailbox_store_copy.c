@@ -8,6 +8,9 @@
  * must not undo another session's change).  A MOVE is the
  * copies and then the removal of the sources -- not a rename per message
  * -- so that it can be taken back whole while no source is touched:
+ *   0. every source is looked up in the source's index (one shared lock):
+ *      one another session expunged fails the command before anything
+ *      is linked, so nobody sees copies come and go;
  *   1. every message is linked into the target; when one cannot be (it
  *      was expunged meanwhile, the disk is full), the links made are
  *      removed again and neither folder has changed (RFC 9051 6.4.7:
@@ -27,6 +30,7 @@
  * is logged with the folder and UID. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -35,30 +39,43 @@
 #include "mailbox_store_int.h"
 #include "maildir.h"
 
-/* Message m of src with its flags as stored now, read under src's
- * shared lock: what other sessions changed since src's last sync
- * included, so that a copy carries the message's flags and a MOVE does
- * not undo a change made before it.  0, or -1 with errno (ENOENT:
- * expunged meanwhile). */
-static int mbox_stored_flags(struct mbox *src, const struct mbox_msg *m, struct mbox_msg *cur)
+/* Messages idx[0..n) of src with their flags as stored now, into
+ * cur[0..n), read under src's shared lock in one pass: what other
+ * sessions changed since src's last sync included, so that a copy
+ * carries the message's flags and a MOVE does not undo a change made
+ * before it; and a message expunged meanwhile is found before anything
+ * is linked, so that no other session sees copies that a failed COPY
+ * takes back.  0, or -1 with errno (ENOENT: *failed_r was expunged). */
+static int mbox_stored_set(struct mbox *src, const size_t *idx, size_t n, struct mbox_msg *cur,
+			   size_t *failed_r)
 {
-	const struct mbox_idx_msg *im;
 	const char *err;
 	int full = 0, missing = 0, r = -1;
 
-	*cur = *m;
 	if (mbox_lock(src, LOCK_SH) < 0)
 		return -1;
 	if (mbox_read_tails(src, &full, &missing, &err) < 0) {
 		/* errno says why */
 	} else if (missing) {
 		errno = ESTALE;
-	} else if ((im = mbox_index_find(src->st, m->uid)) == NULL) {
-		errno = ENOENT;
 	} else {
-		cur->flags = im->rec.flags;
-		cur->other = im->rec.other;
-		r = 0;
+		size_t i;
+		for (i = 0; i < n; i++) {
+			const struct mbox_idx_msg *im;
+			if (idx[i] >= src->n) {
+				errno = EINVAL;
+				break;
+			}
+			cur[i] = src->msgs[idx[i]];
+			if ((im = mbox_index_find(src->st, cur[i].uid)) == NULL) {
+				errno = ENOENT;
+				break;
+			}
+			cur[i].flags = im->rec.flags;
+			cur[i].other = im->rec.other;
+		}
+		*failed_r = i;
+		r = i == n ? 0 : -1;
 	}
 	src->st->pending_full |= full;
 	int e = errno;
@@ -88,26 +105,17 @@ static int mbox_flags_for(struct mbox *src, const struct mbox_msg *m, struct mbo
 	return 0;
 }
 
-/* Link message idx of src into dst under a new base name and give it a
- * UID there.  0, or -1 with *error_r (dst then has no new file). */
-static int mbox_copy_one(struct mbox *src, size_t idx, struct mbox *dst, uint32_t *uid_r, const char **error_r)
+/* Link message m of src (with its flags as stored) into dst under a new
+ * base name and give it a UID there.  0, or -1 with *error_r (dst then
+ * has no new file). */
+static int mbox_copy_one(struct mbox *src, const struct mbox_msg *m, struct mbox *dst, uint32_t *uid_r,
+			 const char **error_r)
 {
 	char from[MBOX_BASE_MAX + 80], to[MBOX_BASE_MAX + 80], base[MBOX_BASE_MAX + 1];
 	struct mbox_msg want = { 0 };
 	struct mbox_scan sc = { 0 };
 	int r = -1;
 
-	if (idx >= src->n) {
-		errno = EINVAL;
-		*error_r = "no such message";
-		return -1;
-	}
-	struct mbox_msg cur;
-	const struct mbox_msg *m = &cur;
-	if (mbox_stored_flags(src, &src->msgs[idx], &cur) < 0) {
-		*error_r = errno == ENOENT ? "the message is gone" : "cannot read the source's flags";
-		return -1;
-	}
 	if (mbox_flags_for(src, m, dst, &want.flags) < 0) {
 		*error_r = "cannot add a keyword";
 		return -1;
@@ -169,13 +177,27 @@ static void mbox_copies_take_back(struct mbox *dst, const uint32_t *uids, size_t
 int mbox_copy_set(struct mbox *src, const size_t *idx, size_t n, struct mbox *dst, uint32_t *uids_r,
 		  size_t *failed_r, const char **error_r)
 {
+	struct mbox_msg *cur = calloc(n > 0 ? n : 1, sizeof(*cur));
 	size_t i;
 
 	for (i = 0; i < n; i++)
 		uids_r[i] = 0;
+	if (cur == NULL) {
+		*failed_r = 0;
+		*error_r = "out of memory";
+		return -1;
+	}
+	if (mbox_stored_set(src, idx, n, cur, failed_r) < 0) {
+		int e = errno;
+		*error_r = e == ENOENT ? "the message is gone" : "cannot read the source's flags";
+		free(cur);
+		errno = e;
+		return -1;
+	}
 	for (i = 0; i < n; i++)
-		if (mbox_copy_one(src, idx[i], dst, &uids_r[i], error_r) < 0)
+		if (mbox_copy_one(src, &cur[i], dst, &uids_r[i], error_r) < 0)
 			break;
+	free(cur);
 	if (i == n)
 		return 0;
 	int e = errno;

@@ -793,6 +793,43 @@ static void test_copy_and_move_sets_are_all_or_none(void **state)
 	mbox_close(&dst);
 }
 
+/* Defect: a COPY or MOVE naming a message another session had expunged
+ * linked the messages before it into the target, gave them UIDs, and
+ * took them back: meanwhile another session could see (and move) those
+ * copies.  The sources are now all checked before anything is linked. */
+static void test_copy_of_an_expunged_message_links_nothing(void **state)
+{
+	struct mbox *src, *other, *dst;
+	const char *err = NULL;
+	size_t idx[3] = { 0, 1, 2 }, failed = 99;
+	uint32_t uids[3] = { 7, 7, 7 };
+	(void)state;
+
+	make_maildir("ce");
+	make_maildir("ce/.Dst");
+	deliver("ce", "500.A.h", "S: 1\n\nx\n");
+	deliver("ce", "501.A.h", "S: 2\n\ny\n");
+	deliver("ce", "502.A.h", "S: 3\n\nz\n");
+	assert_int_equal(mbox_open("ce", 2, 0, &src, &err), 0);
+	assert_int_equal(mbox_open("ce", 2, 0, &other, &err), 0);
+	assert_int_equal(mbox_msg_remove(other, 2), 0);       /* src's view still has it */
+	assert_int_equal(mbox_open("ce/.Dst", 7, 0, &dst, &err), 0);
+	errno = 0;
+	assert_int_equal(mbox_move_set(src, idx, 3, dst, uids, &failed, &err), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(failed, 2);
+	assert_int_equal(uids[0], 0);
+	assert_int_equal(uids[1], 0);
+	assert_int_equal(mbox_sync(dst, 0, &err), 0);
+	assert_int_equal(dst->n, 0);
+	assert_int_equal(dst->uidnext, 1);                     /* no UID was ever given there */
+	assert_int_equal(mbox_sync(src, 0, &err), 0);
+	assert_int_equal(src->n, 2);                           /* the other two stay */
+	mbox_close(&src);
+	mbox_close(&other);
+	mbox_close(&dst);
+}
+
 /* A copy whose UID cannot be written leaves no file in the target, which
  * a later sync would take in as a message nobody asked for. */
 static void test_failed_copy_leaves_no_file(void **state)
@@ -1346,6 +1383,7 @@ int main(void)
 		cmocka_unit_test(test_failed_uidlist_write_changes_nothing),
 		cmocka_unit_test(test_flags_of_a_gone_message_are_enoent),
 		cmocka_unit_test(test_copy_and_move_sets_are_all_or_none),
+		cmocka_unit_test(test_copy_of_an_expunged_message_links_nothing),
 		cmocka_unit_test(test_failed_copy_leaves_no_file),
 		cmocka_unit_test(test_move_keeps_a_message_whose_source_cannot_go),
 		cmocka_unit_test(test_every_info_letter_is_kept),
