@@ -117,6 +117,11 @@ int mbox_msg_remove(struct mbox *mb, size_t idx);
  * message (1) or it was gone already (0; another session or program
  * took it): for accounting such as the Maildir++ quota. */
 int mbox_msg_expunge(struct mbox *mb, size_t idx, int *removed_r);
+/* The same only if its flags as stored now (not as the view has them)
+ * include all of flags (IMAP EXPUNGE: \Deleted), checked and removed
+ * under one lock.  1 removed, 0 not (already gone, or a flag not set:
+ * another session cleared it), or -1 with errno; *removed_r as above. */
+int mbox_msg_remove_if(struct mbox *mb, size_t idx, uint32_t flags, int *removed_r);
 /* Change the flags of message idx as they are stored now (not as the
  * view last saw them): (current & ~remove) | add, system flags and
  * keywords.  Renames its file and logs the change with a new MODSEQ
@@ -147,8 +152,8 @@ int mbox_append_tmp(struct mbox *mb, const char *tmpname, uint32_t flags, long l
 		    uint32_t *uid_r, const char **error_r);
 /* COPY (RFC 9051 6.4.7) of messages idx[0..n) of src (view indexes)
  * into dst, all or none: each is hard-linked into dst under a new name
- * and gets a UID there at once (uids_r[i], for COPYUID); keywords are
- * carried by name.  When one cannot be copied, the copies made are
+ * and gets a UID there at once (uids_r[i], for COPYUID), with its flags
+ * as stored now (not as src's view has them), keywords by name.  When one cannot be copied, the copies made are
  * removed again: -1 with *failed_r (its position in idx), *error_r and
  * errno; dst is as it was.  0 when all were copied. */
 int mbox_copy_set(struct mbox *src, const size_t *idx, size_t n, struct mbox *dst, uint32_t *uids_r,

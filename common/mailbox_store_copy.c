@@ -3,9 +3,14 @@
  *
  * Offers: mbox_copy_set, mbox_move_set (mailbox_store.h).  A copy is a
  * hard link of the message file, under a new base name, in the target's
- * cur/, given a UID in the target at once (COPYUID).  A MOVE is the
+ * cur/, given a UID in the target at once (COPYUID) and the flags the
+ * message has as stored then (not as the session last saw them: a MOVE
+ * must not undo another session's change).  A MOVE is the
  * copies and then the removal of the sources -- not a rename per message
  * -- so that it can be taken back whole while no source is touched:
+ *   0. every source is looked up in the source's index (one shared lock):
+ *      one another session expunged fails the command before anything
+ *      is linked, so nobody sees copies come and go;
  *   1. every message is linked into the target; when one cannot be (it
  *      was expunged meanwhile, the disk is full), the links made are
  *      removed again and neither folder has changed (RFC 9051 6.4.7:
@@ -25,12 +30,59 @@
  * is logged with the folder and UID. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "mailbox_store_int.h"
 #include "maildir.h"
+
+/* Messages idx[0..n) of src with their flags as stored now, into
+ * cur[0..n), read under src's shared lock in one pass: what other
+ * sessions changed since src's last sync included, so that a copy
+ * carries the message's flags and a MOVE does not undo a change made
+ * before it; and a message expunged meanwhile is found before anything
+ * is linked, so that no other session sees copies that a failed COPY
+ * takes back.  0, or -1 with errno (ENOENT: *failed_r was expunged). */
+static int mbox_stored_set(struct mbox *src, const size_t *idx, size_t n, struct mbox_msg *cur,
+			   size_t *failed_r)
+{
+	const char *err;
+	int full = 0, missing = 0, r = -1;
+
+	if (mbox_lock(src, LOCK_SH) < 0)
+		return -1;
+	if (mbox_read_tails(src, &full, &missing, &err) < 0) {
+		/* errno says why */
+	} else if (missing) {
+		errno = ESTALE;
+	} else {
+		size_t i;
+		for (i = 0; i < n; i++) {
+			const struct mbox_idx_msg *im;
+			if (idx[i] >= src->n) {
+				errno = EINVAL;
+				break;
+			}
+			cur[i] = src->msgs[idx[i]];
+			if ((im = mbox_index_find(src->st, cur[i].uid)) == NULL) {
+				errno = ENOENT;
+				break;
+			}
+			cur[i].flags = im->rec.flags;
+			cur[i].other = im->rec.other;
+		}
+		*failed_r = i;
+		r = i == n ? 0 : -1;
+	}
+	src->st->pending_full |= full;
+	int e = errno;
+	mbox_unlock(src);
+	errno = e;
+	return r;
+}
 
 /* The flags of message m of src as dst's bits (keywords by name). */
 static int mbox_flags_for(struct mbox *src, const struct mbox_msg *m, struct mbox *dst, uint32_t *flags_r)
@@ -53,21 +105,17 @@ static int mbox_flags_for(struct mbox *src, const struct mbox_msg *m, struct mbo
 	return 0;
 }
 
-/* Link message idx of src into dst under a new base name and give it a
- * UID there.  0, or -1 with *error_r (dst then has no new file). */
-static int mbox_copy_one(struct mbox *src, size_t idx, struct mbox *dst, uint32_t *uid_r, const char **error_r)
+/* Link message m of src (with its flags as stored) into dst under a new
+ * base name and give it a UID there.  0, or -1 with *error_r (dst then
+ * has no new file). */
+static int mbox_copy_one(struct mbox *src, const struct mbox_msg *m, struct mbox *dst, uint32_t *uid_r,
+			 const char **error_r)
 {
 	char from[MBOX_BASE_MAX + 80], to[MBOX_BASE_MAX + 80], base[MBOX_BASE_MAX + 1];
 	struct mbox_msg want = { 0 };
 	struct mbox_scan sc = { 0 };
 	int r = -1;
 
-	if (idx >= src->n) {
-		errno = EINVAL;
-		*error_r = "no such message";
-		return -1;
-	}
-	const struct mbox_msg *m = &src->msgs[idx];
 	if (mbox_flags_for(src, m, dst, &want.flags) < 0) {
 		*error_r = "cannot add a keyword";
 		return -1;
@@ -103,7 +151,7 @@ static int mbox_copy_one(struct mbox *src, size_t idx, struct mbox *dst, uint32_
 		return mbox_change_end(dst, -1);
 	}
 	/* The copy is the same message (RFC 8474 EMAILID). */
-	r = mbox_take_file(dst, to, want.base_len, want.flags, mbox_msg_emailid(src, idx), uid_r, error_r);
+	r = mbox_take_file(dst, to, want.base_len, want.flags, mbox_emailid_of(src, m), uid_r, error_r);
 	if (r < 0) {
 		/* Not logged as a message: a later sync must not take the
 		 * link in as one.  It is a second name of the source's file,
@@ -130,13 +178,27 @@ static void mbox_copies_take_back(struct mbox *dst, const uint32_t *uids, size_t
 int mbox_copy_set(struct mbox *src, const size_t *idx, size_t n, struct mbox *dst, uint32_t *uids_r,
 		  size_t *failed_r, const char **error_r)
 {
+	struct mbox_msg *cur = calloc(n > 0 ? n : 1, sizeof(*cur));
 	size_t i;
 
 	for (i = 0; i < n; i++)
 		uids_r[i] = 0;
+	if (cur == NULL) {
+		*failed_r = 0;
+		*error_r = "out of memory";
+		return -1;
+	}
+	if (mbox_stored_set(src, idx, n, cur, failed_r) < 0) {
+		int e = errno;
+		*error_r = e == ENOENT ? "the message is gone" : "cannot read the source's flags";
+		free(cur);
+		errno = e;
+		return -1;
+	}
 	for (i = 0; i < n; i++)
-		if (mbox_copy_one(src, idx[i], dst, &uids_r[i], error_r) < 0)
+		if (mbox_copy_one(src, &cur[i], dst, &uids_r[i], error_r) < 0)
 			break;
+	free(cur);
 	if (i == n)
 		return 0;
 	int e = errno;

@@ -377,7 +377,7 @@ int mbox_index_read(struct mbox *mb, int *full_r)
 	if (fd < 0) {
 		if (errno != ENOENT)
 			return -1;
-		st->idx_pos.known = 0;
+		mbox_filepos_forget(&st->idx_pos);
 		return 1;
 	}
 	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
@@ -403,10 +403,23 @@ int mbox_index_read(struct mbox *mb, int *full_r)
 		return 1;   /* another folder's or damaged: rebuilt */
 	}
 	mbox_index_reset(mb, &h);
-	st->idx_pos = (struct mbox_filepos){ sb.st_dev, sb.st_ino, MBOX_INDEX_HDR_SIZE, 1 };
-	r = mbox_index_read_records(mb, fd, MBOX_INDEX_HDR_SIZE, sb.st_size);
-	close(fd);
-	return r;
+	mbox_filepos_take(&st->idx_pos, fd, &sb, MBOX_INDEX_HDR_SIZE);   /* fd stays open */
+	return mbox_index_read_records(mb, fd, MBOX_INDEX_HDR_SIZE, sb.st_size);
+}
+
+void mbox_filepos_take(struct mbox_filepos *pos, int fd, const struct stat *sb, off_t off)
+{
+	if (pos->pin >= 0 && pos->pin != fd)
+		close(pos->pin);
+	*pos = (struct mbox_filepos){ sb->st_dev, sb->st_ino, off, 1, fd };
+}
+
+void mbox_filepos_forget(struct mbox_filepos *pos)
+{
+	if (pos->pin >= 0)
+		close(pos->pin);
+	pos->pin = -1;
+	pos->known = 0;
 }
 
 /* ---- writing ---- */
@@ -475,16 +488,14 @@ static int mbox_index_replace(struct mbox *mb, const struct mbox_index_hdr *h,
 		mbox_index_rec_encode(&recs[i], rec);
 		ok = fd_write_all(fd, rec, sizeof(rec)) == 0;
 	}
-	if (!ok || fstat(fd, &sb) < 0 || close(fd) < 0 ||
-	    renameat(mb->dirfd, MBOX_INDEX_TMP, mb->dirfd, MBOX_INDEX_NAME) < 0) {
+	if (!ok || fstat(fd, &sb) < 0 || renameat(mb->dirfd, MBOX_INDEX_TMP, mb->dirfd, MBOX_INDEX_NAME) < 0) {
 		int e = errno;
-		if (!ok)
-			close(fd);
+		close(fd);
 		unlinkat(mb->dirfd, MBOX_INDEX_TMP, 0);
 		errno = e;
 		return -1;
 	}
-	st->idx_pos = (struct mbox_filepos){ sb.st_dev, sb.st_ino, sb.st_size, 1 };
+	mbox_filepos_take(&st->idx_pos, fd, &sb, sb.st_size);   /* fd stays open */
 	st->idx_records = n;
 	return 0;
 }

@@ -35,12 +35,18 @@ struct mbox_expunged {
 	uint64_t modseq;
 };
 
-/* Identity and read position of one append-only file. */
+/* Identity and read position of one append-only file.  The file is
+ * kept open (pin) while its identity is known: a file system gives the
+ * inode number of a file unlinked and closed to the next new file (ext4
+ * does at once), so a log replaced twice since it was last read could
+ * otherwise pass for the one read -- and be read on, or cut, from a
+ * position in another file. */
 struct mbox_filepos {
 	dev_t dev;
 	ino_t ino;
 	off_t off;                     /* bytes consumed */
 	int known;
+	int pin;                       /* a descriptor of that file, or -1 */
 };
 
 struct mbox_state {
@@ -174,6 +180,8 @@ int mbox_remove_uid(struct mbox *mb, uint32_t uid, int *removed_r);
  * find its UID.  Under the exclusive lock.  0, or -1 with *error_r. */
 /* The EMAILID a G field value or base name gives (FNV-1a, never 0). */
 uint64_t mbox_emailid_hash(const char *p, size_t n);
+/* The EMAILID of message m (uid and base name) of mb. */
+uint64_t mbox_emailid_of(const struct mbox *mb, const struct mbox_msg *m);
 int mbox_take_file(struct mbox *mb, const char *name, size_t base_len, uint32_t flags, uint64_t emailid,
 		   uint32_t *uid_r, const char **error_r);
 
@@ -190,6 +198,11 @@ int mbox_read_tails(struct mbox *mb, int *full_r, int *missing_r, const char **e
 int mbox_stamp_own_change(struct mbox *mb, long long cur_before);
 /* Lock the folder (LOCK_SH or LOCK_EX; upgrading drops and retakes). 0/-1. */
 int mbox_lock(struct mbox *mb, int mode);
+/* Make fd (of the file sb describes, read up to off) the file of pos;
+ * pos keeps fd open as its pin and closes the one it had. */
+void mbox_filepos_take(struct mbox_filepos *pos, int fd, const struct stat *sb, off_t off);
+/* Forget the file of pos and close its pin. */
+void mbox_filepos_forget(struct mbox_filepos *pos);
 void mbox_unlock(struct mbox *mb);
 /* Record uids as changed in this sync. */
 int mbox_note_change(uint32_t **arr, size_t *n, size_t *alloc, uint32_t uid);

@@ -220,7 +220,10 @@ int mbox_msg_set_flags(struct mbox *mb, size_t idx, uint32_t flags)
 	return mbox_msg_update_flags(mb, idx, flags, UINT32_MAX);
 }
 
-int mbox_remove_uid(struct mbox *mb, uint32_t uid, int *removed_r)
+/* Remove uid if its flags as stored now include all of require.  1
+ * removed, 0 not there (or require not set), -1 with errno; *removed_r
+ * (may be NULL): whether a file was removed by this call. */
+static int mbox_remove_uid_if(struct mbox *mb, uint32_t uid, uint32_t require, int *removed_r)
 {
 	char name[MBOX_BASE_MAX + 64];
 	struct mbox_idx_msg *im;
@@ -233,6 +236,8 @@ int mbox_remove_uid(struct mbox *mb, uint32_t uid, int *removed_r)
 		return -1;
 	if ((im = mbox_index_find(mb->st, uid)) == NULL)
 		return mbox_change_end(mb, 0);   /* expunged by another session */
+	if ((im->rec.flags & require) != require)
+		return mbox_change_end(mb, 0);   /* e.g. \Deleted cleared by another session */
 	const struct mbox_ul_entry *ue = mbox_ul_find_uid(mb->st, uid);
 	if (ue == NULL)
 		return mbox_change_end(mb, 0);
@@ -266,7 +271,12 @@ int mbox_remove_uid(struct mbox *mb, uint32_t uid, int *removed_r)
 		return mbox_change_end(mb, -1);
 	if (mbox_stamp_own_change(mb, cur0) < 0)
 		log_warn("%s: cannot write the index: %s", mb->path, strerror(errno));
-	return mbox_change_end(mb, 0);
+	return mbox_change_end(mb, 1);
+}
+
+int mbox_remove_uid(struct mbox *mb, uint32_t uid, int *removed_r)
+{
+	return mbox_remove_uid_if(mb, uid, 0, removed_r) < 0 ? -1 : 0;
 }
 
 int mbox_msg_expunge(struct mbox *mb, size_t idx, int *removed_r)
@@ -283,6 +293,17 @@ int mbox_msg_expunge(struct mbox *mb, size_t idx, int *removed_r)
 int mbox_msg_remove(struct mbox *mb, size_t idx)
 {
 	return mbox_msg_expunge(mb, idx, NULL);
+}
+
+int mbox_msg_remove_if(struct mbox *mb, size_t idx, uint32_t flags, int *removed_r)
+{
+	if (removed_r != NULL)
+		*removed_r = 0;
+	if (idx >= mb->n) {
+		errno = EINVAL;
+		return -1;
+	}
+	return mbox_remove_uid_if(mb, mb->msgs[idx].uid, flags, removed_r);
 }
 
 static int mbox_keyword_lookup(const struct mbox *mb, const char *name, size_t len)
@@ -368,18 +389,18 @@ void mbox_mailboxid(const struct mbox *mb, char *out, size_t len)
 		out[k < len ? k : len - 1] = '\0';
 }
 
-uint64_t mbox_msg_emailid(const struct mbox *mb, size_t idx)
+uint64_t mbox_emailid_of(const struct mbox *mb, const struct mbox_msg *m)
 {
-	const struct mbox_msg *m;
-	const struct mbox_ul_entry *e;
+	const struct mbox_ul_entry *e = mbox_ul_find_uid(mb->st, m->uid);
 
-	if (idx >= mb->n)
-		return 0;
-	m = &mb->msgs[idx];
-	e = mbox_ul_find_uid(mb->st, m->uid);
 	if (e != NULL && e->emailid != 0)
 		return e->emailid;
 	return mbox_emailid_hash(m->base, m->base_len);
+}
+
+uint64_t mbox_msg_emailid(const struct mbox *mb, size_t idx)
+{
+	return idx < mb->n ? mbox_emailid_of(mb, &mb->msgs[idx]) : 0;
 }
 
 uint32_t mbox_recent_from(const struct mbox *mb)

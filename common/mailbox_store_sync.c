@@ -490,6 +490,7 @@ int mbox_open(const char *path, size_t len, int options, struct mbox **mb_r, con
 		return mbox_fail(error_r, "out of memory");
 	}
 	mb->st->lockfd = -1;
+	mb->st->ul_pos.pin = mb->st->idx_pos.pin = -1;
 	mb->st->new_stamp = mb->st->cur_stamp = -1;
 	arena_init(&mb->st->names, 65536, (size_t)MBOX_MESSAGES_MAX * (MBOX_BASE_MAX + 1) * 2);
 	memcpy(mb->path, path, len);
@@ -526,6 +527,8 @@ void mbox_close(struct mbox **mbp)
 		struct mbox_state *st = mb->st;
 		if (st->lockfd >= 0)
 			close(st->lockfd);
+		mbox_filepos_forget(&st->ul_pos);
+		mbox_filepos_forget(&st->idx_pos);
 		mbox_cache_free(st);
 		arena_free(&st->names);
 		free(st->ul);

@@ -116,7 +116,7 @@ int mbox_ul_read(struct mbox *mb, int *full_r)
 	if (fd < 0) {
 		if (errno != ENOENT)
 			return -1;
-		st->ul_pos.known = 0;
+		mbox_filepos_forget(&st->ul_pos);
 		return 1;
 	}
 	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
@@ -159,7 +159,7 @@ int mbox_ul_read(struct mbox *mb, int *full_r)
 		mb->uidnext = 1;
 		memcpy(st->ul_guid, ul.hdr.guid, sizeof(st->ul_guid));
 		st->ul_has_guid = ul.hdr.has_guid;
-		st->ul_pos = (struct mbox_filepos){ sb.st_dev, sb.st_ino, 0, 1 };
+		mbox_filepos_take(&st->ul_pos, fd, &sb, 0);   /* fd stays open */
 	}
 	for (size_t i = 0; i < ul.n; i++)
 		if (mbox_ul_add(mb, ul.recs[i].uid, ul.recs[i].name, ul.recs[i].base_len, mbox_ul_emailid(&ul.recs[i])) < 0)
@@ -171,7 +171,8 @@ int mbox_ul_read(struct mbox *mb, int *full_r)
 out:
 	dovecot_uidlist_free(&ul);
 	buf_free(&b);
-	close(fd);
+	if (fd != st->ul_pos.pin)
+		close(fd);
 	return r;
 }
 
@@ -328,7 +329,8 @@ static int mbox_ul_replace(struct mbox *mb, const struct dovecot_uidlist_header 
 		errno = e;
 		goto out;
 	}
-	st->ul_pos = (struct mbox_filepos){ sb.st_dev, sb.st_ino, (off_t)b.len, 1 };
+	mbox_filepos_take(&st->ul_pos, fd, &sb, (off_t)b.len);   /* fd stays open */
+	fd = -1;
 	r = 0;
 out:
 	if (fd >= 0)

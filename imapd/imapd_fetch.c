@@ -239,11 +239,12 @@ void imapd_cmd_fetch(struct imapd_session *ss, const struct imap_command *c)
 		imapd_structure_give(f, texts, &fm);
 		fm.mime = mime;
 		fm.flags = imapd_msg_flags(ss, m, kw, &fm.nkeywords);
-		if (imap_fetch_render_sets_seen(f, fm.flags, ss->readonly)) {
-			if (mbox_msg_update_flags(ss->mb, idx[i], MBOX_SEEN, 0) == 0) {
-				fm.flags |= IMAP_FLAG_SEEN;
-				seen_set = true;
-			}
+		if (imap_fetch_render_sets_seen(f, fm.flags, ss->readonly) &&
+		    mbox_msg_update_flags(ss->mb, idx[i], MBOX_SEEN, 0) == 0) {
+			/* The flags as stored now, which the view has taken:
+			 * other sessions' changes included, told here. */
+			fm.flags = imapd_msg_flags(ss, m, kw, &fm.nkeywords);
+			seen_set = true;
 		}
 		fm.keywords = kw;
 		fm.modseq = m->modseq;

@@ -47,7 +47,9 @@ static void imapd_put_flags(struct imapd_session *ss, const struct mbox_msg *m)
 			stream_printf(ss->s, "%s%s", sep, imapd_system_flags[i].name);
 			sep = " ";
 		}
-	if (m->recent) {
+	/* IMAP4rev2 has no \Recent (RFC 9051 Appendix E), as FETCH FLAGS
+	 * (common/imap_fetch_render.c) already knows. */
+	if (m->recent && !ss->rev2) {
 		stream_printf(ss->s, "%s\\Recent", sep);
 		sep = " ";
 	}
@@ -343,6 +345,7 @@ void imapd_cmd_store(struct imapd_session *ss, const struct imap_command *c)
 	remove = st->op == IMAP_STORE_SET ? UINT32_MAX : st->op == IMAP_STORE_REMOVE ? bits : 0;
 	for (size_t i = 0; i < n; i++) {
 		const struct mbox_msg *m = &ss->mb->msgs[idx[i]];
+		uint32_t told = (m->flags & ~remove) | add;   /* what the client expects now */
 		/* The store checks each message is there even when its flags
 		 * stay as they are: a gone message gets no FETCH.  With
 		 * UNCHANGEDSINCE the MODSEQ is checked even then (0 always
@@ -362,7 +365,10 @@ void imapd_cmd_store(struct imapd_session *ss, const struct imap_command *c)
 			}
 			continue;
 		}
-		if (!st->silent)
+		/* The change is made to the flags as stored, and the view now
+		 * holds them: another session's change the client was not told
+		 * yet is told here, .SILENT or not (RFC 9051 6.4.6), or never. */
+		if (!st->silent || m->flags != told)
 			imapd_put_fetch_flags(ss, idx[i]);
 		else if (ss->condstore)   /* the new MODSEQ even so (RFC 7162 3.1.3's example) */
 			stream_printf(ss->s, "* %zu FETCH (UID %u MODSEQ (%llu))\r\n", idx[i] + 1, m->uid,
@@ -403,8 +409,12 @@ out:
 
 /* ---- EXPUNGE, CLOSE, UNSELECT ---- */
 
-/* Remove the \Deleted messages (of uids when given).  The number that
- * could not be removed. */
+/* Remove the \Deleted messages (of uids when given): those with the flag
+ * as stored now (RFC 9051 6.4.3), not as the session last saw them.  The
+ * caller has brought the view up to date (another session's \Deleted
+ * counts), and each removal checks the flag again under the folder lock
+ * (one another session cleared does not).  The number that could not
+ * be removed. */
 static size_t imapd_expunge_deleted(struct imapd_session *ss, const struct imap_seqset *uids)
 {
 	struct imap_seqset r;
@@ -420,7 +430,7 @@ static size_t imapd_expunge_deleted(struct imapd_session *ss, const struct imap_
 		    (uids != NULL && !imap_seqset_contains(&r, mb->msgs[i].uid)))
 			continue;
 		int removed;
-		if (mbox_msg_expunge(mb, i, &removed) < 0) {
+		if (mbox_msg_remove_if(mb, i, MBOX_DELETED, &removed) < 0) {
 			log_warn("user=%s %s: cannot expunge UID %u: %s", buf_cstr(&ss->user), mb->path,
 				 mb->msgs[i].uid, strerror(errno));
 			failed++;
@@ -440,6 +450,7 @@ void imapd_cmd_expunge(struct imapd_session *ss, const struct imap_command *c)
 		imapd_tagged(ss, c->tag, "NO [READ-ONLY] Mailbox is read-only");
 		return;
 	}
+	imapd_send_updates(ss, true);   /* the flags as they are now */
 	size_t failed = imapd_expunge_deleted(ss, c->uid ? &c->u.expunge : NULL);
 	imapd_send_updates(ss, true);
 	if (failed > 0)
@@ -450,9 +461,14 @@ void imapd_cmd_expunge(struct imapd_session *ss, const struct imap_command *c)
 
 void imapd_cmd_close(struct imapd_session *ss, const struct imap_command *c, bool expunge)
 {
-	/* CLOSE expunges silently (RFC 9051 6.4.1); UNSELECT does not. */
-	if (expunge && !ss->readonly)
+	/* CLOSE expunges silently (RFC 9051 6.4.1); UNSELECT does not.  The
+	 * view is synced without telling (nor claiming \Recent). */
+	if (expunge && !ss->readonly) {
+		const char *error;
+		if (mbox_sync(ss->mb, 0, &error) < 0)
+			log_warn("user=%s %s: %s", buf_cstr(&ss->user), ss->mb->path, error);
 		imapd_expunge_deleted(ss, NULL);
+	}
 	imapd_unselect(ss);
 	imapd_tagged(ss, c->tag, "OK %s completed", expunge ? "CLOSE" : "UNSELECT");
 }

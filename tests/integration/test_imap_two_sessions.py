@@ -152,6 +152,76 @@ class ImapTwoSessions(PosternTestCase):
         c.logout()
         self.assertNotIn("copy UID", t.log_text())            # not logged as a server failure
 
+    def test_imap4rev2_session_is_never_told_recent(self):
+        # RFC 9051 Appendix E: IMAP4rev2 has no \Recent.  FETCH FLAGS left
+        # it out, but a STORE's FETCH and the FETCH of another session's
+        # change showed it: a flag that came and went.
+        t = self.start_tree()
+        for i in ("v1", "v2"):
+            t.deliver_ids("alice", [i])
+        a, b = Session(t), Session(t)
+        self.addCleanup(a.close)
+        self.addCleanup(b.close)
+        self.assertIn(b"* ENABLED IMAP4rev2\r\n", a.ok("ENABLE IMAP4rev2"))
+        a.ok("SELECT INBOX")                               # claims \Recent for both
+        b.ok("SELECT INBOX")
+        self.assertEqual(a.ok("FETCH 1:2 (UID FLAGS)"),
+                         [b"* 1 FETCH (UID 1 FLAGS ())\r\n", b"* 2 FETCH (UID 2 FLAGS ())\r\n"])
+        self.assertEqual(a.ok("STORE 1 +FLAGS (\\Flagged)"), [b"* 1 FETCH (UID 1 FLAGS (\\Flagged))\r\n"])
+        b.ok("STORE 2 +FLAGS.SILENT (\\Answered)")
+        self.assertEqual(a.ok("NOOP"), [b"* 2 FETCH (UID 2 FLAGS (\\Answered))\r\n"])
+        # An IMAP4rev1 session still has it.
+        c = Session(t)
+        self.addCleanup(c.close)
+        t.deliver_ids("alice", ["v3"])
+        c.ok("SELECT INBOX")
+        self.assertEqual(c.ok("STORE 3 +FLAGS (\\Seen)"), [b"* 3 FETCH (UID 3 FLAGS (\\Seen \\Recent))\r\n"])
+
+    def test_silent_store_and_seen_fetch_tell_another_sessions_change(self):
+        # A change is made to the flags as stored, and the session's view
+        # takes them: another session's change it was not told yet must be
+        # told then (RFC 9051 6.4.6: .SILENT or not, a change from an
+        # external source is sent), else the client never learns it.
+        t = self.start_tree()
+        a, b = self.setup_folder(t, ["w1", "w2"])
+        b.ok("FETCH 1:2 (FLAGS)")
+        a.ok("STORE 1:2 +FLAGS.SILENT (\\Flagged)")
+        out = b.ok("STORE 1 +FLAGS.SILENT ($Work)")
+        self.assertEqual([l for l in out if b" FETCH " in l], [b"* 1 FETCH (UID 1 FLAGS (\\Flagged $Work))\r\n"])
+        # Setting \Seen by FETCH BODY[] shows the flags as stored.
+        out = b.ok("FETCH 2 (BODY[])")
+        self.assertRegex(out[0], rb"^\* 2 FETCH \(FLAGS \(\\Flagged \\Seen\) BODY\[\] \{\d+\}\r\n$")
+        out = b.ok("NOOP")                                  # nothing left untold
+        self.assertEqual([l for l in out if b" FETCH " in l], [], out)
+        # What the client was told is what the server has.
+        self.assertEqual(b.ok("FETCH 1:2 (FLAGS)"), [b"* 1 FETCH (FLAGS (\\Flagged $Work))\r\n",
+                                                     b"* 2 FETCH (FLAGS (\\Flagged \\Seen))\r\n"])
+        # Without another session's change, .SILENT stays silent.
+        self.assertEqual(b.ok("STORE 1 -FLAGS.SILENT ($Work)"), [])
+
+    def test_expunge_goes_by_the_deleted_flag_as_stored(self):
+        # RFC 9051 6.4.3: EXPUNGE removes the messages that have \Deleted
+        # -- as they are, not as the session last saw them: one another
+        # session marked is removed, one it unmarked stays.
+        t = self.start_tree()
+        a, b = self.setup_folder(t, ["e1", "e2", "e3"])
+        b.ok("STORE 2 +FLAGS.SILENT (\\Deleted)")          # b's view: 2 is \Deleted
+        a.ok("STORE 2 -FLAGS.SILENT (\\Deleted)")          # undeleted again
+        a.ok("STORE 1 +FLAGS.SILENT (\\Deleted)")          # b not told yet
+        out = b.ok("EXPUNGE")
+        self.assertIn(b"* 1 EXPUNGE\r\n", out)
+        self.assertEqual([l for l in out if l.endswith(b"EXPUNGE\r\n")], [b"* 1 EXPUNGE\r\n"], out)
+        self.assertEqual(ids_by_uid(a), {2: "e2", 3: "e3"})
+        self.assertEqual(b.ok("FETCH 1:* (UID FLAGS)"), [b"* 1 FETCH (UID 2 FLAGS ())\r\n",
+                                                        b"* 2 FETCH (UID 3 FLAGS ())\r\n"])
+        # CLOSE too (it tells nothing).
+        b.ok("STORE 1 +FLAGS.SILENT (\\Deleted)")          # UID 2
+        a.ok("NOOP")
+        a.ok("STORE 1 -FLAGS.SILENT (\\Deleted)")
+        a.ok("STORE 2 +FLAGS.SILENT (\\Deleted)")          # UID 3
+        self.assertEqual(b.ok("CLOSE"), [])
+        self.assertEqual(ids_by_uid(a), {2: "e2"})
+
     # ---- STORE and FETCH naming a message gone from the disk ----
 
     def expunge_in_a(self, a, seq):
