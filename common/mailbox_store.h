@@ -8,6 +8,8 @@
  *   postern-index       an append-only log of fixed records: per UID its
  *                       sizes, date, flags and MODSEQ; expunges (kept for
  *                       QRESYNC's VANISHED); directory stamps; \Recent
+ *   postern-snapshot    the state both fold to, mapped and shared by the
+ *                       sessions, which read only what was added since
  *   postern-store.lock  flock()ed: exclusive to change, shared to read
  * and, per user (the INBOX directory), postern-uidvalidity.  See
  * docs/mailbox-store.md for the formats and the locking argument. */
@@ -21,6 +23,7 @@
 #include "buf.h"
 
 #define MBOX_INDEX_NAME "postern-index"
+#define MBOX_SNAPSHOT_NAME "postern-snapshot"
 #define MBOX_LOCK_NAME "postern-store.lock"
 #define MBOX_UIDVALIDITY_NAME "postern-uidvalidity"
 #define MBOX_MESSAGES_MAX 1000000          /* most messages one folder lists (more: mb->overflow) */
@@ -32,6 +35,11 @@
 /* The message cap in force: MBOX_MESSAGES_MAX, lowered only by tests
  * (a million files make too slow a test). */
 extern size_t mbox_messages_max;
+/* Folders of fewer listed messages keep no postern-snapshot, and one is
+ * rewritten when a session read at least this many records beyond it
+ * (and a sixteenth of the folder): 64 and 256, lowered by tests so
+ * that every folder and nearly every change makes one. */
+extern size_t mbox_snapshot_min, mbox_snapshot_tail_min;
 
 /* System flags (IMAP) and their Maildir info letters. */
 #define MBOX_SEEN     (1u << 0)   /* S */
@@ -48,20 +56,18 @@ extern size_t mbox_messages_max;
 #define MBOX_NO_SYNC 4       /* mbox_open: open only; the caller syncs when ready */
 #define MBOX_CLAIM_RECENT 8  /* this session takes \Recent for messages no session saw yet */
 
+/* One message of a session's view: what a session shows of it, and
+ * nothing more (40 bytes: a view of 100,000 messages is 4 MB).  Its
+ * base name, other info letters and header size are the folder's, not
+ * the view's: mbox_msg_base, mbox_msg_header_size. */
 struct mbox_msg {
 	uint32_t uid;
 	uint32_t flags;                /* MBOX_SEEN.. and MBOX_KEYWORD(i) */
-	uint32_t other;                /* other upper-case info letters kept as found: bit c-'A' */
-	unsigned recent : 1;           /* \Recent in this session */
-	unsigned dup : 1;              /* another file in the folder has the same base name */
 	uint64_t modseq;               /* RFC 7162: the last change of this message */
-	const char *base;              /* base name (file name up to ':'), in mb's arena */
-	size_t base_len;
-	unsigned long long size;       /* octets on disk */
+	unsigned long long size : 62;  /* octets on disk */
+	unsigned long long recent : 1; /* \Recent in this session */
 	unsigned long long vsize;      /* octets with every bare LF sent as CRLF (POP3 LIST, RFC822.SIZE) */
 	long long date;                /* internal date: mtime when first seen (may be < 0) */
-	unsigned long long hdr_size;   /* header octets, through the empty line */
-	unsigned long long body_lines; /* lines after the header */
 };
 
 /* What one sync found changed, for IMAP's untagged replies.  Arrays are
@@ -88,6 +94,8 @@ struct mbox {
 	const char *keywords[MBOX_KEYWORDS_MAX];  /* names of letters a..z (NULL: unused) */
 	int overflow;                  /* more than MBOX_MESSAGES_MAX files: the rest are not listed */
 	unsigned long dir_scans;       /* directories this mbox has read (for tests and benchmarks) */
+	unsigned long msgs_measured;   /* message files this mbox read through to measure them (tests) */
+	unsigned long snapshot_reads;  /* times this mbox started from postern-snapshot (tests) */
 	unsigned long cache_compactions;   /* postern-cache rewrites this mbox made (for tests) */
 	struct mbox_changes changes;   /* of the last sync */
 	struct mbox_state *st;
@@ -110,6 +118,19 @@ void mbox_close(struct mbox **mb);
  * renamed by another program is looked up again by base name.  fd, or
  * -1 with errno (ENOENT: the message is gone). */
 int mbox_msg_open(struct mbox *mb, size_t idx);
+/* The base name of message idx into out (>= MBOX_BASE_MAX + 1 bytes,
+ * NUL-terminated): its length, or -1 (EINVAL: no such message). */
+long mbox_msg_base(struct mbox *mb, size_t idx, char *out, size_t len);
+/* The other upper-case info letters message idx carries, kept through
+ * every rename (bit c - 'A'); 0 for an index out of range. */
+uint32_t mbox_msg_other(struct mbox *mb, size_t idx);
+/* The header size of message idx (octets through the empty line): taken
+ * from the index, or measured now (one read of the message, logged for
+ * every session) when the message was listed by its name's S= and W=
+ * without being read.  0, or -1 with errno (ENOENT: gone). */
+int mbox_msg_header_size(struct mbox *mb, size_t idx, unsigned long long *hdr_size_r);
+/* The lines after the header of message idx, the same way. */
+int mbox_msg_body_lines(struct mbox *mb, size_t idx, unsigned long long *lines_r);
 /* Remove message idx (every file with its base name) and log the
  * expunge.  0 (also when it was already gone) or -1 with errno. */
 int mbox_msg_remove(struct mbox *mb, size_t idx);
@@ -204,6 +225,12 @@ void mbox_info_parse(const char *p, size_t len, uint32_t *flags_r, uint32_t *oth
 /* Whether b (len bytes) is a usable message base name. */
 int mbox_base_ok(const char *b, size_t len);
 
+/* The snapshot's reader, for its fuzzer: 0 when p[0, len) is a
+ * postern-snapshot a session would take up as far as it alone can say
+ * (header, every entry, expunge and index slot in range; its sums too
+ * unless sums is 0), with every lookup on it inside it; else -1. */
+int mbox_snapshot_check(const unsigned char *p, size_t len, int sums);
+
 /* The index log, exposed for its fuzzer and unit test: parse a whole
  * postern-index file image into records (see mailbox_store_index.c). */
 struct mbox_index_rec {
@@ -218,16 +245,20 @@ struct mbox_index_rec {
 	uint32_t stamp_verified;          /* STAMP: bit 0 new/, bit 1 cur/ settled when scanned */
 };
 #define MBOX_STATE_DUP 1      /* more files than one carry the message's base name */
-#define MBOX_STATE_BITS 1
+#define MBOX_STATE_UNMEASURED 2  /* MSG: sizes from the name (S=, W=); header size, body lines not yet read */
+#define MBOX_STATE_BITS 3
 #define MBOX_REC_MSG 1       /* a message: its measurements and flags */
 #define MBOX_REC_FLAGS 2     /* new flags of uid */
 #define MBOX_REC_EXPUNGE 3   /* uid is gone */
 #define MBOX_REC_STAMP 4     /* new/ and cur/ as last scanned */
 #define MBOX_REC_RECENT 5    /* UIDs below uid were shown as \Recent to some session */
+#define MBOX_REC_MEASURE 6   /* uid as read: sizes, header size, body lines (modseq 0) */
 #define MBOX_REC_SIZE 64
 #define MBOX_INDEX_HDR_SIZE 64
 struct mbox_index_hdr {
+	uint32_t version;             /* 1 (read only: no MEASURE records, no log ID) or 2 */
 	uint32_t uidvalidity;         /* of the dovecot-uidlist the log belongs to */
+	uint64_t log_id;              /* random, new with every file (version 2): what a snapshot names */
 	uint64_t modseq_base;         /* MODSEQs given out are above this */
 	uint64_t expunge_floor;       /* expunges up to this MODSEQ are forgotten */
 };

@@ -39,6 +39,15 @@
 #include "mailbox_store_int.h"
 #include "maildir.h"
 
+/* A message to copy, as stored when the copy began. */
+struct mbox_copy_src {
+	uint32_t uid;
+	uint32_t flags, other;         /* as stored */
+	char base[MBOX_BASE_MAX + 1];
+	size_t base_len;
+	uint64_t emailid;              /* RFC 8474: the copy is the same message */
+};
+
 /* Messages idx[0..n) of src with their flags as stored now, into
  * cur[0..n), read under src's shared lock in one pass: what other
  * sessions changed since src's last sync included, so that a copy
@@ -46,7 +55,7 @@
  * before it; and a message expunged meanwhile is found before anything
  * is linked, so that no other session sees copies that a failed COPY
  * takes back.  0, or -1 with errno (ENOENT: *failed_r was expunged). */
-static int mbox_stored_set(struct mbox *src, const size_t *idx, size_t n, struct mbox_msg *cur,
+static int mbox_stored_set(struct mbox *src, const size_t *idx, size_t n, struct mbox_copy_src *cur,
 			   size_t *failed_r)
 {
 	const char *err;
@@ -61,18 +70,24 @@ static int mbox_stored_set(struct mbox *src, const size_t *idx, size_t n, struct
 	} else {
 		size_t i;
 		for (i = 0; i < n; i++) {
-			const struct mbox_idx_msg *im;
+			struct mbox_index_rec rec;
+			struct mbox_ul_entry e;
 			if (idx[i] >= src->n) {
 				errno = EINVAL;
 				break;
 			}
-			cur[i] = src->msgs[idx[i]];
-			if ((im = mbox_index_find(src->st, cur[i].uid)) == NULL) {
+			uint32_t uid = src->msgs[idx[i]].uid;
+			if (!mbox_fold_get(src->st, uid, &rec) || !mbox_ul_get(src->st, uid, &e)) {
 				errno = ENOENT;
 				break;
 			}
-			cur[i].flags = im->rec.flags;
-			cur[i].other = im->rec.other;
+			cur[i].uid = uid;
+			cur[i].flags = rec.flags;
+			cur[i].other = rec.other;
+			memcpy(cur[i].base, e.base, e.base_len);
+			cur[i].base[e.base_len] = '\0';
+			cur[i].base_len = e.base_len;
+			cur[i].emailid = e.emailid != 0 ? e.emailid : mbox_emailid_hash(e.base, e.base_len);
 		}
 		*failed_r = i;
 		r = i == n ? 0 : -1;
@@ -85,7 +100,7 @@ static int mbox_stored_set(struct mbox *src, const size_t *idx, size_t n, struct
 }
 
 /* The flags of message m of src as dst's bits (keywords by name). */
-static int mbox_flags_for(struct mbox *src, const struct mbox_msg *m, struct mbox *dst, uint32_t *flags_r)
+static int mbox_flags_for(struct mbox *src, const struct mbox_copy_src *m, struct mbox *dst, uint32_t *flags_r)
 {
 	uint32_t flags = m->flags & MBOX_SYSTEM_FLAGS;
 
@@ -108,15 +123,16 @@ static int mbox_flags_for(struct mbox *src, const struct mbox_msg *m, struct mbo
 /* Link message m of src (with its flags as stored) into dst under a new
  * base name and give it a UID there.  0, or -1 with *error_r (dst then
  * has no new file). */
-static int mbox_copy_one(struct mbox *src, const struct mbox_msg *m, struct mbox *dst, uint32_t *uid_r,
+static int mbox_copy_one(struct mbox *src, const struct mbox_copy_src *m, struct mbox *dst, uint32_t *uid_r,
 			 const char **error_r)
 {
 	char from[MBOX_BASE_MAX + 80], to[MBOX_BASE_MAX + 80], base[MBOX_BASE_MAX + 1];
-	struct mbox_msg want = { 0 };
 	struct mbox_scan sc = { 0 };
+	uint32_t flags;
+	size_t base_len;
 	int r = -1;
 
-	if (mbox_flags_for(src, m, dst, &want.flags) < 0) {
+	if (mbox_flags_for(src, m, dst, &flags) < 0) {
 		*error_r = "cannot add a keyword";
 		return -1;
 	}
@@ -124,9 +140,9 @@ static int mbox_copy_one(struct mbox *src, const struct mbox_msg *m, struct mbox
 		*error_r = "name too long";
 		return -1;
 	}
-	want.base = base;
-	want.base_len = strlen(base);
-	if (mbox_msg_path(m, from, sizeof(from)) < 0 || mbox_msg_path(&want, to, sizeof(to)) < 0) {
+	base_len = strlen(base);
+	if (mbox_msg_path(m->base, m->base_len, m->flags, m->other, from, sizeof(from)) < 0 ||
+	    mbox_msg_path(base, base_len, flags, 0, to, sizeof(to)) < 0) {
 		*error_r = "name too long";
 		return -1;
 	}
@@ -150,8 +166,7 @@ static int mbox_copy_one(struct mbox *src, const struct mbox_msg *m, struct mbox
 		*error_r = errno == ENOENT ? "the message is gone" : "cannot link the message";
 		return mbox_change_end(dst, -1);
 	}
-	/* The copy is the same message (RFC 8474 EMAILID). */
-	r = mbox_take_file(dst, to, want.base_len, want.flags, mbox_emailid_of(src, m), uid_r, error_r);
+	r = mbox_take_file(dst, to, base_len, flags, m->emailid, uid_r, error_r);
 	if (r < 0) {
 		/* Not logged as a message: a later sync must not take the
 		 * link in as one.  It is a second name of the source's file,
@@ -178,7 +193,7 @@ static void mbox_copies_take_back(struct mbox *dst, const uint32_t *uids, size_t
 int mbox_copy_set(struct mbox *src, const size_t *idx, size_t n, struct mbox *dst, uint32_t *uids_r,
 		  size_t *failed_r, const char **error_r)
 {
-	struct mbox_msg *cur = calloc(n > 0 ? n : 1, sizeof(*cur));
+	struct mbox_copy_src *cur = calloc(n > 0 ? n : 1, sizeof(*cur));
 	size_t i;
 
 	for (i = 0; i < n; i++)

@@ -3,8 +3,10 @@
 #ifndef POSTERN_MAILBOX_STORE_INT_H
 #define POSTERN_MAILBOX_STORE_INT_H
 
+#include <endian.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/stat.h>
 
 #include "arena.h"
@@ -17,17 +19,42 @@
 #define MBOX_STAMP_SETTLE_NS 1000000000LL  /* a directory mtime younger than this may hide a change */
 #define MBOX_COMPACT_SLACK 1000            /* dead records tolerated before a rewrite */
 
+#define MBOX_PENDING_MAX 256               /* measurements kept before they are logged */
+
+/* Little-endian fields of the store's binary files. */
+static inline void mbox_put32(unsigned char *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static inline void mbox_put64(unsigned char *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+/* One load each on a little-endian CPU (memcpy: any alignment). */
+static inline uint32_t mbox_get32(const unsigned char *p)
+{
+	uint32_t v;
+	memcpy(&v, p, sizeof(v));
+	return le32toh(v);
+}
+
+static inline uint64_t mbox_get64(const unsigned char *p)
+{
+	uint64_t v;
+	memcpy(&v, p, sizeof(v));
+	return le64toh(v);
+}
+
 /* One base name -> UID of dovecot-uidlist (present or not). */
 struct mbox_ul_entry {
 	uint32_t uid;
-	const char *base;              /* in st->names */
+	const char *base;              /* in st->names, or in the snapshot's mapping */
 	size_t base_len;
 	uint64_t emailid;              /* from the record's G field; 0: none (then the base name's) */
-};
-
-/* Per-UID state folded from the index log. */
-struct mbox_idx_msg {
-	struct mbox_index_rec rec;     /* the MSG record, flags/modseq updated by FLAGS records */
 };
 
 struct mbox_expunged {
@@ -49,26 +76,47 @@ struct mbox_filepos {
 	int pin;                       /* a descriptor of that file, or -1 */
 };
 
+struct mbox_snap;                  /* mailbox_store_snap.c */
+
+/* The folder's state a session reads: the snapshot it started from (a
+ * shared, read-only mapping; none for a small or new folder) under what
+ * it read since of dovecot-uidlist (ul) and postern-index (ov).  Each
+ * number is held once: the view (mb->msgs) is built from this. */
 struct mbox_state {
 	int lockfd;                    /* postern-store.lock, or -1 */
 	int lock_mode;                 /* 0, LOCK_SH or LOCK_EX */
-	struct arena names;            /* base names; freed on full reload */
+	struct arena names;            /* base names of ul; freed on full reload */
+
+	struct mbox_snap *snap;        /* or NULL */
+	size_t snap_tail;              /* records and list entries read beyond the snapshot */
+	dev_t snap_dev;                /* the snapshot file last looked at ((dev_t)-1: none) */
+	ino_t snap_ino;
+	int snap_failed;               /* one could not be written: not tried again */
+	int snap_rejected;             /* this session found the snapshot file below damaged */
+	dev_t snap_reject_dev;
+	ino_t snap_reject_ino;
 
 	struct mbox_filepos ul_pos;    /* dovecot-uidlist */
-	struct mbox_ul_entry *ul;      /* every record, ascending UID */
+	struct mbox_ul_entry *ul;      /* records beyond the snapshot's (all without one), ascending UID */
 	size_t ul_n, ul_alloc;
 	size_t *ul_sorted;             /* indexes of ul by base name (mbox_ul_find_base) */
 	size_t ul_sorted_n;
+	struct mbox_ul_entry *ulfb;    /* the snapshot's part of the list read from the list itself, */
+	size_t ulfb_n;                 /* when the snapshot's names did not hold (ascending UID) */
+	size_t *ulfb_sorted;           /* indexes of ulfb by base name */
+	int ulfb_state;                /* 0 not needed yet, 1 read, -1 could not be read */
 	unsigned char ul_guid[DOVECOT_GUID_SIZE];  /* G of the list: the folder's mailbox GUID, */
 	int ul_has_guid;               /* kept through a rewrite (Dovecot's STATUS X-GUID) */
 
 	struct mbox_filepos idx_pos;   /* postern-index */
 	struct mbox_index_hdr hdr;     /* of the log read */
 	size_t idx_records;            /* records in the file (compaction) */
-	struct mbox_idx_msg *im;       /* measured messages, ascending UID */
-	size_t im_n, im_alloc, im_dead;/* im_dead: expunged (type 0), dropped after each read */
-	struct mbox_expunged *ex;      /* remembered expunges, ascending modseq */
+	struct mbox_index_rec *ov;     /* per UID the state the log's records since the snapshot give */
+	size_t ov_n, ov_alloc, ov_dead;/* (ascending UID; type 0: expunged, hides the snapshot's) */
+	size_t live_n;                 /* messages in the folded state */
+	struct mbox_expunged *ex;      /* remembered expunges beyond the snapshot's, ascending modseq */
 	size_t ex_n, ex_alloc;
+	size_t snap_ex_skip;           /* the snapshot's oldest expunges forgotten since */
 	uint64_t ex_floor;             /* expunges with modseq <= this are forgotten */
 	long long new_stamp, cur_stamp;/* directories as last scanned (ns), -1 unknown */
 	int stamp_verified;            /* bit 0 new/, bit 1 cur/ */
@@ -76,20 +124,98 @@ struct mbox_state {
 	uint32_t recent_hw;            /* UIDs below were \Recent to some session */
 	uint32_t claim_from, claim_to; /* this sync claimed \Recent for [from, to) */
 
+	struct mbox_index_rec *pend;   /* measurements not logged yet (MEASURE records) */
+	size_t pend_n, pend_alloc;
+
 	struct dovecot_keywords kw;    /* dovecot-keywords as last read */
 	struct timespec kw_mtime;
 	off_t kw_size;                 /* -1: no file; -2: reread */
 	ino_t kw_ino;
 	int kw_changed;                /* reread since the last view refresh */
-	int in_sync;                   /* inside mbox_sync: the view is rebuilt after a full read */
+	int in_sync;                   /* inside mbox_sync */
 
 	size_t view_alloc;             /* slots allocated in mb->msgs */
+	size_t view_mapped;            /* bytes of mb->msgs' mapping (0: malloc()ed) */
 	struct mbox_cache *cache;      /* postern-cache's index (mailbox_store_cache.c), or NULL */
 	int pending_full;              /* a whole file was reread outside mbox_sync */
 	/* Changes folded since the last view refresh (become mb->changes). */
 	uint32_t *chg_exp, *chg_flag;
 	size_t chg_exp_n, chg_exp_alloc, chg_flag_n, chg_flag_alloc;
 };
+
+/* ---- mailbox_store_fold.c: the folded state ---- */
+/* The state of uid (type MBOX_REC_MSG): 1 with *r, or 0 when it is no
+ * message of the folder (never was, or expunged). */
+int mbox_fold_get(const struct mbox_state *st, uint32_t uid, struct mbox_index_rec *r);
+/* Fold one record read from or appended to the log.  0, or -1 (ENOMEM). */
+int mbox_fold_rec(struct mbox *mb, const struct mbox_index_rec *r);
+/* Set the state of uid (a message) without a record, as a measurement
+ * this session made and will log.  0 or -1. */
+int mbox_fold_put(struct mbox_state *st, const struct mbox_index_rec *r);
+/* Drop what no longer hides anything (after each read). */
+void mbox_fold_drop_dead(struct mbox_state *st);
+/* Forget the folded state of the log (not the snapshot): a log with h. */
+void mbox_fold_reset(struct mbox *mb, const struct mbox_index_hdr *h);
+/* Every message of the folded state, ascending UID. */
+struct mbox_fold_iter {
+	size_t si, oi;
+	int from_snap;                 /* the last one came from the snapshot (so it is listed) */
+};
+/* The next message into *r: 1, or 0 at the end. */
+int mbox_fold_next(const struct mbox_state *st, struct mbox_fold_iter *it, struct mbox_index_rec *r);
+/* Start it at the first message with a UID of at least uid. */
+void mbox_fold_seek(const struct mbox_state *st, struct mbox_fold_iter *it, uint32_t uid);
+/* Remember an expunge for VANISHED.  0 or -1. */
+int mbox_expunged_add(struct mbox_state *st, uint32_t uid, uint64_t modseq);
+/* Remembered expunges (the snapshot's, then the log's): the i-th of n. */
+size_t mbox_expunged_count(const struct mbox_state *st);
+struct mbox_expunged mbox_expunged_at(const struct mbox_state *st, size_t i);
+
+/* ---- mailbox_store_snap.c: postern-snapshot ---- */
+/* Under a lock, with no state read: map the snapshot and start the
+ * state from it if it summarizes the current dovecot-uidlist and
+ * postern-index (both then pinned at the ends it covers, their tails
+ * left to read).  1 when attached, 0 when there is none usable (the
+ * files are then read whole), -1 on a real error (errno). */
+int mbox_snap_attach(struct mbox *mb);
+/* Unmap the snapshot (the state built on it is then meaningless). */
+void mbox_snap_detach(struct mbox_state *st);
+/* Write the folded state as a new snapshot (temp, fsync, rename) under
+ * the exclusive lock, after reading both files up to their ends.  0/-1. */
+int mbox_snap_write(struct mbox *mb);
+/* Whether the snapshot file is another than the one last looked at. */
+int mbox_snap_newer(struct mbox *mb);
+/* Whether the state read makes a new snapshot worth writing. */
+int mbox_snap_wanted(const struct mbox *mb);
+/* Entries (listed UIDs) of the snapshot, ascending UID; 0 without one. */
+size_t mbox_snap_count(const struct mbox_snap *s);
+/* The highest UID the snapshot lists (0: none). */
+uint32_t mbox_snap_max_uid(const struct mbox_snap *s);
+/* Entry i: its UID list entry into *e (base in the mapping), and its
+ * message state into *r when r is not NULL; 1 when it is a message, 0
+ * when only listed. */
+int mbox_snap_entry(struct mbox_snap *s, size_t i, struct mbox_ul_entry *e, struct mbox_index_rec *r);
+/* The UID of entry i. */
+uint32_t mbox_snap_uid(const struct mbox_snap *s, size_t i);
+/* The entry of uid, or -1. */
+long mbox_snap_find(const struct mbox_snap *s, uint32_t uid);
+/* The entry with base name base (the highest UID when several), or -1. */
+long mbox_snap_find_base(struct mbox_snap *s, const char *base, size_t len);
+/* Remembered expunges of the snapshot, ascending modseq: count, i-th. */
+size_t mbox_snap_ex_count(struct mbox_snap *s);
+struct mbox_expunged mbox_snap_ex_at(const struct mbox_snap *s, size_t i);
+/* Whether its names were found damaged (the state is then read again
+ * without it). */
+int mbox_snap_damaged(const struct mbox_snap *s);
+/* Whether its names hold (checked on first use). */
+int mbox_snap_names_ok(struct mbox_snap *s);
+/* The length of dovecot-uidlist it summarizes. */
+uint64_t mbox_snap_ul_off(const struct mbox_snap *s);
+/* Messages (not only listed) in the snapshot. */
+size_t mbox_snap_live(const struct mbox_snap *s);
+/* Let the kernel take back this process's mapping of the snapshot's
+ * pages (they stay in the page cache): after a full view build. */
+void mbox_snap_release(struct mbox_snap *s);
 
 /* ---- mailbox_store_index.c: the postern-index log ---- */
 /* Read the log: all of it on a new or replaced file (full = 1 on
@@ -101,12 +227,16 @@ int mbox_index_read(struct mbox *mb, int *full_r);
 int mbox_index_append(struct mbox *mb, const struct mbox_index_rec *r, size_t n);
 /* Start a new, empty log for mb->uidvalidity (temp + rename). 0 or -1. */
 int mbox_index_create(struct mbox *mb);
-/* Rewrite the log without dead records when they are many. 0 or -1. */
-int mbox_index_compact_maybe(struct mbox *mb);
-/* The measured state of uid, or NULL. */
-struct mbox_idx_msg *mbox_index_find(struct mbox_state *st, uint32_t uid);
+/* Rewrite the log without dead records when they are many (or always,
+ * force).  1 rewritten, 0 not needed, -1 (errno). */
+int mbox_index_compact(struct mbox *mb, int force);
 /* The next MODSEQ to give out. */
 uint64_t mbox_index_next_modseq(const struct mbox *mb);
+/* pread of n bytes at off (short only at the end of the file); -1. */
+ssize_t mbox_pread_full(int fd, void *p, size_t n, off_t off);
+/* Log the measurements this session made (under the exclusive lock,
+ * tails read).  0 or -1. */
+int mbox_pending_flush(struct mbox *mb);
 
 /* ---- mailbox_store_uidlist.c: dovecot-uidlist and dovecot-keywords ---- */
 /* Read the UID list (whole or its tail, as for the index).  0, 1 when
@@ -117,12 +247,23 @@ int mbox_ul_read(struct mbox *mb, int *full_r);
 int mbox_ul_create(struct mbox *mb);
 /* Append n records (one write, then fdatasync). 0 or -1. */
 int mbox_ul_append(struct mbox *mb, const struct mbox_ul_entry *e, size_t n);
-/* Rewrite the list with only the UIDs still present when dead ones are many. */
-int mbox_ul_compact_maybe(struct mbox *mb);
-/* The record of base, or NULL (also when memory ran out for the sorted view). */
-const struct mbox_ul_entry *mbox_ul_find_base(struct mbox *mb, const char *base, size_t len);
-/* The record of uid, or NULL. */
-const struct mbox_ul_entry *mbox_ul_find_uid(const struct mbox_state *st, uint32_t uid);
+/* Rewrite the list with only the UIDs still present when dead ones are
+ * many.  1 rewritten, 0 not needed, -1. */
+int mbox_ul_compact(struct mbox *mb);
+/* The entry of base (the highest UID when several): 1 with *e, 0 when
+ * not listed, -1 (ENOMEM). */
+int mbox_ul_find_base(struct mbox *mb, const char *base, size_t len, struct mbox_ul_entry *e);
+/* The entry of uid: 1 with *e, 0 when not listed. */
+int mbox_ul_get(struct mbox_state *st, uint32_t uid, struct mbox_ul_entry *e);
+/* Listed entry k of mbox_ul_count, ascending UID (the snapshot's, then
+ * those read since). */
+void mbox_ul_listed(struct mbox_state *st, size_t k, struct mbox_ul_entry *e);
+/* Listed UIDs (the snapshot's and those read since). */
+size_t mbox_ul_count(const struct mbox_state *st);
+/* The highest UID listed (0: none). */
+uint32_t mbox_ul_last(const struct mbox_state *st);
+/* Forget the entries read (the list is read again from the start). */
+void mbox_ul_reset(struct mbox *mb);
 /* Reread dovecot-keywords when it changed.  0 or -1. */
 int mbox_kw_read(struct mbox *mb);
 /* Add name as the next free letter (under the exclusive lock). 0/-1. */
@@ -154,12 +295,23 @@ void mbox_scan_sort_base(struct mbox_scan *sc);
 /* Measure the file name (relative to the folder) into r (size, vsize,
  * date, header size, body lines).  Regular files only.  0 or -1. */
 int mbox_measure(struct mbox *mb, const char *name, struct mbox_index_rec *r);
+/* The same for an open message file (r->date from its mtime). 0 or -1. */
+int mbox_measure_fd(struct mbox *mb, int fd, struct mbox_index_rec *r);
+/* A new message first seen: its sizes from the S= and W= of its base
+ * name when the file's size bears S= out (header size and body lines
+ * then measured when first needed: MBOX_STATE_UNMEASURED), else by
+ * reading it.  r->date is the file's mtime.  0 or -1 (ENOENT: gone, or
+ * not a regular file). */
+int mbox_first_sight(struct mbox *mb, const char *name, size_t base_len, struct mbox_index_rec *r);
+/* The values of ",S=" and ",W=" in a base name: bit 0 and bit 1 of the
+ * result say which were found. */
+int mbox_name_sizes(const char *base, size_t len, unsigned long long *s_r, unsigned long long *w_r);
 /* mtime of sub in ns, or -1 (errno). */
 long long mbox_dir_stamp(struct mbox *mb, const char *sub);
 /* The delivery time at the start of a Maildir base name, for ordering. */
 int mbox_base_time_cmp(const char *a, size_t alen, const char *b, size_t blen);
 /* "cur/BASE:2,LETTERS" for a message into out. -1 when too long. */
-int mbox_msg_path(const struct mbox_msg *m, char *out, size_t outlen);
+int mbox_msg_path(const char *base, size_t base_len, uint32_t flags, uint32_t other, char *out, size_t outlen);
 /* Find the files of base in cur/ and new/ (a directory scan).  0 with
  * the matches in sc (possibly none), -1 on a real error (errno). */
 int mbox_find_base(struct mbox *mb, const char *base, size_t len, struct mbox_scan *sc);
@@ -176,12 +328,17 @@ int mbox_locate(struct mbox *mb, const char *base, size_t len, struct mbox_scan 
  * expunge; needs no view.  0 (also when already gone; *removed_r, when
  * not NULL, says whether a file was removed) or -1 (errno). */
 int mbox_remove_uid(struct mbox *mb, uint32_t uid, int *removed_r);
-/* Log the file cur/NAME (base_len bytes of base) as a new message and
- * find its UID.  Under the exclusive lock.  0, or -1 with *error_r. */
 /* The EMAILID a G field value or base name gives (FNV-1a, never 0). */
 uint64_t mbox_emailid_hash(const char *p, size_t n);
-/* The EMAILID of message m (uid and base name) of mb. */
-uint64_t mbox_emailid_of(const struct mbox *mb, const struct mbox_msg *m);
+/* The EMAILID of the message uid of mb (0: not listed). */
+uint64_t mbox_emailid_of(const struct mbox *mb, uint32_t uid);
+/* The current name ("cur/BASE:2,LETTERS") of message uid, by the state
+ * folded (view flags when it is no message there any more).  0 with the
+ * base name into *e, or -1 (ENOENT: not listed). */
+int mbox_uid_path(struct mbox *mb, uint32_t uid, uint32_t view_flags, char *out, size_t len,
+		  struct mbox_ul_entry *e);
+/* Log the file cur/NAME (base_len bytes of base) as a new message and
+ * find its UID.  Under the exclusive lock.  0, or -1 with *error_r. */
 int mbox_take_file(struct mbox *mb, const char *name, size_t base_len, uint32_t flags, uint64_t emailid,
 		   uint32_t *uid_r, const char **error_r);
 
@@ -209,6 +366,10 @@ int mbox_note_change(uint32_t **arr, size_t *n, size_t *alloc, uint32_t uid);
 /* Give the files the next UIDs and log them (uidlist, then index), flags
  * from their names, \Recent when claimed.  Under the exclusive lock. */
 int mbox_add_files(struct mbox *mb, struct mbox_file *f, size_t n, const char **error_r);
+/* Forget everything read of the folder's files (a full reread follows). */
+void mbox_state_clear(struct mbox *mb);
+/* Free mb->msgs. */
+void mbox_view_free(struct mbox *mb);
 /* Apply the folded state to the session's view (mb->msgs) and say what
  * changed in mb->changes; full after a whole file was (re)read. 0/-1. */
 int mbox_view_refresh(struct mbox *mb, int full);

@@ -61,19 +61,18 @@ int mbox_change_end(struct mbox *mb, int r)
 	return r;
 }
 
-/* The current name of the message of rec (base from its UID list entry). */
-static int mbox_rec_path(struct mbox *mb, const struct mbox_index_rec *rec, char *out, size_t len)
+int mbox_uid_path(struct mbox *mb, uint32_t uid, uint32_t view_flags, char *out, size_t len,
+		  struct mbox_ul_entry *e)
 {
-	const struct mbox_ul_entry *e = mbox_ul_find_uid(mb->st, rec->uid);
-	struct mbox_msg m = { .flags = rec->flags, .other = rec->other };
+	struct mbox_index_rec rec = { .flags = view_flags };
 
-	if (e == NULL) {
+	if (!mbox_ul_get(mb->st, uid, e)) {
 		errno = ENOENT;
 		return -1;
 	}
-	m.base = e->base;
-	m.base_len = e->base_len;
-	return mbox_msg_path(&m, out, len);
+	/* The flags as last read: the file is named after them. */
+	mbox_fold_get(mb->st, uid, &rec);
+	return mbox_msg_path(e->base, e->base_len, rec.flags, rec.other, out, len);
 }
 
 int mbox_locate(struct mbox *mb, const char *base, size_t len, struct mbox_scan *sc)
@@ -105,6 +104,7 @@ static int mbox_open_regular(struct mbox *mb, const char *name)
 int mbox_msg_open(struct mbox *mb, size_t idx)
 {
 	char name[MBOX_BASE_MAX + 64];
+	struct mbox_ul_entry e;
 	struct mbox_scan sc;
 	int fd;
 
@@ -112,8 +112,9 @@ int mbox_msg_open(struct mbox *mb, size_t idx)
 		errno = EINVAL;
 		return -1;
 	}
-	const struct mbox_msg *m = &mb->msgs[idx];
-	if (mbox_msg_path(m, name, sizeof(name)) == 0 && (fd = mbox_open_regular(mb, name)) >= 0)
+	if (mbox_uid_path(mb, mb->msgs[idx].uid, mb->msgs[idx].flags, name, sizeof(name), &e) < 0)
+		return -1;
+	if ((fd = mbox_open_regular(mb, name)) >= 0)
 		return fd;
 	if (errno != ENOENT)
 		return -1;
@@ -122,24 +123,136 @@ int mbox_msg_open(struct mbox *mb, size_t idx)
 	if (mbox_lock(mb, LOCK_SH) < 0)
 		return -1;
 	fd = -1;
-	if (mbox_locate(mb, m->base, m->base_len, &sc) == 0)
+	if (mbox_locate(mb, e.base, e.base_len, &sc) == 0)
 		fd = mbox_open_regular(mb, sc.f[0].name);
-	int e = errno;
+	int err = errno;
 	mbox_scan_free(&sc);
 	mbox_unlock(mb);
-	errno = e;
+	errno = err;
 	return fd;
 }
 
-/* Whether a file of the message of rec (base name in ue) is in the
- * folder, under the folder lock.  0, or -1 (ENOENT: there is none). */
-static int mbox_rec_present(struct mbox *mb, const struct mbox_index_rec *rec, const struct mbox_ul_entry *ue)
+long mbox_msg_base(struct mbox *mb, size_t idx, char *out, size_t len)
+{
+	struct mbox_ul_entry e;
+
+	if (idx >= mb->n || !mbox_ul_get(mb->st, mb->msgs[idx].uid, &e) || len <= e.base_len) {
+		errno = EINVAL;
+		return -1;
+	}
+	memcpy(out, e.base, e.base_len);
+	out[e.base_len] = '\0';
+	return (long)e.base_len;
+}
+
+uint32_t mbox_msg_other(struct mbox *mb, size_t idx)
+{
+	struct mbox_index_rec r;
+
+	return idx < mb->n && mbox_fold_get(mb->st, mb->msgs[idx].uid, &r) ? r.other : 0;
+}
+
+/* Keep a measurement to log with the next change (or sync, or close). */
+static void mbox_pending_add(struct mbox *mb, const struct mbox_index_rec *meas)
+{
+	struct mbox_state *st = mb->st;
+
+	if (st->pend_n == st->pend_alloc) {
+		size_t na = st->pend_alloc == 0 ? 16 : st->pend_alloc * 2;
+		struct mbox_index_rec *p = reallocarray(st->pend, na, sizeof(*p));
+		if (p == NULL)
+			return;   /* not logged: measured again some day */
+		st->pend = p;
+		st->pend_alloc = na;
+	}
+	st->pend[st->pend_n++] = *meas;
+	if (st->pend_n < MBOX_PENDING_MAX)
+		return;
+	if (mbox_change_begin(mb) < 0 || mbox_change_end(mb, mbox_pending_flush(mb)) < 0) {
+		log_warn("%s: cannot log measurements: %s", mb->path, strerror(errno));
+		st->pend_n = 0;   /* a cache: measured again some day */
+	}
+}
+
+/* The state of message idx with its header size and body lines known:
+ * from the index, or measured now.  0 with *r, or -1. */
+static int mbox_msg_measured(struct mbox *mb, size_t idx, struct mbox_index_rec *r)
+{
+	struct mbox_state *st = mb->st;
+	struct mbox_index_rec cur, meas = { .type = MBOX_REC_MEASURE };
+
+	if (idx >= mb->n) {
+		errno = EINVAL;
+		return -1;
+	}
+	struct mbox_msg *m = &mb->msgs[idx];
+	int live = mbox_fold_get(st, m->uid, &cur);
+	if (live && (cur.state & MBOX_STATE_UNMEASURED) == 0) {
+		*r = cur;
+		return 0;
+	}
+	/* Listed by the S= and W= of its name: read it now, once. */
+	int fd = mbox_msg_open(mb, idx);
+	if (fd < 0)
+		return -1;
+	int got = mbox_measure_fd(mb, fd, &meas), e = errno;
+	close(fd);
+	if (got < 0) {
+		errno = e;
+		return -1;
+	}
+	*r = meas;
+	if (!live)
+		return 0;   /* expunged meanwhile: nothing to keep */
+	if (meas.size != cur.size || meas.vsize != cur.vsize)
+		log_warn("%s: UID %u: its name said %llu octets, %llu with CRLF; it has %llu and %llu: corrected",
+			 mb->path, m->uid, cur.size, cur.vsize, meas.size, meas.vsize);
+	cur.size = meas.size;
+	cur.vsize = meas.vsize;
+	cur.hdr_size = meas.hdr_size;
+	cur.body_lines = meas.body_lines;
+	cur.state &= (uint8_t)~MBOX_STATE_UNMEASURED;
+	if (mbox_fold_put(st, &cur) < 0)
+		return 0;
+	m->size = meas.size;
+	m->vsize = meas.vsize;
+	meas.uid = m->uid;
+	meas.date = 0;
+	meas.state = 0;
+	mbox_pending_add(mb, &meas);
+	return 0;
+}
+
+int mbox_msg_header_size(struct mbox *mb, size_t idx, unsigned long long *hdr_size_r)
+{
+	struct mbox_index_rec r;
+
+	if (mbox_msg_measured(mb, idx, &r) < 0)
+		return -1;
+	*hdr_size_r = r.hdr_size;
+	return 0;
+}
+
+int mbox_msg_body_lines(struct mbox *mb, size_t idx, unsigned long long *lines_r)
+{
+	struct mbox_index_rec r;
+
+	if (mbox_msg_measured(mb, idx, &r) < 0)
+		return -1;
+	*lines_r = r.body_lines;
+	return 0;
+}
+
+/* Whether a file of the message uid (base name in ue) is in the folder,
+ * under the folder lock.  0, or -1 (ENOENT: there is none). */
+static int mbox_uid_present(struct mbox *mb, uint32_t uid, const struct mbox_ul_entry *ue)
 {
 	char name[MBOX_BASE_MAX + 64];
+	struct mbox_ul_entry e;
 	struct mbox_scan sc;
 	struct stat sb;
 
-	if (mbox_rec_path(mb, rec, name, sizeof(name)) < 0)
+	if (mbox_uid_path(mb, uid, 0, name, sizeof(name), &e) < 0)
 		return -1;
 	if (fstatat(mb->dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0)
 		return 0;
@@ -158,7 +271,7 @@ int mbox_msg_update_flags_if(struct mbox *mb, size_t idx, uint32_t add, uint32_t
 {
 	char from[MBOX_BASE_MAX + 64], to[MBOX_BASE_MAX + 64];
 	struct mbox_index_rec rec;
-	struct mbox_idx_msg *im;
+	struct mbox_ul_entry ue;
 
 	if (idx >= mb->n) {
 		errno = EINVAL;
@@ -167,14 +280,8 @@ int mbox_msg_update_flags_if(struct mbox *mb, size_t idx, uint32_t add, uint32_t
 	struct mbox_msg *m = &mb->msgs[idx];
 	if (mbox_change_begin(mb) < 0)
 		return -1;
-	if ((im = mbox_index_find(mb->st, m->uid)) == NULL) {
+	if (!mbox_fold_get(mb->st, m->uid, &rec) || !mbox_ul_get(mb->st, m->uid, &ue)) {
 		errno = ENOENT;   /* expunged by another session */
-		return mbox_change_end(mb, -1);
-	}
-	rec = im->rec;
-	const struct mbox_ul_entry *ue = mbox_ul_find_uid(mb->st, m->uid);
-	if (ue == NULL) {
-		errno = ENOENT;
 		return mbox_change_end(mb, -1);
 	}
 	if (rec.modseq > unchangedsince)
@@ -183,20 +290,19 @@ int mbox_msg_update_flags_if(struct mbox *mb, size_t idx, uint32_t add, uint32_t
 	 * view's last sync is kept, not undone. */
 	uint32_t flags = (rec.flags & ~remove) | add;
 	if (rec.flags == flags) {
-		if (mbox_rec_present(mb, &rec, ue) < 0)
+		if (mbox_uid_present(mb, m->uid, &ue) < 0)
 			return mbox_change_end(mb, -1);
 		m->flags = flags;
 		m->modseq = rec.modseq;
 		return mbox_change_end(mb, 0);
 	}
 	long long cur0 = mbox_dir_stamp(mb, "cur");
-	struct mbox_msg want = { .flags = flags, .other = rec.other, .base = ue->base,
-				 .base_len = ue->base_len };
-	if (mbox_rec_path(mb, &rec, from, sizeof(from)) < 0 || mbox_msg_path(&want, to, sizeof(to)) < 0)
+	if (mbox_msg_path(ue.base, ue.base_len, rec.flags, rec.other, from, sizeof(from)) < 0 ||
+	    mbox_msg_path(ue.base, ue.base_len, flags, rec.other, to, sizeof(to)) < 0)
 		return mbox_change_end(mb, -1);
 	if (renameat(mb->dirfd, from, mb->dirfd, to) < 0) {
 		struct mbox_scan sc;
-		if (errno != ENOENT || mbox_locate(mb, ue->base, ue->base_len, &sc) < 0)
+		if (errno != ENOENT || mbox_locate(mb, ue.base, ue.base_len, &sc) < 0)
 			return mbox_change_end(mb, -1);
 		int r = renameat(mb->dirfd, sc.f[0].name, mb->dirfd, to);
 		mbox_scan_free(&sc);
@@ -205,6 +311,7 @@ int mbox_msg_update_flags_if(struct mbox *mb, size_t idx, uint32_t add, uint32_t
 	}
 	rec.type = MBOX_REC_FLAGS;
 	rec.flags = flags;
+	rec.state &= MBOX_STATE_DUP;
 	rec.modseq = mbox_index_next_modseq(mb);
 	if (mbox_index_append(mb, &rec, 1) < 0)
 		return mbox_change_end(mb, -1);
@@ -226,7 +333,8 @@ int mbox_msg_set_flags(struct mbox *mb, size_t idx, uint32_t flags)
 static int mbox_remove_uid_if(struct mbox *mb, uint32_t uid, uint32_t require, int *removed_r)
 {
 	char name[MBOX_BASE_MAX + 64];
-	struct mbox_idx_msg *im;
+	struct mbox_index_rec cur;
+	struct mbox_ul_entry ue;
 	struct mbox_scan sc = { 0 };
 	int removed = 0;
 
@@ -234,15 +342,14 @@ static int mbox_remove_uid_if(struct mbox *mb, uint32_t uid, uint32_t require, i
 		*removed_r = 0;
 	if (mbox_change_begin(mb) < 0)
 		return -1;
-	if ((im = mbox_index_find(mb->st, uid)) == NULL)
+	if (!mbox_fold_get(mb->st, uid, &cur))
 		return mbox_change_end(mb, 0);   /* expunged by another session */
-	if ((im->rec.flags & require) != require)
+	if ((cur.flags & require) != require)
 		return mbox_change_end(mb, 0);   /* e.g. \Deleted cleared by another session */
-	const struct mbox_ul_entry *ue = mbox_ul_find_uid(mb->st, uid);
-	if (ue == NULL)
+	if (!mbox_ul_get(mb->st, uid, &ue))
 		return mbox_change_end(mb, 0);
 	long long cur0 = mbox_dir_stamp(mb, "cur");
-	if (mbox_rec_path(mb, &im->rec, name, sizeof(name)) < 0)
+	if (mbox_msg_path(ue.base, ue.base_len, cur.flags, cur.other, name, sizeof(name)) < 0)
 		return mbox_change_end(mb, -1);
 	if (unlinkat(mb->dirfd, name, 0) == 0)
 		removed = 1;
@@ -250,8 +357,8 @@ static int mbox_remove_uid_if(struct mbox *mb, uint32_t uid, uint32_t require, i
 		return mbox_change_end(mb, -1);
 	/* Renamed by another program, or more files of one base name: find
 	 * every one, so that none brings the message back. */
-	if (!removed || (im->rec.state & MBOX_STATE_DUP) != 0) {
-		if (mbox_find_base(mb, ue->base, ue->base_len, &sc) < 0)
+	if (!removed || (cur.state & MBOX_STATE_DUP) != 0) {
+		if (mbox_find_base(mb, ue.base, ue.base_len, &sc) < 0)
 			return mbox_change_end(mb, -1);
 		for (size_t i = 0; i < sc.n; i++) {
 			if (unlinkat(mb->dirfd, sc.f[i].name, 0) == 0)
@@ -335,32 +442,6 @@ int mbox_keyword(struct mbox *mb, const char *name, size_t len, int create, uint
 	return 0;
 }
 
-static int mbox_uid_cmp(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-	return x < y ? -1 : x > y;
-}
-
-int mbox_expunged_since(struct mbox *mb, uint64_t modseq, uint32_t **uids_r, size_t *n_r)
-{
-	struct mbox_state *st = mb->st;
-	size_t n = 0;
-	uint32_t *u;
-
-	*uids_r = NULL;
-	*n_r = 0;
-	if ((u = calloc(st->ex_n > 0 ? st->ex_n : 1, sizeof(*u))) == NULL)
-		return -1;
-	for (size_t i = 0; i < st->ex_n; i++)
-		if (st->ex[i].modseq > modseq)
-			u[n++] = st->ex[i].uid;
-	if (n > 1)
-		qsort(u, n, sizeof(*u), mbox_uid_cmp);
-	*uids_r = u;
-	*n_r = n;
-	return modseq < st->ex_floor ? 1 : 0;
-}
-
 uint64_t mbox_emailid_hash(const char *p, size_t n)
 {
 	uint64_t h = 14695981039346656037ULL;   /* FNV-1a */
@@ -389,18 +470,18 @@ void mbox_mailboxid(const struct mbox *mb, char *out, size_t len)
 		out[k < len ? k : len - 1] = '\0';
 }
 
-uint64_t mbox_emailid_of(const struct mbox *mb, const struct mbox_msg *m)
+uint64_t mbox_emailid_of(const struct mbox *mb, uint32_t uid)
 {
-	const struct mbox_ul_entry *e = mbox_ul_find_uid(mb->st, m->uid);
+	struct mbox_ul_entry e;
 
-	if (e != NULL && e->emailid != 0)
-		return e->emailid;
-	return mbox_emailid_hash(m->base, m->base_len);
+	if (!mbox_ul_get(mb->st, uid, &e))
+		return 0;
+	return e.emailid != 0 ? e.emailid : mbox_emailid_hash(e.base, e.base_len);
 }
 
 uint64_t mbox_msg_emailid(const struct mbox *mb, size_t idx)
 {
-	return idx < mb->n ? mbox_emailid_of(mb, &mb->msgs[idx]) : 0;
+	return idx < mb->n ? mbox_emailid_of(mb, mb->msgs[idx].uid) : 0;
 }
 
 uint32_t mbox_recent_from(const struct mbox *mb)
@@ -428,17 +509,17 @@ int mbox_take_file(struct mbox *mb, const char *name, size_t base_len, uint32_t 
 {
 	struct mbox_file f = { .name = (char *)name, .base_len = base_len, .flags = flags, .has_info = 1,
 			       .emailid = emailid };
-	const struct mbox_ul_entry *e;
+	struct mbox_ul_entry e;
+	struct mbox_index_rec cur;
 
 	if (mbox_add_files(mb, &f, 1, error_r) < 0)
 		return -1;
-	e = mbox_ul_find_base(mb, name + 4, base_len);
-	if (e == NULL || mbox_index_find(mb->st, e->uid) == NULL) {
+	if (mbox_ul_find_base(mb, name + 4, base_len, &e) <= 0 || !mbox_fold_get(mb->st, e.uid, &cur)) {
 		*error_r = "the message vanished";
 		errno = ENOENT;
 		return -1;
 	}
-	*uid_r = e->uid;
+	*uid_r = e.uid;
 	return 0;
 }
 
@@ -446,7 +527,8 @@ int mbox_append_tmp(struct mbox *mb, const char *tmpname, uint32_t flags, long l
 		    uint32_t *uid_r, const char **error_r)
 {
 	char to[MBOX_BASE_MAX + 80];
-	struct mbox_msg want = { .flags = flags };
+	const char *base = tmpname + 4;
+	size_t base_len;
 	int r;
 
 	if (strncmp(tmpname, "tmp/", 4) != 0 || !mbox_base_ok(tmpname + 4, strlen(tmpname + 4))) {
@@ -454,8 +536,7 @@ int mbox_append_tmp(struct mbox *mb, const char *tmpname, uint32_t flags, long l
 		errno = EINVAL;
 		return -1;
 	}
-	want.base = tmpname + 4;
-	want.base_len = strlen(tmpname + 4);
+	base_len = strlen(base);
 	if (date >= 0) {
 		struct timespec ts[2] = { { (time_t)date, 0 }, { (time_t)date, 0 } };
 		if (utimensat(mb->dirfd, tmpname, ts, AT_SYMLINK_NOFOLLOW) < 0) {
@@ -463,7 +544,7 @@ int mbox_append_tmp(struct mbox *mb, const char *tmpname, uint32_t flags, long l
 			goto fail;
 		}
 	}
-	if (mbox_msg_path(&want, to, sizeof(to)) < 0 || mbox_change_begin(mb) < 0) {
+	if (mbox_msg_path(base, base_len, flags, 0, to, sizeof(to)) < 0 || mbox_change_begin(mb) < 0) {
 		*error_r = "cannot lock the folder";
 		goto fail;
 	}
@@ -473,7 +554,7 @@ int mbox_append_tmp(struct mbox *mb, const char *tmpname, uint32_t flags, long l
 		mbox_change_end(mb, -1);
 		goto fail;
 	}
-	r = mbox_take_file(mb, to, want.base_len, flags, 0, uid_r, error_r);
+	r = mbox_take_file(mb, to, base_len, flags, 0, uid_r, error_r);
 	if (r == 0 && mbox_stamp_own_change(mb, cur0) < 0)
 		log_warn("%s: cannot write the index: %s", mb->path, strerror(errno));
 	return mbox_change_end(mb, r);

@@ -1,11 +1,16 @@
 /* mailbox_store_scan: the store's view of message files.
  *
  * Offers: Maildir info letters <-> flags, message file names, directory
- * scans of new/ and cur/, directory stamps, and the one measurement of
- * a message (sizes, header size, body lines) made when the store first
- * sees it.
+ * scans of new/ and cur/, directory stamps, what the store learns of a
+ * message when it first sees it (sizes from the S= and W= of its name,
+ * Dovecot's and Postern's deliveries write both, when the file's size
+ * bears S= out; else by reading it), and the one measurement of a
+ * message (sizes, header size, body lines) when it must be read.
  *
- * Trusts: nothing in the folder.  Scans list regular files only (a
+ * Trusts: nothing in the folder but a W= in a name whose S= is the
+ * file's size (W= cannot be checked without reading; a message whose
+ * W= lies is sent with its true size once read: mbox_msg_header_size).
+ * Scans list regular files only (a
  * FIFO, device or symlink is skipped, so nothing can make a scan block
  * while it holds the folder lock), names must be printable base names
  * (mbox_base_ok).  Messages are opened O_NOFOLLOW | O_NONBLOCK relative
@@ -91,13 +96,13 @@ size_t mbox_info_letters(uint32_t flags, uint32_t other, char *out)
 	return n;
 }
 
-int mbox_msg_path(const struct mbox_msg *m, char *out, size_t outlen)
+int mbox_msg_path(const char *base, size_t base_len, uint32_t flags, uint32_t other, char *out, size_t outlen)
 {
 	char letters[64];
 	int n;
 
-	mbox_info_letters(m->flags, m->other, letters);
-	n = snprintf(out, outlen, "cur/%.*s:2,%s", (int)m->base_len, m->base, letters);
+	mbox_info_letters(flags, other, letters);
+	n = snprintf(out, outlen, "cur/%.*s:2,%s", (int)base_len, base, letters);
 	if (n < 0 || (size_t)n >= outlen) {
 		errno = ENAMETOOLONG;
 		return -1;
@@ -321,25 +326,19 @@ static void mbox_measure_block(struct mbox_measure *m, const char *p, size_t n)
 	}
 }
 
-int mbox_measure(struct mbox *mb, const char *name, struct mbox_index_rec *r)
+int mbox_measure_fd(struct mbox *mb, int fd, struct mbox_index_rec *r)
 {
 	struct mbox_measure m = { .in_header = 1, .last = '\n' };
 	struct stat st;
 	char *block;
-	int fd, ret = -1;
+	int ret = -1;
 
-	fd = openat(mb->dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0)
-		return -1;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
 		errno = ENOENT;   /* not a message: as if it were gone */
 		return -1;
 	}
-	if ((block = malloc(MBOX_READ_BLOCK)) == NULL) {
-		close(fd);
+	if ((block = malloc(MBOX_READ_BLOCK)) == NULL)
 		return -1;
-	}
 	for (;;) {
 		ssize_t n = read(fd, block, MBOX_READ_BLOCK);
 		if (n < 0 && errno == EINTR)
@@ -361,9 +360,74 @@ int mbox_measure(struct mbox *mb, const char *name, struct mbox_index_rec *r)
 	r->hdr_size = m.hdr_size;
 	r->body_lines = m.body_lines;
 	r->date = (long long)st.st_mtim.tv_sec;
+	r->state &= (uint8_t)~MBOX_STATE_UNMEASURED;
+	mb->msgs_measured++;
 	ret = 0;
 out:
 	free(block);
-	close(fd);
 	return ret;
+}
+
+int mbox_measure(struct mbox *mb, const char *name, struct mbox_index_rec *r)
+{
+	int fd = openat(mb->dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+
+	if (fd < 0)
+		return -1;
+	int ret = mbox_measure_fd(mb, fd, r), e = errno;
+	close(fd);
+	errno = e;
+	return ret;
+}
+
+/* The decimal value after key ("S=") in a ','-separated field of the
+ * base name; 1 with *v_r, or 0. */
+static int mbox_name_field(const char *base, size_t len, char key, unsigned long long *v_r)
+{
+	for (size_t i = 0; i + 3 <= len; i++) {
+		if (base[i] != ',' || base[i + 1] != key || base[i + 2] != '=')
+			continue;
+		unsigned long long v = 0;
+		size_t j = i + 3, start = j;
+		for (; j < len && base[j] >= '0' && base[j] <= '9' && j - start < 19; j++)
+			v = v * 10 + (unsigned long long)(base[j] - '0');
+		/* All digits up to the next field or the end, and no more
+		 * than fit: anything else is no size. */
+		if (j > start && (j == len || base[j] == ',')) {
+			*v_r = v;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+int mbox_name_sizes(const char *base, size_t len, unsigned long long *s_r, unsigned long long *w_r)
+{
+	return mbox_name_field(base, len, 'S', s_r) | mbox_name_field(base, len, 'W', w_r) << 1;
+}
+
+int mbox_first_sight(struct mbox *mb, const char *name, size_t base_len, struct mbox_index_rec *r)
+{
+	unsigned long long s = 0, w = 0;
+	struct stat st;
+	int have = mbox_name_sizes(name + 4, base_len, &s, &w);
+
+	if (fstatat(mb->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -1;
+	if (!S_ISREG(st.st_mode)) {
+		errno = ENOENT;   /* not a message: as if it were gone */
+		return -1;
+	}
+	unsigned long long size = (unsigned long long)st.st_size;
+	/* W= is trusted only beside an S= that the file's size bears out,
+	 * and only within what CRLF can add (every byte an LF). */
+	if ((have & 3) == 3 && s == size && w >= size && w - size <= size + 2) {
+		r->size = size;
+		r->vsize = w;
+		r->hdr_size = r->body_lines = 0;
+		r->date = (long long)st.st_mtim.tv_sec;
+		r->state |= MBOX_STATE_UNMEASURED;
+		return 0;
+	}
+	return mbox_measure(mb, name, r);
 }

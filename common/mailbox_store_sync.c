@@ -10,11 +10,17 @@
  * or when this session claims \Recent for new UIDs does it take the
  * exclusive lock and do work: new/ is scanned and its files moved to
  * cur/, given the next UIDs (dovecot-uidlist first, fdatasync'ed, then
- * the index) and measured once; cur/ is rescanned only when something
+ * the index) with their sizes from their names (or measured once);
+ * cur/ is rescanned only when something
  * other than a Postern session changed it, picking up flag changes,
  * unknown files and vanished ones.  A file missing from a scan is taken
  * as expunged only when a second scan confirms it: another program may
  * have renamed it while readdir() ran.
+ *
+ * A session starts from the folder's snapshot when it summarizes the
+ * files as they are (mailbox_store_snap.c) and reads only their tails;
+ * a session that read much beyond it, or found none usable, writes a
+ * new one under the exclusive lock and starts again from that.
  *
  * The session's view (mb->msgs) changes only here, and mb->changes says
  * how: expunged UIDs, UIDs with new flags, the first new message.  A UID
@@ -28,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -119,10 +126,10 @@ int mbox_add_files(struct mbox *mb, struct mbox_file *f, size_t n, const char **
 		mbox_fail(error_r, "out of memory");
 		goto out;
 	}
-	/* Measure first: only what could be read gets a UID. */
+	/* Look first: only what is there gets a UID. */
 	for (size_t i = 0; i < n; i++) {
 		nf[k].f = &f[i];
-		if (mbox_measure(mb, f[i].name, &nf[k].rec) < 0) {
+		if (mbox_first_sight(mb, f[i].name, f[i].base_len, &nf[k].rec) < 0) {
 			if (errno == ENOENT)
 				continue;   /* gone meanwhile (or not a regular file) */
 			mbox_fail(error_r, "cannot read a new message");
@@ -135,15 +142,20 @@ int mbox_add_files(struct mbox *mb, struct mbox_file *f, size_t n, const char **
 		qsort(nf, k, sizeof(*nf), mbox_new_file_cmp);
 	for (size_t i = 0; i < k; i++) {
 		const struct mbox_file *fi = nf[i].f;
-		const struct mbox_ul_entry *known = mbox_ul_find_base(mb, fi->name + 4, fi->base_len);
-		struct mbox_index_rec *rec = &recs[i];
+		struct mbox_ul_entry known;
+		struct mbox_index_rec cur, *rec = &recs[i];
+		int listed = mbox_ul_find_base(mb, fi->name + 4, fi->base_len, &known);
+		if (listed < 0) {
+			mbox_fail(error_r, "out of memory");
+			goto out;
+		}
 		*rec = nf[i].rec;
 		rec->type = MBOX_REC_MSG;
 		rec->flags = fi->flags;
 		rec->other = fi->other;
 		rec->modseq = modseq++;
-		if (known != NULL && mbox_index_find(st, known->uid) == NULL) {
-			rec->uid = known->uid;   /* listed (by Dovecot, or before a crash), not measured */
+		if (listed && !mbox_fold_get(st, known.uid, &cur)) {
+			rec->uid = known.uid;   /* listed (by Dovecot, or before a crash), not in the index */
 			continue;
 		}
 		if (uidnext == UINT32_MAX) {
@@ -199,8 +211,14 @@ static int mbox_sync_new(struct mbox *mb, const char **error_r)
 			/* Left in new/ (a name taken in cur/): still listed. */
 			log_warn("%s: cannot move %s to cur/: %s", mb->path, f->name, strerror(errno));
 		}
-		const struct mbox_ul_entry *e = mbox_ul_find_base(mb, f->name + 4, f->base_len);
-		if (e != NULL && mbox_index_find(mb->st, e->uid) != NULL)
+		struct mbox_ul_entry e;
+		struct mbox_index_rec cur;
+		int listed = mbox_ul_find_base(mb, f->name + 4, f->base_len, &e);
+		if (listed < 0) {
+			mbox_fail(error_r, "out of memory");
+			goto out;
+		}
+		if (listed && mbox_fold_get(mb->st, e.uid, &cur))
 			continue;   /* known already */
 		if (mbox_scan_push(&add, f) < 0) {   /* borrows the name: sc still owns it */
 			mbox_fail(error_r, "out of memory");
@@ -216,14 +234,20 @@ out:
 
 /* cur/ (and new/) changed behind the store's back: flag changes made by
  * other programs, files it does not know, and files that are gone. */
+static int mbox_uid_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
 static int mbox_sync_cur(struct mbox *mb, long long new0, long long cur0, long long now,
 			 const char **error_r)
 {
 	struct mbox_state *st = mb->st;
 	struct mbox_scan sc = { 0 }, add = { 0 };
-	struct mbox_index_rec *recs = NULL;
-	unsigned char *seen = NULL;
-	size_t nrec = 0;
+	struct mbox_index_rec *recs = NULL, m;
+	uint32_t *seen = NULL;
+	size_t nrec = 0, nseen = 0, cap;
 	uint64_t modseq = mbox_index_next_modseq(mb);
 	int r = -1;
 
@@ -236,34 +260,38 @@ static int mbox_sync_cur(struct mbox *mb, long long new0, long long cur0, long l
 	if (sc.overflow)
 		log_warn("%s: more than %zu messages: the rest are not listed", mb->path, mbox_messages_max);
 	mbox_scan_sort_base(&sc);
-	if ((recs = calloc(st->im_n + sc.n + 1, sizeof(*recs))) == NULL ||
-	    (seen = calloc(st->im_n + 1, 1)) == NULL) {
+	cap = st->live_n + sc.n + 1;
+	if ((recs = calloc(cap, sizeof(*recs))) == NULL || (seen = calloc(sc.n + 1, sizeof(*seen))) == NULL) {
 		mbox_fail(error_r, "out of memory");
 		goto out;
 	}
 	for (size_t i = 0; i < sc.n; i++) {
 		struct mbox_file *f = &sc.f[i];
+		struct mbox_ul_entry e;
 		int dup = (i > 0 && sc.f[i - 1].base_len == f->base_len &&
 			   memcmp(sc.f[i - 1].name + 4, f->name + 4, f->base_len) == 0);
 		int has_dup = dup || (i + 1 < sc.n && sc.f[i + 1].base_len == f->base_len &&
 				      memcmp(sc.f[i + 1].name + 4, f->name + 4, f->base_len) == 0);
 		if (dup)
 			continue;   /* the first file of a base name speaks for it */
-		const struct mbox_ul_entry *e = mbox_ul_find_base(mb, f->name + 4, f->base_len);
-		struct mbox_idx_msg *m = e != NULL ? mbox_index_find(st, e->uid) : NULL;
-		if (m == NULL) {
+		int listed = mbox_ul_find_base(mb, f->name + 4, f->base_len, &e);
+		if (listed < 0) {
+			mbox_fail(error_r, "out of memory");
+			goto out;
+		}
+		if (!listed || !mbox_fold_get(st, e.uid, &m)) {
 			if (mbox_scan_push(&add, f) < 0) {   /* borrows the name: sc still owns it */
 				mbox_fail(error_r, "out of memory");
 				goto out;
 			}
 			continue;
 		}
-		seen[m - st->im] = 1;
-		uint8_t state = (uint8_t)((m->rec.state & ~MBOX_STATE_DUP) | (has_dup ? MBOX_STATE_DUP : 0));
-		if ((f->has_info && (f->flags != m->rec.flags || f->other != m->rec.other)) ||
-		    state != m->rec.state) {
+		seen[nseen++] = e.uid;
+		uint8_t state = has_dup ? MBOX_STATE_DUP : 0;
+		if (((f->has_info && (f->flags != m.flags || f->other != m.other)) ||
+		     state != (m.state & MBOX_STATE_DUP)) && nrec < cap) {
 			struct mbox_index_rec *x = &recs[nrec++];
-			*x = m->rec;
+			*x = m;
 			x->type = MBOX_REC_FLAGS;
 			x->modseq = modseq++;
 			x->state = state;
@@ -282,11 +310,15 @@ static int mbox_sync_cur(struct mbox *mb, long long new0, long long cur0, long l
 	long long newest = new0 > cur0 ? new0 : cur0;
 	int stable = !sc.overflow && new1 == new0 && cur1 == cur0 && new0 >= 0 && cur0 >= 0 &&
 		     now - newest >= MBOX_STAMP_SETTLE_NS;
-	for (size_t i = 0; stable && i < st->im_n; i++)
-		if (!seen[i])
-			recs[nrec++] = (struct mbox_index_rec){ .type = MBOX_REC_EXPUNGE,
-								.uid = st->im[i].rec.uid,
-								.modseq = modseq++ };
+	if (stable) {
+		struct mbox_fold_iter it = { 0 };
+		if (nseen > 1)
+			qsort(seen, nseen, sizeof(*seen), mbox_uid_cmp);
+		while (mbox_fold_next(st, &it, &m) && nrec < cap)
+			if (bsearch(&m.uid, seen, nseen, sizeof(*seen), mbox_uid_cmp) == NULL)
+				recs[nrec++] = (struct mbox_index_rec){ .type = MBOX_REC_EXPUNGE, .uid = m.uid,
+									.modseq = modseq++ };
+	}
 	if (mbox_index_append(mb, recs, nrec) < 0) {
 		mbox_fail(error_r, "cannot write the index");
 		goto out;
@@ -320,12 +352,59 @@ static int mbox_needs_scan(long long now_stamp, long long recorded, int verified
 	return is_new || now_ns - recorded >= MBOX_STAMP_SETTLE_NS;
 }
 
+/* Whether name is still the file pos has read. */
+static int mbox_same_file(struct mbox *mb, const char *name, const struct mbox_filepos *pos)
+{
+	struct stat sb;
+
+	return pos->known && fstatat(mb->dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0 && sb.st_dev == pos->dev &&
+	       sb.st_ino == pos->ino;
+}
+
+void mbox_state_clear(struct mbox *mb)
+{
+	struct mbox_state *st = mb->st;
+
+	mbox_snap_detach(st);
+	mbox_ul_reset(mb);
+	/* Freed, not only emptied: after a full read they held the whole
+	 * folder, which a snapshot now holds. */
+	free(st->ul);
+	free(st->ul_sorted);
+	free(st->ov);
+	free(st->ex);
+	st->ul = NULL;
+	st->ul_sorted = NULL;
+	st->ov = NULL;
+	st->ex = NULL;
+	st->ul_alloc = st->ov_alloc = st->ex_alloc = 0;
+	st->ov_n = st->ov_dead = st->live_n = 0;
+	st->ex_n = st->snap_ex_skip = st->snap_tail = 0;
+	mbox_filepos_forget(&st->ul_pos);
+	mbox_filepos_forget(&st->idx_pos);
+}
+
 /* Read what others appended.  *missing_r when a file must be (re)made. */
 int mbox_read_tails(struct mbox *mb, int *full_r, int *missing_r, const char **error_r)
 {
 	int ful = 0, fidx = 0, r;
 
 	*missing_r = 0;
+	/* A file this session has not read, or one replaced since: start
+	 * again, from the snapshot when it summarizes both. */
+	if (mbox_snap_damaged(mb->st->snap)) {
+		/* Its names did not hold: read the files whole this time. */
+		mb->st->snap_rejected = 1;
+		mb->st->snap_reject_dev = mb->st->snap_dev;
+		mb->st->snap_reject_ino = mb->st->snap_ino;
+		mbox_state_clear(mb);
+	}
+	if (!mbox_same_file(mb, MBOX_UIDLIST_FILE, &mb->st->ul_pos) ||
+	    !mbox_same_file(mb, MBOX_INDEX_NAME, &mb->st->idx_pos)) {
+		mbox_state_clear(mb);
+		if (mbox_snap_attach(mb) > 0)
+			*full_r = 1;
+	}
 	r = mbox_ul_read(mb, &ful);
 	if (r < 0)
 		return mbox_fail(error_r, "cannot read the UID list");
@@ -342,6 +421,51 @@ int mbox_read_tails(struct mbox *mb, int *full_r, int *missing_r, const char **e
 		*missing_r = 1;
 	*full_r |= ful | fidx;
 	return 0;
+}
+
+/* Read both files again from the start (the snapshot when it holds). */
+static int mbox_reread(struct mbox *mb, int *full_r, const char **error_r)
+{
+	int missing;
+
+	mbox_state_clear(mb);
+	if (mbox_read_tails(mb, full_r, &missing, error_r) < 0)
+		return -1;
+	if (missing)
+		return mbox_fail(error_r, "the store's files went away under the lock");
+	*full_r = 1;
+	return 0;
+}
+
+/* The end of a sync under the exclusive lock: compact the files when
+ * mostly dead, and write a snapshot when this session read much beyond
+ * the one it started from, or found none usable; then start again from
+ * it, so that what this session holds shrinks to the tails. */
+static int mbox_sync_tidy(struct mbox *mb, int *full_r, const char **error_r)
+{
+	struct mbox_state *st = mb->st;
+	int ix = mbox_index_compact(mb, 0), ul = ix < 0 ? -1 : mbox_ul_compact(mb);
+
+	if (ix < 0 || ul < 0)
+		log_warn("%s: cannot compact the store: %s", mb->path, strerror(errno));
+	/* A rewritten list: the one in memory still has what was dropped. */
+	if (ul > 0 && mbox_reread(mb, full_r, error_r) < 0)
+		return -1;
+	if (st->snap_failed || !(mbox_snap_wanted(mb) || (ix > 0 && st->snap != NULL)))
+		return 0;
+	/* Another session may have written one meanwhile. */
+	if (mbox_snap_newer(mb)) {
+		if (mbox_reread(mb, full_r, error_r) < 0)
+			return -1;
+		if (!mbox_snap_wanted(mb))
+			return 0;
+	}
+	if (mbox_snap_write(mb) < 0) {
+		log_warn("%s: cannot write %s: %s", mb->path, MBOX_SNAPSHOT_NAME, strerror(errno));
+		st->snap_failed = 1;
+		return 0;
+	}
+	return mbox_reread(mb, full_r, error_r);
 }
 
 static int mbox_sync_work(struct mbox *mb, int options, int *full_r, const char **error_r)
@@ -365,6 +489,10 @@ static int mbox_sync_work(struct mbox *mb, int options, int *full_r, const char 
 		if (mbox_kw_read(mb) < 0)
 			return mbox_fail(error_r, "cannot read the keywords");
 		*full_r = 1;
+	}
+	if (mbox_pending_flush(mb) < 0) {
+		log_warn("%s: cannot log measurements: %s", mb->path, strerror(errno));
+		st->pend_n = 0;   /* a cache: measured again some day */
 	}
 	long long now = mbox_now_ns();
 	long long new0 = mbox_dir_stamp(mb, "new"), cur0 = mbox_dir_stamp(mb, "cur");
@@ -405,9 +533,7 @@ static int mbox_sync_work(struct mbox *mb, int options, int *full_r, const char 
 		if (mbox_index_append(mb, &rr, 1) < 0)
 			return mbox_fail(error_r, "cannot write the index");
 	}
-	if (mbox_index_compact_maybe(mb) < 0 || mbox_ul_compact_maybe(mb) < 0)
-		log_warn("%s: cannot compact the store: %s", mb->path, strerror(errno));
-	return 0;
+	return mbox_sync_tidy(mb, full_r, error_r);
 }
 
 /* Whether the shared-lock read left work that needs the exclusive lock. */
@@ -424,7 +550,8 @@ static int mbox_sync_quick(struct mbox *mb, int options, int *full_r, const char
 	if (mbox_needs_scan(mbox_dir_stamp(mb, "new"), st->new_stamp, st->stamp_verified & 1, now, 1) ||
 	    mbox_needs_scan(mbox_dir_stamp(mb, "cur"), st->cur_stamp, st->stamp_verified & 2, now, 0))
 		return 1;
-	return (options & MBOX_CLAIM_RECENT) != 0 && st->recent_hw < mb->uidnext;
+	return ((options & MBOX_CLAIM_RECENT) != 0 && st->recent_hw < mb->uidnext) || st->pend_n > 0 ||
+	       (!st->snap_failed && mbox_snap_wanted(mb));
 }
 
 int mbox_sync(struct mbox *mb, int options, const char **error_r)
@@ -491,6 +618,7 @@ int mbox_open(const char *path, size_t len, int options, struct mbox **mb_r, con
 	}
 	mb->st->lockfd = -1;
 	mb->st->ul_pos.pin = mb->st->idx_pos.pin = -1;
+	mb->st->snap_dev = (dev_t)-1;
 	mb->st->new_stamp = mb->st->cur_stamp = -1;
 	arena_init(&mb->st->names, 65536, (size_t)MBOX_MESSAGES_MAX * (MBOX_BASE_MAX + 1) * 2);
 	memcpy(mb->path, path, len);
@@ -525,21 +653,28 @@ void mbox_close(struct mbox **mbp)
 		return;
 	if (mb->st != NULL) {
 		struct mbox_state *st = mb->st;
+		/* Measurements made and not yet logged: worth one more lock. */
+		if (st->pend_n > 0 && st->lockfd >= 0 && mbox_change_begin(mb) == 0)
+			mbox_change_end(mb, mbox_pending_flush(mb));
 		if (st->lockfd >= 0)
 			close(st->lockfd);
 		mbox_filepos_forget(&st->ul_pos);
 		mbox_filepos_forget(&st->idx_pos);
+		mbox_snap_detach(st);
 		mbox_cache_free(st);
 		arena_free(&st->names);
 		free(st->ul);
 		free(st->ul_sorted);
-		free(st->im);
+		free(st->ulfb);
+		free(st->ulfb_sorted);
+		free(st->ov);
+		free(st->pend);
 		free(st->ex);
 		free(st->chg_exp);
 		free(st->chg_flag);
+		mbox_view_free(mb);
 		free(st);
 	}
-	free(mb->msgs);
 	free(mb->changes.expunged);
 	free(mb->changes.flagged);
 	if (mb->dirfd >= 0)

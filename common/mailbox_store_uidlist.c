@@ -4,7 +4,9 @@
  * Offers: reading the UID list whole or only its appended tail, appending
  * records (one write and fdatasync before any session shows the UIDs),
  * creating a list for a new UIDVALIDITY, rewriting it without the
- * records of gone messages, base name and UID lookups; reading and
+ * records of gone messages, base name and UID lookups (the records a
+ * snapshot holds are looked up there, mailbox_store_snap.c: a session
+ * keeps only those read since in memory); reading and
  * extending the keyword names.  The formats are Dovecot's
  * (common/dovecot_uidlist.c, common/dovecot_keywords.c), so Dovecot and
  * Postern can serve one tree in turn.
@@ -139,8 +141,7 @@ int mbox_ul_read(struct mbox *mb, int *full_r)
 	if (mbox_read_range(fd, tail ? st->ul_pos.off : 0, sb.st_size, &b) < 0)
 		goto out;
 	if (tail) {
-		uint32_t last = st->ul_n > 0 ? st->ul[st->ul_n - 1].uid : 0;
-		if (dovecot_uidlist_parse_tail(b.data != NULL ? b.data : "", b.len, last, &ul, &err) < 0) {
+		if (dovecot_uidlist_parse_tail(b.data != NULL ? b.data : "", b.len, mbox_ul_last(st), &ul, &err) < 0) {
 			log_warn("%s/%s: %s: starting a new UIDVALIDITY", mb->path, MBOX_UIDLIST_FILE, err);
 			r = 1;
 			goto out;
@@ -152,9 +153,7 @@ int mbox_ul_read(struct mbox *mb, int *full_r)
 			goto out;
 		}
 		*full_r = 1;
-		st->ul_n = st->ul_sorted_n = 0;
-		if (st->in_sync)
-			arena_reset(&st->names);   /* the view is rebuilt by this sync */
+		mbox_ul_reset(mb);
 		mb->uidvalidity = ul.hdr.uidvalidity;
 		mb->uidnext = 1;
 		memcpy(st->ul_guid, ul.hdr.guid, sizeof(st->ul_guid));
@@ -167,6 +166,8 @@ int mbox_ul_read(struct mbox *mb, int *full_r)
 	if (ul.nextuid > mb->uidnext)
 		mb->uidnext = ul.nextuid;
 	st->ul_pos.off += (off_t)ul.end;
+	if (st->snap != NULL)
+		st->snap_tail += ul.n;
 	r = 0;
 out:
 	dovecot_uidlist_free(&ul);
@@ -178,46 +179,92 @@ out:
 
 /* ---- lookups ---- */
 
-static struct mbox_state *mbox_sort_st;   /* qsort has no context argument */
+static const struct mbox_ul_entry *mbox_sort_ul;   /* qsort has no context argument */
 
 static int mbox_ul_base_cmp(const void *a, const void *b)
 {
-	const struct mbox_ul_entry *x = &mbox_sort_st->ul[*(const size_t *)a];
-	const struct mbox_ul_entry *y = &mbox_sort_st->ul[*(const size_t *)b];
+	const struct mbox_ul_entry *x = &mbox_sort_ul[*(const size_t *)a];
+	const struct mbox_ul_entry *y = &mbox_sort_ul[*(const size_t *)b];
 	size_t n = x->base_len < y->base_len ? x->base_len : y->base_len;
 	int c = memcmp(x->base, y->base, n);
 	return c != 0 ? c : (x->base_len > y->base_len) - (x->base_len < y->base_len);
 }
 
-const struct mbox_ul_entry *mbox_ul_find_base(struct mbox *mb, const char *base, size_t len)
+/* When the snapshot's names did not hold: its part of the list, read
+ * from the list itself (the file it was checked against, kept open:
+ * what it holds up to there never changes).  1 when read. */
+static int mbox_ul_fallback(struct mbox_state *st)
 {
-	struct mbox_state *st = mb->st;
-	const struct mbox_ul_entry *hit = NULL;
+	struct dovecot_uidlist ul = { 0 };
+	struct buf b;
+	const char *err;
+	uint64_t end = mbox_snap_ul_off(st->snap);
 
-	if (st->ul_sorted_n != st->ul_n) {
-		size_t *p = reallocarray(st->ul_sorted, st->ul_n > 0 ? st->ul_n : 1, sizeof(*p));
-		if (p == NULL)
-			return NULL;
-		st->ul_sorted = p;
-		for (size_t i = 0; i < st->ul_n; i++)
-			p[i] = i;
-		mbox_sort_st = st;
-		if (st->ul_n > 1)
-			qsort(p, st->ul_n, sizeof(*p), mbox_ul_base_cmp);
-		st->ul_sorted_n = st->ul_n;
+	if (st->ulfb_state != 0)
+		return st->ulfb_state > 0;
+	st->ulfb_state = -1;
+	buf_init(&b, MBOX_UIDLIST_FILE_MAX);
+	if (st->ul_pos.pin >= 0 && mbox_read_range(st->ul_pos.pin, 0, (off_t)end, &b) == 0 && b.len == end &&
+	    dovecot_uidlist_parse(b.data != NULL ? b.data : "", b.len, &ul, &err) == 0 &&
+	    (st->ulfb = calloc(ul.n + 1, sizeof(*st->ulfb))) != NULL &&
+	    (st->ulfb_sorted = calloc(ul.n + 1, sizeof(*st->ulfb_sorted))) != NULL) {
+		size_t i;
+		for (i = 0; i < ul.n; i++) {
+			char *copy = arena_strndup(&st->names, ul.recs[i].name, ul.recs[i].base_len);
+			if (copy == NULL)
+				break;
+			st->ulfb[i] = (struct mbox_ul_entry){ ul.recs[i].uid, copy, ul.recs[i].base_len,
+							      mbox_ul_emailid(&ul.recs[i]) };
+			st->ulfb_sorted[i] = i;
+		}
+		if (i == ul.n) {
+			st->ulfb_n = ul.n;
+			mbox_sort_ul = st->ulfb;
+			if (ul.n > 1)
+				qsort(st->ulfb_sorted, ul.n, sizeof(*st->ulfb_sorted), mbox_ul_base_cmp);
+			st->ulfb_state = 1;
+		}
 	}
-	size_t lo = 0, hi = st->ul_sorted_n;
+	dovecot_uidlist_free(&ul);
+	buf_free(&b);
+	return st->ulfb_state > 0;
+}
+
+/* The entry of uid in e[0, n) (ascending UID), or NULL. */
+static const struct mbox_ul_entry *mbox_ul_search(const struct mbox_ul_entry *e, size_t n, uint32_t uid)
+{
+	size_t lo = 0, hi = n;
+
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		const struct mbox_ul_entry *e = &st->ul[st->ul_sorted[mid]];
-		size_t n = e->base_len < len ? e->base_len : len;
-		int c = memcmp(e->base, base, n);
+		if (e[mid].uid == uid)
+			return &e[mid];
+		if (e[mid].uid < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/* The last entry named base in e, by sorted (indexes by base name), or NULL. */
+static const struct mbox_ul_entry *mbox_ul_search_base(const struct mbox_ul_entry *e, const size_t *sorted, size_t n,
+							const char *base, size_t len)
+{
+	const struct mbox_ul_entry *hit = NULL;
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct mbox_ul_entry *x = &e[sorted[mid]];
+		size_t k = x->base_len < len ? x->base_len : len;
+		int c = memcmp(x->base, base, k);
 		if (c == 0)
-			c = (e->base_len > len) - (e->base_len < len);
+			c = (x->base_len > len) - (x->base_len < len);
 		if (c == 0) {
 			/* Several records of one base name (a file that came
 			 * back): the highest UID speaks for it. */
-			hit = e;
+			hit = x;
 			lo = mid + 1;
 		} else if (c < 0) {
 			lo = mid + 1;
@@ -228,20 +275,97 @@ const struct mbox_ul_entry *mbox_ul_find_base(struct mbox *mb, const char *base,
 	return hit;
 }
 
-const struct mbox_ul_entry *mbox_ul_find_uid(const struct mbox_state *st, uint32_t uid)
+int mbox_ul_find_base(struct mbox *mb, const char *base, size_t len, struct mbox_ul_entry *out)
 {
-	size_t lo = 0, hi = st->ul_n;
+	struct mbox_state *st = mb->st;
+	const struct mbox_ul_entry *hit;
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (st->ul[mid].uid == uid)
-			return &st->ul[mid];
-		if (st->ul[mid].uid < uid)
-			lo = mid + 1;
-		else
-			hi = mid;
+	if (st->ul_sorted_n != st->ul_n) {
+		size_t *p = reallocarray(st->ul_sorted, st->ul_n > 0 ? st->ul_n : 1, sizeof(*p));
+		if (p == NULL)
+			return -1;
+		st->ul_sorted = p;
+		for (size_t i = 0; i < st->ul_n; i++)
+			p[i] = i;
+		mbox_sort_ul = st->ul;
+		if (st->ul_n > 1)
+			qsort(p, st->ul_n, sizeof(*p), mbox_ul_base_cmp);
+		st->ul_sorted_n = st->ul_n;
 	}
-	return NULL;
+	/* Those read since the snapshot are above every UID it holds. */
+	hit = mbox_ul_search_base(st->ul, st->ul_sorted, st->ul_sorted_n, base, len);
+	if (hit == NULL && st->snap != NULL && !mbox_snap_names_ok(st->snap)) {
+		if (!mbox_ul_fallback(st)) {
+			errno = EIO;
+			return -1;
+		}
+		hit = mbox_ul_search_base(st->ulfb, st->ulfb_sorted, st->ulfb_n, base, len);
+	}
+	if (hit != NULL) {
+		*out = *hit;
+		return 1;
+	}
+	long i = mbox_snap_find_base(st->snap, base, len);
+	if (i < 0)
+		return 0;
+	mbox_snap_entry(st->snap, (size_t)i, out, NULL);
+	return 1;
+}
+
+int mbox_ul_get(struct mbox_state *st, uint32_t uid, struct mbox_ul_entry *out)
+{
+	const struct mbox_ul_entry *e = mbox_ul_search(st->ul, st->ul_n, uid);
+	long i;
+
+	if (e == NULL && st->snap != NULL && !mbox_snap_names_ok(st->snap) && mbox_ul_fallback(st))
+		e = mbox_ul_search(st->ulfb, st->ulfb_n, uid);
+	if (e != NULL) {
+		*out = *e;
+		return 1;
+	}
+	if (!mbox_snap_names_ok(st->snap) || (i = mbox_snap_find(st->snap, uid)) < 0)
+		return 0;
+	mbox_snap_entry(st->snap, (size_t)i, out, NULL);
+	return 1;
+}
+
+void mbox_ul_listed(struct mbox_state *st, size_t k, struct mbox_ul_entry *e)
+{
+	size_t sn = mbox_snap_count(st->snap);
+
+	if (k >= sn) {
+		*e = st->ul[k - sn];
+	} else if (mbox_snap_names_ok(st->snap)) {
+		mbox_snap_entry(st->snap, k, e, NULL);
+	} else {
+		uint32_t uid = mbox_snap_uid(st->snap, k);
+		const struct mbox_ul_entry *f = mbox_ul_fallback(st) ? mbox_ul_search(st->ulfb, st->ulfb_n, uid) : NULL;
+		*e = f != NULL ? *f : (struct mbox_ul_entry){ .uid = uid, .base = "" };
+	}
+}
+
+size_t mbox_ul_count(const struct mbox_state *st)
+{
+	return mbox_snap_count(st->snap) + st->ul_n;
+}
+
+uint32_t mbox_ul_last(const struct mbox_state *st)
+{
+	return st->ul_n > 0 ? st->ul[st->ul_n - 1].uid : mbox_snap_max_uid(st->snap);
+}
+
+void mbox_ul_reset(struct mbox *mb)
+{
+	struct mbox_state *st = mb->st;
+
+	st->ul_n = st->ul_sorted_n = 0;
+	free(st->ulfb);
+	free(st->ulfb_sorted);
+	st->ulfb = NULL;
+	st->ulfb_sorted = NULL;
+	st->ulfb_n = 0;
+	st->ulfb_state = 0;
+	arena_reset(&st->names);
 }
 
 /* ---- writing ---- */
@@ -318,7 +442,7 @@ static int mbox_ul_replace(struct mbox *mb, const struct dovecot_uidlist_header 
 	for (size_t i = 0; i < n; i++)
 		if (mbox_ul_record(&b, &keep[i]) < 0)
 			goto out;
-	fd = openat(mb->dirfd, MBOX_UIDLIST_TMP, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	fd = openat(mb->dirfd, MBOX_UIDLIST_TMP, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		goto out;
 	if (fd_write_all(fd, b.data, b.len) < 0 || fsync(fd) < 0 || fstat(fd, &sb) < 0 ||
@@ -367,7 +491,12 @@ int mbox_ul_create(struct mbox *mb)
 	h.nextuid = 1;
 	if (mbox_ul_replace(mb, &h, NULL, 0) < 0)
 		return -1;
-	st->ul_n = st->ul_sorted_n = 0;
+	/* Another UIDVALIDITY: nothing of the old list, its snapshot or the
+	 * log of its UIDs holds; the log is read whole next (and found to
+	 * be another UIDVALIDITY's: made anew). */
+	mbox_snap_detach(st);
+	mbox_ul_reset(mb);
+	mbox_filepos_forget(&st->idx_pos);
 	memcpy(st->ul_guid, h.guid, sizeof(st->ul_guid));
 	st->ul_has_guid = 1;
 	mb->uidvalidity = h.uidvalidity;
@@ -375,13 +504,13 @@ int mbox_ul_create(struct mbox *mb)
 	return 0;
 }
 
-int mbox_ul_compact_maybe(struct mbox *mb)
+int mbox_ul_compact(struct mbox *mb)
 {
 	struct mbox_state *st = mb->st;
 	struct dovecot_uidlist_header h = { .uidvalidity = mb->uidvalidity, .nextuid = mb->uidnext };
-	size_t keep = 0;
+	size_t keep = 0, listed = mbox_ul_count(st);
 
-	if (st->ul_n <= 2 * st->im_n + MBOX_COMPACT_SLACK)
+	if (listed <= 2 * st->live_n + MBOX_COMPACT_SLACK)
 		return 0;
 	/* The GUID names the folder (Dovecot's mailbox GUID): a rewrite keeps it. */
 	if (st->ul_has_guid) {
@@ -390,22 +519,26 @@ int mbox_ul_compact_maybe(struct mbox *mb)
 	} else if (dovecot_uidlist_guid_new(h.guid) == 0) {
 		h.has_guid = 1;
 	}
-	struct mbox_ul_entry *k = calloc(st->im_n + 1, sizeof(*k));
+	size_t alloc = st->live_n + 1;
+	struct mbox_ul_entry *k = calloc(alloc, sizeof(*k));
 	if (k == NULL)
 		return -1;
-	for (size_t i = 0; i < st->ul_n; i++)
-		if (mbox_index_find(st, st->ul[i].uid) != NULL)
-			k[keep++] = st->ul[i];
-	int r = mbox_ul_replace(mb, &h, k, keep);
-	if (r == 0) {
-		memcpy(st->ul, k, keep * sizeof(*k));   /* names stay in the arena */
-		st->ul_n = keep;
-		st->ul_sorted_n = (size_t)-1;
-		memcpy(st->ul_guid, h.guid, sizeof(st->ul_guid));
-		st->ul_has_guid = h.has_guid;
+	for (size_t i = 0; i < listed && keep < alloc; i++) {
+		struct mbox_index_rec r;
+		struct mbox_ul_entry e;
+		mbox_ul_listed(st, i, &e);
+		if (e.base_len > 0 && mbox_fold_get(st, e.uid, &r))
+			k[keep++] = e;
 	}
+	int r = mbox_ul_replace(mb, &h, k, keep);
 	free(k);
-	return r;
+	if (r < 0)
+		return -1;
+	/* What is in memory still lists the records dropped: the caller
+	 * reads the list again. */
+	memcpy(st->ul_guid, h.guid, sizeof(st->ul_guid));
+	st->ul_has_guid = h.has_guid;
+	return 1;
 }
 
 /* ---- keywords ---- */

@@ -6,7 +6,9 @@
  * the flags of the changed UIDs and appends the new messages: time in
  * proportion to the changes.  Otherwise (expunges, or a whole file
  * reread after compaction) it merges the old list with the folded state
- * in one pass.  New messages are only ever appended above the highest
+ * in one pass (then the snapshot's pages this process mapped for it are
+ * given back: they stay in the page cache, and in the other sessions').
+ * New messages are only ever appended above the highest
  * UID already shown: IMAP numbers messages in UID order, so a lower UID
  * that turns up late (a message measured after the session opened) is
  * left for the next session rather than shown out of order.
@@ -16,10 +18,74 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "mailbox_store_int.h"
 
 size_t mbox_messages_max = MBOX_MESSAGES_MAX;
+
+#define MBOX_VIEW_MAP_MIN (256u << 10)   /* a view this large is mapped, its pages made at once */
+
+/* The memory of a view: malloc()ed, or for a large folder mapped with
+ * its pages made in one call (a page fault each costs more than filling
+ * the page: bench/RESULTS.md, IMAP). */
+struct mbox_view_mem {
+	struct mbox_msg *p;
+	size_t cap;
+	size_t mapped;                 /* bytes of the mapping; 0: malloc()ed */
+};
+
+static int mbox_vm_reserve(struct mbox_view_mem *v, size_t cap)
+{
+	size_t bytes;
+	void *np;
+
+	if (cap <= v->cap)
+		return 0;
+	if (__builtin_mul_overflow(cap, sizeof(struct mbox_msg), &bytes)) {
+		errno = ENOMEM;
+		return -1;
+	}
+	if (v->mapped > 0) {
+		bytes = (bytes + 4095) & ~(size_t)4095;
+		if ((np = mremap(v->p, v->mapped, bytes, MREMAP_MAYMOVE)) == MAP_FAILED)
+			return -1;
+		v->mapped = bytes;
+	} else if (bytes >= MBOX_VIEW_MAP_MIN) {
+		bytes = (bytes + 4095) & ~(size_t)4095;
+		np = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+		if (np == MAP_FAILED)
+			return -1;
+		if (v->p != NULL)
+			memcpy(np, v->p, v->cap * sizeof(struct mbox_msg));
+		free(v->p);
+		v->mapped = bytes;
+	} else if ((np = realloc(v->p, bytes)) == NULL) {
+		return -1;
+	}
+	v->p = np;
+	v->cap = v->mapped > 0 ? v->mapped / sizeof(struct mbox_msg) : cap;
+	return 0;
+}
+
+static void mbox_vm_free(struct mbox_view_mem *v)
+{
+	if (v->mapped > 0)
+		munmap(v->p, v->mapped);
+	else
+		free(v->p);
+	*v = (struct mbox_view_mem){ 0 };
+}
+
+void mbox_view_free(struct mbox *mb)
+{
+	struct mbox_view_mem v = { mb->msgs, mb->st != NULL ? mb->st->view_alloc : 0,
+				   mb->st != NULL ? mb->st->view_mapped : 0 };
+
+	mbox_vm_free(&v);
+	mb->msgs = NULL;
+	mb->n = 0;
+}
 
 static int mbox_uid_cmp(const void *a, const void *b)
 {
@@ -40,32 +106,28 @@ static size_t mbox_uids_unique(uint32_t *u, size_t n)
 	return k;
 }
 
-/* Fill m from the folded record; 0, or -1 when the UID list does not
- * name the message (then it cannot be opened, and is not shown). */
-static int mbox_view_fill(struct mbox *mb, struct mbox_msg *m, const struct mbox_index_rec *r)
+/* Whether the UID list names uid (a message without a name cannot be
+ * opened, and is not shown).  from_snap: the snapshot gave it. */
+static int mbox_view_named(struct mbox_state *st, uint32_t uid, int from_snap)
 {
-	const struct mbox_ul_entry *e = mbox_ul_find_uid(mb->st, r->uid);
+	struct mbox_ul_entry e;
 
-	if (e == NULL)
-		return -1;
-	m->uid = r->uid;
-	m->flags = r->flags;
-	m->other = r->other;
-	m->dup = (r->state & MBOX_STATE_DUP) != 0;
-	m->modseq = r->modseq;
-	m->base = e->base;
-	m->base_len = e->base_len;
-	m->size = r->size;
-	m->vsize = r->vsize;
-	m->date = r->date;
-	m->hdr_size = r->hdr_size;
-	m->body_lines = r->body_lines;
-	return 0;
+	return from_snap || mbox_ul_get(st, uid, &e);
 }
 
+/* m from r, with \Recent as given: made whole and stored at once (a
+ * view is new memory: a field at a time reads each line first). */
+static void mbox_view_fill(struct mbox_msg *m, const struct mbox_index_rec *r, unsigned recent)
+{
+	struct mbox_msg v = { .uid = r->uid, .flags = r->flags, .modseq = r->modseq, .size = r->size,
+			      .recent = recent, .vsize = r->vsize, .date = r->date };
+	*m = v;
+}
+
+/* Flags or MODSEQ changed: the client is told. */
 static int mbox_view_changed(const struct mbox_msg *m, const struct mbox_index_rec *r)
 {
-	return m->flags != r->flags || m->other != r->other || m->modseq != r->modseq;
+	return m->flags != r->flags || m->modseq != r->modseq;
 }
 
 static int mbox_changes_grow(uint32_t **arr, size_t n)
@@ -78,40 +140,27 @@ static int mbox_changes_grow(uint32_t **arr, size_t n)
 }
 
 /* Append the folded messages above the highest UID shown. */
-static int mbox_view_append(struct mbox *mb, struct mbox_msg **msgs, size_t *n, size_t *alloc)
+static int mbox_view_append(struct mbox *mb, struct mbox_view_mem *v, size_t *n)
 {
 	struct mbox_state *st = mb->st;
-	uint32_t top = *n > 0 ? (*msgs)[*n - 1].uid : 0;
-	size_t lo = 0, hi = st->im_n;
+	struct mbox_fold_iter it;
+	struct mbox_index_rec r;
+	uint32_t top = *n > 0 ? v->p[*n - 1].uid : 0;
+	int more = 0;
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (st->im[mid].rec.uid <= top)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
 	mb->changes.first_new = *n;
-	size_t j = lo;
-	for (; j < st->im_n && *n < mbox_messages_max; j++) {
-		if (*n == *alloc) {
-			size_t na = *alloc == 0 ? 64 : *alloc * 2;
-			struct mbox_msg *p = reallocarray(*msgs, na, sizeof(*p));
-			if (p == NULL)
-				return -1;
-			*msgs = p;
-			*alloc = na;
-		}
-		struct mbox_msg *m = &(*msgs)[*n];
-		memset(m, 0, sizeof(*m));
-		if (mbox_view_fill(mb, m, &st->im[j].rec) < 0)
+	mbox_fold_seek(st, &it, top + 1);
+	while ((more = mbox_fold_next(st, &it, &r)) != 0 && *n < mbox_messages_max) {
+		if (!mbox_view_named(st, r.uid, it.from_snap))
 			continue;
-		m->recent = m->uid >= st->claim_from && m->uid < st->claim_to;
+		if (*n == v->cap && mbox_vm_reserve(v, v->cap < 32 ? 64 : v->cap * 2) < 0)
+			return -1;
+		mbox_view_fill(&v->p[*n], &r, r.uid >= st->claim_from && r.uid < st->claim_to);
 		(*n)++;
 	}
 	/* Messages past the cap wait until some are expunged; the session
 	 * says so (IMAP ALERT) rather than cut silently. */
-	mb->overflow = j < st->im_n || st->scan_overflow;
+	mb->overflow = more || st->scan_overflow;
 	return 0;
 }
 
@@ -125,17 +174,22 @@ static int mbox_view_quick(struct mbox *mb)
 		return -1;
 	st->chg_flag_n = mbox_uids_unique(st->chg_flag, st->chg_flag_n);
 	for (size_t i = 0; i < st->chg_flag_n; i++) {
+		struct mbox_index_rec r;
 		long idx = mbox_find_uid(mb, st->chg_flag[i]);
-		struct mbox_idx_msg *im = mbox_index_find(st, st->chg_flag[i]);
-		if (idx < 0 || im == NULL || !mbox_view_changed(&mb->msgs[idx], &im->rec))
+		if (idx < 0 || !mbox_fold_get(st, st->chg_flag[i], &r))
 			continue;
-		mbox_view_fill(mb, &mb->msgs[idx], &im->rec);
-		mb->changes.flagged[nf++] = st->chg_flag[i];
+		int told = mbox_view_changed(&mb->msgs[idx], &r);
+		/* Sizes a lying name gave are corrected too. */
+		mbox_view_fill(&mb->msgs[idx], &r, mb->msgs[idx].recent);
+		if (told)
+			mb->changes.flagged[nf++] = st->chg_flag[i];
 	}
 	mb->changes.n_flagged = nf;
-	size_t alloc = st->view_alloc;
-	int r = mbox_view_append(mb, &mb->msgs, &mb->n, &alloc);
-	st->view_alloc = alloc;
+	struct mbox_view_mem v = { mb->msgs, st->view_alloc, st->view_mapped };
+	int r = mbox_view_append(mb, &v, &mb->n);
+	mb->msgs = v.p;
+	st->view_alloc = v.cap;
+	st->view_mapped = v.mapped;
 	return r;
 }
 
@@ -143,26 +197,29 @@ static int mbox_view_quick(struct mbox *mb)
 static int mbox_view_merge(struct mbox *mb)
 {
 	struct mbox_state *st = mb->st;
-	struct mbox_msg *nm = NULL;
-	size_t i = 0, j = 0, n = 0, alloc = mb->n + 64, ne = 0, nf = 0;
+	struct mbox_view_mem nv = { 0 };
+	struct mbox_fold_iter it = { 0 };
+	struct mbox_index_rec r;
+	size_t i = 0, n = 0, ne = 0, nf = 0;
+	int have = 0;
 
-	if ((nm = calloc(alloc, sizeof(*nm))) == NULL ||
+	if (mbox_vm_reserve(&nv, (mb->n > st->live_n ? mb->n : st->live_n) + 64) < 0 ||
 	    mbox_changes_grow(&mb->changes.expunged, mb->n) < 0 ||
 	    mbox_changes_grow(&mb->changes.flagged, mb->n) < 0) {
-		free(nm);
+		mbox_vm_free(&nv);
 		return -1;
 	}
+	have = mbox_fold_next(st, &it, &r);
 	while (i < mb->n) {
 		const struct mbox_msg *old = &mb->msgs[i];
-		while (j < st->im_n && st->im[j].rec.uid < old->uid)
-			j++;    /* below a shown UID and never shown: not added */
-		if (j < st->im_n && st->im[j].rec.uid == old->uid &&
-		    mbox_view_fill(mb, &nm[n], &st->im[j].rec) == 0) {
-			nm[n].recent = old->recent;
-			if (mbox_view_changed(old, &st->im[j].rec))
+		while (have && r.uid < old->uid)
+			have = mbox_fold_next(st, &it, &r);   /* below a shown UID and never shown: not added */
+		if (have && r.uid == old->uid && mbox_view_named(st, r.uid, it.from_snap)) {
+			mbox_view_fill(&nv.p[n], &r, old->recent);
+			if (mbox_view_changed(old, &r))
 				mb->changes.flagged[nf++] = old->uid;
 			n++;
-			j++;
+			have = mbox_fold_next(st, &it, &r);
 		} else {
 			mb->changes.expunged[ne++] = old->uid;
 		}
@@ -170,14 +227,16 @@ static int mbox_view_merge(struct mbox *mb)
 	}
 	mb->changes.n_expunged = ne;
 	mb->changes.n_flagged = nf;
-	if (mbox_view_append(mb, &nm, &n, &alloc) < 0) {
-		free(nm);
+	if (mbox_view_append(mb, &nv, &n) < 0) {
+		mbox_vm_free(&nv);
 		return -1;
 	}
-	free(mb->msgs);
-	mb->msgs = nm;
+	mbox_view_free(mb);
+	mb->msgs = nv.p;
 	mb->n = n;
-	st->view_alloc = alloc;
+	st->view_alloc = nv.cap;
+	st->view_mapped = nv.mapped;
+	mbox_snap_release(st->snap);
 	return 0;
 }
 

@@ -61,14 +61,15 @@ static unsigned int imapd_msg_flags(const struct imapd_session *ss, const struct
  * when header_only.  0, or -1 with errno (ENOENT: gone). */
 int imapd_msg_read(struct imapd_session *ss, size_t idx, int header_only, struct buf *out)
 {
-	const struct mbox_msg *m = &ss->mb->msgs[idx];
-	unsigned long long want = header_only ? m->hdr_size : m->size;
+	unsigned long long want = ss->mb->msgs[idx].size;
 	char block[65536];
 	char last = '\n';
-	int fd = mbox_msg_open(ss->mb, idx);
+	int fd;
 
 	buf_reset(out);
-	if (fd < 0)
+	/* The header size is measured when first needed (the store lists a
+	 * message by the sizes in its name). */
+	if ((header_only && mbox_msg_header_size(ss->mb, idx, &want) < 0) || (fd = mbox_msg_open(ss->mb, idx)) < 0)
 		return -1;
 	while (want > 0) {
 		ssize_t n = read(fd, block, want < sizeof(block) ? (size_t)want : sizeof(block));

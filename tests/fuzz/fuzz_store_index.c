@@ -21,7 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		mbox_index_header_encode(&h, again);
 		if (mbox_index_header_parse(again, sizeof(again), &h2) != 0 ||
 		    h.uidvalidity != h2.uidvalidity || h.modseq_base != h2.modseq_base ||
-		    h.expunge_floor != h2.expunge_floor)
+		    h.expunge_floor != h2.expunge_floor || h.version != h2.version || h.log_id != h2.log_id)
 			abort();
 	}
 	for (size_t off = 0; off + MBOX_REC_SIZE <= size; off += MBOX_REC_SIZE) {

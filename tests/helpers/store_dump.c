@@ -97,7 +97,7 @@ static void print_flags(struct buf *o, const struct mbox *mb, uint32_t flags)
 	buf_putc(o, ']');
 }
 
-static void print_folder(const struct mbox *mb)
+static void print_folder(struct mbox *mb)
 {
 	struct buf o;
 	int first = 1;
@@ -116,18 +116,22 @@ static void print_folder(const struct mbox *mb)
 	buf_append_str(&o, "}, \"messages\": [");
 	for (size_t i = 0; i < mb->n; i++) {
 		const struct mbox_msg *m = &mb->msgs[i];
-		char other[32];
+		char other[32], base[MBOX_BASE_MAX + 1];
+		uint32_t letters = mbox_msg_other(mb, i);
+		long base_len = mbox_msg_base(mb, i, base, sizeof(base));
 		size_t k = 0;
+		if (base_len < 0)
+			die("base name", strerror(errno));
 		for (int c = 0; c < 26; c++)
-			if ((m->other & (1u << c)) != 0)
+			if ((letters & (1u << c)) != 0)
 				other[k++] = (char)('A' + c);
 		buf_printf(&o, "%s{\"uid\": %u, \"flags\": ", i > 0 ? ", " : "", m->uid);
 		print_flags(&o, mb, m->flags);
 		buf_append_str(&o, ", \"other\": ");
 		json_str(&o, other, k);
 		buf_append_str(&o, ", \"base\": ");
-		json_str(&o, m->base, m->base_len);
-		buf_printf(&o, ", \"size\": %llu, \"vsize\": %llu, \"modseq\": %llu}", m->size, m->vsize,
+		json_str(&o, base, (size_t)base_len);
+		buf_printf(&o, ", \"size\": %llu, \"vsize\": %llu, \"modseq\": %llu}", (unsigned long long)m->size, m->vsize,
 			   (unsigned long long)m->modseq);
 	}
 	buf_append_str(&o, "]}\n");

@@ -30,6 +30,7 @@ static char old_cwd[4096];
 static int setup(void **state)
 {
 	(void)state;
+	memcpy(test_dir + strlen(test_dir) - 6, "XXXXXX", 6);   /* a second run of the group */
 	if (getcwd(old_cwd, sizeof(old_cwd)) == NULL || mkdtemp(test_dir) == NULL ||
 	    chdir(test_dir) < 0)
 		return -1;
@@ -70,6 +71,29 @@ static void deliver(const char *md, const char *name, const char *text)
 	assert_int_equal(rename(tmp, dst), 0);
 }
 
+/* The base name of message i (valid until the next call). */
+static const char *base_of(struct mbox *mb, size_t i)
+{
+	static char b[MBOX_BASE_MAX + 1];
+	if (mbox_msg_base(mb, i, b, sizeof(b)) < 0)
+		return "";
+	return b;
+}
+
+static unsigned long long hdr_of(struct mbox *mb, size_t i)
+{
+	unsigned long long v = 0;
+	assert_int_equal(mbox_msg_header_size(mb, i, &v), 0);
+	return v;
+}
+
+static unsigned long long lines_of(struct mbox *mb, size_t i)
+{
+	unsigned long long v = 0;
+	assert_int_equal(mbox_msg_body_lines(mb, i, &v), 0);
+	return v;
+}
+
 static int exists(const char *path)
 {
 	struct stat st;
@@ -91,18 +115,18 @@ static void test_new_messages_get_uids_in_arrival_order(void **state)
 	assert_int_equal(mb->n, 4);
 	assert_int_equal(mb->uidnext, 5);
 	assert_true(mb->uidvalidity > 0);
-	assert_memory_equal(mb->msgs[0].base, "999.M9P1.h", 10);
-	assert_memory_equal(mb->msgs[1].base, "1000.M1P1.h", 11);
-	assert_memory_equal(mb->msgs[2].base, "1000.M2P1.h", 11);
-	assert_memory_equal(mb->msgs[3].base, "1000.M10P1.h", 12);
+	assert_memory_equal(base_of(mb, 0), "999.M9P1.h", 10);
+	assert_memory_equal(base_of(mb, 1), "1000.M1P1.h", 11);
+	assert_memory_equal(base_of(mb, 2), "1000.M2P1.h", 11);
+	assert_memory_equal(base_of(mb, 3), "1000.M10P1.h", 12);
 	assert_int_equal(mb->msgs[1].uid, 2);
 	assert_int_equal(mb->msgs[1].size, 26);
 	assert_int_equal(mb->msgs[1].vsize, 30);          /* 4 LFs sent as CRLF */
-	assert_int_equal(mb->msgs[1].hdr_size, 14);
-	assert_int_equal(mb->msgs[1].body_lines, 2);
-	assert_int_equal(mb->msgs[0].body_lines, 1);
+	assert_int_equal(hdr_of(mb, 1), 14);
+	assert_int_equal(lines_of(mb, 1), 2);
+	assert_int_equal(lines_of(mb, 0), 1);
 	assert_int_equal(mb->msgs[0].vsize, 22 + 2 + 2);   /* two LFs, and a CRLF supplied */
-	assert_int_equal(mb->msgs[3].body_lines, 0);
+	assert_int_equal(lines_of(mb, 3), 0);
 	assert_true(exists("a/cur/999.M9P1.h:2,"));
 	assert_false(exists("a/new/999.M9P1.h"));
 	assert_true(exists("a/dovecot-uidlist"));
@@ -335,8 +359,8 @@ static void test_crlf_messages_and_odd_files(void **state)
 	assert_int_equal(mb->n, 1);
 	assert_int_equal(mb->msgs[0].size, 19);
 	assert_int_equal(mb->msgs[0].vsize, 20);       /* only the bare LF gains a CR */
-	assert_int_equal(mb->msgs[0].hdr_size, 8);     /* the CRLF empty line ends the header */
-	assert_int_equal(mb->msgs[0].body_lines, 2);
+	assert_int_equal(hdr_of(mb, 0), 8);     /* the CRLF empty line ends the header */
+	assert_int_equal(lines_of(mb, 0), 2);
 	mbox_close(&mb);
 }
 
@@ -504,7 +528,6 @@ static void test_duplicate_base_names_do_not_resurrect(void **state)
 	assert_int_equal(utimensat(AT_FDCWD, "du/cur", later, 0), 0);
 	assert_int_equal(mbox_open("du", 2, 0, &mb, &err), 0);
 	assert_int_equal(mb->n, 1);
-	assert_true(mb->msgs[0].dup);
 	assert_int_equal(mbox_msg_remove(mb, 0), 0);
 	assert_false(exists("du/cur/95.D.h:2,"));
 	assert_false(exists("du/cur/95.D.h:2,S"));
@@ -1280,8 +1303,7 @@ static void conc_child(int k)
 			_exit(3);
 		}
 		for (size_t i = 0; i < mb->n; i++)
-			fprintf(log, "%.*s %u\n", (int)mb->msgs[i].base_len, mb->msgs[i].base,
-				mb->msgs[i].uid);
+			fprintf(log, "%s %u\n", base_of(mb, i), mb->msgs[i].uid);
 		mbox_close(&mb);
 	}
 	fclose(log);
@@ -1326,8 +1348,7 @@ static void test_concurrent_processes_assign_each_uid_once(void **state)
 			assert_int_equal(sscanf(line, "%199s %u", base, &uid), 2);
 			idx = mbox_find_uid(mb, uid);
 			assert_true(idx >= 0);
-			assert_int_equal(mb->msgs[idx].base_len, strlen(base));
-			assert_memory_equal(mb->msgs[idx].base, base, strlen(base));
+			assert_memory_equal(base_of(mb, idx), base, strlen(base));
 		}
 		fclose(f);
 	}
@@ -1413,13 +1434,341 @@ static void test_line_ends_across_read_blocks(void **state)
 	assert_int_equal(mb->n, 2);
 	assert_int_equal(mb->msgs[0].size, 65550);
 	assert_int_equal(mb->msgs[0].vsize, 65551);      /* only "body\n" is a bare LF */
-	assert_int_equal(mb->msgs[0].hdr_size, 65539);
-	assert_int_equal(mb->msgs[0].body_lines, 2);
+	assert_int_equal(hdr_of(mb, 0), 65539);
+	assert_int_equal(lines_of(mb, 0), 2);
 	assert_int_equal(mb->msgs[1].size, 65539);
 	assert_int_equal(mb->msgs[1].vsize, 65541);
-	assert_int_equal(mb->msgs[1].hdr_size, 65537);
-	assert_int_equal(mb->msgs[1].body_lines, 1);
+	assert_int_equal(hdr_of(mb, 1), 65537);
+	assert_int_equal(lines_of(mb, 1), 1);
 	mbox_close(&mb);
+}
+
+/* ---- sizes from names, and the snapshot ---- */
+
+#define MSG26 "Subject: one\n\nline1\nline2\n"   /* 26 octets, 30 with CRLF, header 14 */
+
+/* Dovecot's and Postern's deliveries put S= and W= in the name: the
+ * first sync reads no message whose S= the file's size bears out, and
+ * measures the header when it is first needed, once for every session;
+ * a name that lies about S=, or has none, is measured as before. */
+static void test_sizes_from_the_name_and_measured_once(void **state)
+{
+	struct mbox *mb;
+	const char *err = NULL;
+	unsigned long long v;
+	(void)state;
+
+	make_maildir("sz");
+	deliver("sz", "2000.M1P1.h,S=26,W=30", MSG26);
+	deliver("sz", "2000.M2P1.h,S=26,W=40", MSG26);   /* W= lies (and could be true) */
+	deliver("sz", "2000.M3P1.h,S=20,W=30", MSG26);   /* S= lies: read */
+	deliver("sz", "2000.M4P1.h", MSG26);             /* no sizes: read */
+	deliver("sz", "2000.M5P1.h,S=26,W=99", MSG26);   /* W= beyond what CRLF can add: read */
+	assert_int_equal(mbox_open("sz", 2, 0, &mb, &err), 0);
+	assert_int_equal(mb->n, 5);
+	assert_int_equal(mb->msgs_measured, 3);
+	assert_int_equal(mb->msgs[0].size, 26);
+	assert_int_equal(mb->msgs[0].vsize, 30);
+	assert_int_equal(mb->msgs[1].vsize, 40);          /* trusted until read */
+	assert_int_equal(mb->msgs[2].size, 26);
+	assert_int_equal(mb->msgs[2].vsize, 30);
+	assert_int_equal(mb->msgs[3].vsize, 30);
+	assert_int_equal(mb->msgs[4].vsize, 30);
+	assert_int_equal(hdr_of(mb, 2), 14);              /* measured at first sight */
+	assert_int_equal(mb->msgs_measured, 3);
+	assert_int_equal(hdr_of(mb, 0), 14);
+	assert_int_equal(lines_of(mb, 0), 2);
+	assert_int_equal(mb->msgs_measured, 4);
+	assert_int_equal(hdr_of(mb, 0), 14);              /* once */
+	assert_int_equal(mb->msgs_measured, 4);
+	assert_int_equal(mbox_msg_header_size(mb, 1, &v), 0);
+	assert_int_equal(v, 14);
+	assert_int_equal(mb->msgs[1].vsize, 30);          /* read: the truth from now on */
+	mbox_close(&mb);
+	/* Logged at close: another session reads nothing. */
+	assert_int_equal(mbox_open("sz", 2, 0, &mb, &err), 0);
+	assert_int_equal(mb->msgs[1].vsize, 30);
+	assert_int_equal(hdr_of(mb, 0), 14);
+	assert_int_equal(hdr_of(mb, 1), 14);
+	assert_int_equal(mb->msgs_measured, 0);
+	mbox_close(&mb);
+}
+
+/* Copy file from to to. */
+static void copy_file(const char *from, const char *to)
+{
+	char buf[65536];
+	FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
+	size_t n;
+
+	assert_non_null(in);
+	assert_non_null(out);
+	while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+		assert_int_equal(fwrite(buf, 1, n, out), n);
+	fclose(in);
+	assert_int_equal(fclose(out), 0);
+}
+
+/* Deliver n messages named with their sizes into md. */
+static void deliver_sized(const char *md, int from, int n)
+{
+	char name[64];
+
+	for (int i = from; i < from + n; i++) {
+		snprintf(name, sizeof(name), "%d.M%dP7.h,S=26,W=30", 3000 + i, i);
+		deliver(md, name, MSG26);
+	}
+}
+
+static size_t file_size(const char *path)
+{
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	return (size_t)st.st_size;
+}
+
+#define SNAP_MSGS 80   /* above the smallest folder that keeps a snapshot */
+
+/* A session starts from the snapshot, reading nothing else of an
+ * unchanged folder, and reads what was logged since; a snapshot of
+ * another log (one rebuilt since) is not used even where that log is
+ * long enough to be read on from where the snapshot ended. */
+static void test_snapshot_is_used_and_a_stale_one_is_not(void **state)
+{
+	struct mbox *mb;
+	const char *err = NULL;
+	(void)state;
+
+	make_maildir("sn");
+	deliver_sized("sn", 0, SNAP_MSGS);
+	assert_int_equal(mbox_open("sn", 2, 0, &mb, &err), 0);
+	assert_int_equal(mb->msgs_measured, 0);
+	mbox_close(&mb);
+	assert_true(exists("sn/" MBOX_SNAPSHOT_NAME));
+	copy_file("sn/" MBOX_SNAPSHOT_NAME, "sn.old");
+
+	assert_int_equal(mbox_open("sn", 2, 0, &mb, &err), 0);
+	assert_int_equal(mb->snapshot_reads, 1);
+	assert_int_equal(mb->n, SNAP_MSGS);
+	assert_int_equal(mb->msgs[SNAP_MSGS - 1].uid, SNAP_MSGS);
+	assert_int_equal(mbox_msg_set_flags(mb, 5, MBOX_FLAGGED), 0);
+	mbox_close(&mb);
+	/* The change is read from the log beyond the snapshot. */
+	assert_int_equal(mbox_open("sn", 2, 0, &mb, &err), 0);
+	assert_int_equal(mb->snapshot_reads, 1);
+	assert_int_equal(mb->msgs[5].flags, MBOX_FLAGGED);
+	mbox_close(&mb);
+
+	/* The log is lost and rebuilt (flags from the names), and made
+	 * longer than the old one was when the old snapshot was taken. */
+	assert_int_equal(unlink("sn/" MBOX_INDEX_NAME), 0);
+	assert_int_equal(mbox_open("sn", 2, 0, &mb, &err), 0);
+	assert_int_equal(mb->msgs[5].flags, MBOX_FLAGGED);
+	for (int i = 0; i < 20; i++)
+		assert_int_equal(mbox_msg_set_flags(mb, 6, i % 2 == 0 ? MBOX_ANSWERED : 0), 0);
+	mbox_close(&mb);
+	assert_true(file_size("sn/" MBOX_INDEX_NAME) > 64 + 64 * (SNAP_MSGS + 4));
+	copy_file("sn.old", "sn/" MBOX_SNAPSHOT_NAME);
+	assert_int_equal(mbox_open("sn", 2, 0, &mb, &err), 0);
+	assert_int_equal(mb->n, SNAP_MSGS);
+	assert_int_equal(mb->msgs[5].flags, MBOX_FLAGGED);   /* the old snapshot says no flag */
+	assert_int_equal(mb->msgs[6].flags, 0);
+	mbox_close(&mb);
+}
+
+/* A UID list rewritten since the snapshot (Dovecot rewrites it, adding
+ * fields) is read whole: the snapshot's offset into it means nothing
+ * any more. */
+static void test_snapshot_of_a_rewritten_uidlist_is_not_used(void **state)
+{
+	struct mbox *mb;
+	const char *err = NULL;
+	char line[512];
+	uint32_t v;
+	(void)state;
+
+	make_maildir("sr");
+	deliver_sized("sr", 0, SNAP_MSGS);
+	assert_int_equal(mbox_open("sr", 2, 0, &mb, &err), 0);
+	v = mb->uidvalidity;
+	mbox_close(&mb);
+	/* Every record gains a field, as Dovecot writes W when a name has none. */
+	FILE *in = fopen("sr/dovecot-uidlist", "r"), *out = fopen("sr/ul.new", "w");
+	assert_non_null(in);
+	assert_non_null(out);
+	for (int k = 0; fgets(line, sizeof(line), in) != NULL; k++) {
+		char *colon = strstr(line, " :");
+		if (k == 0 || colon == NULL) {
+			fputs(line, out);
+			continue;
+		}
+		*colon = '\0';
+		fprintf(out, "%s W30 :%s", line, colon + 2);
+	}
+	fclose(in);
+	assert_int_equal(fclose(out), 0);
+	assert_int_equal(rename("sr/ul.new", "sr/dovecot-uidlist"), 0);
+	deliver_sized("sr", SNAP_MSGS, 3);
+	assert_int_equal(mbox_open("sr", 2, 0, &mb, &err), 0);
+	assert_int_equal(mb->uidvalidity, v);
+	assert_int_equal(mb->n, SNAP_MSGS + 3);
+	for (size_t i = 0; i < mb->n; i++)
+		assert_int_equal(mb->msgs[i].uid, i + 1);
+	mbox_close(&mb);
+}
+
+/* Offset of needle in file path (which must hold it). */
+static long find_in_file(const char *path, const char *needle)
+{
+	static char buf[1 << 22];
+	FILE *f = fopen(path, "rb");
+	assert_non_null(f);
+	size_t n = fread(buf, 1, sizeof(buf), f);
+	fclose(f);
+	void *at = memmem(buf, n, needle, strlen(needle));
+	assert_non_null(at);
+	return (char *)at - buf;
+}
+
+static void poke(const char *path, long off, char c)
+{
+	int fd = open(path, O_WRONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, &c, 1, off), 1);
+	close(fd);
+}
+
+/* A snapshot cut short, or with an entry or a name changed, is not
+ * believed: an entry is checked when it is mapped, a name when names
+ * are first needed -- then the list's own record names the message, and
+ * the next sync writes a sound snapshot. */
+static void test_torn_or_damaged_snapshot_is_not_believed(void **state)
+{
+	struct mbox *mb;
+	const char *err = NULL;
+	char base[MBOX_BASE_MAX + 1];
+	(void)state;
+
+	make_maildir("st");
+	deliver_sized("st", 0, SNAP_MSGS);
+	assert_int_equal(mbox_open("st", 2, 0, &mb, &err), 0);
+	mbox_close(&mb);
+	copy_file("st/" MBOX_SNAPSHOT_NAME, "st.good");
+
+	/* Torn: half of it. */
+	assert_int_equal(truncate("st/" MBOX_SNAPSHOT_NAME, (off_t)file_size("st.good") / 2), 0);
+	assert_int_equal(mbox_open("st", 2, 0, &mb, &err), 0);
+	assert_int_equal(mb->n, SNAP_MSGS);
+	mbox_close(&mb);
+
+	/* An entry: the first message's flags say \Deleted. */
+	copy_file("st.good", "st/" MBOX_SNAPSHOT_NAME);
+	long uid1 = 160 + 64;   /* header, the anchor (one padded line), the first entry */
+	assert_true(file_size("st.good") > (size_t)uid1 + 64);
+	poke("st/" MBOX_SNAPSHOT_NAME, uid1 + 4, (char)MBOX_DELETED);
+	assert_int_equal(mbox_open("st", 2, 0, &mb, &err), 0);
+	assert_int_equal(mb->msgs[0].flags, 0);
+	mbox_close(&mb);
+
+	/* A name: the first message's base name changed in the snapshot. */
+	copy_file("st.good", "st/" MBOX_SNAPSHOT_NAME);
+	poke("st/" MBOX_SNAPSHOT_NAME, find_in_file("st.good", "3000.M0P7.h"), '9');
+	assert_int_equal(mbox_open("st", 2, 0, &mb, &err), 0);
+	assert_int_equal(mb->snapshot_reads, 1);      /* the entries hold */
+	int fd = mbox_msg_open(mb, 0);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(mbox_msg_base(mb, 0, base, sizeof(base)), strlen("3000.M0P7.h,S=26,W=30"));
+	assert_string_equal(base, "3000.M0P7.h,S=26,W=30");
+	assert_int_equal(mbox_sync(mb, 0, &err), 0);   /* reads it all again, writes a sound one */
+	assert_string_equal(base_of(mb, 0), "3000.M0P7.h,S=26,W=30");
+	mbox_close(&mb);
+	assert_int_equal(mbox_open("st", 2, 0, &mb, &err), 0);
+	assert_int_equal(mb->snapshot_reads, 1);
+	assert_string_equal(base_of(mb, 0), "3000.M0P7.h,S=26,W=30");
+	mbox_close(&mb);
+}
+
+/* The view, flags and names of mb as text, for comparing two sessions. */
+static void describe(struct mbox *mb, char *out, size_t len)
+{
+	size_t k = (size_t)snprintf(out, len, "%u %u %zu:", mb->uidvalidity, mb->uidnext, mb->n);
+	for (size_t i = 0; i < mb->n && k < len; i++)
+		k += (size_t)snprintf(out + k, len - k, " %u/%x/%llu/%llu/%s", mb->msgs[i].uid, mb->msgs[i].flags,
+				      (unsigned long long)mb->msgs[i].modseq, mb->msgs[i].vsize, base_of(mb, i));
+}
+
+#define WRITER_ROUNDS 150
+
+/* A child changes flags, delivers and expunges while its syncs write a
+ * snapshot at nearly every change; this process opens the folder again
+ * and again meanwhile.  Every state it sees must be one a full read
+ * sees too: a UID keeps its base name, and in the end the state from
+ * the snapshot is the state from the files alone. */
+static void test_snapshot_rewritten_by_another_process(void **state)
+{
+	static char a[1 << 20], b[1 << 20];
+	static char seen[SNAP_MSGS + WRITER_ROUNDS + 8][MBOX_BASE_MAX + 1];
+	struct mbox *mb;
+	const char *err = NULL;
+	size_t saved_min = mbox_snapshot_min, saved_tail = mbox_snapshot_tail_min;
+	pid_t pid;
+	int st;
+	(void)state;
+
+	memset(seen, 0, sizeof(seen));
+	mbox_snapshot_min = 1;
+	mbox_snapshot_tail_min = 1;
+	make_maildir("sw");
+	deliver_sized("sw", 0, SNAP_MSGS);
+	assert_int_equal(mbox_open("sw", 2, 0, &mb, &err), 0);
+	mbox_close(&mb);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		for (int r = 0; r < WRITER_ROUNDS; r++) {
+			if (mbox_open("sw", 2, 0, &mb, &err) < 0)
+				_exit(2);
+			if (mb->n > 0 && mbox_msg_update_flags(mb, (size_t)r % mb->n, MBOX_SEEN ^ (uint32_t)(r & 1), 0) < 0)
+				_exit(3);
+			if (r % 7 == 0 && mb->n > 0 && mbox_msg_remove(mb, (size_t)(r * 13) % mb->n) < 0)
+				_exit(4);
+			mbox_close(&mb);
+			char name[64];
+			snprintf(name, sizeof(name), "%d.M%dP8.h,S=26,W=30", 5000 + r, r);
+			deliver("sw", name, MSG26);
+		}
+		_exit(0);
+	}
+	for (int r = 0; r < WRITER_ROUNDS; r++) {
+		assert_int_equal(mbox_open("sw", 2, 0, &mb, &err), 0);
+		for (size_t i = 1; i < mb->n; i++)
+			assert_true(mb->msgs[i].uid > mb->msgs[i - 1].uid);
+		for (size_t i = 0; i < mb->n; i++) {
+			uint32_t u = mb->msgs[i].uid;
+			assert_true(u < SNAP_MSGS + WRITER_ROUNDS + 8);
+			if (seen[u][0] == '\0')
+				snprintf(seen[u], sizeof(seen[u]), "%s", base_of(mb, i));
+			assert_string_equal(seen[u], base_of(mb, i));
+		}
+		mbox_close(&mb);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	assert_int_equal(mbox_open("sw", 2, 0, &mb, &err), 0);
+	assert_int_equal(mb->snapshot_reads, 1);
+	describe(mb, a, sizeof(a));
+	mbox_close(&mb);
+	/* The same from the files alone. */
+	mbox_snapshot_min = 1000000;
+	assert_int_equal(unlink("sw/" MBOX_SNAPSHOT_NAME), 0);
+	assert_int_equal(mbox_open("sw", 2, 0, &mb, &err), 0);
+	assert_int_equal(mb->snapshot_reads, 0);
+	describe(mb, b, sizeof(b));
+	mbox_close(&mb);
+	assert_string_equal(a, b);
+	mbox_snapshot_min = saved_min;
+	mbox_snapshot_tail_min = saved_tail;
 }
 
 int main(void)
@@ -1460,6 +1809,17 @@ int main(void)
 		cmocka_unit_test(test_cache_descriptor_is_kept_and_follows_the_file),
 		cmocka_unit_test(test_cache_is_compacted_when_mostly_dead),
 		cmocka_unit_test(test_message_cap_is_told_and_loses_nothing),
+		cmocka_unit_test(test_sizes_from_the_name_and_measured_once),
+		cmocka_unit_test(test_snapshot_is_used_and_a_stale_one_is_not),
+		cmocka_unit_test(test_snapshot_of_a_rewritten_uidlist_is_not_used),
+		cmocka_unit_test(test_torn_or_damaged_snapshot_is_not_believed),
+		cmocka_unit_test(test_snapshot_rewritten_by_another_process),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	int r = cmocka_run_group_tests_name("store", tests, setup, teardown);
+	/* Again with a snapshot for every folder, written anew at nearly
+	 * every change, so that each behaviour is also checked on a state
+	 * that starts from one. */
+	mbox_snapshot_min = 1;
+	mbox_snapshot_tail_min = 1;
+	return r | cmocka_run_group_tests_name("store on snapshots", tests, setup, teardown);
 }
