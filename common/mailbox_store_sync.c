@@ -30,6 +30,7 @@
  * Fails: -1 with a static *error_r; the view is then unchanged. */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -465,7 +466,11 @@ static int mbox_sync_tidy(struct mbox *mb, int *full_r, const char **error_r)
 		st->snap_failed = 1;
 		return 0;
 	}
-	return mbox_reread(mb, full_r, error_r);
+	int r = mbox_reread(mb, full_r, error_r);
+	/* What the whole files took in this process's heap is free now:
+	 * give it back (a session process is reused for other sessions). */
+	malloc_trim(0);
+	return r;
 }
 
 static int mbox_sync_work(struct mbox *mb, int options, int *full_r, const char **error_r)
@@ -653,6 +658,7 @@ void mbox_close(struct mbox **mbp)
 		return;
 	if (mb->st != NULL) {
 		struct mbox_state *st = mb->st;
+		int large = st->view_mapped > 0;
 		/* Measurements made and not yet logged: worth one more lock. */
 		if (st->pend_n > 0 && st->lockfd >= 0 && mbox_change_begin(mb) == 0)
 			mbox_change_end(mb, mbox_pending_flush(mb));
@@ -674,6 +680,10 @@ void mbox_close(struct mbox **mbp)
 		free(st->chg_flag);
 		mbox_view_free(mb);
 		free(st);
+		/* The heap a large folder took: back to the kernel, for the
+		 * next session this process serves. */
+		if (large)
+			malloc_trim(0);
 	}
 	free(mb->changes.expunged);
 	free(mb->changes.flagged);
