@@ -76,14 +76,10 @@ static int mbox_ov_set(struct mbox_state *st, const struct mbox_index_rec *r)
 		*o = *r;
 		return 0;
 	}
-	if (st->ov_n == st->ov_alloc) {
-		size_t na = st->ov_alloc == 0 ? 64 : st->ov_alloc * 2;
-		struct mbox_index_rec *n = reallocarray(st->ov, na, sizeof(*n));
-		if (n == NULL)
-			return -1;
-		st->ov = n;
-		st->ov_alloc = na;
-	}
+	void *grown = mbox_grow(st->ov, st->ov_n, &st->ov_alloc, sizeof(*st->ov));
+	if (grown == NULL)
+		return -1;
+	st->ov = grown;
 	memmove(&st->ov[pos + 1], &st->ov[pos], (st->ov_n - pos) * sizeof(st->ov[0]));
 	st->ov[pos] = *r;
 	st->ov_n++;
@@ -110,14 +106,10 @@ int mbox_expunged_add(struct mbox_state *st, uint32_t uid, uint64_t modseq)
 		memmove(st->ex, st->ex + drop, (st->ex_n - drop) * sizeof(st->ex[0]));
 		st->ex_n -= drop;
 	}
-	if (st->ex_n == st->ex_alloc) {
-		size_t na = st->ex_alloc == 0 ? 64 : st->ex_alloc * 2;
-		struct mbox_expunged *n = reallocarray(st->ex, na, sizeof(*n));
-		if (n == NULL)
-			return -1;
-		st->ex = n;
-		st->ex_alloc = na;
-	}
+	void *grown = mbox_grow(st->ex, st->ex_n, &st->ex_alloc, sizeof(*st->ex));
+	if (grown == NULL)
+		return -1;
+	st->ex = grown;
 	st->ex[st->ex_n++] = (struct mbox_expunged){ uid, modseq };
 	return 0;
 }

@@ -44,6 +44,35 @@
 
 /* ---- codec ---- */
 
+void *mbox_grow(void *arr, size_t n, size_t *alloc, size_t elem)
+{
+	if (n < *alloc)
+		return arr;
+	size_t na = *alloc == 0 ? 64 : *alloc * 2;
+	void *p = reallocarray(arr, na, elem);
+	if (p != NULL)
+		*alloc = na;
+	return p;
+}
+
+void mbox_rec_sizes_get(const unsigned char *p, struct mbox_index_rec *r)
+{
+	r->size = mbox_get64(p + 24);
+	r->vsize = mbox_get64(p + 32);
+	r->date = (long long)mbox_get64(p + 40);
+	r->hdr_size = mbox_get64(p + 48);
+	r->body_lines = mbox_get64(p + 56);
+}
+
+void mbox_rec_sizes_put(unsigned char *p, const struct mbox_index_rec *r)
+{
+	mbox_put64(p + 24, r->size);
+	mbox_put64(p + 32, r->vsize);
+	mbox_put64(p + 40, (uint64_t)r->date);
+	mbox_put64(p + 48, r->hdr_size);
+	mbox_put64(p + 56, r->body_lines);
+}
+
 void mbox_index_header_encode(const struct mbox_index_hdr *h, unsigned char *out)
 {
 	memset(out, 0, MBOX_INDEX_HDR_SIZE);
@@ -87,11 +116,7 @@ void mbox_index_rec_encode(const struct mbox_index_rec *r, unsigned char *out)
 	}
 	mbox_put32(out + 16, r->flags);
 	mbox_put32(out + 20, r->other);
-	mbox_put64(out + 24, r->size);
-	mbox_put64(out + 32, r->vsize);
-	mbox_put64(out + 40, (uint64_t)r->date);
-	mbox_put64(out + 48, r->hdr_size);
-	mbox_put64(out + 56, r->body_lines);
+	mbox_rec_sizes_put(out, r);
 }
 
 int mbox_index_rec_decode(const unsigned char *p, struct mbox_index_rec *r)
@@ -122,11 +147,7 @@ int mbox_index_rec_decode(const unsigned char *p, struct mbox_index_rec *r)
 	}
 	r->flags = mbox_get32(p + 16);
 	r->other = mbox_get32(p + 20);
-	r->size = mbox_get64(p + 24);
-	r->vsize = mbox_get64(p + 32);
-	r->date = (long long)mbox_get64(p + 40);
-	r->hdr_size = mbox_get64(p + 48);
-	r->body_lines = mbox_get64(p + 56);
+	mbox_rec_sizes_get(p, r);
 	if (r->type == MBOX_REC_MEASURE)   /* facts of the file: no change, no MODSEQ */
 		return r->uid == 0 || r->modseq != 0 || r->state != 0 || r->flags != 0 || r->other != 0 ||
 				       r->date != 0 || r->size > INT64_MAX || r->vsize < r->size ||

@@ -49,6 +49,11 @@ static inline uint64_t mbox_get64(const unsigned char *p)
 	return le64toh(v);
 }
 
+/* Room for one more element of size elem in arr (n used, *alloc
+ * allocated), doubling: the array (moved or not), or NULL (ENOMEM: arr
+ * and *alloc unchanged). */
+void *mbox_grow(void *arr, size_t n, size_t *alloc, size_t elem);
+
 /* One base name -> UID of dovecot-uidlist (present or not). */
 struct mbox_ul_entry {
 	uint32_t uid;
@@ -232,6 +237,10 @@ int mbox_index_create(struct mbox *mb);
 int mbox_index_compact(struct mbox *mb, int force);
 /* The next MODSEQ to give out. */
 uint64_t mbox_index_next_modseq(const struct mbox *mb);
+/* The sizes, date, header size and body lines, at bytes 24 to 64 of an
+ * index record and of a snapshot entry alike. */
+void mbox_rec_sizes_get(const unsigned char *p, struct mbox_index_rec *r);
+void mbox_rec_sizes_put(unsigned char *p, const struct mbox_index_rec *r);
 /* pread of n bytes at off (short only at the end of the file); -1. */
 ssize_t mbox_pread_full(int fd, void *p, size_t n, off_t off);
 /* Log the measurements this session made (under the exclusive lock,

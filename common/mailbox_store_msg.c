@@ -157,14 +157,10 @@ static void mbox_pending_add(struct mbox *mb, const struct mbox_index_rec *meas)
 {
 	struct mbox_state *st = mb->st;
 
-	if (st->pend_n == st->pend_alloc) {
-		size_t na = st->pend_alloc == 0 ? 16 : st->pend_alloc * 2;
-		struct mbox_index_rec *p = reallocarray(st->pend, na, sizeof(*p));
-		if (p == NULL)
-			return;   /* not logged: measured again some day */
-		st->pend = p;
-		st->pend_alloc = na;
-	}
+	void *grown = mbox_grow(st->pend, st->pend_n, &st->pend_alloc, sizeof(*st->pend));
+	if (grown == NULL)
+		return;   /* not logged: measured again some day */
+	st->pend = grown;
 	st->pend[st->pend_n++] = *meas;
 	if (st->pend_n < MBOX_PENDING_MAX)
 		return;

@@ -114,14 +114,10 @@ int mbox_msg_path(const char *base, size_t base_len, uint32_t flags, uint32_t ot
 
 int mbox_scan_push(struct mbox_scan *sc, const struct mbox_file *f)
 {
-	if (sc->n == sc->alloc) {
-		size_t na = sc->alloc == 0 ? 64 : sc->alloc * 2;
-		struct mbox_file *nf = reallocarray(sc->f, na, sizeof(*nf));
-		if (nf == NULL)
-			return -1;
-		sc->f = nf;
-		sc->alloc = na;
-	}
+	void *grown = mbox_grow(sc->f, sc->n, &sc->alloc, sizeof(*sc->f));
+	if (grown == NULL)
+		return -1;
+	sc->f = grown;
 	sc->f[sc->n++] = *f;
 	return 0;
 }

@@ -46,7 +46,7 @@
 #define SNAP_VERSION 1
 #define SNAP_TMP "postern-snapshot.tmp"
 #define SNAP_HDR 160
-#define SNAP_ENT 64                     /* one listed UID */
+#define SNAP_ENT 64                     /* one listed UID (sizes where an index record has them) */
 #define SNAP_EX 16                      /* one remembered expunge */
 #define SNAP_NIDX 8                     /* (hash of a base name, entry) */
 #define SNAP_ANCHOR_MAX DOVECOT_UIDLIST_LINE_MAX
@@ -277,11 +277,7 @@ int mbox_snap_entry(struct mbox_snap *s, size_t i, struct mbox_ul_entry *e, stru
 		r->state = (uint8_t)(((bits & SNAP_DUP) != 0 ? MBOX_STATE_DUP : 0) |
 				     ((bits & SNAP_UNMEASURED) != 0 ? MBOX_STATE_UNMEASURED : 0));
 		r->modseq = mbox_get64(p + 16);
-		r->size = mbox_get64(p + 24);
-		r->vsize = mbox_get64(p + 32);
-		r->date = (long long)mbox_get64(p + 40);
-		r->hdr_size = mbox_get64(p + 48);
-		r->body_lines = mbox_get64(p + 56);
+		mbox_rec_sizes_get(p, r);
 	}
 	return 1;
 }
@@ -724,11 +720,7 @@ static int snap_write_body(struct mbox_state *st, struct snap_out *o, uint64_t *
 				((r.state & MBOX_STATE_UNMEASURED) != 0 ? SNAP_UNMEASURED : 0);
 			mbox_put32(p + 4, r.flags);
 			mbox_put64(p + 16, r.modseq);
-			mbox_put64(p + 24, r.size);
-			mbox_put64(p + 32, r.vsize);
-			mbox_put64(p + 40, (uint64_t)r.date);
-			mbox_put64(p + 48, r.hdr_size);
-			mbox_put64(p + 56, r.body_lines);
+			mbox_rec_sizes_put(p, &r);
 		}
 		mbox_put32(p + 8, bits);
 		snap_out(o, p, sizeof(p));

@@ -467,6 +467,11 @@ static int mbox_sync_tidy(struct mbox *mb, int *full_r, const char **error_r)
 		return 0;
 	}
 	int r = mbox_reread(mb, full_r, error_r);
+	if (r == 0 && st->snap == NULL) {
+		/* Written and not usable: no use writing it at every sync. */
+		log_warn("%s: the %s just written is not usable", mb->path, MBOX_SNAPSHOT_NAME);
+		st->snap_failed = 1;
+	}
 	/* What the whole files took in this process's heap is free now:
 	 * give it back (a session process is reused for other sessions). */
 	malloc_trim(0);

@@ -69,14 +69,10 @@ static int mbox_ul_add(struct mbox *mb, uint32_t uid, const char *base, size_t l
 	struct mbox_state *st = mb->st;
 	char *copy;
 
-	if (st->ul_n == st->ul_alloc) {
-		size_t na = st->ul_alloc == 0 ? 64 : st->ul_alloc * 2;
-		struct mbox_ul_entry *p = reallocarray(st->ul, na, sizeof(*p));
-		if (p == NULL)
-			return -1;
-		st->ul = p;
-		st->ul_alloc = na;
-	}
+	void *grown = mbox_grow(st->ul, st->ul_n, &st->ul_alloc, sizeof(*st->ul));
+	if (grown == NULL)
+		return -1;
+	st->ul = grown;
 	if ((copy = arena_strndup(&st->names, base, len)) == NULL)
 		return -1;
 	st->ul[st->ul_n++] = (struct mbox_ul_entry){ uid, copy, len, emailid };

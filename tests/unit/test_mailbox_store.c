@@ -1771,6 +1771,100 @@ static void test_snapshot_rewritten_by_another_process(void **state)
 	mbox_snapshot_tail_min = saved_tail;
 }
 
+#define RC_PROCS 3
+#define RC_ROUNDS 40
+
+/* Log the UIDs m shows as \Recent at or after from into f. */
+static void log_recent(FILE *f, struct mbox *mb, size_t from)
+{
+	for (size_t i = from; i < mb->n; i++)
+		if (mb->msgs[i].recent)
+			fprintf(f, "%u\n", mb->msgs[i].uid);
+}
+
+static void recent_child(int k)
+{
+	char path[32], name[64];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "rc.%d", k);
+	if ((f = fopen(path, "w")) == NULL)
+		_exit(2);
+	for (int r = 0; r < RC_ROUNDS; r++) {
+		struct mbox *mb, *dst;
+		const char *err;
+		uint32_t uid;
+		size_t failed, idx = 0;
+		if (mbox_open("rc", 2, MBOX_CLAIM_RECENT, &mb, &err) < 0)
+			_exit(3);
+		log_recent(f, mb, 0);
+		snprintf(name, sizeof(name), "%d.M%dP%d.h,S=26,W=30", 7000 + r, r, k);
+		deliver("rc", name, MSG26);
+		if (mb->n > 0 && mbox_open("rc", 2, 0, &dst, &err) == 0) {
+			idx = (size_t)(r * 7 + k) % mb->n;
+			if (mbox_copy_set(mb, &idx, 1, dst, &uid, &failed, &err) < 0)
+				_exit(4);
+			mbox_close(&dst);
+		}
+		for (int s = 0; s < 2; s++) {
+			if (mbox_sync(mb, MBOX_CLAIM_RECENT, &err) < 0)
+				_exit(5);
+			log_recent(f, mb, mb->changes.first_new);
+		}
+		mbox_close(&mb);
+	}
+	fclose(f);
+	_exit(0);
+}
+
+/* Sessions in several processes select the folder (claiming \Recent),
+ * deliver, copy within it and sync, while snapshots come and go: every
+ * UID below the folder's \Recent mark was \Recent in exactly one view. */
+static void test_recent_once_under_concurrency(void **state)
+{
+	static unsigned char seen[1 << 16];
+	struct mbox *mb;
+	const char *err = NULL;
+	pid_t pids[RC_PROCS];
+	(void)state;
+
+	memset(seen, 0, sizeof(seen));
+	make_maildir("rc");
+	deliver_sized("rc", 0, 70);
+	for (int k = 0; k < RC_PROCS; k++) {
+		pids[k] = fork();
+		assert_true(pids[k] >= 0);
+		if (pids[k] == 0)
+			recent_child(k);
+	}
+	for (int k = 0; k < RC_PROCS; k++) {
+		int st;
+		assert_int_equal(waitpid(pids[k], &st, 0), pids[k]);
+		assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	}
+	for (int k = 0; k < RC_PROCS; k++) {
+		char path[32], line[32];
+		snprintf(path, sizeof(path), "rc.%d", k);
+		FILE *f = fopen(path, "r");
+		assert_non_null(f);
+		while (fgets(line, sizeof(line), f) != NULL) {
+			unsigned uid = (unsigned)strtoul(line, NULL, 10);
+			assert_true(uid > 0 && uid < sizeof(seen));
+			if (seen[uid])
+				fail_msg("UID %u was \\Recent in two views", uid);
+			seen[uid] = 1;
+		}
+		fclose(f);
+	}
+	assert_int_equal(mbox_open("rc", 2, 0, &mb, &err), 0);
+	uint32_t hw = mbox_recent_from(mb);
+	assert_true(hw > 70);
+	for (uint32_t uid = 1; uid < hw; uid++)
+		if (!seen[uid])
+			fail_msg("UID %u (below the mark %u) was \\Recent in no view", uid, hw);
+	mbox_close(&mb);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1814,6 +1908,7 @@ int main(void)
 		cmocka_unit_test(test_snapshot_of_a_rewritten_uidlist_is_not_used),
 		cmocka_unit_test(test_torn_or_damaged_snapshot_is_not_believed),
 		cmocka_unit_test(test_snapshot_rewritten_by_another_process),
+		cmocka_unit_test(test_recent_once_under_concurrency),
 	};
 	int r = cmocka_run_group_tests_name("store", tests, setup, teardown);
 	/* Again with a snapshot for every folder, written anew at nearly
