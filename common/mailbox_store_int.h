@@ -317,8 +317,12 @@ int mbox_first_sight(struct mbox *mb, const char *name, size_t base_len, struct 
 int mbox_name_sizes(const char *base, size_t len, unsigned long long *s_r, unsigned long long *w_r);
 /* mtime of sub in ns, or -1 (errno). */
 long long mbox_dir_stamp(struct mbox *mb, const char *sub);
-/* The delivery time at the start of a Maildir base name, for ordering. */
-int mbox_base_time_cmp(const char *a, size_t alen, const char *b, size_t blen);
+/* The delivery time at the start of a Maildir base name, for ordering:
+ * SECONDS, then ".M" USECONDS when present (0 for another shape). */
+void mbox_name_time(const char *p, size_t len, unsigned long long *sec_r, unsigned long long *usec_r);
+/* Arrival order of two base names with their times (then by name). */
+int mbox_base_time_order(unsigned long long as, unsigned long long au, const char *a, size_t alen,
+			 unsigned long long bs, unsigned long long bu, const char *b, size_t blen);
 /* "cur/BASE:2,LETTERS" for a message into out. -1 when too long. */
 int mbox_msg_path(const char *base, size_t base_len, uint32_t flags, uint32_t other, char *out, size_t outlen);
 /* Find the files of base in cur/ and new/ (a directory scan).  0 with

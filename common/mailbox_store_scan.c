@@ -248,9 +248,7 @@ long long mbox_dir_stamp(struct mbox *mb, const char *sub)
 
 /* ---- arrival order ---- */
 
-/* SECONDS, then ".M" USECONDS when present (0 for another shape). */
-static void mbox_name_time(const char *p, size_t len, unsigned long long *sec_r,
-			   unsigned long long *usec_r)
+void mbox_name_time(const char *p, size_t len, unsigned long long *sec_r, unsigned long long *usec_r)
 {
 	size_t i = 0, j;
 
@@ -262,14 +260,12 @@ static void mbox_name_time(const char *p, size_t len, unsigned long long *sec_r,
 			*usec_r = *usec_r * 10 + (unsigned long long)(p[j] - '0');
 }
 
-int mbox_base_time_cmp(const char *a, size_t alen, const char *b, size_t blen)
+int mbox_base_time_order(unsigned long long as, unsigned long long au, const char *a, size_t alen,
+			 unsigned long long bs, unsigned long long bu, const char *b, size_t blen)
 {
-	unsigned long long as, au, bs, bu;
 	size_t n = alen < blen ? alen : blen;
 	int c;
 
-	mbox_name_time(a, alen, &as, &au);
-	mbox_name_time(b, blen, &bs, &bu);
 	if (as != bs)
 		return as < bs ? -1 : 1;
 	if (au != bu)

@@ -104,12 +104,14 @@ int mbox_note_change(uint32_t **arr, size_t *n, size_t *alloc, uint32_t uid)
 struct mbox_new_file {
 	struct mbox_file *f;
 	struct mbox_index_rec rec;
+	unsigned long long sec, usec;  /* from the name, once: not at every comparison */
 };
 
 static int mbox_new_file_cmp(const void *a, const void *b)
 {
 	const struct mbox_new_file *x = a, *y = b;
-	return mbox_base_time_cmp(x->f->name + 4, x->f->base_len, y->f->name + 4, y->f->base_len);
+	return mbox_base_time_order(x->sec, x->usec, x->f->name + 4, x->f->base_len, y->sec, y->usec,
+				    y->f->name + 4, y->f->base_len);
 }
 
 int mbox_add_files(struct mbox *mb, struct mbox_file *f, size_t n, const char **error_r)
@@ -136,6 +138,7 @@ int mbox_add_files(struct mbox *mb, struct mbox_file *f, size_t n, const char **
 			mbox_fail(error_r, "cannot read a new message");
 			goto out;
 		}
+		mbox_name_time(f[i].name + 4, f[i].base_len, &nf[k].sec, &nf[k].usec);
 		k++;
 	}
 	/* Arrival order, as the Maildir names tell it. */
