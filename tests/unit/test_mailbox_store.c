@@ -1310,26 +1310,34 @@ static void conc_child(int k)
 	_exit(0);
 }
 
-static void test_concurrent_processes_assign_each_uid_once(void **state)
+/* Run child(k) in n processes and wait for each to exit 0. */
+static void run_children(int n, void (*child)(int k))
 {
-	struct mbox *mb;
-	const char *err = NULL;
-	pid_t pids[CONC_PROCS];
-	char line[256], path[64];
-	(void)state;
+	pid_t pids[8];
 
-	make_maildir("f");
-	for (int k = 0; k < CONC_PROCS; k++) {
+	assert_true(n <= 8);
+	for (int k = 0; k < n; k++) {
 		pids[k] = fork();
 		assert_true(pids[k] >= 0);
 		if (pids[k] == 0)
-			conc_child(k);
+			child(k);
 	}
-	for (int k = 0; k < CONC_PROCS; k++) {
+	for (int k = 0; k < n; k++) {
 		int st;
 		assert_int_equal(waitpid(pids[k], &st, 0), pids[k]);
 		assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	}
+}
+
+static void test_concurrent_processes_assign_each_uid_once(void **state)
+{
+	struct mbox *mb;
+	const char *err = NULL;
+	char line[256], path[64];
+	(void)state;
+
+	make_maildir("f");
+	run_children(CONC_PROCS, conc_child);
 	assert_int_equal(mbox_open("f", 1, 0, &mb, &err), 0);
 	assert_int_equal(mb->n, CONC_PROCS * CONC_ROUNDS);
 	assert_int_equal(mb->uidnext, CONC_PROCS * CONC_ROUNDS + 1);   /* none lost, none twice */
@@ -1825,23 +1833,12 @@ static void test_recent_once_under_concurrency(void **state)
 	static unsigned char seen[1 << 16];
 	struct mbox *mb;
 	const char *err = NULL;
-	pid_t pids[RC_PROCS];
 	(void)state;
 
 	memset(seen, 0, sizeof(seen));
 	make_maildir("rc");
 	deliver_sized("rc", 0, 70);
-	for (int k = 0; k < RC_PROCS; k++) {
-		pids[k] = fork();
-		assert_true(pids[k] >= 0);
-		if (pids[k] == 0)
-			recent_child(k);
-	}
-	for (int k = 0; k < RC_PROCS; k++) {
-		int st;
-		assert_int_equal(waitpid(pids[k], &st, 0), pids[k]);
-		assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-	}
+	run_children(RC_PROCS, recent_child);
 	for (int k = 0; k < RC_PROCS; k++) {
 		char path[32], line[32];
 		snprintf(path, sizeof(path), "rc.%d", k);
