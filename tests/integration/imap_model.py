@@ -776,6 +776,7 @@ class ModelClient:
         self.reset_view(None)
 
     def reset_view(self, folder, readonly=False):
+        self.note_unlearned()
         self.folder = folder
         self.readonly = readonly
         self.view = []
@@ -783,6 +784,21 @@ class ModelClient:
         self.max_uid_known = 0
         self.select_uidnext = None
         self.must_vanish = set()  # UIDs an EXPUNGEISSUED reply left out: their EXPUNGE is due
+
+    def note_unlearned(self):
+        """Leaving a view with messages whose UID this client never
+        learned (told only by EXISTS, e.g. just before a LOGOUT): the
+        session may have had their \\Recent, as with an EXPUNGE of one."""
+        view = getattr(self, "view", None)
+        if not view or self.folder is None or self.readonly:
+            return
+        for k, m in enumerate(view):
+            if m.uid is not None:
+                continue
+            lo = next((x.uid for x in reversed(view[:k]) if x.uid is not None), 0)
+            hi = next((x.uid for x in view[k + 1:] if x.uid is not None), None)
+            with self.world.lock:
+                self.world.uncertain.append((self.folder, lo, hi, now()))
 
     # ---- transport
 
