@@ -28,11 +28,13 @@ dovecot_peer.py: Debian dovecot-imapd, default settings but the session
 limits, mail_location maildir: with its index files in the Maildir).
 Both check the same password against the same hash: Postern's yescrypt
 hash from its etc/users is Dovecot's {CRYPT} passdb entry (idle10k: a
-SHA-512 crypt hash in both, --crowd-hash).  Before every measured run the server is stopped,
-its Maildir replaced with a fresh `cp -a` of the generated one (so neither
-has a UID list, an index or a cache yet), the page cache written back
-(sync), and the server started again.  The two servers take turns, the
-first of each repetition alternating.
+SHA-512 crypt hash in both, --crowd-hash).  Before every measured run
+the server is stopped, its Maildir replaced with a fresh `cp -a` of the
+generated one (so neither has a UID list, an index or a cache yet), the
+page cache written back (sync), and the server started again.  The two
+servers take turns, the first of each repetition alternating.  The
+client: bench/imap_client.py (one session), imap_crowd.py (many in
+IDLE), imap_mix.py (the mix); the tables: imap_report.py.
 
 Measured, each -r times (the report gives the median).  Time: a
 monotonic clock around one command, from sending its line to reading its
@@ -126,6 +128,7 @@ import imap_messages
 import imap_mix
 from imap_report import EXPUNGED, FLAGGED, Report, top_comm
 from imap_servers import MAIL_USER, PASSWORD, USER_SESSIONS_MAX, Dovecot, Postern, crypt_hash, place, user_names
+from imap_model import parse_seqset      # tests/integration, on the path imap_servers gives
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE = os.path.dirname(HERE)
@@ -292,7 +295,7 @@ class Bench(Report):
                 base, base_comm = self.rest(sv)
                 crowd = Crowd(sv.port, [(u, PASSWORD) for u in sv.users], n)
                 try:
-                    t_open = crowd.open(max(300, n // 10))
+                    t_open = crowd.open(max(300, n // 2))    # Dovecot: 500 in 60 s under load
                     time.sleep(self.args.settle)
                     held = crowd.alive()
                     pss, by_comm = tree_memory(sv.master_pid())
@@ -432,15 +435,6 @@ class Bench(Report):
         return {info[n][0] for n in unflagged}, {info[n][0] for n in others}
 
 
-def uid_set(text):
-    """The UIDs of an IMAP sequence set of numbers and ranges."""
-    out = set()
-    for part in text.split(b","):
-        a, _, b = part.partition(b":")
-        out.update(range(int(a), int(b or a) + 1))
-    return out
-
-
 def check_resync(r, flagged, expunged):
     """What a SELECT (QRESYNC) reply told of the changes: "as expected" when
     every expunged UID is in its VANISHED (EARLIER) and every flag change
@@ -448,7 +442,7 @@ def check_resync(r, flagged, expunged):
     if r.size > Client.KEEP:
         return "a reply of %d bytes, not checked" % r.size
     m = re.search(rb"\* VANISHED \(EARLIER\) ([0-9:,]+)\r\n", r.head)
-    vanished = uid_set(m.group(1)) if m else set()
+    vanished = set(parse_seqset(m.group(1).decode())) if m else set()
     fetched = {int(u) for u in re.findall(rb"\* \d+ FETCH \([^\r\n]*UID (\d+)", r.head)}
     problems = []
     if not expunged <= vanished:

@@ -160,7 +160,7 @@ class Report:
           "%d; Postern's and Dovecot's runs alternate.  The ratio is Dovecot / Postern for times, memory "
           "and CPU, Postern / Dovecot for rates: above 1, Postern is better." % (
               "; for idle10k a SHA-512 crypt hash in both (a yescrypt check costs 30–60 ms of CPU: "
-              "%d logins would take minutes per server)" % a.crowd if cheap else "", a.repeat))
+              "10,000 logins would take minutes of it per server)" if cheap else "", a.repeat))
         p("")
         crowd = [k for k in ("idle200", "idle10k") if any(self.med(k + "_per", n) is not None for n in names)]
         if crowd:

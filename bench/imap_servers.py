@@ -48,10 +48,12 @@ MAXPROC_MAX = 10000     # master.conf's bound on maxproc
 USER_SESSIONS_MAX = 4096
 
 
+sys.path.insert(0, os.path.join(SOURCE, "tests", "integration"))   # the tests' helpers
+
+
 def harness(build):
     """tests/integration/postern_harness.py (free ports; Dovecot's peer uses it)."""
     os.environ.setdefault("POSTERN_BUILD", build)
-    sys.path.insert(0, os.path.join(SOURCE, "tests", "integration"))
     import postern_harness
     return postern_harness
 
