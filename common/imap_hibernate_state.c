@@ -233,8 +233,10 @@ static int imap_hibernate_put_fields(const struct imap_hibernate_state *st, stru
 int imap_hibernate_state_encode(const struct imap_hibernate_state *st, struct buf *out)
 {
 	size_t before = out->len;
+	/* A hibernation leaves room for the wake field its resume adds. */
+	size_t max = IMAP_HIBERNATE_RECORD_MAX - (st->request == IMAP_HIBERNATE_REQ_HIBERNATE ? 64 : 0);
 
-	if (imap_hibernate_put_fields(st, out) < 0 || out->len - before > IMAP_HIBERNATE_RECORD_MAX) {
+	if (imap_hibernate_put_fields(st, out) < 0 || out->len - before > max) {
 		buf_truncate(out, before);
 		errno = EMSGSIZE;
 		return -1;

@@ -48,6 +48,9 @@
 
 #define IMAPD_HIBERNATE_IPC_MS 5000   /* the exchange with imap-hibernate (at most ipc_timeout) */
 
+/* A resume is read as a login hand-off is (login_handoff_read). */
+_Static_assert(IMAP_HIBERNATE_RECORD_MAX <= LOGIN_HANDOFF_MAX, "a state record fits a hand-off");
+
 static const char imapd_commit[] = "request=commit\n\n";
 
 static int imapd_hibernate_ipc_ms(const struct imapd_limits *l)

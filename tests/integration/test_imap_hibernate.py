@@ -20,14 +20,14 @@ imap-session) running; a login process cannot pass a session off as a
 resume (only imap-hibernate's uid may)."""
 
 import os
+import pwd
 import re
 import signal
 import socket
-import subprocess
 import time
 
-from postern_harness import (HOST, SCALE, PosternTestCase, as_user, is_root, parse_record, read_record,
-                             service_table, wait_for)
+from postern_harness import HOST, SCALE, PosternTestCase, is_root, service_table, wait_for
+from test_peer_checks import run_as
 from test_pop3_tls import tls_context
 
 USER = "alice"
@@ -326,30 +326,63 @@ class ImapHibernate(PosternTestCase):
 
     def test_fifty_hibernated_sessions_leave_only_the_spares(self):
         t = self.tree()
-        spares = [r for r in service_table() if r["name"] == "imap-session"]
+        (row,) = [r for r in service_table() if r["name"] == "imap-session"]
         clients = []
         mark = t.log_mark()
-        for i in range(50):
+        for _ in range(50):
             c = self.client(t)
             c.ok("SELECT INBOX")
             c.idle()
             clients.append(c)
         self.hibernated(t, mark, n=50)
-        held = len(t.pids("imap-session"))
         # The master tells a session process that turns idle beyond the
-        # spares to exit: wait until at most that many are left.
-        limit = SPARES
-        left = wait_for(lambda: (lambda n: n if n <= limit else 0)(len(t.pids("imap-session"))) or
-                        len(t.pids("imap-session")) <= limit, 20,
-                        "at most %d imap-session processes" % limit,
-                        detail=lambda: "%d processes (were %d)\n%s" % (len(t.pids("imap-session")), held,
-                                                                       t.log_tail()))
-        self.assertTrue(left)
-        # All of them are still there: one delivery reaches every one.
+        # spares to exit: all but those go.
+        wait_for(lambda: len(t.pids("imap-session")) <= SPARES, 20,
+                 "at most %d imap-session processes (maxproc %d)" % (SPARES, row["maxproc"]),
+                 detail=lambda: "%d left\n%s" % (len(t.pids("imap-session")), t.log_tail()))
+        self.assertEqual(len(t.pids("imap-hibernate")), 1)
+        # All 50 are still there: one delivery reaches every one.
         self.deliver(t, "fifty", 1)
         for c in clients:
             self.assertEqual(c.line(), b"* 1 EXISTS")
-        del spares
+
+    # ---- who may resume
+
+    def test_a_login_process_cannot_pass_a_session_off_as_a_resume(self):
+        if not is_root():
+            self.skipTest("needs root: started by another user, every process runs as one uid")
+        try:
+            uid = pwd.getpwnam("postern-login").pw_uid
+        except KeyError:
+            self.skipTest("no system user postern-login")
+        t = self.tree()
+        path = os.path.join(t.dir, "private", "imap-session")
+        fields = [("request", "resume"), ("version", "1"), ("wake", "client"), ("user", t.addr("bob")),
+                  ("root", "%s/bob" % t.domain), ("client", "127.0.0.1"), ("tls", "no"), ("enabled", ""),
+                  ("mailbox", "INBOX"), ("path", "%s/bob" % t.domain), ("readonly", "0"),
+                  ("uidvalidity", "1"), ("modseq", "1"), ("keywords", "0"), ("tag", "a"),
+                  ("idle_since", "1"), ("deadline", "1"), ("errors", "0")]
+        rec = "".join("%s=%s\n" % kv for kv in fields).encode() + b"\n"
+
+        def attempt():
+            # postern-login is a caller of imap-session (for logins), so
+            # it is let in; the resume itself must be refused.
+            mine, theirs = socket.socketpair()
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.settimeout(30 * SCALE)
+            s.connect(path)
+            socket.send_fds(s, [rec], [theirs.fileno()])
+            theirs.close()
+            answer = s.recv(4096)
+            s.close()
+            return answer.decode()
+
+        mark = t.log_mark()
+        pid, answer = run_as("postern-login", attempt)
+        self.assertEqual(answer, "")                              # closed, no status=ok
+        t.wait_log(r"imap-session\[\d+\]: warning: refused a resume from pid=%d uid=%d: only imap-hibernate"
+                   % (pid, uid), after=mark)
+        self.assertNotIn("resumed", t.log_text(mark))
 
 
-SPARES = 4   # common/service_table.c: the spares of imap-session
+SPARES = 4   # common/service_table.c: the spares of imap-session (docs/tree.md)
