@@ -66,6 +66,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "hash.h"
 #include "imap_hibernate_state.h"
 #include "imapd.h"
 #include "log.h"
@@ -81,7 +82,7 @@
 #define HIBERNATE_FD_RESERVE 64       /* descriptors kept for everything but clients */
 #define HIBERNATE_EVENTS 256          /* epoll events taken per wait */
 #define HIBERNATE_BUCKETS 4096        /* of the folder tables */
-#define HIBERNATE_ANSWER_MAX 256      /* an answer or commit record */
+#define HIBERNATE_ANSWER_MAX 128      /* an answer or commit record */
 #define HIBERNATE_TICK_MS 250         /* deadlines are looked at no more often than this */
 
 /* What an epoll event is about: the first member of each owner. */
@@ -173,6 +174,25 @@ struct hib {
 	long long last_scan;            /* of hib_timers: at most one per HIBERNATE_TICK_MS */
 };
 
+/* The doubly linked lists of sessions and of hand-offs (prev, next). */
+#define HIB_LIST_PUSH(head, x)                  \
+	do {                                    \
+		(x)->prev = NULL;               \
+		(x)->next = (head);             \
+		if ((head) != NULL)             \
+			(head)->prev = (x);     \
+		(head) = (x);                   \
+	} while (0)
+#define HIB_LIST_REMOVE(head, x)                        \
+	do {                                            \
+		if ((x)->prev != NULL)                  \
+			(x)->prev->next = (x)->next;    \
+		else                                    \
+			(head) = (x)->next;             \
+		if ((x)->next != NULL)                  \
+			(x)->next->prev = (x)->prev;    \
+	} while (0)
+
 static long long hib_now(void)
 {
 	struct timespec ts;
@@ -205,11 +225,7 @@ static void hib_say(int fd, const char *text)
 
 static size_t hib_path_bucket(const char *path)
 {
-	uint32_t x = 2166136261u;
-
-	for (; *path != '\0'; path++)
-		x = (x ^ (unsigned char)*path) * 16777619u;
-	return x % HIBERNATE_BUCKETS;
+	return hash_fnv32_str(HASH_FNV32_INIT, path) % HIBERNATE_BUCKETS;
 }
 
 static size_t hib_wd_bucket(int wd)
@@ -371,12 +387,7 @@ static void hib_session_free(struct hib *h, struct hib_session *s)
 	hib_folder_unlink(h, s);
 	session_slots_release(h->l->slots_fd, s->user_slot);
 	session_slots_release(h->l->slots_fd, s->client_slot);
-	if (s->prev != NULL)
-		s->prev->next = s->next;
-	else
-		h->sessions = s->next;
-	if (s->next != NULL)
-		s->next->prev = s->prev;
+	HIB_LIST_REMOVE(h->sessions, s);
 	h->nsessions--;
 	free(s->rec);
 	free(s->user);
@@ -612,12 +623,7 @@ static void hib_in_free(struct hib *h, struct hib_in *in)
 	if (in->fd >= 0)
 		close(in->fd);
 	close(in->conn);
-	if (in->prev != NULL)
-		in->prev->next = in->next;
-	else
-		h->ins = in->next;
-	if (in->next != NULL)
-		in->next->prev = in->prev;
+	HIB_LIST_REMOVE(h->ins, in);
 	h->nin--;
 	free(in->buf);
 	free(in);
@@ -660,10 +666,7 @@ static struct hib_session *hib_session_new(struct hib *h, struct hib_in *in, con
 	/* Our own imap_timeout bounds what the record says. */
 	s->deadline = st->deadline_ms < latest ? st->deadline_ms : latest;
 	hib_folder_link(s, f);
-	s->next = h->sessions;
-	if (h->sessions != NULL)
-		h->sessions->prev = s;
-	h->sessions = s;
+	HIB_LIST_PUSH(h->sessions, s);
 	h->nsessions++;
 	return s;
 }
@@ -811,10 +814,7 @@ static void hib_accept(struct hib *h)
 			close(conn);
 			continue;
 		}
-		in->next = h->ins;
-		if (h->ins != NULL)
-			h->ins->prev = in;
-		h->ins = in;
+		HIB_LIST_PUSH(h->ins, in);
 		h->nin++;
 		hib_due(h, in->due);
 	}

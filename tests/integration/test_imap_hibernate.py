@@ -28,49 +28,37 @@ import time
 
 from postern_harness import HOST, SCALE, PosternTestCase, is_root, service_table, wait_for
 from test_peer_checks import run_as
+from test_imap_two_sessions import Session
 from test_pop3_tls import tls_context
 
 USER = "alice"
 
 
-class Client:
-    """A raw IMAP client: commands, IDLE, and the lines the server sends."""
+class Client(Session):
+    """A raw IMAP session (test_imap_two_sessions) over imap or imaps,
+    its lines without CRLF, with IDLE."""
 
     def __init__(self, t, user=USER, tls=False):
         sock = socket.create_connection((HOST, t.port("imaps" if tls else "imap")), timeout=30 * SCALE)
         self.s = tls_context(t).wrap_socket(sock) if tls else sock
-        self.buf = b""
+        self.f = self.s.makefile("rb")
         self.n = 0
         self.line()                                            # greeting
         self.ok("LOGIN %s %s" % (t.addr(user), t.passwords[user]))
 
     def line(self):
-        while b"\r\n" not in self.buf:
-            data = self.s.recv(65536)
-            if not data:
-                raise EOFError("server closed the connection; unread %r" % self.buf)
-            self.buf += data
-        l, self.buf = self.buf.split(b"\r\n", 1)
-        return l
+        return Session.line(self)[:-2]
 
     def send(self, data):
         self.s.sendall(data)
 
-    def cmd(self, text):
-        self.n += 1
-        tag = b"h%d" % self.n
-        self.send(tag + b" " + text.encode() + b"\r\n")
-        out = []
-        while True:
-            l = self.line()
-            out.append(l)
-            if l.startswith(tag + b" "):
-                return out
-
-    def ok(self, text):
-        out = self.cmd(text)
-        assert re.match(rb"h\d+ OK", out[-1]), (text, out)
-        return out[:-1]
+    def close(self):
+        """Hang up (no LOGOUT: it may be in IDLE)."""
+        for x in (self.f, self.s):
+            try:
+                x.close()
+            except OSError:
+                pass
 
     def after_fetches(self):
         """The next line that is not a FETCH: a flag change may be told
@@ -95,12 +83,6 @@ class Client:
                 assert l.startswith(b"i OK"), (l, out)
                 return out
             out.append(l)
-
-    def close(self):
-        try:
-            self.s.close()
-        except OSError:
-            pass
 
 
 class ImapHibernate(PosternTestCase):
@@ -161,10 +143,10 @@ class ImapHibernate(PosternTestCase):
         mark = t.log_mark()
         # DONE and the next command in one packet: both read by the
         # session process that takes the session back.
-        c.send(b"DONE\r\nh99 FETCH 1 (UID FLAGS)\r\n")
+        c.send(b"DONE\r\nx99 FETCH 1 (UID FLAGS)\r\n")
         self.assertEqual(c.line(), b"i OK IDLE terminated")
         self.assertRegex(c.line(), rb"^\* 1 FETCH \(UID 1 FLAGS \([^)]*\)\)$")
-        self.assertRegex(c.line(), rb"^h99 OK")
+        self.assertRegex(c.line(), rb"^x99 OK")
         t.wait_log(r"resumed \(the client spoke\)", after=mark)
         self.assertEqual(c.ok("NOOP"), [])
 
@@ -247,7 +229,7 @@ class ImapHibernate(PosternTestCase):
         self.assertEqual(c.done(), [])
         self.assertEqual(c.ok("UID FETCH $ (UID)"), [b"* 2 FETCH (UID 2)", b"* 3 FETCH (UID 3)"])
         out = c.cmd("STORE 1 +FLAGS (\\Seen)")
-        self.assertRegex(out[-1], rb"^h\d+ NO")                 # still read-only
+        self.assertRegex(out[-1], rb"^t\d+ NO")                 # still read-only
 
     def test_over_imaps_through_the_login_relay(self):
         t = self.tree()
@@ -304,6 +286,26 @@ class ImapHibernate(PosternTestCase):
         mark = t.log_mark()
         self.deliver(t, "k1", 1)
         self.assertEqual(d.line(), b"* 1 EXISTS")
+
+    def test_reload_keeps_hibernated_sessions(self):
+        t = self.tree()
+        c = self.client(t)
+        self.idle_hibernated(t, c)
+        (old,) = t.pids("imap-hibernate")
+        mark = t.log_mark()
+        t.run("reload", "-d", t.dir)
+        t.wait_log(r"reload: rereading configuration", after=mark)
+        # A new process takes new sessions; the old one keeps its own
+        # until they wake, then exits.
+        self.assertTrue(t.wait_pids("imap-hibernate", exclude=(old,)))
+        self.deliver(t, "r1", 1)
+        self.assertEqual(c.line(), b"* 1 EXISTS")
+        self.assertEqual(c.line(), b"* 1 RECENT")
+        wait_for(lambda: old not in t.pids("imap-hibernate"), 20, "the old imap-hibernate to exit",
+                 detail=t.log_tail)
+        self.hibernated(t, mark)
+        self.assertEqual(c.done(), [])
+        self.assertEqual(c.ok("NOOP"), [])
 
     def test_stop_with_hibernated_sessions(self):
         t = self.tree()
