@@ -306,11 +306,13 @@ static struct hib_folder *hib_folder_get(struct hib *h, const char *path)
 		snprintf(sub, sizeof(sub), "%s%s", path, subs[k]);
 		int wd = inotify_add_watch(h->inotify, sub, mask);
 		if (wd < 0 || hib_watch_find(h, wd) != NULL) {
-			/* ENOSPC: fs.inotify.max_user_watches, said once.  A
+			/* ENOSPC, said once; ENOENT: the folder has gone.  A
 			 * watch we have already: another path to the same
 			 * directory, which one folder entry must not share. */
-			if (wd < 0 && (errno != ENOSPC || !warned++))
-				log_warn("inotify %s: %s", sub, strerror(errno));
+			if (wd < 0 && errno == ENOSPC && !warned++)
+				log_warn("inotify %s: %s (fs.inotify.max_user_watches)", sub, strerror(errno));
+			else if (wd < 0)
+				log_debug("inotify %s: %s", sub, strerror(errno));
 			hib_folder_put(h, f);
 			return NULL;
 		}

@@ -11,14 +11,18 @@
  * Replies are flushed only when no further command is buffered.
  * COMPRESS DEFLATE (RFC 4978) compresses the client stream from the
  * tagged OK on (common/stream.c, stream_deflate.c): inside the TLS that
- * the login process terminates, as the RFC orders the layers.
+ * the login process terminates, as the RFC orders the layers.  The same
+ * service takes back sessions from imap-hibernate (a record with
+ * request=resume, imapd_resume.c), and a session idle in IDLE is handed
+ * there (imapd_idle.c).
  *
  * Runs as: postern-vmail in the mail root, like the local delivery
  * agent.  It never listens on the network and never sees a password.
  *
- * Trusts: the login process (only postern-login and root may connect,
- * by SO_PEERCRED) for the client stream and address; the user and the
- * Maildir come from authd.  Commands go through the bounded parser and
+ * Trusts: the login process (postern-login, by SO_PEERCRED) for the
+ * client stream and address; the user and the Maildir come from authd.
+ * A resume is taken only from our own uid (imap-hibernate), see
+ * imapd_resume.c.  Commands go through the bounded parser and
  * the typed grammar (common/imap_parser.c, imap_grammar.c).
  *
  * Fails: a ticket that does not redeem is NO [UNAVAILABLE] and BYE;
