@@ -428,9 +428,9 @@ int daemon_maps_replaced(void)
 	return 0;
 }
 
-/* Tell the master whether we hold a client.  A lost report only skews
- * its spare count; it never stops service. */
-static void daemon_report(const struct daemon *d, int busy)
+/* A lost report only skews the master's spare count; it never stops
+ * service. */
+void daemon_report(const struct daemon *d, int busy)
 {
 	struct { pid_t pid; int busy; } rec = { getpid(), busy };
 

@@ -193,6 +193,22 @@ void mbox_mailboxid(const struct mbox *mb, char *out, size_t len);
 uint64_t mbox_msg_emailid(const struct mbox *mb, size_t idx);
 /* Index of the message with uid, or -1. */
 long mbox_find_uid(const struct mbox *mb, uint32_t uid);
+/* A range of UIDs, lo <= hi. */
+struct mbox_uid_range {
+	uint32_t lo, hi;
+};
+/* The view of a session taken up again in another process (IMAP
+ * hibernation): after mbox_open, which lists the whole folder, make the
+ * view the messages of known that are still there plus every message
+ * above the highest UID of known, as if known had been shown before,
+ * and say in mb->changes how the folder differs from known: expunged,
+ * the UIDs of known that are gone; flagged, those still there whose
+ * MODSEQ is above since; first_new, the first message above known.
+ * Messages below that highest UID that known lacks are left out (they
+ * would be numbered among the ones shown).  known: ascending, disjoint
+ * ranges of at most mbox_messages_max UIDs in all.  0, or -1 (ENOMEM,
+ * EINVAL: known not so) with the view unchanged. */
+int mbox_view_resume(struct mbox *mb, const struct mbox_uid_range *known, size_t n, uint64_t since);
 /* Expunged UIDs with a MODSEQ above modseq (QRESYNC VANISHED), ascending,
  * into a malloc()ed array.  0, 1 when the store no longer remembers
  * back that far (the caller reports every UID it cannot see), -1. */

@@ -217,6 +217,23 @@ void imapd_send_updates(struct imapd_session *ss, bool expunges_allowed)
 		log_warn("user=%s %s: %s", buf_cstr(&ss->user), mb->path, error);
 		return;
 	}
+	imapd_report_changes(ss);
+}
+
+uint32_t imapd_keyword_mask(const struct mbox *mb)
+{
+	uint32_t mask = 0;
+
+	for (int k = 0; k < MBOX_KEYWORDS_MAX; k++)
+		if (mb->keywords[k] != NULL)
+			mask |= 1u << k;
+	return mask;
+}
+
+void imapd_report_changes(struct imapd_session *ss)
+{
+	struct mbox *mb = ss->mb;
+
 	/* Ascending UIDs: each one's number is counted in the new view, to
 	 * which every earlier EXPUNGE has already brought the client.  A
 	 * QRESYNC client is told the UIDs instead (RFC 7162 3.2.10). */

@@ -276,6 +276,67 @@ static void test_two_sessions_see_flags_and_expunges(void **state)
 	mbox_close(&b);
 }
 
+/* A view taken up again from the UIDs a client knew: gone ones are
+ * expunges, changed ones (MODSEQ above what it was told) are flagged,
+ * ones above its highest are new, and ones below it that it never saw
+ * are left out (they would be numbered among the known ones). */
+static void test_view_resumed_from_known_uids(void **state)
+{
+	struct mbox *a, *b;
+	const char *err = NULL;
+	char name[32];
+	(void)state;
+
+	make_maildir("rv");
+	for (int i = 0; i < 6; i++) {
+		snprintf(name, sizeof(name), "%d.R.h", 20 + i);
+		deliver("rv", name, "S: r\n\nx\n");
+	}
+	assert_int_equal(mbox_open("rv", 2, 0, &a, &err), 0);
+	assert_int_equal(a->n, 6);
+	uint64_t told = a->highestmodseq;
+	/* UIDs 1..6; the client knew 1:2,4:6 (3 is not its). */
+	const struct mbox_uid_range known[] = { { 1, 2 }, { 4, 6 } };
+	assert_int_equal(mbox_msg_set_flags(a, 1, MBOX_FLAGGED), 0);   /* UID 2 changed */
+	assert_int_equal(mbox_msg_remove(a, 3), 0);                    /* UID 4 gone */
+	deliver("rv", "30.R.h", "S: r\n\nx\n");                      /* UID 7 new */
+	assert_int_equal(mbox_open("rv", 2, 0, &b, &err), 0);
+	assert_int_equal(mbox_view_resume(b, known, 2, told), 0);
+	assert_int_equal(b->changes.n_expunged, 1);
+	assert_int_equal(b->changes.expunged[0], 4);
+	assert_int_equal(b->changes.n_flagged, 1);
+	assert_int_equal(b->changes.flagged[0], 2);
+	assert_int_equal(b->changes.first_new, 4);
+	assert_int_equal(b->n, 5);   /* 1, 2, 5, 6 known; 7 new; 3 left out */
+	assert_int_equal(b->msgs[0].uid, 1);
+	assert_int_equal(b->msgs[1].uid, 2);
+	assert_int_equal(b->msgs[2].uid, 5);
+	assert_int_equal(b->msgs[3].uid, 6);
+	assert_int_equal(b->msgs[4].uid, 7);
+	assert_int_equal(b->msgs[1].flags, MBOX_FLAGGED);
+	/* The view goes on as any other: a later expunge is seen by sync. */
+	assert_int_equal(mbox_msg_remove(a, 0), 0);
+	assert_int_equal(mbox_sync(b, 0, &err), 0);
+	assert_int_equal(b->changes.n_expunged, 1);
+	assert_int_equal(b->changes.expunged[0], 1);
+	assert_int_equal(b->n, 4);
+	mbox_close(&b);
+
+	/* Nothing known: every message is new; bad ranges are EINVAL. */
+	assert_int_equal(mbox_open("rv", 2, 0, &b, &err), 0);
+	size_t all = b->n;
+	assert_int_equal(mbox_view_resume(b, NULL, 0, told), 0);
+	assert_int_equal(b->n, all);
+	assert_int_equal(b->changes.first_new, 0);
+	const struct mbox_uid_range bad[] = { { 4, 5 }, { 5, 6 } };
+	errno = 0;
+	assert_int_equal(mbox_view_resume(b, bad, 2, told), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(b->n, all);
+	mbox_close(&b);
+	mbox_close(&a);
+}
+
 static void test_recent_goes_to_one_session(void **state)
 {
 	struct mbox *a, *b;
@@ -1437,6 +1498,7 @@ int main(void)
 		cmocka_unit_test(test_damaged_uidlist_starts_new_uidvalidity),
 		cmocka_unit_test(test_bad_paths_refused),
 		cmocka_unit_test(test_two_sessions_see_flags_and_expunges),
+		cmocka_unit_test(test_view_resumed_from_known_uids),
 		cmocka_unit_test(test_recent_goes_to_one_session),
 		cmocka_unit_test(test_keywords_are_dovecot_letters),
 		cmocka_unit_test(test_crlf_messages_and_odd_files),
