@@ -21,18 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Copy s into out; -1 (ENAMETOOLONG) when it does not fit. */
-static int layout_copy(const char *s, char *out, size_t outlen)
-{
-	size_t n = strlen(s);
-
-	if (n >= outlen) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	memcpy(out, s, n + 1);
-	return 0;
-}
+#include "buf.h"
 
 int layout_path(const char *fhs_path, char *out, size_t outlen)
 {
@@ -81,7 +70,7 @@ int layout_tree_of_etc(const char *etc, char *out, size_t outlen)
 	real = realpath(path, NULL);
 	if (real == NULL)
 		return -1;
-	r = layout_copy(real, out, outlen);
+	r = str_copy(out, outlen, real);
 	free(real);
 	return r;
 }
@@ -113,14 +102,14 @@ int layout_program_dir(char *out, size_t outlen)
 	else
 		*slash = '\0';
 	if (layout_has_master(self))
-		return layout_copy(self, out, outlen);
+		return str_copy(out, outlen, self);
 	/* make install: postern in PREFIX/sbin, the daemons in PREFIX/libexec/postern. */
 	m = snprintf(libexec, sizeof libexec, "%s/../libexec/postern", self);
 	if (m > 0 && (size_t)m < sizeof libexec && layout_has_master(libexec) &&
 	    (real = realpath(libexec, NULL)) != NULL) {
-		r = layout_copy(real, out, outlen);
+		r = str_copy(out, outlen, real);
 		free(real);
 		return r;
 	}
-	return layout_copy(self, out, outlen);
+	return str_copy(out, outlen, self);
 }

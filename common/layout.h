@@ -20,7 +20,8 @@ int layout_path(const char *fhs_path, char *out, size_t outlen);
 /* The tree of the configuration directory etc: the directory that holds
  * etc as it is named, not the parent of what a link named etc points to
  * (the installed DIR/etc is a link to /etc/postern), made absolute with
- * links resolved.  0, or -1 with errno (EINVAL: etc ends in . or ..). */
+ * links resolved.  0, or -1 with errno (EINVAL: etc ends in . or ..;
+ * ENOSPC: out is too small). */
 int layout_tree_of_etc(const char *etc, char *out, size_t outlen);
 /* The directory of the Postern programs: that of the running executable
  * when it holds `master` (a build directory, or libexec/postern itself),
