@@ -43,4 +43,8 @@ void buf_wipe(struct buf *b);
 /* Free the allocation (wiping first) and reinitialise with the same cap. */
 void buf_free(struct buf *b);
 
+/* Copy the C string s into the fixed array out of outlen bytes: 0, or -1
+ * with errno ENOSPC when it does not fit (never a clipped copy). */
+int str_copy(char *out, size_t outlen, const char *s);
+
 #endif

@@ -154,6 +154,23 @@ static void test_buf_truncate_cuts_back_and_keeps_errno(void **state)
 	buf_free(&b);
 }
 
+/* str_copy: a fit is copied whole, one byte too many is refused and
+ * leaves out as it was. */
+static void test_str_copy_refuses_what_does_not_fit(void **state)
+{
+	char out[4] = "xyz";
+
+	(void)state;
+	assert_int_equal(str_copy(out, sizeof out, "abc"), 0);
+	assert_string_equal(out, "abc");
+	errno = 0;
+	assert_int_equal(str_copy(out, sizeof out, "abcd"), -1);
+	assert_int_equal(errno, ENOSPC);
+	assert_string_equal(out, "abc");
+	assert_int_equal(str_copy(out, sizeof out, ""), 0);
+	assert_string_equal(out, "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -165,6 +182,7 @@ int main(void)
 		cmocka_unit_test(test_buf_set_consume_reset),
 		cmocka_unit_test(test_buf_wipe_zeroes_the_allocation),
 		cmocka_unit_test(test_buf_truncate_cuts_back_and_keeps_errno),
+		cmocka_unit_test(test_str_copy_refuses_what_does_not_fit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
