@@ -208,6 +208,7 @@ void imapd_cmd_fetch(struct imapd_session *ss, const struct imap_command *c)
 	struct buf texts[IMAPD_TEXTS];   /* ENVELOPE, BODY, BODYSTRUCTURE, PREVIEW of the message at hand */
 	for (int k = 0; k < IMAPD_TEXTS; k++)
 		buf_init(&texts[k], IMAPD_STRUCTURE_MAX);
+	mbox_cache_begin(ss->mb);   /* one look at the cache file for all the messages */
 	for (size_t i = 0; i < n && !failed; i++) {
 		struct mbox_msg *m = &ss->mb->msgs[idx[i]];
 		const char *kw[MBOX_KEYWORDS_MAX];
@@ -275,6 +276,7 @@ void imapd_cmd_fetch(struct imapd_session *ss, const struct imap_command *c)
 			break;
 		}
 	}
+	mbox_cache_end(ss->mb);
 	free(idx);
 	buf_free(&data);
 	buf_free(&out);
