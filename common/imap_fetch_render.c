@@ -40,6 +40,9 @@
  *   RFC822.TEXT are BODY[], BODY.PEEK[HEADER] and BODY[TEXT]; they are
  *   not in IMAP4rev2's grammar but are rendered for any session (the
  *   grammar decides whether to accept them).
+ * - The whole message (BODY[], RFC822) of data the caller has in wire
+ *   form (data_wire) is sent from data with no parse; when nothing else
+ *   needs the tree, none is made.
  * - BINARY[section]<origin> (RFC 3516): the part with its transfer
  *   encoding undone; a literal8 "~{n}" only when the bytes sent hold a
  *   NUL (Dovecot sends literal8 for every base64 or QP part; both are
@@ -404,6 +407,26 @@ static void mime_section(const struct imap_section *s, struct imap_mime_section 
 	}
 }
 
+/* Whether a section is the whole message: its wire bytes are data
+ * itself when data is in wire form (no parse needed). */
+static bool section_whole(const struct imap_section *s)
+{
+	return s->kind == IMAP_SECTION_BODY && s->nparts == 0 && s->text == IMAP_SECTION_WHOLE;
+}
+
+/* Whether the items not cached need the parsed message (else the
+ * whole message in wire form does: BODY[], RFC822, simple items). */
+static bool render_needs_tree(const struct imap_fetch *f, unsigned int cached)
+{
+	if ((f->items & ~cached) & (IMAP_FETCH_ENVELOPE | IMAP_FETCH_BODY | IMAP_FETCH_BODYSTRUCTURE |
+				    IMAP_FETCH_PREVIEW | IMAP_FETCH_RFC822_HEADER | IMAP_FETCH_RFC822_TEXT))
+		return true;
+	for (unsigned int i = 0; i < f->nsections; i++)
+		if (!section_whole(&f->sections[i]))
+			return true;
+	return false;
+}
+
 /* Write the item's name (the section's, or name); false when the
  * section cannot be rendered (an error is set). */
 static bool section_start(struct render *r, const struct imap_section *s, const char *name)
@@ -412,9 +435,22 @@ static bool section_start(struct render *r, const struct imap_section *s, const 
 		item(r, name);
 	else
 		render_section_name(r, s);
-	if (r->rc == IMAP_FETCH_RENDER_OK && r->mime == NULL)
+	if (r->rc == IMAP_FETCH_RENDER_OK && r->mime == NULL &&
+	    !(section_whole(s) && r->m->data_wire && r->m->data != NULL))
 		r->rc = IMAP_FETCH_RENDER_NO_DATA;
 	return r->rc == IMAP_FETCH_RENDER_OK;
+}
+
+/* The literal of window [start, start + len) of p, NULs as 0x80. */
+static void render_literal(struct render *r, const char *p, size_t start, size_t len)
+{
+	if (!room_for_literal(r, len, false))
+		return;
+	literal_prefix(r, len, false);
+	size_t at = r->out->len;
+	put(r, p + start, len);
+	if (r->rc == IMAP_FETCH_RENDER_OK)
+		replace_nuls(r->out, at);
 }
 
 /* The literal of BODY[section]<partial> (also RFC822.*: name given). */
@@ -427,6 +463,11 @@ static void render_body(struct render *r, const struct imap_section *s, const ch
 
 	if (!section_start(r, s, name))
 		return;
+	if (r->mime == NULL) {   /* the whole message, data in wire form */
+		window(s, r->m->len, &start, &len);
+		render_literal(r, r->m->data, start, len);
+		return;
+	}
 	mime_section(s, &ms);
 	rc = imap_mime_section_resolve(r->mime, &ms, &d);
 	if (rc == IMAP_MIME_NOMEM) {
@@ -597,7 +638,8 @@ int imap_fetch_render(struct buf *out, const struct imap_fetch *f, const struct 
 	r.first = true;
 	r.strflags = render_strflags(r.flags);
 	if (r.mime == NULL && m->data != NULL &&
-	    imap_fetch_render_needs(f, cached) != IMAP_FETCH_NEED_NONE) {
+	    imap_fetch_render_needs(f, cached) != IMAP_FETCH_NEED_NONE &&
+	    (!m->data_wire || render_needs_tree(f, cached))) {
 		const char *error;
 		if (mime_parse(m->data, m->len, &parsed, &error) < 0)
 			return IMAP_FETCH_RENDER_NOMEM;

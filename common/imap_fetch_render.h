@@ -47,6 +47,8 @@ struct imap_fetch_msg {
 	bool seen_set;                 /* this FETCH just set \Seen (flags has it): FLAGS is sent unasked */
 	const char *data;              /* the message (CRLF line ends), a header prefix, or NULL */
 	size_t len;
+	bool data_wire;                /* every LF of data follows a CR (the caller made it so):
+					* BODY[] and RFC822 are then sent from data, unparsed */
 	const struct mime_message *mime;  /* data parsed already, or NULL (parsed here when needed) */
 	/* Cached texts of ENVELOPE, BODY and BODYSTRUCTURE as this session
 	 * must see them (rev2 and UTF-8 change them), or NULL. */

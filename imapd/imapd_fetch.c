@@ -24,6 +24,7 @@
  * A file that cannot be read for another reason is NO [SERVERBUG];
  * memory or size limits NO [LIMIT]. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +58,46 @@ static unsigned int imapd_msg_flags(const struct imapd_session *ss, const struct
 	return f;
 }
 
+/* Append n bytes of src to out with every LF not after a CR (prev is
+ * the byte before src) made CRLF.  0, or -1 (EMSGSIZE: past out's cap). */
+static int imapd_crlf_append(struct buf *out, const char *src, size_t n, char prev)
+{
+	/* Written in place: room for the worst case (every byte an LF) or
+	 * what the cap leaves, each copy checked against it.  memchr to
+	 * each LF, not a test of every byte: every FETCH of a body or of
+	 * ENVELOPE/BODYSTRUCTURE and every SEARCH of the text comes through
+	 * here. */
+	size_t room = out->max - out->len;
+	char *d, *start, *limit;
+	const char *p = src, *end = src + n, *run = src;
+
+	if (room / 2 >= n)
+		room = 2 * n;
+	if ((d = buf_room(out, room)) == NULL)
+		return -1;
+	start = d;
+	limit = d + room;
+	for (;; p++) {
+		p = memchr(p, '\n', (size_t)(end - p));
+		size_t k = (size_t)((p != NULL ? p : end) - run);
+		bool bare = p != NULL && (p > src ? p[-1] : prev) != '\r';
+		if (p != NULL && !bare)
+			continue;
+		if ((size_t)(limit - d) < k + (bare ? 1 : 0)) {
+			errno = EMSGSIZE;
+			return -1;
+		}
+		memcpy(d, run, k);
+		d += k;
+		if (p == NULL)
+			break;
+		*d++ = '\r';
+		run = p;   /* the LF goes with the next run */
+	}
+	buf_extend(out, (size_t)(d - start));
+	return 0;
+}
+
 /* Read message idx into out with every bare LF as CRLF; only the header
  * when header_only.  0, or -1 with errno (ENOENT: gone). */
 int imapd_msg_read(struct imapd_session *ss, size_t idx, int header_only, struct buf *out)
@@ -77,21 +118,9 @@ int imapd_msg_read(struct imapd_session *ss, size_t idx, int header_only, struct
 		if (n <= 0)
 			break;   /* shorter than measured: what is there */
 		want -= (unsigned long long)n;
-		/* memchr to each LF, not a test of every byte: every FETCH
-		 * of a body or of ENVELOPE/BODYSTRUCTURE and every SEARCH of
-		 * the text comes through here. */
-		const char *p = block, *end = block + n, *run = block;
-		while ((p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
-			if ((p > block ? p[-1] : last) != '\r') {
-				if (buf_append(out, run, (size_t)(p - run)) < 0 || buf_append(out, "\r\n", 2) < 0)
-					goto fail;
-				run = p + 1;
-			}
-			p++;
-		}
-		if (buf_append(out, run, (size_t)(end - run)) < 0)
+		if (imapd_crlf_append(out, block, (size_t)n, last) < 0)
 			goto fail;
-		last = end[-1];
+		last = block[n - 1];
 	}
 	close(fd);
 	return 0;
@@ -255,6 +284,7 @@ void imapd_cmd_fetch(struct imapd_session *ss, const struct imap_command *c)
 		fm.seen_set = seen_set;
 		fm.data = need != IMAP_FETCH_NEED_NONE ? buf_cstr(&data) : NULL;
 		fm.len = need != IMAP_FETCH_NEED_NONE ? data.len : 0;
+		fm.data_wire = true;   /* imapd_msg_read made every line end CRLF */
 		buf_reset(&out);
 		int rc = imap_fetch_render(&out, f, &fm, &opts);
 		mime_message_free(&mime);

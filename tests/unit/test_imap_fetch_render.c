@@ -688,6 +688,55 @@ static void test_fetch_render_nul(void **state)
 	expect("BINARY.SIZE[1]", &m, 0, "* 1 FETCH (BINARY.SIZE[1] 5)\r\n", 0);
 }
 
+/* Data in wire form (data_wire) is sent whole without a parse: the same
+ * bytes as from the parsed message, for whole messages, windows, NULs,
+ * a message without a body or a header end, and with other items that
+ * still need the tree. */
+static void test_fetch_render_wire_data_same_as_parsed(void **state)
+{
+	static const char no_body[] = "Subject: only a header\r\n";
+	static const char no_end[] = "Subject: x\r\nbroken header line\r\nmore";
+	static const char blank_first[] = "\r\nbody at once\r\n";
+	const struct { const char *p; size_t n; } msgs[] = {
+		{ simple, sizeof(simple) - 1 }, { nul_msg, sizeof(nul_msg) - 1 },
+		{ no_body, sizeof(no_body) - 1 }, { no_end, sizeof(no_end) - 1 },
+		{ blank_first, sizeof(blank_first) - 1 }, { "", 0 },
+	};
+	const char *specs[] = { "BODY.PEEK[]", "RFC822", "(UID FLAGS RFC822.SIZE BODY.PEEK[])",
+				"BODY.PEEK[]<3.10>", "BODY.PEEK[]<0.1>", "BODY.PEEK[]<500.2>",
+				"(BODY.PEEK[] BODY.PEEK[]<5.5> RFC822)", "(BODY.PEEK[] BODY.PEEK[1] BODYSTRUCTURE)",
+				"(RFC822.HEADER BODY.PEEK[])", "(BINARY.PEEK[] BODY.PEEK[])" };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(msgs) / sizeof(msgs[0]); i++) {
+		for (size_t j = 0; j < sizeof(specs) / sizeof(specs[0]); j++) {
+			struct imap_fetch_msg m = msg_of(msgs[i].p, msgs[i].n);
+			size_t n1, n2;
+			int rc1, rc2;
+			char *parsed = render_spec(specs[j], &m, 0, 1 << 24, &n1, &rc1);
+			m.data_wire = true;
+			char *wire = render_spec(specs[j], &m, 0, 1 << 24, &n2, &rc2);
+			assert_int_equal(rc1, IMAP_FETCH_RENDER_OK);
+			assert_int_equal(rc2, IMAP_FETCH_RENDER_OK);
+			if (n1 != n2 || memcmp(parsed, wire, n1) != 0)
+				fail_msg("message %zu, %s:\n parsed [%.*s]\n wire [%.*s]", i, specs[j], (int)n1,
+					 parsed, (int)n2, wire);
+			free(parsed);
+			free(wire);
+		}
+	}
+	/* and bounded the same way: one byte short, nothing written */
+	struct imap_fetch_msg m = msg_of(simple, sizeof(simple) - 1);
+	size_t n;
+	int rc;
+	m.data_wire = true;
+	free(render_spec("BODY.PEEK[]", &m, 0, 1 << 24, &n, &rc));
+	char *none = render_spec("BODY.PEEK[]", &m, 0, n - 1, &n, &rc);
+	assert_int_equal(rc, IMAP_FETCH_RENDER_TOO_BIG);
+	assert_int_equal(n, 0);
+	free(none);
+}
+
 /* HEADER.FIELDS: names case-insensitive, echoed in upper case (quoted
  * when no atom), every continuation line, the blank line at the end. */
 static void test_fetch_render_header_fields(void **state)
@@ -802,6 +851,7 @@ int main(void)
 		cmocka_unit_test(test_fetch_render_given_mime_tree),
 		cmocka_unit_test(test_fetch_render_max),
 		cmocka_unit_test(test_fetch_render_nul),
+		cmocka_unit_test(test_fetch_render_wire_data_same_as_parsed),
 		cmocka_unit_test(test_fetch_render_header_fields),
 		cmocka_unit_test(test_fetch_render_rev2_strings),
 		cmocka_unit_test(test_fetch_render_unknown_cte),
