@@ -202,6 +202,16 @@ static void imapd_structure_give(const struct imap_fetch *f, struct buf *texts, 
 		}
 }
 
+#define IMAPD_FETCH_SEND (256u << 10)   /* FETCH responses gathered before a write */
+
+/* Write the gathered responses. */
+static void imapd_fetch_send(struct imapd_session *ss, struct buf *out)
+{
+	if (out->len > 0)
+		stream_write(ss->s, out->data, out->len);
+	buf_reset(out);
+}
+
 void imapd_cmd_fetch(struct imapd_session *ss, const struct imap_command *c)
 {
 	const struct imap_fetch *f = &c->u.fetch.fetch;
@@ -233,7 +243,7 @@ void imapd_cmd_fetch(struct imapd_session *ss, const struct imap_command *c)
 		return;
 	}
 	buf_init(&data, (size_t)(2 * ss->l->literal_max + 65536));
-	buf_init(&out, opts.max + 4096);
+	buf_init(&out, opts.max + IMAPD_FETCH_SEND + 4096);
 	struct buf texts[IMAPD_TEXTS];   /* ENVELOPE, BODY, BODYSTRUCTURE, PREVIEW of the message at hand */
 	for (int k = 0; k < IMAPD_TEXTS; k++)
 		buf_init(&texts[k], IMAPD_STRUCTURE_MAX);
@@ -285,27 +295,16 @@ void imapd_cmd_fetch(struct imapd_session *ss, const struct imap_command *c)
 		fm.data = need != IMAP_FETCH_NEED_NONE ? buf_cstr(&data) : NULL;
 		fm.len = need != IMAP_FETCH_NEED_NONE ? data.len : 0;
 		fm.data_wire = true;   /* imapd_msg_read made every line end CRLF */
-		buf_reset(&out);
+		/* Responses gather in out and go to the stream together: a
+		 * few large writes, not one copy and send per message. */
 		int rc = imap_fetch_render(&out, f, &fm, &opts);
 		mime_message_free(&mime);
-		switch (rc) {
-		case IMAP_FETCH_RENDER_OK:
-			stream_write(ss->s, out.data, out.len);
-			break;
-		case IMAP_FETCH_RENDER_UNKNOWN_CTE:
-			imapd_tagged(ss, c->tag, "NO [UNKNOWN-CTE] Cannot decode this part");
-			failed = 1;
-			break;
-		case IMAP_FETCH_RENDER_TOO_BIG:
-			imapd_tagged(ss, c->tag, "NO [LIMIT] Response too large");
-			failed = 1;
-			break;
-		default:
-			imapd_tagged(ss, c->tag, "NO [SERVERBUG] Cannot render the message");
-			failed = 1;
-			break;
-		}
+		if (rc != IMAP_FETCH_RENDER_OK)
+			failed = rc;
+		else if (out.len >= IMAPD_FETCH_SEND)
+			imapd_fetch_send(ss, &out);
 	}
+	imapd_fetch_send(ss, &out);   /* the responses before any tagged reply */
 	mbox_cache_end(ss->mb);
 	free(idx);
 	buf_free(&data);
@@ -313,6 +312,9 @@ void imapd_cmd_fetch(struct imapd_session *ss, const struct imap_command *c)
 	for (int k = 0; k < IMAPD_TEXTS; k++)
 		buf_free(&texts[k]);
 	if (failed) {
+		imapd_tagged(ss, c->tag, failed == IMAP_FETCH_RENDER_UNKNOWN_CTE ? "NO [UNKNOWN-CTE] Cannot decode this part"
+			     : failed == IMAP_FETCH_RENDER_TOO_BIG ? "NO [LIMIT] Response too large"
+			     : "NO [SERVERBUG] Cannot render the message");
 		free(gone);
 		return;
 	}

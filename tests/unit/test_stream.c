@@ -243,6 +243,46 @@ static void test_stream_read_exact_large_across_reads(void **state)
 	stream_done(&s);
 }
 
+/* Writes larger than the output buffer go out directly, in order with
+ * what was queued before and after them. */
+static void test_stream_large_writes_keep_their_order(void **state)
+{
+	enum { BIG = 300000 };
+	int sv[2];
+	struct stream *s;
+	struct buf b;
+	char *data = malloc(BIG);
+	int status;
+
+	(void)state;
+	assert_non_null(data);
+	for (size_t i = 0; i < BIG; i++)
+		data[i] = (char)(i * 13);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	s = stream_new(sv[0], sv[0], 64, 2000);
+	if (fork() == 0) {
+		struct stream *w = stream_new(sv[1], sv[1], 64, 2000);
+		close(sv[0]);
+		int r = stream_puts(w, "head ") | stream_write(w, data, BIG) | stream_puts(w, " mid ") |
+			stream_write(w, data, 70000) | stream_write(w, data, 10) | stream_puts(w, " tail");
+		_exit(r == 0 && stream_flush(w) == 0 ? 0 : 1);
+	}
+	close(sv[1]);
+	buf_init(&b, 2 * BIG);
+	assert_int_equal(stream_read_exact(s, 5 + BIG + 5 + 70000 + 10 + 5, &b), STREAM_OK);
+	assert_memory_equal(b.data, "head ", 5);
+	assert_memory_equal(b.data + 5, data, BIG);
+	assert_memory_equal(b.data + 5 + BIG, " mid ", 5);
+	assert_memory_equal(b.data + 10 + BIG, data, 70000);
+	assert_memory_equal(b.data + 10 + BIG + 70000, data, 10);
+	assert_memory_equal(b.data + 20 + BIG + 70000, " tail", 5);
+	assert_true(wait(&status) > 0);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	buf_free(&b);
+	free(data);
+	stream_done(&s);
+}
+
 static void test_stream_write_flush_and_printf(void **state)
 {
 	int p[2];
@@ -371,6 +411,7 @@ int main(void)
 		cmocka_unit_test(test_stream_deadline_ends_a_trickle),
 		cmocka_unit_test(test_stream_read_exact_and_cap),
 		cmocka_unit_test(test_stream_read_exact_large_across_reads),
+		cmocka_unit_test(test_stream_large_writes_keep_their_order),
 		cmocka_unit_test(test_stream_write_flush_and_printf),
 		cmocka_unit_test(test_stream_write_to_closed_socket_fails_without_sigpipe),
 		cmocka_unit_test(test_stream_write_timeout),
