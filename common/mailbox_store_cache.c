@@ -345,10 +345,10 @@ static void mbox_cache_compact_maybe(struct mbox *mb, int fd, int force)
 
 static int mbox_cache_open(struct mbox *mb, int create, int again);
 
-/* fd, noted as the batch's file when a batch is open. */
+/* fd (or -1: none), noted as the batch's file when a batch is open. */
 static int mbox_cache_looked(struct mbox_cache *c, int fd)
 {
-	if (fd >= 0 && c->batch)
+	if (c->batch)
 		c->looked = 1;
 	return fd;
 }
@@ -383,8 +383,9 @@ static int mbox_cache_open(struct mbox *mb, int create, int again)
 
 	if (st->cache == NULL && mbox_cache_new(st) < 0)
 		return -1;
-	/* In a batch, the file found at its first use serves all of it. */
-	if (st->cache->batch && st->cache->looked && st->cache->fd >= 0)
+	/* In a batch, the file found at its first use serves all of it;
+	 * none found then: nothing cached, until a put makes one. */
+	if (st->cache->batch && st->cache->looked && (st->cache->fd >= 0 || !create))
 		return st->cache->fd;
 	/* Still the file we hold open (a FETCH asks once or more per
 	 * message): one lookup instead of open, fstat and close. */
@@ -410,10 +411,10 @@ static int mbox_cache_open(struct mbox *mb, int create, int again)
 		fd = openat(mb->dirfd, MBOX_CACHE_NAME, O_RDWR | O_APPEND | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	}
 	if (fd < 0)
-		return -1;
+		return mbox_cache_looked(st->cache, -1);
 	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
 		close(fd);
-		return -1;
+		return mbox_cache_looked(st->cache, -1);
 	}
 	if ((unsigned long long)sb.st_size > MBOX_CACHE_FILE_MAX || mbox_cache_refresh(mb, fd, &sb) < 0) {
 		/* Another folder's (an old UIDVALIDITY), damaged at its head, or
@@ -421,7 +422,7 @@ static int mbox_cache_open(struct mbox *mb, int create, int again)
 		close(fd);
 		mbox_cache_reset(st->cache);
 		if (!create || !again || unlinkat(mb->dirfd, MBOX_CACHE_NAME, 0) < 0)
-			return -1;
+			return mbox_cache_looked(st->cache, -1);
 		return mbox_cache_open(mb, 1, 0);
 	}
 	if (st->cache->fd >= 0 && st->cache->fd != fd)

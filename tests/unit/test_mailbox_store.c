@@ -1072,6 +1072,15 @@ static void test_cache_batch_reads_once_and_writes_together(void **state)
 	buf_init(&out, 1 << 20);
 	for (size_t i = 0; i < sizeof(text); i++)
 		text[i] = (char)('a' + i % 23);
+	/* No file when a batch begins: nothing is cached for all of it (no
+	 * look per get), whatever another session makes meanwhile. */
+	mbox_cache_begin(a);
+	assert_int_equal(mbox_cache_get(a, 1, 0, &out), 0);
+	assert_int_equal(mbox_cache_put(b, 1, 5, "(\"b5\")", 6), 0);
+	assert_int_equal(mbox_cache_get(a, 1, 5, &out), 0);
+	mbox_cache_end(a);
+	assert_int_equal(mbox_cache_get(a, 1, 5, &out), 1);
+	buf_reset(&out);
 	/* Filled by b outside a batch: one record per put. */
 	for (uint32_t u = 1; u <= N; u++)
 		assert_int_equal(mbox_cache_put(b, u, 0, text + u, TEXT), 0);
