@@ -427,6 +427,16 @@ static bool render_needs_tree(const struct imap_fetch *f, unsigned int cached)
 	return false;
 }
 
+bool imap_fetch_render_wants_wire(const struct imap_fetch *f)
+{
+	if (f->items & IMAP_FETCH_RFC822)
+		return true;
+	for (unsigned int i = 0; i < f->nsections; i++)
+		if (f->sections[i].kind != IMAP_SECTION_BODY || section_whole(&f->sections[i]))
+			return true;
+	return false;
+}
+
 /* Write the item's name (the section's, or name); false when the
  * section cannot be rendered (an error is set). */
 static bool section_start(struct render *r, const struct imap_section *s, const char *name)

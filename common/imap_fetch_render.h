@@ -80,6 +80,11 @@ unsigned int imap_fetch_render_form(unsigned int flags);
  * a parsed message as imap_fetch_render writes it under render flags.
  * 0 or -1 (out's cap, ENOMEM). */
 int imap_fetch_render_structure(struct buf *out, int which, const struct mime_message *mime, unsigned int flags);
+/* Whether f is best given data in wire form (with data_wire): it sends
+ * the whole message (BODY[], RFC822), or BINARY, whose decoding keeps
+ * the line ends a part has.  Otherwise every item is the same from the
+ * message as stored, bare LFs and all. */
+bool imap_fetch_render_wants_wire(const struct imap_fetch *f);
 /* Append the FETCH response of m for f to out.  IMAP_FETCH_RENDER_OK,
  * or an IMAP_FETCH_RENDER_* error with out as it was. */
 int imap_fetch_render(struct buf *out, const struct imap_fetch *f, const struct imap_fetch_msg *m,

@@ -3,9 +3,10 @@
  * Offers: imapd_cmd_fetch gathers, per message, what the request needs
  * (imap_fetch_render_needs: metadata only, the header, or the whole
  * message), reads it from the Maildir file with every bare LF made CRLF
- * (the form IMAP's sizes and offsets are in), sets \Seen where a
- * non-PEEK item asks for it, and sends what common/imap_fetch_render.c
- * writes.  imapd_search_matches compiles a program once
+ * (the form IMAP's sizes and offsets are in) when the whole message or
+ * BINARY is asked for, else as stored (the parser counts the line ends
+ * it lacks), sets \Seen where a non-PEEK item asks for it, and sends
+ * what common/imap_fetch_render.c writes, gathered into large writes.  imapd_search_matches compiles a program once
  * (common/imap_search_eval.c), loads a message's bytes only when a key
  * needs them, and gives the messages found (SEARCH, SORT and THREAD
  * search alike); imapd_cmd_search answers SEARCH (IMAP4rev1) or ESEARCH
@@ -98,9 +99,12 @@ static int imapd_crlf_append(struct buf *out, const char *src, size_t n, char pr
 	return 0;
 }
 
-/* Read message idx into out with every bare LF as CRLF; only the header
- * when header_only.  0, or -1 with errno (ENOENT: gone). */
-int imapd_msg_read(struct imapd_session *ss, size_t idx, int header_only, struct buf *out)
+#define IMAPD_READ_MAX (1u << 20)   /* most bytes read at once into the buffer */
+
+/* Read message idx into out: as stored when raw (straight into the
+ * buffer), else with every bare LF as CRLF; only the header when
+ * header_only.  0, or -1 with errno (ENOENT: gone). */
+static int imapd_msg_load(struct imapd_session *ss, size_t idx, int header_only, bool raw, struct buf *out)
 {
 	const struct mbox_msg *m = &ss->mb->msgs[idx];
 	unsigned long long want = header_only ? m->hdr_size : m->size;
@@ -112,15 +116,21 @@ int imapd_msg_read(struct imapd_session *ss, size_t idx, int header_only, struct
 	if (fd < 0)
 		return -1;
 	while (want > 0) {
-		ssize_t n = read(fd, block, want < sizeof(block) ? (size_t)want : sizeof(block));
+		size_t k = raw ? IMAPD_READ_MAX : sizeof(block);
+		char *to = raw ? buf_room(out, k = want < k ? (size_t)want : k) : block;
+		if (to == NULL)
+			goto fail;
+		ssize_t n = read(fd, to, want < k ? (size_t)want : k);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			break;   /* shorter than measured: what is there */
 		want -= (unsigned long long)n;
-		if (imapd_crlf_append(out, block, (size_t)n, last) < 0)
+		if (raw)
+			buf_extend(out, (size_t)n);
+		else if (imapd_crlf_append(out, block, (size_t)n, last) < 0)
 			goto fail;
-		last = block[n - 1];
+		last = to[n - 1];
 	}
 	close(fd);
 	return 0;
@@ -129,6 +139,11 @@ fail:;
 	close(fd);
 	errno = e;
 	return -1;
+}
+
+int imapd_msg_read(struct imapd_session *ss, size_t idx, int header_only, struct buf *out)
+{
+	return imapd_msg_load(ss, idx, header_only, false, out);
 }
 
 /* ---- the structure cache (the store's postern-cache) ---- */
@@ -235,6 +250,9 @@ void imapd_cmd_fetch(struct imapd_session *ss, const struct imap_command *c)
 	};
 	if (imapd_resolve(ss, c->tag, &c->u.fetch.set, c->uid, &idx, &n) < 0)
 		return;
+	/* Structures and sections are the same from the message as stored
+	 * (the parser counts the line ends it lacks): then no CRLF pass. */
+	bool raw = !imap_fetch_render_wants_wire(f);
 	if ((gone = calloc(n > 0 ? n : 1, sizeof(*gone))) == NULL ||
 	    (f->vanished && imapd_fetch_vanished(ss, &c->u.fetch.set, f->changedsince) < 0)) {
 		free(gone);
@@ -260,7 +278,7 @@ void imapd_cmd_fetch(struct imapd_session *ss, const struct imap_command *c)
 		unsigned int cached = imapd_structure_cached(ss, m->uid, f, opts.flags, texts);
 		need = imap_fetch_render_needs(f, cached);
 		if (need != IMAP_FETCH_NEED_NONE &&
-		    imapd_msg_read(ss, idx[i], need == IMAP_FETCH_NEED_HEADER, &data) < 0) {
+		    imapd_msg_load(ss, idx[i], need == IMAP_FETCH_NEED_HEADER, raw, &data) < 0) {
 			if (errno == ENOENT) {
 				gone[n_gone++] = m->uid;
 			} else {
@@ -294,7 +312,7 @@ void imapd_cmd_fetch(struct imapd_session *ss, const struct imap_command *c)
 		fm.seen_set = seen_set;
 		fm.data = need != IMAP_FETCH_NEED_NONE ? buf_cstr(&data) : NULL;
 		fm.len = need != IMAP_FETCH_NEED_NONE ? data.len : 0;
-		fm.data_wire = true;   /* imapd_msg_read made every line end CRLF */
+		fm.data_wire = !raw;   /* imapd_msg_load made every line end CRLF */
 		/* Responses gather in out and go to the stream together: a
 		 * few large writes, not one copy and send per message. */
 		int rc = imap_fetch_render(&out, f, &fm, &opts);

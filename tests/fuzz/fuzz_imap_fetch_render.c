@@ -7,11 +7,13 @@
  * literal8, within the max; with a max one byte short of it the render
  * must fail with nothing written.  The message made wire form (every
  * bare LF CRLF) renders the same with data_wire (sent unparsed where it
- * can be) as without.
+ * can be) as without, and the same as the message as stored (but for
+ * BINARY, which keeps a part's own line ends).
  *
  * Input: byte 0 options (bit 0 rev2, 1 UTF8=ACCEPT, 2 UID FETCH, 3
  * CONDSTORE, 4 seen_set, 5 partials on, 6 give the mime tree), bytes
  * 1-2 partial origin, byte 3 partial length, then the message. */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,7 +96,8 @@ static void check_response(const char *s, size_t n)
 
 /* The same response for data in wire form, whether the renderer is
  * told so (data_wire) or parses it. */
-static void check_wire_same(const struct imap_fetch *f, const struct imap_fetch_msg *m0, unsigned int flags)
+static void check_wire_same(const struct imap_fetch *f, const struct imap_fetch_msg *m0, unsigned int flags,
+			    bool binary)
 {
 	struct imap_fetch_msg m = *m0;
 	struct imap_fetch_render_opts o = { flags, 1 << 24 };
@@ -119,6 +122,17 @@ static void check_wire_same(const struct imap_fetch *f, const struct imap_fetch_
 	int rb = imap_fetch_render(&b, f, &m, &o);
 	if (ra != rb || a.len != b.len || (a.len > 0 && memcmp(a.data, b.data, a.len) != 0))
 		abort();
+	/* Parsed as stored (bare LFs), the message answers the same, but
+	 * for BINARY: decoding keeps the line ends the part has. */
+	if (!binary) {
+		m.data = m0->data;
+		m.len = m0->len;
+		m.data_wire = false;
+		buf_reset(&b);
+		rb = imap_fetch_render(&b, f, &m, &o);
+		if (ra != rb || a.len != b.len || (a.len > 0 && memcmp(a.data, b.data, a.len) != 0))
+			abort();
+	}
 	buf_free(&a);
 	buf_free(&b);
 	buf_free(&wire);
@@ -182,7 +196,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		f.sections = secs;
 		if (m.data != NULL)
-			check_wire_same(&f, &m, opt & 0x0f);
+			check_wire_same(&f, &m, opt & 0x0f, strstr(specs[i], "BINARY") != NULL);
 		buf_init(&out, 1 << 24);
 		rc = imap_fetch_render(&out, &f, &m, &o);
 		if (rc == IMAP_FETCH_RENDER_UNKNOWN_CTE) {
