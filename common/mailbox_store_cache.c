@@ -588,6 +588,8 @@ void mbox_cache_end(struct mbox *mb)
 		return;
 	c->batch = 0;   /* the flush looks the name up again */
 	mbox_cache_flush(mb);
+	/* An idle session keeps neither buffer. */
+	buf_free(&c->pend);
 	free(c->win);
 	c->win = NULL;
 	c->win_len = 0;
