@@ -1,6 +1,7 @@
-# Postern build.  `make` builds everything under build/; `make test` runs the
-# unit, fuzz and integration suites; `make test SANITIZE=1` does the same with
-# ASan + UBSan under build-san/.  Programs are found by file name prefix, so a
+# Postern build.  `make` builds everything under build/ and installs nothing;
+# `make test` installs what the build and the tests need (`make deps`), then
+# runs the unit, fuzz and integration suites; `make test SANITIZE=1` does the
+# same with ASan + UBSan under build-san/; `make run` (deps, build, demo).  Programs are found by file name prefix, so a
 # new source file needs no edit here.
 
 CC       ?= cc
@@ -68,8 +69,8 @@ FUZZERS  := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
-.PHONY: all deps test unit run clean fuzz check-banned
-all: deps $(BINS) $(BUILD)/bin/mailq $(BUILD)/bin/newaliases
+.PHONY: all deps test test-build unit run clean fuzz check-banned
+all: $(BINS) $(BUILD)/bin/mailq $(BUILD)/bin/newaliases
 
 # mailq(1) is sendmail -bp and newaliases(1) is sendmail -bi: the same
 # program under other names.
@@ -124,10 +125,18 @@ check-banned:
 	@! grep -nE '\b(strcpy|strcat|sprintf|vsprintf|gets)\s*\(' $(LIB_SRCS) $(foreach p,$(PROGRAMS),$($(p)_SRCS)) \
 	  || (echo "banned function used" >&2; false)
 
-test: all $(UNITS) $(HELPERS) $(FUZZERS)
+# deps first, on its own: a parallel make would otherwise compile while
+# the packages are still being installed.
+test:
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory test-build
 	@$(PYTHON) tests/run_all.py --build $(BUILD)
 
-run: all
+test-build: all $(UNITS) $(HELPERS) $(FUZZERS)
+
+run:
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory all
 	@sh tools/run-demo.sh $(BUILD)
 
 clean:

@@ -254,6 +254,7 @@ struct cdbmap_compiler {
 	const char *src;
 	size_t line;
 	struct cdbmap_writer *w;
+	cdbmap_value_check *check;
 	const char **error_r;
 };
 
@@ -280,6 +281,8 @@ static int cdbmap_compile_line(struct cdbmap_compiler *c, const char *s, size_t 
 		;
 	while (n > v && cdbmap_is_space(s[n - 1]))
 		n--;
+	if (c->check != NULL && (why = c->check(s + v, n - v)) != NULL)
+		return cdbmap_fail(c->error_r, c->src, c->line, why);
 	if (cdbmap_writer_add(c->w, s + i, k - i, s + v, n - v, &why) < 0)
 		return cdbmap_fail(c->error_r, c->src, c->line, why);
 	return 0;
@@ -322,7 +325,13 @@ static int cdbmap_compile_lines(struct cdbmap_compiler *c, int fd)
 
 int cdbmap_compile(const char *src, const char *dst, const char **error_r)
 {
-	struct cdbmap_compiler c = { .src = src, .line = 0, .error_r = error_r };
+	return cdbmap_compile_checked(src, dst, NULL, error_r);
+}
+
+int cdbmap_compile_checked(const char *src, const char *dst, cdbmap_value_check *check,
+			   const char **error_r)
+{
+	struct cdbmap_compiler c = { .src = src, .line = 0, .check = check, .error_r = error_r };
 	struct stat st;
 	int sfd = open(src, O_RDONLY | O_CLOEXEC);
 

@@ -29,6 +29,13 @@ void cdbmap_close(struct cdbmap **map);
 /* Compile text map src into cdb dst, which takes src's owner, group and
  * mode. 0, or -1 with *error_r ("src:line: msg"). */
 int cdbmap_compile(const char *src, const char *dst, const char **error_r);
+/* What a map's value must be: NULL when value is good, else why not
+ * (a static string). */
+typedef const char *cdbmap_value_check(const char *value, size_t len);
+/* cdbmap_compile with every value checked first (check NULL: none); a
+ * refused value fails the compile with "src:line: why". */
+int cdbmap_compile_checked(const char *src, const char *dst, cdbmap_value_check *check,
+			   const char **error_r);
 /* Start a cdb that will replace dst, with the owner, group and mode of
  * like (a source's fstat; NULL: 0644, our own). 0, or -1 with *error_r. */
 int cdbmap_writer_start(const char *dst, const struct stat *like, struct cdbmap_writer **w_r,

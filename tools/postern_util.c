@@ -32,6 +32,7 @@
 #include "alias_file.h"
 #include "cdbmap.h"
 #include "fsutil.h"
+#include "maildir_quota.h"
 #include "postern.h"
 
 int postern_print(struct buf *out, int r, const char *what)
@@ -283,6 +284,16 @@ int postern_run(char *const argv[])
 	return WEXITSTATUS(status);
 }
 
+/* etc/quota: "SIZE[,COUNT]", as local delivery and imapd read it. */
+static const char *postern_quota_value_check(const char *value, size_t len)
+{
+	struct maildir_quota q = { 0 };
+
+	return maildir_quota_value_parse(value, len, &q) < 0
+		? "quota is not SIZE[,COUNT] (SIZE in bytes with an optional k, m or g; COUNT messages)"
+		: NULL;
+}
+
 int postern_map_compile(const char *src, const char *dst, time_t *newest_r, const char **error_r)
 {
 	const char *base = strrchr(src, '/');
@@ -293,7 +304,8 @@ int postern_map_compile(const char *src, const char *dst, time_t *newest_r, cons
 	 * by its name, as local and smtpd know aliases.cdb by name. */
 	if (strcmp(base, "aliases") == 0)
 		return alias_file_compile(src, dst, newest_r, error_r);
-	if (cdbmap_compile(src, dst, error_r) < 0)
+	if (cdbmap_compile_checked(src, dst, strcmp(base, "quota") == 0 ? postern_quota_value_check : NULL,
+				   error_r) < 0)
 		return -1;
 	if (newest_r != NULL)
 		*newest_r = stat(src, &st) == 0 ? st.st_mtime : 0;

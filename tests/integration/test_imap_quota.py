@@ -233,6 +233,28 @@ class ImapQuota(PosternTestCase):
         self.assertFalse(os.path.exists(os.path.join(t.maildir("alice"), "maildirsize")))
         self.assertEqual(a.logout()[0], "BYE")
 
+    def test_map_and_check_refuse_a_quota_that_is_not_size_count(self):
+        """A quota line local delivery and imapd could not read is refused
+        by postern map and postern check with its file and line, and the
+        compiled map stays as it was."""
+        t = self.start_tree(start=False)
+        path = os.path.join(t.dir, "etc", "quota")
+        with open(path, "w") as f:
+            f.write("# per mailbox\nalice@example.test 10m\nbob@example.test 1m,3\n")
+        t.run("map", "-d", t.dir, "quota")
+        self.assertEqual(t.run("check", "-d", t.dir).stdout, b"")
+        before = open(path + ".cdb", "rb").read()
+        for bad in ("lots", "10q", "1m,", "1m,x", "1m,3,4", ",3"):
+            with open(path, "w") as f:
+                f.write("alice@example.test 10m\nbob@example.test %s\n" % bad)
+            p = t.run("map", "-d", t.dir, "quota", check=False)
+            self.assertEqual(p.returncode, 1, (bad, p.stdout))
+            self.assertIn(b"quota:2: quota is not SIZE[,COUNT]", p.stdout, bad)
+            p = t.run("check", "-d", t.dir, check=False)
+            self.assertEqual(p.returncode, 1, (bad, p.stdout))
+            self.assertIn(b"quota:2: quota is not SIZE[,COUNT]", p.stdout, bad)
+            self.assertEqual(open(path + ".cdb", "rb").read(), before, bad)
+
     def test_dovecot_reads_the_same_quota(self):
         """Dovecot's Maildir++ quota (plugin quota = maildir) on the tree
         Postern kept: the same STORAGE and MESSAGE numbers."""

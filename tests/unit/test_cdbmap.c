@@ -140,6 +140,40 @@ static void test_cdbmap_errors_keep_old_map(void **state)
 	assert_int_equal(cdbmap_compile(src, dst, &error), 0);
 }
 
+/* A value checker that wants digits only. */
+static const char *digits_only(const char *value, size_t len)
+{
+	if (len == 0)
+		return "empty value";
+	for (size_t i = 0; i < len; i++)
+		if (value[i] < '0' || value[i] > '9')
+			return "not a number";
+	return NULL;
+}
+
+static void test_cdbmap_checked_values(void **state)
+{
+	struct cdbmap *m = NULL;
+	const char *error = NULL;
+	char expect[256];
+
+	(void)state;
+	write_src("a 12\n# note\nb 7 \n", 17);
+	assert_int_equal(cdbmap_compile_checked(src, dst, digits_only, &error), 0);
+	write_src("a 12\nb 7x\n", 11);
+	assert_int_equal(cdbmap_compile_checked(src, dst, digits_only, &error), -1);
+	snprintf(expect, sizeof(expect), "%s:2: not a number", src);
+	assert_string_equal(error, expect);
+	write_src("a\n", 2);
+	assert_int_equal(cdbmap_compile_checked(src, dst, digits_only, &error), -1);
+	snprintf(expect, sizeof(expect), "%s:1: empty value", src);
+	assert_string_equal(error, expect);
+	/* The refused compiles left the good map. */
+	assert_int_equal(cdbmap_open(dst, &m, &error), 0);
+	expect_lookup(m, "b", 1, "7");
+	cdbmap_close(&m);
+}
+
 static void test_cdbmap_open_errors(void **state)
 {
 	struct cdbmap *m = NULL;
@@ -192,6 +226,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cdbmap_compile_and_lookup),
 		cmocka_unit_test(test_cdbmap_errors_keep_old_map),
+		cmocka_unit_test(test_cdbmap_checked_values),
 		cmocka_unit_test(test_cdbmap_open_errors),
 		cmocka_unit_test(test_cdbmap_compile_takes_source_owner_and_mode),
 	};

@@ -12,22 +12,7 @@
 #include <cmocka.h>
 
 #include "record.h"
-
-static struct stream *stream_of(const char *data, size_t len)
-{
-	int p[2];
-
-	assert_int_equal(pipe(p), 0);
-	assert_int_equal(write(p[1], data, len), (ssize_t)len);
-	close(p[1]);
-	return stream_new(p[0], -1, 64, 1000);
-}
-
-static void stream_done(struct stream **s)
-{
-	close(stream_fd(*s));
-	stream_free(s);
-}
+#include "stream_fixture.h"
 
 static void test_record_escaping_round_trips_every_byte(void **state)
 {
@@ -175,7 +160,7 @@ static void test_record_parse_limits(void **state)
 static void test_record_read_from_stream(void **state)
 {
 	const char *in = "sender=a@b\nrcpt=c@d\nrcpt=e%25f\n\nstatus=ok\n\n";
-	struct stream *s = stream_of(in, strlen(in));
+	struct stream *s = stream_of(in, strlen(in), 64);
 	struct record rec = { 0 };
 	const char *error = NULL;
 
@@ -196,7 +181,7 @@ static void test_record_read_from_stream(void **state)
 static void test_record_read_truncated_is_an_error(void **state)
 {
 	const char *in = "sender=a@b\nrcpt=c";
-	struct stream *s = stream_of(in, strlen(in));
+	struct stream *s = stream_of(in, strlen(in), 64);
 	struct record rec = { 0 };
 	const char *error = NULL;
 
@@ -239,7 +224,7 @@ static void test_record_chunks_round_trip(void **state)
 
 static enum stream_status read_chunk_of(const char *in, size_t max, size_t *n_r)
 {
-	struct stream *s = stream_of(in, strlen(in));
+	struct stream *s = stream_of(in, strlen(in), 64);
 	struct buf data;
 	enum stream_status st;
 

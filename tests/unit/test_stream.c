@@ -12,34 +12,7 @@
 #include <cmocka.h>
 
 #include "stream.h"
-
-/* A stream reading what was written into a pipe (then closed). */
-static struct stream *stream_of(const char *data, size_t len, size_t max_line)
-{
-	int p[2];
-
-	assert_int_equal(pipe(p), 0);
-	assert_int_equal(write(p[1], data, len), (ssize_t)len);
-	close(p[1]);
-	return stream_new(p[0], -1, max_line, 1000);
-}
-
-static void stream_done(struct stream **s)
-{
-	close(stream_fd(*s));
-	stream_free(s);
-	assert_null(*s);
-}
-
-static void expect_line(struct stream *s, enum stream_status st, const char *text)
-{
-	const char *line;
-	size_t len;
-
-	assert_int_equal(stream_read_line(s, &line, &len), st);
-	assert_int_equal(len, strlen(text));
-	assert_memory_equal(line, text, len);
-}
+#include "stream_fixture.h"
 
 static void test_stream_reads_lines_with_terminator(void **state)
 {

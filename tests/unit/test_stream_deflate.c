@@ -19,6 +19,7 @@
 
 #include "buf.h"
 #include "stream.h"
+#include "stream_fixture.h"
 #include "stream_deflate.h"
 
 #define SLACK 4096   /* common/stream.c STREAM_SLACK: read-ahead beyond one line */
@@ -67,24 +68,6 @@ static unsigned char *client_inflate(const void *p, size_t n, size_t max, size_t
 	return out;
 }
 
-/* A stream reading what was written into a pipe (then closed). */
-static struct stream *stream_of(const void *data, size_t len, size_t max_line)
-{
-	int p[2];
-
-	assert_int_equal(pipe(p), 0);
-	assert_int_equal(write(p[1], data, len), (ssize_t)len);
-	close(p[1]);
-	return stream_new(p[0], -1, max_line, 2000);
-}
-
-static void stream_done(struct stream **s)
-{
-	close(stream_fd(*s));
-	stream_free(s);
-	assert_null(*s);
-}
-
 static void start_deflate(struct stream *s)
 {
 	struct stream_deflate *z = stream_deflate_new();
@@ -93,16 +76,6 @@ static void start_deflate(struct stream *s)
 	assert_int_equal(stream_start_deflate(s, &z), 0);
 	assert_null(z);
 	assert_true(stream_deflate_active(s));
-}
-
-static void expect_line(struct stream *s, enum stream_status st, const char *text)
-{
-	const char *line;
-	size_t len;
-
-	assert_int_equal(stream_read_line(s, &line, &len), st);
-	assert_int_equal(len, strlen(text));
-	assert_memory_equal(line, text, len);
 }
 
 /* Read from fd until n bytes came or it closes. */
