@@ -32,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "crlf.h"
 #include "imap_fetch_render.h"
 #include "imap_preview.h"
 #include "mime.h"
@@ -59,43 +60,23 @@ static unsigned int imapd_msg_flags(const struct imapd_session *ss, const struct
 	return f;
 }
 
-/* Append n bytes of src to out with every LF not after a CR (prev is
- * the byte before src) made CRLF.  0, or -1 (EMSGSIZE: past out's cap). */
+/* Append n bytes of src to out in wire form (crlf_expand; prev is the
+ * byte before src).  0, or -1 (EMSGSIZE: past out's cap). */
 static int imapd_crlf_append(struct buf *out, const char *src, size_t n, char prev)
 {
-	/* Written in place: room for the worst case (every byte an LF) or
-	 * what the cap leaves, each copy checked against it.  memchr to
-	 * each LF, not a test of every byte: every FETCH of a body or of
-	 * ENVELOPE/BODYSTRUCTURE and every SEARCH of the text comes through
-	 * here. */
-	size_t room = out->max - out->len;
-	char *d, *start, *limit;
-	const char *p = src, *end = src + n, *run = src;
+	/* Room for the worst case (every byte an LF) or what the cap leaves. */
+	size_t room = out->max - out->len, k;
+	char *d;
 
 	if (room / 2 >= n)
 		room = 2 * n;
 	if ((d = buf_room(out, room)) == NULL)
 		return -1;
-	start = d;
-	limit = d + room;
-	for (;; p++) {
-		p = memchr(p, '\n', (size_t)(end - p));
-		size_t k = (size_t)((p != NULL ? p : end) - run);
-		bool bare = p != NULL && (p > src ? p[-1] : prev) != '\r';
-		if (p != NULL && !bare)
-			continue;
-		if ((size_t)(limit - d) < k + (bare ? 1 : 0)) {
-			errno = EMSGSIZE;
-			return -1;
-		}
-		memcpy(d, run, k);
-		d += k;
-		if (p == NULL)
-			break;
-		*d++ = '\r';
-		run = p;   /* the LF goes with the next run */
+	if ((k = crlf_expand(d, room, src, n, prev)) == SIZE_MAX) {
+		errno = EMSGSIZE;
+		return -1;
 	}
-	buf_extend(out, (size_t)(d - start));
+	buf_extend(out, k);
 	return 0;
 }
 
