@@ -40,9 +40,12 @@
  *   RFC822.TEXT are BODY[], BODY.PEEK[HEADER] and BODY[TEXT]; they are
  *   not in IMAP4rev2's grammar but are rendered for any session (the
  *   grammar decides whether to accept them).
- * - The whole message (BODY[], RFC822) of data the caller has in wire
- *   form (data_wire) is sent from data with no parse; when nothing else
- *   needs the tree, none is made.
+ * - The whole message (BODY[], RFC822) is sent from data with no parse
+ *   when the caller has data in wire form (data_wire), or as stored with
+ *   its wire size (data_sized: made wire form straight into the literal
+ *   of that size, not a window; data of another wire length fails the
+ *   response with NO_DATA, and the caller may give the wire form); when
+ *   nothing else needs the tree, none is made.
  * - BINARY[section]<origin> (RFC 3516): the part with its transfer
  *   encoding undone; a literal8 "~{n}" only when the bytes sent hold a
  *   NUL (Dovecot sends literal8 for every base64 or QP part; both are
@@ -57,13 +60,15 @@
  *
  * Fails: with nothing appended (out truncated back): TOO_BIG when the
  * response would pass opts->max or out's own cap (never a cut response),
- * NOMEM, UNKNOWN_CTE, NO_DATA when bytes are needed and none were given.
+ * NOMEM, UNKNOWN_CTE, NO_DATA when bytes are needed and none were given
+ * (or data_sized data is not of the wire size given).
  * Memory beyond out: the parse tree, and one decoded part for BINARY. */
 #include <errno.h>
 #include <stdarg.h>
 #include <string.h>
 #include <time.h>
 
+#include "crlf.h"
 #include "imap_fetch_render.h"
 #include "imap_mime.h"
 #include "imap_preview.h"
@@ -414,25 +419,35 @@ static bool section_whole(const struct imap_section *s)
 	return s->kind == IMAP_SECTION_BODY && s->nparts == 0 && s->text == IMAP_SECTION_WHOLE;
 }
 
-/* Whether the items not cached need the parsed message (else the
- * whole message in wire form does: BODY[], RFC822, simple items). */
-static bool render_needs_tree(const struct imap_fetch *f, unsigned int cached)
+/* Whether section s is the whole message and data can give it without
+ * a parse: data in wire form, or as stored with its wire size known
+ * (then not a window of it). */
+static bool whole_from_data(const struct imap_fetch_msg *m, const struct imap_section *s)
 {
+	return section_whole(s) && m->data != NULL && (m->data_wire || (m->data_sized && !s->partial));
+}
+
+/* Whether the items not cached need the parsed message (else data does:
+ * BODY[], RFC822, simple items). */
+static bool render_needs_tree(const struct imap_fetch *f, unsigned int cached, const struct imap_fetch_msg *m)
+{
+	struct imap_section whole = { .kind = IMAP_SECTION_BODY, .text = IMAP_SECTION_WHOLE };
+
 	if ((f->items & ~cached) & (IMAP_FETCH_ENVELOPE | IMAP_FETCH_BODY | IMAP_FETCH_BODYSTRUCTURE |
 				    IMAP_FETCH_PREVIEW | IMAP_FETCH_RFC822_HEADER | IMAP_FETCH_RFC822_TEXT))
 		return true;
+	if ((f->items & IMAP_FETCH_RFC822) && !whole_from_data(m, &whole))
+		return true;
 	for (unsigned int i = 0; i < f->nsections; i++)
-		if (!section_whole(&f->sections[i]))
+		if (!whole_from_data(m, &f->sections[i]))
 			return true;
 	return false;
 }
 
 bool imap_fetch_render_wants_wire(const struct imap_fetch *f)
 {
-	if (f->items & IMAP_FETCH_RFC822)
-		return true;
 	for (unsigned int i = 0; i < f->nsections; i++)
-		if (f->sections[i].kind != IMAP_SECTION_BODY || section_whole(&f->sections[i]))
+		if (f->sections[i].kind != IMAP_SECTION_BODY || (section_whole(&f->sections[i]) && f->sections[i].partial))
 			return true;
 	return false;
 }
@@ -445,8 +460,7 @@ static bool section_start(struct render *r, const struct imap_section *s, const 
 		item(r, name);
 	else
 		render_section_name(r, s);
-	if (r->rc == IMAP_FETCH_RENDER_OK && r->mime == NULL &&
-	    !(section_whole(s) && r->m->data_wire && r->m->data != NULL))
+	if (r->rc == IMAP_FETCH_RENDER_OK && r->mime == NULL && !whole_from_data(r->m, s))
 		r->rc = IMAP_FETCH_RENDER_NO_DATA;
 	return r->rc == IMAP_FETCH_RENDER_OK;
 }
@@ -463,6 +477,36 @@ static void render_literal(struct render *r, const char *p, size_t start, size_t
 		replace_nuls(r->out, at);
 }
 
+/* The whole message from data as stored, made wire form straight into
+ * the literal, whose length is the caller's size: data of another wire
+ * length (the file changed since it was measured) is NO_DATA. */
+static void render_sized(struct render *r)
+{
+	size_t len = (size_t)r->m->size, at;
+	char *p;
+
+	if ((uint64_t)len != r->m->size) {
+		r->rc = IMAP_FETCH_RENDER_TOO_BIG;
+		return;
+	}
+	if (!room_for_literal(r, len, false))
+		return;
+	literal_prefix(r, len, false);
+	if (r->rc != IMAP_FETCH_RENDER_OK)
+		return;
+	at = r->out->len;
+	if ((p = buf_room(r->out, len)) == NULL) {
+		fail_errno(r);
+		return;
+	}
+	if (crlf_expand(p, len, r->m->data, r->m->len, '\n') != len) {
+		r->rc = IMAP_FETCH_RENDER_NO_DATA;
+		return;
+	}
+	buf_extend(r->out, len);
+	replace_nuls(r->out, at);
+}
+
 /* The literal of BODY[section]<partial> (also RFC822.*: name given). */
 static void render_body(struct render *r, const struct imap_section *s, const char *name)
 {
@@ -473,7 +517,11 @@ static void render_body(struct render *r, const struct imap_section *s, const ch
 
 	if (!section_start(r, s, name))
 		return;
-	if (r->mime == NULL) {   /* the whole message, data in wire form */
+	if (whole_from_data(r->m, s)) {   /* no parse needed, whether one was made or not */
+		if (!r->m->data_wire) {
+			render_sized(r);
+			return;
+		}
 		window(s, r->m->len, &start, &len);
 		render_literal(r, r->m->data, start, len);
 		return;
@@ -648,8 +696,7 @@ int imap_fetch_render(struct buf *out, const struct imap_fetch *f, const struct 
 	r.first = true;
 	r.strflags = render_strflags(r.flags);
 	if (r.mime == NULL && m->data != NULL &&
-	    imap_fetch_render_needs(f, cached) != IMAP_FETCH_NEED_NONE &&
-	    (!m->data_wire || render_needs_tree(f, cached))) {
+	    imap_fetch_render_needs(f, cached) != IMAP_FETCH_NEED_NONE && render_needs_tree(f, cached, m)) {
 		const char *error;
 		if (mime_parse(m->data, m->len, &parsed, &error) < 0)
 			return IMAP_FETCH_RENDER_NOMEM;

@@ -2,11 +2,14 @@
  *
  * Offers: imapd_cmd_fetch gathers, per message, what the request needs
  * (imap_fetch_render_needs: metadata only, the header, or the whole
- * message), reads it from the Maildir file with every bare LF made CRLF
- * (the form IMAP's sizes and offsets are in) when the whole message or
- * BINARY is asked for, else as stored (the parser counts the line ends
- * it lacks), sets \Seen where a non-PEEK item asks for it, and sends
- * what common/imap_fetch_render.c writes, gathered into large writes.  imapd_search_matches compiles a program once
+ * message), reads it from the Maildir file as stored (the parser counts
+ * the line ends it lacks, and a whole message is made wire form, every
+ * bare LF CRLF, straight into its literal of the size the store
+ * measured), or with every bare LF made CRLF first when BINARY or a
+ * window of the whole message is asked for, or when the file is no
+ * longer the size measured; sets \Seen where a non-PEEK item asks for
+ * it, and sends what common/imap_fetch_render.c writes, gathered into
+ * large writes.  imapd_search_matches compiles a program once
  * (common/imap_search_eval.c), loads a message's bytes only when a key
  * needs them, and gives the messages found (SEARCH, SORT and THREAD
  * search alike); imapd_cmd_search answers SEARCH (IMAP4rev1) or ESEARCH
@@ -232,7 +235,8 @@ void imapd_cmd_fetch(struct imapd_session *ss, const struct imap_command *c)
 	if (imapd_resolve(ss, c->tag, &c->u.fetch.set, c->uid, &idx, &n) < 0)
 		return;
 	/* Structures and sections are the same from the message as stored
-	 * (the parser counts the line ends it lacks): then no CRLF pass. */
+	 * (the parser counts the line ends it lacks), and a whole message
+	 * is made wire form as it is sent: then no CRLF pass before. */
 	bool raw = !imap_fetch_render_wants_wire(f);
 	if ((gone = calloc(n > 0 ? n : 1, sizeof(*gone))) == NULL ||
 	    (f->vanished && imapd_fetch_vanished(ss, &c->u.fetch.set, f->changedsince) < 0)) {
@@ -294,10 +298,23 @@ void imapd_cmd_fetch(struct imapd_session *ss, const struct imap_command *c)
 		fm.data = need != IMAP_FETCH_NEED_NONE ? buf_cstr(&data) : NULL;
 		fm.len = need != IMAP_FETCH_NEED_NONE ? data.len : 0;
 		fm.data_wire = !raw;   /* imapd_msg_load made every line end CRLF */
+		/* As stored, a whole message is made wire form straight into
+		 * its literal, of the size the store measured. */
+		fm.data_sized = raw && need == IMAP_FETCH_NEED_MESSAGE;
 		/* Responses gather in out and go to the stream together: a
 		 * few large writes, not one copy and send per message. */
 		int rc = imap_fetch_render(&out, f, &fm, &opts);
 		mime_message_free(&mime);
+		fm.mime = NULL;
+		if (rc == IMAP_FETCH_RENDER_NO_DATA && fm.data_sized &&
+		    imapd_msg_load(ss, idx[i], 0, false, &data) == 0) {
+			/* Not the size measured (the file changed?): as read. */
+			fm.data = buf_cstr(&data);
+			fm.len = data.len;
+			fm.data_wire = true;
+			fm.data_sized = false;
+			rc = imap_fetch_render(&out, f, &fm, &opts);
+		}
 		if (rc != IMAP_FETCH_RENDER_OK)
 			failed = rc;
 		else if (out.len >= IMAPD_FETCH_SEND)

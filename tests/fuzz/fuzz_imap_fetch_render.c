@@ -8,7 +8,8 @@
  * must fail with nothing written.  The message made wire form (every
  * bare LF CRLF) renders the same with data_wire (sent unparsed where it
  * can be) as without, and the same as the message as stored (but for
- * BINARY, which keeps a part's own line ends).
+ * BINARY, which keeps a part's own line ends), also with its wire size
+ * given (data_sized); a wrong size gives NO_DATA or the same response.
  *
  * Input: byte 0 options (bit 0 rev2, 1 UTF8=ACCEPT, 2 UID FETCH, 3
  * CONDSTORE, 4 seen_set, 5 partials on, 6 give the mime tree), bytes
@@ -131,6 +132,19 @@ static void check_wire_same(const struct imap_fetch *f, const struct imap_fetch_
 		buf_reset(&b);
 		rb = imap_fetch_render(&b, f, &m, &o);
 		if (ra != rb || a.len != b.len || (a.len > 0 && memcmp(a.data, b.data, a.len) != 0))
+			abort();
+		/* with its wire size given: a whole message made as it is sent */
+		m.data_sized = true;
+		buf_reset(&b);
+		rb = imap_fetch_render(&b, f, &m, &o);
+		if (ra != rb || a.len != b.len || (a.len > 0 && memcmp(a.data, b.data, a.len) != 0))
+			abort();
+		/* and a wrong one: the response as before but for RFC822.SIZE,
+		 * or NO_DATA with nothing written */
+		m.size = wire.len + 1;
+		buf_reset(&b);
+		rb = imap_fetch_render(&b, f, &m, &o);
+		if (rb != IMAP_FETCH_RENDER_OK && (rb != IMAP_FETCH_RENDER_NO_DATA || b.len != 0))
 			abort();
 	}
 	buf_free(&a);

@@ -93,3 +93,26 @@ class ImapFetchLineEnds(PosternTestCase):
             self.assertIsNone(first_difference(parts[2], parts[4].rstrip(b")")), run)
             self.assertIn(b"BODY[1] {17}hello\r\nworld \xc3\xa4\r\n", parts[2])
         c.logout()
+
+    def test_whole_message_changed_since_measured_is_sent_as_it_is(self):
+        """BODY[] is made wire form straight into a literal of the size
+        the store measured; a file rewritten since with other line ends
+        (same length on disk, another on the wire) is read again and
+        sent as it is now, with the length it has."""
+        t = self.start_tree()
+        t.send(t.addr("alice"), "first")            # makes the Maildir
+        t.wait_ids("alice", {"first"})
+        t.place_message("alice", "2000000001.M1P1.changes", b"Subject: c\n\na\nb\n")
+        c = imaplib.IMAP4(HOST, t.port("imap"), timeout=30 * SCALE)
+        c.login(t.addr("alice"), t.passwords["alice"])
+        self.assertEqual(c.select("INBOX"), ("OK", [b"2"]))
+        typ, got = c.fetch(b"2", "(BODY.PEEK[])")
+        self.assertEqual(got[0][1], b"Subject: c\r\n\r\na\r\nb\r\n")
+        path = [p for p in t.message_paths("alice") if "changes" in p][0]
+        with open(path, "r+b") as f:                 # 16 bytes either way
+            f.write(b"Subject: c\r\n\r\nab")
+        typ, got = c.fetch(b"2", "(BODY.PEEK[] RFC822)")
+        self.assertEqual(typ, "OK")
+        self.assertEqual(got[0][1], b"Subject: c\r\n\r\nab")
+        self.assertEqual(got[1][1], b"Subject: c\r\n\r\nab")
+        c.logout()
