@@ -172,8 +172,15 @@ long mbox_move_set(struct mbox *src, const size_t *idx, size_t n, struct mbox *d
 #define MBOX_CACHE_KINDS 16
 /* Append the cached text of uid and kind to out: 1, or 0 when not cached. */
 int mbox_cache_get(struct mbox *mb, uint32_t uid, uint32_t kind, struct buf *out);
-/* Cache a text (one append).  0 or -1 (then simply not cached). */
+/* Cache a text (one append; in a batch, kept for one append of many).
+ * 0 or -1 (then simply not cached). */
 int mbox_cache_put(struct mbox *mb, uint32_t uid, uint32_t kind, const char *text, size_t len);
+/* Start a batch of gets and puts (one command over many messages): the
+ * file is looked up once, reads go through a read-ahead window, puts
+ * are written together. */
+void mbox_cache_begin(struct mbox *mb);
+/* End the batch: pending puts written, the window freed. */
+void mbox_cache_end(struct mbox *mb);
 /* The cache file's reader, for its fuzzer: each record's UID, kind and
  * text offset and length, in order.  0 with *end_r (the bytes of whole,
  * intact records), or -1 when the header is not this UIDVALIDITY's. */

@@ -1116,6 +1116,98 @@ static void test_cache_keeps_texts_and_survives_damage(void **state)
 	mbox_close(&d);
 }
 
+/* A batch (one FETCH) looks the file up once, reads through its
+ * window (texts across its edges and one larger than it come out
+ * whole), and writes its puts together: at the end, or once they pass
+ * the pending size; its own texts are found after it, and so are those
+ * another session appended in between. */
+static void test_cache_batch_reads_once_and_writes_together(void **state)
+{
+	enum { N = 400, TEXT = 1000, BIG = 200000 };
+	struct mbox *a, *b;
+	const char *err = NULL;
+	struct buf out;
+	struct stat sb;
+	static char text[BIG];
+	(void)state;
+
+	make_maildir("cb");
+	deliver("cb", "400.C.h", "x\n");
+	assert_int_equal(mbox_open("cb", 2, 0, &a, &err), 0);
+	assert_int_equal(mbox_open("cb", 2, 0, &b, &err), 0);
+	buf_init(&out, 1 << 20);
+	for (size_t i = 0; i < sizeof(text); i++)
+		text[i] = (char)('a' + i % 23);
+	/* No file when a batch begins: nothing is cached for all of it (no
+	 * look per get), whatever another session makes meanwhile. */
+	mbox_cache_begin(a);
+	assert_int_equal(mbox_cache_get(a, 1, 0, &out), 0);
+	assert_int_equal(mbox_cache_put(b, 1, 5, "(\"b5\")", 6), 0);
+	assert_int_equal(mbox_cache_get(a, 1, 5, &out), 0);
+	mbox_cache_end(a);
+	assert_int_equal(mbox_cache_get(a, 1, 5, &out), 1);
+	buf_reset(&out);
+	/* Filled by b outside a batch: one record per put. */
+	for (uint32_t u = 1; u <= N; u++)
+		assert_int_equal(mbox_cache_put(b, u, 0, text + u, TEXT), 0);
+	assert_int_equal(mbox_cache_put(b, N + 1, 0, text, BIG), 0);
+	mbox_cache_begin(a);
+	for (uint32_t u = 1; u <= N + 1; u++) {
+		buf_reset(&out);
+		assert_int_equal(mbox_cache_get(a, u, 0, &out), 1);
+		assert_int_equal(out.len, u <= N ? TEXT : BIG);
+		assert_memory_equal(out.data, u <= N ? text + u : text, out.len);
+	}
+	/* Puts wait for the end... */
+	assert_int_equal(stat("cb/postern-cache", &sb), 0);
+	off_t size = sb.st_size;
+	assert_int_equal(mbox_cache_put(a, 1, 2, "(\"s1\")", 6), 0);
+	assert_int_equal(mbox_cache_put(a, 2, 2, "(\"s2\")", 6), 0);
+	assert_int_equal(stat("cb/postern-cache", &sb), 0);
+	assert_int_equal(sb.st_size, size);
+	/* ...and the file a began with serves the whole batch, even when
+	 * another is put in its place meanwhile. */
+	assert_int_equal(unlink("cb/postern-cache"), 0);
+	assert_int_equal(mbox_cache_put(b, 1, 0, "(\"new\")", 7), 0);
+	buf_reset(&out);
+	assert_int_equal(mbox_cache_get(a, 1, 0, &out), 1);
+	assert_memory_equal(out.data, text + 1, TEXT);
+	mbox_cache_end(a);
+	/* After it: the new file, a's two puts written to it at the end. */
+	buf_reset(&out);
+	assert_int_equal(mbox_cache_get(a, 1, 0, &out), 1);
+	assert_memory_equal(out.data, "(\"new\")", 7);
+	buf_reset(&out);
+	assert_int_equal(mbox_cache_get(b, 2, 2, &out), 1);
+	assert_memory_equal(out.data, "(\"s2\")", 6);
+	/* Many puts: written once they pass the pending size, before the
+	 * end; b appending in between loses nothing of either. */
+	mbox_cache_begin(a);
+	assert_int_equal(stat("cb/postern-cache", &sb), 0);
+	size = sb.st_size;
+	for (uint32_t u = 1; u <= N; u++)
+		assert_int_equal(mbox_cache_put(a, u, 1, text + u, TEXT), 0);
+	assert_int_equal(stat("cb/postern-cache", &sb), 0);
+	assert_true(sb.st_size > size);
+	assert_int_equal(mbox_cache_put(b, 7, 3, "(\"b\")", 5), 0);
+	assert_int_equal(mbox_cache_put(a, N + 1, 1, "(\"last\")", 8), 0);
+	mbox_cache_end(a);
+	for (uint32_t u = 1; u <= N; u++) {
+		buf_reset(&out);
+		assert_int_equal(mbox_cache_get(a, u, 1, &out), 1);
+		assert_memory_equal(out.data, text + u, TEXT);
+	}
+	buf_reset(&out);
+	assert_int_equal(mbox_cache_get(a, N + 1, 1, &out), 1);
+	assert_memory_equal(out.data, "(\"last\")", 8);
+	buf_reset(&out);
+	assert_int_equal(mbox_cache_get(a, 7, 3, &out), 1);
+	assert_memory_equal(out.data, "(\"b\")", 5);
+	buf_free(&out);
+	mbox_close(&a);
+	mbox_close(&b);
+}
+
 /* Records of expunged messages, and superseded ones, are dropped by a
  * rewrite once they are most of the file; the texts of the messages
  * left stay, for a new session and for one that held the old file. */
@@ -1525,6 +1617,7 @@ int main(void)
 		cmocka_unit_test(test_uidlist_rewrite_keeps_the_guid),
 		cmocka_unit_test(test_line_ends_across_read_blocks),
 		cmocka_unit_test(test_cache_descriptor_is_kept_and_follows_the_file),
+		cmocka_unit_test(test_cache_batch_reads_once_and_writes_together),
 		cmocka_unit_test(test_cache_is_compacted_when_mostly_dead),
 		cmocka_unit_test(test_message_cap_is_told_and_loses_nothing),
 	};
