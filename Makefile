@@ -1,4 +1,5 @@
 # Postern build.  `make` builds everything under build/ and installs nothing;
+# `make install` / `make install-sendmail` copy it (PREFIX, DESTDIR, below);
 # `make test` installs what the build and the tests need (`make deps`), then
 # runs the unit, fuzz and integration suites; `make test SANITIZE=1` does the
 # same with ASan + UBSan under build-san/; `make run` (deps, build, demo).  Programs are found by file name prefix, so a
@@ -28,7 +29,7 @@ LIBS     := -lssl -lcrypto -lcares -lcdb -lcrypt -lz -pthread
 DEPS_PKGS := build-essential libssl-dev libc-ares-dev libcdb-dev libcmocka-dev \
              libcrypt-dev python3 clang swaks socat openssl postfix dnsmasq-base mutt \
              curl fetchmail getmail6 libnet-ssleay-perl libclang-rt-dev iproute2 stress-ng \
-             dovecot-imapd isync tmux zlib1g-dev
+             dovecot-imapd isync tmux zlib1g-dev debhelper groff-base
 # (installed without recommends: swaks needs libnet-ssleay-perl for TLS, the
 # fuzz targets need clang's libFuzzer runtime from libclang-rt-dev, the
 # two-host remote test needs ip from iproute2; dovecot-imapd (with
@@ -38,7 +39,10 @@ DEPS_PKGS := build-essential libssl-dev libc-ares-dev libcdb-dev libcmocka-dev \
 # real IMAP clients of the client tests; zlib1g-dev is zlib, the
 # deflate of IMAP COMPRESS (common/stream_deflate.c); stress-ng keeps the cores
 # busy to check that the suite passes on a loaded machine:
-# `stress-ng --cpu 2 & make test`)
+# `stress-ng --cpu 2 & make test`; debhelper (with dpkg-dev) builds the
+# .deb of tests/integration/test_deb_package.py, groff-base renders the man
+# pages in test_install.py; systemd-analyze comes with systemd, which is
+# not installed for the tests: test_install.py skips without it)
 
 # program = source files (by prefix) -> $(BUILD)/bin/program
 PROGRAMS := master smtpd enqueue qmgr local remote verify authd popd imapd postern pickup sendmail
@@ -69,8 +73,61 @@ FUZZERS  := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
-.PHONY: all deps test test-build unit run clean fuzz check-banned
-all: $(BINS) $(BUILD)/bin/mailq $(BUILD)/bin/newaliases
+# `make install` (docs/operator.md, "Installing"): postern in sbin, the
+# daemons in libexec/postern (where postern and the master find them:
+# common/layout.c), man pages, the systemd unit.  `make install-sendmail`
+# adds sendmail, mailq and newaliases where mail programs look for them,
+# separately, so that another MTA's can stay.  Neither builds packages
+# or touches the system beyond these files; `postern init` makes the tree.
+PREFIX     ?= /usr/local
+SBINDIR    ?= $(PREFIX)/sbin
+BINDIR     ?= $(PREFIX)/bin
+LIBEXECDIR ?= $(PREFIX)/libexec/postern
+MANDIR     ?= $(PREFIX)/share/man
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+DAEMONS    := master smtpd enqueue qmgr local remote verify authd popd imapd pickup
+MAN8       := docs/man/postern.8 $(wildcard docs/man/*.8postern)
+MAN5       := $(BUILD)/man/postern.conf.5 docs/man/master.conf.5
+
+.PHONY: all deps test test-build unit run clean fuzz check-banned install install-sendmail uninstall
+all: $(BINS) $(BUILD)/bin/mailq $(BUILD)/bin/newaliases $(BUILD)/man/postern.conf.5
+
+# postern.conf(5): the hand-written page around the keys, which come from
+# the key table that also writes etc/postern.conf (config-defaults --man).
+$(BUILD)/man/postern.conf.5: docs/man/postern.conf.5.in $(BUILD)/bin/postern
+	@mkdir -p $(dir $@)
+	set -e; { sed '/^\.\\" @KEYS@$$/,$$d' $<; $(BUILD)/bin/postern config-defaults --man; \
+	  sed '1,/^\.\\" @KEYS@$$/d' $<; } > $@.tmp
+	mv $@.tmp $@
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(MANDIR)/man5 \
+	  $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSTEMDUNITDIR)
+	install -m 0755 $(BUILD)/bin/postern $(DESTDIR)$(SBINDIR)/postern
+	install -m 0755 $(addprefix $(BUILD)/bin/,$(DAEMONS)) $(DESTDIR)$(LIBEXECDIR)/
+	install -m 0644 $(MAN8) $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 $(MAN5) $(DESTDIR)$(MANDIR)/man5/
+	sed 's|@SBINDIR@|$(SBINDIR)|g' etc/systemd/postern.service.in > $(DESTDIR)$(SYSTEMDUNITDIR)/postern.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/postern.service
+
+# mailq and newaliases are sendmail under other names (links, as Postfix
+# installs them), and so are their man pages.
+install-sendmail: $(BUILD)/bin/sendmail
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+	install -m 0755 $(BUILD)/bin/sendmail $(DESTDIR)$(SBINDIR)/sendmail
+	for n in mailq newaliases; do \
+	  ln -sf "$$(realpath -m --relative-to=$(BINDIR) $(SBINDIR)/sendmail)" $(DESTDIR)$(BINDIR)/$$n || exit 1; \
+	  ln -sf sendmail.1 $(DESTDIR)$(MANDIR)/man1/$$n.1 || exit 1; \
+	done
+	install -m 0644 docs/man/sendmail.1 $(DESTDIR)$(MANDIR)/man1/sendmail.1
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/postern $(addprefix $(DESTDIR)$(LIBEXECDIR)/,$(DAEMONS)) \
+	  $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(notdir $(MAN8))) \
+	  $(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(MAN5))) $(DESTDIR)$(SYSTEMDUNITDIR)/postern.service \
+	  $(DESTDIR)$(SBINDIR)/sendmail $(DESTDIR)$(BINDIR)/mailq $(DESTDIR)$(BINDIR)/newaliases \
+	  $(addprefix $(DESTDIR)$(MANDIR)/man1/,sendmail.1 mailq.1 newaliases.1)
+	-rmdir $(DESTDIR)$(LIBEXECDIR)
 
 # mailq(1) is sendmail -bp and newaliases(1) is sendmail -bi: the same
 # program under other names.

@@ -1,28 +1,40 @@
 #!/usr/bin/env python3
-"""bench/imap.py: Postern's IMAP server against Dovecot (issue 10, "Benchmark").
+"""bench/imap.py: Postern's IMAP server against Dovecot (issues 10 and 11, "Benchmark").
 
     nice -n 10 python3 bench/imap.py [-b BUILD] [-n 5000] [-N 100000] [-r 3]
-                                     [-w WORD] [-o bench/RESULTS.md]
-                                     [--data DIR] [--only fetch,search,select,idle] [-s]
+                                     [-w WORD] [-o bench/RESULTS.md] [--data DIR]
+                                     [--only fetch,search,select,idle,idle200,mix,idle10k,qresync]
+                                     [--users 100] [--user-messages 50] [--sessions 200]
+                                     [--crowd 10000] [--crowd-hash sha512|yescrypt]
+                                     [--settle S] [--hibernate S] [--mix-clients 10]
+                                     [--mix-seconds 60] [--mix-messages 1000] [--seed 1] [-s]
 
 As root (both servers serve mail as postern-vmail; Dovecot's master must
 start as root).  Not a test and not part of `make test`: run by hand, one
 benchmark at a time.
 
-Data: bench/imap_messages.py writes a Maildir of N messages (-n, seed 1)
-and one of BIG messages (-N, seed 2) into cur/ (realistic mail, 2-50 KB,
-deterministic), once, owned by postern-vmail; --data DIR keeps them there
-for the next run (reused when the counts match).
+Data: bench/imap_messages.py writes a Maildir of N messages (-n, seed 1),
+one of BIG messages (-N, seed 2), one of --mix-messages (seed 3) and one
+of --user-messages (seed 4, every idle user's INBOX) into cur/ (realistic
+mail, 2-50 KB, deterministic), once, owned by postern-vmail, each only
+when a part that uses it runs; --data DIR keeps them there for the next
+run (reused when the counts match).
 
-Servers: Postern from BUILD (a tree made by `postern init` under /tmp,
-user alice@example.test, IMAP on the port base + 143, plaintext on
-loopback) and a private Dovecot (tests/integration/dovecot_peer.py: Debian
-dovecot-imapd, default settings, mail_location maildir: with its index
-files in the Maildir).  Before every measured run the server is stopped,
-its Maildir replaced with a fresh `cp -a` of the generated one (so neither
-has a UID list, an index or a cache yet), the page cache written back
-(sync), and the server started again.  The two servers take turns, the
-first of each repetition alternating.
+Servers (bench/imap_servers.py): Postern from BUILD (a tree made by
+`postern init` under /tmp, user alice@example.test and, for idle200 and
+idle10k, --users users userNNN@example.test, IMAP on the port base + 143,
+plaintext on loopback) and a private Dovecot (tests/integration/
+dovecot_peer.py: Debian dovecot-imapd, default settings but the session
+limits, mail_location maildir: with its index files in the Maildir).
+Both check the same password against the same hash: Postern's yescrypt
+hash from its etc/users is Dovecot's {CRYPT} passdb entry (idle10k: a
+SHA-512 crypt hash in both, --crowd-hash).  Before every measured run
+the server is stopped, its Maildir replaced with a fresh `cp -a` of the
+generated one (so neither has a UID list, an index or a cache yet), the
+page cache written back (sync), and the server started again.  The two
+servers take turns, the first of each repetition alternating.  The
+client: bench/imap_client.py (one session), imap_crowd.py (many in
+IDLE), imap_mix.py (the mix); the tables: imap_report.py.
 
 Measured, each -r times (the report gives the median).  Time: a
 monotonic clock around one command, from sending its line to reading its
@@ -49,302 +61,100 @@ Dovecot's imap (one new process per session, service_count = 1).
           that holds the client's socket and runs as the mail user, i.e.
           the session process, not a master or login process; on the
           N folder (after a warm-up session) and on the BIG one
+  idle200 memory per idle session: --users users, each INBOX a fresh copy
+          of the --user-messages folder; each folder selected once, one
+          session at a time; --settle seconds; then the Pss (smaps_rollup)
+          summed over every process of the server (Postern: its master
+          and everything below it: login, session, hibernation, queue
+          and SMTP processes; Dovecot: its master and everything below
+          it), the baseline.  Then --sessions sessions (spread over the
+          users) each LOGIN, SELECT INBOX, IDLE (its "+" seen), all held
+          at once (bench/imap_crowd.py); --settle seconds again (the
+          time a server may take to hibernate them: --hibernate S sets
+          imap_hibernate_timeout in both, Postern's only when its
+          postern.conf has the key, and --settle defaults to S + 5);
+          the same sum again.  Per session: (sum - baseline) / sessions
+          still held.
+  mix     --mix-clients clients (processes) on alice's INBOX (a fresh
+          copy of the --mix-messages folder, plus Archive), each a seeded
+          random mix of LOGIN/LOGOUT cycles, SELECT, FETCH (flags,
+          headers, bodies), SEARCH, STORE, APPEND, COPY, EXPUNGE, NOOP
+          (bench/imap_mix.py) for --mix-seconds: commands, logins and
+          appends per second, and the CPU time of every process of the
+          server (and of the children they reaped) per 1000 commands
+  idle10k --crowd sessions as in idle200 (the same users, baseline and
+          memory), the SHA-512 crypt hash on both sides unless
+          --crowd-hash yescrypt (a yescrypt check costs 30-60 ms of CPU:
+          10,000 of them would take minutes per server); then one
+          message to every user's INBOX (Postern: one SMTP transaction
+          to its port, through its queue and local delivery; Dovecot:
+          dovecot-lda per user, at most 20 at once as Postern's local)
+          and the time from its start until each session has seen its
+          EXISTS (at most 60 s); sessions held before and after
+  qresync the BIG folder: a client (QRESYNC enabled) selects it and
+          notes UIDVALIDITY and HIGHESTMODSEQ; another session makes 100
+          flag changes (+FLAGS.SILENT \Flagged on unflagged messages,
+          one STORE each) and expunges 10 messages; the first client
+          comes back with SELECT INBOX (QRESYNC (UIDVALIDITY MODSEQ)):
+          time, CPU and bytes received, and the VANISHED (EARLIER) and
+          FETCH responses checked; then, in that session, FETCH 1:*
+          (FLAGS), the full resync it saves
+For idle200 and idle10k fs.inotify.max_user_instances is raised to fit
+every session (both servers watch each IDLE folder with an inotify
+instance, all as postern-vmail) and put back at the end; the client's
+RLIMIT_NOFILE is raised to fit.
 The 1-minute load average is sampled at every measurement.  Results go to
-stdout and, with -o, into that file's "## IMAP" section (put_section.py).
+stdout and, with -o, into that file's "## IMAP" section (fetch, search,
+select, idle) and "## IMAP: idle sessions, mix, QRESYNC" section (the
+others) (put_section.py): a run replaces the sections of the parts it ran.
 -s skips Dovecot (a smoke run of Postern alone).
 """
 
 import argparse
 import os
 import pwd
+import random
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
+from imap_client import Client, log, loadavg, memory, tree_cpu, tree_memory
+from imap_crowd import Crowd, raise_nofile
+import imap_messages
+import imap_mix
+from imap_report import EXPUNGED, FLAGGED, Report, top_comm
+from imap_servers import MAIL_USER, PASSWORD, USER_SESSIONS_MAX, Dovecot, Postern, crypt_hash, place, user_names
+from imap_model import parse_seqset      # tests/integration, on the path imap_servers gives
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE = os.path.dirname(HERE)
-HOST = "127.0.0.1"
-MAIL_USER = "postern-vmail"
-TAGS = iter("zq%03d" % i for i in range(1, 1000000))   # never in a message
-
-
-def log(msg):
-    print("[%s] %s" % (time.strftime("%H:%M:%S"), msg), file=sys.stderr, flush=True)
-
-
-def loadavg():
-    with open("/proc/loadavg") as f:
-        return float(f.read().split()[0])
-
-
-def wait_greeting(port, seconds=30):
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        try:
-            with socket.create_connection((HOST, port), timeout=2) as s:
-                if s.recv(512).startswith(b"* OK"):
-                    return
-        except OSError:
-            pass
-        time.sleep(0.05)
-    raise RuntimeError("no IMAP greeting on %s:%d within %d s" % (HOST, port, seconds))
-
-
-# ------------------------------------------------------------------ client
-
-class Reply:
-    """What the client kept of one reply: its length, the number of FETCH
-    responses, its first and last (up to) 64 KB."""
-
-    def __init__(self):
-        self.size = self.fetches = 0
-        self.head = self.tail = b""
-
-
-class Client:
-    """A raw IMAP client: a command's time is from sendall() of its line to
-    the last byte of its tagged reply.  Meanwhile the bytes go through one
-    256 KB buffer (recv_into: no allocation, no copy; storing a 70 MB reply
-    costs this VM more than a server's work on it), counted, FETCH
-    responses counted, and only the first and the last 64 KB kept."""
-
-    KEEP = 65536
-
-    def __init__(self, port):
-        self.s = socket.create_connection((HOST, port), timeout=900)
-        self.s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.buf = bytearray(1 << 18)
-        self.view = memoryview(self.buf)
-        self.greeting = self._read_until(None).head
-        self.pid = None
-
-    def _read_until(self, tag):
-        """Read until a line starting with tag + ' ' (None: any one line);
-        the server sends nothing after it."""
-        want = None if tag is None else tag.encode() + b" "
-        r, prev, small = Reply(), b"", bytearray()
-        buf, view, mark = self.buf, self.view, b" FETCH ("
-        while True:
-            n = self.s.recv_into(view)
-            if n == 0:
-                raise RuntimeError("connection closed after %d bytes: %r" % (r.size, prev))
-            if r.size == 0:
-                r.head = bytes(view[:min(n, self.KEEP)])
-            if r.size + n <= self.KEEP:
-                small += view[:n]       # a short reply is kept whole, however it was split
-            r.size += n
-            r.fetches += buf.count(mark, 0, n) + (prev[-7:] + bytes(view[:7])).count(mark)
-            if buf[n - 2:n] == b"\r\n":
-                k = buf.rfind(b"\r\n", max(0, n - self.KEEP), n - 2)
-                last = bytes(view[k + 2:n]) if k >= 0 else (prev + bytes(view[:n])).rsplit(b"\r\n", 2)[-2]
-                if want is None or last.startswith(want):
-                    if r.size <= self.KEEP:
-                        r.head = r.tail = bytes(small)
-                    else:
-                        r.tail = (prev + bytes(view[max(0, n - self.KEEP):n]))[-self.KEEP:]
-                    return r
-            prev = bytes(view[max(0, n - 512):n])
-
-    def command(self, text, expect_ok=True):
-        """(seconds, Reply) of one command; Reply.cpu is the CPU time the
-        session process spent meanwhile, when its pid is known."""
-        tag = next(TAGS)
-        line = ("%s %s\r\n" % (tag, text)).encode()
-        c0 = cpu_ns(self.pid) if self.pid else 0
-        t0 = time.perf_counter()
-        self.s.sendall(line)
-        r = self._read_until(tag)
-        t1 = time.perf_counter()
-        r.cpu = (cpu_ns(self.pid) - c0) / 1e9 if self.pid else None
-        k = r.tail.rfind(b"\r\n", 0, len(r.tail) - 2)
-        r.status = r.tail[k + 2:] if k >= 0 else r.tail
-        if expect_ok and not r.status.startswith(tag.encode() + b" OK"):
-            raise RuntimeError("%s: %r" % (text[:60], r.status[:200]))
-        return t1 - t0, r
-
-    def login(self, user, password):
-        self.command('LOGIN "%s" "%s"' % (user, password))
-
-    def idle(self):
-        """Enter IDLE; return once the continuation came; done() ends it."""
-        self.idle_tag = next(TAGS)
-        self.s.sendall(("%s IDLE\r\n" % self.idle_tag).encode())
-        data = b""
-        while b"\r\n" not in data or not re.search(rb"(^|\r\n)\+", data):
-            d = self.s.recv(4096)
-            if not d:
-                raise RuntimeError("closed in IDLE")
-            data += d
-
-    def done(self):
-        self.s.sendall(b"DONE\r\n")
-        self._read_until(self.idle_tag)
-
-    def server_process(self, mail_uid):
-        """pid of the server process holding this connection's other end
-        and running as mail_uid (the session, not a login process)."""
-        lport = self.s.getsockname()[1]
-        rport = self.s.getpeername()[1]
-        inodes = set()
-        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-            try:
-                with open(table) as f:
-                    next(f)
-                    for row in f:
-                        fl = row.split()
-                        if (int(fl[1].rsplit(":", 1)[1], 16) == rport and
-                                int(fl[2].rsplit(":", 1)[1], 16) == lport):
-                            inodes.add("socket:[%s]" % fl[9])
-            except OSError:
-                pass
-        found = []
-        for pid in filter(str.isdigit, os.listdir("/proc")):
-            try:
-                if os.stat("/proc/" + pid).st_uid != mail_uid:
-                    continue
-                fds = os.listdir("/proc/%s/fd" % pid)
-                if any(os.readlink("/proc/%s/fd/%s" % (pid, fd)) in inodes for fd in fds):
-                    found.append(int(pid))
-            except OSError:
-                continue
-        if len(found) != 1:
-            raise RuntimeError("session process: found %r for %s" % (found, inodes))
-        return found[0]
-
-    def close(self):
-        try:
-            self.command("LOGOUT", expect_ok=False)
-        except (OSError, RuntimeError):
-            pass
-        self.s.close()
-
-
-def cpu_ns(pid):
-    """CPU time (ns) of every thread of pid so far (schedstat: on-CPU time,
-    not ticks)."""
-    total = 0
-    for t in os.listdir("/proc/%d/task" % pid):
-        with open("/proc/%d/task/%s/schedstat" % (pid, t)) as f:
-            total += int(f.read().split()[0])
-    return total
-
-
-def memory(pid):
-    """(comm, VmRSS kB, Pss kB) of pid."""
-    with open("/proc/%d/comm" % pid) as f:
-        comm = f.read().strip()
-    with open("/proc/%d/status" % pid) as f:
-        rss = int(re.search(r"^VmRSS:\s+(\d+)", f.read(), re.M).group(1))
-    with open("/proc/%d/smaps_rollup" % pid) as f:
-        pss = int(re.search(r"^Pss:\s+(\d+)", f.read(), re.M).group(1))
-    return comm, rss, pss
-
-
-# ------------------------------------------------------------------ servers
-
-def harness(build):
-    """tests/integration/postern_harness.py (free ports; Dovecot's peer uses it)."""
-    os.environ.setdefault("POSTERN_BUILD", build)
-    sys.path.insert(0, os.path.join(SOURCE, "tests", "integration"))
-    import postern_harness
-    return postern_harness
-
-
-def place(src, dst, owner):
-    """dst becomes a fresh copy of the Maildir src (dst's own directory is
-    kept), written back to disk."""
-    os.makedirs(dst, exist_ok=True)
-    for name in os.listdir(dst):
-        p = os.path.join(dst, name)
-        if os.path.isdir(p) and not os.path.islink(p):
-            shutil.rmtree(p)
-        else:
-            os.unlink(p)
-    subprocess.run(["cp", "-a", src + "/.", dst + "/"], check=True)
-    os.chown(dst, owner.pw_uid, owner.pw_gid)
-    os.sync()
-
-
-class Postern:
-    name = "Postern"
-
-    def __init__(self, build, top):
-        self.bin = os.path.join(build, "bin", "postern")
-        self.dir = os.path.join(top, "postern")
-        self.base = harness(build).free_port_base()
-        self.user, self.password = "alice@example.test", "bench-imap-pw"
-        subprocess.run([self.bin, "init", "-d", self.dir, "--domain", "example.test", "--listen", HOST,
-                        "--port-base", str(self.base)], check=True, stdout=subprocess.DEVNULL)
-        subprocess.run([self.bin, "user", "add", "-d", self.dir, self.user, self.password],
-                       check=True, stdout=subprocess.DEVNULL)
-        with open(os.path.join(self.dir, "etc", "postern.conf"), "a") as f:
-            f.write("log_file = maillog\n")   # no syslog daemon here: glibc would retry /dev/log per line
-        self.maildir = os.path.join(self.dir, "mail", "example.test", "alice")
-        self.port = self.base + 143
-        self.running = False
-
-    def start(self):
-        subprocess.run([self.bin, "start", "-d", self.dir], check=True, stdout=subprocess.DEVNULL)
-        self.running = True
-        wait_greeting(self.port)
-
-    def stop(self):
-        if self.running:
-            subprocess.run([self.bin, "stop", "-d", self.dir], stdout=subprocess.DEVNULL)
-            self.running = False
-
-
-class Dovecot:
-    name = "Dovecot"
-
-    def __init__(self, build, top):
-        harness(build)
-        import dovecot_peer
-        why = dovecot_peer.unavailable()
-        if why:
-            raise RuntimeError(why)
-        self.mod = dovecot_peer
-        self.maildir = os.path.join(top, "dovecot", "Maildir")
-        os.makedirs(self.maildir)
-        os.chmod(os.path.dirname(self.maildir), 0o711)
-        self.peer = None
-
-    def start(self):
-        self.peer = self.mod.DovecotPeer(self.maildir)
-        self.peer.start()
-        self.port = self.peer.port
-        self.user, self.password = self.peer.user, self.peer.password
-        self.version = subprocess.run([self.mod.DOVECOT, "--version"], stdout=subprocess.PIPE,
-                                      text=True).stdout.split()[0]
-
-    def stop(self):
-        if self.peer is not None:
-            errors = self.peer.errors()
-            if errors:
-                log("Dovecot logged errors: %s" % errors[:5])
-            self.peer.stop()
-            self.peer = None
+INOTIFY = "/proc/sys/fs/inotify/max_user_instances"
+MAIN_PARTS = ("fetch", "search", "idle", "select")
+LOAD_PARTS = ("idle200", "mix", "idle10k", "qresync")
 
 
 # ------------------------------------------------------------------ runs
 
-class Bench:
-    def __init__(self, args, servers, data):
+class Bench(Report):
+    """The runs; what they note goes into self.res, read by Report."""
+
+    def __init__(self, args, servers, data, hashes):
         self.args = args
         self.servers = servers
         self.data = data
+        self.hashes = hashes   # name -> the crypt(3) hash of PASSWORD both servers check
         self.owner = pwd.getpwnam(MAIL_USER)
         self.res = {}          # (key, server name) -> [values]
-        self.loads = []
+        self.loads = {}        # section ("main", "load") -> load averages at its measurements
+        self.group = "main"
 
     def note(self, key, server, value):
         self.res.setdefault((key, server.name), []).append(value)
-        self.loads.append(loadavg())
+        self.loads.setdefault(self.group, []).append(loadavg())
 
     def session(self, server, mailbox=None):
         c = Client(server.port)
@@ -444,114 +254,219 @@ class Bench:
                     % (sv.name, self.args.big, t1, r1.cpu, t2, r2.cpu))
                 self.idle_memory(sv, "idle_big")
 
-    # -------------------------------------------------------------- report
+    # -------------------------------------------------------------- idle200, idle10k
 
-    def med(self, key, name):
-        v = self.res.get((key, name))
-        return statistics.median(v) if v else None
+    def place_users(self, sv):
+        """Every idle user's INBOX a fresh copy of the user folder; the
+        server restarted (Dovecot then has the hash set last)."""
+        sv.stop()
+        for u in sv.users:
+            place(self.data["user"], sv.user_maildir(u), self.owner, sync=False)
+        os.sync()
+        sv.start()
 
-    def report(self, started, ended, load0):
+    def rest(self, sv):
+        """The server's Pss sum and processes after --settle seconds with no
+        client; each user's folder selected once before, one session at a
+        time (so that the indexes exist and no extra process is left)."""
+        for u in sv.users:
+            c = Client(sv.port)
+            c.login(u, PASSWORD)
+            c.command("SELECT INBOX")
+            c.close()
+        time.sleep(self.args.settle)
+        return tree_memory(sv.master_pid())
+
+    def run_crowd(self, key, n, hash_name, deliver):
+        """idle200 (deliver False) and idle10k (deliver True): n sessions in
+        IDLE over the users, memory per session, and, with deliver, the
+        time until each has seen a new message."""
+        hash_ = self.hashes[hash_name]
+        for sv in self.servers:
+            sv.set_hash(hash_)
+        raise_nofile(n + 1000)
+        self.raise_inotify(n + 1000)
+        message = (b"From: <bench@example.org>\r\nTo: <idle@example.test>\r\nSubject: %s\r\n"
+                   b"Message-ID: <%s.%d@example.org>\r\n\r\nA new message for every session.\r\n"
+                   % (key.encode(), key.encode(), time.time_ns()))
+        for rep in range(self.args.repeat):
+            for sv in self.turns(rep):
+                self.place_users(sv)
+                base, base_comm = self.rest(sv)
+                crowd = Crowd(sv.port, [(u, PASSWORD) for u in sv.users], n)
+                try:
+                    t_open = crowd.open(max(300, n // 2))    # Dovecot: 500 in 60 s under load
+                    time.sleep(self.args.settle)
+                    held = crowd.alive()
+                    pss, by_comm = tree_memory(sv.master_pid())
+                    self.note(key + "_open", sv, t_open)
+                    self.note(key + "_base", sv, base)
+                    self.note(key + "_pss", sv, pss)
+                    self.note(key + "_per", sv, (pss - base) / max(1, held))
+                    self.note(key + "_held", sv, held)
+                    self.res[(key + "_procs", sv.name)] = (sum(c for c, _ in base_comm.values()),
+                                                           sum(c for c, _ in by_comm.values()), top_comm(by_comm))
+                    log("%s %d sessions: in IDLE after %.1f s, %d held after %.0f s more; Pss %d kB "
+                        "(no client: %d kB): %.0f kB per session; %s"
+                        % (sv.name, n, t_open, held, self.args.settle, pss, base, (pss - base) / max(1, held),
+                           top_comm(by_comm)))
+                    if deliver:
+                        self.delivery(key, sv, crowd, message)
+                finally:
+                    crowd.close()
+                    sv.stop()     # its idle processes gone before the other server's turn
+        for sv in self.servers:
+            sv.set_hash(self.hashes["yescrypt"])     # back to the hash of every other part
+
+    def delivery(self, key, sv, crowd, message):
+        t0 = time.monotonic()
+        sv.deliver(sv.users, message)
+        t_delivered = time.monotonic() - t0
+        seen = sorted(t - t0 for t in crowd.wait_exists(60) if t is not None)
+        held = crowd.alive()
+        self.note(key + "_delivered", sv, t_delivered)
+        self.note(key + "_seen", sv, len(seen))
+        self.note(key + "_after", sv, held)
+        if seen:
+            self.note(key + "_first", sv, seen[0])
+            self.note(key + "_median", sv, statistics.median(seen))
+            self.note(key + "_last", sv, seen[-1])
+        dropped = crowd.dropped()
+        if dropped:
+            self.res[(key + "_dropped", sv.name)] = dropped
+        log("%s delivery to %d users: done in %.2f s; %d of %d sessions saw EXISTS, the last after %s s; "
+            "%d held%s" % (sv.name, len(sv.users), t_delivered, len(seen), len(crowd.sessions),
+                           "%.2f" % seen[-1] if seen else "-", held, "; dropped: %r" % dropped if dropped else ""))
+
+    def raise_inotify(self, need):
+        """fs.inotify.max_user_instances at least need (put back by main)."""
+        with open(INOTIFY) as f:
+            now = int(f.read())
+        if now < need:
+            self.inotify_was = getattr(self, "inotify_was", now)
+            with open(INOTIFY, "w") as f:
+                f.write(str(need))
+            self.res[("inotify", "")] = (self.inotify_was, need)
+
+    def run_idle200(self):
+        self.run_crowd("idle200", self.args.sessions, "yescrypt", deliver=False)
+
+    def run_idle10k(self):
+        self.run_crowd("idle10k", self.args.crowd, self.args.crowd_hash, deliver=True)
+
+    # -------------------------------------------------------------- mix
+
+    def run_mix(self):
         a = self.args
-        names = [s.name for s in self.servers]
-        both = len(names) == 2
-        dv = next((s for s in self.servers if s.name == "Dovecot"), None)
-        out = []
-        p = out.append
-        p("## IMAP\n")
-        p("`%s` (as root) on %s, %s–%s UTC; %d CPUs, %.0f GB RAM, Linux %s%s." % (
-            a.command, time.strftime("%Y-%m-%d", time.gmtime(started)),
-            time.strftime("%H:%M", time.gmtime(started)), time.strftime("%H:%M", time.gmtime(ended)),
-            os.cpu_count(), os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30,
-            os.uname().release, "; Dovecot %s" % dv.version if dv else ""))
-        p("Postern built from commit %s%s." % (a.commit, " (with uncommitted changes)" if a.dirty else ""))
-        if self.loads:
-            p("Load average (1 min): %.1f at the start, %.1f–%.1f (median %.1f) at the "
-              "measurements; other sessions' work shared the 2 cores." % (
-                  load0, min(self.loads), max(self.loads), statistics.median(self.loads)))
-        p("")
-        p("%d messages (seed 1; %d for SELECT, seed 2) made by bench/imap_messages.py: 2–50 KB "
-          "(log-uniform), text, alternative and mixed with base64 attachments, encoded words; "
-          "files in cur/ with S= and W= in the name, the same files for both servers (`cp -a`), "
-          "owned by %s, which both serve mail as.  Before each run: server stopped, Maildir a "
-          "fresh copy (no index, no UID list, no cache), `sync`, server started.  Time: monotonic "
-          "clock from sending the command to the last byte of its tagged reply (raw socket, "
-          "loopback, nothing parsed meanwhile).  CPU: on-CPU time of the session process "
-          "(/proc/PID/task/*/schedstat) over the same command, which the load of the machine "
-          "disturbs much less than the time.  Median of %d; Postern's and Dovecot's runs "
-          "alternate.  cold = the first run after the start, warm = the second, same session; "
-          "the message files are in the page cache for both (just copied)."
-          % (a.n, a.big, MAIL_USER, a.repeat))
-        p("")
-        rows = [("`UID FETCH 1:* (FLAGS BODY.PEEK[])` cold", "body_cold"),
-                ("`UID FETCH 1:* (FLAGS BODY.PEEK[])` warm", "body_warm"),
-                ("`FETCH 1:* (ENVELOPE BODYSTRUCTURE)` cold", "env_cold"),
-                ("`FETCH 1:* (ENVELOPE BODYSTRUCTURE)` warm", "env_warm"),
-                ("`SEARCH TEXT %s` first" % a.word, "search_first"),
-                ("`SEARCH TEXT %s` second" % a.word, "search_second"),
-                ("SELECT of %d, first (for the FETCH runs)" % a.n, "select_small"),
-                ("SELECT of %d cold (first after placing)" % a.big, "select_cold"),
-                ("SELECT of %d warm (next session)" % a.big, "select_warm")]
-        mem = [("%d messages: VmRSS" % a.n, "idle_small_rss"),
-               ("%d messages: Pss" % a.n, "idle_small_pss"),
-               ("%d messages: VmRSS" % a.big, "idle_big_rss"),
-               ("%d messages: Pss" % a.big, "idle_big_pss")]
+        gen = imap_messages.Generator(5, a.word)
+        pool = [gen.message(i, imap_messages.BASE_TIME + i * 600).encode().replace(b"\n", b"\r\n")
+                for i in range(50)]
+        for rep in range(a.repeat):
+            for sv in self.turns(rep):
+                self.fresh(sv, self.data["mix"])
+                c = self.session(sv)
+                _, r = c.command("CREATE Archive", expect_ok=False)   # Postern may have made it
+                if b" OK" not in r.status and b"[ALREADYEXISTS]" not in r.status:
+                    raise RuntimeError("%s: CREATE Archive: %r" % (sv.name, r.status))
+                c.close()
+                master = sv.master_pid()
+                got = imap_mix.run(sv.port, sv.user, sv.password, a.mix_clients, a.mix_seconds, a.seed, pool,
+                                   before=lambda: tree_cpu(master))
+                cpu = tree_cpu(master) - got["before"]
+                secs = got["seconds"]
+                for what in ("commands", "logins", "appends"):
+                    self.note("mix_" + what, sv, got[what] / secs)
+                self.note("mix_cpu", sv, 1000 * cpu / max(1, got["commands"]))   # ms per command
+                self.note("mix_no", sv, got["no"])
+                log("%s mix of %d clients, %.1f s: %.0f commands/s, %.1f logins/s, %.1f appends/s, "
+                    "%d NO; server CPU %.2f s (%.2f ms per command)"
+                    % (sv.name, a.mix_clients, secs, got["commands"] / secs, got["logins"] / secs,
+                       got["appends"] / secs, got["no"], cpu, 1000 * cpu / max(1, got["commands"])))
 
-        def ratio(key):
-            if not both:
-                return []
-            pv, dvv = self.med(key, names[0]), self.med(key, names[1])
-            return ["**%.2f**" % (dvv / pv) if pv and dvv else "-"]
+    # -------------------------------------------------------------- qresync
 
-        def cell(v, f):
-            return "-" if v is None else f % v
+    def run_qresync(self):
+        rng = random.Random(self.args.seed)
+        for rep in range(self.args.repeat):
+            for sv in self.turns(rep):
+                if rep == 0:
+                    self.fresh(sv, self.data["big"])
+                    self.session(sv, "INBOX").close()     # indexed once, not measured
+                c = self.session(sv)
+                c.command("ENABLE QRESYNC")
+                _, r = c.command("SELECT INBOX")
+                c.close()
+                state = [int(re.search(rb"\[%s (\d+)\]" % k, r.head).group(1))
+                         for k in (b"UIDVALIDITY", b"HIGHESTMODSEQ")]
+                flagged, expunged = self.changes(sv, rng)
+                c = self.session(sv)
+                c.command("ENABLE QRESYNC")
+                t1, r1 = self.timed("qresync_select", sv, c, "SELECT INBOX (QRESYNC (%d %d))" % tuple(state))
+                t2, r2 = self.timed("qresync_full", sv, c, "FETCH 1:* (FLAGS)")
+                c.close()
+                self.note("qresync_select_bytes", sv, r1.size)
+                self.note("qresync_full_bytes", sv, r2.size)
+                self.res[("qresync_check", sv.name)] = check_resync(r1, flagged, expunged)
+                log("%s SELECT (QRESYNC): %.3f s (CPU %.3f), %d bytes; FETCH 1:* (FLAGS): %.3f s (CPU %.3f), "
+                    "%d bytes; %s" % (sv.name, t1, r1.cpu, r1.size, t2, r2.cpu, r2.size,
+                                      self.res[("qresync_check", sv.name)]))
 
-        p("| command (%d messages unless said) | %s | %s |" % (
-            a.n, " | ".join("%s s" % n for n in names) + (" | Dovecot / Postern" if both else ""),
-            " | ".join("%s CPU s" % n for n in names) + (" | Dovecot / Postern" if both else "")))
-        k = len(names) + (1 if both else 0)
-        p("|---|" + "---|" * (2 * k))
-        for label, key in rows:
-            if all(self.med(key, n) is None for n in names):
-                continue
-            p("| %s | %s |" % (label, " | ".join(
-                [cell(self.med(key, n), "%.3f") for n in names] + ratio(key) +
-                [cell(self.med(key + "_cpu", n), "%.3f") for n in names] + ratio(key + "_cpu"))))
-        p("")
-        if any(self.med(key, n) is not None for _, key in mem for n in names):
-            p("| one session in IDLE (kB) | %s |" % " | ".join(names + (["Dovecot / Postern"] if both else [])))
-            p("|---|" + "---|" * k)
-            for label, key in mem:
-                if all(self.med(key, n) is None for n in names):
-                    continue
-                p("| %s | %s |" % (label, " | ".join([cell(self.med(key, n), "%d") for n in names] + ratio(key))))
-            p("")
-        p("Dovecot / Postern: above 1, Postern is faster (or smaller); below 1, slower (larger).")
-        extra = []
-        for n in names:
-            if ("session_comm", n) in self.res:
-                extra.append("%s's session process is `%s`" % (n, self.res[("session_comm", n)]))
-            if ("body_bytes", n) in self.res:
-                extra.append("%s sent %d bytes for the BODY.PEEK[] fetch" % (n, self.res[("body_bytes", n)]))
-            if ("env_bytes", n) in self.res:
-                extra.append("%d for ENVELOPE BODYSTRUCTURE" % self.res[("env_bytes", n)])
-            if ("search_hits", n) in self.res:
-                extra.append("%s found %d messages" % (n, self.res[("search_hits", n)]))
-        if both and ("search_set", names[0]) in self.res:
-            same = self.res[("search_set", names[0])] == self.res[("search_set", names[1])]
-            extra.append("the SEARCH results are %s" % ("the same" if same else "NOT the same"))
-        if extra:
-            p("Checks: " + "; ".join(extra) + ".")
-        return "\n".join(out) + "\n"
+    def changes(self, sv, rng):
+        """Another session: FLAGGED flag changes, one STORE each, on
+        unflagged messages and EXPUNGED others expunged; their UIDs."""
+        c = self.session(sv)
+        _, r = c.command("SELECT INBOX")
+        exists = int(re.search(rb"\* (\d+) EXISTS", r.head).group(1))
+        picks = rng.sample(range(1, exists + 1), 3 * FLAGGED)
+        _, r = c.command("FETCH %s (UID FLAGS)" % ",".join(map(str, picks)))
+        info = {}
+        for line in r.head.split(b"\r\n"):
+            m = re.match(rb"\* (\d+) FETCH \((.*)\)$", line)
+            if m:
+                info[int(m.group(1))] = (int(re.search(rb"UID (\d+)", m.group(2)).group(1)),
+                                         b"\\Flagged" in m.group(2))
+        unflagged = [n for n in picks if not info[n][1]][:FLAGGED]
+        others = [n for n in picks if n not in unflagged][:EXPUNGED]
+        for n in unflagged:
+            c.command("STORE %d +FLAGS.SILENT (\\Flagged)" % n)
+        c.command("STORE %s +FLAGS.SILENT (\\Deleted)" % ",".join(map(str, others)))
+        c.command("EXPUNGE")
+        c.close()
+        return {info[n][0] for n in unflagged}, {info[n][0] for n in others}
 
 
-def make_data(args, top):
-    """{"small": dir, "big": dir}: the generated Maildirs (made or reused)."""
+def check_resync(r, flagged, expunged):
+    """What a SELECT (QRESYNC) reply told of the changes: "as expected" when
+    every expunged UID is in its VANISHED (EARLIER) and every flag change
+    in a FETCH, else what is missing or more."""
+    if r.size > Client.KEEP:
+        return "a reply of %d bytes, not checked" % r.size
+    m = re.search(rb"\* VANISHED \(EARLIER\) ([0-9:,]+)\r\n", r.head)
+    vanished = set(parse_seqset(m.group(1).decode())) if m else set()
+    fetched = {int(u) for u in re.findall(rb"\* \d+ FETCH \([^\r\n]*UID (\d+)", r.head)}
+    problems = []
+    if not expunged <= vanished:
+        problems.append("%d expunged UIDs not in VANISHED" % len(expunged - vanished))
+    if not flagged <= fetched:
+        problems.append("%d changed messages not in a FETCH" % len(flagged - fetched))
+    summary = "VANISHED (EARLIER) of %d UIDs, %d FETCH" % (len(vanished), r.fetches)
+    return summary + (": " + "; ".join(problems) if problems else ": as expected")
+
+
+def make_data(args, top, only):
+    """{"small": dir, "big": dir, "mix": dir, "user": dir}: the generated
+    Maildirs the parts in only use (made or reused)."""
     root = args.data or os.path.join(top, "data")
     os.makedirs(root, exist_ok=True)
     os.chmod(root, 0o755)
     owner = pwd.getpwnam(MAIL_USER)
+    uses = {"small": ("fetch", "search", "idle"), "big": ("select", "qresync"), "mix": ("mix",),
+            "user": ("idle200", "idle10k")}
     out = {}
-    for key, count, seed in (("small", args.n, 1), ("big", args.big, 2)):
+    for key, count, seed in (("small", args.n, 1), ("big", args.big, 2), ("mix", args.mix_messages, 3),
+                             ("user", args.user_messages, 4)):
+        if not set(uses[key]) & set(only):
+            continue
         d = os.path.join(root, "%s-%d-seed%d-%s" % (key, count, seed, args.word))
         if not os.path.exists(os.path.join(d, "COMPLETE")):
             log("making %d messages in %s" % (count, d))
@@ -566,46 +481,84 @@ def make_data(args, top):
     return out
 
 
+def command_line(args, defaults):
+    """The command as it was given, for the report: the options that differ
+    from their defaults, in a fixed order."""
+    short = {"build": "-b", "n": "-n", "big": "-N", "repeat": "-r", "word": "-w", "out": "-o", "skip_dovecot": "-s"}
+    words = ["nice -n 10 python3 bench/imap.py"]
+    for key in ("build", "n", "big", "repeat", "word", "only", "users", "user_messages", "sessions", "crowd",
+                "crowd_hash", "settle", "hibernate", "mix_clients", "mix_seconds", "mix_messages", "seed",
+                "skip_dovecot", "out", "data"):
+        v = getattr(args, key)
+        if key in ("build", "n", "big", "repeat") or (v is not None and v != defaults[key]):
+            opt = short.get(key, "--" + key.replace("_", "-"))
+            words.append(opt if v is True else "%s %s" % (opt, v))
+    return " ".join(words)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("-b", "--build", default="build")
     ap.add_argument("-n", type=int, default=5000, help="messages of the FETCH/SEARCH folder")
-    ap.add_argument("-N", "--big", type=int, default=100000, help="messages of the SELECT folder")
+    ap.add_argument("-N", "--big", type=int, default=100000, help="messages of the SELECT and QRESYNC folder")
     ap.add_argument("-r", "--repeat", type=int, default=3)
     ap.add_argument("-w", "--word", default="quokka")
     ap.add_argument("-o", "--out")
     ap.add_argument("--data", help="keep the generated Maildirs here (reused)")
-    ap.add_argument("--only", default="fetch,search,select,idle")
+    ap.add_argument("--only", default=",".join(MAIN_PARTS + LOAD_PARTS))
+    ap.add_argument("--users", type=int, default=100, help="idle200, idle10k: users")
+    ap.add_argument("--user-messages", type=int, default=50, help="idle200, idle10k: messages per INBOX")
+    ap.add_argument("--sessions", type=int, default=200, help="idle200: sessions")
+    ap.add_argument("--crowd", type=int, default=10000, help="idle10k: sessions")
+    ap.add_argument("--crowd-hash", choices=("sha512", "yescrypt"), default="sha512",
+                    help="idle10k: the password hash of both servers")
+    ap.add_argument("--settle", type=float, help="idle200, idle10k: seconds before measuring (5; S + 5 "
+                    "with --hibernate S)")
+    ap.add_argument("--hibernate", type=int, help="imap_hibernate_timeout (seconds) of both servers")
+    ap.add_argument("--mix-clients", type=int, default=10)
+    ap.add_argument("--mix-seconds", type=float, default=60)
+    ap.add_argument("--mix-messages", type=int, default=1000)
+    ap.add_argument("--seed", type=int, default=1, help="mix and qresync: random seed")
     ap.add_argument("-s", "--skip-dovecot", action="store_true")
     ap.add_argument("-k", "--keep", action="store_true", help="keep the temp dir")
     args = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("run as root (both servers serve mail as %s)" % MAIL_USER)
+    if max(args.sessions, args.crowd) > USER_SESSIONS_MAX * args.users:
+        sys.exit("more than %d sessions per user: give more --users" % USER_SESSIONS_MAX)
+    only = args.only.split(",")
+    unknown = set(only) - set(MAIN_PARTS + LOAD_PARTS)
+    if unknown:
+        sys.exit("--only: no such part: %s" % ",".join(sorted(unknown)))
     build = os.path.abspath(os.path.join(SOURCE, args.build) if not os.path.isabs(args.build) else args.build)
-    args.command = "nice -n 10 python3 bench/imap.py -b %s -n %d -N %d -r %d%s%s%s%s" % (
-        args.build, args.n, args.big, args.repeat, "" if args.word == "quokka" else " -w " + args.word,
-        "" if args.only == "fetch,search,select,idle" else " --only " + args.only,
-        " -s" if args.skip_dovecot else "", " -o " + args.out if args.out else "")
-    if args.data:
-        args.command += " --data " + args.data
+    args.command = command_line(args, {a.dest: a.default for a in ap._actions})
+    if args.settle is None:
+        args.settle = 5.0 if args.hibernate is None else args.hibernate + 5.0
     git = lambda *c: subprocess.run(["git", "-C", SOURCE] + list(c), stdout=subprocess.PIPE, text=True).stdout
     args.commit = git("rev-parse", "--short", "HEAD").strip()
     args.dirty = bool(git("status", "--porcelain", "--untracked-files=no").strip())
 
     top = tempfile.mkdtemp(prefix="postern-bench-imap.")
     os.chmod(top, 0o711)
-    servers = []
+    servers, b = [], None
     started, load0 = time.time(), loadavg()
+    crowd = max([args.sessions if "idle200" in only else 0, args.crowd if "idle10k" in only else 0,
+                 args.mix_clients + 10])
+    users = user_names(args.users) if {"idle200", "idle10k"} & set(only) else []
     try:
-        data = make_data(args, top)
-        servers.append(Postern(build, top))
+        data = make_data(args, top, only)
+        pn = Postern(build, top, users, crowd, args.hibernate)
+        servers.append(pn)
         if not args.skip_dovecot:
-            servers.append(Dovecot(build, top))
-        b = Bench(args, servers, data)
-        only = args.only.split(",")
-        for what in ("fetch", "search", "idle", "select"):
+            servers.append(Dovecot(build, top, users, crowd, args.hibernate))
+        hashes = {"yescrypt": pn.yescrypt, "sha512": crypt_hash(PASSWORD, "$6$")}
+        for sv in servers:
+            sv.set_hash(hashes["yescrypt"])
+        b = Bench(args, servers, data, hashes)
+        for what in MAIN_PARTS + LOAD_PARTS:
             if what in only:
                 log("-- %s" % what)
+                b.group = "main" if what in MAIN_PARTS else "load"
                 getattr(b, "run_" + what)()
     finally:
         for sv in servers:
@@ -613,17 +566,22 @@ def main():
                 sv.stop()
             except Exception as e:   # stop every server
                 log("stopping %s: %s" % (sv.name, e))
+        if b is not None and hasattr(b, "inotify_was"):
+            with open(INOTIFY, "w") as f:
+                f.write(str(b.inotify_was))
         if args.keep:
             log("kept %s" % top)
         else:
             shutil.rmtree(top, ignore_errors=True)
-    section = b.report(started, time.time(), load0)
-    print(section)
+    sections = b.report(started, time.time(), load0)
+    for section in sections:
+        print(section)
     if args.out:
         path = os.path.join(top + ".section")
-        with open(path, "w") as f:
-            f.write(section)
-        subprocess.run([sys.executable, os.path.join(HERE, "put_section.py"), args.out, path], check=True)
+        for section in sections:
+            with open(path, "w") as f:
+                f.write(section)
+            subprocess.run([sys.executable, os.path.join(HERE, "put_section.py"), args.out, path], check=True)
         os.unlink(path)
 
 

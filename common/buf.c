@@ -3,7 +3,7 @@
  * Offers: a length-counted byte buffer that grows (doubling) up to a hard
  * cap fixed at buf_init, always NUL-terminated past its length so that
  * buf_cstr() is free, with printf-style appends that fail rather than
- * truncate.
+ * truncate; and str_copy, the same rule for a string into a fixed array.
  *
  * Trusts: nothing about the data (any byte, NUL included, may be stored);
  * the caller for a sane `max`.
@@ -90,6 +90,17 @@ int buf_append(struct buf *b, const void *p, size_t n)
 	b->len += n;
 	b->data[b->len] = '\0';
 	return 0;
+}
+
+char *buf_room(struct buf *b, size_t n)
+{
+	return buf_reserve(b, n) < 0 ? NULL : b->data + b->len;
+}
+
+void buf_extend(struct buf *b, size_t n)
+{
+	b->len += n;
+	b->data[b->len] = '\0';
 }
 
 int buf_append_str(struct buf *b, const char *s)
@@ -205,4 +216,16 @@ void buf_free(struct buf *b)
 	buf_wipe(b);
 	free(b->data);
 	buf_init(b, max);
+}
+
+int str_copy(char *out, size_t outlen, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n >= outlen) {
+		errno = ENOSPC;
+		return -1;
+	}
+	memcpy(out, s, n + 1);
+	return 0;
 }

@@ -19,6 +19,13 @@ struct buf {
 void buf_init(struct buf *b, size_t max);
 /* Append n bytes; 0 on success, -1 with errno EMSGSIZE (cap) or ENOMEM. */
 int buf_append(struct buf *b, const void *p, size_t n);
+/* Room for n more bytes at the end: where the caller may write them
+ * (then buf_extend), or NULL with errno as buf_append.  Lets a reader
+ * fill the buffer in place instead of copying through a block. */
+char *buf_room(struct buf *b, size_t n);
+/* Count n more bytes, written into the room buf_room gave (n at most
+ * what it was asked for), as contents. */
+void buf_extend(struct buf *b, size_t n);
 /* Append a NUL-terminated string. */
 int buf_append_str(struct buf *b, const char *s);
 /* Append one byte. */
@@ -42,5 +49,9 @@ const char *buf_cstr(const struct buf *b);
 void buf_wipe(struct buf *b);
 /* Free the allocation (wiping first) and reinitialise with the same cap. */
 void buf_free(struct buf *b);
+
+/* Copy the C string s into the fixed array out of outlen bytes: 0, or -1
+ * with errno ENOSPC when it does not fit (never a clipped copy). */
+int str_copy(char *out, size_t outlen, const char *s);
 
 #endif

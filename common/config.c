@@ -36,6 +36,7 @@
 #include "buf.h"
 #include "config.h"
 #include "fsutil.h"
+#include "layout.h"
 #include "log.h"
 
 #define CONFIG_FILE_MAX (1024 * 1024)
@@ -55,7 +56,7 @@ static const struct config_key config_table[] = {
 	{ "myhostname", CONFIG_STR, "",
 	  "Fully qualified name of this mail system, used in greetings and Received headers; empty means the system host name." },
 	{ "program_directory", CONFIG_STR, "",
-	  "Directory holding the Postern programs the master starts; empty means the directory of the running executable." },
+	  "Directory holding the Postern programs the master starts; empty means the directory of the running executable, or ../libexec/postern beside it when the daemons are installed there (make install)." },
 	{ "message_size_limit", CONFIG_SIZE, "10485760",
 	  "Largest message, in bytes, that is accepted for delivery (k/m/g suffixes allowed); must be at least 1, there is no unlimited." },
 	{ "smtpd_recipient_limit", CONFIG_SIZE, "1000",
@@ -144,6 +145,10 @@ static const struct config_key config_table[] = {
 	  "IMAP sessions one user may have at once, across all session processes; one more gets NO [LIMIT] at login (0 = no limit, at most 4096)." },
 	{ "imap_client_session_limit", CONFIG_SIZE, "200",
 	  "IMAP sessions one client address may have at once, whatever the users; one more gets NO [LIMIT] at login (0 = no limit, at most 4096)." },
+	{ "imap_hibernate_timeout", CONFIG_TIME, "10s",
+	  "How long an IMAP session may sit in IDLE with nothing to send before its session process hands it (the client's connection and a small record of its state) to imap-hibernate, the one process that holds idle sessions, and is free for another client; the session is taken up again in a session process as soon as its folder changes or the client speaks.  0 = never.  A session with COMPRESS active stays in its process." },
+	{ "imap_hibernate_limit", CONFIG_SIZE, "10000",
+	  "Most IMAP sessions imap-hibernate holds at once (each costs a descriptor and a few hundred bytes; its descriptor limit, raised to the hard limit, bounds this too); sessions beyond it stay in IDLE in their session process." },
 	{ "imap_line_limit", CONFIG_SIZE, "65536",
 	  "Longest IMAP command line outside its literals, in bytes (RFC 7162 asks for at least 8192); a longer one gets BAD [TOOBIG]." },
 	{ "login_proxy_limit", CONFIG_SIZE, "256",
@@ -649,21 +654,9 @@ static const char *config_resolve_hostname(void)
 
 static const char *config_resolve_progdir(void)
 {
-	if (config_progdir[0] == '\0') {
-		ssize_t n = readlink("/proc/self/exe", config_progdir, sizeof(config_progdir));
-		char *slash;
-
-		if (n <= 0 || (size_t)n >= sizeof(config_progdir))
-			log_fatal("config: cannot find the program directory; set program_directory");
-		config_progdir[n] = '\0';
-		slash = strrchr(config_progdir, '/');
-		if (slash == NULL)
-			log_fatal("config: odd /proc/self/exe; set program_directory");
-		if (slash == config_progdir)
-			slash[1] = '\0';
-		else
-			*slash = '\0';
-	}
+	if (config_progdir[0] == '\0' && layout_program_dir(config_progdir, sizeof(config_progdir)) < 0)
+		log_fatal("config: cannot find the program directory (%s); set program_directory",
+			  strerror(errno));
 	return config_progdir;
 }
 

@@ -42,6 +42,7 @@
 #include "cdbmap.h"
 #include "config.h"
 #include "config_snapshot.h"
+#include "layout.h"
 #include "log.h"
 #include "privdrop.h"
 #include "record.h"
@@ -162,7 +163,7 @@ static _Noreturn void daemon_usage(const char *program)
 	exit(2);
 }
 
-/* DIR/etc -> DIR, both absolute. */
+/* DIR/etc -> DIR, both absolute (common/layout.h). */
 static void daemon_set_dirs(struct daemon *d, const char *etc)
 {
 	char real[PATH_MAX];
@@ -185,15 +186,9 @@ static void daemon_set_dirs(struct daemon *d, const char *etc)
 		if (strlen(env_dir) >= sizeof d->base_dir)
 			log_fatal("POSTERN_DIR too long");
 		memcpy(d->base_dir, env_dir, strlen(env_dir) + 1);
-	} else {
-		char *slash = strrchr(real, '/');
-		if (slash == NULL)
-			log_fatal("%s: cannot find the tree above it", real);
-		if (slash == real)
-			slash[1] = '\0';
-		else
-			*slash = '\0';
-		memcpy(d->base_dir, real, strlen(real) + 1);
+	} else if (layout_tree_of_etc(etc, d->base_dir, sizeof d->base_dir) < 0) {
+		/* DIR holds etc as named: the installed DIR/etc is a link. */
+		log_fatal("%s: cannot find the tree above it: %s", etc, strerror(errno));
 	}
 }
 
@@ -428,9 +423,9 @@ int daemon_maps_replaced(void)
 	return 0;
 }
 
-/* Tell the master whether we hold a client.  A lost report only skews
- * its spare count; it never stops service. */
-static void daemon_report(const struct daemon *d, int busy)
+/* A lost report only skews the master's spare count; it never stops
+ * service. */
+void daemon_report(const struct daemon *d, int busy)
 {
 	struct { pid_t pid; int busy; } rec = { getpid(), busy };
 

@@ -86,6 +86,9 @@ struct daemon_holder {
  * holds none. */
 void daemon_serve_holding(struct daemon *d, daemon_serve_fn *serve, void *arg,
 			  const struct daemon_holder *h);
+/* Tell the master that we hold a client (busy) or wait for one: for a
+ * process with its own event loop instead of daemon_serve. */
+void daemon_report(const struct daemon *d, int busy);
 /* Whether the peer of fd, accepted on our listener, may call us: root,
  * the users of the services that use ours (service_table_callers,
  * docs/tree.md), in development our own uid; a program whose listener is

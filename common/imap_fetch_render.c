@@ -40,6 +40,12 @@
  *   RFC822.TEXT are BODY[], BODY.PEEK[HEADER] and BODY[TEXT]; they are
  *   not in IMAP4rev2's grammar but are rendered for any session (the
  *   grammar decides whether to accept them).
+ * - The whole message (BODY[], RFC822) is sent from data with no parse
+ *   when the caller has data in wire form (data_wire), or as stored with
+ *   its wire size (data_sized: made wire form straight into the literal
+ *   of that size, not a window; data of another wire length fails the
+ *   response with NO_DATA, and the caller may give the wire form); when
+ *   nothing else needs the tree, none is made.
  * - BINARY[section]<origin> (RFC 3516): the part with its transfer
  *   encoding undone; a literal8 "~{n}" only when the bytes sent hold a
  *   NUL (Dovecot sends literal8 for every base64 or QP part; both are
@@ -54,13 +60,15 @@
  *
  * Fails: with nothing appended (out truncated back): TOO_BIG when the
  * response would pass opts->max or out's own cap (never a cut response),
- * NOMEM, UNKNOWN_CTE, NO_DATA when bytes are needed and none were given.
+ * NOMEM, UNKNOWN_CTE, NO_DATA when bytes are needed and none were given
+ * (or data_sized data is not of the wire size given).
  * Memory beyond out: the parse tree, and one decoded part for BINARY. */
 #include <errno.h>
 #include <stdarg.h>
 #include <string.h>
 #include <time.h>
 
+#include "crlf.h"
 #include "imap_fetch_render.h"
 #include "imap_mime.h"
 #include "imap_preview.h"
@@ -404,6 +412,46 @@ static void mime_section(const struct imap_section *s, struct imap_mime_section 
 	}
 }
 
+/* Whether a section is the whole message: its wire bytes are data
+ * itself when data is in wire form (no parse needed). */
+static bool section_whole(const struct imap_section *s)
+{
+	return s->kind == IMAP_SECTION_BODY && s->nparts == 0 && s->text == IMAP_SECTION_WHOLE;
+}
+
+/* Whether section s is the whole message and data can give it without
+ * a parse: data in wire form, or as stored with its wire size known
+ * (then not a window of it). */
+static bool whole_from_data(const struct imap_fetch_msg *m, const struct imap_section *s)
+{
+	return section_whole(s) && m->data != NULL && (m->data_wire || (m->data_sized && !s->partial));
+}
+
+/* Whether the items not cached need the parsed message (else data does:
+ * BODY[], RFC822, simple items). */
+static bool render_needs_tree(const struct imap_fetch *f, unsigned int cached, const struct imap_fetch_msg *m)
+{
+	struct imap_section whole = { .kind = IMAP_SECTION_BODY, .text = IMAP_SECTION_WHOLE };
+
+	if ((f->items & ~cached) & (IMAP_FETCH_ENVELOPE | IMAP_FETCH_BODY | IMAP_FETCH_BODYSTRUCTURE |
+				    IMAP_FETCH_PREVIEW | IMAP_FETCH_RFC822_HEADER | IMAP_FETCH_RFC822_TEXT))
+		return true;
+	if ((f->items & IMAP_FETCH_RFC822) && !whole_from_data(m, &whole))
+		return true;
+	for (unsigned int i = 0; i < f->nsections; i++)
+		if (!whole_from_data(m, &f->sections[i]))
+			return true;
+	return false;
+}
+
+bool imap_fetch_render_wants_wire(const struct imap_fetch *f)
+{
+	for (unsigned int i = 0; i < f->nsections; i++)
+		if (f->sections[i].kind != IMAP_SECTION_BODY || (section_whole(&f->sections[i]) && f->sections[i].partial))
+			return true;
+	return false;
+}
+
 /* Write the item's name (the section's, or name); false when the
  * section cannot be rendered (an error is set). */
 static bool section_start(struct render *r, const struct imap_section *s, const char *name)
@@ -412,9 +460,51 @@ static bool section_start(struct render *r, const struct imap_section *s, const 
 		item(r, name);
 	else
 		render_section_name(r, s);
-	if (r->rc == IMAP_FETCH_RENDER_OK && r->mime == NULL)
+	if (r->rc == IMAP_FETCH_RENDER_OK && r->mime == NULL && !whole_from_data(r->m, s))
 		r->rc = IMAP_FETCH_RENDER_NO_DATA;
 	return r->rc == IMAP_FETCH_RENDER_OK;
+}
+
+/* The literal of window [start, start + len) of p, NULs as 0x80. */
+static void render_literal(struct render *r, const char *p, size_t start, size_t len)
+{
+	if (!room_for_literal(r, len, false))
+		return;
+	literal_prefix(r, len, false);
+	size_t at = r->out->len;
+	put(r, p + start, len);
+	if (r->rc == IMAP_FETCH_RENDER_OK)
+		replace_nuls(r->out, at);
+}
+
+/* The whole message from data as stored, made wire form straight into
+ * the literal, whose length is the caller's size: data of another wire
+ * length (the file changed since it was measured) is NO_DATA. */
+static void render_sized(struct render *r)
+{
+	size_t len = (size_t)r->m->size, at;
+	char *p;
+
+	if ((uint64_t)len != r->m->size) {
+		r->rc = IMAP_FETCH_RENDER_TOO_BIG;
+		return;
+	}
+	if (!room_for_literal(r, len, false))
+		return;
+	literal_prefix(r, len, false);
+	if (r->rc != IMAP_FETCH_RENDER_OK)
+		return;
+	at = r->out->len;
+	if ((p = buf_room(r->out, len)) == NULL) {
+		fail_errno(r);
+		return;
+	}
+	if (crlf_expand(p, len, r->m->data, r->m->len, '\n') != len) {
+		r->rc = IMAP_FETCH_RENDER_NO_DATA;
+		return;
+	}
+	buf_extend(r->out, len);
+	replace_nuls(r->out, at);
 }
 
 /* The literal of BODY[section]<partial> (also RFC822.*: name given). */
@@ -427,6 +517,15 @@ static void render_body(struct render *r, const struct imap_section *s, const ch
 
 	if (!section_start(r, s, name))
 		return;
+	if (whole_from_data(r->m, s)) {   /* no parse needed, whether one was made or not */
+		if (!r->m->data_wire) {
+			render_sized(r);
+			return;
+		}
+		window(s, r->m->len, &start, &len);
+		render_literal(r, r->m->data, start, len);
+		return;
+	}
 	mime_section(s, &ms);
 	rc = imap_mime_section_resolve(r->mime, &ms, &d);
 	if (rc == IMAP_MIME_NOMEM) {
@@ -597,7 +696,7 @@ int imap_fetch_render(struct buf *out, const struct imap_fetch *f, const struct 
 	r.first = true;
 	r.strflags = render_strflags(r.flags);
 	if (r.mime == NULL && m->data != NULL &&
-	    imap_fetch_render_needs(f, cached) != IMAP_FETCH_NEED_NONE) {
+	    imap_fetch_render_needs(f, cached) != IMAP_FETCH_NEED_NONE && render_needs_tree(f, cached, m)) {
 		const char *error;
 		if (mime_parse(m->data, m->len, &parsed, &error) < 0)
 			return IMAP_FETCH_RENDER_NOMEM;

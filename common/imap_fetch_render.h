@@ -47,6 +47,12 @@ struct imap_fetch_msg {
 	bool seen_set;                 /* this FETCH just set \Seen (flags has it): FLAGS is sent unasked */
 	const char *data;              /* the message (CRLF line ends), a header prefix, or NULL */
 	size_t len;
+	bool data_wire;                /* every LF of data follows a CR (the caller made it so):
+					* BODY[] and RFC822 are then sent from data, unparsed */
+	bool data_sized;               /* data as stored, and size its length in wire form (the
+					* caller measured it): BODY[] and RFC822 without a window
+					* are made wire form straight into the response, unparsed;
+					* data of another wire length fails it (NO_DATA) */
 	const struct mime_message *mime;  /* data parsed already, or NULL (parsed here when needed) */
 	/* Cached texts of ENVELOPE, BODY and BODYSTRUCTURE as this session
 	 * must see them (rev2 and UTF-8 change them), or NULL. */
@@ -78,6 +84,11 @@ unsigned int imap_fetch_render_form(unsigned int flags);
  * a parsed message as imap_fetch_render writes it under render flags.
  * 0 or -1 (out's cap, ENOMEM). */
 int imap_fetch_render_structure(struct buf *out, int which, const struct mime_message *mime, unsigned int flags);
+/* Whether f wants data in wire form (with data_wire): it asks for
+ * BINARY, whose decoding keeps the line ends a part has, or a window of
+ * the whole message.  Otherwise every item is the same from the message
+ * as stored, bare LFs and all (with data_sized for BODY[] and RFC822). */
+bool imap_fetch_render_wants_wire(const struct imap_fetch *f);
 /* Append the FETCH response of m for f to out.  IMAP_FETCH_RENDER_OK,
  * or an IMAP_FETCH_RENDER_* error with out as it was. */
 int imap_fetch_render(struct buf *out, const struct imap_fetch *f, const struct imap_fetch_msg *m,

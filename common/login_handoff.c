@@ -27,6 +27,8 @@
  * malformed hand-off (logged) without answering, so the login process
  * answers that error.  The ticket is wiped wherever it was copied. */
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,6 +111,12 @@ struct stream *login_client_open(int rfd, int wfd, size_t line_max, int timeout_
 
 	if (peer_addr(rfd, client, client_len) < 0)
 		snprintf(client, client_len, "%s", "unknown");
+	/* Output is gathered and flushed per reply (stream.c): Nagle would
+	 * hold a reply's last segment until the client's delayed ACK of
+	 * the one before (40 ms after a large FETCH).  Not TCP (a pipe,
+	 * inetd): the call fails, harmlessly. */
+	int one = 1;
+	(void)setsockopt(wfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	s = stream_new(rfd, wfd, line_max, timeout_ms);
 	if (s == NULL) {
 		log_warn("out of memory");
@@ -174,7 +182,7 @@ out:
 
 /* Read the record and its one descriptor from conn into in.  The
  * record's length, or 0 (nothing left open). */
-static size_t login_handoff_read(int conn, int timeout_ms, char *in, size_t cap, int *fd_r)
+static size_t login_handoff_read_raw(int conn, int timeout_ms, char *in, size_t cap, int *fd_r)
 {
 	size_t n = 0;
 
@@ -233,40 +241,52 @@ static int login_handoff_fields(struct login_session_client *c, struct buf *pend
 	return 0;
 }
 
-int login_handoff_receive(int conn, int ipc_timeout_ms, size_t max_line, int timeout_ms,
-			  struct login_session_client *c)
+int login_handoff_read(int conn, int ipc_timeout_ms, struct login_session_client *c)
 {
-	static const char ok[] = "status=ok\n\n";
 	char *in = malloc(LOGIN_HANDOFF_MAX);
-	const char *error = "", *why = "malformed";
-	struct buf pending;
+	const char *error = "", *why = "no record with one descriptor";
 	size_t n, used;
 	int r = -1;
 
 	memset(c, 0, sizeof(*c));
 	c->fd = -1;
-	buf_init(&pending, LOGIN_PENDING_MAX);
 	if (in == NULL) {
 		log_warn("out of memory");
 		return -1;
 	}
-	n = login_handoff_read(conn, ipc_timeout_ms, in, LOGIN_HANDOFF_MAX, &c->fd);
-	if (n == 0)
-		why = "no record with one descriptor";
-	if (n > 0 && record_parse(in, n, &c->rec, &used, &error) == 0 && used == n &&
-	    login_handoff_fields(c, &pending, &why) == 0) {
+	n = login_handoff_read_raw(conn, ipc_timeout_ms, in, LOGIN_HANDOFF_MAX, &c->fd);
+	if (n > 0) {
+		why = "malformed";
+		if (record_parse(in, n, &c->rec, &used, &error) == 0 && used == n)
+			r = 0;
+	}
+	explicit_bzero(in, LOGIN_HANDOFF_MAX);
+	free(in);
+	if (r < 0) {
+		log_warn("dropped a hand-off: %s%s%s", why, *error != '\0' ? ": " : "", error);
+		login_handoff_done(c);
+	}
+	return r;
+}
+
+int login_handoff_accept(int conn, size_t max_line, int timeout_ms, struct login_session_client *c)
+{
+	static const char ok[] = "status=ok\n\n";
+	const char *why = "malformed";
+	struct buf pending;
+	int r = -1;
+
+	buf_init(&pending, LOGIN_PENDING_MAX);
+	if (login_handoff_fields(c, &pending, &why) == 0) {
 		c->s = stream_new(c->fd, c->fd, max_line, timeout_ms);
 		if (c->s == NULL || stream_preload(c->s, pending.data, pending.len) < 0)
 			why = "out of memory";
 		else
 			r = 0;
 	}
-	explicit_bzero(in, LOGIN_HANDOFF_MAX);
-	free(in);
 	buf_free(&pending);   /* wipes */
 	if (r < 0) {
-		log_warn("dropped a hand-off from a login process: %s%s%s", why,
-			 *error != '\0' ? ": " : "", error);
+		log_warn("dropped a hand-off from a login process: %s", why);
 		login_handoff_done(c);
 		return -1;
 	}
@@ -274,6 +294,14 @@ int login_handoff_receive(int conn, int ipc_timeout_ms, size_t max_line, int tim
 	if (send(conn, ok, sizeof(ok) - 1, MSG_NOSIGNAL) < 0)
 		log_debug("hand-off answer: %s", strerror(errno));
 	return 0;
+}
+
+int login_handoff_receive(int conn, int ipc_timeout_ms, size_t max_line, int timeout_ms,
+			  struct login_session_client *c)
+{
+	if (login_handoff_read(conn, ipc_timeout_ms, c) < 0)
+		return -1;
+	return login_handoff_accept(conn, max_line, timeout_ms, c);
 }
 
 void login_handoff_done(struct login_session_client *c)

@@ -62,6 +62,15 @@ struct login_session_client {
 	struct record rec;             /* the whole record, for the protocol's fields */
 };
 
+/* Session side, in two steps for a session service that also takes
+ * other records with a descriptor (IMAP's resume from imap-hibernate):
+ * read one record (at most LOGIN_HANDOFF_MAX bytes) and its one
+ * descriptor from conn within ipc_timeout_ms into c->rec and c->fd.
+ * 0, or -1 (logged; nothing left open). */
+int login_handoff_read(int conn, int ipc_timeout_ms, struct login_session_client *c);
+/* Then, for a login hand-off: check its fields, answer status=ok, make
+ * c->s.  0, or -1 (logged; c cleared, no status=ok sent). */
+int login_handoff_accept(int conn, size_t max_line, int timeout_ms, struct login_session_client *c);
 /* Session side: read a hand-off record and its one descriptor from conn
  * (a connection accepted on the session service), each wait within
  * ipc_timeout_ms; answer status=ok; make c->s over the descriptor with

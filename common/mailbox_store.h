@@ -193,8 +193,15 @@ long mbox_move_set(struct mbox *src, const size_t *idx, size_t n, struct mbox *d
 #define MBOX_CACHE_KINDS 16
 /* Append the cached text of uid and kind to out: 1, or 0 when not cached. */
 int mbox_cache_get(struct mbox *mb, uint32_t uid, uint32_t kind, struct buf *out);
-/* Cache a text (one append).  0 or -1 (then simply not cached). */
+/* Cache a text (one append; in a batch, kept for one append of many).
+ * 0 or -1 (then simply not cached). */
 int mbox_cache_put(struct mbox *mb, uint32_t uid, uint32_t kind, const char *text, size_t len);
+/* Start a batch of gets and puts (one command over many messages): the
+ * file is looked up once, reads go through a read-ahead window, puts
+ * are written together. */
+void mbox_cache_begin(struct mbox *mb);
+/* End the batch: pending puts written, the window freed. */
+void mbox_cache_end(struct mbox *mb);
 /* The cache file's reader, for its fuzzer: each record's UID, kind and
  * text offset and length, in order.  0 with *end_r (the bytes of whole,
  * intact records), or -1 when the header is not this UIDVALIDITY's. */
@@ -214,6 +221,22 @@ void mbox_mailboxid(const struct mbox *mb, char *out, size_t len);
 uint64_t mbox_msg_emailid(const struct mbox *mb, size_t idx);
 /* Index of the message with uid, or -1. */
 long mbox_find_uid(const struct mbox *mb, uint32_t uid);
+/* A range of UIDs, lo <= hi. */
+struct mbox_uid_range {
+	uint32_t lo, hi;
+};
+/* The view of a session taken up again in another process (IMAP
+ * hibernation): after mbox_open, which lists the whole folder, make the
+ * view the messages of known that are still there plus every message
+ * above the highest UID of known, as if known had been shown before,
+ * and say in mb->changes how the folder differs from known: expunged,
+ * the UIDs of known that are gone; flagged, those still there whose
+ * MODSEQ is above since; first_new, the first message above known.
+ * Messages below that highest UID that known lacks are left out (they
+ * would be numbered among the ones shown).  known: ascending, disjoint
+ * ranges of at most mbox_messages_max UIDs in all.  0, or -1 (ENOMEM,
+ * EINVAL: known not so) with the view unchanged. */
+int mbox_view_resume(struct mbox *mb, const struct mbox_uid_range *known, size_t n, uint64_t since);
 /* Expunged UIDs with a MODSEQ above modseq (QRESYNC VANISHED), ascending,
  * into a malloc()ed array.  0, 1 when the store no longer remembers
  * back that far (the caller reports every UID it cannot see), -1. */

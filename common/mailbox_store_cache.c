@@ -30,6 +30,19 @@
  * looks the name up (fstatat) and opens it again only when the name
  * is another file now.
  *
+ * Batches: a command that uses the cache for many messages (a FETCH)
+ * brackets them with mbox_cache_begin and mbox_cache_end.  Inside, the
+ * name is looked up once, at the first use: texts are never changed in
+ * place, so a file that was current then still gives right texts, and
+ * what others append meanwhile is seen at the next command.  Reads go
+ * through a read-ahead window (the texts of consecutive messages lie
+ * together: one pread per MBOX_CACHE_WINDOW bytes, not one per text),
+ * and puts are kept and appended in one write per MBOX_CACHE_PENDING
+ * bytes (still whole records in one O_APPEND write), then indexed from
+ * memory when nobody appended in between.  A batch that outlives a
+ * compaction by another session appends to the replaced file: lost,
+ * at the cost of one parse each, as above.
+ *
  * Trusts: nothing in the file (bounded record sizes, checksums);
  * mbox_cache_parse is fuzzed by tests/fuzz/fuzz_store_cache.c.
  * Fails: the cache is only a cache: every error means "not cached". */
@@ -52,6 +65,8 @@
 #define MBOX_CACHE_FILE_MAX (512ULL << 20)      /* larger: started again */
 #define MBOX_CACHE_COMPACT_SLACK (1u << 20)     /* dead bytes worth a rewrite */
 #define MBOX_CACHE_COPY_BLOCK (1u << 20)        /* compaction writes this much at once */
+#define MBOX_CACHE_WINDOW (128u << 10)          /* read-ahead of a batch */
+#define MBOX_CACHE_PENDING (256u << 10)         /* puts of a batch kept before a write */
 
 struct mbox_cache_slot {
 	uint32_t uid;          /* 0: empty */
@@ -68,6 +83,14 @@ struct mbox_cache {
 	off_t next_check;      /* count dead records when off reaches this */
 	struct mbox_cache_slot *slot;
 	size_t nslots, used;   /* open addressing, power of two */
+	/* Batch state (mbox_cache_begin): kept across a reset, which only
+	 * forgets the file. */
+	int batch;             /* inside begin/end */
+	int looked;            /* the name was looked up in this batch */
+	unsigned char *win;    /* read-ahead: file bytes [win_off, win_off + win_len) */
+	off_t win_off;
+	size_t win_len;
+	struct buf pend;       /* records put, not written yet */
 };
 
 static void put32(unsigned char *p, uint32_t v)
@@ -167,22 +190,40 @@ static int mbox_cache_index(void *ctx, uint32_t uid, uint32_t kind, size_t boff,
 	return 0;
 }
 
+/* Forget the file (its descriptor, index and window); a batch and
+ * its pending records go on, for whichever file comes next. */
 static void mbox_cache_reset(struct mbox_cache *c)
 {
+	int batch = c->batch;
+	unsigned char *win = c->win;
+	struct buf pend = c->pend;
+
 	if (c->fd >= 0)
 		close(c->fd);
 	free(c->slot);
 	memset(c, 0, sizeof(*c));
 	c->fd = -1;
+	c->batch = batch;
+	c->win = win;
+	c->pend = pend;
 }
 
 void mbox_cache_free(struct mbox_state *st)
 {
-	if (st->cache != NULL) {
-		mbox_cache_reset(st->cache);
-		free(st->cache);
-		st->cache = NULL;
-	}
+	struct mbox_cache *c = st->cache;
+
+	if (c == NULL)
+		return;
+	/* Pending puts of a batch never ended (an error path): written
+	 * if the file holds them, else dropped. */
+	if (c->pend.len > 0 && c->fd >= 0 &&
+	    (unsigned long long)c->off + c->pend.len <= MBOX_CACHE_FILE_MAX)
+		(void)fd_write_all(c->fd, c->pend.data, c->pend.len);
+	mbox_cache_reset(c);
+	free(c->win);
+	buf_free(&c->pend);
+	free(c);
+	st->cache = NULL;
 }
 
 /* Index what was appended since the last look (all of a new file).  The
@@ -304,6 +345,23 @@ static void mbox_cache_compact_maybe(struct mbox *mb, int fd, int force)
 
 static int mbox_cache_open(struct mbox *mb, int create, int again);
 
+/* fd (or -1: none), noted as the batch's file when a batch is open. */
+static int mbox_cache_looked(struct mbox_cache *c, int fd)
+{
+	if (c->batch)
+		c->looked = 1;
+	return fd;
+}
+
+static int mbox_cache_new(struct mbox_state *st)
+{
+	if ((st->cache = calloc(1, sizeof(*st->cache))) == NULL)
+		return -1;
+	st->cache->fd = -1;
+	buf_init(&st->cache->pend, MBOX_CACHE_PENDING + MBOX_CACHE_REC + MBOX_CACHE_TEXT_MAX);
+	return 0;
+}
+
 /* fd, indexed; or, if a compaction due now replaced the file, the new one. */
 static int mbox_cache_checked(struct mbox *mb, int fd, int create, int again)
 {
@@ -323,17 +381,18 @@ static int mbox_cache_open(struct mbox *mb, int create, int again)
 	struct stat sb;
 	int fd;
 
-	if (st->cache == NULL) {
-		if ((st->cache = calloc(1, sizeof(*st->cache))) == NULL)
-			return -1;
-		st->cache->fd = -1;
-	}
+	if (st->cache == NULL && mbox_cache_new(st) < 0)
+		return -1;
+	/* In a batch, the file found at its first use serves all of it;
+	 * none found then: nothing cached, until a put makes one. */
+	if (st->cache->batch && st->cache->looked && (st->cache->fd >= 0 || !create))
+		return st->cache->fd;
 	/* Still the file we hold open (a FETCH asks once or more per
 	 * message): one lookup instead of open, fstat and close. */
 	if (st->cache->fd >= 0 && fstatat(mb->dirfd, MBOX_CACHE_NAME, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
 	    S_ISREG(sb.st_mode) && sb.st_dev == st->cache->dev && sb.st_ino == st->cache->ino &&
 	    (unsigned long long)sb.st_size <= MBOX_CACHE_FILE_MAX && mbox_cache_refresh(mb, st->cache->fd, &sb) == 0)
-		return mbox_cache_checked(mb, st->cache->fd, create, again);
+		return mbox_cache_looked(st->cache, mbox_cache_checked(mb, st->cache->fd, create, again));
 	fd = openat(mb->dirfd, MBOX_CACHE_NAME, O_RDWR | O_APPEND | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0 && errno == ENOENT && create) {
 		unsigned char hdr[MBOX_CACHE_HDR];
@@ -352,10 +411,10 @@ static int mbox_cache_open(struct mbox *mb, int create, int again)
 		fd = openat(mb->dirfd, MBOX_CACHE_NAME, O_RDWR | O_APPEND | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	}
 	if (fd < 0)
-		return -1;
+		return mbox_cache_looked(st->cache, -1);
 	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
 		close(fd);
-		return -1;
+		return mbox_cache_looked(st->cache, -1);
 	}
 	if ((unsigned long long)sb.st_size > MBOX_CACHE_FILE_MAX || mbox_cache_refresh(mb, fd, &sb) < 0) {
 		/* Another folder's (an old UIDVALIDITY), damaged at its head, or
@@ -363,65 +422,175 @@ static int mbox_cache_open(struct mbox *mb, int create, int again)
 		close(fd);
 		mbox_cache_reset(st->cache);
 		if (!create || !again || unlinkat(mb->dirfd, MBOX_CACHE_NAME, 0) < 0)
-			return -1;
+			return mbox_cache_looked(st->cache, -1);
 		return mbox_cache_open(mb, 1, 0);
 	}
 	if (st->cache->fd >= 0 && st->cache->fd != fd)
 		close(st->cache->fd);
 	st->cache->fd = fd;   /* refresh set dev and ino to this file's */
-	return mbox_cache_checked(mb, fd, create, again);
+	return mbox_cache_looked(st->cache, mbox_cache_checked(mb, fd, create, again));
+}
+
+/* Append len bytes of the file at off to out: through the batch's
+ * window when a text fits it, else straight into out.  0 or -1. */
+static int mbox_cache_read(struct mbox_cache *c, off_t off, uint32_t len, struct buf *out)
+{
+	if (c->batch && len <= MBOX_CACHE_WINDOW) {
+		if (off < c->win_off || off + (off_t)len > c->win_off + (off_t)c->win_len) {
+			ssize_t n;
+			if (c->win == NULL && (c->win = malloc(MBOX_CACHE_WINDOW)) == NULL)
+				return -1;
+			c->win_len = 0;
+			while ((n = pread(c->fd, c->win, MBOX_CACHE_WINDOW, off)) < 0 && errno == EINTR)
+				;
+			if (n < (ssize_t)len)
+				return -1;
+			c->win_off = off;
+			c->win_len = (size_t)n;
+		}
+		return buf_append(out, c->win + (off - c->win_off), len);
+	}
+	char *p = buf_room(out, len);
+	ssize_t n;
+	if (p == NULL)
+		return -1;
+	while ((n = pread(c->fd, p, len, off)) < 0 && errno == EINTR)
+		;
+	if (n != (ssize_t)len)
+		return -1;
+	buf_extend(out, len);
+	return 0;
 }
 
 int mbox_cache_get(struct mbox *mb, uint32_t uid, uint32_t kind, struct buf *out)
 {
-	int fd = mbox_cache_open(mb, 0, 0), found = 0;
+	int fd = mbox_cache_open(mb, 0, 0);
 	struct mbox_cache *c = mb->st->cache;
 
-	if (fd < 0)
+	if (fd < 0 || c->nslots == 0)
 		return 0;
-	if (c->nslots > 0) {
-		size_t j = mbox_cache_hash(uid, kind, c->nslots - 1);
-		while (c->slot[j].uid != 0 && !(c->slot[j].uid == uid && c->slot[j].kind == kind))
-			j = (j + 1) & (c->nslots - 1);
-		if (c->slot[j].uid != 0) {
-			size_t old = out->len;
-			char *tmp = malloc(c->slot[j].len + 1);
-			if (tmp != NULL && pread(fd, tmp, c->slot[j].len, c->slot[j].off) == (ssize_t)c->slot[j].len &&
-			    buf_append(out, tmp, c->slot[j].len) == 0)
-				found = 1;
-			else
-				out->len = old;
-			free(tmp);
+	size_t j = mbox_cache_hash(uid, kind, c->nslots - 1);
+	while (c->slot[j].uid != 0 && !(c->slot[j].uid == uid && c->slot[j].kind == kind))
+		j = (j + 1) & (c->nslots - 1);
+	if (c->slot[j].uid == 0)
+		return 0;
+	size_t old = out->len;
+	if (mbox_cache_read(c, c->slot[j].off, c->slot[j].len, out) < 0) {
+		buf_truncate(out, old);
+		return 0;
+	}
+	return 1;
+}
+
+/* Append one record (header and text) to rec. */
+static int mbox_cache_record(struct buf *rec, uint32_t uid, uint32_t kind, const char *text, size_t len)
+{
+	unsigned char *p = (unsigned char *)buf_room(rec, MBOX_CACHE_REC + len);
+
+	if (p == NULL)
+		return -1;
+	put32(p, uid);
+	put32(p + 4, kind);
+	put32(p + 8, (uint32_t)len);
+	if (len > 0)   /* an empty text (a preview of nothing) may be NULL */
+		memcpy(p + MBOX_CACHE_REC, text, len);
+	put32(p + 12, mbox_cache_sum(p + MBOX_CACHE_REC, len));
+	buf_extend(rec, MBOX_CACHE_REC + len);
+	return 0;
+}
+
+/* Make room in the file for n more bytes: compact when it would pass
+ * MBOX_CACHE_FILE_MAX.  The descriptor to append to, or -1 (full of
+ * live texts, or unusable). */
+static int mbox_cache_room(struct mbox *mb, size_t n)
+{
+	int fd = mbox_cache_open(mb, 1, 1);
+
+	if (fd < 0)
+		return -1;
+	if ((unsigned long long)mb->st->cache->off + n > MBOX_CACHE_FILE_MAX) {
+		mbox_cache_compact_maybe(mb, fd, 1);
+		if ((fd = mbox_cache_open(mb, 1, 1)) < 0 ||
+		    (unsigned long long)mb->st->cache->off + n > MBOX_CACHE_FILE_MAX)
+			return -1;
+	}
+	return fd;
+}
+
+/* Write the batch's pending records in one append; index them from
+ * memory when they landed right after what is indexed (nobody appended
+ * in between), else the next refresh reads them. */
+static void mbox_cache_flush(struct mbox *mb)
+{
+	struct mbox_cache *c = mb->st->cache;
+	struct buf *pend = &c->pend;
+	int fd;
+
+	if (pend->len == 0)
+		return;
+	if ((fd = mbox_cache_room(mb, pend->len)) >= 0 && fd_write_all(fd, pend->data, pend->len) == 0) {
+		/* O_APPEND leaves the offset at the end of this write. */
+		off_t end = lseek(fd, 0, SEEK_CUR);
+		if (end >= 0 && end - (off_t)pend->len == c->off) {
+			struct mbox_cache_indexer ix = { c, c->off };
+			size_t at = 0;
+			while (at < pend->len) {
+				const unsigned char *r = (const unsigned char *)pend->data + at;
+				uint32_t len = get32(r + 8);
+				if (mbox_cache_index(&ix, get32(r), get32(r + 4), at + MBOX_CACHE_REC, len) < 0)
+					break;   /* no memory: the rest stays unindexed */
+				at += MBOX_CACHE_REC + len;
+			}
+			c->off = at == pend->len ? end : c->off + (off_t)at;
 		}
 	}
-	return found;
+	buf_reset(pend);
 }
 
 int mbox_cache_put(struct mbox *mb, uint32_t uid, uint32_t kind, const char *text, size_t len)
 {
-	unsigned char *rec;
-	int fd, r = -1;
+	struct mbox_cache *c;
+	struct buf rec;
+	int fd, r;
 
 	if (uid == 0 || kind >= MBOX_CACHE_KINDS || len > MBOX_CACHE_TEXT_MAX)
 		return -1;
-	if ((fd = mbox_cache_open(mb, 1, 1)) < 0)
+	if (mb->st->cache == NULL && mbox_cache_new(mb->st) < 0)
 		return -1;
-	if ((unsigned long long)mb->st->cache->off + MBOX_CACHE_REC + len > MBOX_CACHE_FILE_MAX) {
-		mbox_cache_compact_maybe(mb, fd, 1);
-		if ((fd = mbox_cache_open(mb, 1, 1)) < 0 ||
-		    (unsigned long long)mb->st->cache->off + MBOX_CACHE_REC + len > MBOX_CACHE_FILE_MAX)
-			return -1;   /* full of live texts: this one stays uncached */
+	c = mb->st->cache;
+	if (c->batch) {
+		if (c->pend.len + MBOX_CACHE_REC + len > MBOX_CACHE_PENDING)
+			mbox_cache_flush(mb);
+		return mbox_cache_record(&c->pend, uid, kind, text, len);
 	}
-	if ((rec = malloc(MBOX_CACHE_REC + len)) != NULL) {
-		put32(rec, uid);
-		put32(rec + 4, kind);
-		put32(rec + 8, (uint32_t)len);
-		if (len > 0)   /* an empty text (a preview of nothing) may be NULL */
-			memcpy(rec + MBOX_CACHE_REC, text, len);
-		put32(rec + 12, mbox_cache_sum(rec + MBOX_CACHE_REC, len));
-		/* One write with O_APPEND: records of concurrent writers never mix. */
-		r = fd_write_all(fd, rec, MBOX_CACHE_REC + len);
-		free(rec);
-	}
+	if ((fd = mbox_cache_room(mb, MBOX_CACHE_REC + len)) < 0)
+		return -1;
+	buf_init(&rec, MBOX_CACHE_REC + len);
+	/* One write with O_APPEND: records of concurrent writers never mix. */
+	r = mbox_cache_record(&rec, uid, kind, text, len) == 0 ? fd_write_all(fd, rec.data, rec.len) : -1;
+	buf_free(&rec);
 	return r;
+}
+
+void mbox_cache_begin(struct mbox *mb)
+{
+	if (mb->st->cache == NULL && mbox_cache_new(mb->st) < 0)
+		return;   /* no batch: every use works as outside one */
+	mb->st->cache->batch = 1;
+	mb->st->cache->looked = 0;
+}
+
+void mbox_cache_end(struct mbox *mb)
+{
+	struct mbox_cache *c = mb->st->cache;
+
+	if (c == NULL || !c->batch)
+		return;
+	c->batch = 0;   /* the flush looks the name up again */
+	mbox_cache_flush(mb);
+	/* An idle session keeps neither buffer. */
+	buf_free(&c->pend);
+	free(c->win);
+	c->win = NULL;
+	c->win_len = 0;
 }

@@ -536,7 +536,12 @@ static int mbox_sync_work(struct mbox *mb, int options, int *full_r, const char 
 		if (cur1 == cur0 &&
 		    (scan_cur ? now - cur0 >= MBOX_STAMP_SETTLE_NS : (st->stamp_verified & 2) != 0))
 			s.stamp_verified |= 2;
-		if (mbox_index_append(mb, &s, 1) < 0)
+		/* A rescan that found the stamps as logged writes nothing: every
+		 * append wakes the folder's IDLE sessions (inotify), whose syncs
+		 * would rescan the unsettled new/ and append again, in a ring. */
+		if ((s.new_stamp != st->new_stamp || s.cur_stamp != st->cur_stamp ||
+		     (int)s.stamp_verified != st->stamp_verified) &&
+		    mbox_index_append(mb, &s, 1) < 0)
 			return mbox_fail(error_r, "cannot write the index");
 	}
 	if ((options & MBOX_CLAIM_RECENT) != 0 && st->recent_hw < mb->uidnext) {

@@ -272,3 +272,73 @@ long mbox_find_uid(const struct mbox *mb, uint32_t uid)
 	}
 	return -1;
 }
+
+/* ---- a view taken up again (IMAP hibernation) ---- */
+
+/* One walk of the view against known: with out == 0 it only counts the
+ * expunged and flagged UIDs; else it fills mb->changes (room made by the
+ * caller) and keeps the messages of the new view at the front of
+ * mb->msgs, in order.  Returns the messages kept. */
+static size_t mbox_resume_walk(struct mbox *mb, const struct mbox_uid_range *known, size_t n,
+			       uint64_t since, int out, size_t *ne_r, size_t *nf_r, size_t *first_new_r)
+{
+	size_t i = 0, k = 0, ne = 0, nf = 0;
+	uint32_t top = n > 0 ? known[n - 1].hi : 0;
+
+	for (size_t r = 0; r < n; r++) {
+		for (uint64_t u = known[r].lo; u <= known[r].hi; u++) {
+			while (i < mb->n && mb->msgs[i].uid < u)
+				i++;   /* never shown and below shown ones: left out */
+			if (i < mb->n && mb->msgs[i].uid == u) {
+				if (mb->msgs[i].modseq > since) {
+					if (out)
+						mb->changes.flagged[nf] = (uint32_t)u;
+					nf++;
+				}
+				if (out)
+					mb->msgs[k] = mb->msgs[i];
+				k++;
+				i++;
+			} else {
+				if (out)
+					mb->changes.expunged[ne] = (uint32_t)u;
+				ne++;
+			}
+		}
+	}
+	while (i < mb->n && mb->msgs[i].uid <= top)
+		i++;
+	*first_new_r = k;
+	for (; i < mb->n; i++, k++)
+		if (out)
+			mb->msgs[k] = mb->msgs[i];
+	*ne_r = ne;
+	*nf_r = nf;
+	return k;
+}
+
+int mbox_view_resume(struct mbox *mb, const struct mbox_uid_range *known, size_t n, uint64_t since)
+{
+	uint64_t total = 0;
+	size_t ne, nf, first_new;
+
+	for (size_t r = 0; r < n; r++) {
+		if (known[r].lo == 0 || known[r].lo > known[r].hi || (r > 0 && known[r].lo <= known[r - 1].hi)) {
+			errno = EINVAL;
+			return -1;
+		}
+		total += (uint64_t)known[r].hi - known[r].lo + 1;
+		if (total > mbox_messages_max) {
+			errno = EINVAL;
+			return -1;
+		}
+	}
+	(void)mbox_resume_walk(mb, known, n, since, 0, &ne, &nf, &first_new);
+	if (mbox_changes_grow(&mb->changes.expunged, ne) < 0 || mbox_changes_grow(&mb->changes.flagged, nf) < 0)
+		return -1;
+	mb->n = mbox_resume_walk(mb, known, n, since, 1, &ne, &nf, &first_new);
+	mb->changes.n_expunged = ne;
+	mb->changes.n_flagged = nf;
+	mb->changes.first_new = first_new;
+	return 0;
+}

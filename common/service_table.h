@@ -25,6 +25,8 @@ struct service_entry {
 	const char *args;      /* arguments after -c DIR/etc, or NULL; the first selects the role */
 	int anyone;            /* unix: any local user may connect (the service checks itself) */
 	const char *uses[SERVICE_USES_MAX];   /* unix services it connects to, NULL-ended */
+	unsigned spares;       /* idle processes kept: one more that turns idle is told to
+				* exit (0: no bound, daemon_idle_timeout ends them) */
 };
 
 /* Row i of the table in master.conf order, or NULL past the end. */

@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "sockets.h"
 
 #define SOCKETS_RECV_FDS 8   /* room for a misbehaving peer's extra fds */
@@ -431,19 +432,6 @@ int fd_set_cloexec(int fd)
 	return fcntl(fd, F_SETFD, fl | FD_CLOEXEC) < 0 ? -1 : 0;
 }
 
-/* Copy text into out; too small a buffer is an error, not a clip. */
-static int sockets_copy_text(const char *text, char *out, size_t outlen)
-{
-	size_t n = strlen(text);
-
-	if (n >= outlen) {
-		errno = ENOSPC;
-		return -1;
-	}
-	memcpy(out, text, n + 1);
-	return 0;
-}
-
 int peer_addr(int fd, char *out, size_t outlen)
 {
 	struct sockaddr_storage ss;
@@ -455,7 +443,7 @@ int peer_addr(int fd, char *out, size_t outlen)
 		return -1;
 	switch (ss.ss_family) {
 	case AF_UNIX:
-		return sockets_copy_text("unix", out, outlen);
+		return str_copy(out, outlen, "unix");
 	case AF_INET:
 		a = &((struct sockaddr_in *)&ss)->sin_addr;
 		break;
@@ -468,5 +456,5 @@ int peer_addr(int fd, char *out, size_t outlen)
 	}
 	if (inet_ntop(ss.ss_family, a, text, sizeof(text)) == NULL)
 		return -1;
-	return sockets_copy_text(text, out, outlen);
+	return str_copy(out, outlen, text);
 }

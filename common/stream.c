@@ -15,7 +15,8 @@
  * stream, so they are read once, in order, by the same line reader;
  * stream_tls_detach gives the TLS session to the login's proxy.  Output is
  * buffered (at most STREAM_OUT_MAX bytes, flushed automatically beyond
- * that) and written completely by stream_flush.
+ * that; a larger write goes out directly after what is queued) and
+ * written completely by stream_flush.
  *
  * Trusts: nothing it reads.  Memory is bounded: the input buffer never
  * exceeds max_line + STREAM_SLACK, the output buffer STREAM_OUT_MAX.
@@ -683,6 +684,13 @@ int stream_flush(struct stream *s)
 int stream_write(struct stream *s, const void *p, size_t n)
 {
 	const char *c = p;
+
+	/* A write as large as the buffer (a FETCH's batch of responses)
+	 * goes out from the caller's memory, after what is queued: no
+	 * copy, and a few large sends.  Compression takes it through the
+	 * buffer as usual. */
+	if (n >= STREAM_OUT_MAX && s->z == NULL)
+		return stream_send(s, false) < 0 ? -1 : stream_write_all(s, p, n);
 
 	while (n > 0) {
 		size_t room = s->out.max - s->out.len;

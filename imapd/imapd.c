@@ -1,18 +1,23 @@
 /* imapd: main of the IMAP server; which role this process has.
  *
- * Offers: one program, two roles chosen by its first argument:
+ * Offers: one program, three roles chosen by its first argument:
  *   imapd [tls]     the login process of the inet services imap (143)
  *                   and, with `tls`, imaps (993, implicit TLS):
  *                   imapd_login.c
  *   imapd session   the session process of the unix service
  *                   imap-session: imapd_session.c
+ *   imapd hibernate the one process of the unix service imap-hibernate,
+ *                   which holds sessions set aside in IDLE:
+ *                   imapd_hibernate.c
  *
  * Runs as: login: postern-login, chrooted to the empty run/jail, holding
  * the TLS key (read before the drop) and nothing else; it reaches only
  * private/authd and private/imap-session.  Session: postern-vmail in the
  * mail root, reading and writing Maildirs; it reaches only private/authd
- * (to redeem tickets), and reads etc/quota.cdb (opened before the drop).
- * Neither ever opens etc/users.
+ * (to redeem tickets) and private/imap-hibernate, and reads
+ * etc/quota.cdb (opened before the drop).  Hibernate: postern-vmail in
+ * the mail root; reaches only private/imap-session; reads no mail.
+ * None ever opens etc/users.
  *
  * Trusts: see the modules.  Fails: a broken environment (no TLS key for
  * imaps) is fatal at start; everything else ends one client. */
@@ -53,6 +58,9 @@ static void imapd_limits_init(struct imapd_limits *l)
 	l->user_sessions = config_size("imap_user_session_limit");
 	l->client_sessions = config_size("imap_client_session_limit");
 	l->slots_fd = -1;
+	l->hibernate_ms = imapd_ms(config_time("imap_hibernate_timeout"));
+	unsigned long long hl = config_size("imap_hibernate_limit");
+	l->hibernate_limit = hl > 1000000 ? 1000000 : (size_t)hl;
 	if (login_policy_init(&l->policy, "imap", &error) < 0)
 		log_fatal("%s", error);
 	imapd_capabilities_init(l->literal_max);
@@ -86,12 +94,20 @@ int main(int argc, char **argv)
 	daemon_init(&d, "imapd", argc, argv);
 	role = d.argc > 0 ? d.argv[0] : "";
 	imapd_limits_init(&limits);
-	if (strcmp(role, "session") == 0) {
-		/* The slot file is root's: opened before the drop. */
+	if (strcmp(role, "session") == 0 || strcmp(role, "hibernate") == 0) {
+		/* The slot file is root's: opened before the drop.  Both
+		 * roles count the sessions they hold. */
 		char path[sizeof(d.base_dir) + 32];
 		if ((limits.user_sessions > 0 || limits.client_sessions > 0) &&
 		    (size_t)snprintf(path, sizeof(path), "%s/run/imap.sessions", d.base_dir) < sizeof(path))
 			limits.slots_fd = session_slots_open(path, "imap_user_session_limit and imap_client_session_limit");
+	}
+	if (strcmp(role, "hibernate") == 0) {
+		daemon_drop(&d);
+		imapd_hibernate_main(&d, &limits);
+		return 0;
+	}
+	if (strcmp(role, "session") == 0) {
 		/* The quota map is outside the mail root: opened before the drop,
 		 * as local delivery does (a replaced map ends the process). */
 		limits.quota_map = daemon_open_map(&d, "quota.cdb", 1);

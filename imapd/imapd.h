@@ -19,7 +19,13 @@
  *   imapd_condstore.c CONDSTORE and QRESYNC (RFC 7162): enabling,
  *                    VANISHED, the QRESYNC answer of SELECT
  *   imapd_quota.c    QUOTA (RFC 9208) over the Maildir++ quota
- *   imapd.c          main: which of the two this process is */
+ *   imapd_resume.c   a session in IDLE handed to imap-hibernate, and
+ *                    taken back from there
+ *   imapd_hibernate.c the hibernation process (imap-hibernate): holds
+ *                    the sessions set aside in IDLE, wakes each in a
+ *                    session process when its folder changes or its
+ *                    client speaks
+ *   imapd.c          main: which of the three this process is */
 #ifndef POSTERN_IMAPD_H
 #define POSTERN_IMAPD_H
 
@@ -34,12 +40,14 @@
 #include "stream.h"
 
 #define IMAPD_SESSION_SERVICE "imap-session"   /* private/NAME of the session service */
+#define IMAPD_HIBERNATE_SERVICE "imap-hibernate"   /* private/NAME of the hibernation service */
 #define IMAPD_USER_MAX 255
 #define IMAPD_MAILBOX_PATH_MAX 1024            /* longest mailbox path from authd */
 #define IMAPD_READ_BLOCK 65536                 /* output flushed in blocks of about this */
 
 typedef struct ssl_ctx_st SSL_CTX;
 struct cdbmap;
+struct daemon;
 struct login_proxies;
 
 /* Settings read once at start (imapd.c). */
@@ -60,6 +68,8 @@ struct imapd_limits {
 	struct login_proxies *proxies; /* the TLS relay of a login process */
 	int proxy_idle_ms;
 	struct cdbmap *quota_map;      /* session: etc/quota.cdb (opened before the chroot), or NULL */
+	int hibernate_ms;              /* imap_hibernate_timeout (0: never) */
+	size_t hibernate_limit;        /* imap_hibernate_limit */
 };
 
 /* Fill the parser limits from l. */
@@ -67,7 +77,16 @@ void imapd_parser_limits(const struct imapd_limits *l, struct imap_parser_limits
 
 /* The login process: one client from accept to hand-off (daemon_serve_fn). */
 void imapd_login_serve(int in_fd, int out_fd, void *limits);
-/* The session process: one hand-off from a login process (daemon_serve_fn). */
+/* The session process: one hand-off from a login process, or a
+ * session taken back from imap-hibernate (daemon_serve_fn). */
 void imapd_session_serve(int in_fd, int out_fd, void *limits);
+/* The hibernation process: its own loop over the listener of d. */
+void imapd_hibernate_main(struct daemon *d, const struct imapd_limits *l);
+/* Take a session slot for user and one for client (imap_user_session_limit,
+ * imap_client_session_limit, common/session_slots.c).  1, or 0 when one
+ * is at its limit (*which_r, when which_r is not NULL: "user" or
+ * "address"; no slot is kept). */
+int imapd_slots_take(const struct imapd_limits *l, const char *user, const char *client, long long *user_slot,
+		     long long *client_slot, const char **which_r);
 
 #endif

@@ -2,10 +2,14 @@
  *
  * Offers: imapd_cmd_fetch gathers, per message, what the request needs
  * (imap_fetch_render_needs: metadata only, the header, or the whole
- * message), reads it from the Maildir file with every bare LF made CRLF
- * (the form IMAP's sizes and offsets are in), sets \Seen where a
- * non-PEEK item asks for it, and sends what common/imap_fetch_render.c
- * writes.  imapd_search_matches compiles a program once
+ * message), reads it from the Maildir file as stored (the parser counts
+ * the line ends it lacks, and a whole message is made wire form, every
+ * bare LF CRLF, straight into its literal of the size the store
+ * measured), or with every bare LF made CRLF first when BINARY or a
+ * window of the whole message is asked for, or when the file is no
+ * longer the size measured; sets \Seen where a non-PEEK item asks for
+ * it, and sends what common/imap_fetch_render.c writes, gathered into
+ * large writes.  imapd_search_matches compiles a program once
  * (common/imap_search_eval.c), loads a message's bytes only when a key
  * needs them, and gives the messages found (SEARCH, SORT and THREAD
  * search alike); imapd_cmd_search answers SEARCH (IMAP4rev1) or ESEARCH
@@ -24,12 +28,14 @@
  * A file that cannot be read for another reason is NO [SERVERBUG];
  * memory or size limits NO [LIMIT]. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "crlf.h"
 #include "imap_fetch_render.h"
 #include "imap_preview.h"
 #include "mime.h"
@@ -57,9 +63,32 @@ static unsigned int imapd_msg_flags(const struct imapd_session *ss, const struct
 	return f;
 }
 
-/* Read message idx into out with every bare LF as CRLF; only the header
- * when header_only.  0, or -1 with errno (ENOENT: gone). */
-int imapd_msg_read(struct imapd_session *ss, size_t idx, int header_only, struct buf *out)
+/* Append n bytes of src to out in wire form (crlf_expand; prev is the
+ * byte before src).  0, or -1 (EMSGSIZE: past out's cap). */
+static int imapd_crlf_append(struct buf *out, const char *src, size_t n, char prev)
+{
+	/* Room for the worst case (every byte an LF) or what the cap leaves. */
+	size_t room = out->max - out->len, k;
+	char *d;
+
+	if (room / 2 >= n)
+		room = 2 * n;
+	if ((d = buf_room(out, room)) == NULL)
+		return -1;
+	if ((k = crlf_expand(d, room, src, n, prev)) == SIZE_MAX) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	buf_extend(out, k);
+	return 0;
+}
+
+#define IMAPD_READ_MAX (1u << 20)   /* most bytes read at once into the buffer */
+
+/* Read message idx into out: as stored when raw (straight into the
+ * buffer), else with every bare LF as CRLF; only the header when
+ * header_only.  0, or -1 with errno (ENOENT: gone). */
+static int imapd_msg_load(struct imapd_session *ss, size_t idx, int header_only, bool raw, struct buf *out)
 {
 	unsigned long long want = ss->mb->msgs[idx].size;
 	char block[65536];
@@ -72,27 +101,21 @@ int imapd_msg_read(struct imapd_session *ss, size_t idx, int header_only, struct
 	if ((header_only && mbox_msg_header_size(ss->mb, idx, &want) < 0) || (fd = mbox_msg_open(ss->mb, idx)) < 0)
 		return -1;
 	while (want > 0) {
-		ssize_t n = read(fd, block, want < sizeof(block) ? (size_t)want : sizeof(block));
+		size_t k = raw ? IMAPD_READ_MAX : sizeof(block);
+		char *to = raw ? buf_room(out, k = want < k ? (size_t)want : k) : block;
+		if (to == NULL)
+			goto fail;
+		ssize_t n = read(fd, to, want < k ? (size_t)want : k);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			break;   /* shorter than measured: what is there */
 		want -= (unsigned long long)n;
-		/* memchr to each LF, not a test of every byte: every FETCH
-		 * of a body or of ENVELOPE/BODYSTRUCTURE and every SEARCH of
-		 * the text comes through here. */
-		const char *p = block, *end = block + n, *run = block;
-		while ((p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
-			if ((p > block ? p[-1] : last) != '\r') {
-				if (buf_append(out, run, (size_t)(p - run)) < 0 || buf_append(out, "\r\n", 2) < 0)
-					goto fail;
-				run = p + 1;
-			}
-			p++;
-		}
-		if (buf_append(out, run, (size_t)(end - run)) < 0)
+		if (raw)
+			buf_extend(out, (size_t)n);
+		else if (imapd_crlf_append(out, block, (size_t)n, last) < 0)
 			goto fail;
-		last = end[-1];
+		last = to[n - 1];
 	}
 	close(fd);
 	return 0;
@@ -101,6 +124,11 @@ fail:;
 	close(fd);
 	errno = e;
 	return -1;
+}
+
+int imapd_msg_read(struct imapd_session *ss, size_t idx, int header_only, struct buf *out)
+{
+	return imapd_msg_load(ss, idx, header_only, false, out);
 }
 
 /* ---- the structure cache (the store's postern-cache) ---- */
@@ -174,6 +202,16 @@ static void imapd_structure_give(const struct imap_fetch *f, struct buf *texts, 
 		}
 }
 
+#define IMAPD_FETCH_SEND (256u << 10)   /* FETCH responses gathered before a write */
+
+/* Write the gathered responses. */
+static void imapd_fetch_send(struct imapd_session *ss, struct buf *out)
+{
+	if (out->len > 0)
+		stream_write(ss->s, out->data, out->len);
+	buf_reset(out);
+}
+
 void imapd_cmd_fetch(struct imapd_session *ss, const struct imap_command *c)
 {
 	const struct imap_fetch *f = &c->u.fetch.fetch;
@@ -197,6 +235,10 @@ void imapd_cmd_fetch(struct imapd_session *ss, const struct imap_command *c)
 	};
 	if (imapd_resolve(ss, c->tag, &c->u.fetch.set, c->uid, &idx, &n) < 0)
 		return;
+	/* Structures and sections are the same from the message as stored
+	 * (the parser counts the line ends it lacks), and a whole message
+	 * is made wire form as it is sent: then no CRLF pass before. */
+	bool raw = !imap_fetch_render_wants_wire(f);
 	if ((gone = calloc(n > 0 ? n : 1, sizeof(*gone))) == NULL ||
 	    (f->vanished && imapd_fetch_vanished(ss, &c->u.fetch.set, f->changedsince) < 0)) {
 		free(gone);
@@ -205,10 +247,11 @@ void imapd_cmd_fetch(struct imapd_session *ss, const struct imap_command *c)
 		return;
 	}
 	buf_init(&data, (size_t)(2 * ss->l->literal_max + 65536));
-	buf_init(&out, opts.max + 4096);
+	buf_init(&out, opts.max + IMAPD_FETCH_SEND + 4096);
 	struct buf texts[IMAPD_TEXTS];   /* ENVELOPE, BODY, BODYSTRUCTURE, PREVIEW of the message at hand */
 	for (int k = 0; k < IMAPD_TEXTS; k++)
 		buf_init(&texts[k], IMAPD_STRUCTURE_MAX);
+	mbox_cache_begin(ss->mb);   /* one look at the cache file for all the messages */
 	for (size_t i = 0; i < n && !failed; i++) {
 		struct mbox_msg *m = &ss->mb->msgs[idx[i]];
 		const char *kw[MBOX_KEYWORDS_MAX];
@@ -221,7 +264,7 @@ void imapd_cmd_fetch(struct imapd_session *ss, const struct imap_command *c)
 		unsigned int cached = imapd_structure_cached(ss, m->uid, f, opts.flags, texts);
 		need = imap_fetch_render_needs(f, cached);
 		if (need != IMAP_FETCH_NEED_NONE &&
-		    imapd_msg_read(ss, idx[i], need == IMAP_FETCH_NEED_HEADER, &data) < 0) {
+		    imapd_msg_load(ss, idx[i], need == IMAP_FETCH_NEED_HEADER, raw, &data) < 0) {
 			if (errno == ENOENT) {
 				gone[n_gone++] = m->uid;
 			} else {
@@ -255,33 +298,40 @@ void imapd_cmd_fetch(struct imapd_session *ss, const struct imap_command *c)
 		fm.seen_set = seen_set;
 		fm.data = need != IMAP_FETCH_NEED_NONE ? buf_cstr(&data) : NULL;
 		fm.len = need != IMAP_FETCH_NEED_NONE ? data.len : 0;
-		buf_reset(&out);
+		fm.data_wire = !raw;   /* imapd_msg_load made every line end CRLF */
+		/* As stored, a whole message is made wire form straight into
+		 * its literal, of the size the store measured. */
+		fm.data_sized = raw && need == IMAP_FETCH_NEED_MESSAGE;
+		/* Responses gather in out and go to the stream together: a
+		 * few large writes, not one copy and send per message. */
 		int rc = imap_fetch_render(&out, f, &fm, &opts);
 		mime_message_free(&mime);
-		switch (rc) {
-		case IMAP_FETCH_RENDER_OK:
-			stream_write(ss->s, out.data, out.len);
-			break;
-		case IMAP_FETCH_RENDER_UNKNOWN_CTE:
-			imapd_tagged(ss, c->tag, "NO [UNKNOWN-CTE] Cannot decode this part");
-			failed = 1;
-			break;
-		case IMAP_FETCH_RENDER_TOO_BIG:
-			imapd_tagged(ss, c->tag, "NO [LIMIT] Response too large");
-			failed = 1;
-			break;
-		default:
-			imapd_tagged(ss, c->tag, "NO [SERVERBUG] Cannot render the message");
-			failed = 1;
-			break;
+		fm.mime = NULL;
+		if (rc == IMAP_FETCH_RENDER_NO_DATA && fm.data_sized &&
+		    imapd_msg_load(ss, idx[i], 0, false, &data) == 0) {
+			/* Not the size measured (the file changed?): as read. */
+			fm.data = buf_cstr(&data);
+			fm.len = data.len;
+			fm.data_wire = true;
+			fm.data_sized = false;
+			rc = imap_fetch_render(&out, f, &fm, &opts);
 		}
+		if (rc != IMAP_FETCH_RENDER_OK)
+			failed = rc;
+		else if (out.len >= IMAPD_FETCH_SEND)
+			imapd_fetch_send(ss, &out);
 	}
+	imapd_fetch_send(ss, &out);   /* the responses before any tagged reply */
+	mbox_cache_end(ss->mb);
 	free(idx);
 	buf_free(&data);
 	buf_free(&out);
 	for (int k = 0; k < IMAPD_TEXTS; k++)
 		buf_free(&texts[k]);
 	if (failed) {
+		imapd_tagged(ss, c->tag, failed == IMAP_FETCH_RENDER_UNKNOWN_CTE ? "NO [UNKNOWN-CTE] Cannot decode this part"
+			     : failed == IMAP_FETCH_RENDER_TOO_BIG ? "NO [LIMIT] Response too large"
+			     : "NO [SERVERBUG] Cannot render the message");
 		free(gone);
 		return;
 	}

@@ -9,6 +9,14 @@
  * per-user limit, fs.inotify.max_user_instances, is reached) it looks
  * every IMAPD_IDLE_POLL_MS instead, and logs that once.
  *
+ * After imap_hibernate_timeout in IDLE, when nothing is left to send,
+ * no client byte is buffered or half read and COMPRESS is off (a
+ * deflate state is not moved), the session is handed to imap-hibernate
+ * (imapd_resume.c) and this process is free; a session taken back from
+ * there goes on here (imapd_idle_run) as if it had never left.  A
+ * hand-off that fails leaves the session in IDLE here; it is tried
+ * again after another imap_hibernate_timeout.
+ *
  * Trusts: the client's line only as "DONE" (any case); anything else
  * ends IDLE with BAD.  Fails: imap_timeout without DONE ends the session
  * with BYE (RFC 9051 asks for at least 30 minutes). */
@@ -21,14 +29,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "imapd_io.h"
 #include "daemon.h"
+#include "imapd_io.h"
 #include "imapd_session.h"
 #include "log.h"
 
 #define IMAPD_IDLE_POLL_MS 2000   /* without inotify: how often to look */
 
-static long long imapd_now_ms(void)
+long long imapd_now_ms(void)
 {
 	struct timespec ts;
 
@@ -71,15 +79,42 @@ static void imapd_idle_drain(int fd)
 		;
 }
 
-void imapd_cmd_idle(struct imapd_session *ss, const struct imap_command *c)
+/* Whether the session can be set aside now: a folder selected and all
+ * of it told, no client byte read ahead or half parsed, no compression
+ * state (it cannot be moved), the system not stopping. */
+static bool imapd_idle_can_hibernate(struct imapd_session *ss)
 {
-	char tag[IMAP_TAG_MAX + 1];
-	int wfd = imapd_idle_watch(ss);
-	long long deadline = imapd_now_ms() + ss->l->timeout_ms;
+	struct pollfd pfd = { .fd = stream_fd(ss->s), .events = POLLIN };
 
-	snprintf(tag, sizeof(tag), "%s", c->tag);   /* the arena is reused for DONE */
-	imapd_send_updates(ss, true);
-	stream_puts(ss->s, "+ idling\r\n");
+	if (ss->mb == NULL || ss->shown != ss->mb->n || stream_pending(ss->s) != 0 || !imap_parser_idle(ss->p) ||
+	    stream_deflate_active(ss->s) || stream_tls_active(ss->s) || daemon_hurrying())
+		return false;
+	/* Nothing unread in the socket either (a DONE that woke us). */
+	return poll(&pfd, 1, 0) == 0;
+}
+
+/* Time for a hand-off to imap-hibernate: 1 when it took the session.
+ * Else *hibernate_at says when to try again. */
+static int imapd_idle_hibernate(struct imapd_session *ss, const char *tag, long long idle_since, long long deadline,
+				long long *hibernate_at)
+{
+	int r = imapd_idle_can_hibernate(ss) ? imapd_hibernate(ss, tag, idle_since, deadline) : -1;
+
+	if (r == 0) {
+		ss->hibernated = true;
+		ss->done = 1;
+		return 1;
+	}
+	/* The folder changed under the hand-off: again once that is told. */
+	*hibernate_at = r == 1 ? imapd_now_ms() : imapd_now_ms() + ss->l->hibernate_ms;
+	return 0;
+}
+
+void imapd_idle_run(struct imapd_session *ss, const char *tag, long long idle_since, long long deadline)
+{
+	int wfd = imapd_idle_watch(ss);
+	long long hibernate_at = ss->l->hibernate_ms > 0 ? idle_since + ss->l->hibernate_ms : -1;
+
 	imap_parser_expect_line(ss->p);
 	for (;;) {
 		if (stream_flush(ss->s) < 0) {
@@ -90,16 +125,24 @@ void imapd_cmd_idle(struct imapd_session *ss, const struct imap_command *c)
 			struct pollfd pfd[3] = { { .fd = stream_fd(ss->s), .events = POLLIN },
 						 { .fd = daemon_hurry_fd(), .events = POLLIN },
 						 { .fd = wfd, .events = POLLIN } };
-			long long left = deadline - imapd_now_ms();
+			long long now = imapd_now_ms(), left = deadline - now;
 			if (left <= 0) {
 				stream_puts(ss->s, "* BYE Autologout: idle for too long\r\n");
 				ss->done = 1;
 				break;
 			}
-			int wait = left > INT32_MAX ? INT32_MAX : (int)left;
+			if (hibernate_at >= 0 && now >= hibernate_at) {
+				/* Events left on wfd are read after a failed hand-off. */
+				if (imapd_idle_hibernate(ss, tag, idle_since, deadline, &hibernate_at))
+					break;
+				continue;
+			}
+			long long wait = left;
+			if (hibernate_at >= 0 && hibernate_at - now < wait)
+				wait = hibernate_at - now;
 			if (wfd < 0 && ss->mb != NULL && wait > IMAPD_IDLE_POLL_MS)
 				wait = IMAPD_IDLE_POLL_MS;
-			int n = poll(pfd, wfd >= 0 ? 3 : 2, wait);
+			int n = poll(pfd, wfd >= 0 ? 3 : 2, wait > INT32_MAX ? INT32_MAX : (int)wait);
 			if (n < 0 && errno != EINTR) {
 				ss->done = 1;
 				break;
@@ -135,4 +178,15 @@ void imapd_cmd_idle(struct imapd_session *ss, const struct imap_command *c)
 	}
 	if (wfd >= 0)
 		close(wfd);
+}
+
+void imapd_cmd_idle(struct imapd_session *ss, const struct imap_command *c)
+{
+	char tag[IMAP_TAG_MAX + 1];
+	long long now = imapd_now_ms();
+
+	snprintf(tag, sizeof(tag), "%s", c->tag);   /* the arena is reused for DONE */
+	imapd_send_updates(ss, true);
+	stream_puts(ss->s, "+ idling\r\n");
+	imapd_idle_run(ss, tag, now, now + ss->l->timeout_ms);
 }

@@ -217,6 +217,23 @@ void imapd_send_updates(struct imapd_session *ss, bool expunges_allowed)
 		log_warn("user=%s %s: %s", buf_cstr(&ss->user), mb->path, error);
 		return;
 	}
+	imapd_report_changes(ss);
+}
+
+uint32_t imapd_keyword_mask(const struct mbox *mb)
+{
+	uint32_t mask = 0;
+
+	for (int k = 0; k < MBOX_KEYWORDS_MAX; k++)
+		if (mb->keywords[k] != NULL)
+			mask |= 1u << k;
+	return mask;
+}
+
+void imapd_report_changes(struct imapd_session *ss)
+{
+	struct mbox *mb = ss->mb;
+
 	/* Ascending UIDs: each one's number is counted in the new view, to
 	 * which every earlier EXPUNGE has already brought the client.  A
 	 * QRESYNC client is told the UIDs instead (RFC 7162 3.2.10). */
@@ -385,19 +402,23 @@ void imapd_cmd_store(struct imapd_session *ss, const struct imap_command *c)
 	 * may want a NOOP, which tells it the EXPUNGEs.  (Dovecot 2.3 keeps
 	 * a ghost of the message in its index and answers OK with a FETCH
 	 * of flags that were never stored; with no ghost to change, Postern
-	 * says what happened.) */
+	 * says what happened.)  [MODIFIED] goes before EXPUNGEISSUED: a
+	 * client not told which messages the conditional STORE left alone
+	 * takes its change as made (RFC 7162 3.1.3), while the expunges
+	 * reach it at its next sync anyway. */
 	if (failed > 0) {
 		imapd_tagged(ss, c->tag, "NO [SERVERBUG] Some flags could not be changed");
-	} else if (n_gone > 0 && !st->silent && !imapd_expunges_told(ss, gone, n_gone)) {
-		imapd_tagged(ss, c->tag, "NO [EXPUNGEISSUED] Some of the messages were expunged meanwhile");
-	} else if (n_gone > 0) {
-		imapd_tagged(ss, c->tag, "OK [EXPUNGEISSUED] STORE completed; some messages were expunged meanwhile");
 	} else if (nmod > 0) {
 		struct buf set;
 		buf_init(&set, (size_t)-1);
 		imapd_put_uid_set(&set, modified, nmod);
-		imapd_tagged(ss, c->tag, "OK [MODIFIED %s] Conditional STORE failed", buf_cstr(&set));
+		imapd_tagged(ss, c->tag, "OK [MODIFIED %s] Conditional STORE failed%s", buf_cstr(&set),
+			     n_gone > 0 ? "; some messages were expunged meanwhile" : "");
 		buf_free(&set);
+	} else if (n_gone > 0 && !st->silent && !imapd_expunges_told(ss, gone, n_gone)) {
+		imapd_tagged(ss, c->tag, "NO [EXPUNGEISSUED] Some of the messages were expunged meanwhile");
+	} else if (n_gone > 0) {
+		imapd_tagged(ss, c->tag, "OK [EXPUNGEISSUED] STORE completed; some messages were expunged meanwhile");
 	} else {
 		imapd_tagged(ss, c->tag, "OK STORE completed");
 	}

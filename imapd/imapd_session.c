@@ -11,14 +11,18 @@
  * Replies are flushed only when no further command is buffered.
  * COMPRESS DEFLATE (RFC 4978) compresses the client stream from the
  * tagged OK on (common/stream.c, stream_deflate.c): inside the TLS that
- * the login process terminates, as the RFC orders the layers.
+ * the login process terminates, as the RFC orders the layers.  The same
+ * service takes back sessions from imap-hibernate (a record with
+ * request=resume, imapd_resume.c), and a session idle in IDLE is handed
+ * there (imapd_idle.c).
  *
  * Runs as: postern-vmail in the mail root, like the local delivery
  * agent.  It never listens on the network and never sees a password.
  *
- * Trusts: the login process (only postern-login and root may connect,
- * by SO_PEERCRED) for the client stream and address; the user and the
- * Maildir come from authd.  Commands go through the bounded parser and
+ * Trusts: the login process (postern-login, by SO_PEERCRED) for the
+ * client stream and address; the user and the Maildir come from authd.
+ * A resume is taken only from our own uid (imap-hibernate), see
+ * imapd_resume.c.  Commands go through the bounded parser and
  * the typed grammar (common/imap_parser.c, imap_grammar.c).
  *
  * Fails: a ticket that does not redeem is NO [UNAVAILABLE] and BYE;
@@ -37,6 +41,7 @@
 #include "log.h"
 #include "login_handoff.h"
 #include "maildir.h"
+#include "record.h"
 #include "session_slots.h"
 #include "stream_deflate.h"
 
@@ -215,7 +220,7 @@ static void session_command(struct imapd_session *ss)
 	imapd_literal_abandon();   /* what the command did not take */
 }
 
-static void session_loop(struct imapd_session *ss)
+void imapd_session_loop(struct imapd_session *ss)
 {
 	while (!ss->done) {
 		switch (imapd_read_event(ss->s, ss->p)) {
@@ -247,6 +252,8 @@ static void session_loop(struct imapd_session *ss)
 			break;
 		}
 	}
+	if (ss->hibernated)
+		return;   /* not a byte more: the client is imap-hibernate's */
 	if (stream_deflate_failure(ss->s) != NULL) {
 		/* Our side of the compression is whole: the client can read why. */
 		log_info("user=%s client=%s: compressed input refused: %s", buf_cstr(&ss->user), ss->client,
@@ -258,11 +265,34 @@ static void session_loop(struct imapd_session *ss)
 
 /* ---- start ---- */
 
+int imapd_slots_take(const struct imapd_limits *l, const char *user, const char *client, long long *user_slot,
+		     long long *client_slot, const char **which_r)
+{
+	char key[IMAPD_USER_MAX + LOGIN_CLIENT_MAX + 16];
+
+	*user_slot = *client_slot = -1;
+	snprintf(key, sizeof(key), "user %s", user);
+	if (!session_slots_acquire(l->slots_fd, key, l->user_sessions, user_slot)) {
+		if (which_r != NULL)
+			*which_r = "user";
+		return 0;
+	}
+	snprintf(key, sizeof(key), "client %s", client);
+	if (!session_slots_acquire(l->slots_fd, key, l->client_sessions, client_slot)) {
+		session_slots_release(l->slots_fd, *user_slot);
+		*user_slot = -1;
+		if (which_r != NULL)
+			*which_r = "address";
+		return 0;
+	}
+	return 1;
+}
+
 /* Redeem the ticket; the login command's tagged reply.  0 to go on. */
 static int session_start(struct imapd_session *ss, struct login_session_client *c, const char *tag)
 {
 	struct buf mailbox;
-	const char *error = "";
+	const char *error = "", *which = "";
 	int r;
 
 	buf_init(&mailbox, IMAPD_MAILBOX_PATH_MAX);
@@ -280,14 +310,10 @@ static int session_start(struct imapd_session *ss, struct login_session_client *
 	memcpy(ss->root, mailbox.data, mailbox.len + 1);
 	buf_free(&mailbox);
 	/* Sessions per user and per client address, across processes. */
-	char key[IMAPD_USER_MAX + 16];
-	snprintf(key, sizeof(key), "user %s", buf_cstr(&ss->user));
-	int user_ok = session_slots_acquire(ss->l->slots_fd, key, ss->l->user_sessions, &ss->user_slot);
-	snprintf(key, sizeof(key), "client %s", ss->client);
-	if (!user_ok || !session_slots_acquire(ss->l->slots_fd, key, ss->l->client_sessions, &ss->client_slot)) {
+	if (!imapd_slots_take(ss->l, buf_cstr(&ss->user), ss->client, &ss->user_slot, &ss->client_slot, &which)) {
 		log_info("user=%s client=%s: too many sessions of the %s", buf_cstr(&ss->user), ss->client,
-			 user_ok ? "client address" : "user");
-		imapd_tagged(ss, tag, "NO [LIMIT] Too many sessions for this %s", user_ok ? "address" : "user");
+			 strcmp(which, "user") == 0 ? "user" : "client address");
+		imapd_tagged(ss, tag, "NO [LIMIT] Too many sessions for this %s", which);
 		stream_puts(ss->s, "* BYE Closing connection\r\n");
 		return -1;
 	}
@@ -297,41 +323,67 @@ static int session_start(struct imapd_session *ss, struct login_session_client *
 	return 0;
 }
 
+int imapd_session_init(struct imapd_session *ss, const struct imapd_limits *l, struct stream *s, const char *client)
+{
+	struct imap_parser_limits pl;
+
+	memset(ss, 0, sizeof(*ss));
+	ss->l = l;
+	ss->user_slot = ss->client_slot = -1;
+	ss->s = s;
+	snprintf(ss->client, sizeof(ss->client), "%s", client);
+	buf_init(&ss->user, IMAPD_USER_MAX);
+	imapd_parser_limits(l, &pl);
+	if ((ss->p = imap_parser_new(&pl)) == NULL) {
+		log_warn("out of memory");
+		return -1;
+	}
+	imap_parser_set_literal_policy(ss->p, imapd_literal_policy, ss);
+	return 0;
+}
+
+void imapd_session_finish(struct imapd_session *ss)
+{
+	if (!ss->hibernated)
+		stream_flush(ss->s);
+	imapd_literal_abandon();
+	imapd_unselect(ss);
+	imap_parser_free(&ss->p);
+	session_slots_release(ss->l->slots_fd, ss->user_slot);
+	session_slots_release(ss->l->slots_fd, ss->client_slot);
+	ss->user_slot = ss->client_slot = -1;
+	buf_free(&ss->user);
+}
+
 void imapd_session_serve(int conn, int out_fd, void *arg)
 {
 	const struct imapd_limits *l = arg;
 	struct login_session_client c;
-	struct imap_parser_limits pl;
 	struct imapd_session ss;
+	const char *req, *tag;
 
 	(void)out_fd;
-	if (login_handoff_receive(conn, l->ipc_timeout_ms, l->line_max, l->timeout_ms, &c) < 0)
+	if (login_handoff_read(conn, l->ipc_timeout_ms, &c) < 0)
 		return;
-	memset(&ss, 0, sizeof(ss));
-	ss.l = l;
-	ss.user_slot = ss.client_slot = -1;
-	ss.s = c.s;
-	snprintf(ss.client, sizeof(ss.client), "%s", c.client);
-	buf_init(&ss.user, IMAPD_USER_MAX);
-	imapd_parser_limits(l, &pl);
-	const char *tag = record_get(&c.rec, "tag");
-	if ((ss.p = imap_parser_new(&pl)) != NULL)
-		imap_parser_set_literal_policy(ss.p, imapd_literal_policy, &ss);
-	if (ss.p == NULL) {
-		log_warn("out of memory");
-	} else if (tag == NULL || tag[0] == '\0') {
-		log_warn("client=%s: hand-off without a tag", ss.client);
-		stream_puts(ss.s, "* BYE Login failed, try again later\r\n");
-	} else if (session_start(&ss, &c, tag) == 0) {
-		session_loop(&ss);
-		log_info("logout user=%s client=%s", buf_cstr(&ss.user), ss.client);
+	/* Not a login: a session back from imap-hibernate. */
+	if ((req = record_get(&c.rec, "request")) != NULL) {
+		imapd_resume_serve(conn, &c, l);
+		return;
 	}
-	stream_flush(ss.s);
-	imapd_literal_abandon();
-	imapd_unselect(&ss);
-	imap_parser_free(&ss.p);
-	session_slots_release(l->slots_fd, ss.user_slot);
-	session_slots_release(l->slots_fd, ss.client_slot);
-	buf_free(&ss.user);
+	if (login_handoff_accept(conn, l->line_max, l->timeout_ms, &c) < 0)
+		return;
+	tag = record_get(&c.rec, "tag");
+	if (imapd_session_init(&ss, l, c.s, c.client) == 0) {
+		ss.tls = c.tls;
+		if (tag == NULL || tag[0] == '\0') {
+			log_warn("client=%s: hand-off without a tag", ss.client);
+			stream_puts(ss.s, "* BYE Login failed, try again later\r\n");
+		} else if (session_start(&ss, &c, tag) == 0) {
+			imapd_session_loop(&ss);
+			if (!ss.hibernated)
+				log_info("logout user=%s client=%s", buf_cstr(&ss.user), ss.client);
+		}
+	}
+	imapd_session_finish(&ss);
 	login_handoff_done(&c);
 }

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 
 #include "imapd.h"
+#include "login_handoff.h"
 
 #define IMAPD_FOLDER_PATH_MAX 1024   /* "DOMAIN/USER/.Name" below the mail root */
 #define IMAPD_NAME_MAX 512           /* longest mailbox name, as IMAP sees it */
@@ -23,8 +24,10 @@ struct imapd_session {
 	bool condstore;                  /* CONDSTORE enabled (RFC 7162 3.1): MODSEQ in every FETCH */
 	bool qresync;                    /* ENABLE QRESYNC (RFC 7162 3.2): VANISHED, not EXPUNGE */
 	bool utf8;                       /* ENABLE UTF8=ACCEPT (RFC 6855): UTF-8 names and strings */
+	bool tls;                        /* the login process terminates TLS (for logs) */
 	unsigned long errors;
 	int done;
+	bool hibernated;                 /* handed to imap-hibernate: the client is no longer ours */
 	long long user_slot, client_slot;/* common/session_slots.c, -1: none */
 
 	/* The selected folder (NULL: authenticated state). */
@@ -41,6 +44,16 @@ static inline bool imapd_utf8(const struct imapd_session *ss)
 {
 	return ss->rev2 || ss->utf8;
 }
+
+/* ---- the session (imapd_session.c) ---- */
+/* Set ss up for the client stream s (not owned) from client.  0, or -1
+ * (out of memory, logged). */
+int imapd_session_init(struct imapd_session *ss, const struct imapd_limits *l, struct stream *s, const char *client);
+/* Serve commands until the session ends: LOGOUT, BYE, the client
+ * leaving, a hibernation. */
+void imapd_session_loop(struct imapd_session *ss);
+/* Free what ss holds (not its stream) and give its slots back. */
+void imapd_session_finish(struct imapd_session *ss);
 
 /* ---- replies (imapd_session.c) ---- */
 void imapd_tagged(struct imapd_session *ss, const char *tag, const char *fmt, ...)
@@ -117,6 +130,13 @@ void imapd_unselect(struct imapd_session *ss);
 /* Replace the saved search result ("$") by the sorted UIDs v. */
 void imapd_save_result(struct imapd_session *ss, const uint32_t *v, size_t n);
 
+/* Tell what the last sync of the selected folder found (mb->changes):
+ * EXPUNGE or VANISHED, FLAGS when keywords were added, EXISTS (and
+ * RECENT), FETCH FLAGS; ss->shown follows. */
+void imapd_report_changes(struct imapd_session *ss);
+/* The keyword letters of mb that have a name (bit i: 'a' + i). */
+uint32_t imapd_keyword_mask(const struct mbox *mb);
+
 /* "* n FETCH (UID u FLAGS (...))" of view index idx, with MODSEQ once
  * CONDSTORE is enabled (RFC 7162 3.1). */
 void imapd_put_fetch_flags(struct imapd_session *ss, size_t idx);
@@ -140,6 +160,24 @@ void imapd_cmd_thread(struct imapd_session *ss, const struct imap_command *c);
 
 /* ---- IDLE (imapd_idle.c) ---- */
 void imapd_cmd_idle(struct imapd_session *ss, const struct imap_command *c);
+/* Wait in IDLE (after "+ idling") under tag until the client's DONE,
+ * telling the folder's changes; idle_since and deadline are
+ * CLOCK_MONOTONIC ms: when IDLE began without a byte from the client
+ * since (imap_hibernate_timeout counts from it), and when imap_timeout
+ * ends it.  Sets ss->done when the session ends (or was hibernated). */
+void imapd_idle_run(struct imapd_session *ss, const char *tag, long long idle_since, long long deadline);
+/* CLOCK_MONOTONIC in milliseconds. */
+long long imapd_now_ms(void);
+
+/* ---- hibernation (imapd_resume.c) ---- */
+/* Hand the session, in IDLE under tag, to imap-hibernate.  0: handed
+ * over (the client is no longer ours); 1: the folder changed meanwhile
+ * (the changes are told: try again later); -1: not now (logged at debug
+ * level; the session stays). */
+int imapd_hibernate(struct imapd_session *ss, const char *tag, long long idle_since, long long deadline);
+/* A session back from imap-hibernate on conn (its record and client in
+ * c, read by login_handoff_read): take it and serve it.  Consumes c. */
+void imapd_resume_serve(int conn, struct login_session_client *c, const struct imapd_limits *l);
 
 /* ---- APPEND, COPY, MOVE (imapd_append.c) ---- */
 /* The parser's literal policy: APPEND messages go to temp files. */

@@ -76,4 +76,11 @@ size_t master_children_of_type(enum service_type type);
 /* Monotonic seconds. */
 double master_now(void);
 
+/* master_notify.c */
+/* Take $NOTIFY_SOCKET (systemd) and remove it from the environment. */
+void master_notify_init(void);
+/* Send state ("READY=1", "STOPPING=1", ...: sd_notify(3) lines) when
+ * there is a NOTIFY_SOCKET; a failure is logged only. */
+void master_notify(const char *state);
+
 #endif

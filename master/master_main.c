@@ -12,7 +12,9 @@
  * end at once; after master_stop_timeout the rest are killed); SIGHUP
  * rereads postern.conf and master.conf, reopens log_file (master_log.c)
  * and replaces every child gracefully.  A lock on run/master.lock
- * refuses a second master on the same tree.  The master parses no
+ * refuses a second master on the same tree.  Under systemd it reports
+ * READY=1 once every listener is bound, RELOADING=1 / READY=1 around a
+ * reload and STOPPING=1 (master_notify.c).  The master parses no
  * network input. */
 #include "master.h"
 
@@ -27,10 +29,12 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
 #include "config_snapshot.h"
+#include "layout.h"
 #include "log.h"
 #include "master_log.h"
 #include "sockets.h"
@@ -92,39 +96,67 @@ static void master_signals(void)
 	sigaction(SIGPIPE, &sa, NULL);
 }
 
+/* DIR/etc -> DIR: the directory holding etc as named, since the
+ * installed DIR/etc is a link to /etc/postern (common/layout.h). */
 static void master_paths(const char *etc)
 {
-	char real[PATH_MAX], *slash;
+	char real[PATH_MAX];
 
 	if (realpath(etc, real) == NULL)
 		log_fatal("%s: %s", etc, strerror(errno));
 	memcpy(master_etc, real, strlen(real) + 1);
-	slash = strrchr(real, '/');
-	if (slash == NULL || slash == real)
-		log_fatal("%s: the configuration must be DIR/etc", real);
-	*slash = '\0';
-	memcpy(master_base, real, strlen(real) + 1);
+	if (layout_tree_of_etc(etc, master_base, sizeof master_base) < 0)
+		log_fatal("%s: cannot find the tree above it: %s", etc, strerror(errno));
+	if (strcmp(master_base, "/") == 0)
+		log_fatal("%s: the configuration must be DIR/etc", etc);
 }
 
-/* program_directory, or the directory of this binary. */
+/* program_directory (config_str resolves an empty one, common/layout.h). */
 static void master_program_dir(void)
 {
 	const char *dir = config_str("program_directory");
-	char self[PATH_MAX];
-	ssize_t n;
 
-	if (dir != NULL && *dir != '\0') {
-		if (strlen(dir) >= sizeof master_progdir)
-			log_fatal("program_directory too long");
-		memcpy(master_progdir, dir, strlen(dir) + 1);
-		return;
+	if (strlen(dir) >= sizeof master_progdir)
+		log_fatal("program_directory too long");
+	memcpy(master_progdir, dir, strlen(dir) + 1);
+}
+
+/* DIR/run is missing after a reboot when it is a link into /run, a
+ * tmpfs (the installed layout): make the directory it names, and the
+ * link run/jail -> DIR/jail when the tree keeps its jail there (the
+ * jail must share the filesystem of DIR/private, which /run does not:
+ * docs/tree.md, "The installed layout"). */
+static void master_rundir(void)
+{
+	char run[PATH_MAX], target[PATH_MAX], jail[PATH_MAX];
+	struct stat st;
+
+	if (snprintf(run, sizeof run, "%s/run", master_base) >= (int)sizeof run ||
+	    snprintf(jail, sizeof jail, "%s/jail", master_base) >= (int)sizeof jail)
+		log_fatal("%s: path too long", master_base);
+	if (stat(run, &st) < 0) {
+		const char *dir = run;
+		ssize_t n;
+
+		if (errno != ENOENT)
+			log_fatal("%s: %s", run, strerror(errno));
+		n = readlink(run, target, sizeof target - 1);
+		if (n > 0) {
+			target[n] = '\0';
+			if (target[0] != '/')
+				log_fatal("%s: a link to a relative path (%s); give an absolute one", run, target);
+			dir = target;
+		}
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+			log_fatal("mkdir %s: %s", dir, strerror(errno));
+		log_info("created %s", dir);
 	}
-	n = readlink("/proc/self/exe", self, sizeof self - 1);
-	if (n < 0)
-		log_fatal("/proc/self/exe: %s", strerror(errno));
-	self[n] = '\0';
-	*strrchr(self, '/') = '\0';
-	memcpy(master_progdir, self, strlen(self) + 1);
+	if (stat(jail, &st) < 0 || !S_ISDIR(st.st_mode))
+		return;
+	if (snprintf(run, sizeof run, "%s/run/jail", master_base) >= (int)sizeof run)
+		log_fatal("%s: path too long", master_base);
+	if (lstat(run, &st) < 0 && errno == ENOENT && symlink(jail, run) < 0)
+		log_fatal("symlink %s -> %s: %s", run, jail, strerror(errno));
 }
 
 /* Load postern.conf: all or nothing (config_parse), so a broken file
@@ -346,13 +378,27 @@ static void master_reap(int stopping)
 		master_child_exited(pid, status, stopping);
 }
 
+/* systemd's reload protocol: RELOADING=1 with the time it began, then
+ * READY=1 when done (also when the new configuration was refused: the
+ * old one keeps running, which STATUS says). */
 static void master_reload(void)
 {
+	char state[96];
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	snprintf(state, sizeof state, "RELOADING=1\nMONOTONIC_USEC=%llu",
+		 (unsigned long long)ts.tv_sec * 1000000ULL + (unsigned long long)ts.tv_nsec / 1000);
+	master_notify(state);
 	log_info("reload: rereading configuration");
 	int config_ok = master_load_config() == 0;
 	master_log_reopen();   /* logrotate: also when the edited file is refused */
-	if (!config_ok || master_read_services() < 0)
+	if (!config_ok || master_read_services() < 0) {
 		log_warn("reload failed; the services keep running with their old configuration");
+		master_notify("READY=1\nSTATUS=reload failed: running with the old configuration (see the log)");
+	} else {
+		master_notify("READY=1\nSTATUS=running");
+	}
 }
 
 /* Stopping runs in two phases so that nothing accepted is cut off: first
@@ -407,6 +453,7 @@ static void master_loop(void)
 		master_took(SIGCHLD);   /* reaped below in any case */
 		if (stop && phase == MASTER_RUNNING) {
 			log_info("stopping: waiting for the services to finish");
+			master_notify("STOPPING=1");
 			phase = MASTER_DRAINING;
 			deadline = master_now() + (double)config_time("master_stop_timeout");
 			master_children_hurry();
@@ -438,7 +485,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	log_open("master", 1, master_verbose);
+	master_notify_init();
 	master_paths(etc);
+	master_rundir();
 	if (master_load_config() < 0)
 		log_fatal("cannot start with a broken configuration");
 	/* Refuse early, on the terminal, when another master holds the tree. */
@@ -461,6 +510,11 @@ int main(int argc, char **argv)
 		log_fatal("cannot start the services");
 	master_write_pid();
 	log_info("started: %zu services, programs in %s", master_nsvcs, master_progdir);
+	/* Every listener is bound and linked: systemd may start what
+	 * depends on mail (Type=notify). */
+	char ready[64];
+	snprintf(ready, sizeof ready, "READY=1\nSTATUS=running\nMAINPID=%ld", (long)getpid());
+	master_notify(ready);
 	master_loop();
 	master_log_drain();   /* the last lines of the children */
 	master_remove_pid();

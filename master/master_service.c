@@ -371,6 +371,24 @@ struct child *master_child_find(pid_t pid)
  * session (IMAP, POP3) at once instead of when its client leaves. */
 static int master_hurry;
 
+/* A child that has just turned idle while its service already has as
+ * many idle processes as its row keeps (service_table.h, spares) is
+ * told to exit: an IMAP session process freed by a hibernation is not
+ * left holding memory until daemon_idle_timeout.  SIGTERM makes an idle
+ * process exit at once (one that took a client meanwhile finishes it). */
+static void master_child_spare(struct child *c)
+{
+	const struct service_entry *row = master_use_of(c->svc);
+
+	if (row == NULL || row->spares == 0 || c->svc->idle <= row->spares || master_hurry)
+		return;
+	log_debug("service %s: pid %ld is a spare too many", c->svc->name, (long)c->pid);
+	c->retiring = 1;
+	c->svc->count--;
+	c->svc->idle--;
+	kill(c->pid, SIGTERM);
+}
+
 void master_service_status(struct service *svc)
 {
 	struct { pid_t pid; int busy; } rec;
@@ -386,6 +404,8 @@ void master_service_status(struct service *svc)
 			svc->idle++;
 		if (c->busy && master_hurry)
 			kill(c->pid, SIGUSR1);
+		if (!c->busy)
+			master_child_spare(c);
 	}
 }
 

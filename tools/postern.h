@@ -29,9 +29,9 @@ struct postern_owner {
 void postern_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Print the usage text to stderr; returns POSTERN_EXIT_USAGE. */
 int postern_usage(void);
-/* Resolve the tree: dir (may be NULL: POSTERN_DIR) made absolute into
- * out.  0, or -1 with a message printed; when neither is given it prints
- * the usage and exits 2. */
+/* Resolve the tree: dir (may be NULL: POSTERN_DIR, else the installed
+ * tree, common/layout.h) made absolute into out.  0, or -1 with a
+ * message printed. */
 int postern_tree(const char *dir, char *out, size_t outlen);
 
 /* ---- postern_util.c ---- */
@@ -94,6 +94,9 @@ int postern_users_owner(struct postern_owner *own_r);
  * progdir are not NULL, active lines for myhostname and
  * program_directory are added after their defaults.  0 or -1. */
 int postern_conf_text(struct buf *out, const char *host, const char *progdir);
+/* Append the keys of postern.conf as roff for postern.conf(5): each
+ * key with its default and documentation, from the same table. 0 or -1. */
+int postern_conf_man(struct buf *out);
 /* Append the documented master.conf for ADDR and port base. 0 or -1. */
 int postern_master_text(struct buf *out, const char *addr, unsigned port_base);
 

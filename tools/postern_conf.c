@@ -5,8 +5,11 @@
  * commented-out line), and the text of master.conf for a listen address
  * and port base, with every column explained, one line per row of the
  * service table (common/service_table.c).  The same generators
- * produce etc/postern.conf and etc/master.conf of the source tree, so the
- * shipped documentation cannot drift from the code.
+ * produce etc/postern.conf and etc/master.conf of the source tree, and
+ * the list of keys of the man page postern.conf(5) (`postern
+ * config-defaults --man`, which the Makefile puts into
+ * docs/man/postern.conf.5.in), so the shipped documentation cannot drift
+ * from the code.
  *
  * Trusts: the key table (ours); the host name, program directory and
  * listen address are checked by the caller.
@@ -157,11 +160,61 @@ int postern_master_text(struct buf *out, const char *addr, unsigned port_base)
 	return 0;
 }
 
+/* text as roff input: a backslash is \e, a line never starts with a
+ * control character (. or '), and in a literal value (code) a hyphen
+ * is \- so that it stays a minus sign when copied from the page. */
+static int postern_conf_roff(struct buf *out, const char *text, int literal)
+{
+	if ((text[0] == '.' || text[0] == '\'') && buf_append_str(out, "\\&") < 0)
+		return -1;
+	for (const char *p = text; *p != '\0'; p++) {
+		int r = *p == '\\' ? buf_append_str(out, "\\e") :
+			*p == '-' && literal ? buf_append_str(out, "\\-") : buf_putc(out, *p);
+		if (r < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* "\fIvalue\fR", or "(empty)". */
+static int postern_conf_man_value(struct buf *out, const char *value)
+{
+	if (value[0] == '\0')
+		return buf_append_str(out, "(empty)");
+	if (buf_append_str(out, "\\fI") < 0 || postern_conf_roff(out, value, 1) < 0)
+		return -1;
+	return buf_append_str(out, "\\fR");
+}
+
+static void postern_conf_man_key(const char *key, const char *value, const char *doc, void *arg)
+{
+	struct postern_conf_ctx *ctx = arg;
+	struct buf *out = ctx->out;
+
+	if (ctx->failed)
+		return;
+	if (buf_append_str(out, ".TP\n\\fB") < 0 || postern_conf_roff(out, key, 1) < 0 ||
+	    buf_append_str(out, "\\fR = ") < 0 || postern_conf_man_value(out, value) < 0 ||
+	    buf_putc(out, '\n') < 0 || postern_conf_roff(out, doc, 0) < 0 || buf_putc(out, '\n') < 0)
+		ctx->failed = 1;
+}
+
+int postern_conf_man(struct buf *out)
+{
+	struct postern_conf_ctx ctx = { out, NULL, NULL, 0 };
+
+	config_each_default(postern_conf_man_key, &ctx);
+	return ctx.failed ? -1 : 0;
+}
+
 int postern_cmd_config_defaults(int argc, char **argv)
 {
 	struct buf out;
 
-	(void)argv;
+	if (argc == 2 && strcmp(argv[1], "--man") == 0) {
+		buf_init(&out, 1024 * 1024);
+		return postern_print(&out, postern_conf_man(&out), "the keys of postern.conf(5)");
+	}
 	if (argc != 1)
 		return postern_usage();
 	buf_init(&out, 1024 * 1024);

@@ -1,5 +1,9 @@
-/* postern_init: `postern init -d DIR [--domain D] [--listen ADDR]
+/* postern_init: `postern init [-d DIR] [--domain D] [--listen ADDR]
  * [--port-base N] [--force]` writes a complete, working tree (docs/tree.md).
+ * Without -d (and POSTERN_DIR) it is the installed layout: the tree
+ * /var/lib/postern whose etc, queue and run are links to /etc/postern,
+ * /var/spool/postern and /run/postern, and whose jail is DIR/jail
+ * (common/layout.h; all under $POSTERN_SYSROOT when that is set).
  *
  * Offers: etc/postern.conf (every key documented, plus myhostname and
  * program_directory), etc/master.conf, the empty users and mailboxes
@@ -32,6 +36,7 @@
 #include <unistd.h>
 
 #include "cdbmap.h"
+#include "layout.h"
 #include "postern.h"
 #include "service_table.h"
 
@@ -47,6 +52,8 @@ struct postern_init {
 	unsigned port_base;
 	int force;
 	int as_root;
+	int installed;          /* no -d, no POSTERN_DIR: the FHS layout */
+	char installed_tree[PATH_MAX];
 	char tree[PATH_MAX];
 	char host[256];
 	char domain_buf[256];
@@ -149,6 +156,15 @@ static int postern_init_args(struct postern_init *in, int argc, char **argv)
 		return POSTERN_EXIT_USAGE;
 	if (!have_base)
 		in->port_base = in->as_root ? 0 : 10000;
+	if ((in->dir == NULL || in->dir[0] == '\0') &&
+	    (getenv("POSTERN_DIR") == NULL || getenv("POSTERN_DIR")[0] == '\0')) {
+		if (layout_path(LAYOUT_TREE, in->installed_tree, sizeof in->installed_tree) < 0) {
+			postern_err("%s is too long", LAYOUT_SYSROOT_ENV);
+			return -1;
+		}
+		in->installed = 1;
+		in->dir = in->installed_tree;
+	}
 	return 0;
 }
 
@@ -196,23 +212,14 @@ static int postern_init_domain(struct postern_init *in)
 	return 0;
 }
 
-/* The daemons live beside the running `postern`. */
+/* The daemons: beside the running `postern`, or in ../libexec/postern
+ * when it is installed (common/layout.h). */
 static int postern_init_progdir(struct postern_init *in)
 {
-	ssize_t n = readlink("/proc/self/exe", in->progdir, sizeof(in->progdir));
-	char *slash;
-
-	if (n <= 0 || (size_t)n >= sizeof(in->progdir)) {
-		postern_err("cannot read /proc/self/exe");
+	if (layout_program_dir(in->progdir, sizeof(in->progdir)) < 0) {
+		postern_err("cannot find the program directory: %s", strerror(errno));
 		return -1;
 	}
-	in->progdir[n] = '\0';
-	slash = strrchr(in->progdir, '/');
-	if (slash == NULL) {
-		postern_err("odd /proc/self/exe: %s", in->progdir);
-		return -1;
-	}
-	*(slash == in->progdir ? slash + 1 : slash) = '\0';
 	/* The value goes into postern.conf: it must stay one line and keep
 	 * its exact bytes (the parser trims spaces at either end). */
 	for (const char *p = in->progdir; *p != '\0'; p++)
@@ -229,12 +236,33 @@ static int postern_init_progdir(struct postern_init *in)
 
 /* ---- the tree directory ---- */
 
+/* mkdir the missing parents of path (0755): the installed tree's
+ * /var/lib, or all of them under POSTERN_SYSROOT. */
+static int postern_init_parents(const char *path)
+{
+	char p[PATH_MAX];
+
+	if (postern_path(p, sizeof(p), "%s", path) < 0)
+		return -1;
+	for (char *slash = strchr(p + 1, '/'); slash != NULL; slash = strchr(slash + 1, '/')) {
+		*slash = '\0';
+		if (mkdir(p, 0755) < 0 && errno != EEXIST) {
+			postern_err("cannot create %s: %s", p, strerror(errno));
+			return -1;
+		}
+		*slash = '/';
+	}
+	return 0;
+}
+
 static int postern_init_tree(struct postern_init *in)
 {
 	struct stat st;
 	char conf[PATH_MAX];
 
 	if (postern_tree(in->dir, in->tree, sizeof(in->tree)) < 0)
+		return -1;
+	if (in->installed && postern_init_parents(in->tree) < 0)
 		return -1;
 	if (mkdir(in->tree, 0755) < 0 && errno != EEXIST) {
 		postern_err("cannot create %s: %s", in->tree, strerror(errno));
@@ -258,6 +286,12 @@ static int postern_init_tree(struct postern_init *in)
 	if (postern_path(conf, sizeof(conf), "%s/etc/postern.conf", in->tree) < 0)
 		return -1;
 	if (!in->force && access(conf, F_OK) == 0) {
+		postern_err("%s exists; use --force to rewrite the configuration", conf);
+		return -1;
+	}
+	/* A configuration left in /etc/postern by an earlier tree. */
+	if (in->installed && !in->force &&
+	    (layout_path(LAYOUT_ETC "/postern.conf", conf, sizeof(conf)) < 0 || access(conf, F_OK) == 0)) {
 		postern_err("%s exists; use --force to rewrite the configuration", conf);
 		return -1;
 	}
@@ -416,14 +450,84 @@ static int postern_init_owners(struct postern_init *in)
 
 /* ---- writing the tree ---- */
 
+/* mkdir DIR/rel with own.  A part of the tree that is a link to a
+ * directory (the installed layout, or an operator's link to another
+ * disk) gets the owner and mode on the directory it names. */
 static int postern_init_mkdir(const struct postern_init *in, const char *rel,
 			      const struct postern_owner *own)
 {
 	char path[PATH_MAX];
+	struct stat st;
 
 	if (postern_path(path, sizeof(path), "%s/%s", in->tree, rel) < 0)
 		return -1;
+	if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
+		char *real = realpath(path, NULL);
+		int r;
+
+		if (real == NULL || stat(real, &st) < 0 || !S_ISDIR(st.st_mode)) {
+			postern_err("%s is a link to something that is not a directory", path);
+			free(real);
+			return -1;
+		}
+		r = postern_chown(real, own);
+		free(real);
+		return r;
+	}
 	return postern_mkdir(path, own);
+}
+
+/* DIR/name -> target (created), unless DIR/name exists: a directory or
+ * link found there is the operator's choice and is kept. */
+static int postern_init_link(const struct postern_init *in, const char *name, const char *target)
+{
+	char link[PATH_MAX];
+	struct stat st;
+
+	if (postern_path(link, sizeof(link), "%s/%s", in->tree, name) < 0)
+		return -1;
+	if (lstat(link, &st) == 0)
+		return 0;
+	if (errno != ENOENT) {
+		postern_err("%s: %s", link, strerror(errno));
+		return -1;
+	}
+	if (postern_init_parents(target) < 0)
+		return -1;
+	if (mkdir(target, 0755) < 0 && errno != EEXIST) {
+		postern_err("cannot create %s: %s", target, strerror(errno));
+		return -1;
+	}
+	if (symlink(target, link) < 0) {
+		postern_err("cannot link %s to %s: %s", link, target, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* The installed layout (docs/tree.md): etc, queue and run are links to
+ * the FHS directories; the jail, which must share the filesystem of
+ * DIR/private (its sockets are hard links), is DIR/jail, and run/jail a
+ * link to it (the master makes it again when /run was emptied). */
+static int postern_init_fhs(const struct postern_init *in)
+{
+	static const struct { const char *name, *fhs; } parts[] = {
+		{ "etc", LAYOUT_ETC }, { "queue", LAYOUT_QUEUE }, { "run", LAYOUT_RUN },
+	};
+	char target[PATH_MAX];
+
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+		if (layout_path(parts[i].fhs, target, sizeof(target)) < 0) {
+			postern_err("%s is too long", LAYOUT_SYSROOT_ENV);
+			return -1;
+		}
+		if (postern_init_link(in, parts[i].name, target) < 0)
+			return -1;
+	}
+	if (postern_init_mkdir(in, "jail", &in->dir_own) < 0 ||
+	    postern_path(target, sizeof(target), "%s/jail", in->tree) < 0)
+		return -1;
+	return postern_init_link(in, "run/jail", target);
 }
 
 static int postern_init_dirs(const struct postern_init *in)
@@ -585,6 +689,22 @@ static int postern_init_tls(const struct postern_init *in)
 	return postern_tls_selfsigned(in->host, cert, key, &in->file_own, &in->key_own);
 }
 
+/* Where the link DIR/name points, for the report (static storage). */
+static const char *postern_init_target(const struct postern_init *in, const char *name)
+{
+	static char targets[3][PATH_MAX];
+	static size_t next;
+	char link[PATH_MAX];
+	char *t = targets[next++ % 3];
+	ssize_t n;
+
+	if (postern_path(link, sizeof(link), "%s/%s", in->tree, name) < 0 ||
+	    (n = readlink(link, t, PATH_MAX - 1)) < 0)
+		return "(not a link)";
+	t[n] = '\0';
+	return t;
+}
+
 static void postern_init_report(const struct postern_init *in)
 {
 	const char *l = in->listen;
@@ -594,8 +714,16 @@ static void postern_init_report(const struct postern_init *in)
 	printf("postern: smtp on %s%s%s:%u, pop3 on %s%s%s:%u\n",
 	       v6 ? "[" : "", l, v6 ? "]" : "", in->port_base + 25,
 	       v6 ? "[" : "", l, v6 ? "]" : "", in->port_base + 110);
-	printf("postern: next: postern user add -d %s USER@%s; postern start -d %s\n",
-	       in->tree, in->domain, in->tree);
+	if (!in->installed) {
+		printf("postern: next: postern user add -d %s USER@%s; postern start -d %s\n",
+		       in->tree, in->domain, in->tree);
+		return;
+	}
+	printf("postern: the installed layout: %s with etc -> %s, queue -> %s, run -> %s\n",
+	       in->tree, postern_init_target(in, "etc"), postern_init_target(in, "queue"),
+	       postern_init_target(in, "run"));
+	printf("postern: next: postern user add USER@%s; systemctl start postern (or postern start)\n",
+	       in->domain);
 }
 
 int postern_cmd_init(int argc, char **argv)
@@ -615,7 +743,7 @@ int postern_cmd_init(int argc, char **argv)
 	if (in.as_root && postern_init_sysusers() < 0)
 		return POSTERN_EXIT_FAIL;
 	if (postern_init_owners(&in) < 0 || postern_chown(in.tree, &in.dir_own) < 0 ||
-	    postern_init_dirs(&in) < 0)
+	    (in.installed && postern_init_fhs(&in) < 0) || postern_init_dirs(&in) < 0)
 		return POSTERN_EXIT_FAIL;
 	lock = postern_lock_etc(in.tree);
 	if (lock < 0 || postern_init_conf(&in) < 0 || postern_init_tables(&in) < 0 ||

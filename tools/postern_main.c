@@ -8,7 +8,8 @@
  * with the default address and port base (etc/master.conf), and
  * `services`, the service table (common/service_table.c) as the tests
  * read it (tools/postern_services.c).  The tree is named by -d DIR or
- * the environment variable POSTERN_DIR and is always made absolute.
+ * the environment variable POSTERN_DIR, else it is the installed tree
+ * (/var/lib/postern, common/layout.h); it is always made absolute.
  *
  * Trusts: its caller, the operator (it is run by hand or by scripts, often
  * as root).  It never runs a shell and never passes operator input to one.
@@ -25,6 +26,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "layout.h"
 #include "postern.h"
 
 struct postern_command {
@@ -60,15 +62,17 @@ void postern_err(const char *fmt, ...)
 
 int postern_usage(void)
 {
-	fputs("usage: postern init -d DIR [--domain D] [--listen ADDR] [--port-base N] [--force]\n"
-	      "       postern user add|passwd -d DIR ADDRESS [PASSWORD]   (PASSWORD from stdin when omitted)\n"
-	      "       postern user del -d DIR ADDRESS\n"
-	      "       postern user list -d DIR\n"
-	      "       postern start -d DIR [-f]\n"
-	      "       postern stop|reload|status|check -d DIR\n"
+	fputs("usage: postern init [-d DIR] [--domain D] [--listen ADDR] [--port-base N] [--force]\n"
+	      "       postern user add|passwd [-d DIR] ADDRESS [PASSWORD]   (PASSWORD from stdin when omitted)\n"
+	      "       postern user del [-d DIR] ADDRESS\n"
+	      "       postern user list [-d DIR]\n"
+	      "       postern start [-d DIR] [-f]\n"
+	      "       postern stop|reload|status|check [-d DIR]\n"
 	      "       postern map [-d DIR] FILE\n"
 	      "       postern queue [-d DIR] list [--json] | show|delete|hold|release|requeue ID | flush\n"
-	      "-d DIR may be replaced by the environment variable POSTERN_DIR.\n",
+	      "-d DIR may be replaced by the environment variable POSTERN_DIR; without\n"
+	      "either, the tree is the installed one, " LAYOUT_TREE " (init creates it\n"
+	      "with etc in " LAYOUT_ETC ", the queue in " LAYOUT_QUEUE " and run in " LAYOUT_RUN ").\n",
 	      stderr);
 	return POSTERN_EXIT_USAGE;
 }
@@ -88,12 +92,17 @@ int postern_tree(const char *dir, char *out, size_t outlen)
 	char cwd[PATH_MAX];
 	char *real;
 
+	char installed[PATH_MAX];
+
 	if (dir == NULL || dir[0] == '\0')
 		dir = getenv("POSTERN_DIR");
 	if (dir == NULL || dir[0] == '\0') {
-		/* A missing tree is a usage error: exit 2 like the others. */
-		postern_err("no tree given: use -d DIR or set POSTERN_DIR");
-		exit(postern_usage());
+		/* The installed tree (docs/tree.md, "The installed layout"). */
+		if (layout_path(LAYOUT_TREE, installed, sizeof installed) < 0) {
+			postern_err("%s is too long", LAYOUT_SYSROOT_ENV);
+			return -1;
+		}
+		dir = installed;
 	}
 	/* An existing tree is named by its real path, so that the paths
 	 * the master and the daemons see are the same ones we write. */

@@ -23,7 +23,8 @@
  *     Lines may end in CRLF or LF (local programs write either): the
  *     dialogue is with the invoking user's own program, not the network,
  *     and pickup receives the message as that user's submission.
- * The tree is -C DIR, else $POSTERN_DIR, else /srv/postern.
+ * The tree is -C DIR, else $POSTERN_DIR, else the installed tree
+ * /var/lib/postern (common/layout.h).
  *
  * Trusts: nothing it reads; it runs as the invoking user with no
  * privilege (no setuid or setgid bit): pickup learns who it is from
@@ -46,13 +47,13 @@
 #include "address.h"
 #include "buf.h"
 #include "config.h"
+#include "layout.h"
 #include "mailq.h"
 #include "record.h"
 #include "smtp_cmd.h"
 #include "sockets.h"
 #include "stream.h"
 
-#define SENDMAIL_DEFAULT_DIR "/srv/postern"
 #define SENDMAIL_MSG_MAX (1024ULL * 1024 * 1024)   /* read at most this much; pickup enforces the real limit */
 #define SENDMAIL_RCPT_MAX 2000
 #define SENDMAIL_TIMEOUT_MS 300000
@@ -674,13 +675,17 @@ int main(int argc, char **argv)
 {
 	struct sendmail sm = { .dot_ends = 1 };
 	const char *base = strrchr(argv[0], '/');
+	char installed[PATH_MAX];
 	struct buf msg;
 	int first, code;
 
 	signal(SIGPIPE, SIG_IGN);
 	sm.dir = getenv("POSTERN_DIR");
-	if (sm.dir == NULL || sm.dir[0] == '\0')
-		sm.dir = SENDMAIL_DEFAULT_DIR;
+	if (sm.dir == NULL || sm.dir[0] == '\0') {
+		if (layout_path(LAYOUT_TREE, installed, sizeof installed) < 0)
+			sendmail_die(EX_USAGE_, "%s", "tree path too long");
+		sm.dir = installed;
+	}
 	sendmail_options(&sm, argc, argv, &first);
 	base = base != NULL ? base + 1 : argv[0];
 	if (strcmp(base, "mailq") == 0 || sm.list)

@@ -5,11 +5,16 @@
  * input bytes.  Every response must be one "* N FETCH (...)\r\n" whose
  * literals hold exactly the announced bytes and no NUL outside a
  * literal8, within the max; with a max one byte short of it the render
- * must fail with nothing written.
+ * must fail with nothing written.  The message made wire form (every
+ * bare LF CRLF) renders the same with data_wire (sent unparsed where it
+ * can be) as without, and the same as the message as stored (but for
+ * BINARY, which keeps a part's own line ends), also with its wire size
+ * given (data_sized); a wrong size gives NO_DATA or the same response.
  *
  * Input: byte 0 options (bit 0 rev2, 1 UTF8=ACCEPT, 2 UID FETCH, 3
  * CONDSTORE, 4 seen_set, 5 partials on, 6 give the mime tree), bytes
  * 1-2 partial origin, byte 3 partial length, then the message. */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +37,7 @@ static const char *const specs[] = {
 	"(BINARY.PEEK[] BINARY.PEEK[1] BINARY.PEEK[1.1] BINARY.PEEK[2] BINARY.PEEK[2.2] BINARY.PEEK[3])",
 	"(BINARY.SIZE[] BINARY.SIZE[1] BINARY.SIZE[1.1] BINARY.SIZE[2] BINARY.SIZE[2.1.1])",
 	"(UID PREVIEW (LAZY))",
+	"(UID FLAGS BODY.PEEK[] BODY.PEEK[] RFC822)",
 };
 #define NSPECS (sizeof(specs) / sizeof(specs[0]))
 
@@ -87,6 +93,63 @@ static void check_response(const char *s, size_t n)
 			i = j + 3 + len - 1;
 		}
 	}
+}
+
+/* The same response for data in wire form, whether the renderer is
+ * told so (data_wire) or parses it. */
+static void check_wire_same(const struct imap_fetch *f, const struct imap_fetch_msg *m0, unsigned int flags,
+			    bool binary)
+{
+	struct imap_fetch_msg m = *m0;
+	struct imap_fetch_render_opts o = { flags, 1 << 24 };
+	struct buf wire, a, b;
+	char prev = '\n';
+
+	buf_init(&wire, 1 << 24);
+	for (size_t i = 0; i < m0->len; i++) {
+		char c = m0->data[i];
+		if ((c == '\n' && prev != '\r' && buf_putc(&wire, '\r') < 0) || buf_putc(&wire, c) < 0)
+			abort();
+		prev = c;
+	}
+	m.data = buf_cstr(&wire);
+	m.len = wire.len;
+	m.size = wire.len;
+	buf_init(&a, 1 << 24);
+	buf_init(&b, 1 << 24);
+	m.data_wire = false;
+	int ra = imap_fetch_render(&a, f, &m, &o);
+	m.data_wire = true;
+	int rb = imap_fetch_render(&b, f, &m, &o);
+	if (ra != rb || a.len != b.len || (a.len > 0 && memcmp(a.data, b.data, a.len) != 0))
+		abort();
+	/* Parsed as stored (bare LFs), the message answers the same, but
+	 * for BINARY: decoding keeps the line ends the part has. */
+	if (!binary) {
+		m.data = m0->data;
+		m.len = m0->len;
+		m.data_wire = false;
+		buf_reset(&b);
+		rb = imap_fetch_render(&b, f, &m, &o);
+		if (ra != rb || a.len != b.len || (a.len > 0 && memcmp(a.data, b.data, a.len) != 0))
+			abort();
+		/* with its wire size given: a whole message made as it is sent */
+		m.data_sized = true;
+		buf_reset(&b);
+		rb = imap_fetch_render(&b, f, &m, &o);
+		if (ra != rb || a.len != b.len || (a.len > 0 && memcmp(a.data, b.data, a.len) != 0))
+			abort();
+		/* and a wrong one: the response as before but for RFC822.SIZE,
+		 * or NO_DATA with nothing written */
+		m.size = wire.len + 1;
+		buf_reset(&b);
+		rb = imap_fetch_render(&b, f, &m, &o);
+		if (rb != IMAP_FETCH_RENDER_OK && (rb != IMAP_FETCH_RENDER_NO_DATA || b.len != 0))
+			abort();
+	}
+	buf_free(&a);
+	buf_free(&b);
+	buf_free(&wire);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -146,6 +209,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			}
 		}
 		f.sections = secs;
+		if (m.data != NULL)
+			check_wire_same(&f, &m, opt & 0x0f, strstr(specs[i], "BINARY") != NULL);
 		buf_init(&out, 1 << 24);
 		rc = imap_fetch_render(&out, &f, &m, &o);
 		if (rc == IMAP_FETCH_RENDER_UNKNOWN_CTE) {

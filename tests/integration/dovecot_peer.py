@@ -15,10 +15,13 @@ What it sets up, all under one temp dir (peer.dir), touching no system
 file (no /etc/dovecot, no system base_dir):
   dovecot.conf   given to `dovecot -F -c` (foreground: we hold the pid)
   passwd         passwd-file passdb and userdb: one user (default alice /
-                 secret, {PLAIN}), uid/gid of the Maildir's owner
+                 secret, {PLAIN}; {CRYPT} when password_hash, a crypt(3)
+                 string, is given), uid/gid of the Maildir's owner, and
+                 extra_users, (user, crypt(3) hash, Maildir) triples, each
+                 served from its own Maildir (userdb_mail) as the same uid
   run/ state/    base_dir and state_dir
   dovecot.log    every log line (peer.log_text(), peer.log_tail())
-  home/          the user's home, owned by the user
+  home/          the user's home, owned by the user (homes/USER: extra_users)
 IMAP listens on 127.0.0.1 on a free port (peer.port), no imaps, ssl = no:
 Dovecot treats a loopback client as secured, so LOGIN / AUTHENTICATE PLAIN
 work there in plaintext (and nowhere else).  mail_location is
@@ -116,7 +119,7 @@ def _greeting(port):
 
 class DovecotPeer:
     def __init__(self, maildir, user="alice", password="secret", uid=None, gid=None, index_dir=None,
-                 extra_conf=""):
+                 extra_conf="", password_hash=None, extra_users=()):
         self.maildir = os.path.abspath(maildir)
         st = os.stat(self.maildir)
         self.uid = st.st_uid if uid is None else uid
@@ -128,6 +131,8 @@ class DovecotPeer:
         self.password = password
         self.index_dir = index_dir
         self.extra_conf = extra_conf
+        self.password_hash = password_hash
+        self.extra_users = tuple(extra_users)
         self.dir = None
         self.port = None
         self.proc = None
@@ -171,12 +176,23 @@ service imap-login {{
     def _write_files(self):
         for sub in ("run", "state"):
             os.mkdir(os.path.join(self.dir, sub), 0o755)
-        home = os.path.join(self.dir, "home")
+        secret = "{CRYPT}" + self.password_hash if self.password_hash else "{PLAIN}" + self.password
+        lines = [self._passwd_line(self.user, secret, os.path.join(self.dir, "home"), "")]
+        if self.extra_users:
+            os.mkdir(os.path.join(self.dir, "homes"), 0o711)
+        for user, hash_, maildir in self.extra_users:
+            lines.append(self._passwd_line(user, "{CRYPT}" + hash_, os.path.join(self.dir, "homes", user),
+                                           "userdb_mail=maildir:" + os.path.abspath(maildir)))
+        with open(os.path.join(self.dir, "passwd"), "w") as f:
+            f.write("".join(lines))
+        os.chmod(os.path.join(self.dir, "passwd"), 0o644)   # auth runs as dovecot; a test password
+
+    def _passwd_line(self, user, secret, home, extra):
+        """A passwd-file line for user, whose home is made here, owned by the
+        mail user; extra: userdb extra fields."""
         os.mkdir(home, 0o700)
         os.chown(home, self.uid, self.gid)
-        with open(os.path.join(self.dir, "passwd"), "w") as f:
-            f.write("%s:{PLAIN}%s:%d:%d::%s::\n" % (self.user, self.password, self.uid, self.gid, home))
-        os.chmod(os.path.join(self.dir, "passwd"), 0o644)   # auth runs as dovecot; a test password
+        return "%s:%s:%d:%d::%s::%s\n" % (user, secret, self.uid, self.gid, home, extra)
 
     def start(self):
         """Start the master and wait for its IMAP greeting; raise with the

@@ -48,6 +48,10 @@ What one client checks as the responses arrive:
 - APPENDUID and COPYUID: UIDs never given before, at or above the UIDNEXT
   known when the command was sent; COPYUID names the source UIDs asked
   (RFC 4315); MOVE tells their EXPUNGEs.
+- CONDSTORE and QRESYNC (MODSEQ, HIGHESTMODSEQ, VANISHED, STORE
+  (UNCHANGEDSINCE), resynchronisation): imap_model_qresync.py, whose
+  QresyncClient is a ModelClient with hooks here (on_vanished,
+  after_select, after_status, a conditional store()).
 
 At the end (finish(), after every client's NOOP and a FETCH of all
 flags, which must equal what each was told): every client viewing one
@@ -321,12 +325,13 @@ def header_field(data, name):
 class FlagRec:
     """One command that may change one flag of one message: when it was
     sent and answered, and the value it left (None: unknown)."""
-    __slots__ = ("t_send", "t_recv", "value")
+    __slots__ = ("t_send", "t_recv", "value", "who")
 
-    def __init__(self, t_send):
+    def __init__(self, t_send, who=None):
         self.t_send = t_send
         self.t_recv = None
         self.value = None
+        self.who = who                   # the client index that sent it
 
 
 class Instance:
@@ -554,11 +559,11 @@ class World:
         o = self.owner(inst, flag)
         return o == client or (o is None and flag == SEEN)
 
-    def begin_flags(self, inst, flags, t_send):
+    def begin_flags(self, inst, flags, t_send, who=None):
         with self.lock:
             out = {}
             for f in flags:
-                r = FlagRec(t_send)
+                r = FlagRec(t_send, who)
                 inst.recs[f].append(r)
                 out[f] = r
             return out
@@ -696,7 +701,7 @@ def _short(v, n=160):
 
 class Msg:
     """One message of a client's view (sequence number = index + 1)."""
-    __slots__ = ("uid", "flags", "recent", "modseq", "new", "floor", "inst")
+    __slots__ = ("uid", "flags", "recent", "modseq", "new", "floor", "inst", "told", "modseq_t", "first")
 
     def __init__(self, new=False, floor=0):
         self.uid = None
@@ -706,6 +711,9 @@ class Msg:
         self.new = new           # arrived by EXISTS after SELECT
         self.floor = floor       # its UID must be at or above this
         self.inst = None
+        self.told = None         # (flags, MODSEQ) of the last FETCH that told both
+        self.modseq_t = None     # when MODSEQ was last told
+        self.first = None        # (MODSEQ, time) first told in this selection
 
 
 class Reply:
@@ -745,6 +753,9 @@ class Ctx:
         self.recent_count = None
         self.data = []             # other untagged data
         self.exists = False        # an EXISTS came
+        self.q = None              # what a resynchronisation expects (imap_model_qresync)
+        self.conditional = None    # STORE (UNCHANGEDSINCE n): n
+        self.modified = set()      # id(Msg) named by its [MODIFIED]
 
 
 class _Stopped(Exception):
@@ -964,7 +975,7 @@ class ModelClient:
         elif name == "FETCH":
             self.on_fetch(resp, ctx)
         elif name == "VANISHED":
-            raise ModelViolation("VANISHED to a client that did not enable QRESYNC: %r" % resp.raw)
+            self.on_vanished(resp, ctx, between)
         elif name == "SEARCH":
             ctx.search = [int(x) for x in resp.items if isinstance(x, str) and x.isdigit()]
             ctx.search_view = list(self.view)
@@ -1012,19 +1023,37 @@ class ModelClient:
             raise ModelViolation("%d EXPUNGE during %s (RFC 9051 7.5.1: none during FETCH, STORE, SEARCH)" % (n, ctx.name))
         if self.folder is None or not 1 <= n <= len(self.view):
             raise ModelViolation("%s: %d EXPUNGE, but the client knows %d messages" % (ctx.name, n, len(self.view)))
-        m = self.view.pop(n - 1)
+        self.remove_msg(n - 1, ctx)
+
+    def on_vanished(self, resp, ctx, between):
+        """VANISHED (RFC 7162 3.2.10): only to a QRESYNC client
+        (imap_model_qresync)."""
+        raise ModelViolation("VANISHED to a client that did not enable QRESYNC: %r" % resp.raw)
+
+    def remove_msg(self, i, ctx):
+        """The message at index i was told expunged (EXPUNGE or VANISHED)."""
+        m = self.view.pop(i)
         ctx.expunged.append(m)
         if m.uid is None:
-            lo = next((x.uid for x in reversed(self.view[:n - 1]) if x.uid is not None), 0)
-            hi = next((x.uid for x in self.view[n - 1:] if x.uid is not None), None)
+            lo = next((x.uid for x in reversed(self.view[:i]) if x.uid is not None), 0)
+            hi = next((x.uid for x in self.view[i:] if x.uid is not None), None)
             with self.world.lock:
                 self.world.uncertain.append((self.folder, lo, hi, now()))
             return
         self.told_gone.add(m.uid)
         self.must_vanish.discard(m.uid)
+        self.recent_unknown(m)
         with self.world.lock:
             if m.inst.told_gone is None:
                 m.inst.told_gone = now()
+
+    def recent_unknown(self, m):
+        """m leaves the view of this session, which may have claimed its
+        \\Recent (IMAP4rev1, read-write) without the client seeing its
+        flags since: the end cannot say it was \\Recent in no session."""
+        if m.uid is not None and m.recent is None and not self.rev2 and not self.readonly and self.folder:
+            with self.world.lock:
+                self.world.uncertain.append((self.folder, m.uid - 1, m.uid + 1, now()))
 
     def on_fetch(self, resp, ctx):
         n = resp.num
@@ -1103,6 +1132,8 @@ class ModelClient:
         for f in all_flags(w.n):
             has = f in flags
             if f in expect:
+                if ctx.conditional is not None:
+                    continue    # either, until [MODIFIED] says (imap_model_qresync checks)
                 if has != expect[f]:
                     raise ModelViolation("%s: after this client's STORE, UID %d %s %s (%s)"
                                          % (what, inst.uid, "has" if has else "lacks", f, " ".join(sorted(flags))))
@@ -1185,13 +1216,15 @@ class ModelClient:
         pos = {id(m): i + 1 for i, m in enumerate(self.view)}
         return seqset(pos[id(m)] for m in targets)
 
-    def select(self, folder, examine=False):
+    def select(self, folder, examine=False, params="", ctx=None):
+        """SELECT (EXAMINE) folder; params: " (...)" after the name; ctx:
+        the command's, made by the caller that expects more of it."""
         self.select_no += 1
         name = "EXAMINE" if examine else "SELECT"
         # EXISTS of the reply are the new mailbox's.
         self.reset_view(folder, examine)
-        ctx = Ctx(name)
-        r = self.command("%s %s" % (name, folder), name, ctx=ctx)
+        ctx = ctx or Ctx(name)
+        r = self.command("%s %s%s" % (name, folder, params), name, ctx=ctx)
         self.expect_ok(r)
         codes = {}
         for resp in ctx.data:
@@ -1207,14 +1240,29 @@ class ModelClient:
         if not self.rev2 and ctx.recent_count is None:
             raise ModelViolation("IMAP4rev1 %s without RECENT" % name)
         self.exists_at_select = len(self.view)
+        at_select = list(self.view)
+        self.after_select(ctx, r, codes)
         if not self.rev2 and self.view:
             # RECENT is the number of \Recent messages (RFC 3501 7.3.2),
             # and \Recent does not change within the session.
             self.learn(all_of_them=True)
-            got = sum(1 for m in self.view[:self.exists_at_select] if m.recent)
-            if all(m.recent is not None for m in self.view[:self.exists_at_select]) and got != ctx.recent_count:
+            got = sum(1 for m in at_select if m.recent)
+            still = set(id(m) for m in self.view)
+            if (all(m.recent is not None and id(m) in still for m in at_select)
+                    and got != ctx.recent_count):
                 raise ModelViolation("%s said %d RECENT, but %d of its %d messages are \\Recent"
                                      % (name, ctx.recent_count, got, self.exists_at_select))
+        return r
+
+    def after_select(self, ctx, r, codes):
+        """What a SELECT's reply (OK, its response codes in codes) tells
+        beyond the base checks: imap_model_qresync's HIGHESTMODSEQ and
+        resynchronisation."""
+
+    def unselect(self):
+        r = self.command("UNSELECT", "UNSELECT")
+        self.expect_ok(r)
+        self.reset_view(None)
         return r
 
     def learn(self, all_of_them=False):
@@ -1325,7 +1373,7 @@ class ModelClient:
         if sets_seen and not self.readonly:
             ctx.seen_expect = set(m.uid for m in targets)
             t = now()
-            recs = {m.uid: w.begin_flags(m.inst, [SEEN], t)[SEEN] for m in targets}
+            recs = {m.uid: w.begin_flags(m.inst, [SEEN], t, self.index)[SEEN] for m in targets}
         setstr = self.targets_str(targets, uid_form)
         try:
             r = self.command("%sFETCH %s (%s)" % ("UID " if uid_form else "", setstr, items), "FETCH",
@@ -1409,7 +1457,8 @@ class ModelClient:
 
     def status(self, folder):
         t_send = now()
-        r = self.command("STATUS %s (MESSAGES UIDNEXT UIDVALIDITY)" % folder, "STATUS")
+        items = "MESSAGES UIDNEXT UIDVALIDITY" + (" HIGHESTMODSEQ" if self.condstore else "")
+        r = self.command("STATUS %s (%s)" % (folder, items), "STATUS")
         self.expect_ok(r)
         for resp in r.ctx.data:
             if resp.name == "STATUS":
@@ -1417,13 +1466,20 @@ class ModelClient:
                 d = {str(vals[i]).upper(): int(vals[i + 1]) for i in range(0, len(vals), 2)}
                 self.world.note_uidvalidity(folder, d["UIDVALIDITY"], "STATUS by " + self.name)
                 self.world.note_uidnext(folder, d["UIDNEXT"], t_send, r.t_recv, "STATUS by " + self.name)
+                self.after_status(folder, d, r)
         return r
+
+    def after_status(self, folder, values, r):
+        """STATUS values ({NAME: number}) of folder: imap_model_qresync
+        checks HIGHESTMODSEQ."""
 
     # ---- changing
 
-    def store(self, targets, op, flags, silent, uid_form):
+    def store(self, targets, op, flags, silent, uid_form, unchangedsince=None):
         """STORE op ('+', '-', '' to replace) flags on targets, which this
-        client may change; the World records the change."""
+        client may change; the World records the change.  With
+        unchangedsince (RFC 7162 3.1.3), the messages its [MODIFIED]
+        names are left as they were (ctx.modified: their id()s)."""
         w = self.world
         if not targets:
             return None
@@ -1433,34 +1489,51 @@ class ModelClient:
                 if not w.may_store(m.inst, self.index, f) or (f == SEEN and m.inst.owner is None and op != "+"):
                     raise AssertionError("checker bug: %s may not store %s%s on %r" % (self.name, op, f, m.inst))
         ctx = Ctx("STORE", uid_form)
+        ctx.conditional = unchangedsince
         t_send = now()
         recs = {}
         for m in targets:
             ctx.store_expect[m.uid] = {f: (f in flags) if op == "" else (op == "+") for f in affected}
-            recs[m.uid] = w.begin_flags(m.inst, affected, t_send)
+            recs[m.uid] = w.begin_flags(m.inst, affected, t_send, self.index)
         setstr = self.targets_str(targets, uid_form)
-        text = "%sSTORE %s %sFLAGS%s (%s)" % ("UID " if uid_form else "", setstr, op, ".SILENT" if silent else "",
-                                            " ".join(flags))
+        cond = "" if unchangedsince is None else "(UNCHANGEDSINCE %d) " % unchangedsince
+        text = "%sSTORE %s %s%sFLAGS%s (%s)" % ("UID " if uid_form else "", setstr, cond, op,
+                                              ".SILENT" if silent else "", " ".join(flags))
         r = None
         try:
             r = self.command(text, "STORE", uid=uid_form, ctx=ctx)
         finally:
             with w.lock:
                 ok = r is not None and r.ok and r.code != "EXPUNGEISSUED"
+                if r is not None and unchangedsince is not None:
+                    ctx.modified = self.modified_of(r, targets, uid_form)
                 for m in targets:
+                    if id(m) in ctx.modified:
+                        # Not changed by this STORE: as if never sent.
+                        for f, rec in recs[m.uid].items():
+                            m.inst.recs[f].remove(rec)
+                        continue
                     told = "FLAGS" in ctx.answers.get(id(m), {})
                     for f, rec in recs[m.uid].items():
                         rec.t_recv = now()
-                        rec.value = ctx.store_expect[m.uid][f] if told or (silent and ok) else None
+                        if unchangedsince is not None and told:
+                            rec.value = f in m.flags   # what it left, [MODIFIED] or not
+                        else:
+                            rec.value = ctx.store_expect[m.uid][f] if told or (silent and ok) else None
         self.expect_ok(r, allow=("EXPUNGEISSUED",))
         viewed = set(id(x) for x in self.view)
-        left_out = [m for m in targets if "FLAGS" not in ctx.answers.get(id(m), {}) and id(m) in viewed]
-        if not silent and r.ok and r.code != "EXPUNGEISSUED" and left_out:
+        left_out = [m for m in targets if "FLAGS" not in ctx.answers.get(id(m), {}) and id(m) in viewed
+                    and id(m) not in ctx.modified]
+        # A message a STORE leaves out without a word was expunged
+        # meanwhile: EXPUNGEISSUED says so, or [MODIFIED] in its place
+        # (which a conditional STORE must give first, RFC 7162 3.1.3).
+        gone_code = r.code == "EXPUNGEISSUED" or (r.code == "MODIFIED" and unchangedsince is not None)
+        if not silent and r.ok and not gone_code and left_out:
             raise ModelViolation("STORE %s OK, but no FETCH FLAGS for UIDs %s" % (setstr, [m.uid for m in left_out]))
         if silent:
             # Not told: the client knows what it set, where it was set.
             for m in targets:
-                if m.flags is None or id(m) not in viewed:
+                if m.flags is None or id(m) not in viewed or id(m) in ctx.modified:
                     continue
                 if r.code == "EXPUNGEISSUED":
                     m.flags = None
@@ -1469,9 +1542,28 @@ class ModelClient:
                 for f in affected:
                     (fl.add if ctx.store_expect[m.uid][f] else fl.discard)(f)
                 m.flags = frozenset(fl)
-        elif r.code == "EXPUNGEISSUED":
+        elif gone_code:
             self.must_vanish.update(m.uid for m in left_out)
         return r
+
+    def modified_of(self, r, targets, uid_form):
+        """id()s of the targets that [MODIFIED set] of a conditional STORE's
+        reply names: UIDs for UID STORE, else sequence numbers (RFC 7162
+        3.1.3; a STORE by number has no EXPUNGE, so numbers are the view's)."""
+        if r.code != "MODIFIED":
+            return set()
+        named = set(parse_seqset(r.tagged.code.split(" ", 1)[1]))
+        pos = {id(m): i + 1 for i, m in enumerate(self.view)}
+        out = set()
+        for m in targets:
+            key = m.uid if uid_form else pos.get(id(m))
+            if key in named:
+                out.add(id(m))
+                named.discard(key)
+        if named:
+            raise ModelViolation("STORE (UNCHANGEDSINCE): [MODIFIED] names %s, which the STORE did not ask for: %s"
+                                 % (seqset(named), r.tagged.raw.decode("utf-8", "replace").strip()))
+        return out
 
     def expunge(self, uids=None):
         """EXPUNGE, or UID EXPUNGE of uids."""

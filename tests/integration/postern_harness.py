@@ -455,9 +455,14 @@ def header_value(msg_bytes, name):
 class Tree:
     """One Postern tree in a temp dir and (maybe) its running master."""
 
-    def __init__(self, domain=DOMAIN):
-        if not os.access(POSTERN, os.X_OK):
-            raise AssertionError("postern binary missing: %s (build first)" % POSTERN)
+    def __init__(self, domain=DOMAIN, postern=None, env=None):
+        """postern: the `postern` to run (default: the build's; an
+        installed copy for the install tests); env: variables added to
+        daemon_env() for every command and the master."""
+        self.postern = postern or POSTERN
+        self.extra_env = dict(env or {})
+        if not os.access(self.postern, os.X_OK):
+            raise AssertionError("postern binary missing: %s (build first)" % self.postern)
         self.domain = domain
         self.dir = tempfile.mkdtemp(prefix="postern-it-", dir="/tmp")
         # The tree must be traversable by the postern-* users (authd works
@@ -478,13 +483,17 @@ class Tree:
 
     def run(self, *args, check=True, timeout=60, input=None):
         """Run `postern ARGS` (with -d DIR where the caller put it)."""
-        cmd = [POSTERN] + list(args)
+        cmd = [self.postern] + list(args)
         p = subprocess.run(cmd, input=input, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                           timeout=timeout * SCALE, env=daemon_env(), stdin=None if input else subprocess.DEVNULL)
+                           timeout=timeout * SCALE, env=self.env(), stdin=None if input else subprocess.DEVNULL)
         if check and p.returncode != 0:
             raise AssertionError("%s exited %d:\n%s" % (" ".join(cmd), p.returncode,
                                                         p.stdout.decode("utf-8", "replace")))
         return p
+
+    def env(self):
+        """The environment of this tree's commands and master."""
+        return dict(daemon_env(), **self.extra_env)
 
     def init(self, users=("alice", "bob")):
         self.port_base = free_port_base()
@@ -504,14 +513,16 @@ class Tree:
 
     # ---- master
 
-    def start(self, wait=True):
+    def start(self, wait=True, argv=None):
+        """Start the master in the foreground (`postern start -d DIR -f`,
+        or argv) as our child."""
         with _live_lock:
             _live_trees.append(self)
         logf = open(self.log_path, "ab")
         try:
-            self.master = subprocess.Popen([POSTERN, "start", "-d", self.dir, "-f"],
+            self.master = subprocess.Popen(argv or [self.postern, "start", "-d", self.dir, "-f"],
                                            stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
-                                           env=daemon_env(), start_new_session=True)
+                                           env=self.env(), start_new_session=True)
         finally:
             logf.close()
         if wait:
@@ -970,12 +981,17 @@ class PosternTestCase(unittest.TestCase):
     maxDiff = 4000
 
     def start_tree(self, users=("alice", "bob"), start=True):
-        tree = Tree()
-        self._trees.append(tree)
-        self.addCleanup(self._finish_tree, tree)
+        tree = self.track_tree(Tree())
         tree.init(users)
         if start:
             tree.start()
+        return tree
+
+    def track_tree(self, tree):
+        """Have tree stopped, checked and removed (kept on failure) like
+        those of start_tree; returns it."""
+        self._trees.append(tree)
+        self.addCleanup(self._finish_tree, tree)
         return tree
 
     def _finish_tree(self, tree):

@@ -1,6 +1,7 @@
 """CONDSTORE and QRESYNC (RFC 7162, issue 11), over the raw protocol:
 MODSEQ in FETCH, CHANGEDSINCE, SEARCH MODSEQ, STORE UNCHANGEDSINCE with
-[MODIFIED] when another session changed a message in between, and a
+[MODIFIED] when another session changed a message in between (also when
+another message was expunged meanwhile), and a
 client that was away resynchronising with SELECT (QRESYNC ...): only the
 expunged UIDs (VANISHED (EARLIER)) and the changed messages come back,
 and expunges reach a QRESYNC session as VANISHED, not EXPUNGE."""
@@ -142,6 +143,39 @@ class ImapCondstore(PosternTestCase):
         # VANISHED without QRESYNC is a BAD.
         out = b.cmd("UID FETCH 1:5 (FLAGS) (CHANGEDSINCE 1 VANISHED)")
         self.assertRegex(out[-1], rb"^t\d+ BAD")
+
+    def test_conditional_store_names_modified_when_another_message_was_expunged(self):
+        # Found by the model checker (imap_model_qresync): a conditional
+        # STORE that met both a message changed since n and one expunged
+        # meanwhile answered [EXPUNGEISSUED] alone, so the client took its
+        # change of the modified message as made.  [MODIFIED] wins: the
+        # expunge reaches the client at its next sync anyway.
+        t = self.start_tree()
+        self.setup_folder(t, 6)
+        a, b = self.session(t), self.session(t)
+        a.ok("ENABLE CONDSTORE")
+        a.ok("SELECT INBOX")
+        n = max(modseqs(a.ok("UID FETCH 1:* (MODSEQ)")).values())
+        b.ok("SELECT INBOX")
+        b.ok("STORE 2,5 +FLAGS (\\Answered)")                   # changed since n
+        b.ok("STORE 3,6 +FLAGS.SILENT (\\Deleted)")
+        b.ok("EXPUNGE")                                         # 3 and 6 gone, a not told yet
+
+        # STORE by number: no EXPUNGE may come; 4 is changed, 5 is named.
+        out = a.cmd("STORE 4:6 (UNCHANGEDSINCE %d) +FLAGS (\\Seen)" % n)
+        self.assertRegex(out[-1], rb"^t\d+ OK \[MODIFIED 5\]")
+        self.assertFalse([l for l in out if l.endswith(b"EXPUNGE\r\n")], out)
+        self.assertRegex(b"".join(out), rb"\* 4 FETCH \(UID 4 FLAGS \([^)]*\\Seen")
+        # UID STORE: the EXPUNGEs come (a UID command may tell them), 1
+        # is changed, 2 is named.
+        out = a.cmd("UID STORE 1:3 (UNCHANGEDSINCE %d) +FLAGS (\\Seen)" % n)
+        self.assertRegex(out[-1], rb"^t\d+ OK \[MODIFIED 2\]")
+        self.assertIn(b"* 3 EXPUNGE\r\n", out)
+        self.assertRegex(b"".join(out), rb"\* 1 FETCH \(UID 1 FLAGS \([^)]*\\Seen")
+        # Neither modified message got \Seen.
+        flags = b"".join(a.ok("UID FETCH 1:* (FLAGS)"))
+        self.assertNotRegex(flags, rb"UID 2 FLAGS \([^)]*\\Seen")
+        self.assertNotRegex(flags, rb"UID 5 FLAGS \([^)]*\\Seen")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,9 @@ blocks (imapd_fetch.c, imapd_msg_read): every bare LF goes out as CRLF,
 a stored CRLF as it is, also where the CR is the last byte of one block
 and the LF the first of the next; RFC822.SIZE is the length sent, and
 BODY[HEADER] ends at the empty line even when that line is split across
-two blocks.  SEARCH reads the same way."""
+two blocks.  SEARCH reads the same way.  Structures and sections that are
+not the whole message are made from the message as stored (no CRLF
+pass): the same answer for a message stored with LF as with CRLF."""
 
 import imaplib
 import re
@@ -59,4 +61,58 @@ class ImapFetchLineEnds(PosternTestCase):
         typ, got = c.fetch(b"3", "(BODY.PEEK[TEXT])")
         self.assertEqual(got[0][1], b"body line\r\n")
         self.assertEqual(c.search(None, "BODY", "needleword"), ("OK", [b"2"]))
+        c.logout()
+
+    def test_structures_same_for_lf_and_crlf_storage(self):
+        t = self.start_tree()
+        t.send(t.addr("alice"), "first")            # makes the Maildir
+        t.wait_ids("alice", {"first"})
+        msg = (b"From: =?iso-8859-1?q?J=F6rg?= <j@example.org>\n"
+               b"To: a@example.test,\n (folded) b@example.test\n"
+               b"Subject: line\n ends\nDate: Thu, 01 Jan 2026 00:00:00 +0000\n"
+               b"MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"b\"\n\n"
+               b"preamble\n--b\nContent-Type: text/plain; charset=utf-8\n\n"
+               b"hello\nworld \xc3\xa4\n\n--b\nContent-Type: message/rfc822\n\n"
+               b"Subject: inner\n\ninner body\nline two\n--b\n"
+               b"Content-Type: application/octet-stream\nContent-Transfer-Encoding: base64\n\n"
+               b"AAECAwQF\nBgcI\n--b--\nepilogue\n")
+        t.place_message("alice", "2000000001.M1P1.lf", msg)
+        t.place_message("alice", "2000000002.M1P1.crlf", wire(msg))
+        items = ("(RFC822.SIZE ENVELOPE BODYSTRUCTURE BODY PREVIEW BODY.PEEK[1] BODY.PEEK[2.HEADER] "
+                 "BODY.PEEK[HEADER.FIELDS (SUBJECT TO)] BODY.PEEK[3.MIME] BODY.PEEK[TEXT]<5.40>)")
+        c = imaplib.IMAP4(HOST, t.port("imap"), timeout=30 * SCALE)
+        c.login(t.addr("alice"), t.passwords["alice"])
+        self.assertEqual(c.select("INBOX"), ("OK", [b"3"]))
+        for run in ("cold", "warm"):
+            typ, got = c.fetch(b"2:3", items)
+            self.assertEqual(typ, "OK", run)
+            # imaplib's pieces, joined: "2 (...)3 (...)" with the literals in place
+            text = b"".join(x if isinstance(x, bytes) else b"".join(x) for x in got)
+            parts = re.split(rb"(?:^|\))\s*(\d+) \(", text)
+            self.assertEqual(parts[1:4:2], [b"2", b"3"], (run, text[:300]))
+            self.assertIsNone(first_difference(parts[2], parts[4].rstrip(b")")), run)
+            self.assertIn(b"BODY[1] {17}hello\r\nworld \xc3\xa4\r\n", parts[2])
+        c.logout()
+
+    def test_whole_message_changed_since_measured_is_sent_as_it_is(self):
+        """BODY[] is made wire form straight into a literal of the size
+        the store measured; a file rewritten since with other line ends
+        (same length on disk, another on the wire) is read again and
+        sent as it is now, with the length it has."""
+        t = self.start_tree()
+        t.send(t.addr("alice"), "first")            # makes the Maildir
+        t.wait_ids("alice", {"first"})
+        t.place_message("alice", "2000000001.M1P1.changes", b"Subject: c\n\na\nb\n")
+        c = imaplib.IMAP4(HOST, t.port("imap"), timeout=30 * SCALE)
+        c.login(t.addr("alice"), t.passwords["alice"])
+        self.assertEqual(c.select("INBOX"), ("OK", [b"2"]))
+        typ, got = c.fetch(b"2", "(BODY.PEEK[])")
+        self.assertEqual(got[0][1], b"Subject: c\r\n\r\na\r\nb\r\n")
+        path = [p for p in t.message_paths("alice") if "changes" in p][0]
+        with open(path, "r+b") as f:                 # 16 bytes either way
+            f.write(b"Subject: c\r\n\r\nab")
+        typ, got = c.fetch(b"2", "(BODY.PEEK[] RFC822)")
+        self.assertEqual(typ, "OK")
+        self.assertEqual(got[0][1], b"Subject: c\r\n\r\nab")
+        self.assertEqual(got[1][1], b"Subject: c\r\n\r\nab")
         c.logout()

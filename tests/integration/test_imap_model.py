@@ -1,11 +1,16 @@
 """The state-tracking IMAP checker (issue 11, "Compliance under
 concurrency"): several clients send random commands to alice's INBOX
 and a second folder (SELECT, EXAMINE, FETCH, STORE, SEARCH, EXPUNGE,
-APPEND, COPY, MOVE, IDLE, STATUS, CLOSE, LOGOUT) while mail is delivered
-over SMTP; each keeps a model of its mailbox and checks every response
-against it and the RFCs (tests/integration/imap_model.py says what is
-checked), and at the end every message is accounted for, every view
-equals the others and the files on disk.
+APPEND, COPY, MOVE, IDLE, STATUS, CLOSE, UNSELECT, LOGOUT) while mail is
+delivered over SMTP; each keeps a model of its mailbox and checks every
+response against it and the RFCs (tests/integration/imap_model.py says
+what is checked), and at the end every message is accounted for, every
+view equals the others and the files on disk.  Some sessions enable
+CONDSTORE or QRESYNC (RFC 7162): those use STORE (UNCHANGEDSINCE), and
+a QRESYNC client that leaves a folder (or drops its connection) comes
+back with SELECT (QRESYNC ...) and UID FETCH (CHANGEDSINCE n VANISHED),
+whose answers must bring its copy to exactly what a full fetch shows
+(tests/integration/imap_model_qresync.py).
 
 Runs:
   default (CI)  2,500 commands or 25 seconds, whichever comes first
@@ -41,8 +46,9 @@ import time
 import traceback
 
 import imap_model
-from imap_model import (ANSWERED, DELETED, DRAFT, FLAGGED, PRIVATE_KEYWORD, SEEN, ModelClient, ModelViolation,
-                        World, _Stopped, own_keyword, read_disk_folder)
+from imap_model import (ANSWERED, DELETED, DRAFT, FLAGGED, PRIVATE_KEYWORD, SEEN, ModelViolation, World, _Stopped,
+                        own_keyword, read_disk_folder)
+from imap_model_qresync import Modseqs, QresyncClient, resync_choice
 from postern_harness import HOST, SCALE, PosternTestCase, make_message
 
 FOLDERS = ("INBOX", "Second")
@@ -213,25 +219,53 @@ class Program:
             other = [f for f in FOLDERS if f != self.c.folder][0]
             if len(self.c.view) < 10 or self.w.sizes.get(other, 0) > 2 * len(self.c.view) + 10:
                 folder = other     # go where the mail is
-        self.c.select(folder, examine=rng.random() < 0.15)
+        self.c.select(folder, examine=rng.random() < 0.15, resync=resync_choice(rng))
 
     def act_close(self):
+        # A QRESYNC client comes back to the folder it left with what
+        # changed meanwhile (imap_model_qresync).
+        folder = self.c.folder if self.c.qresync and self.c.folder else FOLDERS[0]
         if self.c.readonly or self.rng.random() < 0.5:
-            self.c.command("UNSELECT", "UNSELECT")
-            self.c.reset_view(None)
+            self.c.unselect()
         else:
             self.c.close_mailbox()
-        self.c.select(FOLDERS[0])
+        self.c.select(folder, resync=resync_choice(self.rng))
 
     def act_reconnect(self):
+        rng = self.rng
         folder = self.c.folder or FOLDERS[0]
-        self.c.logout()
+        if self.c.qresync and rng.random() < 0.3:
+            self.c.drop()       # gone without LOGOUT, as a phone goes
+        else:
+            self.c.logout()
         # A new session may be another kind (IMAP4rev2 shows no \Recent,
         # so a message it had in view cannot be checked for exactly one).
-        self.c.rev2 = self.rng.random() < 0.3
-        self.c.condstore = self.rng.random() < 0.3
+        self.c.rev2 = rng.random() < 0.3
+        self.c.condstore = rng.random() < 0.3
+        self.c.qresync = rng.random() < 0.4
         self.c.connect()
-        self.c.select(folder)
+        self.c.select(folder, resync=resync_choice(rng))
+
+    def act_cstore(self):
+        """STORE (UNCHANGEDSINCE n) of this client's keyword on public messages."""
+        rng = self.rng
+        if not self.c.condstore or self.c.readonly:
+            return self.act_store()
+        targets = self.pick([m for m in self.known() if self.public(m) and m.modseq is not None
+                             and m.modseq_t is not None], most=3)
+        if not targets:
+            return self.act_store()
+        self.c.cstore(targets, silent=rng.random() < 0.2, uid_form=rng.random() < 0.5, older=rng.random() < 0.5)
+
+    def act_changedsince(self):
+        rng = self.rng
+        if not self.c.qresync or self.c.snap is None:
+            return self.act_fetch()
+        uids = sorted(self.c.snap.msgs)
+        within = None
+        if len(uids) >= 2 and rng.random() < 0.3:
+            within = tuple(sorted(rng.sample(uids, 2)))
+        self.c.changedsince(within)
 
     def step(self):
         size = len(self.c.view)
@@ -242,7 +276,8 @@ class Program:
             (self.act_expunge, 3 * grow), (self.act_append, 4 / grow), (self.act_copy, 2 / grow),
             (self.act_move, 3), (self.act_search, 4), (self.act_status, 2),
             (self.act_switch, 1 if size >= 10 else 4),   # a nearly empty folder: go where the mail is
-            (self.act_close, 0.4), (self.act_reconnect, 0.6),
+            (self.act_close, 1.5 if self.c.qresync else 0.4), (self.act_reconnect, 1.0 if self.c.qresync else 0.6),
+            (self.act_cstore, 3 if self.c.condstore else 0), (self.act_changedsince, 2 if self.c.qresync else 0),
         ]
         acts, ws = zip(*weights)
         self.rng.choices(acts, ws)[0]()
@@ -284,8 +319,9 @@ class ImapModel(PosternTestCase):
         user, password = t.addr("alice"), t.passwords["alice"]
 
         def client(i):
-            return ModelClient(world, i, HOST, t.port("imap"), user, password, timeout=60 * SCALE,
-                               rev2=master.random() < 0.3, condstore=master.random() < 0.3)
+            return QresyncClient(world, i, HOST, t.port("imap"), user, password, timeout=60 * SCALE,
+                                 rev2=master.random() < 0.3, condstore=master.random() < 0.3,
+                                 qresync=master.random() < 0.4)
 
         setup = client(nclients)
         setup.connect()
@@ -351,11 +387,13 @@ class ImapModel(PosternTestCase):
         problems = list(world.failures)
         if not problems:
             problems = self.finish(t, world, clients, setup)
+        qcounts = Modseqs.of(world).counts
         summary = ("seed %d, %d clients, %d commands in %.1f s, %d deliveries, messages at the end %s: %s; "
-                   "checked at the end: %s" % (
+                   "CONDSTORE and QRESYNC: %s; checked at the end: %s" % (
                        seed, nclients, world.commands, elapsed, len(world.delivered),
                        getattr(world, "final_sizes", "?"),
                        ", ".join("%s %d" % kv for kv in sorted(world.counts.items())),
+                       ", ".join("%s %d" % kv for kv in sorted(qcounts.items())),
                        ", ".join("%s %d" % kv for kv in sorted(getattr(world, "checked", {}).items()))))
         for c in clients + [setup]:
             c.close()

@@ -207,7 +207,7 @@ class PeerChecks(PosternTestCase):
         want = {
             "run/jail": ["authd", "enqueue", "imap-session", "pop3-session", "verify"],   # verify: smtpd's RCPT checks
             "queue": ["enqueue", "local", "qmgr", "remote"],
-            "mail": ["authd", "enqueue"],
+            "mail": ["authd", "enqueue", "imap-hibernate", "imap-session"],
         }
         got = {root: sorted(os.listdir(os.path.join(t.dir, root, "private"))) for root in want}
         self.assertEqual(got, want)

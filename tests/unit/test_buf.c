@@ -154,6 +154,47 @@ static void test_buf_truncate_cuts_back_and_keeps_errno(void **state)
 	buf_free(&b);
 }
 
+/* str_copy: a fit is copied whole, one byte too many is refused and
+ * leaves out as it was. */
+static void test_str_copy_refuses_what_does_not_fit(void **state)
+{
+	char out[4] = "xyz";
+
+	(void)state;
+	assert_int_equal(str_copy(out, sizeof out, "abc"), 0);
+	assert_string_equal(out, "abc");
+	errno = 0;
+	assert_int_equal(str_copy(out, sizeof out, "abcd"), -1);
+	assert_int_equal(errno, ENOSPC);
+	assert_string_equal(out, "abc");
+	assert_int_equal(str_copy(out, sizeof out, ""), 0);
+	assert_string_equal(out, "");
+}
+
+/* A reader writes into the room in place; what it did not use is not
+ * contents, and the room is refused past the cap like an append. */
+static void test_buf_room_then_extend_counts_what_was_written(void **state)
+{
+	struct buf b;
+	(void)state;
+
+	buf_init(&b, 16);
+	assert_int_equal(buf_append(&b, "ab", 2), 0);
+	char *p = buf_room(&b, 10);
+	assert_non_null(p);
+	assert_ptr_equal(p, b.data + 2);
+	memcpy(p, "cdefghij", 8);
+	buf_extend(&b, 3);
+	assert_int_equal(b.len, 5);
+	assert_string_equal(buf_cstr(&b), "abcde");
+	errno = 0;
+	assert_null(buf_room(&b, 12));
+	assert_int_equal(errno, EMSGSIZE);
+	assert_string_equal(buf_cstr(&b), "abcde");
+	assert_non_null(buf_room(&b, 11));
+	buf_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -165,6 +206,8 @@ int main(void)
 		cmocka_unit_test(test_buf_set_consume_reset),
 		cmocka_unit_test(test_buf_wipe_zeroes_the_allocation),
 		cmocka_unit_test(test_buf_truncate_cuts_back_and_keeps_errno),
+		cmocka_unit_test(test_str_copy_refuses_what_does_not_fit),
+		cmocka_unit_test(test_buf_room_then_extend_counts_what_was_written),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,7 @@
 /* Unit tests for common/daemon.c: who may connect to a service's Unix
  * listener (daemon_peer_ok and the callers daemon_init resolves). */
 #include <errno.h>
+#include <limits.h>
 #include <pwd.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -302,6 +303,35 @@ static void test_authd_lets_in_smtpd_login_and_session_users(void **state)
 	unlink(path);
 }
 
+/* The installed tree: DIR/etc is a link to /etc/postern; the tree is
+ * where the link is, the configuration where it points. */
+static void test_linked_etc_gives_the_tree_of_the_link(void **state)
+{
+	char conf[128], tree[128], link[160], file[160], want_tree[PATH_MAX], want_etc[PATH_MAX];
+	char *argv[] = { "enqueue", "-c", link, NULL };
+	struct daemon d;
+	FILE *f;
+
+	(void)state;
+	snprintf(conf, sizeof conf, "%s/etc-postern", tmpdir);
+	snprintf(tree, sizeof tree, "%s/var-lib-postern", tmpdir);
+	snprintf(link, sizeof link, "%s/etc", tree);
+	snprintf(file, sizeof file, "%s/postern.conf", conf);
+	assert_int_equal(mkdir(conf, 0755), 0);
+	assert_int_equal(mkdir(tree, 0755), 0);
+	assert_int_equal(symlink(conf, link), 0);
+	assert_non_null(f = fopen(file, "w"));
+	fclose(f);
+	assert_non_null(realpath(tree, want_tree));
+	assert_non_null(realpath(conf, want_etc));
+	close(DAEMON_LISTEN_FD);
+	unsetenv("LISTEN_FDS");
+	optind = 0;
+	daemon_init(&d, "enqueue", 3, argv);
+	assert_string_equal(d.base_dir, want_tree);
+	assert_string_equal(d.etc_dir, want_etc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -316,6 +346,7 @@ int main(void)
 		cmocka_unit_test(test_no_listener_is_not_checked),
 		cmocka_unit_test(test_popd_session_role_lets_in_the_login_user_only),
 		cmocka_unit_test(test_authd_lets_in_smtpd_login_and_session_users),
+		cmocka_unit_test(test_linked_etc_gives_the_tree_of_the_link),
 	};
 
 	return cmocka_run_group_tests(tests, setup_tree, remove_tree);

@@ -688,6 +688,88 @@ static void test_fetch_render_nul(void **state)
 	expect("BINARY.SIZE[1]", &m, 0, "* 1 FETCH (BINARY.SIZE[1] 5)\r\n", 0);
 }
 
+/* Data in wire form (data_wire), or as stored with LF and its wire size
+ * (data_sized), is sent whole without a parse: the same bytes as from
+ * the parsed message, for whole messages, windows, NULs, a message
+ * without a body or a header end, and with other items that still need
+ * the tree. */
+static void test_fetch_render_wire_data_same_as_parsed(void **state)
+{
+	static const char no_body[] = "Subject: only a header\r\n";
+	static const char no_end[] = "Subject: x\r\nbroken header line\r\nmore";
+	static const char blank_first[] = "\r\nbody at once\r\n";
+	const struct { const char *p; size_t n; } msgs[] = {
+		{ simple, sizeof(simple) - 1 }, { nul_msg, sizeof(nul_msg) - 1 },
+		{ no_body, sizeof(no_body) - 1 }, { no_end, sizeof(no_end) - 1 },
+		{ blank_first, sizeof(blank_first) - 1 }, { "", 0 },
+	};
+	const char *specs[] = { "BODY.PEEK[]", "RFC822", "(UID FLAGS RFC822.SIZE BODY.PEEK[])",
+				"BODY.PEEK[]<3.10>", "BODY.PEEK[]<0.1>", "BODY.PEEK[]<500.2>",
+				"(BODY.PEEK[] BODY.PEEK[]<5.5> RFC822)", "(BODY.PEEK[] BODY.PEEK[1] BODYSTRUCTURE)",
+				"(RFC822.HEADER BODY.PEEK[])", "(BINARY.PEEK[] BODY.PEEK[])" };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(msgs) / sizeof(msgs[0]); i++) {
+		for (size_t j = 0; j < sizeof(specs) / sizeof(specs[0]); j++) {
+			struct imap_fetch_msg m = msg_of(msgs[i].p, msgs[i].n);
+			size_t n1, n2, n3, nlf = 0;
+			int rc1, rc2, rc3;
+			char *parsed = render_spec(specs[j], &m, 0, 1 << 24, &n1, &rc1);
+			m.data_wire = true;
+			char *wire = render_spec(specs[j], &m, 0, 1 << 24, &n2, &rc2);
+			/* stored with LF, its wire size given */
+			char *lf = malloc(msgs[i].n + 1);
+			assert_non_null(lf);
+			for (size_t k = 0; k < msgs[i].n; k++)
+				if (!(msgs[i].p[k] == '\r' && k + 1 < msgs[i].n && msgs[i].p[k + 1] == '\n'))
+					lf[nlf++] = msgs[i].p[k];
+			m.data = lf;
+			m.len = nlf;
+			m.data_wire = false;
+			m.data_sized = true;
+			char *sized = render_spec(specs[j], &m, 0, 1 << 24, &n3, &rc3);
+			assert_int_equal(rc1, IMAP_FETCH_RENDER_OK);
+			assert_int_equal(rc2, IMAP_FETCH_RENDER_OK);
+			assert_int_equal(rc3, IMAP_FETCH_RENDER_OK);
+			if (n1 != n2 || memcmp(parsed, wire, n1) != 0)
+				fail_msg("message %zu, %s:\n parsed [%.*s]\n wire [%.*s]", i, specs[j], (int)n1,
+					 parsed, (int)n2, wire);
+			if (n1 != n3 || memcmp(parsed, sized, n1) != 0)
+				fail_msg("message %zu, %s:\n parsed [%.*s]\n sized [%.*s]", i, specs[j], (int)n1,
+					 parsed, (int)n3, sized);
+			free(parsed);
+			free(wire);
+			free(sized);
+			free(lf);
+		}
+	}
+	/* stored data that is not of the wire size given: NO_DATA, nothing
+	 * written (the caller reads it again); a window of it is parsed */
+	struct imap_fetch_msg lf = msg_of("a\nb\n", 4);
+	size_t nl;
+	int rcl;
+	lf.data_sized = true;
+	lf.size = 7;
+	char *bad = render_spec("(UID BODY.PEEK[])", &lf, 0, 1 << 24, &nl, &rcl);
+	assert_int_equal(rcl, IMAP_FETCH_RENDER_NO_DATA);
+	assert_int_equal(nl, 0);
+	free(bad);
+	lf.size = 6;
+	expect("(UID BODY.PEEK[])", &lf, 0, "* 1 FETCH (UID 1 BODY[] {6}\r\na\r\nb\r\n)\r\n", 0);
+	lf.size = 5;
+	expect("BODY.PEEK[]<1.3>", &lf, 0, "* 1 FETCH (BODY[]<1> {3}\r\n\r\nb)\r\n", 0);
+	/* and bounded the same way: one byte short, nothing written */
+	struct imap_fetch_msg m = msg_of(simple, sizeof(simple) - 1);
+	size_t n;
+	int rc;
+	m.data_wire = true;
+	free(render_spec("BODY.PEEK[]", &m, 0, 1 << 24, &n, &rc));
+	char *none = render_spec("BODY.PEEK[]", &m, 0, n - 1, &n, &rc);
+	assert_int_equal(rc, IMAP_FETCH_RENDER_TOO_BIG);
+	assert_int_equal(n, 0);
+	free(none);
+}
+
 /* HEADER.FIELDS: names case-insensitive, echoed in upper case (quoted
  * when no atom), every continuation line, the blank line at the end. */
 static void test_fetch_render_header_fields(void **state)
@@ -802,6 +884,7 @@ int main(void)
 		cmocka_unit_test(test_fetch_render_given_mime_tree),
 		cmocka_unit_test(test_fetch_render_max),
 		cmocka_unit_test(test_fetch_render_nul),
+		cmocka_unit_test(test_fetch_render_wire_data_same_as_parsed),
 		cmocka_unit_test(test_fetch_render_header_fields),
 		cmocka_unit_test(test_fetch_render_rev2_strings),
 		cmocka_unit_test(test_fetch_render_unknown_cte),

@@ -6,6 +6,8 @@
  * end, the bytes it read past the login command included, once. */
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -221,12 +223,51 @@ static void test_send_plain_client_end_to_end(void **state)
 	rmdir(dir);
 }
 
+/* A TCP client gets its replies without Nagle's wait: the stream
+ * gathers each reply itself, and Nagle would hold a reply's last
+ * segment for the client's delayed ACK (40 ms after a large FETCH). */
+static void test_client_open_turns_nagle_off(void **state)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t alen = sizeof(a);
+	char client[128];
+	int on = 0;
+	socklen_t olen = sizeof(on);
+	(void)state;
+
+	int l = socket(AF_INET, SOCK_STREAM, 0), c = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(l >= 0 && c >= 0);
+	assert_int_equal(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(l, 1), 0);
+	assert_int_equal(getsockname(l, (struct sockaddr *)&a, &alen), 0);
+	assert_int_equal(connect(c, (struct sockaddr *)&a, sizeof(a)), 0);
+	int fd = accept(l, NULL, NULL);
+	assert_true(fd >= 0);
+	struct stream *s = login_client_open(fd, fd, 1024, 1000, NULL, 1000, client, sizeof(client));
+	assert_non_null(s);
+	assert_int_equal(getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, &olen), 0);
+	assert_int_not_equal(on, 0);
+	stream_free(&s);
+	close(fd);
+	close(c);
+	close(l);
+	/* not a socket (inetd on a pipe): opened all the same */
+	int p[2];
+	assert_int_equal(pipe(p), 0);
+	s = login_client_open(p[0], p[1], 1024, 1000, NULL, 1000, client, sizeof(client));
+	assert_non_null(s);
+	stream_free(&s);
+	close(p[0]);
+	close(p[1]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_receive_reads_the_read_ahead_first_and_answers_ok),
 		cmocka_unit_test(test_receive_drops_malformed_hand_offs),
 		cmocka_unit_test(test_send_plain_client_end_to_end),
+		cmocka_unit_test(test_client_open_turns_nagle_off),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

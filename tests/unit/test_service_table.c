@@ -76,7 +76,7 @@ static void test_table_is_consistent(void **state)
 		assert_false(service_table_uses(e, e->name));
 		assert_false(e->anyone && e->kind != SERVICE_KIND_UNIX);
 	}
-	assert_int_equal(rows, 16);
+	assert_int_equal(rows, 17);
 	assert_null(service_table_get(rows));
 }
 
@@ -92,13 +92,29 @@ static void test_callers_of_each_unix_service(void **state)
 	assert_callers("verify", "postern-smtpd");                                /* RCPT of LMTP domains */
 	assert_callers("authd", "postern-login,postern-smtpd,postern-vmail");     /* login, smtpd, session */
 	assert_callers("pop3-session", "postern-login");                          /* the login process */
-	assert_callers("imap-session", "postern-login");                          /* the login process */
+	assert_callers("imap-session", "postern-login,postern-vmail");            /* login, imap-hibernate */
+	assert_callers("imap-hibernate", "postern-vmail");                        /* imap-session */
+}
+
+/* Only imap-session keeps few spares (its processes are freed by
+ * hibernation); the rest have daemon_idle_timeout. */
+static void test_spares(void **state)
+{
+	(void)state;
+	for (size_t i = 0; service_table_get(i) != NULL; i++) {
+		const struct service_entry *e = service_table_get(i);
+		if (strcmp(e->name, "imap-session") == 0)
+			assert_true(e->spares >= 1 && e->spares < e->maxproc);
+		else
+			assert_int_equal(e->spares, 0);
+	}
+	assert_int_equal(service_table_find("imap-hibernate")->maxproc, 1);
 }
 
 static void test_every_unix_service_is_listed_here(void **state)
 {
 	static const char *const checked[] = { "enqueue", "qmgr", "local", "remote", "verify",
-					       "authd", "pop3-session", "imap-session", "pickup" };
+					       "authd", "pop3-session", "imap-session", "imap-hibernate", "pickup" };
 	size_t unix_rows = 0;
 
 	(void)state;
@@ -179,7 +195,7 @@ static void test_links_of_every_root(void **state)
 	root_links("queue", got, sizeof got);
 	assert_string_equal(got, "enqueue,local,qmgr,remote");
 	root_links("mail", got, sizeof got);
-	assert_string_equal(got, "authd,enqueue");
+	assert_string_equal(got, "authd,enqueue,imap-hibernate,imap-session");
 	root_links("-", got, sizeof got);
 	assert_string_equal(got, "");
 	for (size_t i = 0; service_table_get(i) != NULL; i++) {
@@ -218,6 +234,7 @@ static void test_row_of_command_and_role(void **state)
 	assert_row("imapd", NULL, "imap");
 	assert_row("imapd", "tls", "imaps");
 	assert_row("imapd", "session", "imap-session");
+	assert_row("imapd", "hibernate", "imap-hibernate");
 	assert_row("enqueue", NULL, "enqueue");
 	assert_row("authd", NULL, "authd");
 	assert_row("no-such-program", NULL, NULL);
@@ -279,6 +296,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_table_is_consistent),
 		cmocka_unit_test(test_callers_of_each_unix_service),
+		cmocka_unit_test(test_spares),
 		cmocka_unit_test(test_every_unix_service_is_listed_here),
 		cmocka_unit_test(test_network_services_and_pickup_check_no_caller),
 		cmocka_unit_test(test_no_service_uses_an_unknown_one),

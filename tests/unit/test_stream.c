@@ -185,35 +185,83 @@ static void test_stream_read_exact_and_cap(void **state)
 	stream_done(&s);
 }
 
-static void test_stream_read_exact_large_across_reads(void **state)
+/* What a child process writes with writer(w, data) through a stream
+ * on a socketpair, read back whole (total bytes) through another
+ * stream into b; the child must succeed. */
+static void read_what_a_child_writes(int (*writer)(struct stream *w, const char *data), const char *data,
+				     size_t total, struct buf *b)
 {
-	int sv[2];
+	int sv[2], status;
 	struct stream *s;
-	struct buf b;
-	char *data = malloc(200000);
-	int status;
 
-	(void)state;
-	assert_non_null(data);
-	for (size_t i = 0; i < 200000; i++)
-		data[i] = (char)(i * 7);
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	s = stream_new(sv[0], sv[0], 64, 2000);
 	if (fork() == 0) {
 		struct stream *w = stream_new(sv[1], sv[1], 64, 2000);
 		close(sv[0]);
-		stream_write(w, data, 200000);
-		_exit(stream_flush(w) == 0 ? 0 : 1);
+		_exit(writer(w, data) == 0 && stream_flush(w) == 0 ? 0 : 1);
 	}
 	close(sv[1]);
-	buf_init(&b, 200000);
-	assert_int_equal(stream_read_exact(s, 200000, &b), STREAM_OK);
-	assert_memory_equal(b.data, data, 200000);
+	buf_init(b, total);
+	assert_int_equal(stream_read_exact(s, total, b), STREAM_OK);
 	assert_true(wait(&status) > 0);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	stream_done(&s);
+}
+
+/* Bytes that are not all the same, so that a shift shows. */
+static char *pattern(size_t n)
+{
+	char *data = malloc(n);
+
+	assert_non_null(data);
+	for (size_t i = 0; i < n; i++)
+		data[i] = (char)(i * 7);
+	return data;
+}
+
+enum { LARGE = 200000, BIG = 300000 };
+
+static int write_large(struct stream *w, const char *data)
+{
+	return stream_write(w, data, LARGE);
+}
+
+static void test_stream_read_exact_large_across_reads(void **state)
+{
+	struct buf b;
+	char *data = pattern(LARGE);
+
+	(void)state;
+	read_what_a_child_writes(write_large, data, LARGE, &b);
+	assert_memory_equal(b.data, data, LARGE);
 	buf_free(&b);
 	free(data);
-	stream_done(&s);
+}
+
+static int write_mixed(struct stream *w, const char *data)
+{
+	return stream_puts(w, "head ") | stream_write(w, data, BIG) | stream_puts(w, " mid ") |
+	       stream_write(w, data, 70000) | stream_write(w, data, 10) | stream_puts(w, " tail");
+}
+
+/* Writes larger than the output buffer go out directly, in order with
+ * what was queued before and after them. */
+static void test_stream_large_writes_keep_their_order(void **state)
+{
+	struct buf b;
+	char *data = pattern(BIG);
+
+	(void)state;
+	read_what_a_child_writes(write_mixed, data, 5 + BIG + 5 + 70000 + 10 + 5, &b);
+	assert_memory_equal(b.data, "head ", 5);
+	assert_memory_equal(b.data + 5, data, BIG);
+	assert_memory_equal(b.data + 5 + BIG, " mid ", 5);
+	assert_memory_equal(b.data + 10 + BIG, data, 70000);
+	assert_memory_equal(b.data + 10 + BIG + 70000, data, 10);
+	assert_memory_equal(b.data + 20 + BIG + 70000, " tail", 5);
+	buf_free(&b);
+	free(data);
 }
 
 static void test_stream_write_flush_and_printf(void **state)
@@ -344,6 +392,7 @@ int main(void)
 		cmocka_unit_test(test_stream_deadline_ends_a_trickle),
 		cmocka_unit_test(test_stream_read_exact_and_cap),
 		cmocka_unit_test(test_stream_read_exact_large_across_reads),
+		cmocka_unit_test(test_stream_large_writes_keep_their_order),
 		cmocka_unit_test(test_stream_write_flush_and_printf),
 		cmocka_unit_test(test_stream_write_to_closed_socket_fails_without_sigpipe),
 		cmocka_unit_test(test_stream_write_timeout),
