@@ -29,7 +29,7 @@ LIBS     := -lssl -lcrypto -lcares -lcdb -lcrypt -lz -pthread
 DEPS_PKGS := build-essential libssl-dev libc-ares-dev libcdb-dev libcmocka-dev \
              libcrypt-dev python3 clang swaks socat openssl postfix dnsmasq-base mutt \
              curl fetchmail getmail6 libnet-ssleay-perl libclang-rt-dev iproute2 stress-ng \
-             dovecot-imapd isync tmux zlib1g-dev debhelper groff-base
+             dovecot-imapd isync tmux zlib1g-dev debhelper groff-base prometheus
 # (installed without recommends: swaks needs libnet-ssleay-perl for TLS, the
 # fuzz targets need clang's libFuzzer runtime from libclang-rt-dev, the
 # two-host remote test needs ip from iproute2; dovecot-imapd (with
@@ -41,11 +41,12 @@ DEPS_PKGS := build-essential libssl-dev libc-ares-dev libcdb-dev libcmocka-dev \
 # busy to check that the suite passes on a loaded machine:
 # `stress-ng --cpu 2 & make test`; debhelper (with dpkg-dev) builds the
 # .deb of tests/integration/test_deb_package.py, groff-base renders the man
-# pages in test_install.py; systemd-analyze comes with systemd, which is
+# pages in test_install.py, prometheus brings promtool, which checks the
+# metrics service's OpenMetrics text in test_metrics.py; systemd-analyze comes with systemd, which is
 # not installed for the tests: test_install.py skips without it)
 
 # program = source files (by prefix) -> $(BUILD)/bin/program
-PROGRAMS := master smtpd enqueue qmgr local remote verify authd popd imapd postern pickup sendmail
+PROGRAMS := master smtpd enqueue qmgr local remote verify authd popd imapd postern pickup sendmail metrics
 master_SRCS  := $(wildcard master/*.c)
 smtpd_SRCS   := $(wildcard smtpd/*.c)
 enqueue_SRCS := $(wildcard queue/enqueue*.c)
@@ -56,6 +57,7 @@ verify_SRCS  := $(wildcard deliver/verify*.c)
 authd_SRCS   := $(wildcard auth/authd*.c)
 popd_SRCS    := $(wildcard popd/*.c)
 imapd_SRCS   := $(wildcard imapd/*.c)
+metrics_SRCS := $(wildcard metrics/*.c)
 postern_SRCS := $(wildcard tools/postern*.c)
 pickup_SRCS  := $(wildcard queue/pickup*.c)
 sendmail_SRCS := $(wildcard tools/sendmail*.c)
@@ -85,7 +87,7 @@ BINDIR     ?= $(PREFIX)/bin
 LIBEXECDIR ?= $(PREFIX)/libexec/postern
 MANDIR     ?= $(PREFIX)/share/man
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
-DAEMONS    := master smtpd enqueue qmgr local remote verify authd popd imapd pickup
+DAEMONS    := master smtpd enqueue qmgr local remote verify authd popd imapd pickup metrics
 MAN8       := docs/man/postern.8 $(wildcard docs/man/*.8postern)
 MAN5       := $(BUILD)/man/postern.conf.5 docs/man/master.conf.5
 

@@ -44,6 +44,7 @@
 #include "config_snapshot.h"
 #include "layout.h"
 #include "log.h"
+#include "metric.h"
 #include "privdrop.h"
 #include "record.h"
 #include "service_table.h"
@@ -360,6 +361,7 @@ void daemon_init(struct daemon *d, const char *program, int argc, char **argv)
 	if (d->lifeline_fd >= 0)
 		fd_set_cloexec(d->lifeline_fd);
 	daemon_lifeline_fd = d->lifeline_fd;
+	metric_init(d->service);
 	daemon_callers_init(d, def);
 	tzset();                /* read the zone before chroot hides it */
 	/* Resolve while /etc and /proc are visible: both are looked up lazily. */

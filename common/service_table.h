@@ -27,6 +27,8 @@ struct service_entry {
 	const char *uses[SERVICE_USES_MAX];   /* unix services it connects to, NULL-ended */
 	unsigned spares;       /* idle processes kept: one more that turns idle is told to
 				* exit (0: no bound, daemon_idle_timeout ends them) */
+	int off;               /* written commented out in the default master.conf: the
+				* operator enables it (the metrics service) */
 };
 
 /* Row i of the table in master.conf order, or NULL past the end. */
