@@ -3,8 +3,8 @@
  * Offers: http_request_parse() (http_request.h) for the metrics
  * service's HTTP listener: the request line (RFC 9112 3) and the header
  * field lines (RFC 9112 5), up to the empty line.  Only the method, the
- * target's path and the Host field count; every other field is checked
- * for its syntax and ignored.
+ * target's path, the Host field and whether Accept names OpenMetrics
+ * count; every other field is checked for its syntax and ignored.
  *
  * Trusts: nothing: the input comes from the network.  Takes (pointer,
  * length), looks only at complete lines, never past n; a head longer
@@ -73,9 +73,21 @@ static int http_request_line(const char *p, size_t n, const char *served, struct
 	return 0;
 }
 
+/* Whether (p, n) holds s, ignoring case. */
+static int http_has(const char *p, size_t n, const char *s)
+{
+	size_t len = strlen(s);
+
+	for (size_t i = 0; i + len <= n; i++)
+		if (strncasecmp(p + i, s, len) == 0)
+			return 1;
+	return 0;
+}
+
 /* A header field line (p, n), without its line end; 0 or -1 (400).
- * *host_r counts the Host fields. */
-static int http_field_line(const char *p, size_t n, int *host_r)
+ * *host_r counts the Host fields; an Accept field that names
+ * OpenMetrics sets r->openmetrics (Prometheus asks for it first). */
+static int http_field_line(const char *p, size_t n, int *host_r, struct http_request *r)
 {
 	const char *colon = memchr(p, ':', n);
 	size_t nlen;
@@ -94,6 +106,9 @@ static int http_field_line(const char *p, size_t n, int *host_r)
 	}
 	if (nlen == 4 && strncasecmp(p, "Host", 4) == 0)
 		(*host_r)++;
+	if (nlen == 6 && strncasecmp(p, "Accept", 6) == 0 &&
+	    http_has(colon + 1, n - nlen - 1, "application/openmetrics-text"))
+		r->openmetrics = 1;
 	return 0;
 }
 
@@ -121,7 +136,7 @@ int http_request_parse(const char *p, size_t n, const char *served, struct http_
 				goto bad;
 		} else if (len == 0) {
 			break;
-		} else if (++nfields > HTTP_HEADERS_MAX || http_field_line(p + pos, len, &host) < 0) {
+		} else if (++nfields > HTTP_HEADERS_MAX || http_field_line(p + pos, len, &host, r) < 0) {
 			goto bad;
 		}
 		pos = (size_t)(nl - p) + 1;

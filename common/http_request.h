@@ -14,6 +14,7 @@
 struct http_request {
 	int status;                   /* 200, 400, 404, 405 */
 	int head;                     /* HEAD: the answer without its body */
+	int openmetrics;              /* an Accept field names application/openmetrics-text */
 	char path[HTTP_TARGET_MAX];   /* the target without its query, when status is 200 or 404 */
 };
 
@@ -21,7 +22,9 @@ struct http_request {
  * status says what to answer); 0: no end of the head yet within n bytes
  * (read more, unless n has reached HTTP_REQUEST_MAX: then it is a 400);
  * the bytes after the head are ignored.  The only path served is the
- * one given (say "/metrics"); GET and HEAD are the only methods. */
+ * one given (say "/metrics"); GET and HEAD are the only methods.  Of
+ * the fields only Host (counted) and Accept (does it name OpenMetrics?)
+ * are looked at. */
 int http_request_parse(const char *p, size_t n, const char *served, struct http_request *r);
 /* The reason phrase of a status this parser gives. */
 const char *http_status_text(int status);

@@ -4,7 +4,10 @@
  * receives, metric_store_text() for each scrape.  The text follows
  * OpenMetrics 1.0: each family once with its # TYPE and # HELP, counter
  * samples with _total, label values from a fixed set of characters (no
- * escaping needed), and # EOF at the end.
+ * escaping needed), and # EOF at the end; or, for a client that does not
+ * ask for OpenMetrics, the Prometheus text format 0.0.4, which differs
+ * only in naming a counter's metadata by its sample (x_total), in
+ * having no # UNIT and no # EOF.
  *
  * Trusts: nothing in a datagram (metric_record_parse checks it); a
  * record of processes and restarts only when the caller says the master
@@ -30,7 +33,7 @@ static const struct metric_family metric_families[] = {
 	{ "postern_recipients_delivered", "Recipients delivered (a message to three recipients counts three).", 0 },
 	{ "postern_recipients_deferred", "Delivery attempts of a recipient that were deferred to a later try.", 0 },
 	{ "postern_recipients_bounced", "Recipients that failed for good and were reported to the sender.", 0 },
-	{ "postern_smtp_rejects", "MAIL, RCPT and message data that smtpd refused, by reply class.", 1 },
+	{ "postern_smtp_rejects", "Replies of smtpd with a 4xx or 5xx code (its log's reject: lines), by class.", 1 },
 	{ "postern_tls_handshakes", "TLS handshakes with clients, by result.", 1 },
 	{ "postern_auth_attempts", "Authentications of clients (SMTP AUTH, POP3, IMAP), by result.", 1 },
 	{ "postern_login_sessions", "Logins handed to a mailbox session, by protocol.", 1 },
@@ -93,16 +96,22 @@ void metric_store_take(struct metric_store *s, const char *p, size_t n, int from
 	}
 }
 
-static int metric_store_head(struct buf *out, const char *name, const char *type, const char *help)
+/* A family's metadata.  OpenMetrics names a counter family without
+ * its _total; the Prometheus text format (0.0.4) names the sample. */
+static int metric_store_head(struct buf *out, int om, const char *name, const char *type, const char *help)
 {
-	return buf_printf(out, "# TYPE %s %s\n# HELP %s %s\n", name, type, name, help);
+	const char *sfx = strcmp(type, "counter") == 0 ? "_total" : "";
+
+	if (om)
+		return buf_printf(out, "# TYPE %s %s\n# HELP %s %s\n", name, type, name, help);
+	return buf_printf(out, "# HELP %s%s %s\n# TYPE %s%s %s\n", name, sfx, help, name, sfx, type);
 }
 
-static int metric_store_family(const struct metric_store *s, unsigned f, struct buf *out)
+static int metric_store_family(const struct metric_store *s, unsigned f, int om, struct buf *out)
 {
 	const struct metric_family *fam = &metric_families[f];
 
-	if (metric_store_head(out, fam->name, "counter", fam->help) < 0)
+	if (metric_store_head(out, om, fam->name, "counter", fam->help) < 0)
 		return -1;
 	for (unsigned e = 0; e < METRIC_NEVENTS; e++) {
 		unsigned long long sum = 0;
@@ -122,16 +131,16 @@ static int metric_store_family(const struct metric_store *s, unsigned f, struct 
 	return 0;
 }
 
-static int metric_store_services(const struct metric_store *s, struct buf *out)
+static int metric_store_services(const struct metric_store *s, int om, struct buf *out)
 {
-	if (metric_store_head(out, "postern_service_processes", "gauge",
+	if (metric_store_head(out, om, "postern_service_processes", "gauge",
 			      "Processes of each service the master runs now.") < 0)
 		return -1;
 	for (size_t i = 0; i < s->nsvc; i++)
 		if (s->svc[i].known && buf_printf(out, "postern_service_processes{service=\"%s\"} %lu\n",
 						  s->svc[i].name, s->svc[i].processes) < 0)
 			return -1;
-	if (metric_store_head(out, "postern_service_restarts", "counter",
+	if (metric_store_head(out, om, "postern_service_restarts", "counter",
 			      "Processes of each service that ended abnormally and were replaced, since the master started.") < 0)
 		return -1;
 	for (size_t i = 0; i < s->nsvc; i++)
@@ -142,7 +151,8 @@ static int metric_store_services(const struct metric_store *s, struct buf *out)
 }
 
 /* One queue gauge family over the states that could be read. */
-static int metric_store_queue(const struct metric_queue *q, time_t now, int what, struct buf *out)
+static int metric_store_queue(const struct metric_queue *q, time_t now, int what, int om,
+			      struct buf *out)
 {
 	static const char *const names[] = { "postern_queue_messages",
 					     "postern_queue_oldest_message_age_seconds",
@@ -153,9 +163,9 @@ static int metric_store_queue(const struct metric_queue *q, time_t now, int what
 		"1 when a queue directory held more entries than metrics_queue_scan_limit and was counted only up to it.",
 	};
 
-	if (metric_store_head(out, names[what], "gauge", helps[what]) < 0)
+	if (metric_store_head(out, om, names[what], "gauge", helps[what]) < 0)
 		return -1;
-	if (what == 1 && buf_printf(out, "# UNIT %s seconds\n", names[what]) < 0)
+	if (om && what == 1 && buf_printf(out, "# UNIT %s seconds\n", names[what]) < 0)
 		return -1;
 	for (size_t i = 0; q != NULL && i < QUEUE_SCAN_STATES; i++) {
 		long long v;
@@ -174,20 +184,20 @@ static int metric_store_queue(const struct metric_queue *q, time_t now, int what
 	return 0;
 }
 
-int metric_store_text(const struct metric_store *s, const struct metric_queue *q, time_t now,
+int metric_store_text(const struct metric_store *s, const struct metric_queue *q, time_t now, int om,
 		      struct buf *out)
 {
 	for (unsigned f = 0; f < METRIC_NFAMILIES; f++)
-		if (metric_store_family(s, f, out) < 0)
+		if (metric_store_family(s, f, om, out) < 0)
 			return -1;
-	if (metric_store_services(s, out) < 0)
+	if (metric_store_services(s, om, out) < 0)
 		return -1;
 	for (int what = 0; what < 3; what++)
-		if (metric_store_queue(q, now, what, out) < 0)
+		if (metric_store_queue(q, now, what, om, out) < 0)
 			return -1;
-	if (metric_store_head(out, "postern_metrics_records_refused", "counter",
+	if (metric_store_head(out, om, "postern_metrics_records_refused", "counter",
 			      "Event records the metrics service refused: malformed, a service state not from the master, or too many services.") < 0 ||
 	    buf_printf(out, "postern_metrics_records_refused_total %llu\n", s->refused) < 0)
 		return -1;
-	return buf_append_str(out, "# EOF\n");
+	return om ? buf_append_str(out, "# EOF\n") : 0;
 }

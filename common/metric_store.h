@@ -34,10 +34,11 @@ void metric_store_init(struct metric_store *s);
 /* Take one datagram (p, n); from_master says whether the master sent it
  * (only the master reports a service's processes and restarts). */
 void metric_store_take(struct metric_store *s, const char *p, size_t n, int from_master);
-/* Append the OpenMetrics text (ending in "# EOF") of s and of the queue
- * directories q (QUEUE_SCAN_STATES of them, or NULL) at time now.  0 or -1 (full). */
+/* Append the text of s and of the queue directories q (QUEUE_SCAN_STATES
+ * of them, or NULL) at time now: OpenMetrics (ending in "# EOF") when om,
+ * else the Prometheus text format 0.0.4.  0 or -1 (full). */
 struct buf;
-int metric_store_text(const struct metric_store *s, const struct metric_queue *q, time_t now,
+int metric_store_text(const struct metric_store *s, const struct metric_queue *q, time_t now, int om,
 		      struct buf *out);
 
 #endif

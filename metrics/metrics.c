@@ -1,6 +1,8 @@
 /* metrics: the metrics service (docs/metrics.md).
  *
- * Serves GET /metrics over HTTP on the listener the master passed as
+ * Serves GET /metrics over HTTP (OpenMetrics when the client's Accept
+ * asks for it, as Prometheus does, else the Prometheus text format) on
+ * the listener the master passed as
  * fd 3 (an inet line in master.conf, loopback by default, off until the
  * operator enables it): the counters the other processes sent as
  * datagrams on fd 7 (common/metric.h), the processes and restarts of each
@@ -131,7 +133,7 @@ static void metrics_drain(struct metrics *m)
 }
 
 /* The OpenMetrics text, from everything received up to now. */
-static int metrics_text(struct metrics *m, struct buf *body)
+static int metrics_text(struct metrics *m, int om, struct buf *body)
 {
 	struct metric_queue q[QUEUE_SCAN_STATES];
 
@@ -141,7 +143,7 @@ static int metrics_text(struct metrics *m, struct buf *body)
 		if (m->queue_fd[i] >= 0 && !q[i].ok)
 			log_warn("queue/%s: %s", queue_scan_state(i), strerror(errno));
 	}
-	return metric_store_text(&m->store, q, time(NULL), body);
+	return metric_store_text(&m->store, q, time(NULL), om, body);
 }
 
 /* Write all of (p, n) before the deadline; 0 or -1. */
@@ -210,7 +212,7 @@ static void metrics_serve(struct metrics *m, int fd)
 	buf_init(&body, METRICS_ANSWER_MAX);
 	buf_init(&head, 1024);
 	if (r.status == 200)
-		ok = metrics_text(m, &body) == 0;
+		ok = metrics_text(m, r.openmetrics, &body) == 0;
 	else
 		ok = buf_printf(&body, "%d %s\n", r.status, http_status_text(r.status)) == 0;
 	if (!ok) {
@@ -221,8 +223,9 @@ static void metrics_serve(struct metrics *m, int fd)
 	if (buf_printf(&head, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s"
 		       "Connection: close\r\n\r\n", r.status,
 		       r.status == 500 ? "Internal Server Error" : http_status_text(r.status),
-		       r.status == 200 ? "application/openmetrics-text; version=1.0.0; charset=utf-8" :
-		       "text/plain; charset=utf-8", body.len,
+		       r.status != 200 ? "text/plain; charset=utf-8" :
+		       r.openmetrics ? "application/openmetrics-text; version=1.0.0; charset=utf-8" :
+		       "text/plain; version=0.0.4; charset=utf-8", body.len,
 		       r.status == 405 ? "Allow: GET, HEAD\r\n" : "") == 0 &&
 	    metrics_write(fd, head.data, head.len, deadline) == 0 && !r.head && body.len > 0 &&
 	    metrics_write(fd, body.data, body.len, deadline) < 0)

@@ -49,6 +49,7 @@
 #include "fsutil.h"
 #include "hash.h"
 #include "log.h"
+#include "metric.h"
 #include "qmgr.h"
 #include "sockets.h"
 
@@ -401,6 +402,7 @@ static int qmgr_expire(struct qmgr *q, struct qmgr_msg *m, time_t now)
 		/* RFC 3463 3.5: X.4.7, delivery time expired. */
 		qmgr_result_set(m, i, "4.4.7", reason, -1);
 		log_info("%s: to=<%s>, relay=none, status=bounced (%s)", m->id, m->qf.rcpt[i].addr, reason);
+		metric_count(METRIC_BOUNCED);
 	}
 	(void)q;
 	return 0;

@@ -35,6 +35,7 @@
 #include "config.h"
 #include "hash.h"
 #include "log.h"
+#include "metric.h"
 #include "qmgr.h"
 #include "record.h"
 #include "sockets.h"
@@ -303,6 +304,7 @@ static void qmgr_log_deferred(const struct qmgr_job *j, size_t from, const char 
 	for (size_t k = from; k < j->n; k++) {
 		log_info("%s: to=<%s>, relay=%s, status=deferred (%s)", j->msg->id,
 			 j->msg->qf.rcpt[j->idx[k]].addr, j->dest->t->name, reason);
+		metric_count(METRIC_DEFERRED);
 		qmgr_result_set(j->msg, j->idx[k], "4.3.0", reason, j->dest->t->id);
 	}
 }
@@ -636,6 +638,7 @@ static int qmgr_answer(struct qmgr_conn *c, const struct record *rec)
 		qmgr_result_set(m, i, dsn != NULL ? dsn : "4.0.0", reason, j->dest->t->id);
 		m->real_deferral = 1;
 		c->answered++;
+		metric_count(METRIC_DEFERRED);
 		return 0;
 	}
 	if (strcmp(status, "delivered") == 0)
@@ -648,6 +651,7 @@ static int qmgr_answer(struct qmgr_conn *c, const struct record *rec)
 	}
 	qmgr_result_set(m, i, dsn != NULL ? dsn : (mark == QUEUEFILE_FAILED ? "5.0.0" : "2.0.0"),
 			reason, j->dest->t->id);
+	metric_count(mark == QUEUEFILE_DELIVERED ? METRIC_DELIVERED : METRIC_BOUNCED);
 	/* Durably first: a crash after this line must not repeat the
 	 * delivery, nor lose the failure. */
 	if (queuefile_mark(&m->qf, i, mark, &err) < 0) {

@@ -23,6 +23,7 @@
 #include "authclient.h"
 #include "buf.h"
 #include "log.h"
+#include "metric.h"
 #include "sasl.h"
 #include "smtp_cmd.h"
 #include "smtpd.h"
@@ -118,6 +119,7 @@ static void smtpd_auth_failed(struct smtpd_session *ss)
 	const struct smtpd_ctx *ctx = ss->ctx;
 
 	ss->auth_failures++;
+	metric_count(METRIC_AUTH_FAIL);
 	/* Slow down guessing; the session is ours to hold. */
 	if (ctx->auth_fail_delay > 0)
 		sleep(ctx->auth_fail_delay);
@@ -141,6 +143,7 @@ static void smtpd_auth_check(struct smtpd_session *ss, const struct buf *user, c
 	r = auth_verify_user(buf_cstr(user), buf_cstr(pass), "smtp", ss->client, &canon, NULL, &err);
 	if (r == 1 && canon.len > 0 && buf_set(&ss->auth_user, canon.data, canon.len) == 0) {
 		log_info("%s: authenticated as %s", ss->client, buf_cstr(&ss->auth_user));
+		metric_count(METRIC_AUTH_OK);
 		smtpd_reply(ss, "235 2.7.0 Authentication successful");
 	} else if (r < 0) {
 		log_warn("authd: %s", err);

@@ -40,6 +40,7 @@
 
 #include "address.h"
 #include "log.h"
+#include "metric.h"
 #include "smtp_cmd.h"
 #include "smtpd.h"
 #include "sockets.h"
@@ -112,6 +113,7 @@ void smtpd_reply(struct smtpd_session *ss, const char *fmt, ...)
 		log_info("reject: %s from %s: %s; from=<%s> helo=<%s>",
 			 ss->verb != NULL ? ss->verb : "connect", ss->client, line,
 			 buf_cstr(&ss->sender), buf_cstr(&ss->helo));
+		metric_count(line[0] == '4' ? METRIC_REJECT_4XX : METRIC_REJECT_5XX);
 	}
 	(void)stream_write(ss->s, line, (size_t)n);
 	(void)stream_write(ss->s, "\r\n", 2);
@@ -406,12 +408,14 @@ static int smtpd_tls_handshake(struct smtpd_session *ss)
 
 	if (stream_start_tls(ss->s, ss->ctx->tls, 1, NULL, ss->ctx->tls_handshake_ms, &err) < 0) {
 		log_info("TLS handshake failed with %s: %s", ss->client, err);
+		metric_count(METRIC_TLS_FAIL);
 		ss->done = 1;
 		return -1;
 	}
 	if (stream_tls_discarded(ss->s) > 0)
 		log_warn("%s: discarded %zu bytes of plaintext pipelined after STARTTLS",
 			 ss->client, stream_tls_discarded(ss->s));
+	metric_count(METRIC_TLS_OK);
 	smtpd_after_tls(ss);
 	return 0;
 }
