@@ -11,12 +11,14 @@
  *
  * Trusts: nothing in a datagram (metric_record_parse checks it); a
  * record of processes and restarts only when the caller says the master
- * sent it.  Service names are kept up to METRIC_STORE_SERVICES; a record
+ * sent it; a store left by a previous metrics process only after
+ * metric_store_adopt has checked its names and count.  Service names are kept up to METRIC_STORE_SERVICES; a record
  * of one more is refused and counted.
  *
  * Fails: metric_store_text returns -1 when out is full. */
 #include "metric_store.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "buf.h"
@@ -63,6 +65,26 @@ static const struct {
 void metric_store_init(struct metric_store *s)
 {
 	memset(s, 0, sizeof *s);
+	s->magic = METRIC_STORE_MAGIC;
+}
+
+int metric_store_adopt(struct metric_store *s)
+{
+	int ok = s->magic == METRIC_STORE_MAGIC && s->nsvc <= METRIC_STORE_SERVICES;
+
+	/* every name as metric_record_parse would have let it in */
+	for (size_t i = 0; ok && i < s->nsvc; i++) {
+		const char *name = s->svc[i].name;
+		size_t len = strnlen(name, sizeof s->svc[i].name);
+		struct metric_record r;
+		char rec[METRIC_RECORD_MAX];
+		int n = len < sizeof s->svc[i].name ? snprintf(rec, sizeof rec, "received %s", name) : -1;
+		ok = n > 0 && (size_t)n < sizeof rec && metric_record_parse(rec, (size_t)n, &r) == 0 &&
+		     strcmp(r.service, name) == 0;
+	}
+	if (!ok)
+		metric_store_init(s);
+	return ok;
 }
 
 static struct metric_service *metric_store_service(struct metric_store *s, const char *name)

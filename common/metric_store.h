@@ -9,6 +9,9 @@
 #include "queue_scan.h"
 
 #define METRIC_STORE_SERVICES 64   /* distinct service names kept (the master's limit) */
+#define METRIC_STORE_MAGIC 0x504d5331u   /* "PMS1": a store laid out as below */
+#define METRIC_STATE_FD 8
+#define METRIC_STATE_ENV "POSTERN_METRICS_STATE_FD"
 
 struct metric_service {
 	char name[METRIC_NAME_MAX + 1];
@@ -18,6 +21,7 @@ struct metric_service {
 };
 
 struct metric_store {
+	unsigned magic;               /* METRIC_STORE_MAGIC once initialised */
 	struct metric_service svc[METRIC_STORE_SERVICES];
 	size_t nsvc;
 	unsigned long long refused;   /* records not taken: malformed, forged, no room */
@@ -31,6 +35,10 @@ struct metric_queue {
 
 /* An empty store. */
 void metric_store_init(struct metric_store *s);
+/* Keep the counts a store holds (memory a previous metrics process
+ * wrote: checked, not trusted) if it is whole and consistent, else make
+ * it empty.  1 kept, 0 emptied. */
+int metric_store_adopt(struct metric_store *s);
 /* Take one datagram (p, n); from_master says whether the master sent it
  * (only the master reports a service's processes and restarts). */
 void metric_store_take(struct metric_store *s, const char *p, size_t n, int from_master);

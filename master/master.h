@@ -85,6 +85,9 @@ void master_metrics_update(struct service *svcs, size_t n);
 /* The descriptor a child of svc gets as fd 7: the receiving end for
  * the metrics service, the sending end for the others; -1 for none. */
 int master_metrics_fd(const struct service *svc);
+/* The descriptor a child of svc gets as fd 8: the metrics service's
+ * counters (a memfd), -1 for every other service or none. */
+int master_metrics_state_fd(const struct service *svc);
 /* A child of started was started: a metrics process needs every state again. */
 void master_metrics_started(struct service *svcs, size_t n, const struct service *started);
 /* Send the processes and restarts of each service whose numbers changed. */

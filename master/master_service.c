@@ -5,7 +5,9 @@
  * connect to, and only those (the uses of their rows in the service
  * table, common/service_table.c; docs/tree.md), starts children with
  * the listener as fd 3 and the status pipe as fd 4 (and with log_file the
- * log pipe as stderr, master_log.c), and restarts a child
+ * log pipe as stderr, master_log.c; with a metrics service its event
+ * socket as fd 7, master_metrics.c), counts the restarts of each
+ * service (postern status, the metrics service), and restarts a child
  * that died abnormally after an exponential backoff.  Runs as root; parses
  * nothing from the network: the only input is the status pipe, whose
  * records are fixed-size and only counted. */
@@ -28,6 +30,7 @@
 #include "log.h"
 #include "master_log.h"
 #include "metric.h"
+#include "metric_store.h"
 #include "service_table.h"
 #include "sockets.h"
 
@@ -257,6 +260,8 @@ static int master_child_env(char **env, size_t max, char store[][4200], const st
 	env[n++] = CONFIG_SNAPSHOT_ENV "=6";
 	if (master_metrics_fd(svc) >= 0)
 		env[n++] = METRIC_ENV "=7";
+	if (master_metrics_fd(svc) >= 0 && master_metrics_state_fd(svc) >= 0)
+		env[n++] = METRIC_STATE_ENV "=8";
 	env[n++] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
 	for (size_t i = 0; i < sizeof pass / sizeof pass[0] && n + 1 < max; i++) {
 		char *v = getenv(pass[i]);
@@ -288,13 +293,14 @@ static _Noreturn void master_child_exec(struct service *svc, const char *base_di
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	setsid();   /* terminal signals go to the master, which stops us in order */
 	master_log_child();   /* stderr: the log pipe with log_file; first, as its fd may be 3-6 */
-	/* fds 3-7: the listener, the status pipe, the lifeline, the
-	 * settings, the metrics event socket when there is one.  Each is
-	 * first copied above them, so that moving one into place cannot
-	 * close another that happens to sit there. */
-	int from[5] = { svc->listen_fd, svc->status_w, master_lifeline_read, conf_fd,
-			master_metrics_fd(svc) }, high[5];
-	int nfds = from[4] >= 0 ? 5 : 4;
+	/* fds 3-8: the listener, the status pipe, the lifeline, the
+	 * settings, the metrics event socket when there is one, and for
+	 * the metrics service its counters.  Each is first copied above
+	 * them, so that moving one into place cannot close another that
+	 * happens to sit there. */
+	int from[6] = { svc->listen_fd, svc->status_w, master_lifeline_read, conf_fd,
+			master_metrics_fd(svc), master_metrics_state_fd(svc) }, high[6];
+	int nfds = from[4] < 0 ? 4 : from[5] < 0 ? 5 : 6;
 	for (int i = 0; i < nfds; i++)
 		if ((high[i] = fcntl(from[i], F_DUPFD_CLOEXEC, 10)) < 0)
 			_exit(127);

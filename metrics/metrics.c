@@ -23,13 +23,15 @@
  * Fails: set-up errors are fatal (the master restarts us); a client that
  * is too slow (metrics_timeout) or sends a bad request gets 400 or is
  * closed; a queue directory that cannot be read is left out.  Counters
- * live in this process only and start from 0 when it is restarted. */
+ * live in a memfd the master holds (fd 8) and outlive this process; they
+ * start from 0 with the master (or without that memory: run by hand). */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -55,7 +57,7 @@ struct metrics {
 	int queue_fd[QUEUE_SCAN_STATES];     /* queue/STATE, or -1 */
 	size_t scan_limit;
 	long long timeout_ms;
-	struct metric_store store;
+	struct metric_store *store;          /* the master's memfd (fd 8), else our own */
 };
 
 static long long metrics_now_ms(void)
@@ -83,6 +85,33 @@ static int metrics_events_fd(void)
 	if (setsockopt(METRIC_FD, SOL_SOCKET, SO_PASSCRED, &on, sizeof on) < 0)
 		log_fatal("SO_PASSCRED: %s", strerror(errno));
 	return METRIC_FD;
+}
+
+/* The counters: in the memory the master keeps for us (fd 8), so that
+ * they outlive this process, as a previous one left them if they are
+ * sound; without it, our own, from 0. */
+static struct metric_store *metrics_store(void)
+{
+	static struct metric_store own;
+	const char *env = getenv(METRIC_STATE_ENV);
+	struct metric_store *s;
+	struct stat st;
+
+	if (env == NULL || strcmp(env, "8") != 0 || fstat(METRIC_STATE_FD, &st) < 0 ||
+	    !S_ISREG(st.st_mode) || st.st_size < (off_t)sizeof *s) {
+		metric_store_init(&own);
+		return &own;
+	}
+	s = mmap(NULL, sizeof *s, PROT_READ | PROT_WRITE, MAP_SHARED, METRIC_STATE_FD, 0);
+	close(METRIC_STATE_FD);
+	if (s == MAP_FAILED) {
+		log_warn("counters' memory (fd 8): %s; counting from 0", strerror(errno));
+		metric_store_init(&own);
+		return &own;
+	}
+	if (!metric_store_adopt(s))
+		log_info("counting from 0");
+	return s;
 }
 
 /* Open the queue directories while we may (docs/queue.md: mode 0700). */
@@ -128,7 +157,7 @@ static void metrics_drain(struct metrics *m)
 				from = cred.pid;
 			}
 		/* a longer datagram was cut (MSG_TRUNC): the parser refuses its length */
-		metric_store_take(&m->store, rec, (size_t)n, from > 1 && from == m->master);
+		metric_store_take(m->store, rec, (size_t)n, from > 1 && from == m->master);
 	}
 }
 
@@ -143,7 +172,7 @@ static int metrics_text(struct metrics *m, int om, struct buf *body)
 		if (m->queue_fd[i] >= 0 && !q[i].ok)
 			log_warn("queue/%s: %s", queue_scan_state(i), strerror(errno));
 	}
-	return metric_store_text(&m->store, q, time(NULL), om, body);
+	return metric_store_text(m->store, q, time(NULL), om, body);
 }
 
 /* Write all of (p, n) before the deadline; 0 or -1. */
@@ -264,7 +293,7 @@ int main(int argc, char **argv)
 	m.events_fd = metrics_events_fd();
 	m.scan_limit = (size_t)config_size("metrics_queue_scan_limit");
 	m.timeout_ms = (long long)config_time("metrics_timeout") * 1000;
-	metric_store_init(&m.store);
+	m.store = metrics_store();
 	metrics_open_queue(&m, &d);
 	daemon_drop(&d);
 	if (d.listen_fd < 0)

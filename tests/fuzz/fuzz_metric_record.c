@@ -1,7 +1,8 @@
 /* libFuzzer target for common/metric.c and common/metric_store.c: any
  * bytes as datagrams to the metrics service (split at each 0 byte, both
  * as from the master and from a child), then the text of the store in
- * both formats.  Checks that a record that parses has a known event or
+ * both formats, and the bytes as a store left by a previous process
+ * (metric_store_adopt).  Checks that a record that parses has a known event or
  * a service name of the allowed characters, and that the text always
  * fits and ends as its format says. */
 #include <stddef.h>
@@ -37,6 +38,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		metric_store_take(&fuzz_store, p, n, n % 2);
 		p += n + 1;
 	}
+	/* the bytes as a store a previous process left: adopted or emptied,
+	 * then rendered like any other */
+	static struct metric_store left;
+	memset(&left, 0, sizeof left);
+	memcpy(&left, data, size < sizeof left ? size : sizeof left);
+	metric_store_adopt(&left);
+	buf_init(&out, 1024 * 1024);
+	if (metric_store_text(&left, NULL, 2000, 1, &out) < 0)
+		abort();
+	buf_free(&out);
 	for (int om = 0; om < 2; om++) {
 		buf_init(&out, 1024 * 1024);
 		if (metric_store_text(&fuzz_store, q, 2000, om, &out) < 0)

@@ -4,7 +4,7 @@ loopback port, mail delivered, a recipient refused at RCPT, a failed SMTP
 AUTH and a POP3 login are counted exactly; a killed process shows in its
 service's restarts; the queue directories are counted and aged by the IDs
 in them; the master's service states come back after the metrics process
-itself is restarted (its own counters start from 0 again); bad requests
+itself is killed, and its counts live on, also through a reload; bad requests
 get 400, 404 and 405; and `promtool check metrics` (Debian package
 prometheus) accepts a scrape."""
 import base64
@@ -199,17 +199,23 @@ class Metrics(PosternTestCase):
         self.assertGreaterEqual(int(m.group(1)), 3600)
         os.unlink(held)
 
-        # the metrics process restarted: its counts start again from 0,
-        # the master's states come back
+        # the metrics process killed, then replaced by a reload: the
+        # counts live on (the master's memfd), as do the master's states
         metrics = t.wait_pids("metrics", seconds=5)
         for pid in metrics:
             os.kill(pid, signal.SIGKILL)
-        t.wait_pids("metrics", exclude=metrics, seconds=10)
-        self.wait_values(port, {"postern_messages_received_total": 0,
-                                'postern_service_restarts_total{service="metrics"}': len(metrics),
-                                'postern_service_restarts_total{service="remote"}': len(remote),
-                                'postern_service_processes{service="metrics"}': 1},
-                         "the master's states in the restarted metrics service")
+        restarted = t.wait_pids("metrics", exclude=metrics, seconds=10)
+        kept = dict(want, **{'postern_service_restarts_total{service="metrics"}': len(metrics),
+                             'postern_service_restarts_total{service="remote"}': len(remote),
+                             'postern_service_processes{service="metrics"}': 1})
+        self.wait_values(port, kept, "the counts after the metrics process was killed")
+        t.run("reload", "-d", t.dir)
+        wait_for(lambda: t.wait_pids("metrics", exclude=metrics + restarted, seconds=10), 10,
+                 "a metrics process started by the reload")
+        t.send(t.addr("alice"), "metrics-2")
+        t.wait_count("alice", 2)
+        kept.update({"postern_messages_received_total": 2, "postern_recipients_delivered_total": 2})
+        self.wait_values(port, kept, "the counts after a reload, and one more delivery")
 
     def test_openmetrics_and_http_errors(self):
         t, port = self.start_with_metrics()

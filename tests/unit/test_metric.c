@@ -2,7 +2,8 @@
  * that parse and records that do not; service states taken from the
  * master only; the text in OpenMetrics and in the Prometheus format,
  * exactly, for a store with a few counts and one queue directory; a
- * store full of services refuses the next one. */
+ * store full of services refuses the next one; a store left by a
+ * previous process is kept only when it is sound. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -165,6 +166,34 @@ static void test_metric_store_full_of_services_refuses_one_more(void **state)
 	assert_int_equal(s.svc[0].events[METRIC_TLS_OK], 2);
 }
 
+static void test_metric_store_adopt_keeps_a_sound_store_only(void **state)
+{
+	static struct metric_store s;
+
+	(void)state;
+	metric_store_init(&s);
+	take(&s, "received enqueue", 0);
+	take(&s, "tls_ok smtps", 0);
+	assert_int_equal(metric_store_adopt(&s), 1);
+	assert_int_equal(s.nsvc, 2);
+	assert_int_equal(s.svc[0].events[METRIC_RECEIVED], 1);
+	/* a name with a byte no record could bring */
+	s.svc[1].name[2] = '/';
+	assert_int_equal(metric_store_adopt(&s), 0);
+	assert_int_equal(s.nsvc, 0);
+	assert_int_equal(s.magic, METRIC_STORE_MAGIC);
+	/* a name without its end */
+	take(&s, "tls_ok smtps", 0);
+	memset(s.svc[0].name, 'a', sizeof s.svc[0].name);
+	assert_int_equal(metric_store_adopt(&s), 0);
+	/* too many services, a wrong magic (fresh memory is all 0) */
+	s.nsvc = METRIC_STORE_SERVICES + 1;
+	assert_int_equal(metric_store_adopt(&s), 0);
+	memset(&s, 0, sizeof s);
+	assert_int_equal(metric_store_adopt(&s), 0);
+	assert_int_equal(s.magic, METRIC_STORE_MAGIC);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -172,6 +201,7 @@ int main(void)
 		cmocka_unit_test(test_metric_records_that_do_not_parse),
 		cmocka_unit_test(test_metric_store_text_in_both_formats),
 		cmocka_unit_test(test_metric_store_full_of_services_refuses_one_more),
+		cmocka_unit_test(test_metric_store_adopt_keeps_a_sound_store_only),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
