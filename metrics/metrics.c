@@ -109,8 +109,11 @@ static struct metric_store *metrics_store(void)
 		metric_store_init(&own);
 		return &own;
 	}
-	if (!metric_store_adopt(s))
-		log_info("counting from 0");
+	/* fresh memory is all zeros: only a damaged store is worth a line */
+	if (s->magic != 0 && !metric_store_adopt(s))
+		log_warn("the counters a previous metrics process left are damaged: counting from 0");
+	else if (s->magic == 0)
+		metric_store_init(s);
 	return s;
 }
 
