@@ -717,6 +717,37 @@ const char *config_default(const char *key)
 	return i < 0 ? NULL : config_table[i].def;
 }
 
+const char *config_setting(const char *key)
+{
+	long i = config_index(key);
+
+	return i < 0 ? NULL : config_values[i];
+}
+
+int config_check(const char *key, const char *value, const char **error_r)
+{
+	long i = config_index(key);
+	const char *why = "";
+
+	if (i < 0) {
+		snprintf(config_error, sizeof(config_error), "unknown key %.*s", CONFIG_KEY_MAX, key);
+		*error_r = config_error;
+		return -1;
+	}
+	if (strlen(value) > CONFIG_VALUE_MAX || strchr(value, '\n') != NULL) {
+		snprintf(config_error, sizeof(config_error), "bad value for %s: %s", key,
+			 strchr(value, '\n') != NULL ? "a newline in a value" : "value too long");
+		*error_r = config_error;
+		return -1;
+	}
+	if (config_check_value((size_t)i, value, strlen(value), &why) < 0) {
+		snprintf(config_error, sizeof(config_error), "bad value for %s: %s", key, why);
+		*error_r = config_error;
+		return -1;
+	}
+	return 0;
+}
+
 void config_each(void (*fn)(const char *key, const char *value, const char *doc, void *arg), void *arg)
 {
 	for (size_t i = 0; i < CONFIG_NKEYS; i++) {

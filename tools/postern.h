@@ -115,6 +115,7 @@ int postern_cmd_reload(int argc, char **argv);
 int postern_cmd_status(int argc, char **argv);
 int postern_cmd_map(int argc, char **argv);
 int postern_cmd_check(int argc, char **argv);
+int postern_cmd_conf(int argc, char **argv);
 int postern_cmd_queue(int argc, char **argv);
 int postern_cmd_config_defaults(int argc, char **argv);
 int postern_cmd_master_defaults(int argc, char **argv);

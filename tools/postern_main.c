@@ -43,6 +43,7 @@ static const struct postern_command postern_commands[] = {
 	{ "status", postern_cmd_status },
 	{ "map", postern_cmd_map },
 	{ "check", postern_cmd_check },
+	{ "conf", postern_cmd_conf },
 	{ "queue", postern_cmd_queue },
 	{ "config-defaults", postern_cmd_config_defaults },
 	{ "master-defaults", postern_cmd_master_defaults },
