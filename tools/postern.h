@@ -3,6 +3,7 @@
 #ifndef POSTERN_TOOL_H
 #define POSTERN_TOOL_H
 
+#include <limits.h>
 #include <stddef.h>
 #include <sys/types.h>
 #include <time.h>
@@ -105,6 +106,38 @@ int postern_master_text(struct buf *out, const char *addr, unsigned port_base);
  * key_path (mode 0600, owner from key_own). 0 or -1 (printed). */
 int postern_tls_selfsigned(const char *host, const char *cert_path, const char *key_path,
 			   const struct postern_owner *cert_own, const struct postern_owner *key_own);
+
+/* ---- postern_check*.c ---- */
+#define POSTERN_CHECK_LISTENERS 64   /* inet services checked (the master's limit) */
+
+/* An inet service of master.conf, for the port checks. */
+struct postern_check_listener {
+	char name[33];
+	char listen[256];
+};
+
+/* One run of `postern check`: the tree and what was found. */
+struct postern_check {
+	char tree[PATH_MAX];
+	int errors;     /* problems: exit 1 */
+	int warnings;   /* printed, exit code unchanged */
+	struct postern_check_listener listeners[POSTERN_CHECK_LISTENERS];
+	size_t nlisteners;
+};
+
+/* Print "postern: check: ..." (a problem) to stderr and count it. */
+void postern_check_fail(struct postern_check *ck, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Print "postern: check: warning: ..." to stderr and count it. */
+void postern_check_warn(struct postern_check *ck, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The TLS certificate and key of postern.conf: readable, a pair, valid
+ * now, not expiring within 30 days (warning), the chain verifying. */
+void postern_check_tls(struct postern_check *ck);
+/* The directories of docs/tree.md: present, owners (as root) and modes;
+ * the TLS key not readable by others. */
+void postern_check_tree(struct postern_check *ck);
+/* The inet listeners: free to bind when the master is not running,
+ * answering when it is. */
+void postern_check_ports(struct postern_check *ck);
 
 /* ---- commands (argv[0] is the command name) ---- */
 int postern_cmd_init(int argc, char **argv);
