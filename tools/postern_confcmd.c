@@ -508,9 +508,14 @@ static int postern_confcmd_master(const struct postern_confcmd *c, char **args, 
 	struct buf text, out;
 	int lock, r = 0, edits = 0;
 
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < n; i++) {
+		if (c->remove && strchr(args[i], '=') != NULL)
+			return postern_usage();   /* -X takes NAME/TYPE alone */
 		edits += strchr(args[i], '=') != NULL || c->remove;
+	}
 	if (edits != 0 && edits != n)
+		return postern_usage();
+	if (c->remove && n == 0)
 		return postern_usage();
 	if (edits == 0 && c->field && n == 0)
 		return postern_usage();
