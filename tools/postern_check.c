@@ -34,16 +34,35 @@
 #include "passwd_file.h"
 #include "postern.h"
 
+/* One line "postern: check: PREFIXtext" on stderr. */
+static void postern_check_say(const char *prefix, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+
+static void postern_check_say(const char *prefix, const char *fmt, va_list ap)
+{
+	fprintf(stderr, "postern: check: %s", prefix);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
 void postern_check_fail(struct postern_check *ck, const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("postern: check: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	postern_check_say("", fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	ck->errors++;
+}
+
+void postern_check_warn(struct postern_check *ck, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	postern_check_say("warning: ", fmt, ap);
+	va_end(ap);
+	ck->warnings++;
 }
 
 /* The checks of one service line; the first problem or NULL. */
@@ -134,18 +153,6 @@ static void postern_check_master(struct postern_check *ck)
 	fclose(fp);
 	if (nservices == 0)
 		postern_check_fail(ck, "%s: no services", path);
-}
-
-void postern_check_warn(struct postern_check *ck, const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("postern: check: warning: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	ck->warnings++;
 }
 
 /* A map must not be readable by others when it holds secrets, nor when
