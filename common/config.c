@@ -218,7 +218,7 @@ static const struct config_key config_table[] = {
 	{ "remote_tls_ca_file", CONFIG_STR, "/etc/ssl/certs/ca-certificates.crt",
 	  "PEM bundle of the CA certificates that policy verify trusts, loaded at start; empty means the OpenSSL default store (which may not be readable after the chroot)." },
 	{ "remote_auth_map", CONFIG_STR, "relay_passwords",
-	  "cdb map (relative to DIR/etc, without .cdb) from the relayhost value as written (or its host name) to user:password for AUTH PLAIN or LOGIN; a missing file means no AUTH.  It holds passwords: chmod 600 the text map; postern map gives the .cdb its mode and owner, and postern check warns while either is readable by others." },
+	  "cdb map (relative to DIR/etc, without .cdb) from the relayhost value as written (or its host name) to user:password for AUTH PLAIN or LOGIN; a missing file means no AUTH.  It holds passwords: chmod 600 the text map; postern map gives the .cdb its mode and owner, and postern check reports it as a problem while either is readable by others." },
 	{ "remote_auth_plaintext", CONFIG_BOOL, "no",
 	  "Let the remote delivery agent send AUTH credentials over a connection without TLS." },
 	{ "remote_connection_reuse_time", CONFIG_TIME, "5s",

@@ -163,13 +163,17 @@ static void postern_check_map_mode(struct postern_check *ck, const char *src, co
 {
 	unsigned m_src = (unsigned)(s_src->st_mode & 07777), m_cdb = (unsigned)(s_cdb->st_mode & 07777);
 
+	/* A secret readable by others is a problem, like etc/users and the
+	 * TLS key; a plain map that is only a warning. */
+	void (*say)(struct postern_check *, const char *, ...) = secret ? postern_check_fail : postern_check_warn;
+
 	if (secret && (s_src->st_mode & S_IROTH))
-		postern_check_warn(ck, "%s holds passwords and is readable by others (mode %04o): chmod 600 it, "
-				   "then postern map gives %s the same mode", src, m_src, cdb);
+		say(ck, "%s holds passwords and is readable by others (mode %04o): chmod 600 it, "
+		    "then postern map gives %s the same mode", src, m_src, cdb);
 	else if (!(s_src->st_mode & S_IROTH) && (s_cdb->st_mode & S_IROTH))
-		postern_check_warn(ck, "%s is readable by others (mode %04o) but its source %s is not (mode %04o)%s: "
-				   "run postern map, which gives it the source's mode", cdb, m_cdb, src, m_src,
-				   secret ? " and it holds passwords" : "");
+		say(ck, "%s is readable by others (mode %04o) but its source %s is not (mode %04o)%s: "
+		    "run postern map, which gives it the source's mode", cdb, m_cdb, src, m_src,
+		    secret ? " and it holds passwords" : "");
 }
 
 /* Compile map NAME (absolute, or relative to DIR/etc; "" = not
