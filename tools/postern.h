@@ -107,6 +107,21 @@ int postern_master_text(struct buf *out, const char *addr, unsigned port_base);
 int postern_tls_selfsigned(const char *host, const char *cert_path, const char *key_path,
 			   const struct postern_owner *cert_own, const struct postern_owner *key_own);
 
+/* ---- postern_confcmd.c, postern_confmaster.c ---- */
+/* One run of `postern conf`: the tree, the file and the options. */
+struct postern_confcmd {
+	char tree[PATH_MAX];
+	char path[PATH_MAX];   /* the file shown or edited */
+	int non_default, defaults, values_only, master, field, remove;
+};
+
+/* Read path (at most max bytes) into text (initialised here). 0 or -1 (printed). */
+int postern_confcmd_read(const char *path, struct buf *text, size_t max);
+/* Replace path with text atomically, keeping the old file's owner and mode. 0 or -1 (printed). */
+int postern_confcmd_write(const char *path, const struct buf *text);
+/* The master.conf part (-M, -F) on the arguments after the options; the exit code. */
+int postern_confmaster(const struct postern_confcmd *c, char **args, int n);
+
 /* ---- postern_check*.c ---- */
 #define POSTERN_CHECK_LISTENERS 64   /* inet services checked (the master's limit) */
 

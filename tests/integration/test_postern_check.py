@@ -239,8 +239,11 @@ class PosternCheck(PosternTestCase):
 
     def test_listener_that_does_not_answer_while_the_master_runs(self):
         t = self.tree(start=True)
-        # An entry added but not yet reloaded: nothing listens there.
-        port = t.port_base + 2525
+        # An entry added but not yet reloaded: nothing listens there (a
+        # port the kernel just handed out and took back is free).
+        with socket.socket() as s:
+            s.bind((HOST, 0))
+            port = s.getsockname()[1]
         t.run("conf", "-d", t.dir, "-M",
               "smtp-alt/inet=smtp-alt inet %s:%d postern-smtpd run/jail 5 smtpd" % (HOST, port))
         self.assert_problem(t, "postern: check: smtp-alt/inet: nothing answers on %s:%d although the master "
