@@ -102,6 +102,9 @@ void postern_check_tree(struct postern_check *ck)
 	struct stat st;
 
 	postern_check_ids(&ids);
+	/* As root the services' sockets are shared through this group. */
+	if (geteuid() == 0 && postern_group_id("postern", &ids.group) < 0)
+		postern_check_fail(ck, "no system group postern (postern init as root creates it)");
 	for (size_t i = 0; i < sizeof(postern_check_dirs) / sizeof(postern_check_dirs[0]); i++) {
 		const char *want;
 
