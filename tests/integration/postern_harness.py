@@ -212,6 +212,17 @@ def port_free(port, host=HOST):
         s.close()
 
 
+def free_port(host=HOST):
+    """A TCP port the kernel has just found free on host (for a listener
+    of one test: free until someone else takes it)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+    finally:
+        s.close()
+
+
 def free_port_base():
     """A port base N in 20000..60000 with N + every standard port free."""
     rng = random.SystemRandom()

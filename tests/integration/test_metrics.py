@@ -18,19 +18,11 @@ import subprocess
 import time
 import unittest
 
-from postern_harness import (HOST, SCALE, SERVICES, PosternTestCase, check_privsep, is_root, wait_for)
+from postern_harness import (HOST, SCALE, SERVICES, PosternTestCase, check_privsep, free_port, is_root,
+                             wait_for)
 
 OPENMETRICS = "application/openmetrics-text; version=1.0.0; charset=utf-8"
 SAMPLE = re.compile(r"^([a-z_]+)(\{[^}]*\})? (\d+)$")
-
-
-def free_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-    finally:
-        s.close()
 
 
 def enable_metrics(t):
