@@ -1,7 +1,7 @@
 """The metrics service (docs/metrics.md) and `postern status` (issue 12,
 section 4): with the metrics line of master.conf enabled on a free
 loopback port, mail delivered, a recipient refused at RCPT, a failed SMTP
-AUTH and a POP3 login are counted exactly; a killed process shows in its
+AUTH, a POP3 and an IMAP login are counted exactly; a killed process shows in its
 service's restarts; the queue directories are counted and aged by the IDs
 in them; the master's service states come back after the metrics process
 itself is killed, and its counts live on, also through a reload; bad requests
@@ -9,6 +9,7 @@ get 400, 404 and 405; and `promtool check metrics` (Debian package
 prometheus) accepts a scrape."""
 import base64
 import http.client
+import imaplib
 import os
 import re
 import shutil
@@ -130,6 +131,10 @@ class Metrics(PosternTestCase):
         p = t.pop3("alice")
         self.assertEqual(p.stat()[0], 1)
         p.quit()
+        # an IMAP login
+        i = imaplib.IMAP4(HOST, t.port("imap"), timeout=30 * SCALE)
+        i.login(t.addr("alice"), t.passwords["alice"])
+        i.logout()
 
         want = {
             "postern_messages_received_total": 1,
@@ -142,10 +147,12 @@ class Metrics(PosternTestCase):
             'postern_auth_attempts_total{service="submission",result="failed"}': 1,
             'postern_auth_attempts_total{service="pop3",result="ok"}': 1,
             'postern_login_sessions_total{service="pop3",protocol="pop3"}': 1,
+            'postern_auth_attempts_total{service="imap",result="ok"}': 1,
+            'postern_login_sessions_total{service="imap",protocol="imap"}': 1,
             "postern_metrics_records_refused_total": 0,
         }
         got = self.wait_values(port, want, "the counts of one delivery, one RCPT refusal, "
-                               "one AUTH failure and one POP3 login")
+                               "one AUTH failure, one POP3 and one IMAP login")
         # nothing else was counted: no other reject, TLS, AUTH or login sample
         others = {k: v for k, v in got.items() if k not in want and
                   k.split("{")[0] in ("postern_smtp_rejects_total", "postern_tls_handshakes_total",
