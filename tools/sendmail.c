@@ -5,13 +5,20 @@
  *     reads a message from stdin (up to a line "." unless -i/-oi; CRLF
  *     is taken as LF), with -t adds the To, Cc and Bcc addresses of the
  *     header to the recipients and removes the Bcc lines, and hands it
- *     to pickup through DIR/public/pickup.  Other -o options, -v, -B,
- *     -N, -R, -odi, -odb and -bm are accepted and ignored.
- *   sendmail -bp, or the name mailq: list the queue.  Root and the queue
- *     owner run `postern queue list`; anyone else asks pickup (cmd=list),
- *     which lists every user's messages unless mailq_restrict = yes.
+ *     to pickup through DIR/public/pickup.  -N NOTIFY (never, or a comma
+ *     list of success, delay, failure), -R RET (full or hdrs) and -V
+ *     ENVID are the RFC 3461 parameters of the submission, stored with
+ *     the message as SMTP's are.  Other -o options, -v, -B, -X, -odi,
+ *     -odb and -bm are accepted and ignored.
+ *   sendmail -bp, or the name mailq: list the queue in Postfix's mailq
+ *     format.  Root and the queue owner run `postern queue list --mailq`;
+ *     anyone else asks pickup (cmd=list), which lists every user's
+ *     messages unless mailq_restrict = yes.
  *   sendmail -q: flush the queue: `postern queue flush` for root and the
  *     queue owner; anyone else asks pickup, which refuses (exit 69).
+ *     -qRSITE flushes only the mail for SITE (`flush --domain SITE`);
+ *     -qINTERVAL (-q30m, -q1h) starts nothing and exits 0 with a note,
+ *     as Postfix ignores it: qmgr runs the queue by itself.
  *   sendmail -bi (or -I), or the name newaliases: rebuild the aliases
  *     map, as Postfix's do: runs `postern map -d DIR aliases` as the
  *     caller (so only who may write DIR/etc succeeds), with its output
@@ -49,6 +56,7 @@
 #include "config.h"
 #include "layout.h"
 #include "mailq.h"
+#include "queuefile.h"
 #include "record.h"
 #include "smtp_cmd.h"
 #include "sockets.h"
@@ -62,6 +70,8 @@ enum { EX_OK_ = 0, EX_USAGE_ = 64, EX_DATAERR_ = 65, EX_UNAVAILABLE_ = 69, EX_IO
 
 struct sendmail {
 	const char *dir, *sender, *full_name;
+	const char *notify, *ret, *envid;   /* RFC 3461: -N, -R, -V */
+	const char *flush_site;             /* -qRSITE */
 	int extract, dot_ends, list, flush, smtp, newaliases;
 	const char *rcpt[SENDMAIL_RCPT_MAX];
 	char *owned[SENDMAIL_RCPT_MAX];
@@ -269,6 +279,10 @@ static int sendmail_submit(const struct sendmail *sm, const struct buf *msg)
 	if (sm->sender != NULL && record_put_str(&req, "sender", sm->sender) < 0)
 		sendmail_die(EX_TEMPFAIL_, "%s", "out of memory");
 	if (sm->full_name != NULL && record_put_str(&req, "full_name", sm->full_name) < 0)
+		sendmail_die(EX_TEMPFAIL_, "%s", "out of memory");
+	if ((sm->notify != NULL && record_put_str(&req, "notify", sm->notify) < 0) ||
+	    (sm->ret != NULL && record_put_str(&req, "ret", sm->ret) < 0) ||
+	    (sm->envid != NULL && record_put_str(&req, "envid", sm->envid) < 0))
 		sendmail_die(EX_TEMPFAIL_, "%s", "out of memory");
 	for (size_t i = 0; i < sm->nrcpt; i++)
 		if (record_put_str(&req, "rcpt", sm->rcpt[i]) < 0)
@@ -513,8 +527,9 @@ static int sendmail_bs(struct sendmail *sm)
 
 /* ---- -bp and -q ---- */
 
-/* Run `postern CMD -d DIR ARG` from the directory of this program. */
-static _Noreturn void sendmail_postern(const struct sendmail *sm, const char *cmd, const char *arg)
+/* Run `postern CMD -d DIR ARG [ARG2 ARG3]` from the directory of this program. */
+static _Noreturn void sendmail_postern(const struct sendmail *sm, const char *cmd, const char *arg,
+				       const char *arg2, const char *arg3)
 {
 	char self[PATH_MAX], prog[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
@@ -527,7 +542,7 @@ static _Noreturn void sendmail_postern(const struct sendmail *sm, const char *cm
 	*slash = '\0';
 	if (snprintf(prog, sizeof prog, "%s/postern", self) >= (int)sizeof prog)
 		sendmail_die(EX_TEMPFAIL_, "%s", "path too long");
-	execl(prog, "postern", cmd, "-d", sm->dir, arg, (char *)NULL);
+	execl(prog, "postern", cmd, "-d", sm->dir, arg, arg2, arg3, (char *)NULL);
 	sendmail_die(EX_TEMPFAIL_, "cannot run postern: %s", strerror(errno));
 }
 
@@ -541,8 +556,8 @@ static int sendmail_queue_owner(const struct sendmail *sm)
 	return access(path, R_OK | X_OK) == 0;
 }
 
-/* Print one listing record; 0, or -1 when it is not one. */
-static int sendmail_list_entry(const struct record *rec)
+/* Print one listing record (Postfix's format); 0, or -1 when it is not one. */
+static int sendmail_list_entry(const struct record *rec, size_t *listed_r, unsigned long long *bytes_r)
 {
 	struct mailq_entry e;
 	const char *error;
@@ -551,7 +566,10 @@ static int sendmail_list_entry(const struct record *rec)
 		fprintf(stderr, "sendmail: bad answer from pickup: %s\n", error);
 		return -1;
 	}
-	mailq_text(stdout, &e);
+	if (mailq_postfix(stdout, &e, *listed_r == 0)) {
+		(*listed_r)++;
+		*bytes_r += e.size;
+	}
 	mailq_entry_free(&e);
 	return 0;
 }
@@ -563,8 +581,8 @@ static int sendmail_ask_pickup(const struct sendmail *sm, const char *cmd)
 	char path[PATH_MAX];
 	struct record rec = { 0 };
 	const char *error, *status = NULL, *v;
-	unsigned long long count = 0;
-	size_t listed = 0;
+	unsigned long long count = 0, bytes = 0;
+	size_t listed = 0, records = 0, shown = 0;
 	struct stream *s;
 	struct buf req;
 	int fd, code = EX_TEMPFAIL_;
@@ -589,14 +607,19 @@ static int sendmail_ask_pickup(const struct sendmail *sm, const char *cmd)
 		}
 		if ((status = record_get(&rec, "status")) != NULL)
 			break;
-		if (listed >= MAILQ_LIST_MAX || sendmail_list_entry(&rec) < 0)
+		if (records >= MAILQ_LIST_MAX || sendmail_list_entry(&rec, &shown, &bytes) < 0)
 			goto done;
-		listed++;
+		records++;
 	}
+	listed = shown;
 	if (strcmp(status, "ok") == 0) {
 		(void)record_get_num(&rec, "count", &count);
-		if (strcmp(cmd, "list") == 0)
-			mailq_text_end(stdout, listed, record_get(&rec, "truncated") != NULL);
+		if (strcmp(cmd, "list") == 0) {
+			mailq_postfix_end(stdout, listed, bytes);
+			if (record_get(&rec, "truncated") != NULL)
+				fprintf(stderr, "sendmail: the listing stops at %d messages; more are queued\n",
+					MAILQ_LIST_MAX);
+		}
 		else
 			printf("%llu deferred message%s due now\n", count, count == 1 ? "" : "s");
 		code = EX_OK_;
@@ -618,9 +641,54 @@ done:
 /* -bp / mailq and -q: by ourselves when the queue is ours, else through pickup. */
 static int sendmail_queue_command(const struct sendmail *sm, const char *what)
 {
-	if (sendmail_queue_owner(sm))
-		sendmail_postern(sm, "queue", what);
+	if (sendmail_queue_owner(sm)) {
+		if (strcmp(what, "list") == 0)
+			sendmail_postern(sm, "queue", "list", "--mailq", NULL);
+		if (sm->flush_site != NULL)
+			sendmail_postern(sm, "queue", "flush", "--domain", sm->flush_site);
+		sendmail_postern(sm, "queue", what, NULL, NULL);
+	}
 	return sendmail_ask_pickup(sm, what);
+}
+
+/* -q's argument: "" (flush now), RSITE, or an interval of sendmail's
+ * form (digits with s, m, h, d or w, repeated: 30m, 1h30m).  0 flush,
+ * 1 interval (nothing to do), -1 not understood. */
+static int sendmail_q_arg(struct sendmail *sm, const char *v)
+{
+	size_t i = 0;
+
+	if (v[0] == '\0')
+		return 0;
+	if (v[0] == 'R') {
+		if (v[1] == '\0' || strlen(v + 1) > 255 || strpbrk(v + 1, "/@ \t") != NULL)
+			return -1;
+		sm->flush_site = v + 1;
+		return 0;
+	}
+	while (v[i] != '\0') {
+		size_t digits = 0;
+
+		while (v[i] >= '0' && v[i] <= '9' && digits < 9)
+			i++, digits++;
+		if (digits == 0)
+			return -1;
+		if (v[i] != '\0' && strchr("smhdw", v[i]) != NULL)
+			i++;
+		else if (v[i] != '\0')
+			return -1;
+	}
+	return 1;
+}
+
+/* -N: "never", or a comma list of success, delay, failure (any case). */
+static const char *sendmail_notify(const char *v)
+{
+	unsigned bits;
+
+	if (queuefile_notify_parse(v, strlen(v), &bits) < 0)
+		sendmail_die(EX_USAGE_, "bad -N %s: never, or a list of success, delay, failure", v);
+	return v;
 }
 
 /* ---- options ---- */
@@ -655,11 +723,40 @@ static void sendmail_options(struct sendmail *sm, int argc, char **argv, int *fi
 			sm->dir = SENDMAIL_ARG(a);
 		else if (strcmp(a, "-bp") == 0)
 			sm->list = 1;
-		else if (a[1] == 'q')
+		else if (a[1] == 'q') {
+			int q;
+
+			if (strcmp(a, "-qR") == 0) {   /* "-qR site": the site as the next argument */
+				if (i + 1 >= argc)
+					sendmail_die(EX_USAGE_, "option %s needs a value", a);
+				sm->flush_site = argv[++i];
+				q = strlen(sm->flush_site) > 0 && strlen(sm->flush_site) <= 255 &&
+				    strpbrk(sm->flush_site, "/@ \t") == NULL ? 0 : -1;
+			} else {
+				q = sendmail_q_arg(sm, a + 2);
+			}
+			if (q < 0)
+				sendmail_die(EX_USAGE_, "bad option %s", a);
+			if (q == 1) {
+				fprintf(stderr, "sendmail: %s: queue runs are periodic already (queue_run_delay); "
+					"nothing started\n", a);
+				exit(EX_OK_);
+			}
 			sm->flush = 1;
+		}
 		else if (strcmp(a, "-bm") == 0 || strcmp(a, "-v") == 0 || a[1] == 'o')
 			continue;   /* -bm is the default; -oXXX sendmail.cf options do not apply */
-		else if (a[1] == 'B' || a[1] == 'N' || a[1] == 'R' || a[1] == 'V' || a[1] == 'X')
+		else if (a[1] == 'N')
+			sm->notify = sendmail_notify(SENDMAIL_ARG(a));
+		else if (a[1] == 'R') {
+			sm->ret = SENDMAIL_ARG(a);
+			if (strcasecmp(sm->ret, "full") != 0 && strcasecmp(sm->ret, "hdrs") != 0)
+				sendmail_die(EX_USAGE_, "bad -R %s: full or hdrs", sm->ret);
+		} else if (a[1] == 'V') {
+			sm->envid = SENDMAIL_ARG(a);
+			if (!queuefile_envid_valid(sm->envid, strlen(sm->envid)))
+				sendmail_die(EX_USAGE_, "bad -V %s: 1 to 100 printable ASCII characters", sm->envid);
+		} else if (a[1] == 'B' || a[1] == 'X')
 			(void)SENDMAIL_ARG(a);
 		else if (strcmp(a, "-bs") == 0)
 			sm->smtp = 1;
@@ -691,7 +788,7 @@ int main(int argc, char **argv)
 	if (strcmp(base, "mailq") == 0 || sm.list)
 		return sendmail_queue_command(&sm, "list");
 	if (strcmp(base, "newaliases") == 0 || sm.newaliases)
-		sendmail_postern(&sm, "map", "aliases");
+		sendmail_postern(&sm, "map", "aliases", NULL, NULL);
 	if (sm.flush)
 		return sendmail_queue_command(&sm, "flush");
 	if (sm.smtp)
