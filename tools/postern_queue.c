@@ -263,6 +263,8 @@ static int postern_queue_show(const char *id, const char *dir)
 		printf("client: %s (helo %s, %s)\n", qf.client, qf.helo, qf.proto);
 	if (qf.envid[0] != '\0')
 		printf("envid: %s\n", qf.envid);
+	if (qf.ret != QUEUEFILE_RET_DEFAULT)
+		printf("ret: %s\n", qf.ret == QUEUEFILE_RET_FULL ? "FULL" : "HDRS");
 	for (size_t i = 0; i < qf.nrcpt; i++) {
 		char notify[QUEUEFILE_NOTIFY_TEXT_MAX];
 

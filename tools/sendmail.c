@@ -23,6 +23,13 @@
  *     map, as Postfix's do: runs `postern map -d DIR aliases` as the
  *     caller (so only who may write DIR/etc succeeds), with its output
  *     and exit status.
+ *   sendmail -bv ADDRESS...: deliver nothing; say where each address
+ *     would go.  Routing as qmgr routes (a domain in etc/domains.cdb, or
+ *     no domain: local; else remote, via relayhost or the domain's MX
+ *     hosts); a local address is resolved by the local agent itself
+ *     (`local -c DIR/etc verify ADDRESS`, the code that delivers: aliases,
+ *     mailboxes, forwards, LMTP).  Exit 0 when every address is
+ *     deliverable, 67 when one is not, 75 on a temporary error.
  *   sendmail -bs: an SMTP dialogue on stdin/stdout (RFC 5321 subset:
  *     EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP, VRFY, QUIT); each
  *     message is handed to pickup like the other modes, so the user is
@@ -49,10 +56,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "address.h"
 #include "buf.h"
+#include "cdbmap.h"
 #include "config.h"
 #include "layout.h"
 #include "mailq.h"
@@ -72,7 +81,7 @@ struct sendmail {
 	const char *dir, *sender, *full_name;
 	const char *notify, *ret, *envid;   /* RFC 3461: -N, -R, -V */
 	const char *flush_site;             /* -qRSITE */
-	int extract, dot_ends, list, flush, smtp, newaliases;
+	int extract, dot_ends, list, flush, smtp, newaliases, verify;
 	const char *rcpt[SENDMAIL_RCPT_MAX];
 	char *owned[SENDMAIL_RCPT_MAX];
 	size_t nrcpt;
@@ -691,6 +700,106 @@ static const char *sendmail_notify(const char *v)
 	return v;
 }
 
+/* ---- -bv ---- */
+
+#define SENDMAIL_EX_NOUSER 67
+
+/* Run `local -c DIR/etc verify ADDR` from the directory of this program;
+ * its exit code. */
+static int sendmail_verify_local(const struct sendmail *sm, const char *addr)
+{
+	char self[PATH_MAX], prog[PATH_MAX], etc[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+	char *slash;
+	pid_t pid;
+	int status;
+
+	if (n <= 0)
+		sendmail_die(EX_TEMPFAIL_, "%s", "cannot find the local program");
+	self[n] = '\0';
+	slash = strrchr(self, '/');
+	*slash = '\0';
+	if (snprintf(prog, sizeof prog, "%s/local", self) >= (int)sizeof prog ||
+	    snprintf(etc, sizeof etc, "%s/etc", sm->dir) >= (int)sizeof etc)
+		sendmail_die(EX_TEMPFAIL_, "%s", "path too long");
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		sendmail_die(EX_TEMPFAIL_, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		execl(prog, "local", "-c", etc, "verify", addr, (char *)NULL);
+		fprintf(stderr, "sendmail: cannot run %s: %s\n", prog, strerror(errno));
+		_exit(EX_TEMPFAIL_);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return EX_TEMPFAIL_;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : EX_TEMPFAIL_;
+}
+
+/* Whether addr goes to the local transport: qmgr's rule
+ * (queue/qmgr_deliver.c, qmgr_transport_of): no domain, no domains map,
+ * or a domain (lower-cased) in it.  -1 when the map cannot be read. */
+static int sendmail_verify_is_local(struct cdbmap *domains, const char *addr)
+{
+	const char *at = strrchr(addr, '@');
+	char dom[ADDRESS_PATH_MAX + 1];
+	struct buf val;
+	size_t n;
+	int r;
+
+	if (at == NULL || domains == NULL)
+		return 1;
+	n = strlen(at + 1);
+	if (n >= sizeof dom)
+		return 0;
+	for (size_t i = 0; i <= n; i++)
+		dom[i] = (char)(at[1 + i] >= 'A' && at[1 + i] <= 'Z' ? at[1 + i] + 32 : at[1 + i]);
+	buf_init(&val, 4096);
+	r = cdbmap_lookup(domains, dom, n, &val);
+	buf_free(&val);
+	return r;
+}
+
+static int sendmail_verify(struct sendmail *sm, int argc, char **argv, int first)
+{
+	char path[PATH_MAX];
+	struct cdbmap *domains = NULL;
+	const char *error, *relay;
+	int worst = EX_OK_;
+
+	for (int i = first; i < argc; i++)
+		sendmail_address_list(sm, argv[i], strlen(argv[i]));
+	if (sm->nrcpt == 0)
+		sendmail_die(EX_USAGE_, "%s", "-bv: no addresses given");
+	if (snprintf(path, sizeof path, "%s/etc/postern.conf", sm->dir) >= (int)sizeof path ||
+	    config_load(path, &error) < 0)
+		sendmail_die(EX_TEMPFAIL_, "cannot read postern.conf: %s", error);
+	relay = config_str("relayhost");
+	if (snprintf(path, sizeof path, "%s/etc/domains.cdb", sm->dir) >= (int)sizeof path ||
+	    (cdbmap_open(path, &domains, &error) < 0 && errno != ENOENT))
+		sendmail_die(EX_TEMPFAIL_, "etc/domains.cdb: %s", error);
+	for (size_t i = 0; i < sm->nrcpt; i++) {
+		int local = sendmail_verify_is_local(domains, sm->rcpt[i]), code = EX_OK_;
+
+		if (local < 0) {
+			printf("%s: not deliverable now: the domains map cannot be read\n", sm->rcpt[i]);
+			code = EX_TEMPFAIL_;
+		} else if (local) {
+			code = sendmail_verify_local(sm, sm->rcpt[i]);
+		} else if (relay[0] != '\0') {
+			printf("%s: deliverable\n  remote, via the relayhost %s\n", sm->rcpt[i], relay);
+		} else {
+			printf("%s: deliverable\n  remote, to the MX hosts of %s\n", sm->rcpt[i],
+			       strrchr(sm->rcpt[i], '@') + 1);
+		}
+		if (code == EX_TEMPFAIL_ || (code != EX_OK_ && worst == EX_OK_))
+			worst = code == EX_TEMPFAIL_ ? EX_TEMPFAIL_ : SENDMAIL_EX_NOUSER;
+	}
+	cdbmap_close(&domains);
+	return worst;
+}
+
 /* ---- options ---- */
 
 static void sendmail_options(struct sendmail *sm, int argc, char **argv, int *first_rcpt)
@@ -760,6 +869,8 @@ static void sendmail_options(struct sendmail *sm, int argc, char **argv, int *fi
 			(void)SENDMAIL_ARG(a);
 		else if (strcmp(a, "-bs") == 0)
 			sm->smtp = 1;
+		else if (strcmp(a, "-bv") == 0)
+			sm->verify = 1;
 		else if (strcmp(a, "-bi") == 0 || strcmp(a, "-I") == 0)
 			sm->newaliases = 1;
 		else
@@ -793,6 +904,8 @@ int main(int argc, char **argv)
 		return sendmail_queue_command(&sm, "flush");
 	if (sm.smtp)
 		return sendmail_bs(&sm);
+	if (sm.verify)
+		return sendmail_verify(&sm, argc, argv, first);
 	for (int i = first; i < argc; i++)
 		sendmail_address_list(&sm, argv[i], strlen(argv[i]));
 	buf_init(&msg, SENDMAIL_MSG_MAX);
