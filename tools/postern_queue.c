@@ -182,7 +182,12 @@ static void postern_queue_json(const struct mailq_entry *e)
 	for (size_t i = 0; i < e->nrcpt; i++) {
 		printf("%s{\"address\":", i ? "," : "");
 		postern_queue_json_str(e->rcpt[i].addr);
-		printf(",\"status\":\"%s\"}", e->rcpt[i].status);
+		printf(",\"status\":\"%s\"", e->rcpt[i].status);
+		if (e->rcpt[i].reason != NULL) {
+			printf(",\"reason\":");
+			postern_queue_json_str(e->rcpt[i].reason);
+		}
+		printf("}");
 	}
 	printf("]}");
 }

@@ -170,6 +170,7 @@ class TestReasons(QueueControlCase):
         self.assertIn(REFUSED, reasons[0])
         listing = t.run("queue", "-d", t.dir, "list").stdout.decode()
         self.assertRegex(listing, r"pending   <x@one\.test> \(connect to .*%s\)" % REFUSED)
+        self.assertIn(REFUSED, t.queue_json()[0]["recipients"][0]["reason"])
         with open(os.path.join(t.dir, "queue", "defer", qid)) as f:
             self.assertIn("rcpt=x@one.test\ndsn=4.4.1\nreason=connect to ", f.read())
 
