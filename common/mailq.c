@@ -4,8 +4,11 @@
  * common/queuefile.c (which validates it as untrusted input) and hands a
  * summary to a callback; mailq_put/mailq_get carry a summary as one
  * record between pickup and sendmail; mailq_text prints it the way
- * `postern queue list` always has; mailq_flush_deferred and mailq_poke
- * are `postern queue flush` (also pickup's cmd=flush).
+ * `postern queue list` always has, mailq_postfix the way Postfix's mailq
+ * does; each pending recipient carries its last deferral reason
+ * (defer/ID, common/deferfile.c; advisory: none when unreadable);
+ * mailq_flush_deferred (all, or one domain's) and mailq_poke are
+ * `postern queue flush` (also pickup's cmd=flush).
  *
  * Trusts: queue files no more than qmgr does; records no more than any
  * record (mailq_get checks every number and bounds the recipients).
@@ -19,6 +22,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -393,7 +397,27 @@ int mailq_poke(const char *what)
 	return r;
 }
 
-long mailq_flush_deferred(void)
+/* Whether a pending recipient of deferred/name is in domain (any case). */
+static int mailq_for_domain(const char *name, const char *domain)
+{
+	char path[64];
+	struct queuefile qf;
+	const char *err;
+	int found = 0;
+
+	if (snprintf(path, sizeof(path), "deferred/%s", name) >= (int)sizeof(path) ||
+	    queuefile_open(path, 0, &qf, &err) < 0)
+		return 0;   /* gone meanwhile, or damaged: qmgr deals with it */
+	for (size_t i = 0; i < qf.nrcpt && !found; i++) {
+		const char *at = strrchr(qf.rcpt[i].addr, '@');
+
+		found = qf.rcpt[i].status == QUEUEFILE_PENDING && at != NULL && strcasecmp(at + 1, domain) == 0;
+	}
+	queuefile_free(&qf);
+	return found;
+}
+
+long mailq_flush_deferred(const char *domain)
 {
 	DIR *dp = opendir("deferred");
 	struct dirent *de;
@@ -402,7 +426,8 @@ long mailq_flush_deferred(void)
 	if (dp == NULL)
 		return -1;
 	while ((de = readdir(dp)) != NULL) {
-		if (!queuefile_id_valid(de->d_name, strlen(de->d_name)))
+		if (!queuefile_id_valid(de->d_name, strlen(de->d_name)) ||
+		    (domain != NULL && !mailq_for_domain(de->d_name, domain)))
 			continue;
 		/* NULL times = now; a file qmgr took meanwhile is simply gone. */
 		if (utimensat(dirfd(dp), de->d_name, NULL, AT_SYMLINK_NOFOLLOW) == 0)

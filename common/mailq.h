@@ -76,8 +76,9 @@ void mailq_postfix_end(FILE *f, size_t count, unsigned long long bytes);
  * is not reachable (not running: nothing to wake), -2 with errno when
  * the poke could not be sent. */
 int mailq_poke(const char *what);
-/* Make every deferred message due now (its mtime is its next try).
- * The number touched, or -1 with errno (deferred/ unreadable). */
-long mailq_flush_deferred(void);
+/* Make every deferred message due now (its mtime is its next try), or
+ * with domain (not NULL) those with a pending recipient in it (parsed
+ * read-only).  The number touched, or -1 with errno (deferred/ unreadable). */
+long mailq_flush_deferred(const char *domain);
 
 #endif

@@ -458,7 +458,7 @@ static void pickup_flush(struct pickup_answer *a, uid_t uid)
 		log_info("uid=%lu: flush refused", (unsigned long)uid);
 		return;
 	}
-	n = mailq_flush_deferred();
+	n = mailq_flush_deferred(NULL);
 	if (n < 0 || mailq_poke("flush") == -2) {
 		a->status = "tempfail";
 		snprintf(a->reason, sizeof a->reason, "cannot flush the queue: %s", strerror(errno));

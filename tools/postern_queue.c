@@ -36,7 +36,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -546,46 +545,6 @@ static int postern_queue_bulk(const char *cmd, const char *which)
 
 /* ---- flush ---- */
 
-/* Whether a pending recipient of the file at dir/name is in domain. */
-static int postern_queue_for_domain(const char *name, const char *domain)
-{
-	char path[64];
-	struct queuefile qf;
-	const char *err;
-	int found = 0;
-
-	if (postern_path(path, sizeof(path), "deferred/%s", name) < 0 || queuefile_open(path, 0, &qf, &err) < 0)
-		return 0;   /* gone meanwhile, or damaged: qmgr deals with it */
-	for (size_t i = 0; i < qf.nrcpt && !found; i++) {
-		const char *at = strrchr(qf.rcpt[i].addr, '@');
-
-		found = qf.rcpt[i].status == QUEUEFILE_PENDING && at != NULL && strcasecmp(at + 1, domain) == 0;
-	}
-	queuefile_free(&qf);
-	return found;
-}
-
-/* flush --domain: the deferred messages with a pending recipient in
- * domain are due now.  The number, or -1 with errno. */
-static long postern_queue_flush_domain(const char *domain)
-{
-	DIR *dp = opendir("deferred");
-	struct dirent *de;
-	long n = 0;
-
-	if (dp == NULL)
-		return -1;
-	while ((de = readdir(dp)) != NULL) {
-		if (!queuefile_id_valid(de->d_name, strlen(de->d_name)) ||
-		    !postern_queue_for_domain(de->d_name, domain))
-			continue;
-		if (utimensat(dirfd(dp), de->d_name, NULL, AT_SYMLINK_NOFOLLOW) == 0)
-			n++;
-	}
-	closedir(dp);
-	return n;
-}
-
 /* A domain name as flush takes it: what an address may hold after '@'. */
 static int postern_queue_domain_ok(const char *d)
 {
@@ -602,7 +561,7 @@ static int postern_queue_domain_ok(const char *d)
 /* flush: every deferred message (or those for domain) is due now; then a full scan. */
 static int postern_queue_flush(const char *domain)
 {
-	long n = domain != NULL ? postern_queue_flush_domain(domain) : mailq_flush_deferred();
+	long n = mailq_flush_deferred(domain);
 
 	if (n < 0) {
 		postern_err("deferred: %s", strerror(errno));
