@@ -18,6 +18,9 @@
 #include "log.h"
 #include "qmgr.h"
 
+/* defer/ is missing and cannot be made: said once, not per message. */
+static int qmgr_reason_dir_missing;
+
 void qmgr_reason_save(struct qmgr_msg *m)
 {
 	struct deferfile_entry *e;
@@ -38,8 +41,13 @@ void qmgr_reason_save(struct qmgr_msg *m)
 	/* No answer at all in this attempt: the last reasons still stand.
 	 * A tree made before defer/ existed gets it now (postern init makes it). */
 	if (n > 0 && deferfile_write(m->id, e, n) < 0 &&
-	    (errno != ENOENT || mkdir("defer", 0700) < 0 || deferfile_write(m->id, e, n) < 0))
-		log_warn("%s: cannot write defer/%s: %s", m->id, m->id, strerror(errno));
+	    (errno != ENOENT || mkdir("defer", 0700) < 0 || deferfile_write(m->id, e, n) < 0)) {
+		if (errno != ENOENT || !qmgr_reason_dir_missing)
+			log_warn("%s: cannot write defer/%s: %s%s", m->id, m->id, strerror(errno),
+				 errno == ENOENT ? " (postern init --force makes queue/defer; "
+						   "until then no deferral reasons are kept)" : "");
+		qmgr_reason_dir_missing = errno == ENOENT;
+	}
 	free(e);
 }
 
