@@ -331,14 +331,16 @@ void mailq_text_end(FILE *f, size_t count, int truncated)
 
 /* ---- Postfix's format ---- */
 
-/* The columns of postqueue -p: queue ID and mark (10 + 1), size (8),
- * arrival (20), sender; recipients under the sender (column 42). */
+/* The columns of postqueue -p (Postfix's "%-11s %7ld %20.20s %s"):
+ * queue ID with its mark (11, longer IDs push the rest right, as
+ * Postfix's do), size (7), arrival (20), sender; recipients under the
+ * sender (column 42). */
 #define MAILQ_PF_RCPT_INDENT 41
 
 int mailq_postfix(FILE *f, const struct mailq_entry *e, int first)
 {
 	const char *last = NULL;
-	char when[32];
+	char when[32], idmark[QUEUEFILE_ID_MAX + 2];
 	time_t tt = (time_t)e->arrival;
 	struct tm tm;
 	char mark = strcmp(e->state, "active") == 0 ? '*' : strcmp(e->state, "hold") == 0 ? '!' : ' ';
@@ -349,7 +351,8 @@ int mailq_postfix(FILE *f, const struct mailq_entry *e, int first)
 		fputs("-Queue ID-  --Size-- ----Arrival Time---- -Sender/Recipient-------\n", f);
 	if (localtime_r(&tt, &tm) == NULL || strftime(when, sizeof(when), "%a %b %e %H:%M:%S", &tm) == 0)
 		snprintf(when, sizeof(when), "%lld", e->arrival);
-	fprintf(f, "%-10s%c %8llu %-20s ", e->id, mark, e->size, when);
+	snprintf(idmark, sizeof(idmark), "%.*s%c", QUEUEFILE_ID_MAX, e->id, mark);
+	fprintf(f, "%-11s %7llu %-20s ", idmark, e->size, when);
 	mailq_put_safe(f, e->sender[0] != '\0' ? e->sender : "MAILER-DAEMON");
 	fputc('\n', f);
 	/* Only what is still to be delivered, each reason once before the

@@ -229,11 +229,12 @@ class TestMailqFormat(QueueControlCase):
                 self.assertRegex(b[1], r"^\(connect to 127\.0\.0\.1\[127\.0\.0\.1\]:\d+: %s\)$" % REFUSED)
                 self.assertEqual(b[2], " " * 41 + rcpt)
                 # the columns of the header
-                # Postfix's columns, pushed right by IDs longer than 10 (as Postfix's long IDs do)
-                w = max(10, len(qid))
-                self.assertEqual(b[0][w], mark or " ")
-                self.assertEqual(int(b[0][w + 1:w + 10]), int(m.group(3)))
-                self.assertEqual(b[0][w + 10:w + 31], " %-20s" % m.group(4))
+                # Postfix's "%-11s %7ld %20.20s %s": the mark after the ID,
+                # the columns pushed right by IDs longer than 11 as Postfix's are
+                w = max(11, len(qid) + 1)
+                self.assertEqual(b[0][:w], ("%s%s" % (qid, mark)).ljust(w))
+                self.assertEqual(b[0][w:w + 9], " %7d " % int(m.group(3)))
+                self.assertEqual(b[0][w + 9:w + 30], "%-20s " % m.group(4))
             self.assertEqual(out.count("\n\n"), 3)
         # the operator's command prints the same with --mailq
         self.assertEqual(t.run("queue", "-d", t.dir, "list", "--mailq").stdout.decode(), self.mailq(t))

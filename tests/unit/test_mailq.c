@@ -209,7 +209,7 @@ static void test_mailq_postfix_format(void **state)
 	fclose(f);
 	assert_string_equal(text,
 			    "-Queue ID-  --Size-- ----Arrival Time---- -Sender/Recipient-------\n"
-			    "ABCDEF12  !     1536 Thu Jan  1 00:00:00  MAILER-DAEMON\n"
+			    "ABCDEF12!      1536 Thu Jan  1 00:00:00  MAILER-DAEMON\n"
 			    "(connect to x[1.2.3.4]:25: Connection refused)\n"
 			    "                                         bob@example.test\n"
 			    "                                         carl@example.test\n"
@@ -217,7 +217,7 @@ static void test_mailq_postfix_format(void **state)
 			    "                                         eve@example.test\n"
 			    "                                         fay@example.test\n"
 			    "\n"
-			    "18C2A3F45E001A2B*     1536 Thu Jan  1 00:00:00  a@example.test\n"
+			    "18C2A3F45E001A2B*    1536 Thu Jan  1 00:00:00  a@example.test\n"
 			    "(connect to x[1.2.3.4]:25: Connection refused)\n"
 			    "                                         bob@example.test\n"
 			    "\n"
