@@ -336,6 +336,7 @@ void mailq_text_end(FILE *f, size_t count, int truncated)
  * Postfix's do), size (7), arrival (20), sender; recipients under the
  * sender (column 42). */
 #define MAILQ_PF_RCPT_INDENT 41
+#define MAILQ_PF_REASON_END 76   /* a reason is padded to end here (then ")") */
 
 int mailq_postfix(FILE *f, const struct mailq_entry *e, int first)
 {
@@ -363,7 +364,11 @@ int mailq_postfix(FILE *f, const struct mailq_entry *e, int first)
 		if (strcmp(r->status, "pending") != 0)
 			continue;
 		if (r->reason != NULL && (last == NULL || strcmp(last, r->reason) != 0)) {
-			fputc('(', f);
+			/* As Postfix: a short reason ends at column 78, a long
+			 * one starts at the margin. */
+			size_t len = strlen(r->reason);
+
+			fprintf(f, "%*s(", len < MAILQ_PF_REASON_END ? (int)(MAILQ_PF_REASON_END - len) : 0, "");
 			mailq_put_safe(f, r->reason);
 			fputs(")\n", f);
 			last = r->reason;

@@ -3,7 +3,8 @@
 - the reason a message waits is kept in queue/defer/ID and shown by
   `postern queue list` and mailq, also after qmgr was killed and restarted;
 - mailq and sendmail -bp print Postfix's format (checked line by line,
-  and with the expression Postfix-reading scripts use);
+  with the expression Postfix-reading scripts use, and - where Postfix is
+  installed - against Postfix's own postqueue -p for the same queue);
 - bulk moves on 1,000 messages: hold ALL, release - (IDs on stdin),
   delete - (the IDs of one domain), flush -d DOMAIN, delete ALL;
 - requeue routes again with the maps of now;
@@ -17,13 +18,16 @@ the messages waiting.
 
 import os
 import re
+import shutil
+import smtplib
 import socket
 import subprocess
 import sys
+import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from postern_harness import BIN, PosternTestCase, daemon_env, wait_for  # noqa: E402
+from postern_harness import BIN, PosternTestCase, daemon_env, is_root, wait_for  # noqa: E402
 
 SENDMAIL = os.path.join(BIN, "sendmail")
 MAILQ = os.path.join(BIN, "mailq")
@@ -158,7 +162,7 @@ class TestReasons(QueueControlCase):
 
     def reason_lines(self, text, qid):
         block = text.split("%s " % qid, 1)[1].split("\n\n", 1)[0]
-        return [l for l in block.splitlines() if l.startswith("(")]
+        return [l.strip() for l in block.splitlines() if l.strip().startswith("(")]
 
     def test_reason_shown_before_and_after_a_qmgr_restart(self):
         t = self.tree()
@@ -226,7 +230,9 @@ class TestMailqFormat(QueueControlCase):
                 m = ENTRY_RE.match(b[0])
                 self.assertEqual((m.group(2), m.group(5)), (mark, sender), b)
                 self.assertEqual(len(b), 3, b)
-                self.assertRegex(b[1], r"^\(connect to 127\.0\.0\.1\[127\.0\.0\.1\]:\d+: %s\)$" % REFUSED)
+                # the reason as Postfix pads it: ending at column 78 when short
+                self.assertRegex(b[1], r"^ *\(connect to 127\.0\.0\.1\[127\.0\.0\.1\]:\d+: %s\)$" % REFUSED)
+                self.assertEqual(len(b[1]), 78)
                 self.assertEqual(b[2], " " * 41 + rcpt)
                 # the columns of the header
                 # Postfix's "%-11s %7ld %20.20s %s": the mark after the ID,
@@ -238,6 +244,104 @@ class TestMailqFormat(QueueControlCase):
             self.assertEqual(out.count("\n\n"), 3)
         # the operator's command prints the same with --mailq
         self.assertEqual(t.run("queue", "-d", t.dir, "list", "--mailq").stdout.decode(), self.mailq(t))
+
+
+def mailq_shape(text):
+    """A listing with what differs between two systems made neutral:
+    queue IDs, sizes, dates, ports; columns as blank-separated tokens,
+    but the reason line's padding (it ends at column 78) kept."""
+    out = []
+    for line in text.splitlines():
+        m = ENTRY_RE.match(line)
+        if m:
+            out.append("ID%s SIZE DATE %s" % (m.group(2), m.group(5)))
+        elif line.lstrip().startswith("("):
+            out.append("REASON(%d) %s" % (len(line), re.sub(r":\d+:", ":PORT:", line.strip())))
+        else:
+            out.append(re.sub(r"^-- \d+ Kbytes", "-- K Kbytes", line))
+    return out
+
+
+@unittest.skipUnless(shutil.which("postfix") and shutil.which("postqueue") and is_root(),
+                     "needs Postfix (postfix, postqueue) and root to compare with the real mailq")
+class TestMailqLikePostfix(QueueControlCase):
+    """The same queue in Postfix and in Postern: a message to a closed
+    relay port, one from <> with two recipients, one on hold; Postfix's
+    own postqueue -p and Postern's mailq must have the same shape."""
+
+    def start_postfix(self):
+        d = tempfile.mkdtemp(prefix="postern-it-postfix-", dir="/tmp")
+        self.addCleanup(shutil.rmtree, d, True)
+        os.chmod(d, 0o755)   # Postfix's daemons (user postfix) work below it
+        for sub in ("etc", "spool", "data"):
+            os.mkdir(os.path.join(d, sub))
+        shutil.chown(os.path.join(d, "data"), "postfix")
+        open(os.path.join(d, "etc", "main.cf"), "w").close()
+        port = closed_port()
+        with open("/usr/share/postfix/master.cf.dist") as f:
+            master = re.sub(r"(?m)^smtp(\s+)inet.*$", "127.0.0.1:%d inet n - n - - smtpd" % port, f.read())
+        with open(os.path.join(d, "etc", "master.cf"), "w") as f:
+            f.write(master)
+        etc = os.path.join(d, "etc")
+        subprocess.run(["postconf", "-c", etc, "-e", "queue_directory = %s/spool" % d,
+                        "data_directory = %s/data" % d, "myhostname = qc-postfix.test", "mydestination =",
+                        "inet_interfaces = 127.0.0.1", "inet_protocols = ipv4", "mynetworks = 127.0.0.0/8",
+                        "relayhost = [127.0.0.1]:%d" % closed_port(), "maillog_file = %s/maillog" % d,
+                        "maillog_file_prefixes = %s" % d, "compatibility_level = 3.6", "alias_maps =",
+                        "alias_database =", "local_recipient_maps =",
+                        "smtpd_relay_restrictions = permit_mynetworks, reject"], check=True, timeout=60)
+        p = subprocess.run(["postfix", "-c", etc, "start"], timeout=60, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT)
+        self.assertEqual(p.returncode, 0, p.stdout)
+        self.addCleanup(subprocess.run, ["postfix", "-c", etc, "stop"], timeout=60,
+                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        smtp = wait_for(lambda: smtplib.SMTP("127.0.0.1", port, timeout=10), 30, "Postfix's smtpd",
+                        ignore=(OSError,))
+        return etc, smtp
+
+    def test_same_shape_as_postfix(self):
+        etc, smtp = self.start_postfix()
+        try:
+            smtp.sendmail(SENDER, ["x@one.test"], "Subject: a\n\nhi\n")
+            smtp.sendmail("", ["y@two.test", "z@two.test"], "Subject: b\n\nhi\n")
+            smtp.sendmail(SENDER, ["w@one.test"], "Subject: c\n\nhi\n")
+        finally:
+            smtp.quit()
+
+        def postqueue():
+            return subprocess.run(["postqueue", "-c", etc, "-p"], stdout=subprocess.PIPE, timeout=60,
+                                  check=True).stdout.decode()
+        pf = wait_for(lambda: (lambda t: t if t.count("Connection refused") == 3 else None)(postqueue()), 60,
+                      "three messages deferred by Postfix")
+        w_block = [b for b in pf.split("\n\n") if "w@one.test" in b][0]
+        subprocess.run(["postsuper", "-c", etc, "-h", w_block.split()[0]], check=True, timeout=60,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        pf = postqueue()
+
+        t = self.tree()
+        self.enqueue(t, "x@one.test")
+        self.assertEqual(t.enqueue_raw([("sender", ""), ("rcpt", "y@two.test"), ("rcpt", "z@two.test")],
+                                       b"Subject: b\n\nhi\n")["status"], "ok")
+        w = self.enqueue(t, "w@one.test")[0]
+        self.all_deferred(t, 3)
+        t.run("queue", "-d", t.dir, "hold", w)
+        ours = self.mailq(t)
+
+        def blocks(text):
+            shape = mailq_shape(text)
+            return shape[0], sorted("\n".join(b) for b in split_blocks(shape[1:-1])), shape[-1]
+        self.assertEqual(blocks(ours), blocks(pf), "Postern:\n%s\nPostfix:\n%s" % (ours, pf))
+
+
+def split_blocks(lines):
+    block, out = [], []
+    for line in lines:
+        if line == "":
+            out.append(block)
+            block = []
+        else:
+            block.append(line)
+    return out + ([block] if block else [])
 
 
 class TestRequeue(QueueControlCase):
