@@ -314,8 +314,10 @@ class TestMailqLikePostfix(QueueControlCase):
         pf = wait_for(lambda: (lambda t: t if t.count("Connection refused") == 3 else None)(postqueue()), 60,
                       "three messages deferred by Postfix")
         w_block = [b for b in pf.split("\n\n") if "w@one.test" in b][0]
-        subprocess.run(["postsuper", "-c", etc, "-h", w_block.split()[0]], check=True, timeout=60,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        w_id = [m.group(1) for m in map(ENTRY_RE.match, w_block.splitlines()) if m][0]
+        p = subprocess.run(["postsuper", "-c", etc, "-h", w_id], timeout=60, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT)
+        self.assertIn(b"%s: placed on hold" % w_id.encode(), p.stdout)
         pf = postqueue()
 
         t = self.tree()
