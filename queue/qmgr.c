@@ -49,6 +49,7 @@
 #include "fsutil.h"
 #include "hash.h"
 #include "log.h"
+#include "log_delivery.h"
 #include "qmgr.h"
 #include "sockets.h"
 
@@ -400,7 +401,10 @@ static int qmgr_expire(struct qmgr *q, struct qmgr_msg *m, time_t now)
 		}
 		/* RFC 3463 3.5: X.4.7, delivery time expired. */
 		qmgr_result_set(m, i, "4.4.7", reason, -1);
-		log_info("%s: to=<%s>, relay=none, status=bounced (%s)", m->id, m->qf.rcpt[i].addr, reason);
+		log_delivery(m->id, m->qf.rcpt[i].addr, "none",
+			     &(struct log_delivery_times){ .arrival_ms = m->qf.time * 1000,
+							   .active_ms = m->active_ms },
+			     "4.4.7", "failed", reason);
 	}
 	(void)q;
 	return 0;
@@ -510,6 +514,10 @@ static void qmgr_open(struct qmgr *q, struct qmgr_msg *m)
 		return;
 	}
 	m->parsed = 1;
+	m->active_ms = log_delivery_now_ms();
+	/* Postfix's qmgr line: log tools count messages and sizes from it. */
+	log_info("%s: from=<%s>, size=%llu, nrcpt=%zu (queue active)", m->id, m->qf.sender,
+		 m->qf.data_size, m->qf.nrcpt);
 	m->res = calloc(m->qf.nrcpt, sizeof(*m->res));
 	if (m->res == NULL) {
 		log_warn("%s: out of memory", m->id);

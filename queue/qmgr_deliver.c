@@ -35,6 +35,7 @@
 #include "config.h"
 #include "hash.h"
 #include "log.h"
+#include "log_delivery.h"
 #include "qmgr.h"
 #include "record.h"
 #include "sockets.h"
@@ -301,8 +302,10 @@ size_t qmgr_route(struct qmgr *q, struct qmgr_msg *m)
 static void qmgr_log_deferred(const struct qmgr_job *j, size_t from, const char *reason)
 {
 	for (size_t k = from; k < j->n; k++) {
-		log_info("%s: to=<%s>, relay=%s, status=deferred (%s)", j->msg->id,
-			 j->msg->qf.rcpt[j->idx[k]].addr, j->dest->t->name, reason);
+		log_delivery(j->msg->id, j->msg->qf.rcpt[j->idx[k]].addr, "none",
+			     &(struct log_delivery_times){ .arrival_ms = j->msg->qf.time * 1000,
+							   .active_ms = j->msg->active_ms },
+			     "4.3.0", "deferred", reason);
 		qmgr_result_set(j->msg, j->idx[k], "4.3.0", reason, j->dest->t->id);
 	}
 }
@@ -430,7 +433,9 @@ static int qmgr_request(struct qmgr_conn *c, const struct qmgr_job *j)
 	if (record_put_str(out, "queue_id", j->msg->id) < 0 ||
 	    record_put(out, "sender", qf->sender, qf->sender_len) < 0 ||
 	    record_put_num(out, "offset", (unsigned long long)qf->data_offset) < 0 ||
-	    record_put_num(out, "size", qf->data_size) < 0 || qmgr_request_options(out, qf) < 0)
+	    record_put_num(out, "size", qf->data_size) < 0 || qmgr_request_options(out, qf) < 0 ||
+	    record_put_num(out, "arrival_ms", qf->time > 0 ? (unsigned long long)qf->time * 1000 : 0) < 0 ||
+	    record_put_num(out, "active_ms", (unsigned long long)j->msg->active_ms) < 0)
 		return -1;
 	for (size_t k = 0; k < j->n; k++) {
 		const struct queuefile_rcpt *r = &qf->rcpt[j->idx[k]];

@@ -140,13 +140,13 @@ static void smtpd_auth_check(struct smtpd_session *ss, const struct buf *user, c
 	buf_init(&canon, SMTPD_AUTH_USER_MAX);
 	r = auth_verify_user(buf_cstr(user), buf_cstr(pass), "smtp", ss->client, &canon, NULL, &err);
 	if (r == 1 && canon.len > 0 && buf_set(&ss->auth_user, canon.data, canon.len) == 0) {
-		log_info("%s: authenticated as %s", ss->client, buf_cstr(&ss->auth_user));
+		log_info("%s: authenticated as %s", ss->client_log, buf_cstr(&ss->auth_user));
 		smtpd_reply(ss, "235 2.7.0 Authentication successful");
 	} else if (r < 0) {
 		log_warn("authd: %s", err);
 		smtpd_reply(ss, "454 4.7.0 Temporary authentication failure");
 	} else {
-		log_info("%s: authentication failed for %s", ss->client, buf_cstr(user));
+		log_info("%s: authentication failed for %s", ss->client_log, buf_cstr(user));
 		smtpd_auth_failed(ss);
 	}
 	buf_free(&canon);
