@@ -188,6 +188,27 @@ static void test_log_file_line_format(void **state)
 	assert_int_equal(n, strlen(out));
 }
 
+/* syslog_name replaces "postern" in the tag; a bad name is refused and
+ * changes nothing. */
+static void test_log_syslog_name(void **state)
+{
+	struct tm tm = { .tm_mon = 2, .tm_mday = 1 };
+	char out[128];
+
+	(void)state;
+	assert_int_equal(log_set_syslog_name("postfix"), 0);
+	log_file_line(out, sizeof(out), &tm, "h", "smtpd", 7, "", "x", 1);
+	assert_string_equal(out, "Mar  1 00:00:00 h postfix/smtpd[7]: x\n");
+	assert_int_equal(log_set_syslog_name(""), -1);
+	assert_int_equal(log_set_syslog_name("/postfix"), -1);
+	assert_int_equal(log_set_syslog_name("post fix"), -1);
+	assert_int_equal(log_set_syslog_name("a123456789012345678901234567890123456789012345678901234567890123"), -1);
+	assert_int_equal(log_set_syslog_name("postfix/out"), 0);
+	log_file_line(out, sizeof(out), &tm, "h", "smtp", 7, "", "x", 1);
+	assert_string_equal(out, "Mar  1 00:00:00 h postfix/out/smtp[7]: x\n");
+	assert_int_equal(log_set_syslog_name("postern"), 0);
+}
+
 static void test_log_file_line_too_long_is_refused(void **state)
 {
 	struct tm tm = { .tm_mon = 2, .tm_mday = 1 };
@@ -291,6 +312,7 @@ int main(void)
 		cmocka_unit_test(test_log_panic_aborts),
 		cmocka_unit_test(test_log_file_line_format),
 		cmocka_unit_test(test_log_file_line_too_long_is_refused),
+		cmocka_unit_test(test_log_syslog_name),
 		cmocka_unit_test(test_log_to_fd_writes_file_format_lines),
 		cmocka_unit_test(test_log_open_forgets_the_fd),
 	};
