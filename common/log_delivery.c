@@ -11,6 +11,7 @@
  * log sanitizes anyway).  Fails: never (a diagnostic). */
 #include "log_delivery.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -36,7 +37,7 @@ static const char *log_delivery_secs(long long ms, char *out, size_t len)
 	else if (ms < 10000)
 		snprintf(out, len, "%lld.%lld", ms / 1000, (ms % 1000) / 100);
 	else
-		snprintf(out, len, "%lld", (ms + 500) / 1000);
+		snprintf(out, len, "%lld", ms / 1000 + (ms % 1000 >= 500));
 	/* 0.50 -> 0.5, 1.0 -> 1: as short as Postfix writes them. */
 	if (strchr(out, '.') != NULL) {
 		size_t n = strlen(out);
@@ -52,6 +53,11 @@ static const char *log_delivery_secs(long long ms, char *out, size_t len)
 static long long log_delivery_span(long long earlier, long long later)
 {
 	return earlier <= 0 || later <= 0 || later < earlier ? 0 : later - earlier;
+}
+
+long long log_delivery_sec_ms(long long sec)
+{
+	return sec <= 0 || sec > LLONG_MAX / 1000 ? 0 : sec * 1000;
 }
 
 void log_delivery(const char *queue_id, const char *rcpt, const char *relay,

@@ -17,6 +17,9 @@ struct log_delivery_times {
 
 /* Wall-clock milliseconds since the epoch. */
 long long log_delivery_now_ms(void);
+/* Seconds since the epoch (a queue file's arrival) as milliseconds; 0
+ * for a time that is unknown (0 or less) or out of range. */
+long long log_delivery_sec_ms(long long sec);
 /* Log one recipient's result.  status is an agent status (delivered,
  * deferred, failed) and is written as Postfix does (sent, deferred,
  * bounced); relay NULL or "" is "none". */

@@ -402,7 +402,7 @@ static int qmgr_expire(struct qmgr *q, struct qmgr_msg *m, time_t now)
 		/* RFC 3463 3.5: X.4.7, delivery time expired. */
 		qmgr_result_set(m, i, "4.4.7", reason, -1);
 		log_delivery(m->id, m->qf.rcpt[i].addr, "none",
-			     &(struct log_delivery_times){ .arrival_ms = m->qf.time * 1000,
+			     &(struct log_delivery_times){ .arrival_ms = log_delivery_sec_ms(m->qf.time),
 							   .active_ms = m->active_ms },
 			     "4.4.7", "failed", reason);
 	}

@@ -303,7 +303,7 @@ static void qmgr_log_deferred(const struct qmgr_job *j, size_t from, const char 
 {
 	for (size_t k = from; k < j->n; k++) {
 		log_delivery(j->msg->id, j->msg->qf.rcpt[j->idx[k]].addr, "none",
-			     &(struct log_delivery_times){ .arrival_ms = j->msg->qf.time * 1000,
+			     &(struct log_delivery_times){ .arrival_ms = log_delivery_sec_ms(j->msg->qf.time),
 							   .active_ms = j->msg->active_ms },
 			     "4.3.0", "deferred", reason);
 		qmgr_result_set(j->msg, j->idx[k], "4.3.0", reason, j->dest->t->id);
@@ -434,7 +434,7 @@ static int qmgr_request(struct qmgr_conn *c, const struct qmgr_job *j)
 	    record_put(out, "sender", qf->sender, qf->sender_len) < 0 ||
 	    record_put_num(out, "offset", (unsigned long long)qf->data_offset) < 0 ||
 	    record_put_num(out, "size", qf->data_size) < 0 || qmgr_request_options(out, qf) < 0 ||
-	    record_put_num(out, "arrival_ms", qf->time > 0 ? (unsigned long long)qf->time * 1000 : 0) < 0 ||
+	    record_put_num(out, "arrival_ms", (unsigned long long)log_delivery_sec_ms(qf->time)) < 0 ||
 	    record_put_num(out, "active_ms", (unsigned long long)j->msg->active_ms) < 0)
 		return -1;
 	for (size_t k = 0; k < j->n; k++) {

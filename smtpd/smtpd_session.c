@@ -97,7 +97,7 @@ int smtpd_arm_timeout(struct smtpd_session *ss)
 }
 
 /* An error reply in the log.  A refusal by policy (every enhanced code
- * but X.5.Y, the protocol errors, RFC 3463 3.6) gets Postfix's reject
+ * but X.5.Y, the protocol errors, RFC 3463 3.6, and but 421) gets Postfix's reject
  * line, which log tools count as a rejected message: NOQUEUE, because no
  * queue file exists before the end of the data. */
 static void smtpd_log_error(const struct smtpd_session *ss, const char *line)
@@ -105,7 +105,8 @@ static void smtpd_log_error(const struct smtpd_session *ss, const char *line)
 	const char *verb = ss->verb != NULL ? ss->verb : "CONNECT";
 	int protocol = strlen(line) > 8 && line[3] == ' ' && line[5] == '.' && line[6] == '5' && line[7] == '.';
 
-	if (protocol || strcmp(verb, "AUTH") == 0) {
+	/* 421: we close the session (timeout, shutdown), no verdict on mail. */
+	if (protocol || strncmp(line, "421", 3) == 0 || strcmp(verb, "AUTH") == 0) {
 		log_info("%s from %s: %s", verb, ss->client_log, line);
 		return;
 	}
