@@ -24,8 +24,9 @@ from postern_harness import (POSTERN, SANITIZER_PATTERNS, SCALE, PosternTestCase
 
 MONTHS = "Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec"
 HOST = socket.gethostname().split(".")[0]
-# Mmm dd hh:mm:ss host postern/SERVICE[pid]: text   (RFC 3164 stamp)
-LINE = re.compile(r"^(?:%s) [ 1-3]\d \d\d:\d\d:\d\d %s postern/([a-z0-9-]+)\[(\d+)\]: (.*)$"
+# Mmm dd hh:mm:ss host postern/SERVICE[pid]: text   (RFC 3164 stamp; SERVICE may be
+# submission/smtpd)
+LINE = re.compile(r"^(?:%s) [ 1-3]\d \d\d:\d\d:\d\d %s postern/([a-z0-9/-]+)\[(\d+)\]: (.*)$"
                   % (MONTHS, re.escape(HOST)))
 QUEUE_ID = r"[0-9A-F]{10,}"
 # The processes one message passes through, each with a line naming its queue ID.
