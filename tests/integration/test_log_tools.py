@@ -2,7 +2,8 @@
 "Logs").
 
 One scripted run of mail through a tree whose log_file is a file:
-accepted (local delivery to bob, remote delivery to a peer), deferred
+accepted (local delivery to bob over SMTP and by sendmail, remote
+delivery to a peer), deferred
 (the peer answers 451 to the recipient), bounced (the peer answers 550;
 the non-delivery notification comes back to alice) and rejected (RCPT to
 an unknown local user, 550 at SMTP).  Then the tools operators run on
@@ -26,10 +27,11 @@ import threading
 import unittest
 import urllib.request
 
-from postern_harness import POSTERN, SANITIZER_PATTERNS, SCALE, PosternTestCase, wait_for
+from postern_harness import BIN, POSTERN, SANITIZER_PATTERNS, SCALE, PosternTestCase, daemon_env, wait_for
 
 PFLOGSUMM = shutil.which("pflogsumm") or "/usr/sbin/pflogsumm"
 EXPORTER = shutil.which("prometheus-postfix-exporter") or "/usr/bin/prometheus-postfix-exporter"
+SENDMAIL = os.path.join(BIN, "sendmail")
 QUEUE_ID = r"[0-9A-F]{10,}"
 SENDER = "alice@example.test"
 
@@ -157,6 +159,11 @@ class LogTools(PosternTestCase):
         t.send("ok@remote.test", "accepted-remote", sender=SENDER)
         t.send("defer@remote.test", "deferred", sender=SENDER)
         t.send("bounce@remote.test", "bounced", sender=SENDER)
+        env = daemon_env()
+        env["POSTERN_DIR"] = t.dir
+        p = subprocess.run([SENDMAIL, "-f", SENDER, "bob@example.test"], input=b"Subject: local\n\nhello\n",
+                           env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60 * SCALE)
+        self.assertEqual(p.returncode, 0, p.stdout)
         s = t.smtp()
         try:
             s.mail(SENDER)
@@ -177,9 +184,9 @@ class LogTools(PosternTestCase):
             "removed": r"%s/qmgr\[\d+\]: %s: removed$" % (tag, QUEUE_ID),
             "disconnect": r"%s/smtpd\[\d+\]: disconnect from unknown\[127\.0\.0\.1\]" % tag,
         }
-        # bob, ok@remote and the notification to alice; four finished
-        # messages (the deferred one stays); every SMTP session ended.
-        want = {"sent": 3, "deferred": 1, "bounced": 1, "removed": 4, "disconnect": sessions}
+        # bob twice, ok@remote and the notification to alice; five
+        # finished messages (the deferred one stays); every SMTP session ended.
+        want = {"sent": 4, "deferred": 1, "bounced": 1, "removed": 5, "disconnect": sessions}
 
         def have():
             text = read_text(self.path)
@@ -196,7 +203,7 @@ class LogTools(PosternTestCase):
         bounced, text, _ = self.script(t, "postern")
 
         totals, out = pflogsumm_totals(self.path, "postern")
-        self.assertEqual(totals, {"received": 4, "delivered": 3, "deferred": 1, "bounced": 1, "rejected": 1},
+        self.assertEqual(totals, {"received": 5, "delivered": 4, "deferred": 1, "bounced": 1, "rejected": 1},
                          "pflogsumm --syslog-name=postern:\n" + out)
 
         # Postfix's line shapes that the tools rely on.
@@ -268,15 +275,15 @@ class LogTools(PosternTestCase):
         _, _, sessions = self.script(t, "postfix")
 
         totals, out = pflogsumm_totals(self.path, None)
-        self.assertEqual(totals, {"received": 4, "delivered": 3, "deferred": 1, "bounced": 1, "rejected": 1},
+        self.assertEqual(totals, {"received": 5, "delivered": 4, "deferred": 1, "bounced": 1, "rejected": 1},
                          "pflogsumm on syslog_name = postfix:\n" + out)
         want = {
             "postfix_smtpd_connects_total": sessions,
             "postfix_smtpd_disconnects_total": sessions,
             'postfix_smtpd_messages_processed_total{sasl_method=""}': 4,
             'postfix_smtpd_messages_rejected_total{code="550"}': 1,
-            "postfix_qmgr_messages_inserted_receipients_count": 5,   # four, and the notification
-            "postfix_qmgr_messages_removed_total": 4,
+            "postfix_qmgr_messages_inserted_receipients_count": 6,   # five, and the notification
+            "postfix_qmgr_messages_removed_total": 5,
             # Three smtp lines with delays=a/b/c/d, four observations each
             # (0.3.0 puts the stage name where the label should be: "").
             'postfix_smtp_delivery_delay_seconds_count{stage=""}': 12,
