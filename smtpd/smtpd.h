@@ -87,6 +87,7 @@ struct smtpd_session {
 	int tls;                         /* TLS active on the stream */
 	char tls_desc[160];              /* "TLSv1.3 with cipher X (256/256 bits)" */
 	struct buf auth_user;            /* authenticated login, empty before */
+	const char *auth_mech;           /* its SASL mechanism (log), NULL before */
 	unsigned long long auth_failures;
 	/* the transaction */
 	int in_mail;                     /* MAIL accepted, transaction open */

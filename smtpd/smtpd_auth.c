@@ -146,7 +146,9 @@ static void smtpd_auth_check(struct smtpd_session *ss, const struct buf *user, c
 		log_warn("authd: %s", err);
 		smtpd_reply(ss, "454 4.7.0 Temporary authentication failure");
 	} else {
-		log_info("%s: authentication failed for %s", ss->client_log, buf_cstr(user));
+		/* Postfix's wording, which log tools count. */
+		log_warn("%s: SASL %s authentication failed: user %s", ss->client_log,
+			 ss->auth_mech != NULL ? ss->auth_mech : "?", buf_cstr(user));
 		smtpd_auth_failed(ss);
 	}
 	buf_free(&canon);
@@ -204,6 +206,7 @@ void smtpd_cmd_auth(struct smtpd_session *ss, const struct smtp_cmd *cmd)
 	if (r == SMTPD_AUTH_BAD) {
 		smtpd_reply(ss, "501 5.5.2 Error: malformed authentication response");
 	} else if (r == SMTPD_AUTH_GOT) {
+		ss->auth_mech = mech_id == SASL_MECH_PLAIN ? "PLAIN" : "LOGIN";
 		smtpd_auth_check(ss, &user, &pass);
 	} else if (r == SMTPD_AUTH_REFUSED) {
 		smtpd_auth_failed(ss);

@@ -350,6 +350,7 @@ static void smtpd_msg_log(const struct smtpd_session *ss, const struct smtpd_msg
 {
 	char to[SMTPD_LOG_RCPTS * (256 + 4) + 16];
 	size_t o = 0;
+	int authed = ss->auth_user.len > 0 && ss->auth_mech != NULL;
 
 	to[0] = '\0';
 	for (size_t i = 0; i < ss->nrcpt && i < SMTPD_LOG_RCPTS; i++) {
@@ -361,9 +362,12 @@ static void smtpd_msg_log(const struct smtpd_session *ss, const struct smtpd_msg
 	if (ss->nrcpt > SMTPD_LOG_RCPTS && o + 4 < sizeof(to))
 		memcpy(to + o, ",...", 5);
 	/* Postfix's client= first (log tools take NAME[ADDR] up to the
-	 * comma), then the rest of the session and envelope. */
-	log_info("%s: client=%s, helo=<%s>, from=<%s>, to=%s, nrcpt=%zu, size=%llu, proto=%s, "
-		 "tls=%s, auth=%s, result=queued", id, ss->client_log, buf_cstr(&ss->helo),
+	 * comma) and its sasl_ fields, then the rest of the session and
+	 * envelope. */
+	log_info("%s: client=%s%s%s%s%s, helo=<%s>, from=<%s>, to=%s, nrcpt=%zu, size=%llu, proto=%s, "
+		 "tls=%s, auth=%s, result=queued", id, ss->client_log,
+		 authed ? ", sasl_method=" : "", authed ? ss->auth_mech : "",
+		 authed ? ", sasl_username=" : "", authed ? buf_cstr(&ss->auth_user) : "", buf_cstr(&ss->helo),
 		 buf_cstr(&ss->sender), to, ss->nrcpt, m->written, smtpd_proto(ss),
 		 ss->tls ? ss->tls_desc : "no", ss->auth_user.len > 0 ? buf_cstr(&ss->auth_user) : "no");
 	if (m->msgid[0] != '\0')
