@@ -258,13 +258,18 @@ int main(int argc, char **argv)
 	struct local_ctx ctx = { .d = &d, .command_fd = -1 };
 
 	daemon_init(&d, "local", argc, argv);
-	if (d.argc != 0)
-		log_fatal("unexpected argument: %s", d.argv[0]);
+	if (d.argc != 0 && (strcmp(d.argv[0], "verify") != 0 || d.argc < 2))
+		log_fatal("unexpected argument: %s (or: verify ADDRESS...)", d.argv[0]);
 	ctx.map = daemon_open_map(&d, "mailboxes.cdb", 0);
 	ctx.aliases = daemon_open_map(&d, "aliases.cdb", 1);
 	ctx.domains = daemon_open_map(&d, "domains.cdb", 1);
 	ctx.transport = daemon_open_map(&d, "transport.cdb", 1);
 	ctx.quota = daemon_open_map(&d, "quota.cdb", 1);
+	if (d.argc != 0) {
+		/* sendmail -bv: where it would go, as delivery sees it */
+		daemon_drop(&d);
+		return local_verify(&ctx, d.argc - 1, d.argv + 1);
+	}
 	ctx.ipc_ms = local_ms(config_time("ipc_timeout"));
 	ctx.idle_ms = local_ms(config_time("daemon_idle_timeout"));
 	enqueue_set_timeout(ctx.ipc_ms < 0 ? 0 : ctx.ipc_ms);

@@ -374,7 +374,8 @@ static void qmgr_remove(struct qmgr *q, struct qmgr_msg *m)
 {
 	/* Every recipient is final and reported on disk: losing this unlink
 	 * in a crash only makes the next qmgr find a finished file and
-	 * remove it. */
+	 * remove it.  The reasons go first: never left behind. */
+	qmgr_reason_forget(m);
 	if (unlink(m->path) < 0 && errno != ENOENT) {
 		log_warn("%s: cannot remove %s: %s", m->id, m->path, strerror(errno));
 		q->want_active = 2;   /* retried by the next periodic scan */
@@ -427,6 +428,7 @@ static void qmgr_defer(struct qmgr *q, struct qmgr_msg *m, int soon, time_t now)
 			log_warn("%s: %s: %s", m->id, err, strerror(errno));
 		delay = qmgr_backoff(q, m->qf.attempts);
 	}
+	qmgr_reason_save(m);
 	due = delay > (unsigned long long)(QMGR_NEVER - now) ? QMGR_NEVER : now + (time_t)delay;
 	/* The mtime of a deferred file is its next try: a restarted qmgr
 	 * needs nothing but the directory. */

@@ -168,6 +168,12 @@ void qmgr_transports_close(struct qmgr *q);
 /* Record an agent's answer about recipient i of m. */
 void qmgr_result_set(struct qmgr_msg *m, size_t i, const char *dsn, const char *reason, int transport);
 
+/* ---- qmgr_reason.c ---- */
+/* Write defer/ID: the reasons m's pending recipients got in this attempt. */
+void qmgr_reason_save(struct qmgr_msg *m);
+/* Remove defer/ID (m leaves the queue). */
+void qmgr_reason_forget(const struct qmgr_msg *m);
+
 /* ---- qmgr_report.c ---- */
 /* Write the delivery status notifications m's final recipients call for
  * (failures, NOTIFY=SUCCESS deliveries) and mark them reported.  0, or
