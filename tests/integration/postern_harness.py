@@ -208,6 +208,17 @@ def port_free(port, host=HOST):
         s.close()
 
 
+def loopback_port():
+    """A loopback TCP port the kernel just handed out and nothing listens
+    on (bound, then released): for a peer or exporter to listen on, or
+    as a port that refuses connections."""
+    s = socket.socket()
+    s.bind((HOST, 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
 def free_port_base():
     """A port base N in 20000..60000 with N + every standard port free."""
     rng = random.SystemRandom()

@@ -20,14 +20,14 @@ reached through relayhost = [127.0.0.1]:PORT."""
 import os
 import re
 import shutil
-import socket
 import socketserver
 import subprocess
 import threading
 import unittest
 import urllib.request
 
-from postern_harness import BIN, POSTERN, SANITIZER_PATTERNS, SCALE, PosternTestCase, daemon_env, wait_for
+from postern_harness import (BIN, POSTERN, SANITIZER_PATTERNS, SCALE, PosternTestCase, daemon_env, loopback_port,
+                             wait_for)
 
 PFLOGSUMM = shutil.which("pflogsumm") or "/usr/sbin/pflogsumm"
 EXPORTER = shutil.which("prometheus-postfix-exporter") or "/usr/bin/prometheus-postfix-exporter"
@@ -77,14 +77,6 @@ class PeerHandler(socketserver.StreamRequestHandler):
 class Peer(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
-
-
-def free_loopback_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def read_text(path):
@@ -251,7 +243,7 @@ class LogTools(PosternTestCase):
 
     def test_prometheus_postfix_exporter_counts(self):
         t = self.tree("postfix")
-        port = free_loopback_port()
+        port = loopback_port()
         # Its own log goes to a file: it writes a line per scrape (no
         # showq socket here), and a full pipe would stop it.
         out = os.path.join(t.dir, "exporter.log")
