@@ -30,14 +30,15 @@ DEPS_PKGS := build-essential libssl-dev libc-ares-dev libcdb-dev libcmocka-dev \
              libcrypt-dev python3 clang swaks socat openssl postfix dnsmasq-base mutt \
              curl fetchmail getmail6 libnet-ssleay-perl libclang-rt-dev iproute2 stress-ng \
              dovecot-imapd isync tmux zlib1g-dev debhelper groff-base python3-cryptography \
-             prometheus
+             prometheus pflogsumm prometheus-postfix-exporter
 # (installed without recommends: swaks needs libnet-ssleay-perl for TLS, the
 # fuzz targets need clang's libFuzzer runtime from libclang-rt-dev, the
 # two-host remote test needs ip from iproute2; dovecot-imapd (with
 # dovecot-core: /usr/sbin/dovecot and /usr/lib/dovecot/imap) is the peer of
 # the Dovecot format and swap tests, run privately, never as the system's
 # IMAP server; isync (mbsync) and tmux (which drives mutt) are the
-# real IMAP clients of the client tests; zlib1g-dev is zlib, the
+# real IMAP clients of the client tests; pflogsumm and
+# prometheus-postfix-exporter read the log in test_log_tools; zlib1g-dev is zlib, the
 # deflate of IMAP COMPRESS (common/stream_deflate.c); stress-ng keeps the cores
 # busy to check that the suite passes on a loaded machine:
 # `stress-ng --cpu 2 & make test`; debhelper (with dpkg-dev) builds the

@@ -22,6 +22,7 @@
  * Fails: lookups return NULL or 0; nothing allocates. */
 #include "service_table.h"
 
+#include <stdio.h>
 #include <string.h>
 
 /* DESIGN.md's "Processes and privileges", in the order of master.conf.
@@ -120,6 +121,28 @@ const struct service_entry *service_table_for_command(const char *command, const
 		}
 	}
 	return plain;
+}
+
+int service_table_log_name(const char *service, const char *command, char *out, size_t len)
+{
+	/* Postfix's program names, which pflogsumm and the Prometheus
+	 * exporter key on: its SMTP server and client (docs/operator.md, "Logs"). */
+	static const struct { const char *command, *service, *role; } roles[] = {
+		{ "smtpd", "smtp", "smtpd" },
+		{ "remote", "remote", "smtp" },
+	};
+	int n = snprintf(out, len, "%s", service);
+
+	for (size_t i = 0; i < sizeof(roles) / sizeof(roles[0]); i++) {
+		if (command == NULL || strcmp(command, roles[i].command) != 0)
+			continue;
+		/* Another service of the role: SERVICE/ROLE, as Postfix's
+		 * master.cf does with syslog_name=postfix/submission. */
+		n = strcmp(service, roles[i].service) == 0 ? snprintf(out, len, "%s", roles[i].role)
+			: snprintf(out, len, "%s/%s", service, roles[i].role);
+		break;
+	}
+	return n < 0 || (size_t)n >= len ? -1 : 0;
 }
 
 int service_table_uses(const struct service_entry *e, const char *name)

@@ -50,6 +50,7 @@
 #include "hash.h"
 #include "log.h"
 #include "metric.h"
+#include "log_delivery.h"
 #include "qmgr.h"
 #include "sockets.h"
 
@@ -402,7 +403,10 @@ static int qmgr_expire(struct qmgr *q, struct qmgr_msg *m, time_t now)
 		}
 		/* RFC 3463 3.5: X.4.7, delivery time expired. */
 		qmgr_result_set(m, i, "4.4.7", reason, -1);
-		log_info("%s: to=<%s>, relay=none, status=bounced (%s)", m->id, m->qf.rcpt[i].addr, reason);
+		log_delivery(m->id, m->qf.rcpt[i].addr, "none",
+			     &(struct log_delivery_times){ .arrival_ms = log_delivery_sec_ms(m->qf.time),
+							   .active_ms = m->active_ms },
+			     "4.4.7", "failed", reason);
 		metric_count(METRIC_BOUNCED);
 	}
 	(void)q;
@@ -514,6 +518,10 @@ static void qmgr_open(struct qmgr *q, struct qmgr_msg *m)
 		return;
 	}
 	m->parsed = 1;
+	m->active_ms = log_delivery_now_ms();
+	/* Postfix's qmgr line: log tools count messages and sizes from it. */
+	log_info("%s: from=<%s>, size=%llu, nrcpt=%zu (queue active)", m->id, m->qf.sender,
+		 m->qf.data_size, m->qf.nrcpt);
 	m->res = calloc(m->qf.nrcpt, sizeof(*m->res));
 	if (m->res == NULL) {
 		log_warn("%s: out of memory", m->id);

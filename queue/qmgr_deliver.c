@@ -36,6 +36,7 @@
 #include "hash.h"
 #include "log.h"
 #include "metric.h"
+#include "log_delivery.h"
 #include "qmgr.h"
 #include "record.h"
 #include "sockets.h"
@@ -302,8 +303,10 @@ size_t qmgr_route(struct qmgr *q, struct qmgr_msg *m)
 static void qmgr_log_deferred(const struct qmgr_job *j, size_t from, const char *reason)
 {
 	for (size_t k = from; k < j->n; k++) {
-		log_info("%s: to=<%s>, relay=%s, status=deferred (%s)", j->msg->id,
-			 j->msg->qf.rcpt[j->idx[k]].addr, j->dest->t->name, reason);
+		log_delivery(j->msg->id, j->msg->qf.rcpt[j->idx[k]].addr, "none",
+			     &(struct log_delivery_times){ .arrival_ms = log_delivery_sec_ms(j->msg->qf.time),
+							   .active_ms = j->msg->active_ms },
+			     "4.3.0", "deferred", reason);
 		metric_count(METRIC_DEFERRED);
 		qmgr_result_set(j->msg, j->idx[k], "4.3.0", reason, j->dest->t->id);
 	}
@@ -432,7 +435,9 @@ static int qmgr_request(struct qmgr_conn *c, const struct qmgr_job *j)
 	if (record_put_str(out, "queue_id", j->msg->id) < 0 ||
 	    record_put(out, "sender", qf->sender, qf->sender_len) < 0 ||
 	    record_put_num(out, "offset", (unsigned long long)qf->data_offset) < 0 ||
-	    record_put_num(out, "size", qf->data_size) < 0 || qmgr_request_options(out, qf) < 0)
+	    record_put_num(out, "size", qf->data_size) < 0 || qmgr_request_options(out, qf) < 0 ||
+	    record_put_num(out, "arrival_ms", (unsigned long long)log_delivery_sec_ms(qf->time)) < 0 ||
+	    record_put_num(out, "active_ms", (unsigned long long)j->msg->active_ms) < 0)
 		return -1;
 	for (size_t k = 0; k < j->n; k++) {
 		const struct queuefile_rcpt *r = &qf->rcpt[j->idx[k]];

@@ -20,14 +20,13 @@ import os
 import re
 import shutil
 import smtplib
-import socket
 import subprocess
 import sys
 import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from postern_harness import BIN, PosternTestCase, daemon_env, is_root, wait_for  # noqa: E402
+from postern_harness import BIN, PosternTestCase, daemon_env, is_root, free_port, wait_for  # noqa: E402
 
 SENDMAIL = os.path.join(BIN, "sendmail")
 MAILQ = os.path.join(BIN, "mailq")
@@ -38,13 +37,7 @@ REFUSED = "Connection refused"
 ENTRY_RE = re.compile(r"^([0-9A-F]+)([*!]?)\s+(\d+)\s+(\w{3}\s\w{3}\s+\d+\s\d+:\d+:\d+)\s+(.+)$")
 
 
-def closed_port():
-    """A loopback port with no listener (bound, then released)."""
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+closed_port = free_port   # a loopback port with no listener
 
 
 class QueueControlCase(PosternTestCase):

@@ -53,6 +53,26 @@ static void assert_callers(const char *service, const char *want)
 /* Names are unique, each row is found by its command and role (else its
  * process would take another row's user, root and callers), inet rows
  * have a port and unix rows none, no row uses itself. */
+/* The log tag's SERVICE: Postfix's program names for the SMTP server
+ * and client, SERVICE/ROLE for another service of the same program. */
+static void test_log_names(void **state)
+{
+	char out[64];
+
+	(void)state;
+	assert_int_equal(service_table_log_name("smtp", "smtpd", out, sizeof(out)), 0);
+	assert_string_equal(out, "smtpd");
+	assert_int_equal(service_table_log_name("submission", "smtpd", out, sizeof(out)), 0);
+	assert_string_equal(out, "submission/smtpd");
+	assert_int_equal(service_table_log_name("remote", "remote", out, sizeof(out)), 0);
+	assert_string_equal(out, "smtp");
+	assert_int_equal(service_table_log_name("qmgr", "qmgr", out, sizeof(out)), 0);
+	assert_string_equal(out, "qmgr");
+	assert_int_equal(service_table_log_name("pop3-session", "popd", out, sizeof(out)), 0);
+	assert_string_equal(out, "pop3-session");
+	assert_int_equal(service_table_log_name("submission", "smtpd", out, 8), -1);
+}
+
 static void test_table_is_consistent(void **state)
 {
 	size_t rows = 0;
@@ -299,6 +319,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_table_is_consistent),
+		cmocka_unit_test(test_log_names),
 		cmocka_unit_test(test_callers_of_each_unix_service),
 		cmocka_unit_test(test_spares),
 		cmocka_unit_test(test_every_unix_service_is_listed_here),
