@@ -30,7 +30,7 @@ DEPS_PKGS := build-essential libssl-dev libc-ares-dev libcdb-dev libcmocka-dev \
              libcrypt-dev python3 clang swaks socat openssl postfix dnsmasq-base mutt \
              curl fetchmail getmail6 libnet-ssleay-perl libclang-rt-dev iproute2 stress-ng \
              dovecot-imapd isync tmux zlib1g-dev debhelper groff-base python3-cryptography \
-             prometheus pflogsumm prometheus-postfix-exporter
+             prometheus pflogsumm prometheus-postfix-exporter python3-dkim
 # (installed without recommends: swaks needs libnet-ssleay-perl for TLS, the
 # fuzz targets need clang's libFuzzer runtime from libclang-rt-dev, the
 # two-host remote test needs ip from iproute2; dovecot-imapd (with
@@ -46,7 +46,10 @@ DEPS_PKGS := build-essential libssl-dev libc-ares-dev libcdb-dev libcmocka-dev \
 # pages in test_install.py; python3-cryptography makes the expired,
 # foreign and mismatched certificates of test_postern_check.py;
 # prometheus brings promtool, which checks the metrics service's text in
-# test_metrics.py; systemd-analyze comes with systemd, which is not
+# test_metrics.py; python3-dkim (dkimpy, for Debian's /usr/bin/python3)
+# gave the expected values of tests/unit/test_dkim_canon.c
+# (tests/unit/dkim_canon_vectors.py) and is the independent signer and
+# verifier of the DKIM tests (docs/dkim.md); systemd-analyze comes with systemd, which is not
 # installed for the tests: test_install.py skips without it)
 
 # program = source files (by prefix) -> $(BUILD)/bin/program
