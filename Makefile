@@ -30,7 +30,8 @@ DEPS_PKGS := build-essential libssl-dev libc-ares-dev libcdb-dev libcmocka-dev \
              libcrypt-dev python3 clang swaks socat openssl postfix dnsmasq-base mutt \
              curl fetchmail getmail6 libnet-ssleay-perl libclang-rt-dev iproute2 stress-ng \
              dovecot-imapd isync tmux zlib1g-dev debhelper groff-base python3-cryptography \
-             prometheus pflogsumm prometheus-postfix-exporter python3-dkim
+             prometheus pflogsumm prometheus-postfix-exporter python3-dkim \
+             python3-nacl
 # (installed without recommends: swaks needs libnet-ssleay-perl for TLS, the
 # fuzz targets need clang's libFuzzer runtime from libclang-rt-dev, the
 # two-host remote test needs ip from iproute2; dovecot-imapd (with
@@ -49,7 +50,8 @@ DEPS_PKGS := build-essential libssl-dev libc-ares-dev libcdb-dev libcmocka-dev \
 # test_metrics.py; python3-dkim (dkimpy, for Debian's /usr/bin/python3)
 # gave the expected values of tests/unit/test_dkim_canon.c
 # (tests/unit/dkim_canon_vectors.py) and is the independent signer and
-# verifier of the DKIM tests (docs/dkim.md); systemd-analyze comes with systemd, which is not
+# verifier of the DKIM tests (docs/dkim.md), with python3-nacl for its
+# Ed25519; systemd-analyze comes with systemd, which is not
 # installed for the tests: test_install.py skips without it)
 
 # program = source files (by prefix) -> $(BUILD)/bin/program

@@ -170,6 +170,7 @@ int postern_cmd_conf(int argc, char **argv);
 int postern_cmd_queue(int argc, char **argv);
 /* `postern log`: one message's lines from the log (postern_log.c). */
 int postern_cmd_log(int argc, char **argv);
+int postern_cmd_dkim(int argc, char **argv);
 int postern_cmd_config_defaults(int argc, char **argv);
 int postern_cmd_master_defaults(int argc, char **argv);
 int postern_cmd_services(int argc, char **argv);

@@ -1,7 +1,8 @@
 /* postern_main: the `postern` operator command, dispatch and usage.
  *
  * Offers: `postern COMMAND [options] [args]` for init, user, start, stop,
- * reload, status, map, check, conf, queue and log (docs/operator.md),
+ * reload, status, map, check, conf, queue, log and dkim (docs/operator.md,
+ * docs/dkim.md),
  * plus the hidden `config-defaults` that prints the documented default
  * postern.conf (etc/postern.conf in the source tree is its output, and a
  * test diffs the two), `master-defaults`, the master.conf a non-root init writes
@@ -46,6 +47,7 @@ static const struct postern_command postern_commands[] = {
 	{ "conf", postern_cmd_conf },
 	{ "queue", postern_cmd_queue },
 	{ "log", postern_cmd_log },
+	{ "dkim", postern_cmd_dkim },
 	{ "config-defaults", postern_cmd_config_defaults },
 	{ "master-defaults", postern_cmd_master_defaults },
 	{ "services", postern_cmd_services },
@@ -76,6 +78,7 @@ int postern_usage(void)
 	      "       postern conf [-d DIR] [-h] -F NAME/TYPE/FIELD[=VALUE]...\n"
 	      "       postern queue [-d DIR] list [--json] | show|delete|hold|release|requeue ID | flush\n"
 	      "       postern log [-d DIR] [-f FILE] QUEUEID\n"
+	      "       postern dkim keygen [-d DIR] [--type rsa|ed25519] [--bits N] DOMAIN SELECTOR\n"
 	      "-d DIR may be replaced by the environment variable POSTERN_DIR; without\n"
 	      "either, the tree is the installed one, " LAYOUT_TREE " (init creates it\n"
 	      "with etc in " LAYOUT_ETC ", the queue in " LAYOUT_QUEUE " and run in " LAYOUT_RUN ").\n",
