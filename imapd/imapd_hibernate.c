@@ -8,11 +8,15 @@
  * the session costs a descriptor, a few hundred bytes and a share of
  * one inotify watch per distinct folder.  One epoll loop watches every
  * client (input or hang-up) and every folder (new/, cur/ and the
- * store's own files in the folder directory).  When the client speaks
- * or its folder changes, the descriptor and the state go back, with
- * request=resume, to a session process over private/imap-session,
- * which takes the session up again where it was: in IDLE, the client's
- * bytes still unread in the socket.  A client that hangs up is
+ * store's own files in the folder directory).  A folder that changed
+ * is synced here once for all its sessions (hib_folder_news): a session
+ * for which the change is only new messages is told them here (EXISTS,
+ * RECENT; common/imap_hibernate_news.c) and its state renewed.  When
+ * the client speaks or its folder changes otherwise, the descriptor and
+ * the state go back, with request=resume, to a session process over
+ * private/imap-session, which takes the session up again where it was:
+ * in IDLE, the client's bytes still unread in the socket.  A client
+ * that hangs up is
  * forgotten; one whose imap_timeout passes gets the autologout BYE;
  * when the system stops (the master's SIGUSR1) or the master is gone,
  * every client gets "* BYE Server shutting down".  No byte from a
@@ -36,7 +40,8 @@
  * inotify queue before status=ok) do not wake it.
  *
  * Runs as: postern-vmail in the mail root, as imap-session does; it
- * only reads directory events, never a message.  It raises its
+ * opens and syncs a folder as a session does (its lock held meanwhile
+ * holds this loop up), never a message for its text.  It raises its
  * descriptor limit to the hard limit; imap_hibernate_limit (and that
  * limit less a reserve) bound the sessions held.  Sessions count in
  * imap_user_session_limit and imap_client_session_limit here as they
@@ -615,10 +620,13 @@ static void hib_inotify_one(struct hib *h, const struct inotify_event *ev)
 	struct hib_watch *w;
 
 	if (ev->mask & IN_Q_OVERFLOW) {
-		/* Events were lost: every session looks for itself. */
-		log_warn("inotify queue overflow: waking every hibernated session");
+		/* Events were lost: every folder is looked at. */
+		log_warn("inotify queue overflow: looking at every hibernated session's folder");
 		for (struct hib_session *s = h->sessions; s != NULL; s = s->next)
-			hib_wake(h, s, IMAP_HIBERNATE_WAKE_FOLDER);
+			if (s->state == HIB_PENDING)
+				s->dirty = true;
+			else if (s->state == HIB_HELD)
+				hib_mark_stale(h, s);
 		return;
 	}
 	if ((w = hib_watch_find(h, ev->wd)) == NULL || !hib_event_matters(ev, w->which))
