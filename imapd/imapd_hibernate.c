@@ -35,9 +35,9 @@
  * Between its status=ok and the commit a session process looks at its
  * folder once more (a change there makes it keep the client and tell
  * the change); a folder event in that window marks the session here,
- * and it is woken as soon as it is taken.  So no change is missed in
- * the hand-over, and the session's own writes before it (read from the
- * inotify queue before status=ok) do not wake it.
+ * and its folder is looked at as soon as it is taken.  So no change is
+ * missed in the hand-over, and the session's own writes before it
+ * (read from the inotify queue before status=ok) do not wake it.
  *
  * Runs as: postern-vmail in the mail root, as imap-session does; it
  * opens and syncs a folder as a session does (its lock held meanwhile
