@@ -68,37 +68,6 @@ enum imap_hibernate_news imap_hibernate_news_check(const struct mbox *mb, const 
 	return IMAP_HIBERNATE_NEWS_NEW;
 }
 
-/* set with the UIDs of mb->msgs[from..n) added above its last range
- * (only the \Recent ones with recent_only), into out.  0 or -1 (ENOMEM). */
-static int imap_hibernate_news_grow(const struct imap_hibernate_set *set, const struct mbox *mb, size_t from,
-				    bool recent_only, struct imap_hibernate_set *out)
-{
-	size_t k = set->n;
-
-	*out = (struct imap_hibernate_set){ 0 };
-	if ((out->r = calloc(set->n + (mb->n - from) + 1, sizeof(*out->r))) == NULL)
-		return -1;
-	if (set->n > 0)
-		memcpy(out->r, set->r, set->n * sizeof(*out->r));
-	out->count = set->count;
-	for (size_t i = from; i < mb->n; i++) {
-		uint32_t uid = mb->msgs[i].uid;
-		if (recent_only && !mb->msgs[i].recent)
-			continue;
-		if (k > 0 && uid == out->r[k - 1].hi + 1)
-			out->r[k - 1].hi = uid;
-		else
-			out->r[k++] = (struct mbox_uid_range){ uid, uid };
-		out->count++;
-	}
-	out->n = k;
-	if (k == 0) {
-		free(out->r);
-		out->r = NULL;
-	}
-	return 0;
-}
-
 int imap_hibernate_news_apply(const struct mbox *mb, struct imap_hibernate_state *st, size_t first_new, bool claim,
 			      struct buf *text)
 {
@@ -114,9 +83,9 @@ int imap_hibernate_news_apply(const struct mbox *mb, struct imap_hibernate_state
 		errno = EMSGSIZE;
 		return -1;
 	}
-	if (imap_hibernate_news_grow(&st->uids, mb, first_new, false, &uids) < 0)
+	if (imap_hibernate_set_grow(&st->uids, mb, first_new, false, &uids) < 0)
 		return -1;
-	if (imap_hibernate_news_grow(&st->recent, mb, claim ? first_new : mb->n, true, &recent) < 0) {
+	if (imap_hibernate_set_grow(&st->recent, mb, claim ? first_new : mb->n, true, &recent) < 0) {
 		free(uids.r);
 		return -1;
 	}
