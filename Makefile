@@ -29,7 +29,7 @@ LIBS     := -lssl -lcrypto -lcares -lcdb -lcrypt -lz -pthread
 DEPS_PKGS := build-essential libssl-dev libc-ares-dev libcdb-dev libcmocka-dev \
              libcrypt-dev python3 clang swaks socat openssl postfix dnsmasq-base mutt \
              curl fetchmail getmail6 libnet-ssleay-perl libclang-rt-dev iproute2 stress-ng \
-             dovecot-imapd isync tmux zlib1g-dev debhelper groff-base
+             dovecot-imapd isync tmux zlib1g-dev debhelper groff-base python3-cryptography
 # (installed without recommends: swaks needs libnet-ssleay-perl for TLS, the
 # fuzz targets need clang's libFuzzer runtime from libclang-rt-dev, the
 # two-host remote test needs ip from iproute2; dovecot-imapd (with
@@ -41,8 +41,10 @@ DEPS_PKGS := build-essential libssl-dev libc-ares-dev libcdb-dev libcmocka-dev \
 # busy to check that the suite passes on a loaded machine:
 # `stress-ng --cpu 2 & make test`; debhelper (with dpkg-dev) builds the
 # .deb of tests/integration/test_deb_package.py, groff-base renders the man
-# pages in test_install.py; systemd-analyze comes with systemd, which is
-# not installed for the tests: test_install.py skips without it)
+# pages in test_install.py; python3-cryptography makes the expired,
+# foreign and mismatched certificates of test_postern_check.py;
+# systemd-analyze comes with systemd, which is not installed for the
+# tests: test_install.py skips without it)
 
 # program = source files (by prefix) -> $(BUILD)/bin/program
 PROGRAMS := master smtpd enqueue qmgr local remote verify authd popd imapd postern pickup sendmail

@@ -218,7 +218,7 @@ static const struct config_key config_table[] = {
 	{ "remote_tls_ca_file", CONFIG_STR, "/etc/ssl/certs/ca-certificates.crt",
 	  "PEM bundle of the CA certificates that policy verify trusts, loaded at start; empty means the OpenSSL default store (which may not be readable after the chroot)." },
 	{ "remote_auth_map", CONFIG_STR, "relay_passwords",
-	  "cdb map (relative to DIR/etc, without .cdb) from the relayhost value as written (or its host name) to user:password for AUTH PLAIN or LOGIN; a missing file means no AUTH.  It holds passwords: chmod 600 the text map; postern map gives the .cdb its mode and owner, and postern check warns while either is readable by others." },
+	  "cdb map (relative to DIR/etc, without .cdb) from the relayhost value as written (or its host name) to user:password for AUTH PLAIN or LOGIN; a missing file means no AUTH.  It holds passwords: chmod 600 the text map; postern map gives the .cdb its mode and owner, and postern check reports it as a problem while either is readable by others." },
 	{ "remote_auth_plaintext", CONFIG_BOOL, "no",
 	  "Let the remote delivery agent send AUTH credentials over a connection without TLS." },
 	{ "remote_connection_reuse_time", CONFIG_TIME, "5s",
@@ -715,6 +715,37 @@ const char *config_default(const char *key)
 	long i = config_index(key);
 
 	return i < 0 ? NULL : config_table[i].def;
+}
+
+const char *config_setting(const char *key)
+{
+	long i = config_index(key);
+
+	return i < 0 ? NULL : config_values[i];
+}
+
+int config_check(const char *key, const char *value, const char **error_r)
+{
+	long i = config_index(key);
+	const char *why = "";
+
+	if (i < 0) {
+		snprintf(config_error, sizeof(config_error), "unknown key %.*s", CONFIG_KEY_MAX, key);
+		*error_r = config_error;
+		return -1;
+	}
+	if (strlen(value) > CONFIG_VALUE_MAX || strchr(value, '\n') != NULL) {
+		snprintf(config_error, sizeof(config_error), "bad value for %s: %s", key,
+			 strchr(value, '\n') != NULL ? "a newline in a value" : "value too long");
+		*error_r = config_error;
+		return -1;
+	}
+	if (config_check_value((size_t)i, value, strlen(value), &why) < 0) {
+		snprintf(config_error, sizeof(config_error), "bad value for %s: %s", key, why);
+		*error_r = config_error;
+		return -1;
+	}
+	return 0;
 }
 
 void config_each(void (*fn)(const char *key, const char *value, const char *doc, void *arg), void *arg)

@@ -36,6 +36,13 @@ void config_each(void (*fn)(const char *key, const char *value, const char *doc,
 void config_each_default(void (*fn)(const char *key, const char *value, const char *doc, void *arg), void *arg);
 /* Default value of key as written in the table, or NULL if unknown. */
 const char *config_default(const char *key);
+/* The value key has in the loaded file, or NULL when the file does not
+ * set it (or the key is unknown). */
+const char *config_setting(const char *key);
+/* Whether value is valid for key, by the rules config_parse applies:
+ * 0, or -1 with *error_r ("unknown key KEY" or "bad value for KEY: why",
+ * static). */
+int config_check(const char *key, const char *value, const char **error_r);
 /* Whether s is a non-empty word of [a-z0-9_-] and the octets in extra:
  * the rule for master.cf names, users and paths (master and postern check). */
 int config_word_ok(const char *s, const char *extra);

@@ -7,8 +7,10 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "master_line.h"
+
 #define MASTER_MAX_SERVICES 64
-#define MASTER_MAX_ARGS 16
+#define MASTER_MAX_ARGS MASTER_LINE_ARGS_MAX
 
 enum service_type { SERVICE_INET, SERVICE_UNIX };
 

@@ -13,8 +13,9 @@
 
 #include "buf.h"
 #include "config.h"
+#include "master_line.h"
 
-#define MASTER_CONF_LINE_MAX 1024
+#define MASTER_CONF_LINE_MAX MASTER_LINE_MAX
 
 static char master_conf_error[512];
 
@@ -35,41 +36,22 @@ static int master_conf_copy(char *dst, size_t dstlen, const char *src)
 	return 0;
 }
 
+/* Copy fields that master_line_check accepted into svc (their lengths
+ * fit, it checked them against the same sizes). */
 static const char *master_conf_fields(struct service *svc, char **f, size_t nf)
 {
-	char *end;
-	unsigned long maxproc;
+	const char *why = master_line_check(f, nf);
 
-	if (nf < 7)
-		return "expected: name type listen user root maxproc command [args]";
-	if (nf - 7 > MASTER_MAX_ARGS)
-		return "too many command arguments";
-	if (!config_word_ok(f[0], "") || master_conf_copy(svc->name, sizeof svc->name, f[0]) < 0)
-		return "bad service name (a-z 0-9 - _, at most 32)";
-	if (strcmp(f[1], "inet") == 0)
-		svc->type = SERVICE_INET;
-	else if (strcmp(f[1], "unix") == 0)
-		svc->type = SERVICE_UNIX;
-	else
-		return "type must be inet or unix";
-	if (svc->type == SERVICE_UNIX && !config_word_ok(f[2], "."))
-		return "unix listen must be a socket name (a-z 0-9 - _ .)";
-	if (master_conf_copy(svc->listen, sizeof svc->listen, f[2]) < 0)
-		return "listen address too long";
-	if (!config_word_ok(f[3], "") || master_conf_copy(svc->user, sizeof svc->user, f[3]) < 0)
-		return "bad user name";
-	if (strcmp(f[4], "-") != 0 &&
-	    (f[4][0] == '/' || strstr(f[4], "..") != NULL || !config_word_ok(f[4], "/.")))
-		return "root must be - or a directory relative to the tree";
-	if (master_conf_copy(svc->root, sizeof svc->root, f[4]) < 0)
-		return "root too long";
-	errno = 0;
-	maxproc = strtoul(f[5], &end, 10);
-	if (errno != 0 || *end != '\0' || maxproc < 1 || maxproc > 10000)
-		return "maxproc must be 1..10000";
-	svc->maxproc = (unsigned)maxproc;
-	if (!config_word_ok(f[6], "") || master_conf_copy(svc->command, sizeof svc->command, f[6]) < 0)
-		return "bad command name (a program in program_directory)";
+	if (why != NULL)
+		return why;
+	if (master_conf_copy(svc->name, sizeof svc->name, f[0]) < 0 ||
+	    master_conf_copy(svc->listen, sizeof svc->listen, f[2]) < 0 ||
+	    master_conf_copy(svc->user, sizeof svc->user, f[3]) < 0 ||
+	    master_conf_copy(svc->root, sizeof svc->root, f[4]) < 0 ||
+	    master_conf_copy(svc->command, sizeof svc->command, f[6]) < 0)
+		return "field too long";
+	svc->type = strcmp(f[1], "inet") == 0 ? SERVICE_INET : SERVICE_UNIX;
+	svc->maxproc = (unsigned)strtoul(f[5], NULL, 10);
 	for (size_t i = 7; i < nf; i++) {
 		svc->args[svc->nargs] = strdup(f[i]);
 		if (svc->args[svc->nargs] == NULL)
@@ -89,16 +71,13 @@ void master_service_clear(struct service *svc)
 static int master_conf_line(const char *path, unsigned lineno, char *line,
 			    struct service *svcs, size_t *n, size_t max, const char **error_r)
 {
-	char *f[7 + MASTER_MAX_ARGS + 1], *save = NULL, *tok;
-	size_t nf = 0;
+	char *f[MASTER_LINE_FIELDS + 1];
+	size_t nf = master_line_split(line, f, MASTER_LINE_FIELDS + 1);
 	const char *msg;
 
-	for (tok = strtok_r(line, " \t\r\n", &save); tok != NULL; tok = strtok_r(NULL, " \t\r\n", &save)) {
-		if (nf == sizeof f / sizeof f[0])
-			return master_conf_fail(path, lineno, "too many fields", error_r);
-		f[nf++] = tok;
-	}
-	if (nf == 0 || f[0][0] == '#')
+	if (nf > MASTER_LINE_FIELDS + 1)
+		return master_conf_fail(path, lineno, "too many fields", error_r);
+	if (master_line_is_comment(f, nf))
 		return 0;
 	if (*n == max)
 		return master_conf_fail(path, lineno, "too many services", error_r);

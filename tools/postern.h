@@ -3,6 +3,7 @@
 #ifndef POSTERN_TOOL_H
 #define POSTERN_TOOL_H
 
+#include <limits.h>
 #include <stddef.h>
 #include <sys/types.h>
 #include <time.h>
@@ -106,6 +107,53 @@ int postern_master_text(struct buf *out, const char *addr, unsigned port_base);
 int postern_tls_selfsigned(const char *host, const char *cert_path, const char *key_path,
 			   const struct postern_owner *cert_own, const struct postern_owner *key_own);
 
+/* ---- postern_confcmd.c, postern_confmaster.c ---- */
+/* One run of `postern conf`: the tree, the file and the options. */
+struct postern_confcmd {
+	char tree[PATH_MAX];
+	char path[PATH_MAX];   /* the file shown or edited */
+	int non_default, defaults, values_only, master, field, remove;
+};
+
+/* Read path (at most max bytes) into text (initialised here). 0 or -1 (printed). */
+int postern_confcmd_read(const char *path, struct buf *text, size_t max);
+/* Replace path with text atomically, keeping the old file's owner and mode. 0 or -1 (printed). */
+int postern_confcmd_write(const char *path, const struct buf *text);
+/* The master.conf part (-M, -F) on the arguments after the options; the exit code. */
+int postern_confmaster(const struct postern_confcmd *c, char **args, int n);
+
+/* ---- postern_check*.c ---- */
+#define POSTERN_CHECK_LISTENERS 64   /* inet services checked (the master's limit) */
+
+/* An inet service of master.conf, for the port checks. */
+struct postern_check_listener {
+	char name[33];
+	char listen[256];
+};
+
+/* One run of `postern check`: the tree and what was found. */
+struct postern_check {
+	char tree[PATH_MAX];
+	int errors;     /* problems: exit 1 */
+	int warnings;   /* printed, exit code unchanged */
+	struct postern_check_listener listeners[POSTERN_CHECK_LISTENERS];
+	size_t nlisteners;
+};
+
+/* Print "postern: check: ..." (a problem) to stderr and count it. */
+void postern_check_fail(struct postern_check *ck, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Print "postern: check: warning: ..." to stderr and count it. */
+void postern_check_warn(struct postern_check *ck, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The TLS certificate and key of postern.conf: readable, a pair, valid
+ * now, not expiring within 30 days (warning), the chain verifying. */
+void postern_check_tls(struct postern_check *ck);
+/* The directories of docs/tree.md: present, owners (as root) and modes;
+ * the TLS key not readable by others. */
+void postern_check_tree(struct postern_check *ck);
+/* The inet listeners: free to bind when the master is not running,
+ * answering when it is. */
+void postern_check_ports(struct postern_check *ck);
+
 /* ---- commands (argv[0] is the command name) ---- */
 int postern_cmd_init(int argc, char **argv);
 int postern_cmd_user(int argc, char **argv);
@@ -115,6 +163,7 @@ int postern_cmd_reload(int argc, char **argv);
 int postern_cmd_status(int argc, char **argv);
 int postern_cmd_map(int argc, char **argv);
 int postern_cmd_check(int argc, char **argv);
+int postern_cmd_conf(int argc, char **argv);
 int postern_cmd_queue(int argc, char **argv);
 int postern_cmd_config_defaults(int argc, char **argv);
 int postern_cmd_master_defaults(int argc, char **argv);

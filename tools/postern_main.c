@@ -1,10 +1,10 @@
 /* postern_main: the `postern` operator command, dispatch and usage.
  *
  * Offers: `postern COMMAND [options] [args]` for init, user, start, stop,
- * reload, status, map and check (docs/operator.md), plus the hidden
- * `config-defaults` that prints the documented default postern.conf
- * (etc/postern.conf in the source tree is its output, and a test diffs
- * the two), `master-defaults`, the master.conf a non-root init writes
+ * reload, status, map, check, conf and queue (docs/operator.md), plus
+ * the hidden `config-defaults` that prints the documented default
+ * postern.conf (etc/postern.conf in the source tree is its output, and a
+ * test diffs the two), `master-defaults`, the master.conf a non-root init writes
  * with the default address and port base (etc/master.conf), and
  * `services`, the service table (common/service_table.c) as the tests
  * read it (tools/postern_services.c).  The tree is named by -d DIR or
@@ -43,6 +43,7 @@ static const struct postern_command postern_commands[] = {
 	{ "status", postern_cmd_status },
 	{ "map", postern_cmd_map },
 	{ "check", postern_cmd_check },
+	{ "conf", postern_cmd_conf },
 	{ "queue", postern_cmd_queue },
 	{ "config-defaults", postern_cmd_config_defaults },
 	{ "master-defaults", postern_cmd_master_defaults },
@@ -69,6 +70,9 @@ int postern_usage(void)
 	      "       postern start [-d DIR] [-f]\n"
 	      "       postern stop|reload|status|check [-d DIR]\n"
 	      "       postern map [-d DIR] FILE\n"
+	      "       postern conf [-d DIR] [-n|-D] [-h] [KEY...] | KEY=VALUE... | -X KEY...\n"
+	      "       postern conf [-d DIR] -M [-X] [NAME[/TYPE][=ENTRY]...]\n"
+	      "       postern conf [-d DIR] [-h] -F NAME/TYPE/FIELD[=VALUE]...\n"
 	      "       postern queue [-d DIR] list [--json] | show|delete|hold|release|requeue ID | flush\n"
 	      "-d DIR may be replaced by the environment variable POSTERN_DIR; without\n"
 	      "either, the tree is the installed one, " LAYOUT_TREE " (init creates it\n"

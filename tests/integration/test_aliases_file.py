@@ -66,12 +66,14 @@ class TestAliases5Form(AliasesCase):
             f.write("# the staff\nalice@example.test\nbob\n")
         self.write_aliases(t, "staff: :include:%s\n" % lst)
         t.run("map", "-d", t.dir, "aliases")
-        self.assertEqual(t.run("check", "-d", t.dir).stdout, b"")
-        # A list edited after the compile: check says the map is stale.
+        self.assertEqual(t.check(), (0, ""))
+        # A list edited after the compile: check says the map is stale,
+        # a problem (the services read the .cdb).
         cdb = os.path.join(t.dir, "etc", "aliases.cdb")
         later = os.stat(cdb).st_mtime + 60
         os.utime(lst, (later, later))
-        out = t.run("check", "-d", t.dir).stdout.decode()
+        code, out = t.check()
+        self.assertEqual(code, 1, out)
         self.assertIn("aliases.cdb is older than %s/etc/aliases or a file it includes" % t.dir, out)
         t.start()
         t.send("staff@example.test", "to-staff")
@@ -170,17 +172,20 @@ class TestMapModes(AliasesCase):
         t.run("map", "-d", t.dir, "aliases")
         self.assertEqual(os.stat(aliases + ".cdb").st_mode & 0o7777, 0o640)
 
-    def test_check_warns_when_a_password_map_is_readable_by_others(self):
+    def test_check_refuses_a_password_map_readable_by_others(self):
         t = self.start_tree(start=False)
         src = self.relay_passwords(t, 0o644)
         t.run("map", "-d", t.dir, "relay_passwords")
-        out = t.run("check", "-d", t.dir).stdout.decode()
-        self.assertIn("warning: %s holds passwords and is readable by others (mode 0644)" % src, out)
+        # A secret readable by others is a problem (exit 1), not a warning.
+        code, out = t.check()
+        self.assertEqual(code, 1, out)
+        self.assertIn("postern: check: %s holds passwords and is readable by others (mode 0644)" % src, out)
         os.chmod(src, 0o600)
-        out = t.run("check", "-d", t.dir).stdout.decode()
-        self.assertIn("warning: %s.cdb is readable by others (mode 0644) but its source" % src, out)
+        code, out = t.check()
+        self.assertEqual(code, 1, out)
+        self.assertIn("postern: check: %s.cdb is readable by others (mode 0644) but its source" % src, out)
         t.run("map", "-d", t.dir, "relay_passwords")
-        self.assertEqual(t.run("check", "-d", t.dir).stdout, b"")
+        self.assertEqual(t.check(), (0, ""))
 
 
 if __name__ == "__main__":

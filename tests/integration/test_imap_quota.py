@@ -242,7 +242,7 @@ class ImapQuota(PosternTestCase):
         with open(path, "w") as f:
             f.write("# per mailbox\nalice@example.test 10m\nbob@example.test 1m,3\n")
         t.run("map", "-d", t.dir, "quota")
-        self.assertEqual(t.run("check", "-d", t.dir).stdout, b"")
+        self.assertEqual(t.check(), (0, ""))
         before = open(path + ".cdb", "rb").read()
         for bad in ("lots", "10q", "1m,", "1m,x", "1m,3,4", ",3"):
             with open(path, "w") as f:

@@ -21,7 +21,7 @@ import subprocess
 import tempfile
 import unittest
 
-from postern_harness import SCALE, SERVICE_TABLE, SOURCE, daemon_env
+from postern_harness import SCALE, SERVICE_TABLE, SOURCE, daemon_env, free_port_base
 from postern_install import DAEMONS, expected_files, make_install
 
 
@@ -67,7 +67,7 @@ class InstallTest(unittest.TestCase):
         make_install(self.root, "/usr")
         tree = os.path.join(self.root, "tree")
         p = subprocess.run([os.path.join(self.root, "usr/sbin/postern"), "init", "-d", tree,
-                            "--port-base", "20000", "--domain", "example.test"],
+                            "--port-base", str(free_port_base()), "--domain", "example.test"],
                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            env=daemon_env(), timeout=60 * SCALE)
         self.assertEqual(p.returncode, 0, p.stdout.decode("utf-8", "replace"))

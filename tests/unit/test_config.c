@@ -206,6 +206,26 @@ static void test_config_word_ok_takes_only_lower_digits_dash_underscore_and_extr
 	assert_false(config_word_ok("a b", "/."));
 }
 
+static void test_config_check_and_setting(void **state)
+{
+	const char *error = NULL;
+
+	(void)state;
+	assert_int_equal(config_check("message_size_limit", "20m", &error), 0);
+	assert_int_equal(config_check("message_size_limit", "0", &error), -1);
+	assert_string_equal(error, "bad value for message_size_limit: must be at least 1");
+	assert_int_equal(config_check("smtpd_received_tls", "maybe", &error), -1);
+	assert_string_equal(error, "bad value for smtpd_received_tls: expected yes or no");
+	assert_int_equal(config_check("relayhost", "a\nb", &error), -1);
+	assert_string_equal(error, "bad value for relayhost: a newline in a value");
+	assert_int_equal(config_check("no_such_key", "1", &error), -1);
+	assert_string_equal(error, "unknown key no_such_key");
+	assert_int_equal(parse("relayhost = [mx]\n", &error), 0);
+	assert_string_equal(config_setting("relayhost"), "[mx]");
+	assert_null(config_setting("message_size_limit"));
+	assert_null(config_setting("no_such_key"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -220,6 +240,7 @@ int main(void)
 		cmocka_unit_test(test_config_time_minimum),
 		cmocka_unit_test(test_config_each_lists_every_key_with_doc),
 		cmocka_unit_test(test_config_word_ok_takes_only_lower_digits_dash_underscore_and_extra),
+		cmocka_unit_test(test_config_check_and_setting),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,288 @@
+/* postern_check: `postern check [-d DIR]`, everything that can stop mail.
+ *
+ * Offers: loads postern.conf (the daemons' parser), checks master.conf
+ * line by line (common/master_line.c, the master's rules, plus: the user
+ * exists, the root directory exists, the command is in
+ * program_directory), test-compiles every map Postern reads (domains,
+ * mailboxes, aliases, transport, quota and the maps named by
+ * postern.conf) and finds a .cdb missing or older than its source, a map
+ * readable by others that holds passwords (remote_auth_map) or whose
+ * source is not, parses etc/users, checks the TLS certificate and key
+ * (postern_check_tls.c), the directories of docs/tree.md with their
+ * owners and modes, and the listening ports (postern_check_tree.c).  It
+ * prints every problem, not only the first.
+ *
+ * Trusts: nothing in the files; they are only parsed.  check writes no
+ * file of the tree: test compiles go to a temporary .cdb that is removed.
+ *
+ * Fails: prints "postern: check: ..." per problem to stderr and exits 1
+ * if there was any; "postern: check: warning: ..." lines (a certificate
+ * that expires soon or is self-signed, a map readable by others) do not
+ * change the exit code. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "master_line.h"
+#include "passwd_file.h"
+#include "postern.h"
+
+/* One line "postern: check: PREFIXtext" on stderr. */
+static void postern_check_say(const char *prefix, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+
+static void postern_check_say(const char *prefix, const char *fmt, va_list ap)
+{
+	fprintf(stderr, "postern: check: %s", prefix);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+void postern_check_fail(struct postern_check *ck, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	postern_check_say("", fmt, ap);
+	va_end(ap);
+	ck->errors++;
+}
+
+void postern_check_warn(struct postern_check *ck, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	postern_check_say("warning: ", fmt, ap);
+	va_end(ap);
+	ck->warnings++;
+}
+
+/* The checks of one service line; the first problem or NULL. */
+static const char *postern_check_service(const struct postern_check *ck, char **f, size_t nf)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	uid_t uid;
+	gid_t gid;
+	const char *why = master_line_check(f, nf);
+
+	if (why != NULL)
+		return why;
+	if (strcmp(f[1], "inet") == 0 && !master_line_inet_ok(f[2]))
+		return "inet listen must be ADDRESS:PORT or [IPV6]:PORT";
+	/* Only root switches users: as anyone else everything runs as the
+	 * invoking user (DESIGN.md). */
+	if (geteuid() == 0 && postern_user_ids(f[3], &uid, &gid) < 0) {
+		static char why_user[128];
+
+		snprintf(why_user, sizeof(why_user), "no such system user %s (postern init as root creates "
+			 "the postern-* users)", f[3]);   /* f[3]: at most 32, master_line_check */
+		return why_user;
+	}
+	if (strcmp(f[4], "-") != 0 &&
+	    (snprintf(path, sizeof(path), "%s/%s", ck->tree, f[4]) >= (int)sizeof(path) ||
+	     stat(path, &st) < 0 || !S_ISDIR(st.st_mode)))
+		return "root directory missing";
+	if (snprintf(path, sizeof(path), "%s/%s", config_str("program_directory"), f[6]) >= (int)sizeof(path) ||
+	    access(path, X_OK) < 0)
+		return "command not found in program_directory";
+	return NULL;
+}
+
+/* Remember an inet listener for the port checks. */
+static void postern_check_note_inet(struct postern_check *ck, char **f)
+{
+	struct postern_check_listener *l;
+
+	if (strcmp(f[1], "inet") != 0 || ck->nlisteners == POSTERN_CHECK_LISTENERS)
+		return;
+	l = &ck->listeners[ck->nlisteners++];
+	memcpy(l->name, f[0], strlen(f[0]) + 1);   /* master_line_check: at most 32 */
+	if (str_copy(l->listen, sizeof(l->listen), f[2]) < 0)
+		ck->nlisteners--;
+}
+
+static void postern_check_master(struct postern_check *ck)
+{
+	char path[PATH_MAX], line[MASTER_LINE_MAX + 2], names[64][MASTER_LINE_NAME_MAX + 1];
+	size_t nnames = 0, nservices = 0;
+	unsigned lineno = 0;
+	FILE *fp;
+
+	if (postern_path(path, sizeof(path), "%s/etc/master.conf", ck->tree) < 0)
+		return;
+	fp = fopen(path, "re");
+	if (fp == NULL) {
+		postern_check_fail(ck, "%s: %s", path, strerror(errno));
+		return;
+	}
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		char *f[MASTER_LINE_FIELDS + 1];
+		size_t nf;
+		const char *why;
+
+		lineno++;
+		if (strchr(line, '\n') == NULL && !feof(fp)) {
+			postern_check_fail(ck, "%s:%u: line too long", path, lineno);
+			break;
+		}
+		nf = master_line_split(line, f, MASTER_LINE_FIELDS + 1);
+		if (master_line_is_comment(f, nf))
+			continue;
+		nservices++;
+		why = postern_check_service(ck, f, nf);
+		if (why != NULL) {
+			postern_check_fail(ck, "%s:%u: %s", path, lineno, why);
+			continue;
+		}
+		for (size_t i = 0; i < nnames; i++)
+			if (strcmp(names[i], f[0]) == 0)
+				postern_check_fail(ck, "%s:%u: duplicate service %s", path, lineno, f[0]);
+		if (nnames < sizeof(names) / sizeof(names[0]))
+			memcpy(names[nnames++], f[0], strlen(f[0]) + 1);
+		postern_check_note_inet(ck, f);
+	}
+	fclose(fp);
+	if (nservices == 0)
+		postern_check_fail(ck, "%s: no services", path);
+}
+
+/* A map must not be readable by others when it holds secrets, nor when
+ * its operator kept the source from them (a .cdb compiled before
+ * `postern map` copied the source's mode may still be 0644). */
+static void postern_check_map_mode(struct postern_check *ck, const char *src, const struct stat *s_src,
+				   const char *cdb, const struct stat *s_cdb, int secret)
+{
+	unsigned m_src = (unsigned)(s_src->st_mode & 07777), m_cdb = (unsigned)(s_cdb->st_mode & 07777);
+
+	/* A secret readable by others is a problem, like etc/users and the
+	 * TLS key; a plain map that is only a warning. */
+	void (*say)(struct postern_check *, const char *, ...) = secret ? postern_check_fail : postern_check_warn;
+
+	if (secret && (s_src->st_mode & S_IROTH))
+		say(ck, "%s holds passwords and is readable by others (mode %04o): chmod 600 it, "
+		    "then postern map gives %s the same mode", src, m_src, cdb);
+	else if (!(s_src->st_mode & S_IROTH) && (s_cdb->st_mode & S_IROTH))
+		say(ck, "%s is readable by others (mode %04o) but its source %s is not (mode %04o)%s: "
+		    "run postern map, which gives it the source's mode", cdb, m_cdb, src, m_src,
+		    secret ? " and it holds passwords" : "");
+}
+
+/* Compile map NAME (absolute, or relative to DIR/etc; "" = not
+ * configured) to a temporary cdb beside it, then remove that.  The real
+ * NAME.cdb missing or older than NAME or a file it includes is a
+ * problem (the services read the .cdb, not what the operator edited);
+ * one readable by others when it should not be is a warning. */
+static void postern_check_map(struct postern_check *ck, const char *name, int optional, int secret)
+{
+	char src[PATH_MAX], tmp[PATH_MAX], cdb[PATH_MAX];
+	struct stat s_src, s_cdb;
+	const char *error = "", *base;
+	time_t newest = 0;
+
+	if (name[0] == '\0')
+		return;
+	if (postern_path(src, sizeof(src), "%s%s%s", name[0] == '/' ? "" : ck->tree,
+			 name[0] == '/' ? "" : "/etc/", name) < 0)
+		return;
+	base = strrchr(src, '/') + 1;
+	if (postern_path(tmp, sizeof(tmp), "%.*s.check-%s.%ld.cdb", (int)(base - src), src, base,
+			 (long)getpid()) < 0 ||
+	    postern_path(cdb, sizeof(cdb), "%s.cdb", src) < 0)
+		return;
+	if (stat(src, &s_src) < 0) {
+		if (!optional || errno != ENOENT)
+			postern_check_fail(ck, "%s: %s", src, strerror(errno));
+		return;
+	}
+	if (postern_map_compile(src, tmp, &newest, &error) < 0)
+		postern_check_fail(ck, "%s", error);
+	unlink(tmp);
+	if (stat(cdb, &s_cdb) < 0) {
+		postern_check_fail(ck, "%s is missing: run postern map -d %s %s", cdb, ck->tree, name);
+		return;
+	}
+	if (s_cdb.st_mtime < (newest > s_src.st_mtime ? newest : s_src.st_mtime))
+		postern_check_fail(ck, "%s is older than %s%s: run postern map -d %s %s", cdb, src,
+				   newest > s_src.st_mtime ? " or a file it includes" : "", ck->tree, name);
+	postern_check_map_mode(ck, src, &s_src, cdb, &s_cdb, secret);
+}
+
+/* smtpd_sender_login_maps names the .cdb itself: its source is the name
+ * without ".cdb". */
+static void postern_check_sender_logins(struct postern_check *ck)
+{
+	const char *v = config_str("smtpd_sender_login_maps");
+	char name[PATH_MAX];
+	size_t n = strlen(v);
+
+	if (n > 4 && strcmp(v + n - 4, ".cdb") == 0 && n - 4 < sizeof(name)) {
+		memcpy(name, v, n - 4);
+		name[n - 4] = '\0';
+		postern_check_map(ck, name, 1, 0);
+	}
+}
+
+static void postern_check_users(struct postern_check *ck)
+{
+	struct passwd_file *pf = NULL;
+	char path[PATH_MAX];
+	const char *error = "";
+	struct stat st;
+
+	if (postern_path(path, sizeof(path), "%s/etc/users", ck->tree) < 0)
+		return;
+	if (passwd_file_load(path, &pf, &st, &error) < 0) {
+		postern_check_fail(ck, "%s: %s", path, error);
+		return;
+	}
+	passwd_file_free(&pf);
+	if (st.st_mode & 0007)
+		postern_check_fail(ck, "%s is readable by others (mode %o; want 0640)",
+				   path, (unsigned)(st.st_mode & 07777));
+}
+
+int postern_cmd_check(int argc, char **argv)
+{
+	struct postern_check ck;
+	char conf[PATH_MAX];
+	const char *dir = NULL, *error = "";
+	int c;
+
+	optind = 0;
+	while ((c = getopt(argc, argv, "d:")) != -1) {
+		if (c != 'd')
+			return postern_usage();
+		dir = optarg;
+	}
+	if (optind != argc)
+		return postern_usage();
+	memset(&ck, 0, sizeof(ck));
+	if (postern_tree(dir, ck.tree, sizeof(ck.tree)) < 0 ||
+	    postern_path(conf, sizeof(conf), "%s/etc/postern.conf", ck.tree) < 0)
+		return POSTERN_EXIT_FAIL;
+	if (config_load(conf, &error) < 0)
+		postern_check_fail(&ck, "%s", error);
+	postern_check_master(&ck);
+	postern_check_map(&ck, "domains", 0, 0);
+	postern_check_map(&ck, "mailboxes", 0, 0);
+	postern_check_map(&ck, "aliases", 1, 0);
+	postern_check_map(&ck, "transport", 1, 0);
+	postern_check_map(&ck, "quota", 1, 0);
+	postern_check_map(&ck, config_str("remote_tls_policy_map"), 1, 0);
+	postern_check_map(&ck, config_str("remote_auth_map"), 1, 1);
+	postern_check_sender_logins(&ck);
+	postern_check_users(&ck);
+	postern_check_tree(&ck);
+	postern_check_tls(&ck);
+	postern_check_ports(&ck);
+	return ck.errors > 0 ? POSTERN_EXIT_FAIL : POSTERN_EXIT_OK;
+}
