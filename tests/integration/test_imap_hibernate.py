@@ -112,8 +112,13 @@ class ImapHibernate(PosternTestCase):
         self.hibernated(t, mark)
 
     def told(self, t, mark, n=1):
-        """imap-hibernate told n sessions of new mail itself: none was woken."""
-        t.wait_log(r": %d hibernated session\(s\) told of new mail, 0 woken$" % n, after=mark)
+        """imap-hibernate told n sessions of new mail itself (in one look
+        at the folder, or more when one was still being handed over): none
+        was woken."""
+        pat = re.compile(r": (\d+) hibernated session\(s\) told of new mail, (\d+) woken$", re.M)
+        wait_for(lambda: sum(int(a) for a, _ in pat.findall(t.log_text(mark))) >= n, 30,
+                 "%d session(s) told of new mail by imap-hibernate" % n, detail=t.log_tail)
+        self.assertEqual([w for _, w in pat.findall(t.log_text(mark)) if w != "0"], [])
         self.assertNotIn("resumed", t.log_text(mark))
 
     def deliver(self, t, test_id, have):
@@ -297,7 +302,15 @@ class ImapHibernate(PosternTestCase):
         self.idle_hibernated(t, c)
         other.ok("STORE 2:3 +FLAGS.SILENT (\\Deleted)")
         other.ok("EXPUNGE")
-        self.assertEqual(c.after_fetches(), b"* VANISHED 2:3")
+        # One VANISHED, or two when a wake-up fell between the two
+        # expunges (the store logs each): either way 2 and 3, once.
+        gone = []
+        while sorted(gone) != [2, 3]:
+            m = re.match(rb"^\* VANISHED (\d+)(?::(\d+))?$", c.after_fetches())
+            self.assertIsNotNone(m)
+            lo, hi = int(m.group(1)), int(m.group(2) or m.group(1))
+            gone.extend(range(lo, hi + 1))
+            self.assertLessEqual(len(gone), 2, gone)
         self.assertEqual(c.done(), [])
         out = c.ok("FETCH 1:* (UID)")
         self.assertEqual(out, [b"* 1 FETCH (UID 1)", b"* 2 FETCH (UID 4)"])
