@@ -29,25 +29,28 @@ LIBS     := -lssl -lcrypto -lcares -lcdb -lcrypt -lz -pthread
 DEPS_PKGS := build-essential libssl-dev libc-ares-dev libcdb-dev libcmocka-dev \
              libcrypt-dev python3 clang swaks socat openssl postfix dnsmasq-base mutt \
              curl fetchmail getmail6 libnet-ssleay-perl libclang-rt-dev iproute2 stress-ng \
-             dovecot-imapd isync tmux zlib1g-dev debhelper groff-base python3-cryptography
+             dovecot-imapd isync tmux zlib1g-dev debhelper groff-base python3-cryptography \
+             prometheus pflogsumm prometheus-postfix-exporter
 # (installed without recommends: swaks needs libnet-ssleay-perl for TLS, the
 # fuzz targets need clang's libFuzzer runtime from libclang-rt-dev, the
 # two-host remote test needs ip from iproute2; dovecot-imapd (with
 # dovecot-core: /usr/sbin/dovecot and /usr/lib/dovecot/imap) is the peer of
 # the Dovecot format and swap tests, run privately, never as the system's
 # IMAP server; isync (mbsync) and tmux (which drives mutt) are the
-# real IMAP clients of the client tests; zlib1g-dev is zlib, the
+# real IMAP clients of the client tests; pflogsumm and
+# prometheus-postfix-exporter read the log in test_log_tools; zlib1g-dev is zlib, the
 # deflate of IMAP COMPRESS (common/stream_deflate.c); stress-ng keeps the cores
 # busy to check that the suite passes on a loaded machine:
 # `stress-ng --cpu 2 & make test`; debhelper (with dpkg-dev) builds the
 # .deb of tests/integration/test_deb_package.py, groff-base renders the man
 # pages in test_install.py; python3-cryptography makes the expired,
 # foreign and mismatched certificates of test_postern_check.py;
-# systemd-analyze comes with systemd, which is not installed for the
-# tests: test_install.py skips without it)
+# prometheus brings promtool, which checks the metrics service's text in
+# test_metrics.py; systemd-analyze comes with systemd, which is not
+# installed for the tests: test_install.py skips without it)
 
 # program = source files (by prefix) -> $(BUILD)/bin/program
-PROGRAMS := master smtpd enqueue qmgr local remote verify authd popd imapd postern pickup sendmail
+PROGRAMS := master smtpd enqueue qmgr local remote verify authd popd imapd postern pickup sendmail metrics
 master_SRCS  := $(wildcard master/*.c)
 smtpd_SRCS   := $(wildcard smtpd/*.c)
 enqueue_SRCS := $(wildcard queue/enqueue*.c)
@@ -58,6 +61,7 @@ verify_SRCS  := $(wildcard deliver/verify*.c)
 authd_SRCS   := $(wildcard auth/authd*.c)
 popd_SRCS    := $(wildcard popd/*.c)
 imapd_SRCS   := $(wildcard imapd/*.c)
+metrics_SRCS := $(wildcard metrics/*.c)
 postern_SRCS := $(wildcard tools/postern*.c)
 pickup_SRCS  := $(wildcard queue/pickup*.c)
 sendmail_SRCS := $(wildcard tools/sendmail*.c)
@@ -87,7 +91,7 @@ BINDIR     ?= $(PREFIX)/bin
 LIBEXECDIR ?= $(PREFIX)/libexec/postern
 MANDIR     ?= $(PREFIX)/share/man
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
-DAEMONS    := master smtpd enqueue qmgr local remote verify authd popd imapd pickup
+DAEMONS    := master smtpd enqueue qmgr local remote verify authd popd imapd pickup metrics
 MAN8       := docs/man/postern.8 $(wildcard docs/man/*.8postern)
 MAN5       := $(BUILD)/man/postern.conf.5 docs/man/master.conf.5
 

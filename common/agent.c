@@ -324,6 +324,20 @@ static int agent_request_check(struct agent_conn *c, struct agent_request *q, co
 	return 0;
 }
 
+/* The times for the delays= of the log lines (optional fields: an older
+ * qmgr, or a request by hand, has none and its delays count from now). */
+static void agent_times(struct agent_request *q)
+{
+	unsigned long long v;
+
+	memset(&q->times, 0, sizeof q->times);
+	q->times.agent_ms = log_delivery_now_ms();
+	if (record_get_num(&q->rec, "arrival_ms", &v) == 0 && v <= (unsigned long long)LLONG_MAX)
+		q->times.arrival_ms = (long long)v;
+	if (record_get_num(&q->rec, "active_ms", &v) == 0 && v <= (unsigned long long)LLONG_MAX)
+		q->times.active_ms = (long long)v;
+}
+
 /* Parse c->req[0, end) into q.  0, or -1 with *error_r. */
 static int agent_parse(struct agent_conn *c, size_t end, struct agent_request *q, const char **error_r)
 {
@@ -335,6 +349,7 @@ static int agent_parse(struct agent_conn *c, size_t end, struct agent_request *q
 		q->nrcpt += strcmp(q->rec.fields[i].key, "rcpt") == 0;
 	q->queue_id = record_get(&q->rec, "queue_id");
 	q->sender = record_get(&q->rec, "sender");
+	agent_times(q);
 	if (q->nrcpt == 0) {
 		*error_r = "request without recipients";
 		return -1;

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 #include "address.h"
+#include "log_delivery.h"
 #include "record.h"
 
 /* Longest request: every field a recipient of ADDRESS_PATH_MAX octets,
@@ -29,6 +30,7 @@ struct agent_request {
 	int fd;                      /* the queue file, read-only, or -1 */
 	size_t nrcpt;                /* rcpt fields */
 	const char *bad;             /* set: the request is unusable, defer every rcpt with this */
+	struct log_delivery_times times;   /* arrival and active from qmgr (0 if absent), agent: now */
 };
 
 /* A connection on in_fd/out_fd; standalone allows queue_file=PATH and

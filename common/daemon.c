@@ -44,6 +44,7 @@
 #include "config_snapshot.h"
 #include "layout.h"
 #include "log.h"
+#include "metric.h"
 #include "privdrop.h"
 #include "record.h"
 #include "service_table.h"
@@ -330,8 +331,11 @@ void daemon_init(struct daemon *d, const char *program, int argc, char **argv)
 
 	env = getenv("POSTERN_SERVICE");
 	d->service = (env != NULL && *env != '\0') ? env : def != NULL ? def->name : program;
+	char log_name[128];
+	if (service_table_log_name(d->service, program, log_name, sizeof log_name) < 0)
+		snprintf(log_name, sizeof log_name, "%s", program);   /* a service name that long */
 	env = getenv("POSTERN_LOG");
-	log_open(d->service, env == NULL || strcmp(env, "syslog") != 0, d->verbose);
+	log_open(log_name, env == NULL || strcmp(env, "syslog") != 0, d->verbose);
 	/* log_file: stderr is the master's log pipe (or its stderr); it
 	 * stays open through chroot and privilege drop, and the master
 	 * reopens the file behind it (docs/master.md, "Log file"). */
@@ -343,6 +347,8 @@ void daemon_init(struct daemon *d, const char *program, int argc, char **argv)
 	snprintf(conf, sizeof conf, "%s/postern.conf", d->etc_dir);
 	if (daemon_load_config(conf, &error) < 0)
 		log_fatal("%s", error);
+	if (log_set_syslog_name(config_str("syslog_name")) < 0)
+		log_warn("syslog_name %s is not a syslog name; logging as postern", config_str("syslog_name"));
 
 	env = getenv("POSTERN_USER");
 	d->user = (env != NULL && *env != '\0') ? env : (def ? def->user : NULL);
@@ -360,6 +366,7 @@ void daemon_init(struct daemon *d, const char *program, int argc, char **argv)
 	if (d->lifeline_fd >= 0)
 		fd_set_cloexec(d->lifeline_fd);
 	daemon_lifeline_fd = d->lifeline_fd;
+	metric_init(d->service);
 	daemon_callers_init(d, def);
 	tzset();                /* read the zone before chroot hides it */
 	/* Resolve while /etc and /proc are visible: both are looked up lazily. */

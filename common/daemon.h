@@ -24,7 +24,11 @@
  *                     after its current client instead of running orphaned
  *   POSTERN_CONF_FD   the postern.conf the master last accepted, a sealed
  *                     memfd (6, common/config_snapshot.h): read instead of
- *                     the file, which may have been edited since */
+ *                     the file, which may have been edited since
+ *   POSTERN_METRICS_FD  the metrics event socket (7, common/metric.h), when
+ *                     master.conf has a metrics service: metric_count()
+ *                     sends there (daemon_init sets it up)
+ *   POSTERN_METRICS_STATE_FD  the metrics service only: its counters (8) */
 #ifndef POSTERN_DAEMON_H
 #define POSTERN_DAEMON_H
 

@@ -5,7 +5,9 @@
  * connected), to stderr as `YYYY-MM-DDTHH:MM:SS service[pid]: text`, or
  * (log_to_fd, for log_file in postern.conf) to a descriptor in the
  * format syslog daemons write to files, so that tools made for mail logs
- * read it: `Mmm dd hh:mm:ss host postern/service[pid]: text`.  Each
+ * read it: `Mmm dd hh:mm:ss host postern/service[pid]: text`.  The
+ * "postern" part is syslog_name (log_set_syslog_name), as in Postfix,
+ * so that tools that only know Postfix's name can be served too.  Each
  * stderr or descriptor line is written with a single write(2), so lines
  * from the many processes sharing one stderr, pipe or O_APPEND file do
  * not interleave (a line is far below PIPE_BUF).
@@ -32,11 +34,39 @@
 #define LOG_LINE_MAX 2000   /* longest message text before clipping */
 
 static char log_service[64] = "postern";
+static char log_syslog_name[LOG_SYSLOG_NAME_MAX + 1] = "postern";
+static char log_ident[sizeof(log_syslog_name) + sizeof(log_service)];   /* syslog's tag */
 static int log_to_stderr = 1;
 static int log_is_verbose;
 static int log_syslog_open;
 static int log_fd = -1;              /* log_to_fd: file-format lines go here */
 static char log_host[HOST_NAME_MAX + 1] = "localhost";
+
+/* (Re)open syslog under the tag SYSLOG_NAME/SERVICE. */
+static void log_syslog_reopen(void)
+{
+	snprintf(log_ident, sizeof(log_ident), "%s/%s", log_syslog_name, log_service);
+	if (log_syslog_open)
+		closelog();
+	openlog(log_ident, LOG_NDELAY | LOG_PID, LOG_MAIL);
+	log_syslog_open = 1;
+}
+
+int log_set_syslog_name(const char *name)
+{
+	size_t n = strlen(name);
+
+	/* Postfix's rule, roughly: a name like postfix or postfix/submission. */
+	if (n == 0 || n > LOG_SYSLOG_NAME_MAX || name[0] == '/' || name[n - 1] == '/' ||
+	    strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-/") != n)
+		return -1;
+	if (strcmp(name, log_syslog_name) == 0)
+		return 0;   /* after a chroot a reopen could not reach /dev/log */
+	memcpy(log_syslog_name, name, n + 1);
+	if (log_syslog_open)
+		log_syslog_reopen();
+	return 0;
+}
 
 void log_open(const char *service, int to_stderr, int verbose)
 {
@@ -51,12 +81,8 @@ void log_open(const char *service, int to_stderr, int verbose)
 	log_to_stderr = to_stderr;
 	log_is_verbose = verbose;
 	log_fd = -1;
-	if (!to_stderr) {
-		if (log_syslog_open)
-			closelog();
-		openlog(log_service, LOG_NDELAY | LOG_PID, LOG_MAIL);
-		log_syslog_open = 1;
-	}
+	if (!to_stderr)
+		log_syslog_reopen();
 }
 
 /* The host name as syslog daemons write it: the first label, printable. */
@@ -161,9 +187,9 @@ size_t log_file_line(char *out, size_t size, const struct tm *tm, const char *ho
 	/* RFC 3164's TIMESTAMP (day padded with a space), in English
 	 * whatever the locale, as syslog daemons write it. */
 	int mon = tm->tm_mon >= 0 && tm->tm_mon < 12 ? tm->tm_mon : 0;
-	int n = snprintf(out, size, "%s %2d %02d:%02d:%02d %s postern/%s[%ld]: %s%.*s\n",
+	int n = snprintf(out, size, "%s %2d %02d:%02d:%02d %s %s/%s[%ld]: %s%.*s\n",
 			 months[mon], tm->tm_mday, tm->tm_hour, tm->tm_min, tm->tm_sec,
-			 host, service, pid, prefix, (int)len, text);
+			 host, log_syslog_name, service, pid, prefix, (int)len, text);
 
 	if (n < 0 || (size_t)n >= size)
 		return 0;

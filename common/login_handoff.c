@@ -40,6 +40,7 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "metric.h"
 #include "login_handoff.h"
 #include "login_proxy.h"
 #include "record.h"
@@ -124,7 +125,10 @@ struct stream *login_client_open(int rfd, int wfd, size_t line_max, int timeout_
 	}
 	if (implicit_tls != NULL && stream_start_tls(s, implicit_tls, 1, NULL, handshake_ms, &error) < 0) {
 		log_info("client=%s: TLS handshake failed: %s", client, error);
+		metric_count(METRIC_TLS_FAIL);
 		stream_free(&s);
+	} else if (implicit_tls != NULL) {
+		metric_count(METRIC_TLS_OK);
 	}
 	return s;
 }

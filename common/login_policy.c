@@ -22,6 +22,7 @@
 #include "authclient.h"
 #include "sasl.h"
 #include "log.h"
+#include "metric.h"
 #include "login_policy.h"
 
 /* PROTO_NAME, read as a time.  -1 if the name would not fit. */
@@ -110,7 +111,9 @@ enum login_result login_authenticate(const struct login_policy *p, const char *s
 	int r = auth_login_ticket(user, secret, service, client, &canon, ticket, &fail, &error);
 	if (r == 1) {
 		res = LOGIN_OK;
+		metric_count(METRIC_AUTH_OK);
 	} else if (r == 0) {
+		metric_count(METRIC_AUTH_FAIL);
 		log_info("login failed user=%s client=%s failures=%lu%s", user, client, fail.failures,
 			 fail.throttled ? " throttled" : "");
 		login_failure_wait(p, fail.failures);

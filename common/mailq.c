@@ -4,8 +4,11 @@
  * common/queuefile.c (which validates it as untrusted input) and hands a
  * summary to a callback; mailq_put/mailq_get carry a summary as one
  * record between pickup and sendmail; mailq_text prints it the way
- * `postern queue list` always has; mailq_flush_deferred and mailq_poke
- * are `postern queue flush` (also pickup's cmd=flush).
+ * `postern queue list` always has, mailq_postfix the way Postfix's mailq
+ * does; each pending recipient carries its last deferral reason
+ * (defer/ID, common/deferfile.c; advisory: none when unreadable);
+ * mailq_flush_deferred (all, or one domain's) and mailq_poke are
+ * `postern queue flush` (also pickup's cmd=flush).
  *
  * Trusts: queue files no more than qmgr does; records no more than any
  * record (mailq_get checks every number and bounds the recipients).
@@ -19,6 +22,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -55,6 +59,7 @@ static int mailq_walk_one(const char *dir, const char *name, mailq_walk_fn *fn, 
 	char path[64];
 	struct queuefile qf;
 	struct mailq_entry e = { .id = name, .state = dir };
+	struct deferfile df = { 0 };
 	struct stat st;
 	const char *err;
 	int r;
@@ -76,19 +81,27 @@ static int mailq_walk_one(const char *dir, const char *name, mailq_walk_fn *fn, 
 	e.attempts = qf.attempts;
 	if (strcmp(dir, "deferred") == 0 && fstat(qf.fd, &st) == 0)
 		e.next_try = (long long)st.st_mtime;
+	/* Why it waits: advisory, so a missing or damaged file shows none. */
+	if (deferfile_read(name, &df, &err) != 0)
+		deferfile_free(&df);
 	e.rcpt = calloc(qf.nrcpt + 1, sizeof(*e.rcpt));
 	if (e.rcpt == NULL) {
 		e.error = "out of memory";
 	} else {
 		for (size_t i = 0; i < qf.nrcpt; i++) {
+			const struct deferfile_entry *de = NULL;
+
 			e.rcpt[i].status = mailq_status_word(qf.rcpt[i].status);
 			e.rcpt[i].addr = qf.rcpt[i].addr;
+			if (qf.rcpt[i].status == QUEUEFILE_PENDING && (de = deferfile_find(&df, qf.rcpt[i].addr)) != NULL)
+				e.rcpt[i].reason = de->reason;
 		}
 		e.nrcpt = qf.nrcpt;
 	}
 	*seen_r = 1;
 	r = fn(&e, arg);
 	free(e.rcpt);
+	deferfile_free(&df);
 	queuefile_free(&qf);
 	return r;
 }
@@ -150,6 +163,8 @@ int mailq_put(struct buf *out, const struct mailq_entry *e)
 		buf_init(&v, QUEUEFILE_ADDR_MAX + 32);
 		r |= buf_printf(&v, "%s %s", e->rcpt[i].status, e->rcpt[i].addr);
 		r |= record_put(out, "rcpt", v.data, v.len);
+		if (e->rcpt[i].reason != NULL)
+			r |= record_put_str(out, "reason", e->rcpt[i].reason);
 		buf_free(&v);
 	}
 	if (e->rcpt_more > 0 || e->nrcpt > MAILQ_RCPT_MAX)
@@ -213,6 +228,17 @@ int mailq_get(const struct record *rec, struct mailq_entry *e, const char **erro
 		const char *sp;
 		int w;
 
+		if (strcmp(f->key, "reason") == 0) {
+			/* belongs to the rcpt just before it */
+			if (e->nrcpt == 0 || e->rcpt[e->nrcpt - 1].reason != NULL ||
+			    f->value_len > DEFERFILE_REASON_MAX) {
+				*error_r = "bad reason field";
+				mailq_entry_free(e);
+				return -1;
+			}
+			e->rcpt[e->nrcpt - 1].reason = f->value;
+			continue;
+		}
 		if (strcmp(f->key, "rcpt") != 0)
 			continue;
 		sp = memchr(f->value, ' ', f->value_len);
@@ -282,7 +308,13 @@ void mailq_text(FILE *f, const struct mailq_entry *e)
 	for (size_t i = 0; i < e->nrcpt; i++) {
 		fprintf(f, "    %-9s <", e->rcpt[i].status);
 		mailq_put_safe(f, e->rcpt[i].addr);
-		fputs(">\n", f);
+		fputs(">", f);
+		if (e->rcpt[i].reason != NULL) {
+			fputs(" (", f);
+			mailq_put_safe(f, e->rcpt[i].reason);
+			fputs(")", f);
+		}
+		fputs("\n", f);
 	}
 	if (e->rcpt_more > 0)
 		fprintf(f, "    and %zu more recipients\n", e->rcpt_more);
@@ -295,6 +327,66 @@ void mailq_text_end(FILE *f, size_t count, int truncated)
 	else
 		fprintf(f, "%zu message%s%s.\n", count, count == 1 ? "" : "s",
 			truncated ? " listed (more are queued: the listing is cut there)" : "");
+}
+
+/* ---- Postfix's format ---- */
+
+/* The columns of postqueue -p (Postfix's "%-11s %7ld %20.20s %s"):
+ * queue ID with its mark (11, longer IDs push the rest right, as
+ * Postfix's do), size (7), arrival (20), sender; recipients under the
+ * sender (column 42). */
+#define MAILQ_PF_RCPT_INDENT 41
+#define MAILQ_PF_REASON_END 76   /* a reason is padded to end here (then ")") */
+
+int mailq_postfix(FILE *f, const struct mailq_entry *e, int first)
+{
+	const char *last = NULL;
+	char when[32], idmark[QUEUEFILE_ID_MAX + 2];
+	time_t tt = (time_t)e->arrival;
+	struct tm tm;
+	char mark = strcmp(e->state, "active") == 0 ? '*' : strcmp(e->state, "hold") == 0 ? '!' : ' ';
+
+	if (e->error != NULL)
+		return 0;
+	if (first)
+		fputs("-Queue ID-  --Size-- ----Arrival Time---- -Sender/Recipient-------\n", f);
+	if (localtime_r(&tt, &tm) == NULL || strftime(when, sizeof(when), "%a %b %e %H:%M:%S", &tm) == 0)
+		snprintf(when, sizeof(when), "%lld", e->arrival);
+	snprintf(idmark, sizeof(idmark), "%.*s%c", QUEUEFILE_ID_MAX, e->id, mark);
+	fprintf(f, "%-11s %7llu %-20s ", idmark, e->size, when);
+	mailq_put_safe(f, e->sender[0] != '\0' ? e->sender : "MAILER-DAEMON");
+	fputc('\n', f);
+	/* Only what is still to be delivered, each reason once before the
+	 * recipients that share it. */
+	for (size_t i = 0; i < e->nrcpt; i++) {
+		const struct mailq_rcpt *r = &e->rcpt[i];
+
+		if (strcmp(r->status, "pending") != 0)
+			continue;
+		if (r->reason != NULL && (last == NULL || strcmp(last, r->reason) != 0)) {
+			/* As Postfix: a short reason ends at column 78, a long
+			 * one starts at the margin. */
+			size_t len = strlen(r->reason);
+
+			fprintf(f, "%*s(", len < MAILQ_PF_REASON_END ? (int)(MAILQ_PF_REASON_END - len) : 0, "");
+			mailq_put_safe(f, r->reason);
+			fputs(")\n", f);
+			last = r->reason;
+		}
+		fprintf(f, "%*s", MAILQ_PF_RCPT_INDENT, "");
+		mailq_put_safe(f, r->addr);
+		fputc('\n', f);
+	}
+	fputc('\n', f);
+	return 1;
+}
+
+void mailq_postfix_end(FILE *f, size_t count, unsigned long long bytes)
+{
+	if (count == 0)
+		fputs("Mail queue is empty\n", f);
+	else
+		fprintf(f, "-- %llu Kbytes in %zu Request%s.\n", bytes / 1024, count, count == 1 ? "" : "s");
 }
 
 /* ---- flush ---- */
@@ -313,7 +405,27 @@ int mailq_poke(const char *what)
 	return r;
 }
 
-long mailq_flush_deferred(void)
+/* Whether a pending recipient of deferred/name is in domain (any case). */
+static int mailq_for_domain(const char *name, const char *domain)
+{
+	char path[64];
+	struct queuefile qf;
+	const char *err;
+	int found = 0;
+
+	if (snprintf(path, sizeof(path), "deferred/%s", name) >= (int)sizeof(path) ||
+	    queuefile_open(path, 0, &qf, &err) < 0)
+		return 0;   /* gone meanwhile, or damaged: qmgr deals with it */
+	for (size_t i = 0; i < qf.nrcpt && !found; i++) {
+		const char *at = strrchr(qf.rcpt[i].addr, '@');
+
+		found = qf.rcpt[i].status == QUEUEFILE_PENDING && at != NULL && strcasecmp(at + 1, domain) == 0;
+	}
+	queuefile_free(&qf);
+	return found;
+}
+
+long mailq_flush_deferred(const char *domain)
 {
 	DIR *dp = opendir("deferred");
 	struct dirent *de;
@@ -322,7 +434,8 @@ long mailq_flush_deferred(void)
 	if (dp == NULL)
 		return -1;
 	while ((de = readdir(dp)) != NULL) {
-		if (!queuefile_id_valid(de->d_name, strlen(de->d_name)))
+		if (!queuefile_id_valid(de->d_name, strlen(de->d_name)) ||
+		    (domain != NULL && !mailq_for_domain(de->d_name, domain)))
 			continue;
 		/* NULL times = now; a file qmgr took meanwhile is simply gone. */
 		if (utimensat(dirfd(dp), de->d_name, NULL, AT_SYMLINK_NOFOLLOW) == 0)

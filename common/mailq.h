@@ -10,15 +10,19 @@
 
 #include <stdio.h>
 #include "buf.h"
+#include "deferfile.h"
 #include "queuefile.h"
 #include "record.h"
 
 #define MAILQ_RCPT_MAX 1000     /* recipients of one message carried in a record */
 #define MAILQ_LIST_MAX 10000    /* messages in one pickup listing; more is "truncated" */
+/* One listing record at most: recipients with their reasons. */
+#define MAILQ_RECORD_MAX (MAILQ_RCPT_MAX * (3 * QUEUEFILE_ADDR_MAX + 3 * DEFERFILE_REASON_MAX + 48) + 4096)
 
 struct mailq_rcpt {
 	const char *status;     /* "pending", "delivered" or "failed" */
 	const char *addr;
+	const char *reason;     /* pending: why it waits (defer/ID), NULL: not known */
 };
 
 /* One message of the listing.  The strings point into whatever it was
@@ -61,12 +65,20 @@ void mailq_entry_free(struct mailq_entry *e);
 void mailq_text(FILE *f, const struct mailq_entry *e);
 /* Print the last line of the listing (count, truncation). */
 void mailq_text_end(FILE *f, size_t count, int truncated);
+/* Print e in Postfix's mailq format (postqueue -p), with the column
+ * header first when first is set; damaged files are not listed (0
+ * returned, else 1). */
+int mailq_postfix(FILE *f, const struct mailq_entry *e, int first);
+/* Print Postfix's last line: "-- K Kbytes in N Requests." or "Mail
+ * queue is empty" (bytes: the sizes listed). */
+void mailq_postfix_end(FILE *f, size_t count, unsigned long long bytes);
 /* Tell qmgr through private/qmgr ("wakeup" or "flush"). 0, -1 when it
  * is not reachable (not running: nothing to wake), -2 with errno when
  * the poke could not be sent. */
 int mailq_poke(const char *what);
-/* Make every deferred message due now (its mtime is its next try).
- * The number touched, or -1 with errno (deferred/ unreadable). */
-long mailq_flush_deferred(void);
+/* Make every deferred message due now (its mtime is its next try), or
+ * with domain (not NULL) those with a pending recipient in it (parsed
+ * read-only).  The number touched, or -1 with errno (deferred/ unreadable). */
+long mailq_flush_deferred(const char *domain);
 
 #endif

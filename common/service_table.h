@@ -27,6 +27,8 @@ struct service_entry {
 	const char *uses[SERVICE_USES_MAX];   /* unix services it connects to, NULL-ended */
 	unsigned spares;       /* idle processes kept: one more that turns idle is told to
 				* exit (0: no bound, daemon_idle_timeout ends them) */
+	int off;               /* written commented out in the default master.conf: the
+				* operator enables it (the metrics service) */
 };
 
 /* Row i of the table in master.conf order, or NULL past the end. */
@@ -37,6 +39,12 @@ const struct service_entry *service_table_find(const char *name);
  * common options (NULL for none): the row with that command and first
  * argument, else the row of command without arguments; NULL if none. */
 const struct service_entry *service_table_for_command(const char *command, const char *arg);
+/* The name a process of command serving service logs under (the
+ * SERVICE of the log tag): Postfix's program name where log tools key on
+ * it (service smtp: smtpd, remote: smtp; another service of the same
+ * command: SERVICE/smtpd, SERVICE/smtp), else the service name.  0, or
+ * -1 when it does not fit in len. */
+int service_table_log_name(const char *service, const char *command, char *out, size_t len);
 /* Whether e connects to the unix service (socket) name. */
 int service_table_uses(const struct service_entry *e, const char *name);
 /* Whether e's listener checks its callers: a unix service not open to anyone. */

@@ -49,6 +49,7 @@
 #include "daemon.h"
 #include "enqueue_client.h"
 #include "log.h"
+#include "log_delivery.h"
 #include "maildir.h"
 #include "record.h"
 #include "local.h"
@@ -82,13 +83,15 @@ void local_result_set(struct local_result *r, const char *status, const char *ds
 
 /* ---- one recipient ---- */
 
-static void local_log_result(const char *id, const char *rcpt, const struct local_result *r)
+/* relay=local for Maildir, commands, forwards and LMTP alike: the line
+ * names the agent, the reason says where the message went. */
+static void local_log_result(const struct agent_request *q, const char *rcpt,
+			     const struct local_result *r, long long xfer_ms)
 {
-	if (strcmp(r->status, "delivered") == 0)
-		log_info("%s: to=<%s>, relay=local, status=sent (%s)", id, rcpt, r->reason);
-	else
-		log_info("%s: to=<%s>, relay=local, dsn=%s, status=%s (%s)", id, rcpt, r->dsn,
-			 strcmp(r->status, "failed") == 0 ? "bounced" : "deferred", r->reason);
+	struct log_delivery_times t = q->times;
+
+	t.xfer_ms = xfer_ms;
+	log_delivery(q->queue_id, rcpt, "local", &t, r->dsn, r->status, r->reason);
 }
 
 static void local_rcpt(const struct local_ctx *ctx, struct local_msg *m,
@@ -203,6 +206,7 @@ static int local_request_run(const struct local_ctx *ctx, struct agent_conn *c,
 		if (res != NULL && done != NULL && ctx->transport != NULL)
 			local_lmtp_batch(ctx, q, &m, res, done);
 	}
+	long long started = log_delivery_now_ms();   /* this recipient's transmission */
 	for (size_t i = 0; i < q->rec.n; i++) {
 		const struct record_field *f = &q->rec.fields[i];
 		if (strcmp(f->key, "rcpt") != 0)
@@ -216,8 +220,9 @@ static int local_request_run(const struct local_ctx *ctx, struct agent_conn *c,
 		else
 			local_rcpt(ctx, &m, f->value, f->value_len, &r);
 		k++;
-		local_log_result(q->queue_id, agent_text_ok(f->value, f->value_len, ADDRESS_PATH_MAX)
-				 ? f->value : "(invalid)", &r);
+		local_log_result(q, agent_text_ok(f->value, f->value_len, ADDRESS_PATH_MAX)
+				 ? f->value : "(invalid)", &r, log_delivery_now_ms() - started);
+		started = log_delivery_now_ms();
 		if (agent_answer(c, f->value, f->value_len, r.status, r.dsn, r.reason) < 0) {
 			ret = -1;
 			break;
@@ -253,13 +258,18 @@ int main(int argc, char **argv)
 	struct local_ctx ctx = { .d = &d, .command_fd = -1 };
 
 	daemon_init(&d, "local", argc, argv);
-	if (d.argc != 0)
-		log_fatal("unexpected argument: %s", d.argv[0]);
+	if (d.argc != 0 && (strcmp(d.argv[0], "verify") != 0 || d.argc < 2))
+		log_fatal("unexpected argument: %s (or: verify ADDRESS...)", d.argv[0]);
 	ctx.map = daemon_open_map(&d, "mailboxes.cdb", 0);
 	ctx.aliases = daemon_open_map(&d, "aliases.cdb", 1);
 	ctx.domains = daemon_open_map(&d, "domains.cdb", 1);
 	ctx.transport = daemon_open_map(&d, "transport.cdb", 1);
 	ctx.quota = daemon_open_map(&d, "quota.cdb", 1);
+	if (d.argc != 0) {
+		/* sendmail -bv: where it would go, as delivery sees it */
+		daemon_drop(&d);
+		return local_verify(&ctx, d.argc - 1, d.argv + 1);
+	}
 	ctx.ipc_ms = local_ms(config_time("ipc_timeout"));
 	ctx.idle_ms = local_ms(config_time("daemon_idle_timeout"));
 	enqueue_set_timeout(ctx.ipc_ms < 0 ? 0 : ctx.ipc_ms);

@@ -10,6 +10,7 @@
 #define POSTERN_LOCAL_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "buf.h"
@@ -54,6 +55,15 @@ void local_result_set(struct local_result *r, const char *status, const char *ds
 		      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* Seconds from postern.conf to a poll timeout; 0 means none (-1). */
 int local_ms(unsigned long long seconds);
+
+/* Write where the normalised recipient addr would go (its mailboxes,
+ * forwards, commands) to out, delivering nothing: 0 deliverable, 1 not
+ * (5xx), 2 not now (a map error).  For `local verify` (sendmail -bv). */
+int local_resolve_explain(const struct local_ctx *ctx, const char *addr, FILE *out);
+/* `local [-c DIR/etc] verify ADDRESS...`: local_resolve_explain for each
+ * address of a local domain (LMTP domains are named, not asked); the exit
+ * code: 0 all deliverable, 67 one unknown, 75 a map error. */
+int local_verify(const struct local_ctx *ctx, int argc, char **argv);
 
 /* Resolve one normalised recipient and deliver to its targets. */
 void local_resolve_deliver(const struct local_ctx *ctx, struct local_msg *m,

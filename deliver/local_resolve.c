@@ -409,3 +409,40 @@ void local_resolve_deliver(const struct local_ctx *ctx, struct local_msg *m,
 		free(e.t[i].text);
 	free(e.t);
 }
+
+/* ---- where it would go (sendmail -bv) ---- */
+
+int local_resolve_explain(const struct local_ctx *ctx, const char *addr, FILE *out)
+{
+	struct local_expansion e = { .ctx = ctx };
+	struct local_result r = { .status = "delivered" };
+	int ok;
+
+	e.max = config_size("alias_expansion_limit");
+	e.depth_max = config_size("alias_nesting_limit");
+	if (e.max == 0)
+		e.max = 1;
+	ok = local_expand(&e, addr, 1, &r) == 0 && e.n > 0;
+	if (ok) {
+		fprintf(out, "%s: deliverable\n", addr);
+		for (size_t i = 0; i < e.n; i++) {
+			const struct local_target *t = &e.t[i];
+
+			if (t->kind == LOCAL_T_MAILBOX)
+				fprintf(out, "  mailbox of <%s>: %s (in the mail root)\n", t->addr, t->text);
+			else if (t->kind == LOCAL_T_FORWARD)
+				fprintf(out, "  forwarded to <%s> (queued again)\n", t->addr);
+			else
+				fprintf(out, "  command of alias %s: |%s\n", t->addr, t->text);
+		}
+	} else if (e.n == 0 && strcmp(r.status, "delivered") == 0) {
+		fprintf(out, "%s: undeliverable: 5.1.1 alias expands to nothing\n", addr);
+	} else {
+		fprintf(out, "%s: %s: %s %s\n", addr, strcmp(r.status, "failed") == 0 ? "undeliverable" :
+			"not deliverable now", r.dsn, r.reason);
+	}
+	for (size_t i = 0; i < e.n; i++)
+		free(e.t[i].text);
+	free(e.t);
+	return ok ? 0 : strcmp(r.status, "failed") == 0 ? 1 : 2;
+}

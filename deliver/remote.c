@@ -38,6 +38,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "log.h"
+#include "log_delivery.h"
 #include "queuefile.h"
 #include "remote.h"
 #include "tls.h"
@@ -323,12 +324,12 @@ static int remote_dest_of(struct remote_ctx *ctx, const struct remote_msg *m, st
 
 static void remote_log(const struct agent_request *q, const struct remote_rcpt *rc)
 {
-	const char *st = strcmp(rc->status, "delivered") == 0 ? "sent"
-			 : strcmp(rc->status, "failed") == 0 ? "bounced" : "deferred";
+	struct log_delivery_times t = q->times;
 
-	log_info("%s: to=<%s>, dsn=%s, status=%s (%s)", q->queue_id,
-		 agent_text_ok(rc->addr, rc->len, ADDRESS_PATH_MAX) ? rc->addr : "(invalid)",
-		 rc->dsn, st, rc->reason);
+	t.setup_ms = rc->setup_ms;
+	t.xfer_ms = rc->xfer_ms;
+	log_delivery(q->queue_id, agent_text_ok(rc->addr, rc->len, ADDRESS_PATH_MAX) ? rc->addr : "(invalid)",
+		     rc->relay, &t, rc->dsn, rc->status, rc->reason);
 }
 
 /* Answer rc[*next..] while they are final. -1 when the client is gone. */

@@ -74,6 +74,8 @@ struct remote_rcpt {
 	const char *status;              /* delivered | deferred | failed */
 	char dsn[REMOTE_DSN_MAX];
 	char reason[AGENT_REASON_MAX];
+	char relay[REMOTE_HOST_MAX + REMOTE_ADDR_TEXT];   /* server that answered, "" none (log) */
+	long long setup_ms, xfer_ms;     /* its connection setup and transmission (log delays) */
 };
 
 /* Where to go: the next hop of a group of recipients. */

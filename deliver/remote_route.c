@@ -28,6 +28,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "log_delivery.h"
 #include "remote.h"
 
 void remote_rcpt_set(struct remote_rcpt *rc, const char *status, const char *dsn, const char *fmt, ...)
@@ -120,21 +121,41 @@ static void remote_target_text(struct remote_target *t, unsigned port)
 	snprintf(t->text, sizeof t->text, "%s[%s]:%u", t->host, a, port);
 }
 
+/* Recipients this session just answered: which server, and how long
+ * (the relay= and delays= of their log lines). */
+static void remote_rcpt_relay(struct remote_rcpt *rc, size_t n, const char *text, long long setup_ms,
+			      long long xfer_ms)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (!rc[i].done || rc[i].relay[0] != '\0')
+			continue;
+		snprintf(rc[i].relay, sizeof rc[i].relay, "%s", text);   /* same size as text */
+		rc[i].setup_ms = setup_ms;
+		rc[i].xfer_ms = xfer_ms;
+	}
+}
+
 /* A cached session first: it saves DNS, TCP, TLS and EHLO. */
 static int remote_try_cached(struct remote_ctx *ctx, const struct remote_msg *msg,
 			     const struct remote_dest *dest, struct remote_rcpt *rc, size_t n)
 {
 	struct remote_session *s = remote_cache_take(ctx, dest->key);
-	char reason[AGENT_REASON_MAX];
+	char reason[AGENT_REASON_MAX], text[sizeof s->target.text];
+	enum remote_try r;
+	long long t0;
 
 	if (s == NULL)
 		return 0;
+	t0 = log_delivery_now_ms();
 	if (remote_smtp_rset(ctx, s) < 0) {
 		remote_smtp_close(ctx, &s, 0);
 		return 0;
 	}
 	log_debug("reusing the session with %s (%u messages so far)", s->target.text, s->messages);
-	if (remote_smtp_deliver(ctx, &s, msg, rc, n, reason, sizeof reason) == REMOTE_TRY_DONE) {
+	memcpy(text, s->target.text, sizeof text);   /* s may be gone after the transaction */
+	r = remote_smtp_deliver(ctx, &s, msg, rc, n, reason, sizeof reason);
+	remote_rcpt_relay(rc, n, text, 0, log_delivery_now_ms() - t0);
+	if (r == REMOTE_TRY_DONE) {
 		remote_cache_put(ctx, s);
 		return 1;
 	}
@@ -195,6 +216,8 @@ static int remote_try_target(struct remote_ctx *ctx, const struct remote_msg *ms
 {
 	struct remote_session *s = NULL;
 	const char *dsn = "4.4.1";
+	long long t0 = log_delivery_now_ms(), t1;
+	enum remote_try r;
 
 	a->addresses++;
 	if (remote_smtp_open(ctx, dest, t, &s, a->reason, sizeof a->reason, &dsn) < 0) {
@@ -205,7 +228,10 @@ static int remote_try_target(struct remote_ctx *ctx, const struct remote_msg *ms
 	a->sessions++;
 	s->slot_fd = *slot_fd;          /* the session holds the slot from now on */
 	*slot_fd = -1;
-	if (remote_smtp_deliver(ctx, &s, msg, rc, n, a->reason, sizeof a->reason) == REMOTE_TRY_DONE) {
+	t1 = log_delivery_now_ms();
+	r = remote_smtp_deliver(ctx, &s, msg, rc, n, a->reason, sizeof a->reason);
+	remote_rcpt_relay(rc, n, t->text, t1 - t0, log_delivery_now_ms() - t1);
+	if (r == REMOTE_TRY_DONE) {
 		remote_cache_put(ctx, s);
 		return 1;
 	}

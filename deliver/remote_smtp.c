@@ -254,9 +254,10 @@ static int remote_starttls(struct remote_ctx *ctx, const struct remote_dest *des
 		const char *proto = "?", *cipher = "?";
 		int bits = 0;
 		stream_tls_info(s->s, &proto, &cipher, &bits);
-		log_info("%s TLS connection established: %s with cipher %s (%d bits), certificate %s",
-			 s->target.text, proto, cipher, bits,
-			 stream_tls_peer_verified(s->s) ? "verified" : "not verified");
+		/* Postfix's line (log tools count it); one bits figure for both. */
+		log_info("%s TLS connection established to %s: %s with cipher %s (%d/%d bits)",
+			 stream_tls_peer_verified(s->s) ? "Verified" : "Untrusted", s->target.text,
+			 proto, cipher, bits, bits);
 	}
 	/* RFC 3207 4.2: forget what was learned before TLS, say EHLO again. */
 	if (remote_hello(ctx, s, reason, rlen) < 0)

@@ -36,6 +36,7 @@
 #include "imapd.h"
 #include "imapd_io.h"
 #include "log.h"
+#include "metric.h"
 #include "login_handoff.h"
 #include "record.h"
 #include "sasl.h"
@@ -113,6 +114,7 @@ static int login_handoff(struct imapd_login *il, const char *tag, const struct b
 	if (record_put_str(&fields, "tag", tag) == 0 &&
 	    login_handoff_send(il->s, il->rfd, il->wfd, &h) == 0) {
 		il->handed_off = 1;
+		metric_count(METRIC_LOGIN_IMAP);
 		r = 0;
 	}
 	buf_free(&fields);
@@ -261,9 +263,11 @@ static void login_starttls(struct imapd_login *il, const char *tag)
 	 * dropped with the parser's state (CVE-2011-0411 and kin). */
 	if (stream_start_tls(il->s, il->l->tls, 1, NULL, il->l->tls_handshake_ms, &error) < 0) {
 		log_info("client=%s: STARTTLS failed: %s", il->client, error);
+		metric_count(METRIC_TLS_FAIL);
 		il->done = 1;
 		return;
 	}
+	metric_count(METRIC_TLS_OK);
 	imap_parser_free(&il->p);
 	struct imap_parser_limits pl;
 	imapd_parser_limits(il->l, &pl);

@@ -32,6 +32,9 @@ struct service {
 	unsigned crashes;            /* consecutive abnormal exits */
 	double next_spawn;           /* monotonic time before which we wait */
 	int retired;                 /* removed by a reload: no new children */
+	unsigned restarts;           /* abnormal exits since the master started (kept by reloads) */
+	int metrics_sent;            /* the metrics service has count and restarts as below */
+	unsigned sent_count, sent_restarts;
 };
 
 struct child {
@@ -77,6 +80,27 @@ size_t master_children_count(void);
 size_t master_children_of_type(enum service_type type);
 /* Monotonic seconds. */
 double master_now(void);
+
+/* master_metrics.c */
+/* Make or close the event socket pair as master.conf has a metrics service or not. */
+void master_metrics_update(struct service *svcs, size_t n);
+/* The descriptor a child of svc gets as fd 7: the receiving end for
+ * the metrics service, the sending end for the others; -1 for none. */
+int master_metrics_fd(const struct service *svc);
+/* The descriptor a child of svc gets as fd 8: the metrics service's
+ * counters (a memfd), -1 for every other service or none. */
+int master_metrics_state_fd(const struct service *svc);
+/* A child of started was started: a metrics process needs every state again. */
+void master_metrics_started(struct service *svcs, size_t n, const struct service *started);
+/* Send the processes and restarts of each service whose numbers changed. */
+void master_metrics_report(struct service *svcs, size_t n);
+
+/* master_control.c */
+/* Bind DIR/run/master.sock (root only), where `postern status` reads
+ * the state of every service.  The descriptor, or -1 (logged). */
+int master_control_open(const char *base_dir);
+/* Answer every client waiting on fd with the state of svcs, then close it. */
+void master_control_answer(int fd, const struct service *svcs, size_t n);
 
 /* master_notify.c */
 /* Take $NOTIFY_SOCKET (systemd) and remove it from the environment. */

@@ -160,6 +160,8 @@ static int master_log_apply(int at_start)
 {
 	const char *value = config_str("log_file");
 
+	if (log_set_syslog_name(config_str("syslog_name")) < 0)
+		log_warn("syslog_name %s is not a syslog name; logging as postern", config_str("syslog_name"));
 	if (strcmp(value, "-") == 0)
 		return master_log_use_stderr(at_start);
 	if (*value != '\0')

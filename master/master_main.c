@@ -46,6 +46,7 @@ static int master_foreground, master_verbose;
 static int master_conf_fd = -1;     /* the accepted postern.conf (config_snapshot) */
 static int master_sigpipe[2] = { -1, -1 };
 static pid_t master_pid;
+static int master_control_fd = -1;   /* run/master.sock, for postern status */
 
 /* Which signals arrived; the pipe only wakes the loop, so a full pipe
  * (a storm of SIGCHLD) can never lose a SIGTERM. */
@@ -288,14 +289,17 @@ static int master_apply(struct service *fresh, size_t n)
 				master_service_close(svc);
 			master_service_clear(svc);
 			int fd = svc->listen_fd, sr = svc->status_r, sw = svc->status_w;
+			unsigned restarts = svc->restarts;
 			*svc = fresh[k];
 			svc->listen_fd = fd;
 			svc->status_r = sr;
 			svc->status_w = sw;
+			svc->restarts = restarts;   /* since the master started, reloads or not */
 		}
 		if (svc->listen_fd < 0 && master_service_bind(svc, master_base) < 0)
 			return -1;
 	}
+	master_metrics_update(master_svcs, master_nsvcs);
 	return master_service_link(master_svcs, master_nsvcs, master_base);
 }
 
@@ -333,10 +337,13 @@ static void master_fill(double now)
 		struct service *svc = &master_svcs[i];
 		if (svc->retired || svc->listen_fd < 0)
 			continue;
-		if (svc->idle == 0 && svc->count < svc->maxproc && now >= svc->next_spawn)
-			if (master_service_spawn(svc, master_base, master_etc, master_progdir, master_conf_fd,
-						 master_foreground, master_verbose) < 0)
-				svc->next_spawn = now + 1;
+		if (svc->idle != 0 || svc->count >= svc->maxproc || now < svc->next_spawn)
+			continue;
+		if (master_service_spawn(svc, master_base, master_etc, master_progdir, master_conf_fd,
+					 master_foreground, master_verbose) < 0)
+			svc->next_spawn = now + 1;
+		else
+			master_metrics_started(master_svcs, master_nsvcs, svc);
 	}
 }
 
@@ -409,7 +416,7 @@ enum master_phase { MASTER_RUNNING, MASTER_DRAINING, MASTER_STOPPING };
 
 static void master_loop(void)
 {
-	struct pollfd pfd[MASTER_MAX_SERVICES + 2];
+	struct pollfd pfd[MASTER_MAX_SERVICES + 3];
 	enum master_phase phase = MASTER_RUNNING;
 	double deadline = 0;
 
@@ -431,10 +438,14 @@ static void master_loop(void)
 		}
 		if (phase != MASTER_STOPPING)
 			master_fill(now);
+		/* after the fill, before the wait: every change of this turn */
+		master_metrics_report(master_svcs, master_nsvcs);
 		size_t np = 0;
 		pfd[np++] = (struct pollfd){ .fd = master_sigpipe[0], .events = POLLIN };
 		if (master_log_pipe() >= 0)
 			pfd[np++] = (struct pollfd){ .fd = master_log_pipe(), .events = POLLIN };
+		if (master_control_fd >= 0)
+			pfd[np++] = (struct pollfd){ .fd = master_control_fd, .events = POLLIN };
 		for (size_t i = 0; i < master_nsvcs; i++)
 			if (master_svcs[i].status_r >= 0)
 				pfd[np++] = (struct pollfd){ .fd = master_svcs[i].status_r, .events = POLLIN };
@@ -462,6 +473,8 @@ static void master_loop(void)
 			master_reload();
 		}
 		master_reap(phase == MASTER_STOPPING);
+		if (master_control_fd >= 0)
+			master_control_answer(master_control_fd, master_svcs, master_nsvcs);
 	}
 }
 
@@ -508,6 +521,7 @@ int main(int argc, char **argv)
 		log_fatal("pipe: %s", strerror(errno));
 	if (master_read_services() < 0)
 		log_fatal("cannot start the services");
+	master_control_fd = master_control_open(master_base);
 	master_write_pid();
 	log_info("started: %zu services, programs in %s", master_nsvcs, master_progdir);
 	/* Every listener is bound and linked: systemd may start what
@@ -518,6 +532,11 @@ int main(int argc, char **argv)
 	master_loop();
 	master_log_drain();   /* the last lines of the children */
 	master_remove_pid();
+	if (master_control_fd >= 0) {
+		char sock[PATH_MAX + 32];
+		snprintf(sock, sizeof sock, "%s/run/master.sock", master_base);
+		unlink(sock);
+	}
 	log_info("stopped");
 	return 0;
 }

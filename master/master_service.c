@@ -5,7 +5,9 @@
  * connect to, and only those (the uses of their rows in the service
  * table, common/service_table.c; docs/tree.md), starts children with
  * the listener as fd 3 and the status pipe as fd 4 (and with log_file the
- * log pipe as stderr, master_log.c), and restarts a child
+ * log pipe as stderr, master_log.c; with a metrics service its event
+ * socket as fd 7, master_metrics.c), counts the restarts of each
+ * service (postern status, the metrics service), and restarts a child
  * that died abnormally after an exponential backoff.  Runs as root; parses
  * nothing from the network: the only input is the status pipe, whose
  * records are fixed-size and only counted. */
@@ -27,6 +29,8 @@
 #include "config_snapshot.h"
 #include "log.h"
 #include "master_log.h"
+#include "metric.h"
+#include "metric_store.h"
 #include "service_table.h"
 #include "sockets.h"
 
@@ -254,6 +258,10 @@ static int master_child_env(char **env, size_t max, char store[][4200], const st
 	env[n++] = "POSTERN_STATUS_FD=4";
 	env[n++] = "POSTERN_LIFELINE_FD=5";
 	env[n++] = CONFIG_SNAPSHOT_ENV "=6";
+	if (master_metrics_fd(svc) >= 0)
+		env[n++] = METRIC_ENV "=7";
+	if (master_metrics_fd(svc) >= 0 && master_metrics_state_fd(svc) >= 0)
+		env[n++] = METRIC_STATE_ENV "=8";
 	env[n++] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
 	for (size_t i = 0; i < sizeof pass / sizeof pass[0] && n + 1 < max; i++) {
 		char *v = getenv(pass[i]);
@@ -270,7 +278,7 @@ static _Noreturn void master_child_exec(struct service *svc, const char *base_di
 					const char *program_dir, int conf_fd, int foreground, int verbose)
 {
 	char title[64], prog[4200], store[10][4200];
-	char *argv[MASTER_MAX_ARGS + 8], *env[16];
+	char *argv[MASTER_MAX_ARGS + 8], *env[20];
 	size_t n = 0;
 	int devnull;
 	sigset_t none;
@@ -285,14 +293,18 @@ static _Noreturn void master_child_exec(struct service *svc, const char *base_di
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	setsid();   /* terminal signals go to the master, which stops us in order */
 	master_log_child();   /* stderr: the log pipe with log_file; first, as its fd may be 3-6 */
-	/* fds 3-6: the listener, the status pipe, the lifeline, the
-	 * settings.  Each is first copied above them, so that moving one
-	 * into place cannot close another that happens to sit there. */
-	int from[4] = { svc->listen_fd, svc->status_w, master_lifeline_read, conf_fd }, high[4];
-	for (int i = 0; i < 4; i++)
+	/* fds 3-8: the listener, the status pipe, the lifeline, the
+	 * settings, the metrics event socket when there is one, and for
+	 * the metrics service its counters.  Each is first copied above
+	 * them, so that moving one into place cannot close another that
+	 * happens to sit there. */
+	int from[6] = { svc->listen_fd, svc->status_w, master_lifeline_read, conf_fd,
+			master_metrics_fd(svc), master_metrics_state_fd(svc) }, high[6];
+	int nfds = from[4] < 0 ? 4 : from[5] < 0 ? 5 : 6;
+	for (int i = 0; i < nfds; i++)
 		if ((high[i] = fcntl(from[i], F_DUPFD_CLOEXEC, 10)) < 0)
 			_exit(127);
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < nfds; i++)
 		if (dup2(high[i], 3 + i) < 0)
 			_exit(127);
 	devnull = open("/dev/null", O_RDWR);
@@ -300,10 +312,10 @@ static _Noreturn void master_child_exec(struct service *svc, const char *base_di
 		dup2(devnull, 0);
 		if (!foreground)
 			dup2(devnull, 1);
-		if (devnull > CONFIG_SNAPSHOT_FD)
+		if (devnull >= 3 + nfds)
 			close(devnull);
 	}
-	close_range(CONFIG_SNAPSHOT_FD + 1, ~0U, 0);
+	close_range((unsigned)(3 + nfds), ~0U, 0);
 	snprintf(title, sizeof title, "postern/%s", svc->name);
 	if (snprintf(prog, sizeof prog, "%s/%s", program_dir, svc->command) >= (int)sizeof prog)
 		_exit(127);
@@ -467,6 +479,8 @@ void master_child_exited(pid_t pid, int status, int stopping)
 		/* One incident (say kill -9 of every process of a service)
 		 * counts once: deaths while a restart is already scheduled do
 		 * not escalate the backoff. */
+		if (abnormal && !stopping)
+			svc->restarts++;   /* every process, where the backoff counts incidents */
 		if (abnormal && !stopping && now >= svc->next_spawn) {
 			if (now - c->started >= MASTER_STABLE_AFTER)
 				svc->crashes = 0;

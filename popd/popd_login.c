@@ -41,6 +41,7 @@
 
 #include "buf.h"
 #include "log.h"
+#include "metric.h"
 #include "login_handoff.h"
 #include "login_policy.h"
 #include "pop3_cmd.h"
@@ -119,6 +120,7 @@ static int popd_login_handoff(struct popd_login *pl, const struct buf *ticket)
 	if (login_handoff_send(pl->s, pl->rfd, pl->wfd, &h) < 0)
 		return -1;
 	pl->handed_off = 1;
+	metric_count(METRIC_LOGIN_POP3);
 	return 0;
 }
 
@@ -271,9 +273,11 @@ static void popd_login_stls(struct popd_login *pl)
 	popd_login_reply(pl, "+OK Begin TLS negotiation");
 	if (stream_start_tls(pl->s, pl->l->tls, 1, NULL, pl->l->tls_handshake_ms, &error) < 0) {
 		log_info("client=%s: STLS failed: %s", pl->client, error);
+		metric_count(METRIC_TLS_FAIL);
 		pl->done = 1;
 		return;
 	}
+	metric_count(METRIC_TLS_OK);
 	buf_reset(&pl->user);   /* forget what was said in plaintext */
 }
 

@@ -44,6 +44,7 @@
 #include "daemon.h"
 #include "hash.h"
 #include "log.h"
+#include "metric.h"
 #include "queuefile.h"
 #include "record.h"
 #include "sockets.h"
@@ -462,6 +463,7 @@ static int enqueue_one(struct stream *s, const struct enqueue_ctx *ctx)
 	if (strcmp(a.status, "ok") == 0) {
 		enqueue_reply(s, &a, qo.id);
 		log_info("%s: from=<%s>, size=%llu, nrcpt=%zu", qo.id, env.qe.sender, size, env.qe.nrcpt);
+		metric_count(METRIC_RECEIVED);
 		enqueue_poke();
 	} else {
 		log_info("refused message: %s (%s)", a.reason, a.status);

@@ -235,6 +235,44 @@ static int pickup_read_data(const struct pickup_ctx *ctx, struct stream *s, stru
 	}
 }
 
+/* The RFC 3461 parameters of a submission (sendmail -N, -R, -V). */
+struct pickup_dsn {
+	char notify[QUEUEFILE_NOTIFY_TEXT_MAX];   /* canonical, "" = not given */
+	const char *ret, *envid;                  /* NULL = not given */
+};
+
+/* notify, ret, envid: checked as enqueue would, NOTIFY made canonical.
+ * 0, or -1 with a->reason. */
+static int pickup_dsn_fields(const struct record *rec, struct pickup_dsn *dsn, struct pickup_answer *a)
+{
+	const char *v;
+	unsigned bits;
+
+	memset(dsn, 0, sizeof(*dsn));
+	if ((v = record_get(rec, "notify")) != NULL) {
+		if (queuefile_notify_parse(v, strlen(v), &bits) < 0) {
+			snprintf(a->reason, sizeof a->reason, "bad notify (NEVER, or SUCCESS, FAILURE, DELAY)");
+			return -1;
+		}
+		queuefile_notify_format(bits, dsn->notify, sizeof(dsn->notify));
+	}
+	if ((v = record_get(rec, "ret")) != NULL) {
+		if (strcasecmp(v, "FULL") != 0 && strcasecmp(v, "HDRS") != 0) {
+			snprintf(a->reason, sizeof a->reason, "bad ret (FULL or HDRS)");
+			return -1;
+		}
+		dsn->ret = strcasecmp(v, "FULL") == 0 ? "FULL" : "HDRS";
+	}
+	if ((v = record_get(rec, "envid")) != NULL) {
+		if (!queuefile_envid_valid(v, strlen(v))) {
+			snprintf(a->reason, sizeof a->reason, "bad envid (1 to 100 printable ASCII characters)");
+			return -1;
+		}
+		dsn->envid = v;
+	}
+	return 0;
+}
+
 /* Check the envelope fields; rcpts filled. */
 static int pickup_envelope(const struct pickup_ctx *ctx, const struct record *rec,
 			   const char **rcpts, size_t *n_r, const char **full_name_r,
@@ -279,13 +317,21 @@ static int pickup_envelope(const struct pickup_ctx *ctx, const struct record *re
 }
 
 static void pickup_enqueue(const char *sender, const char *const *rcpts, size_t n,
-			   const struct buf *head, const struct buf *msg, struct pickup_answer *a)
+			   const struct pickup_dsn *dsn, const struct buf *head, const struct buf *msg,
+			   struct pickup_answer *a)
 {
+	struct enqueue_rcpt *list = calloc(n + 1, sizeof(*list));
+	struct enqueue_envelope env = { .sender = sender, .rcpts = list, .nrcpt = n, .client = "localhost",
+					.proto = "local", .ret = dsn->ret, .envid = dsn->envid };
 	struct enqueue *e = NULL;
-	const char *error;
+	const char *error = "out of memory";
 	int permanent = 0;
 
-	if (enqueue_begin_proto(&e, sender, rcpts, n, "localhost", NULL, "local", &error) < 0 ||
+	for (size_t i = 0; list != NULL && i < n; i++) {
+		list[i].addr = rcpts[i];
+		list[i].notify = dsn->notify[0] != '\0' ? dsn->notify : NULL;
+	}
+	if (list == NULL || enqueue_begin_env(&e, &env, &error) < 0 ||
 	    enqueue_write(e, head->data, head->len) < 0 || enqueue_write(e, msg->data, msg->len) < 0 ||
 	    enqueue_finish(e, a->id, sizeof a->id, &permanent, &error) < 0) {
 		a->status = permanent ? "fail" : "tempfail";
@@ -294,6 +340,7 @@ static void pickup_enqueue(const char *sender, const char *const *rcpts, size_t 
 		a->status = "ok";
 	}
 	enqueue_abort(&e);
+	free(list);
 }
 
 static void pickup_submit(const struct pickup_ctx *ctx, int fd, struct stream *s,
@@ -302,6 +349,7 @@ static void pickup_submit(const struct pickup_ctx *ctx, int fd, struct stream *s
 	const char **rcpts = calloc(ctx->rcpt_limit + 1, sizeof *rcpts);
 	char login[PICKUP_LOGIN_MAX + 1], sender_buf[ADDRESS_PATH_MAX + 1];
 	const char *full_name, *sender = record_get(rec, "sender"), *dom;
+	struct pickup_dsn dsn;
 	struct buf msg, head;
 	uid_t uid;
 	pid_t pid;
@@ -315,7 +363,7 @@ static void pickup_submit(const struct pickup_ctx *ctx, int fd, struct stream *s
 		a->status = "tempfail";
 		snprintf(a->reason, sizeof a->reason, "cannot identify the submitting user");
 	} else if (pickup_envelope(ctx, rec, rcpts, &n, &full_name, a) == 0 &&
-		   pickup_read_data(ctx, s, &msg, a) == 0) {
+		   pickup_dsn_fields(rec, &dsn, a) == 0 && pickup_read_data(ctx, s, &msg, a) == 0) {
 		if (pickup_login(ctx, uid, login, sizeof login) < 0)
 			snprintf(login, sizeof login, "uid%lu", (unsigned long)uid);
 		dom = config_str("pickup_sender_domain");
@@ -329,7 +377,7 @@ static void pickup_submit(const struct pickup_ctx *ctx, int fd, struct stream *s
 				   full_name, login, uid, NULL) < 0)
 			snprintf(a->reason, sizeof a->reason, "cannot build headers");
 		else
-			pickup_enqueue(sender, rcpts, n, &head, &msg, a);
+			pickup_enqueue(sender, rcpts, n, &dsn, &head, &msg, a);
 		if (strcmp(a->status, "ok") == 0)
 			log_info("%s: uid=%lu user=%s from=<%s> nrcpt=%zu size=%zu", a->id, (unsigned long)uid,
 				 login, sender, n, msg.len);
@@ -384,7 +432,7 @@ static void pickup_list(const struct pickup_ctx *ctx, struct stream *s, uid_t ui
 		log_info("uid=%lu: queue listing refused (mailq_restrict)", (unsigned long)uid);
 		return;
 	}
-	buf_init(&l.out, MAILQ_RCPT_MAX * (3 * QUEUEFILE_ADDR_MAX + 32) + 4096);
+	buf_init(&l.out, MAILQ_RECORD_MAX);
 	n = mailq_walk(MAILQ_LIST_MAX, pickup_list_one, &l, &truncated, &error);
 	buf_free(&l.out);
 	if (n < 0) {
@@ -410,7 +458,7 @@ static void pickup_flush(struct pickup_answer *a, uid_t uid)
 		log_info("uid=%lu: flush refused", (unsigned long)uid);
 		return;
 	}
-	n = mailq_flush_deferred();
+	n = mailq_flush_deferred(NULL);
 	if (n < 0 || mailq_poke("flush") == -2) {
 		a->status = "tempfail";
 		snprintf(a->reason, sizeof a->reason, "cannot flush the queue: %s", strerror(errno));

@@ -49,6 +49,8 @@
 #include "fsutil.h"
 #include "hash.h"
 #include "log.h"
+#include "metric.h"
+#include "log_delivery.h"
 #include "qmgr.h"
 #include "sockets.h"
 
@@ -373,7 +375,8 @@ static void qmgr_remove(struct qmgr *q, struct qmgr_msg *m)
 {
 	/* Every recipient is final and reported on disk: losing this unlink
 	 * in a crash only makes the next qmgr find a finished file and
-	 * remove it. */
+	 * remove it.  The reasons go first: never left behind. */
+	qmgr_reason_forget(m);
 	if (unlink(m->path) < 0 && errno != ENOENT) {
 		log_warn("%s: cannot remove %s: %s", m->id, m->path, strerror(errno));
 		q->want_active = 2;   /* retried by the next periodic scan */
@@ -400,7 +403,11 @@ static int qmgr_expire(struct qmgr *q, struct qmgr_msg *m, time_t now)
 		}
 		/* RFC 3463 3.5: X.4.7, delivery time expired. */
 		qmgr_result_set(m, i, "4.4.7", reason, -1);
-		log_info("%s: to=<%s>, relay=none, status=bounced (%s)", m->id, m->qf.rcpt[i].addr, reason);
+		log_delivery(m->id, m->qf.rcpt[i].addr, "none",
+			     &(struct log_delivery_times){ .arrival_ms = log_delivery_sec_ms(m->qf.time),
+							   .active_ms = m->active_ms },
+			     "4.4.7", "failed", reason);
+		metric_count(METRIC_BOUNCED);
 	}
 	(void)q;
 	return 0;
@@ -423,6 +430,7 @@ static void qmgr_defer(struct qmgr *q, struct qmgr_msg *m, int soon, time_t now)
 			log_warn("%s: %s: %s", m->id, err, strerror(errno));
 		delay = qmgr_backoff(q, m->qf.attempts);
 	}
+	qmgr_reason_save(m);
 	due = delay > (unsigned long long)(QMGR_NEVER - now) ? QMGR_NEVER : now + (time_t)delay;
 	/* The mtime of a deferred file is its next try: a restarted qmgr
 	 * needs nothing but the directory. */
@@ -510,6 +518,10 @@ static void qmgr_open(struct qmgr *q, struct qmgr_msg *m)
 		return;
 	}
 	m->parsed = 1;
+	m->active_ms = log_delivery_now_ms();
+	/* Postfix's qmgr line: log tools count messages and sizes from it. */
+	log_info("%s: from=<%s>, size=%llu, nrcpt=%zu (queue active)", m->id, m->qf.sender,
+		 m->qf.data_size, m->qf.nrcpt);
 	m->res = calloc(m->qf.nrcpt, sizeof(*m->res));
 	if (m->res == NULL) {
 		log_warn("%s: out of memory", m->id);

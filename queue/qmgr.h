@@ -50,6 +50,7 @@ struct qmgr_msg {
 	int agent_broke;                /* an agent failed (not the destination) */
 	int agent_missing;              /* a transport's socket does not exist */
 	int real_deferral;              /* a destination deferred */
+	long long active_ms;            /* when this attempt took it in (log delays) */
 };
 
 struct qmgr_dest;
@@ -166,6 +167,12 @@ void qmgr_conn_timeouts(struct qmgr *q, time_t now);
 void qmgr_transports_close(struct qmgr *q);
 /* Record an agent's answer about recipient i of m. */
 void qmgr_result_set(struct qmgr_msg *m, size_t i, const char *dsn, const char *reason, int transport);
+
+/* ---- qmgr_reason.c ---- */
+/* Write defer/ID: the reasons m's pending recipients got in this attempt. */
+void qmgr_reason_save(struct qmgr_msg *m);
+/* Remove defer/ID (m leaves the queue). */
+void qmgr_reason_forget(const struct qmgr_msg *m);
 
 /* ---- qmgr_report.c ---- */
 /* Write the delivery status notifications m's final recipients call for

@@ -35,6 +35,8 @@
 #include "config.h"
 #include "hash.h"
 #include "log.h"
+#include "metric.h"
+#include "log_delivery.h"
 #include "qmgr.h"
 #include "record.h"
 #include "sockets.h"
@@ -301,8 +303,11 @@ size_t qmgr_route(struct qmgr *q, struct qmgr_msg *m)
 static void qmgr_log_deferred(const struct qmgr_job *j, size_t from, const char *reason)
 {
 	for (size_t k = from; k < j->n; k++) {
-		log_info("%s: to=<%s>, relay=%s, status=deferred (%s)", j->msg->id,
-			 j->msg->qf.rcpt[j->idx[k]].addr, j->dest->t->name, reason);
+		log_delivery(j->msg->id, j->msg->qf.rcpt[j->idx[k]].addr, "none",
+			     &(struct log_delivery_times){ .arrival_ms = log_delivery_sec_ms(j->msg->qf.time),
+							   .active_ms = j->msg->active_ms },
+			     "4.3.0", "deferred", reason);
+		metric_count(METRIC_DEFERRED);
 		qmgr_result_set(j->msg, j->idx[k], "4.3.0", reason, j->dest->t->id);
 	}
 }
@@ -430,7 +435,9 @@ static int qmgr_request(struct qmgr_conn *c, const struct qmgr_job *j)
 	if (record_put_str(out, "queue_id", j->msg->id) < 0 ||
 	    record_put(out, "sender", qf->sender, qf->sender_len) < 0 ||
 	    record_put_num(out, "offset", (unsigned long long)qf->data_offset) < 0 ||
-	    record_put_num(out, "size", qf->data_size) < 0 || qmgr_request_options(out, qf) < 0)
+	    record_put_num(out, "size", qf->data_size) < 0 || qmgr_request_options(out, qf) < 0 ||
+	    record_put_num(out, "arrival_ms", (unsigned long long)log_delivery_sec_ms(qf->time)) < 0 ||
+	    record_put_num(out, "active_ms", (unsigned long long)j->msg->active_ms) < 0)
 		return -1;
 	for (size_t k = 0; k < j->n; k++) {
 		const struct queuefile_rcpt *r = &qf->rcpt[j->idx[k]];
@@ -636,6 +643,7 @@ static int qmgr_answer(struct qmgr_conn *c, const struct record *rec)
 		qmgr_result_set(m, i, dsn != NULL ? dsn : "4.0.0", reason, j->dest->t->id);
 		m->real_deferral = 1;
 		c->answered++;
+		metric_count(METRIC_DEFERRED);
 		return 0;
 	}
 	if (strcmp(status, "delivered") == 0)
@@ -648,6 +656,7 @@ static int qmgr_answer(struct qmgr_conn *c, const struct record *rec)
 	}
 	qmgr_result_set(m, i, dsn != NULL ? dsn : (mark == QUEUEFILE_FAILED ? "5.0.0" : "2.0.0"),
 			reason, j->dest->t->id);
+	metric_count(mark == QUEUEFILE_DELIVERED ? METRIC_DELIVERED : METRIC_BOUNCED);
 	/* Durably first: a crash after this line must not repeat the
 	 * delivery, nor lose the failure. */
 	if (queuefile_mark(&m->qf, i, mark, &err) < 0) {

@@ -164,7 +164,7 @@ static int qmgr_report_send(struct qmgr *q, struct qmgr_msg *m, const struct dsn
 		if (dsn_compose(&d, orig.data, orig.len, &out, &eightbit, &err) == 0 &&
 		    qmgr_inject(q, to, postmaster ? QUEUEFILE_KIND_DOUBLE : QUEUEFILE_KIND_DSN,
 				m->qf.smtputf8, eightbit, &out, id) == 0) {
-			log_info("%s: %s to <%s>: %s", m->id, what, to, id);
+			log_info("%s: %s: %s", m->id, what, id);   /* Postfix's form: postern log follows it */
 			r = 0;
 		}
 		buf_free(&out);
@@ -173,6 +173,15 @@ static int qmgr_report_send(struct qmgr *q, struct qmgr_msg *m, const struct dsn
 		log_warn("%s: %s to <%s> not queued: %s", m->id, what, to, err);
 	buf_free(&orig);
 	return r;
+}
+
+/* Whether the report is about a failure (Postfix: non-delivery notification). */
+static int qmgr_report_any_failed(const struct dsn_rcpt *rcpt, size_t n)
+{
+	for (size_t k = 0; k < n; k++)
+		if (rcpt[k].action == DSN_FAILED)
+			return 1;
+	return 0;
 }
 
 /* Whether recipient i's final result must be reported to the sender. */
@@ -219,7 +228,7 @@ static int qmgr_report_null_sender(struct qmgr *q, struct qmgr_msg *m, struct ds
 				 rcpt[k].addr);
 		return 0;
 	}
-	return qmgr_report_send(q, m, rcpt, n, q->postmaster, 1, "undeliverable notification reported");
+	return qmgr_report_send(q, m, rcpt, n, q->postmaster, 1, "postmaster non-delivery notification");
 }
 
 int qmgr_report_final(struct qmgr *q, struct qmgr_msg *m)
@@ -248,7 +257,8 @@ int qmgr_report_final(struct qmgr *q, struct qmgr_msg *m)
 	if (n > 0 && null_sender)
 		r = qmgr_report_null_sender(q, m, rcpt, n);
 	else if (n > 0)
-		r = qmgr_report_send(q, m, rcpt, n, m->qf.sender, 0, "sender delivery status notification");
+		r = qmgr_report_send(q, m, rcpt, n, m->qf.sender, 0, qmgr_report_any_failed(rcpt, n)
+				     ? "sender non-delivery notification" : "sender delivery status notification");
 	free(rcpt);
 	if (r < 0)
 		return -1;
@@ -280,7 +290,7 @@ void qmgr_report_delay(struct qmgr *q, struct qmgr_msg *m, time_t now)
 			qmgr_report_rcpt(q, m, i, DSN_DELAYED, now, &rcpt[n++]);
 	}
 	/* Flag it even when nobody wanted a warning: the question is settled. */
-	if ((n == 0 || qmgr_report_send(q, m, rcpt, n, m->qf.sender, 0, "delay warning") == 0) &&
+	if ((n == 0 || qmgr_report_send(q, m, rcpt, n, m->qf.sender, 0, "sender delay notification") == 0) &&
 	    queuefile_set_warned(&m->qf, &err) < 0)
 		log_warn("%s: %s: %s", m->id, err, strerror(errno));
 	free(rcpt);

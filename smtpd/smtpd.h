@@ -75,15 +75,19 @@ struct smtpd_rcpt {
 
 struct smtpd_msg;
 
+#define SMTPD_MSGID_LOG_MAX 250   /* longest Message-ID written to the log */
+
 struct smtpd_session {
 	const struct smtpd_ctx *ctx;
 	struct stream *s;
-	char client[SMTPD_CLIENT_MAX];   /* peer address for logs and Received */
+	char client[SMTPD_CLIENT_MAX];   /* peer address for Received and policies */
+	char client_log[SMTPD_CLIENT_MAX + 16];   /* "unknown[ADDR]" in logs, as Postfix writes it */
 	struct buf helo;                 /* HELO/EHLO argument, empty before */
 	int esmtp;                       /* greeted with EHLO */
 	int tls;                         /* TLS active on the stream */
 	char tls_desc[160];              /* "TLSv1.3 with cipher X (256/256 bits)" */
 	struct buf auth_user;            /* authenticated login, empty before */
+	const char *auth_mech;           /* its SASL mechanism (log), NULL before */
 	unsigned long long auth_failures;
 	/* the transaction */
 	int in_mail;                     /* MAIL accepted, transaction open */
@@ -103,6 +107,7 @@ struct smtpd_session {
 	int done;                        /* end the session after this reply */
 	long long slot;                  /* session slot held (smtpd_limit_acquire), -1: none */
 	const char *verb;                /* command being answered, for reject logs */
+	const char *log_rcpt;            /* RCPT being answered, for reject logs, or NULL */
 	/* counters for the disconnect log line */
 	unsigned long commands, messages, rcpts_total;
 };

@@ -23,6 +23,7 @@
 #include "authclient.h"
 #include "buf.h"
 #include "log.h"
+#include "metric.h"
 #include "sasl.h"
 #include "smtp_cmd.h"
 #include "smtpd.h"
@@ -118,6 +119,7 @@ static void smtpd_auth_failed(struct smtpd_session *ss)
 	const struct smtpd_ctx *ctx = ss->ctx;
 
 	ss->auth_failures++;
+	metric_count(METRIC_AUTH_FAIL);
 	/* Slow down guessing; the session is ours to hold. */
 	if (ctx->auth_fail_delay > 0)
 		sleep(ctx->auth_fail_delay);
@@ -140,13 +142,16 @@ static void smtpd_auth_check(struct smtpd_session *ss, const struct buf *user, c
 	buf_init(&canon, SMTPD_AUTH_USER_MAX);
 	r = auth_verify_user(buf_cstr(user), buf_cstr(pass), "smtp", ss->client, &canon, NULL, &err);
 	if (r == 1 && canon.len > 0 && buf_set(&ss->auth_user, canon.data, canon.len) == 0) {
-		log_info("%s: authenticated as %s", ss->client, buf_cstr(&ss->auth_user));
+		log_info("%s: authenticated as %s", ss->client_log, buf_cstr(&ss->auth_user));
+		metric_count(METRIC_AUTH_OK);
 		smtpd_reply(ss, "235 2.7.0 Authentication successful");
 	} else if (r < 0) {
 		log_warn("authd: %s", err);
 		smtpd_reply(ss, "454 4.7.0 Temporary authentication failure");
 	} else {
-		log_info("%s: authentication failed for %s", ss->client, buf_cstr(user));
+		/* Postfix's wording, which log tools count. */
+		log_warn("%s: SASL %s authentication failed: user %s", ss->client_log,
+			 ss->auth_mech != NULL ? ss->auth_mech : "?", buf_cstr(user));
 		smtpd_auth_failed(ss);
 	}
 	buf_free(&canon);
@@ -204,6 +209,7 @@ void smtpd_cmd_auth(struct smtpd_session *ss, const struct smtp_cmd *cmd)
 	if (r == SMTPD_AUTH_BAD) {
 		smtpd_reply(ss, "501 5.5.2 Error: malformed authentication response");
 	} else if (r == SMTPD_AUTH_GOT) {
+		ss->auth_mech = mech_id == SASL_MECH_PLAIN ? "PLAIN" : "LOGIN";
 		smtpd_auth_check(ss, &user, &pass);
 	} else if (r == SMTPD_AUTH_REFUSED) {
 		smtpd_auth_failed(ss);

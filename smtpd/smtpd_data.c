@@ -57,6 +57,7 @@ struct smtpd_msg {
 	int hdr_done;                 /* header flushed; the rest streams */
 	int hdr_too_big;
 	int has_msgid, has_date;
+	char msgid[SMTPD_MSGID_LOG_MAX + 1];   /* <...> of Message-ID for the log, "" if none */
 	unsigned long long size;      /* content bytes seen (LF line ends) */
 	unsigned long long written;   /* bytes handed to enqueue */
 	int oversize;                 /* over message_size_limit: stop forwarding */
@@ -131,7 +132,7 @@ static int smtpd_received(const struct smtpd_session *ss, struct buf *out)
 }
 
 /* RFC 6409 8.3: Message-ID and Date a submission server may add. */
-static int smtpd_submission_fields(const struct smtpd_session *ss, const struct smtpd_msg *m,
+static int smtpd_submission_fields(const struct smtpd_session *ss, struct smtpd_msg *m,
 				   struct buf *out)
 {
 	char date[64];
@@ -145,6 +146,8 @@ static int smtpd_submission_fields(const struct smtpd_session *ss, const struct 
 		if (buf_printf(out, "Message-ID: <%llx.%016llx@%s>\n", (unsigned long long)time(NULL),
 			       rnd, ss->ctx->hostname) < 0)
 			return -1;
+		snprintf(m->msgid, sizeof(m->msgid), "<%llx.%016llx@%s>", (unsigned long long)time(NULL),
+			 rnd, ss->ctx->hostname);   /* for the log: a clip is only a shorter line */
 	}
 	if (!m->has_date && (smtpd_date(date, sizeof(date)) < 0 ||
 			     buf_printf(out, "Date: %s\n", date) < 0))
@@ -198,7 +201,7 @@ static void smtpd_msg_flush_header(struct smtpd_session *ss, struct smtpd_msg *m
 	buf_init(&add, SMTPD_RECEIVED_MAX);
 	if (smtpd_received(ss, &add) < 0) {
 		/* Never half a header: what was formatted is dropped. */
-		log_warn("cannot format the Received header for %s", ss->client);
+		log_warn("cannot format the Received header for %s", ss->client_log);
 		buf_reset(&add);
 	}
 	smtpd_msg_write(m, add.data, add.len);
@@ -207,13 +210,29 @@ static void smtpd_msg_flush_header(struct smtpd_session *ss, struct smtpd_msg *m
 		smtpd_msg_write(m, "\n", 1);   /* an unterminated last header line */
 	buf_reset(&add);
 	if (smtpd_submission_fields(ss, m, &add) < 0) {
-		log_warn("cannot add Message-ID/Date for %s", ss->client);
+		log_warn("cannot add Message-ID/Date for %s", ss->client_log);
 		buf_reset(&add);
 	}
 	smtpd_msg_write(m, add.data, add.len);
 	buf_free(&add);
 	smtpd_msg_write(m, m->hdr.data + len, m->hdr.len - len);
 	buf_free(&m->hdr);
+}
+
+/* Keep <...> of the Message-ID field's first line for the log (Postfix's
+ * message-id= line); one that is longer, folded or unbracketed is not
+ * logged rather than clipped. */
+static void smtpd_msg_note_msgid(struct smtpd_msg *m, const char *line, size_t n)
+{
+	const char *lt = memchr(line, '<', n), *gt;
+
+	m->msgid[0] = '\0';
+	if (lt == NULL || (gt = memchr(lt, '>', n - (size_t)(lt - line))) == NULL)
+		return;
+	if ((size_t)(gt - lt) + 1 > SMTPD_MSGID_LOG_MAX)
+		return;
+	memcpy(m->msgid, lt, (size_t)(gt - lt) + 1);
+	m->msgid[gt - lt + 1] = '\0';
 }
 
 /* Look at the line that just ended in hdr; flush when it ends the header. */
@@ -226,8 +245,10 @@ static void smtpd_msg_header_line(struct smtpd_session *ss, struct smtpd_msg *m)
 		smtpd_msg_flush_header(ss, m, m->line_start);
 		return;
 	}
-	if (smtpd_field_is(line, n, "Message-ID"))
+	if (smtpd_field_is(line, n, "Message-ID")) {
 		m->has_msgid = 1;
+		smtpd_msg_note_msgid(m, line, n);
+	}
 	else if (smtpd_field_is(line, n, "Date"))
 		m->has_date = 1;
 	m->line_start = m->hdr.len;
@@ -311,7 +332,7 @@ static int smtpd_msg_open(struct smtpd_session *ss, int bdat)
 	free(list);
 	if (r < 0) {
 		free(m);
-		log_warn("cannot start the message from %s: %s", ss->client, err);
+		log_warn("cannot start the message from %s: %s", ss->client_log, err);
 		smtpd_reply(ss, "451 4.3.0 Error: queue file write error");
 		return -1;
 	}
@@ -329,6 +350,7 @@ static void smtpd_msg_log(const struct smtpd_session *ss, const struct smtpd_msg
 {
 	char to[SMTPD_LOG_RCPTS * (256 + 4) + 16];
 	size_t o = 0;
+	int authed = ss->auth_user.len > 0 && ss->auth_mech != NULL;
 
 	to[0] = '\0';
 	for (size_t i = 0; i < ss->nrcpt && i < SMTPD_LOG_RCPTS; i++) {
@@ -339,10 +361,17 @@ static void smtpd_msg_log(const struct smtpd_session *ss, const struct smtpd_msg
 	}
 	if (ss->nrcpt > SMTPD_LOG_RCPTS && o + 4 < sizeof(to))
 		memcpy(to + o, ",...", 5);
-	log_info("%s: client=%s, helo=%s, from=<%s>, to=%s, nrcpt=%zu, size=%llu, proto=%s, "
-		 "tls=%s, auth=%s, result=queued", id, ss->client, buf_cstr(&ss->helo),
+	/* Postfix's client= first (log tools take NAME[ADDR] up to the
+	 * comma) and its sasl_ fields, then the rest of the session and
+	 * envelope. */
+	log_info("%s: client=%s%s%s%s%s, helo=<%s>, from=<%s>, to=%s, nrcpt=%zu, size=%llu, proto=%s, "
+		 "tls=%s, auth=%s, result=queued", id, ss->client_log,
+		 authed ? ", sasl_method=" : "", authed ? ss->auth_mech : "",
+		 authed ? ", sasl_username=" : "", authed ? buf_cstr(&ss->auth_user) : "", buf_cstr(&ss->helo),
 		 buf_cstr(&ss->sender), to, ss->nrcpt, m->written, smtpd_proto(ss),
 		 ss->tls ? ss->tls_desc : "no", ss->auth_user.len > 0 ? buf_cstr(&ss->auth_user) : "no");
+	if (m->msgid[0] != '\0')
+		log_info("%s: message-id=%s", id, m->msgid);
 }
 
 /* After the end of data: our verdict, or enqueue's. */
@@ -372,7 +401,7 @@ static void smtpd_msg_verdict(struct smtpd_session *ss, struct smtpd_msg *m)
 		smtpd_msg_flush_header(ss, m, m->hdr.len);   /* all header, no body */
 	/* The invariant of DESIGN.md: no 250 before enqueue has answered. */
 	if (enqueue_finish(m->e, id, sizeof(id), &permanent, &err) < 0) {
-		log_warn("enqueue failed for the message from %s: %s", ss->client, err);
+		log_warn("enqueue failed for the message from %s: %s", ss->client_log, err);
 		if (permanent)
 			smtpd_reply(ss, "554 5.3.0 Error: %s", err);
 		else
@@ -413,7 +442,7 @@ static int smtpd_data_read(struct smtpd_session *ss, struct smtpd_msg *m)
 			return -1;
 		} else {
 			log_info("lost connection after DATA (%llu bytes) from %s",
-				 m->sd.size, ss->client);
+				 m->sd.size, ss->client_log);
 			ss->done = 1;
 			return -1;
 		}
@@ -479,7 +508,7 @@ static int smtpd_bdat_read(struct smtpd_session *ss, struct smtpd_msg *m, unsign
 			if (st == STREAM_TIMEOUT)
 				smtpd_reply(ss, "421 4.4.2 %s Error: timeout exceeded", ss->ctx->hostname);
 			else
-				log_info("lost connection after BDAT from %s", ss->client);
+				log_info("lost connection after BDAT from %s", ss->client_log);
 			ss->done = 1;
 			buf_free(&sink);
 			return -1;

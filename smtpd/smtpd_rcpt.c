@@ -326,6 +326,8 @@ static void smtpd_rcpt_decide(struct smtpd_session *ss, const struct buf *norm,
 		smtpd_rcpt_policy(ss->ctx, norm->data, norm->len);
 	int local = v == SMTPD_RCPT_OK;   /* a local domain, as opposed to relayed */
 
+	ss->log_rcpt = shown;   /* smtpd_cmd_rcpt clears it */
+
 	if (v == SMTPD_RCPT_RELAY && norm->len > 0 && smtpd_rcpt_may_relay(ss))
 		v = SMTPD_RCPT_OK;
 	if (v == SMTPD_RCPT_LMTP)
@@ -391,6 +393,7 @@ void smtpd_cmd_rcpt(struct smtpd_session *ss, const struct smtp_cmd *cmd)
 	if (smtpd_rcpt_parse(ss, rest, rest_len, &norm, &used) == 0 &&
 	    smtpd_rcpt_params(ss, rest + used, rest_len - used, &dsn) == 0)
 		smtpd_rcpt_decide(ss, &norm, norm.len > 0 ? buf_cstr(&norm) : "postmaster", &dsn);
+	ss->log_rcpt = NULL;
 	buf_free(&norm);
 	buf_free(&dsn.orcpt);
 }

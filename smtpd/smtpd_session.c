@@ -40,6 +40,7 @@
 
 #include "address.h"
 #include "log.h"
+#include "metric.h"
 #include "smtp_cmd.h"
 #include "smtpd.h"
 #include "sockets.h"
@@ -96,6 +97,26 @@ int smtpd_arm_timeout(struct smtpd_session *ss)
 	return 0;
 }
 
+/* An error reply in the log.  A refusal by policy (every enhanced code
+ * but X.5.Y, the protocol errors, RFC 3463 3.6, and but 421) gets Postfix's reject
+ * line, which log tools count as a rejected message: NOQUEUE, because no
+ * queue file exists before the end of the data. */
+static void smtpd_log_error(const struct smtpd_session *ss, const char *line)
+{
+	const char *verb = ss->verb != NULL ? ss->verb : "CONNECT";
+	int protocol = strlen(line) > 8 && line[3] == ' ' && line[5] == '.' && line[6] == '5' && line[7] == '.';
+
+	/* 421: we close the session (timeout, shutdown), no verdict on mail. */
+	if (protocol || strncmp(line, "421", 3) == 0 || strcmp(verb, "AUTH") == 0) {
+		log_info("%s from %s: %s", verb, ss->client_log, line);
+		return;
+	}
+	log_info("NOQUEUE: reject: %s from %s: %s; from=<%s>%s%s%s proto=%s helo=<%s>", verb,
+		 ss->client_log, line, buf_cstr(&ss->sender), ss->log_rcpt != NULL ? " to=<" : "",
+		 ss->log_rcpt != NULL ? ss->log_rcpt : "", ss->log_rcpt != NULL ? ">" : "",
+		 ss->esmtp ? "ESMTP" : "SMTP", buf_cstr(&ss->helo));
+}
+
 void smtpd_reply(struct smtpd_session *ss, const char *fmt, ...)
 {
 	char line[SMTPD_REPLY_MAX];
@@ -109,9 +130,8 @@ void smtpd_reply(struct smtpd_session *ss, const char *fmt, ...)
 		log_panic("smtpd: reply too long for its buffer");
 	if (line[0] == '4' || line[0] == '5') {
 		ss->errors++;
-		log_info("reject: %s from %s: %s; from=<%s> helo=<%s>",
-			 ss->verb != NULL ? ss->verb : "connect", ss->client, line,
-			 buf_cstr(&ss->sender), buf_cstr(&ss->helo));
+		smtpd_log_error(ss, line);
+		metric_count(line[0] == '4' ? METRIC_REJECT_4XX : METRIC_REJECT_5XX);
 	}
 	(void)stream_write(ss->s, line, (size_t)n);
 	(void)stream_write(ss->s, "\r\n", 2);
@@ -405,13 +425,15 @@ static int smtpd_tls_handshake(struct smtpd_session *ss)
 	const char *err;
 
 	if (stream_start_tls(ss->s, ss->ctx->tls, 1, NULL, ss->ctx->tls_handshake_ms, &err) < 0) {
-		log_info("TLS handshake failed with %s: %s", ss->client, err);
+		log_info("TLS handshake failed with %s: %s", ss->client_log, err);
+		metric_count(METRIC_TLS_FAIL);
 		ss->done = 1;
 		return -1;
 	}
 	if (stream_tls_discarded(ss->s) > 0)
 		log_warn("%s: discarded %zu bytes of plaintext pipelined after STARTTLS",
-			 ss->client, stream_tls_discarded(ss->s));
+			 ss->client_log, stream_tls_discarded(ss->s));
+	metric_count(METRIC_TLS_OK);
 	smtpd_after_tls(ss);
 	return 0;
 }
@@ -514,7 +536,7 @@ static void smtpd_loop(struct smtpd_session *ss)
 		/* RFC 2920 3.2: flush only when the client waits for us. */
 		if (stream_pending(ss->s) == 0 && stream_flush(ss->s) < 0) {
 			smtpd_slot_release(ss);
-			log_info("lost connection after %s from %s", ss->verb != NULL ? ss->verb : "CONNECT", ss->client);
+			log_info("lost connection after %s from %s", ss->verb != NULL ? ss->verb : "CONNECT", ss->client_log);
 			return;
 		}
 		if (smtpd_arm_timeout(ss) < 0)
@@ -534,7 +556,7 @@ static void smtpd_loop(struct smtpd_session *ss)
 			smtpd_slot_release(ss);
 			if (ss->verb == NULL || strcmp(ss->verb, "QUIT") != 0)
 				log_info("lost connection after %s from %s",
-					 ss->verb != NULL ? ss->verb : "CONNECT", ss->client);
+					 ss->verb != NULL ? ss->verb : "CONNECT", ss->client_log);
 			return;
 		}
 		if (!ss->done && ctx->error_limit > 0 && ss->errors >= ctx->error_limit) {
@@ -573,7 +595,7 @@ static void smtpd_session_run(struct smtpd_session *ss)
 static void smtpd_session_log(const struct smtpd_session *ss)
 {
 	log_info("disconnect from %s service=%s helo=<%s> tls=%s auth=%s commands=%lu errors=%llu "
-		 "messages=%lu rcpts=%lu seconds=%lld", ss->client, smtpd_mode_name(ss->ctx->mode),
+		 "messages=%lu rcpts=%lu seconds=%lld", ss->client_log, smtpd_mode_name(ss->ctx->mode),
 		 buf_cstr(&ss->helo), ss->tls ? ss->tls_desc : "no",
 		 ss->auth_user.len > 0 ? buf_cstr(&ss->auth_user) : "no", ss->commands, ss->errors,
 		 ss->messages, ss->rcpts_total, smtpd_elapsed_ms(ss) / 1000);
@@ -583,8 +605,8 @@ static void smtpd_session_log(const struct smtpd_session *ss)
  * sees a failed handshake, which is all RFC 8314 leaves us). */
 static void smtpd_refuse_busy(struct smtpd_session *ss)
 {
-	log_info("reject: connect from %s: too many sessions from this address (limit %llu)",
-		 ss->client, ss->ctx->conn_limit);
+	log_info("NOQUEUE: reject: CONNECT from %s: 421 4.7.0 too many sessions from this address (limit %llu)",
+		 ss->client_log, ss->ctx->conn_limit);
 	if (ss->ctx->mode != SMTPD_MODE_SMTPS) {
 		(void)stream_printf(ss->s, "421 4.7.0 %s Error: too many connections from %s\r\n",
 				    ss->ctx->hostname, ss->client);
@@ -609,12 +631,14 @@ void smtpd_serve(int in_fd, int out_fd, void *arg)
 	have_addr = peer_addr(in_fd, ss.client, sizeof(ss.client)) == 0;
 	if (!have_addr && snprintf(ss.client, sizeof(ss.client), "%s", "stdin") < 0)
 		ss.client[0] = '\0';
+	/* NAME[ADDR] as Postfix logs it; we look up no client names. */
+	snprintf(ss.client_log, sizeof(ss.client_log), "unknown[%s]", have_addr ? ss.client : "unknown");
 	ss.s = stream_new(in_fd, out_fd, ctx->line_limit, ctx->timeout_ms);
 	if (ss.s == NULL) {
-		log_warn("out of memory for the session with %s", ss.client);
+		log_warn("out of memory for the session with %s", ss.client_log);
 		return;
 	}
-	log_info("connect from %s service=%s", ss.client, smtpd_mode_name(ctx->mode));
+	log_info("connect from %s service=%s", ss.client_log, smtpd_mode_name(ctx->mode));
 	if (have_addr && !smtpd_limit_acquire(ctx, ss.client, &ss.slot))
 		smtpd_refuse_busy(&ss);
 	else

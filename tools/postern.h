@@ -161,10 +161,15 @@ int postern_cmd_start(int argc, char **argv);
 int postern_cmd_stop(int argc, char **argv);
 int postern_cmd_reload(int argc, char **argv);
 int postern_cmd_status(int argc, char **argv);
+/* postern_status.c: print the services the master runs (processes,
+ * restarts) and the queue (messages, oldest) of tree. */
+void postern_status_report(const char *tree);
 int postern_cmd_map(int argc, char **argv);
 int postern_cmd_check(int argc, char **argv);
 int postern_cmd_conf(int argc, char **argv);
 int postern_cmd_queue(int argc, char **argv);
+/* `postern log`: one message's lines from the log (postern_log.c). */
+int postern_cmd_log(int argc, char **argv);
 int postern_cmd_config_defaults(int argc, char **argv);
 int postern_cmd_master_defaults(int argc, char **argv);
 int postern_cmd_services(int argc, char **argv);

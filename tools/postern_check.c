@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "log.h"
 #include "master_line.h"
 #include "passwd_file.h"
 #include "postern.h"
@@ -280,6 +281,9 @@ int postern_cmd_check(int argc, char **argv)
 	postern_check_map(&ck, config_str("remote_tls_policy_map"), 1, 0);
 	postern_check_map(&ck, config_str("remote_auth_map"), 1, 1);
 	postern_check_sender_logins(&ck);
+	if (log_set_syslog_name(config_str("syslog_name")) < 0)   /* the daemons would log as postern */
+		postern_check_fail(&ck, "syslog_name %s: not 1 to 63 of A-Z a-z 0-9 . _ - / without / at an end",
+				   config_str("syslog_name"));
 	postern_check_users(&ck);
 	postern_check_tree(&ck);
 	postern_check_tls(&ck);

@@ -51,6 +51,7 @@ static const struct {
 	{ "queue/active", OWN_QUEUE, 0077 },
 	{ "queue/deferred", OWN_QUEUE, 0077 },
 	{ "queue/hold", OWN_QUEUE, 0077 },
+	{ "queue/defer", OWN_QUEUE, 0077 },
 	{ "queue/private", OWN_GROUP, 0027 },
 	{ "mail", OWN_VMAIL, 0027 },
 	{ "mail/private", OWN_GROUP, 0027 },

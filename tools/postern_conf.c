@@ -133,6 +133,9 @@ static int postern_master_line(struct buf *out, const struct service_entry *s,
 	char listen[128], command[128];
 	int n, m;
 
+	/* a port that would not exist (a high base) is the standard one */
+	if (s->kind == SERVICE_KIND_INET && port_base + s->port > 65535)
+		port_base = 0;
 	if (s->kind == SERVICE_KIND_UNIX)
 		n = snprintf(listen, sizeof(listen), "%s", s->name);
 	else if (strchr(addr, ':') != NULL)
@@ -142,6 +145,9 @@ static int postern_master_line(struct buf *out, const struct service_entry *s,
 	m = snprintf(command, sizeof(command), "%s%s%s", s->command, s->args != NULL ? " " : "",
 		     s->args != NULL ? s->args : "");
 	if (n < 0 || (size_t)n >= sizeof(listen) || m < 0 || (size_t)m >= sizeof(command))
+		return -1;
+	/* a service that is off is there to be enabled by removing the # */
+	if (s->off && buf_append_str(out, "# off by default: remove the # to enable (docs/metrics.md)\n#") < 0)
 		return -1;
 	return buf_printf(out, "%-10s %-5s %-17s %-14s %-9s %-8u %s\n", s->name,
 			  s->kind == SERVICE_KIND_INET ? "inet" : "unix", listen, s->user, s->root,

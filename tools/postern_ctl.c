@@ -9,7 +9,9 @@
  * on /dev/log, as in minimal containers.  stop sends SIGTERM and waits
  * until the master is gone (master_stop_timeout + 5 s); reload checks
  * postern.conf, then sends SIGHUP (a broken file is reported with its
- * line and not sent); status reports.
+ * line and not sent); status reports whether the master runs and then,
+ * from the master and the queue, every service's processes and
+ * restarts and the queue's sizes (postern_status.c).
  *
  * Trusts: DIR/run/master.pid only as a number: anything but a plain
  * decimal pid above 1 counts as "not running", so a bad file can never
@@ -276,5 +278,7 @@ int postern_cmd_status(int argc, char **argv)
 		return POSTERN_EXIT_NOT_RUNNING;
 	}
 	printf("postern is running (pid %ld)\n", (long)pid);
+	(void)postern_ctl_config(tree);   /* metrics_queue_scan_limit; a broken file: its default */
+	postern_status_report(tree);
 	return POSTERN_EXIT_OK;
 }

@@ -1,8 +1,8 @@
 /* postern_main: the `postern` operator command, dispatch and usage.
  *
  * Offers: `postern COMMAND [options] [args]` for init, user, start, stop,
- * reload, status, map, check, conf and queue (docs/operator.md), plus
- * the hidden `config-defaults` that prints the documented default
+ * reload, status, map, check, conf, queue and log (docs/operator.md),
+ * plus the hidden `config-defaults` that prints the documented default
  * postern.conf (etc/postern.conf in the source tree is its output, and a
  * test diffs the two), `master-defaults`, the master.conf a non-root init writes
  * with the default address and port base (etc/master.conf), and
@@ -45,6 +45,7 @@ static const struct postern_command postern_commands[] = {
 	{ "check", postern_cmd_check },
 	{ "conf", postern_cmd_conf },
 	{ "queue", postern_cmd_queue },
+	{ "log", postern_cmd_log },
 	{ "config-defaults", postern_cmd_config_defaults },
 	{ "master-defaults", postern_cmd_master_defaults },
 	{ "services", postern_cmd_services },
@@ -74,6 +75,7 @@ int postern_usage(void)
 	      "       postern conf [-d DIR] -M [-X] [NAME[/TYPE][=ENTRY]...]\n"
 	      "       postern conf [-d DIR] [-h] -F NAME/TYPE/FIELD[=VALUE]...\n"
 	      "       postern queue [-d DIR] list [--json] | show|delete|hold|release|requeue ID | flush\n"
+	      "       postern log [-d DIR] [-f FILE] QUEUEID\n"
 	      "-d DIR may be replaced by the environment variable POSTERN_DIR; without\n"
 	      "either, the tree is the installed one, " LAYOUT_TREE " (init creates it\n"
 	      "with etc in " LAYOUT_ETC ", the queue in " LAYOUT_QUEUE " and run in " LAYOUT_RUN ").\n",

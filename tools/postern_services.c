@@ -3,13 +3,15 @@
  * curious: one line per service, tab-separated, after a `#` line naming
  * the columns:
  *
- *   name type port user root maxproc command args uses callers
+ *   name type port user root maxproc command args uses callers default
  *
  * port is the standard port of an inet service (listened on at the port
  * base plus it) or `-`; args the arguments after `-c DIR/etc` or `-`;
  * uses the unix services it connects to, comma-separated, or `-`;
  * callers who may connect to it: `*` for anyone (an inet service, or
- * pickup), else `root` and the users of the services that use it.
+ * pickup), else `root` and the users of the services that use it;
+ * default `on`, or `off` for a service the default master.conf has
+ * commented out (metrics).
  *
  * Trusts: the table (ours; no field holds a tab, a newline or a comma,
  * which tests/unit/test_service_table.c checks).
@@ -48,11 +50,10 @@ static int postern_services_row(struct buf *out, const struct service_entry *e)
 		       e->args != NULL ? e->args : "-") < 0 ||
 	    postern_services_list(out, e->uses, nuses, "-") < 0 || buf_putc(out, '\t') < 0)
 		return -1;
-	if (!service_table_checks_callers(e))
-		return buf_append_str(out, "*\n");
-	if (postern_services_list(out, callers, ncallers + 1, "-") < 0)
+	if (!service_table_checks_callers(e) ? buf_putc(out, '*') < 0 :
+	    postern_services_list(out, callers, ncallers + 1, "-") < 0)
 		return -1;
-	return buf_putc(out, '\n');
+	return buf_printf(out, "\t%s\n", e->off ? "off" : "on");
 }
 
 int postern_cmd_services(int argc, char **argv)
@@ -64,7 +65,7 @@ int postern_cmd_services(int argc, char **argv)
 	if (argc != 1)
 		return postern_usage();
 	buf_init(&out, 64 * 1024);
-	if (buf_append_str(&out, "# name\ttype\tport\tuser\troot\tmaxproc\tcommand\targs\tuses\tcallers\n") < 0)
+	if (buf_append_str(&out, "# name\ttype\tport\tuser\troot\tmaxproc\tcommand\targs\tuses\tcallers\tdefault\n") < 0)
 		r = -1;
 	for (size_t i = 0; r == 0 && service_table_get(i) != NULL; i++)
 		r = postern_services_row(&out, service_table_get(i));

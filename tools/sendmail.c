@@ -5,17 +5,31 @@
  *     reads a message from stdin (up to a line "." unless -i/-oi; CRLF
  *     is taken as LF), with -t adds the To, Cc and Bcc addresses of the
  *     header to the recipients and removes the Bcc lines, and hands it
- *     to pickup through DIR/public/pickup.  Other -o options, -v, -B,
- *     -N, -R, -odi, -odb and -bm are accepted and ignored.
- *   sendmail -bp, or the name mailq: list the queue.  Root and the queue
- *     owner run `postern queue list`; anyone else asks pickup (cmd=list),
- *     which lists every user's messages unless mailq_restrict = yes.
+ *     to pickup through DIR/public/pickup.  -N NOTIFY (never, or a comma
+ *     list of success, delay, failure), -R RET (full or hdrs) and -V
+ *     ENVID are the RFC 3461 parameters of the submission, stored with
+ *     the message as SMTP's are.  Other -o options, -v, -B, -X, -odi,
+ *     -odb and -bm are accepted and ignored.
+ *   sendmail -bp, or the name mailq: list the queue in Postfix's mailq
+ *     format.  Root and the queue owner run `postern queue list --mailq`;
+ *     anyone else asks pickup (cmd=list), which lists every user's
+ *     messages unless mailq_restrict = yes.
  *   sendmail -q: flush the queue: `postern queue flush` for root and the
  *     queue owner; anyone else asks pickup, which refuses (exit 69).
+ *     -qRSITE flushes only the mail for SITE (`flush --domain SITE`);
+ *     -qINTERVAL (-q30m, -q1h) starts nothing and exits 0 with a note,
+ *     as Postfix ignores it: qmgr runs the queue by itself.
  *   sendmail -bi (or -I), or the name newaliases: rebuild the aliases
  *     map, as Postfix's do: runs `postern map -d DIR aliases` as the
  *     caller (so only who may write DIR/etc succeeds), with its output
  *     and exit status.
+ *   sendmail -bv ADDRESS...: deliver nothing; say where each address
+ *     would go.  Routing as qmgr routes (a domain in etc/domains.cdb, or
+ *     no domain: local; else remote, via relayhost or the domain's MX
+ *     hosts); a local address is resolved by the local agent itself
+ *     (`local -c DIR/etc verify ADDRESS`, the code that delivers: aliases,
+ *     mailboxes, forwards, LMTP).  Exit 0 when every address is
+ *     deliverable, 67 when one is not, 75 on a temporary error.
  *   sendmail -bs: an SMTP dialogue on stdin/stdout (RFC 5321 subset:
  *     EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP, VRFY, QUIT); each
  *     message is handed to pickup like the other modes, so the user is
@@ -42,13 +56,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "address.h"
 #include "buf.h"
+#include "cdbmap.h"
 #include "config.h"
 #include "layout.h"
 #include "mailq.h"
+#include "queuefile.h"
 #include "record.h"
 #include "smtp_cmd.h"
 #include "sockets.h"
@@ -62,7 +79,9 @@ enum { EX_OK_ = 0, EX_USAGE_ = 64, EX_DATAERR_ = 65, EX_UNAVAILABLE_ = 69, EX_IO
 
 struct sendmail {
 	const char *dir, *sender, *full_name;
-	int extract, dot_ends, list, flush, smtp, newaliases;
+	const char *notify, *ret, *envid;   /* RFC 3461: -N, -R, -V */
+	const char *flush_site;             /* -qRSITE */
+	int extract, dot_ends, list, flush, smtp, newaliases, verify;
 	const char *rcpt[SENDMAIL_RCPT_MAX];
 	char *owned[SENDMAIL_RCPT_MAX];
 	size_t nrcpt;
@@ -269,6 +288,10 @@ static int sendmail_submit(const struct sendmail *sm, const struct buf *msg)
 	if (sm->sender != NULL && record_put_str(&req, "sender", sm->sender) < 0)
 		sendmail_die(EX_TEMPFAIL_, "%s", "out of memory");
 	if (sm->full_name != NULL && record_put_str(&req, "full_name", sm->full_name) < 0)
+		sendmail_die(EX_TEMPFAIL_, "%s", "out of memory");
+	if ((sm->notify != NULL && record_put_str(&req, "notify", sm->notify) < 0) ||
+	    (sm->ret != NULL && record_put_str(&req, "ret", sm->ret) < 0) ||
+	    (sm->envid != NULL && record_put_str(&req, "envid", sm->envid) < 0))
 		sendmail_die(EX_TEMPFAIL_, "%s", "out of memory");
 	for (size_t i = 0; i < sm->nrcpt; i++)
 		if (record_put_str(&req, "rcpt", sm->rcpt[i]) < 0)
@@ -513,8 +536,9 @@ static int sendmail_bs(struct sendmail *sm)
 
 /* ---- -bp and -q ---- */
 
-/* Run `postern CMD -d DIR ARG` from the directory of this program. */
-static _Noreturn void sendmail_postern(const struct sendmail *sm, const char *cmd, const char *arg)
+/* Run `postern CMD -d DIR ARG [ARG2 ARG3]` from the directory of this program. */
+static _Noreturn void sendmail_postern(const struct sendmail *sm, const char *cmd, const char *arg,
+				       const char *arg2, const char *arg3)
 {
 	char self[PATH_MAX], prog[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
@@ -527,7 +551,7 @@ static _Noreturn void sendmail_postern(const struct sendmail *sm, const char *cm
 	*slash = '\0';
 	if (snprintf(prog, sizeof prog, "%s/postern", self) >= (int)sizeof prog)
 		sendmail_die(EX_TEMPFAIL_, "%s", "path too long");
-	execl(prog, "postern", cmd, "-d", sm->dir, arg, (char *)NULL);
+	execl(prog, "postern", cmd, "-d", sm->dir, arg, arg2, arg3, (char *)NULL);
 	sendmail_die(EX_TEMPFAIL_, "cannot run postern: %s", strerror(errno));
 }
 
@@ -541,8 +565,8 @@ static int sendmail_queue_owner(const struct sendmail *sm)
 	return access(path, R_OK | X_OK) == 0;
 }
 
-/* Print one listing record; 0, or -1 when it is not one. */
-static int sendmail_list_entry(const struct record *rec)
+/* Print one listing record (Postfix's format); 0, or -1 when it is not one. */
+static int sendmail_list_entry(const struct record *rec, size_t *listed_r, unsigned long long *bytes_r)
 {
 	struct mailq_entry e;
 	const char *error;
@@ -551,7 +575,10 @@ static int sendmail_list_entry(const struct record *rec)
 		fprintf(stderr, "sendmail: bad answer from pickup: %s\n", error);
 		return -1;
 	}
-	mailq_text(stdout, &e);
+	if (mailq_postfix(stdout, &e, *listed_r == 0)) {
+		(*listed_r)++;
+		*bytes_r += e.size;
+	}
 	mailq_entry_free(&e);
 	return 0;
 }
@@ -563,8 +590,8 @@ static int sendmail_ask_pickup(const struct sendmail *sm, const char *cmd)
 	char path[PATH_MAX];
 	struct record rec = { 0 };
 	const char *error, *status = NULL, *v;
-	unsigned long long count = 0;
-	size_t listed = 0;
+	unsigned long long count = 0, bytes = 0;
+	size_t listed = 0, records = 0, shown = 0;
 	struct stream *s;
 	struct buf req;
 	int fd, code = EX_TEMPFAIL_;
@@ -589,14 +616,19 @@ static int sendmail_ask_pickup(const struct sendmail *sm, const char *cmd)
 		}
 		if ((status = record_get(&rec, "status")) != NULL)
 			break;
-		if (listed >= MAILQ_LIST_MAX || sendmail_list_entry(&rec) < 0)
+		if (records >= MAILQ_LIST_MAX || sendmail_list_entry(&rec, &shown, &bytes) < 0)
 			goto done;
-		listed++;
+		records++;
 	}
+	listed = shown;
 	if (strcmp(status, "ok") == 0) {
 		(void)record_get_num(&rec, "count", &count);
-		if (strcmp(cmd, "list") == 0)
-			mailq_text_end(stdout, listed, record_get(&rec, "truncated") != NULL);
+		if (strcmp(cmd, "list") == 0) {
+			mailq_postfix_end(stdout, listed, bytes);
+			if (record_get(&rec, "truncated") != NULL)
+				fprintf(stderr, "sendmail: the listing stops at %d messages; more are queued\n",
+					MAILQ_LIST_MAX);
+		}
 		else
 			printf("%llu deferred message%s due now\n", count, count == 1 ? "" : "s");
 		code = EX_OK_;
@@ -618,9 +650,154 @@ done:
 /* -bp / mailq and -q: by ourselves when the queue is ours, else through pickup. */
 static int sendmail_queue_command(const struct sendmail *sm, const char *what)
 {
-	if (sendmail_queue_owner(sm))
-		sendmail_postern(sm, "queue", what);
+	if (sendmail_queue_owner(sm)) {
+		if (strcmp(what, "list") == 0)
+			sendmail_postern(sm, "queue", "list", "--mailq", NULL);
+		if (sm->flush_site != NULL)
+			sendmail_postern(sm, "queue", "flush", "--domain", sm->flush_site);
+		sendmail_postern(sm, "queue", what, NULL, NULL);
+	}
 	return sendmail_ask_pickup(sm, what);
+}
+
+/* -q's argument: "" (flush now), RSITE, or an interval of sendmail's
+ * form (digits with s, m, h, d or w, repeated: 30m, 1h30m).  0 flush,
+ * 1 interval (nothing to do), -1 not understood. */
+static int sendmail_q_arg(struct sendmail *sm, const char *v)
+{
+	size_t i = 0;
+
+	if (v[0] == '\0')
+		return 0;
+	if (v[0] == 'R') {
+		if (v[1] == '\0' || strlen(v + 1) > 255 || strpbrk(v + 1, "/@ \t") != NULL)
+			return -1;
+		sm->flush_site = v + 1;
+		return 0;
+	}
+	while (v[i] != '\0') {
+		size_t digits = 0;
+
+		while (v[i] >= '0' && v[i] <= '9' && digits < 9)
+			i++, digits++;
+		if (digits == 0)
+			return -1;
+		if (v[i] != '\0' && strchr("smhdw", v[i]) != NULL)
+			i++;
+		else if (v[i] != '\0')
+			return -1;
+	}
+	return 1;
+}
+
+/* -N: "never", or a comma list of success, delay, failure (any case). */
+static const char *sendmail_notify(const char *v)
+{
+	unsigned bits;
+
+	if (queuefile_notify_parse(v, strlen(v), &bits) < 0)
+		sendmail_die(EX_USAGE_, "bad -N %s: never, or a list of success, delay, failure", v);
+	return v;
+}
+
+/* ---- -bv ---- */
+
+#define SENDMAIL_EX_NOUSER 67
+
+/* Run `local -c DIR/etc verify ADDR` from the directory of this program;
+ * its exit code. */
+static int sendmail_verify_local(const struct sendmail *sm, const char *addr)
+{
+	char self[PATH_MAX], prog[PATH_MAX], etc[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+	char *slash;
+	pid_t pid;
+	int status;
+
+	if (n <= 0)
+		sendmail_die(EX_TEMPFAIL_, "%s", "cannot find the local program");
+	self[n] = '\0';
+	slash = strrchr(self, '/');
+	*slash = '\0';
+	if (snprintf(prog, sizeof prog, "%s/local", self) >= (int)sizeof prog ||
+	    snprintf(etc, sizeof etc, "%s/etc", sm->dir) >= (int)sizeof etc)
+		sendmail_die(EX_TEMPFAIL_, "%s", "path too long");
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		sendmail_die(EX_TEMPFAIL_, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		execl(prog, "local", "-c", etc, "verify", addr, (char *)NULL);
+		fprintf(stderr, "sendmail: cannot run %s: %s\n", prog, strerror(errno));
+		_exit(EX_TEMPFAIL_);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return EX_TEMPFAIL_;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : EX_TEMPFAIL_;
+}
+
+/* Whether addr goes to the local transport: qmgr's rule
+ * (queue/qmgr_deliver.c, qmgr_transport_of): no domain, no domains map,
+ * or a domain (lower-cased) in it.  -1 when the map cannot be read. */
+static int sendmail_verify_is_local(struct cdbmap *domains, const char *addr)
+{
+	const char *at = strrchr(addr, '@');
+	char dom[ADDRESS_PATH_MAX + 1];
+	struct buf val;
+	size_t n;
+	int r;
+
+	if (at == NULL || domains == NULL)
+		return 1;
+	n = strlen(at + 1);
+	if (n >= sizeof dom)
+		return 0;
+	for (size_t i = 0; i <= n; i++)
+		dom[i] = (char)(at[1 + i] >= 'A' && at[1 + i] <= 'Z' ? at[1 + i] + 32 : at[1 + i]);
+	buf_init(&val, 4096);
+	r = cdbmap_lookup(domains, dom, n, &val);
+	buf_free(&val);
+	return r;
+}
+
+static int sendmail_verify(struct sendmail *sm, int argc, char **argv, int first)
+{
+	char path[PATH_MAX];
+	struct cdbmap *domains = NULL;
+	const char *error, *relay;
+	int worst = EX_OK_;
+
+	for (int i = first; i < argc; i++)
+		sendmail_address_list(sm, argv[i], strlen(argv[i]));
+	if (sm->nrcpt == 0)
+		sendmail_die(EX_USAGE_, "%s", "-bv: no addresses given");
+	if (snprintf(path, sizeof path, "%s/etc/postern.conf", sm->dir) >= (int)sizeof path ||
+	    config_load(path, &error) < 0)
+		sendmail_die(EX_TEMPFAIL_, "cannot read postern.conf: %s", error);
+	relay = config_str("relayhost");
+	if (snprintf(path, sizeof path, "%s/etc/domains.cdb", sm->dir) >= (int)sizeof path ||
+	    (cdbmap_open(path, &domains, &error) < 0 && errno != ENOENT))
+		sendmail_die(EX_TEMPFAIL_, "etc/domains.cdb: %s", error);
+	for (size_t i = 0; i < sm->nrcpt; i++) {
+		int local = sendmail_verify_is_local(domains, sm->rcpt[i]), code = EX_OK_;
+
+		if (local < 0) {
+			printf("%s: not deliverable now: the domains map cannot be read\n", sm->rcpt[i]);
+			code = EX_TEMPFAIL_;
+		} else if (local) {
+			code = sendmail_verify_local(sm, sm->rcpt[i]);
+		} else if (relay[0] != '\0') {
+			printf("%s: deliverable\n  remote, via the relayhost %s\n", sm->rcpt[i], relay);
+		} else {
+			printf("%s: deliverable\n  remote, to the MX hosts of %s\n", sm->rcpt[i],
+			       strrchr(sm->rcpt[i], '@') + 1);
+		}
+		if (code == EX_TEMPFAIL_ || (code != EX_OK_ && worst == EX_OK_))
+			worst = code == EX_TEMPFAIL_ ? EX_TEMPFAIL_ : SENDMAIL_EX_NOUSER;
+	}
+	cdbmap_close(&domains);
+	return worst;
 }
 
 /* ---- options ---- */
@@ -655,14 +832,45 @@ static void sendmail_options(struct sendmail *sm, int argc, char **argv, int *fi
 			sm->dir = SENDMAIL_ARG(a);
 		else if (strcmp(a, "-bp") == 0)
 			sm->list = 1;
-		else if (a[1] == 'q')
+		else if (a[1] == 'q') {
+			int q;
+
+			if (strcmp(a, "-qR") == 0) {   /* "-qR site": the site as the next argument */
+				if (i + 1 >= argc)
+					sendmail_die(EX_USAGE_, "option %s needs a value", a);
+				sm->flush_site = argv[++i];
+				q = strlen(sm->flush_site) > 0 && strlen(sm->flush_site) <= 255 &&
+				    strpbrk(sm->flush_site, "/@ \t") == NULL ? 0 : -1;
+			} else {
+				q = sendmail_q_arg(sm, a + 2);
+			}
+			if (q < 0)
+				sendmail_die(EX_USAGE_, "bad option %s", a);
+			if (q == 1) {
+				fprintf(stderr, "sendmail: %s: queue runs are periodic already (queue_run_delay); "
+					"nothing started\n", a);
+				exit(EX_OK_);
+			}
 			sm->flush = 1;
+		}
 		else if (strcmp(a, "-bm") == 0 || strcmp(a, "-v") == 0 || a[1] == 'o')
 			continue;   /* -bm is the default; -oXXX sendmail.cf options do not apply */
-		else if (a[1] == 'B' || a[1] == 'N' || a[1] == 'R' || a[1] == 'V' || a[1] == 'X')
+		else if (a[1] == 'N')
+			sm->notify = sendmail_notify(SENDMAIL_ARG(a));
+		else if (a[1] == 'R') {
+			sm->ret = SENDMAIL_ARG(a);
+			if (strcasecmp(sm->ret, "full") != 0 && strcasecmp(sm->ret, "hdrs") != 0)
+				sendmail_die(EX_USAGE_, "bad -R %s: full or hdrs", sm->ret);
+		} else if (a[1] == 'V') {
+			sm->envid = SENDMAIL_ARG(a);
+			if (!queuefile_envid_valid(sm->envid, strlen(sm->envid)))
+				sendmail_die(EX_USAGE_, "bad -V %s: 1 to 100 printable ASCII characters", sm->envid);
+		} else if (a[1] == 'B' || a[1] == 'X')
 			(void)SENDMAIL_ARG(a);
 		else if (strcmp(a, "-bs") == 0)
 			sm->smtp = 1;
+		else if (strcmp(a, "-bv") == 0)
+			sm->verify = 1;
 		else if (strcmp(a, "-bi") == 0 || strcmp(a, "-I") == 0)
 			sm->newaliases = 1;
 		else
@@ -691,11 +899,13 @@ int main(int argc, char **argv)
 	if (strcmp(base, "mailq") == 0 || sm.list)
 		return sendmail_queue_command(&sm, "list");
 	if (strcmp(base, "newaliases") == 0 || sm.newaliases)
-		sendmail_postern(&sm, "map", "aliases");
+		sendmail_postern(&sm, "map", "aliases", NULL, NULL);
 	if (sm.flush)
 		return sendmail_queue_command(&sm, "flush");
 	if (sm.smtp)
 		return sendmail_bs(&sm);
+	if (sm.verify)
+		return sendmail_verify(&sm, argc, argv, first);
 	for (int i = first; i < argc; i++)
 		sendmail_address_list(&sm, argv[i], strlen(argv[i]));
 	buf_init(&msg, SENDMAIL_MSG_MAX);

@@ -1,6 +1,6 @@
 /* libFuzzer target for common/mailq.c: mailq_get on any record (what
  * sendmail -bp reads from pickup); an accepted entry must survive
- * mailq_put and mailq_get again unchanged, and print. */
+ * mailq_put and mailq_get again unchanged, and print in both formats. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +26,7 @@ static void roundtrip(const struct mailq_entry *e)
 
 	if (f != NULL) {
 		mailq_text(f, e);
+		(void)mailq_postfix(f, e, 1);
 		fclose(f);
 	}
 	buf_init(&out, 64 * 1024 * 1024);
@@ -40,7 +41,8 @@ static void roundtrip(const struct mailq_entry *e)
 	     again.nrcpt != e->nrcpt || again.rcpt_more != e->rcpt_more))
 		abort();
 	for (size_t i = 0; e->error == NULL && i < e->nrcpt; i++)
-		if (!same(again.rcpt[i].status, e->rcpt[i].status) || !same(again.rcpt[i].addr, e->rcpt[i].addr))
+		if (!same(again.rcpt[i].status, e->rcpt[i].status) || !same(again.rcpt[i].addr, e->rcpt[i].addr) ||
+		    !same(again.rcpt[i].reason, e->rcpt[i].reason))
 			abort();
 	mailq_entry_free(&again);
 	record_clear(&rec);

@@ -56,7 +56,7 @@ import tempfile
 import threading
 import time
 
-from postern_harness import HOST, wait_for
+from postern_harness import HOST, free_port, wait_for
 
 DOVECOT = "/usr/sbin/dovecot"                 # dovecot-core
 DOVECOT_IMAP = "/usr/lib/dovecot/imap"        # dovecot-imapd
@@ -97,15 +97,6 @@ def test_dir(test, prefix, helper=None):
     test.addCleanup(shutil.rmtree, top, True)
     os.chmod(top, 0o711)   # the mail processes run as the Maildir's owner
     return top
-
-
-def _free_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-    finally:
-        s.close()
 
 
 def _greeting(port):
@@ -205,7 +196,7 @@ service imap-login {{
         with _live_lock:
             _live.append(self)
         for attempt in range(PORT_TRIES):
-            self.port = _free_port()
+            self.port = free_port()
             with open(os.path.join(self.dir, "dovecot.conf"), "w") as f:
                 f.write(self._conf())
             out = open(os.path.join(self.dir, "dovecot.out"), "ab")

@@ -161,7 +161,8 @@ def service_table():
     services` prints it (tools/postern_services.c): a list of dicts with
     name, type ("inet"/"unix"), port (int or None), user, root ("-" for
     DIR), maxproc (int), command, args (list), uses (list) and callers
-    (list of users, root included, or None for anyone), in master.conf
+    (list of users, root included, or None for anyone), and on (False
+    for a row the default master.conf has commented out), in master.conf
     order."""
     try:
         p = subprocess.run([POSTERN, "services"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -174,19 +175,22 @@ def service_table():
         if not line or line.startswith("#"):
             continue
         f = line.split("\t")
-        if len(f) != 10:
-            raise RuntimeError("%s services: not 10 tab-separated fields: %r" % (POSTERN, line))
+        if len(f) != 11:
+            raise RuntimeError("%s services: not 11 tab-separated fields: %r" % (POSTERN, line))
         rows.append({"name": f[0], "type": f[1], "port": None if f[2] == "-" else int(f[2]),
                      "user": f[3], "root": f[4], "maxproc": int(f[5]), "command": f[6],
                      "args": [] if f[7] == "-" else f[7].split(" "),
                      "uses": [] if f[8] == "-" else f[8].split(","),
-                     "callers": None if f[9] == "*" else f[9].split(",")})
+                     "callers": None if f[9] == "*" else f[9].split(","),
+                     "on": f[10] == "on"})
     if not rows:
         raise RuntimeError("%s services printed no service" % POSTERN)
     return rows
 
 
-SERVICE_TABLE = service_table()
+ALL_SERVICE_TABLE = service_table()
+# The rows the default master.conf enables (metrics is off: commented out).
+SERVICE_TABLE = [row for row in ALL_SERVICE_TABLE if row["on"]]
 # Every service of the default master.conf, each with at least one process.
 SERVICES = tuple(row["name"] for row in SERVICE_TABLE)
 # DESIGN.md "Processes and privileges": service -> (user, root under DIR or None)
@@ -204,6 +208,17 @@ def port_free(port, host=HOST):
         return True
     except OSError:
         return False
+    finally:
+        s.close()
+
+
+def free_port(host=HOST):
+    """A TCP port the kernel has just found free on host (for a listener
+    of one test: free until someone else takes it)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.bind((host, 0))
+        return s.getsockname()[1]
     finally:
         s.close()
 

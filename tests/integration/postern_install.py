@@ -14,9 +14,9 @@ systemd unit; with sendmail, sbin/sendmail, bin/mailq and bin/newaliases
 import os
 import subprocess
 
-from postern_harness import BUILD, SANITIZED, SCALE, SERVICE_TABLE, SOURCE
+from postern_harness import ALL_SERVICE_TABLE, BUILD, SANITIZED, SCALE, SOURCE
 
-DAEMONS = sorted({"master"} | {row["command"] for row in SERVICE_TABLE})
+DAEMONS = sorted({"master"} | {row["command"] for row in ALL_SERVICE_TABLE})
 
 
 def make_install(root, prefix, sendmail=True, destdir=True):

@@ -228,7 +228,7 @@ class BounceRepeat(PosternTestCase):
         lines = [l for l in self.tree.log_bytes().decode("utf-8", "replace").splitlines() if qid in l]
         dsn_ids = set()
         for l in lines:
-            m = re.search(r"notification to <[^>]*>: ([0-9A-F]+)", l)
+            m = re.search(r": sender non-delivery notification: ([0-9A-F]+)", l)
             if m:
                 dsn_ids.add(m.group(1))
         more = [l for l in self.tree.log_bytes().decode("utf-8", "replace").splitlines()

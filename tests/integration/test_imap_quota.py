@@ -140,7 +140,7 @@ class ImapQuota(PosternTestCase):
         late = (b"l" * 70 + b"\r\n") * ((8192 - octets2) // 72 + 1)
         mark = t.log_mark()
         t.send(addr, "qs-late", body=late)
-        t.wait_log(r"to=<alice@example\.test>, relay=local, dsn=5\.2\.2, status=bounced \(mailbox full",
+        t.wait_log(r"to=<alice@example\.test>, relay=local, delay=\S+, delays=\S+, dsn=5\.2\.2, status=bounced \(mailbox full",
                    after=mark)
 
         # EXPUNGE two: STATUS DELETED-STORAGE says what it frees, then a

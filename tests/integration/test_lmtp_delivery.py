@@ -7,7 +7,7 @@ local part: `ok*` 250, `reject*` 550 5.1.1, `later*` 452 4.2.2 the first time
 and 250 after, and `norcpt*` is refused at RCPT with 550.  Mail is submitted
 through the sendmail front-end (pickup), which accepts any recipient.  Results
 are read from the queue (recipients left) and from local's per-recipient log
-lines (`to=<R>, relay=local, dsn=X.Y.Z, status=bounced|deferred`).
+lines (`to=<R>, relay=local, delay=S, delays=a/b/c/d, dsn=X.Y.Z, status=bounced|deferred`).
 """
 
 import os
@@ -184,18 +184,18 @@ class TestLmtpDelivery(LmtpCase):
         submit(t, rcpts, b"Subject: per rcpt\nX-Test-Id: per-rcpt\n\nhello\n", sender="alice@example.test")
         # 550 after DATA and 550 at RCPT: bounced, each with the server's code.
         self.wait_for(lambda: self.log_has(
-            t, r"to=<reject1@lmtp\.test>, relay=local, dsn=5\.1\.1, status=bounced \(lmtp 127\.0\.0\.1:\d+ said: 550"),
+            t, r"to=<reject1@lmtp\.test>, relay=local, delay=\S+, delays=\S+, dsn=5\.1\.1, status=bounced \(lmtp 127\.0\.0\.1:\d+ said: 550"),
             "reject1 bounced", t)
-        self.wait_for(lambda: self.log_has(t, r"to=<norcpt1@lmtp\.test>, relay=local, dsn=5\.1\.1, status=bounced"),
+        self.wait_for(lambda: self.log_has(t, r"to=<norcpt1@lmtp\.test>, relay=local, delay=\S+, delays=\S+, dsn=5\.1\.1, status=bounced"),
                       "norcpt1 bounced", t)
-        t.wait_log(r"to=<later1@lmtp\.test>, relay=local, dsn=4\.2\.2, status=deferred")
-        t.wait_log(r"to=<ok1@lmtp\.test>, relay=local, status=sent \(lmtp ")
+        t.wait_log(r"to=<later1@lmtp\.test>, relay=local, delay=\S+, delays=\S+, dsn=4\.2\.2, status=deferred")
+        t.wait_log(r"to=<ok1@lmtp\.test>, relay=local, delay=\S+, delays=\S+, dsn=\S+, status=sent \(lmtp ")
         # 452 is retried, and the retry carries later1 alone.
         self.wait_for(lambda: len(self.delivered_to(server, "later1@lmtp.test")) >= 2, "the retry of later1", t)
         retry = self.delivered_to(server, "later1@lmtp.test")[-1]
         self.assertEqual(retry["rcpts"], ["later1@lmtp.test"])
         self.assertEqual(retry["mail"], "alice@example.test")
-        self.wait_for(lambda: self.log_has(t, r"to=<later1@lmtp\.test>, relay=local, status=sent"),
+        self.wait_for(lambda: self.log_has(t, r"to=<later1@lmtp\.test>, relay=local, delay=\S+, delays=\S+, dsn=\S+, status=sent"),
                       "later1 sent", t)
         self.assertEqual(len(self.delivered_to(server, "ok1@lmtp.test")), 1)
         # The first transaction had every recipient RCPT accepted, in order.
@@ -243,12 +243,12 @@ class TestLmtpDelivery(LmtpCase):
         t = self.lmtp_tree(port)
         submit(t, ["ok3@lmtp.test"], b"Subject: down\nX-Test-Id: down\n\nwhile down\n")
         self.wait_for(lambda: self.log_has(
-            t, r"to=<ok3@lmtp\.test>, relay=local, dsn=4\.4\.1, status=deferred \(lmtp 127\.0\.0\.1:%d: connect" % port),
+            t, r"to=<ok3@lmtp\.test>, relay=local, delay=\S+, delays=\S+, dsn=4\.4\.1, status=deferred \(lmtp 127\.0\.0\.1:%d: connect" % port),
             "the deferral while down", t)
         server = LmtpServer(port)
         self.addCleanup(server.close)
         self.wait_for(lambda: self.delivered_to(server, "ok3@lmtp.test"), "delivery once the server is up", t)
-        self.wait_for(lambda: self.log_has(t, r"to=<ok3@lmtp\.test>, relay=local, status=sent"), "ok3 sent", t)
+        self.wait_for(lambda: self.log_has(t, r"to=<ok3@lmtp\.test>, relay=local, delay=\S+, delays=\S+, dsn=\S+, status=sent"), "ok3 sent", t)
         tx = self.delivered_to(server, "ok3@lmtp.test")
         self.assertEqual(len(tx), 1)
         self.assertIn(b"while down\r\n", tx[0]["data"])

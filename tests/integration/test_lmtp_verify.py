@@ -103,7 +103,7 @@ class LmtpVerify(LmtpCase):
         self.assertEqual(tx[0]["rcpts"], ["ok2@lmtp.test"])
         self.assertIn(b"X-Test-Id: verify-2", tx[0]["data"])
         self.assertEqual(srv.log.probes("ok2@lmtp.test"), [("", "ok2@lmtp.test", 250)])
-        self.wait_for(lambda: self.log_has(t, r"to=<ok2@lmtp\.test>, relay=local, status=sent"), "ok2 sent", t)
+        self.wait_for(lambda: self.log_has(t, r"to=<ok2@lmtp\.test>, relay=local, delay=\S+, delays=\S+, dsn=\S+, status=sent"), "ok2 sent", t)
 
     def test_lmtp_down_or_busy_is_a_temporary_refusal(self):
         down = free_port()
@@ -178,7 +178,7 @@ class LmtpVerify(LmtpCase):
         t.run("map", "-d", t.dir, "transport")
         t.start()
         self.assertEqual(rcpt(t, "unknown8@" + LMTP_DOMAIN)[0], 250)
-        self.wait_for(lambda: self.log_has(t, r"smtp\[\d+\]: warning: lmtp_verify_recipients: no verify service"),
+        self.wait_for(lambda: self.log_has(t, r"smtpd\[\d+\]: warning: lmtp_verify_recipients: no verify service"),
                       "the warning", t)
         self.assertEqual(srv.log.connections, 0)
 

@@ -4,7 +4,7 @@ into Maildir++ folders, Maildir++ quota, |command targets.
 Every test starts a real tree, edits etc/aliases or postern.conf the way an
 operator would (text map + `postern map`), sends over SMTP with smtplib and
 checks the Maildirs or the per-recipient log line of local
-(`to=<R>, relay=local, dsn=X.Y.Z, status=bounced|deferred`).  Mail is
+(`to=<R>, relay=local, delay=S, delays=a/b/c/d, dsn=X.Y.Z, status=bounced|deferred`).  Mail is
 submitted through the sendmail front-end (pickup), which accepts any
 recipient: smtpd's RCPT check is not under test here.
 """
@@ -78,13 +78,13 @@ class TestAliases(LocalCase):
     def test_alias_cycle_fails_with_5_4_6(self):
         t = self.tree_with("loop1@example.test loop2@example.test\nloop2@example.test loop1@example.test\n")
         submit(t, "loop1@example.test", "cycle-1")
-        self.wait_log(t, r"to=<loop1@example\.test>, relay=local, dsn=5\.4\.6, status=bounced")
+        self.wait_log(t, r"to=<loop1@example\.test>, relay=local, delay=\S+, delays=\S+, dsn=5\.4\.6, status=bounced")
 
     def test_delivered_to_naming_the_recipient_is_a_loop(self):
         t = self.tree_with()
         submit(t, "alice@example.test", "dt-loop", raw=b"Delivered-To: alice@example.test\r\n"
                b"X-Test-Id: dt-loop\r\nSubject: loop\r\n\r\nagain\r\n")
-        self.wait_log(t, r"to=<alice@example\.test>, relay=local, dsn=5\.4\.6, status=bounced \(mail forwarding loop")
+        self.wait_log(t, r"to=<alice@example\.test>, relay=local, delay=\S+, delays=\S+, dsn=5\.4\.6, status=bounced \(mail forwarding loop")
         self.assertEqual(t.count("alice"), 0)
 
     def test_too_many_received_headers_is_a_loop(self):
@@ -93,12 +93,12 @@ class TestAliases(LocalCase):
         hops = b"".join(b"Received: from hop%d by x; Thu, 1 Jan 2026 00:00:00 +0000\r\n" % i
                         for i in range(5))
         submit(t, "bob@example.test", "hops", raw=hops + b"Subject: hops\r\n\r\nx\r\n")
-        self.wait_log(t, r"to=<bob@example\.test>, relay=local, dsn=5\.4\.6, status=bounced")
+        self.wait_log(t, r"to=<bob@example\.test>, relay=local, delay=\S+, delays=\S+, dsn=5\.4\.6, status=bounced")
 
     def test_unknown_alias_target_bounces_5_1_1(self):
         t = self.tree_with("typo@example.test  nosuchuser\n")
         submit(t, "typo@example.test", "typo-1")
-        self.wait_log(t, r"to=<typo@example\.test>, relay=local, dsn=5\.1\.1, status=bounced")
+        self.wait_log(t, r"to=<typo@example\.test>, relay=local, delay=\S+, delays=\S+, dsn=5\.1\.1, status=bounced")
 
 
 class TestPlusAddressing(LocalCase):
@@ -131,7 +131,7 @@ class TestQuota(LocalCase):
         submit(t, "bob@example.test", "q-small")
         t.wait_ids("bob", {"q-small"})
         submit(t, "bob@example.test", "q-big", body=b"x" * 70 + b"\r\n" * 1 + (b"y" * 70 + b"\r\n") * 80)
-        self.wait_log(t, r"to=<bob@example\.test>, relay=local, dsn=5\.2\.2, status=bounced \(mailbox full")
+        self.wait_log(t, r"to=<bob@example\.test>, relay=local, delay=\S+, delays=\S+, dsn=5\.2\.2, status=bounced \(mailbox full")
         with open(os.path.join(t.maildir("bob"), "maildirsize")) as f:
             self.assertEqual(f.readline(), "4096S\n")
         self.assertEqual(t.test_ids("bob"), {"q-small": 1})
@@ -148,14 +148,14 @@ class TestQuota(LocalCase):
         big = (b"w" * 70 + b"\r\n") * 40            # ~2.9 KB: over bob's 2k
         submit(t, "alice@example.test", "pq-alice", body=big)
         submit(t, "bob@example.test", "pq-bob", body=big)
-        self.wait_log(t, r"to=<bob@example\.test>, relay=local, dsn=5\.2\.2, status=bounced \(mailbox full \(quota 2048")
+        self.wait_log(t, r"to=<bob@example\.test>, relay=local, delay=\S+, delays=\S+, dsn=5\.2\.2, status=bounced \(mailbox full \(quota 2048")
         self.assertIn("pq-alice", t.wait_ids("alice", {"pq-alice"}))
         self.assertNotIn("pq-bob", t.test_ids("bob"))
 
     def test_over_quota_defers_by_default(self):
         t = self.tree_with(conf="mailbox_quota = 1k\n")
         submit(t, "bob@example.test", "q-defer", body=(b"z" * 70 + b"\r\n") * 30)
-        self.wait_log(t, r"to=<bob@example\.test>, relay=local, dsn=4\.2\.2, status=deferred")
+        self.wait_log(t, r"to=<bob@example\.test>, relay=local, delay=\S+, delays=\S+, dsn=4\.2\.2, status=deferred")
 
 
 class TestCommand(LocalCase):
@@ -175,7 +175,7 @@ class TestCommand(LocalCase):
         t.run("map", "-d", t.dir, "aliases")
         t.start()
         submit(t, "archive@example.test", "cmd-1", sender="o'brien&co@example.org")
-        self.wait_log(t, r"to=<archive@example\.test>, relay=local, status=sent \(delivered to command")
+        self.wait_log(t, r"to=<archive@example\.test>, relay=local, delay=\S+, delays=\S+, dsn=\S+, status=sent \(delivered to command")
         msg = open(os.path.join(d, "msg"), "rb").read()
         self.assertIn(b"X-Test-Id: cmd-1", msg)
         self.assertTrue(msg.startswith(b"Return-Path: <o'brien&co@example.org>\n"))
@@ -188,13 +188,13 @@ class TestCommand(LocalCase):
         t = self.tree_with('tempfail "|exit 75"\nnouser "|exit 67"\n')
         submit(t, "tempfail@example.test", "cmd-75")
         submit(t, "nouser@example.test", "cmd-67")
-        self.wait_log(t, r"to=<tempfail@example\.test>, relay=local, dsn=4\.3\.0, status=deferred")
-        self.wait_log(t, r"to=<nouser@example\.test>, relay=local, dsn=5\.1\.1, status=bounced")
+        self.wait_log(t, r"to=<tempfail@example\.test>, relay=local, delay=\S+, delays=\S+, dsn=4\.3\.0, status=deferred")
+        self.wait_log(t, r"to=<nouser@example\.test>, relay=local, delay=\S+, delays=\S+, dsn=5\.1\.1, status=bounced")
 
     def test_command_timeout_defers(self):
         t = self.tree_with('slow "|sleep 30"\n', conf="local_command_timeout = 1s\n")
         submit(t, "slow@example.test", "cmd-slow")
-        self.wait_log(t, r"to=<slow@example\.test>, relay=local, dsn=4\.3\.0, status=deferred \(command timed out")
+        self.wait_log(t, r"to=<slow@example\.test>, relay=local, delay=\S+, delays=\S+, dsn=4\.3\.0, status=deferred \(command timed out")
 
 
 if __name__ == "__main__":

@@ -24,12 +24,13 @@ from postern_harness import (POSTERN, SANITIZER_PATTERNS, SCALE, PosternTestCase
 
 MONTHS = "Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec"
 HOST = socket.gethostname().split(".")[0]
-# Mmm dd hh:mm:ss host postern/SERVICE[pid]: text   (RFC 3164 stamp)
-LINE = re.compile(r"^(?:%s) [ 1-3]\d \d\d:\d\d:\d\d %s postern/([a-z0-9-]+)\[(\d+)\]: (.*)$"
+# Mmm dd hh:mm:ss host postern/SERVICE[pid]: text   (RFC 3164 stamp; SERVICE may be
+# submission/smtpd)
+LINE = re.compile(r"^(?:%s) [ 1-3]\d \d\d:\d\d:\d\d %s postern/([a-z0-9/-]+)\[(\d+)\]: (.*)$"
                   % (MONTHS, re.escape(HOST)))
 QUEUE_ID = r"[0-9A-F]{10,}"
 # The processes one message passes through, each with a line naming its queue ID.
-MESSAGE_SERVICES = ("smtp", "enqueue", "qmgr", "local")
+MESSAGE_SERVICES = ("smtpd", "enqueue", "qmgr", "local")
 
 
 def wait_for(check, seconds):
@@ -97,7 +98,7 @@ class LogFile(PosternTestCase):
 
     def queue_ids_delivered(self, path, user):
         """Queue IDs that local delivered to user, in the order logged."""
-        pat = re.compile(r"^(%s): to=<%s>, relay=local, status=sent" % (QUEUE_ID, re.escape(user)))
+        pat = re.compile(r"^(%s): to=<%s>, relay=local, delay=\S+, delays=\S+, dsn=\S+, status=sent" % (QUEUE_ID, re.escape(user)))
         return [m.group(1) for svc, _, text in parse(read_lines(path))
                 if svc == "local" and (m := pat.match(text))]
 
@@ -144,7 +145,7 @@ class LogFile(PosternTestCase):
         # its smtpd lives across the reopen (a busy process finishes its
         # client after a reload) and must not keep the old file.
         connects = lambda: [pid for svc, pid, text in parse(read_lines(path))
-                            if svc == "smtp" and text.startswith("connect from")]
+                            if svc == "smtpd" and text.startswith("connect from")]
         before = len(connects())
         s = smtplib.SMTP("127.0.0.1", t.port("smtp"), local_hostname="client.example", timeout=60 * SCALE)
         self.addCleanup(s.close)
@@ -166,7 +167,7 @@ class LogFile(PosternTestCase):
         third = self.wait_message_logged(path, bob, (first, second))
 
         new = parse(read_lines(path))
-        pids = {pid for svc, pid, text in new if svc == "smtp" and text.startswith(second + ":")}
+        pids = {pid for svc, pid, text in new if svc == "smtpd" and text.startswith(second + ":")}
         self.assertIn(session_pid, pids, "the session's smtpd (pid %d, from before the rotation) did not log its "
                       "message into the new file" % session_pid)
         old = parse(read_lines(rotated))

@@ -60,11 +60,14 @@ class TestMailq(PosternTestCase):
             p = self.as_nobody(t, argv)
             out = p.stdout.decode()
             self.assertEqual(p.returncode, 0, p.stderr)
-            self.assertRegex(out, r"%s\s+hold\s+\d+\s+[\d-]+ [\d:]+\s+<%s>" % (qid, SENDER))
-            self.assertIn("pending   <alice@%s>" % t.domain, out)
-            self.assertIn("1 message.", out)
-        # the same format as the operator's own listing
-        root = t.run("queue", "-d", t.dir, "list").stdout.decode()
+            # Postfix's format: "!" marks a held message
+            self.assertRegex(out, r"^-Queue ID-  --Size-- ----Arrival Time---- -Sender/Recipient-------\n"
+                             r"%s! +\d+ \w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d  %s\n" % (qid, SENDER))
+            self.assertIn("\n%s%s\n\n" % (" " * 41, "alice@%s" % t.domain), out)
+            self.assertRegex(out, r"\n-- \d+ Kbytes in 1 Request\.\n$")
+        # the same as the operator's own listing in that format (and as
+        # root's mailq, which does not ask pickup)
+        root = t.run("queue", "-d", t.dir, "list", "--mailq").stdout.decode()
         self.assertEqual(self.as_nobody(t, [MAILQ]).stdout.decode(), root)
 
     def test_mailq_restrict_refuses_nobody(self):
@@ -100,6 +103,8 @@ class TestMailq(PosternTestCase):
         self.assertEqual(recs[0]["sender"], SENDER)
         self.assertEqual(recs[0]["kind"], "mail")
         self.assertEqual(recs[0]["rcpt"], "pending alice@%s" % t.domain)
+        # why it waits (defer/ID): the local agent was dropped
+        self.assertIn("reason", recs[0])
         self.assertEqual(self.pickup_raw(t, "bogus")[-1]["status"], "fail")
 
     def pickup_raw(self, t, cmd):

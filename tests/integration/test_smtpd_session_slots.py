@@ -132,12 +132,12 @@ class SmtpdSessionSlots(PosternTestCase):
             self.assertEqual(c.reply()[0], 220, i)
             self.assertEqual(c.cmd(b"EHLO client.example")[0], 250)
             c.close()
-            self.wait_lost(t, b"lost connection after EHLO from " + OTHER.encode(), i + 1)
+            self.wait_lost(t, b"lost connection after EHLO from unknown[" + OTHER.encode() + b"]", i + 1)
             c = Client(t.port("smtp"), OTHER)
             code, text = c.reply()
             c.close()
             self.assertEqual(code, 220, "session %d: %r" % (i, text))
-            self.wait_lost(t, b"lost connection after CONNECT from " + OTHER.encode(), i + 1)
+            self.wait_lost(t, b"lost connection after CONNECT from unknown[" + OTHER.encode() + b"]", i + 1)
 
     def wait_lost(self, t, line, n):
         """Until line (a lost connection) is in the log n times."""

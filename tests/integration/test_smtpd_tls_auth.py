@@ -4,6 +4,7 @@ items 1-4, 7): swaks and smtplib against the self-signed certificate that
 
 import base64
 import os
+import re
 import shutil
 import smtplib
 import ssl
@@ -131,6 +132,9 @@ class SmtpdTls(PosternTestCase):
         self.assertRegex(text, r"(?m)^Date: \w{3}, \d{2} \w{3} \d{4} \d{2}:\d{2}:\d{2} [+-]\d{4}$")
         head = text.split("\n\n", 1)[0]
         self.assertIn("Subject: no id", head, "added fields stay inside the header")
+        # Postfix's fields, which log tools read (docs/operator.md, "The log").
+        t.wait_log(r"submission/smtpd\[\d+\]: [0-9A-F]+: client=unknown\[127\.0\.0\.1\], sasl_method=PLAIN, "
+                   r"sasl_username=%s, " % re.escape(t.addr("bob")))
 
     def test_submission_sender_must_be_owned(self):
         t = self.tree
@@ -180,6 +184,8 @@ class SmtpdTls(PosternTestCase):
             s.close()
         self.assertIn(b"result=fail", t.log_bytes())
         self.assertNotIn(b"wrong-password", t.log_bytes(), "password in the log")
+        self.assertIn(b"warning: unknown[127.0.0.1]: SASL PLAIN authentication failed: user " + t.addr("alice").encode(),
+                      t.log_bytes())
 
     def test_auth_login_cancel_and_garbage(self):
         t = self.tree

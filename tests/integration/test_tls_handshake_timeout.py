@@ -149,13 +149,13 @@ class TlsHandshakeTimeout(PosternTestCase):
     def test_smtps_stalled_handshake_is_cut_off_and_logged(self):
         t = self.tree()
         self.assert_cut_off(t, t.port("smtps"), None,
-                            r"TLS handshake failed with 127\.0\.0\.1: TLS handshake timed out")
+                            r"TLS handshake failed with unknown\[127\.0\.0\.1\]: TLS handshake timed out")
         self.smtps_served(t)
 
     def test_smtp_starttls_stalled_handshake_is_cut_off_and_logged(self):
         t = self.tree()
         self.assert_cut_off(t, t.port("smtp"), smtp_starttls_preamble,
-                            r"TLS handshake failed with 127\.0\.0\.1: TLS handshake timed out")
+                            r"TLS handshake failed with unknown\[127\.0\.0\.1\]: TLS handshake timed out")
         s = smtplib.SMTP(HOST, t.port("smtp"), local_hostname="client.example", timeout=30 * SCALE)
         try:
             s.starttls(context=tls_client_context())

@@ -1,6 +1,8 @@
 /* Unit tests for common/log.c: stderr line format, grading, clipping,
- * control characters, fatal and panic; the log_file line format. */
+ * control characters, fatal and panic; the log_file line format and
+ * syslog_name; and common/log_delivery.c, the recipient line. */
 #include <fcntl.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -14,6 +16,7 @@
 #include <cmocka.h>
 
 #include "log.h"
+#include "log_delivery.h"
 
 /* Run fn with stderr sent to a temp file; return what was written. */
 static char *capture(void (*fn)(void))
@@ -188,6 +191,27 @@ static void test_log_file_line_format(void **state)
 	assert_int_equal(n, strlen(out));
 }
 
+/* syslog_name replaces "postern" in the tag; a bad name is refused and
+ * changes nothing. */
+static void test_log_syslog_name(void **state)
+{
+	struct tm tm = { .tm_mon = 2, .tm_mday = 1 };
+	char out[128];
+
+	(void)state;
+	assert_int_equal(log_set_syslog_name("postfix"), 0);
+	log_file_line(out, sizeof(out), &tm, "h", "smtpd", 7, "", "x", 1);
+	assert_string_equal(out, "Mar  1 00:00:00 h postfix/smtpd[7]: x\n");
+	assert_int_equal(log_set_syslog_name(""), -1);
+	assert_int_equal(log_set_syslog_name("/postfix"), -1);
+	assert_int_equal(log_set_syslog_name("post fix"), -1);
+	assert_int_equal(log_set_syslog_name("a123456789012345678901234567890123456789012345678901234567890123"), -1);
+	assert_int_equal(log_set_syslog_name("postfix/out"), 0);
+	log_file_line(out, sizeof(out), &tm, "h", "smtp", 7, "", "x", 1);
+	assert_string_equal(out, "Mar  1 00:00:00 h postfix/out/smtp[7]: x\n");
+	assert_int_equal(log_set_syslog_name("postern"), 0);
+}
+
 static void test_log_file_line_too_long_is_refused(void **state)
 {
 	struct tm tm = { .tm_mon = 2, .tm_mday = 1 };
@@ -279,6 +303,53 @@ static void test_log_open_forgets_the_fd(void **state)
 	fclose(tmp);
 }
 
+/* log_delivery's arguments for capture(). */
+static const struct log_delivery_times *delivery_times;
+static const char *delivery_relay, *delivery_status;
+
+static void delivery_emit(void)
+{
+	log_open("test", 1, 0);
+	log_delivery("ABCDE12345", "bob@example.test", delivery_relay, delivery_times, "2.0.0",
+		     delivery_status, "done");
+}
+
+/* The text after "]: " of the line log_delivery writes. */
+static char *delivery_line(const struct log_delivery_times *t, const char *relay, const char *status)
+{
+	char *p;
+
+	delivery_times = t;
+	delivery_relay = relay;
+	delivery_status = status;
+	p = strstr(capture(delivery_emit), "]: ");
+	assert_non_null(p);
+	return p + 3;
+}
+
+/* common/log_delivery.c: Postfix's recipient line and its delays. */
+static void test_delivery_line_and_delays(void **state)
+{
+	long long now = log_delivery_now_ms();
+	struct log_delivery_times t = { .arrival_ms = now - 12340, .active_ms = now - 2340,
+					.agent_ms = now - 1840, .setup_ms = 5, .xfer_ms = 1250 };
+
+	(void)state;
+	/* a = 10 s, b = 0.5 s, c below 10 ms is 0, d = 1.2 s (1.25 cut). */
+	assert_string_equal(delivery_line(&t, "h[1.2.3.4]:25", "delivered"),
+			    "ABCDE12345: to=<bob@example.test>, relay=h[1.2.3.4]:25, delay=12, "
+			    "delays=10/0.5/0/1.2, dsn=2.0.0, status=sent (done)\n");
+	assert_non_null(strstr(delivery_line(NULL, NULL, "failed"),
+			       "relay=none, delay=0, delays=0/0/0/0, dsn=2.0.0, status=bounced (done)"));
+	assert_non_null(strstr(delivery_line(NULL, "", "deferred"), "relay=none, "));
+	/* A clock that went back is 0, never negative. */
+	t.arrival_ms = now + 100000;
+	assert_non_null(strstr(delivery_line(&t, "local", "delivered"), "delay=0, delays=0/"));
+	assert_int_equal(log_delivery_sec_ms(-1), 0);
+	assert_int_equal(log_delivery_sec_ms(1700000000), 1700000000000LL);
+	assert_int_equal(log_delivery_sec_ms(LLONG_MAX / 100), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -291,6 +362,8 @@ int main(void)
 		cmocka_unit_test(test_log_panic_aborts),
 		cmocka_unit_test(test_log_file_line_format),
 		cmocka_unit_test(test_log_file_line_too_long_is_refused),
+		cmocka_unit_test(test_log_syslog_name),
+		cmocka_unit_test(test_delivery_line_and_delays),
 		cmocka_unit_test(test_log_to_fd_writes_file_format_lines),
 		cmocka_unit_test(test_log_open_forgets_the_fd),
 	};

@@ -1,5 +1,6 @@
 /* Unit tests for common/mailq.c: the listing record (mailq_put /
- * mailq_get), its limits, the readable format and the walk over a queue. */
+ * mailq_get), its limits, the readable and Postfix formats and the walk
+ * over a queue. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -25,7 +26,7 @@ static void test_parse(const struct buf *out, struct record *rec)
 
 static void test_mailq_record_round_trips(void **state)
 {
-	struct mailq_rcpt rcpt[] = { { "pending", "bob@example.test" }, { "failed", "\"a b\"@example.test" } };
+	struct mailq_rcpt rcpt[] = { { "pending", "bob@example.test", NULL }, { "failed", "\"a b\"@example.test", NULL } };
 	struct mailq_entry e = {
 		.id = test_id, .state = "deferred", .size = 1234, .arrival = 1700000000,
 		.next_try = 1700000300, .sender = "", .kind = QUEUEFILE_KIND_DSN, .attempts = 3,
@@ -123,7 +124,7 @@ static void test_mailq_recipients_are_bounded(void **state)
 	(void)state;
 	assert_non_null(rcpt);
 	for (size_t i = 0; i < n; i++)
-		rcpt[i] = (struct mailq_rcpt){ "pending", "x@example.test" };
+		rcpt[i] = (struct mailq_rcpt){ "pending", "x@example.test", NULL };
 	e.rcpt = rcpt;
 	e.nrcpt = n;
 	buf_init(&out, 1024 * 1024);
@@ -151,7 +152,7 @@ static void test_mailq_recipients_are_bounded(void **state)
 
 static void test_mailq_text_format(void **state)
 {
-	struct mailq_rcpt rcpt[] = { { "pending", "bob@example.test" } };
+	struct mailq_rcpt rcpt[] = { { "pending", "bob@example.test", NULL } };
 	struct mailq_entry e = {
 		.id = test_id, .state = "hold", .size = 42, .arrival = 0, .sender = "a\033]0;x@example.test",
 		.rcpt = rcpt, .nrcpt = 1,
@@ -173,6 +174,88 @@ static void test_mailq_text_format(void **state)
 			    "1 message.\n"
 			    "The queue is empty.\n");
 	free(text);
+}
+
+static void test_mailq_postfix_format(void **state)
+{
+	struct mailq_rcpt rcpt[] = {
+		{ "pending", "bob@example.test", "connect to x[1.2.3.4]:25: Connection refused" },
+		{ "pending", "carl@example.test", "connect to x[1.2.3.4]:25: Connection refused" },
+		{ "delivered", "dan@example.test", NULL },
+		{ "pending", "eve@example.test", "4.2.2 mailbox full\033" },
+		{ "pending", "fay@example.test", NULL },
+	};
+	struct mailq_entry held = {
+		.id = "ABCDEF12", .state = "hold", .size = 1536, .arrival = 0, .sender = "",
+		.rcpt = rcpt, .nrcpt = 5,
+	}, active = held, damaged = { .id = test_id, .state = "active", .error = "bad" };
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	(void)state;
+	assert_non_null(f);
+	setenv("TZ", "UTC", 1);
+	active.id = test_id;
+	active.state = "active";
+	active.sender = "a@example.test";
+	active.nrcpt = 1;
+	assert_int_equal(mailq_postfix(f, &held, 1), 1);
+	assert_int_equal(mailq_postfix(f, &damaged, 0), 0);   /* not listed */
+	assert_int_equal(mailq_postfix(f, &active, 0), 1);
+	mailq_postfix_end(f, 2, 3072);
+	mailq_postfix_end(f, 1, 1023);
+	mailq_postfix_end(f, 0, 0);
+	fclose(f);
+	assert_string_equal(text,
+			    "-Queue ID-  --Size-- ----Arrival Time---- -Sender/Recipient-------\n"
+			    "ABCDEF12!      1536 Thu Jan  1 00:00:00  MAILER-DAEMON\n"
+			    "                                (connect to x[1.2.3.4]:25: Connection refused)\n"
+			    "                                         bob@example.test\n"
+			    "                                         carl@example.test\n"
+			    "                                                         (4.2.2 mailbox full?)\n"
+			    "                                         eve@example.test\n"
+			    "                                         fay@example.test\n"
+			    "\n"
+			    "18C2A3F45E001A2B*    1536 Thu Jan  1 00:00:00  a@example.test\n"
+			    "                                (connect to x[1.2.3.4]:25: Connection refused)\n"
+			    "                                         bob@example.test\n"
+			    "\n"
+			    "-- 3 Kbytes in 2 Requests.\n"
+			    "-- 0 Kbytes in 1 Request.\n"
+			    "Mail queue is empty\n");
+	free(text);
+}
+
+static void test_mailq_reason_travels_in_the_record(void **state)
+{
+	struct mailq_rcpt rcpt[] = { { "pending", "bob@example.test", "4.4.1 no route" }, { "failed", "c@x.test", NULL } };
+	struct mailq_entry e = { .id = test_id, .state = "deferred", .sender = "a@x.test", .rcpt = rcpt, .nrcpt = 2 };
+	struct record rec = { 0 };
+	struct mailq_entry got;
+	const char *error;
+	struct buf out;
+
+	(void)state;
+	buf_init(&out, MAILQ_RECORD_MAX);
+	assert_int_equal(mailq_put(&out, &e), 0);
+	test_parse(&out, &rec);
+	assert_int_equal(mailq_get(&rec, &got, &error), 0);
+	assert_string_equal(got.rcpt[0].reason, "4.4.1 no route");
+	assert_null(got.rcpt[1].reason);
+	mailq_entry_free(&got);
+	record_clear(&rec);
+	/* a reason before any rcpt, or two for one, is refused */
+	out.len = 0;
+	assert_int_equal(record_put_str(&out, "queue_id", test_id) | record_put_str(&out, "state", "hold") |
+			 record_put_str(&out, "sender", "") | record_put_str(&out, "kind", "mail") |
+			 record_put_num(&out, "arrival", 1) | record_put_num(&out, "size", 1) |
+			 record_put_num(&out, "attempts", 0) | record_put_str(&out, "reason", "x") | record_end(&out), 0);
+	test_parse(&out, &rec);
+	assert_int_equal(mailq_get(&rec, &got, &error), -1);
+	assert_string_equal(error, "bad reason field");
+	record_clear(&rec);
+	buf_free(&out);
 }
 
 /* ---- the walk over a real queue ---- */
@@ -235,6 +318,8 @@ int main(void)
 		cmocka_unit_test(test_mailq_get_rejects_bad_records),
 		cmocka_unit_test(test_mailq_recipients_are_bounded),
 		cmocka_unit_test(test_mailq_text_format),
+		cmocka_unit_test(test_mailq_postfix_format),
+		cmocka_unit_test(test_mailq_reason_travels_in_the_record),
 		cmocka_unit_test(test_mailq_walk_lists_and_truncates),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -53,6 +53,26 @@ static void assert_callers(const char *service, const char *want)
 /* Names are unique, each row is found by its command and role (else its
  * process would take another row's user, root and callers), inet rows
  * have a port and unix rows none, no row uses itself. */
+/* The log tag's SERVICE: Postfix's program names for the SMTP server
+ * and client, SERVICE/ROLE for another service of the same program. */
+static void test_log_names(void **state)
+{
+	char out[64];
+
+	(void)state;
+	assert_int_equal(service_table_log_name("smtp", "smtpd", out, sizeof(out)), 0);
+	assert_string_equal(out, "smtpd");
+	assert_int_equal(service_table_log_name("submission", "smtpd", out, sizeof(out)), 0);
+	assert_string_equal(out, "submission/smtpd");
+	assert_int_equal(service_table_log_name("remote", "remote", out, sizeof(out)), 0);
+	assert_string_equal(out, "smtp");
+	assert_int_equal(service_table_log_name("qmgr", "qmgr", out, sizeof(out)), 0);
+	assert_string_equal(out, "qmgr");
+	assert_int_equal(service_table_log_name("pop3-session", "popd", out, sizeof(out)), 0);
+	assert_string_equal(out, "pop3-session");
+	assert_int_equal(service_table_log_name("submission", "smtpd", out, 8), -1);
+}
+
 static void test_table_is_consistent(void **state)
 {
 	size_t rows = 0;
@@ -76,7 +96,7 @@ static void test_table_is_consistent(void **state)
 		assert_false(service_table_uses(e, e->name));
 		assert_false(e->anyone && e->kind != SERVICE_KIND_UNIX);
 	}
-	assert_int_equal(rows, 17);
+	assert_int_equal(rows, 18);
 	assert_null(service_table_get(rows));
 }
 
@@ -241,7 +261,7 @@ static void test_row_of_command_and_role(void **state)
 	assert_row("no-such-program", "session", NULL);
 }
 
-static void test_users_are_the_six_system_users(void **state)
+static void test_users_are_the_seven_system_users(void **state)
 {
 	const char *users[MAX_NAMES];
 	char got[512];
@@ -251,18 +271,19 @@ static void test_users_are_the_six_system_users(void **state)
 	n = service_table_users(users, MAX_NAMES);
 	assert_true(n <= MAX_NAMES);
 	joined(users, n, got, sizeof got);
-	assert_string_equal(got, "postern-auth,postern-login,postern-queue,postern-smtp,"
+	assert_string_equal(got, "postern-auth,postern-login,postern-metrics,postern-queue,postern-smtp,"
 			    "postern-smtpd,postern-vmail");
 	/* a cut list still counts them all */
-	assert_int_equal(service_table_users(users, 2), 6);
+	assert_int_equal(service_table_users(users, 2), 7);
 }
 
-/* DESIGN.md's operator interface: N + 25, 587, 465, 110, 995, 143, 993. */
+/* DESIGN.md's operator interface: N + 25, 587, 465, 110, 995, 143, 993;
+ * and the metrics service (off by default: docs/metrics.md) N + 9155. */
 static void test_inet_ports(void **state)
 {
 	static const struct { const char *name; unsigned port; } want[] = {
 		{ "smtp", 25 }, { "submission", 587 }, { "smtps", 465 }, { "pop3", 110 }, { "pop3s", 995 },
-		{ "imap", 143 }, { "imaps", 993 },
+		{ "imap", 143 }, { "imaps", 993 }, { "metrics", 9155 },
 	};
 	size_t inet = 0;
 
@@ -276,6 +297,9 @@ static void test_inet_ports(void **state)
 	for (size_t i = 0; service_table_get(i) != NULL; i++)
 		inet += service_table_get(i)->kind == SERVICE_KIND_INET;
 	assert_int_equal(inet, sizeof want / sizeof want[0]);
+	/* the one service off by default */
+	for (size_t i = 0; service_table_get(i) != NULL; i++)
+		assert_int_equal(service_table_get(i)->off, strcmp(service_table_get(i)->name, "metrics") == 0);
 }
 
 /* `postern services` prints rows as tab-separated text lines. */
@@ -295,6 +319,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_table_is_consistent),
+		cmocka_unit_test(test_log_names),
 		cmocka_unit_test(test_callers_of_each_unix_service),
 		cmocka_unit_test(test_spares),
 		cmocka_unit_test(test_every_unix_service_is_listed_here),
@@ -302,7 +327,7 @@ int main(void)
 		cmocka_unit_test(test_no_service_uses_an_unknown_one),
 		cmocka_unit_test(test_links_of_every_root),
 		cmocka_unit_test(test_row_of_command_and_role),
-		cmocka_unit_test(test_users_are_the_six_system_users),
+		cmocka_unit_test(test_users_are_the_seven_system_users),
 		cmocka_unit_test(test_inet_ports),
 		cmocka_unit_test(test_no_field_holds_a_tab_or_newline),
 	};
