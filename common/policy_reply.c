@@ -149,6 +149,25 @@ static int policy_header_ok(const char *p, size_t n)
 	return i > 0 && i < n && p[i] == ':';
 }
 
+/* A text that opens with a DSN of the action's class (postgrey:
+ * "DEFER_IF_PERMIT 4.2.0 Greylisted") gives the DSN of the reply. */
+static void policy_text_dsn(struct policy_action *a)
+{
+	char c = a->verdict == POLICY_REJECT ? '5' :
+		a->verdict == POLICY_DEFER || a->verdict == POLICY_DEFER_IF_PERMIT ||
+		a->verdict == POLICY_DEFER_IF_REJECT ? '4' : 0;
+	size_t n = strlen(a->text), dl, skip;
+
+	if (c == 0 || (dl = policy_dsn(a->text, n, c)) == 0)
+		return;
+	memcpy(a->dsn, a->text, dl);
+	a->dsn[dl] = '\0';
+	skip = dl;
+	while (skip < n && (a->text[skip] == ' ' || a->text[skip] == '\t'))
+		skip++;
+	memmove(a->text, a->text + skip, n - skip + 1);
+}
+
 int policy_action_parse(const char *p, size_t len, struct policy_action *a)
 {
 	static const struct {
@@ -190,6 +209,7 @@ int policy_action_parse(const char *p, size_t len, struct policy_action *a)
 			return -1;
 		}
 		a->verdict = words[i].v;
+		policy_text_dsn(a);
 		if (a->verdict == POLICY_REJECT)
 			a->code = 554;   /* Postfix's access_map_reject_code */
 		else if (a->verdict == POLICY_DEFER)

@@ -215,3 +215,163 @@ class SmtpdPolicy(PosternTestCase):
         self.assertEqual(t.wait_ids("bob", {"pol-p1", "pol-p2"}), {"pol-p1": 1, "pol-p2": 1})
         t.wait_queue(lambda q: q == [], 30, "an empty queue")
         self.assertEqual(t.test_ids("bob"), {"pol-p1": 1, "pol-p2": 1}, "DISCARD and REJECT not delivered")
+
+
+POSTGREY = shutil.which("postgrey") or "/usr/sbin/postgrey"
+POLICYD_SPF = "/usr/bin/policyd-spf"
+SOCAT = shutil.which("socat") or "/usr/bin/socat"
+
+# policyd-spf speaks the protocol on stdin/stdout (Postfix spawn(8));
+# socat runs one per connection.  Its resolver is pointed at our dnsmasq.
+SPF_WRAPPER = """import sys
+import dns.resolver
+r = dns.resolver.Resolver(configure=False)
+r.nameservers = ["127.0.0.1"]
+r.port = int(sys.argv[1])
+dns.resolver.default_resolver = r
+sys.argv = ["policyd-spf", sys.argv[2]]
+from spf_engine.policyd_spf import main
+sys.exit(main())
+"""
+
+SPF_CONF = """debugLevel = 1
+HELO_reject = No_Check
+Mail_From_reject = Fail
+PermError_reject = False
+TempError_Defer = False
+skip_addresses = 192.0.2.1/32
+"""
+
+
+class Process:
+    """A peer in its own session, stopped (with its children) at cleanup."""
+
+    def __init__(self, test, argv, log):
+        self.log = log
+        with open(log, "ab") as f:
+            self.proc = subprocess.Popen(argv, stdout=f, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, start_new_session=True)
+        test.addCleanup(self.stop)
+
+    def text(self):
+        with open(self.log, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def wait_listening(self, port, what):
+        def listening():
+            if self.proc.poll() is not None:
+                raise AssertionError("%s exited: %s" % (what, self.text()[-2000:]))
+            socket.create_connection((HOST, port), timeout=1).close()
+            return True
+        wait_for(listening, 20, "%s to listen on port %d" % (what, port), ignore=(OSError,))
+
+    def stop(self):
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+
+
+class SmtpdPolicyPeers(PosternTestCase):
+
+    def workdir(self):
+        d = tempfile.mkdtemp(prefix="postern-it-policy-")
+        self.addCleanup(shutil.rmtree, d, True)
+        return d
+
+    def test_postgrey_defers_then_accepts_after_the_delay(self):
+        if not os.path.exists(POSTGREY):
+            self.skipTest("postgrey is not installed (Debian package postgrey)")
+        if os.geteuid() != 0:
+            self.skipTest("postgrey drops to its user: needs root")
+        try:
+            pw = pwd.getpwnam("postgrey")
+        except KeyError:
+            self.skipTest("no postgrey user (Debian package postgrey)")
+        d = self.workdir()
+        db = os.path.join(d, "db")
+        os.mkdir(db)
+        os.chown(db, pw.pw_uid, pw.pw_gid)
+        os.chmod(d, 0o755)
+        port = free_port()
+        pg = Process(self, [POSTGREY, "--inet=%s:%d" % (HOST, port), "--dbdir=" + db, "--delay=2",
+                            "--pidfile=" + os.path.join(db, "pid"), "--user=postgrey",
+                            "--group=postgrey", "--auto-whitelist-clients=0"],
+                     os.path.join(d, "postgrey.log"))
+        pg.wait_listening(port, "postgrey")
+        t = self.start_tree(start=False)
+        t.set_conf(smtpd_policy_services="inet:%s:%d" % (HOST, port))
+        t.start()
+        bob = t.addr("bob")
+        s = t.smtp(timeout=60)
+        self.addCleanup(s.close)
+        self.assertEqual(s.mail(SENDER)[0], 250)
+        code, text = s.rcpt(bob)
+        self.assertEqual(code, 450, text)
+        self.assertIn(b"4.2.0 <%s>: Recipient address rejected: Greylisted" % bob.encode(), text)
+        s.rset()
+        tries = []
+
+        def accepted():
+            self.assertEqual(s.mail(SENDER)[0], 250)
+            code, text = s.rcpt(bob)
+            tries.append((code, text))
+            if code != 250:
+                self.assertEqual(code, 450, text)
+                s.rset()
+            return code == 250
+        wait_for(accepted, 60, "postgrey to accept the retry", interval=0.5,
+                 detail=lambda: "%r\n%s" % (tries[-3:], pg.text()[-2000:]))
+        self.assertEqual(s.data(make_message("grey-1", SENDER, bob, b"hi\r\n"))[0], 250)
+        self.assertEqual(t.wait_ids("bob", {"grey-1"}), {"grey-1": 1})
+        with open(t.message_paths("bob")[0], "rb") as f:
+            self.assertIn(b"\nX-Greylist: delayed ", f.read().split(b"\n\n", 1)[0])
+
+    def test_policyd_spf_prepends_pass_and_rejects_fail(self):
+        if not os.path.exists(POLICYD_SPF):
+            self.skipTest("policyd-spf is not installed (Debian package postfix-policyd-spf-python)")
+        for tool in (SOCAT,):
+            if not os.path.exists(tool):
+                self.skipTest("%s is not installed" % tool)
+        from test_remote_delivery import DNSMASQ, Dnsmasq
+        if not os.path.exists(DNSMASQ):
+            self.skipTest("dnsmasq is not installed: no DNS for the SPF records")
+        d = self.workdir()
+        # One argv word each: quotes would end up in the TXT data.
+        dns = Dnsmasq(["--txt-record=pass.test,v=spf1 ip4:127.0.0.1 -all",
+                       "--txt-record=fail.test,v=spf1 ip4:192.0.2.1 -all"], d)
+        self.addCleanup(dns.stop)
+        dns.wait("pass.test")
+        wrapper = os.path.join(d, "run_policyd_spf.py")   # not spf.py: that is pyspf's name
+        conf = os.path.join(d, "policyd-spf.conf")
+        with open(wrapper, "w") as f:
+            f.write(SPF_WRAPPER)
+        with open(conf, "w") as f:
+            f.write(SPF_CONF)
+        port = free_port()
+        spf = Process(self, [SOCAT, "TCP-LISTEN:%d,bind=%s,reuseaddr,fork" % (port, HOST),
+                             "EXEC:/usr/bin/python3 %s %d %s" % (wrapper, dns.port, conf)],
+                      os.path.join(d, "socat.log"))
+        spf.wait_listening(port, "socat for policyd-spf")
+        t = self.start_tree(start=False)
+        t.set_conf(smtpd_policy_services="inet:%s:%d" % (HOST, port))
+        t.start()
+        bob = t.addr("bob")
+        s = t.smtp(timeout=60)
+        self.addCleanup(s.close)
+        self.assertEqual(s.mail("someone@fail.test")[0], 250)
+        code, text = s.rcpt(bob)
+        self.assertEqual(code, 550, (text, spf.text()[-2000:]))
+        self.assertIn(b"5.7.23 <%s>: Recipient address rejected: Message rejected due to: SPF fail"
+                      % bob.encode(), text)
+        s.rset()
+        self.assertEqual(s.mail("someone@pass.test")[0], 250)
+        self.assertEqual(s.rcpt(bob)[0], 250)
+        self.assertEqual(s.data(make_message("spf-1", "someone@pass.test", bob, b"hi\r\n"))[0], 250)
+        self.assertEqual(t.wait_ids("bob", {"spf-1"}), {"spf-1": 1})
+        with open(t.message_paths("bob")[0], "rb") as f:
+            head = f.read().split(b"\n\n", 1)[0]
+        self.assertIn(b"\nReceived-SPF: Pass (mailfrom) identity=mailfrom; client-ip=127.0.0.1;", head)

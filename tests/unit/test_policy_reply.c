@@ -100,6 +100,11 @@ static void test_actions_words(void **state)
 	action("DEFER try later ", 0, POLICY_DEFER, 450, "", "try later");
 	action("DEFER_IF_PERMIT Greylisted", 0, POLICY_DEFER_IF_PERMIT, 0, "", "Greylisted");
 	action("DEFER_IF_REJECT x", 0, POLICY_DEFER_IF_REJECT, 0, "", "x");
+	action("DEFER_IF_PERMIT 4.2.0 Greylisted, see x", 0, POLICY_DEFER_IF_PERMIT, 0, "4.2.0",
+	       "Greylisted, see x");
+	action("REJECT 5.7.1 no", 0, POLICY_REJECT, 554, "5.7.1", "no");
+	action("REJECT 4.7.1 no", 0, POLICY_REJECT, 554, "", "4.7.1 no");   /* class differs: text */
+	action("DEFER 4.7.1", 0, POLICY_DEFER, 450, "4.7.1", "");
 	action("HOLD", 0, POLICY_HOLD, 0, "", "");
 	action("DISCARD spam", 0, POLICY_DISCARD, 0, "", "spam");
 	action("PREPEND Received-SPF: Pass (a)", 0, POLICY_PREPEND, 0, "", "Received-SPF: Pass (a)");
