@@ -218,3 +218,49 @@ int policy_action_parse(const char *p, size_t len, struct policy_action *a)
 	}
 	return -1;
 }
+
+int policy_services_parse(const char *v, char specs[POLICY_SERVICES_MAX][POLICY_SPEC_MAX],
+			  size_t *n_r, const char **error_r)
+{
+	size_t i = 0, n = 0, len = strlen(v);
+
+	while (i < len) {
+		size_t w;
+
+		while (i < len && (v[i] == ' ' || v[i] == ',' || v[i] == '\t'))
+			i++;
+		w = i;
+		while (i < len && v[i] != ' ' && v[i] != ',' && v[i] != '\t')
+			i++;
+		if (i == w)
+			break;
+		if (n == POLICY_SERVICES_MAX) {
+			*error_r = "more than 8 services";
+			return -1;
+		}
+		if (i - w >= POLICY_SPEC_MAX) {
+			*error_r = "service name too long";
+			return -1;
+		}
+		memcpy(specs[n], v + w, i - w);
+		specs[n][i - w] = '\0';
+		if ((strncmp(specs[n], "inet:", 5) != 0 || strrchr(specs[n] + 5, ':') == NULL ||
+		     strrchr(specs[n] + 5, ':') == specs[n] + 5 || strrchr(specs[n], ':')[1] == '\0') &&
+		    (strncmp(specs[n], "unix:", 5) != 0 || specs[n][5] == '\0')) {
+			*error_r = "bad service (expected inet:HOST:PORT or unix:PATH)";
+			return -1;
+		}
+		n++;
+	}
+	*n_r = n;
+	return 0;
+}
+
+int policy_default_action_ok(const char *v)
+{
+	struct policy_action a;
+
+	/* PREPEND and HOLD need a server's message context; a failure has none. */
+	return policy_action_parse(v, strlen(v), &a) == 0 && a.verdict != POLICY_PREPEND &&
+		a.verdict != POLICY_HOLD;
+}

@@ -13,6 +13,8 @@
 #define POLICY_REPLY_MAX 4096      /* bytes of one answer, empty line included */
 #define POLICY_REPLY_ATTRS_MAX 32  /* attribute lines in one answer */
 #define POLICY_TEXT_MAX 512        /* text of an action (reply text, header) */
+#define POLICY_SERVICES_MAX 8      /* servers in one smtpd_*policy_services list */
+#define POLICY_SPEC_MAX 256        /* "inet:HOST:PORT" or "unix:PATH" */
 
 enum policy_verdict {
 	POLICY_DUNNO,            /* no opinion: the next check (or accept) decides */
@@ -44,5 +46,12 @@ int policy_reply_parse(const char *p, size_t len, char *action_r, size_t cap, si
 /* Parse an action value: 0, or -1 when the word is unknown or its text
  * is not acceptable (a->verdict is then POLICY_UNSUPPORTED). */
 int policy_action_parse(const char *p, size_t len, struct policy_action *a_r);
+/* Split a list of policy servers (spaces or commas) into specs: 0 with
+ * *n_r, or -1 with *error_r (static) for a bad or overlong entry or more
+ * than POLICY_SERVICES_MAX. */
+int policy_services_parse(const char *v, char specs[POLICY_SERVICES_MAX][POLICY_SPEC_MAX],
+			  size_t *n_r, const char **error_r);
+/* Whether an action is fit for smtpd_policy_service_default_action. */
+int policy_default_action_ok(const char *v);
 
 #endif

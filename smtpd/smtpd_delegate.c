@@ -49,19 +49,17 @@
 #include "smtpd.h"
 #include "sockets.h"
 
-#define DELEGATE_SERVICES_MAX 8     /* servers in one list */
-#define DELEGATE_SPEC_MAX 256       /* "inet:host:port" or "unix:path" */
 #define DELEGATE_REQUEST_MAX 8192   /* one request: helo 255 + addresses 2 x 512 + the rest */
 
 struct delegate_server {
-	char spec[DELEGATE_SPEC_MAX];
+	char spec[POLICY_SPEC_MAX];
 	int fd;                         /* -1: not connected */
 	unsigned long long requests;    /* on this connection */
 	time_t last;                    /* end of the last exchange */
 };
 
 struct delegate_list {
-	struct delegate_server srv[DELEGATE_SERVICES_MAX];
+	struct delegate_server srv[POLICY_SERVICES_MAX];
 	size_t n;
 };
 
@@ -75,39 +73,20 @@ static struct {
 
 static void delegate_list_parse(const char *key, struct delegate_list *l)
 {
-	const char *v = config_str(key);
-	size_t i = 0, len = strlen(v);
+	char specs[POLICY_SERVICES_MAX][POLICY_SPEC_MAX];
+	const char *err;
 
-	l->n = 0;
-	while (i < len) {
-		size_t w;
-
-		while (i < len && (v[i] == ' ' || v[i] == ',' || v[i] == '\t'))
-			i++;
-		w = i;
-		while (i < len && v[i] != ' ' && v[i] != ',' && v[i] != '\t')
-			i++;
-		if (i == w)
-			break;
-		if (l->n == DELEGATE_SERVICES_MAX)
-			log_fatal("%s: more than %d services", key, DELEGATE_SERVICES_MAX);
-		if (i - w >= DELEGATE_SPEC_MAX)
-			log_fatal("%s: service name too long", key);
-		struct delegate_server *s = &l->srv[l->n++];
-		memcpy(s->spec, v + w, i - w);
-		s->spec[i - w] = '\0';
-		s->fd = -1;
-		if ((strncmp(s->spec, "inet:", 5) != 0 || strrchr(s->spec + 5, ':') == NULL) &&
-		    (strncmp(s->spec, "unix:", 5) != 0 || s->spec[5] == '\0'))
-			log_fatal("%s: bad service \"%s\" (expected inet:HOST:PORT or unix:PATH)",
-				  key, s->spec);
+	if (policy_services_parse(config_str(key), specs, &l->n, &err) < 0)
+		log_fatal("%s: %s", key, err);
+	for (size_t i = 0; i < l->n; i++) {
+		memcpy(l->srv[i].spec, specs[i], sizeof(l->srv[i].spec));
+		l->srv[i].fd = -1;
 	}
 }
 
 void smtpd_delegate_init(void)
 {
 	const char *d = config_str("smtpd_policy_service_default_action");
-	struct policy_action a;
 	unsigned long long t = config_time("smtpd_policy_service_timeout");
 
 	delegate_list_parse("smtpd_policy_services", &delegate.rcpt);
@@ -115,7 +94,7 @@ void smtpd_delegate_init(void)
 	delegate.timeout_ms = t == 0 || t > 86400 ? 86400 * 1000 : (int)t * 1000;
 	delegate.request_limit = config_size("smtpd_policy_service_request_limit");
 	delegate.max_idle = config_time("smtpd_policy_service_max_idle");
-	if (policy_action_parse(d, strlen(d), &a) < 0 || a.verdict == POLICY_PREPEND)
+	if (!policy_default_action_ok(d))
 		log_fatal("smtpd_policy_service_default_action: bad action \"%s\"", d);
 	if (snprintf(delegate.default_action, sizeof(delegate.default_action), "%s", d) >=
 	    (int)sizeof(delegate.default_action))
@@ -144,7 +123,7 @@ static int delegate_left(const struct timespec *deadline)
 /* Connect to "inet:host:port" (numeric host or name) before deadline. */
 static int delegate_connect_inet(const char *hp, const struct timespec *deadline)
 {
-	char host[DELEGATE_SPEC_MAX];
+	char host[POLICY_SPEC_MAX];
 	const char *colon = strrchr(hp, ':');
 	struct addrinfo hints, *res = NULL;
 	int fd = -1;

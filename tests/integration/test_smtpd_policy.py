@@ -25,16 +25,21 @@ class FakePolicy:
     and kept; answers come from a list, one per request: an action
     string, ("raw", bytes), "silence" or "close"."""
 
-    def __init__(self, answers):
+    def __init__(self, answers, unix_path=None):
         self.answers = list(answers)
         self.requests = []
         self.connections = 0
         self.lock = threading.Lock()
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind((HOST, 0))
+        if unix_path is not None:
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.bind(unix_path)
+            os.chmod(unix_path, 0o666)    # smtpd connects as postern-smtpd
+        else:
+            self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self.sock.bind((HOST, 0))
+            self.port = self.sock.getsockname()[1]
         self.sock.listen(8)
-        self.port = self.sock.getsockname()[1]
         self.conns = []
         self.stopped = False
         threading.Thread(target=self.accept_loop, daemon=True).start()
@@ -180,6 +185,22 @@ class SmtpdPolicy(PosternTestCase):
         self.assertEqual(s.mail(SENDER)[0], 250)
         self.assertEqual(s.rcpt(t.addr("bob"))[0], 250)
         t.wait_log(r"policy service inet:.*cannot connect")
+
+    def test_unix_socket_inside_the_jail(self):
+        t = self.start_tree(start=False)
+        d = os.path.join(t.dir, "run", "jail", "policy")
+        os.makedirs(d)
+        os.chmod(d, 0o755)
+        p = FakePolicy(["REJECT from the jail"], unix_path=os.path.join(d, "fake"))
+        self.addCleanup(p.stop)
+        t.set_conf(smtpd_policy_services="unix:policy/fake")
+        t.start()
+        s = self.session(t)
+        self.assertEqual(s.mail(SENDER)[0], 250)
+        self.assertEqual(s.rcpt(t.addr("bob")),
+                         (554, b"5.7.1 <%s>: Recipient address rejected: from the jail"
+                          % t.addr("bob").encode()))
+        self.assertEqual(p.requests[0]["protocol_state"], "RCPT")
 
     def test_prepend_hold_discard_and_end_of_data(self):
         p = self.policy(["PREPEND X-Policy: checked", "DUNNO",       # message 1

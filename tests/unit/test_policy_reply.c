@@ -136,6 +136,33 @@ static void test_actions_refused(void **state)
 	action("PREPEND : empty name", -1, POLICY_UNSUPPORTED, 0, "", "");
 }
 
+static void test_services_list(void **state)
+{
+	char specs[POLICY_SERVICES_MAX][POLICY_SPEC_MAX];
+	const char *err = NULL;
+	size_t n = 99;
+
+	(void)state;
+	assert_int_equal(policy_services_parse("", specs, &n, &err), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(policy_services_parse(" inet:127.0.0.1:10023, unix:policy/spf inet:[::1]:9",
+					       specs, &n, &err), 0);
+	assert_int_equal(n, 3);
+	assert_string_equal(specs[0], "inet:127.0.0.1:10023");
+	assert_string_equal(specs[1], "unix:policy/spf");
+	assert_string_equal(specs[2], "inet:[::1]:9");
+	assert_int_equal(policy_services_parse("tcp:1.2.3.4:5", specs, &n, &err), -1);
+	assert_int_equal(policy_services_parse("inet:10023", specs, &n, &err), -1);
+	assert_int_equal(policy_services_parse("inet:host:", specs, &n, &err), -1);
+	assert_int_equal(policy_services_parse("unix:", specs, &n, &err), -1);
+	assert_int_equal(policy_services_parse("unix:a unix:b unix:c unix:d unix:e unix:f unix:g "
+					       "unix:h unix:i", specs, &n, &err), -1);
+	assert_true(policy_default_action_ok("451 4.3.5 Server configuration problem"));
+	assert_true(policy_default_action_ok("DUNNO"));
+	assert_false(policy_default_action_ok("PREPEND X: y"));
+	assert_false(policy_default_action_ok("FROB"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -147,6 +174,7 @@ int main(void)
 		cmocka_unit_test(test_actions_words),
 		cmocka_unit_test(test_actions_numeric),
 		cmocka_unit_test(test_actions_refused),
+		cmocka_unit_test(test_services_list),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
