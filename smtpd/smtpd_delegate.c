@@ -151,6 +151,8 @@ static int delegate_connect_inet(const char *hp, const struct timespec *deadline
 		pfd.events = POLLOUT;
 		if (errno != EINPROGRESS || poll(&pfd, 1, delegate_left(deadline)) != 1 ||
 		    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0 || err != 0) {
+			if (err != 0)
+				errno = err;
 			close(fd);
 			fd = -1;
 		}
@@ -265,13 +267,15 @@ static int delegate_ask(struct delegate_server *s, const struct buf *req, char *
 
 /* ---- the request ---- */
 
-/* name=value with CR and LF made harmless. */
-static void delegate_attr(struct buf *b, const char *name, const char *value)
+/* name=value with CR and LF made harmless; -1 when the request is full
+ * (sticky: a request that lost a byte is never sent). */
+static int delegate_attr(struct buf *b, const char *name, const char *value)
 {
-	buf_printf(b, "%s=", name);
-	for (const char *p = value; *p != '\0'; p++)
-		buf_putc(b, *p == '\n' || *p == '\r' ? '?' : *p);
-	buf_putc(b, '\n');
+	int r = buf_printf(b, "%s=", name);
+
+	for (const char *p = value; *p != '\0' && r == 0; p++)
+		r = buf_putc(b, *p == '\n' || *p == '\r' ? '?' : *p);
+	return r == 0 ? buf_putc(b, '\n') : -1;
 }
 
 /* The attributes of Postfix SMTPD_POLICY_README, as far as we know them. */
@@ -279,7 +283,7 @@ static int delegate_request(struct smtpd_session *ss, struct buf *b, const char 
 			    const char *rcpt, size_t count, unsigned long long size)
 {
 	char proto[16] = "", cipher[64] = "", num[32];
-	int bits = 0;
+	int bits = 0, r = 0;
 
 	if (ss->policy_instance[0] == '\0') {
 		static unsigned long seq;
@@ -292,37 +296,37 @@ static int delegate_request(struct smtpd_session *ss, struct buf *b, const char 
 	if (ss->tls && sscanf(ss->tls_desc, "%15s with cipher %63s (%d/", proto, cipher, &bits) != 3)
 		proto[0] = cipher[0] = '\0', bits = 0;
 	buf_reset(b);
-	delegate_attr(b, "request", "smtpd_access_policy");
-	delegate_attr(b, "protocol_state", state);
-	delegate_attr(b, "protocol_name", ss->esmtp ? "ESMTP" : "SMTP");
-	delegate_attr(b, "helo_name", buf_cstr(&ss->helo));
-	delegate_attr(b, "queue_id", "");
-	delegate_attr(b, "sender", buf_cstr(&ss->sender));
-	delegate_attr(b, "recipient", rcpt);
+	r |= delegate_attr(b, "request", "smtpd_access_policy");
+	r |= delegate_attr(b, "protocol_state", state);
+	r |= delegate_attr(b, "protocol_name", ss->esmtp ? "ESMTP" : "SMTP");
+	r |= delegate_attr(b, "helo_name", buf_cstr(&ss->helo));
+	r |= delegate_attr(b, "queue_id", "");
+	r |= delegate_attr(b, "sender", buf_cstr(&ss->sender));
+	r |= delegate_attr(b, "recipient", rcpt);
 	snprintf(num, sizeof(num), "%zu", count);
-	delegate_attr(b, "recipient_count", num);
-	delegate_attr(b, "client_address", ss->client);
-	delegate_attr(b, "client_name", "unknown");
-	delegate_attr(b, "reverse_client_name", "unknown");
-	delegate_attr(b, "instance", ss->policy_instance);
-	delegate_attr(b, "sasl_method", ss->auth_user.len > 0 && ss->auth_mech ? ss->auth_mech : "");
-	delegate_attr(b, "sasl_username", buf_cstr(&ss->auth_user));
-	delegate_attr(b, "sasl_sender", "");
+	r |= delegate_attr(b, "recipient_count", num);
+	r |= delegate_attr(b, "client_address", ss->client);
+	r |= delegate_attr(b, "client_name", "unknown");
+	r |= delegate_attr(b, "reverse_client_name", "unknown");
+	r |= delegate_attr(b, "instance", ss->policy_instance);
+	r |= delegate_attr(b, "sasl_method", ss->auth_user.len > 0 && ss->auth_mech ? ss->auth_mech : "");
+	r |= delegate_attr(b, "sasl_username", buf_cstr(&ss->auth_user));
+	r |= delegate_attr(b, "sasl_sender", "");
 	snprintf(num, sizeof(num), "%llu", size);
-	delegate_attr(b, "size", num);
-	delegate_attr(b, "ccert_subject", "");
-	delegate_attr(b, "ccert_issuer", "");
-	delegate_attr(b, "ccert_fingerprint", "");
-	delegate_attr(b, "encryption_protocol", proto);
-	delegate_attr(b, "encryption_cipher", cipher);
+	r |= delegate_attr(b, "size", num);
+	r |= delegate_attr(b, "ccert_subject", "");
+	r |= delegate_attr(b, "ccert_issuer", "");
+	r |= delegate_attr(b, "ccert_fingerprint", "");
+	r |= delegate_attr(b, "encryption_protocol", proto);
+	r |= delegate_attr(b, "encryption_cipher", cipher);
 	snprintf(num, sizeof(num), "%d", bits);
-	delegate_attr(b, "encryption_keysize", num);
-	delegate_attr(b, "etrn_domain", "");
-	delegate_attr(b, "stress", "");
-	if (buf_putc(b, '\n') < 0)
-		return -1;   /* over DELEGATE_REQUEST_MAX: cannot happen with our limits */
-	return 0;
+	r |= delegate_attr(b, "encryption_keysize", num);
+	r |= delegate_attr(b, "etrn_domain", "");
+	r |= delegate_attr(b, "stress", "");
+	r |= buf_putc(b, '\n');
+	return r < 0 ? -1 : 0;   /* over DELEGATE_REQUEST_MAX: cannot happen with our limits */
 }
+
 
 /* ---- the verdict ---- */
 
