@@ -122,7 +122,7 @@ import sys
 import tempfile
 import time
 
-from imap_client import Client, log, loadavg, memory, tree_cpu, tree_memory
+from imap_client import Client, log, loadavg, memory, tree_cpu, tree_cpu_by_role, tree_memory
 from imap_crowd import Crowd, raise_nofile
 import imap_messages
 import imap_mix
@@ -319,10 +319,17 @@ class Bench(Report):
             sv.set_hash(self.hashes["yescrypt"])     # back to the hash of every other part
 
     def delivery(self, key, sv, crowd, message):
+        cpu0, roles0 = tree_cpu(sv.master_pid()), tree_cpu_by_role(sv.master_pid())
         t0 = time.monotonic()
         sv.deliver(sv.users, message)
         t_delivered = time.monotonic() - t0
         seen = sorted(t - t0 for t in crowd.wait_exists(60) if t is not None)
+        cpu = tree_cpu(sv.master_pid()) - cpu0    # the server's CPU seconds until all saw it (or 60 s)
+        self.note(key + "_cpu", sv, cpu)
+        roles = tree_cpu_by_role(sv.master_pid())
+        worked = sorted(((roles[r] - roles0.get(r, 0), r) for r in roles), reverse=True)
+        log("%s CPU seconds meanwhile by process: %s" % (sv.name, ", ".join("%s %.2f" % (r, t) for t, r in worked[:6]
+                                                                         if t > 0)))
         held = crowd.alive()
         self.note(key + "_delivered", sv, t_delivered)
         self.note(key + "_seen", sv, len(seen))
@@ -334,9 +341,10 @@ class Bench(Report):
         dropped = crowd.dropped()
         if dropped:
             self.res[(key + "_dropped", sv.name)] = dropped
-        log("%s delivery to %d users: done in %.2f s; %d of %d sessions saw EXISTS, the last after %s s; "
-            "%d held%s" % (sv.name, len(sv.users), t_delivered, len(seen), len(crowd.sessions),
-                           "%.2f" % seen[-1] if seen else "-", held, "; dropped: %r" % dropped if dropped else ""))
+        log("%s delivery to %d users: done in %.2f s; %d of %d sessions saw EXISTS, the last after %s s "
+            "(server CPU meanwhile %.2f s); %d held%s"
+            % (sv.name, len(sv.users), t_delivered, len(seen), len(crowd.sessions),
+               "%.2f" % seen[-1] if seen else "-", cpu, held, "; dropped: %r" % dropped if dropped else ""))
 
     def raise_inotify(self, need):
         """fs.inotify.max_user_instances at least need (put back by main)."""

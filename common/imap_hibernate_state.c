@@ -63,6 +63,37 @@ bool imap_hibernate_set_has(const struct imap_hibernate_set *set, uint32_t uid)
 	return false;
 }
 
+int imap_hibernate_set_grow(const struct imap_hibernate_set *set, const struct mbox *mb, size_t from, bool recent_only,
+			    struct imap_hibernate_set *out)
+{
+	size_t k = set->n;
+
+	*out = (struct imap_hibernate_set){ 0 };
+	if (from > mb->n)
+		from = mb->n;
+	if ((out->r = calloc(set->n + (mb->n - from) + 1, sizeof(*out->r))) == NULL)
+		return -1;
+	if (set->n > 0)
+		memcpy(out->r, set->r, set->n * sizeof(*out->r));
+	out->count = set->count;
+	for (size_t i = from; i < mb->n; i++) {
+		uint32_t uid = mb->msgs[i].uid;
+		if (recent_only && !mb->msgs[i].recent)
+			continue;
+		if (k > 0 && uid == out->r[k - 1].hi + 1)
+			out->r[k - 1].hi = uid;
+		else
+			out->r[k++] = (struct mbox_uid_range){ uid, uid };
+		out->count++;
+	}
+	out->n = k;
+	if (k == 0) {
+		free(out->r);
+		out->r = NULL;
+	}
+	return 0;
+}
+
 /* Append set as fields key, each at most IMAP_HIBERNATE_SET_PIECE
  * bytes of whole ranges; none for an empty set.  0 or -1. */
 static int imap_hibernate_put_set(struct buf *out, const char *key, const struct imap_hibernate_set *set)

@@ -79,6 +79,11 @@ int imap_hibernate_state_decode(const struct record *rec, struct imap_hibernate_
 void imap_hibernate_state_free(struct imap_hibernate_state *st);
 /* Make set the sorted, distinct UIDs v (count n), in ranges.  0 or -1 (ENOMEM). */
 int imap_hibernate_set_from(struct imap_hibernate_set *set, const uint32_t *v, size_t n);
+/* set with the UIDs of mb->msgs[from..n) (all above its last range;
+ * with recent_only only the \Recent ones) added, into out.  0 or -1
+ * (ENOMEM). */
+int imap_hibernate_set_grow(const struct imap_hibernate_set *set, const struct mbox *mb, size_t from, bool recent_only,
+			    struct imap_hibernate_set *out);
 /* Whether uid is in set. */
 bool imap_hibernate_set_has(const struct imap_hibernate_set *set, uint32_t uid);
 

@@ -8,11 +8,15 @@
  * the session costs a descriptor, a few hundred bytes and a share of
  * one inotify watch per distinct folder.  One epoll loop watches every
  * client (input or hang-up) and every folder (new/, cur/ and the
- * store's own files in the folder directory).  When the client speaks
- * or its folder changes, the descriptor and the state go back, with
- * request=resume, to a session process over private/imap-session,
- * which takes the session up again where it was: in IDLE, the client's
- * bytes still unread in the socket.  A client that hangs up is
+ * store's own files in the folder directory).  A folder that changed
+ * is synced here once for all its sessions (hib_folder_news): a session
+ * for which the change is only new messages is told them here (EXISTS,
+ * RECENT; common/imap_hibernate_news.c) and its state renewed.  When
+ * the client speaks or its folder changes otherwise, the descriptor and
+ * the state go back, with request=resume, to a session process over
+ * private/imap-session, which takes the session up again where it was:
+ * in IDLE, the client's bytes still unread in the socket.  A client
+ * that hangs up is
  * forgotten; one whose imap_timeout passes gets the autologout BYE;
  * when the system stops (the master's SIGUSR1) or the master is gone,
  * every client gets "* BYE Server shutting down".  No byte from a
@@ -31,12 +35,13 @@
  * Between its status=ok and the commit a session process looks at its
  * folder once more (a change there makes it keep the client and tell
  * the change); a folder event in that window marks the session here,
- * and it is woken as soon as it is taken.  So no change is missed in
- * the hand-over, and the session's own writes before it (read from the
- * inotify queue before status=ok) do not wake it.
+ * and its folder is looked at as soon as it is taken.  So no change is
+ * missed in the hand-over, and the session's own writes before it
+ * (read from the inotify queue before status=ok) do not wake it.
  *
  * Runs as: postern-vmail in the mail root, as imap-session does; it
- * only reads directory events, never a message.  It raises its
+ * opens and syncs a folder as a session does (its lock held meanwhile
+ * holds this loop up), never a message for its text.  It raises its
  * descriptor limit to the hard limit; imap_hibernate_limit (and that
  * limit less a reserve) bound the sessions held.  Sessions count in
  * imap_user_session_limit and imap_client_session_limit here as they
@@ -54,11 +59,14 @@
  * client (they reconnect) and the master starts another. */
 #include <errno.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
 #include <sys/epoll.h>
 #include <sys/inotify.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -67,6 +75,7 @@
 
 #include "daemon.h"
 #include "hash.h"
+#include "imap_hibernate_news.h"
 #include "imap_hibernate_state.h"
 #include "imapd.h"
 #include "log.h"
@@ -110,6 +119,8 @@ struct hib_folder {
 	bool hashed;                    /* found by its path (not after its directory went away) */
 	struct hib_session *sessions;   /* on it */
 	struct hib_folder *next;        /* bucket chain */
+	bool changed;                   /* on the list of folders to look at (holds a reference) */
+	struct hib_folder *cnext;       /* that list */
 };
 
 enum hib_state {
@@ -136,6 +147,10 @@ struct hib_session {
 	long long user_slot, client_slot;
 	unsigned tries;
 	bool dirty;                     /* HIB_PENDING: its folder changed meanwhile */
+	bool stale;                     /* HIB_HELD: its folder changed since it was last looked at */
+	bool readonly, rev1;            /* EXAMINE; not IMAP4rev2 (\Recent is shown) */
+	uint32_t uidvalidity;           /* of its state record */
+	uint64_t modseq;                /* of its state record: every change up to it was told */
 	enum imap_hibernate_wake wake;
 	char answer[HIBERNATE_ANSWER_MAX];
 	size_t answer_len;
@@ -168,6 +183,7 @@ struct hib {
 	struct hib_session *sessions;
 	struct hib_session *queue, *queue_tail;
 	struct hib_in *ins;
+	struct hib_folder *changed;     /* folders to look at (hib_folder_news) */
 	struct hib_folder *by_path[HIBERNATE_BUCKETS];
 	struct hib_watch *by_wd[HIBERNATE_BUCKETS];
 	long long next_due;             /* earliest deadline or due, LLONG_MAX: none */
@@ -572,10 +588,31 @@ static bool hib_event_matters(const struct inotify_event *ev, int which)
 			       strcmp(ev->name, "dovecot-keywords") == 0);
 }
 
+/* s is to be looked at against its folder (hib_folder_news) before
+ * the next wait. */
+static void hib_mark_stale(struct hib *h, struct hib_session *s)
+{
+	struct hib_folder *f = s->folder;
+
+	s->stale = true;
+	if (f->changed)
+		return;
+	f->changed = true;
+	f->refs++;
+	f->cnext = h->changed;
+	h->changed = f;
+}
+
+/* The folder changed: its held sessions are looked at once the events
+ * read so far are all taken in (hib_folders_news); one in its hand-off
+ * is woken once it is taken. */
 static void hib_folder_changed(struct hib *h, struct hib_folder *f)
 {
 	for (struct hib_session *s = f->sessions; s != NULL; s = s->fnext)
-		hib_wake(h, s, IMAP_HIBERNATE_WAKE_FOLDER);
+		if (s->state == HIB_PENDING)
+			s->dirty = true;
+		else if (s->state == HIB_HELD)
+			hib_mark_stale(h, s);
 }
 
 static void hib_inotify_one(struct hib *h, const struct inotify_event *ev)
@@ -583,15 +620,24 @@ static void hib_inotify_one(struct hib *h, const struct inotify_event *ev)
 	struct hib_watch *w;
 
 	if (ev->mask & IN_Q_OVERFLOW) {
-		/* Events were lost: every session looks for itself. */
-		log_warn("inotify queue overflow: waking every hibernated session");
+		/* Events were lost: every folder is looked at. */
+		log_warn("inotify queue overflow: looking at every hibernated session's folder");
 		for (struct hib_session *s = h->sessions; s != NULL; s = s->next)
-			hib_wake(h, s, IMAP_HIBERNATE_WAKE_FOLDER);
+			if (s->state == HIB_PENDING)
+				s->dirty = true;
+			else if (s->state == HIB_HELD)
+				hib_mark_stale(h, s);
 		return;
 	}
 	if ((w = hib_watch_find(h, ev->wd)) == NULL || !hib_event_matters(ev, w->which))
 		return;
-	hib_folder_changed(h, w->folder);
+	if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED)) {
+		/* Gone or moved: a session process says so (BYE). */
+		for (struct hib_session *s = w->folder->sessions; s != NULL; s = s->fnext)
+			hib_wake(h, s, IMAP_HIBERNATE_WAKE_FOLDER);
+	} else {
+		hib_folder_changed(h, w->folder);
+	}
 	if (ev->mask & IN_IGNORED) {
 		/* The directory is gone (or moved): new sessions watch afresh. */
 		hib_folder_unhash(h, w->folder);
@@ -614,6 +660,197 @@ static void hib_inotify_read(struct hib *h)
 			off += sizeof(struct inotify_event) + ev->len;
 		}
 	}
+}
+
+/* ---- news told here ---- */
+
+/* The state record of s, decoded.  0, or -1 (logged). */
+static int hib_state_of(struct hib_session *s, struct imap_hibernate_state *st)
+{
+	struct record rec = { 0 };
+	const char *error = "";
+	size_t used;
+	int r = -1;
+
+	if (record_parse(s->rec, s->rec_len, &rec, &used, &error) == 0 &&
+	    imap_hibernate_state_decode(&rec, st, &error) == 0)
+		r = 0;
+	else
+		log_warn("user=%s client=%s: its own state record: %s", s->user, s->client, error);
+	record_clear(&rec);
+	return r;
+}
+
+/* Send text to the held client s whole, or nothing: only into an empty
+ * send queue (a client that does not read is woken, and its session
+ * process waits for it).  1 sent, 0 not (wake it), -1 the client is
+ * gone or cut off (s freed). */
+static int hib_tell(struct hib *h, struct hib_session *s, const struct buf *text)
+{
+	int queued = 0;
+	ssize_t n;
+
+	if (ioctl(s->fd, SIOCOUTQ, &queued) < 0 || queued > 0)
+		return 0;
+	n = send(s->fd, text->data, text->len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return 0;
+	if (n < 0) {
+		log_info("user=%s client=%s: left while hibernated", s->user, s->client);
+		hib_session_free(h, s);
+		return -1;
+	}
+	if ((size_t)n != text->len) {
+		/* Never seen into an empty queue; the rest cannot follow. */
+		log_warn("user=%s client=%s: %zd of %zu bytes sent while hibernated: disconnected", s->user, s->client,
+			 n, text->len);
+		hib_session_free(h, s);
+		return -1;
+	}
+	return 1;
+}
+
+/* What s is to be told of mb, if only new messages: told here, its
+ * state record renewed; else it is woken.  *claim: mb was opened with
+ * a claim of \Recent not yet given to a session: a read-write session
+ * told of new messages takes it.  Returns 1 told, 0 nothing to tell,
+ * -1 woken or gone. */
+static int hib_session_news(struct hib *h, struct hib_session *s, struct mbox *mb, bool *claim)
+{
+	struct imap_hibernate_state st;
+	struct buf text, rec;
+	size_t first_new;
+	bool take = false;
+	char *copy = NULL;
+	int r = -1;
+
+	s->stale = false;
+	if (s->uidvalidity == mb->uidvalidity && s->modseq == mb->highestmodseq)
+		return 0;   /* no change since its state (every change takes a MODSEQ) */
+	if (hib_state_of(s, &st) < 0) {
+		hib_wake(h, s, IMAP_HIBERNATE_WAKE_FOLDER);
+		return -1;
+	}
+	buf_init(&text, 128);
+	buf_init(&rec, IMAP_HIBERNATE_RECORD_MAX + 1024);
+	enum imap_hibernate_news news = imap_hibernate_news_check(mb, &st, &first_new);
+	if (news == IMAP_HIBERNATE_NEWS_NEW && first_new < mb->n && !s->readonly && *claim) {
+		/* The first read-write session told of new messages takes
+		 * their \Recent, as the first woken session would. */
+		*claim = false;
+		take = true;
+	}
+	int told = 0;   /* 1 sent (or nothing to send), 0 not: wake it, -1 it is gone */
+	if (news == IMAP_HIBERNATE_NEWS_NONE)
+		told = -2;
+	else if (news == IMAP_HIBERNATE_NEWS_NEW && imap_hibernate_news_apply(mb, &st, first_new, take, &text) == 0 &&
+		 imap_hibernate_state_encode(&st, &rec) == 0 && (copy = malloc(rec.len)) != NULL)
+		told = text.len == 0 ? 1 : hib_tell(h, s, &text);
+	if (told == -2) {
+		r = 0;
+	} else if (told == 1) {
+		memcpy(copy, rec.data, rec.len);
+		free(s->rec);
+		s->rec = copy;
+		s->rec_len = rec.len;
+		s->modseq = st.modseq;
+		copy = NULL;
+		if (text.len > 0)
+			log_debug("user=%s client=%s: told %llu EXISTS while hibernated", s->user, s->client,
+				  (unsigned long long)st.uids.count);
+		r = text.len > 0 ? 1 : 0;
+	} else if (told == 0) {
+		hib_wake(h, s, IMAP_HIBERNATE_WAKE_FOLDER);   /* a session process tells it */
+	}
+	free(copy);
+	buf_free(&text);
+	buf_free(&rec);
+	imap_hibernate_state_free(&st);
+	return r;
+}
+
+/* Whether a read-write session of f is to be told of messages above
+ * those it knows, and nothing else: then the messages' \Recent goes to
+ * it, as it would to the first session woken. */
+static bool hib_claimant(struct hib_folder *f, const struct mbox *mb)
+{
+	for (struct hib_session *s = f->sessions; s != NULL; s = s->fnext) {
+		struct imap_hibernate_state st;
+		size_t first_new;
+		if (s->state != HIB_HELD || !s->stale || s->readonly ||
+		    (s->uidvalidity == mb->uidvalidity && s->modseq == mb->highestmodseq) || hib_state_of(s, &st) < 0)
+			continue;
+		bool yes = imap_hibernate_news_check(mb, &st, &first_new) == IMAP_HIBERNATE_NEWS_NEW && first_new < mb->n;
+		imap_hibernate_state_free(&st);
+		if (yes)
+			return true;
+	}
+	return false;
+}
+
+/* Look at f once for all its held sessions whose folder changed: one
+ * open (and sync) of the folder, then each is told of new messages
+ * here or woken (hib_session_news).  An IMAP4rev1 read-write session
+ * goes first, so that the \Recent claimed goes where it can be shown. */
+static void hib_folder_news(struct hib *h, struct hib_folder *f)
+{
+	struct mbox *mb = NULL;
+	const char *error = "";
+	size_t stale = 0, told = 0, woken = 0;
+	bool claim = false;
+
+	for (struct hib_session *s = f->sessions; s != NULL; s = s->fnext)
+		if (s->state == HIB_HELD && s->stale)
+			stale++;
+		else
+			s->stale = false;
+	if (stale == 0)
+		return;
+	if (f->hashed && mbox_open(f->path, strlen(f->path), 0, &mb, &error) == 0 && hib_claimant(f, mb)) {
+		/* Open again, claiming \Recent for what no session has had:
+		 * the view then marks exactly what this open took. */
+		mbox_close(&mb);
+		claim = mbox_open(f->path, strlen(f->path), MBOX_CLAIM_RECENT, &mb, &error) == 0;
+	}
+	if (mb == NULL) {
+		/* Gone, or unreadable here: each session process finds out. */
+		log_debug("%s: %s: waking its sessions", f->path, f->hashed ? error : "gone");
+		for (struct hib_session *s = f->sessions; s != NULL; s = s->fnext)
+			if (s->stale) {
+				s->stale = false;
+				hib_wake(h, s, IMAP_HIBERNATE_WAKE_FOLDER);
+			}
+		return;
+	}
+	for (int round = 0; round < 2; round++)
+		for (struct hib_session *s = f->sessions, *next; s != NULL; s = next) {
+			next = s->fnext;
+			if (s->state != HIB_HELD || !s->stale || (round == 0 && (s->readonly || !s->rev1)))
+				continue;
+			int r = hib_session_news(h, s, mb, &claim);
+			told += r > 0;
+			woken += r < 0;
+		}
+	mbox_close(&mb);
+	if (told > 0 || woken > 0)
+		log_info("%s: %zu hibernated session(s) told of new mail, %zu woken", f->path, told, woken);
+}
+
+/* Every folder that changed since the last look, looked at. */
+static void hib_folders_news(struct hib *h)
+{
+	struct hib_folder *f;
+	bool any = h->changed != NULL;
+
+	while ((f = h->changed) != NULL) {
+		h->changed = f->cnext;
+		f->cnext = NULL;
+		f->changed = false;
+		hib_folder_news(h, f);
+		hib_folder_put(h, f);
+	}
+	if (any)
+		malloc_trim(0);   /* a large folder's view is not kept */
 }
 
 /* ---- hand-offs from session processes ---- */
@@ -665,6 +902,10 @@ static struct hib_session *hib_session_new(struct hib *h, struct hib_in *in, con
 	s->conn = -1;
 	s->user_slot = s->client_slot = -1;
 	snprintf(s->client, sizeof(s->client), "%s", st->client);
+	s->readonly = st->readonly;
+	s->rev1 = (st->enabled & IMAP_HIBERNATE_REV2) == 0;
+	s->uidvalidity = st->uidvalidity;
+	s->modseq = st->modseq;
 	/* Our own imap_timeout bounds what the record says. */
 	s->deadline = st->deadline_ms < latest ? st->deadline_ms : latest;
 	hib_folder_link(s, f);
@@ -744,7 +985,7 @@ static void hib_in_commit(struct hib *h, struct hib_in *in)
 	hib_due(h, s->deadline);
 	log_debug("user=%s client=%s: held (%zu sessions)", s->user, s->client, h->nsessions);
 	if (s->dirty)
-		hib_wake(h, s, IMAP_HIBERNATE_WAKE_FOLDER);
+		hib_mark_stale(h, s);
 }
 
 static void hib_in_event(struct hib *h, struct hib_in *in)
@@ -1016,6 +1257,7 @@ void imapd_hibernate_main(struct daemon *d, const struct imapd_limits *l)
 			log_fatal("epoll_wait: %s", strerror(errno));
 		for (int i = 0; i < n; i++)
 			hib_event(&h, evs[i].data.ptr, evs[i].events);
+		hib_folders_news(&h);
 		hib_timers(&h);
 	}
 	hib_report(&h);

@@ -77,25 +77,9 @@ static int imapd_resume_read(int conn, int ms, struct record *rec)
 /* The messages of the view (all, or only the \Recent ones) as a set. */
 static int imapd_view_set(const struct mbox *mb, bool recent_only, struct imap_hibernate_set *set)
 {
-	size_t k = 0;
+	static const struct imap_hibernate_set none;
 
-	memset(set, 0, sizeof(*set));
-	if (mb->n == 0)
-		return 0;
-	if ((set->r = calloc(mb->n, sizeof(*set->r))) == NULL)
-		return -1;
-	for (size_t i = 0; i < mb->n; i++) {
-		uint32_t uid = mb->msgs[i].uid;
-		if (recent_only && !mb->msgs[i].recent)
-			continue;
-		if (k > 0 && uid == set->r[k - 1].hi + 1)
-			set->r[k - 1].hi = uid;
-		else
-			set->r[k++] = (struct mbox_uid_range){ uid, uid };
-		set->count++;
-	}
-	set->n = k;
-	return 0;
+	return imap_hibernate_set_grow(&none, mb, 0, recent_only, set);
 }
 
 static int imapd_saved_set(const struct imapd_session *ss, struct imap_hibernate_set *set)

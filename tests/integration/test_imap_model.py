@@ -23,6 +23,12 @@ Runs:
                 the deliveries follow from it, their interleaving with
                 the server's timing does not, so a failure may need the
                 seed and a few runs to show again
+  hibernated    the same again with imap_hibernate_timeout 1s, IDLE about
+                every other command, most lasting 1.5-4 s, deliveries
+                0.5-3 s apart, so
+                that sessions are hibernated and told of new mail by
+                imap-hibernate or woken (test_random_commands_with_
+                hibernated_idle_match_the_model)
   POSTERN_IMAP_MODEL_CLIENTS=N
                 clients (default 4; at least 4 gives every owned system
                 flag its own client)
@@ -40,6 +46,7 @@ and their reports fail the test too.)
 
 import os
 import random
+import re
 import sys
 import threading
 import time
@@ -102,8 +109,14 @@ class Program:
     def act_noop(self):
         self.c.noop(self.rng.choice(("NOOP", "NOOP", "CHECK")))
 
+    long_idle = 0.0   # the share of IDLEs that last past imap_hibernate_timeout (1s): hibernated
+    idle_weight = 2   # of IDLE among the actions
+
     def act_idle(self):
-        self.c.idle(self.rng.uniform(0.02, 0.4))
+        if self.rng.random() < self.long_idle:
+            self.c.idle(self.rng.uniform(1.5, 4.0))
+        else:
+            self.c.idle(self.rng.uniform(0.02, 0.4))
 
     def act_fetch(self):
         rng = self.rng
@@ -271,7 +284,7 @@ class Program:
         size = len(self.c.view)
         grow = 4.0 if size > 30 else 1.0
         weights = [
-            (self.act_noop, 6), (self.act_idle, 2), (self.act_fetch, 12), (self.act_fetch_seen, 3),
+            (self.act_noop, 6), (self.act_idle, self.idle_weight), (self.act_fetch, 12), (self.act_fetch_seen, 3),
             (self.act_store, 14), (self.act_replace, 3), (self.act_delete, 4 * grow),
             (self.act_expunge, 3 * grow), (self.act_append, 4 / grow), (self.act_copy, 2 / grow),
             (self.act_move, 3), (self.act_search, 4), (self.act_status, 2),
@@ -306,6 +319,17 @@ def message_body(rng, tid, sender, rcpt="alice@example.test"):
 class ImapModel(PosternTestCase):
 
     def test_random_commands_of_concurrent_clients_match_the_model(self):
+        self.run_model(hibernate=False)
+
+    def test_random_commands_with_hibernated_idle_match_the_model(self):
+        """The same, with imap_hibernate_timeout 1s, most commands long
+        IDLEs and deliveries up to 3 s apart: sessions are told of new
+        mail by imap-hibernate (EXISTS, RECENT, the \\Recent claim) and
+        woken for flag changes and expunges (docs/protocols.md, "IMAP
+        hibernation")."""
+        self.run_model(hibernate=True)
+
+    def run_model(self, hibernate):
         seed = env_int("POSTERN_IMAP_MODEL_SEED", random.SystemRandom().randrange(1 << 31))
         seconds = env_int("POSTERN_IMAP_MODEL_SECONDS", 0)
         nclients = env_int("POSTERN_IMAP_MODEL_CLIENTS", 4)
@@ -313,7 +337,12 @@ class ImapModel(PosternTestCase):
             budget, max_commands = seconds, None
         else:
             budget, max_commands = 25 * SCALE, 2500
-        t = self.start_tree()
+        if hibernate:
+            t = self.start_tree(start=False)
+            t.set_conf(imap_hibernate_timeout="1s")
+            t.start()
+        else:
+            t = self.start_tree()
         world = World(nclients, seed, FOLDERS)
         master = random.Random(seed)
         user, password = t.addr("alice"), t.passwords["alice"]
@@ -328,6 +357,11 @@ class ImapModel(PosternTestCase):
         setup.expect_ok(setup.command("CREATE Second", "CREATE"))
         clients = [client(i) for i in range(nclients)]
         programs = [Program(c, random.Random(master.randrange(1 << 62)), world, nclients) for c in clients]
+        if hibernate:
+            # Mostly in IDLE, and long: the folders are quiet for
+            # imap_hibernate_timeout often enough to hibernate sessions.
+            for p in programs:
+                p.long_idle, p.idle_weight = 0.7, 60
         deliver_rng = random.Random(master.randrange(1 << 62))
         end = time.monotonic() + budget
 
@@ -369,7 +403,7 @@ class ImapModel(PosternTestCase):
                         s.quit()
                     with world.lock:
                         world.delivered[tid] = (world.delivered[tid][0], time.monotonic())
-                    world.stop.wait(deliver_rng.uniform(0.05, 0.4))
+                    world.stop.wait(deliver_rng.uniform(0.5, 3.0) if hibernate else deliver_rng.uniform(0.05, 0.4))
             except Exception:
                 world.fail("deliveries", traceback.format_exc())
 
@@ -388,6 +422,11 @@ class ImapModel(PosternTestCase):
         if not problems:
             problems = self.finish(t, world, clients, setup)
         qcounts = Modseqs.of(world).counts
+        hibernated = len(re.findall(r": hibernated$", t.log_text(), re.M))
+        if hibernate:
+            world.counts["hibernated"] = hibernated
+            world.counts["folder looks telling new mail in imap-hibernate"] = len(
+                re.findall(r"hibernated session\(s\) told of new mail", t.log_text()))
         summary = ("seed %d, %d clients, %d commands in %.1f s, %d deliveries, messages at the end %s: %s; "
                    "CONDSTORE and QRESYNC: %s; checked at the end: %s" % (
                        seed, nclients, world.commands, elapsed, len(world.delivered),
@@ -399,6 +438,8 @@ class ImapModel(PosternTestCase):
             c.close()
         if problems:
             self.fail(self.report(t, world, problems, summary))
+        if hibernate and hibernated == 0:
+            self.fail("no session was hibernated: the run checked nothing of hibernation (%s)" % summary)
         sys.stderr.write("\nimap_model: %s\n" % summary)
 
     def finish(self, t, world, clients, setup):
