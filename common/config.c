@@ -793,3 +793,18 @@ int config_word_ok(const char *s, const char *extra)
 			return 0;
 	return 1;
 }
+
+int config_list_next(const char *v, size_t len, size_t *pos, const char **item_r, size_t *n_r)
+{
+	size_t i = *pos, w;
+
+	while (i < len && (v[i] == ' ' || v[i] == ',' || v[i] == '\t'))
+		i++;
+	w = i;
+	while (i < len && v[i] != ' ' && v[i] != ',' && v[i] != '\t')
+		i++;
+	*pos = i;
+	*item_r = v + w;
+	*n_r = i - w;
+	return i > w;
+}

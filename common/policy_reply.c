@@ -16,6 +16,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "config.h"
 #include "policy_reply.h"
 
 /* Printable ASCII and tabs: what may reach an SMTP reply or a header. */
@@ -222,28 +223,20 @@ int policy_action_parse(const char *p, size_t len, struct policy_action *a)
 int policy_services_parse(const char *v, char specs[POLICY_SERVICES_MAX][POLICY_SPEC_MAX],
 			  size_t *n_r, const char **error_r)
 {
-	size_t i = 0, n = 0, len = strlen(v);
+	size_t pos = 0, n = 0, len = strlen(v), wl;
+	const char *w;
 
-	while (i < len) {
-		size_t w;
-
-		while (i < len && (v[i] == ' ' || v[i] == ',' || v[i] == '\t'))
-			i++;
-		w = i;
-		while (i < len && v[i] != ' ' && v[i] != ',' && v[i] != '\t')
-			i++;
-		if (i == w)
-			break;
+	while (config_list_next(v, len, &pos, &w, &wl)) {
 		if (n == POLICY_SERVICES_MAX) {
 			*error_r = "more than 8 services";
 			return -1;
 		}
-		if (i - w >= POLICY_SPEC_MAX) {
+		if (wl >= POLICY_SPEC_MAX) {
 			*error_r = "service name too long";
 			return -1;
 		}
-		memcpy(specs[n], v + w, i - w);
-		specs[n][i - w] = '\0';
+		memcpy(specs[n], w, wl);
+		specs[n][wl] = '\0';
 		if ((strncmp(specs[n], "inet:", 5) != 0 || strrchr(specs[n] + 5, ':') == NULL ||
 		     strrchr(specs[n] + 5, ':') == specs[n] + 5 || strrchr(specs[n], ':')[1] == '\0') &&
 		    (strncmp(specs[n], "unix:", 5) != 0 || specs[n][5] == '\0')) {

@@ -303,6 +303,16 @@ class SmtpdPolicyPeers(PosternTestCase):
         self.addCleanup(shutil.rmtree, d, True)
         return d
 
+    def tree_asking(self, port):
+        """A tree whose smtpd asks the policy server on port; with bob's
+        address and an SMTP session after EHLO."""
+        t = self.start_tree(start=False)
+        t.set_conf(smtpd_policy_services="inet:%s:%d" % (HOST, port))
+        t.start()
+        s = t.smtp(timeout=60)
+        self.addCleanup(s.close)
+        return t, t.addr("bob"), s
+
     def test_postgrey_defers_then_accepts_after_the_delay(self):
         if not os.path.exists(POSTGREY):
             self.skipTest("postgrey is not installed (Debian package postgrey)")
@@ -323,12 +333,7 @@ class SmtpdPolicyPeers(PosternTestCase):
                             "--group=postgrey", "--auto-whitelist-clients=0"],
                      os.path.join(d, "postgrey.log"))
         pg.wait_listening(port, "postgrey")
-        t = self.start_tree(start=False)
-        t.set_conf(smtpd_policy_services="inet:%s:%d" % (HOST, port))
-        t.start()
-        bob = t.addr("bob")
-        s = t.smtp(timeout=60)
-        self.addCleanup(s.close)
+        t, bob, s = self.tree_asking(port)
         self.assertEqual(s.mail(SENDER)[0], 250)
         code, text = s.rcpt(bob)
         self.assertEqual(code, 450, text)
@@ -377,12 +382,7 @@ class SmtpdPolicyPeers(PosternTestCase):
                              "EXEC:/usr/bin/python3 %s %d %s" % (wrapper, dns.port, conf)],
                       os.path.join(d, "socat.log"))
         spf.wait_listening(port, "socat for policyd-spf")
-        t = self.start_tree(start=False)
-        t.set_conf(smtpd_policy_services="inet:%s:%d" % (HOST, port))
-        t.start()
-        bob = t.addr("bob")
-        s = t.smtp(timeout=60)
-        self.addCleanup(s.close)
+        t, bob, s = self.tree_asking(port)
         self.assertEqual(s.mail("someone@fail.test")[0], 250)
         code, text = s.rcpt(bob)
         self.assertEqual(code, 550, (text, spf.text()[-2000:]))
