@@ -177,6 +177,24 @@ class SmtpdPolicy(PosternTestCase):
         t.wait_log(r"malformed answer")
         t.wait_log(r"timeout")
 
+    def test_two_servers_in_turn_and_request_limit(self):
+        first = self.policy(["DEFER_IF_REJECT first says wait", "DEFER_IF_PERMIT grey", "OK", "DUNNO"])
+        second = self.policy(["REJECT second says no", "REJECT second says no", "DUNNO"])
+        t = self.tree(smtpd_policy_services="%s, %s" % (first.spec(), second.spec()),
+                      smtpd_policy_service_request_limit="2")
+        bob = t.addr("bob")
+        s = self.session(t)
+        self.assertEqual(s.mail(SENDER)[0], 250)
+        self.assertEqual(s.rcpt(bob), (450, b"4.7.1 <%s>: Recipient address rejected: first says wait"
+                                       % bob.encode()))
+        self.assertEqual(s.rcpt(bob), (554, b"5.7.1 <%s>: Recipient address rejected: second says no"
+                                       % bob.encode()))   # a reject beats DEFER_IF_PERMIT
+        self.assertEqual(s.rcpt(bob)[0], 250)             # OK: the second is not asked
+        self.assertEqual(len(second.requests), 2)
+        self.assertEqual(s.rcpt(bob)[0], 250)             # DUNNO, DUNNO
+        self.assertEqual(len(second.requests), 3)
+        self.assertEqual(first.connections, 2, "a new connection after 2 requests")
+
     def test_unreachable_default_action_dunno(self):
         port = free_port()
         t = self.tree(smtpd_policy_services="inet:%s:%d" % (HOST, port),
