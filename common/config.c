@@ -73,6 +73,18 @@ static const struct config_key config_table[] = {
 	  "PEM private key matching tls_cert_file; a relative path is taken from DIR/etc; it may be readable by root only." },
 	{ "tls_handshake_timeout", CONFIG_TIME, "10s",
 	  "Longest time one TLS handshake may take as a whole, on every TLS port (SMTPS, SMTP STARTTLS, POP3S, POP3 STLS) and for the remote delivery agent's STARTTLS; a peer that has not finished it by then is disconnected and logged, so a stalled handshake cannot hold a process for smtpd_timeout or pop3_timeout (0 = only those per-read timeouts)." },
+	{ "smtpd_policy_services", CONFIG_STR, "",
+	  "Policy servers (Postfix SMTP access policy protocol) asked in turn at each RCPT TO that the local checks accept, as inet:HOST:PORT or unix:PATH separated by spaces or commas, at most 8; a unix: PATH is taken inside the SMTP server's root, DIR/run/jail when chrooted (put the socket there, e.g. unix:policy/postgrey); empty means none." },
+	{ "smtpd_end_of_data_policy_services", CONFIG_STR, "",
+	  "Policy servers asked at the end of each message (protocol_state=END-OF-MESSAGE), before it is queued; same form as smtpd_policy_services; PREPEND and HOLD are ignored there (logged)." },
+	{ "smtpd_policy_service_timeout", CONFIG_TIME, "100s",
+	  "Longest time one policy request may take as a whole (connect, send, answer); then smtpd_policy_service_default_action applies." },
+	{ "smtpd_policy_service_default_action", CONFIG_STR, "451 4.3.5 Server configuration problem",
+	  "Action taken when a policy server cannot be reached, times out or answers garbage, as an access(5) action (e.g. DUNNO to accept without it)." },
+	{ "smtpd_policy_service_request_limit", CONFIG_SIZE, "0",
+	  "Requests sent over one policy server connection before it is closed and opened again (0 = no limit)." },
+	{ "smtpd_policy_service_max_idle", CONFIG_TIME, "300s",
+	  "A policy server connection unused for longer is closed and opened again at the next request (0 = kept)." },
 	{ "mynetworks", CONFIG_STR, "",
 	  "Client networks trusted to relay mail to any domain without authentication, as CIDR blocks separated by spaces or commas (e.g. 127.0.0.0/8 ::1/128); empty means none." },
 	{ "smtpd_sender_login_maps", CONFIG_STR, "",
@@ -780,4 +792,19 @@ int config_word_ok(const char *s, const char *extra)
 		    *s != '-' && *s != '_' && strchr(extra, *s) == NULL)
 			return 0;
 	return 1;
+}
+
+int config_list_next(const char *v, size_t len, size_t *pos, const char **item_r, size_t *n_r)
+{
+	size_t i = *pos, w;
+
+	while (i < len && (v[i] == ' ' || v[i] == ',' || v[i] == '\t'))
+		i++;
+	w = i;
+	while (i < len && v[i] != ' ' && v[i] != ',' && v[i] != '\t')
+		i++;
+	*pos = i;
+	*item_r = v + w;
+	*n_r = i - w;
+	return i > w;
 }

@@ -46,5 +46,9 @@ int config_check(const char *key, const char *value, const char **error_r);
 /* Whether s is a non-empty word of [a-z0-9_-] and the octets in extra:
  * the rule for master.cf names, users and paths (master and postern check). */
 int config_word_ok(const char *s, const char *extra);
+/* The next item of a list separated by spaces, tabs or commas, from
+ * *pos in (v, len): 1 with *item_r and *n_r (and *pos past it), 0 at
+ * the end. */
+int config_list_next(const char *v, size_t len, size_t *pos, const char **item_r, size_t *n_r);
 
 #endif

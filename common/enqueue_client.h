@@ -34,6 +34,7 @@ struct enqueue_envelope {
 	const char *envid;    /* RFC 3461 ENVID, xtext decoded */
 	const char *body;     /* RFC 6152 BODY: "8BITMIME" or "7BIT" */
 	int smtputf8;         /* RFC 6531 SMTPUTF8 was given on MAIL */
+	int hold;             /* a policy server said HOLD: into the hold queue */
 };
 
 /* Connect and send the envelope env.  0, or -1 with *error_r. */

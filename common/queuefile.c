@@ -331,6 +331,12 @@ int queuefile_write_data(struct queuefile_out *qo, const void *p, size_t n, cons
 
 int queuefile_commit(struct queuefile_out *qo, const char **error_r)
 {
+	return queuefile_commit_into(qo, "incoming", error_r);
+}
+
+int queuefile_commit_into(struct queuefile_out *qo, const char *dir, const char **error_r)
+{
+	int hold = strcmp(dir, "hold") == 0;
 	char digits[QUEUEFILE_SIZE_WIDTH + 1];
 	char dest[64];
 	int n;
@@ -351,19 +357,19 @@ int queuefile_commit(struct queuefile_out *qo, const char **error_r)
 		goto fail;
 	}
 	qo->fd = -1;
-	n = snprintf(dest, sizeof(dest), "incoming/%s", qo->id);
+	n = snprintf(dest, sizeof(dest), "%s/%s", hold ? "hold" : "incoming", qo->id);
 	if (n < 0 || (size_t)n >= sizeof(dest)) {
 		*error_r = "queue path too long";
 		goto fail;
 	}
 	if (queuefile_rename_new(qo->path, dest) < 0) {
-		*error_r = "cannot move queue file into incoming/";
+		*error_r = hold ? "cannot move queue file into hold/" : "cannot move queue file into incoming/";
 		goto fail;
 	}
 	/* Without this the rename may not survive a crash, and we are about
 	 * to tell the client that the message is safe. */
-	if (fsync_dir("incoming") < 0) {
-		*error_r = "cannot sync incoming/";
+	if (fsync_dir(hold ? "hold" : "incoming") < 0) {
+		*error_r = hold ? "cannot sync hold/" : "cannot sync incoming/";
 		/* Take it back if we can; if not, qmgr may still deliver it
 		 * and the client's retry makes a duplicate, never a loss. */
 		if (rename(dest, qo->path) < 0)

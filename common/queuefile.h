@@ -122,6 +122,9 @@ int queuefile_write_data(struct queuefile_out *qo, const void *p, size_t n, cons
  * After 0 the message is accepted; the descriptor is closed either way
  * and on failure the tmp file is removed. */
 int queuefile_commit(struct queuefile_out *qo, const char **error_r);
+/* The same into dir, "incoming" or "hold" (a policy server's HOLD:
+ * qmgr never reads hold/, `postern queue release` moves it on). */
+int queuefile_commit_into(struct queuefile_out *qo, const char *dir, const char **error_r);
 /* Give up: close and unlink the tmp file. Safe to call twice. */
 void queuefile_abort(struct queuefile_out *qo);
 

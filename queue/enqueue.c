@@ -87,12 +87,14 @@ struct enqueue_env {
 	unsigned *notify;     /* per recipient, 0 = not given */
 	const char **orcpt;   /* per recipient, NULL = not given */
 	unsigned seen;        /* ENQUEUE_SEEN_* of the once-only DSN fields */
+	int hold;             /* hold=1: commit into hold/ (smtpd's policy HOLD) */
 };
 
 #define ENQUEUE_SEEN_RET 1u
 #define ENQUEUE_SEEN_ENVID 2u
 #define ENQUEUE_SEEN_UTF8 4u
 #define ENQUEUE_SEEN_BODY 8u
+#define ENQUEUE_SEEN_HOLD 16u
 
 static int enqueue_addr_ok(const char *a, size_t n)
 {
@@ -155,6 +157,12 @@ static const char *enqueue_option(const struct record_field *f, struct enqueue_e
 		if (strcmp(v, "1") != 0)
 			return "bad smtputf8";
 		qe->smtputf8 = 1;
+	} else if (strcmp(f->key, "hold") == 0) {
+		if (enqueue_once(env, ENQUEUE_SEEN_HOLD))
+			return "duplicate hold";
+		if (strcmp(v, "1") != 0)
+			return "bad hold";
+		env->hold = 1;
 	} else if (strcmp(f->key, "body") == 0) {
 		if (enqueue_once(env, ENQUEUE_SEEN_BODY))
 			return "duplicate body";
@@ -453,7 +461,7 @@ static int enqueue_one(struct stream *s, const struct enqueue_ctx *ctx)
 	if (enqueue_data(s, ctx, &qo, writing, &a, &size) == 0)
 		r = 0;
 	if (writing && strcmp(a.status, "ok") == 0) {
-		if (queuefile_commit(&qo, &err) < 0) {
+		if (queuefile_commit_into(&qo, env.hold ? "hold" : "incoming", &err) < 0) {
 			log_warn("%s: %s: %s", qo.id, err, strerror(errno));
 			enqueue_set(&a, "tempfail", "cannot commit queue file");
 		}
@@ -462,9 +470,11 @@ static int enqueue_one(struct stream *s, const struct enqueue_ctx *ctx)
 	}
 	if (strcmp(a.status, "ok") == 0) {
 		enqueue_reply(s, &a, qo.id);
-		log_info("%s: from=<%s>, size=%llu, nrcpt=%zu", qo.id, env.qe.sender, size, env.qe.nrcpt);
+		log_info("%s: from=<%s>, size=%llu, nrcpt=%zu%s", qo.id, env.qe.sender, size,
+			 env.qe.nrcpt, env.hold ? " (queue hold)" : "");
 		metric_count(METRIC_RECEIVED);
-		enqueue_poke();
+		if (!env.hold)
+			enqueue_poke();   /* qmgr never reads hold/ */
 	} else {
 		log_info("refused message: %s (%s)", a.reason, a.status);
 		enqueue_reply(s, &a, NULL);

@@ -20,6 +20,7 @@
 #define SMTPD_ENVID_MAX 100      /* RFC 3461 4.4: ENVID at most 100 characters */
 #define SMTPD_ORCPT_MAX 500      /* RFC 3461 4.2: ORCPT at most 500 characters */
 #define SMTPD_AUTH_USER_MAX 256
+#define SMTPD_PREPEND_MAX 8192   /* header lines policy servers PREPEND to one message */
 #define SMTPD_MYNETWORKS_MAX 256 /* CIDR blocks in mynetworks and in the limit exceptions */
 
 enum smtpd_mode {
@@ -108,6 +109,11 @@ struct smtpd_session {
 	long long slot;                  /* session slot held (smtpd_limit_acquire), -1: none */
 	const char *verb;                /* command being answered, for reject logs */
 	const char *log_rcpt;            /* RCPT being answered, for reject logs, or NULL */
+	/* policy delegation (smtpd_delegate.c), per transaction */
+	char policy_instance[48];        /* instance attribute, "" until the first request */
+	int policy_hold;                 /* HOLD: the message goes to the hold queue */
+	int policy_discard;              /* DISCARD: accept and drop the message */
+	struct buf policy_prepend;       /* PREPEND header lines, LF-ended */
 	/* counters for the disconnect log line */
 	unsigned long commands, messages, rcpts_total;
 };
@@ -152,6 +158,14 @@ int smtpd_policy_sender_owned(const struct smtpd_ctx *ctx, const char *user, con
 int smtpd_limit_acquire(const struct smtpd_ctx *ctx, const char *client, long long *slot_r);
 /* Give the slot back (slot from smtpd_limit_acquire; -1 is ignored). */
 void smtpd_limit_release(const struct smtpd_ctx *ctx, long long slot);
+
+/* smtpd_delegate.c */
+/* Read the policy delegation settings; exits with a message on a bad one. */
+void smtpd_delegate_init(void);
+/* Ask the smtpd_policy_services about rcpt (normalised): 1 go on, 0 answered. */
+int smtpd_delegate_rcpt(struct smtpd_session *ss, const char *rcpt);
+/* Ask the smtpd_end_of_data_policy_services: 1 go on, 0 answered. */
+int smtpd_delegate_eod(struct smtpd_session *ss, unsigned long long size);
 
 /* smtpd_rcpt.c */
 /* RCPT TO: parse, apply the recipient policy, add to the transaction. */

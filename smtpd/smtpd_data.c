@@ -198,6 +198,8 @@ static void smtpd_msg_flush_header(struct smtpd_session *ss, struct smtpd_msg *m
 	struct buf add;
 
 	m->hdr_done = 1;
+	/* A policy server's PREPEND lines go first, above our Received. */
+	smtpd_msg_write(m, ss->policy_prepend.data, ss->policy_prepend.len);
 	buf_init(&add, SMTPD_RECEIVED_MAX);
 	if (smtpd_received(ss, &add) < 0) {
 		/* Never half a header: what was formatted is dropped. */
@@ -328,6 +330,7 @@ static int smtpd_msg_open(struct smtpd_session *ss, int bdat)
 	env.envid = ss->envid.len > 0 ? buf_cstr(&ss->envid) : NULL;
 	env.body = ss->body[0] != '\0' ? ss->body : NULL;
 	env.smtputf8 = ss->smtputf8;
+	env.hold = ss->policy_hold;
 	r = enqueue_begin_env(&m->e, &env, &err);
 	free(list);
 	if (r < 0) {
@@ -399,6 +402,15 @@ static void smtpd_msg_verdict(struct smtpd_session *ss, struct smtpd_msg *m)
 	}
 	if (!m->hdr_done)
 		smtpd_msg_flush_header(ss, m, m->hdr.len);   /* all header, no body */
+	if (!smtpd_delegate_eod(ss, m->size))
+		return;   /* refused: the caller's reset drops the message */
+	if (ss->policy_discard) {
+		log_info("discarded message from %s: from=<%s>, nrcpt=%zu (policy DISCARD)",
+			 ss->client_log, buf_cstr(&ss->sender), ss->nrcpt);
+		ss->messages++;
+		smtpd_reply(ss, "250 2.0.0 Ok: discarded");
+		return;
+	}
 	/* The invariant of DESIGN.md: no 250 before enqueue has answered. */
 	if (enqueue_finish(m->e, id, sizeof(id), &permanent, &err) < 0) {
 		log_warn("enqueue failed for the message from %s: %s", ss->client_log, err);

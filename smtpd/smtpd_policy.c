@@ -89,25 +89,18 @@ static struct smtpd_net *smtpd_netlist_parse(const char *key, const char *v,
 					     const struct smtpd_net *mine, size_t n_mine, size_t *n_r)
 {
 	struct smtpd_net *nets = calloc(SMTPD_MYNETWORKS_MAX, sizeof(*nets));
-	size_t i = 0, n = 0, len = strlen(v);
+	size_t pos = 0, n = 0, len = strlen(v), wl;
+	const char *w;
 
 	if (nets == NULL)
 		log_fatal("out of memory");
-	while (i < len) {
-		size_t w;
+	while (config_list_next(v, len, &pos, &w, &wl)) {
 		char item[128];
 
-		while (i < len && (v[i] == ' ' || v[i] == ',' || v[i] == '\t'))
-			i++;
-		w = i;
-		while (i < len && v[i] != ' ' && v[i] != ',' && v[i] != '\t')
-			i++;
-		if (i == w)
-			break;
-		if (i - w >= sizeof(item))
+		if (wl >= sizeof(item))
 			log_fatal("%s: entry too long", key);
-		memcpy(item, v + w, i - w);
-		item[i - w] = '\0';
+		memcpy(item, w, wl);
+		item[wl] = '\0';
 		if (mine != NULL && strcmp(item, "$mynetworks") == 0) {
 			if (n_mine > SMTPD_MYNETWORKS_MAX - n)
 				log_fatal("%s: more than %d entries", key, SMTPD_MYNETWORKS_MAX);
@@ -117,7 +110,7 @@ static struct smtpd_net *smtpd_netlist_parse(const char *key, const char *v,
 		}
 		if (n == SMTPD_MYNETWORKS_MAX)
 			log_fatal("%s: more than %d entries", key, SMTPD_MYNETWORKS_MAX);
-		if (smtpd_net_parse(item, i - w, &nets[n]) < 0)
+		if (smtpd_net_parse(item, wl, &nets[n]) < 0)
 			log_fatal("%s: bad network \"%s\" (expected ADDRESS[/PREFIX]%s)", key, item,
 				  mine != NULL ? " or $mynetworks" : "");
 		n++;

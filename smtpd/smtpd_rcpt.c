@@ -334,6 +334,8 @@ static void smtpd_rcpt_decide(struct smtpd_session *ss, const struct buf *norm,
 		v = smtpd_verify_rcpt(ss, norm->data, norm->len, shown) ? SMTPD_RCPT_OK : SMTPD_RCPT_ANSWERED;
 	switch (v) {
 	case SMTPD_RCPT_OK:
+		if (!smtpd_delegate_rcpt(ss, shown))
+			return;
 		if (smtpd_rcpt_take(ss, norm, dsn, local) < 0) {
 			smtpd_reply(ss, "452 4.5.3 Error: too many recipients");
 			return;
@@ -358,10 +360,10 @@ static void smtpd_rcpt_decide(struct smtpd_session *ss, const struct buf *norm,
 }
 
 /* Room for one more recipient: the configured limit, and the fields of
- * the enqueue record (three per recipient at most, eight for the rest). */
+ * the enqueue record (three per recipient at most, nine for the rest). */
 static int smtpd_rcpt_room(const struct smtpd_session *ss)
 {
-	return ss->nrcpt < ss->ctx->rcpt_limit && ss->rcpt_fields + 3 + 8 <= RECORD_MAX_FIELDS;
+	return ss->nrcpt < ss->ctx->rcpt_limit && ss->rcpt_fields + 3 + 9 <= RECORD_MAX_FIELDS;
 }
 
 void smtpd_cmd_rcpt(struct smtpd_session *ss, const struct smtp_cmd *cmd)

@@ -153,6 +153,9 @@ void smtpd_reset(struct smtpd_session *ss)
 	ss->body[0] = '\0';
 	ss->ret[0] = '\0';
 	ss->in_mail = 0;
+	ss->policy_instance[0] = '\0';
+	ss->policy_hold = ss->policy_discard = 0;
+	buf_reset(&ss->policy_prepend);
 }
 
 /* RFC 5321 4.1.1.1: the argument is a domain or an address literal.  We
@@ -576,6 +579,7 @@ static void smtpd_session_free(struct smtpd_session *ss)
 	buf_free(&ss->helo);
 	buf_free(&ss->sender);
 	buf_free(&ss->envid);
+	buf_free(&ss->policy_prepend);
 	buf_free(&ss->auth_user);
 	stream_free(&ss->s);
 }
@@ -627,6 +631,7 @@ void smtpd_serve(int in_fd, int out_fd, void *arg)
 	buf_init(&ss.helo, SMTPD_HELO_MAX);
 	buf_init(&ss.sender, SMTPD_SENDER_MAX);
 	buf_init(&ss.envid, SMTPD_ENVID_MAX);
+	buf_init(&ss.policy_prepend, SMTPD_PREPEND_MAX);
 	buf_init(&ss.auth_user, SMTPD_AUTH_USER_MAX);
 	have_addr = peer_addr(in_fd, ss.client, sizeof(ss.client)) == 0;
 	if (!have_addr && snprintf(ss.client, sizeof(ss.client), "%s", "stdin") < 0)

@@ -33,6 +33,7 @@
 #include "log.h"
 #include "master_line.h"
 #include "passwd_file.h"
+#include "policy_reply.h"
 #include "postern.h"
 
 /* One line "postern: check: PREFIXtext" on stderr. */
@@ -232,6 +233,23 @@ static void postern_check_sender_logins(struct postern_check *ck)
 	}
 }
 
+/* The policy delegation settings smtpd would refuse at start. */
+static void postern_check_policy(struct postern_check *ck)
+{
+	static const char *const lists[] = { "smtpd_policy_services",
+					     "smtpd_end_of_data_policy_services" };
+	char specs[POLICY_SERVICES_MAX][POLICY_SPEC_MAX];
+	const char *err;
+	size_t n;
+
+	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
+		if (policy_services_parse(config_str(lists[i]), specs, &n, &err) < 0)
+			postern_check_fail(ck, "%s: %s", lists[i], err);
+	if (!policy_default_action_ok(config_str("smtpd_policy_service_default_action")))
+		postern_check_fail(ck, "smtpd_policy_service_default_action: not an action smtpd can take "
+				   "(OK, DUNNO, REJECT, DEFER, 4NN/5NN text, ...)");
+}
+
 static void postern_check_users(struct postern_check *ck)
 {
 	struct passwd_file *pf = NULL;
@@ -281,6 +299,7 @@ int postern_cmd_check(int argc, char **argv)
 	postern_check_map(&ck, config_str("remote_tls_policy_map"), 1, 0);
 	postern_check_map(&ck, config_str("remote_auth_map"), 1, 1);
 	postern_check_sender_logins(&ck);
+	postern_check_policy(&ck);
 	if (log_set_syslog_name(config_str("syslog_name")) < 0)   /* the daemons would log as postern */
 		postern_check_fail(&ck, "syslog_name %s: not 1 to 63 of A-Z a-z 0-9 . _ - / without / at an end",
 				   config_str("syslog_name"));

@@ -226,6 +226,25 @@ static void test_config_check_and_setting(void **state)
 	assert_null(config_setting("no_such_key"));
 }
 
+static void test_config_list_next_splits_on_spaces_tabs_commas(void **state)
+{
+	const char *v = " a,b\t, c ,,";
+	size_t pos = 0, n;
+	const char *item;
+
+	(void)state;
+	assert_int_equal(config_list_next(v, strlen(v), &pos, &item, &n), 1);
+	assert_int_equal(n, 1);
+	assert_memory_equal(item, "a", 1);
+	assert_int_equal(config_list_next(v, strlen(v), &pos, &item, &n), 1);
+	assert_memory_equal(item, "b", 1);
+	assert_int_equal(config_list_next(v, strlen(v), &pos, &item, &n), 1);
+	assert_memory_equal(item, "c", 1);
+	assert_int_equal(config_list_next(v, strlen(v), &pos, &item, &n), 0);
+	pos = 0;
+	assert_int_equal(config_list_next("", 0, &pos, &item, &n), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -241,6 +260,7 @@ int main(void)
 		cmocka_unit_test(test_config_each_lists_every_key_with_doc),
 		cmocka_unit_test(test_config_word_ok_takes_only_lower_digits_dash_underscore_and_extra),
 		cmocka_unit_test(test_config_check_and_setting),
+		cmocka_unit_test(test_config_list_next_splits_on_spaces_tabs_commas),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
