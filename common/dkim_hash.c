@@ -24,22 +24,6 @@ struct field_pos {
 	int used;
 };
 
-static int name_eq(const char *a, size_t an, const struct dkim_span *b)
-{
-	if (an != b->len)
-		return 0;
-	for (size_t k = 0; k < an; k++) {
-		char x = a[k], y = b->p[k];
-		if (x >= 'A' && x <= 'Z')
-			x = (char)(x - 'A' + 'a');
-		if (y >= 'A' && y <= 'Z')
-			y = (char)(y - 'A' + 'a');
-		if (x != y)
-			return 0;
-	}
-	return 1;
-}
-
 /* The fields of hdr; -1 when there are too many. */
 static int list_fields(const char *hdr, size_t len, struct field_pos *f, size_t *n)
 {
@@ -99,7 +83,7 @@ int dkim_header_hash(const struct dkim_sig *sig, const char *hdr, size_t hdr_len
 	*error_r = "header too big to hash";
 	for (size_t k = 0; k < sig->nh; k++) {
 		for (size_t j = n; j-- > 0;) {
-			if (f[j].used || !name_eq(f[j].name, f[j].name_len, &sig->h[k]))
+			if (f[j].used || !dkim_name_eq(f[j].name, f[j].name_len, sig->h[k].p, sig->h[k].len))
 				continue;
 			f[j].used = 1;
 			if (dkim_canon_header(sig->c_header, hdr + f[j].offset, f[j].size, 1, &data) < 0)

@@ -22,45 +22,15 @@ static int span_is(const struct dkim_tag *t, const char *s)
 	return t->value_len == strlen(s) && strncmp(t->value, s, t->value_len) == 0;
 }
 
-static int ieq(const char *a, size_t an, const char *b, size_t bn)
-{
-	if (an != bn)
-		return 0;
-	for (size_t k = 0; k < an; k++) {
-		char x = a[k], y = b[k];
-		if (x >= 'A' && x <= 'Z')
-			x = (char)(x - 'A' + 'a');
-		if (y >= 'A' && y <= 'Z')
-			y = (char)(y - 'A' + 'a');
-		if (x != y)
-			return 0;
-	}
-	return 1;
-}
-
-static int is_space(char c)
-{
-	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
-/* Whether the colon-separated list (FWS around items) holds want, in any case. */
+/* Whether the colon-separated list holds want, in any case. */
 static int list_has(const char *p, size_t n, const char *want)
 {
-	size_t i = 0;
+	const char *item;
+	size_t pos = 0, len;
 
-	while (i <= n) {
-		size_t start = i, end;
-		while (i < n && p[i] != ':')
-			i++;
-		end = i;
-		while (start < end && is_space(p[start]))
-			start++;
-		while (end > start && is_space(p[end - 1]))
-			end--;
-		if (ieq(p + start, end - start, want, strlen(want)))
+	while (dkim_list_next(p, n, &pos, &item, &len))
+		if (dkim_name_eq(item, len, want, strlen(want)))
 			return 1;
-		i++;
-	}
 	return 0;
 }
 
@@ -145,29 +115,20 @@ static int parse_c(const struct dkim_tag *t, struct dkim_sig *sig)
 
 static int parse_h(const struct dkim_tag *t, struct dkim_sig *sig)
 {
-	const char *p = t->value;
-	size_t n = t->value_len, i = 0;
+	const char *item;
+	size_t pos = 0, len;
 	int from = 0;
 
-	while (i <= n) {
-		size_t start = i, end;
-		while (i < n && p[i] != ':')
-			i++;
-		end = i;
-		while (start < end && is_space(p[start]))
-			start++;
-		while (end > start && is_space(p[end - 1]))
-			end--;
-		if (end == start || sig->nh == DKIM_SIG_MAX_HEADERS)
+	while (dkim_list_next(t->value, t->value_len, &pos, &item, &len)) {
+		if (len == 0 || sig->nh == DKIM_SIG_MAX_HEADERS)
 			return -1;
-		for (size_t k = start; k < end; k++)
-			if (p[k] < 0x21 || p[k] > 0x7e)
+		for (size_t k = 0; k < len; k++)
+			if (item[k] < 0x21 || item[k] > 0x7e)
 				return -1;
-		sig->h[sig->nh].p = p + start;
-		sig->h[sig->nh].len = end - start;
+		sig->h[sig->nh].p = item;
+		sig->h[sig->nh].len = len;
 		sig->nh++;
-		from |= ieq(p + start, end - start, "from", 4);
-		i++;
+		from |= dkim_name_eq(item, len, "from", 4);
 	}
 	return from ? 0 : -1;   /* 6.1.1: From must be signed */
 }
@@ -186,9 +147,9 @@ static int i_ok(const struct dkim_span *i, const struct dkim_span *d)
 	dn = i->len - (size_t)(at + 1 - i->p);
 	if (!name_ok(at + 1, dn))
 		return 0;
-	if (ieq(at + 1, dn, d->p, d->len))
+	if (dkim_name_eq(at + 1, dn, d->p, d->len))
 		return 1;
-	return dn > d->len && ieq(at + 1 + dn - d->len, d->len, d->p, d->len) && at[dn - d->len] == '.';
+	return dn > d->len && dkim_name_eq(at + 1 + dn - d->len, d->len, d->p, d->len) && at[dn - d->len] == '.';
 }
 
 #define FAIL(why) do { *error_r = (why); return DKIM_SIG_PERMERROR; } while (0)

@@ -10,7 +10,8 @@
  * spans of the input (and where the value starts, so that a signer or
  * verifier can empty b=), refuses duplicates (3.2: the whole list is
  * then invalid) and bounds the count and the size; dkim_tags_find; and
- * dkim_tag_value_compact for base64 values.
+ * dkim_tag_value_compact for base64 values; dkim_list_next and
+ * dkim_name_eq for the colon lists inside values.
  *
  * FWS is taken as runs of SP, HTAB, CR and LF where a line end (CRLF or
  * LF) is followed by SP or HTAB (folding) or ends the input (the field's
@@ -148,6 +149,46 @@ const struct dkim_tag *dkim_tags_find(const struct dkim_tags *tags, const char *
 		if (tags->tag[k].name_len == len && memcmp(tags->tag[k].name, name, len) == 0)
 			return &tags->tag[k];
 	return NULL;
+}
+
+int dkim_name_eq(const char *a, size_t an, const char *b, size_t bn)
+{
+	if (an != bn)
+		return 0;
+	for (size_t k = 0; k < an; k++) {
+		char x = a[k], y = b[k];
+		if (x >= 'A' && x <= 'Z')
+			x = (char)(x - 'A' + 'a');
+		if (y >= 'A' && y <= 'Z')
+			y = (char)(y - 'A' + 'a');
+		if (x != y)
+			return 0;
+	}
+	return 1;
+}
+
+static int is_fws_byte(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+int dkim_list_next(const char *p, size_t n, size_t *pos, const char **item, size_t *len)
+{
+	size_t start = *pos, end;
+
+	if (*pos > n)
+		return 0;
+	while (*pos < n && p[*pos] != ':')
+		(*pos)++;
+	end = *pos;
+	(*pos)++;   /* past the ':' (or past the end: the list is used up) */
+	while (start < end && is_fws_byte(p[start]))
+		start++;
+	while (end > start && is_fws_byte(p[end - 1]))
+		end--;
+	*item = p + start;
+	*len = end - start;
+	return 1;
 }
 
 int dkim_tag_value_compact(const struct dkim_tag *t, struct buf *out)

@@ -29,6 +29,12 @@ struct dkim_tags {
 int dkim_tags_parse(const char *p, size_t n, struct dkim_tags *tags);
 /* The tag named name (case-sensitive, as 3.2 says), or NULL. */
 const struct dkim_tag *dkim_tags_find(const struct dkim_tags *tags, const char *name);
+/* Whether two names are equal ignoring ASCII case (field names in h=,
+ * list items); bytes, not C strings. */
+int dkim_name_eq(const char *a, size_t an, const char *b, size_t bn);
+/* The next item of a colon-separated list (h=, q=, k= ...) from *pos,
+ * white space around it trimmed; 0 when the list is used up. */
+int dkim_list_next(const char *p, size_t n, size_t *pos, const char **item, size_t *len);
 /* Append a value without its white space (FWS inside base64 values, 3.5
  * b= and bh=, 3.6.1 p=).  0, or -1 (out full). */
 int dkim_tag_value_compact(const struct dkim_tag *t, struct buf *out);

@@ -10,17 +10,9 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "dkim_rfc6376.h"
 #include "dkim_sig.h"
 
-static const char rfc_sig[] =
-	"v=1; a=rsa-sha256; s=brisbane; d=example.com;\r\n"
-	"      c=simple/simple; q=dns/txt; i=joe@football.example.com;\r\n"
-	"      h=Received : From : To : Subject : Date : Message-ID;\r\n"
-	"      bh=2jUSOH9NhtVGCQWNr9BrIAPreKQjO6Sn7XIkfJVOzv8=;\r\n"
-	"      b=AuUoFEfDxTDkHlLXSZEpZj79LICEps6eda7W3deTVFOk4yAUoqOB\r\n"
-	"        4nujc7YopdG5dWLSdNg6xNAZpOPr+kHxt1IrE+NahM6L/LbvaHut\r\n"
-	"        KVdkLLkpVaVVQPzeRDI009SO2Il5Lu7rDNH6mZckBdrIx0orEtZV\r\n"
-	"        4bmp/YzhwvcubU4=;\r\n";
 
 /* python3-dkim's dkim.sign(..., signature_algorithm=b"ed25519-sha256",
  * include_headers=[from, to, subject], canonicalize=(relaxed, relaxed)). */
