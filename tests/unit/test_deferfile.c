@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "deferfile.h"
+#include "tmpdir_fixture.h"
 
 static const char *const test_id = "18C2A3F45E001A2B";
 static char test_dir[] = "/tmp/test_deferfile.XXXXXX";
@@ -26,13 +27,8 @@ static int test_setup(void **state)
 
 static int test_teardown(void **state)
 {
-	char cmd[128];
-
 	(void)state;
-	if (chdir("/") < 0)
-		return -1;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", test_dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return tmpdir_remove(test_dir);
 }
 
 static void test_deferfile_round_trip(void **state)

@@ -20,6 +20,7 @@
 #include "cdbmap.h"
 #include "config.h"
 #include "maildir_quota.h"
+#include "tmpdir_fixture.h"
 
 /* ------------------------------------------------------------ parsing */
 
@@ -255,10 +256,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	char cmd[128];
 
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->root);
-	assert_int_equal(system(cmd), 0);
+	assert_int_equal(tmpdir_remove(f->root), 0);
 	free(f);
 	return 0;
 }

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "mailq.h"
+#include "tmpdir_fixture.h"
 
 static const char *const test_id = "18C2A3F45E001A2B";
 
@@ -285,7 +286,6 @@ static void test_mailq_walk_lists_and_truncates(void **state)
 		.sender = "alice@example.test", .sender_len = 18, .rcpt = rcpt, .rcpt_len = lens, .nrcpt = 1,
 	};
 	const char *err = NULL;
-	char cmd[128];
 	int truncated;
 
 	(void)state;
@@ -305,9 +305,7 @@ static void test_mailq_walk_lists_and_truncates(void **state)
 	n = 0;
 	assert_int_equal(mailq_walk(2, test_walk_one, &n, &truncated, &err), 2);
 	assert_true(truncated);
-	assert_int_equal(chdir("/"), 0);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", test_dir);
-	assert_int_equal(system(cmd), 0);
+	assert_int_equal(tmpdir_remove(test_dir), 0);
 }
 
 int main(void)

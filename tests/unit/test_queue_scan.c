@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "queue_scan.h"
+#include "tmpdir_fixture.h"
 
 static void test_queue_scan_id_time(void **state)
 {
@@ -71,9 +72,7 @@ static void test_queue_scan_dir_counts_and_caps(void **state)
 	assert_int_equal(r.messages, 0);
 	assert_true(r.capped);
 	close(fd);
-	char cmd[128];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	assert_int_equal(system(cmd), 0);
+	assert_int_equal(tmpdir_remove(dir), 0);
 }
 
 int main(void)

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "queuefile.h"
+#include "tmpdir_fixture.h"
 
 static char test_dir[] = "/tmp/test_queuefile.XXXXXX";
 
@@ -30,13 +31,8 @@ static int test_setup(void **state)
 
 static int test_teardown(void **state)
 {
-	char cmd[128];
-
 	(void)state;
-	if (chdir("/") < 0)
-		return -1;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", test_dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return tmpdir_remove(test_dir);
 }
 
 static size_t test_count(const char *dir)
