@@ -493,7 +493,8 @@ def command_line(args, defaults):
     """The command as it was given, for the report: the options that differ
     from their defaults, in a fixed order."""
     short = {"build": "-b", "n": "-n", "big": "-N", "repeat": "-r", "word": "-w", "out": "-o", "skip_dovecot": "-s"}
-    words = ["nice -n 10 python3 bench/imap.py"]
+    niceness = os.nice(0)   # as it was run, not as the usage suggests
+    words = [("nice -n %d " % niceness if niceness else "") + "python3 bench/imap.py"]
     for key in ("build", "n", "big", "repeat", "word", "only", "users", "user_messages", "sessions", "crowd",
                 "crowd_hash", "settle", "hibernate", "mix_clients", "mix_seconds", "mix_messages", "seed",
                 "skip_dovecot", "out", "data"):
