@@ -16,8 +16,10 @@
  * etc/mailboxes.cdb, the smtpd_sender_login_maps map, and the TLS
  * certificate and key, all opened before privileges are dropped; it also
  * opens DIR/run/smtpd.sessions for the per-client session slots (locks
- * only, never written).  Writes: nothing but its client connection and
- * the enqueue, authd and verify sockets (private/ inside its root).
+ * only, never written), the access maps of smtpd_*_access, and
+ * DIR/run/smtpd.rates (the shared rate counters, smtpd_access.c).
+ * Writes: its client connection, the enqueue, authd and verify sockets
+ * (private/ inside its root), and the counters of smtpd.rates.
  *
  * Trusts: the configuration and maps (root's); nothing a client sends.
  *
@@ -204,6 +206,7 @@ static void smtpd_ctx_init(struct smtpd_ctx *ctx, const struct daemon *d)
 	smtpd_delegate_init();
 	smtpd_tls_init(ctx, d);
 	smtpd_limit_init(ctx, d);
+	smtpd_access_init(ctx, d);
 }
 
 int main(int argc, char **argv)
@@ -220,6 +223,7 @@ int main(int argc, char **argv)
 	cdbmap_close(&ctx.aliases);
 	cdbmap_close(&ctx.transport);
 	cdbmap_close(&ctx.sender_logins);
+	smtpd_access_free(&ctx);
 	tls_ctx_free(&ctx.tls);
 	free(ctx.mynetworks);
 	free(ctx.limit_exceptions);

@@ -1,0 +1,270 @@
+"""smtpd access control (issue 13, "Access control"): the access maps of
+the client, the HELO name, the sender and the recipient, each action at
+its stage (OK, DUNNO, REJECT, DEFER, HOLD into hold/ and out again with
+`postern queue release`, DISCARD); the pregreet test; the per-client
+rate limits of connections, messages and recipients, reached and
+released when their window ends, with mynetworks exempt."""
+
+import os
+import smtplib
+import socket
+import time
+
+from postern_harness import HOST, PosternTestCase, make_message, wait_for
+
+SENDER = "sender@example.org"
+
+
+class Raw:
+    """A raw SMTP client bound to a chosen loopback source address."""
+
+    def __init__(self, port, source=HOST):
+        self.sock = socket.create_connection((HOST, port), timeout=30, source_address=(source, 0))
+        self.f = self.sock.makefile("rb")
+
+    def reply(self):
+        lines = []
+        while True:
+            line = self.f.readline()
+            if not line:
+                raise EOFError("connection closed after %r" % lines)
+            lines.append(line.rstrip(b"\r\n"))
+            if line[3:4] != b"-":
+                return int(line[:3]), b"\n".join(l[4:] for l in lines)
+
+    def cmd(self, line):
+        self.sock.sendall(line + b"\r\n")
+        return self.reply()
+
+    def closed(self):
+        return self.f.readline() == b""
+
+    def close(self):
+        try:
+            self.f.close()
+        finally:
+            self.sock.close()
+
+
+class SmtpdAccess(PosternTestCase):
+
+    def tree(self, maps=None, **conf):
+        t = self.start_tree(start=False)
+        for name, lines in (maps or {}).items():
+            with open(os.path.join(t.dir, "etc", name), "w") as f:
+                f.write("".join(l.replace("{D}", t.domain) + "\n" for l in lines))
+            t.run("map", "-d", t.dir, name)
+            conf["smtpd_%s" % name] = name + ".cdb"
+        t.set_conf(**conf)
+        t.start()
+        return t
+
+    def raw(self, t, source=HOST, service="smtp"):
+        c = Raw(t.port(service), source)
+        self.addCleanup(c.close)
+        return c
+
+    def smtp(self, t, source=HOST, helo="client.example"):
+        s = smtplib.SMTP(HOST, t.port("smtp"), local_hostname=helo, timeout=60,
+                         source_address=(source, 0))
+        self.addCleanup(s.close)
+        self.assertEqual(s.ehlo()[0], 250)
+        return s
+
+    def send(self, s, test_id, rcpt, sender=SENDER):
+        """One message on an open session: the DATA reply."""
+        self.assertEqual(s.mail(sender)[0], 250)
+        self.assertEqual(s.rcpt(rcpt)[0], 250)
+        return s.data(make_message(test_id, sender, rcpt, b"hi\r\n"))
+
+    def release_held(self, t, n):
+        """Wait for n messages in hold/, release them all."""
+        q = t.wait_queue(lambda q: len(q) == n and all(m["state"] == "hold" for m in q), 30,
+                         "%d held messages" % n)
+        for m in q:
+            t.run("queue", "-d", t.dir, "release", m["id"])
+
+    def test_client_access_actions(self):
+        t = self.tree({"client_access": [
+            "127.0.0.2 REJECT no entry", "127.0.0.3 DEFER come back later",
+            "127.0.0.4 HOLD", "127.0.0.5 DISCARD",
+            "127.0.1 REJECT", "127.0.2.1 DUNNO", "127.0.2 521 5.7.2 network closed",
+            "127.0.3.1 OK", "127.0.3 DEFER"]})
+        bob = t.addr("bob")
+        c = self.raw(t, "127.0.0.2")
+        self.assertEqual(c.reply(), (554, b"5.7.1 <unknown[127.0.0.2]>: Client host rejected: no entry"))
+        # RFC 5321 3.1: after a 554 greeting only QUIT is served.
+        self.assertEqual(c.cmd(b"EHLO client.example")[0], 503)
+        self.assertEqual(c.cmd(b"MAIL FROM:<a@example.org>")[0], 503)
+        self.assertEqual(c.cmd(b"QUIT")[0], 221)
+        c = self.raw(t, "127.0.0.3")
+        self.assertEqual(c.reply(), (421, b"4.7.1 <unknown[127.0.0.3]>: Client host rejected: come back later"))
+        self.assertTrue(c.closed())
+        # Network prefixes; DUNNO stops the walk before the shorter key.
+        self.assertEqual(self.raw(t, "127.0.1.9").reply(),
+                         (554, b"5.7.1 <unknown[127.0.1.9]>: Client host rejected: Access denied"))
+        self.assertEqual(self.raw(t, "127.0.2.2").reply(),
+                         (521, b"5.7.2 <unknown[127.0.2.2]>: Client host rejected: network closed"))
+        self.assertEqual(self.raw(t, "127.0.2.1").reply()[0], 220)
+        self.assertEqual(self.raw(t, "127.0.3.1").reply()[0], 220)
+        self.assertEqual(self.raw(t, HOST).reply()[0], 220)
+        # HOLD: every message of the session goes to hold/.
+        s = self.smtp(t, "127.0.0.4")
+        for n in (1, 2):
+            self.assertEqual(self.send(s, "acc-hold-%d" % n, bob)[0], 250)
+        s.quit()
+        s = self.smtp(t, "127.0.0.5")
+        self.assertEqual(self.send(s, "acc-discard", bob), (250, b"2.0.0 Ok: discarded"))
+        s.quit()
+        t.wait_log(r"NOQUEUE: discard: CONNECT from unknown\[127\.0\.0\.5\]")
+        self.release_held(t, 2)
+        self.assertEqual(t.wait_ids("bob", {"acc-hold-1", "acc-hold-2"}),
+                         {"acc-hold-1": 1, "acc-hold-2": 1})
+        t.wait_queue(lambda q: q == [], 30, "an empty queue")
+        self.assertNotIn("acc-discard", t.test_ids("bob"))
+        t.wait_log(r"NOQUEUE: reject: CONNECT from unknown\[127\.0\.0\.2\]: 554 5\.7\.1")
+
+    def test_helo_sender_recipient_access_actions(self):
+        t = self.tree({
+            "helo_access": ["bad.example REJECT go away", "slow.example DEFER", "held.example HOLD",
+                            "drop.example DISCARD"],
+            "sender_access": ["spammer@example.org REJECT", "example.com DEFER",
+                              "ok@example.com OK", "hold@ HOLD", "<> DISCARD"],
+            "recipient_access": ["alice@{D} REJECT mailbox closed", "relay.example DEFER",
+                                 "bob+held@{D} HOLD", "bob+drop@{D} DISCARD"]})
+        bob = t.addr("bob")
+        # HELO: refused names are not taken (MAIL still wants a HELO).
+        c = self.raw(t)
+        self.assertEqual(c.reply()[0], 220)
+        self.assertEqual(c.cmd(b"EHLO bad.example"),
+                         (554, b"5.7.1 <bad.example>: Helo command rejected: go away"))
+        self.assertEqual(c.cmd(b"MAIL FROM:<a@example.org>")[0], 503)
+        self.assertEqual(c.cmd(b"HELO mx.slow.example"),
+                         (450, b"4.7.1 <mx.slow.example>: Helo command rejected: Access denied"))
+        self.assertEqual(c.cmd(b"EHLO fine.example")[0], 250)
+        # Sender: full address, parent domain, OK before the domain's DEFER.
+        self.assertEqual(c.cmd(b"MAIL FROM:<spammer@example.org>"),
+                         (554, b"5.7.1 <spammer@example.org>: Sender address rejected: Access denied"))
+        self.assertEqual(c.cmd(b"MAIL FROM:<x@mail.example.com>"),
+                         (450, b"4.7.1 <x@mail.example.com>: Sender address rejected: Access denied"))
+        self.assertEqual(c.cmd(b"MAIL FROM:<ok@example.com>")[0], 250)
+        # Recipient: REJECT, DEFER before the relay check.
+        self.assertEqual(c.cmd(b"RCPT TO:<%s>" % t.addr("alice").encode()),
+                         (554, b"5.7.1 <%s>: Recipient address rejected: mailbox closed"
+                          % t.addr("alice").encode()))
+        self.assertEqual(c.cmd(b"RCPT TO:<x@relay.example>"),
+                         (450, b"4.7.1 <x@relay.example>: Recipient address rejected: Access denied"))
+        self.assertEqual(c.cmd(b"QUIT")[0], 221)
+        # HOLD and DISCARD of each stage.
+        s = self.smtp(t, helo="mx.held.example")
+        self.assertEqual(self.send(s, "acc-helo-hold", bob)[0], 250)
+        s.quit()
+        s = self.smtp(t, helo="drop.example")
+        self.assertEqual(self.send(s, "acc-helo-drop", bob), (250, b"2.0.0 Ok: discarded"))
+        s.quit()
+        s = self.smtp(t)
+        self.assertEqual(self.send(s, "acc-sender-hold", bob, sender="hold@example.net")[0], 250)
+        self.assertEqual(self.send(s, "acc-sender-drop", bob, sender="<>"),
+                         (250, b"2.0.0 Ok: discarded"))
+        self.assertEqual(self.send(s, "acc-rcpt-hold", "bob+held@%s" % t.domain)[0], 250)
+        self.assertEqual(self.send(s, "acc-rcpt-drop", "bob+drop@%s" % t.domain),
+                         (250, b"2.0.0 Ok: discarded"))
+        self.assertEqual(self.send(s, "acc-plain", bob)[0], 250)
+        s.quit()
+        self.assertEqual(t.wait_ids("bob", {"acc-plain"}), {"acc-plain": 1})
+        self.release_held(t, 3)
+        want = {"acc-plain", "acc-helo-hold", "acc-sender-hold", "acc-rcpt-hold"}
+        self.assertEqual(t.wait_ids("bob", want), dict.fromkeys(want, 1))
+        t.wait_queue(lambda q: q == [], 30, "an empty queue")
+        self.assertEqual(set(t.test_ids("bob")), want, "DISCARD not delivered")
+
+    def test_bad_value_in_map_is_a_temporary_error(self):
+        t = self.start_tree(start=False)
+        # Written as a cdb by hand-made text that `postern map` refuses:
+        # the map compiler checks the values of *access maps.
+        path = os.path.join(t.dir, "etc", "sender_access")
+        with open(path, "w") as f:
+            f.write("a@example.org REDIRECT b@example.org\n")
+        p = t.run("map", "-d", t.dir, "sender_access", check=False)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn(b"sender_access:1: not an access action", p.stdout)
+        # Under another name it compiles; smtpd then answers 451.
+        os.rename(path, os.path.join(t.dir, "etc", "senders"))
+        t.run("map", "-d", t.dir, "senders")
+        t.set_conf(smtpd_sender_access="senders.cdb")
+        t.start()
+        c = self.raw(t)
+        self.assertEqual(c.reply()[0], 220)
+        self.assertEqual(c.cmd(b"EHLO client.example")[0], 250)
+        self.assertEqual(c.cmd(b"MAIL FROM:<a@example.org>"), (451, b"4.3.5 Server configuration error"))
+        self.assertEqual(c.cmd(b"MAIL FROM:<b@example.org>")[0], 250)
+        t.wait_log(r"smtpd_sender_access: bad access action in map")
+
+    def test_pregreeting_client_refused(self):
+        t = self.tree(smtpd_pregreet_wait="2s", mynetworks="127.0.0.1/32")
+        c = self.raw(t, "127.0.0.2")
+        c.sock.sendall(b"EHLO early.example\r\n")
+        self.assertEqual(c.reply()[0], 554)
+        self.assertTrue(c.closed())
+        t.wait_log(r"PREGREET 20 after \d+ ms from unknown\[127\.0\.0\.2\]: EHLO early\.example\\x0d\\x0a")
+        # A patient client is greeted after the wait; mynetworks at once.
+        start = time.monotonic()
+        c = self.raw(t, "127.0.0.2")
+        self.assertEqual(c.reply()[0], 220)
+        self.assertGreaterEqual(time.monotonic() - start, 1.9)
+        self.assertEqual(c.cmd(b"QUIT")[0], 221)
+        c = self.raw(t, HOST)
+        c.sock.sendall(b"EHLO trusted.example\r\n")
+        self.assertEqual(c.reply()[0], 220)
+        self.assertEqual(c.reply()[0], 250)
+
+    def test_rate_limits_reached_and_released(self):
+        t = self.tree(smtpd_client_connection_rate_limit="3", smtpd_client_message_rate_limit="2",
+                      smtpd_client_recipient_rate_limit="3", smtpd_client_rate_window="5s",
+                      mynetworks="127.0.0.1/32")
+        bob = t.addr("bob").encode()
+        # Connections: three in the window, the fourth refused.
+        for i in range(3):
+            c = self.raw(t, "127.0.0.2")
+            self.assertEqual(c.reply()[0], 220, i)
+            self.assertEqual(c.cmd(b"QUIT")[0], 221)
+        c = self.raw(t, "127.0.0.2")
+        code, text = c.reply()
+        self.assertEqual(code, 421)
+        self.assertTrue(text.startswith(b"4.7.0 ") and
+                        text.endswith(b" Error: too many connections from 127.0.0.2"), text)
+
+        def greeted():
+            c = Raw(t.port("smtp"), "127.0.0.2")
+            try:
+                return c.reply()[0] == 220 and c.cmd(b"QUIT")[0] == 221
+            finally:
+                c.close()
+        wait_for(greeted, 30, "the connection rate window to end", detail=t.log_tail, interval=0.5)
+        # Messages and recipients of another address, in one window.
+        c = self.raw(t, "127.0.0.3")
+        self.assertEqual(c.reply()[0], 220)
+        self.assertEqual(c.cmd(b"EHLO client.example")[0], 250)
+        for i in range(2):
+            self.assertEqual(c.cmd(b"MAIL FROM:<a@example.org>")[0], 250, i)
+            self.assertEqual(c.cmd(b"RSET")[0], 250)
+        self.assertEqual(c.cmd(b"MAIL FROM:<a@example.org>"),
+                         (450, b"4.7.1 Error: too much mail from 127.0.0.3"))
+        c2 = self.raw(t, "127.0.0.4")
+        self.assertEqual(c2.reply()[0], 220)
+        self.assertEqual(c2.cmd(b"EHLO client.example")[0], 250)
+        self.assertEqual(c2.cmd(b"MAIL FROM:<a@example.org>")[0], 250)
+        for i in range(3):
+            self.assertEqual(c2.cmd(b"RCPT TO:<%s>" % bob)[0], 250, i)
+        self.assertEqual(c2.cmd(b"RCPT TO:<%s>" % bob),
+                         (450, b"4.7.1 Error: too many recipients from 127.0.0.4"))
+        wait_for(lambda: c.cmd(b"MAIL FROM:<a@example.org>")[0] == 250, 30,
+                 "the message rate window to end", detail=t.log_tail, interval=0.5)
+        wait_for(lambda: c2.cmd(b"RCPT TO:<%s>" % bob)[0] == 250, 30,
+                 "the recipient rate window to end", detail=t.log_tail, interval=0.5)
+        # mynetworks is exempt.
+        s = self.smtp(t, HOST)
+        for i in range(6):
+            self.assertEqual(s.mail(SENDER)[0], 250, i)
+            self.assertEqual(s.rset()[0], 250)
+        s.quit()
