@@ -268,3 +268,30 @@ class SmtpdAccess(PosternTestCase):
             self.assertEqual(s.mail(SENDER)[0], 250, i)
             self.assertEqual(s.rset()[0], 250)
         s.quit()
+
+    def test_user_rate_limits_follow_the_login_not_the_address(self):
+        # 127.0.0.1 is in mynetworks (exempt from the client limits), but
+        # a user's limits count whatever the address.
+        t = self.tree(smtpd_user_message_rate_limit="2", smtpd_user_recipient_rate_limit="2",
+                      smtpd_client_rate_window="5s", mynetworks="127.0.0.1/32")
+        alice, bob = t.addr("alice"), t.addr("bob")
+        s = t.submission("alice")
+        self.addCleanup(s.close)
+        self.assertEqual(s.mail(alice)[0], 250)
+        self.assertEqual(s.rcpt(bob)[0], 250)
+        self.assertEqual(s.rcpt(bob)[0], 250)
+        self.assertEqual(s.rcpt(bob), (450, b"4.7.1 Error: too many recipients from %s" % alice.encode()))
+        self.assertEqual(s.rset()[0], 250)
+        self.assertEqual(s.mail(alice)[0], 250)   # the second message of the window
+        self.assertEqual(s.rset()[0], 250)
+        # A second session of the same user shares the count.
+        s2 = t.submission("alice")
+        self.addCleanup(s2.close)
+        self.assertEqual(s2.mail(alice),
+                         (450, b"4.7.1 Error: too much mail from %s" % alice.encode()))
+        # Another user is not affected; the window's end lets alice in again.
+        s3 = t.submission("bob")
+        self.addCleanup(s3.close)
+        self.assertEqual(s3.mail(bob)[0], 250)
+        wait_for(lambda: s2.mail(alice)[0] == 250, 30, "the user's rate window to end",
+                 detail=t.log_tail, interval=0.5)
