@@ -116,6 +116,10 @@ static const struct config_key config_table[] = {
 	  "cdb map looked up at MAIL FROM with user@domain, domain and parent domains, then user@ (the null sender as <>); REJECT is 554 5.7.1, DEFER 450 4.7.1, HOLD and DISCARD apply to that message; empty means none." },
 	{ "smtpd_recipient_access", CONFIG_STR, "",
 	  "cdb map looked up at RCPT TO like smtpd_sender_access, before the recipient checks (an OK there does not allow relaying); REJECT is 554 5.7.1, DEFER 450 4.7.1, HOLD and DISCARD apply to the message once the recipient is accepted; empty means none." },
+	{ "smtpd_dnsbl_sites", CONFIG_STR, "",
+	  "DNS block and allow lists asked at connect about each client outside mynetworks, as zone[=filter][*weight] separated by spaces or commas (at most 16): filter an IPv4 answer that counts, whose octets may be ranges [lo..hi] (e.g. zen.example=127.0.0.[2..11]*2), weight an integer from -1000 to 1000 (default 1, negative for allow lists); the weights of the lists naming the client are added up; resolvers and timeouts are dns_servers, dns_timeout and dns_tries; empty means none." },
+	{ "smtpd_dnsbl_threshold", CONFIG_SIZE, "1",
+	  "Score of smtpd_dnsbl_sites at which a client is refused: a 554 5.7.1 greeting naming the first list, after which only QUIT is served." },
 	{ "smtpd_pregreet_wait", CONFIG_TIME, "0s",
 	  "On the smtp service (port 25), how long the server waits before its greeting to see whether the client talks first; one that does is answered 554 5.5.1 and disconnected (logged as PREGREET); clients in mynetworks are greeted at once; at most 10s; 0 = greet at once (1s is a good value on an MX)." },
 	{ "smtpd_client_connection_rate_limit", CONFIG_SIZE, "0",
@@ -314,7 +318,8 @@ static const struct {
 } config_minimum[] = {
 	{ "message_size_limit", 1 },
 	{ "lmtp_verify_timeout", 1 },
-	{ "smtpd_client_rate_window", 1 },   /* seconds: a probe with no bound would hold an SMTP client */
+	{ "smtpd_client_rate_window", 1 },
+	{ "smtpd_dnsbl_threshold", 1 },   /* seconds: a probe with no bound would hold an SMTP client */
 };
 
 /* Current values; NULL means the default. */

@@ -8,7 +8,12 @@
  *    that talks first gets 554 5.5.1 and is closed, logged as PREGREET);
  *    smtpd_client_access with the client name, then its address
  *    (REJECT: a 554 greeting, after which only QUIT is served, RFC 5321
- *    3.1; DEFER: 421 4.7.1 and close);
+ *    3.1; DEFER: 421 4.7.1 and close); unless that said OK, the DNS
+ *    lists of smtpd_dnsbl_sites, their weights added up, and at
+ *    smtpd_dnsbl_threshold a 554 5.7.1 greeting and only QUIT (clients
+ *    in mynetworks are not looked up; the lists are asked one after
+ *    another, each within dns_timeout x dns_tries, and a list that
+ *    cannot answer counts 0, logged);
  *  - at HELO/EHLO: smtpd_helo_access (554 / 450, the name is not taken);
  *  - at MAIL: the message rates of the client address and of the
  *    authenticated user (450 4.7.1), then smtpd_sender_access;
@@ -35,6 +40,7 @@
  * a rate table that cannot be opened is logged and its limits are not
  * enforced; a bad setting is fatal at start. */
 #include <errno.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +51,8 @@
 #include "access_map.h"
 #include "config.h"
 #include "daemon.h"
+#include "dns.h"
+#include "dnsbl_sites.h"
 #include "log.h"
 #include "rate_table.h"
 #include "smtpd.h"
@@ -64,7 +72,28 @@ struct smtpd_access {
 	unsigned long long conn_rate, msg_rate, rcpt_rate, user_msg_rate, user_rcpt_rate;
 	unsigned window;                   /* smtpd_client_rate_window, seconds */
 	int pregreet_ms;
+	struct dnsbl_site dnsbl[DNSBL_SITES_MAX];
+	size_t ndnsbl;
+	long long dnsbl_threshold;
+	struct dns *dns;                   /* NULL: no smtpd_dnsbl_sites */
 };
+
+static void smtpd_access_dnsbl_init(struct smtpd_access *a)
+{
+	const char *sites = config_str("smtpd_dnsbl_sites"), *err;
+	unsigned long long ms = config_time("dns_timeout") * 1000, tries = config_size("dns_tries");
+
+	if (dnsbl_sites_parse(sites, strlen(sites), a->dnsbl, &a->ndnsbl, &err) < 0)
+		log_fatal("smtpd_dnsbl_sites: %s", err);
+	a->dnsbl_threshold = (long long)config_size("smtpd_dnsbl_threshold");
+	if (a->ndnsbl == 0)
+		return;
+	if (ms > 60000 || tries < 1 || tries > 5)
+		log_fatal("dns_timeout must be at most 60s and dns_tries 1 to 5 for smtpd_dnsbl_sites");
+	/* Before the chroot: resolv.conf is read now. */
+	if (dns_open(config_str("dns_servers"), (int)ms, (int)tries, &a->dns, &err) < 0)
+		log_fatal("smtpd_dnsbl_sites: %s", err);
+}
 
 static void smtpd_access_rates_init(struct smtpd_access *a, const struct daemon *d)
 {
@@ -108,6 +137,7 @@ void smtpd_access_init(struct smtpd_ctx *ctx, const struct daemon *d)
 		log_fatal("smtpd_pregreet_wait must be at most %ds", SMTPD_PREGREET_MAX_S);
 	a->pregreet_ms = (int)wait * 1000;
 	smtpd_access_rates_init(a, d);
+	smtpd_access_dnsbl_init(a);
 	ctx->access = a;
 }
 
@@ -116,6 +146,8 @@ void smtpd_access_free(struct smtpd_ctx *ctx)
 	if (ctx->access == NULL)
 		return;
 	rate_table_close(&ctx->access->rates);   /* the maps are daemon_open_map's */
+	if (ctx->access->dns != NULL)
+		dns_close(&ctx->access->dns);
 	free(ctx->access);
 	ctx->access = NULL;
 }
@@ -254,8 +286,9 @@ static int smtpd_access_pregreet(struct smtpd_session *ss)
 	return 1;
 }
 
-/* smtpd_client_access: the name first, then the address. */
-static int smtpd_access_client(struct smtpd_session *ss)
+/* smtpd_client_access: the name first, then the address.  1 go on
+ * (*ok_r when the map said OK), 0 answered. */
+static int smtpd_access_client(struct smtpd_session *ss, int *ok_r)
 {
 	struct policy_action a;
 	char name[SMTPD_CLIENT_MAX + 16];
@@ -271,6 +304,7 @@ static int smtpd_access_client(struct smtpd_session *ss)
 	}
 	if (r == 0)
 		return 1;
+	*ok_r = a.verdict == POLICY_OK;
 	switch (a.verdict) {
 	case POLICY_REJECT:
 		smtpd_access_refuse(ss, &a, a.code, ss->client_log, "Client host");
@@ -292,9 +326,63 @@ static int smtpd_access_client(struct smtpd_session *ss)
 	}
 }
 
+/* The score of one site: its weight when it lists the client. */
+static int smtpd_access_dnsbl_site(struct smtpd_session *ss, const struct dnsbl_site *site)
+{
+	char name[DNS_NAME_MAX + 1];
+	struct dns_addr_list out;
+	const char *err = "";
+	enum dns_result r;
+
+	if (dnsbl_query_name(ss->client, site->zone, name, sizeof(name)) < 0)
+		return 0;
+	r = dns_lookup_addr(ss->ctx->access->dns, name, AF_INET, &out, &err);
+	if (r == DNS_TEMPFAIL)
+		log_warn("dnsbl %s: %s: %s", site->zone, name, err);
+	if (r != DNS_OK)
+		return 0;
+	for (size_t i = 0; i < out.n; i++) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)&out.addr[i];
+
+		if (out.addr[i].ss_family == AF_INET &&
+		    dnsbl_site_match(site, (const unsigned char *)&in->sin_addr))
+			return site->weight;
+	}
+	return 0;
+}
+
+/* smtpd_dnsbl_sites: the weights of the lists naming the client, added
+ * up; at smtpd_dnsbl_threshold the client gets a 554 greeting and only
+ * QUIT.  0 answered, 1 go on. */
+static int smtpd_access_dnsbl(struct smtpd_session *ss)
+{
+	const struct smtpd_access *a = ss->ctx->access;
+	const char *first = NULL;
+	long long score = 0;
+
+	if (a->dns == NULL || smtpd_policy_mynetworks(ss->ctx, ss->client))
+		return 1;
+	for (size_t i = 0; i < a->ndnsbl; i++) {
+		int w = smtpd_access_dnsbl_site(ss, &a->dnsbl[i]);
+
+		if (w > 0 && first == NULL)
+			first = a->dnsbl[i].zone;
+		score += w;
+	}
+	if (score == 0 && first == NULL)
+		return 1;
+	log_info("DNSBL rank %lld for %s", score, ss->client_log);
+	if (score < a->dnsbl_threshold || first == NULL)
+		return 1;
+	smtpd_reply(ss, "554 5.7.1 Service unavailable; client [%s] blocked using %s", ss->client, first);
+	ss->access.refused = 1;
+	return 0;
+}
+
 int smtpd_access_connect(struct smtpd_session *ss)
 {
 	const char *who;
+	int ok = 0;
 
 	if (!smtpd_access_rate(ss, RATE_CONNECTION, ss->ctx->access->conn_rate, 0, &who)) {
 		smtpd_reply(ss, "421 4.7.0 %s Error: too many connections from %s", ss->ctx->hostname,
@@ -304,7 +392,9 @@ int smtpd_access_connect(struct smtpd_session *ss)
 	}
 	if (smtpd_access_pregreet(ss))
 		return 0;
-	return smtpd_access_client(ss);
+	if (!smtpd_access_client(ss, &ok))
+		return 0;
+	return ok || smtpd_access_dnsbl(ss);   /* a client the map says OK to is not looked up */
 }
 
 /* ---- HELO, MAIL, RCPT */

@@ -3,14 +3,19 @@ the client, the HELO name, the sender and the recipient, each action at
 its stage (OK, DUNNO, REJECT, DEFER, HOLD into hold/ and out again with
 `postern queue release`, DISCARD); the pregreet test; the per-client
 rate limits of connections, messages and recipients, reached and
-released when their window ends, with mynetworks exempt."""
+released when their window ends, with mynetworks exempt; DNS block and
+allow lists with weights and answer filters, served by dnsmasq on
+loopback."""
 
 import os
 import smtplib
 import socket
+import tempfile
 import time
+import unittest
 
 from postern_harness import HOST, PosternTestCase, make_message, wait_for
+from test_remote_delivery import DNSMASQ, Dnsmasq, have
 
 SENDER = "sender@example.org"
 
@@ -295,3 +300,36 @@ class SmtpdAccess(PosternTestCase):
         self.assertEqual(s3.mail(bob)[0], 250)
         wait_for(lambda: s2.mail(alice)[0] == 250, 30, "the user's rate window to end",
                  detail=t.log_tail, interval=0.5)
+
+    @unittest.skipUnless(have(DNSMASQ), "dnsmasq is not installed (apt-get install dnsmasq-base)")
+    def test_dnsbl_weights_filters_and_allowlist(self):
+        work = tempfile.mkdtemp(prefix="postern-it-dnsbl-", dir="/tmp")
+        self.addCleanup(lambda: __import__("shutil").rmtree(work, ignore_errors=True))
+        dns = Dnsmasq(["--host-record=2.0.0.127.bl.test,127.0.0.2",
+                       "--host-record=3.0.0.127.bl.test,127.0.0.2",
+                       "--host-record=3.0.0.127.wl.test,127.0.0.1",
+                       "--host-record=4.0.0.127.filtered.test,127.0.0.9",
+                       "--host-record=5.0.0.127.small.test,127.0.0.2",
+                       "--host-record=1.0.0.127.bl.test,127.0.0.2"], work)
+        self.addCleanup(dns.stop)
+        dns.wait("2.0.0.127.bl.test")
+        t = self.tree(smtpd_dnsbl_sites="bl.test*2, filtered.test=127.0.0.[2..4]*2 wl.test*-2 small.test",
+                      smtpd_dnsbl_threshold="2", dns_servers="127.0.0.1:%d" % dns.port,
+                      dns_timeout="2s", mynetworks="127.0.0.1/32")
+        c = self.raw(t, "127.0.0.2")
+        self.assertEqual(c.reply(), (554, b"5.7.1 Service unavailable; client [127.0.0.2] blocked using bl.test"))
+        self.assertEqual(c.cmd(b"EHLO client.example")[0], 503)
+        self.assertEqual(c.cmd(b"QUIT")[0], 221)
+        t.wait_log(r"DNSBL rank 2 for unknown\[127\.0\.0\.2\]")
+        # Listed, but the allow list takes its weight away.
+        self.assertEqual(self.raw(t, "127.0.0.3").reply()[0], 220)
+        t.wait_log(r"DNSBL rank 0 for unknown\[127\.0\.0\.3\]")
+        # An answer outside the filter does not count; under the threshold.
+        self.assertEqual(self.raw(t, "127.0.0.4").reply()[0], 220)
+        self.assertEqual(self.raw(t, "127.0.0.5").reply()[0], 220)
+        t.wait_log(r"DNSBL rank 1 for unknown\[127\.0\.0\.5\]")
+        # mynetworks is not looked up, though listed.
+        self.assertEqual(self.raw(t, HOST).reply()[0], 220)
+        self.assertNotIn("unknown[127.0.0.4]", "".join(
+            l for l in t.log_text().splitlines() if "DNSBL" in l))
+        self.assertNotIn("DNSBL rank 2 for unknown[127.0.0.1]", t.log_text())
