@@ -39,6 +39,7 @@
  * Fails: a map read error or a bad value in a map is a 451 4.3.5 (logged);
  * a rate table that cannot be opened is logged and its limits are not
  * enforced; a bad setting is fatal at start. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -381,8 +382,14 @@ static int smtpd_access_dnsbl(struct smtpd_session *ss)
 
 int smtpd_access_connect(struct smtpd_session *ss)
 {
+	unsigned char ip[16];
 	const char *who;
 	int ok = 0;
+
+	/* `smtpd -i` from a shell ("stdin"), a Unix socket ("unix"): no
+	 * address to count, look up or make wait. */
+	if (inet_pton(AF_INET, ss->client, ip) != 1 && inet_pton(AF_INET6, ss->client, ip) != 1)
+		return 1;
 
 	if (!smtpd_access_rate(ss, RATE_CONNECTION, ss->ctx->access->conn_rate, 0, &who)) {
 		smtpd_reply(ss, "421 4.7.0 %s Error: too many connections from %s", ss->ctx->hostname,

@@ -333,3 +333,14 @@ class SmtpdAccess(PosternTestCase):
         self.assertNotIn("unknown[127.0.0.4]", "".join(
             l for l in t.log_text().splitlines() if "DNSBL" in l))
         self.assertNotIn("DNSBL rank 2 for unknown[127.0.0.1]", t.log_text())
+
+    def test_postern_check_names_access_and_dnsbl_problems(self):
+        t = self.start_tree(start=False)
+        with open(os.path.join(t.dir, "etc", "client_access"), "w") as f:
+            f.write("192.0.2.1 REJECT\n")
+        t.set_conf(smtpd_client_access="client_access.cdb", smtpd_dnsbl_sites="bl.example*2 bad..zone")
+        p = t.run("check", "-d", t.dir, check=False)
+        out = p.stdout.decode("utf-8", "replace")
+        self.assertNotEqual(p.returncode, 0, out)
+        self.assertIn("client_access.cdb is missing: run postern map", out)
+        self.assertIn("smtpd_dnsbl_sites: bad zone", out)
