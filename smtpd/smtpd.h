@@ -175,11 +175,22 @@ void smtpd_delegate_init(void);
 int smtpd_delegate_rcpt(struct smtpd_session *ss, const char *rcpt);
 /* Ask the smtpd_end_of_data_policy_services: 1 go on, 0 answered. */
 int smtpd_delegate_eod(struct smtpd_session *ss, unsigned long long size);
+struct policy_action;
+/* Answer an access(5) REJECT/DEFER with code: "CODE D.D.D what: how
+ * rejected: text" (DSN X.7.1 and "Access denied" when the action has
+ * none; 421 ends the session); what is e.g. "<a@b>". */
+void smtpd_delegate_refuse(struct smtpd_session *ss, const struct policy_action *a, int code,
+			   const char *what, const char *how);
+
+/* smtpd_main.c */
+struct daemon;
+/* The cdb map named by config key (a file relative to DIR/etc), opened
+ * now; NULL when the key is empty; exits on a bad name or file. */
+struct cdbmap *smtpd_open_map_key(const struct daemon *d, const char *key);
 
 /* smtpd_access.c */
 #define SMTPD_ACCESS_HOLD 1
 #define SMTPD_ACCESS_DISCARD 2
-struct daemon;
 /* Open the access maps and the rate table (before the privilege drop);
  * exits with a message on a bad setting. */
 void smtpd_access_init(struct smtpd_ctx *ctx, const struct daemon *d);

@@ -125,15 +125,8 @@ void smtpd_access_init(struct smtpd_ctx *ctx, const struct daemon *d)
 
 	if (a == NULL)
 		log_fatal("out of memory");
-	for (int i = 0; i < MAP_COUNT; i++) {
-		const char *file = config_str(smtpd_access_keys[i]);
-
-		if (file[0] == '\0')
-			continue;
-		if (file[0] == '/' || strstr(file, "..") != NULL)
-			log_fatal("%s: must be a map file relative to %s", smtpd_access_keys[i], d->etc_dir);
-		a->map[i] = daemon_open_map(d, file, 0);
-	}
+	for (int i = 0; i < MAP_COUNT; i++)
+		a->map[i] = smtpd_open_map_key(d, smtpd_access_keys[i]);
 	if (wait > SMTPD_PREGREET_MAX_S)
 		log_fatal("smtpd_pregreet_wait must be at most %ds", SMTPD_PREGREET_MAX_S);
 	a->pregreet_ms = (int)wait * 1000;
@@ -210,12 +203,11 @@ static int smtpd_access_find(struct smtpd_session *ss, enum smtpd_access_map m,
 static void smtpd_access_refuse(struct smtpd_session *ss, const struct policy_action *a, int code,
 				const char *item, const char *what)
 {
-	char dsn[sizeof(a->dsn)] = { (char)('0' + code / 100), '.', '7', '.', '1', '\0' };
+	char shown[SMTPD_REPLY_MAX];
 
-	if (a->dsn[0] != '\0' && a->dsn[0] - '0' == code / 100)
-		memcpy(dsn, a->dsn, sizeof(dsn));
-	smtpd_reply(ss, "%d %s <%s>: %s rejected: %s", code, dsn, item, what,
-		    a->text[0] != '\0' ? a->text : "Access denied");
+	if (snprintf(shown, sizeof(shown), "<%s>", item) >= (int)sizeof(shown))
+		log_panic("smtpd: access item over its checked size");
+	smtpd_delegate_refuse(ss, a, code, shown, what);
 }
 
 /* Log a HOLD or DISCARD the way Postfix does. */

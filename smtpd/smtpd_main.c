@@ -129,9 +129,19 @@ static void smtpd_limit_init(struct smtpd_ctx *ctx, const struct daemon *d)
 	ctx->conn_fd = session_slots_open(path, "smtpd_client_connection_limit");
 }
 
+struct cdbmap *smtpd_open_map_key(const struct daemon *d, const char *key)
+{
+	const char *file = config_str(key);
+
+	if (file[0] == '\0')
+		return NULL;
+	if (file[0] == '/' || strstr(file, "..") != NULL)
+		log_fatal("%s: must be a map file relative to %s", key, d->etc_dir);
+	return daemon_open_map(d, file, 0);
+}
+
 static void smtpd_maps_init(struct smtpd_ctx *ctx, const struct daemon *d)
 {
-	const char *logins = config_str("smtpd_sender_login_maps");
 
 	ctx->domains = daemon_open_map(d, "domains.cdb", 0);
 	ctx->mailboxes = daemon_open_map(d, "mailboxes.cdb", 0);
@@ -142,11 +152,7 @@ static void smtpd_maps_init(struct smtpd_ctx *ctx, const struct daemon *d)
 		.delimiters = config_str("recipient_delimiter"),
 	};
 	smtpd_first_domain(d, ctx->first_domain, sizeof(ctx->first_domain));
-	if (logins[0] != '\0') {
-		if (logins[0] == '/' || strstr(logins, "..") != NULL)
-			log_fatal("smtpd_sender_login_maps: must be a map file relative to %s", d->etc_dir);
-		ctx->sender_logins = daemon_open_map(d, logins, 0);
-	}
+	ctx->sender_logins = smtpd_open_map_key(d, "smtpd_sender_login_maps");
 }
 
 /* The limits of item 5 of the issue, each a postern.conf key. */

@@ -14,41 +14,30 @@ import tempfile
 import time
 import unittest
 
-from postern_harness import HOST, PosternTestCase, make_message, wait_for
+from postern_harness import HOST, PosternTestCase, RawSMTP, make_message, wait_for
 from test_remote_delivery import DNSMASQ, Dnsmasq, have
 
 SENDER = "sender@example.org"
 
 
-class Raw:
-    """A raw SMTP client bound to a chosen loopback source address."""
-
-    def __init__(self, port, source=HOST):
-        self.sock = socket.create_connection((HOST, port), timeout=30, source_address=(source, 0))
-        self.f = self.sock.makefile("rb")
+class Raw(RawSMTP):
+    """The harness's raw client, from a chosen loopback address, with
+    replies as (code, text lines joined by LF)."""
 
     def reply(self):
-        lines = []
-        while True:
-            line = self.f.readline()
-            if not line:
-                raise EOFError("connection closed after %r" % lines)
-            lines.append(line.rstrip(b"\r\n"))
-            if line[3:4] != b"-":
-                return int(line[:3]), b"\n".join(l[4:] for l in lines)
+        code, texts = self.read_reply()
+        return code, b"\n".join(texts)
 
     def cmd(self, line):
-        self.sock.sendall(line + b"\r\n")
+        self.send(line + b"\r\n")
         return self.reply()
 
     def closed(self):
-        return self.f.readline() == b""
-
-    def close(self):
         try:
-            self.f.close()
-        finally:
-            self.sock.close()
+            self.read_line()
+        except EOFError:
+            return True
+        return False
 
 
 class SmtpdAccess(PosternTestCase):
@@ -65,7 +54,7 @@ class SmtpdAccess(PosternTestCase):
         return t
 
     def raw(self, t, source=HOST, service="smtp"):
-        c = Raw(t.port(service), source)
+        c = Raw(t.port(service), source=source)
         self.addCleanup(c.close)
         return c
 
@@ -240,7 +229,7 @@ class SmtpdAccess(PosternTestCase):
                         text.endswith(b" Error: too many connections from 127.0.0.2"), text)
 
         def greeted():
-            c = Raw(t.port("smtp"), "127.0.0.2")
+            c = Raw(t.port("smtp"), source="127.0.0.2")
             try:
                 return c.reply()[0] == 220 and c.cmd(b"QUIT")[0] == 221
             finally:
