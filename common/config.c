@@ -59,6 +59,8 @@ static const struct config_key config_table[] = {
 	  "Directory holding the Postern programs the master starts; empty means the directory of the running executable, or ../libexec/postern beside it when the daemons are installed there (make install)." },
 	{ "message_size_limit", CONFIG_SIZE, "10485760",
 	  "Largest message, in bytes, that is accepted for delivery (k/m/g suffixes allowed); must be at least 1, there is no unlimited." },
+	{ "queue_minfree", CONFIG_SIZE, "50m",
+	  "Free space, in bytes, the queue's file system must keep for mail to be taken: below it (counting a declared SIZE) the SMTP server answers MAIL and DATA with 452 4.3.1 and sendmail gets a temporary failure, so that the messages already being received, qmgr's status updates and bounces still fit.  Default 50m: five messages of the default message_size_limit; keep it at least twice message_size_limit when raising that.  0 disables the check (enqueue still answers a disk that fills up with a temporary failure and keeps no partial file)." },
 	{ "smtpd_recipient_limit", CONFIG_SIZE, "1000",
 	  "Most recipients the SMTP server accepts for one message." },
 	{ "smtpd_line_limit", CONFIG_SIZE, "4096",

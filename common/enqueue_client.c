@@ -14,7 +14,8 @@
  * must be short and alphanumeric, and the reason text is cleaned of
  * control bytes before anyone can put it in a protocol reply.
  *
- * Fails: every function returns -1 with a static or per-handle message;
+ * Fails: every function returns -1 with a static or per-handle message
+ * (and enqueue_no_space() tells a full queue disk from other trouble);
  * a lost connection during the data is remembered and reported by
  * enqueue_finish as a temporary failure (unless enqueue managed to say
  * why before it went away).  The caller must ignore SIGPIPE. */
@@ -42,6 +43,7 @@ struct enqueue {
 	struct buf reason;    /* the answer's reason, cleaned */
 	int failed;           /* a write failed: the connection is gone */
 	int finished;         /* the end chunk was sent */
+	int no_space;         /* tempfail with dsn=4.3.1: the queue's disk is full */
 };
 
 void enqueue_set_timeout(int timeout_ms)
@@ -275,6 +277,9 @@ static int enqueue_answer(struct enqueue *e, const struct record *rec, char *que
 		*permanent_r = 1;
 		enqueue_set_reason(e, reason != NULL ? reason : "refused by enqueue");
 	} else if (status != NULL && strcmp(status, "tempfail") == 0) {
+		const char *dsn = record_get(rec, "dsn");
+
+		e->no_space = dsn != NULL && strcmp(dsn, "4.3.1") == 0;
 		enqueue_set_reason(e, reason != NULL ? reason : "enqueue temporary failure");
 	} else {
 		enqueue_set_reason(e, "malformed answer from enqueue");
@@ -317,6 +322,11 @@ int enqueue_finish(struct enqueue *e, char *queue_id_r, size_t idlen, int *perma
 		return -1;
 	}
 	return r;
+}
+
+int enqueue_no_space(const struct enqueue *e)
+{
+	return e != NULL && e->no_space;
 }
 
 void enqueue_abort(struct enqueue **ep)

@@ -52,6 +52,9 @@ int enqueue_write(struct enqueue *e, const void *p, size_t n);
  * and *error_r (valid until enqueue_abort). */
 int enqueue_finish(struct enqueue *e, char *queue_id_r, size_t idlen, int *permanent_r,
 		   const char **error_r);
+/* After enqueue_finish failed: whether enqueue said its disk is full
+ * (tempfail with dsn=4.3.1: SMTP 452 4.3.1). */
+int enqueue_no_space(const struct enqueue *e);
 /* Close and free; before enqueue_finish this discards the message
  * (no end chunk is sent).  *e = NULL; NULL is fine. */
 void enqueue_abort(struct enqueue **e);

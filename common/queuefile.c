@@ -169,12 +169,16 @@ int queuefile_create(struct queuefile_out *qo, const char **error_r)
 	}
 	qo->time = (long long)ts.tv_sec;
 	return 0;
-fail:
-	close(qo->fd);
-	(void)unlink(tmpname);
-	qo->fd = -1;
-	qo->path[0] = '\0';
-	return -1;
+fail: {
+		int e = errno;   /* the caller tells a full disk by it */
+
+		close(qo->fd);
+		(void)unlink(tmpname);
+		qo->fd = -1;
+		qo->path[0] = '\0';
+		errno = e;
+		return -1;
+	}
 }
 
 /* Whether a value may be stored: bounded and free of NUL (the reader
@@ -311,8 +315,12 @@ int queuefile_write_envelope(struct queuefile_out *qo, const struct queuefile_en
 		goto out;
 	}
 	r = 0;
-out:
-	buf_free(&hdr);
+out: {
+		int e = errno;
+
+		buf_free(&hdr);
+		errno = e;
+	}
 	return r;
 }
 
@@ -369,11 +377,17 @@ int queuefile_commit_into(struct queuefile_out *qo, const char *dir, const char 
 	/* Without this the rename may not survive a crash, and we are about
 	 * to tell the client that the message is safe. */
 	if (fsync_dir(hold ? "hold" : "incoming") < 0) {
+		int e = errno;   /* the sync's error is the one to report */
+
 		*error_r = hold ? "cannot sync hold/" : "cannot sync incoming/";
-		/* Take it back if we can; if not, qmgr may still deliver it
-		 * and the client's retry makes a duplicate, never a loss. */
-		if (rename(dest, qo->path) < 0)
+		/* Take it back: it was never acknowledged, so dropping it
+		 * costs the client a retry.  If neither works, qmgr may still
+		 * deliver it and the retry makes a duplicate, never a loss. */
+		if (rename(dest, qo->path) < 0) {
+			(void)unlink(dest);
 			qo->path[0] = '\0';
+		}
+		errno = e;
 		goto fail;
 	}
 	qo->path[0] = '\0';
@@ -385,12 +399,15 @@ fail:
 
 void queuefile_abort(struct queuefile_out *qo)
 {
+	int e = errno;   /* callers report the failure that led here */
+
 	if (qo->fd >= 0)
 		close(qo->fd);
 	qo->fd = -1;
 	if (qo->path[0] != '\0')
 		(void)unlink(qo->path);
 	qo->path[0] = '\0';
+	errno = e;
 }
 
 /* ---- reader ---- */

@@ -21,8 +21,9 @@
  * client prepends.
  *
  * Fails: a refused request gets `status=fail` (do not retry), any local
- * trouble (disk, I/O) `status=tempfail`; in both cases nothing is left in
- * the queue.  A client that disconnects or times out before the end of
+ * trouble (disk, I/O) `status=tempfail`, with `dsn=4.3.1` when the disk
+ * is full (ENOSPC, EDQUOT at any write, fsync or rename); in every case
+ * nothing is left in the queue.  A client that disconnects or times out before the end of
  * the data loses its message (the tmp file is removed). */
 #include <dirent.h>
 #include <errno.h>
@@ -67,6 +68,7 @@ struct enqueue_ctx {
 struct enqueue_answer {
 	const char *status;   /* "ok", "tempfail", "fail" */
 	const char *reason;
+	const char *dsn;      /* RFC 3463 status for the client, NULL: none */
 };
 
 static void enqueue_set(struct enqueue_answer *a, const char *status, const char *reason)
@@ -75,6 +77,22 @@ static void enqueue_set(struct enqueue_answer *a, const char *status, const char
 	if (strcmp(a->status, "ok") == 0) {
 		a->status = status;
 		a->reason = reason;
+	}
+}
+
+/* A write, fsync or rename in the queue failed with errno e.  ENOSPC
+ * and EDQUOT are a full disk: `dsn=4.3.1`, which smtpd answers with 452
+ * 4.3.1 (RFC 3463 X.3.1, mail system full); anything else (EIO, ...) is
+ * a plain temporary failure.  Either way nothing stays in the queue. */
+static void enqueue_disk_failed(struct enqueue_answer *a, const char *reason, int e)
+{
+	if (strcmp(a->status, "ok") != 0)
+		return;
+	if (e == ENOSPC || e == EDQUOT) {
+		enqueue_set(a, "tempfail", "insufficient system storage");
+		a->dsn = "4.3.1";
+	} else {
+		enqueue_set(a, "tempfail", reason);
 	}
 }
 
@@ -356,8 +374,12 @@ static int enqueue_data(struct stream *s, const struct enqueue_ctx *ctx, struct 
 		}
 		if (writing && strcmp(a->status, "ok") == 0 &&
 		    queuefile_write_data(qo, chunk.data, n, &err) < 0) {
-			log_warn("%s: %s: %s", qo->id, err, strerror(errno));
-			enqueue_set(a, "tempfail", "queue file write error");
+			int e = errno;
+
+			log_warn("%s: %s: %s", qo->id, err, strerror(e));
+			enqueue_disk_failed(a, "queue file write error", e);
+			/* Give the space back now, not after the rest of the data. */
+			queuefile_abort(qo);
 		}
 	}
 	buf_free(&chunk);
@@ -375,6 +397,7 @@ static void enqueue_reply(struct stream *s, const struct enqueue_answer *a, cons
 	if (record_put_str(&out, "status", a->status) == 0 &&
 	    (id == NULL || record_put_str(&out, "queue_id", id) == 0) &&
 	    (a->reason == NULL || record_put_str(&out, "reason", a->reason) == 0) &&
+	    (a->dsn == NULL || record_put_str(&out, "dsn", a->dsn) == 0) &&
 	    record_end(&out) == 0) {
 		if (stream_write(s, out.data, out.len) < 0 || stream_flush(s) < 0)
 			log_debug("cannot answer client: %s", strerror(errno));
@@ -406,16 +429,20 @@ static int enqueue_start(struct queuefile_out *qo, const struct enqueue_env *env
 {
 	const char *err;
 
+	int e;
+
 	if (queuefile_create(qo, &err) < 0) {
-		log_warn("%s: %s", err, strerror(errno));
-		enqueue_set(a, "tempfail", "cannot create queue file");
+		e = errno;
+		log_warn("%s: %s", err, strerror(e));
+		enqueue_disk_failed(a, "cannot create queue file", e);
 		return -1;
 	}
 	if (queuefile_write_envelope(qo, &env->qe, &err) < 0) {
-		log_warn("%s: %s", qo->id, err);
+		e = errno;
+		log_warn("%s: %s: %s", qo->id, err, strerror(e));
 		queuefile_abort(qo);
 		/* Limits were checked already: this is the disk. */
-		enqueue_set(a, "tempfail", "cannot write queue file");
+		enqueue_disk_failed(a, "cannot write queue file", e);
 		return -1;
 	}
 	return 0;
@@ -425,7 +452,7 @@ static int enqueue_start(struct queuefile_out *qo, const struct enqueue_env *env
 static int enqueue_one(struct stream *s, const struct enqueue_ctx *ctx)
 {
 	struct record rec = { 0 };
-	struct enqueue_answer a = { "ok", NULL };
+	struct enqueue_answer a = { "ok", NULL, NULL };
 	struct enqueue_env env = { 0 };
 	const char *rcpt[QUEUEFILE_RCPT_MAX > RECORD_MAX_FIELDS ? RECORD_MAX_FIELDS : QUEUEFILE_RCPT_MAX];
 	size_t rcpt_len[sizeof(rcpt) / sizeof(rcpt[0])];
@@ -462,8 +489,10 @@ static int enqueue_one(struct stream *s, const struct enqueue_ctx *ctx)
 		r = 0;
 	if (writing && strcmp(a.status, "ok") == 0) {
 		if (queuefile_commit_into(&qo, env.hold ? "hold" : "incoming", &err) < 0) {
-			log_warn("%s: %s: %s", qo.id, err, strerror(errno));
-			enqueue_set(&a, "tempfail", "cannot commit queue file");
+			int e = errno;
+
+			log_warn("%s: %s: %s", qo.id, err, strerror(e));
+			enqueue_disk_failed(&a, "cannot commit queue file", e);
 		}
 	} else if (writing) {
 		queuefile_abort(&qo);

@@ -35,7 +35,9 @@
  * the Received header and the log record the real uid.
  *
  * Fails: a bad request gets status=fail and the connection is closed;
- * an enqueue failure is passed on (tempfail or fail). */
+ * an enqueue failure is passed on (tempfail or fail); with less than
+ * queue_minfree (plus the message) free in the queue, tempfail
+ * "insufficient system storage" without asking enqueue. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -55,6 +57,7 @@
 #include "enqueue_client.h"
 #include "log.h"
 #include "mailq.h"
+#include "queue_space.h"
 #include "record.h"
 #include "sockets.h"
 #include "stream.h"
@@ -70,6 +73,8 @@ struct pickup_ctx {
 	int ipc_ms;
 	unsigned long long size_limit, rcpt_limit;
 	int mailq_restrict;   /* cmd=list only for root and the queue owner */
+	unsigned long long minfree;   /* queue_minfree; 0 = no check */
+	int queue_fd;         /* our root, the queue, for fstatvfs */
 };
 
 /* ---- who is it ---- */
@@ -314,6 +319,23 @@ static void pickup_enqueue(const char *sender, const char *const *rcpts, size_t 
 	free(list);
 }
 
+/* queue_minfree, as smtpd checks it at MAIL: 1 go on, 0 with a tempfail. */
+static int pickup_space(const struct pickup_ctx *ctx, size_t size, struct pickup_answer *a)
+{
+	unsigned long long avail;
+	int r = queue_space_ok(ctx->queue_fd, ctx->minfree, size, &avail);
+
+	if (r < 0)
+		log_warn("cannot check the queue's free space: %s", strerror(errno));
+	if (r != 0)
+		return 1;
+	log_warn("queue file system has %llu bytes free, queue_minfree is %llu: refusing a submission",
+		 avail, ctx->minfree);
+	a->status = "tempfail";
+	snprintf(a->reason, sizeof a->reason, "insufficient system storage");
+	return 0;
+}
+
 static void pickup_submit(const struct pickup_ctx *ctx, int fd, struct stream *s,
 			  const struct record *rec, struct pickup_answer *a)
 {
@@ -347,6 +369,8 @@ static void pickup_submit(const struct pickup_ctx *ctx, int fd, struct stream *s
 		if (pickup_headers(&head, &msg, sender[0] != '\0' ? sender : "MAILER-DAEMON",
 				   full_name, login, uid, NULL) < 0)
 			snprintf(a->reason, sizeof a->reason, "cannot build headers");
+		else if (!pickup_space(ctx, head.len + msg.len, a))
+			;   /* a tempfail, as smtpd's 452 */
 		else
 			pickup_enqueue(sender, rcpts, n, &dsn, &head, &msg, a);
 		if (strcmp(a->status, "ok") == 0)
@@ -514,7 +538,12 @@ int main(int argc, char **argv)
 	if (ctx.rcpt_limit == 0 || ctx.rcpt_limit >= RECORD_MAX_FIELDS)
 		ctx.rcpt_limit = RECORD_MAX_FIELDS - 1;
 	enqueue_set_timeout(ctx.ipc_ms < 0 ? 0 : ctx.ipc_ms);
+	ctx.minfree = config_size("queue_minfree");
 	daemon_drop(&d);
+	/* Our root is the queue: "." is on its file system. */
+	ctx.queue_fd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (ctx.queue_fd < 0)
+		log_fatal("queue directory: %s", strerror(errno));
 	daemon_serve(&d, pickup_serve, &ctx);
 	return 0;
 }

@@ -69,6 +69,8 @@ struct smtpd_ctx {
 	int received_tls, received_auth;
 	int lmtp_verify;                 /* lmtp_verify_recipients */
 	int verify_ms;                   /* wait for the verify service: its probe + ipc_timeout */
+	unsigned long long queue_minfree;/* queue_minfree, bytes; 0 = no check */
+	int queue_fd;                    /* DIR/queue/tmp (O_PATH) for fstatvfs, -1: none */
 };
 
 struct smtpd_rcpt {
@@ -100,6 +102,7 @@ struct smtpd_session {
 	char body[16];                   /* RFC 6152 BODY value, "" if none */
 	char ret[8];                     /* RFC 3461 RET value, "" if none */
 	struct buf envid;                /* RFC 3461 ENVID, decoded */
+	unsigned long long mail_size;    /* RFC 1870 SIZE of MAIL, 0 if none */
 	struct smtpd_rcpt *rcpts;        /* accepted recipients */
 	size_t nrcpt;
 	size_t rcpt_alloc;
@@ -220,6 +223,13 @@ void smtpd_cmd_rcpt(struct smtpd_session *ss, const struct smtp_cmd *cmd);
  * 1 the LMTP server takes it (or it is not to be verified), 0 after a
  * 550 / 450 / 451 reply (docs/operator.md, "LMTP"). */
 int smtpd_verify_rcpt(struct smtpd_session *ss, const char *addr, size_t len, const char *shown);
+
+/* smtpd_space.c */
+/* Open the queue's tmp/ for the free-space check (before the drop). */
+void smtpd_space_init(struct smtpd_ctx *ctx, const struct daemon *d);
+/* Whether the queue has queue_minfree + the declared SIZE free: 1 go
+ * on, 0 after a 452 4.3.1. */
+int smtpd_space_check(struct smtpd_session *ss);
 
 /* smtpd_data.c */
 /* DATA: stream the message to enqueue and answer only after it did. */

@@ -27,7 +27,8 @@
  * message.  Message content is never logged.
  *
  * Fails: enqueue unreachable or failing: 451 4.3.0, transaction kept (at
- * DATA) or ended (after the data); client gone or silent: the message is
+ * DATA) or ended (after the data); the queue's disk full (queue_minfree
+ * at DATA, enqueue's ENOSPC after the data): 452 4.3.1 the same way; client gone or silent: the message is
  * discarded and the session ends (421 4.4.2 on a timeout). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -416,6 +417,8 @@ static void smtpd_msg_verdict(struct smtpd_session *ss, struct smtpd_msg *m)
 		log_warn("enqueue failed for the message from %s: %s", ss->client_log, err);
 		if (permanent)
 			smtpd_reply(ss, "554 5.3.0 Error: %s", err);
+		else if (enqueue_no_space(m->e))
+			smtpd_reply(ss, "452 4.3.1 Insufficient system storage");
 		else
 			smtpd_reply(ss, "451 4.3.0 Error: queue file write error");
 		return;
@@ -479,7 +482,7 @@ void smtpd_cmd_data(struct smtpd_session *ss, const struct smtp_cmd *cmd)
 		smtpd_reply(ss, "501 5.5.4 Syntax: DATA");
 		return;
 	}
-	if (smtpd_msg_open(ss, 0) < 0)
+	if (!smtpd_space_check(ss) || smtpd_msg_open(ss, 0) < 0)
 		return;
 	smtpd_reply(ss, "354 End data with <CR><LF>.<CR><LF>");
 	/* RFC 2920 3.1: DATA ends a pipelined group; the client waits. */
@@ -556,9 +559,10 @@ void smtpd_cmd_bdat(struct smtpd_session *ss, const struct smtp_cmd *cmd)
 		return;
 	}
 	refusal = smtpd_bdat_refusal(ss);
-	if (refusal == NULL && ss->msg == NULL && smtpd_msg_open(ss, 1) < 0) {
+	if (refusal == NULL && ss->msg == NULL &&
+	    (!smtpd_space_check(ss) || smtpd_msg_open(ss, 1) < 0)) {
 		smtpd_reset(ss);
-		refusal = "";   /* 451 already sent */
+		refusal = "";   /* 452 / 451 already sent */
 	}
 	if (refusal != NULL) {
 		/* RFC 3030 2: the chunk is read and dropped all the same. */

@@ -17,7 +17,8 @@
  * certificate and key, all opened before privileges are dropped; it also
  * opens DIR/run/smtpd.sessions for the per-client session slots (locks
  * only, never written), the access maps of smtpd_*_access, and
- * DIR/run/smtpd.rates (the shared rate counters, smtpd_access.c).
+ * DIR/run/smtpd.rates (the shared rate counters, smtpd_access.c), and
+ * DIR/queue/tmp for its free space (smtpd_space.c).
  * Writes: its client connection, the enqueue, authd and verify sockets
  * (private/ inside its root), and the counters of smtpd.rates.
  *
@@ -213,6 +214,7 @@ static void smtpd_ctx_init(struct smtpd_ctx *ctx, const struct daemon *d)
 	smtpd_tls_init(ctx, d);
 	smtpd_limit_init(ctx, d);
 	smtpd_access_init(ctx, d);
+	smtpd_space_init(ctx, d);
 }
 
 int main(int argc, char **argv)
@@ -235,5 +237,7 @@ int main(int argc, char **argv)
 	free(ctx.limit_exceptions);
 	if (ctx.conn_fd >= 0)
 		close(ctx.conn_fd);
+	if (ctx.queue_fd >= 0)
+		close(ctx.queue_fd);
 	return 0;
 }

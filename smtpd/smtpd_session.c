@@ -149,6 +149,7 @@ void smtpd_reset(struct smtpd_session *ss)
 	ss->rcpt_fields = 0;
 	buf_reset(&ss->sender);
 	buf_reset(&ss->envid);
+	ss->mail_size = 0;
 	ss->smtputf8 = 0;
 	ss->body[0] = '\0';
 	ss->ret[0] = '\0';
@@ -227,6 +228,7 @@ static int smtpd_param_size(struct smtpd_session *ss, const struct smtp_param *p
 		smtpd_reply(ss, "552 5.3.4 Message size exceeds fixed limit");
 		return -1;
 	}
+	ss->mail_size = size;   /* for the free-space check */
 	return 0;
 }
 
@@ -403,7 +405,8 @@ static void smtpd_cmd_mail(struct smtpd_session *ss, const struct smtp_cmd *cmd)
 	} else if (buf_set(&ss->sender, addr.data != NULL ? addr.data : "", addr.len) < 0) {
 		smtpd_reply(ss, "501 5.1.3 Bad sender address syntax");
 		smtpd_reset(ss);
-	} else if (!smtpd_mail_sender_ok(ss, buf_cstr(&ss->sender)) || !smtpd_access_mail(ss)) {
+	} else if (!smtpd_space_check(ss) || !smtpd_mail_sender_ok(ss, buf_cstr(&ss->sender)) ||
+		   !smtpd_access_mail(ss)) {
 		smtpd_reset(ss);
 	} else {
 		ss->in_mail = 1;
