@@ -28,8 +28,9 @@
  *
  * Fails: enqueue unreachable or failing: 451 4.3.0, transaction kept (at
  * DATA) or ended (after the data); the queue's disk full (queue_minfree
- * at DATA, enqueue's ENOSPC after the data): 452 4.3.1 the same way; client gone or silent: the message is
- * discarded and the session ends (421 4.4.2 on a timeout). */
+ * at DATA, enqueue's ENOSPC after the data): 452 4.3.1 the same way;
+ * client gone or silent: the message is discarded and the session ends
+ * (421 4.4.2 on a timeout). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
