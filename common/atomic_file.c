@@ -15,15 +15,16 @@
 int atomic_file_open(struct atomic_file *af, int dirfd, const char *name, const char *tmp, int oflags,
 		     mode_t mode)
 {
+	size_t len = strlen(name);
 	int n;
 
 	af->dirfd = dirfd;
 	af->fd = -1;
-	if (strlen(name) >= sizeof(af->name)) {
+	if (len >= sizeof(af->name)) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	strcpy(af->name, name);
+	memcpy(af->name, name, len + 1);
 	n = tmp != NULL ? snprintf(af->tmp, sizeof(af->tmp), "%s", tmp)
 			: snprintf(af->tmp, sizeof(af->tmp), "%s.tmp.%ld", name, (long)getpid());
 	if (n < 0 || (size_t)n >= sizeof(af->tmp)) {
