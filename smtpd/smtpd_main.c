@@ -202,6 +202,7 @@ static void smtpd_ctx_init(struct smtpd_ctx *ctx, const struct daemon *d)
 	smtpd_maps_init(ctx, d);
 	smtpd_policy_init(ctx);
 	smtpd_delegate_init();
+	smtpd_spf_init(ctx);
 	smtpd_tls_init(ctx, d);
 	smtpd_limit_init(ctx, d);
 }
@@ -221,6 +222,7 @@ int main(int argc, char **argv)
 	cdbmap_close(&ctx.transport);
 	cdbmap_close(&ctx.sender_logins);
 	tls_ctx_free(&ctx.tls);
+	smtpd_spf_free(&ctx);
 	free(ctx.mynetworks);
 	free(ctx.limit_exceptions);
 	if (ctx.conn_fd >= 0)
