@@ -1,9 +1,12 @@
 /* dns: MX and address lookups for the remote delivery agent.
  *
  * Offers: dns_lookup_mx (RFC 5321 5.1: MX hosts by preference, equal
- * preferences in random order so load spreads; RFC 7505 null MX) and
+ * preferences in random order so load spreads; RFC 7505 null MX),
  * dns_lookup_addr (A and AAAA asked in parallel, answers interleaved
- * IPv6/IPv4 so that a broken family costs one attempt, not all).  c-ares
+ * IPv6/IPv4 so that a broken family costs one attempt, not all), and
+ * for SPF dns_lookup_txt (each record's character-strings joined,
+ * RFC 7208 3.3; at most DNS_TXT_MAX records, `more` says when there were
+ * more) and dns_lookup_ptr (at most DNS_PTR_MAX distinct names).  c-ares
  * is asynchronous; here its queries are driven to completion with
  * poll(), bounded by its own per-try timeout and try count, so a caller
  * sees a plain blocking call that can never hang.
@@ -30,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "buf.h"
 #include "dns.h"
@@ -555,7 +559,8 @@ int dns_reverse_name(const struct sockaddr *sa, char *out, size_t outlen)
 	return 0;
 }
 
-/* Keep one PTR name (without a trailing dot) if it is a usable name. */
+/* Keep one PTR name (without a trailing dot) if it is a usable name
+ * not kept already. */
 static void dns_ptr_keep(struct dns_name_list *out, const char *name)
 {
 	size_t n = strlen(name);
@@ -564,6 +569,10 @@ static void dns_ptr_keep(struct dns_name_list *out, const char *name)
 		n--;
 	if (out->n == DNS_PTR_MAX || n == 0 || n > DNS_NAME_MAX)
 		return;
+	/* c-ares lists the first name again among the aliases. */
+	for (size_t i = 0; i < out->n; i++)
+		if (strlen(out->name[i]) == n && strncasecmp(out->name[i], name, n) == 0)
+			return;
 	memcpy(out->name[out->n], name, n);
 	out->name[out->n][n] = '\0';
 	if (dns_name_ok(out->name[out->n]))

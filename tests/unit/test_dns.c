@@ -3,7 +3,8 @@
  * dnsmasq started on a loopback port checks the lookups end to end
  * (MX, implicit MX, NXDOMAIN vs no data, A/AAAA interleaving, TXT and
  * PTR, a resolver that does not answer).  TXT answers built by hand
- * check that a record's strings are joined.  Without dnsmasq those tests are skipped. */
+ * check that a record's strings are joined.  Without dnsmasq those
+ * tests are skipped. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
