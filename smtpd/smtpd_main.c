@@ -13,8 +13,10 @@
  *
  * Runs as: postern-smtpd, chrooted into the empty run/jail (docs/tree.md).
  * Reads: etc/postern.conf, etc/domains, etc/domains.cdb,
- * etc/mailboxes.cdb, the smtpd_sender_login_maps map, and the TLS
- * certificate and key, all opened before privileges are dropped; it also
+ * etc/mailboxes.cdb, the smtpd_sender_login_maps map, the TLS
+ * certificate and key, and for SPF (port 25) the resolver configuration
+ * (dns_servers or resolv.conf), all opened before privileges are
+ * dropped; it also
  * opens DIR/run/smtpd.sessions for the per-client session slots (locks
  * only, never written).  Writes: nothing but its client connection and
  * the enqueue, authd and verify sockets (private/ inside its root).
