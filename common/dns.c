@@ -234,6 +234,20 @@ static enum dns_result dns_status_result(int status, const char **error_r)
 	}
 }
 
+/* Ask one question of type about name and wait for it: DNS_OK with the
+ * answer in *q (the caller frees q->answer), or why not. */
+static enum dns_result dns_ask(struct dns *dns, const char *name, int type, struct dns_query *q,
+			       const char **error_r)
+{
+	if (!dns_name_ok(name)) {
+		*error_r = "malformed domain name";
+		return DNS_NOTFOUND;
+	}
+	ares_query(dns->ch, name, ns_c_in, type, dns_callback, q);
+	dns_run(dns, q, 1);
+	return dns_status_result(q->status, error_r);
+}
+
 /* ---- MX ---- */
 
 void dns_mx_sort(struct dns_mx_list *l, unsigned (*rnd)(void))
@@ -323,13 +337,7 @@ enum dns_result dns_lookup_mx(struct dns *dns, const char *domain, struct dns_mx
 	enum dns_result res;
 
 	out->n = 0;
-	if (!dns_name_ok(domain)) {
-		*error_r = "malformed domain name";
-		return DNS_NOTFOUND;
-	}
-	ares_query(dns->ch, domain, ns_c_in, ns_t_mx, dns_callback, &q);
-	dns_run(dns, &q, 1);
-	res = dns_status_result(q.status, error_r);
+	res = dns_ask(dns, domain, ns_t_mx, &q, error_r);
 	if (res == DNS_OK)
 		res = dns_mx_parse(q.answer, q.len, out, NULL, error_r);
 	free(q.answer);
@@ -521,13 +529,7 @@ enum dns_result dns_lookup_txt(struct dns *dns, const char *name, struct dns_txt
 
 	out->n = 0;
 	out->more = 0;
-	if (!dns_name_ok(name)) {
-		*error_r = "malformed domain name";
-		return DNS_NOTFOUND;
-	}
-	ares_query(dns->ch, name, ns_c_in, ns_t_txt, dns_callback, &q);
-	dns_run(dns, &q, 1);
-	res = dns_status_result(q.status, error_r);
+	res = dns_ask(dns, name, ns_t_txt, &q, error_r);
 	if (res == DNS_OK)
 		res = dns_txt_parse(q.answer, q.len, out, error_r);
 	free(q.answer);
@@ -592,9 +594,7 @@ enum dns_result dns_lookup_ptr(struct dns *dns, const struct sockaddr *sa, struc
 		*error_r = "not an IPv4 or IPv6 address";
 		return DNS_NOTFOUND;
 	}
-	ares_query(dns->ch, rev, ns_c_in, ns_t_ptr, dns_callback, &q);
-	dns_run(dns, &q, 1);
-	res = dns_status_result(q.status, error_r);
+	res = dns_ask(dns, rev, ns_t_ptr, &q, error_r);
 	if (res == DNS_OK) {
 		const void *addr = sa->sa_family == AF_INET
 			? (const void *)&((const struct sockaddr_in *)(const void *)sa)->sin_addr

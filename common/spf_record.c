@@ -140,22 +140,20 @@ static int spf_toplabel_ok(const char *p, size_t len)
  * domain-end = ( "." toplabel [ "." ] ) / macro-expand */
 static int spf_domain_spec_ok(const char *p, size_t len)
 {
-	size_t end = len, dot;
+	size_t i = 0, end = len, dot;
+	int last_macro = 0;
 
 	if (len == 0 || !spf_macro_string_ok(p, len, 0))
 		return 0;
-	if (p[len - 1] == '}') {
-		/* Ends in a macro-expand when a '%' starts one that runs to the end. */
-		for (size_t i = 0; i < len;) {
-			char letter;
-			size_t m = p[i] == '%' ? spf_macro_len(p + i, len - i, 0, &letter) : 0;
-			if (m > 0 && i + m == len)
-				return 1;
-			i += m > 0 ? m : 1;
-		}
+	/* The string is well-formed: every '%' starts a macro-expand. */
+	while (i < len) {
+		char letter;
+		size_t m = p[i] == '%' ? spf_macro_len(p + i, len - i, 0, &letter) : 0;
+		last_macro = m > 0;
+		i += m > 0 ? m : 1;
 	}
-	if (len >= 2 && p[len - 1] == '%' && (p[len - 2] == '%' || p[len - 2] == '_' || p[len - 2] == '-'))
-		return 1;   /* reached only when the last two bytes are one macro (string checked) */
+	if (last_macro)
+		return 1;
 	if (p[end - 1] == '.')
 		end--;
 	for (dot = end; dot > 0 && p[dot - 1] != '.'; dot--)
