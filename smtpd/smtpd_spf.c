@@ -23,6 +23,7 @@
  * Fails: a bad setting or resolver is fatal at start; a DNS problem is
  * a temperror result, recorded, never a refusal (only fail is refused,
  * and only when asked). */
+#include <arpa/inet.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,11 +82,15 @@ void smtpd_spf_free(struct smtpd_ctx *ctx)
 	ctx->spf = NULL;
 }
 
-/* Whether this client's identities are checked at all. */
+/* Whether this client's identities are checked at all: not for one
+ * without an address (smtpd -i on a pipe), nor for trusted ones. */
 static int smtpd_spf_applies(const struct smtpd_session *ss)
 {
 	const struct smtpd_spf_conf *c = ss->ctx->spf;
+	unsigned char addr[16];
 
+	if (inet_pton(AF_INET, ss->client, addr) != 1 && inet_pton(AF_INET6, ss->client, addr) != 1)
+		return 0;
 	return c != NULL && c->resolver != NULL && ss->auth_user.len == 0 &&
 	       !smtpd_policy_mynetworks(ss->ctx, ss->client) &&
 	       !smtpd_netlist_match(c->skip, c->nskip, ss->client);
