@@ -210,7 +210,7 @@ static const struct config_key config_table[] = {
 	{ "dns_timeout", CONFIG_TIME, "5s",
 	  "How long the remote delivery agent (and the SPF check) waits for one DNS answer before it asks again or the next resolver." },
 	{ "dns_tries", CONFIG_SIZE, "2",
-	  "How often a DNS query is sent to each resolver before the lookup counts as a temporary failure (the mail is deferred)." },
+	  "How often a DNS query is sent to each resolver before the lookup counts as a temporary failure (remote delivery defers the mail; an SPF check says temperror)." },
 	{ "remote_smtp_port", CONFIG_SIZE, "25",
 	  "TCP port of the SMTP servers that the remote delivery agent connects to for MX hosts and relayhost without a port." },
 	{ "remote_helo_name", CONFIG_STR, "",
