@@ -53,13 +53,20 @@ void smtpd_spf_init(struct smtpd_ctx *ctx)
 	struct smtpd_spf_conf *c = calloc(1, sizeof(*c));
 	const char *id = config_str("authserv_id"), *err;
 	unsigned long long t = config_time("spf_time_limit"), dt = config_time("dns_timeout");
+	static const struct auth_results none;
+	struct buf probe;
 
 	if (c == NULL)
 		log_fatal("out of memory");
 	if (*id == '\0')
 		id = ctx->hostname;
-	if (str_copy(c->authserv_id, sizeof(c->authserv_id), id) < 0 || strpbrk(id, " \t\r\n;()\"") != NULL)
-		log_fatal("authserv_id must be one word of at most %d bytes", AUTH_RESULTS_ID_MAX);
+	/* Refused now rather than at each message: it must be a token. */
+	buf_init(&probe, SMTPD_AR_MAX);
+	if (str_copy(c->authserv_id, sizeof(c->authserv_id), id) < 0 ||
+	    auth_results_write(id, &none, &probe) < 0)
+		log_fatal("authserv_id (or myhostname) must be a token of at most %d bytes (RFC 8601 2.5)",
+			  AUTH_RESULTS_ID_MAX);
+	buf_free(&probe);
 	c->reject_fail = config_bool("spf_reject_fail");
 	c->time_limit_ms = t > LLONG_MAX / 1000 ? LLONG_MAX : (long long)t * 1000;
 	c->skip = smtpd_netlist_parse("spf_skip_addresses", config_str("spf_skip_addresses"), NULL, 0, &c->nskip);
