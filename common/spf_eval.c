@@ -174,14 +174,14 @@ static int spf_ip_in(const struct spf_eval *ev, int family, const unsigned char 
 static int spf_addrs_match(const struct spf_eval *ev, const struct dns_addr_list *l, const struct spf_term *t)
 {
 	for (size_t i = 0; i < l->n; i++) {
-		const struct sockaddr *sa = (const struct sockaddr *)&l->addr[i];
-		if (sa->sa_family == AF_INET &&
-		    spf_ip_in(ev, AF_INET, (const unsigned char *)&((const struct sockaddr_in *)(const void *)sa)->sin_addr,
-			      t->cidr4))
+		const void *sa = &l->addr[i];
+		const struct sockaddr_in *s4 = sa;
+		const struct sockaddr_in6 *s6 = sa;
+
+		if (s4->sin_family == AF_INET &&
+		    spf_ip_in(ev, AF_INET, (const unsigned char *)&s4->sin_addr, t->cidr4))
 			return 1;
-		if (sa->sa_family == AF_INET6 &&
-		    spf_ip_in(ev, AF_INET6, ((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr.s6_addr,
-			      t->cidr6))
+		if (s6->sin6_family == AF_INET6 && spf_ip_in(ev, AF_INET6, s6->sin6_addr.s6_addr, t->cidr6))
 			return 1;
 	}
 	return 0;
@@ -573,7 +573,8 @@ static int spf_ip_setup(struct spf_eval *ev, const char *ip)
 		struct sockaddr_in *s = (struct sockaddr_in *)&ev->sa;
 		s->sin_family = AF_INET;
 		memcpy(&s->sin_addr, ev->ip, 4);
-		snprintf(ev->ip_dotted, sizeof(ev->ip_dotted), "%u.%u.%u.%u", ev->ip[0], ev->ip[1], ev->ip[2], ev->ip[3]);
+		snprintf(ev->ip_dotted, sizeof(ev->ip_dotted), "%u.%u.%u.%u",
+			 ev->ip[0], ev->ip[1], ev->ip[2], ev->ip[3]);
 		memcpy(ev->ip_text, ev->ip_dotted, strlen(ev->ip_dotted) + 1);
 		return 0;
 	}

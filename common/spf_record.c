@@ -356,7 +356,8 @@ static int spf_ip_parse(const char *p, size_t len, int v6, struct spf_term *term
 	text[alen] = '\0';
 	if (inet_pton(v6 ? AF_INET6 : AF_INET, text, term->addr) != 1)
 		return -1;
-	if (slash != NULL && spf_cidr(slash, len - alen, v6 ? 128 : 32, v6 ? &term->cidr6 : &term->cidr4) != len - alen)
+	if (slash != NULL &&
+	    spf_cidr(slash, len - alen, v6 ? 128 : 32, v6 ? &term->cidr6 : &term->cidr4) != len - alen)
 		return -1;
 	return 0;
 }
@@ -477,8 +478,9 @@ static int spf_term(const char *p, size_t len, struct spf_record *rec, const cha
 
 	/* name = ALPHA *( ALPHA / DIGIT / "-" / "_" / "." ) followed by '='. */
 	if (spf_alpha(p[0])) {
-		for (i = 1; i < len && (spf_alpha(p[i]) || spf_digit(p[i]) || p[i] == '-' || p[i] == '_' || p[i] == '.'); i++)
-			;
+		i = 1;
+		while (i < len && (spf_alpha(p[i]) || spf_digit(p[i]) || p[i] == '-' || p[i] == '_' || p[i] == '.'))
+			i++;
 		if (i < len && p[i] == '=')
 			return spf_modifier(p, len, i, rec, error_r);
 	}

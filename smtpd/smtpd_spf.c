@@ -186,7 +186,8 @@ int smtpd_spf_rcpt(struct smtpd_session *ss, const char *shown)
 		smtpd_reply(ss, "550 5.7.23 <%.256s>: Recipient address rejected: SPF fail: %s", shown,
 			    st->explanation);
 	else
-		smtpd_reply(ss, "550 5.7.23 <%.256s>: Recipient address rejected: SPF fail: %s not permitted for %s",
+		smtpd_reply(ss, "550 5.7.23 <%.256s>: Recipient address rejected: SPF fail: "
+			    "%s not permitted for %s",
 			    shown, ss->client, st->by_helo ? "the HELO name" : "the sender domain");
 	return 0;
 }
