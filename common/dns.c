@@ -234,6 +234,18 @@ static enum dns_result dns_status_result(int status, const char **error_r)
 	}
 }
 
+/* The outcome of an ares_parse_*_reply call. */
+static enum dns_result dns_parse_status(int r, const char **error_r)
+{
+	if (r == ARES_ENODATA)
+		return DNS_NODATA;
+	if (r != ARES_SUCCESS) {
+		*error_r = ares_strerror(r);
+		return DNS_TEMPFAIL;
+	}
+	return DNS_OK;
+}
+
 /* Ask one question of type about name and wait for it: DNS_OK with the
  * answer in *q (the caller frees q->answer), or why not. */
 static enum dns_result dns_ask(struct dns *dns, const char *name, int type, struct dns_query *q,
@@ -301,15 +313,11 @@ enum dns_result dns_mx_parse(const unsigned char *answer, int len, struct dns_mx
 {
 	struct ares_mx_reply *mx = NULL;
 	size_t total = 0, nulls = 0;
-	int r = ares_parse_mx_reply(answer, len, &mx);
+	enum dns_result pr = dns_parse_status(ares_parse_mx_reply(answer, len, &mx), error_r);
 
 	out->n = 0;
-	if (r == ARES_ENODATA)
-		return DNS_NODATA;
-	if (r != ARES_SUCCESS) {
-		*error_r = ares_strerror(r);
-		return DNS_TEMPFAIL;
-	}
+	if (pr != DNS_OK)
+		return pr;
 	for (const struct ares_mx_reply *m = mx; m != NULL; m = m->next) {
 		total++;
 		/* RFC 7505 3: the null MX is "." (c-ares gives ""). */
@@ -481,16 +489,13 @@ enum dns_result dns_txt_parse(const unsigned char *answer, int len, struct dns_t
 			      const char **error_r)
 {
 	struct ares_txt_ext *txt = NULL;
-	int r = ares_parse_txt_reply_ext(answer, len, &txt), skip = 0;
+	enum dns_result pr = dns_parse_status(ares_parse_txt_reply_ext(answer, len, &txt), error_r);
+	int skip = 0;
 
 	out->n = 0;
 	out->more = 0;
-	if (r == ARES_ENODATA)
-		return DNS_NODATA;
-	if (r != ARES_SUCCESS) {
-		*error_r = ares_strerror(r);
-		return DNS_TEMPFAIL;
-	}
+	if (pr != DNS_OK)
+		return pr;
 	for (const struct ares_txt_ext *t = txt; t != NULL; t = t->next) {
 		/* RFC 7208 3.3: a record's strings are joined without spaces. */
 		if (t->record_start || out->n == 0) {

@@ -150,24 +150,29 @@ class SmtpdSpf(PosternTestCase):
                          head)
         return fields[3], [f for f in fields if f.lower().startswith("authentication-results:")]
 
-    def test_results_pass_fail_softfail_neutral_none(self):
-        t = self.tree()
-        cases = [
-            ("spf-pass", PASS_IP, "alice@pass.test", "spf=pass smtp.mailfrom=alice@pass.test"),
-            ("spf-fail", FAIL_IP, "alice@pass.test", "spf=fail smtp.mailfrom=alice@pass.test"),
-            ("spf-fail2", PASS_IP, "x@fail.test", "spf=fail smtp.mailfrom=x@fail.test"),
-            ("spf-soft", PASS_IP, "x@soft.test", "spf=softfail smtp.mailfrom=x@soft.test"),
-            ("spf-neutral", FAIL_IP, "x@neutral.test", "spf=neutral smtp.mailfrom=x@neutral.test"),
-            ("spf-none", PASS_IP, "x@none.test", "spf=none smtp.mailfrom=x@none.test"),
-        ]
+    def assert_mailfrom_results(self, t, cases):
+        """Send each (test id, client address, sender, SPF result) and
+        check the delivered message's Authentication-Results."""
         for test_id, src, sender, want in cases:
             field, _ = self.ar(self.send(t, src, sender, test_id))
-            self.assertEqual(field, "Authentication-Results: %s; %s" % (MYHOST, want), test_id)
+            self.assertEqual(field, "Authentication-Results: %s; spf=%s smtp.mailfrom=%s"
+                             % (MYHOST, want, sender), test_id)
+
+    def test_results_pass_fail_softfail_neutral_none(self):
+        t = self.tree()
+        self.assert_mailfrom_results(t, [
+            ("spf-pass", PASS_IP, "alice@pass.test", "pass"),
+            ("spf-fail", FAIL_IP, "alice@pass.test", "fail"),
+            ("spf-fail2", PASS_IP, "x@fail.test", "fail"),
+            ("spf-soft", PASS_IP, "x@soft.test", "softfail"),
+            ("spf-neutral", FAIL_IP, "x@neutral.test", "neutral"),
+            ("spf-none", PASS_IP, "x@none.test", "none"),
+        ])
         self.assertIn("SPF fail: client=unknown[%s], identity=mailfrom" % FAIL_IP, t.log_text())
 
     def test_include_redirect_macros_a_and_mx(self):
         t = self.tree()
-        cases = [
+        self.assert_mailfrom_results(t, [
             ("inc-pass", PASS_IP, "x@inc.test", "pass"),
             ("inc-fail", FAIL_IP, "x@inc.test", "fail"),
             ("redir-pass", PASS_IP, "x@redir.test", "pass"),
@@ -178,11 +183,7 @@ class SmtpdSpf(PosternTestCase):
             ("a-pass", OTHER_IP, "x@amx.test", "pass"),
             ("mx-pass", PASS_IP, "x@amx.test", "pass"),
             ("amx-fail", FAIL_IP, "x@amx.test", "fail"),
-        ]
-        for test_id, src, sender, want in cases:
-            field, _ = self.ar(self.send(t, src, sender, test_id))
-            self.assertEqual(field, "Authentication-Results: %s; spf=%s smtp.mailfrom=%s"
-                             % (MYHOST, want, sender), test_id)
+        ])
 
     def test_permerror_on_limits_and_syntax(self):
         t = self.tree()
