@@ -112,6 +112,9 @@ static void test_tls_server_ctx_loads_matching_cert_and_key(void **state)
 	(void)state;
 	assert_non_null(ctx);
 	assert_int_equal(SSL_CTX_get_min_proto_version(ctx), TLS1_2_VERSION);
+	/* The server's suite order (testssl.sh), ChaCha20 for who asks first. */
+	assert_true((SSL_CTX_get_options(ctx) & SSL_OP_CIPHER_SERVER_PREFERENCE) != 0);
+	assert_true((SSL_CTX_get_options(ctx) & SSL_OP_PRIORITIZE_CHACHA) != 0);
 	tls_ctx_free(&ctx);
 	assert_null(ctx);
 	tls_ctx_free(&ctx);   /* NULL is fine */
