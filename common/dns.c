@@ -1,9 +1,12 @@
 /* dns: MX and address lookups for the remote delivery agent.
  *
  * Offers: dns_lookup_mx (RFC 5321 5.1: MX hosts by preference, equal
- * preferences in random order so load spreads; RFC 7505 null MX) and
+ * preferences in random order so load spreads; RFC 7505 null MX),
  * dns_lookup_addr (A and AAAA asked in parallel, answers interleaved
- * IPv6/IPv4 so that a broken family costs one attempt, not all).  c-ares
+ * IPv6/IPv4 so that a broken family costs one attempt, not all), and
+ * for SPF dns_lookup_txt (each record's character-strings joined,
+ * RFC 7208 3.3; at most DNS_TXT_MAX records, `more` says when there were
+ * more) and dns_lookup_ptr (at most DNS_PTR_MAX distinct names).  c-ares
  * is asynchronous; here its queries are driven to completion with
  * poll(), bounded by its own per-try timeout and try count, so a caller
  * sees a plain blocking call that can never hang.
@@ -23,11 +26,14 @@
 #include <arpa/inet.h>
 #include <ares.h>
 #include <arpa/nameser.h>
+#include <netdb.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "buf.h"
 #include "dns.h"
@@ -228,6 +234,32 @@ static enum dns_result dns_status_result(int status, const char **error_r)
 	}
 }
 
+/* The outcome of an ares_parse_*_reply call. */
+static enum dns_result dns_parse_status(int r, const char **error_r)
+{
+	if (r == ARES_ENODATA)
+		return DNS_NODATA;
+	if (r != ARES_SUCCESS) {
+		*error_r = ares_strerror(r);
+		return DNS_TEMPFAIL;
+	}
+	return DNS_OK;
+}
+
+/* Ask one question of type about name and wait for it: DNS_OK with the
+ * answer in *q (the caller frees q->answer), or why not. */
+static enum dns_result dns_ask(struct dns *dns, const char *name, int type, struct dns_query *q,
+			       const char **error_r)
+{
+	if (!dns_name_ok(name)) {
+		*error_r = "malformed domain name";
+		return DNS_NOTFOUND;
+	}
+	ares_query(dns->ch, name, ns_c_in, type, dns_callback, q);
+	dns_run(dns, q, 1);
+	return dns_status_result(q->status, error_r);
+}
+
 /* ---- MX ---- */
 
 void dns_mx_sort(struct dns_mx_list *l, unsigned (*rnd)(void))
@@ -281,15 +313,11 @@ enum dns_result dns_mx_parse(const unsigned char *answer, int len, struct dns_mx
 {
 	struct ares_mx_reply *mx = NULL;
 	size_t total = 0, nulls = 0;
-	int r = ares_parse_mx_reply(answer, len, &mx);
+	enum dns_result pr = dns_parse_status(ares_parse_mx_reply(answer, len, &mx), error_r);
 
 	out->n = 0;
-	if (r == ARES_ENODATA)
-		return DNS_NODATA;
-	if (r != ARES_SUCCESS) {
-		*error_r = ares_strerror(r);
-		return DNS_TEMPFAIL;
-	}
+	if (pr != DNS_OK)
+		return pr;
 	for (const struct ares_mx_reply *m = mx; m != NULL; m = m->next) {
 		total++;
 		/* RFC 7505 3: the null MX is "." (c-ares gives ""). */
@@ -317,13 +345,7 @@ enum dns_result dns_lookup_mx(struct dns *dns, const char *domain, struct dns_mx
 	enum dns_result res;
 
 	out->n = 0;
-	if (!dns_name_ok(domain)) {
-		*error_r = "malformed domain name";
-		return DNS_NOTFOUND;
-	}
-	ares_query(dns->ch, domain, ns_c_in, ns_t_mx, dns_callback, &q);
-	dns_run(dns, &q, 1);
-	res = dns_status_result(q.status, error_r);
+	res = dns_ask(dns, domain, ns_t_mx, &q, error_r);
 	if (res == DNS_OK)
 		res = dns_mx_parse(q.answer, q.len, out, NULL, error_r);
 	free(q.answer);
@@ -433,5 +455,172 @@ enum dns_result dns_lookup_addr(struct dns *dns, const char *host, int family,
 	res = dns_addr_result(q, 2, out->n, error_r);
 	free(q[0].answer);
 	free(q[1].answer);
+	return res;
+}
+
+/* ---- TXT ---- */
+
+void dns_txt_free(struct dns_txt_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->rec[i]);
+	l->n = 0;
+	l->more = 0;
+}
+
+/* Append one character-string to the last record of l. */
+static int dns_txt_append(struct dns_txt_list *l, const unsigned char *p, size_t n)
+{
+	size_t i = l->n - 1, len = l->len[i];
+	char *r;
+
+	/* One DNS message is at most 65535 bytes: no sum can overflow. */
+	r = realloc(l->rec[i], len + n + 1);
+	if (r == NULL)
+		return -1;
+	memcpy(r + len, p, n);
+	r[len + n] = '\0';
+	l->rec[i] = r;
+	l->len[i] = len + n;
+	return 0;
+}
+
+enum dns_result dns_txt_parse(const unsigned char *answer, int len, struct dns_txt_list *out,
+			      const char **error_r)
+{
+	struct ares_txt_ext *txt = NULL;
+	enum dns_result pr = dns_parse_status(ares_parse_txt_reply_ext(answer, len, &txt), error_r);
+	int skip = 0;
+
+	out->n = 0;
+	out->more = 0;
+	if (pr != DNS_OK)
+		return pr;
+	for (const struct ares_txt_ext *t = txt; t != NULL; t = t->next) {
+		/* RFC 7208 3.3: a record's strings are joined without spaces. */
+		if (t->record_start || out->n == 0) {
+			skip = out->n == DNS_TXT_MAX;
+			if (skip) {
+				out->more = 1;
+				continue;
+			}
+			out->rec[out->n] = NULL;
+			out->len[out->n] = 0;
+			out->n++;
+		}
+		if (!skip && dns_txt_append(out, t->txt, t->length) < 0) {
+			ares_free_data(txt);
+			dns_txt_free(out);
+			*error_r = "out of memory";
+			return DNS_TEMPFAIL;
+		}
+	}
+	ares_free_data(txt);
+	/* An empty record (a TXT RR of zero strings) still has its buffer. */
+	for (size_t i = 0; i < out->n; i++)
+		if (out->rec[i] == NULL && (out->rec[i] = calloc(1, 1)) == NULL) {
+			dns_txt_free(out);
+			*error_r = "out of memory";
+			return DNS_TEMPFAIL;
+		}
+	return out->n > 0 ? DNS_OK : DNS_NODATA;
+}
+
+enum dns_result dns_lookup_txt(struct dns *dns, const char *name, struct dns_txt_list *out,
+			       const char **error_r)
+{
+	struct dns_query q = { 0 };
+	enum dns_result res;
+
+	out->n = 0;
+	out->more = 0;
+	res = dns_ask(dns, name, ns_t_txt, &q, error_r);
+	if (res == DNS_OK)
+		res = dns_txt_parse(q.answer, q.len, out, error_r);
+	free(q.answer);
+	return res;
+}
+
+/* ---- PTR ---- */
+
+int dns_reverse_name(const struct sockaddr *sa, char *out, size_t outlen)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+
+	if (sa->sa_family == AF_INET) {
+		const unsigned char *a = (const unsigned char *)&((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+		int n = snprintf(out, outlen, "%u.%u.%u.%u.in-addr.arpa", a[3], a[2], a[1], a[0]);
+		return n < 0 || (size_t)n >= outlen ? -1 : 0;
+	}
+	if (sa->sa_family != AF_INET6 || outlen < 16 * 4 + sizeof("ip6.arpa"))
+		return -1;
+	const unsigned char *a = ((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr.s6_addr;
+	for (int i = 15; i >= 0; i--) {
+		out[o++] = hex[a[i] & 15];
+		out[o++] = '.';
+		out[o++] = hex[a[i] >> 4];
+		out[o++] = '.';
+	}
+	memcpy(out + o, "ip6.arpa", sizeof("ip6.arpa"));
+	return 0;
+}
+
+/* Keep one PTR name (without a trailing dot) if it is a usable name
+ * not kept already. */
+static void dns_ptr_keep(struct dns_name_list *out, const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n > 0 && name[n - 1] == '.')
+		n--;
+	if (out->n == DNS_PTR_MAX || n == 0 || n > DNS_NAME_MAX)
+		return;
+	/* c-ares lists the first name again among the aliases. */
+	for (size_t i = 0; i < out->n; i++)
+		if (strlen(out->name[i]) == n && strncasecmp(out->name[i], name, n) == 0)
+			return;
+	memcpy(out->name[out->n], name, n);
+	out->name[out->n][n] = '\0';
+	if (dns_name_ok(out->name[out->n]))
+		out->n++;
+}
+
+enum dns_result dns_lookup_ptr(struct dns *dns, const struct sockaddr *sa, struct dns_name_list *out,
+			       const char **error_r)
+{
+	char rev[128];
+	struct dns_query q = { 0 };
+	struct hostent *he = NULL;
+	enum dns_result res;
+
+	out->n = 0;
+	if (dns_reverse_name(sa, rev, sizeof rev) < 0) {
+		*error_r = "not an IPv4 or IPv6 address";
+		return DNS_NOTFOUND;
+	}
+	res = dns_ask(dns, rev, ns_t_ptr, &q, error_r);
+	if (res == DNS_OK) {
+		const void *addr = sa->sa_family == AF_INET
+			? (const void *)&((const struct sockaddr_in *)(const void *)sa)->sin_addr
+			: (const void *)&((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+		int r = ares_parse_ptr_reply(q.answer, q.len, addr, sa->sa_family == AF_INET ? 4 : 16,
+					     sa->sa_family, &he);
+		if (r == ARES_ENODATA) {
+			res = DNS_NODATA;
+		} else if (r != ARES_SUCCESS) {
+			*error_r = ares_strerror(r);
+			res = DNS_TEMPFAIL;
+		} else {
+			/* c-ares gives the first name as h_name, the others as aliases. */
+			dns_ptr_keep(out, he->h_name);
+			for (char **a = he->h_aliases; a != NULL && *a != NULL; a++)
+				dns_ptr_keep(out, *a);
+			res = out->n > 0 ? DNS_OK : DNS_NODATA;
+		}
+	}
+	if (he != NULL)
+		ares_free_hostent(he);
+	free(q.answer);
 	return res;
 }

@@ -11,6 +11,7 @@
 #include "cdbmap.h"
 #include "recipient.h"
 #include "smtp_cmd.h"
+#include "spf_eval.h"
 #include "stream.h"
 #include "tls.h"
 
@@ -71,6 +72,7 @@ struct smtpd_ctx {
 	int verify_ms;                   /* wait for the verify service: its probe + ipc_timeout */
 	unsigned long long queue_minfree;/* queue_minfree, bytes; 0 = no check */
 	int queue_fd;                    /* DIR/queue/tmp (O_PATH) for fstatvfs, -1: none */
+	struct smtpd_spf_conf *spf;      /* SPF and Authentication-Results (smtpd_spf.c) */
 };
 
 struct smtpd_rcpt {
@@ -80,6 +82,18 @@ struct smtpd_rcpt {
 };
 
 struct smtpd_msg;
+
+struct smtpd_spf_state {          /* smtpd_spf.c: SPF of the session */
+	int helo_done;                   /* helo_domain was checked */
+	char helo_domain[SMTPD_HELO_MAX + 1];
+	enum spf_result helo;            /* its result */
+	char helo_problem[160], helo_explanation[SPF_EXPLAIN_MAX + 1];
+	int checked;                     /* this transaction's identities were checked */
+	int by_helo;                     /* the HELO identity decided */
+	enum spf_result result;          /* the decisive result */
+	char problem[160];               /* temperror/permerror: why */
+	char explanation[SPF_EXPLAIN_MAX + 1];   /* fail: the domain's exp= text */
+};
 
 #define SMTPD_MSGID_LOG_MAX 250   /* longest Message-ID written to the log */
 
@@ -124,6 +138,7 @@ struct smtpd_session {
 		int refused;             /* client REJECT: only QUIT is served (RFC 5321 3.1) */
 		int hold, discard;       /* client / HELO said HOLD / DISCARD: every message */
 	} access;
+	struct smtpd_spf_state spf;      /* set at each MAIL */
 	/* counters for the disconnect log line */
 	unsigned long commands, messages, rcpts_total;
 };
@@ -159,6 +174,12 @@ void smtpd_cmd_auth(struct smtpd_session *ss, const struct smtp_cmd *cmd);
 void smtpd_policy_init(struct smtpd_ctx *ctx);
 /* Whether the client address (text) lies in mynetworks. */
 int smtpd_policy_mynetworks(const struct smtpd_ctx *ctx, const char *client);
+/* Parse a setting's list of CIDR blocks (spaces or commas; with mine,
+ * $mynetworks stands for those n_mine blocks); exits on a bad entry. */
+struct smtpd_net *smtpd_netlist_parse(const char *key, const char *v, const struct smtpd_net *mine,
+				      size_t n_mine, size_t *n_r);
+/* Whether the client address (text) lies in one of the n nets. */
+int smtpd_netlist_match(const struct smtpd_net *nets, size_t n, const char *client);
 /* Whether the authenticated user may use sender as MAIL FROM: 1 yes,
  * 0 no, -1 map lookup failure. */
 int smtpd_policy_sender_owned(const struct smtpd_ctx *ctx, const char *user, const char *sender);
@@ -230,6 +251,24 @@ void smtpd_space_init(struct smtpd_ctx *ctx, const struct daemon *d);
 /* Whether the queue has queue_minfree + the declared SIZE free: 1 go
  * on, 0 after a 452 4.3.1. */
 int smtpd_space_check(struct smtpd_session *ss);
+
+/* smtpd_spf.c */
+/* Read the SPF and Authentication-Results settings; open the resolver
+ * (before chroot) when port 25 checks SPF.  Exits on a bad setting. */
+void smtpd_spf_init(struct smtpd_ctx *ctx);
+/* Close the resolver and free the settings. */
+void smtpd_spf_free(struct smtpd_ctx *ctx);
+/* At an accepted MAIL FROM: check the HELO and MAIL FROM identities
+ * (when this client is checked at all) into ss->spf. */
+void smtpd_spf_mail(struct smtpd_session *ss);
+/* At RCPT: 1 go on, 0 after 550 5.7.23 (fail, spf_reject_fail). */
+int smtpd_spf_rcpt(struct smtpd_session *ss, const char *shown);
+/* Append the Authentication-Results field (nothing when SPF was not
+ * checked) to out.  0, or -1 when it could not be formatted. */
+int smtpd_auth_results(const struct smtpd_session *ss, struct buf *out);
+/* Remove incoming Authentication-Results fields with our authserv-id
+ * from the header section hdr..len in place; the new length. */
+size_t smtpd_auth_results_strip(const struct smtpd_session *ss, char *hdr, size_t len);
 
 /* smtpd_data.c */
 /* DATA: stream the message to enqueue and answer only after it did. */

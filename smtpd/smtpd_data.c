@@ -198,6 +198,7 @@ static int smtpd_header_line(const char *p, size_t n, int first)
 static void smtpd_msg_flush_header(struct smtpd_session *ss, struct smtpd_msg *m, size_t len)
 {
 	struct buf add;
+	size_t keep;
 
 	m->hdr_done = 1;
 	/* A policy server's PREPEND lines go first, above our Received. */
@@ -208,9 +209,13 @@ static void smtpd_msg_flush_header(struct smtpd_session *ss, struct smtpd_msg *m
 		log_warn("cannot format the Received header for %s", ss->client_log);
 		buf_reset(&add);
 	}
+	if (smtpd_auth_results(ss, &add) < 0)
+		log_warn("cannot format the Authentication-Results header for %s", ss->client_log);
 	smtpd_msg_write(m, add.data, add.len);
-	smtpd_msg_write(m, m->hdr.data, len);
-	if (len > 0 && m->hdr.data[len - 1] != '\n')
+	/* RFC 8601 5: no Authentication-Results in our name from outside. */
+	keep = smtpd_auth_results_strip(ss, m->hdr.data, len);
+	smtpd_msg_write(m, m->hdr.data, keep);
+	if (keep > 0 && m->hdr.data[keep - 1] != '\n')
 		smtpd_msg_write(m, "\n", 1);   /* an unterminated last header line */
 	buf_reset(&add);
 	if (smtpd_submission_fields(ss, m, &add) < 0) {

@@ -13,8 +13,10 @@
  *
  * Runs as: postern-smtpd, chrooted into the empty run/jail (docs/tree.md).
  * Reads: etc/postern.conf, etc/domains, etc/domains.cdb,
- * etc/mailboxes.cdb, the smtpd_sender_login_maps map, and the TLS
- * certificate and key, all opened before privileges are dropped; it also
+ * etc/mailboxes.cdb, the smtpd_sender_login_maps map, the TLS
+ * certificate and key, and for SPF (port 25) the resolver configuration
+ * (dns_servers or resolv.conf), all opened before privileges are
+ * dropped; it also
  * opens DIR/run/smtpd.sessions for the per-client session slots (locks
  * only, never written), the access maps of smtpd_*_access, and
  * DIR/run/smtpd.rates (the shared rate counters, smtpd_access.c), and
@@ -211,6 +213,7 @@ static void smtpd_ctx_init(struct smtpd_ctx *ctx, const struct daemon *d)
 	smtpd_maps_init(ctx, d);
 	smtpd_policy_init(ctx);
 	smtpd_delegate_init();
+	smtpd_spf_init(ctx);
 	smtpd_tls_init(ctx, d);
 	smtpd_limit_init(ctx, d);
 	smtpd_access_init(ctx, d);
@@ -233,6 +236,7 @@ int main(int argc, char **argv)
 	cdbmap_close(&ctx.sender_logins);
 	smtpd_access_free(&ctx);
 	tls_ctx_free(&ctx.tls);
+	smtpd_spf_free(&ctx);
 	free(ctx.mynetworks);
 	free(ctx.limit_exceptions);
 	if (ctx.conn_fd >= 0)

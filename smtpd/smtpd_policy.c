@@ -81,12 +81,8 @@ static int smtpd_net_parse(const char *p, size_t len, struct smtpd_net *net)
 	return 0;
 }
 
-/* Parse the list v of setting key (CIDR blocks separated by spaces or
- * commas) into a new array; with mine, the word $mynetworks stands for
- * the blocks of mine (n_mine of them).  Exits with a message on a bad
- * entry. */
-static struct smtpd_net *smtpd_netlist_parse(const char *key, const char *v,
-					     const struct smtpd_net *mine, size_t n_mine, size_t *n_r)
+struct smtpd_net *smtpd_netlist_parse(const char *key, const char *v,
+				      const struct smtpd_net *mine, size_t n_mine, size_t *n_r)
 {
 	struct smtpd_net *nets = calloc(SMTPD_MYNETWORKS_MAX, sizeof(*nets));
 	size_t pos = 0, n = 0, len = strlen(v), wl;
@@ -143,8 +139,7 @@ static int smtpd_net_match(const struct smtpd_net *net, int family, const unsign
 	return (net->addr[full] & mask) == (addr[full] & mask);
 }
 
-/* Whether the client address (text) lies in one of the n nets. */
-static int smtpd_netlist_match(const struct smtpd_net *nets, size_t n, const char *client)
+int smtpd_netlist_match(const struct smtpd_net *nets, size_t n, const char *client)
 {
 	static const unsigned char v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
 	unsigned char addr[16];

@@ -337,7 +337,7 @@ static void smtpd_rcpt_decide(struct smtpd_session *ss, const struct buf *norm,
 		v = smtpd_verify_rcpt(ss, norm->data, norm->len, shown) ? SMTPD_RCPT_OK : SMTPD_RCPT_ANSWERED;
 	switch (v) {
 	case SMTPD_RCPT_OK:
-		if (!smtpd_delegate_rcpt(ss, shown))
+		if (!smtpd_spf_rcpt(ss, shown) || !smtpd_delegate_rcpt(ss, shown))
 			return;
 		if (smtpd_rcpt_take(ss, norm, dsn, local) < 0) {
 			smtpd_reply(ss, "452 4.5.3 Error: too many recipients");

@@ -410,6 +410,7 @@ static void smtpd_cmd_mail(struct smtpd_session *ss, const struct smtp_cmd *cmd)
 		smtpd_reset(ss);
 	} else {
 		ss->in_mail = 1;
+		smtpd_spf_mail(ss);
 		smtpd_reply(ss, "250 2.1.0 Ok");
 	}
 	buf_free(&addr);

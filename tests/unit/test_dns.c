@@ -1,8 +1,10 @@
 /* Unit tests for common/dns.c.  MX answers built byte by byte check the
  * parser (order, shuffling of equal preferences, null MX, bounds); a real
  * dnsmasq started on a loopback port checks the lookups end to end
- * (MX, implicit MX, NXDOMAIN vs no data, A/AAAA interleaving, a resolver
- * that does not answer).  Without dnsmasq those tests are skipped. */
+ * (MX, implicit MX, NXDOMAIN vs no data, A/AAAA interleaving, TXT and
+ * PTR, a resolver that does not answer).  TXT answers built by hand
+ * check that a record's strings are joined.  Without dnsmasq those
+ * tests are skipped. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -189,6 +191,68 @@ static void test_truncated_answer_is_a_temporary_failure(void **state)
 	assert_non_null(err);
 }
 
+/* An answer to "example.test TXT": two records, the first of two
+ * character-strings (RFC 7208 3.3: joined without a space). */
+static void test_txt_strings_joined_per_record(void **state)
+{
+	static const char *const strs[][3] = { { "v=spf1 ip4:192.0.2.1", " -all", NULL }, { "other", NULL, NULL } };
+	struct dns_txt_list l;
+	struct pkt p = { .n = 0 };
+	const char *err = NULL;
+
+	(void)state;
+	put16(&p, 0x1234);
+	put16(&p, 0x8180);
+	put16(&p, 1);
+	put16(&p, 2);
+	put16(&p, 0);
+	put16(&p, 0);
+	put_name(&p, "example.test");
+	put16(&p, 16);
+	put16(&p, 1);
+	for (size_t r = 0; r < 2; r++) {
+		size_t len_at;
+		put16(&p, 0xc00c);
+		put16(&p, 16);
+		put16(&p, 1);
+		put16(&p, 0);
+		put16(&p, 300);
+		len_at = p.n;
+		put16(&p, 0);
+		for (size_t k = 0; strs[r][k] != NULL; k++) {
+			p.b[p.n++] = (unsigned char)strlen(strs[r][k]);
+			memcpy(p.b + p.n, strs[r][k], strlen(strs[r][k]));
+			p.n += strlen(strs[r][k]);
+		}
+		p.b[len_at] = (unsigned char)((p.n - len_at - 2) >> 8);
+		p.b[len_at + 1] = (unsigned char)(p.n - len_at - 2);
+	}
+	assert_int_equal(dns_txt_parse(p.b, (int)p.n, &l, &err), DNS_OK);
+	assert_int_equal(l.n, 2);
+	assert_string_equal(l.rec[0], "v=spf1 ip4:192.0.2.1 -all");
+	assert_int_equal(l.len[0], strlen("v=spf1 ip4:192.0.2.1 -all"));
+	assert_string_equal(l.rec[1], "other");
+	dns_txt_free(&l);
+	assert_int_equal(l.n, 0);
+	assert_int_equal(dns_txt_parse(p.b, (int)p.n - 3, &l, &err), DNS_TEMPFAIL);
+}
+
+static void test_reverse_names(void **state)
+{
+	struct sockaddr_in s4 = { .sin_family = AF_INET };
+	struct sockaddr_in6 s6 = { .sin6_family = AF_INET6 };
+	char out[128];
+
+	(void)state;
+	inet_pton(AF_INET, "192.0.2.3", &s4.sin_addr);
+	assert_int_equal(dns_reverse_name((struct sockaddr *)&s4, out, sizeof out), 0);
+	assert_string_equal(out, "3.2.0.192.in-addr.arpa");
+	inet_pton(AF_INET6, "2001:db8::cb01", &s6.sin6_addr);
+	assert_int_equal(dns_reverse_name((struct sockaddr *)&s6, out, sizeof out), 0);
+	assert_string_equal(out, "1.0.b.c.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa");
+	assert_int_equal(dns_reverse_name((struct sockaddr *)&s6, out, 40), -1);
+}
+
 /* ---- against dnsmasq ---- */
 
 static pid_t dnsmasq_pid = -1;
@@ -235,7 +299,8 @@ static int dnsmasq_setup(void **state)
 		      "--mx-host=multi.test,mx-b.multi.test,20", "--mx-host=multi.test,mx-a.multi.test,10",
 		      "--host-record=mx-a.multi.test,127.0.0.2", "--host-record=mx-b.multi.test,127.0.0.3",
 		      "--host-record=implicit.test,127.0.0.4,::1", "--host-record=v4only.test,127.0.0.5",
-		      "--dns-rr=nullmx.test,15,000000", (char *)NULL);
+		      "--dns-rr=nullmx.test,15,000000", "--txt-record=txt.test,v=spf1 a, -all",
+		      "--txt-record=txt.test,second", (char *)NULL);
 		_exit(127);
 	}
 	snprintf(servers, sizeof servers, "127.0.0.1:%d", dnsmasq_port);
@@ -393,6 +458,29 @@ static void test_bad_server_list_is_refused(void **state)
 	assert_int_equal(dns_open(" , ", 100, 1, &d, &err), -1);
 }
 
+static void test_dnsmasq_txt_and_ptr(void **state)
+{
+	struct dns_txt_list t;
+	struct dns_name_list n;
+	struct sockaddr_in s4 = { .sin_family = AF_INET };
+	const char *err = NULL;
+
+	(void)state;
+	NEED_DNSMASQ();
+	assert_int_equal(dns_lookup_txt(dns, "txt.test", &t, &err), DNS_OK);
+	assert_int_equal(t.n, 2);
+	/* dnsmasq's record order is its own: find each */
+	int spf = strcmp(t.rec[0], "second") == 0;
+	assert_string_equal(t.rec[spf], "v=spf1 a -all");
+	assert_string_equal(t.rec[!spf], "second");
+	dns_txt_free(&t);
+	assert_int_equal(dns_lookup_txt(dns, "multi.test", &t, &err), DNS_NODATA);
+	inet_pton(AF_INET, "127.0.0.2", &s4.sin_addr);
+	assert_int_equal(dns_lookup_ptr(dns, (struct sockaddr *)&s4, &n, &err), DNS_OK);
+	assert_int_equal(n.n, 1);
+	assert_string_equal(n.name[0], "mx-a.multi.test");
+}
+
 int main(void)
 {
 	const struct CMUnitTest parse_tests[] = {
@@ -402,6 +490,8 @@ int main(void)
 		cmocka_unit_test(test_null_mx_next_to_real_mx_is_ignored),
 		cmocka_unit_test(test_many_mx_keep_the_best),
 		cmocka_unit_test(test_truncated_answer_is_a_temporary_failure),
+		cmocka_unit_test(test_txt_strings_joined_per_record),
+		cmocka_unit_test(test_reverse_names),
 		cmocka_unit_test(test_silent_resolver_is_a_temporary_failure),
 		cmocka_unit_test(test_bad_server_list_is_refused),
 	};
@@ -412,6 +502,7 @@ int main(void)
 		cmocka_unit_test(test_dnsmasq_null_mx),
 		cmocka_unit_test(test_dnsmasq_addresses_ipv6_first_then_ipv4),
 		cmocka_unit_test(test_numeric_host_needs_no_query),
+		cmocka_unit_test(test_dnsmasq_txt_and_ptr),
 	};
 	int failed = cmocka_run_group_tests(parse_tests, NULL, NULL);
 
