@@ -171,6 +171,9 @@ int postern_cmd_queue(int argc, char **argv);
 /* `postern log`: one message's lines from the log (postern_log.c). */
 int postern_cmd_log(int argc, char **argv);
 int postern_cmd_dkim(int argc, char **argv);
+/* etc/dkim/ (0700, postern-dkim's as root) and a commented etc/dkim_keys,
+ * each unless it exists (postern init). 0 or -1 (reported). */
+int postern_dkim_init(const char *tree);
 int postern_cmd_config_defaults(int argc, char **argv);
 int postern_cmd_master_defaults(int argc, char **argv);
 int postern_cmd_services(int argc, char **argv);
