@@ -293,7 +293,7 @@ static const struct config_key config_table[] = {
 	{ "dkim_key_limit", CONFIG_SIZE, "1000",
 	  "Most lines of etc/dkim_keys the dkim-sign service loads; a longer map is refused." },
 	{ "dkim_prepend_slot", CONFIG_SIZE, "4096",
-	  "Bytes reserved in a queue file for the header fields written before the message once its data is in (DKIM-Signature); a signature that does not fit is a signing failure (dkim_sign_failure).  At least 1024, at most 65536." },
+	  "Bytes reserved in a queue file for the header fields written before the message once its data is in (DKIM-Signature); a signature that does not fit is a signing failure (dkim_sign_failure).  At least 1024, at most 16384 (the decoded fields are at most 4096 bytes)." },
 };
 
 #define CONFIG_NKEYS (sizeof(config_table) / sizeof(config_table[0]))
