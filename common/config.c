@@ -288,6 +288,8 @@ static const struct config_key config_table[] = {
 	  "DKIM canonicalization header/body (c=): relaxed/relaxed, relaxed/simple, simple/relaxed or simple/simple." },
 	{ "dkim_signature_ttl", CONFIG_TIME, "0",
 	  "Validity of a DKIM signature (x= = t= + this); 0 writes no x=." },
+	{ "dkim_sign_timeout", CONFIG_TIME, "10s",
+	  "How long enqueue waits for each answer of the dkim-sign service; then signing has failed (dkim_sign_failure).  Keep it well below ipc_timeout, which bounds the whole exchange of smtpd or pickup with enqueue." },
 	{ "dkim_sign_failure", CONFIG_STR, "tempfail",
 	  "What enqueue does when a message should be signed and the dkim-sign service does not answer: tempfail (the client retries; nothing leaves unsigned) or accept (queued unsigned, with a warning)." },
 	{ "dkim_key_limit", CONFIG_SIZE, "1000",
@@ -307,6 +309,7 @@ static const struct {
 	{ "message_size_limit", 1 },
 	{ "lmtp_verify_timeout", 1 },   /* seconds: a probe with no bound would hold an SMTP client */
 	{ "dkim_prepend_slot", 1024 },  /* two RSA-4096 signatures */
+	{ "dkim_sign_timeout", 1 },
 };
 
 /* Current values; NULL means the default. */
