@@ -16,7 +16,11 @@ records keygen printed (its dnsfunc hook, no DNS):
 - a signer that does not answer (stopped with SIGSTOP) makes submission
   a temporary failure (dkim_sign_failure = tempfail, the default), or
   lets the message through unsigned with = accept;
-- the dkim-sign service runs as postern-dkim in run/jail.
+- the dkim-sign service runs as postern-dkim in run/jail;
+- the signature is part of the message wherever it is read back from
+  the queue: `postern queue show` of a deferred message, the original
+  returned in a bounce; and a version 2 queue file (no prepend slot,
+  written before version 3) is still delivered.
 Without python3-dkim the tests are skipped and say so.
 """
 
@@ -103,6 +107,10 @@ class SizeSink:
             elif verb == b"MAIL":
                 mail = line.rstrip(b"\r\n")
                 c.sendall(b"250 ok\r\n")
+            elif verb == b"RCPT" and b"<refuse@" in line:
+                c.sendall(b"550 5.1.1 no such user\r\n")
+            elif verb == b"RCPT" and b"<later@" in line:
+                c.sendall(b"451 4.3.0 try later\r\n")
             elif verb == b"DATA":
                 c.sendall(b"354 go\r\n")
                 wire = b""
@@ -288,3 +296,41 @@ class DkimSign(PosternTestCase):
         self.assertNotIn(b"DKIM-Signature", data)
         self.assertIn("not DKIM-signed: no answer from dkim-sign (dkim_sign_failure = accept)",
                       t.log_bytes().decode("utf-8", "replace"))
+
+    def test_signature_in_queue_show_and_in_a_bounce(self):
+        t = self.start(keys=(("e1", "ed25519"),))
+        self.submit("later-1", "later@far-away.test")
+        self.submit("refuse-1", "refuse@far-away.test")
+        # deferred: `postern queue show` gives the message as it will be sent
+        wait_for(lambda: [q for q in t.queue_json() if q.get("state") == "deferred"], 30,
+                 "the 451 message to be deferred", detail=lambda: t.queue_json())
+        qid = [q for q in t.queue_json() if q.get("state") == "deferred"][0]["id"]
+        show = t.run("queue", "-d", t.dir, "show", qid).stdout
+        body = show.split(b"\n\n", 1)[1]
+        self.assertTrue(body.startswith(b"DKIM-Signature: v=1; a=ed25519-sha256;"), show[:600])
+        # bounced: the original (headers at least) carries the signature
+        wait_for(lambda: any(b"refuse-1" in open(p, "rb").read() for p in t.message_paths("alice")), 30,
+                 "the bounce of refuse-1 in alice's Maildir")
+        bounce = [open(p, "rb").read() for p in t.message_paths("alice") if b"refuse-1" in open(p, "rb").read()][0]
+        self.assertIn(b"multipart/report", bounce)
+        original = bounce.split(b"X-Test-Id: refuse-1", 1)[0]
+        self.assertIn(b"\nDKIM-Signature: v=1; a=ed25519-sha256;", original)
+
+    def test_version_2_queue_file_is_still_delivered(self):
+        t = self.start(keys=(("e1", "ed25519"),))
+        data = make_message("v2-1", t.addr("alice"), t.addr("bob"), b"old file\r\n").replace(b"\r\n", b"\n")
+        qid = "6B000000000000001"
+        head = ("POSTERN-QUEUE 2\nid=%s\ntime=1795669601\nsender=%s\nproto=ESMTPA\nattempts=000000\n"
+                "warned=0\nrcpt=P%s\nsize=%020d\n\n" % (qid, t.addr("alice"), t.addr("bob"), len(data)))
+        path = os.path.join(t.dir, "queue", "hold", qid)
+        with open(path, "wb") as f:
+            f.write(head.encode() + data)
+        if is_root():
+            st = os.stat(os.path.join(t.dir, "queue", "hold"))
+            os.chown(path, st.st_uid, st.st_gid)
+        t.run("queue", "-d", t.dir, "release", qid)
+        t.wait_ids("bob", {"v2-1"})
+        got = [open(p, "rb").read() for p in t.message_paths("bob")]
+        self.assertEqual(len(got), 1)
+        self.assertTrue(got[0].endswith(data), got[0][:400])
+        self.assertNotIn(b"DKIM-Signature", got[0])   # never signed after the fact
