@@ -138,17 +138,14 @@ static int signer_digest(const char *hex, unsigned char out[32])
 
 static int signer_info(const struct signer *s, const char *domain, struct buf *out)
 {
-	size_t idx[2], k = 0;
+	size_t found[2], idx[2], nfound = 0, k = 0;
 
 	if (domain != NULL && strlen(domain) <= DKIM_KEYS_DOMAIN_MAX)
-		k = dkim_keys_find(s->entries, s->n, domain, idx);
+		nfound = dkim_keys_find(s->entries, s->n, domain, found);
 	/* a key that failed to load does not sign */
-	for (size_t i = 0; i < k; i++)
-		if (s->keys[idx[i]] == NULL) {
-			idx[i] = idx[k - 1];
-			k--;
-			i--;
-		}
+	for (size_t i = 0; i < nfound; i++)
+		if (s->keys[found[i]] != NULL)
+			idx[k++] = found[i];
 	if (k == 0)
 		return record_put_str(out, "status", "none");
 	if (record_put_str(out, "status", "ok") < 0 ||

@@ -127,7 +127,8 @@ void enqueue_dkim_data(struct enqueue_dkim *d, const char *p, size_t n)
 				i++;
 				break;
 			}
-			d->last_lf = p[i] == '\n';
+			if (p[i] != '\r')   /* CRLF as well as LF ends a line */
+				d->last_lf = p[i] == '\n';
 		}
 		if (!d->too_big && buf_append(&d->header, p, d->in_body ? i - 1 : i) < 0)
 			d->too_big = 1;
