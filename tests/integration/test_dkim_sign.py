@@ -20,7 +20,9 @@ records keygen printed (its dnsfunc hook, no DNS):
 - the signature is part of the message wherever it is read back from
   the queue: `postern queue show` of a deferred message, the original
   returned in a bounce; and a version 2 queue file (no prepend slot,
-  written before version 3) is still delivered.
+  written before version 3) is still delivered;
+- a command alias gets the signed message, and a forward relays it
+  signed (the signature travels, it is not signed twice).
 Without python3-dkim the tests are skipped and say so.
 """
 
@@ -153,7 +155,7 @@ class DkimSign(PosternTestCase):
         if why:
             self.skipTest(why)
 
-    def start(self, keys=(("s1", "rsa"), ("e1", "ed25519")), **conf):
+    def start(self, keys=(("s1", "rsa"), ("e1", "ed25519")), aliases=None, **conf):
         self.sink = SizeSink()
         self.addCleanup(self.sink.stop)
         t = self.start_tree(users=("alice", "bob"), start=False)
@@ -165,6 +167,10 @@ class DkimSign(PosternTestCase):
             self.assertEqual(len(line), 1, out)
             self.records.append("%s._domainkey.%s.=%s" % (sel, t.domain, line[0]))
         t.set_conf(relayhost="[127.0.0.1]:%d" % self.sink.port, **conf)
+        if aliases is not None:
+            with open(os.path.join(t.dir, "etc", "aliases"), "a") as f:
+                f.write(aliases(t))
+            t.run("map", "-d", t.dir, "aliases")
         t.start()
         self.tree = t
         return t
@@ -334,3 +340,23 @@ class DkimSign(PosternTestCase):
         self.assertEqual(len(got), 1)
         self.assertTrue(got[0].endswith(data), got[0][:400])
         self.assertNotIn(b"DKIM-Signature", got[0])   # never signed after the fact
+
+    def test_command_and_forward_get_the_signature(self):
+        out = []
+
+        def aliases(t):
+            d = os.path.join(t.dir, "cmd-out")
+            os.mkdir(d)
+            os.chmod(d, 0o777)   # the command runs as local_command_user
+            out.append(os.path.join(d, "msg"))
+            return ('archive@%s "|cat > %s"\nfwd@%s %s\n' % (t.domain, out[0], t.domain, FOREIGN))
+        t = self.start(keys=(("e1", "ed25519"),), aliases=aliases)
+        self.submit("cmd-1", t.addr("archive"))
+        self.submit("fwd-1", "fwd@" + t.domain)
+        wait_for(lambda: os.path.exists(out[0]) and b"cmd-1" in open(out[0], "rb").read(), 30,
+                 "the command's copy", detail=lambda: t.log_bytes().decode("utf-8", "replace")[-2000:])
+        msg = open(out[0], "rb").read()
+        self.assertRegex(msg, rb"\AReturn-Path: <[^>]*>\nDelivered-To: [^\n]*\nDKIM-Signature: ")
+        self.assertEqual(self.verify(msg), ["True ed25519-sha256"])
+        _, data = self.at_sink("fwd-1")
+        self.assertEqual(self.verify(data), ["True ed25519-sha256"])
