@@ -13,28 +13,6 @@
 
 #include "dkim_keys.h"
 
-/* A DNS name: labels of letters, digits, '-' and '_', 1..63 bytes each. */
-static int dkim_keys_name_ok(const char *p, size_t n, size_t max)
-{
-	size_t label = 0;
-
-	if (n == 0 || n > max)
-		return 0;
-	for (size_t i = 0; i <= n; i++) {
-		if (i == n || p[i] == '.') {
-			if (label == 0 || label > 63)
-				return 0;
-			label = 0;
-			continue;
-		}
-		if (!((p[i] >= 'a' && p[i] <= 'z') || (p[i] >= 'A' && p[i] <= 'Z') ||
-		      (p[i] >= '0' && p[i] <= '9') || p[i] == '-' || p[i] == '_'))
-			return 0;
-		label++;
-	}
-	return 1;
-}
-
 static int dkim_keys_file_ok(const char *p, size_t n)
 {
 	if (n == 0 || n > DKIM_KEYS_FILE_MAX || p[0] == '.')
@@ -71,9 +49,9 @@ static const char *dkim_keys_line(const char *p, size_t n, struct dkim_key_entry
 
 	if (k != 4)
 		return "expected: domain selector rsa|ed25519 file";
-	if (!dkim_keys_name_ok(w[0], wl[0], DKIM_KEYS_DOMAIN_MAX))
+	if (!dkim_dns_name_ok(w[0], wl[0], DKIM_KEYS_DOMAIN_MAX))
 		return "bad domain";
-	if (!dkim_keys_name_ok(w[1], wl[1], DKIM_KEYS_SELECTOR_MAX))
+	if (!dkim_dns_name_ok(w[1], wl[1], DKIM_KEYS_SELECTOR_MAX))
 		return "bad selector";
 	if (wl[2] == 3 && memcmp(w[2], "rsa", 3) == 0)
 		e->alg = DKIM_ALG_RSA_SHA256;

@@ -4,7 +4,7 @@
  *   cmd=info domain=D    -> status=ok domain=SIGNING-DOMAIN, then for each
  *                           key selector=S alg=A (in map order); or
  *                           status=none (no key for D or a parent)
- *   cmd=sign domain=D selector=S digest=HEX64
+ *   cmd=sign domain=D selector=S digest=BASE64 (32 bytes)
  *                        -> status=ok b=BASE64, or status=fail reason=TEXT
  * It signs 32-byte digests only and parses no message: the header hash
  * is computed by its caller (common/dkim_sign.c).
@@ -16,7 +16,7 @@
  *
  * Trusts: only enqueue's user (postern-queue) and root may connect
  * (daemon_peer_ok, from the service table); their requests are still
- * checked (names, 64 hex digits).
+ * checked (names, a digest of exactly 32 bytes).
  *
  * Fails: a map that does not parse is fatal (the master restarts us and
  * the log says why); a key that cannot be loaded is skipped with a
@@ -111,29 +111,19 @@ static EVP_PKEY *signer_load_key(const struct daemon *d, const struct dkim_key_e
 	return key;
 }
 
-static int signer_hex(char c)
+/* The digest: base64 of exactly 32 bytes (common/base64.c, strict). */
+static int signer_digest(const char *b64, unsigned char out[32])
 {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
+	struct buf bin;
+	int r = -1;
 
-static int signer_digest(const char *hex, unsigned char out[32])
-{
-	if (hex == NULL || strlen(hex) != 64)
-		return -1;
-	for (size_t i = 0; i < 32; i++) {
-		int hi = signer_hex(hex[2 * i]), lo = signer_hex(hex[2 * i + 1]);
-
-		if (hi < 0 || lo < 0)
-			return -1;
-		out[i] = (unsigned char)(hi << 4 | lo);
+	buf_init(&bin, 32);
+	if (b64 != NULL && base64_decode_strict(b64, strlen(b64), &bin) == 0 && bin.len == 32) {
+		memcpy(out, bin.data, 32);
+		r = 0;
 	}
-	return 0;
+	buf_free(&bin);
+	return r;
 }
 
 static int signer_info(const struct signer *s, const char *domain, struct buf *out)

@@ -136,6 +136,18 @@ static int enqueue_once(struct enqueue_env *env, unsigned flag)
 	return seen;
 }
 
+/* A once-only flag whose one value is "1": NULL, or why_dup / why_bad. */
+static const char *enqueue_flag(struct enqueue_env *env, unsigned flag, const char *v, int *dst,
+				const char *why_dup, const char *why_bad)
+{
+	if (enqueue_once(env, flag))
+		return why_dup;
+	if (strcmp(v, "1") != 0)
+		return why_bad;
+	*dst = 1;
+	return NULL;
+}
+
 /* The message-level DSN / MIME fields (docs/protocols.md).  NULL, the
  * reason for refusing the request, or "" when key is not one of them. */
 static const char *enqueue_option(const struct record_field *f, struct enqueue_env *env)
@@ -159,23 +171,12 @@ static const char *enqueue_option(const struct record_field *f, struct enqueue_e
 			return "bad envid";
 		qe->envid = v;
 	} else if (strcmp(f->key, "smtputf8") == 0) {
-		if (enqueue_once(env, ENQUEUE_SEEN_UTF8))
-			return "duplicate smtputf8";
-		if (strcmp(v, "1") != 0)
-			return "bad smtputf8";
-		qe->smtputf8 = 1;
+		return enqueue_flag(env, ENQUEUE_SEEN_UTF8, v, &qe->smtputf8, "duplicate smtputf8", "bad smtputf8");
 	} else if (strcmp(f->key, "hold") == 0) {
-		if (enqueue_once(env, ENQUEUE_SEEN_HOLD))
-			return "duplicate hold";
-		if (strcmp(v, "1") != 0)
-			return "bad hold";
-		env->hold = 1;
+		return enqueue_flag(env, ENQUEUE_SEEN_HOLD, v, &env->hold, "duplicate hold", "bad hold");
 	} else if (strcmp(f->key, "submission") == 0) {
-		if (enqueue_once(env, ENQUEUE_SEEN_SUBMISSION))
-			return "duplicate submission";
-		if (strcmp(v, "1") != 0)
-			return "bad submission";
-		env->submission = 1;
+		return enqueue_flag(env, ENQUEUE_SEEN_SUBMISSION, v, &env->submission, "duplicate submission",
+				    "bad submission");
 	} else if (strcmp(f->key, "body") == 0) {
 		if (enqueue_once(env, ENQUEUE_SEEN_BODY))
 			return "duplicate body";

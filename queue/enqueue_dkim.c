@@ -211,8 +211,7 @@ static int enqueue_dkim_one(const struct enqueue_dkim *d, const char *domain, co
 	struct dkim_sign_params p = { domain, k->selector, k->alg, d->conf->c_header, d->conf->c_body,
 				      d->conf->signed_headers, t, d->conf->ttl ? t + d->conf->ttl : 0 };
 	unsigned char digest[32];
-	char hex[65];
-	struct buf field, req, b;
+	struct buf field, req, b, d64;
 	struct record ans = { 0 };
 	const char *v;
 	int r = -1;
@@ -220,17 +219,14 @@ static int enqueue_dkim_one(const struct enqueue_dkim *d, const char *domain, co
 	buf_init(&field, DKIM_SIGN_FIELD_MAX);
 	buf_init(&req, 1024);
 	buf_init(&b, DKIM_SIG_MAX_B);
+	buf_init(&d64, 64);
 	if (dkim_sign_prepare(&p, d->header.data ? d->header.data : "", d->header.len, bh, &field, digest,
 			      error_r) < 0)
 		goto out;
-	for (size_t i = 0; i < 32; i++) {
-		hex[2 * i] = "0123456789abcdef"[digest[i] >> 4];
-		hex[2 * i + 1] = "0123456789abcdef"[digest[i] & 15];
-	}
-	hex[64] = '\0';
 	*error_r = "no answer from dkim-sign";
-	if (record_put_str(&req, "cmd", "sign") < 0 || record_put_str(&req, "domain", domain) < 0 ||
-	    record_put_str(&req, "selector", k->selector) < 0 || record_put_str(&req, "digest", hex) < 0 ||
+	if (base64_encode(digest, 32, &d64) < 0 || record_put_str(&req, "cmd", "sign") < 0 ||
+	    record_put_str(&req, "domain", domain) < 0 || record_put_str(&req, "selector", k->selector) < 0 ||
+	    record_put(&req, "digest", d64.data, d64.len) < 0 ||
 	    record_end(&req) < 0 || enqueue_dkim_call(d, &req, &ans) != 0)
 		goto out;
 	*error_r = "dkim-sign refused to sign";
@@ -248,6 +244,7 @@ out:
 	buf_free(&field);
 	buf_free(&req);
 	buf_free(&b);
+	buf_free(&d64);
 	return r;
 }
 

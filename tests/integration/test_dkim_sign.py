@@ -30,13 +30,13 @@ import os
 import re
 import signal
 import smtplib
-import socket
 import subprocess
 import threading
 
 from postern_harness import (BIN, SCALE, PosternTestCase, check_privsep, daemon_env, is_root,
                              make_message, wait_for)
 from test_dkim_keygen import DEBIAN_PYTHON, dkimpy_missing
+from test_remote_delivery import RawDataSink, free_tcp_port
 
 SENDMAIL = os.path.join(BIN, "sendmail")
 FOREIGN = "dest@far-away.test"
@@ -66,37 +66,21 @@ print(";".join(out))
 '''
 
 
-class SizeSink:
-    """An SMTP server on 127.0.0.1 that advertises SIZE and keeps each
+class SizeSink(RawDataSink):
+    """test_remote_delivery's raw sink on 127.0.0.1, but advertising SIZE,
+    refusing refuse@ (550) and later@ (451), and keeping each
     transaction's MAIL line and DATA (dot-unstuffed, without the dot)."""
 
     def __init__(self):
-        self.mails, self.data = [], []
+        self.mails = []
         self.lock = threading.Lock()
-        self.srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.srv.bind(("127.0.0.1", 0))
-        self.port = self.srv.getsockname()[1]
-        self.srv.listen(5)
-        self.srv.settimeout(0.2)
-        self.stopping = False
-        self.thread = threading.Thread(target=self.serve, daemon=True)
-        self.thread.start()
+        self.port = free_tcp_port(["127.0.0.1"])
+        RawDataSink.__init__(self, "127.0.0.1", self.port)   # self.data: the messages
 
-    def serve(self):
-        while not self.stopping:
-            try:
-                c, _ = self.srv.accept()
-            except (socket.timeout, OSError):
-                continue
-            try:
-                self.session(c.makefile("rb"), c)
-            except (OSError, EOFError):
-                pass
-            finally:
-                c.close()
+    def session(self, c):
+        self.dialogue(c.makefile("rb"), c)
 
-    def session(self, f, c):
+    def dialogue(self, f, c):
         c.settimeout(30 * SCALE)
         c.sendall(b"220 sink.test ESMTP\r\n")
         while True:
@@ -141,11 +125,6 @@ class SizeSink:
                 if ("X-Test-Id: " + test_id).encode() in d:
                     return self.mails[i], d
         return None
-
-    def stop(self):
-        self.stopping = True
-        self.thread.join(5)
-        self.srv.close()
 
 
 class DkimSign(PosternTestCase):
