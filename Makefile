@@ -55,7 +55,7 @@ DEPS_PKGS := build-essential libssl-dev libc-ares-dev libcdb-dev libcmocka-dev \
 # installed for the tests: test_install.py skips without it)
 
 # program = source files (by prefix) -> $(BUILD)/bin/program
-PROGRAMS := master smtpd enqueue qmgr local remote verify authd popd imapd postern pickup sendmail metrics
+PROGRAMS := master smtpd enqueue qmgr local remote verify authd popd imapd postern pickup sendmail metrics dkim-sign
 master_SRCS  := $(wildcard master/*.c)
 smtpd_SRCS   := $(wildcard smtpd/*.c)
 enqueue_SRCS := $(wildcard queue/enqueue*.c)
@@ -67,6 +67,7 @@ authd_SRCS   := $(wildcard auth/authd*.c)
 popd_SRCS    := $(wildcard popd/*.c)
 imapd_SRCS   := $(wildcard imapd/*.c)
 metrics_SRCS := $(wildcard metrics/*.c)
+dkim-sign_SRCS := $(wildcard dkim/*.c)
 postern_SRCS := $(wildcard tools/postern*.c)
 pickup_SRCS  := $(wildcard queue/pickup*.c)
 sendmail_SRCS := $(wildcard tools/sendmail*.c)
@@ -96,7 +97,7 @@ BINDIR     ?= $(PREFIX)/bin
 LIBEXECDIR ?= $(PREFIX)/libexec/postern
 MANDIR     ?= $(PREFIX)/share/man
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
-DAEMONS    := master smtpd enqueue qmgr local remote verify authd popd imapd pickup metrics
+DAEMONS    := master smtpd enqueue qmgr local remote verify authd popd imapd pickup metrics dkim-sign
 MAN8       := docs/man/postern.8 $(wildcard docs/man/*.8postern)
 MAN5       := $(BUILD)/man/postern.conf.5 docs/man/master.conf.5
 

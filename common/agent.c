@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "queuefile.h"
 #include "daemon.h"
 #include "fdrecord.h"
 #include "log.h"
@@ -260,6 +261,26 @@ static int agent_queue_file(struct agent_conn *c, struct agent_request *q, const
 	return 0;
 }
 
+/* The optional prepend field (docs/protocols.md, local): header text. */
+static int agent_prepend(struct agent_request *q, const char **error_r)
+{
+	q->prepend = "";
+	q->prepend_len = 0;
+	for (size_t i = 0; i < q->rec.n; i++) {
+		const struct record_field *f = &q->rec.fields[i];
+
+		if (strcmp(f->key, "prepend") != 0)
+			continue;
+		if (q->prepend_len > 0 || !queuefile_prepend_valid(f->value, f->value_len)) {
+			*error_r = "bad prepend";
+			return -1;
+		}
+		q->prepend = f->value;
+		q->prepend_len = f->value_len;
+	}
+	return 0;
+}
+
 /* Fields and data range.  0, or -1 with *error_r. */
 static int agent_request_check(struct agent_conn *c, struct agent_request *q, const char **error_r)
 {
@@ -289,7 +310,7 @@ static int agent_request_check(struct agent_conn *c, struct agent_request *q, co
 	}
 	q->offset = (off_t)off;
 	q->size = (off_t)size;
-	return 0;
+	return agent_prepend(q, error_r);
 }
 
 /* The times for the delays= of the log lines (optional fields: an older
@@ -335,6 +356,8 @@ void agent_request_clear(struct agent_request *q)
 	record_clear(&q->rec);
 	q->queue_id = q->sender = q->bad = NULL;
 	q->offset = q->size = 0;
+	q->prepend = "";
+	q->prepend_len = 0;
 	q->nrcpt = 0;
 }
 

@@ -27,6 +27,8 @@ struct agent_request {
 	const char *queue_id;        /* validated */
 	const char *sender;          /* "" for <>, no control bytes */
 	off_t offset, size;          /* the data range, inside the file */
+	const char *prepend;         /* header fields to emit before the data ("" none) */
+	size_t prepend_len;
 	int fd;                      /* the queue file, read-only, or -1 */
 	size_t nrcpt;                /* rcpt fields */
 	const char *bad;             /* set: the request is unusable, defer every rcpt with this */

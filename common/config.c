@@ -322,6 +322,23 @@ static const struct config_key config_table[] = {
 	  "Domain of the default sender user@DOMAIN that pickup gives mail submitted by a local user through sendmail; empty means myhostname." },
 	{ "mailq_restrict", CONFIG_BOOL, "no",
 	  "Whether only root and the queue owner may list the queue through pickup (mailq, sendmail -bp); no lets every local user see every queued message's envelope, as Postfix does." },
+	/* DKIM signing (docs/dkim.md) */
+	{ "dkim_signing", CONFIG_BOOL, "yes",
+	  "Sign submitted mail (SMTP AUTH on 587/465, sendmail) with DKIM when etc/dkim_keys has a key for the domain of its From (or a parent domain); mail received unauthenticated is never signed." },
+	{ "dkim_signed_headers", CONFIG_STR, "from reply-to subject date to cc resent-date resent-from resent-to resent-cc in-reply-to references list-id list-help list-unsubscribe list-subscribe list-post list-owner list-archive message-id mime-version content-type content-transfer-encoding",
+	  "Header fields a DKIM signature covers (h=), each once per occurrence; from, reply-to, subject, date, to and cc once more, so that none can be added (RFC 6376 8.15)." },
+	{ "dkim_canonicalization", CONFIG_STR, "relaxed/relaxed",
+	  "DKIM canonicalization header/body (c=): relaxed/relaxed, relaxed/simple, simple/relaxed or simple/simple." },
+	{ "dkim_signature_ttl", CONFIG_TIME, "0",
+	  "Validity of a DKIM signature (x= = t= + this); 0 writes no x=." },
+	{ "dkim_sign_timeout", CONFIG_TIME, "10s",
+	  "How long enqueue waits for each answer of the dkim-sign service; then signing has failed (dkim_sign_failure).  Keep it well below ipc_timeout, which bounds the whole exchange of smtpd or pickup with enqueue." },
+	{ "dkim_sign_failure", CONFIG_STR, "tempfail",
+	  "What enqueue does when a message should be signed and the dkim-sign service does not answer: tempfail (the client retries; nothing leaves unsigned) or accept (queued unsigned, with a warning)." },
+	{ "dkim_key_limit", CONFIG_SIZE, "1000",
+	  "Most lines of etc/dkim_keys the dkim-sign service loads; a longer map is refused." },
+	{ "dkim_prepend_slot", CONFIG_SIZE, "4096",
+	  "Bytes reserved in a queue file for the header fields written before the message once its data is in (DKIM-Signature); a signature that does not fit is a signing failure (dkim_sign_failure).  At least 1024, at most 16384 (the decoded fields are at most 4096 bytes)." },
 };
 
 #define CONFIG_NKEYS (sizeof(config_table) / sizeof(config_table[0]))
@@ -336,6 +353,8 @@ static const struct {
 	{ "lmtp_verify_timeout", 1 },
 	{ "smtpd_client_rate_window", 1 },
 	{ "smtpd_dnsbl_threshold", 1 },   /* seconds: a probe with no bound would hold an SMTP client */
+	{ "dkim_prepend_slot", 1024 },  /* two RSA-4096 signatures */
+	{ "dkim_sign_timeout", 1 },
 };
 
 /* Current values; NULL means the default. */

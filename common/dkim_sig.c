@@ -34,28 +34,6 @@ static int list_has(const char *p, size_t n, const char *want)
 	return 0;
 }
 
-/* A domain or selector: dot-separated labels of letters, digits, '-' and '_'. */
-static int name_ok(const char *p, size_t n)
-{
-	size_t label = 0;
-
-	if (n == 0 || n > 253)
-		return 0;
-	for (size_t i = 0; i <= n; i++) {
-		if (i == n || p[i] == '.') {
-			if (label == 0 || label > 63)
-				return 0;
-			label = 0;
-			continue;
-		}
-		if (!((p[i] >= 'a' && p[i] <= 'z') || (p[i] >= 'A' && p[i] <= 'Z') ||
-		      (p[i] >= '0' && p[i] <= '9') || p[i] == '-' || p[i] == '_'))
-			return 0;
-		label++;
-	}
-	return 1;
-}
-
 /* Decimal digits (at most 19, so that it fits). */
 static int number(const struct dkim_tag *t, uint64_t *v)
 {
@@ -145,7 +123,7 @@ static int i_ok(const struct dkim_span *i, const struct dkim_span *d)
 	if (at == NULL)
 		return 0;
 	dn = i->len - (size_t)(at + 1 - i->p);
-	if (!name_ok(at + 1, dn))
+	if (!dkim_dns_name_ok(at + 1, dn, 253))
 		return 0;
 	if (dkim_name_eq(at + 1, dn, d->p, d->len))
 		return 1;
@@ -182,11 +160,11 @@ enum dkim_sig_error dkim_sig_parse(const char *value, size_t n, struct dkim_sig 
 	if ((t = dkim_tags_find(&sig->tags, "bh")) == NULL || b64(t, sig->bh, sizeof(sig->bh), &len) < 0 ||
 	    len != 32)
 		FAIL("bh= missing or bad");
-	if ((t = dkim_tags_find(&sig->tags, "d")) == NULL || !name_ok(t->value, t->value_len))
+	if ((t = dkim_tags_find(&sig->tags, "d")) == NULL || !dkim_dns_name_ok(t->value, t->value_len, 253))
 		FAIL("d= missing or bad");
 	sig->d.p = t->value;
 	sig->d.len = t->value_len;
-	if ((t = dkim_tags_find(&sig->tags, "s")) == NULL || !name_ok(t->value, t->value_len))
+	if ((t = dkim_tags_find(&sig->tags, "s")) == NULL || !dkim_dns_name_ok(t->value, t->value_len, 253))
 		FAIL("s= missing or bad");
 	sig->s.p = t->value;
 	sig->s.len = t->value_len;

@@ -11,7 +11,8 @@
  * verifier can empty b=), refuses duplicates (3.2: the whole list is
  * then invalid) and bounds the count and the size; dkim_tags_find; and
  * dkim_tag_value_compact for base64 values; dkim_list_next and
- * dkim_name_eq for the colon lists inside values.
+ * dkim_name_eq for the colon lists inside values; dkim_dns_name_ok for
+ * the d= and s= names (and the key map's).
  *
  * FWS is taken as runs of SP, HTAB, CR and LF where a line end (CRLF or
  * LF) is followed by SP or HTAB (folding) or ends the input (the field's
@@ -205,4 +206,25 @@ int dkim_tag_value_compact(const struct dkim_tag *t, struct buf *out)
 		}
 	}
 	return 0;
+}
+
+int dkim_dns_name_ok(const char *p, size_t n, size_t max)
+{
+	size_t label = 0;
+
+	if (n == 0 || n > max)
+		return 0;
+	for (size_t i = 0; i <= n; i++) {
+		if (i == n || p[i] == '.') {
+			if (label == 0 || label > 63)
+				return 0;
+			label = 0;
+			continue;
+		}
+		if (!((p[i] >= 'a' && p[i] <= 'z') || (p[i] >= 'A' && p[i] <= 'Z') ||
+		      (p[i] >= '0' && p[i] <= '9') || p[i] == '-' || p[i] == '_'))
+			return 0;
+		label++;
+	}
+	return 1;
 }

@@ -35,6 +35,9 @@ int dkim_name_eq(const char *a, size_t an, const char *b, size_t bn);
 /* The next item of a colon-separated list (h=, q=, k= ...) from *pos,
  * white space around it trimmed; 0 when the list is used up. */
 int dkim_list_next(const char *p, size_t n, size_t *pos, const char **item, size_t *len);
+/* Whether p (n bytes, at most max) is a domain or selector name as DKIM
+ * uses them: dot-separated labels of 1..63 letters, digits, '-' and '_'. */
+int dkim_dns_name_ok(const char *p, size_t n, size_t max);
 /* Append a value without its white space (FWS inside base64 values, 3.5
  * b= and bh=, 3.6.1 p=).  0, or -1 (out full). */
 int dkim_tag_value_compact(const struct dkim_tag *t, struct buf *out);

@@ -95,7 +95,8 @@ static int enqueue_envelope(struct buf *out, const struct enqueue_envelope *env)
 	    enqueue_put_opt(out, "envid", env->envid) < 0 ||
 	    enqueue_put_opt(out, "body", env->body) < 0 ||
 	    (env->smtputf8 && record_put_str(out, "smtputf8", "1") < 0) ||
-	    (env->hold && record_put_str(out, "hold", "1") < 0))
+	    (env->hold && record_put_str(out, "hold", "1") < 0) ||
+	    (env->submission && record_put_str(out, "submission", "1") < 0))
 		return -1;
 	return record_end(out);
 }
@@ -119,7 +120,7 @@ static int enqueue_connect(const char **error_r)
  * RECORD_MAX_FIELDS, so we never send them. */
 static size_t enqueue_field_count(const struct enqueue_envelope *env)
 {
-	size_t n = 9;   /* sender, client, helo, proto, ret, envid, body, smtputf8, hold */
+	size_t n = 10;  /* sender, client, helo, proto, ret, envid, body, smtputf8, hold, submission */
 
 	for (size_t i = 0; i < env->nrcpt && n <= RECORD_MAX_FIELDS; i++)
 		n += 1 + (env->rcpts[i].notify != NULL) + (env->rcpts[i].orcpt != NULL);

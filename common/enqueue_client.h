@@ -35,6 +35,7 @@ struct enqueue_envelope {
 	const char *body;     /* RFC 6152 BODY: "8BITMIME" or "7BIT" */
 	int smtputf8;         /* RFC 6531 SMTPUTF8 was given on MAIL */
 	int hold;             /* a policy server said HOLD: into the hold queue */
+	int submission;       /* a local user's mail (pickup): enqueue may DKIM-sign it */
 };
 
 /* Connect and send the envelope env.  0, or -1 with *error_r. */

@@ -340,6 +340,10 @@ static int lmtp_send_data(struct lmtp_session *ls)
 	off_t done = 0;
 
 	smtp_dot_init(&dot);
+	/* prepended fields (a DKIM-Signature) first; at most QUEUEFILE_PREPEND_MAX */
+	if (m->prepend_len > 0 && m->prepend_len <= LMTP_BLOCK &&
+	    stream_write(ls->s, wire, smtp_dot_feed(&dot, m->prepend, m->prepend_len, wire)) < 0)
+		return -1;
 	while (done < m->size) {
 		size_t want = (size_t)(m->size - done) < sizeof block ? (size_t)(m->size - done) : sizeof block;
 		ssize_t r = pread(m->fd, block, want, m->offset + done);

@@ -37,6 +37,8 @@ struct lmtp_msg {
 	const char *helo;             /* name sent with LHLO */
 	int fd;                       /* the message is bytes [offset, offset+size) of fd, LF ends */
 	off_t offset, size;
+	const char *prepend;          /* header fields sent before the data (NULL or "": none) */
+	size_t prepend_len;
 	int timeout_ms;               /* connect, each reply, each block written; <= 0: none */
 };
 

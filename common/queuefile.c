@@ -1,5 +1,5 @@
 /* queuefile: write, read and update Postern queue files (docs/queue.md;
- * version 2 is written, versions 1 and 2 are read).
+ * version 3 is written, versions 1, 2 and 3 are read).
  *
  * Offers: queuefile_create/write_envelope/write_data/commit for enqueue
  * (tmp/ID, fsync, rename into incoming/, fsync of incoming/), and
@@ -7,7 +7,9 @@
  * tool.  The header is `key=value` lines escaped as in common/record.h,
  * so no value can inject a line; the per-recipient status byte and the
  * attempts digits have fixed offsets so that they can be overwritten in
- * place with one pwrite.
+ * place with one pwrite, and so has the prepend slot (version 3): header
+ * fields known only after the data (a DKIM signature), written before
+ * the fsync and emitted by every reader before the message.
  *
  * Trusts: nothing in a file it reads, although only Postern writes them:
  * a disk error, a half-restored backup or an operator's editor must give
@@ -267,7 +269,7 @@ static int queuefile_put_options(struct buf *hdr, const struct queuefile_env *en
 /* Build the whole header in memory; size_off_r is the offset of the size
  * digits that commit fills in. */
 static int queuefile_build_header(const struct queuefile_out *qo, const struct queuefile_env *env,
-				  struct buf *hdr, off_t *size_off_r)
+				  struct buf *hdr, off_t *size_off_r, off_t *prepend_off_r)
 {
 	struct buf tmp;
 	int r = -1;
@@ -289,6 +291,13 @@ static int queuefile_build_header(const struct queuefile_out *qo, const struct q
 	for (size_t i = 0; i < env->nrcpt; i++)
 		if (queuefile_put_rcpt(hdr, &tmp, env, i) < 0)
 			goto out;
+	*prepend_off_r = 0;
+	if (env->prepend_slot > 0) {
+		/* "0:" and spaces: empty until queuefile_set_prepend */
+		*prepend_off_r = (off_t)hdr->len + 8;   /* after "prepend=" */
+		if (buf_printf(hdr, "prepend=0:%*s\n", (int)env->prepend_slot - 2, "") < 0)
+			goto out;
+	}
 	*size_off_r = (off_t)hdr->len + 5;   /* after "size=" */
 	if (buf_printf(hdr, "size=%0*llu\n\n", QUEUEFILE_SIZE_WIDTH, 0ull) < 0)
 		goto out;
@@ -305,8 +314,13 @@ int queuefile_write_envelope(struct queuefile_out *qo, const struct queuefile_en
 
 	if (queuefile_env_check(env, error_r) < 0)
 		return -1;
+	if (env->prepend_slot != 0 && (env->prepend_slot < 2 || env->prepend_slot > QUEUEFILE_PREPEND_SLOT_MAX)) {
+		*error_r = "bad prepend slot width";
+		return -1;
+	}
+	qo->prepend_slot = env->prepend_slot;
 	buf_init(&hdr, QUEUEFILE_HEADER_MAX);
-	if (queuefile_build_header(qo, env, &hdr, &qo->size_off) < 0) {
+	if (queuefile_build_header(qo, env, &hdr, &qo->size_off, &qo->prepend_off) < 0) {
 		*error_r = errno == EMSGSIZE ? "queue file header too long" : "out of memory";
 		goto out;
 	}
@@ -335,6 +349,68 @@ int queuefile_write_data(struct queuefile_out *qo, const void *p, size_t n, cons
 		return -1;
 	}
 	return 0;
+}
+
+int queuefile_prepend_valid(const char *p, size_t n)
+{
+	if (n == 0)
+		return 1;
+	if (n > QUEUEFILE_PREPEND_MAX || p[n - 1] != '\n' || p[0] == ' ' || p[0] == '\t' ||
+	    memchr(p, '\0', n) != NULL || memchr(p, '\r', n) != NULL || memmem(p, n, "\n\n", 2) != NULL)
+		return 0;
+	/* every field starts with a name and a colon (a continuation line
+	 * starts with white space) */
+	for (size_t i = 0; i < n;) {
+		const char *nl = memchr(p + i, '\n', n - i);
+		size_t len = (size_t)(nl - (p + i));
+
+		if (p[i] != ' ' && p[i] != '\t') {
+			const char *colon = memchr(p + i, ':', len);
+
+			if (colon == NULL || colon == p + i)
+				return 0;
+			for (const char *c = p + i; c < colon; c++)
+				if (*c <= ' ' || *c > '~')
+					return 0;
+		}
+		i += len + 1;
+	}
+	return 1;
+}
+
+int queuefile_set_prepend(struct queuefile_out *qo, const char *p, size_t n, const char **error_r)
+{
+	struct buf field, slot;
+	int r = -1;
+
+	if (qo->prepend_off == 0) {
+		*error_r = "queue file has no prepend slot";
+		return -1;
+	}
+	if (!queuefile_prepend_valid(p, n)) {
+		*error_r = "prepended text is not header fields";
+		return -1;
+	}
+	buf_init(&field, 4 * QUEUEFILE_PREPEND_MAX);
+	buf_init(&slot, QUEUEFILE_PREPEND_SLOT_MAX);
+	*error_r = "prepended fields do not fit the slot (dkim_prepend_slot)";
+	/* the record escaping, as every value: "p=" + escaped + "\n" */
+	if (record_put(&field, "p", p, n) < 0 ||
+	    buf_printf(&slot, "%zu:%.*s", field.len - 3, (int)(field.len - 3), field.data + 2) < 0 ||
+	    slot.len > qo->prepend_slot)
+		goto out;
+	while (slot.len < qo->prepend_slot)
+		if (buf_putc(&slot, ' ') < 0)
+			goto out;
+	if (queuefile_pwrite_all(qo->fd, slot.data, slot.len, qo->prepend_off) < 0) {
+		*error_r = "cannot write queue file";
+		goto out;
+	}
+	r = 0;
+out:
+	buf_free(&field);
+	buf_free(&slot);
+	return r;
 }
 
 int queuefile_commit(struct queuefile_out *qo, const char **error_r)
@@ -487,7 +563,7 @@ static int queuefile_digits(const char *p, size_t n, size_t width, unsigned long
 struct queuefile_seen {
 	unsigned id : 1, time : 1, sender : 1, client : 1, helo : 1, proto : 1,
 		 attempts : 1, size : 1, kind : 1, ret : 1, envid : 1, smtputf8 : 1,
-		 body : 1, warned : 1;
+		 body : 1, warned : 1, prepend : 1;
 	size_t notify_for, orcpt_for;   /* 1 + index of the rcpt that has one */
 };
 
@@ -583,6 +659,32 @@ static int queuefile_rcpt_option(struct queuefile *qf, struct queuefile_seen *se
 	return 0;
 }
 
+/* prepend= (version 3): LEN ":" LEN escaped bytes, then spaces only. */
+static int queuefile_prepend_field(struct queuefile *qf, const char *v, size_t vlen, const char **error_r)
+{
+	const char *colon = memchr(v, ':', vlen);
+	unsigned long long len;
+	size_t start;
+
+	*error_r = "bad prepend";
+	if (vlen > QUEUEFILE_PREPEND_SLOT_MAX || colon == NULL ||
+	    queuefile_digits(v, (size_t)(colon - v), 0, &len) < 0 ||
+	    (colon - v > 1 && v[0] == '0'))
+		return -1;
+	start = (size_t)(colon - v) + 1;
+	if (len > vlen - start)
+		return -1;
+	for (size_t i = start + (size_t)len; i < vlen; i++)
+		if (v[i] != ' ')
+			return -1;
+	qf->prepend = queuefile_unescape(v + start, (size_t)len, QUEUEFILE_PREPEND_MAX, &qf->prepend_len);
+	if (qf->prepend == NULL && len > 0)
+		return -1;
+	if (qf->prepend != NULL && !queuefile_prepend_valid(qf->prepend, qf->prepend_len))
+		return -1;
+	return 0;
+}
+
 /* The message-level fields of version 2; 1 if key was not one of them. */
 static int queuefile_v2_field(struct queuefile *qf, struct queuefile_seen *seen, const char *key,
 			      size_t klen, const char *v, size_t vlen, off_t voff, const char **error_r)
@@ -629,6 +731,9 @@ static int queuefile_v2_field(struct queuefile *qf, struct queuefile_seen *seen,
 			QF_BAD("bad warned");
 		qf->warned = v[0] == '1';
 		qf->warned_off = voff;
+	} else if (QF_KEY("prepend") && qf->version >= 3) {
+		QF_ONCE(prepend);
+		return queuefile_prepend_field(qf, v, vlen, error_r);
 	} else if (QF_KEY("envid")) {
 		QF_ONCE(envid);
 		qf->envid = queuefile_unescape(v, vlen, QUEUEFILE_ENVID_MAX, &len);
@@ -724,9 +829,9 @@ static int queuefile_field(struct queuefile *qf, struct queuefile_seen *seen, co
  * checks. */
 static int queuefile_fill_optional(struct queuefile *qf)
 {
-	char **opt[4] = { &qf->client, &qf->helo, &qf->proto, &qf->envid };
+	char **opt[5] = { &qf->client, &qf->helo, &qf->proto, &qf->envid, &qf->prepend };
 
-	for (size_t i = 0; i < 4; i++)
+	for (size_t i = 0; i < 5; i++)
 		if (*opt[i] == NULL && (*opt[i] = calloc(1, 1)) == NULL)
 			return -1;
 	for (size_t i = 0; i < qf->nrcpt; i++)
@@ -787,13 +892,15 @@ int queuefile_parse(const char *p, size_t n, struct queuefile *qf, const char **
 	qf->fd = -1;
 	if (n > QUEUEFILE_HEADER_MAX)
 		n = QUEUEFILE_HEADER_MAX;   /* the header must end within the limit */
-	/* Both magics have the same length; only the version digit differs. */
+	/* The magics have the same length; only the version digit differs. */
 	if (n >= mlen + 1 && memcmp(p, QUEUEFILE_MAGIC, mlen) == 0 && p[mlen] == '\n')
+		qf->version = 3;
+	else if (n >= mlen + 1 && memcmp(p, QUEUEFILE_MAGIC_V2, mlen) == 0 && p[mlen] == '\n')
 		qf->version = 2;
 	else if (n >= mlen + 1 && memcmp(p, QUEUEFILE_MAGIC_V1, mlen) == 0 && p[mlen] == '\n')
 		qf->version = 1;
 	else {
-		*error_r = "not a Postern queue file (version 1 or 2)";
+		*error_r = "not a Postern queue file (version 1, 2 or 3)";
 		return -1;
 	}
 	if (queuefile_parse_lines(p, n, mlen + 1, qf, error_r) < 0)
@@ -1086,6 +1193,7 @@ void queuefile_free(struct queuefile *qf)
 	}
 	free(qf->rcpt);
 	free(qf->envid);
+	free(qf->prepend);
 	free(qf->sender);
 	free(qf->client);
 	free(qf->helo);

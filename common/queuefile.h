@@ -12,7 +12,8 @@
 #include <sys/types.h>
 #include "buf.h"
 
-#define QUEUEFILE_MAGIC "POSTERN-QUEUE 2"    /* what the writer produces */
+#define QUEUEFILE_MAGIC "POSTERN-QUEUE 3"    /* what the writer produces */
+#define QUEUEFILE_MAGIC_V2 "POSTERN-QUEUE 2" /* still read */
 #define QUEUEFILE_MAGIC_V1 "POSTERN-QUEUE 1" /* still read */
 #define QUEUEFILE_ID_MAX 32              /* longest queue ID */
 #define QUEUEFILE_ADDR_MAX 256           /* longest sender or recipient (decoded) */
@@ -24,6 +25,8 @@
 #define QUEUEFILE_SIZE_WIDTH 20          /* digits of size=NNN... */
 #define QUEUEFILE_ENVID_MAX 100          /* RFC 3461 4.4: ENVID at most 100 characters */
 #define QUEUEFILE_ORCPT_MAX 500          /* RFC 3461 4.2: ORCPT at most 500 characters */
+#define QUEUEFILE_PREPEND_MAX 4096       /* decoded bytes of prepend= (one record value) */
+#define QUEUEFILE_PREPEND_SLOT_MAX 16384 /* width of the prepend= slot, escaped */
 
 /* Recipient states: the one byte overwritten in place.  D and F are
  * final results not yet reported to the sender; S and B are the same
@@ -66,7 +69,7 @@ struct queuefile {
 	char *sender;       /* "" for <> */
 	size_t sender_len;
 	char *client, *helo, *proto;  /* "" when absent */
-	int version;        /* 1 or 2 */
+	int version;        /* 1, 2 or 3 */
 	enum queuefile_kind kind;
 	enum queuefile_ret ret;
 	enum queuefile_body body;
@@ -78,6 +81,8 @@ struct queuefile {
 	off_t warned_off;   /* file offset of the warned digit, 0 in version 1 */
 	struct queuefile_rcpt *rcpt;
 	size_t nrcpt;
+	char *prepend;      /* header fields to emit before the message (v3), "" when none */
+	size_t prepend_len;
 	off_t data_offset;  /* first byte of the message */
 	unsigned long long data_size;
 	int fd;             /* open descriptor (queuefile_open), else -1 */
@@ -98,6 +103,7 @@ struct queuefile_env {
 	enum queuefile_body body;
 	int smtputf8;
 	const char *envid;                  /* NULL when not given */
+	size_t prepend_slot;                /* width of an empty prepend= slot; 0: none */
 };
 
 /* A message being written into tmp/. */
@@ -106,6 +112,8 @@ struct queuefile_out {
 	char path[64];      /* "tmp/ID" */
 	int fd;
 	off_t size_off;     /* offset of the size digits */
+	off_t prepend_off;  /* offset of the prepend slot, 0: none */
+	size_t prepend_slot;
 	unsigned long long size;  /* message bytes written so far */
 	long long time;
 };
@@ -118,6 +126,14 @@ int queuefile_create(struct queuefile_out *qo, const char **error_r);
 int queuefile_write_envelope(struct queuefile_out *qo, const struct queuefile_env *env, const char **error_r);
 /* Append n message bytes. 0 or -1. */
 int queuefile_write_data(struct queuefile_out *qo, const void *p, size_t n, const char **error_r);
+/* Fill the prepend slot with n bytes of header fields (each line ended
+ * by LF) to be emitted before the message: one pwrite, before commit.
+ * 0, or -1 with *error_r (no slot, does not fit, not header text). */
+int queuefile_set_prepend(struct queuefile_out *qo, const char *p, size_t n, const char **error_r);
+/* Whether p (n bytes) may be prepended: at most QUEUEFILE_PREPEND_MAX
+ * bytes of header fields (a name and colon first, lines ended by LF,
+ * no empty line, no NUL or CR); "" is fine. */
+int queuefile_prepend_valid(const char *p, size_t n);
 /* Record the size, fsync, rename tmp/ID -> incoming/ID, fsync incoming/.
  * After 0 the message is accepted; the descriptor is closed either way
  * and on failure the tmp file is removed. */

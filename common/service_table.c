@@ -36,8 +36,9 @@ static const struct service_entry service_rows[] = {
 	  { "enqueue", "authd", "verify" }, 0, 0 },
 	{ "smtps", SERVICE_KIND_INET, 465, "postern-smtpd", "run/jail", 100, "smtpd", "smtps", 0,
 	  { "enqueue", "authd", "verify" }, 0, 0 },
-	/* writes queue files and pokes qmgr */
-	{ "enqueue", SERVICE_KIND_UNIX, 0, "postern-queue", "queue", 20, "enqueue", NULL, 0, { "qmgr" }, 0, 0 },
+	/* writes queue files (has submitted mail signed) and pokes qmgr */
+	{ "enqueue", SERVICE_KIND_UNIX, 0, "postern-queue", "queue", 20, "enqueue", NULL, 0,
+	  { "qmgr", "dkim-sign" }, 0, 0 },
 	/* hands recipients to the delivery agents */
 	{ "qmgr", SERVICE_KIND_UNIX, 0, "postern-queue", "queue", 1, "qmgr", NULL, 0, { "local", "remote" }, 0, 0 },
 	/* forwarding re-enters through enqueue */
@@ -50,6 +51,8 @@ static const struct service_entry service_rows[] = {
 	 * identifies the submitter itself (SO_PEERCRED); qmgr for cmd=flush. */
 	{ "pickup", SERVICE_KIND_UNIX, 0, "postern-queue", "queue", 10, "pickup", NULL, 1,
 	  { "enqueue", "qmgr" }, 0, 0 },
+	/* the DKIM keys: signs digests for enqueue, parses no message */
+	{ "dkim-sign", SERVICE_KIND_UNIX, 0, "postern-dkim", "run/jail", 4, "dkim-sign", NULL, 0, { NULL }, 0, 0 },
 	/* the password database; answers only */
 	{ "authd", SERVICE_KIND_UNIX, 0, "postern-auth", "-", 10, "authd", NULL, 0, { NULL }, 0, 0 },
 	/* POP3 login processes: a ticket from authd, then the client to the

@@ -190,7 +190,7 @@ static int local_request_run(const struct local_ctx *ctx, struct agent_conn *c,
 {
 	const char *bad = q->bad;    /* common/agent logged it */
 	struct local_result r, *res = NULL;
-	struct local_msg m = { .queue_id = q->queue_id, .sender = q->sender };
+	struct local_msg m = { .queue_id = q->queue_id, .sender = q->sender, .prepend = "" };
 	char *done = NULL;
 	size_t k = 0;
 	int ret = 0;
@@ -200,6 +200,8 @@ static int local_request_run(const struct local_ctx *ctx, struct agent_conn *c,
 		m.fd = q->fd;
 		m.offset = q->offset;
 		m.size = q->size;
+		m.prepend = q->prepend;
+		m.prepend_len = q->prepend_len;
 		local_header_scan(&m);
 		res = calloc(q->nrcpt, sizeof *res);
 		done = calloc(q->nrcpt, 1);

@@ -39,6 +39,8 @@ struct local_msg {
 	const char *sender;
 	int fd;                      /* the queue file */
 	off_t offset, size;          /* the message inside it */
+	const char *prepend;         /* header fields emitted before it ("" none; docs/queue.md) */
+	size_t prepend_len;
 	struct buf delivered_to;     /* Delivered-To values, lower case, NUL-separated */
 	unsigned long received;      /* Received headers counted */
 	int header_ok;               /* the header scan worked */

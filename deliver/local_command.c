@@ -48,10 +48,11 @@
 #include "local.h"
 #include "log.h"
 #include "privdrop.h"
+#include "queuefile.h"
 #include "record.h"
 #include "sockets.h"
 
-#define LOCAL_CMD_REQUEST_MAX 16384   /* one helper request */
+#define LOCAL_CMD_REQUEST_MAX 32768   /* one helper request (prepended fields escaped included) */
 #define LOCAL_CMD_OUTPUT_MAX 200      /* command output kept for the reason */
 #define LOCAL_CMD_ENV_MAX 16
 #define LOCAL_CMD_BLOCK 65536
@@ -147,6 +148,7 @@ static int local_cmd_allowed(struct cdbmap *aliases, const char *key, const char
 
 struct local_cmd_job {
 	const char *cmd, *sender, *rcpt, *queue_id;
+	const char *prepend;         /* header fields before the message ("" none) */
 	int fd;
 	off_t offset, size;
 	char output[LOCAL_CMD_OUTPUT_MAX + 1];
@@ -319,8 +321,9 @@ static void local_cmd_execute(struct local_cmd_job *j, struct local_result *r)
 	struct buf prefix;
 	pid_t pid;
 
-	buf_init(&prefix, 2 * ADDRESS_PATH_MAX + 64);
+	buf_init(&prefix, 2 * ADDRESS_PATH_MAX + 64 + QUEUEFILE_PREPEND_MAX);
 	if (buf_printf(&prefix, "Return-Path: <%s>\nDelivered-To: %s\n", j->sender, j->rcpt) < 0 ||
+	    buf_append_str(&prefix, j->prepend) < 0 ||
 	    pipe2(in, O_CLOEXEC) < 0) {
 		local_result_set(r, "deferred", "4.3.0", "cannot set up command");
 		buf_free(&prefix);
@@ -377,6 +380,9 @@ static int local_cmd_serve_one(const struct local_ctx *ctx, int sock, struct buf
 		local_result_set(&r, "deferred", "4.3.5", "command not found in aliases");
 	} else {
 		j.fd = fd;
+		j.prepend = record_get(&rec, "prepend");
+		if (j.prepend == NULL || !queuefile_prepend_valid(j.prepend, strlen(j.prepend)))
+			j.prepend = "";
 		j.offset = (off_t)off;
 		j.size = (off_t)size;
 		local_cmd_execute(&j, &r);
@@ -450,7 +456,9 @@ void local_command_run(const struct local_ctx *ctx, const struct local_msg *m, c
 	    record_put_str(&req, "sender", m->sender) < 0 || record_put_str(&req, "rcpt", rcpt) < 0 ||
 	    record_put_str(&req, "queue_id", m->queue_id) < 0 ||
 	    record_put_num(&req, "offset", (unsigned long long)m->offset) < 0 ||
-	    record_put_num(&req, "size", (unsigned long long)m->size) < 0 || record_end(&req) < 0) {
+	    record_put_num(&req, "size", (unsigned long long)m->size) < 0 ||
+	    (m->prepend_len > 0 && record_put(&req, "prepend", m->prepend, m->prepend_len) < 0) ||
+	    record_end(&req) < 0) {
 		local_result_set(r, "deferred", "4.3.0", "command request too large");
 	} else if (ctx->command_fd < 0 || local_cmd_write(ctx->command_fd, m->fd, &req) < 0 ||
 		   local_cmd_read(ctx->command_fd, &ans, &fd, wait_ms) <= 0 ||

@@ -33,6 +33,9 @@ static int local_forward_copy(struct enqueue *e, const struct local_msg *m, cons
 	buf_init(&head, ADDRESS_PATH_MAX + 32);
 	r = buf_printf(&head, "Delivered-To: %s\n", via) < 0 ? -1 : enqueue_write(e, head.data, head.len);
 	buf_free(&head);
+	/* the prepended fields travel on (a DKIM signature stays valid) */
+	if (r == 0 && m->prepend_len > 0)
+		r = enqueue_write(e, m->prepend, m->prepend_len);
 	while (r == 0 && done < m->size) {
 		size_t want = m->size - done < (off_t)sizeof block ? (size_t)(m->size - done) : sizeof block;
 		ssize_t n = pread(m->fd, block, want, m->offset + done);

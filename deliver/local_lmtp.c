@@ -63,7 +63,8 @@ void local_lmtp_deliver(const struct local_msg *m, const char *dest, const char 
 {
 	struct lmtp_dest d;
 	struct lmtp_msg lm = { .sender = m->sender, .helo = config_str("myhostname"), .fd = m->fd,
-			       .offset = m->offset, .size = m->size };
+			       .offset = m->offset, .size = m->size, .prepend = m->prepend,
+			       .prepend_len = m->prepend_len };
 	struct lmtp_answer *answers;
 	const char *error;
 

@@ -41,10 +41,11 @@
 #include "local.h"
 #include "log.h"
 #include "maildir.h"
+#include "queuefile.h"
 #include "recipient.h"
 
 #define LOCAL_TAG_MAX 64                       /* longest +tag used as a folder */
-#define LOCAL_PREFIX_MAX (2 * ADDRESS_PATH_MAX + 64)   /* Return-Path + Delivered-To */
+#define LOCAL_PREFIX_MAX (2 * ADDRESS_PATH_MAX + 64 + QUEUEFILE_PREPEND_MAX)   /* Return-Path + Delivered-To + prepended */
 
 enum local_kind { LOCAL_T_MAILBOX, LOCAL_T_FORWARD, LOCAL_T_COMMAND };
 
@@ -317,7 +318,8 @@ static void local_mailbox(const struct local_msg *m, const struct local_target *
 	struct buf prefix;
 
 	buf_init(&prefix, LOCAL_PREFIX_MAX);
-	if (buf_printf(&prefix, "Return-Path: <%s>\nDelivered-To: %s\n", m->sender, t->addr) < 0) {
+	if (buf_printf(&prefix, "Return-Path: <%s>\nDelivered-To: %s\n", m->sender, t->addr) < 0 ||
+	    buf_append(&prefix, m->prepend, m->prepend_len) < 0) {
 		local_result_set(r, "deferred", "4.3.0", "cannot build delivery headers");
 	} else if (local_quota_check(root, &t->quota, (unsigned long long)m->size + prefix.len, r) < 0) {
 		/* r says why */

@@ -200,7 +200,10 @@ static int remote_msg_scan(struct remote_msg *m)
 		}
 		done += r;
 	}
-	m->smtp_size = (unsigned long long)q->size + lines + 3;   /* CRs, final ".\r\n" */
+	/* prepended fields: header text, one CR per line, no 8-bit bytes */
+	for (size_t i = 0; i < q->prepend_len; i++)
+		lines += q->prepend[i] == '\n';
+	m->smtp_size = (unsigned long long)q->size + q->prepend_len + lines + 3;   /* CRs, final ".\r\n" */
 	return 0;
 }
 

@@ -461,6 +461,10 @@ static int remote_send_data(struct remote_ctx *ctx, struct remote_session *s, co
 
 	stream_set_timeout(s->s, ctx->conf.data_block_ms);
 	smtp_dot_init(&dot);
+	/* the fields written after the data (DKIM-Signature) go first */
+	if (q->prepend_len > 0 &&
+	    stream_write(s->s, wire, smtp_dot_feed(&dot, q->prepend, q->prepend_len, wire)) < 0)
+		return -1;
 	while (done < q->size) {
 		size_t want = (size_t)(q->size - done) < sizeof block ? (size_t)(q->size - done) : sizeof block;
 		ssize_t r = pread(q->fd, block, want, q->offset + done);

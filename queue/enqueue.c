@@ -4,12 +4,15 @@
  * pickup, local) sends an envelope record and the message as chunks;
  * enqueue writes tmp/ID, fsyncs it, renames it into incoming/, fsyncs
  * incoming/, and only then answers `status=ok queue_id=ID` and pokes qmgr
- * through private/qmgr.  One connection may carry several messages in
- * turn.  At start it creates missing queue subdirectories and removes
+ * through private/qmgr.  Submitted mail (SMTP AUTH, pickup) is
+ * DKIM-signed on the way (enqueue_dkim.c, docs/dkim.md): the signature
+ * goes into the file's prepend slot before the fsync.  One connection
+ * may carry several messages in turn.  At start it creates missing queue subdirectories and removes
  * tmp/ files older than a day (left by a crash; never accepted).
  *
  * Runs as: postern-queue, root (chroot or chdir) = DIR/queue.  Reads its
- * clients' requests; writes tmp/ and incoming/; connects to private/qmgr.
+ * clients' requests; writes tmp/ and incoming/; connects to private/qmgr
+ * and private/dkim-sign.
  *
  * Trusts: its clients only as far as the protocol: every field is
  * checked (one sender, 1..smtpd_recipient_limit recipients, lengths, no
@@ -43,6 +46,7 @@
 #include "buf.h"
 #include "config.h"
 #include "daemon.h"
+#include "enqueue_dkim.h"
 #include "hash.h"
 #include "log.h"
 #include "metric.h"
@@ -62,6 +66,7 @@ struct enqueue_ctx {
 	unsigned long long size_limit;  /* message bytes accepted, headroom included */
 	size_t rcpt_limit;
 	int timeout_ms;
+	struct enqueue_dkim_conf dkim;
 };
 
 /* The outcome of one request. */
@@ -106,6 +111,7 @@ struct enqueue_env {
 	const char **orcpt;   /* per recipient, NULL = not given */
 	unsigned seen;        /* ENQUEUE_SEEN_* of the once-only DSN fields */
 	int hold;             /* hold=1: commit into hold/ (smtpd's policy HOLD) */
+	int submission;       /* submission=1: a local user's mail (pickup): signed */
 };
 
 #define ENQUEUE_SEEN_RET 1u
@@ -113,6 +119,7 @@ struct enqueue_env {
 #define ENQUEUE_SEEN_UTF8 4u
 #define ENQUEUE_SEEN_BODY 8u
 #define ENQUEUE_SEEN_HOLD 16u
+#define ENQUEUE_SEEN_SUBMISSION 32u
 
 static int enqueue_addr_ok(const char *a, size_t n)
 {
@@ -147,6 +154,18 @@ static int enqueue_once(struct enqueue_env *env, unsigned flag)
 	return seen;
 }
 
+/* A once-only flag whose one value is "1": NULL, or why_dup / why_bad. */
+static const char *enqueue_flag(struct enqueue_env *env, unsigned flag, const char *v, int *dst,
+				const char *why_dup, const char *why_bad)
+{
+	if (enqueue_once(env, flag))
+		return why_dup;
+	if (strcmp(v, "1") != 0)
+		return why_bad;
+	*dst = 1;
+	return NULL;
+}
+
 /* The message-level DSN / MIME fields (docs/protocols.md).  NULL, the
  * reason for refusing the request, or "" when key is not one of them. */
 static const char *enqueue_option(const struct record_field *f, struct enqueue_env *env)
@@ -170,17 +189,12 @@ static const char *enqueue_option(const struct record_field *f, struct enqueue_e
 			return "bad envid";
 		qe->envid = v;
 	} else if (strcmp(f->key, "smtputf8") == 0) {
-		if (enqueue_once(env, ENQUEUE_SEEN_UTF8))
-			return "duplicate smtputf8";
-		if (strcmp(v, "1") != 0)
-			return "bad smtputf8";
-		qe->smtputf8 = 1;
+		return enqueue_flag(env, ENQUEUE_SEEN_UTF8, v, &qe->smtputf8, "duplicate smtputf8", "bad smtputf8");
 	} else if (strcmp(f->key, "hold") == 0) {
-		if (enqueue_once(env, ENQUEUE_SEEN_HOLD))
-			return "duplicate hold";
-		if (strcmp(v, "1") != 0)
-			return "bad hold";
-		env->hold = 1;
+		return enqueue_flag(env, ENQUEUE_SEEN_HOLD, v, &env->hold, "duplicate hold", "bad hold");
+	} else if (strcmp(f->key, "submission") == 0) {
+		return enqueue_flag(env, ENQUEUE_SEEN_SUBMISSION, v, &env->submission, "duplicate submission",
+				    "bad submission");
 	} else if (strcmp(f->key, "body") == 0) {
 		if (enqueue_once(env, ENQUEUE_SEEN_BODY))
 			return "duplicate body";
@@ -341,7 +355,8 @@ out:
  * answer is still ok.  Returns 0 at the end chunk, -1 when the stream
  * broke (client gone, timeout, bad framing: no way to resynchronise). */
 static int enqueue_data(struct stream *s, const struct enqueue_ctx *ctx, struct queuefile_out *qo,
-			int writing, struct enqueue_answer *a, unsigned long long *size_r)
+			struct enqueue_dkim *dk, int writing, struct enqueue_answer *a,
+			unsigned long long *size_r)
 {
 	unsigned long long total = 0;
 	struct buf chunk;
@@ -381,6 +396,8 @@ static int enqueue_data(struct stream *s, const struct enqueue_ctx *ctx, struct 
 			/* Give the space back now, not after the rest of the data. */
 			queuefile_abort(qo);
 		}
+		if (dk != NULL && writing && strcmp(a->status, "ok") == 0)
+			enqueue_dkim_data(dk, chunk.data, n);
 	}
 	buf_free(&chunk);
 	*size_r = total;
@@ -448,6 +465,28 @@ static int enqueue_start(struct queuefile_out *qo, const struct enqueue_env *env
 	return 0;
 }
 
+/* Sign into the prepend slot (docs/dkim.md).  A failure of the signer
+ * is the answer's when dkim_sign_failure = tempfail, else a warning. */
+static void enqueue_sign(const struct enqueue_ctx *ctx, struct enqueue_dkim *dk, struct queuefile_out *qo,
+			 struct enqueue_answer *a)
+{
+	struct buf fields;
+	const char *err = NULL;
+	int r;
+
+	buf_init(&fields, QUEUEFILE_PREPEND_MAX);
+	r = enqueue_dkim_finish(dk, qo->id, (uint64_t)qo->time, &fields, &err);
+	if (r == 0 && fields.len > 0 && queuefile_set_prepend(qo, fields.data, fields.len, &err) < 0)
+		r = -1;
+	if (r < 0 && ctx->dkim.accept_on_failure) {
+		log_warn("%s: not DKIM-signed: %s (dkim_sign_failure = accept)", qo->id, err);
+	} else if (r < 0) {
+		log_warn("%s: DKIM signing failed: %s", qo->id, err);
+		enqueue_set(a, "tempfail", "DKIM signing failed");
+	}
+	buf_free(&fields);
+}
+
 /* Serve one request.  0: go on with the next one; -1: close. */
 static int enqueue_one(struct stream *s, const struct enqueue_ctx *ctx)
 {
@@ -459,6 +498,7 @@ static int enqueue_one(struct stream *s, const struct enqueue_ctx *ctx)
 	unsigned notify[sizeof(rcpt) / sizeof(rcpt[0])];
 	const char *orcpt[sizeof(rcpt) / sizeof(rcpt[0])];
 	struct queuefile_out qo = { .fd = -1 };
+	struct enqueue_dkim *dk = NULL;
 	unsigned long long size = 0;
 	const char *err = NULL, *reason;
 	enum stream_status st;
@@ -483,10 +523,19 @@ static int enqueue_one(struct stream *s, const struct enqueue_ctx *ctx)
 		enqueue_set(&a, "fail", reason);
 	else if (enqueue_dedup(&env) < 0)
 		enqueue_set(&a, "tempfail", "out of memory");
-	else
+	else if (ctx->dkim.enabled && enqueue_dkim_submitted(env.qe.proto, env.submission) &&
+		 (dk = enqueue_dkim_start(&ctx->dkim)) == NULL)
+		enqueue_set(&a, "tempfail", "out of memory");
+	else {
+		/* submitted mail gets a slot for its signature */
+		env.qe.prepend_slot = dk != NULL ? ctx->dkim.slot : 0;
 		writing = enqueue_start(&qo, &env, &a) == 0;
-	if (enqueue_data(s, ctx, &qo, writing, &a, &size) == 0)
+	}
+	if (enqueue_data(s, ctx, &qo, dk, writing, &a, &size) == 0)
 		r = 0;
+	if (dk != NULL && writing && strcmp(a.status, "ok") == 0)
+		enqueue_sign(ctx, dk, &qo, &a);
+	enqueue_dkim_free(&dk);
 	if (writing && strcmp(a.status, "ok") == 0) {
 		if (queuefile_commit_into(&qo, env.hold ? "hold" : "incoming", &err) < 0) {
 			int e = errno;
@@ -579,6 +628,7 @@ int main(int argc, char **argv)
 	ctx.size_limit = limit > ULLONG_MAX / ENQUEUE_DRAIN_FACTOR - ENQUEUE_HEADROOM
 		? ULLONG_MAX / ENQUEUE_DRAIN_FACTOR : limit + ENQUEUE_HEADROOM;
 	ctx.timeout_ms = enqueue_ms(config_time("ipc_timeout"));
+	enqueue_dkim_conf_load(&ctx.dkim, enqueue_ms(config_time("dkim_sign_timeout")));
 	if (queuefile_mkdirs(&err) < 0)
 		log_fatal("%s: %s", err, strerror(errno));
 	enqueue_clean_tmp();

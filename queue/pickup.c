@@ -298,7 +298,8 @@ static void pickup_enqueue(const char *sender, const char *const *rcpts, size_t 
 {
 	struct enqueue_rcpt *list = calloc(n + 1, sizeof(*list));
 	struct enqueue_envelope env = { .sender = sender, .rcpts = list, .nrcpt = n, .client = "localhost",
-					.proto = "local", .ret = dsn->ret, .envid = dsn->envid };
+					.proto = "local", .ret = dsn->ret, .envid = dsn->envid,
+					.submission = 1 };
 	struct enqueue *e = NULL;
 	const char *error = "out of memory";
 	int permanent = 0;

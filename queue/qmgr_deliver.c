@@ -422,6 +422,9 @@ static int qmgr_request_options(struct buf *out, const struct queuefile *qf)
 	if (qf->body != QUEUEFILE_BODY_NONE &&
 	    record_put_str(out, "body", qf->body == QUEUEFILE_BODY_7BIT ? "7BIT" : "8BITMIME") < 0)
 		return -1;
+	/* fields the agent emits before the data (queue file version 3) */
+	if (qf->prepend_len > 0 && record_put(out, "prepend", qf->prepend, qf->prepend_len) < 0)
+		return -1;
 	return 0;
 }
 

@@ -64,8 +64,10 @@ static int qmgr_report_original(const struct qmgr *q, const struct queuefile *qf
 	*full_r = qf->ret != QUEUEFILE_RET_HDRS && qf->data_size <= q->bounce_size_limit;
 	n = *full_r ? (size_t)qf->data_size
 		    : (qf->data_size < QMGR_REPORT_HEADER_READ ? (size_t)qf->data_size : QMGR_REPORT_HEADER_READ);
-	buf_init(orig, n + 1);
-	if (qmgr_report_read(qf->fd, qf->data_offset, n, orig) < 0)
+	/* the prepended fields first: the original as it was sent */
+	buf_init(orig, qf->prepend_len + n + 1);
+	if (buf_append(orig, qf->prepend, qf->prepend_len) < 0 ||
+	    qmgr_report_read(qf->fd, qf->data_offset, n, orig) < 0)
 		return -1;
 	if (!*full_r && dsn_header_length(orig->data, orig->len) == orig->len && n < qf->data_size) {
 		const char *nl = orig->len ? memrchr(orig->data, '\n', orig->len) : NULL;

@@ -147,6 +147,8 @@ void postern_check_warn(struct postern_check *ck, const char *fmt, ...) __attrib
 /* The TLS certificate and key of postern.conf: readable, a pair, valid
  * now, not expiring within 30 days (warning), the chain verifying. */
 void postern_check_tls(struct postern_check *ck);
+/* The dkim_* settings, etc/dkim_keys and the keys it names (docs/dkim.md). */
+void postern_check_dkim(struct postern_check *ck);
 /* The directories of docs/tree.md: present, owners (as root) and modes;
  * the TLS key not readable by others. */
 void postern_check_tree(struct postern_check *ck);
@@ -171,6 +173,9 @@ int postern_cmd_queue(int argc, char **argv);
 /* `postern log`: one message's lines from the log (postern_log.c). */
 int postern_cmd_log(int argc, char **argv);
 int postern_cmd_dkim(int argc, char **argv);
+/* etc/dkim/ (0700, postern-dkim's as root) and a commented etc/dkim_keys,
+ * each unless it exists (postern init). 0 or -1 (reported). */
+int postern_dkim_init(const char *tree);
 int postern_cmd_config_defaults(int argc, char **argv);
 int postern_cmd_master_defaults(int argc, char **argv);
 int postern_cmd_services(int argc, char **argv);

@@ -8,8 +8,9 @@
  * postern.conf) and finds a .cdb missing or older than its source, a map
  * readable by others that holds passwords (remote_auth_map) or whose
  * source is not, parses etc/users, checks the TLS certificate and key
- * (postern_check_tls.c), the directories of docs/tree.md with their
- * owners and modes, and the listening ports (postern_check_tree.c).  It
+ * (postern_check_tls.c), the DKIM keys (postern_check_dkim.c), the
+ * directories of docs/tree.md with their owners and modes, and the
+ * listening ports (postern_check_tree.c).  It
  * prints every problem, not only the first.
  *
  * Trusts: nothing in the files; they are only parsed.  check writes no
@@ -311,6 +312,7 @@ int postern_cmd_check(int argc, char **argv)
 	postern_check_map(&ck, config_str("remote_auth_map"), 1, 1);
 	postern_check_sender_logins(&ck);
 	postern_check_policy(&ck);
+	postern_check_dkim(&ck);
 	if (log_set_syslog_name(config_str("syslog_name")) < 0)   /* the daemons would log as postern */
 		postern_check_fail(&ck, "syslog_name %s: not 1 to 63 of A-Z a-z 0-9 . _ - / without / at an end",
 				   config_str("syslog_name"));

@@ -125,6 +125,22 @@ static void postern_dkim_owner(struct postern_owner *own, mode_t mode)
 	}
 }
 
+#define DKIM_MAP_COMMENT "# DKIM signing keys (docs/dkim.md): domain selector algorithm key file under etc/dkim/\n"
+
+int postern_dkim_init(const char *tree)
+{
+	char dir[PATH_MAX], map[PATH_MAX];
+	struct postern_owner own, map_own = { (uid_t)-1, (gid_t)-1, 0644 };
+
+	postern_dkim_owner(&own, 0700);
+	if (postern_path(dir, sizeof(dir), "%s/etc/dkim", tree) < 0 ||
+	    postern_path(map, sizeof(map), "%s/etc/dkim_keys", tree) < 0 || postern_mkdir(dir, &own) < 0)
+		return -1;
+	if (access(map, F_OK) == 0)
+		return 0;
+	return postern_write_file(map, DKIM_MAP_COMMENT, sizeof(DKIM_MAP_COMMENT) - 1, &map_own);
+}
+
 static int postern_dkim_save_key(EVP_PKEY *key, const char *path)
 {
 	BIO *mem = BIO_new(BIO_s_secmem());
@@ -187,7 +203,7 @@ static int postern_dkim_map_add(const char *tree, const char *domain, const char
 	} else if (errno != ENOENT) {
 		postern_err("%s: %s", path, strerror(errno));
 		goto done;
-	} else if (buf_append_str(&text, "# DKIM signing keys (docs/dkim.md): domain selector algorithm key file under etc/dkim/\n") < 0) {
+	} else if (buf_append_str(&text, DKIM_MAP_COMMENT) < 0) {
 		goto done;
 	}
 	if (buf_printf(&line, "%s %s %s %s", domain, selector, type, file) < 0 ||

@@ -670,7 +670,8 @@ static int postern_init_tables(const struct postern_init *in)
 	    postern_init_transport(in, &map_own) < 0 ||
 	    postern_compile_map(in->tree, "transport") < 0 ||
 	    postern_domains_add(in->tree, in->domain, 0) < 0 ||
-	    postern_compile_map(in->tree, "mailboxes") < 0)
+	    postern_compile_map(in->tree, "mailboxes") < 0 ||
+	    postern_dkim_init(in->tree) < 0)
 		return -1;
 	return 0;
 }

@@ -278,6 +278,10 @@ static int postern_queue_show(const char *id, const char *dir)
 		       qf.rcpt[i].orcpt[0] ? " orcpt=" : "", qf.rcpt[i].orcpt);
 	}
 	printf("\n");
+	/* the fields written after the data (DKIM-Signature) come first, as
+	 * every delivery emits them */
+	if (qf.prepend_len > 0)
+		fwrite(qf.prepend, 1, qf.prepend_len, stdout);
 	fflush(stdout);
 	for (off = qf.data_offset, left = qf.data_size; left > 0;) {
 		ssize_t r = pread(qf.fd, chunk, left < sizeof(chunk) ? left : sizeof(chunk), off);

@@ -4,7 +4,9 @@ implementation.  python3-dkim (Debian's dkimpy, run by /usr/bin/python3)
 signs a message with the written private key and verifies it against
 the printed record (served by its dnsfunc hook, no DNS), for RSA and
 Ed25519; a changed body fails.  The key is 0600 in a 0700 directory, its
-line is in etc/dkim_keys, and nothing is overwritten."""
+line is in etc/dkim_keys, and nothing is overwritten.  `postern check`
+accepts what keygen wrote and names a missing, unreadable-by-all,
+mistyped or short key, a bad map line and bad dkim_* settings."""
 
 import os
 import re
@@ -107,3 +109,47 @@ class DkimKeygen(PosternTestCase):
                                  "example.org e1 ed25519 example.org.e1.ed25519.pem"])
         self.keygen(t, "bad_domain!", "s1", code=2)
         self.keygen(t, "example.org", "s1", "--bits", "512", code=2)
+
+    def test_postern_check_keys_and_settings(self):
+        t = self.start_tree(users=(), start=False)
+        self.keygen(t, "example.org", "s1")
+        self.keygen(t, "--type", "ed25519", "example.org", "e1")
+        self.assertEqual(t.check(), (0, ""))
+        keys = os.path.join(t.dir, "etc", "dkim")
+        mapfile = os.path.join(t.dir, "etc", "dkim_keys")
+        with open(mapfile) as f:
+            good_map = f.read()
+        # a key readable by others; a line naming a missing file
+        os.chmod(os.path.join(keys, "example.org.s1.rsa.pem"), 0o644)
+        with open(mapfile, "a") as f:
+            f.write("other.test s1 rsa missing.pem\n")
+        code, out = t.check()
+        self.assertEqual(code, 1, out)
+        self.assertIn("example.org.s1.rsa.pem is readable by group or others", out)
+        self.assertRegex(out, r"missing\.pem \(key of other\.test, selector s1\): No such file")
+        os.chmod(os.path.join(keys, "example.org.s1.rsa.pem"), 0o600)
+        # the Ed25519 key named as RSA; a bad line
+        with open(mapfile, "w") as f:
+            f.write(good_map.replace("e1 ed25519", "e1 rsa").replace("s1 rsa", "s1 ed25519"))
+        code, out = t.check()
+        self.assertIn("not an RSA key, as etc/dkim_keys says", out)
+        self.assertIn("not an Ed25519 key, as etc/dkim_keys says", out)
+        with open(mapfile, "w") as f:
+            f.write(good_map + "example.org s9 dsa x.pem\n")
+        code, out = t.check()
+        self.assertRegex(out, r"dkim_keys:\d+: algorithm must be rsa or ed25519")
+        # a 1024-bit key is a warning (RFC 8301), not a problem
+        with open(mapfile, "w") as f:
+            f.write(good_map)
+        self.keygen(t, "--bits", "1024", "short.test", "s1")
+        code, out = t.check()
+        self.assertEqual(code, 0, out)
+        self.assertIn("RSA key of 1024 bits; RFC 8301 asks for 2048", out)
+        # settings enqueue would not take
+        t.set_conf(dkim_canonicalization="loose/loose", dkim_sign_failure="maybe",
+                   dkim_signed_headers="subject to")
+        code, out = t.check()
+        self.assertEqual(code, 1, out)
+        for what in ("dkim_canonicalization = loose/loose", "dkim_sign_failure = maybe",
+                     "dkim_signed_headers does not name from"):
+            self.assertIn(what, out)

@@ -213,7 +213,7 @@ class PeerChecks(PosternTestCase):
         t = self.start_tree()
         want = {
             "run/jail": ["authd", "enqueue", "imap-session", "pop3-session", "verify"],   # verify: smtpd's RCPT checks
-            "queue": ["enqueue", "local", "qmgr", "remote"],
+            "queue": ["dkim-sign", "enqueue", "local", "qmgr", "remote"],   # dkim-sign: enqueue signs
             "mail": ["authd", "enqueue", "imap-hibernate", "imap-session"],
         }
         got = {root: sorted(os.listdir(os.path.join(t.dir, root, "private"))) for root in want}

@@ -1,5 +1,6 @@
 /* Unit tests for common/queuefile.c: the queue file round trip, durable
- * status marks, and refusal of damaged files. */
+ * status marks, the prepend slot of version 3, and refusal of damaged
+ * files; versions 1 and 2 are still read. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -285,7 +286,8 @@ static void test_v2_round_trip_keeps_dsn_fields(void **state)
 	assert_int_equal(queuefile_commit(&qo, &err), 0);
 	snprintf(path, sizeof(path), "incoming/%s", qo.id);
 	assert_int_equal(queuefile_open(path, 1, &qf, &err), 0);
-	assert_int_equal(qf.version, 2);
+	assert_int_equal(qf.version, 3);
+	assert_string_equal(qf.prepend, "");   /* no slot */
 	assert_int_equal(qf.kind, QUEUEFILE_KIND_DSN);
 	assert_int_equal(qf.ret, QUEUEFILE_RET_HDRS);
 	assert_int_equal(qf.body, QUEUEFILE_BODY_8BITMIME);
@@ -365,6 +367,79 @@ static void test_v2_parse_refuses_misplaced_options(void **state)
 	queuefile_free(&qf);
 }
 
+/* Version 3: the prepend slot, written empty, filled in place before the
+ * commit; the reader gives the fields back and the data is unchanged. */
+static void test_v3_prepend_slot(void **state)
+{
+	static const char fields[] = "DKIM-Signature: v=1; a=rsa-sha256;\n\tb=abc%def\n";
+	const char *rcpt[] = { "a@x.test" };
+	size_t lens[1] = { 8 };
+	struct queuefile_env env = {
+		.sender = "s@x.test", .sender_len = 8, .rcpt = rcpt, .rcpt_len = lens, .nrcpt = 1,
+		.prepend_slot = 128,
+	};
+	struct queuefile_out qo, qo2;
+	struct queuefile qf;
+	char path[64], big[200];
+	const char *err = NULL;
+
+	(void)state;
+	assert_int_equal(queuefile_create(&qo, &err), 0);
+	assert_int_equal(queuefile_write_envelope(&qo, &env, &err), 0);
+	assert_int_equal(queuefile_write_data(&qo, "Subject: x\n\nhi\n", 16, &err), 0);
+	memset(big, 'a', sizeof(big));
+	memcpy(big, "X-Big: ", 7);
+	big[sizeof(big) - 1] = '\n';
+	assert_int_equal(queuefile_set_prepend(&qo, big, sizeof(big), &err), -1);   /* over the slot */
+	assert_int_equal(queuefile_set_prepend(&qo, "no colon\n", 9, &err), -1);
+	assert_int_equal(queuefile_set_prepend(&qo, "A: b\n\nC: d\n", 12, &err), -1);
+	assert_int_equal(queuefile_set_prepend(&qo, fields, sizeof(fields) - 1, &err), 0);
+	assert_int_equal(queuefile_commit(&qo, &err), 0);
+	snprintf(path, sizeof(path), "incoming/%s", qo.id);
+	assert_int_equal(queuefile_open(path, 0, &qf, &err), 0);
+	assert_int_equal(qf.version, 3);
+	assert_int_equal(qf.prepend_len, sizeof(fields) - 1);
+	assert_memory_equal(qf.prepend, fields, sizeof(fields) - 1);
+	assert_int_equal(qf.data_size, 16);
+	queuefile_free(&qf);
+	/* an empty slot reads as no fields */
+	assert_int_equal(queuefile_create(&qo2, &err), 0);
+	assert_int_equal(queuefile_write_envelope(&qo2, &env, &err), 0);
+	assert_int_equal(queuefile_write_data(&qo2, "x\n", 2, &err), 0);
+	assert_int_equal(queuefile_commit(&qo2, &err), 0);
+	snprintf(path, sizeof(path), "incoming/%s", qo2.id);
+	assert_int_equal(queuefile_open(path, 0, &qf, &err), 0);
+	assert_int_equal(qf.prepend_len, 0);
+	queuefile_free(&qf);
+}
+
+#define V3_HEAD "POSTERN-QUEUE 3\nid=A\ntime=5\nsender=\nattempts=000000\nwarned=0\nrcpt=Pa\n"
+
+static void test_v3_parse_prepend(void **state)
+{
+	static const char *const bad[] = {
+		V3_HEAD "prepend=\n" V2_TAIL,
+		V3_HEAD "prepend=5:A: b\n" V2_TAIL,                 /* shorter than its length */
+		V3_HEAD "prepend=4:A: b%0A\n" V2_TAIL,              /* junk after the length */
+		V3_HEAD "prepend=07:A: b%0A  \n" V2_TAIL,           /* leading zero */
+		V3_HEAD "prepend=4:A: b \n" V2_TAIL,                /* no line end */
+		V3_HEAD "prepend=6:A b%0A \n" V2_TAIL,              /* not a field */
+		V3_HEAD "prepend=0: \nprepend=0: \n" V2_TAIL,      /* twice */
+		V2_HEAD "attempts=000000\nwarned=0\nrcpt=Pa\nprepend=0: \n" V2_TAIL,   /* not in v2 */
+	};
+	static const char good[] = V3_HEAD "prepend=7:A: b%0A   \n" V2_TAIL;
+	struct queuefile qf;
+	const char *err = NULL;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (queuefile_parse(bad[i], strlen(bad[i]), &qf, &err) != -1)
+			fail_msg("bad version 3 header %zu accepted", i);
+	assert_int_equal(queuefile_parse(good, sizeof(good) - 1, &qf, &err), 0);
+	assert_string_equal(qf.prepend, "A: b\n");
+	queuefile_free(&qf);
+}
+
 static void test_notify_text_round_trip(void **state)
 {
 	char out[QUEUEFILE_NOTIFY_TEXT_MAX];
@@ -420,6 +495,8 @@ int main(void)
 		cmocka_unit_test(test_v2_round_trip_keeps_dsn_fields),
 		cmocka_unit_test(test_version_1_still_read),
 		cmocka_unit_test(test_v2_parse_refuses_misplaced_options),
+		cmocka_unit_test(test_v3_prepend_slot),
+		cmocka_unit_test(test_v3_parse_prepend),
 		cmocka_unit_test(test_notify_text_round_trip),
 		cmocka_unit_test(test_notify_merge),
 	};

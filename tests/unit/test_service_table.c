@@ -96,7 +96,7 @@ static void test_table_is_consistent(void **state)
 		assert_false(service_table_uses(e, e->name));
 		assert_false(e->anyone && e->kind != SERVICE_KIND_UNIX);
 	}
-	assert_int_equal(rows, 18);
+	assert_int_equal(rows, 19);
 	assert_null(service_table_get(rows));
 }
 
@@ -114,6 +114,7 @@ static void test_callers_of_each_unix_service(void **state)
 	assert_callers("pop3-session", "postern-login");                          /* the login process */
 	assert_callers("imap-session", "postern-login,postern-vmail");            /* login, imap-hibernate */
 	assert_callers("imap-hibernate", "postern-vmail");                        /* imap-session */
+	assert_callers("dkim-sign", "postern-queue");                             /* enqueue only */
 }
 
 /* Only imap-session keeps few spares (its processes are freed by
@@ -134,7 +135,8 @@ static void test_spares(void **state)
 static void test_every_unix_service_is_listed_here(void **state)
 {
 	static const char *const checked[] = { "enqueue", "qmgr", "local", "remote", "verify",
-					       "authd", "pop3-session", "imap-session", "imap-hibernate", "pickup" };
+					       "authd", "pop3-session", "imap-session", "imap-hibernate", "pickup",
+					       "dkim-sign" };
 	size_t unix_rows = 0;
 
 	(void)state;
@@ -213,7 +215,7 @@ static void test_links_of_every_root(void **state)
 	root_links("run/jail", got, sizeof got);
 	assert_string_equal(got, "authd,enqueue,imap-session,pop3-session,verify");
 	root_links("queue", got, sizeof got);
-	assert_string_equal(got, "enqueue,local,qmgr,remote");
+	assert_string_equal(got, "dkim-sign,enqueue,local,qmgr,remote");
 	root_links("mail", got, sizeof got);
 	assert_string_equal(got, "authd,enqueue,imap-hibernate,imap-session");
 	root_links("-", got, sizeof got);
@@ -271,10 +273,10 @@ static void test_users_are_the_seven_system_users(void **state)
 	n = service_table_users(users, MAX_NAMES);
 	assert_true(n <= MAX_NAMES);
 	joined(users, n, got, sizeof got);
-	assert_string_equal(got, "postern-auth,postern-login,postern-metrics,postern-queue,postern-smtp,"
-			    "postern-smtpd,postern-vmail");
+	assert_string_equal(got, "postern-auth,postern-dkim,postern-login,postern-metrics,postern-queue,"
+			    "postern-smtp,postern-smtpd,postern-vmail");
 	/* a cut list still counts them all */
-	assert_int_equal(service_table_users(users, 2), 7);
+	assert_int_equal(service_table_users(users, 2), 8);
 }
 
 /* DESIGN.md's operator interface: N + 25, 587, 465, 110, 995, 143, 993;
