@@ -202,6 +202,7 @@ static void smtpd_ctx_init(struct smtpd_ctx *ctx, const struct daemon *d)
 	smtpd_maps_init(ctx, d);
 	smtpd_policy_init(ctx);
 	smtpd_delegate_init();
+	smtpd_milter_init();
 	smtpd_tls_init(ctx, d);
 	smtpd_limit_init(ctx, d);
 }
