@@ -35,11 +35,12 @@
 #include <strings.h>
 #include <sys/mman.h>
 #include <sys/random.h>
-#include <unistd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "enqueue_client.h"
+#include "fsutil.h"
 #include "log.h"
 #include "smtp_data.h"
 #include "smtpd.h"
@@ -166,7 +167,7 @@ static void smtpd_msg_write(struct smtpd_msg *m, const void *p, size_t n)
 {
 	if (m->write_failed || n == 0)
 		return;
-	if (m->held >= 0 ? write(m->held, p, n) != (ssize_t)n : enqueue_write(m->e, p, n) < 0)
+	if (m->held >= 0 ? fd_write_all(m->held, p, n) < 0 : enqueue_write(m->e, p, n) < 0)
 		m->write_failed = 1;   /* keep reading; enqueue_finish says why */
 	else
 		m->written += n;

@@ -135,11 +135,15 @@ static int milter_wait(int fd, short events, long long deadline)
 	long long left = deadline - milter_now_ms();
 	int r;
 
-	if (left <= 0)
+	if (left <= 0) {
+		errno = ETIMEDOUT;
 		return -1;
+	}
 	do
 		r = poll(&pfd, 1, left > 86400000 ? 86400000 : (int)left);
 	while (r < 0 && errno == EINTR);
+	if (r == 0)
+		errno = ETIMEDOUT;
 	return r == 1 ? 0 : -1;
 }
 
@@ -168,7 +172,10 @@ static int milter_read_exact(int fd, char *p, size_t n, long long deadline)
 		if (r > 0) {
 			p += r;
 			n -= (size_t)r;
-		} else if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
+		} else if (r == 0) {
+			errno = ECONNRESET;
+			return -1;
+		} else if (errno != EAGAIN && errno != EINTR) {
 			return -1;
 		} else if (milter_wait(fd, POLLIN, deadline) < 0) {
 			return -1;
@@ -195,7 +202,7 @@ static int milter_read_packet(struct smtpd_milter *mi, struct buf *in, struct mi
 
 	buf_reset(in);
 	if (milter_read_exact(mi->fd, len, sizeof(len), deadline) < 0) {
-		*why_r = errno == 0 ? "connection closed" : "no answer in time or connection lost";
+		*why_r = errno == ETIMEDOUT ? "no answer within the timeout" : "connection closed or lost";
 		return -1;
 	}
 	if (buf_append(in, len, sizeof(len)) < 0 ||
@@ -210,7 +217,7 @@ static int milter_read_packet(struct smtpd_milter *mi, struct buf *in, struct mi
 		return -1;
 	}
 	if (milter_read_exact(mi->fd, room, pkt_len, deadline) < 0) {
-		*why_r = "no answer in time or connection lost";
+		*why_r = errno == ETIMEDOUT ? "packet not complete within the timeout" : "connection closed or lost";
 		return -1;
 	}
 	buf_extend(in, pkt_len);
@@ -226,7 +233,6 @@ int smtpd_milter_read(struct smtpd_session *ss, struct smtpd_milter *mi, struct 
 	const char *why = "";
 
 	for (;;) {
-		errno = 0;
 		if (milter_read_packet(mi, in, r, milter_now_ms() + ms, &why) < 0) {
 			log_warn("milter %s: %s (client %s)", mi->spec, why, ss->client_log);
 			milter_close(mi);
@@ -410,7 +416,7 @@ static void milter_answer(struct smtpd_session *ss, int stage, const struct milt
 
 	if (stage == MILTER_STAGE_CONNECT) {
 		/* Nothing to answer yet: the session's MAIL, RCPT and DATA get it. */
-		if (r->code == MILTER_R_REPLYCODE && strchr(r->text, '\n') == NULL &&
+		if (r->code == MILTER_R_REPLYCODE && r->text[3] == ' ' && strchr(r->text, '\n') == NULL &&
 		    strlen(r->text) < sizeof(ms->sticky) && strchr(r->text, '%') == NULL)
 			memcpy(ms->sticky, r->text, strlen(r->text) + 1);
 		else

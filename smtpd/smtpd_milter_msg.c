@@ -30,6 +30,7 @@
 
 #include "address.h"
 #include "enqueue_client.h"
+#include "fsutil.h"
 #include "log.h"
 #include "record.h"
 #include "smtpd_milter.h"
@@ -63,21 +64,6 @@ static void mmsg_headers_free(struct mmsg *m)
 	free(m->h);
 	m->h = NULL;
 	m->nh = m->ah = m->hbytes = 0;
-}
-
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
 }
 
 /* Insert a field (text owned by the list) at position at. */
@@ -363,7 +349,7 @@ static int mmsg_body_replace(struct smtpd_session *ss, struct mmsg *m, const cha
 			out[o++] = p[i];
 		if (o + 2 > sizeof(out) || i + 1 == n) {
 			m->body_len += o;
-			if (m->body_len > ss->ctx->size_limit || write_all(m->body_fd, out, o) < 0)
+			if (m->body_len > ss->ctx->size_limit || fd_write_all(m->body_fd, out, o) < 0)
 				return -1;
 			o = 0;
 		}
@@ -490,19 +476,19 @@ static int mmsg_rewrite(struct mmsg *m)
 	if (fd < 0)
 		return -1;
 	for (size_t i = 0; i < m->nh; i++)
-		if (write_all(fd, m->h[i].text, m->h[i].len) < 0)
+		if (fd_write_all(fd, m->h[i].text, m->h[i].len) < 0)
 			goto fail;
 	src = m->body_fd >= 0 ? m->body_fd : m->fd;
 	off = m->body_fd >= 0 ? 0 : m->body_off;
 	sep = m->body_fd >= 0 ? m->body_len > 0 || m->has_sep : m->has_sep;
-	if (m->body_fd >= 0 && m->body_cr && write_all(m->body_fd, "\r", 1) < 0)
+	if (m->body_fd >= 0 && m->body_cr && fd_write_all(m->body_fd, "\r", 1) < 0)
 		goto fail;   /* a CR that ended the body */
-	if (sep && write_all(fd, "\n", 1) < 0)
+	if (sep && fd_write_all(fd, "\n", 1) < 0)
 		goto fail;
 	for (;;) {
 		ssize_t n = pread(src, io, sizeof(io), off);
 
-		if (n < 0 || (n > 0 && write_all(fd, io, (size_t)n) < 0))
+		if (n < 0 || (n > 0 && fd_write_all(fd, io, (size_t)n) < 0))
 			goto fail;
 		if (n == 0)
 			break;

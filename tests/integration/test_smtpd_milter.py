@@ -225,6 +225,15 @@ class SmtpdMilter(PosternTestCase):
         t.wait_log(r"milter inet:.*: unknown reply code")
 
 
+    def test_silent_milter_times_out(self):
+        m = self.milter(answers={"R": ["silence"]})
+        t = self.tree(smtpd_milters=m.spec(), milter_command_timeout="2s", milter_default_action="reject")
+        bob = t.addr("bob")
+        s = self.session(t)
+        self.assertEqual(s.mail(SENDER)[0], 250)
+        self.assertEqual(s.rcpt(bob), (550, b"5.7.1 Command rejected"))
+        t.wait_log(r"milter inet:.*: no answer within the timeout")
+
 class SmtpdMilterDown(PosternTestCase):
     """milter_default_action with no milter listening."""
 
