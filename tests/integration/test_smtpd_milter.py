@@ -280,3 +280,13 @@ class SmtpdMilterDown(PosternTestCase):
             s.quit()
         except smtplib.SMTPException:
             pass
+
+    def test_postern_check_refuses_bad_settings(self):
+        t = self.start_tree(start=False)
+        t.set_conf(smtpd_milters="tcp:127.0.0.1:1", milter_default_action="maybe", milter_protocol="7")
+        p = t.run("check", "-d", t.dir, check=False)
+        out = p.stdout.decode("utf-8", "replace")
+        self.assertNotEqual(p.returncode, 0, out)
+        self.assertIn("smtpd_milters: bad service (expected inet:HOST:PORT or unix:PATH)", out)
+        self.assertIn("milter_default_action: must be tempfail, reject or accept", out)
+        self.assertIn("milter_protocol: must be between 2 and 6", out)
