@@ -14,7 +14,11 @@
  * Failed logins are counted per client address and per existing user
  * (authd_state.c, files under run/auth/ shared by all authd processes);
  * over auth_failure_limit_client / _user the password is not even
- * tried and the answer says `throttled=yes`.
+ * tried and the answer says `throttled=yes`.  A success is remembered
+ * for auth_cache_ttl (common/auth_cache.c: a keyed hash, never the
+ * password), so that the same user and password are not hashed again
+ * while etc/users keeps that user's hash; the log line then ends in
+ * `cache=hit`.
  *
  * Runs as: postern-auth, not chrooted; its working directory is the tree
  * DIR.  It is the only process that reads etc/users (mode 0640,
@@ -45,8 +49,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "auth_cache.h"
 #include "authd.h"
 #include "buf.h"
 #include "cdbmap.h"
@@ -95,6 +101,7 @@ struct authd {
 	struct authd_file_id users_id;    /* of the table we hold, or of the last failure */
 	struct cdbmap *mailboxes;
 	struct authd_file_id mailboxes_id;
+	struct auth_cache *cache;            /* recent successes (auth_cache_size) */
 };
 
 /* ---- who may ask ---- */
@@ -380,11 +387,20 @@ static void authd_put_fail(struct buf *out, const struct authd_throttle *t)
 		log_panic("authd: reply buffer too small");
 }
 
+static unsigned long long authd_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (unsigned long long)ts.tv_sec;
+}
+
 /* Check one request's credentials and write the answer.  Returns the
- * result word for the log. */
+ * result word for the log; *cached_r = 1 when the password was not
+ * hashed because auth_cache had this success. */
 static const char *authd_check(struct authd *a, const char *user, const char *password,
 			       size_t password_len, const char *service, const char *client,
-			       int ticket, struct buf *out)
+			       int ticket, int *cached_r, struct buf *out)
 {
 	const char *canon = NULL, *known = NULL;
 	struct authd_throttle t;
@@ -396,7 +412,8 @@ static const char *authd_check(struct authd *a, const char *user, const char *pa
 	}
 	/* Per-user counters only for users that exist: guessed names must
 	 * not fill run/auth/. */
-	if (passwd_file_lookup(a->users, user, strlen(user), &known) == NULL)
+	const char *stored = passwd_file_lookup(a->users, user, strlen(user), &known);
+	if (stored == NULL)
 		known = NULL;
 	authd_throttle_get(client, known, &t);
 	if (t.client >= authd_limit("auth_failure_limit_client") ||
@@ -404,7 +421,18 @@ static const char *authd_check(struct authd *a, const char *user, const char *pa
 		authd_put_fail(out, &t);   /* the password is not even tried */
 		return "throttled";
 	}
-	r = passwd_file_verify(a->users, user, strlen(user), password, password_len, &canon);
+	/* The cache is asked only for a user that exists, after the
+	 * throttle: a throttled client gets nothing from it either. */
+	unsigned long long now = authd_now();
+	if (stored != NULL && auth_cache_hit(a->cache, known, password, password_len, stored, now)) {
+		r = 1;
+		canon = known;
+		*cached_r = 1;
+	} else {
+		r = passwd_file_verify(a->users, user, strlen(user), password, password_len, &canon);
+		if (r == 1)
+			auth_cache_put(a->cache, canon, password, password_len, stored, now);
+	}
 	if (r < 0) {
 		authd_put_tempfail(out, "out of memory");
 		return "tempfail";
@@ -460,6 +488,7 @@ static int authd_request(struct authd *a, struct record *rec, struct buf *out)
 	const char *service = record_get(rec, "service");
 	const char *client = record_get(rec, "client");
 	const char *result;
+	int cached = 0;
 	size_t password_len = 0;
 	const char *password = NULL;
 	int ticket = cmd != NULL && strcmp(cmd, "ticket") == 0;
@@ -486,10 +515,11 @@ static int authd_request(struct authd *a, struct record *rec, struct buf *out)
 		authd_put_fail(out, &none);
 		result = "fail";
 	} else {
-		result = authd_check(a, user, password, password_len, service, client, ticket, out);
+		result = authd_check(a, user, password, password_len, service, client, ticket, &cached, out);
 	}
-	log_info("user=%s service=%s client=%s result=%s%s", user, service,
-		 client != NULL ? client : "unknown", result, ticket ? " ticket=yes" : "");
+	log_info("user=%s service=%s client=%s result=%s%s%s", user, service,
+		 client != NULL ? client : "unknown", result, ticket ? " ticket=yes" : "",
+		 cached ? " cache=hit" : "");
 	return 0;
 }
 
@@ -536,6 +566,8 @@ int main(int argc, char **argv)
 	a.mailboxes_id.present = -1;
 	authd_allowed_init(&a);
 	authd_state_setup(&d);
+	if (auth_cache_new(config_size("auth_cache_size"), config_time("auth_cache_ttl"), &a.cache) < 0)
+		log_fatal("auth cache: %s", strerror(errno));
 	daemon_drop(&d);
 	/* Read the files once now, so that a broken one shows in the log at
 	 * start and not only at the first login. */
@@ -544,5 +576,6 @@ int main(int argc, char **argv)
 	daemon_serve(&d, authd_serve, &a);
 	passwd_file_free(&a.users);
 	cdbmap_close(&a.mailboxes);
+	auth_cache_free(&a.cache);
 	return 0;
 }

@@ -37,6 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "atomic_file.h"
 #include "authd.h"
 #include "config.h"
 #include "fsutil.h"
@@ -147,9 +148,9 @@ static int authd_ticket_path(const char *hex, char *out, size_t outlen)
 int authd_ticket_issue(const char *user, const char *service, char hex_r[AUTHD_TICKET_HEX + 1])
 {
 	unsigned char raw[AUTHD_TICKET_BYTES];
-	char path[256], tmp[300];
+	char path[256];
 	struct buf b;
-	int fd, r = -1;
+	int r = -1;
 
 	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
 		return -1;
@@ -157,25 +158,14 @@ int authd_ticket_issue(const char *user, const char *service, char hex_r[AUTHD_T
 	explicit_bzero(raw, sizeof(raw));
 	if (authd_ticket_path(hex_r, path, sizeof(path)) < 0)
 		return -1;
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	buf_init(&b, AUTHD_TICKET_FILE_MAX);
 	if (record_put_str(&b, "user", user) < 0 || record_put_str(&b, "service", service) < 0 ||
 	    record_put_num(&b, "expires", (unsigned long long)(time(NULL) + authd_ticket_lifetime())) < 0 ||
 	    record_end(&b) < 0)
 		goto out;
 	/* Not fsynced: a ticket lives seconds, and a crash only costs a login. */
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
+	if (atomic_file_write(AT_FDCWD, path, NULL, b.data, b.len, 0600, 0) < 0)
 		goto out;
-	if (write(fd, b.data, b.len) != (ssize_t)b.len) {
-		close(fd);
-		unlink(tmp);
-		goto out;
-	}
-	if (close(fd) < 0 || rename(tmp, path) < 0) {
-		unlink(tmp);
-		goto out;
-	}
 	authd_maybe_sweep();
 	r = 0;
 out:

@@ -28,7 +28,9 @@ dovecot_peer.py: Debian dovecot-imapd, default settings but the session
 limits, mail_location maildir: with its index files in the Maildir).
 Both check the same password against the same hash: Postern's yescrypt
 hash from its etc/users is Dovecot's {CRYPT} passdb entry (idle10k: a
-SHA-512 crypt hash in both, --crowd-hash).  Before every measured run
+SHA-512 crypt hash in both, --crowd-hash), each at its default for
+repeated logins (Postern's authd cache on, Dovecot's auth_cache off: on
+a hit it would still hash the password).  Before every measured run
 the server is stopped, its Maildir replaced with a fresh `cp -a` of the
 generated one (so neither has a UID list, an index or a cache yet), the
 page cache written back (sync), and the server started again.  The two

@@ -156,7 +156,11 @@ class Report:
         label = "ratio (above 1: Postern better)"
         cheap = a.crowd_hash == "sha512" and any(self.med("idle10k_per", n) is not None for n in names)
         p("Both servers check the same password against the same hash: Postern's yescrypt hash (its "
-          "etc/users, as `postern user add` made it) is Dovecot's passdb entry ({CRYPT})%s.  Median of "
+          "etc/users, as `postern user add` made it) is Dovecot's passdb entry ({CRYPT})%s.  Both at their "
+          "defaults for repeated logins: Postern's authd remembers a success (auth_cache_size 1000, "
+          "auth_cache_ttl 1h) and skips the hash when the same password comes again; Dovecot's "
+          "auth_cache is off by default, and when on it still hashes the password on a hit, in its one "
+          "auth process (tried: the mix ran slower with it).  Median of "
           "%d; Postern's and Dovecot's runs alternate.  The ratio is Dovecot / Postern for times, memory "
           "and CPU, Postern / Dovecot for rates: above 1, Postern is better." % (
               "; for idle10k a SHA-512 crypt hash in both (a yescrypt check costs 30–60 ms of CPU: "

@@ -34,6 +34,7 @@
 
 #include "agent.h"
 #include "daemon.h"
+#include "fdrecord.h"
 #include "log.h"
 #include "sockets.h"
 #include "stream.h"
@@ -130,37 +131,12 @@ int agent_wait_input(struct agent_conn *c, int ms)
 	}
 }
 
-/* One read of at most n bytes; a descriptor, if any, in *fd_r. */
-static ssize_t agent_recv(struct agent_conn *c, char *p, size_t n, int *fd_r)
-{
-	ssize_t r;
-
-	*fd_r = -1;
-	if (!c->plain)
-		return fd_recv(c->in_fd, p, n, fd_r);
-	do
-		r = read(c->in_fd, p, n);
-	while (r < 0 && errno == EINTR);
-	return r;
-}
-
 /* Whether req holds a complete record; its length (empty line
- * included) in *end_r.  Searches each byte once. */
+ * included) in *end_r. */
 static int agent_find_end(struct agent_conn *c, size_t *end_r)
 {
-	size_t from = c->scanned > 0 ? c->scanned - 1 : 0;
-	const char *hit;
-
-	if (c->req.len > 0 && c->req.data[0] == '\n') {
-		*end_r = 1;
-		return 1;
-	}
-	hit = c->req.len > from ? memmem(c->req.data + from, c->req.len - from, "\n\n", 2) : NULL;
-	c->scanned = c->req.len;
-	if (hit == NULL)
-		return 0;
-	*end_r = (size_t)(hit - c->req.data) + 2;
-	return 1;
+	*end_r = fdrecord_end(c->req.data, c->req.len, &c->scanned);
+	return *end_r > 0;
 }
 
 /* Take one more block of input into req, keeping at most one descriptor.
@@ -168,23 +144,15 @@ static int agent_find_end(struct agent_conn *c, size_t *end_r)
 static int agent_read_block(struct agent_conn *c, int *fd_r, const char **error_r)
 {
 	char block[AGENT_RECV_BLOCK];
-	int fd;
-	ssize_t n = agent_recv(c, block, sizeof block, &fd);
+	size_t n;
 
-	if (n < 0) {
-		*error_r = "cannot read request";
+	if (fdrecord_recv(c->in_fd, c->plain, block, sizeof block, &n, fd_r) < 0) {
+		*error_r = errno == EPROTO ? "more than one descriptor in a request" : "cannot read request";
 		return -1;
 	}
-	if (fd >= 0 && *fd_r >= 0) {
-		close(fd);
-		*error_r = "more than one descriptor in a request";
-		return -1;
-	}
-	if (fd >= 0)
-		*fd_r = fd;
 	if (n == 0)
 		return 0;
-	if (buf_append(&c->req, block, (size_t)n) < 0) {
+	if (buf_append(&c->req, block, n) < 0) {
 		*error_r = errno == EMSGSIZE ? "request too long" : "out of memory";
 		return -1;
 	}

@@ -33,6 +33,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "atomic_file.h"
 #include "cdbmap.h"
 #include "fsutil.h"
 #include "stream.h"
@@ -120,8 +121,7 @@ void cdbmap_close(struct cdbmap **mapp)
 /* ---- writing ---- */
 
 struct cdbmap_writer {
-	char tmp[4096], dst[4096];
-	int fd;
+	struct atomic_file af;
 	int started;   /* cm holds memory until cdb_make_finish */
 	struct cdb_make cm;
 };
@@ -149,27 +149,19 @@ int cdbmap_writer_start(const char *dst, const struct stat *like, struct cdbmap_
 {
 	struct cdbmap_writer *w = calloc(1, sizeof(*w));
 	const char *why;
-	int n;
 
 	if (w == NULL)
 		return cdbmap_fail(error_r, dst, 0, "out of memory");
-	n = snprintf(w->tmp, sizeof(w->tmp), "%s.tmp.%ld", dst, (long)getpid());
-	if (n < 0 || (size_t)n >= sizeof(w->tmp) || strlen(dst) >= sizeof(w->dst)) {
-		free(w);
-		return cdbmap_fail(error_r, dst, 0, "path too long");
-	}
-	memcpy(w->dst, dst, strlen(dst) + 1);
-	unlink(w->tmp);   /* a leftover of an earlier crash of this same pid */
 	/* Read-write: cdb_make_exists reads back records already flushed.
-	 * 0600 until cdbmap_take_owner gives it the source's mode. */
-	w->fd = open(w->tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (w->fd < 0) {
+	 * O_TRUNC: a leftover of an earlier crash of this same pid.  0600
+	 * until cdbmap_take_owner gives it the source's mode. */
+	if (atomic_file_open(&w->af, AT_FDCWD, dst, NULL, O_RDWR | O_TRUNC, 0600) < 0) {
 		int e = errno;
 		free(w);
-		return cdbmap_fail(error_r, dst, 0, strerror(e));
+		return cdbmap_fail(error_r, dst, 0, e == ENAMETOOLONG ? "path too long" : strerror(e));
 	}
-	why = cdbmap_take_owner(w->fd, like);
-	if (why == NULL && cdb_make_start(&w->cm, w->fd) < 0)
+	why = cdbmap_take_owner(w->af.fd, like);
+	if (why == NULL && cdb_make_start(&w->cm, w->af.fd) < 0)
 		why = "cannot start cdb";
 	w->started = why == NULL;
 	if (why != NULL) {
@@ -215,8 +207,7 @@ void cdbmap_writer_abort(struct cdbmap_writer **wp)
 		return;
 	if (w->started)
 		(void)cdb_make_finish(&w->cm);   /* frees its tables; the file goes anyway */
-	close(w->fd);
-	unlink(w->tmp);
+	atomic_file_abort(&w->af);
 	free(w);
 	*wp = NULL;
 }
@@ -224,28 +215,20 @@ void cdbmap_writer_abort(struct cdbmap_writer **wp)
 int cdbmap_writer_commit(struct cdbmap_writer **wp, const char **error_r)
 {
 	struct cdbmap_writer *w = *wp;
-	char dst[sizeof(w->dst)];
-	int fd = w->fd;
+	char dst[sizeof(w->af.name)];
+	int r;
 
-	memcpy(dst, w->dst, sizeof(dst));
+	memcpy(dst, w->af.name, sizeof(dst));
 	w->started = 0;
 	if (cdb_make_finish(&w->cm) < 0) {
 		cdbmap_writer_abort(wp);
 		return cdbmap_fail(error_r, dst, 0, "cannot write cdb");
 	}
-	if (fsync(fd) < 0 || rename(w->tmp, dst) < 0) {
-		int e = errno;
-		cdbmap_writer_abort(wp);
-		return cdbmap_fail(error_r, dst, 0, strerror(e));
-	}
-	w->fd = -1;
+	r = atomic_file_commit(&w->af, ATOMIC_SYNC | ATOMIC_SYNC_DIR);
+	int e = errno;
 	free(w);
 	*wp = NULL;
-	if (close(fd) < 0)
-		return cdbmap_fail(error_r, dst, 0, strerror(errno));
-	if (fsync_parent(dst) < 0)
-		return cdbmap_fail(error_r, dst, 0, "cannot fsync directory");
-	return 0;
+	return r < 0 ? cdbmap_fail(error_r, dst, 0, strerror(e)) : 0;
 }
 
 /* ---- compiling text maps ---- */

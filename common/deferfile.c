@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "atomic_file.h"
 #include "buf.h"
 #include "deferfile.h"
 #include "fsutil.h"
@@ -58,7 +59,7 @@ int deferfile_write(const char *id, const struct deferfile_entry *e, size_t n)
 {
 	char path[64], tmp[64];
 	struct buf out;
-	int fd, r = 0, saved;
+	int r = 0, saved;
 
 	if (deferfile_path(path, sizeof(path), id, "") < 0 || deferfile_path(tmp, sizeof(tmp), id, ".tmp") < 0)
 		return -1;
@@ -78,17 +79,11 @@ int deferfile_write(const char *id, const struct deferfile_entry *e, size_t n)
 		return -1;
 	}
 	/* Never written in place: a crash leaves the old file or the new one. */
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0 || fd_write_all(fd, out.data, out.len) < 0 || close(fd) < 0 || rename(tmp, path) < 0) {
-		saved = errno;
-		if (fd >= 0)
-			(void)unlink(tmp);
-		buf_free(&out);
-		errno = saved;
-		return -1;
-	}
+	r = atomic_file_write(AT_FDCWD, path, tmp, out.data, out.len, 0600, 0);
+	saved = errno;
 	buf_free(&out);
-	return 0;
+	errno = saved;
+	return r;
 }
 
 static int deferfile_fail(struct deferfile *df, const char *why, const char **error_r)

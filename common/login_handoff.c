@@ -39,6 +39,7 @@
 #include <openssl/ssl.h>
 
 #include "daemon.h"
+#include "fdrecord.h"
 #include "log.h"
 #include "metric.h"
 #include "login_handoff.h"
@@ -188,27 +189,19 @@ out:
  * record's length, or 0 (nothing left open). */
 static size_t login_handoff_read_raw(int conn, int timeout_ms, char *in, size_t cap, int *fd_r)
 {
-	size_t n = 0;
+	size_t n = 0, scanned = 0;
 
 	*fd_r = -1;
 	while (n < cap) {
 		struct pollfd pfd = { .fd = conn, .events = POLLIN };
-		int fd = -1;
-		ssize_t r;
-		if (poll(&pfd, 1, timeout_ms) <= 0)
+		size_t r;
+		if (poll(&pfd, 1, timeout_ms) <= 0 || fdrecord_recv(conn, 0, in + n, cap - n, &r, fd_r) < 0 || r == 0)
 			break;
-		r = fd_recv(conn, in + n, cap - n, &fd);
-		if (fd >= 0 && *fd_r >= 0) {
-			close(fd);   /* one descriptor per hand-off */
-			break;
-		}
-		if (fd >= 0)
-			*fd_r = fd;
-		if (r <= 0)
-			break;
-		n += (size_t)r;
-		if (n >= 2 && in[n - 1] == '\n' && in[n - 2] == '\n')
-			return *fd_r >= 0 ? n : 0;
+		n += r;
+		/* The record is the last thing sent: nothing may follow it. */
+		size_t end = fdrecord_end(in, n, &scanned);
+		if (end > 0)
+			return end == n && *fd_r >= 0 ? n : 0;
 	}
 	if (*fd_r >= 0)
 		close(*fd_r);

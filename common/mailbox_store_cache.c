@@ -54,6 +54,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "atomic_file.h"
 #include "fsutil.h"
 #include "mailbox_store_int.h"
 
@@ -324,23 +325,22 @@ static void mbox_cache_compact_maybe(struct mbox *mb, int fd, int force)
 	struct mbox_cache *c = mb->st->cache;
 	unsigned long long total = (unsigned long long)c->off - MBOX_CACHE_HDR;
 	unsigned long long dead = total - mbox_cache_live_bytes(mb);
-	char tmp[64];
+	struct atomic_file af;
 
 	c->next_check = c->off + c->off / 4;
 	if (dead < MBOX_CACHE_COMPACT_SLACK || (!force && dead * 2 <= total))
 		return;
-	snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", MBOX_CACHE_NAME, (long)getpid());
-	int t = openat(mb->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (t < 0)
+	/* Not fsynced: the cache is made again from the messages when lost. */
+	if (atomic_file_open(&af, mb->dirfd, MBOX_CACHE_NAME, NULL, O_WRONLY | O_TRUNC, 0600) < 0)
 		return;
-	int ok = mbox_cache_copy_live(mb, fd, t) == 0;
-	close(t);
-	if (ok && renameat(mb->dirfd, tmp, mb->dirfd, MBOX_CACHE_NAME) == 0) {
-		mb->cache_compactions++;
-		mbox_cache_reset(c);
+	if (mbox_cache_copy_live(mb, fd, af.fd) < 0) {
+		atomic_file_abort(&af);
 		return;
 	}
-	unlinkat(mb->dirfd, tmp, 0);
+	if (atomic_file_commit(&af, 0) == 0) {
+		mb->cache_compactions++;
+		mbox_cache_reset(c);
+	}
 }
 
 static int mbox_cache_open(struct mbox *mb, int create, int again);

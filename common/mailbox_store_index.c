@@ -34,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "atomic_file.h"
 #include "fsutil.h"
 #include "mailbox_store_int.h"
 
@@ -370,17 +371,18 @@ static int mbox_index_replace(struct mbox *mb, struct mbox_index_hdr *h,
 	struct mbox_state *st = mb->st;
 	unsigned char *out = malloc((size_t)MBOX_READ_RECORDS * MBOX_REC_SIZE);
 	struct mbox_index_rec rec;
+	struct atomic_file af;
 	struct stat sb;
 	size_t n = 0, k = 0;
 	int fd, ok;
 
 	if (out == NULL)
 		return -1;
-	fd = openat(mb->dirfd, MBOX_INDEX_TMP, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0) {
+	if (atomic_file_open(&af, mb->dirfd, MBOX_INDEX_NAME, MBOX_INDEX_TMP, O_RDWR | O_TRUNC, 0600) < 0) {
 		free(out);
 		return -1;
 	}
+	fd = af.fd;
 	h->version = MBOX_INDEX_VERSION;
 	h->log_id = mbox_index_new_id();
 	mbox_index_header_encode(h, out);
@@ -396,13 +398,12 @@ static int mbox_index_replace(struct mbox *mb, struct mbox_index_hdr *h,
 	if (ok && k > 0)
 		ok = fd_write_all(fd, out, k * MBOX_REC_SIZE) == 0;
 	free(out);
-	if (!ok || fstat(fd, &sb) < 0 || renameat(mb->dirfd, MBOX_INDEX_TMP, mb->dirfd, MBOX_INDEX_NAME) < 0) {
-		int e = errno;
-		close(fd);
-		unlinkat(mb->dirfd, MBOX_INDEX_TMP, 0);
-		errno = e;
+	if (!ok || fstat(fd, &sb) < 0) {
+		atomic_file_abort(&af);
 		return -1;
 	}
+	if (atomic_file_commit(&af, ATOMIC_KEEP_FD) < 0)
+		return -1;
 	mbox_filepos_take(&st->idx_pos, fd, &sb, sb.st_size);   /* fd stays open */
 	st->idx_records = n;
 	st->hdr = *h;

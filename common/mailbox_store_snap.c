@@ -38,6 +38,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "atomic_file.h"
 #include "fsutil.h"
 #include "log.h"
 #include "mailbox_store_int.h"
@@ -772,6 +773,7 @@ int mbox_snap_write(struct mbox *mb)
 	unsigned char hdr[SNAP_HDR] = { 0 };
 	char anchor[SNAP_ANCHOR_MAX + 1];
 	struct snap_out o = { .fd = -1 };
+	struct atomic_file af;
 	uint32_t n, live, nex;
 	uint64_t names, body_a;
 	size_t alen;
@@ -783,9 +785,9 @@ int mbox_snap_write(struct mbox *mb)
 	}
 	if ((o.buf = malloc(SNAP_OUT_BLOCK)) == NULL)
 		return -1;
-	o.fd = openat(mb->dirfd, SNAP_TMP, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (o.fd < 0)
+	if (atomic_file_open(&af, mb->dirfd, MBOX_SNAPSHOT_NAME, SNAP_TMP, O_RDWR | O_TRUNC, 0600) < 0)
 		goto out;
+	o.fd = af.fd;
 	snap_sum_init(&o.sum);
 	if (lseek(o.fd, SNAP_HDR, SEEK_SET) < 0)
 		goto out;
@@ -825,16 +827,14 @@ int mbox_snap_write(struct mbox *mb)
 	mbox_put64(hdr + 144, body_b);
 	mbox_put64(hdr + 136, snap_sum_a(hdr, body_a));
 	/* On disk whole before it has the name: never seen half written. */
-	if (pwrite(o.fd, hdr, SNAP_HDR, 0) != SNAP_HDR || fsync(o.fd) < 0 ||
-	    renameat(mb->dirfd, SNAP_TMP, mb->dirfd, MBOX_SNAPSHOT_NAME) < 0)
+	if (pwrite(o.fd, hdr, SNAP_HDR, 0) != SNAP_HDR)
 		goto out;
-	r = 0;
+	o.fd = -1;
+	r = atomic_file_commit(&af, ATOMIC_SYNC);
 out:;
 	int e = errno;
 	if (o.fd >= 0)
-		close(o.fd);
-	if (r < 0)
-		unlinkat(mb->dirfd, SNAP_TMP, 0);
+		atomic_file_abort(&af);
 	free(o.buf);
 	errno = e;
 	return r;

@@ -30,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "atomic_file.h"
 #include "buf.h"
 #include "dovecot_keywords.h"
 #include "dovecot_uidlist.h"
@@ -428,6 +429,7 @@ static int mbox_ul_replace(struct mbox *mb, const struct dovecot_uidlist_header 
 			   const struct mbox_ul_entry *keep, size_t n)
 {
 	struct mbox_state *st = mb->st;
+	struct atomic_file af;
 	struct stat sb;
 	struct buf b;
 	int fd = -1, r = -1;
@@ -438,19 +440,17 @@ static int mbox_ul_replace(struct mbox *mb, const struct dovecot_uidlist_header 
 	for (size_t i = 0; i < n; i++)
 		if (mbox_ul_record(&b, &keep[i]) < 0)
 			goto out;
-	fd = openat(mb->dirfd, MBOX_UIDLIST_TMP, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
+	if (atomic_file_open(&af, mb->dirfd, MBOX_UIDLIST_FILE, MBOX_UIDLIST_TMP, O_RDWR | O_TRUNC, 0600) < 0)
 		goto out;
-	if (fd_write_all(fd, b.data, b.len) < 0 || fsync(fd) < 0 || fstat(fd, &sb) < 0 ||
-	    renameat(mb->dirfd, MBOX_UIDLIST_TMP, mb->dirfd, MBOX_UIDLIST_FILE) < 0 ||
-	    fsync(mb->dirfd) < 0) {
-		int e = errno;
-		unlinkat(mb->dirfd, MBOX_UIDLIST_TMP, 0);
-		errno = e;
+	if (fd_write_all(af.fd, b.data, b.len) < 0 || fstat(af.fd, &sb) < 0) {
+		atomic_file_abort(&af);
 		goto out;
 	}
-	mbox_filepos_take(&st->ul_pos, fd, &sb, (off_t)b.len);   /* fd stays open */
-	fd = -1;
+	if (atomic_file_commit(&af, ATOMIC_SYNC | ATOMIC_KEEP_FD | ATOMIC_SYNC_DIR) < 0) {
+		fd = af.fd;   /* only a failed directory fsync leaves it open */
+		goto out;
+	}
+	mbox_filepos_take(&st->ul_pos, af.fd, &sb, (off_t)b.len);   /* fd stays open */
 	r = 0;
 out:
 	if (fd >= 0)
@@ -595,7 +595,7 @@ int mbox_kw_add(struct mbox *mb, const char *name, size_t len, int *index_r)
 	struct buf b;
 	char letter;
 	const char *err;
-	int fd, r = -1;
+	int r = -1;
 
 	int added = dovecot_keywords_add(&st->kw, name, len, &letter, &err);
 	if (added < 0) {
@@ -606,16 +606,11 @@ int mbox_kw_add(struct mbox *mb, const char *name, size_t len, int *index_r)
 	if (added == 0)
 		return 0;
 	buf_init(&b, DOVECOT_KEYWORDS_FILE_MAX);
-	fd = openat(mb->dirfd, MBOX_KEYWORDS_TMP, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd >= 0 && dovecot_keywords_write(&st->kw, &b) == 0 && fd_write_all(fd, b.data, b.len) == 0 &&
-	    fsync(fd) == 0 && renameat(mb->dirfd, MBOX_KEYWORDS_TMP, mb->dirfd, MBOX_KEYWORDS_FILE) == 0)
-		r = 0;
-	if (fd >= 0)
-		close(fd);
-	if (r < 0) {
-		unlinkat(mb->dirfd, MBOX_KEYWORDS_TMP, 0);
+	if (dovecot_keywords_write(&st->kw, &b) == 0)
+		r = atomic_file_write(mb->dirfd, MBOX_KEYWORDS_FILE, MBOX_KEYWORDS_TMP, b.data, b.len, 0600,
+				      ATOMIC_SYNC);
+	if (r < 0)
 		st->kw_size = -2;   /* reread next time */
-	}
 	buf_free(&b);
 	mbox_kw_publish(mb);
 	return r;

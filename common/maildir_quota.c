@@ -31,6 +31,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "atomic_file.h"
 #include "buf.h"
 #include "cdbmap.h"
 #include "config.h"
@@ -279,29 +280,20 @@ void maildir_quota_scan(const char *maildir, struct maildir_usage *u_r)
 
 int maildir_quota_rebuild(const char *maildir, const struct maildir_quota *q, struct maildir_usage *u_r)
 {
-	char path[MAILDIR_PATH_MAX + 16], tmp[MAILDIR_PATH_MAX + 48];
+	char path[MAILDIR_PATH_MAX + 16];
 	char def[MAILDIR_QUOTA_DEF_MAX], text[MAILDIR_QUOTA_DEF_MAX + 64];
-	int fd, n;
+	int n;
 
 	maildir_quota_scan(maildir, u_r);
 	if (mq_path(path, sizeof path, maildir, MAILDIR_QUOTA_FILE) < 0 ||
-	    (n = snprintf(tmp, sizeof tmp, "%s.%ld", path, (long)getpid())) < 0 || (size_t)n >= sizeof tmp ||
 	    maildir_quota_def_format(q, def, sizeof def) < 0 ||
 	    (n = snprintf(text, sizeof text, "%s\n%llu %llu\n", def, u_r->bytes, u_r->count)) < 0 ||
 	    (size_t)n >= sizeof text) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -1;
-	if (write(fd, text, (size_t)n) != n || close(fd) < 0 || rename(tmp, path) < 0) {
-		int e = errno;
-		unlink(tmp);
-		errno = e;
-		return -1;
-	}
-	return 0;
+	/* Not fsynced: the file is a cache of a scan, redone when lost. */
+	return atomic_file_write(AT_FDCWD, path, NULL, text, (size_t)n, 0600, 0);
 }
 
 int maildir_quota_check(const char *maildir, const struct maildir_quota *q, unsigned long long bytes,

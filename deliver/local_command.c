@@ -44,6 +44,7 @@
 #include "alias.h"
 #include "config.h"
 #include "daemon.h"
+#include "fdrecord.h"
 #include "local.h"
 #include "log.h"
 #include "privdrop.h"
@@ -61,28 +62,32 @@
  * 1 read, 0 EOF, -1 error or timeout. */
 static int local_cmd_read(int sock, struct buf *b, int *fd_r, int timeout_ms)
 {
+	size_t scanned = 0;
+
 	*fd_r = -1;
 	buf_reset(b);
-	while (b->len == 0 || memmem(b->data, b->len, "\n\n", 2) == NULL) {
+	while (fdrecord_end(b->data, b->len, &scanned) == 0) {
 		struct pollfd p = { .fd = sock, .events = POLLIN };
 		char block[4096];
-		int fd = -1;
+		size_t n;
 		int pr = poll(&p, 1, timeout_ms);
 		if (pr < 0 && errno == EINTR)
 			continue;
-		if (pr <= 0)
+		if (pr <= 0 || fdrecord_recv(sock, 0, block, sizeof block, &n, fd_r) < 0 ||
+		    (n > 0 && buf_append(b, block, n) < 0)) {
+			if (*fd_r >= 0)
+				close(*fd_r);
+			*fd_r = -1;
 			return -1;
-		ssize_t n = fd_recv(sock, block, sizeof block, &fd);
-		if (fd >= 0 && *fd_r >= 0)
-			close(fd);
-		else if (fd >= 0)
-			*fd_r = fd;
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n == 0 && b->len == 0 ? 0 : -1;
-		if (buf_append(b, block, (size_t)n) < 0)
+		}
+		if (n == 0) {
+			if (b->len == 0 && *fd_r < 0)
+				return 0;
+			if (*fd_r >= 0)
+				close(*fd_r);
+			*fd_r = -1;
 			return -1;
+		}
 	}
 	return 1;
 }

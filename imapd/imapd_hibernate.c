@@ -74,6 +74,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "fdrecord.h"
 #include "hash.h"
 #include "imap_hibernate_news.h"
 #include "imap_hibernate_state.h"
@@ -991,23 +992,19 @@ static void hib_in_commit(struct hib *h, struct hib_in *in)
 static void hib_in_event(struct hib *h, struct hib_in *in)
 {
 	size_t cap = in->s == NULL ? IMAP_HIBERNATE_RECORD_MAX : HIBERNATE_ANSWER_MAX;
-	int fd = -1;
-	ssize_t n = fd_recv(in->conn, in->buf + in->len, cap - in->len, &fd);
+	size_t n;
+	int fd = in->s != NULL ? FDRECORD_NO_FD : in->fd;   /* the commit carries none */
+	int r = fdrecord_recv(in->conn, 0, in->buf + in->len, cap - in->len, &n, &fd);
 
-	if (fd >= 0 && (in->fd >= 0 || in->s != NULL)) {
-		close(fd);   /* one descriptor per hand-off */
-		hib_in_free(h, in);
-		return;
-	}
-	if (fd >= 0)
+	if (in->s == NULL)
 		in->fd = fd;
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+	if (r < 0 && errno == EAGAIN)
 		return;
-	if (n <= 0) {
-		hib_in_free(h, in);   /* closed before the end (or after status=ok without commit) */
+	if (r < 0 || n == 0) {
+		hib_in_free(h, in);   /* a second descriptor, closed before the end (or after status=ok without commit) */
 		return;
 	}
-	in->len += (size_t)n;
+	in->len += n;
 	if (in->len >= 2 && in->buf[in->len - 2] == '\n' && in->buf[in->len - 1] == '\n') {
 		if (in->s == NULL)
 			hib_in_record(h, in);

@@ -27,6 +27,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "atomic_file.h"
 #include "fsutil.h"
 #include "imap_string.h"
 #include "imap_utf7.h"
@@ -554,11 +555,7 @@ void imapd_cmd_subscribe(struct imapd_session *ss, const struct imap_command *c,
 	if (r == 0 && (imapd_root_file(ss, IMAPD_SUBSCRIPTIONS, path, sizeof(path)) < 0 ||
 		       imapd_root_file(ss, IMAPD_SUBSCRIPTIONS ".tmp", tmp, sizeof(tmp)) < 0))
 		r = -1;
-	int fd = r == 0 ? open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600) : -1;
-	int ok = fd >= 0 && (out.len == 0 || write(fd, out.data, out.len) == (ssize_t)out.len) && fsync(fd) == 0;
-	if (fd >= 0 && close(fd) < 0)
-		ok = 0;
-	if (!ok || rename(tmp, path) < 0) {
+	if (r < 0 || atomic_file_write(AT_FDCWD, path, tmp, out.data, out.len, 0600, ATOMIC_SYNC) < 0) {
 		log_warn("user=%s %s: %s", buf_cstr(&ss->user), path, strerror(errno));
 		imapd_tagged(ss, c->tag, "NO [SERVERBUG] Cannot write the subscriptions");
 	} else {

@@ -16,6 +16,7 @@
  * READY=1 once every listener is bound, RELOADING=1 / READY=1 around a
  * reload and STOPPING=1 (master_notify.c).  The master parses no
  * network input. */
+#include "atomic_file.h"
 #include "master.h"
 
 #include <errno.h>
@@ -204,13 +205,11 @@ static int master_lock(int report_holder)
 
 static void master_write_pid(void)
 {
-	char path[PATH_MAX + 32], tmp[PATH_MAX + 48], text[32];
-	int fd, len = snprintf(text, sizeof text, "%ld\n", (long)getpid());
+	char path[PATH_MAX + 32], text[32];
+	int len = snprintf(text, sizeof text, "%ld\n", (long)getpid());
 
 	snprintf(path, sizeof path, "%s/run/master.pid", master_base);
-	snprintf(tmp, sizeof tmp, "%s/run/master.pid.tmp", master_base);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0 || write(fd, text, (size_t)len) != len || close(fd) < 0 || rename(tmp, path) < 0)
+	if (atomic_file_write(AT_FDCWD, path, NULL, text, (size_t)len, 0644, 0) < 0)
 		log_fatal("%s: %s", path, strerror(errno));
 }
 

@@ -122,15 +122,15 @@ int master_service_bind(struct service *svc, const char *base_dir)
 	return 0;
 }
 
-/* Link DIR/private/NAME to ROOT/private/NAME. */
-static int master_link_one(const char *base_dir, const char *root, const char *name)
+/* Link DIR/private/NAME to DIR/SUB/NAME (SUB: ROOT/private, or public). */
+static int master_link_one(const char *base_dir, const char *sub, const char *name)
 {
 	char from[4096], to[4096];
 	int n1 = snprintf(from, sizeof from, "%s/private/%s", base_dir, name);
-	int n2 = snprintf(to, sizeof to, "%s/%s/private/%s", base_dir, root, name);
+	int n2 = snprintf(to, sizeof to, "%s/%s/%s", base_dir, sub, name);
 
 	if (n1 < 0 || n2 < 0 || (size_t)n1 >= sizeof from || (size_t)n2 >= sizeof to) {
-		log_warn("socket path too long for root %s", root);
+		log_warn("socket path too long for %s", sub);
 		return -1;
 	}
 	/* A new link under a temporary name, renamed over the old one: a
@@ -140,7 +140,7 @@ static int master_link_one(const char *base_dir, const char *root, const char *n
 	char tmp[4096 + 32];
 	int n3 = snprintf(tmp, sizeof tmp, "%s.new.%ld", to, (long)getpid());
 	if (n3 < 0 || (size_t)n3 >= sizeof tmp) {
-		log_warn("socket path too long for root %s", root);
+		log_warn("socket path too long for %s", sub);
 		return -1;
 	}
 	if (unlink(tmp) < 0 && errno != ENOENT) {
@@ -188,15 +188,15 @@ static int master_root_uses(const struct service *svcs, size_t n, const char *ro
 	return 0;
 }
 
-/* Remove ROOT/private/NAME: a socket of ours that root's processes do
- * not use (left by an older master.conf or master). */
-static int master_unlink_one(const char *base_dir, const char *root, const char *name)
+/* Remove DIR/SUB/NAME: a socket of ours that SUB's processes do not
+ * use (left by an older master.conf or master). */
+static int master_unlink_one(const char *base_dir, const char *sub, const char *name)
 {
 	char to[4096];
-	int n = snprintf(to, sizeof to, "%s/%s/private/%s", base_dir, root, name);
+	int n = snprintf(to, sizeof to, "%s/%s/%s", base_dir, sub, name);
 
 	if (n < 0 || (size_t)n >= sizeof to) {
-		log_warn("socket path too long for root %s", root);
+		log_warn("socket path too long for %s", sub);
 		return -1;
 	}
 	if (unlink(to) < 0 && errno != ENOENT) {
@@ -206,9 +206,36 @@ static int master_unlink_one(const char *base_dir, const char *root, const char 
 	return 0;
 }
 
-int master_service_link(struct service *svcs, size_t n, const char *base_dir)
+/* DIR/public/NAME for every service any local user may reach (pickup,
+ * for sendmail), made here with the other links, before the master
+ * reports itself ready: a sendmail(1) run just after `postern start`
+ * finds it. */
+static int master_link_public(struct service *svcs, size_t n, const char *base_dir)
 {
 	char dir[4096];
+	int len = snprintf(dir, sizeof dir, "%s/public", base_dir);
+
+	if (len < 0 || (size_t)len >= sizeof dir)
+		return -1;
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+		log_warn("mkdir %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	for (size_t s = 0; s < n; s++) {
+		const struct service_entry *e = master_use_of(&svcs[s]);
+		if (svcs[s].type != SERVICE_UNIX || e == NULL || !e->anyone)
+			continue;
+		int r = svcs[s].retired ? master_unlink_one(base_dir, "public", svcs[s].listen)
+					: master_link_one(base_dir, "public", svcs[s].listen);
+		if (r < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int master_service_link(struct service *svcs, size_t n, const char *base_dir)
+{
+	char dir[4096], sub[4096];
 
 	for (size_t r = 0; r < n; r++) {
 		const char *root = svcs[r].root;
@@ -220,19 +247,20 @@ int master_service_link(struct service *svcs, size_t n, const char *base_dir)
 		int len = snprintf(dir, sizeof dir, "%s/%s/private", base_dir, root);
 		if (len < 0 || (size_t)len >= sizeof dir || master_private_dir(dir) < 0)
 			return -1;
+		snprintf(sub, sizeof sub, "%s/private", root);   /* shorter than dir */
 		/* Unlinks first: a retired service may share a name with a live one. */
 		for (size_t s = 0; s < n; s++)
 			if (svcs[s].type == SERVICE_UNIX &&
 			    (svcs[s].retired || !master_root_uses(svcs, n, root, svcs[s].listen)) &&
-			    master_unlink_one(base_dir, root, svcs[s].listen) < 0)
+			    master_unlink_one(base_dir, sub, svcs[s].listen) < 0)
 				return -1;
 		for (size_t s = 0; s < n; s++)
 			if (svcs[s].type == SERVICE_UNIX && !svcs[s].retired &&
 			    master_root_uses(svcs, n, root, svcs[s].listen) &&
-			    master_link_one(base_dir, root, svcs[s].listen) < 0)
+			    master_link_one(base_dir, sub, svcs[s].listen) < 0)
 				return -1;
 	}
-	return 0;
+	return master_link_public(svcs, n, base_dir);
 }
 
 /* Environment for a child: nothing inherited but what it needs. */

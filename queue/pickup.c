@@ -2,7 +2,8 @@
  *
  * Offers: the server side of the pickup protocol.  The sendmail(1)
  * front-end connects to DIR/public/pickup (a world-reachable link to
- * this service's socket, made here at start) and sends a record with
+ * this service's socket, made by the master with its other socket
+ * links, before it reports itself ready) and sends a record with
  * the recipients (`rcpt`, one or more), optionally `sender` (the -f
  * address, empty for <>) and `full_name` (-F), followed by the message
  * as chunks.  pickup learns who submits from SO_PEERCRED (no setuid
@@ -24,8 +25,7 @@
  * Runs as postern-queue with its root at DIR/queue (chrooted as root).
  * Reads /etc/passwd through a descriptor opened before the drop, and the
  * queue files (read-only) for cmd=list; writes nothing but the enqueue
- * request and, for cmd=flush, the mtimes of deferred/ files.  Before the drop (as root) it makes
- * DIR/public/ (0755) and links its listening socket there.
+ * request and, for cmd=flush, the mtimes of deferred/ files.
  *
  * Trusts: nobody it talks to: every local user may connect.  Fields are
  * checked (addresses with address_validate, at most
@@ -45,7 +45,6 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -72,34 +71,6 @@ struct pickup_ctx {
 	unsigned long long size_limit, rcpt_limit;
 	int mailq_restrict;   /* cmd=list only for root and the queue owner */
 };
-
-/* ---- the public link ---- */
-
-/* Link the listener (fd 3) at DIR/public/NAME, replacing an old link
- * atomically, so that every local user can reach it. */
-static void pickup_link_public(const struct daemon *d)
-{
-	struct sockaddr_un sun;
-	socklen_t len = sizeof sun;
-	char dir[sizeof d->base_dir + 16], to[sizeof dir + 128], tmp[sizeof to + 32];
-	const char *name;
-
-	if (d->listen_fd < 0 || getsockname(d->listen_fd, (struct sockaddr *)&sun, &len) < 0 ||
-	    sun.sun_family != AF_UNIX || sun.sun_path[0] != '/')
-		return;   /* standalone, or not a path socket: nothing to publish */
-	name = strrchr(sun.sun_path, '/') + 1;
-	if (snprintf(dir, sizeof dir, "%s/public", d->base_dir) >= (int)sizeof dir ||
-	    snprintf(to, sizeof to, "%s/%s", dir, name) >= (int)sizeof to ||
-	    snprintf(tmp, sizeof tmp, "%s.%ld", to, (long)getpid()) >= (int)sizeof tmp)
-		log_fatal("public socket path too long");
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-		log_fatal("mkdir %s: %s", dir, strerror(errno));
-	unlink(tmp);
-	if (link(sun.sun_path, tmp) < 0 || rename(tmp, to) < 0) {
-		log_warn("cannot publish %s as %s: %s", sun.sun_path, to, strerror(errno));
-		unlink(tmp);
-	}
-}
 
 /* ---- who is it ---- */
 
@@ -543,7 +514,6 @@ int main(int argc, char **argv)
 	if (ctx.rcpt_limit == 0 || ctx.rcpt_limit >= RECORD_MAX_FIELDS)
 		ctx.rcpt_limit = RECORD_MAX_FIELDS - 1;
 	enqueue_set_timeout(ctx.ipc_ms < 0 ? 0 : ctx.ipc_ms);
-	pickup_link_public(&d);
 	daemon_drop(&d);
 	daemon_serve(&d, pickup_serve, &ctx);
 	return 0;

@@ -29,6 +29,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "atomic_file.h"
 #include "alias_file.h"
 #include "cdbmap.h"
 #include "fsutil.h"
@@ -87,35 +88,23 @@ static int postern_fd_owner(int fd, const struct postern_owner *own)
 
 int postern_write_file(const char *path, const void *data, size_t len, const struct postern_owner *own)
 {
-	char tmp[PATH_MAX];
-	int fd;
+	struct atomic_file af;
 
-	if (postern_path(tmp, sizeof(tmp), "%s.tmp%ld", path, (long)getpid()) < 0)
-		return -1;
-	/* A temp file left by a crashed run is ours to replace: the etc
-	 * lock keeps two runs apart. */
-	(void)unlink(tmp);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0) {
-		postern_err("cannot create %s: %s", tmp, strerror(errno));
+	/* A temp file left by a crashed run is ours to replace (O_TRUNC):
+	 * the etc lock keeps two runs apart. */
+	if (atomic_file_open(&af, AT_FDCWD, path, NULL, O_WRONLY | O_TRUNC, 0600) < 0) {
+		postern_err("cannot create a temporary file for %s: %s", path, strerror(errno));
 		return -1;
 	}
 	/* Owner and mode are set before any byte is written, so a secret
 	 * is never readable by others, not even for a moment. */
-	if (postern_fd_owner(fd, own) < 0 || postern_write_all(fd, data, len) < 0 ||
-	    fsync(fd) < 0) {
-		postern_err("cannot write %s: %s", tmp, strerror(errno));
-		close(fd);
-		unlink(tmp);
+	if (postern_fd_owner(af.fd, own) < 0 || postern_write_all(af.fd, data, len) < 0) {
+		postern_err("cannot write %s: %s", af.tmp, strerror(errno));
+		atomic_file_abort(&af);
 		return -1;
 	}
-	if (close(fd) < 0 || rename(tmp, path) < 0) {
+	if (atomic_file_commit(&af, ATOMIC_SYNC | ATOMIC_SYNC_DIR) < 0) {
 		postern_err("cannot replace %s: %s", path, strerror(errno));
-		unlink(tmp);
-		return -1;
-	}
-	if (fsync_parent(path) < 0) {
-		postern_err("cannot sync the directory of %s: %s", path, strerror(errno));
 		return -1;
 	}
 	return 0;

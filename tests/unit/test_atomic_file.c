@@ -1,0 +1,167 @@
+/* Unit tests for common/atomic_file.c: a replaced file is the old one or
+ * the new one whole, the temporary file never stays behind (after a
+ * failed rename, an abort or a failed write), ATOMIC_KEEP_FD leaves a
+ * descriptor of the new file, and names relative to a directory
+ * descriptor work as paths do. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "atomic_file.h"
+#include "tmpdir_fixture.h"
+
+static char dir[] = "/tmp/test_atomic_file_XXXXXX";
+
+static int setup(void **state)
+{
+	(void)state;
+	umask(022);
+	return mkdtemp(dir) == NULL ? -1 : 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	return tmpdir_remove(dir);
+}
+
+static void path_of(char *out, size_t len, const char *name)
+{
+	snprintf(out, len, "%s/%s", dir, name);
+}
+
+static size_t entries(void)
+{
+	DIR *d = opendir(dir);
+	size_t n = 0;
+	struct dirent *e;
+
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+static void assert_content(const char *path, const char *want)
+{
+	char got[256] = { 0 };
+	int fd = open(path, O_RDONLY);
+
+	assert_true(fd >= 0);
+	assert_int_equal(read(fd, got, sizeof(got) - 1), (ssize_t)strlen(want));
+	close(fd);
+	assert_string_equal(got, want);
+}
+
+static void test_atomic_file_write_replaces_whole_and_leaves_no_temp(void **state)
+{
+	char path[256];
+	struct stat st;
+
+	(void)state;
+	path_of(path, sizeof(path), "file");
+	assert_int_equal(atomic_file_write(AT_FDCWD, path, NULL, "one\n", 4, 0640, ATOMIC_SYNC | ATOMIC_SYNC_DIR), 0);
+	assert_content(path, "one\n");
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0640);   /* umask 022 (setup) */
+	assert_int_equal(atomic_file_write(AT_FDCWD, path, NULL, "two, longer\n", 12, 0600, 0), 0);
+	assert_content(path, "two, longer\n");
+	assert_int_equal(atomic_file_write(AT_FDCWD, path, NULL, "", 0, 0600, ATOMIC_SYNC), 0);
+	assert_content(path, "");
+	assert_int_equal(entries(), 1);
+	unlink(path);
+}
+
+static void test_atomic_file_failed_rename_keeps_the_old_and_removes_the_temp(void **state)
+{
+	char path[256], sub[256];
+
+	(void)state;
+	/* A directory in the way: rename(2) of a file over it fails. */
+	path_of(path, sizeof(path), "taken");
+	assert_int_equal(mkdir(path, 0700), 0);
+	path_of(sub, sizeof(sub), "taken/inside");
+	assert_int_equal(atomic_file_write(AT_FDCWD, sub, NULL, "x", 1, 0600, 0), 0);
+	assert_int_equal(atomic_file_write(AT_FDCWD, path, NULL, "new", 3, 0600, ATOMIC_SYNC), -1);
+	assert_true(errno == EISDIR || errno == ENOTEMPTY || errno == EEXIST);
+	assert_int_equal(entries(), 1);     /* only the directory */
+	assert_content(sub, "x");
+	unlink(sub);
+	rmdir(path);
+}
+
+static void test_atomic_file_abort_and_keep_fd(void **state)
+{
+	struct atomic_file af;
+	char buf[16] = { 0 };
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+
+	(void)state;
+	assert_true(dfd >= 0);
+	assert_int_equal(atomic_file_write(dfd, "kept", "kept.tmp", "old", 3, 0600, 0), 0);
+	/* Abort: the old file stays, the temporary goes. */
+	assert_int_equal(atomic_file_open(&af, dfd, "kept", "kept.tmp", O_WRONLY | O_TRUNC, 0600), 0);
+	assert_int_equal(write(af.fd, "half", 4), 4);
+	atomic_file_abort(&af);
+	assert_int_equal(af.fd, -1);
+	assert_int_equal(faccessat(dfd, "kept.tmp", F_OK, 0), -1);
+	assert_int_equal(entries(), 1);
+	/* KEEP_FD: the descriptor reads the file now under the name. */
+	assert_int_equal(atomic_file_open(&af, dfd, "kept", NULL, O_RDWR | O_TRUNC, 0600), 0);
+	assert_int_equal(write(af.fd, "newer", 5), 5);
+	assert_int_equal(atomic_file_commit(&af, ATOMIC_SYNC | ATOMIC_SYNC_DIR | ATOMIC_KEEP_FD), 0);
+	assert_true(af.fd >= 0);
+	assert_int_equal(pread(af.fd, buf, sizeof(buf) - 1, 0), 5);
+	assert_string_equal(buf, "newer");
+	struct stat a, b;
+	assert_int_equal(fstat(af.fd, &a), 0);
+	assert_int_equal(fstatat(dfd, "kept", &b, 0), 0);
+	assert_int_equal(a.st_ino, b.st_ino);
+	close(af.fd);
+	assert_int_equal(entries(), 1);
+	unlinkat(dfd, "kept", 0);
+	close(dfd);
+}
+
+static void test_atomic_file_refuses_long_names_and_symlinked_temps(void **state)
+{
+	struct atomic_file af;
+	char longname[PATH_MAX + 8], path[256], link_tmp[256], target[256];
+
+	(void)state;
+	memset(longname, 'a', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	assert_int_equal(atomic_file_open(&af, AT_FDCWD, longname, NULL, O_WRONLY | O_TRUNC, 0600), -1);
+	assert_int_equal(errno, ENAMETOOLONG);
+	/* A symbolic link planted at the temporary name is not followed. */
+	path_of(path, sizeof(path), "f");
+	path_of(link_tmp, sizeof(link_tmp), "f.tmp");
+	path_of(target, sizeof(target), "target");
+	assert_int_equal(symlink(target, link_tmp), 0);
+	assert_int_equal(atomic_file_open(&af, AT_FDCWD, path, link_tmp, O_WRONLY | O_TRUNC, 0600), -1);
+	assert_int_equal(errno, ELOOP);
+	assert_int_equal(access(target, F_OK), -1);
+	unlink(link_tmp);
+	assert_int_equal(entries(), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_atomic_file_write_replaces_whole_and_leaves_no_temp),
+		cmocka_unit_test(test_atomic_file_failed_rename_keeps_the_old_and_removes_the_temp),
+		cmocka_unit_test(test_atomic_file_abort_and_keep_fd),
+		cmocka_unit_test(test_atomic_file_refuses_long_names_and_symlinked_temps),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
