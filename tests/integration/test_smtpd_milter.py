@@ -234,6 +234,23 @@ class SmtpdMilter(PosternTestCase):
         self.assertEqual(s.rcpt(bob), (550, b"5.7.1 Command rejected"))
         t.wait_log(r"milter inet:.*: no answer within the timeout")
 
+    def test_two_milters_in_turn(self):
+        first = self.milter(answers={"E": [mp.add_header("X-First", "1") + mp.CONTINUE],
+                                     "R": [mp.CONTINUE, mp.REJECT]})
+        second = self.milter(answers={"E": [mp.add_header("X-Second", "2") + mp.CONTINUE]})
+        t = self.tree(smtpd_milters="%s, %s" % (first.spec(), second.spec()))
+        bob = t.addr("bob")
+        s = self.session(t)
+        self.assertEqual(s.mail(SENDER)[0], 250)
+        self.assertEqual(s.rcpt(bob)[0], 250)
+        self.assertEqual(s.rcpt(t.addr("alice"))[0], 550)   # the first refuses: the second is not asked
+        self.assertEqual(s.data(make_message("mil-two", SENDER, bob, b"hi\r\n"))[0], 250)
+        got = self.delivered(t, "bob", "mil-two")
+        self.assertIn(b"\nX-First: 1\nX-Second: 2\n", got)
+        # The second filter saw the message as the first left it.
+        self.assertIn(("X-First", "1"), second.last().headers())
+        self.assertEqual(len(second.last().all("R")), 1)
+
 class SmtpdMilterDown(PosternTestCase):
     """milter_default_action with no milter listening."""
 
