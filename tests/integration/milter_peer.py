@@ -5,12 +5,9 @@ libmilter; it is the peer for the actions rspamd and OpenDKIM do not take
 (replace body, change sender, add and delete recipients, quarantine,
 reply codes, discard)."""
 
-import os
-import socket
 import struct
-import threading
 
-from postern_harness import HOST
+from loopback_server import LoopbackServer
 
 ALL_ACTIONS = 0x1FF
 
@@ -99,7 +96,7 @@ class Conversation:
         return b"".join(self.all("B"))
 
 
-class FakeMilter:
+class FakeMilter(LoopbackServer):
     """Listens on loopback.  answers maps a command code to a list of
     replies, one per command of that code (each a bytes of packets, or
     "close" to hang up, or "silence"); a code with no (more) answers gets
@@ -111,35 +108,12 @@ class FakeMilter:
         self.actions = actions
         self.macro_lists = macro_lists or {}
         self.conversations = []
-        self.lock = threading.Lock()
-        if unix_path is not None:
-            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            self.sock.bind(unix_path)
-            os.chmod(unix_path, 0o666)    # smtpd connects as postern-smtpd
-        else:
-            self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            self.sock.bind((HOST, 0))
-            self.port = self.sock.getsockname()[1]
-        self.sock.listen(8)
-        self.stopped = False
-        self.conns = []
-        threading.Thread(target=self.accept_loop, daemon=True).start()
+        super().__init__(unix_path)
 
-    def spec(self):
-        return "inet:%s:%d" % (HOST, self.port)
-
-    def accept_loop(self):
-        while not self.stopped:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            conv = Conversation()
-            with self.lock:
-                self.conversations.append(conv)
-                self.conns.append(c)
-            threading.Thread(target=self.serve, args=(c, conv), daemon=True).start()
+    def accepted(self, conn):
+        conv = Conversation()
+        self.conversations.append(conv)
+        return conv
 
     @staticmethod
     def read_exact(f, n):
@@ -200,13 +174,3 @@ class FakeMilter:
     def last(self):
         with self.lock:
             return self.conversations[-1]
-
-    def stop(self):
-        self.stopped = True
-        self.sock.close()
-        with self.lock:
-            for c in self.conns:
-                try:
-                    c.close()
-                except OSError:
-                    pass
