@@ -9,7 +9,8 @@
  * the first byte, AUTH required).  Under the master it accepts clients
  * on the listener (fd 3) one at a time; with -i it serves one session on
  * stdin/stdout.  Each accepted message is streamed to the enqueue service
- * and acknowledged only once enqueue has it on stable storage.
+ * (with milters: held until they have seen it, smtpd_milter_msg.c) and
+ * acknowledged only once enqueue has it on stable storage.
  *
  * Runs as: postern-smtpd, chrooted into the empty run/jail (docs/tree.md).
  * Reads: etc/postern.conf, etc/domains, etc/domains.cdb,
@@ -17,7 +18,8 @@
  * certificate and key, all opened before privileges are dropped; it also
  * opens DIR/run/smtpd.sessions for the per-client session slots (locks
  * only, never written).  Writes: nothing but its client connection and
- * the enqueue, authd and verify sockets (private/ inside its root).
+ * the enqueue, authd and verify sockets (private/ inside its root),
+ * and the policy servers and milters it is configured to ask.
  *
  * Trusts: the configuration and maps (root's); nothing a client sends.
  *
