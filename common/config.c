@@ -124,7 +124,7 @@ static const struct config_key config_table[] = {
 	{ "smtpd_client_connection_limit", CONFIG_SIZE, "50",
 	  "Most simultaneous SMTP sessions from one client IP address outside smtpd_client_limit_exceptions, across all SMTP services; one more gets 421 4.7.0 (0 = no limit).  A session stops counting at QUIT or as soon as its client is gone." },
 	{ "smtpd_client_limit_exceptions", CONFIG_STR, "$mynetworks",
-	  "Clients exempt from smtpd_client_connection_limit, as CIDR blocks separated by spaces or commas; the word $mynetworks stands for the blocks of mynetworks; empty means nobody is exempt." },
+	  "Clients exempt from smtpd_client_connection_limit and the smtpd_client_*_rate_limit keys, as CIDR blocks separated by spaces or commas; the word $mynetworks stands for the blocks of mynetworks; empty means nobody is exempt." },
 	{ "smtpd_auth_failure_limit", CONFIG_SIZE, "3",
 	  "Failed AUTH attempts allowed in one SMTP session; the next failure is answered 421 4.7.0 and the client is disconnected." },
 	{ "smtpd_auth_failure_delay", CONFIG_TIME, "1s",
@@ -135,6 +135,33 @@ static const struct config_key config_table[] = {
 	  "Name the TLS protocol and cipher in the Received header the SMTP server adds." },
 	{ "smtpd_received_auth", CONFIG_BOOL, "yes",
 	  "Name the authenticated user in the Received header the SMTP server adds." },
+	/* Access control (smtpd/smtpd_access.c, docs/operator.md "Access control"). */
+	{ "smtpd_client_access", CONFIG_STR, "",
+	  "cdb map (relative to DIR/etc, e.g. client_access.cdb made by `postern map client_access`) looked up at connect with the client name (\"unknown\" while it has no validated one) and its parent domains, then the client address and its network prefixes; a value is an access(5) action: OK, DUNNO, REJECT [text] (554 5.7.1 greeting, then only QUIT), DEFER [text] (421 4.7.1, disconnect), 4NN/5NN text, HOLD or DISCARD (for every message of the session); empty means none." },
+	{ "smtpd_helo_access", CONFIG_STR, "",
+	  "cdb map looked up at HELO/EHLO with the name given and its parent domains; REJECT is 554 5.7.1, DEFER 450 4.7.1 (the HELO is then not taken), HOLD and DISCARD hold every message of the session; empty means none." },
+	{ "smtpd_sender_access", CONFIG_STR, "",
+	  "cdb map looked up at MAIL FROM with user@domain, domain and parent domains, then user@ (the null sender as <>); REJECT is 554 5.7.1, DEFER 450 4.7.1, HOLD and DISCARD apply to that message; empty means none." },
+	{ "smtpd_recipient_access", CONFIG_STR, "",
+	  "cdb map looked up at RCPT TO like smtpd_sender_access, before the recipient checks (an OK there does not allow relaying); REJECT is 554 5.7.1, DEFER 450 4.7.1, HOLD and DISCARD apply to the message once the recipient is accepted; empty means none." },
+	{ "smtpd_dnsbl_sites", CONFIG_STR, "",
+	  "DNS block and allow lists asked at connect about each client outside mynetworks, as zone[=filter][*weight] separated by spaces or commas (at most 16): filter an IPv4 answer that counts, whose octets may be ranges [lo..hi] (e.g. zen.example=127.0.0.[2..11]*2), weight an integer from -1000 to 1000 (default 1, negative for allow lists); the weights of the lists naming the client are added up; resolvers and timeouts are dns_servers, dns_timeout and dns_tries; empty means none." },
+	{ "smtpd_dnsbl_threshold", CONFIG_SIZE, "1",
+	  "Score of smtpd_dnsbl_sites at which a client is refused: a 554 5.7.1 greeting naming the first list, after which only QUIT is served." },
+	{ "smtpd_pregreet_wait", CONFIG_TIME, "0s",
+	  "On the smtp service (port 25), how long the server waits before its greeting to see whether the client talks first; one that does is answered 554 5.5.1 and disconnected (logged as PREGREET); clients in mynetworks are greeted at once; at most 10s; 0 = greet at once (1s is a good value on an MX)." },
+	{ "smtpd_client_connection_rate_limit", CONFIG_SIZE, "0",
+	  "Most SMTP connections one client address may open in smtpd_client_rate_window, across all SMTP services; one more is answered 421 4.7.0 and closed (0 = no limit; clients in smtpd_client_limit_exceptions are exempt)." },
+	{ "smtpd_client_message_rate_limit", CONFIG_SIZE, "0",
+	  "Most MAIL FROM commands one client address may give in smtpd_client_rate_window; one more is answered 450 4.7.1 (0 = no limit; smtpd_client_limit_exceptions are exempt)." },
+	{ "smtpd_client_recipient_rate_limit", CONFIG_SIZE, "0",
+	  "Most RCPT TO commands one client address may give in smtpd_client_rate_window; one more is answered 450 4.7.1 (0 = no limit; smtpd_client_limit_exceptions are exempt)." },
+	{ "smtpd_user_message_rate_limit", CONFIG_SIZE, "0",
+	  "Most MAIL FROM commands one authenticated user may give in smtpd_client_rate_window, whatever the address; one more is answered 450 4.7.1 (0 = no limit)." },
+	{ "smtpd_user_recipient_rate_limit", CONFIG_SIZE, "0",
+	  "Most RCPT TO commands one authenticated user may give in smtpd_client_rate_window; one more is answered 450 4.7.1 (0 = no limit)." },
+	{ "smtpd_client_rate_window", CONFIG_TIME, "60s",
+	  "The time over which the smtpd_*_rate_limit counts run: a key's window opens at its first event and its counts start over when it ends (1s to 1d); the counters live in DIR/run/smtpd.rates, shared by all SMTP server processes (16384 keys, the oldest evicted first)." },
 	{ "queue_run_delay", CONFIG_TIME, "300s",
 	  "Interval between scans of the queue for deferred mail." },
 	{ "minimal_backoff_time", CONFIG_TIME, "300s",
@@ -322,7 +349,9 @@ static const struct {
 	unsigned long long min;
 } config_minimum[] = {
 	{ "message_size_limit", 1 },
-	{ "lmtp_verify_timeout", 1 },   /* seconds: a probe with no bound would hold an SMTP client */
+	{ "lmtp_verify_timeout", 1 },
+	{ "smtpd_client_rate_window", 1 },
+	{ "smtpd_dnsbl_threshold", 1 },   /* seconds: a probe with no bound would hold an SMTP client */
 };
 
 /* Current values; NULL means the default. */

@@ -35,8 +35,11 @@ struct smtpd_net {               /* one mynetworks block */
 	unsigned prefix;
 };
 
+struct smtpd_access;              /* smtpd_access.c: maps, rates, pregreet */
+
 struct smtpd_ctx {
 	enum smtpd_mode mode;
+	struct smtpd_access *access;     /* smtpd_access_init */
 	struct cdbmap *domains;          /* etc/domains.cdb: local domains */
 	struct cdbmap *mailboxes;        /* etc/mailboxes.cdb: local addresses */
 	struct cdbmap *aliases;          /* etc/aliases.cdb, or NULL */
@@ -117,6 +120,10 @@ struct smtpd_session {
 	int policy_discard;              /* DISCARD: accept and drop the message */
 	struct buf policy_prepend;       /* PREPEND header lines, LF-ended */
 	struct smtpd_milters *milters;   /* milter connections (smtpd_milter.c), or NULL */
+	struct {                         /* smtpd_access.c, per session */
+		int refused;             /* client REJECT: only QUIT is served (RFC 5321 3.1) */
+		int hold, discard;       /* client / HELO said HOLD / DISCARD: every message */
+	} access;
 	/* counters for the disconnect log line */
 	unsigned long commands, messages, rcpts_total;
 };
@@ -159,6 +166,8 @@ int smtpd_policy_sender_owned(const struct smtpd_ctx *ctx, const char *user, con
  * the client is exempt: *slot_r = -1), 0 when all
  * smtpd_client_connection_limit slots are in use. */
 int smtpd_limit_acquire(const struct smtpd_ctx *ctx, const char *client, long long *slot_r);
+/* Whether the client is in smtpd_client_limit_exceptions. */
+int smtpd_policy_limit_exempt(const struct smtpd_ctx *ctx, const char *client);
 /* Give the slot back (slot from smtpd_limit_acquire; -1 is ignored). */
 void smtpd_limit_release(const struct smtpd_ctx *ctx, long long slot);
 
@@ -169,6 +178,41 @@ void smtpd_delegate_init(void);
 int smtpd_delegate_rcpt(struct smtpd_session *ss, const char *rcpt);
 /* Ask the smtpd_end_of_data_policy_services: 1 go on, 0 answered. */
 int smtpd_delegate_eod(struct smtpd_session *ss, unsigned long long size);
+struct policy_action;
+/* Answer an access(5) REJECT/DEFER with code: "CODE D.D.D what: how
+ * rejected: text" (DSN X.7.1 and "Access denied" when the action has
+ * none; 421 ends the session); what is e.g. "<a@b>". */
+void smtpd_delegate_refuse(struct smtpd_session *ss, const struct policy_action *a, int code,
+			   const char *what, const char *how);
+
+/* smtpd_main.c */
+struct daemon;
+/* The cdb map named by config key (a file relative to DIR/etc), opened
+ * now; NULL when the key is empty; exits on a bad name or file. */
+struct cdbmap *smtpd_open_map_key(const struct daemon *d, const char *key);
+
+/* smtpd_access.c */
+#define SMTPD_ACCESS_HOLD 1
+#define SMTPD_ACCESS_DISCARD 2
+/* Open the access maps and the rate table (before the privilege drop);
+ * exits with a message on a bad setting. */
+void smtpd_access_init(struct smtpd_ctx *ctx, const struct daemon *d);
+/* Free what smtpd_access_init made. */
+void smtpd_access_free(struct smtpd_ctx *ctx);
+/* Connection rate, pregreet, smtpd_client_access: 1 greet; 0 answered
+ * (ss->done, or ss->access.refused after a 554 greeting). */
+int smtpd_access_connect(struct smtpd_session *ss);
+/* smtpd_helo_access for a HELO/EHLO name: 1 go on, 0 answered. */
+int smtpd_access_helo(struct smtpd_session *ss, const char *name);
+/* Message rates and smtpd_sender_access for ss->sender: 1 go on (HOLD /
+ * DISCARD applied to the transaction), 0 answered. */
+int smtpd_access_mail(struct smtpd_session *ss);
+/* Recipient rates and smtpd_recipient_access: 1 go on with *mark_r
+ * (SMTPD_ACCESS_HOLD / _DISCARD or 0) for smtpd_access_mark once the
+ * recipient is accepted, 0 answered. */
+int smtpd_access_rcpt(struct smtpd_session *ss, const char *rcpt, int *mark_r);
+/* Apply a mark and the session's HOLD / DISCARD to the transaction. */
+void smtpd_access_mark(struct smtpd_session *ss, int mark);
 
 /* smtpd_rcpt.c */
 /* RCPT TO: parse, apply the recipient policy, add to the transaction. */

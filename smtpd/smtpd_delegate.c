@@ -297,8 +297,8 @@ struct delegate_state {
 
 /* Answer a 4xx/5xx for what (the recipient "<a@b>" or
  * "<END-OF-MESSAGE>") in Postfix's words. */
-static void delegate_refuse(struct smtpd_session *ss, const struct policy_action *a, int code,
-			    const char *what, const char *how)
+void smtpd_delegate_refuse(struct smtpd_session *ss, const struct policy_action *a, int code,
+			   const char *what, const char *how)
 {
 	char dsn[sizeof(a->dsn)] = { (char)('0' + code / 100), '.', '7', '.', '1', '\0' };
 
@@ -328,9 +328,9 @@ static int delegate_apply(struct smtpd_session *ss, const struct policy_action *
 		if (a->verdict == POLICY_REJECT && st->defer_if_reject) {
 			memset(&d, 0, sizeof(d));
 			snprintf(d.text, sizeof(d.text), "%s", st->defer_if_reject_text);
-			delegate_refuse(ss, &d, 450, what, how);
+			smtpd_delegate_refuse(ss, &d, 450, what, how);
 		} else {
-			delegate_refuse(ss, a, a->code, what, how);
+			smtpd_delegate_refuse(ss, a, a->code, what, how);
 		}
 		*answered_r = 1;
 		return 1;
@@ -370,7 +370,7 @@ static int delegate_apply(struct smtpd_session *ss, const struct policy_action *
 	memset(&d, 0, sizeof(d));
 	snprintf(d.dsn, sizeof(d.dsn), "4.3.5");
 	snprintf(d.text, sizeof(d.text), "Server configuration error");
-	delegate_refuse(ss, &d, 451, what, how);
+	smtpd_delegate_refuse(ss, &d, 451, what, how);
 	*answered_r = 1;
 	return 1;
 }
@@ -416,7 +416,7 @@ static int delegate_check(struct smtpd_session *ss, struct delegate_list *l, con
 	}
 	buf_free(&req);
 	if (!answered && st.defer_if_permit.verdict == POLICY_DEFER_IF_PERMIT) {
-		delegate_refuse(ss, &st.defer_if_permit, 450, what, how);
+		smtpd_delegate_refuse(ss, &st.defer_if_permit, 450, what, how);
 		answered = 1;
 	}
 	return !answered;

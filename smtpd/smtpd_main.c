@@ -17,9 +17,11 @@
  * etc/mailboxes.cdb, the smtpd_sender_login_maps map, and the TLS
  * certificate and key, all opened before privileges are dropped; it also
  * opens DIR/run/smtpd.sessions for the per-client session slots (locks
- * only, never written).  Writes: nothing but its client connection and
- * the enqueue, authd and verify sockets (private/ inside its root),
- * and the policy servers and milters it is configured to ask.
+ * only, never written), the access maps of smtpd_*_access, and
+ * DIR/run/smtpd.rates (the shared rate counters, smtpd_access.c).
+ * Writes: its client connection, the enqueue, authd and verify sockets
+ * (private/ inside its root), the counters of smtpd.rates, and the
+ * policy servers and milters it is configured to ask.
  *
  * Trusts: the configuration and maps (root's); nothing a client sends.
  *
@@ -129,9 +131,19 @@ static void smtpd_limit_init(struct smtpd_ctx *ctx, const struct daemon *d)
 	ctx->conn_fd = session_slots_open(path, "smtpd_client_connection_limit");
 }
 
+struct cdbmap *smtpd_open_map_key(const struct daemon *d, const char *key)
+{
+	const char *file = config_str(key);
+
+	if (file[0] == '\0')
+		return NULL;
+	if (file[0] == '/' || strstr(file, "..") != NULL)
+		log_fatal("%s: must be a map file relative to %s", key, d->etc_dir);
+	return daemon_open_map(d, file, 0);
+}
+
 static void smtpd_maps_init(struct smtpd_ctx *ctx, const struct daemon *d)
 {
-	const char *logins = config_str("smtpd_sender_login_maps");
 
 	ctx->domains = daemon_open_map(d, "domains.cdb", 0);
 	ctx->mailboxes = daemon_open_map(d, "mailboxes.cdb", 0);
@@ -142,11 +154,7 @@ static void smtpd_maps_init(struct smtpd_ctx *ctx, const struct daemon *d)
 		.delimiters = config_str("recipient_delimiter"),
 	};
 	smtpd_first_domain(d, ctx->first_domain, sizeof(ctx->first_domain));
-	if (logins[0] != '\0') {
-		if (logins[0] == '/' || strstr(logins, "..") != NULL)
-			log_fatal("smtpd_sender_login_maps: must be a map file relative to %s", d->etc_dir);
-		ctx->sender_logins = daemon_open_map(d, logins, 0);
-	}
+	ctx->sender_logins = smtpd_open_map_key(d, "smtpd_sender_login_maps");
 }
 
 /* The limits of item 5 of the issue, each a postern.conf key. */
@@ -207,6 +215,7 @@ static void smtpd_ctx_init(struct smtpd_ctx *ctx, const struct daemon *d)
 	smtpd_milter_init();
 	smtpd_tls_init(ctx, d);
 	smtpd_limit_init(ctx, d);
+	smtpd_access_init(ctx, d);
 }
 
 int main(int argc, char **argv)
@@ -223,6 +232,7 @@ int main(int argc, char **argv)
 	cdbmap_close(&ctx.aliases);
 	cdbmap_close(&ctx.transport);
 	cdbmap_close(&ctx.sender_logins);
+	smtpd_access_free(&ctx);
 	tls_ctx_free(&ctx.tls);
 	free(ctx.mynetworks);
 	free(ctx.limit_exceptions);

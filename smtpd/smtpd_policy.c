@@ -232,6 +232,11 @@ int smtpd_limit_acquire(const struct smtpd_ctx *ctx, const char *client, long lo
 	return session_slots_acquire(ctx->conn_fd, client, ctx->conn_limit, slot_r);
 }
 
+int smtpd_policy_limit_exempt(const struct smtpd_ctx *ctx, const char *client)
+{
+	return smtpd_netlist_match(ctx->limit_exceptions, ctx->nlimit_exceptions, client);
+}
+
 void smtpd_limit_release(const struct smtpd_ctx *ctx, long long slot)
 {
 	session_slots_release(ctx->conn_fd, slot);

@@ -323,8 +323,11 @@ static void smtpd_rcpt_decide(struct smtpd_session *ss, const struct buf *norm,
 	enum smtpd_rcpt_verdict v = norm->len == 0 ? SMTPD_RCPT_UNKNOWN :
 		smtpd_rcpt_policy(ss->ctx, norm->data, norm->len);
 	int local = v == SMTPD_RCPT_OK;   /* a local domain, as opposed to relayed */
+	int mark;
 
 	ss->log_rcpt = shown;   /* smtpd_cmd_rcpt clears it */
+	if (!smtpd_access_rcpt(ss, shown, &mark))
+		return;
 
 	if (v == SMTPD_RCPT_RELAY && norm->len > 0 && smtpd_rcpt_may_relay(ss))
 		v = SMTPD_RCPT_OK;
@@ -338,6 +341,7 @@ static void smtpd_rcpt_decide(struct smtpd_session *ss, const struct buf *norm,
 			smtpd_reply(ss, "452 4.5.3 Error: too many recipients");
 			return;
 		}
+		smtpd_access_mark(ss, mark);
 		ss->rcpts_total++;
 		smtpd_reply(ss, "250 2.1.5 Ok");
 		return;

@@ -178,13 +178,20 @@ static int smtpd_helo_ok(const char *p, size_t len)
 static void smtpd_cmd_helo(struct smtpd_session *ss, const struct smtp_cmd *cmd, int esmtp)
 {
 	const struct smtpd_ctx *ctx = ss->ctx;
+	struct buf helo;
 
 	if (!smtpd_helo_ok(cmd->arg, cmd->arg_len)) {
 		smtpd_reply(ss, "501 5.5.4 Syntax: %s hostname", esmtp ? "EHLO" : "HELO");
 		return;
 	}
+	buf_init(&helo, SMTPD_HELO_MAX);
 	/* RFC 5321 4.1.4: a second EHLO/HELO resets the transaction. */
 	smtpd_reset(ss);
+	if (buf_set(&helo, cmd->arg, cmd->arg_len) < 0 || !smtpd_access_helo(ss, buf_cstr(&helo))) {
+		buf_free(&helo);
+		return;
+	}
+	buf_free(&helo);
 	if (buf_set(&ss->helo, cmd->arg, cmd->arg_len) < 0)
 		log_panic("smtpd: HELO name over its checked size");
 	ss->esmtp = esmtp;
@@ -401,7 +408,8 @@ static void smtpd_cmd_mail(struct smtpd_session *ss, const struct smtp_cmd *cmd)
 	} else if (buf_set(&ss->sender, addr.data != NULL ? addr.data : "", addr.len) < 0) {
 		smtpd_reply(ss, "501 5.1.3 Bad sender address syntax");
 		smtpd_reset(ss);
-	} else if (!smtpd_mail_sender_ok(ss, buf_cstr(&ss->sender)) || !smtpd_milter_mail(ss)) {
+	} else if (!smtpd_mail_sender_ok(ss, buf_cstr(&ss->sender)) || !smtpd_access_mail(ss) ||
+		   !smtpd_milter_mail(ss)) {
 		smtpd_reset(ss);
 	} else {
 		ss->in_mail = 1;
@@ -518,6 +526,10 @@ static void smtpd_command(struct smtpd_session *ss, const char *line, size_t len
 		smtpd_reply(ss, "500 5.5.2 Error: bad syntax");
 		return;
 	}
+	if (ss->access.refused && cmd.verb != SMTP_VERB_QUIT) {
+		smtpd_reply(ss, "503 5.5.1 Error: access denied, only QUIT is served");   /* RFC 5321 3.1 */
+		return;
+	}
 	switch (cmd.verb) {
 	case SMTP_VERB_HELO: smtpd_cmd_helo(ss, &cmd, 0); break;
 	case SMTP_VERB_EHLO: smtpd_cmd_helo(ss, &cmd, 1); break;
@@ -598,7 +610,8 @@ static void smtpd_session_run(struct smtpd_session *ss)
 	if (ctx->mode == SMTPD_MODE_SMTPS && smtpd_tls_handshake(ss) < 0)
 		return;
 	/* RFC 5321 4.2: the greeting carries no enhanced code (RFC 2034 3). */
-	smtpd_reply(ss, "220 %s ESMTP Postern", ctx->hostname);
+	if (smtpd_access_connect(ss))
+		smtpd_reply(ss, "220 %s ESMTP Postern", ctx->hostname);
 	smtpd_loop(ss);
 }
 

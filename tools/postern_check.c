@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "dnsbl_sites.h"
 #include "log.h"
 #include "master_line.h"
 #include "passwd_file.h"
@@ -218,34 +219,44 @@ static void postern_check_map(struct postern_check *ck, const char *name, int op
 	postern_check_map_mode(ck, src, &s_src, cdb, &s_cdb, secret);
 }
 
-/* smtpd_sender_login_maps names the .cdb itself: its source is the name
- * without ".cdb". */
+/* smtpd_sender_login_maps and the smtpd_*_access maps name the .cdb
+ * itself: its source is the name without ".cdb". */
 static void postern_check_sender_logins(struct postern_check *ck)
 {
-	const char *v = config_str("smtpd_sender_login_maps");
-	char name[PATH_MAX];
-	size_t n = strlen(v);
+	static const char *const keys[] = { "smtpd_sender_login_maps", "smtpd_client_access",
+					    "smtpd_helo_access", "smtpd_sender_access",
+					    "smtpd_recipient_access" };
 
-	if (n > 4 && strcmp(v + n - 4, ".cdb") == 0 && n - 4 < sizeof(name)) {
-		memcpy(name, v, n - 4);
-		name[n - 4] = '\0';
-		postern_check_map(ck, name, 1, 0);
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		const char *v = config_str(keys[i]);
+		char name[PATH_MAX];
+		size_t n = strlen(v);
+
+		if (n > 4 && strcmp(v + n - 4, ".cdb") == 0 && n - 4 < sizeof(name)) {
+			memcpy(name, v, n - 4);
+			name[n - 4] = '\0';
+			postern_check_map(ck, name, 1, 0);
+		}
 	}
 }
 
-/* The policy delegation and milter settings smtpd would refuse at start. */
+/* The policy delegation, DNSBL and milter settings smtpd would refuse at start. */
 static void postern_check_policy(struct postern_check *ck)
 {
 	static const char *const lists[] = { "smtpd_policy_services",
 					     "smtpd_end_of_data_policy_services", "smtpd_milters" };
 	const char *mda = config_str("milter_default_action");
 	char specs[POLICY_SERVICES_MAX][POLICY_SPEC_MAX];
+	struct dnsbl_site sites[DNSBL_SITES_MAX];
 	const char *err;
 	size_t n;
 
 	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
 		if (policy_services_parse(config_str(lists[i]), specs, &n, &err) < 0)
 			postern_check_fail(ck, "%s: %s", lists[i], err);
+	if (dnsbl_sites_parse(config_str("smtpd_dnsbl_sites"), strlen(config_str("smtpd_dnsbl_sites")),
+			      sites, &n, &err) < 0)
+		postern_check_fail(ck, "smtpd_dnsbl_sites: %s", err);
 	if (!policy_default_action_ok(config_str("smtpd_policy_service_default_action")))
 		postern_check_fail(ck, "smtpd_policy_service_default_action: not an action smtpd can take "
 				   "(OK, DUNNO, REJECT, DEFER, 4NN/5NN text, ...)");

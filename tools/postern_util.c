@@ -29,6 +29,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "access_map.h"
 #include "atomic_file.h"
 #include "alias_file.h"
 #include "cdbmap.h"
@@ -283,6 +284,19 @@ static const char *postern_quota_value_check(const char *value, size_t len)
 		: NULL;
 }
 
+/* The value check of a map, known by its file name: quota, and the
+ * access maps (smtpd_*_access), whose names end in "access". */
+static cdbmap_value_check *postern_map_value_check(const char *base)
+{
+	size_t n = strlen(base);
+
+	if (strcmp(base, "quota") == 0)
+		return postern_quota_value_check;
+	if (n >= 6 && strcmp(base + n - 6, "access") == 0)
+		return access_value_check;
+	return NULL;
+}
+
 int postern_map_compile(const char *src, const char *dst, time_t *newest_r, const char **error_r)
 {
 	const char *base = strrchr(src, '/');
@@ -293,8 +307,7 @@ int postern_map_compile(const char *src, const char *dst, time_t *newest_r, cons
 	 * by its name, as local and smtpd know aliases.cdb by name. */
 	if (strcmp(base, "aliases") == 0)
 		return alias_file_compile(src, dst, newest_r, error_r);
-	if (cdbmap_compile_checked(src, dst, strcmp(base, "quota") == 0 ? postern_quota_value_check : NULL,
-				   error_r) < 0)
+	if (cdbmap_compile_checked(src, dst, postern_map_value_check(base), error_r) < 0)
 		return -1;
 	if (newest_r != NULL)
 		*newest_r = stat(src, &st) == 0 ? st.st_mtime : 0;

@@ -371,8 +371,10 @@ def pid_alive_as(pid, argv0):
 class RawSMTP:
     """A byte-level SMTP client for what smtplib cannot do (pipelining)."""
 
-    def __init__(self, port, timeout=30):
-        self.sock = socket.create_connection((HOST, port), timeout=timeout * SCALE)
+    def __init__(self, port, timeout=30, source=None):
+        """source: the loopback address to connect from (default: any)."""
+        self.sock = socket.create_connection((HOST, port), timeout=timeout * SCALE,
+                                             source_address=(source, 0) if source else None)
         self.buf = b""
 
     def send(self, data):
