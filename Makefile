@@ -31,7 +31,7 @@ DEPS_PKGS := build-essential libssl-dev libc-ares-dev libcdb-dev libcmocka-dev \
              curl fetchmail getmail6 libnet-ssleay-perl libclang-rt-dev iproute2 stress-ng \
              dovecot-imapd isync tmux zlib1g-dev debhelper groff-base python3-cryptography \
              prometheus pflogsumm prometheus-postfix-exporter postgrey postfix-policyd-spf-python \
-             python3-dkim python3-nacl
+             python3-dkim python3-nacl rspamd opendkim opendkim-tools
 # (installed without recommends: swaks needs libnet-ssleay-perl for TLS, the
 # fuzz targets need clang's libFuzzer runtime from libclang-rt-dev, the
 # two-host remote test needs ip from iproute2; dovecot-imapd (with
@@ -51,7 +51,9 @@ DEPS_PKGS := build-essential libssl-dev libc-ares-dev libcdb-dev libcmocka-dev \
 # gave the expected values of tests/unit/test_dkim_canon.c
 # (tests/unit/dkim_canon_vectors.py) and is the independent signer and
 # verifier of the DKIM tests (docs/dkim.md), with python3-nacl for its
-# Ed25519; systemd-analyze comes with systemd, which is not
+# Ed25519; rspamd (its proxy worker in milter mode), opendkim and
+# opendkim-tools (opendkim-genkey) are the real milters of
+# test_smtpd_milter_peers.py, run privately on loopback ports; systemd-analyze comes with systemd, which is not
 # installed for the tests: test_install.py skips without it)
 
 # program = source files (by prefix) -> $(BUILD)/bin/program

@@ -17,6 +17,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -457,4 +458,52 @@ int peer_addr(int fd, char *out, size_t outlen)
 	if (inet_ntop(ss.ss_family, a, text, sizeof(text)) == NULL)
 		return -1;
 	return str_copy(out, outlen, text);
+}
+
+int inet_connect(const char *hp, int timeout_ms)
+{
+	char host[256];
+	const char *colon = strrchr(hp, ':');
+	struct addrinfo hints, *res = NULL;
+	long long deadline = sockets_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+	int fd = -1;
+
+	if (colon == NULL || colon == hp || colon[1] == '\0' ||
+	    (size_t)(colon - hp) >= sizeof(host)) {
+		errno = EINVAL;
+		return -1;
+	}
+	memcpy(host, hp, (size_t)(colon - hp));
+	host[colon - hp] = '\0';
+	if (host[0] == '[' && host[strlen(host) - 1] == ']') {   /* [v6]:port */
+		memmove(host, host + 1, strlen(host));
+		host[strlen(host) - 1] = '\0';
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	if (getaddrinfo(host, colon + 1, &hints, &res) != 0)
+		return -1;
+	for (struct addrinfo *ai = res; ai != NULL && fd < 0; ai = ai->ai_next) {
+		struct pollfd pfd;
+		int err = 0;
+		long long left = deadline - sockets_now_ms();
+		socklen_t elen = sizeof(err);
+
+		fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		if (fd < 0)
+			continue;
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+			break;
+		pfd.fd = fd;
+		pfd.events = POLLOUT;
+		if (errno != EINPROGRESS || left <= 0 || poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left) != 1 ||
+		    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0 || err != 0) {
+			if (err != 0)
+				errno = err;
+			sockets_close_keep_errno(fd);
+			fd = -1;
+		}
+	}
+	freeaddrinfo(res);
+	return fd;
 }

@@ -13,6 +13,9 @@ int unix_listen(const char *path, mode_t mode, int backlog);
 /* Connect to the Unix socket at path, waiting at most timeout_ms (<= 0:
  * a plain blocking connect). fd or -1 (errno ETIMEDOUT on timeout). */
 int unix_connect(const char *path, int timeout_ms);
+/* Connect to "host:port" or "[v6]:port" (a name is looked up), waiting
+ * at most timeout_ms in all; the fd is left non-blocking.  fd or -1. */
+int inet_connect(const char *hostport, int timeout_ms);
 /* Bind and listen on "host:port" or "[v6]:port" (SO_REUSEADDR; numeric
  * hosts only; "*:port" = every IPv4 address, "[::]:port" every IPv6
  * one, IPv6 sockets are V6ONLY). fd or -1, *error_r. */

@@ -82,6 +82,8 @@ struct smtpd_rcpt {
 };
 
 struct smtpd_msg;
+struct smtpd_milters;
+struct enqueue;
 
 struct smtpd_spf_state {          /* smtpd_spf.c: SPF of the session */
 	int helo_done;                   /* helo_domain was checked */
@@ -134,6 +136,7 @@ struct smtpd_session {
 	int policy_hold;                 /* HOLD: the message goes to the hold queue */
 	int policy_discard;              /* DISCARD: accept and drop the message */
 	struct buf policy_prepend;       /* PREPEND header lines, LF-ended */
+	struct smtpd_milters *milters;   /* milter connections (smtpd_milter.c), or NULL */
 	struct {                         /* smtpd_access.c, per session */
 		int refused;             /* client REJECT: only QUIT is served (RFC 5321 3.1) */
 		int hold, discard;       /* client / HELO said HOLD / DISCARD: every message */
@@ -238,6 +241,9 @@ void smtpd_access_mark(struct smtpd_session *ss, int mark);
 /* smtpd_rcpt.c */
 /* RCPT TO: parse, apply the recipient policy, add to the transaction. */
 void smtpd_cmd_rcpt(struct smtpd_session *ss, const struct smtp_cmd *cmd);
+/* Append a recipient to the transaction; -1 on memory exhaustion or
+ * when the limit is reached.  Takes the DSN strings (freed on failure). */
+int smtpd_rcpt_add(struct smtpd_session *ss, const char *addr, size_t len, char *notify, char *orcpt);
 
 /* smtpd_verify.c */
 /* A recipient of an LMTP domain (addr normalised, shown as in replies):
@@ -277,5 +283,35 @@ void smtpd_cmd_data(struct smtpd_session *ss, const struct smtp_cmd *cmd);
 void smtpd_cmd_bdat(struct smtpd_session *ss, const struct smtp_cmd *cmd);
 /* Drop a message being received (no end chunk reaches enqueue). */
 void smtpd_msg_discard(struct smtpd_session *ss);
+/* Connect to enqueue with the transaction's envelope as it stands.  0,
+ * or -1 (logged; the caller answers). */
+int smtpd_msg_enqueue(struct smtpd_session *ss, struct enqueue **e_r);
+
+/* smtpd_milter.c: the milters of smtpd_milters (docs/operator.md,
+ * "Milters").  Each stage hook returns 1 to go on, 0 when it answered. */
+/* Read the milter settings; exits with a message on a bad one. */
+void smtpd_milter_init(void);
+/* A session starts: connect to each milter, negotiate, send the client. */
+void smtpd_milter_connect(struct smtpd_session *ss, int client_fd);
+int smtpd_milter_helo(struct smtpd_session *ss);
+int smtpd_milter_mail(struct smtpd_session *ss);
+int smtpd_milter_rcpt(struct smtpd_session *ss, const char *rcpt);
+/* DATA or the first BDAT: 1 go on (the message is then held: see
+ * smtpd_milter_eom), 0 answered. */
+int smtpd_milter_data(struct smtpd_session *ss);
+/* Whether milters take part in this transaction (the message is held). */
+int smtpd_milter_active(const struct smtpd_session *ss);
+/* The held message (fd, LF line ends, our header included) is complete:
+ * run it through the milters, apply their changes, and open enqueue
+ * with the final envelope and content in *e_r (*size_r its bytes).  1
+ * go on to enqueue_finish; 0 answered (reject, tempfail, discard). */
+int smtpd_milter_eom(struct smtpd_session *ss, int fd, struct enqueue **e_r,
+		     unsigned long long *size_r);
+/* Whether a milter quarantined the message (into hold/). */
+int smtpd_milter_hold(const struct smtpd_session *ss);
+/* The transaction ends without a message (RSET, HELO, reject...). */
+void smtpd_milter_abort(struct smtpd_session *ss);
+/* The session ends: QUIT to each milter, free the state. */
+void smtpd_milter_end(struct smtpd_session *ss);
 
 #endif

@@ -35,11 +35,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "enqueue_client.h"
+#include "fsutil.h"
 #include "log.h"
 #include "smtp_data.h"
 #include "smtpd.h"
@@ -51,6 +54,7 @@
 
 struct smtpd_msg {
 	struct enqueue *e;
+	int held;                     /* with milters: the message in a memfd until its end, else -1 */
 	struct smtp_data sd;          /* DATA state */
 	struct smtp_bdat bd;          /* BDAT state */
 	int bdat;                     /* received by BDAT */
@@ -76,6 +80,8 @@ void smtpd_msg_discard(struct smtpd_session *ss)
 	if (m == NULL)
 		return;
 	enqueue_abort(&m->e);
+	if (m->held >= 0)
+		close(m->held);
 	buf_free(&m->hdr);
 	buf_free(&m->piece);
 	free(m);
@@ -163,7 +169,7 @@ static void smtpd_msg_write(struct smtpd_msg *m, const void *p, size_t n)
 {
 	if (m->write_failed || n == 0)
 		return;
-	if (enqueue_write(m->e, p, n) < 0)
+	if (m->held >= 0 ? fd_write_all(m->held, p, n) < 0 : enqueue_write(m->e, p, n) < 0)
 		m->write_failed = 1;   /* keep reading; enqueue_finish says why */
 	else
 		m->written += n;
@@ -304,21 +310,15 @@ static void smtpd_msg_put(struct smtpd_session *ss, struct smtpd_msg *m, const c
 
 /* ---- opening and finishing ---- */
 
-/* Connect to enqueue with the envelope.  -1 after a 451. */
-static int smtpd_msg_open(struct smtpd_session *ss, int bdat)
+int smtpd_msg_enqueue(struct smtpd_session *ss, struct enqueue **e_r)
 {
 	struct enqueue_envelope env;
 	struct enqueue_rcpt *list;
-	struct smtpd_msg *m;
 	const char *err;
 	int r;
 
-	m = calloc(1, sizeof(*m));
-	list = calloc(ss->nrcpt, sizeof(*list));
-	if (m == NULL || list == NULL) {
-		free(m);
-		free(list);
-		smtpd_reply(ss, "451 4.3.0 Error: out of memory");
+	if ((list = calloc(ss->nrcpt, sizeof(*list))) == NULL) {
+		log_warn("out of memory for the message from %s", ss->client_log);
 		return -1;
 	}
 	for (size_t i = 0; i < ss->nrcpt; i++) {
@@ -337,12 +337,34 @@ static int smtpd_msg_open(struct smtpd_session *ss, int bdat)
 	env.envid = ss->envid.len > 0 ? buf_cstr(&ss->envid) : NULL;
 	env.body = ss->body[0] != '\0' ? ss->body : NULL;
 	env.smtputf8 = ss->smtputf8;
-	env.hold = ss->policy_hold;
-	r = enqueue_begin_env(&m->e, &env, &err);
+	env.hold = ss->policy_hold || smtpd_milter_hold(ss);
+	r = enqueue_begin_env(e_r, &env, &err);
 	free(list);
-	if (r < 0) {
-		free(m);
+	if (r < 0)
 		log_warn("cannot start the message from %s: %s", ss->client_log, err);
+	return r;
+}
+
+/* Connect to enqueue with the envelope; with milters, ask them about
+ * DATA and hold the message in a memfd instead.  -1 after a reply. */
+static int smtpd_msg_open(struct smtpd_session *ss, int bdat)
+{
+	struct smtpd_msg *m = calloc(1, sizeof(*m));
+
+	if (m == NULL) {
+		smtpd_reply(ss, "451 4.3.0 Error: out of memory");
+		return -1;
+	}
+	m->held = -1;
+	if (smtpd_milter_active(ss)) {
+		if (!smtpd_milter_data(ss)) {
+			free(m);
+			return -1;
+		}
+		m->held = memfd_create("postern-smtpd", MFD_CLOEXEC);
+	}
+	if (m->held < 0 && (smtpd_milter_active(ss) || smtpd_msg_enqueue(ss, &m->e) < 0)) {
+		free(m);
 		smtpd_reply(ss, "451 4.3.0 Error: queue file write error");
 		return -1;
 	}
@@ -418,6 +440,13 @@ static void smtpd_msg_verdict(struct smtpd_session *ss, struct smtpd_msg *m)
 		smtpd_reply(ss, "250 2.0.0 Ok: discarded");
 		return;
 	}
+	if (m->held >= 0 && m->write_failed) {
+		log_warn("cannot hold the message from %s for the milters", ss->client_log);
+		smtpd_reply(ss, "451 4.3.0 Error: queue file write error");
+		return;
+	}
+	if (m->held >= 0 && !smtpd_milter_eom(ss, m->held, &m->e, &m->written))
+		return;   /* the milters answered */
 	/* The invariant of DESIGN.md: no 250 before enqueue has answered. */
 	if (enqueue_finish(m->e, id, sizeof(id), &permanent, &err) < 0) {
 		log_warn("enqueue failed for the message from %s: %s", ss->client_log, err);

@@ -120,47 +120,6 @@ static int delegate_left(const struct timespec *deadline)
 	return ms <= 0 ? 0 : ms > 86400000 ? 86400000 : (int)ms;
 }
 
-/* Connect to "inet:host:port" (numeric host or name) before deadline. */
-static int delegate_connect_inet(const char *hp, const struct timespec *deadline)
-{
-	char host[POLICY_SPEC_MAX];
-	const char *colon = strrchr(hp, ':');
-	struct addrinfo hints, *res = NULL;
-	int fd = -1;
-
-	snprintf(host, sizeof(host), "%.*s", (int)(colon - hp), hp);
-	if (host[0] == '[' && host[strlen(host) - 1] == ']') {   /* [v6]:port */
-		memmove(host, host + 1, strlen(host));
-		host[strlen(host) - 1] = '\0';
-	}
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_socktype = SOCK_STREAM;
-	if (getaddrinfo(host, colon + 1, &hints, &res) != 0)
-		return -1;
-	for (struct addrinfo *ai = res; ai != NULL && fd < 0; ai = ai->ai_next) {
-		struct pollfd pfd;
-		int err = 0;
-		socklen_t elen = sizeof(err);
-
-		fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-		if (fd < 0)
-			continue;
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
-			break;
-		pfd.fd = fd;
-		pfd.events = POLLOUT;
-		if (errno != EINPROGRESS || poll(&pfd, 1, delegate_left(deadline)) != 1 ||
-		    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0 || err != 0) {
-			if (err != 0)
-				errno = err;
-			close(fd);
-			fd = -1;
-		}
-	}
-	freeaddrinfo(res);
-	return fd;
-}
-
 /* Connect s; a unix: path is taken inside our root (the jail). */
 static int delegate_connect(struct delegate_server *s, const struct timespec *deadline)
 {
@@ -169,7 +128,7 @@ static int delegate_connect(struct delegate_server *s, const struct timespec *de
 		if (s->fd >= 0 && fd_set_nonblock(s->fd, 1) < 0)
 			delegate_close(s);
 	} else {
-		s->fd = delegate_connect_inet(s->spec + 5, deadline);
+		s->fd = inet_connect(s->spec + 5, delegate_left(deadline));
 	}
 	s->requests = 0;
 	return s->fd < 0 ? -1 : 0;

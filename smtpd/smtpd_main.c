@@ -9,7 +9,8 @@
  * the first byte, AUTH required).  Under the master it accepts clients
  * on the listener (fd 3) one at a time; with -i it serves one session on
  * stdin/stdout.  Each accepted message is streamed to the enqueue service
- * and acknowledged only once enqueue has it on stable storage.
+ * (with milters: held until they have seen it, smtpd_milter_msg.c) and
+ * acknowledged only once enqueue has it on stable storage.
  *
  * Runs as: postern-smtpd, chrooted into the empty run/jail (docs/tree.md).
  * Reads: etc/postern.conf, etc/domains, etc/domains.cdb,
@@ -22,7 +23,8 @@
  * DIR/run/smtpd.rates (the shared rate counters, smtpd_access.c), and
  * DIR/queue/tmp for its free space (smtpd_space.c).
  * Writes: its client connection, the enqueue, authd and verify sockets
- * (private/ inside its root), and the counters of smtpd.rates.
+ * (private/ inside its root), the counters of smtpd.rates, and the
+ * policy servers and milters it is configured to ask.
  *
  * Trusts: the configuration and maps (root's); nothing a client sends.
  *
@@ -214,6 +216,7 @@ static void smtpd_ctx_init(struct smtpd_ctx *ctx, const struct daemon *d)
 	smtpd_policy_init(ctx);
 	smtpd_delegate_init();
 	smtpd_spf_init(ctx);
+	smtpd_milter_init();
 	smtpd_tls_init(ctx, d);
 	smtpd_limit_init(ctx, d);
 	smtpd_access_init(ctx, d);

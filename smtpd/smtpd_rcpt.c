@@ -104,9 +104,7 @@ static size_t smtpd_rcpt_is_postmaster(const char *p, size_t len)
 	return i + sizeof(pm) - 1;
 }
 
-/* Append a recipient to the transaction; -1 on memory exhaustion or
- * when the limit is reached.  Takes the DSN strings (freed on failure). */
-static int smtpd_rcpt_add(struct smtpd_session *ss, const char *addr, size_t len,
+int smtpd_rcpt_add(struct smtpd_session *ss, const char *addr, size_t len,
 			  char *notify, char *orcpt)
 {
 	struct smtpd_rcpt *r;
@@ -337,7 +335,7 @@ static void smtpd_rcpt_decide(struct smtpd_session *ss, const struct buf *norm,
 		v = smtpd_verify_rcpt(ss, norm->data, norm->len, shown) ? SMTPD_RCPT_OK : SMTPD_RCPT_ANSWERED;
 	switch (v) {
 	case SMTPD_RCPT_OK:
-		if (!smtpd_spf_rcpt(ss, shown) || !smtpd_delegate_rcpt(ss, shown))
+		if (!smtpd_spf_rcpt(ss, shown) || !smtpd_delegate_rcpt(ss, shown) || !smtpd_milter_rcpt(ss, shown))
 			return;
 		if (smtpd_rcpt_take(ss, norm, dsn, local) < 0) {
 			smtpd_reply(ss, "452 4.5.3 Error: too many recipients");

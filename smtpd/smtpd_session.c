@@ -157,6 +157,7 @@ void smtpd_reset(struct smtpd_session *ss)
 	ss->policy_instance[0] = '\0';
 	ss->policy_hold = ss->policy_discard = 0;
 	buf_reset(&ss->policy_prepend);
+	smtpd_milter_abort(ss);
 }
 
 /* RFC 5321 4.1.1.1: the argument is a domain or an address literal.  We
@@ -195,6 +196,10 @@ static void smtpd_cmd_helo(struct smtpd_session *ss, const struct smtp_cmd *cmd,
 	if (buf_set(&ss->helo, cmd->arg, cmd->arg_len) < 0)
 		log_panic("smtpd: HELO name over its checked size");
 	ss->esmtp = esmtp;
+	if (!smtpd_milter_helo(ss)) {
+		buf_reset(&ss->helo);   /* refused: MAIL needs another HELO */
+		return;
+	}
 	if (!esmtp) {
 		smtpd_reply(ss, "250 %s", ctx->hostname);
 		return;
@@ -406,7 +411,7 @@ static void smtpd_cmd_mail(struct smtpd_session *ss, const struct smtp_cmd *cmd)
 		smtpd_reply(ss, "501 5.1.3 Bad sender address syntax");
 		smtpd_reset(ss);
 	} else if (!smtpd_space_check(ss) || !smtpd_mail_sender_ok(ss, buf_cstr(&ss->sender)) ||
-		   !smtpd_access_mail(ss)) {
+		   !smtpd_access_mail(ss) || !smtpd_milter_mail(ss)) {
 		smtpd_reset(ss);
 	} else {
 		ss->in_mail = 1;
@@ -589,6 +594,7 @@ static void smtpd_loop(struct smtpd_session *ss)
 static void smtpd_session_free(struct smtpd_session *ss)
 {
 	smtpd_reset(ss);
+	smtpd_milter_end(ss);
 	free(ss->rcpts);
 	ss->rcpts = NULL;
 	buf_free(&ss->helo);
@@ -660,10 +666,12 @@ void smtpd_serve(int in_fd, int out_fd, void *arg)
 		return;
 	}
 	log_info("connect from %s service=%s", ss.client_log, smtpd_mode_name(ctx->mode));
-	if (have_addr && !smtpd_limit_acquire(ctx, ss.client, &ss.slot))
+	if (have_addr && !smtpd_limit_acquire(ctx, ss.client, &ss.slot)) {
 		smtpd_refuse_busy(&ss);
-	else
+	} else {
+		smtpd_milter_connect(&ss, in_fd);
 		smtpd_session_run(&ss);
+	}
 	smtpd_slot_release(&ss);   /* when the session ended before its loop */
 	smtpd_session_log(&ss);
 	smtpd_session_free(&ss);

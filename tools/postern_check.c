@@ -241,11 +241,12 @@ static void postern_check_sender_logins(struct postern_check *ck)
 	}
 }
 
-/* The policy delegation and DNSBL settings smtpd would refuse at start. */
+/* The policy delegation, DNSBL and milter settings smtpd would refuse at start. */
 static void postern_check_policy(struct postern_check *ck)
 {
 	static const char *const lists[] = { "smtpd_policy_services",
-					     "smtpd_end_of_data_policy_services" };
+					     "smtpd_end_of_data_policy_services", "smtpd_milters" };
+	const char *mda = config_str("milter_default_action");
 	char specs[POLICY_SERVICES_MAX][POLICY_SPEC_MAX];
 	struct dnsbl_site sites[DNSBL_SITES_MAX];
 	const char *err;
@@ -260,6 +261,10 @@ static void postern_check_policy(struct postern_check *ck)
 	if (!policy_default_action_ok(config_str("smtpd_policy_service_default_action")))
 		postern_check_fail(ck, "smtpd_policy_service_default_action: not an action smtpd can take "
 				   "(OK, DUNNO, REJECT, DEFER, 4NN/5NN text, ...)");
+	if (strcmp(mda, "tempfail") != 0 && strcmp(mda, "reject") != 0 && strcmp(mda, "accept") != 0)
+		postern_check_fail(ck, "milter_default_action: must be tempfail, reject or accept");
+	if (config_size("milter_protocol") < 2 || config_size("milter_protocol") > 6)
+		postern_check_fail(ck, "milter_protocol: must be between 2 and 6");
 }
 
 static void postern_check_users(struct postern_check *ck)

@@ -13,14 +13,14 @@ import signal
 import socket
 import subprocess
 import tempfile
-import threading
 
+from loopback_server import LoopbackServer
 from postern_harness import HOST, PosternTestCase, free_port, make_message, wait_for
 
 SENDER = "sender@example.org"
 
 
-class FakePolicy:
+class FakePolicy(LoopbackServer):
     """A policy server on loopback: each request is parsed into a dict
     and kept; answers come from a list, one per request: an action
     string, ("raw", bytes), "silence" or "close"."""
@@ -29,36 +29,12 @@ class FakePolicy:
         self.answers = list(answers)
         self.requests = []
         self.connections = 0
-        self.lock = threading.Lock()
-        if unix_path is not None:
-            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            self.sock.bind(unix_path)
-            os.chmod(unix_path, 0o666)    # smtpd connects as postern-smtpd
-        else:
-            self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            self.sock.bind((HOST, 0))
-            self.port = self.sock.getsockname()[1]
-        self.sock.listen(8)
-        self.conns = []
-        self.stopped = False
-        threading.Thread(target=self.accept_loop, daemon=True).start()
+        super().__init__(unix_path)
 
-    def spec(self):
-        return "inet:%s:%d" % (HOST, self.port)
+    def accepted(self, conn):
+        self.connections += 1
 
-    def accept_loop(self):
-        while not self.stopped:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            with self.lock:
-                self.connections += 1
-                self.conns.append(c)
-            threading.Thread(target=self.serve, args=(c,), daemon=True).start()
-
-    def serve(self, c):
+    def serve(self, c, state):
         f = c.makefile("rb")
         while True:
             req = {}
@@ -84,16 +60,6 @@ class FakePolicy:
                 c.sendall(answer[1])
             else:
                 c.sendall(b"action=" + answer.encode() + b"\n\n")
-
-    def stop(self):
-        self.stopped = True
-        self.sock.close()
-        with self.lock:
-            for c in self.conns:
-                try:
-                    c.close()
-                except OSError:
-                    pass
 
 
 class SmtpdPolicy(PosternTestCase):
