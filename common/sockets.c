@@ -394,6 +394,18 @@ ssize_t fd_recv(int sock, void *data, size_t len, int *fd_r)
 
 /* ---- small things ---- */
 
+int ip_prefix_match(const unsigned char *a, const unsigned char *b, unsigned prefix)
+{
+	unsigned full = prefix / 8, bits = prefix % 8;
+
+	if (memcmp(a, b, full) != 0)
+		return 0;
+	if (bits == 0)
+		return 1;
+	unsigned char mask = (unsigned char)(0xff << (8 - bits));
+	return (a[full] & mask) == (b[full] & mask);
+}
+
 int peer_cred(int sock, pid_t *pid_r, uid_t *uid_r, gid_t *gid_r)
 {
 	struct ucred uc;

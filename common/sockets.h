@@ -25,6 +25,9 @@ int fd_send(int sock, int fd, const void *data, size_t len);
 /* Receive up to len bytes and at most one descriptor (*fd_r = -1 if none).
  * Returns bytes read (0 on EOF) or -1. */
 ssize_t fd_recv(int sock, void *data, size_t len, int *fd_r);
+/* Whether the first prefix bits of two addresses in network byte order
+ * (4 or 16 bytes, prefix at most 32 or 128) are the same. */
+int ip_prefix_match(const unsigned char *a, const unsigned char *b, unsigned prefix);
 /* Credentials of the peer of a connected Unix socket. 0 or -1. */
 int peer_cred(int sock, pid_t *pid_r, uid_t *uid_r, gid_t *gid_r);
 /* Set or clear O_NONBLOCK. 0 or -1. */

@@ -29,6 +29,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "sockets.h"
 #include "spf_eval.h"
 
 #define SPF_NAME_MAX 253          /* 7.3: expanded names longer are cut from the left */
@@ -158,16 +159,7 @@ static const char *spf_name_cut(const char *name)
 /* Whether the client address lies in addr/prefix (family given). */
 static int spf_ip_in(const struct spf_eval *ev, int family, const unsigned char *addr, unsigned prefix)
 {
-	unsigned full = prefix / 8, bits = prefix % 8;
-
-	if (family != ev->family)
-		return 0;
-	if (memcmp(ev->ip, addr, full) != 0)
-		return 0;
-	if (bits == 0)
-		return 1;
-	unsigned char mask = (unsigned char)(0xff << (8 - bits));
-	return (ev->ip[full] & mask) == (addr[full] & mask);
+	return family == ev->family && ip_prefix_match(ev->ip, addr, prefix);
 }
 
 /* Whether one of the addresses of l is the client's, within the CIDR. */

@@ -41,6 +41,7 @@
 #include "log.h"
 #include "session_slots.h"
 #include "smtpd.h"
+#include "sockets.h"
 
 
 /* Parse "addr[/prefix]" (IPv6 optionally in brackets) into net. */
@@ -127,16 +128,7 @@ void smtpd_policy_init(struct smtpd_ctx *ctx)
 
 static int smtpd_net_match(const struct smtpd_net *net, int family, const unsigned char *addr)
 {
-	unsigned full = net->prefix / 8, bits = net->prefix % 8;
-
-	if (net->family != family)
-		return 0;
-	if (memcmp(net->addr, addr, full) != 0)
-		return 0;
-	if (bits == 0)
-		return 1;
-	unsigned char mask = (unsigned char)(0xff << (8 - bits));
-	return (net->addr[full] & mask) == (addr[full] & mask);
+	return net->family == family && ip_prefix_match(net->addr, addr, net->prefix);
 }
 
 int smtpd_netlist_match(const struct smtpd_net *nets, size_t n, const char *client)
