@@ -1016,6 +1016,19 @@ class PosternTestCase(unittest.TestCase):
             tree.start()
         return tree
 
+    def start_tree_with(self, **conf):
+        """A tree started with these postern.conf settings."""
+        tree = self.start_tree(start=False)
+        tree.set_conf(**conf)
+        tree.start()
+        return tree
+
+    def smtp_session(self, tree, timeout=60):
+        """An smtplib session with tree's port 25 after EHLO, closed at cleanup."""
+        s = tree.smtp(timeout=timeout)
+        self.addCleanup(s.close)
+        return s
+
     def track_tree(self, tree):
         """Have tree stopped, checked and removed (kept on failure) like
         those of start_tree; returns it."""

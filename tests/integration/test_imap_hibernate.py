@@ -88,10 +88,7 @@ class Client(Session):
 class ImapHibernate(PosternTestCase):
 
     def tree(self, **conf):
-        t = self.start_tree(start=False)
-        t.set_conf(imap_hibernate_timeout="1s", **conf)
-        t.start()
-        return t
+        return self.start_tree_with(imap_hibernate_timeout="1s", **conf)
 
     def client(self, t, **kw):
         c = Client(t, **kw)

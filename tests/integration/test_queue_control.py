@@ -43,11 +43,8 @@ closed_port = free_port   # a loopback port with no listener
 class QueueControlCase(PosternTestCase):
 
     def tree(self, **conf):
-        t = self.start_tree(start=False)
-        t.set_conf(relayhost="[127.0.0.1]:%d" % closed_port(), minimal_backoff_time="600s",
-                   maximal_backoff_time="600s", **conf)
-        t.start()
-        return t
+        return self.start_tree_with(relayhost="[127.0.0.1]:%d" % closed_port(), minimal_backoff_time="600s",
+                                    maximal_backoff_time="600s", **conf)
 
     def enqueue(self, t, rcpt, n=1):
         ids = []

@@ -19,9 +19,7 @@ class SmtpdDuplicates(PosternTestCase):
 
     def session(self, t):
         """An smtplib session after EHLO (s.docmd sends one raw command)."""
-        s = t.smtp(timeout=120)
-        self.addCleanup(s.close)
-        return s
+        return self.smtp_session(t, timeout=120)
 
     def test_same_recipient_1000_times_and_variants_delivered_once(self):
         t = self.start_tree()

@@ -21,17 +21,6 @@ class SmtpdMilter(PosternTestCase):
         self.addCleanup(m.stop)
         return m
 
-    def tree(self, **conf):
-        t = self.start_tree(start=False)
-        t.set_conf(**conf)
-        t.start()
-        return t
-
-    def session(self, t):
-        s = t.smtp(timeout=60)
-        self.addCleanup(s.close)
-        return s
-
     def delivered(self, t, user, test_id):
         """The one delivered copy of test_id for user, as bytes."""
         self.assertEqual(t.wait_ids(user, {test_id}).get(test_id), 1)
@@ -49,9 +38,9 @@ class SmtpdMilter(PosternTestCase):
                                        + mp.change_header(1, "X-Remove", "")
                                        + mp.add_header("X-Folded", "one\r\n\ttwo")
                                        + mp.CONTINUE]})
-        t = self.tree(smtpd_milters=m.spec())
+        t = self.start_tree_with(smtpd_milters=m.spec())
         bob = t.addr("bob")
-        s = self.session(t)
+        s = self.smtp_session(t)
         self.assertEqual(s.mail(SENDER)[0], 250)
         self.assertEqual(s.rcpt(bob)[0], 250)
         msg = make_message("mil-1", SENDER, bob, b"line one\r\n.dot\r\nlast\r\n",
@@ -109,12 +98,12 @@ class SmtpdMilter(PosternTestCase):
     def test_envelope_and_body_changes(self):
         alice_body = b"a new body\r\nwith two lines\r\n"
         m = self.milter()
-        t = self.tree(smtpd_milters=m.spec())
+        t = self.start_tree_with(smtpd_milters=m.spec())
         alice, bob = t.addr("alice"), t.addr("bob")
         m.answers["E"] = [mp.change_from("<changed@example.org>") + mp.add_rcpt("<%s>" % alice)
                           + mp.del_rcpt("<%s>" % bob) + mp.replace_body(alice_body[:13])
                           + mp.replace_body(alice_body[13:]) + mp.CONTINUE]
-        s = self.session(t)
+        s = self.smtp_session(t)
         self.assertEqual(s.mail(SENDER)[0], 250)
         self.assertEqual(s.rcpt(bob)[0], 250)
         code, text = s.data(make_message("mil-env", SENDER, bob, b"original body\r\n"))
@@ -128,9 +117,9 @@ class SmtpdMilter(PosternTestCase):
 
     def test_quarantine_puts_the_message_on_hold(self):
         m = self.milter(answers={"E": [mp.quarantine("suspicious") + mp.CONTINUE]})
-        t = self.tree(smtpd_milters=m.spec())
+        t = self.start_tree_with(smtpd_milters=m.spec())
         bob = t.addr("bob")
-        s = self.session(t)
+        s = self.smtp_session(t)
         self.assertEqual(s.mail(SENDER)[0], 250)
         self.assertEqual(s.rcpt(bob)[0], 250)
         self.assertEqual(s.data(make_message("mil-q", SENDER, bob, b"hi\r\n"))[0], 250)
@@ -147,9 +136,9 @@ class SmtpdMilter(PosternTestCase):
                   mp.CONTINUE, mp.CONTINUE],
             "E": [mp.replycode("554-5.7.1 first line\r\n554 5.7.1 second line"), mp.DISCARD],
         })
-        t = self.tree(smtpd_milters=m.spec())
+        t = self.start_tree_with(smtpd_milters=m.spec())
         bob = t.addr("bob")
-        s = self.session(t)
+        s = self.smtp_session(t)
         self.assertEqual(s.mail(SENDER), (451, b"4.7.1 Service unavailable - try again later"))
         self.assertEqual(s.mail(SENDER)[0], 250)
         self.assertEqual(s.rcpt(bob), (550, b"5.7.1 Not this one % sorry"))
@@ -174,9 +163,9 @@ class SmtpdMilter(PosternTestCase):
     def test_accept_skips_the_milter_and_no_reply_steps(self):
         # A milter that wants no reply to headers and body, and skips EOH.
         m = self.milter(steps=0x80 | 0x80000 | 0x40, answers={"R": [mp.ACCEPT]})
-        t = self.tree(smtpd_milters=m.spec())
+        t = self.start_tree_with(smtpd_milters=m.spec())
         bob = t.addr("bob")
-        s = self.session(t)
+        s = self.smtp_session(t)
         for n in (1, 2):
             self.assertEqual(s.mail(SENDER)[0], 250)
             self.assertEqual(s.rcpt(bob)[0], 250)
@@ -193,7 +182,7 @@ class SmtpdMilter(PosternTestCase):
 
     def test_bdat_goes_through_the_milter(self):
         m = self.milter(answers={"E": [mp.add_header("X-Bdat", "seen") + mp.CONTINUE]})
-        t = self.tree(smtpd_milters=m.spec())
+        t = self.start_tree_with(smtpd_milters=m.spec())
         bob = t.addr("bob")
         raw = RawSMTP(t.port("smtp"))
         self.addCleanup(raw.close)
@@ -213,9 +202,9 @@ class SmtpdMilter(PosternTestCase):
 
     def test_protocol_error_takes_the_default_action(self):
         m = self.milter(answers={"R": [mp.packet("Z")]})
-        t = self.tree(smtpd_milters=m.spec())
+        t = self.start_tree_with(smtpd_milters=m.spec())
         bob = t.addr("bob")
-        s = self.session(t)
+        s = self.smtp_session(t)
         self.assertEqual(s.mail(SENDER)[0], 250)
         self.assertEqual(s.rcpt(bob), (451, b"4.7.1 Service unavailable - try again later"))
         # The rest of the session gets the same answer.
@@ -227,9 +216,9 @@ class SmtpdMilter(PosternTestCase):
 
     def test_silent_milter_times_out(self):
         m = self.milter(answers={"R": ["silence"]})
-        t = self.tree(smtpd_milters=m.spec(), milter_command_timeout="2s", milter_default_action="reject")
+        t = self.start_tree_with(smtpd_milters=m.spec(), milter_command_timeout="2s", milter_default_action="reject")
         bob = t.addr("bob")
-        s = self.session(t)
+        s = self.smtp_session(t)
         self.assertEqual(s.mail(SENDER)[0], 250)
         self.assertEqual(s.rcpt(bob), (550, b"5.7.1 Command rejected"))
         t.wait_log(r"milter inet:.*: no answer within the timeout")
@@ -238,9 +227,9 @@ class SmtpdMilter(PosternTestCase):
         first = self.milter(answers={"E": [mp.add_header("X-First", "1") + mp.CONTINUE],
                                      "R": [mp.CONTINUE, mp.REJECT]})
         second = self.milter(answers={"E": [mp.add_header("X-Second", "2") + mp.CONTINUE]})
-        t = self.tree(smtpd_milters="%s, %s" % (first.spec(), second.spec()))
+        t = self.start_tree_with(smtpd_milters="%s, %s" % (first.spec(), second.spec()))
         bob = t.addr("bob")
-        s = self.session(t)
+        s = self.smtp_session(t)
         self.assertEqual(s.mail(SENDER)[0], 250)
         self.assertEqual(s.rcpt(bob)[0], 250)
         self.assertEqual(s.rcpt(t.addr("alice"))[0], 550)   # the first refuses: the second is not asked

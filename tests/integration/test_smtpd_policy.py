@@ -69,24 +69,13 @@ class SmtpdPolicy(PosternTestCase):
         self.addCleanup(p.stop)
         return p
 
-    def tree(self, **conf):
-        t = self.start_tree(start=False)
-        t.set_conf(**conf)
-        t.start()
-        return t
-
-    def session(self, t):
-        s = t.smtp(timeout=60)
-        self.addCleanup(s.close)
-        return s
-
     def test_rcpt_actions_and_attributes(self):
         p = self.policy(["OK", "REJECT go away", "DEFER", "550 5.7.23 custom text", "DUNNO",
                          "DEFER_IF_PERMIT Greylisted", "DEFER_IF_REJECT maybe", "FROBNICATE",
                          "WARN looked", "INFO noted", "421 4.7.0 bye"])
-        t = self.tree(smtpd_policy_services=p.spec())
+        t = self.start_tree_with(smtpd_policy_services=p.spec())
         bob = t.addr("bob")
-        s = self.session(t)
+        s = self.smtp_session(t)
         self.assertEqual(s.mail(SENDER)[0], 250)
         expect = [(250, b"2.1.5 Ok"),
                   (554, b"5.7.1 <%s>: Recipient address rejected: go away" % bob.encode()),
@@ -128,9 +117,9 @@ class SmtpdPolicy(PosternTestCase):
 
     def test_failures_take_the_default_action(self):
         p = self.policy([("raw", b"no action here\n\n"), "silence", "OK", "close", "OK"])
-        t = self.tree(smtpd_policy_services=p.spec(), smtpd_policy_service_timeout="2s")
+        t = self.start_tree_with(smtpd_policy_services=p.spec(), smtpd_policy_service_timeout="2s")
         bob = t.addr("bob")
-        s = self.session(t)
+        s = self.smtp_session(t)
         self.assertEqual(s.mail(SENDER)[0], 250)
         problem = (451, b"4.3.5 <%s>: Recipient address rejected: Server configuration problem"
                    % bob.encode())
@@ -146,10 +135,10 @@ class SmtpdPolicy(PosternTestCase):
     def test_two_servers_in_turn_and_request_limit(self):
         first = self.policy(["DEFER_IF_REJECT first says wait", "DEFER_IF_PERMIT grey", "OK", "DUNNO"])
         second = self.policy(["REJECT second says no", "REJECT second says no", "DUNNO"])
-        t = self.tree(smtpd_policy_services="%s, %s" % (first.spec(), second.spec()),
+        t = self.start_tree_with(smtpd_policy_services="%s, %s" % (first.spec(), second.spec()),
                       smtpd_policy_service_request_limit="2")
         bob = t.addr("bob")
-        s = self.session(t)
+        s = self.smtp_session(t)
         self.assertEqual(s.mail(SENDER)[0], 250)
         self.assertEqual(s.rcpt(bob), (450, b"4.7.1 <%s>: Recipient address rejected: first says wait"
                                        % bob.encode()))
@@ -163,9 +152,9 @@ class SmtpdPolicy(PosternTestCase):
 
     def test_unreachable_default_action_dunno(self):
         port = free_port()
-        t = self.tree(smtpd_policy_services="inet:%s:%d" % (HOST, port),
+        t = self.start_tree_with(smtpd_policy_services="inet:%s:%d" % (HOST, port),
                       smtpd_policy_service_default_action="DUNNO")
-        s = self.session(t)
+        s = self.smtp_session(t)
         self.assertEqual(s.mail(SENDER)[0], 250)
         self.assertEqual(s.rcpt(t.addr("bob"))[0], 250)
         t.wait_log(r"policy service inet:.*cannot connect")
@@ -179,7 +168,7 @@ class SmtpdPolicy(PosternTestCase):
         self.addCleanup(p.stop)
         t.set_conf(smtpd_policy_services="unix:policy/fake")
         t.start()
-        s = self.session(t)
+        s = self.smtp_session(t)
         self.assertEqual(s.mail(SENDER)[0], 250)
         self.assertEqual(s.rcpt(t.addr("bob")),
                          (554, b"5.7.1 <%s>: Recipient address rejected: from the jail"
@@ -191,9 +180,9 @@ class SmtpdPolicy(PosternTestCase):
                          "HOLD", "DUNNO",                            # message 2 (held)
                          "DISCARD", "DUNNO",                         # message 3
                          "OK", "REJECT no thanks"])                  # message 4
-        t = self.tree(smtpd_policy_services=p.spec(), smtpd_end_of_data_policy_services=p.spec())
+        t = self.start_tree_with(smtpd_policy_services=p.spec(), smtpd_end_of_data_policy_services=p.spec())
         bob = t.addr("bob")
-        s = self.session(t)
+        s = self.smtp_session(t)
         for n in (1, 2, 3):
             self.assertEqual(s.mail(SENDER)[0], 250)
             self.assertEqual(s.rcpt(bob)[0], 250)
