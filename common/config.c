@@ -263,9 +263,9 @@ static const struct config_key config_table[] = {
 	{ "relayhost", CONFIG_STR, "",
 	  "Send all non-local mail through this server instead of the recipients' MX hosts: host (its MX records are looked up), [host] (its addresses only), either with :port; empty means deliver directly." },
 	{ "dns_servers", CONFIG_STR, "",
-	  "DNS resolvers of the remote delivery agent and of the SMTP server's SPF checks as numeric host[:port] or [IPv6]:port, separated by spaces or commas; empty means those of the system's resolv.conf (read at start)." },
+	  "DNS resolvers of the remote delivery agent and of the SMTP server's SPF checks and DKIM key lookups as numeric host[:port] or [IPv6]:port, separated by spaces or commas; empty means those of the system's resolv.conf (read at start)." },
 	{ "dns_timeout", CONFIG_TIME, "5s",
-	  "How long the remote delivery agent (and the SPF check) waits for one DNS answer before it asks again or the next resolver." },
+	  "How long the remote delivery agent (and the SPF check, and a DKIM key lookup) waits for one DNS answer before it asks again or the next resolver." },
 	{ "dns_tries", CONFIG_SIZE, "2",
 	  "How often a DNS query is sent to each resolver before the lookup counts as a temporary failure (remote delivery defers the mail; an SPF check says temperror)." },
 	{ "remote_smtp_port", CONFIG_SIZE, "25",
@@ -366,7 +366,15 @@ static const struct config_key config_table[] = {
 	{ "dkim_key_limit", CONFIG_SIZE, "1000",
 	  "Most lines of etc/dkim_keys the dkim-sign service loads; a longer map is refused." },
 	{ "dkim_prepend_slot", CONFIG_SIZE, "4096",
-	  "Bytes reserved in a queue file for the header fields written before the message once its data is in (DKIM-Signature); a signature that does not fit is a signing failure (dkim_sign_failure).  At least 1024, at most 16384 (the decoded fields are at most 4096 bytes)." },
+	  "Bytes reserved in a queue file for the header fields written before the message once its data is in (DKIM-Signature, and the Authentication-Results field of verified mail); a signature that does not fit is a signing failure (dkim_sign_failure).  At least 1024, at most 16384 (the decoded fields are at most 4096 bytes)." },
+	{ "dkim_verify", CONFIG_BOOL, "yes",
+	  "Verify the DKIM signatures (RFC 6376, RFC 8463; no rsa-sha1 and no RSA key under 1024 bits, RFC 8301) of mail from unauthenticated clients on the SMTP port (25); the results (dkim=pass, fail, neutral, policy, temperror, permerror, or none without a signature) join the Authentication-Results header (authserv_id), which such mail then gets in the queue file's prepend slot, above our Received header.  Keys are looked up with dns_servers.  Verification never refuses mail." },
+	{ "dkim_verify_skip_addresses", CONFIG_STR, "127.0.0.0/8 ::1/128",
+	  "Clients whose mail is not DKIM-verified, as CIDR blocks separated by spaces or commas (local software re-injecting mail); mynetworks and authenticated clients are never verified either.  Their mail keeps the Authentication-Results field of SPF alone, right below our Received header." },
+	{ "dkim_verify_signature_limit", CONFIG_SIZE, "5",
+	  "Most DKIM-Signature fields verified per message (1 to 15); the ones after them are reported dkim=neutral (too many signatures)." },
+	{ "dkim_dns_timeout", CONFIG_TIME, "10s",
+	  "Longest time the key lookups of one message may take, counted from the end of its data; a key not found in that time makes its signature dkim=temperror.  Each query also waits at most dns_timeout, dns_tries times." },
 };
 
 #define CONFIG_NKEYS (sizeof(config_table) / sizeof(config_table[0]))
@@ -383,6 +391,8 @@ static const struct {
 	{ "smtpd_dnsbl_threshold", 1 },   /* seconds: a probe with no bound would hold an SMTP client */
 	{ "dkim_prepend_slot", 1024 },  /* two RSA-4096 signatures */
 	{ "dkim_sign_timeout", 1 },
+	{ "dkim_verify_signature_limit", 1 },
+	{ "dkim_dns_timeout", 1 },
 };
 
 /* Current values; NULL means the default. */

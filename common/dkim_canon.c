@@ -132,6 +132,8 @@ int dkim_body_init(struct dkim_body *b, enum dkim_canon_mode mode, uint64_t limi
 /* Hash canonical bytes, up to the limit. */
 static void emit(struct dkim_body *b, const char *p, size_t n)
 {
+	if (n > 0 && b->limit - b->hashed < n)
+		b->over_limit = 1;   /* the verifier reports l= shorter than the body */
 	if (b->hashed >= b->limit)
 		return;
 	if (n > b->limit - b->hashed)

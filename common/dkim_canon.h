@@ -23,6 +23,7 @@ struct dkim_body {
 	int pending_wsp;      /* relaxed: white space seen and not yet emitted */
 	int line_started;     /* bytes of the current line were emitted */
 	int failed;           /* the hash or the copy failed */
+	int over_limit;       /* canonical bytes past the limit were left out (l= shorter than the body) */
 };
 
 /* Canonicalize one header field (name, colon, value with its folding,

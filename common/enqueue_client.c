@@ -4,7 +4,9 @@
  * "private/enqueue" relative to the process root (docs/tree.md) and sends
  * the envelope record; enqueue_write() buffers message bytes and sends
  * them as chunks of at most ENQUEUE_CHUNK_MAX bytes, so a message is
- * never held whole in memory; enqueue_finish() sends the end chunk and
+ * never held whole in memory; enqueue_finish() sends the end chunk (and,
+ * when the envelope announced one, the trailer record with the header
+ * fields given to enqueue_set_prepend()) and
  * waits for the answer, which enqueue gives only once the queue file is
  * on stable storage; enqueue_abort() closes without the end chunk, which
  * makes enqueue discard what it received.
@@ -43,6 +45,8 @@ struct enqueue {
 	struct buf reason;    /* the answer's reason, cleaned */
 	int failed;           /* a write failed: the connection is gone */
 	int finished;         /* the end chunk was sent */
+	int trailer;          /* the envelope said trailer=1 */
+	struct buf prepend;   /* the trailer's prepend= */
 	int no_space;         /* tempfail with dsn=4.3.1: the queue's disk is full */
 };
 
@@ -65,6 +69,7 @@ static struct enqueue *enqueue_new(int fd)
 	}
 	buf_init(&e->chunk, ENQUEUE_CHUNK_MAX);
 	buf_init(&e->reason, ENQUEUE_REASON_MAX);
+	buf_init(&e->prepend, ENQUEUE_PREPEND_MAX);
 	return e;
 }
 
@@ -96,7 +101,8 @@ static int enqueue_envelope(struct buf *out, const struct enqueue_envelope *env)
 	    enqueue_put_opt(out, "body", env->body) < 0 ||
 	    (env->smtputf8 && record_put_str(out, "smtputf8", "1") < 0) ||
 	    (env->hold && record_put_str(out, "hold", "1") < 0) ||
-	    (env->submission && record_put_str(out, "submission", "1") < 0))
+	    (env->submission && record_put_str(out, "submission", "1") < 0) ||
+	    (env->trailer && record_put_str(out, "trailer", "1") < 0))
 		return -1;
 	return record_end(out);
 }
@@ -120,7 +126,7 @@ static int enqueue_connect(const char **error_r)
  * RECORD_MAX_FIELDS, so we never send them. */
 static size_t enqueue_field_count(const struct enqueue_envelope *env)
 {
-	size_t n = 10;  /* sender, client, helo, proto, ret, envid, body, smtputf8, hold, submission */
+	size_t n = 11;  /* sender, client, helo, proto, ret, envid, body, smtputf8, hold, submission, trailer */
 
 	for (size_t i = 0; i < env->nrcpt && n <= RECORD_MAX_FIELDS; i++)
 		n += 1 + (env->rcpts[i].notify != NULL) + (env->rcpts[i].orcpt != NULL);
@@ -158,6 +164,7 @@ int enqueue_begin_env(struct enqueue **e_r, const struct enqueue_envelope *env,
 		*error_r = "cannot send the envelope to enqueue";
 		return -1;
 	}
+	e->trailer = env->trailer;
 	*e_r = e;
 	return 0;
 }
@@ -289,6 +296,27 @@ static int enqueue_answer(struct enqueue *e, const struct record *rec, char *que
 	return -1;
 }
 
+int enqueue_set_prepend(struct enqueue *e, const char *p, size_t n)
+{
+	buf_reset(&e->prepend);
+	return buf_append(&e->prepend, p, n);
+}
+
+/* The trailer record: prepend= when there are fields. */
+static int enqueue_send_trailer(struct enqueue *e)
+{
+	struct buf rec;
+	int r;
+
+	if (!e->trailer)
+		return 0;
+	buf_init(&rec, ENQUEUE_PREPEND_MAX * 3 + 64);
+	r = (e->prepend.len == 0 || record_put(&rec, "prepend", e->prepend.data, e->prepend.len) == 0) &&
+	    record_end(&rec) == 0 && stream_write(e->s, rec.data, rec.len) == 0 ? 0 : -1;
+	buf_free(&rec);
+	return r;
+}
+
 int enqueue_finish(struct enqueue *e, char *queue_id_r, size_t idlen, int *permanent_r,
 		   const char **error_r)
 {
@@ -299,7 +327,7 @@ int enqueue_finish(struct enqueue *e, char *queue_id_r, size_t idlen, int *perma
 
 	*permanent_r = 0;
 	if (enqueue_send_chunk(e) == 0 && record_write_chunk_end(e->s) == 0 &&
-	    stream_flush(e->s) == 0)
+	    enqueue_send_trailer(e) == 0 && stream_flush(e->s) == 0)
 		e->finished = 1;
 	else
 		e->failed = 1;
@@ -341,5 +369,6 @@ void enqueue_abort(struct enqueue **ep)
 	close(e->fd);
 	buf_free(&e->chunk);
 	buf_free(&e->reason);
+	buf_free(&e->prepend);
 	free(e);
 }

@@ -9,6 +9,7 @@
 
 #define ENQUEUE_CHUNK_MAX 65536   /* bytes buffered before a chunk is sent */
 #define ENQUEUE_QUEUE_ID_MAX 64   /* longest queue ID we accept from enqueue */
+#define ENQUEUE_PREPEND_MAX 4096  /* header fields of a trailer (QUEUEFILE_PREPEND_MAX) */
 
 struct enqueue;
 
@@ -36,6 +37,7 @@ struct enqueue_envelope {
 	int smtputf8;         /* RFC 6531 SMTPUTF8 was given on MAIL */
 	int hold;             /* a policy server said HOLD: into the hold queue */
 	int submission;       /* a local user's mail (pickup): enqueue may DKIM-sign it */
+	int trailer;          /* a trailer record follows the end chunk (enqueue_set_prepend) */
 };
 
 /* Connect and send the envelope env.  0, or -1 with *error_r. */
@@ -48,7 +50,11 @@ int enqueue_begin_proto(struct enqueue **e_r, const char *sender, const char *co
 /* Append message bytes (LF line ends, as stored).  0, or -1 when the
  * connection failed (later writes are ignored; enqueue_finish reports). */
 int enqueue_write(struct enqueue *e, const void *p, size_t n);
-/* Send the end of data and wait for the answer.  0 with the queue ID in
+/* For an envelope with trailer set: the header fields (LF-ended, at
+ * most ENQUEUE_PREPEND_MAX bytes) that enqueue_finish sends in the
+ * trailer, for the queue file's prepend slot.  0, or -1 (too long). */
+int enqueue_set_prepend(struct enqueue *e, const char *p, size_t n);
+/* Send the end of data (and the trailer) and wait for the answer.  0 with the queue ID in
  * queue_id_r; -1 with *permanent_r (1: enqueue refused, do not retry)
  * and *error_r (valid until enqueue_abort). */
 int enqueue_finish(struct enqueue *e, char *queue_id_r, size_t idlen, int *permanent_r,

@@ -465,18 +465,62 @@ static int enqueue_start(struct queuefile_out *qo, const struct enqueue_env *env
 	return 0;
 }
 
-/* Sign into the prepend slot (docs/dkim.md).  A failure of the signer
- * is the answer's when dkim_sign_failure = tempfail, else a warning. */
-static void enqueue_sign(const struct enqueue_ctx *ctx, struct enqueue_dkim *dk, struct queuefile_out *qo,
-			 struct enqueue_answer *a)
+/* The trailer record after the end chunk (docs/protocols.md): header
+ * fields the client knew only at the end of the data (smtpd's
+ * Authentication-Results with DKIM results), into *extra.  0, -1 when
+ * the stream broke; a bad value makes the answer fail. */
+static int enqueue_trailer(struct stream *s, struct record *tr, struct enqueue_answer *a, const char **extra,
+			   size_t *extra_len)
+{
+	const char *err = NULL;
+	size_t seen = 0;
+
+	*extra = NULL;
+	*extra_len = 0;
+	if (record_read(s, tr, &err) != STREAM_OK) {
+		enqueue_set(a, "tempfail", "trailer not complete");
+		return -1;
+	}
+	for (size_t i = 0; i < tr->n; i++) {
+		if (strcmp(tr->fields[i].key, "prepend") != 0)
+			continue;   /* unknown fields are ignored, as in the envelope */
+		*extra = tr->fields[i].value;
+		*extra_len = tr->fields[i].value_len;
+		seen++;
+	}
+	if (seen > 1 || !queuefile_prepend_valid(*extra, *extra_len)) {
+		enqueue_set(a, "fail", seen > 1 ? "duplicate prepend" : "bad prepend in trailer");
+		*extra = NULL;
+		*extra_len = 0;
+	}
+	return 0;
+}
+
+/* Sign into the prepend slot (docs/dkim.md), the client's trailer
+ * fields after the signatures.  A failure of the signer is the answer's
+ * when dkim_sign_failure = tempfail, else a warning; trailer fields
+ * that do not fit are dropped with a warning (the message stays). */
+static void enqueue_prepend(const struct enqueue_ctx *ctx, struct enqueue_dkim *dk, const char *extra,
+			    size_t extra_len, struct queuefile_out *qo, struct enqueue_answer *a)
 {
 	struct buf fields;
 	const char *err = NULL;
-	int r;
+	size_t signed_len;
+	int r = 0;
 
 	buf_init(&fields, QUEUEFILE_PREPEND_MAX);
-	r = enqueue_dkim_finish(dk, qo->id, (uint64_t)qo->time, &fields, &err);
-	if (r == 0 && fields.len > 0 && queuefile_set_prepend(qo, fields.data, fields.len, &err) < 0)
+	if (dk != NULL)
+		r = enqueue_dkim_finish(dk, qo->id, (uint64_t)qo->time, &fields, &err);
+	if (r < 0)
+		buf_reset(&fields);
+	signed_len = fields.len;
+	if (extra_len > 0 && (buf_append(&fields, extra, extra_len) < 0 ||
+			      queuefile_set_prepend(qo, fields.data, fields.len, &err) < 0)) {
+		log_warn("%s: trailer header fields dropped: %s", qo->id, err != NULL ? err : "too long");
+		fields.len = signed_len;
+		extra_len = 0;
+	}
+	if (r == 0 && extra_len == 0 && fields.len > 0 && queuefile_set_prepend(qo, fields.data, fields.len, &err) < 0)
 		r = -1;
 	if (r < 0 && ctx->dkim.accept_on_failure) {
 		log_warn("%s: not DKIM-signed: %s (dkim_sign_failure = accept)", qo->id, err);
@@ -490,7 +534,7 @@ static void enqueue_sign(const struct enqueue_ctx *ctx, struct enqueue_dkim *dk,
 /* Serve one request.  0: go on with the next one; -1: close. */
 static int enqueue_one(struct stream *s, const struct enqueue_ctx *ctx)
 {
-	struct record rec = { 0 };
+	struct record rec = { 0 }, tr = { 0 };
 	struct enqueue_answer a = { "ok", NULL, NULL };
 	struct enqueue_env env = { 0 };
 	const char *rcpt[QUEUEFILE_RCPT_MAX > RECORD_MAX_FIELDS ? RECORD_MAX_FIELDS : QUEUEFILE_RCPT_MAX];
@@ -500,9 +544,10 @@ static int enqueue_one(struct stream *s, const struct enqueue_ctx *ctx)
 	struct queuefile_out qo = { .fd = -1 };
 	struct enqueue_dkim *dk = NULL;
 	unsigned long long size = 0;
-	const char *err = NULL, *reason;
+	const char *err = NULL, *reason, *extra = NULL, *t;
+	size_t extra_len = 0;
 	enum stream_status st;
-	int writing = 0, r = -1;
+	int writing = 0, r = -1, trailer;
 
 	st = record_read(s, &rec, &err);
 	if (st == STREAM_EOF)
@@ -514,6 +559,9 @@ static int enqueue_one(struct stream *s, const struct enqueue_ctx *ctx)
 		}
 		return -1;
 	}
+	/* Read before the envelope is judged: a refused envelope's trailer
+	 * must still be read, or it would be taken for the next request. */
+	trailer = (t = record_get(&rec, "trailer")) != NULL && strcmp(t, "1") == 0;
 	env.rcpt = rcpt;
 	env.rcpt_len = rcpt_len;
 	env.notify = notify;
@@ -527,14 +575,15 @@ static int enqueue_one(struct stream *s, const struct enqueue_ctx *ctx)
 		 (dk = enqueue_dkim_start(&ctx->dkim)) == NULL)
 		enqueue_set(&a, "tempfail", "out of memory");
 	else {
-		/* submitted mail gets a slot for its signature */
-		env.qe.prepend_slot = dk != NULL ? ctx->dkim.slot : 0;
+		/* submitted mail gets a slot for its signature, mail with a
+		 * trailer one for its fields */
+		env.qe.prepend_slot = dk != NULL || trailer ? ctx->dkim.slot : 0;
 		writing = enqueue_start(&qo, &env, &a) == 0;
 	}
 	if (enqueue_data(s, ctx, &qo, dk, writing, &a, &size) == 0)
-		r = 0;
-	if (dk != NULL && writing && strcmp(a.status, "ok") == 0)
-		enqueue_sign(ctx, dk, &qo, &a);
+		r = trailer ? enqueue_trailer(s, &tr, &a, &extra, &extra_len) : 0;
+	if ((dk != NULL || extra_len > 0) && writing && strcmp(a.status, "ok") == 0)
+		enqueue_prepend(ctx, dk, extra, extra_len, &qo, &a);
 	enqueue_dkim_free(&dk);
 	if (writing && strcmp(a.status, "ok") == 0) {
 		if (queuefile_commit_into(&qo, env.hold ? "hold" : "incoming", &err) < 0) {
@@ -558,6 +607,7 @@ static int enqueue_one(struct stream *s, const struct enqueue_ctx *ctx)
 		enqueue_reply(s, &a, NULL);
 	}
 	record_clear(&rec);
+	record_clear(&tr);
 	return r;
 }
 

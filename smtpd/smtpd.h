@@ -73,6 +73,7 @@ struct smtpd_ctx {
 	unsigned long long queue_minfree;/* queue_minfree, bytes; 0 = no check */
 	int queue_fd;                    /* DIR/queue/tmp (O_PATH) for fstatvfs, -1: none */
 	struct smtpd_spf_conf *spf;      /* SPF and Authentication-Results (smtpd_spf.c) */
+	struct smtpd_dkim_conf *dkim;    /* DKIM verification (smtpd_dkim.c), NULL: off */
 };
 
 struct smtpd_rcpt {
@@ -83,6 +84,7 @@ struct smtpd_rcpt {
 
 struct smtpd_msg;
 struct smtpd_milters;
+struct dkim_verify;
 struct enqueue;
 
 struct smtpd_spf_state {          /* smtpd_spf.c: SPF of the session */
@@ -269,12 +271,25 @@ void smtpd_spf_free(struct smtpd_ctx *ctx);
 void smtpd_spf_mail(struct smtpd_session *ss);
 /* At RCPT: 1 go on, 0 after 550 5.7.23 (fail, spf_reject_fail). */
 int smtpd_spf_rcpt(struct smtpd_session *ss, const char *shown);
-/* Append the Authentication-Results field (nothing when SPF was not
- * checked) to out.  0, or -1 when it could not be formatted. */
-int smtpd_auth_results(const struct smtpd_session *ss, struct buf *out);
+/* Append the Authentication-Results field with the SPF result and the
+ * DKIM results of dkim (nothing when SPF was not checked and dkim is
+ * NULL) to out.  0, or -1 when it could not be formatted whole. */
+int smtpd_auth_results(const struct smtpd_session *ss, const struct dkim_verify *dkim, struct buf *out);
 /* Remove incoming Authentication-Results fields with our authserv-id
  * from the header section hdr..len in place; the new length. */
 size_t smtpd_auth_results_strip(const struct smtpd_session *ss, char *hdr, size_t len);
+
+/* smtpd_dkim.c */
+/* Read the DKIM verification settings; open its resolver (before
+ * chroot) on port 25.  Exits on a bad setting. */
+void smtpd_dkim_init(struct smtpd_ctx *ctx);
+/* Close the resolver and free the settings. */
+void smtpd_dkim_free(struct smtpd_ctx *ctx);
+/* A message begins: its verification state, or NULL when it is not
+ * verified (not port 25, dkim_verify off, an authenticated client). */
+struct dkim_verify *smtpd_dkim_start(const struct smtpd_session *ss);
+/* The data is complete: look up the keys, check, log the results. */
+void smtpd_dkim_finish(const struct smtpd_session *ss, struct dkim_verify *v);
 
 /* smtpd_data.c */
 /* DATA: stream the message to enqueue and answer only after it did. */

@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "dkim_verify.h"
 #include "enqueue_client.h"
 #include "fsutil.h"
 #include "log.h"
@@ -69,6 +70,7 @@ struct smtpd_msg {
 	int oversize;                 /* over message_size_limit: stop forwarding */
 	int write_failed;             /* enqueue went away during the data */
 	int failed;                   /* refused already (BDAT): discard the rest */
+	struct dkim_verify *dkim;     /* DKIM verification (smtpd_dkim.c), or NULL */
 	struct buf piece;             /* BDAT: chunk bytes being read */
 	char conv[SMTPD_BDAT_PIECE + 1];
 };
@@ -84,6 +86,7 @@ void smtpd_msg_discard(struct smtpd_session *ss)
 		close(m->held);
 	buf_free(&m->hdr);
 	buf_free(&m->piece);
+	dkim_verify_free(&m->dkim);
 	free(m);
 	ss->msg = NULL;
 }
@@ -215,9 +218,18 @@ static void smtpd_msg_flush_header(struct smtpd_session *ss, struct smtpd_msg *m
 		log_warn("cannot format the Received header for %s", ss->client_log);
 		buf_reset(&add);
 	}
-	if (smtpd_auth_results(ss, &add) < 0)
+	/* With DKIM verification the field comes at the end (trailer). */
+	if (m->dkim == NULL && smtpd_auth_results(ss, NULL, &add) < 0)
 		log_warn("cannot format the Authentication-Results header for %s", ss->client_log);
 	smtpd_msg_write(m, add.data, add.len);
+	if (m->dkim != NULL) {
+		/* the header as received; a first body line without a blank
+		 * line before it is body (smtpd_header_line) */
+		size_t body = len < m->hdr.len && m->hdr.data[len] == '\n' ? len + 1 : len;
+
+		dkim_verify_header(m->dkim, m->hdr.data, len);
+		dkim_verify_body(m->dkim, m->hdr.data + body, m->hdr.len - body);
+	}
 	/* RFC 8601 5: no Authentication-Results in our name from outside. */
 	keep = smtpd_auth_results_strip(ss, m->hdr.data, len);
 	smtpd_msg_write(m, m->hdr.data, keep);
@@ -304,8 +316,11 @@ static void smtpd_msg_put(struct smtpd_session *ss, struct smtpd_msg *m, const c
 		return;
 	if (!m->hdr_done)
 		used = smtpd_msg_header(ss, m, p, n);
-	if (m->hdr_done && !m->hdr_too_big)
+	if (m->hdr_done && !m->hdr_too_big) {
 		smtpd_msg_write(m, p + used, n - used);
+		if (m->dkim != NULL)
+			dkim_verify_body(m->dkim, p + used, n - used);
+	}
 }
 
 /* ---- opening and finishing ---- */
@@ -338,6 +353,8 @@ int smtpd_msg_enqueue(struct smtpd_session *ss, struct enqueue **e_r)
 	env.body = ss->body[0] != '\0' ? ss->body : NULL;
 	env.smtputf8 = ss->smtputf8;
 	env.hold = ss->policy_hold || smtpd_milter_hold(ss);
+	/* the Authentication-Results field follows the data (docs/dkim.md) */
+	env.trailer = ss->msg != NULL && ss->msg->dkim != NULL;
 	r = enqueue_begin_env(e_r, &env, &err);
 	free(list);
 	if (r < 0)
@@ -363,7 +380,11 @@ static int smtpd_msg_open(struct smtpd_session *ss, int bdat)
 		}
 		m->held = memfd_create("postern-smtpd", MFD_CLOEXEC);
 	}
+	m->dkim = smtpd_dkim_start(ss);
+	ss->msg = m;   /* smtpd_msg_enqueue looks at m->dkim */
 	if (m->held < 0 && (smtpd_milter_active(ss) || smtpd_msg_enqueue(ss, &m->e) < 0)) {
+		ss->msg = NULL;
+		dkim_verify_free(&m->dkim);
 		free(m);
 		smtpd_reply(ss, "451 4.3.0 Error: queue file write error");
 		return -1;
@@ -373,7 +394,6 @@ static int smtpd_msg_open(struct smtpd_session *ss, int bdat)
 	smtp_bdat_init(&m->bd);
 	buf_init(&m->hdr, (size_t)ss->ctx->header_limit);
 	buf_init(&m->piece, SMTPD_BDAT_PIECE);
-	ss->msg = m;
 	return 0;
 }
 
@@ -404,6 +424,18 @@ static void smtpd_msg_log(const struct smtpd_session *ss, const struct smtpd_msg
 		 ss->tls ? ss->tls_desc : "no", ss->auth_user.len > 0 ? buf_cstr(&ss->auth_user) : "no");
 	if (m->msgid[0] != '\0')
 		log_info("%s: message-id=%s", id, m->msgid);
+}
+
+/* The Authentication-Results field with the DKIM results, for the
+ * trailer; a field that cannot be formatted is left out, logged. */
+static void smtpd_msg_trailer(struct smtpd_session *ss, struct smtpd_msg *m)
+{
+	struct buf ar;
+
+	buf_init(&ar, ENQUEUE_PREPEND_MAX);
+	if (smtpd_auth_results(ss, m->dkim, &ar) < 0 || enqueue_set_prepend(m->e, ar.data, ar.len) < 0)
+		log_warn("cannot format the Authentication-Results header for %s", ss->client_log);
+	buf_free(&ar);
 }
 
 /* After the end of data: our verdict, or enqueue's. */
@@ -445,8 +477,12 @@ static void smtpd_msg_verdict(struct smtpd_session *ss, struct smtpd_msg *m)
 		smtpd_reply(ss, "451 4.3.0 Error: queue file write error");
 		return;
 	}
+	if (m->dkim != NULL)
+		smtpd_dkim_finish(ss, m->dkim);
 	if (m->held >= 0 && !smtpd_milter_eom(ss, m->held, &m->e, &m->written))
 		return;   /* the milters answered */
+	if (m->dkim != NULL)
+		smtpd_msg_trailer(ss, m);
 	/* The invariant of DESIGN.md: no 250 before enqueue has answered. */
 	if (enqueue_finish(m->e, id, sizeof(id), &permanent, &err) < 0) {
 		log_warn("enqueue failed for the message from %s: %s", ss->client_log, err);

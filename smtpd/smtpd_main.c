@@ -216,6 +216,7 @@ static void smtpd_ctx_init(struct smtpd_ctx *ctx, const struct daemon *d)
 	smtpd_policy_init(ctx);
 	smtpd_delegate_init();
 	smtpd_spf_init(ctx);
+	smtpd_dkim_init(ctx);
 	smtpd_milter_init();
 	smtpd_tls_init(ctx, d);
 	smtpd_limit_init(ctx, d);
@@ -240,6 +241,7 @@ int main(int argc, char **argv)
 	smtpd_access_free(&ctx);
 	tls_ctx_free(&ctx.tls);
 	smtpd_spf_free(&ctx);
+	smtpd_dkim_free(&ctx);
 	free(ctx.mynetworks);
 	free(ctx.limit_exceptions);
 	if (ctx.conn_fd >= 0)

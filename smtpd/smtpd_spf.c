@@ -13,8 +13,8 @@
  * 550 5.7.23 (RFC 7372) when the decisive result is fail and
  * spf_reject_fail is set, as Postfix with policyd-spf does at RCPT.
  * smtpd_auth_results() writes the Authentication-Results field
- * (RFC 8601, one spf result with smtp.mailfrom or smtp.helo; DKIM and
- * DMARC results can join the list), and smtpd_auth_results_strip()
+ * (RFC 8601, one spf result with smtp.mailfrom or smtp.helo, then the
+ * dkim results of smtpd_dkim.c; DMARC can join the list), and smtpd_auth_results_strip()
  * removes incoming fields that claim our authserv-id (RFC 8601 5), on
  * every port: nobody may hand us a verdict in our name.
  *
@@ -31,6 +31,7 @@
 
 #include "auth_results.h"
 #include "config.h"
+#include "dkim_verify.h"
 #include "dns.h"
 #include "log.h"
 #include "smtpd.h"
@@ -192,22 +193,32 @@ int smtpd_spf_rcpt(struct smtpd_session *ss, const char *shown)
 	return 0;
 }
 
-int smtpd_auth_results(const struct smtpd_session *ss, struct buf *out)
+int smtpd_auth_results(const struct smtpd_session *ss, const struct dkim_verify *dkim, struct buf *out)
 {
 	const struct smtpd_spf_state *st = &ss->spf;
+	int spf = st->checked && ss->ctx->spf != NULL;
 	struct auth_results *ar;
 	struct auth_result *r;
 	int ret = -1;
 
-	if (!st->checked || ss->ctx->spf == NULL)
+	if ((!spf && dkim == NULL) || ss->ctx->spf == NULL)
 		return 0;
 	ar = calloc(1, sizeof(*ar));
 	if (ar == NULL)
 		return -1;
-	r = auth_results_add(ar, "spf", spf_result_str(st->result), st->problem[0] != '\0' ? st->problem : NULL);
-	if (r != NULL && (st->by_helo ? auth_result_prop(r, "smtp", "helo", buf_cstr(&ss->helo))
-				      : auth_result_prop(r, "smtp", "mailfrom", buf_cstr(&ss->sender))) == 0)
-		ret = auth_results_write(ss->ctx->spf->authserv_id, ar, out);
+	if (spf) {
+		r = auth_results_add(ar, "spf", spf_result_str(st->result),
+				     st->problem[0] != '\0' ? st->problem : NULL);
+		if (r == NULL || (st->by_helo ? auth_result_prop(r, "smtp", "helo", buf_cstr(&ss->helo))
+					      : auth_result_prop(r, "smtp", "mailfrom", buf_cstr(&ss->sender))) < 0)
+			goto out;
+	}
+	/* A result that did not fit is left out, the rest written. */
+	if (dkim != NULL && dkim_verify_auth_results(dkim, ar) < 0)
+		log_warn("not every DKIM result of the message from %s fits its Authentication-Results",
+			 ss->client_log);
+	ret = auth_results_write(ss->ctx->spf->authserv_id, ar, out);
+out:
 	free(ar);
 	return ret;
 }
