@@ -46,8 +46,8 @@ print("v=DKIM1; k=rsa; p=" + base64.b64encode(spki).decode())
 print("v=DKIM1; k=ed25519; p=" + base64.b64encode(pub).decode())
 '''
 
-# Signs the message on stdin with each "selector:kind" of argv[2:]
-# (keys in argv[1]); the signed message on stdout.
+# Signs the message on stdin with each "selector:kind[:l]" of argv[2:]
+# (keys in argv[1]; ":l" adds l=); the signed message on stdout.
 SIGN = r'''
 import os, sys
 import dkim
@@ -55,10 +55,11 @@ d = sys.argv[1]
 msg = sys.stdin.buffer.read()
 out = msg
 for spec in sys.argv[2:]:
-    sel, kind = spec.split(":")
+    sel, kind = spec.split(":")[:2]
     key = open(os.path.join(d, "rsa.pem" if kind == "rsa" else "ed.key"), "rb").read()
     sig = dkim.sign(msg, sel.encode(), b"sig.test", key, signature_algorithm=(kind + "-sha256").encode(),
-                    include_headers=[b"from", b"to", b"subject", b"date", b"message-id"])
+                    include_headers=[b"from", b"to", b"subject", b"date", b"message-id"],
+                    length=spec.endswith(":l"))
     out = sig + out
 sys.stdout.buffer.write(out)
 '''
@@ -237,6 +238,16 @@ class SmtpdDkimVerify(PosternTestCase):
         # dkimpy prepends: the Ed25519 signature is the first field.
         self.assertEqual([(r["dkim"], r["header.s"], r["reason"]) for r in dkim],
                          [("pass", "ed", None), ("neutral", "rsa", "too many signatures")])
+
+    def test_body_beyond_l_is_neutral(self):
+        t = self.tree()
+        signed = self.sign(self.message("dkim-l"), "ed:ed25519:l")
+        self.assertIn(b" l=", signed.split(b"\r\n\r\n", 1)[0])
+        _, dkim = self.results(self.send(t, "dkim-l", signed + b"appended by a list\r\n"))
+        self.assertEqual([(r["dkim"], r["reason"]) for r in dkim], [("neutral", "l= shorter than the body")])
+        signed = self.sign(self.message("dkim-l-ok"), "ed:ed25519:l")
+        _, dkim = self.results(self.send(t, "dkim-l-ok", signed))
+        self.assertEqual([r["dkim"] for r in dkim], ["pass"])
 
     def test_dead_dns_server_is_temperror(self):
         t = self.tree(dns_servers="127.0.0.1:%d" % free_udp_port(), dns_timeout="1s", dns_tries="1",

@@ -5,7 +5,7 @@
  * body in any pieces; a changed body or signed field fails; no key,
  * DNS trouble, an unanswered lookup, a revoked key, a key of the other
  * type, rsa-sha1, an expired signature and the signature limit give the
- * RFC 8601 results of docs/dkim.md; the results become dkim= entries of
+ * RFC 8601 results of docs/dkim.md (a 512-bit RSA key: policy); the results become dkim= entries of
  * an Authentication-Results field. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -140,6 +140,10 @@ static void test_key_trouble(void **state)
 	verify(hdr, body, 1000, 5, DNS_OK, ed_key, ed_key, "pass", "permerror", "key type does not match a=");
 	verify(hdr, body, 1000, 5, DNS_OK, ed_key, "v=DKIM1; k=rsa; p=!!", "pass", "permerror", "p= missing or bad");
 	verify(hdr, body, 1000, 1, DNS_OK, ed_key, rsa_key, "pass", "neutral", "too many signatures");
+	/* RFC 8301 3.2: a 512-bit key is refused before any signature check */
+	verify(hdr, body, 1000, 5, DNS_OK, ed_key,
+	       "v=DKIM1; p=MFwwDQYJKoZIhvcNAQEBBQADSwAwSAJBAMXzUnexAZff/LycIFOFeE3K2hj6RvzPiQGZXXT17ZWC5tXRFW9tNYWjyxqx3lHXl"
+	       "IjwiT0D34mji69+mEd3+6MCAwEAAQ==", "pass", "policy", "RSA key under 1024 bits (RFC 8301)");
 }
 
 static void test_unanswered_key_is_temperror(void **state)
