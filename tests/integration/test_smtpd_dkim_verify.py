@@ -19,7 +19,8 @@ import subprocess
 import tempfile
 import unittest
 
-from postern_harness import HOST, SCALE, PosternTestCase
+import milter_peer as mp
+from postern_harness import HOST, SCALE, PosternTestCase, RawSMTP
 from test_dkim_keygen import DEBIAN_PYTHON, dkimpy_missing
 from test_remote_delivery import DNSMASQ, Dnsmasq, free_udp_port, have
 from test_smtpd_spf import can_bind
@@ -93,13 +94,18 @@ class SmtpdDkimVerify(PosternTestCase):
                    txt_option("ed._domainkey.sig.test", ed_rec),
                    "--txt-record=revoked._domainkey.sig.test,v=DKIM1; k=rsa; p=",
                    "--txt-record=sig.test,v=spf1 ip4:%s -all" % CLIENT_IP]
-        cls.dns = Dnsmasq(records, cls.work)
-        try:
-            cls.dns.wait("sig.test")
-        except BaseException:
-            cls.dns.stop()
-            shutil.rmtree(cls.work, True)
-            raise
+        # The free port may be taken before dnsmasq binds it (other
+        # tests run on this machine): a few tries.
+        for attempt in range(3):
+            cls.dns = Dnsmasq(records, cls.work)
+            try:
+                cls.dns.wait("sig.test")
+                break
+            except BaseException:
+                cls.dns.stop()
+                if attempt == 2 or "Address already in use" not in open(cls.dns.log).read():
+                    shutil.rmtree(cls.work, True)
+                    raise
 
     @classmethod
     def tearDownClass(cls):
@@ -248,6 +254,42 @@ class SmtpdDkimVerify(PosternTestCase):
         signed = self.sign(self.message("dkim-l-ok"), "ed:ed25519:l")
         _, dkim = self.results(self.send(t, "dkim-l-ok", signed))
         self.assertEqual([r["dkim"] for r in dkim], ["pass"])
+
+    def test_bdat_chunks_split_in_header_and_body_pass(self):
+        t = self.tree()
+        signed = self.sign(self.message("dkim-bdat"), "rsa:rsa", "ed:ed25519")
+        cut1, cut2 = signed.index(b"Subject:") + 3, signed.index(b"this is") + 2
+        c = RawSMTP(t.port("smtp"), timeout=60 * SCALE, source=CLIENT_IP)
+        self.addCleanup(c.close)
+        self.assertEqual(c.read_reply()[0], 220)
+        c.send(b"EHLO client.sig.test\r\n")
+        self.assertEqual(c.read_reply()[0], 250)
+        c.send(b"MAIL FROM:<alice@sig.test>\r\nRCPT TO:<%s>\r\n" % t.addr("bob").encode())
+        self.assertEqual(c.read_reply()[0], 250)
+        self.assertEqual(c.read_reply()[0], 250)
+        parts = [signed[:cut1], signed[cut1:cut2], signed[cut2:]]
+        for i, part in enumerate(parts):
+            c.send(b"BDAT %d%s\r\n" % (len(part), b" LAST" if i == 2 else b"") + part)
+            code, text = c.read_reply()
+            self.assertEqual(code, 250, text)
+        self.assertEqual(t.wait_ids("bob", {"dkim-bdat"}).get("dkim-bdat"), 1, t.log_tail())
+        for path in t.message_paths("bob"):
+            with open(path, "rb") as f:
+                head = f.read().split(b"\n\n", 1)[0].decode()
+            if "X-Test-Id: dkim-bdat" in head:
+                break
+        _, dkim = self.results(head)
+        self.assertEqual(sorted(r["dkim"] + ":" + r["header.s"] for r in dkim), ["pass:ed", "pass:rsa"])
+
+    def test_with_a_milter_the_field_still_comes_from_the_trailer(self):
+        m = mp.FakeMilter(answers={"E": [mp.add_header("X-Milter", "checked") + mp.CONTINUE]})
+        self.addCleanup(m.stop)
+        t = self.tree(smtpd_milters=m.spec())
+        signed = self.sign(self.message("dkim-milter"), "ed:ed25519")
+        head = self.send(t, "dkim-milter", signed)
+        _, dkim = self.results(head)
+        self.assertEqual([r["dkim"] for r in dkim], ["pass"])
+        self.assertIn("\nX-Milter: checked", head)
 
     def test_dead_dns_server_is_temperror(self):
         t = self.tree(dns_servers="127.0.0.1:%d" % free_udp_port(), dns_timeout="1s", dns_tries="1",
