@@ -857,9 +857,11 @@ class Tree:
         with open(path, "w") as f:
             f.writelines(l for l in lines if l.split()[:1] != [name])
 
-    def enqueue_raw(self, fields, data, timeout=30):
+    def enqueue_raw(self, fields, data, timeout=30, trailer=None):
         """Speak the enqueue protocol (docs/protocols.md) on DIR/private/enqueue:
-        fields is a list of (key, value); returns the answer as a dict."""
+        fields is a list of (key, value); trailer, when given, the fields
+        of the record after the end chunk (with trailer=1 among fields);
+        returns the answer as a dict."""
         def esc(v):
             out = []
             for ch in v.encode("utf-8"):
@@ -867,6 +869,8 @@ class Tree:
             return "".join(out)
         req = "".join("%s=%s\n" % (k, esc(v)) for k, v in fields) + "\n"
         body = req.encode("latin-1") + b"%d\n" % len(data) + data + b"0\n"
+        if trailer is not None:
+            body += ("".join("%s=%s\n" % (k, esc(v)) for k, v in trailer) + "\n").encode("latin-1")
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         s.settimeout(timeout * SCALE)
         try:

@@ -306,3 +306,34 @@ class SmtpdDkimVerify(PosternTestCase):
         self.assertTrue(fields[2].startswith("Received: "), fields[:4])
         self.assertEqual(fields[3], "Authentication-Results: %s; spf=pass smtp.mailfrom=alice@sig.test" % MYHOST)
         self.assertNotIn("dkim=", "\n".join(fields))
+
+
+class EnqueueTrailer(PosternTestCase):
+    """The enqueue trailer (docs/protocols.md): header fields after the
+    end chunk go into the prepend slot; bad ones refuse the message."""
+
+    def test_trailer_fields_are_prepended_and_bad_ones_refused(self):
+        t = self.start_tree()
+        bob = t.addr("bob")
+        env = [("sender", "a@example.org"), ("rcpt", bob), ("trailer", "1")]
+        field = "Authentication-Results: x.test;\n\tdkim=none\n"
+        a = t.enqueue_raw(env, b"X-Test-Id: trailer-1\nSubject: t\n\nbody\n", trailer=[("prepend", field)])
+        self.assertEqual(a.get("status"), "ok", a)
+        self.assertEqual(t.wait_ids("bob", {"trailer-1"}).get("trailer-1"), 1, t.log_tail())
+        found = [p for p in t.message_paths("bob") if b"X-Test-Id: trailer-1\n" in open(p, "rb").read()]
+        self.assertEqual(len(found), 1)
+        for path in found:
+            with open(path, "rb") as f:
+                data = f.read().decode()
+            if "X-Test-Id: trailer-1\n" in data:
+                lines = data.split("\n")
+                self.assertTrue(lines[0].startswith("Return-Path: ") and lines[1].startswith("Delivered-To: "),
+                                lines[:4])
+                self.assertEqual(lines[2:5], ["Authentication-Results: x.test;", "\tdkim=none", "X-Test-Id: trailer-1"])
+        a = t.enqueue_raw(env, b"X-Test-Id: trailer-2\n\nbody\n", trailer=[])
+        self.assertEqual(a.get("status"), "ok", a)
+        a = t.enqueue_raw(env, b"X-Test-Id: trailer-3\n\nbody\n", trailer=[("prepend", "no colon here\n")])
+        self.assertEqual((a.get("status"), a.get("reason")), ("fail", "bad prepend in trailer"), a)
+        a = t.enqueue_raw(env, b"X-Test-Id: trailer-4\n\nbody\n", trailer=[("prepend", field), ("prepend", field)])
+        self.assertEqual((a.get("status"), a.get("reason")), ("fail", "duplicate prepend"), a)
+        self.assertEqual(t.wait_ids("bob", {"trailer-2"}).get("trailer-2"), 1, t.log_tail())
