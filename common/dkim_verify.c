@@ -213,10 +213,10 @@ size_t dkim_verify_count(const struct dkim_verify *v)
 
 int dkim_verify_key_name(const struct dkim_verify *v, size_t i, char *out, size_t outlen)
 {
-	const struct dkim_vsig *vs = &v->sig[i];
+	const struct dkim_vsig *vs;
 	int n;
 
-	if (i >= v->n || vs->state != DKIM_V_NEED_KEY)
+	if (i >= v->n || (vs = &v->sig[i])->state != DKIM_V_NEED_KEY)
 		return 0;
 	n = snprintf(out, outlen, "%s._domainkey.%s", vs->s, vs->d);
 	return n > 0 && (size_t)n < outlen && (size_t)n <= DNS_NAME_MAX;
@@ -239,11 +239,11 @@ static void take_key(struct dkim_vsig *vs, const struct dkim_key *key)
 
 void dkim_verify_key_answer(struct dkim_verify *v, size_t i, enum dns_result r, const struct dns_txt_list *txt)
 {
-	struct dkim_vsig *vs = &v->sig[i];
+	struct dkim_vsig *vs;
 	struct dkim_key *key;
 	const char *why = "no key record";
 
-	if (i >= v->n || vs->state != DKIM_V_NEED_KEY)
+	if (i >= v->n || (vs = &v->sig[i])->state != DKIM_V_NEED_KEY)
 		return;
 	if (r == DNS_TEMPFAIL) {
 		decide(vs, "temperror", "key lookup failed");
@@ -370,9 +370,9 @@ void dkim_verify_finish(struct dkim_verify *v)
 const char *dkim_verify_result(const struct dkim_verify *v, size_t i, const char **reason_r,
 			       const char **d_r, const char **s_r)
 {
-	const struct dkim_vsig *vs = &v->sig[i];
+	const struct dkim_vsig *vs;
 
-	if (i >= v->n || vs->state != DKIM_V_DONE) {
+	if (i >= v->n || (vs = &v->sig[i])->state != DKIM_V_DONE) {
 		*reason_r = NULL;
 		*d_r = *s_r = "";
 		return "temperror";
