@@ -5,7 +5,10 @@
  * every real and effective id is the target's and that setuid(0) now
  * fails, so a silently ignored call can never leave us privileged.  As
  * any other user (development, `make run`): no id changes (a different
- * target user is ignored), only chdir(dir).
+ * target user is ignored), only chdir(dir).  Either way it ends with
+ * PR_SET_NO_NEW_PRIVS: nothing this process or its children execute can
+ * gain privileges again (set-id bits and file capabilities are ignored),
+ * and it is what a seccomp filter installed without CAP_SYS_ADMIN needs.
  *
  * Trusts: the user and directory names (they come from master.conf via
  * the master); the password database as seen before the chroot.
@@ -17,6 +20,7 @@
 #include <pwd.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "privdrop.h"
@@ -93,7 +97,7 @@ static int priv_drop_root(const char *user, const char *dir, const char **error_
 	return priv_verify(uid, gid, user, error_r);
 }
 
-int priv_drop(const char *user, const char *dir, const char **error_r)
+static int priv_change(const char *user, const char *dir, const char **error_r)
 {
 	priv_did_chroot = 0;
 	if (geteuid() == 0 && user != NULL)
@@ -106,5 +110,14 @@ int priv_drop(const char *user, const char *dir, const char **error_r)
 	/* Development mode: keep our ids (any target user is ignored). */
 	if (priv_dir_given(dir) && chdir(dir) < 0)
 		return priv_fail(error_r, "chdir to", dir);
+	return 0;
+}
+
+int priv_drop(const char *user, const char *dir, const char **error_r)
+{
+	if (priv_change(user, dir, error_r) < 0)
+		return -1;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return priv_fail(error_r, "prctl", "PR_SET_NO_NEW_PRIVS");
 	return 0;
 }

@@ -411,7 +411,7 @@ static _Noreturn void local_cmd_helper(const struct local_ctx *ctx, int sock)
 		close(ctx->d->status_fd);
 	if (chdir("/") < 0)
 		log_fatal("command helper: chdir /: %s", strerror(errno));
-	if (getuid() == 0 && priv_drop(config_str("local_command_user"), NULL, &error) < 0)
+	if (priv_drop(getuid() == 0 ? config_str("local_command_user") : NULL, NULL, &error) < 0)
 		log_fatal("command helper: %s", error);
 	buf_init(&in, LOCAL_CMD_REQUEST_MAX);
 	while (local_cmd_serve_one(ctx, sock, &in) == 0)

@@ -1,5 +1,7 @@
 """As root, each daemon runs as its own user in its own root, as DESIGN.md's
-table "Processes and privileges" says (read from /proc)."""
+table "Processes and privileges" says, and with no_new_privs set (issue 14:
+nothing it executes may gain privileges); the master keeps root and may
+(read from /proc)."""
 
 import os
 import pwd
@@ -55,6 +57,12 @@ class Privileges(PosternTestCase):
             uid = proc_ids(pid, "Uid")
             if uid is not None and 0 in uid:
                 problems.append("%s pid %d runs with root ids: Uid %r" % (argv0, pid, uid))
+            nnp = (proc_status(pid) or {}).get("NoNewPrivs")
+            if nnp is not None and nnp.strip() != "1":
+                problems.append("%s pid %d: NoNewPrivs %r, want 1" % (argv0, pid, nnp))
+        master_nnp = (proc_status(t.master_pid) or {}).get("NoNewPrivs", "").strip()
+        if master_nnp == "1" and (proc_status(os.getpid()) or {}).get("NoNewPrivs", "").strip() != "1":
+            problems.append("master %d has NoNewPrivs set: it could not start what it must" % t.master_pid)
         return problems
 
     def test_each_daemon_runs_as_its_user_in_its_root(self):
