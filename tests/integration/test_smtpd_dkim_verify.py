@@ -11,7 +11,6 @@ our Received header, one field with the spf result and one dkim result
 per signature.  Without dnsmasq or python3-dkim the tests are skipped
 and say so."""
 
-import os
 import re
 import shutil
 import smtplib
@@ -23,9 +22,8 @@ import milter_peer as mp
 from postern_harness import HOST, SCALE, PosternTestCase, RawSMTP
 from test_dkim_keygen import DEBIAN_PYTHON, dkimpy_missing
 from test_remote_delivery import DNSMASQ, Dnsmasq, free_udp_port, have
-from test_smtpd_spf import can_bind
+from test_smtpd_spf import MYHOST, can_bind, dns_tree
 
-MYHOST = "mx.postern.test"
 CLIENT_IP = "127.0.0.2"
 
 # Prints two lines: the RSA and the Ed25519 key records (the value only).
@@ -113,19 +111,9 @@ class SmtpdDkimVerify(PosternTestCase):
         shutil.rmtree(cls.work, True)
 
     def tree(self, **conf):
-        t = self.start_tree(start=False)
-        path = os.path.join(t.dir, "etc", "postern.conf")
-        with open(path) as f:
-            lines = [l for l in f.read().split("\n") if not l.startswith("myhostname =")]
-        with open(path, "w") as f:
-            f.write("\n".join(lines))
-        settings = {"myhostname": MYHOST, "dns_servers": "127.0.0.1:%d" % self.dns.port,
-                    "dns_timeout": "2s", "spf_skip_addresses": "127.0.0.1/32",
-                    "dkim_verify_skip_addresses": "127.0.0.1/32"}
+        settings = {"dkim_verify_skip_addresses": "127.0.0.1/32"}
         settings.update(conf)
-        t.set_conf(**settings)
-        t.start()
-        return t
+        return dns_tree(self, self.dns.port, **settings)
 
     def message(self, test_id, body=b"Hello,\r\nthis is signed.\r\n", extra=()):
         head = [b"X-Test-Id: " + test_id.encode(),

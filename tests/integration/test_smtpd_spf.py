@@ -74,6 +74,23 @@ def can_bind(addr):
         s.close()
 
 
+def dns_tree(case, dns_port, **conf):
+    """A started tree named MYHOST whose resolver is the dnsmasq on
+    dns_port; SPF skips only 127.0.0.1, so 127.0.0.2... are checked."""
+    t = case.start_tree(start=False)
+    path = os.path.join(t.dir, "etc", "postern.conf")
+    with open(path) as f:
+        lines = [l for l in f.read().split("\n") if not l.startswith("myhostname =")]
+    with open(path, "w") as f:
+        f.write("\n".join(lines))
+    settings = {"myhostname": MYHOST, "dns_servers": "127.0.0.1:%d" % dns_port,
+                "dns_timeout": "2s", "spf_skip_addresses": "127.0.0.1/32"}
+    settings.update(conf)
+    t.set_conf(**settings)
+    t.start()
+    return t
+
+
 @unittest.skipUnless(have(DNSMASQ), "dnsmasq is not installed (apt-get install dnsmasq-base)")
 class SmtpdSpf(PosternTestCase):
 
@@ -96,18 +113,7 @@ class SmtpdSpf(PosternTestCase):
         shutil.rmtree(cls.work, True)
 
     def tree(self, **conf):
-        t = self.start_tree(start=False)
-        path = os.path.join(t.dir, "etc", "postern.conf")
-        with open(path) as f:
-            lines = [l for l in f.read().split("\n") if not l.startswith("myhostname =")]
-        with open(path, "w") as f:
-            f.write("\n".join(lines))
-        settings = {"myhostname": MYHOST, "dns_servers": "127.0.0.1:%d" % self.dns.port,
-                    "dns_timeout": "2s", "spf_skip_addresses": "127.0.0.1/32"}
-        settings.update(conf)
-        t.set_conf(**settings)
-        t.start()
-        return t
+        return dns_tree(self, self.dns.port, **conf)
 
     def session(self, t, src, helo="client.example"):
         s = smtplib.SMTP(HOST, t.port("smtp"), local_hostname=helo, timeout=60 * SCALE,
