@@ -21,8 +21,8 @@ import unittest
 import milter_peer as mp
 from postern_harness import HOST, SCALE, PosternTestCase, RawSMTP
 from test_dkim_keygen import DEBIAN_PYTHON, dkimpy_missing
-from test_remote_delivery import DNSMASQ, Dnsmasq, free_udp_port, have
-from test_smtpd_spf import MYHOST, can_bind, dns_tree
+from test_remote_delivery import DNSMASQ, free_udp_port, have
+from test_smtpd_spf import MYHOST, can_bind, delivered_head, dns_tree, start_dnsmasq
 
 CLIENT_IP = "127.0.0.2"
 
@@ -92,18 +92,7 @@ class SmtpdDkimVerify(PosternTestCase):
                    txt_option("ed._domainkey.sig.test", ed_rec),
                    "--txt-record=revoked._domainkey.sig.test,v=DKIM1; k=rsa; p=",
                    "--txt-record=sig.test,v=spf1 ip4:%s -all" % CLIENT_IP]
-        # The free port may be taken before dnsmasq binds it (other
-        # tests run on this machine): a few tries.
-        for attempt in range(3):
-            cls.dns = Dnsmasq(records, cls.work)
-            try:
-                cls.dns.wait("sig.test")
-                break
-            except BaseException:
-                cls.dns.stop()
-                if attempt == 2 or "Address already in use" not in open(cls.dns.log).read():
-                    shutil.rmtree(cls.work, True)
-                    raise
+        cls.dns = start_dnsmasq(records, cls.work, "sig.test")
 
     @classmethod
     def tearDownClass(cls):
@@ -139,13 +128,7 @@ class SmtpdDkimVerify(PosternTestCase):
         self.addCleanup(s.close)
         s.sendmail("alice@sig.test", [bob], data)
         s.quit()
-        self.assertEqual(t.wait_ids("bob", {test_id}).get(test_id), 1, t.log_tail())
-        for path in t.message_paths("bob"):
-            with open(path, "rb") as f:
-                head = f.read().split(b"\n\n", 1)[0]
-            if b"\nX-Test-Id: " + test_id.encode() + b"\n" in head + b"\n":
-                return head.decode()
-        self.fail("message %s not found" % test_id)
+        return delivered_head(self, t, "bob", test_id)
 
     def fields(self, head):
         """The header fields, unfolded, in order."""
@@ -260,13 +243,7 @@ class SmtpdDkimVerify(PosternTestCase):
             c.send(b"BDAT %d%s\r\n" % (len(part), b" LAST" if i == 2 else b"") + part)
             code, text = c.read_reply()
             self.assertEqual(code, 250, text)
-        self.assertEqual(t.wait_ids("bob", {"dkim-bdat"}).get("dkim-bdat"), 1, t.log_tail())
-        for path in t.message_paths("bob"):
-            with open(path, "rb") as f:
-                head = f.read().split(b"\n\n", 1)[0].decode()
-            if "X-Test-Id: dkim-bdat" in head:
-                break
-        _, dkim = self.results(head)
+        _, dkim = self.results(delivered_head(self, t, "bob", "dkim-bdat"))
         self.assertEqual(sorted(r["dkim"] + ":" + r["header.s"] for r in dkim), ["pass:ed", "pass:rsa"])
 
     def test_with_a_milter_the_field_still_comes_from_the_trailer(self):

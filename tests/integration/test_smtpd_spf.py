@@ -91,6 +91,34 @@ def dns_tree(case, dns_port, **conf):
     return t
 
 
+def start_dnsmasq(records, work, probe):
+    """A Dnsmasq answering for probe; work is removed when it cannot
+    start.  The free port may be taken before dnsmasq binds it (other
+    tests run on this machine): a few tries."""
+    for attempt in range(3):
+        dns = Dnsmasq(records, work)
+        try:
+            return dns.wait(probe)
+        except BaseException:
+            dns.stop()
+            with open(dns.log) as f:
+                taken = "Address already in use" in f.read()
+            if attempt == 2 or not taken:
+                shutil.rmtree(work, True)
+                raise
+
+
+def delivered_head(case, t, user, test_id):
+    """The header section of the one copy of test_id user got."""
+    case.assertEqual(t.wait_ids(user, {test_id}).get(test_id), 1, t.log_tail())
+    for path in t.message_paths(user):
+        with open(path, "rb") as f:
+            head = f.read().split(b"\n\n", 1)[0]
+        if b"\nX-Test-Id: " + test_id.encode() + b"\n" in head + b"\n":
+            return head.decode()
+    case.fail("message %s not found" % test_id)
+
+
 @unittest.skipUnless(have(DNSMASQ), "dnsmasq is not installed (apt-get install dnsmasq-base)")
 class SmtpdSpf(PosternTestCase):
 
@@ -99,13 +127,7 @@ class SmtpdSpf(PosternTestCase):
         if not can_bind(FAIL_IP):
             raise unittest.SkipTest("cannot bind client sockets to 127.0.0.x addresses")
         cls.work = tempfile.mkdtemp(prefix="postern-it-spf-")
-        cls.dns = Dnsmasq(RECORDS, cls.work)
-        try:
-            cls.dns.wait("pass.test")
-        except BaseException:
-            cls.dns.stop()
-            shutil.rmtree(cls.work, True)
-            raise
+        cls.dns = start_dnsmasq(RECORDS, cls.work, "pass.test")
 
     @classmethod
     def tearDownClass(cls):
@@ -129,13 +151,7 @@ class SmtpdSpf(PosternTestCase):
         s.sendmail(sender, [bob], make_message(test_id, sender or "x@client.example", bob, b"hi\r\n",
                                                extra))
         s.quit()
-        self.assertEqual(t.wait_ids("bob", {test_id}).get(test_id), 1, t.log_tail())
-        for path in t.message_paths("bob"):
-            with open(path, "rb") as f:
-                head = f.read().split(b"\n\n", 1)[0]
-            if b"\nX-Test-Id: " + test_id.encode() + b"\n" in head + b"\n":
-                return head.decode()
-        self.fail("message %s not found" % test_id)
+        return delivered_head(self, t, "bob", test_id)
 
     def ar(self, head):
         """Our Authentication-Results field, unfolded (it comes right
