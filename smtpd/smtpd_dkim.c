@@ -31,8 +31,6 @@
 #include "log.h"
 #include "smtpd.h"
 
-#define SMTPD_DKIM_LIMIT_MAX (AUTH_RESULTS_MAX - 1)   /* room for spf in the same field */
-
 struct smtpd_dkim_conf {
 	struct dns *resolver;         /* NULL: no verification */
 	size_t limit;                 /* dkim_verify_signature_limit */
@@ -53,10 +51,10 @@ void smtpd_dkim_init(struct smtpd_ctx *ctx)
 		return;
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		log_fatal("out of memory");
-	if (limit > SMTPD_DKIM_LIMIT_MAX) {
-		log_warn("dkim_verify_signature_limit = %llu: more than %d; using %d", limit, SMTPD_DKIM_LIMIT_MAX,
-			 SMTPD_DKIM_LIMIT_MAX);
-		limit = SMTPD_DKIM_LIMIT_MAX;
+	if (limit > DKIM_VERIFY_LIMIT_MAX) {
+		log_warn("dkim_verify_signature_limit = %llu: more than %d; using %d", limit, DKIM_VERIFY_LIMIT_MAX,
+			 DKIM_VERIFY_LIMIT_MAX);
+		limit = DKIM_VERIFY_LIMIT_MAX;
 	}
 	c->limit = (size_t)limit;
 	c->skip = smtpd_netlist_parse("dkim_verify_skip_addresses", config_str("dkim_verify_skip_addresses"), NULL, 0,

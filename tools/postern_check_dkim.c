@@ -24,6 +24,7 @@
 
 #include "config.h"
 #include "dkim_keys.h"
+#include "dkim_verify.h"
 #include "postern.h"
 #include "queuefile.h"
 
@@ -50,6 +51,9 @@ static void postern_check_dkim_conf(struct postern_check *ck)
 	if (config_size("dkim_prepend_slot") > QUEUEFILE_PREPEND_SLOT_MAX)
 		postern_check_fail(ck, "dkim_prepend_slot = %llu: more than %d",
 				   config_size("dkim_prepend_slot"), QUEUEFILE_PREPEND_SLOT_MAX);
+	if (config_size("dkim_verify_signature_limit") > DKIM_VERIFY_LIMIT_MAX)
+		postern_check_fail(ck, "dkim_verify_signature_limit = %llu: more than %d",
+				   config_size("dkim_verify_signature_limit"), DKIM_VERIFY_LIMIT_MAX);
 }
 
 /* One key file of the map. */

@@ -147,9 +147,9 @@ class DkimKeygen(PosternTestCase):
         self.assertIn("RSA key of 1024 bits; RFC 8301 asks for 2048", out)
         # settings enqueue would not take
         t.set_conf(dkim_canonicalization="loose/loose", dkim_sign_failure="maybe",
-                   dkim_signed_headers="subject to")
+                   dkim_signed_headers="subject to", dkim_verify_signature_limit="16")
         code, out = t.check()
         self.assertEqual(code, 1, out)
         for what in ("dkim_canonicalization = loose/loose", "dkim_sign_failure = maybe",
-                     "dkim_signed_headers does not name from"):
+                     "dkim_signed_headers does not name from", "dkim_verify_signature_limit = 16: more than 15"):
             self.assertIn(what, out)
