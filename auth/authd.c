@@ -16,7 +16,8 @@
  * over auth_failure_limit_client / _user the password is not even
  * tried and the answer says `throttled=yes`.  A success is remembered
  * for auth_cache_ttl (common/auth_cache.c: a keyed hash, never the
- * password), so that the same user and password are not hashed again
+ * password, in a table the master shares among all authd processes,
+ * POSTERN_AUTH_CACHE_FD), so that the same user and password are not hashed again
  * while etc/users keeps that user's hash; the log line then ends in
  * `cache=hit`.
  *
@@ -555,6 +556,32 @@ static void authd_state_setup(const struct daemon *d)
 		log_fatal("%s: %s", AUTHD_STATE_DIR, strerror(errno));
 }
 
+/* The login cache: the one the master shares among all authd processes
+ * (POSTERN_AUTH_CACHE_FD), else, run alone or when that fails, one of
+ * our own. */
+static void authd_cache_open(struct authd *a)
+{
+	const char *env = getenv(AUTH_CACHE_ENV);
+	unsigned long long ttl = config_time("auth_cache_ttl");
+	char *end;
+
+	if (env != NULL && ttl > 0) {
+		errno = 0;
+		long fd = strtol(env, &end, 10);
+		if (errno == 0 && *end == '\0' && fd > 2 && fd < 64) {
+			int r = auth_cache_attach((int)fd, ttl, &a->cache);
+			if (r < 0)
+				log_warn("shared auth cache (fd %ld): %s; this process keeps its own",
+					 fd, strerror(errno));
+			close((int)fd);
+			if (r == 0)
+				return;
+		}
+	}
+	if (auth_cache_new(config_size("auth_cache_size"), ttl, &a->cache) < 0)
+		log_fatal("auth cache: %s", strerror(errno));
+}
+
 int main(int argc, char **argv)
 {
 	struct daemon d;
@@ -566,8 +593,7 @@ int main(int argc, char **argv)
 	a.mailboxes_id.present = -1;
 	authd_allowed_init(&a);
 	authd_state_setup(&d);
-	if (auth_cache_new(config_size("auth_cache_size"), config_time("auth_cache_ttl"), &a.cache) < 0)
-		log_fatal("auth cache: %s", strerror(errno));
+	authd_cache_open(&a);
 	daemon_drop(&d);
 	/* Read the files once now, so that a broken one shows in the log at
 	 * start and not only at the first login. */

@@ -1,101 +1,184 @@
 /* auth_cache: recent successful password checks (see auth_cache.h). */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-#include <openssl/sha.h>
 
 #include "auth_cache.h"
 
-#define AUTH_CACHE_KEY 32
+#define AUTH_CACHE_MAGIC "pstnac2"     /* 8 bytes with the NUL */
+#define AUTH_CACHE_KEY_WORDS 4         /* 32 bytes of HMAC-SHA256 */
+
+struct auth_cache_header {
+	char magic[8];
+	uint64_t entries;
+	unsigned char secret[32];
+};
 
 struct auth_cache_entry {
-	unsigned char key[AUTH_CACHE_KEY];      /* HMAC(secret, user NUL password) */
-	unsigned char hash[SHA256_DIGEST_LENGTH];   /* SHA-256 of the stored hash */
-	unsigned long long expires;             /* 0: empty slot */
+	uint64_t key[AUTH_CACHE_KEY_WORDS];  /* HMAC(secret, user NUL hash NUL password) */
+	uint64_t expires;                    /* 0: empty or being written */
 };
 
 struct auth_cache {
-	unsigned char secret[32];
-	unsigned long long ttl;
+	struct auth_cache_header *map;       /* NULL: a cache that always misses */
+	struct auth_cache_entry *e;
 	size_t n;
-	struct auth_cache_entry e[];
+	size_t map_len;
+	unsigned long long ttl;
 };
 
-int auth_cache_new(size_t entries, unsigned long long ttl, struct auth_cache **c_r)
+static size_t auth_cache_bytes(size_t entries)
 {
-	struct auth_cache *c;
+	return sizeof(struct auth_cache_header) + entries * sizeof(struct auth_cache_entry);
+}
 
-	*c_r = NULL;
+int auth_cache_memfd(size_t entries)
+{
+	struct auth_cache_header h;
+	int fd;
+
+	if (entries == 0) {
+		errno = EINVAL;
+		return -1;
+	}
 	if (entries > AUTH_CACHE_ENTRIES_MAX)
 		entries = AUTH_CACHE_ENTRIES_MAX;
-	c = calloc(1, sizeof(*c) + entries * sizeof(c->e[0]));
+	memset(&h, 0, sizeof(h));
+	memcpy(h.magic, AUTH_CACHE_MAGIC, sizeof(h.magic));
+	h.entries = entries;
+	if (getrandom(h.secret, sizeof(h.secret), 0) != (ssize_t)sizeof(h.secret))
+		return -1;
+	fd = memfd_create("postern-auth-cache", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	int ok = fd >= 0 && ftruncate(fd, (off_t)auth_cache_bytes(entries)) == 0 &&
+		 pwrite(fd, &h, sizeof(h), 0) == (ssize_t)sizeof(h) &&
+		 fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) == 0;
+	int e = errno;
+	OPENSSL_cleanse(&h, sizeof(h));
+	if (!ok) {
+		if (fd >= 0)
+			close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+int auth_cache_attach(int fd, unsigned long long ttl, struct auth_cache **c_r)
+{
+	struct auth_cache *c;
+	struct stat st;
+
+	*c_r = NULL;
+	if (fstat(fd, &st) < 0)
+		return -1;
+	if (!S_ISREG(st.st_mode) || (size_t)st.st_size < auth_cache_bytes(1)) {
+		errno = EINVAL;
+		return -1;
+	}
+	c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		return -1;
-	if (getrandom(c->secret, sizeof(c->secret), 0) != (ssize_t)sizeof(c->secret)) {
+	c->map_len = (size_t)st.st_size;
+	c->map = mmap(NULL, c->map_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (c->map == MAP_FAILED) {
 		int e = errno;
 		free(c);
 		errno = e;
 		return -1;
 	}
+	c->n = (size_t)c->map->entries;
+	if (memcmp(c->map->magic, AUTH_CACHE_MAGIC, sizeof(c->map->magic)) != 0 || c->n == 0 ||
+	    c->n > AUTH_CACHE_ENTRIES_MAX || auth_cache_bytes(c->n) != c->map_len) {
+		munmap(c->map, c->map_len);
+		free(c);
+		errno = EINVAL;
+		return -1;
+	}
+	c->e = (struct auth_cache_entry *)(c->map + 1);
 	c->ttl = ttl;
-	c->n = ttl == 0 ? 0 : entries;
 	*c_r = c;
 	return 0;
 }
 
-/* The entry key of user + password; 0, or -1 when OpenSSL fails (the
- * cache is then bypassed, never trusted). */
+int auth_cache_new(size_t entries, unsigned long long ttl, struct auth_cache **c_r)
+{
+	*c_r = NULL;
+	if (entries == 0 || ttl == 0) {
+		*c_r = calloc(1, sizeof(**c_r));
+		return *c_r == NULL ? -1 : 0;
+	}
+	int fd = auth_cache_memfd(entries);
+	if (fd < 0)
+		return -1;
+	int r = auth_cache_attach(fd, ttl, c_r);
+	int e = errno;
+	close(fd);
+	errno = e;
+	return r;
+}
+
+static int auth_cache_on(const struct auth_cache *c)
+{
+	return c != NULL && c->map != NULL && c->ttl > 0;
+}
+
+/* The entry key; 0, or -1 when OpenSSL fails (the cache is then
+ * bypassed, never trusted). */
 static int auth_cache_key(const struct auth_cache *c, const char *user, const char *password,
-			  size_t password_len, unsigned char key[AUTH_CACHE_KEY])
+			  size_t password_len, const char *stored_hash,
+			  uint64_t key[AUTH_CACHE_KEY_WORDS])
 {
 	unsigned char mac[EVP_MAX_MD_SIZE];
 	unsigned int mac_len = 0;
-	size_t ulen = strlen(user) + 1;      /* with its NUL: "ab"+"c" differs from "a"+"bc" */
-	unsigned char *msg = malloc(ulen + password_len + 1);
+	/* each with its NUL: "ab"+"c" differs from "a"+"bc" */
+	size_t ulen = strlen(user) + 1, hlen = strlen(stored_hash) + 1;
+	unsigned char *msg = malloc(ulen + hlen + password_len + 1);
 	int r = -1;
 
 	if (msg == NULL)
 		return -1;
 	memcpy(msg, user, ulen);
-	memcpy(msg + ulen, password, password_len);
-	if (HMAC(EVP_sha256(), c->secret, sizeof(c->secret), msg, ulen + password_len, mac, &mac_len) != NULL &&
-	    mac_len >= AUTH_CACHE_KEY) {
-		memcpy(key, mac, AUTH_CACHE_KEY);
+	memcpy(msg + ulen, stored_hash, hlen);
+	memcpy(msg + ulen + hlen, password, password_len);
+	if (HMAC(EVP_sha256(), c->map->secret, sizeof(c->map->secret), msg, ulen + hlen + password_len,
+		 mac, &mac_len) != NULL && mac_len >= AUTH_CACHE_KEY_WORDS * sizeof(uint64_t)) {
+		memcpy(key, mac, AUTH_CACHE_KEY_WORDS * sizeof(uint64_t));
 		r = 0;
 	}
-	OPENSSL_cleanse(msg, ulen + password_len);
+	OPENSSL_cleanse(msg, ulen + hlen + password_len);
 	OPENSSL_cleanse(mac, sizeof(mac));
 	free(msg);
 	return r;
 }
 
-static size_t auth_cache_slot(const struct auth_cache *c, const unsigned char key[AUTH_CACHE_KEY])
+static struct auth_cache_entry *auth_cache_slot(const struct auth_cache *c,
+						const uint64_t key[AUTH_CACHE_KEY_WORDS])
 {
-	uint64_t v;
-
-	memcpy(&v, key, sizeof(v));
-	return (size_t)(v % c->n);
+	return &c->e[key[0] % c->n];
 }
 
 int auth_cache_hit(const struct auth_cache *c, const char *user, const char *password,
 		   size_t password_len, const char *stored_hash, unsigned long long now)
 {
-	unsigned char key[AUTH_CACHE_KEY], hash[SHA256_DIGEST_LENGTH];
+	uint64_t key[AUTH_CACHE_KEY_WORDS], diff = 0;
 
-	if (c == NULL || c->n == 0 || auth_cache_key(c, user, password, password_len, key) < 0)
+	if (!auth_cache_on(c) || auth_cache_key(c, user, password, password_len, stored_hash, key) < 0)
 		return 0;
-	const struct auth_cache_entry *e = &c->e[auth_cache_slot(c, key)];
-	int hit = e->expires > now && CRYPTO_memcmp(e->key, key, sizeof(key)) == 0;
-	if (hit) {
-		SHA256((const unsigned char *)stored_hash, strlen(stored_hash), hash);
-		hit = CRYPTO_memcmp(e->hash, hash, sizeof(hash)) == 0;
-	}
+	struct auth_cache_entry *e = auth_cache_slot(c, key);
+	uint64_t expires = __atomic_load_n(&e->expires, __ATOMIC_ACQUIRE);
+	for (int i = 0; i < AUTH_CACHE_KEY_WORDS; i++)   /* every word: no early exit */
+		diff |= __atomic_load_n(&e->key[i], __ATOMIC_RELAXED) ^ key[i];
+	int hit = diff == 0 && expires > now;
 	OPENSSL_cleanse(key, sizeof(key));
 	return hit;
 }
@@ -103,14 +186,15 @@ int auth_cache_hit(const struct auth_cache *c, const char *user, const char *pas
 void auth_cache_put(struct auth_cache *c, const char *user, const char *password,
 		    size_t password_len, const char *stored_hash, unsigned long long now)
 {
-	unsigned char key[AUTH_CACHE_KEY];
+	uint64_t key[AUTH_CACHE_KEY_WORDS];
 
-	if (c == NULL || c->n == 0 || auth_cache_key(c, user, password, password_len, key) < 0)
+	if (!auth_cache_on(c) || auth_cache_key(c, user, password, password_len, stored_hash, key) < 0)
 		return;
-	struct auth_cache_entry *e = &c->e[auth_cache_slot(c, key)];
-	memcpy(e->key, key, sizeof(key));
-	SHA256((const unsigned char *)stored_hash, strlen(stored_hash), e->hash);
-	e->expires = now + c->ttl;
+	struct auth_cache_entry *e = auth_cache_slot(c, key);
+	__atomic_store_n(&e->expires, 0, __ATOMIC_RELEASE);
+	for (int i = 0; i < AUTH_CACHE_KEY_WORDS; i++)
+		__atomic_store_n(&e->key[i], key[i], __ATOMIC_RELAXED);
+	__atomic_store_n(&e->expires, (uint64_t)(now + c->ttl), __ATOMIC_RELEASE);
 	OPENSSL_cleanse(key, sizeof(key));
 }
 
@@ -118,7 +202,8 @@ void auth_cache_free(struct auth_cache **c)
 {
 	if (*c == NULL)
 		return;
-	OPENSSL_cleanse(*c, sizeof(**c) + (*c)->n * sizeof((*c)->e[0]));
+	if ((*c)->map != NULL)
+		munmap((*c)->map, (*c)->map_len);
 	free(*c);
 	*c = NULL;
 }

@@ -241,7 +241,7 @@ static const struct config_key config_table[] = {
 	{ "auth_failure_limit_user", CONFIG_SIZE, "30",
 	  "Failed logins for one existing user within auth_failure_window after which authd refuses every login as that user without trying the password (0 = no limit)." },
 	{ "auth_cache_size", CONFIG_SIZE, "1000",
-	  "Recent successful logins each authd process remembers (at most 1000000, 0 = none), so that a client logging in again with the same password is not made to wait for the password hash: an entry holds a keyed hash of user and password under a secret made at every start and kept only in that process's memory, never the password.  An entry counts only while etc/users holds the same hash for the user (`postern user passwd` or `del` voids it at once); failures are never remembered and throttling counts them as before." },
+	  "Recent successful logins the authd processes remember, in one table they share (at most 1000000, 0 = none), so that a client logging in again with the same password is not made to wait for the password hash: an entry holds a keyed hash of user, stored hash and password under a secret the master makes at every start and reload and keeps only in memory, never the password.  An entry counts only while etc/users holds the same hash for the user (`postern user passwd` or `del` voids it at once); failures are never remembered and throttling counts them as before." },
 	{ "auth_cache_ttl", CONFIG_TIME, "1h",
 	  "How long an auth_cache_size entry is trusted after the password check that made it (0 = no cache)." },
 	{ "ipc_timeout", CONFIG_TIME, "60s",

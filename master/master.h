@@ -95,6 +95,13 @@ void master_metrics_started(struct service *svcs, size_t n, const struct service
 /* Send the processes and restarts of each service whose numbers changed. */
 void master_metrics_report(struct service *svcs, size_t n);
 
+/* master_auth_cache.c */
+/* Make the authd processes' shared login cache anew (after each reading
+ * of the configuration), or none. */
+void master_auth_cache_update(struct service *svcs, size_t n);
+/* The login cache memfd a child of svc gets (authd only); -1 for none. */
+int master_auth_cache_fd(const struct service *svc);
+
 /* master_control.c */
 /* Bind DIR/run/master.sock (root only), where `postern status` reads
  * the state of every service.  The descriptor, or -1 (logged). */

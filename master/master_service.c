@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "auth_cache.h"
 #include "config.h"
 #include "config_snapshot.h"
 #include "log.h"
@@ -263,6 +264,29 @@ int master_service_link(struct service *svcs, size_t n, const char *base_dir)
 	return master_link_public(svcs, n, base_dir);
 }
 
+/* The descriptors a child of svc gets from fd 7 on, in order, and the
+ * environment variable that names each: the metrics event socket when
+ * there is one, then the service's own shared memory (the metrics
+ * service's counters, authd's login cache).  Their count. */
+static size_t master_child_extra_fds(const struct service *svc, int fd[2], const char *name[2])
+{
+	size_t k = 0;
+
+	if (master_metrics_fd(svc) >= 0) {
+		fd[k] = master_metrics_fd(svc);
+		name[k++] = METRIC_ENV;
+		if (master_metrics_state_fd(svc) >= 0) {
+			fd[k] = master_metrics_state_fd(svc);
+			name[k++] = METRIC_STATE_ENV;
+		}
+	}
+	if (master_auth_cache_fd(svc) >= 0) {
+		fd[k] = master_auth_cache_fd(svc);
+		name[k++] = AUTH_CACHE_ENV;
+	}
+	return k;
+}
+
 /* Environment for a child: nothing inherited but what it needs. */
 static int master_child_env(char **env, size_t max, char store[][4200], const struct service *svc,
 			    const char *base_dir, int foreground)
@@ -286,10 +310,12 @@ static int master_child_env(char **env, size_t max, char store[][4200], const st
 	env[n++] = "POSTERN_STATUS_FD=4";
 	env[n++] = "POSTERN_LIFELINE_FD=5";
 	env[n++] = CONFIG_SNAPSHOT_ENV "=6";
-	if (master_metrics_fd(svc) >= 0)
-		env[n++] = METRIC_ENV "=7";
-	if (master_metrics_fd(svc) >= 0 && master_metrics_state_fd(svc) >= 0)
-		env[n++] = METRIC_STATE_ENV "=8";
+	int extra[2];
+	const char *name[2];
+	for (size_t i = 0, k = master_child_extra_fds(svc, extra, name); i < k; i++) {
+		snprintf(store[10 + i], 4200, "%s=%zu", name[i], 7 + i);
+		env[n++] = store[10 + i];
+	}
 	env[n++] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
 	for (size_t i = 0; i < sizeof pass / sizeof pass[0] && n + 1 < max; i++) {
 		char *v = getenv(pass[i]);
@@ -305,7 +331,7 @@ static int master_child_env(char **env, size_t max, char store[][4200], const st
 static _Noreturn void master_child_exec(struct service *svc, const char *base_dir, const char *etc_dir,
 					const char *program_dir, int conf_fd, int foreground, int verbose)
 {
-	char title[64], prog[4200], store[10][4200];
+	char title[64], prog[4200], store[12][4200];
 	char *argv[MASTER_MAX_ARGS + 8], *env[20];
 	size_t n = 0;
 	int devnull;
@@ -321,14 +347,13 @@ static _Noreturn void master_child_exec(struct service *svc, const char *base_di
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	setsid();   /* terminal signals go to the master, which stops us in order */
 	master_log_child();   /* stderr: the log pipe with log_file; first, as its fd may be 3-6 */
-	/* fds 3-8: the listener, the status pipe, the lifeline, the
-	 * settings, the metrics event socket when there is one, and for
-	 * the metrics service its counters.  Each is first copied above
-	 * them, so that moving one into place cannot close another that
-	 * happens to sit there. */
-	int from[6] = { svc->listen_fd, svc->status_w, master_lifeline_read, conf_fd,
-			master_metrics_fd(svc), master_metrics_state_fd(svc) }, high[6];
-	int nfds = from[4] < 0 ? 4 : from[5] < 0 ? 5 : 6;
+	/* fds 3-6: the listener, the status pipe, the lifeline, the
+	 * settings; from 7 on master_child_extra_fds.  Each is first copied
+	 * above them, so that moving one into place cannot close another
+	 * that happens to sit there. */
+	int from[6] = { svc->listen_fd, svc->status_w, master_lifeline_read, conf_fd }, high[6];
+	const char *unused[2];
+	int nfds = 4 + (int)master_child_extra_fds(svc, from + 4, unused);
 	for (int i = 0; i < nfds; i++)
 		if ((high[i] = fcntl(from[i], F_DUPFD_CLOEXEC, 10)) < 0)
 			_exit(127);

@@ -2,13 +2,17 @@
 auth_cache_ttl): a user logging in again with the same password is
 answered without the password hash (its log line ends in cache=hit),
 while a wrong password, a changed password and a deleted user are never
-answered from the cache, and auth_cache_size = 0 turns it off."""
+answered from the cache, and auth_cache_size = 0 turns it off.  The
+cache is shared: a success checked by one authd process answers the
+same login in another."""
 
 import imaplib
+import os
 import re
+import socket
 import unittest
 
-from postern_harness import HOST, SCALE, PosternTestCase, wait_for
+from postern_harness import HOST, SCALE, PosternTestCase, read_record, wait_for
 
 
 class AuthCache(PosternTestCase):
@@ -75,6 +79,33 @@ class AuthCache(PosternTestCase):
         t.run("user", "del", "-d", t.dir, t.addr("bob"))
         got = self.logins(t, "bob", t.passwords["bob"], 2)
         self.assertEqual(got, [("fail", False)] * 2)
+
+    def test_a_success_in_one_authd_process_answers_in_another(self):
+        t = self.start_tree()
+        request = "".join("%s=%s\n" % kv for kv in [
+            ("cmd", "auth"), ("user", t.addr("alice")), ("password", t.passwords["alice"]),
+            ("service", "smtp"), ("client", "127.0.0.1")]).encode() + b"\n"
+        pat = re.compile(r"authd\[(\d+)\]: user=%s service=smtp client=\S+ result=(\w+)( cache=hit)?$"
+                         % re.escape(t.addr("alice")), re.M)
+        mark = t.log_mark()
+        conns = []
+        try:
+            # An authd process serves one connection at a time: while the
+            # first stays open, the second is another process's.
+            for _ in range(2):
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                conns.append(s)
+                s.settimeout(30 * SCALE)
+                s.connect(os.path.join(t.dir, "private", "authd"))
+                s.sendall(request)
+                self.assertEqual(read_record(s).get("status"), "ok")
+        finally:
+            for s in conns:
+                s.close()
+        wait_for(lambda: len(pat.findall(t.log_text(mark))) >= 2, 30, "two authd lines", detail=t.log_tail)
+        (pid1, r1, hit1), (pid2, r2, hit2) = pat.findall(t.log_text(mark))
+        self.assertNotEqual(pid1, pid2)
+        self.assertEqual((r1, hit1, r2, hit2), ("ok", "", "ok", " cache=hit"))
 
     def test_size_zero_turns_the_cache_off(self):
         t = self.start_tree(start=False)
