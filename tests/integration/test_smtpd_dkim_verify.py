@@ -45,18 +45,20 @@ print("v=DKIM1; k=rsa; p=" + base64.b64encode(spki).decode())
 print("v=DKIM1; k=ed25519; p=" + base64.b64encode(pub).decode())
 '''
 
-# Signs the message on stdin with each "selector:kind[:l]" of argv[2:]
-# (keys in argv[1]; ":l" adds l=); the signed message on stdout.
+# Signs the message on stdin for the domain argv[2] with each
+# "selector:kind[:l]" of argv[3:] (keys in argv[1]; ":l" adds l=); the
+# signed message on stdout.  test_smtpd_dmarc.py signs with it too.
 SIGN = r'''
 import os, sys
 import dkim
 d = sys.argv[1]
+domain = sys.argv[2].encode()
 msg = sys.stdin.buffer.read()
 out = msg
-for spec in sys.argv[2:]:
+for spec in sys.argv[3:]:
     sel, kind = spec.split(":")[:2]
     key = open(os.path.join(d, "rsa.pem" if kind == "rsa" else "ed.key"), "rb").read()
-    sig = dkim.sign(msg, sel.encode(), b"sig.test", key, signature_algorithm=(kind + "-sha256").encode(),
+    sig = dkim.sign(msg, sel.encode(), domain, key, signature_algorithm=(kind + "-sha256").encode(),
                     include_headers=[b"from", b"to", b"subject", b"date", b"message-id"],
                     length=spec.endswith(":l"))
     out = sig + out
@@ -115,7 +117,7 @@ class SmtpdDkimVerify(PosternTestCase):
         return b"\r\n".join(head) + b"\r\n\r\n" + body
 
     def sign(self, msg, *specs):
-        p = subprocess.run([DEBIAN_PYTHON, "-c", SIGN, self.work] + list(specs), input=msg,
+        p = subprocess.run([DEBIAN_PYTHON, "-c", SIGN, self.work, "sig.test"] + list(specs), input=msg,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60 * SCALE)
         self.assertEqual(p.returncode, 0, p.stderr.decode("utf-8", "replace"))
         return p.stdout
@@ -275,7 +277,8 @@ class SmtpdDkimVerify(PosternTestCase):
 
 class EnqueueTrailer(PosternTestCase):
     """The enqueue trailer (docs/protocols.md): header fields after the
-    end chunk go into the prepend slot; bad ones refuse the message."""
+    end chunk go into the prepend slot, hold=1 into hold/; bad ones
+    refuse the message."""
 
     def test_trailer_fields_are_prepended_and_bad_ones_refused(self):
         t = self.start_tree()
@@ -302,3 +305,16 @@ class EnqueueTrailer(PosternTestCase):
         a = t.enqueue_raw(env, b"X-Test-Id: trailer-4\n\nbody\n", trailer=[("prepend", field), ("prepend", field)])
         self.assertEqual((a.get("status"), a.get("reason")), ("fail", "duplicate prepend"), a)
         self.assertEqual(t.wait_ids("bob", {"trailer-2"}).get("trailer-2"), 1, t.log_tail())
+
+    def test_trailer_hold_commits_into_hold(self):
+        t = self.start_tree()
+        env = [("sender", "a@example.org"), ("rcpt", t.addr("bob")), ("trailer", "1")]
+        a = t.enqueue_raw(env, b"X-Test-Id: trailer-hold\n\nbody\n", trailer=[("hold", "1")])
+        self.assertEqual(a.get("status"), "ok", a)
+        q = t.wait_queue(lambda q: len(q) == 1 and q[0]["state"] == "hold", 30, "the message in hold/")
+        self.assertEqual(q[0]["id"], a.get("queue_id"))
+        a = t.enqueue_raw(env, b"X-Test-Id: trailer-hold-2\n\nbody\n", trailer=[("hold", "yes")])
+        self.assertEqual((a.get("status"), a.get("reason")), ("fail", "bad hold in trailer"), a)
+        a = t.enqueue_raw(env, b"X-Test-Id: trailer-hold-3\n\nbody\n", trailer=[("hold", "1"), ("hold", "1")])
+        self.assertEqual((a.get("status"), a.get("reason")), ("fail", "duplicate hold in trailer"), a)
+        self.assertEqual(len(t.queue_json()), 1)
