@@ -20,7 +20,7 @@ import unittest
 
 from postern_harness import HOST, SCALE, PosternTestCase, RawSMTP
 from test_dkim_keygen import DEBIAN_PYTHON, dkimpy_missing
-from test_remote_delivery import DNSMASQ, have
+from test_remote_delivery import DNSMASQ, free_udp_port, have
 from test_smtpd_dkim_verify import KEYGEN, SIGN, txt_option
 from test_smtpd_spf import MYHOST, can_bind, delivered_head, dns_tree, start_dnsmasq
 
@@ -219,6 +219,15 @@ class SmtpdDmarc(PosternTestCase):
         t = self.tree(dmarc_enforce="yes")
         got = self.send(t, "dm-none", self.message("dm-none", "alice@norec.test"), "bounce@other.test")
         self.assertEqual(got, "dmarc=none header.from=norec.test")
+
+    def test_dns_failure_is_temperror_and_accepted(self):
+        t = self.tree(dmarc_enforce="yes", dns_servers="127.0.0.1:%d" % free_udp_port(), dns_timeout="1s",
+                      dns_tries="1", spf_check="no")
+        got = self.send(t, "dm-temp", self.message("dm-temp", "alice@reject.test"), "bounce@other.test")
+        self.assertEqual(got, 'dmarc=temperror reason="DNS error looking up the DMARC record" '
+                              'header.from=reject.test')
+        self.logged(t, "DMARC temperror: client=unknown[%s], header.from=reject.test, policy=-, requested=-, "
+                       "aligned=none, action=accept, reason=DNS error looking up the DMARC record" % CLIENT_IP)
 
     def test_two_from_fields_are_permerror_and_accepted(self):
         t = self.tree(dmarc_enforce="yes")
