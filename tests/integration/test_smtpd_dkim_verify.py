@@ -73,23 +73,40 @@ def txt_option(name, value):
     return "--txt-record=%s,%s" % (name, ",".join(parts))
 
 
+def signing_keys(prefix):
+    """For a class that signs with python3-dkim and connects from
+    CLIENT_IP (SkipTest when it cannot): a new work directory, which the
+    caller removes, with an RSA and an Ed25519 key: (work, RSA record,
+    Ed25519 record)."""
+    why = dkimpy_missing()
+    if why:
+        raise unittest.SkipTest(why)
+    if not can_bind(CLIENT_IP):
+        raise unittest.SkipTest("cannot bind client sockets to 127.0.0.x addresses")
+    work = tempfile.mkdtemp(prefix=prefix)
+    p = subprocess.run([DEBIAN_PYTHON, "-c", KEYGEN, work], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=120 * SCALE)
+    if p.returncode != 0:
+        shutil.rmtree(work, True)
+        raise AssertionError(p.stdout.decode("utf-8", "replace"))
+    rsa_rec, ed_rec = p.stdout.decode().split("\n")[:2]
+    return work, rsa_rec, ed_rec
+
+
+def dkim_sign(case, work, msg, domain, *specs):
+    """msg signed for domain with the keys of work (SIGN's specs)."""
+    p = subprocess.run([DEBIAN_PYTHON, "-c", SIGN, work, domain] + list(specs), input=msg,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60 * SCALE)
+    case.assertEqual(p.returncode, 0, p.stderr.decode("utf-8", "replace"))
+    return p.stdout
+
+
 @unittest.skipUnless(have(DNSMASQ), "dnsmasq is not installed (apt-get install dnsmasq-base)")
 class SmtpdDkimVerify(PosternTestCase):
 
     @classmethod
     def setUpClass(cls):
-        why = dkimpy_missing()
-        if why:
-            raise unittest.SkipTest(why)
-        if not can_bind(CLIENT_IP):
-            raise unittest.SkipTest("cannot bind client sockets to 127.0.0.x addresses")
-        cls.work = tempfile.mkdtemp(prefix="postern-it-dkimv-")
-        p = subprocess.run([DEBIAN_PYTHON, "-c", KEYGEN, cls.work], stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, timeout=120 * SCALE)
-        if p.returncode != 0:
-            shutil.rmtree(cls.work, True)
-            raise AssertionError(p.stdout.decode("utf-8", "replace"))
-        rsa_rec, ed_rec = p.stdout.decode().split("\n")[:2]
+        cls.work, rsa_rec, ed_rec = signing_keys("postern-it-dkimv-")
         records = [txt_option("rsa._domainkey.sig.test", rsa_rec),
                    txt_option("ed._domainkey.sig.test", ed_rec),
                    "--txt-record=revoked._domainkey.sig.test,v=DKIM1; k=rsa; p=",
@@ -117,10 +134,7 @@ class SmtpdDkimVerify(PosternTestCase):
         return b"\r\n".join(head) + b"\r\n\r\n" + body
 
     def sign(self, msg, *specs):
-        p = subprocess.run([DEBIAN_PYTHON, "-c", SIGN, self.work, "sig.test"] + list(specs), input=msg,
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60 * SCALE)
-        self.assertEqual(p.returncode, 0, p.stderr.decode("utf-8", "replace"))
-        return p.stdout
+        return dkim_sign(self, self.work, msg, "sig.test", *specs)
 
     def send(self, t, test_id, data, src=CLIENT_IP):
         """Send data to bob from src; its delivered header section."""

@@ -14,17 +14,13 @@ dnsmasq or python3-dkim the tests are skipped and say so."""
 import re
 import shutil
 import smtplib
-import subprocess
-import tempfile
 import unittest
 
 from postern_harness import HOST, SCALE, PosternTestCase, RawSMTP
-from test_dkim_keygen import DEBIAN_PYTHON, dkimpy_missing
 from test_remote_delivery import DNSMASQ, free_udp_port, have
-from test_smtpd_dkim_verify import KEYGEN, SIGN, txt_option
-from test_smtpd_spf import MYHOST, can_bind, delivered_head, dns_tree, start_dnsmasq
+from test_smtpd_dkim_verify import CLIENT_IP, dkim_sign, signing_keys, txt_option
+from test_smtpd_spf import MYHOST, delivered_head, dns_tree, start_dnsmasq
 
-CLIENT_IP = "127.0.0.2"
 SPF_OK = "v=spf1 ip4:%s -all" % CLIENT_IP
 
 # One argv word each: quotes would end up in the TXT data.
@@ -45,18 +41,7 @@ class SmtpdDmarc(PosternTestCase):
 
     @classmethod
     def setUpClass(cls):
-        why = dkimpy_missing()
-        if why:
-            raise unittest.SkipTest(why)
-        if not can_bind(CLIENT_IP):
-            raise unittest.SkipTest("cannot bind client sockets to 127.0.0.x addresses")
-        cls.work = tempfile.mkdtemp(prefix="postern-it-dmarc-")
-        p = subprocess.run([DEBIAN_PYTHON, "-c", KEYGEN, cls.work], stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, timeout=120 * SCALE)
-        if p.returncode != 0:
-            shutil.rmtree(cls.work, True)
-            raise AssertionError(p.stdout.decode("utf-8", "replace"))
-        ed_rec = p.stdout.decode().split("\n")[1]
+        cls.work, _, ed_rec = signing_keys("postern-it-dmarc-")
         keys = [txt_option("ed._domainkey.%s" % d, ed_rec) for d in ("aligned.test", "other.test", "org.test")]
         cls.dns = start_dnsmasq(RECORDS + keys, cls.work, "other.test")
 
@@ -82,11 +67,7 @@ class SmtpdDmarc(PosternTestCase):
 
     def signed(self, test_id, author, domain):
         """The message of author signed with the Ed25519 key for domain."""
-        p = subprocess.run([DEBIAN_PYTHON, "-c", SIGN, self.work, domain, "ed:ed25519"],
-                           input=self.message(test_id, author), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           timeout=60 * SCALE)
-        self.assertEqual(p.returncode, 0, p.stderr.decode("utf-8", "replace"))
-        return p.stdout
+        return dkim_sign(self, self.work, self.message(test_id, author), domain, "ed:ed25519")
 
     def session(self, t):
         s = smtplib.SMTP(HOST, t.port("smtp"), local_hostname="client.dmarc.test", timeout=60 * SCALE,
