@@ -101,17 +101,10 @@ def dkim_sign(case, work, msg, domain, *specs):
     return p.stdout
 
 
-@unittest.skipUnless(have(DNSMASQ), "dnsmasq is not installed (apt-get install dnsmasq-base)")
-class SmtpdDkimVerify(PosternTestCase):
-
-    @classmethod
-    def setUpClass(cls):
-        cls.work, rsa_rec, ed_rec = signing_keys("postern-it-dkimv-")
-        records = [txt_option("rsa._domainkey.sig.test", rsa_rec),
-                   txt_option("ed._domainkey.sig.test", ed_rec),
-                   "--txt-record=revoked._domainkey.sig.test,v=DKIM1; k=rsa; p=",
-                   "--txt-record=sig.test,v=spf1 ip4:%s -all" % CLIENT_IP]
-        cls.dns = start_dnsmasq(records, cls.work, "sig.test")
+class SignedMailCase(PosternTestCase):
+    """The base of the classes whose setUpClass makes cls.work
+    (signing_keys) and cls.dns (start_dnsmasq): their trees use that
+    dnsmasq and verify the mail of CLIENT_IP."""
 
     @classmethod
     def tearDownClass(cls):
@@ -122,6 +115,29 @@ class SmtpdDkimVerify(PosternTestCase):
         settings = {"dkim_verify_skip_addresses": "127.0.0.1/32"}
         settings.update(conf)
         return dns_tree(self, self.dns.port, **settings)
+
+    def fields(self, head):
+        """The header fields, unfolded, in order."""
+        out = []
+        for line in head.split("\n"):
+            if line[:1] in (" ", "\t") and out:
+                out[-1] += " " + line.strip()
+            else:
+                out.append(line)
+        return out
+
+
+@unittest.skipUnless(have(DNSMASQ), "dnsmasq is not installed (apt-get install dnsmasq-base)")
+class SmtpdDkimVerify(SignedMailCase):
+
+    @classmethod
+    def setUpClass(cls):
+        cls.work, rsa_rec, ed_rec = signing_keys("postern-it-dkimv-")
+        records = [txt_option("rsa._domainkey.sig.test", rsa_rec),
+                   txt_option("ed._domainkey.sig.test", ed_rec),
+                   "--txt-record=revoked._domainkey.sig.test,v=DKIM1; k=rsa; p=",
+                   "--txt-record=sig.test,v=spf1 ip4:%s -all" % CLIENT_IP]
+        cls.dns = start_dnsmasq(records, cls.work, "sig.test")
 
     def message(self, test_id, body=b"Hello,\r\nthis is signed.\r\n", extra=()):
         head = [b"X-Test-Id: " + test_id.encode(),
@@ -145,16 +161,6 @@ class SmtpdDkimVerify(PosternTestCase):
         s.sendmail("alice@sig.test", [bob], data)
         s.quit()
         return delivered_head(self, t, "bob", test_id)
-
-    def fields(self, head):
-        """The header fields, unfolded, in order."""
-        out = []
-        for line in head.split("\n"):
-            if line[:1] in (" ", "\t") and out:
-                out[-1] += " " + line.strip()
-            else:
-                out.append(line)
-        return out
 
     def results(self, head):
         """Our Authentication-Results field (right above our Received):

@@ -12,14 +12,13 @@ queued, or the hold queue for an enforced p=quarantine.  Without
 dnsmasq or python3-dkim the tests are skipped and say so."""
 
 import re
-import shutil
 import smtplib
 import unittest
 
-from postern_harness import HOST, SCALE, PosternTestCase, RawSMTP
+from postern_harness import HOST, SCALE, RawSMTP
 from test_remote_delivery import DNSMASQ, free_udp_port, have
-from test_smtpd_dkim_verify import CLIENT_IP, dkim_sign, signing_keys, txt_option
-from test_smtpd_spf import MYHOST, delivered_head, dns_tree, start_dnsmasq
+from test_smtpd_dkim_verify import CLIENT_IP, SignedMailCase, dkim_sign, signing_keys, txt_option
+from test_smtpd_spf import MYHOST, delivered_head, start_dnsmasq
 
 SPF_OK = "v=spf1 ip4:%s -all" % CLIENT_IP
 
@@ -37,23 +36,13 @@ RECORDS = [
 
 
 @unittest.skipUnless(have(DNSMASQ), "dnsmasq is not installed (apt-get install dnsmasq-base)")
-class SmtpdDmarc(PosternTestCase):
+class SmtpdDmarc(SignedMailCase):
 
     @classmethod
     def setUpClass(cls):
         cls.work, _, ed_rec = signing_keys("postern-it-dmarc-")
         keys = [txt_option("ed._domainkey.%s" % d, ed_rec) for d in ("aligned.test", "other.test", "org.test")]
         cls.dns = start_dnsmasq(RECORDS + keys, cls.work, "other.test")
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.dns.stop()
-        shutil.rmtree(cls.work, True)
-
-    def tree(self, **conf):
-        settings = {"dkim_verify_skip_addresses": "127.0.0.1/32"}
-        settings.update(conf)
-        return dns_tree(self, self.dns.port, **settings)
 
     def message(self, test_id, author, extra=()):
         head = [b"X-Test-Id: " + test_id.encode(),
@@ -84,13 +73,7 @@ class SmtpdDmarc(PosternTestCase):
 
     def dmarc(self, head):
         """The dmarc result of our Authentication-Results field, unfolded."""
-        fields = []
-        for line in head.split("\n"):
-            if line[:1] in (" ", "\t") and fields:
-                fields[-1] += " " + line.strip()
-            else:
-                fields.append(line)
-        ours = [f for f in fields if f.startswith("Authentication-Results: %s;" % MYHOST)]
+        ours = [f for f in self.fields(head) if f.startswith("Authentication-Results: %s;" % MYHOST)]
         self.assertEqual(len(ours), 1, head)
         found = [p.strip() for p in ours[0].split(";")[1:] if p.strip().startswith("dmarc=")]
         self.assertEqual(len(found), 1, ours[0])
