@@ -15,6 +15,7 @@ import re
 import smtplib
 import unittest
 
+import milter_peer as mp
 from postern_harness import HOST, SCALE, RawSMTP
 from test_remote_delivery import DNSMASQ, free_udp_port, have
 from test_smtpd_dkim_verify import CLIENT_IP, SignedMailCase, dkim_sign, signing_keys, txt_option
@@ -162,6 +163,23 @@ class SmtpdDmarc(SignedMailCase):
         self.assertEqual(got, "dmarc=fail (p=quarantine dis=quarantine) header.from=quar.test")
         self.logged(t, "action=mark")
         self.assertEqual(t.queue_json(), [])
+
+    def test_with_a_milter_reject_and_hold_still_apply(self):
+        # the message is held in a memfd for the milter: DMARC answers
+        # before the milter's end of message, and its hold rides the trailer
+        m = mp.FakeMilter(answers={"E": [mp.add_header("X-Milter", "seen") + mp.CONTINUE]})
+        self.addCleanup(m.stop)
+        t = self.tree(dmarc_enforce="yes", smtpd_milters=m.spec())
+        code, text = self.refused(t, self.signed("dm-m-rej", "alice@reject.test", "other.test"), "bounce@other.test")
+        self.assertEqual((code, text), (550, "5.7.1 Message rejected: it fails the DMARC policy of reject.test"))
+        s = self.session(t)
+        s.sendmail("bounce@other.test", [t.addr("bob")], self.signed("dm-m-quar", "alice@quar.test", "other.test"))
+        q = t.wait_queue(lambda q: len(q) == 1 and q[0]["state"] == "hold", 30, "the message in hold/")
+        t.run("queue", "-d", t.dir, "release", q[0]["id"])
+        head = delivered_head(self, t, "bob", "dm-m-quar")
+        self.assertEqual(self.dmarc(head), "dmarc=fail (p=quarantine dis=quarantine) header.from=quar.test")
+        self.assertIn("\nX-Milter: seen", head)
+        self.assertEqual(t.test_ids("bob"), {"dm-m-quar": 1})
 
     def test_organizational_domain_record_and_sp(self):
         t = self.tree(dmarc_enforce="yes")
