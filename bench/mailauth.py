@@ -28,13 +28,12 @@ with the next setting and the Maildir is emptied.
               d=mailauth.example s=bench).  dnsmasq on loopback
               publishes mailauth.example's SPF record (127.0.0.2 may
               send), the key and _dmarc.mailauth.example (p=reject), so
-              SPF, DKIM and DMARC
-              all pass.  "checks": Postern with spf_check, dkim_verify,
-              dmarc_check (and dmarc_enforce) on, 127.0.0.2 in no skip
-              list; Postfix with OpenDKIM verifying as its milter
-              (smtpd_milters; DKIM only: Postfix checks neither SPF nor
-              DMARC).  "none": Postern with the three off, Postfix
-              without a milter.
+              SPF, DKIM and DMARC all pass.  "checks": Postern with
+              spf_check, dkim_verify, dmarc_check (and dmarc_enforce)
+              on, 127.0.0.2 in no skip list; Postfix with OpenDKIM
+              verifying as its milter (smtpd_milters; DKIM only: Postfix
+              checks neither SPF nor DMARC).  "none": Postern with the
+              three off, Postfix without a milter.
   submission  the submission port (Postern's base + 587, Postfix's 2587),
               STARTTLS and AUTH PLAIN as alice once per session, each
               message From alice@example.test, unsigned.  "signing":
