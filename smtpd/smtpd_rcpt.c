@@ -24,7 +24,9 @@
  *
  * Fails: a map read error is a temporary 451 4.3.0 (the client retries);
  * the recipient count is bounded by smtpd_recipient_limit and by the
- * fields an enqueue record may carry (452 4.5.3). */
+ * fields an enqueue record may carry (452 4.5.3 to every RCPT beyond
+ * them; only the first of a transaction counts as an error and is
+ * logged, so a client that pipelines more keeps its transaction). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -388,7 +390,14 @@ void smtpd_cmd_rcpt(struct smtpd_session *ss, const struct smtp_cmd *cmd)
 		return;
 	}
 	if (!smtpd_rcpt_room(ss)) {
-		smtpd_reply(ss, "452 4.5.3 Error: too many recipients");
+		/* RFC 5321 4.5.3.1.10: a client may pipeline more recipients
+		 * than we take and send the rest in another transaction, so
+		 * only the first refusal of a transaction is an error (and a
+		 * log line); 100,000 pipelined RCPTs cost one each. */
+		if (ss->rcpt_overshoot++ == 0)
+			smtpd_reply(ss, "452 4.5.3 Error: too many recipients");
+		else
+			smtpd_reply_again(ss, "452 4.5.3 Error: too many recipients");
 		return;
 	}
 	buf_init(&norm, ADDRESS_PATH_MAX);
