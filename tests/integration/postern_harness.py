@@ -426,6 +426,47 @@ def _tcp_rx_queue(local, remote):
     return None
 
 
+def _tcp_inode(local, remote):
+    """The inode of the IPv4 TCP socket bound to local and connected to
+    remote, from /proc/net/tcp; None if there is no such socket."""
+    def hexaddr(addr):
+        host, port = addr[:2]
+        return "%08X:%04X" % (int.from_bytes(socket.inet_aton(host), sys.byteorder), port)
+    want = (hexaddr(local), hexaddr(remote))
+    with open("/proc/net/tcp") as f:
+        next(f)
+        for line in f:
+            fields = line.split()
+            if (fields[1], fields[2]) == want and fields[9] != "0":
+                return fields[9]
+    return None
+
+
+def connection_pids(sock):
+    """Pids of the processes that hold the server end of our loopback
+    TCP connection sock (plain or TLS-wrapped): the process serving it,
+    also after a login process has passed it on (root reads every
+    process's descriptors)."""
+    inode = _tcp_inode(sock.getpeername(), sock.getsockname())
+    if inode is None:
+        return []
+    want = "socket:[%s]" % inode
+    out = []
+    for pid in all_pids():
+        if want in open_files(pid):
+            out.append(pid)
+    return sorted(out)
+
+
+def vm_hwm_kb(pid):
+    """The peak resident set of pid (VmHWM of /proc/PID/status) in KiB,
+    or None when it is gone."""
+    st = proc_status(pid)
+    if not st or "VmHWM" not in st:
+        return None
+    return int(st["VmHWM"].split()[0])
+
+
 def wait_peer_read(sock, seconds=10):
     """Wait until the server end of our loopback TCP connection sock has
     read every byte we sent (its receive queue is empty): a test that
