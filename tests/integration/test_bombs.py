@@ -436,8 +436,19 @@ class ImapBombs(PosternTestCase):
         self.assertTrue(im.line().startswith(b"+"))
         im.send(msg + b"\r\n")
         self.assertRegex(im.tagged(b"e")[1], rb"^e OK ")
+        # A MULTIAPPEND whose second literal is refused stores neither
+        # message (the first was already streamed to a file).
+        first = make_message("multi-first", "a@example.org", t.addr("alice"), b"one\r\n")
+        im.send(b"m APPEND INBOX {%d}\r\n" % len(first))
+        self.assertTrue(im.line().startswith(b"+"))
+        im.send(first + b" {4294967296}\r\n")
+        self.assertRegex(im.tagged(b"m")[1], rb"^m NO \[TOOBIG\] ")
+        # Literals of other commands: 64 KiB in memory per command.
+        self.assertTagged(im, b"n SEARCH TEXT {4294967296}", rb"^n NO \[TOOBIG\] ")
+        self.assertTagged(im, b"o SEARCH TEXT {70000}", rb"^o NO \[TOOBIG\] ")
         mem.assert_growth_below(0, "APPEND literals of 4 GB")
         self.assertEqual(t.test_ids("alice"), {"before-literal": 1, "appended": 1})
+        self.assertEqual(os.listdir(os.path.join(t.maildir("alice"), "tmp")), [], "a partial APPEND left behind")
         # A non-synchronizing one is refused as well; its octets would
         # follow, so the server reads and drops what comes.
         im2 = self.connect(t)
