@@ -307,6 +307,35 @@ class SmtpBombs(PosternTestCase):
         mem.assert_growth_below(4 * 5 * 1024, "FETCH BINARY of a 5 MB line")
         _, tagged = im_cmd(im, b"n NOOP")
         self.assertTrue(tagged.startswith(b"n OK"), tagged)
+        im_cmd(im, b"z LOGOUT")
+        # POP3 sends it whole too, the 5 MB line as it is.
+        p = RawLines(t.port("pop3"))
+        self.addCleanup(p.close)
+        p.line()
+        for line in (b"USER " + t.addr("alice").encode(), b"PASS " + t.passwords["alice"].encode()):
+            p.send(line + b"\r\n")
+            self.assertTrue(p.line().startswith(b"+OK"))
+        mem = Memory(self, p.sock, "pop3-session")
+        p.send(b"UIDL\r\n")
+        self.assertTrue(p.line().startswith(b"+OK"))
+        msgno = None
+        while True:
+            l = p.line()
+            if l == b".":
+                break
+            if l.endswith(b"-%d" % uid):   # UIDL is UIDVALIDITY-UID, IMAP's UID
+                msgno = l.split()[0]
+        self.assertIsNotNone(msgno, "UID %d not in UIDL" % uid)
+        p.send(b"RETR " + msgno + b"\r\n")
+        self.assertTrue(p.line().startswith(b"+OK"))
+        got = []
+        while True:
+            l = p.line()
+            if l == b".":
+                break
+            got.append(l)
+        self.assertTrue(b64 in got, "RETR did not send the 5 MB line whole")
+        mem.assert_growth_below(2 * 5 * 1024, "RETR of a 5 MB line")
 
     def test_100000_recipients_pipelined_452_and_the_transaction_goes_on(self):
         limit = 100
