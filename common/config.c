@@ -62,7 +62,7 @@ static const struct config_key config_table[] = {
 	{ "queue_minfree", CONFIG_SIZE, "50m",
 	  "Free space, in bytes, the queue's file system must keep for mail to be taken: below it (counting a declared SIZE) the SMTP server answers MAIL and DATA with 452 4.3.1 and sendmail gets a temporary failure, so that the messages already being received, qmgr's status updates and bounces still fit.  Default 50m: five messages of the default message_size_limit; keep it at least twice message_size_limit when raising that.  0 disables the check (enqueue still answers a disk that fills up with a temporary failure and keeps no partial file)." },
 	{ "smtpd_recipient_limit", CONFIG_SIZE, "1000",
-	  "Most recipients the SMTP server accepts for one message, at most 4088 (fewer with NOTIFY and ORCPT, which take room in the enqueue request); every RCPT beyond it gets 452 4.5.3, of which only the first of a transaction is logged and counts toward smtpd_hard_error_limit." },
+	  "Most recipients the SMTP server accepts for one message, at most 4088 (fewer with NOTIFY and ORCPT, which take room in the enqueue request); every new RCPT beyond it gets 452 4.5.3 (one already accepted, named again, still gets 250), of which only the first of a transaction is logged and counts toward smtpd_hard_error_limit." },
 	{ "smtpd_line_limit", CONFIG_SIZE, "4096",
 	  "Longest SMTP command (AUTH and its initial response included) or message text line in bytes, CRLF included, 1000 to 1m; a longer command gets 500 5.5.2, a longer AUTH response 500 5.5.6, a message with a longer line 500 5.5.2 after its end." },
 	{ "smtpd_timeout", CONFIG_TIME, "300s",
