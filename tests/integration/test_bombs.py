@@ -388,6 +388,30 @@ class SmtpBombs(PosternTestCase):
         self.cmd_ok(c, b"EHLO client.example", 250)
         return c
 
+    def test_bdat_chunks_announcing_more_than_the_size_limit(self):
+        t = self.start_tree()
+        # Sizes past 64 bits: a syntax error, and the end of the session,
+        # since the end of the chunk cannot be found.
+        for size in (b"99999999999999999999", b"18446744073709551616"):
+            c = self.session(t)
+            self.cmd_ok(c, b"MAIL FROM:<a@example.org>", 250)
+            self.cmd_ok(c, b"RCPT TO:<%s>" % t.addr("alice").encode(), 250)
+            c.send(b"BDAT %s LAST\r\n" % size + b"z" * 65536)
+            self.assertCode(c.read_reply(), 501, "5.5.4")
+            self.assertRaises((EOFError, ConnectionResetError), c.read_reply)
+        c = self.session(t)
+        mem = Memory(self, c.sock, "smtp")
+        # A chunk of twice message_size_limit: read whole (RFC 3030 sends
+        # it without waiting, so the session stays in step) and dropped.
+        self.cmd_ok(c, b"MAIL FROM:<a@example.org>", 250)
+        self.cmd_ok(c, b"RCPT TO:<%s>" % t.addr("alice").encode(), 250)
+        c.send(b"BDAT %d LAST\r\n" % (20 * MB) + b"X-Test-Id: bdat-big\r\n\r\n" + b"y" * (20 * MB - 23))
+        self.assertCode(c.read_reply(), 552, "5.3.4")
+        mem.assert_growth_below(0, "a 20 MB BDAT chunk")
+        self.normal_message(t, c, "after-bdat")
+        self.assertEqual(t.wait_ids("alice", {"after-bdat"}), {"after-bdat": 1})
+        self.assertEqual(t.count("alice"), 1)
+
     def test_auth_with_1mb_response_on_submission(self):
         t = self.start_tree()
         c = self.tls_session(t)
