@@ -1,7 +1,9 @@
 """Hostile input through the real protocols (issue 14, section 3, second
-bullet): header bombs, MIME depth bombs, base64 without line ends,
-literals that announce 4 GB and more, 100,000 recipients in one session,
-AUTH with a 1 MB response, 1-10 MB command lines.
+bullet): header bombs, MIME depth bombs (multiparts and attached
+messages), base64 without line ends, IMAP literals and SMTP BDAT chunks
+that announce 4 GB and more, 100,000 recipients in one session, AUTH
+with a 1 MB response, 1-10 MB command lines (also in IDLE and to a
+hibernated session).
 
 Each bomb gets the protocol's own error at the documented limit
 (docs/operator.md; the keys in etc/postern.conf), the serving process
@@ -283,10 +285,27 @@ class SmtpBombs(BombTestCase):
         self.assertTrue(tagged.startswith(b"q BAD"), tagged)
         lines, tagged = im_cmd(im, b"r SEARCH BODY leaf")
         self.assertTrue(tagged.startswith(b"r OK"), tagged)
-        _, tagged = im_cmd(im, b"n NOOP")
+        # Attached messages 1000 deep: each level has its own header and
+        # ENVELOPE; the same depth limit.
+        inner = b"Subject: the leaf\r\n\r\nthe leaf\r\n"
+        for i in range(depth):
+            inner = b"Subject: level %d\r\nContent-Type: message/rfc822\r\n\r\n" % (depth - i) + inner
+        msg = make_message("rfc822-deep", "a@example.org", t.addr("alice"), inner.split(b"\r\n\r\n", 1)[1],
+                           extra_headers=[b"MIME-Version: 1.0", b"Content-Type: message/rfc822"])
+        s.sendmail("a@example.org", [t.addr("alice")], msg)
+        self.assertEqual(t.wait_ids("alice", {"mime-deep", "rfc822-deep"}), {"mime-deep": 1, "rfc822-deep": 1})
+        lines, tagged = im_cmd(im, b"n NOOP")
         self.assertTrue(tagged.startswith(b"n OK"), tagged)
-        # The message is 64 KB; its parse tree stops at 100 levels.
-        mem.assert_growth_below(1024, "a MIME tree 1000 levels deep")
+        self.assertIn(b"* 2 EXISTS", lines)
+        lines, tagged = im_cmd(im, b"c FETCH 2 (ENVELOPE BODYSTRUCTURE)")
+        self.assertTrue(tagged.startswith(b"c OK"), tagged)
+        self.assertIn(b'"level 2"', lines[0])
+        self.assertNotIn(b'"level 200"', lines[0], "followed past MIME_MAX_DEPTH")
+        # Each level: its part, its envelope's address lists.
+        self.assertLessEqual(max_nesting(lines[0]), 1 + 100 + 4, lines[0][:200])
+        self.assertIn(b'"level 99"', lines[0], "not followed down to MIME_MAX_DEPTH")
+        # The messages are 64 KB; their parse trees stop at 100 levels.
+        mem.assert_growth_below(1024, "MIME trees 1000 levels deep")
 
     def test_5mb_base64_without_line_ends_500_then_fetched_when_stored(self):
         t = self.start_tree()
