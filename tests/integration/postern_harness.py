@@ -409,26 +409,9 @@ class RawSMTP:
             pass
 
 
-def _tcp_rx_queue(local, remote):
-    """Bytes waiting in the receive queue of the IPv4 TCP socket bound to
-    local and connected to remote ((host, port) pairs), from
-    /proc/net/tcp; None if there is no such socket."""
-    def hexaddr(addr):
-        host, port = addr
-        return "%08X:%04X" % (int.from_bytes(socket.inet_aton(host), sys.byteorder), port)
-    want = (hexaddr(local), hexaddr(remote))
-    with open("/proc/net/tcp") as f:
-        next(f)
-        for line in f:
-            fields = line.split()
-            if (fields[1], fields[2]) == want:
-                return int(fields[4].split(":")[1], 16)
-    return None
-
-
-def _tcp_inode(local, remote):
-    """The inode of the IPv4 TCP socket bound to local and connected to
-    remote, from /proc/net/tcp; None if there is no such socket."""
+def _tcp_fields(local, remote):
+    """The /proc/net/tcp fields of the IPv4 TCP socket bound to local and
+    connected to remote ((host, port) pairs), or None if there is none."""
     def hexaddr(addr):
         host, port = addr[:2]
         return "%08X:%04X" % (int.from_bytes(socket.inet_aton(host), sys.byteorder), port)
@@ -437,9 +420,15 @@ def _tcp_inode(local, remote):
         next(f)
         for line in f:
             fields = line.split()
-            if (fields[1], fields[2]) == want and fields[9] != "0":
-                return fields[9]
+            if (fields[1], fields[2]) == want:
+                return fields
     return None
+
+
+def _tcp_rx_queue(local, remote):
+    """Bytes waiting in the receive queue of that socket (_tcp_fields)."""
+    fields = _tcp_fields(local, remote)
+    return None if fields is None else int(fields[4].split(":")[1], 16)
 
 
 def connection_pids(sock):
@@ -447,10 +436,10 @@ def connection_pids(sock):
     TCP connection sock (plain or TLS-wrapped): the process serving it,
     also after a login process has passed it on (root reads every
     process's descriptors)."""
-    inode = _tcp_inode(sock.getpeername(), sock.getsockname())
-    if inode is None:
+    fields = _tcp_fields(sock.getpeername(), sock.getsockname())
+    if fields is None or fields[9] == "0":
         return []
-    want = "socket:[%s]" % inode
+    want = "socket:[%s]" % fields[9]
     out = []
     for pid in all_pids():
         if want in open_files(pid):

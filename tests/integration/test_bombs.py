@@ -72,24 +72,14 @@ class Memory:
                              % (self.title, now - self.start, self.start, now, what))
 
 
-class RawLines:
+class RawLines(RawSMTP):
     """A byte-level CRLF client for IMAP and POP3."""
 
     def __init__(self, port, timeout=60):
-        self.sock = socket.create_connection((HOST, port), timeout=timeout * SCALE)
-        self.buf = b""
-
-    def send(self, data):
-        self.sock.sendall(data)
+        RawSMTP.__init__(self, port, timeout=timeout)
 
     def line(self):
-        while b"\r\n" not in self.buf:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise EOFError("connection closed; unread: %r" % self.buf[:200])
-            self.buf += chunk
-        line, _, self.buf = self.buf.partition(b"\r\n")
-        return line
+        return self.read_line()
 
     def exact(self, n):
         while len(self.buf) < n:
@@ -116,12 +106,6 @@ class RawLines:
                 return lines, line
             lines.append(line)
 
-    def close(self):
-        try:
-            self.sock.close()
-        except OSError:
-            pass
-
 
 class BombTestCase(PosternTestCase):
 
@@ -135,6 +119,29 @@ class BombTestCase(PosternTestCase):
         if start:
             tree.start()
         return tree
+
+    def connect(self, t, service="imap"):
+        """A raw IMAP or POP3 connection past its greeting, closed at cleanup."""
+        c = RawLines(t.port(service))
+        self.addCleanup(c.close)
+        greeting = c.line()
+        self.assertTrue(greeting.startswith(b"* OK" if service == "imap" else b"+OK"), greeting)
+        return c
+
+    def imap_login(self, t, im=None):
+        """LOGIN as alice on im (a new IMAP connection when None)."""
+        im = im or self.connect(t)
+        _, tagged = im_cmd(im, b"l LOGIN %s %s" % (t.addr("alice").encode(), t.passwords["alice"].encode()))
+        self.assertTrue(tagged.startswith(b"l OK"), tagged)
+        return im
+
+    def inbox(self, t):
+        """An IMAP session of alice with INBOX selected, and the Memory
+        of its session process."""
+        im = self.imap_login(t)
+        _, tagged = im_cmd(im, b"s SELECT INBOX")
+        self.assertTrue(tagged.startswith(b"s OK"), tagged)
+        return im, Memory(self, im.sock, "imap-session")
 
 
 class SmtpBombs(BombTestCase):
@@ -203,10 +210,7 @@ class SmtpBombs(BombTestCase):
         self.assertTrue(stored.endswith(b"\n\nbody\n\n"), stored[-40:])
         # IMAP parses the header once (MIME_MAX_HEADER_LINES lines of it
         # looked at) and answers from it.
-        im = self.imap_login(t)
-        _, tagged = im_cmd(im, b"s SELECT INBOX")
-        self.assertTrue(tagged.startswith(b"s OK"), tagged)
-        mem = Memory(self, im.sock, "imap-session")
+        im, mem = self.inbox(t)
         lines, tagged = im_cmd(im, b"f FETCH 1 (ENVELOPE BODYSTRUCTURE BODY.PEEK[HEADER.FIELDS (X-Test-Id)])")
         self.assertTrue(tagged.startswith(b"f OK"), tagged)
         self.assertIn(b"X-Test-Id: hdr-many", lines[0])
@@ -217,14 +221,6 @@ class SmtpBombs(BombTestCase):
         # The 1 MB message, read whole, and the FETCH response holding it.
         mem.assert_growth_below(8 * 1024, "a message with a 1 MB header")
         im.close()
-
-    def imap_login(self, t):
-        im = RawLines(t.port("imap"))
-        self.addCleanup(im.close)
-        im.line()
-        _, tagged = im_cmd(im, b"l LOGIN %s %s" % (t.addr("alice").encode(), t.passwords["alice"].encode()))
-        self.assertTrue(tagged.startswith(b"l OK"), tagged)
-        return im
 
     def test_10mb_header_gets_552_and_10mb_header_line_500(self):
         t = self.start_tree()
@@ -263,10 +259,7 @@ class SmtpBombs(BombTestCase):
         s = self.smtp_session(t)
         s.sendmail("a@example.org", [t.addr("alice")], msg)
         self.assertEqual(t.wait_ids("alice", {"mime-deep"}), {"mime-deep": 1})
-        im = self.imap_login(t)
-        _, tagged = im_cmd(im, b"s SELECT INBOX")
-        self.assertTrue(tagged.startswith(b"s OK"), tagged)
-        mem = Memory(self, im.sock, "imap-session")
+        im, mem = self.inbox(t)
         lines, tagged = im_cmd(im, b"b FETCH 1 BODYSTRUCTURE")
         self.assertTrue(tagged.startswith(b"b OK"), tagged)
         # MIME_MAX_DEPTH (100): parts deeper than that are not followed;
@@ -327,12 +320,9 @@ class SmtpBombs(BombTestCase):
         # writes them); IMAP serves it whole and decodes it.
         stored = (head + b64 + b"\r\n--x--\r\n").replace(b"X-Test-Id: b64-line", b"X-Test-Id: b64-stored")
         t.place_message("alice", "1700000000.b64.host", stored.replace(b"\r\n", b"\n"))
-        im = self.imap_login(t)
-        _, tagged = im_cmd(im, b"s SELECT INBOX")
-        self.assertTrue(tagged.startswith(b"s OK"), tagged)
+        im, mem = self.inbox(t)
         lines, tagged = im_cmd(im, b"u UID SEARCH HEADER X-Test-Id b64-stored")
         uid = int(lines[0].split()[-1])
-        mem = Memory(self, im.sock, "imap-session")
         lines, tagged = im_cmd(im, b"b UID FETCH %d (BINARY.SIZE[1] BINARY.PEEK[1])" % uid)
         self.assertTrue(tagged.startswith(b"b OK"), tagged)
         self.assertIn(b"BINARY.SIZE[1] %d" % len(raw), lines[0])
@@ -347,9 +337,7 @@ class SmtpBombs(BombTestCase):
         self.assertTrue(tagged.startswith(b"n OK"), tagged)
         im_cmd(im, b"z LOGOUT")
         # POP3 sends it whole too, the 5 MB line as it is.
-        p = RawLines(t.port("pop3"))
-        self.addCleanup(p.close)
-        p.line()
+        p = self.connect(t, "pop3")
         for line in (b"USER " + t.addr("alice").encode(), b"PASS " + t.passwords["alice"].encode()):
             p.send(line + b"\r\n")
             self.assertTrue(p.line().startswith(b"+OK"))
@@ -500,16 +488,6 @@ def max_nesting(data):
 
 class ImapBombs(BombTestCase):
 
-    def connect(self, t):
-        im = RawLines(t.port("imap"))
-        self.addCleanup(im.close)
-        self.assertTrue(im.line().startswith(b"* OK"))
-        return im
-
-    def login(self, t, im):
-        _, tagged = im_cmd(im, b"l LOGIN %s %s" % (t.addr("alice").encode(), t.passwords["alice"].encode()))
-        self.assertTrue(tagged.startswith(b"l OK"), tagged)
-
     def assertTagged(self, im, line, want):
         _, tagged = im_cmd(im, line)
         self.assertRegex(tagged, want)
@@ -527,7 +505,7 @@ class ImapBombs(BombTestCase):
             self.assertTagged(im, b"a LOGIN {%s}" % size, rb"^a NO \[TOOBIG\] ")
             self.assertTagged(im, b"b LOGIN %s {%s}" % (user, size), rb"^b NO \[TOOBIG\] ")
         mem.assert_growth_below(0, "LOGIN literals of 4 GB")
-        self.login(t, im)
+        self.imap_login(t, im)
         mem = Memory(self, im.sock, "imap-session")
         for size in (b"4294967296", b"99999999999999999999"):
             self.assertTagged(im, b"c APPEND INBOX {%s}" % size, rb"^c NO \[TOOBIG\] ")
@@ -553,7 +531,7 @@ class ImapBombs(BombTestCase):
         # A non-synchronizing one is refused as well; its octets would
         # follow, so the server reads and drops what comes.
         im2 = self.connect(t)
-        self.login(t, im2)
+        self.imap_login(t, im2)
         im2.send(b"f APPEND INBOX {4294967296+}\r\n" + b"x" * 65536)
         self.assertRegex(im2.tagged(b"f")[1], rb"^f NO \[TOOBIG\] ")
         im2.close()
@@ -573,7 +551,7 @@ class ImapBombs(BombTestCase):
         self.assertRegex(im.tagged(b"b")[1], rb"^b BAD \[TOOBIG\] ")
         mem.assert_growth_below(0, "AUTHENTICATE with 1 MB responses")
         self.assertTagged(im, b"c NOOP", rb"^c OK ")
-        self.login(t, im)
+        self.imap_login(t, im)
         self.assertTagged(im, b"s SELECT INBOX", rb"^s OK ")
 
     def test_10mb_command_line(self):
@@ -588,7 +566,7 @@ class ImapBombs(BombTestCase):
         im.send(b"\r\n")
         self.assertTagged(im, b"b NOOP", rb"^b OK ")
         mem.assert_growth_below(0, "a 10 MB line before login")
-        self.login(t, im)
+        self.imap_login(t, im)
         mem = Memory(self, im.sock, "imap-session")
         im.send(b"c SEARCH TEXT " + b"x" * (10 * MB))
         self.assertRegex(im.tagged(b"c")[1], rb"^c BAD \[TOOBIG\] ")
@@ -608,8 +586,7 @@ class ImapBombs(BombTestCase):
         # process that takes the session back reads the line and answers.
         t = self.start_tree_with(imap_hibernate_timeout="1s")
         t.deliver_ids("alice", ["before-hib"])
-        im = self.connect(t)
-        self.login(t, im)
+        im = self.imap_login(t)
         self.assertTagged(im, b"s SELECT INBOX", rb"^s OK ")
         mark = t.log_mark()
         im.send(b"i IDLE\r\n")
@@ -626,12 +603,6 @@ class ImapBombs(BombTestCase):
 
 class Pop3Bombs(BombTestCase):
 
-    def connect(self, t):
-        p = RawLines(t.port("pop3"))
-        self.addCleanup(p.close)
-        self.assertTrue(p.line().startswith(b"+OK"))
-        return p
-
     def cmd(self, p, line):
         p.send(line + b"\r\n")
         return p.line()
@@ -639,7 +610,7 @@ class Pop3Bombs(BombTestCase):
     def test_auth_with_1mb_initial_response_and_1mb_response(self):
         t = self.start_tree()
         t.deliver_ids("alice", ["pop-auth"])
-        p = self.connect(t)
+        p = self.connect(t, "pop3")
         mem = Memory(self, p.sock, "pop3")
         big = base64.b64encode(b"\0alice\0" + b"p" * (768 * 1024))
         # A command line is at most 255 octets (RFC 2449); a SASL
@@ -655,7 +626,7 @@ class Pop3Bombs(BombTestCase):
     def test_1mb_command_line_before_and_after_login(self):
         t = self.start_tree()
         t.deliver_ids("alice", ["pop-line"])
-        p = self.connect(t)
+        p = self.connect(t, "pop3")
         mem = Memory(self, p.sock, "pop3")
         self.assertEqual(self.cmd(p, b"USER " + b"u" * MB), b"-ERR Line too long")
         mem.assert_growth_below(0, "a 1 MB line before login")
