@@ -299,9 +299,9 @@ static int smtpd_rcpt_merge(struct smtpd_session *ss, struct smtpd_rcpt *r, cons
  * recipient the transaction already has, with room left to merge its
  * DSN requests, so that it gets its 250 as it would below the limit
  * (a 452 would make the client send it again in another transaction,
- * a second delivery).  Answers nothing: a new or malformed one is
- * refused for the limit.  The policy checks it passed the first time
- * are not asked again. */
+ * a second delivery); it then goes the way of any RCPT and is merged
+ * into the one it names.  Answers nothing: a new or malformed one is
+ * refused for the limit. */
 static int smtpd_rcpt_named_before(const struct smtpd_session *ss, const char *p, size_t len)
 {
 	struct buf addr, norm;
@@ -427,7 +427,7 @@ void smtpd_cmd_rcpt(struct smtpd_session *ss, const struct smtp_cmd *cmd)
 		/* RFC 5321 4.5.3.1.10: a client may pipeline more recipients
 		 * than we take and send the rest in another transaction, so
 		 * only the first refusal of a transaction is an error (and a
-		 * log line); 100,000 pipelined RCPTs cost one each. */
+		 * log line): 100,000 pipelined RCPTs count as one. */
 		if (ss->rcpt_overshoot++ == 0)
 			smtpd_reply(ss, "452 4.5.3 Error: too many recipients");
 		else
