@@ -31,7 +31,7 @@ DEPS_PKGS := build-essential libssl-dev libc-ares-dev libcdb-dev libcmocka-dev \
              curl fetchmail getmail6 libnet-ssleay-perl libclang-rt-dev iproute2 stress-ng \
              dovecot-imapd isync tmux zlib1g-dev debhelper groff-base python3-cryptography \
              prometheus pflogsumm prometheus-postfix-exporter postgrey postfix-policyd-spf-python \
-             python3-dkim python3-nacl rspamd opendkim opendkim-tools
+             python3-dkim python3-nacl rspamd opendkim opendkim-tools publicsuffix
 # (installed without recommends: swaks needs libnet-ssleay-perl for TLS, the
 # fuzz targets need clang's libFuzzer runtime from libclang-rt-dev, the
 # two-host remote test needs ip from iproute2; dovecot-imapd (with
@@ -53,7 +53,9 @@ DEPS_PKGS := build-essential libssl-dev libc-ares-dev libcdb-dev libcmocka-dev \
 # verifier of the DKIM tests (docs/dkim.md), with python3-nacl for its
 # Ed25519; rspamd (its proxy worker in milter mode), opendkim and
 # opendkim-tools (opendkim-genkey) are the real milters of
-# test_smtpd_milter_peers.py, run privately on loopback ports; systemd-analyze comes with systemd, which is not
+# test_smtpd_milter_peers.py, run privately on loopback ports; publicsuffix
+# is the Public Suffix List smtpd reads for DMARC's Organizational Domains
+# (dmarc_public_suffix_list; tests/unit/test_psl.c checks it); systemd-analyze comes with systemd, which is not
 # installed for the tests: test_install.py skips without it)
 
 # program = source files (by prefix) -> $(BUILD)/bin/program

@@ -88,6 +88,14 @@ struct auth_result *auth_results_add(struct auth_results *ar, const char *method
 	return r;
 }
 
+int auth_result_comment(struct auth_result *r, const char *text)
+{
+	for (const char *t = text; *t != '\0'; t++)
+		if ((unsigned char)*t < 0x20 || (unsigned char)*t >= 0x7f || *t == '(' || *t == ')' || *t == '\\')
+			return -1;
+	return ar_copy(r->comment, sizeof(r->comment), text, strlen(text));
+}
+
 int auth_result_prop(struct auth_result *r, const char *ptype, const char *property, const char *value)
 {
 	struct auth_result_prop *p;
@@ -168,6 +176,8 @@ int auth_results_write(const char *authserv_id, const struct auth_results *ar, s
 		const struct auth_result *r = &ar->r[i];
 
 		if (buf_printf(out, "%s\n\t%s=%s", i > 0 ? ";" : "", r->method, r->result) < 0)
+			goto fail;
+		if (r->comment[0] != '\0' && buf_printf(out, " (%s)", r->comment) < 0)
 			goto fail;
 		if (r->reason[0] != '\0' &&
 		    (buf_append_str(out, " reason=") < 0 || ar_put_value(out, r->reason, 0) < 0))

@@ -9,7 +9,7 @@
 
 #include "buf.h"
 
-#define AUTH_RESULTS_MAX 16        /* method results in one field */
+#define AUTH_RESULTS_MAX 17        /* method results in one field: spf, dkim..., dmarc */
 #define AUTH_RESULTS_PROPS_MAX 6   /* properties of one result */
 #define AUTH_RESULTS_ID_MAX 255    /* longest authserv-id */
 #define AUTH_RESULTS_VALUE_MAX 512 /* longest property value or reason */
@@ -26,6 +26,7 @@ struct auth_result {
 	unsigned version;              /* method-version, 0 when absent */
 	char result[32];               /* "pass", "fail", ... */
 	char reason[AUTH_RESULTS_VALUE_MAX + 1];   /* reason= text, "" if none */
+	char comment[64];              /* written "(comment)" after the result, "" if none; never parsed */
 	struct auth_result_prop prop[AUTH_RESULTS_PROPS_MAX];
 	size_t nprop;
 };
@@ -41,6 +42,10 @@ struct auth_results {
  * The new entry, or NULL when the list is full or a word is bad. */
 struct auth_result *auth_results_add(struct auth_results *ar, const char *method, const char *result,
 				     const char *reason);
+/* Give a result a comment (RFC 8601 2.2 allows CFWS after the result;
+ * DMARC writes its policy there).  0, or -1 when too long or holding
+ * bytes a comment cannot (parentheses, backslash, control bytes). */
+int auth_result_comment(struct auth_result *r, const char *text);
 /* Add ptype.property=value to a result.  0, or -1 when full, too long
  * or not writable (control bytes). */
 int auth_result_prop(struct auth_result *r, const char *ptype, const char *property, const char *value);

@@ -375,6 +375,14 @@ static const struct config_key config_table[] = {
 	  "Most DKIM-Signature fields verified per message (1 to 15); the ones after them are reported dkim=neutral (too many signatures)." },
 	{ "dkim_dns_timeout", CONFIG_TIME, "10s",
 	  "Longest time the key lookups of one message may take, counted from the end of its data; a key not found in that time makes its signature dkim=temperror.  Each query also waits at most dns_timeout, dns_tries times." },
+	{ "dmarc_check", CONFIG_BOOL, "yes",
+	  "Evaluate DMARC (RFC 7489) for the mail that is DKIM-verified (dkim_verify: port 25, clients outside mynetworks, not authenticated, not in dkim_verify_skip_addresses): the policy record of the From domain (or of its Organizational Domain) is looked up with dns_servers and the SPF and DKIM results are checked for alignment; the result (dmarc=pass, fail, none, temperror, permerror) joins the Authentication-Results header.  With dkim_verify = no nothing is evaluated." },
+	{ "dmarc_enforce", CONFIG_BOOL, "no",
+	  "Act on the policy of a domain whose mail fails DMARC: p=reject is answered 550 5.7.1 at the end of the data, p=quarantine as dmarc_quarantine says (as OpenDMARC's RejectFailures); no only records the result (dis=none).  A DNS error is never a refusal." },
+	{ "dmarc_quarantine", CONFIG_STR, "hold",
+	  "What dmarc_enforce does with mail that fails DMARC under p=quarantine (or p=reject outside its pct=): hold (into the hold queue, `postern queue release` lets it go on) or mark (delivered, dis=quarantine in Authentication-Results for filters to act on)." },
+	{ "dmarc_public_suffix_list", CONFIG_STR, "/usr/share/publicsuffix/public_suffix_list.dat",
+	  "The Public Suffix List (Debian package publicsuffix) that gives Organizational Domains (RFC 7489 3.2), read once by each SMTP server process at start (at most 8 MiB and 100000 rules); when it cannot be read, or the value is empty, the last two labels of a name are its Organizational Domain, with a warning." },
 };
 
 #define CONFIG_NKEYS (sizeof(config_table) / sizeof(config_table[0]))

@@ -12,7 +12,7 @@
 #include "dns.h"
 
 #define DKIM_VERIFY_SIGS_MAX 16        /* signatures kept per message (results past the limit too) */
-#define DKIM_VERIFY_LIMIT_MAX (AUTH_RESULTS_MAX - 1)  /* highest dkim_verify_signature_limit: room for spf */
+#define DKIM_VERIFY_LIMIT_MAX (AUTH_RESULTS_MAX - 2)  /* highest dkim_verify_signature_limit: room for spf and dmarc */
 #define DKIM_VERIFY_KEY_MAX 4096       /* bytes of one key record after joining its strings */
 #define DKIM_VERIFY_RSA_MIN_BITS 1024  /* RFC 8301 3.2: smaller keys are refused (policy) */
 #define DKIM_VERIFY_RSA_MAX_BITS 8192  /* larger keys: permerror */

@@ -6,7 +6,7 @@
  * them as chunks of at most ENQUEUE_CHUNK_MAX bytes, so a message is
  * never held whole in memory; enqueue_finish() sends the end chunk (and,
  * when the envelope announced one, the trailer record with the header
- * fields given to enqueue_set_prepend()) and
+ * fields given to enqueue_set_prepend() and enqueue_set_hold()'s hold) and
  * waits for the answer, which enqueue gives only once the queue file is
  * on stable storage; enqueue_abort() closes without the end chunk, which
  * makes enqueue discard what it received.
@@ -47,6 +47,7 @@ struct enqueue {
 	int finished;         /* the end chunk was sent */
 	int trailer;          /* the envelope said trailer=1 */
 	struct buf prepend;   /* the trailer's prepend= */
+	int hold;             /* the trailer's hold=1 */
 	int no_space;         /* tempfail with dsn=4.3.1: the queue's disk is full */
 };
 
@@ -302,7 +303,12 @@ int enqueue_set_prepend(struct enqueue *e, const char *p, size_t n)
 	return buf_append(&e->prepend, p, n);
 }
 
-/* The trailer record: prepend= when there are fields. */
+void enqueue_set_hold(struct enqueue *e)
+{
+	e->hold = 1;
+}
+
+/* The trailer record: prepend= when there are fields, hold=1. */
 static int enqueue_send_trailer(struct enqueue *e)
 {
 	struct buf rec;
@@ -312,6 +318,7 @@ static int enqueue_send_trailer(struct enqueue *e)
 		return 0;
 	buf_init(&rec, ENQUEUE_PREPEND_MAX * 3 + 64);
 	r = (e->prepend.len == 0 || record_put(&rec, "prepend", e->prepend.data, e->prepend.len) == 0) &&
+	    (!e->hold || record_put_str(&rec, "hold", "1") == 0) &&
 	    record_end(&rec) == 0 && stream_write(e->s, rec.data, rec.len) == 0 ? 0 : -1;
 	buf_free(&rec);
 	return r;

@@ -54,6 +54,9 @@ int enqueue_write(struct enqueue *e, const void *p, size_t n);
  * most ENQUEUE_PREPEND_MAX bytes) that enqueue_finish sends in the
  * trailer, for the queue file's prepend slot.  0, or -1 (too long). */
 int enqueue_set_prepend(struct enqueue *e, const char *p, size_t n);
+/* For an envelope with trailer set: commit the message into the hold
+ * queue (hold=1 in the trailer), as a hold in the envelope would. */
+void enqueue_set_hold(struct enqueue *e);
 /* Send the end of data (and the trailer) and wait for the answer.  0 with the queue ID in
  * queue_id_r; -1 with *permanent_r (1: enqueue refused, do not retry)
  * and *error_r (valid until enqueue_abort). */

@@ -258,16 +258,7 @@ int mbox_fold_next(const struct mbox_state *st, struct mbox_fold_iter *it, struc
 
 void mbox_fold_seek(const struct mbox_state *st, struct mbox_fold_iter *it, uint32_t uid)
 {
-	size_t lo = 0, hi = mbox_snap_count(st->snap);
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (mbox_snap_uid(st->snap, mid) < uid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	it->si = lo;
+	it->si = mbox_snap_lower_bound(st->snap, uid);
 	mbox_ov_search(st, uid, &it->oi);
 	it->from_snap = 0;
 }

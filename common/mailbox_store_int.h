@@ -204,6 +204,13 @@ int mbox_snap_entry(struct mbox_snap *s, size_t i, struct mbox_ul_entry *e, stru
 uint32_t mbox_snap_uid(const struct mbox_snap *s, size_t i);
 /* The entry of uid, or -1. */
 long mbox_snap_find(const struct mbox_snap *s, uint32_t uid);
+/* The first entry whose UID is at least uid (the count when none). */
+size_t mbox_snap_lower_bound(const struct mbox_snap *s, uint32_t uid);
+/* The messages among entries [from, to) into out as a view holds them
+ * (\Recent clear), in order, at most max; the count written, and in
+ * *next the entry after the last one looked at. */
+size_t mbox_snap_view(const struct mbox_snap *s, size_t from, size_t to, struct mbox_msg *out, size_t max,
+		      size_t *next);
 /* The entry with base name base (the highest UID when several), or -1. */
 long mbox_snap_find_base(struct mbox_snap *s, const char *base, size_t len);
 /* Remembered expunges of the snapshot, ascending modseq: count, i-th. */

@@ -283,21 +283,25 @@ int mbox_snap_entry(struct mbox_snap *s, size_t i, struct mbox_ul_entry *e, stru
 	return 1;
 }
 
-long mbox_snap_find(const struct mbox_snap *s, uint32_t uid)
+size_t mbox_snap_lower_bound(const struct mbox_snap *s, uint32_t uid)
 {
 	size_t lo = 0, hi = s != NULL ? s->n : 0;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		uint32_t u = mbox_snap_uid(s, mid);
-		if (u == uid)
-			return (long)mid;
-		if (u < uid)
+		if (mbox_snap_uid(s, mid) < uid)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return -1;
+	return lo;
+}
+
+long mbox_snap_find(const struct mbox_snap *s, uint32_t uid)
+{
+	size_t i = mbox_snap_lower_bound(s, uid);
+
+	return s != NULL && i < s->n && mbox_snap_uid(s, i) == uid ? (long)i : -1;
 }
 
 long mbox_snap_find_base(struct mbox_snap *s, const char *base, size_t len)
@@ -324,6 +328,27 @@ long mbox_snap_find_base(struct mbox_snap *s, const char *base, size_t len)
 			hit = (long)i;
 	}
 	return hit;
+}
+
+/* The fields as mbox_snap_entry decodes them (checked when mapped),
+ * without the record in between: a SELECT of a large folder makes its
+ * view here, one entry after another. */
+size_t mbox_snap_view(const struct mbox_snap *s, size_t from, size_t to, struct mbox_msg *out, size_t max,
+		      size_t *next)
+{
+	size_t k = 0, i = from;
+
+	for (; i < to && k < max; i++) {
+		const unsigned char *p = s->ent + i * SNAP_ENT;
+		if ((mbox_get32(p + 8) & SNAP_LIVE) == 0)
+			continue;
+		struct mbox_msg m = { .uid = mbox_get32(p), .flags = mbox_get32(p + 4), .modseq = mbox_get64(p + 16),
+				      .size = mbox_get64(p + 24), .vsize = mbox_get64(p + 32),
+				      .date = (long long)mbox_get64(p + 40) };
+		out[k++] = m;
+	}
+	*next = i;
+	return k;
 }
 
 size_t mbox_snap_ex_count(struct mbox_snap *s)

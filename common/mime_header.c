@@ -434,6 +434,7 @@ struct mh_lex {
 	struct buf route, mailbox, host;  /* one address, reused */
 	struct buf comment;     /* the last comment skipped, when asked for */
 	int failed;
+	size_t junk;            /* bytes skipped as no part of an address */
 };
 
 static int mh_is_atext(int c)
@@ -696,6 +697,7 @@ static void mh_skip_junk(struct mh_lex *lx)
 		} else if (c == '(') {
 			mh_cfws(lx, 0);
 		} else {
+			lx->junk += c != ' ' && c != '\t' && c != '\r' && c != '\n';
 			lx->i++;
 		}
 	}
@@ -730,8 +732,10 @@ static void mh_mailbox(struct mh_lex *lx, struct mime_address_list *list, struct
 	a.route = mh_str(lx, &lx->route, 1);
 	a.mailbox = lx->mailbox.len > 0 ? mh_str(lx, &lx->mailbox, 0) : mh_lit("MISSING_MAILBOX");
 	a.host = lx->host.len > 0 ? mh_str(lx, &lx->host, 0) : mh_lit("MISSING_DOMAIN");
-	if (lx->i == start)
+	if (lx->i == start) {
 		lx->i++;   /* nothing parsed: a stray character */
+		lx->junk++;
+	}
 	mh_add(lx, list, a);
 }
 
@@ -797,6 +801,7 @@ int mime_address_list_parse(const char *p, size_t len, struct mime_arena *arena,
 	}
 	if (in_group && !lx.failed)
 		mh_add(&lx, list, end_marker);
+	list->junk += lx.junk;
 	buf_free(&lx.comment);
 	buf_free(&lx.route);
 	buf_free(&lx.mailbox);

@@ -61,6 +61,7 @@ struct mime_address_list {
 	struct mime_address *addrs;  /* malloc'd; strings in the arena */
 	size_t n, cap;
 	int truncated;  /* more than MIME_MAX_ADDRESSES */
+	size_t junk;    /* bytes skipped as belonging to no address (0: the field parsed cleanly) */
 };
 
 /* Parse an address-list (RFC 5322 3.4 and obsolete forms) and append

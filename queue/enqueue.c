@@ -467,13 +467,14 @@ static int enqueue_start(struct queuefile_out *qo, const struct enqueue_env *env
 
 /* The trailer record after the end chunk (docs/protocols.md): header
  * fields the client knew only at the end of the data (smtpd's
- * Authentication-Results with DKIM results), into *extra.  0, -1 when
- * the stream broke; a bad value makes the answer fail. */
+ * Authentication-Results with DKIM results), into *extra, and a hold
+ * it decided then (DMARC quarantine), into *hold.  0, -1 when the
+ * stream broke; a bad value makes the answer fail. */
 static int enqueue_trailer(struct stream *s, struct record *tr, struct enqueue_answer *a, const char **extra,
-			   size_t *extra_len)
+			   size_t *extra_len, int *hold)
 {
 	const char *err = NULL;
-	size_t seen = 0;
+	size_t seen = 0, holds = 0;
 
 	*extra = NULL;
 	*extra_len = 0;
@@ -482,6 +483,14 @@ static int enqueue_trailer(struct stream *s, struct record *tr, struct enqueue_a
 		return -1;
 	}
 	for (size_t i = 0; i < tr->n; i++) {
+		if (strcmp(tr->fields[i].key, "hold") == 0) {
+			if (holds++ > 0 || strcmp(tr->fields[i].value, "1") != 0) {
+				enqueue_set(a, "fail", holds > 1 ? "duplicate hold in trailer" : "bad hold in trailer");
+				return 0;
+			}
+			*hold = 1;
+			continue;
+		}
 		if (strcmp(tr->fields[i].key, "prepend") != 0)
 			continue;   /* unknown fields are ignored, as in the envelope */
 		*extra = tr->fields[i].value;
@@ -581,7 +590,7 @@ static int enqueue_one(struct stream *s, const struct enqueue_ctx *ctx)
 		writing = enqueue_start(&qo, &env, &a) == 0;
 	}
 	if (enqueue_data(s, ctx, &qo, dk, writing, &a, &size) == 0)
-		r = trailer ? enqueue_trailer(s, &tr, &a, &extra, &extra_len) : 0;
+		r = trailer ? enqueue_trailer(s, &tr, &a, &extra, &extra_len, &env.hold) : 0;
 	if ((dk != NULL || extra_len > 0) && writing && strcmp(a.status, "ok") == 0)
 		enqueue_prepend(ctx, dk, extra, extra_len, &qo, &a);
 	enqueue_dkim_free(&dk);

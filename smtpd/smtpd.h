@@ -9,6 +9,7 @@
 
 #include "buf.h"
 #include "cdbmap.h"
+#include "dmarc_eval.h"
 #include "recipient.h"
 #include "smtp_cmd.h"
 #include "spf_eval.h"
@@ -74,6 +75,7 @@ struct smtpd_ctx {
 	int queue_fd;                    /* DIR/queue/tmp (O_PATH) for fstatvfs, -1: none */
 	struct smtpd_spf_conf *spf;      /* SPF and Authentication-Results (smtpd_spf.c) */
 	struct smtpd_dkim_conf *dkim;    /* DKIM verification (smtpd_dkim.c), NULL: off */
+	struct smtpd_dmarc_conf *dmarc;  /* DMARC (smtpd_dmarc.c), NULL: off */
 };
 
 struct smtpd_rcpt {
@@ -97,6 +99,16 @@ struct smtpd_spf_state {          /* smtpd_spf.c: SPF of the session */
 	enum spf_result result;          /* the decisive result */
 	char problem[160];               /* temperror/permerror: why */
 	char explanation[SPF_EXPLAIN_MAX + 1];   /* fail: the domain's exp= text */
+};
+
+struct smtpd_dmarc_msg {          /* smtpd_dmarc.c: DMARC of one message */
+	int active;                      /* evaluated: DKIM-verified, dmarc_check */
+	char from[DMARC_FROM_DOMAIN_MAX + 1];   /* the RFC5322.From domain */
+	const char *from_error;          /* NULL, or why there is no usable From domain */
+	int done;                        /* out is set */
+	struct dmarc_outcome out;
+	enum dmarc_policy dis;           /* applied: NONE, QUARANTINE (hold or mark), REJECT */
+	int hold;                        /* into the hold queue */
 };
 
 #define SMTPD_MSGID_LOG_MAX 250   /* longest Message-ID written to the log */
@@ -276,10 +288,12 @@ void smtpd_spf_free(struct smtpd_ctx *ctx);
 void smtpd_spf_mail(struct smtpd_session *ss);
 /* At RCPT: 1 go on, 0 after 550 5.7.23 (fail, spf_reject_fail). */
 int smtpd_spf_rcpt(struct smtpd_session *ss, const char *shown);
-/* Append the Authentication-Results field with the SPF result and the
- * DKIM results of dkim (nothing when SPF was not checked and dkim is
- * NULL) to out.  0, or -1 when it could not be formatted whole. */
-int smtpd_auth_results(const struct smtpd_session *ss, const struct dkim_verify *dkim, struct buf *out);
+/* Append the Authentication-Results field with the SPF result, the
+ * DMARC result of dmarc (when evaluated; NULL is fine) and the DKIM
+ * results of dkim (nothing when SPF was not checked and dkim is NULL)
+ * to out.  0, or -1 when it could not be formatted whole. */
+int smtpd_auth_results(const struct smtpd_session *ss, const struct dkim_verify *dkim,
+		       const struct smtpd_dmarc_msg *dmarc, struct buf *out);
 /* Remove incoming Authentication-Results fields with our authserv-id
  * from the header section hdr..len in place; the new length. */
 size_t smtpd_auth_results_strip(const struct smtpd_session *ss, char *hdr, size_t len);
@@ -295,6 +309,24 @@ void smtpd_dkim_free(struct smtpd_ctx *ctx);
 struct dkim_verify *smtpd_dkim_start(const struct smtpd_session *ss);
 /* The data is complete: look up the keys, check, log the results. */
 void smtpd_dkim_finish(const struct smtpd_session *ss, struct dkim_verify *v);
+
+/* smtpd_dmarc.c */
+/* Read the DMARC settings; on port 25 with DKIM verification, load the
+ * public suffix list and open a resolver (before chroot).  Exits on a
+ * bad setting. */
+void smtpd_dmarc_init(struct smtpd_ctx *ctx);
+/* Close the resolver, free the list and the settings. */
+void smtpd_dmarc_free(struct smtpd_ctx *ctx);
+/* A message begins: dm is evaluated when it is DKIM-verified. */
+void smtpd_dmarc_start(const struct smtpd_session *ss, struct smtpd_dmarc_msg *dm, int dkim_verified);
+/* The header section as received is complete: take the From domain. */
+void smtpd_dmarc_header(struct smtpd_dmarc_msg *dm, const char *hdr, size_t len);
+/* The data and the DKIM results are complete: evaluate, log, apply
+ * the policy.  1 go on (dm->hold: into hold/), 0 after a 550 5.7.1. */
+int smtpd_dmarc_finish(struct smtpd_session *ss, struct smtpd_dmarc_msg *dm, const struct dkim_verify *dkim);
+struct auth_results;
+/* Add the dmarc result (when evaluated) to ar.  0, or -1 when full. */
+int smtpd_dmarc_auth_result(const struct smtpd_dmarc_msg *dm, struct auth_results *ar);
 
 /* smtpd_data.c */
 /* DATA: stream the message to enqueue and answer only after it did. */

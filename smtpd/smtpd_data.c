@@ -71,6 +71,7 @@ struct smtpd_msg {
 	int write_failed;             /* enqueue went away during the data */
 	int failed;                   /* refused already (BDAT): discard the rest */
 	struct dkim_verify *dkim;     /* DKIM verification (smtpd_dkim.c), or NULL */
+	struct smtpd_dmarc_msg dmarc; /* DMARC of DKIM-verified mail (smtpd_dmarc.c) */
 	struct buf piece;             /* BDAT: chunk bytes being read */
 	char conv[SMTPD_BDAT_PIECE + 1];
 };
@@ -219,7 +220,7 @@ static void smtpd_msg_flush_header(struct smtpd_session *ss, struct smtpd_msg *m
 		buf_reset(&add);
 	}
 	/* With DKIM verification the field comes at the end (trailer). */
-	if (m->dkim == NULL && smtpd_auth_results(ss, NULL, &add) < 0)
+	if (m->dkim == NULL && smtpd_auth_results(ss, NULL, NULL, &add) < 0)
 		log_warn("cannot format the Authentication-Results header for %s", ss->client_log);
 	smtpd_msg_write(m, add.data, add.len);
 	if (m->dkim != NULL) {
@@ -228,6 +229,7 @@ static void smtpd_msg_flush_header(struct smtpd_session *ss, struct smtpd_msg *m
 		size_t body = len < m->hdr.len && m->hdr.data[len] == '\n' ? len + 1 : len;
 
 		dkim_verify_header(m->dkim, m->hdr.data, len);
+		smtpd_dmarc_header(&m->dmarc, m->hdr.data, len);
 		dkim_verify_body(m->dkim, m->hdr.data + body, m->hdr.len - body);
 	}
 	/* RFC 8601 5: no Authentication-Results in our name from outside. */
@@ -381,6 +383,7 @@ static int smtpd_msg_open(struct smtpd_session *ss, int bdat)
 		m->held = memfd_create("postern-smtpd", MFD_CLOEXEC);
 	}
 	m->dkim = smtpd_dkim_start(ss);
+	smtpd_dmarc_start(ss, &m->dmarc, m->dkim != NULL);
 	ss->msg = m;   /* smtpd_msg_enqueue looks at m->dkim */
 	if (m->held < 0 && (smtpd_milter_active(ss) || smtpd_msg_enqueue(ss, &m->e) < 0)) {
 		ss->msg = NULL;
@@ -426,16 +429,19 @@ static void smtpd_msg_log(const struct smtpd_session *ss, const struct smtpd_msg
 		log_info("%s: message-id=%s", id, m->msgid);
 }
 
-/* The Authentication-Results field with the DKIM results, for the
- * trailer; a field that cannot be formatted is left out, logged. */
+/* The Authentication-Results field with the DKIM and DMARC results,
+ * for the trailer, and DMARC's quarantine; a field that cannot be
+ * formatted is left out, logged. */
 static void smtpd_msg_trailer(struct smtpd_session *ss, struct smtpd_msg *m)
 {
 	struct buf ar;
 
 	buf_init(&ar, ENQUEUE_PREPEND_MAX);
-	if (smtpd_auth_results(ss, m->dkim, &ar) < 0 || enqueue_set_prepend(m->e, ar.data, ar.len) < 0)
+	if (smtpd_auth_results(ss, m->dkim, &m->dmarc, &ar) < 0 || enqueue_set_prepend(m->e, ar.data, ar.len) < 0)
 		log_warn("cannot format the Authentication-Results header for %s", ss->client_log);
 	buf_free(&ar);
+	if (m->dmarc.hold)
+		enqueue_set_hold(m->e);
 }
 
 /* After the end of data: our verdict, or enqueue's. */
@@ -479,6 +485,8 @@ static void smtpd_msg_verdict(struct smtpd_session *ss, struct smtpd_msg *m)
 	}
 	if (m->dkim != NULL)
 		smtpd_dkim_finish(ss, m->dkim);
+	if (!smtpd_dmarc_finish(ss, &m->dmarc, m->dkim))
+		return;   /* p=reject, enforced: nothing reaches the queue */
 	if (m->held >= 0 && !smtpd_milter_eom(ss, m->held, &m->e, &m->written))
 		return;   /* the milters answered */
 	if (m->dkim != NULL)

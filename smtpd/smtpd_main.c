@@ -217,6 +217,7 @@ static void smtpd_ctx_init(struct smtpd_ctx *ctx, const struct daemon *d)
 	smtpd_delegate_init();
 	smtpd_spf_init(ctx);
 	smtpd_dkim_init(ctx);
+	smtpd_dmarc_init(ctx);   /* after DKIM: it evaluates only verified mail */
 	smtpd_milter_init();
 	smtpd_tls_init(ctx, d);
 	smtpd_limit_init(ctx, d);
@@ -241,6 +242,7 @@ int main(int argc, char **argv)
 	smtpd_access_free(&ctx);
 	tls_ctx_free(&ctx.tls);
 	smtpd_spf_free(&ctx);
+	smtpd_dmarc_free(&ctx);
 	smtpd_dkim_free(&ctx);
 	free(ctx.mynetworks);
 	free(ctx.limit_exceptions);

@@ -14,7 +14,7 @@
  * spf_reject_fail is set, as Postfix with policyd-spf does at RCPT.
  * smtpd_auth_results() writes the Authentication-Results field
  * (RFC 8601, one spf result with smtp.mailfrom or smtp.helo, then the
- * dkim results of smtpd_dkim.c; DMARC can join the list), and smtpd_auth_results_strip()
+ * dmarc result of smtpd_dmarc.c, the dkim results of smtpd_dkim.c), and smtpd_auth_results_strip()
  * removes incoming fields that claim our authserv-id (RFC 8601 5), on
  * every port: nobody may hand us a verdict in our name.
  *
@@ -193,7 +193,8 @@ int smtpd_spf_rcpt(struct smtpd_session *ss, const char *shown)
 	return 0;
 }
 
-int smtpd_auth_results(const struct smtpd_session *ss, const struct dkim_verify *dkim, struct buf *out)
+int smtpd_auth_results(const struct smtpd_session *ss, const struct dkim_verify *dkim,
+		       const struct smtpd_dmarc_msg *dmarc, struct buf *out)
 {
 	const struct smtpd_spf_state *st = &ss->spf;
 	int spf = st->checked && ss->ctx->spf != NULL;
@@ -213,6 +214,10 @@ int smtpd_auth_results(const struct smtpd_session *ss, const struct dkim_verify 
 					      : auth_result_prop(r, "smtp", "mailfrom", buf_cstr(&ss->sender))) < 0)
 			goto out;
 	}
+	/* DMARC before DKIM: one result per signature could fill the list. */
+	if (smtpd_dmarc_auth_result(dmarc, ar) < 0)
+		log_warn("the DMARC result of the message from %s does not fit its Authentication-Results",
+			 ss->client_log);
 	/* A result that did not fit is left out, the rest written. */
 	if (dkim != NULL && dkim_verify_auth_results(dkim, ar) < 0)
 		log_warn("not every DKIM result of the message from %s fits its Authentication-Results",

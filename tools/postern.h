@@ -149,6 +149,8 @@ void postern_check_warn(struct postern_check *ck, const char *fmt, ...) __attrib
 void postern_check_tls(struct postern_check *ck);
 /* The dkim_* settings, etc/dkim_keys and the keys it names (docs/dkim.md). */
 void postern_check_dkim(struct postern_check *ck);
+/* The dmarc_* settings and the public suffix list (docs/operator.md, "DMARC"). */
+void postern_check_dmarc(struct postern_check *ck);
 /* The directories of docs/tree.md: present, owners (as root) and modes;
  * the TLS key not readable by others. */
 void postern_check_tree(struct postern_check *ck);

@@ -318,6 +318,7 @@ int postern_cmd_check(int argc, char **argv)
 	postern_check_sender_logins(&ck);
 	postern_check_policy(&ck);
 	postern_check_dkim(&ck);
+	postern_check_dmarc(&ck);
 	if (log_set_syslog_name(config_str("syslog_name")) < 0)   /* the daemons would log as postern */
 		postern_check_fail(&ck, "syslog_name %s: not 1 to 63 of A-Z a-z 0-9 . _ - / without / at an end",
 				   config_str("syslog_name"));

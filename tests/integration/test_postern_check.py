@@ -252,3 +252,21 @@ class PosternCheck(PosternTestCase):
         t.run("reload", "-d", t.dir)
         wait_for(lambda: t.check() == (0, ""), 30, "postern check passing after the reload bound smtp-alt",
                  detail=t.check, interval=0.5)
+
+    # ---- DMARC
+
+    def test_dmarc_quarantine_and_suffix_list(self):
+        t = self.tree()
+        t.set_conf(dmarc_quarantine="drop")
+        self.assert_problem(t, "postern: check: dmarc_quarantine = drop: not hold or mark")
+        t.run("conf", "-d", t.dir, "dmarc_quarantine=mark", "dmarc_public_suffix_list=/nonexistent/psl.dat")
+        code, out = t.check()
+        self.assertEqual(code, 0, out)
+        self.assertIn("postern: check: warning: dmarc_public_suffix_list /nonexistent/psl.dat: No such file or "
+                      "directory (apt-get install publicsuffix); Organizational Domains are the last two labels\n",
+                      out)
+        # not evaluated without DKIM verification: no warning
+        t.set_conf(dkim_verify="no")
+        code, out = t.check()
+        self.assertEqual(code, 0, out)
+        self.assertNotIn("dmarc", out)

@@ -45,18 +45,20 @@ print("v=DKIM1; k=rsa; p=" + base64.b64encode(spki).decode())
 print("v=DKIM1; k=ed25519; p=" + base64.b64encode(pub).decode())
 '''
 
-# Signs the message on stdin with each "selector:kind[:l]" of argv[2:]
-# (keys in argv[1]; ":l" adds l=); the signed message on stdout.
+# Signs the message on stdin for the domain argv[2] with each
+# "selector:kind[:l]" of argv[3:] (keys in argv[1]; ":l" adds l=); the
+# signed message on stdout.  test_smtpd_dmarc.py signs with it too.
 SIGN = r'''
 import os, sys
 import dkim
 d = sys.argv[1]
+domain = sys.argv[2].encode()
 msg = sys.stdin.buffer.read()
 out = msg
-for spec in sys.argv[2:]:
+for spec in sys.argv[3:]:
     sel, kind = spec.split(":")[:2]
     key = open(os.path.join(d, "rsa.pem" if kind == "rsa" else "ed.key"), "rb").read()
-    sig = dkim.sign(msg, sel.encode(), b"sig.test", key, signature_algorithm=(kind + "-sha256").encode(),
+    sig = dkim.sign(msg, sel.encode(), domain, key, signature_algorithm=(kind + "-sha256").encode(),
                     include_headers=[b"from", b"to", b"subject", b"date", b"message-id"],
                     length=spec.endswith(":l"))
     out = sig + out
@@ -71,28 +73,38 @@ def txt_option(name, value):
     return "--txt-record=%s,%s" % (name, ",".join(parts))
 
 
-@unittest.skipUnless(have(DNSMASQ), "dnsmasq is not installed (apt-get install dnsmasq-base)")
-class SmtpdDkimVerify(PosternTestCase):
+def signing_keys(prefix):
+    """For a class that signs with python3-dkim and connects from
+    CLIENT_IP (SkipTest when it cannot): a new work directory, which the
+    caller removes, with an RSA and an Ed25519 key: (work, RSA record,
+    Ed25519 record)."""
+    why = dkimpy_missing()
+    if why:
+        raise unittest.SkipTest(why)
+    if not can_bind(CLIENT_IP):
+        raise unittest.SkipTest("cannot bind client sockets to 127.0.0.x addresses")
+    work = tempfile.mkdtemp(prefix=prefix)
+    p = subprocess.run([DEBIAN_PYTHON, "-c", KEYGEN, work], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=120 * SCALE)
+    if p.returncode != 0:
+        shutil.rmtree(work, True)
+        raise AssertionError(p.stdout.decode("utf-8", "replace"))
+    rsa_rec, ed_rec = p.stdout.decode().split("\n")[:2]
+    return work, rsa_rec, ed_rec
 
-    @classmethod
-    def setUpClass(cls):
-        why = dkimpy_missing()
-        if why:
-            raise unittest.SkipTest(why)
-        if not can_bind(CLIENT_IP):
-            raise unittest.SkipTest("cannot bind client sockets to 127.0.0.x addresses")
-        cls.work = tempfile.mkdtemp(prefix="postern-it-dkimv-")
-        p = subprocess.run([DEBIAN_PYTHON, "-c", KEYGEN, cls.work], stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, timeout=120 * SCALE)
-        if p.returncode != 0:
-            shutil.rmtree(cls.work, True)
-            raise AssertionError(p.stdout.decode("utf-8", "replace"))
-        rsa_rec, ed_rec = p.stdout.decode().split("\n")[:2]
-        records = [txt_option("rsa._domainkey.sig.test", rsa_rec),
-                   txt_option("ed._domainkey.sig.test", ed_rec),
-                   "--txt-record=revoked._domainkey.sig.test,v=DKIM1; k=rsa; p=",
-                   "--txt-record=sig.test,v=spf1 ip4:%s -all" % CLIENT_IP]
-        cls.dns = start_dnsmasq(records, cls.work, "sig.test")
+
+def dkim_sign(case, work, msg, domain, *specs):
+    """msg signed for domain with the keys of work (SIGN's specs)."""
+    p = subprocess.run([DEBIAN_PYTHON, "-c", SIGN, work, domain] + list(specs), input=msg,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60 * SCALE)
+    case.assertEqual(p.returncode, 0, p.stderr.decode("utf-8", "replace"))
+    return p.stdout
+
+
+class SignedMailCase(PosternTestCase):
+    """The base of the classes whose setUpClass makes cls.work
+    (signing_keys) and cls.dns (start_dnsmasq): their trees use that
+    dnsmasq and verify the mail of CLIENT_IP."""
 
     @classmethod
     def tearDownClass(cls):
@@ -103,6 +115,29 @@ class SmtpdDkimVerify(PosternTestCase):
         settings = {"dkim_verify_skip_addresses": "127.0.0.1/32"}
         settings.update(conf)
         return dns_tree(self, self.dns.port, **settings)
+
+    def fields(self, head):
+        """The header fields, unfolded, in order."""
+        out = []
+        for line in head.split("\n"):
+            if line[:1] in (" ", "\t") and out:
+                out[-1] += " " + line.strip()
+            else:
+                out.append(line)
+        return out
+
+
+@unittest.skipUnless(have(DNSMASQ), "dnsmasq is not installed (apt-get install dnsmasq-base)")
+class SmtpdDkimVerify(SignedMailCase):
+
+    @classmethod
+    def setUpClass(cls):
+        cls.work, rsa_rec, ed_rec = signing_keys("postern-it-dkimv-")
+        records = [txt_option("rsa._domainkey.sig.test", rsa_rec),
+                   txt_option("ed._domainkey.sig.test", ed_rec),
+                   "--txt-record=revoked._domainkey.sig.test,v=DKIM1; k=rsa; p=",
+                   "--txt-record=sig.test,v=spf1 ip4:%s -all" % CLIENT_IP]
+        cls.dns = start_dnsmasq(records, cls.work, "sig.test")
 
     def message(self, test_id, body=b"Hello,\r\nthis is signed.\r\n", extra=()):
         head = [b"X-Test-Id: " + test_id.encode(),
@@ -115,10 +150,7 @@ class SmtpdDkimVerify(PosternTestCase):
         return b"\r\n".join(head) + b"\r\n\r\n" + body
 
     def sign(self, msg, *specs):
-        p = subprocess.run([DEBIAN_PYTHON, "-c", SIGN, self.work] + list(specs), input=msg,
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60 * SCALE)
-        self.assertEqual(p.returncode, 0, p.stderr.decode("utf-8", "replace"))
-        return p.stdout
+        return dkim_sign(self, self.work, msg, "sig.test", *specs)
 
     def send(self, t, test_id, data, src=CLIENT_IP):
         """Send data to bob from src; its delivered header section."""
@@ -129,16 +161,6 @@ class SmtpdDkimVerify(PosternTestCase):
         s.sendmail("alice@sig.test", [bob], data)
         s.quit()
         return delivered_head(self, t, "bob", test_id)
-
-    def fields(self, head):
-        """The header fields, unfolded, in order."""
-        out = []
-        for line in head.split("\n"):
-            if line[:1] in (" ", "\t") and out:
-                out[-1] += " " + line.strip()
-            else:
-                out.append(line)
-        return out
 
     def results(self, head):
         """Our Authentication-Results field (right above our Received):
@@ -275,7 +297,8 @@ class SmtpdDkimVerify(PosternTestCase):
 
 class EnqueueTrailer(PosternTestCase):
     """The enqueue trailer (docs/protocols.md): header fields after the
-    end chunk go into the prepend slot; bad ones refuse the message."""
+    end chunk go into the prepend slot, hold=1 into hold/; bad ones
+    refuse the message."""
 
     def test_trailer_fields_are_prepended_and_bad_ones_refused(self):
         t = self.start_tree()
@@ -302,3 +325,16 @@ class EnqueueTrailer(PosternTestCase):
         a = t.enqueue_raw(env, b"X-Test-Id: trailer-4\n\nbody\n", trailer=[("prepend", field), ("prepend", field)])
         self.assertEqual((a.get("status"), a.get("reason")), ("fail", "duplicate prepend"), a)
         self.assertEqual(t.wait_ids("bob", {"trailer-2"}).get("trailer-2"), 1, t.log_tail())
+
+    def test_trailer_hold_commits_into_hold(self):
+        t = self.start_tree()
+        env = [("sender", "a@example.org"), ("rcpt", t.addr("bob")), ("trailer", "1")]
+        a = t.enqueue_raw(env, b"X-Test-Id: trailer-hold\n\nbody\n", trailer=[("hold", "1")])
+        self.assertEqual(a.get("status"), "ok", a)
+        q = t.wait_queue(lambda q: len(q) == 1 and q[0]["state"] == "hold", 30, "the message in hold/")
+        self.assertEqual(q[0]["id"], a.get("queue_id"))
+        a = t.enqueue_raw(env, b"X-Test-Id: trailer-hold-2\n\nbody\n", trailer=[("hold", "yes")])
+        self.assertEqual((a.get("status"), a.get("reason")), ("fail", "bad hold in trailer"), a)
+        a = t.enqueue_raw(env, b"X-Test-Id: trailer-hold-3\n\nbody\n", trailer=[("hold", "1"), ("hold", "1")])
+        self.assertEqual((a.get("status"), a.get("reason")), ("fail", "duplicate hold in trailer"), a)
+        self.assertEqual(len(t.queue_json()), 1)

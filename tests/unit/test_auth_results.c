@@ -64,6 +64,37 @@ static void test_write_results_and_none(void **state)
 	free(ar);
 }
 
+/* A comment after the result (DMARC's policy), skipped by the parser. */
+static void test_write_comment(void **state)
+{
+	struct auth_results *ar = calloc(1, sizeof(*ar)), *back = calloc(1, sizeof(*back));
+	struct auth_result *r;
+	struct buf out;
+	const char *err;
+
+	(void)state;
+	assert_non_null(ar);
+	assert_non_null(back);
+	r = auth_results_add(ar, "dmarc", "fail", NULL);
+	assert_non_null(r);
+	assert_int_equal(auth_result_comment(r, "p=reject (x)"), -1);
+	assert_int_equal(auth_result_comment(r, "a\\b"), -1);
+	assert_int_equal(auth_result_comment(r, "a\nb"), -1);
+	assert_int_equal(auth_result_comment(r, "p=reject dis=none"), 0);
+	assert_int_equal(auth_result_prop(r, "header", "from", "example.org"), 0);
+	buf_init(&out, 4096);
+	assert_int_equal(auth_results_write("mx.example.net", ar, &out), 0);
+	assert_string_equal(buf_cstr(&out), "Authentication-Results: mx.example.net;\n"
+			    "\tdmarc=fail (p=reject dis=none) header.from=example.org\n");
+	assert_int_equal(auth_results_parse(out.data + 23, out.len - 23, back, &err), 0);
+	assert_int_equal(back->n, 1);
+	assert_string_equal(back->r[0].result, "fail");
+	assert_string_equal(back->r[0].prop[0].value, "example.org");
+	buf_free(&out);
+	free(ar);
+	free(back);
+}
+
 static void test_parse_rfc8601_examples(void **state)
 {
 	static const char b4[] =
@@ -136,6 +167,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_write_results_and_none),
+		cmocka_unit_test(test_write_comment),
 		cmocka_unit_test(test_parse_rfc8601_examples),
 		cmocka_unit_test(test_strip_ours_keep_foreign),
 	};

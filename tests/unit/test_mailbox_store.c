@@ -1742,6 +1742,60 @@ static void test_snapshot_is_used_and_a_stale_one_is_not(void **state)
 	mbox_close(&mb);
 }
 
+/* The view a session opens from a snapshot with changes logged since
+ * (flags, expunges, new messages, \Recent) is the view a session makes
+ * from the files alone. */
+static void test_snapshot_view_is_the_view_of_the_files(void **state)
+{
+	struct mbox *mb, *full;
+	const char *err = NULL;
+	int removed;
+	(void)state;
+
+	make_maildir("sv");
+	deliver_sized("sv", 0, SNAP_MSGS);
+	assert_int_equal(mbox_open("sv", 2, 0, &mb, &err), 0);
+	mbox_close(&mb);
+	assert_true(exists("sv/" MBOX_SNAPSHOT_NAME));
+	assert_int_equal(mbox_open("sv", 2, 0, &mb, &err), 0);
+	assert_int_equal(mb->snapshot_reads, 1);
+	assert_int_equal(mbox_msg_set_flags(mb, 0, MBOX_SEEN), 0);
+	assert_int_equal(mbox_msg_set_flags(mb, 40, MBOX_FLAGGED | MBOX_ANSWERED), 0);
+	assert_int_equal(mbox_msg_set_flags(mb, SNAP_MSGS - 1, MBOX_DRAFT), 0);
+	assert_int_equal(mbox_msg_expunge(mb, 1, &removed), 0);
+	assert_int_equal(mbox_msg_expunge(mb, 30, &removed), 0);
+	mbox_close(&mb);
+	deliver_sized("sv", SNAP_MSGS, 3);
+	/* from the snapshot, the log beyond it, and new/ */
+	assert_int_equal(mbox_open("sv", 2, MBOX_CLAIM_RECENT, &mb, &err), 0);
+	assert_true(mb->snapshot_reads >= 1);
+	assert_int_equal(mb->n, SNAP_MSGS - 2 + 3);
+	/* the same folder read without a snapshot (none written either) */
+	size_t min = mbox_snapshot_min;
+	mbox_snapshot_min = (size_t)-1;
+	assert_int_equal(rename("sv/" MBOX_SNAPSHOT_NAME, "sv.snap"), 0);
+	assert_int_equal(mbox_open("sv", 2, 0, &full, &err), 0);
+	mbox_snapshot_min = min;
+	assert_int_equal(full->snapshot_reads, 0);
+	assert_int_equal(full->n, mb->n);
+	for (size_t i = 0; i < mb->n; i++) {
+		assert_int_equal(mb->msgs[i].uid, full->msgs[i].uid);
+		assert_int_equal(mb->msgs[i].flags, full->msgs[i].flags);
+		assert_int_equal(mb->msgs[i].modseq, full->msgs[i].modseq);
+		assert_int_equal(mb->msgs[i].size, full->msgs[i].size);
+		assert_int_equal(mb->msgs[i].vsize, full->msgs[i].vsize);
+		assert_int_equal(mb->msgs[i].date, full->msgs[i].date);
+		assert_int_equal(full->msgs[i].recent, 0);
+		/* \Recent: every message, none claimed before */
+		assert_int_equal(mb->msgs[i].recent, 1);
+	}
+	assert_int_equal(mb->msgs[0].flags, MBOX_SEEN);
+	assert_int_equal(mb->msgs[1].uid, 3);
+	assert_int_equal(mb->msgs[mb->n - 1].uid, SNAP_MSGS + 3);
+	mbox_close(&full);
+	mbox_close(&mb);
+}
+
 /* A UID list rewritten since the snapshot (Dovecot rewrites it, adding
  * fields) is read whole: the snapshot's offset into it means nothing
  * any more. */
@@ -2062,6 +2116,7 @@ int main(void)
 		cmocka_unit_test(test_message_cap_is_told_and_loses_nothing),
 		cmocka_unit_test(test_sizes_from_the_name_and_measured_once),
 		cmocka_unit_test(test_snapshot_is_used_and_a_stale_one_is_not),
+		cmocka_unit_test(test_snapshot_view_is_the_view_of_the_files),
 		cmocka_unit_test(test_snapshot_of_a_rewritten_uidlist_is_not_used),
 		cmocka_unit_test(test_torn_or_damaged_snapshot_is_not_believed),
 		cmocka_unit_test(test_snapshot_rewritten_by_another_process),
