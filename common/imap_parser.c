@@ -397,7 +397,7 @@ static const struct imap_arg *pend_take(struct imap_parser *p, unsigned int star
 static enum imap_parse_event tok_append(struct imap_parser *p, const unsigned char *s, size_t n)
 {
 	if (buf_append(&p->tok, s, n) < 0)
-		return fail(p, "Command line too long");
+		return fail_kind(p, true, IMAP_REPLY_BAD, "TOOBIG", "Command line too long");
 	return IMAP_PARSE_MORE;
 }
 
@@ -1238,7 +1238,7 @@ enum imap_parse_event imap_parser_feed(struct imap_parser *p, const void *data, 
 				if (p->state == ST_RAW)
 					p->skip_literals = false;
 				ev = fail_kind(p, p->state != ST_TAG && p->state != ST_RAW,
-					       IMAP_REPLY_BAD, NULL, "Command line too long");
+					       IMAP_REPLY_BAD, "TOOBIG", "Command line too long");
 				break;
 			}
 			ev = step_line(p, s, end, &i);

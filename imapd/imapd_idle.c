@@ -169,6 +169,12 @@ void imapd_idle_run(struct imapd_session *ss, const char *tag, long long idle_si
 				imapd_bad(ss, tag, "Expected DONE");
 			break;
 		}
+		if (ev == IMAPD_EV_ERROR) {
+			/* A line past imap_line_limit: no DONE, but the parser
+			 * drops the rest of it and the session goes on. */
+			imapd_bad(ss, tag, "[TOOBIG] Line too long, expected DONE");
+			break;
+		}
 		if (ev == IMAPD_EV_TIMEOUT)
 			stream_puts(ss->s, "* BYE Autologout: idle for too long\r\n");
 		else if (ev == IMAPD_EV_SHUTDOWN)

@@ -183,9 +183,12 @@ static void login_login(struct imapd_login *il, const char *tag, const struct im
 	free(user);
 }
 
-/* One SASL response line from the client, after "+ challenge". */
-static int login_sasl_line(struct imapd_login *il, const char *challenge, struct buf *out,
-			   enum sasl_status *st_r)
+/* One SASL response line from the client, after "+ challenge".  -1
+ * when the exchange is over without one: the client is gone, or the line
+ * passed imap_line_limit (answered here; the parser drops the rest of
+ * it, and the connection goes on). */
+static int login_sasl_line(struct imapd_login *il, const char *tag, const char *challenge,
+			   struct buf *out, enum sasl_status *st_r)
 {
 	const char *line;
 	size_t len;
@@ -193,6 +196,10 @@ static int login_sasl_line(struct imapd_login *il, const char *challenge, struct
 	stream_printf(il->s, "+ %s\r\n", challenge);
 	imap_parser_expect_line(il->p);
 	enum imapd_event ev = imapd_read_event(il->s, il->p);
+	if (ev == IMAPD_EV_ERROR) {
+		login_bad(il, tag, "[TOOBIG] Response line too long");
+		return -1;
+	}
 	if (ev != IMAPD_EV_LINE) {
 		il->done = 1;
 		return -1;
@@ -221,7 +228,7 @@ static void login_sasl_authenticate(struct imapd_login *il, const char *tag, con
 	if (mech == SASL_MECH_PLAIN) {
 		if (a->initial != NULL)
 			st = sasl_initial_decode(a->initial, strlen(a->initial), &msg);
-		else if (login_sasl_line(il, "", &msg, &st) < 0)
+		else if (login_sasl_line(il, tag, "", &msg, &st) < 0)
 			goto out;
 		if (st == SASL_OK)
 			st = sasl_plain_parse(msg.data, msg.len, &user, &pass);
@@ -229,9 +236,9 @@ static void login_sasl_authenticate(struct imapd_login *il, const char *tag, con
 		/* LOGIN: the user name may come as the initial response. */
 		if (a->initial != NULL)
 			st = sasl_initial_decode(a->initial, strlen(a->initial), &user);
-		else if (login_sasl_line(il, SASL_LOGIN_USER_PROMPT, &user, &st) < 0)
+		else if (login_sasl_line(il, tag, SASL_LOGIN_USER_PROMPT, &user, &st) < 0)
 			goto out;
-		if (st == SASL_OK && login_sasl_line(il, SASL_LOGIN_PASSWORD_PROMPT, &pass, &st) < 0)
+		if (st == SASL_OK && login_sasl_line(il, tag, SASL_LOGIN_PASSWORD_PROMPT, &pass, &st) < 0)
 			goto out;
 		if (st == SASL_OK)
 			st = sasl_login_check(&user, &pass);

@@ -373,9 +373,10 @@ static unsigned long long qmgr_backoff(const struct qmgr *q, unsigned attempts)
 
 static void qmgr_remove(struct qmgr *q, struct qmgr_msg *m)
 {
-	/* Every recipient is final and reported on disk: losing this unlink
-	 * in a crash only makes the next qmgr find a finished file and
-	 * remove it.  The reasons go first: never left behind. */
+	/* Every recipient is final and reported: losing this unlink in a
+	 * crash only makes the next qmgr find a finished file and remove it
+	 * (or, after a power cut that also lost an unflushed D mark, deliver
+	 * that recipient again).  The reasons go first: never left behind. */
 	qmgr_reason_forget(m);
 	if (unlink(m->path) < 0 && errno != ENOENT) {
 		log_warn("%s: cannot remove %s: %s", m->id, m->path, strerror(errno));
@@ -430,6 +431,11 @@ static void qmgr_defer(struct qmgr *q, struct qmgr_msg *m, int soon, time_t now)
 			log_warn("%s: %s: %s", m->id, err, strerror(errno));
 		delay = qmgr_backoff(q, m->qf.attempts);
 	}
+	/* The deliveries this attempt marked (and the attempt count), in
+	 * one flush, before the file waits for its next try. */
+	if (m->unsynced && queuefile_sync(&m->qf, &err) < 0)
+		log_warn("%s: %s: %s; a delivery may be repeated after a power cut", m->id, err, strerror(errno));
+	m->unsynced = 0;
 	qmgr_reason_save(m);
 	due = delay > (unsigned long long)(QMGR_NEVER - now) ? QMGR_NEVER : now + (time_t)delay;
 	/* The mtime of a deferred file is its next try: a restarted qmgr

@@ -50,6 +50,7 @@ struct qmgr_msg {
 	int agent_broke;                /* an agent failed (not the destination) */
 	int agent_missing;              /* a transport's socket does not exist */
 	int real_deferral;              /* a destination deferred */
+	int unsynced;                   /* a D mark is written but not flushed (qmgr_answer) */
 	long long active_ms;            /* when this attempt took it in (log delays) */
 };
 

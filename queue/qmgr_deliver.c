@@ -660,11 +660,20 @@ static int qmgr_answer(struct qmgr_conn *c, const struct record *rec)
 	qmgr_result_set(m, i, dsn != NULL ? dsn : (mark == QUEUEFILE_FAILED ? "5.0.0" : "2.0.0"),
 			reason, j->dest->t->id);
 	metric_count(mark == QUEUEFILE_DELIVERED ? METRIC_DELIVERED : METRIC_BOUNCED);
-	/* Durably first: a crash after this line must not repeat the
-	 * delivery, nor lose the failure. */
-	if (queuefile_mark(&m->qf, i, mark, &err) < 0) {
+	/* A failure is made durable at once: a crash after this line must
+	 * not lose it.  A delivery is written now and flushed only if the
+	 * file stays in the queue (qmgr_defer), with the other marks of the
+	 * attempt: a file removed right after needs none, as a power cut
+	 * that loses the mark can only make the delivery happen again,
+	 * never lose it (docs/queue.md).  A crash of qmgr loses nothing:
+	 * the write is in the page cache. */
+	int r_mark = mark == QUEUEFILE_DELIVERED ? queuefile_set_status(&m->qf, i, mark, &err)
+						 : queuefile_mark(&m->qf, i, mark, &err);
+	if (r_mark < 0) {
 		log_warn("%s: %s: %s; <%s> stays pending", m->id, err, strerror(errno), r->addr);
 		m->real_deferral = 1;
+	} else if (mark == QUEUEFILE_DELIVERED) {
+		m->unsynced = 1;
 	}
 	c->answered++;
 	return 0;

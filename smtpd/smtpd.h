@@ -137,6 +137,7 @@ struct smtpd_session {
 	size_t nrcpt;
 	size_t rcpt_alloc;
 	size_t rcpt_fields;              /* enqueue record fields the recipients take */
+	unsigned long long rcpt_overshoot;   /* RCPTs refused for the recipient limit */
 	struct smtpd_msg *msg;           /* message being received (BDAT), or NULL */
 	/* the session */
 	struct timespec started;
@@ -166,6 +167,10 @@ void smtpd_serve(int in_fd, int out_fd, void *arg);
 /* Queue one reply line (CRLF added); 4xx/5xx count as errors and are
  * logged as rejects. */
 void smtpd_reply(struct smtpd_session *ss, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Queue a reply that repeats an error already counted and logged in this
+ * transaction: neither counted against smtpd_hard_error_limit nor logged. */
+void smtpd_reply_again(struct smtpd_session *ss, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* Forget the current transaction (sender, recipients, a message being
  * received); HELO, TLS and AUTH stay. */

@@ -24,7 +24,9 @@
  *
  * Fails: a map read error is a temporary 451 4.3.0 (the client retries);
  * the recipient count is bounded by smtpd_recipient_limit and by the
- * fields an enqueue record may carry (452 4.5.3). */
+ * fields an enqueue record may carry (452 4.5.3 to every RCPT beyond
+ * them; only the first of a transaction counts as an error and is
+ * logged, so a client that pipelines more keeps its transaction). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -293,6 +295,40 @@ static int smtpd_rcpt_merge(struct smtpd_session *ss, struct smtpd_rcpt *r, cons
 	return 0;
 }
 
+/* At the recipient limit: whether the path of this RCPT names a
+ * recipient the transaction already has, with room left to merge its
+ * DSN requests, so that it gets its 250 as it would below the limit
+ * (a 452 would make the client send it again in another transaction,
+ * a second delivery); it then goes the way of any RCPT and is merged
+ * into the one it names.  Answers nothing: a new or malformed one is
+ * refused for the limit. */
+static int smtpd_rcpt_named_before(const struct smtpd_session *ss, const char *p, size_t len)
+{
+	struct buf addr, norm;
+	const char *err;
+	size_t used;
+	int found = 0;
+
+	if (ss->rcpt_fields + 2 + 9 > RECORD_MAX_FIELDS)
+		return 0;
+	buf_init(&addr, ADDRESS_PATH_MAX);
+	buf_init(&norm, ADDRESS_PATH_MAX);
+	if (smtpd_rcpt_is_postmaster(p, len) > 0) {
+		if (ss->ctx->first_domain[0] != '\0' && buf_printf(&norm, "postmaster@%s", ss->ctx->first_domain) >= 0)
+			found = 1;
+	} else if (address_parse_path(p, len, 0, 1, &addr, &used, &err) == 0 && used <= len && addr.len > 0 &&
+		   address_normalize(buf_cstr(&addr), addr.len, &norm) == 0) {
+		found = 1;
+	}
+	if (found)
+		found = smtpd_rcpt_find(ss, norm.data, norm.len, 0) != NULL ||
+			(smtpd_rcpt_policy(ss->ctx, norm.data, norm.len) == SMTPD_RCPT_OK &&
+			 smtpd_rcpt_find(ss, norm.data, norm.len, 1) != NULL);
+	buf_free(&addr);
+	buf_free(&norm);
+	return found;
+}
+
 /* Add an accepted recipient, or merge it into the one it duplicates
  * (issue 9 item 8: a recipient named many times is stored once; only
  * distinct recipients count against smtpd_recipient_limit).  -1 when
@@ -387,8 +423,15 @@ void smtpd_cmd_rcpt(struct smtpd_session *ss, const struct smtp_cmd *cmd)
 		smtpd_reply(ss, "501 5.5.4 Syntax: RCPT TO:<address>");
 		return;
 	}
-	if (!smtpd_rcpt_room(ss)) {
-		smtpd_reply(ss, "452 4.5.3 Error: too many recipients");
+	if (!smtpd_rcpt_room(ss) && !smtpd_rcpt_named_before(ss, rest, rest_len)) {
+		/* RFC 5321 4.5.3.1.10: a client may pipeline more recipients
+		 * than we take and send the rest in another transaction, so
+		 * only the first refusal of a transaction is an error (and a
+		 * log line): 100,000 pipelined RCPTs count as one. */
+		if (ss->rcpt_overshoot++ == 0)
+			smtpd_reply(ss, "452 4.5.3 Error: too many recipients");
+		else
+			smtpd_reply_again(ss, "452 4.5.3 Error: too many recipients");
 		return;
 	}
 	buf_init(&norm, ADDRESS_PATH_MAX);

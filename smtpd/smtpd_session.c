@@ -117,24 +117,42 @@ static void smtpd_log_error(const struct smtpd_session *ss, const char *line)
 		 ss->esmtp ? "ESMTP" : "SMTP", buf_cstr(&ss->helo));
 }
 
-void smtpd_reply(struct smtpd_session *ss, const char *fmt, ...)
+__attribute__((format(printf, 3, 0)))
+static void smtpd_vreply(struct smtpd_session *ss, int counted, const char *fmt, va_list ap)
 {
 	char line[SMTPD_REPLY_MAX];
-	va_list ap;
 	int n;
 
-	va_start(ap, fmt);
 	n = vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
 	if (n < 0 || (size_t)n >= sizeof(line))
 		log_panic("smtpd: reply too long for its buffer");
 	if (line[0] == '4' || line[0] == '5') {
-		ss->errors++;
-		smtpd_log_error(ss, line);
+		if (counted) {
+			ss->errors++;
+			smtpd_log_error(ss, line);
+		}
 		metric_count(line[0] == '4' ? METRIC_REJECT_4XX : METRIC_REJECT_5XX);
 	}
 	(void)stream_write(ss->s, line, (size_t)n);
 	(void)stream_write(ss->s, "\r\n", 2);
+}
+
+void smtpd_reply(struct smtpd_session *ss, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	smtpd_vreply(ss, 1, fmt, ap);
+	va_end(ap);
+}
+
+void smtpd_reply_again(struct smtpd_session *ss, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	smtpd_vreply(ss, 0, fmt, ap);
+	va_end(ap);
 }
 
 void smtpd_reset(struct smtpd_session *ss)
@@ -147,6 +165,7 @@ void smtpd_reset(struct smtpd_session *ss)
 	}
 	ss->nrcpt = 0;
 	ss->rcpt_fields = 0;
+	ss->rcpt_overshoot = 0;
 	buf_reset(&ss->sender);
 	buf_reset(&ss->envid);
 	ss->mail_size = 0;

@@ -409,12 +409,11 @@ class RawSMTP:
             pass
 
 
-def _tcp_rx_queue(local, remote):
-    """Bytes waiting in the receive queue of the IPv4 TCP socket bound to
-    local and connected to remote ((host, port) pairs), from
-    /proc/net/tcp; None if there is no such socket."""
+def _tcp_fields(local, remote):
+    """The /proc/net/tcp fields of the IPv4 TCP socket bound to local and
+    connected to remote ((host, port) pairs), or None if there is none."""
     def hexaddr(addr):
-        host, port = addr
+        host, port = addr[:2]
         return "%08X:%04X" % (int.from_bytes(socket.inet_aton(host), sys.byteorder), port)
     want = (hexaddr(local), hexaddr(remote))
     with open("/proc/net/tcp") as f:
@@ -422,8 +421,39 @@ def _tcp_rx_queue(local, remote):
         for line in f:
             fields = line.split()
             if (fields[1], fields[2]) == want:
-                return int(fields[4].split(":")[1], 16)
+                return fields
     return None
+
+
+def _tcp_rx_queue(local, remote):
+    """Bytes waiting in the receive queue of that socket (_tcp_fields)."""
+    fields = _tcp_fields(local, remote)
+    return None if fields is None else int(fields[4].split(":")[1], 16)
+
+
+def connection_pids(sock):
+    """Pids of the processes that hold the server end of our loopback
+    TCP connection sock (plain or TLS-wrapped): the process serving it,
+    also after a login process has passed it on (root reads every
+    process's descriptors)."""
+    fields = _tcp_fields(sock.getpeername(), sock.getsockname())
+    if fields is None or fields[9] == "0":
+        return []
+    want = "socket:[%s]" % fields[9]
+    out = []
+    for pid in all_pids():
+        if want in open_files(pid):
+            out.append(pid)
+    return sorted(out)
+
+
+def vm_hwm_kb(pid):
+    """The peak resident set of pid (VmHWM of /proc/PID/status) in KiB,
+    or None when it is gone."""
+    st = proc_status(pid)
+    if not st or "VmHWM" not in st:
+        return None
+    return int(st["VmHWM"].split()[0])
 
 
 def wait_peer_read(sock, seconds=10):

@@ -541,12 +541,12 @@ static void test_line_length_limit(void **state)
 	}
 	/* ... one more byte is refused, and the parser resumes. */
 	snprintf(in, sizeof(in), "a X %095d\r\nb NOOP\r\n", 0);
-	expect_with(&l, NULL, in, "ERR a BAD Command line too long\nCMD b NOOP\n");
+	expect_with(&l, NULL, in, "ERR a BAD [TOOBIG] Command line too long\nCMD b NOOP\n");
 	/* A long quoted string, and a long tag (untagged). */
 	snprintf(in, sizeof(in), "a X \"%0150d\"\r\nb NOOP\r\n", 0);
-	expect_with(&l, NULL, in, "ERR a BAD Command line too long\nCMD b NOOP\n");
+	expect_with(&l, NULL, in, "ERR a BAD [TOOBIG] Command line too long\nCMD b NOOP\n");
 	snprintf(in, sizeof(in), "%0150d NOOP\r\nb NOOP\r\n", 0);
-	expect_with(&l, NULL, in, "ERR * BAD Command line too long\nCMD b NOOP\n");
+	expect_with(&l, NULL, in, "ERR * BAD [TOOBIG] Command line too long\nCMD b NOOP\n");
 	/* Literal octets do not count toward the line. */
 	snprintf(in, sizeof(in), "a X {200+}\r\n%0200d Y\r\n", 0);
 	{
