@@ -200,15 +200,9 @@ def wait_delivered(maildir, n, seconds):
 
 def header_fields(path):
     """The header fields of a delivered message, unfolded."""
+    from test_smtpd_dkim_verify import unfold   # late: postern_harness reads POSTERN_BUILD
     with open(path, "rb") as f:
-        head = f.read().split(b"\n\n", 1)[0].decode("utf-8", "replace")
-    out = []
-    for line in head.split("\n"):
-        if line[:1] in (" ", "\t") and out:
-            out[-1] += " " + line.strip()
-        else:
-            out.append(line)
-    return out
+        return unfold(f.read().split(b"\n\n", 1)[0].decode("utf-8", "replace"))
 
 
 def named(fields, name):

@@ -73,6 +73,18 @@ def txt_option(name, value):
     return "--txt-record=%s,%s" % (name, ",".join(parts))
 
 
+def unfold(head):
+    """The header fields of a header section (LF line ends), unfolded, in
+    order (bench/mailauth.py reads delivered mail with it too)."""
+    out = []
+    for line in head.split("\n"):
+        if line[:1] in (" ", "\t") and out:
+            out[-1] += " " + line.strip()
+        else:
+            out.append(line)
+    return out
+
+
 def signing_keys(prefix):
     """For a class that signs with python3-dkim and connects from
     CLIENT_IP (SkipTest when it cannot): a new work directory, which the
@@ -117,14 +129,7 @@ class SignedMailCase(PosternTestCase):
         return dns_tree(self, self.dns.port, **settings)
 
     def fields(self, head):
-        """The header fields, unfolded, in order."""
-        out = []
-        for line in head.split("\n"):
-            if line[:1] in (" ", "\t") and out:
-                out[-1] += " " + line.strip()
-            else:
-                out.append(line)
-        return out
+        return unfold(head)
 
 
 @unittest.skipUnless(have(DNSMASQ), "dnsmasq is not installed (apt-get install dnsmasq-base)")
