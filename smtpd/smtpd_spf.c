@@ -202,7 +202,11 @@ int smtpd_auth_results(const struct smtpd_session *ss, const struct dkim_verify 
 	struct auth_result *r;
 	int ret = -1;
 
-	if ((!spf && dkim == NULL) || ss->ctx->spf == NULL)
+	/* Port 25 marks every message (RFC 8601 2.2: "none" when the client
+	 * was not checked: mynetworks, the skip lists, checks off); the
+	 * submission ports, whose clients are authenticated, only what
+	 * they checked (nothing). */
+	if (ss->ctx->spf == NULL || (!spf && dkim == NULL && ss->ctx->mode != SMTPD_MODE_SMTP))
 		return 0;
 	ar = calloc(1, sizeof(*ar));
 	if (ar == NULL)
