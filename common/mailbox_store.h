@@ -69,6 +69,10 @@ struct mbox_msg {
 	unsigned long long vsize;      /* octets with every bare LF sent as CRLF (POP3 LIST, RFC822.SIZE) */
 	long long date;                /* internal date: mtime when first seen (may be < 0) */
 };
+/* The layout of struct mbox_msg as postern-snapshot stores it (native,
+ * mapped as a view): a change to the struct changes this, and with it
+ * sizeof, so that snapshots of the old layout are rebuilt, never misread. */
+#define MBOX_MSG_LAYOUT 1
 
 /* What one sync found changed, for IMAP's untagged replies.  Arrays are
  * valid until the next sync or close. */
@@ -237,6 +241,11 @@ struct mbox_uid_range {
  * ranges of at most mbox_messages_max UIDs in all.  0, or -1 (ENOMEM,
  * EINVAL: known not so) with the view unchanged. */
 int mbox_view_resume(struct mbox *mb, const struct mbox_uid_range *known, size_t n, uint64_t since);
+/* The view indexes of the messages with a MODSEQ above modseq (QRESYNC,
+ * RFC 7162 3.2.5), ascending, into a malloc()ed array: from the changes
+ * since the snapshot when modseq is not older than it, else by a pass
+ * over the view.  0, or -1 (ENOMEM). */
+int mbox_changed_since(struct mbox *mb, uint64_t modseq, size_t **idx_r, size_t *n_r);
 /* Expunged UIDs with a MODSEQ above modseq (QRESYNC VANISHED), ascending,
  * into a malloc()ed array.  0, 1 when the store no longer remembers
  * back that far (the caller reports every UID it cannot see), -1. */

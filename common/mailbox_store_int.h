@@ -141,6 +141,7 @@ struct mbox_state {
 
 	size_t view_alloc;             /* slots allocated in mb->msgs */
 	size_t view_mapped;            /* bytes of mb->msgs' mapping (0: malloc()ed) */
+	int view_file;                 /* that mapping is the snapshot's array, private (copy-on-write) */
 	struct mbox_cache *cache;      /* postern-cache's index (mailbox_store_cache.c), or NULL */
 	int pending_full;              /* a whole file was reread outside mbox_sync */
 	/* Changes folded since the last view refresh (become mb->changes). */
@@ -225,6 +226,13 @@ int mbox_snap_names_ok(struct mbox_snap *s);
 uint64_t mbox_snap_ul_off(const struct mbox_snap *s);
 /* Messages (not only listed) in the snapshot. */
 size_t mbox_snap_live(const struct mbox_snap *s);
+/* The view's array of its live messages (struct mbox_msg, \Recent
+ * clear), mapped MAP_PRIVATE: a session's own copy-on-write view, valid
+ * after the snapshot is detached; *bytes_r to munmap.  NULL when there
+ * is none or it cannot be mapped. */
+struct mbox_msg *mbox_snap_msgs_map(const struct mbox_snap *s, size_t *n_r, size_t *bytes_r);
+/* HIGHESTMODSEQ when it was written: every message it holds has at most this. */
+uint64_t mbox_snap_highestmodseq(const struct mbox_snap *s);
 /* Let the kernel take back this process's mapping of the snapshot's
  * pages (they stay in the page cache): after a full view build. */
 void mbox_snap_release(struct mbox_snap *s);

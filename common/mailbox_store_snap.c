@@ -44,9 +44,11 @@
 #include "mailbox_store_int.h"
 
 #define SNAP_MAGIC "POSTERN-SNAPSHOT"   /* 16 bytes */
-#define SNAP_VERSION 1
+#define SNAP_VERSION 2                  /* 2: the view's array (struct mbox_msg, native) at the end */
 #define SNAP_TMP "postern-snapshot.tmp"
-#define SNAP_HDR 160
+#define SNAP_HDR 192
+#define SNAP_BYTE_ORDER 0x01020304u     /* stored as the CPU has it: another byte order reads otherwise */
+#define SNAP_ALIGN_MAX 65536            /* the largest page the array may be aligned to */
 #define SNAP_ENT 64                     /* one listed UID (sizes where an index record has them) */
 #define SNAP_EX 16                      /* one remembered expunge */
 #define SNAP_NIDX 8                     /* (hash of a base name, entry) */
@@ -55,7 +57,8 @@
 #define SNAP_NAME_MAX (1 + MBOX_BASE_MAX + 8)
 #define SNAP_FILE_MAX ((size_t)SNAP_HDR + SNAP_ANCHOR_MAX + 64 + \
 		       (size_t)SNAP_ENTRIES_MAX * (SNAP_ENT + SNAP_NIDX + SNAP_NAME_MAX) + \
-		       (size_t)MBOX_EXPUNGED_MAX * SNAP_EX + 8)
+		       (size_t)MBOX_EXPUNGED_MAX * SNAP_EX + 8 + SNAP_ALIGN_MAX + \
+		       (size_t)SNAP_ENTRIES_MAX * sizeof(struct mbox_msg))
 #define SNAP_OUT_BLOCK 65536
 
 size_t mbox_snapshot_min = 64, mbox_snapshot_tail_min = 256;
@@ -71,6 +74,8 @@ size_t mbox_snapshot_min = 64, mbox_snapshot_tail_min = 256;
 struct mbox_snap {
 	const unsigned char *map;
 	size_t size;
+	int fd;                         /* the file, for the view's private mapping (-1: none) */
+	uint64_t msgs_off;              /* the view's array: n_live struct mbox_msg, page-aligned */
 	uint32_t uidvalidity, uidnext, n, n_live, n_ex, recent_hw, stamp_verified, anchor_len;
 	uint64_t log_id, log_off, log_records, ul_off, highestmodseq, ex_floor;
 	long long new_stamp, cur_stamp;
@@ -78,6 +83,7 @@ struct mbox_snap {
 	size_t names_size;
 	uint64_t sum_b;
 	int rest;                       /* expunges, name index, names: 0 unchecked, 1 good, -1 damaged */
+	int bad_entry;                  /* an entry used was out of range: set aside at the next sync */
 };
 
 /* ---- checksum ----
@@ -160,10 +166,12 @@ static uint64_t snap_sum_of(const void *p, size_t n)
 	return snap_sum_end(&s);
 }
 
-/* Sum A: the header (both sums zero), anchor and entries, given the
- * sum of the part after the header; checked when the file is mapped.
- * Sum B (at 144): expunges, name index and names, checked when first
- * needed (a session that only lists messages never reads names). */
+/* Sum A: the header (both sums zero) and the anchor, given the sum of
+ * the anchor; checked when the file is mapped.  Sum B (at 144):
+ * expunges, name index and names, checked when first needed (a session
+ * that only lists messages never reads names).  Entries and the view's
+ * array have no sum: a session maps them and reads only what it uses
+ * (docs/mailbox-store.md, "When it is believed"). */
 static uint64_t snap_sum_a(const unsigned char *hdr, uint64_t body_sum)
 {
 	unsigned char h[SNAP_HDR];
@@ -203,7 +211,7 @@ static int snap_check_rest(const struct mbox_snap *s);
 static int snap_rest_ok(struct mbox_snap *s)
 {
 	if (s->rest == 0) {
-		size_t len = s->size - (size_t)(s->ex - s->map);
+		size_t len = (size_t)(s->names - s->ex) + snap_pad8(s->names_size);
 		s->rest = snap_sum_of(s->ex, len) == s->sum_b && snap_check_rest(s) == 0 ? 1 : -1;
 		if (s->rest < 0)
 			log_warn("%s: damaged (names): not used again", MBOX_SNAPSHOT_NAME);
@@ -213,7 +221,33 @@ static int snap_rest_ok(struct mbox_snap *s)
 
 int mbox_snap_damaged(const struct mbox_snap *s)
 {
-	return s != NULL && s->rest < 0;
+	return s != NULL && (s->rest < 0 || s->bad_entry);
+}
+
+/* An entry in range (what the writer makes; unchecked until used): its
+ * name inside the names, known bits, sizes that fit. */
+static int snap_entry_ok(const struct mbox_snap *s, const unsigned char *p)
+{
+	uint32_t bits = mbox_get32(p + 8), off = mbox_get32(p + 12);
+
+	if ((bits & ~SNAP_BITS_KNOWN) != 0 || off >= s->names_size)
+		return 0;
+	if ((bits & SNAP_LIVE) == 0)
+		return 1;
+	uint32_t flags = mbox_get32(p + 4);
+	uint64_t modseq = mbox_get64(p + 16), size = mbox_get64(p + 24), vsize = mbox_get64(p + 32);
+	return (flags & ~(MBOX_SYSTEM_FLAGS | (((1u << MBOX_KEYWORDS_MAX) - 1) << 5))) == 0 && modseq != 0 &&
+	       modseq <= s->highestmodseq && size <= INT64_MAX && vsize >= size && mbox_get64(p + 48) <= size &&
+	       mbox_get64(p + 56) <= size + 1;
+}
+
+/* A damaged entry was found in use: the session reads the files whole
+ * at its next sync and writes a sound snapshot. */
+static void snap_entry_bad(struct mbox_snap *s)
+{
+	if (!s->bad_entry)
+		log_warn("%s: damaged (an entry): not used again", MBOX_SNAPSHOT_NAME);
+	s->bad_entry = 1;
 }
 
 int mbox_snap_names_ok(struct mbox_snap *s)
@@ -251,6 +285,12 @@ int mbox_snap_entry(struct mbox_snap *s, size_t i, struct mbox_ul_entry *e, stru
 	const unsigned char *p = s->ent + i * SNAP_ENT;
 	uint32_t bits = mbox_get32(p + 8);
 
+	if (!snap_entry_ok(s, p)) {
+		snap_entry_bad(s);
+		if (e != NULL)
+			*e = (struct mbox_ul_entry){ .uid = mbox_get32(p), .base = "" };
+		return 0;
+	}
 	if (e != NULL && !snap_rest_ok(s)) {
 		*e = (struct mbox_ul_entry){ .uid = mbox_get32(p), .base = "" };
 	} else if (e != NULL) {
@@ -323,6 +363,8 @@ long mbox_snap_find_base(struct mbox_snap *s, const char *base, size_t len)
 	for (size_t k = lo; k < s->n && mbox_get32(s->nidx + k * SNAP_NIDX) == h; k++) {
 		struct mbox_ul_entry e;
 		uint32_t i = mbox_get32(s->nidx + k * SNAP_NIDX + 4);
+		if (i >= s->n)
+			continue;   /* checked with sum B; kept here as the bound of the read */
 		mbox_snap_entry(s, i, &e, NULL);
 		if (e.base_len == len && memcmp(e.base, base, len) == 0)
 			hit = (long)i;
@@ -330,9 +372,9 @@ long mbox_snap_find_base(struct mbox_snap *s, const char *base, size_t len)
 	return hit;
 }
 
-/* The fields as mbox_snap_entry decodes them (checked when mapped),
- * without the record in between: a SELECT of a large folder makes its
- * view here, one entry after another. */
+/* The fields as mbox_snap_entry decodes them, without the record in
+ * between (values only: nothing here indexes memory): a first view
+ * that cannot map the array (mbox_snap_msgs_map) is made here. */
 size_t mbox_snap_view(const struct mbox_snap *s, size_t from, size_t to, struct mbox_msg *out, size_t max,
 		      size_t *next)
 {
@@ -368,10 +410,35 @@ void mbox_snap_release(struct mbox_snap *s)
 		madvise((void *)s->map, s->size, MADV_DONTNEED);
 }
 
+struct mbox_msg *mbox_snap_msgs_map(const struct mbox_snap *s, size_t *n_r, size_t *bytes_r)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), bytes;
+	void *p;
+
+	*n_r = *bytes_r = 0;
+	if (s == NULL || s->fd < 0 || s->n_live == 0)
+		return NULL;
+	/* The array ends the file: its last page is the file's last. */
+	bytes = ((size_t)s->n_live * sizeof(struct mbox_msg) + page - 1) & ~(page - 1);
+	p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE, s->fd, (off_t)s->msgs_off);
+	if (p == MAP_FAILED)
+		return NULL;
+	*n_r = s->n_live;
+	*bytes_r = bytes;
+	return p;
+}
+
+uint64_t mbox_snap_highestmodseq(const struct mbox_snap *s)
+{
+	return s != NULL ? s->highestmodseq : 0;
+}
+
 void mbox_snap_detach(struct mbox_state *st)
 {
 	if (st->snap == NULL)
 		return;
+	if (st->snap->fd >= 0)
+		close(st->snap->fd);
 	munmap((void *)st->snap->map, st->snap->size);
 	free(st->snap);
 	st->snap = NULL;
@@ -379,12 +446,23 @@ void mbox_snap_detach(struct mbox_state *st)
 
 /* ---- checking a mapped file ---- */
 
-/* The header and the bounds of every section into s.  0, or -1. */
+/* The header and the bounds of every section into s: a snapshot of
+ * another version, or of a build whose struct mbox_msg differs (size,
+ * byte order, layout), is refused like a damaged one, and rebuilt.  0,
+ * or -1. */
 static int snap_parse_header(const unsigned char *p, size_t size, struct mbox_snap *s)
 {
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	uint32_t order;
+
 	memset(s, 0, sizeof(*s));
+	s->fd = -1;
 	if (size < SNAP_HDR || memcmp(p, SNAP_MAGIC, 16) != 0 || mbox_get32(p + 16) != SNAP_VERSION ||
 	    mbox_get32(p + 20) != SNAP_HDR || mbox_get64(p + 128) != size)
+		return -1;
+	memcpy(&order, p + 168, sizeof(order));
+	if (order != SNAP_BYTE_ORDER || mbox_get32(p + 164) != sizeof(struct mbox_msg) ||
+	    mbox_get32(p + 172) != MBOX_MSG_LAYOUT)
 		return -1;
 	s->map = p;
 	s->size = size;
@@ -405,12 +483,13 @@ static int snap_parse_header(const unsigned char *p, size_t size, struct mbox_sn
 	s->stamp_verified = mbox_get32(p + 112);
 	s->recent_hw = mbox_get32(p + 116);
 	s->sum_b = mbox_get64(p + 144);
+	s->msgs_off = mbox_get64(p + 152);
 	uint64_t names_size = mbox_get64(p + 120);
 	if (s->uidvalidity == 0 || s->log_id == 0 || s->log_off < MBOX_INDEX_HDR_SIZE ||
 	    s->anchor_len == 0 || s->anchor_len > SNAP_ANCHOR_MAX || s->ul_off < s->anchor_len ||
 	    s->n > SNAP_ENTRIES_MAX || s->n_live > s->n || s->n_ex > MBOX_EXPUNGED_MAX ||
-	    s->stamp_verified > 3 || s->ex_floor > s->highestmodseq || s->highestmodseq > INT64_MAX ||
-	    names_size > (uint64_t)s->n * SNAP_NAME_MAX)
+	    mbox_get32(p + 160) != s->n_live || s->stamp_verified > 3 || s->ex_floor > s->highestmodseq ||
+	    s->highestmodseq > INT64_MAX || names_size > (uint64_t)s->n * SNAP_NAME_MAX)
 		return -1;
 	/* Every bound is small enough that these sums cannot overflow. */
 	size_t off = SNAP_HDR;
@@ -425,39 +504,18 @@ static int snap_parse_header(const unsigned char *p, size_t size, struct mbox_sn
 	s->names = p + off;
 	s->names_size = (size_t)names_size;
 	off += snap_pad8(s->names_size);
-	return off == size ? 0 : -1;
-}
-
-/* Sum A holds and every entry is in range (a checksum that holds only
- * says the writer wrote it), in one pass over the entries.  0, or -1. */
-static int snap_check_entries(const struct mbox_snap *s, int sums)
-{
-	struct snap_sum sum;
-	uint32_t prev = 0, live = 0;
-
-	snap_sum_init(&sum);
-	snap_sum_add(&sum, s->anchor, snap_pad64(s->anchor_len));   /* whole blocks */
-	sum.len += (uint64_t)s->n * SNAP_ENT;
-	for (size_t i = 0; i < s->n; i++) {
-		const unsigned char *p = s->ent + i * SNAP_ENT;
-		uint32_t uid = mbox_get32(p), bits = mbox_get32(p + 8), off = mbox_get32(p + 12);
-		snap_sum_blocks(&sum, p, SNAP_ENT / 32);
-		if (uid <= prev || (bits & ~SNAP_BITS_KNOWN) != 0 || off >= s->names_size)
-			return -1;
-		prev = uid;
-		if ((bits & SNAP_LIVE) == 0)
-			continue;
-		live++;
-		uint32_t flags = mbox_get32(p + 4);
-		uint64_t modseq = mbox_get64(p + 16), size = mbox_get64(p + 24), vsize = mbox_get64(p + 32);
-		if ((flags & ~(MBOX_SYSTEM_FLAGS | (((1u << MBOX_KEYWORDS_MAX) - 1) << 5))) != 0 || modseq == 0 ||
-		    modseq > s->highestmodseq || size > INT64_MAX || vsize < size ||
-		    mbox_get64(p + 48) > size || mbox_get64(p + 56) > size + 1)
-			return -1;
-	}
-	if (live != s->n_live || (sums && snap_sum_a(s->map, snap_sum_end(&sum)) != mbox_get64(s->map + 136)))
+	/* The view's array ends the file, on a page of this machine. */
+	if (s->msgs_off < off || s->msgs_off - off >= SNAP_ALIGN_MAX || s->msgs_off % page != 0 ||
+	    s->msgs_off > size || size - s->msgs_off != (size_t)s->n_live * sizeof(struct mbox_msg))
 		return -1;
 	return 0;
+}
+
+/* Sum A holds: the header and the anchor are as written. */
+static int snap_head_ok(const struct mbox_snap *s)
+{
+	uint64_t a = snap_sum_of(s->anchor, snap_pad64(s->anchor_len));
+	return snap_sum_a(s->map, a) == mbox_get64(s->map + 136);
 }
 
 /* The expunges and the name index in range.  0, or -1. */
@@ -486,25 +544,33 @@ static int snap_check_rest(const struct mbox_snap *s)
 int mbox_snapshot_check(const unsigned char *p, size_t len, int sums)
 {
 	struct mbox_snap s;
+	struct mbox_msg v[64];
+	uint64_t seen = 0;
 
-	if (snap_parse_header(p, len, &s) < 0 || snap_check_entries(&s, sums) < 0)
+	if (snap_parse_header(p, len, &s) < 0 || (sums && !snap_head_ok(&s)))
 		return -1;
 	s.rest = sums ? 0 : (snap_check_rest(&s) == 0 ? 1 : -1);
-	if (!snap_rest_ok(&s))
-		return -1;
-	/* Every lookup stays inside the file and finds what it should. */
+	/* What a session may read of one it took up, which is checked only
+	 * as it is used: every read stays inside the file. */
 	for (size_t i = 0; i < s.n; i++) {
 		struct mbox_ul_entry e;
 		struct mbox_index_rec r;
 		mbox_snap_entry(&s, i, &e, &r);
-		if (mbox_snap_find(&s, e.uid) != (long)i)
-			return -1;
-		if (e.base_len > 0 && mbox_snap_find_base(&s, e.base, e.base_len) < 0)
-			return -1;
+		seen += (uint64_t)mbox_snap_find(&s, e.uid);
+		if (e.base_len > 0)
+			seen += (uint64_t)mbox_snap_find_base(&s, e.base, e.base_len);
 	}
 	for (size_t i = 0; i < mbox_snap_ex_count(&s); i++)
-		(void)mbox_snap_ex_at(&s, i);
-	return 0;
+		seen += mbox_snap_ex_at(&s, i).uid;
+	for (size_t i = 0, next; i < s.n; i = next)
+		seen += mbox_snap_view(&s, i, s.n, v, 64, &next);
+	for (size_t i = 0; i < s.n_live; i++) {
+		struct mbox_msg m;
+		memcpy(&m, p + s.msgs_off + i * sizeof(m), sizeof(m));
+		seen += m.uid;
+	}
+	(void)seen;
+	return mbox_snap_damaged(&s) ? -1 : 0;
 }
 
 /* The log and the list a session would read: does s summarize them?
@@ -581,17 +647,17 @@ int mbox_snap_attach(struct mbox *mb)
 		return 0;   /* found damaged by this session */
 	}
 	map = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_SHARED, fd, 0);
-	close(fd);
-	if (map == MAP_FAILED)
+	if (map == MAP_FAILED) {
+		close(fd);
 		return 0;
-	/* One call maps the pages a session reads (they are in the page
-	 * cache when the folder is in use) instead of a fault per page. */
-	int ok = snap_parse_header(map, (size_t)sb.st_size, &s) == 0;
-	if (ok)
-		madvise(map, (size_t)(s.ex - s.map), MADV_POPULATE_READ);
-	if (!ok || snap_check_entries(&s, 1) < 0) {
-		log_warn("%s/%s: damaged: not used", mb->path, MBOX_SNAPSHOT_NAME);
+	}
+	/* The header only: no pass over the entries (they are read as used,
+	 * each checked where it indexes memory). */
+	if (snap_parse_header(map, (size_t)sb.st_size, &s) < 0 || !snap_head_ok(&s)) {
+		log_warn("%s/%s: damaged, or of another version or build: not used", mb->path,
+			 MBOX_SNAPSHOT_NAME);
 		munmap(map, (size_t)sb.st_size);
+		close(fd);
 		return 0;
 	}
 	if (snap_matches(mb, &s, &ixfd, &ixsb, &h, &ulfd, &ulsb, &uh) < 0 || (sp = malloc(sizeof(*sp))) == NULL) {
@@ -600,8 +666,10 @@ int mbox_snap_attach(struct mbox *mb)
 		if (ulfd >= 0)
 			close(ulfd);
 		munmap(map, (size_t)sb.st_size);
+		close(fd);
 		return 0;   /* of files that have changed since: stale */
 	}
+	s.fd = fd;   /* kept for the view's private mapping of the array */
 	*sp = s;
 	st->snap = sp;
 	st->snap_tail = 0;
@@ -718,10 +786,11 @@ int mbox_snap_wanted(const struct mbox *mb)
 	return st->snap_tail >= mbox_snapshot_tail_min && st->snap_tail >= listed / 16;
 }
 
-/* Entries, expunges, name index and names of the state, to o (*sum_a_r:
- * the sum of what came before the expunges).  The header's counts into
- * the out-parameters. */
-static int snap_write_body(struct mbox_state *st, struct snap_out *o, uint64_t *sum_a_r, uint32_t *n_r,
+/* Entries, expunges, name index and names of the state, to o (its sum
+ * from the expunges on), and the view's array of the live messages into
+ * msgs (room for every entry).  The header's counts into the
+ * out-parameters. */
+static int snap_write_body(struct mbox_state *st, struct snap_out *o, struct mbox_msg *msgs, uint32_t *n_r,
 			   uint32_t *live_r, uint32_t *nex_r, uint64_t *names_r)
 {
 	size_t n = mbox_ul_count(st), nex = mbox_expunged_count(st);
@@ -740,6 +809,14 @@ static int snap_write_body(struct mbox_state *st, struct snap_out *o, uint64_t *
 		mbox_put32(p, e.uid);
 		mbox_put32(p + 12, (uint32_t)names);
 		if (mbox_fold_get(st, e.uid, &r)) {
+			/* as a view holds it, \Recent clear (padding bits zero) */
+			memset(&msgs[live], 0, sizeof(msgs[live]));
+			msgs[live].uid = r.uid;
+			msgs[live].flags = r.flags;
+			msgs[live].modseq = r.modseq;
+			msgs[live].size = r.size;
+			msgs[live].vsize = r.vsize;
+			msgs[live].date = r.date;
 			live++;
 			bits |= SNAP_LIVE | (r.other & SNAP_OTHER_MASK) |
 				((r.state & MBOX_STATE_DUP) != 0 ? SNAP_DUP : 0) |
@@ -753,8 +830,7 @@ static int snap_write_body(struct mbox_state *st, struct snap_out *o, uint64_t *
 		nidx[k] = (uint64_t)snap_name_hash(e.base, e.base_len) << 32 | k;
 		names += 1 + e.base_len + (e.emailid != 0 ? 8 : 0);
 	}
-	*sum_a_r = snap_sum_end(&o->sum);
-	snap_sum_init(&o->sum);
+	snap_sum_init(&o->sum);   /* sum B from here */
 	for (size_t i = 0; i < nex; i++) {
 		struct mbox_expunged x = mbox_expunged_at(st, i);
 		unsigned char p[SNAP_EX] = { 0 };
@@ -796,38 +872,49 @@ int mbox_snap_write(struct mbox *mb)
 {
 	struct mbox_state *st = mb->st;
 	unsigned char hdr[SNAP_HDR] = { 0 };
-	char anchor[SNAP_ANCHOR_MAX + 1];
+	char anchor[SNAP_ANCHOR_MAX + 64] = { 0 };
 	struct snap_out o = { .fd = -1 };
 	struct atomic_file af;
-	uint32_t n, live, nex;
-	uint64_t names, body_a;
-	size_t alen;
+	struct mbox_msg *msgs = NULL;
+	uint32_t n, live, nex, order = SNAP_BYTE_ORDER;
+	uint64_t names;
+	size_t alen, page = (size_t)sysconf(_SC_PAGESIZE);
 	int r = -1;
 
-	if (mbox_ul_count(st) > SNAP_ENTRIES_MAX || (alen = snap_anchor(st, anchor)) == 0) {
+	if (mbox_ul_count(st) > SNAP_ENTRIES_MAX || (alen = snap_anchor(st, anchor)) == 0 || page > SNAP_ALIGN_MAX) {
 		errno = EINVAL;
 		return -1;
 	}
 	if ((o.buf = malloc(SNAP_OUT_BLOCK)) == NULL)
 		return -1;
+	if ((msgs = calloc(mbox_ul_count(st) + 1, sizeof(*msgs))) == NULL) {
+		free(o.buf);
+		return -1;
+	}
 	if (atomic_file_open(&af, mb->dirfd, MBOX_SNAPSHOT_NAME, SNAP_TMP, O_RDWR | O_TRUNC, 0600) < 0)
 		goto out;
 	o.fd = af.fd;
 	snap_sum_init(&o.sum);
 	if (lseek(o.fd, SNAP_HDR, SEEK_SET) < 0)
 		goto out;
-	snap_out(&o, anchor, alen);
-	snap_out_zero(&o, snap_pad64(alen) - alen);
-	if (snap_write_body(st, &o, &body_a, &n, &live, &nex, &names) < 0)
+	snap_out(&o, anchor, snap_pad64(alen));
+	uint64_t body_a = snap_sum_of(anchor, snap_pad64(alen));
+	if (snap_write_body(st, &o, msgs, &n, &live, &nex, &names) < 0)
 		goto out;
+	uint64_t body_b = snap_sum_end(&o.sum);
+	uint64_t end = SNAP_HDR + snap_pad64(alen) + (uint64_t)n * (SNAP_ENT + SNAP_NIDX) + (uint64_t)nex * SNAP_EX +
+		       snap_pad8((size_t)names);
+	/* The view's array on a page of its own, mapped as it is. */
+	uint64_t msgs_off = (end + page - 1) & ~(uint64_t)(page - 1);
+	for (uint64_t z = end; z < msgs_off; z += 64)
+		snap_out_zero(&o, msgs_off - z < 64 ? (size_t)(msgs_off - z) : 64);
+	snap_out(&o, msgs, (size_t)live * sizeof(*msgs));
 	snap_out_flush(&o);
 	if (o.err != 0) {
 		errno = o.err;
 		goto out;
 	}
-	uint64_t body_b = snap_sum_end(&o.sum);
-	uint64_t size = SNAP_HDR + snap_pad64(alen) + (uint64_t)n * (SNAP_ENT + SNAP_NIDX) + (uint64_t)nex * SNAP_EX +
-			snap_pad8((size_t)names);
+	uint64_t size = msgs_off + (uint64_t)live * sizeof(*msgs);
 	memcpy(hdr, SNAP_MAGIC, 16);
 	mbox_put32(hdr + 16, SNAP_VERSION);
 	mbox_put32(hdr + 20, SNAP_HDR);
@@ -850,6 +937,11 @@ int mbox_snap_write(struct mbox *mb)
 	mbox_put64(hdr + 120, names);
 	mbox_put64(hdr + 128, size);
 	mbox_put64(hdr + 144, body_b);
+	mbox_put64(hdr + 152, msgs_off);
+	mbox_put32(hdr + 160, live);
+	mbox_put32(hdr + 164, (uint32_t)sizeof(struct mbox_msg));
+	memcpy(hdr + 168, &order, sizeof(order));
+	mbox_put32(hdr + 172, MBOX_MSG_LAYOUT);
 	mbox_put64(hdr + 136, snap_sum_a(hdr, body_a));
 	/* On disk whole before it has the name: never seen half written. */
 	if (pwrite(o.fd, hdr, SNAP_HDR, 0) != SNAP_HDR)
@@ -861,6 +953,7 @@ out:;
 	if (o.fd >= 0)
 		atomic_file_abort(&af);
 	free(o.buf);
+	free(msgs);
 	errno = e;
 	return r;
 }

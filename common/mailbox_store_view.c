@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "log.h"
 #include "mailbox_store_int.h"
 
 size_t mbox_messages_max = MBOX_MESSAGES_MAX;
@@ -33,6 +34,7 @@ struct mbox_view_mem {
 	struct mbox_msg *p;
 	size_t cap;
 	size_t mapped;                 /* bytes of the mapping; 0: malloc()ed */
+	int file;                      /* the snapshot's array, mapped private: cannot grow in place */
 };
 
 static int mbox_vm_reserve(struct mbox_view_mem *v, size_t cap)
@@ -46,7 +48,17 @@ static int mbox_vm_reserve(struct mbox_view_mem *v, size_t cap)
 		errno = ENOMEM;
 		return -1;
 	}
-	if (v->mapped > 0) {
+	if (v->mapped > 0 && v->file) {
+		/* Beyond the file's pages: into anonymous memory, once. */
+		bytes = (bytes + 4095) & ~(size_t)4095;
+		np = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+		if (np == MAP_FAILED)
+			return -1;
+		memcpy(np, v->p, v->cap * sizeof(struct mbox_msg));
+		munmap(v->p, v->mapped);
+		v->mapped = bytes;
+		v->file = 0;
+	} else if (v->mapped > 0) {
 		bytes = (bytes + 4095) & ~(size_t)4095;
 		if ((np = mremap(v->p, v->mapped, bytes, MREMAP_MAYMOVE)) == MAP_FAILED)
 			return -1;
@@ -80,7 +92,7 @@ static void mbox_vm_free(struct mbox_view_mem *v)
 void mbox_view_free(struct mbox *mb)
 {
 	struct mbox_view_mem v = { mb->msgs, mb->st != NULL ? mb->st->view_alloc : 0,
-				   mb->st != NULL ? mb->st->view_mapped : 0 };
+				   mb->st != NULL ? mb->st->view_mapped : 0, 0 };
 
 	mbox_vm_free(&v);
 	mb->msgs = NULL;
@@ -182,9 +194,9 @@ static int mbox_view_fresh(struct mbox *mb, struct mbox_view_mem *v, size_t *n)
 		if (oi == st->ov_n)
 			break;
 		const struct mbox_index_rec *o = &st->ov[oi++];
-		if (si < sn && mbox_snap_uid(st->snap, si) == o->uid)
-			si++;   /* the overlay speaks for this UID */
-		if (o->type == 0 || !mbox_view_named(st, o->uid, 0))
+		int listed = si < sn && mbox_snap_uid(st->snap, si) == o->uid;
+		si += listed;   /* the overlay speaks for this UID */
+		if (o->type == 0 || !mbox_view_named(st, o->uid, listed))
 			continue;
 		if (k == v->cap && mbox_vm_reserve(v, v->cap * 2) < 0)
 			return -1;
@@ -194,6 +206,101 @@ static int mbox_view_fresh(struct mbox *mb, struct mbox_view_mem *v, size_t *n)
 	*n = k;
 	mb->overflow = st->scan_overflow;
 	return 0;
+}
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
+/* The first entry of m[0, n) with a UID of at least uid. */
+static size_t mbox_msgs_lower_bound(const struct mbox_msg *m, size_t n, uint32_t uid)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (m[mid].uid < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Whether the overlay's record o names a message of the UID list; a
+ * UID the snapshot lists is named there (no name is read for it). */
+static int mbox_ov_named(struct mbox_state *st, const struct mbox_index_rec *o)
+{
+	return mbox_snap_find(st->snap, o->uid) >= 0 || mbox_view_named(st, o->uid, 0);
+}
+
+/* Drop the messages marked gone (UID 0) from m[from, n): the pages from
+ * the first are copied once (copy-on-write) in one call, not a fault
+ * each.  The count left. */
+static size_t mbox_msgs_compact(struct mbox_msg *m, size_t from, size_t n)
+{
+	uintptr_t page = (uintptr_t)&m[from] & ~(uintptr_t)4095;
+	size_t k = from;
+
+	madvise((void *)page, (size_t)((uintptr_t)&m[n] - page), MADV_POPULATE_WRITE);
+	for (size_t i = from; i < n; i++)
+		if (m[i].uid != 0)
+			m[k++] = m[i];
+	return k;
+}
+
+/* The first view of a folder whose snapshot has the view's array: that
+ * array, mapped copy-on-write, is the view (no message decoded); only
+ * the UIDs the log changed since are applied to it.  1 done, 0 when it
+ * cannot be (no array, or a message logged between the snapshot's:
+ * mbox_view_fresh then), -1 (ENOMEM). */
+static int mbox_view_mapped(struct mbox *mb, struct mbox_view_mem *v, size_t *n)
+{
+	struct mbox_state *st = mb->st;
+	size_t cnt, bytes, oi, gone_from = SIZE_MAX, add = 0;
+	struct mbox_msg *m = mbox_snap_msgs_map(st->snap, &cnt, &bytes);
+
+	if (m == NULL) {
+		log_warn("DBG nomap fd snap %p", (void *)st->snap);
+		return 0;
+	}
+	uint32_t top = m[cnt - 1].uid;
+	for (oi = 0; oi < st->ov_n && st->ov[oi].uid <= top; oi++) {
+		const struct mbox_index_rec *o = &st->ov[oi];
+		size_t i = mbox_msgs_lower_bound(m, cnt, o->uid);
+		if (i == cnt || m[i].uid != o->uid) {
+			if (o->type == 0 || !mbox_ov_named(st, o))
+				continue;   /* hides none of the array's */
+			log_warn("DBG between uid %u type %d top %u ov_n %zu", o->uid, o->type, top, st->ov_n);
+			munmap(m, bytes);
+			return 0;
+		}
+		if (o->type == 0) {
+			m[i].uid = 0;   /* gone: dropped below */
+			if (i < gone_from)
+				gone_from = i;
+		} else if (mbox_view_changed(&m[i], o) || m[i].size != o->size || m[i].vsize != o->vsize ||
+			   m[i].date != o->date) {
+			mbox_view_fill(&m[i], o, 0);
+		}
+	}
+	if (gone_from != SIZE_MAX)
+		cnt = mbox_msgs_compact(m, gone_from, cnt);
+	for (size_t k = oi; k < st->ov_n; k++)
+		add += st->ov[k].type != 0;
+	v->p = m;
+	v->mapped = bytes;
+	v->cap = bytes / sizeof(*m);
+	v->file = 1;
+	if (cnt + add > v->cap && mbox_vm_reserve(v, cnt + add) < 0)
+		return -1;
+	for (; oi < st->ov_n; oi++)
+		if (st->ov[oi].type != 0 && mbox_ov_named(st, &st->ov[oi]))
+			mbox_view_fill(&v->p[cnt++], &st->ov[oi], 0);
+	mbox_view_claim(st, v->p, 0, cnt);
+	*n = cnt;
+	mb->overflow = st->scan_overflow;
+	return 1;
 }
 
 /* Append the folded messages above the highest UID shown. */
@@ -206,8 +313,10 @@ static int mbox_view_append(struct mbox *mb, struct mbox_view_mem *v, size_t *n)
 	int more = 0;
 
 	mb->changes.first_new = *n;
-	if (*n == 0 && st->snap != NULL && st->live_n < mbox_messages_max)
-		return mbox_view_fresh(mb, v, n);
+	if (*n == 0 && st->snap != NULL && st->live_n < mbox_messages_max) {
+		int r = v->mapped == 0 && v->p == NULL ? mbox_view_mapped(mb, v, n) : 0;
+		return r != 0 ? (r < 0 ? -1 : 0) : mbox_view_fresh(mb, v, n);
+	}
 	mbox_fold_seek(st, &it, top + 1);
 	while ((more = mbox_fold_next(st, &it, &r)) != 0 && *n < mbox_messages_max) {
 		if (!mbox_view_named(st, r.uid, it.from_snap))
@@ -244,11 +353,12 @@ static int mbox_view_quick(struct mbox *mb)
 			mb->changes.flagged[nf++] = st->chg_flag[i];
 	}
 	mb->changes.n_flagged = nf;
-	struct mbox_view_mem v = { mb->msgs, st->view_alloc, st->view_mapped };
+	struct mbox_view_mem v = { mb->msgs, st->view_alloc, st->view_mapped, st->view_file };
 	int r = mbox_view_append(mb, &v, &mb->n);
 	mb->msgs = v.p;
 	st->view_alloc = v.cap;
 	st->view_mapped = v.mapped;
+	st->view_file = v.file;
 	return r;
 }
 
@@ -262,7 +372,9 @@ static int mbox_view_merge(struct mbox *mb)
 	size_t i = 0, n = 0, ne = 0, nf = 0;
 	int have = 0;
 
-	if (mbox_vm_reserve(&nv, (mb->n > st->live_n ? mb->n : st->live_n) + 64) < 0 ||
+	/* A first view from a snapshot makes its own memory (or maps it). */
+	int first = mb->n == 0 && st->snap != NULL && st->live_n < mbox_messages_max;
+	if ((!first && mbox_vm_reserve(&nv, (mb->n > st->live_n ? mb->n : st->live_n) + 64) < 0) ||
 	    mbox_changes_grow(&mb->changes.expunged, mb->n) < 0 ||
 	    mbox_changes_grow(&mb->changes.flagged, mb->n) < 0) {
 		mbox_vm_free(&nv);
@@ -295,6 +407,7 @@ static int mbox_view_merge(struct mbox *mb)
 	mb->n = n;
 	st->view_alloc = nv.cap;
 	st->view_mapped = nv.mapped;
+	st->view_file = nv.file;
 	mbox_snap_release(st->snap);
 	return 0;
 }
@@ -399,5 +512,40 @@ int mbox_view_resume(struct mbox *mb, const struct mbox_uid_range *known, size_t
 	mb->changes.n_expunged = ne;
 	mb->changes.n_flagged = nf;
 	mb->changes.first_new = first_new;
+	return 0;
+}
+
+/* ---- QRESYNC: what changed since a MODSEQ ---- */
+
+int mbox_changed_since(struct mbox *mb, uint64_t modseq, size_t **idx_r, size_t *n_r)
+{
+	struct mbox_state *st = mb->st;
+	size_t n = 0, *idx;
+
+	*idx_r = NULL;
+	*n_r = 0;
+	if (st->snap != NULL && modseq >= mbox_snap_highestmodseq(st->snap)) {
+		/* Every message the snapshot holds has a MODSEQ of at most its
+		 * HIGHESTMODSEQ, and every change since is in the overlay (this
+		 * session's own too): O(changes), no pass over the view. */
+		if ((idx = calloc(st->ov_n + 1, sizeof(*idx))) == NULL)
+			return -1;
+		for (size_t k = 0; k < st->ov_n; k++) {
+			long i = st->ov[k].type != 0 ? mbox_find_uid(mb, st->ov[k].uid) : -1;
+			if (i >= 0 && mb->msgs[i].modseq > modseq)
+				idx[n++] = (size_t)i;
+		}
+	} else {
+		for (size_t i = 0; i < mb->n; i++)
+			n += mb->msgs[i].modseq > modseq;
+		if ((idx = calloc(n + 1, sizeof(*idx))) == NULL)
+			return -1;
+		n = 0;
+		for (size_t i = 0; i < mb->n; i++)
+			if (mb->msgs[i].modseq > modseq)
+				idx[n++] = i;
+	}
+	*idx_r = idx;
+	*n_r = n;
 	return 0;
 }

@@ -161,11 +161,13 @@ int imapd_qresync_select(struct imapd_session *ss, const struct imap_select *sel
 		within = &known;
 	}
 	imapd_vanished_earlier(ss, sel->modseq, within);
-	for (size_t i = 0; i < mb->n; i++) {
-		const struct mbox_msg *m = &mb->msgs[i];
-		if (m->modseq > sel->modseq && (within == NULL || imap_seqset_contains(within, m->uid)))
-			imapd_put_fetch_flags(ss, i);
-	}
+	size_t *idx, n;
+	if (mbox_changed_since(mb, sel->modseq, &idx, &n) < 0)
+		return -1;
+	for (size_t k = 0; k < n; k++)
+		if (within == NULL || imap_seqset_contains(within, mb->msgs[idx[k]].uid))
+			imapd_put_fetch_flags(ss, idx[k]);
+	free(idx);
 	return 0;
 }
 
