@@ -51,6 +51,12 @@ static int mbox_snap_msg(const struct mbox_state *st, uint32_t uid, struct mbox_
 	return mbox_snap_entry(st->snap, (size_t)i, NULL, r);
 }
 
+int mbox_fold_in_overlay(const struct mbox_state *st, uint32_t uid)
+{
+	size_t pos;
+	return mbox_ov_search(st, uid, &pos) != NULL;
+}
+
 int mbox_fold_get(const struct mbox_state *st, uint32_t uid, struct mbox_index_rec *r)
 {
 	size_t pos;

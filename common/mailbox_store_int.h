@@ -153,6 +153,8 @@ struct mbox_state {
 /* The state of uid (type MBOX_REC_MSG): 1 with *r, or 0 when it is no
  * message of the folder (never was, or expunged). */
 int mbox_fold_get(const struct mbox_state *st, uint32_t uid, struct mbox_index_rec *r);
+/* Whether the log changed uid since the snapshot (the overlay has it). */
+int mbox_fold_in_overlay(const struct mbox_state *st, uint32_t uid);
 /* Fold one record read from or appended to the log.  0, or -1 (ENOMEM). */
 int mbox_fold_rec(struct mbox *mb, const struct mbox_index_rec *r);
 /* Set the state of uid (a message) without a record, as a measurement
@@ -233,6 +235,12 @@ size_t mbox_snap_live(const struct mbox_snap *s);
 struct mbox_msg *mbox_snap_msgs_map(const struct mbox_snap *s, size_t *n_r, size_t *bytes_r);
 /* HIGHESTMODSEQ when it was written: every message it holds has at most this. */
 uint64_t mbox_snap_highestmodseq(const struct mbox_snap *s);
+/* The messages it lists as changed last: their count, and in *floor_r
+ * the MODSEQ above which they are all its messages (UINT64_MAX without
+ * a snapshot). */
+size_t mbox_snap_changed(const struct mbox_snap *s, uint64_t *floor_r);
+/* The i-th of them: its UID, its MODSEQ into *modseq_r. */
+uint32_t mbox_snap_changed_uid(const struct mbox_snap *s, size_t i, uint64_t *modseq_r);
 /* Let the kernel take back this process's mapping of the snapshot's
  * pages (they stay in the page cache): after a full view build. */
 void mbox_snap_release(struct mbox_snap *s);

@@ -52,12 +52,14 @@
 #define SNAP_ENT 64                     /* one listed UID (sizes where an index record has them) */
 #define SNAP_EX 16                      /* one remembered expunge */
 #define SNAP_NIDX 8                     /* (hash of a base name, entry) */
+#define SNAP_CHG 16                     /* (UID, MODSEQ) of a message changed last */
+#define SNAP_CHANGES_MAX 4096           /* the messages changed last that it lists (QRESYNC) */
 #define SNAP_ANCHOR_MAX DOVECOT_UIDLIST_LINE_MAX
 #define SNAP_ENTRIES_MAX DOVECOT_UIDLIST_RECORDS_MAX
 #define SNAP_NAME_MAX (1 + MBOX_BASE_MAX + 8)
 #define SNAP_FILE_MAX ((size_t)SNAP_HDR + SNAP_ANCHOR_MAX + 64 + \
 		       (size_t)SNAP_ENTRIES_MAX * (SNAP_ENT + SNAP_NIDX + SNAP_NAME_MAX) + \
-		       (size_t)MBOX_EXPUNGED_MAX * SNAP_EX + 8 + SNAP_ALIGN_MAX + \
+		       (size_t)MBOX_EXPUNGED_MAX * SNAP_EX + 8 + SNAP_CHANGES_MAX * SNAP_CHG + SNAP_ALIGN_MAX + \
 		       (size_t)SNAP_ENTRIES_MAX * sizeof(struct mbox_msg))
 #define SNAP_OUT_BLOCK 65536
 
@@ -79,8 +81,10 @@ struct mbox_snap {
 	uint32_t uidvalidity, uidnext, n, n_live, n_ex, recent_hw, stamp_verified, anchor_len;
 	uint64_t log_id, log_off, log_records, ul_off, highestmodseq, ex_floor;
 	long long new_stamp, cur_stamp;
-	const unsigned char *anchor, *ent, *ex, *nidx, *names;
+	const unsigned char *anchor, *ent, *ex, *nidx, *names, *chg;
 	size_t names_size;
+	uint32_t n_chg;                 /* messages changed last, listed: every live one with a MODSEQ */
+	uint64_t chg_floor;             /* above this (for QRESYNC) */
 	uint64_t sum_b;
 	int rest;                       /* expunges, name index, names: 0 unchecked, 1 good, -1 damaged */
 	int bad_entry;                  /* an entry used was out of range: set aside at the next sync */
@@ -393,9 +397,11 @@ size_t mbox_snap_view(const struct mbox_snap *s, size_t from, size_t to, struct 
 	return k;
 }
 
+/* Values only (nothing indexes memory by them): no sum is checked
+ * for them, so QRESYNC's VANISHED reads no name (sum B is the names'). */
 size_t mbox_snap_ex_count(struct mbox_snap *s)
 {
-	return s != NULL && snap_rest_ok(s) ? s->n_ex : 0;
+	return s != NULL ? s->n_ex : 0;
 }
 
 struct mbox_expunged mbox_snap_ex_at(const struct mbox_snap *s, size_t i)
@@ -431,6 +437,19 @@ struct mbox_msg *mbox_snap_msgs_map(const struct mbox_snap *s, size_t *n_r, size
 uint64_t mbox_snap_highestmodseq(const struct mbox_snap *s)
 {
 	return s != NULL ? s->highestmodseq : 0;
+}
+
+size_t mbox_snap_changed(const struct mbox_snap *s, uint64_t *floor_r)
+{
+	*floor_r = s != NULL ? s->chg_floor : UINT64_MAX;
+	return s != NULL ? s->n_chg : 0;
+}
+
+uint32_t mbox_snap_changed_uid(const struct mbox_snap *s, size_t i, uint64_t *modseq_r)
+{
+	const unsigned char *p = s->chg + i * SNAP_CHG;
+	*modseq_r = mbox_get64(p + 8);
+	return mbox_get32(p);
 }
 
 void mbox_snap_detach(struct mbox_state *st)
@@ -504,6 +523,12 @@ static int snap_parse_header(const unsigned char *p, size_t size, struct mbox_sn
 	s->names = p + off;
 	s->names_size = (size_t)names_size;
 	off += snap_pad8(s->names_size);
+	s->chg = p + off;
+	s->n_chg = mbox_get32(p + 176);
+	s->chg_floor = mbox_get64(p + 184);
+	if (s->n_chg > SNAP_CHANGES_MAX || s->n_chg > s->n_live || s->chg_floor > s->highestmodseq)
+		return -1;
+	off += (size_t)s->n_chg * SNAP_CHG;
 	/* The view's array ends the file, on a page of this machine. */
 	if (s->msgs_off < off || s->msgs_off - off >= SNAP_ALIGN_MAX || s->msgs_off % page != 0 ||
 	    s->msgs_off > size || size - s->msgs_off != (size_t)s->n_live * sizeof(struct mbox_msg))
@@ -562,6 +587,10 @@ int mbox_snapshot_check(const unsigned char *p, size_t len, int sums)
 	}
 	for (size_t i = 0; i < mbox_snap_ex_count(&s); i++)
 		seen += mbox_snap_ex_at(&s, i).uid;
+	for (size_t i = 0; i < s.n_chg; i++) {
+		uint64_t ms;
+		seen += mbox_snap_changed_uid(&s, i, &ms) + ms;
+	}
 	for (size_t i = 0, next; i < s.n; i = next)
 		seen += mbox_snap_view(&s, i, s.n, v, 64, &next);
 	for (size_t i = 0; i < s.n_live; i++) {
@@ -783,7 +812,11 @@ int mbox_snap_wanted(const struct mbox *mb)
 		return 0;
 	if (st->snap == NULL)
 		return 1;
-	return st->snap_tail >= mbox_snapshot_tail_min && st->snap_tail >= listed / 16;
+	/* Messages of it expunged since: every new view would move the
+	 * array's pages behind the first (copy-on-write, O(n) per session);
+	 * one write spares that every session to come. */
+	return (st->ov_dead > 0 && mbox_snap_live(st->snap) >= mbox_snapshot_min) ||
+	       (st->snap_tail >= mbox_snapshot_tail_min && st->snap_tail >= listed / 16);
 }
 
 /* Entries, expunges, name index and names of the state, to o (its sum
@@ -868,6 +901,49 @@ static int snap_write_body(struct mbox_state *st, struct snap_out *o, struct mbo
 	return 0;
 }
 
+static int snap_modseq_desc(const void *a, const void *b)
+{
+	uint64_t x = ((const struct mbox_msg *)a)->modseq, y = ((const struct mbox_msg *)b)->modseq;
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* The messages changed last (at most SNAP_CHANGES_MAX), by MODSEQ:
+ * with them and the log since, a QRESYNC client that was in sync not
+ * long before is answered without a pass over the view.  *floor_r: they
+ * are every message with a MODSEQ above it.  Their count. */
+static uint32_t snap_write_changed(struct snap_out *o, const struct mbox_msg *msgs, size_t live, uint64_t *floor_r)
+{
+	struct mbox_msg *byms = live > 0 ? malloc(live * sizeof(*byms)) : NULL;
+	size_t k = 0;
+
+	*floor_r = 0;
+	if (byms == NULL) {
+		/* none listed: the floor is the top, nothing is above it */
+		for (size_t i = 0; i < live; i++)
+			if (msgs[i].modseq > *floor_r)
+				*floor_r = msgs[i].modseq;
+		return 0;
+	}
+	memcpy(byms, msgs, live * sizeof(*byms));
+	qsort(byms, live, sizeof(*byms), snap_modseq_desc);
+	if (live > SNAP_CHANGES_MAX) {
+		/* the floor is the first MODSEQ left out; ties with it are out too */
+		*floor_r = byms[SNAP_CHANGES_MAX].modseq;
+		while (k < SNAP_CHANGES_MAX && byms[k].modseq > *floor_r)
+			k++;
+	} else {
+		k = live;
+	}
+	for (size_t i = 0; i < k; i++) {
+		unsigned char p[SNAP_CHG] = { 0 };
+		mbox_put32(p, byms[i].uid);
+		mbox_put64(p + 8, byms[i].modseq);
+		snap_out(o, p, sizeof(p));
+	}
+	free(byms);
+	return (uint32_t)k;
+}
+
 int mbox_snap_write(struct mbox *mb)
 {
 	struct mbox_state *st = mb->st;
@@ -902,8 +978,10 @@ int mbox_snap_write(struct mbox *mb)
 	if (snap_write_body(st, &o, msgs, &n, &live, &nex, &names) < 0)
 		goto out;
 	uint64_t body_b = snap_sum_end(&o.sum);
+	uint64_t chg_floor;
+	uint32_t nchg = snap_write_changed(&o, msgs, live, &chg_floor);
 	uint64_t end = SNAP_HDR + snap_pad64(alen) + (uint64_t)n * (SNAP_ENT + SNAP_NIDX) + (uint64_t)nex * SNAP_EX +
-		       snap_pad8((size_t)names);
+		       snap_pad8((size_t)names) + (uint64_t)nchg * SNAP_CHG;
 	/* The view's array on a page of its own, mapped as it is. */
 	uint64_t msgs_off = (end + page - 1) & ~(uint64_t)(page - 1);
 	for (uint64_t z = end; z < msgs_off; z += 64)
@@ -942,6 +1020,8 @@ int mbox_snap_write(struct mbox *mb)
 	mbox_put32(hdr + 164, (uint32_t)sizeof(struct mbox_msg));
 	memcpy(hdr + 168, &order, sizeof(order));
 	mbox_put32(hdr + 172, MBOX_MSG_LAYOUT);
+	mbox_put32(hdr + 176, nchg);
+	mbox_put64(hdr + 184, chg_floor);
 	mbox_put64(hdr + 136, snap_sum_a(hdr, body_a));
 	/* On disk whole before it has the name: never seen half written. */
 	if (pwrite(o.fd, hdr, SNAP_HDR, 0) != SNAP_HDR)

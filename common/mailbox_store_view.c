@@ -20,7 +20,6 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "log.h"
 #include "mailbox_store_int.h"
 
 size_t mbox_messages_max = MBOX_MESSAGES_MAX;
@@ -260,10 +259,8 @@ static int mbox_view_mapped(struct mbox *mb, struct mbox_view_mem *v, size_t *n)
 	size_t cnt, bytes, oi, gone_from = SIZE_MAX, add = 0;
 	struct mbox_msg *m = mbox_snap_msgs_map(st->snap, &cnt, &bytes);
 
-	if (m == NULL) {
-		log_warn("DBG nomap fd snap %p", (void *)st->snap);
+	if (m == NULL)
 		return 0;
-	}
 	uint32_t top = m[cnt - 1].uid;
 	for (oi = 0; oi < st->ov_n && st->ov[oi].uid <= top; oi++) {
 		const struct mbox_index_rec *o = &st->ov[oi];
@@ -271,7 +268,6 @@ static int mbox_view_mapped(struct mbox *mb, struct mbox_view_mem *v, size_t *n)
 		if (i == cnt || m[i].uid != o->uid) {
 			if (o->type == 0 || !mbox_ov_named(st, o))
 				continue;   /* hides none of the array's */
-			log_warn("DBG between uid %u type %d top %u ov_n %zu", o->uid, o->type, top, st->ov_n);
 			munmap(m, bytes);
 			return 0;
 		}
@@ -517,24 +513,48 @@ int mbox_view_resume(struct mbox *mb, const struct mbox_uid_range *known, size_t
 
 /* ---- QRESYNC: what changed since a MODSEQ ---- */
 
+static int mbox_idx_cmp(const void *a, const void *b)
+{
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Add the view index of uid to idx when its MODSEQ is above modseq. */
+static void mbox_changed_add(const struct mbox *mb, uint32_t uid, uint64_t modseq, size_t *idx, size_t *n)
+{
+	long i = mbox_find_uid(mb, uid);
+
+	if (i >= 0 && mb->msgs[i].modseq > modseq)
+		idx[(*n)++] = (size_t)i;
+}
+
 int mbox_changed_since(struct mbox *mb, uint64_t modseq, size_t **idx_r, size_t *n_r)
 {
 	struct mbox_state *st = mb->st;
-	size_t n = 0, *idx;
+	uint64_t floor;
+	size_t n = 0, *idx, nchg = mbox_snap_changed(st->snap, &floor);
 
 	*idx_r = NULL;
 	*n_r = 0;
-	if (st->snap != NULL && modseq >= mbox_snap_highestmodseq(st->snap)) {
-		/* Every message the snapshot holds has a MODSEQ of at most its
-		 * HIGHESTMODSEQ, and every change since is in the overlay (this
-		 * session's own too): O(changes), no pass over the view. */
-		if ((idx = calloc(st->ov_n + 1, sizeof(*idx))) == NULL)
+	if (st->snap != NULL && modseq >= floor) {
+		/* A message with a MODSEQ above modseq changed after the
+		 * snapshot (the overlay has every such UID, this session's own
+		 * changes too) or had it in the snapshot, which then lists it
+		 * among those changed last: O(changes), no pass over the view. */
+		int from_snap = modseq < mbox_snap_highestmodseq(st->snap);
+		if ((idx = calloc(st->ov_n + (from_snap ? nchg : 0) + 1, sizeof(*idx))) == NULL)
 			return -1;
-		for (size_t k = 0; k < st->ov_n; k++) {
-			long i = st->ov[k].type != 0 ? mbox_find_uid(mb, st->ov[k].uid) : -1;
-			if (i >= 0 && mb->msgs[i].modseq > modseq)
-				idx[n++] = (size_t)i;
+		for (size_t k = 0; k < st->ov_n; k++)
+			if (st->ov[k].type != 0)
+				mbox_changed_add(mb, st->ov[k].uid, modseq, idx, &n);
+		for (size_t k = 0; from_snap && k < nchg; k++) {
+			uint64_t ms;
+			uint32_t uid = mbox_snap_changed_uid(st->snap, k, &ms);
+			if (ms > modseq && !mbox_fold_in_overlay(st, uid))
+				mbox_changed_add(mb, uid, modseq, idx, &n);
 		}
+		if (n > 1)
+			qsort(idx, n, sizeof(*idx), mbox_idx_cmp);
 	} else {
 		for (size_t i = 0; i < mb->n; i++)
 			n += mb->msgs[i].modseq > modseq;

@@ -117,12 +117,17 @@ void imapd_save_result(struct imapd_session *ss, const uint32_t *v, size_t n)
 	ss->saved.count = count;
 }
 
+/* \Recent of a view just opened: only its one sync claimed any, the
+ * UIDs from the first no session had taken up to UIDNEXT, so they are
+ * the view's last messages.  Counted from the end: a SELECT of a large
+ * folder reads none of the others (they may be pages of the snapshot
+ * not even mapped in yet). */
 static size_t imapd_count_recent(const struct mbox *mb)
 {
 	size_t n = 0;
 
-	for (size_t i = 0; i < mb->n; i++)
-		n += mb->msgs[i].recent;
+	while (n < mb->n && mb->msgs[mb->n - 1 - n].recent)
+		n++;
 	return n;
 }
 
