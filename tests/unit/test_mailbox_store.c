@@ -1859,7 +1859,7 @@ static void poke(const char *path, long off, char c)
 }
 
 /* A snapshot cut short, or with an entry or a name changed, is not
- * believed: an entry is checked when it is mapped, a name when names
+ * believed: an entry is checked where it is used, a name when names
  * are first needed -- then the list's own record names the message, and
  * the next sync writes a sound snapshot. */
 static void test_torn_or_damaged_snapshot_is_not_believed(void **state)
@@ -1881,13 +1881,19 @@ static void test_torn_or_damaged_snapshot_is_not_believed(void **state)
 	assert_int_equal(mb->n, SNAP_MSGS);
 	mbox_close(&mb);
 
-	/* An entry: the first message's flags say \Deleted. */
+	/* An entry: the first message's bits out of range, found when its
+	 * name is looked up; the next sync reads the files whole. */
 	copy_file("st.good", "st/" MBOX_SNAPSHOT_NAME);
-	long uid1 = 160 + 64;   /* header, the anchor (one padded line), the first entry */
+	long uid1 = 192 + 64;   /* header, the anchor (one padded line), the first entry */
 	assert_true(file_size("st.good") > (size_t)uid1 + 64);
-	poke("st/" MBOX_SNAPSHOT_NAME, uid1 + 4, (char)MBOX_DELETED);
+	poke("st/" MBOX_SNAPSHOT_NAME, uid1 + 11, (char)0x80);
 	assert_int_equal(mbox_open("st", 2, 0, &mb, &err), 0);
-	assert_int_equal(mb->msgs[0].flags, 0);
+	assert_int_equal(mb->snapshot_reads, 1);
+	assert_int_equal(mb->n, SNAP_MSGS);
+	(void)mbox_msg_base(mb, 0, base, sizeof(base));
+	assert_int_equal(mbox_sync(mb, 0, &err), 0);
+	assert_string_equal(base_of(mb, 0), "3000.M0P7.h,S=26,W=30");
+	assert_int_equal(mb->n, SNAP_MSGS);
 	mbox_close(&mb);
 
 	/* A name: the first message's base name changed in the snapshot. */
@@ -1907,6 +1913,160 @@ static void test_torn_or_damaged_snapshot_is_not_believed(void **state)
 	assert_int_equal(mb->snapshot_reads, 1);
 	assert_string_equal(base_of(mb, 0), "3000.M0P7.h,S=26,W=30");
 	mbox_close(&mb);
+}
+
+static uint32_t peek32(const char *path, long off)
+{
+	uint32_t v = 0;
+	int fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, &v, sizeof(v), off), (ssize_t)sizeof(v));
+	close(fd);
+	return v;
+}
+
+static void put32_at(const char *path, long off, uint32_t v)
+{
+	int fd = open(path, O_WRONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, &v, sizeof(v), off), (ssize_t)sizeof(v));
+	close(fd);
+}
+
+/* The whole snapshot file into a malloc()ed buffer. */
+static unsigned char *slurp(const char *path, size_t *len)
+{
+	*len = file_size(path);
+	unsigned char *p = malloc(*len + 1);
+	FILE *f = fopen(path, "rb");
+	assert_non_null(p);
+	assert_non_null(f);
+	assert_int_equal(fread(p, 1, *len, f), *len);
+	fclose(f);
+	return p;
+}
+
+/* Open md with a snapshot in place that must be refused: the view is
+ * the files' own, and a sound snapshot is written again. */
+static void open_refused_then_rebuilt(const char *md, size_t n)
+{
+	struct mbox *mb;
+	const char *err = NULL;
+	char path[64];
+
+	snprintf(path, sizeof(path), "%s/%s", md, MBOX_SNAPSHOT_NAME);
+	/* (the rebuilt one is taken up at once: snapshot_reads says nothing) */
+	assert_int_equal(mbox_open(md, strlen(md), 0, &mb, &err), 0);
+	assert_int_equal(mb->n, n);
+	mbox_close(&mb);
+	assert_int_equal(peek32(path, 164), (uint32_t)sizeof(struct mbox_msg));
+	assert_int_equal(peek32(path, 168), 0x01020304u);
+	assert_int_equal(peek32(path, 172), MBOX_MSG_LAYOUT);
+	assert_int_equal(peek32(path, 160), n);
+	assert_int_equal(mbox_open(md, strlen(md), 0, &mb, &err), 0);
+	assert_int_equal(mb->snapshot_reads, 1);
+	assert_int_equal(mb->n, n);
+	mbox_close(&mb);
+}
+
+/* Snapshot v2: the view's array (struct mbox_msg, native) is the view
+ * at SELECT, the same as a full read; one of another layout, byte
+ * order or size of struct mbox_msg, one cut short or with its header
+ * or array bounds changed is refused and rebuilt; the reader never
+ * reads outside the file, whatever a byte of it says. */
+static void test_snapshot_v2_array_round_trip_and_refusals(void **state)
+{
+	struct mbox *mb, *full;
+	const char *err = NULL;
+	const char *path = "s2/" MBOX_SNAPSHOT_NAME;
+	int removed;
+	(void)state;
+
+	make_maildir("s2");
+	deliver_sized("s2", 0, SNAP_MSGS);
+	assert_int_equal(mbox_open("s2", 2, 0, &mb, &err), 0);
+	assert_int_equal(mbox_msg_set_flags(mb, 3, MBOX_SEEN | MBOX_FLAGGED), 0);
+	assert_int_equal(mbox_msg_expunge(mb, 10, &removed), 0);
+	assert_int_equal(mbox_sync(mb, 0, &err), 0);
+	uint64_t hms = mb->highestmodseq;
+	mbox_close(&mb);
+	/* from the array (written again after the expunge) */
+	assert_int_equal(mbox_open("s2", 2, 0, &mb, &err), 0);
+	assert_int_equal(mb->snapshot_reads, 1);
+	assert_int_equal(mb->n, SNAP_MSGS - 1);
+	assert_int_equal(peek32(path, 160), SNAP_MSGS - 1);
+	/* a flag change after it: the copy-on-write view, and QRESYNC's
+	 * answer from the changes */
+	assert_int_equal(mbox_msg_set_flags(mb, 20, MBOX_ANSWERED), 0);
+	size_t *idx, nidx;
+	assert_int_equal(mbox_changed_since(mb, hms, &idx, &nidx), 0);
+	assert_int_equal(nidx, 1);
+	assert_int_equal(idx[0], 20);
+	free(idx);
+	assert_int_equal(mbox_changed_since(mb, 0, &idx, &nidx), 0);
+	assert_int_equal(nidx, mb->n);
+	free(idx);
+	/* the same as the files alone say */
+	size_t min = mbox_snapshot_min;
+	mbox_snapshot_min = (size_t)-1;
+	assert_int_equal(rename(path, "s2.snap"), 0);
+	assert_int_equal(mbox_open("s2", 2, 0, &full, &err), 0);
+	mbox_snapshot_min = min;
+	assert_int_equal(full->snapshot_reads, 0);
+	assert_int_equal(full->n, mb->n);
+	for (size_t i = 0; i < mb->n; i++) {
+		assert_int_equal(mb->msgs[i].uid, full->msgs[i].uid);
+		assert_int_equal(mb->msgs[i].flags, full->msgs[i].flags);
+		assert_int_equal(mb->msgs[i].modseq, full->msgs[i].modseq);
+		assert_int_equal(mb->msgs[i].size, full->msgs[i].size);
+		assert_int_equal(mb->msgs[i].vsize, full->msgs[i].vsize);
+		assert_int_equal(mb->msgs[i].date, full->msgs[i].date);
+	}
+	mbox_close(&full);
+	mbox_close(&mb);
+	assert_int_equal(rename("s2.snap", path), 0);
+	copy_file(path, "s2.good");
+	size_t n = SNAP_MSGS - 1;
+
+	/* the reader on the good file, and on every byte of its header changed */
+	size_t len;
+	unsigned char *img = slurp("s2.good", &len);
+	assert_int_equal(mbox_snapshot_check(img, len, 1), 0);
+	for (size_t off = 0; off < 192; off++) {
+		img[off] ^= 0x5a;
+		(void)mbox_snapshot_check(img, len, 0);
+		assert_int_equal(mbox_snapshot_check(img, len, 1), -1);   /* sum A */
+		img[off] ^= 0x5a;
+	}
+	/* and every entry's name offset pointing far out */
+	for (size_t i = 0; i < n; i++) {
+		unsigned char *e = img + 256 + i * 64 + 12;
+		memset(e, 0xff, 4);
+	}
+	assert_int_equal(mbox_snapshot_check(img, len, 1), -1);
+	free(img);
+
+	/* another size of struct mbox_msg, another byte order, another layout */
+	put32_at(path, 164, (uint32_t)sizeof(struct mbox_msg) + 8);
+	open_refused_then_rebuilt("s2", n);
+	copy_file("s2.good", path);
+	put32_at(path, 168, 0x04030201u);
+	open_refused_then_rebuilt("s2", n);
+	copy_file("s2.good", path);
+	put32_at(path, 172, MBOX_MSG_LAYOUT + 1);
+	open_refused_then_rebuilt("s2", n);
+	/* cut inside the array, or one message short of it */
+	copy_file("s2.good", path);
+	assert_int_equal(truncate(path, (off_t)file_size("s2.good") - 20), 0);
+	open_refused_then_rebuilt("s2", n);
+	copy_file("s2.good", path);
+	assert_int_equal(truncate(path, (off_t)file_size("s2.good") - (off_t)sizeof(struct mbox_msg)), 0);
+	open_refused_then_rebuilt("s2", n);
+	/* a count of the array that the file does not have (the sum A of
+	 * the header catches it as well) */
+	copy_file("s2.good", path);
+	put32_at(path, 160, (uint32_t)n + 1000);
+	open_refused_then_rebuilt("s2", n);
 }
 
 /* The view, flags and names of mb as text, for comparing two sessions. */
@@ -2119,6 +2279,7 @@ int main(void)
 		cmocka_unit_test(test_snapshot_view_is_the_view_of_the_files),
 		cmocka_unit_test(test_snapshot_of_a_rewritten_uidlist_is_not_used),
 		cmocka_unit_test(test_torn_or_damaged_snapshot_is_not_believed),
+		cmocka_unit_test(test_snapshot_v2_array_round_trip_and_refusals),
 		cmocka_unit_test(test_snapshot_rewritten_by_another_process),
 		cmocka_unit_test(test_recent_once_under_concurrency),
 	};
