@@ -1,9 +1,12 @@
 /* fuzz_store_snapshot: libFuzzer target for the mailbox store's
  * snapshot reader (postern-snapshot, mbox_snapshot_check): any input is
- * taken up or refused without reading outside it, and every lookup on
- * one taken up stays inside it.  The sums are checked only for inputs
- * whose first byte is odd: the others reach the structural checks and
- * the lookups, which a random input with a sum that holds never would. */
+ * taken up or refused by its header without reading outside it, and
+ * every read a session makes of one taken up (entries, lookups by UID
+ * and name, expunges, the messages changed last, the view's array),
+ * none of which is checked before it is used, stays inside it.  The
+ * sums are checked only for inputs whose first byte is odd: the others
+ * reach the lookups, which a random input with a sum that holds never
+ * would. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
