@@ -855,6 +855,8 @@ int mbox_snap_write(struct mbox *mb)
 	if (pwrite(o.fd, hdr, SNAP_HDR, 0) != SNAP_HDR)
 		goto out;
 	o.fd = -1;
+	/* No directory fsync: an older snapshot back after a crash still
+	 * summarizes the start of the same files and is used (see above). */
 	r = atomic_file_commit(&af, ATOMIC_SYNC);
 out:;
 	int e = errno;

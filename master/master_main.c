@@ -209,6 +209,7 @@ static void master_write_pid(void)
 	int len = snprintf(text, sizeof text, "%ld\n", (long)getpid());
 
 	snprintf(path, sizeof path, "%s/run/master.pid", master_base);
+	/* Not fsynced: after a crash the pid file is stale whatever it says. */
 	if (atomic_file_write(AT_FDCWD, path, NULL, text, (size_t)len, 0644, 0) < 0)
 		log_fatal("%s: %s", path, strerror(errno));
 }

@@ -1,16 +1,21 @@
 /* Unit tests for common/atomic_file.c: a replaced file is the old one or
  * the new one whole, the temporary file never stays behind (after a
  * failed rename, an abort or a failed write), ATOMIC_KEEP_FD leaves a
- * descriptor of the new file, and names relative to a directory
- * descriptor work as paths do. */
+ * descriptor of the new file, names relative to a directory descriptor
+ * work as paths do, a write that fails (a file size limit) leaves the old
+ * file and no temporary, and ATOMIC_SYNC_DIR does fsync the directory (a
+ * directory descriptor that cannot be synced fails the commit only with
+ * it). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -154,6 +159,54 @@ static void test_atomic_file_refuses_long_names_and_symlinked_temps(void **state
 	assert_int_equal(entries(), 0);
 }
 
+static void test_atomic_file_failed_write_keeps_the_old_and_removes_the_temp(void **state)
+{
+	char path[256], big[4096];
+	struct rlimit old, small;
+	void (*was)(int);
+
+	(void)state;
+	path_of(path, sizeof(path), "limited");
+	assert_int_equal(atomic_file_write(AT_FDCWD, path, NULL, "old\n", 4, 0600, 0), 0);
+	/* A file size limit makes write(2) fail (EFBIG) part way, as a full
+	 * disk would (ENOSPC). */
+	memset(big, 'x', sizeof(big));
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	small = old;
+	small.rlim_cur = 100;
+	was = signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
+	int r = atomic_file_write(AT_FDCWD, path, NULL, big, sizeof(big), 0600, ATOMIC_SYNC | ATOMIC_SYNC_DIR);
+	int e = errno;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, was);
+	assert_int_equal(r, -1);
+	assert_int_equal(e, EFBIG);
+	assert_content(path, "old\n");
+	assert_int_equal(entries(), 1);
+	unlink(path);
+}
+
+static void test_atomic_file_sync_dir_syncs_the_directory(void **state)
+{
+	int pfd = open(dir, O_PATH | O_DIRECTORY);
+
+	(void)state;
+	/* An O_PATH descriptor serves renameat and openat but fsync(2) of it
+	 * fails (EBADF): only a commit that syncs the directory sees that. */
+	assert_true(pfd >= 0);
+	assert_int_equal(atomic_file_write(pfd, "synced", NULL, "a", 1, 0600, ATOMIC_SYNC), 0);
+	assert_int_equal(atomic_file_write(pfd, "synced", NULL, "b", 1, 0600, ATOMIC_SYNC | ATOMIC_SYNC_DIR), -1);
+	assert_int_equal(errno, EBADF);
+	/* The rename was done before: the new file is in place, no temp. */
+	assert_int_equal(entries(), 1);
+	char path[256];
+	path_of(path, sizeof(path), "synced");
+	assert_content(path, "b");
+	unlinkat(pfd, "synced", 0);
+	close(pfd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -161,6 +214,8 @@ int main(void)
 		cmocka_unit_test(test_atomic_file_failed_rename_keeps_the_old_and_removes_the_temp),
 		cmocka_unit_test(test_atomic_file_abort_and_keep_fd),
 		cmocka_unit_test(test_atomic_file_refuses_long_names_and_symlinked_temps),
+		cmocka_unit_test(test_atomic_file_failed_write_keeps_the_old_and_removes_the_temp),
+		cmocka_unit_test(test_atomic_file_sync_dir_syncs_the_directory),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
