@@ -810,7 +810,7 @@ int mbox_snap_write(struct mbox *mb)
 	}
 	if ((o.buf = malloc(SNAP_OUT_BLOCK)) == NULL)
 		return -1;
-	if (atomic_file_open(&af, mb->dirfd, MBOX_SNAPSHOT_NAME, SNAP_TMP, O_RDWR | O_TRUNC, 0600) < 0)
+	if (atomic_file_open(&af, mb->dirfd, MBOX_SNAPSHOT_NAME, SNAP_TMP, O_RDWR, 0600) < 0)
 		goto out;
 	o.fd = af.fd;
 	snap_sum_init(&o.sum);

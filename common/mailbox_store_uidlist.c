@@ -440,7 +440,7 @@ static int mbox_ul_replace(struct mbox *mb, const struct dovecot_uidlist_header 
 	for (size_t i = 0; i < n; i++)
 		if (mbox_ul_record(&b, &keep[i]) < 0)
 			goto out;
-	if (atomic_file_open(&af, mb->dirfd, MBOX_UIDLIST_FILE, MBOX_UIDLIST_TMP, O_RDWR | O_TRUNC, 0600) < 0)
+	if (atomic_file_open(&af, mb->dirfd, MBOX_UIDLIST_FILE, MBOX_UIDLIST_TMP, O_RDWR, 0600) < 0)
 		goto out;
 	if (fd_write_all(af.fd, b.data, b.len) < 0 || fstat(af.fd, &sb) < 0) {
 		atomic_file_abort(&af);
