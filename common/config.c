@@ -174,6 +174,8 @@ static const struct config_key config_table[] = {
 	  "Longest time one SPF check (HELO or MAIL FROM, all its DNS lookups) may take; then its result is temperror (RFC 7208 4.6.4)." },
 	{ "authserv_id", CONFIG_STR, "",
 	  "The authserv-id of the Authentication-Results headers the SMTP server adds (RFC 8601 2.5); incoming ones with this id are removed.  Empty means myhostname." },
+	{ "group_commit", CONFIG_BOOL, "no",
+	  "yes: make new queue files (enqueue) and Maildir deliveries (local) durable with a flush of their whole file system (syncfs) that each program's processes share, one for every message written while the last one ran, instead of fsyncs of each file and directory: the same guarantee (no 250 and no \"delivered\" before the message is on stable storage) with far fewer flushes under load.  The flush also writes whatever else is dirty on that file system, so use it where DIR/queue and DIR/mail are file systems of their own (a Maildir on another file system than DIR/mail keeps its fsyncs).  no: one fsync of the file and one of its directory per message." },
 	{ "queue_run_delay", CONFIG_TIME, "300s",
 	  "Interval between scans of the queue for deferred mail." },
 	{ "minimal_backoff_time", CONFIG_TIME, "300s",
