@@ -528,7 +528,8 @@ static int milter_open(struct milter_session *ms, struct milter *mi)
 }
 
 
-void milter_session_open(struct milter_session *ms, char family, uint16_t port, const char *addr)
+void milter_session_open(struct milter_session *ms, const char *name, char family, uint16_t port,
+			 const char *addr)
 {
 	struct buf pkt;
 
@@ -541,7 +542,7 @@ void milter_session_open(struct milter_session *ms, char family, uint16_t port, 
 		if (milter_open(ms, &ms->m[i]) < 0 && !milter_failed(ms, &ms->m[i], NULL, 0))
 			return;   /* sticky answer set: no use asking the others */
 	buf_init(&pkt, 512);
-	if (milter_add_str(&pkt, "unknown") < 0 || milter_add_bytes(&pkt, &family, 1) < 0 ||
+	if (milter_add_str(&pkt, name) < 0 || milter_add_bytes(&pkt, &family, 1) < 0 ||
 	    (family != 'U' && (milter_add_u16(&pkt, port) < 0 || milter_add_str(&pkt, addr) < 0)))
 		log_panic("milter connect packet over its size");
 	(void)milter_round(ms, MILTER_STAGE_CONNECT, MILTER_CMD_CONNECT, pkt.data, pkt.len,

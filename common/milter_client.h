@@ -80,8 +80,9 @@ void milter_conf_load(struct milter_conf *c, const char *list_key);
 
 /* A client starts: open and negotiate with each filter (a failure sets
  * the sticky answer per milter_default_action) and send the connect
- * command with family ('4', '6', 'U'), port and address. */
-void milter_session_open(struct milter_session *ms, char family, uint16_t port, const char *addr);
+ * command with the client's name, family ('4', '6', 'U'), port and address. */
+void milter_session_open(struct milter_session *ms, const char *name, char family, uint16_t port,
+			 const char *addr);
 /* HELO, MAIL, RCPT, DATA: 1 go on, 0 answered through ops->reply. */
 int milter_session_helo(struct milter_session *ms, const char *helo);
 int milter_session_mail(struct milter_session *ms, const char *sender);

@@ -205,7 +205,7 @@ void smtpd_milter_connect(struct smtpd_session *ss, int client_fd)
 					 .header_max = (size_t)ss->ctx->header_limit + SMTPD_PREPEND_MAX +
 						       MILTER_HDR_EXTRA };
 	family = smtpd_milter_family(ms, client_fd, &port);
-	milter_session_open(&ms->s, family, port, ss->client);
+	milter_session_open(&ms->s, "unknown", family, port, ss->client);   /* smtpd looks up no names */
 	ss->done |= ms->s.done;
 }
 
