@@ -11,9 +11,12 @@
  * before the chroot) makes the default sender LOGIN@pickup_sender_domain
  * (myhostname when empty).  It prepends a Received header, adds Date,
  * Message-ID and From when the message has none (RFC 5322 3.6: Date and
- * From are required), and hands the result to enqueue (enqueue_client).
+ * From are required), runs the result through non_smtpd_milters when
+ * there are any (pickup_milter.c: their refusal is the answer, their
+ * changes are queued), and hands it to enqueue (enqueue_client).
  * The answer is the enqueue answer: status=ok queue_id=ID, or
- * status=tempfail|fail reason=TEXT.
+ * status=tempfail|fail reason=TEXT; status=ok discarded=yes when a
+ * milter discarded the message.
  *
  * It is also the mailq service (Postfix's showq): a request record
  * cmd=list is answered with one record per queued message (common/mailq.c,
