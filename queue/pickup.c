@@ -359,9 +359,10 @@ static void pickup_filter_enqueue(const struct pickup_ctx *ctx, const char *send
 	pm.sender = &env_sender;
 	if ((pm.rcpts = calloc(ctx->rcpt_limit + 1, sizeof(*pm.rcpts))) != NULL &&
 	    buf_set(&env_sender, sender, strlen(sender)) == 0) {
-		for (r = 0; (size_t)r < n && (pm.rcpts[r] = strdup(rcpts[r])) != NULL; r++)
+		while (pm.nrcpt < n && (pm.rcpts[pm.nrcpt] = strdup(rcpts[pm.nrcpt])) != NULL)
 			pm.nrcpt++;
-		r = pm.nrcpt == n ? pickup_milter_run(&pm, head, msg, &out) : -1;
+		if (pm.nrcpt == n)
+			r = pickup_milter_run(&pm, head, msg, &out);
 	}
 	if (r < 0) {
 		a->status = "tempfail";

@@ -6,15 +6,11 @@ when the milter is down; OpenDKIM as a non_smtpd milter signing
 sendmail mail, verified by python3-dkim."""
 
 import os
-import shutil
 import subprocess
-import tempfile
 
 import milter_peer as mp
 from postern_harness import BIN, HOST, SCALE, PosternTestCase, daemon_env, free_port, make_message
-from test_dkim_keygen import DEBIAN_PYTHON, dkimpy_missing
-from test_smtpd_milter_peers import DKIM_VERIFY, OPENDKIM, OPENDKIM_GENKEY, SmtpdMilterPeers
-from test_smtpd_policy import Process
+from test_smtpd_milter_peers import SmtpdMilterPeers
 
 SENDER = "sender@example.org"
 
@@ -27,21 +23,7 @@ def sendmail(t, test_id, rcpt, body=b"hello\n", sender=SENDER):
                           timeout=60 * SCALE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
-class PickupMilter(PosternTestCase):
-
-    def milter(self, **kw):
-        m = mp.FakeMilter(**kw)
-        self.addCleanup(m.stop)
-        return m
-
-    def delivered(self, t, user, test_id):
-        self.assertEqual(t.wait_ids(user, {test_id}).get(test_id), 1)
-        for path in t.message_paths(user):
-            with open(path, "rb") as f:
-                data = f.read()
-            if b"X-Test-Id: " + test_id.encode() + b"\n" in data:
-                return data
-        raise AssertionError("no message %s for %s" % (test_id, user))
+class PickupMilter(mp.MilterTestMixin, PosternTestCase):
 
     def test_accept_sees_local_client_and_pickup_headers(self):
         m = self.milter(answers={"E": [mp.add_header("X-Milter", "checked") + mp.ACCEPT]})
@@ -165,34 +147,13 @@ class PickupMilterOpenDKIM(PosternTestCase):
     """OpenDKIM as a non_smtpd milter signs mail sent with sendmail(1)."""
 
     user = SmtpdMilterPeers.user
+    start_opendkim = SmtpdMilterPeers.start_opendkim
+    assert_opendkim_signed = SmtpdMilterPeers.assert_opendkim_signed
 
     def test_opendkim_signs_sendmail_mail(self):
-        missing = dkimpy_missing()
-        if missing:
-            self.skipTest(missing)
-        for tool in (OPENDKIM, OPENDKIM_GENKEY):
-            if not os.path.exists(tool):
-                self.skipTest("%s is not installed (Debian packages opendkim, opendkim-tools)" % tool)
-        pw = self.user("opendkim", "opendkim")
         t = self.start_tree(start=False)
-        d = tempfile.mkdtemp(prefix="postern-it-milter-", dir="/run")
-        self.addCleanup(shutil.rmtree, d, True)
-        os.chmod(d, 0o755)
-        subprocess.run([OPENDKIM_GENKEY, "-b", "2048", "-d", t.domain, "-s", "sel", "-D", d],
-                       check=True, timeout=60 * SCALE)
-        key = os.path.join(d, "sel.private")
-        os.chown(key, pw.pw_uid, pw.pw_gid)
-        os.chmod(key, 0o600)
-        port = free_port()
-        conf = os.path.join(d, "opendkim.conf")
-        with open(conf, "w") as f:
-            f.write("Mode s\nDomain %s\nSelector sel\nKeyFile %s\nSocket inet:%d@%s\n"
-                    "Syslog no\nUserID opendkim\nCanonicalization relaxed/simple\n"
-                    "PidFile %s\nInternalHosts 127.0.0.1\nLogWhy yes\n"
-                    % (t.domain, key, port, HOST, os.path.join(d, "opendkim.pid")))
-        p = Process(self, [OPENDKIM, "-f", "-x", conf], os.path.join(d, "opendkim.log"))
-        p.wait_listening(port, "opendkim")
-        t.set_conf(non_smtpd_milters="inet:%s:%d" % (HOST, port))
+        spec, d = self.start_opendkim(t)
+        t.set_conf(non_smtpd_milters=spec)
         t.start()
         alice, bob = t.addr("alice"), t.addr("bob")
         r = sendmail(t, "pdkim-1", bob, b"Signed by OpenDKIM, I hope.\n", sender=alice)
@@ -200,8 +161,4 @@ class PickupMilterOpenDKIM(PosternTestCase):
         self.assertEqual(t.wait_ids("bob", {"pdkim-1"}), {"pdkim-1": 1})
         with open(t.message_paths("bob")[0], "rb") as f:
             got = f.read()
-        self.assertIn(b"\nDKIM-Signature: v=1; a=rsa-sha256; c=relaxed/simple; d=%s;" % t.domain.encode(),
-                      got)
-        v = subprocess.run([DEBIAN_PYTHON, "-c", DKIM_VERIFY, os.path.join(d, "sel.txt"), "sel", t.domain],
-                           input=got, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60 * SCALE)
-        self.assertEqual(v.stdout.strip(), b"True", v.stdout)
+        self.assert_opendkim_signed(t, d, got)
