@@ -162,3 +162,14 @@ class PickupMilterOpenDKIM(PosternTestCase):
         with open(t.message_paths("bob")[0], "rb") as f:
             got = f.read()
         self.assert_opendkim_signed(t, d, got)
+
+
+class PickupMilterCheck(PosternTestCase):
+
+    def test_postern_check_refuses_a_bad_non_smtpd_milters(self):
+        t = self.start_tree(start=False)
+        t.set_conf(non_smtpd_milters="tcp:127.0.0.1:1")
+        p = t.run("check", "-d", t.dir, check=False)
+        out = p.stdout.decode("utf-8", "replace")
+        self.assertNotEqual(p.returncode, 0, out)
+        self.assertIn("non_smtpd_milters: bad service (expected inet:HOST:PORT or unix:PATH)", out)
