@@ -449,8 +449,6 @@ static int milter_round(struct milter_session *ms, int stage, char cmd, const vo
 	struct buf in;
 	int go = 1;
 
-	if (ms == NULL)
-		return 1;
 	buf_init(&in, MILTER_PACKET_MAX + 4);
 	for (size_t i = 0; i < ms->n && go && !ms->done; i++) {
 		struct milter *mi = &ms->m[i];

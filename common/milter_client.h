@@ -98,12 +98,22 @@ void milter_session_abort(struct milter_session *ms);
 /* QUIT to each filter; close and free. */
 void milter_session_close(struct milter_session *ms);
 
-/* For milter_message.c. */
+/* What milter_message.c shares with milter_client.c. */
+/* Send the stage's macros (stage < 0: none) and the command cmd with its
+ * data; when want_reply, read the answer into r (progress skipped;
+ * strings live in in; tmo in milliseconds).  0, or -1 after a failure
+ * (logged, filter closed). */
 int milter_ask(struct milter_session *ms, struct milter *mi, int stage, char cmd, const void *data,
 	       size_t len, int want_reply, int tmo, struct buf *in, struct milter_reply *r);
+/* Read one more answer (the end of message sends several).  0 or -1 (logged, closed). */
 int milter_read(struct milter_session *ms, struct milter *mi, struct buf *in, struct milter_reply *r, int tmo);
+/* Act on an accept/reject answer at the end of message: 1 go on, 0 answered. */
 int milter_verdict(struct milter_session *ms, struct milter *mi, const struct milter_reply *r);
+/* A filter failed (closed already or now; why is logged unless NULL):
+ * milter_default_action.  1 go on without it; 0: the answer is kept for
+ * the session's later commands and, when answer, given now. */
 int milter_failed(struct milter_session *ms, struct milter *mi, const char *why, int answer);
+/* Whether the filter takes part in the message now. */
 int milter_usable(const struct milter *mi);
 
 #endif

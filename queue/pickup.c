@@ -355,7 +355,7 @@ static void pickup_filter_enqueue(const struct pickup_ctx *ctx, const char *send
 		return;
 	}
 	buf_init(&env_sender, ADDRESS_PATH_MAX + 1);
-	buf_init(&out, ctx->size_limit + PICKUP_HEADERS_MAX + 65536);
+	buf_init(&out, ctx->size_limit + PICKUP_HEADERS_MAX + PICKUP_MILTER_EXTRA);
 	pm.sender = &env_sender;
 	if ((pm.rcpts = calloc(ctx->rcpt_limit + 1, sizeof(*pm.rcpts))) != NULL &&
 	    buf_set(&env_sender, sender, strlen(sender)) == 0) {

@@ -19,8 +19,9 @@
  * Trusts: no milter (the common client checks everything they send).
  *
  * Fails: milter trouble is milter_default_action (tempfail, reject or
- * accept); a memfd that cannot be made or read: -1, pickup answers
- * tempfail. */
+ * accept); a message the changes made larger than pickup's buffer
+ * (message_size_limit + 66 KiB): status=fail 552 5.3.4; a memfd that
+ * cannot be made or read: -1, pickup answers tempfail. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -190,6 +191,11 @@ static int pickup_milter_rounds(struct milter_session *ms, struct pickup_milter_
 	pm->hold = ms->hold;
 	pm->discard = ms->discard;
 	r = pm->discard ? 1 : pickup_milter_read_back(final, out) < 0 ? -1 : 1;
+	if (r < 0 && errno == EFBIG) {   /* the changes made it bigger than pickup takes */
+		pm->status = "fail";
+		snprintf(pm->reason, sizeof(pm->reason), "552 5.3.4 Message too big after the milters' changes");
+		r = 0;
+	}
 	if (final != fd)
 		close(final);
 	return r;

@@ -8,6 +8,7 @@
 #include "buf.h"
 
 #define PICKUP_MILTER_REASON_MAX 256
+#define PICKUP_MILTER_EXTRA 65536   /* bytes the milters may add beyond message_size_limit and our headers */
 
 /* One submission as the milters see and change it. */
 struct pickup_milter_msg {
