@@ -100,6 +100,17 @@ class PickupMilter(mp.MilterTestMixin, PosternTestCase):
         self.assertEqual(t.message_paths("bob"), [])
 
 
+    def test_silent_milter_times_out_into_the_default_action(self):
+        m = self.milter(answers={"E": ["silence"]})
+        t = self.start_tree_with(non_smtpd_milters=m.spec(), milter_content_timeout="2s",
+                                 milter_default_action="reject")
+        p = sendmail(t, "pm-slow", t.addr("bob"))
+        self.assertEqual(p.returncode, 69, p.stdout)
+        self.assertIn(b"refused: 550 5.7.1 Command rejected", p.stdout)
+        t.wait_log(r"milter inet:.*: no answer within the timeout \(client localhost\[127\.0\.0\.1\] \(pickup\)\)")
+        self.assertEqual(t.queue_json(), [])
+
+
 class PickupMilterDown(PosternTestCase):
     """milter_default_action for sendmail mail with no milter listening."""
 
