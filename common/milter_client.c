@@ -28,8 +28,9 @@
  * milter_proto.c checks its packets and these checks go: reply text is
  * printable ASCII of bounded length, or it is not used.
  *
- * Fails: a filter that cannot be reached, times out or breaks the
- * protocol is closed for the session and milter_default_action applies:
+ * Fails: a filter that cannot be reached, times out (each step's
+ * milter_*_timeout, and the caller's whole budget when it has one) or
+ * breaks the protocol is closed for the session and milter_default_action applies:
  * tempfail (451 4.7.1) or reject (550 5.7.1) to that command and every
  * later MAIL, RCPT, DATA and end of message of the session, or accept
  * (go on without it).  A warning names the filter and the reason. */
@@ -104,6 +105,14 @@ static long long milter_now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Now + tmo, or the end of the session's budget when that comes first. */
+static long long milter_deadline(const struct milter_session *ms, int tmo)
+{
+	long long d = milter_now_ms() + tmo;
+
+	return ms->end_ms > 0 && ms->end_ms < d ? ms->end_ms : d;
 }
 
 static int milter_wait(int fd, short events, long long deadline)
@@ -209,7 +218,7 @@ int milter_read(struct milter_session *ms, struct milter *mi, struct buf *in, st
 	const char *why = "";
 
 	for (;;) {
-		if (milter_read_packet(mi, in, r, milter_now_ms() + tmo, &why) < 0) {
+		if (milter_read_packet(mi, in, r, milter_deadline(ms, tmo), &why) < 0) {
 			log_warn("milter %s: %s (client %s)", mi->spec, why, ms->client_log);
 			milter_close(mi);
 			return -1;
@@ -295,7 +304,7 @@ int milter_ask(struct milter_session *ms, struct milter *mi, int stage, char cmd
 		log_warn("milter %s: command too long (client %s)", mi->spec, ms->client_log);
 		milter_close(mi);
 		rc = -1;
-	} else if (milter_write(mi->fd, out.data, out.len, milter_now_ms() + tmo) < 0) {
+	} else if (milter_write(mi->fd, out.data, out.len, milter_deadline(ms, tmo)) < 0) {
 		log_warn("milter %s: cannot send: %s (client %s)", mi->spec, strerror(errno), ms->client_log);
 		milter_close(mi);
 		rc = -1;
@@ -479,17 +488,19 @@ static int milter_open(struct milter_session *ms, struct milter *mi)
 	struct buf out, in;
 	struct milter_reply r;
 	const char *why = NULL;
-	long long deadline = milter_now_ms() + ms->conf->connect_ms;
+	long long deadline = milter_deadline(ms, ms->conf->connect_ms);
+	long long left = deadline - milter_now_ms();
+	int connect_ms = left < 1 ? 1 : (int)left;
 	uint32_t acts = ms->conf->version >= 6 ? MILTER_OFFER_ACTIONS : 0x3f;
 	uint32_t steps = ms->conf->version >= 6 ? MILTER_OFFER_STEPS : 0x7f;
 	size_t mark;
 
 	if (strncmp(mi->spec, "unix:", 5) == 0) {
-		mi->fd = unix_connect(mi->spec + 5, ms->conf->connect_ms);
+		mi->fd = unix_connect(mi->spec + 5, connect_ms);
 		if (mi->fd >= 0 && fd_set_nonblock(mi->fd, 1) < 0)
 			milter_close(mi);
 	} else {
-		mi->fd = inet_connect(mi->spec + 5, ms->conf->connect_ms);
+		mi->fd = inet_connect(mi->spec + 5, connect_ms);
 	}
 	if (mi->fd < 0) {
 		log_warn("milter %s: cannot connect: %s (client %s)", mi->spec, strerror(errno), ms->client_log);
@@ -531,6 +542,7 @@ void milter_session_open(struct milter_session *ms, const char *name, char famil
 {
 	struct buf pkt;
 
+	ms->end_ms = ms->budget_ms > 0 ? milter_now_ms() + ms->budget_ms : 0;
 	ms->n = ms->conf->n;
 	for (size_t i = 0; i < ms->n; i++) {
 		ms->m[i].spec = ms->conf->specs[i];

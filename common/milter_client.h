@@ -65,6 +65,8 @@ struct milter_session {
 	int smtputf8;                     /* addresses from filters may be UTF-8 */
 	unsigned long long size_limit;    /* a replaced body at most */
 	size_t header_max;                /* the header after changes at most */
+	int budget_ms;                    /* whole conversation at most (its caller waits), 0 no bound */
+	long long end_ms;                 /* from budget_ms at milter_session_open (monotonic ms) */
 	struct milter m[POLICY_SERVICES_MAX];
 	size_t n;
 	char sticky[MILTER_ANSWER_MAX];   /* answer to every later transaction command, "" none */

@@ -19,7 +19,8 @@
  * Trusts: no milter (the common client checks everything they send).
  *
  * Fails: milter trouble is milter_default_action (tempfail, reject or
- * accept); a message the changes made larger than pickup's buffer
+ * accept), also when all of them together take longer than 180 s (the
+ * sender waits at most 300 s for pickup's answer); a message the changes made larger than pickup's buffer
  * (message_size_limit + 66 KiB): status=fail 552 5.3.4; a memfd that
  * cannot be made or read: -1, pickup answers tempfail. */
 #include <errno.h>
@@ -209,6 +210,7 @@ int pickup_milter_run(struct pickup_milter_msg *pm, const struct buf *head, cons
 		.client_log = "localhost[127.0.0.1] (pickup)", .hostname = config_str("myhostname"),
 		.sender = pm->sender, .smtputf8 = 1, .size_limit = pm->size_limit,
 		.header_max = head->len + msg->len + PICKUP_MILTER_HDR_EXTRA,
+		.budget_ms = PICKUP_MILTER_BUDGET_MS,
 	};
 	int fd = memfd_create("postern-pickup-milter", MFD_CLOEXEC), r = -1;
 

@@ -8,6 +8,10 @@
 #include "buf.h"
 
 #define PICKUP_MILTER_REASON_MAX 256
+/* All milters of one submission at most: with enqueue after them, below
+ * sendmail's 300 s wait for the answer (tools/sendmail.c,
+ * SENDMAIL_TIMEOUT_MS). */
+#define PICKUP_MILTER_BUDGET_MS 180000
 #define PICKUP_MILTER_EXTRA 65536   /* bytes the milters may add beyond message_size_limit and our headers */
 
 /* One submission as the milters see and change it. */
