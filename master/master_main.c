@@ -301,6 +301,7 @@ static int master_apply(struct service *fresh, size_t n)
 	}
 	master_metrics_update(master_svcs, master_nsvcs);
 	master_auth_cache_update(master_svcs, master_nsvcs);
+	master_group_commit_update(master_svcs, master_nsvcs);
 	return master_service_link(master_svcs, master_nsvcs, master_base);
 }
 
