@@ -64,9 +64,10 @@ TAIL = 40
 DEFAULT_SUITES = "unit,fuzz,integration"
 # Integration modules that take longest, started first (see the
 # "slowest modules" line a run prints).
-SLOW_MODULES = ["test_smtpd_milter_peers", "test_queue_control", "test_imap_hibernate", "test_smtpd_dmarc",
-                "test_restart", "test_smtpd_dkim_verify", "test_smtpd_limits", "test_imap_model",
-                "test_queue_crash", "test_remote_delivery", "test_queue_dsn", "test_dovecot_swap"]
+SLOW_MODULES = ["test_pickup_milter", "test_imap_hibernate", "test_restart", "test_deb_package",
+                "test_smtpd_milter_peers", "test_imap_model", "test_queue_control", "test_dovecot_swap",
+                "test_imap_two_sessions", "test_smtpd_access", "test_smtpd_limits", "test_queue_crash",
+                "test_smtpd_dmarc", "test_smtpd_dkim_verify"]
 
 
 class Counts:
