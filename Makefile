@@ -1,13 +1,16 @@
 # Postern build.  `make` builds everything under build/ and installs nothing;
 # `make install` / `make install-sendmail` copy it (PREFIX, DESTDIR, below);
 # `make test` installs what the build and the tests need (`make deps`), then
-# runs the unit, fuzz and integration suites; `make test SANITIZE=1` does the
-# same with ASan + UBSan under build-san/; `make run` (deps, build, demo).  Programs are found by file name prefix, so a
+# builds on every core and runs the unit, fuzz and integration suites;
+# `make test SANITIZE=1` does the same with ASan + UBSan under build-san/,
+# but for the fuzz targets, which are ASan + UBSan builds in both (clang,
+# FUZZ_CFLAGS) and run under `make test`; `make run` (deps, build, demo).  Programs are found by file name prefix, so a
 # new source file needs no edit here.
 
 CC       ?= cc
 SANITIZE ?= 0
 PYTHON   ?= python3
+JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 
 ifeq ($(SANITIZE),1)
 BUILD    := build-san
@@ -202,10 +205,14 @@ check-banned:
 # the packages are still being installed.
 test:
 	@$(MAKE) --no-print-directory deps
-	@$(MAKE) --no-print-directory test-build
+	@$(MAKE) --no-print-directory -j$(JOBS) test-build
 	@$(PYTHON) tests/run_all.py --build $(BUILD)
 
+ifeq ($(SANITIZE),1)
+test-build: all $(UNITS) $(HELPERS)
+else
 test-build: all $(UNITS) $(HELPERS) $(FUZZERS)
+endif
 
 run:
 	@$(MAKE) --no-print-directory deps

@@ -561,22 +561,17 @@ static void authd_state_setup(const struct daemon *d)
  * our own. */
 static void authd_cache_open(struct authd *a)
 {
-	const char *env = getenv(AUTH_CACHE_ENV);
+	int fd = daemon_passed_fd(AUTH_CACHE_ENV);
 	unsigned long long ttl = config_time("auth_cache_ttl");
-	char *end;
 
-	if (env != NULL && ttl > 0) {
-		errno = 0;
-		long fd = strtol(env, &end, 10);
-		if (errno == 0 && *end == '\0' && fd > 2 && fd < 64) {
-			int r = auth_cache_attach((int)fd, ttl, &a->cache);
-			if (r < 0)
-				log_warn("shared auth cache (fd %ld): %s; this process keeps its own",
-					 fd, strerror(errno));
-			close((int)fd);
-			if (r == 0)
-				return;
-		}
+	if (fd >= 0 && ttl > 0) {
+		int r = auth_cache_attach(fd, ttl, &a->cache);
+
+		if (r < 0)
+			log_warn("shared auth cache (fd %d): %s; this process keeps its own", fd, strerror(errno));
+		close(fd);
+		if (r == 0)
+			return;
 	}
 	if (auth_cache_new(config_size("auth_cache_size"), ttl, &a->cache) < 0)
 		log_fatal("auth cache: %s", strerror(errno));

@@ -1,10 +1,9 @@
 /* agent: reading delivery requests and writing answers, for every
  * delivery agent (local, remote).  docs/protocols.md, "local".
  *
- * Offers: agent_read() reads one request with fd_recv() in blocks into a
- * bounded buffer (AGENT_REQUEST_MAX) until its empty line, keeping at
- * most one descriptor from any of those reads (the stream module cannot
- * receive descriptors), parses it with record_parse() and checks the
+ * Offers: agent_read() reads one request and at most one descriptor
+ * with fdrecord_read() into a bounded buffer (AGENT_REQUEST_MAX; the
+ * stream module cannot receive descriptors), parses it with record_parse() and checks the
  * fields every agent needs: queue_id, sender, offset and size against
  * fstat of a regular file.  agent_answer() writes one answer record.
  * The protocol is lock-step: a client sends the next request only after
@@ -40,7 +39,6 @@
 #include "sockets.h"
 #include "stream.h"
 
-#define AGENT_RECV_BLOCK 8192        /* bytes per fd_recv */
 #define AGENT_ANSWER_MAX (2 * ADDRESS_PATH_MAX + 3 * AGENT_REASON_MAX + 128)
 
 struct agent_conn {
@@ -50,7 +48,6 @@ struct agent_conn {
 	int ipc_ms, idle_ms;
 	struct stream *out;
 	struct buf req;              /* the request being read */
-	size_t scanned;              /* bytes of req searched for the empty line */
 };
 
 static void agent_close(int *fd)
@@ -132,64 +129,34 @@ int agent_wait_input(struct agent_conn *c, int ms)
 	}
 }
 
-/* Whether req holds a complete record; its length (empty line
- * included) in *end_r. */
-static int agent_find_end(struct agent_conn *c, size_t *end_r)
+/* Why a read failed, from fdrecord_read's errno. */
+static const char *agent_read_error(int e)
 {
-	*end_r = fdrecord_end(c->req.data, c->req.len, &c->scanned);
-	return *end_r > 0;
-}
-
-/* Take one more block of input into req, keeping at most one descriptor.
- * 1 data, 0 end of input, -1 error. */
-static int agent_read_block(struct agent_conn *c, int *fd_r, const char **error_r)
-{
-	char block[AGENT_RECV_BLOCK];
-	size_t n;
-
-	if (fdrecord_recv(c->in_fd, c->plain, block, sizeof block, &n, fd_r) < 0) {
-		*error_r = errno == EPROTO ? "more than one descriptor in a request" : "cannot read request";
-		return -1;
+	switch (e) {
+	case ETIMEDOUT: return "timeout reading request";
+	case EINTR: return "stopping";
+	case EPROTO: return "more than one descriptor in a request";
+	case EMSGSIZE: return "request too long";
+	case ENOMEM: return "out of memory";
+	case ECONNRESET: return "connection closed inside a request";
+	default: return "cannot read request";
 	}
-	if (n == 0)
-		return 0;
-	if (buf_append(&c->req, block, n) < 0) {
-		*error_r = errno == EMSGSIZE ? "request too long" : "out of memory";
-		return -1;
-	}
-	return 1;
 }
 
 /* Read one request into c->req.  1 read (length in *end_r, descriptor in
  * *fd_r or -1), 0 clean end of input, -1 error (*error_r, no descriptor). */
 static int agent_read_raw(struct agent_conn *c, size_t *end_r, int *fd_r, const char **error_r)
 {
-	*fd_r = -1;
-	buf_reset(&c->req);
-	c->scanned = 0;
-	while (!agent_find_end(c, end_r)) {
-		int first = c->req.len == 0 && *fd_r < 0;
-		int w = agent_wait_input(c, first ? c->idle_ms : c->ipc_ms);
-		int r;
-		if (w <= 0) {
-			if (w == 0)
-				*error_r = "timeout reading request";
-			else
-				*error_r = daemon_stopping() ? "stopping" : "poll failed";
-			agent_close(fd_r);
-			return first ? 0 : -1;   /* idle or stopping between requests: done */
-		}
-		r = agent_read_block(c, fd_r, error_r);
-		if (r == 0 && c->req.len == 0 && *fd_r < 0)
+	const struct fdrecord_wait w = { .first_ms = c->idle_ms, .next_ms = c->ipc_ms, .stop = daemon_stopping };
+	int r = fdrecord_read(c->in_fd, c->plain, &c->req, 1, &w, end_r, fd_r);
+
+	if (r < 0) {
+		*error_r = agent_read_error(errno);
+		/* Idle or stopping between requests: done. */
+		if (c->req.len == 0 && (errno == ETIMEDOUT || errno == EINTR))
 			return 0;
-		if (r <= 0) {
-			if (r == 0)
-				*error_r = "connection closed inside a request";
-			agent_close(fd_r);
-			return -1;
-		}
 	}
-	return 1;
+	return r;
 }
 
 /* ---- answers ---- */

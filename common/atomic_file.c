@@ -31,7 +31,12 @@ int atomic_file_open(struct atomic_file *af, int dirfd, const char *name, const 
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	af->fd = openat(dirfd, af->tmp, oflags | O_CREAT | O_NOFOLLOW | O_CLOEXEC, mode);
+	oflags = (oflags & ~O_TRUNC) | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+	af->fd = openat(dirfd, af->tmp, oflags, mode);
+	/* Only this caller writes the name (atomic_file.h): what is there
+	 * is a crash's leftover.  Truncating it would keep its mode. */
+	if (af->fd < 0 && errno == EEXIST && unlinkat(dirfd, af->tmp, 0) == 0)
+		af->fd = openat(dirfd, af->tmp, oflags, mode);
 	return af->fd < 0 ? -1 : 0;
 }
 
@@ -56,8 +61,15 @@ int atomic_file_commit(struct atomic_file *af, unsigned flags)
 		if (r < 0)
 			goto fail;
 	}
-	if (renameat(af->dirfd, af->tmp, af->dirfd, af->name) < 0)
+	if ((flags & ATOMIC_NOREPLACE) != 0) {
+		/* linkat, not renameat2: it works on every file system with
+		 * hard links; the temporary name goes either way. */
+		if (linkat(af->dirfd, af->tmp, af->dirfd, af->name, 0) < 0)
+			goto fail;
+		unlinkat(af->dirfd, af->tmp, 0);
+	} else if (renameat(af->dirfd, af->tmp, af->dirfd, af->name) < 0) {
 		goto fail;
+	}
 	if ((flags & ATOMIC_SYNC_DIR) != 0 &&
 	    (af->dirfd == AT_FDCWD ? fsync_parent(af->name) : fsync(af->dirfd)) < 0)
 		return -1;
@@ -72,7 +84,7 @@ int atomic_file_write(int dirfd, const char *name, const char *tmp, const void *
 {
 	struct atomic_file af;
 
-	if (atomic_file_open(&af, dirfd, name, tmp, O_WRONLY | O_TRUNC, mode) < 0)
+	if (atomic_file_open(&af, dirfd, name, tmp, O_WRONLY, mode) < 0)
 		return -1;
 	if (fd_write_all(af.fd, p, len) < 0) {
 		atomic_file_abort(&af);

@@ -17,6 +17,9 @@
 
 #define AUTH_CACHE_MAGIC "pstnac2"     /* 8 bytes with the NUL */
 #define AUTH_CACHE_KEY_WORDS 4         /* 32 bytes of HMAC-SHA256 */
+/* Bytes of user, stored hash and password keyed: SASL_USER_MAX and
+ * SASL_PASSWORD_MAX with their NULs leave 767 for the stored hash. */
+#define AUTH_CACHE_KEY_INPUT 2048
 
 struct auth_cache_header {
 	char magic[8];
@@ -132,8 +135,9 @@ static int auth_cache_on(const struct auth_cache *c)
 	return c != NULL && c->map != NULL && c->ttl > 0;
 }
 
-/* The entry key; 0, or -1 when OpenSSL fails (the cache is then
- * bypassed, never trusted). */
+/* The entry key; 0, or -1 when OpenSSL fails or the login is longer
+ * than AUTH_CACHE_KEY_INPUT (the cache is then bypassed, never
+ * trusted: such a login is checked in full every time). */
 static int auth_cache_key(const struct auth_cache *c, const char *user, const char *password,
 			  size_t password_len, const char *stored_hash,
 			  uint64_t key[AUTH_CACHE_KEY_WORDS])
@@ -142,10 +146,10 @@ static int auth_cache_key(const struct auth_cache *c, const char *user, const ch
 	unsigned int mac_len = 0;
 	/* each with its NUL: "ab"+"c" differs from "a"+"bc" */
 	size_t ulen = strlen(user) + 1, hlen = strlen(stored_hash) + 1;
-	unsigned char *msg = malloc(ulen + hlen + password_len + 1);
+	unsigned char msg[AUTH_CACHE_KEY_INPUT];
 	int r = -1;
 
-	if (msg == NULL)
+	if (ulen + hlen > sizeof(msg) || password_len > sizeof(msg) - ulen - hlen)
 		return -1;
 	memcpy(msg, user, ulen);
 	memcpy(msg + ulen, stored_hash, hlen);
@@ -157,7 +161,6 @@ static int auth_cache_key(const struct auth_cache *c, const char *user, const ch
 	}
 	OPENSSL_cleanse(msg, ulen + hlen + password_len);
 	OPENSSL_cleanse(mac, sizeof(mac));
-	free(msg);
 	return r;
 }
 

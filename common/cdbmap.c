@@ -153,9 +153,8 @@ int cdbmap_writer_start(const char *dst, const struct stat *like, struct cdbmap_
 	if (w == NULL)
 		return cdbmap_fail(error_r, dst, 0, "out of memory");
 	/* Read-write: cdb_make_exists reads back records already flushed.
-	 * O_TRUNC: a leftover of an earlier crash of this same pid.  0600
-	 * until cdbmap_take_owner gives it the source's mode. */
-	if (atomic_file_open(&w->af, AT_FDCWD, dst, NULL, O_RDWR | O_TRUNC, 0600) < 0) {
+	 * 0600 until cdbmap_take_owner gives it the source's mode. */
+	if (atomic_file_open(&w->af, AT_FDCWD, dst, NULL, O_RDWR, 0600) < 0) {
 		int e = errno;
 		free(w);
 		return cdbmap_fail(error_r, dst, 0, e == ENAMETOOLONG ? "path too long" : strerror(e));

@@ -619,3 +619,16 @@ void daemon_serve_records(int in_fd, int out_fd, int timeout_ms, size_t answer_m
 	buf_free(&out);
 	stream_free(&s);
 }
+
+int daemon_passed_fd(const char *name)
+{
+	const char *env = getenv(name);
+	char *end;
+	long fd;
+
+	if (env == NULL)
+		return -1;
+	errno = 0;
+	fd = strtol(env, &end, 10);
+	return errno == 0 && end != env && *end == '\0' && fd > 2 && fd < 64 ? (int)fd : -1;
+}

@@ -141,5 +141,8 @@ int daemon_maps_replaced(void);
 /* Path of the Unix socket of service name, relative to the process root:
  * "private/NAME". Fails (-1) if it would not fit. */
 int daemon_socket_path(const char *name, char *out, size_t outlen);
+/* The descriptor the master passed under environment variable name
+ * (a number from 3 to 63), or -1 when there is none. */
+int daemon_passed_fd(const char *name);
 
 #endif

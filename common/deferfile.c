@@ -78,7 +78,9 @@ int deferfile_write(const char *id, const struct deferfile_entry *e, size_t n)
 		errno = EFBIG;
 		return -1;
 	}
-	/* Never written in place: a crash leaves the old file or the new one. */
+	/* Never written in place: a crash leaves the old file or the new one.
+	 * Not fsynced: the reasons only word mailq and a later DSN; a crash
+	 * costs the latest of them, never the message. */
 	r = atomic_file_write(AT_FDCWD, path, tmp, out.data, out.len, 0600, 0);
 	saved = errno;
 	buf_free(&out);

@@ -29,7 +29,6 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -185,30 +184,6 @@ out:
 
 /* ---- the session side ---- */
 
-/* Read the record and its one descriptor from conn into in.  The
- * record's length, or 0 (nothing left open). */
-static size_t login_handoff_read_raw(int conn, int timeout_ms, char *in, size_t cap, int *fd_r)
-{
-	size_t n = 0, scanned = 0;
-
-	*fd_r = -1;
-	while (n < cap) {
-		struct pollfd pfd = { .fd = conn, .events = POLLIN };
-		size_t r;
-		if (poll(&pfd, 1, timeout_ms) <= 0 || fdrecord_recv(conn, 0, in + n, cap - n, &r, fd_r) < 0 || r == 0)
-			break;
-		n += r;
-		/* The record is the last thing sent: nothing may follow it. */
-		size_t end = fdrecord_end(in, n, &scanned);
-		if (end > 0)
-			return end == n && *fd_r >= 0 ? n : 0;
-	}
-	if (*fd_r >= 0)
-		close(*fd_r);
-	*fd_r = -1;
-	return 0;
-}
-
 /* The fields every protocol shares, checked; the bytes read ahead
  * gathered into pending.  0 or -1 with *why_r. */
 static int login_handoff_fields(struct login_session_client *c, struct buf *pending,
@@ -240,25 +215,23 @@ static int login_handoff_fields(struct login_session_client *c, struct buf *pend
 
 int login_handoff_read(int conn, int ipc_timeout_ms, struct login_session_client *c)
 {
-	char *in = malloc(LOGIN_HANDOFF_MAX);
+	const struct fdrecord_wait w = { .first_ms = ipc_timeout_ms, .next_ms = ipc_timeout_ms,
+					 .stop = daemon_stopping };
 	const char *error = "", *why = "no record with one descriptor";
-	size_t n, used;
+	struct buf in;
+	size_t end, used;
 	int r = -1;
 
 	memset(c, 0, sizeof(*c));
 	c->fd = -1;
-	if (in == NULL) {
-		log_warn("out of memory");
-		return -1;
-	}
-	n = login_handoff_read_raw(conn, ipc_timeout_ms, in, LOGIN_HANDOFF_MAX, &c->fd);
-	if (n > 0) {
+	buf_init(&in, LOGIN_HANDOFF_MAX);
+	/* The record is the last thing sent: nothing may follow it. */
+	if (fdrecord_read(conn, 0, &in, 1, &w, &end, &c->fd) == 1 && end == in.len && c->fd >= 0) {
 		why = "malformed";
-		if (record_parse(in, n, &c->rec, &used, &error) == 0 && used == n)
+		if (record_parse(in.data, end, &c->rec, &used, &error) == 0 && used == end)
 			r = 0;
 	}
-	explicit_bzero(in, LOGIN_HANDOFF_MAX);
-	free(in);
+	buf_free(&in);   /* wipes the ticket */
 	if (r < 0) {
 		log_warn("dropped a hand-off: %s%s%s", why, *error != '\0' ? ": " : "", error);
 		login_handoff_done(c);

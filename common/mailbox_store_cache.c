@@ -331,7 +331,7 @@ static void mbox_cache_compact_maybe(struct mbox *mb, int fd, int force)
 	if (dead < MBOX_CACHE_COMPACT_SLACK || (!force && dead * 2 <= total))
 		return;
 	/* Not fsynced: the cache is made again from the messages when lost. */
-	if (atomic_file_open(&af, mb->dirfd, MBOX_CACHE_NAME, NULL, O_WRONLY | O_TRUNC, 0600) < 0)
+	if (atomic_file_open(&af, mb->dirfd, MBOX_CACHE_NAME, NULL, O_WRONLY, 0600) < 0)
 		return;
 	if (mbox_cache_copy_live(mb, fd, af.fd) < 0) {
 		atomic_file_abort(&af);
@@ -397,17 +397,10 @@ static int mbox_cache_open(struct mbox *mb, int create, int again)
 	if (fd < 0 && errno == ENOENT && create) {
 		unsigned char hdr[MBOX_CACHE_HDR];
 		mbox_cache_header(hdr, mb->uidvalidity);
-		/* Made whole under a temp name, then linked in: never seen half made. */
-		char tmp[64];
-		snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", MBOX_CACHE_NAME, (long)getpid());
-		int t = openat(mb->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-		if (t >= 0) {
-			int ok = fd_write_all(t, hdr, sizeof(hdr)) == 0;
-			close(t);
-			if (ok && linkat(mb->dirfd, tmp, mb->dirfd, MBOX_CACHE_NAME, 0) < 0 && errno != EEXIST)
-				ok = 0;   /* EEXIST: another session made it first, as good */
-			unlinkat(mb->dirfd, tmp, 0);
-		}
+		/* Made whole under a temp name, then linked in: never seen half
+		 * made.  EEXIST: another session made it first, as good.  Not
+		 * synced: the cache is made again from the messages when lost. */
+		(void)atomic_file_write(mb->dirfd, MBOX_CACHE_NAME, NULL, hdr, sizeof(hdr), 0600, ATOMIC_NOREPLACE);
 		fd = openat(mb->dirfd, MBOX_CACHE_NAME, O_RDWR | O_APPEND | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	}
 	if (fd < 0)

@@ -378,7 +378,7 @@ static int mbox_index_replace(struct mbox *mb, struct mbox_index_hdr *h,
 
 	if (out == NULL)
 		return -1;
-	if (atomic_file_open(&af, mb->dirfd, MBOX_INDEX_NAME, MBOX_INDEX_TMP, O_RDWR | O_TRUNC, 0600) < 0) {
+	if (atomic_file_open(&af, mb->dirfd, MBOX_INDEX_NAME, MBOX_INDEX_TMP, O_RDWR, 0600) < 0) {
 		free(out);
 		return -1;
 	}

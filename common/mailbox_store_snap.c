@@ -967,7 +967,7 @@ int mbox_snap_write(struct mbox *mb)
 		free(o.buf);
 		return -1;
 	}
-	if (atomic_file_open(&af, mb->dirfd, MBOX_SNAPSHOT_NAME, SNAP_TMP, O_RDWR | O_TRUNC, 0600) < 0)
+	if (atomic_file_open(&af, mb->dirfd, MBOX_SNAPSHOT_NAME, SNAP_TMP, O_RDWR, 0600) < 0)
 		goto out;
 	o.fd = af.fd;
 	snap_sum_init(&o.sum);
@@ -1027,6 +1027,8 @@ int mbox_snap_write(struct mbox *mb)
 	if (pwrite(o.fd, hdr, SNAP_HDR, 0) != SNAP_HDR)
 		goto out;
 	o.fd = -1;
+	/* No directory fsync: an older snapshot back after a crash still
+	 * summarizes the start of the same files and is used (see above). */
 	r = atomic_file_commit(&af, ATOMIC_SYNC);
 out:;
 	int e = errno;

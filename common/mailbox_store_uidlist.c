@@ -440,7 +440,7 @@ static int mbox_ul_replace(struct mbox *mb, const struct dovecot_uidlist_header 
 	for (size_t i = 0; i < n; i++)
 		if (mbox_ul_record(&b, &keep[i]) < 0)
 			goto out;
-	if (atomic_file_open(&af, mb->dirfd, MBOX_UIDLIST_FILE, MBOX_UIDLIST_TMP, O_RDWR | O_TRUNC, 0600) < 0)
+	if (atomic_file_open(&af, mb->dirfd, MBOX_UIDLIST_FILE, MBOX_UIDLIST_TMP, O_RDWR, 0600) < 0)
 		goto out;
 	if (fd_write_all(af.fd, b.data, b.len) < 0 || fstat(af.fd, &sb) < 0) {
 		atomic_file_abort(&af);
@@ -606,9 +606,11 @@ int mbox_kw_add(struct mbox *mb, const char *name, size_t len, int *index_r)
 	if (added == 0)
 		return 0;
 	buf_init(&b, DOVECOT_KEYWORDS_FILE_MAX);
+	/* The directory too: message names take the new letter next, and a
+	 * crash must not bring back a file that lacks it. */
 	if (dovecot_keywords_write(&st->kw, &b) == 0)
 		r = atomic_file_write(mb->dirfd, MBOX_KEYWORDS_FILE, MBOX_KEYWORDS_TMP, b.data, b.len, 0600,
-				      ATOMIC_SYNC);
+				      ATOMIC_SYNC | ATOMIC_SYNC_DIR);
 	if (r < 0)
 		st->kw_size = -2;   /* reread next time */
 	buf_free(&b);

@@ -4,7 +4,9 @@
  * descriptor (the queue file) to tmp/UNIQUE, fsyncs it, link()s it to
  * new/UNIQUE,S=..,W=.., removes the tmp/ name and fsyncs new/, so that a
  * message is visible in new/ only complete and only once it is on stable
- * storage (DESIGN.md invariants); maildir_create() to make a Maildir and
+ * storage (DESIGN.md invariants) -- with maildir_use_group_commit() both
+ * fsyncs are waits for shared flushes of the file system
+ * (common/group_commit.h), the first before the link, the second after; maildir_create() to make a Maildir and
  * its missing parents; the errno classification a delivery agent needs to
  * choose between "deferred" and "failed"; maildir_name_sizes() for
  * readers of the S=/W= fields.
@@ -39,6 +41,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "group_commit.h"
 #include "log.h"
 #include "maildir.h"
 #include "fsutil.h"
@@ -288,6 +291,21 @@ static int maildir_copy(int fd, const struct buf *prefix, int data_fd, off_t off
 	return 0;
 }
 
+/* local's shared flush (maildir_use_group_commit), NULL: fsyncs. */
+static struct group_commit *maildir_group;
+
+void maildir_use_group_commit(struct group_commit *g)
+{
+	maildir_group = g;
+}
+
+/* Whether a Maildir directory is on the file system the group flush
+ * covers; one elsewhere (a mount below the mail root) keeps fsyncs. */
+static int maildir_grouped(int dir_fd)
+{
+	return maildir_group != NULL && group_commit_covers(maildir_group, dir_fd);
+}
+
 /* Create tmp/BASE exclusively under a fresh name. */
 static int maildir_tmp_open(int tmp_fd, char *base, size_t baselen, int *fd_r, const char **error_r)
 {
@@ -317,7 +335,7 @@ static int maildir_tmp_write(int tmp_fd, char *base, size_t baselen, const struc
 		return -1;
 	if (maildir_copy(fd, prefix, data_fd, offset, size, lf_r, error_r) < 0)
 		goto fail;
-	if (fsync(fd) < 0) {
+	if (!maildir_grouped(tmp_fd) && fsync(fd) < 0) {
 		*error_r = "cannot fsync message file";
 		goto fail;
 	}
@@ -325,6 +343,12 @@ static int maildir_tmp_write(int tmp_fd, char *base, size_t baselen, const struc
 	if (close(fd) < 0) {
 		fd = -1;
 		*error_r = "cannot close message file";
+		goto fail;
+	}
+	/* Flushed before its link into new/ exists: after a power cut
+	 * new/ never shows a file whose data did not make it. */
+	if (maildir_grouped(tmp_fd) && group_commit_wait(maildir_group) < 0) {
+		*error_r = "cannot flush the mail file system";
 		goto fail;
 	}
 	return 0;
@@ -408,11 +432,11 @@ int maildir_deliver(const char *maildir, const struct buf *prefix, int data_fd,
 		log_warn("maildir %s: cannot remove tmp/%s: %s", maildir, base, strerror(errno));
 	/* The delivery exists only once new/ is on disk; if that fails, take
 	 * the file back so that a retry cannot make a duplicate. */
-	if (fsync(new_fd) < 0) {
+	if (maildir_grouped(new_fd) ? group_commit_wait(maildir_group) < 0 : fsync(new_fd) < 0) {
 		int saved = errno;
 		unlinkat(new_fd, final, 0);
 		errno = saved;
-		*error_r = "cannot fsync new/";
+		*error_r = maildir_grouped(new_fd) ? "cannot flush the mail file system" : "cannot fsync new/";
 		goto out;
 	}
 	if (name_r != NULL)

@@ -26,6 +26,10 @@ int maildir_create(const char *maildir, const char **error_r);
  * missing.  On success the new file name (without "new/") is copied to
  * name_r (NULL: not wanted; else name_len >= MAILDIR_NAME_MAX).  0, or -1
  * with errno and *error_r naming the step; nothing is left in new/. */
+/* Deliveries of this process flush through g (local's shared group
+ * commit) where the Maildir is on g's file system; NULL: fsyncs. */
+struct group_commit;
+void maildir_use_group_commit(struct group_commit *g);
 int maildir_deliver(const char *maildir, const struct buf *prefix, int data_fd,
 		    off_t offset, off_t size, char *name_r, size_t name_len,
 		    const char **error_r);

@@ -2,7 +2,7 @@
  * (version 2 to 6), MTA side: packets (a 32-bit big-endian length, a
  * command byte, data) built into a struct buf, and the filter's replies
  * split out of a byte stream and decoded with every field checked to lie
- * inside its packet.  Nothing here does I/O; smtpd/smtpd_milter.c drives
+ * inside its packet.  Nothing here does I/O; common/milter_client.c drives
  * the conversation.  Fuzz target: tests/fuzz/fuzz_milter_reply.c. */
 #ifndef POSTERN_MILTER_PROTO_H
 #define POSTERN_MILTER_PROTO_H

@@ -36,6 +36,7 @@
 
 #include "queuefile.h"
 #include "fsutil.h"
+#include "group_commit.h"
 #include "record.h"
 
 #define QUEUEFILE_READ_STEP 16384
@@ -415,10 +416,11 @@ out:
 
 int queuefile_commit(struct queuefile_out *qo, const char **error_r)
 {
-	return queuefile_commit_into(qo, "incoming", error_r);
+	return queuefile_commit_into(qo, "incoming", NULL, error_r);
 }
 
-int queuefile_commit_into(struct queuefile_out *qo, const char *dir, const char **error_r)
+int queuefile_commit_into(struct queuefile_out *qo, const char *dir, struct group_commit *g,
+			  const char **error_r)
 {
 	int hold = strcmp(dir, "hold") == 0;
 	char digits[QUEUEFILE_SIZE_WIDTH + 1];
@@ -431,7 +433,7 @@ int queuefile_commit_into(struct queuefile_out *qo, const char *dir, const char 
 		goto fail;
 	}
 	if (queuefile_pwrite_all(qo->fd, digits, QUEUEFILE_SIZE_WIDTH, qo->size_off) < 0 ||
-	    fsync(qo->fd) < 0) {
+	    (g == NULL && fsync(qo->fd) < 0)) {
 		*error_r = "cannot write queue file";
 		goto fail;
 	}
@@ -451,11 +453,13 @@ int queuefile_commit_into(struct queuefile_out *qo, const char *dir, const char 
 		goto fail;
 	}
 	/* Without this the rename may not survive a crash, and we are about
-	 * to tell the client that the message is safe. */
-	if (fsync_dir(hold ? "hold" : "incoming") < 0) {
+	 * to tell the client that the message is safe.  A group flush
+	 * covers the file's data as well as its new name. */
+	if (g != NULL ? group_commit_wait(g) < 0 : fsync_dir(hold ? "hold" : "incoming") < 0) {
 		int e = errno;   /* the sync's error is the one to report */
 
-		*error_r = hold ? "cannot sync hold/" : "cannot sync incoming/";
+		*error_r = g != NULL ? "cannot flush the queue file system"
+			 : hold ? "cannot sync hold/" : "cannot sync incoming/";
 		/* Take it back: it was never acknowledged, so dropping it
 		 * costs the client a retry.  If neither works, qmgr may still
 		 * deliver it and the retry makes a duplicate, never a loss. */

@@ -139,8 +139,12 @@ int queuefile_prepend_valid(const char *p, size_t n);
  * and on failure the tmp file is removed. */
 int queuefile_commit(struct queuefile_out *qo, const char **error_r);
 /* The same into dir, "incoming" or "hold" (a policy server's HOLD:
- * qmgr never reads hold/, `postern queue release` moves it on). */
-int queuefile_commit_into(struct queuefile_out *qo, const char *dir, const char **error_r);
+ * qmgr never reads hold/, `postern queue release` moves it on).  With
+ * g, the two fsyncs are replaced by one shared flush of the file system
+ * after the rename (group_commit_wait, docs/queue.md "Group commit"). */
+struct group_commit;
+int queuefile_commit_into(struct queuefile_out *qo, const char *dir, struct group_commit *g,
+			  const char **error_r);
 /* Give up: close and unlink the tmp file. Safe to call twice. */
 void queuefile_abort(struct queuefile_out *qo);
 

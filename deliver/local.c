@@ -50,6 +50,7 @@
 #include "enqueue_client.h"
 #include "log.h"
 #include "log_delivery.h"
+#include "group_commit.h"
 #include "maildir.h"
 #include "record.h"
 #include "local.h"
@@ -278,6 +279,7 @@ int main(int argc, char **argv)
 	/* The helper stays outside the chroot, where /bin/sh is. */
 	local_command_start(&ctx);
 	daemon_drop(&d);
+	maildir_use_group_commit(group_commit_for_daemon());   /* after the chroot: DIR/mail's file system */
 	daemon_serve(&d, local_serve, &ctx);
 	cdbmap_close(&ctx.map);
 	cdbmap_close(&ctx.aliases);

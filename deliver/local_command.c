@@ -59,38 +59,14 @@
 
 /* ---- both sides: one record over the socket ---- */
 
-/* Read one record (and at most one descriptor) from sock into b.
- * 1 read, 0 EOF, -1 error or timeout. */
-static int local_cmd_read(int sock, struct buf *b, int *fd_r, int timeout_ms)
+/* Read one record (and at most max_fds descriptors) from sock into b.
+ * 1 read, 0 EOF, -1 error or timeout (no descriptor left open). */
+static int local_cmd_read(int sock, struct buf *b, int max_fds, int *fd_r, int timeout_ms)
 {
-	size_t scanned = 0;
+	const struct fdrecord_wait w = { .first_ms = timeout_ms, .next_ms = timeout_ms };
+	size_t end;
 
-	*fd_r = -1;
-	buf_reset(b);
-	while (fdrecord_end(b->data, b->len, &scanned) == 0) {
-		struct pollfd p = { .fd = sock, .events = POLLIN };
-		char block[4096];
-		size_t n;
-		int pr = poll(&p, 1, timeout_ms);
-		if (pr < 0 && errno == EINTR)
-			continue;
-		if (pr <= 0 || fdrecord_recv(sock, 0, block, sizeof block, &n, fd_r) < 0 ||
-		    (n > 0 && buf_append(b, block, n) < 0)) {
-			if (*fd_r >= 0)
-				close(*fd_r);
-			*fd_r = -1;
-			return -1;
-		}
-		if (n == 0) {
-			if (b->len == 0 && *fd_r < 0)
-				return 0;
-			if (*fd_r >= 0)
-				close(*fd_r);
-			*fd_r = -1;
-			return -1;
-		}
-	}
-	return 1;
+	return fdrecord_read(sock, 0, b, max_fds, &w, &end, fd_r);
 }
 
 static int local_cmd_write(int sock, int fd, const struct buf *b)
@@ -364,7 +340,7 @@ static int local_cmd_serve_one(const struct local_ctx *ctx, int sock, struct buf
 	const char *error, *key;
 	struct buf ans;
 	size_t used;
-	int fd, got = local_cmd_read(sock, in, &fd, -1);
+	int fd, got = local_cmd_read(sock, in, 1, &fd, -1);
 
 	if (got <= 0)
 		return -1;
@@ -461,7 +437,7 @@ void local_command_run(const struct local_ctx *ctx, const struct local_msg *m, c
 	    record_end(&req) < 0) {
 		local_result_set(r, "deferred", "4.3.0", "command request too large");
 	} else if (ctx->command_fd < 0 || local_cmd_write(ctx->command_fd, m->fd, &req) < 0 ||
-		   local_cmd_read(ctx->command_fd, &ans, &fd, wait_ms) <= 0 ||
+		   local_cmd_read(ctx->command_fd, &ans, 0, &fd, wait_ms) <= 0 ||
 		   record_parse(ans.data, ans.len, &rec, &used, &error) < 0 ||
 		   (st = record_get(&rec, "status")) == NULL || (dsn = record_get(&rec, "dsn")) == NULL ||
 		   (reason = record_get(&rec, "reason")) == NULL) {

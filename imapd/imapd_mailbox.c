@@ -524,7 +524,7 @@ void imapd_cmd_subscribe(struct imapd_session *ss, const struct imap_command *c,
 {
 	struct buf subs, disk, out;
 	const char *why;
-	char path[IMAPD_FOLDER_PATH_MAX + 64], tmp[IMAPD_FOLDER_PATH_MAX + 64];
+	char path[IMAPD_FOLDER_PATH_MAX + 64];
 
 	buf_init(&disk, IMAPD_NAME_MAX * 4);
 	if (imapd_is_inbox(c->u.mailbox))
@@ -552,10 +552,13 @@ void imapd_cmd_subscribe(struct imapd_session *ss, const struct imap_command *c,
 		p = nl != NULL ? nl + 1 : NULL;
 	}
 	int r = on ? buf_append(&out, disk.data, disk.len) | buf_putc(&out, '\n') : 0;
-	if (r == 0 && (imapd_root_file(ss, IMAPD_SUBSCRIPTIONS, path, sizeof(path)) < 0 ||
-		       imapd_root_file(ss, IMAPD_SUBSCRIPTIONS ".tmp", tmp, sizeof(tmp)) < 0))
+	if (r == 0 && imapd_root_file(ss, IMAPD_SUBSCRIPTIONS, path, sizeof(path)) < 0)
 		r = -1;
-	if (r < 0 || atomic_file_write(AT_FDCWD, path, tmp, out.data, out.len, 0600, ATOMIC_SYNC) < 0) {
+	/* A temporary name of this process (NULL): two sessions of the user
+	 * may subscribe at once, and no lock keeps them apart.  The last
+	 * rename wins, but the file is always one of theirs whole. */
+	if (r < 0 ||
+	    atomic_file_write(AT_FDCWD, path, NULL, out.data, out.len, 0600, ATOMIC_SYNC | ATOMIC_SYNC_DIR) < 0) {
 		log_warn("user=%s %s: %s", buf_cstr(&ss->user), path, strerror(errno));
 		imapd_tagged(ss, c->tag, "NO [SERVERBUG] Cannot write the subscriptions");
 	} else {

@@ -102,6 +102,13 @@ void master_auth_cache_update(struct service *svcs, size_t n);
 /* The login cache memfd a child of svc gets (authd only); -1 for none. */
 int master_auth_cache_fd(const struct service *svc);
 
+/* master_group_commit.c */
+/* Make the shared flush state of the enqueue, and of the local,
+ * processes once there is such a service (kept across reloads). */
+void master_group_commit_update(struct service *svcs, size_t n);
+/* The group commit memfd a child of svc gets (enqueue, local); -1 for none. */
+int master_group_commit_fd(const struct service *svc);
+
 /* master_control.c */
 /* Bind DIR/run/master.sock (root only), where `postern status` reads
  * the state of every service.  The descriptor, or -1 (logged). */

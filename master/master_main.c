@@ -209,6 +209,7 @@ static void master_write_pid(void)
 	int len = snprintf(text, sizeof text, "%ld\n", (long)getpid());
 
 	snprintf(path, sizeof path, "%s/run/master.pid", master_base);
+	/* Not fsynced: after a crash the pid file is stale whatever it says. */
 	if (atomic_file_write(AT_FDCWD, path, NULL, text, (size_t)len, 0644, 0) < 0)
 		log_fatal("%s: %s", path, strerror(errno));
 }
@@ -300,6 +301,7 @@ static int master_apply(struct service *fresh, size_t n)
 	}
 	master_metrics_update(master_svcs, master_nsvcs);
 	master_auth_cache_update(master_svcs, master_nsvcs);
+	master_group_commit_update(master_svcs, master_nsvcs);
 	return master_service_link(master_svcs, master_nsvcs, master_base);
 }
 

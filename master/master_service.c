@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "auth_cache.h"
+#include "group_commit.h"
 #include "config.h"
 #include "config_snapshot.h"
 #include "log.h"
@@ -268,7 +269,12 @@ int master_service_link(struct service *svcs, size_t n, const char *base_dir)
  * environment variable that names each: the metrics event socket when
  * there is one, then the service's own shared memory (the metrics
  * service's counters, authd's login cache).  Their count. */
-static size_t master_child_extra_fds(const struct service *svc, int fd[2], const char *name[2])
+/* Descriptors from 7 on: metrics (socket and state), then the auth
+ * cache (authd) or the group commit state (enqueue). */
+#define MASTER_EXTRA_FDS 3
+
+static size_t master_child_extra_fds(const struct service *svc, int fd[MASTER_EXTRA_FDS],
+				     const char *name[MASTER_EXTRA_FDS])
 {
 	size_t k = 0;
 
@@ -283,6 +289,9 @@ static size_t master_child_extra_fds(const struct service *svc, int fd[2], const
 	if (master_auth_cache_fd(svc) >= 0) {
 		fd[k] = master_auth_cache_fd(svc);
 		name[k++] = AUTH_CACHE_ENV;
+	} else if (master_group_commit_fd(svc) >= 0) {
+		fd[k] = master_group_commit_fd(svc);
+		name[k++] = GROUP_COMMIT_ENV;
 	}
 	return k;
 }
@@ -310,8 +319,8 @@ static int master_child_env(char **env, size_t max, char store[][4200], const st
 	env[n++] = "POSTERN_STATUS_FD=4";
 	env[n++] = "POSTERN_LIFELINE_FD=5";
 	env[n++] = CONFIG_SNAPSHOT_ENV "=6";
-	int extra[2];
-	const char *name[2];
+	int extra[MASTER_EXTRA_FDS];
+	const char *name[MASTER_EXTRA_FDS];
 	for (size_t i = 0, k = master_child_extra_fds(svc, extra, name); i < k; i++) {
 		snprintf(store[10 + i], 4200, "%s=%zu", name[i], 7 + i);
 		env[n++] = store[10 + i];
@@ -331,7 +340,7 @@ static int master_child_env(char **env, size_t max, char store[][4200], const st
 static _Noreturn void master_child_exec(struct service *svc, const char *base_dir, const char *etc_dir,
 					const char *program_dir, int conf_fd, int foreground, int verbose)
 {
-	char title[64], prog[4200], store[12][4200];
+	char title[64], prog[4200], store[10 + MASTER_EXTRA_FDS][4200];
 	char *argv[MASTER_MAX_ARGS + 8], *env[20];
 	size_t n = 0;
 	int devnull;
@@ -351,8 +360,9 @@ static _Noreturn void master_child_exec(struct service *svc, const char *base_di
 	 * settings; from 7 on master_child_extra_fds.  Each is first copied
 	 * above them, so that moving one into place cannot close another
 	 * that happens to sit there. */
-	int from[6] = { svc->listen_fd, svc->status_w, master_lifeline_read, conf_fd }, high[6];
-	const char *unused[2];
+	int from[4 + MASTER_EXTRA_FDS] = { svc->listen_fd, svc->status_w, master_lifeline_read, conf_fd };
+	int high[4 + MASTER_EXTRA_FDS];
+	const char *unused[MASTER_EXTRA_FDS];
 	int nfds = 4 + (int)master_child_extra_fds(svc, from + 4, unused);
 	for (int i = 0; i < nfds; i++)
 		if ((high[i] = fcntl(from[i], F_DUPFD_CLOEXEC, 10)) < 0)

@@ -3,8 +3,10 @@
  * Offers: the enqueue service of docs/protocols.md.  A client (smtpd,
  * pickup, local) sends an envelope record and the message as chunks;
  * enqueue writes tmp/ID, fsyncs it, renames it into incoming/, fsyncs
- * incoming/, and only then answers `status=ok queue_id=ID` and pokes qmgr
- * through private/qmgr.  Submitted mail (SMTP AUTH, pickup) is
+ * incoming/ (with group_commit = yes: no fsyncs, but a wait for a flush of
+ * the queue file system shared with the other enqueue processes,
+ * common/group_commit.h), and only then answers `status=ok queue_id=ID`
+ * and pokes qmgr through private/qmgr.  Submitted mail (SMTP AUTH, pickup) is
  * DKIM-signed on the way (enqueue_dkim.c, docs/dkim.md): the signature
  * goes into the file's prepend slot before the fsync.  One connection
  * may carry several messages in turn.  At start it creates missing queue subdirectories and removes
@@ -47,6 +49,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "enqueue_dkim.h"
+#include "group_commit.h"
 #include "hash.h"
 #include "log.h"
 #include "metric.h"
@@ -67,6 +70,7 @@ struct enqueue_ctx {
 	size_t rcpt_limit;
 	int timeout_ms;
 	struct enqueue_dkim_conf dkim;
+	struct group_commit *gc;        /* NULL: two fsyncs per message */
 };
 
 /* The outcome of one request. */
@@ -595,7 +599,7 @@ static int enqueue_one(struct stream *s, const struct enqueue_ctx *ctx)
 		enqueue_prepend(ctx, dk, extra, extra_len, &qo, &a);
 	enqueue_dkim_free(&dk);
 	if (writing && strcmp(a.status, "ok") == 0) {
-		if (queuefile_commit_into(&qo, env.hold ? "hold" : "incoming", &err) < 0) {
+		if (queuefile_commit_into(&qo, env.hold ? "hold" : "incoming", ctx->gc, &err) < 0) {
 			int e = errno;
 
 			log_warn("%s: %s: %s", qo.id, err, strerror(e));
@@ -691,6 +695,7 @@ int main(int argc, char **argv)
 	if (queuefile_mkdirs(&err) < 0)
 		log_fatal("%s: %s", err, strerror(errno));
 	enqueue_clean_tmp();
+	ctx.gc = group_commit_for_daemon();   /* after the chroot: flushes DIR/queue's file system */
 	daemon_serve(&d, enqueue_serve, &ctx);
 	return 0;
 }

@@ -11,9 +11,12 @@
  * before the chroot) makes the default sender LOGIN@pickup_sender_domain
  * (myhostname when empty).  It prepends a Received header, adds Date,
  * Message-ID and From when the message has none (RFC 5322 3.6: Date and
- * From are required), and hands the result to enqueue (enqueue_client).
+ * From are required), runs the result through non_smtpd_milters when
+ * there are any (pickup_milter.c: their refusal is the answer, their
+ * changes are queued), and hands it to enqueue (enqueue_client).
  * The answer is the enqueue answer: status=ok queue_id=ID, or
- * status=tempfail|fail reason=TEXT.
+ * status=tempfail|fail reason=TEXT; status=ok discarded=yes when a
+ * milter discarded the message.
  *
  * It is also the mailq service (Postfix's showq): a request record
  * cmd=list is answered with one record per queued message (common/mailq.c,
@@ -57,6 +60,7 @@
 #include "enqueue_client.h"
 #include "log.h"
 #include "mailq.h"
+#include "pickup_milter.h"
 #include "queue_space.h"
 #include "record.h"
 #include "sockets.h"
@@ -292,14 +296,14 @@ static int pickup_envelope(const struct pickup_ctx *ctx, const struct record *re
 	return 0;
 }
 
-static void pickup_enqueue(const char *sender, const char *const *rcpts, size_t n,
+static void pickup_enqueue(const char *sender, const char *const *rcpts, size_t n, int hold,
 			   const struct pickup_dsn *dsn, const struct buf *head, const struct buf *msg,
 			   struct pickup_answer *a)
 {
 	struct enqueue_rcpt *list = calloc(n + 1, sizeof(*list));
 	struct enqueue_envelope env = { .sender = sender, .rcpts = list, .nrcpt = n, .client = "localhost",
 					.proto = "local", .ret = dsn->ret, .envid = dsn->envid,
-					.submission = 1 };
+					.submission = 1, .hold = hold };
 	struct enqueue *e = NULL;
 	const char *error = "out of memory";
 	int permanent = 0;
@@ -335,6 +339,56 @@ static int pickup_space(const struct pickup_ctx *ctx, size_t size, struct pickup
 	a->status = "tempfail";
 	snprintf(a->reason, sizeof a->reason, "insufficient system storage");
 	return 0;
+}
+
+/* The submission through non_smtpd_milters, then to enqueue. */
+static void pickup_filter_enqueue(const struct pickup_ctx *ctx, const char *sender,
+				  const char *const *rcpts, size_t n, const struct pickup_dsn *dsn,
+				  const struct buf *head, const struct buf *msg, struct pickup_answer *a)
+{
+	struct pickup_milter_msg pm = { .max_rcpt = ctx->rcpt_limit, .size_limit = ctx->size_limit };
+	struct buf env_sender, out;
+	int r = -1;
+
+	if (!pickup_milter_active()) {
+		pickup_enqueue(sender, rcpts, n, 0, dsn, head, msg, a);
+		return;
+	}
+	buf_init(&env_sender, ADDRESS_PATH_MAX + 1);
+	buf_init(&out, ctx->size_limit + PICKUP_HEADERS_MAX + PICKUP_MILTER_EXTRA);
+	pm.sender = &env_sender;
+	if ((pm.rcpts = calloc(ctx->rcpt_limit + 1, sizeof(*pm.rcpts))) != NULL &&
+	    buf_set(&env_sender, sender, strlen(sender)) == 0) {
+		while (pm.nrcpt < n && (pm.rcpts[pm.nrcpt] = strdup(rcpts[pm.nrcpt])) != NULL)
+			pm.nrcpt++;
+		if (pm.nrcpt == n)
+			r = pickup_milter_run(&pm, head, msg, &out);
+	}
+	if (r < 0) {
+		a->status = "tempfail";
+		snprintf(a->reason, sizeof a->reason, "milter processing failed");
+	} else if (r == 0) {
+		a->status = pm.status;
+		snprintf(a->reason, sizeof a->reason, "%s", pm.reason);
+	} else if (pm.discard) {
+		log_info("discarded submission from=<%s> nrcpt=%zu (milter discard)", sender, n);
+		a->status = "ok";
+		a->id[0] = '\0';
+	} else {
+		struct buf none;
+
+		buf_init(&none, 1);
+		pickup_enqueue(buf_cstr(&env_sender), (const char *const *)pm.rcpts, pm.nrcpt, pm.hold, dsn,
+			       &none, &out, a);
+		buf_free(&none);
+		if (pm.hold && strcmp(a->status, "ok") == 0)
+			log_info("%s: quarantined by a milter: into hold/", a->id);
+	}
+	for (size_t i = 0; pm.rcpts != NULL && i < pm.nrcpt; i++)
+		free(pm.rcpts[i]);
+	free(pm.rcpts);
+	buf_free(&env_sender);
+	buf_free(&out);
 }
 
 static void pickup_submit(const struct pickup_ctx *ctx, int fd, struct stream *s,
@@ -373,8 +427,8 @@ static void pickup_submit(const struct pickup_ctx *ctx, int fd, struct stream *s
 		else if (!pickup_space(ctx, head.len + msg.len, a))
 			;   /* a tempfail, as smtpd's 452 */
 		else
-			pickup_enqueue(sender, rcpts, n, &dsn, &head, &msg, a);
-		if (strcmp(a->status, "ok") == 0)
+			pickup_filter_enqueue(ctx, sender, rcpts, n, &dsn, &head, &msg, a);
+		if (strcmp(a->status, "ok") == 0 && a->id[0] != '\0')
 			log_info("%s: uid=%lu user=%s from=<%s> nrcpt=%zu size=%zu", a->id, (unsigned long)uid,
 				 login, sender, n, msg.len);
 		else
@@ -510,6 +564,8 @@ static void pickup_serve(int in_fd, int out_fd, void *arg)
 	else if (cmd != NULL)
 		r = record_put_str(&out, "status", "ok") | record_put_num(&out, "count", a.count) |
 		    (a.truncated ? record_put_str(&out, "truncated", "yes") : 0);
+	else if (a.id[0] == '\0')   /* a milter discarded it */
+		r = record_put_str(&out, "status", "ok") | record_put_str(&out, "discarded", "yes");
 	else
 		r = record_put_str(&out, "status", "ok") | record_put_str(&out, "queue_id", a.id);
 	if (r == 0 && record_end(&out) == 0 && stream_write(s, out.data, out.len) == 0)
@@ -540,6 +596,7 @@ int main(int argc, char **argv)
 		ctx.rcpt_limit = RECORD_MAX_FIELDS - 1;
 	enqueue_set_timeout(ctx.ipc_ms < 0 ? 0 : ctx.ipc_ms);
 	ctx.minfree = config_size("queue_minfree");
+	pickup_milter_init();
 	daemon_drop(&d);
 	/* Our root is the queue: "." is on its file system. */
 	ctx.queue_fd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);

@@ -9,7 +9,7 @@
  * the first byte, AUTH required).  Under the master it accepts clients
  * on the listener (fd 3) one at a time; with -i it serves one session on
  * stdin/stdout.  Each accepted message is streamed to the enqueue service
- * (with milters: held until they have seen it, smtpd_milter_msg.c) and
+ * (with milters: held until they have seen it, smtpd_milter.c and common/milter_message.c) and
  * acknowledged only once enqueue has it on stable storage.
  *
  * Runs as: postern-smtpd, chrooted into the empty run/jail (docs/tree.md).

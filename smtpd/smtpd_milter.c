@@ -1,268 +1,69 @@
-/* smtpd_milter: the MTA side of the Sendmail milter protocol (version 2
- * to 6), configured as Postfix configures it (smtpd_milters,
- * milter_default_action, milter_*_timeout, milter_protocol,
- * milter_*_macros; docs/operator.md, "Milters").
+/* smtpd_milter: smtpd's side of the milters of smtpd_milters (the
+ * protocol, the stages and the changes are common/milter_client.c and
+ * common/milter_message.c; docs/operator.md, "Milters").
  *
- * Offers: the stage hooks of smtpd.h.  Each SMTP session opens one
- * connection per filter (smtpd_milter_connect), negotiates, and sends
- * the client; HELO, MAIL, each RCPT and DATA go to every filter in turn
- * with the macros of their stage, and the first that rejects answers the
- * client (a RCPT reject refuses that recipient only).  The message
- * itself (headers, end of header, body, end of message and the
- * modifications) is smtpd_milter_msg.c.  RSET and every other early end
- * of a transaction send an abort; the end of the session sends QUIT.
- *
- * A filter that accepts is not asked again for the message (at connect
- * or HELO: for the session); discard accepts the message and drops it.
- * A reply code ('y') is given to the client as the filter wrote it,
- * lines and enhanced code included ('%%' undoubled); 421 ends the
- * session, as does a connection failure ('f').
+ * Offers: the stage hooks of smtpd.h, thin callers of the milter
+ * session: smtpd gives it the SMTP client's macros (service, TLS, AUTH,
+ * sender), answers on the SMTP stream, and its transaction as the
+ * envelope a filter may change.  With milters, smtpd_data.c holds the
+ * message in a memfd until its end (smtpd_milter_eom), then the final
+ * envelope and content go to enqueue.
  *
  * smtpd runs chrooted in an empty run/jail: an inet: filter is reached
  * as from anywhere; a unix: path is opened inside the jail.
  *
- * Trusts: the configuration; a filter only as far as common/
- * milter_proto.c checks its packets and these checks go: reply text is
- * printable ASCII of bounded length, or it is not used.
- *
- * Fails: a filter that cannot be reached, times out or breaks the
- * protocol is closed for the session and milter_default_action applies:
- * tempfail (451 4.7.1) or reject (550 5.7.1) to that command and every
- * later MAIL, RCPT, DATA and BDAT of the session, or accept (go on
- * without it).  A warning names the filter and the reason. */
+ * Fails: as common/milter_client.c says; memfd or enqueue trouble at
+ * the end of the message: 451 4.3.0, nothing queued. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "address.h"
-#include "config.h"
+#include "enqueue_client.h"
 #include "log.h"
-#include "smtpd_milter.h"
-#include "sockets.h"
+#include "milter_client.h"
+#include "record.h"
+#include "smtpd.h"
 
-#define MILTER_MACRO_LIST_MAX 1024   /* one stage's list of macro names */
-#define MILTER_MACRO_PACKET_MAX 8192 /* one macro packet */
-#define MILTER_OFFER_ACTIONS MILTER_ACT_ALL
-/* Everything we honour: the skips, the no-reply steps, SKIP and leading
- * spaces; not RCPT_REJ (we send no refused recipients). */
-#define MILTER_OFFER_STEPS (0x1fffffu & ~(uint32_t)MILTER_P_RCPT_REJ)
+#define MILTER_HDR_EXTRA 65536   /* header bytes filters may add beyond smtpd_header_size_limit */
+#define MILTER_IO 65536
 
-enum milter_default { MILTER_DEF_TEMPFAIL, MILTER_DEF_REJECT, MILTER_DEF_ACCEPT };
-
-static struct {
-	char specs[POLICY_SERVICES_MAX][POLICY_SPEC_MAX];
-	size_t n;
-	enum milter_default def;
-	uint32_t version;
-	int connect_ms, command_ms, content_ms;
-	char macros[MILTER_STAGES][MILTER_MACRO_LIST_MAX];
-	const char *daemon_name;
-} milter_conf;
-
-static const char *const milter_macro_keys[MILTER_STAGES] = {
-	"milter_connect_macros", "milter_helo_macros", "milter_mail_macros", "milter_rcpt_macros",
-	"milter_data_macros", "milter_end_of_data_macros", "milter_end_of_header_macros",
+struct smtpd_milters {
+	struct milter_session s;
+	char client_port[8];
+	char if_addr[64];
 };
 
-static int milter_ms(const char *key)
-{
-	unsigned long long t = config_time(key);
-
-	if (t == 0 || t > 3600)
-		log_fatal("%s must be between 1s and 1h", key);
-	return (int)t * 1000;
-}
+static struct milter_conf smtpd_milter_conf;
 
 void smtpd_milter_init(void)
 {
-	const char *d = config_str("milter_default_action"), *err;
-	unsigned long long v = config_size("milter_protocol");
-
-	if (policy_services_parse(config_str("smtpd_milters"), milter_conf.specs, &milter_conf.n, &err) < 0)
-		log_fatal("smtpd_milters: %s", err);
-	if (strcmp(d, "tempfail") == 0)
-		milter_conf.def = MILTER_DEF_TEMPFAIL;
-	else if (strcmp(d, "reject") == 0)
-		milter_conf.def = MILTER_DEF_REJECT;
-	else if (strcmp(d, "accept") == 0)
-		milter_conf.def = MILTER_DEF_ACCEPT;
-	else
-		log_fatal("milter_default_action must be tempfail, reject or accept");
-	if (v < 2 || v > MILTER_VERSION)
-		log_fatal("milter_protocol must be between 2 and %d", MILTER_VERSION);
-	milter_conf.version = (uint32_t)v;
-	milter_conf.connect_ms = milter_ms("milter_connect_timeout");
-	milter_conf.command_ms = milter_ms("milter_command_timeout");
-	milter_conf.content_ms = milter_ms("milter_content_timeout");
-	for (int i = 0; i < MILTER_STAGES; i++)
-		if (str_copy(milter_conf.macros[i], sizeof(milter_conf.macros[i]),
-			     config_str(milter_macro_keys[i])) < 0)
-			log_fatal("%s: longer than %d bytes", milter_macro_keys[i], MILTER_MACRO_LIST_MAX - 1);
-	milter_conf.daemon_name = config_str("milter_macro_daemon_name");
+	milter_conf_load(&smtpd_milter_conf, "smtpd_milters");
 }
 
-int smtpd_milter_command_ms(void)
+/* ---- what the milter session asks of smtpd ---- */
+
+static const char *smtpd_milter_macro(void *arg, const char *name, const char *rcpt, char *tmp, size_t tmplen)
 {
-	return milter_conf.command_ms;
-}
-
-int smtpd_milter_content_ms(void)
-{
-	return milter_conf.content_ms;
-}
-
-/* ---- I/O with deadlines ---- */
-
-static long long milter_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int milter_wait(int fd, short events, long long deadline)
-{
-	struct pollfd pfd = { .fd = fd, .events = events };
-	long long left = deadline - milter_now_ms();
-	int r;
-
-	if (left <= 0) {
-		errno = ETIMEDOUT;
-		return -1;
-	}
-	do
-		r = poll(&pfd, 1, left > 86400000 ? 86400000 : (int)left);
-	while (r < 0 && errno == EINTR);
-	if (r == 0)
-		errno = ETIMEDOUT;
-	return r == 1 ? 0 : -1;
-}
-
-static int milter_write(int fd, const char *p, size_t n, long long deadline)
-{
-	while (n > 0) {
-		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-
-		if (w > 0) {
-			p += w;
-			n -= (size_t)w;
-		} else if (w < 0 && errno != EAGAIN && errno != EINTR) {
-			return -1;
-		} else if (milter_wait(fd, POLLOUT, deadline) < 0) {
-			return -1;
-		}
-	}
-	return 0;
-}
-
-static int milter_read_exact(int fd, char *p, size_t n, long long deadline)
-{
-	while (n > 0) {
-		ssize_t r = recv(fd, p, n, 0);
-
-		if (r > 0) {
-			p += r;
-			n -= (size_t)r;
-		} else if (r == 0) {
-			errno = ECONNRESET;
-			return -1;
-		} else if (errno != EAGAIN && errno != EINTR) {
-			return -1;
-		} else if (milter_wait(fd, POLLIN, deadline) < 0) {
-			return -1;
-		}
-	}
-	return 0;
-}
-
-static void milter_close(struct smtpd_milter *mi)
-{
-	if (mi->fd >= 0)
-		close(mi->fd);
-	mi->fd = -1;
-}
-
-/* One packet from the filter into in (reset first), decoded into r. */
-static int milter_read_packet(struct smtpd_milter *mi, struct buf *in, struct milter_reply *r,
-			      long long deadline, const char **why_r)
-{
-	char len[4];
-	const char *pkt;
-	size_t pkt_len, used;
-	char *room;
-
-	buf_reset(in);
-	if (milter_read_exact(mi->fd, len, sizeof(len), deadline) < 0) {
-		*why_r = errno == ETIMEDOUT ? "no answer within the timeout" : "connection closed or lost";
-		return -1;
-	}
-	if (buf_append(in, len, sizeof(len)) < 0 ||
-	    milter_packet_split(in->data, in->len, MILTER_PACKET_MAX, &pkt, &pkt_len, &used) < 0) {
-		*why_r = "packet length 0 or too long";
-		return -1;
-	}
-	pkt_len = (size_t)((unsigned char)len[0]) << 24 | (size_t)((unsigned char)len[1]) << 16 |
-		  (size_t)((unsigned char)len[2]) << 8 | (unsigned char)len[3];
-	if ((room = buf_room(in, pkt_len)) == NULL) {
-		*why_r = "out of memory";
-		return -1;
-	}
-	if (milter_read_exact(mi->fd, room, pkt_len, deadline) < 0) {
-		*why_r = errno == ETIMEDOUT ? "packet not complete within the timeout" : "connection closed or lost";
-		return -1;
-	}
-	buf_extend(in, pkt_len);
-	if (milter_packet_split(in->data, in->len, MILTER_PACKET_MAX, &pkt, &pkt_len, &used) != 1 ||
-	    milter_reply_parse(pkt, pkt_len, r, why_r) < 0)
-		return -1;
-	return 0;
-}
-
-int smtpd_milter_read(struct smtpd_session *ss, struct smtpd_milter *mi, struct buf *in,
-		      struct milter_reply *r, int ms)
-{
-	const char *why = "";
-
-	for (;;) {
-		if (milter_read_packet(mi, in, r, milter_now_ms() + ms, &why) < 0) {
-			log_warn("milter %s: %s (client %s)", mi->spec, why, ss->client_log);
-			milter_close(mi);
-			return -1;
-		}
-		if (r->code != MILTER_R_PROGRESS)
-			return 0;   /* progress: the filter is alive, the timer starts over */
-	}
-}
-
-/* ---- macros ---- */
-
-/* The value of one macro now, or NULL when we have none. */
-static const char *milter_macro(const struct smtpd_session *ss, const char *name, const char *rcpt,
-				char *tmp, size_t tmplen)
-{
+	struct smtpd_session *ss = arg;
 	const struct smtpd_milters *ms = ss->milters;
 	const char *proto, *cipher;
 	int bits;
 
+	(void)rcpt;
 	if (strcmp(name, "j") == 0 || strcmp(name, "{if_name}") == 0)
 		return ss->ctx->hostname;
 	if (strcmp(name, "{daemon_name}") == 0)
-		return milter_conf.daemon_name[0] != '\0' ? milter_conf.daemon_name :
+		return smtpd_milter_conf.daemon_name[0] != '\0' ? smtpd_milter_conf.daemon_name :
 		       ss->ctx->mode == SMTPD_MODE_SUBMISSION ? "submission" :
 		       ss->ctx->mode == SMTPD_MODE_SMTPS ? "smtps" : "smtp";
 	if (strcmp(name, "{daemon_addr}") == 0 || strcmp(name, "{if_addr}") == 0)
 		return ms->if_addr[0] != '\0' ? ms->if_addr : NULL;
-	if (strcmp(name, "v") == 0)
-		return "Postern";
 	if (strcmp(name, "_") == 0)
 		return snprintf(tmp, tmplen, "unknown [%s]", ss->client) < (int)tmplen ? tmp : NULL;
 	if (strcmp(name, "{client_addr}") == 0)
@@ -291,310 +92,73 @@ static const char *milter_macro(const struct smtpd_session *ss, const char *name
 	}
 	if (ss->in_mail && (strcmp(name, "{mail_mailer}") == 0 || strcmp(name, "{rcpt_mailer}") == 0))
 		return "smtp";
-	if (rcpt != NULL && strcmp(name, "{rcpt_addr}") == 0)
-		return rcpt;
-	if (rcpt != NULL && strcmp(name, "{rcpt_host}") == 0) {
-		const char *at = strrchr(rcpt, '@');
-		return at != NULL ? at + 1 : NULL;
-	}
-	return NULL;   /* i (no queue ID before the message is queued) and the rest */
+	return NULL;
 }
 
-/* The macro packet of a stage for mi into out (nothing when no macro
- * has a value).  0, or -1 when it would be too long. */
-static int milter_macros(const struct smtpd_session *ss, const struct smtpd_milter *mi, int stage,
-			 struct buf *out)
+static void smtpd_milter_reply(void *arg, int last, const char *line)
 {
-	static const char codes[MILTER_STAGES] = { MILTER_CMD_CONNECT, MILTER_CMD_HELO, MILTER_CMD_MAIL,
-		MILTER_CMD_RCPT, MILTER_CMD_DATA, MILTER_CMD_BODYEOB, MILTER_CMD_EOH };
-	const char *rcpt = ss->milters->rcpt;
-	const char *list = mi->macros[stage] != NULL ? mi->macros[stage] : milter_conf.macros[stage];
-	size_t pos = 0, len = strlen(list), wl, mark, start;
-	const char *w;
-	char code = codes[stage];
+	struct smtpd_session *ss = arg;
 
-	if (milter_begin(out, MILTER_CMD_MACRO, &mark) < 0 || milter_add_bytes(out, &code, 1) < 0)
-		return -1;
-	start = out->len;
-	while (config_list_next(list, len, &pos, &w, &wl)) {
-		char name[64], tmp[128];
-		const char *v;
-
-		if (wl >= sizeof(name))
-			continue;
-		memcpy(name, w, wl);
-		name[wl] = '\0';
-		/* Single-letter names may come as {j}, long ones always braced. */
-		if (wl == 3 && name[0] == '{' && name[2] == '}') {
-			name[0] = name[1];
-			name[1] = '\0';
-		}
-		if ((v = milter_macro(ss, name, rcpt, tmp, sizeof(tmp))) == NULL)
-			continue;
-		if (milter_add_str(out, name) < 0 || milter_add_str(out, v) < 0)
-			return -1;
-	}
-	if (out->len == start) {
-		buf_truncate(out, mark);
-		return 0;
-	}
-	return milter_end(out, mark);
-}
-
-/* ---- one command ---- */
-
-int smtpd_milter_ask(struct smtpd_session *ss, struct smtpd_milter *mi, int stage, char cmd,
-		     const void *data, size_t len, int want_reply, int ms, struct buf *in,
-		     struct milter_reply *r)
-{
-	struct buf out;
-	int rc = 0;
-
-	buf_init(&out, MILTER_MACRO_PACKET_MAX + MILTER_CHUNK_MAX + 64);
-	if ((stage >= 0 && milter_macros(ss, mi, stage, &out) < 0) ||
-	    milter_packet(&out, cmd, data, len) < 0) {
-		log_warn("milter %s: command too long (client %s)", mi->spec, ss->client_log);
-		milter_close(mi);
-		rc = -1;
-	} else if (milter_write(mi->fd, out.data, out.len, milter_now_ms() + ms) < 0) {
-		log_warn("milter %s: cannot send: %s (client %s)", mi->spec, strerror(errno), ss->client_log);
-		milter_close(mi);
-		rc = -1;
-	}
-	buf_free(&out);
-	if (rc < 0 || !want_reply)
-		return rc;
-	return smtpd_milter_read(ss, mi, in, r, ms);
-}
-
-/* ---- verdicts ---- */
-
-/* The filter's own reply text as the client's answer: lines of "NNN-"
- * and a last "NNN ", '%%' undoubled, printable ASCII; 0 when it is
- * not fit to be sent (the caller then uses a standard text). */
-static int milter_reply_text(struct smtpd_session *ss, const char *text, int code)
-{
-	char lines[8][SMTPD_REPLY_MAX];
-	size_t n = 0, o = 0;
-
-	for (const char *p = text; ; p++) {
-		if (*p == '\r' && p[1] == '\n')
-			p++;
-		if (*p == '\n' || *p == '\0') {
-			lines[n][o] = '\0';
-			if (o < 4 || atoi(lines[n]) != code || (lines[n][3] != (*p == '\0' ? ' ' : '-')))
-				return 0;
-			n++;
-			o = 0;
-			if (*p == '\0')
-				break;
-			if (n == 8)
-				return 0;
-			continue;
-		}
-		if (*p == '%' && p[1] == '%')
-			p++;
-		if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e || o + 1 >= SMTPD_REPLY_MAX - 2)
-			return 0;
-		lines[n][o++] = *p;
-	}
-	for (size_t i = 0; i + 1 < n; i++) {
-		(void)stream_write(ss->s, lines[i], strlen(lines[i]));
+	if (last) {
+		smtpd_reply(ss, "%s", line);
+	} else {
+		(void)stream_write(ss->s, line, strlen(line));
 		(void)stream_write(ss->s, "\r\n", 2);
 	}
-	smtpd_reply(ss, "%s", lines[n - 1]);
-	return 1;
 }
 
-/* Answer the current command for a filter's reject, tempfail or reply
- * code; at connect the answer waits for the first transaction command. */
-static void milter_answer(struct smtpd_session *ss, int stage, const struct milter_reply *r)
+static int smtpd_milter_rcpt_add(void *arg, const char *addr, size_t len)
 {
-	struct smtpd_milters *ms = ss->milters;
-	const char *std = r->code == MILTER_R_TEMPFAIL || (r->code == MILTER_R_REPLYCODE && r->smtp_code < 500) ?
-		"451 4.7.1 Service unavailable - try again later" : "550 5.7.1 Command rejected";
+	struct smtpd_session *ss = arg;
 
-	if (stage == MILTER_STAGE_CONNECT) {
-		/* Nothing to answer yet: the session's MAIL, RCPT and DATA get it. */
-		if (r->code == MILTER_R_REPLYCODE && r->text[3] == ' ' && strchr(r->text, '\n') == NULL &&
-		    strlen(r->text) < sizeof(ms->sticky) && strchr(r->text, '%') == NULL)
-			memcpy(ms->sticky, r->text, strlen(r->text) + 1);
-		else
-			memcpy(ms->sticky, std, strlen(std) + 1);
-		for (size_t i = 0; i < sizeof(ms->sticky) && ms->sticky[i] != '\0'; i++)
-			if ((unsigned char)ms->sticky[i] < 0x20 || (unsigned char)ms->sticky[i] > 0x7e)
-				ms->sticky[i] = '?';
+	return ss->rcpt_fields + 3 + 9 > RECORD_MAX_FIELDS ? -1 : smtpd_rcpt_add(ss, addr, len, NULL, NULL);
+}
+
+static void smtpd_milter_rcpt_del(void *arg, const char *addr)
+{
+	struct smtpd_session *ss = arg;
+
+	for (size_t i = 0; i < ss->nrcpt; i++) {
+		if (strcasecmp(ss->rcpts[i].addr, addr) != 0)
+			continue;
+		ss->rcpt_fields -= 1 + (ss->rcpts[i].notify != NULL) + (ss->rcpts[i].orcpt != NULL);
+		free(ss->rcpts[i].addr);
+		free(ss->rcpts[i].notify);
+		free(ss->rcpts[i].orcpt);
+		memmove(ss->rcpts + i, ss->rcpts + i + 1, (ss->nrcpt - i - 1) * sizeof(*ss->rcpts));
+		ss->nrcpt--;
 		return;
 	}
-	if (r->code != MILTER_R_REPLYCODE || !milter_reply_text(ss, r->text, r->smtp_code)) {
-		if (r->code == MILTER_R_REPLYCODE)
-			log_warn("milter reply code with unusable text; sent %.3s with a standard text", std);
-		smtpd_reply(ss, "%s", std);
-	}
-	if (r->code == MILTER_R_REPLYCODE && r->smtp_code == 421)
-		ss->done = 1;
 }
 
-int smtpd_milter_failed(struct smtpd_session *ss, struct smtpd_milter *mi, const char *why, int answer)
+static int smtpd_milter_rcpt_has(void *arg, const char *addr)
 {
-	struct smtpd_milters *ms = ss->milters;
-	const char *line = milter_conf.def == MILTER_DEF_REJECT ? "550 5.7.1 Command rejected" :
-		"451 4.7.1 Service unavailable - try again later";
+	struct smtpd_session *ss = arg;
 
-	if (why != NULL)
-		log_warn("milter %s: %s (client %s)", mi->spec, why, ss->client_log);
-	milter_close(mi);
-	if (milter_conf.def == MILTER_DEF_ACCEPT)
-		return 1;
-	memcpy(ms->sticky, line, strlen(line) + 1);
-	if (answer)
-		smtpd_reply(ss, "%s", line);
+	for (size_t i = 0; i < ss->nrcpt; i++)
+		if (strcasecmp(ss->rcpts[i].addr, addr) == 0)
+			return 1;
 	return 0;
 }
 
-int smtpd_milter_usable(const struct smtpd_milter *mi)
+static size_t smtpd_milter_rcpt_count(void *arg)
 {
-	return mi->fd >= 0 && !mi->skip_session && !mi->skip_msg;
+	return ((struct smtpd_session *)arg)->nrcpt;
 }
 
-/* Act on one answer at stage; 1 go on, 0 answered. */
-static int milter_act(struct smtpd_session *ss, struct smtpd_milter *mi, int stage,
-		      const struct milter_reply *r)
-{
-	struct smtpd_milters *ms = ss->milters;
-
-	switch (r->code) {
-	case MILTER_R_CONTINUE:
-		return 1;
-	case MILTER_R_ACCEPT:
-		if (stage == MILTER_STAGE_CONNECT || stage == MILTER_STAGE_HELO)
-			mi->skip_session = 1;
-		else
-			mi->skip_msg = 1;
-		return 1;
-	case MILTER_R_DISCARD:
-		if (stage == MILTER_STAGE_CONNECT || stage == MILTER_STAGE_HELO)
-			break;   /* no message to drop yet */
-		ms->discard = 1;
-		for (size_t i = 0; i < ms->n; i++)
-			ms->m[i].skip_msg = 1;
-		return 1;
-	case MILTER_R_REJECT:
-	case MILTER_R_TEMPFAIL:
-	case MILTER_R_REPLYCODE:
-		milter_answer(ss, stage, r);
-		return 0;
-	case MILTER_R_CONN_FAIL:
-	case MILTER_R_SHUTDOWN:
-		milter_close(mi);
-		if (stage == MILTER_STAGE_CONNECT) {
-			str_copy(ms->sticky, sizeof(ms->sticky), "421 4.7.0 Service unavailable - closing connection");
-			return 0;
-		}
-		smtpd_reply(ss, "421 4.7.0 %s Service unavailable - closing connection", ss->ctx->hostname);
-		ss->done = 1;
-		return 0;
-	default:
-		break;
-	}
-	return smtpd_milter_failed(ss, mi, "unexpected reply", stage != MILTER_STAGE_CONNECT);
-}
-
-int smtpd_milter_verdict(struct smtpd_session *ss, struct smtpd_milter *mi, const struct milter_reply *r)
-{
-	return milter_act(ss, mi, MILTER_STAGE_EOM, r);
-}
-
-/* Send cmd to every filter that takes part; the first that answers ends
- * the round.  skip/noreply: the SMFIP_ bits of the step. */
-static int milter_round(struct smtpd_session *ss, int stage, char cmd, const void *data, size_t len,
-			uint32_t skip, uint32_t noreply)
-{
-	struct smtpd_milters *ms = ss->milters;
-	struct milter_reply r;
-	struct buf in;
-	int go = 1;
-
-	if (ms == NULL)
-		return 1;
-	buf_init(&in, MILTER_PACKET_MAX + 4);
-	for (size_t i = 0; i < ms->n && go && !ss->done; i++) {
-		struct smtpd_milter *mi = &ms->m[i];
-		int nr;
-
-		if (!smtpd_milter_usable(mi) || (mi->protocol & skip) ||
-		    (cmd == MILTER_CMD_DATA && mi->version < 4))
-			continue;
-		if (stage == MILTER_STAGE_MAIL)
-			mi->in_msg = 1;
-		nr = (mi->protocol & noreply) != 0;
-		if (smtpd_milter_ask(ss, mi, stage, cmd, data, len, !nr, milter_conf.command_ms, &in, &r) < 0) {
-			go = smtpd_milter_failed(ss, mi, NULL, stage != MILTER_STAGE_CONNECT);
-			continue;
-		}
-		if (!nr)
-			go = milter_act(ss, mi, stage, &r);
-	}
-	buf_free(&in);
-	return go;
-}
+static const struct milter_host_ops smtpd_milter_ops = {
+	.macro = smtpd_milter_macro,
+	.reply = smtpd_milter_reply,
+	.rcpt_add = smtpd_milter_rcpt_add,
+	.rcpt_del = smtpd_milter_rcpt_del,
+	.rcpt_has = smtpd_milter_rcpt_has,
+	.rcpt_count = smtpd_milter_rcpt_count,
+};
 
 /* ---- the session ---- */
 
-/* Open and negotiate with one filter; -1 when it failed (logged). */
-static int milter_open(struct smtpd_session *ss, struct smtpd_milter *mi)
-{
-	struct buf out, in;
-	struct milter_reply r;
-	const char *why = NULL;
-	long long deadline = milter_now_ms() + milter_conf.connect_ms;
-	uint32_t acts = milter_conf.version >= 6 ? MILTER_OFFER_ACTIONS : 0x3f;
-	uint32_t steps = milter_conf.version >= 6 ? MILTER_OFFER_STEPS : 0x7f;
-	size_t mark;
-
-	if (strncmp(mi->spec, "unix:", 5) == 0) {
-		mi->fd = unix_connect(mi->spec + 5, milter_conf.connect_ms);
-		if (mi->fd >= 0 && fd_set_nonblock(mi->fd, 1) < 0)
-			milter_close(mi);
-	} else {
-		mi->fd = inet_connect(mi->spec + 5, milter_conf.connect_ms);
-	}
-	if (mi->fd < 0) {
-		log_warn("milter %s: cannot connect: %s (client %s)", mi->spec, strerror(errno), ss->client_log);
-		return -1;
-	}
-	buf_init(&out, 64);
-	buf_init(&in, MILTER_PACKET_MAX + 4);
-	if (milter_begin(&out, MILTER_CMD_OPTNEG, &mark) < 0 || milter_add_u32(&out, milter_conf.version) < 0 ||
-	    milter_add_u32(&out, acts) < 0 || milter_add_u32(&out, steps) < 0 || milter_end(&out, mark) < 0 ||
-	    milter_write(mi->fd, out.data, out.len, deadline) < 0)
-		why = "cannot send the negotiation";
-	else if (milter_read_packet(mi, &in, &r, deadline, &why) < 0)
-		;
-	else if (r.code != MILTER_R_OPTNEG || r.version < 2 || r.version > milter_conf.version)
-		why = "bad negotiation reply";
-	if (why == NULL) {
-		/* Only what we offered; a filter asking for more gets our part. */
-		mi->version = r.version;
-		mi->actions = r.actions & acts;
-		mi->protocol = r.protocol & steps;
-		for (int s = 0; s < MILTER_STAGES; s++)
-			if (r.macros[s] != NULL && strlen(r.macros[s]) < MILTER_MACRO_LIST_MAX &&
-			    (mi->macros[s] = strdup(r.macros[s])) == NULL)
-				why = "out of memory";
-	}
-	buf_free(&out);
-	buf_free(&in);
-	if (why != NULL) {
-		log_warn("milter %s: %s (client %s)", mi->spec, why, ss->client_log);
-		milter_close(mi);
-		return -1;
-	}
-	return 0;
-}
-
 /* Client port and our own address, for SMFIC_CONNECT and the macros. */
-static char milter_family(struct smtpd_milters *ms, int fd, uint16_t *port_r)
+static char smtpd_milter_family(struct smtpd_milters *ms, int fd, uint16_t *port_r)
 {
 	struct sockaddr_storage sa;
 	socklen_t len = sizeof(sa);
@@ -624,61 +188,40 @@ static char milter_family(struct smtpd_milters *ms, int fd, uint16_t *port_r)
 void smtpd_milter_connect(struct smtpd_session *ss, int client_fd)
 {
 	struct smtpd_milters *ms;
-	struct buf pkt;
 	uint16_t port;
 	char family;
 
-	if (milter_conf.n == 0)
+	if (smtpd_milter_conf.n == 0)
 		return;
 	if ((ms = calloc(1, sizeof(*ms))) == NULL) {
 		log_warn("out of memory for the milters of %s", ss->client_log);
 		return;   /* no milters: nothing was promised yet */
 	}
 	ss->milters = ms;
-	ms->n = milter_conf.n;
-	for (size_t i = 0; i < ms->n; i++) {
-		ms->m[i].spec = milter_conf.specs[i];
-		ms->m[i].fd = -1;
-		if (milter_open(ss, &ms->m[i]) < 0 && !smtpd_milter_failed(ss, &ms->m[i], NULL, 0))
-			return;   /* sticky answer set: no use asking the others */
-	}
-	family = milter_family(ms, client_fd, &port);
-	buf_init(&pkt, 512);
-	if (milter_add_str(&pkt, "unknown") < 0 || milter_add_bytes(&pkt, &family, 1) < 0 ||
-	    (family != 'U' && (milter_add_u16(&pkt, port) < 0 || milter_add_str(&pkt, ss->client) < 0)))
-		log_panic("smtpd: milter connect packet over its size");
-	(void)milter_round(ss, MILTER_STAGE_CONNECT, MILTER_CMD_CONNECT, pkt.data, pkt.len,
-			   MILTER_P_NOCONNECT, MILTER_P_NR_CONN);
-	buf_free(&pkt);
+	ms->s = (struct milter_session){ .conf = &smtpd_milter_conf, .ops = &smtpd_milter_ops, .arg = ss,
+					 .client_log = ss->client_log, .hostname = ss->ctx->hostname,
+					 .sender = &ss->sender, .smtputf8 = 0,
+					 .size_limit = ss->ctx->size_limit,
+					 .header_max = (size_t)ss->ctx->header_limit + SMTPD_PREPEND_MAX +
+						       MILTER_HDR_EXTRA };
+	family = smtpd_milter_family(ms, client_fd, &port);
+	milter_session_open(&ms->s, "unknown", family, port, ss->client);   /* smtpd looks up no names */
+	ss->done |= ms->s.done;
+}
+
+/* After a round: a 421 ends the session. */
+static int smtpd_milter_after(struct smtpd_session *ss, int r)
+{
+	if (ss->milters->s.done)
+		ss->done = 1;
+	return r;
 }
 
 int smtpd_milter_helo(struct smtpd_session *ss)
 {
-	if (ss->milters == NULL || ss->milters->sticky[0] != '\0')
-		return 1;   /* a sticky answer waits for MAIL */
-	return milter_round(ss, MILTER_STAGE_HELO, MILTER_CMD_HELO, buf_cstr(&ss->helo), ss->helo.len + 1,
-			    MILTER_P_NOHELO, MILTER_P_NR_HELO);
-}
-
-/* A command that carries an address: "<addr>" then NUL. */
-static int milter_path_round(struct smtpd_session *ss, int stage, char cmd, const char *addr,
-			     uint32_t skip, uint32_t noreply)
-{
-	struct buf pkt;
-	int r;
-
 	if (ss->milters == NULL)
 		return 1;
-	if (ss->milters->sticky[0] != '\0') {
-		smtpd_reply(ss, "%s", ss->milters->sticky);
-		return 0;
-	}
-	buf_init(&pkt, ADDRESS_PATH_MAX + 8);
-	if (buf_printf(&pkt, "<%s>", addr) < 0 || buf_putc(&pkt, '\0') < 0)
-		log_panic("smtpd: milter address over its size");
-	r = milter_round(ss, stage, cmd, pkt.data, pkt.len, skip, noreply);
-	buf_free(&pkt);
-	return r;
+	return smtpd_milter_after(ss, milter_session_helo(&ss->milters->s, buf_cstr(&ss->helo)));
 }
 
 int smtpd_milter_mail(struct smtpd_session *ss)
@@ -688,35 +231,24 @@ int smtpd_milter_mail(struct smtpd_session *ss)
 	if (ss->milters == NULL)
 		return 1;
 	ss->in_mail = 1;   /* for the {mail_*} macros; the caller decides */
-	r = milter_path_round(ss, MILTER_STAGE_MAIL, MILTER_CMD_MAIL, buf_cstr(&ss->sender),
-			      MILTER_P_NOMAIL, MILTER_P_NR_MAIL);
+	ss->milters->s.smtputf8 = ss->smtputf8;
+	r = milter_session_mail(&ss->milters->s, buf_cstr(&ss->sender));
 	ss->in_mail = 0;
-	return r;
+	return smtpd_milter_after(ss, r);
 }
 
 int smtpd_milter_rcpt(struct smtpd_session *ss, const char *rcpt)
 {
-	int r;
-
 	if (ss->milters == NULL)
 		return 1;
-	ss->milters->rcpt = rcpt;   /* for {rcpt_addr} and {rcpt_host} */
-	r = milter_path_round(ss, MILTER_STAGE_RCPT, MILTER_CMD_RCPT, rcpt, MILTER_P_NORCPT,
-			      MILTER_P_NR_RCPT);
-	ss->milters->rcpt = NULL;
-	return r;
+	return smtpd_milter_after(ss, milter_session_rcpt(&ss->milters->s, rcpt));
 }
 
 int smtpd_milter_data(struct smtpd_session *ss)
 {
 	if (ss->milters == NULL)
 		return 1;
-	if (ss->milters->sticky[0] != '\0') {
-		smtpd_reply(ss, "%s", ss->milters->sticky);
-		return 0;
-	}
-	return milter_round(ss, MILTER_STAGE_DATA, MILTER_CMD_DATA, NULL, 0, MILTER_P_NODATA,
-			    MILTER_P_NR_DATA);
+	return smtpd_milter_after(ss, milter_session_data(&ss->milters->s));
 }
 
 int smtpd_milter_active(const struct smtpd_session *ss)
@@ -726,43 +258,71 @@ int smtpd_milter_active(const struct smtpd_session *ss)
 
 int smtpd_milter_hold(const struct smtpd_session *ss)
 {
-	return ss->milters != NULL && ss->milters->hold;
+	return ss->milters != NULL && ss->milters->s.hold;
 }
 
 void smtpd_milter_abort(struct smtpd_session *ss)
 {
-	struct smtpd_milters *ms = ss->milters;
-
-	if (ms == NULL)
-		return;
-	for (size_t i = 0; i < ms->n; i++) {
-		struct smtpd_milter *mi = &ms->m[i];
-
-		if (mi->fd >= 0 && mi->in_msg)
-			(void)smtpd_milter_ask(ss, mi, -1, MILTER_CMD_ABORT, NULL, 0, 0,
-					       milter_conf.command_ms, NULL, NULL);
-		mi->in_msg = 0;
-		mi->skip_msg = 0;
-	}
-	ms->hold = ms->discard = 0;
+	if (ss->milters != NULL)
+		milter_session_abort(&ss->milters->s);
 }
 
 void smtpd_milter_end(struct smtpd_session *ss)
 {
-	struct smtpd_milters *ms = ss->milters;
-
-	if (ms == NULL)
+	if (ss->milters == NULL)
 		return;
-	for (size_t i = 0; i < ms->n; i++) {
-		struct smtpd_milter *mi = &ms->m[i];
-
-		if (mi->fd >= 0)
-			(void)smtpd_milter_ask(ss, mi, -1, MILTER_CMD_QUIT, NULL, 0, 0,
-					       milter_conf.command_ms, NULL, NULL);
-		milter_close(mi);
-		for (int s = 0; s < MILTER_STAGES; s++)
-			free(mi->macros[s]);
-	}
-	free(ms);
+	milter_session_close(&ss->milters->s);
+	free(ss->milters);
 	ss->milters = NULL;
+}
+
+/* ---- the end of the message ---- */
+
+/* Stream the final message to a new enqueue connection. */
+static int smtpd_milter_enqueue(struct smtpd_session *ss, int fd, struct enqueue **e_r,
+				unsigned long long *size_r)
+{
+	char io[MILTER_IO];
+	off_t off = 0;
+
+	if (smtpd_msg_enqueue(ss, e_r) < 0)
+		return -1;
+	for (;;) {
+		ssize_t n = pread(fd, io, sizeof(io), off);
+
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			break;
+		if (enqueue_write(*e_r, io, (size_t)n) < 0)
+			break;   /* enqueue_finish says why */
+		off += n;
+	}
+	*size_r = (unsigned long long)off;
+	return 0;
+}
+
+int smtpd_milter_eom(struct smtpd_session *ss, int fd, struct enqueue **e_r, unsigned long long *size_r)
+{
+	struct milter_session *ms = &ss->milters->s;
+	int out = -1;
+	int r = smtpd_milter_after(ss, milter_session_message(ms, fd, &out));
+
+	if (r == 1 && ms->discard) {
+		log_info("discarded message from %s: from=<%s> (milter discard)", ss->client_log,
+			 buf_cstr(&ss->sender));
+		ss->messages++;
+		smtpd_reply(ss, "250 2.0.0 Ok: discarded");
+		r = 0;
+	} else if (r == 1 && smtpd_milter_enqueue(ss, out, e_r, size_r) < 0) {
+		r = -1;
+	}
+	if (r < 0) {
+		log_warn("cannot pass the filtered message from %s to enqueue: %s", ss->client_log, strerror(errno));
+		smtpd_reply(ss, "451 4.3.0 Error: queue file write error");
+		r = 0;
+	}
+	if (out >= 0 && out != fd)
+		close(out);
+	return r;
 }

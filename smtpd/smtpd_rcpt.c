@@ -295,38 +295,19 @@ static int smtpd_rcpt_merge(struct smtpd_session *ss, struct smtpd_rcpt *r, cons
 	return 0;
 }
 
-/* At the recipient limit: whether the path of this RCPT names a
- * recipient the transaction already has, with room left to merge its
- * DSN requests, so that it gets its 250 as it would below the limit
- * (a 452 would make the client send it again in another transaction,
- * a second delivery); it then goes the way of any RCPT and is merged
- * into the one it names.  Answers nothing: a new or malformed one is
- * refused for the limit. */
-static int smtpd_rcpt_named_before(const struct smtpd_session *ss, const char *p, size_t len)
+/* At the recipient limit: whether this parsed RCPT names a recipient
+ * the transaction already has, with room left to merge its DSN
+ * requests, so that it gets its 250 as it would below the limit (a 452
+ * would make the client send it again in another transaction, a second
+ * delivery); it then goes the way of any RCPT and is merged into the
+ * one it names. */
+static int smtpd_rcpt_named_before(const struct smtpd_session *ss, const struct buf *norm)
 {
-	struct buf addr, norm;
-	const char *err;
-	size_t used;
-	int found = 0;
-
-	if (ss->rcpt_fields + 2 + 9 > RECORD_MAX_FIELDS)
+	if (norm->len == 0 || ss->rcpt_fields + 2 + 9 > RECORD_MAX_FIELDS)
 		return 0;
-	buf_init(&addr, ADDRESS_PATH_MAX);
-	buf_init(&norm, ADDRESS_PATH_MAX);
-	if (smtpd_rcpt_is_postmaster(p, len) > 0) {
-		if (ss->ctx->first_domain[0] != '\0' && buf_printf(&norm, "postmaster@%s", ss->ctx->first_domain) >= 0)
-			found = 1;
-	} else if (address_parse_path(p, len, 0, 1, &addr, &used, &err) == 0 && used <= len && addr.len > 0 &&
-		   address_normalize(buf_cstr(&addr), addr.len, &norm) == 0) {
-		found = 1;
-	}
-	if (found)
-		found = smtpd_rcpt_find(ss, norm.data, norm.len, 0) != NULL ||
-			(smtpd_rcpt_policy(ss->ctx, norm.data, norm.len) == SMTPD_RCPT_OK &&
-			 smtpd_rcpt_find(ss, norm.data, norm.len, 1) != NULL);
-	buf_free(&addr);
-	buf_free(&norm);
-	return found;
+	return smtpd_rcpt_find(ss, norm->data, norm->len, 0) != NULL ||
+	       (smtpd_rcpt_policy(ss->ctx, norm->data, norm->len) == SMTPD_RCPT_OK &&
+		smtpd_rcpt_find(ss, norm->data, norm->len, 1) != NULL);
 }
 
 /* Add an accepted recipient, or merge it into the one it duplicates
@@ -423,7 +404,12 @@ void smtpd_cmd_rcpt(struct smtpd_session *ss, const struct smtp_cmd *cmd)
 		smtpd_reply(ss, "501 5.5.4 Syntax: RCPT TO:<address>");
 		return;
 	}
-	if (!smtpd_rcpt_room(ss) && !smtpd_rcpt_named_before(ss, rest, rest_len)) {
+	buf_init(&norm, ADDRESS_PATH_MAX);
+	memset(&dsn, 0, sizeof(dsn));
+	buf_init(&dsn.orcpt, SMTPD_ORCPT_MAX);
+	if (smtpd_rcpt_parse(ss, rest, rest_len, &norm, &used) < 0) {
+		/* answered */
+	} else if (!smtpd_rcpt_room(ss) && !smtpd_rcpt_named_before(ss, &norm)) {
 		/* RFC 5321 4.5.3.1.10: a client may pipeline more recipients
 		 * than we take and send the rest in another transaction, so
 		 * only the first refusal of a transaction is an error (and a
@@ -432,14 +418,9 @@ void smtpd_cmd_rcpt(struct smtpd_session *ss, const struct smtp_cmd *cmd)
 			smtpd_reply(ss, "452 4.5.3 Error: too many recipients");
 		else
 			smtpd_reply_again(ss, "452 4.5.3 Error: too many recipients");
-		return;
-	}
-	buf_init(&norm, ADDRESS_PATH_MAX);
-	memset(&dsn, 0, sizeof(dsn));
-	buf_init(&dsn.orcpt, SMTPD_ORCPT_MAX);
-	if (smtpd_rcpt_parse(ss, rest, rest_len, &norm, &used) == 0 &&
-	    smtpd_rcpt_params(ss, rest + used, rest_len - used, &dsn) == 0)
+	} else if (smtpd_rcpt_params(ss, rest + used, rest_len - used, &dsn) == 0) {
 		smtpd_rcpt_decide(ss, &norm, norm.len > 0 ? buf_cstr(&norm) : "postmaster", &dsn);
+	}
 	ss->log_rcpt = NULL;
 	buf_free(&norm);
 	buf_free(&dsn.orcpt);

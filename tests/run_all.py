@@ -10,10 +10,16 @@ Suites, in order:
                summary counts as one more failure.
   fuzz         every BUILD/fuzz/fuzz_* once for a short bounded run
                (-runs=20000 -max_total_time=10); one test per fuzzer; a
-               crash is a failure shown with the tail of its output.
-  integration  unittest discovery in tests/integration, in a child process
-               (so that a hang is bounded and its daemons are stopped);
-               one test per test method.
+               crash is a failure shown with the tail of its output.  Not
+               by default for a -san build: the fuzz targets are ASan +
+               UBSan builds in both, so `make test` has run them.
+  integration  the modules tests/integration/test_*.py, run by -j worker
+               processes (default POSTERN_TEST_JOBS or 2, at most 3) that
+               each take the next module from a shared queue; a child
+               process bounds a hang and stops its daemons; one test per
+               test method.  Each worker draws its trees' port bases from
+               its own slice of the ports below the kernel's ephemeral
+               range (postern_harness.free_port_base).
 
 The last line printed is exactly "N passed, N failed, N skipped" (CI reads
 it).  The exit status is 0 only when nothing failed and something passed.
@@ -55,6 +61,13 @@ FUZZ_TIMEOUT = 180          # seconds per fuzzer, start-up included
 # and for the suite to grow.
 INTEGRATION_TIMEOUT = 1800  # seconds for the whole integration suite (x2 for -san)
 TAIL = 40
+DEFAULT_SUITES = "unit,fuzz,integration"
+# Integration modules that take longest, started first (see the
+# "slowest modules" line a run prints).
+SLOW_MODULES = ["test_pickup_milter", "test_imap_hibernate", "test_restart", "test_deb_package",
+                "test_smtpd_milter_peers", "test_imap_model", "test_queue_control", "test_dovecot_swap",
+                "test_imap_two_sessions", "test_smtpd_access", "test_smtpd_limits", "test_queue_crash",
+                "test_smtpd_dmarc", "test_smtpd_dkim_verify"]
 
 
 class Counts:
@@ -82,6 +95,17 @@ def timeout_scale():
     except ValueError:
         return 1.0
     return v if v > 0 else 1.0
+
+
+def default_jobs():
+    """POSTERN_TEST_JOBS, else 2: the integration tests mostly wait on
+    daemons, disks and timers, so two workers finish in well under the
+    time of one even on two busy cores."""
+    try:
+        n = int(os.environ.get("POSTERN_TEST_JOBS", "") or 2)
+    except ValueError:
+        return 2
+    return min(max(n, 1), 3)
 
 
 def say(*args):
@@ -295,69 +319,176 @@ class CountingResult(unittest.TextTestResult):
             self._set(test, "fail", "subtest %s" % subtest._subDescription())
 
 
+def claim_module(queue_dir):
+    """The next module name of the shared queue (None when it is empty):
+    each worker takes one at a time under a lock, so that the workers
+    stay busy until the end whatever each module costs."""
+    import fcntl
+    with open(os.path.join(queue_dir, "next"), "r+") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        i = int(f.read() or 0)
+        with open(os.path.join(queue_dir, "modules")) as m:
+            names = m.read().split()
+        if i >= len(names):
+            return None
+        f.seek(0)
+        f.write(str(i + 1))
+        f.truncate()
+        return names[i]
+
+
+def cpu_seconds():
+    """CPU time of this process and of every process below it that has
+    been waited for (the trees' masters reap their daemons)."""
+    import resource
+    return sum(r.ru_utime + r.ru_stime for r in (resource.getrusage(resource.RUSAGE_SELF),
+                                                 resource.getrusage(resource.RUSAGE_CHILDREN)))
+
+
 def integration_child(args):
-    """In the child: discover, run, write the counts as JSON to args.child_json."""
+    """In a worker: take modules from the queue and run them, then write
+    the counts (and each module's time) as JSON to args.child_json."""
     os.environ["POSTERN_BUILD"] = os.path.abspath(args.build)
     top = os.path.join(HERE, "integration")
     sys.path.insert(0, top)
     loader = unittest.TestLoader()
     if args.k:
         loader.testNamePatterns = ["*%s*" % p for p in args.k]
-    suite = loader.discover(top, pattern="test_*.py", top_level_dir=top)
-    runner = unittest.TextTestRunner(stream=sys.stdout, verbosity=2, resultclass=CountingResult)
-    result = runner.run(suite)
-    data = {"passed": 0, "failed": 0, "skipped": 0, "failures": [], "skips": []}
-    for tid, state in sorted(result.outcome.items()):
-        key = {"pass": "passed", "fail": "failed", "skip": "skipped"}[state]
-        data[key] += 1
-        if state == "fail":
-            data["failures"].append([tid, result.reasons.get(tid, "")])
-        elif state == "skip":
-            data["skips"].append([tid, result.reasons.get(tid, "")])
-    with open(args.child_json, "w") as f:
-        json.dump(data, f)
+    data = {"passed": 0, "failed": 0, "skipped": 0, "failures": [], "skips": [], "times": {}}
+
+    def write():
+        with open(args.child_json + ".tmp", "w") as f:
+            json.dump(data, f)
+        os.rename(args.child_json + ".tmp", args.child_json)
+
+    while True:
+        name = claim_module(args.queue)
+        if name is None:
+            break
+        suite = loader.loadTestsFromName(name)
+        if suite.countTestCases() == 0:
+            continue
+        t0, c0 = time.monotonic(), cpu_seconds()
+        runner = unittest.TextTestRunner(stream=sys.stdout, verbosity=2, resultclass=CountingResult)
+        result = runner.run(suite)
+        data["times"][name] = [round(time.monotonic() - t0, 1), round(cpu_seconds() - c0, 1)]
+        for tid, state in sorted(result.outcome.items()):
+            key = {"pass": "passed", "fail": "failed", "skip": "skipped"}[state]
+            data[key] += 1
+            if state == "fail":
+                data["failures"].append([tid, result.reasons.get(tid, "")])
+            elif state == "skip":
+                data["skips"].append([tid, result.reasons.get(tid, "")])
+        write()         # after each module: a worker killed later keeps these
+    write()
     return 0
 
 
-def run_integration(build, san, patterns):
+def integration_modules():
+    """Module names of tests/integration/test_*.py, the long ones first
+    (SLOW_MODULES) so that no worker is left with one at the end."""
+    names = sorted(os.path.splitext(os.path.basename(p))[0]
+                   for p in glob.glob(os.path.join(HERE, "integration", "test_*.py")))
+    slow = [m for m in SLOW_MODULES if m in names]
+    return slow + [m for m in names if m not in slow]
+
+
+def make_system_users(build):
+    """As root, one `postern init` in a scratch dir before the workers
+    start: it creates the postern-* system users once, where two workers'
+    first trees would otherwise run useradd at the same time (and one
+    fail on the lock of /etc/passwd)."""
+    if os.geteuid() != 0:
+        return
+    postern = os.path.join(build, "bin", "postern")
+    scratch = tempfile.mkdtemp(prefix="postern-users-")
+    try:
+        rc, out = run_bounded([postern, "init", "-d", scratch, "--domain", "example.test",
+                               "--listen", "127.0.0.1", "--port-base", "10000"], 120 * timeout_scale())
+        if rc != 0:
+            say("integration: `postern init` for the system users: %s\n%s" % (describe_status(rc), tail(out)))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def run_integration(build, san, patterns, jobs):
     c = Counts()
-    say("== integration: tests/integration against %s" % build)
-    fd, out_json = tempfile.mkstemp(prefix="postern-it-", suffix=".json")
-    os.close(fd)
-    os.unlink(out_json)
-    cmd = [sys.executable, os.path.abspath(__file__), "--build", build, "--child-json", out_json]
-    for p in patterns or ():
-        cmd += ["-k", p]
-    env = dict(os.environ)
-    env["POSTERN_BUILD"] = build
-    env["PYTHONUNBUFFERED"] = "1"
+    say("== integration: tests/integration against %s, %d worker(s)" % (build, jobs))
+    work = tempfile.mkdtemp(prefix="postern-it-")
+    modules = integration_modules()
+    with open(os.path.join(work, "modules"), "w") as f:
+        f.write("\n".join(modules) + "\n")
+    with open(os.path.join(work, "next"), "w") as f:
+        f.write("0")
+    if jobs > 1:
+        make_system_users(build)
     limit = INTEGRATION_TIMEOUT * (2 if san else 1) * timeout_scale()
     t0 = time.monotonic()
-    p = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, cwd=SOURCE)
-    try:
-        rc = p.wait(limit)
-    except subprocess.TimeoutExpired:
-        say("integration: still running after %ds; stopping it" % limit)
-        p.send_signal(signal.SIGTERM)      # the harness stops its masters first
+    workers = []
+    for w in range(jobs):
+        out_json = os.path.join(work, "worker%d.json" % w)
+        cmd = [sys.executable, os.path.abspath(__file__), "--build", build, "--child-json", out_json,
+               "--queue", work]
+        for p in patterns or ():
+            cmd += ["-k", p]
+        env = dict(os.environ)
+        env["POSTERN_BUILD"] = build
+        env["PYTHONUNBUFFERED"] = "1"
+        # Each worker takes its port bases from its own slice
+        # (postern_harness.free_port_base).
+        env["POSTERN_TEST_WORKER"] = "%d/%d" % (w, jobs)
+        # One worker writes straight to our output; with several, each
+        # has a log, shown whole when it ends so that lines do not mix.
+        log = None if jobs == 1 else open(os.path.join(work, "worker%d.log" % w), "w+b")
+        p = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, cwd=SOURCE,
+                             stdout=log, stderr=subprocess.STDOUT if log else None)
+        workers.append((w, p, log, out_json))
+    status = {}
+    for w, p, log, out_json in workers:
         try:
-            rc = p.wait(60)
+            status[w] = p.wait(max(1, limit - (time.monotonic() - t0)))
         except subprocess.TimeoutExpired:
-            p.kill()
-            rc = p.wait()
-        rc = None
-    try:
-        with open(out_json) as f:
-            data = json.load(f)
-        os.unlink(out_json)
-    except (OSError, ValueError):
-        c.failed += 1
-        c.failures.append(("integration", "suite", "the test runner %s without a result"
-                           % describe_status(rc)))
-        say("integration: FAILED: the runner %s without a result" % describe_status(rc))
-        return c
-    c.passed, c.failed, c.skipped = data["passed"], data["failed"], data["skipped"]
-    c.failures += [("integration", t, r) for t, r in data["failures"]]
-    c.skips += [("integration", t, r) for t, r in data["skips"]]
+            say("integration: worker %d still running after %ds; stopping it" % (w, limit))
+            p.send_signal(signal.SIGTERM)      # the harness stops its masters first
+            try:
+                p.wait(60)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+            status[w] = None
+        if log:
+            log.seek(0)
+            sys.stdout.flush()
+            say("---- integration worker %d (%s)" % (w, describe_status(status[w])))
+            shutil.copyfileobj(log, sys.stdout.buffer)
+            sys.stdout.flush()
+            log.close()
+    times = {}
+    for w, p, log, out_json in workers:
+        try:
+            with open(out_json) as f:
+                data = json.load(f)
+        except (OSError, ValueError):
+            data = None
+        if data is None or status[w] != 0:
+            c.failed += 1
+            c.failures.append(("integration", "worker %d" % w, "the test runner %s%s"
+                               % (describe_status(status[w]), "" if data else " without a result")))
+            say("integration: FAILED: worker %d %s" % (w, describe_status(status[w])))
+        if data is None:
+            continue
+        c.passed += data["passed"]
+        c.failed += data["failed"]
+        c.skipped += data["skipped"]
+        c.failures += [("integration", t, r) for t, r in data["failures"]]
+        c.skips += [("integration", t, r) for t, r in data["skips"]]
+        times.update(data["times"])
+    shutil.rmtree(work, ignore_errors=True)
+    slowest = sorted(times.items(), key=lambda kv: -kv[1][0])[:12]
+    say("integration: slowest modules (wall/CPU): " +
+        ", ".join("%s %.0f/%.0fs" % (m, w, c) for m, (w, c) in slowest))
+    say("integration: %.0fs of module time, %.0fs of CPU" % (sum(w for w, c in times.values()),
+                                                           sum(c for w, c in times.values())))
     say("integration: %d passed, %d failed, %d skipped (%.0fs)"
         % (c.passed, c.failed, c.skipped, time.monotonic() - t0))
     return c
@@ -368,11 +499,14 @@ def run_integration(build, san, patterns):
 def main():
     ap = argparse.ArgumentParser(description="Run Postern's unit, fuzz and integration tests.")
     ap.add_argument("--build", default="build", help="build directory (default build)")
-    ap.add_argument("--suite", default="unit,fuzz,integration",
+    ap.add_argument("--suite", default=DEFAULT_SUITES,
                     help="comma-separated suites to run (default all)")
     ap.add_argument("-k", action="append", metavar="PATTERN",
                     help="run only integration tests whose name contains PATTERN")
+    ap.add_argument("-j", "--jobs", type=int, default=default_jobs(),
+                    help="integration workers run at once (default POSTERN_TEST_JOBS or 2)")
     ap.add_argument("--child-json", help=argparse.SUPPRESS)
+    ap.add_argument("--queue", help=argparse.SUPPRESS)
     args = ap.parse_args()
 
     if not os.path.isabs(args.build):
@@ -387,6 +521,12 @@ def main():
 
     san = is_san(args.build)
     suites = [s.strip() for s in args.suite.split(",") if s.strip()]
+    if san and args.suite == DEFAULT_SUITES:
+        # The fuzz targets are the same ASan + UBSan binaries in both
+        # builds (Makefile FUZZ_CFLAGS): `make test` runs them.
+        suites.remove("fuzz")
+        say("== fuzz: not run for %s: the fuzz targets are ASan + UBSan builds either way, "
+            "run by `make test` (or --suite fuzz --build build)" % args.build)
     total = Counts()
     for s in suites:
         if s == "unit":
@@ -394,7 +534,7 @@ def main():
         elif s == "fuzz":
             total.add(run_fuzz(args.build))
         elif s == "integration":
-            total.add(run_integration(args.build, san, args.k))
+            total.add(run_integration(args.build, san, args.k, args.jobs))
         else:
             ap.error("unknown suite %r" % s)
 

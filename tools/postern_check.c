@@ -245,7 +245,8 @@ static void postern_check_sender_logins(struct postern_check *ck)
 static void postern_check_policy(struct postern_check *ck)
 {
 	static const char *const lists[] = { "smtpd_policy_services",
-					     "smtpd_end_of_data_policy_services", "smtpd_milters" };
+					     "smtpd_end_of_data_policy_services", "smtpd_milters",
+					     "non_smtpd_milters" };
 	const char *mda = config_str("milter_default_action");
 	char specs[POLICY_SERVICES_MAX][POLICY_SPEC_MAX];
 	struct dnsbl_site sites[DNSBL_SITES_MAX];

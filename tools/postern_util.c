@@ -91,9 +91,9 @@ int postern_write_file(const char *path, const void *data, size_t len, const str
 {
 	struct atomic_file af;
 
-	/* A temp file left by a crashed run is ours to replace (O_TRUNC):
-	 * the etc lock keeps two runs apart. */
-	if (atomic_file_open(&af, AT_FDCWD, path, NULL, O_WRONLY | O_TRUNC, 0600) < 0) {
+	/* A temp file left by a crashed run is ours to replace (the helper
+	 * makes it anew): the etc lock keeps two runs apart. */
+	if (atomic_file_open(&af, AT_FDCWD, path, NULL, O_WRONLY, 0600) < 0) {
 		postern_err("cannot create a temporary file for %s: %s", path, strerror(errno));
 		return -1;
 	}

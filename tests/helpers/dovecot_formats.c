@@ -29,6 +29,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "atomic_file.h"
 #include "buf.h"
 #include "dovecot_keywords.h"
 #include "dovecot_uidlist.h"
@@ -61,17 +62,8 @@ static void read_file(const char *path, struct buf *b)
 
 static void write_file(const char *path, const struct buf *b)
 {
-	struct buf tmp;
-	int fd;
-
-	buf_init(&tmp, 4096);
-	if (buf_printf(&tmp, "%s.tmp", path) < 0)
-		die(path, "path too long");
-	fd = open(buf_cstr(&tmp), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || write(fd, buf_cstr(b), b->len) != (ssize_t)b->len || fsync(fd) < 0 || close(fd) < 0 ||
-	    rename(buf_cstr(&tmp), path) < 0)
+	if (atomic_file_write(AT_FDCWD, path, NULL, b->data, b->len, 0600, ATOMIC_SYNC) < 0)
 		die(path, strerror(errno));
-	buf_free(&tmp);
 }
 
 static void json_opt_u64(struct buf *o, const char *key, int has, unsigned long long v)

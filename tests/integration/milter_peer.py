@@ -174,3 +174,23 @@ class FakeMilter(LoopbackServer):
     def last(self):
         with self.lock:
             return self.conversations[-1]
+
+
+class MilterTestMixin:
+    """For a PosternTestCase: a scripted milter stopped at cleanup, and
+    the delivered copy of a test message."""
+
+    def milter(self, **kw):
+        m = FakeMilter(**kw)
+        self.addCleanup(m.stop)
+        return m
+
+    def delivered(self, t, user, test_id):
+        """The one delivered copy of test_id for user, as bytes."""
+        self.assertEqual(t.wait_ids(user, {test_id}).get(test_id), 1)
+        for path in t.message_paths(user):
+            with open(path, "rb") as f:
+                data = f.read()
+            if b"X-Test-Id: " + test_id.encode() + b"\n" in data:
+                return data
+        raise AssertionError("no message %s for %s" % (test_id, user))

@@ -223,11 +223,47 @@ def free_port(host=HOST):
         s.close()
 
 
+# Ports a tree may use above its base: every standard offset, the metrics
+# port (9155) and the extra listeners some tests add (base + 2525).
+PORT_SPAN = 10000
+
+
+def ephemeral_low():
+    """The first port of the kernel's ephemeral range (for connect() and
+    bind(port 0)), which port bases stay below."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def port_base_range():
+    """[lo, hi) of the port bases this process may use.  The run_all
+    workers (POSTERN_TEST_WORKER=i/N) each get a slice of the ports from
+    1100 to the ephemeral range, PORT_SPAN apart, so that two workers'
+    trees never draw the same port."""
+    worker, workers = 0, 1
+    spec = os.environ.get("POSTERN_TEST_WORKER", "")
+    if re.fullmatch(r"\d+/\d+", spec):
+        worker, workers = (int(x) for x in spec.split("/"))
+        if not 0 <= worker < workers:
+            worker, workers = 0, 1
+    width = (ephemeral_low() - 1100) // workers
+    lo = 1100 + worker * width
+    hi = lo + width - PORT_SPAN
+    if hi - lo < 100:
+        raise RuntimeError("no room for %d workers' port bases below port %d" % (workers, ephemeral_low()))
+    return lo, hi
+
+
 def free_port_base():
-    """A port base N in 20000..60000 with N + every standard port free."""
+    """A port base N with N + every standard port free, from this
+    process's slice (port_base_range)."""
     rng = random.SystemRandom()
+    lo, hi = port_base_range()
     for _ in range(500):
-        base = rng.randrange(20000, 60001)
+        base = rng.randrange(lo, hi)
         if all(port_free(base + off) for off in PORT_OFFSETS.values()):
             return base
     raise RuntimeError("no free port base found")
@@ -566,19 +602,53 @@ class Tree:
 
     def start(self, wait=True, argv=None):
         """Start the master in the foreground (`postern start -d DIR -f`,
-        or argv) as our child."""
+        or argv) as our child.  If it stops at start-up because one of
+        the tree's standard ports was taken between free_port_base() and
+        its bind (by another test run on the machine), the tree moves to
+        another base and starts again (at most twice)."""
         with _live_lock:
-            _live_trees.append(self)
-        logf = open(self.log_path, "ab")
-        try:
-            self.master = subprocess.Popen(argv or [self.postern, "start", "-d", self.dir, "-f"],
-                                           stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
-                                           env=self.env(), start_new_session=True)
-        finally:
-            logf.close()
-        if wait:
-            self.wait_ready()
+            if self not in _live_trees:
+                _live_trees.append(self)
+        for attempt in range(3):
+            log_from = os.path.getsize(self.log_path) if os.path.exists(self.log_path) else 0
+            logf = open(self.log_path, "ab")
+            try:
+                self.master = subprocess.Popen(argv or [self.postern, "start", "-d", self.dir, "-f"],
+                                               stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
+                                               env=self.env(), start_new_session=True)
+            finally:
+                logf.close()
+            if not wait:
+                return self
+            try:
+                self.wait_ready()
+                return self
+            except AssertionError:
+                if attempt == 2 or self.master.poll() is None or \
+                        "Address already in use" not in self.log_text(after=log_from) or not self.rebase():
+                    raise
         return self
+
+    def rebase(self):
+        """Move every standard listener of etc/master.conf from the port
+        base to a new free one (before a start); False when the tree has
+        no base of ours."""
+        if self.port_base is None:
+            return False
+        path = os.path.join(self.dir, "etc", "master.conf")
+        with open(path) as f:
+            text = f.read()
+        old, new = self.port_base, free_port_base()
+        offsets = set(PORT_OFFSETS.values())
+
+        def move(m):
+            port = int(m.group(2))
+            return "%s:%d" % (m.group(1), new + port - old) if port - old in offsets else m.group(0)
+
+        with open(path, "w") as f:
+            f.write(re.sub(r"(%s):(\d+)\b" % re.escape(HOST), move, text))
+        self.port_base = new
+        return True
 
     @property
     def master_pid(self):

@@ -17,7 +17,7 @@ import shutil
 import tempfile
 
 import dovecot_peer
-from postern_harness import HOST, SCALE, PosternTestCase, is_root, make_message
+from postern_harness import HOST, SCALE, PosternTestCase, is_root, make_message, wait_for
 
 SENDER = "sender@example.org"
 
@@ -162,6 +162,9 @@ class ImapQuota(PosternTestCase):
         self.assertEqual(c.getquota('""')[1], [b'"" (STORAGE %d 8)' % kib(octets3)])
         t.send(addr, "qs-late2", body=late)
         t.wait_ids(user, {"qs-late2"})
+        # local adds its maildirsize line just after the message lands.
+        wait_for(lambda: sum(int(l.split()[1]) for l in maildirsize(t, user)[1:]) == 3, 10,
+                 "the maildirsize line of qs-late2", ignore=(IndexError, ValueError))
         octets4, _ = usage(t, user)
         self.assertEqual(c.getquota('""')[1], [b'"" (STORAGE %d 8)' % kib(octets4)])
         # The books balance: maildirsize sums to what the Maildir holds.

@@ -14,22 +14,7 @@ from postern_harness import HOST, PosternTestCase, RawSMTP, free_port, make_mess
 SENDER = "sender@example.org"
 
 
-class SmtpdMilter(PosternTestCase):
-
-    def milter(self, **kw):
-        m = mp.FakeMilter(**kw)
-        self.addCleanup(m.stop)
-        return m
-
-    def delivered(self, t, user, test_id):
-        """The one delivered copy of test_id for user, as bytes."""
-        self.assertEqual(t.wait_ids(user, {test_id}).get(test_id), 1)
-        for path in t.message_paths(user):
-            with open(path, "rb") as f:
-                data = f.read()
-            if b"X-Test-Id: " + test_id.encode() + b"\n" in data:
-                return data
-        raise AssertionError("no message %s for %s" % (test_id, user))
+class SmtpdMilter(mp.MilterTestMixin, PosternTestCase):
 
     def test_stages_macros_and_header_changes(self):
         m = self.milter(answers={"E": [mp.add_header("X-Milter", "checked")

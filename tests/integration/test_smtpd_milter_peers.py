@@ -136,7 +136,9 @@ class SmtpdMilterPeers(PosternTestCase):
         self.assertEqual((code, text), (554, b"5.7.1 Gtube pattern"))
         t.wait_log(r"NOQUEUE: reject: DATA from unknown\[.*\]: 554 5\.7\.1 Gtube pattern")
 
-    def test_opendkim_signs_a_submitted_message(self):
+    def start_opendkim(self, t):
+        """OpenDKIM signing for t's domain on a loopback port (skips
+        when it or python3-dkim is missing): its inet: spec and key dir."""
         missing = dkimpy_missing()
         if missing:
             self.skipTest(missing)
@@ -144,7 +146,6 @@ class SmtpdMilterPeers(PosternTestCase):
             if not os.path.exists(tool):
                 self.skipTest("%s is not installed (Debian packages opendkim, opendkim-tools)" % tool)
         pw = self.user("opendkim", "opendkim")
-        t = self.start_tree(start=False)
         # OpenDKIM refuses a configuration below a directory others may
         # write, as /tmp is.
         d = tempfile.mkdtemp(prefix="postern-it-milter-", dir="/run")
@@ -164,7 +165,20 @@ class SmtpdMilterPeers(PosternTestCase):
                     % (t.domain, key, port, HOST, os.path.join(d, "opendkim.pid")))
         p = Process(self, [OPENDKIM, "-f", "-x", conf], os.path.join(d, "opendkim.log"))
         p.wait_listening(port, "opendkim")
-        t.set_conf(smtpd_milters="inet:%s:%d" % (HOST, port))
+        return "inet:%s:%d" % (HOST, port), d
+
+    def assert_opendkim_signed(self, t, d, got):
+        """got carries OpenDKIM's signature, which python3-dkim verifies."""
+        self.assertIn(b"\nDKIM-Signature: v=1; a=rsa-sha256; c=relaxed/simple; d=%s;" % t.domain.encode(),
+                      got)
+        v = subprocess.run([DEBIAN_PYTHON, "-c", DKIM_VERIFY, os.path.join(d, "sel.txt"), "sel", t.domain],
+                           input=got, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60 * SCALE)
+        self.assertEqual(v.stdout.strip(), b"True", v.stdout)
+
+    def test_opendkim_signs_a_submitted_message(self):
+        t = self.start_tree(start=False)
+        spec, d = self.start_opendkim(t)
+        t.set_conf(smtpd_milters=spec)
         t.start()
         alice, bob = t.addr("alice"), t.addr("bob")
         s = t.submission("alice")
@@ -174,8 +188,4 @@ class SmtpdMilterPeers(PosternTestCase):
         self.assertEqual(t.wait_ids("bob", {"dkim-1"}), {"dkim-1": 1})
         with open(t.message_paths("bob")[0], "rb") as f:
             got = f.read()
-        self.assertIn(b"\nDKIM-Signature: v=1; a=rsa-sha256; c=relaxed/simple; d=%s;" % t.domain.encode(),
-                      got)
-        v = subprocess.run([DEBIAN_PYTHON, "-c", DKIM_VERIFY, os.path.join(d, "sel.txt"), "sel", t.domain],
-                           input=got, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60 * SCALE)
-        self.assertEqual(v.stdout.strip(), b"True", v.stdout)
+        self.assert_opendkim_signed(t, d, got)

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "group_commit.h"
 #include "maildir.h"
 
 #define TEST_NAMES_MAX 300
@@ -412,10 +413,43 @@ static void test_name_sizes_parsing(void **state)
 	assert_int_equal(maildir_name_sizes("", &s, &w), -1);
 }
 
+/* With a group commit on the Maildir's file system, a delivery waits
+ * for two shared flushes (the file before its link, new/ after) and the
+ * message is in new/ as without one; a Maildir on another file system
+ * (none here: the same one) would keep its fsyncs. */
+static void test_deliver_through_a_group_commit(void **state)
+{
+	struct fixture *f = *state;
+	const char file[] = "Subject: grouped\n\nbody\n";
+	struct group_commit *g;
+	char name[MAILDIR_NAME_MAX], dir[256], names[2][MAILDIR_NAME_MAX];
+	const char *error = NULL;
+	uint64_t flushes, messages;
+	int root = open(f->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	assert_true(root >= 0);
+	assert_int_equal(group_commit_private(root, &g), 0);
+	maildir_use_group_commit(g);
+	write_data(f, file, sizeof file - 1);
+	assert_int_equal(maildir_deliver(f->maildir, NULL, f->data_fd, 0, sizeof file - 1, name, sizeof name, &error), 0);
+	maildir_use_group_commit(NULL);
+	group_commit_counts(g, &flushes, &messages);
+	assert_int_equal(flushes, 2);
+	assert_int_equal(messages, 2);
+	subdir(f, "new", dir, sizeof dir);
+	assert_int_equal(list_dir(dir, names, 2), 1);
+	assert_string_equal(names[0], name);
+	subdir(f, "tmp", dir, sizeof dir);
+	assert_int_equal(count_dir(dir), 0);
+	group_commit_free(&g);
+	close(root);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_deliver_writes_prefix_then_data_range, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deliver_through_a_group_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_name_has_unique_form_and_exact_sizes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_large_message_copied_across_blocks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_empty_data_gives_prefix_only, setup, teardown),

@@ -1,26 +1,25 @@
-/* smtpd_milter_msg: the message through the milters, and their changes.
+/* milter_message: the message through the milters, and their changes.
  *
- * Offers: smtpd_milter_eom().  With milters, smtpd_data.c holds the
- * message in a memfd (as it would be stored: LF line ends, our Received
- * header on top; bounded by message_size_limit) instead of streaming it
- * to enqueue.  At its end each filter in turn gets the header fields,
- * the end of header, the body in chunks of at most 65535 bytes with CRLF
- * line ends, and the end of message; it answers with modifications, then
- * its verdict.  Header changes (add, insert at an index, change or delete
- * the Nth field of a name) and a new body make a new memfd, which the
- * next filter sees; sender and recipient changes go into the
- * transaction; quarantine sends the message into hold/.  Then enqueue
- * gets the final envelope and content, and smtpd_data.c waits for its
- * answer as without milters.
+ * Offers: milter_session_message().  The caller (smtpd_data.c, pickup)
+ * holds the message in a file (as it would be stored: LF line ends, its
+ * own trace header on top; bounded by message_size_limit).  Each filter
+ * in turn gets the header fields, the end of header, the body in chunks
+ * of at most 65535 bytes with CRLF line ends, and the end of message;
+ * it answers with modifications, then its verdict.  Header changes (add,
+ * insert at an index, change or delete the Nth field of a name) and a
+ * new body make a new memfd, which the next filter sees; sender and
+ * recipient changes go into the caller's envelope (struct
+ * milter_host_ops); quarantine sets ms->hold, discard ms->discard (also
+ * when every recipient was removed).
  *
  * Trusts: no filter.  A header name must be printable ASCII without ':'
  * and a value may hold line breaks only as folding (a break followed by
  * a space or tab), addresses go through the same parser as SMTP's, the
- * header may grow to smtpd_header_size_limit + 64 KiB and the body to
- * message_size_limit; a change the filter did not negotiate is a
- * protocol error.  Any of these: milter_default_action.
+ * header may grow to ms->header_max and the body to ms->size_limit; a
+ * change the filter did not negotiate is a protocol error.  Any of
+ * these: milter_default_action.
  *
- * Fails: memfd or enqueue trouble: 451 4.3.0, nothing queued. */
+ * Fails: memfd trouble: -1, the caller answers (nothing queued). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,13 +28,10 @@
 #include <unistd.h>
 
 #include "address.h"
-#include "enqueue_client.h"
 #include "fsutil.h"
 #include "log.h"
-#include "record.h"
-#include "smtpd_milter.h"
+#include "milter_client.h"
 
-#define MILTER_HDR_EXTRA 65536   /* header bytes filters may add beyond smtpd_header_size_limit */
 #define MILTER_IO 65536
 
 /* One header field as stored: "Name: value\n", folds included. */
@@ -175,7 +171,7 @@ out:
 /* ---- sending the message ---- */
 
 /* name NUL value NUL of a field, the value as the filter wants it. */
-static int mhdr_packet(const struct smtpd_milter *mi, const struct mhdr *h, struct buf *out)
+static int mhdr_packet(const struct milter *mi, const struct mhdr *h, struct buf *out)
 {
 	const char *v = h->text + h->name_len + 1;
 	size_t vlen = h->len - h->name_len - 1;
@@ -194,27 +190,27 @@ static int mhdr_packet(const struct smtpd_milter *mi, const struct mhdr *h, stru
 }
 
 /* Ask and act; 1 go on, 0 answered or the filter is out of the message. */
-static int mmsg_step(struct smtpd_session *ss, struct smtpd_milter *mi, int stage, char cmd,
+static int mmsg_step(struct milter_session *ms, struct milter *mi, int stage, char cmd,
 		     const void *data, size_t len, uint32_t noreply, struct buf *in, int *skip_r)
 {
 	struct milter_reply r;
 	int nr = (mi->protocol & noreply) != 0;
 
-	if (smtpd_milter_ask(ss, mi, stage, cmd, data, len, !nr, smtpd_milter_content_ms(), in, &r) < 0)
-		return smtpd_milter_failed(ss, mi, NULL, 1) ? -1 : 0;
+	if (milter_ask(ms, mi, stage, cmd, data, len, !nr, ms->conf->content_ms, in, &r) < 0)
+		return milter_failed(ms, mi, NULL, 1) ? -1 : 0;
 	if (nr)
 		return 1;
 	if (r.code == MILTER_R_SKIP && skip_r != NULL) {
 		*skip_r = 1;
 		return 1;
 	}
-	if (!smtpd_milter_verdict(ss, mi, &r))
+	if (!milter_verdict(ms, mi, &r))
 		return 0;
-	return smtpd_milter_usable(mi) && !ss->milters->discard ? 1 : -1;
+	return milter_usable(mi) && !ms->discard ? 1 : -1;
 }
 
 /* The body in CRLF chunks.  Same results as mmsg_step. */
-static int mmsg_body(struct smtpd_session *ss, struct smtpd_milter *mi, struct mmsg *m, struct buf *in)
+static int mmsg_body(struct milter_session *ms, struct milter *mi, struct mmsg *m, struct buf *in)
 {
 	char raw[MILTER_IO / 2], chunk[MILTER_CHUNK_MAX];
 	off_t off = m->body_off;
@@ -228,7 +224,7 @@ static int mmsg_body(struct smtpd_session *ss, struct smtpd_milter *mi, struct m
 			return -2;
 		for (ssize_t i = 0; i < n; i++) {
 			if (o + 2 > sizeof(chunk)) {
-				if ((r = mmsg_step(ss, mi, -1, MILTER_CMD_BODY, chunk, o, MILTER_P_NR_BODY, in, &skip)) != 1 || skip)
+				if ((r = mmsg_step(ms, mi, -1, MILTER_CMD_BODY, chunk, o, MILTER_P_NR_BODY, in, &skip)) != 1 || skip)
 					return r;
 				o = 0;
 			}
@@ -241,7 +237,7 @@ static int mmsg_body(struct smtpd_session *ss, struct smtpd_milter *mi, struct m
 			break;
 	}
 	if (o > 0)
-		r = mmsg_step(ss, mi, -1, MILTER_CMD_BODY, chunk, o, MILTER_P_NR_BODY, in, &skip);
+		r = mmsg_step(ms, mi, -1, MILTER_CMD_BODY, chunk, o, MILTER_P_NR_BODY, in, &skip);
 	return r;
 }
 
@@ -249,7 +245,7 @@ static int mmsg_body(struct smtpd_session *ss, struct smtpd_milter *mi, struct m
 
 /* Header field text "Name: value\n" from a filter's name and value; NULL
  * when they are not fit for a header. */
-static char *mhdr_make(const struct smtpd_milter *mi, const char *name, const char *value, size_t *len_r)
+static char *mhdr_make(const struct milter *mi, const char *name, const char *value, size_t *len_r)
 {
 	size_t nl = strlen(name), vl = strlen(value), o = 0;
 	int lead = !(mi->protocol & MILTER_P_HDR_LEADSPC);
@@ -296,7 +292,7 @@ static size_t mhdr_find(const struct mmsg *m, const char *name, uint32_t nth)
 	return m->nh;
 }
 
-static int mmsg_header_change(struct mmsg *m, const struct smtpd_milter *mi, const struct milter_reply *r)
+static int mmsg_header_change(struct mmsg *m, const struct milter *mi, const struct milter_reply *r)
 {
 	size_t len = 0, at;
 	char *t;
@@ -334,7 +330,7 @@ static int mmsg_header_change(struct mmsg *m, const struct smtpd_milter *mi, con
 }
 
 /* SMFIR_REPLBODY: CRLF to LF (a CR may end one packet and its LF begin the next). */
-static int mmsg_body_replace(struct smtpd_session *ss, struct mmsg *m, const char *p, size_t n)
+static int mmsg_body_replace(struct milter_session *ms, struct mmsg *m, const char *p, size_t n)
 {
 	char out[MILTER_IO];
 	size_t o = 0;
@@ -349,7 +345,7 @@ static int mmsg_body_replace(struct smtpd_session *ss, struct mmsg *m, const cha
 			out[o++] = p[i];
 		if (o + 2 > sizeof(out) || i + 1 == n) {
 			m->body_len += o;
-			if (m->body_len > ss->ctx->size_limit || fd_write_all(m->body_fd, out, o) < 0)
+			if (m->body_len > ms->size_limit || fd_write_all(m->body_fd, out, o) < 0)
 				return -1;
 			o = 0;
 		}
@@ -358,7 +354,7 @@ static int mmsg_body_replace(struct smtpd_session *ss, struct mmsg *m, const cha
 }
 
 /* An address from a filter ("<a@b>" or "a@b") into out, normalised. */
-static int mmsg_addr(const struct smtpd_session *ss, const char *a, int allow_empty, struct buf *out)
+static int mmsg_addr(const struct milter_session *ms, const char *a, int allow_empty, struct buf *out)
 {
 	struct buf path;
 	size_t used;
@@ -367,52 +363,40 @@ static int mmsg_addr(const struct smtpd_session *ss, const char *a, int allow_em
 
 	buf_init(&path, ADDRESS_PATH_MAX + 2);
 	r = (a[0] == '<' ? buf_append_str(&path, a) : buf_printf(&path, "<%s>", a)) < 0 ||
-	    address_parse_path(path.data, path.len, allow_empty, ss->smtputf8, out, &used, &err) < 0 ||
+	    address_parse_path(path.data, path.len, allow_empty, ms->smtputf8, out, &used, &err) < 0 ||
 	    used != path.len ? -1 : 0;
 	buf_free(&path);
 	return r;
 }
 
-static int mmsg_rcpt_del(struct smtpd_session *ss, const char *addr)
+static void mmsg_rcpt_del(struct milter_session *ms, const char *addr)
 {
-	for (size_t i = 0; i < ss->nrcpt; i++) {
-		if (strcasecmp(ss->rcpts[i].addr, addr) != 0)
-			continue;
-		ss->rcpt_fields -= 1 + (ss->rcpts[i].notify != NULL) + (ss->rcpts[i].orcpt != NULL);
-		free(ss->rcpts[i].addr);
-		free(ss->rcpts[i].notify);
-		free(ss->rcpts[i].orcpt);
-		memmove(ss->rcpts + i, ss->rcpts + i + 1, (ss->nrcpt - i - 1) * sizeof(*ss->rcpts));
-		ss->nrcpt--;
-		return 0;
+	if (!ms->ops->rcpt_has(ms->arg, addr)) {
+		log_info("milter: recipient <%s> to delete is not in the message from %s", addr, ms->client_log);
+		return;
 	}
-	log_info("milter: recipient <%s> to delete is not in the message from %s", addr, ss->client_log);
-	return 0;
+	ms->ops->rcpt_del(ms->arg, addr);
 }
 
 /* An envelope change: 0, or -1 when it is malformed or finds no room. */
-static int mmsg_envelope(struct smtpd_session *ss, const struct smtpd_milter *mi, const struct milter_reply *r)
+static int mmsg_envelope(struct milter_session *ms, const struct milter *mi, const struct milter_reply *r)
 {
 	struct buf a;
 	int rc = -1;
 
 	buf_init(&a, ADDRESS_PATH_MAX);
-	if (mmsg_addr(ss, r->addr, r->code == MILTER_R_CHGFROM, &a) < 0)
+	if (mmsg_addr(ms, r->addr, r->code == MILTER_R_CHGFROM, &a) < 0)
 		goto out;
 	if (r->code == MILTER_R_CHGFROM) {
 		log_info("milter %s: sender <%s> changed to <%s> (client %s)", mi->spec,
-			 buf_cstr(&ss->sender), buf_cstr(&a), ss->client_log);
-		rc = buf_set(&ss->sender, a.data != NULL ? a.data : "", a.len);
+			 buf_cstr(ms->sender), buf_cstr(&a), ms->client_log);
+		rc = buf_set(ms->sender, a.data != NULL ? a.data : "", a.len);
 	} else if (r->code == MILTER_R_DELRCPT) {
-		rc = mmsg_rcpt_del(ss, buf_cstr(&a));
+		mmsg_rcpt_del(ms, buf_cstr(&a));
+		rc = 0;
 	} else if (a.len > 0) {
-		for (size_t i = 0; i < ss->nrcpt; i++)
-			if (strcasecmp(ss->rcpts[i].addr, buf_cstr(&a)) == 0) {
-				rc = 0;   /* there already */
-				goto out;
-			}
-		rc = ss->rcpt_fields + 3 + 9 > RECORD_MAX_FIELDS ? -1 :
-		     smtpd_rcpt_add(ss, a.data, a.len, NULL, NULL);
+		rc = ms->ops->rcpt_has(ms->arg, buf_cstr(&a)) ? 0 :   /* there already */
+		     ms->ops->rcpt_add(ms->arg, a.data, a.len);
 	}
 out:
 	buf_free(&a);
@@ -437,7 +421,7 @@ static uint32_t mmsg_needs(char code)
 }
 
 /* One modification; 0, or -1 with *why_r. */
-static int mmsg_modify(struct smtpd_session *ss, struct smtpd_milter *mi, struct mmsg *m,
+static int mmsg_modify(struct milter_session *ms, struct milter *mi, struct mmsg *m,
 		       const struct milter_reply *r, const char **why_r)
 {
 	uint32_t need = mmsg_needs(r->code);
@@ -453,15 +437,15 @@ static int mmsg_modify(struct smtpd_session *ss, struct smtpd_milter *mi, struct
 		return mmsg_header_change(m, mi, r);
 	case MILTER_R_REPLBODY:
 		*why_r = "replacement body too large or not storable";
-		return mmsg_body_replace(ss, m, r->data, r->data_len);
+		return mmsg_body_replace(ms, m, r->data, r->data_len);
 	case MILTER_R_QUARANTINE:
-		ss->milters->hold = 1;
+		ms->hold = 1;
 		log_info("milter %s: quarantine (into hold/) the message from %s: %.200s", mi->spec,
-			 ss->client_log, r->text);
+			 ms->client_log, r->text);
 		return 0;
 	default:
 		*why_r = "bad envelope modification";
-		return mmsg_envelope(ss, mi, r);
+		return mmsg_envelope(ms, mi, r);
 	}
 }
 
@@ -512,25 +496,25 @@ fail:
 
 /* The end of message: modifications until the verdict.  Same results
  * as mmsg_step; -2 when our side failed. */
-static int mmsg_eom(struct smtpd_session *ss, struct smtpd_milter *mi, struct mmsg *m, struct buf *in)
+static int mmsg_eom(struct milter_session *ms, struct milter *mi, struct mmsg *m, struct buf *in)
 {
 	struct milter_reply r;
 	const char *why;
 
-	if (smtpd_milter_ask(ss, mi, MILTER_STAGE_EOM, MILTER_CMD_BODYEOB, NULL, 0, 1,
-			     smtpd_milter_content_ms(), in, &r) < 0)
-		return smtpd_milter_failed(ss, mi, NULL, 1) ? -1 : 0;
+	if (milter_ask(ms, mi, MILTER_STAGE_EOM, MILTER_CMD_BODYEOB, NULL, 0, 1,
+			     ms->conf->content_ms, in, &r) < 0)
+		return milter_failed(ms, mi, NULL, 1) ? -1 : 0;
 	for (;;) {
 		if (mmsg_needs(r.code) == 0) {
 			mi->in_msg = 0;   /* the filter is done with this message: no abort */
-			if (!smtpd_milter_verdict(ss, mi, &r))
+			if (!milter_verdict(ms, mi, &r))
 				return 0;
 			break;
 		}
-		if (mmsg_modify(ss, mi, m, &r, &why) < 0)
-			return smtpd_milter_failed(ss, mi, why, 1) ? -1 : 0;
-		if (smtpd_milter_read(ss, mi, in, &r, smtpd_milter_content_ms()) < 0)
-			return smtpd_milter_failed(ss, mi, NULL, 1) ? -1 : 0;
+		if (mmsg_modify(ms, mi, m, &r, &why) < 0)
+			return milter_failed(ms, mi, why, 1) ? -1 : 0;
+		if (milter_read(ms, mi, in, &r, ms->conf->content_ms) < 0)
+			return milter_failed(ms, mi, NULL, 1) ? -1 : 0;
 	}
 	if ((m->hdr_changed || m->body_fd >= 0) && mmsg_rewrite(m) < 0)
 		return -2;
@@ -538,7 +522,7 @@ static int mmsg_eom(struct smtpd_session *ss, struct smtpd_milter *mi, struct mm
 }
 
 /* The whole message to one filter.  1 go on, 0 answered, -2 our failure. */
-static int mmsg_one(struct smtpd_session *ss, struct smtpd_milter *mi, struct mmsg *m, struct buf *in)
+static int mmsg_one(struct milter_session *ms, struct milter *mi, struct mmsg *m, struct buf *in)
 {
 	struct buf pkt;
 	int r = 1;
@@ -551,77 +535,43 @@ static int mmsg_one(struct smtpd_session *ss, struct smtpd_milter *mi, struct mm
 			r = -2;
 			break;
 		}
-		r = mmsg_step(ss, mi, -1, MILTER_CMD_HEADER, pkt.data, pkt.len, MILTER_P_NR_HDR, in, NULL);
+		r = mmsg_step(ms, mi, -1, MILTER_CMD_HEADER, pkt.data, pkt.len, MILTER_P_NR_HDR, in, NULL);
 	}
 	buf_free(&pkt);
 	if (r == 1 && !(mi->protocol & MILTER_P_NOEOH))
-		r = mmsg_step(ss, mi, MILTER_STAGE_EOH, MILTER_CMD_EOH, NULL, 0, MILTER_P_NR_EOH, in, NULL);
+		r = mmsg_step(ms, mi, MILTER_STAGE_EOH, MILTER_CMD_EOH, NULL, 0, MILTER_P_NR_EOH, in, NULL);
 	if (r == 1 && !(mi->protocol & MILTER_P_NOBODY))
-		r = mmsg_body(ss, mi, m, in);
+		r = mmsg_body(ms, mi, m, in);
 	if (r == 1)
-		r = mmsg_eom(ss, mi, m, in);
+		r = mmsg_eom(ms, mi, m, in);
 	return r < 0 && r != -2 ? 1 : r;   /* -1: the filter is out, the next one goes on */
 }
 
-/* Stream the final message to a new enqueue connection. */
-static int mmsg_enqueue(struct smtpd_session *ss, struct mmsg *m, struct enqueue **e_r,
-			unsigned long long *size_r)
+int milter_session_message(struct milter_session *ms, int fd, int *fd_r)
 {
-	char io[MILTER_IO];
-	off_t off = 0;
-
-	if (smtpd_msg_enqueue(ss, e_r) < 0)
-		return -1;
-	for (;;) {
-		ssize_t n = pread(m->fd, io, sizeof(io), off);
-
-		if (n < 0)
-			return -1;
-		if (n == 0)
-			break;
-		if (enqueue_write(*e_r, io, (size_t)n) < 0)
-			break;   /* enqueue_finish says why */
-		off += n;
-	}
-	*size_r = (unsigned long long)off;
-	return 0;
-}
-
-int smtpd_milter_eom(struct smtpd_session *ss, int fd, struct enqueue **e_r, unsigned long long *size_r)
-{
-	struct smtpd_milters *ms = ss->milters;
 	struct mmsg m = { .fd = fd, .body_fd = -1 };
 	struct buf in;
 	int r = 1;
 
-	m.hmax = (size_t)ss->ctx->header_limit + SMTPD_PREPEND_MAX + MILTER_HDR_EXTRA;
+	*fd_r = -1;
+	m.hmax = ms->header_max;
 	buf_init(&in, MILTER_PACKET_MAX + 4);
-	for (size_t i = 0; i < ms->n && r == 1 && !ms->discard && !ss->done; i++)
-		if (smtpd_milter_usable(&ms->m[i]))
-			r = mmsg_one(ss, &ms->m[i], &m, &in);
+	for (size_t i = 0; i < ms->n && r == 1 && !ms->discard && !ms->done; i++)
+		if (milter_usable(&ms->m[i]))
+			r = mmsg_one(ms, &ms->m[i], &m, &in);
 	buf_free(&in);
-	if (r == 1 && !ms->discard && ss->nrcpt == 0) {
-		log_info("milter: every recipient of the message from %s was removed", ss->client_log);
+	if (r == 1 && !ms->discard && ms->ops->rcpt_count(ms->arg) == 0) {
+		log_info("milter: every recipient of the message from %s was removed", ms->client_log);
 		ms->discard = 1;
 	}
-	if (r == 1 && ms->discard) {
-		log_info("discarded message from %s: from=<%s> (milter discard)", ss->client_log,
-			 buf_cstr(&ss->sender));
-		ss->messages++;
-		smtpd_reply(ss, "250 2.0.0 Ok: discarded");
-		r = 0;
-	}
-	if (r == 1 && mmsg_enqueue(ss, &m, e_r, size_r) < 0)
-		r = -2;
-	if (r == -2) {
-		log_warn("cannot pass the filtered message from %s to enqueue: %s", ss->client_log, strerror(errno));
-		smtpd_reply(ss, "451 4.3.0 Error: queue file write error");
-		r = 0;
-	}
 	mmsg_headers_free(&m);
-	if (m.own)
-		close(m.fd);
 	if (m.body_fd >= 0)
 		close(m.body_fd);
-	return r;
+	if (r == 1) {
+		*fd_r = m.fd;
+		return 1;
+	}
+	if (m.own)
+		close(m.fd);
+	return r == -2 ? -1 : 0;
 }
