@@ -117,12 +117,22 @@ void imapd_save_result(struct imapd_session *ss, const uint32_t *v, size_t n)
 	ss->saved.count = count;
 }
 
-/* \Recent of a view just opened: only its one sync claimed any, the
- * UIDs from the first no session had taken up to UIDNEXT, so they are
- * the view's last messages.  Counted from the end: a SELECT of a large
- * folder reads none of the others (they may be pages of the snapshot
- * not even mapped in yet). */
 static size_t imapd_count_recent(const struct mbox *mb)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < mb->n; i++)
+		n += mb->msgs[i].recent;
+	return n;
+}
+
+/* \Recent of a view just opened (SELECT): only its one sync claimed
+ * any, the UIDs from the first no session had taken up to UIDNEXT, so
+ * they are the view's last messages.  Counted from the end: a SELECT of
+ * a large folder reads none of the others (they may be pages of the
+ * snapshot not even mapped in yet).  Later syncs may leave gaps (a
+ * message another session claimed): imapd_count_recent then. */
+static size_t imapd_count_recent_opened(const struct mbox *mb)
 {
 	size_t n = 0;
 
@@ -169,7 +179,7 @@ void imapd_cmd_select(struct imapd_session *ss, const struct imap_command *c)
 	stream_printf(ss->s, "* %zu EXISTS\r\n", ss->mb->n);
 	if (!ss->rev2) {
 		/* IMAP4rev1 only (RFC 3501 6.3.1): RECENT and the first unseen. */
-		stream_printf(ss->s, "* %zu RECENT\r\n", imapd_count_recent(ss->mb));
+		stream_printf(ss->s, "* %zu RECENT\r\n", imapd_count_recent_opened(ss->mb));
 		for (size_t i = 0; i < ss->mb->n; i++)
 			if ((ss->mb->msgs[i].flags & MBOX_SEEN) == 0) {
 				stream_printf(ss->s, "* OK [UNSEEN %zu] First unseen\r\n", i + 1);

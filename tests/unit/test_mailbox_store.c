@@ -1742,6 +1742,34 @@ static void test_snapshot_is_used_and_a_stale_one_is_not(void **state)
 	mbox_close(&mb);
 }
 
+/* md opened from its files alone (its snapshot moved to md.snap, none
+ * written): the same view as mb's, field by field. */
+static struct mbox *open_without_snapshot(const char *md, struct mbox *mb)
+{
+	struct mbox *full;
+	const char *err = NULL;
+	char path[64], aside[64];
+	size_t min = mbox_snapshot_min;
+
+	snprintf(path, sizeof(path), "%s/%s", md, MBOX_SNAPSHOT_NAME);
+	snprintf(aside, sizeof(aside), "%s.snap", md);
+	mbox_snapshot_min = (size_t)-1;
+	assert_int_equal(rename(path, aside), 0);
+	assert_int_equal(mbox_open(md, strlen(md), 0, &full, &err), 0);
+	mbox_snapshot_min = min;
+	assert_int_equal(full->snapshot_reads, 0);
+	assert_int_equal(full->n, mb->n);
+	for (size_t i = 0; i < mb->n; i++) {
+		assert_int_equal(mb->msgs[i].uid, full->msgs[i].uid);
+		assert_int_equal(mb->msgs[i].flags, full->msgs[i].flags);
+		assert_int_equal(mb->msgs[i].modseq, full->msgs[i].modseq);
+		assert_int_equal(mb->msgs[i].size, full->msgs[i].size);
+		assert_int_equal(mb->msgs[i].vsize, full->msgs[i].vsize);
+		assert_int_equal(mb->msgs[i].date, full->msgs[i].date);
+	}
+	return full;
+}
+
 /* The view a session opens from a snapshot with changes logged since
  * (flags, expunges, new messages, \Recent) is the view a session makes
  * from the files alone. */
@@ -1771,20 +1799,8 @@ static void test_snapshot_view_is_the_view_of_the_files(void **state)
 	assert_true(mb->snapshot_reads >= 1);
 	assert_int_equal(mb->n, SNAP_MSGS - 2 + 3);
 	/* the same folder read without a snapshot (none written either) */
-	size_t min = mbox_snapshot_min;
-	mbox_snapshot_min = (size_t)-1;
-	assert_int_equal(rename("sv/" MBOX_SNAPSHOT_NAME, "sv.snap"), 0);
-	assert_int_equal(mbox_open("sv", 2, 0, &full, &err), 0);
-	mbox_snapshot_min = min;
-	assert_int_equal(full->snapshot_reads, 0);
-	assert_int_equal(full->n, mb->n);
+	full = open_without_snapshot("sv", mb);
 	for (size_t i = 0; i < mb->n; i++) {
-		assert_int_equal(mb->msgs[i].uid, full->msgs[i].uid);
-		assert_int_equal(mb->msgs[i].flags, full->msgs[i].flags);
-		assert_int_equal(mb->msgs[i].modseq, full->msgs[i].modseq);
-		assert_int_equal(mb->msgs[i].size, full->msgs[i].size);
-		assert_int_equal(mb->msgs[i].vsize, full->msgs[i].vsize);
-		assert_int_equal(mb->msgs[i].date, full->msgs[i].date);
 		assert_int_equal(full->msgs[i].recent, 0);
 		/* \Recent: every message, none claimed before */
 		assert_int_equal(mb->msgs[i].recent, 1);
@@ -2007,21 +2023,7 @@ static void test_snapshot_v2_array_round_trip_and_refusals(void **state)
 	assert_int_equal(nidx, mb->n);
 	free(idx);
 	/* the same as the files alone say */
-	size_t min = mbox_snapshot_min;
-	mbox_snapshot_min = (size_t)-1;
-	assert_int_equal(rename(path, "s2.snap"), 0);
-	assert_int_equal(mbox_open("s2", 2, 0, &full, &err), 0);
-	mbox_snapshot_min = min;
-	assert_int_equal(full->snapshot_reads, 0);
-	assert_int_equal(full->n, mb->n);
-	for (size_t i = 0; i < mb->n; i++) {
-		assert_int_equal(mb->msgs[i].uid, full->msgs[i].uid);
-		assert_int_equal(mb->msgs[i].flags, full->msgs[i].flags);
-		assert_int_equal(mb->msgs[i].modseq, full->msgs[i].modseq);
-		assert_int_equal(mb->msgs[i].size, full->msgs[i].size);
-		assert_int_equal(mb->msgs[i].vsize, full->msgs[i].vsize);
-		assert_int_equal(mb->msgs[i].date, full->msgs[i].date);
-	}
+	full = open_without_snapshot("s2", mb);
 	mbox_close(&full);
 	mbox_close(&mb);
 	assert_int_equal(rename("s2.snap", path), 0);
