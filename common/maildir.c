@@ -340,8 +340,10 @@ static int maildir_tmp_write(int tmp_fd, char *base, size_t baselen, const struc
 		goto fail;
 	}
 	/* close() reports deferred write errors on some file systems (NFS). */
-	if (close(fd) < 0) {
-		fd = -1;
+	int closed = close(fd);
+
+	fd = -1;   /* closed either way: the fail path must not close it again */
+	if (closed < 0) {
 		*error_r = "cannot close message file";
 		goto fail;
 	}
