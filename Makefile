@@ -26,10 +26,18 @@ endif
 
 CFLAGS   := -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -g $(OPT) $(HARDEN) -fPIE -Icommon $(EXTRA_CFLAGS)
 LDFLAGS  := -pie -Wl,-z,relro,-z,now $(LDSAN)
-LIBS     := -lssl -lcrypto -lcares -lcdb -lcrypt -lz -pthread
+LIBS     := -lssl -lcrypto -lcares -lcdb -lcrypt -lz -lseccomp -pthread
+# TEST_HOOKS=1 (the default of a source build) compiles test-only hooks:
+# SIGUSR2 makes a confined daemon attempt a forbidden system call
+# (common/sandbox.c, tests/integration/test_sandbox.py).  The Debian
+# package is built with TEST_HOOKS=0.
+TEST_HOOKS ?= 1
+ifeq ($(TEST_HOOKS),1)
+CFLAGS   += -DPOSTERN_TEST_HOOKS
+endif
 
 # Debian packages the build and the tests need (`make deps`).
-DEPS_PKGS := build-essential libssl-dev libc-ares-dev libcdb-dev libcmocka-dev \
+DEPS_PKGS := build-essential libssl-dev libc-ares-dev libcdb-dev libcmocka-dev libseccomp-dev \
              libcrypt-dev python3 clang swaks socat openssl postfix dnsmasq-base mutt \
              curl fetchmail getmail6 libnet-ssleay-perl libclang-rt-dev iproute2 stress-ng \
              dovecot-imapd isync tmux zlib1g-dev debhelper groff-base python3-cryptography \

@@ -46,6 +46,7 @@
 #include "log.h"
 #include "metric.h"
 #include "privdrop.h"
+#include "sandbox.h"
 #include "record.h"
 #include "service_table.h"
 #include "sockets.h"
@@ -375,6 +376,14 @@ void daemon_init(struct daemon *d, const char *program, int argc, char **argv)
 	daemon_signals();
 }
 
+/* The kernel's confinement (common/sandbox.h): after the drop, before
+ * any client; the role (imapd/popd session or hibernate) is the first
+ * argument. */
+static void daemon_confine(const struct daemon *d)
+{
+	sandbox_enter(sandbox_profile(d->program, d->argc > 0 ? d->argv[0] : NULL), priv_chrooted());
+}
+
 void daemon_drop(struct daemon *d)
 {
 	char dir[sizeof d->base_dir + 256];
@@ -389,6 +398,7 @@ void daemon_drop(struct daemon *d)
 			log_fatal("chdir %s: %s", d->base_dir, strerror(errno));
 		if (priv_drop(getuid() == 0 ? d->user : NULL, NULL, &error) < 0)
 			log_fatal("%s", error);
+		daemon_confine(d);
 		return;
 	}
 	if (d->root[0] == '/' || strstr(d->root, "..") != NULL)
@@ -399,6 +409,7 @@ void daemon_drop(struct daemon *d)
 	if (priv_drop(getuid() == 0 ? d->user : NULL, dir, &error) < 0)
 		log_fatal("%s", error);
 	log_debug("running in %s%s", dir, priv_chrooted() ? " (chroot)" : "");
+	daemon_confine(d);
 }
 
 struct cdbmap *daemon_open_map(const struct daemon *d, const char *file, int optional)

@@ -68,7 +68,9 @@ typedef void daemon_serve_fn(int in_fd, int out_fd, void *arg);
  * a message on error. */
 void daemon_init(struct daemon *d, const char *program, int argc, char **argv);
 /* Drop privileges into POSTERN_USER / POSTERN_ROOT (or chdir to DIR when
- * no root is given).  Call after opening maps; exits on failure. */
+ * no root is given), then confine the process in the kernel (seccomp,
+ * Landlock: common/sandbox.h).  Call after opening maps and before the
+ * first byte of a client; exits on failure. */
 void daemon_drop(struct daemon *d);
 /* Serve clients until told to stop: inetd mode serves fd 0/1 once; else
  * accept on the listener, one client at a time.  Returns when done. */

@@ -1,0 +1,94 @@
+"""Confinement in the kernel (issue 14, section 1; docs/confinement.md):
+every daemon but the master runs with no_new_privs and a seccomp filter,
+and a forbidden system call kills the process with a log line that names
+the call, after which the master restarts it and no queued mail is lost.
+The forbidden call is made on command by the test builds' SIGUSR2 hook
+(make TEST_HOOKS=1, common/sandbox.c)."""
+
+import imaplib
+import os
+import poplib
+import re
+import signal
+import unittest
+
+from postern_harness import (HOST, SCALE, PosternTestCase, is_root, postern_children, proc_argv0,
+                             proc_status, wait_for)
+
+
+def confinement(pid):
+    st = proc_status(pid)
+    if st is None:
+        return None
+    return st.get("NoNewPrivs"), st.get("Seccomp")
+
+
+@unittest.skipUnless(is_root(), "needs root: the tree must drop to its users and chroot as installed")
+class Sandbox(PosternTestCase):
+
+    def exercise(self, t):
+        """Mail through SMTP, local delivery, POP3 and IMAP, so that every
+        confined program has done its job once."""
+        rcpt = t.addr("alice")
+        t.send(rcpt, "sandbox-1")
+        t.wait_ids("alice", {"sandbox-1"})
+        p = poplib.POP3(HOST, t.port("pop3"), timeout=30 * SCALE)
+        p.user(rcpt)
+        p.pass_(t.passwords["alice"])
+        self.assertEqual(p.stat()[0], 1)
+        p.retr(1)
+        p.quit()
+        c = imaplib.IMAP4(HOST, t.port("imap"), timeout=30 * SCALE)
+        c.login(rcpt, t.passwords["alice"])
+        c.select("INBOX")
+        typ, _ = c.fetch("1", "(BODY[])")
+        self.assertEqual(typ, "OK")
+        c.logout()
+
+    def test_every_daemon_but_the_master_has_no_new_privs_and_a_seccomp_filter(self):
+        t = self.start_tree()
+        self.exercise(t)
+        master = t.master_pid
+        self.assertEqual(confinement(master), ("0", "0"), "the master is not confined")
+        kids = postern_children(master)
+        self.assertGreaterEqual(len(kids), 10, "children: %r" % kids)
+        seen = set()
+        for pid in kids:
+            argv0 = proc_argv0(pid)
+            c = confinement(pid)
+            if c is None:
+                continue   # ordinary turnover since the listing
+            seen.add(argv0)
+            self.assertEqual(c, ("1", "2"), "%s (pid %d): NoNewPrivs, Seccomp" % (argv0, pid))
+        for service in ("smtp", "enqueue", "qmgr", "local", "remote", "pickup", "authd",
+                        "pop3", "pop3-session", "imap", "imap-session", "imap-hibernate"):
+            self.assertIn("postern/" + service, seen)
+        self.assertNotIn("forbidden system call", t.log_text())
+
+    def test_forbidden_call_kills_with_its_name_and_the_master_restarts_without_losing_mail(self):
+        t = self.start_tree()
+        rcpt = t.addr("alice")
+        t.send(rcpt, "before-0")
+        t.wait_ids("alice", {"before-0"})
+        old = t.pids("qmgr")
+        self.assertEqual(len(old), 1)
+        mark = t.log_mark()
+        # Mail queued around the death of the queue manager.
+        t.send(rcpt, "during-1")
+        os.kill(old[0], signal.SIGUSR2)
+        t.send(rcpt, "during-2")
+        t.wait_log(r"qmgr\[%d\]: warning: killed: forbidden system call ptrace \(101\)" % old[0],
+                   seconds=30, after=mark)
+        t.wait_log(r"service qmgr: pid %d killed by signal %d" % (old[0], signal.SIGSYS),
+                   seconds=30, after=mark)
+        t.wait_pids("qmgr", exclude=old, seconds=30)
+        t.send(rcpt, "after-3")
+        t.wait_ids("alice", {"before-0", "during-1", "during-2", "after-3"}, seconds=60)
+        # The new qmgr is confined as the old one was.
+        new = t.pids("qmgr")
+        wait_for(lambda: confinement(new[0]) == ("1", "2"), 10, "the restarted qmgr confined")
+        self.assertEqual(len(re.findall(r"forbidden system call", t.log_text(after=mark))), 1)
+
+
+if __name__ == "__main__":
+    unittest.main()
