@@ -8,7 +8,7 @@
  * descriptors already open, Unix sockets, files beneath the root) plus
  * the profile's additions.  The network-facing programs (smtpd, the login
  * processes, remote) may open files only for reading and change nothing
- * in the file system; only smtpd, remote, verify and local may open
+ * in the file system; only smtpd, remote, verify, pickup and local may open
  * Internet sockets (sandbox_table).
  * local runs operators' `|command` deliveries, which inherit any filter,
  * so it gets a deny-list of calls no mail program or command needs
@@ -32,6 +32,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -65,7 +66,7 @@ static const char *const sandbox_base[] = {
 	"getrusage", "uname", "prctl", "arch_prctl", "sysinfo", "wait4", "waitid",
 	"getcwd", "chdir", "fchdir", "getdents", "getdents64", "access", "faccessat",
 	"faccessat2", "readlink", "readlinkat", "statfs", "fstatfs", "fadvise64",
-	"flock", "umask", "fsync", "fdatasync", "sendfile",
+	"flock", "umask", "fsync", "fdatasync", "sendfile", "memfd_create",
 	"socketpair", "connect", "accept", "accept4", "sendmsg", "recvmsg", "sendto",
 	"recvfrom", "sendmmsg", "recvmmsg", "getsockname", "getpeername",
 	"getsockopt", "setsockopt", "shutdown", "bind", "listen",
@@ -77,7 +78,7 @@ static const char *const sandbox_write[] = {
 	"rmdir", "link", "linkat", "symlink", "symlinkat", "ftruncate", "truncate",
 	"fallocate", "fchmod", "fchmodat", "chmod", "fchown", "fchownat", "chown",
 	"lchown", "utimensat", "utimes", "futimesat", "syncfs", "sync_file_range",
-	"copy_file_range", "splice", "memfd_create", "inotify_init1",
+	"copy_file_range", "splice", "inotify_init1",
 	"inotify_add_watch", "inotify_rm_watch",
 };
 
@@ -112,6 +113,7 @@ static const struct sandbox_rules sandbox_table[] = {
 	[SANDBOX_LOGIN] = { "login", 0, 0, 0 },
 	[SANDBOX_REMOTE] = { "remote", 0, 1, 0 },
 	[SANDBOX_QUEUE] = { "queue", 1, 0, 0 },
+	[SANDBOX_PICKUP] = { "pickup", 1, 1, 0 },
 	[SANDBOX_MAILBOX] = { "mailbox", 1, 0, 0 },
 	[SANDBOX_VERIFY] = { "verify", 1, 1, 0 },
 	[SANDBOX_AUTHD] = { "authd", 1, 0, 0 },
@@ -130,9 +132,10 @@ enum sandbox_profile sandbox_profile(const char *program, const char *role)
 		return sub ? SANDBOX_MAILBOX : SANDBOX_LOGIN;
 	if (strcmp(program, "remote") == 0)
 		return SANDBOX_REMOTE;
-	if (strcmp(program, "enqueue") == 0 || strcmp(program, "qmgr") == 0 ||
-	    strcmp(program, "pickup") == 0)
+	if (strcmp(program, "enqueue") == 0 || strcmp(program, "qmgr") == 0)
 		return SANDBOX_QUEUE;
+	if (strcmp(program, "pickup") == 0)
+		return SANDBOX_PICKUP;
 	if (strcmp(program, "verify") == 0)
 		return SANDBOX_VERIFY;
 	if (strcmp(program, "authd") == 0)
@@ -173,13 +176,26 @@ static void sandbox_names_init(void)
 	}
 }
 
+/* The call's first argument (a socket's domain, an ioctl's descriptor),
+ * where we know the machine's registers. */
+static long sandbox_arg0(const void *uc)
+{
+#if defined(__x86_64__)
+	return (long)((const ucontext_t *)uc)->uc_mcontext.gregs[REG_RDI];
+#elif defined(__aarch64__)
+	return (long)((const ucontext_t *)uc)->uc_mcontext.regs[0];
+#else
+	(void)uc;
+	return 0;
+#endif
+}
+
 static void sandbox_on_sigsys(int sig, siginfo_t *si, void *uc)
 {
 	struct sigaction sa;
 	sigset_t set;
 	int nr = si->si_syscall;
 
-	(void)uc;
 	/* The log code makes only allowed calls, so the trap cannot come
 	 * from inside it in this thread; should another thread hold its
 	 * lock, the alarm still ends us. */
@@ -187,8 +203,8 @@ static void sandbox_on_sigsys(int sig, siginfo_t *si, void *uc)
 	sa.sa_handler = SIG_DFL;
 	sigaction(SIGALRM, &sa, NULL);
 	alarm(5);
-	log_warn("killed: forbidden system call %s (%d) by the seccomp filter (seccomp = yes)",
-		 sandbox_syscall_name(nr), nr);
+	log_warn("killed: forbidden system call %s (%d), first argument %ld, by the seccomp filter (seccomp = yes)",
+		 sandbox_syscall_name(nr), nr, sandbox_arg0(uc));
 	/* Die of the signal itself: the master logs it and restarts us. */
 	sigaction(sig, &sa, NULL);
 	sigemptyset(&set);

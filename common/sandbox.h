@@ -11,7 +11,8 @@ enum sandbox_profile {
 	SANDBOX_SMTPD,      /* network-facing receiver: DNS, milters, no writes */
 	SANDBOX_LOGIN,      /* POP3/IMAP login: Unix sockets only, no writes */
 	SANDBOX_REMOTE,     /* network-facing client: DNS and SMTP, no writes */
-	SANDBOX_QUEUE,      /* enqueue, qmgr, pickup: files in the queue */
+	SANDBOX_QUEUE,      /* enqueue, qmgr: files in the queue */
+	SANDBOX_PICKUP,     /* pickup: the queue, and milters over TCP */
 	SANDBOX_MAILBOX,    /* POP3/IMAP sessions, hibernate: the mail root */
 	SANDBOX_VERIFY,     /* verify: the mail root and LMTP over TCP */
 	SANDBOX_AUTHD,      /* authd: its state files under the tree */

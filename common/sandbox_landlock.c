@@ -32,6 +32,9 @@
 
 #define SANDBOX_LL_READ (LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR)
 
+/* The parts of a tree that an installed tree links elsewhere. */
+static const char *const sandbox_tree_links[] = { "run", "queue", "mail" };
+
 uint64_t sandbox_landlock_handled(int abi)
 {
 	uint64_t h = (LANDLOCK_ACCESS_FS_MAKE_SYM << 1) - 1;   /* ABI 1: bits 0..12 */
@@ -68,7 +71,7 @@ static void sandbox_landlock_path(int ruleset, const char *path, uint64_t rights
 
 	if (rights == 0)
 		return;
-	attr.parent_fd = open(path, O_PATH | O_CLOEXEC);
+	attr.parent_fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (attr.parent_fd < 0) {
 		log_debug("landlock: %s: %s (no rule)", path, strerror(errno));
 		return;
@@ -93,6 +96,12 @@ void sandbox_landlock(enum sandbox_profile p, int chrooted)
 		log_fatal("landlock_create_ruleset: %s", strerror(errno));
 	sandbox_landlock_path(ruleset, ".", sandbox_landlock_root_rights(p, attr.handled_access_fs));
 	if (!chrooted) {
+		/* A process rooted at the tree itself (authd) reaches its
+		 * parts through the installed tree's links (tree.md):
+		 * run -> /run/postern and the like. */
+		for (size_t i = 0; i < sizeof sandbox_tree_links / sizeof sandbox_tree_links[0]; i++)
+			sandbox_landlock_path(ruleset, sandbox_tree_links[i],
+					      sandbox_landlock_root_rights(p, attr.handled_access_fs));
 		sandbox_landlock_path(ruleset, "/", attr.handled_access_fs &
 				      (SANDBOX_LL_READ | LANDLOCK_ACCESS_FS_EXECUTE));
 		sandbox_landlock_path(ruleset, "/dev", attr.handled_access_fs &
