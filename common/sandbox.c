@@ -295,6 +295,16 @@ static void sandbox_thread_rules(scmp_filter_ctx ctx)
 	sandbox_rule("clone", seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
 						    SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD)));
 	sandbox_rule("clone3", seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0));
+#ifdef __SANITIZE_ADDRESS__
+	/* ASan and UBSan start llvm-symbolizer while printing a report: let
+	 * that fail (the report then shows addresses) rather than kill the
+	 * process half way through it.  Sanitizer builds are test builds. */
+	sandbox_rule("clone", seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1,
+						    SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, 0)));
+	sandbox_rule("fork", seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(fork), 0));
+	sandbox_rule("vfork", seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(vfork), 0));
+	sandbox_rule("execve", seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(execve), 0));
+#endif
 }
 
 static scmp_filter_ctx sandbox_build(const struct sandbox_rules *rules)
