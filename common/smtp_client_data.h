@@ -1,0 +1,32 @@
+/* smtp_client_data: the client's DATA pump, shared by remote delivery
+ * (SMTP) and LMTP.  It sends the header fields to prepend and the stored
+ * message (LF line ends, read with pread from a queue or spool file) in
+ * DATA wire form through common/smtp_data's smtp_dot_*: every LF, CRLF
+ * and bare CR as CRLF, a leading '.' doubled (RFC 5321 4.5.2), then the
+ * final ".", and flushes.  The reply to the final dot is the caller's:
+ * one for SMTP, one per accepted recipient for LMTP (RFC 2033 4.2). */
+#ifndef POSTERN_SMTP_CLIENT_DATA_H
+#define POSTERN_SMTP_CLIENT_DATA_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "stream.h"
+
+#define SMTP_CLIENT_DATA_BLOCK 65536   /* bytes per pread and per conversion */
+
+/* What to send: prepend (may be NULL when prepend_len is 0), then
+ * bytes [offset, offset + size) of fd. */
+struct smtp_client_body {
+	const char *prepend;
+	size_t prepend_len;
+	int fd;
+	off_t offset, size;
+};
+
+/* Send b and the final dot on s (with the stream's timeout per block).
+ * 0, -1 the connection failed, -2 reading fd failed (our fault, not the
+ * server's: the caller defers with 4.3.0). */
+int smtp_client_send_data(struct stream *s, const struct smtp_client_body *b);
+
+#endif
