@@ -344,6 +344,49 @@ static void test_lmtp_probe_unreachable_defers(void **state)
 	assert_string_equal(a.dsn, "4.4.1");
 }
 
+/* A 250 where DATA needs 354 is a protocol error: deferred with a 4.x.x
+ * status (it once kept the server's 2.0.0 on a deferral), and no message
+ * text is sent. */
+static void test_lmtp_deliver_250_to_data_defers_with_4_0_0(void **state)
+{
+	const char *const replies[] = { "220 hi\r\n", "250 ok\r\n", "250 ok\r\n", "250 ok\r\n",
+					"250 2.0.0 whatever\r\n", "221 bye\r\n" };
+	char dir[] = "/tmp/test_lmtp_XXXXXX", path[64], wire[4096];
+	const char *rcpt = "a@x";
+	struct lmtp_dest d = { .is_unix = 1 };
+	struct lmtp_msg m = { .sender = "s@x", .helo = "me", .fd = -1, .timeout_ms = 5000 };
+	struct lmtp_answer a;
+	int pipefd[2], lfd;
+	pid_t pid;
+	ssize_t got;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/lmtp", dir);
+	lfd = unix_listen(path, 0600, 1);
+	assert_true(lfd >= 0);
+	assert_int_equal(pipe(pipefd), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		serve_script(lfd, pipefd[1], replies, 6, 0);
+	close(pipefd[1]);
+	assert_int_equal(chdir("/"), 0);
+	snprintf(d.path, sizeof d.path, "%s", path);
+	lmtp_deliver(&d, &m, &rcpt, 1, &a);
+	got = read(pipefd[0], wire, sizeof wire - 1);
+	wire[got > 0 ? got : 0] = '\0';
+	close(pipefd[0]);
+	waitpid(pid, NULL, 0);
+	close(lfd);
+	unlink(path);
+	rmdir(dir);
+	assert_int_equal(a.status, LMTP_DEFERRED);
+	assert_string_equal(a.dsn, "4.0.0");
+	assert_non_null(strstr(a.reason, "said: 250 2.0.0 whatever (in reply to DATA)"));
+	assert_string_equal(wire, "LHLO me\r\nMAIL FROM:<s@x>\r\nRCPT TO:<a@x>\r\nDATA\r\nQUIT\r\n");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -357,6 +400,7 @@ int main(void)
 		cmocka_unit_test(test_lmtp_probe_temporary_answers_defer),
 		cmocka_unit_test(test_lmtp_probe_ends_within_its_timeout_as_a_whole),
 		cmocka_unit_test(test_lmtp_probe_unreachable_defers),
+		cmocka_unit_test(test_lmtp_deliver_250_to_data_defers_with_4_0_0),
 	};
 	signal(SIGPIPE, SIG_IGN);
 	return cmocka_run_group_tests(tests, NULL, NULL);
