@@ -27,30 +27,54 @@ static int smtp_client_data_feed(struct stream *s, struct smtp_dot *dot, const c
 	return 0;
 }
 
-int smtp_client_send_data(struct stream *s, const struct smtp_client_body *b)
+int smtp_client_body_read(const struct smtp_client_body *b, int (*fn)(void *arg, const char *p, size_t n),
+			  void *arg)
 {
-	/* Static: a delivery process sends one message at a time. */
+	/* Static: a delivery process reads one message at a time. */
 	static char block[SMTP_CLIENT_DATA_BLOCK];
-	static char wire[SMTP_DOT_ROOM(SMTP_CLIENT_DATA_BLOCK)];
-	struct smtp_dot dot;
 	off_t done = 0;
 
-	smtp_dot_init(&dot);
-	/* The prepended fields (a DKIM-Signature) go first. */
-	if (b->prepend_len > 0 && smtp_client_data_feed(s, &dot, b->prepend, b->prepend_len, wire) < 0)
-		return -1;
 	while (done < b->size) {
 		size_t want = (size_t)(b->size - done) < sizeof block ? (size_t)(b->size - done) : sizeof block;
 		ssize_t r = pread(b->fd, block, want, b->offset + done);
+		int ret;
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
 			return -2;
-		if (smtp_client_data_feed(s, &dot, block, (size_t)r, wire) < 0)
-			return -1;
+		if ((ret = fn(arg, block, (size_t)r)) < 0)
+			return ret;
 		done += r;
 	}
-	if (stream_write(s, wire, smtp_dot_end(&dot, wire)) < 0)
+	return 0;
+}
+
+struct smtp_client_pump {
+	struct stream *s;
+	struct smtp_dot dot;
+	char *wire;
+};
+
+static int smtp_client_pump_block(void *arg, const char *p, size_t n)
+{
+	struct smtp_client_pump *pp = arg;
+
+	return smtp_client_data_feed(pp->s, &pp->dot, p, n, pp->wire);
+}
+
+int smtp_client_send_data(struct stream *s, const struct smtp_client_body *b)
+{
+	static char wire[SMTP_DOT_ROOM(SMTP_CLIENT_DATA_BLOCK)];
+	struct smtp_client_pump pp = { .s = s, .wire = wire };
+	int r;
+
+	smtp_dot_init(&pp.dot);
+	/* The prepended fields (a DKIM-Signature) go first. */
+	if (b->prepend_len > 0 && smtp_client_data_feed(s, &pp.dot, b->prepend, b->prepend_len, wire) < 0)
+		return -1;
+	if ((r = smtp_client_body_read(b, smtp_client_pump_block, &pp)) < 0)
+		return r;
+	if (stream_write(s, wire, smtp_dot_end(&pp.dot, wire)) < 0)
 		return -1;
 	return stream_flush(s) < 0 ? -1 : 0;
 }

@@ -24,6 +24,12 @@ struct smtp_client_body {
 	off_t offset, size;
 };
 
+/* Call fn(arg, p, n) on the file bytes of b (not the prepend), block by
+ * block, in order: one pass over the stored message, for the pump and
+ * for remote's size scan.  0, fn's negative value, or -2 when reading
+ * fd failed (fn must not return -2). */
+int smtp_client_body_read(const struct smtp_client_body *b, int (*fn)(void *arg, const char *p, size_t n),
+			  void *arg);
 /* Send b and the final dot on s (with the stream's timeout per block).
  * 0, -1 the connection failed, -2 reading fd failed (our fault, not the
  * server's: the caller defers with 4.3.0). */
