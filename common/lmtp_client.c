@@ -2,10 +2,10 @@
  *
  * Offers: lmtp_deliver(), one lock-step transaction: greeting, LHLO, MAIL
  * FROM, RCPT TO per recipient, DATA, the message (every LF, CRLF and
- * bare CR as CRLF, a leading '.' doubled: RFC 5321 4.5.2,
- * common/smtp_client_data, the pump remote delivery uses too),
- * the final dot, then one reply per
- * recipient that RCPT accepted, in RCPT order (RFC 2033 4.2), and QUIT.
+ * bare CR as CRLF, a leading '.' doubled: RFC 5321 4.5.2; the pump is
+ * common/smtp_client_data, remote delivery's too), the final dot, then
+ * one reply per recipient that RCPT accepted, in RCPT order (RFC 2033
+ * 4.2), and QUIT.
  * Pipelining is not used: it saves round trips only, and lock-step makes
  * the mapping of replies to recipients obvious.
  *
@@ -24,7 +24,8 @@
  * a refused connection, a timeout, a lost connection, a bad greeting or
  * LHLO reply defers every recipient (4.4.x, the mail stays queued); 4xx
  * to MAIL, RCPT or DATA defers, 5xx fails (those recipients only, for
- * RCPT).  After the final dot each recipient gets its own reply: 2xx
+ * RCPT); any other reply to DATA than 354 or 5xx defers (4.0.0 for a
+ * 2xx, never a success status).  After the final dot each recipient gets its own reply: 2xx
  * delivered, 4xx deferred, 5xx failed; a connection lost in the middle
  * defers the recipients without a reply (the message may then arrive
  * twice for them, never zero times). */
