@@ -465,10 +465,22 @@ class KillDaemons(PosternTestCase):
         load = Load(3, lambda i: login("bad" if i % 3 == 2 else "good") or i)
         self.addCleanup(load.halt.set)
         wait_for(lambda: load.count() >= 3, 60, "logins on 587", detail=t.log_tail)
+        def frozen_mid_request():
+            """Stop every authd; those that hold a connection from an smtpd
+            (a login being checked) stay stopped and are returned, the
+            others go on."""
+            pids = t.pids("authd")
+            signal_all(pids, signal.SIGSTOP)
+            smtpds = [p for svc in ("smtp", "submission", "smtps") for p in t.pids(svc)]
+            busy = [p for p in pids if unix_peer_pids(p, smtpds)]
+            signal_all([p for p in pids if p not in busy], signal.SIGCONT)
+            return busy
         for _ in range(2):
-            old = t.wait_pids("authd", seconds=30)
-            self.kill_logged(t, "authd", old)
-            t.wait_pids("authd", exclude=old, seconds=30)
+            busy = wait_for(frozen_mid_request, 30, "authd checking a login", interval=0.01,
+                            detail=t.log_tail)
+            self.addCleanup(signal_all, busy, signal.SIGCONT)
+            self.kill_logged(t, "authd", busy)
+            t.wait_pids("authd", exclude=busy, seconds=30)
             n = load.count()
             wait_for(lambda: load.count() >= n + 3, 60, "logins after authd came back", detail=t.log_tail)
         load.stop()
