@@ -152,15 +152,24 @@ class Load:
 class HoldingSink(LoopbackServer):
     """A next hop on loopback: takes every message, but holds the answer to
     the final dot of the first `hold` transactions until the connection
-    drops (a kill of remote), giving them no 250.  delivered: {X-Test-Id:
-    number of 250s given}."""
+    drops (a kill of remote), giving them no 250 (or until release is set).  delivered: {X-Test-Id:
+    number of 250s given}.  Setting release answers the held ones.)"""
 
-    def __init__(self, hold):
-        super().__init__()
+    def __init__(self, hold, port=0):
+        super().__init__(port=port)
+        self.release = threading.Event()
         self.hold = hold
         self.holding = True     # cleared before the kill: hold no new transaction
         self.held = []
         self.delivered = {}
+
+    def wait_release(self, conn):
+        """Hold a transaction until release is set (True: answer it) or
+        the connection drops (False)."""
+        while not self.release.is_set():
+            if select.select([conn], [], [], 0.05)[0]:
+                return False    # EOF or bytes out of turn: either way, no answer
+        return True
 
     def serve(self, conn, state):
         f = conn.makefile("rb")
@@ -189,9 +198,8 @@ class HoldingSink(LoopbackServer):
                         holding = self.holding and len(self.held) < self.hold
                         if holding:
                             self.held.append(tid)
-                    if holding:
-                        f.read()    # until remote is gone: no answer, nothing kept
-                        return
+                    if holding and not self.wait_release(conn):
+                        return      # remote is gone: no answer, nothing kept
                     conn.sendall(b"250 2.0.0 kept\r\n")
                     with self.lock:
                         self.delivered[tid] = self.delivered.get(tid, 0) + 1
