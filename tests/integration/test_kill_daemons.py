@@ -27,10 +27,10 @@ In every case a few other clients keep using the service throughout,
 and every one of their messages that got a 250 arrives exactly once.
 (qmgr, local and enqueue: test_queue_crash.py.)"""
 
+import base64
 import imaplib
 import os
 import poplib
-import base64
 import random
 import re
 import select
@@ -45,7 +45,8 @@ import unittest
 
 from loopback_server import LoopbackServer
 from postern_harness import (BIN, HOST, SCALE, PosternTestCase, RawSMTP, connection_pids, daemon_env,
-                             make_message, open_files, wait_for, wait_peer_read)
+                             make_message, open_files, unverified_tls_context, wait_for, wait_peer_read)
+from test_restart import kill9
 
 FOREIGN = "far@remote.example"
 BIG = b"".join(b"line %06d of a long message body to read slowly\r\n" % i for i in range(20000))
@@ -53,14 +54,6 @@ BIG = b"".join(b"line %06d of a long message body to read slowly\r\n" % i for i 
 # receive window can hold: a session killed while sending it has not
 # handed all of it to the kernel yet.
 HUGE_COPIES = 6
-
-
-def kill9(pids):
-    for pid in pids:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 def signal_all(pids, sig):
@@ -80,13 +73,6 @@ def small_window_socket(port):
     c.settimeout(30 * SCALE)
     c.connect((HOST, port))
     return c
-
-
-def tls_context():
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    return ctx
 
 
 def socket_inodes(pid):
@@ -615,7 +601,7 @@ class KillDaemons(PosternTestCase):
 
     def raw_imap(self, t, user, tls=False):
         if tls:
-            c = tls_context().wrap_socket(small_window_socket(t.port("imaps")))
+            c = unverified_tls_context().wrap_socket(small_window_socket(t.port("imaps")))
         else:
             c = small_window_socket(t.port("imap"))
         self.addCleanup(c.close)
