@@ -218,6 +218,9 @@ class KillDaemons(PosternTestCase):
         kill9(pids)
         for pid in pids:
             t.wait_log(r"service %s: pid %d killed by signal 9" % (re.escape(service), pid), after=mark)
+        # Once per incident (docs/master.md): a second kill within the
+        # backoff joins the restart already scheduled.
+        t.wait_log(r"service %s: restarting in" % re.escape(service))
         return mark
 
     def serving(self, t, service, sock):
@@ -286,9 +289,8 @@ class KillDaemons(PosternTestCase):
         msg = make_message("mid-data", "a@example.org", rcpt, BIG)
         c.send(msg[: len(msg) // 2])
         wait_peer_read(c.sock)
-        mark = self.kill_logged(t, "smtp", self.serving(t, "smtp", c.sock))
+        self.kill_logged(t, "smtp", self.serving(t, "smtp", c.sock))
         self.assert_dropped_without_reply(c, msg[len(msg) // 2:] + b".\r\n")
-        t.wait_log(r"service smtp: restarting in", after=mark)
 
         # 2. after the final dot, waiting for the 250: enqueue is held, so
         # smtpd is certainly waiting for its answer when it dies.
@@ -310,7 +312,8 @@ class KillDaemons(PosternTestCase):
             signal_all(held, signal.SIGCONT)
         self.assert_dropped_without_reply(d)
 
-        wait_for(lambda: load.count() >= 10, 30, "load after the kills", detail=t.log_tail)
+        n = load.count()
+        wait_for(lambda: load.count() >= n + 3, 30, "load after the kills", detail=t.log_tail)
         accepted = load.stop()
         got = self.assert_exactly_once(t, "alice", accepted)
         t.wait_queue(lambda q: q == [], 30, "an empty queue")
@@ -336,9 +339,9 @@ class KillDaemons(PosternTestCase):
         with sink.lock:
             # Every held transaction's remote process is alive now and killed below.
             sink.holding = False
-        mark = self.kill_logged(t, "remote", t.pids("remote"))
-        t.wait_log(r"service remote: restarting in", after=mark)
-        wait_for(lambda: load.count() >= 10, 30, "load after the kill", detail=t.log_tail)
+        self.kill_logged(t, "remote", t.pids("remote"))
+        n = load.count()
+        wait_for(lambda: load.count() >= n + 3, 30, "load after the kill", detail=t.log_tail)
         accepted = load.stop()
 
         def arrived():
