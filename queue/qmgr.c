@@ -318,11 +318,12 @@ static int qmgr_scan(struct qmgr *q, struct qmgr_cursor *c, time_t now)
 				continue;
 			/* No backoff sets a next try further ahead than the
 			 * longest one: a later mtime means the wall clock went
-			 * back since, and waiting for it would stall the mail
-			 * by the size of the jump.  Try it now. */
+			 * back since (or maximal_backoff_time was lowered), and
+			 * waiting for it would stall the mail by the size of the
+			 * jump.  Try it now. */
 			if (st.st_mtime > now && st.st_mtime - now > qmgr_furthest_try(q)) {
-				log_info("%s: next try %llds ahead, beyond the longest backoff: "
-					 "the clock went back; trying now", de->d_name,
+				log_info("%s: next try %llds ahead, beyond the longest backoff "
+					 "(the clock went back, or the backoff was lowered): trying now", de->d_name,
 					 (long long)(st.st_mtime - now));
 			} else if (st.st_mtime > now) {
 				if (st.st_mtime < c->min_due)
