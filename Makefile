@@ -42,7 +42,8 @@ DEPS_PKGS := build-essential libssl-dev libc-ares-dev libcdb-dev libcmocka-dev l
              curl fetchmail getmail6 libnet-ssleay-perl libclang-rt-dev iproute2 stress-ng \
              dovecot-imapd isync tmux zlib1g-dev debhelper groff-base python3-cryptography \
              prometheus pflogsumm prometheus-postfix-exporter postgrey postfix-policyd-spf-python \
-             python3-dkim python3-nacl rspamd opendkim opendkim-tools publicsuffix
+             python3-dkim python3-nacl rspamd opendkim opendkim-tools publicsuffix \
+             faketime
 # (installed without recommends: swaks needs libnet-ssleay-perl for TLS, the
 # fuzz targets need clang's libFuzzer runtime from libclang-rt-dev, the
 # two-host remote test needs ip from iproute2; dovecot-imapd (with

@@ -1,28 +1,18 @@
 /* lmtp_client: the client side of LMTP (RFC 2033) for one message: LHLO,
  * MAIL, one RCPT per recipient, DATA with CRLF line ends and dot-stuffing,
- * then one reply per accepted recipient.  Destinations are written
- * `HOST:PORT`, `[IPv6]:PORT` (numeric addresses only: the caller runs
- * chrooted, without DNS) or `unix:PATH`.  Replies are parsed by
- * common/smtp_reply; every recipient gets exactly one answer. */
+ * then one reply per accepted recipient.  Destinations are
+ * common/lmtp_dest's; the conversation is common/smtp_client's, shared
+ * with remote delivery; every recipient gets exactly one answer. */
 #ifndef POSTERN_LMTP_CLIENT_H
 #define POSTERN_LMTP_CLIENT_H
 
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "lmtp_dest.h"
 #include "smtp_reply.h"
 
-#define LMTP_HOST_MAX 64          /* longest numeric address text */
-#define LMTP_PATH_MAX 108         /* sun_path of Linux, NUL included */
 #define LMTP_REASON_MAX 256       /* longest answer reason */
-#define LMTP_DEFAULT_PORT 24      /* RFC 2033 names none; 24 is "any private mail system" */
-
-struct lmtp_dest {
-	int is_unix;                  /* 1: path; 0: host and port */
-	char host[LMTP_HOST_MAX];     /* numeric IPv4 or IPv6 (no brackets) */
-	unsigned port;
-	char path[LMTP_PATH_MAX];
-};
 
 enum lmtp_status { LMTP_DELIVERED, LMTP_DEFERRED, LMTP_FAILED };
 
@@ -42,10 +32,6 @@ struct lmtp_msg {
 	int timeout_ms;               /* connect, each reply, each block written; <= 0: none */
 };
 
-/* Parse a destination (len bytes, no NUL needed).  0, or -1 with *error_r. */
-int lmtp_dest_parse(const char *s, size_t len, struct lmtp_dest *d, const char **error_r);
-/* Printable form of d into out (for logs and reasons). */
-void lmtp_dest_text(const struct lmtp_dest *d, char *out, size_t outlen);
 /* Deliver m to the n recipients at d; answers[i] is recipient i's result. */
 void lmtp_deliver(const struct lmtp_dest *d, const struct lmtp_msg *m, const char *const *rcpts,
 		  size_t n, struct lmtp_answer *answers);

@@ -241,11 +241,18 @@ struct mbox_uid_range {
  * ranges of at most mbox_messages_max UIDs in all.  0, or -1 (ENOMEM,
  * EINVAL: known not so) with the view unchanged. */
 int mbox_view_resume(struct mbox *mb, const struct mbox_uid_range *known, size_t n, uint64_t since);
-/* The view indexes of the messages with a MODSEQ above modseq (QRESYNC,
- * RFC 7162 3.2.5), ascending, into a malloc()ed array: from the changes
+/* A message changed since a MODSEQ: its view index, and the view's
+ * message there (uid, flags, modseq, recent; sizes and date are not
+ * filled in). */
+struct mbox_changed {
+	size_t idx;
+	struct mbox_msg m;
+};
+/* The messages with a MODSEQ above modseq (QRESYNC, RFC 7162 3.2.5),
+ * ascending by view index, into a malloc()ed array: from the changes
  * since the snapshot when modseq is not older than it, else by a pass
  * over the view.  0, or -1 (ENOMEM). */
-int mbox_changed_since(struct mbox *mb, uint64_t modseq, size_t **idx_r, size_t *n_r);
+int mbox_changed_since(struct mbox *mb, uint64_t modseq, struct mbox_changed **out_r, size_t *n_r);
 /* Expunged UIDs with a MODSEQ above modseq (QRESYNC VANISHED), ascending,
  * into a malloc()ed array.  0, 1 when the store no longer remembers
  * back that far (the caller reports every UID it cannot see), -1. */

@@ -142,6 +142,8 @@ struct mbox_state {
 	size_t view_alloc;             /* slots allocated in mb->msgs */
 	size_t view_mapped;            /* bytes of mb->msgs' mapping (0: malloc()ed) */
 	int view_file;                 /* that mapping is the snapshot's array, private (copy-on-write) */
+	size_t view_snap_n;            /* mb->msgs[0..this) are at their places in the snapshot's array */
+	uint32_t recent_lo;            /* the lowest UID this session claimed \Recent for (UINT32_MAX: none) */
 	struct mbox_cache *cache;      /* postern-cache's index (mailbox_store_cache.c), or NULL */
 	int pending_full;              /* a whole file was reread outside mbox_sync */
 	/* Changes folded since the last view refresh (become mb->changes). */
@@ -239,8 +241,14 @@ uint64_t mbox_snap_highestmodseq(const struct mbox_snap *s);
  * the MODSEQ above which they are all its messages (UINT64_MAX without
  * a snapshot). */
 size_t mbox_snap_changed(const struct mbox_snap *s, uint64_t *floor_r);
-/* The i-th of them: its UID, its MODSEQ into *modseq_r. */
-uint32_t mbox_snap_changed_uid(const struct mbox_snap *s, size_t i, uint64_t *modseq_r);
+/* The i-th of them (by MODSEQ, descending): its UID, its place in the
+ * snapshot's array, its MODSEQ and flags there.  Values only: the
+ * caller checks pos before it indexes anything by it. */
+struct mbox_snap_chg {
+	uint32_t uid, pos, flags;
+	uint64_t modseq;
+};
+struct mbox_snap_chg mbox_snap_changed_at(const struct mbox_snap *s, size_t i);
 /* Let the kernel take back this process's mapping of the snapshot's
  * pages (they stay in the page cache): after a full view build. */
 void mbox_snap_release(struct mbox_snap *s);

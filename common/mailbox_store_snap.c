@@ -52,7 +52,7 @@
 #define SNAP_ENT 64                     /* one listed UID (sizes where an index record has them) */
 #define SNAP_EX 16                      /* one remembered expunge */
 #define SNAP_NIDX 8                     /* (hash of a base name, entry) */
-#define SNAP_CHG 16                     /* (UID, MODSEQ) of a message changed last */
+#define SNAP_CHG 24                     /* a message changed last: UID, place in the array, MODSEQ, flags */
 #define SNAP_CHANGES_MAX 4096           /* the messages changed last that it lists (QRESYNC) */
 #define SNAP_ANCHOR_MAX DOVECOT_UIDLIST_LINE_MAX
 #define SNAP_ENTRIES_MAX DOVECOT_UIDLIST_RECORDS_MAX
@@ -460,11 +460,11 @@ size_t mbox_snap_changed(const struct mbox_snap *s, uint64_t *floor_r)
 	return s != NULL ? s->n_chg : 0;
 }
 
-uint32_t mbox_snap_changed_uid(const struct mbox_snap *s, size_t i, uint64_t *modseq_r)
+struct mbox_snap_chg mbox_snap_changed_at(const struct mbox_snap *s, size_t i)
 {
 	const unsigned char *p = s->chg + i * SNAP_CHG;
-	*modseq_r = mbox_get64(p + 8);
-	return mbox_get32(p);
+	return (struct mbox_snap_chg){ .uid = mbox_get32(p), .pos = mbox_get32(p + 4), .modseq = mbox_get64(p + 8),
+				       .flags = mbox_get32(p + 16) };
 }
 
 void mbox_snap_detach(struct mbox_state *st)
@@ -476,6 +476,7 @@ void mbox_snap_detach(struct mbox_state *st)
 	munmap((void *)st->snap->map, st->snap->size);
 	free(st->snap);
 	st->snap = NULL;
+	st->view_snap_n = 0;   /* the places were in its array */
 }
 
 /* ---- checking a mapped file ---- */
@@ -603,8 +604,8 @@ int mbox_snapshot_check(const unsigned char *p, size_t len, int sums)
 	for (size_t i = 0; i < mbox_snap_ex_count(&s); i++)
 		seen += mbox_snap_ex_at(&s, i).uid;
 	for (size_t i = 0; i < s.n_chg; i++) {
-		uint64_t ms;
-		seen += mbox_snap_changed_uid(&s, i, &ms) + ms;
+		struct mbox_snap_chg c = mbox_snap_changed_at(&s, i);
+		seen += c.uid + c.pos + c.modseq + c.flags;
 	}
 	for (size_t i = 0, next; i < s.n; i = next)
 		seen += mbox_snap_view(&s, i, s.n, v, 64, &next);
@@ -916,19 +917,28 @@ static int snap_write_body(struct mbox_state *st, struct snap_out *o, struct mbo
 	return 0;
 }
 
+/* A message of the array, for sorting by MODSEQ with its place. */
+struct snap_chg_key {
+	uint64_t modseq;
+	uint32_t uid, pos, flags;
+};
+
 static int snap_modseq_desc(const void *a, const void *b)
 {
-	uint64_t x = ((const struct mbox_msg *)a)->modseq, y = ((const struct mbox_msg *)b)->modseq;
+	uint64_t x = ((const struct snap_chg_key *)a)->modseq, y = ((const struct snap_chg_key *)b)->modseq;
 	return x < y ? 1 : x > y ? -1 : 0;
 }
 
-/* The messages changed last (at most SNAP_CHANGES_MAX), by MODSEQ:
+/* The messages changed last (at most SNAP_CHANGES_MAX), by MODSEQ
+ * descending, each with its place in the view's array and its flags:
  * with them and the log since, a QRESYNC client that was in sync not
- * long before is answered without a pass over the view.  *floor_r: they
- * are every message with a MODSEQ above it.  Their count. */
+ * long before is answered without a pass over the view, and without
+ * touching the view's pages of the messages it reports (on a mapped
+ * view, a page fault each).  *floor_r: they are every message with a
+ * MODSEQ above it.  Their count. */
 static uint32_t snap_write_changed(struct snap_out *o, const struct mbox_msg *msgs, size_t live, uint64_t *floor_r)
 {
-	struct mbox_msg *byms = live > 0 ? malloc(live * sizeof(*byms)) : NULL;
+	struct snap_chg_key *byms = live > 0 ? malloc(live * sizeof(*byms)) : NULL;
 	size_t k = 0;
 
 	*floor_r = 0;
@@ -939,7 +949,8 @@ static uint32_t snap_write_changed(struct snap_out *o, const struct mbox_msg *ms
 				*floor_r = msgs[i].modseq;
 		return 0;
 	}
-	memcpy(byms, msgs, live * sizeof(*byms));
+	for (size_t i = 0; i < live; i++)
+		byms[i] = (struct snap_chg_key){ msgs[i].modseq, msgs[i].uid, (uint32_t)i, msgs[i].flags };
 	qsort(byms, live, sizeof(*byms), snap_modseq_desc);
 	if (live > SNAP_CHANGES_MAX) {
 		/* the floor is the first MODSEQ left out; ties with it are out too */
@@ -952,7 +963,9 @@ static uint32_t snap_write_changed(struct snap_out *o, const struct mbox_msg *ms
 	for (size_t i = 0; i < k; i++) {
 		unsigned char p[SNAP_CHG] = { 0 };
 		mbox_put32(p, byms[i].uid);
+		mbox_put32(p + 4, byms[i].pos);
 		mbox_put64(p + 8, byms[i].modseq);
+		mbox_put32(p + 16, byms[i].flags);
 		snap_out(o, p, sizeof(p));
 	}
 	free(byms);

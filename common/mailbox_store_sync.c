@@ -548,6 +548,8 @@ static int mbox_sync_work(struct mbox *mb, int options, int *full_r, const char 
 		struct mbox_index_rec rr = { .type = MBOX_REC_RECENT, .uid = mb->uidnext };
 		st->claim_from = st->recent_hw;
 		st->claim_to = mb->uidnext;
+		if (st->claim_from < st->recent_lo)
+			st->recent_lo = st->claim_from;
 		if (mbox_index_append(mb, &rr, 1) < 0)
 			return mbox_fail(error_r, "cannot write the index");
 	}
@@ -638,6 +640,7 @@ int mbox_open(const char *path, size_t len, int options, struct mbox **mb_r, con
 	mb->st->ul_pos.pin = mb->st->idx_pos.pin = -1;
 	mb->st->snap_dev = (dev_t)-1;
 	mb->st->new_stamp = mb->st->cur_stamp = -1;
+	mb->st->recent_lo = UINT32_MAX;
 	arena_init(&mb->st->names, 65536, (size_t)MBOX_MESSAGES_MAX * (MBOX_BASE_MAX + 1) * 2);
 	memcpy(mb->path, path, len);
 	mb->path[len] = '\0';

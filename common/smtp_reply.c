@@ -5,7 +5,8 @@
  * same code), the enhanced status code of the first line (RFC 3463
  * class.subject.detail, class equal to the reply's first digit), the
  * extensions of an EHLO reply, and a printable one-line summary for
- * logs and bounce reasons.
+ * logs and bounce reasons, and the two things both clients (remote SMTP,
+ * LMTP) make of a reply: its RFC 3463 status and its "X said: ..." reason.
  *
  * Trusts: nothing; the peer is any server on the Internet.  Every line
  * is (pointer, length) and never read past; the number of lines
@@ -16,6 +17,7 @@
  * treats it as a protocol error of that server (a temporary failure). */
 #include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "smtp_reply.h"
@@ -255,4 +257,32 @@ int smtp_reply_summary(const struct smtp_reply *r, struct buf *out, size_t max)
 	if (n < r->text.len && buf_append_str(out, "...") < 0)
 		return -1;
 	return 0;
+}
+
+const char *smtp_reply_dsn(const struct smtp_reply *r)
+{
+	/* RFC 3463 3.1: the class must agree with the reply code's. */
+	if (r->enh[0] != '\0' && r->enh[0] - '0' == r->code / 100)
+		return r->enh;
+	return r->code / 100 == 2 ? "2.0.0" : r->code / 100 == 5 ? "5.0.0" : "4.0.0";
+}
+
+const char *smtp_reply_dsn_failure(const struct smtp_reply *r)
+{
+	/* A reply of the wrong kind (250 where DATA needs 354) is a protocol
+	 * error: a temporary failure whose status must not read 2.x.x. */
+	return r->code / 100 == 4 || r->code / 100 == 5 ? smtp_reply_dsn(r) : "4.0.0";
+}
+
+void smtp_reply_said(const struct smtp_reply *r, const char *who, const char *cmd, size_t shown,
+		     char *out, size_t outlen)
+{
+	struct buf sum;
+
+	buf_init(&sum, shown + 32);
+	if (smtp_reply_summary(r, &sum, shown) < 0)
+		buf_set(&sum, "(reply too long)", 16);
+	/* A diagnostic: a cut at outlen only shortens it. */
+	snprintf(out, outlen, "%s said: %s (in reply to %s)", who, buf_cstr(&sum), cmd);
+	buf_free(&sum);
 }

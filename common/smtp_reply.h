@@ -51,6 +51,17 @@ void smtp_reply_ehlo(const struct smtp_reply *r, struct smtp_ext *ext);
 /* Append "CODE [ENH] text" on one line, control bytes and non-ASCII as
  * '?', line breaks as spaces, at most max bytes of text (marked "..."). */
 int smtp_reply_summary(const struct smtp_reply *r, struct buf *out, size_t max);
+/* The RFC 3463 status of a complete reply: its enhanced code when the
+ * class agrees with the reply code, else 2.0.0, 5.0.0 or 4.0.0 (any
+ * other class: a temporary failure). */
+const char *smtp_reply_dsn(const struct smtp_reply *r);
+/* The status of a reply that did not give what the command needed:
+ * smtp_reply_dsn for 4xx and 5xx, 4.0.0 for any other (a deferral). */
+const char *smtp_reply_dsn_failure(const struct smtp_reply *r);
+/* "WHO said: CODE [ENH] text (in reply to CMD)" into out, the text cut
+ * at shown bytes (smtp_reply_summary): the reason of a result. */
+void smtp_reply_said(const struct smtp_reply *r, const char *who, const char *cmd, size_t shown,
+		     char *out, size_t outlen);
 /* Whether p[0..n) is exactly an RFC 3463 enhanced status code: class 2,
  * 4 or 5, then two numbers of 1-3 digits ("5.1.1"). */
 int smtp_enhanced_code_ok(const char *p, size_t n);

@@ -41,9 +41,9 @@
 #include "log_delivery.h"
 #include "queuefile.h"
 #include "remote.h"
+#include "smtp_client_data.h"
 #include "tls.h"
 
-#define REMOTE_SCAN_BLOCK 65536      /* bytes per pread when sizing the message */
 
 /* Seconds from postern.conf to a poll timeout; 0 means none (-1). */
 static int remote_ms(const char *key)
@@ -178,32 +178,37 @@ static int remote_has_8bit(const char *s)
 	return 0;
 }
 
-/* One pass over the data: its size on the wire (RFC 1870: CRLF line
- * ends) and whether it holds 8-bit bytes.  0, or -1 on a read error. */
+struct remote_scan {
+	struct remote_msg *m;
+	unsigned long long lines;
+};
+
+static int remote_scan_block(void *arg, const char *p, size_t n)
+{
+	struct remote_scan *sc = arg;
+
+	for (size_t i = 0; i < n; i++) {
+		sc->lines += p[i] == '\n';
+		sc->m->eightbit |= (unsigned char)p[i] >= 0x80;
+	}
+	return 0;
+}
+
+/* One pass over the data (smtp_client_body_read, as the DATA pump reads
+ * it): its size on the wire (RFC 1870: CRLF line ends) and whether it
+ * holds 8-bit bytes.  0, or -1 on a read error. */
 static int remote_msg_scan(struct remote_msg *m)
 {
-	static char block[REMOTE_SCAN_BLOCK];
 	const struct agent_request *q = m->q;
-	unsigned long long lines = 0;
-	off_t done = 0;
+	struct smtp_client_body b = { .fd = q->fd, .offset = q->offset, .size = q->size };
+	struct remote_scan sc = { .m = m };
 
-	while (done < q->size) {
-		size_t want = (size_t)(q->size - done) < sizeof block ? (size_t)(q->size - done) : sizeof block;
-		ssize_t r = pread(q->fd, block, want, q->offset + done);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return -1;
-		for (ssize_t i = 0; i < r; i++) {
-			lines += block[i] == '\n';
-			m->eightbit |= (unsigned char)block[i] >= 0x80;
-		}
-		done += r;
-	}
+	if (smtp_client_body_read(&b, remote_scan_block, &sc) < 0)
+		return -1;
 	/* prepended fields: header text, one CR per line, no 8-bit bytes */
 	for (size_t i = 0; i < q->prepend_len; i++)
-		lines += q->prepend[i] == '\n';
-	m->smtp_size = (unsigned long long)q->size + q->prepend_len + lines + 3;   /* CRs, final ".\r\n" */
+		sc.lines += q->prepend[i] == '\n';
+	m->smtp_size = (unsigned long long)q->size + q->prepend_len + sc.lines + 3;   /* CRs, final ".\r\n" */
 	return 0;
 }
 

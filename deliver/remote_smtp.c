@@ -6,12 +6,13 @@
  * SMTPUTF8 and DSN parameters when the server offers them, RCPT TO per
  * recipient pipelined (RFC 2920) in windows of REMOTE_PIPELINE_WINDOW
  * when offered, DATA with every LF, CRLF and bare CR sent as CRLF and
- * dot-stuffing (RFC 5321 4.5.2, smtp_dot_feed),
- * RSET for reuse and QUIT.  Every wait has its own timeout from
+ * dot-stuffing (RFC 5321 4.5.2, common/smtp_client_data),
+ * RSET for reuse and QUIT.  The connect, the command writer and the
+ * reply reader are common/smtp_client's, shared with the LMTP client.  Every wait has its own timeout from
  * postern.conf, after RFC 5321 4.5.3.2.
  *
- * Trusts: nothing the server says: replies go through common/smtp_reply
- * (bounded lines and text); a reply that breaks the grammar ends the
+ * Trusts: nothing the server says: replies are read by common/smtp_client
+ * (bounded lines, lines per reply and text); a reply that breaks the grammar ends the
  * session like a lost connection.  Envelope data was validated by the
  * agent (no control bytes can reach a command line).
  *
@@ -23,27 +24,21 @@
  * tries the next server for the recipients without a final answer.  A
  * lost connection after the data was sent defers the accepted
  * recipients (the message may arrive twice; it is never lost). */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "remote.h"
-#include "smtp_data.h"
-#include "sockets.h"
+#include "smtp_client.h"
+#include "smtp_client_data.h"
 #include "tls.h"
 
-#define REMOTE_LINE_MAX 4096          /* longest reply line accepted (RFC 5321 4.5.3.1.5: 512) */
 #define REMOTE_REPLY_SHOWN 300        /* reply text kept in a reason */
 #define REMOTE_CMD_MAX (2 * ADDRESS_PATH_MAX + 1200)   /* MAIL/RCPT with parameters */
-#define REMOTE_DATA_BLOCK 65536       /* bytes per pread of the message */
 #define REMOTE_CRED_MAX 1024          /* user:password from the map */
 
 /* ---- small things ---- */
@@ -61,22 +56,10 @@ static void remote_reason(char *out, size_t len, const char *fmt, ...)
 /* The session's last reply as "host X said: CODE text (in reply to CMD)". */
 static void remote_said(const struct remote_session *s, const char *cmd, char *out, size_t len)
 {
-	struct buf b;
+	char who[sizeof s->target.text + 8];
 
-	buf_init(&b, REMOTE_REPLY_SHOWN + 32);
-	if (smtp_reply_summary(&s->reply, &b, REMOTE_REPLY_SHOWN) < 0)
-		buf_set(&b, "(reply too long)", 16);
-	remote_reason(out, len, "host %s said: %s (in reply to %s)", s->target.text, buf_cstr(&b), cmd);
-	buf_free(&b);
-}
-
-/* The status to report for the last reply: its enhanced code when its
- * class agrees with the reply code, else X.0.0 (RFC 3463 3.1). */
-static const char *remote_reply_dsn(const struct remote_session *s)
-{
-	if (s->reply.enh[0] != '\0' && s->reply.enh[0] - '0' == s->reply.code / 100)
-		return s->reply.enh;
-	return s->reply.code >= 500 ? "5.0.0" : "4.0.0";
+	snprintf(who, sizeof who, "host %s", s->target.text);
+	smtp_reply_said(&s->reply, who, cmd, REMOTE_REPLY_SHOWN, out, len);
 }
 
 static void remote_session_free(struct remote_session **sp)
@@ -99,90 +82,33 @@ static void remote_session_free(struct remote_session **sp)
 static int remote_read_reply(struct remote_session *s, int ms, const char **error_r)
 {
 	stream_set_timeout(s->s, ms);
-	smtp_reply_reset(&s->reply);
-	for (;;) {
-		const char *line;
-		size_t len;
-		enum stream_status st = stream_read_line(s->s, &line, &len);
-		int r;
-		if (st != STREAM_OK) {
-			*error_r = st == STREAM_TIMEOUT ? "timeout" : st == STREAM_TOOLONG ? "reply line too long"
-				   : st == STREAM_EOF ? "lost connection" : "read error";
-			return -1;
-		}
-		r = smtp_reply_line(&s->reply, line, len, error_r);
-		if (r < 0)
-			return -1;
-		if (r == 1)
-			return s->reply.code;
-	}
+	return smtp_client_read_reply(s->s, &s->reply, error_r);
 }
 
 static int remote_send(struct remote_session *s, int ms, const char *cmd, int flush)
 {
 	stream_set_timeout(s->s, ms);
-	if (stream_puts(s->s, cmd) < 0 || stream_puts(s->s, "\r\n") < 0)
-		return -1;
-	return flush ? stream_flush(s->s) : 0;
+	return smtp_client_send(s->s, cmd, flush);
 }
 
-/* Send cmd and read its reply: the code, or -1 with reason set. */
+/* Send cmd and read its reply within ms: the code, or -1 with reason set. */
 static int remote_command(struct remote_session *s, int ms, const char *cmd, const char *what,
 			  char *reason, size_t rlen)
 {
 	const char *error;
 	int code;
 
-	if (remote_send(s, ms, cmd, 1) < 0) {
+	stream_set_timeout(s->s, ms);
+	code = smtp_client_command(s->s, &s->reply, cmd, &error);
+	if (code == -2)
 		remote_reason(reason, rlen, "lost connection with %s while sending %s", s->target.text, what);
-		return -1;
-	}
-	code = remote_read_reply(s, ms, &error);
-	if (code < 0)
+	else if (code == -1)
 		remote_reason(reason, rlen, "%s with %s while receiving the reply to %s", error,
 			      s->target.text, what);
-	return code;
+	return code < 0 ? -1 : code;
 }
 
 /* ---- connecting ---- */
-
-/* TCP connect within ms.  fd, or -1 with errno. */
-static int remote_connect(const struct remote_target *t, int ms)
-{
-	int fd = socket(t->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	struct pollfd pfd;
-	int err = 0, r;
-	socklen_t elen = sizeof err;
-
-	if (fd < 0)
-		return -1;
-	if (connect(fd, (const struct sockaddr *)&t->addr, t->addr_len) < 0) {
-		if (errno != EINPROGRESS)
-			goto fail;
-		pfd = (struct pollfd){ .fd = fd, .events = POLLOUT };
-		do
-			r = poll(&pfd, 1, ms);
-		while (r < 0 && errno == EINTR);
-		if (r == 0) {
-			errno = ETIMEDOUT;
-			goto fail;
-		}
-		if (r < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0)
-			goto fail;
-		if (err != 0) {
-			errno = err;
-			goto fail;
-		}
-	}
-	if (fd_set_nonblock(fd, 0) < 0)
-		goto fail;
-	return fd;
-fail:
-	err = errno;
-	close(fd);
-	errno = err;
-	return -1;
-}
 
 /* EHLO, or HELO when EHLO is refused with 5xx (RFC 5321 3.2).  0 or -1. */
 static int remote_hello(struct remote_ctx *ctx, struct remote_session *s, char *reason, size_t rlen)
@@ -365,12 +291,12 @@ int remote_smtp_open(struct remote_ctx *ctx, const struct remote_dest *dest,
 	s->target = *target;
 	smtp_reply_init(&s->reply);
 	snprintf(s->dest_key, sizeof s->dest_key, "%s", dest->key);
-	s->fd = remote_connect(target, ctx->conf.connect_ms);
+	s->fd = smtp_client_connect((const struct sockaddr *)&target->addr, target->addr_len, ctx->conf.connect_ms);
 	if (s->fd < 0) {
 		remote_reason(reason, rlen, "connect to %s: %s", target->text, strerror(errno));
 		goto fail;
 	}
-	s->s = stream_new(s->fd, s->fd, REMOTE_LINE_MAX, ctx->conf.greeting_ms);
+	s->s = stream_new(s->fd, s->fd, SMTP_CLIENT_LINE_MAX, ctx->conf.greeting_ms);
 	if (s->s == NULL) {
 		remote_reason(reason, rlen, "out of memory");
 		goto fail;
@@ -448,37 +374,16 @@ static int remote_queue_cmd(struct remote_session *s, int ms, struct buf *b)
 	return r;
 }
 
-/* The message in DATA wire form (smtp_dot_feed: every LF, CRLF and bare
- * CR goes out as CRLF, so no bare CR reaches the next server, and a
- * leading '.' is doubled, RFC 5321 4.5.2), ended by ".". */
+/* The message in DATA wire form and the final dot (smtp_client_data),
+ * within data_block_ms per block.  0, -1 lost, -2 the queue file failed. */
 static int remote_send_data(struct remote_ctx *ctx, struct remote_session *s, const struct remote_msg *m)
 {
-	static char block[REMOTE_DATA_BLOCK];
-	static char wire[SMTP_DOT_ROOM(REMOTE_DATA_BLOCK)];
 	const struct agent_request *q = m->q;
-	struct smtp_dot dot;
-	off_t done = 0;
+	struct smtp_client_body b = { .prepend = q->prepend, .prepend_len = q->prepend_len, .fd = q->fd,
+				      .offset = q->offset, .size = q->size };
 
 	stream_set_timeout(s->s, ctx->conf.data_block_ms);
-	smtp_dot_init(&dot);
-	/* the fields written after the data (DKIM-Signature) go first */
-	if (q->prepend_len > 0 &&
-	    stream_write(s->s, wire, smtp_dot_feed(&dot, q->prepend, q->prepend_len, wire)) < 0)
-		return -1;
-	while (done < q->size) {
-		size_t want = (size_t)(q->size - done) < sizeof block ? (size_t)(q->size - done) : sizeof block;
-		ssize_t r = pread(q->fd, block, want, q->offset + done);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return -2;   /* our own file failed: not the server's fault */
-		if (stream_write(s->s, wire, smtp_dot_feed(&dot, block, (size_t)r, wire)) < 0)
-			return -1;
-		done += r;
-	}
-	if (stream_write(s->s, wire, smtp_dot_end(&dot, wire)) < 0)
-		return -1;
-	return stream_flush(s->s);
+	return smtp_client_send_data(s->s, &b);
 }
 
 /* Mark the accepted recipients with one answer. */
@@ -573,7 +478,7 @@ static int remote_envelope(struct remote_ctx *ctx, struct remote_session *s, con
 				continue;
 			}
 			remote_said(s, "RCPT TO command", why, sizeof why);
-			remote_rcpt_set(r, code / 100 == 5 ? "failed" : "deferred", remote_reply_dsn(s), "%s", why);
+			remote_rcpt_set(r, code / 100 == 5 ? "failed" : "deferred", smtp_reply_dsn(&s->reply), "%s", why);
 		}
 		if (ret != 1)
 			break;
@@ -581,7 +486,7 @@ static int remote_envelope(struct remote_ctx *ctx, struct remote_session *s, con
 	if (ret == 0) {
 		for (size_t j = 0; j < n; j++)
 			if (!rc[j].done)
-				remote_rcpt_set(&rc[j], "failed", remote_reply_dsn(s), "%s", reason);
+				remote_rcpt_set(&rc[j], "failed", smtp_reply_dsn(&s->reply), "%s", reason);
 	}
 	buf_free(&cmd);
 	return ret;
@@ -609,7 +514,8 @@ static enum remote_try remote_data(struct remote_ctx *ctx, struct remote_session
 		return REMOTE_TRY_NEXT;
 	if (code != 354) {
 		remote_said(s, "DATA command", reason, rlen);
-		remote_accepted_all(rc, n, code / 100 == 5 ? "failed" : "deferred", remote_reply_dsn(s), reason);
+		remote_accepted_all(rc, n, code / 100 == 5 ? "failed" : "deferred", smtp_reply_dsn_failure(&s->reply),
+				    reason);
 		return REMOTE_TRY_DONE;
 	}
 	r = remote_send_data(ctx, s, m);
@@ -634,7 +540,7 @@ static enum remote_try remote_data(struct remote_ctx *ctx, struct remote_session
 	}
 	remote_said(s, "end of DATA command", reason, rlen);
 	remote_accepted_all(rc, n, code / 100 == 2 ? "delivered" : code / 100 == 5 ? "failed" : "deferred",
-			    code / 100 == 2 ? "2.0.0" : remote_reply_dsn(s), reason);
+			    code / 100 == 2 ? "2.0.0" : smtp_reply_dsn(&s->reply), reason);
 	return REMOTE_TRY_DONE;
 }
 

@@ -161,13 +161,14 @@ int imapd_qresync_select(struct imapd_session *ss, const struct imap_select *sel
 		within = &known;
 	}
 	imapd_vanished_earlier(ss, sel->modseq, within);
-	size_t *idx, n;
-	if (mbox_changed_since(mb, sel->modseq, &idx, &n) < 0)
+	struct mbox_changed *chg;
+	size_t n;
+	if (mbox_changed_since(mb, sel->modseq, &chg, &n) < 0)
 		return -1;
 	for (size_t k = 0; k < n; k++)
-		if (within == NULL || imap_seqset_contains(within, mb->msgs[idx[k]].uid))
-			imapd_put_fetch_flags(ss, idx[k]);
-	free(idx);
+		if (within == NULL || imap_seqset_contains(within, chg[k].m.uid))
+			imapd_put_fetch_flags_of(ss, chg[k].idx, &chg[k].m);
+	free(chg);
 	return 0;
 }
 

@@ -77,8 +77,11 @@ static void imapd_put_flag_list(struct imapd_session *ss)
 
 void imapd_put_fetch_flags(struct imapd_session *ss, size_t idx)
 {
-	const struct mbox_msg *m = &ss->mb->msgs[idx];
+	imapd_put_fetch_flags_of(ss, idx, &ss->mb->msgs[idx]);
+}
 
+void imapd_put_fetch_flags_of(struct imapd_session *ss, size_t idx, const struct mbox_msg *m)
+{
 	stream_printf(ss->s, "* %zu FETCH (UID %u FLAGS ", idx + 1, m->uid);
 	imapd_put_flags(ss, m);
 	if (ss->condstore)

@@ -140,6 +140,8 @@ uint32_t imapd_keyword_mask(const struct mbox *mb);
 /* "* n FETCH (UID u FLAGS (...))" of view index idx, with MODSEQ once
  * CONDSTORE is enabled (RFC 7162 3.1). */
 void imapd_put_fetch_flags(struct imapd_session *ss, size_t idx);
+/* The same for message m at view index idx (m: a copy of the view's). */
+void imapd_put_fetch_flags_of(struct imapd_session *ss, size_t idx, const struct mbox_msg *m);
 
 /* ---- CONDSTORE and QRESYNC (imapd_condstore.c) ---- */
 /* A CONDSTORE enabling command was given (RFC 7162 3.1). */

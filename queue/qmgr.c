@@ -43,6 +43,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -265,7 +266,23 @@ static int qmgr_take(struct qmgr *q, const char *dir, const char *name)
 	return 0;
 }
 
+time_t qmgr_clock(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
 /* ---- scanning ---- */
+
+/* The furthest ahead a deferral sets a next try, in seconds. */
+static time_t qmgr_furthest_try(const struct qmgr *q)
+{
+	unsigned long long d = q->max_backoff > q->retry_time ? q->max_backoff : q->retry_time;
+
+	return d > (unsigned long long)LLONG_MAX / 2 ? (time_t)(LLONG_MAX / 2) : (time_t)d;
+}
 
 /* Go on with a pass over c->dir (starting one if none is under way),
  * taking messages while there is room.  deferred/: only those whose mtime
@@ -299,7 +316,16 @@ static int qmgr_scan(struct qmgr *q, struct qmgr_cursor *c, time_t now)
 		if (deferred) {
 			if (fstatat(dirfd(c->dp), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 				continue;
-			if (st.st_mtime > now) {
+			/* No backoff sets a next try further ahead than the
+			 * longest one: a later mtime means the wall clock went
+			 * back since (or maximal_backoff_time was lowered), and
+			 * waiting for it would stall the mail by the size of the
+			 * jump.  Try it now. */
+			if (st.st_mtime > now && st.st_mtime - now > qmgr_furthest_try(q)) {
+				log_info("%s: next try %llds ahead, beyond the longest backoff "
+					 "(the clock went back, or the backoff was lowered): trying now", de->d_name,
+					 (long long)(st.st_mtime - now));
+			} else if (st.st_mtime > now) {
 				if (st.st_mtime < c->min_due)
 					c->min_due = st.st_mtime;
 				continue;
@@ -335,11 +361,12 @@ static int qmgr_scan(struct qmgr *q, struct qmgr_cursor *c, time_t now)
 static void qmgr_scans(struct qmgr *q, time_t now)
 {
 	struct qmgr_cursor *order[2];
+	time_t mono = qmgr_clock();
 
-	if (now >= q->next_scan) {
+	if (mono >= q->next_scan) {
 		log_debug("periodic queue scan");
 		q->want_active = q->want_incoming = q->want_deferred = 1;
-		q->next_scan = now + (time_t)q->run_delay;
+		q->next_scan = mono + (time_t)q->run_delay;
 	}
 	if (now >= q->next_deferred)
 		q->want_deferred = 1;
@@ -579,23 +606,31 @@ static void qmgr_trigger(struct qmgr *q)
 
 /* ---- the loop ---- */
 
-static int qmgr_poll_timeout(const struct qmgr *q, time_t now)
+/* Seconds from now to when (QMGR_NEVER: LLONG_MAX), without overflow. */
+static long long qmgr_until(time_t when, time_t now)
 {
-	time_t t = q->next_scan, c = qmgr_conn_deadline(q);
-	long long ms;
+	if (when == QMGR_NEVER)
+		return LLONG_MAX;
+	return when <= now ? 0 : (long long)when - (long long)now;
+}
+
+/* The periodic scan and the agents' deadlines are on the monotonic clock,
+ * the next deferred try on the wall clock (the mtimes of deferred/). */
+static int qmgr_poll_timeout(const struct qmgr *q, time_t wall, time_t mono)
+{
+	long long s = qmgr_until(q->next_scan, mono), c = qmgr_until(qmgr_conn_deadline(q), mono);
 
 	if (q->draining)
 		return 200;   /* only answers matter now; look again soon */
 
-	if (q->nactive < q->active_limit && q->next_deferred < t)
-		t = q->next_deferred;
-	if (c < t)
-		t = c;
-	if (t <= now || (q->nactive < q->active_limit && (q->want_incoming || q->want_deferred)) ||
+	if (q->nactive < q->active_limit && qmgr_until(q->next_deferred, wall) < s)
+		s = qmgr_until(q->next_deferred, wall);
+	if (c < s)
+		s = c;
+	if (s == 0 || (q->nactive < q->active_limit && (q->want_incoming || q->want_deferred)) ||
 	    q->ready_head != NULL)
 		return 0;
-	ms = ((long long)t - (long long)now) * 1000;
-	return ms > INT_MAX ? INT_MAX : (int)ms;
+	return s > INT_MAX / 1000 ? INT_MAX : (int)(s * 1000);
 }
 
 /* One round: wait for something, then handle it. */
@@ -614,7 +649,7 @@ static void qmgr_wait(struct qmgr *q)
 	pfd[n] = (struct pollfd){ .fd = daemon_stop_fd(), .events = POLLIN };
 	map[n++] = NULL;
 	n += qmgr_poll_fill(q, pfd + n, map + n, sizeof(pfd) / sizeof(pfd[0]) - n);
-	r = poll(pfd, n, qmgr_poll_timeout(q, time(NULL)));
+	r = poll(pfd, n, qmgr_poll_timeout(q, time(NULL), qmgr_clock()));
 	if (r < 0) {
 		if (errno == EINTR)
 			return;
@@ -628,7 +663,7 @@ static void qmgr_wait(struct qmgr *q)
 		else
 			qmgr_conn_event(q, map[k], pfd[k].revents);
 	}
-	qmgr_conn_timeouts(q, time(NULL));
+	qmgr_conn_timeouts(q, qmgr_clock());
 }
 
 /* `postern map` and `postern user` replace domains.cdb by rename.  We

@@ -91,7 +91,7 @@ struct qmgr_conn {
 	struct buf out;                 /* request bytes not yet sent */
 	size_t out_off;
 	struct buf in;                  /* answer bytes not yet parsed */
-	time_t deadline;
+	time_t deadline;                /* qmgr_clock() */
 };
 
 struct qmgr_transport {
@@ -123,7 +123,8 @@ struct qmgr {
 	struct qmgr_msg *ready_head, *ready_tail;
 	size_t nactive, active_limit, dest_limit;
 	struct qmgr_cursor active, incoming, deferred;
-	time_t next_scan, next_deferred;
+	time_t next_scan;               /* qmgr_clock(): the periodic scan */
+	time_t next_deferred;           /* wall clock, as the mtimes of deferred/ */
 	int want_incoming, want_active, want_deferred, turn;
 	unsigned long arrivals;         /* news of files in incoming/: triggers taken, reports written */
 	unsigned long long run_delay, min_backoff, max_backoff, lifetime, retry_time;
@@ -147,6 +148,10 @@ int qmgr_reopen(struct qmgr_msg *m);
 void qmgr_incoming_arrived(struct qmgr *q);
 /* rename that never replaces an existing name. 0 or -1 (errno). */
 int qmgr_move(const char *from, const char *to);
+
+/* Seconds on the monotonic clock: qmgr's own timers (the periodic scan,
+ * agent deadlines), which a jump of the wall clock must not move. */
+time_t qmgr_clock(void);
 
 /* ---- qmgr_deliver.c ---- */
 /* Set up the transports from the settings (before the loop). */

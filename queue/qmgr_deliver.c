@@ -471,7 +471,7 @@ static int qmgr_conn_send(struct qmgr *q, struct qmgr_conn *c)
 			return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
 		}
 		c->out_off += (size_t)w;
-		c->deadline = time(NULL) + q->ipc_timeout;
+		c->deadline = qmgr_clock() + q->ipc_timeout;
 	}
 	return 0;
 }
@@ -489,7 +489,7 @@ static void qmgr_start(struct qmgr *q, struct qmgr_conn *c, struct qmgr_job *j)
 	c->job = j;
 	c->answered = 0;
 	c->state = QMGR_BUSY;
-	c->deadline = time(NULL) + q->ipc_timeout;
+	c->deadline = qmgr_clock() + q->ipc_timeout;
 	if (qmgr_reopen(m) < 0) {
 		if (errno == ENOENT) {
 			/* Moved away (held or deleted): forget this job. */
@@ -704,7 +704,7 @@ static int qmgr_conn_parse(struct qmgr *q, struct qmgr_conn *c)
 		if (r < 0)
 			return -1;
 		buf_consume(&c->in, n);
-		c->deadline = time(NULL) + q->ipc_timeout;
+		c->deadline = qmgr_clock() + q->ipc_timeout;
 		if (c->answered == c->job->n) {
 			struct qmgr_job *j = c->job;
 

@@ -12,7 +12,8 @@ from postern_harness import HOST
 
 class LoopbackServer:
 
-    def __init__(self, unix_path=None):
+    def __init__(self, unix_path=None, port=0):
+        """port: the TCP port to listen on (0: one the kernel picks)."""
         self.lock = threading.Lock()
         if unix_path is not None:
             self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -21,7 +22,7 @@ class LoopbackServer:
         else:
             self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            self.sock.bind((HOST, 0))
+            self.sock.bind((HOST, port))
             self.port = self.sock.getsockname()[1]
         self.sock.listen(8)
         self.conns = []

@@ -542,6 +542,16 @@ def header_value(msg_bytes, name):
 SELF_SIGNED_WARNING = "the certificate is self-signed"
 
 
+def unverified_tls_context():
+    """A client TLS context that takes any certificate (the tree's own is
+    self-signed), for tests about something else than the certificate."""
+    import ssl
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
 class Tree:
     """One Postern tree in a temp dir and (maybe) its running master."""
 
@@ -930,13 +940,9 @@ class Tree:
     def submission(self, user=None, timeout=60):
         """smtplib session on the submission port after STARTTLS (and AUTH
         as user when given)."""
-        import ssl
-        ctx = ssl.create_default_context()
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
         s = smtplib.SMTP(HOST, self.port("submission"), local_hostname="client.example",
                          timeout=timeout * SCALE)
-        s.starttls(context=ctx)
+        s.starttls(context=unverified_tls_context())
         s.ehlo()
         if user is not None:
             s.login(self.addr(user), self.passwords[user])

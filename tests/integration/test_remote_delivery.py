@@ -172,10 +172,12 @@ class Sink:
 
 class RawDataSink:
     """A minimal SMTP server on HOST:PORT that keeps the raw DATA bytes
-    (through the final <CRLF>.<CRLF>) of every transaction."""
+    (through the final <CRLF>.<CRLF>) of every transaction; data_reply,
+    when given, answers DATA instead of 354 (and no data is read)."""
 
-    def __init__(self, host, port):
+    def __init__(self, host, port, data_reply=None):
         self.data = []
+        self.data_reply = data_reply
         self.srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.srv.bind((host, port))
@@ -217,6 +219,8 @@ class RawDataSink:
             verb = line()[:4]
             if verb == b"EHLO":
                 c.sendall(b"250-raw.sink\r\n250 8BITMIME\r\n")
+            elif verb == b"DATA" and self.data_reply is not None:
+                c.sendall(self.data_reply)
             elif verb == b"DATA":
                 c.sendall(b"354 go\r\n")
                 while b"\r\n.\r\n" not in b"\r\n" + buf:
@@ -521,6 +525,17 @@ class RemoteDeliveryTest(PosternTestCase):
         self.assertNotRegex(wire, rb"[^\r]\n", "a bare LF went over the wire")
         self.assertEqual(wire, b"Subject: cr\r\n\r\none\r\ntwo\r\n..three\r\n..four\r\n"
                                b"MAIL FROM:<x@y>\r\nend\r\n.\r\n")
+
+    def test_250_to_data_defers_with_a_4xx_status(self):
+        # A 2xx where DATA needs 354 is a protocol error: the recipient is
+        # deferred, and its status must not read as success (once 2.0.0).
+        sink = RawDataSink(SINK_A, self.port, data_reply=b"250 2.0.0 sure\r\n")
+        self.addCleanup(sink.stop)
+        t = self.sender_tree()
+        ans = t.deliver(["u@pref.test"])
+        self.assertEqual((ans[0]["status"], ans[0]["dsn"]), ("deferred", "4.0.0"), ans)
+        self.assertIn("said: 250 2.0.0 sure (in reply to DATA command)", ans[0]["reason"])
+        self.assertEqual(sink.data, [])
 
     # ---- relayhost
 

@@ -14,11 +14,10 @@ import poplib
 import re
 import smtplib
 import socket
-import ssl
 import time
 import unittest
 
-from postern_harness import HOST, SCALE, PosternTestCase, wait_for
+from postern_harness import HOST, SCALE, PosternTestCase, unverified_tls_context, wait_for
 
 HANDSHAKE_S = 2
 # Generous for a busy machine, and still far below smtpd_timeout (300 s)
@@ -28,13 +27,6 @@ CLOSE_WITHIN_S = HANDSHAKE_S + 10 * SCALE
 # A TLS record header (handshake, 512 bytes announced) and the
 # ClientHello type byte: a real start that never completes.
 PARTIAL_HELLO = bytes([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01])
-
-
-def tls_client_context():
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    return ctx
 
 
 def read_line(sock):
@@ -130,7 +122,7 @@ class TlsHandshakeTimeout(PosternTestCase):
 
     def smtps_served(self, t):
         s = smtplib.SMTP_SSL(HOST, t.port("smtps"), local_hostname="client.example",
-                             context=tls_client_context(), timeout=30 * SCALE)
+                             context=unverified_tls_context(), timeout=30 * SCALE)
         try:
             code, _ = s.ehlo()
             self.assertEqual(code, 250)
@@ -138,7 +130,7 @@ class TlsHandshakeTimeout(PosternTestCase):
             s.quit()
 
     def pop3s_served(self, t):
-        p = poplib.POP3_SSL(HOST, t.port("pop3s"), context=tls_client_context(), timeout=30 * SCALE)
+        p = poplib.POP3_SSL(HOST, t.port("pop3s"), context=unverified_tls_context(), timeout=30 * SCALE)
         try:
             p.user(t.addr("alice"))
             p.pass_(t.passwords["alice"])
@@ -158,7 +150,7 @@ class TlsHandshakeTimeout(PosternTestCase):
                             r"TLS handshake failed with unknown\[127\.0\.0\.1\]: TLS handshake timed out")
         s = smtplib.SMTP(HOST, t.port("smtp"), local_hostname="client.example", timeout=30 * SCALE)
         try:
-            s.starttls(context=tls_client_context())
+            s.starttls(context=unverified_tls_context())
             self.assertEqual(s.ehlo()[0], 250)
         finally:
             s.quit()
@@ -175,7 +167,7 @@ class TlsHandshakeTimeout(PosternTestCase):
                             r"client=127\.0\.0\.1: STLS failed: TLS handshake timed out")
         p = poplib.POP3(HOST, t.port("pop3"), timeout=30 * SCALE)
         try:
-            p.stls(context=tls_client_context())
+            p.stls(context=unverified_tls_context())
             p.user(t.addr("alice"))
             p.pass_(t.passwords["alice"])
             self.assertEqual(p.stat()[0], 0)

@@ -232,16 +232,16 @@ static long long probe_now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Probe rcpt "a@x" against a scripted server. */
-static void probe_against(const char *const *replies, size_t n, int delay_ms, int timeout_ms,
-			  struct probe_run *pr)
+/* Run client(d, arg) against a scripted server (serve_script); what the
+ * server read goes into wire. */
+static void script_run(const char *const *replies, size_t n, int delay_ms,
+		       void (*client)(const struct lmtp_dest *d, void *arg), void *arg, char *wire, size_t wlen)
 {
 	char dir[] = "/tmp/test_lmtp_XXXXXX", path[64];
 	struct lmtp_dest d = { .is_unix = 1 };
 	int pipefd[2], lfd;
 	pid_t pid;
 	ssize_t got;
-	long long t0;
 
 	assert_non_null(mkdtemp(dir));
 	snprintf(path, sizeof path, "%s/lmtp", dir);
@@ -255,16 +255,37 @@ static void probe_against(const char *const *replies, size_t n, int delay_ms, in
 	close(pipefd[1]);
 	assert_int_equal(chdir("/"), 0);
 	snprintf(d.path, sizeof d.path, "%s", path);
-	t0 = probe_now_ms();
-	lmtp_probe(&d, "me", "a@x", timeout_ms, &pr->a);
-	pr->ms = probe_now_ms() - t0;
-	got = read(pipefd[0], pr->wire, sizeof pr->wire - 1);
-	pr->wire[got > 0 ? got : 0] = '\0';
+	client(&d, arg);
+	got = read(pipefd[0], wire, wlen - 1);
+	wire[got > 0 ? got : 0] = '\0';
 	close(pipefd[0]);
 	waitpid(pid, NULL, 0);
 	close(lfd);
 	unlink(path);
 	rmdir(dir);
+}
+
+struct probe_args {
+	struct probe_run *pr;
+	int timeout_ms;
+};
+
+static void probe_client(const struct lmtp_dest *d, void *arg)
+{
+	struct probe_args *pa = arg;
+	long long t0 = probe_now_ms();
+
+	lmtp_probe(d, "me", "a@x", pa->timeout_ms, &pa->pr->a);
+	pa->pr->ms = probe_now_ms() - t0;
+}
+
+/* Probe rcpt "a@x" against a scripted server. */
+static void probe_against(const char *const *replies, size_t n, int delay_ms, int timeout_ms,
+			  struct probe_run *pr)
+{
+	struct probe_args pa = { .pr = pr, .timeout_ms = timeout_ms };
+
+	script_run(replies, n, delay_ms, probe_client, &pa, pr->wire, sizeof pr->wire);
 }
 
 /* Probe a server that takes LHLO and MAIL and answers RCPT with reply. */
@@ -344,6 +365,33 @@ static void test_lmtp_probe_unreachable_defers(void **state)
 	assert_string_equal(a.dsn, "4.4.1");
 }
 
+/* lmtp_deliver of an empty message from s@x to a@x; arg: its answer. */
+static void deliver_one_empty(const struct lmtp_dest *d, void *arg)
+{
+	const char *rcpt = "a@x";
+	struct lmtp_msg m = { .sender = "s@x", .helo = "me", .fd = -1, .timeout_ms = 5000 };
+
+	lmtp_deliver(d, &m, &rcpt, 1, arg);
+}
+
+/* A 250 where DATA needs 354 is a protocol error: deferred with a 4.x.x
+ * status (it once kept the server's 2.0.0 on a deferral), and no message
+ * text is sent. */
+static void test_lmtp_deliver_250_to_data_defers_with_4_0_0(void **state)
+{
+	const char *const replies[] = { "220 hi\r\n", "250 ok\r\n", "250 ok\r\n", "250 ok\r\n",
+					"250 2.0.0 whatever\r\n", "221 bye\r\n" };
+	char wire[4096];
+	struct lmtp_answer a;
+
+	(void)state;
+	script_run(replies, 6, 0, deliver_one_empty, &a, wire, sizeof wire);
+	assert_int_equal(a.status, LMTP_DEFERRED);
+	assert_string_equal(a.dsn, "4.0.0");
+	assert_non_null(strstr(a.reason, "said: 250 2.0.0 whatever (in reply to DATA)"));
+	assert_string_equal(wire, "LHLO me\r\nMAIL FROM:<s@x>\r\nRCPT TO:<a@x>\r\nDATA\r\nQUIT\r\n");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -357,6 +405,7 @@ int main(void)
 		cmocka_unit_test(test_lmtp_probe_temporary_answers_defer),
 		cmocka_unit_test(test_lmtp_probe_ends_within_its_timeout_as_a_whole),
 		cmocka_unit_test(test_lmtp_probe_unreachable_defers),
+		cmocka_unit_test(test_lmtp_deliver_250_to_data_defers_with_4_0_0),
 	};
 	signal(SIGPIPE, SIG_IGN);
 	return cmocka_run_group_tests(tests, NULL, NULL);

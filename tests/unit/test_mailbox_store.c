@@ -168,6 +168,50 @@ static void test_uids_stable_and_never_reused(void **state)
 	mbox_close(&mb);
 }
 
+/* mbox_find_uid guesses by value: on dense UIDs, on clusters far apart,
+ * on gaps that grow geometrically and on one huge gap it finds exactly
+ * what a linear search finds, present or not. */
+static void test_find_uid_on_any_spread(void **state)
+{
+	enum { N = 3000 };
+	struct mbox_msg *msgs = calloc(N, sizeof(*msgs));
+	struct mbox mb = { 0 };
+	(void)state;
+
+	assert_non_null(msgs);
+	mb.msgs = msgs;
+	for (int shape = 0; shape < 5; shape++) {
+		uint32_t uid = 1;
+		for (size_t i = 0; i < N; i++) {
+			msgs[i].uid = uid;
+			switch (shape) {
+			case 0: uid += 1; break;                                   /* dense */
+			case 1: uid += i % 7 == 0 ? 3 : 1; break;                  /* a few expunged */
+			case 2: uid += i % 500 == 499 ? 1000000 : 1; break;        /* clusters */
+			case 3: uid += 1 + (uint32_t)(i * i / 4000); break;        /* ever wider gaps */
+			default: uid += i == N - 2 ? 4000000000u - uid : 1; break; /* one huge gap */
+			}
+		}
+		for (size_t n = 0; n <= N; n += n < 5 ? 1 : 997) {
+			mb.n = n;
+			uint32_t probes[] = { 0, 1, 2, msgs[n > 0 ? n - 1 : 0].uid, msgs[n > 0 ? n - 1 : 0].uid + 1, UINT32_MAX };
+			for (size_t k = 0; k < sizeof(probes) / sizeof(probes[0]); k++) {
+				long want = -1;
+				for (size_t i = 0; i < n; i++)
+					if (msgs[i].uid == probes[k])
+						want = (long)i;
+				assert_int_equal(mbox_find_uid(&mb, probes[k]), want);
+			}
+			for (size_t i = 0; i < n; i++) {
+				assert_int_equal(mbox_find_uid(&mb, msgs[i].uid), (long)i);
+				if (i + 1 < n && msgs[i + 1].uid > msgs[i].uid + 1)
+					assert_int_equal(mbox_find_uid(&mb, msgs[i].uid + 1), -1);
+			}
+		}
+	}
+	free(msgs);
+}
+
 static void test_flag_rename_keeps_uid_and_open_follows(void **state)
 {
 	struct mbox *mb;
@@ -1985,6 +2029,93 @@ static void open_refused_then_rebuilt(const char *md, size_t n)
 	mbox_close(&mb);
 }
 
+/* mbox_changed_since(mb, since) says what a pass over the view says:
+ * each message with a MODSEQ above since, by view index, with its UID,
+ * flags, MODSEQ and \Recent. */
+static void assert_changed_as_view(struct mbox *mb, uint64_t since)
+{
+	struct mbox_changed *chg;
+	size_t n, k = 0;
+
+	assert_int_equal(mbox_changed_since(mb, since, &chg, &n), 0);
+	for (size_t i = 0; i < mb->n; i++) {
+		if (mb->msgs[i].modseq <= since)
+			continue;
+		assert_true(k < n);
+		assert_int_equal(chg[k].idx, i);
+		assert_int_equal(chg[k].m.uid, mb->msgs[i].uid);
+		assert_int_equal(chg[k].m.flags, mb->msgs[i].flags);
+		assert_int_equal(chg[k].m.modseq, mb->msgs[i].modseq);
+		assert_int_equal(chg[k].m.recent, mb->msgs[i].recent);
+		k++;
+	}
+	assert_int_equal(k, n);
+	free(chg);
+}
+
+/* assert_changed_as_view from every MODSEQ that matters: 0, since,
+ * and just below and at every MODSEQ the view has. */
+static void assert_changed_as_view_from_all(struct mbox *mb, uint64_t since)
+{
+	assert_changed_as_view(mb, 0);
+	assert_changed_as_view(mb, since);
+	for (size_t i = 0; i < mb->n; i++) {
+		if (mb->msgs[i].modseq < since)
+			continue;
+		assert_changed_as_view(mb, mb->msgs[i].modseq - 1);
+		assert_changed_as_view(mb, mb->msgs[i].modseq);
+	}
+}
+
+/* QRESYNC's answer on a view mapped from the snapshot comes from the
+ * snapshot's list of the messages changed last (their places and flags)
+ * without reading the view: the same as a pass over the view says, with
+ * changes after the snapshot, an expunge after it (places shift), new
+ * messages that are \Recent, and from every MODSEQ. */
+static void test_changed_since_from_the_list_as_the_view(void **state)
+{
+	struct mbox *mb, *other;
+	const char *err = NULL;
+	int removed;
+	(void)state;
+
+	make_maildir("cs");
+	deliver_sized("cs", 0, SNAP_MSGS);
+	assert_int_equal(mbox_open("cs", 2, 0, &mb, &err), 0);
+	uint64_t before = mb->highestmodseq;
+	for (size_t i = 5; i < SNAP_MSGS; i += 9)
+		assert_int_equal(mbox_msg_set_flags(mb, i, MBOX_FLAGGED | (i % 2 ? MBOX_SEEN : 0)), 0);
+	assert_int_equal(mbox_msg_expunge(mb, 2, &removed), 0);   /* the snapshot is written again */
+	assert_int_equal(mbox_sync(mb, 0, &err), 0);
+	mbox_close(&mb);
+	assert_int_equal(mbox_open("cs", 2, 0, &mb, &err), 0);
+	assert_int_equal(mb->snapshot_reads, 1);
+	assert_changed_as_view_from_all(mb, before);
+	mbox_close(&mb);
+
+	/* another session changes flags and expunges after the snapshot;
+	 * new messages arrive; a session claiming \Recent opens it */
+	assert_int_equal(mbox_open("cs", 2, 0, &other, &err), 0);
+	assert_int_equal(mbox_msg_set_flags(other, 14, MBOX_ANSWERED), 0);
+	assert_int_equal(mbox_msg_set_flags(other, 40, MBOX_DRAFT), 0);
+	mbox_close(&other);
+	deliver_sized("cs", SNAP_MSGS, 3);
+	assert_int_equal(mbox_open("cs", 2, MBOX_CLAIM_RECENT, &mb, &err), 0);
+	assert_changed_as_view_from_all(mb, before);
+	mbox_close(&mb);
+	assert_int_equal(mbox_open("cs", 2, 0, &other, &err), 0);
+	assert_int_equal(mbox_msg_expunge(other, 30, &removed), 0);
+	assert_int_equal(mbox_msg_set_flags(other, 50, MBOX_SEEN), 0);
+	mbox_close(&other);
+	assert_int_equal(mbox_open("cs", 2, 0, &mb, &err), 0);
+	assert_changed_as_view_from_all(mb, before);
+	/* and after this session's own changes */
+	assert_int_equal(mbox_msg_set_flags(mb, 7, MBOX_SEEN | MBOX_DELETED), 0);
+	assert_int_equal(mbox_sync(mb, 0, &err), 0);
+	assert_changed_as_view_from_all(mb, before);
+	mbox_close(&mb);
+}
+
 /* Snapshot v2: the view's array (struct mbox_msg, native) is the view
  * at SELECT, the same as a full read; one of another layout, byte
  * order or size of struct mbox_msg, one cut short or with its header
@@ -2014,14 +2145,15 @@ static void test_snapshot_v2_array_round_trip_and_refusals(void **state)
 	/* a flag change after it: the copy-on-write view, and QRESYNC's
 	 * answer from the changes */
 	assert_int_equal(mbox_msg_set_flags(mb, 20, MBOX_ANSWERED), 0);
-	size_t *idx, nidx;
-	assert_int_equal(mbox_changed_since(mb, hms, &idx, &nidx), 0);
-	assert_int_equal(nidx, 1);
-	assert_int_equal(idx[0], 20);
-	free(idx);
-	assert_int_equal(mbox_changed_since(mb, 0, &idx, &nidx), 0);
-	assert_int_equal(nidx, mb->n);
-	free(idx);
+	struct mbox_changed *chg;
+	size_t nchg;
+	assert_int_equal(mbox_changed_since(mb, hms, &chg, &nchg), 0);
+	assert_int_equal(nchg, 1);
+	assert_int_equal(chg[0].idx, 20);
+	free(chg);
+	assert_int_equal(mbox_changed_since(mb, 0, &chg, &nchg), 0);
+	assert_int_equal(nchg, mb->n);
+	free(chg);
 	/* the same as the files alone say */
 	full = open_without_snapshot("s2", mb);
 	mbox_close(&full);
@@ -2244,6 +2376,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_new_messages_get_uids_in_arrival_order),
 		cmocka_unit_test(test_uids_stable_and_never_reused),
+		cmocka_unit_test(test_find_uid_on_any_spread),
 		cmocka_unit_test(test_flag_rename_keeps_uid_and_open_follows),
 		cmocka_unit_test(test_index_means_parsed_once),
 		cmocka_unit_test(test_damaged_uidlist_starts_new_uidvalidity),
@@ -2285,6 +2418,7 @@ int main(void)
 		cmocka_unit_test(test_snapshot_of_a_rewritten_uidlist_is_not_used),
 		cmocka_unit_test(test_torn_or_damaged_snapshot_is_not_believed),
 		cmocka_unit_test(test_snapshot_v2_array_round_trip_and_refusals),
+		cmocka_unit_test(test_changed_since_from_the_list_as_the_view),
 		cmocka_unit_test(test_snapshot_rewritten_by_another_process),
 		cmocka_unit_test(test_recent_once_under_concurrency),
 	};

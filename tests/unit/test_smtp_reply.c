@@ -1,5 +1,6 @@
 /* Unit tests for common/smtp_reply.c: reply grammar (RFC 5321 4.2),
- * enhanced status codes (RFC 3463), EHLO keywords, limits, summaries. */
+ * enhanced status codes (RFC 3463), EHLO keywords, limits, summaries,
+ * and the status and reason both clients make of a reply. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -219,6 +220,49 @@ static void test_enhanced_code_ok_takes_exact_codes_only(void **state)
 	assert_true(smtp_enhanced_code_ok("5.1.1 text", 5));
 }
 
+/* The status fn gives for the reply text. */
+static void assert_dsn(const char *(*fn)(const struct smtp_reply *), const char *text, const char *want)
+{
+	struct smtp_reply r;
+
+	assert_int_equal(parse(&r, text, NULL), 0);
+	assert_string_equal(fn(&r), want);
+	smtp_reply_free(&r);
+}
+
+static void test_dsn_takes_the_enhanced_code_or_the_class_default(void **state)
+{
+	(void)state;
+	assert_dsn(smtp_reply_dsn, "550 5.1.1 no such user\r\n", "5.1.1");
+	assert_dsn(smtp_reply_dsn, "452 too many\r\n", "4.0.0");
+	assert_dsn(smtp_reply_dsn, "554 no\r\n", "5.0.0");
+	assert_dsn(smtp_reply_dsn, "250 ok\r\n", "2.0.0");
+	assert_dsn(smtp_reply_dsn, "354 go\r\n", "4.0.0");   /* no class 3 status exists: temporary */
+}
+
+static void test_dsn_failure_never_reads_as_success(void **state)
+{
+	(void)state;
+	assert_dsn(smtp_reply_dsn_failure, "250 2.0.0 ok\r\n", "4.0.0");   /* 250 where DATA needs 354 */
+	assert_dsn(smtp_reply_dsn_failure, "451 4.3.2 later\r\n", "4.3.2");
+	assert_dsn(smtp_reply_dsn_failure, "550 5.7.1 no\r\n", "5.7.1");
+}
+
+static void test_said_names_the_server_and_the_command(void **state)
+{
+	struct smtp_reply r;
+	char out[64];
+
+	(void)state;
+	parse(&r, "550-5.1.1 first\r\n550 second\r\n", NULL);
+	smtp_reply_said(&r, "host mx[192.0.2.1]:25", "RCPT TO command", 300, out, sizeof out);
+	/* cut at the buffer: a diagnostic only shortens */
+	assert_string_equal(out, "host mx[192.0.2.1]:25 said: 550 5.1.1 first second (in reply to");
+	smtp_reply_said(&r, "lmtp x", "DATA", 5, out, sizeof out);
+	assert_string_equal(out, "lmtp x said: 550 5.1.1... (in reply to DATA)");
+	smtp_reply_free(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -236,6 +280,9 @@ int main(void)
 		cmocka_unit_test(test_ehlo_size_overflow_is_ignored),
 		cmocka_unit_test(test_summary_is_one_printable_line),
 		cmocka_unit_test(test_enhanced_code_ok_takes_exact_codes_only),
+		cmocka_unit_test(test_dsn_takes_the_enhanced_code_or_the_class_default),
+		cmocka_unit_test(test_dsn_failure_never_reads_as_success),
+		cmocka_unit_test(test_said_names_the_server_and_the_command),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
