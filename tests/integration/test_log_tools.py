@@ -146,7 +146,14 @@ class LogTools(PosternTestCase):
     def script(self, t, name):
         """The scripted run: the queue ID of the bounced message, the log,
         and the SMTP sessions in all (the harness's readiness probe too)."""
-        sessions = 5 + len(re.findall(r"\]: connect from ", read_text(self.path)))
+        # The readiness probe got its 220 (so at least one session), but
+        # its lines may still be on their way to the log: wait until every
+        # session begun there has ended there before counting them.
+        def probe_sessions():
+            text = read_text(self.path)
+            begun, ended = (len(re.findall(r"\]: %s from " % w, text)) for w in ("connect", "disconnect"))
+            return begun if begun >= 1 and begun == ended else None
+        sessions = 5 + wait_for(probe_sessions, 30, "the readiness probe's SMTP session in the log")
         t.send("bob@example.test", "accepted-local", sender=SENDER)
         t.send("ok@remote.test", "accepted-remote", sender=SENDER)
         t.send("defer@remote.test", "deferred", sender=SENDER)
