@@ -14,7 +14,8 @@ Suites, in order:
                by default for a -san build: the fuzz targets are ASan +
                UBSan builds in both, so `make test` has run them.
   integration  the modules tests/integration/test_*.py, run by -j worker
-               processes (default POSTERN_TEST_JOBS or 2, at most 3) that
+               processes (default POSTERN_TEST_JOBS, else 3, or 2 for a -san
+               build; at most 3) that
                each take the next module from a shared queue; a child
                process bounds a hang and stops its daemons; one test per
                test method.  Each worker draws its trees' port bases from
@@ -97,14 +98,17 @@ def timeout_scale():
     return v if v > 0 else 1.0
 
 
-def default_jobs():
-    """POSTERN_TEST_JOBS, else 2: the integration tests mostly wait on
-    daemons, disks and timers, so two workers finish in well under the
-    time of one even on two busy cores."""
+def default_jobs(san):
+    """POSTERN_TEST_JOBS, else 3 (2 for a sanitizer build): the
+    integration tests mostly wait on daemons, disks and timers (in the
+    plain build about 70% of two cores with two workers), so more
+    workers finish sooner even on two busy cores; under ASan they are
+    CPU-bound already at two."""
+    fallback = 2 if san else 3
     try:
-        n = int(os.environ.get("POSTERN_TEST_JOBS", "") or 2)
+        n = int(os.environ.get("POSTERN_TEST_JOBS", "") or fallback)
     except ValueError:
-        return 2
+        return fallback
     return min(max(n, 1), 3)
 
 
@@ -503,8 +507,9 @@ def main():
                     help="comma-separated suites to run (default all)")
     ap.add_argument("-k", action="append", metavar="PATTERN",
                     help="run only integration tests whose name contains PATTERN")
-    ap.add_argument("-j", "--jobs", type=int, default=default_jobs(),
-                    help="integration workers run at once (default POSTERN_TEST_JOBS or 2)")
+    ap.add_argument("-j", "--jobs", type=int,
+                    help="integration workers run at once (default POSTERN_TEST_JOBS, else 3; 2 for a "
+                    "sanitizer build)")
     ap.add_argument("--child-json", help=argparse.SUPPRESS)
     ap.add_argument("--queue", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -520,6 +525,8 @@ def main():
         return 1
 
     san = is_san(args.build)
+    if args.jobs is None:
+        args.jobs = default_jobs(san)
     suites = [s.strip() for s in args.suite.split(",") if s.strip()]
     if san and args.suite == DEFAULT_SUITES:
         # The fuzz targets are the same ASan + UBSan binaries in both
