@@ -117,7 +117,7 @@ class Load:
                 r = None
                 with self.lock:
                     self.errors += 1
-                time.sleep(0.05)   # a refusal while the service is down: pace the retry
+                self.halt.wait(0.05)   # a refusal while the service is down: pace the retry (stop ends it)
             if r is not None:
                 with self.lock:
                     self.done.append(r)
