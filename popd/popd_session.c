@@ -178,6 +178,9 @@ static void popd_cmd_quit(struct popd_session *ps)
 	for (size_t i = 0; i < ps->mb->n; i++)
 		deleted += ps->mb->deleted[i];
 	failed = popd_mailbox_expunge(ps->mb);
+	/* The lock goes before the reply: a client that reconnects as soon as
+	 * it reads +OK must not find its maildrop still [IN-USE]. */
+	popd_mailbox_close(&ps->mb);
 	if (failed > 0)
 		popd_reply(ps, "-ERR [SYS/TEMP] Some deleted messages not removed");
 	else

@@ -143,6 +143,19 @@ class Pop3Commands(PosternTestCase):
         p = login(t, "bob")                                # other mailboxes are not locked
         p.quit()
 
+    def test_reconnect_right_after_quit_never_finds_the_maildrop_in_use(self):
+        # The session releases its lock before QUIT's +OK goes out: a
+        # client that logs in again at once (fetchmail polling in a loop,
+        # a second account pass) must get the maildrop, not [IN-USE].
+        # Once caught in CI under reloads, when the old session process
+        # was descheduled between its reply and its unlock.
+        t = self.start_tree()
+        self.deliver(t, "alice", ["q1"])
+        for i in range(60):
+            p = login(t, "alice")
+            self.assertEqual(p.stat()[0], 1, "session %d" % i)
+            p.quit()
+
     def test_sasl_plain_with_and_without_initial_response(self):
         t = self.start_tree()
         self.deliver(t, "alice", ["s1"])
