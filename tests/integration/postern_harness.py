@@ -86,6 +86,10 @@ SCALE = _timeout_scale() * (3.0 if SANITIZED else 1.0)
 DOMAIN = "example.test"
 HOST = "127.0.0.1"
 SANITIZER_PATTERNS = (b"AddressSanitizer", b"LeakSanitizer", b"runtime error:")
+# A daemon that the seccomp filter killed (common/sandbox.c): a call its
+# profile lacks.  The master restarts it, so a test could pass over it;
+# every tree's log is checked at cleanup (Tree.forbidden_calls_expected).
+FORBIDDEN_CALL_PATTERN = b"killed: forbidden system call"
 
 _live_trees = []          # trees whose master may still run (for atexit)
 _live_lock = threading.Lock()
@@ -573,6 +577,9 @@ class Tree:
             raise AssertionError("%s: the postern-* users cannot reach it: %s is mode %o"
                                  % (self.dir, blocked, os.stat(blocked).st_mode & 0o7777))
         self.log_path = os.path.join(self.dir, "master.log")
+        # How many "killed: forbidden system call" lines cleanup accepts
+        # (a test that makes a daemon break its filter on purpose sets it).
+        self.forbidden_calls_expected = 0
         self.port_base = None
         self.master = None        # subprocess.Popen of `postern start -f`
         self.children_seen = {}   # pid -> argv0 of master children ever seen
@@ -791,13 +798,16 @@ class Tree:
         lines = self.log_bytes().decode("utf-8", "replace").splitlines()[-n:]
         return "---- tail of %s ----\n%s\n---- end ----" % (self.log_path, "\n".join(lines))
 
-    def sanitizer_findings(self):
-        data = self.log_bytes()
+    def log_lines_with(self, *patterns):
+        """The lines of master.log holding any of patterns (bytes), numbered."""
         hits = []
-        for i, line in enumerate(data.splitlines()):
-            if any(p in line for p in SANITIZER_PATTERNS):
+        for i, line in enumerate(self.log_bytes().splitlines()):
+            if any(p in line for p in patterns):
                 hits.append("%d: %s" % (i + 1, line.decode("utf-8", "replace")))
         return hits
+
+    def sanitizer_findings(self):
+        return self.log_lines_with(*SANITIZER_PATTERNS)
 
     # ---- mailboxes
 
@@ -1154,6 +1164,11 @@ class PosternTestCase(unittest.TestCase):
         hits = tree.sanitizer_findings()
         if hits:
             raise AssertionError("sanitizer reports in %s:\n%s" % (tree.log_path, "\n".join(hits[:40])))
+        calls = tree.log_lines_with(FORBIDDEN_CALL_PATTERN)
+        if len(calls) != tree.forbidden_calls_expected:
+            raise AssertionError("%d forbidden system call(s) in %s, %d expected:\n%s"
+                                 % (len(calls), tree.log_path, tree.forbidden_calls_expected,
+                                    "\n".join(calls[:40])))
 
     def run(self, result=None):
         if result is None:

@@ -70,6 +70,7 @@ class Sandbox(PosternTestCase):
 
     def test_forbidden_call_kills_with_its_name_and_the_master_restarts_without_losing_mail(self):
         t = self.start_tree()
+        t.forbidden_calls_expected = 1
         rcpt = t.addr("alice")
         t.send(rcpt, "before-0")
         t.wait_ids("alice", {"before-0"})
