@@ -266,14 +266,6 @@ static int qmgr_take(struct qmgr *q, const char *dir, const char *name)
 	return 0;
 }
 
-time_t qmgr_clock(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec;
-}
-
 /* ---- scanning ---- */
 
 /* The furthest ahead a deferral sets a next try, in seconds. */
@@ -421,7 +413,7 @@ static int qmgr_expire(struct qmgr *q, struct qmgr_msg *m, time_t now)
 	const char *err;
 
 	snprintf(reason, sizeof(reason), "message expired after %llu days in the queue",
-		 (unsigned long long)(now - m->qf.time) / 86400);
+		 qmgr_age(q, m, now) / 86400);
 	for (size_t i = 0; i < m->qf.nrcpt; i++) {
 		if (m->qf.rcpt[i].status != QUEUEFILE_PENDING)
 			continue;
@@ -437,7 +429,6 @@ static int qmgr_expire(struct qmgr *q, struct qmgr_msg *m, time_t now)
 			     "4.4.7", "failed", reason);
 		metric_count(METRIC_BOUNCED);
 	}
-	(void)q;
 	return 0;
 }
 
@@ -511,7 +502,7 @@ void qmgr_done(struct qmgr *q, struct qmgr_msg *m)
 		qmgr_msg_free(q, m);
 		return;
 	}
-	expired = now >= m->qf.time && (unsigned long long)(now - m->qf.time) >= q->lifetime;
+	expired = qmgr_age(q, m, now) >= q->lifetime;
 	if (queuefile_pending(&m->qf) > 0 && expired && qmgr_expire(q, m, now) < 0) {
 		qmgr_defer(q, m, 1, now);
 		return;
@@ -713,7 +704,9 @@ int main(int argc, char **argv)
 	/* Start-up: whatever a crashed qmgr left in active/ comes first. */
 	q.next_scan = 0;
 	q.next_deferred = QMGR_NEVER;
+	qmgr_jumps_load(&q);
 	while (!daemon_stopping() && !(q.draining && !qmgr_busy(&q))) {
+		qmgr_jumps_watch(&q);
 		qmgr_check_maps(&q);
 		if (!q.draining) {
 			qmgr_scans(&q, time(NULL));

@@ -13,6 +13,7 @@
 
 #include "buf.h"
 #include "cdbmap.h"
+#include "clock_jumps.h"
 #include "daemon.h"
 #include "queuefile.h"
 #include "record.h"
@@ -134,6 +135,7 @@ struct qmgr {
 	int draining;                   /* the map changed: finish in-flight jobs, exit */
 	const char *hostname;
 	char postmaster[QUEUEFILE_ADDR_MAX + 1];
+	struct clock_jumps jumps;       /* forward steps of the wall clock (qmgr_clock.c) */
 };
 
 /* ---- qmgr.c ---- */
@@ -149,9 +151,18 @@ void qmgr_incoming_arrived(struct qmgr *q);
 /* rename that never replaces an existing name. 0 or -1 (errno). */
 int qmgr_move(const char *from, const char *to);
 
+/* ---- qmgr_clock.c ---- */
 /* Seconds on the monotonic clock: qmgr's own timers (the periodic scan,
  * agent deadlines), which a jump of the wall clock must not move. */
 time_t qmgr_clock(void);
+/* Read the ledger of clock steps (queue/clock-jumps) and start watching. */
+void qmgr_jumps_load(struct qmgr *q);
+/* Compare the wall clock with the boot clock; a forward step goes into
+ * the ledger (logged, written).  Call at every wake-up. */
+void qmgr_jumps_watch(struct qmgr *q);
+/* m's age at wall-clock now, the clock's forward steps since it arrived
+ * left out: what maximal_queue_lifetime and delay_warning_time measure. */
+unsigned long long qmgr_age(const struct qmgr *q, const struct qmgr_msg *m, time_t now);
 
 /* ---- qmgr_deliver.c ---- */
 /* Set up the transports from the settings (before the loop). */

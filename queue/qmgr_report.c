@@ -114,7 +114,7 @@ static void qmgr_report_rcpt(const struct qmgr *q, const struct qmgr_msg *m, siz
 	}
 	r->last_attempt = known && res->when > 0 ? res->when : now;
 	if (a == DSN_DELAYED)
-		r->retry_until = m->qf.time + (long long)q->lifetime;
+		r->retry_until = (long long)now + (long long)q->lifetime - (long long)qmgr_age(q, m, now);
 }
 
 /* Write a message from <> to `to` into the queue (tmp/ -> incoming/). */
@@ -278,8 +278,7 @@ void qmgr_report_delay(struct qmgr *q, struct qmgr_msg *m, time_t now)
 	const char *err;
 
 	if (q->delay_warning == 0 || m->qf.warned || m->qf.warned_off == 0 ||
-	    m->qf.kind != QUEUEFILE_KIND_MAIL || m->qf.sender_len == 0 || now < m->qf.time ||
-	    (unsigned long long)(now - m->qf.time) < q->delay_warning)
+	    m->qf.kind != QUEUEFILE_KIND_MAIL || m->qf.sender_len == 0 || qmgr_age(q, m, now) < q->delay_warning)
 		return;
 	rcpt = calloc(m->qf.nrcpt, sizeof(*rcpt));
 	if (rcpt == NULL)

@@ -15,7 +15,11 @@ The machine's clock is never touched.
   instead of waiting for the clock to catch up.
 - Forwards: a delivery in flight when qmgr's clock jumps a day ahead is
   not cut off as timed out (the agents' deadlines are on the monotonic
-  clock): the next hop gets it once."""
+  clock): the next hop gets it once.
+- Forwards by more than maximal_queue_lifetime: a deferred message is
+  tried again (due early) but not expired, since its age leaves the step
+  out; the step is kept in queue/state/clock-jumps, so a restarted qmgr (still
+  on the jumped clock) does not expire it either."""
 
 import os
 import re
@@ -133,6 +137,40 @@ class ClockJumps(PosternTestCase):
         t.wait_queue(lambda q: q == [], 30, "an empty queue")
         self.assertEqual(sink.delivered, {"fwd-1": 1})
         self.assertNotIn("delivery agent", t.log_text(mark))
+
+    def test_forward_jump_beyond_the_lifetime_does_not_expire_mail(self):
+        port = free_port()     # nothing listens there: every try defers
+        t = self.start_faked_tree(relayhost="[%s]:%d" % (HOST, port), mynetworks="127.0.0.0/8",
+                                  remote_tls_security_level="none", minimal_backoff_time="60s",
+                                  maximal_backoff_time="120s", queue_run_delay="2s",
+                                  maximal_queue_lifetime="1d")
+        s = t.smtp()
+        s.sendmail("a@example.org", [FOREIGN], make_message("life-1", "a@example.org", FOREIGN, b"hi\r\n"))
+        s.quit()
+        t.wait_log(r"status=deferred", seconds=30)
+        mark = t.log_mark()
+        self.set_offset("+2d")
+        self.wait_qmgr_clock(t, mark, 86400)
+        t.wait_log(r"qmgr\[\d+\]: warning: the wall clock jumped \d+ seconds ahead", after=mark)
+        # Its next try (a minute ahead before the step) is long past now:
+        # tried at the next scan, and deferred again, not expired.
+        t.wait_log(r"to=<%s>.*status=deferred" % FOREIGN, seconds=30, after=mark)
+        with open(os.path.join(t.dir, "queue", "state", "clock-jumps")) as f:
+            ledger = f.read().splitlines()
+        self.assertEqual(ledger[0], "postern-clock-jumps 1")
+        self.assertEqual(len(ledger), 2, ledger)
+        self.assertGreaterEqual(int(ledger[1].split()[1]), 2 * 86400 - 60)
+        # A new qmgr on the same jumped clock reads the ledger.
+        old = t.pids("qmgr")
+        mark = t.log_mark()
+        os.kill(old[0], 9)
+        t.wait_pids("qmgr", exclude=old, seconds=30)
+        t.run("queue", "-d", t.dir, "flush")
+        t.wait_log(r"to=<%s>.*status=deferred" % FOREIGN, seconds=30, after=mark)
+        text = t.log_text()
+        self.assertNotIn("expired", text)
+        self.assertNotIn("status=bounced", text)
+        t.wait_queue(lambda q: len(q) == 1, 30, "the message still queued")
 
 
 if __name__ == "__main__":
