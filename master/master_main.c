@@ -20,6 +20,7 @@
 #include "master.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
@@ -442,28 +443,47 @@ static void master_loop(void)
 			master_fill(now);
 		/* after the fill, before the wait: every change of this turn */
 		master_metrics_report(master_svcs, master_nsvcs);
-		size_t np = 0;
+		/* Only what poll() says is ready is read: a wake-up for one
+		 * child's status record once cost a read of every service's
+		 * pipe, the signal pipe, a waitpid and an accept, some twenty
+		 * system calls per message delivered. */
+		size_t np = 0, log_i = SIZE_MAX, ctl_i = SIZE_MAX, svc_i[MASTER_MAX_SERVICES];
 		pfd[np++] = (struct pollfd){ .fd = master_sigpipe[0], .events = POLLIN };
-		if (master_log_pipe() >= 0)
+		if (master_log_pipe() >= 0) {
+			log_i = np;
 			pfd[np++] = (struct pollfd){ .fd = master_log_pipe(), .events = POLLIN };
-		if (master_control_fd >= 0)
+		}
+		if (master_control_fd >= 0) {
+			ctl_i = np;
 			pfd[np++] = (struct pollfd){ .fd = master_control_fd, .events = POLLIN };
-		for (size_t i = 0; i < master_nsvcs; i++)
-			if (master_svcs[i].status_r >= 0)
+		}
+		for (size_t i = 0; i < master_nsvcs; i++) {
+			svc_i[i] = SIZE_MAX;
+			if (master_svcs[i].status_r >= 0) {
+				svc_i[i] = np;
 				pfd[np++] = (struct pollfd){ .fd = master_svcs[i].status_r, .events = POLLIN };
-		if (poll(pfd, np, master_next_timeout(now, phase != MASTER_RUNNING, deadline)) < 0 &&
-		    errno != EINTR)
+			}
+		}
+		int ready = poll(pfd, np, master_next_timeout(now, phase != MASTER_RUNNING, deadline));
+		if (ready < 0 && errno != EINTR)
 			log_fatal("poll: %s", strerror(errno));
-		master_log_drain();
+		if (ready <= 0)
+			for (size_t k = 0; k < np; k++)
+				pfd[k].revents = 0;
+		if (log_i != SIZE_MAX && pfd[log_i].revents != 0)
+			master_log_drain();
 		for (size_t i = 0; i < master_nsvcs; i++)
-			if (master_svcs[i].status_r >= 0)
+			if (svc_i[i] != SIZE_MAX && pfd[svc_i[i]].revents != 0 && master_svcs[i].status_r >= 0)
 				master_service_status(&master_svcs[i]);
 		unsigned char sigs[256];
-		while (read(master_sigpipe[0], sigs, sizeof sigs) == (ssize_t)sizeof sigs)
-			;
+		if (pfd[0].revents != 0)
+			while (read(master_sigpipe[0], sigs, sizeof sigs) == (ssize_t)sizeof sigs)
+				;
 		int stop = master_took(SIGTERM) | master_took(SIGINT);
 		int reload = master_took(SIGHUP);
-		master_took(SIGCHLD);   /* reaped below in any case */
+		/* A SIGCHLD taken after this check keeps its flag and its byte
+		 * in the pipe: the next poll() returns at once and reaps. */
+		int child = master_took(SIGCHLD);
 		if (stop && phase == MASTER_RUNNING) {
 			log_info("stopping: waiting for the services to finish");
 			master_notify("STOPPING=1");
@@ -474,8 +494,10 @@ static void master_loop(void)
 		} else if (reload && phase == MASTER_RUNNING) {
 			master_reload();
 		}
-		master_reap(phase == MASTER_STOPPING);
-		if (master_control_fd >= 0)
+		/* Also on every timeout: a safety net that costs nothing. */
+		if (child || ready == 0)
+			master_reap(phase == MASTER_STOPPING);
+		if (ctl_i != SIZE_MAX && pfd[ctl_i].revents != 0)
 			master_control_answer(master_control_fd, master_svcs, master_nsvcs);
 	}
 }

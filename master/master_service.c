@@ -466,22 +466,29 @@ static void master_child_spare(struct child *c)
 
 void master_service_status(struct service *svc)
 {
-	struct { pid_t pid; int busy; } rec;
+	struct { pid_t pid; int busy; } recs[64];
+	ssize_t n;
 
-	while (read(svc->status_r, &rec, sizeof rec) == (ssize_t)sizeof rec) {
-		struct child *c = master_child_find(rec.pid);
-		if (c == NULL || c->svc != svc || c->retiring || c->busy == (rec.busy != 0))
-			continue;
-		c->busy = rec.busy != 0;
-		if (c->busy)
-			svc->idle--;
-		else
-			svc->idle++;
-		if (c->busy && master_hurry)
-			kill(c->pid, SIGUSR1);
-		if (!c->busy)
-			master_child_spare(c);
-	}
+	/* Children write whole records of fewer than PIPE_BUF bytes, which
+	 * the pipe keeps whole: a read of whole records returns whole
+	 * records.  One read takes every record waiting, up to 64. */
+	do {
+		n = read(svc->status_r, recs, sizeof recs);
+		for (ssize_t k = 0; k < n / (ssize_t)sizeof recs[0]; k++) {
+			struct child *c = master_child_find(recs[k].pid);
+			if (c == NULL || c->svc != svc || c->retiring || c->busy == (recs[k].busy != 0))
+				continue;
+			c->busy = recs[k].busy != 0;
+			if (c->busy)
+				svc->idle--;
+			else
+				svc->idle++;
+			if (c->busy && master_hurry)
+				kill(c->pid, SIGUSR1);
+			if (!c->busy)
+				master_child_spare(c);
+		}
+	} while (n == (ssize_t)sizeof recs || (n < 0 && errno == EINTR));
 }
 
 void master_children_hurry(void)
