@@ -11,6 +11,7 @@
 
 #include "atomic_file.h"
 #include "fsutil.h"
+#include "self_pid.h"
 
 int atomic_file_open(struct atomic_file *af, int dirfd, const char *name, const char *tmp, int oflags,
 		     mode_t mode)
@@ -26,7 +27,7 @@ int atomic_file_open(struct atomic_file *af, int dirfd, const char *name, const 
 	}
 	memcpy(af->name, name, len + 1);
 	n = tmp != NULL ? snprintf(af->tmp, sizeof(af->tmp), "%s", tmp)
-			: snprintf(af->tmp, sizeof(af->tmp), "%s.tmp.%ld", name, (long)getpid());
+			: snprintf(af->tmp, sizeof(af->tmp), "%s.tmp.%ld", name, (long)self_pid());
 	if (n < 0 || (size_t)n >= sizeof(af->tmp)) {
 		errno = ENAMETOOLONG;
 		return -1;

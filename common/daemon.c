@@ -51,6 +51,7 @@
 #include "service_table.h"
 #include "sockets.h"
 #include "stream.h"
+#include "self_pid.h"
 
 static volatile sig_atomic_t daemon_stop_flag;
 #define DAEMON_MAPS_MAX 16
@@ -128,21 +129,41 @@ int daemon_wait_input(int fd, int timeout_ms)
 }
 
 /* The master holds the write end of the lifeline; it is never written,
- * so readability means EOF: the master is gone. */
-static int daemon_master_gone(void)
-{
-	struct pollfd pfd = { .fd = daemon_lifeline_fd, .events = POLLIN };
+ * so readability means EOF: the master is gone.  Looked at no more than
+ * every DAEMON_LIFELINE_CHECK_MS (a poll(2) per call was two system calls
+ * per client), except when forced: the accept loop polls the lifeline
+ * with the listener and forces a look when it is readable. */
+#define DAEMON_LIFELINE_CHECK_MS 100
 
-	return daemon_lifeline_fd >= 0 && poll(&pfd, 1, 0) == 1;
+static int daemon_master_gone(int force)
+{
+	static long long next_ms;
+	struct pollfd pfd = { .fd = daemon_lifeline_fd, .events = POLLIN };
+	struct timespec ts;
+	long long now_ms;
+
+	if (daemon_lifeline_fd < 0)
+		return 0;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	now_ms = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	if (!force && now_ms < next_ms)
+		return 0;
+	next_ms = now_ms + DAEMON_LIFELINE_CHECK_MS;
+	return poll(&pfd, 1, 0) == 1;
 }
 
-int daemon_stopping(void)
+static int daemon_stopping_check(int force)
 {
-	if (!daemon_stop_flag && daemon_master_gone()) {
+	if (!daemon_stop_flag && daemon_master_gone(force)) {
 		log_warn("the master is gone: exiting");
 		daemon_stop_flag = 1;
 	}
 	return daemon_stop_flag != 0;
+}
+
+int daemon_stopping(void)
+{
+	return daemon_stopping_check(0);
 }
 
 int daemon_lifeline(void)
@@ -445,7 +466,7 @@ int daemon_maps_replaced(void)
  * service. */
 void daemon_report(const struct daemon *d, int busy)
 {
-	struct { pid_t pid; int busy; } rec = { getpid(), busy };
+	struct { pid_t pid; int busy; } rec = { self_pid(), busy };
 
 	if (d->status_fd >= 0 && write(d->status_fd, &rec, sizeof rec) < 0)
 		log_debug("status pipe: %s", strerror(errno));
@@ -467,7 +488,7 @@ static int daemon_accept(const struct daemon *d, int idle_ms, int wake_fd)
 		 * backlog (it was connected; dropping it would fail its mail),
 		 * but wait for no new one. */
 		int r = daemon_stopping() ? 1 : poll(pfd, 4, idle_ms);
-		if (r >= 1 && daemon_stopping()) {
+		if (r >= 1 && daemon_stopping_check(pfd[2].revents != 0)) {
 			int fd = accept4(d->listen_fd, NULL, NULL, SOCK_CLOEXEC);
 			return fd >= 0 ? fd : -1;
 		}

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "self_pid.h"
 
 #define LOG_LINE_MAX 2000   /* longest message text before clipping */
 
@@ -162,7 +163,7 @@ static void log_stderr_line(const char *prefix, const char *msg, size_t len)
 	    strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
 		snprintf(stamp, sizeof(stamp), "%lld", (long long)now);
 	n = snprintf(line, sizeof(line), "%s %s[%ld]: %s%.*s\n", stamp,
-		     log_service, (long)getpid(), prefix, (int)len, msg);
+		     log_service, (long)self_pid(), prefix, (int)len, msg);
 	if (n < 0)
 		return;
 	if ((size_t)n >= sizeof(line)) {
@@ -206,7 +207,7 @@ static void log_fd_line(const char *prefix, const char *msg, size_t len)
 
 	if (localtime_r(&now, &tm) == NULL)
 		memset(&tm, 0, sizeof(tm));
-	n = log_file_line(line, sizeof(line), &tm, log_host, log_service, (long)getpid(),
+	n = log_file_line(line, sizeof(line), &tm, log_host, log_service, (long)self_pid(),
 			  prefix, msg, len);
 	if (n == 0)
 		return;   /* cannot happen: the host and service names are bounded */

@@ -45,6 +45,7 @@
 #include "log.h"
 #include "maildir.h"
 #include "fsutil.h"
+#include "self_pid.h"
 
 #define MAILDIR_COPY_BLOCK 65536   /* bytes read from the queue file per pread */
 #define MAILDIR_HOST_MAX 255       /* longest host name we use (before escaping) */
@@ -96,7 +97,7 @@ static int maildir_unique(char *out, size_t outlen)
 	gettimeofday(&tv, NULL);
 	maildir_counter++;
 	n = snprintf(out, outlen, "%lld.M%ldP%ldQ%lu.%s", (long long)tv.tv_sec,
-		     (long)tv.tv_usec, (long)getpid(), maildir_counter, maildir_hostname());
+		     (long)tv.tv_usec, (long)self_pid(), maildir_counter, maildir_hostname());
 	if (n < 0 || (size_t)n >= outlen) {
 		errno = ENAMETOOLONG;
 		return -1;

@@ -38,6 +38,7 @@
 #include "fsutil.h"
 #include "group_commit.h"
 #include "record.h"
+#include "self_pid.h"
 
 #define QUEUEFILE_READ_STEP 16384
 #define QUEUEFILE_KEY_MAX 16
@@ -121,7 +122,7 @@ static int queuefile_open_unique(char *name, size_t namelen)
 
 		if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r))
 			r = (uint32_t)time(NULL) ^ (uint32_t)tries * 2654435761u;
-		n = snprintf(name, namelen, "tmp/%ld.%08x", (long)getpid(), (unsigned)r);
+		n = snprintf(name, namelen, "tmp/%ld.%08x", (long)self_pid(), (unsigned)r);
 		if (n < 0 || (size_t)n >= namelen) {
 			errno = ENAMETOOLONG;
 			return -1;

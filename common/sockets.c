@@ -166,7 +166,9 @@ int unix_connect(const char *path, int timeout_ms)
 
 	if (sockets_unix_addr(path, &sun) < 0)
 		return -1;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	/* Non-blocking from the start when there is a deadline: one fcntl
+	 * fewer than setting it after (connects are one per message). */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | (timeout_ms > 0 ? SOCK_NONBLOCK : 0), 0);
 	if (fd < 0)
 		return -1;
 	if (timeout_ms <= 0) {
@@ -179,9 +181,9 @@ int unix_connect(const char *path, int timeout_ms)
 		}
 		return fd;
 	}
-	if (fd_set_nonblock(fd, 1) < 0 ||
-	    sockets_connect_timed(fd, &sun, sockets_now_ms() + timeout_ms) < 0 ||
-	    fd_set_nonblock(fd, 0) < 0) {
+	/* Back to blocking: the flags are known (O_RDWR | O_NONBLOCK). */
+	if (sockets_connect_timed(fd, &sun, sockets_now_ms() + timeout_ms) < 0 ||
+	    fcntl(fd, F_SETFL, O_RDWR) < 0) {
 		sockets_close_keep_errno(fd);
 		return -1;
 	}
@@ -432,8 +434,11 @@ int fd_set_nonblock(int fd, int on)
 
 	if (fl < 0)
 		return -1;
-	fl = on ? (fl | O_NONBLOCK) : (fl & ~O_NONBLOCK);
-	return fcntl(fd, F_SETFL, fl) < 0 ? -1 : 0;
+	int want = on ? (fl | O_NONBLOCK) : (fl & ~O_NONBLOCK);
+	/* Already so (an accepted socket is blocking): no second call. */
+	if (want == fl)
+		return 0;
+	return fcntl(fd, F_SETFL, want) < 0 ? -1 : 0;
 }
 
 int fd_set_cloexec(int fd)
