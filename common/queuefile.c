@@ -162,13 +162,12 @@ int queuefile_create(struct queuefile_out *qo, const char **error_r)
 		*error_r = "queue ID too long";
 		goto fail;
 	}
-	n = snprintf(qo->path, sizeof(qo->path), "tmp/%s", qo->id);
+	/* The file keeps its tmp/ name until the commit renames it to
+	 * incoming/ID: a rename to tmp/ID first cost a system call and a
+	 * directory update per message, and nothing reads tmp/ by ID. */
+	n = snprintf(qo->path, sizeof(qo->path), "%s", tmpname);
 	if (n < 0 || (size_t)n >= sizeof(qo->path)) {
 		*error_r = "queue path too long";
-		goto fail;
-	}
-	if (queuefile_rename_new(tmpname, qo->path) < 0) {
-		*error_r = "cannot rename new queue file";
 		goto fail;
 	}
 	qo->time = (long long)ts.tv_sec;

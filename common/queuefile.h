@@ -109,7 +109,7 @@ struct queuefile_env {
 /* A message being written into tmp/. */
 struct queuefile_out {
 	char id[QUEUEFILE_ID_MAX + 1];
-	char path[64];      /* "tmp/ID" */
+	char path[64];      /* "tmp/PID.RANDOM" until the commit */
 	int fd;
 	off_t size_off;     /* offset of the size digits */
 	off_t prepend_off;  /* offset of the prepend slot, 0: none */
