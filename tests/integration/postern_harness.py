@@ -976,6 +976,25 @@ class Tree:
         with open(path, "w") as f:
             f.writelines(l for l in lines if l.split()[:1] != [name])
 
+    def use_front(self, name="smtp", protocol="smtp"):
+        """Put the connection front (docs/front.md) on service name's
+        port (before start): its master.conf line becomes a front line
+        NAME-front on the same address and a unix service NAME with the
+        same program that the front feeds."""
+        path = os.path.join(self.dir, "etc", "master.conf")
+        with open(path) as f:
+            lines = f.read().splitlines(True)
+        out = []
+        for l in lines:
+            w = l.split()
+            if w[:2] != [name, "inet"]:
+                out.append(l)
+                continue
+            out.append("%s-front inet %s postern-login run/jail 1 front %s %s\n" % (name, w[2], protocol, name))
+            out.append("%s unix %s %s\n" % (name, name, " ".join(w[3:])))
+        with open(path, "w") as f:
+            f.writelines(out)
+
     def enqueue_raw(self, fields, data, timeout=30, trailer=None):
         """Speak the enqueue protocol (docs/protocols.md) on DIR/private/enqueue:
         fields is a list of (key, value); trailer, when given, the fields

@@ -1,0 +1,539 @@
+/* front: the connection front of a network service (docs/front.md), as
+ * Postfix's postscreen is for its smtpd.  One process, one epoll loop,
+ * every socket non-blocking: it accepts on the service's TCP port, sends
+ * the protocol's greeting itself and holds the connection, at the cost
+ * of a few dozen bytes and a descriptor, until the client has sent one
+ * complete line (or front_peek_limit bytes without LF: the service then
+ * answers "line too long").  It only peeks (recv MSG_PEEK), so the line
+ * stays in the socket; then it passes the socket to the real service's
+ * Unix socket (common/front_handoff.h: one connection, one record
+ * greeted=1, the descriptor) and forgets it.  So thousands of idle or
+ * byte-a-minute connections cost one process, not one service process
+ * each, and a client that talks gets a service process at once.
+ *
+ * Limits (postern.conf): front_connection_limit held in all (one more is
+ * answered 421 4.3.2 and closed), front_client_connection_limit held per
+ * client address (421 4.7.0), front_line_timeout for the first line
+ * (421 4.4.2), front_peek_limit bytes looked at.  When the service's
+ * socket takes no connection (all its processes busy and its backlog
+ * full, or not running) the client stays held and the hand-off is
+ * retried every FRONT_RETRY_MS, never blocking the loop.
+ *
+ * Runs as SERVICE_FRONT_USER (common/service_table.h) in run/jail,
+ * confined by the front sandbox profile (Unix sockets only, no file
+ * writes, no Internet sockets of its own: the listener comes from the
+ * master).  Before the drop it raises RLIMIT_NOFILE for its limit.
+ *
+ * Usage (master.conf): `NAME inet ADDR:PORT USER run/jail 1 front smtp
+ * SERVICE`: protocol smtp (the only one so far), SERVICE the unix
+ * service that runs the real program (its socket private/SERVICE).
+ *
+ * Trusts: nothing a client sends; it looks for LF and nothing else, so
+ * there is no parser to fuzz.  Fails: set-up errors are fatal (the
+ * master restarts it); errors on one client end that client. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "daemon.h"
+#include "front_handoff.h"
+#include "greeting.h"
+#include "log.h"
+#include "sockets.h"
+
+#define FRONT_RETRY_MS 100          /* a hand-off the service did not take is retried after this */
+#define FRONT_FD_RESERVE 64         /* descriptors kept for everything but clients */
+#define FRONT_EVENTS 256            /* epoll events taken per wait */
+#define FRONT_STATUS_SECONDS 60     /* most frequent status log line */
+#define FRONT_REPLY_MAX 512
+
+/* One held client.  Linked in arrival order, which is deadline order
+ * since every client gets the same front_line_timeout. */
+struct front_conn {
+	int fd;
+	int ready;                    /* its line is complete: waiting for the service */
+	time_t deadline;              /* CLOCK_MONOTONIC seconds */
+	struct front_addr *addr;
+	struct front_conn *prev, *next;
+};
+
+/* Held connections of one client address. */
+struct front_addr {
+	unsigned char ip[16];         /* IPv4 as v4-mapped IPv6 */
+	size_t held;
+	struct front_addr *next;      /* hash chain */
+};
+
+struct front {
+	const char *hostname;
+	char greeting[FRONT_REPLY_MAX];
+	char service_path[108];       /* private/SERVICE, in our root */
+	size_t limit, client_limit, peek_limit;
+	unsigned long long line_timeout;
+	int epfd, listen_fd, listening;
+	size_t held, ready, nbuckets;
+	struct front_conn *head, *tail;   /* every held client, oldest first */
+	struct front_addr **buckets;
+	char *peek;
+	time_t last_status;
+	unsigned long long passed, timed_out, refused;
+};
+
+static time_t front_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+static size_t front_hash(const unsigned char ip[16], size_t n)
+{
+	size_t h = 1469598103934665603ULL;
+
+	for (int i = 0; i < 16; i++)
+		h = (h ^ ip[i]) * 1099511628211ULL;
+	return h & (n - 1);
+}
+
+/* The client's address as 16 bytes; 0, or -1 for a peer with none. */
+static int front_peer_ip(int fd, unsigned char ip[16])
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0)
+		return -1;
+	memset(ip, 0, 16);
+	if (ss.ss_family == AF_INET) {
+		ip[10] = ip[11] = 0xff;
+		memcpy(ip + 12, &((struct sockaddr_in *)&ss)->sin_addr, 4);
+	} else if (ss.ss_family == AF_INET6) {
+		memcpy(ip, &((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
+	} else
+		return -1;
+	return 0;
+}
+
+/* The count of ip, made when absent; NULL when out of memory. */
+static struct front_addr *front_addr_get(struct front *f, const unsigned char ip[16])
+{
+	size_t b = front_hash(ip, f->nbuckets);
+	struct front_addr *a;
+
+	for (a = f->buckets[b]; a != NULL; a = a->next)
+		if (memcmp(a->ip, ip, 16) == 0)
+			return a;
+	a = calloc(1, sizeof *a);
+	if (a == NULL)
+		return NULL;
+	memcpy(a->ip, ip, 16);
+	a->next = f->buckets[b];
+	f->buckets[b] = a;
+	return a;
+}
+
+static void front_addr_put(struct front *f, struct front_addr *a)
+{
+	struct front_addr **p = &f->buckets[front_hash(a->ip, f->nbuckets)];
+
+	if (--a->held > 0)
+		return;
+	while (*p != a)
+		p = &(*p)->next;
+	*p = a->next;
+	free(a);
+}
+
+static void front_addr_text(const struct front_addr *a, char *out, size_t len)
+{
+	static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+	if (memcmp(a->ip, mapped, 12) == 0)
+		inet_ntop(AF_INET, a->ip + 12, out, (socklen_t)len);
+	else
+		inet_ntop(AF_INET6, a->ip, out, (socklen_t)len);
+}
+
+/* One reply, best effort: a client that cannot take it is closed anyway. */
+static void front_say(int fd, const char *text)
+{
+	if (send(fd, text, strlen(text), MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+		log_debug("reply not sent: %s", strerror(errno));
+}
+
+/* Before closing a client we answered: read what it sent (at most its
+ * receive buffer), so that the close sends a FIN after our reply, not a
+ * reset that may destroy the reply before the client reads it. */
+static void front_drain(struct front *f, int fd)
+{
+	while (recv(fd, f->peek, f->peek_limit, MSG_DONTWAIT) > 0)
+		;
+}
+
+/* Forget c: out of the list and the counts, its descriptor closed. */
+static void front_drop(struct front *f, struct front_conn *c)
+{
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		f->head = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	else
+		f->tail = c->prev;
+	if (c->ready)
+		f->ready--;
+	front_addr_put(f, c->addr);
+	/* Out of the set first: a passed socket lives on (in flight, then
+	 * in the service), and closing our descriptor would leave its
+	 * events coming with a pointer to c. */
+	if (epoll_ctl(f->epfd, EPOLL_CTL_DEL, c->fd, NULL) < 0 && errno != ENOENT)
+		log_warn("epoll_ctl: %s", strerror(errno));
+	close(c->fd);
+	f->held--;
+	free(c);
+}
+
+/* Pass c to the service: 1 passed (c is gone), 0 the service takes no
+ * connection now (retry), -1 failed (c is gone, logged). */
+static int front_pass(struct front *f, struct front_conn *c)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int conn = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (conn < 0) {
+		log_warn("socket: %s", strerror(errno));
+		return 0;   /* out of descriptors: the next try may find one */
+	}
+	memcpy(sun.sun_path, f->service_path, strlen(f->service_path) + 1);
+	if (connect(conn, (struct sockaddr *)&sun, sizeof sun) < 0) {
+		int e = errno;
+		close(conn);
+		/* EAGAIN: its backlog is full, every process is busy.
+		 * ECONNREFUSED, ENOENT: not (yet) running.  Both pass. */
+		if (e == EAGAIN || e == ECONNREFUSED || e == ENOENT || e == EINTR)
+			return 0;
+		log_warn("connect %s: %s", f->service_path, strerror(e));
+		return 0;
+	}
+	if (front_handoff_send(conn, c->fd, 1) < 0) {
+		log_warn("passing a client to %s: %s", f->service_path, strerror(errno));
+		close(conn);
+		front_drop(f, c);
+		return -1;
+	}
+	close(conn);
+	f->passed++;
+	front_drop(f, c);
+	return 1;
+}
+
+/* Look at what c has sent: a complete line (or peek_limit bytes) makes
+ * it ready and passes it; end of input or an error ends it. */
+static void front_peek(struct front *f, struct front_conn *c)
+{
+	ssize_t n = recv(c->fd, f->peek, f->peek_limit, MSG_PEEK | MSG_DONTWAIT);
+
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return;
+	if (n <= 0) {
+		front_drop(f, c);   /* gone before its first line: nobody to answer */
+		return;
+	}
+	if (c->ready || (memchr(f->peek, '\n', (size_t)n) == NULL && (size_t)n < f->peek_limit))
+		return;
+	c->ready = 1;
+	f->ready++;
+	/* Ready ones are passed in order: none overtakes an older one. */
+	if (f->ready == 1)
+		(void)front_pass(f, c);
+}
+
+/* Retry the ready clients, oldest first, until the service takes no more. */
+static void front_retry(struct front *f)
+{
+	struct front_conn *c = f->head, *next;
+
+	while (c != NULL && f->ready > 0) {
+		next = c->next;
+		if (c->ready && front_pass(f, c) == 0)
+			return;
+		c = next;
+	}
+}
+
+/* Close, with the protocol's timeout reply, clients past their deadline. */
+static void front_expire(struct front *f, time_t now)
+{
+	char reply[FRONT_REPLY_MAX], who[INET6_ADDRSTRLEN];
+
+	snprintf(reply, sizeof reply, "421 4.4.2 %s Error: timeout exceeded\r\n", f->hostname);
+	while (f->head != NULL && f->head->deadline <= now) {
+		front_addr_text(f->head->addr, who, sizeof who);
+		log_info("timeout before the first line from unknown[%s]%s", who,
+			 f->head->ready ? " (the service took no connection)" : "");
+		front_say(f->head->fd, reply);
+		front_drain(f, f->head->fd);
+		f->timed_out++;
+		front_drop(f, f->head);
+	}
+}
+
+/* Refuse fd (over a limit) with reply and close it. */
+static void front_refuse(struct front *f, int fd, const char *reply)
+{
+	front_say(fd, reply);
+	front_drain(f, fd);
+	close(fd);
+	f->refused++;
+}
+
+/* Take one accepted client: greet it and hold it, or refuse it. */
+static void front_take(struct front *f, int fd, time_t now)
+{
+	char reply[FRONT_REPLY_MAX], who[INET6_ADDRSTRLEN];
+	unsigned char ip[16];
+	struct front_addr *a;
+	struct front_conn *c;
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP | EPOLLET };
+
+	if (f->held >= f->limit) {
+		snprintf(reply, sizeof reply, "421 4.3.2 %s Error: all server ports are busy\r\n", f->hostname);
+		front_refuse(f, fd, reply);
+		log_info("refused a client: %zu connections held (front_connection_limit)", f->held);
+		return;
+	}
+	if (front_peer_ip(fd, ip) < 0 || (a = front_addr_get(f, ip)) == NULL ||
+	    (c = calloc(1, sizeof *c)) == NULL) {
+		close(fd);
+		return;
+	}
+	if (a->held >= f->client_limit) {
+		front_addr_text(a, who, sizeof who);
+		snprintf(reply, sizeof reply, "421 4.7.0 %s Error: too many connections from %s\r\n",
+			 f->hostname, who);
+		log_info("NOQUEUE: reject: CONNECT from unknown[%s]: 421 4.7.0 too many connections "
+			 "from this address (limit %zu)", who, f->client_limit);
+		a->held++;   /* front_addr_put frees it when it was new */
+		front_addr_put(f, a);
+		free(c);
+		front_refuse(f, fd, reply);
+		return;
+	}
+	a->held++;
+	c->fd = fd;
+	c->addr = a;
+	c->deadline = now + (time_t)f->line_timeout;
+	c->prev = f->tail;
+	if (f->tail != NULL)
+		f->tail->next = c;
+	else
+		f->head = c;
+	f->tail = c;
+	f->held++;
+	ev.data.ptr = c;
+	front_say(fd, f->greeting);
+	if (epoll_ctl(f->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		log_warn("epoll_ctl: %s", strerror(errno));
+		front_drop(f, c);
+		return;
+	}
+	/* A client that sent its line with the SYN's ACK: the edge is past. */
+	front_peek(f, c);
+}
+
+/* Accept everything waiting. */
+static void front_accept(struct front *f)
+{
+	time_t now = front_now();
+
+	for (;;) {
+		int fd = accept4(f->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd >= 0) {
+			front_take(f, fd, now);
+			continue;
+		}
+		if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
+			continue;
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+			log_warn("accept: %s", strerror(errno));
+		else if (errno != EAGAIN && errno != EWOULDBLOCK)
+			log_fatal("accept: %s", strerror(errno));
+		return;
+	}
+}
+
+/* The status line, at most once a FRONT_STATUS_SECONDS: what is held and
+ * the process's peak memory (docs/front.md). */
+static void front_status(struct front *f, time_t now, int force)
+{
+	struct rusage ru;
+
+	if (!force && now - f->last_status < FRONT_STATUS_SECONDS)
+		return;
+	f->last_status = now;
+	if (getrusage(RUSAGE_SELF, &ru) < 0)
+		ru.ru_maxrss = 0;
+	log_info("held=%zu ready=%zu passed=%llu timed_out=%llu refused=%llu maxrss=%ldk", f->held,
+		 f->ready, f->passed, f->timed_out, f->refused, ru.ru_maxrss);
+}
+
+/* The epoll wait: until the oldest deadline, or FRONT_RETRY_MS while a
+ * ready client waits for the service. */
+static int front_wait_ms(const struct front *f, time_t now)
+{
+	long long ms = -1;
+
+	if (f->head != NULL)
+		ms = f->head->deadline > now ? (long long)(f->head->deadline - now) * 1000 : 0;
+	if (f->ready > 0 && (ms < 0 || ms > FRONT_RETRY_MS))
+		ms = FRONT_RETRY_MS;
+	if (ms < 0 || ms > FRONT_STATUS_SECONDS * 1000)
+		ms = FRONT_STATUS_SECONDS * 1000;
+	return (int)ms;
+}
+
+/* epoll tags of the listener and of the wake-ups (stop, hurry, master
+ * gone), told apart from clients by address */
+static char front_tag_listen, front_tag_wake;
+
+static void front_loop(struct front *f)
+{
+	static struct epoll_event ev[FRONT_EVENTS];
+
+	for (;;) {
+		time_t now = front_now();
+		int n;
+
+		if (daemon_hurrying() || (daemon_stopping() && f->held == 0))
+			break;
+		if (daemon_stopping() && f->listening) {
+			/* retired (a reload): the held clients finish here,
+			 * a new front takes new ones */
+			epoll_ctl(f->epfd, EPOLL_CTL_DEL, f->listen_fd, NULL);
+			f->listening = 0;
+		}
+		n = epoll_wait(f->epfd, ev, FRONT_EVENTS, front_wait_ms(f, now));
+		if (n < 0 && errno != EINTR)
+			log_fatal("epoll_wait: %s", strerror(errno));
+		for (int i = 0; i < n; i++) {
+			if (ev[i].data.ptr == &front_tag_listen)
+				front_accept(f);
+			else if (ev[i].data.ptr != &front_tag_wake)
+				front_peek(f, ev[i].data.ptr);
+		}
+		now = front_now();
+		front_retry(f);
+		front_expire(f, now);
+		front_status(f, now, 0);
+	}
+	front_status(f, front_now(), 1);
+}
+
+/* Watch the listener and the wake-ups (level-triggered: a stop stays
+ * readable, the loop looks at the flags). */
+static void front_watch(struct front *f, const struct daemon *d)
+{
+	int wake[3] = { daemon_stop_fd(), daemon_hurry_fd(), d->lifeline_fd };
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &front_tag_listen };
+
+	f->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (f->epfd < 0 || epoll_ctl(f->epfd, EPOLL_CTL_ADD, f->listen_fd, &ev) < 0)
+		log_fatal("epoll: %s", strerror(errno));
+	f->listening = 1;
+	ev.data.ptr = &front_tag_wake;
+	for (int i = 0; i < 3; i++)
+		if (wake[i] >= 0 && epoll_ctl(f->epfd, EPOLL_CTL_ADD, wake[i], &ev) < 0)
+			log_fatal("epoll: %s", strerror(errno));
+}
+
+/* RLIMIT_NOFILE for limit clients plus the reserve, within the hard
+ * limit (as root before the drop); the limit shrinks to what fits. */
+static void front_nofile(struct front *f)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)f->limit + FRONT_FD_RESERVE;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		log_fatal("getrlimit: %s", strerror(errno));
+	if (rl.rlim_cur < want) {
+		rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want ? rl.rlim_max : want;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			log_warn("setrlimit NOFILE %llu: %s", (unsigned long long)rl.rlim_cur, strerror(errno));
+		if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+			log_fatal("getrlimit: %s", strerror(errno));
+	}
+	if (rl.rlim_cur < want) {
+		size_t fit = rl.rlim_cur > FRONT_FD_RESERVE * 2 ? (size_t)(rl.rlim_cur - FRONT_FD_RESERVE) : FRONT_FD_RESERVE;
+		log_warn("RLIMIT_NOFILE is %llu (hard %llu): holding at most %zu connections, not "
+			 "front_connection_limit %zu", (unsigned long long)rl.rlim_cur,
+			 (unsigned long long)rl.rlim_max, fit, f->limit);
+		f->limit = fit;
+	}
+}
+
+static void front_init(struct front *f, const struct daemon *d)
+{
+	unsigned long long peek = config_size("front_peek_limit");
+
+	memset(f, 0, sizeof *f);
+	if (d->argc != 2 || strcmp(d->argv[0], "smtp") != 0)
+		log_fatal("usage: front -c DIR/etc smtp SERVICE (the protocol, then the unix service it feeds)");
+	if (strchr(d->argv[1], '/') != NULL)
+		log_fatal("%s: not a service name", d->argv[1]);
+	if (daemon_socket_path(d->argv[1], f->service_path, sizeof f->service_path) < 0)
+		log_fatal("%s: service name too long", d->argv[1]);
+	f->hostname = config_str("myhostname");
+	if (strlen(f->hostname) > 255 || strpbrk(f->hostname, " \t\r\n") != NULL ||
+	    greeting_smtp(f->greeting, sizeof f->greeting - 2, f->hostname) < 0)
+		log_fatal("myhostname must be one word of at most 255 bytes");
+	memcpy(f->greeting + strlen(f->greeting), "\r\n", 3);
+	f->limit = config_size("front_connection_limit");
+	f->client_limit = config_size("front_client_connection_limit");
+	f->line_timeout = config_time("front_line_timeout");
+	if (f->limit == 0 || f->limit > 1000000 || f->client_limit == 0 || f->line_timeout == 0)
+		log_fatal("front_connection_limit (1 to 1000000), front_client_connection_limit and "
+			  "front_line_timeout must not be 0");
+	if (peek < 64 || peek > 65536)
+		log_fatal("front_peek_limit must be between 64 and 65536");
+	f->peek_limit = (size_t)peek;
+	f->peek = malloc(f->peek_limit);
+	for (f->nbuckets = 64; f->nbuckets < f->limit; f->nbuckets *= 2)
+		;
+	f->buckets = calloc(f->nbuckets, sizeof *f->buckets);
+	if (f->peek == NULL || f->buckets == NULL)
+		log_fatal("out of memory");
+	front_nofile(f);
+}
+
+int main(int argc, char **argv)
+{
+	struct daemon d;
+	static struct front f;
+
+	daemon_init(&d, "front", argc, argv);
+	front_init(&f, &d);
+	if (d.inetd || d.listen_fd < 0)
+		log_fatal("no listening socket (fd 3, LISTEN_FDS=1): the front is started by the master");
+	f.listen_fd = d.listen_fd;
+	f.last_status = front_now();
+	fd_set_nonblock(f.listen_fd, 1);
+	daemon_drop(&d);
+	front_watch(&f, &d);
+	log_info("holding up to %zu connections (%zu per client address) for %s, first line within %llus",
+		 f.limit, f.client_limit, f.service_path, f.line_timeout);
+	front_loop(&f);
+	return 0;
+}
