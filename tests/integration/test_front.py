@@ -47,9 +47,25 @@ def proc_pss_kb(pid):
 
 class FrontTest(PosternTestCase):
 
-    def start_front_tree(self, **conf):
+    def start_front_tree(self, maps=None, maxproc=None, **conf):
         t = self.start_tree(start=False)
         t.use_front("smtp")
+        for name, lines in (maps or {}).items():
+            with open(os.path.join(t.dir, "etc", name), "w") as f:
+                f.write("".join(l + "\n" for l in lines))
+            t.run("map", "-d", t.dir, name)
+            conf["smtpd_%s" % name] = name + ".cdb"
+        if maxproc is not None:
+            path = os.path.join(t.dir, "etc", "master.conf")
+            with open(path) as f:
+                lines = f.read().splitlines(True)
+            with open(path, "w") as f:
+                for l in lines:
+                    w = l.split()
+                    if w[:2] == ["smtp", "unix"]:
+                        w[5] = str(maxproc)
+                        l = " ".join(w) + "\n"
+                    f.write(l)
         t.set_conf(**conf)
         t.start()
         pids = t.wait_pids("smtp-front")
@@ -237,3 +253,44 @@ class FrontTest(PosternTestCase):
         code, text = c.read_reply()
         self.assertEqual(code, 500)
         self.assertIn(b"line too long", text[0])
+
+    def test_front_keeps_a_ready_client_while_every_smtpd_is_busy(self):
+        t, _ = self.start_front_tree(maxproc=1)
+        first = smtplib.SMTP(HOST, t.port("smtp"), local_hostname="first.example", timeout=30 * SCALE)
+        self.addCleanup(first.close)
+        self.assertEqual(first.ehlo()[0], 250)
+        wait_for(lambda: len(t.pids("smtp")) == 1, 10, "one smtpd process")
+        second = RawSMTP(t.port("smtp"))
+        self.addCleanup(second.close)
+        self.assertEqual(second.read_reply()[0], 220)   # from the front
+        mark = t.log_mark()
+        second.send(b"EHLO second.example\r\n")
+        # The one smtpd (maxproc 1) is in the first session: the second
+        # client waits, greeted, its EHLO unanswered, for as long as the
+        # first session goes on (one more command in it here), and is
+        # served once that session ends.
+        self.assertEqual(first.noop()[0], 250)
+        self.assertNotIn("second.example", t.log_text(after=mark))
+        first.quit()
+        code, lines = second.read_reply()
+        self.assertEqual(code, 250)
+        second.send(b"QUIT\r\n")
+        self.assertEqual(second.read_reply()[0], 221)
+        t.wait_log(r"disconnect from unknown\[127\.0\.0\.1\] .*helo=<second\.example>", after=mark)
+
+    def test_front_client_refused_by_the_access_map_gets_one_reply_per_command(self):
+        t, _ = self.start_front_tree(maps={"client_access": ["127.0.0.2 REJECT no entry"]})
+        c = RawSMTP(t.port("smtp"), source="127.0.0.2")
+        self.addCleanup(c.close)
+        self.assertEqual(c.read_reply()[0], 220)   # the front greets everyone
+        # smtpd's 554 that replaces the greeting answers the first line...
+        c.send(b"EHLO client.example\r\n")
+        code, text = c.read_reply()
+        self.assertEqual((code, text[0]), (554, b"5.7.1 <unknown[127.0.0.2]>: Client host rejected: no entry"))
+        # ...and then, RFC 5321 3.1, only QUIT is served, a reply per command.
+        c.send(b"MAIL FROM:<a@example.org>\r\n")
+        self.assertEqual(c.read_reply()[0], 503)
+        c.send(b"QUIT\r\n")
+        self.assertEqual(c.read_reply()[0], 221)
+        self.assertRaises(EOFError, c.read_line)
+        t.wait_log(r"NOQUEUE: reject: CONNECT from unknown\[127\.0\.0\.2\]: 554 5\.7\.1")
