@@ -10,5 +10,7 @@
 /* The SMTP greeting for hostname, without CRLF (RFC 5321 4.2: no
  * enhanced code, RFC 2034 3).  0, or -1 when it does not fit in len. */
 int greeting_smtp(char *out, size_t len, const char *hostname);
+/* The POP3 greeting of the login process, without CRLF (RFC 1939 4). */
+#define GREETING_POP3 "+OK Postern POP3 ready"
 
 #endif

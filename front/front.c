@@ -12,9 +12,10 @@
  * each, and a client that talks gets a service process at once.
  *
  * Limits (postern.conf): front_connection_limit held in all (one more is
- * answered 421 4.3.2 and closed), front_client_connection_limit held per
- * client address (421 4.7.0), front_line_timeout for the first line
- * (421 4.4.2), front_peek_limit bytes looked at.  When the service's
+ * answered 421 4.3.2 / -ERR [SYS/TEMP] and closed),
+ * front_client_connection_limit held per client address (421 4.7.0 /
+ * -ERR [SYS/TEMP]), front_line_timeout for the first line, at most the
+ * service's own timeout (421 4.4.2 / -ERR), front_peek_limit bytes looked at.  When the service's
  * socket takes no connection (all its processes busy and its backlog
  * full, or not running) the client stays held and the hand-off is
  * retried every FRONT_RETRY_MS, never blocking the loop.
@@ -24,9 +25,10 @@
  * writes, no Internet sockets of its own: the listener comes from the
  * master).  Before the drop it raises RLIMIT_NOFILE for its limit.
  *
- * Usage (master.conf): `NAME inet ADDR:PORT USER run/jail 1 front smtp
- * SERVICE`: protocol smtp (the only one so far), SERVICE the unix
- * service that runs the real program (its socket private/SERVICE).
+ * Usage (master.conf): `NAME inet ADDR:PORT USER run/jail 1 front PROTO
+ * SERVICE`: PROTO smtp or pop3 (front_protos: its greeting, replies and
+ * the service's own timeout), SERVICE the unix service that runs the
+ * real program (its socket private/SERVICE).
  *
  * Trusts: nothing a client sends; it looks for LF and nothing else, so
  * there is no parser to fuzz.  Fails: set-up errors are fatal (the
@@ -58,6 +60,26 @@
 #define FRONT_STATUS_SECONDS 60     /* most frequent status log line */
 #define FRONT_REPLY_MAX 512
 
+/* What the front says in each protocol.  HOST stands for myhostname. */
+struct front_proto {
+	const char *name;          /* master.conf argument */
+	const char *busy;          /* front_connection_limit reached */
+	const char *too_many;      /* front_client_connection_limit reached; the address follows */
+	const char *timeout;       /* no line within the deadline */
+	const char *timeout_key;   /* the service's own wait for a command before login */
+};
+
+static const struct front_proto front_protos[] = {
+	/* RFC 5321 3.8, 4.2.5: 421 and close; the texts smtpd uses */
+	{ "smtp", "421 4.3.2 HOST Error: all server ports are busy",
+	  "421 4.7.0 HOST Error: too many connections from ", "421 4.4.2 HOST Error: timeout exceeded",
+	  "smtpd_timeout" },
+	/* RFC 2449 8.1.2 SYS/TEMP: try later; popd's timeout text */
+	{ "pop3", "-ERR [SYS/TEMP] Server busy, try again later",
+	  "-ERR [SYS/TEMP] Too many connections from ", "-ERR Timeout, closing connection",
+	  "pop3_timeout" },
+};
+
 /* One held client.  Linked in arrival order, which is deadline order
  * since every client gets the same front_line_timeout. */
 struct front_conn {
@@ -76,8 +98,10 @@ struct front_addr {
 };
 
 struct front {
+	const struct front_proto *proto;
 	const char *hostname;
-	char greeting[FRONT_REPLY_MAX];
+	char greeting[FRONT_REPLY_MAX];   /* each with its CRLF */
+	char busy[FRONT_REPLY_MAX], timeout[FRONT_REPLY_MAX], too_many[FRONT_REPLY_MAX];
 	char service_path[108];       /* private/SERVICE, in our root */
 	size_t limit, client_limit, peek_limit;
 	unsigned long long line_timeout;
@@ -277,14 +301,13 @@ static void front_retry(struct front *f)
 /* Close, with the protocol's timeout reply, clients past their deadline. */
 static void front_expire(struct front *f, time_t now)
 {
-	char reply[FRONT_REPLY_MAX], who[INET6_ADDRSTRLEN];
+	char who[INET6_ADDRSTRLEN];
 
-	snprintf(reply, sizeof reply, "421 4.4.2 %s Error: timeout exceeded\r\n", f->hostname);
 	while (f->head != NULL && f->head->deadline <= now) {
 		front_addr_text(f->head->addr, who, sizeof who);
 		log_info("timeout before the first line from unknown[%s]%s", who,
 			 f->head->ready ? " (the service took no connection)" : "");
-		front_say(f->head->fd, reply);
+		front_say(f->head->fd, f->timeout);
 		front_drain(f, f->head->fd);
 		f->timed_out++;
 		front_drop(f, f->head);
@@ -303,36 +326,36 @@ static void front_refuse(struct front *f, int fd, const char *reply)
 /* Take one accepted client: greet it and hold it, or refuse it. */
 static void front_take(struct front *f, int fd, time_t now)
 {
-	char reply[FRONT_REPLY_MAX], who[INET6_ADDRSTRLEN];
+	char reply[FRONT_REPLY_MAX + INET6_ADDRSTRLEN + 2], who[INET6_ADDRSTRLEN];
 	unsigned char ip[16];
 	struct front_addr *a;
 	struct front_conn *c;
 	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP | EPOLLET };
 
 	if (f->held >= f->limit) {
-		snprintf(reply, sizeof reply, "421 4.3.2 %s Error: all server ports are busy\r\n", f->hostname);
-		front_refuse(f, fd, reply);
+		front_refuse(f, fd, f->busy);
 		log_info("refused a client: %zu connections held (front_connection_limit)", f->held);
 		return;
 	}
-	if (front_peer_ip(fd, ip) < 0 || (a = front_addr_get(f, ip)) == NULL ||
-	    (c = calloc(1, sizeof *c)) == NULL) {
+	if (front_peer_ip(fd, ip) < 0 || (a = front_addr_get(f, ip)) == NULL) {
 		close(fd);
 		return;
 	}
-	if (a->held >= f->client_limit) {
+	a->held++;   /* counted from here on: front_addr_put undoes it */
+	if (a->held > f->client_limit) {
 		front_addr_text(a, who, sizeof who);
-		snprintf(reply, sizeof reply, "421 4.7.0 %s Error: too many connections from %s\r\n",
-			 f->hostname, who);
-		log_info("NOQUEUE: reject: CONNECT from unknown[%s]: 421 4.7.0 too many connections "
-			 "from this address (limit %zu)", who, f->client_limit);
-		a->held++;   /* front_addr_put frees it when it was new */
+		snprintf(reply, sizeof reply, "%s%s\r\n", f->too_many, who);
+		log_info("reject: CONNECT from unknown[%s]: too many connections from this address "
+			 "(limit %zu)", who, f->client_limit);
 		front_addr_put(f, a);
-		free(c);
 		front_refuse(f, fd, reply);
 		return;
 	}
-	a->held++;
+	if ((c = calloc(1, sizeof *c)) == NULL) {
+		front_addr_put(f, a);
+		close(fd);
+		return;
+	}
 	c->fd = fd;
 	c->addr = a;
 	c->deadline = now + (time_t)f->line_timeout;
@@ -484,28 +507,65 @@ static void front_nofile(struct front *f)
 	}
 }
 
+/* text with HOST replaced by myhostname, and CRLF unless open (a
+ * prefix the caller completes) into out. */
+static void front_text(char *out, size_t len, const char *text, const char *hostname, int open)
+{
+	const char *host = strstr(text, "HOST");
+	int n = host == NULL ? snprintf(out, len, "%s%s", text, open ? "" : "\r\n")
+		: snprintf(out, len, "%.*s%s%s%s", (int)(host - text), text, hostname, host + 4,
+			   open ? "" : "\r\n");
+
+	/* myhostname is at most 255 bytes: every text fits */
+	if (n < 0 || (size_t)n >= len || (open && (size_t)n + INET6_ADDRSTRLEN + 2 >= FRONT_REPLY_MAX))
+		log_panic("reply text too long");
+}
+
+/* The protocol's greeting and replies. */
+static void front_proto_init(struct front *f, const char *name)
+{
+	for (size_t i = 0; i < sizeof front_protos / sizeof front_protos[0]; i++)
+		if (strcmp(front_protos[i].name, name) == 0)
+			f->proto = &front_protos[i];
+	if (f->proto == NULL)
+		log_fatal("front: unknown protocol %s (smtp, pop3)", name);
+	f->hostname = config_str("myhostname");
+	if (strlen(f->hostname) > 255 || strpbrk(f->hostname, " \t\r\n") != NULL)
+		log_fatal("myhostname must be one word of at most 255 bytes");
+	if (f->proto == &front_protos[0]) {
+		if (greeting_smtp(f->greeting, sizeof f->greeting - 2, f->hostname) < 0)
+			log_panic("greeting too long");
+		memcpy(f->greeting + strlen(f->greeting), "\r\n", 3);
+	} else
+		front_text(f->greeting, sizeof f->greeting, GREETING_POP3, f->hostname, 0);
+	front_text(f->busy, sizeof f->busy, f->proto->busy, f->hostname, 0);
+	front_text(f->too_many, sizeof f->too_many, f->proto->too_many, f->hostname, 1);
+	front_text(f->timeout, sizeof f->timeout, f->proto->timeout, f->hostname, 0);
+}
+
 static void front_init(struct front *f, const struct daemon *d)
 {
-	unsigned long long peek = config_size("front_peek_limit");
+	unsigned long long peek = config_size("front_peek_limit"), own;
 
 	memset(f, 0, sizeof *f);
-	if (d->argc != 2 || strcmp(d->argv[0], "smtp") != 0)
-		log_fatal("usage: front -c DIR/etc smtp SERVICE (the protocol, then the unix service it feeds)");
+	if (d->argc != 2)
+		log_fatal("usage: front -c DIR/etc smtp|pop3 SERVICE (the protocol, then the unix service it feeds)");
 	if (strchr(d->argv[1], '/') != NULL)
 		log_fatal("%s: not a service name", d->argv[1]);
 	if (daemon_socket_path(d->argv[1], f->service_path, sizeof f->service_path) < 0)
 		log_fatal("%s: service name too long", d->argv[1]);
-	f->hostname = config_str("myhostname");
-	if (strlen(f->hostname) > 255 || strpbrk(f->hostname, " \t\r\n") != NULL ||
-	    greeting_smtp(f->greeting, sizeof f->greeting - 2, f->hostname) < 0)
-		log_fatal("myhostname must be one word of at most 255 bytes");
-	memcpy(f->greeting + strlen(f->greeting), "\r\n", 3);
+	front_proto_init(f, d->argv[0]);
 	f->limit = config_size("front_connection_limit");
 	f->client_limit = config_size("front_client_connection_limit");
 	f->line_timeout = config_time("front_line_timeout");
 	if (f->limit == 0 || f->limit > 1000000 || f->client_limit == 0 || f->line_timeout == 0)
 		log_fatal("front_connection_limit (1 to 1000000), front_client_connection_limit and "
 			  "front_line_timeout must not be 0");
+	/* Never held longer than the service itself would wait for a
+	 * command from a client that has not logged in. */
+	own = config_time(f->proto->timeout_key);
+	if (own > 0 && own < f->line_timeout)
+		f->line_timeout = own;
 	if (peek < 64 || peek > 65536)
 		log_fatal("front_peek_limit must be between 64 and 65536");
 	f->peek_limit = (size_t)peek;
@@ -532,8 +592,8 @@ int main(int argc, char **argv)
 	fd_set_nonblock(f.listen_fd, 1);
 	daemon_drop(&d);
 	front_watch(&f, &d);
-	log_info("holding up to %zu connections (%zu per client address) for %s, first line within %llus",
-		 f.limit, f.client_limit, f.service_path, f.line_timeout);
+	log_info("%s: holding up to %zu connections (%zu per client address) for %s, first line within %llus",
+		 f.proto->name, f.limit, f.client_limit, f.service_path, f.line_timeout);
 	front_loop(&f);
 	return 0;
 }
