@@ -12,10 +12,11 @@
  * each, and a client that talks gets a service process at once.
  *
  * Limits (postern.conf): front_connection_limit held in all (one more is
- * answered 421 4.3.2 / -ERR [SYS/TEMP] and closed),
- * front_client_connection_limit held per client address (421 4.7.0 /
- * -ERR [SYS/TEMP]), front_line_timeout for the first line, at most the
- * service's own timeout (421 4.4.2 / -ERR), front_peek_limit bytes looked at.  When the service's
+ * answered with the protocol's "busy" and closed: 421 4.3.2, -ERR
+ * [SYS/TEMP], * BYE [UNAVAILABLE]), front_client_connection_limit held
+ * per client address (the same codes), front_line_timeout for the first
+ * line, at most the service's own timeout (421 4.4.2, -ERR, * BYE),
+ * front_peek_limit bytes looked at.  When the service's
  * socket takes no connection (all its processes busy and its backlog
  * full, or not running) the client stays held and the hand-off is
  * retried every FRONT_RETRY_MS, never blocking the loop.
@@ -23,10 +24,13 @@
  * Runs as SERVICE_FRONT_USER (common/service_table.h) in run/jail,
  * confined by the front sandbox profile (Unix sockets only, no file
  * writes, no Internet sockets of its own: the listener comes from the
- * master).  Before the drop it raises RLIMIT_NOFILE for its limit.
+ * master).  Before the drop it raises RLIMIT_NOFILE for its limit and,
+ * for IMAP, loads the port's certificate only to know whether the
+ * greeting offers STARTTLS (freed at once).  While it holds clients it
+ * reports busy, so that a system stop (SIGUSR1) ends it at once.
  *
  * Usage (master.conf): `NAME inet ADDR:PORT USER run/jail 1 front PROTO
- * SERVICE`: PROTO smtp or pop3 (front_protos: its greeting, replies and
+ * SERVICE`: PROTO smtp, pop3 or imap (front_protos: its greeting, replies and
  * the service's own timeout), SERVICE the unix service that runs the
  * real program (its socket private/SERVICE).
  *
@@ -48,9 +52,12 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "buf.h"
 #include "daemon.h"
 #include "front_handoff.h"
 #include "greeting.h"
+#include "login_policy.h"
+#include "tls.h"
 #include "log.h"
 #include "sockets.h"
 
@@ -58,7 +65,7 @@
 #define FRONT_FD_RESERVE 64         /* descriptors kept for everything but clients */
 #define FRONT_EVENTS 256            /* epoll events taken per wait */
 #define FRONT_STATUS_SECONDS 60     /* most frequent status log line */
-#define FRONT_REPLY_MAX 512
+#define FRONT_REPLY_MAX 1024       /* a reply line; IMAP's greeting is some 500 bytes */
 
 /* What the front says in each protocol.  HOST stands for myhostname. */
 struct front_proto {
@@ -78,6 +85,10 @@ static const struct front_proto front_protos[] = {
 	{ "pop3", "-ERR [SYS/TEMP] Server busy, try again later",
 	  "-ERR [SYS/TEMP] Too many connections from ", "-ERR Timeout, closing connection",
 	  "pop3_timeout" },
+	/* RFC 9051 7.1.5 BYE, RFC 5530 UNAVAILABLE; imapd's timeout text */
+	{ "imap", "* BYE [UNAVAILABLE] Server busy, try again later",
+	  "* BYE [UNAVAILABLE] Too many connections from ", "* BYE Autologout: idle for too long",
+	  "imap_login_timeout" },
 };
 
 /* One held client.  Linked in arrival order, which is deadline order
@@ -99,8 +110,14 @@ struct front_addr {
 
 struct front {
 	const struct front_proto *proto;
+	const struct daemon *d;
+	int reported_busy;                /* last told the master: held > 0 */
 	const char *hostname;
 	char greeting[FRONT_REPLY_MAX];   /* each with its CRLF */
+	/* IMAP: the greeting's CAPABILITY says whether plaintext logins
+	 * are allowed, which login_plaintext_ok decides per client address */
+	char greeting_noplain[FRONT_REPLY_MAX];
+	struct login_policy policy;
 	char busy[FRONT_REPLY_MAX], timeout[FRONT_REPLY_MAX], too_many[FRONT_REPLY_MAX];
 	char service_path[108];       /* private/SERVICE, in our root */
 	size_t limit, client_limit, peek_limit;
@@ -190,6 +207,14 @@ static void front_addr_text(const struct front_addr *a, char *out, size_t len)
 		inet_ntop(AF_INET6, a->ip, out, (socklen_t)len);
 }
 
+/* The greeting for a client at who. */
+static const char *front_greeting(const struct front *f, const char *who)
+{
+	if (f->greeting_noplain[0] != '\0' && !login_plaintext_ok(&f->policy, 0, who))
+		return f->greeting_noplain;
+	return f->greeting;
+}
+
 /* One reply, best effort: a client that cannot take it is closed anyway. */
 static void front_say(int fd, const char *text)
 {
@@ -265,14 +290,16 @@ static int front_pass(struct front *f, struct front_conn *c)
 }
 
 /* Look at what c has sent: a complete line (or peek_limit bytes) makes
- * it ready and passes it; end of input or an error ends it. */
-static void front_peek(struct front *f, struct front_conn *c)
+ * it ready and passes it; end of input or an error ends it.  hup: the
+ * client closed its side (EPOLLRDHUP), which a peek cannot see while
+ * unread bytes (a slowloris client's) come before the end. */
+static void front_peek(struct front *f, struct front_conn *c, int hup)
 {
 	ssize_t n = recv(c->fd, f->peek, f->peek_limit, MSG_PEEK | MSG_DONTWAIT);
 
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) && !hup)
 		return;
-	if (n <= 0) {
+	if (n <= 0 || (hup && !c->ready && memchr(f->peek, '\n', (size_t)n) == NULL)) {
 		front_drop(f, c);   /* gone before its first line: nobody to answer */
 		return;
 	}
@@ -367,14 +394,15 @@ static void front_take(struct front *f, int fd, time_t now)
 	f->tail = c;
 	f->held++;
 	ev.data.ptr = c;
-	front_say(fd, f->greeting);
+	front_addr_text(a, who, sizeof who);
+	front_say(fd, front_greeting(f, who));
 	if (epoll_ctl(f->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		log_warn("epoll_ctl: %s", strerror(errno));
 		front_drop(f, c);
 		return;
 	}
 	/* A client that sent its line with the SYN's ACK: the edge is past. */
-	front_peek(f, c);
+	front_peek(f, c, 0);
 }
 
 /* Accept everything waiting. */
@@ -428,6 +456,20 @@ static int front_wait_ms(const struct front *f, time_t now)
 	return (int)ms;
 }
 
+/* Busy for the master while we hold a client: so that a stop of the
+ * system reaches us as it reaches a process in a session (SIGUSR1,
+ * daemon_hurrying), and we close the held clients at once instead of
+ * waiting for their first lines. */
+static void front_report(struct front *f)
+{
+	int busy = f->held > 0;
+
+	if (busy != f->reported_busy) {
+		daemon_report(f->d, busy);
+		f->reported_busy = busy;
+	}
+}
+
 /* epoll tags of the listener and of the wake-ups (stop, hurry, master
  * gone), told apart from clients by address */
 static char front_tag_listen, front_tag_wake;
@@ -455,12 +497,14 @@ static void front_loop(struct front *f)
 			if (ev[i].data.ptr == &front_tag_listen)
 				front_accept(f);
 			else if (ev[i].data.ptr != &front_tag_wake)
-				front_peek(f, ev[i].data.ptr);
+				front_peek(f, ev[i].data.ptr,
+					   (ev[i].events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0);
 		}
 		now = front_now();
 		front_retry(f);
 		front_expire(f, now);
 		front_status(f, now, 0);
+		front_report(f);
 	}
 	front_status(f, front_now(), 1);
 }
@@ -521,14 +565,38 @@ static void front_text(char *out, size_t len, const char *text, const char *host
 		log_panic("reply text too long");
 }
 
+/* IMAP's two greetings: as imapd_login.c builds them (STARTTLS when the
+ * port has TLS: the same certificate the login process loads, loaded
+ * here only to know, and freed at once). */
+static void front_imap_init(struct front *f, const struct daemon *d)
+{
+	struct buf g;
+	const char *error;
+	SSL_CTX *tls = tls_server_ctx_config(d->etc_dir, &error);
+	int starttls = tls != NULL;
+
+	tls_ctx_free(&tls);
+	if (login_policy_init(&f->policy, "imap", &error) < 0)
+		log_fatal("%s", error);
+	greeting_imap_init(config_size("message_size_limit"));
+	buf_init(&g, FRONT_REPLY_MAX - 3);
+	if (greeting_imap(&g, starttls, 1) < 0 ||
+	    snprintf(f->greeting, sizeof f->greeting, "%s\r\n", buf_cstr(&g)) >= (int)sizeof f->greeting ||
+	    greeting_imap(&g, starttls, 0) < 0 ||
+	    snprintf(f->greeting_noplain, sizeof f->greeting_noplain, "%s\r\n", buf_cstr(&g)) >=
+		    (int)sizeof f->greeting_noplain)
+		log_panic("IMAP greeting too long");
+	buf_free(&g);
+}
+
 /* The protocol's greeting and replies. */
-static void front_proto_init(struct front *f, const char *name)
+static void front_proto_init(struct front *f, const struct daemon *d, const char *name)
 {
 	for (size_t i = 0; i < sizeof front_protos / sizeof front_protos[0]; i++)
 		if (strcmp(front_protos[i].name, name) == 0)
 			f->proto = &front_protos[i];
 	if (f->proto == NULL)
-		log_fatal("front: unknown protocol %s (smtp, pop3)", name);
+		log_fatal("front: unknown protocol %s (smtp, pop3, imap)", name);
 	f->hostname = config_str("myhostname");
 	if (strlen(f->hostname) > 255 || strpbrk(f->hostname, " \t\r\n") != NULL)
 		log_fatal("myhostname must be one word of at most 255 bytes");
@@ -536,8 +604,10 @@ static void front_proto_init(struct front *f, const char *name)
 		if (greeting_smtp(f->greeting, sizeof f->greeting - 2, f->hostname) < 0)
 			log_panic("greeting too long");
 		memcpy(f->greeting + strlen(f->greeting), "\r\n", 3);
-	} else
+	} else if (f->proto == &front_protos[1])
 		front_text(f->greeting, sizeof f->greeting, GREETING_POP3, f->hostname, 0);
+	else
+		front_imap_init(f, d);
 	front_text(f->busy, sizeof f->busy, f->proto->busy, f->hostname, 0);
 	front_text(f->too_many, sizeof f->too_many, f->proto->too_many, f->hostname, 1);
 	front_text(f->timeout, sizeof f->timeout, f->proto->timeout, f->hostname, 0);
@@ -549,12 +619,12 @@ static void front_init(struct front *f, const struct daemon *d)
 
 	memset(f, 0, sizeof *f);
 	if (d->argc != 2)
-		log_fatal("usage: front -c DIR/etc smtp|pop3 SERVICE (the protocol, then the unix service it feeds)");
+		log_fatal("usage: front -c DIR/etc smtp|pop3|imap SERVICE (the protocol, then the unix service it feeds)");
 	if (strchr(d->argv[1], '/') != NULL)
 		log_fatal("%s: not a service name", d->argv[1]);
 	if (daemon_socket_path(d->argv[1], f->service_path, sizeof f->service_path) < 0)
 		log_fatal("%s: service name too long", d->argv[1]);
-	front_proto_init(f, d->argv[0]);
+	front_proto_init(f, d, d->argv[0]);
 	f->limit = config_size("front_connection_limit");
 	f->client_limit = config_size("front_client_connection_limit");
 	f->line_timeout = config_time("front_line_timeout");
@@ -588,6 +658,7 @@ int main(int argc, char **argv)
 	if (d.inetd || d.listen_fd < 0)
 		log_fatal("no listening socket (fd 3, LISTEN_FDS=1): the front is started by the master");
 	f.listen_fd = d.listen_fd;
+	f.d = &d;
 	f.last_status = front_now();
 	fd_set_nonblock(f.listen_fd, 1);
 	daemon_drop(&d);

@@ -9,6 +9,7 @@ SMTP's 421 replies; a client that pipelines its first commands with the
 greeting's answer gets every reply once (the front greeted, smtpd did not).
 """
 
+import imaplib
 import os
 import resource
 import select
@@ -333,3 +334,80 @@ class FrontTest(PosternTestCase):
         # The deadline is pop3_timeout when that is shorter than front_line_timeout.
         self.assertEqual(first.read_line(), b"-ERR Timeout, closing connection")
         self.assertRaises(EOFError, first.read_line)
+
+    def test_front_imap_holds_5000_idle_connections_while_a_client_logs_in_and_reads(self):
+        t, front = self.start_front_tree(service="imap", front_client_connection_limit=IDLE // ADDRESSES)
+        t.send(t.addr("alice"), "front-imap", body=b"read through the front\r\n")
+        t.wait_ids("alice", ["front-imap"])
+        got = {}
+
+        def real():
+            m = imaplib.IMAP4(HOST, t.port("imap"), timeout=30 * SCALE)
+            m.login(t.addr("alice"), t.passwords["alice"])
+            typ, data = m.select("INBOX")
+            self.assertEqual(typ, "OK")
+            typ, data = m.fetch(data[0], "(BODY.PEEK[])")
+            self.assertEqual(typ, "OK")
+            got["msg"] = data[0][1]
+            m.logout()
+        self.hold_idle_and_serve(t, front, "imap", rb"^\* OK \[CAPABILITY IMAP4rev1 .*\] Postern IMAP ready\r\n$",
+                                 real, "an IMAP login, SELECT, FETCH and LOGOUT")
+        self.assertIn(b"read through the front", got["msg"])
+
+    def test_front_greetings_are_the_services_own(self):
+        def greetings(t):
+            out = {}
+            for service in ("smtp", "pop3", "imap"):
+                c = RawSMTP(t.port(service))
+                out[service] = c.read_line()
+                c.close()
+            return out
+        plain = self.start_tree()
+        want = greetings(plain)
+        plain.stop()
+        t = self.start_tree(start=False)
+        for service in ("smtp", "pop3", "imap"):
+            t.use_front(service, service)
+        t.start()
+        for service in ("smtp", "pop3", "imap"):
+            t.wait_pids(service + "-front")
+        got = greetings(t)
+        for service in ("smtp", "pop3", "imap"):
+            self.assertEqual(got[service], want[service].replace(plain.domain.encode(), t.domain.encode()),
+                             service)
+        self.assertIn(b"STARTTLS", got["imap"])
+        self.assertIn(b"AUTH=PLAIN", got["imap"])   # loopback: imap_plaintext_auth = loopback
+
+    def test_front_imap_replies_with_bye(self):
+        t, _ = self.start_front_tree(service="imap", front_client_connection_limit=1, imap_login_timeout="2s")
+        first = RawSMTP(t.port("imap"))
+        self.addCleanup(first.close)
+        self.assertTrue(first.read_line().startswith(b"* OK [CAPABILITY "))
+        second = RawSMTP(t.port("imap"))
+        self.addCleanup(second.close)
+        self.assertEqual(second.read_line(), b"* BYE [UNAVAILABLE] Too many connections from 127.0.0.1")
+        self.assertRaises(EOFError, second.read_line)
+        self.assertEqual(first.read_line(), b"* BYE Autologout: idle for too long")
+        self.assertRaises(EOFError, first.read_line)
+
+    def test_front_forgets_a_client_gone_mid_line_and_stops_at_once_with_clients_held(self):
+        t, front = self.start_front_tree()
+        base = len(os.listdir("/proc/%d/fd" % front))
+        idle = [RawSMTP(t.port("smtp")) for _ in range(3)]
+        for c in idle:
+            self.addCleanup(c.close)
+            self.assertEqual(c.read_reply()[0], 220)
+        wait_for(lambda: len(os.listdir("/proc/%d/fd" % front)) == base + 3, 10, "3 held")
+        # Unread bytes before its FIN: a peek alone never sees the end.
+        idle[0].send(b"EHL")
+        idle[0].close()
+        wait_for(lambda: len(os.listdir("/proc/%d/fd" % front)) == base + 2, 10,
+                 "the front to drop the client that left")
+        # Held clients do not hold up a stop: the front is told to hurry
+        # like a process in a session, well within master_stop_timeout.
+        t0 = time.monotonic()
+        t.stop()
+        took = time.monotonic() - t0
+        self.assertLess(took, 10 * SCALE)
+        for c in idle[1:]:
+            self.assertRaises((EOFError, ConnectionResetError), c.read_line)
