@@ -976,6 +976,20 @@ class Tree:
         with open(path, "w") as f:
             f.writelines(l for l in lines if l.split()[:1] != [name])
 
+    def set_maxproc(self, names, maxproc):
+        """Set the maxproc column of the etc/master.conf lines of the
+        services in names (before start)."""
+        path = os.path.join(self.dir, "etc", "master.conf")
+        with open(path) as f:
+            lines = f.read().splitlines(True)
+        with open(path, "w") as f:
+            for line in lines:
+                w = line.split()
+                if w[:1] and w[0] in names:
+                    w[5] = str(maxproc)
+                    line = " ".join(w) + "\n"
+                f.write(line)
+
     def use_front(self, name="smtp", protocol="smtp"):
         """Put the connection front (docs/front.md) on service name's
         port (before start): its master.conf line becomes a front line

@@ -57,16 +57,7 @@ class FrontTest(PosternTestCase):
             t.run("map", "-d", t.dir, name)
             conf["smtpd_%s" % name] = name + ".cdb"
         if maxproc is not None:
-            path = os.path.join(t.dir, "etc", "master.conf")
-            with open(path) as f:
-                lines = f.read().splitlines(True)
-            with open(path, "w") as f:
-                for l in lines:
-                    w = l.split()
-                    if w[:2] == ["smtp", "unix"]:
-                        w[5] = str(maxproc)
-                        l = " ".join(w) + "\n"
-                    f.write(l)
+            t.set_maxproc((service,), maxproc)   # the unix service the front feeds
         t.set_conf(**conf)
         t.start()
         pids = t.wait_pids(service + "-front")
@@ -196,40 +187,40 @@ class FrontTest(PosternTestCase):
                                  "a POP3 login, STAT, RETR and QUIT")
         self.assertIn(b"read through the front", got["msg"])
 
+    def greeted(self, port, source, n):
+        """n connections from source, each greeted 220."""
+        out = [RawSMTP(port, source=source) for _ in range(n)]
+        for c in out:
+            self.addCleanup(c.close)
+            self.assertEqual(c.read_reply()[0], 220)
+        return out
+
+    def refused(self, port, source, code):
+        """A connection from source answered 421 with enhanced code, then
+        closed: the reply text."""
+        c = RawSMTP(port, source=source)
+        self.addCleanup(c.close)
+        reply, text = c.read_reply()
+        self.assertEqual((reply, text[0][:5]), (421, code))
+        self.assertRaises(EOFError, c.read_line)
+        return text[0]
+
     def test_front_limits_per_address_and_in_all_with_421(self):
         t, _ = self.start_front_tree(front_client_connection_limit=3, front_connection_limit=5)
         port = t.port("smtp")
-        held = [RawSMTP(port, source="127.0.0.5") for _ in range(3)]
-        for c in held:
-            self.addCleanup(c.close)
-            self.assertEqual(c.read_reply()[0], 220)
-        extra = RawSMTP(port, source="127.0.0.5")
-        self.addCleanup(extra.close)
-        code, text = extra.read_reply()
-        self.assertEqual(code, 421)
-        self.assertIn(b"4.7.0", text[0])
-        self.assertIn(b"too many connections from 127.0.0.5", text[0])
-        self.assertRaises(EOFError, extra.read_line)
+        held = self.greeted(port, "127.0.0.5", 3)
+        self.assertIn(b"too many connections from 127.0.0.5", self.refused(port, "127.0.0.5", b"4.7.0"))
         t.wait_log(r"smtp-front\[\d+\]: reject: CONNECT from unknown\[127\.0\.0\.5\]: too many connections "
                    r"from this address \(limit 3\)")
         # Another address still gets in, up to the total of 5.
-        more = [RawSMTP(port, source="127.0.0.6") for _ in range(2)]
-        for c in more:
-            self.addCleanup(c.close)
-            self.assertEqual(c.read_reply()[0], 220)
-        full = RawSMTP(port, source="127.0.0.7")
-        self.addCleanup(full.close)
-        code, text = full.read_reply()
-        self.assertEqual(code, 421)
-        self.assertIn(b"4.3.2", text[0])
+        self.greeted(port, "127.0.0.6", 2)
+        self.assertIn(b"all server ports are busy", self.refused(port, "127.0.0.7", b"4.3.2"))
         # One held client that talks is passed on: smtpd answers it and
         # the front has room again.
         held[0].send(b"EHLO client.example\r\n")
         code, lines = held[0].read_reply()
         self.assertEqual(code, 250)
-        again = RawSMTP(port, source="127.0.0.7")
-        self.addCleanup(again.close)
-        self.assertEqual(again.read_reply()[0], 220)
+        self.greeted(port, "127.0.0.7", 1)
 
     def test_front_first_line_deadline_answers_421_and_closes(self):
         t, _ = self.start_front_tree(front_line_timeout="2s")
