@@ -85,6 +85,7 @@ SCALE = _timeout_scale() * (3.0 if SANITIZED else 1.0)
 
 DOMAIN = "example.test"
 HOST = "127.0.0.1"
+SERVICE_FRONT_USER = "postern-login"   # common/service_table.h: the connection front's user
 SANITIZER_PATTERNS = (b"AddressSanitizer", b"LeakSanitizer", b"runtime error:")
 # A daemon that the seccomp filter killed (common/sandbox.c): a call its
 # profile lacks.  The master restarts it, so a test could pass over it;
@@ -992,22 +993,17 @@ class Tree:
 
     def use_front(self, name="smtp", protocol="smtp"):
         """Put the connection front (docs/front.md) on service name's
-        port (before start): its master.conf line becomes a front line
-        NAME-front on the same address and a unix service NAME with the
-        same program that the front feeds."""
+        port (before start), with the `postern conf -M` commands the
+        docs give: its inet line becomes a front line NAME-front on the
+        same address, and NAME a unix service of the same program, user,
+        root and maxproc that the front feeds."""
         path = os.path.join(self.dir, "etc", "master.conf")
         with open(path) as f:
-            lines = f.read().splitlines(True)
-        out = []
-        for l in lines:
-            w = l.split()
-            if w[:2] != [name, "inet"]:
-                out.append(l)
-                continue
-            out.append("%s-front inet %s postern-login run/jail 1 front %s %s\n" % (name, w[2], protocol, name))
-            out.append("%s unix %s %s\n" % (name, name, " ".join(w[3:])))
-        with open(path, "w") as f:
-            f.writelines(out)
+            w = next(l.split() for l in f if l.split()[:2] == [name, "inet"])
+        self.run("conf", "-d", self.dir, "-M", "-X", "%s/inet" % name)
+        self.run("conf", "-d", self.dir, "-M", "%s-front/inet=%s-front inet %s %s run/jail 1 front %s %s"
+                 % (name, name, w[2], SERVICE_FRONT_USER, protocol, name))
+        self.run("conf", "-d", self.dir, "-M", "%s/unix=%s unix %s %s" % (name, name, name, " ".join(w[3:])))
 
     def enqueue_raw(self, fields, data, timeout=30, trailer=None):
         """Speak the enqueue protocol (docs/protocols.md) on DIR/private/enqueue:
