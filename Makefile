@@ -71,9 +71,10 @@ DEPS_PKGS := build-essential libssl-dev libc-ares-dev libcdb-dev libcmocka-dev l
 # installed for the tests: test_install.py skips without it)
 
 # program = source files (by prefix) -> $(BUILD)/bin/program
-PROGRAMS := master smtpd enqueue qmgr local remote verify authd popd imapd postern pickup sendmail metrics dkim-sign
+PROGRAMS := master front smtpd enqueue qmgr local remote verify authd popd imapd postern pickup sendmail metrics dkim-sign
 master_SRCS  := $(wildcard master/*.c)
 smtpd_SRCS   := $(wildcard smtpd/*.c)
+front_SRCS   := $(wildcard front/*.c)
 enqueue_SRCS := $(wildcard queue/enqueue*.c)
 qmgr_SRCS    := $(wildcard queue/qmgr*.c)
 local_SRCS   := $(wildcard deliver/local*.c)
@@ -113,7 +114,7 @@ BINDIR     ?= $(PREFIX)/bin
 LIBEXECDIR ?= $(PREFIX)/libexec/postern
 MANDIR     ?= $(PREFIX)/share/man
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
-DAEMONS    := master smtpd enqueue qmgr local remote verify authd popd imapd pickup metrics dkim-sign
+DAEMONS    := master front smtpd enqueue qmgr local remote verify authd popd imapd pickup metrics dkim-sign
 MAN8       := docs/man/postern.8 $(wildcard docs/man/*.8postern)
 MAN5       := $(BUILD)/man/postern.conf.5 docs/man/master.conf.5
 

@@ -42,6 +42,7 @@
 #include "cdbmap.h"
 #include "config.h"
 #include "config_snapshot.h"
+#include "front_handoff.h"
 #include "layout.h"
 #include "log.h"
 #include "metric.h"
@@ -277,9 +278,10 @@ static void daemon_caller_add(struct daemon *d, uid_t uid)
 
 /* Before the chroot hides /etc/passwd: the uids that may connect to a
  * Unix listener, the users of the services that use ours
- * (service_table_callers).  A network service's row (smtpd, popd: TCP
- * peers have no uid) and pickup's (open to anyone, it identifies its
- * peer itself) check nobody, even on a Unix listener. */
+ * (service_table_callers).  Pickup's row (open to anyone, it identifies
+ * its peer itself) checks nobody.  A network service's row (smtpd, popd:
+ * TCP peers have no uid) on a Unix listener gets its clients from the
+ * connection front: only the front's user may call it. */
 static void daemon_callers_init(struct daemon *d, const struct service_entry *def)
 {
 	const char *users[DAEMON_CALLERS_MAX];
@@ -288,8 +290,10 @@ static void daemon_callers_init(struct daemon *d, const struct service_entry *de
 	socklen_t len = sizeof domain;
 
 	if (d->listen_fd < 0 ||
-	    getsockopt(d->listen_fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0 ||
-	    domain != AF_UNIX || (def != NULL && !service_table_checks_callers(def)))
+	    getsockopt(d->listen_fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0 || domain != AF_UNIX)
+		return;
+	d->from_front = def != NULL && def->kind == SERVICE_KIND_INET;
+	if (def != NULL && !d->from_front && !service_table_checks_callers(def))
 		return;
 	d->check_callers = 1;
 	daemon_caller_add(d, 0);
@@ -297,7 +301,11 @@ static void daemon_callers_init(struct daemon *d, const struct service_entry *de
 		daemon_caller_add(d, getuid());   /* development: everything runs as us */
 		return;
 	}
-	n = def != NULL ? service_table_callers(def, users, DAEMON_CALLERS_MAX) : 0;
+	if (d->from_front) {
+		users[0] = SERVICE_FRONT_USER;
+		n = 1;
+	} else
+		n = def != NULL ? service_table_callers(def, users, DAEMON_CALLERS_MAX) : 0;
 	if (n > DAEMON_CALLERS_MAX)
 		log_panic("service %s: more than %d callers", def->name, DAEMON_CALLERS_MAX);
 	for (size_t i = 0; i < n; i++) {
@@ -558,6 +566,30 @@ static void daemon_hold_drain(const struct daemon *d, const struct daemon_holder
 			log_fatal("poll: %s", strerror(errno));
 }
 
+static int daemon_greeted;
+
+int daemon_client_greeted(void)
+{
+	return daemon_greeted;
+}
+
+/* The client the front passes on conn (docs/front.md), or -1 (logged);
+ * conn is closed either way: one connection carries one client. */
+static int daemon_from_front(int conn)
+{
+	unsigned long long t = config_time("ipc_timeout");
+	int ms = t > INT_MAX / 1000 ? INT_MAX : (int)t * 1000;
+	const char *error;
+	int fd;
+
+	fd_set_nonblock(conn, 0);
+	fd = front_handoff_receive(conn, ms, &daemon_greeted, &error);
+	close(conn);
+	if (fd < 0)
+		log_warn("no client from the front: %s", error);
+	return fd;
+}
+
 void daemon_serve(struct daemon *d, daemon_serve_fn *serve, void *arg)
 {
 	daemon_serve_holding(d, serve, arg, NULL);
@@ -602,11 +634,17 @@ void daemon_serve_holding(struct daemon *d, daemon_serve_fn *serve, void *arg,
 				break;
 			continue;
 		}
+		if (d->from_front && (fd = daemon_from_front(fd)) < 0) {
+			if (daemon_stopping())
+				break;
+			continue;
+		}
 		used++;
 		fd_set_nonblock(fd, 0);
 		daemon_report(d, 1);
 		serve(fd, fd, arg);
 		close(fd);
+		daemon_greeted = 0;
 		daemon_report(d, 0);
 		if (daemon_stopping())
 			break;

@@ -53,6 +53,8 @@ struct daemon {
 	int status_fd;         /* fd 4 or -1 */
 	int lifeline_fd;       /* fd 5 or -1 */
 	int check_callers;     /* the listener is a Unix socket whose callers are checked */
+	int from_front;        /* an inet service on a Unix socket: its clients come from
+				* the connection front (docs/front.md) */
 	uid_t callers[DAEMON_CALLERS_MAX];   /* uids daemon_peer_ok lets in */
 	size_t ncallers;
 	int argc;              /* arguments left after the common options */
@@ -92,6 +94,10 @@ struct daemon_holder {
  * holds none. */
 void daemon_serve_holding(struct daemon *d, daemon_serve_fn *serve, void *arg,
 			  const struct daemon_holder *h);
+/* Whether the client serve() was just given was greeted already: it came
+ * from the connection front (front/front.c, docs/front.md), which sent
+ * the protocol's greeting and waited for the client's first line. */
+int daemon_client_greeted(void);
 /* Tell the master that we hold a client (busy) or wait for one: for a
  * process with its own event loop instead of daemon_serve. */
 void daemon_report(const struct daemon *d, int busy);

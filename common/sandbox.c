@@ -120,6 +120,7 @@ static const struct sandbox_rules sandbox_table[] = {
 	[SANDBOX_DKIM] = { "dkim-sign", 0, 0, 0 },
 	[SANDBOX_METRICS] = { "metrics", 0, 0, 0 },
 	[SANDBOX_LOCAL] = { "local", 1, 1, 1 },
+	[SANDBOX_FRONT] = { "front", 0, 0, 0 },
 };
 
 enum sandbox_profile sandbox_profile(const char *program, const char *role)
@@ -128,6 +129,8 @@ enum sandbox_profile sandbox_profile(const char *program, const char *role)
 
 	if (strcmp(program, "smtpd") == 0)
 		return SANDBOX_SMTPD;
+	if (strcmp(program, "front") == 0)
+		return SANDBOX_FRONT;
 	if (strcmp(program, "popd") == 0 || strcmp(program, "imapd") == 0)
 		return sub ? SANDBOX_MAILBOX : SANDBOX_LOGIN;
 	if (strcmp(program, "remote") == 0)

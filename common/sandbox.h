@@ -19,6 +19,7 @@ enum sandbox_profile {
 	SANDBOX_DKIM,       /* dkim-sign: reads keys, writes nothing */
 	SANDBOX_METRICS,    /* metrics: reads the queue, answers HTTP on its socket */
 	SANDBOX_LOCAL,      /* local: deny-list, since its commands inherit it */
+	SANDBOX_FRONT,      /* connection front: Unix sockets only, no writes */
 };
 
 /* The profile of program (master.conf's command) in role (its first

@@ -11,6 +11,12 @@
 #include <stddef.h>
 
 #define SERVICE_USES_MAX 4   /* unix services one service connects to */
+/* The user of the connection front (front/front.c, docs/front.md): the
+ * one caller, with root, of an inet service that listens on a Unix
+ * socket for the clients the front passes on.  The POP3/IMAP login
+ * user: unprivileged, jailed in the empty run/jail, and a front that
+ * reads the same untrusted input gains nothing from it. */
+#define SERVICE_FRONT_USER "postern-login"
 
 enum service_kind { SERVICE_KIND_INET, SERVICE_KIND_UNIX };
 

@@ -30,6 +30,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "imapd.h"
+#include "greeting.h"
 #include "imapd_io.h"
 #include "log.h"
 #include "login_proxy.h"
@@ -63,7 +64,7 @@ static void imapd_limits_init(struct imapd_limits *l)
 	l->hibernate_limit = hl > 1000000 ? 1000000 : (size_t)hl;
 	if (login_policy_init(&l->policy, "imap", &error) < 0)
 		log_fatal("%s", error);
-	imapd_capabilities_init(l->literal_max);
+	greeting_imap_init(l->literal_max);
 }
 
 void imapd_parser_limits(const struct imapd_limits *l, struct imap_parser_limits *pl)

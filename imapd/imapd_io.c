@@ -71,30 +71,3 @@ void imapd_reply_parse_error(struct stream *s, const struct imap_parse_error *e)
 		      e->text != NULL ? e->text : "Syntax error");
 }
 
-/* What the session offers once logged in (RFC 9051 6.1.1); the login
- * process announces the same so that clients need not ask again.
- * LIST-EXTENDED (RFC 5258) and LIST-STATUS (RFC 5819) are part of
- * IMAP4rev2, announced for IMAP4rev1 clients. */
-#define IMAPD_CAPS_SESSION "IMAP4rev1 IMAP4rev2 LITERAL+ ENABLE ID IDLE NAMESPACE UNSELECT UIDPLUS MOVE MULTIAPPEND CHILDREN LIST-EXTENDED LIST-STATUS SPECIAL-USE ESEARCH SEARCHRES WITHIN BINARY CONDSTORE QRESYNC PREVIEW UTF8=ACCEPT COMPRESS=DEFLATE OBJECTID SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT THREAD=REFERENCES ESORT QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE"
-
-static char imapd_caps[sizeof(IMAPD_CAPS_SESSION) + 64] = IMAPD_CAPS_SESSION;
-
-void imapd_capabilities_init(unsigned long long appendlimit)
-{
-	/* RFC 8438 STATUS=SIZE; RFC 7889 APPENDLIMIT: message_size_limit,
-	 * the same for every mailbox. */
-	snprintf(imapd_caps, sizeof(imapd_caps), "%s STATUS=SIZE APPENDLIMIT=%llu", IMAPD_CAPS_SESSION,
-		 appendlimit);
-}
-
-const char *imapd_capabilities_session(void)
-{
-	return imapd_caps;
-}
-
-int imapd_capabilities_login(struct buf *out, int starttls, int plaintext_ok)
-{
-	buf_reset(out);
-	return buf_printf(out, "%s SASL-IR%s%s", imapd_caps, starttls ? " STARTTLS" : "",
-			  plaintext_ok ? " AUTH=PLAIN AUTH=LOGIN" : " LOGINDISABLED");
-}

@@ -21,13 +21,4 @@ enum imapd_event imapd_read_event(struct stream *s, struct imap_parser *p);
 /* The reply a parse error calls for ("tag BAD [CODE] text" or "* BAD"). */
 void imapd_reply_parse_error(struct stream *s, const struct imap_parse_error *e);
 
-/* Complete the capabilities with what the settings decide (APPENDLIMIT). */
-void imapd_capabilities_init(unsigned long long appendlimit);
-/* The capabilities of a logged-in session (CAPABILITY, LOGIN's OK). */
-const char *imapd_capabilities_session(void);
-/* The capabilities before login into out: STARTTLS when it may be used,
- * AUTH=PLAIN AUTH=LOGIN when plaintext logins are allowed, else
- * LOGINDISABLED (RFC 9051 6.2.3).  0 or -1. */
-int imapd_capabilities_login(struct buf *out, int starttls, int plaintext_ok);
-
 #endif

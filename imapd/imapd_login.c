@@ -34,6 +34,8 @@
 
 #include "buf.h"
 #include "imapd.h"
+#include "daemon.h"
+#include "greeting.h"
 #include "imapd_io.h"
 #include "log.h"
 #include "metric.h"
@@ -86,7 +88,7 @@ static void login_capability(struct imapd_login *il, const char *tag)
 	struct buf caps;
 
 	buf_init(&caps, 1024);
-	if (imapd_capabilities_login(&caps, login_starttls_possible(il), login_plaintext_allowed(il)) == 0)
+	if (greeting_imap_login_caps(&caps, login_starttls_possible(il), login_plaintext_allowed(il)) == 0)
 		stream_printf(il->s, "* CAPABILITY %s\r\n", buf_cstr(&caps));
 	buf_free(&caps);
 	login_tagged(il, tag, "OK CAPABILITY completed");
@@ -390,8 +392,10 @@ void imapd_login_serve(int in_fd, int out_fd, void *arg)
 	if (il.p == NULL)
 		log_warn("out of memory");
 	if (il.s != NULL && il.p != NULL) {
-		imapd_capabilities_login(&caps, login_starttls_possible(&il), login_plaintext_allowed(&il));
-		stream_printf(il.s, "* OK [CAPABILITY %s] Postern IMAP ready\r\n", buf_cstr(&caps));
+		/* A client from the connection front (docs/front.md) has it. */
+		if (!daemon_client_greeted() &&
+		    greeting_imap(&caps, login_starttls_possible(&il), login_plaintext_allowed(&il)) == 0)
+			stream_printf(il.s, "%s\r\n", buf_cstr(&caps));
 		login_loop(&il);
 	}
 	buf_free(&caps);

@@ -36,6 +36,7 @@
 #include <string.h>
 
 #include "authclient.h"
+#include "greeting.h"
 #include "imapd_io.h"
 #include "imapd_session.h"
 #include "log.h"
@@ -140,7 +141,7 @@ static void session_dispatch(struct imapd_session *ss, const struct imap_command
 {
 	switch (c->id) {
 	case IMAP_CMD_CAPABILITY:
-		stream_printf(ss->s, "* CAPABILITY %s\r\n", imapd_capabilities_session());
+		stream_printf(ss->s, "* CAPABILITY %s\r\n", greeting_imap_session_caps());
 		imapd_tagged(ss, c->tag, "OK CAPABILITY completed");
 		break;
 	case IMAP_CMD_NOOP:
@@ -318,7 +319,7 @@ static int session_start(struct imapd_session *ss, struct login_session_client *
 		return -1;
 	}
 	imapd_mailbox_autocreate(ss);
-	imapd_tagged(ss, tag, "OK [CAPABILITY %s] Logged in", imapd_capabilities_session());
+	imapd_tagged(ss, tag, "OK [CAPABILITY %s] Logged in", greeting_imap_session_caps());
 	log_info("login user=%s client=%s%s", buf_cstr(&ss->user), ss->client, c->tls ? " tls" : "");
 	return 0;
 }

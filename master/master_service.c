@@ -177,14 +177,24 @@ static const struct service_entry *master_use_of(const struct service *svc)
 	return service_table_for_command(svc->command, svc->nargs > 0 ? svc->args[0] : NULL);
 }
 
+/* Whether svc is a connection front (docs/front.md) that feeds the
+ * unix service name: `front PROTOCOL SERVICE`, whose service the table
+ * cannot know. */
+static int master_front_feeds(const struct service *svc, const char *name)
+{
+	return strcmp(svc->command, "front") == 0 && svc->nargs >= 2 && strcmp(svc->args[1], name) == 0;
+}
+
 /* Whether a process of some live service in root connects to socket name. */
 static int master_root_uses(const struct service *svcs, size_t n, const char *root, const char *name)
 {
 	for (size_t s = 0; s < n; s++) {
 		const struct service_entry *u;
-		if (svcs[s].retired || strcmp(svcs[s].root, root) != 0 || (u = master_use_of(&svcs[s])) == NULL)
+		if (svcs[s].retired || strcmp(svcs[s].root, root) != 0)
 			continue;
-		if (service_table_uses(u, name))
+		if (master_front_feeds(&svcs[s], name))
+			return 1;
+		if ((u = master_use_of(&svcs[s])) != NULL && service_table_uses(u, name))
 			return 1;
 	}
 	return 0;

@@ -40,6 +40,8 @@
 #include <string.h>
 
 #include "buf.h"
+#include "daemon.h"
+#include "greeting.h"
 #include "log.h"
 #include "metric.h"
 #include "login_handoff.h"
@@ -355,7 +357,9 @@ void popd_login_serve(int in_fd, int out_fd, void *arg)
 				 pl.l->implicit_tls ? pl.l->tls : NULL, pl.l->tls_handshake_ms, pl.client,
 				 sizeof(pl.client));
 	if (pl.s != NULL) {
-		popd_login_reply(&pl, "+OK Postern POP3 ready");
+		/* A client from the connection front (docs/front.md) has it. */
+		if (!daemon_client_greeted())
+			popd_login_reply(&pl, GREETING_POP3);
 		popd_login_loop(&pl);
 	}
 	buf_free(&pl.user);

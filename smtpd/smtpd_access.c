@@ -247,8 +247,10 @@ static int smtpd_access_pregreet(struct smtpd_session *ss)
 	size_t k = 0;
 	int r;
 
+	/* A client from the connection front was greeted there, and its
+	 * first line waits in the socket (docs/front.md). */
 	if (ss->ctx->mode != SMTPD_MODE_SMTP || ss->ctx->access->pregreet_ms == 0 ||
-	    smtpd_policy_mynetworks(ss->ctx, ss->client))
+	    daemon_client_greeted() || smtpd_policy_mynetworks(ss->ctx, ss->client))
 		return 0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	while ((r = poll(&p, 1, ss->ctx->access->pregreet_ms)) < 0 && errno == EINTR)

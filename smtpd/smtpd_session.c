@@ -39,6 +39,8 @@
 #include <strings.h>
 
 #include "address.h"
+#include "daemon.h"
+#include "greeting.h"
 #include "log.h"
 #include "metric.h"
 #include "smtp_cmd.h"
@@ -631,9 +633,25 @@ static void smtpd_session_run(struct smtpd_session *ss)
 
 	if (ctx->mode == SMTPD_MODE_SMTPS && smtpd_tls_handshake(ss) < 0)
 		return;
-	/* RFC 5321 4.2: the greeting carries no enhanced code (RFC 2034 3). */
-	if (smtpd_access_connect(ss))
-		smtpd_reply(ss, "220 %s ESMTP Postern", ctx->hostname);
+	/* RFC 5321 4.2: the greeting carries no enhanced code (RFC 2034 3).
+	 * A client from the connection front (docs/front.md) has had it
+	 * and sent its first line, still unread in the socket. */
+	if (smtpd_access_connect(ss)) {
+		char text[300];
+		if (greeting_smtp(text, sizeof text, ctx->hostname) < 0)
+			log_panic("myhostname over 255 bytes");   /* smtpd_ctx_init checked it */
+		if (!daemon_client_greeted())
+			smtpd_reply(ss, "%s", text);
+	} else if (daemon_client_greeted() && !ss->done) {
+		/* The refusal that replaces the greeting (554, only QUIT
+		 * served) answers that first line instead: it is dropped,
+		 * so that the client's next command gets the next reply. */
+		const char *line;
+		size_t len;
+		if (stream_flush(ss->s) < 0 || smtpd_arm_timeout(ss) < 0 ||
+		    stream_read_line(ss->s, &line, &len) != STREAM_OK)
+			ss->done = 1;
+	}
 	smtpd_loop(ss);
 }
 

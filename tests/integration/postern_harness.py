@@ -85,6 +85,7 @@ SCALE = _timeout_scale() * (3.0 if SANITIZED else 1.0)
 
 DOMAIN = "example.test"
 HOST = "127.0.0.1"
+SERVICE_FRONT_USER = "postern-login"   # common/service_table.h: the connection front's user
 SANITIZER_PATTERNS = (b"AddressSanitizer", b"LeakSanitizer", b"runtime error:")
 # A daemon that the seccomp filter killed (common/sandbox.c): a call its
 # profile lacks.  The master restarts it, so a test could pass over it;
@@ -975,6 +976,34 @@ class Tree:
             lines = f.read().splitlines(True)
         with open(path, "w") as f:
             f.writelines(l for l in lines if l.split()[:1] != [name])
+
+    def set_maxproc(self, names, maxproc):
+        """Set the maxproc column of the etc/master.conf lines of the
+        services in names (before start)."""
+        path = os.path.join(self.dir, "etc", "master.conf")
+        with open(path) as f:
+            lines = f.read().splitlines(True)
+        with open(path, "w") as f:
+            for line in lines:
+                w = line.split()
+                if w[:1] and w[0] in names:
+                    w[5] = str(maxproc)
+                    line = " ".join(w) + "\n"
+                f.write(line)
+
+    def use_front(self, name="smtp", protocol="smtp"):
+        """Put the connection front (docs/front.md) on service name's
+        port (before start), with the `postern conf -M` commands the
+        docs give: its inet line becomes a front line NAME-front on the
+        same address, and NAME a unix service of the same program, user,
+        root and maxproc that the front feeds."""
+        path = os.path.join(self.dir, "etc", "master.conf")
+        with open(path) as f:
+            w = next(l.split() for l in f if l.split()[:2] == [name, "inet"])
+        self.run("conf", "-d", self.dir, "-M", "-X", "%s/inet" % name)
+        self.run("conf", "-d", self.dir, "-M", "%s-front/inet=%s-front inet %s %s run/jail 1 front %s %s"
+                 % (name, name, w[2], SERVICE_FRONT_USER, protocol, name))
+        self.run("conf", "-d", self.dir, "-M", "%s/unix=%s unix %s %s" % (name, name, name, " ".join(w[3:])))
 
     def enqueue_raw(self, fields, data, timeout=30, trailer=None):
         """Speak the enqueue protocol (docs/protocols.md) on DIR/private/enqueue:

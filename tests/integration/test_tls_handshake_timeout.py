@@ -90,16 +90,7 @@ class TlsHandshakeTimeout(PosternTestCase):
         t = self.start_tree(start=False)
         t.set_conf(tls_handshake_timeout="%ds" % HANDSHAKE_S)
         if maxproc is not None:
-            path = os.path.join(t.dir, "etc", "master.conf")
-            with open(path) as f:
-                lines = f.read().splitlines(True)
-            with open(path, "w") as f:
-                for line in lines:
-                    w = line.split()
-                    if w[:1] in (["smtps"], ["pop3s"]):
-                        w[5] = str(maxproc)
-                        line = " ".join(w) + "\n"
-                    f.write(line)
+            t.set_maxproc(("smtps", "pop3s"), maxproc)
         t.start()
         return t
 

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "daemon.h"
+#include "service_table.h"
 #include "sockets.h"
 
 static char tmpdir[64];
@@ -190,7 +191,7 @@ static void test_unix_listener_of_local_lets_in_root_and_qmgr_only(void **state)
 	unlink(path);
 }
 
-static void test_pickup_and_smtpd_take_anyone(void **state)
+static void test_pickup_takes_anyone(void **state)
 {
 	char path[192];
 	struct daemon d;
@@ -200,8 +201,24 @@ static void test_pickup_and_smtpd_take_anyone(void **state)
 	lfd = listen_in_tree("pickup.sock", path, sizeof(path));
 	init_with_listener(&d, "pickup", lfd);
 	assert_int_equal(d.check_callers, 0);
+	assert_int_equal(d.from_front, 0);
+	close(lfd);
+	unlink(path);
+}
+
+/* A network service on a Unix listener is fed by the connection front
+ * (docs/front.md): root and the front's user only. */
+static void test_smtpd_on_a_unix_listener_takes_the_front_only(void **state)
+{
+	char path[192];
+	struct daemon d;
+	int lfd;
+
+	(void)state;
+	lfd = listen_in_tree("smtp.sock", path, sizeof(path));
 	init_with_listener(&d, "smtpd", lfd);
-	assert_int_equal(d.check_callers, 0);
+	assert_int_equal(d.from_front, 1);
+	assert_root_and_one_caller(&d, SERVICE_FRONT_USER, "postern-smtpd");
 	close(lfd);
 	unlink(path);
 }
@@ -267,10 +284,10 @@ static void test_popd_session_role_lets_in_the_login_user_only(void **state)
 	assert_string_equal(d.service, "pop3s");
 	assert_string_equal(d.user, "postern-login");
 	assert_string_equal(d.root, "run/jail");
-	assert_int_equal(d.check_callers, 0);
+	assert_int_equal(d.from_front, 1);   /* a login row on a Unix listener: the front's */
 	init_with_listener(&d, "popd", lfd);
 	assert_string_equal(d.service, "pop3");
-	assert_int_equal(d.check_callers, 0);
+	assert_int_equal(d.from_front, 1);
 	close(lfd);
 	unlink(path);
 }
@@ -340,7 +357,8 @@ int main(void)
 		cmocka_unit_test(test_peer_not_in_callers_is_refused),
 		cmocka_unit_test(test_peer_without_credentials_is_refused),
 		cmocka_unit_test(test_unix_listener_of_local_lets_in_root_and_qmgr_only),
-		cmocka_unit_test(test_pickup_and_smtpd_take_anyone),
+		cmocka_unit_test(test_pickup_takes_anyone),
+		cmocka_unit_test(test_smtpd_on_a_unix_listener_takes_the_front_only),
 		cmocka_unit_test(test_unknown_program_lets_in_root_only),
 		cmocka_unit_test(test_tcp_listener_is_not_checked),
 		cmocka_unit_test(test_no_listener_is_not_checked),
