@@ -65,7 +65,7 @@ def say(msg):
         print(msg, flush=True)
 
 
-def targets(build):
+def targets():
     srcs = glob.glob(os.path.join(SOURCE, "tests", "fuzz", "fuzz_*.c"))
     return sorted(os.path.splitext(os.path.basename(s))[0] for s in srcs)
 
@@ -236,7 +236,7 @@ def main():
         report(args.results)
         return 0
 
-    every = targets(args.build)
+    every = targets()
     names = []
     for n in args.names or every:
         n = n if n.startswith("fuzz_") else "fuzz_" + n
