@@ -177,7 +177,8 @@ def run_one(args, name, runs, outdir):
                 except subprocess.TimeoutExpired:
                     os.killpg(proc.pid, signal.SIGKILL)
                     rc = proc.wait()
-                rc = 0 if rc in (0, -signal.SIGTERM, 128 + signal.SIGTERM) else rc
+                # libFuzzer exits 72 (-interrupted_exit_code) on SIGTERM.
+                rc = 0 if rc in (0, 72, -signal.SIGTERM, 128 + signal.SIGTERM) else rc
         seconds = time.monotonic() - t0
         with open(logpath, "rb") as f:
             text = f.read()
