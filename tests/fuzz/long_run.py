@@ -22,6 +22,8 @@ results file, reach the goal, and runs only the rest for the others.  The
 committed corpora are never changed unless --merge-back is given: then,
 after an `ok` run, the inputs it found that reach new code (edges) are
 merged into the committed corpus (libFuzzer -merge=1 -use_counters=0).
+--report prints the Record table of docs/fuzzing.md from the results file.
+Ctrl-C stops the runs under way and records what they did.
 
 Examples:
     python3 tests/fuzz/long_run.py --resume              # the whole record
@@ -58,6 +60,9 @@ STATUS_RE = re.compile(rb"^#(\d+)\t", re.M)
 ARTEFACT_PREFIXES = ("crash-", "leak-", "timeout-", "oom-", "slow-unit-")
 
 lock = threading.Lock()
+running = set()       # the fuzzer processes under way
+stopping = threading.Event()   # Ctrl-C: stop them, record what they did
+STOPPED = (0, 72, -signal.SIGTERM, 128 + signal.SIGTERM)   # 72: libFuzzer's exit on SIGTERM
 
 
 def say(msg):
@@ -144,6 +149,18 @@ def executions(log):
     return int(status[-1]) if status else 0
 
 
+def stop(proc):
+    """SIGTERM to the run's process group, SIGKILL if it lingers."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    except ProcessLookupError:
+        proc.wait()
+
+
 def run_one(args, name, runs, outdir):
     binary = os.path.join(args.build, "fuzz", name)
     start = datetime.datetime.now(datetime.timezone.utc)
@@ -166,19 +183,25 @@ def run_one(args, name, runs, outdir):
         say("%-30s start: %d runs, at most %d s" % (name, runs, args.max_time))
         t0 = time.monotonic()
         with open(logpath, "wb") as log:
+            if stopping.is_set():
+                return True
             proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=work,
                                     start_new_session=True)
+            with lock:
+                running.add(proc)
+                late = stopping.is_set()   # else main's snapshot has it
             try:
+                if late:
+                    stop(proc)
                 rc = proc.wait(timeout=args.max_time + GRACE)
             except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    rc = proc.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    rc = proc.wait()
-                # libFuzzer exits 72 (-interrupted_exit_code) on SIGTERM.
-                rc = 0 if rc in (0, 72, -signal.SIGTERM, 128 + signal.SIGTERM) else rc
+                stop(proc)
+                rc = 0 if proc.returncode in STOPPED else proc.returncode
+            finally:
+                with lock:
+                    running.discard(proc)
+            if stopping.is_set() and rc in STOPPED:
+                rc = 0
         seconds = time.monotonic() - t0
         with open(logpath, "rb") as f:
             text = f.read()
@@ -257,9 +280,21 @@ def main():
         else:
             todo.append((n, left))
     say("results: %s; %d target(s) to run" % (args.results, len(todo)))
-    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        futures = [pool.submit(run_one, args, n, left, outdir) for n, left in todo]
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs))
+    futures = [pool.submit(run_one, args, n, left, outdir) for n, left in todo]
+    try:
         bad = sum(1 for f in futures if not f.result())
+    except KeyboardInterrupt:
+        stopping.set()
+        pool.shutdown(wait=False, cancel_futures=True)
+        with lock:
+            procs = list(running)
+        for p in procs:
+            stop(p)
+        pool.shutdown(wait=True)
+        say("stopped")
+        return 130
+    pool.shutdown()
     say("%d run(s), %d with a finding or failure" % (len(todo), bad))
     return 1 if bad else 0
 
