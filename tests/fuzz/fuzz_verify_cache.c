@@ -21,16 +21,27 @@ static struct verify_cache *fuzz_cache;
 static int fuzz_fd = -1;
 static unsigned char fuzz_image[VERIFY_CACHE_SLOTS * FUZZ_SLOT];
 
+static char fuzz_dir[] = "/tmp/fuzz_verify_cache_XXXXXX", fuzz_path[64];
+
+/* The 1 MiB cache and its directory go with the process: long runs and
+ * merges start many. */
+static void fuzz_cleanup(void)
+{
+	unlink(fuzz_path);
+	rmdir(fuzz_dir);
+}
+
 static void fuzz_init(void)
 {
-	char dir[] = "/tmp/fuzz_verify_cache_XXXXXX", path[64];
 	const char *err;
 
-	if (mkdtemp(dir) == NULL)
+	if (mkdtemp(fuzz_dir) == NULL)
 		abort();
-	snprintf(path, sizeof path, "%s/verify.cache", dir);
-	fuzz_cache = verify_cache_open(path, &err);
-	fuzz_fd = fuzz_cache != NULL ? open(path, O_RDWR) : -1;
+	if (snprintf(fuzz_path, sizeof fuzz_path, "%s/verify.cache", fuzz_dir) >= (int)sizeof fuzz_path)
+		abort();
+	atexit(fuzz_cleanup);
+	fuzz_cache = verify_cache_open(fuzz_path, &err);
+	fuzz_fd = fuzz_cache != NULL ? open(fuzz_path, O_RDWR) : -1;
 	if (fuzz_cache == NULL || fuzz_fd < 0)
 		abort();
 }
