@@ -486,8 +486,15 @@ static void front_loop(struct front *f)
 			break;
 		if (daemon_stopping() && f->listening) {
 			/* retired (a reload): the held clients finish here,
-			 * a new front takes new ones */
+			 * a new front takes new ones.  The stop pipe and the
+			 * lifeline stay readable from now on: watched, they
+			 * would spin this loop until the last client left.
+			 * SIGUSR1 (the hurry pipe) still wakes it. */
 			epoll_ctl(f->epfd, EPOLL_CTL_DEL, f->listen_fd, NULL);
+			if (daemon_stop_fd() >= 0)
+				epoll_ctl(f->epfd, EPOLL_CTL_DEL, daemon_stop_fd(), NULL);
+			if (f->d->lifeline_fd >= 0)
+				epoll_ctl(f->epfd, EPOLL_CTL_DEL, f->d->lifeline_fd, NULL);
 			f->listening = 0;
 		}
 		n = epoll_wait(f->epfd, ev, FRONT_EVENTS, front_wait_ms(f, now));

@@ -402,3 +402,29 @@ class FrontTest(PosternTestCase):
         self.assertLess(took, 10 * SCALE)
         for c in idle[1:]:
             self.assertRaises((EOFError, ConnectionResetError), c.read_line)
+
+    def test_front_retired_by_a_reload_keeps_its_clients_without_spinning(self):
+        # A reload retires the front (SIGTERM): it stops listening and
+        # keeps its held clients until they pass or time out.  Its stop
+        # pipe stays readable from then on; polled, it spun the loop at
+        # full CPU for up to front_line_timeout.
+        t, front = self.start_front_tree()
+        held = RawSMTP(t.port("smtp"))
+        self.addCleanup(held.close)
+        self.assertEqual(held.read_reply()[0], 220)
+        mark = t.log_mark()
+        t.run("reload", "-d", t.dir)
+        t.wait_log(r"reload: rereading configuration", after=mark)
+        wait_for(lambda: [p for p in t.pids("smtp-front") if p != front], 30, "a new front")
+        def cpu_ticks():
+            with open("/proc/%d/stat" % front) as f:
+                rest = f.read().rsplit(")", 1)[1].split()
+            return int(rest[11]) + int(rest[12])
+        before, t0 = cpu_ticks(), time.monotonic()
+        time.sleep(2)   # a measurement window, not a wait for an event
+        used = (cpu_ticks() - before) / os.sysconf("SC_CLK_TCK")
+        self.assertLess(used, 0.2 * (time.monotonic() - t0), "the retired front spins")
+        # The held client still gets its session.
+        held.send(b"EHLO client.example\r\n")
+        self.assertEqual(held.read_reply()[0], 250)
+
