@@ -45,6 +45,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(SOURCE, "tests", "integration"))   # the tests' helpers
+from mailauth_systems import harness, log   # stderr lines; postern_harness for a build
 
 HOSTNAME = "mail.example.test"
 # service -> testssl.sh --starttls protocol (None: implicit TLS)
@@ -53,17 +54,6 @@ PORTS = (("smtps", None), ("submission", "smtp"), ("smtp", "smtp"),
 BAD = ("MEDIUM", "HIGH", "CRITICAL")
 SCAN_PROBLEM = ("WARN", "FATAL")
 SECTION = "## testssl.sh run"
-
-
-def log(text):
-    print(text, file=sys.stderr, flush=True)
-
-
-def harness(build):
-    """tests/integration/postern_harness.py (free ports, master start/stop)."""
-    os.environ.setdefault("POSTERN_BUILD", build)
-    import postern_harness
-    return postern_harness
 
 
 def openssl(*args):
