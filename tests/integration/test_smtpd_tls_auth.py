@@ -228,18 +228,3 @@ class SmtpdTls(PosternTestCase):
         finally:
             c.close()
         self.assertIn(b"discarded", t.log_bytes())
-
-    def test_old_tls_versions_refused(self):
-        t = self.tree
-        ctx = client_tls()
-        try:
-            ctx.minimum_version = ssl.TLSVersion.TLSv1
-            ctx.maximum_version = ssl.TLSVersion.TLSv1_1
-            ctx.set_ciphers("ALL:@SECLEVEL=0")
-        except (ValueError, ssl.SSLError) as e:
-            self.skipTest("this OpenSSL cannot offer TLS 1.1: %r" % e)
-        import socket
-        raw = socket.create_connection((HOST, t.port("smtps")), timeout=10 * SCALE)
-        with self.assertRaises((ssl.SSLError, OSError)):
-            ctx.wrap_socket(raw).recv(10)
-        raw.close()
