@@ -18,9 +18,12 @@ import socket
 import threading
 import time
 
-from postern_harness import HOST, SCALE, PosternTestCase, RawSMTP, wait_for
+from postern_harness import HOST, SANITIZED, SCALE, PosternTestCase, RawSMTP, wait_for
 
-IDLE = 5000            # held connections of the load test
+# Held connections of the load test.  The plain build holds the issue's
+# 5,000; under ASan (every accept, peek and hand-off several times
+# dearer, and CI's time bounded) 2,000 show the same mechanism.
+IDLE = 2000 if SANITIZED else 5000
 ADDRESSES = 100        # from 127.0.0.2 on, IDLE / ADDRESSES each
 SLOW_EVERY = 2.0       # seconds between a slowloris client's bytes
 REAL_BOUND = 5.0       # seconds for the real client's whole transaction under load
