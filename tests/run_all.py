@@ -14,7 +14,8 @@ Suites, in order:
                by default for a -san build: the fuzz targets are ASan +
                UBSan builds in both, so `make test` has run them.
   integration  the modules tests/integration/test_*.py, run by -j worker
-               processes (default POSTERN_TEST_JOBS, else 3; at most 3) that
+               processes (default POSTERN_TEST_JOBS, else 3, or 2 for a -san
+               build; at most 3) that
                each take the next module from a shared queue; a child
                process bounds a hang and stops its daemons; one test per
                test method.  Each worker draws its trees' port bases from
@@ -97,14 +98,14 @@ def timeout_scale():
     return v if v > 0 else 1.0
 
 
-def default_jobs():
-    """POSTERN_TEST_JOBS, else 3: the integration tests mostly wait on
-    daemons, disks and timers (in the plain build about 70% of two cores
-    with two workers), so more workers finish sooner even on two busy
-    cores.  Under ASan two workers kept the cores 86-89% busy, and some
-    long modules mostly wait (test_imap_model: 97 s, 24 s of CPU): a
-    third fills the rest."""
-    fallback = 3
+def default_jobs(san):
+    """POSTERN_TEST_JOBS, else 3 (2 for a sanitizer build): the
+    integration tests mostly wait on daemons, disks and timers (in the
+    plain build about 70% of two cores with two workers), so more
+    workers finish sooner even on two busy cores; under ASan they are
+    CPU-bound already at two (a third was tried: 1295 s instead of
+    1261 s, more CPU for the contention)."""
+    fallback = 2 if san else 3
     try:
         n = int(os.environ.get("POSTERN_TEST_JOBS", "") or fallback)
     except ValueError:
@@ -508,7 +509,8 @@ def main():
     ap.add_argument("-k", action="append", metavar="PATTERN",
                     help="run only integration tests whose name contains PATTERN")
     ap.add_argument("-j", "--jobs", type=int,
-                    help="integration workers run at once (default POSTERN_TEST_JOBS, else 3)")
+                    help="integration workers run at once (default POSTERN_TEST_JOBS, else 3; 2 for a "
+                    "sanitizer build)")
     ap.add_argument("--child-json", help=argparse.SUPPRESS)
     ap.add_argument("--queue", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -525,7 +527,7 @@ def main():
 
     san = is_san(args.build)
     if args.jobs is None:
-        args.jobs = default_jobs()
+        args.jobs = default_jobs(san)
     suites = [s.strip() for s in args.suite.split(",") if s.strip()]
     if san and args.suite == DEFAULT_SUITES:
         # The fuzz targets are the same ASan + UBSan binaries in both
