@@ -279,6 +279,18 @@ class CountingResult(unittest.TextTestResult):
         super().__init__(*a, **kw)
         self.outcome = {}       # test id -> "pass" | "fail" | "skip"
         self.reasons = {}
+        self.times = {}         # test id -> [wall s, CPU s] (setUp and tearDown included)
+        self._started = None
+
+    def startTest(self, test):
+        self._started = (time.monotonic(), cpu_seconds())
+        super().startTest(test)
+
+    def stopTest(self, test):
+        super().stopTest(test)
+        if self._started:
+            t0, c0 = self._started
+            self.times[test.id()] = [round(time.monotonic() - t0, 1), round(cpu_seconds() - c0, 1)]
 
     def _set(self, test, state, reason=""):
         tid = test.id()
@@ -359,7 +371,8 @@ def integration_child(args):
     loader = unittest.TestLoader()
     if args.k:
         loader.testNamePatterns = ["*%s*" % p for p in args.k]
-    data = {"passed": 0, "failed": 0, "skipped": 0, "failures": [], "skips": [], "times": {}}
+    data = {"passed": 0, "failed": 0, "skipped": 0, "failures": [], "skips": [], "times": {},
+            "test_times": {}}
 
     def write():
         with open(args.child_json + ".tmp", "w") as f:
@@ -377,6 +390,7 @@ def integration_child(args):
         runner = unittest.TextTestRunner(stream=sys.stdout, verbosity=2, resultclass=CountingResult)
         result = runner.run(suite)
         data["times"][name] = [round(time.monotonic() - t0, 1), round(cpu_seconds() - c0, 1)]
+        data["test_times"].update(result.times)
         for tid, state in sorted(result.outcome.items()):
             key = {"pass": "passed", "fail": "failed", "skip": "skipped"}[state]
             data[key] += 1
@@ -468,7 +482,7 @@ def run_integration(build, san, patterns, jobs):
             shutil.copyfileobj(log, sys.stdout.buffer)
             sys.stdout.flush()
             log.close()
-    times = {}
+    times, test_times = {}, {}
     for w, p, log, out_json in workers:
         try:
             with open(out_json) as f:
@@ -488,10 +502,16 @@ def run_integration(build, san, patterns, jobs):
         c.failures += [("integration", t, r) for t, r in data["failures"]]
         c.skips += [("integration", t, r) for t, r in data["skips"]]
         times.update(data["times"])
+        test_times.update(data.get("test_times", {}))
     shutil.rmtree(work, ignore_errors=True)
     slowest = sorted(times.items(), key=lambda kv: -kv[1][0])[:12]
     say("integration: slowest modules (wall/CPU): " +
         ", ".join("%s %.0f/%.0fs" % (m, w, c) for m, (w, c) in slowest))
+    # CPU of a test counts what its trees' daemons used (the masters reap
+    # them), so that a test's cost shows even when it mostly waits.
+    slowest = sorted(test_times.items(), key=lambda kv: -kv[1][1])[:15]
+    say("integration: costliest tests (wall/CPU): " +
+        ", ".join("%s %.0f/%.0fs" % (t, w, c) for t, (w, c) in slowest))
     say("integration: %.0fs of module time, %.0fs of CPU" % (sum(w for w, c in times.values()),
                                                            sum(c for w, c in times.values())))
     say("integration: %d passed, %d failed, %d skipped (%.0fs)"
