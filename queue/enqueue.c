@@ -426,22 +426,32 @@ static void enqueue_reply(struct stream *s, const struct enqueue_answer *a, cons
 	buf_free(&out);
 }
 
-/* Tell qmgr there is new mail.  Only saves latency: qmgr scans anyway. */
+/* Tell qmgr there is new mail.  Only saves latency: qmgr scans anyway.
+ * The connection is kept for the next message (qmgr_trigger.c): a byte
+ * per message.  A full socket means qmgr has wakeups it has not read yet,
+ * which is as good; a broken one (qmgr restarted) is made again once. */
 static void enqueue_poke(void)
 {
+	static int fd = -1;
 	char path[128];
-	int fd;
 
-	if (daemon_socket_path("qmgr", path, sizeof(path)) < 0)
-		return;
-	fd = unix_connect(path, ENQUEUE_POKE_TIMEOUT_MS);
-	if (fd < 0) {
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if (fd < 0) {
+			if (daemon_socket_path("qmgr", path, sizeof(path)) < 0)
+				return;
+			fd = unix_connect(path, ENQUEUE_POKE_TIMEOUT_MS);
+			if (fd < 0) {
+				log_debug("cannot wake qmgr: %s", strerror(errno));
+				return;
+			}
+		}
+		if (send(fd, "w", 1, MSG_NOSIGNAL | MSG_DONTWAIT) == 1 || errno == EAGAIN ||
+		    errno == EWOULDBLOCK)
+			return;
 		log_debug("cannot wake qmgr: %s", strerror(errno));
-		return;
+		close(fd);
+		fd = -1;
 	}
-	if (send(fd, "wakeup\n", 7, MSG_NOSIGNAL) != 7)
-		log_debug("cannot wake qmgr: %s", strerror(errno));
-	close(fd);
 }
 
 /* Create the queue file for env; on failure the answer says why. */

@@ -18,7 +18,7 @@
  *
  * Trusts: queue files only after queuefile_open validated them (a bad one
  * is moved to hold/ and logged); the agents' answers only as far as the
- * protocol; the trigger's bytes not at all (a connection is a wakeup,
+ * protocol; the trigger's bytes not at all (any byte is a wakeup,
  * "flush" asks for a full scan), and its peer only when SO_PEERCRED says
  * postern-queue or root (daemon_peer_ok).  Files may disappear under it: the
  * `postern queue` tool moves or removes them with rename/unlink, and qmgr
@@ -55,7 +55,6 @@
 #include "qmgr.h"
 #include "sockets.h"
 
-#define QMGR_TRIGGER_BURST 64             /* trigger connections taken per wakeup */
 #define QMGR_HASH_MAX (1u << 20)
 
 /* ---- settings ---- */
@@ -562,39 +561,6 @@ static void qmgr_open(struct qmgr *q, struct qmgr_msg *m)
 	m->qf.fd = -1;
 }
 
-/* ---- the trigger ---- */
-
-/* Any connection to the trigger socket means "look at incoming/"; one
- * that says "flush" (postern queue flush) asks for a full scan now. */
-static void qmgr_trigger(struct qmgr *q)
-{
-	for (int i = 0; i < QMGR_TRIGGER_BURST; i++) {
-		char tmp[64];
-		ssize_t r;
-		int fd = accept4(q->d->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-
-		if (fd < 0)
-			return;
-		/* Only enqueue's user (and root: postern queue flush) may
-		 * poke us; anyone else is closed unread and logged. */
-		if (!daemon_peer_ok(q->d, fd)) {
-			close(fd);
-			continue;
-		}
-		/* The client writes at once and closes; a short wait keeps a
-		 * slow one from holding the loop. */
-		(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO,
-				 &(struct timeval){ .tv_sec = 0, .tv_usec = 100000 }, sizeof(struct timeval));
-		r = recv(fd, tmp, sizeof(tmp) - 1, 0);
-		if (r > 0 && (size_t)r >= 5 && memcmp(tmp, "flush", 5) == 0) {
-			log_info("flush requested");
-			q->next_scan = 0;
-		}
-		close(fd);
-		qmgr_incoming_arrived(q);
-	}
-}
-
 /* ---- the loop ---- */
 
 /* Seconds from now to when (QMGR_NEVER: LLONG_MAX), without overflow. */
@@ -627,9 +593,9 @@ static int qmgr_poll_timeout(const struct qmgr *q, time_t wall, time_t mono)
 /* One round: wait for something, then handle it. */
 static void qmgr_wait(struct qmgr *q)
 {
-	struct pollfd pfd[QMGR_NTRANSPORT * QMGR_CONN_MAX + 2];
-	struct qmgr_conn *map[QMGR_NTRANSPORT * QMGR_CONN_MAX + 2];
-	size_t n = 0;
+	struct pollfd pfd[QMGR_NTRANSPORT * QMGR_CONN_MAX + QMGR_TRIGGER_KEEP + 2];
+	struct qmgr_conn *map[QMGR_NTRANSPORT * QMGR_CONN_MAX + QMGR_TRIGGER_KEEP + 2];
+	size_t n = 0, t0, nt;
 	int r;
 
 	if (q->d->listen_fd >= 0) {
@@ -639,6 +605,9 @@ static void qmgr_wait(struct qmgr *q)
 	/* A SIGTERM just before poll() must not wait for the timeout. */
 	pfd[n] = (struct pollfd){ .fd = daemon_stop_fd(), .events = POLLIN };
 	map[n++] = NULL;
+	t0 = n;
+	nt = qmgr_trigger_poll_fill(q, pfd + t0);
+	n += nt;
 	n += qmgr_poll_fill(q, pfd + n, map + n, sizeof(pfd) / sizeof(pfd[0]) - n);
 	r = poll(pfd, n, qmgr_poll_timeout(q, time(NULL), qmgr_clock()));
 	if (r < 0) {
@@ -646,14 +615,13 @@ static void qmgr_wait(struct qmgr *q)
 			return;
 		log_fatal("poll: %s", strerror(errno));
 	}
-	for (size_t k = 0; k < n && r > 0; k++) {
-		if (pfd[k].revents == 0 || pfd[k].fd == daemon_stop_fd())
-			continue;   /* the stop: the main loop sees daemon_stopping() */
-		if (map[k] == NULL)
-			qmgr_trigger(q);
-		else
+	if (r > 0)
+		qmgr_trigger_events(q, pfd + t0, nt);
+	for (size_t k = t0 + nt; k < n && r > 0; k++)
+		if (pfd[k].revents != 0)
 			qmgr_conn_event(q, map[k], pfd[k].revents);
-	}
+	if (q->d->listen_fd >= 0 && pfd[0].revents != 0)
+		qmgr_trigger_accept(q);
 	qmgr_conn_timeouts(q, qmgr_clock());
 }
 
@@ -718,6 +686,7 @@ int main(int argc, char **argv)
 	}
 	/* In-flight deliveries stay in active/: the next qmgr resumes them. */
 	qmgr_transports_close(&q);
+	qmgr_trigger_close(&q);
 	for (size_t h = 0; h < q.hash_size; h++)
 		while (q.hash[h] != NULL)
 			qmgr_msg_free(&q, q.hash[h]);

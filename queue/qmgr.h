@@ -24,6 +24,9 @@
 #define QMGR_RCPT_BATCH ((RECORD_MAX_FIELDS - 16) / 3)
 #define QMGR_NEVER ((time_t)LLONG_MAX)
 #define QMGR_NTRANSPORT 2
+/* Trigger connections kept open (one per enqueue process: enqueue's
+ * maxproc is 20 by default; more are read once and closed). */
+#define QMGR_TRIGGER_KEEP 64
 #define QMGR_REASON_MAX 1024              /* longest agent reason kept for a report */
 
 enum qmgr_transport_id { QMGR_LOCAL = 0, QMGR_REMOTE = 1 };
@@ -136,6 +139,8 @@ struct qmgr {
 	const char *hostname;
 	char postmaster[QUEUEFILE_ADDR_MAX + 1];
 	struct clock_jumps jumps;       /* forward steps of the wall clock (qmgr_clock.c) */
+	int triggers[QMGR_TRIGGER_KEEP]; /* kept trigger connections (qmgr_trigger.c) */
+	size_t ntriggers;
 };
 
 /* ---- qmgr.c ---- */
@@ -163,6 +168,16 @@ void qmgr_jumps_watch(struct qmgr *q);
 /* m's age at wall-clock now, the clock's forward steps since it arrived
  * left out: what maximal_queue_lifetime and delay_warning_time measure. */
 unsigned long long qmgr_age(const struct qmgr *q, const struct qmgr_msg *m, time_t now);
+
+/* ---- qmgr_trigger.c ---- */
+/* Accept what waits on the trigger socket: note its wakeups, keep it. */
+void qmgr_trigger_accept(struct qmgr *q);
+/* The kept trigger connections into pfd (room for QMGR_TRIGGER_KEEP). */
+size_t qmgr_trigger_poll_fill(const struct qmgr *q, struct pollfd *pfd);
+/* Handle the poll results of those n entries. */
+void qmgr_trigger_events(struct qmgr *q, const struct pollfd *pfd, size_t n);
+/* Close them all (at exit). */
+void qmgr_trigger_close(struct qmgr *q);
 
 /* ---- qmgr_deliver.c ---- */
 /* Set up the transports from the settings (before the loop). */

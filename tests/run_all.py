@@ -212,60 +212,75 @@ def run_unit(build, san):
 
 # ---------------------------------------------------------------- fuzz
 
+def fuzz_jobs():
+    """Fuzz targets run at once: one per core (each libFuzzer run is one
+    single-threaded process, bounded by FUZZ_SECONDS)."""
+    return max(1, os.cpu_count() or 1)
+
+
+def fuzz_one(build, name, have_clang):
+    """One short bounded run of BUILD/fuzz/NAME from a copy of its corpus:
+    (state, reason, lines to print), state "pass" | "fail" | "skip"."""
+    path = os.path.join(build, "fuzz", name)
+    if not os.access(path, os.X_OK):
+        if not have_clang:
+            reason = "clang (libFuzzer) not installed; `make deps` installs it"
+            return "skip", reason, ["   %-32s skipped: %s" % (name, reason)]
+        return "fail", "not built: %s (make fuzz)" % path, ["   %-32s FAILED: not built: %s" % (name, path)]
+    work = tempfile.mkdtemp(prefix="postern-fuzz-")
+    try:
+        cmd = [path, "-runs=%d" % FUZZ_RUNS, "-max_total_time=%d" % FUZZ_SECONDS,
+               "-timeout=20", "-rss_limit_mb=2048", "-artifact_prefix=%s/" % work]
+        corpus = os.path.join(SOURCE, "tests", "fuzz", "corpus", name[len("fuzz_"):])
+        if not os.path.isdir(corpus):
+            corpus = os.path.join(SOURCE, "tests", "fuzz", "corpus", name)
+        if os.path.isdir(corpus):
+            # libFuzzer writes into its first corpus dir: give it a copy.
+            copy = os.path.join(work, "corpus")
+            shutil.copytree(corpus, copy)
+            cmd.append(copy)
+        t0 = time.monotonic()
+        rc, out = run_bounded(cmd, FUZZ_TIMEOUT * timeout_scale(), cwd=work)
+        text = out.decode("utf-8", "replace")
+        if rc == 0:
+            m = re.findall(r"Done (\d+) runs", text)
+            return "pass", "", ["   %-32s ok (%s runs, %.1fs)" % (name, m[-1] if m else "?", time.monotonic() - t0)]
+        arts = sorted(a for a in os.listdir(work) if a != "corpus")
+        lines = ["   %-32s FAILED: %s; artifacts: %s" % (name, describe_status(rc), ", ".join(arts) or "none"),
+                 tail(text)]
+        if arts:
+            keep = tempfile.mkdtemp(prefix="postern-fuzz-crash-")
+            for a in arts:
+                shutil.copy(os.path.join(work, a), keep)
+            lines.append("    crash inputs kept in %s" % keep)
+        return "fail", describe_status(rc), lines
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def run_fuzz(build):
+    import concurrent.futures
     c = Counts()
     srcs = sorted(glob.glob(os.path.join(SOURCE, "tests", "fuzz", "fuzz_*.c")))
     names = sorted({os.path.splitext(os.path.basename(s))[0] for s in srcs} |
                    {os.path.basename(b) for b in executables(os.path.join(build, "fuzz", "fuzz_*"))})
-    say("== fuzz: %d fuzz targets" % len(names))
+    jobs = fuzz_jobs()
+    say("== fuzz: %d fuzz targets, %d at a time" % (len(names), jobs))
     have_clang = shutil.which("clang") is not None
-    for name in names:
-        path = os.path.join(build, "fuzz", name)
-        if not os.access(path, os.X_OK):
-            if not have_clang:
-                reason = "clang (libFuzzer) not installed; `make deps` installs it"
+    with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
+        runs = [(name, pool.submit(fuzz_one, build, name, have_clang)) for name in names]
+        for name, run in runs:          # printed in name order as they end
+            state, reason, lines = run.result()
+            for line in lines:
+                say(line)
+            if state == "pass":
+                c.passed += 1
+            elif state == "skip":
                 c.skipped += 1
                 c.skips.append(("fuzz", name, reason))
-                say("   %-32s skipped: %s" % (name, reason))
             else:
                 c.failed += 1
-                c.failures.append(("fuzz", name, "not built: %s (make fuzz)" % path))
-                say("   %-32s FAILED: not built: %s" % (name, path))
-            continue
-        work = tempfile.mkdtemp(prefix="postern-fuzz-")
-        try:
-            cmd = [path, "-runs=%d" % FUZZ_RUNS, "-max_total_time=%d" % FUZZ_SECONDS,
-                   "-timeout=20", "-rss_limit_mb=2048", "-artifact_prefix=%s/" % work]
-            corpus = os.path.join(SOURCE, "tests", "fuzz", "corpus", name[len("fuzz_"):])
-            if not os.path.isdir(corpus):
-                corpus = os.path.join(SOURCE, "tests", "fuzz", "corpus", name)
-            if os.path.isdir(corpus):
-                # libFuzzer writes into its first corpus dir: give it a copy.
-                copy = os.path.join(work, "corpus")
-                shutil.copytree(corpus, copy)
-                cmd.append(copy)
-            t0 = time.monotonic()
-            rc, out = run_bounded(cmd, FUZZ_TIMEOUT * timeout_scale(), cwd=work)
-            text = out.decode("utf-8", "replace")
-            if rc == 0:
-                c.passed += 1
-                m = re.findall(r"Done (\d+) runs", text)
-                say("   %-32s ok (%s runs, %.1fs)" % (name, m[-1] if m else "?", time.monotonic() - t0))
-            else:
-                c.failed += 1
-                arts = sorted(os.listdir(work))
-                c.failures.append(("fuzz", name, describe_status(rc)))
-                say("   %-32s FAILED: %s; artifacts: %s" % (name, describe_status(rc),
-                                                             ", ".join(a for a in arts if a != "corpus") or "none"))
-                say(tail(text))
-                crash = [a for a in arts if a != "corpus"]
-                if crash:
-                    keep = tempfile.mkdtemp(prefix="postern-fuzz-crash-")
-                    for a in crash:
-                        shutil.copy(os.path.join(work, a), keep)
-                    say("    crash inputs kept in %s" % keep)
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
+                c.failures.append(("fuzz", name, reason))
     return c
 
 

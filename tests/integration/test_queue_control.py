@@ -9,7 +9,9 @@
   delete - (the IDs of one domain), flush -d DOMAIN, delete ALL;
 - requeue routes again with the maps of now;
 - sendmail -N, -R, -V land in the queue file; -q30m starts nothing;
-  -qRSITE flushes one site; -bv says where an address would go.
+  -qRSITE flushes one site; -bv says where an address would go;
+- new mail wakes qmgr at once over the trigger connections enqueue keeps,
+  also after qmgr was killed and those connections broke.
 
 Remote mail goes to a relayhost on a loopback port nobody listens on, so
 every attempt ends deferred ("Connection refused") and the backoff keeps
@@ -69,7 +71,26 @@ class QueueControlCase(PosternTestCase):
                             "%d messages deferred" % n)
 
 
-class TestBulk(QueueControlCase):
+class TestTrigger(PosternTestCase):
+
+    def test_new_mail_wakes_a_restarted_qmgr_at_once(self):
+        # queue_run_delay is 300 s: mail delivered within the wait below
+        # was seen through the trigger, not by a periodic scan.
+        t = self.start_tree()
+        self.assertEqual(t.run("conf", "-d", t.dir, "-h", "queue_run_delay").stdout.decode().strip(), "300s")
+        t.deliver_ids("alice", ["before-%d" % i for i in range(6)], seconds=20)
+        old = t.wait_pids("qmgr")
+        self.assertTrue(old)
+        os.kill(old[0], 9)
+        self.assertTrue(t.wait_pids("qmgr", exclude=old, seconds=30), t.log_tail())
+        # The first may be found by the new qmgr's start-up scan; every
+        # later one only through a trigger connection that each enqueue
+        # process has to make again.
+        t.deliver_ids("alice", ["first-after"], seconds=30)
+        for i in range(8):
+            t.deliver_ids("alice", ["after-%d" % i], seconds=20)
+
+
 
     def test_thousand_messages_hold_release_delete_flush(self):
         t = self.tree()

@@ -1,0 +1,109 @@
+/* qmgr_trigger: the trigger socket (private/qmgr, fd 3).  Any byte on it
+ * means "look at incoming/"; "flush" (postern queue flush) asks for a
+ * full scan now.  A writer may keep its connection and write a byte per
+ * message (enqueue does): qmgr keeps up to QMGR_TRIGGER_KEEP such
+ * connections in its poll set, so that a message costs the writer one
+ * send and qmgr one recv instead of a connection each (issue 15).  A
+ * connection beyond that is read once and closed, as every one once was;
+ * its writer connects again next time.
+ *
+ * Trusts: the bytes not at all (a wakeup is a wakeup; only "flush" is
+ * looked for); the peer only when SO_PEERCRED says enqueue's user or
+ * root (daemon_peer_ok), checked once at accept. */
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "qmgr.h"
+
+#define QMGR_TRIGGER_BURST 64   /* connections accepted per wakeup */
+
+/* Read what fd has (non-blocking).  1: keep it, 0: it ended (EOF or an
+ * error), either way having noted a wakeup or a flush in q. */
+static int qmgr_trigger_read(struct qmgr *q, int fd)
+{
+	char tmp[512];
+	int woke = 0, open = 1;
+
+	for (;;) {
+		ssize_t r = recv(fd, tmp, sizeof(tmp), MSG_DONTWAIT);
+
+		if (r > 0) {
+			woke = 1;
+			/* "flush" comes alone on its own connection. */
+			if ((size_t)r >= 5 && memcmp(tmp, "flush", 5) == 0) {
+				log_info("flush requested");
+				q->next_scan = 0;
+			}
+			if ((size_t)r < sizeof(tmp))
+				break;
+			continue;
+		}
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		open = 0;       /* EOF or an error: the writer is gone */
+		break;
+	}
+	/* A connection that closes unwritten (an old-style poke) still woke us. */
+	if (woke || !open)
+		qmgr_incoming_arrived(q);
+	return open;
+}
+
+static void qmgr_trigger_drop(struct qmgr *q, size_t i)
+{
+	close(q->triggers[i]);
+	q->triggers[i] = q->triggers[--q->ntriggers];
+}
+
+void qmgr_trigger_accept(struct qmgr *q)
+{
+	for (int i = 0; i < QMGR_TRIGGER_BURST; i++) {
+		int fd = accept4(q->d->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+		if (fd < 0)
+			return;
+		/* Only enqueue's user (and root: postern queue flush) may
+		 * poke us; anyone else is closed unread and logged. */
+		if (!daemon_peer_ok(q->d, fd)) {
+			close(fd);
+			continue;
+		}
+		if (qmgr_trigger_read(q, fd) && q->ntriggers < QMGR_TRIGGER_KEEP)
+			q->triggers[q->ntriggers++] = fd;
+		else
+			close(fd);
+	}
+}
+
+size_t qmgr_trigger_poll_fill(const struct qmgr *q, struct pollfd *pfd)
+{
+	for (size_t i = 0; i < q->ntriggers; i++)
+		pfd[i] = (struct pollfd){ .fd = q->triggers[i], .events = POLLIN };
+	return q->ntriggers;
+}
+
+void qmgr_trigger_events(struct qmgr *q, const struct pollfd *pfd, size_t n)
+{
+	/* From the end: dropping one moves the last into its place. */
+	for (size_t k = n; k-- > 0;) {
+		if (pfd[k].revents == 0)
+			continue;
+		for (size_t i = 0; i < q->ntriggers; i++)
+			if (q->triggers[i] == pfd[k].fd) {
+				if (!qmgr_trigger_read(q, pfd[k].fd))
+					qmgr_trigger_drop(q, i);
+				break;
+			}
+	}
+}
+
+void qmgr_trigger_close(struct qmgr *q)
+{
+	while (q->ntriggers > 0)
+		qmgr_trigger_drop(q, q->ntriggers - 1);
+}
