@@ -8,7 +8,7 @@ Starts a fresh tree under /tmp (log_file = maillog, as the reference
 Postfix writes maillog_file), sends MESSAGES messages of about BYTES with
 Postfix's smtp-source over SESSIONS sessions to one local user, waits
 until all are in the Maildir, and prints the CPU time (user and system),
-minor page faults and, with --syscalls, the system calls (perf trace -s)
+minor page faults, context switches and, with --syscalls, the system calls (perf trace -s)
 of each service per message.  CPU is read from /proc every 50 ms for every
 descendant of the master (a process that exits between two looks loses at
 most 50 ms); daemon_max_use is raised so that the processes live through
@@ -33,8 +33,21 @@ SRC = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TICK = os.sysconf("SC_CLK_TCK")
 
 
+def switches(pid):
+    """Voluntary + involuntary context switches of pid so far (0 if gone)."""
+    n = 0
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith(("voluntary_ctxt_switches:", "nonvoluntary_ctxt_switches:")):
+                    n += int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return n
+
+
 def proc_table():
-    """{pid: (ppid, argv0, utime, stime, minflt)} of every process."""
+    """{pid: (ppid, argv0, utime, stime, minflt, context switches)} of every process."""
     out = {}
     for p in os.listdir("/proc"):
         if not p.isdigit():
@@ -47,7 +60,7 @@ def proc_table():
         except OSError:
             continue
         rest = st[st.rindex(")") + 2:].split()
-        out[int(p)] = (int(rest[1]), arg0, int(rest[11]), int(rest[12]), int(rest[7]))
+        out[int(p)] = (int(rest[1]), arg0, int(rest[11]), int(rest[12]), int(rest[7]), switches(int(p)))
     return out
 
 
@@ -146,24 +159,25 @@ def main():
             trace.send_signal(signal.SIGINT)
             trace.wait()
         n = args.messages
-        cpu = collections.defaultdict(lambda: [0, 0, 0])
-        for pid, (_, name, ut, st, fl) in seen.items():
-            s0 = start.get(pid, (0, name, 0, 0, 0))
+        cpu = collections.defaultdict(lambda: [0, 0, 0, 0])
+        for pid, (_, name, ut, st, fl, cs) in seen.items():
+            s0 = start.get(pid, (0, name, 0, 0, 0, 0))
             c = cpu[name]
             c[0] += ut - s0[2]
             c[1] += st - s0[3]
             c[2] += fl - s0[4]
-        cpu["smtp-source"] = [ru.ru_utime * TICK, ru.ru_stime * TICK, ru.ru_minflt]
-        total = sum(u + s for u, s, _ in cpu.values())
+            c[3] += cs - s0[5]
+        cpu["smtp-source"] = [ru.ru_utime * TICK, ru.ru_stime * TICK, ru.ru_minflt, ru.ru_nvcsw + ru.ru_nivcsw]
+        total = sum(c[0] + c[1] for c in cpu.values())
         print("%d messages of %d bytes, %d sessions: accepted in %.2f s (%.0f/s), in the Maildir after %.2f s"
               % (n, args.size, args.sessions, t1 - t0, n / (t1 - t0), t2 - t0))
         print("CPU per message: %.3f ms in all (load average %s)" % (total / TICK / n * 1000,
                                                                    open("/proc/loadavg").read().split()[0]))
-        for name, (u, s, fl) in sorted(cpu.items(), key=lambda kv: -(kv[1][0] + kv[1][1])):
+        for name, (u, s, fl, cs) in sorted(cpu.items(), key=lambda kv: -(kv[1][0] + kv[1][1])):
             if u + s == 0:
                 continue
-            print("  %-24s %6.3f ms (user %.3f, system %.3f), %.1f minor faults" %
-                  (name, (u + s) / TICK / n * 1000, u / TICK / n * 1000, s / TICK / n * 1000, fl / n))
+            print("  %-24s %6.3f ms (user %.3f, system %.3f), %.1f minor faults, %.1f context switches" %
+                  (name, (u + s) / TICK / n * 1000, u / TICK / n * 1000, s / TICK / n * 1000, fl / n, cs / n))
         if trace is not None:
             calls = collections.Counter()
             name = None

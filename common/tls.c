@@ -189,6 +189,20 @@ SSL_CTX *tls_client_ctx(int verify, const char *ca_file, const char **error_r)
 	return ctx;
 }
 
+SSL_CTX *tls_client_ctx_like(int verify, SSL_CTX *from, const char **error_r)
+{
+	SSL_CTX *ctx;
+
+	ERR_clear_error();
+	ctx = tls_ctx_new(TLS_client_method(), error_r);
+	if (ctx == NULL)
+		return NULL;
+	/* set1: the store is reference-counted, both contexts hold it. */
+	SSL_CTX_set1_cert_store(ctx, SSL_CTX_get_cert_store(from));
+	SSL_CTX_set_verify(ctx, verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);
+	return ctx;
+}
+
 int tls_handshake_ms(void)
 {
 	unsigned long long t = config_time("tls_handshake_timeout");

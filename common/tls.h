@@ -26,6 +26,9 @@ SSL_CTX *tls_server_ctx_config(const char *etc_dir, const char **error_r);
  * (SSL_set1_host); verify = 0: opportunistic TLS, any certificate is
  * taken (RFC 7435) and the result can be read with tls_peer_verified. */
 SSL_CTX *tls_client_ctx(int verify, const char *ca_file, const char **error_r);
+/* Another client context with the CA store of from (shared, not loaded
+ * again: parsing the system bundle is most of a context's cost). */
+SSL_CTX *tls_client_ctx_like(int verify, SSL_CTX *from, const char **error_r);
 /* tls_handshake_timeout in milliseconds, the bound every caller gives
  * stream_start_tls for a whole handshake (0: none configured). */
 int tls_handshake_ms(void);

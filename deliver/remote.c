@@ -95,20 +95,26 @@ static struct cdbmap *remote_open_map(const struct daemon *d, const char *key)
 	return map;
 }
 
-/* The client TLS contexts, made before the chroot hides the CA store. */
+/* The client TLS contexts, made before the chroot hides the CA store.
+ * The CA file is read once: the verifying context shares its store. */
 static void remote_tls_load(struct remote_ctx *ctx)
 {
 	const char *ca = *config_str("remote_tls_ca_file") ? config_str("remote_tls_ca_file") : NULL;
 	const char *error;
 
-	ctx->tls_ctx_any = tls_client_ctx(0, ca, &error);
-	if (ctx->tls_ctx_any == NULL)
-		ctx->tls_ctx_any = tls_client_ctx(0, NULL, &error);
+	ctx->tls_ctx_verify = tls_client_ctx(1, ca, &error);
+	if (ctx->tls_ctx_verify != NULL) {
+		ctx->tls_ctx_any = tls_client_ctx_like(0, ctx->tls_ctx_verify, &error);
+		if (ctx->tls_ctx_any == NULL)
+			log_fatal("TLS client context: %s", error);
+		return;
+	}
+	log_warn("TLS client context for policy verify: %s; such deliveries are deferred", error);
+	/* Opportunistic TLS needs no CA store; the system's, if it loads,
+	 * still lets the log say whether a peer would have passed. */
+	ctx->tls_ctx_any = tls_client_ctx(0, NULL, &error);
 	if (ctx->tls_ctx_any == NULL)
 		log_fatal("TLS client context: %s", error);
-	ctx->tls_ctx_verify = tls_client_ctx(1, ca, &error);
-	if (ctx->tls_ctx_verify == NULL)
-		log_warn("TLS client context for policy verify: %s; such deliveries are deferred", error);
 }
 
 static void remote_conf_load(struct remote_ctx *ctx, const struct daemon *d)

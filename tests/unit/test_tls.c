@@ -328,6 +328,42 @@ static void test_tls_unverified_peer_taken_without_verify(void **state)
 	tls_ctx_free(&ctx);
 }
 
+/* A context made like a verifying one shares its store: with verify = 0
+ * it takes the peer and still knows the peer would have passed, and the
+ * verifying original keeps working after the copy is freed. */
+static void test_tls_context_like_shares_the_ca_store(void **state)
+{
+	struct tls_pair p;
+	const char *err = NULL;
+	SSL_CTX *verify = tls_client_ctx(1, cert_path, &err), *any;
+
+	(void)state;
+	assert_non_null(verify);
+	any = tls_client_ctx_like(0, verify, &err);
+	assert_non_null(any);
+	assert_ptr_equal(SSL_CTX_get_cert_store(any), SSL_CTX_get_cert_store(verify));
+	assert_int_equal(SSL_CTX_get_verify_mode(any), SSL_VERIFY_NONE);
+	pair_start(&p, 5000);
+	assert_int_equal(client_starttls(&p, any, "mail.example.test", "", &err), 0);
+	assert_true(stream_tls_peer_verified(p.s));
+	expect(p.s, "discarded 0\r\n");
+	stream_puts(p.s, "x\r\n");
+	assert_int_equal(stream_flush(p.s), 0);
+	expect(p.s, "echo: x\r\n");
+	assert_int_equal(pair_end(&p), 0);
+	tls_ctx_free(&any);
+
+	pair_start(&p, 5000);
+	assert_int_equal(client_starttls(&p, verify, "mail.example.test", "", &err), 0);
+	assert_true(stream_tls_peer_verified(p.s));
+	expect(p.s, "discarded 0\r\n");
+	stream_puts(p.s, "y\r\n");
+	assert_int_equal(stream_flush(p.s), 0);
+	expect(p.s, "echo: y\r\n");
+	assert_int_equal(pair_end(&p), 0);
+	tls_ctx_free(&verify);
+}
+
 static void test_tls_old_protocol_refused(void **state)
 {
 	struct tls_pair p;
@@ -430,6 +466,7 @@ int main(void)
 		cmocka_unit_test(test_tls_plaintext_after_starttls_is_discarded),
 		cmocka_unit_test(test_tls_wrong_host_name_fails_verification),
 		cmocka_unit_test(test_tls_unverified_peer_taken_without_verify),
+		cmocka_unit_test(test_tls_context_like_shares_the_ca_store),
 		cmocka_unit_test(test_tls_old_protocol_refused),
 		cmocka_unit_test(test_tls_handshake_times_out_on_silent_peer),
 		cmocka_unit_test(test_tls_handshake_bound_holds_against_a_trickling_peer),
