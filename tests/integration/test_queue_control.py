@@ -91,6 +91,7 @@ class TestTrigger(PosternTestCase):
             t.deliver_ids("alice", ["after-%d" % i], seconds=20)
 
 
+class TestBulk(QueueControlCase):
 
     def test_thousand_messages_hold_release_delete_flush(self):
         t = self.tree()
