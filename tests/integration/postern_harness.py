@@ -51,6 +51,7 @@ import shutil
 import signal
 import smtplib
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -531,6 +532,43 @@ def read_greeting(port, expect, timeout=2.0):
             return ok
     except OSError:
         return False
+
+
+class DirWatch:
+    """inotify on one directory (no polling, no CPU while nothing
+    happens): names() is what was removed or renamed away since the
+    watch began (IN_DELETE, IN_MOVED_FROM).  A rename over an existing
+    name is neither: the name never disappears."""
+
+    IN_MOVED_FROM, IN_DELETE, IN_NONBLOCK = 0x40, 0x200, 0o4000
+
+    def __init__(self, path):
+        import ctypes
+        self._libc = ctypes.CDLL(None, use_errno=True)
+        self.fd = self._libc.inotify_init1(self.IN_NONBLOCK | os.O_CLOEXEC)
+        if self.fd < 0:
+            raise OSError(ctypes.get_errno(), "inotify_init1")
+        if self._libc.inotify_add_watch(self.fd, os.fsencode(path), self.IN_MOVED_FROM | self.IN_DELETE) < 0:
+            os.close(self.fd)
+            raise OSError(ctypes.get_errno(), "inotify_add_watch %s" % path)
+        self.gone = []
+
+    def names(self):
+        while True:
+            try:
+                data = os.read(self.fd, 65536)
+            except BlockingIOError:
+                return self.gone
+            off = 0
+            while off + 16 <= len(data):
+                _wd, mask, _cookie, n = struct.unpack_from("iIII", data, off)
+                name = data[off + 16:off + 16 + n].rstrip(b"\0").decode("utf-8", "replace")
+                if mask & (self.IN_MOVED_FROM | self.IN_DELETE):
+                    self.gone.append(name)
+                off += 16 + n
+
+    def close(self):
+        os.close(self.fd)
 
 
 def header_value(msg_bytes, name):
