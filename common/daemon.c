@@ -35,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -480,35 +481,85 @@ void daemon_report(const struct daemon *d, int busy)
 		log_debug("status pipe: %s", strerror(errno));
 }
 
+/* What daemon_wait saw (epoll_event.data.u32). */
+#define DAEMON_EV_LISTEN 1u
+#define DAEMON_EV_STOP   2u
+#define DAEMON_EV_LIFE   4u
+#define DAEMON_EV_WAKE   8u
+
+/* The idle processes of a service all wait on the one listening socket.
+ * With poll() a new client woke every one of them, and all but one then
+ * found accept() empty (ten idle smtpd: ten wake-ups and twenty system
+ * calls per connection).  An epoll set with EPOLLEXCLUSIVE on the
+ * listener wakes one waiter per client instead.  Made on first use, in
+ * the process that waits (never inherited: EPOLL_CLOEXEC, and each
+ * program is exec'd). */
+static int daemon_epfd = -1;
+static int daemon_ep_wake = -1;       /* the wake_fd now in the set */
+
+static int daemon_ep_add(int fd, unsigned ev, unsigned extra)
+{
+	struct epoll_event e = { .events = EPOLLIN | extra, .data.u32 = ev };
+
+	return fd < 0 ? 0 : epoll_ctl(daemon_epfd, EPOLL_CTL_ADD, fd, &e);
+}
+
+/* Block until something of d's (or wake_fd) is ready or idle_ms pass:
+ * a mask of DAEMON_EV_*, 0 on timeout, -1 on EINTR. */
+static int daemon_wait(const struct daemon *d, int idle_ms, int wake_fd)
+{
+	struct epoll_event ev[4];
+	unsigned mask = 0;
+	int n;
+
+	if (daemon_epfd < 0) {
+		daemon_epfd = epoll_create1(EPOLL_CLOEXEC);
+		if (daemon_epfd < 0 ||
+		    daemon_ep_add(d->listen_fd, DAEMON_EV_LISTEN, EPOLLEXCLUSIVE) < 0 ||
+		    daemon_ep_add(daemon_stop_fd(), DAEMON_EV_STOP, 0) < 0 ||
+		    daemon_ep_add(d->lifeline_fd, DAEMON_EV_LIFE, 0) < 0)
+			log_fatal("epoll: %s", strerror(errno));
+	}
+	if (wake_fd != daemon_ep_wake) {
+		if (daemon_ep_wake >= 0)
+			(void)epoll_ctl(daemon_epfd, EPOLL_CTL_DEL, daemon_ep_wake, NULL);
+		if (daemon_ep_add(wake_fd, DAEMON_EV_WAKE, 0) < 0)
+			log_fatal("epoll: %s", strerror(errno));
+		daemon_ep_wake = wake_fd;
+	}
+	n = epoll_wait(daemon_epfd, ev, 4, idle_ms);
+	if (n < 0) {
+		if (errno == EINTR)
+			return -1;
+		log_fatal("epoll_wait: %s", strerror(errno));
+	}
+	for (int i = 0; i < n; i++)
+		mask |= ev[i].data.u32;
+	return (int)mask;
+}
+
 /* Wait for a client; -1 on idle timeout or stop request, -2 when
  * wake_fd (a holder's, or -1) became readable. */
 static int daemon_accept(const struct daemon *d, int idle_ms, int wake_fd)
 {
-	struct pollfd pfd[4] = {
-		{ .fd = d->listen_fd, .events = POLLIN },
-		{ .fd = daemon_stop_fd(), .events = POLLIN },   /* -1 is ignored by poll */
-		{ .fd = d->lifeline_fd, .events = POLLIN },
-		{ .fd = wake_fd, .events = POLLIN },
-	};
-
 	for (;;) {
 		/* Told to stop: still serve a client already waiting in the
 		 * backlog (it was connected; dropping it would fail its mail),
 		 * but wait for no new one. */
-		int r = daemon_stopping() ? 1 : poll(pfd, 4, idle_ms);
-		if (r >= 1 && daemon_stopping_check(pfd[2].revents != 0)) {
+		int r = daemon_stopping() ? (int)DAEMON_EV_STOP : daemon_wait(d, idle_ms, wake_fd);
+
+		if (r < 0)
+			continue;       /* EINTR */
+		if (r > 0 && daemon_stopping_check((r & DAEMON_EV_LIFE) != 0)) {
 			int fd = accept4(d->listen_fd, NULL, NULL, SOCK_CLOEXEC);
 			return fd >= 0 ? fd : -1;
 		}
 		if (r == 0)
 			return -1;
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			log_fatal("poll: %s", strerror(errno));
-		}
-		if (pfd[3].revents != 0 && pfd[0].revents == 0)
+		if ((r & DAEMON_EV_WAKE) && !(r & DAEMON_EV_LISTEN))
 			return -2;
+		if (!(r & DAEMON_EV_LISTEN))
+			continue;       /* the stop pipe or lifeline: looked at above */
 		int fd = accept4(d->listen_fd, NULL, NULL, SOCK_CLOEXEC);
 		if (fd >= 0)
 			return fd;
