@@ -537,10 +537,11 @@ def read_greeting(port, expect, timeout=2.0):
 class DirWatch:
     """inotify on one directory (no polling, no CPU while nothing
     happens): names() is what was removed or renamed away since the
-    watch began (IN_DELETE, IN_MOVED_FROM).  A rename over an existing
-    name is neither: the name never disappears."""
+    watch began (IN_DELETE, IN_MOVED_FROM), and .created what was
+    created there (IN_CREATE, link(2) included).  A rename over an
+    existing name is neither: the name never disappears."""
 
-    IN_MOVED_FROM, IN_DELETE, IN_NONBLOCK = 0x40, 0x200, 0o4000
+    IN_MOVED_FROM, IN_CREATE, IN_DELETE, IN_NONBLOCK = 0x40, 0x100, 0x200, 0o4000
 
     def __init__(self, path):
         import ctypes
@@ -548,10 +549,12 @@ class DirWatch:
         self.fd = self._libc.inotify_init1(self.IN_NONBLOCK | os.O_CLOEXEC)
         if self.fd < 0:
             raise OSError(ctypes.get_errno(), "inotify_init1")
-        if self._libc.inotify_add_watch(self.fd, os.fsencode(path), self.IN_MOVED_FROM | self.IN_DELETE) < 0:
+        if self._libc.inotify_add_watch(self.fd, os.fsencode(path),
+                                        self.IN_MOVED_FROM | self.IN_CREATE | self.IN_DELETE) < 0:
             os.close(self.fd)
             raise OSError(ctypes.get_errno(), "inotify_add_watch %s" % path)
         self.gone = []
+        self.created = []
 
     def names(self):
         while True:
@@ -565,6 +568,8 @@ class DirWatch:
                 name = data[off + 16:off + 16 + n].rstrip(b"\0").decode("utf-8", "replace")
                 if mask & (self.IN_MOVED_FROM | self.IN_DELETE):
                     self.gone.append(name)
+                if mask & self.IN_CREATE:
+                    self.created.append(name)
                 off += 16 + n
 
     def close(self):
