@@ -73,10 +73,15 @@ void qmgr_trigger_accept(struct qmgr *q)
 			close(fd);
 			continue;
 		}
-		if (qmgr_trigger_read(q, fd) && q->ntriggers < QMGR_TRIGGER_KEEP)
+		if (qmgr_trigger_read(q, fd) && q->ntriggers < QMGR_TRIGGER_KEEP) {
 			q->triggers[q->ntriggers++] = fd;
-		else
-			close(fd);
+			continue;
+		}
+		/* Not kept: the connection itself is the wakeup (its byte
+		 * may not have come yet; a "flush" not yet written is then
+		 * only a wakeup). */
+		qmgr_incoming_arrived(q);
+		close(fd);
 	}
 }
 
