@@ -384,6 +384,11 @@ int auth_results_parse(const char *value, size_t len, struct auth_results *out, 
 	memset(out, 0, sizeof(*out));
 	if (ar_cfws(&x) < 0 || ar_value(&x, out->authserv_id, sizeof(out->authserv_id)) < 0 || ar_cfws(&x) < 0)
 		goto fail;
+	/* "" is a quoted-string, but names no server: nothing to trust or strip */
+	if (out->authserv_id[0] == '\0') {
+		x.err = "empty authserv-id";
+		goto fail;
+	}
 	if (x.i < x.len && x.p[x.i] >= '0' && x.p[x.i] <= '9') {
 		if (ar_run(&x, ar_keyc, word, sizeof(word)) < 0 || ar_cfws(&x) < 0)
 			goto fail;

@@ -133,6 +133,10 @@ static void test_parse_rfc8601_examples(void **state)
 	assert_string_equal(ar->authserv_id, "ours.example");
 	assert_int_equal(auth_results_parse(" ((((((((((deep)))))))))) x; none", 33, ar, &err), -1);
 	assert_int_equal(auth_results_parse(" x; spf=pass (unterminated", 26, ar, &err), -1);
+	/* an empty quoted authserv-id names no server (found by fuzz_auth_results) */
+	assert_int_equal(auth_results_parse("\"\"1;\n\tauth=pass (cram-md5)", 26, ar, &err), -1);
+	assert_string_equal(err, "empty authserv-id");
+	assert_int_equal(auth_results_parse("\"\"; none", 8, ar, &err), -1);
 	free(ar);
 }
 
