@@ -94,17 +94,11 @@ size_t qmgr_trigger_poll_fill(const struct qmgr *q, struct pollfd *pfd)
 
 void qmgr_trigger_events(struct qmgr *q, const struct pollfd *pfd, size_t n)
 {
-	/* From the end: dropping one moves the last into its place. */
-	for (size_t k = n; k-- > 0;) {
-		if (pfd[k].revents == 0)
-			continue;
-		for (size_t i = 0; i < q->ntriggers; i++)
-			if (q->triggers[i] == pfd[k].fd) {
-				if (!qmgr_trigger_read(q, pfd[k].fd))
-					qmgr_trigger_drop(q, i);
-				break;
-			}
-	}
+	/* pfd[k] is triggers[k] (qmgr_trigger_poll_fill).  From the end:
+	 * dropping k moves the last, already handled, into its place. */
+	for (size_t k = n; k-- > 0;)
+		if (pfd[k].revents != 0 && !qmgr_trigger_read(q, q->triggers[k]))
+			qmgr_trigger_drop(q, k);
 }
 
 void qmgr_trigger_close(struct qmgr *q)
