@@ -35,6 +35,9 @@ struct service_entry {
 				* exit (0: no bound, daemon_idle_timeout ends them) */
 	int off;               /* written commented out in the default master.conf: the
 				* operator enables it (the metrics service) */
+	int resident;          /* kept running with no client (qmgr runs the queue on its
+				* own timers; metrics drains the event socket); every
+				* other service is started when a client is waiting */
 };
 
 /* Row i of the table in master.conf order, or NULL past the end. */

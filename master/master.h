@@ -32,6 +32,7 @@ struct service {
 	unsigned crashes;            /* consecutive abnormal exits */
 	double next_spawn;           /* monotonic time before which we wait */
 	int retired;                 /* removed by a reload: no new children */
+	int on_demand;               /* started when a client waits (master_service_on_demand) */
 	unsigned restarts;           /* abnormal exits since the master started (kept by reloads) */
 	int metrics_sent;            /* the metrics service has count and restarts as below */
 	unsigned sent_count, sent_restarts;
@@ -60,6 +61,10 @@ int master_service_bind(struct service *svc, const char *base_dir);
 int master_service_link(struct service *svcs, size_t n, const char *base_dir);
 /* Make the lifeline pipe whose read end every child gets as fd 5. 0 or -1. */
 int master_lifeline_init(void);
+/* Whether svc gets a process only when a client waits on its listener:
+ * every service of the table but its resident ones; an operator's own
+ * program and a connection front are kept running as before. */
+int master_service_on_demand(const struct service *svc);
 /* Start one child of svc, with the postern.conf snapshot conf_fd as its fd 6. 0 or -1. */
 int master_service_spawn(struct service *svc, const char *base_dir, const char *etc_dir,
 			 const char *program_dir, int conf_fd, int foreground, int verbose);

@@ -3,8 +3,10 @@
  * Runs as root (or as the developer, see DESIGN.md: then every service runs
  * as that user, nothing is chrooted, and one warning is logged).  Reads
  * etc/master.conf, binds every listener, starts the services' processes
- * and keeps them running: one idle process of each service is kept ready,
- * up to its maxproc; a process that dies abnormally is restarted after an
+ * and keeps them running: a service gets a process when a client waits on
+ * its listener and none of its processes is idle, up to its maxproc (the
+ * resident ones, qmgr and metrics, one idle process at all times); after
+ * a process dies abnormally, the next one is started only after an
  * exponential backoff, with a log line naming its exit status or signal.
  *
  * Signals: SIGTERM/SIGINT stop gracefully (children finish their client,
@@ -297,6 +299,7 @@ static int master_apply(struct service *fresh, size_t n)
 			svc->status_w = sw;
 			svc->restarts = restarts;   /* since the master started, reloads or not */
 		}
+		svc->on_demand = master_service_on_demand(svc);
 		if (svc->listen_fd < 0 && master_service_bind(svc, master_base) < 0)
 			return -1;
 	}
@@ -332,22 +335,34 @@ static int master_read_services(void)
 	return master_apply(fresh, (size_t)n);
 }
 
-/* Keep one idle process per service, within maxproc and backoff.  A
- * service whose listener is closed (stopping) gets no new process. */
+/* Whether svc may get a process now: it has no idle one, is below
+ * maxproc and past its backoff.  A service whose listener is closed
+ * (stopping) gets no new process. */
+static int master_may_spawn(const struct service *svc, double now)
+{
+	return !svc->retired && svc->listen_fd >= 0 && svc->idle == 0 && svc->count < svc->maxproc &&
+	       now >= svc->next_spawn;
+}
+
+static void master_spawn(struct service *svc, double now)
+{
+	if (master_service_spawn(svc, master_base, master_etc, master_progdir, master_conf_fd,
+				 master_foreground, master_verbose) < 0)
+		svc->next_spawn = now + 1;
+	else
+		master_metrics_started(master_svcs, master_nsvcs, svc);
+}
+
+/* Keep one idle process of each resident service (qmgr, metrics, an
+ * operator's own program).  The others are started when poll() finds a
+ * client waiting on their listener (master_loop), as Postfix's master
+ * does: most trees never use most services, and an idle process of
+ * each cost memory and, at every start and reload, a process start. */
 static void master_fill(double now)
 {
-	for (size_t i = 0; i < master_nsvcs; i++) {
-		struct service *svc = &master_svcs[i];
-		if (svc->retired || svc->listen_fd < 0)
-			continue;
-		if (svc->idle != 0 || svc->count >= svc->maxproc || now < svc->next_spawn)
-			continue;
-		if (master_service_spawn(svc, master_base, master_etc, master_progdir, master_conf_fd,
-					 master_foreground, master_verbose) < 0)
-			svc->next_spawn = now + 1;
-		else
-			master_metrics_started(master_svcs, master_nsvcs, svc);
-	}
+	for (size_t i = 0; i < master_nsvcs; i++)
+		if (!master_svcs[i].on_demand && master_may_spawn(&master_svcs[i], now))
+			master_spawn(&master_svcs[i], now);
 }
 
 /* Milliseconds until the next scheduled restart or the stop deadline (-1: none). */
@@ -419,7 +434,7 @@ enum master_phase { MASTER_RUNNING, MASTER_DRAINING, MASTER_STOPPING };
 
 static void master_loop(void)
 {
-	struct pollfd pfd[MASTER_MAX_SERVICES + 3];
+	struct pollfd pfd[2 * MASTER_MAX_SERVICES + 3];
 	enum master_phase phase = MASTER_RUNNING;
 	double deadline = 0;
 
@@ -447,7 +462,8 @@ static void master_loop(void)
 		 * child's status record once cost a read of every service's
 		 * pipe, the signal pipe, a waitpid and an accept, some twenty
 		 * system calls per message delivered. */
-		size_t np = 0, log_i = SIZE_MAX, ctl_i = SIZE_MAX, svc_i[MASTER_MAX_SERVICES];
+		size_t np = 0, log_i = SIZE_MAX, ctl_i = SIZE_MAX, svc_i[MASTER_MAX_SERVICES],
+		       listen_i[MASTER_MAX_SERVICES];
 		pfd[np++] = (struct pollfd){ .fd = master_sigpipe[0], .events = POLLIN };
 		if (master_log_pipe() >= 0) {
 			log_i = np;
@@ -463,6 +479,16 @@ static void master_loop(void)
 				svc_i[i] = np;
 				pfd[np++] = (struct pollfd){ .fd = master_svcs[i].status_r, .events = POLLIN };
 			}
+			/* A service started on demand: its listener, while no
+			 * process of it waits there.  Once one is started it
+			 * counts as idle, so the listener leaves this set
+			 * until that process reports taking a client. */
+			listen_i[i] = SIZE_MAX;
+			if (phase != MASTER_STOPPING && master_svcs[i].on_demand &&
+			    master_may_spawn(&master_svcs[i], now)) {
+				listen_i[i] = np;
+				pfd[np++] = (struct pollfd){ .fd = master_svcs[i].listen_fd, .events = POLLIN };
+			}
 		}
 		int ready = poll(pfd, np, master_next_timeout(now, phase != MASTER_RUNNING, deadline));
 		if (ready < 0 && errno != EINTR)
@@ -475,6 +501,10 @@ static void master_loop(void)
 		for (size_t i = 0; i < master_nsvcs; i++)
 			if (svc_i[i] != SIZE_MAX && pfd[svc_i[i]].revents != 0 && master_svcs[i].status_r >= 0)
 				master_service_status(&master_svcs[i]);
+		for (size_t i = 0; i < master_nsvcs; i++)
+			if (listen_i[i] != SIZE_MAX && pfd[listen_i[i]].revents != 0 &&
+			    master_may_spawn(&master_svcs[i], now))
+				master_spawn(&master_svcs[i], now);
 		unsigned char sigs[256];
 		if (pfd[0].revents != 0)
 			while (read(master_sigpipe[0], sigs, sizeof sigs) == (ssize_t)sizeof sigs)

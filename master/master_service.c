@@ -177,6 +177,13 @@ static const struct service_entry *master_use_of(const struct service *svc)
 	return service_table_for_command(svc->command, svc->nargs > 0 ? svc->args[0] : NULL);
 }
 
+int master_service_on_demand(const struct service *svc)
+{
+	const struct service_entry *row = master_use_of(svc);
+
+	return row != NULL && !row->resident;
+}
+
 /* Whether svc is a connection front (docs/front.md) that feeds the
  * unix service name: `front PROTOCOL SERVICE`, whose service the table
  * cannot know. */

@@ -120,8 +120,9 @@ static const char postern_master_header[] =
 	"#            by root (otherwise everything runs as the invoking user)\n"
 	"#   root     directory, relative to DIR, that the service is chrooted\n"
 	"#            into (only entered when not root); - means DIR itself\n"
-	"#   maxproc  most processes of the service; the master keeps one idle\n"
-	"#            process ready and starts more, up to maxproc, when all are busy\n"
+	"#   maxproc  most processes of the service; the master starts one when a\n"
+	"#            client waits and none is idle, up to maxproc (qmgr and\n"
+	"#            metrics: one process at all times)\n"
 	"#   command  program in program_directory (postern.conf), run as\n"
 	"#            `command -c DIR/etc [args]` with the listener as fd 3\n"
 	"#\n";

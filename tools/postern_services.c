@@ -3,7 +3,7 @@
  * curious: one line per service, tab-separated, after a `#` line naming
  * the columns:
  *
- *   name type port user root maxproc command args uses callers default
+ *   name type port user root maxproc command args uses callers default started
  *
  * port is the standard port of an inet service (listened on at the port
  * base plus it) or `-`; args the arguments after `-c DIR/etc` or `-`;
@@ -11,7 +11,9 @@
  * callers who may connect to it: `*` for anyone (an inet service, or
  * pickup), else `root` and the users of the services that use it;
  * default `on`, or `off` for a service the default master.conf has
- * commented out (metrics).
+ * commented out (metrics); started `resident` for a service the master
+ * keeps a process of at all times (qmgr, metrics), `demand` for one it
+ * starts when a client waits (docs/master.md).
  *
  * Trusts: the table (ours; no field holds a tab, a newline or a comma,
  * which tests/unit/test_service_table.c checks).
@@ -53,7 +55,7 @@ static int postern_services_row(struct buf *out, const struct service_entry *e)
 	if (!service_table_checks_callers(e) ? buf_putc(out, '*') < 0 :
 	    postern_services_list(out, callers, ncallers + 1, "-") < 0)
 		return -1;
-	return buf_printf(out, "\t%s\n", e->off ? "off" : "on");
+	return buf_printf(out, "\t%s\t%s\n", e->off ? "off" : "on", e->resident ? "resident" : "demand");
 }
 
 int postern_cmd_services(int argc, char **argv)
@@ -65,7 +67,7 @@ int postern_cmd_services(int argc, char **argv)
 	if (argc != 1)
 		return postern_usage();
 	buf_init(&out, 64 * 1024);
-	if (buf_append_str(&out, "# name\ttype\tport\tuser\troot\tmaxproc\tcommand\targs\tuses\tcallers\tdefault\n") < 0)
+	if (buf_append_str(&out, "# name\ttype\tport\tuser\troot\tmaxproc\tcommand\targs\tuses\tcallers\tdefault\tstarted\n") < 0)
 		r = -1;
 	for (size_t i = 0; r == 0 && service_table_get(i) != NULL; i++)
 		r = postern_services_row(&out, service_table_get(i));

@@ -184,14 +184,14 @@ def service_table():
         if not line or line.startswith("#"):
             continue
         f = line.split("\t")
-        if len(f) != 11:
-            raise RuntimeError("%s services: not 11 tab-separated fields: %r" % (POSTERN, line))
+        if len(f) != 12:
+            raise RuntimeError("%s services: not 12 tab-separated fields: %r" % (POSTERN, line))
         rows.append({"name": f[0], "type": f[1], "port": None if f[2] == "-" else int(f[2]),
                      "user": f[3], "root": f[4], "maxproc": int(f[5]), "command": f[6],
                      "args": [] if f[7] == "-" else f[7].split(" "),
                      "uses": [] if f[8] == "-" else f[8].split(","),
                      "callers": None if f[9] == "*" else f[9].split(","),
-                     "on": f[10] == "on"})
+                     "on": f[10] == "on", "resident": f[11] == "resident"})
     if not rows:
         raise RuntimeError("%s services printed no service" % POSTERN)
     return rows
@@ -200,8 +200,11 @@ def service_table():
 ALL_SERVICE_TABLE = service_table()
 # The rows the default master.conf enables (metrics is off: commented out).
 SERVICE_TABLE = [row for row in ALL_SERVICE_TABLE if row["on"]]
-# Every service of the default master.conf, each with at least one process.
+# Every service of the default master.conf.  The master keeps a process
+# of the resident ones (RESIDENT: qmgr) and starts the others when a
+# client waits (Tree.wake).
 SERVICES = tuple(row["name"] for row in SERVICE_TABLE)
+RESIDENT = tuple(row["name"] for row in SERVICE_TABLE if row["resident"])
 # DESIGN.md "Processes and privileges": service -> (user, root under DIR or None)
 PRIVILEGES = {row["name"]: (row["user"], None if row["root"] == "-" else row["root"]) for row in SERVICE_TABLE}
 # inet service -> its standard port; it listens on the port base plus it.
@@ -348,7 +351,7 @@ def check_privsep(test, t, service, user, root):
     pw = pwd.getpwnam(user)
     want_root = os.path.realpath(os.path.join(t.dir, root))
     users_file = os.path.realpath(os.path.join(t.dir, "etc", "users"))
-    pids = t.pids(service)
+    pids = t.wake(service)
     test.assertTrue(pids, "no postern/%s process" % service)
     for pid in pids:
         # A process forked a moment ago may still be dropping privileges.
@@ -769,6 +772,26 @@ class Tree:
         if pids:
             self.note_children()
         return pids or []
+
+    def wake(self, service, exclude=(), seconds=10):
+        """The pids of service not in exclude, starting a process of it
+        first if it has none: the master starts a service that is not
+        resident only when a client waits on its listener (docs/master.md),
+        so this connects to the listener (a Unix socket under private/,
+        else the service's port), hangs up, and waits for the process
+        ([] at the deadline: the caller asserts)."""
+        pids = [p for p in self.pids(service) if p not in exclude]
+        if pids:
+            return pids
+        path = os.path.join(self.dir, "private", service)
+        if os.path.exists(path):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.settimeout(5)
+            s.connect(path)
+        else:
+            s = socket.create_connection((HOST, self.port(service)), timeout=5)
+        s.close()
+        return self.wait_pids(service, exclude=exclude, seconds=seconds)
 
     def stop(self, grace=15):
         """SIGTERM our master, wait, then SIGKILL it and whatever it left."""

@@ -19,12 +19,12 @@ class ConfigSnapshot(PosternTestCase):
             f.write(text)
 
     def kill_and_wait_restarted(self, t, services):
-        old = {s: set(t.pids(s)) for s in services}
+        old = {s: set(t.wake(s)) for s in services}
         for s in services:
             for pid in old[s]:
                 os.kill(pid, signal.SIGKILL)
         for s in services:
-            self.assertTrue(t.wait_pids(s, exclude=old[s], seconds=30),
+            self.assertTrue(t.wake(s, exclude=old[s], seconds=30),
                             "%s not restarted\n%s" % (s, t.log_tail()))
 
     def assert_no_config_fatal(self, t):

@@ -374,10 +374,11 @@ class ImapHibernate(PosternTestCase):
         os.kill(pid, signal.SIGKILL)
         self.assertRaises(EOFError, c.line)                     # dropped
         t.wait_log(r"service imap-hibernate: pid %d killed by signal 9" % pid, after=mark)
-        new = t.wait_pids("imap-hibernate", exclude=(pid,))
-        self.assertTrue(new, "imap-hibernate was not started again")
+        # The next session set aside starts a new process (on demand).
         d = self.client(t)
         self.idle_hibernated(t, d)
+        new = t.wait_pids("imap-hibernate", exclude=(pid,))
+        self.assertTrue(new, "imap-hibernate was not started again")
         mark = t.log_mark()
         self.deliver(t, "k1", 1)
         self.assertEqual(d.line(), b"* 1 EXISTS")
@@ -390,9 +391,8 @@ class ImapHibernate(PosternTestCase):
         mark = t.log_mark()
         t.run("reload", "-d", t.dir)
         t.wait_log(r"reload: rereading configuration", after=mark)
-        # A new process takes new sessions; the old one keeps its own
-        # until they wake, then exits.
-        self.assertTrue(t.wait_pids("imap-hibernate", exclude=(old,)))
+        # A new process takes new sessions (started for the first of
+        # them); the old one keeps its own until they wake, then exits.
         self.deliver(t, "r1", 1)
         self.assertEqual(c.line(), b"* 1 EXISTS")
         self.assertEqual(c.line(), b"* 1 RECENT")
@@ -404,6 +404,7 @@ class ImapHibernate(PosternTestCase):
         mark = t.log_mark()
         c.idle()
         self.hibernated(t, mark)                                # in the new process
+        self.assertTrue(t.wait_pids("imap-hibernate", exclude=(old,)))
         self.assertEqual(c.done(), [])
 
     def test_stop_with_hibernated_sessions(self):

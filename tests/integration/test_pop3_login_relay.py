@@ -147,9 +147,9 @@ class Pop3LoginRelay(PosternTestCase):
         old = set(t.pids("pop3s"))
         t.run("reload", "-d", t.dir)
         # New login processes take new clients ...
-        self.assertTrue(t.wait_pids("pop3s", exclude=old, seconds=20))
         q = self.pop3s(t, "bob")
         self.assertEqual(q.stat(), (0, 0))
+        self.assertTrue(t.wait_pids("pop3s", exclude=old, seconds=20))
         q.quit()
         # ... while the old one still relays alice's session to its end,
         # and exits once it holds none.

@@ -28,7 +28,7 @@ class Privileges(PosternTestCase):
         for service in SERVICES:
             user, root = PRIVILEGES[service]
             pw = pwd.getpwnam(user)
-            pids = t.pids(service)
+            pids = t.wake(service)
             if not pids:
                 problems.append("no process postern/%s under the master" % service)
             want_root = os.path.realpath(os.path.join(t.dir, root)) if root else None

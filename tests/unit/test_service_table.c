@@ -304,6 +304,18 @@ static void test_inet_ports(void **state)
 		assert_int_equal(service_table_get(i)->off, strcmp(service_table_get(i)->name, "metrics") == 0);
 }
 
+/* The master keeps a process only of the services that work without a
+ * client: qmgr runs the queue on its timers, metrics drains the event
+ * socket.  Every other one is started when a client waits. */
+static void test_resident_services(void **state)
+{
+	(void)state;
+	for (size_t i = 0; service_table_get(i) != NULL; i++) {
+		const struct service_entry *e = service_table_get(i);
+		assert_int_equal(e->resident, strcmp(e->name, "qmgr") == 0 || strcmp(e->name, "metrics") == 0);
+	}
+}
+
 /* `postern services` prints rows as tab-separated text lines. */
 static void test_no_field_holds_a_tab_or_newline(void **state)
 {
@@ -332,6 +344,7 @@ int main(void)
 		cmocka_unit_test(test_users_are_the_seven_system_users),
 		cmocka_unit_test(test_inet_ports),
 		cmocka_unit_test(test_no_field_holds_a_tab_or_newline),
+		cmocka_unit_test(test_resident_services),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
