@@ -696,6 +696,12 @@ void daemon_serve_holding(struct daemon *d, daemon_serve_fn *serve, void *arg,
 		serve(fd, fd, arg);
 		close(fd);
 		daemon_greeted = 0;
+		/* Leaving after its last client: no idle report, so that the
+		 * master sees a busy process go and keeps a spare of the
+		 * service ready (an idle one leaving makes it start the
+		 * service on demand again: master_fill). */
+		if (max_use != 0 && used >= max_use)
+			break;
 		daemon_report(d, 0);
 		if (daemon_stopping())
 			break;

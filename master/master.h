@@ -33,6 +33,8 @@ struct service {
 	double next_spawn;           /* monotonic time before which we wait */
 	int retired;                 /* removed by a reload: no new children */
 	int on_demand;               /* started when a client waits (master_service_on_demand) */
+	int warm;                    /* on demand: a client came, so a spare is kept ready,
+				      * until a process leaves idle (docs/master.md) */
 	unsigned restarts;           /* abnormal exits since the master started (kept by reloads) */
 	int metrics_sent;            /* the metrics service has count and restarts as below */
 	unsigned sent_count, sent_restarts;

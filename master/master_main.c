@@ -3,9 +3,10 @@
  * Runs as root (or as the developer, see DESIGN.md: then every service runs
  * as that user, nothing is chrooted, and one warning is logged).  Reads
  * etc/master.conf, binds every listener, starts the services' processes
- * and keeps them running: a service gets a process when a client waits on
- * its listener and none of its processes is idle, up to its maxproc (the
- * resident ones, qmgr and metrics, one idle process at all times); after
+ * and keeps them running: a service's first process starts when a client
+ * comes, and then one idle process of it is kept ready, up to its
+ * maxproc, until one leaves idle (the resident ones, qmgr and metrics:
+ * one idle process at all times); after
  * a process dies abnormally, the next one is started only after an
  * exponential backoff, with a log line naming its exit status or signal.
  *
@@ -354,15 +355,21 @@ static void master_spawn(struct service *svc, double now)
 }
 
 /* Keep one idle process of each resident service (qmgr, metrics, an
- * operator's own program).  The others are started when poll() finds a
- * client waiting on their listener (master_loop), as Postfix's master
- * does: most trees never use most services, and an idle process of
- * each cost memory and, at every start and reload, a process start. */
+ * operator's own program) and of each warm one.  A service started on
+ * demand is cold until poll() finds a client waiting on its listener
+ * (master_loop): most trees never use most services, and an idle
+ * process of each cost memory and, at every start and reload, a process
+ * start.  Once warm it keeps a spare ready, as before, so that the next
+ * client (and the one after a process leaves at daemon_max_use) does
+ * not wait for a process start; it turns cold again when one of its
+ * processes leaves idle. */
 static void master_fill(double now)
 {
-	for (size_t i = 0; i < master_nsvcs; i++)
-		if (!master_svcs[i].on_demand && master_may_spawn(&master_svcs[i], now))
-			master_spawn(&master_svcs[i], now);
+	for (size_t i = 0; i < master_nsvcs; i++) {
+		struct service *svc = &master_svcs[i];
+		if ((!svc->on_demand || svc->warm) && master_may_spawn(svc, now))
+			master_spawn(svc, now);
+	}
 }
 
 /* Milliseconds until the next scheduled restart or the stop deadline (-1: none). */
@@ -479,12 +486,11 @@ static void master_loop(void)
 				svc_i[i] = np;
 				pfd[np++] = (struct pollfd){ .fd = master_svcs[i].status_r, .events = POLLIN };
 			}
-			/* A service started on demand: its listener, while no
-			 * process of it waits there.  Once one is started it
-			 * counts as idle, so the listener leaves this set
-			 * until that process reports taking a client. */
+			/* A cold service started on demand: its listener,
+			 * while no process of it waits there.  The first client
+			 * makes it warm (master_fill). */
 			listen_i[i] = SIZE_MAX;
-			if (phase != MASTER_STOPPING && master_svcs[i].on_demand &&
+			if (phase != MASTER_STOPPING && master_svcs[i].on_demand && !master_svcs[i].warm &&
 			    master_may_spawn(&master_svcs[i], now)) {
 				listen_i[i] = np;
 				pfd[np++] = (struct pollfd){ .fd = master_svcs[i].listen_fd, .events = POLLIN };
@@ -503,8 +509,10 @@ static void master_loop(void)
 				master_service_status(&master_svcs[i]);
 		for (size_t i = 0; i < master_nsvcs; i++)
 			if (listen_i[i] != SIZE_MAX && pfd[listen_i[i]].revents != 0 &&
-			    master_may_spawn(&master_svcs[i], now))
+			    master_may_spawn(&master_svcs[i], now)) {
+				master_svcs[i].warm = 1;
 				master_spawn(&master_svcs[i], now);
+			}
 		unsigned char sigs[256];
 		if (pfd[0].revents != 0)
 			while (read(master_sigpipe[0], sigs, sizeof sigs) == (ssize_t)sizeof sigs)

@@ -562,6 +562,12 @@ void master_child_exited(pid_t pid, int status, int stopping)
 		svc->count--;
 		if (!c->busy)
 			svc->idle--;
+		/* Left idle (daemon_idle_timeout): no client is coming, so
+		 * the service is started on demand again.  A process that
+		 * leaves after its daemon_max_use-th client reports no idle
+		 * (common/daemon.c) and keeps the service warm. */
+		if (!abnormal && !c->busy)
+			svc->warm = 0;
 		double now = master_now();
 		/* One incident (say kill -9 of every process of a service)
 		 * counts once: deaths while a restart is already scheduled do

@@ -120,9 +120,10 @@ static const char postern_master_header[] =
 	"#            by root (otherwise everything runs as the invoking user)\n"
 	"#   root     directory, relative to DIR, that the service is chrooted\n"
 	"#            into (only entered when not root); - means DIR itself\n"
-	"#   maxproc  most processes of the service; the master starts one when a\n"
-	"#            client waits and none is idle, up to maxproc (qmgr and\n"
-	"#            metrics: one process at all times)\n"
+	"#   maxproc  most processes of the service; the master starts the first\n"
+	"#            when a client comes, then keeps one idle process ready, up\n"
+	"#            to maxproc, until one leaves idle (qmgr and metrics: one\n"
+	"#            process at all times)\n"
 	"#   command  program in program_directory (postern.conf), run as\n"
 	"#            `command -c DIR/etc [args]` with the listener as fd 3\n"
 	"#\n";

@@ -29,36 +29,38 @@ class MasterLifecycle(PosternTestCase):
         return now
 
     def test_services_start_when_a_client_waits(self):
-        t = self.start_tree()
+        t = self.start_tree(start=False)
+        t.set_conf(daemon_idle_timeout="2s")
+        t.start()
         # Started: qmgr, resident; smtp and pop3, whose greetings the
         # harness waited for.  Nobody has used these yet:
         unused = ("submission", "smtps", "remote", "verify", "pickup", "dkim-sign", "imaps", "imap-hibernate")
         self.assertEqual({s: t.pids(s) for s in unused}, {s: [] for s in unused})
         self.assertEqual(RESIDENT, ("qmgr",))
         self.assertEqual(len(t.pids("qmgr")), 1)
-        # One client waiting starts one process; a second client while
-        # the first holds it, a second process.
-        first = RawSMTP(t.port("submission"))
-        self.addCleanup(first.close)
-        self.assertEqual(first.read_reply()[0], 220)
-        self.assertEqual(len(t.pids("submission")), 1)
-        second = RawSMTP(t.port("submission"))
-        self.addCleanup(second.close)
-        self.assertEqual(second.read_reply()[0], 220)
-        self.assertEqual(len(t.pids("submission")), 2)
-        # A process killed is replaced only when the next client comes,
-        # after the backoff; that client is served.
-        mark = t.log_mark()
-        old = t.pids("smtp")
-        for pid in old:
-            os.kill(pid, signal.SIGKILL)
-        t.wait_log(r"service smtp: restarting in", after=mark)
-        wait_for(lambda: not [p for p in t.pids("smtp") if p in old], 10, "the killed smtpd gone")
-        self.assertEqual(t.pids("smtp"), [])
-        c = RawSMTP(t.port("smtp"))
+        # A client waiting starts a process; from then on the service
+        # keeps a spare ready, so a second client while the first holds
+        # its process is served at once, and a third finds a spare too.
+        clients = []
+        for n in range(1, 4):
+            c = RawSMTP(t.port("submission"))
+            self.addCleanup(c.close)
+            self.assertEqual(c.read_reply()[0], 220)
+            clients.append(c)
+            wait_for(lambda: len(t.pids("submission")) == n + 1, 10, "%d busy submission processes and a spare" % n,
+                     detail=lambda: t.pids("submission"))
+        # Idle processes leave after daemon_idle_timeout, and a process
+        # that left idle makes the service cold again: no spare is
+        # started to replace them (as one would be, for ever).
+        for c in clients:
+            c.send(b"QUIT\r\n")
+            self.assertEqual(c.read_reply()[0], 221)
+        wait_for(lambda: t.pids("submission") == [], 20 * SCALE, "the idle submission processes to leave",
+                 detail=lambda: t.pids("submission"))
+        self.assertEqual(len(t.pids("qmgr")), 1, "qmgr, resident, stays")
+        c = RawSMTP(t.port("submission"))
         self.addCleanup(c.close)
-        self.assertEqual(c.read_reply()[0], 220)
-        self.assertEqual(len(t.pids("smtp")), 1)
+        self.assertEqual(c.read_reply()[0], 220, "a client after the service went cold")
 
     def test_reload_replaces_every_child_and_mail_still_flows(self):
         t = self.start_tree()
