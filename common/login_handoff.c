@@ -112,12 +112,8 @@ struct stream *login_client_open(int rfd, int wfd, size_t line_max, int timeout_
 
 	if (peer_addr(rfd, client, client_len) < 0)
 		snprintf(client, client_len, "%s", "unknown");
-	/* Output is gathered and flushed per reply (stream.c): Nagle would
-	 * hold a reply's last segment until the client's delayed ACK of
-	 * the one before (40 ms after a large FETCH).  Not TCP (a pipe,
-	 * inetd): the call fails, harmlessly. */
-	int one = 1;
-	(void)setsockopt(wfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/* 40 ms after a large FETCH without it */
+	socket_no_delay(wfd);
 	s = stream_new(rfd, wfd, line_max, timeout_ms);
 	if (s == NULL) {
 		log_warn("out of memory");

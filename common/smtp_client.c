@@ -50,6 +50,11 @@ int smtp_client_connect(const struct sockaddr *addr, socklen_t len, int ms)
 		errno = err;
 		return -1;
 	}
+	/* Our commands go out whole, flushed per command or per pipelined
+	 * group; with Nagle, EHLO after STARTTLS waits for the server's
+	 * delayed ACK of our TLS Finished when the server sends nothing
+	 * after it (sockets.h). */
+	socket_no_delay(fd);
 	return fd;
 }
 

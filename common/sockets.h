@@ -34,6 +34,18 @@ int peer_cred(int sock, pid_t *pid_r, uid_t *uid_r, gid_t *gid_r);
 int fd_set_nonblock(int fd, int on);
 /* Set FD_CLOEXEC. 0 or -1. */
 int fd_set_cloexec(int fd);
+/* TCP_NODELAY on a connection whose output is gathered and flushed per
+ * reply (stream.c): Nagle would hold a reply's last segment until the
+ * client's delayed ACK of the one before, 40 ms.  Harmless on a socket
+ * that is not TCP (a pipe, inetd's stdin): the call fails, ignored. */
+void socket_no_delay(int fd);
+/* TCP_QUICKACK: acknowledge the next segments at once.  A TLS 1.3
+ * server sends nothing after the client's Finished (we send no
+ * tickets), so the kernel delays its ACK by 40 ms, and a client with
+ * Nagle on (Python's smtplib, many MUAs) holds its first command behind
+ * that ACK: 40 ms for every STARTTLS.  An ACK already delayed is sent
+ * now.  Harmless on a socket that is not TCP. */
+void socket_quick_ack(int fd);
 /* Printable address of a connected socket's peer ("127.0.0.1", "::1",
  * "unix") into out. 0 or -1. */
 int peer_addr(int fd, char *out, size_t outlen);

@@ -772,6 +772,10 @@ static int stream_tls_handshake(struct stream *s, int server)
 
 		errno = 0;
 		r = server ? SSL_accept(s->ssl) : SSL_connect(s->ssl);
+		/* The client's Finished is acknowledged at once, whether it
+		 * is still to come or was read already (sockets.h). */
+		if (server)
+			socket_quick_ack(s->rfd);
 		if (r == 1)
 			return 0;
 		r = stream_tls_retry(s, r);

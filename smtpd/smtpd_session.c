@@ -697,6 +697,8 @@ void smtpd_serve(int in_fd, int out_fd, void *arg)
 		ss.client[0] = '\0';
 	/* NAME[ADDR] as Postfix logs it; we look up no client names. */
 	snprintf(ss.client_log, sizeof(ss.client_log), "unknown[%s]", have_addr ? ss.client : "unknown");
+	/* 40 ms for the EHLO after STARTTLS without it */
+	socket_no_delay(out_fd);
 	ss.s = stream_new(in_fd, out_fd, ctx->line_limit, ctx->timeout_ms);
 	if (ss.s == NULL) {
 		log_warn("out of memory for the session with %s", ss.client_log);

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -221,6 +222,52 @@ static void test_inet_listen_and_peer_addr(void **state)
 	close(l);
 }
 
+static int tcp_option(int fd, int name)
+{
+	int v = -1;
+	socklen_t len = sizeof(v);
+
+	assert_int_equal(getsockopt(fd, IPPROTO_TCP, name, &v, &len), 0);
+	return v;
+}
+
+/* TCP_NODELAY and TCP_QUICKACK on a connection; on a pipe (inetd's
+ * stdin, a test's) nothing, and no failure. */
+static void test_no_delay_and_quick_ack(void **state)
+{
+	const char *error = NULL;
+	struct sockaddr_in sin = { 0 };
+	int l, c, a, p[2];
+
+	(void)state;
+	l = inet_listen("127.0.0.1:0", 5, &error);
+	assert_true(l >= 0);
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((unsigned short)bound_port(l));
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	c = socket(AF_INET, SOCK_STREAM, 0);
+	assert_int_equal(connect(c, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	a = accept(l, NULL, NULL);
+	assert_true(a >= 0);
+	assert_int_equal(tcp_option(a, TCP_NODELAY), 0);
+	socket_no_delay(a);
+	assert_int_not_equal(tcp_option(a, TCP_NODELAY), 0);
+	/* Into ping-pong (delayed ACK) mode, then out of it. */
+	int zero = 0;
+	assert_int_equal(setsockopt(a, IPPROTO_TCP, TCP_QUICKACK, &zero, sizeof(zero)), 0);
+	assert_int_equal(tcp_option(a, TCP_QUICKACK), 0);
+	socket_quick_ack(a);
+	assert_int_equal(tcp_option(a, TCP_QUICKACK), 1);
+	assert_int_equal(pipe(p), 0);
+	socket_no_delay(p[1]);
+	socket_quick_ack(p[0]);
+	close(p[0]);
+	close(p[1]);
+	close(a);
+	close(c);
+	close(l);
+}
+
 static void test_inet_listen_ipv6(void **state)
 {
 	const char *error = NULL;
@@ -278,6 +325,7 @@ int main(void)
 		cmocka_unit_test(test_unix_path_too_long),
 		cmocka_unit_test(test_inet_listen_and_peer_addr),
 		cmocka_unit_test(test_inet_listen_ipv6),
+		cmocka_unit_test(test_no_delay_and_quick_ack),
 		cmocka_unit_test(test_inet_listen_rejects_bad_addresses),
 		cmocka_unit_test(test_fd_flags),
 	};
