@@ -28,7 +28,6 @@
  * answers that error.  The ticket is wiped wherever it was copied. */
 #include <errno.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
