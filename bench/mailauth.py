@@ -61,13 +61,10 @@ import base64
 import multiprocessing
 import os
 import re
-import signal
 import smtplib
 import ssl
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 
 DEBIAN_PYTHON = "/usr/bin/python3"
@@ -79,10 +76,9 @@ except ImportError:
     sys.exit("python3-dkim is not installed (apt-get install python3-dkim)")
 
 from mailauth_systems import (CLIENT_IP, DOMAIN, PASSWORD, SELECTOR, SENDER_DOMAIN, Dns, Postern, Postfix,
-                              empty_maildir, log, maildir_files, remove, run_dir)
+                              add_common_options, empty_maildir, log, maildir_files, prepare, put_section, run_dir,
+                              stop_all)
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SOURCE = os.path.dirname(HERE)
 TITLE = "SMTP: DKIM, SPF, DMARC"
 # (kind, setting): what each run sends and what the server does
 RUNS = [("inbound", "none"), ("inbound", "checks"), ("submission", "none"), ("submission", "signing")]
@@ -128,31 +124,44 @@ def signed_messages(n, size, key):
 
 # ---------------------------------------------------------------- client
 
+def open_session(target, kind, user):
+    """(session ready for MAIL, sender): inbound from CLIENT_IP; on the
+    submission port ("submission", "relay") after STARTTLS and AUTH PLAIN
+    as user."""
+    if kind == "inbound":
+        s = smtplib.SMTP(target[0], target[1], local_hostname="client." + SENDER_DOMAIN, timeout=300,
+                         source_address=(CLIENT_IP, 0))
+        return s, "bounce@" + SENDER_DOMAIN
+    s = smtplib.SMTP(target[0], target[1], local_hostname="client." + DOMAIN, timeout=300)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+    s.starttls(context=ctx)
+    s.ehlo()
+    plain = base64.b64encode(("\0%s\0%s" % user).encode()).decode()
+    code, text = s.docmd("AUTH", "PLAIN " + plain)
+    if code != 235:
+        raise RuntimeError("AUTH PLAIN: %d %s" % (code, text.decode("utf-8", "replace")))
+    return s, user[0]
+
+
 def session(k, sessions, msgs, target, kind, user, barrier, results):
-    """Client process k: one session, messages k, k + sessions, ..."""
+    """Client process k: messages k, k + sessions, ... in one session,
+    or for kind "relay" (bench/submission_auth.py) a session each."""
     try:
-        if kind == "inbound":
-            s = smtplib.SMTP(target[0], target[1], local_hostname="client." + SENDER_DOMAIN, timeout=300,
-                             source_address=(CLIENT_IP, 0))
-            mail_from = "bounce@" + SENDER_DOMAIN
-        else:
-            s = smtplib.SMTP(target[0], target[1], local_hostname="client." + DOMAIN, timeout=300)
-            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-            ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
-            s.starttls(context=ctx)
-            s.ehlo()
-            plain = base64.b64encode(("\0%s\0%s" % user).encode()).decode()
-            code, text = s.docmd("AUTH", "PLAIN " + plain)
-            if code != 235:
-                raise RuntimeError("AUTH PLAIN: %d %s" % (code, text.decode("utf-8", "replace")))
-            mail_from = user[0]
+        each = kind == "relay"
+        s, mail_from = (None, None) if each else open_session(target, kind, user)
         rcpt = "alice@" + DOMAIN
         barrier.wait(600)
         sent = 0
         for m in msgs[k::sessions]:
+            if each:
+                s, mail_from = open_session(target, kind, user)
             s.sendmail(mail_from, [rcpt], m)
+            if each:
+                s.quit()
             sent += 1
-        s.quit()
+        if not each:
+            s.quit()
         results.put((k, sent, None))
     except Exception as e:   # reported to the parent, which fails the run
         barrier.abort()
@@ -328,32 +337,11 @@ def report(args, results, proofs, loads, started, ended, commit, dirty):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("-b", "--build", default="build")
-    ap.add_argument("-n", type=int, default=5000, help="messages per run")
+    add_common_options(ap, 5000, "/tmp/postern-bench-mailauth-peers")
     ap.add_argument("-c", "--sessions", type=int, default=10, help="concurrent sessions")
-    ap.add_argument("-l", "--size", type=int, default=2048, help="message size before signatures")
-    ap.add_argument("-r", "--repeat", type=int, default=1, help="runs of each measurement (median)")
     ap.add_argument("--sample", type=int, default=50, help="signed messages verified by python3-dkim per run")
-    ap.add_argument("-P", "--peers-state", default="/tmp/postern-bench-mailauth-peers")
-    ap.add_argument("-o", "--out")
-    ap.add_argument("-s", "--skip-postfix", action="store_true")
-    ap.add_argument("-k", "--keep", action="store_true", help="keep the run's directories")
     args = ap.parse_args()
-    if os.geteuid() != 0:
-        sys.exit("run as root (the peers, OpenDKIM, Postern's services)")
-    args.command = "python3 bench/mailauth.py " + " ".join(sys.argv[1:])
-    build = args.build if os.path.isabs(args.build) else os.path.join(SOURCE, args.build)
-    git = lambda *c: subprocess.run(["git", "-C", SOURCE] + list(c), stdout=subprocess.PIPE, text=True).stdout
-    commit = git("rev-parse", "--short", "HEAD").strip()
-    dirty = bool(git("status", "--porcelain", "--untracked-files=no").strip())
-    peers = os.path.join(SOURCE, "..", "shared", "peers")
-    if not args.skip_postfix and not os.path.exists(os.path.join(peers, "up.sh")):
-        sys.exit("%s not found (or give -s)" % peers)
-
-    # a signal ends the run through the finally below
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(130))
-    top = tempfile.mkdtemp(prefix="postern-bench-mailauth.")
-    os.chmod(top, 0o755)
+    build, commit, dirty, peers, top = prepare(args, "mailauth.py", "postern-bench-mailauth.")
     rundir = None
     systems, dns = [], None
     results, proofs, loads = {}, {}, []
@@ -374,28 +362,11 @@ def main():
             systems.append(pf)
             run_system(pf, msgs, args, results, proofs, loads)
     finally:
-        for sv in systems:
-            try:
-                sv.stop()
-            except Exception as e:   # stop every system
-                log("stopping %s: %s" % (sv.name, e))
-        if dns is not None:
-            dns.stop()
-        if args.keep:
-            log("kept %s%s" % (top, " and " + rundir if rundir else ""))
-        else:
-            remove(top)
-            if rundir:
-                remove(rundir)
+        stop_all(systems, dns, top, rundir, args.keep)
     section = report(args, results, proofs, loads, started, time.time(), commit, dirty)
     print(section)
     if args.out:
-        fd, path = tempfile.mkstemp(prefix="postern-bench-mailauth-section.")
-        with os.fdopen(fd, "w") as f:
-            f.write(section)
-        subprocess.run([sys.executable, os.path.join(HERE, "put_section.py"), args.out, path], check=True)
-        os.unlink(path)
-        log("written to %s" % args.out)
+        put_section(args.out, section)
 
 
 if __name__ == "__main__":

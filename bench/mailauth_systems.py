@@ -29,6 +29,7 @@ import os
 import pwd
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -313,3 +314,65 @@ def run_dir():
 
 def remove(path):
     shutil.rmtree(path, ignore_errors=True)
+
+
+def stop_all(systems, dns, top, rundir, keep):
+    """Stop every system and the DNS server; remove the run's
+    directories (top, rundir) unless keep."""
+    for sv in systems:
+        try:
+            sv.stop()
+        except Exception as e:   # stop every system
+            log("stopping %s: %s" % (sv.name, e))
+    if dns is not None:
+        dns.stop()
+    if keep:
+        log("kept %s%s" % (top, " and " + rundir if rundir else ""))
+    else:
+        remove(top)
+        if rundir:
+            remove(rundir)
+
+
+def put_section(out, section):
+    """Replace section's part of the results file out (put_section.py)."""
+    fd, path = tempfile.mkstemp(prefix="postern-bench-section.")
+    with os.fdopen(fd, "w") as f:
+        f.write(section)
+    subprocess.run([sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "put_section.py"),
+                    out, path], check=True)
+    os.unlink(path)
+    log("written to %s" % out)
+
+
+def add_common_options(ap, messages, peers_state):
+    """The options of bench/mailauth.py and bench/submission_auth.py."""
+    ap.add_argument("-b", "--build", default="build")
+    ap.add_argument("-n", type=int, default=messages, help="messages per run")
+    ap.add_argument("-l", "--size", type=int, default=2048, help="message size (before any signature)")
+    ap.add_argument("-r", "--repeat", type=int, default=1, help="runs of each measurement (median)")
+    ap.add_argument("-P", "--peers-state", default=peers_state)
+    ap.add_argument("-o", "--out")
+    ap.add_argument("-s", "--skip-postfix", action="store_true")
+    ap.add_argument("-k", "--keep", action="store_true", help="keep the run's directories")
+
+
+def prepare(args, script, prefix):
+    """Checks and facts before a run: exits unless root and, without -s,
+    with ../shared/peers.  Sets args.command; returns (build, commit,
+    dirty, peers, top): top is the run's directory, 0755, and a SIGTERM
+    ends the run through the caller's finally (stop_all)."""
+    if os.geteuid() != 0:
+        sys.exit("run as root (the peers, OpenDKIM, Postern's services)")
+    args.command = "python3 bench/%s %s" % (script, " ".join(sys.argv[1:]))
+    build = args.build if os.path.isabs(args.build) else os.path.join(SOURCE, args.build)
+    git = lambda *c: subprocess.run(["git", "-C", SOURCE] + list(c), stdout=subprocess.PIPE, text=True).stdout
+    commit = git("rev-parse", "--short", "HEAD").strip()
+    dirty = bool(git("status", "--porcelain", "--untracked-files=no").strip())
+    peers = os.path.join(SOURCE, "..", "shared", "peers")
+    if not args.skip_postfix and not os.path.exists(os.path.join(peers, "up.sh")):
+        sys.exit("%s not found (or give -s)" % peers)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(130))
+    top = tempfile.mkdtemp(prefix=prefix)
+    os.chmod(top, 0o755)
+    return build, commit, dirty, peers, top

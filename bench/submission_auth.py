@@ -25,80 +25,22 @@ section of that file.  The systems and the message are those of
 bench/mailauth.py (bench/mailauth_systems.py)."""
 
 import argparse
-import base64
-import multiprocessing
 import os
-import signal
-import smtplib
-import ssl
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
 
-from mailauth import message, rsa_key, wait_delivered
-from mailauth_systems import DOMAIN, PASSWORD, Dns, Postern, Postfix, empty_maildir, log, remove, run_dir
+from mailauth import message, rsa_key, send_all, wait_delivered
+from mailauth_systems import (DOMAIN, PASSWORD, Dns, Postern, Postfix, add_common_options, empty_maildir, log,
+                              prepare, put_section, run_dir, stop_all)
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SOURCE = os.path.dirname(HERE)
 TITLE = "Submission: STARTTLS + AUTH per message"
-
-
-def client(k, clients, msgs, target, user, barrier, results):
-    """Client process k: messages k, k + clients, ..., a session each."""
-    try:
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
-        plain = base64.b64encode(("\0%s\0%s" % user).encode()).decode()
-        barrier.wait(600)
-        sent = 0
-        for m in msgs[k::clients]:
-            s = smtplib.SMTP(target[0], target[1], local_hostname="client." + DOMAIN, timeout=300)
-            s.starttls(context=ctx)
-            s.ehlo()
-            code, text = s.docmd("AUTH", "PLAIN " + plain)
-            if code != 235:
-                raise RuntimeError("AUTH PLAIN: %d %s" % (code, text.decode("utf-8", "replace")))
-            s.sendmail(user[0], ["alice@" + DOMAIN], m)
-            s.quit()
-            sent += 1
-        results.put((k, sent, None))
-    except Exception as e:   # reported to the parent, which fails the run
-        barrier.abort()
-        results.put((k, 0, "%s: %s" % (type(e).__name__, e)))
-
-
-def send_all(msgs, clients, target, user):
-    """(t0, t_accepted): t0 when every client is ready."""
-    ctx = multiprocessing.get_context("fork")
-    barrier, results = ctx.Barrier(clients + 1), ctx.Queue()
-    procs = [ctx.Process(target=client, args=(k, clients, msgs, target, user, barrier, results))
-             for k in range(clients)]
-    for p in procs:
-        p.start()
-    try:
-        barrier.wait(600)
-        t0 = time.monotonic()
-    except Exception:
-        t0 = None
-    got = [results.get(timeout=3600) for _ in procs]
-    t1 = time.monotonic()
-    for p in procs:
-        p.join()
-    errors = [e for _, _, e in got if e]
-    if errors or t0 is None:
-        raise RuntimeError("client: %s" % "; ".join(errors or ["a client did not start"]))
-    if sum(n for _, n, _ in got) != len(msgs):
-        raise RuntimeError("client: %d of %d messages sent" % (sum(n for _, n, _ in got), len(msgs)))
-    return t0, t1
 
 
 def measure(system, label, msgs, args, results, loads):
     empty_maildir(system.maildir)
     user = (system.user, PASSWORD if system.name == "Postern" else system.password)
     loads.append(float(open("/proc/loadavg").read().split()[0]))
-    t0, t1 = send_all(msgs, args.clients, system.target("submission"), user)
+    t0, t1 = send_all(msgs, args.clients, system.target("submission"), "relay", user)
     t2, have = wait_delivered(system.maildir, len(msgs), max(300, len(msgs) // 5))
     if have != len(msgs):
         raise RuntimeError("%s: %d messages in the Maildir, %d sent" % (label, have, len(msgs)))
@@ -138,30 +80,10 @@ def report(args, results, loads, started, ended, commit, dirty):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("-b", "--build", default="build")
-    ap.add_argument("-n", type=int, default=2000, help="messages per run")
+    add_common_options(ap, 2000, "/tmp/postern-bench-submission-peers")
     ap.add_argument("-c", "--clients", type=int, default=10, help="client processes")
-    ap.add_argument("-l", "--size", type=int, default=2048, help="message size")
-    ap.add_argument("-r", "--repeat", type=int, default=1, help="runs of each measurement (median)")
-    ap.add_argument("-P", "--peers-state", default="/tmp/postern-bench-submission-peers")
-    ap.add_argument("-o", "--out")
-    ap.add_argument("-s", "--skip-postfix", action="store_true")
-    ap.add_argument("-k", "--keep", action="store_true", help="keep the run's directories")
     args = ap.parse_args()
-    if os.geteuid() != 0:
-        sys.exit("run as root (the peers, Postern's services)")
-    args.command = "python3 bench/submission_auth.py " + " ".join(sys.argv[1:])
-    build = args.build if os.path.isabs(args.build) else os.path.join(SOURCE, args.build)
-    git = lambda *c: subprocess.run(["git", "-C", SOURCE] + list(c), stdout=subprocess.PIPE, text=True).stdout
-    commit = git("rev-parse", "--short", "HEAD").strip()
-    dirty = bool(git("status", "--porcelain", "--untracked-files=no").strip())
-    peers = os.path.join(SOURCE, "..", "shared", "peers")
-    if not args.skip_postfix and not os.path.exists(os.path.join(peers, "up.sh")):
-        sys.exit("%s not found (or give -s)" % peers)
-
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(130))
-    top = tempfile.mkdtemp(prefix="postern-bench-submission.")
-    os.chmod(top, 0o755)
+    build, commit, dirty, peers, top = prepare(args, "submission_auth.py", "postern-bench-submission.")
     rundir = None
     systems, dns = [], None
     results, loads = {}, []
@@ -186,28 +108,11 @@ def main():
             for _ in range(args.repeat):
                 measure(pf, POSTFIX, msgs, args, results, loads)
     finally:
-        for sv in systems:
-            try:
-                sv.stop()
-            except Exception as e:   # stop every system
-                log("stopping %s: %s" % (sv.name, e))
-        if dns is not None:
-            dns.stop()
-        if args.keep:
-            log("kept %s%s" % (top, " and " + rundir if rundir else ""))
-        else:
-            remove(top)
-            if rundir:
-                remove(rundir)
+        stop_all(systems, dns, top, rundir, args.keep)
     section = report(args, results, loads, started, time.time(), commit, dirty)
     print(section)
     if args.out:
-        fd, path = tempfile.mkstemp(prefix="postern-bench-submission-section.")
-        with os.fdopen(fd, "w") as f:
-            f.write(section)
-        subprocess.run([sys.executable, os.path.join(HERE, "put_section.py"), args.out, path], check=True)
-        os.unlink(path)
-        log("written to %s" % args.out)
+        put_section(args.out, section)
 
 
 if __name__ == "__main__":

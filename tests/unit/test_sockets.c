@@ -195,23 +195,31 @@ static int bound_port(int fd)
 	return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
 }
 
-static void test_inet_listen_and_peer_addr(void **state)
+/* A listener on 127.0.0.1, a client connected to it and the accepted end. */
+static void tcp_connection(int *l, int *c, int *a)
 {
 	const char *error = NULL;
 	struct sockaddr_in sin = { 0 };
+
+	*l = inet_listen("127.0.0.1:0", 5, &error);
+	assert_true(*l >= 0);
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((unsigned short)bound_port(*l));
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	*c = socket(AF_INET, SOCK_STREAM, 0);
+	assert_int_equal(connect(*c, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	*a = accept(*l, NULL, NULL);
+	assert_true(*a >= 0);
+}
+
+static void test_inet_listen_and_peer_addr(void **state)
+{
+	const char *error = NULL;
 	char addr[64];
 	int l, c, a;
 
 	(void)state;
-	l = inet_listen("127.0.0.1:0", 5, &error);
-	assert_true(l >= 0);
-	sin.sin_family = AF_INET;
-	sin.sin_port = htons((unsigned short)bound_port(l));
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	c = socket(AF_INET, SOCK_STREAM, 0);
-	assert_int_equal(connect(c, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	a = accept(l, NULL, NULL);
-	assert_true(a >= 0);
+	tcp_connection(&l, &c, &a);
 	assert_int_equal(peer_addr(a, addr, sizeof(addr)), 0);
 	assert_string_equal(addr, "127.0.0.1");
 	close(a);
@@ -235,20 +243,10 @@ static int tcp_option(int fd, int name)
  * stdin, a test's) nothing, and no failure. */
 static void test_no_delay_and_quick_ack(void **state)
 {
-	const char *error = NULL;
-	struct sockaddr_in sin = { 0 };
 	int l, c, a, p[2];
 
 	(void)state;
-	l = inet_listen("127.0.0.1:0", 5, &error);
-	assert_true(l >= 0);
-	sin.sin_family = AF_INET;
-	sin.sin_port = htons((unsigned short)bound_port(l));
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	c = socket(AF_INET, SOCK_STREAM, 0);
-	assert_int_equal(connect(c, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	a = accept(l, NULL, NULL);
-	assert_true(a >= 0);
+	tcp_connection(&l, &c, &a);
 	assert_int_equal(tcp_option(a, TCP_NODELAY), 0);
 	socket_no_delay(a);
 	assert_int_not_equal(tcp_option(a, TCP_NODELAY), 0);
