@@ -6,9 +6,9 @@
  * and keeps them running: a service's first process starts when a client
  * comes, and then one idle process of it is kept ready, up to its
  * maxproc, until one leaves idle (the resident ones, qmgr and metrics:
- * one idle process at all times); after
- * a process dies abnormally, the next one is started only after an
- * exponential backoff, with a log line naming its exit status or signal.
+ * one idle process at all times); after a process dies abnormally, the
+ * next one is started only after an exponential backoff, with a log line
+ * naming its exit status or signal.
  *
  * Signals: SIGTERM/SIGINT stop gracefully (children finish their client,
  * then exit; long-lived IMAP and POP3 sessions are told, by SIGUSR1, to
