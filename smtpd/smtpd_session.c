@@ -697,7 +697,8 @@ void smtpd_serve(int in_fd, int out_fd, void *arg)
 		ss.client[0] = '\0';
 	/* NAME[ADDR] as Postfix logs it; we look up no client names. */
 	snprintf(ss.client_log, sizeof(ss.client_log), "unknown[%s]", have_addr ? ss.client : "unknown");
-	/* 40 ms for the EHLO after STARTTLS without it */
+	/* Replies are flushed whole (stream.c): no segment of one waits
+	 * for the client's delayed ACK of the one before (sockets.h). */
 	socket_no_delay(out_fd);
 	ss.s = stream_new(in_fd, out_fd, ctx->line_limit, ctx->timeout_ms);
 	if (ss.s == NULL) {
