@@ -62,6 +62,27 @@ class MasterLifecycle(PosternTestCase):
         self.addCleanup(c.close)
         self.assertEqual(c.read_reply()[0], 220, "a client after the service went cold")
 
+    def test_a_process_leaving_at_max_use_keeps_a_spare_ready(self):
+        # daemon_max_use = 1: every process leaves after its client.  It
+        # leaves busy (no idle report), so the service stays warm and the
+        # master starts the next spare at once; a process that left idle
+        # would make the service cold, with no process until a client came.
+        t = self.start_tree(start=False)
+        t.set_conf(daemon_max_use="1")
+        t.start()
+        for _ in range(3):
+            c = RawSMTP(t.port("submission"))
+            self.addCleanup(c.close)
+            self.assertEqual(c.read_reply()[0], 220)
+            during = set(t.pids("submission"))       # the one serving us, and any spare
+            c.send(b"QUIT\r\n")
+            self.assertEqual(c.read_reply()[0], 221)
+            c.close()
+            # one of them has left, and a process is still there
+            wait_for(lambda: during - set(t.pids("submission")) and t.pids("submission"), 10,
+                     "a spare submission process after a process left at daemon_max_use",
+                     detail=lambda: (during, t.pids("submission"), t.log_tail()))
+
     def test_reload_replaces_every_child_and_mail_still_flows(self):
         t = self.start_tree()
         before = {s: set(t.wake(s)) for s in SERVICES}
