@@ -79,7 +79,7 @@ class MasterLifecycle(PosternTestCase):
             self.assertEqual(c.read_reply()[0], 221)
             c.close()
             # one of them has left, and a process is still there
-            wait_for(lambda: during - set(t.pids("submission")) and t.pids("submission"), 10,
+            wait_for(lambda: during - set(t.pids("submission")) and t.pids("submission"), 10 * SCALE,
                      "a spare submission process after a process left at daemon_max_use",
                      detail=lambda: (during, t.pids("submission"), t.log_tail()))
 
