@@ -23,8 +23,8 @@
  * Input may hold passwords (AUTH, PASS): a buffer is wiped before it is
  * freed or moved by growth.
  *
- * Fails: every wait is bounded by the timeout (poll before each read and
- * write; EINTR retried): STREAM_TIMEOUT, or -1 with errno ETIMEDOUT on
+ * Fails: every wait is bounded by the timeout (poll before a read and a
+ * write that cannot go on at once; EINTR retried): STREAM_TIMEOUT, or -1 with errno ETIMEDOUT on
  * the write side.  I/O errors are STREAM_ERROR / -1 with errno.  A
  * vanished peer never raises SIGPIPE on a socket (send MSG_NOSIGNAL); on
  * a pipe the process must ignore SIGPIPE (daemon_init does).
@@ -84,6 +84,8 @@
 struct stream {
 	int rfd, wfd;
 	int wsock;          /* wfd is a socket: use send(MSG_NOSIGNAL) */
+	int rsock;          /* rfd is a socket: may be read without waiting */
+	int more;           /* the last read filled its room: more is likely */
 	int timeout_ms;     /* <= 0: wait forever */
 	long long deadline; /* CLOCK_MONOTONIC ms that ends every wait; 0: none */
 	size_t max_line;
@@ -116,6 +118,7 @@ struct stream *stream_new(int rfd, int wfd, size_t max_line, int timeout_ms)
 	s->rfd = rfd;
 	s->wfd = wfd;
 	s->wsock = stream_is_socket(wfd);
+	s->rsock = rfd == wfd ? s->wsock : stream_is_socket(rfd);
 	s->timeout_ms = timeout_ms;
 	s->max_line = max_line > 0 ? max_line : 1;
 	buf_init(&s->out, STREAM_OUT_MAX);
@@ -298,16 +301,27 @@ static ssize_t stream_tls_write(struct stream *s, const void *p, size_t n)
 /* Read at most n bytes: > 0 bytes, 0 end of file, -1 with errno. */
 static ssize_t stream_raw_read(struct stream *s, void *p, size_t n)
 {
+	int tries = 0;
+
 	if (s->ssl != NULL)
 		return stream_tls_read(s, p, n);
-	for (;;) {
+	/* After a read that filled its room (bulk data: a message, a
+	 * literal) the next bytes are most likely waiting already: a socket
+	 * is read first without waiting, as long as the deadline has not
+	 * passed, which saves the poll(2) of every 8 KB.  A command after
+	 * a reply is usually not there yet: that read polls first. */
+	if (s->more && s->rsock && stream_wait_ms(s) != 0)
+		tries = 1;
+	for (;; tries = 0) {
 		ssize_t r;
 
-		if (stream_wait(s, s->rfd, POLLIN) < 0)
+		if (tries == 0 && stream_wait(s, s->rfd, POLLIN) < 0)
 			return -1;
-		r = read(s->rfd, p, n);
-		if (r >= 0)
+		r = tries ? recv(s->rfd, p, n, MSG_DONTWAIT) : read(s->rfd, p, n);
+		if (r >= 0) {
+			s->more = (size_t)r == n;
 			return r;
+		}
 		if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK)
 			return -1;
 	}

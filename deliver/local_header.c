@@ -1,7 +1,8 @@
 /* local_header: mail-loop protection for the local agent.
  *
- * Offers: local_header_scan() reads the message header (at most
- * LOCAL_HEADER_SCAN_MAX bytes, with pread from the queue file) once per
+ * Offers: local_header_scan() reads the message header (up to its empty
+ * line, at most LOCAL_HEADER_SCAN_MAX bytes, with pread from the queue
+ * file; the body is not read) once per
  * request and keeps the values of every Delivered-To field (lower case)
  * and the number of Received fields; local_header_loop() then says, per
  * recipient, whether the message has been here before.  Like Postfix's
@@ -73,20 +74,43 @@ static int local_header_line(struct local_msg *m, const char *line, size_t n)
 	return 0;
 }
 
+/* Whether head[0, len) holds the header's end (an empty line, LF or
+ * CRLF), looking only at lines that end at or after byte from. */
+static int local_header_complete(const char *head, size_t len, size_t from)
+{
+	const char *p, *end;
+
+	if (len == 0)
+		return 0;
+	p = head + (from > 2 ? from - 2 : 0);
+	end = head + len;
+	if ((len >= 1 && head[0] == '\n') || (len >= 2 && head[0] == '\r' && head[1] == '\n'))
+		return 1;
+	while (p < end && (p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+		p++;
+		if ((p < end && *p == '\n') || (end - p >= 2 && p[0] == '\r' && p[1] == '\n'))
+			return 1;
+	}
+	return 0;
+}
+
 void local_header_scan(struct local_msg *m)
 {
 	struct buf head;
 	size_t want = m->size < LOCAL_HEADER_SCAN_MAX ? (size_t)m->size : LOCAL_HEADER_SCAN_MAX;
-	size_t pos = 0;
+	size_t pos = 0, scanned = 0;
 
 	m->received = 0;
 	m->header_ok = 0;
 	buf_reset(&m->delivered_to);
 	buf_init(&head, LOCAL_HEADER_SCAN_MAX);
-	while (head.len < want) {
+	while (head.len < want && !local_header_complete(head.data, head.len, scanned)) {
 		char block[8192];
 		size_t n = want - head.len < sizeof block ? want - head.len : sizeof block;
-		ssize_t r = pread(m->fd, block, n, m->offset + (off_t)head.len);
+		ssize_t r;
+
+		scanned = head.len;
+		r = pread(m->fd, block, n, m->offset + (off_t)head.len);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0 || buf_append(&head, block, (size_t)r) < 0) {

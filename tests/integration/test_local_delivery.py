@@ -87,6 +87,24 @@ class TestAliases(LocalCase):
         self.wait_log(t, r"to=<alice@example\.test>, relay=local, delay=\S+, delays=\S+, dsn=5\.4\.6, status=bounced \(mail forwarding loop")
         self.assertEqual(t.count("alice"), 0)
 
+    def test_delivered_to_after_a_long_header_is_a_loop(self):
+        # The header is read block by block up to its empty line: a field
+        # 40 KB down still counts.
+        t = self.tree_with()
+        pad = b"".join(b"X-Pad-%05d: %s\r\n" % (i, b"p" * 60) for i in range(550))
+        submit(t, "alice@example.test", "dt-long", raw=b"X-Test-Id: dt-long\r\n" + pad +
+               b"Delivered-To: alice@example.test\r\nSubject: loop\r\n\r\nagain\r\n")
+        self.wait_log(t, r"to=<alice@example\.test>, relay=local, delay=\S+, delays=\S+, dsn=5\.4\.6, status=bounced \(mail forwarding loop")
+        self.assertEqual(t.count("alice"), 0)
+
+    def test_delivered_to_in_the_body_is_not_a_loop(self):
+        # Only the header counts: the scan stops at its empty line.
+        t = self.tree_with()
+        body = b"".join(b"line %05d of the body\r\n" % i for i in range(2000))
+        submit(t, "alice@example.test", "dt-body", raw=b"X-Test-Id: dt-body\r\nSubject: quoted\r\n\r\n" +
+               b"Delivered-To: alice@example.test\r\n" + body)
+        t.wait_ids("alice", {"dt-body"})
+
     def test_too_many_received_headers_is_a_loop(self):
         t = self.tree_with(conf="hopcount_limit = 5\n")
         # pickup adds its own Received: 4 here + 1 = 5 is fine, 5 + 1 = 6 is not.

@@ -161,6 +161,42 @@ static void test_stream_deadline_ends_a_trickle(void **state)
 	stream_done(&s);
 }
 
+/* After a read that fills the buffer, the next read of a socket is
+ * tried without waiting; when nothing is there it must still wait under
+ * the timeout (the socket is blocking: a plain read would hang), and
+ * the deadline still ends it. */
+static void test_stream_bulk_read_then_silence_times_out(void **state)
+{
+	int sv[2];
+	struct stream *s;
+	struct buf b;
+	char *data = malloc(3 * 8192);
+
+	(void)state;
+	assert_non_null(data);
+	memset(data, 'b', 3 * 8192);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	assert_int_equal(write(sv[1], data, 3 * 8192), 3 * 8192);
+	s = stream_new(sv[0], sv[0], 100, 100);
+	buf_init(&b, 4 * 8192);
+	assert_int_equal(stream_read_exact(s, 3 * 8192, &b), STREAM_OK);
+	assert_int_equal(b.len, 3 * 8192);
+	buf_reset(&b);
+	assert_int_equal(stream_read_exact(s, 1, &b), STREAM_TIMEOUT);
+	/* Again after a full read, under a deadline that has passed. */
+	assert_int_equal(write(sv[1], data, 3 * 8192), 3 * 8192);
+	assert_int_equal(stream_read_exact(s, 3 * 8192, &b), STREAM_OK);
+	stream_set_timeout(s, 0);
+	stream_set_deadline(s, 1);
+	usleep(5 * 1000);
+	assert_int_equal(write(sv[1], "x", 1), 1);
+	assert_int_equal(stream_read_exact(s, 1, &b), STREAM_TIMEOUT);
+	buf_free(&b);
+	free(data);
+	close(sv[1]);
+	stream_done(&s);
+}
+
 static void test_stream_read_exact_and_cap(void **state)
 {
 	const char *in = "LEN\nhello worldrest\n";
@@ -390,6 +426,7 @@ int main(void)
 		cmocka_unit_test(test_stream_overlong_partial_line_at_eof),
 		cmocka_unit_test(test_stream_timeout_reported),
 		cmocka_unit_test(test_stream_deadline_ends_a_trickle),
+		cmocka_unit_test(test_stream_bulk_read_then_silence_times_out),
 		cmocka_unit_test(test_stream_read_exact_and_cap),
 		cmocka_unit_test(test_stream_read_exact_large_across_reads),
 		cmocka_unit_test(test_stream_large_writes_keep_their_order),
