@@ -41,6 +41,7 @@ static int log_to_stderr = 1;
 static int log_is_verbose;
 static int log_syslog_open;
 static int log_fd = -1;              /* log_to_fd: file-format lines go here */
+static void (*log_fd_before)(void);  /* log_to_fd_after: runs before each line */
 static char log_host[HOST_NAME_MAX + 1] = "localhost";
 
 /* (Re)open syslog under the tag SYSLOG_NAME/SERVICE. */
@@ -82,6 +83,7 @@ void log_open(const char *service, int to_stderr, int verbose)
 	log_to_stderr = to_stderr;
 	log_is_verbose = verbose;
 	log_fd = -1;
+	log_fd_before = NULL;
 	if (!to_stderr)
 		log_syslog_reopen();
 }
@@ -111,8 +113,15 @@ static void log_set_host(void)
 void log_to_fd(int fd)
 {
 	log_fd = fd;
+	log_fd_before = NULL;
 	if (fd >= 0)
 		log_set_host();
+}
+
+void log_to_fd_after(int fd, void (*before)(void))
+{
+	log_to_fd(fd);
+	log_fd_before = before;
 }
 
 int log_verbose(void)
@@ -211,6 +220,8 @@ static void log_fd_line(const char *prefix, const char *msg, size_t len)
 			  prefix, msg, len);
 	if (n == 0)
 		return;   /* cannot happen: the host and service names are bounded */
+	if (log_fd_before != NULL)
+		log_fd_before();
 	/* Nothing to do if it fails: there is nowhere else to report it. */
 	ssize_t w = write(log_fd, line, n);
 	(void)w;

@@ -25,6 +25,10 @@ int log_set_syslog_name(const char *name);
  * write(2) each (log_file); -1 goes back to what log_open chose, and so
  * does the next log_open. */
 void log_to_fd(int fd);
+/* log_to_fd, calling before() ahead of every line: the master copies
+ * its children's lines waiting in the log pipe first, so that a line of
+ * the master follows the lines that led to it. */
+void log_to_fd_after(int fd, void (*before)(void));
 /* Format one file-format line (with its newline) into out: the text of
  * len bytes after prefix, stamped with tm, host, syslog name, service and pid.  Its
  * length, or 0 if it does not fit in size. */

@@ -15,8 +15,10 @@ int master_log_open(const char *base_dir, int foreground, int verbose);
  * renamed it) or switch to its new value; on failure the log stays where
  * it was, with a warning. */
 void master_log_reopen(void);
-/* The read end of the children's log pipe, to poll for input, or -1. */
-int master_log_pipe(void);
+/* The read end of the children's log pipe, to poll for input now, or -1:
+ * none, or (*wait_ms >= 0) not for that many milliseconds, the pause
+ * after a drain that copied lines (batching under load). */
+int master_log_pipe(int *wait_ms);
 /* Copy the complete lines waiting in the log pipe into the log file;
  * never blocks. */
 void master_log_drain(void);

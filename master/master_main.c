@@ -471,10 +471,11 @@ static void master_loop(void)
 		 * system calls per message delivered. */
 		size_t np = 0, log_i = SIZE_MAX, ctl_i = SIZE_MAX, svc_i[MASTER_MAX_SERVICES],
 		       listen_i[MASTER_MAX_SERVICES];
+		int log_wait_ms, log_fd = master_log_pipe(&log_wait_ms);
 		pfd[np++] = (struct pollfd){ .fd = master_sigpipe[0], .events = POLLIN };
-		if (master_log_pipe() >= 0) {
+		if (log_fd >= 0) {
 			log_i = np;
-			pfd[np++] = (struct pollfd){ .fd = master_log_pipe(), .events = POLLIN };
+			pfd[np++] = (struct pollfd){ .fd = log_fd, .events = POLLIN };
 		}
 		if (master_control_fd >= 0) {
 			ctl_i = np;
@@ -496,7 +497,10 @@ static void master_loop(void)
 				pfd[np++] = (struct pollfd){ .fd = master_svcs[i].listen_fd, .events = POLLIN };
 			}
 		}
-		int ready = poll(pfd, np, master_next_timeout(now, phase != MASTER_RUNNING, deadline));
+		int timeout = master_next_timeout(now, phase != MASTER_RUNNING, deadline);
+		if (log_wait_ms >= 0 && (timeout < 0 || log_wait_ms < timeout))
+			timeout = log_wait_ms;
+		int ready = poll(pfd, np, timeout);
 		if (ready < 0 && errno != EINTR)
 			log_fatal("poll: %s", strerror(errno));
 		if (ready <= 0)
