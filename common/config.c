@@ -190,6 +190,8 @@ static const struct config_key config_table[] = {
 	  "yes: where the kernel has Landlock, every service process but the master and local may afterwards reach only its root directory in the file system, and smtpd, the login processes, remote, dkim-sign and metrics only for reading; on kernels without it this is logged and skipped (docs/confinement.md).  no: chroot and users only." },
 	{ "group_commit", CONFIG_BOOL, "no",
 	  "yes: make new queue files (enqueue) and Maildir deliveries (local) durable with a flush of their whole file system (syncfs) that each program's processes share, one for every message written while the last one ran, instead of fsyncs of each file and directory: the same guarantee (no 250 and no \"delivered\" before the message is on stable storage) with far fewer flushes under load.  The flush also writes whatever else is dirty on that file system, so use it where DIR/queue and DIR/mail are file systems of their own (a Maildir on another file system than DIR/mail keeps its fsyncs).  no: one fsync of the file and one of its directory per message." },
+	{ "queue_spare_files", CONFIG_SIZE, "1000",
+	  "Most emptied queue files kept in DIR/queue/spare/ for new messages to reuse: the queue manager empties the file of a finished message and keeps it there instead of removing it, and a new message takes one instead of creating a file, which spares the file system an inode allocation and release per message (docs/queue.md, \"Spare files\"); each holds an inode and no data.  0: files are removed and created as before." },
 	{ "queue_run_delay", CONFIG_TIME, "300s",
 	  "Interval between scans of the queue for deferred mail." },
 	{ "minimal_backoff_time", CONFIG_TIME, "300s",

@@ -36,6 +36,7 @@
 
 #include "queuefile.h"
 #include "fsutil.h"
+#include "queue_spare.h"
 #include "group_commit.h"
 #include "record.h"
 #include "self_pid.h"
@@ -112,24 +113,45 @@ int queuefile_mkdirs(const char **error_r)
 
 /* ---- writer ---- */
 
-/* Open a file under a name nobody else can hold (pid + random), so that
- * the inode, and with it the ID, exists before the ID is chosen. */
-static int queuefile_open_unique(char *name, size_t namelen)
+int queuefile_tmp_name(char *name, size_t namelen, unsigned tries)
 {
-	for (int tries = 0; tries < 8; tries++) {
-		uint32_t r;
-		int n, fd;
+	uint32_t r;
+	int n;
 
-		if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r))
-			r = (uint32_t)time(NULL) ^ (uint32_t)tries * 2654435761u;
-		n = snprintf(name, namelen, "tmp/%ld.%08x", (long)self_pid(), (unsigned)r);
-		if (n < 0 || (size_t)n >= namelen) {
-			errno = ENAMETOOLONG;
+	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r))
+		r = (uint32_t)time(NULL) ^ (uint32_t)tries * 2654435761u;
+	n = snprintf(name, namelen, "tmp/%ld.%08x", (long)self_pid(), (unsigned)r);
+	if (n < 0 || (size_t)n >= namelen) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
+/* Open a file under a name nobody else can hold (pid + random), so that
+ * the inode, and with it the ID, exists before the ID is chosen: a spare
+ * file (common/queue_spare.c) if there is one, else a new file. */
+static int queuefile_open_unique(char *name, size_t namelen, struct stat *st)
+{
+	int fd = queue_spare_take(name, namelen, st);
+
+	if (fd >= 0)
+		return fd;
+	for (unsigned tries = 0; tries < 8; tries++) {
+		if (queuefile_tmp_name(name, namelen, tries) < 0)
+			return -1;
+		fd = open(name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (fd >= 0) {
+			if (fstat(fd, st) == 0)
+				return fd;
+			int e = errno;
+			close(fd);
+			(void)unlink(name);
+			errno = e;
 			return -1;
 		}
-		fd = open(name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-		if (fd >= 0 || errno != EEXIST)
-			return fd;
+		if (errno != EEXIST)
+			return -1;
 	}
 	errno = EEXIST;
 	return -1;
@@ -143,13 +165,13 @@ int queuefile_create(struct queuefile_out *qo, const char **error_r)
 	int n;
 
 	memset(qo, 0, sizeof(*qo));
-	qo->fd = queuefile_open_unique(tmpname, sizeof(tmpname));
+	qo->fd = queuefile_open_unique(tmpname, sizeof(tmpname), &st);
 	if (qo->fd < 0) {
 		*error_r = "cannot create file in tmp/";
 		return -1;
 	}
-	if (fstat(qo->fd, &st) < 0 || clock_gettime(CLOCK_REALTIME, &ts) < 0) {
-		*error_r = "cannot stat new queue file";
+	if (clock_gettime(CLOCK_REALTIME, &ts) < 0) {
+		*error_r = "cannot read the clock";
 		goto fail;
 	}
 	/* seconds, microseconds, inode: the inode is unique among the files

@@ -187,5 +187,8 @@ size_t queuefile_pending(const struct queuefile *qf);
 void queuefile_free(struct queuefile *qf);
 /* Create tmp/ incoming/ active/ deferred/ hold/ if missing (mode 0700). */
 int queuefile_mkdirs(const char **error_r);
+/* A name for a file being written, tmp/PID.RANDOM (tries varies the
+ * fallback when the system has no randomness): 0, or -1 (ENAMETOOLONG). */
+int queuefile_tmp_name(char *name, size_t namelen, unsigned tries);
 
 #endif

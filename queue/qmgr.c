@@ -53,6 +53,7 @@
 #include "metric.h"
 #include "log_delivery.h"
 #include "qmgr.h"
+#include "queue_spare.h"
 #include "sockets.h"
 
 #define QMGR_HASH_MAX (1u << 20)
@@ -119,6 +120,7 @@ static void qmgr_settings(struct qmgr *q)
 	q->lifetime = config_time("maximal_queue_lifetime");
 	q->delay_warning = config_time("delay_warning_time");
 	q->bounce_size_limit = config_size("bounce_size_limit");
+	q->spare_files = config_size("queue_spare_files");
 	n = config_time("ipc_timeout");
 	q->ipc_timeout = n == 0 ? 1 : n > 86400 ? 86400 : (int)n;
 	q->active_limit = qmgr_capped("qmgr_active_limit", 1000000);
@@ -396,7 +398,10 @@ static void qmgr_remove(struct qmgr *q, struct qmgr_msg *m)
 	 * (or, after a power cut that also lost an unflushed D mark, deliver
 	 * that recipient again).  The reasons go first: never left behind. */
 	qmgr_reason_forget(m);
-	if (unlink(m->path) < 0 && errno != ENOENT) {
+	/* Into spare/ for the next message's file when there is room
+	 * (common/queue_spare.c), else unlinked as before. */
+	if (queue_spare_put(m->qf.fd, m->path, m->id, q->spare_files) < 0 &&
+	    unlink(m->path) < 0 && errno != ENOENT) {
 		log_warn("%s: cannot remove %s: %s", m->id, m->path, strerror(errno));
 		q->want_active = 2;   /* retried by the next periodic scan */
 	} else {
@@ -520,6 +525,25 @@ void qmgr_done(struct qmgr *q, struct qmgr_msg *m)
 	qmgr_defer(q, m, m->agent_broke && !m->real_deferral && !m->agent_missing, now);
 }
 
+/* An empty file cannot be mail (enqueue renames a file into incoming/
+ * only once it is written and flushed): it is the emptied file of a
+ * finished message whose move into spare/ a crash undid (docs/queue.md,
+ * "Spare files"), or one never answered with ok.  Removed: 1. */
+static int qmgr_empty_file(struct qmgr *q, struct qmgr_msg *m)
+{
+	struct stat st;
+
+	if (lstat(m->path, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size != 0)
+		return 0;
+	if (unlink(m->path) < 0 && errno != ENOENT)
+		log_warn("%s: cannot remove the empty file %s: %s", m->id, m->path, strerror(errno));
+	else
+		log_warn("%s: empty queue file removed: nothing to deliver (a crash can leave one, "
+			 "docs/queue.md \"Spare files\")", m->id);
+	qmgr_msg_free(q, m);
+	return 1;
+}
+
 /* Parse a message taken from the ready list and queue its jobs. */
 static void qmgr_open(struct qmgr *q, struct qmgr_msg *m)
 {
@@ -533,6 +557,8 @@ static void qmgr_open(struct qmgr *q, struct qmgr_msg *m)
 			return;
 		}
 		queuefile_free(&m->qf);
+		if (qmgr_empty_file(q, m))
+			return;
 		log_warn("%s: damaged queue file: %s; moved to hold/", m->id, err);
 		if (snprintf(hold, sizeof(hold), "hold/%s", m->id) >= (int)sizeof(hold) ||
 		    qmgr_move(m->path, hold) < 0)

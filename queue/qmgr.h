@@ -133,6 +133,7 @@ struct qmgr {
 	unsigned long arrivals;         /* news of files in incoming/: triggers taken, reports written */
 	unsigned long long run_delay, min_backoff, max_backoff, lifetime, retry_time;
 	unsigned long long delay_warning, bounce_size_limit;
+	unsigned long long spare_files;   /* queue_spare_files: most files in spare/ */
 	int ipc_timeout;                /* seconds */
 	struct cdbmap *domains;         /* local domains; NULL: everything is local */
 	int draining;                   /* the map changed: finish in-flight jobs, exit */

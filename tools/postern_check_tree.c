@@ -53,6 +53,7 @@ static const struct {
 	{ "queue/hold", OWN_QUEUE, 0077 },
 	{ "queue/defer", OWN_QUEUE, 0077 },
 	{ "queue/state", OWN_QUEUE, 0077 },
+	{ "queue/spare", OWN_QUEUE, 0077 },
 	{ "queue/private", OWN_GROUP, 0027 },
 	{ "mail", OWN_VMAIL, 0027 },
 	{ "mail/private", OWN_GROUP, 0027 },

@@ -534,7 +534,7 @@ static int postern_init_dirs(const struct postern_init *in)
 {
 	static const char *const queue_dirs[] = {
 		"queue/tmp", "queue/incoming", "queue/active", "queue/deferred", "queue/hold", "queue/defer",
-		"queue/state",
+		"queue/state", "queue/spare",
 	};
 
 	if (postern_init_mkdir(in, "etc", &in->dir_own) < 0 ||

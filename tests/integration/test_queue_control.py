@@ -11,7 +11,9 @@
 - sendmail -N, -R, -V land in the queue file; -q30m starts nothing;
   -qRSITE flushes one site; -bv says where an address would go;
 - new mail wakes qmgr at once over the trigger connections enqueue keeps,
-  also after qmgr was killed and those connections broke.
+  also after qmgr was killed and those connections broke;
+- the file of a finished message is kept emptied in queue/spare/ and the
+  next message is written into it (queue_spare_files; 0 turns it off).
 
 Remote mail goes to a relayhost on a loopback port nobody listens on, so
 every attempt ends deferred ("Connection refused") and the backoff keeps
@@ -89,6 +91,68 @@ class TestTrigger(PosternTestCase):
         t.deliver_ids("alice", ["first-after"], seconds=30)
         for i in range(8):
             t.deliver_ids("alice", ["after-%d" % i], seconds=20)
+
+
+class TestSpareFiles(PosternTestCase):
+    """qmgr keeps the emptied file of a finished message in queue/spare/
+    and a new message is written into it (docs/queue.md "Spare files")."""
+
+    def spares(self, t):
+        d = os.path.join(t.dir, "queue", "spare")
+        return {n: os.stat(os.path.join(d, n)) for n in os.listdir(d)}
+
+    def removed(self, t, n):
+        """The IDs of the first n messages qmgr logged as removed."""
+        pat = re.compile(r"qmgr\[\d+\]: ([0-9A-F]+): removed$", re.M)
+        wait_for(lambda: len(pat.findall(t.log_text())) >= n, 30, "%d removed messages" % n, detail=t.log_tail)
+        return pat.findall(t.log_text())[:n]
+
+    def test_the_next_message_is_written_into_the_emptied_file(self):
+        t = self.start_tree()
+        big = b"".join(b"line %05d of a longer message\r\n" % i for i in range(2000))
+        t.send(t.addr("alice"), "spare-big", body=big)
+        first_id, = self.removed(t, 1)
+        spares = self.spares(t)
+        self.assertEqual(sorted(spares), [first_id])
+        self.assertEqual(spares[first_id].st_size, 0)   # nothing of the message is kept
+        inode = spares[first_id].st_ino
+
+        t.send(t.addr("alice"), "spare-short", body=b"short\r\n")
+        second_id = self.removed(t, 2)[1]
+        # A queue ID ends in the hex inode of its file (docs/queue.md): the
+        # second message was written into the first one's file.
+        self.assertNotEqual(second_id, first_id)
+        self.assertTrue(second_id.endswith("%X" % inode), (second_id, inode))
+        self.assertEqual({n: (s.st_ino, s.st_size) for n, s in self.spares(t).items()}, {second_id: (inode, 0)})
+        path = [p for p in t.message_paths("alice") if b"spare-short" in open(p, "rb").read()]
+        self.assertEqual(len(path), 1)
+        data = open(path[0], "rb").read()
+        self.assertTrue(data.endswith(b"\n\nshort\n"), data[-200:])
+        self.assertNotIn(b"of a longer message", data)
+
+    def test_an_empty_queue_file_is_removed_not_held(self):
+        # What a crash can leave when it undoes the move of an emptied
+        # file into spare/: no mail, so no message in hold/ either.
+        t = self.start_tree()
+        qid = "6B0000000000000ABC"
+        path = os.path.join(t.dir, "queue", "incoming", qid)
+        open(path, "wb").close()
+        if is_root():
+            import pwd
+            pw = pwd.getpwnam("postern-queue")
+            os.chown(path, pw.pw_uid, pw.pw_gid)
+        t.run("queue", "-d", t.dir, "flush")
+        t.wait_log(qid + r": empty queue file removed: nothing to deliver")
+        self.assertFalse(os.path.exists(path))
+        self.assertEqual(os.listdir(os.path.join(t.dir, "queue", "hold")), [])
+        self.assertEqual(os.listdir(os.path.join(t.dir, "queue", "active")), [])
+
+    def test_zero_keeps_no_spare_files(self):
+        t = self.start_tree_with(queue_spare_files="0")
+        for i in range(3):
+            t.send(t.addr("alice"), "nospare-%d" % i)
+        self.removed(t, 3)
+        self.assertEqual(self.spares(t), {})
 
 
 class TestBulk(QueueControlCase):
