@@ -38,6 +38,22 @@ static void test_config_defaults(void **state)
 	assert_null(config_default("no_such_key"));
 }
 
+/* A key read through a buffer that later holds another key: each read
+ * gets its own key's value (lookups remember where a pointer was found). */
+static void test_config_key_buffer_reused_for_another_key(void **state)
+{
+	char key[64];
+
+	(void)state;
+	config_reset();
+	for (int round = 0; round < 3; round++) {
+		strcpy(key, "queue_run_delay");
+		assert_int_equal(config_time(key), 300);
+		strcpy(key, "maximal_backoff_time");
+		assert_int_equal(config_time(key), 4000);
+	}
+}
+
 static void test_config_values_comments_continuations(void **state)
 {
 	const char *error = NULL;
@@ -249,6 +265,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_config_defaults),
+		cmocka_unit_test(test_config_key_buffer_reused_for_another_key),
 		cmocka_unit_test(test_config_values_comments_continuations),
 		cmocka_unit_test(test_config_size_suffixes),
 		cmocka_unit_test(test_config_errors_carry_file_and_line),
