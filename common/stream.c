@@ -23,9 +23,9 @@
  * Input may hold passwords (AUTH, PASS): a buffer is wiped before it is
  * freed or moved by growth.
  *
- * Fails: every wait is bounded by the timeout (poll before a read and a
- * write that cannot go on at once; EINTR retried): STREAM_TIMEOUT, or -1 with errno ETIMEDOUT on
- * the write side.  I/O errors are STREAM_ERROR / -1 with errno.  A
+ * Fails: every wait is bounded by the timeout (poll before a read or a
+ * write that cannot go on at once; EINTR retried): STREAM_TIMEOUT, or -1
+ * with errno ETIMEDOUT on the write side.  I/O errors are STREAM_ERROR / -1 with errno.  A
  * vanished peer never raises SIGPIPE on a socket (send MSG_NOSIGNAL); on
  * a pipe the process must ignore SIGPIPE (daemon_init does).
  *
@@ -301,7 +301,7 @@ static ssize_t stream_tls_write(struct stream *s, const void *p, size_t n)
 /* Read at most n bytes: > 0 bytes, 0 end of file, -1 with errno. */
 static ssize_t stream_raw_read(struct stream *s, void *p, size_t n)
 {
-	int tries = 0;
+	int quick = 0;   /* this round reads without waiting */
 
 	if (s->ssl != NULL)
 		return stream_tls_read(s, p, n);
@@ -311,13 +311,13 @@ static ssize_t stream_raw_read(struct stream *s, void *p, size_t n)
 	 * passed, which saves the poll(2) of every 8 KB.  A command after
 	 * a reply is usually not there yet: that read polls first. */
 	if (s->more && s->rsock && stream_wait_ms(s) != 0)
-		tries = 1;
-	for (;; tries = 0) {
+		quick = 1;
+	for (;; quick = 0) {
 		ssize_t r;
 
-		if (tries == 0 && stream_wait(s, s->rfd, POLLIN) < 0)
+		if (!quick && stream_wait(s, s->rfd, POLLIN) < 0)
 			return -1;
-		r = tries ? recv(s->rfd, p, n, MSG_DONTWAIT) : read(s->rfd, p, n);
+		r = quick ? recv(s->rfd, p, n, MSG_DONTWAIT) : read(s->rfd, p, n);
 		if (r >= 0) {
 			s->more = (size_t)r == n;
 			return r;
