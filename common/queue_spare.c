@@ -71,8 +71,10 @@ void queue_spare_reset(void)
 }
 
 /* Call fn for each queue-ID name in spare/, up to max of them; how many.
- * *missing: spare/ does not exist (a tree made before it); *mtime, when
- * not NULL: the directory's before the reading. */
+ * *missing: spare/ does not exist (a tree made before it).  With mtime
+ * not NULL (a writer): *mtime is the directory's before the reading, and
+ * nothing is listed unless the directory is this process's user's (an
+ * operator running enqueue by hand as root takes no spare files). */
 static size_t queue_spare_list(void (*fn)(const char *name, size_t len), size_t max, int *missing,
 			       struct timespec *mtime)
 {
@@ -84,8 +86,13 @@ static size_t queue_spare_list(void (*fn)(const char *name, size_t len), size_t 
 	*missing = d == NULL && errno == ENOENT;
 	if (d == NULL)
 		return 0;
-	if (mtime != NULL)
-		*mtime = fstat(dirfd(d), &st) == 0 ? st.st_mtim : (struct timespec){ 0, 0 };
+	if (mtime != NULL) {
+		if (fstat(dirfd(d), &st) < 0 || st.st_uid != geteuid()) {
+			closedir(d);
+			return 0;
+		}
+		*mtime = st.st_mtim;
+	}
 	while (n < max && (de = readdir(d)) != NULL) {
 		size_t len = strlen(de->d_name);
 

@@ -156,6 +156,33 @@ static void test_a_spare_with_bytes_is_emptied_when_taken(void **state)
 	assert_int_equal(st.st_size, 0);
 }
 
+/* A writer whose user does not own spare/ (enqueue run by hand as
+ * root) takes nothing and removes nothing.  Needs root to give spare/
+ * away. */
+static void test_a_writer_not_owning_spare_takes_nothing(void **state)
+{
+	struct stat st;
+	char name[64];
+	ino_t ino;
+	int fd = finished_file("E1", &ino);
+
+	(void)state;
+	if (geteuid() != 0) {
+		close(fd);
+		skip();
+	}
+	assert_int_equal(queue_spare_put(fd, "active/E1", "E1", 10), 0);
+	close(fd);
+	assert_int_equal(chown(QUEUE_SPARE_DIR, 65534, 65534), 0);
+	assert_int_equal(queue_spare_take(name, sizeof name, &st), -1);
+	assert_int_equal(access("spare/E1", F_OK), 0);
+	assert_int_equal(chown(QUEUE_SPARE_DIR, 0, 0), 0);
+	fd = queue_spare_take(name, sizeof name, &st);
+	assert_true(fd >= 0);
+	assert_int_equal(st.st_ino, ino);
+	close(fd);
+}
+
 /* Without spare/ (a tree made before it) nothing is kept or taken. */
 static void test_a_tree_without_spare_works_as_before(void **state)
 {
@@ -244,6 +271,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_the_bound_holds_and_zero_turns_it_off, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_only_plain_files_are_taken, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_a_spare_with_bytes_is_emptied_when_taken, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_a_writer_not_owning_spare_takes_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_a_tree_without_spare_works_as_before, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_a_taken_file_is_never_emptied_by_the_put, setup, teardown),
 	};
