@@ -654,7 +654,9 @@ static void enqueue_serve(int in_fd, int out_fd, void *arg)
 /* ---- start-up ---- */
 
 /* Remove tmp/ files a crashed enqueue left behind.  They were never
- * acknowledged, so removing them loses nothing. */
+ * acknowledged, so removing them loses nothing.  Judged by the change
+ * time: a spare file taken a moment ago (renamed into tmp/, which sets
+ * it) may still carry the modification time of its emptying, days ago. */
 static void enqueue_clean_tmp(void)
 {
 	DIR *dir = opendir("tmp");
@@ -671,7 +673,7 @@ static void enqueue_clean_tmp(void)
 		if (de->d_name[0] == '.')
 			continue;
 		if (fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-		    !S_ISREG(st.st_mode) || st.st_mtime >= limit)
+		    !S_ISREG(st.st_mode) || st.st_mtime >= limit || st.st_ctime >= limit)
 			continue;
 		if (unlinkat(dirfd(dir), de->d_name, 0) == 0)
 			log_info("removed stale tmp/%s", de->d_name);
