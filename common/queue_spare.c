@@ -31,6 +31,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -45,9 +46,10 @@
 #define QUEUE_SPARE_RECOUNT_MS 1000    /* qmgr's full count of spare/, at most this often */
 #define QUEUE_SPARE_PATH (sizeof(QUEUE_SPARE_DIR) + 1 + QUEUEFILE_ID_MAX + 1)
 
-/* The writer's side: names read from spare/, taken in turn. */
+/* The writer's side: names read from spare/, the untried ones first. */
 static char spare_names[QUEUE_SPARE_BATCH][QUEUEFILE_ID_MAX + 1];
-static size_t spare_n, spare_next, spare_left;
+static size_t spare_n, spare_left;
+static uint32_t spare_rand;            /* xorshift state for the order of tries */
 static struct timespec spare_seen;     /* spare/'s mtime when last read; 0: unknown */
 
 /* qmgr's side: spare/'s size as far as it knows. */
@@ -64,7 +66,7 @@ static long long spare_now_ms(void)
 
 void queue_spare_reset(void)
 {
-	spare_n = spare_next = spare_left = 0;
+	spare_n = spare_left = 0;
 	memset(&spare_seen, 0, sizeof spare_seen);
 	spare_count = 0;
 	spare_counted_at = 0;
@@ -113,33 +115,54 @@ static void queue_spare_keep_name(const char *name, size_t len)
 }
 
 /* Refill the list, unless spare/ has not changed since it was last read
- * (one stat instead of a listing per message while it is empty).  Each
- * process starts at its own place in the list, so that writers working
- * at once seldom reach for the same file. */
+ * (one stat instead of a listing per message while it is empty). */
 static void queue_spare_read(void)
 {
 	struct stat st;
 	int missing;
 
-	spare_n = spare_next = spare_left = 0;
+	spare_n = spare_left = 0;
 	if ((spare_seen.tv_sec != 0 || spare_seen.tv_nsec != 0) && stat(QUEUE_SPARE_DIR, &st) == 0 &&
 	    st.st_mtim.tv_sec == spare_seen.tv_sec && st.st_mtim.tv_nsec == spare_seen.tv_nsec)
 		return;
 	spare_left = queue_spare_list(queue_spare_keep_name, QUEUE_SPARE_BATCH, &missing, &spare_seen);
-	if (spare_n > 0)
-		spare_next = (size_t)self_pid() % spare_n;
 }
 
-/* Rename spare/NAME to a fresh tmp/ name: 0, or -1 with errno. */
-static int queue_spare_claim(const char *spare, char *name, size_t namelen)
+/* The next name to try, at random among the untried: writers working at
+ * once hold the same list, and taking it in order made each follow the
+ * others' footsteps (measured: five failed renames a message at 10
+ * sessions).  The list keeps the tried names behind the untried. */
+static const char *queue_spare_pick(void)
+{
+	size_t i;
+	char tmp[QUEUEFILE_ID_MAX + 1];
+
+	if (spare_rand == 0)
+		spare_rand = (uint32_t)self_pid() * 2654435761u ^ (uint32_t)time(NULL) ^ 1u;
+	spare_rand ^= spare_rand << 13;
+	spare_rand ^= spare_rand >> 17;
+	spare_rand ^= spare_rand << 5;
+	i = spare_rand % spare_left;
+	spare_left--;
+	memcpy(tmp, spare_names[i], sizeof tmp);
+	memcpy(spare_names[i], spare_names[spare_left], sizeof tmp);
+	memcpy(spare_names[spare_left], tmp, sizeof tmp);
+	return spare_names[spare_left];
+}
+
+/* Rename spare/NAME to tmp/ under *name (made once per take, anew only
+ * if taken): 0, or -1 with errno. */
+static int queue_spare_claim(const char *spare, char *name, size_t namelen, int *named)
 {
 	for (unsigned tries = 0; tries < 8; tries++) {
-		if (queuefile_tmp_name(name, namelen, tries) < 0)
+		if (!*named && queuefile_tmp_name(name, namelen, tries) < 0)
 			return -1;
+		*named = 1;
 		if (renameat2(AT_FDCWD, spare, AT_FDCWD, name, RENAME_NOREPLACE) == 0)
 			return 0;
 		if (errno != EEXIST)
 			return -1;
+		*named = 0;
 	}
 	return -1;
 }
@@ -147,6 +170,8 @@ static int queue_spare_claim(const char *spare, char *name, size_t namelen)
 int queue_spare_take(char *name, size_t namelen, struct stat *st)
 {
 	static uid_t euid = (uid_t)-1;
+
+	int named = 0, relisted = 0;
 
 	if (euid == (uid_t)-1)
 		euid = geteuid();
@@ -159,14 +184,21 @@ int queue_spare_take(char *name, size_t namelen, struct stat *st)
 			if (spare_left == 0)
 				return -1;
 		}
-		snprintf(spare, sizeof spare, "%s/%s", QUEUE_SPARE_DIR, spare_names[spare_next]);
-		spare_next = (spare_next + 1) % spare_n;
-		spare_left--;
-		if (queue_spare_claim(spare, name, namelen) < 0) {
-			if (errno == ENOENT)
-				continue;   /* another writer was first */
-			spare_left = 0;
-			return -1;
+		snprintf(spare, sizeof spare, "%s/%s", QUEUE_SPARE_DIR, queue_spare_pick());
+		if (queue_spare_claim(spare, name, namelen, &named) < 0) {
+			if (errno != ENOENT) {
+				spare_left = 0;
+				return -1;
+			}
+			/* Another writer was first: the list is stale (the
+			 * others took from it since it was read), so read
+			 * spare/ again, once per file taken. */
+			if (!relisted) {
+				relisted = 1;
+				memset(&spare_seen, 0, sizeof spare_seen);
+				spare_left = 0;
+			}
+			continue;
 		}
 		/* O_NONBLOCK: a FIFO would not hold up the open (it fails the
 		 * checks below); on a regular file it changes nothing. */
@@ -179,6 +211,7 @@ int queue_spare_take(char *name, size_t namelen, struct stat *st)
 		if (fd >= 0)
 			close(fd);
 		(void)unlink(name);
+		named = 0;
 	}
 }
 
