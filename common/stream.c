@@ -63,6 +63,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <time.h>
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -86,6 +87,8 @@ struct stream {
 	int wsock;          /* wfd is a socket: use send(MSG_NOSIGNAL) */
 	int rsock;          /* rfd is a socket: may be read without waiting */
 	int more;           /* the last read filled its room: more is likely */
+	int blocking;       /* stream_read_blocking: 1 on, 0 off */
+	int rcvtimeo_ms;    /* SO_RCVTIMEO set on rfd; 0: none yet */
 	int timeout_ms;     /* <= 0: wait forever */
 	long long deadline; /* CLOCK_MONOTONIC ms that ends every wait; 0: none */
 	size_t max_line;
@@ -128,6 +131,46 @@ struct stream *stream_new(int rfd, int wfd, size_t max_line, int timeout_ms)
 void stream_set_timeout(struct stream *s, int timeout_ms)
 {
 	s->timeout_ms = timeout_ms;
+}
+
+int stream_read_blocking(struct stream *s)
+{
+	int fl;
+
+	s->blocking = 0;
+	if (!s->rsock || (fl = fcntl(s->rfd, F_GETFL)) < 0 || (fl & O_NONBLOCK) != 0)
+		return -1;
+	s->blocking = 1;
+	return 0;
+}
+
+/* A blocking read of the socket that ends after the stream's timeout
+ * (SO_RCVTIMEO, set when it changes): one system call where poll + read
+ * are two.  > 0 bytes, 0 end of file, -1 with errno (ETIMEDOUT); -2 when
+ * the option cannot be set (the caller polls instead). */
+static ssize_t stream_blocking_read(struct stream *s, void *p, size_t n)
+{
+	if (s->rcvtimeo_ms != s->timeout_ms) {
+		struct timeval tv = { .tv_sec = s->timeout_ms / 1000, .tv_usec = (s->timeout_ms % 1000) * 1000 };
+
+		if (setsockopt(s->rfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0) {
+			s->blocking = 0;
+			return -2;
+		}
+		s->rcvtimeo_ms = s->timeout_ms;
+	}
+	for (;;) {
+		ssize_t r = read(s->rfd, p, n);
+
+		if (r >= 0)
+			return r;
+		if (errno == EAGAIN || errno == EWOULDBLOCK) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		if (errno != EINTR)
+			return -1;
+	}
 }
 
 static long long stream_now_ms(void)
@@ -305,6 +348,15 @@ static ssize_t stream_raw_read(struct stream *s, void *p, size_t n)
 
 	if (s->ssl != NULL)
 		return stream_tls_read(s, p, n);
+	/* Under a deadline every wait is computed anew: poll. */
+	if (s->blocking && s->deadline == 0 && s->timeout_ms > 0) {
+		ssize_t r = stream_blocking_read(s, p, n);
+
+		if (r != -2) {
+			s->more = r > 0 && (size_t)r == n;
+			return r;
+		}
+	}
 	/* After a read that filled its room (bulk data: a message, a
 	 * literal) the next bytes are most likely waiting already: a socket
 	 * is read first without waiting, as long as the deadline has not
@@ -832,6 +884,7 @@ int stream_start_tls(struct stream *s, SSL_CTX *ctx, int server, const char *sni
 	}
 	/* Non-blocking, so that every wait goes through poll() and its
 	 * timeout; a blocking SSL_read could wait forever on half a record. */
+	s->blocking = 0;
 	if (fd_set_nonblock(s->rfd, 1) < 0 || fd_set_nonblock(s->wfd, 1) < 0) {
 		*error_r = "cannot make the connection non-blocking";
 		return -1;

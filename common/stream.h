@@ -25,6 +25,12 @@ struct stream;
 struct stream *stream_new(int rfd, int wfd, size_t max_line, int timeout_ms);
 /* Change the read/write timeout. */
 void stream_set_timeout(struct stream *s, int timeout_ms);
+/* Reads of the stream's socket (it must be blocking) wait in the kernel
+ * under SO_RCVTIMEO instead of poll() + read(): one system call a read.
+ * Only for a socket the stream's process owns to its end: the option
+ * stays on the socket.  Without TLS, timeout > 0 and no deadline; other
+ * reads poll as before.  0, or -1 (not a blocking socket: nothing changes). */
+int stream_read_blocking(struct stream *s);
 /* From now on every wait ends at the latest ms milliseconds from now
  * (STREAM_TIMEOUT / ETIMEDOUT), whatever the per-wait timeout; a peer
  * sending a byte now and then cannot stretch it.  ms <= 0: no deadline. */

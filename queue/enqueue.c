@@ -643,6 +643,7 @@ static void enqueue_serve(int in_fd, int out_fd, void *arg)
 		log_warn("out of memory");
 		return;
 	}
+	(void)stream_read_blocking(s);   /* one read(2) per read, not poll(2) + read(2) */
 	/* The first message always: a client accepted while we were told
 	 * to stop was taken from the backlog to be served (daemon_accept),
 	 * and closing it unanswered fails a message its sender has sent. */

@@ -705,6 +705,10 @@ void smtpd_serve(int in_fd, int out_fd, void *arg)
 		log_warn("out of memory for the session with %s", ss.client_log);
 		return;
 	}
+	/* The client's socket is this process's until the session ends:
+	 * each command is one read(2), not poll(2) + read(2) (issue 15).
+	 * Not a blocking socket (stdin, a hand-off): polls as before. */
+	(void)stream_read_blocking(ss.s);
 	log_info("connect from %s service=%s", ss.client_log, smtpd_mode_name(ctx->mode));
 	if (have_addr && !smtpd_limit_acquire(ctx, ss.client, &ss.slot)) {
 		smtpd_refuse_busy(&ss);

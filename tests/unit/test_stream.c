@@ -197,6 +197,65 @@ static void test_stream_bulk_read_then_silence_times_out(void **state)
 	stream_done(&s);
 }
 
+/* stream_read_blocking: reads of a blocking socket wait in the kernel
+ * (SO_RCVTIMEO), end with STREAM_TIMEOUT after the timeout, keep a
+ * partial line, and a deadline still ends a trickle; a pipe or a
+ * non-blocking socket is refused and keeps polling. */
+static void test_stream_blocking_reads_keep_timeout_and_deadline(void **state)
+{
+	int sv[2], p[2], status;
+	struct stream *s, *np;
+	const char *line;
+	size_t len;
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(pipe(p), 0);
+	np = stream_new(p[0], -1, 100, 100);
+	assert_int_equal(stream_read_blocking(np), -1);
+	close(p[1]);
+	stream_done(&np);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	np = stream_new(sv[0], sv[0], 100, 100);
+	assert_int_equal(stream_read_blocking(np), -1);
+	close(sv[1]);
+	stream_done(&np);
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	s = stream_new(sv[0], sv[0], 100, 100);
+	assert_int_equal(stream_read_blocking(s), 0);
+	assert_int_equal(write(sv[1], "one\npar", 7), 7);
+	expect_line(s, STREAM_OK, "one\n");
+	assert_int_equal(stream_read_line(s, &line, &len), STREAM_TIMEOUT);
+	assert_int_equal(write(sv[1], "tial\n", 5), 5);
+	expect_line(s, STREAM_OK, "partial\n");
+	/* A new timeout is taken up. */
+	stream_set_timeout(s, 50);
+	assert_int_equal(stream_read_line(s, &line, &len), STREAM_TIMEOUT);
+	/* Under a deadline: a byte every 30 ms (timeout 1 s) is cut at 200 ms. */
+	stream_set_timeout(s, 1000);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		for (int i = 0; i < 40; i++) {
+			if (write(sv[1], "x", 1) != 1)
+				_exit(1);
+			usleep(30 * 1000);
+		}
+		_exit(write(sv[1], "\n", 1) == 1 ? 0 : 1);
+	}
+	stream_set_deadline(s, 200);
+	assert_int_equal(stream_read_line(s, &line, &len), STREAM_TIMEOUT);
+	stream_set_deadline(s, 0);
+	assert_int_equal(stream_read_line(s, &line, &len), STREAM_OK);
+	assert_int_equal(len, 41);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	close(sv[1]);
+	expect_line(s, STREAM_EOF, "");
+	stream_done(&s);
+}
+
 static void test_stream_read_exact_and_cap(void **state)
 {
 	const char *in = "LEN\nhello worldrest\n";
@@ -427,6 +486,7 @@ int main(void)
 		cmocka_unit_test(test_stream_timeout_reported),
 		cmocka_unit_test(test_stream_deadline_ends_a_trickle),
 		cmocka_unit_test(test_stream_bulk_read_then_silence_times_out),
+		cmocka_unit_test(test_stream_blocking_reads_keep_timeout_and_deadline),
 		cmocka_unit_test(test_stream_read_exact_and_cap),
 		cmocka_unit_test(test_stream_read_exact_large_across_reads),
 		cmocka_unit_test(test_stream_large_writes_keep_their_order),
