@@ -24,8 +24,9 @@
  * freed or moved by growth.
  *
  * Fails: every wait is bounded by the timeout (poll before a read or a
- * write that cannot go on at once; EINTR retried): STREAM_TIMEOUT, or -1
- * with errno ETIMEDOUT on the write side.  I/O errors are STREAM_ERROR / -1 with errno.  A
+ * write that cannot go on at once, or SO_RCVTIMEO on a socket whose
+ * stream reads blocking, stream_read_blocking; EINTR retried):
+ * STREAM_TIMEOUT, or -1 with errno ETIMEDOUT on the write side.  I/O errors are STREAM_ERROR / -1 with errno.  A
  * vanished peer never raises SIGPIPE on a socket (send MSG_NOSIGNAL); on
  * a pipe the process must ignore SIGPIPE (daemon_init does).
  *
