@@ -43,6 +43,7 @@
 #include "self_pid.h"
 
 #define QUEUE_SPARE_BATCH 64           /* names read from spare/ at a time */
+#define QUEUE_SPARE_READS 3            /* listings of spare/ for one file at most */
 #define QUEUE_SPARE_RECOUNT_MS 1000    /* qmgr's full count of spare/, at most this often */
 #define QUEUE_SPARE_PATH (sizeof(QUEUE_SPARE_DIR) + 1 + QUEUEFILE_ID_MAX + 1)
 
@@ -170,8 +171,7 @@ static int queue_spare_claim(const char *spare, char *name, size_t namelen, int 
 int queue_spare_take(char *name, size_t namelen, struct stat *st)
 {
 	static uid_t euid = (uid_t)-1;
-
-	int named = 0, relisted = 0;
+	int named = 0, relisted = 0, reads = 0;
 
 	if (euid == (uid_t)-1)
 		euid = geteuid();
@@ -180,6 +180,10 @@ int queue_spare_take(char *name, size_t namelen, struct stat *st)
 		int fd;
 
 		if (spare_left == 0) {
+			/* Bounded: under a storm of writers a new file is
+			 * cheaper than a fourth listing. */
+			if (reads++ == QUEUE_SPARE_READS)
+				return -1;
 			queue_spare_read();
 			if (spare_left == 0)
 				return -1;
