@@ -45,6 +45,16 @@ static int teardown(void **state)
 	return 0;
 }
 
+/* A file at path holding text. */
+static void make_file(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+}
+
 /* active/ID with some bytes, open as qmgr holds it; its inode. */
 static int finished_file(const char *id, ino_t *ino)
 {
@@ -116,18 +126,13 @@ static void test_only_plain_files_are_taken(void **state)
 {
 	struct stat st;
 	char name[64];
-	int fd;
 
 	(void)state;
 	assert_int_equal(mkdir("spare/D1", 0700), 0);
-	fd = open("spare/F1", O_WRONLY | O_CREAT, 0600);
-	assert_true(fd >= 0);
-	close(fd);
+	make_file("spare/F1", "");
 	assert_int_equal(link("spare/F1", "active/F1-link"), 0);
 	assert_int_equal(mkfifo("spare/F2", 0600), 0);
-	fd = open("spare/not-an-id", O_WRONLY | O_CREAT, 0600);
-	assert_true(fd >= 0);
-	close(fd);
+	make_file("spare/not-an-id", "");
 	assert_int_equal(queue_spare_take(name, sizeof name, &st), -1);
 	assert_int_equal(access("spare/D1", F_OK), 0);
 	assert_int_equal(access("spare/F1", F_OK), -1);
@@ -145,10 +150,7 @@ static void test_a_spare_with_bytes_is_emptied_when_taken(void **state)
 	int fd;
 
 	(void)state;
-	fd = open("spare/B1", O_WRONLY | O_CREAT, 0600);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, "old message", 11), 11);
-	close(fd);
+	make_file("spare/B1", "old message");
 	fd = queue_spare_take(name, sizeof name, &st);
 	assert_true(fd >= 0);
 	close(fd);

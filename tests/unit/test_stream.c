@@ -123,41 +123,57 @@ static void test_stream_timeout_reported(void **state)
 	stream_done(&s);
 }
 
-/* A deadline ends a read whose per-wait timeout was never reached:
- * a writer trickling a byte every 30 ms (timeout 1 s) is cut off at
- * 200 ms, and stream_set_deadline(s, 0) removes the bound again. */
-static void test_stream_deadline_ends_a_trickle(void **state)
+/* A child writing 40 bytes "x", one every 30 ms, then LF into fd (and
+ * closing other, the reader's end, in itself); its pid. */
+static pid_t trickle(int fd, int other)
 {
-	int p[2], status;
-	struct stream *s;
-	const char *line;
-	size_t len;
-	pid_t pid;
+	pid_t pid = fork();
 
-	(void)state;
-	assert_int_equal(pipe(p), 0);
-	s = stream_new(p[0], -1, 1000, 1000);
-	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		close(p[0]);
+		close(other);
 		for (int i = 0; i < 40; i++) {
-			if (write(p[1], "x", 1) != 1)
+			if (write(fd, "x", 1) != 1)
 				_exit(1);
 			usleep(30 * 1000);
 		}
-		_exit(write(p[1], "\n", 1) == 1 ? 0 : 1);
+		_exit(write(fd, "\n", 1) == 1 ? 0 : 1);
 	}
-	close(p[1]);
+	return pid;
+}
+
+/* Read a trickle under a deadline of 200 ms (the per-wait timeout, 1 s,
+ * is never reached): cut off; without the deadline the rest of the line
+ * arrives.  Then the writer ended well. */
+static void read_a_trickle(struct stream *s, pid_t pid)
+{
+	const char *line;
+	size_t len;
+	int status;
+
 	stream_set_deadline(s, 200);
 	assert_int_equal(stream_read_line(s, &line, &len), STREAM_TIMEOUT);
-	/* Without the deadline the rest of the line arrives within the
-	 * per-wait timeout. */
 	stream_set_deadline(s, 0);
 	assert_int_equal(stream_read_line(s, &line, &len), STREAM_OK);
 	assert_int_equal(len, 41);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/* A deadline ends a read whose per-wait timeout was never reached, and
+ * stream_set_deadline(s, 0) removes the bound again. */
+static void test_stream_deadline_ends_a_trickle(void **state)
+{
+	int p[2];
+	struct stream *s;
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(pipe(p), 0);
+	s = stream_new(p[0], -1, 1000, 1000);
+	pid = trickle(p[1], p[0]);
+	close(p[1]);
+	read_a_trickle(s, pid);
 	stream_done(&s);
 }
 
@@ -203,11 +219,10 @@ static void test_stream_bulk_read_then_silence_times_out(void **state)
  * non-blocking socket is refused and keeps polling. */
 static void test_stream_blocking_reads_keep_timeout_and_deadline(void **state)
 {
-	int sv[2], p[2], status;
+	int sv[2], p[2];
 	struct stream *s, *np;
 	const char *line;
 	size_t len;
-	pid_t pid;
 
 	(void)state;
 	assert_int_equal(pipe(p), 0);
@@ -232,25 +247,9 @@ static void test_stream_blocking_reads_keep_timeout_and_deadline(void **state)
 	/* A new timeout is taken up. */
 	stream_set_timeout(s, 50);
 	assert_int_equal(stream_read_line(s, &line, &len), STREAM_TIMEOUT);
-	/* Under a deadline: a byte every 30 ms (timeout 1 s) is cut at 200 ms. */
+	/* Under a deadline reads poll again: a trickle is cut at 200 ms. */
 	stream_set_timeout(s, 1000);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		for (int i = 0; i < 40; i++) {
-			if (write(sv[1], "x", 1) != 1)
-				_exit(1);
-			usleep(30 * 1000);
-		}
-		_exit(write(sv[1], "\n", 1) == 1 ? 0 : 1);
-	}
-	stream_set_deadline(s, 200);
-	assert_int_equal(stream_read_line(s, &line, &len), STREAM_TIMEOUT);
-	stream_set_deadline(s, 0);
-	assert_int_equal(stream_read_line(s, &line, &len), STREAM_OK);
-	assert_int_equal(len, 41);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	read_a_trickle(s, trickle(sv[1], sv[0]));
 	close(sv[1]);
 	expect_line(s, STREAM_EOF, "");
 	stream_done(&s);
