@@ -17,14 +17,15 @@
 
 #include "queue_spare.h"
 
-static char queue_dir[] = "/tmp/postern-test-spare-XXXXXX";
+/* A fresh directory per test (mkdtemp fills in the template). */
+static char queue_dir[64];
 static char start_dir[4096];
 
 static int setup(void **state)
 {
 	(void)state;
 	assert_non_null(getcwd(start_dir, sizeof start_dir));
-	strcpy(queue_dir, "/tmp/postern-test-spare-XXXXXX");
+	snprintf(queue_dir, sizeof queue_dir, "%s", "/tmp/postern-test-spare-XXXXXX");
 	assert_non_null(mkdtemp(queue_dir));
 	assert_int_equal(chdir(queue_dir), 0);
 	assert_int_equal(mkdir("tmp", 0700), 0);
