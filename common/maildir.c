@@ -1,12 +1,12 @@
 /* maildir: durable delivery into a Maildir.
  *
  * Offers: maildir_deliver(), which writes `prefix` plus a byte range of a
- * descriptor (the queue file) to tmp/UNIQUE, fsyncs it, link()s it to
- * new/UNIQUE,S=..,W=.., removes the tmp/ name and fsyncs new/, so that a
+ * descriptor (the queue file) to tmp/UNIQUE, fsyncs it, moves it to
+ * new/UNIQUE,S=..,W=.. and fsyncs new/, so that a
  * message is visible in new/ only complete and only once it is on stable
  * storage (DESIGN.md invariants) -- with maildir_use_group_commit() both
  * fsyncs are waits for shared flushes of the file system
- * (common/group_commit.h), the first before the link, the second after; maildir_create() to make a Maildir and
+ * (common/group_commit.h), the first before the move, the second after; maildir_create() to make a Maildir and
  * its missing parents; the errno classification a delivery agent needs to
  * choose between "deferred" and "failed"; maildir_name_sizes() for
  * readers of the S=/W= fields.
@@ -15,8 +15,10 @@
  * SECONDS.M<usec>P<pid>Q<counter>.HOST where HOST is gethostname() with
  * '/', ':', ',', '\' and bytes outside printable ASCII written as \ooo
  * octal, so a name can never hold a path separator, an info separator or
- * a second ",S=".  link() rather than rename() means an existing name is
- * never overwritten: EEXIST makes a fresh name, at most
+ * a second ",S=".  The move is renameat2(RENAME_NOREPLACE), or link() and
+ * unlink() where the file system refuses that flag (as the Maildir
+ * description has it): either way an existing name is never
+ * overwritten, and EEXIST makes a fresh name, at most
  * MAILDIR_NAME_RETRIES times.
  *
  * Trusts: the Maildir path (the caller validated it against the mail
@@ -256,23 +258,30 @@ static unsigned long long maildir_count_lf(const char *p, size_t n)
 	return lf;
 }
 
-/* Write prefix + data[offset, offset+size) to fd, counting LFs for W=. */
+/* Write prefix + data[offset, offset+size) to fd, counting LFs for W=.
+ * A short prefix (local's Return-Path and Delivered-To) goes out with
+ * the first block of data: one write(2) fewer a message. */
 static int maildir_copy(int fd, const struct buf *prefix, int data_fd, off_t offset,
 			off_t size, unsigned long long *lf_r, const char **error_r)
 {
 	unsigned long long lf = 0;
 	off_t done = 0;
+	size_t held = 0;   /* prefix bytes at the start of maildir_copy_buf */
 
 	if (prefix != NULL && prefix->len > 0) {
-		if (fd_write_all(fd, prefix->data, prefix->len) < 0) {
+		lf += maildir_count_lf(prefix->data, prefix->len);
+		if (size > 0 && prefix->len <= MAILDIR_COPY_BLOCK / 2) {
+			memcpy(maildir_copy_buf, prefix->data, prefix->len);
+			held = prefix->len;
+		} else if (fd_write_all(fd, prefix->data, prefix->len) < 0) {
 			*error_r = "cannot write message file";
 			return -1;
 		}
-		lf += maildir_count_lf(prefix->data, prefix->len);
 	}
 	while (done < size) {
-		size_t want = size - done < MAILDIR_COPY_BLOCK ? (size_t)(size - done) : MAILDIR_COPY_BLOCK;
-		ssize_t n = pread(data_fd, maildir_copy_buf, want, offset + done);
+		size_t room = MAILDIR_COPY_BLOCK - held;
+		size_t want = size - done < (off_t)room ? (size_t)(size - done) : room;
+		ssize_t n = pread(data_fd, maildir_copy_buf + held, want, offset + done);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
@@ -281,11 +290,12 @@ static int maildir_copy(int fd, const struct buf *prefix, int data_fd, off_t off
 			*error_r = n == 0 ? "message data ends early" : "cannot read message data";
 			return -1;
 		}
-		lf += maildir_count_lf(maildir_copy_buf, (size_t)n);
-		if (fd_write_all(fd, maildir_copy_buf, (size_t)n) < 0) {
+		lf += maildir_count_lf(maildir_copy_buf + held, (size_t)n);
+		if (fd_write_all(fd, maildir_copy_buf, held + (size_t)n) < 0) {
 			*error_r = "cannot write message file";
 			return -1;
 		}
+		held = 0;
 		done += n;
 	}
 	*lf_r = lf;
@@ -365,20 +375,33 @@ fail:
 	return -1;
 }
 
-/* link tmp/BASE to new/FINAL, making a fresh FINAL on EEXIST. */
-static int maildir_link_new(int tmp_fd, const char *base, int new_fd, unsigned long long s,
-			    unsigned long long w, char *final, size_t finallen, const char **error_r)
+/* Move tmp/BASE to new/FINAL, making a fresh FINAL on EEXIST: a rename
+ * that never replaces (one system call), or where the file system
+ * refuses that flag, link(2) as Maildir has it (*linked set: tmp/BASE
+ * is still there for the caller to remove). */
+static int maildir_move_new(int tmp_fd, const char *base, int new_fd, unsigned long long s,
+			    unsigned long long w, char *final, size_t finallen, int *linked,
+			    const char **error_r)
 {
 	char fresh[MAILDIR_NAME_MAX];
 	const char *stem = base;
+	static int no_noreplace;   /* renameat2 refused the flag once: link from then on */
 
+	*linked = 0;
 	for (int i = 0; i < MAILDIR_NAME_RETRIES; i++) {
 		if (maildir_final_name(final, finallen, stem, s, w) < 0) {
 			*error_r = "file name too long";
 			return -1;
 		}
-		if (linkat(tmp_fd, base, new_fd, final, 0) == 0)
+		if (!no_noreplace) {
+			if (renameat2(tmp_fd, base, new_fd, final, RENAME_NOREPLACE) == 0)
+				return 0;
+			no_noreplace = errno == EINVAL || errno == ENOSYS;
+		}
+		if (no_noreplace && linkat(tmp_fd, base, new_fd, final, 0) == 0) {
+			*linked = 1;
 			return 0;
+		}
 		if (errno != EEXIST)
 			break;
 		if (maildir_unique(fresh, sizeof fresh) < 0) {
@@ -387,7 +410,7 @@ static int maildir_link_new(int tmp_fd, const char *base, int new_fd, unsigned l
 		}
 		stem = fresh;
 	}
-	*error_r = "cannot link message into new/";
+	*error_r = "cannot move message into new/";
 	return -1;
 }
 
@@ -414,7 +437,7 @@ int maildir_deliver(const char *maildir, const struct buf *prefix, int data_fd,
 {
 	char base[MAILDIR_NAME_MAX], final[MAILDIR_NAME_MAX];
 	unsigned long long s, lf;
-	int tmp_fd, new_fd, r = -1;
+	int tmp_fd, new_fd, linked, r = -1;
 
 	if (maildir_check_args(prefix, offset, size, name_r, name_len, &s) < 0) {
 		*error_r = "bad delivery arguments";
@@ -425,13 +448,13 @@ int maildir_deliver(const char *maildir, const struct buf *prefix, int data_fd,
 	if (maildir_tmp_write(tmp_fd, base, sizeof base, prefix, data_fd, offset, size,
 			      &lf, error_r) < 0)
 		goto out;
-	if (maildir_link_new(tmp_fd, base, new_fd, s, s + lf, final, sizeof final, error_r) < 0) {
+	if (maildir_move_new(tmp_fd, base, new_fd, s, s + lf, final, sizeof final, &linked, error_r) < 0) {
 		int saved = errno;
 		unlinkat(tmp_fd, base, 0);
 		errno = saved;
 		goto out;
 	}
-	if (unlinkat(tmp_fd, base, 0) < 0)
+	if (linked && unlinkat(tmp_fd, base, 0) < 0)
 		log_warn("maildir %s: cannot remove tmp/%s: %s", maildir, base, strerror(errno));
 	/* The delivery exists only once new/ is on disk; if that fails, take
 	 * the file back so that a retry cannot make a duplicate. */

@@ -245,6 +245,45 @@ static void test_large_message_copied_across_blocks(void **state)
 	free(data);
 }
 
+/* A short prefix goes out with the first block of data, a long one on
+ * its own: the file is prefix + data either way, across block edges. */
+static void test_prefix_and_data_across_blocks(void **state)
+{
+	struct fixture *f = *state;
+	const size_t prefix_sizes[] = { 100, 40 * 1024 };
+	size_t n = 150 * 1024 + 3, len;
+	char *data = malloc(n), *got, name[MAILDIR_NAME_MAX];
+	const char *error = NULL;
+	unsigned long long s, w;
+
+	assert_non_null(data);
+	for (size_t i = 0; i < n; i++)
+		data[i] = (i % 61 == 60) ? '\n' : (char)('A' + i % 26);
+	write_data(f, data, n);
+	for (size_t k = 0; k < sizeof prefix_sizes / sizeof prefix_sizes[0]; k++) {
+		size_t plen = prefix_sizes[k], lfs = 0;
+		struct buf prefix;
+
+		buf_init(&prefix, plen + 1);
+		for (size_t i = 0; i < plen; i++)
+			assert_int_equal(buf_append(&prefix, i % 50 == 49 ? "\n" : "p", 1), 0);
+		assert_int_equal(maildir_deliver(f->maildir, &prefix, f->data_fd, 0, (off_t)n,
+						 name, sizeof name, &error), 0);
+		got = read_new(f, name, &len);
+		assert_int_equal(len, plen + n);
+		assert_memory_equal(got, prefix.data, plen);
+		assert_memory_equal(got + plen, data, n);
+		for (size_t i = 0; i < len; i++)
+			lfs += got[i] == '\n';
+		assert_int_equal(maildir_name_sizes(name, &s, &w), 0);
+		assert_int_equal(s, len);
+		assert_int_equal(w, len + lfs);
+		free(got);
+		buf_free(&prefix);
+	}
+	free(data);
+}
+
 static void test_empty_data_gives_prefix_only(void **state)
 {
 	struct fixture *f = *state;
@@ -452,6 +491,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_deliver_through_a_group_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_name_has_unique_form_and_exact_sizes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_large_message_copied_across_blocks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_prefix_and_data_across_blocks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_empty_data_gives_prefix_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_deliveries_get_distinct_names, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_directories_are_created_0700, setup, teardown),
