@@ -80,6 +80,7 @@ def main():
     ap.add_argument("-l", "--size", type=int, default=2048)
     ap.add_argument("-C", "--conf", action="append", default=[], help="KEY=VALUE for postern.conf")
     ap.add_argument("--syscalls", action="store_true", help="count system calls with perf trace -s")
+    ap.add_argument("--by-call", action="store_true", help="with --syscalls: each process's calls by name")
     args = ap.parse_args()
     postern = os.path.join(SRC, args.build, "bin", "postern")
     tree = tempfile.mkdtemp(prefix="postern-bench-cpu-", dir="/tmp")
@@ -180,6 +181,7 @@ def main():
                   (name, (u + s) / TICK / n * 1000, u / TICK / n * 1000, s / TICK / n * 1000, fl / n, cs / n))
         if trace is not None:
             calls = collections.Counter()
+            by_call = collections.defaultdict(collections.Counter)
             name = None
             with open(out) as f:
                 for line in f:
@@ -188,9 +190,13 @@ def main():
                         name = w[0]
                     elif name and len(w) >= 2 and w[1].isdigit() and w[0].replace("_", "").isalnum():
                         calls[name] += int(w[1])
+                        by_call[name][w[0]] += int(w[1])
             print("system calls per message:")
             for name, c in calls.most_common():
                 print("  %-24s %6.1f" % (name, c / n))
+                if args.by_call:
+                    print("    " + ", ".join("%s %.2f" % (call, k / n)
+                                             for call, k in by_call[name].most_common() if k / n >= 0.05))
     finally:
         subprocess.run([postern, "stop", "-d", tree], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         subprocess.run(["rm", "-rf", tree])

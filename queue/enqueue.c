@@ -53,6 +53,7 @@
 #include "hash.h"
 #include "log.h"
 #include "metric.h"
+#include "queue_trigger.h"
 #include "queuefile.h"
 #include "record.h"
 #include "sockets.h"
@@ -426,14 +427,19 @@ static void enqueue_reply(struct stream *s, const struct enqueue_answer *a, cons
 	buf_free(&out);
 }
 
-/* Tell qmgr there is new mail.  Only saves latency: qmgr scans anyway.
- * The connection is kept for the next message (qmgr_trigger.c): a byte
- * per message.  A full socket means qmgr has wakeups it has not read yet,
- * which is as good; a broken one (qmgr restarted) is made again once. */
-static void enqueue_poke(void)
+/* Tell qmgr that incoming/id is new.  Only saves latency: qmgr scans
+ * anyway.  The connection is kept for the next message (qmgr_trigger.c):
+ * a line with the queue ID per message, so that qmgr takes the file by
+ * name instead of reading incoming/.  A full socket means qmgr has
+ * wakeups it has not read yet, which is as good; a broken one (qmgr
+ * restarted) is made again once, and so is one that took only part of
+ * the line (its rest would begin the next). */
+static void enqueue_poke(const char *id)
 {
 	static int fd = -1;
-	char path[128];
+	char path[128], line[QUEUEFILE_ID_MAX + 2];
+	size_t len = queue_trigger_line(id, line, sizeof line);
+	ssize_t w;
 
 	for (int attempt = 0; attempt < 2; attempt++) {
 		if (fd < 0) {
@@ -445,9 +451,18 @@ static void enqueue_poke(void)
 				return;
 			}
 		}
-		if (send(fd, "w", 1, MSG_NOSIGNAL | MSG_DONTWAIT) == 1 || errno == EAGAIN ||
-		    errno == EWOULDBLOCK)
+		if (len == 0) {   /* cannot happen: a plain wakeup then */
+			memcpy(line, "w\n", 3);
+			len = 2;
+		}
+		w = send(fd, line, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w == (ssize_t)len || (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)))
 			return;
+		if (w >= 0) {
+			close(fd);   /* qmgr takes the part as a wakeup */
+			fd = -1;
+			return;
+		}
 		log_debug("cannot wake qmgr: %s", strerror(errno));
 		close(fd);
 		fd = -1;
@@ -624,7 +639,7 @@ static int enqueue_one(struct stream *s, const struct enqueue_ctx *ctx)
 			 env.qe.nrcpt, env.hold ? " (queue hold)" : "");
 		metric_count(METRIC_RECEIVED);
 		if (!env.hold)
-			enqueue_poke();   /* qmgr never reads hold/ */
+			enqueue_poke(qo.id);   /* qmgr never reads hold/ */
 	} else {
 		log_info("refused message: %s (%s)", a.reason, a.status);
 		enqueue_reply(s, &a, NULL);

@@ -208,6 +208,15 @@ void qmgr_incoming_arrived(struct qmgr *q)
 	q->arrivals++;
 }
 
+void qmgr_incoming_named(struct qmgr *q, const char *id)
+{
+	if (q->nnamed == QMGR_NAMED_MAX) {
+		qmgr_incoming_arrived(q);   /* too many at once: a pass finds them */
+		return;
+	}
+	memcpy(q->named[q->nnamed++], id, strlen(id) + 1);
+}
+
 int qmgr_move(const char *from, const char *to)
 {
 	if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
@@ -222,8 +231,9 @@ int qmgr_move(const char *from, const char *to)
 }
 
 /* Take dir/name into the active set (renaming it into active/ unless it
- * is there already).  0, or -1 when it could not be taken. */
-static int qmgr_take(struct qmgr *q, const char *dir, const char *name)
+ * is there already).  fresh: enqueue named it just now (it cannot have
+ * deferral reasons yet).  0, or -1 (errno) when it could not be taken. */
+static int qmgr_take(struct qmgr *q, const char *dir, const char *name, int fresh)
 {
 	struct qmgr_msg *m;
 	char from[512], hold[512];
@@ -254,11 +264,15 @@ static int qmgr_take(struct qmgr *q, const char *dir, const char *name)
 		return -1;
 	}
 	if (strcmp(dir, "active") != 0 && qmgr_move(from, m->path) < 0) {
-		if (errno != ENOENT)
-			log_warn("%s: cannot move %s to active/: %s", name, from, strerror(errno));
+		int e = errno;
+
+		if (e != ENOENT)
+			log_warn("%s: cannot move %s to active/: %s", name, from, strerror(e));
 		free(m);
+		errno = e;
 		return -1;
 	}
+	m->fresh = fresh;
 	h = qmgr_hash(q, m->id);
 	m->hnext = q->hash[h];
 	q->hash[h] = m;
@@ -324,7 +338,7 @@ static int qmgr_scan(struct qmgr *q, struct qmgr_cursor *c, time_t now)
 				continue;
 			}
 		}
-		(void)qmgr_take(q, c->dir, de->d_name);
+		(void)qmgr_take(q, c->dir, de->d_name, 0);
 	}
 	if (q->nactive >= q->active_limit)
 		return 1;   /* readdir was not called: nothing skipped */
@@ -347,6 +361,22 @@ static int qmgr_scan(struct qmgr *q, struct qmgr_cursor *c, time_t now)
 	return 0;
 }
 
+/* Take the files the trigger named, while there is room (a name another
+ * way took first, or that went to hold/, is simply not there).  What does
+ * not fit, or could not be taken, waits for a pass over incoming/. */
+static void qmgr_take_named(struct qmgr *q)
+{
+	for (size_t i = 0; i < q->nnamed; i++) {
+		if (q->nactive >= q->active_limit) {
+			qmgr_incoming_arrived(q);
+			break;
+		}
+		if (qmgr_take(q, "incoming", q->named[i], 1) < 0 && errno != ENOENT)
+			qmgr_incoming_arrived(q);
+	}
+	q->nnamed = 0;
+}
+
 /* Everything the timers and the trigger ask for.  While the active set
  * is full the passes wait where they are; a freed slot re-arms them
  * (qmgr_msg_free), taking turns so that neither new mail nor retries
@@ -363,6 +393,7 @@ static void qmgr_scans(struct qmgr *q, time_t now)
 	}
 	if (now >= q->next_deferred)
 		q->want_deferred = 1;
+	qmgr_take_named(q);
 	if (q->want_active == 1)
 		q->want_active = qmgr_scan(q, &q->active, now);
 	q->turn = !q->turn;
@@ -396,8 +427,10 @@ static void qmgr_remove(struct qmgr *q, struct qmgr_msg *m)
 	/* Every recipient is final and reported: losing this unlink in a
 	 * crash only makes the next qmgr find a finished file and remove it
 	 * (or, after a power cut that also lost an unflushed D mark, deliver
-	 * that recipient again).  The reasons go first: never left behind. */
-	qmgr_reason_forget(m);
+	 * that recipient again).  The reasons go first: never left behind
+	 * (a message enqueue named just now has none: two unlinks saved). */
+	if (!m->fresh)
+		qmgr_reason_forget(m);
 	/* Into spare/ for the next message's file when there is room
 	 * (common/queue_spare.c), else unlinked as before. */
 	if (queue_spare_put(m->qf.fd, m->path, m->id, q->spare_files) < 0 &&
@@ -483,6 +516,19 @@ static void qmgr_defer(struct qmgr *q, struct qmgr_msg *m, int soon, time_t now)
 			q->deferred.min_due = due;
 	}
 	qmgr_msg_free(q, m);
+}
+
+void qmgr_park(const struct qmgr *q, struct qmgr_msg *m)
+{
+	/* 1000 active messages must not hold 1000 descriptors: one is
+	 * kept only while the active set is small, which bounds the kept
+	 * ones by QMGR_KEEP_FDS (each was kept when no more than that many
+	 * messages were active).  A kept one saves an open and a close a
+	 * message in the common case, one message in flight at a time. */
+	if (m->qf.fd < 0 || q->nactive <= QMGR_KEEP_FDS)
+		return;
+	close(m->qf.fd);
+	m->qf.fd = -1;
 }
 
 int qmgr_reopen(struct qmgr_msg *m)
@@ -581,10 +627,7 @@ static void qmgr_open(struct qmgr *q, struct qmgr_msg *m)
 		qmgr_done(q, m);   /* nothing pending: finished before a crash */
 		return;
 	}
-	/* The descriptor is reopened when a job starts: 1000 active
-	 * messages must not hold 1000 descriptors. */
-	close(m->qf.fd);
-	m->qf.fd = -1;
+	qmgr_park(q, m);
 }
 
 /* ---- the loop ---- */
@@ -610,6 +653,8 @@ static int qmgr_poll_timeout(const struct qmgr *q, time_t wall, time_t mono)
 		s = qmgr_until(q->next_deferred, wall);
 	if (c < s)
 		s = c;
+	if (q->maps_recheck && s > 1)
+		s = 1;
 	if (s == 0 || (q->nactive < q->active_limit && (q->want_incoming || q->want_deferred)) ||
 	    q->ready_head != NULL)
 		return 0;
@@ -657,7 +702,16 @@ static void qmgr_wait(struct qmgr *q)
  * which resumes active/. */
 static void qmgr_check_maps(struct qmgr *q)
 {
-	if (q->draining || !daemon_maps_replaced())
+	time_t mono = qmgr_clock();
+
+	/* Once a second at most (an fstat per map per wake-up was two
+	 * system calls a message); a round that skips it keeps the poll
+	 * short enough for the next one to come (qmgr_poll_timeout). */
+	q->maps_recheck = !q->draining && mono == q->maps_checked;
+	if (q->draining || q->maps_recheck)
+		return;
+	q->maps_checked = mono;
+	if (!daemon_maps_replaced())
 		return;
 	log_info("etc/domains.cdb was replaced: restarting to read it");
 	q->draining = 1;

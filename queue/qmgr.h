@@ -15,6 +15,7 @@
 #include "cdbmap.h"
 #include "clock_jumps.h"
 #include "daemon.h"
+#include "queue_trigger.h"
 #include "queuefile.h"
 #include "record.h"
 
@@ -27,6 +28,8 @@
 /* Trigger connections kept open (one per enqueue process: enqueue's
  * maxproc is 20 by default; more are read once and closed). */
 #define QMGR_TRIGGER_KEEP 64
+#define QMGR_NAMED_MAX 256      /* IDs named by triggers, waiting to be taken */
+#define QMGR_KEEP_FDS 64        /* active messages that keep their descriptor while waiting */
 #define QMGR_REASON_MAX 1024              /* longest agent reason kept for a report */
 
 enum qmgr_transport_id { QMGR_LOCAL = 0, QMGR_REMOTE = 1 };
@@ -47,6 +50,7 @@ struct qmgr_msg {
 	char id[QUEUEFILE_ID_MAX + 1];
 	char path[64];                  /* "active/ID" */
 	int parsed;
+	int fresh;                      /* named by enqueue's trigger: no defer/ file */
 	struct queuefile qf;
 	struct qmgr_result *res;        /* nrcpt entries once parsed */
 	size_t jobs_left;               /* jobs queued or in flight */
@@ -137,11 +141,20 @@ struct qmgr {
 	int ipc_timeout;                /* seconds */
 	struct cdbmap *domains;         /* local domains; NULL: everything is local */
 	int draining;                   /* the map changed: finish in-flight jobs, exit */
+	time_t maps_checked;            /* qmgr_clock() of the last look at the maps */
+	int maps_recheck;               /* a round skipped the look: come back within a second */
 	const char *hostname;
 	char postmaster[QUEUEFILE_ADDR_MAX + 1];
 	struct clock_jumps jumps;       /* forward steps of the wall clock (qmgr_clock.c) */
-	int triggers[QMGR_TRIGGER_KEEP]; /* kept trigger connections (qmgr_trigger.c) */
+	struct qmgr_trigger {            /* kept trigger connections (qmgr_trigger.c) */
+		int fd;
+		struct queue_trigger_in in;   /* a line not ended yet */
+	} triggers[QMGR_TRIGGER_KEEP];
 	size_t ntriggers;
+	/* Queue IDs the trigger named: new files in incoming/, taken by
+	 * name instead of by a pass over the directory (qmgr_take_named). */
+	char named[QMGR_NAMED_MAX][QUEUEFILE_ID_MAX + 1];
+	size_t nnamed;
 };
 
 /* ---- qmgr.c ---- */
@@ -149,11 +162,17 @@ struct qmgr {
 void qmgr_done(struct qmgr *q, struct qmgr_msg *m);
 /* Forget m (its file is wherever it belongs). */
 void qmgr_msg_free(struct qmgr *q, struct qmgr_msg *m);
+/* Close m's descriptor while it only waits, unless the active set is
+ * small (QMGR_KEEP_FDS). */
+void qmgr_park(const struct qmgr *q, struct qmgr_msg *m);
 /* Open m's descriptor again if it is closed (O_RDWR). 0 or -1 (errno). */
 int qmgr_reopen(struct qmgr_msg *m);
 /* A file was put into incoming/ (by enqueue, or a report by us): look,
  * and look again if a pass under way may have missed it. */
 void qmgr_incoming_arrived(struct qmgr *q);
+/* The trigger named incoming/id: take it by name at the next round
+ * (a pass over incoming/ if too many wait). */
+void qmgr_incoming_named(struct qmgr *q, const char *id);
 /* rename that never replaces an existing name. 0 or -1 (errno). */
 int qmgr_move(const char *from, const char *to);
 

@@ -327,9 +327,8 @@ static void qmgr_job_end(struct qmgr *q, struct qmgr_job *j, int started)
 	qmgr_dest_gc(q, d);
 	if (--m->jobs_left == 0) {
 		qmgr_done(q, m);
-	} else if (m->inflight == 0 && m->qf.fd >= 0) {
-		close(m->qf.fd);   /* no descriptor while only queued */
-		m->qf.fd = -1;
+	} else if (m->inflight == 0) {
+		qmgr_park(q, m);   /* no descriptor while only queued, mostly */
 	}
 }
 
@@ -490,21 +489,23 @@ static void qmgr_start(struct qmgr *q, struct qmgr_conn *c, struct qmgr_job *j)
 	c->answered = 0;
 	c->state = QMGR_BUSY;
 	c->deadline = qmgr_clock() + q->ipc_timeout;
-	if (qmgr_reopen(m) < 0) {
-		if (errno == ENOENT) {
-			/* Moved away (held or deleted): forget this job. */
-			c->job = NULL;
-			c->state = QMGR_IDLE;
-			log_info("%s: moved away before delivery (postern queue)", m->id);
-			qmgr_job_end(q, j, 1);
-			return;
-		}
+	/* The agent gets its own read-only descriptor: it must not be able
+	 * to change the queue file.  Opened by name: a kept descriptor
+	 * (qmgr_park) does not see a move by `postern queue`, this does. */
+	if (qmgr_reopen(m) == 0)
+		rofd = open(m->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (rofd < 0 && errno == ENOENT) {
+		/* Moved away (held or deleted): forget this job. */
+		c->job = NULL;
+		c->state = QMGR_IDLE;
+		log_info("%s: moved away before delivery (postern queue)", m->id);
+		qmgr_job_end(q, j, 1);
+		return;
+	}
+	if (m->qf.fd < 0) {
 		qmgr_conn_broken(q, c, strerror(errno));
 		return;
 	}
-	/* The agent gets its own read-only descriptor: it must not be able
-	 * to change the queue file. */
-	rofd = open(m->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (rofd < 0 || qmgr_request(c, j) < 0) {
 		log_warn("%s: cannot prepare delivery request: %s", m->id, strerror(errno));
 		if (rofd >= 0)
