@@ -691,7 +691,12 @@ void daemon_serve_holding(struct daemon *d, daemon_serve_fn *serve, void *arg,
 			continue;
 		}
 		used++;
-		fd_set_nonblock(fd, 0);
+		/* Blocking, as stream_read_blocking needs: accept4 without
+		 * SOCK_NONBLOCK gives that on Linux (the listener's flag is
+		 * not inherited); a descriptor the front passed keeps the
+		 * front's flags. */
+		if (d->from_front)
+			fd_set_nonblock(fd, 0);
 		daemon_report(d, 1);
 		serve(fd, fd, arg);
 		close(fd);

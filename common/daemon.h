@@ -75,7 +75,8 @@ void daemon_init(struct daemon *d, const char *program, int argc, char **argv);
  * first byte of a client; exits on failure. */
 void daemon_drop(struct daemon *d);
 /* Serve clients until told to stop: inetd mode serves fd 0/1 once; else
- * accept on the listener, one client at a time.  Returns when done. */
+ * accept on the listener, one client at a time, each a blocking socket
+ * passed as serve(fd, fd).  Returns when done. */
 void daemon_serve(struct daemon *d, daemon_serve_fn *serve, void *arg);
 /* A process that goes on serving clients after serve() has returned, on
  * a thread of its own: a login process relaying the TLS sessions it has

@@ -63,7 +63,7 @@ static struct enqueue *enqueue_new(int fd)
 	if (e == NULL)
 		return NULL;
 	e->fd = fd;
-	e->s = stream_new(fd, fd, ENQUEUE_ANSWER_LINE, enqueue_timeout_ms);
+	e->s = stream_new_socket(fd, ENQUEUE_ANSWER_LINE, enqueue_timeout_ms);
 	if (e->s == NULL) {
 		free(e);
 		return NULL;

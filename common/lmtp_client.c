@@ -275,7 +275,7 @@ static int lmtp_session_start(struct lmtp_session *ls, const struct lmtp_dest *d
 		lmtp_set(fail, LMTP_DEFERRED, "4.4.1", "lmtp %s: connect: %s", ls->where, strerror(errno));
 		return -1;
 	}
-	ls->s = stream_new(ls->fd, ls->fd, SMTP_CLIENT_LINE_MAX, ls->m->timeout_ms);
+	ls->s = stream_new_socket(ls->fd, SMTP_CLIENT_LINE_MAX, ls->m->timeout_ms);
 	if (ls->s == NULL) {
 		lmtp_set(fail, LMTP_DEFERRED, "4.3.0", "lmtp %s: out of memory", ls->where);
 		return -1;

@@ -115,11 +115,20 @@ int queuefile_mkdirs(const char **error_r)
 
 int queuefile_tmp_name(char *name, size_t namelen, unsigned tries)
 {
+	/* A random start per process, then a count: no getrandom(2) per
+	 * message.  A name left by an earlier process with the same pid
+	 * is met as EEXIST, and the caller tries the next. */
+	static uint32_t next;
+	static pid_t seeded_for;
 	uint32_t r;
 	int n;
 
-	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r))
-		r = (uint32_t)time(NULL) ^ (uint32_t)tries * 2654435761u;
+	if (seeded_for != self_pid()) {
+		if (getrandom(&next, sizeof(next), GRND_NONBLOCK) != (ssize_t)sizeof(next))
+			next = (uint32_t)time(NULL) ^ (uint32_t)tries * 2654435761u;
+		seeded_for = self_pid();
+	}
+	r = next++;
 	n = snprintf(name, namelen, "tmp/%ld.%08x", (long)self_pid(), (unsigned)r);
 	if (n < 0 || (size_t)n >= namelen) {
 		errno = ENAMETOOLONG;
@@ -441,6 +450,19 @@ int queuefile_commit(struct queuefile_out *qo, const char **error_r)
 	return queuefile_commit_into(qo, "incoming", NULL, error_r);
 }
 
+/* fsync incoming/ (or hold/) through a descriptor opened once per
+ * process: an open and a close a message saved.  The queue's
+ * directories are made once and never replaced while a writer runs. */
+static int queuefile_sync_dir(int hold)
+{
+	static int fds[2] = { -1, -1 };
+	int *fd = &fds[hold ? 1 : 0];
+
+	if (*fd < 0)
+		*fd = open(hold ? "hold" : "incoming", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return *fd < 0 ? -1 : fsync(*fd);
+}
+
 int queuefile_commit_into(struct queuefile_out *qo, const char *dir, struct group_commit *g,
 			  const char **error_r)
 {
@@ -477,7 +499,7 @@ int queuefile_commit_into(struct queuefile_out *qo, const char *dir, struct grou
 	/* Without this the rename may not survive a crash, and we are about
 	 * to tell the client that the message is safe.  A group flush
 	 * covers the file's data as well as its new name. */
-	if (g != NULL ? group_commit_wait(g) < 0 : fsync_dir(hold ? "hold" : "incoming") < 0) {
+	if (g != NULL ? group_commit_wait(g) < 0 : queuefile_sync_dir(hold) < 0) {
 		int e = errno;   /* the sync's error is the one to report */
 
 		*error_r = g != NULL ? "cannot flush the queue file system"

@@ -113,7 +113,8 @@ static int stream_is_socket(int fd)
 	return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
 }
 
-struct stream *stream_new(int rfd, int wfd, size_t max_line, int timeout_ms)
+/* sock: 1 the descriptor is a socket, -1 ask the kernel. */
+static struct stream *stream_make(int rfd, int wfd, int sock, size_t max_line, int timeout_ms)
 {
 	struct stream *s = calloc(1, sizeof(*s));
 
@@ -121,12 +122,22 @@ struct stream *stream_new(int rfd, int wfd, size_t max_line, int timeout_ms)
 		return NULL;
 	s->rfd = rfd;
 	s->wfd = wfd;
-	s->wsock = stream_is_socket(wfd);
+	s->wsock = sock == 1 ? 1 : stream_is_socket(wfd);
 	s->rsock = rfd == wfd ? s->wsock : stream_is_socket(rfd);
 	s->timeout_ms = timeout_ms;
 	s->max_line = max_line > 0 ? max_line : 1;
 	buf_init(&s->out, STREAM_OUT_MAX);
 	return s;
+}
+
+struct stream *stream_new(int rfd, int wfd, size_t max_line, int timeout_ms)
+{
+	return stream_make(rfd, wfd, -1, max_line, timeout_ms);
+}
+
+struct stream *stream_new_socket(int fd, size_t max_line, int timeout_ms)
+{
+	return stream_make(fd, fd, 1, max_line, timeout_ms);
 }
 
 void stream_set_timeout(struct stream *s, int timeout_ms)
@@ -136,13 +147,10 @@ void stream_set_timeout(struct stream *s, int timeout_ms)
 
 int stream_read_blocking(struct stream *s)
 {
-	int fl;
-
-	s->blocking = 0;
-	if (!s->rsock || (fl = fcntl(s->rfd, F_GETFL)) < 0 || (fl & O_NONBLOCK) != 0)
-		return -1;
-	s->blocking = 1;
-	return 0;
+	/* Whether the socket blocks is asked only when a read says EAGAIN
+	 * (stream_blocking_read): an fcntl per connection saved. */
+	s->blocking = s->rsock;
+	return s->blocking ? 0 : -1;
 }
 
 /* A blocking read of the socket that ends after the stream's timeout
@@ -166,6 +174,14 @@ static ssize_t stream_blocking_read(struct stream *s, void *p, size_t n)
 		if (r >= 0)
 			return r;
 		if (errno == EAGAIN || errno == EWOULDBLOCK) {
+			int fl = fcntl(s->rfd, F_GETFL);
+
+			/* A socket that does not block (not what the caller
+			 * said) answers at once: poll from now on. */
+			if (fl >= 0 && (fl & O_NONBLOCK) != 0) {
+				s->blocking = 0;
+				return -2;
+			}
 			errno = ETIMEDOUT;
 			return -1;
 		}

@@ -23,13 +23,18 @@ struct stream;
 /* New stream reading rfd and writing wfd (may be equal); lines at most
  * max_line bytes including the terminator; timeout_ms <= 0 means none. */
 struct stream *stream_new(int rfd, int wfd, size_t max_line, int timeout_ms);
+/* The same for a socket the caller made or accepted (read and written
+ * both): no fstat(2) to find out what it is. */
+struct stream *stream_new_socket(int fd, size_t max_line, int timeout_ms);
 /* Change the read/write timeout. */
 void stream_set_timeout(struct stream *s, int timeout_ms);
 /* Reads of the stream's socket (it must be blocking) wait in the kernel
  * under SO_RCVTIMEO instead of poll() + read(): one system call a read.
  * Only for a socket the stream's process owns to its end: the option
  * stays on the socket.  Without TLS, timeout > 0 and no deadline; other
- * reads poll as before.  0, or -1 (not a blocking socket: nothing changes). */
+ * reads poll as before.  0, or -1 (not a socket: nothing changes); a
+ * socket found not to block at its first read that has to wait is
+ * polled from then on. */
 int stream_read_blocking(struct stream *s);
 /* From now on every wait ends at the latest ms milliseconds from now
  * (STREAM_TIMEOUT / ETIMEDOUT), whatever the per-wait timeout; a peer

@@ -296,7 +296,7 @@ int remote_smtp_open(struct remote_ctx *ctx, const struct remote_dest *dest,
 		remote_reason(reason, rlen, "connect to %s: %s", target->text, strerror(errno));
 		goto fail;
 	}
-	s->s = stream_new(s->fd, s->fd, SMTP_CLIENT_LINE_MAX, ctx->conf.greeting_ms);
+	s->s = stream_new_socket(s->fd, SMTP_CLIENT_LINE_MAX, ctx->conf.greeting_ms);
 	if (s->s == NULL) {
 		remote_reason(reason, rlen, "out of memory");
 		goto fail;

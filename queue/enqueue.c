@@ -652,7 +652,10 @@ static int enqueue_one(struct stream *s, const struct enqueue_ctx *ctx)
 static void enqueue_serve(int in_fd, int out_fd, void *arg)
 {
 	const struct enqueue_ctx *ctx = arg;
-	struct stream *s = stream_new(in_fd, out_fd, ENQUEUE_LINE_MAX, ctx->timeout_ms);
+	/* One descriptor: a client daemon_serve accepted, a socket;
+	 * inetd mode (-i) passes stdin and stdout, which may be anything. */
+	struct stream *s = in_fd == out_fd ? stream_new_socket(in_fd, ENQUEUE_LINE_MAX, ctx->timeout_ms)
+					   : stream_new(in_fd, out_fd, ENQUEUE_LINE_MAX, ctx->timeout_ms);
 
 	if (s == NULL) {
 		log_warn("out of memory");

@@ -700,7 +700,9 @@ void smtpd_serve(int in_fd, int out_fd, void *arg)
 	/* Replies are flushed whole (stream.c): no segment of one waits
 	 * for the client's delayed ACK of the one before (sockets.h). */
 	socket_no_delay(out_fd);
-	ss.s = stream_new(in_fd, out_fd, ctx->line_limit, ctx->timeout_ms);
+	/* A peer address means a socket: no fstat to find out. */
+	ss.s = have_addr && in_fd == out_fd ? stream_new_socket(in_fd, ctx->line_limit, ctx->timeout_ms)
+					    : stream_new(in_fd, out_fd, ctx->line_limit, ctx->timeout_ms);
 	if (ss.s == NULL) {
 		log_warn("out of memory for the session with %s", ss.client_log);
 		return;
