@@ -27,6 +27,7 @@ struct service {
 
 	int listen_fd;               /* -1 when not bound */
 	int status_r, status_w;      /* status pipe: children write, we read */
+	double status_resume;        /* master_now(): poll status_r again from then on */
 	unsigned count;              /* live children of this generation */
 	unsigned idle;               /* of them, not serving a client */
 	unsigned crashes;            /* consecutive abnormal exits */

@@ -373,6 +373,8 @@ static void master_fill(double now)
 }
 
 /* Milliseconds until the next scheduled restart or the stop deadline (-1: none). */
+#define MASTER_STATUS_PAUSE 0.005   /* s a status pipe rests after a read (master_loop) */
+
 static int master_next_timeout(double now, int stopping, double deadline)
 {
 	double next = stopping ? deadline : -1;
@@ -481,11 +483,15 @@ static void master_loop(void)
 			ctl_i = np;
 			pfd[np++] = (struct pollfd){ .fd = master_control_fd, .events = POLLIN };
 		}
+		double status_wait = -1;   /* s until a resting status pipe is read again */
 		for (size_t i = 0; i < master_nsvcs; i++) {
 			svc_i[i] = SIZE_MAX;
-			if (master_svcs[i].status_r >= 0) {
+			if (master_svcs[i].status_r >= 0 && now >= master_svcs[i].status_resume) {
 				svc_i[i] = np;
 				pfd[np++] = (struct pollfd){ .fd = master_svcs[i].status_r, .events = POLLIN };
+			} else if (master_svcs[i].status_r >= 0 &&
+				   (status_wait < 0 || master_svcs[i].status_resume - now < status_wait)) {
+				status_wait = master_svcs[i].status_resume - now;
 			}
 			/* A cold service started on demand: its listener,
 			 * while no process of it waits there.  The first client
@@ -500,6 +506,8 @@ static void master_loop(void)
 		int timeout = master_next_timeout(now, phase != MASTER_RUNNING, deadline);
 		if (log_wait_ms >= 0 && (timeout < 0 || log_wait_ms < timeout))
 			timeout = log_wait_ms;
+		if (status_wait >= 0 && (timeout < 0 || status_wait * 1000 + 1 < timeout))
+			timeout = (int)(status_wait * 1000) + 1;
 		int ready = poll(pfd, np, timeout);
 		if (ready < 0 && errno != EINTR)
 			log_fatal("poll: %s", strerror(errno));
@@ -508,9 +516,16 @@ static void master_loop(void)
 				pfd[k].revents = 0;
 		if (log_i != SIZE_MAX && pfd[log_i].revents != 0)
 			master_log_drain();
+		/* Under load a child reports busy and idle for every client:
+		 * a pipe that had records rests MASTER_STATUS_PAUSE, so that
+		 * one wake-up reads the reports of many clients instead of
+		 * each report waking us (as the log pipe, master_log.c).  The
+		 * counts are that much late, which only delays a spare. */
 		for (size_t i = 0; i < master_nsvcs; i++)
-			if (svc_i[i] != SIZE_MAX && pfd[svc_i[i]].revents != 0 && master_svcs[i].status_r >= 0)
+			if (svc_i[i] != SIZE_MAX && pfd[svc_i[i]].revents != 0 && master_svcs[i].status_r >= 0) {
 				master_service_status(&master_svcs[i]);
+				master_svcs[i].status_resume = master_now() + MASTER_STATUS_PAUSE;
+			}
 		for (size_t i = 0; i < master_nsvcs; i++)
 			if (listen_i[i] != SIZE_MAX && pfd[listen_i[i]].revents != 0 &&
 			    master_may_spawn(&master_svcs[i], now)) {
