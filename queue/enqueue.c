@@ -441,6 +441,8 @@ static void enqueue_poke(const char *id)
 	size_t len = queue_trigger_line(id, line, sizeof line);
 	ssize_t w;
 
+	if (len == 0)
+		return;   /* not a queue ID (cannot be): the periodic scan finds it */
 	for (int attempt = 0; attempt < 2; attempt++) {
 		if (fd < 0) {
 			if (daemon_socket_path("qmgr", path, sizeof(path)) < 0)
@@ -450,10 +452,6 @@ static void enqueue_poke(const char *id)
 				log_debug("cannot wake qmgr: %s", strerror(errno));
 				return;
 			}
-		}
-		if (len == 0) {   /* cannot happen: a plain wakeup then */
-			memcpy(line, "w\n", 3);
-			len = 2;
 		}
 		w = send(fd, line, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (w == (ssize_t)len || (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)))
