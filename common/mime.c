@@ -58,7 +58,10 @@
  * subtraction.  Only Content-* fields are copied (unfolded into one
  * scratch buffer); bodies are never copied.  Once no boundary can end
  * the current part, the rest is only counted.  Strings and parts live
- * in one chunked arena freed at once.
+ * in one chunked arena freed at once.  What a parse allocates grows with
+ * the message (the stack of open parts, the raw parameters of a field,
+ * the arena's chunks), so that a small message costs little: FETCH and
+ * the fuzz targets parse one message many times.
  *
  * Trusts: nothing in the message.  Never reads past (data, len), never
  * walks backwards (it looks back one byte within the line memchr just
@@ -79,6 +82,9 @@
 
 /* ---- arena ---- */
 
+/* Chunks grow from FIRST, doubling, to CHUNK (a small message's tree
+ * fits the first); an allocation larger than that gets its own chunk. */
+#define MIME_ARENA_FIRST 1024
 #define MIME_ARENA_CHUNK 16384
 
 struct mime_arena_chunk {
@@ -104,7 +110,10 @@ void *mime_arena_alloc(struct mime_arena *a, size_t n)
 		return NULL;
 	need &= ~(align - 1);
 	if (need > a->left) {
-		size = need > MIME_ARENA_CHUNK ? need : MIME_ARENA_CHUNK;
+		size = a->total < MIME_ARENA_FIRST ? MIME_ARENA_FIRST
+			: a->total < MIME_ARENA_CHUNK ? a->total : MIME_ARENA_CHUNK;
+		if (need > size)
+			size = need;
 		if (__builtin_add_overflow(size, sizeof(*c), &size) ||
 		    (c = malloc(size)) == NULL) {
 			errno = ENOMEM;
@@ -230,7 +239,8 @@ struct mime_parser {
 	const char *s;
 	size_t len;
 	struct mime_message *msg;
-	struct mime_frame stack[MIME_MAX_DEPTH];
+	struct mime_frame *stack;   /* open parts by depth: [0..top], stack_cap of MIME_MAX_DEPTH made */
+	unsigned int stack_cap;
 	unsigned int top;
 	int in_header;
 	unsigned int header_lines;
@@ -243,8 +253,36 @@ struct mime_parser {
 	struct mime_pos prev_le;  /* at the line end of the previous line */
 	struct buf scratch;     /* the unfolded field */
 	struct buf tmp, conv;   /* RFC 2231 values */
-	struct mime_raw_param raw[MIME_MAX_PARAMS];
+	struct mime_raw_param *raw;   /* of one field: raw_cap of MIME_MAX_PARAMS made */
+	unsigned int raw_cap;
 };
+
+/* The array arr of *cap elements of size elem with room for index i
+ * (below max, the array's limit): doubled from 4, at most max.  NULL on
+ * ENOMEM (p->failed; arr stays the caller's to free). */
+static void *mime_array_room(struct mime_parser *p, void *arr, unsigned int *cap, size_t elem,
+			     unsigned int i, unsigned int max)
+{
+	unsigned int n = *cap;
+	void *a;
+
+	if (i < n)
+		return arr;
+	if (i >= max) {   /* never: callers check their limit first */
+		p->failed = 1;
+		return NULL;
+	}
+	while (n <= i)
+		n = n == 0 ? 4 : n * 2;
+	if (n > max)
+		n = max;
+	if ((a = realloc(arr, (size_t)n * elem)) == NULL) {
+		p->failed = 1;
+		return NULL;
+	}
+	*cap = n;
+	return a;
+}
 
 static struct mime_region mime_region_of(struct mime_pos a, struct mime_pos b)
 {
@@ -332,6 +370,7 @@ static void mime_raw_param_name(struct mime_raw_param *rp, const char *name, siz
 static unsigned int mime_params_scan(struct mime_parser *p, char *s, size_t n, size_t i)
 {
 	unsigned int count = 0;
+	struct mime_raw_param *raw;
 
 	for (;;) {
 		const char *name, *value;
@@ -370,6 +409,9 @@ static unsigned int mime_params_scan(struct mime_parser *p, char *s, size_t n, s
 			p->msg->limits |= MIME_LIMIT_PARAMS;
 			break;
 		}
+		if ((raw = mime_array_room(p, p->raw, &p->raw_cap, sizeof(*raw), count, MIME_MAX_PARAMS)) == NULL)
+			break;
+		p->raw = raw;
 		mime_raw_param_name(&p->raw[count], name, name_len);
 		p->raw[count].value = value;
 		p->raw[count].value_len = value_len;
@@ -750,11 +792,15 @@ static struct mime_part *mime_part_new(struct mime_parser *p, struct mime_frame 
 /* Push a new part whose header starts at pos. */
 static void mime_push(struct mime_parser *p, struct mime_pos pos, unsigned int flags)
 {
-	struct mime_frame *parent = &p->stack[p->top];
-	struct mime_part *part = mime_part_new(p, parent);
-	struct mime_frame *f;
+	struct mime_frame *parent, *f;
+	struct mime_part *part;
 
-	if (part == NULL)
+	/* the depth checks before every push keep top + 1 below MIME_MAX_DEPTH */
+	if ((f = mime_array_room(p, p->stack, &p->stack_cap, sizeof(*f), p->top + 1, MIME_MAX_DEPTH)) == NULL)
+		return;
+	p->stack = f;
+	parent = &p->stack[p->top];
+	if ((part = mime_part_new(p, parent)) == NULL)
 		return;
 	part->flags |= flags;
 	f = &p->stack[++p->top];
@@ -990,7 +1036,10 @@ int mime_parse(const char *data, size_t len, struct mime_message **msg_r, const 
 	buf_init(&p->scratch, MIME_MAX_FIELD_SIZE + 1);
 	buf_init(&p->tmp, MIME_MAX_FIELD_SIZE);
 	buf_init(&p->conv, 4 * MIME_MAX_FIELD_SIZE);
-	msg->root = mime_part_new(p, NULL);
+	if ((p->stack = mime_array_room(p, NULL, &p->stack_cap, sizeof(*p->stack), 0, MIME_MAX_DEPTH)) != NULL) {
+		memset(&p->stack[0], 0, sizeof(p->stack[0]));
+		msg->root = mime_part_new(p, NULL);
+	}
 	if (msg->root != NULL) {
 		msg->root->flags = MIME_PART_EMBEDDED;
 		p->stack[0].part = msg->root;
@@ -1008,6 +1057,8 @@ int mime_parse(const char *data, size_t len, struct mime_message **msg_r, const 
 	buf_free(&p->scratch);
 	buf_free(&p->tmp);
 	buf_free(&p->conv);
+	free(p->stack);
+	free(p->raw);
 	free(p);
 	if (failed) {
 		mime_message_free(&msg);
