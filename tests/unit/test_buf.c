@@ -93,6 +93,49 @@ static void test_buf_printf_formats_and_refuses_to_truncate(void **state)
 	buf_free(&b);
 }
 
+/* The one-pass path: what fits in the room is written at once, what
+ * does not is made again after growth, and a max lowered below the
+ * room still refuses with the buffer as it was. */
+static void test_buf_printf_in_room_grows_and_keeps_max(void **state)
+{
+	struct buf b;
+	char big[2048];
+
+	(void)state;
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	buf_init(&b, 1000);
+	assert_int_equal(buf_append(&b, "a", 1), 0);   /* room: BUF_MIN_ALLOC */
+	assert_int_equal(buf_printf(&b, "%.299s", big), 0);
+	assert_int_equal(b.len, 300);
+	assert_int_equal(b.data[0], 'a');
+	assert_int_equal(b.data[1], 'x');
+	assert_int_equal(b.data[299], 'x');
+	assert_int_equal(b.data[300], '\0');
+	/* exactly the room minus the NUL fits; one more byte grows */
+	buf_reset(&b);
+	size_t fill = b.cap - 1;
+	assert_int_equal(buf_printf(&b, "%.*s", (int)fill, big), 0);
+	assert_int_equal(b.len, fill);
+	size_t cap = b.cap;
+	assert_int_equal(buf_printf(&b, "%s", "y"), 0);
+	assert_true(b.cap > cap);
+	assert_int_equal(b.len, fill + 1);
+	assert_int_equal(b.data[fill], 'y');
+	assert_int_equal(b.data[fill + 1], '\0');
+	/* max lowered below what the room would hold */
+	buf_reset(&b);
+	assert_int_equal(buf_printf(&b, "%s", "keep"), 0);
+	b.max = 6;
+	assert_int_equal(buf_printf(&b, "%d", 123), -1);
+	assert_int_equal(errno, EMSGSIZE);
+	assert_string_equal(buf_cstr(&b), "keep");
+	assert_int_equal(b.len, 4);
+	assert_int_equal(buf_printf(&b, "%d", 12), 0);
+	assert_string_equal(buf_cstr(&b), "keep12");
+	buf_free(&b);
+}
+
 static void test_buf_set_consume_reset(void **state)
 {
 	struct buf b;
@@ -203,6 +246,7 @@ int main(void)
 		cmocka_unit_test(test_buf_cap_exceeded_leaves_contents_intact),
 		cmocka_unit_test(test_buf_huge_append_overflow_is_refused),
 		cmocka_unit_test(test_buf_printf_formats_and_refuses_to_truncate),
+		cmocka_unit_test(test_buf_printf_in_room_grows_and_keeps_max),
 		cmocka_unit_test(test_buf_set_consume_reset),
 		cmocka_unit_test(test_buf_wipe_zeroes_the_allocation),
 		cmocka_unit_test(test_buf_truncate_cuts_back_and_keeps_errno),
