@@ -23,7 +23,9 @@ committed corpora are never changed unless --merge-back is given: then,
 after an `ok` run, the inputs it found that reach new code (edges) are
 merged into the committed corpus (libFuzzer -merge=1 -use_counters=0).
 --report prints the Record table of docs/fuzzing.md from the results file.
-Ctrl-C stops the runs under way and records what they did.
+Ctrl-C or SIGTERM stops the runs under way and records what they did
+(SIGINT is ignored in a job started with `&` by a shell without job
+control, hence SIGTERM too).
 
 Examples:
     python3 tests/fuzz/long_run.py --resume              # the whole record
@@ -271,6 +273,10 @@ def main():
     if missing:
         ap.error("not built (make fuzz): %s" % " ".join(missing))
 
+    # Both stop the record cleanly (the KeyboardInterrupt below); a shell
+    # that starts us with `&` has set SIGINT to be ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     done = read_results(args.results) if args.resume else {}
     todo = []
     for n in names:
