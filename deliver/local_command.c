@@ -50,6 +50,7 @@
 #include "privdrop.h"
 #include "queuefile.h"
 #include "record.h"
+#include "sandbox.h"
 #include "sockets.h"
 
 #define LOCAL_CMD_REQUEST_MAX 32768   /* one helper request (prepended fields escaped included) */
@@ -389,6 +390,10 @@ static _Noreturn void local_cmd_helper(const struct local_ctx *ctx, int sock)
 		log_fatal("command helper: chdir /: %s", strerror(errno));
 	if (priv_drop(getuid() == 0 ? config_str("local_command_user") : NULL, NULL, &error) < 0)
 		log_fatal("command helper: %s", error);
+	/* Forked before local confined itself: the helper and the commands
+	 * it runs take local's filter here (a filter passes only to children
+	 * forked after it). */
+	sandbox_enter(SANDBOX_LOCAL, 0);
 	buf_init(&in, LOCAL_CMD_REQUEST_MAX);
 	while (local_cmd_serve_one(ctx, sock, &in) == 0)
 		;

@@ -409,6 +409,21 @@ def postern_children(master_pid):
     return out
 
 
+def postern_descendants(master_pid):
+    """{pid: argv0} of every postern/ process below the master: its
+    children and theirs (local's command helper, a command's shell)."""
+    parent = {pid: proc_ppid(pid) for pid in all_pids()}
+    out = {}
+    for pid in parent:
+        up, seen = parent.get(pid), 0
+        while up not in (None, 0, 1, master_pid) and seen < 64:
+            up, seen = parent.get(up), seen + 1
+        a0 = proc_argv0(pid) if up == master_pid else None
+        if a0 and a0.startswith("postern/"):
+            out[pid] = a0
+    return out
+
+
 def pid_alive_as(pid, argv0):
     """Whether pid still exists and still carries that argv[0] (not reused)."""
     return proc_argv0(pid) == argv0 and (proc_status(pid) or {}).get("State", "")[:1] != "Z"

@@ -12,8 +12,9 @@ import re
 import signal
 import unittest
 
-from postern_harness import (HOST, SCALE, SERVICES, PosternTestCase, is_root, postern_children, proc_argv0,
+from postern_harness import (HOST, SCALE, SERVICES, PosternTestCase, is_root, postern_descendants, proc_argv0,
                              proc_status, wait_for)
+from test_metrics import enable_metrics
 
 
 def confinement(pid):
@@ -53,8 +54,16 @@ class Sandbox(PosternTestCase):
             self.assertTrue(t.wake(service), "no process of %s" % service)
         master = t.master_pid
         self.assertEqual(confinement(master), ("0", "0"), "the master is not confined")
-        kids = postern_children(master)
-        self.assertGreaterEqual(len(kids), len(SERVICES), "children: %r" % kids)
+        seen = self.assert_confined(master)
+        for service in SERVICES:
+            self.assertIn("postern/" + service, seen)
+        self.assertNotIn("forbidden system call", t.log_text())
+
+    def assert_confined(self, master):
+        """Every postern/ process below the master (its services and
+        theirs, such as local's command helper) confined; the argv[0]s seen."""
+        kids = postern_descendants(master)
+        self.assertGreater(len(kids), 0)
         seen = set()
         for pid in kids:
             argv0 = proc_argv0(pid)
@@ -65,9 +74,43 @@ class Sandbox(PosternTestCase):
                      "%s (pid %d) confined: NoNewPrivs 1, Seccomp 2" % (argv0, pid),
                      detail=lambda: confinement(pid))
             if confinement(pid) is not None:
-                seen.add(argv0)
-        for service in SERVICES:
-            self.assertIn("postern/" + service, seen)
+                seen.add(re.split(r"[: ]", argv0)[0])   # a title may append ": state"
+        return seen
+
+    def test_front_metrics_and_delivery_commands_are_confined_too(self):
+        """The services the default master.conf leaves off (the front,
+        metrics), local's command helper and a |command it runs."""
+        t = self.start_tree(start=False)
+        out = os.path.join(t.dir, "cmd-out")
+        os.mkdir(out)
+        os.chmod(out, 0o777)   # the command runs as local_command_user
+        with open(os.path.join(t.dir, "etc", "aliases"), "a") as f:
+            f.write('confined@%s "|grep -e NoNewPrivs -e Seccomp /proc/self/status > %s/status"\n'
+                    % (t.domain, out))
+        t.run("map", "-d", t.dir, "aliases")
+        t.use_front("smtp", "smtp")
+        enable_metrics(t)
+        t.start()
+        t.send("confined@" + t.domain, "cmd-confined")
+        t.wait_log(r"to=<confined@%s>, relay=local, .*status=sent \(delivered to command" % re.escape(t.domain),
+                   seconds=30 * SCALE)
+        with open(os.path.join(out, "status")) as f:
+            status = dict(line.split(":", 1) for line in f.read().splitlines())
+        self.assertEqual(status["NoNewPrivs"].strip(), "1", status)
+        self.assertEqual(status["Seccomp"].strip(), "2", status)
+        self.assertTrue(t.wait_pids("smtp-front"), "the front")
+        self.assertTrue(t.wait_pids("metrics"), "metrics")
+        local = t.pids("local")
+        self.assertTrue(local)
+        seen = self.assert_confined(t.master_pid)
+        for argv0 in ("postern/smtp-front", "postern/metrics", "postern/local"):
+            self.assertIn(argv0, seen)
+        # local's helper: a postern/local process whose parent is local
+        helpers = [pid for pid, a0 in postern_descendants(t.master_pid).items()
+                   if a0 == "postern/local" and proc_status(pid) and int(proc_status(pid)["PPid"]) in local]
+        self.assertTrue(helpers, "local's command helper")
+        for pid in helpers:
+            self.assertEqual(confinement(pid), ("1", "2"), "command helper %d" % pid)
         self.assertNotIn("forbidden system call", t.log_text())
 
     def test_forbidden_call_kills_with_its_name_and_the_master_restarts_without_losing_mail(self):
