@@ -6,6 +6,9 @@ sendmail gets a temporary failure; once space is back mail flows.  With
 queue_minfree = 0 a message that does not fit is refused after its data
 with 452 4.3.1 (never 250), enqueue leaves nothing in queue/tmp or
 queue/incoming, and the next message after freeing space is delivered.
+Mail queued before the disk filled is deferred with 4.3.1 by local, with
+nothing left in the Maildir, stays queued when qmgr cannot write its
+deferral record either, and is delivered once after space is freed.
 
 The whole tree is on the tmpfs, not only DIR/queue: the master hard-links
 sockets between DIR/private and each root, so the queue must share DIR's
@@ -17,6 +20,7 @@ after the master has stopped, also when the test fails.
 
 import errno
 import os
+import re
 import shutil
 import smtplib
 import subprocess
@@ -25,7 +29,8 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from postern_harness import BIN, SCALE, PosternTestCase, Tree, daemon_env, is_root, make_message  # noqa: E402
+from postern_harness import (BIN, SCALE, PosternTestCase, Tree, daemon_env, is_root, make_message,  # noqa: E402
+                             wait_for)
 
 TMPFS_SIZE = "8m"
 RESERVE = 2 * 1024 * 1024      # queue_minfree of the first part
@@ -174,6 +179,47 @@ class TestFullDisk(PosternTestCase):
         t.send(rcpt, "fd-next")
         ids = t.wait_ids("alice", {"fd-next"})
         self.assertEqual(ids, {"fd-next": 1})
+
+    def test_queued_mail_meeting_a_full_disk_at_delivery_is_deferred_and_delivered_once_later(self):
+        t = self.mounted_tree(0)
+        filler = os.path.join(t.dir, "filler")
+        rcpt = t.addr("alice")
+        body = (b"0123456789abcdef" * 4 + b"\r\n") * 1600        # about 100 KB
+        deferred = r"to=<%s>, relay=local, .*dsn=4\.3\.1, status=deferred" % re.escape(rcpt)
+
+        # Room for the queue file, not for the Maildir copy beside it:
+        # local's write fails part-way through the message.
+        fill(filler, 0)
+        os.truncate(filler, os.path.getsize(filler) - 160 * 1024)
+        mark = t.log_mark()
+        t.send(rcpt, "fd-local", body=body)
+        t.wait_log(deferred, after=mark)
+        self.assertEqual(self.maildir_files(t), [])
+        self.assertEqual(len(self.queue_files(t)), 1, self.queue_files(t))
+
+        # Not a byte left: the next attempt fails again, and qmgr's own
+        # writes about it meet the full disk too; the message stays queued.
+        fill(filler, 0)
+        mark = t.log_mark()
+        t.run("queue", "-d", t.dir, "flush")
+        t.wait_log(deferred, after=mark)
+        t.wait_log(r"qmgr\[\d+\]: warning: \w+: cannot write defer/\w+: No space left on device", after=mark)
+        self.assertEqual(self.maildir_files(t), [])
+        self.assertEqual(len(self.queue_files(t)), 1, self.queue_files(t))
+
+        os.unlink(filler)
+        t.run("queue", "-d", t.dir, "flush")
+        ids = t.wait_ids("alice", {"fd-local"})
+        self.assertEqual(ids, {"fd-local": 1})
+        wait_for(lambda: self.queue_files(t) == [], 30, "the queue to empty",
+                 detail=lambda: self.queue_files(t))
+        self.assertEqual(self.maildir_files(t, ("tmp",)), [])
+        self.assertNotIn("panic", t.log_text())
+
+    def maildir_files(self, tree, subs=("tmp", "new", "cur")):
+        md = tree.maildir("alice")
+        return ["%s/%s" % (sub, n) for sub in subs if os.path.isdir(os.path.join(md, sub))
+                for n in os.listdir(os.path.join(md, sub))]
 
 
 if __name__ == "__main__":
