@@ -1,13 +1,15 @@
 /* lmtp_client: deliver one message over LMTP (RFC 2033).
  *
- * Offers: lmtp_deliver(), one lock-step transaction: greeting, LHLO, MAIL
- * FROM, RCPT TO per recipient, DATA, the message (every LF, CRLF and
- * bare CR as CRLF, a leading '.' doubled: RFC 5321 4.5.2; the pump is
- * common/smtp_client_data, remote delivery's too), the final dot, then
- * one reply per recipient that RCPT accepted, in RCPT order (RFC 2033
- * 4.2), and QUIT.
- * Pipelining is not used: it saves round trips only, and lock-step makes
- * the mapping of replies to recipients obvious.
+ * Offers: lmtp_deliver(): connect, greeting, LHLO, then one transaction
+ * through common/smtp_txn, the transaction engine remote delivery uses
+ * too (as Postfix's smtp is also its lmtp): MAIL FROM with SIZE,
+ * BODY=8BITMIME and SMTPUTF8 where the server offers them, the RCPTs
+ * pipelined (RFC 2033 4.1: an LMTP server offers PIPELINING), DATA, the
+ * message (every LF, CRLF and bare CR as CRLF, a leading '.' doubled:
+ * common/smtp_client_data), the final dot, then one reply per recipient
+ * that RCPT accepted, in RCPT order (RFC 2033 4.2), and QUIT.  No DSN
+ * parameters are passed on: LMTP is final delivery, and the queue keeps
+ * the duty of success and failure notices.
  *
  * lmtp_probe() asks the same way whether the server would take one
  * recipient, without sending mail: LHLO, MAIL FROM:<>, RCPT TO, QUIT,
@@ -15,20 +17,22 @@
  * SMTP client waiting at RCPT, issue 9 item 9).
  *
  * Trusts: nothing the server says: replies are read by common/smtp_client
- * (the reader remote delivery uses: bounded lines, lines per reply and
- * text), a malformed one ends the session like a lost connection.  The
- * caller validated the envelope (no control bytes can reach a command
- * line).  Destinations are common/lmtp_dest's.
+ * (bounded lines, lines per reply and text), a malformed one ends the
+ * session like a lost connection.  The caller validated the envelope (no
+ * control bytes can reach a command line).  Destinations are
+ * common/lmtp_dest's.
  *
  * Fails: each recipient gets exactly one answer.  Before the final dot,
  * a refused connection, a timeout, a lost connection, a bad greeting or
- * LHLO reply defers every recipient (4.4.x, the mail stays queued); 4xx
- * to MAIL, RCPT or DATA defers, 5xx fails (those recipients only, for
- * RCPT); any other reply to DATA than 354 or 5xx defers (4.0.0 for a
- * 2xx, never a success status).  After the final dot each recipient gets its own reply: 2xx
- * delivered, 4xx deferred, 5xx failed; a connection lost in the middle
- * defers the recipients without a reply (the message may then arrive
- * twice for them, never zero times). */
+ * LHLO reply, or a 4xx to MAIL defers every recipient without an answer
+ * (4.4.x or MAIL's status, the mail stays queued); 5xx to MAIL fails
+ * them all, RCPT 4xx and 5xx defer and fail that recipient; any other
+ * reply to DATA than 354 defers (5xx fails) the accepted recipients (a
+ * 2xx is 4.0.0, never a success status).  A message that needs SMTPUTF8
+ * fails with 5.6.7 when the server does not offer it (RFC 6531 3.4).
+ * After the final dot each recipient gets its own reply; a connection
+ * lost in the middle defers the recipients without a reply (the message
+ * may then arrive twice for them, never zero times). */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -39,20 +43,21 @@
 
 #include "lmtp_client.h"
 #include "smtp_client.h"
-#include "smtp_client_data.h"
+#include "smtp_txn.h"
 #include "stream.h"
 
 #define LMTP_CMD_MAX 600              /* a command with a path of at most 256 octets */
-#define LMTP_SHOWN 160                /* reply text kept in a reason */
 #define LMTP_QUIT_MS 2000             /* QUIT is a courtesy: do not wait long */
 
 struct lmtp_session {
 	const struct lmtp_msg *m;
 	char where[LMTP_HOST_MAX + LMTP_PATH_MAX + 16];
+	char who[LMTP_HOST_MAX + LMTP_PATH_MAX + 24];   /* "lmtp WHERE" */
 	int fd;
 	int broken;                   /* out of step or gone: no QUIT */
 	struct stream *s;
 	struct smtp_reply reply;
+	struct smtp_ext ext;          /* from the LHLO reply */
 };
 
 /* ---- answers ---- */
@@ -74,12 +79,10 @@ static void lmtp_set(struct lmtp_answer *a, enum lmtp_status st, const char *dsn
 static void lmtp_from_reply(struct lmtp_session *ls, struct lmtp_answer *a, const char *cmd)
 {
 	const struct smtp_reply *r = &ls->reply;
-	char who[sizeof ls->where + 8];
 
 	a->status = r->code / 100 == 2 ? LMTP_DELIVERED : r->code / 100 == 5 ? LMTP_FAILED : LMTP_DEFERRED;
 	snprintf(a->dsn, sizeof a->dsn, "%s", smtp_reply_dsn(r));
-	snprintf(who, sizeof who, "lmtp %s", ls->where);
-	smtp_reply_said(r, who, cmd, LMTP_SHOWN, a->reason, sizeof a->reason);
+	smtp_reply_said(r, ls->who, cmd, SMTP_TXN_SHOWN, a->reason, sizeof a->reason);
 }
 
 /* A refusal before the envelope is the server's state, not the mail's:
@@ -126,17 +129,6 @@ static int lmtp_command(struct lmtp_session *ls, const char *cmd, const char *wh
 	return code < 0 ? -1 : code;
 }
 
-/* The message in DATA wire form and the final dot (smtp_client_data).
- * 0, -1 connection lost, -2 the queue file failed. */
-static int lmtp_send_data(struct lmtp_session *ls)
-{
-	const struct lmtp_msg *m = ls->m;
-	struct smtp_client_body b = { .prepend = m->prepend, .prepend_len = m->prepend_len, .fd = m->fd,
-				      .offset = m->offset, .size = m->size };
-
-	return smtp_client_send_data(ls->s, &b);
-}
-
 /* ---- the transaction ---- */
 
 /* Greeting and LHLO.  0, or -1 with *fail set. */
@@ -168,86 +160,8 @@ static int lmtp_open(struct lmtp_session *ls, struct lmtp_answer *fail)
 		lmtp_defer(fail);
 		return -1;
 	}
+	smtp_reply_ehlo(&ls->reply, &ls->ext);
 	return 0;
-}
-
-/* MAIL and the RCPTs; accepted[i] set for each 2xx.  The count
- * accepted, or -1 with every recipient answered. */
-static long lmtp_envelope(struct lmtp_session *ls, const char *const *rcpts, size_t n,
-			  struct lmtp_answer *answers, char *accepted)
-{
-	char cmd[LMTP_CMD_MAX];
-	struct lmtp_answer a;
-	long k = 0;
-	int code;
-
-	snprintf(cmd, sizeof cmd, "MAIL FROM:<%s>", ls->m->sender);   /* <= 256 octets: fits */
-	code = lmtp_command(ls, cmd, "MAIL FROM", &a);
-	if (code >= 0)
-		lmtp_from_reply(ls, &a, "MAIL FROM");
-	if (code < 0 || code / 100 != 2) {
-		if (code >= 0 && code / 100 != 5)
-			a.status = LMTP_DEFERRED;
-		lmtp_set_rest(answers, NULL, 0, n, &a);
-		return -1;
-	}
-	for (size_t i = 0; i < n; i++) {
-		snprintf(cmd, sizeof cmd, "RCPT TO:<%s>", rcpts[i]);
-		code = lmtp_command(ls, cmd, "RCPT TO", &answers[i]);
-		if (code < 0) {
-			lmtp_set_rest(answers, NULL, i + 1, n, &answers[i]);
-			return -1;
-		}
-		lmtp_from_reply(ls, &answers[i], "RCPT TO");
-		if (code / 100 == 2) {
-			accepted[i] = 1;
-			k++;
-			/* Accepted is not delivered: the answer after DATA decides. */
-			lmtp_set(&answers[i], LMTP_DEFERRED, "4.4.2", "lmtp %s: no reply after DATA", ls->where);
-		} else if (code / 100 != 5) {
-			answers[i].status = LMTP_DEFERRED;
-		}
-	}
-	return k;
-}
-
-/* DATA, the message and one reply per accepted recipient. */
-static void lmtp_data(struct lmtp_session *ls, size_t n, struct lmtp_answer *answers, const char *accepted)
-{
-	struct lmtp_answer a;
-	const char *error;
-	int code = lmtp_command(ls, "DATA", "DATA", &a), r;
-
-	if (code >= 0 && code != 354) {
-		lmtp_from_reply(ls, &a, "DATA");
-		if (code / 100 != 5)
-			a.status = LMTP_DEFERRED;
-		snprintf(a.dsn, sizeof a.dsn, "%s", smtp_reply_dsn_failure(&ls->reply));
-	}
-	if (code != 354) {
-		lmtp_set_rest(answers, accepted, 0, n, &a);
-		return;
-	}
-	r = lmtp_send_data(ls);
-	if (r < 0) {
-		ls->broken = 1;   /* no final dot was sent: QUIT would be message text */
-		lmtp_set(&a, LMTP_DEFERRED, r == -2 ? "4.3.0" : "4.4.2",
-			 r == -2 ? "cannot read the queue file" : "lmtp %s: lost connection sending the message",
-			 ls->where);
-		lmtp_set_rest(answers, accepted, 0, n, &a);
-		return;
-	}
-	/* RFC 2033 4.2: one reply per successful RCPT, in the same order. */
-	for (size_t i = 0; i < n; i++) {
-		if (!accepted[i])
-			continue;
-		if (lmtp_read_reply(ls, &error) < 0) {
-			lmtp_set(&a, LMTP_DEFERRED, "4.4.2", "lmtp %s: %s after the final dot", ls->where, error);
-			lmtp_set_rest(answers, accepted, i, n, &a);
-			return;
-		}
-		lmtp_from_reply(ls, &answers[i], "end of DATA");
-	}
 }
 
 static long long lmtp_now_ms(void)
@@ -269,6 +183,7 @@ static int lmtp_session_start(struct lmtp_session *ls, const struct lmtp_dest *d
 	socklen_t sslen = lmtp_dest_sockaddr(d, &ss);
 
 	lmtp_dest_text(d, ls->where, sizeof ls->where);
+	snprintf(ls->who, sizeof ls->who, "lmtp %s", ls->where);
 	smtp_reply_init(&ls->reply);
 	ls->fd = sslen == 0 ? -1 : smtp_client_connect((const struct sockaddr *)&ss, sslen, ls->m->timeout_ms);
 	if (ls->fd < 0) {
@@ -302,45 +217,84 @@ static void lmtp_session_end(struct lmtp_session *ls)
 	smtp_reply_free(&ls->reply);
 }
 
+/* ---- the transaction (common/smtp_txn) ---- */
+
+static void lmtp_txn_answer(void *arg, size_t i, enum smtp_txn_status st, const char *dsn, const char *reason)
+{
+	static const enum lmtp_status map[] = { [SMTP_TXN_DELIVERED] = LMTP_DELIVERED,
+						[SMTP_TXN_DEFERRED] = LMTP_DEFERRED, [SMTP_TXN_FAILED] = LMTP_FAILED };
+	struct lmtp_answer *answers = arg;
+
+	lmtp_set(&answers[i], map[st], dsn, "%s", reason);
+}
+
+/* One transaction of msg to the n recipients on the open session; each
+ * answers[i] set.  envelope_only: the probe's, no DATA.  MAIL's reply
+ * code, 0 when none came. */
+static int lmtp_transaction(struct lmtp_session *ls, const struct smtp_txn_msg *msg, const char *const *rcpts,
+			     size_t n, struct lmtp_answer *answers, int envelope_only)
+{
+	int ms = ls->m->timeout_ms;
+	struct smtp_txn_rcpt *tr = calloc(n, sizeof *tr);
+	struct smtp_txn t = {
+		.s = ls->s, .reply = &ls->reply, .ext = &ls->ext, .peer = ls->who, .who = ls->who, .lmtp = 1,
+		.envelope_only = envelope_only, .mail_ms = ms, .rcpt_ms = ms, .data_init_ms = ms,
+		.data_block_ms = ms, .data_done_ms = ms, .msg = msg, .rcpt = tr, .n = n,
+		.answer = lmtp_txn_answer, .arg = answers,
+	};
+	char reason[LMTP_REASON_MAX];
+	const char *dsn;
+
+	if (tr == NULL)
+		return 0;   /* answers say out of memory */
+	for (size_t i = 0; i < n; i++)
+		tr[i] = (struct smtp_txn_rcpt){ .addr = rcpts[i], .len = strlen(rcpts[i]) };
+	if (smtp_txn_run(&t, reason, sizeof reason, &dsn) == SMTP_TXN_BROKEN) {
+		for (size_t i = 0; i < n; i++)
+			if (!tr[i].answered)
+				lmtp_set(&answers[i], LMTP_DEFERRED, dsn, "%s", reason);
+	}
+	ls->broken = t.lost;
+	free(tr);
+	return t.mail_code;
+}
+
 void lmtp_deliver(const struct lmtp_dest *d, const struct lmtp_msg *m, const char *const *rcpts,
 		  size_t n, struct lmtp_answer *answers)
 {
 	struct lmtp_session ls = { .m = m, .fd = -1 };
 	struct lmtp_answer fail;
-	char *accepted = NULL;
+	struct smtp_txn_msg msg = m->txn;
 
+	/* Final delivery: the queue keeps the DSN duty (no RET, ENVID). */
+	msg.ret = msg.envid = NULL;
 	lmtp_dest_text(d, ls.where, sizeof ls.where);
 	lmtp_set(&fail, LMTP_DEFERRED, "4.3.0", "lmtp %s: out of memory", ls.where);
 	lmtp_set_rest(answers, NULL, 0, n, &fail);
-	if (n == 0 || (accepted = calloc(n, 1)) == NULL)
+	if (n == 0)
 		return;
 	if (lmtp_session_start(&ls, d, 0, &fail) < 0)
 		lmtp_set_rest(answers, NULL, 0, n, &fail);
-	else if (lmtp_envelope(&ls, rcpts, n, answers, accepted) > 0)
-		lmtp_data(&ls, n, answers, accepted);
+	else
+		lmtp_transaction(&ls, &msg, rcpts, n, answers, 0);
 	lmtp_session_end(&ls);
-	free(accepted);
 }
 
 void lmtp_probe(const struct lmtp_dest *d, const char *helo, const char *rcpt, int timeout_ms,
 		struct lmtp_answer *a)
 {
 	/* MAIL FROM:<>: a probe must never cause a bounce (RFC 5321 4.5.5). */
-	struct lmtp_msg m = { .sender = "", .helo = helo, .fd = -1, .timeout_ms = timeout_ms };
+	struct lmtp_msg m = { .txn = { .sender = "", .body = { .fd = -1 } }, .helo = helo, .timeout_ms = timeout_ms };
 	struct lmtp_session ls = { .m = &m, .fd = -1 };
-	char accepted = 0;
-	long k;
 
+	for (const char *p = rcpt; *p != '\0'; p++)
+		m.txn.smtputf8 |= (unsigned char)*p >= 0x80;
+	lmtp_set(a, LMTP_DEFERRED, "4.3.0", "out of memory");
 	if (lmtp_session_start(&ls, d, timeout_ms, a) == 0) {
-		k = lmtp_envelope(&ls, &rcpt, 1, a, &accepted);
-		if (k == 1) {
-			/* lmtp_envelope waits for DATA; for us RCPT's 2xx is all. */
-			lmtp_from_reply(&ls, a, "RCPT TO");
-		} else if (k < 0 && a->status == LMTP_FAILED) {
-			/* MAIL FROM:<> refused: the server's policy, not a verdict
-			 * on the recipient. */
+		/* MAIL FROM:<> refused: the server's policy, not a verdict on
+		 * the recipient. */
+		if (lmtp_transaction(&ls, &m.txn, &rcpt, 1, a, 1) / 100 == 5)
 			lmtp_defer(a);
-		}
 	}
 	lmtp_session_end(&ls);
 }

@@ -1,8 +1,8 @@
 /* lmtp_client: the client side of LMTP (RFC 2033) for one message: LHLO,
  * MAIL, one RCPT per recipient, DATA with CRLF line ends and dot-stuffing,
  * then one reply per accepted recipient.  Destinations are
- * common/lmtp_dest's; the conversation is common/smtp_client's, shared
- * with remote delivery; every recipient gets exactly one answer. */
+ * common/lmtp_dest's; the transaction is common/smtp_txn's, remote
+ * delivery's own; every recipient gets exactly one answer. */
 #ifndef POSTERN_LMTP_CLIENT_H
 #define POSTERN_LMTP_CLIENT_H
 
@@ -11,6 +11,7 @@
 
 #include "lmtp_dest.h"
 #include "smtp_reply.h"
+#include "smtp_txn.h"
 
 #define LMTP_REASON_MAX 256       /* longest answer reason */
 
@@ -23,12 +24,8 @@ struct lmtp_answer {
 };
 
 struct lmtp_msg {
-	const char *sender;           /* envelope sender, "" for <> */
+	struct smtp_txn_msg txn;      /* sender, the data and what MAIL says of it (common/smtp_txn) */
 	const char *helo;             /* name sent with LHLO */
-	int fd;                       /* the message is bytes [offset, offset+size) of fd, LF ends */
-	off_t offset, size;
-	const char *prepend;          /* header fields sent before the data (NULL or "": none) */
-	size_t prepend_len;
 	int timeout_ms;               /* connect, each reply, each block written; <= 0: none */
 };
 

@@ -166,7 +166,7 @@ static void local_lmtp_batch(const struct local_ctx *ctx, const struct agent_req
 			else
 				send[ns++] = addrs[x];
 		if (ns > 0)
-			local_lmtp_deliver(m, dest[i].data, send, ns, tmp);
+			local_lmtp_deliver(q, m, dest[i].data, send, ns, tmp);
 		for (size_t x = 0, y = 0; x < k; x++) {
 			if (done[idx[x]])
 				continue;

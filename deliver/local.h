@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include "agent.h"
 #include "buf.h"
 #include "cdbmap.h"
 #include "maildir_quota.h"
@@ -106,8 +107,9 @@ void local_command_run(const struct local_ctx *ctx, const struct local_msg *m, c
  * destination in dest (the text after "lmtp:"), 0 local, -1 error (r set). */
 int local_transport(const struct local_ctx *ctx, const char *addr, size_t len, struct buf *dest,
 		    struct local_result *r);
-/* Deliver over LMTP to dest for the n recipients; one result each. */
-void local_lmtp_deliver(const struct local_msg *m, const char *dest, const char *const *rcpts,
-			size_t n, struct local_result *results);
+/* Deliver the message of request q (m its local view) over LMTP to dest
+ * for the n recipients; one result each. */
+void local_lmtp_deliver(const struct agent_request *q, const struct local_msg *m, const char *dest,
+			const char *const *rcpts, size_t n, struct local_result *results);
 
 #endif

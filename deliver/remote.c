@@ -174,82 +174,6 @@ static void remote_conf_load(struct remote_ctx *ctx, const struct daemon *d)
 	memcpy(ctx->base_dir, d->base_dir, strlen(d->base_dir) + 1);
 }
 
-/* ---- the message ---- */
-
-static int remote_has_8bit(const char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s >= 0x80)
-			return 1;
-	return 0;
-}
-
-struct remote_scan {
-	struct remote_msg *m;
-	unsigned long long lines;
-};
-
-static int remote_scan_block(void *arg, const char *p, size_t n)
-{
-	struct remote_scan *sc = arg;
-
-	for (size_t i = 0; i < n; i++) {
-		sc->lines += p[i] == '\n';
-		sc->m->eightbit |= (unsigned char)p[i] >= 0x80;
-	}
-	return 0;
-}
-
-/* One pass over the data (smtp_client_body_read, as the DATA pump reads
- * it): its size on the wire (RFC 1870: CRLF line ends) and whether it
- * holds 8-bit bytes.  0, or -1 on a read error. */
-static int remote_msg_scan(struct remote_msg *m)
-{
-	const struct agent_request *q = m->q;
-	struct smtp_client_body b = { .fd = q->fd, .offset = q->offset, .size = q->size };
-	struct remote_scan sc = { .m = m };
-
-	if (smtp_client_body_read(&b, remote_scan_block, &sc) < 0)
-		return -1;
-	/* prepended fields: header text, one CR per line, no 8-bit bytes */
-	for (size_t i = 0; i < q->prepend_len; i++)
-		sc.lines += q->prepend[i] == '\n';
-	m->smtp_size = (unsigned long long)q->size + q->prepend_len + sc.lines + 3;   /* CRs, final ".\r\n" */
-	return 0;
-}
-
-/* The optional request fields (DSN, BODY, SMTPUTF8).  A malformed one
- * makes the request unusable (q->bad): qmgr only relays what enqueue
- * checked, so this is a broken client. */
-static const char *remote_msg_fields(struct remote_msg *m)
-{
-	const struct record *rec = &m->q->rec;
-	const char *v;
-	unsigned bits;
-
-	m->ret = record_get(rec, "ret");
-	if (m->ret != NULL && strcasecmp(m->ret, "full") != 0 && strcasecmp(m->ret, "hdrs") != 0)
-		return "bad ret";
-	m->envid = record_get(rec, "envid");
-	if (m->envid != NULL && (*m->envid == '\0' || !queuefile_envid_valid(m->envid, strlen(m->envid))))
-		return "bad envid";
-	v = record_get(rec, "body");
-	m->eightbit = v != NULL && strcasecmp(v, "8bitmime") == 0;   /* also set by the scan */
-	v = record_get(rec, "smtputf8");
-	m->smtputf8 = v != NULL && (strcmp(v, "yes") == 0 || strcmp(v, "1") == 0);
-	m->smtputf8 |= remote_has_8bit(m->q->sender);
-	for (size_t i = 0; i < rec->n; i++) {
-		const struct record_field *f = &rec->fields[i];
-		if (strcmp(f->key, "rcpt") == 0)
-			m->smtputf8 |= remote_has_8bit(f->value);
-		else if (strcmp(f->key, "notify") == 0 && queuefile_notify_parse(f->value, f->value_len, &bits) < 0)
-			return "bad notify";
-		else if (strcmp(f->key, "orcpt") == 0 && !queuefile_orcpt_valid(f->value, f->value_len))
-			return "bad orcpt";
-	}
-	return NULL;
-}
-
 /* ---- recipients and destinations ---- */
 
 /* rcpt fields into rc[], with the notify/orcpt that follow each. */
@@ -301,7 +225,7 @@ static int remote_dest_of(struct remote_ctx *ctx, const struct remote_msg *m, st
 	size_t dl;
 
 	if (rc->len == 0 || !agent_text_ok(rc->addr, rc->len, ADDRESS_PATH_MAX) ||
-	    address_validate(rc->addr, rc->len, m->smtputf8, &error) < 0 ||
+	    address_validate(rc->addr, rc->len, m->txn.smtputf8, &error) < 0 ||
 	    (at = address_at(rc->addr, rc->len)) < 0) {
 		remote_rcpt_set(rc, "failed", "5.1.3", "bad recipient address syntax");
 		return -1;
@@ -424,9 +348,7 @@ static int remote_request(struct remote_ctx *ctx, struct agent_conn *c, struct a
 		return 0;   /* the client defers what it got no answer for */
 	n = remote_rcpts(q, rc);
 	if (bad == NULL)
-		bad = remote_msg_fields(&m);
-	if (bad == NULL && remote_msg_scan(&m) < 0)
-		bad = "cannot read the queue file";
+		bad = smtp_txn_msg_of_request(q, &m.txn);
 	if (bad != NULL) {
 		if (q->bad == NULL)   /* common/agent logged its own findings */
 			log_warn("%s: bad request: %s", q->queue_id, bad);

@@ -16,13 +16,13 @@
 #include "cdbmap.h"
 #include "dns.h"
 #include "smtp_reply.h"
+#include "smtp_txn.h"
 #include "stream.h"
 #include "tls.h"
 
 #define REMOTE_HOST_MAX (DNS_NAME_MAX + 16)      /* "[host]:port" */
 #define REMOTE_ADDR_TEXT 64                      /* "[v6]:port" printed */
 #define REMOTE_DSN_MAX 12                        /* "5.123.123" */
-#define REMOTE_PIPELINE_WINDOW 100               /* commands sent before replies are read */
 
 enum remote_tls_policy { REMOTE_TLS_NONE, REMOTE_TLS_MAY, REMOTE_TLS_ENCRYPT, REMOTE_TLS_VERIFY };
 
@@ -58,19 +58,14 @@ struct remote_ctx {
 /* The message of one request. */
 struct remote_msg {
 	const struct agent_request *q;
-	unsigned long long smtp_size;    /* bytes on the wire: LF counted as CRLF */
-	int eightbit;                    /* a byte over 0x7f in the data */
-	int smtputf8;                    /* needs SMTPUTF8 (RFC 6531) */
-	const char *ret, *envid;         /* DSN (RFC 3461), NULL when absent */
+	struct smtp_txn_msg txn;         /* what the transaction sends (common/smtp_txn) */
 };
-
 /* One recipient's state through a delivery attempt. */
 struct remote_rcpt {
 	const char *addr;
 	size_t len;
 	const char *notify, *orcpt;      /* DSN per recipient, NULL when absent */
 	int done;                        /* status is final for this request */
-	int accepted;                    /* RCPT got 2xx in the current transaction */
 	const char *status;              /* delivered | deferred | failed */
 	char dsn[REMOTE_DSN_MAX];
 	char reason[AGENT_REASON_MAX];

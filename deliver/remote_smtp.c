@@ -2,13 +2,11 @@
  *
  * Offers: remote_smtp_open (connect with a timeout, greeting, EHLO with
  * HELO fallback, STARTTLS per TLS policy, AUTH PLAIN/LOGIN to a relay),
- * remote_smtp_deliver (one transaction: MAIL FROM with SIZE, BODY,
- * SMTPUTF8 and DSN parameters when the server offers them, RCPT TO per
- * recipient pipelined (RFC 2920) in windows of REMOTE_PIPELINE_WINDOW
- * when offered, DATA with every LF, CRLF and bare CR sent as CRLF and
- * dot-stuffing (RFC 5321 4.5.2, common/smtp_client_data),
- * RSET for reuse and QUIT.  The connect, the command writer and the
- * reply reader are common/smtp_client's, shared with the LMTP client.  Every wait has its own timeout from
+ * remote_smtp_deliver (one transaction through common/smtp_txn, the
+ * transaction engine the LMTP client shares: MAIL with its parameters,
+ * RCPTs pipelined, DATA, the answer to the final dot), RSET for reuse
+ * and QUIT.  The connect, the command writer and the reply reader are
+ * common/smtp_client's.  Every wait has its own timeout from
  * postern.conf, after RFC 5321 4.5.3.2.
  *
  * Trusts: nothing the server says: replies are read by common/smtp_client
@@ -16,14 +14,13 @@
  * session like a lost connection.  Envelope data was validated by the
  * agent (no control bytes can reach a command line).
  *
- * Fails: per recipient, as the server answers: RCPT 4xx defers only that
- * recipient and 5xx fails only that one; the answer to DATA and to the
- * final dot applies to every accepted recipient.  Anything that breaks
- * the session before the data was accepted (connect, timeout, greeting,
- * EHLO, MAIL 4xx, a lost connection) is REMOTE_TRY_NEXT: the caller
- * tries the next server for the recipients without a final answer.  A
- * lost connection after the data was sent defers the accepted
- * recipients (the message may arrive twice; it is never lost). */
+ * Fails: per recipient, as the server answers (common/smtp_txn).
+ * Anything that breaks the session before the data was accepted
+ * (connect, timeout, greeting, EHLO, MAIL 4xx, a lost connection) is
+ * REMOTE_TRY_NEXT: the caller tries the next server for the recipients
+ * without a final answer.  A lost connection after the data was sent
+ * defers the accepted recipients (the message may arrive twice; it is
+ * never lost). */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -34,11 +31,9 @@
 #include "log.h"
 #include "remote.h"
 #include "smtp_client.h"
-#include "smtp_client_data.h"
+#include "smtp_txn.h"
 #include "tls.h"
 
-#define REMOTE_REPLY_SHOWN 300        /* reply text kept in a reason */
-#define REMOTE_CMD_MAX (2 * ADDRESS_PATH_MAX + 1200)   /* MAIL/RCPT with parameters */
 #define REMOTE_CRED_MAX 1024          /* user:password from the map */
 
 /* ---- small things ---- */
@@ -59,7 +54,7 @@ static void remote_said(const struct remote_session *s, const char *cmd, char *o
 	char who[sizeof s->target.text + 8];
 
 	snprintf(who, sizeof who, "host %s", s->target.text);
-	smtp_reply_said(&s->reply, who, cmd, REMOTE_REPLY_SHOWN, out, len);
+	smtp_reply_said(&s->reply, who, cmd, SMTP_TXN_SHOWN, out, len);
 }
 
 static void remote_session_free(struct remote_session **sp)
@@ -83,12 +78,6 @@ static int remote_read_reply(struct remote_session *s, int ms, const char **erro
 {
 	stream_set_timeout(s->s, ms);
 	return smtp_client_read_reply(s->s, &s->reply, error_r);
-}
-
-static int remote_send(struct remote_session *s, int ms, const char *cmd, int flush)
-{
-	stream_set_timeout(s->s, ms);
-	return smtp_client_send(s->s, cmd, flush);
 }
 
 /* Send cmd and read its reply within ms: the code, or -1 with reason set. */
@@ -324,224 +313,15 @@ fail:
 	return -1;
 }
 
-/* ---- one transaction ---- */
+/* ---- one transaction (common/smtp_txn) ---- */
 
-/* Append xtext (RFC 3461 4) of a decoded value. */
-static int remote_xtext(struct buf *b, const char *v)
+static void remote_txn_answer(void *arg, size_t i, enum smtp_txn_status st, const char *dsn, const char *reason)
 {
-	for (; *v != '\0'; v++) {
-		unsigned char c = (unsigned char)*v;
-		if ((c < 33 || c > 126 || c == '+' || c == '=') ? buf_printf(b, "+%02X", c) < 0 : buf_putc(b, (char)c) < 0)
-			return -1;
-	}
-	return 0;
-}
+	static const char *const names[] = { [SMTP_TXN_DELIVERED] = "delivered", [SMTP_TXN_DEFERRED] = "deferred",
+					     [SMTP_TXN_FAILED] = "failed" };
+	struct remote_rcpt *rc = arg;
 
-static int remote_mail_cmd(const struct remote_session *s, const struct remote_msg *m, struct buf *b)
-{
-	if (buf_printf(b, "MAIL FROM:<%s>", m->q->sender) < 0)
-		return -1;
-	if (s->ext.size && buf_printf(b, " SIZE=%llu", m->smtp_size) < 0)   /* RFC 1870 */
-		return -1;
-	if (s->ext.eightbitmime && m->eightbit && buf_append_str(b, " BODY=8BITMIME") < 0)  /* RFC 6152 */
-		return -1;
-	if (s->ext.smtputf8 && m->smtputf8 && buf_append_str(b, " SMTPUTF8") < 0)   /* RFC 6531 */
-		return -1;
-	if (s->ext.dsn && m->ret != NULL && buf_printf(b, " RET=%s", strcasecmp(m->ret, "hdrs") == 0 ? "HDRS" : "FULL") < 0)
-		return -1;
-	if (s->ext.dsn && m->envid != NULL && (buf_append_str(b, " ENVID=") < 0 || remote_xtext(b, m->envid) < 0))
-		return -1;
-	return 0;
-}
-
-static int remote_rcpt_cmd(const struct remote_session *s, const struct remote_rcpt *rc, struct buf *b)
-{
-	if (buf_append_str(b, "RCPT TO:<") < 0 || buf_append(b, rc->addr, rc->len) < 0 || buf_putc(b, '>') < 0)
-		return -1;
-	if (s->ext.dsn && rc->notify != NULL && buf_printf(b, " NOTIFY=%s", rc->notify) < 0)   /* RFC 3461 4.1 */
-		return -1;
-	if (s->ext.dsn && rc->orcpt != NULL && (buf_append_str(b, " ORCPT=") < 0 || remote_xtext(b, rc->orcpt) < 0))
-		return -1;
-	return 0;
-}
-
-/* Send one built command (no flush). */
-static int remote_queue_cmd(struct remote_session *s, int ms, struct buf *b)
-{
-	int r = remote_send(s, ms, buf_cstr(b), 0);
-
-	buf_reset(b);
-	return r;
-}
-
-/* The message in DATA wire form and the final dot (smtp_client_data),
- * within data_block_ms per block.  0, -1 lost, -2 the queue file failed. */
-static int remote_send_data(struct remote_ctx *ctx, struct remote_session *s, const struct remote_msg *m)
-{
-	const struct agent_request *q = m->q;
-	struct smtp_client_body b = { .prepend = q->prepend, .prepend_len = q->prepend_len, .fd = q->fd,
-				      .offset = q->offset, .size = q->size };
-
-	stream_set_timeout(s->s, ctx->conf.data_block_ms);
-	return smtp_client_send_data(s->s, &b);
-}
-
-/* Mark the accepted recipients with one answer. */
-static void remote_accepted_all(struct remote_rcpt *rc, size_t n, const char *status, const char *dsn,
-				const char *reason)
-{
-	for (size_t i = 0; i < n; i++)
-		if (rc[i].accepted && !rc[i].done)
-			remote_rcpt_set(&rc[i], status, dsn, "%s", reason);
-}
-
-/* Forget the accepted marks of a broken transaction: those recipients
- * go to the next server. */
-static void remote_unaccept(struct remote_rcpt *rc, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		rc[i].accepted = 0;
-}
-
-/* Checks before MAIL: what the server cannot take is a permanent fact. */
-static int remote_precheck(const struct remote_session *s, const struct remote_msg *m,
-			   struct remote_rcpt *rc, size_t n)
-{
-	char why[AGENT_REASON_MAX];
-
-	if (m->smtputf8 && !s->ext.smtputf8) {
-		/* RFC 6531 3.4: never downgrade silently. */
-		snprintf(why, sizeof why, "SMTPUTF8 is required, but was not offered by host %s", s->target.text);
-		for (size_t i = 0; i < n; i++)
-			if (!rc[i].done)
-				remote_rcpt_set(&rc[i], "failed", "5.6.7", "%s", why);
-		return -1;
-	}
-	if (s->ext.size && s->ext.size_max > 0 && m->smtp_size > s->ext.size_max) {
-		snprintf(why, sizeof why, "message size %llu exceeds size limit %llu of server %s",
-			 m->smtp_size, s->ext.size_max, s->target.text);
-		for (size_t i = 0; i < n; i++)
-			if (!rc[i].done)
-				remote_rcpt_set(&rc[i], "failed", "5.3.4", "%s", why);
-		return -1;
-	}
-	return 0;
-}
-
-/* Send MAIL and RCPTs (pipelined in windows when offered) and read their
- * replies.  1 MAIL accepted, 0 MAIL refused with 5xx (recipients failed),
- * -1 the session broke or MAIL got 4xx (reason set). */
-static int remote_envelope(struct remote_ctx *ctx, struct remote_session *s, const struct remote_msg *m,
-			   struct remote_rcpt *rc, size_t n, char *reason, size_t rlen)
-{
-	size_t window = s->ext.pipelining ? REMOTE_PIPELINE_WINDOW : 1;
-	char why[AGENT_REASON_MAX];
-	struct buf cmd;
-	int mail_code = 0, ret = 1;
-	const char *error;
-	size_t i = 0;
-
-	buf_init(&cmd, REMOTE_CMD_MAX);
-	if (remote_mail_cmd(s, m, &cmd) < 0 || remote_queue_cmd(s, ctx->conf.mail_ms, &cmd) < 0)
-		goto lost;
-	/* Each round: queue up to window commands, flush, read the replies;
-	 * the first round carries MAIL (alone without PIPELINING). */
-	for (int first = 1; first || i < n; first = 0) {
-		size_t sent[REMOTE_PIPELINE_WINDOW], k = 0, limit = first ? window - 1 : window;
-		for (; i < n && k < limit; i++) {
-			if (rc[i].done)
-				continue;
-			if (remote_rcpt_cmd(s, &rc[i], &cmd) < 0 || remote_queue_cmd(s, ctx->conf.rcpt_ms, &cmd) < 0)
-				goto lost;
-			sent[k++] = i;
-		}
-		if (stream_flush(s->s) < 0)
-			goto lost;
-		if (first) {
-			mail_code = remote_read_reply(s, ctx->conf.mail_ms, &error);
-			if (mail_code < 0)
-				goto broke;
-			if (mail_code / 100 != 2) {
-				remote_said(s, "MAIL FROM command", reason, rlen);
-				ret = mail_code / 100 == 5 ? 0 : -1;
-			}
-		}
-		for (size_t j = 0; j < k; j++) {
-			struct remote_rcpt *r = &rc[sent[j]];
-			int code = remote_read_reply(s, ctx->conf.rcpt_ms, &error);
-			if (code < 0)
-				goto broke;
-			if (ret != 1)
-				continue;   /* pipelined after a refused MAIL: read and dropped */
-			if (code / 100 == 2) {
-				r->accepted = 1;
-				continue;
-			}
-			remote_said(s, "RCPT TO command", why, sizeof why);
-			remote_rcpt_set(r, code / 100 == 5 ? "failed" : "deferred", smtp_reply_dsn(&s->reply), "%s", why);
-		}
-		if (ret != 1)
-			break;
-	}
-	if (ret == 0) {
-		for (size_t j = 0; j < n; j++)
-			if (!rc[j].done)
-				remote_rcpt_set(&rc[j], "failed", smtp_reply_dsn(&s->reply), "%s", reason);
-	}
-	buf_free(&cmd);
-	return ret;
-lost:
-	remote_reason(reason, rlen, "lost connection with %s while sending the envelope", s->target.text);
-	buf_free(&cmd);
-	return -1;
-broke:
-	remote_reason(reason, rlen, "%s with %s while receiving the envelope replies", error, s->target.text);
-	buf_free(&cmd);
-	return -1;
-}
-
-/* DATA, the message and the final dot.  DONE in every case but a lost
- * session before the data was offered (NEXT). */
-static enum remote_try remote_data(struct remote_ctx *ctx, struct remote_session **sp, const struct remote_msg *m,
-				   struct remote_rcpt *rc, size_t n, char *reason, size_t rlen, int *reusable)
-{
-	struct remote_session *s = *sp;
-	const char *error;
-	int code = remote_command(s, ctx->conf.data_init_ms, "DATA", "DATA command", reason, rlen);
-	int r;
-
-	if (code < 0)
-		return REMOTE_TRY_NEXT;
-	if (code != 354) {
-		remote_said(s, "DATA command", reason, rlen);
-		remote_accepted_all(rc, n, code / 100 == 5 ? "failed" : "deferred", smtp_reply_dsn_failure(&s->reply),
-				    reason);
-		return REMOTE_TRY_DONE;
-	}
-	r = remote_send_data(ctx, s, m);
-	if (r < 0) {
-		*reusable = 0;
-		if (r == -2)
-			remote_reason(reason, rlen, "cannot read the queue file");
-		else
-			remote_reason(reason, rlen, "lost connection with %s while sending message content",
-				      s->target.text);
-		remote_accepted_all(rc, n, "deferred", r == -2 ? "4.3.0" : "4.4.2", reason);
-		return REMOTE_TRY_DONE;
-	}
-	code = remote_read_reply(s, ctx->conf.data_done_ms, &error);
-	if (code < 0) {
-		*reusable = 0;
-		/* The server may have the message: deferring may duplicate, never lose. */
-		remote_reason(reason, rlen, "%s with %s while receiving the reply to end of data "
-			      "(the message may be delivered twice)", error, s->target.text);
-		remote_accepted_all(rc, n, "deferred", "4.4.2", reason);
-		return REMOTE_TRY_DONE;
-	}
-	remote_said(s, "end of DATA command", reason, rlen);
-	remote_accepted_all(rc, n, code / 100 == 2 ? "delivered" : code / 100 == 5 ? "failed" : "deferred",
-			    code / 100 == 2 ? "2.0.0" : smtp_reply_dsn(&s->reply), reason);
-	return REMOTE_TRY_DONE;
+	remote_rcpt_set(&rc[i], names[st], dsn, "%s", reason);
 }
 
 enum remote_try remote_smtp_deliver(struct remote_ctx *ctx, struct remote_session **sp,
@@ -549,38 +329,40 @@ enum remote_try remote_smtp_deliver(struct remote_ctx *ctx, struct remote_sessio
 				    char *reason, size_t rlen)
 {
 	struct remote_session *s = *sp;
-	int env, reusable = 1, any = 0;
-	enum remote_try t;
+	char who[sizeof s->target.text + 8];
+	struct smtp_txn_rcpt *tr = calloc(n > 0 ? n : 1, sizeof *tr);
+	struct smtp_txn t = {
+		.s = s->s, .reply = &s->reply, .ext = &s->ext, .peer = s->target.text, .who = who,
+		.mail_ms = ctx->conf.mail_ms, .rcpt_ms = ctx->conf.rcpt_ms, .data_init_ms = ctx->conf.data_init_ms,
+		.data_block_ms = ctx->conf.data_block_ms, .data_done_ms = ctx->conf.data_done_ms,
+		.msg = &m->txn, .rcpt = tr, .n = n, .answer = remote_txn_answer, .arg = rc,
+	};
+	const char *dsn;
 
-	remote_unaccept(rc, n);
-	if (remote_precheck(s, m, rc, n) < 0)
-		return REMOTE_TRY_DONE;
-	env = remote_envelope(ctx, s, m, rc, n, reason, rlen);
-	if (env < 0) {
-		remote_unaccept(rc, n);
+	if (tr == NULL) {
+		snprintf(reason, rlen, "out of memory");
 		remote_smtp_close(ctx, sp, 1);
 		return REMOTE_TRY_NEXT;
 	}
+	snprintf(who, sizeof who, "host %s", s->target.text);
 	for (size_t i = 0; i < n; i++)
-		any |= rc[i].accepted && !rc[i].done;
-	if (env == 0 || !any) {
-		/* Nothing to send: end the transaction so the session can be reused. */
-		if (remote_smtp_rset(ctx, s) < 0)
-			remote_smtp_close(ctx, sp, 0);
-		else
-			s->messages++;
-		return REMOTE_TRY_DONE;
+		tr[i] = (struct smtp_txn_rcpt){ .addr = rc[i].addr, .len = rc[i].len, .notify = rc[i].notify,
+						.orcpt = rc[i].orcpt, .skip = rc[i].done };
+	enum smtp_txn_result r = smtp_txn_run(&t, reason, rlen, &dsn);
+	free(tr);
+	if (r == SMTP_TXN_BROKEN) {
+		/* the recipients without an answer go to the next server */
+		remote_smtp_close(ctx, sp, !t.lost);
+		return REMOTE_TRY_NEXT;
 	}
-	t = remote_data(ctx, sp, m, rc, n, reason, rlen, &reusable);
-	if (t == REMOTE_TRY_NEXT) {
-		remote_unaccept(rc, n);
+	if (t.mail_sent)
+		s->messages++;
+	if (t.lost)
 		remote_smtp_close(ctx, sp, 0);
-		return t;
-	}
-	s->messages++;
-	if (!reusable)
+	else if (t.mail_sent && !t.ended && remote_smtp_rset(ctx, s) < 0)
+		/* no message went: end the transaction so the session can be reused */
 		remote_smtp_close(ctx, sp, 0);
-	return t;
+	return REMOTE_TRY_DONE;
 }
 
 int remote_smtp_rset(struct remote_ctx *ctx, struct remote_session *s)

@@ -78,9 +78,11 @@ class LmtpHandler(socketserver.StreamRequestHandler):
                 cmd = raw.rstrip(b"\r\n").decode("utf-8", "replace")
                 verb = cmd[:4].upper()
                 if verb == "LHLO":
-                    self.reply(b"250-lmtp.example\r\n250-PIPELINING\r\n250 ENHANCEDSTATUSCODES\r\n")
+                    self.reply(b"250-lmtp.example\r\n250-PIPELINING\r\n250-SIZE 10000000\r\n250-8BITMIME\r\n"
+                               b"250 ENHANCEDSTATUSCODES\r\n")
                 elif verb == "MAIL":
-                    mail, rcpts = re.search(r"<(.*?)>", cmd).group(1), []
+                    m = re.search(r"<(.*?)>(.*)", cmd)
+                    mail, params, rcpts = m.group(1), m.group(2).split(), []
                     self.reply(b"250 2.1.0 ok\r\n")
                 elif verb == "RCPT":
                     r = re.search(r"<(.*?)>", cmd).group(1)
@@ -99,7 +101,7 @@ class LmtpHandler(socketserver.StreamRequestHandler):
                             break
                         data += raw
                     with rec.lock:
-                        rec.transactions.append({"mail": mail, "rcpts": list(rcpts), "data": data})
+                        rec.transactions.append({"mail": mail, "params": params, "rcpts": list(rcpts), "data": data})
                     # RFC 2033 4.2: one reply per accepted recipient.
                     self.reply(b"".join(rec.answer(r) for r in rcpts))
                 elif verb == "QUIT":
@@ -222,6 +224,22 @@ class TestLmtpDelivery(LmtpCase):
         self.assertNotRegex(data, rb"[^\r]\n", "a bare LF went over the wire")
         self.assertIn(b"\r\nfirst\r\n..hidden dot line\r\n...two dots\r\n..\r\nlast line without newline\r\n", data)
         self.assertIn(b"X-Test-Id: dots\r\n", data)
+
+    def test_mail_carries_the_size_and_body_the_server_offers(self):
+        """The transaction is remote delivery's (common/smtp_txn): MAIL
+        FROM carries SIZE (the message on the wire) and, for 8-bit data,
+        BODY=8BITMIME, as LHLO offered them."""
+        server = LmtpServer()
+        self.addCleanup(server.close)
+        t = self.lmtp_tree(server.server_address[1])
+        submit(t, ["ok4@lmtp.test"], "Subject: 8bit\nX-Test-Id: eightbit\n\ncaf\u00e9\n".encode())
+        submit(t, ["ok5@lmtp.test"], b"Subject: 7bit\nX-Test-Id: sevenbit\n\ncafe\n")
+        self.wait_for(lambda: self.delivered_to(server, "ok4@lmtp.test") and self.delivered_to(server, "ok5@lmtp.test"),
+                      "the LMTP transactions", t)
+        for rcpt, body in (("ok4@lmtp.test", ["BODY=8BITMIME"]), ("ok5@lmtp.test", [])):
+            x = self.delivered_to(server, rcpt)[0]
+            # SIZE: the data as sent and the final ".\r\n"
+            self.assertEqual(sorted(x["params"]), sorted(["SIZE=%d" % (len(x["data"]) + 3)] + body), x["params"])
 
     def test_bare_cr_goes_out_as_crlf_and_is_dot_stuffed(self):
         # Review finding 3: a bare CR in a queued message (pickup takes

@@ -150,8 +150,8 @@ static void test_lmtp_deliver_per_recipient(void **state)
 	assert_int_equal(parse(dest, &d), 0);
 	/* The path is taken relative to the caller's root: here "/". */
 	assert_int_equal(chdir("/"), 0);
-	struct lmtp_msg m = { .sender = "s@x", .helo = "me", .fd = mfd, .offset = 2,
-			      .size = (off_t)sizeof msg - 1, .timeout_ms = 5000 };
+	struct lmtp_msg m = { .txn = { .sender = "s@x", .body = { .fd = mfd, .offset = 2, .size = (off_t)sizeof msg - 1 } },
+			      .helo = "me", .timeout_ms = 5000 };
 	lmtp_deliver(&d, &m, rcpts, 3, ans);
 	n = read(pipefd[0], wire, sizeof wire - 1);
 	assert_true(n > 0);
@@ -176,7 +176,7 @@ static void test_lmtp_deliver_refused_connection_defers_all(void **state)
 	const char *rcpts[] = { "a@x", "b@x" };
 	struct lmtp_answer ans[2];
 	struct lmtp_dest d = { .is_unix = 1 };
-	struct lmtp_msg m = { .sender = "", .helo = "me", .fd = -1, .timeout_ms = 1000 };
+	struct lmtp_msg m = { .txn = { .sender = "", .body = { .fd = -1 } }, .helo = "me", .timeout_ms = 1000 };
 
 	(void)state;
 	snprintf(d.path, sizeof d.path, "/nonexistent/lmtp.sock");
@@ -369,7 +369,7 @@ static void test_lmtp_probe_unreachable_defers(void **state)
 static void deliver_one_empty(const struct lmtp_dest *d, void *arg)
 {
 	const char *rcpt = "a@x";
-	struct lmtp_msg m = { .sender = "s@x", .helo = "me", .fd = -1, .timeout_ms = 5000 };
+	struct lmtp_msg m = { .txn = { .sender = "s@x", .body = { .fd = -1 } }, .helo = "me", .timeout_ms = 5000 };
 
 	lmtp_deliver(d, &m, &rcpt, 1, arg);
 }
@@ -388,8 +388,65 @@ static void test_lmtp_deliver_250_to_data_defers_with_4_0_0(void **state)
 	script_run(replies, 6, 0, deliver_one_empty, &a, wire, sizeof wire);
 	assert_int_equal(a.status, LMTP_DEFERRED);
 	assert_string_equal(a.dsn, "4.0.0");
-	assert_non_null(strstr(a.reason, "said: 250 2.0.0 whatever (in reply to DATA)"));
+	assert_non_null(strstr(a.reason, "said: 250 2.0.0 whatever (in reply to DATA command)"));
 	assert_string_equal(wire, "LHLO me\r\nMAIL FROM:<s@x>\r\nRCPT TO:<a@x>\r\nDATA\r\nQUIT\r\n");
+}
+
+/* lmtp_deliver of an empty message that needs 8BITMIME and SMTPUTF8,
+ * with DSN fields, to a@x, b@x and c@x; arg: their answers. */
+static void deliver_three_8bit(const struct lmtp_dest *d, void *arg)
+{
+	const char *rcpts[] = { "a@x", "b@x", "c@x" };
+	struct lmtp_msg m = { .txn = { .sender = "s@x", .smtp_size = 3, .eightbit = 1, .smtputf8 = 1, .ret = "FULL",
+				       .envid = "e1", .body = { .fd = -1 } },
+			      .helo = "me", .timeout_ms = 5000 };
+
+	lmtp_deliver(d, &m, rcpts, 3, arg);
+}
+
+/* The transaction is remote delivery's (common/smtp_txn): MAIL carries
+ * SIZE, BODY and SMTPUTF8 where LHLO offered them, never DSN fields (the
+ * queue keeps that duty), and the RCPTs go pipelined; one answer per
+ * accepted recipient after the dot, in RCPT order. */
+static void test_lmtp_deliver_pipelines_with_the_mail_parameters_offered(void **state)
+{
+	const char *const replies[] = {
+		"220 hi\r\n", "250-x\r\n250-PIPELINING\r\n250-SIZE 100000\r\n250-8BITMIME\r\n250-DSN\r\n250 SMTPUTF8\r\n",
+		"250 2.1.0 ok\r\n", "250 ok\r\n", "550 5.1.1 no\r\n", "250 ok\r\n", "354 go\r\n",
+		"250 2.0.0 a\r\n452 4.2.2 full\r\n", "221 bye\r\n" };
+	struct lmtp_answer ans[3];
+	char wire[4096];
+
+	(void)state;
+	script_run(replies, 9, 0, deliver_three_8bit, ans, wire, sizeof wire);
+	assert_string_equal(wire, "LHLO me\r\nMAIL FROM:<s@x> SIZE=3 BODY=8BITMIME SMTPUTF8\r\nRCPT TO:<a@x>\r\n"
+			    "RCPT TO:<b@x>\r\nRCPT TO:<c@x>\r\nDATA\r\n.\r\nQUIT\r\n");
+	assert_int_equal(ans[0].status, LMTP_DELIVERED);
+	assert_string_equal(ans[0].dsn, "2.0.0");
+	assert_int_equal(ans[1].status, LMTP_FAILED);
+	assert_string_equal(ans[1].dsn, "5.1.1");
+	assert_non_null(strstr(ans[1].reason, "said: 550 5.1.1 no (in reply to RCPT TO command)"));
+	assert_int_equal(ans[2].status, LMTP_DEFERRED);
+	assert_string_equal(ans[2].dsn, "4.2.2");
+	assert_non_null(strstr(ans[2].reason, "said: 452 4.2.2 full (in reply to end of DATA command)"));
+}
+
+/* RFC 6531 3.4: a message that needs SMTPUTF8 is not sent to a server
+ * that does not offer it; it fails at once (5.6.7), nothing sent. */
+static void test_lmtp_deliver_fails_smtputf8_mail_where_not_offered(void **state)
+{
+	const char *const replies[] = { "220 hi\r\n", "250-x\r\n250 PIPELINING\r\n", "221 bye\r\n" };
+	struct lmtp_answer ans[3];
+	char wire[4096];
+
+	(void)state;
+	script_run(replies, 3, 0, deliver_three_8bit, ans, wire, sizeof wire);
+	assert_string_equal(wire, "LHLO me\r\nQUIT\r\n");
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(ans[i].status, LMTP_FAILED);
+		assert_string_equal(ans[i].dsn, "5.6.7");
+		assert_non_null(strstr(ans[i].reason, "SMTPUTF8 is required, but was not offered by lmtp "));
+	}
 }
 
 int main(void)
@@ -406,6 +463,8 @@ int main(void)
 		cmocka_unit_test(test_lmtp_probe_ends_within_its_timeout_as_a_whole),
 		cmocka_unit_test(test_lmtp_probe_unreachable_defers),
 		cmocka_unit_test(test_lmtp_deliver_250_to_data_defers_with_4_0_0),
+		cmocka_unit_test(test_lmtp_deliver_pipelines_with_the_mail_parameters_offered),
+		cmocka_unit_test(test_lmtp_deliver_fails_smtputf8_mail_where_not_offered),
 	};
 	signal(SIGPIPE, SIG_IGN);
 	return cmocka_run_group_tests(tests, NULL, NULL);
