@@ -232,13 +232,15 @@ def fuzz_one(build, name, have_clang):
         cmd = [path, "-runs=%d" % FUZZ_RUNS, "-max_total_time=%d" % FUZZ_SECONDS,
                "-timeout=20", "-rss_limit_mb=2048", "-artifact_prefix=%s/" % work]
         corpus = os.path.join(SOURCE, "tests", "fuzz", "corpus", name[len("fuzz_"):])
-        if not os.path.isdir(corpus):
-            corpus = os.path.join(SOURCE, "tests", "fuzz", "corpus", name)
-        if os.path.isdir(corpus):
-            # libFuzzer writes into its first corpus dir: give it a copy.
-            copy = os.path.join(work, "corpus")
-            shutil.copytree(corpus, copy)
-            cmd.append(copy)
+        if not os.path.isdir(corpus) or not os.listdir(corpus):
+            # A target without seeds would fuzz from nothing and pass
+            # all the same: every target has a committed corpus.
+            why = "no seed corpus in %s (docs/fuzzing.md, Seed corpora)" % os.path.relpath(corpus, SOURCE)
+            return "fail", why, ["   %-32s FAILED: %s" % (name, why)]
+        # libFuzzer writes into its first corpus dir: give it a copy.
+        copy = os.path.join(work, "corpus")
+        shutil.copytree(corpus, copy)
+        cmd.append(copy)
         t0 = time.monotonic()
         rc, out = run_bounded(cmd, FUZZ_TIMEOUT * timeout_scale(), cwd=work)
         text = out.decode("utf-8", "replace")
