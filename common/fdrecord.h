@@ -6,7 +6,8 @@
  * the reader allows (none or one); any other is closed and the record
  * is a broken protocol.  fdrecord_read is the whole blocking read that
  * the delivery agents, the command helper and the login hand-off share;
- * imap-hibernate, event-driven, calls fdrecord_recv and fdrecord_end. */
+ * imap-hibernate, event-driven, calls fdrecord_recv and fdrecord_end, and
+ * qmgr finds the agents' answers (no descriptors) with fdrecord_end. */
 #ifndef POSTERN_FDRECORD_H
 #define POSTERN_FDRECORD_H
 

@@ -167,6 +167,7 @@ struct hib_in {
 	int fd;                         /* the client's descriptor, once received */
 	char *buf;                      /* the record (then the commit) so far */
 	size_t len;
+	size_t scanned;                 /* fdrecord_end's place in buf */
 	struct hib_session *s;          /* taken (status=ok sent): waiting for the commit */
 	long long due;
 	struct hib_in *prev, *next;
@@ -959,7 +960,7 @@ static void hib_in_record(struct hib *h, struct hib_in *in)
 		hib_in_free(h, in);
 		return;
 	}
-	in->len = 0;   /* now the commit */
+	in->len = in->scanned = 0;   /* now the commit */
 }
 
 /* The commit: the client is ours. */
@@ -1005,7 +1006,12 @@ static void hib_in_event(struct hib *h, struct hib_in *in)
 		return;
 	}
 	in->len += n;
-	if (in->len >= 2 && in->buf[in->len - 2] == '\n' && in->buf[in->len - 1] == '\n') {
+	size_t end = fdrecord_end(in->buf, in->len, &in->scanned);
+	if (end != 0 && end != in->len) {
+		/* the peer waits for an answer: nothing may follow its record */
+		log_warn("a hibernation record followed by %zu more bytes", in->len - end);
+		hib_in_free(h, in);
+	} else if (end != 0) {
 		if (in->s == NULL)
 			hib_in_record(h, in);
 		else

@@ -33,6 +33,7 @@
 
 #include "address.h"
 #include "config.h"
+#include "fdrecord.h"
 #include "hash.h"
 #include "log.h"
 #include "metric.h"
@@ -686,18 +687,17 @@ static int qmgr_conn_parse(struct qmgr *q, struct qmgr_conn *c)
 {
 	for (;;) {
 		struct record rec = { 0 };
-		const char *end, *err = NULL;
-		size_t n, used;
+		const char *err = NULL;
+		size_t n, used, scanned = 0;
 		int r;
 
 		if (c->in.len == 0)
 			return 0;
 		if (c->job == NULL || c->answered >= c->job->n || c->in.data[0] == '\n')
 			return -1;   /* an answer nobody asked for, or an empty one */
-		end = memmem(c->in.data, c->in.len, "\n\n", 2);
-		if (end == NULL)
+		n = fdrecord_end(c->in.data, c->in.len, &scanned);
+		if (n == 0)
 			return 0;
-		n = (size_t)(end - c->in.data) + 2;
 		r = record_parse(c->in.data, n, &rec, &used, &err);
 		if (r == 0)
 			r = qmgr_answer(c, &rec);

@@ -486,5 +486,25 @@ class ImapHibernate(PosternTestCase):
                    % (pid, uid), after=mark)
         self.assertNotIn("resumed", t.log_text(mark))
 
+    def test_a_record_with_bytes_after_it_is_refused_at_once(self):
+        """The caller waits for an answer after its record: bytes after
+        the record's empty line break the protocol, and imap-hibernate
+        says so and closes at once (common/fdrecord's end of record)."""
+        if not is_root():
+            self.skipTest("needs root: only postern-vmail and root may call imap-hibernate")
+        t = self.tree()
+        t.wake("imap-hibernate")
+        mark = t.log_mark()
+        mine, theirs = socket.socketpair()
+        self.addCleanup(mine.close)
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.addCleanup(s.close)
+        s.settimeout(30 * SCALE)
+        s.connect(os.path.join(t.dir, "private", "imap-hibernate"))
+        socket.send_fds(s, [b"request=hibernate\n\nmore"], [theirs.fileno()])
+        theirs.close()
+        self.assertEqual(s.recv(4096), b"")                        # closed, no answer
+        t.wait_log(r"imap-hibernate\[\d+\]: warning: a hibernation record followed by 4 more bytes", after=mark)
+
 
 SPARES = 4   # common/service_table.c: the spares of imap-session (docs/tree.md)
