@@ -11,6 +11,10 @@
  * byte-a-minute connections cost one process, not one service process
  * each, and a client that talks gets a service process at once.
  *
+ * SMTP with smtpd_pregreet_wait set: the greeting waits that long, and a
+ * client that talks first is answered 554 5.5.1 and closed (the pregreet
+ * test of common/pregreet, as smtpd runs it; mynetworks greeted at once).
+ *
  * Limits (postern.conf): front_connection_limit held in all (one more is
  * answered with the protocol's "busy" and closed: 421 4.3.2, -ERR
  * [SYS/TEMP], * BYE [UNAVAILABLE]), front_client_connection_limit held
@@ -59,6 +63,8 @@
 #include "login_policy.h"
 #include "tls.h"
 #include "log.h"
+#include "netlist.h"
+#include "pregreet.h"
 #include "sockets.h"
 
 #define FRONT_RETRY_MS 100          /* a hand-off the service did not take is retried after this */
@@ -97,8 +103,10 @@ struct front_conn {
 	int fd;
 	int ready;                    /* its line is complete: waiting for the service */
 	time_t deadline;              /* CLOCK_MONOTONIC seconds */
+	long long greet_ms;           /* SMTP pregreet test: greeting due (monotonic ms), 0 greeted */
 	struct front_addr *addr;
 	struct front_conn *prev, *next;
+	struct front_conn *gprev, *gnext;   /* not yet greeted, in greeting order */
 };
 
 /* Held connections of one client address. */
@@ -129,6 +137,11 @@ struct front {
 	char *peek;
 	time_t last_status;
 	unsigned long long passed, timed_out, refused;
+	/* SMTP: the pregreet test (smtpd_pregreet_wait; mynetworks greeted at once) */
+	int pregreet_ms;
+	struct netlist_net *mynetworks;
+	size_t nmynetworks;
+	struct front_conn *ghead, *gtail;   /* waiting for their greeting, oldest first */
 };
 
 static time_t front_now(void)
@@ -137,6 +150,14 @@ static time_t front_now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec;
+}
+
+static long long front_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static size_t front_hash(const unsigned char ip[16], size_t n)
@@ -231,9 +252,26 @@ static void front_drain(struct front *f, int fd)
 		;
 }
 
+/* Out of the list of clients waiting for their greeting. */
+static void front_greet_unlink(struct front *f, struct front_conn *c)
+{
+	if (c->gprev != NULL)
+		c->gprev->gnext = c->gnext;
+	else
+		f->ghead = c->gnext;
+	if (c->gnext != NULL)
+		c->gnext->gprev = c->gprev;
+	else
+		f->gtail = c->gprev;
+	c->gprev = c->gnext = NULL;
+	c->greet_ms = 0;
+}
+
 /* Forget c: out of the list and the counts, its descriptor closed. */
 static void front_drop(struct front *f, struct front_conn *c)
 {
+	if (c->greet_ms != 0)
+		front_greet_unlink(f, c);
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else
@@ -289,6 +327,22 @@ static int front_pass(struct front *f, struct front_conn *c)
 	return 1;
 }
 
+/* c talked before its greeting (n bytes waiting): answered as smtpd
+ * answers it (PREGREET in the log, 554 5.5.1) and closed. */
+static void front_pregreeted(struct front *f, struct front_conn *c, size_t n)
+{
+	char who[INET6_ADDRSTRLEN], client[INET6_ADDRSTRLEN + 16], reply[FRONT_REPLY_MAX];
+
+	front_addr_text(c->addr, who, sizeof who);
+	snprintf(client, sizeof client, "unknown[%s]", who);
+	pregreet_log(client, f->peek, n, f->pregreet_ms - (c->greet_ms - front_now_ms()));
+	snprintf(reply, sizeof reply, PREGREET_REPLY "\r\n", f->hostname);
+	front_say(c->fd, reply);
+	front_drain(f, c->fd);
+	f->refused++;
+	front_drop(f, c);
+}
+
 /* Look at what c has sent: a complete line (or peek_limit bytes) makes
  * it ready and passes it; end of input or an error ends it.  hup: the
  * client closed its side (EPOLLRDHUP), which a peek cannot see while
@@ -299,6 +353,10 @@ static void front_peek(struct front *f, struct front_conn *c, int hup)
 
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) && !hup)
 		return;
+	if (n > 0 && c->greet_ms != 0) {
+		front_pregreeted(f, c, (size_t)n);
+		return;
+	}
 	if (n <= 0 || (hup && !c->ready && memchr(f->peek, '\n', (size_t)n) == NULL)) {
 		front_drop(f, c);   /* gone before its first line: nobody to answer */
 		return;
@@ -322,6 +380,21 @@ static void front_retry(struct front *f)
 		if (c->ready && front_pass(f, c) == 0)
 			return;
 		c = next;
+	}
+}
+
+/* Greet the clients that kept quiet for the pregreet wait.  Every one
+ * waits as long, so the list is in due order. */
+static void front_greet_due(struct front *f)
+{
+	long long now = f->ghead != NULL ? front_now_ms() : 0;
+	char who[INET6_ADDRSTRLEN];
+
+	while (f->ghead != NULL && f->ghead->greet_ms <= now) {
+		struct front_conn *c = f->ghead;
+		front_greet_unlink(f, c);
+		front_addr_text(c->addr, who, sizeof who);
+		front_say(c->fd, front_greeting(f, who));
 	}
 }
 
@@ -395,7 +468,18 @@ static void front_take(struct front *f, int fd, time_t now)
 	f->held++;
 	ev.data.ptr = c;
 	front_addr_text(a, who, sizeof who);
-	front_say(fd, front_greeting(f, who));
+	if (f->pregreet_ms > 0 && !netlist_match(f->mynetworks, f->nmynetworks, who)) {
+		/* the pregreet test: greeted once it has kept quiet that long */
+		c->greet_ms = front_now_ms() + f->pregreet_ms;
+		c->gprev = f->gtail;
+		if (f->gtail != NULL)
+			f->gtail->gnext = c;
+		else
+			f->ghead = c;
+		f->gtail = c;
+	} else {
+		front_say(fd, front_greeting(f, who));
+	}
 	if (epoll_ctl(f->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		log_warn("epoll_ctl: %s", strerror(errno));
 		front_drop(f, c);
@@ -441,14 +525,21 @@ static void front_status(struct front *f, time_t now, int force)
 		 f->ready, f->passed, f->timed_out, f->refused, ru.ru_maxrss);
 }
 
-/* The epoll wait: until the oldest deadline, or FRONT_RETRY_MS while a
- * ready client waits for the service. */
+/* The epoll wait: until the oldest deadline or greeting due, or
+ * FRONT_RETRY_MS while a ready client waits for the service. */
 static int front_wait_ms(const struct front *f, time_t now)
 {
 	long long ms = -1;
 
 	if (f->head != NULL)
 		ms = f->head->deadline > now ? (long long)(f->head->deadline - now) * 1000 : 0;
+	if (f->ghead != NULL) {
+		long long due = f->ghead->greet_ms - front_now_ms();
+		if (due < 0)
+			due = 0;
+		if (ms < 0 || due < ms)
+			ms = due;
+	}
 	if (f->ready > 0 && (ms < 0 || ms > FRONT_RETRY_MS))
 		ms = FRONT_RETRY_MS;
 	if (ms < 0 || ms > FRONT_STATUS_SECONDS * 1000)
@@ -509,6 +600,7 @@ static void front_loop(struct front *f)
 		}
 		now = front_now();
 		front_retry(f);
+		front_greet_due(f);
 		front_expire(f, now);
 		front_status(f, now, 0);
 		front_report(f);
@@ -646,6 +738,12 @@ static void front_init(struct front *f, const struct daemon *d)
 	if (peek < 64 || peek > 65536)
 		log_fatal("front_peek_limit must be between 64 and 65536");
 	f->peek_limit = (size_t)peek;
+	if (f->proto == &front_protos[0]) {
+		/* smtpd's own pregreet test, which it skips for the clients
+		 * we pass (their first line is already there) */
+		f->pregreet_ms = pregreet_wait_ms();
+		f->mynetworks = netlist_parse("mynetworks", config_str("mynetworks"), NULL, 0, &f->nmynetworks);
+	}
 	f->peek = malloc(f->peek_limit);
 	for (f->nbuckets = 64; f->nbuckets < f->limit; f->nbuckets *= 2)
 		;

@@ -10,6 +10,7 @@
 #include "buf.h"
 #include "cdbmap.h"
 #include "dmarc_eval.h"
+#include "netlist.h"
 #include "recipient.h"
 #include "smtp_cmd.h"
 #include "spf_eval.h"
@@ -23,18 +24,11 @@
 #define SMTPD_ORCPT_MAX 500      /* RFC 3461 4.2: ORCPT at most 500 characters */
 #define SMTPD_AUTH_USER_MAX 256
 #define SMTPD_PREPEND_MAX 8192   /* header lines policy servers PREPEND to one message */
-#define SMTPD_MYNETWORKS_MAX 256 /* CIDR blocks in mynetworks and in the limit exceptions */
 
 enum smtpd_mode {
 	SMTPD_MODE_SMTP,         /* 25: MX, STARTTLS offered, no AUTH */
 	SMTPD_MODE_SUBMISSION,   /* 587: STARTTLS, then AUTH, required for MAIL (RFC 6409) */
 	SMTPD_MODE_SMTPS,        /* 465: implicit TLS (RFC 8314), AUTH required */
-};
-
-struct smtpd_net {               /* one mynetworks block */
-	int family;              /* AF_INET or AF_INET6 */
-	unsigned char addr[16];
-	unsigned prefix;
 };
 
 struct smtpd_access;              /* smtpd_access.c: maps, rates, pregreet */
@@ -52,9 +46,9 @@ struct smtpd_ctx {
 	const char *hostname;            /* myhostname */
 	SSL_CTX *tls;                    /* server context, NULL: no TLS */
 	int tls_handshake_ms;            /* tls_handshake_timeout, whole handshake; 0: none */
-	struct smtpd_net *mynetworks;
+	struct netlist_net *mynetworks;
 	size_t nmynetworks;
-	struct smtpd_net *limit_exceptions; /* smtpd_client_limit_exceptions, $mynetworks expanded */
+	struct netlist_net *limit_exceptions; /* smtpd_client_limit_exceptions, $mynetworks expanded */
 	size_t nlimit_exceptions;
 	int conn_fd;                     /* per-IP session slots (smtpd_limit.c), -1: none */
 	unsigned long long size_limit;   /* message_size_limit, >= 1 (config.c refuses 0) */
@@ -196,12 +190,6 @@ void smtpd_cmd_auth(struct smtpd_session *ss, const struct smtp_cmd *cmd);
 void smtpd_policy_init(struct smtpd_ctx *ctx);
 /* Whether the client address (text) lies in mynetworks. */
 int smtpd_policy_mynetworks(const struct smtpd_ctx *ctx, const char *client);
-/* Parse a setting's list of CIDR blocks (spaces or commas; with mine,
- * $mynetworks stands for those n_mine blocks); exits on a bad entry. */
-struct smtpd_net *smtpd_netlist_parse(const char *key, const char *v, const struct smtpd_net *mine,
-				      size_t n_mine, size_t *n_r);
-/* Whether the client address (text) lies in one of the n nets. */
-int smtpd_netlist_match(const struct smtpd_net *nets, size_t n, const char *client);
 /* Whether the authenticated user may use sender as MAIL FROM: 1 yes,
  * 0 no, -1 map lookup failure. */
 int smtpd_policy_sender_owned(const struct smtpd_ctx *ctx, const char *user, const char *sender);

@@ -55,11 +55,10 @@
 #include "dns.h"
 #include "dnsbl_sites.h"
 #include "log.h"
+#include "pregreet.h"
 #include "rate_table.h"
 #include "smtpd.h"
 
-#define SMTPD_PREGREET_MAX_S 10   /* longest smtpd_pregreet_wait */
-#define SMTPD_PREGREET_SHOW 48    /* bytes of a pregreeting shown in the log */
 
 enum smtpd_access_map { MAP_CLIENT, MAP_HELO, MAP_SENDER, MAP_RCPT, MAP_COUNT };
 
@@ -121,15 +120,12 @@ static void smtpd_access_rates_init(struct smtpd_access *a, const struct daemon 
 void smtpd_access_init(struct smtpd_ctx *ctx, const struct daemon *d)
 {
 	struct smtpd_access *a = calloc(1, sizeof(*a));
-	unsigned long long wait = config_time("smtpd_pregreet_wait");
 
 	if (a == NULL)
 		log_fatal("out of memory");
 	for (int i = 0; i < MAP_COUNT; i++)
 		a->map[i] = smtpd_open_map_key(d, smtpd_access_keys[i]);
-	if (wait > SMTPD_PREGREET_MAX_S)
-		log_fatal("smtpd_pregreet_wait must be at most %ds", SMTPD_PREGREET_MAX_S);
-	a->pregreet_ms = (int)wait * 1000;
+	a->pregreet_ms = pregreet_wait_ms();
 	smtpd_access_rates_init(a, d);
 	smtpd_access_dnsbl_init(a);
 	ctx->access = a;
@@ -241,10 +237,9 @@ static void smtpd_access_client_name(const struct smtpd_session *ss, char *out, 
 static int smtpd_access_pregreet(struct smtpd_session *ss)
 {
 	struct pollfd p = { .fd = stream_fd(ss->s), .events = POLLIN };
-	char got[SMTPD_PREGREET_SHOW], shown[SMTPD_PREGREET_SHOW * 4 + 1];
+	char got[PREGREET_SHOW];
 	struct timespec t0, t1;
 	ssize_t n;
-	size_t k = 0;
 	int r;
 
 	/* A client from the connection front was greeted there, and its
@@ -264,19 +259,13 @@ static int smtpd_access_pregreet(struct smtpd_session *ss)
 		ss->done = 1;
 		return 1;
 	}
-	for (ssize_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)got[i];
-		k += (size_t)snprintf(shown + k, sizeof(shown) - k, c >= 0x20 && c < 0x7f && c != '\\'
-				      ? "%c" : "\\x%02x", c);
-	}
+	pregreet_log(ss->client_log, got, (size_t)n,
+		     (long long)(t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000);
 	/* Read what else is waiting, so closing sends a FIN the client can
 	 * read our reply before, not a reset. */
 	while (recv(p.fd, got, sizeof(got), MSG_DONTWAIT) > 0)
 		;
-	log_info("PREGREET %zd after %lld ms from %s: %s", n,
-		 (long long)(t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000,
-		 ss->client_log, shown);
-	smtpd_reply(ss, "554 5.5.1 %s Error: client sent data before the greeting", ss->ctx->hostname);
+	smtpd_reply(ss, PREGREET_REPLY, ss->ctx->hostname);
 	ss->done = 1;
 	return 1;
 }

@@ -35,7 +35,7 @@ struct smtpd_dkim_conf {
 	struct dns *resolver;         /* NULL: no verification */
 	size_t limit;                 /* dkim_verify_signature_limit */
 	long long timeout_ms;         /* dkim_dns_timeout */
-	struct smtpd_net *skip;       /* dkim_verify_skip_addresses */
+	struct netlist_net *skip;       /* dkim_verify_skip_addresses */
 	size_t nskip;
 };
 
@@ -57,7 +57,7 @@ void smtpd_dkim_init(struct smtpd_ctx *ctx)
 		limit = DKIM_VERIFY_LIMIT_MAX;
 	}
 	c->limit = (size_t)limit;
-	c->skip = smtpd_netlist_parse("dkim_verify_skip_addresses", config_str("dkim_verify_skip_addresses"), NULL, 0,
+	c->skip = netlist_parse("dkim_verify_skip_addresses", config_str("dkim_verify_skip_addresses"), NULL, 0,
 				      &c->nskip);
 	c->timeout_ms = t > LLONG_MAX / 1000 ? LLONG_MAX : (long long)t * 1000;
 	/* One query never outlasts the whole budget. */
@@ -86,7 +86,7 @@ struct dkim_verify *smtpd_dkim_start(const struct smtpd_session *ss)
 	/* Our own users' mail is signed by us, not verified (docs/dkim.md);
 	 * trusted and local clients are skipped as SPF skips them. */
 	if (ss->ctx->dkim == NULL || ss->auth_user.len > 0 || smtpd_policy_mynetworks(ss->ctx, ss->client) ||
-	    smtpd_netlist_match(ss->ctx->dkim->skip, ss->ctx->dkim->nskip, ss->client))
+	    netlist_match(ss->ctx->dkim->skip, ss->ctx->dkim->nskip, ss->client))
 		return NULL;
 	v = dkim_verify_new(ss->ctx->dkim->limit, (uint64_t)time(NULL));
 	if (v == NULL)

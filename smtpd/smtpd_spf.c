@@ -44,7 +44,7 @@ struct smtpd_spf_conf {
 	struct spf_dns dns;
 	int reject_fail;
 	long long time_limit_ms;
-	struct smtpd_net *skip;
+	struct netlist_net *skip;
 	size_t nskip;
 	char authserv_id[AUTH_RESULTS_ID_MAX + 1];
 };
@@ -70,7 +70,7 @@ void smtpd_spf_init(struct smtpd_ctx *ctx)
 	buf_free(&probe);
 	c->reject_fail = config_bool("spf_reject_fail");
 	c->time_limit_ms = t > LLONG_MAX / 1000 ? LLONG_MAX : (long long)t * 1000;
-	c->skip = smtpd_netlist_parse("spf_skip_addresses", config_str("spf_skip_addresses"), NULL, 0, &c->nskip);
+	c->skip = netlist_parse("spf_skip_addresses", config_str("spf_skip_addresses"), NULL, 0, &c->nskip);
 	ctx->spf = c;
 	if (ctx->mode != SMTPD_MODE_SMTP || !config_bool("spf_check"))
 		return;
@@ -101,7 +101,7 @@ static int smtpd_spf_applies(const struct smtpd_session *ss)
 		return 0;
 	return c != NULL && c->resolver != NULL && ss->auth_user.len == 0 &&
 	       !smtpd_policy_mynetworks(ss->ctx, ss->client) &&
-	       !smtpd_netlist_match(c->skip, c->nskip, ss->client);
+	       !netlist_match(c->skip, c->nskip, ss->client);
 }
 
 /* One check_host() run into the session's answer fields. */

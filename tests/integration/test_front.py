@@ -11,6 +11,7 @@ greeting's answer gets every reply once (the front greeted, smtpd did not).
 
 import imaplib
 import os
+import re
 import resource
 import select
 import smtplib
@@ -347,6 +348,42 @@ class FrontTest(PosternTestCase):
         self.hold_idle_and_serve(t, front, "imap", rb"^\* OK \[CAPABILITY IMAP4rev1 .*\] Postern IMAP ready\r\n$",
                                  real, "an IMAP login, SELECT, FETCH and LOGOUT")
         self.assertIn(b"read through the front", got["msg"])
+
+    def test_front_pregreet_test_refuses_a_client_that_talks_first(self):
+        """smtpd_pregreet_wait applies at the front as at smtpd (which
+        skips it for the clients the front passes): a client that talks
+        before the greeting gets 554 5.5.1 and is closed, logged as
+        PREGREET; a patient one is greeted after the wait and served;
+        mynetworks is greeted at once."""
+        t, front = self.start_front_tree(smtpd_pregreet_wait="1s", mynetworks="127.0.0.1/32")
+        port = t.port("smtp")
+        mark = t.log_mark()
+        bot = RawSMTP(port, source="127.0.0.2")
+        self.addCleanup(bot.close)
+        bot.send(b"EHLO early.example\r\n")
+        code, text = bot.read_reply()
+        self.assertEqual((code, text[0][:5]), (554, b"5.5.1"), text)
+        self.assertIn(b"client sent data before the greeting", text[0])
+        self.assertEqual(bot.sock.recv(100), b"")                  # closed
+        t.wait_log(r"smtp-front\[%d\]: PREGREET 20 after \d+ ms from unknown\[127\.0\.0\.2\]: "
+                   r"EHLO early\.example\\x0d\\x0a" % front, after=mark)
+        # A patient client: greeted after the wait, then served by smtpd.
+        start = time.monotonic()
+        c = RawSMTP(port, source="127.0.0.2")
+        self.addCleanup(c.close)
+        self.assertEqual(c.read_reply()[0], 220)
+        self.assertGreaterEqual(time.monotonic() - start, 0.9)
+        c.send(b"EHLO patient.example\r\n")
+        self.assertEqual(c.read_reply()[0], 250)
+        c.send(b"QUIT\r\n")
+        self.assertEqual(c.read_reply()[0], 221)
+        # mynetworks: greeted at once, and may talk first.
+        m = RawSMTP(port, source="127.0.0.1")
+        self.addCleanup(m.close)
+        m.send(b"EHLO trusted.example\r\n")
+        self.assertEqual(m.read_reply()[0], 220)
+        self.assertEqual(m.read_reply()[0], 250)
+        self.assertEqual(len(re.findall(r"PREGREET", t.log_text(after=mark))), 1)
 
     def test_front_greetings_are_the_services_own(self):
         def greetings(t):
