@@ -17,6 +17,7 @@
  * treats it as a protocol error of that server (a temporary failure). */
 #include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -272,6 +273,15 @@ const char *smtp_reply_dsn_failure(const struct smtp_reply *r)
 	/* A reply of the wrong kind (250 where DATA needs 354) is a protocol
 	 * error: a temporary failure whose status must not read 2.x.x. */
 	return r->code / 100 == 4 || r->code / 100 == 5 ? smtp_reply_dsn(r) : "4.0.0";
+}
+
+void smtp_reason(char *out, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(out, len, fmt, ap);
+	va_end(ap);
 }
 
 void smtp_reply_said(const struct smtp_reply *r, const char *who, const char *cmd, size_t shown,

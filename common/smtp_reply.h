@@ -62,6 +62,9 @@ const char *smtp_reply_dsn_failure(const struct smtp_reply *r);
  * at shown bytes (smtp_reply_summary): the reason of a result. */
 void smtp_reply_said(const struct smtp_reply *r, const char *who, const char *cmd, size_t shown,
 		     char *out, size_t outlen);
+/* A result's reason, printf-style into out: a diagnostic, so a text cut
+ * to fit is no error. */
+void smtp_reason(char *out, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Whether p[0..n) is exactly an RFC 3463 enhanced status code: class 2,
  * 4 or 5, then two numbers of 1-3 digits ("5.1.1"). */
 int smtp_enhanced_code_ok(const char *p, size_t n);

@@ -27,16 +27,6 @@
 
 #define SMTP_TXN_REASON_MAX 1024
 
-static void txn_reason(char *out, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void txn_reason(char *out, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(out, len, fmt, ap);   /* a diagnostic: cutting it short is harmless */
-	va_end(ap);
-}
-
 static enum smtp_txn_status txn_status(int code)
 {
 	return code / 100 == 2 ? SMTP_TXN_DELIVERED : code / 100 == 5 ? SMTP_TXN_FAILED : SMTP_TXN_DEFERRED;
@@ -146,12 +136,12 @@ static int txn_precheck(struct smtp_txn *t)
 
 	if (t->msg->smtputf8 && !t->ext->smtputf8) {
 		/* RFC 6531 3.4: never downgrade silently. */
-		txn_reason(why, sizeof why, "SMTPUTF8 is required, but was not offered by %s", t->who);
+		smtp_reason(why, sizeof why, "SMTPUTF8 is required, but was not offered by %s", t->who);
 		txn_answer_rest(t, 0, SMTP_TXN_FAILED, "5.6.7", why);
 		return -1;
 	}
 	if (t->ext->size && t->ext->size_max > 0 && t->msg->smtp_size > t->ext->size_max) {
-		txn_reason(why, sizeof why, "message size %llu exceeds size limit %llu of server %s",
+		smtp_reason(why, sizeof why, "message size %llu exceeds size limit %llu of server %s",
 			   t->msg->smtp_size, t->ext->size_max, t->peer);
 		txn_answer_rest(t, 0, SMTP_TXN_FAILED, "5.3.4", why);
 		return -1;
@@ -224,12 +214,12 @@ static int txn_envelope(struct smtp_txn *t, char *reason, size_t rlen, const cha
 	buf_free(&cmd);
 	return ret;
 lost:
-	txn_reason(reason, rlen, "lost connection with %s while sending the envelope", t->peer);
+	smtp_reason(reason, rlen, "lost connection with %s while sending the envelope", t->peer);
 	*dsn_r = "4.4.2";
 	buf_free(&cmd);
 	return -1;
 broke:
-	txn_reason(reason, rlen, "%s with %s while receiving the envelope replies", error, t->peer);
+	smtp_reason(reason, rlen, "%s with %s while receiving the envelope replies", error, t->peer);
 	*dsn_r = "4.4.2";
 	buf_free(&cmd);
 	return -1;
@@ -248,7 +238,7 @@ static void txn_final_replies(struct smtp_txn *t)
 		int code = txn_read(t, t->data_done_ms, &error);
 		if (code < 0) {
 			/* The server may have the message: deferring may duplicate, never lose. */
-			txn_reason(why, sizeof why, "%s with %s while receiving the reply to end of data "
+			smtp_reason(why, sizeof why, "%s with %s while receiving the reply to end of data "
 				   "(the message may be delivered twice)", error, t->peer);
 			txn_answer_rest(t, 1, SMTP_TXN_DEFERRED, "4.4.2", why);
 			return;
@@ -274,9 +264,9 @@ static enum smtp_txn_result txn_data(struct smtp_txn *t, char *reason, size_t rl
 	if (code < 0) {
 		t->lost = 1;
 		if (code == -2)
-			txn_reason(reason, rlen, "lost connection with %s while sending DATA command", t->peer);
+			smtp_reason(reason, rlen, "lost connection with %s while sending DATA command", t->peer);
 		else
-			txn_reason(reason, rlen, "%s with %s while receiving the reply to DATA command", error,
+			smtp_reason(reason, rlen, "%s with %s while receiving the reply to DATA command", error,
 				   t->peer);
 		*dsn_r = "4.4.2";
 		return SMTP_TXN_BROKEN;
@@ -292,9 +282,9 @@ static enum smtp_txn_result txn_data(struct smtp_txn *t, char *reason, size_t rl
 	if (r < 0) {
 		t->lost = 1;   /* no final dot went out: anything more would be message text */
 		if (r == -2)
-			txn_reason(reason, rlen, "cannot read the queue file");
+			smtp_reason(reason, rlen, "cannot read the queue file");
 		else
-			txn_reason(reason, rlen, "lost connection with %s while sending message content", t->peer);
+			smtp_reason(reason, rlen, "lost connection with %s while sending message content", t->peer);
 		txn_answer_rest(t, 1, SMTP_TXN_DEFERRED, r == -2 ? "4.3.0" : "4.4.2", reason);
 		return SMTP_TXN_DONE;
 	}

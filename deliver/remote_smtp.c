@@ -38,16 +38,6 @@
 
 /* ---- small things ---- */
 
-static void remote_reason(char *out, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void remote_reason(char *out, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(out, len, fmt, ap);   /* a diagnostic: cutting it short is harmless */
-	va_end(ap);
-}
-
 /* The session's last reply as "host X said: CODE text (in reply to CMD)". */
 static void remote_said(const struct remote_session *s, const char *cmd, char *out, size_t len)
 {
@@ -90,9 +80,9 @@ static int remote_command(struct remote_session *s, int ms, const char *cmd, con
 	stream_set_timeout(s->s, ms);
 	code = smtp_client_command(s->s, &s->reply, cmd, &error);
 	if (code == -2)
-		remote_reason(reason, rlen, "lost connection with %s while sending %s", s->target.text, what);
+		smtp_reason(reason, rlen, "lost connection with %s while sending %s", s->target.text, what);
 	else if (code == -1)
-		remote_reason(reason, rlen, "%s with %s while receiving the reply to %s", error,
+		smtp_reason(reason, rlen, "%s with %s while receiving the reply to %s", error,
 			      s->target.text, what);
 	return code < 0 ? -1 : code;
 }
@@ -142,7 +132,7 @@ static int remote_starttls(struct remote_ctx *ctx, const struct remote_dest *des
 		return 0;
 	*dsn_r = "4.7.4";
 	if (!s->ext.starttls) {
-		remote_reason(reason, rlen, "TLS is required, but was not offered by host %s", s->target.text);
+		smtp_reason(reason, rlen, "TLS is required, but was not offered by host %s", s->target.text);
 		return -1;
 	}
 	code = remote_command(s, ctx->conf.starttls_ms, "STARTTLS", "STARTTLS", reason, rlen);
@@ -160,7 +150,7 @@ static int remote_starttls(struct remote_ctx *ctx, const struct remote_dest *des
 		error = "no TLS client context (see the log at start)";
 	if (tls == NULL || stream_start_tls(s->s, tls, 0, s->target.host, ctx->conf.tls_handshake_ms, &error) < 0) {
 		*dsn_r = dest->tls == REMOTE_TLS_VERIFY ? "4.7.5" : "4.7.4";
-		remote_reason(reason, rlen, "TLS handshake with %s failed: %s%s", s->target.text, error,
+		smtp_reason(reason, rlen, "TLS handshake with %s failed: %s%s", s->target.text, error,
 			      dest->tls == REMOTE_TLS_VERIFY ? " (policy verify: certificate chain and name checked)" : "");
 		return -1;
 	}
@@ -234,7 +224,7 @@ static int remote_auth(struct remote_ctx *ctx, const struct remote_dest *dest, s
 	}
 	buf_init(&msg, 2 * REMOTE_CRED_MAX);
 	if (!s->tls && !ctx->conf.auth_plaintext) {
-		remote_reason(reason, rlen, "not sending credentials to %s without TLS (remote_auth_plaintext = no)",
+		smtp_reason(reason, rlen, "not sending credentials to %s without TLS (remote_auth_plaintext = no)",
 			      s->target.text);
 	} else if (s->ext.auth_plain) {
 		size_t ul = (size_t)(colon - cred.data);
@@ -250,7 +240,7 @@ static int remote_auth(struct remote_ctx *ctx, const struct remote_dest *dest, s
 			code = remote_auth_step(ctx, s, "", colon + 1, cred.len - (size_t)(colon - cred.data) - 1,
 						reason, rlen);
 	} else {
-		remote_reason(reason, rlen, "host %s offers no AUTH mechanism we use (PLAIN, LOGIN)", s->target.text);
+		smtp_reason(reason, rlen, "host %s offers no AUTH mechanism we use (PLAIN, LOGIN)", s->target.text);
 	}
 	buf_free(&msg);   /* wiped */
 	buf_free(&cred);  /* wiped: it held the password */
@@ -273,7 +263,7 @@ int remote_smtp_open(struct remote_ctx *ctx, const struct remote_dest *dest,
 	*sess_r = NULL;
 	*dsn_r = "4.4.1";
 	if (s == NULL) {
-		remote_reason(reason, rlen, "out of memory");
+		smtp_reason(reason, rlen, "out of memory");
 		return -1;
 	}
 	s->slot_fd = -1;
@@ -282,18 +272,18 @@ int remote_smtp_open(struct remote_ctx *ctx, const struct remote_dest *dest,
 	snprintf(s->dest_key, sizeof s->dest_key, "%s", dest->key);
 	s->fd = smtp_client_connect((const struct sockaddr *)&target->addr, target->addr_len, ctx->conf.connect_ms);
 	if (s->fd < 0) {
-		remote_reason(reason, rlen, "connect to %s: %s", target->text, strerror(errno));
+		smtp_reason(reason, rlen, "connect to %s: %s", target->text, strerror(errno));
 		goto fail;
 	}
 	s->s = stream_new_socket(s->fd, SMTP_CLIENT_LINE_MAX, ctx->conf.greeting_ms);
 	if (s->s == NULL) {
-		remote_reason(reason, rlen, "out of memory");
+		smtp_reason(reason, rlen, "out of memory");
 		goto fail;
 	}
 	*dsn_r = "4.4.2";
 	code = remote_read_reply(s, ctx->conf.greeting_ms, &error);
 	if (code < 0) {
-		remote_reason(reason, rlen, "%s with %s while receiving the initial server greeting", error,
+		smtp_reason(reason, rlen, "%s with %s while receiving the initial server greeting", error,
 			      target->text);
 		goto fail;
 	}
