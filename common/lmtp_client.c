@@ -287,13 +287,13 @@ void lmtp_probe(const struct lmtp_dest *d, const char *helo, const char *rcpt, i
 	struct lmtp_msg m = { .txn = { .sender = "", .body = { .fd = -1 } }, .helo = helo, .timeout_ms = timeout_ms };
 	struct lmtp_session ls = { .m = &m, .fd = -1 };
 
-	for (const char *p = rcpt; *p != '\0'; p++)
-		m.txn.smtputf8 |= (unsigned char)*p >= 0x80;
 	lmtp_set(a, LMTP_DEFERRED, "4.3.0", "out of memory");
 	if (lmtp_session_start(&ls, d, timeout_ms, a) == 0) {
-		/* MAIL FROM:<> refused: the server's policy, not a verdict on
-		 * the recipient. */
-		if (lmtp_transaction(&ls, &m.txn, &rcpt, 1, a, 1) / 100 == 5)
+		/* MAIL FROM:<> refused, or a server without SMTPUTF8 for an
+		 * 8-bit address (nothing sent): the server's policy or
+		 * abilities, not a verdict on the recipient. */
+		int code = lmtp_transaction(&ls, &m.txn, &rcpt, 1, a, 1);
+		if (code / 100 == 5 || (code == 0 && a->status == LMTP_FAILED))
 			lmtp_defer(a);
 	}
 	lmtp_session_end(&ls);

@@ -104,7 +104,8 @@ struct sandbox_rules {
 	const char *name;
 	int writes;          /* sandbox_write, and open for writing */
 	int inet;            /* socket() of AF_INET/AF_INET6/AF_NETLINK */
-	int denylist;        /* local: sandbox_denied instead of an allow-list */
+	int denylist;        /* local: sandbox_denied instead of an allow-list;
+			      * 2: a denied call fails with EPERM (commands) */
 };
 
 static const struct sandbox_rules sandbox_table[] = {
@@ -121,6 +122,7 @@ static const struct sandbox_rules sandbox_table[] = {
 	[SANDBOX_METRICS] = { "metrics", 0, 0, 0 },
 	[SANDBOX_LOCAL] = { "local", 1, 1, 1 },
 	[SANDBOX_FRONT] = { "front", 0, 0, 0 },
+	[SANDBOX_COMMAND] = { "command", 1, 1, 2 },
 };
 
 enum sandbox_profile sandbox_profile(const char *program, const char *role)
@@ -320,7 +322,11 @@ static scmp_filter_ctx sandbox_build(const struct sandbox_rules *rules)
 	if (seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1) < 0)
 		log_fatal("seccomp: cannot synchronise threads");
 	if (rules->denylist) {
-		sandbox_add(ctx, SCMP_ACT_TRAP, sandbox_denied, sizeof sandbox_denied / sizeof sandbox_denied[0]);
+		/* Operators' commands are not ours: a denied call fails
+		 * (programs fall back, as from io_uring) rather than kill a
+		 * delivery again at every retry. */
+		sandbox_add(ctx, rules->denylist == 2 ? SCMP_ACT_ERRNO(EPERM) : SCMP_ACT_TRAP, sandbox_denied,
+			    sizeof sandbox_denied / sizeof sandbox_denied[0]);
 		return ctx;
 	}
 	sandbox_add(ctx, SCMP_ACT_ALLOW, sandbox_base, sizeof sandbox_base / sizeof sandbox_base[0]);
@@ -361,7 +367,7 @@ void sandbox_enter(enum sandbox_profile p, int chrooted)
 	}
 	sandbox_probe_init();
 	/* Landlock first: its own set-up calls need no place in the filter. */
-	if (config_bool("landlock") && p != SANDBOX_LOCAL)
+	if (config_bool("landlock") && p != SANDBOX_LOCAL && p != SANDBOX_COMMAND)
 		sandbox_landlock(p, chrooted);
 	if (config_bool("seccomp"))
 		sandbox_seccomp(p);

@@ -20,6 +20,8 @@ enum sandbox_profile {
 	SANDBOX_METRICS,    /* metrics: reads the queue, answers HTTP on its socket */
 	SANDBOX_LOCAL,      /* local: deny-list, since its commands inherit it */
 	SANDBOX_FRONT,      /* connection front: Unix sockets only, no writes */
+	SANDBOX_COMMAND,    /* local's command helper and its commands: local's
+			     * deny-list, answered EPERM instead of a kill */
 };
 
 /* The profile of program (master.conf's command) in role (its first

@@ -106,7 +106,7 @@ static int txn_mail_cmd(const struct smtp_txn *t, struct buf *b)
 		return -1;
 	if (x->eightbitmime && m->eightbit && buf_append_str(b, " BODY=8BITMIME") < 0)  /* RFC 6152 */
 		return -1;
-	if (x->smtputf8 && m->smtputf8 && buf_append_str(b, " SMTPUTF8") < 0)   /* RFC 6531 */
+	if (x->smtputf8 && t->smtputf8 && buf_append_str(b, " SMTPUTF8") < 0)   /* RFC 6531 */
 		return -1;
 	if (x->dsn && m->ret != NULL && buf_printf(b, " RET=%s", strcasecmp(m->ret, "hdrs") == 0 ? "HDRS" : "FULL") < 0)
 		return -1;
@@ -134,7 +134,7 @@ static int txn_precheck(struct smtp_txn *t)
 {
 	char why[SMTP_TXN_REASON_MAX];
 
-	if (t->msg->smtputf8 && !t->ext->smtputf8) {
+	if (t->smtputf8 && !t->ext->smtputf8) {
 		/* RFC 6531 3.4: never downgrade silently. */
 		smtp_reason(why, sizeof why, "SMTPUTF8 is required, but was not offered by %s", t->who);
 		txn_answer_rest(t, 0, SMTP_TXN_FAILED, "5.6.7", why);
@@ -181,9 +181,10 @@ static int txn_envelope(struct smtp_txn *t, char *reason, size_t rlen, const cha
 			goto lost;
 		}
 		if (first) {
-			t->mail_code = txn_read(t, t->mail_ms, &error);
-			if (t->mail_code < 0)
+			int code = txn_read(t, t->mail_ms, &error);
+			if (code < 0)
 				goto broke;
+			t->mail_code = code;
 			if (t->mail_code / 100 != 2) {
 				txn_said(t, "MAIL FROM command", reason, rlen);
 				snprintf(t->mail_dsn, sizeof t->mail_dsn, "%s", smtp_reply_dsn_failure(t->reply));
@@ -214,6 +215,7 @@ static int txn_envelope(struct smtp_txn *t, char *reason, size_t rlen, const cha
 	buf_free(&cmd);
 	return ret;
 lost:
+	t->lost = 1;   /* a command not sent whole: the session is out of step */
 	smtp_reason(reason, rlen, "lost connection with %s while sending the envelope", t->peer);
 	*dsn_r = "4.4.2";
 	buf_free(&cmd);
@@ -301,8 +303,14 @@ enum smtp_txn_result smtp_txn_run(struct smtp_txn *t, char *reason, size_t rlen,
 	t->mail_code = 0;
 	t->mail_dsn[0] = '\0';
 	t->mail_sent = t->ended = t->lost = 0;
-	for (size_t i = 0; i < t->n; i++)
+	/* SMTPUTF8: the message's need, or an 8-bit address among the
+	 * recipients of this transaction (not those of others) */
+	t->smtputf8 = t->msg->smtputf8;
+	for (size_t i = 0; i < t->n; i++) {
 		t->rcpt[i].accepted = t->rcpt[i].answered = 0;
+		for (size_t k = 0; k < t->rcpt[i].len && !t->rcpt[i].skip; k++)
+			t->smtputf8 |= (unsigned char)t->rcpt[i].addr[k] >= 0x80;
+	}
 	if (txn_precheck(t) < 0)
 		return SMTP_TXN_DONE;
 	env = txn_envelope(t, reason, rlen, dsn_r);
@@ -341,7 +349,7 @@ static int txn_scan_block(void *arg, const char *p, size_t n)
 	return 0;
 }
 
-const char *smtp_txn_msg_of_request(const struct agent_request *q, struct smtp_txn_msg *m)
+const char *smtp_txn_msg_of_request(const struct agent_request *q, int dsn, struct smtp_txn_msg *m)
 {
 	const struct record *rec = &q->rec;
 	struct txn_scan sc = { .m = m };
@@ -352,27 +360,27 @@ const char *smtp_txn_msg_of_request(const struct agent_request *q, struct smtp_t
 	m->sender = q->sender;
 	m->body = (struct smtp_client_body){ .prepend = q->prepend, .prepend_len = q->prepend_len, .fd = q->fd,
 					     .offset = q->offset, .size = q->size };
-	/* A malformed field makes the request unusable: qmgr only relays
-	 * what enqueue checked, so this is a broken client. */
-	m->ret = record_get(rec, "ret");
-	if (m->ret != NULL && strcasecmp(m->ret, "full") != 0 && strcasecmp(m->ret, "hdrs") != 0)
-		return "bad ret";
-	m->envid = record_get(rec, "envid");
-	if (m->envid != NULL && (*m->envid == '\0' || !queuefile_envid_valid(m->envid, strlen(m->envid))))
-		return "bad envid";
 	v = record_get(rec, "body");
 	m->eightbit = v != NULL && strcasecmp(v, "8bitmime") == 0;   /* also set by the scan */
 	v = record_get(rec, "smtputf8");
 	m->smtputf8 = v != NULL && (strcmp(v, "yes") == 0 || strcmp(v, "1") == 0);
 	m->smtputf8 |= txn_has_8bit(q->sender);
-	for (size_t i = 0; i < rec->n; i++) {
-		const struct record_field *f = &rec->fields[i];
-		if (strcmp(f->key, "rcpt") == 0)
-			m->smtputf8 |= txn_has_8bit(f->value);
-		else if (strcmp(f->key, "notify") == 0 && queuefile_notify_parse(f->value, f->value_len, &bits) < 0)
-			return "bad notify";
-		else if (strcmp(f->key, "orcpt") == 0 && !queuefile_orcpt_valid(f->value, f->value_len))
-			return "bad orcpt";
+	/* A malformed DSN field makes the request unusable: qmgr only
+	 * relays what enqueue checked, so this is a broken client. */
+	if (dsn) {
+		m->ret = record_get(rec, "ret");
+		if (m->ret != NULL && strcasecmp(m->ret, "full") != 0 && strcasecmp(m->ret, "hdrs") != 0)
+			return "bad ret";
+		m->envid = record_get(rec, "envid");
+		if (m->envid != NULL && (*m->envid == '\0' || !queuefile_envid_valid(m->envid, strlen(m->envid))))
+			return "bad envid";
+		for (size_t i = 0; i < rec->n; i++) {
+			const struct record_field *f = &rec->fields[i];
+			if (strcmp(f->key, "notify") == 0 && queuefile_notify_parse(f->value, f->value_len, &bits) < 0)
+				return "bad notify";
+			if (strcmp(f->key, "orcpt") == 0 && !queuefile_orcpt_valid(f->value, f->value_len))
+				return "bad orcpt";
+		}
 	}
 	/* One pass over the data (as the DATA pump reads it): its size on
 	 * the wire (RFC 1870: CRLF line ends) and whether it holds 8-bit

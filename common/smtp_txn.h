@@ -36,7 +36,8 @@ struct smtp_txn_msg {
 	const char *sender;                /* "" for <> */
 	unsigned long long smtp_size;      /* bytes on the wire (SIZE) */
 	int eightbit;                      /* BODY=8BITMIME where offered */
-	int smtputf8;                      /* needs SMTPUTF8: refused where not offered */
+	int smtputf8;                      /* needs SMTPUTF8 (so does an 8-bit recipient
+					    * address): refused where not offered */
 	const char *ret, *envid;           /* DSN, NULL: not sent */
 	struct smtp_client_body body;
 };
@@ -69,6 +70,7 @@ struct smtp_txn {
 	void (*answer)(void *arg, size_t i, enum smtp_txn_status st, const char *dsn, const char *reason);
 	void *arg;
 	/* out */
+	int smtputf8;                      /* this transaction needs SMTPUTF8 */
 	int mail_code;                     /* MAIL's reply code, 0: none read */
 	char mail_dsn[SMTP_REPLY_ENH_MAX]; /* and its status, when it was refused */
 	int mail_sent;                     /* MAIL went out ... */
@@ -89,10 +91,11 @@ enum smtp_txn_result {
 enum smtp_txn_result smtp_txn_run(struct smtp_txn *t, char *reason, size_t rlen, const char **dsn_r);
 
 /* The facts of an agent request (docs/protocols.md) that a transaction
- * sends: sender, body range, the ret, envid, body and smtputf8 fields,
- * SMTPUTF8 also when an address has 8-bit bytes, 8-bit data and the size
- * on the wire from one pass over the data.  NULL, or why the request
- * cannot be used ("bad envid", "cannot read the queue file"). */
-const char *smtp_txn_msg_of_request(const struct agent_request *q, struct smtp_txn_msg *m);
+ * sends: sender, body range, the body and smtputf8 fields (SMTPUTF8 also
+ * for an 8-bit sender), 8-bit data and the size on the wire from one
+ * pass over the data, and with dsn the ret and envid fields (every DSN
+ * field checked).  NULL, or why the request cannot be used ("bad envid",
+ * "cannot read the queue file"). */
+const char *smtp_txn_msg_of_request(const struct agent_request *q, int dsn, struct smtp_txn_msg *m);
 
 #endif

@@ -125,6 +125,9 @@ static void local_lmtp_batch(const struct local_ctx *ctx, const struct agent_req
 	struct buf *dest = calloc(q->nrcpt, sizeof *dest);
 	const char **addrs = calloc(q->nrcpt, sizeof *addrs);
 	size_t n = 0, *idx = calloc(q->nrcpt, sizeof *idx);
+	struct smtp_txn_msg tm;
+	const char *tm_error = NULL;
+	int tm_read = 0;
 
 	if (rf == NULL || dest == NULL || addrs == NULL || idx == NULL)
 		goto out;   /* no memory: everything goes the local way, which defers */
@@ -165,8 +168,18 @@ static void local_lmtp_batch(const struct local_ctx *ctx, const struct agent_req
 				done[idx[x]] = 1;
 			else
 				send[ns++] = addrs[x];
-		if (ns > 0)
-			local_lmtp_deliver(q, m, dest[i].data, send, ns, tmp);
+		if (ns > 0 && !tm_read) {
+			/* SIZE, BODY and SMTPUTF8 for MAIL: one pass over the
+			 * data for all destinations */
+			tm_error = smtp_txn_msg_of_request(q, 0, &tm);
+			tm_read = 1;
+			if (tm_error != NULL)
+				log_warn("%s: LMTP: %s", q->queue_id, tm_error);
+		}
+		for (size_t x = 0; x < ns && tm_error != NULL; x++)
+			local_result_set(&tmp[x], "deferred", "4.3.0", "%s", tm_error);
+		if (ns > 0 && tm_error == NULL)
+			local_lmtp_deliver(m, &tm, dest[i].data, send, ns, tmp);
 		for (size_t x = 0, y = 0; x < k; x++) {
 			if (done[idx[x]])
 				continue;

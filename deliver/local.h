@@ -17,6 +17,7 @@
 #include "buf.h"
 #include "cdbmap.h"
 #include "maildir_quota.h"
+#include "smtp_txn.h"
 
 #define LOCAL_REASON_MAX 256         /* longest answer reason */
 #define LOCAL_DELIVERED_TO_MAX 65536 /* Delivered-To values kept per message */
@@ -107,9 +108,9 @@ void local_command_run(const struct local_ctx *ctx, const struct local_msg *m, c
  * destination in dest (the text after "lmtp:"), 0 local, -1 error (r set). */
 int local_transport(const struct local_ctx *ctx, const char *addr, size_t len, struct buf *dest,
 		    struct local_result *r);
-/* Deliver the message of request q (m its local view) over LMTP to dest
- * for the n recipients; one result each. */
-void local_lmtp_deliver(const struct agent_request *q, const struct local_msg *m, const char *dest,
+/* Deliver message m (tm: what MAIL says of it, common/smtp_txn) over
+ * LMTP to dest for the n recipients; one result each. */
+void local_lmtp_deliver(const struct local_msg *m, const struct smtp_txn_msg *tm, const char *dest,
 			const char *const *rcpts, size_t n, struct local_result *results);
 
 #endif

@@ -391,9 +391,9 @@ static _Noreturn void local_cmd_helper(const struct local_ctx *ctx, int sock)
 	if (priv_drop(getuid() == 0 ? config_str("local_command_user") : NULL, NULL, &error) < 0)
 		log_fatal("command helper: %s", error);
 	/* Forked before local confined itself: the helper and the commands
-	 * it runs take local's filter here (a filter passes only to children
-	 * forked after it). */
-	sandbox_enter(SANDBOX_LOCAL, 0);
+	 * it runs take local's deny-list here (a filter passes only to
+	 * children forked after it), with EPERM for a denied call. */
+	sandbox_enter(SANDBOX_COMMAND, 0);
 	buf_init(&in, LOCAL_CMD_REQUEST_MAX);
 	while (local_cmd_serve_one(ctx, sock, &in) == 0)
 		;

@@ -58,11 +58,11 @@ static void local_lmtp_result(const struct lmtp_answer *a, struct local_result *
 	local_result_set(r, names[a->status], a->dsn, "%s", a->reason);
 }
 
-void local_lmtp_deliver(const struct agent_request *q, const struct local_msg *m, const char *dest,
+void local_lmtp_deliver(const struct local_msg *m, const struct smtp_txn_msg *tm, const char *dest,
 			const char *const *rcpts, size_t n, struct local_result *results)
 {
 	struct lmtp_dest d;
-	struct lmtp_msg lm = { .helo = config_str("myhostname") };
+	struct lmtp_msg lm = { .txn = *tm, .helo = config_str("myhostname") };
 	struct lmtp_answer *answers;
 	const char *error;
 
@@ -70,14 +70,6 @@ void local_lmtp_deliver(const struct agent_request *q, const struct local_msg *m
 		log_warn("%s: transport map: lmtp:%s: %s", m->queue_id, dest, error);
 		for (size_t i = 0; i < n; i++)
 			local_result_set(&results[i], "deferred", "4.3.5", "transport map entry invalid: %s", error);
-		return;
-	}
-	/* SIZE, BODY and SMTPUTF8 for MAIL: one pass over the data */
-	error = smtp_txn_msg_of_request(q, &lm.txn);
-	if (error != NULL) {
-		log_warn("%s: lmtp:%s: %s", m->queue_id, dest, error);
-		for (size_t i = 0; i < n; i++)
-			local_result_set(&results[i], "deferred", "4.3.0", "%s", error);
 		return;
 	}
 	answers = calloc(n, sizeof *answers);

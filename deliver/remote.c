@@ -217,15 +217,14 @@ static enum remote_tls_policy remote_tls_for(struct remote_ctx *ctx, const char 
 
 /* The next hop of recipient rc: relayhost, or its domain.  0, or -1 with
  * the recipient failed (bad address). */
-static int remote_dest_of(struct remote_ctx *ctx, const struct remote_msg *m, struct remote_rcpt *rc,
-			  struct remote_dest *d)
+static int remote_dest_of(struct remote_ctx *ctx, struct remote_rcpt *rc, struct remote_dest *d)
 {
 	const char *error;
 	long at;
 	size_t dl;
 
 	if (rc->len == 0 || !agent_text_ok(rc->addr, rc->len, ADDRESS_PATH_MAX) ||
-	    address_validate(rc->addr, rc->len, m->txn.smtputf8, &error) < 0 ||
+	    address_validate(rc->addr, rc->len, 1, &error) < 0 ||   /* 8-bit: SMTPUTF8 (smtp_txn) */
 	    (at = address_at(rc->addr, rc->len)) < 0) {
 		remote_rcpt_set(rc, "failed", "5.1.3", "bad recipient address syntax");
 		return -1;
@@ -303,7 +302,7 @@ static int remote_run_groups(struct remote_ctx *ctx, struct agent_conn *c, const
 	}
 	for (size_t i = 0; i < n; i++)
 		if (!rc[i].done)
-			(void)remote_dest_of(ctx, m, &rc[i], &dest[i]);
+			(void)remote_dest_of(ctx, &rc[i], &dest[i]);
 	for (size_t i = 0; i < n && ret == 0; i++) {
 		size_t k = 0;
 		struct remote_rcpt *group;
@@ -348,7 +347,7 @@ static int remote_request(struct remote_ctx *ctx, struct agent_conn *c, struct a
 		return 0;   /* the client defers what it got no answer for */
 	n = remote_rcpts(q, rc);
 	if (bad == NULL)
-		bad = smtp_txn_msg_of_request(q, &m.txn);
+		bad = smtp_txn_msg_of_request(q, 1, &m.txn);
 	if (bad != NULL) {
 		if (q->bad == NULL)   /* common/agent logged its own findings */
 			log_warn("%s: bad request: %s", q->queue_id, bad);

@@ -458,7 +458,9 @@ static void front_take(struct front *f, int fd, time_t now)
 	}
 	c->fd = fd;
 	c->addr = a;
-	c->deadline = now + (time_t)f->line_timeout;
+	/* The line time counts from the greeting: the pregreet wait comes on
+	 * top, for every client alike so that the list stays in deadline order. */
+	c->deadline = now + (time_t)f->line_timeout + (time_t)((f->pregreet_ms + 999) / 1000);
 	c->prev = f->tail;
 	if (f->tail != NULL)
 		f->tail->next = c;

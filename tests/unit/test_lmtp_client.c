@@ -449,6 +449,49 @@ static void test_lmtp_deliver_fails_smtputf8_mail_where_not_offered(void **state
 	}
 }
 
+/* An 8-bit recipient address needs SMTPUTF8 even when the message's
+ * own fields do not say so (RFC 6531 3.4): refused at once where not
+ * offered. */
+static void deliver_utf8_rcpt(const struct lmtp_dest *d, void *arg)
+{
+	const char *rcpts[] = { "a@x", "\xc3\xa9l\xc3\xa8ve@x" };
+	struct lmtp_msg m = { .txn = { .sender = "s@x", .body = { .fd = -1 } }, .helo = "me", .timeout_ms = 5000 };
+
+	lmtp_deliver(d, &m, rcpts, 2, arg);
+}
+
+static void test_lmtp_deliver_8bit_recipient_needs_smtputf8(void **state)
+{
+	const char *const replies[] = { "220 hi\r\n", "250 ok\r\n", "221 bye\r\n" };
+	struct lmtp_answer ans[2];
+	char wire[4096];
+
+	(void)state;
+	script_run(replies, 3, 0, deliver_utf8_rcpt, ans, wire, sizeof wire);
+	assert_string_equal(wire, "LHLO me\r\nQUIT\r\n");
+	assert_int_equal(ans[1].status, LMTP_FAILED);
+	assert_string_equal(ans[1].dsn, "5.6.7");
+}
+
+/* The probe of an 8-bit address at a server without SMTPUTF8 is no
+ * verdict on the address: deferred, nothing asked. */
+static void probe_utf8(const struct lmtp_dest *d, void *arg)
+{
+	lmtp_probe(d, "me", "\xc3\xa9@x", 5000, arg);
+}
+
+static void test_lmtp_probe_of_8bit_address_without_smtputf8_defers(void **state)
+{
+	const char *const replies[] = { "220 hi\r\n", "250 ok\r\n", "221 bye\r\n" };
+	struct lmtp_answer a;
+	char wire[4096];
+
+	(void)state;
+	script_run(replies, 3, 0, probe_utf8, &a, wire, sizeof wire);
+	assert_string_equal(wire, "LHLO me\r\nQUIT\r\n");
+	assert_int_equal(a.status, LMTP_DEFERRED);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -465,6 +508,8 @@ int main(void)
 		cmocka_unit_test(test_lmtp_deliver_250_to_data_defers_with_4_0_0),
 		cmocka_unit_test(test_lmtp_deliver_pipelines_with_the_mail_parameters_offered),
 		cmocka_unit_test(test_lmtp_deliver_fails_smtputf8_mail_where_not_offered),
+		cmocka_unit_test(test_lmtp_deliver_8bit_recipient_needs_smtputf8),
+		cmocka_unit_test(test_lmtp_probe_of_8bit_address_without_smtputf8_defers),
 	};
 	signal(SIGPIPE, SIG_IGN);
 	return cmocka_run_group_tests(tests, NULL, NULL);
