@@ -84,8 +84,13 @@ void master_children_signal(struct service *svc, int sig, int retire);
 void master_children_hurry(void);
 /* Number of live children. */
 size_t master_children_count(void);
-/* Number of live children of services of one type. */
-size_t master_children_of_type(enum service_type type);
+/* Whether svc takes clients from outside: an inet service, or a network
+ * program (smtpd, popd, imapd) on a Unix socket that the connection
+ * front feeds (docs/front.md).  A stop lets these finish first. */
+int master_service_faces_clients(const struct service *svc);
+/* Number of live children of the services that face clients (facing
+ * 1) or of the others (0). */
+size_t master_children_facing(int facing);
 /* Monotonic seconds. */
 double master_now(void);
 

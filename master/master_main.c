@@ -392,12 +392,12 @@ static int master_next_timeout(double now, int stopping, double deadline)
 	return ms < 0 ? 0 : ms > INT_MAX ? INT_MAX : (int)ms;
 }
 
-/* Stop every service of one type: its children finish their client and
- * exit, its listener closes. */
-static void master_stop_type(enum service_type type)
+/* Stop every service that faces clients (facing 1) or every other one
+ * (0): its children finish their client and exit, its listener closes. */
+static void master_stop_facing(int facing)
 {
 	for (size_t k = 0; k < master_nsvcs; k++)
-		if (master_svcs[k].type == type) {
+		if (master_service_faces_clients(&master_svcs[k]) == facing) {
 			master_children_signal(&master_svcs[k], SIGTERM, 1);
 			master_service_close(&master_svcs[k]);
 		}
@@ -436,8 +436,9 @@ static void master_reload(void)
 }
 
 /* Stopping runs in two phases so that nothing accepted is cut off: first
- * the network-facing (inet) services finish their clients, while the
- * internal (unix) services they hand mail to keep running and are
+ * the services that face clients (inet, and the network programs a
+ * connection front feeds over a Unix socket) finish their clients, while
+ * the internal services they hand mail to keep running and are
  * restarted if need be; then the internal services stop. */
 enum master_phase { MASTER_RUNNING, MASTER_DRAINING, MASTER_STOPPING };
 
@@ -449,16 +450,16 @@ static void master_loop(void)
 
 	for (;;) {
 		double now = master_now();
-		if (phase == MASTER_DRAINING && master_children_of_type(SERVICE_INET) == 0) {
+		if (phase == MASTER_DRAINING && master_children_facing(1) == 0) {
 			phase = MASTER_STOPPING;
-			master_stop_type(SERVICE_UNIX);
+			master_stop_facing(0);
 		}
 		if (phase == MASTER_STOPPING && master_children_count() == 0)
 			return;
 		if (phase != MASTER_RUNNING && now >= deadline) {
 			log_warn("stop: %zu processes still running after master_stop_timeout; killing them",
 				 master_children_count());
-			master_stop_type(SERVICE_UNIX);
+			master_stop_facing(0);
 			master_children_signal(NULL, SIGKILL, 1);
 			phase = MASTER_STOPPING;
 			deadline = now + 5;
@@ -547,7 +548,7 @@ static void master_loop(void)
 			phase = MASTER_DRAINING;
 			deadline = master_now() + (double)config_time("master_stop_timeout");
 			master_children_hurry();
-			master_stop_type(SERVICE_INET);
+			master_stop_facing(1);
 		} else if (reload && phase == MASTER_RUNNING) {
 			master_reload();
 		}

@@ -616,12 +616,22 @@ size_t master_children_count(void)
 	return n;
 }
 
-size_t master_children_of_type(enum service_type type)
+int master_service_faces_clients(const struct service *svc)
+{
+	const struct service_entry *row;
+
+	if (svc->type == SERVICE_INET)
+		return 1;
+	row = service_table_for_command(svc->command, svc->nargs > 0 ? svc->args[0] : NULL);
+	return row != NULL && row->kind == SERVICE_KIND_INET;
+}
+
+size_t master_children_facing(int facing)
 {
 	size_t n = 0;
 
 	for (struct child *c = master_children; c != NULL; c = c->next)
-		if (c->svc->type == type)
+		if (master_service_faces_clients(c->svc) == facing)
 			n++;
 	return n;
 }
