@@ -532,7 +532,9 @@ static void mh_phrase(struct mh_lex *lx, struct buf *out)
 }
 
 /* From an opening '[' or '"' past its closer (quoted-pairs kept), the
- * bytes as written appended to out unless it is NULL. */
+ * bytes as written appended to out unless it is NULL, unfolded (RFC 5322
+ * 2.2.3: the line breaks of a fold dropped, so that a field stored with
+ * LF and the same field sent with CRLF read the same). */
 static void mh_copy_delimited(struct mh_lex *lx, char close, struct buf *out)
 {
 	size_t start = lx->i++;
@@ -544,8 +546,9 @@ static void mh_copy_delimited(struct mh_lex *lx, char close, struct buf *out)
 	}
 	if (lx->i < lx->n)
 		lx->i++;
-	if (out != NULL && buf_append(out, lx->s + start, lx->i - start) < 0)
-		lx->failed = 1;
+	for (size_t k = start; out != NULL && k < lx->i && !lx->failed; k++)
+		if (lx->s[k] != '\r' && lx->s[k] != '\n' && buf_putc(out, lx->s[k]) < 0)
+			lx->failed = 1;
 }
 
 /* local-part "@" domain, written without CFWS into mailbox and host

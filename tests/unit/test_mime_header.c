@@ -150,6 +150,10 @@ static const struct address_case address_cases[] = {
 	{ "=?utf-8?q?J=C3=B6rg?= <j@x>, John  Q.  Public <jqp@x>",
 	  "(\"=?utf-8?q?J=C3=B6rg?=\" NIL \"j\" \"x\")(\"John Q. Public\" NIL \"jqp\" \"x\")" },
 	{ "<>", "(NIL NIL \"MISSING_MAILBOX\" \"MISSING_DOMAIN\")" },
+	/* a domain literal folded across lines reads the same with LF and
+	 * CRLF: the fold's line break dropped (fuzz_imap_fetch_render) */
+	{ "tm@[192.0.2.1,\n x]", "(NIL NIL \"tm\" \"[192.0.2.1, x]\")" },
+	{ "tm@[192.0.2.1,\r\n x]", "(NIL NIL \"tm\" \"[192.0.2.1, x]\")" },
 	{ "\"quoted \\\"x\\\" name\" <q@x>, (only comment) c@d, @, a@",
 	  "(\"quoted \\\"x\\\" name\" NIL \"q\" \"x\")(NIL NIL \"c\" \"d\")"
 	  "(NIL NIL \"MISSING_MAILBOX\" \"MISSING_DOMAIN\")(NIL NIL \"a\" \"MISSING_DOMAIN\")" },
