@@ -15,7 +15,6 @@
  * final answer to the caller.  A session lost while sending the data or
  * waiting for the answer to the final dot defers the recipients that
  * have none (the message may arrive twice; it is never lost). */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -295,6 +294,15 @@ static enum smtp_txn_result txn_data(struct smtp_txn *t, char *reason, size_t rl
 	return SMTP_TXN_DONE;
 }
 
+/* Whether p[0..n) holds a byte over 0x7f (an address that needs SMTPUTF8). */
+static int txn_has_8bit(const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)p[i] >= 0x80)
+			return 1;
+	return 0;
+}
+
 enum smtp_txn_result smtp_txn_run(struct smtp_txn *t, char *reason, size_t rlen, const char **dsn_r)
 {
 	size_t accepted = 0;
@@ -308,8 +316,7 @@ enum smtp_txn_result smtp_txn_run(struct smtp_txn *t, char *reason, size_t rlen,
 	t->smtputf8 = t->msg->smtputf8;
 	for (size_t i = 0; i < t->n; i++) {
 		t->rcpt[i].accepted = t->rcpt[i].answered = 0;
-		for (size_t k = 0; k < t->rcpt[i].len && !t->rcpt[i].skip; k++)
-			t->smtputf8 |= (unsigned char)t->rcpt[i].addr[k] >= 0x80;
+		t->smtputf8 |= !t->rcpt[i].skip && txn_has_8bit(t->rcpt[i].addr, t->rcpt[i].len);
 	}
 	if (txn_precheck(t) < 0)
 		return SMTP_TXN_DONE;
@@ -325,13 +332,6 @@ enum smtp_txn_result smtp_txn_run(struct smtp_txn *t, char *reason, size_t rlen,
 
 /* ---- the message of an agent request ---- */
 
-static int txn_has_8bit(const char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s >= 0x80)
-			return 1;
-	return 0;
-}
 
 struct txn_scan {
 	struct smtp_txn_msg *m;
@@ -364,7 +364,7 @@ const char *smtp_txn_msg_of_request(const struct agent_request *q, int dsn, stru
 	m->eightbit = v != NULL && strcasecmp(v, "8bitmime") == 0;   /* also set by the scan */
 	v = record_get(rec, "smtputf8");
 	m->smtputf8 = v != NULL && (strcmp(v, "yes") == 0 || strcmp(v, "1") == 0);
-	m->smtputf8 |= txn_has_8bit(q->sender);
+	m->smtputf8 |= txn_has_8bit(q->sender, strlen(q->sender));
 	/* A malformed DSN field makes the request unusable: qmgr only
 	 * relays what enqueue checked, so this is a broken client. */
 	if (dsn) {

@@ -22,7 +22,6 @@
  * defers the accepted recipients (the message may arrive twice; it is
  * never lost). */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
