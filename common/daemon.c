@@ -282,7 +282,9 @@ static void daemon_caller_add(struct daemon *d, uid_t uid)
  * (service_table_callers).  Pickup's row (open to anyone, it identifies
  * its peer itself) checks nobody.  A network service's row (smtpd, popd:
  * TCP peers have no uid) on a Unix listener gets its clients from the
- * connection front: only the front's user may call it. */
+ * connection front: only the front's user may call it; but metrics'
+ * scrapers are local programs: the directory of its socket
+ * (DIR/private, 0750 root:postern) decides, and it checks nobody. */
 static void daemon_callers_init(struct daemon *d, const struct service_entry *def)
 {
 	const char *users[DAEMON_CALLERS_MAX];
@@ -293,7 +295,7 @@ static void daemon_callers_init(struct daemon *d, const struct service_entry *de
 	if (d->listen_fd < 0 ||
 	    getsockopt(d->listen_fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0 || domain != AF_UNIX)
 		return;
-	d->from_front = def != NULL && def->kind == SERVICE_KIND_INET;
+	d->from_front = def != NULL && def->kind == SERVICE_KIND_INET && !def->local_clients;
 	if (def != NULL && !d->from_front && !service_table_checks_callers(def))
 		return;
 	d->check_callers = 1;

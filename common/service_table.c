@@ -31,58 +31,58 @@ static const struct service_entry service_rows[] = {
 	/* SMTP, submission, SMTPS: submit to enqueue, authenticate through
 	 * authd, verify recipients of LMTP domains at RCPT time. */
 	{ "smtp", SERVICE_KIND_INET, 25, "postern-smtpd", "run/jail", 100, "smtpd", NULL, 0,
-	  { "enqueue", "authd", "verify" }, 0, 0, 0 },
+	  { "enqueue", "authd", "verify" }, 0, 0, 0, 0 },
 	{ "submission", SERVICE_KIND_INET, 587, "postern-smtpd", "run/jail", 100, "smtpd", "submission", 0,
-	  { "enqueue", "authd", "verify" }, 0, 0, 0 },
+	  { "enqueue", "authd", "verify" }, 0, 0, 0, 0 },
 	{ "smtps", SERVICE_KIND_INET, 465, "postern-smtpd", "run/jail", 100, "smtpd", "smtps", 0,
-	  { "enqueue", "authd", "verify" }, 0, 0, 0 },
+	  { "enqueue", "authd", "verify" }, 0, 0, 0, 0 },
 	/* writes queue files (has submitted mail signed) and pokes qmgr */
 	{ "enqueue", SERVICE_KIND_UNIX, 0, "postern-queue", "queue", 20, "enqueue", NULL, 0,
-	  { "qmgr", "dkim-sign" }, 0, 0, 0 },
+	  { "qmgr", "dkim-sign" }, 0, 0, 0, 0 },
 	/* hands recipients to the delivery agents */
-	{ "qmgr", SERVICE_KIND_UNIX, 0, "postern-queue", "queue", 1, "qmgr", NULL, 0, { "local", "remote" }, 0, 0, 1 },
+	{ "qmgr", SERVICE_KIND_UNIX, 0, "postern-queue", "queue", 1, "qmgr", NULL, 0, { "local", "remote" }, 0, 0, 1, 0 },
 	/* forwarding re-enters through enqueue */
-	{ "local", SERVICE_KIND_UNIX, 0, "postern-vmail", "mail", 20, "local", NULL, 0, { "enqueue" }, 0, 0, 0 },
+	{ "local", SERVICE_KIND_UNIX, 0, "postern-vmail", "mail", 20, "local", NULL, 0, { "enqueue" }, 0, 0, 0, 0 },
 	/* the network and DNS only */
-	{ "remote", SERVICE_KIND_UNIX, 0, "postern-smtp", "run/jail", 20, "remote", NULL, 0, { NULL }, 0, 0, 0 },
+	{ "remote", SERVICE_KIND_UNIX, 0, "postern-smtp", "run/jail", 20, "remote", NULL, 0, { NULL }, 0, 0, 0, 0 },
 	/* LMTP servers only */
-	{ "verify", SERVICE_KIND_UNIX, 0, "postern-vmail", "mail", 20, "verify", NULL, 0, { NULL }, 0, 0, 0 },
+	{ "verify", SERVICE_KIND_UNIX, 0, "postern-vmail", "mail", 20, "verify", NULL, 0, { NULL }, 0, 0, 0, 0 },
 	/* Every local user reaches it through DIR/public/pickup, and it
 	 * identifies the submitter itself (SO_PEERCRED); qmgr for cmd=flush. */
 	{ "pickup", SERVICE_KIND_UNIX, 0, "postern-queue", "queue", 10, "pickup", NULL, 1,
-	  { "enqueue", "qmgr" }, 0, 0, 0 },
+	  { "enqueue", "qmgr" }, 0, 0, 0, 0 },
 	/* the DKIM keys: signs digests for enqueue, parses no message */
-	{ "dkim-sign", SERVICE_KIND_UNIX, 0, "postern-dkim", "run/jail", 4, "dkim-sign", NULL, 0, { NULL }, 0, 0, 0 },
+	{ "dkim-sign", SERVICE_KIND_UNIX, 0, "postern-dkim", "run/jail", 4, "dkim-sign", NULL, 0, { NULL }, 0, 0, 0, 0 },
 	/* the password database; answers only */
-	{ "authd", SERVICE_KIND_UNIX, 0, "postern-auth", "-", 10, "authd", NULL, 0, { NULL }, 0, 0, 0 },
+	{ "authd", SERVICE_KIND_UNIX, 0, "postern-auth", "-", 10, "authd", NULL, 0, { NULL }, 0, 0, 0, 0 },
 	/* POP3 login processes: a ticket from authd, then the client to the
 	 * session service. */
 	{ "pop3", SERVICE_KIND_INET, 110, "postern-login", "run/jail", 100, "popd", NULL, 0,
-	  { "authd", "pop3-session" }, 0, 0, 0 },
+	  { "authd", "pop3-session" }, 0, 0, 0, 0 },
 	{ "pop3s", SERVICE_KIND_INET, 995, "postern-login", "run/jail", 100, "popd", "tls", 0,
-	  { "authd", "pop3-session" }, 0, 0, 0 },
+	  { "authd", "pop3-session" }, 0, 0, 0, 0 },
 	/* the mailbox of one user: redeems the ticket with authd */
 	{ "pop3-session", SERVICE_KIND_UNIX, 0, "postern-vmail", "mail", 100, "popd", "session", 0,
-	  { "authd" }, 0, 0, 0 },
+	  { "authd" }, 0, 0, 0, 0 },
 	/* IMAP login processes, as for POP3 */
 	{ "imap", SERVICE_KIND_INET, 143, "postern-login", "run/jail", 100, "imapd", NULL, 0,
-	  { "authd", "imap-session" }, 0, 0, 0 },
+	  { "authd", "imap-session" }, 0, 0, 0, 0 },
 	{ "imaps", SERVICE_KIND_INET, 993, "postern-login", "run/jail", 100, "imapd", "tls", 0,
-	  { "authd", "imap-session" }, 0, 0, 0 },
+	  { "authd", "imap-session" }, 0, 0, 0, 0 },
 	/* the mailboxes of one user; hands a session idle in IDLE to
 	 * imap-hibernate and takes it back from there.  Few spares: a
 	 * process freed by a hibernation exits unless it is needed. */
 	{ "imap-session", SERVICE_KIND_UNIX, 0, "postern-vmail", "mail", 500, "imapd", "session", 0,
-	  { "authd", "imap-hibernate" }, 4, 0, 0 },
+	  { "authd", "imap-hibernate" }, 4, 0, 0, 0 },
 	/* holds the hibernated IMAP sessions (one process, many clients);
 	 * wakes each in imap-session */
 	{ "imap-hibernate", SERVICE_KIND_UNIX, 0, "postern-vmail", "mail", 1, "imapd", "hibernate", 0,
-	  { "imap-session" }, 0, 0, 0 },
+	  { "imap-session" }, 0, 0, 0, 0 },
 	/* OpenMetrics over HTTP (docs/metrics.md): off until the operator
 	 * enables its line; one process, of a user of its own, that talks
 	 * to nobody (the counters come to it on fd 7). */
 	{ "metrics", SERVICE_KIND_INET, 9155, "postern-metrics", "run/jail", 1, "metrics", NULL, 0,
-	  { NULL }, 0, 1, 1 },
+	  { NULL }, 0, 1, 1, 1 },
 };
 
 #define SERVICE_NROWS (sizeof service_rows / sizeof service_rows[0])

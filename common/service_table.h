@@ -38,6 +38,9 @@ struct service_entry {
 	int resident;          /* kept running with no client (qmgr runs the queue on its
 				* own timers; metrics drains the event socket); every
 				* other service is started when a client is waiting */
+	int local_clients;     /* inet, on a unix listener: its clients are local programs
+				* the socket's directory lets in (metrics' scrapers), not
+				* the front's connections */
 };
 
 /* Row i of the table in master.conf order, or NULL past the end. */

@@ -8,9 +8,11 @@ itself is killed, and its counts live on, also through a reload; bad requests
 get 400, 404 and 405; and `promtool check metrics` (Debian package
 prometheus) accepts a scrape."""
 import base64
+import grp
 import http.client
 import imaplib
 import os
+import pwd
 import re
 import shutil
 import signal
@@ -253,6 +255,72 @@ class Metrics(PosternTestCase):
                          "HTTP/1.1 400 Bad Request")
         # and the service still answers
         self.assertEqual(scrape(port)[0], 200)
+
+    @unittest.skipUnless(is_root(), "needs root: the scrapers run as another user, in group postern or not")
+    def test_unix_line_serves_the_group_postern(self):
+        """A unix metrics line (docs/metrics.md) serves DIR/private/metrics
+        to whoever its directory lets in (0750 root:postern): a member of
+        group postern scrapes it, another user cannot reach it."""
+        t = self.start_tree(start=False)
+        path = os.path.join(t.dir, "etc", "master.conf")
+        with open(path) as f:
+            text = f.read()
+        text, n = re.subn(r"(?m)^#metrics\s+inet\s+\S+", "metrics    unix  metrics", text)
+        self.assertEqual(n, 1, text)
+        with open(path, "w") as f:
+            f.write(text)
+        t.start()
+        sock = os.path.join(t.dir, "private", "metrics")
+        nobody = pwd.getpwnam("nobody")
+        postern_gid = grp.getgrnam("postern").gr_gid
+        def scrape_as(groups):
+            """What a process of user nobody with these groups reads from
+            the socket ("EACCES" if it cannot reach it): forked, as
+            nobody may not run this Python."""
+            r, w = os.pipe()
+            pid = os.fork()
+            if pid == 0:
+                code = 1
+                try:
+                    os.close(r)
+                    os.setgroups(groups)
+                    os.setgid(nobody.pw_gid)
+                    os.setuid(nobody.pw_uid)
+                    got = b""
+                    with socket.socket(socket.AF_UNIX) as c:
+                        c.settimeout(10 * SCALE)
+                        try:
+                            c.connect(sock)
+                        except PermissionError:
+                            got = b"EACCES"
+                        else:
+                            c.sendall(b"GET /metrics HTTP/1.0\r\n\r\n")
+                            while True:
+                                chunk = c.recv(65536)
+                                if not chunk:
+                                    break
+                                got += chunk
+                    os.write(w, got)
+                    code = 0
+                finally:
+                    os._exit(code)
+            os.close(w)
+            got = b""
+            with os.fdopen(r, "rb") as f:
+                got = f.read()
+            _, status = os.waitpid(pid, 0)
+            if status != 0:
+                raise OSError("the scraper failed (status %d)" % status)
+            return got.decode("utf-8", "replace")
+
+        def served():
+            out = scrape_as([postern_gid])
+            return out if out.startswith("HTTP/1.1 200 ") else None
+        out = wait_for(served, 20, "a scrape of DIR/private/metrics by a member of group postern",
+                       ignore=(OSError,), detail=lambda: t.log_tail())
+        self.assertRegex(out, r"(?m)^postern_service_processes\{service=\"metrics\"\} 1$")
+        self.assertEqual(scrape_as([]), "EACCES")
+        self.assertNotIn(b"not a caller of metrics", t.log_bytes())
 
     def test_promtool_check_metrics_accepts_a_scrape(self):
         promtool = shutil.which("promtool")

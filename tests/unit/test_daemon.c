@@ -223,6 +223,27 @@ static void test_smtpd_on_a_unix_listener_takes_the_front_only(void **state)
 	unlink(path);
 }
 
+/* metrics on a Unix listener serves local scrapers, not the front: the
+ * directory of its socket decides who reaches it. */
+static void test_metrics_on_a_unix_listener_checks_nobody(void **state)
+{
+	char path[192];
+	struct daemon d;
+	int lfd, sv[2];
+
+	(void)state;
+	lfd = listen_in_tree("metrics.sock", path, sizeof(path));
+	init_with_listener(&d, "metrics", lfd);
+	assert_int_equal(d.from_front, 0);
+	assert_int_equal(d.check_callers, 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	assert_int_equal(daemon_peer_ok(&d, sv[0]), 1);
+	close(sv[0]);
+	close(sv[1]);
+	close(lfd);
+	unlink(path);
+}
+
 static void test_unknown_program_lets_in_root_only(void **state)
 {
 	char path[192];
@@ -358,6 +379,7 @@ int main(void)
 		cmocka_unit_test(test_peer_without_credentials_is_refused),
 		cmocka_unit_test(test_unix_listener_of_local_lets_in_root_and_qmgr_only),
 		cmocka_unit_test(test_pickup_takes_anyone),
+		cmocka_unit_test(test_metrics_on_a_unix_listener_checks_nobody),
 		cmocka_unit_test(test_smtpd_on_a_unix_listener_takes_the_front_only),
 		cmocka_unit_test(test_unknown_program_lets_in_root_only),
 		cmocka_unit_test(test_tcp_listener_is_not_checked),

@@ -95,6 +95,9 @@ static void test_table_is_consistent(void **state)
 		assert_true(e->maxproc > 0);
 		assert_false(service_table_uses(e, e->name));
 		assert_false(e->anyone && e->kind != SERVICE_KIND_UNIX);
+		/* only metrics serves local programs; the rest of the inet
+		 * rows take the front's clients on a unix listener */
+		assert_int_equal(e->local_clients, strcmp(e->name, "metrics") == 0);
 	}
 	assert_int_equal(rows, 19);
 	assert_null(service_table_get(rows));
