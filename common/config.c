@@ -250,7 +250,7 @@ static const struct config_key config_table[] = {
 	{ "imap_line_limit", CONFIG_SIZE, "65536",
 	  "Longest IMAP command line outside its literals, in bytes (RFC 7162 asks for at least 8192), and longest AUTHENTICATE response or line in IDLE; a longer one gets BAD [TOOBIG] as soon as it passes the limit, and the rest of it is dropped as it arrives.  Taken as at least 8192 and at most 16 MiB." },
 	{ "login_proxy_limit", CONFIG_SIZE, "256",
-	  "Most TLS clients one POP3 login process (pop3s, or pop3 after STLS) relays at once between their TLS session and their session process after login; each costs two descriptors and, while data flows, up to 32 KB.  With this many the process takes no new client and the master starts another one, up to the service's maxproc (1 to 100000; 0 means 1).  A relay ends when either side closes or after pop3_timeout and a minute without a byte either way." },
+	  "Most TLS clients one POP3 or IMAP login process (pop3s, imaps, or pop3 and imap after STLS or STARTTLS) relays at once between their TLS session and their session process after login; each costs two descriptors and, while data flows, up to 32 KB.  With this many the process takes no new client and the master starts another one, up to the service's maxproc (1 to 100000; 0 means 1).  A relay ends when either side closes or after pop3_timeout (imap_timeout for IMAP) and a minute without a byte either way." },
 	{ "auth_ticket_lifetime", CONFIG_TIME, "30s",
 	  "How long a one-time login ticket that authd gives a login process stays valid before a session process redeems it (at most 1h)." },
 	{ "auth_failure_window", CONFIG_TIME, "15m",

@@ -41,6 +41,7 @@
  * returned to the caller at start. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -58,6 +59,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "config.h"
 #include "daemon.h"
 #include "log.h"
 #include "login_proxy.h"
@@ -504,6 +506,18 @@ static void login_proxies_release(struct login_proxies *p)
 	free(p->v);
 	free(p->pfd);
 	free(p);
+}
+
+size_t login_proxy_limit(void)
+{
+	unsigned long long n = config_size("login_proxy_limit");
+
+	return n == 0 ? 1 : n > 100000 ? 100000 : (size_t)n;
+}
+
+int login_proxy_idle_ms(int timeout_ms)
+{
+	return timeout_ms > INT_MAX - 60000 ? INT_MAX : timeout_ms + 60000;
 }
 
 struct login_proxies *login_proxies_new(size_t max, const char **error_r)

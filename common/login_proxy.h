@@ -22,6 +22,13 @@ typedef struct ssl_st SSL;
  * needs, or lowers max to what the hard limit allows (logged).  NULL
  * with *error_r (static text) on failure. */
 struct login_proxies *login_proxies_new(size_t max, const char **error_r);
+/* The max of a login process (POP3 or IMAP): the setting
+ * login_proxy_limit, 0 read as 1, at most 100000. */
+size_t login_proxy_limit(void);
+/* The idle_ms of a relay: the protocol's timeout (timeout_ms, as the
+ * session process applies it) and a minute, so that the session ends
+ * an idle client first and says so. */
+int login_proxy_idle_ms(int timeout_ms);
 /* Relay between ssl, a server TLS session over the client's descriptors
  * rfd and wfd, and session_fd, the login's end of the socketpair whose
  * other end the session process holds: until the session closes (then

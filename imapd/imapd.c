@@ -75,14 +75,6 @@ void imapd_parser_limits(const struct imapd_limits *l, struct imap_parser_limits
 	pl->literal_plus = true;
 }
 
-/* login_proxy_limit, at least 1. */
-static size_t imapd_proxy_limit(void)
-{
-	unsigned long long n = config_size("login_proxy_limit");
-
-	return n == 0 ? 1 : n > 100000 ? 100000 : (size_t)n;
-}
-
 int main(int argc, char **argv)
 {
 	static struct imapd_limits limits;
@@ -126,11 +118,11 @@ int main(int argc, char **argv)
 		log_warn("no TLS, STARTTLS not offered: %s", error);
 	daemon_drop(&d);
 	/* The relay thread starts after the drop: it never runs as root. */
-	limits.proxies = login_proxies_new(imapd_proxy_limit(), &error);
+	limits.proxies = login_proxies_new(login_proxy_limit(), &error);
 	if (limits.proxies == NULL)
 		log_fatal("TLS relay: %s", error);
 	/* The session ends an idle client first (imap_timeout) and says so. */
-	limits.proxy_idle_ms = limits.timeout_ms > INT_MAX - 60000 ? INT_MAX : limits.timeout_ms + 60000;
+	limits.proxy_idle_ms = login_proxy_idle_ms(limits.timeout_ms);
 	login_proxies_holder(limits.proxies, &holder);
 	daemon_serve_holding(&d, imapd_login_serve, &limits, &holder);
 	login_proxies_free(&limits.proxies);

@@ -46,14 +46,6 @@ static void popd_limits_init(struct popd_limits *l)
 		log_fatal("%s", error);
 }
 
-/* login_proxy_limit, at least 1. */
-static size_t popd_proxy_limit(void)
-{
-	unsigned long long n = config_size("login_proxy_limit");
-
-	return n == 0 ? 1 : n > 100000 ? 100000 : (size_t)n;
-}
-
 int main(int argc, char **argv)
 {
 	static struct popd_limits limits;
@@ -84,11 +76,11 @@ int main(int argc, char **argv)
 		log_warn("no TLS, STLS not offered: %s", error);
 	daemon_drop(&d);
 	/* The relay thread starts after the drop: it never runs as root. */
-	limits.proxies = login_proxies_new(popd_proxy_limit(), &error);
+	limits.proxies = login_proxies_new(login_proxy_limit(), &error);
 	if (limits.proxies == NULL)
 		log_fatal("TLS relay: %s", error);
 	/* The session ends an idle client first (pop3_timeout) and says so. */
-	limits.proxy_idle_ms = limits.timeout_ms > INT_MAX - 60000 ? INT_MAX : limits.timeout_ms + 60000;
+	limits.proxy_idle_ms = login_proxy_idle_ms(limits.timeout_ms);
 	login_proxies_holder(limits.proxies, &holder);
 	daemon_serve_holding(&d, popd_login_serve, &limits, &holder);
 	login_proxies_free(&limits.proxies);
