@@ -40,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -673,8 +674,9 @@ static void qmgr_wait(struct qmgr *q)
 		pfd[n] = (struct pollfd){ .fd = q->d->listen_fd, .events = POLLIN };
 		map[n++] = NULL;
 	}
-	/* A SIGTERM just before poll() must not wait for the timeout. */
-	pfd[n] = (struct pollfd){ .fd = daemon_stop_fd(), .events = POLLIN };
+	/* A SIGTERM just before poll() must not wait for the timeout (once
+	 * draining it is known, and the pipe stays readable). */
+	pfd[n] = (struct pollfd){ .fd = q->draining ? -1 : daemon_stop_fd(), .events = POLLIN };
 	map[n++] = NULL;
 	t0 = n;
 	nt = qmgr_trigger_poll_fill(q, pfd + t0);
@@ -717,6 +719,37 @@ static void qmgr_check_maps(struct qmgr *q)
 	q->draining = 1;
 }
 
+/* One qmgr works active/ at a time.  A qmgr told to stop (a reload, a
+ * stop) still waits for the answers of the deliveries under way and
+ * records them, while the master may already have started its successor,
+ * which would otherwise find the same recipients pending in active/ and
+ * deliver them again.  The lock (flock on active/) goes with the
+ * process, also with a crash.  The descriptor, or -1 when told to stop
+ * while waiting. */
+static int qmgr_lock_active(void)
+{
+	int fd = open("active", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int logged = 0;
+
+	if (fd < 0)
+		log_fatal("open active/: %s", strerror(errno));
+	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		struct pollfd p = { .fd = daemon_stop_fd(), .events = POLLIN };
+
+		if (errno != EWOULDBLOCK && errno != EINTR)
+			log_fatal("lock active/: %s", strerror(errno));
+		if (!logged++)
+			log_info("waiting for the previous qmgr to record its deliveries under way");
+		if (daemon_stopping()) {
+			close(fd);
+			return -1;
+		}
+		/* flock has no timeout: look again every 50 ms */
+		(void)poll(&p, 1, 50);
+	}
+	return fd;
+}
+
 static int qmgr_busy(const struct qmgr *q)
 {
 	for (int k = 0; k < QMGR_NTRANSPORT; k++)
@@ -731,6 +764,7 @@ int main(int argc, char **argv)
 	static struct qmgr q;
 	struct daemon d;
 	const char *err;
+	int lock;
 
 	daemon_init(&d, "qmgr", argc, argv);
 	q.d = &d;
@@ -745,6 +779,10 @@ int main(int argc, char **argv)
 	q.deferred.dir = "deferred";
 	if (queuefile_mkdirs(&err) < 0)
 		log_fatal("%s: %s", err, strerror(errno));
+	if ((lock = qmgr_lock_active()) < 0) {
+		log_info("stopped");
+		return 0;
+	}
 	if (d.listen_fd >= 0)
 		fd_set_nonblock(d.listen_fd, 1);
 	else
@@ -753,7 +791,14 @@ int main(int argc, char **argv)
 	q.next_scan = 0;
 	q.next_deferred = QMGR_NEVER;
 	qmgr_jumps_load(&q);
-	while (!daemon_stopping() && !(q.draining && !qmgr_busy(&q))) {
+	/* Told to stop, drain as for a replaced map: no new delivery, the
+	 * answers of those under way recorded, then exit. */
+	while (!(q.draining && !qmgr_busy(&q))) {
+		if (daemon_stopping() && !q.draining) {
+			q.draining = 1;
+			if (qmgr_busy(&q))
+				log_info("stopping: waiting for the deliveries under way");
+		}
 		qmgr_jumps_watch(&q);
 		qmgr_check_maps(&q);
 		if (!q.draining) {
@@ -764,7 +809,8 @@ int main(int argc, char **argv)
 		}
 		qmgr_wait(&q);
 	}
-	/* In-flight deliveries stay in active/: the next qmgr resumes them. */
+	/* Nothing is in flight now; a delivery cut off by a kill stays
+	 * pending in active/ and the next qmgr resumes it. */
 	qmgr_transports_close(&q);
 	qmgr_trigger_close(&q);
 	for (size_t h = 0; h < q.hash_size; h++)
@@ -772,6 +818,7 @@ int main(int argc, char **argv)
 			qmgr_msg_free(&q, q.hash[h]);
 	free(q.hash);
 	cdbmap_close(&q.domains);
+	close(lock);
 	log_info("stopped");
 	return 0;
 }

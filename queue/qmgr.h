@@ -140,7 +140,7 @@ struct qmgr {
 	unsigned long long spare_files;   /* queue_spare_files: most files in spare/ */
 	int ipc_timeout;                /* seconds */
 	struct cdbmap *domains;         /* local domains; NULL: everything is local */
-	int draining;                   /* the map changed: finish in-flight jobs, exit */
+	int draining;                   /* told to stop, or the map changed: finish in-flight jobs, exit */
 	time_t maps_checked;            /* qmgr_clock() of the last look at the maps */
 	int maps_recheck;               /* a round skipped the look: come back within a second */
 	const char *hostname;
