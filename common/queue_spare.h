@@ -17,7 +17,8 @@
 int queue_spare_take(char *name, size_t namelen, struct stat *st);
 
 /* For qmgr, instead of unlinking a finished message: empty path (whose
- * open descriptor is fd, never written after this) and rename it to
+ * open descriptor is fd, never written after this; the caller checks
+ * that path still names that file) and rename it to
  * spare/ID, unless spare/ holds
  * max files already (counted when its count says so, at most once a
  * second) or max

@@ -423,6 +423,17 @@ static unsigned long long qmgr_backoff(const struct qmgr *q, unsigned attempts)
 	return d == 0 ? 1 : d;
 }
 
+/* Whether m's path still names the file qmgr has open. */
+static int qmgr_file_still_at(const struct qmgr_msg *m)
+{
+	struct stat open_st, path_st;
+
+	if (fstat(m->qf.fd, &open_st) < 0)
+		return 1;   /* cannot tell: as before */
+	return lstat(m->path, &path_st) == 0 && path_st.st_ino == open_st.st_ino &&
+	       path_st.st_dev == open_st.st_dev;
+}
+
 static void qmgr_remove(struct qmgr *q, struct qmgr_msg *m)
 {
 	/* Every recipient is final and reported: losing this unlink in a
@@ -432,6 +443,17 @@ static void qmgr_remove(struct qmgr *q, struct qmgr_msg *m)
 	 * (a message enqueue named just now has none: two unlinks saved). */
 	if (!m->fresh)
 		qmgr_reason_forget(m);
+	/* `postern queue hold` or `delete` may have taken the file while its
+	 * last delivery ran: it keeps the final marks just written through
+	 * our descriptor (a release finds nothing to deliver), and must not
+	 * be emptied into spare/ or logged removed.  (A move between this
+	 * look and the rename below leaves an empty file in hold/, which a
+	 * release removes: nothing is lost either way.) */
+	if (!qmgr_file_still_at(m)) {
+		log_info("%s: finished; its file was moved or deleted meanwhile (postern queue): left as it is", m->id);
+		qmgr_msg_free(q, m);
+		return;
+	}
 	/* Into spare/ for the next message's file when there is room
 	 * (common/queue_spare.c), else unlinked as before. */
 	if (queue_spare_put(m->qf.fd, m->path, m->id, q->spare_files) < 0 &&

@@ -1249,6 +1249,29 @@ class PosternTestCase(unittest.TestCase):
             tree.start()
         return tree
 
+    def gated_tree(self):
+        """A started tree whose alias gate@DOMAIN runs a command that says
+        it has started (file `started` in its directory), waits for the
+        file `go`, then appends the queue ID to `out`: a delivery held
+        under way as long as the test wants.  (tree, the directory)"""
+        t = self.start_tree(start=False)
+        d = os.path.join(t.dir, "gate")
+        os.mkdir(d)
+        os.chmod(d, 0o777)   # the command runs as local_command_user (nobody)
+        with open(os.path.join(t.dir, "etc", "aliases"), "a") as f:
+            f.write('gate@%s "|touch %s/started; while [ ! -e %s/go ]; do sleep 0.05; done; '
+                    'echo $QUEUE_ID >> %s/out"\n' % (t.domain, d, d, d))
+        t.run("map", "-d", t.dir, "aliases")
+        # whatever happens, the command ends (cleanups run last first:
+        # before the tree's)
+        self.addCleanup(lambda: open(os.path.join(d, "go"), "a").close())
+        t.start()
+        return t, d
+
+    def wait_gate_started(self, t, d):
+        wait_for(lambda: os.path.exists(os.path.join(d, "started")), 30, "the gated command to start",
+                 detail=t.log_tail)
+
     def start_tree_with(self, **conf):
         """A tree started with these postern.conf settings."""
         tree = self.start_tree(start=False)

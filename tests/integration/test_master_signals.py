@@ -111,28 +111,6 @@ class MasterSignals(PosternTestCase):
         got = t.wait_ids("alice", set(traffic.accepted), seconds=60)
         self.assertEqual(set(got) & traffic.accepted, traffic.accepted, "accepted mail not delivered")
 
-    def gated_tree(self):
-        """A started tree whose alias gate@ runs a command that says it has
-        started (file `started`), waits for the file `go`, then appends the
-        queue ID to `out`: a delivery held under way as long as the test
-        wants.  (tree, the command's directory)"""
-        t = self.start_tree(start=False)
-        d = os.path.join(t.dir, "gate")
-        os.mkdir(d)
-        os.chmod(d, 0o777)   # the command runs as local_command_user (nobody)
-        with open(os.path.join(t.dir, "etc", "aliases"), "a") as f:
-            f.write('gate@%s "|touch %s/started; while [ ! -e %s/go ]; do sleep 0.05; done; '
-                    'echo $QUEUE_ID >> %s/out"\n' % (t.domain, d, d, d))
-        t.run("map", "-d", t.dir, "aliases")
-        # whatever happens, the command ends (cleanups run last first:
-        # before the tree's)
-        self.addCleanup(lambda: open(os.path.join(d, "go"), "a").close())
-        t.start()
-        t.send("gate@" + t.domain, "gated")
-        wait_for(lambda: os.path.exists(os.path.join(d, "started")), 30, "the gated command to start",
-                 detail=t.log_tail)
-        return t, d
-
     def assert_delivered_once(self, t, d):
         """Once the queue is empty: the command ran to its end once, and
         one delivery was logged."""
@@ -149,6 +127,8 @@ class MasterSignals(PosternTestCase):
         # delivery it started; its successor, started at once, waits for it
         # instead of delivering the same recipient again from active/.
         t, d = self.gated_tree()
+        t.send("gate@" + t.domain, "gated")
+        self.wait_gate_started(t, d)
         mark = t.log_mark()
         t.run("reload", "-d", t.dir)
         t.wait_log(r"qmgr\[\d+\]: stop", after=mark, what="the old qmgr told to stop")
@@ -162,6 +142,8 @@ class MasterSignals(PosternTestCase):
         # qmgr, told to stop, waits for the answer of the delivery under
         # way and records it: the next start finds nothing left to deliver.
         t, d = self.gated_tree()
+        t.send("gate@" + t.domain, "gated")
+        self.wait_gate_started(t, d)
         mark = t.log_mark()
         os.kill(t.master_pid, signal.SIGTERM)
         t.wait_log(r"qmgr\[\d+\]: stop", after=mark, what="qmgr told to stop")

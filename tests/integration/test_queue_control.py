@@ -147,6 +147,33 @@ class TestSpareFiles(PosternTestCase):
         self.assertEqual(os.listdir(os.path.join(t.dir, "queue", "hold")), [])
         self.assertEqual(os.listdir(os.path.join(t.dir, "queue", "active")), [])
 
+    def test_hold_while_the_last_delivery_runs_keeps_the_message_whole(self):
+        # `hold` of a message whose delivery is under way (allowed: the
+        # delivery may still complete) once left an empty file in hold/,
+        # listed as damaged: qmgr emptied its open file into spare/ after
+        # the move.
+        t, d = self.gated_tree()
+        t.send("gate@" + t.domain, "held-under-way")
+        self.wait_gate_started(t, d)
+        qid = t.queue_json()[0]["id"]
+        t.run("queue", "-d", t.dir, "hold", qid)
+        mark = t.log_mark()
+        open(os.path.join(d, "go"), "w").close()
+        t.wait_log(qid + r": finished; its file was moved or deleted meanwhile", after=mark)
+        self.assertNotIn(qid + ": removed", t.log_text(mark))
+        q = t.queue_json()
+        self.assertEqual([(m["id"], m["state"]) for m in q], [(qid, "hold")], q)
+        self.assertGreater(os.path.getsize(os.path.join(t.dir, "queue", "hold", qid)), 0)
+        listing = t.run("queue", "-d", t.dir, "list").stdout.decode()
+        self.assertNotIn("damaged", listing)
+        # released: nothing left to deliver, removed without a word of
+        # damage and without a second delivery
+        t.run("queue", "-d", t.dir, "release", qid)
+        t.wait_log(qid + r": removed", after=mark)
+        self.assertNotIn("empty queue file", t.log_text(mark))
+        with open(os.path.join(d, "out")) as f:
+            self.assertEqual(f.read().split(), [qid])
+
     def test_zero_keeps_no_spare_files(self):
         t = self.start_tree_with(queue_spare_files="0")
         for i in range(3):
