@@ -30,6 +30,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cdbmap.h"
 #include "config.h"
 #include "dnsbl_sites.h"
 #include "log.h"
@@ -221,7 +222,9 @@ static void postern_check_map(struct postern_check *ck, const char *name, int op
 }
 
 /* smtpd_sender_login_maps and the smtpd_*_access maps name the .cdb
- * itself: its source is the name without ".cdb". */
+ * itself, relative to DIR/etc, and smtpd does not start without it
+ * (smtpd_open_map_key): a source (the name without ".cdb") is checked
+ * as any map, and without one the file must open as a compiled map. */
 static void postern_check_sender_logins(struct postern_check *ck)
 {
 	static const char *const keys[] = { "smtpd_sender_login_maps", "smtpd_client_access",
@@ -229,16 +232,71 @@ static void postern_check_sender_logins(struct postern_check *ck)
 					    "smtpd_recipient_access" };
 
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-		const char *v = config_str(keys[i]);
-		char name[PATH_MAX];
+		const char *v = config_str(keys[i]), *error;
+		char name[PATH_MAX], path[PATH_MAX];
+		struct cdbmap *map = NULL;
+		struct stat st;
 		size_t n = strlen(v);
 
+		if (n == 0)
+			continue;
+		if (v[0] == '/' || strstr(v, "..") != NULL) {
+			postern_check_fail(ck, "%s = %s: must be a map file relative to %s/etc (smtpd would not start)",
+					   keys[i], v, ck->tree);
+			continue;
+		}
 		if (n > 4 && strcmp(v + n - 4, ".cdb") == 0 && n - 4 < sizeof(name)) {
 			memcpy(name, v, n - 4);
 			name[n - 4] = '\0';
-			postern_check_map(ck, name, 1, 0);
+			if (postern_path(path, sizeof(path), "%s/etc/%s", ck->tree, name) == 0 &&
+			    stat(path, &st) == 0) {
+				postern_check_map(ck, name, 0, 0);
+				continue;
+			}
 		}
+		if (postern_path(path, sizeof(path), "%s/etc/%s", ck->tree, v) < 0)
+			continue;
+		if (cdbmap_open(path, &map, &error) < 0)
+			postern_check_fail(ck, "%s = %s: %s (smtpd would not start; postern map compiles a text "
+					   "map NAME into NAME.cdb, the file to name here)", keys[i], v, error);
+		cdbmap_close(&map);
 	}
+}
+
+/* log_file: the master does not start when it cannot open it for
+ * appending as a regular file (master/master_log.c); checked as far as
+ * it can be without creating it. */
+static void postern_check_log_file(struct postern_check *ck)
+{
+	const char *v = config_str("log_file");
+	char path[PATH_MAX], dir[PATH_MAX];
+	struct stat st;
+	char *slash;
+
+	if (v[0] == '\0' || strcmp(v, "-") == 0)
+		return;
+	if (postern_path(path, sizeof(path), "%s%s%s", v[0] == '/' ? "" : ck->tree, v[0] == '/' ? "" : "/", v) < 0)
+		return;
+	if (lstat(path, &st) == 0) {
+		if (!S_ISREG(st.st_mode))
+			postern_check_fail(ck, "log_file %s: not a regular file (the master would not start)", path);
+		else if (access(path, W_OK) < 0)
+			postern_check_fail(ck, "log_file %s: %s (the master would not start)", path, strerror(errno));
+		return;
+	}
+	if (errno != ENOENT) {
+		postern_check_fail(ck, "log_file %s: %s (the master would not start)", path, strerror(errno));
+		return;
+	}
+	memcpy(dir, path, sizeof(dir));
+	slash = strrchr(dir, '/');
+	slash[slash == dir ? 1 : 0] = '\0';
+	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
+		postern_check_fail(ck, "log_file %s: its directory %s does not exist (the master would not start)",
+				   path, dir);
+	else if (access(dir, W_OK | X_OK) < 0)
+		postern_check_fail(ck, "log_file %s: cannot create it in %s: %s (the master would not start)", path,
+				   dir, strerror(errno));
 }
 
 /* The policy delegation, DNSBL and milter settings smtpd would refuse at start. */
@@ -317,6 +375,7 @@ int postern_cmd_check(int argc, char **argv)
 	postern_check_map(&ck, config_str("remote_tls_policy_map"), 1, 0);
 	postern_check_map(&ck, config_str("remote_auth_map"), 1, 1);
 	postern_check_sender_logins(&ck);
+	postern_check_log_file(&ck);
 	postern_check_policy(&ck);
 	postern_check_dkim(&ck);
 	postern_check_dmarc(&ck);

@@ -183,6 +183,35 @@ class PosternCheck(PosternTestCase):
         self.assert_problem(t, "postern: check: %s is missing: run postern map -d %s domains"
                             % (self.etc(t, "domains.cdb"), t.dir))
 
+    def test_access_map_smtpd_cannot_open(self):
+        # smtpd does not start without the map an smtpd_*_access setting
+        # names; check once passed it and port 25 went down at the reload.
+        t = self.tree()
+        t.set_conf(smtpd_client_access="client_access.cdb")
+        code, out = t.check()
+        self.assertEqual(code, 1, out)
+        self.assertIn("postern: check: smtpd_client_access = client_access.cdb: ", out)
+        self.assertIn("(smtpd would not start;", out)
+        with open(self.etc(t, "client_access"), "w") as f:
+            f.write("192.0.2.1 REJECT\n")
+        t.run("map", "-d", t.dir, "client_access")
+        self.assertEqual(t.check(), (0, ""))
+        t.run("conf", "-d", t.dir, "smtpd_client_access=/etc/client_access.cdb")
+        self.assert_problem(t, "postern: check: smtpd_client_access = /etc/client_access.cdb: must be a map "
+                               "file relative to %s/etc (smtpd would not start)" % t.dir)
+
+    def test_log_file_the_master_cannot_open(self):
+        t = self.tree()
+        t.set_conf(log_file="maillog")
+        self.assertEqual(t.check(), (0, ""))
+        t.run("conf", "-d", t.dir, "log_file=/nonexistent-postern-dir/maillog")
+        self.assert_problem(t, "postern: check: log_file /nonexistent-postern-dir/maillog: its directory "
+                               "/nonexistent-postern-dir does not exist (the master would not start)")
+        os.mkdir(self.etc(t, "maillog.d"))
+        t.run("conf", "-d", t.dir, "log_file=etc/maillog.d")
+        self.assert_problem(t, "postern: check: log_file %s: not a regular file (the master would not start)"
+                            % self.etc(t, "maillog.d"))
+
     # ---- directories
 
     def test_queue_directory_open_to_others(self):
