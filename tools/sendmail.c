@@ -787,14 +787,21 @@ static int sendmail_verify(struct sendmail *sm, int argc, char **argv, int first
 			code = EX_TEMPFAIL_;
 		} else if (local) {
 			code = sendmail_verify_local(sm, sm->rcpt[i]);
+			/* local verify answers 0, 67 or 75; anything else is
+			 * local failing to run (its reason went to stderr, e.g.
+			 * a user who may not read the mail root): not a verdict */
+			if (code != EX_OK_ && code != SENDMAIL_EX_NOUSER && code != EX_TEMPFAIL_) {
+				printf("%s: not checked: local verify failed (exit %d)\n", sm->rcpt[i], code);
+				code = EX_TEMPFAIL_;
+			}
 		} else if (relay[0] != '\0') {
 			printf("%s: deliverable\n  remote, via the relayhost %s\n", sm->rcpt[i], relay);
 		} else {
 			printf("%s: deliverable\n  remote, to the MX hosts of %s\n", sm->rcpt[i],
 			       strrchr(sm->rcpt[i], '@') + 1);
 		}
-		if (code == EX_TEMPFAIL_ || (code != EX_OK_ && worst == EX_OK_))
-			worst = code == EX_TEMPFAIL_ ? EX_TEMPFAIL_ : SENDMAIL_EX_NOUSER;
+		if (code == EX_TEMPFAIL_ || (code == SENDMAIL_EX_NOUSER && worst == EX_OK_))
+			worst = code;
 	}
 	cdbmap_close(&domains);
 	return worst;
@@ -824,7 +831,7 @@ static void sendmail_options(struct sendmail *sm, int argc, char **argv, int *fi
 			if (n >= 2 && v[0] == '<' && v[n - 1] == '>')
 				v = strndup(v + 1, n - 2);   /* -f '<a@b>' is common */
 			if (v == NULL || (v[0] != '\0' && address_validate(v, strlen(v), 1, &error) < 0))
-				sendmail_die(EX_USAGE_, "bad sender address: %s", a);
+				sendmail_die(EX_DATAERR_, "bad sender address: %s", v);
 			sm->sender = v;
 		} else if (a[1] == 'F')
 			sm->full_name = SENDMAIL_ARG(a);

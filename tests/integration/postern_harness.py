@@ -1130,7 +1130,8 @@ class Tree:
 
     def bin_for_others(self):
         """A directory of this tree holding copies of sendmail (with mailq
-        beside it) and postern, modes 0755 all the way down from /, for
+        beside it), postern and local (sendmail -bv runs it), modes 0755
+        all the way down from /, for
         tests that run them as another user: the build directory may lie
         where that user cannot go (a checkout under /root, or in a 0700
         mktemp -d directory)."""
@@ -1138,7 +1139,7 @@ class Tree:
         if not os.path.isdir(d):
             os.mkdir(d)
             os.chmod(d, 0o755)
-            for name in ("sendmail", "postern"):
+            for name in ("sendmail", "postern", "local"):
                 shutil.copy(os.path.join(BIN, name), os.path.join(d, name))
                 os.chmod(os.path.join(d, name), 0o755)
             os.symlink("sendmail", os.path.join(d, "mailq"))   # mailq(1) is sendmail -bp

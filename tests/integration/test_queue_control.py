@@ -30,7 +30,7 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from postern_harness import BIN, PosternTestCase, daemon_env, is_root, free_port, wait_for  # noqa: E402
+from postern_harness import BIN, PosternTestCase, as_user, daemon_env, is_root, free_port, wait_for  # noqa: E402
 
 SENDMAIL = os.path.join(BIN, "sendmail")
 MAILQ = os.path.join(BIN, "mailq")
@@ -544,6 +544,24 @@ class TestSendmailOptions(QueueControlCase):
         # nothing was queued or delivered
         self.assertEqual(t.queue_json(), [])
         self.assertEqual(t.count("alice"), 0)
+
+    @unittest.skipUnless(is_root(), "needs root: a user who may not read the mail root of a tree root made")
+    def test_bv_that_cannot_look_is_no_verdict(self):
+        # local verify fails to run for a user who may not enter the mail
+        # root: that is "try again" (75), not "undeliverable" (67).
+        t = self.tree()
+        p = subprocess.run([os.path.join(t.bin_for_others(), "sendmail"), "-bv", "alice@%s" % t.domain],
+                           input=b"", env=self.env(t), timeout=60, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, **as_user("nobody"))
+        self.assertEqual(p.returncode, 75, (p.stdout, p.stderr))
+        self.assertEqual(p.stdout.decode(), "alice@%s: not checked: local verify failed (exit 1)\n" % t.domain, p.stderr)
+        self.assertIn(b"Permission denied", p.stderr)
+
+    def test_bad_sender_is_a_data_error(self):
+        t = self.tree()
+        p = self.sendmail(t, "-f", "bad addr@@", "alice@%s" % t.domain)
+        self.assertEqual(p.returncode, 65, p.stderr)
+        self.assertEqual(p.stderr.decode(), "sendmail: bad sender address: bad addr@@\n")
 
 
 if __name__ == "__main__":
