@@ -52,6 +52,13 @@ int postern_chown(const char *path, const struct postern_owner *own);
 int postern_user_ids(const char *name, uid_t *uid_r, gid_t *gid_r);
 /* gid of a group name, or -1 if unknown. */
 int postern_group_id(const char *name, gid_t *gid_r);
+/* Whether tree was made by root (`postern init` as root: DIR/etc owned
+ * by root), so that its files have the postern-* owners. */
+int postern_tree_made_by_root(const char *tree);
+/* For commands that write files with owners: root on a tree another user
+ * made would give it files that user cannot read (and mailboxes the
+ * postern-* users own), so refuse.  0, or -1 (printed). */
+int postern_tree_writable_as_us(const char *tree);
 /* Take an exclusive lock on DIR/etc against concurrent `postern` runs;
  * returns the descriptor (kept until exit) or -1 (printed). */
 int postern_lock_etc(const char *tree);

@@ -68,13 +68,15 @@ struct postern_check_ids {
 	gid_t group;
 };
 
-static void postern_check_ids(struct postern_check_ids *ids)
+static void postern_check_ids(struct postern_check_ids *ids, const char *tree)
 {
 	uid_t u;
 	gid_t g;
 
 	memset(ids, 0, sizeof(*ids));
-	ids->known = geteuid() == 0 && postern_user_ids("postern-queue", &ids->queue, &g) == 0 &&
+	/* Owners are the postern-* users only in a tree root made; another
+	 * user's tree is all that user's. */
+	ids->known = geteuid() == 0 && postern_tree_made_by_root(tree) && postern_user_ids("postern-queue", &ids->queue, &g) == 0 &&
 		     postern_user_ids("postern-vmail", &ids->vmail, &g) == 0 &&
 		     postern_group_id("postern", &ids->group) == 0 && postern_user_ids("root", &u, &g) == 0;
 }
@@ -104,9 +106,9 @@ void postern_check_tree(struct postern_check *ck)
 	char path[PATH_MAX], etc[PATH_MAX];
 	struct stat st;
 
-	postern_check_ids(&ids);
+	postern_check_ids(&ids, ck->tree);
 	/* As root the services' sockets are shared through this group. */
-	if (geteuid() == 0 && postern_group_id("postern", &ids.group) < 0)
+	if (ids.known && postern_group_id("postern", &ids.group) < 0)
 		postern_check_fail(ck, "no system group postern (postern init as root creates it)");
 	for (size_t i = 0; i < sizeof(postern_check_dirs) / sizeof(postern_check_dirs[0]); i++) {
 		const char *want;

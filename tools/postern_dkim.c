@@ -309,7 +309,7 @@ int postern_cmd_dkim(int argc, char **argv)
 	}
 	if (nargs != 2)
 		return postern_dkim_usage();
-	if (postern_tree(dir, tree, sizeof(tree)) < 0)
+	if (postern_tree(dir, tree, sizeof(tree)) < 0 || postern_tree_writable_as_us(tree) < 0)
 		return POSTERN_EXIT_FAIL;
 	return postern_dkim_keygen(tree, args[0], args[1], ed25519, (unsigned)bits);
 }

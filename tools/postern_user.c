@@ -521,5 +521,7 @@ int postern_cmd_user(int argc, char **argv)
 		return POSTERN_EXIT_FAIL;
 	if (strcmp(sub, "list") == 0)
 		return postern_user_list(u.tree);
+	if (postern_tree_writable_as_us(u.tree) < 0)
+		return POSTERN_EXIT_FAIL;
 	return postern_user_change(sub, &u, argc, argv, idx);
 }

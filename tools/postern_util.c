@@ -164,6 +164,35 @@ int postern_group_id(const char *name, gid_t *gid_r)
 	return 0;
 }
 
+int postern_tree_made_by_root(const char *tree)
+{
+	char etc[PATH_MAX];
+	struct stat st;
+
+	return postern_path(etc, sizeof(etc), "%s/etc", tree) == 0 && stat(etc, &st) == 0 && st.st_uid == 0;
+}
+
+int postern_tree_writable_as_us(const char *tree)
+{
+	char etc[PATH_MAX];
+	struct stat st;
+	struct passwd *pw;
+
+	if (geteuid() != 0 || postern_tree_made_by_root(tree))
+		return 0;
+	if (postern_path(etc, sizeof(etc), "%s/etc", tree) < 0 || stat(etc, &st) < 0) {
+		postern_err("%s/etc: %s", tree, strerror(errno));
+		return -1;
+	}
+	pw = getpwuid(st.st_uid);
+	if (pw != NULL)
+		postern_err("%s was made by %s, not root: run this as %s (as root it would leave files %s "
+			    "cannot read)", tree, pw->pw_name, pw->pw_name, pw->pw_name);
+	else
+		postern_err("%s was made by uid %u, not root: run this as that user", tree, (unsigned)st.st_uid);
+	return -1;
+}
+
 int postern_lock_etc(const char *tree)
 {
 	char etc[PATH_MAX];

@@ -212,6 +212,31 @@ class PosternCheck(PosternTestCase):
         self.assert_problem(t, "postern: check: log_file %s: not a regular file (the master would not start)"
                             % self.etc(t, "maillog.d"))
 
+    @unittest.skipUnless(is_root(), "needs root: root acting on a tree another user made")
+    def test_root_on_a_tree_another_user_made(self):
+        # As root, `postern user add` gave such a tree a root-owned
+        # etc/users and postern-vmail mailboxes its owner's services could
+        # not read, and check listed every directory as wrongly owned.
+        import pwd
+        t = self.tree()
+        nobody = pwd.getpwnam("nobody")
+        for root, dirs, files in os.walk(t.dir):
+            for name in dirs + files:
+                os.lchown(os.path.join(root, name), nobody.pw_uid, nobody.pw_gid)
+        os.lchown(t.dir, nobody.pw_uid, nobody.pw_gid)
+        with open(self.etc(t, "users"), "rb") as f:
+            users = f.read()
+        p = t.run("user", "add", "-d", t.dir, "dave@%s" % t.domain, "--", "pw-dave-1", check=False)
+        self.assertEqual(p.returncode, 1, p.stdout)
+        self.assertIn(b"was made by nobody, not root: run this as nobody", p.stdout)
+        with open(self.etc(t, "users"), "rb") as f:
+            self.assertEqual(f.read(), users)
+        self.assertEqual(os.stat(self.etc(t, "users")).st_uid, nobody.pw_uid)
+        p = t.run("dkim", "keygen", "-d", t.dir, t.domain, "s1", check=False)
+        self.assertEqual(p.returncode, 1, p.stdout)
+        self.assertIn(b"not root: run this as nobody", p.stdout)
+        self.assertNotIn(b"must be", t.run("check", "-d", t.dir, check=False).stdout)
+
     # ---- directories
 
     def test_queue_directory_open_to_others(self):
