@@ -555,12 +555,43 @@ static int postern_init_dirs(const struct postern_init *in)
 	return 0;
 }
 
+/* --force over a configuration file the operator may have changed: the
+ * previous one stays as FILE.old (a hard link, made before the new file
+ * is renamed over it), unless it already says what is written now. */
+static int postern_init_keep_old(const char *path, const struct buf *text)
+{
+	char old[PATH_MAX], *data = NULL;
+	size_t len = 0;
+	FILE *f = fopen(path, "re");
+	int same = 0;
+
+	if (f == NULL)
+		return errno == ENOENT ? 0 : -1;
+	data = malloc(text->len + 2);
+	if (data != NULL) {
+		len = fread(data, 1, text->len + 1, f);
+		same = len == text->len && memcmp(data, buf_cstr(text), len) == 0;
+	}
+	fclose(f);
+	free(data);
+	if (same)
+		return 0;
+	if (postern_path(old, sizeof(old), "%s.old", path) < 0 || (unlink(old) < 0 && errno != ENOENT) ||
+	    link(path, old) < 0) {
+		postern_err("cannot keep the previous %s as %s.old: %s", path, path, strerror(errno));
+		return -1;
+	}
+	printf("postern: kept the previous %s as %s\n", path, old);
+	return 0;
+}
+
 static int postern_init_write(const struct postern_init *in, const char *rel, const struct buf *text,
 			      const struct postern_owner *own)
 {
 	char path[PATH_MAX];
 
-	if (postern_path(path, sizeof(path), "%s/%s", in->tree, rel) < 0)
+	if (postern_path(path, sizeof(path), "%s/%s", in->tree, rel) < 0 ||
+	    (in->force && postern_init_keep_old(path, text) < 0))
 		return -1;
 	return postern_write_file(path, buf_cstr(text), text->len, own);
 }
