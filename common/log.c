@@ -227,12 +227,27 @@ static void log_fd_line(const char *prefix, const char *msg, size_t len)
 	(void)w;
 }
 
+static int log_also_fd = -1;
+
+void log_also_to(int fd)
+{
+	log_also_fd = fd;
+}
+
 static void log_emit(int priority, const char *prefix, const char *fmt, va_list ap)
 {
 	char msg[LOG_LINE_MAX + 1];
 	int saved = errno;
 	size_t len = log_format(msg, sizeof(msg), fmt, ap);
 
+	if (log_also_fd >= 0 && priority <= LOG_WARNING) {
+		char line[LOG_LINE_MAX + 128];
+		int n = snprintf(line, sizeof(line), "%s: %s%.*s\n", log_service, prefix, (int)len, msg);
+		if (n > 0) {
+			ssize_t w = write(log_also_fd, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+			(void)w;
+		}
+	}
 	if (log_fd >= 0)
 		log_fd_line(prefix, msg, len);
 	else if (log_to_stderr)

@@ -15,6 +15,10 @@
 /* Open the log under the given service name; to_stderr selects stderr
  * over syslog; verbose enables log_debug.  Call before chroot. */
 void log_open(const char *service, int to_stderr, int verbose);
+/* Also copy warnings and fatal lines, as "SERVICE: warning: text", to fd
+ * (a daemonizing master's start-up pipe, read by its parent on the
+ * terminal); -1 stops. */
+void log_also_to(int fd);
 #define LOG_SYSLOG_NAME_MAX 63   /* syslog_name in postern.conf */
 
 /* The first part of the tag, "postern" unless set (syslog_name):

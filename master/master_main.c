@@ -226,14 +226,51 @@ static void master_remove_pid(void)
 	unlink(path);
 }
 
+/* The start-up pipe of a daemonizing master: its warnings until it is
+ * ready, then one NUL byte (master_daemon_ready). */
+static int master_start_pipe = -1;
+
+/* The parent stays on the terminal until the daemon is ready: it copies
+ * the daemon's warnings and fatal line to stderr, and exits 0 once the
+ * daemon said ready, 1 when it died before (`postern start` then reports
+ * the failure at once, with its reason, instead of waiting for a pid
+ * file that never comes). */
 static void master_daemonize(void)
 {
-	pid_t pid = fork();
+	int p[2];
+	pid_t pid;
 
+	if (pipe2(p, O_CLOEXEC) < 0)
+		log_fatal("pipe: %s", strerror(errno));
+	pid = fork();
 	if (pid < 0)
 		log_fatal("fork: %s", strerror(errno));
-	if (pid > 0)
-		_exit(0);
+	if (pid > 0) {
+		char buf[4096];
+		ssize_t n;
+		int ready = 0;
+
+		close(p[1]);
+		while ((n = read(p[0], buf, sizeof buf)) != 0) {
+			if (n < 0) {
+				if (errno == EINTR)
+					continue;
+				break;
+			}
+			char *nul = memchr(buf, '\0', (size_t)n);
+			size_t text = nul != NULL ? (size_t)(nul - buf) : (size_t)n;
+			if (text > 0 && write(2, buf, text) < 0)
+				break;
+			if (nul != NULL) {
+				ready = 1;
+				break;
+			}
+		}
+		_exit(ready ? 0 : 1);
+	}
+	close(p[0]);
+	master_start_pipe = p[1];
+	log_also_to(master_start_pipe);
 	setsid();
 	int fd = open("/dev/null", O_RDWR);
 	if (fd >= 0) {
@@ -243,6 +280,19 @@ static void master_daemonize(void)
 		if (fd > 2)
 			close(fd);
 	}
+}
+
+/* Tell the waiting parent that every listener is bound. */
+static void master_daemon_ready(void)
+{
+	if (master_start_pipe < 0)
+		return;
+	log_also_to(-1);
+	if (write(master_start_pipe, "", 1) < 0) {
+		/* the parent is gone: nobody waits */
+	}
+	close(master_start_pipe);
+	master_start_pipe = -1;
 }
 
 static struct service *master_find_service(const char *name)
@@ -606,6 +656,7 @@ int main(int argc, char **argv)
 	master_control_fd = master_control_open(master_base);
 	master_write_pid();
 	log_info("started: %zu services, programs in %s", master_nsvcs, master_progdir);
+	master_daemon_ready();
 	/* Every listener is bound and linked: systemd may start what
 	 * depends on mail (Type=notify). */
 	char ready[64];

@@ -92,8 +92,11 @@ int master_service_bind(struct service *svc, const char *base_dir)
 	if (svc->type == SERVICE_INET) {
 		svc->listen_fd = inet_listen(svc->listen, 511, &error);
 		if (svc->listen_fd < 0) {
-			log_warn("service %s: listen %s: %s", svc->name, svc->listen,
-				 error ? error : strerror(errno));
+			/* error names the address already */
+			if (error != NULL)
+				log_warn("service %s: cannot listen on %s", svc->name, error);
+			else
+				log_warn("service %s: cannot listen on %s: %s", svc->name, svc->listen, strerror(errno));
 			return -1;
 		}
 	} else {

@@ -216,6 +216,24 @@ class LogFile(PosternTestCase):
         self.assertRegex(out, r"log_file .*no/such/dir/maillog: No such file or directory", out)
         self.assertIsNone(t.pidfile_pid())
 
+    def test_start_with_a_port_taken_says_why_at_once(self):
+        # The daemonizing master's parent waits for it on the terminal:
+        # `postern start` once waited 10 s for a pid file and said only
+        # "see the mail log", which syslog-less machines lose.
+        t = self.background_tree()
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", t.port("imap")))
+            taken.listen(1)
+            p = t.run("start", "-d", t.dir, check=False)
+        out = p.stdout.decode("utf-8", "replace")
+        self.assertEqual(p.returncode, 1, out)
+        self.assertIn("master: warning: service imap: cannot listen on 127.0.0.1:%d: Address already in use\n"
+                      % t.port("imap"), out)
+        self.assertIn("master: fatal: cannot start the services\n", out)
+        self.assertIn("the master failed to start", out)
+        self.assertNotIn("did not write", out)
+        self.assertIsNone(t.pidfile_pid())
+
 
 def syslog_listens():
     for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
