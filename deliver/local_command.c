@@ -275,6 +275,8 @@ static void local_cmd_status(int status, int timed_out, const struct local_cmd_j
 	for (; n < j->outlen && j->output[n] != '\n'; n++)
 		out[n] = (unsigned char)j->output[n] < 0x20 || j->output[n] == 0x7f ? ' ' : j->output[n];
 	out[n] = '\0';
+	/* what the command printed, after ": ", or nothing */
+	const char *sep = n > 0 ? ": " : "";
 	if (timed_out)
 		local_result_set(r, "deferred", "4.3.0", "command timed out");
 	else if (WIFSIGNALED(status))
@@ -282,13 +284,13 @@ static void local_cmd_status(int status, int timed_out, const struct local_cmd_j
 	else if (WEXITSTATUS(status) == 0)
 		local_result_set(r, "delivered", "2.0.0", "delivered to command");
 	else if (WEXITSTATUS(status) == 75)
-		local_result_set(r, "deferred", "4.3.0", "command exit 75 (EX_TEMPFAIL): %s", out);
+		local_result_set(r, "deferred", "4.3.0", "command exit 75 (EX_TEMPFAIL)%s%s", sep, out);
 	else if (WEXITSTATUS(status) >= 64 && WEXITSTATUS(status) <= 78)
 		local_result_set(r, "failed", WEXITSTATUS(status) == 67 ? "5.1.1" :
 				 WEXITSTATUS(status) == 77 ? "5.7.1" : "5.3.0",
-				 "command exit %d: %s", WEXITSTATUS(status), out);
+				 "command exit %d%s%s", WEXITSTATUS(status), sep, out);
 	else
-		local_result_set(r, "deferred", "4.3.0", "command exit %d: %s", WEXITSTATUS(status), out);
+		local_result_set(r, "deferred", "4.3.0", "command exit %d%s%s", WEXITSTATUS(status), sep, out);
 }
 
 static void local_cmd_execute(struct local_cmd_job *j, struct local_result *r)

@@ -472,8 +472,14 @@ static int qmgr_expire(struct qmgr *q, struct qmgr_msg *m, time_t now)
 	char reason[128];
 	const char *err;
 
-	snprintf(reason, sizeof(reason), "message expired after %llu days in the queue",
-		 qmgr_age(q, m, now) / 86400);
+	unsigned long long age = qmgr_age(q, m, now);
+	/* in the largest whole unit (a short maximal_queue_lifetime says
+	 * "after 0 days" otherwise) */
+	unsigned long long unit = age >= 86400 ? 86400 : age >= 3600 ? 3600 : age >= 60 ? 60 : 1;
+	const char *name = unit == 86400 ? "day" : unit == 3600 ? "hour" : unit == 60 ? "minute" : "second";
+
+	snprintf(reason, sizeof(reason), "message expired after %llu %s%s in the queue", age / unit, name,
+		 age / unit == 1 ? "" : "s");
 	for (size_t i = 0; i < m->qf.nrcpt; i++) {
 		if (m->qf.rcpt[i].status != QUEUEFILE_PENDING)
 			continue;

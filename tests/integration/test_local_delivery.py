@@ -206,8 +206,11 @@ class TestCommand(LocalCase):
         t = self.tree_with('tempfail "|exit 75"\nnouser "|exit 67"\n')
         submit(t, "tempfail@example.test", "cmd-75")
         submit(t, "nouser@example.test", "cmd-67")
-        self.wait_log(t, r"to=<tempfail@example\.test>, relay=local, delay=\S+, delays=\S+, dsn=4\.3\.0, status=deferred")
-        self.wait_log(t, r"to=<nouser@example\.test>, relay=local, delay=\S+, delays=\S+, dsn=5\.1\.1, status=bounced")
+        # the reason without a dangling ": " when the command said nothing
+        self.wait_log(t, r"to=<tempfail@example\.test>, relay=local, delay=\S+, delays=\S+, dsn=4\.3\.0, "
+                         r"status=deferred \(command exit 75 \(EX_TEMPFAIL\)\)$")
+        self.wait_log(t, r"to=<nouser@example\.test>, relay=local, delay=\S+, delays=\S+, dsn=5\.1\.1, "
+                         r"status=bounced \(command exit 67\)$")
 
     def test_command_timeout_defers(self):
         t = self.tree_with('slow "|sleep 30"\n', conf="local_command_timeout = 1s\n")
