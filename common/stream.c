@@ -297,6 +297,25 @@ static int stream_wait(const struct stream *s, int fd, short events)
 
 /* What OpenSSL wants before an operation can go on: wait for it.  1 to
  * retry, 0 for a clean end (close_notify), -1 with errno. */
+/* Why the last TLS call failed, kept before the error queue is
+ * cleared: a failed handshake is logged with it. */
+static char stream_tls_why[160];
+
+static void stream_tls_note(int e)
+{
+	unsigned long code = ERR_peek_error();
+	const char *reason = code != 0 ? ERR_reason_error_string(code) : NULL;
+
+	if (e == SSL_ERROR_SSL && reason != NULL)
+		snprintf(stream_tls_why, sizeof stream_tls_why, "%s", reason);
+	else if (e == SSL_ERROR_SSL)
+		snprintf(stream_tls_why, sizeof stream_tls_why, "protocol error");
+	else if (e == SSL_ERROR_SYSCALL && errno != 0)
+		snprintf(stream_tls_why, sizeof stream_tls_why, "%s", strerror(errno));
+	else
+		snprintf(stream_tls_why, sizeof stream_tls_why, "the peer closed the connection");
+}
+
 static int stream_tls_retry(struct stream *s, int r)
 {
 	int e = SSL_get_error(s->ssl, r);
@@ -307,15 +326,18 @@ static int stream_tls_retry(struct stream *s, int r)
 	case SSL_ERROR_WANT_WRITE:
 		return stream_wait(s, s->wfd, POLLOUT) < 0 ? -1 : 1;
 	case SSL_ERROR_ZERO_RETURN:
+		stream_tls_note(e);
 		return 0;
 	case SSL_ERROR_SYSCALL:
 		if (errno == EINTR)
 			return 1;
+		stream_tls_note(e);
 		if (errno == 0)
 			errno = EPIPE;
 		ERR_clear_error();
 		return -1;
 	default:
+		stream_tls_note(e);
 		ERR_clear_error();
 		errno = EPROTO;
 		return -1;
@@ -914,11 +936,19 @@ int stream_start_tls(struct stream *s, SSL_CTX *ctx, int server, const char *sni
 		if (saved != 0 && saved < s->deadline)
 			s->deadline = saved;
 	}
+	stream_tls_why[0] = '\0';
 	r = stream_tls_handshake(s, server);
 	s->deadline = saved;
 	if (r < 0) {
-		*error_r = errno == ETIMEDOUT ? "TLS handshake timed out" :
-			tls_last_error("TLS handshake failed");
+		static char why[sizeof stream_tls_why + 32];
+
+		if (errno == ETIMEDOUT)
+			*error_r = "TLS handshake timed out";
+		else if (stream_tls_why[0] != '\0') {
+			snprintf(why, sizeof why, "TLS handshake failed: %s", stream_tls_why);
+			*error_r = why;
+		} else
+			*error_r = tls_last_error("TLS handshake failed");
 		return -1;
 	}
 	return 0;

@@ -129,6 +129,22 @@ class TlsHandshakeTimeout(PosternTestCase):
         finally:
             p.quit()
 
+    def test_failed_handshake_is_logged_with_its_reason(self):
+        # OpenSSL's reason was cleared before it was read: the log said
+        # "TLS handshake failed: TLS handshake failed".
+        t = self.tree()
+        with socket.create_connection((HOST, t.port("smtps")), timeout=30 * SCALE) as c:
+            c.sendall(b"EHLO plain.example\r\n")
+            try:
+                while c.recv(4096):
+                    pass
+            except ConnectionResetError:
+                pass   # the server's alert, then its close
+        m = t.wait_log(r"TLS handshake failed with unknown\[127\.0\.0\.1\]: TLS handshake failed: (.+)$")
+        self.assertNotIn("TLS handshake failed", m.group(1))
+        self.assertIn("version", m.group(1))   # OpenSSL: "wrong version number"
+        self.smtps_served(t)
+
     def test_smtps_stalled_handshake_is_cut_off_and_logged(self):
         t = self.tree()
         self.assert_cut_off(t, t.port("smtps"), None,
