@@ -269,7 +269,8 @@ static int dsn_has_8bit(const char *p, size_t n)
 	return 0;
 }
 
-/* Part 3: the message, or its header (RFC 3462 / RFC 6533 types). */
+/* Part 3: the message, or its header (RFC 3462 / RFC 6533 types); the
+ * description fits failure, delay and success reports alike. */
 static int dsn_original(const struct dsn *d, const char *boundary, const char *orig, size_t n,
 			struct buf *out)
 {
@@ -278,7 +279,7 @@ static int dsn_original(const struct dsn *d, const char *boundary, const char *o
 				   : (d->smtputf8 ? "message/global-headers" : "text/rfc822-headers");
 
 	if (buf_printf(out, "\n--%s\nContent-Type: %s\nContent-Description: %s\n%s\n", boundary, type,
-		       d->full ? "Undelivered message" : "Header of the undelivered message",
+		       d->full ? "The original message" : "Header of the original message",
 		       dsn_has_8bit(orig, len) ? "Content-Transfer-Encoding: 8bit\n" : "") < 0 ||
 	    buf_append(out, orig, len) < 0)
 		return -1;

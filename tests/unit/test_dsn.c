@@ -113,6 +113,9 @@ static void test_delay_and_success_actions(void **state)
 	assert_non_null(strstr(s, "\nWill-Retry-Until: Fri, 02 Jan 1970 00:01:40 +0000\n"));
 	assert_non_null(strstr(s, "\nFinal-Recipient: rfc822; b@x.test\nAction: delivered\nStatus: 2.0.0\n"));
 	assert_null(strstr(s, "Original-Envelope-Id"));
+	/* no "undelivered" in a report of a delay and a delivery */
+	assert_non_null(strstr(s, "\nContent-Description: Header of the original message\n"));
+	assert_null(strstr(s, "ndelivered"));
 	buf_free(&out);
 }
 
