@@ -270,7 +270,7 @@ static const struct config_key config_table[] = {
 	{ "daemon_max_use", CONFIG_SIZE, "100",
 	  "Clients a service process serves before it exits and the master replaces it." },
 	{ "master_stop_timeout", CONFIG_TIME, "30s",
-	  "How long the master waits for its children to exit on stop before it kills them.  Idle IMAP and POP3 sessions do not count: they are told at once and end with their protocol's goodbye; this bounds clients in the middle of a command." },
+	  "How long the master waits for its children to exit on stop before it kills them.  Idle IMAP and POP3 sessions do not count: they are told at once and end with their protocol's goodbye; this bounds clients in the middle of a command.  It also bounds how long a qmgr told to stop (a stop, a reload, a replaced domains map) waits for the answers of the deliveries under way before it leaves them to the next qmgr, which waits for it, and new mail with it." },
 	{ "metrics_timeout", CONFIG_TIME, "10s",
 	  "How long the metrics service (off unless its line in master.conf is enabled, see docs/metrics.md) waits for a scraper's whole request, and then for it to take the whole answer; a slower client is closed unanswered." },
 	{ "metrics_queue_scan_limit", CONFIG_SIZE, "100000",

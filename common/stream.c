@@ -303,6 +303,7 @@ static char stream_tls_why[160];
 
 static void stream_tls_note(int e)
 {
+	int saved = errno;
 	unsigned long code = ERR_peek_error();
 	const char *reason = code != 0 ? ERR_reason_error_string(code) : NULL;
 
@@ -310,10 +311,11 @@ static void stream_tls_note(int e)
 		snprintf(stream_tls_why, sizeof stream_tls_why, "%s", reason);
 	else if (e == SSL_ERROR_SSL)
 		snprintf(stream_tls_why, sizeof stream_tls_why, "protocol error");
-	else if (e == SSL_ERROR_SYSCALL && errno != 0)
-		snprintf(stream_tls_why, sizeof stream_tls_why, "%s", strerror(errno));
+	else if (e == SSL_ERROR_SYSCALL && saved != 0)
+		snprintf(stream_tls_why, sizeof stream_tls_why, "%s", strerror(saved));
 	else
 		snprintf(stream_tls_why, sizeof stream_tls_why, "the peer closed the connection");
+	errno = saved;
 }
 
 static int stream_tls_retry(struct stream *s, int r)

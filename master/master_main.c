@@ -240,6 +240,10 @@ static void master_daemonize(void)
 	int p[2];
 	pid_t pid;
 
+	/* A parent gone (Ctrl-C on `postern start`) must not kill the
+	 * daemon at its next warning: EPIPE instead (master_signals keeps
+	 * SIGPIPE ignored for good). */
+	signal(SIGPIPE, SIG_IGN);
 	if (pipe2(p, O_CLOEXEC) < 0)
 		log_fatal("pipe: %s", strerror(errno));
 	pid = fork();
@@ -248,7 +252,7 @@ static void master_daemonize(void)
 	if (pid > 0) {
 		char buf[4096];
 		ssize_t n;
-		int ready = 0;
+		int ready = 0, copy = 1;
 
 		close(p[1]);
 		while ((n = read(p[0], buf, sizeof buf)) != 0) {
@@ -259,8 +263,9 @@ static void master_daemonize(void)
 			}
 			char *nul = memchr(buf, '\0', (size_t)n);
 			size_t text = nul != NULL ? (size_t)(nul - buf) : (size_t)n;
-			if (text > 0 && write(2, buf, text) < 0)
-				break;
+			/* stderr gone: go on waiting for the verdict all the same */
+			if (copy && text > 0 && write(2, buf, text) < 0)
+				copy = 0;
 			if (nul != NULL) {
 				ready = 1;
 				break;

@@ -450,6 +450,12 @@ static void qmgr_remove(struct qmgr *q, struct qmgr_msg *m)
 	 * look and the rename below leaves an empty file in hold/, which a
 	 * release removes: nothing is lost either way.) */
 	if (!qmgr_file_still_at(m)) {
+		const char *err;
+
+		/* its delivered marks, never synced for a file about to go,
+		 * made durable now that it stays */
+		if (queuefile_sync(&m->qf, &err) < 0)
+			log_warn("%s: %s", m->id, err);
 		log_info("%s: finished; its file was moved or deleted meanwhile (postern queue): left as it is", m->id);
 		qmgr_msg_free(q, m);
 		return;
@@ -726,6 +732,15 @@ static void qmgr_wait(struct qmgr *q)
 	qmgr_conn_timeouts(q, qmgr_clock());
 }
 
+/* Finish the deliveries under way, start none, then exit; for at most
+ * master_stop_timeout, as at a stop: a successor (a reload starts one at
+ * once) waits for us, and with it all new mail. */
+static void qmgr_drain(struct qmgr *q)
+{
+	q->draining = 1;
+	q->drain_until = qmgr_clock() + (time_t)config_time("master_stop_timeout");
+}
+
 /* `postern map` and `postern user` replace domains.cdb by rename.  We
  * cannot open the new one from inside the chroot, so we let the
  * deliveries in flight finish and exit; the master starts a fresh qmgr,
@@ -744,7 +759,7 @@ static void qmgr_check_maps(struct qmgr *q)
 	if (!daemon_maps_replaced())
 		return;
 	log_info("etc/domains.cdb was replaced: restarting to read it");
-	q->draining = 1;
+	qmgr_drain(q);
 }
 
 /* One qmgr works active/ at a time.  A qmgr told to stop (a reload, a
@@ -823,9 +838,14 @@ int main(int argc, char **argv)
 	 * answers of those under way recorded, then exit. */
 	while (!(q.draining && !qmgr_busy(&q))) {
 		if (daemon_stopping() && !q.draining) {
-			q.draining = 1;
+			qmgr_drain(&q);
 			if (qmgr_busy(&q))
 				log_info("stopping: waiting for the deliveries under way");
+		}
+		if (q.draining && qmgr_clock() >= q.drain_until) {
+			log_warn("stopping: deliveries still under way after master_stop_timeout; the next qmgr "
+				 "resumes them (one may be delivered twice)");
+			break;
 		}
 		qmgr_jumps_watch(&q);
 		qmgr_check_maps(&q);
@@ -837,8 +857,9 @@ int main(int argc, char **argv)
 		}
 		qmgr_wait(&q);
 	}
-	/* Nothing is in flight now; a delivery cut off by a kill stays
-	 * pending in active/ and the next qmgr resumes it. */
+	/* Nothing is in flight now, unless the drain ran out of time; a
+	 * delivery cut off (by that, or by a kill) stays pending in active/
+	 * and the next qmgr resumes it. */
 	qmgr_transports_close(&q);
 	qmgr_trigger_close(&q);
 	for (size_t h = 0; h < q.hash_size; h++)

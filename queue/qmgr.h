@@ -141,6 +141,7 @@ struct qmgr {
 	int ipc_timeout;                /* seconds */
 	struct cdbmap *domains;         /* local domains; NULL: everything is local */
 	int draining;                   /* told to stop, or the map changed: finish in-flight jobs, exit */
+	time_t drain_until;             /* qmgr_clock() after which a drain gives up */
 	time_t maps_checked;            /* qmgr_clock() of the last look at the maps */
 	int maps_recheck;               /* a round skipped the look: come back within a second */
 	const char *hostname;

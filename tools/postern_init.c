@@ -565,8 +565,12 @@ static int postern_init_keep_old(const char *path, const struct buf *text)
 	FILE *f = fopen(path, "re");
 	int same = 0;
 
-	if (f == NULL)
-		return errno == ENOENT ? 0 : -1;
+	if (f == NULL) {
+		if (errno == ENOENT)
+			return 0;
+		postern_err("%s: %s", path, strerror(errno));
+		return -1;
+	}
 	data = malloc(text->len + 2);
 	if (data != NULL) {
 		len = fread(data, 1, text->len + 1, f);

@@ -831,7 +831,7 @@ static void sendmail_options(struct sendmail *sm, int argc, char **argv, int *fi
 			if (n >= 2 && v[0] == '<' && v[n - 1] == '>')
 				v = strndup(v + 1, n - 2);   /* -f '<a@b>' is common */
 			if (v == NULL || (v[0] != '\0' && address_validate(v, strlen(v), 1, &error) < 0))
-				sendmail_die(EX_DATAERR_, "bad sender address: %s", v);
+				sendmail_die(EX_DATAERR_, "bad sender address: %s", v != NULL ? v : a);
 			sm->sender = v;
 		} else if (a[1] == 'F')
 			sm->full_name = SENDMAIL_ARG(a);

@@ -138,6 +138,22 @@ class MasterSignals(PosternTestCase):
         t.wait_ids("alice", {"after-reload"})
         self.assert_delivered_once(t, d)
 
+    def test_reload_with_a_delivery_stuck_holds_new_mail_at_most_master_stop_timeout(self):
+        # The retiring qmgr waits for the deliveries under way, and its
+        # successor for it: for master_stop_timeout at most, then the
+        # successor takes over and new mail flows again.
+        t, d = self.gated_tree()
+        t.run("conf", "-d", t.dir, "master_stop_timeout=2s")
+        t.run("reload", "-d", t.dir)
+        t.send("gate@" + t.domain, "gated")
+        self.wait_gate_started(t, d)
+        mark = t.log_mark()
+        t.run("reload", "-d", t.dir)
+        t.send(t.addr("alice"), "behind-the-stuck-one")
+        t.wait_ids("alice", {"behind-the-stuck-one"}, seconds=60)
+        self.assertRegex(t.log_text(mark), r"qmgr\[\d+\]: warning: stopping: deliveries still under way "
+                                           r"after master_stop_timeout")
+
     def test_stop_while_a_delivery_is_under_way_delivers_it_once(self):
         # qmgr, told to stop, waits for the answer of the delivery under
         # way and records it: the next start finds nothing left to deliver.
