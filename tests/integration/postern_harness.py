@@ -1139,7 +1139,7 @@ class Tree:
         if not os.path.isdir(d):
             os.mkdir(d)
             os.chmod(d, 0o755)
-            for name in ("sendmail", "postern", "local"):
+            for name in PROGRAMS_FOR_OTHERS:
                 shutil.copy(os.path.join(BIN, name), os.path.join(d, name))
                 os.chmod(os.path.join(d, name), 0o755)
             os.symlink("sendmail", os.path.join(d, "mailq"))   # mailq(1) is sendmail -bp
@@ -1151,6 +1151,10 @@ class Tree:
 
     def remove(self):
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+# The programs Tree.bin_for_others() copies (sendmail -bv runs local).
+PROGRAMS_FOR_OTHERS = ("sendmail", "postern", "local")
 
 
 def unreachable_by_others(path):

@@ -15,7 +15,8 @@ import unittest
 from unittest import mock
 
 import postern_harness
-from postern_harness import BIN, SCALE, PosternTestCase, as_user, daemon_env, is_root, unreachable_by_others, wait_for
+from postern_harness import (BIN, PROGRAMS_FOR_OTHERS, SCALE, PosternTestCase, as_user, daemon_env, is_root,
+                             unreachable_by_others, wait_for)
 
 
 class ProgramsForOtherUsers(PosternTestCase):
@@ -28,7 +29,7 @@ class ProgramsForOtherUsers(PosternTestCase):
         self.assertEqual(os.stat(closed).st_mode & 0o777, 0o700)
         bin_dir = os.path.join(closed, "build", "bin")
         os.makedirs(bin_dir)
-        for name in ("sendmail", "postern"):
+        for name in PROGRAMS_FOR_OTHERS:
             shutil.copy(os.path.join(BIN, name), bin_dir)
         os.symlink("sendmail", os.path.join(bin_dir, "mailq"))
         return closed, bin_dir
