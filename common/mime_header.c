@@ -473,7 +473,10 @@ static void mh_cfws(struct mh_lex *lx, int keep)
 	}
 }
 
-/* A quoted string at s[i] == '"', unquoted into out. */
+/* A quoted string at s[i] == '"', unquoted into out.  A backslash
+ * before a line break escapes nothing (a line break is no character of
+ * the string, RFC 5322 2.2.3): both are dropped, as for any fold, so
+ * that a field stored with LF and sent with CRLF reads the same. */
 static void mh_quoted(struct mh_lex *lx, struct buf *out)
 {
 	lx->i++;
@@ -481,7 +484,7 @@ static void mh_quoted(struct mh_lex *lx, struct buf *out)
 		char c = lx->s[lx->i++];
 		if (c == '\\' && lx->i < lx->n)
 			c = lx->s[lx->i++];
-		else if (c == '\r' || c == '\n')
+		if (c == '\r' || c == '\n')
 			continue;   /* folding */
 		if (buf_putc(out, c) < 0)
 			lx->failed = 1;

@@ -154,6 +154,10 @@ static const struct address_case address_cases[] = {
 	 * CRLF: the fold's line break dropped (fuzz_imap_fetch_render) */
 	{ "tm@[192.0.2.1,\n x]", "(NIL NIL \"tm\" \"[192.0.2.1, x]\")" },
 	{ "tm@[192.0.2.1,\r\n x]", "(NIL NIL \"tm\" \"[192.0.2.1, x]\")" },
+	/* so does a quoted string with a backslash before the fold's line
+	 * break (LF: "\\" LF; CRLF: "\\" CR, then LF) */
+	{ "\"te\\\\xt\\\n y\"@x", "(NIL NIL \"te\\\\xt y\" \"x\")" },
+	{ "\"te\\\\xt\\\r\n y\"@x", "(NIL NIL \"te\\\\xt y\" \"x\")" },
 	{ "\"quoted \\\"x\\\" name\" <q@x>, (only comment) c@d, @, a@",
 	  "(\"quoted \\\"x\\\" name\" NIL \"q\" \"x\")(NIL NIL \"c\" \"d\")"
 	  "(NIL NIL \"MISSING_MAILBOX\" \"MISSING_DOMAIN\")(NIL NIL \"a\" \"MISSING_DOMAIN\")" },
