@@ -307,6 +307,20 @@ class PosternCheck(PosternTestCase):
         wait_for(lambda: t.check() == (0, ""), 30, "postern check passing after the reload bound smtp-alt",
                  detail=t.check, interval=0.5)
 
+    def test_check_of_a_running_tree_leaves_no_trace_in_its_log(self):
+        t = self.tree(start=True)
+        mark = t.log_mark()
+        self.assertEqual(t.check(), (0, ""))
+        # A session of ours after the check: once smtpd logged its end, a
+        # connection the check had made would have been logged before it.
+        s = t.smtp()
+        self.assertEqual(s.quit()[0], 221)
+        t.wait_log(r"disconnect from .* service=smtp", after=mark)
+        log = t.log_text(mark)
+        self.assertEqual(log.count(": connect from "), log.count(": disconnect from "), log)
+        self.assertNotIn("lost connection", log)
+        self.assertNotIn("handshake", log)
+
     # ---- DMARC
 
     def test_dmarc_quarantine_and_suffix_list(self):
