@@ -15,7 +15,8 @@
  * Trusts: its caller, the operator (it is run by hand or by scripts, often
  * as root).  It never runs a shell and never passes operator input to one.
  *
- * Fails: a usage error prints the usage to stderr and exits 2; any other
+ * Fails: a usage error prints the usage to stderr and exits 2 (asked for
+ * with help, -h or --help, it goes to stdout and exits 0); any other
  * failure prints "postern: ..." to stderr and exits 1; `status` exits 3
  * when the master is not running. */
 #include <errno.h>
@@ -64,7 +65,7 @@ void postern_err(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-int postern_usage(void)
+static void postern_usage_to(FILE *f)
 {
 	fputs("usage: postern init [-d DIR] [--domain D] [--listen ADDR] [--port-base N] [--force]\n"
 	      "       postern user add|passwd [-d DIR] ADDRESS [PASSWORD]   (PASSWORD from stdin when omitted)\n"
@@ -82,8 +83,25 @@ int postern_usage(void)
 	      "-d DIR may be replaced by the environment variable POSTERN_DIR; without\n"
 	      "either, the tree is the installed one, " LAYOUT_TREE " (init creates it\n"
 	      "with etc in " LAYOUT_ETC ", the queue in " LAYOUT_QUEUE " and run in " LAYOUT_RUN ").\n",
-	      stderr);
+	      f);
+}
+
+int postern_usage(void)
+{
+	postern_usage_to(stderr);
 	return POSTERN_EXIT_USAGE;
+}
+
+/* Asked for (help, -h or --help first, or --help after a command): the
+ * usage is the output, on stdout, and not an error. */
+static int postern_asked_for_help(int argc, char **argv)
+{
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0)
+		return 1;
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "--help") == 0)
+			return 1;
+	return 0;
 }
 
 /* Drop trailing slashes so that "DIR/etc" is built the same way for
@@ -141,10 +159,9 @@ int main(int argc, char **argv)
 {
 	if (argc < 2)
 		return postern_usage();
-	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
-	    strcmp(argv[1], "help") == 0) {
-		postern_usage();
-		return POSTERN_EXIT_OK;
+	if (postern_asked_for_help(argc, argv)) {
+		postern_usage_to(stdout);
+		return fflush(stdout) == 0 ? POSTERN_EXIT_OK : POSTERN_EXIT_FAIL;
 	}
 	/* Files we create get exactly the modes we ask for. */
 	umask(022);

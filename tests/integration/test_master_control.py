@@ -2,8 +2,10 @@
 config-defaults (DESIGN.md "Operator interface"; issue 2, items 6, 12)."""
 
 import os
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
 import unittest
 
@@ -120,6 +122,30 @@ class MasterControl(PosternTestCase):
                                         p.stdout.decode("utf-8", "replace").splitlines(),
                                         "etc/postern.conf", "postern config-defaults", lineterm="")
             self.fail("etc/postern.conf differs from `postern config-defaults`:\n" + "\n".join(list(diff)[:60]))
+
+    def test_help_is_output_and_a_usage_error_is_not(self):
+        cwd = tempfile.mkdtemp(prefix="postern-help-")
+        self.addCleanup(shutil.rmtree, cwd)
+
+        def run(*args):
+            p = subprocess.run([POSTERN] + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               timeout=30 * SCALE, cwd=cwd)
+            return p.returncode, p.stdout.decode(), p.stderr.decode()
+
+        for args in (["help"], ["-h"], ["--help"], ["init", "--help"], ["queue", "list", "--help"]):
+            code, out, err = run(*args)
+            self.assertEqual((code, err), (0, ""), args)
+            self.assertTrue(out.startswith("usage: postern init "), (args, out))
+            self.assertIn("\n       postern dkim keygen ", out)
+        # Asked for nothing sensible: the usage is the error, on stderr.
+        for args in ([], ["frobnicate"], ["init", "--frobnicate"]):
+            code, out, err = run(*args)
+            self.assertEqual((code, out), (2, ""), args)
+            self.assertIn("usage: postern init ", err)
+        # After "--" it is an argument, not a request for help: the map
+        # file "--help" (in cwd, not there).
+        code, out, err = run("map", "--", "--help")
+        self.assertEqual((code, out, err), (1, "", "postern: --help: No such file or directory\n"))
 
 
 if __name__ == "__main__":
