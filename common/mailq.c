@@ -4,7 +4,8 @@
  * common/queuefile.c (which validates it as untrusted input) and hands a
  * summary to a callback; mailq_put/mailq_get carry a summary as one
  * record between pickup and sendmail; mailq_text prints it the way
- * `postern queue list` always has, mailq_postfix the way Postfix's mailq
+ * `postern queue list` always has (mailq_time its times, also for
+ * `postern queue show`), mailq_postfix the way Postfix's mailq
  * does; each pending recipient carries its last deferral reason
  * (defer/ID, common/deferfile.c; advisory: none when unreadable);
  * mailq_flush_deferred (all, or one domain's) and mailq_poke are
@@ -270,7 +271,7 @@ void mailq_entry_free(struct mailq_entry *e)
 
 /* ---- readable ---- */
 
-static void mailq_time(long long t, char *out, size_t len)
+void mailq_time(long long t, char *out, size_t len)
 {
 	time_t tt = (time_t)t;
 	struct tm tm;

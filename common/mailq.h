@@ -61,6 +61,9 @@ int mailq_put(struct buf *out, const struct mailq_entry *e);
 int mailq_get(const struct record *rec, struct mailq_entry *e, const char **error_r);
 /* Free what mailq_get allocated. */
 void mailq_entry_free(struct mailq_entry *e);
+/* t (unix seconds) as local "YYYY-MM-DD HH:MM:SS" (the digits when
+ * it cannot be converted) into out. */
+void mailq_time(long long t, char *out, size_t len);
 /* Print e in the readable listing format. */
 void mailq_text(FILE *f, const struct mailq_entry *e);
 /* Print the last line of the listing (count, truncation). */

@@ -249,7 +249,7 @@ static int postern_queue_list(enum postern_queue_format format)
 
 static int postern_queue_show(const char *id, const char *dir)
 {
-	char path[64], chunk[65536];
+	char path[64], chunk[65536], when[32];
 	struct queuefile qf;
 	const char *err;
 	off_t off;
@@ -261,8 +261,9 @@ static int postern_queue_show(const char *id, const char *dir)
 		postern_err("%s: %s", path, err);
 		return POSTERN_EXIT_FAIL;
 	}
-	printf("id: %s\nstate: %s\nsender: <%s>\narrival: %lld\nattempts: %u\n", qf.id, dir, qf.sender,
-	       qf.time, qf.attempts);
+	mailq_time(qf.time, when, sizeof(when));
+	printf("id: %s\nstate: %s\nsender: <%s>\narrival: %s\nattempts: %u\n", qf.id, dir, qf.sender,
+	       when, qf.attempts);
 	if (qf.client[0] != '\0')
 		printf("client: %s (helo %s, %s)\n", qf.client, qf.helo, qf.proto);
 	if (qf.envid[0] != '\0')

@@ -27,6 +27,7 @@ import smtplib
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -481,6 +482,9 @@ class TestSendmailOptions(QueueControlCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         q = self.all_deferred(t, 1)
         show = t.run("queue", "-d", t.dir, "show", q[0]["id"]).stdout.decode()
+        # The arrival as list prints it (local time), not unix seconds.
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(q[0]["arrival"]))
+        self.assertIn("\narrival: %s\nattempts: " % when, show)
         self.assertIn("\nenvid: ENV-42\n", show)
         self.assertIn("\nret: HDRS\n", show)
         self.assertIn("recipient: <x@one.test> pending notify=SUCCESS,DELAY\n", show)
