@@ -269,7 +269,9 @@ static int sendmail_pickup_connect(const struct sendmail *sm, char *path_r, size
 
 /* ---- talking to pickup ---- */
 
-static int sendmail_submit(const struct sendmail *sm, const struct buf *msg)
+/* Hand msg to pickup.  An EX_ code; on EX_OK_ the queue ID pickup gave
+ * is in id_r (empty when it gave none fit to show). */
+static int sendmail_submit(const struct sendmail *sm, const struct buf *msg, char *id_r, size_t id_len)
 {
 	char path[PATH_MAX], reason[RECORD_MAX_VALUE + 1] = "no answer";
 	struct record ans = { 0 };
@@ -303,6 +305,9 @@ static int sendmail_submit(const struct sendmail *sm, const struct buf *msg)
 		fprintf(stderr, "sendmail: lost the connection to pickup\n");
 	} else if (strcmp(status, "ok") == 0) {
 		code = EX_OK_;
+		v = record_get(&ans, "queue_id");
+		if (v == NULL || !queuefile_id_valid(v, strlen(v)) || str_copy(id_r, id_len, v) < 0)
+			id_r[0] = '\0';
 	} else {
 		v = record_get(&ans, "reason");
 		snprintf(reason, sizeof reason, "%s", v != NULL ? v : "refused");
@@ -395,6 +400,7 @@ static int sendmail_bs_data(struct stream *in, struct buf *msg, int *too_big_r)
 /* DATA: read the message, hand it to pickup, answer for it. */
 static void sendmail_bs_transaction(struct sendmail *sm, struct stream *in, struct stream *out)
 {
+	char id[QUEUEFILE_ID_MAX + 1], reply[64 + QUEUEFILE_ID_MAX];
 	struct buf msg;
 	int too_big, code;
 
@@ -405,8 +411,9 @@ static void sendmail_bs_transaction(struct sendmail *sm, struct stream *in, stru
 	if (too_big) {
 		sendmail_bs_reply(out, "552 5.3.4 Message too big or line too long");
 	} else {
-		code = sendmail_submit(sm, &msg);
-		sendmail_bs_reply(out, code == EX_OK_ ? "250 2.0.0 Ok: queued" :
+		code = sendmail_submit(sm, &msg, id, sizeof(id));
+		snprintf(reply, sizeof(reply), "250 2.0.0 Ok: queued%s%s", id[0] ? " as " : "", id);
+		sendmail_bs_reply(out, code == EX_OK_ ? reply :
 				  code == EX_UNAVAILABLE_ ? "554 5.7.1 Refused by the mail system" :
 				  "451 4.3.0 Temporary failure, try again later");
 	}
@@ -890,7 +897,7 @@ int main(int argc, char **argv)
 {
 	struct sendmail sm = { .dot_ends = 1 };
 	const char *base = strrchr(argv[0], '/');
-	char installed[PATH_MAX];
+	char installed[PATH_MAX], id[QUEUEFILE_ID_MAX + 1];
 	struct buf msg;
 	int first, code;
 
@@ -921,7 +928,7 @@ int main(int argc, char **argv)
 		sendmail_extract(&sm, &msg);
 	if (sm.nrcpt == 0)
 		sendmail_die(EX_USAGE_, "%s", "no recipients given");
-	code = sendmail_submit(&sm, &msg);
+	code = sendmail_submit(&sm, &msg, id, sizeof(id));
 	buf_free(&msg);
 	for (size_t i = 0; i < sm.nrcpt; i++)
 		free(sm.owned[i]);

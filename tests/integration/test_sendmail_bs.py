@@ -5,6 +5,7 @@ message goes through pickup like the other modes and lands in the Maildir.
 """
 
 import os
+import re
 import subprocess
 import sys
 
@@ -57,6 +58,10 @@ class TestSendmailBs(PosternTestCase):
         c.p.stdin.flush()
         code, lines = c.reply()
         self.assertEqual(code, 250, lines)
+        # The queue ID, as smtpd gives it, is the one pickup logged.
+        m = re.fullmatch(rb"250 2\.0\.0 Ok: queued as ([0-9A-Za-z]+)\r\n", lines[0])
+        self.assertIsNotNone(m, lines)
+        t.wait_log(r"pickup\[\d+\]: %s: uid=\d+ " % m.group(1).decode())
         # A second transaction in the same session, LF line ends this time.
         self.assertEqual(c.cmd(b"MAIL FROM:<>")[0], 250)
         self.assertEqual(c.cmd(b"RCPT TO:<bob@example.test>")[0], 250)
