@@ -55,7 +55,7 @@ struct config_key {
 
 static const struct config_key config_table[] = {
 	{ "myhostname", CONFIG_STR, "",
-	  "Fully qualified name of this mail system, used in greetings and Received headers; empty means the system host name." },
+	  "Fully qualified name of this mail system, used in greetings and Received headers; empty means the system host name. It is always a local domain (as in etc/domains): the default sender of local mail is LOGIN@myhostname, and mail for it reaches whoever the aliases with a bare local part name." },
 	{ "program_directory", CONFIG_STR, "",
 	  "Directory holding the Postern programs the master starts; empty means the directory of the running executable, or ../libexec/postern beside it when the daemons are installed there (make install)." },
 	{ "message_size_limit", CONFIG_SIZE, "10485760",

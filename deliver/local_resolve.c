@@ -39,6 +39,7 @@
 #include "alias.h"
 #include "config.h"
 #include "local.h"
+#include "local_domain.h"
 #include "log.h"
 #include "maildir.h"
 #include "queuefile.h"
@@ -84,14 +85,13 @@ static int local_lookup(struct cdbmap *map, const char *key, size_t len, struct 
 
 static int local_domain_is_local(struct local_expansion *e, const char *domain, struct local_result *r)
 {
-	struct buf v;
-	int found;
+	/* no domains map: every domain qmgr hands us is ours */
+	int found = local_domain_is(e->ctx->domains, domain, strlen(domain));
 
-	if (e->ctx->domains == NULL)
-		return 1;   /* no domains map: every domain qmgr hands us is ours */
-	buf_init(&v, 4096);
-	found = local_lookup(e->ctx->domains, domain, strlen(domain), &v, "domains", r);
-	buf_free(&v);
+	if (found < 0) {
+		log_warn("domains map lookup for <%s> failed: %s", domain, strerror(errno));
+		local_result_set(r, "deferred", "4.3.0", "domains map lookup failed");
+	}
 	return found;
 }
 

@@ -35,6 +35,7 @@
 #include "config.h"
 #include "fdrecord.h"
 #include "hash.h"
+#include "local_domain.h"
 #include "log.h"
 #include "metric.h"
 #include "log_delivery.h"
@@ -207,7 +208,6 @@ static struct qmgr_transport *qmgr_transport_of(struct qmgr *q, const char *addr
 {
 	long at = address_at(addr, len);
 	size_t n = at < 0 ? 0 : len - (size_t)at - 1;
-	struct buf val;
 	int r;
 
 	if (n >= dlen)
@@ -216,11 +216,9 @@ static struct qmgr_transport *qmgr_transport_of(struct qmgr *q, const char *addr
 		domain[i] = (char)((addr[at + 1 + (long)i] >= 'A' && addr[at + 1 + (long)i] <= 'Z')
 				   ? addr[at + 1 + (long)i] + 32 : addr[at + 1 + (long)i]);
 	domain[n] = '\0';
-	if (at < 0 || q->domains == NULL)
+	if (at < 0)
 		return &q->transports[QMGR_LOCAL];
-	buf_init(&val, 4096);
-	r = cdbmap_lookup(q->domains, domain, n, &val);
-	buf_free(&val);
+	r = local_domain_is(q->domains, domain, n);
 	if (r < 0)
 		log_warn("domains map lookup failed for %s; delivering locally", domain);
 	return r == 0 ? &q->transports[QMGR_REMOTE] : &q->transports[QMGR_LOCAL];

@@ -34,6 +34,7 @@
 
 #include "address.h"
 #include "cdbmap.h"
+#include "local_domain.h"
 #include "log.h"
 #include "queuefile.h"
 #include "record.h"
@@ -49,18 +50,6 @@ enum smtpd_rcpt_verdict {
 	SMTPD_RCPT_ANSWERED,  /* refused, the reply sent */
 };
 
-/* Whether the map has key: 1, 0, or -1 on a read error. */
-static int smtpd_map_has(struct cdbmap *map, const char *key, size_t len)
-{
-	struct buf value;
-	int r;
-
-	buf_init(&value, 65536);
-	r = cdbmap_lookup(map, key, len, &value);
-	buf_free(&value);
-	return r;
-}
-
 /* The policy for a syntactically valid mailbox addr (domain folded). */
 static enum smtpd_rcpt_verdict smtpd_rcpt_policy(const struct smtpd_ctx *ctx,
 						 const char *addr, size_t len)
@@ -70,7 +59,7 @@ static enum smtpd_rcpt_verdict smtpd_rcpt_policy(const struct smtpd_ctx *ctx,
 
 	if (at < 0 || (size_t)at + 1 >= len)
 		return SMTPD_RCPT_RELAY;   /* no domain: not one of ours */
-	r = smtpd_map_has(ctx->domains, addr + at + 1, len - (size_t)at - 1);
+	r = local_domain_is(ctx->domains, addr + at + 1, len - (size_t)at - 1);
 	if (r < 0)
 		return SMTPD_RCPT_TEMP;
 	if (r == 0)

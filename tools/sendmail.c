@@ -64,6 +64,7 @@
 #include "cdbmap.h"
 #include "config.h"
 #include "layout.h"
+#include "local_domain.h"
 #include "mailq.h"
 #include "queuefile.h"
 #include "record.h"
@@ -745,27 +746,13 @@ static int sendmail_verify_local(const struct sendmail *sm, const char *addr)
 }
 
 /* Whether addr goes to the local transport: qmgr's rule
- * (queue/qmgr_deliver.c, qmgr_transport_of): no domain, no domains map,
- * or a domain (lower-cased) in it.  -1 when the map cannot be read. */
+ * (queue/qmgr_deliver.c, qmgr_transport_of): no domain, or a local
+ * domain (common/local_domain.c).  -1 when the map cannot be read. */
 static int sendmail_verify_is_local(struct cdbmap *domains, const char *addr)
 {
 	const char *at = strrchr(addr, '@');
-	char dom[ADDRESS_PATH_MAX + 1];
-	struct buf val;
-	size_t n;
-	int r;
 
-	if (at == NULL || domains == NULL)
-		return 1;
-	n = strlen(at + 1);
-	if (n >= sizeof dom)
-		return 0;
-	for (size_t i = 0; i <= n; i++)
-		dom[i] = (char)(at[1 + i] >= 'A' && at[1 + i] <= 'Z' ? at[1 + i] + 32 : at[1 + i]);
-	buf_init(&val, 4096);
-	r = cdbmap_lookup(domains, dom, n, &val);
-	buf_free(&val);
-	return r;
+	return at == NULL ? 1 : local_domain_is(domains, at + 1, strlen(at + 1));
 }
 
 static int sendmail_verify(struct sendmail *sm, int argc, char **argv, int first)

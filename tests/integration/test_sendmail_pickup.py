@@ -97,6 +97,34 @@ class TestSendmail(PosternTestCase):
                            env=self.env(t), timeout=60, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         self.assertEqual(p.returncode, 75, p.stdout)
 
+    def test_bounce_to_a_local_sender_stays_on_this_host(self):
+        # pickup's default sender is LOGIN@myhostname: myhostname is a
+        # local domain, so that sender's bounce is delivered here (through
+        # a bare-local-part alias), not sent to whatever the DNS says about
+        # this host's name.
+        t = self.start_tree(start=False)
+        t.run("conf", "-d", t.dir, "myhostname=Box.Example.test")
+        login = pwd.getpwuid(os.getuid()).pw_name
+        with open(os.path.join(t.dir, "etc", "aliases"), "a") as f:
+            f.write("%s: alice@%s\n" % (login, t.domain))
+        t.run("map", "-d", t.dir, "aliases")
+        t.start()
+        p = subprocess.run([SENDMAIL, "nobody-here@example.test"], input=b"X-Test-Id: lb-1\nSubject: x\n\nx\n",
+                           env=self.env(t), timeout=60, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.assertEqual(p.returncode, 0, p.stdout)
+        t.wait_count("alice", 1)
+        data = open(t.message_paths("alice")[0], "rb").read()
+        self.assertEqual(header_value(data, "Return-Path"), "<>")
+        self.assertIn(b"Final-Recipient: rfc822; nobody-here@example.test", data)
+        self.assertIn(b"X-Test-Id: lb-1", data)
+        self.assertEqual(header_value(data, "To"), "<%s@Box.Example.test>" % login)
+        # smtpd answers for myhostname as for any local domain.
+        s = t.smtp()
+        self.addCleanup(s.close)
+        s.mail("x@example.org")
+        self.assertEqual(s.rcpt("%s@BOX.example.test" % login)[0], 250)
+        self.assertEqual(s.rcpt("nobody-here@box.example.test")[0], 550)
+
 
 if __name__ == "__main__":
     unittest.main()
