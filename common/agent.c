@@ -171,7 +171,7 @@ static int agent_send(struct agent_conn *c, const struct buf *b)
 }
 
 int agent_answer(struct agent_conn *c, const char *rcpt, size_t rcpt_len, const char *status,
-		 const char *dsn, const char *reason)
+		 const char *dsn, const char *reason, const char *action)
 {
 	struct buf b;
 	int ret = -1;
@@ -181,6 +181,7 @@ int agent_answer(struct agent_conn *c, const char *rcpt, size_t rcpt_len, const 
 	    record_put_str(&b, "status", status) == 0 &&
 	    record_put_str(&b, "dsn", dsn) == 0 &&
 	    record_put_str(&b, "reason", reason) == 0 &&
+	    (action == NULL || record_put_str(&b, "action", action) == 0) &&
 	    record_end(&b) == 0)
 		ret = agent_send(c, &b);
 	else

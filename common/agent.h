@@ -51,9 +51,11 @@ int agent_wait_input(struct agent_conn *c, int ms);
 int agent_read(struct agent_conn *c, struct agent_request *q);
 /* Release a request's fields and descriptor (reusable). */
 void agent_request_clear(struct agent_request *q);
-/* Write and flush one answer: rcpt, status, dsn, reason. 0 or -1. */
+/* Write and flush one answer: rcpt, status, dsn, reason and, for a
+ * delivery that was not final, action (relayed, expanded or passed;
+ * NULL: none).  0 or -1. */
 int agent_answer(struct agent_conn *c, const char *rcpt, size_t rcpt_len, const char *status,
-		 const char *dsn, const char *reason);
+		 const char *dsn, const char *reason, const char *action);
 /* Whether a text is 0..max octets without control bytes. */
 int agent_text_ok(const char *s, size_t len, size_t max);
 

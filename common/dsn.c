@@ -98,7 +98,20 @@ static int dsn_date_field(struct buf *out, const char *name, long long t)
 
 static const char *dsn_action_word(enum dsn_action a)
 {
-	return a == DSN_FAILED ? "failed" : a == DSN_DELAYED ? "delayed" : "delivered";
+	static const char *const words[] = { [DSN_FAILED] = "failed", [DSN_DELAYED] = "delayed",
+					     [DSN_DELIVERED] = "delivered", [DSN_RELAYED] = "relayed",
+					     [DSN_EXPANDED] = "expanded" };
+
+	return (unsigned)a < sizeof(words) / sizeof(words[0]) ? words[a] : "delivered";
+}
+
+/* Whether a success report names a relayed or expanded recipient. */
+static int dsn_any_handed_on(const struct dsn *d)
+{
+	for (size_t i = 0; i < d->nrcpt; i++)
+		if (d->rcpt[i].action == DSN_RELAYED || d->rcpt[i].action == DSN_EXPANDED)
+			return 1;
+	return 0;
 }
 
 /* The "worst" action decides the subject: failed, then delayed. */
@@ -186,6 +199,10 @@ static int dsn_text(const struct dsn *d, const char *boundary, struct buf *out)
 			       "delivered; it is attached.  It is not reported again.\n") < 0)
 			return -1;
 	} else if (buf_append_str(out, intro[dsn_worst(d)]) < 0) {
+		return -1;
+	} else if (dsn_any_handed_on(d) &&
+		   buf_append_str(out, "\"relayed\": handed to a mail system that sends no such reports;\n"
+				  "\"expanded\": passed on to the addresses an alias names.\n") < 0) {
 		return -1;
 	}
 	if (buf_putc(out, '\n') < 0)

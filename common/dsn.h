@@ -12,7 +12,10 @@
 #define DSN_DIAG_MAX 4096          /* longest diagnostic used; longer is cut with a marker */
 #define DSN_RCPT_MAX 10000         /* most recipients in one report */
 
-enum dsn_action { DSN_FAILED, DSN_DELAYED, DSN_DELIVERED };
+/* RFC 3464 2.3.3: delivered (final delivery), relayed (handed to a mail
+ * system that sends no reports), expanded (passed on to the addresses an
+ * alias names). */
+enum dsn_action { DSN_FAILED, DSN_DELAYED, DSN_DELIVERED, DSN_RELAYED, DSN_EXPANDED };
 
 /* One recipient's line in the report. */
 struct dsn_rcpt {

@@ -74,6 +74,7 @@ void local_result_set(struct local_result *r, const char *status, const char *ds
 	int n;
 
 	r->status = status;
+	r->action = NULL;
 	snprintf(r->dsn, sizeof r->dsn, "%s", dsn);   /* codes are at most 11 octets */
 	va_start(ap, fmt);
 	n = vsnprintf(r->reason, sizeof r->reason, fmt, ap);
@@ -198,6 +199,18 @@ out:
 	free(idx);
 }
 
+/* The notify= and orcpt= after the rcpt field at index i (qmgr writes
+ * them there, docs/protocols.md) into m; NULL when absent. */
+static void local_rcpt_dsn(const struct agent_request *q, size_t i, struct local_msg *m)
+{
+	m->notify = m->orcpt = NULL;
+	for (size_t k = i + 1; k < q->rec.n && strcmp(q->rec.fields[k].key, "rcpt") != 0; k++)
+		if (strcmp(q->rec.fields[k].key, "notify") == 0)
+			m->notify = q->rec.fields[k].value;
+		else if (strcmp(q->rec.fields[k].key, "orcpt") == 0)
+			m->orcpt = q->rec.fields[k].value;
+}
+
 /* Deliver to (or defer, on a bad request) each recipient in order. */
 static int local_request_run(const struct local_ctx *ctx, struct agent_conn *c,
 			     const struct agent_request *q)
@@ -216,6 +229,8 @@ static int local_request_run(const struct local_ctx *ctx, struct agent_conn *c,
 		m.size = q->size;
 		m.prepend = q->prepend;
 		m.prepend_len = q->prepend_len;
+		m.ret = record_get(&q->rec, "ret");
+		m.envid = record_get(&q->rec, "envid");
 		local_header_scan(&m);
 		res = calloc(q->nrcpt, sizeof *res);
 		done = calloc(q->nrcpt, 1);
@@ -233,13 +248,15 @@ static int local_request_run(const struct local_ctx *ctx, struct agent_conn *c,
 			local_result_set(&r, "deferred", "4.3.0", "out of memory");
 		else if (done[k])
 			r = res[k];
-		else
+		else {
+			local_rcpt_dsn(q, i, &m);
 			local_rcpt(ctx, &m, f->value, f->value_len, &r);
+		}
 		k++;
 		local_log_result(q, agent_text_ok(f->value, f->value_len, ADDRESS_PATH_MAX)
 				 ? f->value : "(invalid)", &r, log_delivery_now_ms() - started);
 		started = log_delivery_now_ms();
-		if (agent_answer(c, f->value, f->value_len, r.status, r.dsn, r.reason) < 0) {
+		if (agent_answer(c, f->value, f->value_len, r.status, r.dsn, r.reason, r.action) < 0) {
 			ret = -1;
 			break;
 		}

@@ -46,10 +46,14 @@ struct local_msg {
 	struct buf delivered_to;     /* Delivered-To values, lower case, NUL-separated */
 	unsigned long received;      /* Received headers counted */
 	int header_ok;               /* the header scan worked */
+	/* RFC 3461 of the message and of the recipient at hand (NULL: not
+	 * given): what a forward to a single address inherits */
+	const char *ret, *envid, *notify, *orcpt;
 };
 
 struct local_result {
 	const char *status;          /* delivered | deferred | failed */
+	const char *action;          /* a delivery that was not final: expanded, passed; NULL */
 	char dsn[16];                /* RFC 3463 code (copied: a result is copied by value) */
 	char reason[LOCAL_REASON_MAX];
 };
@@ -92,9 +96,11 @@ int local_quota_check(const char *maildir, const struct maildir_quota *q, unsign
 void local_quota_add(const char *maildir, const struct maildir_quota *q, unsigned long long size);
 
 /* Enqueue the message again for the n addresses (forwarding), with
- * "Delivered-To: via" prepended, sender preserved. */
+ * "Delivered-To: via" prepended, sender preserved.  inherit (n is 1):
+ * the one address takes via's place, with its NOTIFY and ORCPT (else
+ * rfc822;via) and the message's RET and ENVID (RFC 3461 6.2.7.2). */
 void local_forward(const struct local_msg *m, const char *via, const char *const *rcpts,
-		   size_t n, struct local_result *r);
+		   size_t n, int inherit, struct local_result *r);
 
 /* Start the command helper (before the privilege drop); its socket is
  * stored in ctx->command_fd.  Exits on failure. */

@@ -49,15 +49,44 @@ static int local_forward_copy(struct enqueue *e, const struct local_msg *m, cons
 	return r;
 }
 
+/* The ORCPT a forward to one address carries: the original's, else the
+ * address the sender wrote (RFC 3461 4.2), when it is plain ASCII. */
+static const char *local_forward_orcpt(const struct local_msg *m, const char *via, char *out, size_t len)
+{
+	if (m->orcpt != NULL)
+		return m->orcpt;
+	for (const unsigned char *p = (const unsigned char *)via; *p != '\0'; p++)
+		if (*p > 0x7e || *p < 0x21)
+			return NULL;
+	return snprintf(out, len, "rfc822;%s", via) < (int)len ? out : NULL;
+}
+
+/* Connect to enqueue with the envelope of the copy. */
+static int local_forward_begin(const struct local_msg *m, const char *via, const char *const *rcpts,
+			       size_t n, int inherit, struct enqueue **e_r, const char **error_r)
+{
+	char orcpt[ADDRESS_PATH_MAX + 16];
+	struct enqueue_rcpt one;
+	struct enqueue_envelope env = { .sender = m->sender, .rcpts = &one, .nrcpt = 1, .proto = "local" };
+
+	if (!inherit || n != 1)
+		return enqueue_begin_proto(e_r, m->sender, rcpts, n, NULL, NULL, "local", error_r);
+	one = (struct enqueue_rcpt){ .addr = rcpts[0], .notify = m->notify,
+				     .orcpt = local_forward_orcpt(m, via, orcpt, sizeof orcpt) };
+	env.ret = m->ret;
+	env.envid = m->envid;
+	return enqueue_begin_env(e_r, &env, error_r);
+}
+
 void local_forward(const struct local_msg *m, const char *via, const char *const *rcpts,
-		   size_t n, struct local_result *r)
+		   size_t n, int inherit, struct local_result *r)
 {
 	char id[ENQUEUE_QUEUE_ID_MAX + 1];
 	struct enqueue *e = NULL;
 	const char *error;
 	int permanent = 0;
 
-	if (enqueue_begin_proto(&e, m->sender, rcpts, n, NULL, NULL, "local", &error) < 0) {
+	if (local_forward_begin(m, via, rcpts, n, inherit, &e, &error) < 0) {
 		log_warn("%s: forward for %s: %s", m->queue_id, via, error);
 		local_result_set(r, "deferred", "4.3.0", "cannot forward: %s", error);
 		return;

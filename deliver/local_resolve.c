@@ -386,12 +386,16 @@ static void local_deliver_targets(const struct local_ctx *ctx, const struct loca
 		first = 0;
 	}
 	if (nfwd > 0) {
-		local_forward(m, rcpt, fwd, nfwd, &one);
+		local_forward(m, rcpt, fwd, nfwd, e->n == 1, &one);
 		local_combine(r, &one, first);
 		first = 0;
 	}
 	if (first)
 		local_result_set(r, "failed", "5.1.1", "alias expands to nothing");
+	else if (strcmp(r->status, "delivered") == 0 && e->n > 1)
+		r->action = "expanded";   /* RFC 3461 6.2.7.3: the copies report nothing more */
+	else if (strcmp(r->status, "delivered") == 0 && nfwd == 1)
+		r->action = "passed";     /* 6.2.7.2: the copy took the NOTIFY */
 	free(fwd);
 }
 

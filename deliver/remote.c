@@ -276,7 +276,7 @@ static int remote_flush_answers(struct agent_conn *c, const struct agent_request
 	for (; *next < n && rc[*next].done; (*next)++) {
 		remote_log(q, &rc[*next]);
 		if (agent_answer(c, rc[*next].addr, rc[*next].len, rc[*next].status, rc[*next].dsn,
-				 rc[*next].reason) < 0)
+				 rc[*next].reason, rc[*next].action) < 0)
 			return -1;
 	}
 	return 0;

@@ -67,6 +67,7 @@ struct remote_rcpt {
 	const char *notify, *orcpt;      /* DSN per recipient, NULL when absent */
 	int done;                        /* status is final for this request */
 	const char *status;              /* delivered | deferred | failed */
+	const char *action;              /* delivered: relayed or passed (remote_smtp_deliver) */
 	char dsn[REMOTE_DSN_MAX];
 	char reason[AGENT_REASON_MAX];
 	char relay[REMOTE_HOST_MAX + REMOTE_ADDR_TEXT];   /* server that answered, "" none (log) */

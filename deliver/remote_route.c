@@ -38,6 +38,7 @@ void remote_rcpt_set(struct remote_rcpt *rc, const char *status, const char *dsn
 
 	rc->done = 1;
 	rc->status = status;
+	rc->action = NULL;
 	snprintf(rc->dsn, sizeof rc->dsn, "%s", dsn);
 	va_start(ap, fmt);
 	n = vsnprintf(rc->reason, sizeof rc->reason, fmt, ap);

@@ -338,6 +338,12 @@ enum remote_try remote_smtp_deliver(struct remote_ctx *ctx, struct remote_sessio
 		tr[i] = (struct smtp_txn_rcpt){ .addr = rc[i].addr, .len = rc[i].len, .notify = rc[i].notify,
 						.orcpt = rc[i].orcpt, .skip = rc[i].done };
 	enum smtp_txn_result r = smtp_txn_run(&t, reason, rlen, &dsn);
+	/* RFC 3461 6.2.2: a server that offers DSN took each recipient's
+	 * NOTIFY and reports success itself (passed); to one that does not,
+	 * the message was relayed, which a NOTIFY=SUCCESS report says. */
+	for (size_t i = 0; i < n; i++)
+		if (!tr[i].skip && rc[i].done && strcmp(rc[i].status, "delivered") == 0)
+			rc[i].action = s->ext.dsn ? "passed" : "relayed";
 	free(tr);
 	if (r == SMTP_TXN_BROKEN) {
 		/* the recipients without an answer go to the next server */

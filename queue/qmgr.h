@@ -40,6 +40,11 @@ struct qmgr_result {
 	char *reason;                   /* NULL = none */
 	time_t when;
 	int transport;
+	/* of a delivery (RFC 3461 6.2, the agent's action=): reported as
+	 * delivered, relayed or expanded, or not at all when the next hop
+	 * took the NOTIFY (passed) */
+	enum qmgr_success { QMGR_SUCCESS_DELIVERED, QMGR_SUCCESS_RELAYED, QMGR_SUCCESS_EXPANDED,
+			    QMGR_SUCCESS_PASSED } success;
 };
 
 /* One message in the active set.  Parsed (qf) once it leaves the ready

@@ -92,6 +92,7 @@ void qmgr_result_set(struct qmgr_msg *m, size_t i, const char *dsn, const char *
 	r->reason = reason != NULL ? strndup(reason, QMGR_REASON_MAX) : NULL;
 	r->when = time(NULL);
 	r->transport = transport;
+	r->success = QMGR_SUCCESS_DELIVERED;
 }
 
 /* ---- destinations ---- */
@@ -619,6 +620,21 @@ void qmgr_dispatch(struct qmgr *q)
 
 /* ---- answers ---- */
 
+/* The action= of a delivered answer (docs/protocols.md): what a success
+ * report says; an unknown word is a plain delivery. */
+static enum qmgr_success qmgr_success_of(const char *action)
+{
+	if (action == NULL)
+		return QMGR_SUCCESS_DELIVERED;
+	if (strcmp(action, "relayed") == 0)
+		return QMGR_SUCCESS_RELAYED;
+	if (strcmp(action, "expanded") == 0)
+		return QMGR_SUCCESS_EXPANDED;
+	if (strcmp(action, "passed") == 0)
+		return QMGR_SUCCESS_PASSED;
+	return QMGR_SUCCESS_DELIVERED;
+}
+
 /* Act on one answer record for the next recipient of c's job. */
 static int qmgr_answer(struct qmgr_conn *c, const struct record *rec)
 {
@@ -659,6 +675,8 @@ static int qmgr_answer(struct qmgr_conn *c, const struct record *rec)
 	}
 	qmgr_result_set(m, i, dsn != NULL ? dsn : (mark == QUEUEFILE_FAILED ? "5.0.0" : "2.0.0"),
 			reason, j->dest->t->id);
+	if (mark == QUEUEFILE_DELIVERED && m->res != NULL)
+		m->res[i].success = qmgr_success_of(record_get(rec, "action"));
 	metric_count(mark == QUEUEFILE_DELIVERED ? METRIC_DELIVERED : METRIC_BOUNCED);
 	/* A failure is made durable at once: a crash after this line must
 	 * not lose it.  A delivery is written now and flushed only if the

@@ -186,13 +186,31 @@ static int qmgr_report_any_failed(const struct dsn_rcpt *rcpt, size_t n)
 	return 0;
 }
 
-/* Whether recipient i's final result must be reported to the sender. */
-static int qmgr_report_wanted(const struct queuefile_rcpt *r)
+/* What recipient i's delivery is reported as (RFC 3464 2.3.3): as the
+ * agent said in this qmgr's life, else (answered before a restart) a
+ * delivery. */
+static enum dsn_action qmgr_report_success(const struct qmgr_msg *m, size_t i)
 {
+	static const enum dsn_action actions[] = {
+		[QMGR_SUCCESS_DELIVERED] = DSN_DELIVERED, [QMGR_SUCCESS_RELAYED] = DSN_RELAYED,
+		[QMGR_SUCCESS_EXPANDED] = DSN_EXPANDED, [QMGR_SUCCESS_PASSED] = DSN_DELIVERED,
+	};
+
+	return m->res != NULL && m->res[i].dsn[0] != '\0' ? actions[m->res[i].success] : DSN_DELIVERED;
+}
+
+/* Whether recipient i's final result must be reported to the sender.  A
+ * delivery whose NOTIFY the next hop took (RFC 3461 6.2.2) is reported
+ * by that hop, not here. */
+static int qmgr_report_wanted(const struct qmgr_msg *m, size_t i)
+{
+	const struct queuefile_rcpt *r = &m->qf.rcpt[i];
+
 	if (r->status == QUEUEFILE_FAILED)
 		return r->notify == 0 || (r->notify & QUEUEFILE_NOTIFY_FAILURE);
 	if (r->status == QUEUEFILE_DELIVERED)
-		return (r->notify & QUEUEFILE_NOTIFY_SUCCESS) != 0;
+		return (r->notify & QUEUEFILE_NOTIFY_SUCCESS) != 0 &&
+		       !(m->res != NULL && m->res[i].dsn[0] != '\0' && m->res[i].success == QMGR_SUCCESS_PASSED);
 	return 0;
 }
 
@@ -252,9 +270,9 @@ int qmgr_report_final(struct qmgr *q, struct qmgr_msg *m)
 		const struct queuefile_rcpt *qr = &m->qf.rcpt[i];
 
 		/* No success notices about (or to) the null sender. */
-		if (null_sender ? qr->status == QUEUEFILE_FAILED : qmgr_report_wanted(qr))
-			qmgr_report_rcpt(q, m, i, qr->status == QUEUEFILE_FAILED ? DSN_FAILED : DSN_DELIVERED,
-					 now, &rcpt[n++]);
+		if (null_sender ? qr->status == QUEUEFILE_FAILED : qmgr_report_wanted(m, i))
+			qmgr_report_rcpt(q, m, i, qr->status == QUEUEFILE_FAILED ? DSN_FAILED
+					 : qmgr_report_success(m, i), now, &rcpt[n++]);
 	}
 	if (n > 0 && null_sender)
 		r = qmgr_report_null_sender(q, m, rcpt, n);

@@ -84,9 +84,12 @@ class FakeRemote:
                 out = b""
                 for k, v in fields:
                     if k == "rcpt":
-                        status, dsn, reason = self.policy(v)
-                        out += ("rcpt=%s\nstatus=%s\ndsn=%s\nreason=%s\n\n"
-                                % (v, status, dsn, reason)).encode()
+                        answer = self.policy(v)
+                        status, dsn, reason = answer[:3]
+                        out += ("rcpt=%s\nstatus=%s\ndsn=%s\nreason=%s\n" % (v, status, dsn, reason)).encode()
+                        if len(answer) > 3:
+                            out += ("action=%s\n" % answer[3]).encode()
+                        out += b"\n"
                 conn.sendall(out)
         except (OSError, KeyError, ValueError):
             return
@@ -102,14 +105,20 @@ class FakeRemote:
 def remote_policy(rcpt):
     if rcpt.startswith("gone@"):
         return "failed", "5.1.1", "550 5.1.1 <%s>: no such user here" % rcpt
+    if rcpt.startswith("relayed@") or rcpt.startswith("passed@"):
+        return "delivered", "2.0.0", "250 2.0.0 ok", rcpt.split("@")[0]
     return "delivered", "2.0.0", "250 2.0.0 ok"
 
 
 class QueueDsn(PosternTestCase):
 
-    def tree(self, **conf):
+    def tree(self, aliases="", **conf):
         t = self.start_tree(start=False)
         t.drop_service("remote")
+        if aliases:
+            with open(os.path.join(t.dir, "etc", "aliases"), "a") as f:
+                f.write(aliases)
+            t.run("map", "-d", t.dir, "aliases")
         base = {"qmgr_local_retry_time": "1s", "minimal_backoff_time": "1s",
                 "maximal_backoff_time": "2s", "queue_run_delay": "5s"}
         base.update(conf)
@@ -278,6 +287,53 @@ class QueueDsn(PosternTestCase):
         self.assertEqual([(k, v) for k, v in fields if k in ("rcpt", "notify", "orcpt")],
                          [("rcpt", "x@remote.test"), ("notify", "SUCCESS,DELAY"),
                           ("orcpt", "rfc822;x@remote.test"), ("rcpt", "gone@remote.test")])
+        self.assertEqual(self.wait_queue_empty(t), [])
+
+    def test_success_report_says_relayed_and_leaves_out_a_passed_notify(self):
+        # RFC 3461 6.2.2 / RFC 3464 2.3.3: the agent's action= decides what
+        # a NOTIFY=SUCCESS recipient's line says: relayed (the next server
+        # sends no reports), or nothing at all (passed: it took the NOTIFY
+        # and reports itself).
+        t = self.tree()
+        fake = FakeRemote(t, remote_policy)
+        self.addCleanup(fake.stop)
+        self.enqueue(t, [("relayed@remote.test", [("notify", "SUCCESS")]),
+                         ("passed@remote.test", [("notify", "SUCCESS,FAILURE")]),
+                         ("gone@remote.test", [])], test_id="r2")
+        reports = self.wait_reports(t, "alice", 1)
+        self.assertEqual(len(reports), 1, t.log_tail())
+        self.assertIn("Final-Recipient: rfc822; relayed@remote.test\nAction: relayed\nStatus: 2.0.0\n", reports[0])
+        self.assertIn("<relayed@remote.test>: relayed: 250 2.0.0 ok\n", reports[0])
+        self.assertIn("Final-Recipient: rfc822; gone@remote.test\nAction: failed\n", reports[0])
+        self.assertNotIn("Final-Recipient: rfc822; passed@", reports[0])
+        self.assertEqual(self.wait_queue_empty(t), [])
+
+    def test_alias_expansion_is_reported_expanded_and_a_forward_passes_notify_on(self):
+        # RFC 3461 6.2.7: an alias of several addresses is reported
+        # "expanded" (the copies report no success); an alias of one
+        # address outside hands its NOTIFY, an ORCPT naming the alias, and
+        # RET and ENVID to the copy, which reports for itself: one report,
+        # from the final delivery.
+        t = self.tree(aliases="team: alice, bob\nfwd: x@remote.test\n")
+        fake = FakeRemote(t, remote_policy)
+        self.addCleanup(fake.stop)
+        self.enqueue(t, [("team@example.test", [("notify", "SUCCESS")]),
+                         ("fwd@example.test", [("notify", "SUCCESS,FAILURE")])],
+                     extra=[("envid", "E7"), ("ret", "HDRS")], test_id="x1")
+        # alice: the team's copy, and the two reports (both to her, the sender)
+        self.assertEqual(t.wait_ids("bob", ["x1"]).get("x1"), 1)
+        reports = self.wait_reports(t, "alice", 2)
+        self.assertEqual(len(reports), 2, t.log_tail())
+        first, second = sorted(reports, key=lambda r: "team@" not in r)
+        self.assertIn("Final-Recipient: rfc822; team@example.test\nAction: expanded\nStatus: 2.0.0\n", first)
+        self.assertNotIn("fwd@", first.split("Content-Description: Header of the original message")[0])
+        self.assertIn("Original-Envelope-Id: E7\n", second)
+        self.assertIn("Final-Recipient: rfc822; x@remote.test\nOriginal-Recipient: rfc822;fwd@example.test\n"
+                      "Action: delivered\n", second)
+        fields = fake.requests[0][0]
+        self.assertEqual([(k, v) for k, v in fields if k in ("rcpt", "notify", "orcpt", "envid", "ret")],
+                         [("ret", "HDRS"), ("envid", "E7"), ("rcpt", "x@remote.test"),
+                          ("notify", "SUCCESS,FAILURE"), ("orcpt", "rfc822;fwd@example.test")])
         self.assertEqual(self.wait_queue_empty(t), [])
 
     def test_new_local_domain_is_routed_locally_after_user_add(self):

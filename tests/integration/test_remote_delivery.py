@@ -497,6 +497,16 @@ class RemoteDeliveryTest(PosternTestCase):
         self.assertIn("RET=HDRS", mail[0])
         self.assertIn("ENVID=id+2B20x", mail[0])
         self.assertNotIn("SIZE=", mail[0])      # smtp-sink does not offer SIZE
+        # RFC 3461 6.2.2: a server that offers DSN took the NOTIFY: it, not
+        # we, reports the success (qmgr sends no report for "passed").
+        self.assertEqual([a.get("action") for a in ans], ["passed", "passed"], ans)
+
+    def test_delivery_to_a_server_without_dsn_is_relayed(self):
+        s = self.sink(SINK_A, "-N")
+        t = self.sender_tree()
+        ans = t.deliver(["u@pref.test"], extra=["ret=hdrs"])
+        self.assertEqual((ans[0]["status"], ans[0].get("action")), ("delivered", "relayed"), ans)
+        self.assertNotIn("RET=", s.commands("MAIL")[0])   # not offered: not sent
 
     def test_message_is_sent_with_crlf_and_dot_stuffing(self):
         s = self.sink(SINK_A)

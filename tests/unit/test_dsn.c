@@ -119,6 +119,38 @@ static void test_delay_and_success_actions(void **state)
 	buf_free(&out);
 }
 
+/* RFC 3464 2.3.3: relayed and expanded are successes, named as such and
+ * explained once in the text part. */
+static void test_relayed_and_expanded_actions(void **state)
+{
+	struct dsn_rcpt r[3] = {
+		{ .addr = "a@x.test", .action = DSN_RELAYED, .status = "2.0.0" },
+		{ .addr = "b@x.test", .action = DSN_EXPANDED, .status = "2.0.0" },
+		{ .addr = "c@x.test", .action = DSN_DELIVERED, .status = "2.0.0" },
+	};
+	struct dsn d;
+	struct buf out;
+	int eightbit;
+	const char *s;
+
+	(void)state;
+	test_dsn_make(&d, r, 3, 0);
+	test_compose(&d, ORIG, &out, &eightbit);
+	s = buf_cstr(&out);
+	assert_non_null(strstr(s, "\nSubject: Successful Mail Delivery Report\n"));
+	assert_non_null(strstr(s, "\nFinal-Recipient: rfc822; a@x.test\nAction: relayed\nStatus: 2.0.0\n"));
+	assert_non_null(strstr(s, "\nFinal-Recipient: rfc822; b@x.test\nAction: expanded\nStatus: 2.0.0\n"));
+	assert_non_null(strstr(s, "\nFinal-Recipient: rfc822; c@x.test\nAction: delivered\nStatus: 2.0.0\n"));
+	assert_non_null(strstr(s, "\n<a@x.test>: relayed\n<b@x.test>: expanded\n<c@x.test>: delivered\n"));
+	assert_non_null(strstr(s, "\n\"relayed\": handed to a mail system"));
+	buf_free(&out);
+	/* only plain deliveries: no word to explain */
+	test_dsn_make(&d, &r[2], 1, 0);
+	test_compose(&d, ORIG, &out, &eightbit);
+	assert_null(strstr(buf_cstr(&out), "\"relayed\""));
+	buf_free(&out);
+}
+
 /* A diagnostic from a remote server may hold anything: no control byte
  * reaches the report and no line exceeds RFC 5322's 998 octets. */
 static void test_diagnostic_is_sanitised_and_folded(void **state)
@@ -222,6 +254,7 @@ int main(void)
 		cmocka_unit_test(test_failure_report_has_every_field),
 		cmocka_unit_test(test_headers_only_without_body),
 		cmocka_unit_test(test_delay_and_success_actions),
+		cmocka_unit_test(test_relayed_and_expanded_actions),
 		cmocka_unit_test(test_diagnostic_is_sanitised_and_folded),
 		cmocka_unit_test(test_boundary_avoids_the_original),
 		cmocka_unit_test(test_smtputf8_uses_global_types),
