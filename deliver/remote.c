@@ -39,6 +39,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "log_delivery.h"
+#include "map_setting.h"
 #include "queuefile.h"
 #include "remote.h"
 #include "smtp_client_data.h"
@@ -78,14 +79,16 @@ static int remote_tls_level(const char *text, enum remote_tls_policy *p)
 static struct cdbmap *remote_open_map(const struct daemon *d, const char *key)
 {
 	const char *name = config_str(key), *error;
-	char path[sizeof d->etc_dir + 300];
+	char path[sizeof d->etc_dir + 300], file[300];
 	struct cdbmap *map = NULL;
 	int n;
 
 	if (*name == '\0')
 		return NULL;
-	n = snprintf(path, sizeof path, "%s%s%s.cdb", name[0] == '/' ? "" : d->etc_dir,
-		     name[0] == '/' ? "" : "/", name);
+	if (map_setting_cdb(name, file, sizeof file) < 0)
+		log_fatal("%s: path too long", key);
+	n = snprintf(path, sizeof path, "%s%s%s", name[0] == '/' ? "" : d->etc_dir,
+		     name[0] == '/' ? "" : "/", file);
 	if (n < 0 || (size_t)n >= sizeof path)
 		log_fatal("%s: path too long", key);
 	if (access(path, F_OK) < 0 && errno == ENOENT)

@@ -46,6 +46,7 @@
 #include "daemon.h"
 #include "enqueue_client.h"
 #include "log.h"
+#include "map_setting.h"
 #include "record.h"
 #include "session_slots.h"
 #include "smtpd.h"
@@ -136,12 +137,15 @@ static void smtpd_limit_init(struct smtpd_ctx *ctx, const struct daemon *d)
 
 struct cdbmap *smtpd_open_map_key(const struct daemon *d, const char *key)
 {
-	const char *file = config_str(key);
+	const char *name = config_str(key);
+	char file[256];
 
-	if (file[0] == '\0')
+	if (name[0] == '\0')
 		return NULL;
-	if (file[0] == '/' || strstr(file, "..") != NULL)
-		log_fatal("%s: must be a map file relative to %s", key, d->etc_dir);
+	if (name[0] == '/' || strstr(name, "..") != NULL)
+		log_fatal("%s: must be a map relative to %s", key, d->etc_dir);
+	if (map_setting_cdb(name, file, sizeof(file)) < 0)
+		log_fatal("%s: map name too long", key);
 	return daemon_open_map(d, file, 0);
 }
 

@@ -34,6 +34,7 @@
 #include "config.h"
 #include "dnsbl_sites.h"
 #include "log.h"
+#include "map_setting.h"
 #include "master_line.h"
 #include "passwd_file.h"
 #include "policy_reply.h"
@@ -221,10 +222,23 @@ static void postern_check_map(struct postern_check *ck, const char *name, int op
 	postern_check_map_mode(ck, src, &s_src, cdb, &s_cdb, secret);
 }
 
-/* smtpd_sender_login_maps and the smtpd_*_access maps name the .cdb
- * itself, relative to DIR/etc, and smtpd does not start without it
- * (smtpd_open_map_key): a source (the name without ".cdb") is checked
- * as any map, and without one the file must open as a compiled map. */
+/* A remote map setting: its text map NAME (common/map_setting.c), if
+ * there is one; remote goes without a missing map. */
+static void postern_check_map_setting(struct postern_check *ck, const char *key, int secret)
+{
+	char name[PATH_MAX];
+
+	if (map_setting_source(config_str(key), name, sizeof(name)) < 0)
+		postern_check_fail(ck, "%s: name too long", key);
+	else
+		postern_check_map(ck, name, 1, secret);
+}
+
+/* smtpd_sender_login_maps and the smtpd_*_access maps name a map NAME
+ * or NAME.cdb (common/map_setting.c) relative to DIR/etc, and smtpd
+ * does not start without NAME.cdb (smtpd_open_map_key): the text NAME,
+ * when there is one, is checked as any map, else NAME.cdb must open as
+ * a compiled map. */
 static void postern_check_sender_logins(struct postern_check *ck)
 {
 	static const char *const keys[] = { "smtpd_sender_login_maps", "smtpd_client_access",
@@ -233,32 +247,28 @@ static void postern_check_sender_logins(struct postern_check *ck)
 
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		const char *v = config_str(keys[i]), *error;
-		char name[PATH_MAX], path[PATH_MAX];
+		char name[PATH_MAX], cdb[PATH_MAX], path[PATH_MAX];
 		struct cdbmap *map = NULL;
 		struct stat st;
-		size_t n = strlen(v);
 
-		if (n == 0)
+		if (v[0] == '\0')
 			continue;
 		if (v[0] == '/' || strstr(v, "..") != NULL) {
-			postern_check_fail(ck, "%s = %s: must be a map file relative to %s/etc (smtpd would not start)",
+			postern_check_fail(ck, "%s = %s: must be a map relative to %s/etc (smtpd would not start)",
 					   keys[i], v, ck->tree);
 			continue;
 		}
-		if (n > 4 && strcmp(v + n - 4, ".cdb") == 0 && n - 4 < sizeof(name)) {
-			memcpy(name, v, n - 4);
-			name[n - 4] = '\0';
-			if (postern_path(path, sizeof(path), "%s/etc/%s", ck->tree, name) == 0 &&
-			    stat(path, &st) == 0) {
-				postern_check_map(ck, name, 0, 0);
-				continue;
-			}
+		if (map_setting_source(v, name, sizeof(name)) < 0 || map_setting_cdb(v, cdb, sizeof(cdb)) < 0)
+			continue;
+		if (postern_path(path, sizeof(path), "%s/etc/%s", ck->tree, name) == 0 && stat(path, &st) == 0) {
+			postern_check_map(ck, name, 0, 0);
+			continue;
 		}
-		if (postern_path(path, sizeof(path), "%s/etc/%s", ck->tree, v) < 0)
+		if (postern_path(path, sizeof(path), "%s/etc/%s", ck->tree, cdb) < 0)
 			continue;
 		if (cdbmap_open(path, &map, &error) < 0)
 			postern_check_fail(ck, "%s = %s: %s (smtpd would not start; postern map compiles a text "
-					   "map NAME into NAME.cdb, the file to name here)", keys[i], v, error);
+					   "map NAME into NAME.cdb)", keys[i], v, error);
 		cdbmap_close(&map);
 	}
 }
@@ -372,8 +382,8 @@ int postern_cmd_check(int argc, char **argv)
 	postern_check_map(&ck, "aliases", 1, 0);
 	postern_check_map(&ck, "transport", 1, 0);
 	postern_check_map(&ck, "quota", 1, 0);
-	postern_check_map(&ck, config_str("remote_tls_policy_map"), 1, 0);
-	postern_check_map(&ck, config_str("remote_auth_map"), 1, 1);
+	postern_check_map_setting(&ck, "remote_tls_policy_map", 0);
+	postern_check_map_setting(&ck, "remote_auth_map", 1);
 	postern_check_sender_logins(&ck);
 	postern_check_log_file(&ck);
 	postern_check_policy(&ck);

@@ -198,7 +198,15 @@ class PosternCheck(PosternTestCase):
         self.assertEqual(t.check(), (0, ""))
         t.run("conf", "-d", t.dir, "smtpd_client_access=/etc/client_access.cdb")
         self.assert_problem(t, "postern: check: smtpd_client_access = /etc/client_access.cdb: must be a map "
-                               "file relative to %s/etc (smtpd would not start)" % t.dir)
+                               "relative to %s/etc (smtpd would not start)" % t.dir)
+        # The map's name works as well as its .cdb; its text is checked.
+        t.run("conf", "-d", t.dir, "smtpd_client_access=client_access")
+        self.assertEqual(t.check(), (0, ""))
+        with open(self.etc(t, "client_access"), "a") as f:
+            f.write("192.0.2.2 MAYBE\n")
+        code, out = t.check()
+        self.assertEqual(code, 1, out)
+        self.assertIn("client_access:2: ", out)
 
     def test_log_file_the_master_cannot_open(self):
         t = self.tree()

@@ -702,12 +702,15 @@ class RemoteToPosternTest(PosternTestCase):
         b = self.peer()
         if "STARTTLS" not in ehlo_keywords(b.port("smtp")):
             self.skipTest("the peer's smtpd does not offer STARTTLS")
-        t = self.sender_tree(b)
-        t.write_map("tls_policy", ["b.test verify"])
-        ans = t.deliver(["alice@b.test"])
-        self.assertEqual((ans[0]["status"], ans[0]["dsn"]), ("deferred", "4.7.5"), ans)
-        self.assertIn("TLS handshake", ans[0]["reason"])
-        self.assertIn("verify", ans[0]["reason"])
+        # The map named either way (common/map_setting.c): NAME.cdb was
+        # once looked for as NAME.cdb.cdb, and the policy silently lost.
+        for name in ("tls_policy", "tls_policy.cdb"):
+            t = self.sender_tree(b, remote_tls_policy_map=name)
+            t.write_map("tls_policy", ["b.test verify"])
+            ans = t.deliver(["alice@b.test"])
+            self.assertEqual((ans[0]["status"], ans[0]["dsn"]), ("deferred", "4.7.5"), (name, ans))
+            self.assertIn("TLS handshake", ans[0]["reason"])
+            self.assertIn("verify", ans[0]["reason"])
         self.assertEqual(b.count("alice"), 0)
 
     def test_encrypt_policy_defers_when_tls_is_not_offered(self):

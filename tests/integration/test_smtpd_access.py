@@ -48,7 +48,8 @@ class SmtpdAccess(PosternTestCase):
             with open(os.path.join(t.dir, "etc", name), "w") as f:
                 f.write("".join(l.replace("{D}", t.domain) + "\n" for l in lines))
             t.run("map", "-d", t.dir, name)
-            conf["smtpd_%s" % name] = name + ".cdb"
+            # the map's name (test_bad_value_in_map...: its .cdb, also taken)
+            conf["smtpd_%s" % name] = name
         t.set_conf(**conf)
         t.start()
         return t
