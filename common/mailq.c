@@ -400,8 +400,12 @@ int mailq_poke(const char *what)
 
 	if (fd < 0)
 		return -1;
-	if (n <= 0 || n >= (int)sizeof(line) || send(fd, line, (size_t)n, MSG_NOSIGNAL) < 0)
+	if (n <= 0 || n >= (int)sizeof(line))
 		r = -2;
+	else if (send(fd, line, (size_t)n, MSG_NOSIGNAL) < 0)
+		/* a qmgr that closed its socket while we connected is going
+		 * away (a reload, a new domains.cdb): as if not running */
+		r = errno == EPIPE || errno == ECONNRESET ? -1 : -2;
 	close(fd);
 	return r;
 }

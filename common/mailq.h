@@ -76,8 +76,9 @@ int mailq_postfix(FILE *f, const struct mailq_entry *e, int first);
  * queue is empty" (bytes: the sizes listed). */
 void mailq_postfix_end(FILE *f, size_t count, unsigned long long bytes);
 /* Tell qmgr through private/qmgr ("wakeup" or "flush"). 0, -1 when it
- * is not reachable (not running: nothing to wake), -2 with errno when
- * the poke could not be sent. */
+ * is not reachable (not running, or exiting for a restart: nothing to
+ * wake, the next one scans the queue at start), -2 with errno when the
+ * poke could not be sent. */
 int mailq_poke(const char *what);
 /* Make every deferred message due now (its mtime is its next try), or
  * with domain (not NULL) those with a pending recipient in it (parsed
