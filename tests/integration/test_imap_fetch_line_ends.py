@@ -116,3 +116,24 @@ class ImapFetchLineEnds(PosternTestCase):
         self.assertEqual(got[0][1], b"Subject: c\r\n\r\nab")
         self.assertEqual(got[1][1], b"Subject: c\r\n\r\nab")
         c.logout()
+
+    def test_size_of_a_message_without_a_final_line_end_is_what_is_sent(self):
+        """RFC 3501 7.4.2: RFC822.SIZE is the octets of BODY[], also for a
+        message whose last line has no line end (APPENDed so, or placed
+        by another program): nothing is added to it, and the size said
+        counted nothing (it once said 2 more, for a CRLF never sent)."""
+        t = self.start_tree()
+        t.send(t.addr("alice"), "first")            # makes the Maildir
+        t.wait_ids("alice", {"first"})
+        t.place_message("alice", "2000000001.M1P1.placed", b"Subject: p\n\nlast line")
+        c = imaplib.IMAP4(HOST, t.port("imap"), timeout=30 * SCALE)
+        self.addCleanup(c.logout)
+        c.login(t.addr("alice"), t.passwords["alice"])
+        self.assertEqual(c.append("INBOX", None, None, b"Subject: a\r\n\r\nno eol")[0], "OK")
+        self.assertEqual(c.select("INBOX"), ("OK", [b"3"]))
+        typ, got = c.fetch(b"2:3", "(RFC822.SIZE BINARY.SIZE[] BODY.PEEK[])")
+        self.assertEqual(typ, "OK")
+        bodies = [x for x in got if isinstance(x, tuple)]
+        self.assertEqual([b for _, b in bodies], [b"Subject: p\r\n\r\nlast line", b"Subject: a\r\n\r\nno eol"])
+        for head, body in bodies:
+            self.assertIn(b"RFC822.SIZE %d BINARY.SIZE[] %d " % (len(body), len(body)), head)
