@@ -49,6 +49,7 @@ struct enqueue {
 	struct buf prepend;   /* the trailer's prepend= */
 	int hold;             /* the trailer's hold=1 */
 	int no_space;         /* tempfail with dsn=4.3.1: the queue's disk is full */
+	char early_id[ENQUEUE_QUEUE_ID_MAX + 1];   /* enqueue_queue_id */
 };
 
 void enqueue_set_timeout(int timeout_ms)
@@ -103,7 +104,8 @@ static int enqueue_envelope(struct buf *out, const struct enqueue_envelope *env)
 	    (env->smtputf8 && record_put_str(out, "smtputf8", "1") < 0) ||
 	    (env->hold && record_put_str(out, "hold", "1") < 0) ||
 	    (env->submission && record_put_str(out, "submission", "1") < 0) ||
-	    (env->trailer && record_put_str(out, "trailer", "1") < 0))
+	    (env->trailer && record_put_str(out, "trailer", "1") < 0) ||
+	    (env->early_id && record_put_str(out, "early_id", "1") < 0))
 		return -1;
 	return record_end(out);
 }
@@ -127,11 +129,41 @@ static int enqueue_connect(const char **error_r)
  * RECORD_MAX_FIELDS, so we never send them. */
 static size_t enqueue_field_count(const struct enqueue_envelope *env)
 {
-	size_t n = 11;  /* sender, client, helo, proto, ret, envid, body, smtputf8, hold, submission, trailer */
+	size_t n = 12;  /* sender, client, helo, proto, ret, envid, body, smtputf8, hold, submission, trailer, early_id */
 
 	for (size_t i = 0; i < env->nrcpt && n <= RECORD_MAX_FIELDS; i++)
 		n += 1 + (env->rcpts[i].notify != NULL) + (env->rcpts[i].orcpt != NULL);
 	return n;
+}
+
+static int enqueue_copy_id(const char *id, char *out, size_t outlen);
+
+/* The record enqueue sends after an early_id envelope: queue_id=ID, or
+ * queue_id= when it is not writing the message. */
+static int enqueue_read_early_id(struct enqueue *e, const char **error_r)
+{
+	struct record rec = { 0 };
+	const char *err = NULL, *id;
+	int r = -1;
+
+	if (stream_flush(e->s) < 0) {
+		*error_r = "cannot send the envelope to enqueue";
+		return -1;
+	}
+	if (record_read(e->s, &rec, &err) != STREAM_OK)
+		*error_r = "no queue ID from enqueue";
+	else if ((id = record_get(&rec, "queue_id")) == NULL ||
+		 (id[0] != '\0' && enqueue_copy_id(id, e->early_id, sizeof(e->early_id)) < 0))
+		*error_r = "malformed queue ID from enqueue";
+	else
+		r = 0;
+	record_clear(&rec);
+	return r;
+}
+
+const char *enqueue_queue_id(const struct enqueue *e)
+{
+	return e->early_id;
 }
 
 int enqueue_begin_env(struct enqueue **e_r, const struct enqueue_envelope *env,
@@ -163,6 +195,10 @@ int enqueue_begin_env(struct enqueue **e_r, const struct enqueue_envelope *env,
 	if (r < 0) {
 		enqueue_abort(&e);
 		*error_r = "cannot send the envelope to enqueue";
+		return -1;
+	}
+	if (env->early_id && enqueue_read_early_id(e, error_r) < 0) {
+		enqueue_abort(&e);
 		return -1;
 	}
 	e->trailer = env->trailer;

@@ -38,11 +38,16 @@ struct enqueue_envelope {
 	int hold;             /* a policy server said HOLD: into the hold queue */
 	int submission;       /* a local user's mail (pickup): enqueue may DKIM-sign it */
 	int trailer;          /* a trailer record follows the end chunk (enqueue_set_prepend) */
+	int early_id;         /* ask for the queue ID before the data (enqueue_queue_id) */
 };
 
-/* Connect and send the envelope env.  0, or -1 with *error_r. */
+/* Connect and send the envelope env (with early_id, also read the queue
+ * ID enqueue gives the file).  0, or -1 with *error_r. */
 int enqueue_begin_env(struct enqueue **e_r, const struct enqueue_envelope *env,
 		      const char **error_r);
+/* The queue ID an early_id envelope was given before the data; "" when
+ * enqueue is not writing one (the answer after the data says why). */
+const char *enqueue_queue_id(const struct enqueue *e);
 /* Like enqueue_begin, also naming the protocol ("ESMTP", "SMTP", "local"). */
 int enqueue_begin_proto(struct enqueue **e_r, const char *sender, const char *const *rcpts,
 			size_t n, const char *client, const char *helo, const char *proto,

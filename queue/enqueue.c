@@ -427,6 +427,24 @@ static void enqueue_reply(struct stream *s, const struct enqueue_answer *a, cons
 	buf_free(&out);
 }
 
+/* The answer to early_id=1, before the data: the queue ID the client
+ * logs its line about the message with (smtpd's client=, pickup's uid=)
+ * before anything about it can be logged by enqueue or qmgr, as
+ * Postfix's log tools need; "" when the message is not being written.
+ * 0, or -1 when the client is gone. */
+static int enqueue_early_id(struct stream *s, const char *id)
+{
+	struct buf out;
+	int r = -1;
+
+	buf_init(&out, 256);
+	if (record_put_str(&out, "queue_id", id) == 0 && record_end(&out) == 0 &&
+	    stream_write(s, out.data, out.len) == 0 && stream_flush(s) == 0)
+		r = 0;
+	buf_free(&out);
+	return r;
+}
+
 /* Tell qmgr that incoming/id is new.  Only saves latency: qmgr scans
  * anyway.  The connection is kept for the next message (qmgr_trigger.c):
  * a line with the queue ID per message, so that qmgr takes the file by
@@ -583,7 +601,7 @@ static int enqueue_one(struct stream *s, const struct enqueue_ctx *ctx)
 	const char *err = NULL, *reason, *extra = NULL, *t;
 	size_t extra_len = 0;
 	enum stream_status st;
-	int writing = 0, r = -1, trailer;
+	int writing = 0, r = -1, trailer, early_id;
 
 	st = record_read(s, &rec, &err);
 	if (st == STREAM_EOF)
@@ -598,6 +616,7 @@ static int enqueue_one(struct stream *s, const struct enqueue_ctx *ctx)
 	/* Read before the envelope is judged: a refused envelope's trailer
 	 * must still be read, or it would be taken for the next request. */
 	trailer = (t = record_get(&rec, "trailer")) != NULL && strcmp(t, "1") == 0;
+	early_id = (t = record_get(&rec, "early_id")) != NULL && strcmp(t, "1") == 0;
 	env.rcpt = rcpt;
 	env.rcpt_len = rcpt_len;
 	env.notify = notify;
@@ -615,6 +634,13 @@ static int enqueue_one(struct stream *s, const struct enqueue_ctx *ctx)
 		 * trailer one for its fields */
 		env.qe.prepend_slot = dk != NULL || trailer ? ctx->dkim.slot : 0;
 		writing = enqueue_start(&qo, &env, &a) == 0;
+	}
+	if (early_id && enqueue_early_id(s, writing ? qo.id : "") < 0) {
+		if (writing)
+			queuefile_abort(&qo);
+		enqueue_dkim_free(&dk);
+		record_clear(&rec);
+		return -1;
 	}
 	if (enqueue_data(s, ctx, &qo, dk, writing, &a, &size) == 0)
 		r = trailer ? enqueue_trailer(s, &tr, &a, &extra, &extra_len, &env.hold) : 0;

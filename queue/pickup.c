@@ -190,6 +190,7 @@ struct pickup_answer {
 	const char *status;
 	char reason[256];
 	char id[ENQUEUE_QUEUE_ID_MAX + 1];
+	char who[128];              /* cmd=submit: "uid=N user=LOGIN", for the log */
 	unsigned long count;        /* cmd=list: messages listed; cmd=flush: made due */
 	int truncated;              /* cmd=list: more than MAILQ_LIST_MAX */
 };
@@ -303,7 +304,7 @@ static void pickup_enqueue(const char *sender, const char *const *rcpts, size_t 
 	struct enqueue_rcpt *list = calloc(n + 1, sizeof(*list));
 	struct enqueue_envelope env = { .sender = sender, .rcpts = list, .nrcpt = n, .client = "localhost",
 					.proto = "local", .ret = dsn->ret, .envid = dsn->envid,
-					.submission = 1, .hold = hold };
+					.submission = 1, .hold = hold, .early_id = 1 };
 	struct enqueue *e = NULL;
 	const char *error = "out of memory";
 	int permanent = 0;
@@ -312,7 +313,11 @@ static void pickup_enqueue(const char *sender, const char *const *rcpts, size_t 
 		list[i].addr = rcpts[i];
 		list[i].notify = dsn->notify[0] != '\0' ? dsn->notify : NULL;
 	}
-	if (list == NULL || enqueue_begin_env(&e, &env, &error) < 0 ||
+	if (list != NULL && enqueue_begin_env(&e, &env, &error) == 0 && enqueue_queue_id(e)[0] != '\0')
+		/* Postfix's pickup line, before enqueue or qmgr can log
+		 * anything about the message (log tools count it from here) */
+		log_info("%s: %s from=<%s>", enqueue_queue_id(e), a->who, sender);
+	if (list == NULL || e == NULL ||
 	    enqueue_write(e, head->data, head->len) < 0 || enqueue_write(e, msg->data, msg->len) < 0 ||
 	    enqueue_finish(e, a->id, sizeof a->id, &permanent, &error) < 0) {
 		a->status = permanent ? "fail" : "tempfail";
@@ -414,6 +419,7 @@ static void pickup_submit(const struct pickup_ctx *ctx, int fd, struct stream *s
 		   pickup_dsn_fields(rec, &dsn, a) == 0 && pickup_read_data(ctx, s, &msg, a) == 0) {
 		if (pickup_login(ctx, uid, login, sizeof login) < 0)
 			snprintf(login, sizeof login, "uid%lu", (unsigned long)uid);
+		snprintf(a->who, sizeof a->who, "uid=%lu user=%s", (unsigned long)uid, login);
 		dom = config_str("pickup_sender_domain");
 		if (dom[0] == '\0')
 			dom = config_str("myhostname");
@@ -428,12 +434,8 @@ static void pickup_submit(const struct pickup_ctx *ctx, int fd, struct stream *s
 			;   /* a tempfail, as smtpd's 452 */
 		else
 			pickup_filter_enqueue(ctx, sender, rcpts, n, &dsn, &head, &msg, a);
-		if (strcmp(a->status, "ok") == 0 && a->id[0] != '\0')
-			log_info("%s: uid=%lu user=%s from=<%s> nrcpt=%zu size=%zu", a->id, (unsigned long)uid,
-				 login, sender, n, msg.len);
-		else
-			log_info("uid=%lu user=%s from=<%s>: %s (%s)", (unsigned long)uid, login, sender,
-				 a->status, a->reason);
+		if (strcmp(a->status, "ok") != 0)
+			log_info("%s from=<%s>: %s (%s)", a->who, sender, a->status, a->reason);
 	}
 	free(rcpts);
 	buf_free(&msg);

@@ -327,6 +327,20 @@ static void smtpd_msg_put(struct smtpd_session *ss, struct smtpd_msg *m, const c
 
 /* ---- opening and finishing ---- */
 
+/* Postfix's first line about a message, ID: client=NAME[ADDR] and its
+ * sasl_ fields, logged when enqueue has named the file and before it
+ * holds any data: log tools (pflogsumm) count a message as received,
+ * with its size and sender, only when this line comes before the first
+ * from=, size= line about it (enqueue's, qmgr's). */
+static void smtpd_msg_log_client(const struct smtpd_session *ss, const char *id)
+{
+	int authed = ss->auth_user.len > 0 && ss->auth_mech != NULL;
+
+	log_info("%s: client=%s%s%s%s%s", id, ss->client_log, authed ? ", sasl_method=" : "",
+		 authed ? ss->auth_mech : "", authed ? ", sasl_username=" : "",
+		 authed ? buf_cstr(&ss->auth_user) : "");
+}
+
 int smtpd_msg_enqueue(struct smtpd_session *ss, struct enqueue **e_r)
 {
 	struct enqueue_envelope env;
@@ -357,10 +371,13 @@ int smtpd_msg_enqueue(struct smtpd_session *ss, struct enqueue **e_r)
 	env.hold = ss->policy_hold || smtpd_milter_hold(ss);
 	/* the Authentication-Results field follows the data (docs/dkim.md) */
 	env.trailer = ss->msg != NULL && ss->msg->dkim != NULL;
+	env.early_id = 1;
 	r = enqueue_begin_env(e_r, &env, &err);
 	free(list);
 	if (r < 0)
 		log_warn("cannot start the message from %s: %s", ss->client_log, err);
+	else if (enqueue_queue_id(*e_r)[0] != '\0')
+		smtpd_msg_log_client(ss, enqueue_queue_id(*e_r));
 	return r;
 }
 
@@ -400,12 +417,11 @@ static int smtpd_msg_open(struct smtpd_session *ss, int bdat)
 	return 0;
 }
 
-/* The message log line: who, what, how, and the result. */
+/* The message log line: what, how, and the result. */
 static void smtpd_msg_log(const struct smtpd_session *ss, const struct smtpd_msg *m, const char *id)
 {
 	char to[SMTPD_LOG_RCPTS * (256 + 4) + 16];
 	size_t o = 0;
-	int authed = ss->auth_user.len > 0 && ss->auth_mech != NULL;
 
 	to[0] = '\0';
 	for (size_t i = 0; i < ss->nrcpt && i < SMTPD_LOG_RCPTS; i++) {
@@ -416,13 +432,10 @@ static void smtpd_msg_log(const struct smtpd_session *ss, const struct smtpd_msg
 	}
 	if (ss->nrcpt > SMTPD_LOG_RCPTS && o + 4 < sizeof(to))
 		memcpy(to + o, ",...", 5);
-	/* Postfix's client= first (log tools take NAME[ADDR] up to the
-	 * comma) and its sasl_ fields, then the rest of the session and
-	 * envelope. */
-	log_info("%s: client=%s%s%s%s%s, helo=<%s>, from=<%s>, to=%s, nrcpt=%zu, size=%llu, proto=%s, "
-		 "tls=%s, auth=%s, result=queued", id, ss->client_log,
-		 authed ? ", sasl_method=" : "", authed ? ss->auth_mech : "",
-		 authed ? ", sasl_username=" : "", authed ? buf_cstr(&ss->auth_user) : "", buf_cstr(&ss->helo),
+	/* The client was named in the first line (smtpd_msg_log_client):
+	 * a second client= would count the message twice. */
+	log_info("%s: helo=<%s>, from=<%s>, to=%s, nrcpt=%zu, size=%llu, proto=%s, "
+		 "tls=%s, auth=%s, result=queued", id, buf_cstr(&ss->helo),
 		 buf_cstr(&ss->sender), to, ss->nrcpt, m->written, smtpd_proto(ss),
 		 ss->tls ? ss->tls_desc : "no", ss->auth_user.len > 0 ? buf_cstr(&ss->auth_user) : "no");
 	if (m->msgid[0] != '\0')

@@ -95,11 +95,21 @@ def pflogsumm_totals(path, syslog_name):
     if p.returncode != 0:
         raise AssertionError("pflogsumm failed:\n" + out)
     totals = {}
-    for key in ("received", "delivered", "deferred", "bounced", "rejected"):
+    for key in ("received", "delivered", "deferred", "bounced", "rejected", "senders"):
         m = re.search(r"^\s*(\d+)\s+%s\b" % key, out, re.M)
         if m is None:
             raise AssertionError("no %r in pflogsumm's output:\n%s" % (key, out))
         totals[key] = int(m.group(1))
+    # The bytes and the senders pflogsumm takes from the first from=,
+    # size= line of a message whose smtpd client= or pickup uid= line it
+    # has seen before (so a message counts as received only once, and
+    # in that order: docs/operator.md "Lines that Postfix log tools read").
+    m = re.search(r"^\s*(\d+)([kmg]?)\s+bytes received\b", out, re.M)
+    if m is None:
+        raise AssertionError("no bytes received in pflogsumm's output:\n" + out)
+    totals["bytes received"] = int(m.group(1)) * {"": 1, "k": 1024, "m": 1 << 20, "g": 1 << 30}[m.group(2)]
+    m = re.search(r"^Senders by message count\n-+\n\s*(\d+)\s+(\S+)$", out, re.M)
+    totals["top sender"] = (int(m.group(1)), m.group(2)) if m else None
     return totals, out
 
 
@@ -202,7 +212,9 @@ class LogTools(PosternTestCase):
         bounced, text, _ = self.script(t, "postern")
 
         totals, out = pflogsumm_totals(self.path, "postern")
-        self.assertEqual(totals, {"received": 5, "delivered": 4, "deferred": 1, "bounced": 1, "rejected": 1},
+        self.assertGreater(totals.pop("bytes received"), 5 * 100, out)   # five messages of some 300 bytes
+        self.assertEqual(totals, {"received": 5, "delivered": 4, "deferred": 1, "bounced": 1, "rejected": 1,
+                                  "senders": 1, "top sender": (5, SENDER)},
                          "pflogsumm --syslog-name=postern:\n" + out)
 
         # Postfix's line shapes that the tools rely on.
@@ -274,7 +286,9 @@ class LogTools(PosternTestCase):
         _, _, sessions = self.script(t, "postfix")
 
         totals, out = pflogsumm_totals(self.path, None)
-        self.assertEqual(totals, {"received": 5, "delivered": 4, "deferred": 1, "bounced": 1, "rejected": 1},
+        self.assertGreater(totals.pop("bytes received"), 5 * 100, out)
+        self.assertEqual(totals, {"received": 5, "delivered": 4, "deferred": 1, "bounced": 1, "rejected": 1,
+                                  "senders": 1, "top sender": (5, SENDER)},
                          "pflogsumm on syslog_name = postfix:\n" + out)
         want = {
             "postfix_smtpd_connects_total": sessions,

@@ -134,7 +134,7 @@ class SmtpdTls(PosternTestCase):
         self.assertIn("Subject: no id", head, "added fields stay inside the header")
         # Postfix's fields, which log tools read (docs/operator.md, "The log").
         t.wait_log(r"submission/smtpd\[\d+\]: [0-9A-F]+: client=unknown\[127\.0\.0\.1\], sasl_method=PLAIN, "
-                   r"sasl_username=%s, " % re.escape(t.addr("bob")))
+                   r"sasl_username=%s$" % re.escape(t.addr("bob")))
 
     def test_submission_sender_must_be_owned(self):
         t = self.tree
