@@ -30,6 +30,9 @@ struct service {
 	double status_resume;        /* master_now(): poll status_r again from then on */
 	unsigned count;              /* live children of this generation */
 	unsigned idle;               /* of them, not serving a client */
+	unsigned finishing;          /* children told to stop (a reload, a spare too many) that
+				      * have not exited: not counted against maxproc, but shown
+				      * (master_service_processes) */
 	unsigned crashes;            /* consecutive abnormal exits */
 	double next_spawn;           /* monotonic time before which we wait */
 	int retired;                 /* removed by a reload: no new children */
@@ -38,7 +41,8 @@ struct service {
 				      * until a process leaves idle (docs/master.md) */
 	unsigned restarts;           /* abnormal exits since the master started (kept by reloads) */
 	int metrics_sent;            /* the metrics service has count and restarts as below */
-	unsigned sent_count, sent_restarts;
+	unsigned long sent_count;
+	unsigned sent_restarts;
 };
 
 struct child {
@@ -84,6 +88,8 @@ void master_children_signal(struct service *svc, int sig, int retire);
 void master_children_hurry(void);
 /* Number of live children. */
 size_t master_children_count(void);
+/* Processes of svc now: this generation's and those still finishing. */
+unsigned long master_service_processes(const struct service *svc);
 /* Whether svc takes clients from outside: an inet service, or a network
  * program (smtpd, popd, imapd) on a Unix socket that the connection
  * front feeds (docs/front.md).  A stop lets these finish first. */

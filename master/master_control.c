@@ -67,7 +67,7 @@ void master_control_answer(int fd, const struct service *svcs, size_t n)
 			size_t len;
 			if (svcs[i].retired)
 				continue;
-			ok = metric_service_record(rec, sizeof rec, svcs[i].name, svcs[i].count,
+			ok = metric_service_record(rec, sizeof rec, svcs[i].name, master_service_processes(&svcs[i]),
 						   svcs[i].restarts, &len) == 0 &&
 			     buf_append(&out, rec, len) == 0;
 		}

@@ -348,12 +348,13 @@ static int master_apply(struct service *fresh, size_t n)
 				master_service_close(svc);
 			master_service_clear(svc);
 			int fd = svc->listen_fd, sr = svc->status_r, sw = svc->status_w;
-			unsigned restarts = svc->restarts;
+			unsigned restarts = svc->restarts, finishing = svc->finishing;
 			*svc = fresh[k];
 			svc->listen_fd = fd;
 			svc->status_r = sr;
 			svc->status_w = sw;
 			svc->restarts = restarts;   /* since the master started, reloads or not */
+			svc->finishing = finishing; /* the old generation, still serving its clients */
 		}
 		svc->on_demand = master_service_on_demand(svc);
 		if (svc->listen_fd < 0 && master_service_bind(svc, master_base) < 0)

@@ -118,15 +118,17 @@ void master_metrics_report(struct service *svcs, size_t n)
 		char rec[METRIC_RECORD_MAX];
 		size_t len;
 
-		if (svc->retired || (svc->metrics_sent && svc->sent_count == svc->count &&
+		unsigned long processes = master_service_processes(svc);
+
+		if (svc->retired || (svc->metrics_sent && svc->sent_count == processes &&
 				     svc->sent_restarts == svc->restarts))
 			continue;
-		if (metric_service_record(rec, sizeof rec, svc->name, svc->count, svc->restarts, &len) < 0)
+		if (metric_service_record(rec, sizeof rec, svc->name, processes, svc->restarts, &len) < 0)
 			continue;
 		if (send(master_metrics_pair[1], rec, len, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)len)
 			return;   /* full: the next turn tries again */
 		svc->metrics_sent = 1;
-		svc->sent_count = svc->count;
+		svc->sent_count = processes;
 		svc->sent_restarts = svc->restarts;
 	}
 }

@@ -479,6 +479,7 @@ static void master_child_spare(struct child *c)
 		return;
 	log_debug("service %s: pid %ld is a spare too many", c->svc->name, (long)c->pid);
 	c->retiring = 1;
+	c->svc->finishing++;
 	c->svc->count--;
 	c->svc->idle--;
 	kill(c->pid, SIGTERM);
@@ -561,6 +562,8 @@ void master_child_exited(pid_t pid, int status, int stopping)
 		return;
 	svc = c->svc;
 	int abnormal = master_child_report(c, status, stopping || c->retiring);
+	if (c->retiring && svc->finishing > 0)
+		svc->finishing--;
 	if (!c->retiring) {
 		svc->count--;
 		if (!c->busy)
@@ -602,12 +605,18 @@ void master_children_signal(struct service *svc, int sig, int retire)
 			continue;
 		if (retire && !c->retiring) {
 			c->retiring = 1;
+			c->svc->finishing++;
 			c->svc->count--;
 			if (!c->busy)
 				c->svc->idle--;
 		}
 		kill(c->pid, sig);
 	}
+}
+
+unsigned long master_service_processes(const struct service *svc)
+{
+	return (unsigned long)svc->count + svc->finishing;
 }
 
 size_t master_children_count(void)

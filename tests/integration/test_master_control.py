@@ -1,6 +1,7 @@
 """The operator commands around the master: start (lock), status, stop,
 config-defaults (DESIGN.md "Operator interface"; issue 2, items 6, 12)."""
 
+import imaplib
 import os
 import shutil
 import signal
@@ -9,7 +10,7 @@ import tempfile
 import time
 import unittest
 
-from postern_harness import (POSTERN, SCALE, SOURCE, PosternTestCase, daemon_env, pid_alive_as,
+from postern_harness import (HOST, POSTERN, SCALE, SOURCE, PosternTestCase, daemon_env, pid_alive_as,
                              postern_children, read_greeting, wait_for)
 
 
@@ -146,6 +147,35 @@ class MasterControl(PosternTestCase):
         # file "--help" (in cwd, not there).
         code, out, err = run("map", "--", "--help")
         self.assertEqual((code, out, err), (1, "", "postern: --help: No such file or directory\n"))
+
+    def test_status_counts_processes_still_serving_after_a_reload(self):
+        # A reload lets the old processes finish their clients outside the
+        # new generation's maxproc; status (and the metrics) still count
+        # them: they showed 0 while users were connected.
+        t = self.start_tree()
+        t.send(t.addr("alice"), "first")            # makes the Maildir
+        t.wait_ids("alice", {"first"})
+
+        def processes(service):
+            out = t.run("status", "-d", t.dir).stdout.decode()
+            for line in out.splitlines():
+                f = line.split()
+                if len(f) == 3 and f[0] == service:
+                    return int(f[1])
+            raise AssertionError("no %s in postern status:\n%s" % (service, out))
+
+        c = imaplib.IMAP4(HOST, t.port("imap"), timeout=30 * SCALE)
+        c.login(t.addr("alice"), t.passwords["alice"])
+        self.assertEqual(c.select("INBOX")[0], "OK")
+        wait_for(lambda: processes("imap-session") >= 1, 20, "an imap-session process in postern status")
+        mark = t.log_mark()
+        t.run("reload", "-d", t.dir)
+        t.wait_log(r"reload: rereading configuration", after=mark)
+        self.assertEqual(c.noop()[0], "OK")          # the old process still serves
+        self.assertGreaterEqual(processes("imap-session"), 1)
+        c.logout()
+        # once it has finished, it is not counted any more
+        wait_for(lambda: processes("imap-session") == 0, 30, "imap-session back to 0 in postern status")
 
 
 if __name__ == "__main__":
