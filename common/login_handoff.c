@@ -120,7 +120,7 @@ struct stream *login_client_open(int rfd, int wfd, size_t line_max, int timeout_
 		return NULL;
 	}
 	if (implicit_tls != NULL && stream_start_tls(s, implicit_tls, 1, NULL, handshake_ms, &error) < 0) {
-		log_info("client=%s: TLS handshake failed: %s", client, error);
+		log_info("client=%s: %s", client, error);   /* "TLS handshake failed: REASON" */
 		metric_count(METRIC_TLS_FAIL);
 		stream_free(&s);
 	} else if (implicit_tls != NULL) {

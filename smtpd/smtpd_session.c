@@ -465,7 +465,7 @@ static int smtpd_tls_handshake(struct smtpd_session *ss)
 	const char *err;
 
 	if (stream_start_tls(ss->s, ss->ctx->tls, 1, NULL, ss->ctx->tls_handshake_ms, &err) < 0) {
-		log_info("TLS handshake failed with %s: %s", ss->client_log, err);
+		log_info("%s: %s", ss->client_log, err);   /* err: "TLS handshake failed: REASON" */
 		metric_count(METRIC_TLS_FAIL);
 		ss->done = 1;
 		return -1;
