@@ -66,7 +66,8 @@ struct mbox_msg {
 	uint64_t modseq;               /* RFC 7162: the last change of this message */
 	unsigned long long size : 62;  /* octets on disk */
 	unsigned long long recent : 1; /* \Recent in this session */
-	unsigned long long vsize;      /* octets with every bare LF sent as CRLF (POP3 LIST, RFC822.SIZE) */
+	unsigned long long vsize;      /* octets with every bare LF sent as CRLF and a missing last line
+					* end supplied (POP3 LIST, RFC822.SIZE: what RETR and BODY[] send) */
 	long long date;                /* internal date: mtime when first seen (may be < 0) */
 };
 /* The layout of struct mbox_msg as postern-snapshot stores it (native,

@@ -346,10 +346,9 @@ int mbox_measure_fd(struct mbox *mb, int fd, struct mbox_index_rec *r)
 	else if (m.last != '\n')
 		m.body_lines++;           /* a last line without LF */
 	r->size = m.size;
-	/* The octets IMAP sends as BODY[] (RFC822.SIZE must be that many):
-	 * every bare LF goes out as CRLF, and nothing is added after a last
-	 * line without a line end, as the W= of a delivery counts it. */
-	r->vsize = m.size + m.bare_lfs;
+	/* Every bare LF goes out as CRLF, and a missing final line end is
+	 * supplied (only the LF after a final CR). */
+	r->vsize = m.size + m.bare_lfs + (m.last != '\n' ? (m.last == '\r' ? 1 : 2) : 0);
 	r->hdr_size = m.hdr_size;
 	r->body_lines = m.body_lines;
 	r->date = (long long)st.st_mtim.tv_sec;

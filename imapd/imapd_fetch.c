@@ -87,7 +87,9 @@ static int imapd_crlf_append(struct buf *out, const char *src, size_t n, char pr
 
 /* Read message idx into out: as stored when raw (straight into the
  * buffer), else with every bare LF as CRLF; only the header when
- * header_only.  0, or -1 with errno (ENOENT: gone). */
+ * header_only.  A whole message whose last line has no line end gets
+ * one, as POP3 sends it and as the store's size counts it (RFC822.SIZE
+ * is the octets of BODY[]).  0, or -1 with errno (ENOENT: gone). */
 static int imapd_msg_load(struct imapd_session *ss, size_t idx, int header_only, bool raw, struct buf *out)
 {
 	unsigned long long want = ss->mb->msgs[idx].size;
@@ -118,6 +120,11 @@ static int imapd_msg_load(struct imapd_session *ss, size_t idx, int header_only,
 		last = to[n - 1];
 	}
 	close(fd);
+	/* LF after a last CR, CRLF (or LF, made CRLF by the renderer's
+	 * expansion of raw data) after any other last byte */
+	if (!header_only && last != '\n' &&
+	    (raw || last == '\r' ? buf_putc(out, '\n') : buf_append(out, "\r\n", 2)) < 0)
+		return -1;
 	return 0;
 fail:;
 	int e = errno;

@@ -113,15 +113,16 @@ class ImapFetchLineEnds(PosternTestCase):
             f.write(b"Subject: c\r\n\r\nab")
         typ, got = c.fetch(b"2", "(BODY.PEEK[] RFC822)")
         self.assertEqual(typ, "OK")
-        self.assertEqual(got[0][1], b"Subject: c\r\n\r\nab")
-        self.assertEqual(got[1][1], b"Subject: c\r\n\r\nab")
+        # (its last line has no line end now: one is sent, as POP3 does)
+        self.assertEqual(got[0][1], b"Subject: c\r\n\r\nab\r\n")
+        self.assertEqual(got[1][1], b"Subject: c\r\n\r\nab\r\n")
         c.logout()
 
     def test_size_of_a_message_without_a_final_line_end_is_what_is_sent(self):
         """RFC 3501 7.4.2: RFC822.SIZE is the octets of BODY[], also for a
         message whose last line has no line end (APPENDed so, or placed
-        by another program): nothing is added to it, and the size said
-        counted nothing (it once said 2 more, for a CRLF never sent)."""
+        by another program): it is sent with one, as POP3 sends it and as
+        the store counts it (RFC822.SIZE once said 2 more than BODY[])."""
         t = self.start_tree()
         t.send(t.addr("alice"), "first")            # makes the Maildir
         t.wait_ids("alice", {"first"})
@@ -134,6 +135,7 @@ class ImapFetchLineEnds(PosternTestCase):
         typ, got = c.fetch(b"2:3", "(RFC822.SIZE BINARY.SIZE[] BODY.PEEK[])")
         self.assertEqual(typ, "OK")
         bodies = [x for x in got if isinstance(x, tuple)]
-        self.assertEqual([b for _, b in bodies], [b"Subject: p\r\n\r\nlast line", b"Subject: a\r\n\r\nno eol"])
+        self.assertEqual([b for _, b in bodies],
+                         [b"Subject: p\r\n\r\nlast line\r\n", b"Subject: a\r\n\r\nno eol\r\n"])
         for head, body in bodies:
             self.assertIn(b"RFC822.SIZE %d BINARY.SIZE[] %d " % (len(body), len(body)), head)

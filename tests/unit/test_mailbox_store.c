@@ -125,7 +125,7 @@ static void test_new_messages_get_uids_in_arrival_order(void **state)
 	assert_int_equal(hdr_of(mb, 1), 14);
 	assert_int_equal(lines_of(mb, 1), 2);
 	assert_int_equal(lines_of(mb, 0), 1);
-	assert_int_equal(mb->msgs[0].vsize, 22 + 2);   /* two LFs; nothing added at the end (BODY[]) */
+	assert_int_equal(mb->msgs[0].vsize, 22 + 2 + 2);   /* two LFs, and a CRLF supplied */
 	assert_int_equal(lines_of(mb, 3), 0);
 	assert_true(exists("a/cur/999.M9P1.h:2,"));
 	assert_false(exists("a/new/999.M9P1.h"));
