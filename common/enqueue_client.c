@@ -137,6 +137,7 @@ static size_t enqueue_field_count(const struct enqueue_envelope *env)
 }
 
 static int enqueue_copy_id(const char *id, char *out, size_t outlen);
+static void enqueue_set_reason(struct enqueue *e, const char *reason);
 
 /* The record enqueue sends after an early_id envelope: queue_id=ID, or
  * queue_id= when it is not writing the message. */
@@ -152,7 +153,16 @@ static int enqueue_read_early_id(struct enqueue *e, const char **error_r)
 	}
 	if (record_read(e->s, &rec, &err) != STREAM_OK)
 		*error_r = "no queue ID from enqueue";
-	else if ((id = record_get(&rec, "queue_id")) == NULL ||
+	else if (record_get(&rec, "status") != NULL) {
+		/* the envelope record itself was refused: enqueue's answer
+		 * (copied: e is freed on this failure) */
+		static char why[ENQUEUE_REASON_MAX + 1];
+		const char *reason = record_get(&rec, "reason");
+
+		enqueue_set_reason(e, reason != NULL ? reason : "refused by enqueue");
+		memcpy(why, buf_cstr(&e->reason), e->reason.len + 1);
+		*error_r = why;
+	} else if ((id = record_get(&rec, "queue_id")) == NULL ||
 		 (id[0] != '\0' && enqueue_copy_id(id, e->early_id, sizeof(e->early_id)) < 0))
 		*error_r = "malformed queue ID from enqueue";
 	else

@@ -14,12 +14,14 @@
  * deferred 4.3.0.  Nothing is acknowledged before enqueue answered ok. */
 #include <errno.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "address.h"
 #include "enqueue_client.h"
 #include "local.h"
 #include "log.h"
+#include "queuefile.h"
 
 #define LOCAL_FORWARD_BLOCK 65536
 
@@ -69,12 +71,21 @@ static int local_forward_begin(const struct local_msg *m, const char *via, const
 	struct enqueue_rcpt one;
 	struct enqueue_envelope env = { .sender = m->sender, .rcpts = &one, .nrcpt = 1, .proto = "local" };
 
+	unsigned bits;
+
 	if (!inherit || n != 1)
 		return enqueue_begin_proto(e_r, m->sender, rcpts, n, NULL, NULL, "local", error_r);
-	one = (struct enqueue_rcpt){ .addr = rcpts[0], .notify = m->notify,
-				     .orcpt = local_forward_orcpt(m, via, orcpt, sizeof orcpt) };
-	env.ret = m->ret;
-	env.envid = m->envid;
+	/* As enqueue checks them: a value it would refuse (a damaged queue
+	 * file) is left out rather than turning the forward into a bounce. */
+	one.addr = rcpts[0];
+	one.notify = m->notify != NULL && queuefile_notify_parse(m->notify, strlen(m->notify), &bits) == 0
+		     ? m->notify : NULL;
+	one.orcpt = local_forward_orcpt(m, via, orcpt, sizeof orcpt);
+	if (one.orcpt != NULL && !queuefile_orcpt_valid(one.orcpt, strlen(one.orcpt)))
+		one.orcpt = NULL;
+	env.ret = m->ret != NULL && (strcasecmp(m->ret, "FULL") == 0 || strcasecmp(m->ret, "HDRS") == 0)
+		  ? m->ret : NULL;
+	env.envid = m->envid != NULL && queuefile_envid_valid(m->envid, strlen(m->envid)) ? m->envid : NULL;
 	return enqueue_begin_env(e_r, &env, error_r);
 }
 

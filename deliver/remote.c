@@ -79,7 +79,7 @@ static int remote_tls_level(const char *text, enum remote_tls_policy *p)
 static struct cdbmap *remote_open_map(const struct daemon *d, const char *key)
 {
 	const char *name = config_str(key), *error;
-	char path[sizeof d->etc_dir + 300], file[300];
+	char path[sizeof d->etc_dir + MAP_SETTING_NAME_MAX + 1], file[MAP_SETTING_NAME_MAX];
 	struct cdbmap *map = NULL;
 	int n;
 

@@ -376,7 +376,7 @@ static void pickup_filter_enqueue(const struct pickup_ctx *ctx, const char *send
 		a->status = pm.status;
 		snprintf(a->reason, sizeof a->reason, "%s", pm.reason);
 	} else if (pm.discard) {
-		log_info("discarded submission from=<%s> nrcpt=%zu (milter discard)", sender, n);
+		log_info("discarded submission %s from=<%s> nrcpt=%zu (milter discard)", a->who, sender, n);
 		a->status = "ok";
 		a->id[0] = '\0';
 	} else {

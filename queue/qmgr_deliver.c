@@ -1,7 +1,7 @@
 /* qmgr_deliver: routing and the conversation with the delivery agents.
  *
  * Offers: qmgr_route splits a message's pending recipients by transport
- * (a domain in etc/domains.cdb, or an address without a domain, goes to
+ * (a local domain, common/local_domain.c, or an address without one, goes to
  * `local`; every other to `remote`) and domain into jobs of at most
  * QMGR_RCPT_BATCH recipients on per-destination queues; qmgr_dispatch
  * starts jobs round-robin over the destinations of each transport, within
@@ -675,9 +675,17 @@ static int qmgr_answer(struct qmgr_conn *c, const struct record *rec)
 	}
 	qmgr_result_set(m, i, dsn != NULL ? dsn : (mark == QUEUEFILE_FAILED ? "5.0.0" : "2.0.0"),
 			reason, j->dest->t->id);
-	if (mark == QUEUEFILE_DELIVERED && m->res != NULL)
-		m->res[i].success = qmgr_success_of(record_get(rec, "action"));
 	metric_count(mark == QUEUEFILE_DELIVERED ? METRIC_DELIVERED : METRIC_BOUNCED);
+	if (mark == QUEUEFILE_DELIVERED) {
+		enum qmgr_success success = qmgr_success_of(record_get(rec, "action"));
+
+		if (m->res != NULL)
+			m->res[i].success = success;
+		/* The next hop reports it (RFC 3461 6.2): marked as reported
+		 * now, in the file, so that no later attempt or qmgr does. */
+		if (success == QMGR_SUCCESS_PASSED)
+			mark = QUEUEFILE_DELIVERED_REPORTED;
+	}
 	/* A failure is made durable at once: a crash after this line must
 	 * not lose it.  A delivery is written now and flushed only if the
 	 * file stays in the queue (qmgr_defer), with the other marks of the
@@ -685,12 +693,12 @@ static int qmgr_answer(struct qmgr_conn *c, const struct record *rec)
 	 * that loses the mark can only make the delivery happen again,
 	 * never lose it (docs/queue.md).  A crash of qmgr loses nothing:
 	 * the write is in the page cache. */
-	int r_mark = mark == QUEUEFILE_DELIVERED ? queuefile_set_status(&m->qf, i, mark, &err)
-						 : queuefile_mark(&m->qf, i, mark, &err);
+	int delivered = mark != QUEUEFILE_FAILED;
+	int r_mark = delivered ? queuefile_set_status(&m->qf, i, mark, &err) : queuefile_mark(&m->qf, i, mark, &err);
 	if (r_mark < 0) {
 		log_warn("%s: %s: %s; <%s> stays pending", m->id, err, strerror(errno), r->addr);
 		m->real_deferral = 1;
-	} else if (mark == QUEUEFILE_DELIVERED) {
+	} else if (delivered) {
 		m->unsynced = 1;
 	}
 	c->answered++;

@@ -187,8 +187,8 @@ static int qmgr_report_any_failed(const struct dsn_rcpt *rcpt, size_t n)
 }
 
 /* What recipient i's delivery is reported as (RFC 3464 2.3.3): as the
- * agent said in this qmgr's life, else (answered before a restart) a
- * delivery. */
+ * agent said in this attempt, else (answered in an attempt whose report
+ * could not be queued, or before a restart of qmgr) a delivery. */
 static enum dsn_action qmgr_report_success(const struct qmgr_msg *m, size_t i)
 {
 	static const enum dsn_action actions[] = {
@@ -200,17 +200,14 @@ static enum dsn_action qmgr_report_success(const struct qmgr_msg *m, size_t i)
 }
 
 /* Whether recipient i's final result must be reported to the sender.  A
- * delivery whose NOTIFY the next hop took (RFC 3461 6.2.2) is reported
- * by that hop, not here. */
-static int qmgr_report_wanted(const struct qmgr_msg *m, size_t i)
+ * delivery whose NOTIFY the next hop took (RFC 3461 6.2) is marked
+ * reported when it is answered (qmgr_answer): that hop reports it. */
+static int qmgr_report_wanted(const struct queuefile_rcpt *r)
 {
-	const struct queuefile_rcpt *r = &m->qf.rcpt[i];
-
 	if (r->status == QUEUEFILE_FAILED)
 		return r->notify == 0 || (r->notify & QUEUEFILE_NOTIFY_FAILURE);
 	if (r->status == QUEUEFILE_DELIVERED)
-		return (r->notify & QUEUEFILE_NOTIFY_SUCCESS) != 0 &&
-		       !(m->res != NULL && m->res[i].dsn[0] != '\0' && m->res[i].success == QMGR_SUCCESS_PASSED);
+		return (r->notify & QUEUEFILE_NOTIFY_SUCCESS) != 0;
 	return 0;
 }
 
@@ -270,7 +267,7 @@ int qmgr_report_final(struct qmgr *q, struct qmgr_msg *m)
 		const struct queuefile_rcpt *qr = &m->qf.rcpt[i];
 
 		/* No success notices about (or to) the null sender. */
-		if (null_sender ? qr->status == QUEUEFILE_FAILED : qmgr_report_wanted(m, i))
+		if (null_sender ? qr->status == QUEUEFILE_FAILED : qmgr_report_wanted(qr))
 			qmgr_report_rcpt(q, m, i, qr->status == QUEUEFILE_FAILED ? DSN_FAILED
 					 : qmgr_report_success(m, i), now, &rcpt[n++]);
 	}

@@ -138,7 +138,7 @@ static void smtpd_limit_init(struct smtpd_ctx *ctx, const struct daemon *d)
 struct cdbmap *smtpd_open_map_key(const struct daemon *d, const char *key)
 {
 	const char *name = config_str(key);
-	char file[256];
+	char file[MAP_SETTING_NAME_MAX];
 
 	if (name[0] == '\0')
 		return NULL;

@@ -3,9 +3,10 @@
  * Offers: smtpd_cmd_rcpt() parses the forward-path (RFC 5321 4.1.1.3)
  * and its NOTIFY and ORCPT parameters (RFC 3461 4.1, 4.2), decides
  * whether we take mail for it and adds it to the transaction.  Policy: a
- * recipient in a domain of etc/domains.cdb must resolve the way local
- * delivery resolves it (mailboxes, aliases, +extensions, catch-all:
- * common/recipient.h; 550 5.1.1 otherwise), and one of a domain delivered
+ * recipient in a local domain (etc/domains.cdb or myhostname,
+ * common/local_domain.c) must resolve the way local delivery resolves
+ * it (mailboxes, aliases, +extensions, catch-all: common/recipient.h;
+ * 550 5.1.1 otherwise), and one of a domain delivered
  * over LMTP must be known to the LMTP server (smtpd_verify.c, through the
  * verify service: 550, or 450/451 while it cannot say); any other domain is relayed
  * only for an authenticated client or one in mynetworks, else refused

@@ -226,9 +226,10 @@ static void postern_check_map(struct postern_check *ck, const char *name, int op
  * there is one; remote goes without a missing map. */
 static void postern_check_map_setting(struct postern_check *ck, const char *key, int secret)
 {
-	char name[PATH_MAX];
+	char name[MAP_SETTING_NAME_MAX], cdb[MAP_SETTING_NAME_MAX];
 
-	if (map_setting_source(config_str(key), name, sizeof(name)) < 0)
+	if (map_setting_source(config_str(key), name, sizeof(name)) < 0 ||
+	    map_setting_cdb(config_str(key), cdb, sizeof(cdb)) < 0)
 		postern_check_fail(ck, "%s: name too long", key);
 	else
 		postern_check_map(ck, name, 1, secret);
@@ -247,7 +248,7 @@ static void postern_check_sender_logins(struct postern_check *ck)
 
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		const char *v = config_str(keys[i]), *error;
-		char name[PATH_MAX], cdb[PATH_MAX], path[PATH_MAX];
+		char name[MAP_SETTING_NAME_MAX], cdb[MAP_SETTING_NAME_MAX], path[PATH_MAX];
 		struct cdbmap *map = NULL;
 		struct stat st;
 
@@ -258,8 +259,10 @@ static void postern_check_sender_logins(struct postern_check *ck)
 					   keys[i], v, ck->tree);
 			continue;
 		}
-		if (map_setting_source(v, name, sizeof(name)) < 0 || map_setting_cdb(v, cdb, sizeof(cdb)) < 0)
+		if (map_setting_source(v, name, sizeof(name)) < 0 || map_setting_cdb(v, cdb, sizeof(cdb)) < 0) {
+			postern_check_fail(ck, "%s = %s: name too long (smtpd would not start)", keys[i], v);
 			continue;
+		}
 		if (postern_path(path, sizeof(path), "%s/etc/%s", ck->tree, name) == 0 && stat(path, &st) == 0) {
 			postern_check_map(ck, name, 0, 0);
 			continue;

@@ -24,8 +24,8 @@
  *     caller (so only who may write DIR/etc succeeds), with its output
  *     and exit status.
  *   sendmail -bv ADDRESS...: deliver nothing; say where each address
- *     would go.  Routing as qmgr routes (a domain in etc/domains.cdb, or
- *     no domain: local; else remote, via relayhost or the domain's MX
+ *     would go.  Routing as qmgr routes (a local domain, in
+ *     etc/domains.cdb or myhostname, or no domain: local; else remote, via relayhost or the domain's MX
  *     hosts); a local address is resolved by the local agent itself
  *     (`local -c DIR/etc verify ADDRESS`, the code that delivers: aliases,
  *     mailboxes, forwards, LMTP).  Exit 0 when every address is
@@ -281,6 +281,7 @@ static int sendmail_submit(const struct sendmail *sm, const struct buf *msg, cha
 	struct buf req;
 	int fd, code = EX_TEMPFAIL_;
 
+	id_r[0] = '\0';
 	fd = sendmail_pickup_connect(sm, path, sizeof path);
 	if (fd < 0)
 		return EX_TEMPFAIL_;

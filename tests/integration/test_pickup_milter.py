@@ -72,7 +72,7 @@ class PickupMilter(mp.MilterTestMixin, PosternTestCase):
         t = self.start_tree_with(non_smtpd_milters=m.spec())
         p = sendmail(t, "pm-disc", t.addr("bob"))
         self.assertEqual(p.returncode, 0, p.stdout)
-        t.wait_log(r"discarded submission from=<%s> nrcpt=1 \(milter discard\)" % SENDER)
+        t.wait_log(r"discarded submission uid=\d+ user=\S+ from=<%s> nrcpt=1 \(milter discard\)" % SENDER)
         self.assertEqual(t.message_paths("bob"), [])
 
     def test_quarantine_puts_the_message_on_hold(self):
