@@ -326,6 +326,9 @@ void smtpd_msg_discard(struct smtpd_session *ss);
 /* Connect to enqueue with the transaction's envelope as it stands.  0,
  * or -1 (logged; the caller answers). */
 int smtpd_msg_enqueue(struct smtpd_session *ss, struct enqueue **e_r);
+/* The queue ID of the message being received once enqueue has named it
+ * (its client= line is logged), else NULL. */
+const char *smtpd_msg_queue_id(const struct smtpd_session *ss);
 
 /* smtpd_milter.c: the milters of smtpd_milters (docs/operator.md,
  * "Milters").  Each stage hook returns 1 to go on, 0 when it answered. */

@@ -341,6 +341,13 @@ static void smtpd_msg_log_client(const struct smtpd_session *ss, const char *id)
 		 authed ? buf_cstr(&ss->auth_user) : "");
 }
 
+const char *smtpd_msg_queue_id(const struct smtpd_session *ss)
+{
+	const char *id = ss->msg != NULL && ss->msg->e != NULL ? enqueue_queue_id(ss->msg->e) : "";
+
+	return id[0] != '\0' ? id : NULL;
+}
+
 int smtpd_msg_enqueue(struct smtpd_session *ss, struct enqueue **e_r)
 {
 	struct enqueue_envelope env;
@@ -485,8 +492,14 @@ static void smtpd_msg_verdict(struct smtpd_session *ss, struct smtpd_msg *m)
 	if (!smtpd_delegate_eod(ss, m->size))
 		return;   /* refused: the caller's reset drops the message */
 	if (ss->policy_discard) {
-		log_info("discarded message from %s: from=<%s>, nrcpt=%zu (policy DISCARD)",
-			 ss->client_log, buf_cstr(&ss->sender), ss->nrcpt);
+		const char *id = smtpd_msg_queue_id(ss);
+
+		if (id != NULL)   /* Postfix's discard line, for the message counted received */
+			log_info("%s: discard: END-OF-MESSAGE from %s: policy DISCARD; from=<%s> nrcpt=%zu", id,
+				 ss->client_log, buf_cstr(&ss->sender), ss->nrcpt);
+		else
+			log_info("discarded message from %s: from=<%s>, nrcpt=%zu (policy DISCARD)",
+				 ss->client_log, buf_cstr(&ss->sender), ss->nrcpt);
 		ss->messages++;
 		smtpd_reply(ss, "250 2.0.0 Ok: discarded");
 		return;

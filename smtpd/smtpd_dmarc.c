@@ -186,8 +186,11 @@ int smtpd_dmarc_finish(struct smtpd_session *ss, struct smtpd_dmarc_msg *dm, con
 		dm->dis = DMARC_POLICY_QUARANTINE;
 		dm->hold = c->hold;
 	}
-	log_info("DMARC %s: client=%s, header.from=%s, policy=%s, requested=%s, aligned=%s, action=%s%s%s",
-		 dmarc_result_str(o->result), ss->client_log, in.from_domain != NULL ? in.from_domain : "?",
+	/* with the message's ID once it has one (postern log ID shows it) */
+	const char *id = smtpd_msg_queue_id(ss);
+
+	log_info("%s%sDMARC %s: client=%s, header.from=%s, policy=%s, requested=%s, aligned=%s, action=%s%s%s",
+		 id != NULL ? id : "", id != NULL ? ": " : "", dmarc_result_str(o->result), ss->client_log, in.from_domain != NULL ? in.from_domain : "?",
 		 o->have_record ? dmarc_policy_str(o->policy) : "-",
 		 o->have_record ? dmarc_policy_str(o->requested) : "-",
 		 o->spf_aligned && o->dkim_aligned ? "spf,dkim" : o->spf_aligned ? "spf" : o->dkim_aligned ? "dkim" : "none",

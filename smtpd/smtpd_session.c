@@ -101,13 +101,22 @@ int smtpd_arm_timeout(struct smtpd_session *ss)
 
 /* An error reply in the log.  A refusal by policy (every enhanced code
  * but X.5.Y, the protocol errors, RFC 3463 3.6, and but 421) gets Postfix's reject
- * line, which log tools count as a rejected message: NOQUEUE, because no
- * queue file exists before the end of the data. */
+ * line, which log tools count as a rejected message: NOQUEUE, as no
+ * queue file exists before the data.  Once enqueue has named the
+ * message (its ID: client= line is out, log tools count it received),
+ * every error is its ID: reject: END-OF-MESSAGE line, as Postfix
+ * writes it, so that the message's log says why it was not taken. */
 static void smtpd_log_error(const struct smtpd_session *ss, const char *line)
 {
-	const char *verb = ss->verb != NULL ? ss->verb : "CONNECT";
+	const char *verb = ss->verb != NULL ? ss->verb : "CONNECT", *id = smtpd_msg_queue_id(ss);
 	int protocol = strlen(line) > 8 && line[3] == ' ' && line[5] == '.' && line[6] == '5' && line[7] == '.';
 
+	if (id != NULL) {
+		log_info("%s: reject: END-OF-MESSAGE from %s: %s; from=<%s> proto=%s helo=<%s>", id,
+			 ss->client_log, line, buf_cstr(&ss->sender), ss->esmtp ? "ESMTP" : "SMTP",
+			 buf_cstr(&ss->helo));
+		return;
+	}
 	/* 421: we close the session (timeout, shutdown), no verdict on mail. */
 	if (protocol || strncmp(line, "421", 3) == 0 || strcmp(verb, "AUTH") == 0) {
 		log_info("%s from %s: %s", verb, ss->client_log, line);

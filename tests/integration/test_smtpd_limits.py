@@ -56,6 +56,12 @@ class SmtpdLimits(PosternTestCase):
         c.send(b"Subject: big\r\n\r\n" + b"x" * 70 + b"\r\n" + (b"y" * 70 + b"\r\n") * 50 + b".\r\n")
         self.assertCode(c.read_reply(), 552, "5.3.4")
         self.assertEqual(self.cmd(c, b"NOOP")[0], 250, "session goes on")
+        # The message had its ID (and its client= line, which log tools
+        # count as received) from the DATA on: its refusal is logged under
+        # it, as Postfix does, so that the message's lines tell why.
+        qid = t.wait_log(r"smtpd\[\d+\]: ([0-9A-F]+): client=unknown\[127\.0\.0\.1\]$").group(1)
+        t.wait_log(r"smtpd\[\d+\]: %s: reject: END-OF-MESSAGE from unknown\[127\.0\.0\.1\]: 552 5\.3\.4 " % qid)
+        self.assertNotIn("NOQUEUE: reject: DATA", t.log_text())
 
     def test_recipient_limit_452(self):
         t = self.tree_with(smtpd_recipient_limit="2")
