@@ -322,7 +322,7 @@ static const struct config_key config_table[] = {
 	{ "remote_tls_security_level", CONFIG_STR, "may",
 	  "Default TLS policy of the remote delivery agent: none (never STARTTLS), may (STARTTLS when offered, any certificate), encrypt (TLS required, any certificate) or verify (TLS required, chain and host name checked); a failed requirement defers." },
 	{ "remote_tls_policy_map", CONFIG_STR, "tls_policy",
-	  "Map (NAME or NAME.cdb relative to DIR/etc, or absolute: the text map NAME compiled into NAME.cdb by postern map) from a destination domain or relay host name to its TLS policy (none, may, encrypt, verify); a missing file means remote_tls_security_level everywhere." },
+	  "Map (NAME or NAME.cdb relative to DIR/etc, or absolute: the text map NAME compiled into NAME.cdb by postern map) from a destination domain, the relayhost value as written (e.g. [relay.example]:587, as Postfix keys it) or its host name to its TLS policy (none, may, encrypt, verify); a missing file means remote_tls_security_level everywhere." },
 	{ "remote_tls_ca_file", CONFIG_STR, "/etc/ssl/certs/ca-certificates.crt",
 	  "PEM bundle of the CA certificates that policy verify trusts, loaded at start; empty means the OpenSSL default store (which may not be readable after the chroot)." },
 	{ "remote_auth_map", CONFIG_STR, "relay_passwords",

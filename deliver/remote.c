@@ -200,17 +200,25 @@ static size_t remote_rcpts(const struct agent_request *q, struct remote_rcpt *rc
 	return n;
 }
 
-/* The TLS policy of a destination: the map's entry for its name, else the default. */
-static enum remote_tls_policy remote_tls_for(struct remote_ctx *ctx, const char *name)
+/* The TLS policy of next hop d: the map's entry for it, else the
+ * default.  A relayhost is looked up as written first
+ * ([relay.example]:587, as Postfix's smtp_tls_policy_maps key it, the
+ * key remote_auth_map takes too), then by its host name. */
+static enum remote_tls_policy remote_tls_for(struct remote_ctx *ctx, const struct remote_dest *d)
 {
 	enum remote_tls_policy p = ctx->conf.tls_default;
+	const char *name = d->name;
 	struct buf v;
+	int found = 0;
 
 	if (ctx->tls_map == NULL)
 		return p;
 	buf_init(&v, 64);
-	if (cdbmap_lookup(ctx->tls_map, name, strlen(name), &v) == 1 &&
-	    remote_tls_level(buf_cstr(&v), &p) < 0) {
+	if (d->relay && (found = cdbmap_lookup(ctx->tls_map, ctx->relayhost, strlen(ctx->relayhost), &v)) == 1)
+		name = ctx->relayhost;
+	if (found == 0)
+		found = cdbmap_lookup(ctx->tls_map, d->name, strlen(d->name), &v);
+	if (found == 1 && remote_tls_level(buf_cstr(&v), &p) < 0) {
 		log_warn("tls policy map: %s: unknown level %s, using verify", name, buf_cstr(&v));
 		p = REMOTE_TLS_VERIFY;   /* a typo must not weaken security */
 	}
@@ -254,7 +262,7 @@ static int remote_dest_of(struct remote_ctx *ctx, struct remote_rcpt *rc, struct
 		}
 		d->port = ctx->conf.port;
 	}
-	d->tls = remote_tls_for(ctx, d->name);
+	d->tls = remote_tls_for(ctx, d);
 	snprintf(d->key, sizeof d->key, "%s%s%s:%u/%d", d->no_mx ? "[" : "", d->name,
 		 d->no_mx ? "]" : "", d->port, (int)d->tls);
 	return 0;

@@ -21,7 +21,7 @@ import tempfile
 import threading
 import unittest
 
-from postern_harness import (BIN, SCALE, PosternTestCase, Tree, daemon_env, is_root,
+from postern_harness import (BIN, HOST, SCALE, PosternTestCase, Tree, daemon_env, is_root,
                              make_message, wait_for)
 
 REMOTE = os.path.join(BIN, "remote")
@@ -711,6 +711,13 @@ class RemoteToPosternTest(PosternTestCase):
             self.assertEqual((ans[0]["status"], ans[0]["dsn"]), ("deferred", "4.7.5"), (name, ans))
             self.assertIn("TLS handshake", ans[0]["reason"])
             self.assertIn("verify", ans[0]["reason"])
+        # A relayhost's entry keyed as the relayhost is written (Postfix's
+        # smtp_tls_policy_maps key): it was ignored, and TLS fell to may.
+        relay = "[%s]:%d" % (HOST, b.port("smtp"))
+        t = self.sender_tree(b, relayhost=relay)
+        t.write_map("tls_policy", ["%s verify" % relay])
+        ans = t.deliver(["alice@b.test"])
+        self.assertEqual((ans[0]["status"], ans[0]["dsn"]), ("deferred", "4.7.5"), ans)
         self.assertEqual(b.count("alice"), 0)
 
     def test_encrypt_policy_defers_when_tls_is_not_offered(self):
