@@ -241,9 +241,17 @@ static int dsn_rcpt_fields(const struct dsn *d, const struct dsn_rcpt *r, struct
 	if (dsn_field(out, "Action", dsn_action_word(r->action)) < 0 ||
 	    dsn_field(out, "Status", r->status) < 0)
 		return -1;
+	/* RFC 3464 2.3.5 */
+	if (r->remote_mta != NULL && r->remote_mta_len > 0 &&
+	    (buf_append_str(out, "Remote-MTA: dns; ") < 0 ||
+	     dsn_put_safe(out, r->remote_mta, r->remote_mta_len, d->smtputf8, 17) < 0 || buf_putc(out, '\n') < 0))
+		return -1;
 	if (r->diag_type != NULL && r->diag != NULL && r->diag[0] != '\0') {
+		const char *code = r->code != NULL ? r->code : r->diag;
+		size_t code_len = r->code != NULL ? r->code_len : strlen(r->diag);
+
 		if (buf_printf(out, "Diagnostic-Code: %s; ", r->diag_type) < 0 ||
-		    dsn_put_safe(out, r->diag, strlen(r->diag), d->smtputf8, 20) < 0 ||
+		    dsn_put_safe(out, code, code_len, d->smtputf8, 20) < 0 ||
 		    buf_putc(out, '\n') < 0)
 			return -1;
 	}

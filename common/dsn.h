@@ -24,7 +24,11 @@ struct dsn_rcpt {
 	enum dsn_action action;
 	const char *status;        /* "5.1.1" */
 	const char *diag_type;     /* "smtp" or "X-Postern"; NULL: no Diagnostic-Code */
-	const char *diag;          /* diagnostic text */
+	const char *diag;          /* diagnostic text (the text part; Diagnostic-Code unless code) */
+	const char *code;          /* smtp: the server's reply for Diagnostic-Code, NULL: diag */
+	size_t code_len;
+	const char *remote_mta;    /* the server that answered (Remote-MTA: dns; NAME), NULL: none */
+	size_t remote_mta_len;
 	long long last_attempt;    /* unix time, 0: none */
 	long long retry_until;     /* unix time (delayed only), 0: none */
 };

@@ -87,6 +87,38 @@ static const char *qmgr_diag_type(const char *reason)
 	return "X-Postern";
 }
 
+/* A reason in the agents' form "WHO said: CODE text (in reply to CMD)"
+ * (common/smtp_reply.c, smtp_reply_said) gives Diagnostic-Code the
+ * server's reply itself, "CODE text", and, for WHO "host NAME[ADDR]:PORT"
+ * (remote), Remote-MTA the NAME.  0 when reason is not of that form. */
+static int qmgr_report_reply(const char *reason, struct dsn_rcpt *r)
+{
+	const char *said = strstr(reason, " said: "), *p, *end;
+
+	if (said == NULL)
+		return 0;
+	p = said + 7;
+	if (!(p[0] >= '2' && p[0] <= '5' && p[1] >= '0' && p[1] <= '9' && p[2] >= '0' && p[2] <= '9' &&
+	      (p[3] == ' ' || p[3] == '-' || p[3] == '\0')))
+		return 0;
+	end = p + strlen(p);
+	/* up to the last " (in reply to ": a reply may hold the words itself */
+	for (const char *in = strstr(p, " (in reply to "); in != NULL; in = strstr(in + 1, " (in reply to "))
+		end = in;
+	r->diag_type = "smtp";
+	r->code = p;
+	r->code_len = (size_t)(end - p);
+	if (strncmp(reason, "host ", 5) == 0) {
+		const char *name = reason + 5, *bracket = memchr(name, '[', (size_t)(said - name));
+
+		if (bracket != NULL && bracket > name) {
+			r->remote_mta = name;
+			r->remote_mta_len = (size_t)(bracket - name);
+		}
+	}
+	return 1;
+}
+
 /* Fill r for recipient i of m with action a. */
 static void qmgr_report_rcpt(const struct qmgr *q, const struct qmgr_msg *m, size_t i,
 			     enum dsn_action a, time_t now, struct dsn_rcpt *r)
@@ -106,7 +138,8 @@ static void qmgr_report_rcpt(const struct qmgr *q, const struct qmgr_msg *m, siz
 		r->status = known && res->dsn[0] == '2' ? res->dsn : "2.0.0";
 	if (known && res->reason != NULL) {
 		r->diag = res->reason;
-		r->diag_type = qmgr_diag_type(res->reason);
+		if (!qmgr_report_reply(res->reason, r))
+			r->diag_type = qmgr_diag_type(res->reason);
 	} else if (a == DSN_FAILED) {
 		/* Marked failed by a qmgr that stopped before reporting. */
 		r->diag = "delivery failed (the details were lost in a restart of the queue manager)";

@@ -103,6 +103,9 @@ class FakeRemote:
 
 
 def remote_policy(rcpt):
+    if rcpt.startswith("said@"):   # as the remote agent words a server's reply
+        return ("failed", "5.1.1", "host mx.remote.test[192.0.2.25]:25 said: 550 5.1.1 <%s>: no such user "
+                "(in reply to RCPT TO command)" % rcpt)
     if rcpt.startswith("gone@"):
         return "failed", "5.1.1", "550 5.1.1 <%s>: no such user here" % rcpt
     if rcpt.startswith("relayed@") or rcpt.startswith("passed@"):
@@ -307,6 +310,22 @@ class QueueDsn(PosternTestCase):
         self.assertIn("Final-Recipient: rfc822; gone@remote.test\nAction: failed\n", reports[0])
         self.assertNotIn("Final-Recipient: rfc822; passed@", reports[0])
         self.assertEqual(self.wait_queue_empty(t), [])
+
+    def test_bounce_of_a_server_reply_names_the_server_and_its_reply(self):
+        # RFC 3464 2.3.5/2.3.6: Remote-MTA the server, Diagnostic-Code of
+        # type smtp its reply alone; the text part keeps the whole reason.
+        t = self.tree()
+        fake = FakeRemote(t, remote_policy)
+        self.addCleanup(fake.stop)
+        self.enqueue(t, ["said@remote.test"], test_id="s1")
+        reports = self.wait_reports(t, "alice", 1)
+        self.assertEqual(len(reports), 1, t.log_tail())
+        self.assertIn("Final-Recipient: rfc822; said@remote.test\nAction: failed\nStatus: 5.1.1\n"
+                      "Remote-MTA: dns; mx.remote.test\n"
+                      "Diagnostic-Code: smtp; 550 5.1.1 <said@remote.test>: no such user\n", reports[0])
+        text = reports[0].split("Content-Description: Notification")[1].split("--=_postern")[0]
+        self.assertIn("<said@remote.test>: failed: host mx.remote.test[192.0.2.25]:25 said: 550 5.1.1 "
+                      "<said@remote.test>: no such user (in reply to RCPT TO command)", text.replace("\n ", " "))
 
     def test_alias_expansion_is_reported_expanded_and_a_forward_passes_notify_on(self):
         # RFC 3461 6.2.7: an alias of several addresses is reported

@@ -151,6 +151,32 @@ static void test_relayed_and_expanded_actions(void **state)
 	buf_free(&out);
 }
 
+/* RFC 3464 2.3.5, 2.3.6: the server that answered, and its reply as the
+ * smtp Diagnostic-Code; the text part keeps the whole diagnostic. */
+static void test_remote_mta_and_smtp_code(void **state)
+{
+	static const char reason[] = "host mx.x.test[192.0.2.1]:25 said: 550 5.1.1 no (in reply to RCPT TO command)";
+	struct dsn_rcpt r = test_failed;
+	struct dsn d;
+	struct buf out;
+	int eightbit;
+	const char *s;
+
+	(void)state;
+	r.diag = reason;
+	r.diag_type = "smtp";
+	r.code = strstr(reason, "550");
+	r.code_len = 12;
+	r.remote_mta = reason + 5;
+	r.remote_mta_len = 9;
+	test_dsn_make(&d, &r, 1, 0);
+	test_compose(&d, ORIG, &out, &eightbit);
+	s = buf_cstr(&out);
+	assert_non_null(strstr(s, "\nStatus: 5.1.1\nRemote-MTA: dns; mx.x.test\nDiagnostic-Code: smtp; 550 5.1.1 no\n"));
+	assert_non_null(strstr(s, ": failed: host mx.x.test[192.0.2.1]:25 said: "));
+	buf_free(&out);
+}
+
 /* A diagnostic from a remote server may hold anything: no control byte
  * reaches the report and no line exceeds RFC 5322's 998 octets. */
 static void test_diagnostic_is_sanitised_and_folded(void **state)
@@ -255,6 +281,7 @@ int main(void)
 		cmocka_unit_test(test_headers_only_without_body),
 		cmocka_unit_test(test_delay_and_success_actions),
 		cmocka_unit_test(test_relayed_and_expanded_actions),
+		cmocka_unit_test(test_remote_mta_and_smtp_code),
 		cmocka_unit_test(test_diagnostic_is_sanitised_and_folded),
 		cmocka_unit_test(test_boundary_avoids_the_original),
 		cmocka_unit_test(test_smtputf8_uses_global_types),
