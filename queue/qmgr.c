@@ -48,6 +48,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "deferfile.h"
 #include "fsutil.h"
 #include "hash.h"
 #include "log.h"
@@ -472,10 +473,28 @@ static void qmgr_remove(struct qmgr *q, struct qmgr_msg *m)
 	qmgr_msg_free(q, m);
 }
 
-/* Pending recipients of an expired message become failures. */
+/* Why recipient i of m waited: its last deferral reason, of this
+ * attempt or of an earlier one (defer/ID, read once into df); NULL. */
+static const char *qmgr_expire_last(const struct qmgr_msg *m, size_t i, struct deferfile *df, int *df_read)
+{
+	const struct deferfile_entry *e;
+	const char *err;
+
+	if (m->res != NULL && m->res[i].dsn[0] == '4' && m->res[i].reason != NULL)
+		return m->res[i].reason;
+	if (*df_read < 0)
+		*df_read = deferfile_read(m->id, df, &err) == 0;
+	e = *df_read ? deferfile_find(df, m->qf.rcpt[i].addr) : NULL;
+	return e != NULL && e->reason[0] != '\0' ? e->reason : NULL;
+}
+
+/* Pending recipients of an expired message become failures; the report
+ * says why they waited, as Postfix's does (the last deferral reason). */
 static int qmgr_expire(struct qmgr *q, struct qmgr_msg *m, time_t now)
 {
-	char reason[128];
+	char reason[128], full[QMGR_REASON_MAX + sizeof(reason) + 32];
+	struct deferfile df = { 0 };
+	int df_read = -1, r = 0;
 	const char *err;
 
 	unsigned long long age = qmgr_age(q, m, now);
@@ -491,17 +510,24 @@ static int qmgr_expire(struct qmgr *q, struct qmgr_msg *m, time_t now)
 			continue;
 		if (queuefile_mark(&m->qf, i, QUEUEFILE_FAILED, &err) < 0) {
 			log_warn("%s: %s: %s", m->id, err, strerror(errno));
-			return -1;
+			r = -1;
+			break;
 		}
+		const char *last = qmgr_expire_last(m, i, &df, &df_read);
+
+		/* a long last reason is cut as qmgr_result_set cuts any */
+		snprintf(full, sizeof(full), "%s%s%s", reason, last != NULL ? "; the last attempt: " : "",
+			 last != NULL ? last : "");
 		/* RFC 3463 3.5: X.4.7, delivery time expired. */
-		qmgr_result_set(m, i, "4.4.7", reason, -1);
+		qmgr_result_set(m, i, "4.4.7", full, -1);
 		log_delivery(m->id, m->qf.rcpt[i].addr, "none",
 			     &(struct log_delivery_times){ .arrival_ms = log_delivery_sec_ms(m->qf.time),
 							   .active_ms = m->active_ms },
-			     "4.4.7", "failed", reason);
+			     "4.4.7", "failed", full);
 		metric_count(METRIC_BOUNCED);
 	}
-	return 0;
+	deferfile_free(&df);
+	return r;
 }
 
 static void qmgr_defer(struct qmgr *q, struct qmgr_msg *m, int soon, time_t now)

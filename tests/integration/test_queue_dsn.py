@@ -255,6 +255,11 @@ class QueueDsn(PosternTestCase):
         self.assertIn("Status: 4.4.7", failed[0])
         # the age in its largest whole unit (it said "after 0 days")
         self.assertRegex(failed[0], r"message expired after (?:[4-9]|[1-5]\d) seconds in the queue")
+        # and why it waited: the last deferral's reason (a sender could
+        # not tell before)
+        self.assertRegex(failed[0].replace("\n ", " "),
+                         r"Diagnostic-Code: X-Postern; message expired after \d+ seconds in the queue; "
+                         r"the last attempt: delivery agent not installed")
         self.assertIn("X-Postern-Queue-ID: %s" % qid, failed[0])
         self.assertEqual(self.wait_queue_empty(t), [])
 
