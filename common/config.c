@@ -210,7 +210,7 @@ static const struct config_key config_table[] = {
 	{ "qmgr_remote_concurrency", CONFIG_SIZE, "20",
 	  "Most deliveries the queue manager runs in parallel through the remote delivery agent (at most 100)." },
 	{ "qmgr_destination_concurrency", CONFIG_SIZE, "20",
-	  "Most deliveries the queue manager runs in parallel to one destination: one transport (local or remote) and one recipient domain." },
+	  "Most deliveries the queue manager runs in parallel to one destination: one transport (local or remote) and one recipient domain, or for remote with a relayhost the relayhost." },
 	{ "delay_warning_time", CONFIG_TIME, "0",
 	  "After a message has waited this long in the queue, its sender gets one delay warning (RFC 3464, Action: delayed); 0 sends none." },
 	{ "bounce_size_limit", CONFIG_SIZE, "50000",

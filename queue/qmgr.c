@@ -131,6 +131,7 @@ static void qmgr_settings(struct qmgr *q)
 	if (q->retry_time == 0)
 		q->retry_time = 1;
 	q->hostname = config_str("myhostname");
+	q->relayhost = config_str("relayhost");
 	qmgr_postmaster(q);
 }
 

@@ -150,6 +150,7 @@ struct qmgr {
 	time_t maps_checked;            /* qmgr_clock() of the last look at the maps */
 	int maps_recheck;               /* a round skipped the look: come back within a second */
 	const char *hostname;
+	const char *relayhost;          /* set: every remote recipient has this one destination */
 	char postmaster[QUEUEFILE_ADDR_MAX + 1];
 	struct clock_jumps jumps;       /* forward steps of the wall clock (qmgr_clock.c) */
 	struct qmgr_trigger {            /* kept trigger connections (qmgr_trigger.c) */

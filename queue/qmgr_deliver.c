@@ -279,7 +279,13 @@ size_t qmgr_route(struct qmgr *q, struct qmgr_msg *m)
 		if (r->status != QUEUEFILE_PENDING)
 			continue;
 		t = qmgr_transport_of(q, r->addr, r->addr_len, domain, sizeof(domain));
-		d = qmgr_dest_get(q, t, domain);
+		/* With a relayhost every remote domain goes to the one next
+		 * hop: one destination, so that a message's recipients of many
+		 * domains make one job, one transaction (remote groups a
+		 * request by next hop), and the destination's concurrency is
+		 * the relay's, as in Postfix. */
+		d = qmgr_dest_get(q, t, t == &q->transports[QMGR_REMOTE] && q->relayhost[0] != '\0'
+				  ? q->relayhost : domain);
 		j = d != NULL ? qmgr_job_for(m, d, mine, &nmine, sizeof(mine) / sizeof(mine[0])) : NULL;
 		if (j == NULL || qmgr_job_add(j, i) < 0) {
 			/* Stays pending; this attempt counts as an agent failure. */

@@ -360,6 +360,19 @@ class QueueDsn(PosternTestCase):
                           ("notify", "SUCCESS,FAILURE"), ("orcpt", "rfc822;fwd@example.test")])
         self.assertEqual(self.wait_queue_empty(t), [])
 
+    def test_relayhost_gets_one_request_for_all_remote_domains(self):
+        # With a relayhost every remote domain has the one next hop: one
+        # job, one transaction (it was one per domain: a relay's per-
+        # message quota counted each, and the message went N times).
+        t = self.tree(relayhost="[relay.test]:587")
+        fake = FakeRemote(t, remote_policy)
+        self.addCleanup(fake.stop)
+        self.enqueue(t, ["a@one.test", "b@two.test", "c@three.test", "bob@example.test"], test_id="rh")
+        self.assertEqual(self.wait_queue_empty(t), [])
+        self.assertEqual([[v for k, v in fields if k == "rcpt"] for fields, _ in fake.requests],
+                         [["a@one.test", "b@two.test", "c@three.test"]])
+        self.assertEqual(t.test_ids("bob").get("rh"), 1)
+
     def test_new_local_domain_is_routed_locally_after_user_add(self):
         # qmgr holds domains.cdb from before its chroot: when `postern user
         # add` replaces the map, qmgr restarts (the master's reload, or qmgr
