@@ -276,7 +276,7 @@ int postern_cmd_dkim(int argc, char **argv)
 	const char *dir = NULL;
 	char *args[2];
 	char tree[PATH_MAX];
-	int nargs = 0, ed25519 = 0;
+	int nargs = 0, ed25519 = 0, bits_given = 0;
 	unsigned long bits = 2048;
 
 	if (argc < 2 || strcmp(argv[1], "keygen") != 0)
@@ -301,6 +301,7 @@ int postern_cmd_dkim(int argc, char **argv)
 				postern_err("--bits: 1024 to 4096");
 				return POSTERN_EXIT_USAGE;
 			}
+			bits_given = 1;
 		} else if (argv[i][0] == '-' || nargs == 2) {
 			return postern_dkim_usage();
 		} else {
@@ -309,6 +310,10 @@ int postern_cmd_dkim(int argc, char **argv)
 	}
 	if (nargs != 2)
 		return postern_dkim_usage();
+	if (ed25519 && bits_given) {   /* an Ed25519 key has no size to choose: not silently ignored */
+		postern_err("--bits is for RSA keys; an Ed25519 key is always 256 bits");
+		return POSTERN_EXIT_USAGE;
+	}
 	if (postern_tree(dir, tree, sizeof(tree)) < 0 || postern_tree_writable_as_us(tree) < 0)
 		return POSTERN_EXIT_FAIL;
 	return postern_dkim_keygen(tree, args[0], args[1], ed25519, (unsigned)bits);

@@ -109,6 +109,8 @@ class DkimKeygen(PosternTestCase):
                                  "example.org e1 ed25519 example.org.e1.ed25519.pem"])
         self.keygen(t, "bad_domain!", "s1", code=2)
         self.keygen(t, "example.org", "s1", "--bits", "512", code=2)
+        # an Ed25519 key has no size: --bits with it is refused, not ignored
+        self.keygen(t, "--type", "ed25519", "--bits", "2048", "example.org", "e9", code=2)
 
     def test_postern_check_keys_and_settings(self):
         t = self.start_tree(users=(), start=False)
