@@ -208,6 +208,10 @@ struct remote_attempts {
 	int any_address;                /* some host had an address */
 	char reason[AGENT_REASON_MAX];  /* the last failure */
 	const char *dsn;
+	/* the server of the last failure when one was reached (a greeting,
+	 * TLS or AUTH refused): its relay= and setup time, "" none */
+	char relay[sizeof(((struct remote_target *)0)->text)];
+	long long setup_ms;
 };
 
 /* Try one address.  1: every recipient answered; 0: go on. */
@@ -223,9 +227,17 @@ static int remote_try_target(struct remote_ctx *ctx, const struct remote_msg *ms
 	a->addresses++;
 	if (remote_smtp_open(ctx, dest, t, &s, a->reason, sizeof a->reason, &dsn) < 0) {
 		a->dsn = dsn;
+		/* past the connect (remote_smtp_open: 4.4.1 before it) the
+		 * server answered: it is the relay= of the failure */
+		if (strcmp(dsn, "4.4.1") != 0)
+			memcpy(a->relay, t->text, sizeof a->relay);
+		else
+			a->relay[0] = '\0';
+		a->setup_ms = log_delivery_now_ms() - t0;
 		log_info("%s: %s", msg->q->queue_id, a->reason);
 		return 0;
 	}
+	a->relay[0] = '\0';
 	a->sessions++;
 	s->slot_fd = *slot_fd;          /* the session holds the slot from now on */
 	*slot_fd = -1;
@@ -237,6 +249,8 @@ static int remote_try_target(struct remote_ctx *ctx, const struct remote_msg *ms
 		return 1;
 	}
 	a->dsn = "4.4.2";
+	memcpy(a->relay, t->text, sizeof a->relay);   /* the session broke off there */
+	a->setup_ms = t1 - t0;
 	log_info("%s: %s", msg->q->queue_id, a->reason);
 	if (*slot_fd == -1)
 		*slot_fd = remote_slot_take(ctx, dest->key, ctx->conf.connect_ms);
@@ -315,4 +329,6 @@ void remote_route_deliver(struct remote_ctx *ctx, const struct remote_msg *msg,
 		return;
 	}
 	remote_all(rc, n, "deferred", a.dsn, a.reason);
+	if (a.relay[0] != '\0')
+		remote_rcpt_relay(rc, n, a.relay, a.setup_ms, 0);
 }

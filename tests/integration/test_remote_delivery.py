@@ -12,6 +12,7 @@ or smtp-sink the tests are skipped and say so.
 import base64
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -571,6 +572,10 @@ class RemoteDeliveryTest(PosternTestCase):
         self.assertIn("without TLS", ans[0]["reason"])
         self.assertEqual(s.commands("AUTH"), [])
         self.assertEqual(s.commands("MAIL"), [])
+        # The relay answered (it was the relay that could not be used):
+        # relay= names it, as Postfix does, not relay=none.
+        self.assertRegex(t.last_log, r"to=<u@far-away\.test>, relay=%s\[%s\]:%d, .*status=deferred"
+                         % (re.escape(SINK_RELAY), re.escape(SINK_RELAY), self.port))
 
     # ---- through the master: connection reuse
 
