@@ -301,13 +301,22 @@ static int stream_wait(const struct stream *s, int fd, short events)
  * cleared: a failed handshake is logged with it. */
 static char stream_tls_why[160];
 
-static void stream_tls_note(int e)
+static void stream_tls_note(const struct stream *s, int e)
 {
 	int saved = errno;
-	unsigned long code = ERR_peek_error();
+	/* the last error: the one that ended the handshake (an earlier one
+	 * may be a lookup in the CA store that found nothing) */
+	unsigned long code = ERR_peek_last_error();
 	const char *reason = code != 0 ? ERR_reason_error_string(code) : NULL;
+	/* a verifying client's refusal of the peer's certificate (without
+	 * verification the result is only noted, never the failure) */
+	long verify = s->ssl != NULL && (SSL_get_verify_mode(s->ssl) & SSL_VERIFY_PEER) != 0
+		      ? SSL_get_verify_result(s->ssl) : X509_V_OK;
 
-	if (e == SSL_ERROR_SSL && reason != NULL)
+	if (e == SSL_ERROR_SSL && verify != X509_V_OK)   /* why the certificate was refused */
+		snprintf(stream_tls_why, sizeof stream_tls_why, "certificate verify failed: %s",
+			 X509_verify_cert_error_string(verify));
+	else if (e == SSL_ERROR_SSL && reason != NULL)
 		snprintf(stream_tls_why, sizeof stream_tls_why, "%s", reason);
 	else if (e == SSL_ERROR_SSL)
 		snprintf(stream_tls_why, sizeof stream_tls_why, "protocol error");
@@ -328,18 +337,18 @@ static int stream_tls_retry(struct stream *s, int r)
 	case SSL_ERROR_WANT_WRITE:
 		return stream_wait(s, s->wfd, POLLOUT) < 0 ? -1 : 1;
 	case SSL_ERROR_ZERO_RETURN:
-		stream_tls_note(e);
+		stream_tls_note(s, e);
 		return 0;
 	case SSL_ERROR_SYSCALL:
 		if (errno == EINTR)
 			return 1;
-		stream_tls_note(e);
+		stream_tls_note(s, e);
 		if (errno == 0)
 			errno = EPIPE;
 		ERR_clear_error();
 		return -1;
 	default:
-		stream_tls_note(e);
+		stream_tls_note(s, e);
 		ERR_clear_error();
 		errno = EPROTO;
 		return -1;

@@ -149,7 +149,8 @@ static int remote_starttls(struct remote_ctx *ctx, const struct remote_dest *des
 		error = "no TLS client context (see the log at start)";
 	if (tls == NULL || stream_start_tls(s->s, tls, 0, s->target.host, ctx->conf.tls_handshake_ms, &error) < 0) {
 		*dsn_r = dest->tls == REMOTE_TLS_VERIFY ? "4.7.5" : "4.7.4";
-		smtp_reason(reason, rlen, "TLS handshake with %s failed: %s%s", s->target.text, error,
+		/* error: "TLS handshake failed: REASON" (or timed out, or no context) */
+		smtp_reason(reason, rlen, "TLS with %s: %s%s", s->target.text, error,
 			      dest->tls == REMOTE_TLS_VERIFY ? " (policy verify: certificate chain and name checked)" : "");
 		return -1;
 	}

@@ -716,6 +716,9 @@ class RemoteToPosternTest(PosternTestCase):
             self.assertEqual((ans[0]["status"], ans[0]["dsn"]), ("deferred", "4.7.5"), (name, ans))
             self.assertIn("TLS handshake", ans[0]["reason"])
             self.assertIn("verify", ans[0]["reason"])
+            # why the certificate was refused, not an earlier error of the
+            # CA store's lookups ("unregistered scheme" in a chroot)
+            self.assertRegex(ans[0]["reason"], r"certificate verify failed: self.signed certificate")
         # A relayhost's entry keyed as the relayhost is written (Postfix's
         # smtp_tls_policy_maps key): it was ignored, and TLS fell to may.
         relay = "[%s]:%d" % (HOST, b.port("smtp"))
