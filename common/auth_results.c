@@ -439,6 +439,18 @@ static size_t ar_field_end(const char *hdr, size_t len, size_t s)
 	}
 }
 
+/* Whether authserv-ids a and b name the same host: in any case, and a
+ * final dot (the root of a fully qualified name) or none alike, so that
+ * "mx.example.org." cannot pass for ours unremoved. */
+static int ar_id_same(const char *a, const char *b)
+{
+	size_t na = strlen(a), nb = strlen(b);
+
+	na -= na > 1 && a[na - 1] == '.';
+	nb -= nb > 1 && b[nb - 1] == '.';
+	return na == nb && strncasecmp(a, b, na) == 0;
+}
+
 /* Whether the field hdr[s..e) is an Authentication-Results with id. */
 static int ar_field_ours(const char *f, size_t n, const char *id, struct auth_results *tmp)
 {
@@ -453,7 +465,7 @@ static int ar_field_ours(const char *f, size_t n, const char *id, struct auth_re
 	if (i >= n || f[i] != ':')
 		return 0;
 	(void)auth_results_parse(f + i + 1, n - i - 1, tmp, &err);
-	return tmp->authserv_id[0] != '\0' && strcasecmp(tmp->authserv_id, id) == 0;
+	return tmp->authserv_id[0] != '\0' && ar_id_same(tmp->authserv_id, id);
 }
 
 size_t auth_results_strip(char *hdr, size_t len, const char *authserv_id, size_t *removed_r)

@@ -148,17 +148,22 @@ static void test_strip_ours_keep_foreign(void **state)
 		"Authentication-Results: other.example; spf=fail\n"
 		"authentication-results : mx.example.org; garbage ((\n"
 		"X-Keep: Authentication-Results: mx.example.org; none\n"
-		"Authentication-Results: (c) mx.example.org 1; none";
+		"Authentication-Results: (c) mx.example.org 1; none\n"
+		"Authentication-Results: mx.example.org.; dkim=pass\n"   /* the same host, a final dot */
+		"Authentication-Results: mx.example.org..; dkim=pass\n"  /* not a host name of ours */
+		"Authentication-Results: x.example.org.; dkim=pass";
 	static const char want[] =
 		"Received: from a\n\tby b\n"
 		"Authentication-Results: other.example; spf=fail\n"
-		"X-Keep: Authentication-Results: mx.example.org; none\n";
+		"X-Keep: Authentication-Results: mx.example.org; none\n"
+		"Authentication-Results: mx.example.org..; dkim=pass\n"
+		"Authentication-Results: x.example.org.; dkim=pass";
 	char *hdr = strdup(in);
 	size_t removed, n;
 
 	(void)state;
 	n = auth_results_strip(hdr, strlen(hdr), "mx.example.org", &removed);
-	assert_int_equal(removed, 3);
+	assert_int_equal(removed, 4);
 	assert_int_equal(n, strlen(want));
 	assert_memory_equal(hdr, want, n);
 	n = auth_results_strip(hdr, n, "mx.example.org", &removed);
