@@ -246,15 +246,20 @@ static int maildir_open_dirs(const char *maildir, int *tmp_r, int *new_r, const 
 /* ---- the copy ---- */
 
 
-static unsigned long long maildir_count_lf(const char *p, size_t n)
+/* The LFs of p[0..n) not after a CR (each goes out as CRLF: the W=
+ * count, as common/mailbox_store_scan.c measures it); *prev is the byte
+ * before p, and becomes p's last. */
+static unsigned long long maildir_count_lf(const char *p, size_t n, char *prev)
 {
 	unsigned long long lf = 0;
-	const char *end = p + n;
+	const char *start = p, *end = p + n;
 
 	while (p < end && (p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
-		lf++;
+		lf += (p == start ? *prev : p[-1]) != '\r';
 		p++;
 	}
+	if (n > 0)
+		*prev = end[-1];
 	return lf;
 }
 
@@ -267,9 +272,10 @@ static int maildir_copy(int fd, const struct buf *prefix, int data_fd, off_t off
 	unsigned long long lf = 0;
 	off_t done = 0;
 	size_t held = 0;   /* prefix bytes at the start of maildir_copy_buf */
+	char last = '\n';   /* the byte before the next: a message starts a line */
 
 	if (prefix != NULL && prefix->len > 0) {
-		lf += maildir_count_lf(prefix->data, prefix->len);
+		lf += maildir_count_lf(prefix->data, prefix->len, &last);
 		if (size > 0 && prefix->len <= MAILDIR_COPY_BLOCK / 2) {
 			memcpy(maildir_copy_buf, prefix->data, prefix->len);
 			held = prefix->len;
@@ -290,7 +296,7 @@ static int maildir_copy(int fd, const struct buf *prefix, int data_fd, off_t off
 			*error_r = n == 0 ? "message data ends early" : "cannot read message data";
 			return -1;
 		}
-		lf += maildir_count_lf(maildir_copy_buf + held, (size_t)n);
+		lf += maildir_count_lf(maildir_copy_buf + held, (size_t)n, &last);
 		if (fd_write_all(fd, maildir_copy_buf, held + (size_t)n) < 0) {
 			*error_r = "cannot write message file";
 			return -1;
@@ -298,7 +304,9 @@ static int maildir_copy(int fd, const struct buf *prefix, int data_fd, off_t off
 		held = 0;
 		done += n;
 	}
-	*lf_r = lf;
+	/* and the line end a last line without one is sent with (IMAP,
+	 * POP3): LF after a final CR, else CRLF */
+	*lf_r = lf + (last != '\n' ? (last == '\r' ? 1 : 2) : 0);
 	return 0;
 }
 

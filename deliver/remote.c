@@ -218,7 +218,10 @@ static enum remote_tls_policy remote_tls_for(struct remote_ctx *ctx, const struc
 		name = ctx->relayhost;
 	if (found == 0)
 		found = cdbmap_lookup(ctx->tls_map, d->name, strlen(d->name), &v);
-	if (found == 1 && remote_tls_level(buf_cstr(&v), &p) < 0) {
+	if (found < 0) {
+		log_warn("tls policy map: cannot read it for %s; using verify", d->name);
+		p = REMOTE_TLS_VERIFY;   /* as for a typo: a read error must not weaken security */
+	} else if (found == 1 && remote_tls_level(buf_cstr(&v), &p) < 0) {
 		log_warn("tls policy map: %s: unknown level %s, using verify", name, buf_cstr(&v));
 		p = REMOTE_TLS_VERIFY;   /* a typo must not weaken security */
 	}

@@ -273,6 +273,7 @@ static int remote_try_host(struct remote_ctx *ctx, const struct remote_msg *msg,
 			a->dns_tempfail = 1;
 			snprintf(a->reason, sizeof a->reason, "DNS lookup of the address of %s failed: %s", host, error);
 			a->dsn = "4.4.3";
+			a->relay[0] = '\0';   /* a reason of no server's */
 		}
 		return 0;
 	}
@@ -284,6 +285,7 @@ static int remote_try_host(struct remote_ctx *ctx, const struct remote_msg *msg,
 		if (*slot_fd == -1) {
 			snprintf(a->reason, sizeof a->reason, "too many connections to %s", dest->name);
 			a->dsn = "4.4.5";
+			a->relay[0] = '\0';
 			return -1;
 		}
 		memset(&t, 0, sizeof t);

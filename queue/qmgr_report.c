@@ -88,13 +88,22 @@ static const char *qmgr_diag_type(const char *reason)
 }
 
 /* A reason in the agents' form "WHO said: CODE text (in reply to CMD)"
- * (common/smtp_reply.c, smtp_reply_said) gives Diagnostic-Code the
- * server's reply itself, "CODE text", and, for WHO "host NAME[ADDR]:PORT"
- * (remote), Remote-MTA the NAME.  0 when reason is not of that form. */
+ * (common/smtp_reply.c, smtp_reply_said), WHO "host NAME[ADDR]:PORT"
+ * (remote) or "lmtp WHERE" (local's LMTP), also as the last attempt of an
+ * expiry (qmgr_expire), gives Diagnostic-Code the server's reply itself,
+ * "CODE text", and Remote-MTA the NAME of a host.  Any other reason
+ * (a command's output, say) is not taken for one.  0 when not of that
+ * form. */
 static int qmgr_report_reply(const char *reason, struct dsn_rcpt *r)
 {
-	const char *said = strstr(reason, " said: "), *p, *end;
+	static const char expiry[] = "; the last attempt: ";
+	const char *who = strstr(reason, expiry), *said, *p, *end;
 
+	if (strncmp(reason, "message expired after ", 22) == 0 && who != NULL)
+		reason = who + sizeof(expiry) - 1;
+	if (strncmp(reason, "host ", 5) != 0 && strncmp(reason, "lmtp ", 5) != 0)
+		return 0;
+	said = strstr(reason + 5, " said: ");
 	if (said == NULL)
 		return 0;
 	p = said + 7;

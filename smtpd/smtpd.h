@@ -326,8 +326,10 @@ void smtpd_msg_discard(struct smtpd_session *ss);
 /* Connect to enqueue with the transaction's envelope as it stands.  0,
  * or -1 (logged; the caller answers). */
 int smtpd_msg_enqueue(struct smtpd_session *ss, struct enqueue **e_r);
-/* The queue ID of the message being received once enqueue has named it
- * (its client= line is logged), else NULL. */
+/* The queue ID of the message whose end of data is being answered, once
+ * enqueue has named it (its client= line is logged), else NULL: replies
+ * then are about the message (ID: reject: END-OF-MESSAGE), not about a
+ * command between BDAT chunks. */
 const char *smtpd_msg_queue_id(const struct smtpd_session *ss);
 
 /* smtpd_milter.c: the milters of smtpd_milters (docs/operator.md,

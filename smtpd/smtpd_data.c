@@ -55,6 +55,8 @@
 
 struct smtpd_msg {
 	struct enqueue *e;
+	char last;                    /* the last byte written (smtpd_msg_write) */
+	int eom;                      /* its end of data is being answered (smtpd_msg_verdict) */
 	int held;                     /* with milters: the message in a memfd until its end, else -1 */
 	struct smtp_data sd;          /* DATA state */
 	struct smtp_bdat bd;          /* BDAT state */
@@ -173,10 +175,12 @@ static void smtpd_msg_write(struct smtpd_msg *m, const void *p, size_t n)
 {
 	if (m->write_failed || n == 0)
 		return;
-	if (m->held >= 0 ? fd_write_all(m->held, p, n) < 0 : enqueue_write(m->e, p, n) < 0)
+	if (m->held >= 0 ? fd_write_all(m->held, p, n) < 0 : enqueue_write(m->e, p, n) < 0) {
 		m->write_failed = 1;   /* keep reading; enqueue_finish says why */
-	else
+	} else {
 		m->written += n;
+		m->last = ((const char *)p)[n - 1];
+	}
 }
 
 /* Whether the header line at p (n bytes, LF included) names field. */
@@ -343,7 +347,7 @@ static void smtpd_msg_log_client(const struct smtpd_session *ss, const char *id)
 
 const char *smtpd_msg_queue_id(const struct smtpd_session *ss)
 {
-	const char *id = ss->msg != NULL && ss->msg->e != NULL ? enqueue_queue_id(ss->msg->e) : "";
+	const char *id = ss->msg != NULL && ss->msg->eom && ss->msg->e != NULL ? enqueue_queue_id(ss->msg->e) : "";
 
 	return id[0] != '\0' ? id : NULL;
 }
@@ -471,6 +475,7 @@ static void smtpd_msg_verdict(struct smtpd_session *ss, struct smtpd_msg *m)
 	const char *err;
 	int permanent;
 
+	m->eom = 1;   /* what is said from here is about the message (smtpd_msg_queue_id) */
 	if (ss->ctx->forbid_bare_newline && (m->sd.bare_newline || m->bd.bare_newline)) {
 		smtpd_reply(ss, "550 5.5.2 Message contains bare newline (RFC 5321 2.3.8)");
 		return;
@@ -684,6 +689,11 @@ void smtpd_cmd_bdat(struct smtpd_session *ss, const struct smtp_cmd *cmd)
 		return;
 	}
 	smtpd_msg_put(ss, ss->msg, ss->msg->conv, smtp_bdat_end(&ss->msg->bd, ss->msg->conv));
+	/* BDAT data may end without a line end (DATA's cannot): the message
+	 * is stored with one, as every line is (a sender's DKIM body hash
+	 * counts it so too, RFC 6376 3.4.3, 3.4.4) */
+	if (ss->msg->hdr_done && ss->msg->written > 0 && ss->msg->last != '\n')
+		smtpd_msg_write(ss->msg, "\n", 1);
 	smtpd_msg_verdict(ss, ss->msg);
 	smtpd_reset(ss);
 }

@@ -1,6 +1,7 @@
 """smtpd: CHUNKING/BDAT, SMTPUTF8, DSN parameters, 8BITMIME and the
 error replies of RFC 5321 (issue 3, items 1, 5, 8), on the wire."""
 
+import re
 import time
 
 from postern_harness import PosternTestCase, RawSMTP, header_value
@@ -64,6 +65,22 @@ class SmtpdExtensions(PosternTestCase):
         code, _ = self.cmd(b"DATA")
         self.assertEqual(code, 503, "DATA after BDAT")
         self.assertEqual(self.cmd(b"RSET")[0], 250)
+        # a command refused between chunks is not the message's refusal
+        # (its ID exists from the first chunk on)
+        self.tree.wait_log(r"smtpd\[\d+\]: DATA from unknown\[127\.0\.0\.1\]: 503 ")
+        self.assertNotIn("END-OF-MESSAGE", self.tree.log_text())
+
+    def test_bdat_without_a_final_line_end_is_stored_with_one(self):
+        # BDAT's data may end inside a line; the message is stored with a
+        # line end, so that its size (W=) is what IMAP and POP3 send.
+        self.begin()
+        body = b"X-Test-Id: bdat-2\r\nSubject: x\r\n\r\nlast line"
+        self.c.send(b"BDAT %d LAST\r\n" % len(body) + body)
+        self.assertEqual(self.c.read_reply()[0], 250)
+        data = self.delivered("bdat-2")
+        self.assertTrue(data.endswith(b"\n\nlast line\n"), data)
+        path = [p for p in self.tree.message_paths("alice")][0]
+        self.assertEqual(int(re.search(r",W=(\d+)", path).group(1)), len(data.replace(b"\n", b"\r\n")))
 
     def test_bdat_bare_lf_refused(self):
         self.begin()

@@ -216,6 +216,17 @@ static void test_name_has_unique_form_and_exact_sizes(void **state)
 	assert_int_equal(s, len);
 	assert_int_equal(s, 5 + sizeof msg - 1);
 	assert_int_equal(w, s + 5);   /* five LFs, each counted as CRLF */
+	/* stored CRLF is sent as it is; a last line ending in CR gets its LF */
+	{
+		const char crlf[] = "A: b\r\n\r\nbare\nlast\r";
+
+		write_data(f, crlf, sizeof crlf - 1);
+		assert_int_equal(maildir_deliver(f->maildir, NULL, f->data_fd, 0, sizeof crlf - 1,
+						 name, sizeof name, &error), 0);
+		assert_int_equal(maildir_name_sizes(name, &s, &w), 0);
+		assert_int_equal(s, sizeof crlf - 1);
+		assert_int_equal(w, s + 1 + 1);   /* the bare LF, and the LF after the last CR */
+	}
 	buf_free(&prefix);
 }
 
@@ -240,7 +251,9 @@ static void test_large_message_copied_across_blocks(void **state)
 	assert_memory_equal(got, data, n);
 	assert_int_equal(maildir_name_sizes(name, &s, &w), 0);
 	assert_int_equal(s, n);
-	assert_int_equal(w, n + lfs);
+	/* every LF as CRLF, and the CRLF the last line (no line end) is sent with */
+	assert_int_equal(data[n - 1] != '\n', 1);
+	assert_int_equal(w, n + lfs + 2);
 	free(got);
 	free(data);
 }
@@ -277,7 +290,8 @@ static void test_prefix_and_data_across_blocks(void **state)
 			lfs += got[i] == '\n';
 		assert_int_equal(maildir_name_sizes(name, &s, &w), 0);
 		assert_int_equal(s, len);
-		assert_int_equal(w, len + lfs);
+		assert_int_equal(got[len - 1] != '\n', 1);   /* sent with a CRLF more */
+		assert_int_equal(w, len + lfs + 2);
 		free(got);
 		buf_free(&prefix);
 	}
