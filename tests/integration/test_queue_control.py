@@ -352,13 +352,17 @@ class TestMailqFormat(QueueControlCase):
 
 def mailq_shape(text):
     """A listing with what differs between two systems made neutral:
-    queue IDs, sizes, dates, ports; columns as blank-separated tokens,
-    but the reason line's padding (it ends at column 78) kept."""
+    queue IDs, sizes, dates, ports, the active mark; columns as
+    blank-separated tokens, but the reason line's padding (it ends at
+    column 78) kept."""
     out = []
     for line in text.splitlines():
         m = ENTRY_RE.match(line)
         if m:
-            out.append("ID%s SIZE DATE %s" % (m.group(2), m.group(5)))
+            # "*" (being delivered now) is a moment's state: a message
+            # retried while the listing was made is still one waiting
+            mark = "" if m.group(2) == "*" else m.group(2)
+            out.append("ID%s SIZE DATE %s" % (mark, m.group(5)))
         elif line.lstrip().startswith("("):
             out.append("REASON(%d) %s" % (len(line), re.sub(r":\d+:", ":PORT:", line.strip())))
         else:
