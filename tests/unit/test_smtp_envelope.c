@@ -2,7 +2,7 @@
  * enqueue_client.c, enqueue_begin_env): the record contract of
  * docs/protocols.md with the DSN and SMTPUTF8 fields (ret, envid, body,
  * smtputf8; notify and orcpt right after the rcpt they belong to), the
- * data chunks, and the answer.  A fake enqueue listens on
+ * data chunks, the answer, and the early queue ID.  A fake enqueue listens on
  * private/enqueue in a temp directory; the client runs in a child. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -119,6 +119,78 @@ static void test_envelope_carries_dsn_fields_in_order(void **state)
 	close(lfd);
 }
 
+/* early_id=1 (docs/protocols.md): the queue ID comes before the data;
+ * a refusal of the envelope itself comes back as begin's reason, a
+ * malformed ID as an error.  mode: the fake's answer to the envelope. */
+static _Noreturn void run_early_client(int mode)
+{
+	struct enqueue_rcpt rcpt = { "alice@example.test", NULL, NULL };
+	struct enqueue_envelope env = { .sender = "s@example.org", .rcpts = &rcpt, .nrcpt = 1, .early_id = 1 };
+	struct enqueue *e;
+	const char *err;
+	char id[ENQUEUE_QUEUE_ID_MAX + 1];
+	int permanent;
+
+	if (enqueue_begin_env(&e, &env, &err) < 0)
+		_exit(mode == 1 && strcmp(err, "bad envelope") == 0 ? 0
+		      : mode == 2 && strcmp(err, "malformed queue ID from enqueue") == 0 ? 0 : 20);
+	if (mode != 0 || strcmp(enqueue_queue_id(e), "E1") != 0)
+		_exit(21);
+	if (enqueue_write(e, "S: x\n\nhi\n", 10) < 0 || enqueue_finish(e, id, sizeof(id), &permanent, &err) < 0)
+		_exit(22);
+	enqueue_abort(&e);
+	_exit(strcmp(id, "E1") == 0 ? 0 : 23);
+}
+
+static void test_early_id_before_the_data(void **state)
+{
+	static const char *const answers[] = { "queue_id=E1\n\n", "status=fail\nreason=bad envelope\n\n",
+						"queue_id=E 1\n\n" };
+
+	(void)state;
+	for (int mode = 0; mode < 3; mode++) {
+		struct record rec = { 0 };
+		struct buf data;
+		struct stream *s;
+		const char *err, *v;
+		size_t n;
+		int lfd = unix_listen("private/enqueue", 0600, 4), fd, status;
+		pid_t pid;
+
+		assert_true(lfd >= 0);
+		pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0)
+			run_early_client(mode);
+		fd = accept(lfd, NULL, NULL);
+		assert_true(fd >= 0);
+		s = stream_new(fd, fd, 65536, 5000);
+		assert_int_equal(record_read(s, &rec, &err), STREAM_OK);
+		assert_non_null(v = record_get(&rec, "early_id"));
+		assert_string_equal(v, "1");
+		stream_puts(s, answers[mode]);
+		assert_int_equal(stream_flush(s), 0);
+		if (mode == 0) {   /* then the data, then the answer */
+			buf_init(&data, 4096);
+			do
+				assert_int_equal(record_read_chunk(s, &data, &n), STREAM_OK);
+			while (n > 0);
+			assert_string_equal(buf_cstr(&data), "S: x\n\nhi\n");
+			buf_free(&data);
+			stream_puts(s, "status=ok\nqueue_id=E1\n\n");
+			assert_int_equal(stream_flush(s), 0);
+		}
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+		record_clear(&rec);
+		stream_free(&s);
+		close(fd);
+		close(lfd);
+		unlink("private/enqueue");
+	}
+}
+
 static void test_envelope_refuses_too_many_fields(void **state)
 {
 	static struct enqueue_rcpt many[RECORD_MAX_FIELDS];
@@ -140,6 +212,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_envelope_carries_dsn_fields_in_order),
+		cmocka_unit_test(test_early_id_before_the_data),
 		cmocka_unit_test(test_envelope_refuses_too_many_fields),
 	};
 
